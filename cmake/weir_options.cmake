@@ -1,0 +1,24 @@
+# Compile options shared by every project target: strict warnings and optional sanitizers.
+# Third-party headers come in as SYSTEM includes through their imported targets, so
+# -Werror applies to weir's own code only.
+
+add_library(weir_options INTERFACE)
+target_compile_options(weir_options INTERFACE -Wall -Wextra -Wpedantic -Werror
+                                              -Wno-missing-field-initializers)
+target_include_directories(weir_options INTERFACE ${PROJECT_SOURCE_DIR})
+
+if(WEIR_SANITIZE)
+  string(REPLACE ";" "," _weir_san "${WEIR_SANITIZE}")
+  target_compile_options(weir_options INTERFACE -fsanitize=${_weir_san} -fno-omit-frame-pointer
+                                                -fno-sanitize-recover=all)
+  target_link_options(weir_options INTERFACE -fsanitize=${_weir_san})
+endif()
+
+# weir_library(NAME SOURCES... DEPENDS targets...) declares the library of one source folder,
+# exported as weir::NAME.
+function(weir_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  add_library(weir_${name} STATIC ${ARG_SOURCES})
+  add_library(weir::${name} ALIAS weir_${name})
+  target_link_libraries(weir_${name} PUBLIC weir_options ${ARG_DEPENDS})
+endfunction()

@@ -1,0 +1,44 @@
+// Loading: daemon settings and pipeline files (or directories of them) into a config_set,
+// with every problem collected as a diagnostic. The only place yaml-cpp is used.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "core/diag/diagnostic.h"
+#include "core/params/registry.h"
+
+namespace weir::config {
+
+// Looks up an environment variable; nullopt when unset. Injectable for tests.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+env_lookup process_env();
+
+struct load_result {
+    config_set config;  // complete only when !diags.has_errors()
+    diagnostics diags;
+};
+
+// PATHs are files or directories. In a directory, every *.yaml / *.yml file (not recursive,
+// sorted by name) is a pipeline file; a file named weir.yaml or weir.yml is the daemon
+// settings file. Loads, interpolates, validates every section against its declaration and
+// the registry, and checks the graph of each pipeline (config/graph.h).
+load_result load(const std::vector<std::string>& paths, const params::component_registry& registry,
+                 const env_lookup& env = process_env());
+
+// The same for one document given as text (tests, stdin); `file` names it in diagnostics.
+load_result load_text(const std::string& text, const std::string& file,
+                      const params::component_registry& registry,
+                      const env_lookup& env = process_env());
+
+// The declarations of a pipeline file and of the settings file, for `weir schema` and docs.
+const params::object_spec& pipeline_spec(const params::component_registry& registry);
+const params::object_spec& settings_spec();
+
+// The JSON Schema of pipeline files, generated from the declarations.
+std::string pipeline_json_schema(const params::component_registry& registry);
+
+}  // namespace weir::config

@@ -1,0 +1,171 @@
+// The typed, positioned form of weir's configuration: daemon settings and pipelines
+// (DESIGN.md §1.2, §2). Every value remembers where it was written so later stages
+// (graph checks, expression and assessment compilers) report problems at the right place.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/params/registry.h"
+#include "core/params/spec.h"
+#include "core/params/value.h"
+
+namespace weir::config {
+
+using params::located;
+using std::chrono::milliseconds;
+
+// An input or output: its type, and its validated parameters for the connector to read
+// with its own declaration (params::reader over `spec` and `params`).
+struct component_config {
+    std::string name;
+    source_pos pos;  // the name's position
+    located<std::string> type;
+    const params::component_info* info = nullptr;  // never null after a successful load
+    params::value params;                          // the whole mapping, `type` included
+};
+using input_config = component_config;
+using output_config = component_config;
+
+struct field_schema_config {
+    located<std::string> name;
+    located<std::string> type;  // string | number | integer | boolean | timestamp | object | array
+    bool required = false;
+    std::vector<located<std::string>> allowed;  // `enum:`
+    std::optional<located<double>> minimum;
+    std::optional<located<double>> maximum;
+    std::optional<located<std::string>> pattern;  // RE2, full match
+};
+
+struct schema_config {
+    source_pos pos;
+    std::vector<field_schema_config> fields;
+    located<std::string> on_invalid;  // drop | keep | fail
+    std::optional<located<std::string>> dead_letter;  // an output
+};
+
+struct transform_config {
+    enum class kind { filter, set, rename, drop };
+    kind type = kind::filter;
+    source_pos pos;
+    located<std::string> expression;  // filter
+    // set: field = expression; rename: old = new; drop: fields (second is empty)
+    std::vector<std::pair<located<std::string>, located<std::string>>> assignments;
+};
+
+struct time_config {
+    source_pos pos;
+    bool processing = false;
+    located<std::string> field;
+    located<std::string> format;  // rfc3339 | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
+};
+
+struct window_config {
+    source_pos pos;
+    located<std::string> type;  // tumbling | sliding | session
+    located<milliseconds> size;  // tumbling, sliding
+    located<milliseconds> slide;  // sliding
+    located<milliseconds> gap;    // session
+    located<milliseconds> allowed_lateness;
+    located<milliseconds> idle_timeout;  // 0 = never
+};
+
+struct check_config {
+    source_pos pos;
+    located<std::string> name;
+    located<std::string> measure;
+    std::optional<located<std::string>> must_be;  // or the deprecated `assess:`
+    std::optional<located<std::string>> should_be;
+    bool assess_alias = false;  // must_be was written as `assess:`
+    std::string description;
+};
+
+struct on_error_config {
+    located<std::string> action;  // continue | stop
+    located<std::int64_t> max_errors;
+    located<milliseconds> per;
+};
+
+struct buffer_config {
+    located<std::int64_t> max_records;
+    located<std::string> when_full;  // block | drop_newest | drop_oldest
+};
+
+struct join_config {
+    source_pos pos;
+    located<std::string> type;  // interval | temporal
+    located<std::string> left;
+    located<std::string> right;
+    located<std::string> on_left;   // key expressions
+    located<std::string> on_right;
+    located<milliseconds> within;  // interval joins
+    located<std::string> kind;     // inner | left | full
+};
+
+struct dependency_config {
+    source_pos pos;
+    located<std::string> input;
+    located<milliseconds> max_lag;
+    located<std::string> on_down;  // hold | continue
+};
+
+struct node_config {
+    std::string name;
+    source_pos pos;  // the name's position
+    std::vector<located<std::string>> from;
+    bool critical = false;
+    std::optional<schema_config> schema;
+    std::vector<transform_config> transforms;
+    std::optional<time_config> time;
+    std::optional<window_config> window;
+    std::vector<located<std::string>> group_by;
+    located<std::int64_t> max_groups;
+    located<milliseconds> group_ttl;
+    std::vector<check_config> checks;
+    located<std::string> emit;  // all | failures | changes
+    std::vector<located<std::string>> outputs;
+    on_error_config on_error;
+    buffer_config buffer;
+    std::optional<join_config> join;
+    std::vector<dependency_config> depends_on;
+    std::optional<located<std::string>> late_output;
+
+    // A node with checks emits check results; one without emits derived records.
+    bool emits_results() const { return !checks.empty(); }
+};
+
+struct pipeline_config {
+    std::string name;
+    source_pos name_pos;  // `pipeline:` value, or the file's start when taken from the stem
+    std::string file;
+    std::vector<input_config> inputs;  // in source order
+    std::vector<node_config> nodes;
+    std::vector<output_config> outputs;
+
+    const input_config* find_input(std::string_view name) const;
+    const node_config* find_node(std::string_view name) const;
+    const output_config* find_output(std::string_view name) const;
+};
+
+struct settings_config {
+    std::string file;  // "" when no settings file was given
+    located<std::string> data_dir;
+    located<std::string> http_listen;
+    located<std::string> log_level;   // trace | debug | info | warn | error
+    located<std::string> log_format;  // text | json
+    located<milliseconds> checkpoint_interval;
+    located<milliseconds> shutdown_timeout;
+    located<std::int64_t> metrics_max_group_series;
+};
+
+struct config_set {
+    settings_config settings;
+    std::vector<pipeline_config> pipelines;  // sorted by name
+};
+
+}  // namespace weir::config

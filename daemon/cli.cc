@@ -1,0 +1,210 @@
+// The `weir` command line (CLI11): validate, graph, schema, version, and run.
+#include "daemon/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <boost/version.hpp>
+#include <filesystem>
+#include <fmt/core.h>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include "config/graph.h"
+#include "config/load.h"
+#include "connectors/register.h"
+
+namespace weir::daemon {
+
+namespace {
+
+// The default configuration of an installed daemon (DESIGN.md §1.2).
+std::vector<std::string> default_paths() {
+    std::vector<std::string> paths;
+    if (std::filesystem::exists("/etc/weir/weir.yaml")) paths.emplace_back("/etc/weir/weir.yaml");
+    paths.emplace_back("/etc/weir/pipelines.d");
+    return paths;
+}
+
+const params::component_registry& registry() {
+    static const params::component_registry r = [] {
+        params::component_registry reg;
+        connectors::register_builtin_connectors(reg);
+        return reg;
+    }();
+    return r;
+}
+
+std::string plural(std::size_t n, std::string_view word) {
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+nlohmann::ordered_json diagnostics_json(const std::vector<diagnostic>& diags) {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& d : diags) {
+        out.push_back({{"file", d.pos.file},
+                       {"line", d.pos.line},
+                       {"column", d.pos.column},
+                       {"severity", d.severity == severity::error ? "error" : "warning"},
+                       {"path", d.path},
+                       {"message", d.message}});
+    }
+    return out;
+}
+
+struct pipeline_counts {
+    std::size_t inputs = 0, nodes = 0, outputs = 0, queries = 0;
+};
+
+pipeline_counts count(const config::config_set& config) {
+    pipeline_counts c;
+    for (const auto& p : config.pipelines) {
+        c.inputs += p.inputs.size();
+        c.nodes += p.nodes.size();
+        c.outputs += p.outputs.size();
+        c.queries += config::split_queries(p).size();
+    }
+    return c;
+}
+
+// Loads and reports like `validate`; returns the exit code and the loaded config.
+int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_warnings,
+                    bool quiet_when_valid, config::load_result& result) {
+    result = config::load(paths.empty() ? default_paths() : paths, registry());
+    const auto diags = result.diags.sorted();
+    const bool failed =
+        result.diags.has_errors() || (deny_warnings && result.diags.warning_count() > 0);
+
+    if (json) {
+        nlohmann::ordered_json out;
+        out["valid"] = !failed;
+        out["errors"] = result.diags.error_count();
+        out["warnings"] = result.diags.warning_count();
+        out["diagnostics"] = diagnostics_json(diags);
+        auto pipelines = nlohmann::ordered_json::array();
+        if (!result.diags.has_errors()) {
+            for (const auto& p : result.config.pipelines) {
+                auto queries = nlohmann::ordered_json::array();
+                for (const auto& q : config::split_queries(p)) {
+                    queries.push_back({{"name", q.name},
+                                       {"inputs", q.inputs},
+                                       {"nodes", q.nodes},
+                                       {"outputs", q.outputs}});
+                }
+                pipelines.push_back({{"name", p.name},
+                                     {"file", p.file},
+                                     {"inputs", p.inputs.size()},
+                                     {"nodes", p.nodes.size()},
+                                     {"outputs", p.outputs.size()},
+                                     {"queries", queries}});
+            }
+        }
+        out["pipelines"] = pipelines;
+        std::cout << out.dump(2) << '\n';
+        return failed ? exit_config : exit_ok;
+    }
+
+    for (const auto& d : diags) std::cerr << format(d) << '\n';
+    if (result.diags.has_errors()) {
+        std::cerr << fmt::format("weir: configuration is invalid: {}, {}\n",
+                                 plural(result.diags.error_count(), "error"),
+                                 plural(result.diags.warning_count(), "warning"));
+    } else if (failed) {
+        std::cerr << fmt::format("weir: {} (--deny-warnings)\n",
+                                 plural(result.diags.warning_count(), "warning"));
+    } else if (!quiet_when_valid) {
+        const auto c = count(result.config);
+        std::cout << fmt::format("weir: configuration is valid: {} ({}, {}, {}, {}){}\n",
+                                 plural(result.config.pipelines.size(), "pipeline"),
+                                 plural(c.inputs, "input"), plural(c.nodes, "node"),
+                                 plural(c.outputs, "output"), plural(c.queries, "query"),
+                                 result.diags.warning_count()
+                                     ? ", " + plural(result.diags.warning_count(), "warning")
+                                     : "");
+    }
+    return failed ? exit_config : exit_ok;
+}
+
+std::string version_text() {
+    return fmt::format(
+        "weir {} ({} build)\n"
+        "libraries: yaml-cpp {}, simdjson {}, fmt {}.{}.{}, CLI11 {}, nlohmann-json {}.{}.{}, "
+        "RE2 {}, Boost {}.{}\n",
+        WEIR_VERSION, WEIR_BUILD_TYPE, WEIR_YAML_CPP_VERSION, SIMDJSON_VERSION,
+        FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100, CLI11_VERSION,
+        NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH,
+        WEIR_RE2_VERSION, BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) try {
+    CLI::App app{"weir: a streaming data-quality monitoring daemon", "weir"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", [] { return version_text(); });
+
+    std::vector<std::string> paths;
+    std::string format = "text";
+    bool deny_warnings = false;
+
+    auto* validate = app.add_subcommand(
+        "validate", "Load, check and compile pipelines without opening inputs or outputs");
+    validate->add_option("paths", paths, "Pipeline files or directories (and weir.yaml)");
+    validate->add_option("--format", format, "Report format")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    validate->add_flag("--deny-warnings", deny_warnings, "Treat warnings as errors (exit 78)");
+
+    std::string graph_format = "text";
+    auto* graph = app.add_subcommand("graph", "Print the node graph and its queries");
+    graph->add_option("paths", paths, "Pipeline files or directories");
+    graph->add_option("--format", graph_format, "Output format")
+        ->check(CLI::IsMember({"text", "dot", "mermaid"}))
+        ->capture_default_str();
+
+    auto* schema = app.add_subcommand("schema", "Print the JSON Schema of pipeline files");
+    auto* version = app.add_subcommand("version", "Print version, build type and libraries");
+
+    auto* run = app.add_subcommand("run", "Start the daemon (not built yet)");
+    run->allow_extras();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? exit_ok : exit_usage;
+    }
+
+    if (validate->parsed()) {
+        config::load_result result;
+        return load_and_report(paths, format == "json", deny_warnings, false, result);
+    }
+    if (graph->parsed()) {
+        config::load_result result;
+        const int rc = load_and_report(paths, false, false, true, result);
+        if (rc != exit_ok) return rc;
+        const auto f = graph_format == "dot"       ? config::graph_format::dot
+                       : graph_format == "mermaid" ? config::graph_format::mermaid
+                                                   : config::graph_format::text;
+        std::cout << config::render_graph(result.config, f);
+        return exit_ok;
+    }
+    if (schema->parsed()) {
+        std::cout << config::pipeline_json_schema(registry()) << '\n';
+        return exit_ok;
+    }
+    if (version->parsed()) {
+        std::cout << version_text();
+        return exit_ok;
+    }
+    if (run->parsed()) {
+        std::cerr << "weir run: the runtime is not built yet; use `weir validate` and "
+                     "`weir graph` to check pipelines\n";
+        return exit_failure;
+    }
+    return exit_usage;
+} catch (const std::exception& e) {
+    std::cerr << "weir: internal error: " << e.what() << '\n';
+    return exit_failure;
+}
+
+}  // namespace weir::daemon

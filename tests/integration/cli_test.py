@@ -1,0 +1,169 @@
+"""The weir command line as a user meets it: verbs, exit codes (DESIGN.md §1.1), report
+formats, and the invalid corpus through the real binary."""
+import glob
+import json
+import os
+import re
+import tempfile
+import unittest
+
+from weir_test_util import source, weir
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 64, 78
+EXPECT = re.compile(r"^#\s*expect:\s*(\d+):(\d+)\s+(error|warning)\s+(\S*)\s*(.*)$")
+
+
+def expectations(path):
+    """The `# expect: LINE:COL SEVERITY PATH: MESSAGE` lines of a corpus file."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = EXPECT.match(line.strip())
+            if m:
+                out.append((int(m[1]), int(m[2]), m[3], m[4].rstrip(":"), m[5]))
+    return out
+
+
+class cli_test(unittest.TestCase):
+    def test_version(self):
+        rc, out, _ = weir("version")
+        self.assertEqual(rc, EXIT_OK)
+        self.assertRegex(out, r"^weir \d+\.\d+\.\d+ \(\w+ build\)")
+        self.assertIn("yaml-cpp", out)
+        rc, out2, _ = weir("--version")
+        self.assertEqual((rc, out2), (EXIT_OK, out))
+
+    def test_usage_errors_exit_64(self):
+        for args in ([], ["bogus"], ["validate", "--nope"], ["validate", "--format", "xml"],
+                     ["graph", "--format", "png", "examples"], ["schema", "extra"]):
+            with self.subTest(args=args):
+                rc, _, err = weir(*args)
+                self.assertEqual(rc, EXIT_USAGE, err)
+                self.assertTrue(err.strip(), "a usage error says what is wrong")
+
+    def test_help_exits_0(self):
+        rc, out, _ = weir("--help")
+        self.assertEqual(rc, EXIT_OK)
+        for verb in ("validate", "graph", "schema", "version", "run"):
+            self.assertIn(verb, out)
+
+    def test_examples_are_valid(self):
+        rc, out, err = weir("validate", "examples/")
+        self.assertEqual(rc, EXIT_OK, err)
+        self.assertIn("configuration is valid", out)
+        n = len(glob.glob(source("examples", "*.yaml")))
+        self.assertIn(f"{n} pipelines", out)
+
+    def test_validate_json_report(self):
+        rc, out, _ = weir("validate", "--format", "json", "examples/quickstart.yaml")
+        self.assertEqual(rc, EXIT_OK)
+        report = json.loads(out)
+        self.assertTrue(report["valid"])
+        self.assertEqual(report["errors"], 0)
+        self.assertEqual(len(report["pipelines"]), 1)
+        self.assertGreaterEqual(len(report["pipelines"][0]["queries"]), 1)
+
+    def test_every_invalid_file_exits_78_at_the_expected_places(self):
+        files = sorted(glob.glob(source("tests", "configs", "invalid", "*.yaml")))
+        self.assertGreaterEqual(len(files), 60)
+        for path in files:
+            with self.subTest(file=os.path.basename(path)):
+                rc, _, err = weir("validate", path)
+                self.assertEqual(rc, EXIT_CONFIG, err)
+                expected = expectations(path)
+                self.assertTrue(expected, "each invalid file states its diagnostics")
+                for line, col, sev, _, _ in expected:
+                    self.assertRegex(err, rf":{line}:{col}: {sev}: ",
+                                     f"expected a {sev} at {line}:{col}")
+
+    def test_invalid_json_report_lists_every_problem(self):
+        multi = [p for p in sorted(glob.glob(source("tests", "configs", "invalid", "*.yaml")))
+                 if sum(1 for e in expectations(p) if e[2] == "error") >= 3]
+        self.assertTrue(multi, "the corpus has files with several problems")
+        for path in multi:
+            with self.subTest(file=os.path.basename(path)):
+                rc, out, _ = weir("validate", "--format", "json", path)
+                self.assertEqual(rc, EXIT_CONFIG)
+                report = json.loads(out)
+                self.assertFalse(report["valid"])
+                got = {(d["line"], d["column"], d["severity"]) for d in report["diagnostics"]}
+                for line, col, sev, _, _ in expectations(path):
+                    self.assertIn((line, col, sev), got)
+
+    def test_deny_warnings(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "unread.yaml")
+            with open(path, "w") as f:
+                f.write(
+                    "inputs:\n"
+                    "  used: {type: generator}\n"
+                    "  spare: {type: generator}\n"
+                    "nodes:\n"
+                    "  quality:\n"
+                    "    from: used\n"
+                    "    time: processing\n"
+                    "    window: {type: tumbling, size: 10s}\n"
+                    "    checks:\n"
+                    "      - {name: volume, measure: count(), must_be: '> 0'}\n")
+            rc, _, err = weir("validate", path)
+            self.assertEqual(rc, EXIT_OK, err)
+            self.assertRegex(err, r"unread\.yaml:3:3: warning: inputs\.spare: ")
+            rc, _, err = weir("validate", "--deny-warnings", path)
+            self.assertEqual(rc, EXIT_CONFIG)
+
+    def test_missing_path_is_reported(self):
+        rc, _, err = weir("validate", "/nonexistent/weir/pipelines")
+        self.assertEqual(rc, EXIT_CONFIG)
+        self.assertIn("/nonexistent/weir/pipelines", err)
+
+    def test_secrets_are_never_printed(self):
+        secret = "s3cr3t-Pa55word-9271"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "secret.yaml")
+            with open(path, "w") as f:
+                f.write(
+                    "inputs:\n"
+                    "  gen: {type: generator, rate: '${WEIR_TEST_SECRET}'}\n"
+                    "nodes:\n"
+                    "  quality:\n"
+                    "    from: gen\n"
+                    "    time: processing\n"
+                    "    window: {type: tumbling, size: '${WEIR_TEST_SECRET}'}\n"
+                    "    checks:\n"
+                    "      - {name: volume, measure: count(), must_be: '${WEIR_TEST_SECRET}'}\n"
+                    "outputs:\n"
+                    "  hook: {type: http, url: 'http://127.0.0.1:1/${WEIR_TEST_SECRET}',\n"
+                    "         retries: '${WEIR_TEST_SECRET}'}\n")
+            for fmt in ("text", "json"):
+                rc, out, err = weir("validate", "--format", fmt, path,
+                                    env={"WEIR_TEST_SECRET": secret})
+                self.assertEqual(rc, EXIT_CONFIG, err)
+                self.assertNotIn(secret, out + err)
+                self.assertIn("environment", out + err)
+
+    def test_graph_formats(self):
+        rc, out, err = weir("graph", "examples/join.yaml")
+        self.assertEqual(rc, EXIT_OK, err)
+        self.assertIn("queries:", out)
+        rc, out, _ = weir("graph", "--format", "dot", "examples/")
+        self.assertEqual(rc, EXIT_OK)
+        self.assertTrue(out.startswith("digraph weir {"))
+        self.assertEqual(out.count("{"), out.count("}"))
+        rc, out, _ = weir("graph", "--format", "mermaid", "examples/")
+        self.assertEqual(rc, EXIT_OK)
+        self.assertTrue(out.startswith("flowchart LR"))
+
+    def test_graph_of_invalid_config_exits_78(self):
+        path = sorted(glob.glob(source("tests", "configs", "invalid", "*.yaml")))[0]
+        rc, out, _ = weir("graph", path)
+        self.assertEqual(rc, EXIT_CONFIG)
+        self.assertEqual(out, "")
+
+    def test_run_is_not_built_yet(self):
+        rc, _, err = weir("run", "examples/quickstart.yaml")
+        self.assertEqual(rc, EXIT_FAILURE)
+        self.assertIn("not built yet", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,78 @@
+"""`weir schema` is a JSON Schema that an independent validator (python3-jsonschema) accepts,
+that every shipped example satisfies, and that rejects invalid pipeline files."""
+import glob
+import json
+import unittest
+
+import jsonschema
+import yaml
+
+from weir_test_util import source, weir
+
+
+def load_yaml(path):
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+class schema_test(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        rc, out, err = weir("schema")
+        assert rc == 0, err
+        cls.schema = json.loads(out)
+        cls.validator_class = jsonschema.validators.validator_for(cls.schema)
+        cls.validator_class.check_schema(cls.schema)
+        cls.validator = cls.validator_class(cls.schema)
+
+    def test_schema_is_draft_2020_12(self):
+        self.assertEqual(self.schema["$schema"], "https://json-schema.org/draft/2020-12/schema")
+        self.assertIs(self.validator_class, jsonschema.Draft202012Validator)
+
+    def test_every_example_satisfies_the_schema(self):
+        examples = sorted(glob.glob(source("examples", "*.yaml")))
+        self.assertGreaterEqual(len(examples), 3)
+        for path in examples:
+            with self.subTest(example=path):
+                errors = [e.message for e in self.validator.iter_errors(load_yaml(path))]
+                self.assertEqual(errors, [])
+
+    def test_valid_corpus_satisfies_the_schema(self):
+        for path in sorted(glob.glob(source("tests", "configs", "valid", "*.yaml"))):
+            doc = load_yaml(path)
+            if not isinstance(doc, dict) or "nodes" not in doc:
+                continue  # settings files and other non-pipeline documents
+            with self.subTest(file=path):
+                errors = [e.message for e in self.validator.iter_errors(doc)]
+                self.assertEqual(errors, [])
+
+    def test_invalid_files_are_rejected(self):
+        # Files whose problems are visible to a schema (unknown keys, wrong types, bad enum
+        # values, missing keys); graph and grammar problems are beyond a JSON Schema.
+        rejected = 0
+        checked = 0
+        for path in sorted(glob.glob(source("tests", "configs", "invalid", "*.yaml"))):
+            try:
+                doc = load_yaml(path)
+            except yaml.YAMLError:
+                continue  # YAML syntax errors never reach a schema
+            if not isinstance(doc, dict):
+                continue
+            checked += 1
+            if any(True for _ in self.validator.iter_errors(doc)):
+                rejected += 1
+        self.assertGreater(checked, 0)
+        # At least a third of the corpus is schema-visible; the test names the figure.
+        self.assertGreaterEqual(rejected, checked // 3, f"{rejected} of {checked} rejected")
+
+    def test_a_known_bad_file_is_rejected(self):
+        doc = {"inputs": {"gen": {"type": "generator"}},
+               "nodes": {"n": {"from": "gen", "time": "processing",
+                               "window": {"type": "tumbling", "sise": "60s"},
+                               "checks": [{"name": "v", "measure": "count()", "must_be": "> 1"}]}}}
+        messages = [e.message for e in self.validator.iter_errors(doc)]
+        self.assertTrue(messages, "an unknown window key must be rejected")
+
+
+if __name__ == "__main__":
+    unittest.main()
