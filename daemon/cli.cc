@@ -35,7 +35,9 @@ const params::component_registry& registry() {
 }
 
 std::string plural(std::size_t n, std::string_view word) {
-    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+    if (n == 1) return fmt::format("1 {}", word);
+    if (word.ends_with('y')) return fmt::format("{} {}ies", n, word.substr(0, word.size() - 1));
+    return fmt::format("{} {}s", n, word);
 }
 
 nlohmann::ordered_json diagnostics_json(const std::vector<diagnostic>& diags) {
@@ -127,12 +129,13 @@ int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_
 std::string version_text() {
     return fmt::format(
         "weir {} ({} build)\n"
-        "libraries: yaml-cpp {}, simdjson {}, fmt {}.{}.{}, CLI11 {}, nlohmann-json {}.{}.{}, "
-        "RE2 {}, Boost {}.{}\n",
-        WEIR_VERSION, WEIR_BUILD_TYPE, WEIR_YAML_CPP_VERSION, SIMDJSON_VERSION,
+        "libraries: yaml-cpp {}, simdjson {}.{}.{}, fmt {}.{}.{}, CLI11 {}, "
+        "nlohmann-json {}.{}.{}, RE2, Boost {}.{}\n",
+        WEIR_VERSION, WEIR_BUILD_TYPE, WEIR_YAML_CPP_VERSION, simdjson::SIMDJSON_VERSION_MAJOR,
+        simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION,
         FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100, CLI11_VERSION,
         NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH,
-        WEIR_RE2_VERSION, BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000);
+        BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000);
 }
 
 }  // namespace
@@ -140,7 +143,11 @@ std::string version_text() {
 int run_cli(int argc, char** argv) try {
     CLI::App app{"weir: a streaming data-quality monitoring daemon", "weir"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", [] { return version_text(); });
+    app.set_version_flag("--version", [] {
+        std::string text = version_text();
+        text.pop_back();  // CLI11 adds the newline
+        return text;
+    });
 
     std::vector<std::string> paths;
     std::string format = "text";

@@ -24,8 +24,11 @@ params::component_info results_only{"alertmanager", params::component_kind::outp
 params::component_info records_too{"file", params::component_kind::output, "", nullptr, true};
 
 class pipeline_builder {
-public:
-    pipeline_builder() { p_.name = "p"; p_.file = "p.yaml"; }
+  public:
+    pipeline_builder() {
+        p_.name = "p";
+        p_.file = "p.yaml";
+    }
 
     pipeline_builder& input(std::string name) {
         component_config c;
@@ -64,7 +67,7 @@ public:
     node_config& last() { return p_.nodes.back(); }
     const pipeline_config& get() const { return p_; }
 
-private:
+  private:
     pipeline_config p_;
     int next_line_ = 1;
 };

@@ -1,0 +1,83 @@
+// Assessments: the `must_be` / `should_be` language that judges one measure value
+// ("> 50", "[15, 35]", "< 5%", "< 60s", "in {ok, warn}", "== true").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/expr/syntax.h"
+#include "core/measure/measure_value.h"
+
+namespace weir::check {
+
+// Grammar (whitespace anywhere between tokens):
+//   assessment := op value | range | ["not"] "in" "{" element ("," element)* "}"
+//   op         := ">" | ">=" | "<" | "<=" | "==" | "!="
+//   value      := number | "true" | "false" | quoted string     (non-numbers only with == / !=)
+//   range      := ("[" | "(") bound "," bound ("]" | ")")        start <= end, not empty
+//   bound      := number | "inf" | "-inf"
+//   element    := number | quoted string | "true" | "false" | bare word (a string: ok, warn-3)
+//   number     := [+-] (digits [. digits] | . digits) [e [+-] digits] [suffix]  |  [+-] "inf"
+//   suffix     := "%" (divides by 100) | "ms" | "s" | "m" | "h" | "d"
+// Durations become seconds as a double ("250ms" is 0.25, "5m" is 300): measures of time
+// (freshness(), max_delay()) report seconds, and rate() reports records per second. Strings are
+// "double" or 'single' quoted with \" \' \\ \n \t escapes.
+class assessment {
+  public:
+    enum class form : std::uint8_t {
+        greater,
+        greater_equal,
+        less,
+        less_equal,
+        equal,
+        not_equal,
+        range,
+        in_set,
+        not_in_set,
+    };
+
+    // Whether `v` satisfies the assessment. Contract with the caller: a null value means
+    // "no data" and must be reported as outcome `no_data` *before* asking; here it never holds.
+    // NaN never holds. A value of a kind the assessment does not compare (a string against
+    // "> 5") never holds; `accepts()` lets validation reject such pairs up front.
+    // Hot path: no allocation.
+    bool holds(const measure_value& v) const;
+
+    // Whether a measure producing values of kind `k` can be judged by this assessment.
+    bool accepts(measure_kind k) const;
+
+    // Canonical spelling: one space after operators, numbers in shortest form with units and
+    // % resolved ("< 5%" is "< 0.05", "< 60s" is "< 60"), strings double-quoted, set elements
+    // in source order: "> 50", "[15, 35)", "(-inf, 0]", "not in {\"a\", 1, true}".
+    std::string to_string() const;
+
+    form kind() const { return form_; }
+    // Comparisons: the value compared with.
+    const measure_value& operand() const { return operand_; }
+    // Ranges.
+    double low() const { return low_; }
+    double high() const { return high_; }
+    bool low_closed() const { return low_closed_; }
+    bool high_closed() const { return high_closed_; }
+    // Sets.
+    const std::vector<measure_value>& elements() const { return elements_; }
+
+  private:
+    friend class assessment_parser;
+
+    form form_ = form::equal;
+    measure_value operand_;
+    double low_ = 0;
+    double high_ = 0;
+    bool low_closed_ = true;
+    bool high_closed_ = true;
+    std::vector<measure_value> elements_;
+};
+
+// Never throws on bad input: a malformed assessment yields one error positioned at the
+// offending character.
+parse_result<assessment> parse_assessment(std::string_view text);
+
+}  // namespace weir::check

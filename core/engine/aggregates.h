@@ -1,0 +1,139 @@
+// The accumulators of one (window-or-pane, group), compiled from the distinct aggregate calls of
+// a node's checks into one flat byte block per cell: no heap node per accumulator, no virtual
+// call per record. Calls that need the same state share it (mean(x) and sum(x) one sum).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint/byte_codec.h"
+#include "core/expr/field_path.h"
+#include "core/measure/measure_expr.h"
+#include "core/measure/measure_value.h"
+#include "core/record/field_value.h"
+#include "core/time/timestamp.h"
+
+namespace weir::engine {
+
+using time::timestamp_ns;
+
+// Every block starts with this header; count(), rate() and freshness() read it directly, so
+// those measures cost nothing beyond windowing.
+struct cell_header {
+    std::uint64_t records = 0;  // valid records (what results report as `records`)
+    timestamp_ns newest = 0;    // largest event time of those records (when records > 0)
+};
+
+// How accumulator state is laid out. Kinds with only counters and doubles come first (their
+// initial state is copied from a prototype); kinds owning heap memory (frequency tables,
+// sketches) come last and are constructed and destroyed in place.
+enum class acc_kind : std::uint8_t {
+    missing,      // missing_acc: count(f), missing_count, missing_fraction
+    sum,          // sum_acc: sum, mean
+    moments,      // moments_acc: variance, std_dev
+    min,
+    max,
+    length,       // length_acc: min/max/mean_length
+    max_delay,
+    in_range,     // predicate_acc with an in_range_config
+    in_set,
+    matches,
+    frozen,
+    ordered,
+    correlation,
+    invalid,      // records rejected by the schema: invalid_count/fraction
+    // heap-owning kinds
+    frequency,
+    approx_distinct,
+    quantile,
+};
+
+class aggregate_layout {
+public:
+    // Maps a call's field to its slot in the record; throws std::invalid_argument if the field
+    // is not among `fields`. Set-up code: may throw (bad call shapes too).
+    aggregate_layout(std::span<const measure::aggregate_call* const> calls,
+                     const std::vector<field_path>& fields);
+    ~aggregate_layout();
+    aggregate_layout(const aggregate_layout&) = delete;
+    aggregate_layout& operator=(const aggregate_layout&) = delete;
+
+    // Index of a call (by canonical key) among those given to the constructor.
+    std::size_t call_index(const std::string& key) const;
+    std::size_t calls() const { return calls_.size(); }
+
+    // Bytes of one block, header included; a multiple of 8.
+    std::size_t block_bytes() const { return block_bytes_; }
+    // The heap memory a block may own beyond block_bytes() (0 for counter-only layouts).
+    bool owns_heap() const { return !heap_accs_.empty(); }
+    bool uses_invalid() const { return uses_invalid_; }
+
+    // `block` is 8-byte aligned and block_bytes() long.
+    void construct(std::byte* block) const;
+    void destroy(std::byte* block) const;
+    // Resets a constructed block to its initial state.
+    void reset(std::byte* block) const;
+
+    // Per valid record. Hot path: a switch per accumulator, no allocation (frequency tables and
+    // sketches amortise their growth).
+    void add(std::byte* block, std::span<const field_value> record, timestamp_ns event_time,
+             timestamp_ns arrival_time) const;
+    // A record that failed the schema (counted by invalid_count only).
+    void add_invalid(std::byte* block) const;
+
+    // `into` += `from`; `from` covers later panes when order matters (ordered_fraction).
+    void merge(std::byte* into, const std::byte* from) const;
+
+    void serialize(const std::byte* block, byte_writer& w) const;
+    // On false the block is still a valid (possibly partly filled) constructed block.
+    bool deserialize(std::byte* block, byte_reader& r) const;
+
+    // The value of call `i` for a block; `window_length` feeds rate(), `now` freshness().
+    measure_value evaluate(const std::byte* block, std::size_t i, timestamp_ns window_length,
+                           timestamp_ns now) const;
+
+    // Identifies the layout: state keys in order. A checkpoint restores only into the same.
+    const std::string& fingerprint() const { return fingerprint_; }
+
+    static cell_header* header(std::byte* block) { return reinterpret_cast<cell_header*>(block); }
+    static const cell_header* header(const std::byte* block) {
+        return reinterpret_cast<const cell_header*>(block);
+    }
+
+private:
+    struct acc_entry {
+        acc_kind kind;
+        std::uint32_t slot = 0;
+        std::uint32_t slot2 = 0;  // correlation's second field
+        std::uint32_t offset = 0;
+        const void* config = nullptr;  // the kind's shared *_config, owned by configs_
+    };
+    enum class result_fn : std::uint8_t;
+    struct call_entry {
+        result_fn fn;
+        std::uint32_t acc = 0;  // index into accs_
+        double param = 0;       // percentile's p
+    };
+    struct config_holder;
+
+    std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
+                                  std::uint32_t slot2, std::shared_ptr<const void> config);
+
+    std::vector<acc_entry> accs_;       // trivially copyable kinds first, then heap kinds
+    std::vector<std::uint32_t> heap_accs_;  // indices of heap-owning accs
+    std::vector<std::string> state_keys_;
+    std::vector<std::string> call_keys_;
+    std::vector<call_entry> calls_;
+    std::vector<std::shared_ptr<const void>> configs_;
+    std::unique_ptr<std::byte[]> prototype_;  // the initial trivially-copyable prefix
+    std::size_t trivial_bytes_ = 0;
+    std::size_t block_bytes_ = 0;
+    bool uses_invalid_ = false;
+    std::string fingerprint_;
+};
+
+}  // namespace weir::engine

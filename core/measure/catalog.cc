@@ -1,0 +1,213 @@
+// The aggregate function table. Kept sorted by name (checked by a test) so lookups can bisect.
+#include "core/measure/catalog.h"
+
+#include <algorithm>
+
+#include "core/diag/diagnostic.h"
+
+namespace weir::measure {
+
+namespace {
+
+using enum arg_kind;
+constexpr arg_kind f = field;
+
+// One function per entry reads better than one field per line.
+// clang-format off
+constexpr function_info k_functions[] = {
+    {"approx_distinct_count", {f}, 1, 1, result_type::number, false,
+     "approx_distinct_count(field)",
+     "distinct non-missing values, estimated with HyperLogLog++"},
+    {"correlation", {f, f}, 2, 2, result_type::number, false,
+     "correlation(a, b)",
+     "Pearson correlation of two numeric fields over records where both are numbers"},
+    {"count", {f}, 0, 1, result_type::number, false,
+     "count() | count(field)",
+     "records in the window; with a field, records where it is not missing (in a two-input "
+     "node, count(input) counts that input's records)"},
+    {"distinct_count", {f}, 1, 1, result_type::number, false,
+     "distinct_count(field)",
+     "distinct non-missing values"},
+    {"distinct_fraction", {f}, 1, 1, result_type::number, false,
+     "distinct_fraction(field)",
+     "distinct non-missing values / non-missing values"},
+    {"duplicate_count", {f}, 1, 1, result_type::number, false,
+     "duplicate_count(field)",
+     "non-missing values - distinct non-missing values"},
+    {"freshness", {}, 0, 0, result_type::number, true,
+     "freshness()",
+     "seconds between the wall clock at window close and the newest event time"},
+    {"in_range_count", {f, number, number}, 3, 3, result_type::number, false,
+     "in_range_count(field, lo, hi)",
+     "numeric values v with lo <= v <= hi"},
+    {"in_range_fraction", {f, number, number}, 3, 3, result_type::number, false,
+     "in_range_fraction(field, lo, hi)",
+     "in_range_count / non-missing values"},
+    {"in_set_count", {f, literal_list}, 2, 2, result_type::number, false,
+     "in_set_count(field, [v, ...])",
+     "values equal to one of the listed literals"},
+    {"in_set_fraction", {f, literal_list}, 2, 2, result_type::number, false,
+     "in_set_fraction(field, [v, ...])",
+     "in_set_count / non-missing values"},
+    {"invalid_count", {}, 0, 0, result_type::number, false,
+     "invalid_count()",
+     "records that violated the node's schema"},
+    {"invalid_fraction", {}, 0, 0, result_type::number, false,
+     "invalid_fraction()",
+     "invalid_count / records"},
+    {"is_frozen", {f}, 1, 1, result_type::boolean, false,
+     "is_frozen(field)",
+     "true when every non-missing value in the window is the same (a stuck sensor)"},
+    {"matches_count", {f, regex}, 2, 2, result_type::number, false,
+     "matches_count(field, \"regex\")",
+     "string values the RE2 pattern fully matches"},
+    {"matches_fraction", {f, regex}, 2, 2, result_type::number, false,
+     "matches_fraction(field, \"regex\")",
+     "matches_count / non-missing values"},
+    {"max", {f}, 1, 1, result_type::number, false,
+     "max(field)",
+     "largest numeric value"},
+    {"max_delay", {}, 0, 0, result_type::number, true,
+     "max_delay()",
+     "largest arrival time - event time, in seconds"},
+    {"max_length", {f}, 1, 1, result_type::number, false,
+     "max_length(field)",
+     "longest string value, in characters"},
+    {"mean", {f}, 1, 1, result_type::number, false,
+     "mean(field)",
+     "mean of numeric values"},
+    {"mean_length", {f}, 1, 1, result_type::number, false,
+     "mean_length(field)",
+     "mean string length, in characters"},
+    {"median", {f}, 1, 1, result_type::number, false,
+     "median(field)",
+     "median of numeric values (a bounded-memory sketch)"},
+    {"min", {f}, 1, 1, result_type::number, false,
+     "min(field)",
+     "smallest numeric value"},
+    {"min_length", {f}, 1, 1, result_type::number, false,
+     "min_length(field)",
+     "shortest string value, in characters"},
+    {"missing_count", {f, literal_list}, 1, 2, result_type::number, false,
+     "missing_count(field [, [placeholder, ...]])",
+     "records where the field is absent, null, \"\" or one of the listed placeholders"},
+    {"missing_fraction", {f, literal_list}, 1, 2, result_type::number, false,
+     "missing_fraction(field [, [placeholder, ...]])",
+     "missing_count / records"},
+    {"most_frequent", {f}, 1, 1, result_type::field_value, false,
+     "most_frequent(field)",
+     "the most frequent non-missing value"},
+    {"most_frequent_count", {f}, 1, 1, result_type::number, false,
+     "most_frequent_count(field)",
+     "how often the most frequent value occurs"},
+    {"ordered_fraction", {f}, 1, 1, result_type::number, false,
+     "ordered_fraction(field)",
+     "fraction of consecutive numeric values (in arrival order) that do not decrease"},
+    {"percentile", {f, probability}, 2, 2, result_type::number, false,
+     "percentile(field, p)",
+     "the p-quantile (0 <= p <= 1) of numeric values (a bounded-memory sketch)"},
+    {"rate", {}, 0, 0, result_type::number, false,
+     "rate()",
+     "records per second of window length"},
+    {"std_dev", {f}, 1, 1, result_type::number, false,
+     "std_dev(field)",
+     "sample standard deviation of numeric values"},
+    {"sum", {f}, 1, 1, result_type::number, false,
+     "sum(field)",
+     "sum of numeric values"},
+    {"unique_count", {f}, 1, 1, result_type::number, false,
+     "unique_count(field)",
+     "values seen exactly once"},
+    {"variance", {f}, 1, 1, result_type::number, false,
+     "variance(field)",
+     "sample variance of numeric values"},
+};
+// clang-format on
+
+}  // namespace
+
+std::span<const function_info> catalog() {
+    return k_functions;
+}
+
+const function_info* find_function(std::string_view name) {
+    const auto it =
+        std::lower_bound(std::begin(k_functions), std::end(k_functions), name,
+                         [](const function_info& fi, std::string_view n) { return fi.name < n; });
+    if (it == std::end(k_functions) || it->name != name) return nullptr;
+    return &*it;
+}
+
+std::vector<std::string> function_names() {
+    std::vector<std::string> out;
+    for (const auto& fi : k_functions) out.emplace_back(fi.name);
+    return out;
+}
+
+std::string suggest_function(std::string_view name) {
+    static constexpr std::pair<std::string_view, std::string_view> k_aliases[] = {
+        {"avg", "mean"},
+        {"average", "mean"},
+        {"stddev", "std_dev"},
+        {"stdev", "std_dev"},
+        {"std", "std_dev"},
+        {"var", "variance"},
+        {"quantile", "percentile"},
+        {"nunique", "distinct_count"},
+        {"null_count", "missing_count"},
+        {"null_fraction", "missing_fraction"},
+        {"lag", "freshness"},
+        {"total", "sum"},
+    };
+    for (const auto& [alias, target] : k_aliases) {
+        if (alias == name) return std::string(target);
+    }
+    std::string best = nearest(name, function_names());
+    if (!best.empty() || name.size() < 2) return best;
+    // An abbreviation: the letters of `name` appear in order in exactly one short-enough name.
+    std::string only;
+    for (const auto& fi : k_functions) {
+        if (fi.name.size() > name.size() + 3) continue;
+        std::size_t j = 0;
+        for (const char c : fi.name) {
+            if (j < name.size() && c == name[j]) ++j;
+        }
+        if (j == name.size() && name.front() == fi.name.front()) {
+            if (!only.empty()) return "";
+            only = fi.name;
+        }
+    }
+    return only;
+}
+
+std::string_view to_string(arg_kind k) {
+    switch (k) {
+        case arg_kind::field:
+            return "a field";
+        case arg_kind::number:
+            return "a number";
+        case arg_kind::probability:
+            return "a probability between 0 and 1";
+        case arg_kind::literal_list:
+            return "a list of literals such as [\"a\", 1]";
+        case arg_kind::regex:
+            return "a quoted regular expression";
+    }
+    return "?";
+}
+
+std::string_view to_string(result_type t) {
+    switch (t) {
+        case result_type::number:
+            return "number";
+        case result_type::string:
+            return "string";
+        case result_type::boolean:
+            return "boolean";
+        case result_type::field_value:
+            return "the field's value";
+    }
+    return "?";
+}
+
+}  // namespace weir::measure

@@ -1,0 +1,102 @@
+// Exact value frequencies of one field: distinct_count, distinct_fraction, unique_count,
+// duplicate_count, most_frequent and most_frequent_count — bounded by a memory cap.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint/byte_codec.h"
+#include "core/measure/common.h"
+#include "core/measure/measure_value.h"
+
+namespace weir::measure {
+
+struct frequency_config {
+    // Most a (window, group) may hold: hash table + stored values. At the default, about 130 k
+    // distinct values without most_frequent (16 bytes a slot, load <= 0.7, doubling), about
+    // 65 k with it. Beyond that the accumulator stops tracking new values and says so.
+    std::size_t max_bytes = 4u << 20;
+    // most_frequent needs the value itself, not only its hash; the other measures do not, and
+    // then no value is stored.
+    bool keep_values = false;
+};
+
+// A result that may be inexact because the memory cap was hit. Once capped: distinct_count and
+// unique_count are lower bounds, duplicate_count an upper bound, distinct_fraction a lower
+// bound, and most_frequent is the most frequent of the values tracked before the cap (their
+// counts stay exact: values already in the table keep counting). Checks report `capped`.
+struct frequency_result {
+    std::optional<double> value;
+    bool capped = false;
+};
+
+struct most_frequent_result {
+    measure_value value;  // null (no data) when no value was considered; booleans are
+                          // reported as booleans, numbers as numbers, strings as strings
+    std::uint64_t count = 0;
+    bool capped = false;
+};
+
+// Values are counted by a 64-bit hash (hashing::hash_value: numbers by value with -0.0 == 0.0
+// and all NaNs one value; strings byte for byte; 1, "1" and true are three values). Two
+// different values share a hash with probability about n^2 / 2^65 for n distinct values — one
+// in 37 million for a million distinct values — and would then count as one.
+// Considered: every present value except wrong-typed ones (objects/arrays, whose content is
+// not decoded); absent, null and "" are missing and skipped. distinct_fraction and
+// duplicate_count are relative to the considered values.
+// Memory: an empty accumulator allocates nothing; add() allocates only when the table grows
+// (amortised O(1)), and never beyond frequency_config::max_bytes.
+class frequency_acc {
+  public:
+    void add(const field_value& v, const frequency_config& c);
+    // Needs the config for the cap; merge is commutative and associative while uncapped.
+    void merge(const frequency_acc& o, const frequency_config& c);
+    void serialize(byte_writer& w) const;
+    bool deserialize(byte_reader& r);
+
+    frequency_result distinct_count() const;
+    frequency_result distinct_fraction() const;
+    frequency_result unique_count() const;
+    frequency_result duplicate_count() const;
+    most_frequent_result most_frequent() const;
+
+    std::uint64_t considered() const { return considered_; }
+    bool capped() const { return capped_; }
+    // Heap bytes held (what the cap limits).
+    std::size_t memory_bytes() const;
+
+  private:
+    struct slot {
+        std::uint64_t hash = 0;  // 0 marks an empty slot (hash 0 is stored as 1)
+        std::uint64_t count = 0;
+    };
+    // A stored value, beside its slot when values are kept. Strings live in arena_.
+    struct stored_value {
+        value_kind kind = value_kind::null;
+        bool boolean = false;
+        std::uint32_t length = 0;
+        std::uint64_t payload = 0;  // double bits, or the string's offset in arena_
+    };
+
+    void insert(std::uint64_t hash, std::uint64_t count, const field_value* value,
+                const frequency_config& c);
+    bool grow(const frequency_config& c);
+    // Grows (within the cap) until `entries` fit without passing the load limit.
+    void reserve(std::size_t entries, const frequency_config& c);
+    bool rehash(std::size_t capacity, bool with_values);
+    field_value value_at(std::size_t i) const;
+    std::size_t find(std::uint64_t hash) const;
+
+    std::vector<slot> slots_;           // capacity a power of two, or empty
+    std::vector<stored_value> values_;  // parallel to slots_, or empty
+    std::string arena_;
+    std::uint64_t considered_ = 0;
+    std::uint32_t size_ = 0;
+    std::uint8_t shift_ = 64;  // index = hash >> shift_
+    bool capped_ = false;
+};
+
+}  // namespace weir::measure

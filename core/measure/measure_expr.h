@@ -1,0 +1,96 @@
+// The `measure:` language: arithmetic (+ - * /, parentheses, numbers) over aggregate calls such as
+// `missing_count(x) / count()` or `percentile(latency, 0.99)`. Parsing yields the distinct
+// aggregate calls (each with a canonical key, so equal calls share one accumulator across the
+// checks of a node) and a compiled arithmetic over their results.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/expr/field_path.h"
+#include "core/expr/syntax.h"
+#include "core/measure/catalog.h"
+#include "core/measure/measure_value.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace weir::measure {
+
+struct call_argument {
+    arg_kind kind = arg_kind::field;
+    std::size_t offset = 0;                 // in the measure text
+    field_path field;                       // field (or, in a two-input node, an input's name)
+    double number = 0;                      // number, probability
+    std::vector<measure_value> list;        // literal_list: sorted canonically, no duplicates
+    std::string pattern;                    // regex
+    std::shared_ptr<const re2::RE2> regex;  // regex, compiled and known to be valid
+};
+
+struct aggregate_call {
+    const function_info* function = nullptr;
+    std::vector<call_argument> args;
+    // Canonical spelling, equal for calls that compute the same thing: `mean(x)`,
+    // `percentile(latency, 0.99)`, `in_set_count(status, ["ok", "warn"])`. Accumulators are
+    // shared by this key.
+    std::string key;
+    std::size_t offset = 0;  // of the first occurrence's function name
+};
+
+class measure_expr {
+  public:
+    // Distinct calls, in order of first appearance.
+    const std::vector<aggregate_call>& calls() const { return calls_; }
+
+    // What the measure yields: `number` unless the measure is a single call of a function with
+    // another result type (most_frequent, is_frozen).
+    result_type result() const { return result_; }
+
+    bool reads_clock() const;
+
+    // `values[i]` is the result of `calls()[i]` for one window and group. Arithmetic is on
+    // numbers; a null or non-number operand gives null (no data), so does a division by zero
+    // and any NaN. A single call's value is passed through unchanged.
+    measure_value evaluate(std::span<const measure_value> values) const;
+
+    // Canonical text: calls by key, one space around binary operators, parentheses only where
+    // needed: "missing_count(x) / count()", "(a - b) / c".
+    std::string to_string() const;
+
+    enum class opcode : std::uint8_t {
+        push_call,
+        push_number,
+        add,
+        subtract,
+        multiply,
+        divide,
+        negate
+    };
+    struct instruction {
+        opcode op;
+        std::uint32_t index = 0;  // push_call: index into calls()
+        double number = 0;        // push_number
+    };
+
+  private:
+    friend class measure_parser;
+
+    std::vector<aggregate_call> calls_;
+    std::vector<instruction> program_;  // postfix; evaluated with a fixed-size stack
+    result_type result_ = result_type::number;
+};
+
+// The deepest nesting a measure may have (the evaluator's stack is this big and never grows).
+inline constexpr std::size_t k_max_measure_depth = 32;
+
+// Never throws on bad input: a malformed measure yields one error positioned at the offending
+// character (unknown function with a suggestion, arity, argument kinds, p outside [0, 1], bad
+// regex, a bare field outside a function, trailing text).
+parse_result<measure_expr> parse_measure(std::string_view text);
+
+}  // namespace weir::measure

@@ -1,0 +1,56 @@
+// The check result every output receives (DESIGN.md §1.5), its stable id and its JSON line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/measure/measure_value.h"
+#include "core/time/timestamp.h"
+
+namespace weir {
+
+enum class outcome : std::uint8_t { pass, warn, fail, no_data };
+const char* to_string(outcome o);
+
+// A group's key: the group_by fields and their values, in group_by order. Empty for
+// ungrouped nodes (written as `"group":null`).
+using group_key = std::vector<std::pair<std::string, measure_value>>;
+
+struct check_result {
+    std::string pipeline;
+    std::string node;
+    std::string check;
+    time::timestamp_ns window_start = 0;
+    time::timestamp_ns window_end = 0;
+    group_key group;
+    std::string measure;    // the measure expression as written
+    measure_value value;
+    std::string must_be;    // "" when the check has none
+    std::string should_be;  // "" when the check has none
+    weir::outcome outcome = outcome::no_data;
+    std::int64_t records = 0;  // records the window held (for the group)
+    time::timestamp_ns emitted_at = 0;
+};
+
+// The check's severity: "fail" when it has a must_be, else "warn".
+std::string_view severity_of(const check_result& r);
+
+// 16 hex digits: a hash of (pipeline, node, check, window_start in ms, group). Stable across
+// runs, restarts and versions — outputs deduplicate by it after a crash — so the encoding
+// is fixed forever (a golden test guards it).
+std::string result_id(const check_result& r);
+
+// Appends the result as one JSON object (no newline), keys in DESIGN.md order. Non-finite
+// numbers are written as null (JSON has no inf or NaN).
+void append_json(const check_result& r, std::string& out);
+
+// Appends `s` as a JSON string literal, with quotes.
+void append_json_string(std::string_view s, std::string& out);
+
+// Appends a measure value as a JSON value.
+void append_json_value(const measure_value& v, std::string& out);
+
+}  // namespace weir

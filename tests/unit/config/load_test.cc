@@ -1,0 +1,543 @@
+// Loading: paths and directories, the settings file, pipeline names, the typed model, the
+// declarations and schema, and that values from the environment never reach a diagnostic.
+#include "config/load.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "config/specs.h"
+#include "connectors/register.h"
+
+namespace weir::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+const params::component_registry& registry() {
+    static const params::component_registry r = [] {
+        params::component_registry out;
+        connectors::register_builtin_connectors(out);
+        return out;
+    }();
+    return r;
+}
+
+env_lookup no_env() {
+    return [](const std::string&) { return std::optional<std::string>(); };
+}
+
+env_lookup env_of(std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+        auto it = vars.find(name);
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+std::string all_text(const diagnostics& d) {
+    std::string out;
+    for (const auto& i : d.sorted()) out += format(i) + "\n";
+    return out;
+}
+
+std::vector<std::string> errors(const diagnostics& d) {
+    std::vector<std::string> out;
+    for (const auto& i : d.sorted()) {
+        if (i.severity == severity::error) out.push_back(format(i));
+    }
+    return out;
+}
+
+// A fresh directory under the system's temp directory, removed at the end of the test.
+class temp_dir {
+public:
+    temp_dir() {
+        std::random_device rd;
+        path_ = fs::temp_directory_path() / ("weir-load-test-" + std::to_string(rd()));
+        fs::create_directories(path_);
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    std::string write(const std::string& name, const std::string& text) const {
+        const fs::path p = path_ / name;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p, std::ios::binary) << text;
+        return p.string();
+    }
+    std::string path() const { return path_.string(); }
+    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    fs::path path_;
+};
+
+std::string pipeline_text(const std::string& name_line = "") {
+    return name_line +
+           "inputs:\n"
+           "  lines: {type: stdin}\n"
+           "nodes:\n"
+           "  volume:\n"
+           "    from: lines\n"
+           "    time: processing\n"
+           "    window: {type: tumbling, size: 1m}\n"
+           "    checks:\n"
+           "      - {name: records, measure: count(), must_be: \"> 0\"}\n";
+}
+
+TEST(load, settings_default_without_a_settings_file) {
+    temp_dir dir;
+    const auto r = load({dir.write("a.yaml", pipeline_text())}, registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    const settings_config& s = r.config.settings;
+    EXPECT_EQ(s.file, "");
+    EXPECT_EQ(s.data_dir.value, "/var/lib/weir");
+    EXPECT_FALSE(s.data_dir.given);
+    EXPECT_EQ(s.http_listen.value, "127.0.0.1:9797");
+    EXPECT_EQ(s.log_level.value, "info");
+    EXPECT_EQ(s.log_format.value, "text");
+    EXPECT_EQ(s.checkpoint_interval.value, 10s);
+    EXPECT_EQ(s.shutdown_timeout.value, 30s);
+    EXPECT_EQ(s.metrics_max_group_series.value, 1000);
+}
+
+TEST(load, settings_file_by_name_and_positions) {
+    temp_dir dir;
+    const std::string settings = dir.write("weir.yml", "log:\n  level: warn\nshutdown_timeout: 2m\n");
+    const auto r = load({settings, dir.write("p.yaml", pipeline_text())}, registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    EXPECT_EQ(r.config.settings.file, settings);
+    EXPECT_EQ(r.config.settings.log_level.value, "warn");
+    EXPECT_TRUE(r.config.settings.log_level.given);
+    EXPECT_EQ(r.config.settings.log_level.pos, (source_pos{settings, 2, 10}));
+    EXPECT_EQ(r.config.settings.shutdown_timeout.value, 2min);
+    EXPECT_EQ(r.config.settings.log_format.value, "text");
+    ASSERT_EQ(r.config.pipelines.size(), 1u);  // the settings file is not a pipeline
+}
+
+TEST(load, empty_settings_file_means_defaults) {
+    temp_dir dir;
+    const auto r = load({dir.write("weir.yaml", "# nothing yet\n")}, registry(), no_env());
+    EXPECT_TRUE(r.diags.empty()) << all_text(r.diags);
+    EXPECT_EQ(r.config.settings.data_dir.value, "/var/lib/weir");
+    EXPECT_TRUE(r.config.pipelines.empty());
+}
+
+TEST(load, a_second_settings_file_is_an_error) {
+    temp_dir dir;
+    const std::string first = dir.write("etc/weir.yaml", "data_dir: /a\n");
+    const std::string second = dir.write("conf.d/weir.yml", "data_dir: /b\n");
+    const auto r = load({first, second}, registry(), no_env());
+    ASSERT_EQ(errors(r.diags).size(), 1u) << all_text(r.diags);
+    EXPECT_THAT(errors(r.diags)[0], HasSubstr(second + ": error: a second settings file"));
+    EXPECT_THAT(errors(r.diags)[0], HasSubstr(first));
+    EXPECT_EQ(r.config.settings.data_dir.value, "/a");
+}
+
+TEST(load, directories_are_read_in_name_order_and_not_recursively) {
+    temp_dir dir;
+    dir.write("pipelines/b.yml", pipeline_text("pipeline: zeta\n"));
+    dir.write("pipelines/a.yaml", pipeline_text());
+    dir.write("pipelines/c.json", "{not: yaml");
+    dir.write("pipelines/.hidden.yaml", "broken: [");
+    dir.write("pipelines/sub/d.yaml", "broken: [");
+    fs::create_directories(dir / "pipelines/e.yaml");  // a directory with a YAML name
+    const auto r = load({dir / "pipelines"}, registry(), no_env());
+    EXPECT_TRUE(r.diags.empty()) << all_text(r.diags);
+    ASSERT_EQ(r.config.pipelines.size(), 2u);
+    EXPECT_EQ(r.config.pipelines[0].name, "a");
+    EXPECT_EQ(r.config.pipelines[0].file, dir / "pipelines/a.yaml");
+    EXPECT_EQ(r.config.pipelines[1].name, "zeta");
+}
+
+TEST(load, the_same_file_twice_is_read_once) {
+    temp_dir dir;
+    const std::string file = dir.write("p.yaml", pipeline_text());
+    const auto r = load({file, dir.path(), file}, registry(), no_env());
+    EXPECT_TRUE(r.diags.empty()) << all_text(r.diags);
+    EXPECT_EQ(r.config.pipelines.size(), 1u);
+}
+
+TEST(load, missing_paths_and_empty_directories) {
+    temp_dir dir;
+    fs::create_directories(dir / "empty");
+    const auto r = load({dir / "nope.yaml", dir / "empty"}, registry(), no_env());
+    ASSERT_EQ(errors(r.diags).size(), 1u) << all_text(r.diags);
+    EXPECT_EQ(errors(r.diags)[0], dir / "nope.yaml" + ": error: no such file or directory");
+    EXPECT_THAT(all_text(r.diags),
+                HasSubstr(dir / "empty" + ": warning: the directory holds no *.yaml"));
+}
+
+TEST(load, files_that_cannot_be_read) {
+    temp_dir dir;
+    fs::create_directories(dir / "d");
+    fs::create_symlink(dir / "gone.yaml", dir / "d/dangling.yaml");
+    ASSERT_EQ(::mkfifo((dir / "fifo.yaml").c_str(), 0600), 0);
+    const auto r = load({dir / "d", dir / "fifo.yaml"}, registry(), no_env());
+    const auto e = errors(r.diags);
+    ASSERT_EQ(e.size(), 2u) << all_text(r.diags);
+    EXPECT_EQ(e[0], dir / "d/dangling.yaml" + ": error: no such file or directory");
+    EXPECT_EQ(e[1], dir / "fifo.yaml" + ": error: not a regular file");
+}
+
+TEST(load, duplicate_pipeline_names_across_files) {
+    temp_dir dir;
+    const std::string a = dir.write("one/sensors.yaml", pipeline_text());
+    const std::string b = dir.write("two/other.yaml", pipeline_text("pipeline: sensors\n"));
+    const auto r = load({a, b}, registry(), no_env());
+    const auto e = errors(r.diags);
+    ASSERT_EQ(e.size(), 1u) << all_text(r.diags);
+    EXPECT_EQ(e[0], b + ":1:11: error: pipeline: pipeline \"sensors\" is already defined in " + a);
+    ASSERT_EQ(r.config.pipelines.size(), 1u);
+    EXPECT_EQ(r.config.pipelines[0].file, a);
+}
+
+TEST(load, names_come_from_the_stem_unless_given) {
+    temp_dir dir;
+    const auto r = load({dir.write("cold_storage.yaml", pipeline_text()),
+                         dir.write("x.yml", pipeline_text("pipeline: warm_storage\n"))},
+                        registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    ASSERT_EQ(r.config.pipelines.size(), 2u);
+    EXPECT_EQ(r.config.pipelines[0].name, "cold_storage");
+    EXPECT_EQ(r.config.pipelines[0].name_pos, (source_pos{dir / "cold_storage.yaml", 1, 1}));
+    EXPECT_EQ(r.config.pipelines[1].name, "warm_storage");
+    EXPECT_EQ(r.config.pipelines[1].name_pos, (source_pos{dir / "x.yml", 1, 11}));
+}
+
+TEST(load, a_stem_that_is_not_snake_case_suggests_a_name) {
+    temp_dir dir;
+    const auto r = load({dir.write("2026 Sensors-EU.yaml", pipeline_text())}, registry(), no_env());
+    const auto e = errors(r.diags);
+    ASSERT_EQ(e.size(), 1u) << all_text(r.diags);
+    EXPECT_THAT(e[0], HasSubstr(":1:1: error: the file name \"2026 Sensors-EU\""));
+    EXPECT_THAT(e[0], HasSubstr("set `pipeline: p_2026_sensors_eu`"));
+}
+
+TEST(load_text, loads_one_document) {
+    const auto r = load_text(pipeline_text(), "/dev/stdin.yaml", registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    ASSERT_EQ(r.config.pipelines.size(), 1u);
+    EXPECT_EQ(r.config.pipelines[0].name, "stdin");
+    EXPECT_EQ(r.config.pipelines[0].nodes.at(0).checks.at(0).must_be->value, "> 0");
+}
+
+TEST(load_text, reports_every_problem_of_a_file) {
+    const std::string text =
+        "inputs:\n"
+        "  a: {type: kafka, brokers: k:9092, topics: [t], group: g, start: first}\n"
+        "nodes:\n"
+        "  n:\n"
+        "    from: [a, b]\n"
+        "    time: {field: ts}\n"
+        "    window: {type: sliding, size: 5m}\n"
+        "    checks:\n"
+        "      - {name: v, measure: count(), must_be: \"> 1\"}\n"
+        "      - {name: v, measure: count(), must_be: \"> 2\"}\n"
+        "outputs:\n"
+        "  o: {type: webhook}\n";
+    const auto r = load_text(text, "p.yaml", registry(), no_env());
+    const auto e = errors(r.diags);
+    ASSERT_EQ(e.size(), 5u) << all_text(r.diags);
+    EXPECT_THAT(e[0], HasSubstr("p.yaml:2:67: error: inputs.a.start"));
+    EXPECT_THAT(e[1], HasSubstr("p.yaml:5:15: error: nodes.n.from: unknown input or node \"b\""));
+    EXPECT_THAT(e[2], HasSubstr("p.yaml:7:13: error: nodes.n.window: \"slide\" is required"));
+    EXPECT_THAT(e[3], HasSubstr("p.yaml:10:16: error: nodes.n.checks[1].name: duplicate check"));
+    EXPECT_THAT(e[4], HasSubstr("p.yaml:12:13: error: outputs.o.type: unknown output type"));
+}
+
+TEST(load_text, fills_the_model) {
+    const std::string text = R"(pipeline: shop
+inputs:
+  orders: {type: kafka, brokers: k:9092, topics: [orders], group: g}
+  payments: {type: file, path: /p.jsonl}
+  fx: {type: file, path: /fx.jsonl}
+nodes:
+  paid:
+    from: [orders, payments]
+    critical: true
+    schema:
+      fields:
+        order_id: {type: string, required: true, pattern: "o-[0-9]+"}
+        amount: {type: number, min: 0, max: 1e6}
+        status: {type: string, enum: [new, paid]}
+      on_invalid: keep
+      dead_letter: rejects
+    transforms:
+      - filter: 'amount > 0'
+      - set: {cents: 'amount * 100'}
+      - rename: {ts: event_time}
+      - drop: [debug, trace_id]
+    time: {field: event_time, format: epoch_ms}
+    join: {type: interval, left: orders, right: payments, on: {left: id, right: order_id},
+           within: 15m, kind: left}
+    window: {type: sliding, size: 10m, slide: 2m, allowed_lateness: 30s, idle_timeout: 1m}
+    group_by: [orders.region]
+    max_groups: 10
+    group_ttl: 2h
+    checks:
+      - {name: volume, measure: count(), assess: "> 0", description: any orders at all}
+      - {name: paid, measure: missing_fraction(payments.id), should_be: "< 5%"}
+    emit: changes
+    outputs: [results]
+    on_error: {action: stop, max_errors: 5, per: 10s}
+    buffer: {max_records: 50, when_full: drop_oldest}
+    depends_on: [{input: fx, max_lag: 1h, on_down: continue}]
+    late_output: rejects
+outputs:
+  results: {type: file, path: /r.jsonl}
+  rejects: {type: file, path: /x.jsonl}
+)";
+    const auto r = load_text(text, "shop.yaml", registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    const pipeline_config& p = r.config.pipelines.at(0);
+    EXPECT_EQ(p.name, "shop");
+    ASSERT_EQ(p.inputs.size(), 3u);
+    EXPECT_EQ(p.inputs[0].name, "orders");
+    EXPECT_EQ(p.inputs[0].pos, (source_pos{"shop.yaml", 3, 3}));
+    EXPECT_EQ(p.inputs[0].type.value, "kafka");
+    ASSERT_NE(p.inputs[0].info, nullptr);
+    EXPECT_EQ(p.inputs[0].info->kind, params::component_kind::input);
+    EXPECT_NE(p.inputs[0].params.find("type"), nullptr);  // the whole mapping
+    EXPECT_TRUE(p.outputs[1].info->accepts_records);
+
+    const node_config& n = p.nodes.at(0);
+    EXPECT_EQ(n.name, "paid");
+    EXPECT_EQ(n.pos, (source_pos{"shop.yaml", 7, 3}));
+    ASSERT_EQ(n.from.size(), 2u);
+    EXPECT_EQ(n.from[1].value, "payments");
+    EXPECT_EQ(n.from[1].pos, (source_pos{"shop.yaml", 8, 20}));
+    EXPECT_TRUE(n.critical);
+    ASSERT_TRUE(n.schema);
+    ASSERT_EQ(n.schema->fields.size(), 3u);
+    EXPECT_EQ(n.schema->fields[0].name.value, "order_id");
+    EXPECT_TRUE(n.schema->fields[0].required);
+    EXPECT_EQ(n.schema->fields[0].pattern->value, "o-[0-9]+");
+    EXPECT_EQ(n.schema->fields[1].maximum->value, 1e6);
+    EXPECT_FALSE(n.schema->fields[1].pattern);
+    EXPECT_EQ(n.schema->fields[2].allowed.size(), 2u);
+    EXPECT_EQ(n.schema->on_invalid.value, "keep");
+    EXPECT_EQ(n.schema->dead_letter->value, "rejects");
+    ASSERT_EQ(n.transforms.size(), 4u);
+    EXPECT_EQ(n.transforms[0].type, transform_config::kind::filter);
+    EXPECT_EQ(n.transforms[0].expression.value, "amount > 0");
+    EXPECT_EQ(n.transforms[1].type, transform_config::kind::set);
+    EXPECT_EQ(n.transforms[1].assignments.at(0).first.value, "cents");
+    EXPECT_EQ(n.transforms[1].assignments.at(0).second.value, "amount * 100");
+    EXPECT_EQ(n.transforms[2].type, transform_config::kind::rename);
+    EXPECT_EQ(n.transforms[2].assignments.at(0).second.value, "event_time");
+    EXPECT_EQ(n.transforms[3].type, transform_config::kind::drop);
+    EXPECT_EQ(n.transforms[3].assignments.size(), 2u);
+    ASSERT_TRUE(n.time);
+    EXPECT_FALSE(n.time->processing);
+    EXPECT_EQ(n.time->format.value, "epoch_ms");
+    ASSERT_TRUE(n.join);
+    EXPECT_EQ(n.join->type.value, "interval");
+    EXPECT_EQ(n.join->on_left.value, "id");
+    EXPECT_EQ(n.join->on_right.value, "order_id");
+    EXPECT_EQ(n.join->within.value, 15min);
+    EXPECT_EQ(n.join->kind.value, "left");
+    ASSERT_TRUE(n.window);
+    EXPECT_EQ(n.window->type.value, "sliding");
+    EXPECT_EQ(n.window->size.value, 10min);
+    EXPECT_EQ(n.window->slide.value, 2min);
+    EXPECT_EQ(n.window->allowed_lateness.value, 30s);
+    EXPECT_EQ(n.window->idle_timeout.value, 1min);
+    EXPECT_EQ(n.group_by.at(0).value, "orders.region");
+    EXPECT_EQ(n.max_groups.value, 10);
+    EXPECT_EQ(n.group_ttl.value, 2h);
+    ASSERT_EQ(n.checks.size(), 2u);
+    EXPECT_EQ(n.checks[0].must_be->value, "> 0");
+    EXPECT_TRUE(n.checks[0].assess_alias);
+    EXPECT_EQ(n.checks[0].description, "any orders at all");
+    EXPECT_FALSE(n.checks[1].must_be);
+    EXPECT_EQ(n.checks[1].should_be->value, "< 5%");
+    EXPECT_FALSE(n.checks[1].assess_alias);
+    EXPECT_EQ(n.emit.value, "changes");
+    EXPECT_EQ(n.on_error.action.value, "stop");
+    EXPECT_EQ(n.on_error.max_errors.value, 5);
+    EXPECT_EQ(n.on_error.per.value, 10s);
+    EXPECT_EQ(n.buffer.max_records.value, 50);
+    EXPECT_EQ(n.buffer.when_full.value, "drop_oldest");
+    ASSERT_EQ(n.depends_on.size(), 1u);
+    EXPECT_EQ(n.depends_on[0].input.value, "fx");
+    EXPECT_EQ(n.depends_on[0].max_lag.value, 1h);
+    EXPECT_EQ(n.depends_on[0].on_down.value, "continue");
+    EXPECT_EQ(n.late_output->value, "rejects");
+    EXPECT_TRUE(n.emits_results());
+}
+
+TEST(load_text, node_defaults) {
+    const auto r = load_text(pipeline_text(), "p.yaml", registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    const node_config& n = r.config.pipelines.at(0).nodes.at(0);
+    EXPECT_FALSE(n.critical);
+    EXPECT_TRUE(n.time->processing);
+    EXPECT_EQ(n.window->allowed_lateness.value, 0ms);
+    EXPECT_EQ(n.window->idle_timeout.value, 0ms);
+    EXPECT_EQ(n.max_groups.value, 100000);
+    EXPECT_EQ(n.group_ttl.value, 1h);
+    EXPECT_EQ(n.emit.value, "all");
+    EXPECT_EQ(n.on_error.action.value, "continue");
+    EXPECT_EQ(n.on_error.max_errors.value, 100);
+    EXPECT_EQ(n.on_error.per.value, 1min);
+    EXPECT_EQ(n.buffer.max_records.value, 100000);
+    EXPECT_EQ(n.buffer.when_full.value, "block");
+    EXPECT_FALSE(n.max_groups.given);
+    EXPECT_FALSE(n.join || n.schema || n.late_output);
+}
+
+// A secret from the environment, written into every kind of place that produces a message.
+TEST(load_text, environment_values_never_appear_in_diagnostics) {
+    const std::string secret = "hunter2-Pa55w0rd";
+    const std::string text = R"(pipeline: ${S}
+inputs:
+  a: {type: "${S}"}
+  b: {type: kafka, brokers: "${S}", topics: ["${S}"], group: "${S}", start: "${S}",
+      max_record_size: "${S}", kafka: {sasl.password: "${S}"}}
+  c: {type: tcp, listen: "${S}"}
+  d:
+    type: generator
+    groups: 2
+    fields: {x: {type: number}}
+    problems: [{type: stuck_value, field: "${S}", group: "${S}"}]
+nodes:
+  n:
+    from: [b, c, d, "${S}"]
+    time: {field: ts, format: "${S}"}
+    window: {type: tumbling, size: "${S}"}
+    checks:
+      - {name: "${S}", measure: count(), must_be: "${S}"}
+    outputs: ["${S}", h]
+  m:
+    from: b
+    time: "${S}"
+    window: {type: "${S}", size: 1m}
+    checks: [{name: ok, measure: count(), must_be: "> 1"}]
+    emit: "${S}"
+outputs:
+  h: {type: http, url: "${S}", bearer_token: "${S}", timeout: "${S}"}
+  k: {type: alertmanager, url: "http://${S}", resend_interval: "${S}"}
+)";
+    const auto r = load_text(text, "secrets.yaml", registry(), env_of({{"S", secret}}));
+    const std::string printed = all_text(r.diags);
+    EXPECT_GE(r.diags.error_count(), 14u) << printed;
+    EXPECT_EQ(printed.find(secret), std::string::npos) << printed;
+    EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
+    EXPECT_THAT(printed, HasSubstr("(a value from the environment)"));
+}
+
+TEST(specs, pipeline_spec_lists_the_registered_types) {
+    const params::object_spec& spec = pipeline_spec(registry());
+    EXPECT_EQ(&spec, &pipeline_spec(registry()));  // one declaration per set of types
+    for (const char* section : {"pipeline", "inputs", "nodes", "outputs"}) {
+        EXPECT_NE(spec.find(section), nullptr) << section;
+    }
+    const params::param_spec* inputs = spec.find("inputs");
+    ASSERT_TRUE(inputs->object);
+    const params::param_spec* type = inputs->object->find("type");
+    ASSERT_NE(type, nullptr);
+    EXPECT_EQ(type->choices, registry().types(params::component_kind::input));
+    EXPECT_EQ(spec.find("nodes")->object.get(), &node_spec());
+    EXPECT_TRUE(spec.find("inputs")->required);
+    EXPECT_FALSE(spec.find("outputs")->required);
+}
+
+// Every declared parameter says what it is for, and every default parses as its type.
+void expect_documented(const params::object_spec& spec, const std::string& path) {
+    EXPECT_FALSE(spec.description.empty()) << path;
+    const params::value empty = [] {
+        params::value v;
+        v.type = params::value::kind::mapping;
+        return v;
+    }();
+    const params::reader r(spec, empty);
+    for (const auto& p : spec.params) {
+        const std::string at = path + "." + p.name;
+        EXPECT_FALSE(p.description.empty()) << at;
+        EXPECT_TRUE(is_snake_case(p.name)) << at;
+        if (p.object) expect_documented(*p.object, at);
+        if (p.default_text.empty()) continue;
+        EXPECT_NO_THROW({
+            switch (p.type) {
+                case params::param_type::integer: (void)r.integer(p.name); break;
+                case params::param_type::number: (void)r.number(p.name); break;
+                case params::param_type::boolean: (void)r.boolean(p.name); break;
+                case params::param_type::duration: (void)r.duration(p.name); break;
+                case params::param_type::size: (void)r.size(p.name); break;
+                default: (void)r.string(p.name); break;
+            }
+        }) << at;
+        if (p.type == params::param_type::enumeration) {
+            EXPECT_NE(std::find(p.choices.begin(), p.choices.end(), p.default_text),
+                      p.choices.end())
+                << at;
+        }
+    }
+}
+
+TEST(specs, node_and_settings_declarations_are_documented) {
+    expect_documented(node_spec(), "node");
+    expect_documented(settings_spec(), "settings");
+}
+
+TEST(specs, window_rules) {
+    auto window_errors = [](const std::string& window) {
+        const auto r = load_text("inputs: {a: {type: stdin}}\nnodes:\n  n:\n    from: a\n"
+                                 "    time: processing\n    window: " + window +
+                                     "\n    checks: [{name: c, measure: count(), must_be: \"> 1\"}]\n",
+                                 "w.yaml", registry(), no_env());
+        return errors(r.diags);
+    };
+    EXPECT_TRUE(window_errors("{type: sliding, size: 10m, slide: 5m}").empty());
+    EXPECT_TRUE(window_errors("{type: sliding, size: 1h, slide: 1h}").empty());
+    EXPECT_TRUE(window_errors("{type: session, gap: 90s}").empty());
+    EXPECT_THAT(window_errors("{type: sliding, size: 10m, slide: 3m}"),
+                ::testing::ElementsAre(HasSubstr("size (10m) must be a multiple of slide (3m)")));
+    EXPECT_THAT(window_errors("{type: sliding, size: 1m, slide: 90s}"),
+                ::testing::ElementsAre(HasSubstr("slide (90s) must not exceed size (1m)")));
+    EXPECT_THAT(window_errors("{type: tumbling, size: 0}"),
+                ::testing::ElementsAre(HasSubstr("must be at least 1ms")));
+    EXPECT_THAT(window_errors("{type: session, gap: 1m, slide: 1m}"),
+                ::testing::ElementsAre(HasSubstr("\"slide\" cannot be used when type is \"session\"")));
+}
+
+TEST(schema, is_draft_2020_12_with_a_branch_per_type) {
+    const auto schema = nlohmann::json::parse(pipeline_json_schema(registry()));
+    EXPECT_EQ(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    EXPECT_EQ(schema["title"], "weir pipeline");
+    EXPECT_EQ(schema["additionalProperties"], false);
+    EXPECT_TRUE(schema["properties"].contains("nodes"));
+    EXPECT_TRUE(schema["properties"]["nodes"]["additionalProperties"]["properties"].contains("window"));
+    for (const auto kind : {params::component_kind::input, params::component_kind::output}) {
+        const std::string noun = kind == params::component_kind::input ? "input" : "output";
+        const auto& component = schema["properties"][noun + "s"]["additionalProperties"];
+        EXPECT_EQ(component["required"], nlohmann::json::array({"type"}));
+        EXPECT_EQ(component["properties"]["type"]["enum"].size(), registry().types(kind).size());
+        EXPECT_EQ(component["allOf"].size(), registry().types(kind).size());
+        for (const auto& type : registry().types(kind)) {
+            const auto& def = schema["$defs"][noun + "_" + type];
+            ASSERT_TRUE(def.is_object()) << noun << " " << type;
+            EXPECT_EQ(def["properties"]["type"]["const"], type);
+            EXPECT_EQ(def["additionalProperties"], false);
+        }
+    }
+    const auto& kafka = schema["$defs"]["input_kafka"];
+    EXPECT_THAT(kafka["required"].dump(), HasSubstr("brokers"));
+    EXPECT_THAT(kafka["required"].dump(), HasSubstr("group"));
+    EXPECT_TRUE(kafka["properties"].contains("topic_pattern"));
+    EXPECT_TRUE(schema["$defs"]["output_alertmanager"]["properties"].contains("resend_interval"));
+}
+
+}  // namespace
+}  // namespace weir::config

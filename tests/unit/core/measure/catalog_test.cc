@@ -1,0 +1,121 @@
+// The aggregate function catalogue: complete against DESIGN.md §2, sorted, consistent.
+#include "core/measure/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace weir::measure {
+namespace {
+
+TEST(catalog, lists_every_function_of_the_design) {
+    const char* design[] = {"count",
+                            "missing_count",
+                            "missing_fraction",
+                            "sum",
+                            "mean",
+                            "min",
+                            "max",
+                            "std_dev",
+                            "variance",
+                            "median",
+                            "percentile",
+                            "distinct_count",
+                            "distinct_fraction",
+                            "approx_distinct_count",
+                            "unique_count",
+                            "duplicate_count",
+                            "most_frequent",
+                            "most_frequent_count",
+                            "in_range_count",
+                            "in_range_fraction",
+                            "in_set_count",
+                            "in_set_fraction",
+                            "matches_count",
+                            "matches_fraction",
+                            "min_length",
+                            "max_length",
+                            "mean_length",
+                            "is_frozen",
+                            "ordered_fraction",
+                            "correlation",
+                            "freshness",
+                            "max_delay",
+                            "rate",
+                            "invalid_count",
+                            "invalid_fraction"};
+    for (const char* name : design) {
+        const auto* fn = find_function(name);
+        ASSERT_NE(fn, nullptr) << name;
+        EXPECT_EQ(fn->name, name);
+    }
+    EXPECT_EQ(catalog().size(), std::size(design));
+    EXPECT_EQ(find_function("avg"), nullptr);
+    EXPECT_EQ(find_function(""), nullptr);
+    EXPECT_EQ(function_names().size(), catalog().size());
+}
+
+TEST(catalog, is_sorted_and_consistent) {
+    const auto all = catalog();
+    for (std::size_t i = 1; i < all.size(); ++i) {
+        EXPECT_LT(all[i - 1].name, all[i].name);
+    }
+    for (const auto& fn : all) {
+        EXPECT_LE(fn.min_args, fn.max_args) << fn.name;
+        EXPECT_LE(fn.max_args, fn.args.size()) << fn.name;
+        EXPECT_EQ(fn.signature.substr(0, fn.name.size()), fn.name);
+        EXPECT_FALSE(fn.summary.empty()) << fn.name;
+        EXPECT_EQ(find_function(fn.name), &fn);
+        // Every field-taking function takes the field first.
+        if (fn.max_args > 0) {
+            EXPECT_EQ(fn.args[0], arg_kind::field) << fn.name;
+        }
+    }
+}
+
+TEST(catalog, arities_kinds_and_results) {
+    const auto* count = find_function("count");
+    EXPECT_EQ(count->min_args, 0);
+    EXPECT_EQ(count->max_args, 1);
+    const auto* p = find_function("percentile");
+    EXPECT_EQ(p->min_args, 2);
+    EXPECT_EQ(p->args[1], arg_kind::probability);
+    const auto* range = find_function("in_range_fraction");
+    EXPECT_EQ(range->max_args, 3);
+    EXPECT_EQ(range->args[1], arg_kind::number);
+    EXPECT_EQ(range->args[2], arg_kind::number);
+    EXPECT_EQ(find_function("in_set_count")->args[1], arg_kind::literal_list);
+    EXPECT_EQ(find_function("matches_fraction")->args[1], arg_kind::regex);
+    EXPECT_EQ(find_function("correlation")->args[1], arg_kind::field);
+    EXPECT_EQ(find_function("most_frequent")->result, result_type::field_value);
+    EXPECT_EQ(find_function("is_frozen")->result, result_type::boolean);
+    EXPECT_EQ(find_function("mean")->result, result_type::number);
+    EXPECT_EQ(find_function("freshness")->max_args, 0);
+}
+
+TEST(catalog, only_freshness_and_max_delay_read_the_clock) {
+    for (const auto& fn : catalog()) {
+        const bool clock = fn.name == "freshness" || fn.name == "max_delay";
+        EXPECT_EQ(fn.reads_clock, clock) << fn.name;
+    }
+}
+
+}  // namespace
+}  // namespace weir::measure
+
+namespace weir::measure {
+namespace {
+
+TEST(catalog, suggests_what_an_unknown_name_probably_meant) {
+    EXPECT_EQ(suggest_function("meen"), "mean");
+    EXPECT_EQ(suggest_function("cnt"), "count");
+    EXPECT_EQ(suggest_function("avg"), "mean");
+    EXPECT_EQ(suggest_function("stddev"), "std_dev");
+    EXPECT_EQ(suggest_function("quantile"), "percentile");
+    EXPECT_EQ(suggest_function("percentil"), "percentile");
+    EXPECT_EQ(suggest_function("frobnicate"), "");
+    EXPECT_EQ(suggest_function("x"), "");
+}
+
+}  // namespace
+}  // namespace weir::measure

@@ -1,0 +1,225 @@
+// The measure language: parsing into shared aggregate calls, canonical keys, arithmetic over
+// aggregate results, and malformed measures rejected at the exact offset.
+#include "core/measure/measure_expr.h"
+
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+namespace weir::measure {
+namespace {
+
+measure_expr parse_ok(std::string_view text) {
+    auto r = parse_measure(text);
+    EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message) << " at "
+                        << (r.ok() ? 0 : r.error().offset);
+    return r.ok() ? *r : measure_expr{};
+}
+
+measure_value num(double d) {
+    return measure_value::make_number(d);
+}
+
+std::vector<std::string> keys(const measure_expr& m) {
+    std::vector<std::string> out;
+    for (const auto& c : m.calls()) out.push_back(c.key);
+    return out;
+}
+
+TEST(measure_expr, single_calls_and_their_arguments) {
+    const auto m = parse_ok("percentile(latency, 0.99)");
+    ASSERT_EQ(m.calls().size(), 1u);
+    const auto& c = m.calls()[0];
+    EXPECT_EQ(c.function->name, "percentile");
+    ASSERT_EQ(c.args.size(), 2u);
+    EXPECT_EQ(c.args[0].kind, arg_kind::field);
+    EXPECT_EQ(c.args[0].field.segments, std::vector<std::string>{"latency"});
+    EXPECT_EQ(c.args[1].kind, arg_kind::probability);
+    EXPECT_DOUBLE_EQ(c.args[1].number, 0.99);
+    EXPECT_EQ(c.args[1].offset, 20u);
+    EXPECT_EQ(c.key, "percentile(latency, 0.99)");
+
+    const auto r = parse_ok("in_range_fraction(t, -40, 85)");
+    EXPECT_DOUBLE_EQ(r.calls()[0].args[1].number, -40);
+    EXPECT_DOUBLE_EQ(r.calls()[0].args[2].number, 85);
+    EXPECT_EQ(r.calls()[0].key, "in_range_fraction(t, -40, 85)");
+
+    const auto s = parse_ok(R"(in_set_count(status, ["ok", 'warn', 3, true, null]))");
+    const auto& list = s.calls()[0].args[1].list;
+    ASSERT_EQ(list.size(), 5u);
+
+    const auto re = parse_ok(R"(matches_fraction(email, "^[^@]+@[^@]+$"))");
+    const auto& arg = re.calls()[0].args[1];
+    EXPECT_EQ(arg.pattern, "^[^@]+@[^@]+$");
+    ASSERT_NE(arg.regex, nullptr);
+    EXPECT_TRUE(re2::RE2::FullMatch("a@b", *arg.regex));
+    EXPECT_FALSE(re2::RE2::FullMatch("a@b@c", *arg.regex));
+    // Backslashes other than \\ \" \' \n \t \r reach RE2 as written.
+    EXPECT_EQ(parse_ok(R"(matches_count(id, "^\d+$"))").calls()[0].args[1].pattern, R"(^\d+$)");
+
+    const auto two = parse_ok("correlation(a, orders.b)");
+    EXPECT_EQ(two.calls()[0].args[1].field.segments, (std::vector<std::string>{"orders", "b"}));
+    EXPECT_EQ(parse_ok(R"(mean(a["odd key"].x))").calls()[0].key, R"(mean(a["odd key"].x))");
+    EXPECT_EQ(parse_ok("count()").calls()[0].args.size(), 0u);
+    EXPECT_EQ(parse_ok("missing_count(x, ['N/A', -1])").calls()[0].args[1].list.size(), 2u);
+}
+
+TEST(measure_expr, equal_calls_share_one_canonical_key) {
+    const auto m = parse_ok("mean(x) + mean( x ) * 2 - mean(x)");
+    ASSERT_EQ(m.calls().size(), 1u);
+    EXPECT_EQ(m.calls()[0].key, "mean(x)");
+
+    EXPECT_EQ(keys(parse_ok("count(orders) - count(payments) + count(orders) / count()")),
+              (std::vector<std::string>{"count(orders)", "count(payments)", "count()"}));
+    // Different spellings of the same call give the same key, so two checks share it.
+    EXPECT_EQ(keys(parse_ok(R"(mean(a["b"]))")), keys(parse_ok("mean(a.b)")));
+    EXPECT_EQ(keys(parse_ok("percentile(x, 0.990)")), keys(parse_ok("percentile(x,.99)")));
+    EXPECT_EQ(keys(parse_ok(R"(in_set_count(s, ['b', "a", 'b']))")),
+              std::vector<std::string>{R"(in_set_count(s, ["a", "b"]))"});
+    EXPECT_EQ(keys(parse_ok("in_range_count(t, 1e1, 2E1)")),
+              std::vector<std::string>{"in_range_count(t, 10, 20)"});
+    EXPECT_NE(keys(parse_ok("count()")), keys(parse_ok("count(x)")));
+    EXPECT_NE(keys(parse_ok("percentile(x, 0.5)")), keys(parse_ok("median(x)")));
+    EXPECT_EQ(parse_ok("count() - count()").calls().size(), 1u);
+}
+
+TEST(measure_expr, arithmetic_over_aggregate_values) {
+    const auto ratio = parse_ok("missing_count(x) / count()");
+    EXPECT_EQ(ratio.evaluate(std::vector{num(3), num(12)}), num(0.25));
+    EXPECT_EQ(ratio.evaluate(std::vector{num(3), num(0)}), measure_value::make_null());
+    EXPECT_EQ(ratio.evaluate(std::vector{measure_value::make_null(), num(2)}),
+              measure_value::make_null());
+    EXPECT_EQ(ratio.evaluate(std::vector{num(1)}), measure_value::make_null());  // too few
+
+    // Precedence and associativity: * / bind tighter; - and / associate to the left.
+    const auto p = parse_ok("1 + 2 * count() - 8 / 4 / 2");
+    EXPECT_EQ(p.evaluate(std::vector{num(5)}), num(10));
+    EXPECT_EQ(parse_ok("(1 + 2) * count()").evaluate(std::vector{num(5)}), num(15));
+    EXPECT_EQ(parse_ok("count() - 3 - 2").evaluate(std::vector{num(10)}), num(5));
+    EXPECT_EQ(parse_ok("-count() * -2").evaluate(std::vector{num(4)}), num(8));
+    EXPECT_EQ(parse_ok("- -count()").evaluate(std::vector{num(4)}), num(4));
+    EXPECT_EQ(parse_ok("count(orders) - count(payments)").evaluate(std::vector{num(7), num(9)}),
+              num(-2));
+    EXPECT_EQ(parse_ok("sum(x) / (count() - count())").evaluate(std::vector{num(7), num(9)}),
+              measure_value::make_null());
+    // A string operand is no data for arithmetic.
+    EXPECT_EQ(parse_ok("count() * 2").evaluate(std::vector{measure_value::make_string("5")}),
+              measure_value::make_null());
+    EXPECT_EQ(parse_ok("count() * 1").evaluate(std::vector{num(3.5)}), num(3.5));
+}
+
+TEST(measure_expr, single_calls_pass_their_value_through) {
+    const auto mf = parse_ok("most_frequent(status)");
+    EXPECT_EQ(mf.result(), result_type::field_value);
+    EXPECT_EQ(mf.evaluate(std::vector{measure_value::make_string("ok")}),
+              measure_value::make_string("ok"));
+    const auto frozen = parse_ok("is_frozen(x)");
+    EXPECT_EQ(frozen.result(), result_type::boolean);
+    EXPECT_EQ(frozen.evaluate(std::vector{measure_value::make_boolean(true)}),
+              measure_value::make_boolean(true));
+    EXPECT_EQ(parse_ok("mean(x)").evaluate(std::vector{measure_value::make_null()}),
+              measure_value::make_null());
+    EXPECT_EQ(parse_ok("(mean(x))").result(), result_type::number);
+}
+
+TEST(measure_expr, reads_clock) {
+    EXPECT_TRUE(parse_ok("freshness()").reads_clock());
+    EXPECT_TRUE(parse_ok("count() + max_delay()").reads_clock());
+    EXPECT_FALSE(parse_ok("rate() * 60").reads_clock());
+}
+
+TEST(measure_expr, canonical_text) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"count()", "count()"},
+        {"missing_count( x )/count( )", "missing_count(x) / count()"},
+        {"(sum(a) - sum(b)) / count()", "(sum(a) - sum(b)) / count()"},
+        {"sum(a) - (sum(b) - 1)", "sum(a) - (sum(b) - 1)"},
+        {"(sum(a) * 2) + 1", "sum(a) * 2 + 1"},
+        {"1 + (2 * count())", "1 + 2 * count()"},
+        {"-(count() + 1)", "-(count() + 1)"},
+        {"-count()", "-count()"},
+        {"percentile(x, 5e-1)", "percentile(x, 0.5)"},
+        {R"(in_set_count(s, ['x', 2]))", R"(in_set_count(s, ["x", 2]))"},
+    };
+    for (const auto& [in, out] : cases) {
+        EXPECT_EQ(parse_ok(in).to_string(), out) << in;
+        EXPECT_EQ(parse_ok(parse_ok(in).to_string()).to_string(), out) << in;
+    }
+}
+
+struct malformed {
+    const char* text;
+    std::size_t offset;
+    const char* message;
+};
+
+TEST(measure_expr, malformed_measures_are_rejected_at_the_offending_character) {
+    const malformed cases[] = {
+        {"", 0, "expected an aggregate function call"},
+        {"cnt()", 0, R"(unknown function "cnt"; did you mean "count"?)"},
+        {"meen(x)", 0, R"(did you mean "mean"?)"},
+        {"frobnicate(x)", 0, R"(unknown function "frobnicate")"},
+        {"mean()", 5, "mean() takes 1 argument: mean(field)"},
+        {"mean(x, y)", 8, "mean() takes 1 argument"},
+        {"count(a, b)", 9, "count() takes at most 1 argument"},
+        {"percentile(latency)", 18, "percentile() takes 2 arguments"},
+        {"correlation(a)", 13, "correlation() takes 2 arguments"},
+        {"freshness(x)", 10, "freshness() takes 0 arguments"},
+        {"percentile(latency, 1.5)", 20, "p must be between 0 and 1"},
+        {"percentile(latency, -0.1)", 20, "p must be between 0 and 1"},
+        {"percentile(latency, p)", 20, "must be a probability between 0 and 1"},
+        {R"(matches_fraction(email, "[a-"))", 24, "invalid regular expression"},
+        {"matches_count(s, 5)", 17, "must be a quoted regular expression"},
+        {R"(matches_count(s, "unterminated))", 17, "unterminated string"},
+        {"temperature > 5", 0, R"("temperature" is a field, not a measure)"},
+        {"count() count()", 8, R"(unexpected "count" after the measure)"},
+        {"count() > 5", 8, R"(unexpected ">" after the measure)"},
+        {"sum(x) % 2", 7, R"(unexpected "%")"},
+        {"mean(5)", 5, R"(the first argument of mean() must be a field, got "5")"},
+        {R"(in_set_count(status, "ok"))", 21, "must be a list of literals"},
+        {"in_set_count(status, [])", 21, "empty list"},
+        {"in_set_count(status, [ok])", 22, "quote strings"},
+        {"in_set_count(status, [1 2])", 24, R"(expected "," or "]" in the list)"},
+        {"in_range_fraction(t, 85, -40)", 21, "range start 85 is greater than end -40"},
+        {"most_frequent(x) + 1", 0, "most_frequent() yields the field's value, which cannot"},
+        {"count() / is_frozen(x)", 10, "is_frozen() yields boolean"},
+        {"(count()", 8, R"x(expected ")" to close the "(")x"},
+        {"count(", 6, "must be a field, got the end of the text"},
+        {"count(x", 7, R"x(expected "," or ")" after the first argument of count())x"},
+        {"mean(abs(x))", 5, "aggregate functions take fields, not expressions"},
+        {"count", 0, "is a function; call it with parentheses"},
+        {"5", 0, "must call at least one aggregate function"},
+        {"count() $ 2", 8, R"(unexpected character "$")"},
+        {"mean(a.)", 7, R"(expected a field name after ".")"},
+        {"mean(a[1])", 7, R"(expected a quoted field name after "[")"},
+        {"mean(x) +", 9, "got the end of the text"},
+        {"count() == 5", 8, R"(unexpected "==")"},
+        {"mean(x) = 5", 8, R"(unknown operator "="; did you mean "=="?)"},
+        {"count() + 1e", 12, "expected digits in the exponent"},
+        {"count() * 5m", 11, R"(unexpected "m" after the number 5)"},
+    };
+    std::size_t checked = 0;
+    for (const auto& c : cases) {
+        const auto r = parse_measure(c.text);
+        ASSERT_FALSE(r.ok()) << "accepted: " << c.text;
+        EXPECT_EQ(r.error().offset, c.offset) << c.text << ": " << r.error().message;
+        EXPECT_NE(r.error().message.find(c.message), std::string::npos)
+            << c.text << ": " << r.error().message;
+        ++checked;
+    }
+    EXPECT_GE(checked, 15u);
+    EXPECT_TRUE(parse_measure("count() * 100").ok());
+}
+
+TEST(measure_expr, nesting_is_bounded) {
+    std::string deep = "count()";
+    for (int i = 0; i < 100; ++i) deep = "(" + deep + " + 1)";
+    const auto r = parse_measure(deep);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("too deeply nested"), std::string::npos);
+    std::string fine = "count()";
+    for (int i = 0; i < 20; ++i) fine = "(" + fine + " + 1)";
+    EXPECT_EQ(parse_ok(fine).evaluate(std::vector{num(1)}), num(21));
+}
+
+}  // namespace
+}  // namespace weir::measure

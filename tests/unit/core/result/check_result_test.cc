@@ -1,0 +1,111 @@
+// Check results: the JSON line of DESIGN.md §1.5 and the stable id.
+#include "core/result/check_result.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+namespace weir {
+namespace {
+
+check_result example() {
+    check_result r;
+    r.pipeline = "sensors";
+    r.node = "quality";
+    r.check = "volume";
+    time::parse_rfc3339("2026-11-20T10:00:00Z", r.window_start);
+    time::parse_rfc3339("2026-11-20T10:01:00Z", r.window_end);
+    r.group = {{"device_id", measure_value::make_string("d-17")}};
+    r.measure = "count()";
+    r.value = measure_value::make_number(42);
+    r.must_be = "> 50";
+    r.outcome = outcome::fail;
+    r.records = 42;
+    time::parse_rfc3339("2026-11-20T10:01:10.204Z", r.emitted_at);
+    return r;
+}
+
+TEST(check_result, json_line_has_every_field_of_the_contract) {
+    std::string line;
+    append_json(example(), line);
+    const auto j = nlohmann::ordered_json::parse(line);
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : j.items()) keys.push_back(k);
+    EXPECT_EQ(keys, (std::vector<std::string>{"id", "pipeline", "node", "check", "window_start",
+                                              "window_end", "group", "measure", "value",
+                                              "must_be", "outcome", "severity", "records",
+                                              "emitted_at"}));
+    EXPECT_EQ(j["window_start"], "2026-11-20T10:00:00.000Z");
+    EXPECT_EQ(j["window_end"], "2026-11-20T10:01:00.000Z");
+    EXPECT_EQ(j["group"], nlohmann::json({{"device_id", "d-17"}}));
+    EXPECT_EQ(j["value"], 42);
+    EXPECT_EQ(line.find("\"value\":42,"), line.find("\"value\":"));  // no "42.0"
+    EXPECT_EQ(j["outcome"], "fail");
+    EXPECT_EQ(j["severity"], "fail");
+    EXPECT_EQ(j["records"], 42);
+    EXPECT_EQ(j["emitted_at"], "2026-11-20T10:01:10.204Z");
+    EXPECT_EQ(j["id"].get<std::string>().size(), 16u);
+}
+
+TEST(check_result, ungrouped_no_data_and_awkward_values) {
+    auto r = example();
+    r.group.clear();
+    r.value = measure_value::make_null();
+    r.outcome = outcome::no_data;
+    r.must_be.clear();
+    r.should_be = "[18, 30]";
+    r.check = "quote\"and\\back\nslash\x01";
+    std::string line;
+    append_json(r, line);
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_TRUE(j["group"].is_null());
+    EXPECT_TRUE(j["value"].is_null());
+    EXPECT_FALSE(j.contains("must_be"));
+    EXPECT_EQ(j["should_be"], "[18, 30]");
+    EXPECT_EQ(j["severity"], "warn");
+    EXPECT_EQ(j["check"], r.check);
+
+    r.value = measure_value::make_number(std::nan(""));
+    line.clear();
+    append_json(r, line);
+    EXPECT_TRUE(nlohmann::json::parse(line)["value"].is_null());
+    r.value = measure_value::make_number(0.1);
+    line.clear();
+    append_json(r, line);
+    EXPECT_EQ(nlohmann::json::parse(line)["value"].get<double>(), 0.1);
+}
+
+TEST(check_result, id_is_stable_and_depends_only_on_its_key) {
+    const auto base = example();
+    // Golden value: the id encoding must never change, or deduplication after an upgrade
+    // would break.
+    EXPECT_EQ(result_id(base), "fee7d3cf4ffd7a54");
+
+    auto later = base;
+    later.emitted_at += time::ns_per_s;
+    later.value = measure_value::make_number(7);
+    later.outcome = outcome::pass;
+    later.records = 7;
+    EXPECT_EQ(result_id(later), result_id(base));
+
+    std::set<std::string> ids{result_id(base)};
+    auto vary = [&](auto change) {
+        auto r = base;
+        change(r);
+        EXPECT_TRUE(ids.insert(result_id(r)).second);
+    };
+    vary([](check_result& r) { r.pipeline = "sensorz"; });
+    vary([](check_result& r) { r.node = "qualitx"; });
+    vary([](check_result& r) { r.check = "volumes"; });
+    vary([](check_result& r) { r.window_start += time::ns_per_ms; });
+    vary([](check_result& r) { r.group[0].second = measure_value::make_string("d-18"); });
+    vary([](check_result& r) { r.group[0].second = measure_value::make_number(17); });
+    vary([](check_result& r) { r.group.clear(); });
+    vary([](check_result& r) { r.group[0].first = "device"; });
+    // Field boundaries matter: ("ab", "c") differs from ("a", "bc").
+    vary([](check_result& r) { r.pipeline = "sensorsq"; r.node = "uality"; });
+}
+
+}  // namespace
+}  // namespace weir
