@@ -5,6 +5,10 @@
 add_library(weir_options INTERFACE)
 target_compile_options(weir_options INTERFACE -Wall -Wextra -Wpedantic -Werror
                                               -Wno-missing-field-initializers)
+# GCC 12 reports false -Wrestrict positives inside std::string at -O2/-O3 (GCC bug 105329).
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(weir_options INTERFACE -Wno-restrict)
+endif()
 target_include_directories(weir_options INTERFACE ${PROJECT_SOURCE_DIR})
 
 if(WEIR_SANITIZE)

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/compile.h"
 #include "config/graph.h"
 #include "config/specs.h"
 #include "config/yaml_reader.h"
@@ -29,7 +30,9 @@ namespace {
 // Far beyond any pipeline file; keeps a wrong path (a log file, a disk image) from being read.
 constexpr std::uintmax_t max_file_size = 16 * 1024 * 1024;
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
 
 std::string comma_list(const std::vector<std::string>& items) {
     std::string out;
@@ -112,8 +115,9 @@ std::optional<std::string> read_file(const std::string& path, diagnostics& out) 
     }
     const auto size = fs::file_size(path, ec);
     if (!ec && size > max_file_size) {
-        out.error({path, 0, 0}, "", "the file is too large for a configuration file (" +
-                                        std::to_string(size) + " bytes)");
+        out.error(
+            {path, 0, 0}, "",
+            "the file is too large for a configuration file (" + std::to_string(size) + " bytes)");
         return std::nullopt;
     }
     std::ifstream in(path, std::ios::binary);
@@ -200,13 +204,15 @@ transform_config read_transform(const reader& r) {
         t.type = set ? transform_config::kind::set : transform_config::kind::rename;
         const value& map = *r.raw(set ? "set" : "rename");
         for (const auto& e : map.entries) {
-            t.assignments.emplace_back(located<std::string>{e.key, e.key_pos, true},
-                                       located<std::string>{e.val.text, e.val.pos, true});
+            t.assignments.emplace_back(
+                located<std::string>{e.key, e.key_pos, true},
+                located<std::string>{e.val.text, e.val.pos, true, e.val.text_column});
         }
     } else {
         t.type = transform_config::kind::drop;
-        for (auto& field : r.strings("drop")) t.assignments.emplace_back(std::move(field),
-                                                                         located<std::string>{});
+        for (auto& field : r.strings("drop")) {
+            t.assignments.emplace_back(std::move(field), located<std::string>{});
+        }
     }
     return t;
 }
@@ -305,6 +311,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
 // is right, so references still resolve and nothing is reported twice.
 node_config read_node_leniently(const std::string& name, const source_pos& pos, const value& v) {
     node_config n;
+    n.complete = false;
     n.name = name;
     n.pos = pos;
     n.from = reference_list(v.find("from"));
@@ -427,7 +434,8 @@ void load_settings(const std::string& file, const std::string& text, const env_l
     auto doc = read_yaml(text, file, env, out);
     if (!doc) return;
     if (doc->is_null()) return;  // an empty settings file: every default
-    if (params::validate(settings_spec(), *doc, "", out)) fill_settings(reader(settings_spec(), *doc), s);
+    if (params::validate(settings_spec(), *doc, "", out))
+        fill_settings(reader(settings_spec(), *doc), s);
 }
 
 // Loads one pipeline file into `p`; false when it cannot be read as a pipeline at all.
@@ -460,7 +468,8 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
             out.error(p.name_pos, "",
                       "the file name " + in_quotes(p.name) +
                           " is not a valid pipeline name (snake_case: [a-z][a-z0-9_]*); rename "
-                          "the file or set `pipeline: " + snake_case_of(p.name) + "`");
+                          "the file or set `pipeline: " +
+                          snake_case_of(p.name) + "`");
         }
     }
 
@@ -469,9 +478,9 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
     const value* outputs = doc->find("outputs");
     for (const auto* section : {inputs, nodes}) {
         if (section != nullptr && section->is_mapping() && section->entries.empty()) {
-            out.error(section->pos, section == inputs ? "inputs" : "nodes",
-                      section == inputs ? "expected at least one input"
-                                        : "expected at least one node");
+            out.error(
+                section->pos, section == inputs ? "inputs" : "nodes",
+                section == inputs ? "expected at least one input" : "expected at least one node");
         }
     }
 
@@ -486,6 +495,7 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
                 read_component(e, component_kind::output, registry, "outputs", out));
         }
     }
+    std::set<std::string, std::less<>> partial;  // nodes read leniently, for the graph only
     if (nodes != nullptr && nodes->is_mapping()) {
         for (const auto& e : nodes->entries) {
             const std::string path = "nodes." + e.key;
@@ -497,25 +507,37 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
             }
             if (!e.val.is_mapping()) {
                 p.nodes.push_back(read_node_leniently(e.key, e.key_pos, value{}));
+                partial.insert(e.key);
                 continue;
             }
             const bool ok = params::validate(node_spec(), e.val, path, out);
             check_node_rules(e.val, path, out);
             p.nodes.push_back(ok ? read_node(e.key, e.key_pos, reader(node_spec(), e.val))
                                  : read_node_leniently(e.key, e.key_pos, e.val));
+            if (!ok) partial.insert(e.key);
         }
     }
 
     // References only make sense when both sections could be read.
     if (inputs != nullptr && inputs->is_mapping() && nodes != nullptr && nodes->is_mapping()) {
         check_graph(p, out);
+        if (partial.empty()) {
+            compile_pipeline(p, out);
+        } else {
+            // Partly read nodes have only what the graph checks need; compile the others so
+            // their expressions and measures are still checked.
+            pipeline_config complete = p;
+            std::erase_if(complete.nodes,
+                          [&](const node_config& n) { return partial.contains(n.name); });
+            compile_pipeline(complete, out);
+        }
     }
     return true;
 }
 
 // Adds a loaded pipeline unless its name is taken; `owners` maps names to files.
-void add_pipeline(pipeline_config p, std::map<std::string, std::string>& owners,
-                  config_set& config, diagnostics& out) {
+void add_pipeline(pipeline_config p, std::map<std::string, std::string>& owners, config_set& config,
+                  diagnostics& out) {
     auto [it, fresh] = owners.emplace(p.name, p.file);
     if (!fresh) {
         out.error(p.name_pos, p.name_pos.line == 1 && p.name_pos.column == 1 ? "" : "pipeline",
@@ -556,9 +578,9 @@ load_result load(const std::vector<std::string>& paths, const params::component_
         if (!text) continue;
         if (f.settings) {
             if (!settings_file.empty()) {
-                r.diags.error({f.path, 0, 0}, "",
-                              "a second settings file; settings were already read from " +
-                                  settings_file);
+                r.diags.error(
+                    {f.path, 0, 0}, "",
+                    "a second settings file; settings were already read from " + settings_file);
                 continue;
             }
             settings_file = f.path;

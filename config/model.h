@@ -135,6 +135,10 @@ struct node_config {
     std::vector<dependency_config> depends_on;
     std::optional<located<std::string>> late_output;
 
+    // False when the node's section had errors and was read leniently (for the graph
+    // checks); stages that need a well-formed node, like compilation, skip it.
+    bool complete = true;
+
     // A node with checks emits check results; one without emits derived records.
     bool emits_results() const { return !checks.empty(); }
 };

@@ -21,8 +21,9 @@ std::string kind_name(params::component_kind kind) {
 json component_schema(const params::component_registry& registry, params::component_kind kind,
                       json& defs) {
     const std::string noun = kind_name(kind);
-    json type = {{"description", "The " + noun + " type: which connector reads or writes, and "
-                                 "which parameters the rest of the mapping takes."},
+    json type = {{"description", "The " + noun +
+                                     " type: which connector reads or writes, and "
+                                     "which parameters the rest of the mapping takes."},
                  {"enum", registry.types(kind)}};
     json branches = json::array();
     for (const params::component_info* info : registry.all(kind)) {
@@ -34,9 +35,9 @@ json component_schema(const params::component_registry& registry, params::compon
         branch["properties"] = std::move(properties);
         const std::string def = noun + "_" + info->type;
         defs[def] = std::move(branch);
-        branches.push_back({{"if", {{"properties", {{"type", {{"const", info->type}}}}},
-                                    {"required", {"type"}}}},
-                            {"then", {{"$ref", "#/$defs/" + def}}}});
+        branches.push_back(
+            {{"if", {{"properties", {{"type", {{"const", info->type}}}}}, {"required", {"type"}}}},
+             {"then", {{"$ref", "#/$defs/" + def}}}});
     }
     return {{"type", "object"},
             {"required", {"type"}},

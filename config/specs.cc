@@ -20,7 +20,9 @@ using params::value;
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
 
 std::optional<std::chrono::milliseconds> duration_at(const value& v, std::string_view key) {
     const value* item = v.find(key);
@@ -134,8 +136,9 @@ std::shared_ptr<const object_spec> make_schema_spec() {
 std::shared_ptr<const object_spec> make_transform_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "transform";
-    spec->description = "One step applied to each record, in order: exactly one of filter, set, "
-                        "rename, drop.";
+    spec->description =
+        "One step applied to each record, in order: exactly one of filter, set, "
+        "rename, drop.";
     spec->params = {
         {.name = "filter",
          .type = param_type::string,
@@ -154,22 +157,23 @@ std::shared_ptr<const object_spec> make_transform_spec() {
          .description = "Fields to remove.",
          .role = string_role::expression},
     };
-    spec->rules = {{.rule = key_rule::kind::exactly_one,
-                    .keys = {"filter", "set", "rename", "drop"}}};
+    spec->rules = {
+        {.rule = key_rule::kind::exactly_one, .keys = {"filter", "set", "rename", "drop"}}};
     return spec;
 }
 
 const std::vector<std::string>& time_formats() {
-    static const std::vector<std::string> formats = {"rfc3339", "epoch_s", "epoch_ms",
-                                                     "epoch_us", "epoch_ns"};
+    static const std::vector<std::string> formats = {"rfc3339", "epoch_s", "epoch_ms", "epoch_us",
+                                                     "epoch_ns"};
     return formats;
 }
 
 std::shared_ptr<const object_spec> make_time_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "event time";
-    spec->description = "Where a record's event time comes from; or `time: processing` to use "
-                        "the arrival time (wall clock).";
+    spec->description =
+        "Where a record's event time comes from; or `time: processing` to use "
+        "the arrival time (wall clock).";
     spec->params = {
         {.name = "field",
          .type = param_type::string,
@@ -189,8 +193,10 @@ std::shared_ptr<const object_spec> make_time_spec() {
         const std::string& text = format->text;
         if (std::find(named.begin(), named.end(), text) != named.end()) return;
         if (text.find('%') != std::string::npos) return;
-        std::string message = "expected rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a "
-                              "strftime pattern with %, got " + format->display();
+        std::string message =
+            "expected rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a "
+            "strftime pattern with %, got " +
+            format->display();
         if (!format->from_env) {
             const std::string near = nearest(text, named);
             if (!near.empty()) message += "; did you mean " + in_quotes(near) + "?";
@@ -240,11 +246,17 @@ std::shared_ptr<const object_spec> make_window_spec() {
          .default_text = "0s"},
     };
     spec->conditionals = {
-        {.key = "type", .equals = "tumbling", .requires_keys = {"size"},
+        {.key = "type",
+         .equals = "tumbling",
+         .requires_keys = {"size"},
          .forbids_keys = {"slide", "gap"}},
-        {.key = "type", .equals = "sliding", .requires_keys = {"size", "slide"},
+        {.key = "type",
+         .equals = "sliding",
+         .requires_keys = {"size", "slide"},
          .forbids_keys = {"gap"}},
-        {.key = "type", .equals = "session", .requires_keys = {"gap"},
+        {.key = "type",
+         .equals = "session",
+         .requires_keys = {"gap"},
          .forbids_keys = {"size", "slide"}},
     };
     spec->check = [](const value& v, const std::string& path, diagnostics& out) {
@@ -258,8 +270,10 @@ std::shared_ptr<const object_spec> make_window_spec() {
                           params::format_duration(*size) + ")");
         } else if (size->count() % slide->count() != 0) {
             out.error(at.pos, path + ".slide",
-                      "size (" + params::format_duration(*size) + ") must be a multiple of "
-                          "slide (" + params::format_duration(*slide) + ")");
+                      "size (" + params::format_duration(*size) +
+                          ") must be a multiple of "
+                          "slide (" +
+                          params::format_duration(*slide) + ")");
         }
     };
     return spec;
@@ -666,19 +680,24 @@ std::shared_ptr<const object_spec> make_settings_spec() {
          .description = "Where checkpoints live (--data-dir, WEIR_DATA_DIR).",
          .default_text = "/var/lib/weir",
          .role = string_role::path},
-        {.name = "http", .type = param_type::object, .description = http->description,
+        {.name = "http",
+         .type = param_type::object,
+         .description = http->description,
          .object = http},
-        {.name = "log", .type = param_type::object, .description = log->description,
-         .object = log},
-        {.name = "checkpoint", .type = param_type::object,
-         .description = checkpoint->description, .object = checkpoint},
+        {.name = "log", .type = param_type::object, .description = log->description, .object = log},
+        {.name = "checkpoint",
+         .type = param_type::object,
+         .description = checkpoint->description,
+         .object = checkpoint},
         {.name = "shutdown_timeout",
          .type = param_type::duration,
          .description = "Longest a graceful stop (drain, flush, final checkpoint) may take.",
          .default_text = "30s",
          .minimum = 1000,
          .maximum = 3600.0 * 1000},
-        {.name = "metrics", .type = param_type::object, .description = metrics->description,
+        {.name = "metrics",
+         .type = param_type::object,
+         .description = metrics->description,
          .object = metrics},
     };
     return spec;
@@ -693,14 +712,17 @@ bool is_snake_case(std::string_view s) {
     });
 }
 
-const object_spec& node_spec() { return *shared_node_spec(); }
+const object_spec& node_spec() {
+    return *shared_node_spec();
+}
 
 const object_spec& pipeline_sections_spec() {
     static const object_spec spec = [] {
         object_spec s;
         s.name = "pipeline file";
-        s.description = "One pipeline: the inputs it reads, the nodes that shape and check "
-                        "records, and the outputs results go to.";
+        s.description =
+            "One pipeline: the inputs it reads, the nodes that shape and check "
+            "records, and the outputs results go to.";
         // No nested declarations: any named mapping passes here; the loader validates each
         // node, and each input and output against its type's declaration.
         s.params = pipeline_params(nullptr, nullptr, nullptr);
@@ -849,8 +871,7 @@ void check_node_rules(const value& node, const std::string& path, diagnostics& o
         const value* right = join->val.find("right");
         if (left != nullptr && right != nullptr && left->is_scalar() && right->is_scalar() &&
             left->text == right->text) {
-            out.error(right->pos, path + ".join.right",
-                      "left and right must be different sources");
+            out.error(right->pos, path + ".join.right", "left and right must be different sources");
         }
     }
 }

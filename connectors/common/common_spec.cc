@@ -50,7 +50,8 @@ std::shared_ptr<const object_spec> make_csv_spec() {
         const params::value* q = v.find("quote");
         if (d != nullptr && q != nullptr && d->is_scalar() && q->is_scalar() &&
             d->text == q->text) {
-            out.error(q->pos, path + ".quote", "the quote character must differ from the delimiter");
+            out.error(q->pos, path + ".quote",
+                      "the quote character must differ from the delimiter");
         }
     };
     return spec;
@@ -84,8 +85,7 @@ std::shared_ptr<const object_spec> make_tls_spec() {
         const bool cert = v.find("cert_file") != nullptr;
         const bool key = v.find("key_file") != nullptr;
         if (cert != key) {
-            out.error(v.pos, path,
-                      cert ? "cert_file needs key_file" : "key_file needs cert_file");
+            out.error(v.pos, path, cert ? "cert_file needs key_file" : "key_file needs cert_file");
         }
     };
     return spec;
@@ -94,13 +94,11 @@ std::shared_ptr<const object_spec> make_tls_spec() {
 std::shared_ptr<const object_spec> make_basic_auth_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "basic authentication";
-    spec->description = "HTTP basic authentication; keep the password in the environment "
-                        "(${VAR}).";
+    spec->description =
+        "HTTP basic authentication; keep the password in the environment "
+        "(${VAR}).";
     spec->params = {
-        {.name = "user",
-         .type = param_type::string,
-         .description = "User name.",
-         .required = true},
+        {.name = "user", .type = param_type::string, .description = "User name.", .required = true},
         {.name = "password",
          .type = param_type::string,
          .description = "Password, e.g. ${WEBHOOK_PASSWORD}; never printed.",
@@ -135,8 +133,9 @@ void check_format_params(const params::value& v, const std::string& path, diagno
 param_spec max_line_length_param() {
     return {.name = "max_line_length",
             .type = param_type::size,
-            .description = "Longest accepted line (record); longer lines are skipped and counted "
-                           "as errors (error_type=too_long).",
+            .description =
+                "Longest accepted line (record); longer lines are skipped and counted "
+                "as errors (error_type=too_long).",
             .default_text = "1MiB",
             .minimum = 16,
             .maximum = 1024.0 * 1024 * 1024};
@@ -160,8 +159,8 @@ void add_http_auth_params(std::vector<param_spec>& params, std::vector<params::k
                       .type = param_type::object,
                       .description = "HTTP basic authentication.",
                       .object = basic});
-    rules.push_back({.rule = params::key_rule::kind::at_most_one,
-                     .keys = {"bearer_token", "basic_auth"}});
+    rules.push_back(
+        {.rule = params::key_rule::kind::at_most_one, .keys = {"bearer_token", "basic_auth"}});
 }
 
 void check_host_port(const params::value& v, std::string_view key, const std::string& path,
@@ -178,9 +177,9 @@ void check_host_port(const params::value& v, std::string_view key, const std::st
         ok = port.has_value() && *port >= 0 && *port <= 65535 && text[colon + 1] != '+';
     }
     if (!ok) {
-        out.error(item->pos, path + "." + std::string(key),
-                  "expected host:port such as \"0.0.0.0:5170\" or \"[::]:5170\", got " +
-                      item->display());
+        out.error(
+            item->pos, path + "." + std::string(key),
+            "expected host:port such as \"0.0.0.0:5170\" or \"[::]:5170\", got " + item->display());
     }
 }
 

@@ -116,18 +116,19 @@ std::shared_ptr<const object_spec> make_field_spec() {
          .maximum = 1},
     };
     spec->conditionals = {
-        {.key = "type", .equals = "boolean", .forbids_keys = {"distribution", "min", "max",
-                                                               "mean", "std_dev", "step",
-                                                               "decimals", "length"}},
-        {.key = "type", .equals = "timestamp", .forbids_keys = {"distribution", "min", "max",
-                                                                 "mean", "std_dev", "step",
-                                                                 "decimals", "values",
-                                                                 "length"}},
+        {.key = "type",
+         .equals = "boolean",
+         .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals",
+                          "length"}},
+        {.key = "type",
+         .equals = "timestamp",
+         .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals",
+                          "values", "length"}},
         {.key = "type", .equals = "integer", .forbids_keys = {"decimals", "length"}},
         {.key = "type", .equals = "number", .forbids_keys = {"length"}},
-        {.key = "type", .equals = "string", .forbids_keys = {"distribution", "min", "max",
-                                                              "mean", "std_dev", "step",
-                                                              "decimals"}},
+        {.key = "type",
+         .equals = "string",
+         .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals"}},
     };
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         const auto lo = number_at(v, "min");
@@ -155,8 +156,9 @@ std::shared_ptr<const object_spec> make_field_spec() {
 std::shared_ptr<const object_spec> make_problem_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "injected problem";
-    spec->description = "A data-quality problem the generator injects, so checks have something "
-                        "to catch.";
+    spec->description =
+        "A data-quality problem the generator injects, so checks have something "
+        "to catch.";
     spec->params = {
         {.name = "type",
          .type = param_type::enumeration,
@@ -200,13 +202,21 @@ std::shared_ptr<const object_spec> make_problem_spec() {
          .maximum = 1000},
     };
     spec->conditionals = {
-        {.key = "type", .equals = "silent_group", .requires_keys = {"group"},
+        {.key = "type",
+         .equals = "silent_group",
+         .requires_keys = {"group"},
          .forbids_keys = {"field", "value", "factor"}},
-        {.key = "type", .equals = "stuck_value", .requires_keys = {"field"},
+        {.key = "type",
+         .equals = "stuck_value",
+         .requires_keys = {"field"},
          .forbids_keys = {"factor"}},
-        {.key = "type", .equals = "out_of_range", .requires_keys = {"field"},
+        {.key = "type",
+         .equals = "out_of_range",
+         .requires_keys = {"field"},
          .forbids_keys = {"factor"}},
-        {.key = "type", .equals = "missing_field", .requires_keys = {"field"},
+        {.key = "type",
+         .equals = "missing_field",
+         .requires_keys = {"field"},
          .forbids_keys = {"value", "factor"}},
         {.key = "type", .equals = "burst", .forbids_keys = {"field", "value"}},
     };
@@ -268,8 +278,9 @@ std::shared_ptr<const object_spec> make_input_spec() {
          .default_text = "g-"},
         {.name = "fields",
          .type = param_type::object_map,
-         .description = "The generated fields by name.",
-         .required = true,
+         .description = "The generated fields by name. Without it, a sensor stream: "
+                        "temperature (number, 15 to 35, 1% null), humidity (number, 20 to 80) "
+                        "and status (string: ok, warn, error).",
          .object = make_field_spec()},
         {.name = "disorder",
          .type = param_type::duration,
@@ -286,7 +297,8 @@ std::shared_ptr<const object_spec> make_input_spec() {
             if (start->is_scalar() && start->text != "now" && !looks_like_rfc3339(start->text)) {
                 out.error(start->pos, path + ".start_time",
                           "expected \"now\" or an RFC 3339 timestamp such as "
-                          "\"2026-11-20T10:00:00Z\", got " + start->display());
+                          "\"2026-11-20T10:00:00Z\", got " +
+                              start->display());
             }
         }
         const params::value* fields = v.find("fields");
@@ -297,18 +309,24 @@ std::shared_ptr<const object_spec> make_input_spec() {
                 names.push_back(e.key);
                 types[e.key] = scalar_text(e.val, "type");
             }
+        } else if (fields == nullptr) {
+            // The default sensor stream (see the `fields` description).
+            names = {"temperature", "humidity", "status"};
+            types = {{"temperature", "number"}, {"humidity", "number"}, {"status", "string"}};
         }
-        const std::string time_field = v.find("time_field") != nullptr
-                                           ? scalar_text(v, "time_field")
-                                           : std::string("ts");
-        const std::string group_field = v.find("group_field") != nullptr
-                                            ? scalar_text(v, "group_field")
-                                            : std::string("group");
-        for (const auto& [own, key] : {std::pair{time_field, "time_field"},
-                                      std::pair{group_field, "group_field"}}) {
-            if (types.contains(own)) {
+        const std::string time_field =
+            v.find("time_field") != nullptr ? scalar_text(v, "time_field") : std::string("ts");
+        const std::string group_field =
+            v.find("group_field") != nullptr ? scalar_text(v, "group_field") : std::string("group");
+        for (const auto& [own, key] :
+             {std::pair{time_field, "time_field"}, std::pair{group_field, "group_field"}}) {
+            if (!types.contains(own)) continue;
+            if (fields != nullptr) {
                 out.error(fields->find_entry(own)->key_pos, path + ".fields." + own,
                           "\"" + own + "\" is already the " + key + "; choose another name");
+            } else {
+                out.error(v.find(key)->pos, path + "." + key,
+                          "\"" + own + "\" is a field of the default stream; choose another name");
             }
         }
         if (time_field == group_field && v.find("group_field") != nullptr) {
@@ -318,9 +336,8 @@ std::shared_ptr<const object_spec> make_input_spec() {
 
         const params::value* problems = v.find("problems");
         if (problems == nullptr || !problems->is_sequence()) return;
-        const std::string prefix = v.find("group_prefix") != nullptr
-                                       ? scalar_text(v, "group_prefix")
-                                       : std::string("g-");
+        const std::string prefix =
+            v.find("group_prefix") != nullptr ? scalar_text(v, "group_prefix") : std::string("g-");
         std::int64_t groups = 1;
         if (const params::value* g = v.find("groups"); g != nullptr && g->is_scalar()) {
             groups = params::parse_integer(g->text).value_or(1);

@@ -28,8 +28,9 @@ param_spec timeout_param() {
 param_spec retries_param() {
     return {.name = "retries",
             .type = param_type::integer,
-            .description = "Retries of a failed request (connection error, 429 or 5xx) with "
-                           "exponential back-off; then the batch counts as an output error.",
+            .description =
+                "Retries of a failed request (connection error, 429 or 5xx) with "
+                "exponential back-off; then the batch counts as an output error.",
             .default_text = "3",
             .minimum = 0,
             .maximum = 100};
@@ -38,8 +39,9 @@ param_spec retries_param() {
 param_spec headers_param() {
     return {.name = "headers",
             .type = param_type::string_map,
-            .description = "Extra request headers, e.g. X-Scope-OrgID: team-a. Values are never "
-                           "printed."};
+            .description =
+                "Extra request headers, e.g. X-Scope-OrgID: team-a. Values are never "
+                "printed."};
 }
 
 // tls: only meaningful for https:// URLs.

@@ -17,17 +17,19 @@ namespace {
 param_spec brokers_param() {
     return {.name = "brokers",
             .type = param_type::string_list,
-            .description = "Bootstrap brokers as host:port: a list, or one comma-separated "
-                           "string such as ${KAFKA_BROKERS}.",
+            .description =
+                "Bootstrap brokers as host:port: a list, or one comma-separated "
+                "string such as ${KAFKA_BROKERS}.",
             .required = true};
 }
 
 param_spec passthrough_param() {
     return {.name = "kafka",
             .type = param_type::string_map,
-            .description = "librdkafka properties passed through unchanged, e.g. "
-                           "security.protocol, sasl.mechanism, sasl.username, "
-                           "sasl.password: ${KAFKA_PASSWORD}. Values are never printed."};
+            .description =
+                "librdkafka properties passed through unchanged, e.g. "
+                "security.protocol, sasl.mechanism, sasl.username, "
+                "sasl.password: ${KAFKA_PASSWORD}. Values are never printed."};
 }
 
 param_spec client_id_param() {
@@ -53,8 +55,8 @@ void check_passthrough(const params::value& v, const std::string& path, diagnost
             replacement = "group";
         } else if (input && e.key == "auto.offset.reset") {
             replacement = "start";
-        } else if (input && (e.key == "enable.auto.commit" ||
-                             e.key == "enable.auto.offset.store")) {
+        } else if (input &&
+                   (e.key == "enable.auto.commit" || e.key == "enable.auto.offset.store")) {
             out.error(e.key_pos, path + ".kafka." + e.key,
                       "weir commits offsets itself, after each checkpoint; remove this property");
             continue;
@@ -105,8 +107,8 @@ std::shared_ptr<const object_spec> make_input_spec() {
         passthrough_param(),
     };
     add_format_params(spec->params);
-    spec->rules = {{.rule = params::key_rule::kind::exactly_one,
-                    .keys = {"topics", "topic_pattern"}}};
+    spec->rules = {
+        {.rule = params::key_rule::kind::exactly_one, .keys = {"topics", "topic_pattern"}}};
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         check_format_params(v, path, out);
         check_passthrough(v, path, out, true);

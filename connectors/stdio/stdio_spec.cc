@@ -14,8 +14,9 @@ namespace {
 std::shared_ptr<const object_spec> make_stdin_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "stdin input";
-    spec->description = "Reads newline-delimited records from standard input until it closes "
-                        "(a bounded input: `weir run --once` ends with it).";
+    spec->description =
+        "Reads newline-delimited records from standard input until it closes "
+        "(a bounded input: `weir run --once` ends with it).";
     spec->params = {max_line_length_param()};
     add_format_params(spec->params);
     spec->check = check_format_params;

@@ -100,6 +100,7 @@ located<T> read_scalar(const object_spec& spec, std::string_view name, const val
         out.value = *parsed;
         out.pos = written->pos;
         out.given = true;
+        out.text_column = written->text_column;
         return out;
     }
     out.pos = std::move(default_pos);
@@ -164,13 +165,13 @@ std::vector<located<std::string>> reader::strings(std::string_view name) const {
         return out;
     }
     if (v->is_scalar()) {
-        out.push_back({v->text, v->pos, true});
+        out.push_back({v->text, v->pos, true, v->text_column});
         return out;
     }
     if (!v->is_sequence()) misuse(*spec_, name, "not a string or a list (not validated?)");
     for (const auto& item : v->items) {
         if (!item.is_scalar()) misuse(*spec_, name, "a list item is not a string (not validated?)");
-        out.push_back({item.text, item.pos, true});
+        out.push_back({item.text, item.pos, true, item.text_column});
     }
     return out;
 }
@@ -185,7 +186,7 @@ std::vector<std::pair<std::string, located<std::string>>> reader::string_map(
     if (!v->is_mapping()) misuse(*spec_, name, "not a mapping (not validated?)");
     for (const auto& e : v->entries) {
         if (!e.val.is_scalar()) misuse(*spec_, name, "a value is not a scalar (not validated?)");
-        out.emplace_back(e.key, located<std::string>{e.val.text, e.val.pos, true});
+        out.emplace_back(e.key, located<std::string>{e.val.text, e.val.pos, true, e.val.text_column});
     }
     return out;
 }
@@ -231,7 +232,7 @@ std::vector<std::pair<located<std::string>, reader>> reader::object_map(
     if (!v) return out;
     if (!v->is_mapping()) misuse(*spec_, name, "not a mapping (not validated?)");
     for (const auto& e : v->entries) {
-        located<std::string> key{e.key, e.key_pos, true};
+        located<std::string> key{e.key, e.key_pos, true, e.key_pos.column};
         if (e.val.is_scalar()) {
             out.emplace_back(std::move(key), reader(*p.object, empty_mapping(), e.val.pos));
             continue;

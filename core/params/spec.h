@@ -124,6 +124,14 @@ struct located {
     T value{};
     source_pos pos;
     bool given = false;  // written by the user (false: the spec's default)
+    int text_column = 0;  // column of a one-line string's first character; 0 if unknown
+
+    // Where character `offset` of a string value stands: exact for one-line scalars, the
+    // value's own position otherwise (see value::pos_at).
+    source_pos pos_at(std::size_t offset) const {
+        if (text_column <= 0) return pos;
+        return {pos.file, pos.line, text_column + static_cast<int>(offset)};
+    }
 };
 
 // Typed access to a mapping that passed validate(): absent keys fall back to the spec's

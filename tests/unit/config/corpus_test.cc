@@ -23,7 +23,7 @@ const fs::path valid_dir = source_dir / "tests/configs/valid";
 const fs::path examples_dir = source_dir / "examples";
 
 // Update when adding or removing entries: a lost file must fail a test.
-constexpr std::size_t invalid_entries = 127;
+constexpr std::size_t invalid_entries = 171;
 constexpr std::size_t valid_entries = 7;
 constexpr std::size_t example_pipelines = 5;
 
@@ -36,7 +36,9 @@ const params::component_registry& registry() {
     return r;
 }
 
-bool is_yaml(const fs::path& p) { return p.extension() == ".yaml" || p.extension() == ".yml"; }
+bool is_yaml(const fs::path& p) {
+    return p.extension() == ".yaml" || p.extension() == ".yml";
+}
 
 // Corpus entries: YAML files and directories directly under `dir`, sorted.
 std::vector<fs::path> entries(const fs::path& dir) {
@@ -185,8 +187,9 @@ TEST_P(invalid_corpus, reports_exactly_the_expected_errors) {
     const fs::path entry = GetParam();
     const entry_spec spec = read_spec(entry);
     EXPECT_TRUE(spec.malformed.empty()) << "malformed lines: " << spec.malformed.front();
-    const bool expects_error = std::any_of(spec.expected.begin(), spec.expected.end(),
-                                           [](const auto& x) { return x.level == severity::error; });
+    const bool expects_error =
+        std::any_of(spec.expected.begin(), spec.expected.end(),
+                    [](const auto& x) { return x.level == severity::error; });
     ASSERT_TRUE(expects_error) << entry << " expects no error, so it is not an invalid config";
 
     const load_result r = load({entry.string()}, registry(), env_of(spec));
@@ -299,17 +302,16 @@ TEST(examples, every_example_loads_cleanly) {
     }
     EXPECT_EQ(files.size(), example_pipelines);
     for (const auto& f : files) {
-        const load_result r = load({f.string()}, registry(), [](const std::string&) {
-            return std::nullopt;
-        });
+        const load_result r =
+            load({f.string()}, registry(), [](const std::string&) { return std::nullopt; });
         EXPECT_TRUE(r.diags.empty()) << f << ":\n" << listing(r.diags.sorted());
         EXPECT_EQ(r.config.pipelines.size(), 1u) << f;
     }
 }
 
 TEST(examples, directory_loads_as_one_installation) {
-    const load_result r = load({examples_dir.string()}, registry(),
-                               [](const std::string&) { return std::nullopt; });
+    const load_result r =
+        load({examples_dir.string()}, registry(), [](const std::string&) { return std::nullopt; });
     EXPECT_TRUE(r.diags.empty()) << listing(r.diags.sorted());
     std::vector<std::string> names;
     for (const auto& p : r.config.pipelines) names.push_back(p.name);

@@ -4,12 +4,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "config/specs.h"
@@ -59,7 +59,7 @@ std::vector<std::string> errors(const diagnostics& d) {
 
 // A fresh directory under the system's temp directory, removed at the end of the test.
 class temp_dir {
-public:
+  public:
     temp_dir() {
         std::random_device rd;
         path_ = fs::temp_directory_path() / ("weir-load-test-" + std::to_string(rd()));
@@ -78,7 +78,7 @@ public:
     std::string path() const { return path_.string(); }
     std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -113,7 +113,8 @@ TEST(load, settings_default_without_a_settings_file) {
 
 TEST(load, settings_file_by_name_and_positions) {
     temp_dir dir;
-    const std::string settings = dir.write("weir.yml", "log:\n  level: warn\nshutdown_timeout: 2m\n");
+    const std::string settings =
+        dir.write("weir.yml", "log:\n  level: warn\nshutdown_timeout: 2m\n");
     const auto r = load({settings, dir.write("p.yaml", pipeline_text())}, registry(), no_env());
     ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
     EXPECT_EQ(r.config.settings.file, settings);
@@ -266,13 +267,6 @@ nodes:
   paid:
     from: [orders, payments]
     critical: true
-    schema:
-      fields:
-        order_id: {type: string, required: true, pattern: "o-[0-9]+"}
-        amount: {type: number, min: 0, max: 1e6}
-        status: {type: string, enum: [new, paid]}
-      on_invalid: keep
-      dead_letter: rejects
     transforms:
       - filter: 'amount > 0'
       - set: {cents: 'amount * 100'}
@@ -318,16 +312,7 @@ outputs:
     EXPECT_EQ(n.from[1].value, "payments");
     EXPECT_EQ(n.from[1].pos, (source_pos{"shop.yaml", 8, 20}));
     EXPECT_TRUE(n.critical);
-    ASSERT_TRUE(n.schema);
-    ASSERT_EQ(n.schema->fields.size(), 3u);
-    EXPECT_EQ(n.schema->fields[0].name.value, "order_id");
-    EXPECT_TRUE(n.schema->fields[0].required);
-    EXPECT_EQ(n.schema->fields[0].pattern->value, "o-[0-9]+");
-    EXPECT_EQ(n.schema->fields[1].maximum->value, 1e6);
-    EXPECT_FALSE(n.schema->fields[1].pattern);
-    EXPECT_EQ(n.schema->fields[2].allowed.size(), 2u);
-    EXPECT_EQ(n.schema->on_invalid.value, "keep");
-    EXPECT_EQ(n.schema->dead_letter->value, "rejects");
+    EXPECT_FALSE(n.schema);
     ASSERT_EQ(n.transforms.size(), 4u);
     EXPECT_EQ(n.transforms[0].type, transform_config::kind::filter);
     EXPECT_EQ(n.transforms[0].expression.value, "amount > 0");
@@ -375,6 +360,44 @@ outputs:
     EXPECT_EQ(n.depends_on[0].on_down.value, "continue");
     EXPECT_EQ(n.late_output->value, "rejects");
     EXPECT_TRUE(n.emits_results());
+}
+
+TEST(load_text, reads_the_schema) {
+    const std::string text = R"(inputs: {orders: {type: stdin}}
+nodes:
+  valid_orders:
+    from: orders
+    schema:
+      fields:
+        order_id: {type: string, required: true, pattern: "o-[0-9]+"}
+        amount: {type: number, min: 0, max: 1e6}
+        status: {type: string, enum: [new, paid]}
+      on_invalid: keep
+      dead_letter: rejects
+    outputs: [results]
+outputs:
+  results: {type: file, path: /r.jsonl}
+  rejects: {type: file, path: /x.jsonl}
+)";
+    const auto r = load_text(text, "p.yaml", registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    const node_config& n = r.config.pipelines.at(0).nodes.at(0);
+    ASSERT_TRUE(n.schema);
+    EXPECT_EQ(n.schema->pos, (source_pos{"p.yaml", 6, 7}));
+    ASSERT_EQ(n.schema->fields.size(), 3u);
+    EXPECT_EQ(n.schema->fields[0].name.value, "order_id");
+    EXPECT_EQ(n.schema->fields[0].type.value, "string");
+    EXPECT_TRUE(n.schema->fields[0].required);
+    EXPECT_EQ(n.schema->fields[0].pattern->value, "o-[0-9]+");
+    EXPECT_EQ(n.schema->fields[1].minimum->value, 0);
+    EXPECT_EQ(n.schema->fields[1].maximum->value, 1e6);
+    EXPECT_FALSE(n.schema->fields[1].required);
+    EXPECT_FALSE(n.schema->fields[1].pattern);
+    ASSERT_EQ(n.schema->fields[2].allowed.size(), 2u);
+    EXPECT_EQ(n.schema->fields[2].allowed[1].value, "paid");
+    EXPECT_EQ(n.schema->on_invalid.value, "keep");
+    EXPECT_EQ(n.schema->dead_letter->value, "rejects");
+    EXPECT_FALSE(n.emits_results());
 }
 
 TEST(load_text, node_defaults) {
@@ -470,12 +493,24 @@ void expect_documented(const params::object_spec& spec, const std::string& path)
         if (p.default_text.empty()) continue;
         EXPECT_NO_THROW({
             switch (p.type) {
-                case params::param_type::integer: (void)r.integer(p.name); break;
-                case params::param_type::number: (void)r.number(p.name); break;
-                case params::param_type::boolean: (void)r.boolean(p.name); break;
-                case params::param_type::duration: (void)r.duration(p.name); break;
-                case params::param_type::size: (void)r.size(p.name); break;
-                default: (void)r.string(p.name); break;
+                case params::param_type::integer:
+                    (void)r.integer(p.name);
+                    break;
+                case params::param_type::number:
+                    (void)r.number(p.name);
+                    break;
+                case params::param_type::boolean:
+                    (void)r.boolean(p.name);
+                    break;
+                case params::param_type::duration:
+                    (void)r.duration(p.name);
+                    break;
+                case params::param_type::size:
+                    (void)r.size(p.name);
+                    break;
+                default:
+                    (void)r.string(p.name);
+                    break;
             }
         }) << at;
         if (p.type == params::param_type::enumeration) {
@@ -493,10 +528,11 @@ TEST(specs, node_and_settings_declarations_are_documented) {
 
 TEST(specs, window_rules) {
     auto window_errors = [](const std::string& window) {
-        const auto r = load_text("inputs: {a: {type: stdin}}\nnodes:\n  n:\n    from: a\n"
-                                 "    time: processing\n    window: " + window +
-                                     "\n    checks: [{name: c, measure: count(), must_be: \"> 1\"}]\n",
-                                 "w.yaml", registry(), no_env());
+        const auto r = load_text(
+            "inputs: {a: {type: stdin}}\nnodes:\n  n:\n    from: a\n"
+            "    time: processing\n    window: " +
+                window + "\n    checks: [{name: c, measure: count(), must_be: \"> 1\"}]\n",
+            "w.yaml", registry(), no_env());
         return errors(r.diags);
     };
     EXPECT_TRUE(window_errors("{type: sliding, size: 10m, slide: 5m}").empty());
@@ -508,8 +544,9 @@ TEST(specs, window_rules) {
                 ::testing::ElementsAre(HasSubstr("slide (90s) must not exceed size (1m)")));
     EXPECT_THAT(window_errors("{type: tumbling, size: 0}"),
                 ::testing::ElementsAre(HasSubstr("must be at least 1ms")));
-    EXPECT_THAT(window_errors("{type: session, gap: 1m, slide: 1m}"),
-                ::testing::ElementsAre(HasSubstr("\"slide\" cannot be used when type is \"session\"")));
+    EXPECT_THAT(
+        window_errors("{type: session, gap: 1m, slide: 1m}"),
+        ::testing::ElementsAre(HasSubstr("\"slide\" cannot be used when type is \"session\"")));
 }
 
 TEST(schema, is_draft_2020_12_with_a_branch_per_type) {
@@ -518,7 +555,8 @@ TEST(schema, is_draft_2020_12_with_a_branch_per_type) {
     EXPECT_EQ(schema["title"], "weir pipeline");
     EXPECT_EQ(schema["additionalProperties"], false);
     EXPECT_TRUE(schema["properties"].contains("nodes"));
-    EXPECT_TRUE(schema["properties"]["nodes"]["additionalProperties"]["properties"].contains("window"));
+    EXPECT_TRUE(
+        schema["properties"]["nodes"]["additionalProperties"]["properties"].contains("window"));
     for (const auto kind : {params::component_kind::input, params::component_kind::output}) {
         const std::string noun = kind == params::component_kind::input ? "input" : "output";
         const auto& component = schema["properties"][noun + "s"]["additionalProperties"];
@@ -537,6 +575,25 @@ TEST(schema, is_draft_2020_12_with_a_branch_per_type) {
     EXPECT_THAT(kafka["required"].dump(), HasSubstr("group"));
     EXPECT_TRUE(kafka["properties"].contains("topic_pattern"));
     EXPECT_TRUE(schema["$defs"]["output_alertmanager"]["properties"].contains("resend_interval"));
+}
+
+}  // namespace
+}  // namespace weir::config
+
+namespace weir::config {
+namespace {
+
+// The pipeline of DESIGN.md §2 as written there: valid, with the two warnings it deserves
+// (the `devices` input and the `log` output are declared but unused).
+TEST(load, the_design_example_is_valid) {
+    const auto r = load({WEIR_SOURCE_DIR "/tests/configs/design/design_example.yaml"}, registry());
+    EXPECT_FALSE(r.diags.has_errors());
+    std::vector<std::string> warnings;
+    for (const auto& d : r.diags.sorted()) warnings.push_back(d.path);
+    EXPECT_EQ(warnings, (std::vector<std::string>{"inputs.devices", "outputs.log"}));
+    ASSERT_EQ(r.config.pipelines.size(), 1u);
+    EXPECT_EQ(r.config.pipelines[0].name, "sensors");
+    EXPECT_EQ(r.config.pipelines[0].nodes[0].checks.size(), 4u);
 }
 
 }  // namespace

@@ -1,0 +1,685 @@
+// Compiling aggregate calls into a flat accumulator block, and the per-record switch over it.
+#include "core/engine/aggregates.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+
+#include "core/measure/approx.h"
+#include "core/measure/basic.h"
+#include "core/measure/frequency.h"
+#include "core/measure/predicate.h"
+#include "core/measure/sequence.h"
+
+namespace weir::engine {
+
+namespace m = weir::measure;
+
+namespace {
+
+// Schema-rejected records of a window (invalid_count / invalid_fraction).
+struct invalid_acc {
+    std::uint64_t n = 0;
+};
+
+template <class T>
+T& at(std::byte* block, std::uint32_t offset) {
+    return *std::launder(reinterpret_cast<T*>(block + offset));
+}
+template <class T>
+const T& at(const std::byte* block, std::uint32_t offset) {
+    return *std::launder(reinterpret_cast<const T*>(block + offset));
+}
+
+bool is_heap(acc_kind k) { return k >= acc_kind::frequency; }
+
+struct kind_shape {
+    std::size_t size;
+    std::size_t align;
+};
+
+kind_shape shape_of(acc_kind k) {
+    switch (k) {
+        case acc_kind::missing: return {sizeof(m::missing_acc), alignof(m::missing_acc)};
+        case acc_kind::sum: return {sizeof(m::sum_acc), alignof(m::sum_acc)};
+        case acc_kind::moments: return {sizeof(m::moments_acc), alignof(m::moments_acc)};
+        case acc_kind::min: return {sizeof(m::min_acc), alignof(m::min_acc)};
+        case acc_kind::max: return {sizeof(m::max_acc), alignof(m::max_acc)};
+        case acc_kind::length: return {sizeof(m::length_acc), alignof(m::length_acc)};
+        case acc_kind::max_delay: return {sizeof(m::max_delay_acc), alignof(m::max_delay_acc)};
+        case acc_kind::in_range:
+        case acc_kind::in_set:
+        case acc_kind::matches: return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
+        case acc_kind::frozen: return {sizeof(m::frozen_acc), alignof(m::frozen_acc)};
+        case acc_kind::ordered: return {sizeof(m::ordered_acc), alignof(m::ordered_acc)};
+        case acc_kind::correlation:
+            return {sizeof(m::correlation_acc), alignof(m::correlation_acc)};
+        case acc_kind::invalid: return {sizeof(invalid_acc), alignof(invalid_acc)};
+        case acc_kind::frequency: return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
+        case acc_kind::approx_distinct:
+            return {sizeof(m::approx_distinct_acc), alignof(m::approx_distinct_acc)};
+        case acc_kind::quantile: return {sizeof(m::quantile_acc), alignof(m::quantile_acc)};
+    }
+    return {8, 8};
+}
+
+static_assert(std::is_trivially_copyable_v<m::missing_acc> &&
+              std::is_trivially_copyable_v<m::sum_acc> &&
+              std::is_trivially_copyable_v<m::moments_acc> &&
+              std::is_trivially_copyable_v<m::length_acc> &&
+              std::is_trivially_copyable_v<m::correlation_acc> &&
+              std::is_trivially_copyable_v<m::ordered_acc> &&
+              std::is_trivially_copyable_v<m::frozen_acc>);
+static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
+              alignof(m::approx_distinct_acc) <= 8);
+
+// Construct a trivially copyable accumulator in the prototype.
+void construct_trivial(acc_kind k, std::byte* p) {
+    switch (k) {
+        case acc_kind::missing: new (p) m::missing_acc(); break;
+        case acc_kind::sum: new (p) m::sum_acc(); break;
+        case acc_kind::moments: new (p) m::moments_acc(); break;
+        case acc_kind::min: new (p) m::min_acc(); break;
+        case acc_kind::max: new (p) m::max_acc(); break;
+        case acc_kind::length: new (p) m::length_acc(); break;
+        case acc_kind::max_delay: new (p) m::max_delay_acc(); break;
+        case acc_kind::in_range:
+        case acc_kind::in_set:
+        case acc_kind::matches: new (p) m::predicate_acc(); break;
+        case acc_kind::frozen: new (p) m::frozen_acc(); break;
+        case acc_kind::ordered: new (p) m::ordered_acc(); break;
+        case acc_kind::correlation: new (p) m::correlation_acc(); break;
+        case acc_kind::invalid: new (p) invalid_acc(); break;
+        default: break;
+    }
+}
+
+std::string_view kind_name(acc_kind k) {
+    switch (k) {
+        case acc_kind::missing: return "missing";
+        case acc_kind::sum: return "sum";
+        case acc_kind::moments: return "moments";
+        case acc_kind::min: return "min";
+        case acc_kind::max: return "max";
+        case acc_kind::length: return "length";
+        case acc_kind::max_delay: return "max_delay";
+        case acc_kind::in_range: return "in_range";
+        case acc_kind::in_set: return "in_set";
+        case acc_kind::matches: return "matches";
+        case acc_kind::frozen: return "frozen";
+        case acc_kind::ordered: return "ordered";
+        case acc_kind::correlation: return "correlation";
+        case acc_kind::invalid: return "invalid";
+        case acc_kind::frequency: return "frequency";
+        case acc_kind::approx_distinct: return "approx_distinct";
+        case acc_kind::quantile: return "quantile";
+    }
+    return "?";
+}
+
+measure_value number_or_null(std::optional<double> v) {
+    return v ? measure_value::make_number(*v) : measure_value::make_null();
+}
+
+}  // namespace
+
+enum class aggregate_layout::result_fn : std::uint8_t {
+    count_all,
+    count_present,
+    missing_count,
+    missing_fraction,
+    sum,
+    mean,
+    variance,
+    std_dev,
+    min,
+    max,
+    median,
+    percentile,
+    distinct_count,
+    distinct_fraction,
+    unique_count,
+    duplicate_count,
+    most_frequent,
+    most_frequent_count,
+    approx_distinct_count,
+    predicate_count,
+    predicate_fraction,
+    min_length,
+    max_length,
+    mean_length,
+    is_frozen,
+    ordered_fraction,
+    correlation,
+    freshness,
+    max_delay,
+    rate,
+    invalid_count,
+    invalid_fraction,
+};
+
+aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> calls,
+                                   const std::vector<field_path>& fields) {
+    const auto slot_of = [&](const m::call_argument& a) -> std::uint32_t {
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            if (fields[i] == a.field) return static_cast<std::uint32_t>(i);
+        }
+        throw std::invalid_argument("the field " + a.field.to_string() +
+                                    " is not among the node's record fields");
+    };
+    // most_frequent needs the values themselves; the frequency table of that field keeps them.
+    std::vector<std::uint32_t> keep_values;
+    for (const auto* c : calls) {
+        if (c->function->name == "most_frequent") keep_values.push_back(slot_of(c->args.at(0)));
+    }
+
+    struct spec {
+        acc_kind kind;
+        std::uint32_t slot;
+        std::uint32_t slot2;
+        std::shared_ptr<const void> config;
+    };
+    for (const auto* c : calls) {
+        if (std::find(call_keys_.begin(), call_keys_.end(), c->key) != call_keys_.end()) continue;
+        const std::string_view fn = c->function->name;
+        const auto field_key = [&](std::size_t i) { return c->args.at(i).field.to_string(); };
+        call_entry ce{};
+        const auto acc = [&](acc_kind k, std::string key, std::uint32_t slot = 0,
+                             std::uint32_t slot2 = 0, std::shared_ptr<const void> cfg = nullptr) {
+            ce.acc = find_or_add_acc(k, std::string(kind_name(k)) + "(" + key + ")", slot, slot2,
+                                     std::move(cfg));
+        };
+        const auto missing_state = [&] {
+            auto cfg = std::make_shared<m::missing_config>();
+            std::string key = field_key(0);
+            if (c->args.size() > 1) {
+                for (const auto& v : c->args[1].list) {
+                    if (v.kind == measure_kind::string) cfg->placeholders.push_back(v.text);
+                }
+                std::sort(cfg->placeholders.begin(), cfg->placeholders.end());
+                for (const auto& p : cfg->placeholders) key += ", " + p;
+            }
+            acc(acc_kind::missing, key, slot_of(c->args[0]), 0, std::move(cfg));
+        };
+        const auto frequency_state = [&] {
+            auto cfg = std::make_shared<m::frequency_config>();
+            const std::uint32_t slot = slot_of(c->args[0]);
+            cfg->keep_values =
+                std::find(keep_values.begin(), keep_values.end(), slot) != keep_values.end();
+            acc(acc_kind::frequency, field_key(0), slot, 0, std::move(cfg));
+        };
+        const auto predicate_state = [&](acc_kind k) {
+            // The call key minus the function name identifies field and parameters.
+            const std::string args = c->key.substr(c->key.find('('));
+            std::shared_ptr<const void> cfg;
+            if (k == acc_kind::in_range) {
+                auto r = std::make_shared<m::in_range_config>();
+                r->lo = c->args.at(1).number;
+                r->hi = c->args.at(2).number;
+                cfg = std::move(r);
+            } else if (k == acc_kind::in_set) {
+                auto s = std::make_shared<m::in_set_config>();
+                for (const auto& v : c->args.at(1).list) {
+                    if (v.kind == measure_kind::number) s->add_number(v.number);
+                    if (v.kind == measure_kind::string) s->add_string(v.text);
+                    if (v.kind == measure_kind::boolean) s->add_boolean(v.boolean);
+                }
+                s->finish();
+                cfg = std::move(s);
+            } else {
+                std::string error;
+                cfg = m::matches_config::compile(c->args.at(1).pattern, &error);
+                if (!cfg) throw std::invalid_argument("invalid regular expression: " + error);
+            }
+            acc(k, args, slot_of(c->args[0]), 0, std::move(cfg));
+        };
+        using rf = result_fn;
+        if (fn == "count") {
+            if (c->args.empty()) {
+                ce.fn = rf::count_all;
+            } else {
+                ce.fn = rf::count_present;
+                missing_state();
+            }
+        } else if (fn == "missing_count" || fn == "missing_fraction") {
+            ce.fn = fn == "missing_count" ? rf::missing_count : rf::missing_fraction;
+            missing_state();
+        } else if (fn == "sum" || fn == "mean") {
+            ce.fn = fn == "sum" ? rf::sum : rf::mean;
+            acc(acc_kind::sum, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "variance" || fn == "std_dev") {
+            ce.fn = fn == "variance" ? rf::variance : rf::std_dev;
+            acc(acc_kind::moments, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "min" || fn == "max") {
+            ce.fn = fn == "min" ? rf::min : rf::max;
+            acc(fn == "min" ? acc_kind::min : acc_kind::max, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "median" || fn == "percentile") {
+            ce.fn = fn == "median" ? rf::median : rf::percentile;
+            ce.param = fn == "median" ? 0.5 : c->args.at(1).number;
+            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "distinct_count" || fn == "distinct_fraction" || fn == "unique_count" ||
+                   fn == "duplicate_count" || fn == "most_frequent" ||
+                   fn == "most_frequent_count") {
+            ce.fn = fn == "distinct_count"      ? rf::distinct_count
+                    : fn == "distinct_fraction" ? rf::distinct_fraction
+                    : fn == "unique_count"      ? rf::unique_count
+                    : fn == "duplicate_count"   ? rf::duplicate_count
+                    : fn == "most_frequent"     ? rf::most_frequent
+                                                : rf::most_frequent_count;
+            frequency_state();
+        } else if (fn == "approx_distinct_count") {
+            ce.fn = rf::approx_distinct_count;
+            acc(acc_kind::approx_distinct, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "in_range_count" || fn == "in_range_fraction") {
+            ce.fn = fn.ends_with("count") ? rf::predicate_count : rf::predicate_fraction;
+            predicate_state(acc_kind::in_range);
+        } else if (fn == "in_set_count" || fn == "in_set_fraction") {
+            ce.fn = fn.ends_with("count") ? rf::predicate_count : rf::predicate_fraction;
+            predicate_state(acc_kind::in_set);
+        } else if (fn == "matches_count" || fn == "matches_fraction") {
+            ce.fn = fn.ends_with("count") ? rf::predicate_count : rf::predicate_fraction;
+            predicate_state(acc_kind::matches);
+        } else if (fn == "min_length" || fn == "max_length" || fn == "mean_length") {
+            ce.fn = fn == "min_length"   ? rf::min_length
+                    : fn == "max_length" ? rf::max_length
+                                         : rf::mean_length;
+            acc(acc_kind::length, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "is_frozen") {
+            ce.fn = rf::is_frozen;
+            acc(acc_kind::frozen, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "ordered_fraction") {
+            ce.fn = rf::ordered_fraction;
+            acc(acc_kind::ordered, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "correlation") {
+            ce.fn = rf::correlation;
+            acc(acc_kind::correlation, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
+                slot_of(c->args[1]));
+        } else if (fn == "freshness") {
+            ce.fn = rf::freshness;
+        } else if (fn == "max_delay") {
+            ce.fn = rf::max_delay;
+            acc(acc_kind::max_delay, "");
+        } else if (fn == "rate") {
+            ce.fn = rf::rate;
+        } else if (fn == "invalid_count" || fn == "invalid_fraction") {
+            ce.fn = fn == "invalid_count" ? rf::invalid_count : rf::invalid_fraction;
+            acc(acc_kind::invalid, "");
+            uses_invalid_ = true;
+        } else {
+            throw std::invalid_argument("no accumulator for " + std::string(fn) + "()");
+        }
+        call_keys_.push_back(c->key);
+        calls_.push_back(ce);
+    }
+
+    // Trivially copyable kinds first, so a block starts as one memcpy of the prototype.
+    std::vector<std::uint32_t> order(accs_.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_partition(order.begin(), order.end(),
+                          [&](std::uint32_t i) { return !is_heap(accs_[i].kind); });
+    std::vector<std::uint32_t> new_index(accs_.size());
+    std::vector<acc_entry> sorted;
+    std::vector<std::string> sorted_keys;
+    for (std::uint32_t i = 0; i < order.size(); ++i) {
+        new_index[order[i]] = i;
+        sorted.push_back(accs_[order[i]]);
+        sorted_keys.push_back(state_keys_[order[i]]);
+    }
+    accs_ = std::move(sorted);
+    state_keys_ = std::move(sorted_keys);
+    for (auto& ce : calls_) {
+        if (!accs_.empty() && ce.acc < new_index.size()) ce.acc = new_index[ce.acc];
+    }
+
+    std::size_t offset = sizeof(cell_header);
+    trivial_bytes_ = offset;
+    for (std::uint32_t i = 0; i < accs_.size(); ++i) {
+        const kind_shape s = shape_of(accs_[i].kind);
+        offset = (offset + s.align - 1) / s.align * s.align;
+        accs_[i].offset = static_cast<std::uint32_t>(offset);
+        offset += s.size;
+        if (is_heap(accs_[i].kind)) {
+            heap_accs_.push_back(i);
+        } else {
+            trivial_bytes_ = offset;
+        }
+    }
+    block_bytes_ = (offset + 7) / 8 * 8;
+    prototype_ = std::make_unique<std::byte[]>(trivial_bytes_);
+    new (prototype_.get()) cell_header();
+    for (const auto& e : accs_) {
+        if (!is_heap(e.kind)) construct_trivial(e.kind, prototype_.get() + e.offset);
+    }
+    fingerprint_ = "v1";
+    for (const auto& k : state_keys_) fingerprint_ += ";" + k;
+}
+
+aggregate_layout::~aggregate_layout() = default;
+
+std::uint32_t aggregate_layout::find_or_add_acc(acc_kind kind, const std::string& state_key,
+                                                std::uint32_t slot, std::uint32_t slot2,
+                                                std::shared_ptr<const void> config) {
+    for (std::uint32_t i = 0; i < state_keys_.size(); ++i) {
+        if (state_keys_[i] == state_key) return i;
+    }
+    acc_entry e{kind, slot, slot2, 0, config.get()};
+    if (config) configs_.push_back(std::move(config));
+    accs_.push_back(e);
+    state_keys_.push_back(state_key);
+    return static_cast<std::uint32_t>(accs_.size() - 1);
+}
+
+std::size_t aggregate_layout::call_index(const std::string& key) const {
+    for (std::size_t i = 0; i < call_keys_.size(); ++i) {
+        if (call_keys_[i] == key) return i;
+    }
+    throw std::invalid_argument("unknown aggregate call " + key);
+}
+
+void aggregate_layout::construct(std::byte* block) const {
+    std::memcpy(block, prototype_.get(), trivial_bytes_);
+    for (const std::uint32_t i : heap_accs_) {
+        std::byte* p = block + accs_[i].offset;
+        switch (accs_[i].kind) {
+            case acc_kind::frequency: new (p) m::frequency_acc(); break;
+            case acc_kind::approx_distinct: new (p) m::approx_distinct_acc(); break;
+            case acc_kind::quantile: new (p) m::quantile_acc(); break;
+            default: break;
+        }
+    }
+}
+
+void aggregate_layout::destroy(std::byte* block) const {
+    for (const std::uint32_t i : heap_accs_) {
+        const std::uint32_t off = accs_[i].offset;
+        switch (accs_[i].kind) {
+            case acc_kind::frequency: at<m::frequency_acc>(block, off).~frequency_acc(); break;
+            case acc_kind::approx_distinct:
+                at<m::approx_distinct_acc>(block, off).~approx_distinct_acc();
+                break;
+            case acc_kind::quantile: at<m::quantile_acc>(block, off).~quantile_acc(); break;
+            default: break;
+        }
+    }
+}
+
+void aggregate_layout::reset(std::byte* block) const {
+    destroy(block);
+    construct(block);
+}
+
+namespace {
+
+inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::uint32_t slot2,
+                    const void* config, std::byte* block, std::span<const field_value> record,
+                    timestamp_ns event_time, timestamp_ns arrival_time) {
+    switch (kind) {
+        case acc_kind::missing:
+            at<m::missing_acc>(block, off).add(record[slot],
+                                               *static_cast<const m::missing_config*>(config));
+            break;
+        case acc_kind::sum: at<m::sum_acc>(block, off).add(record[slot]); break;
+        case acc_kind::moments: at<m::moments_acc>(block, off).add(record[slot]); break;
+        case acc_kind::min: at<m::min_acc>(block, off).add(record[slot]); break;
+        case acc_kind::max: at<m::max_acc>(block, off).add(record[slot]); break;
+        case acc_kind::length: at<m::length_acc>(block, off).add(record[slot]); break;
+        case acc_kind::max_delay:
+            at<m::max_delay_acc>(block, off).add(arrival_time, event_time);
+            break;
+        case acc_kind::in_range:
+            at<m::predicate_acc>(block, off)
+                .add(record[slot], *static_cast<const m::in_range_config*>(config));
+            break;
+        case acc_kind::in_set:
+            at<m::predicate_acc>(block, off)
+                .add(record[slot], *static_cast<const m::in_set_config*>(config));
+            break;
+        case acc_kind::matches:
+            at<m::predicate_acc>(block, off)
+                .add(record[slot], *static_cast<const m::matches_config*>(config));
+            break;
+        case acc_kind::frozen: at<m::frozen_acc>(block, off).add(record[slot]); break;
+        case acc_kind::ordered: at<m::ordered_acc>(block, off).add(record[slot]); break;
+        case acc_kind::correlation:
+            at<m::correlation_acc>(block, off).add(record[slot], record[slot2]);
+            break;
+        case acc_kind::invalid: break;
+        case acc_kind::frequency:
+            at<m::frequency_acc>(block, off)
+                .add(record[slot], *static_cast<const m::frequency_config*>(config));
+            break;
+        case acc_kind::approx_distinct:
+            at<m::approx_distinct_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::quantile: at<m::quantile_acc>(block, off).add(record[slot]); break;
+    }
+}
+
+}  // namespace
+
+void aggregate_layout::add(std::byte* block, std::span<const field_value> record,
+                           timestamp_ns event_time, timestamp_ns arrival_time) const {
+    auto* h = header(block);
+    h->newest = h->records == 0 || event_time > h->newest ? event_time : h->newest;
+    ++h->records;
+    for (const acc_entry& e : accs_) {
+        add_one(e.kind, e.offset, e.slot, e.slot2, e.config, block, record, event_time,
+                arrival_time);
+    }
+}
+
+void aggregate_layout::add_invalid(std::byte* block) const {
+    for (const acc_entry& e : accs_) {
+        if (e.kind == acc_kind::invalid) ++at<invalid_acc>(block, e.offset).n;
+    }
+}
+
+void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
+    auto* hi = header(into);
+    const auto* hf = header(from);
+    if (hf->records > 0) {
+        hi->newest = hi->records == 0 ? hf->newest : std::max(hi->newest, hf->newest);
+        hi->records += hf->records;
+    }
+    for (const acc_entry& e : accs_) {
+        const std::uint32_t off = e.offset;
+        switch (e.kind) {
+            case acc_kind::missing:
+                at<m::missing_acc>(into, off).merge(at<m::missing_acc>(from, off));
+                break;
+            case acc_kind::sum: at<m::sum_acc>(into, off).merge(at<m::sum_acc>(from, off)); break;
+            case acc_kind::moments:
+                at<m::moments_acc>(into, off).merge(at<m::moments_acc>(from, off));
+                break;
+            case acc_kind::min: at<m::min_acc>(into, off).merge(at<m::min_acc>(from, off)); break;
+            case acc_kind::max: at<m::max_acc>(into, off).merge(at<m::max_acc>(from, off)); break;
+            case acc_kind::length:
+                at<m::length_acc>(into, off).merge(at<m::length_acc>(from, off));
+                break;
+            case acc_kind::max_delay:
+                at<m::max_delay_acc>(into, off).merge(at<m::max_delay_acc>(from, off));
+                break;
+            case acc_kind::in_range:
+            case acc_kind::in_set:
+            case acc_kind::matches:
+                at<m::predicate_acc>(into, off).merge(at<m::predicate_acc>(from, off));
+                break;
+            case acc_kind::frozen:
+                at<m::frozen_acc>(into, off).merge(at<m::frozen_acc>(from, off));
+                break;
+            case acc_kind::ordered:
+                at<m::ordered_acc>(into, off).merge(at<m::ordered_acc>(from, off));
+                break;
+            case acc_kind::correlation:
+                at<m::correlation_acc>(into, off).merge(at<m::correlation_acc>(from, off));
+                break;
+            case acc_kind::invalid:
+                at<invalid_acc>(into, off).n += at<invalid_acc>(from, off).n;
+                break;
+            case acc_kind::frequency:
+                at<m::frequency_acc>(into, off)
+                    .merge(at<m::frequency_acc>(from, off),
+                           *static_cast<const m::frequency_config*>(e.config));
+                break;
+            case acc_kind::approx_distinct:
+                at<m::approx_distinct_acc>(into, off).merge(at<m::approx_distinct_acc>(from, off));
+                break;
+            case acc_kind::quantile:
+                at<m::quantile_acc>(into, off).merge(at<m::quantile_acc>(from, off));
+                break;
+        }
+    }
+}
+
+void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
+    const auto* h = header(block);
+    w.varint(h->records);
+    w.i64(h->newest);
+    for (const acc_entry& e : accs_) {
+        const std::uint32_t off = e.offset;
+        switch (e.kind) {
+            case acc_kind::missing: at<m::missing_acc>(block, off).serialize(w); break;
+            case acc_kind::sum: at<m::sum_acc>(block, off).serialize(w); break;
+            case acc_kind::moments: at<m::moments_acc>(block, off).serialize(w); break;
+            case acc_kind::min: at<m::min_acc>(block, off).serialize(w); break;
+            case acc_kind::max: at<m::max_acc>(block, off).serialize(w); break;
+            case acc_kind::length: at<m::length_acc>(block, off).serialize(w); break;
+            case acc_kind::max_delay: at<m::max_delay_acc>(block, off).serialize(w); break;
+            case acc_kind::in_range:
+            case acc_kind::in_set:
+            case acc_kind::matches: at<m::predicate_acc>(block, off).serialize(w); break;
+            case acc_kind::frozen: at<m::frozen_acc>(block, off).serialize(w); break;
+            case acc_kind::ordered: at<m::ordered_acc>(block, off).serialize(w); break;
+            case acc_kind::correlation: at<m::correlation_acc>(block, off).serialize(w); break;
+            case acc_kind::invalid: w.varint(at<invalid_acc>(block, off).n); break;
+            case acc_kind::frequency: at<m::frequency_acc>(block, off).serialize(w); break;
+            case acc_kind::approx_distinct:
+                at<m::approx_distinct_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::quantile: at<m::quantile_acc>(block, off).serialize(w); break;
+        }
+    }
+}
+
+bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
+    auto* h = header(block);
+    h->records = r.varint();
+    h->newest = r.i64();
+    for (const acc_entry& e : accs_) {
+        const std::uint32_t off = e.offset;
+        bool ok = true;
+        switch (e.kind) {
+            case acc_kind::missing: ok = at<m::missing_acc>(block, off).deserialize(r); break;
+            case acc_kind::sum: ok = at<m::sum_acc>(block, off).deserialize(r); break;
+            case acc_kind::moments: ok = at<m::moments_acc>(block, off).deserialize(r); break;
+            case acc_kind::min: ok = at<m::min_acc>(block, off).deserialize(r); break;
+            case acc_kind::max: ok = at<m::max_acc>(block, off).deserialize(r); break;
+            case acc_kind::length: ok = at<m::length_acc>(block, off).deserialize(r); break;
+            case acc_kind::max_delay:
+                ok = at<m::max_delay_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::in_range:
+            case acc_kind::in_set:
+            case acc_kind::matches:
+                ok = at<m::predicate_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::frozen: ok = at<m::frozen_acc>(block, off).deserialize(r); break;
+            case acc_kind::ordered: ok = at<m::ordered_acc>(block, off).deserialize(r); break;
+            case acc_kind::correlation:
+                ok = at<m::correlation_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::invalid: at<invalid_acc>(block, off).n = r.varint(); break;
+            case acc_kind::frequency:
+                ok = at<m::frequency_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::approx_distinct:
+                ok = at<m::approx_distinct_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::quantile: ok = at<m::quantile_acc>(block, off).deserialize(r); break;
+        }
+        if (!ok || !r.ok()) {
+            r.fail();
+            return false;
+        }
+    }
+    return r.ok();
+}
+
+measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
+                                         timestamp_ns window_length, timestamp_ns now) const {
+    const call_entry& ce = calls_[i];
+    const cell_header* h = header(block);
+    const std::uint32_t off = ce.acc < accs_.size() ? accs_[ce.acc].offset : 0;
+    using rf = result_fn;
+    switch (ce.fn) {
+        case rf::count_all: return measure_value::make_number(static_cast<double>(h->records));
+        case rf::count_present:
+            return measure_value::make_number(at<m::missing_acc>(block, off).present_count());
+        case rf::missing_count:
+            return measure_value::make_number(at<m::missing_acc>(block, off).missing_count());
+        case rf::missing_fraction:
+            return number_or_null(at<m::missing_acc>(block, off).missing_fraction());
+        case rf::sum: return number_or_null(at<m::sum_acc>(block, off).sum_result());
+        case rf::mean: return number_or_null(at<m::sum_acc>(block, off).mean());
+        case rf::variance: return number_or_null(at<m::moments_acc>(block, off).variance());
+        case rf::std_dev: return number_or_null(at<m::moments_acc>(block, off).std_dev());
+        case rf::min: return number_or_null(at<m::min_acc>(block, off).result());
+        case rf::max: return number_or_null(at<m::max_acc>(block, off).result());
+        case rf::median:
+        case rf::percentile:
+            return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
+        case rf::distinct_count:
+            return number_or_null(at<m::frequency_acc>(block, off).distinct_count().value);
+        case rf::distinct_fraction:
+            return number_or_null(at<m::frequency_acc>(block, off).distinct_fraction().value);
+        case rf::unique_count:
+            return number_or_null(at<m::frequency_acc>(block, off).unique_count().value);
+        case rf::duplicate_count:
+            return number_or_null(at<m::frequency_acc>(block, off).duplicate_count().value);
+        case rf::most_frequent: return at<m::frequency_acc>(block, off).most_frequent().value;
+        case rf::most_frequent_count: {
+            const auto mf = at<m::frequency_acc>(block, off).most_frequent();
+            if (mf.value.is_null()) return measure_value::make_null();
+            return measure_value::make_number(static_cast<double>(mf.count));
+        }
+        case rf::approx_distinct_count:
+            return measure_value::make_number(at<m::approx_distinct_acc>(block, off).result());
+        case rf::predicate_count:
+            return measure_value::make_number(at<m::predicate_acc>(block, off).count());
+        case rf::predicate_fraction:
+            return number_or_null(at<m::predicate_acc>(block, off).fraction());
+        case rf::min_length: return number_or_null(at<m::length_acc>(block, off).min_length());
+        case rf::max_length: return number_or_null(at<m::length_acc>(block, off).max_length());
+        case rf::mean_length: return number_or_null(at<m::length_acc>(block, off).mean_length());
+        case rf::is_frozen: {
+            const auto v = at<m::frozen_acc>(block, off).result();
+            return v ? measure_value::make_boolean(*v) : measure_value::make_null();
+        }
+        case rf::ordered_fraction:
+            return number_or_null(at<m::ordered_acc>(block, off).result());
+        case rf::correlation: return number_or_null(at<m::correlation_acc>(block, off).result());
+        case rf::freshness: {
+            if (h->records == 0) return measure_value::make_null();
+            m::freshness_acc f;
+            f.newest = h->newest;
+            return number_or_null(f.result(now));
+        }
+        case rf::max_delay: return number_or_null(at<m::max_delay_acc>(block, off).result());
+        case rf::rate: {
+            m::count_acc c;
+            c.n = h->records;
+            return number_or_null(c.rate(window_length));
+        }
+        case rf::invalid_count:
+            return measure_value::make_number(static_cast<double>(at<invalid_acc>(block, off).n));
+        case rf::invalid_fraction: {
+            const std::uint64_t inv = at<invalid_acc>(block, off).n;
+            return number_or_null(m::ratio(inv, inv + h->records));
+        }
+    }
+    return measure_value::make_null();
+}
+
+}  // namespace weir::engine

@@ -1,0 +1,931 @@
+// The node engine: window assignment per group, emission as the watermark passes window ends,
+// check evaluation and the checkpoint of the whole state.
+#include "core/engine/node_engine.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+
+#include "core/sketch/hash.h"
+
+namespace weir::engine {
+
+using window::k_no_time;
+
+namespace {
+
+constexpr timestamp_ns k_max_time = std::numeric_limits<timestamp_ns>::max();
+constexpr std::uint32_t k_cells_per_chunk = 256;
+constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
+constexpr std::uint64_t k_snapshot_version = 1;
+constexpr std::uint8_t k_no_outcome = 0xff;
+
+timestamp_ns sat_sub(timestamp_ns a, timestamp_ns b) {
+    timestamp_ns r;
+    if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? k_no_time : k_max_time;
+    return r;
+}
+
+timestamp_ns sat_add(timestamp_ns a, timestamp_ns b) {
+    timestamp_ns r;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? k_max_time : k_no_time;
+    return r;
+}
+
+}  // namespace
+
+struct node_engine::cell_meta {
+    timestamp_ns start = 0;  // pane start, or session start (its earliest record)
+    timestamp_ns last = 0;   // latest event time of the cell's records (valid or not)
+    std::uint32_t next = k_nil;
+    std::uint32_t gen = 0;  // bumped on release: tells stale session entries apart
+};
+
+struct node_engine::group_state {
+    std::uint64_t hash = 0;
+    std::string key;  // encoded group values
+    std::uint32_t head = k_nil;  // cells, sorted by start
+    std::uint32_t tail = k_nil;
+    timestamp_ns newest_freed = k_no_time;  // latest event time of released cells
+    bool live = false;
+};
+
+struct node_engine::compiled_check {
+    const check_plan* plan = nullptr;
+    measure::measure_expr expr;
+    std::vector<std::uint32_t> calls;  // expr call i -> layout call
+    std::optional<check::assessment> must_be;
+    std::optional<check::assessment> should_be;
+};
+
+void add_referenced_fields(node_plan& plan) {
+    const auto add = [&](const field_path& f) {
+        if (std::find(plan.fields.begin(), plan.fields.end(), f) == plan.fields.end()) {
+            plan.fields.push_back(f);
+        }
+    };
+    for (const auto& f : plan.group_by) add(f);
+    for (const auto& c : plan.checks) {
+        auto parsed = measure::parse_measure(c.measure);
+        if (!parsed) {
+            throw std::invalid_argument("check " + c.name + ": " + parsed.error().message);
+        }
+        for (const auto& call : parsed->calls()) {
+            for (const auto& a : call.args) {
+                if (a.kind == measure::arg_kind::field) add(a.field);
+            }
+        }
+    }
+}
+
+node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
+    : plan_(std::move(plan)),
+      watermark_(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
+                 plan_.window.idle_timeout, plan_.sources, wall_now),
+      created_at_(wall_now) {
+    const auto& w = plan_.window;
+    sessions_ = w.kind == window::window_kind::session;
+    if (sessions_) {
+        if (w.gap <= 0) throw std::invalid_argument("a session window needs a gap > 0");
+    } else {
+        if (w.size <= 0 || w.step() <= 0) {
+            throw std::invalid_argument("window size and slide must be > 0");
+        }
+        if (w.step() > w.size) throw std::invalid_argument("slide must not exceed size");
+        size_ = w.size;
+        step_ = w.step();
+        pane_ = w.pane();
+    }
+    if (w.allowed_lateness < 0 || w.idle_timeout < 0 || plan_.group_ttl < 0) {
+        throw std::invalid_argument("allowed_lateness, idle_timeout and group_ttl must be >= 0");
+    }
+    grouped_ = !plan_.group_by.empty();
+    ttl_ = grouped_ ? plan_.group_ttl : k_max_time;
+    for (const auto& f : plan_.group_by) {
+        const auto it = std::find(plan_.fields.begin(), plan_.fields.end(), f);
+        if (it == plan_.fields.end()) {
+            throw std::invalid_argument("group_by field " + f.to_string() +
+                                        " is not among the node's record fields");
+        }
+        group_slots_.push_back(static_cast<std::uint32_t>(it - plan_.fields.begin()));
+    }
+    std::vector<const measure::aggregate_call*> calls;
+    for (const auto& c : plan_.checks) {
+        auto cc = std::make_unique<compiled_check>();
+        cc->plan = &c;
+        auto parsed = measure::parse_measure(c.measure);
+        if (!parsed) {
+            throw std::invalid_argument("check " + c.name + ": measure: " +
+                                        parsed.error().message);
+        }
+        cc->expr = std::move(*parsed);
+        const auto assess = [&](const std::string& text, const char* what) {
+            std::optional<check::assessment> a;
+            if (text.empty()) return a;
+            auto p = check::parse_assessment(text);
+            if (!p) {
+                throw std::invalid_argument("check " + c.name + ": " + what + ": " +
+                                            p.error().message);
+            }
+            a = std::move(*p);
+            return a;
+        };
+        cc->must_be = assess(c.must_be, "must_be");
+        cc->should_be = assess(c.should_be, "should_be");
+        checks_.push_back(std::move(cc));
+    }
+    for (const auto& cc : checks_) {
+        for (const auto& call : cc->expr.calls()) calls.push_back(&call);
+    }
+    layout_ = std::make_unique<aggregate_layout>(calls, plan_.fields);
+    for (const auto& cc : checks_) {
+        for (const auto& call : cc->expr.calls()) {
+            cc->calls.push_back(static_cast<std::uint32_t>(layout_->call_index(call.key)));
+        }
+    }
+    stride_ = sizeof(cell_meta) + layout_->block_bytes();
+    merge_block_ = std::make_unique<std::byte[]>(layout_->block_bytes());
+    layout_->construct(merge_block_.get());
+    empty_block_ = std::make_unique<std::byte[]>(layout_->block_bytes());
+    layout_->construct(empty_block_.get());
+    call_values_.resize(layout_->calls());
+}
+
+node_engine::~node_engine() {
+    clear_state();
+    layout_->destroy(merge_block_.get());
+    layout_->destroy(empty_block_.get());
+}
+
+// ---- cells ----
+
+node_engine::cell_meta& node_engine::meta(std::uint32_t c) const {
+    return *reinterpret_cast<cell_meta*>(chunks_[c / k_cells_per_chunk].get() +
+                                         (c % k_cells_per_chunk) * stride_);
+}
+
+std::byte* node_engine::block(std::uint32_t c) const {
+    return chunks_[c / k_cells_per_chunk].get() + (c % k_cells_per_chunk) * stride_ +
+           sizeof(cell_meta);
+}
+
+std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
+    std::uint32_t c;
+    if (free_cells_ != k_nil) {
+        c = free_cells_;
+        free_cells_ = meta(c).next;
+    } else {
+        c = cell_count_++;
+        if (c / k_cells_per_chunk >= chunks_.size()) {
+            chunks_.push_back(std::make_unique<std::byte[]>(stride_ * k_cells_per_chunk));
+            for (std::uint32_t i = 0; i < k_cells_per_chunk; ++i) {
+                new (chunks_.back().get() + i * stride_) cell_meta();
+            }
+        }
+    }
+    cell_meta& m = meta(c);
+    m.start = start;
+    m.last = start;
+    m.next = k_nil;
+    layout_->construct(block(c));
+    ++live_cells_;
+    return c;
+}
+
+void node_engine::release_cell(std::uint32_t c) {
+    layout_->destroy(block(c));
+    cell_meta& m = meta(c);
+    ++m.gen;
+    m.next = free_cells_;
+    free_cells_ = c;
+    --live_cells_;
+}
+
+// ---- groups ----
+
+std::uint32_t node_engine::find_group(std::uint64_t hash) const {
+    if (table_.empty()) return k_nil;
+    const std::size_t mask = table_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+        const std::uint32_t v = table_[i];
+        if (v == 0) return k_nil;
+        const group_state& g = groups_[v - 1];
+        if (g.hash == hash && g.key == key_buf_) return v - 1;
+    }
+}
+
+void node_engine::rehash(std::size_t capacity) {
+    table_.assign(capacity, 0);
+    const std::size_t mask = capacity - 1;
+    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+        if (!groups_[g].live) continue;
+        std::size_t i = groups_[g].hash & mask;
+        while (table_[i] != 0) i = (i + 1) & mask;
+        table_[i] = g + 1;
+    }
+}
+
+std::uint32_t node_engine::insert_group(std::uint64_t hash) {
+    if ((live_groups_ + 1) * 4 > table_.size() * 3) {
+        rehash(std::max<std::size_t>(16, table_.size() * 2));
+    }
+    std::uint32_t g;
+    if (!free_groups_.empty()) {
+        g = free_groups_.back();
+        free_groups_.pop_back();
+    } else {
+        g = static_cast<std::uint32_t>(groups_.size());
+        groups_.emplace_back();
+        last_outcome_.resize(groups_.size() * checks_.size(), k_no_outcome);
+    }
+    group_state& gs = groups_[g];
+    gs.hash = hash;
+    gs.key = key_buf_;
+    gs.head = gs.tail = k_nil;
+    gs.newest_freed = k_no_time;
+    gs.live = true;
+    std::fill_n(last_outcome_.begin() + static_cast<std::ptrdiff_t>(g * checks_.size()),
+                checks_.size(), k_no_outcome);
+    const std::size_t mask = table_.size() - 1;
+    std::size_t i = hash & mask;
+    while (table_[i] != 0) i = (i + 1) & mask;
+    table_[i] = g + 1;
+    ++live_groups_;
+    return g;
+}
+
+void node_engine::drop_group(std::uint32_t g) {
+    const std::size_t mask = table_.size() - 1;
+    std::size_t i = groups_[g].hash & mask;
+    while (table_[i] != g + 1) i = (i + 1) & mask;
+    // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+    std::size_t j = i;
+    while (true) {
+        j = (j + 1) & mask;
+        if (table_[j] == 0) break;
+        const std::size_t k = groups_[table_[j] - 1].hash & mask;
+        const bool movable = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
+        if (movable) {
+            table_[i] = table_[j];
+            i = j;
+        }
+    }
+    table_[i] = 0;
+    group_state& gs = groups_[g];
+    gs.live = false;
+    gs.key = std::string();
+    gs.head = gs.tail = k_nil;
+    free_groups_.push_back(g);
+    --live_groups_;
+}
+
+// Encodes the group_by values of `record` into key_buf_: a tag byte per value, then its
+// payload. Absent, null and wrong-typed values share tag 0.
+static void encode_key(std::span<const std::uint32_t> slots, std::span<const field_value> record,
+                       std::string& out) {
+    out.clear();
+    for (const std::uint32_t s : slots) {
+        const field_value& v = record[s];
+        switch (v.kind) {
+            case value_kind::boolean:
+                out.push_back(1);
+                out.push_back(v.boolean ? 1 : 0);
+                break;
+            case value_kind::number: {
+                double d = v.number == 0.0 ? 0.0 : v.number;
+                if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
+                const auto bits = std::bit_cast<std::uint64_t>(d);
+                out.push_back(2);
+                out.append(reinterpret_cast<const char*>(&bits), sizeof bits);
+                break;
+            }
+            case value_kind::string: {
+                const std::uint32_t n = v.length;
+                out.push_back(3);
+                out.append(reinterpret_cast<const char*>(&n), sizeof n);
+                out.append(v.chars, n);
+                break;
+            }
+            default:
+                out.push_back(0);
+                break;
+        }
+    }
+}
+
+// The inverse of encode_key; false when `key` is not a valid encoding.
+static bool decode_key(std::string_view key, const std::vector<field_path>& names,
+                       group_key* out) {
+    std::size_t pos = 0;
+    for (const auto& name : names) {
+        if (pos >= key.size()) return false;
+        const char tag = key[pos++];
+        measure_value v;
+        if (tag == 1) {
+            if (pos + 1 > key.size()) return false;
+            v = measure_value::make_boolean(key[pos++] != 0);
+        } else if (tag == 2) {
+            if (pos + 8 > key.size()) return false;
+            std::uint64_t bits;
+            std::memcpy(&bits, key.data() + pos, 8);
+            pos += 8;
+            v = measure_value::make_number(std::bit_cast<double>(bits));
+        } else if (tag == 3) {
+            if (pos + 4 > key.size()) return false;
+            std::uint32_t n;
+            std::memcpy(&n, key.data() + pos, 4);
+            pos += 4;
+            if (n > key.size() - pos) return false;
+            v = measure_value::make_string(std::string(key.substr(pos, n)));
+            pos += n;
+        } else if (tag != 0) {
+            return false;
+        }
+        if (out) out->emplace_back(name.to_string(), std::move(v));
+    }
+    return pos == key.size();
+}
+
+std::uint32_t node_engine::find_or_add_group(std::span<const field_value> record,
+                                             bool& overflow) {
+    encode_key(group_slots_, record, key_buf_);
+    const std::uint64_t hash = hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570);
+    const std::uint32_t g = find_group(hash);
+    if (g != k_nil) return g;
+    if (live_groups_ >= plan_.max_groups) {
+        overflow = true;
+        return k_nil;
+    }
+    return insert_group(hash);
+}
+
+// ---- records ----
+
+bool node_engine::session_overlaps(std::uint32_t g, timestamp_ns t) const {
+    const timestamp_ns gap = plan_.window.gap;
+    for (std::uint32_t c = groups_[g].head; c != k_nil; c = meta(c).next) {
+        const cell_meta& m = meta(c);
+        if (m.start >= sat_add(t, gap)) break;
+        if (t < sat_add(m.last, gap)) return true;
+    }
+    return false;
+}
+
+void node_engine::push_session(std::uint32_t g, std::uint32_t c) {
+    session_heap_.push_back({sat_add(meta(c).last, plan_.window.gap), g, c, meta(c).gen});
+    std::push_heap(session_heap_.begin(), session_heap_.end(),
+                   [](const session_entry& a, const session_entry& b) { return a.end > b.end; });
+}
+
+void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
+                             timestamp_ns t, timestamp_ns arrival, bool valid) {
+    group_state& gs = groups_[g];
+    std::uint32_t c = k_nil;
+    if (!sessions_) {
+        const timestamp_ns ps = window::align_down(t, pane_);
+        if (gs.tail != k_nil && meta(gs.tail).start == ps) {
+            c = gs.tail;
+        } else {
+            std::uint32_t prev = k_nil;
+            std::uint32_t cur = gs.head;
+            while (cur != k_nil && meta(cur).start < ps) {
+                prev = cur;
+                cur = meta(cur).next;
+            }
+            if (cur != k_nil && meta(cur).start == ps) {
+                c = cur;
+            } else {
+                c = allocate_cell(ps);
+                meta(c).last = t;
+                meta(c).next = cur;
+                if (prev == k_nil) {
+                    gs.head = c;
+                } else {
+                    meta(prev).next = c;
+                }
+                if (cur == k_nil) gs.tail = c;
+            }
+        }
+    } else {
+        const timestamp_ns gap = plan_.window.gap;
+        std::uint32_t prev = k_nil;
+        std::uint32_t cur = gs.head;
+        std::uint32_t before_first = k_nil;
+        while (cur != k_nil) {
+            cell_meta& m = meta(cur);
+            if (m.start >= sat_add(t, gap)) break;
+            const std::uint32_t next = m.next;
+            if (t < sat_add(m.last, gap)) {
+                if (c == k_nil) {
+                    c = cur;
+                    before_first = prev;
+                    prev = cur;
+                } else {
+                    // The record bridges two sessions: they become one.
+                    layout_->merge(block(c), block(cur));
+                    cell_meta& f = meta(c);
+                    f.last = std::max(f.last, m.last);
+                    f.start = std::min(f.start, m.start);
+                    f.next = next;
+                    if (gs.tail == cur) gs.tail = c;
+                    release_cell(cur);
+                }
+            } else {
+                prev = cur;
+            }
+            cur = next;
+        }
+        (void)before_first;
+        if (c == k_nil) {
+            // A new session, inserted in start order.
+            std::uint32_t p = k_nil;
+            std::uint32_t n = gs.head;
+            while (n != k_nil && meta(n).start < t) {
+                p = n;
+                n = meta(n).next;
+            }
+            c = allocate_cell(t);
+            meta(c).next = n;
+            if (p == k_nil) {
+                gs.head = c;
+            } else {
+                meta(p).next = c;
+            }
+            if (n == k_nil) gs.tail = c;
+            push_session(g, c);
+        } else {
+            cell_meta& f = meta(c);
+            f.start = std::min(f.start, t);
+        }
+    }
+    cell_meta& m = meta(c);
+    m.last = std::max(m.last, t);
+    if (valid) {
+        layout_->add(block(c), batch.record(i), t, arrival);
+    } else {
+        layout_->add_invalid(block(c));
+    }
+}
+
+void node_engine::process(const record_batch& batch, std::span<const timestamp_ns> event_times,
+                          timestamp_ns arrival_time, std::vector<check_result>& out,
+                          std::vector<std::uint32_t>* late, std::size_t source) {
+    const bool by_arrival = plan_.processing_time || event_times.empty();
+    const bool window_invalid = layout_->uses_invalid();
+    const std::size_t n = batch.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
+        const bool valid = batch.status[i] == invalid_reason::none;
+        if (!valid || t == k_no_time) {
+            ++stats_.invalid;
+            if (valid || t == k_no_time || !window_invalid) continue;
+        } else {
+            ++stats_.records;
+        }
+        bool is_late = false;
+        if (closed_through_ != k_no_time) {
+            if (!sessions_) {
+                is_late = window::last_window_end(t, size_, step_) <= closed_through_;
+            } else if (sat_add(t, plan_.window.gap) <= closed_through_) {
+                encode_key(group_slots_, batch.record(i), key_buf_);
+                const std::uint32_t g = find_group(
+                    hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570));
+                is_late = g == k_nil || !session_overlaps(g, t);
+            }
+        }
+        if (is_late) {
+            if (valid) ++stats_.late;
+            if (late) late->push_back(static_cast<std::uint32_t>(i));
+            continue;
+        }
+        bool overflow = false;
+        const std::uint32_t g = find_or_add_group(batch.record(i), overflow);
+        if (g == k_nil) {
+            ++stats_.group_overflow;
+            continue;
+        }
+        watermark_.observe(source, t, arrival_time);
+        add_record(g, batch, i, t, arrival_time, valid);
+    }
+    if (n > 0) watermark_.touch(source, arrival_time);
+    emit_until(watermark_.update(arrival_time), arrival_time, out);
+}
+
+void node_engine::advance(timestamp_ns now, std::vector<check_result>& out) {
+    if (plan_.processing_time) {
+        for (std::size_t s = 0; s < watermark_.sources(); ++s) watermark_.observe(s, now, now);
+    }
+    emit_until(watermark_.update(now), now, out);
+}
+
+void node_engine::finish(timestamp_ns now, std::vector<check_result>& out) {
+    if (finished_) return;
+    if (sessions_) {
+        emit_sessions(k_max_time, now, out);
+    } else {
+        const timestamp_ns target = max_open_last_end();
+        if (target != k_no_time && target > closed_through_) {
+            emit_aligned(closed_through_, target, now, out);
+        }
+    }
+    closed_through_ = k_max_time;
+    finished_ = true;
+    watermark_.finish();
+}
+
+// ---- emission ----
+
+timestamp_ns node_engine::min_open_start() const {
+    timestamp_ns m = k_max_time;
+    bool any = false;
+    for (const auto& g : groups_) {
+        if (g.live && g.head != k_nil) {
+            m = std::min(m, meta(g.head).start);
+            any = true;
+        }
+    }
+    return any ? m : k_no_time;
+}
+
+timestamp_ns node_engine::max_open_last_end() const {
+    timestamp_ns m = k_no_time;
+    for (const auto& g : groups_) {
+        if (g.live && g.tail != k_nil) {
+            m = std::max(m, window::last_window_end(meta(g.tail).start, size_, step_));
+        }
+    }
+    return m;
+}
+
+void node_engine::emit_until(timestamp_ns new_watermark, timestamp_ns now,
+                             std::vector<check_result>& out) {
+    if (finished_ || new_watermark == k_no_time) return;
+    if (sessions_) {
+        if (!session_heap_.empty() && session_heap_.front().end <= new_watermark) {
+            emit_sessions(new_watermark, now, out);
+        }
+        closed_through_ = std::max(closed_through_, new_watermark);
+        return;
+    }
+    if (closed_through_ != k_no_time && new_watermark <= closed_through_) return;
+    emit_aligned(closed_through_, new_watermark, now, out);
+}
+
+void node_engine::emit_aligned(timestamp_ns from, timestamp_ns to, timestamp_ns now,
+                               std::vector<check_result>& out) {
+    timestamp_ns e;
+    const auto jump_target = [&]() {
+        const timestamp_ns m = min_open_start();
+        return m == k_no_time ? k_no_time : window::first_window_end(m, size_, step_);
+    };
+    if (from == k_no_time) {
+        e = jump_target();
+    } else {
+        e = window::first_window_end(from, size_, step_);
+    }
+    std::size_t empty_run = 0;
+    while (e != k_no_time && e <= to) {
+        bool any_records = false;
+        const bool any_live = close_aligned(e - size_, e, now, out, any_records);
+        if (!any_live) {
+            const timestamp_ns j = jump_target();
+            if (j == k_no_time) break;
+            e = std::max(sat_add(e, step_), j);
+            continue;
+        }
+        if (any_records) {
+            empty_run = 0;
+        } else if (++empty_run >= plan_.max_empty_windows) {
+            const timestamp_ns j = jump_target();
+            const timestamp_ns next = j == k_no_time ? to : std::min(j, to);
+            if (next > e) stats_.skipped_empty_windows += static_cast<std::uint64_t>((next - e) / step_);
+            empty_run = 0;
+            if (j == k_no_time) break;
+            e = std::max(sat_add(e, step_), j);
+            // Windows skipped here are never emitted; groups kept alive only by their ttl
+            // have had their chance.
+            continue;
+        }
+        if (e > k_max_time - step_) break;
+        e += step_;
+    }
+    closed_through_ = to;
+}
+
+bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_ns now,
+                                std::vector<check_result>& out, bool& any_records) {
+    bool any_live = false;
+    const bool single_pane = pane_ == size_;
+    const timestamp_ns live_from = ttl_ == k_max_time ? k_no_time : sat_sub(start, ttl_);
+    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+        if (!groups_[g].live) continue;
+        timestamp_ns newest_below = groups_[g].newest_freed;
+        const std::byte* blk = nullptr;
+        bool merged = false;
+        for (std::uint32_t c = groups_[g].head; c != k_nil && meta(c).start < end;
+             c = meta(c).next) {
+            newest_below = std::max(newest_below, meta(c).last);
+            if (meta(c).start < start) continue;
+            if (single_pane) {
+                blk = block(c);
+            } else {
+                if (!merged) {
+                    layout_->reset(merge_block_.get());
+                    merged = true;
+                }
+                layout_->merge(merge_block_.get(), block(c));
+                blk = merge_block_.get();
+            }
+        }
+        const bool has_data = blk != nullptr;
+        const bool live =
+            has_data || (newest_below != k_no_time &&
+                         (ttl_ == k_max_time || newest_below >= live_from));
+        if (live) {
+            emit_window(g, has_data ? blk : empty_block_.get(), start, end, now, out);
+            any_live = true;
+            any_records |= has_data;
+        }
+        group_state& gs = groups_[g];
+        while (gs.head != k_nil && window::last_window_end(meta(gs.head).start, size_, step_) <= end) {
+            const std::uint32_t c = gs.head;
+            gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
+            gs.head = meta(c).next;
+            if (gs.head == k_nil) gs.tail = k_nil;
+            release_cell(c);
+        }
+        if (grouped_ && gs.head == k_nil) {
+            const timestamp_ns next_start = sat_add(start, step_);
+            if (gs.newest_freed == k_no_time || gs.newest_freed < sat_sub(next_start, ttl_)) {
+                drop_group(g);
+            }
+        }
+    }
+    return any_live;
+}
+
+void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
+                                std::vector<check_result>& out) {
+    const auto later = [](const session_entry& a, const session_entry& b) { return a.end > b.end; };
+    due_.clear();
+    while (!session_heap_.empty() && session_heap_.front().end <= watermark) {
+        std::pop_heap(session_heap_.begin(), session_heap_.end(), later);
+        const session_entry e = session_heap_.back();
+        session_heap_.pop_back();
+        if (e.cell >= cell_count_ || meta(e.cell).gen != e.gen) continue;
+        const timestamp_ns actual = sat_add(meta(e.cell).last, plan_.window.gap);
+        if (actual > watermark) {
+            session_heap_.push_back({actual, e.group, e.cell, e.gen});
+            std::push_heap(session_heap_.begin(), session_heap_.end(), later);
+            continue;
+        }
+        due_.push_back({actual, e.group, meta(e.cell).start, e.cell});
+    }
+    std::sort(due_.begin(), due_.end(), [](const due_session& a, const due_session& b) {
+        if (a.end != b.end) return a.end < b.end;
+        if (a.group != b.group) return a.group < b.group;
+        return a.start < b.start;
+    });
+    for (const due_session& d : due_) {
+        emit_window(d.group, block(d.cell), d.start, d.end, now, out);
+        group_state& gs = groups_[d.group];
+        std::uint32_t prev = k_nil;
+        std::uint32_t c = gs.head;
+        while (c != d.cell) {
+            prev = c;
+            c = meta(c).next;
+        }
+        if (prev == k_nil) {
+            gs.head = meta(c).next;
+        } else {
+            meta(prev).next = meta(c).next;
+        }
+        if (gs.tail == c) gs.tail = prev;
+        gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
+        release_cell(c);
+        if (grouped_ && gs.head == k_nil) drop_group(d.group);
+    }
+}
+
+void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_ns start,
+                              timestamp_ns end, timestamp_ns now, std::vector<check_result>& out) {
+    ++stats_.windows;
+    for (std::size_t i = 0; i < call_values_.size(); ++i) {
+        call_values_[i] = layout_->evaluate(blk, i, end - start, now);
+    }
+    const std::int64_t records =
+        static_cast<std::int64_t>(aggregate_layout::header(blk)->records);
+    group_key key;
+    bool key_done = false;
+    for (std::size_t k = 0; k < checks_.size(); ++k) {
+        const compiled_check& cc = *checks_[k];
+        check_values_.clear();
+        for (const std::uint32_t c : cc.calls) check_values_.push_back(call_values_[c]);
+        measure_value v = cc.expr.evaluate(check_values_);
+        outcome o = outcome::pass;
+        if (v.is_null()) {
+            o = outcome::no_data;
+        } else if (cc.must_be && !cc.must_be->holds(v)) {
+            o = outcome::fail;
+        } else if (cc.should_be && !cc.should_be->holds(v)) {
+            o = outcome::warn;
+        }
+        std::uint8_t& previous = last_outcome_[g * checks_.size() + k];
+        bool emit = true;
+        switch (cc.plan->emit) {
+            case emit_mode::all: break;
+            case emit_mode::failures: emit = o != outcome::pass; break;
+            case emit_mode::changes: emit = previous != static_cast<std::uint8_t>(o); break;
+        }
+        previous = static_cast<std::uint8_t>(o);
+        if (!emit) continue;
+        if (!key_done) {
+            decode_key(groups_[g].key, plan_.group_by, &key);
+            key_done = true;
+        }
+        check_result& r = out.emplace_back();
+        r.pipeline = plan_.pipeline;
+        r.node = plan_.node;
+        r.check = cc.plan->name;
+        r.window_start = start;
+        r.window_end = end;
+        r.group = key;
+        r.measure = cc.plan->measure;
+        r.value = std::move(v);
+        r.must_be = cc.plan->must_be;
+        r.should_be = cc.plan->should_be;
+        r.outcome = o;
+        r.records = records;
+        r.emitted_at = now;
+        ++stats_.results;
+    }
+}
+
+// ---- state ----
+
+void node_engine::clear_state() {
+    for (auto& g : groups_) {
+        if (!g.live) continue;
+        for (std::uint32_t c = g.head; c != k_nil;) {
+            const std::uint32_t next = meta(c).next;
+            layout_->destroy(block(c));
+            c = next;
+        }
+    }
+    chunks_.clear();
+    cell_count_ = 0;
+    free_cells_ = k_nil;
+    live_cells_ = 0;
+    groups_.clear();
+    free_groups_.clear();
+    table_.clear();
+    live_groups_ = 0;
+    last_outcome_.clear();
+    session_heap_.clear();
+    closed_through_ = k_no_time;
+    finished_ = false;
+    stats_ = {};
+}
+
+std::size_t node_engine::memory_bytes() const {
+    std::size_t bytes = chunks_.size() * k_cells_per_chunk * stride_ +
+                        groups_.capacity() * sizeof(group_state) +
+                        table_.capacity() * sizeof(std::uint32_t) +
+                        last_outcome_.capacity() + session_heap_.capacity() * sizeof(session_entry);
+    for (const auto& g : groups_) {
+        if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;
+    }
+    return bytes;
+}
+
+void node_engine::snapshot(byte_writer& w) const {
+    w.u32(k_snapshot_magic);
+    w.varint(k_snapshot_version);
+    w.str(layout_->fingerprint());
+    w.u8(static_cast<std::uint8_t>(plan_.window.kind));
+    w.i64(sessions_ ? plan_.window.gap : size_);
+    w.i64(step_);
+    w.varint(group_slots_.size());
+    w.varint(checks_.size());
+    watermark_.serialize(w);
+    w.i64(closed_through_);
+    w.boolean(finished_);
+    for (const std::uint64_t v : {stats_.records, stats_.late, stats_.invalid,
+                                  stats_.group_overflow, stats_.windows, stats_.results,
+                                  stats_.skipped_empty_windows}) {
+        w.varint(v);
+    }
+    w.varint(groups_.size());
+    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+        const group_state& gs = groups_[g];
+        w.boolean(gs.live);
+        if (!gs.live) continue;
+        w.str(gs.key);
+        w.i64(gs.newest_freed);
+        std::size_t n = 0;
+        for (std::uint32_t c = gs.head; c != k_nil; c = meta(c).next) ++n;
+        w.varint(n);
+        for (std::uint32_t c = gs.head; c != k_nil; c = meta(c).next) {
+            w.i64(meta(c).start);
+            w.i64(meta(c).last);
+            layout_->serialize(block(c), w);
+        }
+        w.raw(last_outcome_.data() + g * checks_.size(), checks_.size());
+    }
+    w.varint(free_groups_.size());
+    for (const std::uint32_t g : free_groups_) w.varint(g);
+}
+
+bool node_engine::restore(byte_reader& r) {
+    clear_state();
+    const auto fail = [&]() {
+        r.fail();
+        clear_state();
+        watermark_ = window::watermark_tracker(
+            plan_.processing_time ? 0 : plan_.window.allowed_lateness, plan_.window.idle_timeout,
+            watermark_.sources(), created_at_);
+        return false;
+    };
+    if (r.u32() != k_snapshot_magic || r.varint() != k_snapshot_version) return fail();
+    if (r.str() != layout_->fingerprint()) return fail();
+    if (r.u8() != static_cast<std::uint8_t>(plan_.window.kind)) return fail();
+    if (r.i64() != (sessions_ ? plan_.window.gap : size_) || r.i64() != step_) return fail();
+    if (r.varint() != group_slots_.size() || r.varint() != checks_.size()) return fail();
+    if (!watermark_.deserialize(r)) return fail();
+    closed_through_ = r.i64();
+    finished_ = r.boolean();
+    for (std::uint64_t* v : {&stats_.records, &stats_.late, &stats_.invalid,
+                             &stats_.group_overflow, &stats_.windows, &stats_.results,
+                             &stats_.skipped_empty_windows}) {
+        *v = r.varint();
+    }
+    const std::size_t n_groups = r.count(1);
+    if (!r.ok() || n_groups > std::numeric_limits<std::uint32_t>::max() / 2) return fail();
+    groups_.resize(n_groups);
+    last_outcome_.assign(n_groups * checks_.size(), k_no_outcome);
+    for (std::uint32_t g = 0; g < n_groups && r.ok(); ++g) {
+        group_state& gs = groups_[g];
+        gs.live = r.boolean();
+        if (!gs.live) continue;
+        gs.key = std::string(r.str());
+        if (!r.ok() || !decode_key(gs.key, plan_.group_by, nullptr)) return fail();
+        gs.hash = hashing::hash_bytes(gs.key.data(), gs.key.size(), 0x67726f7570);
+        gs.newest_freed = r.i64();
+        ++live_groups_;
+        const std::size_t n_cells = r.count(17);
+        timestamp_ns previous = k_no_time;
+        for (std::size_t i = 0; i < n_cells && r.ok(); ++i) {
+            const timestamp_ns start = r.i64();
+            const timestamp_ns last = r.i64();
+            if (!r.ok() || (i > 0 && start <= previous) || last < start) return fail();
+            if (!sessions_ && (start != window::align_down(start, pane_) || last >= start + pane_)) {
+                return fail();
+            }
+            previous = start;
+            const std::uint32_t c = allocate_cell(start);
+            meta(c).last = last;
+            if (gs.tail == k_nil) {
+                gs.head = c;
+            } else {
+                meta(gs.tail).next = c;
+            }
+            gs.tail = c;
+            if (!layout_->deserialize(block(c), r)) return fail();
+            if (sessions_) push_session(g, c);
+        }
+        const std::string_view outcomes = r.raw(checks_.size());
+        if (!r.ok()) return fail();
+        for (std::size_t k = 0; k < checks_.size(); ++k) {
+            const auto o = static_cast<std::uint8_t>(outcomes[k]);
+            if (o > static_cast<std::uint8_t>(outcome::no_data) && o != k_no_outcome) return fail();
+            last_outcome_[g * checks_.size() + k] = o;
+        }
+    }
+    const std::size_t n_free = r.count(1);
+    if (!r.ok()) return fail();
+    for (std::size_t i = 0; i < n_free; ++i) {
+        const std::uint64_t g = r.varint();
+        if (!r.ok() || g >= n_groups || groups_[g].live) return fail();
+        free_groups_.push_back(static_cast<std::uint32_t>(g));
+    }
+    if (free_groups_.size() + live_groups_ != n_groups || live_groups_ > plan_.max_groups) {
+        return fail();
+    }
+    std::size_t capacity = 16;
+    while (capacity * 3 < live_groups_ * 4 + 4) capacity *= 2;
+    rehash(capacity);
+    // Keys must be unique, or lookups would be ambiguous.
+    for (std::uint32_t g = 0; g < n_groups; ++g) {
+        if (!groups_[g].live) continue;
+        key_buf_ = groups_[g].key;
+        if (find_group(groups_[g].hash) != g) return fail();
+    }
+    if (!r.ok()) return fail();
+    return true;
+}
+
+}  // namespace weir::engine

@@ -1,0 +1,170 @@
+// The event-time engine of one node: assigns records to windows (tumbling, sliding by panes,
+// session) per group, tracks the watermark, emits every window exactly once with its check
+// results, and snapshots its whole state for checkpoints.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/check/assessment.h"
+#include "core/checkpoint/byte_codec.h"
+#include "core/engine/aggregates.h"
+#include "core/engine/node_plan.h"
+#include "core/measure/measure_expr.h"
+#include "core/record/batch.h"
+#include "core/result/check_result.h"
+#include "core/window/watermark.h"
+
+namespace weir::engine {
+
+struct engine_stats {
+    std::uint64_t records = 0;         // valid records received (late ones included)
+    std::uint64_t late = 0;            // dropped: every window they belong to was emitted
+    std::uint64_t invalid = 0;         // status != none, or no event time
+    std::uint64_t group_overflow = 0;  // dropped: a new group beyond max_groups
+    std::uint64_t windows = 0;         // (window, group) pairs emitted
+    std::uint64_t results = 0;         // check results emitted (after the emit filter)
+    std::uint64_t skipped_empty_windows = 0;  // see node_plan::max_empty_windows
+};
+
+class node_engine {
+public:
+    // Compiles the plan: parses measures and assessments, resolves fields to slots. Set-up
+    // code: throws std::invalid_argument with a message on anything invalid.
+    explicit node_engine(node_plan plan, timestamp_ns wall_now = 0);
+    ~node_engine();
+    node_engine(const node_engine&) = delete;
+    node_engine& operator=(const node_engine&) = delete;
+
+    // Feeds one batch from watermark source `source`. event_times[i] is record i's event time
+    // (window::k_no_time when unknown: the record is counted invalid); empty for
+    // processing-time nodes (every record then takes arrival_time). Windows the new watermark
+    // closes are appended to `out` (emitted_at = arrival_time). Indices of late records are
+    // appended to `late` when given (for late_output). Hot path: no allocation in the steady
+    // state, no exceptions.
+    void process(const record_batch& batch, std::span<const timestamp_ns> event_times,
+                 timestamp_ns arrival_time, std::vector<check_result>& out,
+                 std::vector<std::uint32_t>* late = nullptr, std::size_t source = 0);
+
+    // Wall-clock tick: idle timeouts and processing-time windows.
+    void advance(timestamp_ns now, std::vector<check_result>& out);
+
+    // End of a bounded input: closes every window that holds records (and the empty ones
+    // before them); later records are late.
+    void finish(timestamp_ns now, std::vector<check_result>& out);
+
+    // A new watermark source (e.g. a Kafka partition); returns its index.
+    std::size_t add_source(timestamp_ns wall_now) { return watermark_.add_source(wall_now); }
+
+    // Checkpoint of the whole state, versioned; restore() into an engine compiled from the
+    // same plan. On false (corrupt, truncated or incompatible bytes, reader's error set) the
+    // engine is reset to its freshly compiled state.
+    void snapshot(byte_writer& w) const;
+    bool restore(byte_reader& r);
+
+    const engine_stats& stats() const { return stats_; }
+    timestamp_ns watermark() const { return watermark_.watermark(); }
+    const node_plan& plan() const { return plan_; }
+    const aggregate_layout& layout() const { return *layout_; }
+    std::size_t live_groups() const { return live_groups_; }
+    std::size_t live_cells() const { return live_cells_; }
+    // Bytes held by windows and groups (accumulator heap memory of sketches excluded).
+    std::size_t memory_bytes() const;
+
+private:
+    struct compiled_check;
+    struct group_state;
+    struct cell_meta;
+
+    static constexpr std::uint32_t k_nil = 0xffffffffu;
+
+    // cells
+    cell_meta& meta(std::uint32_t c) const;
+    std::byte* block(std::uint32_t c) const;
+    std::uint32_t allocate_cell(timestamp_ns start);
+    void release_cell(std::uint32_t c);
+
+    // groups
+    std::uint32_t find_or_add_group(std::span<const field_value> record, bool& overflow);
+    std::uint32_t insert_group(std::uint64_t hash);
+    void drop_group(std::uint32_t g);
+    void rehash(std::size_t capacity);
+
+    // windows
+    void add_record(std::uint32_t g, const record_batch& batch, std::size_t i, timestamp_ns t,
+                    timestamp_ns arrival, bool valid);
+    std::uint32_t find_group(std::uint64_t hash) const;
+    bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
+    void push_session(std::uint32_t g, std::uint32_t c);
+    void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
+    void emit_aligned(timestamp_ns from_end, timestamp_ns to_end, timestamp_ns now,
+                      std::vector<check_result>& out);
+    bool close_aligned(timestamp_ns start, timestamp_ns end, timestamp_ns now,
+                       std::vector<check_result>& out, bool& any_records);
+    void emit_sessions(timestamp_ns watermark, timestamp_ns now, std::vector<check_result>& out);
+    void emit_window(std::uint32_t g, const std::byte* block, timestamp_ns start, timestamp_ns end,
+                     timestamp_ns now, std::vector<check_result>& out);
+    timestamp_ns min_open_start() const;
+    timestamp_ns max_open_last_end() const;
+    void clear_state();
+
+    node_plan plan_;
+    bool grouped_ = false;
+    bool sessions_ = false;
+    timestamp_ns pane_ = 0;
+    timestamp_ns size_ = 0;
+    timestamp_ns step_ = 0;
+    timestamp_ns ttl_ = 0;
+    std::vector<std::uint32_t> group_slots_;
+    std::unique_ptr<aggregate_layout> layout_;
+    std::vector<std::unique_ptr<compiled_check>> checks_;
+
+    // Cells (one per pane or session and group): fixed-stride, in chunks that never move.
+    std::size_t stride_ = 0;
+    std::vector<std::unique_ptr<std::byte[]>> chunks_;
+    std::uint32_t cell_count_ = 0;  // cells ever allocated (indices below are valid)
+    std::uint32_t free_cells_ = k_nil;
+    std::size_t live_cells_ = 0;
+
+    // Groups: a vector with a free list, found through an open-addressing table.
+    std::vector<group_state> groups_;
+    std::vector<std::uint32_t> free_groups_;
+    std::vector<std::uint32_t> table_;  // group index + 1; 0 is empty
+    std::size_t live_groups_ = 0;
+    std::string key_buf_;
+    std::vector<std::uint8_t> last_outcome_;  // emit: changes; groups × checks, 0xff none
+
+    window::watermark_tracker watermark_;
+    // Windows ending at or before this were closed (emitted or never live).
+    timestamp_ns closed_through_ = window::k_no_time;
+    bool finished_ = false;
+    engine_stats stats_;
+
+    // Scratch, reused across windows.
+    std::unique_ptr<std::byte[]> merge_block_;
+    std::vector<measure_value> call_values_;
+    std::vector<measure_value> check_values_;
+    struct due_session {
+        timestamp_ns end;
+        std::uint32_t group;
+        timestamp_ns start;
+        std::uint32_t cell;
+    };
+    std::vector<due_session> due_;
+    // Sessions by end (lazily corrected: an entry's end only grows behind it).
+    struct session_entry {
+        timestamp_ns end;
+        std::uint32_t group;
+        std::uint32_t cell;
+        std::uint32_t gen;
+    };
+    std::vector<session_entry> session_heap_;
+    std::unique_ptr<std::byte[]> empty_block_;
+    timestamp_ns created_at_ = 0;
+};
+
+}  // namespace weir::engine

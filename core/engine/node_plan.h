@@ -1,0 +1,60 @@
+// What a node engine is compiled from: the window, the group_by fields and the checks of one
+// node. A plain struct the config layer fills from a pipeline file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/expr/field_path.h"
+#include "core/window/window_spec.h"
+
+namespace weir::engine {
+
+// Which results a check emits: every window, only warn/fail/no_data, or only when the
+// (check, group)'s outcome differs from its previous window's (the first window always).
+enum class emit_mode : std::uint8_t { all, failures, changes };
+
+struct check_plan {
+    std::string name;
+    std::string measure;    // the measure as written (parsed with parse_measure)
+    std::string must_be;    // as written; "" when none
+    std::string should_be;  // as written; "" when none
+    emit_mode emit = emit_mode::all;
+};
+
+struct node_plan {
+    std::string pipeline;
+    std::string node;
+    window::window_spec window;
+    // `time: processing`: records take their arrival time and the watermark is the wall clock.
+    bool processing_time = false;
+    // The record slots of the batches the engine receives: fields[i] is slot i. Measures and
+    // group_by may only name these (add_referenced_fields() appends what they need).
+    std::vector<field_path> fields;
+    // Group key = the values of these fields. Absent, null and wrong-typed (object/array)
+    // values are one group value of their own, reported as null; -0 groups with 0.
+    std::vector<field_path> group_by;
+    // Grouped nodes: a group also gets (empty) windows while it has a record in
+    // [window_start - group_ttl, window_end); a group without one is forgotten. 0: only
+    // windows holding records are emitted. Ungrouped nodes emit every window from the first
+    // record's on (an infinite ttl).
+    window::timestamp_ns group_ttl = 0;
+    // Records of new groups beyond this many live groups are dropped and counted
+    // (group_overflow), so a key explosion cannot exhaust memory.
+    std::size_t max_groups = 100'000;
+    // Within one advance of the watermark, at most this many consecutive windows without any
+    // record are emitted; the rest are skipped (and counted), so that a bogus far-future event
+    // time cannot make the engine emit billions of empty windows.
+    std::size_t max_empty_windows = 100'000;
+    std::size_t sources = 1;  // watermark sources (inputs, Kafka partitions)
+    std::vector<check_plan> checks;
+};
+
+// Appends to plan.fields the fields that group_by and the checks' measures reference and
+// that are not there yet. Throws std::invalid_argument on a measure that does not parse.
+void add_referenced_fields(node_plan& plan);
+
+}  // namespace weir::engine

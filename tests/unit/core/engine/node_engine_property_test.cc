@@ -1,0 +1,572 @@
+// Property tests of the node engine against a brute-force reference: random disordered streams
+// (late records, nulls, wrong types, invalid records, many groups) for every window kind and
+// every measure; and checkpoint round trips at random points mid-stream.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "core/sketch/hash.h"
+#include "core/window/window_spec.h"
+#include "tests/unit/core/engine/engine_harness.h"
+
+namespace weir::test {
+namespace {
+
+using engine::node_engine;
+using engine::node_plan;
+
+const std::vector<std::string> k_measures = {
+    "count()", "count(x)", "missing_count(x)", "missing_fraction(x, [\"N/A\"])", "sum(x)",
+    "mean(x)", "min(x)", "max(x)", "std_dev(x)", "variance(x)", "median(x)",
+    "percentile(x, 0.9)", "distinct_count(x)", "distinct_fraction(x)",
+    "approx_distinct_count(x)", "unique_count(x)", "duplicate_count(x)", "most_frequent(x)",
+    "most_frequent_count(x)", "in_range_count(x, 10, 40)", "in_range_fraction(x, 10, 40)",
+    "in_set_count(x, [1, 2, \"a\", true])", "in_set_fraction(x, [1, 2, \"a\", true])",
+    "matches_count(x, \"[a-z].*\")", "matches_fraction(x, \"[a-z].*\")", "min_length(x)",
+    "max_length(x)", "mean_length(x)", "is_frozen(y)", "ordered_fraction(y)",
+    "correlation(x, y)", "freshness()", "max_delay()", "rate()", "invalid_count()",
+    "invalid_fraction()", "missing_count(x) / count()"};
+
+struct stream_record {
+    test_record rec;
+    timestamp_ns arrival;
+};
+
+struct scenario {
+    window::window_spec w;
+    bool grouped;
+    timestamp_ns ttl;
+};
+
+struct generated {
+    std::vector<std::vector<test_record>> batches;
+    std::vector<timestamp_ns> arrivals;
+};
+
+generated generate(std::mt19937_64& rng, string_pool& pool, std::size_t n, int groups) {
+    generated g;
+    std::uniform_real_distribution<double> unit(0, 1);
+    static const char* const words[] = {"a", "bb", "N/A", "", "h\xc3\xa9llo", "zz", "1"};
+    timestamp_ns now = 1'000 * k_s;
+    std::vector<test_record> batch;
+    for (std::size_t i = 0; i < n; ++i) {
+        now += static_cast<timestamp_ns>(unit(rng) * 400) * k_ms;
+        test_record r;
+        // Disorder: most records a little behind, some far behind (late), a few ahead.
+        const double d = unit(rng);
+        r.t = now - static_cast<timestamp_ns>(unit(rng) * (d < 0.9 ? 3 : 25) * k_s);
+        if (d > 0.98) r.t = now + 2 * k_s;
+        const double gk = unit(rng);
+        if (gk < 0.05) {
+            r.g = field_value::make_null();
+        } else if (gk < 0.08) {
+            r.g = field_value::make_absent();
+        } else if (gk < 0.5) {
+            r.g = field_value::make_number(static_cast<double>(rng() % groups));
+        } else {
+            r.g = pool.make("k" + std::to_string(rng() % groups));
+        }
+        const double xk = unit(rng);
+        if (xk < 0.45) {
+            r.x = field_value::make_number(static_cast<double>(rng() % 50));
+        } else if (xk < 0.6) {
+            r.x = field_value::make_number(unit(rng) * 100 - 20);
+        } else if (xk < 0.67) {
+            r.x = field_value::make_null();
+        } else if (xk < 0.72) {
+            r.x = field_value::make_absent();
+        } else if (xk < 0.87) {
+            r.x = pool.make(words[rng() % 7]);
+        } else if (xk < 0.92) {
+            r.x = field_value::make_boolean(rng() % 2 == 0);
+        } else if (xk < 0.95) {
+            r.x = field_value::make_other();
+        } else if (xk < 0.97) {
+            r.x = field_value::make_number(std::nan(""));
+        } else {
+            r.x = field_value::make_number(static_cast<double>(rng() % 3));
+        }
+        r.y = unit(rng) < 0.9 ? field_value::make_number(std::floor(unit(rng) * 8))
+                              : field_value::make_null();
+        r.valid = unit(rng) > 0.04;
+        if (unit(rng) < 0.01) r.t = window::k_no_time;
+        batch.push_back(r);
+        if (unit(rng) < 0.15 || i + 1 == n) {
+            g.batches.push_back(std::move(batch));
+            g.arrivals.push_back(now + 500 * k_ms);
+            batch.clear();
+        }
+    }
+    return g;
+}
+
+// ---- the reference ----
+
+struct ref_window {
+    timestamp_ns start, end;
+    std::string group;
+    std::vector<const stream_record*> recs;  // accepted, valid or not, arrival order
+    timestamp_ns now;
+};
+
+std::string group_text(const field_value& g) {
+    switch (g.kind) {
+        case value_kind::number: return to_string(measure_value::make_number(g.number == 0 ? 0 : g.number));
+        case value_kind::string: return to_string(measure_value::make_string(std::string(g.string())));
+        case value_kind::boolean: return g.boolean ? "true" : "false";
+        default: return "null";
+    }
+}
+
+std::string group_text(const group_key& k) {
+    return k.empty() ? "" : to_string(k[0].second);
+}
+
+bool finite(const field_value& v, double& x) {
+    if (v.kind != value_kind::number || !std::isfinite(v.number)) return false;
+    x = v.number;
+    return true;
+}
+
+std::uint32_t u8len(std::string_view s) {
+    std::uint32_t n = 0;
+    for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0u) != 0x80u;
+    return n;
+}
+
+struct expectation {
+    measure_value value;
+    double tolerance = 0;  // absolute
+    bool most_frequent = false;
+    std::map<std::uint64_t, std::size_t> counts;  // for most_frequent
+};
+
+expectation reference(const std::string& m, const ref_window& w, timestamp_ns pane,
+                      bool check_order) {
+    std::vector<const test_record*> valid;
+    std::vector<timestamp_ns> arrivals;
+    std::size_t invalid = 0;
+    for (const auto* s : w.recs) {
+        if (s->rec.valid) {
+            valid.push_back(&s->rec);
+            arrivals.push_back(s->arrival);
+        } else {
+            ++invalid;
+        }
+    }
+    const double n = static_cast<double>(valid.size());
+    const auto num = [](double d) { return measure_value::make_number(d); };
+    const auto null = measure_value::make_null();
+    expectation e;
+    std::vector<double> xs;
+    std::size_t present = 0, missing = 0, missing_na = 0;
+    std::map<std::uint64_t, std::size_t> freq;
+    for (const auto* r : valid) {
+        double x;
+        if (finite(r->x, x)) xs.push_back(x);
+        if (r->x.missing()) {
+            ++missing;
+            ++missing_na;
+        } else {
+            ++present;
+            if (r->x.is_string() && r->x.string() == "N/A") ++missing_na;
+        }
+        if (!r->x.missing() && r->x.kind != value_kind::other) ++freq[hashing::hash_value(r->x)];
+    }
+    const double sum = [&] {
+        long double s = 0;
+        for (double x : xs) s += x;
+        return static_cast<double>(s);
+    }();
+    const double scale = [&] {
+        double s = 1;
+        for (double x : xs) s += std::abs(x);
+        return s;
+    }();
+    const auto frac = [&](std::size_t a, std::size_t b) { return b == 0 ? null : num(double(a) / double(b)); };
+    if (m == "count()") { e.value = num(n); return e; }
+    if (m == "count(x)") { e.value = num(double(present)); return e; }
+    if (m == "missing_count(x)") { e.value = num(double(missing)); return e; }
+    if (m == "missing_fraction(x, [\"N/A\"])") { e.value = frac(missing_na, valid.size()); return e; }
+    if (m == "missing_count(x) / count()") { e.value = frac(missing, valid.size()); e.tolerance = 1e-12; return e; }
+    if (m == "sum(x)") { e.value = xs.empty() ? null : num(sum); e.tolerance = 1e-9 * scale; return e; }
+    if (m == "mean(x)") { e.value = xs.empty() ? null : num(sum / double(xs.size())); e.tolerance = 1e-9 * scale / std::max<double>(1, double(xs.size())); return e; }
+    if (m == "min(x)") { e.value = xs.empty() ? null : num(*std::min_element(xs.begin(), xs.end())); return e; }
+    if (m == "max(x)") { e.value = xs.empty() ? null : num(*std::max_element(xs.begin(), xs.end())); return e; }
+    if (m == "std_dev(x)" || m == "variance(x)") {
+        if (xs.size() < 2) { e.value = null; return e; }
+        const double mean = sum / double(xs.size());
+        long double ss = 0;
+        for (double x : xs) ss += (x - mean) * (x - mean);
+        const double var = static_cast<double>(ss) / double(xs.size() - 1);
+        e.value = num(m == "variance(x)" ? var : std::sqrt(var));
+        e.tolerance = 1e-9 * std::max(1.0, e.value.number);
+        return e;
+    }
+    if (m == "median(x)" || m == "percentile(x, 0.9)") {
+        if (xs.empty()) { e.value = null; return e; }
+        std::sort(xs.begin(), xs.end());
+        const double q = m == "median(x)" ? 0.5 : 0.9;
+        const std::size_t rank = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(q * double(xs.size()))));
+        e.value = num(xs[rank - 1]);
+        e.tolerance = 0.01 * std::abs(xs[rank - 1]) + 1e-9;  // DDSketch alpha = 1%
+        return e;
+    }
+    std::size_t distinct = freq.size(), unique = 0, considered = 0, top = 0;
+    for (const auto& [h, c] : freq) {
+        unique += c == 1;
+        considered += c;
+        top = std::max(top, c);
+    }
+    if (m == "distinct_count(x)") { e.value = considered ? num(double(distinct)) : null; return e; }
+    if (m == "distinct_fraction(x)") { e.value = frac(distinct, considered); e.tolerance = 1e-12; return e; }
+    if (m == "unique_count(x)") { e.value = considered ? num(double(unique)) : null; return e; }
+    if (m == "duplicate_count(x)") { e.value = considered ? num(double(considered - distinct)) : null; return e; }
+    if (m == "approx_distinct_count(x)") { e.value = num(double(distinct)); e.tolerance = 1 + 0.02 * double(distinct); return e; }
+    if (m == "most_frequent_count(x)") { e.value = considered ? num(double(top)) : null; return e; }
+    if (m == "most_frequent(x)") { e.most_frequent = true; e.counts = freq; return e; }
+    std::size_t in_range = 0, in_set = 0, matches = 0, slen = 0, lsum = 0, lmin = 1u << 30, lmax = 0;
+    for (const auto* r : valid) {
+        const field_value& v = r->x;
+        if (v.missing()) continue;
+        if (v.is_number() && v.number >= 10 && v.number <= 40) ++in_range;
+        if ((v.is_number() && (v.number == 1 || v.number == 2)) || (v.is_string() && v.string() == "a") ||
+            (v.kind == value_kind::boolean && v.boolean)) {
+            ++in_set;
+        }
+        if (v.is_string() && !v.string().empty() && v.string()[0] >= 'a' && v.string()[0] <= 'z') {
+            // "[a-z].*" fully matches any string starting with a lowercase letter (no newlines here).
+            ++matches;
+        }
+        if (v.is_string()) {
+            const std::size_t l = u8len(v.string());
+            ++slen;
+            lsum += l;
+            lmin = std::min(lmin, l);
+            lmax = std::max(lmax, l);
+        }
+    }
+    if (m == "in_range_count(x, 10, 40)") { e.value = num(double(in_range)); return e; }
+    if (m == "in_range_fraction(x, 10, 40)") { e.value = frac(in_range, present); e.tolerance = 1e-12; return e; }
+    if (m == "in_set_count(x, [1, 2, \"a\", true])") { e.value = num(double(in_set)); return e; }
+    if (m == "in_set_fraction(x, [1, 2, \"a\", true])") { e.value = frac(in_set, present); e.tolerance = 1e-12; return e; }
+    if (m == "matches_count(x, \"[a-z].*\")") { e.value = num(double(matches)); return e; }
+    if (m == "matches_fraction(x, \"[a-z].*\")") { e.value = frac(matches, present); e.tolerance = 1e-12; return e; }
+    if (m == "min_length(x)") { e.value = slen ? num(double(lmin)) : null; return e; }
+    if (m == "max_length(x)") { e.value = slen ? num(double(lmax)) : null; return e; }
+    if (m == "mean_length(x)") { e.value = frac(lsum, slen); e.tolerance = 1e-12; return e; }
+    if (m == "is_frozen(y)") {
+        std::set<double> ys;
+        std::size_t k = 0;
+        for (const auto* r : valid) {
+            if (r->y.is_number()) {
+                ys.insert(r->y.number);
+                ++k;
+            }
+        }
+        e.value = k == 0 ? null : measure_value::make_boolean(k >= 2 && ys.size() == 1);
+        return e;
+    }
+    if (m == "ordered_fraction(y)") {
+        if (!check_order) {
+            e.value = measure_value::make_string("skip");
+            return e;
+        }
+        // Panes are merged in time order; within a pane, arrival order.
+        std::vector<std::pair<timestamp_ns, double>> seq;
+        for (const auto* r : valid) {
+            if (r->y.is_number()) seq.emplace_back(window::align_down(r->t, pane), r->y.number);
+        }
+        std::stable_sort(seq.begin(), seq.end(), [](auto& a, auto& b) { return a.first < b.first; });
+        std::size_t ok = 0;
+        for (std::size_t i = 1; i < seq.size(); ++i) ok += seq[i - 1].second <= seq[i].second;
+        e.value = seq.size() < 2 ? null : num(double(ok) / double(seq.size() - 1));
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "correlation(x, y)") {
+        std::vector<std::pair<double, double>> ps;
+        for (const auto* r : valid) {
+            double a, b;
+            if (finite(r->x, a) && finite(r->y, b)) ps.emplace_back(a, b);
+        }
+        if (ps.size() < 2) { e.value = null; return e; }
+        double ma = 0, mb = 0;
+        for (auto [a, b] : ps) { ma += a; mb += b; }
+        ma /= double(ps.size());
+        mb /= double(ps.size());
+        double sa = 0, sb = 0, sab = 0;
+        for (auto [a, b] : ps) { sa += (a - ma) * (a - ma); sb += (b - mb) * (b - mb); sab += (a - ma) * (b - mb); }
+        if (sa == 0 || sb == 0) { e.value = null; return e; }
+        e.value = num(sab / std::sqrt(sa * sb));
+        e.tolerance = 1e-9;
+        return e;
+    }
+    if (m == "freshness()") {
+        if (valid.empty()) { e.value = null; return e; }
+        timestamp_ns newest = valid[0]->t;
+        for (const auto* r : valid) newest = std::max(newest, r->t);
+        e.value = num(double(w.now - newest) / 1e9);
+        e.tolerance = 1e-9;
+        return e;
+    }
+    if (m == "max_delay()") {
+        if (valid.empty()) { e.value = null; return e; }
+        timestamp_ns d = arrivals[0] - valid[0]->t;
+        for (std::size_t i = 0; i < valid.size(); ++i) d = std::max(d, arrivals[i] - valid[i]->t);
+        e.value = num(double(d) / 1e9);
+        e.tolerance = 1e-9;
+        return e;
+    }
+    if (m == "rate()") { e.value = num(n / (double(w.end - w.start) / 1e9)); e.tolerance = 1e-9; return e; }
+    if (m == "invalid_count()") { e.value = num(double(invalid)); return e; }
+    if (m == "invalid_fraction()") { e.value = frac(invalid, invalid + valid.size()); e.tolerance = 1e-12; return e; }
+    ADD_FAILURE() << "no reference for " << m;
+    return e;
+}
+
+// Runs the reference: which (window, group) pairs are emitted, with which records.
+std::vector<ref_window> reference_windows(const scenario& sc, const generated& g) {
+    std::vector<ref_window> out;
+    const bool sessions = sc.w.kind == window::window_kind::session;
+    const timestamp_ns size = sc.w.size, step = sc.w.step();
+    const timestamp_ns ttl = sc.grouped ? sc.ttl : std::numeric_limits<timestamp_ns>::max();
+    std::map<std::string, std::vector<stream_record>> accepted;  // all accepted, per group
+    std::map<std::string, std::vector<stream_record>> pending;   // sessions not yet emitted
+    std::vector<std::unique_ptr<stream_record>> keep;
+    timestamp_ns closed = window::k_no_time, max_t = window::k_no_time;
+    const auto emit_aligned = [&](timestamp_ns from, timestamp_ns to, timestamp_ns now) {
+        timestamp_ns min_t = std::numeric_limits<timestamp_ns>::max();
+        for (auto& [k, v] : accepted) for (auto& s : v) min_t = std::min(min_t, s.rec.t);
+        if (min_t == std::numeric_limits<timestamp_ns>::max()) return;
+        timestamp_ns e = window::first_window_end(min_t, size, step);
+        if (from != window::k_no_time) e = std::max(e, window::first_window_end(from, size, step));
+        for (; e <= to; e += step) {
+            const timestamp_ns s = e - size;
+            for (auto& [k, v] : accepted) {
+                ref_window rw{s, e, k, {}, now};
+                bool live = false;
+                for (auto& r : v) {
+                    if (r.rec.t >= s && r.rec.t < e) rw.recs.push_back(&r);
+                    if (r.rec.t < e && (ttl == std::numeric_limits<timestamp_ns>::max() || r.rec.t >= s - ttl)) live = true;
+                }
+                if (live) out.push_back(std::move(rw));
+            }
+        }
+    };
+    const auto emit_sessions = [&](timestamp_ns wm, timestamp_ns now) {
+        for (auto& [k, v] : pending) {
+            std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.rec.t < b.rec.t; });
+            std::vector<stream_record> rest;
+            std::size_t i = 0;
+            while (i < v.size()) {
+                std::size_t j = i + 1;
+                timestamp_ns last = v[i].rec.t;
+                while (j < v.size() && v[j].rec.t < last + sc.w.gap) last = std::max(last, v[j++].rec.t);
+                if (last + sc.w.gap <= wm) {
+                    ref_window rw{v[i].rec.t, last + sc.w.gap, k, {}, now};
+                    for (std::size_t q = i; q < j; ++q) {
+                        keep.push_back(std::make_unique<stream_record>(v[q]));
+                        rw.recs.push_back(keep.back().get());
+                    }
+                    out.push_back(std::move(rw));
+                } else {
+                    rest.insert(rest.end(), v.begin() + i, v.begin() + j);
+                }
+                i = j;
+            }
+            v = std::move(rest);
+        }
+    };
+    for (std::size_t b = 0; b < g.batches.size(); ++b) {
+        const timestamp_ns arrival = g.arrivals[b];
+        for (const auto& r : g.batches[b]) {
+            if (r.t == window::k_no_time) continue;
+            const std::string key = sc.grouped ? group_text(r.g) : "";
+            bool late = false;
+            if (closed != window::k_no_time) {
+                if (!sessions) {
+                    late = window::last_window_end(r.t, size, step) <= closed;
+                } else if (r.t + sc.w.gap <= closed) {
+                    late = true;
+                    for (auto& p : pending[key]) {
+                        if (std::abs(p.rec.t - r.t) < sc.w.gap) late = false;
+                    }
+                }
+            }
+            if (late) continue;
+            accepted[key].push_back({r, arrival});
+            if (sessions) pending[key].push_back({r, arrival});
+            max_t = std::max(max_t, r.t);
+        }
+        if (max_t == window::k_no_time) continue;
+        const timestamp_ns wm = max_t - sc.w.allowed_lateness;
+        if (closed != window::k_no_time && wm <= closed) continue;
+        if (sessions) {
+            emit_sessions(wm, arrival);
+        } else {
+            emit_aligned(closed, wm, arrival);
+        }
+        closed = wm;
+    }
+    const timestamp_ns finish_now = g.arrivals.back() + k_s;
+    if (sessions) {
+        emit_sessions(std::numeric_limits<timestamp_ns>::max() / 2, finish_now);
+    } else {
+        timestamp_ns horizon = window::k_no_time;
+        for (auto& [k, v] : accepted) {
+            for (auto& r : v) horizon = std::max(horizon, window::last_window_end(r.rec.t, size, step));
+        }
+        if (horizon > closed) emit_aligned(closed, horizon, finish_now);
+    }
+    // Accepted records outlive the emission in `out` through `accepted` and `keep`.
+    static std::vector<std::map<std::string, std::vector<stream_record>>> graveyard;
+    graveyard.push_back(std::move(accepted));
+    static std::vector<std::vector<std::unique_ptr<stream_record>>> graveyard2;
+    graveyard2.push_back(std::move(keep));
+    return out;
+}
+
+node_plan plan_for(const scenario& sc) {
+    node_plan p = basic_plan(sc.w);
+    if (sc.grouped) p.group_by = {field_path{{"g"}}};
+    p.group_ttl = sc.ttl;
+    p.max_groups = 1'000'000;
+    for (std::size_t i = 0; i < k_measures.size(); ++i) {
+        p.checks.push_back({"c" + std::to_string(i), k_measures[i], "", "", engine::emit_mode::all});
+    }
+    return p;
+}
+
+using result_map = std::map<std::tuple<std::string, timestamp_ns, timestamp_ns, std::string>, check_result>;
+
+result_map run_engine(const scenario& sc, const generated& g, std::mt19937_64* checkpoint_rng) {
+    auto engine = std::make_unique<node_engine>(plan_for(sc));
+    std::vector<check_result> out;
+    for (std::size_t b = 0; b < g.batches.size(); ++b) {
+        feed(*engine, g.batches[b], g.arrivals[b], out);
+        if (checkpoint_rng && (*checkpoint_rng)() % 5 == 0) {
+            byte_writer w;
+            engine->snapshot(w);
+            auto fresh = std::make_unique<node_engine>(plan_for(sc));
+            const std::string bytes = w.take();
+            byte_reader r(bytes);
+            EXPECT_TRUE(fresh->restore(r));
+            EXPECT_TRUE(r.at_end());
+            engine = std::move(fresh);
+        }
+    }
+    engine->finish(g.arrivals.back() + k_s, out);
+    result_map m;
+    for (auto& r : out) {
+        auto key = std::make_tuple(r.check, r.window_start, r.window_end, group_text(r.group));
+        EXPECT_TRUE(m.emplace(key, r).second) << "emitted twice: " << r.check << " " << r.window_start;
+    }
+    return m;
+}
+
+void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int groups) {
+    std::mt19937_64 rng(seed);
+    string_pool pool;
+    const generated g = generate(rng, pool, n, groups);
+    const result_map got = run_engine(sc, g, nullptr);
+    const auto windows = reference_windows(sc, g);
+    const bool sessions = sc.w.kind == window::window_kind::session;
+    std::size_t expected_results = 0;
+    for (const auto& w : windows) {
+        for (std::size_t i = 0; i < k_measures.size(); ++i) {
+            ++expected_results;
+            const std::string name = "c" + std::to_string(i);
+            const auto it = got.find(std::make_tuple(name, w.start, w.end, w.group));
+            ASSERT_NE(it, got.end()) << "missing " << k_measures[i] << " window " << w.start
+                                     << ".." << w.end << " group " << w.group << " seed " << seed;
+            const check_result& r = it->second;
+            std::size_t valid = 0;
+            for (const auto* s : w.recs) valid += s->rec.valid;
+            EXPECT_EQ(r.records, static_cast<std::int64_t>(valid));
+            const expectation e = reference(k_measures[i], w, sessions ? 1 : sc.w.pane(), !sessions);
+            if (e.value.kind == measure_kind::string && e.value.text == "skip") continue;
+            if (e.most_frequent) {
+                if (e.counts.empty()) {
+                    EXPECT_TRUE(r.value.is_null());
+                    continue;
+                }
+                std::size_t top = 0;
+                for (auto& [h, c] : e.counts) top = std::max(top, c);
+                field_value fv;
+                if (r.value.kind == measure_kind::number) fv = field_value::make_number(r.value.number);
+                if (r.value.kind == measure_kind::string) fv = field_value::make_string(r.value.text);
+                if (r.value.kind == measure_kind::boolean) fv = field_value::make_boolean(r.value.boolean);
+                const auto c = e.counts.find(hashing::hash_value(fv));
+                ASSERT_NE(c, e.counts.end());
+                EXPECT_EQ(c->second, top);
+                continue;
+            }
+            if (e.value.kind != measure_kind::number || e.tolerance == 0) {
+                EXPECT_EQ(r.value, e.value) << k_measures[i] << " window " << w.start << " group "
+                                            << w.group << " seed " << seed;
+            } else {
+                ASSERT_TRUE(r.value.is_number()) << k_measures[i];
+                EXPECT_NEAR(r.value.number, e.value.number, e.tolerance)
+                    << k_measures[i] << " window " << w.start << " seed " << seed;
+            }
+        }
+    }
+    EXPECT_EQ(got.size(), expected_results) << "seed " << seed;
+}
+
+std::vector<scenario> scenarios() {
+    return {
+        {tumbling(10 * k_s, 0), false, 0},
+        {tumbling(10 * k_s, 4 * k_s), true, 0},
+        {tumbling(5 * k_s, 2 * k_s), true, 12 * k_s},
+        {sliding(10 * k_s, 2 * k_s, 3 * k_s), false, 0},
+        {sliding(9 * k_s, 6 * k_s, 1 * k_s), true, 0},
+        {sliding(12 * k_s, 4 * k_s, 2 * k_s), true, 20 * k_s},
+        {session(3 * k_s, 2 * k_s), false, 0},
+        {session(2 * k_s, 4 * k_s), true, 0},
+    };
+}
+
+TEST(NodeEngineProperty, MatchesBruteForceReference) {
+    std::size_t k = 0;
+    for (const auto& sc : scenarios()) {
+        for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+            SCOPED_TRACE("scenario " + std::to_string(k) + " seed " + std::to_string(seed));
+            check_scenario(sc, seed * 1000 + k, 600, seed % 2 ? 3 : 40);
+            if (HasFatalFailure()) return;
+        }
+        ++k;
+    }
+}
+
+TEST(NodeEngineProperty, CheckpointRoundTripMidStreamChangesNothing) {
+    std::size_t k = 0;
+    for (const auto& sc : scenarios()) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            std::mt19937_64 rng(seed + 77 * k);
+            string_pool pool;
+            const generated g = generate(rng, pool, 500, 10);
+            const result_map plain = run_engine(sc, g, nullptr);
+            std::mt19937_64 cut(seed);
+            const result_map resumed = run_engine(sc, g, &cut);
+            ASSERT_EQ(plain.size(), resumed.size()) << "scenario " << k;
+            for (const auto& [key, r] : plain) {
+                const auto it = resumed.find(key);
+                ASSERT_NE(it, resumed.end());
+                std::string a, b;
+                append_json(r, a);
+                append_json(it->second, b);
+                EXPECT_EQ(a, b);
+            }
+        }
+        ++k;
+    }
+}
+
+}  // namespace
+}  // namespace weir::test

@@ -1,0 +1,358 @@
+// Focused behaviour of the node engine: exactly-once emission, lateness, empty windows, idle
+// timeouts, group caps and ttl, emit modes, sessions and checkpoint corruption.
+#include "core/engine/node_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "tests/unit/core/engine/engine_harness.h"
+
+namespace weir::test {
+namespace {
+
+using engine::check_plan;
+using engine::emit_mode;
+using engine::node_engine;
+
+check_plan check(std::string name, std::string measure, std::string must_be = "",
+                 std::string should_be = "", emit_mode emit = emit_mode::all) {
+    return {std::move(name), std::move(measure), std::move(must_be), std::move(should_be), emit};
+}
+
+std::vector<check_result> only(const std::vector<check_result>& rs, const std::string& name) {
+    std::vector<check_result> out;
+    for (const auto& r : rs) {
+        if (r.check == name) out.push_back(r);
+    }
+    return out;
+}
+
+TEST(NodeEngine, TumblingEmitsEachWindowOnceWhenWatermarkPassesEnd) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("volume", "count()", "> 1"), check("avg", "mean(x)")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 1), num(2 * k_s, 3), num(9 * k_s, 5)}, 100, out);
+    EXPECT_TRUE(out.empty());
+    feed(e, {num(10 * k_s, 7)}, 200, out);  // watermark 10 s = end of [0, 10)
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].check, "volume");
+    EXPECT_EQ(out[0].window_start, 0);
+    EXPECT_EQ(out[0].window_end, 10 * k_s);
+    EXPECT_EQ(out[0].value, measure_value::make_number(3));
+    EXPECT_EQ(out[0].outcome, outcome::pass);
+    EXPECT_EQ(out[0].records, 3);
+    EXPECT_EQ(out[0].emitted_at, 200);
+    EXPECT_TRUE(out[0].group.empty());
+    EXPECT_EQ(out[1].value, measure_value::make_number(3));
+    out.clear();
+    feed(e, {num(11 * k_s, 1)}, 300, out);  // same window, nothing closes
+    EXPECT_TRUE(out.empty());
+    e.finish(400, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].window_start, 10 * k_s);
+    EXPECT_EQ(out[0].value, measure_value::make_number(2));
+    out.clear();
+    e.finish(500, out);
+    e.advance(600, out);
+    EXPECT_TRUE(out.empty());
+}
+
+TEST(NodeEngine, LateRecordsAreCountedReturnedAndNeverAdded) {
+    auto plan = basic_plan(tumbling(10 * k_s, 2 * k_s));
+    plan.checks = {check("volume", "count()")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    std::vector<std::uint32_t> late;
+    feed(e, {num(1 * k_s, 1), num(12 * k_s, 1)}, 0, out, &late);  // watermark 10 s
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].value, measure_value::make_number(1));
+    // 9 s belongs to the emitted [0, 10); 8 s too; 15 s is fine.
+    feed(e, {num(9 * k_s, 1), num(15 * k_s, 1), num(8 * k_s, 1)}, 0, out, &late);
+    EXPECT_EQ(late, (std::vector<std::uint32_t>{0, 2}));
+    EXPECT_EQ(e.stats().late, 2u);
+    out.clear();
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].window_start, 10 * k_s);
+    EXPECT_EQ(out[0].value, measure_value::make_number(2));
+}
+
+TEST(NodeEngine, AllowedLatenessKeepsWindowsOpen) {
+    auto plan = basic_plan(tumbling(10 * k_s, 5 * k_s));
+    plan.checks = {check("volume", "count()")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 1), num(13 * k_s, 1)}, 0, out);  // watermark 8 s
+    EXPECT_TRUE(out.empty());
+    feed(e, {num(2 * k_s, 1)}, 0, out);  // not late yet
+    feed(e, {num(15 * k_s, 1)}, 0, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].value, measure_value::make_number(2));
+    EXPECT_EQ(e.stats().late, 0u);
+}
+
+TEST(NodeEngine, UngroupedEmptyWindowsFailWhenDataStops) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("volume", "count()", "> 0"), check("avg", "mean(x)", "> 0")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(5 * k_s, 1)}, 0, out);
+    feed(e, {num(45 * k_s, 1)}, 0, out);
+    auto vol = only(out, "volume");
+    ASSERT_EQ(vol.size(), 4u);  // [0,10) with data, then [10,20) .. [30,40) empty
+    EXPECT_EQ(vol[0].outcome, outcome::pass);
+    for (std::size_t i = 1; i < 4; ++i) {
+        EXPECT_EQ(vol[i].window_start, static_cast<timestamp_ns>(i) * 10 * k_s);
+        EXPECT_EQ(vol[i].value, measure_value::make_number(0));
+        EXPECT_EQ(vol[i].outcome, outcome::fail);
+        EXPECT_EQ(vol[i].records, 0);
+    }
+    auto avg = only(out, "avg");
+    EXPECT_EQ(avg[1].outcome, outcome::no_data);
+    EXPECT_TRUE(avg[1].value.is_null());
+}
+
+TEST(NodeEngine, IdleSourceStopsHoldingTheWatermarkBack) {
+    auto w = tumbling(10 * k_s);
+    w.idle_timeout = 30 * k_s;
+    auto plan = basic_plan(w);
+    plan.sources = 2;
+    plan.checks = {check("volume", "count()")};
+    node_engine e(plan, 0);
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 1), num(25 * k_s, 1)}, 1 * k_s, out, nullptr, 0);
+    EXPECT_TRUE(out.empty());  // source 1 has seen nothing: no watermark
+    e.advance(29 * k_s, out);
+    EXPECT_TRUE(out.empty());
+    e.advance(31 * k_s, out);  // source 1 idle since 0 + 30 s; watermark = 25 s
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].window_end, 20 * k_s);
+    out.clear();
+    // Everything quiet: the watermark moves on with the wall clock.
+    e.advance(31 * k_s + 30 * k_s + 10 * k_s, out);
+    ASSERT_GE(out.size(), 1u);
+    EXPECT_EQ(out[0].window_start, 20 * k_s);
+    EXPECT_EQ(out[0].value, measure_value::make_number(1));
+}
+
+TEST(NodeEngine, MaxGroupsOverflowIsCountedAndDropped) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.max_groups = 2;
+    plan.checks = {check("volume", "count()")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 1, 1), num(1 * k_s, 1, 2), num(1 * k_s, 1, 3), num(2 * k_s, 1, 1)}, 0,
+         out);
+    EXPECT_EQ(e.stats().group_overflow, 1u);
+    EXPECT_EQ(e.live_groups(), 2u);
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].group.size(), 1u);
+    EXPECT_EQ(out[0].group[0].first, "g");
+    EXPECT_EQ(out[0].group[0].second, measure_value::make_number(1));
+    EXPECT_EQ(out[0].value, measure_value::make_number(2));
+    // Once the windows closed the groups are gone and a new group fits again.
+    EXPECT_EQ(e.live_groups(), 0u);
+}
+
+TEST(NodeEngine, GroupTtlEmitsEmptyWindowsThenForgetsTheGroup) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.group_ttl = 25 * k_s;
+    plan.checks = {check("volume", "count()", "> 0")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(5 * k_s, 1, 1), num(5 * k_s, 1, 2)}, 0, out);
+    feed(e, {num(95 * k_s, 1, 2)}, 0, out);
+    std::map<double, std::vector<timestamp_ns>> starts;
+    for (const auto& r : out) starts[r.group[0].second.number].push_back(r.window_start);
+    // Record at 5 s: live while a record lies in [start - 25 s, end): starts 0, 10, 20, 30.
+    const std::vector<timestamp_ns> expected = {0, 10 * k_s, 20 * k_s, 30 * k_s};
+    EXPECT_EQ(starts[1], expected);
+    EXPECT_EQ(starts[2], expected);
+    EXPECT_EQ(e.live_groups(), 1u);  // group 2 again, with its record at 95 s
+}
+
+TEST(NodeEngine, GroupValuesAbsentAndNullShareAGroup) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.checks = {check("volume", "count()")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    string_pool pool;
+    auto a = num(1 * k_s, 1);
+    a.g = field_value::make_absent();
+    auto b = num(1 * k_s, 1);
+    b.g = field_value::make_null();
+    auto c = num(1 * k_s, 1);
+    c.g = pool.make("d-1");
+    auto d = num(1 * k_s, 1);
+    d.g = field_value::make_number(-0.0);
+    auto z = num(1 * k_s, 1);
+    z.g = field_value::make_number(0.0);
+    feed(e, {a, b, c, d, z}, 0, out);
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), 3u);
+    std::map<std::string, double> counts;
+    for (const auto& r : out) counts[to_string(r.group[0].second)] = r.value.number;
+    EXPECT_EQ(counts["null"], 2);
+    EXPECT_EQ(counts["\"d-1\""], 1);
+    EXPECT_EQ(counts["0"], 2);
+}
+
+TEST(NodeEngine, EmitFailuresAndChanges) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("fails", "max(x)", "< 10", "< 5", emit_mode::failures),
+                   check("changes", "max(x)", "< 10", "", emit_mode::changes),
+                   check("all", "max(x)", "< 10", "< 5")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    // windows: max 1 (pass), 2 (pass), 7 (warn), 20 (fail), 30 (fail), 3 (pass)
+    const double maxima[] = {1, 2, 7, 20, 30, 3};
+    for (int w = 0; w < 6; ++w) feed(e, {num(w * 10 * k_s + k_s, maxima[w])}, 0, out);
+    e.finish(0, out);
+    const auto all = only(out, "all");
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_EQ(all[2].outcome, outcome::warn);
+    EXPECT_EQ(all[3].outcome, outcome::fail);
+    const auto fails = only(out, "fails");
+    ASSERT_EQ(fails.size(), 3u);
+    EXPECT_EQ(fails[0].outcome, outcome::warn);
+    EXPECT_EQ(fails[1].value, measure_value::make_number(20));
+    const auto changes = only(out, "changes");
+    ASSERT_EQ(changes.size(), 3u);  // pass (first), fail at 20, pass at 3
+    EXPECT_EQ(changes[0].window_start, 0);
+    EXPECT_EQ(changes[1].window_start, 30 * k_s);
+    EXPECT_EQ(changes[2].window_start, 50 * k_s);
+}
+
+TEST(NodeEngine, SlidingWindowsMergePanes) {
+    auto plan = basic_plan(sliding(10 * k_s, 5 * k_s));
+    plan.checks = {check("volume", "count()"), check("s", "sum(x)")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 1), num(6 * k_s, 2), num(11 * k_s, 4)}, 0, out);
+    e.finish(0, out);
+    const auto sums = only(out, "s");
+    // windows [-5,5) [0,10) [5,15) [10,20)
+    ASSERT_EQ(sums.size(), 4u);
+    EXPECT_EQ(sums[0].window_start, -5 * k_s);
+    EXPECT_EQ(sums[0].value.number, 1);
+    EXPECT_EQ(sums[1].value.number, 3);
+    EXPECT_EQ(sums[2].value.number, 6);
+    EXPECT_EQ(sums[3].value.number, 4);
+}
+
+TEST(NodeEngine, SessionsMergeWhenARecordBridgesThem) {
+    auto plan = basic_plan(session(5 * k_s, 10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.checks = {check("volume", "count()"), check("s", "sum(x)")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(0, 1), num(8 * k_s, 2)}, 0, out);
+    EXPECT_TRUE(out.empty());
+    feed(e, {num(4 * k_s, 4)}, 0, out);  // bridges [0,5) and [8,13)
+    feed(e, {num(100 * k_s, 1, 7)}, 0, out);
+    e.finish(0, out);
+    const auto sums = only(out, "s");
+    ASSERT_EQ(sums.size(), 2u);
+    EXPECT_EQ(sums[0].window_start, 0);
+    EXPECT_EQ(sums[0].window_end, 13 * k_s);
+    EXPECT_EQ(sums[0].value.number, 7);
+    EXPECT_EQ(sums[0].records, 3);
+    EXPECT_EQ(sums[1].window_start, 100 * k_s);
+}
+
+TEST(NodeEngine, SessionClosesWhenWatermarkPassesGap) {
+    auto plan = basic_plan(session(5 * k_s));
+    plan.checks = {check("volume", "count()")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    std::vector<std::uint32_t> late;
+    feed(e, {num(0, 1), num(3 * k_s, 1)}, 0, out);
+    feed(e, {num(7 * k_s, 1)}, 0, out);  // extends to [0, 12)
+    EXPECT_TRUE(out.empty());
+    feed(e, {num(20 * k_s, 1)}, 0, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].window_end, 12 * k_s);
+    EXPECT_EQ(out[0].value.number, 3);
+    feed(e, {num(2 * k_s, 1)}, 0, out, &late);
+    EXPECT_EQ(late.size(), 1u);
+}
+
+TEST(NodeEngine, InvalidRecordsCountOnlyInInvalidMeasures) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("inv", "invalid_fraction()"), check("n", "count()")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    auto bad = num(2 * k_s, 100);
+    bad.valid = false;
+    auto no_time = num(window::k_no_time, 1);
+    feed(e, {num(1 * k_s, 1), bad, no_time}, 0, out);
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].value.number, 0.5);
+    EXPECT_EQ(out[1].value.number, 1);
+    EXPECT_EQ(e.stats().invalid, 2u);
+    EXPECT_EQ(e.stats().records, 1u);
+}
+
+TEST(NodeEngine, BadPlansThrow) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("x", "meen(x)")};
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+    plan.checks = {check("x", "mean(nope)")};
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+    plan.checks = {check("x", "mean(x)", "> > 3")};
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+    plan = basic_plan(sliding(10 * k_s, 20 * k_s));
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+}
+
+TEST(NodeEngine, RestoreOfCorruptBytesFailsCleanly) {
+    auto plan = basic_plan(sliding(10 * k_s, 2 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.checks = {check("s", "mean(x)"), check("d", "distinct_count(x)"),
+                   check("q", "percentile(x, 0.5)")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    std::vector<test_record> recs;
+    for (int i = 0; i < 200; ++i) recs.push_back(num(i * 100 * k_ms, i % 7, i % 5));
+    feed(e, recs, 0, out);
+    byte_writer w;
+    e.snapshot(w);
+    const std::string bytes = w.take();
+    std::mt19937_64 rng(7);
+    for (int trial = 0; trial < 300; ++trial) {
+        std::string bad = bytes;
+        if (trial % 3 == 0) {
+            bad.resize(rng() % bad.size());
+        } else {
+            for (int k = 0; k < 1 + trial % 4; ++k) {
+                bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+            }
+        }
+        node_engine f(plan);
+        byte_reader r(bad);
+        const bool ok = f.restore(r);
+        // Whatever happened, the engine must stay usable.
+        std::vector<check_result> more;
+        feed(f, recs, 0, more);
+        f.finish(0, more);
+        if (!ok) {
+            EXPECT_FALSE(r.ok());
+            EXPECT_EQ(f.stats().records, 200u);
+        }
+    }
+    node_engine g(plan);
+    byte_reader r(bytes);
+    EXPECT_TRUE(g.restore(r));
+    EXPECT_TRUE(r.at_end());
+}
+
+}  // namespace
+}  // namespace weir::test
