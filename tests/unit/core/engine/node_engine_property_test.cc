@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <random>
 #include <set>
@@ -12,6 +13,11 @@
 #include "core/sketch/hash.h"
 #include "core/window/window_spec.h"
 #include "tests/unit/core/engine/engine_harness.h"
+
+namespace weir {
+// Readable failures.
+inline void PrintTo(const measure_value& v, std::ostream* os) { *os << to_string(v); }
+}  // namespace weir
 
 namespace weir::test {
 namespace {
@@ -55,6 +61,7 @@ generated generate(std::mt19937_64& rng, string_pool& pool, std::size_t n, int g
     std::vector<test_record> batch;
     for (std::size_t i = 0; i < n; ++i) {
         now += static_cast<timestamp_ns>(unit(rng) * 400) * k_ms;
+        if (unit(rng) < 0.03) now += 7 * k_s;  // pauses, so sessions end
         test_record r;
         // Disorder: most records a little behind, some far behind (late), a few ahead.
         const double d = unit(rng);
@@ -222,10 +229,11 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         considered += c;
         top = std::max(top, c);
     }
-    if (m == "distinct_count(x)") { e.value = considered ? num(double(distinct)) : null; return e; }
+    // Counts of distinct values are 0 (not "no data") in an empty window.
+    if (m == "distinct_count(x)") { e.value = num(double(distinct)); return e; }
     if (m == "distinct_fraction(x)") { e.value = frac(distinct, considered); e.tolerance = 1e-12; return e; }
-    if (m == "unique_count(x)") { e.value = considered ? num(double(unique)) : null; return e; }
-    if (m == "duplicate_count(x)") { e.value = considered ? num(double(considered - distinct)) : null; return e; }
+    if (m == "unique_count(x)") { e.value = num(double(unique)); return e; }
+    if (m == "duplicate_count(x)") { e.value = num(double(considered - distinct)); return e; }
     if (m == "approx_distinct_count(x)") { e.value = num(double(distinct)); e.tolerance = 1 + 0.02 * double(distinct); return e; }
     if (m == "most_frequent_count(x)") { e.value = considered ? num(double(top)) : null; return e; }
     if (m == "most_frequent(x)") { e.most_frequent = true; e.counts = freq; return e; }
@@ -329,15 +337,21 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     return e;
 }
 
+struct reference_run {
+    std::vector<ref_window> windows;
+    // Owns the records the windows point to (deques: appending never moves them).
+    std::map<std::string, std::deque<stream_record>> accepted;
+    std::deque<stream_record> emitted_sessions;
+};
+
 // Runs the reference: which (window, group) pairs are emitted, with which records.
-std::vector<ref_window> reference_windows(const scenario& sc, const generated& g) {
-    std::vector<ref_window> out;
+void reference_windows(const scenario& sc, const generated& g, reference_run& run) {
+    std::vector<ref_window>& out = run.windows;
     const bool sessions = sc.w.kind == window::window_kind::session;
     const timestamp_ns size = sc.w.size, step = sc.w.step();
     const timestamp_ns ttl = sc.grouped ? sc.ttl : std::numeric_limits<timestamp_ns>::max();
-    std::map<std::string, std::vector<stream_record>> accepted;  // all accepted, per group
-    std::map<std::string, std::vector<stream_record>> pending;   // sessions not yet emitted
-    std::vector<std::unique_ptr<stream_record>> keep;
+    auto& accepted = run.accepted;  // all accepted, per group
+    std::map<std::string, std::vector<stream_record>> pending;  // sessions not yet emitted
     timestamp_ns closed = window::k_no_time, max_t = window::k_no_time;
     const auto emit_aligned = [&](timestamp_ns from, timestamp_ns to, timestamp_ns now) {
         timestamp_ns min_t = std::numeric_limits<timestamp_ns>::max();
@@ -370,8 +384,8 @@ std::vector<ref_window> reference_windows(const scenario& sc, const generated& g
                 if (last + sc.w.gap <= wm) {
                     ref_window rw{v[i].rec.t, last + sc.w.gap, k, {}, now};
                     for (std::size_t q = i; q < j; ++q) {
-                        keep.push_back(std::make_unique<stream_record>(v[q]));
-                        rw.recs.push_back(keep.back().get());
+                        run.emitted_sessions.push_back(v[q]);
+                        rw.recs.push_back(&run.emitted_sessions.back());
                     }
                     out.push_back(std::move(rw));
                 } else {
@@ -423,12 +437,6 @@ std::vector<ref_window> reference_windows(const scenario& sc, const generated& g
         }
         if (horizon > closed) emit_aligned(closed, horizon, finish_now);
     }
-    // Accepted records outlive the emission in `out` through `accepted` and `keep`.
-    static std::vector<std::map<std::string, std::vector<stream_record>>> graveyard;
-    graveyard.push_back(std::move(accepted));
-    static std::vector<std::vector<std::unique_ptr<stream_record>>> graveyard2;
-    graveyard2.push_back(std::move(keep));
-    return out;
 }
 
 node_plan plan_for(const scenario& sc) {
@@ -443,6 +451,8 @@ node_plan plan_for(const scenario& sc) {
 }
 
 using result_map = std::map<std::tuple<std::string, timestamp_ns, timestamp_ns, std::string>, check_result>;
+
+std::uint64_t g_late_seen = 0;  // across runs: the streams do produce late records
 
 result_map run_engine(const scenario& sc, const generated& g, std::mt19937_64* checkpoint_rng) {
     auto engine = std::make_unique<node_engine>(plan_for(sc));
@@ -461,6 +471,7 @@ result_map run_engine(const scenario& sc, const generated& g, std::mt19937_64* c
         }
     }
     engine->finish(g.arrivals.back() + k_s, out);
+    g_late_seen += engine->stats().late;
     result_map m;
     for (auto& r : out) {
         auto key = std::make_tuple(r.check, r.window_start, r.window_end, group_text(r.group));
@@ -474,7 +485,9 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
     string_pool pool;
     const generated g = generate(rng, pool, n, groups);
     const result_map got = run_engine(sc, g, nullptr);
-    const auto windows = reference_windows(sc, g);
+    reference_run run;
+    reference_windows(sc, g, run);
+    const auto& windows = run.windows;
     const bool sessions = sc.w.kind == window::window_kind::session;
     std::size_t expected_results = 0;
     for (const auto& w : windows) {
@@ -517,6 +530,7 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
         }
     }
     EXPECT_EQ(got.size(), expected_results) << "seed " << seed;
+    EXPECT_GT(windows.size(), 4u);  // the stream really spans several windows
 }
 
 std::vector<scenario> scenarios() {
@@ -535,19 +549,20 @@ std::vector<scenario> scenarios() {
 TEST(NodeEngineProperty, MatchesBruteForceReference) {
     std::size_t k = 0;
     for (const auto& sc : scenarios()) {
-        for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        for (std::uint64_t seed = 1; seed <= 5; ++seed) {
             SCOPED_TRACE("scenario " + std::to_string(k) + " seed " + std::to_string(seed));
-            check_scenario(sc, seed * 1000 + k, 600, seed % 2 ? 3 : 40);
+            check_scenario(sc, seed * 1000 + k, 400, seed % 2 ? 3 : 40);
             if (HasFatalFailure()) return;
         }
         ++k;
     }
+    EXPECT_GT(g_late_seen, 100u);
 }
 
 TEST(NodeEngineProperty, CheckpointRoundTripMidStreamChangesNothing) {
     std::size_t k = 0;
     for (const auto& sc : scenarios()) {
-        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+        for (std::uint64_t seed = 1; seed <= 2; ++seed) {
             std::mt19937_64 rng(seed + 77 * k);
             string_pool pool;
             const generated g = generate(rng, pool, 500, 10);
