@@ -1,0 +1,89 @@
+// Checkpoint file bytes; see checkpoint_file.h.
+#include "core/checkpoint/checkpoint_file.h"
+
+#include <cstring>
+
+#include "core/checkpoint/byte_codec.h"
+
+namespace weir::checkpoint {
+
+namespace {
+constexpr std::string_view k_magic = "WEIRCKPT";
+constexpr std::size_t k_header = 8 + 4 + 8;
+
+void write_pairs(byte_writer& w, const std::vector<std::pair<std::string, std::string>>& pairs) {
+    w.varint(pairs.size());
+    for (const auto& [name, bytes] : pairs) {
+        w.str(name);
+        w.str(bytes);
+    }
+}
+
+bool read_pairs(byte_reader& r, std::vector<std::pair<std::string, std::string>>& pairs) {
+    const std::size_t n = r.count(2);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+        std::string name(r.str());
+        std::string bytes(r.str());
+        pairs.emplace_back(std::move(name), std::move(bytes));
+    }
+    return r.ok();
+}
+}  // namespace
+
+std::string encode(const checkpoint_data& data) {
+    byte_writer payload;
+    payload.str(data.plan_fingerprint);
+    payload.i64(data.written_at);
+    write_pairs(payload, data.inputs);
+    write_pairs(payload, data.nodes);
+
+    byte_writer file;
+    file.raw(k_magic.data(), k_magic.size());
+    file.u32(k_format_version);
+    file.u64(payload.size());
+    file.raw(payload.data().data(), payload.size());
+    file.u32(crc32c(payload.data()));
+    return file.take();
+}
+
+std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error) {
+    if (bytes.size() < k_magic.size() || bytes.substr(0, k_magic.size()) != k_magic) {
+        error = "not a weir checkpoint (no WEIRCKPT header)";
+        return std::nullopt;
+    }
+    byte_reader header(bytes.substr(k_magic.size()));
+    checkpoint_data data;
+    data.version = header.u32();
+    const std::uint64_t length = header.u64();
+    if (!header.ok()) {
+        error = "truncated: the header is incomplete";
+        return std::nullopt;
+    }
+    if (data.version > k_format_version || data.version == 0) {
+        error = "checkpoint format version " + std::to_string(data.version) +
+                " is not one this weir reads (it reads version " +
+                std::to_string(k_format_version) + ")";
+        return std::nullopt;
+    }
+    if (bytes.size() < k_header + 4 || length != bytes.size() - k_header - 4) {
+        error = "truncated: " + std::to_string(bytes.size()) + " bytes where the header promises " +
+                std::to_string(length + k_header + 4);
+        return std::nullopt;
+    }
+    const std::string_view payload = bytes.substr(k_header, length);
+    byte_reader trailer(bytes.substr(k_header + length));
+    if (trailer.u32() != crc32c(payload)) {
+        error = "checksum mismatch: the file is corrupt";
+        return std::nullopt;
+    }
+    byte_reader r(payload);
+    data.plan_fingerprint = std::string(r.str());
+    data.written_at = r.i64();
+    if (!read_pairs(r, data.inputs) || !read_pairs(r, data.nodes) || !r.at_end()) {
+        error = "malformed payload (the checksum matched: written by a faulty weir?)";
+        return std::nullopt;
+    }
+    return data;
+}
+
+}  // namespace weir::checkpoint

@@ -1,0 +1,57 @@
+// Checkpoint file bytes: round trip, and every kind of damage rejected with a reason.
+#include "core/checkpoint/checkpoint_file.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace weir::checkpoint {
+namespace {
+
+checkpoint_data sample() {
+    checkpoint_data d;
+    d.plan_fingerprint = "3f2a9c";
+    d.written_at = 1'795'168'800'000'000'000;
+    d.inputs = {{"readings", std::string("\x01\x02\x00\xff", 4)}, {"devices", ""}};
+    d.nodes = {{"quality", std::string(1000, 'x')}};
+    return d;
+}
+
+TEST(checkpoint_file, round_trip) {
+    std::string error;
+    const auto d = decode(encode(sample()), error);
+    ASSERT_TRUE(d) << error;
+    EXPECT_EQ(d->version, k_format_version);
+    EXPECT_EQ(d->plan_fingerprint, "3f2a9c");
+    EXPECT_EQ(d->written_at, sample().written_at);
+    EXPECT_EQ(d->inputs, sample().inputs);
+    EXPECT_EQ(d->nodes, sample().nodes);
+}
+
+TEST(checkpoint_file, damage_is_rejected_with_a_reason) {
+    const std::string good = encode(sample());
+    std::string error;
+    EXPECT_FALSE(decode("hello world, not a checkpoint", error));
+    EXPECT_NE(error.find("not a weir checkpoint"), std::string::npos);
+
+    for (std::size_t n = 0; n < good.size(); n += 7) {
+        EXPECT_FALSE(decode(good.substr(0, n), error)) << n;
+    }
+    EXPECT_NE(error.find("truncated"), std::string::npos);
+
+    std::mt19937 rng(5);
+    for (int i = 0; i < 500; ++i) {
+        std::string bad = good;
+        const std::size_t at = 20 + rng() % (bad.size() - 20);  // past the header
+        bad[at] = static_cast<char>(bad[at] ^ (1 + rng() % 255));
+        EXPECT_FALSE(decode(bad, error)) << at;
+    }
+
+    std::string newer = good;
+    newer[8] = 9;  // version 9
+    EXPECT_FALSE(decode(newer, error));
+    EXPECT_NE(error.find("version 9"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace weir::checkpoint
