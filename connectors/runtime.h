@@ -1,0 +1,141 @@
+// The runtime side of connectors: what an input hands its query, what a query hands an output,
+// and the factories that build them from validated parameters. Everything runs on Asio
+// executors owned by the daemon; connectors never start threads of their own.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/params/spec.h"
+#include "core/result/check_result.h"
+#include "core/time/timestamp.h"
+
+namespace weir::connectors {
+
+using wall_clock = std::function<time::timestamp_ns()>;
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+// Callbacks from an input to its query. All of them run on the input's executor (the query's
+// strand), never concurrently, and never after input::stop() returned.
+class input_events {
+public:
+    virtual ~input_events() = default;
+
+    // Complete records, one per line ('\n'; a datagram is one record), in a buffer with at
+    // least json_decoder::padding() readable bytes after its end. Valid during the call only.
+    // When the call returns the records are accepted: position() covers them.
+    virtual void on_data(std::string_view records) = 0;
+
+    // A bounded input (a file in --once mode, a generator with `count`) delivered everything.
+    virtual void on_end() = 0;
+
+    // Something went wrong but reading goes on (a record over the size limit, a client that
+    // sent garbage, a file that vanished): counted under `error_type` (a small fixed set:
+    // too_long, io, protocol, rotation) and logged at a rate limit.
+    virtual void on_problem(std::string_view error_type, const std::string& message) = 0;
+
+    // Reading cannot go on (a file that cannot be opened at start, a port in use). The query
+    // fails: a critical node stops the daemon, another restarts with back-off.
+    virtual void on_failure(const std::string& message) = 0;
+};
+
+struct input_context {
+    boost::asio::any_io_executor executor;  // the query's strand
+    std::string pipeline;
+    std::string query;
+    std::string input;  // the input's name in the pipeline
+    bool once = false;  // available-now mode: read to the end seen at start, then on_end()
+    wall_clock clock;   // injectable, for tests
+    std::size_t max_record_size = 1 << 20;
+};
+
+class input {
+public:
+    virtual ~input() = default;
+
+    // Begins reading; `events` outlives the input. Called once, on the executor.
+    virtual void start(input_events& events) = 0;
+
+    // Back-pressure (`buffer.when_full: block`): stop delivering until resume().
+    virtual void pause() = 0;
+    virtual void resume() = 0;
+
+    // Stops reading and cancels pending operations; no callback runs after it returns.
+    virtual void stop() = 0;
+
+    // Where reading would resume: everything delivered through on_data() so far is behind it.
+    // Opaque bytes, stored in the query's checkpoint.
+    virtual std::string position() const = 0;
+
+    // Resume from a position() of an earlier run; before start(). False with a message when
+    // the position does not fit this input (then the checkpoint is incompatible).
+    virtual bool restore(std::string_view position, std::string& error) = 0;
+
+    // Whether the input ends by itself in --once mode (stdin, tcp and udp do not).
+    virtual bool bounded() const = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+
+struct output_stats {
+    std::uint64_t records = 0;  // results and records written
+    std::uint64_t errors = 0;   // writes that failed for good (after retries)
+};
+
+struct output_context {
+    boost::asio::any_io_executor executor;  // the output's own strand
+    std::string pipeline;
+    std::string output;  // the output's name in the pipeline
+    wall_clock clock;
+};
+
+// An output is shared by the queries of its pipeline; its methods may be called from any
+// thread and queue the work on its own strand (one write in flight, in order).
+class output {
+public:
+    virtual ~output() = default;
+
+    virtual void write_result(const check_result& result) = 0;
+    // Derived records, late records and dead letters: one JSON object, without newline.
+    // Only outputs registered with accepts_records receive them.
+    virtual void write_record(std::string_view json) = 0;
+
+    // Makes everything written so far durable (a file: write and fsync; a webhook: delivered
+    // or given up after its retries), then calls `done` — from any thread. Checkpoints wait
+    // for it, so a result is never lost behind a checkpoint.
+    virtual void flush(std::function<void(bool ok, const std::string& error)> done) = 0;
+
+    // Flushes what is queued and closes; `done` runs when nothing is pending.
+    virtual void stop(std::function<void()> done) = 0;
+
+    virtual output_stats stats() const = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Factories: from a type's validated parameters (read with its own declaration) to an
+// instance. They may throw std::runtime_error for problems only visible at start (a directory
+// that does not exist); the supervisor reports it as a failure of the query.
+
+using input_factory =
+    std::function<std::unique_ptr<input>(const params::reader& params, const input_context& ctx)>;
+using output_factory = std::function<std::shared_ptr<output>(const params::reader& params,
+                                                             const output_context& ctx)>;
+
+struct connector_factories {
+    std::map<std::string, input_factory, std::less<>> inputs;
+    std::map<std::string, output_factory, std::less<>> outputs;
+};
+
+// One explicit list of every implemented type; throws std::logic_error on a duplicate.
+void register_builtin_factories(connector_factories& factories);
+
+}  // namespace weir::connectors

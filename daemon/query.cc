@@ -1,0 +1,530 @@
+// A managed query at run time; see query.h.
+#include "daemon/query.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "core/checkpoint/byte_codec.h"
+
+namespace weir::daemon {
+
+namespace asio = boost::asio;
+
+const char* to_string(query_state s) {
+    switch (s) {
+        case query_state::starting: return "starting";
+        case query_state::running: return "running";
+        case query_state::degraded: return "degraded";
+        case query_state::failed: return "failed";
+        case query_state::stopped: return "stopped";
+        case query_state::finished: return "finished";
+    }
+    return "unknown";
+}
+
+// Records on their way through the node chain, with the raw line of each (for late_output,
+// dead letters and derived records whose transforms did not reshape them).
+struct query::flow {
+    record_batch batch;
+    std::vector<std::string_view> raw;
+
+    void copy_from(const flow& other) {
+        batch.slots = other.batch.slots;
+        batch.values = other.batch.values;
+        batch.status = other.batch.status;
+        raw = other.raw;
+    }
+
+    // Keeps the records for which keep(i) is true, in order.
+    template <class Keep>
+    std::size_t compact(Keep keep) {
+        std::size_t out = 0;
+        const std::size_t n = batch.size();
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!keep(i)) continue;
+            if (out != i) {
+                std::memmove(batch.values.data() + out * batch.slots,
+                             batch.values.data() + i * batch.slots,
+                             batch.slots * sizeof(field_value));
+                batch.status[out] = batch.status[i];
+                raw[out] = raw[i];
+            }
+            ++out;
+        }
+        const std::size_t dropped = n - out;
+        batch.values.resize(out * batch.slots);
+        batch.status.resize(out);
+        raw.resize(out);
+        return dropped;
+    }
+};
+
+class query::input_adapter final : public connectors::input_events {
+public:
+    input_adapter(query& q, std::size_t index) : query_(q), index_(index) {}
+    void on_data(std::string_view records) override { query_.on_data(index_, records); }
+    void on_end() override { query_.on_end(index_); }
+    void on_problem(std::string_view type, const std::string& message) override {
+        query_.on_problem(index_, type, message);
+    }
+    void on_failure(const std::string& message) override {
+        query_.fail("input \"" + query_.plan_.inputs[index_]->name + "\": " + message);
+    }
+
+private:
+    query& query_;
+    std::size_t index_;
+};
+
+query::query(compiled_query plan, const config::pipeline_config& pipeline, query_environment env,
+             listener events)
+    : plan_(std::move(plan)),
+      pipeline_(pipeline),
+      env_(std::move(env)),
+      events_(std::move(events)),
+      strand_(asio::make_strand(*env_.io)),
+      tick_timer_(strand_),
+      checkpoint_timer_(strand_) {}
+
+query::~query() = default;
+
+bool query::critical() const {
+    for (const auto& n : plan_.nodes) {
+        if (n.config->critical) return true;
+    }
+    return false;
+}
+
+void query::start() {
+    asio::post(strand_, [self = shared_from_this()] { self->do_start(); });
+}
+
+void query::do_start() {
+    const time::timestamp_ns now = env_.clock();
+    decode::json_decoder_options options;
+    options.number_text_slots = plan_.number_text_slots;
+
+    // Readers of every source, in node order.
+    readers_of_node_.assign(plan_.nodes.size(), {});
+    for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
+        const auto& from = plan_.nodes[i].from;
+        for (std::size_t s = 0; s < from.size(); ++s) readers_of_input_[from[s]].emplace_back(i, s);
+    }
+
+    try {
+        for (const auto& node : plan_.nodes) {
+            engines_.push_back(node.plan ? std::make_unique<engine::node_engine>(*node.plan, now)
+                                         : nullptr);
+        }
+        for (std::size_t i = 0; i < plan_.inputs.size(); ++i) {
+            const config::input_config& in = *plan_.inputs[i];
+            const params::reader params(*in.info->spec, in.params);
+            if (params.spec().find("format") && params.string("format").value == "csv") {
+                throw std::runtime_error("input \"" + in.name +
+                                         "\": format csv is not supported by the runtime yet");
+            }
+            if (params.spec().find("max_line_length")) {
+                options.max_record_size = params.size("max_line_length").value;
+            }
+            auto factory = env_.factories->inputs.find(in.type.value);
+            if (factory == env_.factories->inputs.end()) {
+                throw std::runtime_error("input \"" + in.name + "\": type " + in.type.value +
+                                         " is not supported by the runtime yet");
+            }
+            connectors::input_context ctx;
+            ctx.executor = strand_;
+            ctx.pipeline = plan_.pipeline;
+            ctx.query = plan_.name;
+            ctx.input = in.name;
+            ctx.once = env_.once;
+            ctx.clock = env_.clock;
+            ctx.max_record_size = options.max_record_size;
+            inputs_.push_back(factory->second(params, ctx));
+            if (env_.once && !inputs_.back()->bounded()) {
+                throw std::runtime_error("input \"" + in.name + "\" (" + in.type.value +
+                                         ") never ends, so --once cannot finish");
+            }
+        }
+    } catch (const std::exception& e) {
+        fail(e.what());
+        return;
+    }
+    decoder_ = std::make_unique<decode::json_decoder>(plan_.decode_fields, options);
+
+    std::string error;
+    if (!restore(error)) {
+        fail(error);
+        return;
+    }
+    ended_.assign(inputs_.size(), false);
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        adapters_.push_back(std::make_unique<input_adapter>(*this, i));
+    }
+    state_ = query_state::running;
+    spdlog::info("query {}/{} running ({} inputs, {} nodes)", plan_.pipeline, plan_.name,
+                 inputs_.size(), plan_.nodes.size());
+    for (std::size_t i = 0; i < inputs_.size(); ++i) inputs_[i]->start(*adapters_[i]);
+    schedule_tick();
+    schedule_checkpoint();
+}
+
+bool query::restore(std::string& error) {
+    checkpoint::checkpoint_data data;
+    const auto status = env_.checkpoints->load(plan_.pipeline, plan_.name, data, error);
+    const std::string file = env_.checkpoints->path(plan_.pipeline, plan_.name);
+    const std::string way_out = "; to start this query afresh run: weir run --reset-checkpoint " +
+                                plan_.pipeline + "/" + plan_.name + " …";
+    if (status == checkpoint_store::load_status::absent) return true;
+    if (status == checkpoint_store::load_status::invalid) {
+        error = "checkpoint " + error + way_out;
+        return false;
+    }
+    const bool same_plan = data.plan_fingerprint == plan_.fingerprint;
+    if (!same_plan && !env_.plan_changed) {
+        error = "checkpoint " + file + " was written for a different plan of this query (the "
+                "pipeline changed while weir was stopped)" + way_out;
+        return false;
+    }
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        const std::string& name = plan_.inputs[i]->name;
+        for (const auto& [saved, position] : data.inputs) {
+            if (saved != name) continue;
+            std::string why;
+            if (!inputs_[i]->restore(position, why)) {
+                if (!same_plan) break;  // a changed input starts afresh
+                error = "checkpoint " + file + ": input \"" + name + "\": " + why + way_out;
+                return false;
+            }
+        }
+    }
+    if (!same_plan) {
+        spdlog::warn("query {}/{}: its plan changed; open windows of the old plan are dropped, "
+                     "inputs resume where they were",
+                     plan_.pipeline, plan_.name);
+        return true;
+    }
+    for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
+        if (!engines_[i]) continue;
+        for (const auto& [node, bytes] : data.nodes) {
+            if (node != plan_.nodes[i].config->name) continue;
+            byte_reader r(bytes);
+            if (!engines_[i]->restore(r)) {
+                error = "checkpoint " + file + ": the state of node \"" + node +
+                        "\" is corrupt" + way_out;
+                return false;
+            }
+        }
+    }
+    spdlog::info("query {}/{} resumed from {}", plan_.pipeline, plan_.name, file);
+    return true;
+}
+
+void query::on_data(std::size_t input, std::string_view data) {
+    if (state_ != query_state::running || stopping_) return;
+    flow f;
+    f.batch.slots = decoder_->slots();
+    const char* p = data.data();
+    const char* end = p + data.size();
+    while (p < end) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+        std::string_view line(p, (nl ? nl : end) - p);
+        p = nl ? nl + 1 : end;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+        decoder_->decode_record(line, f.batch);
+        f.raw.push_back(line);
+    }
+    counters_.input_records += f.batch.size();
+    counters_.input_bytes += data.size();
+    for (auto s : f.batch.status) counters_.invalid_records += s != invalid_reason::none;
+    route(plan_.inputs[input]->name, f);
+}
+
+void query::route(const std::string& source, flow& f) {
+    auto it = readers_of_input_.find(source);
+    if (it == readers_of_input_.end()) return;
+    const auto& readers = it->second;
+    for (std::size_t r = 0; r < readers.size(); ++r) {
+        if (r + 1 == readers.size()) {
+            run_node(readers[r].first, readers[r].second, f);
+        } else {
+            flow copy;  // another reader transforms its own copy
+            copy.copy_from(f);
+            run_node(readers[r].first, readers[r].second, copy);
+        }
+    }
+}
+
+void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
+    const compiled_node& node = plan_.nodes[index];
+    scratch_.reset();
+    for (const auto& t : node.transforms) {
+        if (t.type == compiled_transform::kind::filter) {
+            // Invalid records pass untouched: invalid_count() must still see them.
+            counters_.filtered_records += f.compact([&](std::size_t i) {
+                return f.batch.status[i] != invalid_reason::none ||
+                       t.filter->test(f.batch.record(i), scratch_);
+            });
+            continue;
+        }
+        for (std::size_t i = 0; i < f.batch.size(); ++i) {
+            if (f.batch.status[i] != invalid_reason::none) continue;
+            auto record = f.batch.record(i);
+            for (const auto& [slot, program] : t.assignments) {
+                field_value v = program->evaluate(record, scratch_);
+                if (v.is_string()) v = field_value::make_string(f.batch.strings.copy(v.string()));
+                record[slot] = v;
+            }
+        }
+    }
+
+    const time::timestamp_ns now = env_.clock();
+    if (engine::node_engine* e = engines_[index].get()) {
+        times_.clear();
+        if (node.time) {
+            times_.reserve(f.batch.size());
+            for (std::size_t i = 0; i < f.batch.size(); ++i) {
+                time::timestamp_ns t = window::k_no_time;
+                if (f.batch.status[i] != invalid_reason::none ||
+                    !node.time->parse(f.batch.record(i)[node.time_slot], t)) {
+                    t = window::k_no_time;
+                }
+                times_.push_back(t);
+            }
+        }
+        late_.clear();
+        const bool want_late = node.config->late_output.has_value();
+        e->process(f.batch, times_, now, results_, want_late ? &late_ : nullptr, source_index);
+        if (want_late && !late_.empty()) {
+            auto out = env_.outputs.find(node.config->late_output->value);
+            if (out != env_.outputs.end()) {
+                for (auto i : late_) out->second->write_record(f.raw[i]);
+            }
+        }
+        dispatch(node);
+        return;
+    }
+
+    // A derived stream: to its outputs, then to the nodes that read it.
+    if (!node.config->outputs.empty()) {
+        for (std::size_t i = 0; i < f.batch.size(); ++i) {
+            if (f.batch.status[i] != invalid_reason::none) continue;
+            std::string_view json = f.raw[i];
+            if (node.transforms_reshape) {
+                record_json_.clear();
+                record_json_ += '{';
+                const auto record = f.batch.record(i);
+                bool first = true;
+                for (const auto& [name, slot] : node.visible) {
+                    const field_value& v = record[slot];
+                    if (v.kind == value_kind::absent || v.kind == value_kind::other) continue;
+                    if (!first) record_json_ += ',';
+                    first = false;
+                    append_json_string(name, record_json_);
+                    record_json_ += ':';
+                    switch (v.kind) {
+                        case value_kind::null: record_json_ += "null"; break;
+                        case value_kind::boolean: record_json_ += v.boolean ? "true" : "false"; break;
+                        case value_kind::number:
+                            append_json_value(measure_value::make_number(v.number), record_json_);
+                            break;
+                        default: append_json_string(v.string(), record_json_); break;
+                    }
+                }
+                record_json_ += '}';
+                json = record_json_;
+            }
+            for (const auto& o : node.config->outputs) {
+                if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {
+                    out->second->write_record(json);
+                }
+            }
+        }
+    }
+    route(node.config->name, f);
+}
+
+void query::dispatch(const compiled_node& node) {
+    for (const auto& r : results_) {
+        for (const auto& o : node.config->outputs) {
+            if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {
+                out->second->write_result(r);
+            }
+        }
+    }
+    counters_.results += results_.size();
+    results_.clear();
+}
+
+void query::on_end(std::size_t input) {
+    if (state_ != query_state::running || stopping_) return;
+    ended_[input] = true;
+    for (bool e : ended_) {
+        if (!e) return;
+    }
+    finish_once();
+}
+
+void query::finish_once() {
+    const time::timestamp_ns now = env_.clock();
+    for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
+        if (!engines_[i]) continue;
+        engines_[i]->finish(now, results_);
+        dispatch(plan_.nodes[i]);
+    }
+    tick_timer_.cancel();
+    checkpoint_timer_.cancel();
+    checkpoint([self = shared_from_this()](bool ok) {
+        if (!ok) {
+            self->fail("the final checkpoint could not be written");
+            return;
+        }
+        self->state_ = query_state::finished;
+        spdlog::info("query {}/{} finished: {} records, {} results", self->plan_.pipeline,
+                     self->plan_.name, self->counters_.input_records, self->counters_.results);
+        if (self->events_.finished) self->events_.finished();
+    });
+}
+
+void query::on_problem(std::size_t input, std::string_view type, const std::string& message) {
+    // Rate-limited logging and metrics arrive with the observability work; until then every
+    // problem is logged at warning level.
+    spdlog::warn("query {}/{}: input \"{}\": {} ({})", plan_.pipeline, plan_.name,
+                 plan_.inputs[input]->name, message, type);
+}
+
+void query::fail(const std::string& message) {
+    if (state_ == query_state::failed) return;
+    state_ = query_state::failed;
+    stop_inputs();
+    tick_timer_.cancel();
+    checkpoint_timer_.cancel();
+    if (events_.failed) events_.failed(message);
+}
+
+void query::stop_inputs() {
+    for (auto& in : inputs_) in->stop();
+}
+
+void query::schedule_tick() {
+    tick_timer_.expires_after(std::chrono::seconds(1));
+    tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->state_ != query_state::running || self->stopping_) return;
+        const time::timestamp_ns now = self->env_.clock();
+        for (std::size_t i = 0; i < self->plan_.nodes.size(); ++i) {
+            if (!self->engines_[i]) continue;
+            self->engines_[i]->advance(now, self->results_);
+            self->dispatch(self->plan_.nodes[i]);
+        }
+        self->schedule_tick();
+    });
+}
+
+void query::schedule_checkpoint() {
+    checkpoint_timer_.expires_after(env_.checkpoint_interval);
+    checkpoint_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->state_ != query_state::running || self->stopping_) return;
+        self->checkpoint([self](bool) {
+            if (self->state_ == query_state::running && !self->stopping_) {
+                self->schedule_checkpoint();
+            }
+        });
+    });
+}
+
+void query::checkpoint(std::function<void(bool ok)> then) {
+    if (checkpoint_running_) {
+        // One at a time: a fresh one follows the running one for every caller that waits.
+        queued_checkpoints_.push_back(std::move(then));
+        return;
+    }
+    checkpoint_running_ = true;
+    // The state now; outputs are flushed before it is written, so no result produced before
+    // this moment can be lost behind the checkpoint.
+    auto data = std::make_shared<checkpoint::checkpoint_data>();
+    data->plan_fingerprint = plan_.fingerprint;
+    data->written_at = env_.clock();
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        data->inputs.emplace_back(plan_.inputs[i]->name, inputs_[i]->position());
+    }
+    for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
+        if (!engines_[i]) continue;
+        byte_writer w;
+        engines_[i]->snapshot(w);
+        data->nodes.emplace_back(plan_.nodes[i].config->name, w.take());
+    }
+
+    struct pending_flush {
+        std::size_t left = 0;
+        bool ok = true;
+        std::string error;
+    };
+    auto pending = std::make_shared<pending_flush>();
+    auto write = [self = shared_from_this(), data, pending, then]() {
+        bool ok = pending->ok;
+        if (!ok) {
+            spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
+                          self->plan_.pipeline, self->plan_.name, pending->error);
+        } else {
+            std::string error;
+            ok = self->env_.checkpoints->write(self->plan_.pipeline, self->plan_.name, *data, error);
+            if (ok) {
+                ++self->counters_.checkpoints;
+            } else {
+                spdlog::error("query {}/{}: checkpoint failed: {}", self->plan_.pipeline,
+                              self->plan_.name, error);
+            }
+        }
+        self->checkpoint_running_ = false;
+        then(ok);
+        if (!self->queued_checkpoints_.empty()) {
+            auto waiting = std::move(self->queued_checkpoints_);
+            self->queued_checkpoints_.clear();
+            self->checkpoint([waiting](bool next_ok) {
+                for (const auto& f : waiting) f(next_ok);
+            });
+        }
+    };
+    std::vector<std::shared_ptr<connectors::output>> outputs;
+    for (const auto& name : plan_.outputs) {
+        if (auto it = env_.outputs.find(name); it != env_.outputs.end()) outputs.push_back(it->second);
+    }
+    if (outputs.empty()) {
+        write();
+        return;
+    }
+    pending->left = outputs.size();
+    for (auto& out : outputs) {
+        out->flush([this_strand = strand_, pending, write](bool ok, const std::string& error) {
+            asio::post(this_strand, [pending, write, ok, error] {
+                if (!ok) {
+                    pending->ok = false;
+                    pending->error = error;
+                }
+                if (--pending->left == 0) write();
+            });
+        });
+    }
+}
+
+void query::stop(std::function<void()> done) {
+    asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+        if (self->stopping_) return;
+        self->stopping_ = true;
+        self->stop_inputs();
+        self->tick_timer_.cancel();
+        self->checkpoint_timer_.cancel();
+        if (self->state_ != query_state::running) {
+            done();
+            return;
+        }
+        self->checkpoint([self, done](bool) {
+            self->state_ = query_state::stopped;
+            done();
+        });
+    });
+}
+
+}  // namespace weir::daemon

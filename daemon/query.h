@@ -1,0 +1,129 @@
+// A managed query at run time (DESIGN.md §3): its own input instances, decoding, the node
+// chain (transforms, engines), results to the pipeline's outputs, timers, and checkpoints.
+// Everything a query does runs on its own strand.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "connectors/runtime.h"
+#include "core/decode/json_decoder.h"
+#include "core/engine/node_engine.h"
+#include "core/expr/scratch_arena.h"
+#include "daemon/checkpoint_store.h"
+#include "daemon/query_plan.h"
+
+namespace weir::daemon {
+
+enum class query_state { starting, running, degraded, failed, stopped, finished };
+const char* to_string(query_state s);
+
+struct query_counters {
+    std::uint64_t input_records = 0;
+    std::uint64_t input_bytes = 0;
+    std::uint64_t invalid_records = 0;
+    std::uint64_t filtered_records = 0;
+    std::uint64_t results = 0;
+    std::uint64_t checkpoints = 0;
+};
+
+struct query_environment {
+    boost::asio::io_context* io = nullptr;
+    const checkpoint_store* checkpoints = nullptr;
+    const connectors::connector_factories* factories = nullptr;
+    connectors::wall_clock clock;
+    // The pipeline's outputs by name, shared by its queries.
+    std::map<std::string, std::shared_ptr<connectors::output>, std::less<>> outputs;
+    bool once = false;
+    std::chrono::milliseconds checkpoint_interval{10'000};
+    // Restarted after its plan changed (a reload): an old checkpoint of another plan gives only
+    // its input positions, instead of stopping the query.
+    bool plan_changed = false;
+};
+
+class query : public std::enable_shared_from_this<query> {
+public:
+    struct listener {
+        std::function<void(const std::string& message)> failed;
+        std::function<void()> finished;  // --once: every input ended and all is flushed
+    };
+
+    query(compiled_query plan, const config::pipeline_config& pipeline, query_environment env,
+          listener events);
+    ~query();
+
+    const std::string& pipeline() const { return plan_.pipeline; }
+    const std::string& name() const { return plan_.name; }
+    const compiled_query& plan() const { return plan_; }
+    bool critical() const;
+
+    // Restores the checkpoint, starts the inputs and the timers (asynchronously, on the strand).
+    void start();
+
+    // Stops the inputs, writes a final checkpoint and calls `done` (from any thread). Open
+    // windows stay open: they are in the checkpoint.
+    void stop(std::function<void()> done);
+
+    query_state state() const { return state_; }
+    query_counters counters() const { return counters_; }
+
+private:
+    class input_adapter;
+    struct flow;
+
+    void do_start();
+    bool restore(std::string& error);
+    void on_data(std::size_t input, std::string_view data);
+    void on_end(std::size_t input);
+    void on_problem(std::size_t input, std::string_view type, const std::string& message);
+    void fail(const std::string& message);
+
+    void route(const std::string& source, flow& f);
+    void run_node(std::size_t node, std::size_t source_index, flow& f);
+    void dispatch(const compiled_node& node);
+
+    void schedule_tick();
+    void schedule_checkpoint();
+    // Snapshot now; flush the outputs; then write. `then` runs on the strand afterwards.
+    void checkpoint(std::function<void(bool ok)> then);
+    void finish_once();
+    void stop_inputs();
+
+    compiled_query plan_;
+    const config::pipeline_config& pipeline_;
+    query_environment env_;
+    listener events_;
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+    boost::asio::steady_timer tick_timer_;
+    boost::asio::steady_timer checkpoint_timer_;
+
+    std::vector<std::unique_ptr<connectors::input>> inputs_;
+    std::vector<std::unique_ptr<input_adapter>> adapters_;
+    std::vector<bool> ended_;
+    std::unique_ptr<decode::json_decoder> decoder_;
+    std::vector<std::unique_ptr<engine::node_engine>> engines_;  // per node; null without checks
+    std::vector<std::vector<std::size_t>> readers_of_node_;      // node -> nodes reading it
+    std::map<std::string, std::vector<std::pair<std::size_t, std::size_t>>, std::less<>>
+        readers_of_input_;  // input -> (node, source index)
+    std::vector<check_result> results_;
+    std::vector<std::uint32_t> late_;
+    std::vector<time::timestamp_ns> times_;
+    expr::scratch_arena scratch_;
+    std::string record_json_;
+
+    query_state state_ = query_state::starting;
+    query_counters counters_;
+    bool checkpoint_running_ = false;
+    std::vector<std::function<void(bool ok)>> queued_checkpoints_;
+    bool stopping_ = false;
+};
+
+}  // namespace weir::daemon

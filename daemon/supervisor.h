@@ -1,0 +1,22 @@
+// The daemon: loads the configuration, builds each pipeline's outputs and queries on one
+// io_context served by N threads, restarts failing non-critical queries with capped back-off,
+// handles SIGINT/SIGTERM (drain, final checkpoints, exit) and SIGHUP (reload), and --once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace weir::daemon {
+
+struct run_options {
+    std::vector<std::string> paths;
+    std::string data_dir;    // "" = settings file, else /var/lib/weir
+    unsigned threads = 0;    // 0 = the number of cores
+    bool once = false;
+    std::vector<std::string> reset_checkpoints;  // "pipeline/query"
+};
+
+// Runs until stopped; returns the process exit code (DESIGN.md §1.1).
+int run_daemon(const run_options& options);
+
+}  // namespace weir::daemon
