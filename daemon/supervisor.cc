@@ -228,9 +228,16 @@ private:
                     spdlog::warn("SIGHUP: reloading is not available yet; the running "
                                  "configuration stays");
                 } else if (stopping_) {
+                    // The same signal delivered twice at once (to the process and its group,
+                    // as `timeout` does) is one request; a second Ctrl-C later quits now.
+                    if (std::chrono::steady_clock::now() - first_signal_ <
+                        std::chrono::milliseconds(500)) {
+                        return;
+                    }
                     spdlog::warn("second signal: quitting at once");
                     std::_Exit(exit_failure);
                 } else {
+                    first_signal_ = std::chrono::steady_clock::now();
                     spdlog::info("signal {}: draining and stopping", signal);
                     shutdown(exit_ok);
                 }
@@ -316,6 +323,7 @@ private:
     std::map<std::string, std::unique_ptr<query_slot>> slots_;
     std::map<std::string, bool> plan_changed_;
     bool stopping_ = false;
+    std::chrono::steady_clock::time_point first_signal_;
     std::atomic<int> exit_code_{exit_ok};
 };
 

@@ -164,10 +164,20 @@ class cli_test(unittest.TestCase):
         self.assertEqual(rc, EXIT_CONFIG)
         self.assertEqual(out, "")
 
-    def test_run_is_not_built_yet(self):
-        rc, _, err = weir("run", "examples/quickstart.yaml")
-        self.assertEqual(rc, EXIT_FAILURE)
-        self.assertIn("not built yet", err)
+    def test_run_with_an_invalid_config_exits_78(self):
+        path = sorted(glob.glob(source("tests", "configs", "invalid", "*.yaml")))[0]
+        rc, _, err = weir("run", "--once", path)
+        self.assertEqual(rc, EXIT_CONFIG)
+        self.assertIn("not starting", err)
+
+    def test_checkpoint_inspect_of_a_corrupt_file_exits_1(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "q.ckpt")
+            with open(path, "wb") as f:
+                f.write(b"WEIRCKPT\x01\x00\x00\x00garbage")
+            rc, _, err = weir("checkpoint", "inspect", path)
+            self.assertEqual(rc, EXIT_FAILURE)
+            self.assertIn(path, err)
 
 
 if __name__ == "__main__":
