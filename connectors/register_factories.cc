@@ -17,9 +17,13 @@ void add(Map& map, const char* type, Factory factory) {
 
 void register_builtin_factories(connector_factories& f) {
     add(f.inputs, "generator", &make_generator_input);
+    add(f.inputs, "file", &make_file_input);
+    add(f.inputs, "stdin", &make_stdin_input);
 
     add(f.outputs, "console", &make_console_output);
     add(f.outputs, "file", &make_file_output);
+    add(f.outputs, "http", &make_http_output);
+    add(f.outputs, "alertmanager", &make_alertmanager_output);
 }
 
 }  // namespace weir::connectors

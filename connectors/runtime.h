@@ -79,7 +79,8 @@ public:
     // the position does not fit this input (then the checkpoint is incompatible).
     virtual bool restore(std::string_view position, std::string& error) = 0;
 
-    // Whether the input ends by itself in --once mode (stdin, tcp and udp do not).
+    // Whether the input ends by itself in --once mode: files and generators with `count` do,
+    // stdin does when its writer closes it; tcp and udp never do.
     virtual bool bounded() const = 0;
 };
 

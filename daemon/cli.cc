@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config/graph.h"
@@ -270,6 +271,8 @@ int run_cli(int argc, char** argv) try {
         return exit_ok;
     }
     if (run->parsed()) {
+        // Logs go to stderr; stdout belongs to the console output's results.
+        spdlog::set_default_logger(spdlog::stderr_color_mt("weir"));
         spdlog::set_level(spdlog::level::from_str(log_level));
         spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
         if (run_opts.paths.empty()) run_opts.paths = default_paths();

@@ -35,6 +35,33 @@ time::timestamp_ns wall_now() {
         .count();
 }
 
+// A parameter tree as canonical text, to tell whether a component's settings changed.
+void canonical(const params::value& v, std::string& out) {
+    switch (v.type) {
+        case params::value::kind::null: out += '~'; break;
+        case params::value::kind::scalar: out += std::to_string(v.text.size()) + ':' + v.text; break;
+        case params::value::kind::sequence:
+            out += '[';
+            for (const auto& i : v.items) canonical(i, out);
+            out += ']';
+            break;
+        case params::value::kind::mapping:
+            out += '{';
+            for (const auto& e : v.entries) {
+                out += std::to_string(e.key.size()) + ':' + e.key + '=';
+                canonical(e.val, out);
+            }
+            out += '}';
+            break;
+    }
+}
+
+std::string canonical_text(const params::value& v) {
+    std::string out;
+    canonical(v, out);
+    return out;
+}
+
 // One running configuration: the loaded files (which queries point into), the outputs of
 // each pipeline, and the queries.
 struct generation {
@@ -55,8 +82,10 @@ struct query_slot {
 
 class supervisor {
 public:
-    supervisor(const run_options& options, unsigned threads)
+    supervisor(const run_options& options, unsigned threads,
+               const params::component_registry& registry)
         : options_(options),
+          registry_(registry),
           threads_(threads),
           strand_(asio::make_strand(io_)),
           signals_(io_, SIGINT, SIGTERM, SIGHUP),
@@ -91,6 +120,7 @@ public:
             std::cerr << "weir: " << error << '\n';
             return exit_failure;
         }
+        remember_outputs(*gen);
         for (const auto& p : gen->config.pipelines) {
             for (const auto& q : config::split_queries(p)) {
                 try {
@@ -121,25 +151,32 @@ public:
 private:
     bool build_outputs(generation& gen, std::string& error) {
         for (const auto& p : gen.config.pipelines) {
-            auto& outs = gen.outputs[p.name];
-            for (const auto& o : p.outputs) {
-                auto factory = factories_.outputs.find(o.type.value);
-                if (factory == factories_.outputs.end()) {
-                    error = "pipeline " + p.name + ": output \"" + o.name + "\": type " +
-                            o.type.value + " is not supported by the runtime yet";
-                    return false;
-                }
-                connectors::output_context ctx;
-                ctx.executor = asio::make_strand(io_);
-                ctx.pipeline = p.name;
-                ctx.output = o.name;
-                ctx.clock = wall_now;
-                try {
-                    outs[o.name] = factory->second(params::reader(*o.info->spec, o.params), ctx);
-                } catch (const std::exception& e) {
-                    error = "pipeline " + p.name + ": output \"" + o.name + "\": " + e.what();
-                    return false;
-                }
+            if (!build_pipeline_outputs(gen, p, error)) return false;
+        }
+        return true;
+    }
+
+    bool build_pipeline_outputs(generation& gen, const config::pipeline_config& p,
+                                std::string& error) {
+        auto& outs = gen.outputs[p.name];
+        for (const auto& o : p.outputs) {
+            auto factory = factories_.outputs.find(o.type.value);
+            if (factory == factories_.outputs.end()) {
+                error = "pipeline " + p.name + ": output \"" + o.name + "\": type " +
+                        o.type.value + " is not supported by the runtime yet";
+                return false;
+            }
+            connectors::output_context ctx;
+            ctx.executor = asio::make_strand(io_);
+            ctx.pipeline = p.name;
+            ctx.output = o.name;
+            ctx.clock = wall_now;
+            try {
+                outs[o.name] = factory->second(params::reader(*o.info->spec, o.params), ctx);
+                all_outputs_.push_back(outs[o.name]);
+            } catch (const std::exception& e) {
+                error = "pipeline " + p.name + ": output \"" + o.name + "\": " + e.what();
+                return false;
             }
         }
         return true;
@@ -225,8 +262,7 @@ private:
             if (ec) return;
             asio::post(strand_, [this, signal] {
                 if (signal == SIGHUP) {
-                    spdlog::warn("SIGHUP: reloading is not available yet; the running "
-                                 "configuration stays");
+                    reload();
                 } else if (stopping_) {
                     // The same signal delivered twice at once (to the process and its group,
                     // as `timeout` does) is one request; a second Ctrl-C later quits now.
@@ -244,6 +280,182 @@ private:
             });
             wait_for_signal();
         });
+    }
+
+    // SIGHUP: load and validate the files again. Invalid: every error is logged and the
+    // running configuration stays. Valid: queries whose plan is unchanged (and whose
+    // pipeline's outputs are unchanged) keep running with their open windows; changed ones
+    // stop with a checkpoint and start again (their inputs resume where they were); removed
+    // ones stop; new ones start. Signals during a reload are coalesced into one more reload.
+    void reload() {
+        if (stopping_) return;
+        if (reloading_) {
+            reload_again_ = true;
+            return;
+        }
+        reloading_ = true;
+        spdlog::info("SIGHUP: reloading {}", fmt_paths());
+        config::load_result loaded = config::load(paths_, registry_);
+        for (const auto& d : loaded.diags.sorted()) {
+            if (d.severity == severity::error) {
+                spdlog::error("reload: {}", format(d));
+            } else {
+                spdlog::warn("reload: {}", format(d));
+            }
+        }
+        if (loaded.diags.has_errors()) {
+            ++reloads_failed_;
+            spdlog::error("reload failed: {} errors; the running configuration stays",
+                          loaded.diags.error_count());
+            finish_reload();
+            return;
+        }
+
+        auto gen = std::make_shared<generation>();
+        gen->config = std::move(loaded.config);
+        // Outputs of a pipeline whose outputs section did not change are kept (shared).
+        std::set<std::string> outputs_changed;
+        for (const auto& p : gen->config.pipelines) {
+            const std::string fresh = outputs_fingerprint(p);
+            auto old = outputs_by_pipeline_.find(p.name);
+            if (old != outputs_by_pipeline_.end() && old->second.first == fresh) {
+                gen->outputs[p.name] = old->second.second;
+            } else {
+                outputs_changed.insert(p.name);
+            }
+        }
+        std::string error;
+        for (const auto& p : gen->config.pipelines) {
+            if (!outputs_changed.count(p.name)) continue;
+            if (!build_pipeline_outputs(*gen, p, error)) {
+                spdlog::error("reload failed: {}; the running configuration stays", error);
+                ++reloads_failed_;
+                finish_reload();
+                return;
+            }
+        }
+
+        std::map<std::string, std::pair<const config::pipeline_config*, compiled_query>> wanted;
+        for (const auto& p : gen->config.pipelines) {
+            for (const auto& q : config::split_queries(p)) {
+                try {
+                    wanted[p.name + "/" + q.name] = {&p, compile_query(p, q)};
+                } catch (const std::exception& e) {
+                    spdlog::error("reload failed: pipeline {}, query {}: {}; the running "
+                                  "configuration stays",
+                                  p.name, q.name, e.what());
+                    ++reloads_failed_;
+                    finish_reload();
+                    return;
+                }
+            }
+        }
+
+        std::vector<std::string> keep, restart, remove, add;
+        for (const auto& [key, slot] : slots_) {
+            auto it = wanted.find(key);
+            if (it == wanted.end()) {
+                remove.push_back(key);
+            } else if (it->second.second.fingerprint == slot->plan.fingerprint &&
+                       !outputs_changed.count(slot->pipeline->name)) {
+                keep.push_back(key);
+            } else {
+                restart.push_back(key);
+            }
+        }
+        for (const auto& [key, w] : wanted) {
+            if (!slots_.count(key)) add.push_back(key);
+        }
+        ++reloads_succeeded_;
+        spdlog::info("reload: {} queries kept, {} restarted, {} removed, {} added", keep.size(),
+                     restart.size(), remove.size(), add.size());
+        for (const auto& key : restart) spdlog::info("reload: restarting query {}", key);
+
+        // Stop what changes, then start the new plans once their checkpoints are written.
+        std::vector<std::string> stopping = restart;
+        stopping.insert(stopping.end(), remove.begin(), remove.end());
+        auto left = std::make_shared<std::size_t>(stopping.size());
+        auto then = [this, gen, wanted, restart, add, remove]() mutable {
+            for (const auto& key : remove) slots_.erase(key);
+            for (const auto& key : restart) slots_.erase(key);
+            for (const auto& key : restart) {
+                auto& [p, plan] = wanted.at(key);
+                add_query(gen, *p, plan, true);
+                start_query(*slots_.at(key));
+            }
+            for (const auto& key : add) {
+                auto& [p, plan] = wanted.at(key);
+                add_query(gen, *p, plan, false);
+                start_query(*slots_.at(key));
+            }
+            remember_outputs(*gen);
+            stop_unused_outputs();
+            finish_reload();
+        };
+        if (stopping.empty()) {
+            then();
+            return;
+        }
+        for (const auto& key : stopping) {
+            auto& slot = *slots_.at(key);
+            slot.restart_timer->cancel();
+            if (!slot.running) {
+                if (--*left == 0) then();
+                continue;
+            }
+            slot.running->stop([this, left, then]() mutable {
+                asio::post(strand_, [left, then]() mutable {
+                    if (--*left == 0) then();
+                });
+            });
+        }
+    }
+
+    void finish_reload() {
+        stop_unused_outputs();  // e.g. built by a reload that failed later
+        reloading_ = false;
+        if (reload_again_ && !stopping_) {
+            reload_again_ = false;
+            reload();
+        }
+    }
+
+    std::string fmt_paths() const {
+        std::string s;
+        for (const auto& p : paths_) s += (s.empty() ? "" : " ") + p;
+        return s;
+    }
+
+    static std::string outputs_fingerprint(const config::pipeline_config& p) {
+        std::string s;
+        for (const auto& o : p.outputs) {
+            s += o.name + "=" + canonical_text(o.params) + "\n";
+        }
+        return s;
+    }
+
+    void remember_outputs(const generation& gen) {
+        for (const auto& p : gen.config.pipelines) {
+            outputs_by_pipeline_[p.name] = {outputs_fingerprint(p), gen.outputs.at(p.name)};
+        }
+    }
+
+    // Outputs no running query's generation uses any more are flushed and closed.
+    void stop_unused_outputs() {
+        std::set<connectors::output*> used;
+        for (const auto& [key, slot] : slots_) {
+            for (const auto& [p, outs] : slot->gen->outputs) {
+                for (const auto& [name, out] : outs) used.insert(out.get());
+            }
+        }
+        for (auto it = all_outputs_.begin(); it != all_outputs_.end();) {
+            if (used.count(it->get())) {
+                ++it;
+                continue;
+            }
+            (*it)->stop([] {});
+            it = all_outputs_.erase(it);
+        }
     }
 
     // Stops every query (each writes its final checkpoint), then the outputs, within
@@ -282,14 +494,7 @@ private:
     }
 
     void stop_outputs() {
-        std::vector<std::shared_ptr<connectors::output>> outputs;
-        std::set<const generation*> seen;
-        for (auto& [key, slot] : slots_) {
-            if (!seen.insert(slot->gen.get()).second) continue;
-            for (auto& [p, outs] : slot->gen->outputs) {
-                for (auto& [name, out] : outs) outputs.push_back(out);
-            }
-        }
+        std::vector<std::shared_ptr<connectors::output>> outputs = all_outputs_;
         auto left = std::make_shared<std::size_t>(outputs.size());
         auto done = [this] {
             shutdown_timer_.cancel();
@@ -310,6 +515,7 @@ private:
     }
 
     run_options options_;
+    const params::component_registry& registry_;
     unsigned threads_;
     asio::io_context io_;
     asio::strand<asio::io_context::executor_type> strand_;  // the supervisor's own state
@@ -323,6 +529,16 @@ private:
     std::map<std::string, std::unique_ptr<query_slot>> slots_;
     std::map<std::string, bool> plan_changed_;
     bool stopping_ = false;
+    bool reloading_ = false;
+    bool reload_again_ = false;
+    std::uint64_t reloads_succeeded_ = 0;
+    std::uint64_t reloads_failed_ = 0;
+    // The outputs each pipeline runs with, and what they were built from.
+    std::map<std::string,
+             std::pair<std::string,
+                       std::map<std::string, std::shared_ptr<connectors::output>, std::less<>>>>
+        outputs_by_pipeline_;
+    std::vector<std::shared_ptr<connectors::output>> all_outputs_;
     std::chrono::steady_clock::time_point first_signal_;
     std::atomic<int> exit_code_{exit_ok};
 };
@@ -330,14 +546,9 @@ private:
 }  // namespace
 
 int run_daemon(const run_options& options) {
-    config::load_result loaded = config::load(options.paths, [] {
-        static const params::component_registry r = [] {
-            params::component_registry reg;
-            connectors::register_builtin_connectors(reg);
-            return reg;
-        }();
-        return std::cref(r);
-    }().get());
+    params::component_registry registry;
+    connectors::register_builtin_connectors(registry);
+    config::load_result loaded = config::load(options.paths, registry);
     for (const auto& d : loaded.diags.sorted()) std::cerr << format(d) << '\n';
     if (loaded.diags.has_errors()) {
         std::cerr << "weir: configuration is invalid: not starting\n";
@@ -346,7 +557,7 @@ int run_daemon(const run_options& options) {
     const unsigned threads = options.threads > 0
                                  ? options.threads
                                  : std::max(1u, std::thread::hardware_concurrency());
-    supervisor s(options, threads);
+    supervisor s(options, threads, registry);
     return s.run(options.paths, std::move(loaded));
 }
 

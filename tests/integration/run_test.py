@@ -252,6 +252,93 @@ class run_test(unittest.TestCase):
         for k, v in expected.items():
             self.assertEqual(union[k], v)
 
+RELOAD_PIPELINE = """
+pipeline: live
+inputs:
+  sensors: {{type: generator, seed: 3, rate: 200, time_step: 100ms, groups: 2,
+            start_time: "2026-11-20T10:00:00Z"}}
+nodes:
+  a:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks: [{{name: volume, measure: count(), must_be: "> 10"}}]
+    outputs: [results]
+  b:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks: [{{name: volume, measure: count(), must_be: "{b_must_be}"}}]
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}}}
+"""
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class reload_test(unittest.TestCase):
+    def test_sighup_restarts_only_changed_queries_and_survives_invalid_files(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            results = os.path.join(tmp, "results.jsonl")
+            config = os.path.join(tmp, "live.yaml")
+            settings = os.path.join(tmp, "weir.yaml")
+            with open(settings, "w") as f:
+                f.write("checkpoint: {interval: 200ms}\n")
+            with open(config, "w") as f:
+                f.write(RELOAD_PIPELINE.format(results=results, b_must_be="> 10"))
+            log = open(os.path.join(tmp, "log.txt"), "w+")
+            self.addCleanup(log.close)
+            p = subprocess.Popen([WEIR, "run", "--data-dir", os.path.join(tmp, "d"), settings,
+                                  config], stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                def log_text():
+                    log.flush()
+                    with open(log.name) as f:
+                        return f.read()
+
+                def results_of(node):
+                    return [r for r in read_jsonl(results) if r["node"] == node]
+
+                wait_for(lambda: len(results_of("a")) >= 3 and len(results_of("b")) >= 3, 20,
+                         "first results")
+                with open(config, "w") as f:
+                    f.write(RELOAD_PIPELINE.format(results=results, b_must_be="> 1000"))
+                p.send_signal(signal.SIGHUP)
+                wait_for(lambda: "1 queries kept, 1 restarted" in log_text(), 20,
+                         "the reload to restart b only")
+                self.assertIn("restarting query live/b", log_text())
+                wait_for(lambda: any(r["must_be"] == "> 1000" for r in results_of("b")), 20,
+                         "results of the new plan of b")
+
+                with open(config, "w") as f:
+                    f.write("nodes: [this is: not valid\n")
+                count_before = len(results_of("a"))
+                p.send_signal(signal.SIGHUP)
+                wait_for(lambda: "reload failed" in log_text(), 20, "the failed reload")
+                self.assertIn("YAML syntax", log_text())
+                wait_for(lambda: len(results_of("a")) > count_before + 2, 20,
+                         "results after the failed reload")
+                self.assertIsNone(p.poll(), "weir keeps running")
+            finally:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+            self.assertEqual(p.returncode, 0, log_text()[-2000:])
+
+            # a kept its windows: one result per window, none missing, none repeated.
+            starts = sorted(parse_ts(r["window_start"]) for r in read_jsonl(results)
+                            if r["node"] == "a")
+            self.assertEqual(len(starts), len(set(starts)), "no window of a emitted twice")
+            self.assertEqual(starts, [starts[0] + WINDOW_S * i for i in range(len(starts))],
+                             "no window of a missing")
+
 
 if __name__ == "__main__":
     unittest.main()

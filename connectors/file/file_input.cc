@@ -1,0 +1,790 @@
+// The file input: glob discovery, chunked reads into per-file buffers, line framing with the
+// size limit, rotation/truncation handling and inotify-driven following (with a poll timer as
+// the safety net, so a missed event never stalls the input).
+#include "connectors/file/file_input.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "connectors/builtin.h"
+#include "core/checkpoint/byte_codec.h"
+#include "core/decode/json_decoder.h"
+
+namespace weir::connectors {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::uint8_t position_version = 1;
+constexpr auto poll_interval = std::chrono::milliseconds(250);
+constexpr std::uint64_t no_end = std::numeric_limits<std::uint64_t>::max();
+
+struct file_settings {
+    std::string pattern;
+    std::vector<std::string> exclude;
+    bool follow = false;
+    bool start_at_end = false;
+    std::chrono::milliseconds glob_interval{1000};
+    std::chrono::milliseconds ignore_older{0};
+    std::chrono::milliseconds rotate_wait{5000};
+    std::size_t read_buffer_size = 64 * 1024;
+    std::size_t fingerprint_bytes = 256;
+    std::size_t max_line = 1 << 20;
+};
+
+// FNV-1a: stable across versions and platforms, as a checkpointed identity must be.
+std::uint64_t fnv1a(const char* data, std::size_t n) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (std::size_t i = 0; i < n; ++i) {
+        h ^= static_cast<unsigned char>(data[i]);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
+
+bool has_glob_magic(std::string_view s) {
+    return s.find_first_of("*?[") != std::string::npos;
+}
+
+std::string dir_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+struct saved_file {
+    std::string path;
+    std::uint64_t dev = 0, ino = 0;
+    std::uint64_t fp_len = 0, fp_hash = 0;
+    std::uint64_t offset = 0;
+};
+
+struct tracked_file {
+    std::string path;
+    int fd = -1;
+    std::uint64_t dev = 0, ino = 0;
+    std::uint64_t fp_len = 0, fp_hash = 0;
+    std::uint64_t read_offset = 0;  // the next byte to read
+    std::uint64_t committed = 0;    // everything before it was delivered (or skipped)
+    std::uint64_t end = no_end;     // bounded reads: the size seen at discovery
+    std::string data;               // bytes [read_offset - data.size(), read_offset)
+    bool lines_pending = false;     // `data` still holds complete lines (paused mid-chunk)
+    bool skipping = false;          // inside a line over the limit, discarding to its newline
+    bool rotated = false;           // renamed away or deleted: read to the end, then let go
+    bool at_eof = false;
+    bool done = false;  // bounded read finished; kept for position()
+    steady::time_point rotated_at;
+
+    ~tracked_file() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+class file_impl : public std::enable_shared_from_this<file_impl> {
+  public:
+    file_impl(file_settings s, const input_context& ctx)
+        : s_(std::move(s)),
+          executor_(ctx.executor),
+          tailing_(s_.follow && !ctx.once),
+          clock_(ctx.clock),
+          poll_timer_(ctx.executor),
+          inotify_(ctx.executor) {}
+
+    void start(input_events& events) {
+        events_ = &events;
+        started_ = true;
+        if (tailing_) setup_inotify();
+        std::string failure;
+        if (!rescan(true, failure)) {
+            failed_ = true;
+            post([failure](file_impl& self) { self.events_->on_failure(failure); });
+            return;
+        }
+        saved_.clear();
+        if (tailing_) {
+            arm_poll();
+            wait_inotify();
+        }
+        post_pump();
+    }
+
+    void pause() { paused_ = true; }
+
+    void resume() {
+        if (!paused_) return;
+        paused_ = false;
+        if (started_ && !stopped_) post_pump();
+    }
+
+    void stop() {
+        if (stopped_) return;
+        stopped_ = true;
+        poll_timer_.cancel();
+        boost::system::error_code ignored;
+        inotify_.close(ignored);
+    }
+
+    std::string position() const {
+        byte_writer w;
+        w.u8(position_version);
+        if (!started_ || failed_) {
+            w.varint(saved_.size());
+            for (const auto& f : saved_)
+                write_file(w, f.path, f.dev, f.ino, f.fp_len, f.fp_hash, f.offset);
+            return w.take();
+        }
+        w.varint(files_.size());
+        for (const auto& f : files_) {
+            write_file(w, f->path, f->dev, f->ino, f->fp_len, f->fp_hash, f->committed);
+        }
+        return w.take();
+    }
+
+    bool restore(std::string_view position, std::string& error) {
+        byte_reader r(position);
+        if (r.u8() != position_version) {
+            error = "file position: unknown version";
+            return false;
+        }
+        std::vector<saved_file> saved(r.count(13));
+        for (auto& f : saved) {
+            f.path = std::string(r.str());
+            f.dev = r.varint();
+            f.ino = r.varint();
+            f.fp_len = r.varint();
+            f.fp_hash = r.u64();
+            f.offset = r.varint();
+            if (f.fp_len > 64 * 1024) r.fail();
+        }
+        if (!r.ok() || !r.at_end()) {
+            error =
+                "file position: " + std::string(r.ok() ? "trailing bytes" : to_string(r.error()));
+            return false;
+        }
+        saved_ = std::move(saved);
+        return true;
+    }
+
+  private:
+    static void write_file(byte_writer& w, const std::string& path, std::uint64_t dev,
+                           std::uint64_t ino, std::uint64_t fp_len, std::uint64_t fp_hash,
+                           std::uint64_t offset) {
+        w.str(path);
+        w.varint(dev);
+        w.varint(ino);
+        w.varint(fp_len);
+        w.u64(fp_hash);
+        w.varint(offset);
+    }
+
+    template <class F>
+    void post(F f) {
+        asio::post(executor_, [self = shared_from_this(), f = std::move(f)] {
+            if (!self->stopped_) f(*self);
+        });
+    }
+
+    void post_pump() {
+        if (pump_posted_ || stopped_) return;
+        pump_posted_ = true;
+        post([](file_impl& self) {
+            self.pump_posted_ = false;
+            self.pump();
+        });
+    }
+
+    void problem(std::string_view type, const std::string& message) {
+        events_->on_problem(type, message);
+    }
+
+    std::int64_t wall_now_ns() const {
+        if (clock_) return clock_();
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    bool excluded(const std::string& path) const {
+        const std::string base = path.substr(path.rfind('/') + 1);
+        for (const auto& pattern : s_.exclude) {
+            if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0 ||
+                ::fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    std::vector<std::string> matches() const {
+        std::vector<std::string> out;
+        glob_t g{};
+        if (::glob(s_.pattern.c_str(), 0, nullptr, &g) == 0) {
+            for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+        }
+        ::globfree(&g);
+        return out;
+    }
+
+    tracked_file* find_tracked(std::uint64_t dev, std::uint64_t ino) {
+        for (auto& f : files_) {
+            if (f->dev == dev && f->ino == ino) return f.get();
+        }
+        return nullptr;
+    }
+
+    // Hash of the first min(fingerprint_bytes, size) bytes of `fd`; false on a read error.
+    bool fingerprint(int fd, std::uint64_t size, std::uint64_t limit, std::uint64_t& len,
+                     std::uint64_t& hash) {
+        len = std::min<std::uint64_t>(size, limit);
+        fp_buf_.resize(len);
+        std::size_t got = 0;
+        while (got < len) {
+            const ssize_t n = ::pread(fd, fp_buf_.data() + got, len - got, static_cast<off_t>(got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        len = got;
+        hash = fnv1a(fp_buf_.data(), got);
+        return true;
+    }
+
+    // Offset just after the last newline before `size` (so start_at: end never begins in the
+    // middle of a line), or `size` when the tail holds no newline.
+    std::uint64_t line_end_before(int fd, std::uint64_t size) {
+        const std::uint64_t span = std::min<std::uint64_t>(size, 64 * 1024);
+        fp_buf_.resize(span);
+        const ssize_t n = ::pread(fd, fp_buf_.data(), span, static_cast<off_t>(size - span));
+        if (n != static_cast<ssize_t>(span)) return size;
+        const void* nl = ::memrchr(fp_buf_.data(), '\n', span);
+        if (nl == nullptr) return size;
+        return size - span +
+               static_cast<std::uint64_t>(static_cast<const char*>(nl) - fp_buf_.data()) + 1;
+    }
+
+    // Opens `path` and decides where to read it from. False with `failure` when the file
+    // cannot be opened.
+    bool add_file(const std::string& path, bool first, bool rotated, const saved_file* known,
+                  std::string& failure) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            failure = "cannot open " + path + ": " + errno_text(errno);
+            return false;
+        }
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            failure = "cannot stat " + path + ": " + errno_text(errno);
+            ::close(fd);
+            return false;
+        }
+        auto f = std::make_unique<tracked_file>();
+        f->path = path;
+        f->fd = fd;
+        f->dev = static_cast<std::uint64_t>(st.st_dev);
+        f->ino = static_cast<std::uint64_t>(st.st_ino);
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        fingerprint(fd, size, s_.fingerprint_bytes, f->fp_len, f->fp_hash);
+
+        const saved_file* saved = known;
+        if (saved == nullptr) {
+            for (const auto& s : saved_) {
+                if (s.dev == f->dev && s.ino == f->ino) saved = &s;
+            }
+        }
+        std::uint64_t offset = 0;
+        if (saved != nullptr) {
+            std::uint64_t len = 0, hash = 0;
+            fingerprint(fd, size, saved->fp_len, len, hash);
+            if (len != saved->fp_len || hash != saved->fp_hash) {
+                problem("rotation", path + ": a different file now has the inode of " +
+                                        saved->path +
+                                        " (its first bytes changed); reading it "
+                                        "from the start");
+            } else if (saved->offset > size) {
+                problem("rotation", path +
+                                        " is shorter than its checkpointed offset "
+                                        "(truncated); reading it from the start");
+            } else {
+                offset = saved->offset;
+            }
+        } else if (first && s_.start_at_end) {
+            offset = line_end_before(fd, size);
+        }
+        f->read_offset = f->committed = offset;
+        if (!tailing_) f->end = size;
+        if (rotated) {
+            f->rotated = true;
+            f->rotated_at = steady::now();
+        }
+        files_.push_back(std::move(f));
+        return true;
+    }
+
+    // Evaluates the glob: new matches are opened, known inodes under a new name renamed.
+    bool rescan(bool first, std::string& failure) {
+        last_scan_ = steady::now();
+        const auto found = matches();
+        bool any = false;
+        const std::int64_t now_ns = first || s_.ignore_older.count() > 0 ? wall_now_ns() : 0;
+        for (const auto& path : found) {
+            if (excluded(path)) continue;
+            struct stat st {};
+            if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            any = true;
+            const auto dev = static_cast<std::uint64_t>(st.st_dev);
+            const auto ino = static_cast<std::uint64_t>(st.st_ino);
+            if (tracked_file* f = find_tracked(dev, ino)) {
+                if (f->path != path && f->fd >= 0) {
+                    f->path = path;
+                    f->rotated = false;  // renamed within the glob: still followed
+                }
+                continue;
+            }
+            if (!tailing_ && !first) continue;
+            const bool checkpointed =
+                std::any_of(saved_.begin(), saved_.end(),
+                            [&](const saved_file& s) { return s.dev == dev && s.ino == ino; });
+            if (s_.ignore_older.count() > 0 && !checkpointed) {
+                const std::int64_t mtime =
+                    static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+                    st.st_mtim.tv_nsec;
+                if (now_ns - mtime > s_.ignore_older.count() * 1'000'000LL) continue;
+            }
+            std::string error;
+            if (!add_file(path, first, false, nullptr, error)) {
+                if (first) {
+                    failure = error;
+                    return false;
+                }
+                problem("io", error);
+            }
+        }
+        if (first) {
+            // Saved files no longer at any matching path were renamed while weir was down:
+            // finish them where they are, by inode, so their last lines are not lost.
+            for (const auto& saved : saved_) {
+                if (find_tracked(saved.dev, saved.ino) != nullptr) continue;
+                const std::string moved = find_by_inode(dir_of(saved.path), saved.dev, saved.ino);
+                if (moved.empty()) continue;
+                std::string error;
+                if (!add_file(moved, true, true, &saved, error)) problem("io", error);
+            }
+        }
+        if (first && !any && files_.empty()) {
+            if (!tailing_) {
+                failure = "no file matches " + s_.pattern;
+                return false;
+            }
+            problem("io", "no file matches " + s_.pattern + " yet; waiting for one");
+        }
+        return true;
+    }
+
+    static std::string find_by_inode(const std::string& dir, std::uint64_t dev, std::uint64_t ino) {
+        DIR* d = ::opendir(dir.c_str());
+        if (d == nullptr) return {};
+        std::string found;
+        while (const dirent* e = ::readdir(d)) {
+            if (static_cast<std::uint64_t>(e->d_ino) != ino) continue;
+            const std::string path = (dir == "/" ? "" : dir) + "/" + e->d_name;
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                static_cast<std::uint64_t>(st.st_dev) == dev &&
+                static_cast<std::uint64_t>(st.st_ino) == ino) {
+                found = path;
+                break;
+            }
+        }
+        ::closedir(d);
+        return found;
+    }
+
+    // ----- following
+
+    void setup_inotify() {
+        const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0) return;  // the poll timer alone still follows
+        boost::system::error_code ec;
+        inotify_.assign(fd, ec);
+        if (ec) {
+            ::close(fd);
+            return;
+        }
+        add_watch();
+    }
+
+    void add_watch() {
+        if (watching_ || !inotify_.is_open()) return;
+        const std::string dir = dir_of(s_.pattern);
+        if (has_glob_magic(dir)) return;
+        const int wd = ::inotify_add_watch(inotify_.native_handle(), dir.c_str(),
+                                           IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
+                                               IN_DELETE | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR);
+        watching_ = wd >= 0;
+    }
+
+    void wait_inotify() {
+        if (!inotify_.is_open()) return;
+        inotify_.async_wait(asio::posix::stream_descriptor::wait_read,
+                            [self = shared_from_this()](const boost::system::error_code& ec) {
+                                if (ec || self->stopped_) return;
+                                self->on_inotify();
+                            });
+    }
+
+    void on_inotify() {
+        alignas(inotify_event) char buf[4096];
+        bool names_changed = false;
+        for (;;) {
+            const ssize_t n = ::read(inotify_.native_handle(), buf, sizeof buf);
+            if (n <= 0) break;
+            for (ssize_t at = 0; at < n;) {
+                inotify_event ev{};
+                std::memcpy(&ev, buf + at, sizeof ev);
+                if ((ev.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) != 0) {
+                    names_changed = true;
+                }
+                if ((ev.mask & IN_IGNORED) != 0) watching_ = false;
+                at += static_cast<ssize_t>(sizeof(inotify_event) + ev.len);
+            }
+        }
+        refresh(names_changed);
+        wait_inotify();
+    }
+
+    void arm_poll() {
+        poll_timer_.expires_after(poll_interval);
+        poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->stopped_) return;
+            self->refresh(steady::now() - self->last_scan_ >= self->s_.glob_interval);
+            self->arm_poll();
+        });
+    }
+
+    // Notices rotations, truncations and new files, lets go of finished rotated files, and
+    // makes sure reading goes on.
+    void refresh(bool scan) {
+        if (!watching_) add_watch();
+        bool need_scan = scan;
+        for (auto& f : files_) {
+            if (f->fd < 0 || f->rotated) continue;
+            struct stat st {};
+            if (::stat(f->path.c_str(), &st) != 0 ||
+                static_cast<std::uint64_t>(st.st_dev) != f->dev ||
+                static_cast<std::uint64_t>(st.st_ino) != f->ino) {
+                f->rotated = true;
+                f->rotated_at = steady::now();
+                need_scan = true;
+            }
+        }
+        if (need_scan) {
+            std::string ignored;
+            rescan(false, ignored);
+        }
+        for (auto& f : files_) {
+            if (f->fd < 0) continue;
+            struct stat st {};
+            if (::fstat(f->fd, &st) != 0) continue;
+            const auto size = static_cast<std::uint64_t>(st.st_size);
+            bool replaced = size < f->read_offset;
+            if (!replaced && scan && f->fp_len > 0) {
+                std::uint64_t len = 0, hash = 0;
+                fingerprint(f->fd, size, f->fp_len, len, hash);
+                replaced = len != f->fp_len || hash != f->fp_hash;
+            }
+            if (replaced) {
+                problem("rotation", f->path +
+                                        " was truncated or rewritten in place; reading it "
+                                        "from the start");
+                f->read_offset = f->committed = 0;
+                f->data.clear();
+                f->skipping = f->lines_pending = false;
+                f->at_eof = false;
+                fingerprint(f->fd, size, s_.fingerprint_bytes, f->fp_len, f->fp_hash);
+            } else if (f->fp_len < s_.fingerprint_bytes && size > f->fp_len) {
+                fingerprint(f->fd, size, s_.fingerprint_bytes, f->fp_len, f->fp_hash);
+            }
+        }
+        const auto now = steady::now();
+        for (auto& f : files_) {
+            if (f->rotated && f->fd >= 0 && f->at_eof && !f->lines_pending &&
+                now - f->rotated_at >= s_.rotate_wait) {
+                if (paused_) continue;
+                flush_final_line(*f);
+                if (stopped_) return;
+                ::close(f->fd);
+                f->fd = -1;
+            }
+        }
+        std::erase_if(files_,
+                      [](const std::unique_ptr<tracked_file>& f) { return f->fd < 0 && !f->done; });
+        post_pump();
+    }
+
+    // ----- reading
+
+    void pump() {
+        if (stopped_ || paused_ || !started_) return;
+        bool progress = false;
+        // Rotated files first: the lines written before a rotation come before the new file's.
+        for (auto& f : files_) {
+            if (f->rotated && f->fd >= 0) progress |= step(*f);
+            if (stopped_ || paused_) return;
+        }
+        if (!progress) {
+            for (std::size_t i = 0; i < files_.size(); ++i) {
+                tracked_file& f = *files_[i];
+                if (!f.rotated && f.fd >= 0 && !f.done) progress |= step(f);
+                if (stopped_ || paused_) return;
+            }
+        }
+        std::erase_if(files_,
+                      [](const std::unique_ptr<tracked_file>& f) { return f->fd < 0 && !f->done; });
+        if (progress) {
+            post_pump();
+            return;
+        }
+        if (!tailing_ && !ended_ &&
+            std::all_of(files_.begin(), files_.end(),
+                        [](const std::unique_ptr<tracked_file>& f) { return f->done; })) {
+            ended_ = true;
+            events_->on_end();
+        }
+    }
+
+    // Reads and delivers one chunk of `f`; true when something happened.
+    bool step(tracked_file& f) {
+        if (f.lines_pending) {
+            consume(f, 0);
+            return true;
+        }
+        if (f.read_offset >= f.end) {
+            finish_bounded(f);
+            return false;
+        }
+        std::size_t want = s_.read_buffer_size;
+        if (f.end != no_end)
+            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, f.end - f.read_offset));
+        const std::size_t old = f.data.size();
+        if (f.data.capacity() < old + want + padding_) f.data.reserve(old + want + padding_);
+        f.data.resize(old + want);
+        ssize_t n = 0;
+        do {
+            n = ::pread(f.fd, f.data.data() + old, want, static_cast<off_t>(f.read_offset));
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            const int err = errno;
+            f.data.resize(old);
+            problem("io", "reading " + f.path + ": " + errno_text(err));
+            ::close(f.fd);
+            f.fd = -1;
+            f.done = !tailing_;
+            return true;
+        }
+        f.data.resize(old + static_cast<std::size_t>(n));
+        if (n == 0) {
+            f.at_eof = true;
+            if (!tailing_) finish_bounded(f);  // shrank below the size seen at start
+            return false;
+        }
+        f.at_eof = false;
+        f.read_offset += static_cast<std::uint64_t>(n);
+        consume(f, old);
+        return true;
+    }
+
+    // Frames the lines of f.data; bytes before `fresh` are known to hold no newline.
+    void consume(tracked_file& f, std::size_t fresh) {
+        if (f.skipping) {
+            const void* nl = std::memchr(f.data.data(), '\n', f.data.size());
+            if (nl == nullptr) {
+                f.data.clear();
+                return;
+            }
+            f.data.erase(
+                0, static_cast<std::size_t>(static_cast<const char*>(nl) - f.data.data()) + 1);
+            f.skipping = false;
+            f.committed = f.read_offset - f.data.size();
+            fresh = 0;
+        }
+        const char* base = f.data.data();
+        const void* last =
+            fresh < f.data.size() ? ::memrchr(base + fresh, '\n', f.data.size() - fresh) : nullptr;
+        if (last == nullptr) {
+            if (f.data.size() > s_.max_line) start_skipping(f);
+            return;
+        }
+        const std::size_t complete =
+            static_cast<std::size_t>(static_cast<const char*>(last) - base) + 1;
+        deliver_lines(f, complete);
+    }
+
+    // Delivers the lines in f.data[0, complete), leaving out those over the limit.
+    void deliver_lines(tracked_file& f, std::size_t complete) {
+        const std::size_t real_size = f.data.size();
+        f.data.append(padding_, '\0');  // within the reserved capacity
+        const char* base = f.data.data();
+        std::size_t run = 0;  // start of the lines not yet delivered
+        std::size_t line = 0;
+        bool interrupted = false;
+        while (line < complete) {
+            const auto* nl =
+                static_cast<const char*>(std::memchr(base + line, '\n', complete - line));
+            const std::size_t next = static_cast<std::size_t>(nl - base) + 1;
+            if (next - line - 1 > s_.max_line) {
+                if (line > run) {
+                    events_->on_data(std::string_view(base + run, line - run));
+                    run = line;
+                    if (paused_ || stopped_) {
+                        interrupted = true;
+                        break;
+                    }
+                }
+                too_long(f, f.read_offset - real_size + line);
+                run = next;
+                if (paused_ || stopped_) {
+                    interrupted = true;
+                    break;
+                }
+            }
+            line = next;
+        }
+        if (!interrupted && run < complete) {
+            events_->on_data(std::string_view(base + run, complete - run));
+            run = complete;
+        }
+        // Whatever on_data() returned from is accepted, even when it stopped the input.
+        f.data.resize(real_size);
+        f.data.erase(0, run);
+        f.committed = f.read_offset - f.data.size();
+        f.lines_pending = run < complete;
+        if (stopped_) return;
+        if (!f.lines_pending && f.data.size() > s_.max_line) start_skipping(f);
+    }
+
+    void too_long(tracked_file& f, std::uint64_t at) {
+        problem("too_long", f.path + ": skipped a line longer than " + std::to_string(s_.max_line) +
+                                " bytes at offset " + std::to_string(at));
+    }
+
+    void start_skipping(tracked_file& f) {
+        too_long(f, f.committed);
+        f.skipping = true;
+        f.data.clear();
+    }
+
+    // The last line of a file that will not grow any more is a record even without its
+    // newline.
+    void flush_final_line(tracked_file& f) {
+        if (f.skipping) {
+            f.skipping = false;
+        } else if (!f.data.empty()) {
+            const std::size_t size = f.data.size();
+            if (size > s_.max_line) {
+                too_long(f, f.committed);
+            } else {
+                f.data.push_back('\n');
+                f.data.append(padding_, '\0');
+                events_->on_data(std::string_view(f.data.data(), size + 1));
+            }
+        }
+        f.data.clear();
+        f.data.shrink_to_fit();
+        f.committed = f.read_offset;
+    }
+
+    void finish_bounded(tracked_file& f) {
+        if (f.done) return;
+        flush_final_line(f);
+        if (f.fd >= 0) ::close(f.fd);
+        f.fd = -1;
+        f.done = !f.rotated || !tailing_;
+    }
+
+    file_settings s_;
+    asio::any_io_executor executor_;
+    bool tailing_;
+    wall_clock clock_;
+    asio::steady_timer poll_timer_;
+    asio::posix::stream_descriptor inotify_;
+    input_events* events_ = nullptr;
+
+    std::vector<saved_file> saved_;
+    std::vector<std::unique_ptr<tracked_file>> files_;
+    std::string fp_buf_;
+    std::size_t padding_ = decode::json_decoder::padding();
+    steady::time_point last_scan_;
+    bool watching_ = false;
+    bool started_ = false;
+    bool failed_ = false;
+    bool paused_ = false;
+    bool stopped_ = false;
+    bool ended_ = false;
+    bool pump_posted_ = false;
+};
+
+class file_input final : public input {
+  public:
+    file_input(file_settings s, const input_context& ctx)
+        : impl_(std::make_shared<file_impl>(std::move(s), ctx)) {}
+    ~file_input() override { impl_->stop(); }
+    file_input(const file_input&) = delete;
+    file_input& operator=(const file_input&) = delete;
+
+    void start(input_events& events) override { impl_->start(events); }
+    void pause() override { impl_->pause(); }
+    void resume() override { impl_->resume(); }
+    void stop() override { impl_->stop(); }
+    std::string position() const override { return impl_->position(); }
+    bool restore(std::string_view position, std::string& error) override {
+        return impl_->restore(position, error);
+    }
+    bool bounded() const override { return true; }
+
+  private:
+    std::shared_ptr<file_impl> impl_;
+};
+
+}  // namespace
+
+std::unique_ptr<input> make_file_input(const params::reader& p, const input_context& ctx) {
+    file_settings s;
+    s.pattern = p.string("path").value;
+    for (const auto& e : p.strings("exclude")) s.exclude.push_back(e.value);
+    s.follow = p.boolean("follow").value;
+    s.start_at_end = p.string("start_at").value == "end";
+    s.glob_interval = p.duration("glob_interval").value;
+    s.ignore_older = p.duration("ignore_older").value;
+    s.rotate_wait = p.duration("rotate_wait").value;
+    s.read_buffer_size = static_cast<std::size_t>(p.size("read_buffer_size").value);
+    s.fingerprint_bytes = static_cast<std::size_t>(p.size("fingerprint_bytes").value);
+    s.max_line = static_cast<std::size_t>(
+        std::min<std::uint64_t>(p.size("max_line_length").value, ctx.max_record_size));
+    return std::make_unique<file_input>(std::move(s), ctx);
+}
+
+}  // namespace weir::connectors

@@ -1,0 +1,370 @@
+// The file output: JSON lines, buffered, written and rotated on the output's strand.
+#include "connectors/file/file_output.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "connectors/builtin.h"
+
+namespace weir::connectors {
+
+namespace {
+
+std::string errno_text(const std::string& what, const std::string& path) {
+    return what + " " + path + ": " + std::strerror(errno);
+}
+
+std::size_t count_lines(const char* begin, const char* end) {
+    return static_cast<std::size_t>(std::count(begin, end, '\n'));
+}
+
+// Makes renames and creations inside the file's directory durable.
+bool sync_directory(const std::string& file, std::string& error) {
+    std::filesystem::path dir = std::filesystem::path(file).parent_path();
+    if (dir.empty()) dir = ".";
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        error = errno_text("cannot open directory", dir.string());
+        return false;
+    }
+    const bool ok = ::fsync(fd) == 0 || errno == EINVAL;
+    if (!ok) error = errno_text("cannot fsync directory", dir.string());
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
+std::shared_ptr<file_output> file_output::open(const output_context& ctx,
+                                               file_output_options options) {
+    const std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+    if (!parent.empty()) {
+        std::error_code ec;
+        if (options.create_dirs) {
+            std::filesystem::create_directories(parent, ec);
+            if (ec) {
+                throw std::runtime_error("cannot create directory " + parent.string() + ": " +
+                                         ec.message());
+            }
+        } else if (!std::filesystem::is_directory(parent, ec)) {
+            throw std::runtime_error("directory " + parent.string() +
+                                     " does not exist (create it, or set create_dirs: true)");
+        }
+    }
+    auto out = std::make_shared<file_output>(ctx, std::move(options));
+    std::string error;
+    if (!out->open_file(!out->options_.append, error)) throw std::runtime_error(error);
+    // A newly created file's directory entry is made durable at once: set-up time.
+    if (out->dir_sync_pending_ && sync_directory(out->options_.path, error)) {
+        out->dir_sync_pending_ = false;
+    }
+    return out;
+}
+
+file_output::file_output(const output_context& ctx, file_output_options options)
+    : executor_(ctx.executor), options_(std::move(options)), timer_(ctx.executor) {}
+
+file_output::~file_output() {
+    close_file();
+}
+
+void file_output::write_result(const check_result& result) {
+    std::unique_lock lock(mutex_);
+    if (stopped_) return;
+    append_json(result, inbox_);
+    inbox_ += '\n';
+    added_locked(lock);
+}
+
+void file_output::write_record(std::string_view json) {
+    std::unique_lock lock(mutex_);
+    if (stopped_) return;
+    inbox_.append(json);
+    inbox_ += '\n';
+    added_locked(lock);
+}
+
+void file_output::added_locked(std::unique_lock<std::mutex>& lock) {
+    bool post = false;
+    if (!pending_posted_) {
+        pending_posted_ = true;
+        post = true;
+    } else if (!big_posted_ && inbox_.size() >= big_write) {
+        big_posted_ = true;
+        post = true;
+    }
+    lock.unlock();
+    if (post) boost::asio::post(executor_, [self = shared_from_this()] { self->on_pending(); });
+}
+
+void file_output::on_pending() {
+    std::size_t queued = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        queued = inbox_.size();
+    }
+    const bool big = queued >= big_write;
+    if (timer_armed_ && !big) return;  // the timer writes (or retries) soon
+    if (options_.flush_interval.count() == 0 || big) {
+        std::string error;
+        if (!write_out(error) && !timer_armed_) {
+            arm_timer(std::max(options_.flush_interval, std::chrono::milliseconds(1000)));
+        }
+        return;
+    }
+    arm_timer(options_.flush_interval);
+}
+
+void file_output::arm_timer(std::chrono::milliseconds after) {
+    timer_armed_ = true;
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        self->timer_armed_ = false;
+        if (ec == boost::asio::error::operation_aborted) return;
+        {
+            std::lock_guard lock(self->mutex_);
+            if (self->stopped_) return;
+        }
+        std::string error;
+        bool ok = self->write_out(error);
+        if (ok && self->options_.fsync_each_write) ok = self->sync(error);
+        // Failed lines stay queued: try again, not faster than once a second.
+        if (!ok) {
+            self->arm_timer(
+                std::max(self->options_.flush_interval, std::chrono::milliseconds(1000)));
+        }
+    });
+}
+
+bool file_output::write_out(std::string& error) {
+    {
+        std::lock_guard lock(mutex_);
+        if (outbox_head_ > 0) {
+            outbox_.erase(0, outbox_head_);
+            outbox_head_ = 0;
+        }
+        if (outbox_.empty()) {
+            outbox_.swap(inbox_);  // both keep their capacity
+        } else {
+            outbox_.append(inbox_);
+        }
+        inbox_.clear();
+        pending_posted_ = false;
+        big_posted_ = false;
+    }
+    if (outbox_.size() > options_.max_queued_bytes) drop_oldest();
+    if (outbox_.empty()) return true;
+
+    auto fail = [&] {
+        errors_ += 1;
+        last_error_ = error;
+        close_file();  // reopened by the next attempt: the file may be replaced meanwhile
+        return false;
+    };
+    if (fd_ < 0 && !open_file(false, error)) return fail();
+
+    while (outbox_head_ < outbox_.size()) {
+        std::size_t end = outbox_.size();
+        if (options_.rotate_max_size > 0) {
+            if (mid_line_) {
+                // Finish the line begun by a partial write before anything else.
+                end = outbox_.find('\n', outbox_head_) + 1;
+            } else {
+                const std::uint64_t room =
+                    size_ < options_.rotate_max_size ? options_.rotate_max_size - size_ : 0;
+                const std::size_t limit = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(outbox_.size(), outbox_head_ + room));
+                const std::size_t last_nl =
+                    limit > outbox_head_ ? outbox_.rfind('\n', limit - 1) : std::string::npos;
+                if (last_nl != std::string::npos && last_nl >= outbox_head_) {
+                    end = last_nl + 1;
+                } else if (size_ == 0) {
+                    end = outbox_.find('\n', outbox_head_) + 1;  // one line beyond max_size
+                } else {
+                    if (!rotate(error)) return fail();
+                    continue;
+                }
+            }
+        }
+        while (outbox_head_ < end) {
+            const ssize_t n = ::write(fd_, outbox_.data() + outbox_head_, end - outbox_head_);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                if (n == 0) errno = EIO;
+                error = errno_text("cannot write", options_.path);
+                return fail();
+            }
+            const char* begin = outbox_.data() + outbox_head_;
+            records_ += count_lines(begin, begin + n);
+            outbox_head_ += static_cast<std::size_t>(n);
+            size_ += static_cast<std::uint64_t>(n);
+            mid_line_ = outbox_[outbox_head_ - 1] != '\n';
+        }
+    }
+    outbox_.clear();
+    outbox_head_ = 0;
+    return true;
+}
+
+void file_output::drop_oldest() {
+    // Keep the line whose beginning is already in the file, then drop whole lines down to
+    // three quarters of the bound, so a long outage does not drop on every write.
+    const std::size_t keep = mid_line_ ? outbox_.find('\n') + 1 : 0;
+    const std::size_t target = options_.max_queued_bytes / 4 * 3;
+    if (outbox_.size() <= target + keep) return;
+    std::size_t cut = keep + (outbox_.size() - target);
+    cut = std::min(outbox_.find('\n', cut - 1), outbox_.size() - 1) + 1;
+    const std::size_t lines = count_lines(outbox_.data() + keep, outbox_.data() + cut);
+    outbox_.erase(keep, cut - keep);
+    dropped_lines_ += lines;
+    errors_ += lines;
+}
+
+bool file_output::open_file(bool truncate, std::string& error) {
+    struct stat st {};
+    const bool existed = ::stat(options_.path.c_str(), &st) == 0;
+    // Read access only to look at the last byte (a torn line).
+    const int flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+    const int fd = ::open(options_.path.c_str(), flags, 0640);
+    if (fd < 0) {
+        error = errno_text("cannot open", options_.path);
+        return false;
+    }
+    if (::fstat(fd, &st) != 0) {
+        error = errno_text("cannot stat", options_.path);
+        ::close(fd);
+        return false;
+    }
+    size_ = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+    // A line torn by an earlier crash is terminated, so the next line stays parseable.
+    // (Not when our own partial write is pending: its rest completes that line.)
+    char last = '\n';
+    if (size_ > 0 && !mid_line_ && ::pread(fd, &last, 1, static_cast<off_t>(size_ - 1)) == 1 &&
+        last != '\n') {
+        if (::write(fd, "\n", 1) != 1) {
+            error = errno_text("cannot write", options_.path);
+            ::close(fd);
+            return false;
+        }
+        ++size_;
+    }
+    fd_ = fd;
+    if (!existed) dir_sync_pending_ = true;
+    return true;
+}
+
+bool file_output::rotate(std::string& error) {
+    if (!sync(error)) return false;
+    close_file();
+    const std::string& path = options_.path;
+    for (int i = options_.rotate_max_files - 1; i >= 1; --i) {
+        const std::string from = path + "." + std::to_string(i);
+        const std::string to = path + "." + std::to_string(i + 1);
+        if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+            error = errno_text("cannot rotate", from);
+            return false;
+        }
+    }
+    if (::rename(path.c_str(), (path + ".1").c_str()) != 0 && errno != ENOENT) {
+        error = errno_text("cannot rotate", path);
+        return false;
+    }
+    mid_line_ = false;
+    if (!open_file(false, error)) return false;
+    dir_sync_pending_ = false;
+    return sync_directory(path, error);
+}
+
+bool file_output::sync(std::string& error) {
+    // EINVAL: a special file (a pipe, /dev/stdout) that has nothing to sync.
+    if (fd_ >= 0 && ::fsync(fd_) != 0 && errno != EINVAL) {
+        error = errno_text("cannot fsync", options_.path);
+        errors_ += 1;
+        last_error_ = error;
+        return false;
+    }
+    if (dir_sync_pending_) {
+        if (!sync_directory(options_.path, error)) {
+            errors_ += 1;
+            last_error_ = error;
+            return false;
+        }
+        dir_sync_pending_ = false;
+    }
+    return true;
+}
+
+void file_output::close_file() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+void file_output::flush(std::function<void(bool ok, const std::string& error)> done) {
+    boost::asio::post(executor_, [self = shared_from_this(), done = std::move(done)] {
+        std::string error;
+        const bool written = self->write_out(error);
+        bool ok = written && self->sync(error);
+        if (ok && self->dropped_lines_ > 0) {
+            ok = false;
+            error = "dropped " + std::to_string(self->dropped_lines_) + " lines: more than " +
+                    std::to_string(self->options_.max_queued_bytes) +
+                    " bytes queued while writes failed (last error: " + self->last_error_ + ")";
+            self->dropped_lines_ = 0;
+        }
+        if (!written && !self->timer_armed_) {
+            self->arm_timer(
+                std::max(self->options_.flush_interval, std::chrono::milliseconds(1000)));
+        }
+        done(ok, error);
+    });
+}
+
+void file_output::stop(std::function<void()> done) {
+    boost::asio::post(executor_, [self = shared_from_this(), done = std::move(done)] {
+        std::string error;
+        if (self->write_out(error)) {
+            self->sync(error);
+        } else {
+            // Nothing will retry after stop: what is left is lost, and counted.
+            self->errors_ += count_lines(self->outbox_.data() + self->outbox_head_,
+                                         self->outbox_.data() + self->outbox_.size());
+        }
+        {
+            std::lock_guard lock(self->mutex_);
+            self->stopped_ = true;
+        }
+        self->timer_.cancel();
+        self->close_file();
+        done();
+    });
+}
+
+output_stats file_output::stats() const {
+    return {.records = records_.load(), .errors = errors_.load()};
+}
+
+std::shared_ptr<output> make_file_output(const params::reader& p, const output_context& ctx) {
+    file_output_options options;
+    options.path = p.string("path").value;
+    options.append = p.boolean("append").value;
+    options.create_dirs = p.boolean("create_dirs").value;
+    options.flush_interval = p.duration("flush_interval").value;
+    options.fsync_each_write = p.boolean("fsync").value;
+    if (p.has("rotate")) {
+        const params::reader rotate = *p.object("rotate");
+        options.rotate_max_size = rotate.size("max_size").value;
+        options.rotate_max_files = static_cast<int>(rotate.integer("max_files").value);
+    }
+    return file_output::open(ctx, std::move(options));
+}
+
+}  // namespace weir::connectors

@@ -1,0 +1,95 @@
+// The file output: JSON lines appended to a file, buffered in memory and written on the
+// output's strand in large writes, with size-based rotation and fsync on flush().
+#pragma once
+
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connectors/runtime.h"
+
+namespace weir::connectors {
+
+struct file_output_options {
+    std::string path;
+    bool append = true;        // false: truncate at start
+    bool create_dirs = false;  // create missing parent directories at start
+    // Longest a line waits in memory; 0 writes as soon as the strand runs.
+    std::chrono::milliseconds flush_interval{1000};
+    bool fsync_each_write = false;      // `fsync: true`: also fsync after the periodic writes
+    std::uint64_t rotate_max_size = 0;  // 0: no rotation
+    int rotate_max_files = 5;           // path.1 … path.N are kept besides path
+    // Bound on lines held in memory while writes fail (disk full, file unwritable): beyond
+    // it the oldest lines are dropped, counted as errors and reported by the next flush().
+    std::size_t max_queued_bytes = 64u << 20;
+};
+
+// Durability contract: flush() writes everything queued, fsyncs the file (and its directory
+// after the file was created or rotated), then calls done(true). When a write fails, done
+// gets false and the unwritten lines stay queued, in order, for the next attempt (the file is
+// reopened first, so replacing or recreating it fixes the problem). stats().errors counts
+// failed write attempts and dropped lines.
+class file_output final : public output, public std::enable_shared_from_this<file_output> {
+  public:
+    // Opens (creating, or truncating with append=false) the file; throws std::runtime_error
+    // when it cannot (missing directory without create_dirs, permissions).
+    static std::shared_ptr<file_output> open(const output_context& ctx,
+                                             file_output_options options);
+
+    file_output(const output_context& ctx, file_output_options options);  // use open()
+    ~file_output() override;
+    file_output(const file_output&) = delete;
+    file_output& operator=(const file_output&) = delete;
+
+    void write_result(const check_result& result) override;
+    void write_record(std::string_view json) override;
+    void flush(std::function<void(bool ok, const std::string& error)> done) override;
+    void stop(std::function<void()> done) override;
+    output_stats stats() const override;
+
+  private:
+    // Lines over this many bytes in the inbox are written without waiting for the timer.
+    static constexpr std::size_t big_write = 1u << 20;
+
+    void added_locked(std::unique_lock<std::mutex>& lock);
+    // The rest runs on the strand.
+    void on_pending();
+    void arm_timer(std::chrono::milliseconds after);
+    bool write_out(std::string& error);  // inbox -> outbox -> file; false keeps the rest
+    bool write_chunk(std::size_t end, std::string& error);
+    bool open_file(bool truncate, std::string& error);
+    bool rotate(std::string& error);
+    bool sync(std::string& error);
+    void drop_oldest();
+    void close_file();
+
+    boost::asio::any_io_executor executor_;
+    const file_output_options options_;
+
+    std::mutex mutex_;  // guards the inbox: producers run on any thread
+    std::string inbox_;
+    bool pending_posted_ = false;  // a write of the inbox is scheduled (post or timer)
+    bool big_posted_ = false;
+    bool stopped_ = false;
+
+    // Strand only.
+    std::string outbox_;           // taken from the inbox, not yet written
+    std::size_t outbox_head_ = 0;  // bytes of outbox_ already written
+    int fd_ = -1;
+    std::uint64_t size_ = 0;         // of the current file
+    bool mid_line_ = false;          // the file ends inside a line (after a partial write)
+    bool dir_sync_pending_ = false;  // the file was created or rotated since the last sync
+    bool timer_armed_ = false;
+    std::uint64_t dropped_lines_ = 0;  // not yet reported by a flush
+    std::string last_error_;
+    boost::asio::steady_timer timer_;
+
+    std::atomic<std::uint64_t> records_{0};
+    std::atomic<std::uint64_t> errors_{0};
+};
+
+}  // namespace weir::connectors

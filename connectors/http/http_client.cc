@@ -1,0 +1,375 @@
+// The HTTP/1.1 client and delivery queue of the webhook and Alertmanager outputs.
+#include "connectors/http/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <charconv>
+#include <stdexcept>
+
+namespace weir::connectors {
+
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+std::string base64(std::string_view in) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const unsigned n = static_cast<unsigned char>(in[i]) << 16 |
+                           static_cast<unsigned char>(in[i + 1]) << 8 |
+                           static_cast<unsigned char>(in[i + 2]);
+        for (int shift : {18, 12, 6, 0}) out += alphabet[(n >> shift) & 63];
+    }
+    if (i + 1 == in.size()) {
+        const unsigned n = static_cast<unsigned char>(in[i]) << 16;
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        const unsigned n =
+            static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8;
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += alphabet[(n >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+// A kept-alive connection the server closed while idle fails like this on first use.
+bool is_stale_connection(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+           ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe;
+}
+
+}  // namespace
+
+std::optional<http_url> http_url::parse(std::string_view text, std::string& error) {
+    if (text.starts_with("https://")) {
+        error = "https:// URLs are not supported by this build of weir (no TLS library)";
+        return std::nullopt;
+    }
+    if (!text.starts_with("http://")) {
+        error = "expected an http:// URL";
+        return std::nullopt;
+    }
+    text.remove_prefix(7);
+    const std::size_t authority_end = std::min(text.find_first_of("/?#"), text.size());
+    std::string_view authority = text.substr(0, authority_end);
+    std::string_view rest = text.substr(authority_end);
+    if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
+        rest = rest.substr(0, hash);
+    }
+    if (authority.find('@') != std::string_view::npos) {
+        error = "credentials in the URL are not supported: use basic_auth";
+        return std::nullopt;
+    }
+    http_url url;
+    std::string_view port;
+    if (authority.starts_with('[')) {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) {
+            error = "unterminated [IPv6] host";
+            return std::nullopt;
+        }
+        url.host = authority.substr(1, close - 1);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty() && after[0] != ':') {
+            error = "expected :port after the [IPv6] host";
+            return std::nullopt;
+        }
+        if (!after.empty()) port = after.substr(1);
+    } else {
+        const std::size_t colon = authority.find(':');
+        url.host = authority.substr(0, colon);
+        if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    }
+    unsigned port_number = 80;
+    if (!port.empty()) {
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+        if (ec != std::errc() || end != port.data() + port.size() || port_number == 0 ||
+            port_number > 65535) {
+            error = "invalid port \"" + std::string(port) + "\"";
+            return std::nullopt;
+        }
+    }
+    if (url.host.empty()) {
+        error = "the URL has no host";
+        return std::nullopt;
+    }
+    url.port = std::to_string(port_number);
+    url.target = rest.empty()            ? "/"
+                 : rest.starts_with('?') ? "/" + std::string(rest)
+                                         : std::string(rest);
+    url.host_header = authority.starts_with('[') ? "[" + url.host + "]" : url.host;
+    if (port_number != 80) url.host_header += ":" + url.port;
+    return url;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+http_client::http_client(boost::asio::any_io_executor executor, http_url url,
+                         std::chrono::milliseconds timeout)
+    : url_(std::move(url)),
+      timeout_(timeout),
+      resolver_(executor),
+      socket_(executor),
+      deadline_(executor) {}
+
+void http_client::send(std::shared_ptr<const http_request> request,
+                       std::function<void(http_reply)> done) {
+    request_ = std::move(request);
+    done_ = std::move(done);
+    timed_out_ = false;
+    const std::uint64_t generation = ++generation_;
+    deadline_.expires_after(timeout_);
+    deadline_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
+        if (!ec) self->on_deadline(generation);
+    });
+    reused_ = socket_.is_open();
+    if (reused_) {
+        write();
+    } else {
+        resolve();
+    }
+}
+
+void http_client::on_deadline(std::uint64_t generation) {
+    if (generation != generation_ || !done_) return;
+    // Cancels whatever is pending; its handler sees operation_aborted and reports timed_out.
+    timed_out_ = true;
+    resolver_.cancel();
+    error_code ignored;
+    socket_.close(ignored);
+}
+
+void http_client::resolve() {
+    resolver_.async_resolve(
+        url_.host, url_.port,
+        [self = shared_from_this()](const error_code& ec,
+                                    boost::asio::ip::tcp::resolver::results_type results) {
+            if (ec || self->timed_out_) return self->finish(ec);
+            boost::asio::async_connect(
+                self->socket_, results,
+                [self](const error_code& ec, const boost::asio::ip::tcp::endpoint&) {
+                    if (ec || self->timed_out_) return self->finish(ec);
+                    error_code ignored;
+                    self->socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+                    self->write();
+                });
+        });
+}
+
+void http_client::write() {
+    http::async_write(socket_, *request_,
+                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                          if (ec && self->retry_on_fresh_connection(ec)) return;
+                          if (ec || self->timed_out_) return self->finish(ec);
+                          self->read();
+                      });
+}
+
+void http_client::read() {
+    parser_.emplace();
+    parser_->body_limit(1u << 20);
+    http::async_read(
+        socket_, buffer_, *parser_, [self = shared_from_this()](const error_code& ec, std::size_t) {
+            if (ec && !self->parser_->got_some() && self->retry_on_fresh_connection(ec)) {
+                return;
+            }
+            self->finish(ec);
+        });
+}
+
+bool http_client::retry_on_fresh_connection(const error_code& ec) {
+    if (!reused_ || timed_out_ || !is_stale_connection(ec)) return false;
+    reused_ = false;
+    error_code ignored;
+    socket_.close(ignored);
+    buffer_.clear();
+    resolve();
+    return true;
+}
+
+void http_client::finish(error_code ec) {
+    ++generation_;
+    deadline_.cancel();
+    http_reply reply;
+    bool keep_alive = false;
+    if (timed_out_) {
+        reply.error = boost::asio::error::timed_out;
+    } else if (ec) {
+        reply.error = ec;
+    } else {
+        const auto& response = parser_->get();
+        reply.status = response.result_int();
+        reply.body = response.body().substr(0, 512);
+        keep_alive = response.keep_alive();
+        const auto retry_after = response.find(http::field::retry_after);
+        if (retry_after != response.end()) {
+            const auto text = retry_after->value();
+            long seconds = 0;
+            const auto [end, perr] =
+                std::from_chars(text.data(), text.data() + text.size(), seconds);
+            if (perr == std::errc() && seconds > 0)
+                reply.retry_after = std::chrono::seconds(seconds);
+        }
+    }
+    if (!keep_alive) close();
+    buffer_.clear();
+    request_.reset();
+    auto done = std::move(done_);
+    done_ = nullptr;
+    done(std::move(reply));
+}
+
+void http_client::close() {
+    error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void read_http_common(const params::reader& p, http_delivery_options& options) {
+    if (p.has("tls")) {
+        throw std::runtime_error("tls options are not supported by this build of weir");
+    }
+    for (const auto& [name, value] : p.string_map("headers")) {
+        options.headers.emplace_back(name, value.value);
+    }
+    options.timeout = p.duration("timeout").value;
+    options.retries = static_cast<int>(p.integer("retries").value);
+    if (p.has("bearer_token")) {
+        options.headers.emplace_back("Authorization", "Bearer " + p.string("bearer_token").value);
+    }
+    if (p.has("basic_auth")) {
+        const params::reader basic = *p.object("basic_auth");
+        options.headers.emplace_back(
+            "Authorization",
+            "Basic " + base64(basic.string("user").value + ":" + basic.string("password").value));
+    }
+}
+
+http_delivery::http_delivery(boost::asio::any_io_executor executor, http_delivery_options options)
+    : executor_(executor),
+      options_(std::move(options)),
+      client_(std::make_shared<http_client>(executor, options_.url, options_.timeout)),
+      backoff_(executor) {}
+
+void http_delivery::enqueue(std::string body, std::uint64_t records) {
+    auto request = std::make_shared<http_request>(options_.method, options_.url.target, 11);
+    request->set(http::field::host, options_.url.host_header);
+    request->set(http::field::user_agent, "weir");
+    request->set(http::field::content_type, options_.content_type);
+    for (const auto& [name, value] : options_.headers) request->set(name, value);
+    request->keep_alive(true);
+    request->body() = std::move(body);
+    request->prepare_payload();
+    queued_bytes_ += request->body().size();
+    queue_.push_back({next_seq_++, records, std::move(request)});
+    // The front is in flight (or waiting to retry) and stays; the oldest others go.
+    while (queued_bytes_ > options_.max_queued_bytes && queue_.size() > 1) {
+        const auto victim = queue_.begin() + (in_flight_ ? 1 : 0);
+        queued_bytes_ -= victim->request->body().size();
+        queue_.erase(victim);
+        give_up("dropped a request: more than " + std::to_string(options_.max_queued_bytes) +
+                    " bytes queued while " + options_.url.host_header + " is unreachable",
+                1);
+    }
+    if (!in_flight_) send_front();
+}
+
+void http_delivery::when_idle(std::function<void(bool ok, const std::string& error)> done) {
+    if (queue_.empty() && !in_flight_) {
+        done(true, std::string());
+        return;
+    }
+    waiters_.push_back({next_seq_ - 1, failures_, std::move(done)});
+}
+
+void http_delivery::close() {
+    close_when_idle_ = true;
+    if (queue_.empty() && !in_flight_) client_->close();
+}
+
+void http_delivery::send_front() {
+    if (queue_.empty()) {
+        in_flight_ = false;
+        complete(UINT64_MAX);
+        if (close_when_idle_) client_->close();
+        return;
+    }
+    in_flight_ = true;
+    client_->send(queue_.front().request, [self = shared_from_this()](http_reply reply) {
+        self->on_reply(std::move(reply));
+    });
+}
+
+void http_delivery::on_reply(http_reply reply) {
+    const bool ok = !reply.error && reply.status >= 200 && reply.status < 300;
+    if (ok) {
+        delivered_records_ += queue_.front().records;
+    } else {
+        const bool retryable = reply.error || reply.status == 429 || reply.status >= 500;
+        std::string reason = std::string(http::to_string(options_.method)) + " http://" +
+                             options_.url.host_header + options_.url.target + ": ";
+        if (reply.error) {
+            reason += reply.error.message();
+        } else {
+            reason += "HTTP " + std::to_string(reply.status);
+            if (!reply.body.empty()) reason += " " + reply.body.substr(0, 200);
+        }
+        if (retryable && attempt_ < options_.retries) {
+            ++attempt_;
+            auto delay = options_.retry_backoff;
+            for (int i = 1; i < attempt_ && delay < options_.max_backoff; ++i) delay *= 2;
+            delay = std::max<std::chrono::milliseconds>(delay, reply.retry_after);
+            delay = std::min(delay, options_.max_backoff);
+            last_error_ = reason;
+            backoff_.expires_after(delay);
+            backoff_.async_wait([self = shared_from_this()](const error_code& ec) {
+                if (!ec) self->send_front();
+            });
+            return;
+        }
+        if (retryable) reason += " (after " + std::to_string(attempt_) + " retries)";
+        give_up(reason, 1);
+    }
+    const std::uint64_t seq = queue_.front().seq;
+    queued_bytes_ -= queue_.front().request->body().size();
+    queue_.pop_front();
+    attempt_ = 0;
+    complete(seq);
+    send_front();
+}
+
+void http_delivery::give_up(const std::string& reason, std::uint64_t count) {
+    failures_ += count;
+    failed_requests_ += count;
+    last_error_ = reason;
+}
+
+void http_delivery::complete(std::uint64_t seq) {
+    std::vector<waiter> ready;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+        if (it->seq <= seq) {
+            ready.push_back(std::move(*it));
+            it = waiters_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& w : ready) {
+        const bool ok = failures_ == w.failures_before;
+        w.done(ok, ok ? std::string() : last_error_);
+    }
+}
+
+}  // namespace weir::connectors

@@ -1,0 +1,150 @@
+// A small HTTP/1.1 client shared by the webhook and Alertmanager outputs, and the delivery
+// queue on top of it: one request in flight over a kept-alive connection, a deadline per
+// request (connection included), retries with capped exponential back-off.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/params/spec.h"
+
+namespace weir::connectors {
+
+struct http_url {
+    std::string host;    // without brackets for IPv6
+    std::string port;    // "80" unless given
+    std::string target;  // path and query, "/" at least
+    std::string host_header;
+
+    // http://host[:port][/path][?query]. https:// is refused: this build has no TLS.
+    static std::optional<http_url> parse(std::string_view text, std::string& error);
+};
+
+struct http_reply {
+    boost::system::error_code error;  // transport: resolve, connect, I/O, timed_out
+    unsigned status = 0;              // 0 when `error`
+    std::string body;                 // its first bytes, for messages
+    std::chrono::seconds retry_after{0};
+};
+
+using http_request = boost::beast::http::request<boost::beast::http::string_body>;
+
+// One request at a time; handlers run on the executor (a strand). Idle connections the
+// server closed are reconnected once, transparently.
+class http_client : public std::enable_shared_from_this<http_client> {
+  public:
+    http_client(boost::asio::any_io_executor executor, http_url url,
+                std::chrono::milliseconds timeout);
+
+    const http_url& url() const { return url_; }
+    void send(std::shared_ptr<const http_request> request, std::function<void(http_reply)> done);
+    void close();
+
+  private:
+    void on_deadline(std::uint64_t generation);
+    void resolve();
+    void write();
+    void read();
+    bool retry_on_fresh_connection(const boost::system::error_code& ec);
+    void finish(boost::system::error_code ec);
+
+    http_url url_;
+    std::chrono::milliseconds timeout_;
+    boost::asio::ip::tcp::resolver resolver_;
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::steady_timer deadline_;
+    boost::beast::flat_buffer buffer_;
+    std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+    std::shared_ptr<const http_request> request_;
+    std::function<void(http_reply)> done_;
+    std::uint64_t generation_ = 0;  // of the current request; stale deadlines are ignored
+    bool timed_out_ = false;
+    bool reused_ = false;  // the request went out on a kept-alive connection
+};
+
+struct http_delivery_options {
+    http_url url;
+    boost::beast::http::verb method = boost::beast::http::verb::post;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra, auth included
+    std::chrono::milliseconds timeout{10'000};
+    int retries = 3;
+    std::chrono::milliseconds retry_backoff{1000};  // doubles per retry, capped at max_backoff
+    std::chrono::milliseconds max_backoff{60'000};
+    // Bound on bodies waiting while the endpoint is down; beyond it the oldest are dropped
+    // and counted as given up.
+    std::size_t max_queued_bytes = 64u << 20;
+};
+
+// Reads the options every HTTP-based output declares (url aside): headers, timeout,
+// retries, bearer_token/basic_auth. Throws std::runtime_error on `tls` (not in this build).
+void read_http_common(const params::reader& p, http_delivery_options& options);
+
+// Bodies delivered in order, one request in flight. Runs on the executor: call enqueue()
+// and when_idle() there. Retries connection errors, timeouts, 429 and 5xx; other statuses
+// of 300 and above fail at once. A body that fails for good is counted and dropped.
+class http_delivery : public std::enable_shared_from_this<http_delivery> {
+  public:
+    http_delivery(boost::asio::any_io_executor executor, http_delivery_options options);
+
+    void enqueue(std::string body, std::uint64_t records);
+    // `done` runs once everything enqueued before it was delivered or given up; ok is false
+    // when any of that was given up (error: the last reason).
+    void when_idle(std::function<void(bool ok, const std::string& error)> done);
+    // Closes the connection once idle.
+    void close();
+
+    std::uint64_t delivered_records() const { return delivered_records_.load(); }
+    std::uint64_t failed_requests() const { return failed_requests_.load(); }
+    const std::string& last_error() const { return last_error_; }
+
+  private:
+    struct batch {
+        std::uint64_t seq = 0;
+        std::uint64_t records = 0;
+        std::shared_ptr<const http_request> request;
+    };
+    struct waiter {
+        std::uint64_t seq = 0;  // done when every batch up to it is
+        std::uint64_t failures_before = 0;
+        std::function<void(bool, const std::string&)> done;
+    };
+
+    void send_front();
+    void on_reply(http_reply reply);
+    void give_up(const std::string& reason, std::uint64_t count);
+    void complete(std::uint64_t seq);
+
+    boost::asio::any_io_executor executor_;
+    http_delivery_options options_;
+    std::shared_ptr<http_client> client_;
+    boost::asio::steady_timer backoff_;
+    std::deque<batch> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool in_flight_ = false;
+    int attempt_ = 0;  // retries of the front batch so far
+    std::uint64_t next_seq_ = 1;
+    std::uint64_t failures_ = 0;
+    std::string last_error_;
+    std::vector<waiter> waiters_;
+    bool close_when_idle_ = false;
+    std::atomic<std::uint64_t> delivered_records_{0};
+    std::atomic<std::uint64_t> failed_requests_{0};
+};
+
+}  // namespace weir::connectors

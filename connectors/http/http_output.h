@@ -1,0 +1,53 @@
+// The http (webhook) output: check results sent in batches, as JSON lines or one JSON array per
+// request, with retries (connectors/http/http_client.h).
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connectors/http/http_client.h"
+#include "connectors/runtime.h"
+
+namespace weir::connectors {
+
+struct http_output_options {
+    http_delivery_options delivery;
+    bool json_array = false;  // encoding: json_array (else ndjson)
+    std::size_t batch_max_records = 100;
+    std::chrono::milliseconds batch_timeout{1000};  // 0: every result goes at once
+};
+
+// flush() seals the open batch and completes when every batch so far was delivered or given
+// up (ok=false then). stats().errors counts requests given up. Records (write_record) are not
+// for this output (it is not registered with accepts_records) and are ignored.
+class http_output final : public output, public std::enable_shared_from_this<http_output> {
+  public:
+    http_output(const output_context& ctx, http_output_options options);
+
+    void write_result(const check_result& result) override;
+    void write_record(std::string_view json) override;
+    void flush(std::function<void(bool ok, const std::string& error)> done) override;
+    void stop(std::function<void()> done) override;
+    output_stats stats() const override;
+
+  private:
+    // With mutex_ held: closes the open batch (if any) and queues it for delivery.
+    void seal_and_send_locked();
+    void arm_batch_timer(std::uint64_t generation);  // on the strand
+
+    boost::asio::any_io_executor executor_;
+    const http_output_options options_;
+    std::shared_ptr<http_delivery> delivery_;  // strand only
+
+    std::mutex mutex_;  // the open batch: producers run on any thread
+    std::string batch_;
+    std::uint64_t batch_records_ = 0;
+    std::uint64_t batch_generation_ = 0;  // bumped when a batch is sealed
+    bool stopped_ = false;
+
+    boost::asio::steady_timer batch_timer_;  // strand only
+};
+
+}  // namespace weir::connectors

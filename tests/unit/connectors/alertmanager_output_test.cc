@@ -1,0 +1,264 @@
+// The alertmanager output against a fake Alertmanager on loopback: firing alerts and their
+// labels, re-sending, resolution, severities, no_data, label sanitising and retries.
+#include "connectors/http/alertmanager_output.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <nlohmann/json.hpp>
+
+#include "connectors/builtin.h"
+#include "connectors/http/http_spec.h"
+#include "tests/unit/connectors/http_test_server.h"
+#include "tests/unit/connectors/output_test_util.h"
+
+namespace weir::connectors {
+namespace {
+
+using json = nlohmann::json;
+using namespace weir::connectors::testing;
+
+struct alertmanager_fixture : ::testing::Test {
+    boost::asio::io_context io;
+    test_http_server server{io};
+    // The wall clock: 2026-11-20T10:05:00Z, moved by the tests.
+    time::timestamp_ns wall = t0 + 300 * time::ns_per_s;
+    output_context ctx{.executor = boost::asio::make_strand(io),
+                       .pipeline = "sensors",
+                       .output = "alerts",
+                       .clock = [this] { return wall; }};
+
+    std::shared_ptr<output> make(std::vector<std::pair<std::string, params::value>> entries,
+                                 const std::string& path = "") {
+        entries.emplace_back("url", scalar(server.url(path)));
+        const params::value v = mapping(std::move(entries));
+        return make_alertmanager_output(params::reader(*alertmanager_output_component().spec, v),
+                                        ctx);
+    }
+
+    bool flush(output& out) {
+        bool called = false;
+        bool ok = false;
+        out.flush([&](bool o, const std::string&) {
+            called = true;
+            ok = o;
+        });
+        EXPECT_TRUE(run_until(io, [&] { return called; }));
+        return ok;
+    }
+
+    // Every alert of every request, in order.
+    std::vector<json> alerts() const {
+        std::vector<json> out;
+        for (const auto& r : server.requests) {
+            const json body = json::parse(r.body);
+            EXPECT_TRUE(body.is_array());
+            for (const auto& a : body) out.push_back(a);
+        }
+        return out;
+    }
+
+    static std::string at(time::timestamp_ns t) { return time::format_rfc3339_ms(t); }
+};
+
+TEST_F(alertmanager_fixture, failing_check_fires_an_alert_with_labels_and_annotations) {
+    auto out = make({{"labels", mapping({{"team", scalar("data")}, {"env-name", scalar("prod")}})},
+                     {"annotations", mapping({{"runbook_url", scalar("http://wiki/rb")}})},
+                     {"generator_url", scalar("http://grafana/d/weir")},
+                     {"resolve_timeout", scalar("5m")}});
+    out->write_result(sample_result(outcome::fail));
+    ASSERT_TRUE(flush(*out));
+    ASSERT_EQ(server.requests.size(), 1u);
+    EXPECT_EQ(server.requests[0].method, "POST");
+    EXPECT_EQ(server.requests[0].target, "/api/v2/alerts");
+    EXPECT_EQ(server.requests[0].headers.at("content-type"), "application/json");
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    const json& a = all[0];
+    EXPECT_EQ(a["labels"], json({{"alertname", "weir_check_failed"},
+                                 {"pipeline", "sensors"},
+                                 {"node", "quality"},
+                                 {"check", "volume"},
+                                 {"device_id", "d-17"},
+                                 {"severity", "fail"},
+                                 {"team", "data"},
+                                 {"env_name", "prod"}}));
+    EXPECT_EQ(a["annotations"]["value"], "42");
+    EXPECT_EQ(a["annotations"]["measure"], "count()");
+    EXPECT_EQ(a["annotations"]["must_be"], "> 50");
+    EXPECT_EQ(a["annotations"]["window_start"], "2026-11-20T10:00:00.000Z");
+    EXPECT_EQ(a["annotations"]["window_end"], "2026-11-20T10:01:00.000Z");
+    EXPECT_EQ(a["annotations"]["records"], "42");
+    EXPECT_EQ(a["annotations"]["result_id"], result_id(sample_result()));
+    EXPECT_EQ(a["annotations"]["runbook_url"], "http://wiki/rb");
+    EXPECT_EQ(
+        a["annotations"]["summary"],
+        "check volume failed on sensors/quality {device_id=d-17}: count() = 42, must be > 50");
+    EXPECT_EQ(a["startsAt"], "2026-11-20T10:00:00.000Z");
+    EXPECT_EQ(a["endsAt"], at(wall + 300 * time::ns_per_s));
+    EXPECT_EQ(a["generatorURL"], "http://grafana/d/weir");
+    EXPECT_EQ(a.size(), 5u) << a.dump();
+    EXPECT_EQ(out->stats().records, 1u);
+}
+
+TEST_F(alertmanager_fixture, firing_alerts_are_resent_and_resolve_when_the_check_passes) {
+    auto out = make({{"resend_interval", scalar("50ms")}, {"resolve_timeout", scalar("10m")}});
+    out->write_result(sample_result(outcome::fail));
+    ASSERT_TRUE(flush(*out));
+    // Still failing, with a new value: no immediate send, the resend carries it.
+    check_result again = sample_result(outcome::fail);
+    again.window_start += 60 * time::ns_per_s;
+    again.window_end += 60 * time::ns_per_s;
+    again.value = measure_value::make_number(7);
+    out->write_result(again);
+    wall += 60 * time::ns_per_s;
+    ASSERT_TRUE(run_until(io, [&] { return server.requests.size() >= 3; }));
+    auto all = alerts();
+    EXPECT_EQ(all[1]["labels"], all[0]["labels"]) << "the same alert";
+    EXPECT_EQ(all[1]["startsAt"], all[0]["startsAt"]) << "startsAt stays the first window's";
+    EXPECT_EQ(all[1]["annotations"]["value"], "7");
+    EXPECT_EQ(all[1]["endsAt"], at(wall + 600 * time::ns_per_s));
+
+    wall += 60 * time::ns_per_s;
+    out->write_result(sample_result(outcome::pass));
+    ASSERT_TRUE(flush(*out));
+    all = alerts();
+    const json& resolved = all.back();
+    EXPECT_EQ(resolved["labels"], all[0]["labels"]);
+    EXPECT_EQ(resolved["endsAt"], at(wall)) << "endsAt = now: resolved";
+    EXPECT_EQ(resolved["startsAt"], all[0]["startsAt"]);
+    const std::size_t requests = server.requests.size();
+    run_for(io, std::chrono::milliseconds(200));
+    EXPECT_EQ(server.requests.size(), requests) << "a resolved alert is forgotten";
+}
+
+TEST_F(alertmanager_fixture, passing_results_without_an_alert_send_nothing) {
+    auto out = make({});
+    out->write_result(sample_result(outcome::pass));
+    out->write_result(sample_result(outcome::no_data));
+    ASSERT_TRUE(flush(*out));
+    EXPECT_TRUE(server.requests.empty());
+}
+
+TEST_F(alertmanager_fixture, no_data_keeps_the_alert_firing) {
+    auto out = make({{"resend_interval", scalar("30ms")}});
+    out->write_result(sample_result(outcome::fail));
+    out->write_result(sample_result(outcome::no_data));
+    ASSERT_TRUE(flush(*out));
+    ASSERT_TRUE(run_until(io, [&] { return server.requests.size() >= 3; }));
+    for (const json& a : alerts()) {
+        EXPECT_EQ(a["endsAt"], at(wall + 300 * time::ns_per_s)) << "never resolved";
+    }
+}
+
+TEST_F(alertmanager_fixture, warnings_raise_alerts_only_with_min_severity_warn) {
+    auto out = make({});
+    out->write_result(sample_result(outcome::warn));
+    ASSERT_TRUE(flush(*out));
+    EXPECT_TRUE(server.requests.empty());
+
+    auto warn = make({{"min_severity", scalar("warn")}});
+    warn->write_result(sample_result(outcome::warn));
+    ASSERT_TRUE(flush(*warn));
+    ASSERT_EQ(alerts().size(), 1u);
+    EXPECT_EQ(alerts()[0]["labels"]["severity"], "warn");
+    EXPECT_NE(alerts()[0]["annotations"]["summary"].get<std::string>().find("warned"),
+              std::string::npos);
+
+    // warn -> fail: the warn alert resolves and a fail alert starts, in one request.
+    wall += time::ns_per_s;
+    warn->write_result(sample_result(outcome::fail));
+    ASSERT_TRUE(flush(*warn));
+    ASSERT_EQ(server.requests.size(), 2u);
+    const json second = json::parse(server.requests[1].body);
+    ASSERT_EQ(second.size(), 2u);
+    EXPECT_EQ(second[0]["labels"]["severity"], "warn");
+    EXPECT_EQ(second[0]["endsAt"], at(wall));
+    EXPECT_EQ(second[1]["labels"]["severity"], "fail");
+    EXPECT_EQ(second[1]["endsAt"], at(wall + 300 * time::ns_per_s));
+}
+
+TEST_F(alertmanager_fixture, a_warning_resolves_a_fail_alert_below_min_severity) {
+    auto out = make({});
+    out->write_result(sample_result(outcome::fail));
+    out->write_result(sample_result(outcome::warn));
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[1]["endsAt"], at(wall));
+}
+
+TEST_F(alertmanager_fixture, groups_are_separate_alerts_with_sanitised_labels) {
+    auto out =
+        make({{"labels", mapping({{"node", scalar("static")}, {"alertname", scalar("DQ")}})}});
+    check_result r = sample_result(outcome::fail, "");
+    r.group = {{"device.id", measure_value::make_string("a")},
+               {"1zone", measure_value::make_number(3)},
+               {"node", measure_value::make_boolean(true)},
+               {"device_id", measure_value::make_null()}};
+    out->write_result(r);
+    check_result other = sample_result(outcome::fail, "d-18");
+    out->write_result(other);
+    ASSERT_TRUE(flush(*out));
+    ASSERT_EQ(server.requests.size(), 1u) << "one burst, one request";
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0]["labels"], json({{"alertname", "DQ"},
+                                      {"pipeline", "sensors"},
+                                      {"node", "quality"},
+                                      {"check", "volume"},
+                                      {"severity", "fail"},
+                                      {"device_id", "a"},
+                                      {"_1zone", "3"},
+                                      {"group_node", "true"},
+                                      {"device_id_", "null"}}));
+    EXPECT_EQ(all[1]["labels"]["device_id"], "d-18");
+}
+
+TEST_F(alertmanager_fixture, starts_at_is_never_in_the_future) {
+    auto out = make({});
+    wall = t0 - time::ns_per_s;  // event time ahead of this machine's clock
+    out->write_result(sample_result(outcome::fail));
+    out->write_result(sample_result(outcome::pass));
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0]["startsAt"], at(wall));
+    EXPECT_EQ(all[1]["endsAt"], at(wall)) << "endsAt is not before startsAt";
+}
+
+TEST_F(alertmanager_fixture, base_path_and_retries) {
+    server.statuses = {503};
+    auto out = make({{"retries", scalar("1")}}, "/am/");
+    out->write_result(sample_result(outcome::fail));
+    // The first retry waits the default back-off (1s).
+    ASSERT_TRUE(flush(*out));
+    ASSERT_EQ(server.requests.size(), 2u);
+    EXPECT_EQ(server.requests[1].target, "/am/api/v2/alerts");
+    EXPECT_EQ(server.requests[1].body, server.requests[0].body);
+    EXPECT_EQ(out->stats().errors, 0u);
+}
+
+TEST_F(alertmanager_fixture, stop_sends_what_is_pending_and_stops_resending) {
+    auto out = make({{"resend_interval", scalar("20ms")}});
+    out->write_result(sample_result(outcome::fail));
+    bool stopped = false;
+    out->stop([&] { stopped = true; });
+    ASSERT_TRUE(run_until(io, [&] { return stopped; }));
+    EXPECT_EQ(server.requests.size(), 1u);
+    run_for(io, std::chrono::milliseconds(100));
+    EXPECT_EQ(server.requests.size(), 1u);
+}
+
+TEST(alertmanager, sanitize_label_name) {
+    EXPECT_EQ(sanitize_label_name("device_id"), "device_id");
+    EXPECT_EQ(sanitize_label_name("device.id"), "device_id");
+    EXPECT_EQ(sanitize_label_name("a[\"odd key\"]"), "a__odd_key__");
+    EXPECT_EQ(sanitize_label_name("9lives"), "_9lives");
+    EXPECT_EQ(sanitize_label_name(""), "_");
+    EXPECT_EQ(sanitize_label_name("Zürich"), "Z__rich");
+}
+
+}  // namespace
+}  // namespace weir::connectors

@@ -1,0 +1,323 @@
+// The file output: exact JSON lines, flush and timers, truncation, rotation without losing
+// lines, and write errors that keep the data for a later attempt.
+#include "connectors/file/file_output.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <csignal>
+#include <stdexcept>
+#include <thread>
+
+#include "connectors/builtin.h"
+#include "connectors/file/file_spec.h"
+#include "tests/unit/connectors/output_test_util.h"
+
+namespace weir::connectors {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace weir::connectors::testing;
+
+struct flush_outcome {
+    bool called = false;
+    bool ok = false;
+    std::string error;
+};
+
+struct file_fixture : ::testing::Test {
+    boost::asio::io_context io;
+    temp_dir dir;
+    output_context ctx{.executor = boost::asio::make_strand(io),
+                       .pipeline = "sensors",
+                       .output = "results",
+                       .clock = {}};
+
+    fs::path path() const { return dir.path() / "results.jsonl"; }
+
+    file_output_options options() const {
+        file_output_options o;
+        o.path = path().string();
+        o.flush_interval = std::chrono::hours(1);  // only explicit flushes write
+        return o;
+    }
+
+    flush_outcome flush(output& out) {
+        flush_outcome f;
+        out.flush([&](bool ok, const std::string& error) {
+            f.called = true;
+            f.ok = ok;
+            f.error = error;
+        });
+        EXPECT_TRUE(run_until(io, [&] { return f.called; }));
+        return f;
+    }
+
+    // Results that differ by check name, so every line is distinct.
+    static check_result numbered(int i) {
+        check_result r = sample_result(outcome::fail);
+        r.check = "check_" + std::to_string(i);
+        return r;
+    }
+};
+
+TEST_F(file_fixture, writes_exact_json_lines_on_flush) {
+    auto out = file_output::open(ctx, options());
+    const check_result a = sample_result(outcome::fail);
+    const check_result b = sample_result(outcome::pass, "");
+    out->write_result(a);
+    out->write_record(R"({"device_id":"d-1","temperature":20.5})");
+    out->write_result(b);
+    run_for(io, std::chrono::milliseconds(30));
+    EXPECT_EQ(read_file(path()), "") << "nothing is written before the flush interval";
+    const flush_outcome f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(read_file(path()),
+              json_line(a) + "{\"device_id\":\"d-1\",\"temperature\":20.5}\n" + json_line(b));
+    EXPECT_EQ(out->stats().records, 3u);
+    EXPECT_EQ(out->stats().errors, 0u);
+    struct stat st {};
+    ASSERT_EQ(::stat(path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0007, 0u) << "no access for others";
+}
+
+TEST_F(file_fixture, flush_interval_writes_without_a_flush) {
+    file_output_options o = options();
+    o.flush_interval = std::chrono::milliseconds(20);
+    auto out = file_output::open(ctx, o);
+    const check_result r = sample_result();
+    out->write_result(r);
+    EXPECT_TRUE(run_until(io, [&] { return read_file(path()) == json_line(r); }));
+    out->write_result(r);
+    EXPECT_TRUE(run_until(io, [&] { return read_file(path()) == json_line(r) + json_line(r); }));
+}
+
+TEST_F(file_fixture, zero_interval_writes_at_once_from_many_threads) {
+    file_output_options o = options();
+    o.flush_interval = std::chrono::milliseconds(0);
+    auto out = file_output::open(ctx, o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&out] {
+            for (int i = 0; i < 500; ++i) out->write_record(R"({"n":1})");
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::string expected;
+    for (int i = 0; i < 2000; ++i) expected += "{\"n\":1}\n";
+    EXPECT_TRUE(run_until(io, [&] { return out->stats().records == 2000; }));
+    EXPECT_EQ(read_file(path()), expected);
+}
+
+TEST_F(file_fixture, appends_or_truncates_and_terminates_a_torn_line) {
+    { std::ofstream(path()) << "{\"old\":1}\n{\"torn\":"; }
+    auto out = file_output::open(ctx, options());
+    out->write_record(R"({"new":2})");
+    EXPECT_TRUE(flush(*out).ok);
+    EXPECT_EQ(read_file(path()), "{\"old\":1}\n{\"torn\":\n{\"new\":2}\n");
+
+    file_output_options o = options();
+    o.append = false;
+    auto truncating = file_output::open(ctx, o);
+    EXPECT_EQ(read_file(path()), "");
+    truncating->write_record(R"({"new":3})");
+    EXPECT_TRUE(flush(*truncating).ok);
+    EXPECT_EQ(read_file(path()), "{\"new\":3}\n");
+}
+
+TEST_F(file_fixture, missing_directory_fails_at_start_unless_create_dirs) {
+    file_output_options o = options();
+    o.path = (dir.path() / "a" / "b" / "out.jsonl").string();
+    EXPECT_THROW(file_output::open(ctx, o), std::runtime_error);
+    o.create_dirs = true;
+    auto out = file_output::open(ctx, o);
+    out->write_record("{}");
+    EXPECT_TRUE(flush(*out).ok);
+    EXPECT_EQ(read_file(o.path), "{}\n");
+}
+
+TEST_F(file_fixture, rotation_by_size_loses_no_line) {
+    file_output_options o = options();
+    o.rotate_max_size = 4096;
+    o.rotate_max_files = 50;
+    auto out = file_output::open(ctx, o);
+    std::string expected;
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 20; ++i) {
+            const check_result r = numbered(round * 20 + i);
+            out->write_result(r);
+            expected += json_line(r);
+        }
+        ASSERT_TRUE(flush(*out).ok);
+    }
+    std::string all;
+    int files = 0;
+    for (int i = 50; i >= 1; --i) {
+        const fs::path rotated = path().string() + "." + std::to_string(i);
+        if (!fs::exists(rotated)) continue;
+        ++files;
+        EXPECT_LE(fs::file_size(rotated), 4096u);
+        const std::string text = read_file(rotated);
+        EXPECT_EQ(text.back(), '\n') << "rotation happens between lines";
+        all += text;
+    }
+    EXPECT_LE(fs::file_size(path()), 4096u);
+    all += read_file(path());
+    EXPECT_EQ(all, expected);
+    EXPECT_GE(files, static_cast<int>(expected.size() / 4096));
+    EXPECT_EQ(out->stats().records, 100u);
+}
+
+TEST_F(file_fixture, rotation_keeps_max_files) {
+    file_output_options o = options();
+    o.rotate_max_size = 4096;
+    o.rotate_max_files = 2;
+    auto out = file_output::open(ctx, o);
+    std::string expected;
+    for (int i = 0; i < 100; ++i) {
+        const check_result r = numbered(i);
+        out->write_result(r);
+        expected += json_line(r);
+    }
+    ASSERT_TRUE(flush(*out).ok);
+    EXPECT_TRUE(fs::exists(path().string() + ".1"));
+    EXPECT_TRUE(fs::exists(path().string() + ".2"));
+    EXPECT_FALSE(fs::exists(path().string() + ".3"));
+    const std::string kept =
+        read_file(path().string() + ".2") + read_file(path().string() + ".1") + read_file(path());
+    ASSERT_LT(kept.size(), expected.size());
+    EXPECT_EQ(expected.substr(expected.size() - kept.size()), kept) << "the newest lines, whole";
+}
+
+TEST_F(file_fixture, disk_full_keeps_lines_until_the_problem_is_fixed) {
+    // /dev/full fails every write with ENOSPC. The output reopens its path before retrying,
+    // so replacing the link by a real file "fixes the disk".
+    fs::create_symlink("/dev/full", path());
+    auto out = file_output::open(ctx, options());
+    std::string expected;
+    for (int i = 0; i < 3; ++i) {
+        out->write_result(numbered(i));
+        expected += json_line(numbered(i));
+    }
+    flush_outcome f = flush(*out);
+    EXPECT_FALSE(f.ok);
+    EXPECT_NE(f.error.find("No space left on device"), std::string::npos) << f.error;
+    EXPECT_GE(out->stats().errors, 1u);
+    EXPECT_EQ(out->stats().records, 0u);
+
+    out->write_result(numbered(3));
+    expected += json_line(numbered(3));
+    EXPECT_FALSE(flush(*out).ok);
+
+    fs::remove(path());
+    f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(read_file(path()), expected);
+    EXPECT_EQ(out->stats().records, 4u);
+}
+
+TEST_F(file_fixture, a_partial_write_is_completed_later) {
+    // RLIMIT_FSIZE makes write() stop part-way through a line, then fail with EFBIG.
+    auto out = file_output::open(ctx, options());
+    std::string expected;
+    for (int i = 0; i < 5; ++i) {
+        out->write_result(numbered(i));
+        expected += json_line(numbered(i));
+    }
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+    auto* previous = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = saved;
+    small.rlim_cur = 100;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    const flush_outcome failed = flush(*out);
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, previous);
+    EXPECT_FALSE(failed.ok);
+    EXPECT_EQ(read_file(path()).size(), 100u) << "a partial line is in the file";
+
+    const flush_outcome f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(read_file(path()), expected);
+}
+
+TEST_F(file_fixture, failed_lines_are_retried_by_the_timer_too) {
+    fs::create_symlink("/dev/full", path());
+    file_output_options o = options();
+    o.flush_interval = std::chrono::milliseconds(10);
+    auto out = file_output::open(ctx, o);
+    out->write_record(R"({"a":1})");
+    ASSERT_TRUE(run_until(io, [&] { return out->stats().errors >= 1; }));
+    fs::remove(path());
+    // The retry waits at least a second after a failure.
+    EXPECT_TRUE(run_until(
+        io, [&] { return fs::exists(path()) && read_file(path()) == "{\"a\":1}\n"; },
+        std::chrono::seconds(5)));
+}
+
+TEST_F(file_fixture, queue_bound_drops_the_oldest_lines_and_says_so) {
+    fs::create_symlink("/dev/full", path());
+    file_output_options o = options();
+    o.max_queued_bytes = 4000;
+    auto out = file_output::open(ctx, o);
+    std::vector<std::string> lines;
+    for (int i = 0; i < 30; ++i) {
+        out->write_result(numbered(i));
+        lines.push_back(json_line(numbered(i)));
+    }
+    const flush_outcome failed = flush(*out);
+    EXPECT_FALSE(failed.ok);
+    fs::remove(path());
+    const flush_outcome f = flush(*out);
+    EXPECT_FALSE(f.ok) << "the drop is reported";
+    EXPECT_NE(f.error.find("dropped"), std::string::npos) << f.error;
+    const std::string text = read_file(path());
+    EXPECT_LE(text.size(), 4000u);
+    std::string tail;
+    std::size_t kept = 0;
+    while (tail.size() < text.size()) tail = lines[lines.size() - ++kept] + tail;
+    EXPECT_EQ(text, tail) << "the newest lines survive, whole";
+    EXPECT_EQ(out->stats().errors, 30 - kept + 1);  // dropped lines + the failed write
+    EXPECT_TRUE(flush(*out).ok) << "reported once";
+}
+
+TEST_F(file_fixture, stop_writes_everything_and_ignores_later_writes) {
+    auto out = file_output::open(ctx, options());
+    out->write_record(R"({"a":1})");
+    bool stopped = false;
+    out->stop([&] { stopped = true; });
+    ASSERT_TRUE(run_until(io, [&] { return stopped; }));
+    EXPECT_EQ(read_file(path()), "{\"a\":1}\n");
+    out->write_record(R"({"b":2})");
+    run_for(io, std::chrono::milliseconds(20));
+    EXPECT_EQ(read_file(path()), "{\"a\":1}\n");
+}
+
+TEST_F(file_fixture, factory_reads_every_parameter) {
+    { std::ofstream(path()) << "{\"old\":1}\n"; }
+    const auto spec = file_output_component().spec;
+    const params::value v = mapping({
+        {"path", scalar(path().string())},
+        {"append", scalar("false")},
+        {"flush_interval", scalar("0s")},
+        {"fsync", scalar("true")},
+        {"rotate", mapping({{"max_size", scalar("4KiB")}, {"max_files", scalar("1")}})},
+    });
+    auto out = make_file_output(params::reader(*spec, v), ctx);
+    EXPECT_EQ(read_file(path()), "") << "append: false truncates";
+    for (int i = 0; i < 60; ++i) out->write_result(numbered(i));
+    ASSERT_TRUE(run_until(io, [&] { return out->stats().records == 60; }));
+    EXPECT_TRUE(fs::exists(path().string() + ".1"));
+    EXPECT_FALSE(fs::exists(path().string() + ".2"));
+    EXPECT_LE(fs::file_size(path()), 4096u);
+
+    const params::value missing =
+        mapping({{"path", scalar((dir.path() / "no" / "x.jsonl").string())}});
+    EXPECT_THROW(make_file_output(params::reader(*spec, missing), ctx), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace weir::connectors
