@@ -476,6 +476,9 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
                           std::vector<std::uint32_t>* late, std::size_t source) {
     const bool by_arrival = plan_.processing_time || event_times.empty();
     const bool window_invalid = layout_->uses_invalid();
+    if (source_max_.size() < watermark_.sources()) {
+        source_max_.resize(watermark_.sources(), k_no_time);
+    }
     const std::size_t n = batch.size();
     for (std::size_t i = 0; i < n; ++i) {
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
@@ -510,6 +513,15 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         }
         watermark_.observe(source, t, arrival_time);
         add_record(g, batch, i, t, arrival_time, valid);
+        // The watermark moves record by record: when this record raises its source's newest
+        // event time, windows it passes close now, before the next record is judged late or
+        // not. So lateness and results do not depend on where a batch happened to end (a
+        // restart after a crash cuts batches differently).
+        if (source < source_max_.size() &&
+            (source_max_[source] == k_no_time || t > source_max_[source])) {
+            source_max_[source] = t;
+            emit_until(watermark_.update(arrival_time), arrival_time, out);
+        }
     }
     if (n > 0) watermark_.touch(source, arrival_time);
     emit_until(watermark_.update(arrival_time), arrival_time, out);
@@ -768,6 +780,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
 // ---- state ----
 
 void node_engine::clear_state() {
+    source_max_.assign(watermark_.sources(), k_no_time);
     for (auto& g : groups_) {
         if (!g.live) continue;
         for (std::uint32_t c = g.head; c != k_nil;) {

@@ -58,7 +58,10 @@ public:
     void finish(timestamp_ns now, std::vector<check_result>& out);
 
     // A new watermark source (e.g. a Kafka partition); returns its index.
-    std::size_t add_source(timestamp_ns wall_now) { return watermark_.add_source(wall_now); }
+    std::size_t add_source(timestamp_ns wall_now) {
+        source_max_.push_back(window::k_no_time);
+        return watermark_.add_source(wall_now);
+    }
 
     // Checkpoint of the whole state, versioned; restore() into an engine compiled from the
     // same plan. On false (corrupt, truncated or incompatible bytes, reader's error set) the
@@ -139,6 +142,9 @@ private:
     std::vector<std::uint8_t> last_outcome_;  // emit: changes; groups × checks, 0xff none
 
     window::watermark_tracker watermark_;
+    // Newest event time per source since start or restore (derived state, not checkpointed:
+    // after a restore the first record of each source re-checks the watermark).
+    std::vector<timestamp_ns> source_max_;
     // Windows ending at or before this were closed (emitted or never live).
     timestamp_ns closed_through_ = window::k_no_time;
     bool finished_ = false;

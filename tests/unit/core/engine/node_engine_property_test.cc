@@ -415,7 +415,18 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
             if (late) continue;
             accepted[key].push_back({r, arrival});
             if (sessions) pending[key].push_back({r, arrival});
-            max_t = std::max(max_t, r.t);
+            // The watermark moves record by record: windows close as soon as a record's event
+            // time passes them, whatever the batch boundaries.
+            if (max_t != window::k_no_time && r.t <= max_t) continue;
+            max_t = r.t;
+            const timestamp_ns wm = max_t - sc.w.allowed_lateness;
+            if (closed != window::k_no_time && wm <= closed) continue;
+            if (sessions) {
+                emit_sessions(wm, arrival);
+            } else {
+                emit_aligned(closed, wm, arrival);
+            }
+            closed = wm;
         }
         if (max_t == window::k_no_time) continue;
         const timestamp_ns wm = max_t - sc.w.allowed_lateness;
