@@ -233,7 +233,9 @@ int run_cli(int argc, char** argv) try {
     run->add_flag("--once", run_opts.once,
                   "Available-now: read every bounded input to its end, close all windows, exit");
     run->add_option("--reset-checkpoint", run_opts.reset_checkpoints,
-                    "Delete the checkpoint of PIPELINE/QUERY before starting (repeatable)");
+                    "Delete the checkpoint of PIPELINE/QUERY before starting (repeatable)")
+        ->expected(1)
+        ->allow_extra_args(false);
 
     std::string checkpoint_file;
     auto* checkpoint_cmd = app.add_subcommand("checkpoint", "Work with checkpoint files");

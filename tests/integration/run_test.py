@@ -340,5 +340,236 @@ class reload_test(unittest.TestCase):
                              "no window of a missing")
 
 
+
+FILE_PIPELINE = """
+pipeline: files
+inputs:
+  events: {{type: file, path: {data}, follow: false}}
+nodes:
+  quality:
+    from: events
+    critical: true
+    time: {{field: ts, format: rfc3339}}
+    window: {{type: tumbling, size: 10s, allowed_lateness: 2s}}
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 5"}}
+      - {{name: missing, measure: missing_fraction(temperature), must_be: "< 10%"}}
+      - {{name: mean_t, measure: mean(temperature), must_be: "[0, 100]"}}
+      - {{name: min_t, measure: min(temperature), must_be: ">= 0"}}
+      - {{name: max_t, measure: max(temperature), must_be: "<= 100"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}}}
+"""
+
+
+def write_events(path, count, seed):
+    """JSON lines with disorder beyond the allowed lateness, nulls, blanks, wrong types,
+    absent fields and a few malformed lines; returns the records as written (ts in ms)."""
+    rng = random.Random(seed)
+    now_ms = START_EPOCH * 1000
+    rows = []
+    with open(path, "w") as f:
+        for i in range(count):
+            now_ms += rng.randint(0, 40)
+            t = now_ms - (rng.randint(0, 1500) if rng.random() < 0.95 else rng.randint(0, 9000))
+            roll = rng.random()
+            rec = {"ts": format_ms(t), "seq": i}
+            if roll < 0.03:
+                rec["temperature"] = None
+            elif roll < 0.05:
+                rec["temperature"] = "n/a"
+            elif roll < 0.06:
+                rec["temperature"] = ""
+            elif roll < 0.08:
+                pass  # absent
+            else:
+                rec["temperature"] = round(rng.uniform(-5, 105), 3)
+            if rng.random() < 0.002:
+                f.write('{"ts": "broken\n')
+                continue
+            f.write(json.dumps(rec) + "\n")
+            rows.append((t, rec))
+    return rows
+
+
+def format_ms(ms):
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def file_reference(rows, size_ms=10_000, lateness_ms=2_000):
+    """Per-record watermark: a record is late when every window containing it ended at or
+    before (newest event time so far - allowed lateness)."""
+    accepted, max_t = [], None
+    for t, rec in rows:
+        if max_t is not None and (t // size_ms) * size_ms + size_ms <= max_t - lateness_ms:
+            continue
+        accepted.append((t, rec))
+        max_t = t if max_t is None else max(max_t, t)
+    first = min(t for t, _ in accepted) // size_ms * size_ms
+    last = max(t for t, _ in accepted) // size_ms * size_ms
+    windows = {start: [] for start in range(first, last + size_ms, size_ms)}
+    for t, rec in accepted:
+        windows[t // size_ms * size_ms].append(rec)
+    out = {}
+    for start, recs in windows.items():
+        temps = [r["temperature"] for r in recs
+                 if isinstance(r.get("temperature"), (int, float))]
+        missing = sum(1 for r in recs if r.get("temperature") in (None, ""))
+        out[start / 1000] = {
+            "volume": len(recs),
+            "missing": missing / len(recs) if recs else None,
+            "mean_t": sum(temps) / len(temps) if temps else None,
+            "min_t": min(temps) if temps else None,
+            "max_t": max(temps) if temps else None,
+        }
+    return out
+
+
+class file_run_test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.data = os.path.join(self.dir, "events.jsonl")
+        self.results = os.path.join(self.dir, "results.jsonl")
+        self.config = os.path.join(self.dir, "files.yaml")
+        self.settings = os.path.join(self.dir, "weir.yaml")
+        with open(self.settings, "w") as f:
+            f.write("checkpoint: {interval: 100ms}\n")
+        with open(self.config, "w") as f:
+            f.write(FILE_PIPELINE.format(data=self.data, results=self.results))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def once(self, data_dir, config=None):
+        rc, _, err = weir("run", "--once", "--data-dir", data_dir, self.settings,
+                          config or self.config, timeout=300)
+        self.assertEqual(rc, 0, err[-3000:])
+
+    def test_once_over_a_file_matches_the_reference(self):
+        rows = write_events(self.data, 20000, seed=5)
+        self.once(os.path.join(self.dir, "d"))
+        want = file_reference(rows)
+        got = collections.defaultdict(dict)
+        for r in read_jsonl(self.results):
+            got[parse_ts(r["window_start"])][r["check"]] = r["value"]
+        self.assertEqual(set(got), set(want))
+        for start, checks in want.items():
+            for check, value in checks.items():
+                self.assertTrue(close(got[start][check], value),
+                                f"window {start} {check}: weir {got[start][check]}, "
+                                f"reference {value}")
+
+    def test_kill_9_during_a_large_file_loses_and_changes_nothing(self):
+        write_events(self.data, 300000, seed=9)
+        trials = int(os.environ.get("WEIR_KILL_TRIALS", "20"))
+        rng = random.Random(3)
+        data_dir = os.path.join(self.dir, "d")
+        for _ in range(trials):
+            p = subprocess.Popen([WEIR, "run", "--data-dir", data_dir, self.settings,
+                                  self.config], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.05, 0.5))
+            p.kill()
+            p.wait(timeout=10)
+        self.once(data_dir)
+        union = {}
+        for r in read_jsonl(self.results):
+            r.pop("emitted_at")
+            if r["id"] in union:
+                self.assertEqual(union[r["id"]], r, "a result emitted again is identical")
+            union[r["id"]] = r
+
+        clean_results = os.path.join(self.dir, "clean.jsonl")
+        clean_config = os.path.join(self.dir, "clean.yaml")
+        with open(clean_config, "w") as f:
+            f.write(FILE_PIPELINE.format(data=self.data, results=clean_results))
+        self.once(os.path.join(self.dir, "clean"), clean_config)
+        expected = {}
+        for r in read_jsonl(clean_results):
+            r.pop("emitted_at")
+            expected[r["id"]] = r
+        self.assertEqual(set(union), set(expected), "no result missing, none extra")
+        for k, v in expected.items():
+            self.assertEqual(union[k], v)
+
+    def test_a_critical_node_failing_ends_weir_with_exit_1_naming_it(self):
+        with open(self.config, "w") as f:
+            f.write(FILE_PIPELINE.format(data=os.path.join(self.dir, "missing", "*.jsonl"),
+                                         results=self.results))
+        rc, _, err = weir("run", "--data-dir", os.path.join(self.dir, "d"), self.settings,
+                          self.config, timeout=60)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("quality", err)
+        self.assertIn("critical", err)
+
+    def test_a_non_critical_node_restarts_while_the_others_go_on(self):
+        config = os.path.join(self.dir, "mixed.yaml")
+        results = os.path.join(self.dir, "mixed.jsonl")
+        with open(config, "w") as f:
+            f.write(f"""
+inputs:
+  sensors: {{type: generator, seed: 1, rate: 200, time_step: 100ms,
+            start_time: "2026-11-20T10:00:00Z"}}
+  absent: {{type: file, path: {os.path.join(self.dir, "nowhere", "*.jsonl")}}}
+nodes:
+  healthy:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks: [{{name: volume, measure: count(), must_be: "> 1"}}]
+    outputs: [results]
+  flaky:
+    from: absent
+    time: processing
+    window: {{type: tumbling, size: 10s}}
+    checks: [{{name: volume, measure: count(), must_be: "> 1"}}]
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}}}
+""")
+        log_path = os.path.join(self.dir, "log.txt")
+        with open(log_path, "w") as log:
+            p = subprocess.Popen([WEIR, "run", "--data-dir", os.path.join(self.dir, "d"),
+                                  self.settings, config], stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                def text():
+                    with open(log_path) as f:
+                        return f.read()
+                wait_for(lambda: text().count("restarting in") >= 2, 20, "two restarts")
+                self.assertIn("restarting in 1 s", text())
+                self.assertIn("restarting in 2 s", text())
+                before = len(read_jsonl(results))
+                wait_for(lambda: len(read_jsonl(results)) > before + 2, 20,
+                         "results of the healthy node meanwhile")
+                self.assertIsNone(p.poll())
+            finally:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(all(r["node"] == "healthy" for r in read_jsonl(results)))
+
+    def test_a_corrupt_checkpoint_stops_the_query_with_the_way_out(self):
+        write_events(self.data, 2000, seed=1)
+        data_dir = os.path.join(self.dir, "d")
+        self.once(data_dir)
+        ckpt = os.path.join(data_dir, "checkpoints", "files", "quality.ckpt")
+        with open(ckpt, "r+b") as f:
+            f.seek(30)
+            byte = f.read(1)
+            f.seek(30)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        rc, _, err = weir("run", "--once", "--data-dir", data_dir, self.settings, self.config,
+                          timeout=60)
+        self.assertEqual(rc, 1, err)
+        self.assertIn(ckpt, err)
+        self.assertIn("--reset-checkpoint files/quality", err)
+        rc, _, err = weir("run", "--once", "--data-dir", data_dir, "--reset-checkpoint",
+                          "files/quality", self.settings, self.config, timeout=60)
+        self.assertEqual(rc, 0, err)
+
+
 if __name__ == "__main__":
     unittest.main()
