@@ -11,6 +11,8 @@ namespace weir::connectors {
 std::unique_ptr<input> make_generator_input(const params::reader& p, const input_context& ctx);
 std::unique_ptr<input> make_file_input(const params::reader& p, const input_context& ctx);
 std::unique_ptr<input> make_stdin_input(const params::reader& p, const input_context& ctx);
+std::unique_ptr<input> make_tcp_input(const params::reader& p, const input_context& ctx);
+std::unique_ptr<input> make_udp_input(const params::reader& p, const input_context& ctx);
 
 std::shared_ptr<output> make_console_output(const params::reader& p, const output_context& ctx);
 std::shared_ptr<output> make_file_output(const params::reader& p, const output_context& ctx);

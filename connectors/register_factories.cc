@@ -19,6 +19,8 @@ void register_builtin_factories(connector_factories& f) {
     add(f.inputs, "generator", &make_generator_input);
     add(f.inputs, "file", &make_file_input);
     add(f.inputs, "stdin", &make_stdin_input);
+    add(f.inputs, "tcp", &make_tcp_input);
+    add(f.inputs, "udp", &make_udp_input);
 
     add(f.outputs, "console", &make_console_output);
     add(f.outputs, "file", &make_file_output);

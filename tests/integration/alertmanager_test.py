@@ -1,0 +1,122 @@
+"""The alertmanager output against Debian's real Alertmanager, started on loopback by the test:
+a failing check appears as a firing alert in its API, and disappears (resolved) once the check
+passes again."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from weir_test_util import WEIR
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=2) as r:
+        return json.loads(r.read())
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError as e:  # not listening yet
+            last_error = e
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} ({last_error})")
+
+
+PIPELINE = """
+inputs:
+  sensors:
+    type: generator
+    seed: 5
+    rate: 100
+    time_step: 100ms          # event time runs ten times faster than the wall clock
+    start_time: "2026-11-20T10:00:00Z"
+    problems:
+      # humidity out of range for the first 40 s of event time (about 4 s of wall time)
+      - {{type: out_of_range, field: humidity, after: 0s, duration: 40s, value: 140}}
+nodes:
+  rooms:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - {{name: humidity_range, measure: max(humidity), must_be: "<= 100"}}
+    outputs: [alerts]
+outputs:
+  alerts:
+    type: alertmanager
+    url: http://127.0.0.1:{port}
+    resend_interval: 1s
+    labels: {{team: weir_tests}}
+"""
+
+
+@unittest.skipUnless(os.path.exists(ALERTMANAGER), "prometheus-alertmanager is not installed")
+class alertmanager_test(unittest.TestCase):
+    def test_failing_check_fires_then_resolves(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            with open(os.path.join(tmp, "am.yml"), "w") as f:
+                f.write("route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n")
+            am = subprocess.Popen(
+                [ALERTMANAGER, f"--config.file={tmp}/am.yml", f"--storage.path={tmp}/am",
+                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.addCleanup(am.wait, 10)
+            self.addCleanup(am.terminate)
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: urllib.request.urlopen(base + "/-/ready", timeout=2).status == 200,
+                     20, "Alertmanager to be ready")
+
+            with open(os.path.join(tmp, "p.yaml"), "w") as f:
+                f.write(PIPELINE.format(port=port))
+            weir = subprocess.Popen([WEIR, "run", "--data-dir", os.path.join(tmp, "d"),
+                                     os.path.join(tmp, "p.yaml")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.addCleanup(weir.wait, 30)
+            self.addCleanup(weir.terminate)
+
+            def ours():
+                return [a for a in get_json(base + "/api/v2/alerts")
+                        if a["labels"].get("team") == "weir_tests"]
+
+            wait_for(lambda: any(a["status"]["state"] == "active" for a in ours()), 20,
+                     "the alert to fire")
+            alert = ours()[0]
+            self.assertEqual(alert["labels"]["check"], "humidity_range")
+            self.assertEqual(alert["labels"]["node"], "rooms")
+            self.assertEqual(alert["labels"]["severity"], "fail")
+
+            # Once humidity is back in range the check passes and the alert is resolved:
+            # Alertmanager no longer lists it as active.
+            def resolved():
+                now = time.time()
+                for a in ours():
+                    ends = a["endsAt"].rstrip("Z").split(".")[0]
+                    ends_epoch = time.mktime(time.strptime(ends, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+                    if a["status"]["state"] == "active" and ends_epoch > now:
+                        return False
+                return True
+            wait_for(resolved, 30, "the alert to resolve")
+            self.assertIsNone(weir.poll(), "weir keeps running")
+
+
+if __name__ == "__main__":
+    unittest.main()
