@@ -2,6 +2,7 @@
 #include "daemon/query.h"
 
 #include <boost/asio/post.hpp>
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -117,16 +118,31 @@ void query::do_start() {
         for (const auto& node : plan_.nodes) {
             engines_.push_back(node.plan ? std::make_unique<engine::node_engine>(*node.plan, now)
                                          : nullptr);
+            schemas_.push_back(node.schema ? std::make_unique<schema::record_schema>(*node.schema)
+                                           : nullptr);
         }
         for (std::size_t i = 0; i < plan_.inputs.size(); ++i) {
             const config::input_config& in = *plan_.inputs[i];
             const params::reader params(*in.info->spec, in.params);
-            if (params.spec().find("format") && params.string("format").value == "csv") {
-                throw std::runtime_error("input \"" + in.name +
-                                         "\": format csv is not supported by the runtime yet");
-            }
             if (params.spec().find("max_line_length")) {
                 options.max_record_size = params.size("max_line_length").value;
+            }
+            csv_.push_back(nullptr);
+            csv_carry_.emplace_back();
+            if (params.spec().find("format") && params.string("format").value == "csv") {
+                decode::csv_decoder_options csv;
+                csv.max_record_size = options.max_record_size;
+                if (auto c = params.object("csv")) {
+                    const std::string delimiter = c->string("delimiter").value;
+                    const std::string quote = c->string("quote").value;
+                    if (delimiter.size() == 1) csv.delimiter = delimiter[0];
+                    if (delimiter == "\\t" || delimiter == "tab") csv.delimiter = '\t';
+                    if (quote.size() == 1) csv.quote = quote[0];
+                    csv.header = c->boolean("header").value;
+                    for (const auto& col : c->strings("columns")) csv.columns.push_back(col.value);
+                    for (const auto& v : c->strings("null_values")) csv.null_values.push_back(v.value);
+                }
+                csv_.back() = std::make_unique<decode::csv_decoder>(plan_.decode_fields, csv);
             }
             auto factory = env_.factories->inputs.find(in.type.value);
             if (factory == env_.factories->inputs.end()) {
@@ -221,10 +237,35 @@ bool query::restore(std::string& error) {
     return true;
 }
 
+void query::decode_csv(std::size_t input, std::string_view data, bool end_of_data, flow& f) {
+    // The decoder reads past the end (padding), and a record may span deliveries: decode
+    // from the carried bytes plus the new ones, keep what is not consumed.
+    csv_buffer_.assign(csv_carry_[input]);
+    csv_buffer_.append(data);
+    const std::size_t size = csv_buffer_.size();
+    csv_buffer_.append(decode::json_decoder::padding(), '\0');
+    const auto result = csv_[input]->decode({csv_buffer_.data(), size}, f.batch, end_of_data);
+    csv_carry_[input].assign(csv_buffer_.data() + result.consumed, size - result.consumed);
+    // CSV records have no JSON line: outputs get the record's fields (record_json()). The
+    // batch's strings point into csv_buffer_, which stays as it is until the next call.
+    f.raw.resize(f.batch.size());
+}
+
 void query::on_data(std::size_t input, std::string_view data) {
     if (state_ != query_state::running || stopping_) return;
     flow f;
     f.batch.slots = decoder_->slots();
+    if (csv_[input]) {
+        decode_csv(input, data, false, f);
+        counters_.input_records += f.batch.size();
+        counters_.input_bytes += data.size();
+        std::uint64_t invalid = 0;
+        for (auto s : f.batch.status) invalid += s != invalid_reason::none;
+        counters_.invalid_records += invalid;
+        if (invalid > 0 && !count_errors(invalid)) return;
+        route(plan_.inputs[input]->name, f);
+        return;
+    }
     const char* p = data.data();
     const char* end = p + data.size();
     while (p < end) {
@@ -238,7 +279,10 @@ void query::on_data(std::size_t input, std::string_view data) {
     }
     counters_.input_records += f.batch.size();
     counters_.input_bytes += data.size();
-    for (auto s : f.batch.status) counters_.invalid_records += s != invalid_reason::none;
+    std::uint64_t invalid = 0;
+    for (auto s : f.batch.status) invalid += s != invalid_reason::none;
+    counters_.invalid_records += invalid;
+    if (invalid > 0 && !count_errors(invalid)) return;
     route(plan_.inputs[input]->name, f);
 }
 
@@ -260,6 +304,29 @@ void query::route(const std::string& source, flow& f) {
 void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
     const compiled_node& node = plan_.nodes[index];
     scratch_.reset();
+    if (const schema::record_schema* rules = schemas_[index].get()) {
+        const auto summary = rules->check(f.batch, verdicts_, schema_stats_);
+        if (summary.invalid > 0) {
+            std::size_t first_bad = 0;
+            while (!verdicts_.invalid(first_bad)) ++first_bad;
+            if (node.schema->on_invalid == schema::invalid_action::fail) {
+                fail("node \"" + node.config->name + "\": a record violates the schema (" +
+                     std::string(rules->reason(verdicts_.first[first_bad])) +
+                     "); schema.on_invalid is fail");
+                return;
+            }
+            if (node.config->schema->dead_letter) {
+                auto out = env_.outputs.find(node.config->schema->dead_letter->value);
+                for (std::size_t i = 0; out != env_.outputs.end() && i < f.batch.size(); ++i) {
+                    if (!verdicts_.invalid(i)) continue;
+                    // The record as it was read, before any transform.
+                    out->second->write_record(f.raw[i].empty() ? record_json(node, f, i)
+                                                               : f.raw[i]);
+                }
+            }
+            if (!count_errors(summary.invalid)) return;
+        }
+    }
     for (const auto& t : node.transforms) {
         if (t.type == compiled_transform::kind::filter) {
             // Invalid records pass untouched: invalid_count() must still see them.
@@ -300,7 +367,7 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
         if (want_late && !late_.empty()) {
             auto out = env_.outputs.find(node.config->late_output->value);
             if (out != env_.outputs.end()) {
-                for (auto i : late_) out->second->write_record(f.raw[i]);
+                for (auto i : late_) out->second->write_record(record_json(node, f, i));
             }
         }
         dispatch(node);
@@ -311,31 +378,7 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
     if (!node.config->outputs.empty()) {
         for (std::size_t i = 0; i < f.batch.size(); ++i) {
             if (f.batch.status[i] != invalid_reason::none) continue;
-            std::string_view json = f.raw[i];
-            if (node.transforms_reshape) {
-                record_json_.clear();
-                record_json_ += '{';
-                const auto record = f.batch.record(i);
-                bool first = true;
-                for (const auto& [name, slot] : node.visible) {
-                    const field_value& v = record[slot];
-                    if (v.kind == value_kind::absent || v.kind == value_kind::other) continue;
-                    if (!first) record_json_ += ',';
-                    first = false;
-                    append_json_string(name, record_json_);
-                    record_json_ += ':';
-                    switch (v.kind) {
-                        case value_kind::null: record_json_ += "null"; break;
-                        case value_kind::boolean: record_json_ += v.boolean ? "true" : "false"; break;
-                        case value_kind::number:
-                            append_json_value(measure_value::make_number(v.number), record_json_);
-                            break;
-                        default: append_json_string(v.string(), record_json_); break;
-                    }
-                }
-                record_json_ += '}';
-                json = record_json_;
-            }
+            const std::string_view json = record_json(node, f, i);
             for (const auto& o : node.config->outputs) {
                 if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {
                     out->second->write_record(json);
@@ -344,6 +387,32 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
         }
     }
     route(node.config->name, f);
+}
+
+std::string_view query::record_json(const compiled_node& node, const flow& f, std::size_t i) {
+    if (!node.transforms_reshape && !f.raw[i].empty()) return f.raw[i];
+    record_json_.clear();
+    record_json_ += '{';
+    const auto record = f.batch.record(i);
+    bool first = true;
+    for (const auto& [name, slot] : node.visible) {
+        const field_value& v = record[slot];
+        if (v.kind == value_kind::absent || v.kind == value_kind::other) continue;
+        if (!first) record_json_ += ',';
+        first = false;
+        append_json_string(name, record_json_);
+        record_json_ += ':';
+        switch (v.kind) {
+            case value_kind::null: record_json_ += "null"; break;
+            case value_kind::boolean: record_json_ += v.boolean ? "true" : "false"; break;
+            case value_kind::number:
+                append_json_value(measure_value::make_number(v.number), record_json_);
+                break;
+            default: append_json_string(v.string(), record_json_); break;
+        }
+    }
+    record_json_ += '}';
+    return record_json_;
 }
 
 void query::dispatch(const compiled_node& node) {
@@ -360,6 +429,13 @@ void query::dispatch(const compiled_node& node) {
 
 void query::on_end(std::size_t input) {
     if (state_ != query_state::running || stopping_) return;
+    if (csv_[input] && !csv_carry_[input].empty()) {
+        flow f;
+        f.batch.slots = decoder_->slots();
+        decode_csv(input, {}, true, f);
+        counters_.input_records += f.batch.size();
+        route(plan_.inputs[input]->name, f);
+    }
     ended_[input] = true;
     for (bool e : ended_) {
         if (!e) return;
@@ -393,6 +469,36 @@ void query::on_problem(std::size_t input, std::string_view type, const std::stri
     // problem is logged at warning level.
     spdlog::warn("query {}/{}: input \"{}\": {} ({})", plan_.pipeline, plan_.name,
                  plan_.inputs[input]->name, message, type);
+    count_errors(1);
+}
+
+bool query::count_errors(std::uint64_t n) {
+    // `on_error` of the query's terminal node, over fixed windows of `per` wall-clock time.
+    const config::on_error_config& rule = plan_.nodes.back().config->on_error;
+    const time::timestamp_ns now = env_.clock();
+    const time::timestamp_ns per = rule.per.value.count() * time::ns_per_ms;
+    if (error_window_start_ == 0 || now - error_window_start_ >= per) {
+        error_window_start_ = now;
+        errors_in_window_ = 0;
+        error_limit_reported_ = false;
+    }
+    errors_in_window_ += n;
+    const auto limit = static_cast<std::uint64_t>(rule.max_errors.value);
+    if (errors_in_window_ <= limit) return true;
+    const std::string what = fmt::format("{} bad records or input errors within {} (on_error "
+                                         "allows {})",
+                                         errors_in_window_,
+                                         params::format_duration(rule.per.value), limit);
+    if (rule.action.value == "stop") {
+        fail(what + "; on_error.action is stop");
+        return false;
+    }
+    if (!error_limit_reported_) {
+        error_limit_reported_ = true;
+        spdlog::warn("query {}/{}: {}; going on (on_error.action: continue)", plan_.pipeline,
+                     plan_.name, what);
+    }
+    return true;
 }
 
 void query::fail(const std::string& message) {

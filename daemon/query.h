@@ -15,6 +15,7 @@
 
 #include "config/model.h"
 #include "connectors/runtime.h"
+#include "core/decode/csv_decoder.h"
 #include "core/decode/json_decoder.h"
 #include "core/engine/node_engine.h"
 #include "core/expr/scratch_arena.h"
@@ -85,8 +86,14 @@ private:
     void on_end(std::size_t input);
     void on_problem(std::size_t input, std::string_view type, const std::string& message);
     void fail(const std::string& message);
+    // Counts bad records and input problems against on_error; false when the query failed.
+    bool count_errors(std::uint64_t n);
 
     void route(const std::string& source, flow& f);
+    void decode_csv(std::size_t input, std::string_view data, bool end_of_data, flow& f);
+    // The record as JSON for outputs: its raw line, unless transforms reshaped it or it has
+    // none (CSV); then the node's visible fields.
+    std::string_view record_json(const compiled_node& node, const flow& f, std::size_t i);
     void run_node(std::size_t node, std::size_t source_index, flow& f);
     void dispatch(const compiled_node& node);
 
@@ -109,7 +116,15 @@ private:
     std::vector<std::unique_ptr<input_adapter>> adapters_;
     std::vector<bool> ended_;
     std::unique_ptr<decode::json_decoder> decoder_;
+    // Per input: a CSV decoder (null for JSON inputs) and the bytes of a record that spans
+    // deliveries (a quoted cell with a newline), kept for the next one.
+    std::vector<std::unique_ptr<decode::csv_decoder>> csv_;
+    std::vector<std::string> csv_carry_;
+    std::string csv_buffer_;
     std::vector<std::unique_ptr<engine::node_engine>> engines_;  // per node; null without checks
+    std::vector<std::unique_ptr<schema::record_schema>> schemas_;  // per node; null without
+    schema::schema_verdicts verdicts_;
+    schema::schema_stats schema_stats_;
     std::vector<std::vector<std::size_t>> readers_of_node_;      // node -> nodes reading it
     std::map<std::string, std::vector<std::pair<std::size_t, std::size_t>>, std::less<>>
         readers_of_input_;  // input -> (node, source index)
@@ -121,6 +136,9 @@ private:
 
     query_state state_ = query_state::starting;
     query_counters counters_;
+    time::timestamp_ns error_window_start_ = 0;
+    std::uint64_t errors_in_window_ = 0;
+    bool error_limit_reported_ = false;
     bool checkpoint_running_ = false;
     std::vector<std::function<void(bool ok)>> queued_checkpoints_;
     bool stopping_ = false;

@@ -179,6 +179,34 @@ compiled_query compile_query(const config::pipeline_config& pipeline,
         }
         canonical += "\n";
 
+        if (n.schema && !n.schema->fields.empty()) {
+            schema::schema_description d;
+            d.on_invalid = schema::parse_invalid_action(n.schema->on_invalid.value)
+                               .value_or(schema::invalid_action::drop);
+            canonical += "schema " + n.schema->on_invalid.value + "\n";
+            for (const auto& f : n.schema->fields) {
+                schema::field_description fd;
+                fd.name = f.name.value;
+                fd.slot = resolve(f.name.value, env, slots);
+                fd.type = schema::parse_field_type(f.type.value).value_or(schema::field_type::string);
+                fd.required = f.required;
+                for (const auto& a : f.allowed) fd.allowed.push_back(a.value);
+                if (f.minimum) fd.minimum = f.minimum->value;
+                if (f.maximum) fd.maximum = f.maximum->value;
+                if (f.pattern) fd.pattern = f.pattern->value;
+                if (n.time && !n.time->processing && n.time->field.value == f.name.value) {
+                    fd.time_format = n.time->format.value;
+                }
+                canonical += fmt::format("field {} {} {} {} {} {} {}\n", fd.name, f.type.value,
+                                         fd.required, fd.allowed.size(),
+                                         fd.minimum.value_or(0), fd.maximum.value_or(0),
+                                         fd.pattern.value_or(""));
+                for (const auto& a : fd.allowed) canonical += " enum " + a + "\n";
+                d.fields.push_back(std::move(fd));
+            }
+            c.schema = std::move(d);
+        }
+
         for (const auto& t : n.transforms) {
             compiled_transform ct;
             switch (t.type) {

@@ -12,6 +12,7 @@
 #include "config/model.h"
 #include "core/engine/node_plan.h"
 #include "core/expr/program.h"
+#include "core/schema/record_schema.h"
 #include "core/time/timestamp.h"
 
 namespace weir::daemon {
@@ -26,6 +27,8 @@ struct compiled_transform {
 
 struct compiled_node {
     const config::node_config* config = nullptr;
+    // `schema:` over the records the node reads, before its transforms.
+    std::optional<schema::schema_description> schema;
     std::vector<compiled_transform> transforms;
     // Records reach this node from these sources: an input's name or a node's name.
     std::vector<std::string> from;

@@ -551,6 +551,89 @@ outputs:
         self.assertEqual(p.returncode, 0)
         self.assertTrue(all(r["node"] == "healthy" for r in read_jsonl(results)))
 
+    def test_on_error_stop_fails_the_query_and_continue_goes_on(self):
+        with open(self.data, "w") as f:
+            for i in range(50):
+                f.write(json.dumps({"ts": format_ms(START_EPOCH * 1000 + i * 100),
+                                    "temperature": 20}) + "\n")
+                if i % 5 == 0:
+                    f.write("{not json\n")  # 10 bad lines in all
+        for action, want_rc in (("stop", 1), ("continue", 0)):
+            with self.subTest(action=action):
+                with open(self.config, "w") as f:
+                    f.write(FILE_PIPELINE.format(data=self.data, results=self.results)
+                            .replace("    outputs: [results]",
+                                     "    outputs: [results]\n"
+                                     f"    on_error: {{action: {action}, max_errors: 5, per: 1m}}"))
+                rc, _, err = weir("run", "--once", "--data-dir",
+                                  os.path.join(self.dir, action), self.settings, self.config,
+                                  timeout=60)
+                self.assertEqual(rc, want_rc, err[-2000:])
+                self.assertIn("on_error allows 5", err)
+
+    def test_csv_files_are_read_with_their_header(self):
+        csv_path = os.path.join(self.dir, "events.csv")
+        rng = random.Random(4)
+        rows = []
+        with open(csv_path, "w") as f:
+            f.write("ts,note,temperature\n")
+            for i in range(3000):
+                t = START_EPOCH * 1000 + i * 20
+                temp = "" if i % 17 == 0 else f"{rng.uniform(0, 40):.2f}"
+                # Quoted cells with commas and newlines must not split records.
+                note = '"a, ""quoted""\nnote"' if i % 50 == 0 else "plain"
+                f.write(f"{format_ms(t)},{note},{temp}\n")
+                rows.append((t, float(temp) if temp else None))
+        with open(self.config, "w") as f:
+            f.write(FILE_PIPELINE.format(data=csv_path, results=self.results)
+                    .replace("follow: false}", "follow: false, format: csv}")
+                    .replace("    critical: true",
+                             "    critical: true\n"
+                             "    schema:\n"
+                             "      fields: {temperature: {type: number}, ts: {type: timestamp}}\n"
+                             "      on_invalid: keep"))
+        self.once(os.path.join(self.dir, "d"))
+        got = collections.defaultdict(dict)
+        for r in read_jsonl(self.results):
+            got[parse_ts(r["window_start"])][r["check"]] = r["value"]
+        want = collections.defaultdict(list)
+        for t, temp in rows:
+            want[t // 10000 * 10].append(temp)
+        self.assertEqual(set(got), set(want))
+        for start, temps in want.items():
+            self.assertEqual(got[start]["volume"], len(temps))
+            present = [x for x in temps if x is not None]
+            self.assertTrue(close(got[start]["missing"], (len(temps) - len(present)) / len(temps)))
+            # The schema makes the CSV cells numbers.
+            self.assertTrue(close(got[start]["mean_t"], sum(present) / len(present)),
+                            f"{got[start]['mean_t']} != {sum(present) / len(present)}")
+
+    def test_schema_drops_invalid_records_to_the_dead_letter_output(self):
+        with open(self.data, "w") as f:
+            for i in range(100):
+                temp = "hot" if i % 10 == 0 else 20 + i % 5
+                f.write(json.dumps({"ts": format_ms(START_EPOCH * 1000 + i * 100),
+                                    "temperature": temp}) + "\n")
+        dead = os.path.join(self.dir, "dead.jsonl")
+        with open(self.config, "w") as f:
+            f.write(FILE_PIPELINE.format(data=self.data, results=self.results)
+                    .replace("    critical: true",
+                             "    critical: true\n"
+                             "    schema:\n"
+                             "      fields: {temperature: {type: number, max: 23}}\n"
+                             "      on_invalid: drop\n"
+                             "      dead_letter: dead")
+                    .replace("outputs:\n  results:",
+                             f"outputs:\n  dead: {{type: file, path: {dead}}}\n  results:"))
+        self.once(os.path.join(self.dir, "d"))
+        dead_records = read_jsonl(dead)
+        # 10 records are not numbers, 20 more are above the maximum of 23 (24).
+        self.assertEqual(len(dead_records), 30)
+        self.assertTrue(all(r["temperature"] == "hot" or r["temperature"] > 23
+                            for r in dead_records))
+        volume = sum(r["value"] for r in read_jsonl(self.results) if r["check"] == "volume")
+        self.assertEqual(volume, 70, "dropped records are not counted")
+
     def test_a_corrupt_checkpoint_stops_the_query_with_the_way_out(self):
         write_events(self.data, 2000, seed=1)
         data_dir = os.path.join(self.dir, "d")

@@ -1,0 +1,485 @@
+// The daemon's Prometheus metrics; see metrics.h.
+#include "daemon/metrics.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace weir::daemon {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+using prometheus::Labels;
+
+const char* to_string(input_error e) {
+    switch (e) {
+        case input_error::decode: return "decode";
+        case input_error::too_long: return "too_long";
+        case input_error::io: return "io";
+        case input_error::protocol: return "protocol";
+        case input_error::rotation: return "rotation";
+        case input_error::other:
+        case input_error::count_: break;
+    }
+    return "other";
+}
+
+input_error input_error_from(std::string_view name) {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(input_error::other); ++i) {
+        const auto e = static_cast<input_error>(i);
+        if (name == to_string(e)) return e;
+    }
+    return input_error::other;
+}
+
+const char* to_string(drop_reason r) {
+    switch (r) {
+        case drop_reason::invalid: return "invalid";
+        case drop_reason::late: return "late";
+        case drop_reason::group_overflow: return "group_overflow";
+        case drop_reason::filtered: return "filtered";
+        case drop_reason::count_: break;
+    }
+    return "unknown";
+}
+
+const char* to_string(check_outcome o) {
+    switch (o) {
+        case check_outcome::pass: return "pass";
+        case check_outcome::warn: return "warn";
+        case check_outcome::fail: return "fail";
+        case check_outcome::no_data: return "no_data";
+        case check_outcome::count_: break;
+    }
+    return "unknown";
+}
+
+namespace {
+
+template <typename T>
+Family<T>& add_family(prometheus::Registry& r, const std::string& name, const std::string& help);
+
+template <>
+Family<Counter>& add_family(prometheus::Registry& r, const std::string& name,
+                            const std::string& help) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+}
+
+template <>
+Family<Gauge>& add_family(prometheus::Registry& r, const std::string& name,
+                          const std::string& help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+
+template <>
+Family<Histogram>& add_family(prometheus::Registry& r, const std::string& name,
+                              const std::string& help) {
+    return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+}
+
+// From a window that closes on time (tens of milliseconds) to one held back by allowed lateness
+// or a stalled input (minutes).
+const Histogram::BucketBoundaries& emit_delay_buckets() {
+    static const Histogram::BucketBoundaries b{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                               2.5,  5,     10,   30,  60,   120, 300};
+    return b;
+}
+
+// Writing a checkpoint: a small file plus two fsyncs; slow disks take seconds.
+const Histogram::BucketBoundaries& checkpoint_buckets() {
+    static const Histogram::BucketBoundaries b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+    return b;
+}
+
+Labels node_labels(std::string_view pipeline, std::string_view node) {
+    return Labels{{"pipeline", std::string(pipeline)}, {"node", std::string(node)}};
+}
+
+Labels with(Labels l, const char* name, std::string_view value) {
+    l.emplace(name, std::string(value));
+    return l;
+}
+
+prometheus::MetricFamily process_family(const char* name, const char* help,
+                                        prometheus::MetricType type, double value) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Counter) {
+        m.counter.value = value;
+    } else {
+        m.gauge.value = value;
+    }
+    f.metric.push_back(std::move(m));
+    return f;
+}
+
+// The process_* metrics every Prometheus client exports, read from /proc/self at scrape time.
+// A metric whose source cannot be read is left out rather than reported as 0.
+void append_process_metrics(std::vector<prometheus::MetricFamily>& out) {
+    using prometheus::MetricType;
+    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+
+    std::ifstream stat_file("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    // Fields after "(comm)", which may itself hold spaces: state is field 3.
+    const auto paren = stat.rfind(')');
+    if (paren != std::string::npos && ticks > 0) {
+        std::istringstream in(stat.substr(paren + 1));
+        std::vector<std::string> fields;
+        for (std::string f; in >> f;) fields.push_back(f);
+        auto field = [&](std::size_t n) -> double {  // n as numbered in proc(5)
+            return n - 3 < fields.size() ? std::strtod(fields[n - 3].c_str(), nullptr) : 0.0;
+        };
+        if (fields.size() >= 22) {
+            out.push_back(process_family("process_cpu_seconds_total",
+                                         "Total user and system CPU time spent in seconds.",
+                                         MetricType::Counter, (field(14) + field(15)) / ticks));
+            out.push_back(process_family("process_virtual_memory_bytes",
+                                         "Virtual memory size in bytes.", MetricType::Gauge,
+                                         field(23)));
+            out.push_back(process_family("process_resident_memory_bytes",
+                                         "Resident memory size in bytes.", MetricType::Gauge,
+                                         field(24) * page));
+            // starttime is in ticks since boot; btime is the boot time in Unix seconds.
+            std::ifstream proc_stat("/proc/stat");
+            for (std::string line; std::getline(proc_stat, line);) {
+                if (line.rfind("btime ", 0) == 0) {
+                    const double boot = std::strtod(line.c_str() + 6, nullptr);
+                    out.push_back(process_family(
+                        "process_start_time_seconds",
+                        "Start time of the process since unix epoch in seconds.",
+                        MetricType::Gauge, boot + field(22) / ticks));
+                    break;
+                }
+            }
+        }
+    }
+
+    std::error_code ec;
+    std::size_t fds = 0;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        ++fds;
+    }
+    if (!ec) {
+        out.push_back(process_family("process_open_fds", "Number of open file descriptors.",
+                                     MetricType::Gauge, static_cast<double>(fds)));
+    }
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        out.push_back(process_family("process_max_fds",
+                                     "Maximum number of open file descriptors.",
+                                     MetricType::Gauge, static_cast<double>(limit.rlim_cur)));
+    }
+}
+
+}  // namespace
+
+struct metrics::families {
+    explicit families(prometheus::Registry& r)
+        : build_info(add_family<Gauge>(r, "weir_build_info",
+                                       "Always 1; the version of the running weir.")),
+          input_records(add_family<Counter>(r, "weir_input_records_total",
+                                            "Records read by an input of a node.")),
+          input_bytes(add_family<Counter>(r, "weir_input_bytes_total",
+                                          "Bytes read by an input of a node.")),
+          input_errors(add_family<Counter>(r, "weir_input_errors_total",
+                                           "Problems an input met while reading, by type.")),
+          dependency_down(add_family<Gauge>(
+              r, "weir_dependency_down", "1 while an input a node depends on is considered down.")),
+          kafka_lag(add_family<Gauge>(
+              r, "weir_kafka_consumer_lag",
+              "Messages between a partition's end offset and the consumer's position.")),
+          node_records(add_family<Counter>(r, "weir_node_records_total",
+                                           "Valid records a node received, late ones included.")),
+          node_late(add_family<Counter>(
+              r, "weir_node_late_records_total",
+              "Records that arrived after every window they belong to was emitted.")),
+          node_dropped(add_family<Counter>(r, "weir_node_dropped_records_total",
+                                           "Records a node did not measure, by reason.")),
+          watermark(add_family<Gauge>(r, "weir_watermark_timestamp_seconds",
+                                      "A node's event-time watermark as a Unix timestamp.")),
+          emit_delay(add_family<Histogram>(
+              r, "weir_window_emit_delay_seconds",
+              "Wall-clock time from a window's end to the emission of its results.")),
+          node_up(add_family<Gauge>(r, "weir_node_up", "1 while a node's query is running.")),
+          checkpoint_duration(add_family<Histogram>(r, "weir_checkpoint_duration_seconds",
+                                                    "Time taken to write a checkpoint.")),
+          checkpoint_last_success(add_family<Gauge>(
+              r, "weir_checkpoint_last_success_timestamp_seconds",
+              "Unix time of a node's last successful checkpoint.")),
+          check_results(add_family<Counter>(r, "weir_check_results_total",
+                                            "Check results emitted, by outcome.")),
+          check_value(add_family<Gauge>(r, "weir_check_value",
+                                        "The measured value of a check's last window.")),
+          check_failing(add_family<Gauge>(
+              r, "weir_check_failing", "1 while a check's last outcome was fail, else 0.")),
+          output_records(add_family<Counter>(r, "weir_output_records_total",
+                                             "Results written by an output.")),
+          output_errors(add_family<Counter>(r, "weir_output_errors_total",
+                                            "Failed writes of an output.")),
+          config_reloads(add_family<Counter>(r, "weir_config_reloads_total",
+                                             "Configuration reloads, by result.")),
+          series_dropped(add_family<Counter>(
+              r, "weir_metrics_series_dropped_total",
+              "Grouped check values not exported because max_group_series was reached.")) {}
+
+    Family<Gauge>& build_info;
+    Family<Counter>& input_records;
+    Family<Counter>& input_bytes;
+    Family<Counter>& input_errors;
+    Family<Gauge>& dependency_down;
+    Family<Gauge>& kafka_lag;
+    Family<Counter>& node_records;
+    Family<Counter>& node_late;
+    Family<Counter>& node_dropped;
+    Family<Gauge>& watermark;
+    Family<Histogram>& emit_delay;
+    Family<Gauge>& node_up;
+    Family<Histogram>& checkpoint_duration;
+    Family<Gauge>& checkpoint_last_success;
+    Family<Counter>& check_results;
+    Family<Gauge>& check_value;
+    Family<Gauge>& check_failing;
+    Family<Counter>& output_records;
+    Family<Counter>& output_errors;
+    Family<Counter>& config_reloads;
+    Family<Counter>& series_dropped;
+};
+
+struct metrics::node_entry {
+    std::string pipeline;
+    std::string node;
+    std::unique_ptr<node_metrics> handles;
+    std::map<std::string, std::unique_ptr<input_metrics>, std::less<>> inputs;
+    std::map<std::string, std::unique_ptr<check_metrics>, std::less<>> checks;
+    // check -> group -> series
+    std::map<std::string, std::map<std::string, Gauge*, std::less<>>, std::less<>> groups;
+    std::vector<Gauge*> lags;
+};
+
+metrics::metrics(metrics_options options)
+    : options_(std::move(options)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      families_(std::make_unique<families>(*registry_)) {
+    families_->build_info.Add({{"version", options_.version}}).Set(1);
+    // Present from the start, so rate() and alerts see the first failure.
+    families_->config_reloads.Add({{"result", "success"}});
+    families_->config_reloads.Add({{"result", "failure"}});
+    families_->series_dropped.Add({});
+}
+
+metrics::~metrics() = default;
+
+metrics::node_entry& metrics::entry(std::string_view pipeline, std::string_view node) {
+    node_key key{std::string(pipeline), std::string(node)};
+    auto it = nodes_.find(key);
+    if (it == nodes_.end()) {
+        auto e = std::make_unique<node_entry>();
+        e->pipeline = key.first;
+        e->node = key.second;
+        it = nodes_.emplace(std::move(key), std::move(e)).first;
+    }
+    return *it->second;
+}
+
+node_metrics& metrics::node(std::string_view pipeline, std::string_view node) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    if (!e.handles) {
+        auto& f = *families_;
+        const Labels l = node_labels(pipeline, node);
+        decltype(node_metrics::dropped) dropped{};
+        for (std::size_t i = 0; i < dropped.size(); ++i) {
+            dropped[i] =
+                &f.node_dropped.Add(with(l, "reason", to_string(static_cast<drop_reason>(i))));
+        }
+        e.handles = std::make_unique<node_metrics>(node_metrics{
+            f.node_records.Add(l), f.node_late.Add(l), dropped, f.watermark.Add(l),
+            f.emit_delay.Add(l, emit_delay_buckets()), f.node_up.Add(l),
+            f.checkpoint_duration.Add(l, checkpoint_buckets()), f.checkpoint_last_success.Add(l)});
+    }
+    return *e.handles;
+}
+
+input_metrics& metrics::input(std::string_view pipeline, std::string_view node,
+                              std::string_view input) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    auto it = e.inputs.find(input);
+    if (it == e.inputs.end()) {
+        auto& f = *families_;
+        const Labels l = with(node_labels(pipeline, node), "input", input);
+        decltype(input_metrics::errors) errors{};
+        for (std::size_t i = 0; i < errors.size(); ++i) {
+            errors[i] =
+                &f.input_errors.Add(with(l, "error_type", to_string(static_cast<input_error>(i))));
+        }
+        it = e.inputs
+                 .emplace(std::string(input),
+                          std::make_unique<input_metrics>(input_metrics{
+                              f.input_records.Add(l), f.input_bytes.Add(l), errors,
+                              f.dependency_down.Add(l)}))
+                 .first;
+    }
+    return *it->second;
+}
+
+check_metrics& metrics::check(std::string_view pipeline, std::string_view node,
+                              std::string_view check) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    auto it = e.checks.find(check);
+    if (it == e.checks.end()) {
+        auto& f = *families_;
+        const Labels l = with(node_labels(pipeline, node), "check", check);
+        decltype(check_metrics::results) results{};
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            results[i] =
+                &f.check_results.Add(with(l, "outcome", to_string(static_cast<check_outcome>(i))));
+        }
+        it = e.checks
+                 .emplace(std::string(check),
+                          std::make_unique<check_metrics>(check_metrics{
+                              results, f.check_value.Add(l), f.check_failing.Add(l)}))
+                 .first;
+    }
+    return *it->second;
+}
+
+output_metrics& metrics::output(std::string_view pipeline, std::string_view output) {
+    std::lock_guard lock(mutex_);
+    node_key key{std::string(pipeline), std::string(output)};
+    auto it = outputs_.find(key);
+    if (it == outputs_.end()) {
+        const Labels l{{"pipeline", key.first}, {"output", key.second}};
+        auto m = std::make_unique<output_metrics>(output_metrics{
+            families_->output_records.Add(l), families_->output_errors.Add(l)});
+        it = outputs_.emplace(std::move(key), std::move(m)).first;
+    }
+    return *it->second;
+}
+
+prometheus::Gauge& metrics::kafka_consumer_lag(std::string_view pipeline, std::string_view node,
+                                               std::string_view input,
+                                               std::string_view partition) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    Labels l = with(with(node_labels(pipeline, node), "input", input), "partition", partition);
+    const bool existed = families_->kafka_lag.Has(l);
+    auto& g = families_->kafka_lag.Add(l);
+    if (!existed) e.lags.push_back(&g);
+    return g;
+}
+
+prometheus::Gauge* metrics::group_value(std::string_view pipeline, std::string_view node,
+                                        std::string_view check, std::string_view group) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    auto c = e.groups.find(check);
+    if (c != e.groups.end()) {
+        auto g = c->second.find(group);
+        if (g != c->second.end()) return g->second;
+    }
+    if (group_series_ >= options_.max_group_series) {
+        families_->series_dropped.Add({}).Increment();
+        return nullptr;
+    }
+    if (c == e.groups.end()) c = e.groups.emplace(std::string(check), decltype(c->second){}).first;
+    auto& gauge = families_->check_value.Add(
+        with(with(node_labels(pipeline, node), "check", check), "group", group));
+    c->second.emplace(std::string(group), &gauge);
+    ++group_series_;
+    return &gauge;
+}
+
+void metrics::count_reload(bool success) {
+    families_->config_reloads.Add({{"result", success ? "success" : "failure"}}).Increment();
+}
+
+void metrics::remove_entry(node_entry& e) {
+    auto& f = *families_;
+    if (e.handles) {
+        auto& h = *e.handles;
+        f.node_records.Remove(&h.records);
+        f.node_late.Remove(&h.late_records);
+        for (auto* c : h.dropped) f.node_dropped.Remove(c);
+        f.watermark.Remove(&h.watermark_seconds);
+        f.emit_delay.Remove(&h.emit_delay_seconds);
+        f.node_up.Remove(&h.up);
+        f.checkpoint_duration.Remove(&h.checkpoint_duration_seconds);
+        f.checkpoint_last_success.Remove(&h.checkpoint_last_success_seconds);
+    }
+    for (auto& [name, in] : e.inputs) {
+        f.input_records.Remove(&in->records);
+        f.input_bytes.Remove(&in->bytes);
+        for (auto* c : in->errors) f.input_errors.Remove(c);
+        f.dependency_down.Remove(&in->dependency_down);
+    }
+    for (auto& [name, c] : e.checks) {
+        for (auto* r : c->results) f.check_results.Remove(r);
+        f.check_value.Remove(&c->value);
+        f.check_failing.Remove(&c->failing);
+    }
+    for (auto& [check, groups] : e.groups) {
+        for (auto& [group, g] : groups) f.check_value.Remove(g);
+        group_series_ -= groups.size();
+    }
+    for (auto* g : e.lags) f.kafka_lag.Remove(g);
+}
+
+void metrics::remove_node(std::string_view pipeline, std::string_view node) {
+    std::lock_guard lock(mutex_);
+    auto it = nodes_.find(node_key{std::string(pipeline), std::string(node)});
+    if (it == nodes_.end()) return;
+    remove_entry(*it->second);
+    nodes_.erase(it);
+}
+
+void metrics::remove_pipeline(std::string_view pipeline) {
+    std::lock_guard lock(mutex_);
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+        if (it->first.first == pipeline) {
+            remove_entry(*it->second);
+            it = nodes_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto it = outputs_.begin(); it != outputs_.end();) {
+        if (it->first.first == pipeline) {
+            families_->output_records.Remove(&it->second->records);
+            families_->output_errors.Remove(&it->second->errors);
+            it = outputs_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::size_t metrics::group_series() const {
+    std::lock_guard lock(mutex_);
+    return group_series_;
+}
+
+std::string metrics::serialize() const {
+    auto families = registry_->Collect();
+    append_process_metrics(families);
+    return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace weir::daemon

@@ -1,0 +1,368 @@
+// Tests of the daemon's metrics registry: every DESIGN.md §1.4 family with HELP and TYPE, updates,
+// the grouped-series cap, removal of a node's series, and a well-formed exposition.
+#include "daemon/metrics.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace weir::daemon {
+namespace {
+
+struct parsed_exposition {
+    std::map<std::string, std::string> help;  // family -> help text
+    std::map<std::string, std::string> type;  // family -> type
+    std::map<std::string, double> samples;    // "name{labels}" -> value
+    std::vector<std::string> problems;
+};
+
+// A strict reader of the text format 0.0.4, enough to find duplicates and malformed lines.
+parsed_exposition parse(const std::string& text) {
+    parsed_exposition p;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+            const auto rest = line.substr(7);
+            const auto space = rest.find(' ');
+            const auto name = rest.substr(0, space);
+            const auto value = space == std::string::npos ? "" : rest.substr(space + 1);
+            auto& m = line[2] == 'H' ? p.help : p.type;
+            if (!m.emplace(name, value).second) p.problems.push_back("repeated: " + line);
+            continue;
+        }
+        if (line[0] == '#') continue;
+        const auto brace = line.find('}');
+        const auto split = line.find(' ', brace == std::string::npos ? 0 : brace);
+        if (split == std::string::npos) {
+            p.problems.push_back("no value: " + line);
+            continue;
+        }
+        const auto series = line.substr(0, split);
+        char* end = nullptr;
+        const std::string value = line.substr(split + 1);
+        const double v = std::strtod(value.c_str(), &end);
+        if (end == value.c_str()) p.problems.push_back("bad value: " + line);
+        if (!p.samples.emplace(series, v).second) p.problems.push_back("duplicate: " + series);
+    }
+    return p;
+}
+
+bool has_sample(const parsed_exposition& p, const std::string& series) {
+    return p.samples.count(series) != 0;
+}
+
+double sample(const parsed_exposition& p, const std::string& series) {
+    auto it = p.samples.find(series);
+    EXPECT_NE(it, p.samples.end()) << series;
+    return it == p.samples.end() ? -1 : it->second;
+}
+
+std::size_t count_prefix(const parsed_exposition& p, const std::string& prefix) {
+    std::size_t n = 0;
+    for (const auto& [s, v] : p.samples) n += s.rfind(prefix, 0) == 0;
+    return n;
+}
+
+// Every series of a node, as the daemon would create them.
+void populate(metrics& m, const std::string& pipeline, const std::string& node) {
+    m.node(pipeline, node);
+    m.input(pipeline, node, "events");
+    m.check(pipeline, node, "volume");
+    m.kafka_consumer_lag(pipeline, node, "events", "0");
+    m.output(pipeline, "console");
+}
+
+TEST(metrics, every_design_family_has_help_and_type) {
+    metrics m({.version = "1.2.3", .max_group_series = 10});
+    populate(m, "sensors", "quality");
+    const auto p = parse(m.serialize());
+    ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+
+    const std::map<std::string, std::string> expected{
+        {"weir_build_info", "gauge"},
+        {"weir_input_records_total", "counter"},
+        {"weir_input_bytes_total", "counter"},
+        {"weir_input_errors_total", "counter"},
+        {"weir_node_records_total", "counter"},
+        {"weir_node_late_records_total", "counter"},
+        {"weir_node_dropped_records_total", "counter"},
+        {"weir_check_results_total", "counter"},
+        {"weir_check_value", "gauge"},
+        {"weir_check_failing", "gauge"},
+        {"weir_watermark_timestamp_seconds", "gauge"},
+        {"weir_window_emit_delay_seconds", "histogram"},
+        {"weir_node_up", "gauge"},
+        {"weir_kafka_consumer_lag", "gauge"},
+        {"weir_output_records_total", "counter"},
+        {"weir_output_errors_total", "counter"},
+        {"weir_checkpoint_duration_seconds", "histogram"},
+        {"weir_checkpoint_last_success_timestamp_seconds", "gauge"},
+        {"weir_config_reloads_total", "counter"},
+        {"weir_dependency_down", "gauge"},
+        {"weir_metrics_series_dropped_total", "counter"},
+        {"process_resident_memory_bytes", "gauge"},
+        {"process_cpu_seconds_total", "counter"},
+        {"process_open_fds", "gauge"},
+        {"process_start_time_seconds", "gauge"},
+    };
+    for (const auto& [name, type] : expected) {
+        ASSERT_TRUE(p.type.count(name)) << name;
+        EXPECT_EQ(p.type.at(name), type) << name;
+        ASSERT_TRUE(p.help.count(name)) << name;
+        EXPECT_FALSE(p.help.at(name).empty()) << name;
+        // Counters end in _total, and nothing else does.
+        const bool total = name.size() > 6 && name.substr(name.size() - 6) == "_total";
+        EXPECT_EQ(total, type == "counter") << name;
+    }
+    EXPECT_EQ(sample(p, "weir_build_info{version=\"1.2.3\"}"), 1);
+    EXPECT_EQ(sample(p, "weir_config_reloads_total{result=\"failure\"}"), 0);
+    EXPECT_EQ(count_prefix(p, "weir_input_errors_total{"), 6u);
+    EXPECT_EQ(count_prefix(p, "weir_check_results_total{"), 4u);
+    EXPECT_EQ(count_prefix(p, "weir_node_dropped_records_total{"), 4u);
+    EXPECT_TRUE(has_sample(p, "weir_input_errors_total{error_type=\"too_long\",input=\"events\","
+                              "node=\"quality\",pipeline=\"sensors\"}"));
+    EXPECT_TRUE(has_sample(p, "weir_check_results_total{check=\"volume\",node=\"quality\","
+                              "outcome=\"no_data\",pipeline=\"sensors\"}"));
+}
+
+TEST(metrics, process_metrics_are_plausible) {
+    metrics m;
+    const auto p = parse(m.serialize());
+    EXPECT_GT(sample(p, "process_resident_memory_bytes"), 1024.0 * 1024);
+    EXPECT_GE(sample(p, "process_cpu_seconds_total"), 0);
+    EXPECT_GE(sample(p, "process_open_fds"), 3);
+    const double now = static_cast<double>(std::time(nullptr));
+    const double start = sample(p, "process_start_time_seconds");
+    EXPECT_LE(start, now + 2);
+    EXPECT_GT(start, now - 24 * 3600);  // this test process started recently
+
+    // One more descriptor shows up at the next scrape.
+    const double before = sample(parse(m.serialize()), "process_open_fds");
+    std::FILE* f = std::fopen("/proc/self/stat", "r");
+    ASSERT_NE(f, nullptr);
+    const double during = sample(parse(m.serialize()), "process_open_fds");
+    std::fclose(f);
+    EXPECT_EQ(during, before + 1);
+}
+
+TEST(metrics, handles_update_the_exposition) {
+    metrics m;
+    auto& n = m.node("p", "n");
+    auto& in = m.input("p", "n", "events");
+    auto& c = m.check("p", "n", "volume");
+    auto& out = m.output("p", "console");
+    n.records.Increment(42);
+    n.late_records.Increment();
+    n.dropped_by(drop_reason::late).Increment(3);
+    n.watermark_seconds.Set(1'700'000'000.5);
+    n.up.Set(1);
+    n.emit_delay_seconds.Observe(0.02);
+    n.emit_delay_seconds.Observe(7);
+    n.checkpoint_duration_seconds.Observe(0.003);
+    n.checkpoint_last_success_seconds.Set(1'700'000'100);
+    in.records.Increment(10);
+    in.bytes.Increment(1234);
+    in.errors_of(input_error_from("protocol")).Increment();
+    in.errors_of(input_error_from("no such type")).Increment(2);
+    in.dependency_down.Set(1);
+    c.results_of(check_outcome::fail).Increment();
+    c.value.Set(17.25);
+    c.failing.Set(1);
+    out.records.Increment(5);
+    out.errors.Increment();
+    m.count_reload(false);
+    m.count_reload(true);
+    m.count_reload(true);
+
+    // The same names give the same handles.
+    EXPECT_EQ(&m.node("p", "n"), &n);
+    EXPECT_EQ(&m.input("p", "n", "events"), &in);
+    EXPECT_EQ(&m.check("p", "n", "volume"), &c);
+    EXPECT_EQ(&m.output("p", "console"), &out);
+
+    const auto p = parse(m.serialize());
+    ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+    const std::string nl = "node=\"n\",pipeline=\"p\"";
+    EXPECT_EQ(sample(p, "weir_node_records_total{" + nl + "}"), 42);
+    EXPECT_EQ(sample(p, "weir_node_late_records_total{" + nl + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_node_dropped_records_total{" + nl + ",reason=\"late\"}"), 3);
+    EXPECT_EQ(sample(p, "weir_node_dropped_records_total{" + nl + ",reason=\"invalid\"}"), 0);
+    EXPECT_EQ(sample(p, "weir_watermark_timestamp_seconds{" + nl + "}"), 1'700'000'000.5);
+    EXPECT_EQ(sample(p, "weir_node_up{" + nl + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_count{" + nl + "}"), 2);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_sum{" + nl + "}"), 7.02);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"0.025\"," + nl + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"5\"," + nl + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"10\"," + nl + "}"), 2);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"+Inf\"," + nl + "}"), 2);
+    EXPECT_EQ(sample(p, "weir_checkpoint_duration_seconds_count{" + nl + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_checkpoint_last_success_timestamp_seconds{" + nl + "}"),
+              1'700'000'100);
+    const std::string il = "input=\"events\"," + nl;
+    EXPECT_EQ(sample(p, "weir_input_records_total{" + il + "}"), 10);
+    EXPECT_EQ(sample(p, "weir_input_bytes_total{" + il + "}"), 1234);
+    EXPECT_EQ(sample(p, "weir_input_errors_total{error_type=\"protocol\"," + il + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_input_errors_total{error_type=\"other\"," + il + "}"), 2);
+    EXPECT_EQ(sample(p, "weir_dependency_down{" + il + "}"), 1);
+    const std::string cl = "check=\"volume\"," + nl;
+    EXPECT_EQ(sample(p, "weir_check_results_total{check=\"volume\",node=\"n\",outcome=\"fail\","
+                        "pipeline=\"p\"}"),
+              1);
+    EXPECT_EQ(sample(p, "weir_check_value{" + cl + "}"), 17.25);
+    EXPECT_EQ(sample(p, "weir_check_failing{" + cl + "}"), 1);
+    EXPECT_EQ(sample(p, "weir_output_records_total{output=\"console\",pipeline=\"p\"}"), 5);
+    EXPECT_EQ(sample(p, "weir_output_errors_total{output=\"console\",pipeline=\"p\"}"), 1);
+    EXPECT_EQ(sample(p, "weir_config_reloads_total{result=\"success\"}"), 2);
+    EXPECT_EQ(sample(p, "weir_config_reloads_total{result=\"failure\"}"), 1);
+}
+
+TEST(metrics, label_values_are_escaped) {
+    metrics m;
+    m.check("p", "n", "say \"hi\"\\\n").value.Set(1);
+    const auto text = m.serialize();
+    EXPECT_NE(text.find(R"(check="say \"hi\"\\\n")"), std::string::npos) << text;
+    EXPECT_TRUE(parse(text).problems.empty());
+}
+
+TEST(metrics, grouped_check_values_stop_at_the_cap) {
+    metrics m({.max_group_series = 3});
+    auto* a = m.group_value("p", "n", "mean", "device=a");
+    auto* b = m.group_value("p", "n", "mean", "device=b");
+    auto* c = m.group_value("p", "m", "mean", "device=c");  // the cap is for the whole daemon
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    ASSERT_NE(c, nullptr);
+    EXPECT_NE(a, b);
+    EXPECT_EQ(m.group_value("p", "n", "mean", "device=a"), a);  // existing series stay served
+    EXPECT_EQ(m.group_value("p", "n", "mean", "device=d"), nullptr);
+    EXPECT_EQ(m.group_value("p", "n", "other", "device=a"), nullptr);
+    EXPECT_EQ(m.group_series(), 3u);
+    a->Set(2.5);
+
+    auto p = parse(m.serialize());
+    EXPECT_EQ(sample(p, "weir_check_value{check=\"mean\",group=\"device=a\",node=\"n\","
+                        "pipeline=\"p\"}"),
+              2.5);
+    EXPECT_EQ(count_prefix(p, "weir_check_value{"), 3u);
+    EXPECT_EQ(sample(p, "weir_metrics_series_dropped_total"), 2);
+
+    // Removing a node frees its share of the cap.
+    m.remove_node("p", "n");
+    EXPECT_EQ(m.group_series(), 1u);
+    EXPECT_NE(m.group_value("p", "n", "mean", "device=d"), nullptr);
+    p = parse(m.serialize());
+    EXPECT_EQ(count_prefix(p, "weir_check_value{"), 2u);
+}
+
+TEST(metrics, remove_node_removes_every_series_of_the_node) {
+    metrics m;
+    populate(m, "p", "gone");
+    populate(m, "p", "kept");
+    m.group_value("p", "gone", "volume", "g=1");
+    m.node("p", "kept").records.Increment(7);
+    const auto before = parse(m.serialize());
+    ASSERT_GT(before.samples.size(), 60u);
+
+    m.remove_node("p", "gone");
+    m.remove_node("p", "never existed");
+    const auto after = parse(m.serialize());
+    ASSERT_TRUE(after.problems.empty()) << after.problems.front();
+    std::size_t gone = 0;
+    std::size_t kept = 0;
+    for (const auto& [series, v] : before.samples) {
+        if (series.find("node=\"gone\"") != std::string::npos) {
+            ++gone;
+            EXPECT_FALSE(has_sample(after, series)) << series;
+        } else if (series.find("node=\"kept\"") != std::string::npos) {
+            ++kept;
+            EXPECT_TRUE(has_sample(after, series)) << series;
+        }
+    }
+    EXPECT_GT(gone, 40u);
+    EXPECT_EQ(gone, kept + 1);  // the group series
+    EXPECT_EQ(sample(after, "weir_node_records_total{node=\"kept\",pipeline=\"p\"}"), 7);
+    EXPECT_TRUE(has_sample(after, "weir_output_records_total{output=\"console\",pipeline=\"p\"}"));
+
+    // A node that comes back after a reload starts from zero.
+    EXPECT_EQ(m.node("p", "gone").records.Value(), 0);
+
+    m.remove_pipeline("p");
+    const auto empty = parse(m.serialize());
+    for (const auto& [series, v] : empty.samples) {
+        EXPECT_EQ(series.find("pipeline=\"p\""), std::string::npos) << series;
+    }
+}
+
+TEST(metrics, concurrent_creation_updates_and_scrapes) {
+    metrics m({.max_group_series = 100});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&m, t] {
+            for (int i = 0; i < 200; ++i) {
+                const std::string node = "n" + std::to_string(i % 10);
+                m.node("p", node).records.Increment();
+                if (auto* g = m.group_value("p", node, "c", "g" + std::to_string(i % 30))) {
+                    g->Set(i);
+                }
+                if (t == 0 && i % 50 == 0) {  // a reload of a node nobody else touches
+                    m.node("p", "scratch").up.Set(1);
+                    m.group_value("p", "scratch", "c", "g");
+                    m.remove_node("p", "scratch");
+                }
+                if (t == 1 && i % 20 == 0) EXPECT_FALSE(m.serialize().empty());
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    const auto p = parse(m.serialize());
+    EXPECT_TRUE(p.problems.empty());
+    double total = 0;
+    for (int i = 0; i < 10; ++i) {
+        total += sample(p, "weir_node_records_total{node=\"n" + std::to_string(i) +
+                               "\",pipeline=\"p\"}");
+    }
+    EXPECT_EQ(total, 4 * 200);
+    EXPECT_LE(m.group_series(), 100u);
+}
+
+TEST(metrics, promtool_accepts_the_exposition) {
+    if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+        GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
+    }
+    metrics m({.version = "0.1.0", .max_group_series = 5});
+    populate(m, "sensors", "quality");
+    populate(m, "sensors", "freshness");
+    m.group_value("sensors", "quality", "volume", "device_id=d-17")->Set(3);
+    m.node("sensors", "quality").emit_delay_seconds.Observe(1.5);
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("weir_metrics_" + std::to_string(::getpid()) + ".prom");
+    {
+        std::ofstream(path) << m.serialize();
+    }
+    const std::string command = "promtool check metrics < " + path.string() + " 2>&1";
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buffer[512];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+        output.append(buffer, n);
+    }
+    const int status = ::pclose(pipe);
+    std::filesystem::remove(path);
+    EXPECT_EQ(status, 0) << output;
+    EXPECT_EQ(output, "") << output;  // no lint findings either
+}
+
+}  // namespace
+}  // namespace weir::daemon
