@@ -22,13 +22,19 @@ using prometheus::Labels;
 
 const char* to_string(input_error e) {
     switch (e) {
-        case input_error::decode: return "decode";
-        case input_error::too_long: return "too_long";
-        case input_error::io: return "io";
-        case input_error::protocol: return "protocol";
-        case input_error::rotation: return "rotation";
+        case input_error::decode:
+            return "decode";
+        case input_error::too_long:
+            return "too_long";
+        case input_error::io:
+            return "io";
+        case input_error::protocol:
+            return "protocol";
+        case input_error::rotation:
+            return "rotation";
         case input_error::other:
-        case input_error::count_: break;
+        case input_error::count_:
+            break;
     }
     return "other";
 }
@@ -43,22 +49,32 @@ input_error input_error_from(std::string_view name) {
 
 const char* to_string(drop_reason r) {
     switch (r) {
-        case drop_reason::invalid: return "invalid";
-        case drop_reason::late: return "late";
-        case drop_reason::group_overflow: return "group_overflow";
-        case drop_reason::filtered: return "filtered";
-        case drop_reason::count_: break;
+        case drop_reason::invalid:
+            return "invalid";
+        case drop_reason::late:
+            return "late";
+        case drop_reason::group_overflow:
+            return "group_overflow";
+        case drop_reason::filtered:
+            return "filtered";
+        case drop_reason::count_:
+            break;
     }
     return "unknown";
 }
 
 const char* to_string(check_outcome o) {
     switch (o) {
-        case check_outcome::pass: return "pass";
-        case check_outcome::warn: return "warn";
-        case check_outcome::fail: return "fail";
-        case check_outcome::no_data: return "no_data";
-        case check_outcome::count_: break;
+        case check_outcome::pass:
+            return "pass";
+        case check_outcome::warn:
+            return "warn";
+        case check_outcome::fail:
+            return "fail";
+        case check_outcome::no_data:
+            return "no_data";
+        case check_outcome::count_:
+            break;
     }
     return "unknown";
 }
@@ -96,8 +112,8 @@ const Histogram::BucketBoundaries& emit_delay_buckets() {
 
 // Writing a checkpoint: a small file plus two fsyncs; slow disks take seconds.
 const Histogram::BucketBoundaries& checkpoint_buckets() {
-    static const Histogram::BucketBoundaries b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                               0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+    static const Histogram::BucketBoundaries b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                               0.25,  0.5,    1,     2.5,  5,     10};
     return b;
 }
 
@@ -159,10 +175,10 @@ void append_process_metrics(std::vector<prometheus::MetricFamily>& out) {
             for (std::string line; std::getline(proc_stat, line);) {
                 if (line.rfind("btime ", 0) == 0) {
                     const double boot = std::strtod(line.c_str() + 6, nullptr);
-                    out.push_back(process_family(
-                        "process_start_time_seconds",
-                        "Start time of the process since unix epoch in seconds.",
-                        MetricType::Gauge, boot + field(22) / ticks));
+                    out.push_back(
+                        process_family("process_start_time_seconds",
+                                       "Start time of the process since unix epoch in seconds.",
+                                       MetricType::Gauge, boot + field(22) / ticks));
                     break;
                 }
             }
@@ -181,8 +197,7 @@ void append_process_metrics(std::vector<prometheus::MetricFamily>& out) {
     }
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-        out.push_back(process_family("process_max_fds",
-                                     "Maximum number of open file descriptors.",
+        out.push_back(process_family("process_max_fds", "Maximum number of open file descriptors.",
                                      MetricType::Gauge, static_cast<double>(limit.rlim_cur)));
     }
 }
@@ -219,19 +234,19 @@ struct metrics::families {
           node_up(add_family<Gauge>(r, "weir_node_up", "1 while a node's query is running.")),
           checkpoint_duration(add_family<Histogram>(r, "weir_checkpoint_duration_seconds",
                                                     "Time taken to write a checkpoint.")),
-          checkpoint_last_success(add_family<Gauge>(
-              r, "weir_checkpoint_last_success_timestamp_seconds",
-              "Unix time of a node's last successful checkpoint.")),
+          checkpoint_last_success(
+              add_family<Gauge>(r, "weir_checkpoint_last_success_timestamp_seconds",
+                                "Unix time of a node's last successful checkpoint.")),
           check_results(add_family<Counter>(r, "weir_check_results_total",
                                             "Check results emitted, by outcome.")),
           check_value(add_family<Gauge>(r, "weir_check_value",
                                         "The measured value of a check's last window.")),
-          check_failing(add_family<Gauge>(
-              r, "weir_check_failing", "1 while a check's last outcome was fail, else 0.")),
-          output_records(add_family<Counter>(r, "weir_output_records_total",
-                                             "Results written by an output.")),
-          output_errors(add_family<Counter>(r, "weir_output_errors_total",
-                                            "Failed writes of an output.")),
+          check_failing(add_family<Gauge>(r, "weir_check_failing",
+                                          "1 while a check's last outcome was fail, else 0.")),
+          output_records(
+              add_family<Counter>(r, "weir_output_records_total", "Results written by an output.")),
+          output_errors(
+              add_family<Counter>(r, "weir_output_errors_total", "Failed writes of an output.")),
           config_reloads(add_family<Counter>(r, "weir_config_reloads_total",
                                              "Configuration reloads, by result.")),
           series_dropped(add_family<Counter>(
@@ -330,10 +345,9 @@ input_metrics& metrics::input(std::string_view pipeline, std::string_view node,
                 &f.input_errors.Add(with(l, "error_type", to_string(static_cast<input_error>(i))));
         }
         it = e.inputs
-                 .emplace(std::string(input),
-                          std::make_unique<input_metrics>(input_metrics{
-                              f.input_records.Add(l), f.input_bytes.Add(l), errors,
-                              f.dependency_down.Add(l)}))
+                 .emplace(std::string(input), std::make_unique<input_metrics>(input_metrics{
+                                                  f.input_records.Add(l), f.input_bytes.Add(l),
+                                                  errors, f.dependency_down.Add(l)}))
                  .first;
     }
     return *it->second;
@@ -354,8 +368,8 @@ check_metrics& metrics::check(std::string_view pipeline, std::string_view node,
         }
         it = e.checks
                  .emplace(std::string(check),
-                          std::make_unique<check_metrics>(check_metrics{
-                              results, f.check_value.Add(l), f.check_failing.Add(l)}))
+                          std::make_unique<check_metrics>(
+                              check_metrics{results, f.check_value.Add(l), f.check_failing.Add(l)}))
                  .first;
     }
     return *it->second;
@@ -367,16 +381,15 @@ output_metrics& metrics::output(std::string_view pipeline, std::string_view outp
     auto it = outputs_.find(key);
     if (it == outputs_.end()) {
         const Labels l{{"pipeline", key.first}, {"output", key.second}};
-        auto m = std::make_unique<output_metrics>(output_metrics{
-            families_->output_records.Add(l), families_->output_errors.Add(l)});
+        auto m = std::make_unique<output_metrics>(
+            output_metrics{families_->output_records.Add(l), families_->output_errors.Add(l)});
         it = outputs_.emplace(std::move(key), std::move(m)).first;
     }
     return *it->second;
 }
 
 prometheus::Gauge& metrics::kafka_consumer_lag(std::string_view pipeline, std::string_view node,
-                                               std::string_view input,
-                                               std::string_view partition) {
+                                               std::string_view input, std::string_view partition) {
     std::lock_guard lock(mutex_);
     auto& e = entry(pipeline, node);
     Labels l = with(with(node_labels(pipeline, node), "input", input), "partition", partition);

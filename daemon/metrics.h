@@ -39,7 +39,7 @@ struct node_metrics {
     prometheus::Counter& records;
     prometheus::Counter& late_records;
     std::array<prometheus::Counter*, static_cast<std::size_t>(drop_reason::count_)> dropped;
-    prometheus::Gauge& watermark_seconds;  // event time, Unix seconds
+    prometheus::Gauge& watermark_seconds;       // event time, Unix seconds
     prometheus::Histogram& emit_delay_seconds;  // window end (event time) -> emitted (wall clock)
     prometheus::Gauge& up;
     prometheus::Histogram& checkpoint_duration_seconds;
@@ -86,7 +86,7 @@ struct metrics_options {
 // Thread-safe. Creating and removing series takes a mutex (set-up and reload paths only);
 // updating a handle does not.
 class metrics {
-public:
+  public:
     explicit metrics(metrics_options options = {});
     ~metrics();
     metrics(const metrics&) = delete;
@@ -123,13 +123,13 @@ public:
 
     prometheus::Registry& registry() { return *registry_; }
 
-private:
+  private:
     struct families;
     struct node_entry;
     using node_key = std::pair<std::string, std::string>;
 
     node_entry& entry(std::string_view pipeline, std::string_view node);  // mutex_ held
-    void remove_entry(node_entry& e);                                      // mutex_ held
+    void remove_entry(node_entry& e);                                     // mutex_ held
 
     metrics_options options_;
     std::shared_ptr<prometheus::Registry> registry_;

@@ -175,6 +175,7 @@ void query::do_start() {
         return;
     }
     ended_.assign(inputs_.size(), false);
+    capped_reported_.assign(plan_.nodes.size(), 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         adapters_.push_back(std::make_unique<input_adapter>(*this, i));
     }
@@ -427,6 +428,16 @@ void query::dispatch(const compiled_node& node) {
     results_.clear();
 }
 
+void query::report_capped(std::size_t node) {
+    const std::uint64_t capped = engines_[node]->layout().capped_results();
+    if (capped == capped_reported_[node]) return;
+    spdlog::warn("query {}/{}: node \"{}\": {} results of distinct counting hit the memory cap "
+                 "(distinct_count and unique_count are lower bounds there)",
+                 plan_.pipeline, plan_.name, plan_.nodes[node].config->name,
+                 capped - capped_reported_[node]);
+    capped_reported_[node] = capped;
+}
+
 void query::on_end(std::size_t input) {
     if (state_ != query_state::running || stopping_) return;
     if (csv_[input] && !csv_carry_[input].empty()) {
@@ -449,6 +460,7 @@ void query::finish_once() {
         if (!engines_[i]) continue;
         engines_[i]->finish(now, results_);
         dispatch(plan_.nodes[i]);
+        report_capped(i);
     }
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
@@ -523,6 +535,7 @@ void query::schedule_tick() {
             if (!self->engines_[i]) continue;
             self->engines_[i]->advance(now, self->results_);
             self->dispatch(self->plan_.nodes[i]);
+            self->report_capped(i);
         }
         self->schedule_tick();
     });

@@ -96,6 +96,7 @@ private:
     std::string_view record_json(const compiled_node& node, const flow& f, std::size_t i);
     void run_node(std::size_t node, std::size_t source_index, flow& f);
     void dispatch(const compiled_node& node);
+    void report_capped(std::size_t node);
 
     void schedule_tick();
     void schedule_checkpoint();
@@ -115,6 +116,7 @@ private:
     std::vector<std::unique_ptr<connectors::input>> inputs_;
     std::vector<std::unique_ptr<input_adapter>> adapters_;
     std::vector<bool> ended_;
+    std::vector<std::uint64_t> capped_reported_;
     std::unique_ptr<decode::json_decoder> decoder_;
     // Per input: a CSV decoder (null for JSON inputs) and the bytes of a record that spans
     // deliveries (a quoted cell with a newline), kept for the next one.

@@ -630,17 +630,34 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
         case rf::median:
         case rf::percentile:
             return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
-        case rf::distinct_count:
-            return number_or_null(at<m::frequency_acc>(block, off).distinct_count().value);
-        case rf::distinct_fraction:
-            return number_or_null(at<m::frequency_acc>(block, off).distinct_fraction().value);
-        case rf::unique_count:
-            return number_or_null(at<m::frequency_acc>(block, off).unique_count().value);
-        case rf::duplicate_count:
-            return number_or_null(at<m::frequency_acc>(block, off).duplicate_count().value);
-        case rf::most_frequent: return at<m::frequency_acc>(block, off).most_frequent().value;
+        case rf::distinct_count: {
+            const auto r = at<m::frequency_acc>(block, off).distinct_count();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::distinct_fraction: {
+            const auto r = at<m::frequency_acc>(block, off).distinct_fraction();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::unique_count: {
+            const auto r = at<m::frequency_acc>(block, off).unique_count();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::duplicate_count: {
+            const auto r = at<m::frequency_acc>(block, off).duplicate_count();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::most_frequent: {
+            auto mf = at<m::frequency_acc>(block, off).most_frequent();
+            if (mf.capped) ++capped_results_;
+            return std::move(mf.value);
+        }
         case rf::most_frequent_count: {
             const auto mf = at<m::frequency_acc>(block, off).most_frequent();
+            if (mf.capped) ++capped_results_;
             if (mf.value.is_null()) return measure_value::make_null();
             return measure_value::make_number(static_cast<double>(mf.count));
         }

@@ -93,6 +93,11 @@ public:
     bool deserialize(std::byte* block, byte_reader& r) const;
 
     // The value of call `i` for a block; `window_length` feeds rate(), `now` freshness().
+    // Results computed from an exact frequency table that hit its memory cap (distinct_count
+    // and unique_count are then lower bounds, duplicate_count an upper bound): reported by the
+    // runtime so a capped result never passes silently.
+    std::uint64_t capped_results() const { return capped_results_; }
+
     measure_value evaluate(const std::byte* block, std::size_t i, timestamp_ns window_length,
                            timestamp_ns now) const;
 
@@ -105,6 +110,7 @@ public:
     }
 
 private:
+    mutable std::uint64_t capped_results_ = 0;  // engines are single-threaded
     struct acc_entry {
         acc_kind kind;
         std::uint32_t slot = 0;

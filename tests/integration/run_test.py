@@ -634,6 +634,32 @@ outputs:
         volume = sum(r["value"] for r in read_jsonl(self.results) if r["check"] == "volume")
         self.assertEqual(volume, 70, "dropped records are not counted")
 
+    def test_a_capped_distinct_count_is_reported(self):
+        config = os.path.join(self.dir, "distinct.yaml")
+        with open(config, "w") as f:
+            f.write(f"""
+inputs:
+  sensors: {{type: generator, seed: 2, count: 200000, rate: 0, time_step: 1ms,
+            start_time: "2026-11-20T10:00:00Z",
+            fields: {{reading: {{type: integer, min: 0, max: 1000000000}}}}}}
+nodes:
+  distinct:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 1h}}
+    checks: [{{name: values, measure: distinct_count(reading), must_be: "> 0"}}]
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {self.results}}}
+""")
+        rc, _, err = weir("run", "--once", "--data-dir", os.path.join(self.dir, "d"),
+                          self.settings, config, timeout=300)
+        self.assertEqual(rc, 0, err[-2000:])
+        self.assertIn("hit the memory cap", err)
+        value = read_jsonl(self.results)[0]["value"]
+        self.assertGreater(value, 50000)  # a lower bound: the table stopped growing at its cap
+        self.assertLess(value, 200000)
+
     def test_a_corrupt_checkpoint_stops_the_query_with_the_way_out(self):
         write_events(self.data, 2000, seed=1)
         data_dir = os.path.join(self.dir, "d")

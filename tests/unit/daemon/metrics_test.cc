@@ -130,10 +130,12 @@ TEST(metrics, every_design_family_has_help_and_type) {
     EXPECT_EQ(count_prefix(p, "weir_input_errors_total{"), 6u);
     EXPECT_EQ(count_prefix(p, "weir_check_results_total{"), 4u);
     EXPECT_EQ(count_prefix(p, "weir_node_dropped_records_total{"), 4u);
-    EXPECT_TRUE(has_sample(p, "weir_input_errors_total{error_type=\"too_long\",input=\"events\","
-                              "node=\"quality\",pipeline=\"sensors\"}"));
-    EXPECT_TRUE(has_sample(p, "weir_check_results_total{check=\"volume\",node=\"quality\","
-                              "outcome=\"no_data\",pipeline=\"sensors\"}"));
+    EXPECT_TRUE(has_sample(p,
+                           "weir_input_errors_total{error_type=\"too_long\",input=\"events\","
+                           "node=\"quality\",pipeline=\"sensors\"}"));
+    EXPECT_TRUE(has_sample(p,
+                           "weir_check_results_total{check=\"volume\",node=\"quality\","
+                           "outcome=\"no_data\",pipeline=\"sensors\"}"));
 }
 
 TEST(metrics, process_metrics_are_plausible) {
@@ -202,10 +204,10 @@ TEST(metrics, handles_update_the_exposition) {
     EXPECT_EQ(sample(p, "weir_node_up{" + nl + "}"), 1);
     EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_count{" + nl + "}"), 2);
     EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_sum{" + nl + "}"), 7.02);
-    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"0.025\"," + nl + "}"), 1);
-    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"5\"," + nl + "}"), 1);
-    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"10\"," + nl + "}"), 2);
-    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{le=\"+Inf\"," + nl + "}"), 2);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{" + nl + ",le=\"0.025\"}"), 1);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{" + nl + ",le=\"5\"}"), 1);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{" + nl + ",le=\"10\"}"), 2);
+    EXPECT_EQ(sample(p, "weir_window_emit_delay_seconds_bucket{" + nl + ",le=\"+Inf\"}"), 2);
     EXPECT_EQ(sample(p, "weir_checkpoint_duration_seconds_count{" + nl + "}"), 1);
     EXPECT_EQ(sample(p, "weir_checkpoint_last_success_timestamp_seconds{" + nl + "}"),
               1'700'000'100);
@@ -216,8 +218,9 @@ TEST(metrics, handles_update_the_exposition) {
     EXPECT_EQ(sample(p, "weir_input_errors_total{error_type=\"other\"," + il + "}"), 2);
     EXPECT_EQ(sample(p, "weir_dependency_down{" + il + "}"), 1);
     const std::string cl = "check=\"volume\"," + nl;
-    EXPECT_EQ(sample(p, "weir_check_results_total{check=\"volume\",node=\"n\",outcome=\"fail\","
-                        "pipeline=\"p\"}"),
+    EXPECT_EQ(sample(p,
+                     "weir_check_results_total{check=\"volume\",node=\"n\",outcome=\"fail\","
+                     "pipeline=\"p\"}"),
               1);
     EXPECT_EQ(sample(p, "weir_check_value{" + cl + "}"), 17.25);
     EXPECT_EQ(sample(p, "weir_check_failing{" + cl + "}"), 1);
@@ -251,8 +254,9 @@ TEST(metrics, grouped_check_values_stop_at_the_cap) {
     a->Set(2.5);
 
     auto p = parse(m.serialize());
-    EXPECT_EQ(sample(p, "weir_check_value{check=\"mean\",group=\"device=a\",node=\"n\","
-                        "pipeline=\"p\"}"),
+    EXPECT_EQ(sample(p,
+                     "weir_check_value{check=\"mean\",group=\"device=a\",node=\"n\","
+                     "pipeline=\"p\"}"),
               2.5);
     EXPECT_EQ(count_prefix(p, "weir_check_value{"), 3u);
     EXPECT_EQ(sample(p, "weir_metrics_series_dropped_total"), 2);
@@ -320,7 +324,9 @@ TEST(metrics, concurrent_creation_updates_and_scrapes) {
                     m.group_value("p", "scratch", "c", "g");
                     m.remove_node("p", "scratch");
                 }
-                if (t == 1 && i % 20 == 0) EXPECT_FALSE(m.serialize().empty());
+                if (t == 1 && i % 20 == 0) {
+                    EXPECT_FALSE(m.serialize().empty());
+                }
             }
         });
     }
@@ -329,8 +335,8 @@ TEST(metrics, concurrent_creation_updates_and_scrapes) {
     EXPECT_TRUE(p.problems.empty());
     double total = 0;
     for (int i = 0; i < 10; ++i) {
-        total += sample(p, "weir_node_records_total{node=\"n" + std::to_string(i) +
-                               "\",pipeline=\"p\"}");
+        total += sample(
+            p, "weir_node_records_total{node=\"n" + std::to_string(i) + "\",pipeline=\"p\"}");
     }
     EXPECT_EQ(total, 4 * 200);
     EXPECT_LE(m.group_series(), 100u);
@@ -347,9 +353,7 @@ TEST(metrics, promtool_accepts_the_exposition) {
     m.node("sensors", "quality").emit_delay_seconds.Observe(1.5);
     const auto path = std::filesystem::temp_directory_path() /
                       ("weir_metrics_" + std::to_string(::getpid()) + ".prom");
-    {
-        std::ofstream(path) << m.serialize();
-    }
+    { std::ofstream(path) << m.serialize(); }
     const std::string command = "promtool check metrics < " + path.string() + " 2>&1";
     std::FILE* pipe = ::popen(command.c_str(), "r");
     ASSERT_NE(pipe, nullptr);

@@ -1,0 +1,383 @@
+// The daemon's HTTP server; see http_server.h. One listener and one object per connection, each
+// on its own strand; every read and write has a deadline, so no client can hold the loop.
+#include "daemon/http_server.h"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+namespace weir::daemon {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace detail {
+
+class http_connection;
+
+struct http_state {
+    http_handlers handlers;
+    http_limits limits;
+    std::atomic<bool> shutting_down{false};
+    std::atomic<bool> stopped{false};
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::uint64_t> rejected{0};
+    std::atomic<std::size_t> open{0};
+    std::mutex mutex;  // guards connections
+    std::unordered_map<http_connection*, std::weak_ptr<http_connection>> connections;
+};
+
+namespace {
+
+// After an error response the request may still be arriving; closing at once would make the
+// kernel reset the connection and the client could lose the response. Read and discard for a
+// bounded time and amount instead.
+constexpr std::chrono::milliseconds k_linger_time{1000};
+constexpr std::size_t k_linger_bytes = 1024 * 1024;
+// Leftover bytes of pipelined requests; well above max_header_bytes in practice.
+constexpr std::size_t k_read_buffer_bytes = 64 * 1024;
+
+std::string_view path_of(std::string_view target) {
+    const auto query = target.find('?');
+    return query == std::string_view::npos ? target : target.substr(0, query);
+}
+
+}  // namespace
+
+class http_connection : public std::enable_shared_from_this<http_connection> {
+  public:
+    http_connection(tcp::socket socket, std::shared_ptr<http_state> state)
+        : stream_(std::move(socket)), state_(std::move(state)), buffer_(k_read_buffer_bytes) {
+        ++state_->open;
+    }
+
+    ~http_connection() {
+        --state_->open;
+        std::lock_guard lock(state_->mutex);
+        state_->connections.erase(this);
+    }
+
+    void start() {
+        {
+            std::lock_guard lock(state_->mutex);
+            if (state_->stopped) return;  // the socket closes with this object
+            state_->connections.emplace(this, weak_from_this());
+        }
+        asio::dispatch(stream_.get_executor(),
+                       beast::bind_front_handler(&http_connection::read, shared_from_this()));
+    }
+
+    // From any thread.
+    void close() {
+        asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+    }
+
+  private:
+    void read() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(state_->limits.max_header_bytes));
+        parser_->body_limit(0);  // every route is a GET: a request body is refused
+        stream_.expires_after(state_->limits.request_timeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (!ec) {
+            respond(parser_->get());
+            return;
+        }
+        if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+            refuse(http::status::request_header_fields_too_large, "request header too large\n");
+        } else if (ec == http::error::body_limit || ec == http::error::unexpected_body) {
+            refuse(http::status::payload_too_large, "requests take no body\n");
+        } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                   ec != http::error::end_of_stream && ec != http::error::partial_message) {
+            refuse(http::status::bad_request, "malformed request\n");
+        } else {
+            // The client went away (possibly mid-request), timed out, or we are stopping.
+            close_now();
+        }
+    }
+
+    void respond(const http::request<http::empty_body>& req) {
+        if (req.version() != 10 && req.version() != 11) {
+            refuse(http::status::http_version_not_supported, "HTTP/1.0 and HTTP/1.1 only\n");
+            return;
+        }
+        res_ = {};
+        res_.version(req.version());
+        res_.set(http::field::server, "weir");
+        const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
+        const auto& h = state_->handlers;
+        const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+        if (path != "/metrics" && path != "/health" && path != "/ready" &&
+            path != "/api/v1/status") {
+            set(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
+        } else if (!get) {
+            set(http::status::method_not_allowed, "text/plain; charset=utf-8",
+                "method not allowed\n");
+            res_.set(http::field::allow, "GET, HEAD");
+        } else {
+            try {
+                if (path == "/health") {
+                    const bool up = !state_->shutting_down;
+                    set(up ? http::status::ok : http::status::service_unavailable,
+                        "text/plain; charset=utf-8", up ? "ok\n" : "shutting down\n");
+                } else if (path == "/ready") {
+                    const bool ready = h.ready && h.ready();
+                    set(ready ? http::status::ok : http::status::service_unavailable,
+                        "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n");
+                } else if (path == "/metrics") {
+                    if (h.metrics_text) {
+                        set(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                            h.metrics_text());
+                    } else {
+                        set(http::status::service_unavailable, "text/plain; charset=utf-8",
+                            "no metrics\n");
+                    }
+                } else if (h.status_json) {
+                    set(http::status::ok, "application/json", h.status_json());
+                } else {
+                    set(http::status::service_unavailable, "application/json", "{}\n");
+                }
+            } catch (const std::exception& e) {
+                set(http::status::internal_server_error, "text/plain; charset=utf-8",
+                    std::string("internal error: ") + e.what() + "\n");
+            }
+        }
+        // While stopping, let clients move on instead of keeping connections open.
+        res_.keep_alive(req.keep_alive() && !state_->shutting_down);
+        if (req.method() == http::verb::head) {
+            const auto length = res_.body().size();
+            res_.body().clear();
+            res_.content_length(length);
+        }
+        write(!res_.keep_alive());
+    }
+
+    void refuse(http::status status, std::string_view text) {
+        res_ = {};
+        res_.version(11);
+        res_.set(http::field::server, "weir");
+        set(status, "text/plain; charset=utf-8", std::string(text));
+        res_.keep_alive(false);
+        write(true);
+    }
+
+    void set(http::status status, std::string_view content_type, std::string body) {
+        res_.result(status);
+        res_.set(http::field::content_type,
+                 beast::string_view(content_type.data(), content_type.size()));
+        res_.body() = std::move(body);
+        res_.prepare_payload();
+    }
+
+    void write(bool close_after) {
+        stream_.expires_after(state_->limits.request_timeout);
+        http::async_write(
+            stream_, res_,
+            beast::bind_front_handler(&http_connection::on_write, shared_from_this(), close_after));
+    }
+
+    void on_write(bool close_after, beast::error_code ec, std::size_t) {
+        if (ec) {
+            close_now();
+        } else if (close_after || state_->stopped) {
+            linger();
+        } else {
+            read();
+        }
+    }
+
+    void linger() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(k_linger_time);
+        drain();
+    }
+
+    void drain() {
+        stream_.async_read_some(asio::buffer(discard_),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    self->lingered_ += n;
+                                    if (ec || self->lingered_ > k_linger_bytes) {
+                                        self->close_now();
+                                    } else {
+                                        self->drain();
+                                    }
+                                });
+    }
+
+    void close_now() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.close();
+    }
+
+    beast::tcp_stream stream_;
+    std::shared_ptr<http_state> state_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::empty_body>> parser_;
+    http::response<http::string_body> res_;
+    std::array<char, 4096> discard_;
+    std::size_t lingered_ = 0;
+};
+
+class http_listener : public std::enable_shared_from_this<http_listener> {
+  public:
+    http_listener(asio::io_context& io, const tcp::endpoint& endpoint,
+                  std::shared_ptr<http_state> state)
+        : io_(io),
+          acceptor_(asio::make_strand(io)),
+          retry_timer_(acceptor_.get_executor()),
+          state_(std::move(state)) {
+        beast::error_code ec;
+        acceptor_.open(endpoint.protocol(), ec);
+        if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(endpoint, ec);
+        if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                                     std::to_string(endpoint.port()) + ": " + ec.message());
+        }
+        port_ = acceptor_.local_endpoint().port();
+    }
+
+    unsigned short port() const { return port_; }
+
+    void start() { accept(); }
+
+    void stop() {
+        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+            beast::error_code ignored;
+            self->acceptor_.close(ignored);
+            self->retry_timer_.cancel();
+        });
+    }
+
+  private:
+    void accept() {
+        acceptor_.async_accept(
+            asio::make_strand(io_),
+            beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
+    }
+
+    void on_accept(beast::error_code ec, tcp::socket socket) {
+        if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            // Out of descriptors, typically: back off so the loop does not spin on it.
+            retry_timer_.expires_after(std::chrono::milliseconds(100));
+            retry_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+                if (!e) self->accept();
+            });
+            return;
+        }
+        if (state_->open >= state_->limits.max_connections) {
+            ++state_->rejected;
+            beast::error_code ignored;
+            socket.close(ignored);
+        } else {
+            ++state_->accepted;
+            std::make_shared<http_connection>(std::move(socket), state_)->start();
+        }
+        accept();
+    }
+
+    asio::io_context& io_;
+    tcp::acceptor acceptor_;
+    asio::steady_timer retry_timer_;
+    std::shared_ptr<http_state> state_;
+    unsigned short port_ = 0;
+};
+
+}  // namespace detail
+
+namespace {
+
+tcp::endpoint parse_listen(asio::io_context& io, std::string_view listen) {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string_view::npos) {
+        throw std::runtime_error("http listen address \"" + std::string(listen) +
+                                 "\": expected HOST:PORT");
+    }
+    std::string host(listen.substr(0, colon));
+    const auto port_text = listen.substr(colon + 1);
+    unsigned port = 0;
+    const auto [end, err] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || err != std::errc() || end != port_text.data() + port_text.size() ||
+        port > 65535) {
+        throw std::runtime_error("http listen address \"" + std::string(listen) +
+                                 "\": invalid port \"" + std::string(port_text) + "\"");
+    }
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    if (host.empty()) return tcp::endpoint(tcp::v4(), static_cast<unsigned short>(port));
+    beast::error_code ec;
+    tcp::resolver resolver(io);
+    const auto results =
+        resolver.resolve(host, std::to_string(port), tcp::resolver::numeric_service, ec);
+    if (ec || results.empty()) {
+        throw std::runtime_error("http listen address \"" + std::string(listen) +
+                                 "\": cannot resolve \"" + host +
+                                 "\": " + (ec ? ec.message() : std::string("no address")));
+    }
+    return results.begin()->endpoint();
+}
+
+}  // namespace
+
+http_server::http_server(asio::io_context& io, std::string_view listen, http_handlers handlers,
+                         http_limits limits)
+    : state_(std::make_shared<detail::http_state>()) {
+    state_->handlers = std::move(handlers);
+    state_->limits = limits;
+    listener_ = std::make_shared<detail::http_listener>(io, parse_listen(io, listen), state_);
+    port_ = listener_->port();
+    listener_->start();
+}
+
+http_server::~http_server() {
+    stop();
+}
+
+void http_server::begin_shutdown() {
+    state_->shutting_down = true;
+}
+
+void http_server::stop() {
+    if (state_->stopped.exchange(true)) return;
+    listener_->stop();
+    std::vector<std::shared_ptr<detail::http_connection>> open;
+    {
+        std::lock_guard lock(state_->mutex);
+        for (auto& [ptr, weak] : state_->connections) {
+            if (auto c = weak.lock()) open.push_back(std::move(c));
+        }
+    }
+    // Outside the lock: the last reference may go here, and the destructor takes the lock.
+    for (auto& c : open) c->close();
+}
+
+http_stats http_server::stats() const {
+    return http_stats{state_->accepted.load(), state_->rejected.load(), state_->open.load()};
+}
+
+}  // namespace weir::daemon

@@ -1,0 +1,72 @@
+// The daemon's HTTP/1.1 server (DESIGN.md §1.3): /metrics, /health, /ready and /api/v1/status on
+// the daemon's io_context, with limits that keep misbehaving clients from hurting the loop.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace weir::daemon {
+
+namespace detail {
+struct http_state;
+class http_listener;
+}  // namespace detail
+
+// Called on connection strands, possibly from several io threads at once: each must be
+// thread-safe and quick (it runs on the event loop).
+struct http_handlers {
+    std::function<bool()> ready;                // GET /ready: 200 if true, else 503
+    std::function<std::string()> status_json;   // GET /api/v1/status
+    std::function<std::string()> metrics_text;  // GET /metrics
+};
+
+struct http_limits {
+    std::size_t max_header_bytes = 8 * 1024;  // request line + fields; beyond: 431
+    // The whole of one request must arrive within this; an idle keep-alive connection and a
+    // client that reads its response too slowly are closed after it as well.
+    std::chrono::milliseconds request_timeout{10'000};
+    // Beyond this many open connections, new ones are accepted and closed at once.
+    std::size_t max_connections = 1024;
+};
+
+struct http_stats {
+    std::uint64_t accepted = 0;  // connections served
+    std::uint64_t rejected = 0;  // closed at once: max_connections was reached
+    std::size_t open = 0;        // connections open now
+};
+
+class http_server {
+  public:
+    // Binds and listens on `listen` ("host:port", "[v6]:port" or ":port" for every address; port 0
+    // lets the OS choose) and starts accepting. Throws std::runtime_error when the address is
+    // invalid or cannot be bound.
+    http_server(boost::asio::io_context& io, std::string_view listen, http_handlers handlers,
+                http_limits limits = {});
+    ~http_server();  // stop()
+    http_server(const http_server&) = delete;
+    http_server& operator=(const http_server&) = delete;
+
+    unsigned short local_port() const { return port_; }
+
+    // From now on GET /health answers 503 (the daemon is stopping); everything else goes on.
+    void begin_shutdown();
+
+    // Closes the acceptor and every connection (asynchronously, on their strands). Idempotent,
+    // callable from any thread.
+    void stop();
+
+    http_stats stats() const;
+
+  private:
+    std::shared_ptr<detail::http_state> state_;
+    std::shared_ptr<detail::http_listener> listener_;
+    unsigned short port_ = 0;
+};
+
+}  // namespace weir::daemon
