@@ -224,6 +224,9 @@ int run_cli(int argc, char** argv) try {
     run->add_option("paths", run_opts.paths, "Pipeline files or directories (and weir.yaml)");
     run->add_option("--data-dir", run_opts.data_dir, "Where checkpoints live")
         ->envname("WEIR_DATA_DIR");
+    run->add_option("--http-listen", run_opts.http_listen,
+                    "HOST:PORT of the HTTP server (metrics, health, status; port 0: any)")
+        ->envname("WEIR_HTTP_LISTEN");
     run->add_option("--threads", run_opts.threads, "Threads serving the queries (0: cores)")
         ->envname("WEIR_THREADS");
     run->add_option("--log-level", log_level, "trace, debug, info, warn or error")

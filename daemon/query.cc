@@ -174,6 +174,17 @@ void query::do_start() {
         fail(error);
         return;
     }
+    if (env_.metrics) {
+        const std::string& terminal = plan_.nodes.back().config->name;
+        for (const auto& node : plan_.nodes) {
+            node_metrics_.push_back(&env_.metrics->node(plan_.pipeline, node.config->name));
+            node_metrics_.back()->up.Set(1);
+        }
+        for (const auto* in : plan_.inputs) {
+            input_metrics_.push_back(&env_.metrics->input(plan_.pipeline, terminal, in->name));
+        }
+        reported_stats_.assign(plan_.nodes.size(), {});
+    }
     ended_.assign(inputs_.size(), false);
     capped_reported_.assign(plan_.nodes.size(), 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -263,6 +274,10 @@ void query::on_data(std::size_t input, std::string_view data) {
         std::uint64_t invalid = 0;
         for (auto s : f.batch.status) invalid += s != invalid_reason::none;
         counters_.invalid_records += invalid;
+        if (!input_metrics_.empty()) {
+            input_metrics_[input]->records.Increment(static_cast<double>(f.batch.size()));
+            input_metrics_[input]->bytes.Increment(static_cast<double>(data.size()));
+        }
         if (invalid > 0 && !count_errors(invalid)) return;
         route(plan_.inputs[input]->name, f);
         return;
@@ -283,6 +298,13 @@ void query::on_data(std::size_t input, std::string_view data) {
     std::uint64_t invalid = 0;
     for (auto s : f.batch.status) invalid += s != invalid_reason::none;
     counters_.invalid_records += invalid;
+    if (!input_metrics_.empty()) {
+        input_metrics_[input]->records.Increment(static_cast<double>(f.batch.size()));
+        input_metrics_[input]->bytes.Increment(static_cast<double>(data.size()));
+        if (invalid > 0) {
+            input_metrics_[input]->errors_of(input_error::decode).Increment(static_cast<double>(invalid));
+        }
+    }
     if (invalid > 0 && !count_errors(invalid)) return;
     route(plan_.inputs[input]->name, f);
 }
@@ -365,6 +387,7 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
         late_.clear();
         const bool want_late = node.config->late_output.has_value();
         e->process(f.batch, times_, now, results_, want_late ? &late_ : nullptr, source_index);
+        report_node(index);
         if (want_late && !late_.empty()) {
             auto out = env_.outputs.find(node.config->late_output->value);
             if (out != env_.outputs.end()) {
@@ -417,6 +440,23 @@ std::string_view query::record_json(const compiled_node& node, const flow& f, st
 }
 
 void query::dispatch(const compiled_node& node) {
+    if (env_.metrics) {
+        for (const auto& r : results_) {
+            check_metrics& m = env_.metrics->check(plan_.pipeline, node.config->name, r.check);
+            m.results_of(static_cast<check_outcome>(r.outcome)).Increment();
+            if (r.group.empty() && r.value.is_number()) m.value.Set(r.value.number);
+            // Failing while any group's latest window failed.
+            std::string group;
+            for (const auto& [k, v] : r.group) group += k + "=" + to_string(v) + ",";
+            auto& failing = failing_groups_[node.config->name + "/" + r.check];
+            if (r.outcome == outcome::fail) {
+                failing.insert(group);
+            } else if (r.outcome != outcome::no_data) {
+                failing.erase(group);
+            }
+            m.failing.Set(failing.empty() ? 0 : 1);
+        }
+    }
     for (const auto& r : results_) {
         for (const auto& o : node.config->outputs) {
             if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {
@@ -426,6 +466,27 @@ void query::dispatch(const compiled_node& node) {
     }
     counters_.results += results_.size();
     results_.clear();
+}
+
+void query::report_node(std::size_t node) {
+    const engine::node_engine& e = *engines_[node];
+    if (node + 1 == plan_.nodes.size() && e.watermark() != window::k_no_time) {
+        watermark_.store(e.watermark());
+    }
+    if (node_metrics_.empty()) return;
+    node_metrics& m = *node_metrics_[node];
+    const engine::engine_stats& now = e.stats();
+    engine::engine_stats& before = reported_stats_[node];
+    m.records.Increment(static_cast<double>(now.records - before.records));
+    m.late_records.Increment(static_cast<double>(now.late - before.late));
+    m.dropped_by(drop_reason::late).Increment(static_cast<double>(now.late - before.late));
+    m.dropped_by(drop_reason::invalid).Increment(static_cast<double>(now.invalid - before.invalid));
+    m.dropped_by(drop_reason::group_overflow)
+        .Increment(static_cast<double>(now.group_overflow - before.group_overflow));
+    before = now;
+    if (e.watermark() != window::k_no_time) {
+        m.watermark_seconds.Set(static_cast<double>(e.watermark()) / 1e9);
+    }
 }
 
 void query::report_capped(std::size_t node) {
@@ -460,6 +521,7 @@ void query::finish_once() {
         if (!engines_[i]) continue;
         engines_[i]->finish(now, results_);
         dispatch(plan_.nodes[i]);
+        report_node(i);
         report_capped(i);
     }
     tick_timer_.cancel();
@@ -471,7 +533,8 @@ void query::finish_once() {
         }
         self->state_ = query_state::finished;
         spdlog::info("query {}/{} finished: {} records, {} results", self->plan_.pipeline,
-                     self->plan_.name, self->counters_.input_records, self->counters_.results);
+                     self->plan_.name, self->counters_.input_records.load(),
+                     self->counters_.results.load());
         if (self->events_.finished) self->events_.finished();
     });
 }
@@ -481,6 +544,7 @@ void query::on_problem(std::size_t input, std::string_view type, const std::stri
     // problem is logged at warning level.
     spdlog::warn("query {}/{}: input \"{}\": {} ({})", plan_.pipeline, plan_.name,
                  plan_.inputs[input]->name, message, type);
+    if (!input_metrics_.empty()) input_metrics_[input]->errors_of(input_error_from(type)).Increment();
     count_errors(1);
 }
 
@@ -516,6 +580,7 @@ bool query::count_errors(std::uint64_t n) {
 void query::fail(const std::string& message) {
     if (state_ == query_state::failed) return;
     state_ = query_state::failed;
+    for (auto* m : node_metrics_) m->up.Set(0);
     stop_inputs();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
@@ -535,6 +600,7 @@ void query::schedule_tick() {
             if (!self->engines_[i]) continue;
             self->engines_[i]->advance(now, self->results_);
             self->dispatch(self->plan_.nodes[i]);
+            self->report_node(i);
             self->report_capped(i);
         }
         self->schedule_tick();
@@ -588,9 +654,18 @@ void query::checkpoint(std::function<void(bool ok)> then) {
                           self->plan_.pipeline, self->plan_.name, pending->error);
         } else {
             std::string error;
+            const auto started = std::chrono::steady_clock::now();
             ok = self->env_.checkpoints->write(self->plan_.pipeline, self->plan_.name, *data, error);
             if (ok) {
                 ++self->counters_.checkpoints;
+                if (!self->node_metrics_.empty()) {
+                    node_metrics& m = *self->node_metrics_.back();
+                    m.checkpoint_duration_seconds.Observe(
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                            .count());
+                    m.checkpoint_last_success_seconds.Set(static_cast<double>(data->written_at) /
+                                                         1e9);
+                }
             } else {
                 spdlog::error("query {}/{}: checkpoint failed: {}", self->plan_.pipeline,
                               self->plan_.name, error);

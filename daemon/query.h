@@ -7,8 +7,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "core/engine/node_engine.h"
 #include "core/expr/scratch_arena.h"
 #include "daemon/checkpoint_store.h"
+#include "daemon/metrics.h"
 #include "daemon/query_plan.h"
 
 namespace weir::daemon {
@@ -27,13 +30,14 @@ namespace weir::daemon {
 enum class query_state { starting, running, degraded, failed, stopped, finished };
 const char* to_string(query_state s);
 
+// Updated on the query's strand, read by the HTTP server's status from any thread.
 struct query_counters {
-    std::uint64_t input_records = 0;
-    std::uint64_t input_bytes = 0;
-    std::uint64_t invalid_records = 0;
-    std::uint64_t filtered_records = 0;
-    std::uint64_t results = 0;
-    std::uint64_t checkpoints = 0;
+    std::atomic<std::uint64_t> input_records{0};
+    std::atomic<std::uint64_t> input_bytes{0};
+    std::atomic<std::uint64_t> invalid_records{0};
+    std::atomic<std::uint64_t> filtered_records{0};
+    std::atomic<std::uint64_t> results{0};
+    std::atomic<std::uint64_t> checkpoints{0};
 };
 
 struct query_environment {
@@ -45,6 +49,7 @@ struct query_environment {
     std::map<std::string, std::shared_ptr<connectors::output>, std::less<>> outputs;
     bool once = false;
     std::chrono::milliseconds checkpoint_interval{10'000};
+    daemon::metrics* metrics = nullptr;  // optional
     // Restarted after its plan changed (a reload): an old checkpoint of another plan gives only
     // its input positions, instead of stopping the query.
     bool plan_changed = false;
@@ -73,8 +78,10 @@ public:
     // windows stay open: they are in the checkpoint.
     void stop(std::function<void()> done);
 
-    query_state state() const { return state_; }
-    query_counters counters() const { return counters_; }
+    query_state state() const { return state_.load(); }
+    const query_counters& counters() const { return counters_; }
+    // Event time up to which windows are closed (Unix ns), of the terminal node.
+    time::timestamp_ns watermark() const { return watermark_.load(); }
 
 private:
     class input_adapter;
@@ -97,6 +104,7 @@ private:
     void run_node(std::size_t node, std::size_t source_index, flow& f);
     void dispatch(const compiled_node& node);
     void report_capped(std::size_t node);
+    void report_node(std::size_t node);
 
     void schedule_tick();
     void schedule_checkpoint();
@@ -136,8 +144,14 @@ private:
     expr::scratch_arena scratch_;
     std::string record_json_;
 
-    query_state state_ = query_state::starting;
+    std::atomic<query_state> state_{query_state::starting};
+    std::atomic<time::timestamp_ns> watermark_{0};
     query_counters counters_;
+    // Metric handles, fetched at start (null without metrics).
+    std::vector<node_metrics*> node_metrics_;
+    std::vector<input_metrics*> input_metrics_;
+    std::vector<engine::engine_stats> reported_stats_;
+    std::map<std::string, std::set<std::string>, std::less<>> failing_groups_;  // node/check
     time::timestamp_ns error_window_start_ = 0;
     std::uint64_t errors_in_window_ = 0;
     bool error_limit_reported_ = false;

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -21,6 +23,8 @@
 #include "connectors/register.h"
 #include "connectors/runtime.h"
 #include "daemon/cli.h"
+#include "daemon/http_server.h"
+#include "daemon/metrics.h"
 #include "daemon/query.h"
 
 namespace weir::daemon {
@@ -91,6 +95,64 @@ public:
           signals_(io_, SIGINT, SIGTERM, SIGHUP),
           shutdown_timer_(io_) {
         connectors::register_builtin_factories(factories_);
+        metrics_options mo;
+        mo.version = WEIR_VERSION;
+        metrics_ = std::make_unique<metrics>(mo);
+    }
+
+    // /ready: every critical query runs, and the daemon is neither reloading nor stopping.
+    bool ready() {
+        if (stopping_flag_.load() || reloading_flag_.load()) return false;
+        std::lock_guard lock(slots_mutex_);
+        for (const auto& [key, slot] : slots_) {
+            if (!slot->running) return false;
+            const auto state = slot->running->state();
+            if (slot->running->critical() && state != query_state::running &&
+                state != query_state::finished) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    std::string status_json() {
+        nlohmann::ordered_json out;
+        out["state"] = stopping_flag_.load()    ? "stopping"
+                       : reloading_flag_.load() ? "reloading"
+                                                : "running";
+        auto queries = nlohmann::ordered_json::array();
+        {
+            std::lock_guard lock(slots_mutex_);
+            for (const auto& [key, slot] : slots_) {
+                nlohmann::ordered_json q;
+                q["pipeline"] = slot->pipeline->name;
+                q["query"] = slot->plan.name;
+                auto nodes = nlohmann::ordered_json::array();
+                for (const auto& n : slot->plan.nodes) nodes.push_back(n.config->name);
+                q["nodes"] = nodes;
+                auto inputs = nlohmann::ordered_json::array();
+                for (const auto* in : slot->plan.inputs) inputs.push_back(in->name);
+                q["inputs"] = inputs;
+                if (slot->running) {
+                    const auto& c = slot->running->counters();
+                    q["state"] = to_string(slot->running->state());
+                    q["critical"] = slot->running->critical();
+                    const auto wm = slot->running->watermark();
+                    q["watermark"] = wm == 0 ? nlohmann::ordered_json(nullptr)
+                                             : nlohmann::ordered_json(time::format_rfc3339_ms(wm));
+                    q["input_records"] = c.input_records.load();
+                    q["invalid_records"] = c.invalid_records.load();
+                    q["results"] = c.results.load();
+                    q["checkpoints"] = c.checkpoints.load();
+                } else {
+                    q["state"] = "starting";
+                }
+                q["restarts"] = slot->failures;
+                queries.push_back(q);
+            }
+        }
+        out["queries"] = queries;
+        return out.dump();
     }
 
     int run(const std::vector<std::string>& paths, config::load_result loaded) {
@@ -136,6 +198,23 @@ public:
             std::cerr << "weir: no pipelines to run\n";
             return exit_config;
         }
+
+        const std::string listen = !options_.http_listen.empty() ? options_.http_listen
+                                   : settings_.http_listen.value.empty()
+                                       ? std::string("127.0.0.1:9797")
+                                       : settings_.http_listen.value;
+        try {
+            http_handlers handlers;
+            handlers.ready = [this] { return ready(); };
+            handlers.status_json = [this] { return status_json(); };
+            handlers.metrics_text = [this] { return metrics_->serialize(); };
+            http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
+        } catch (const std::exception& e) {
+            std::cerr << "weir: HTTP server on " << listen << ": " << e.what() << '\n';
+            return exit_failure;
+        }
+        spdlog::info("HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status)",
+                     listen.substr(0, listen.rfind(':')), http_->local_port());
 
         wait_for_signal();
         for (auto& [key, slot] : slots_) start_query(*slot);
@@ -190,6 +269,7 @@ private:
         slot->plan = std::move(plan);
         slot->restart_timer = std::make_unique<asio::steady_timer>(io_);
         plan_changed_[p.name + "/" + slot->plan.name] = plan_changed;
+        std::lock_guard lock(slots_mutex_);
         slots_[p.name + "/" + slot->plan.name] = std::move(slot);
     }
 
@@ -206,6 +286,7 @@ private:
                                       ? settings_.checkpoint_interval.value
                                       : std::chrono::milliseconds(10'000);
         env.plan_changed = plan_changed_[key];
+        env.metrics = metrics_.get();
         query::listener events;
         events.failed = [this, key](const std::string& message) {
             asio::post(strand_, [this, key, message] { on_query_failed(key, message); });
@@ -213,8 +294,12 @@ private:
         events.finished = [this, key] {
             asio::post(strand_, [this, key] { on_query_finished(key); });
         };
-        slot.running = std::make_shared<query>(slot.plan, *slot.pipeline, std::move(env),
-                                               std::move(events));
+        auto q = std::make_shared<query>(slot.plan, *slot.pipeline, std::move(env),
+                                         std::move(events));
+        {
+            std::lock_guard lock(slots_mutex_);
+            slot.running = q;
+        }
         slot.running->start();
     }
 
@@ -294,6 +379,7 @@ private:
             return;
         }
         reloading_ = true;
+        reloading_flag_ = true;
         spdlog::info("SIGHUP: reloading {}", fmt_paths());
         config::load_result loaded = config::load(paths_, registry_);
         for (const auto& d : loaded.diags.sorted()) {
@@ -305,6 +391,7 @@ private:
         }
         if (loaded.diags.has_errors()) {
             ++reloads_failed_;
+            metrics_->count_reload(false);
             spdlog::error("reload failed: {} errors; the running configuration stays",
                           loaded.diags.error_count());
             finish_reload();
@@ -367,6 +454,7 @@ private:
             if (!slots_.count(key)) add.push_back(key);
         }
         ++reloads_succeeded_;
+        metrics_->count_reload(true);
         spdlog::info("reload: {} queries kept, {} restarted, {} removed, {} added", keep.size(),
                      restart.size(), remove.size(), add.size());
         for (const auto& key : restart) spdlog::info("reload: restarting query {}", key);
@@ -376,8 +464,17 @@ private:
         stopping.insert(stopping.end(), remove.begin(), remove.end());
         auto left = std::make_shared<std::size_t>(stopping.size());
         auto then = [this, gen, wanted, restart, add, remove]() mutable {
-            for (const auto& key : remove) slots_.erase(key);
-            for (const auto& key : restart) slots_.erase(key);
+            {
+                std::lock_guard lock(slots_mutex_);
+                for (const auto& key : remove) {
+                    const auto& slot = *slots_.at(key);
+                    for (const auto& n : slot.plan.nodes) {
+                        metrics_->remove_node(slot.pipeline->name, n.config->name);
+                    }
+                    slots_.erase(key);
+                }
+                for (const auto& key : restart) slots_.erase(key);
+            }
             for (const auto& key : restart) {
                 auto& [p, plan] = wanted.at(key);
                 add_query(gen, *p, plan, true);
@@ -414,6 +511,7 @@ private:
     void finish_reload() {
         stop_unused_outputs();  // e.g. built by a reload that failed later
         reloading_ = false;
+        reloading_flag_ = false;
         if (reload_again_ && !stopping_) {
             reload_again_ = false;
             reload();
@@ -463,6 +561,8 @@ private:
     void shutdown(int code) {
         if (stopping_) return;
         stopping_ = true;
+        stopping_flag_ = true;
+        if (http_) http_->begin_shutdown();
         exit_code_ = code;
         const auto timeout = settings_.shutdown_timeout.value.count() > 0
                                  ? settings_.shutdown_timeout.value
@@ -499,6 +599,7 @@ private:
         auto done = [this] {
             shutdown_timer_.cancel();
             signals_.cancel();
+            if (http_) http_->stop();
             io_.stop();
         };
         if (outputs.empty()) {
@@ -530,6 +631,12 @@ private:
     std::map<std::string, bool> plan_changed_;
     bool stopping_ = false;
     bool reloading_ = false;
+    // The same, for the HTTP handlers on other threads.
+    std::atomic<bool> stopping_flag_{false};
+    std::atomic<bool> reloading_flag_{false};
+    std::mutex slots_mutex_;  // slots_ structure and slot->running, against the handlers
+    std::unique_ptr<metrics> metrics_;
+    std::unique_ptr<http_server> http_;
     bool reload_again_ = false;
     std::uint64_t reloads_succeeded_ = 0;
     std::uint64_t reloads_failed_ = 0;
