@@ -25,6 +25,11 @@ const char* to_string(query_state s) {
     return "unknown";
 }
 
+// A record the node works with: valid, or kept despite a schema violation.
+static bool usable(invalid_reason r) {
+    return r == invalid_reason::none || r == invalid_reason::schema_kept;
+}
+
 // Records on their way through the node chain, with the raw line of each (for late_output,
 // dead letters and derived records whose transforms did not reshape them).
 struct query::flow {
@@ -347,6 +352,11 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
                                                                : f.raw[i]);
                 }
             }
+            if (node.schema->on_invalid == schema::invalid_action::keep) {
+                for (std::size_t i = 0; i < f.batch.size(); ++i) {
+                    if (verdicts_.invalid(i)) f.batch.status[i] = invalid_reason::schema_kept;
+                }
+            }
             if (!count_errors(summary.invalid)) return;
         }
     }
@@ -354,13 +364,13 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
         if (t.type == compiled_transform::kind::filter) {
             // Invalid records pass untouched: invalid_count() must still see them.
             counters_.filtered_records += f.compact([&](std::size_t i) {
-                return f.batch.status[i] != invalid_reason::none ||
+                return !usable(f.batch.status[i]) ||
                        t.filter->test(f.batch.record(i), scratch_);
             });
             continue;
         }
         for (std::size_t i = 0; i < f.batch.size(); ++i) {
-            if (f.batch.status[i] != invalid_reason::none) continue;
+            if (!usable(f.batch.status[i])) continue;
             auto record = f.batch.record(i);
             for (const auto& [slot, program] : t.assignments) {
                 field_value v = program->evaluate(record, scratch_);
@@ -377,7 +387,7 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
             times_.reserve(f.batch.size());
             for (std::size_t i = 0; i < f.batch.size(); ++i) {
                 time::timestamp_ns t = window::k_no_time;
-                if (f.batch.status[i] != invalid_reason::none ||
+                if (!usable(f.batch.status[i]) ||
                     !node.time->parse(f.batch.record(i)[node.time_slot], t)) {
                     t = window::k_no_time;
                 }
@@ -401,7 +411,7 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
     // A derived stream: to its outputs, then to the nodes that read it.
     if (!node.config->outputs.empty()) {
         for (std::size_t i = 0; i < f.batch.size(); ++i) {
-            if (f.batch.status[i] != invalid_reason::none) continue;
+            if (!usable(f.batch.status[i])) continue;
             const std::string_view json = record_json(node, f, i);
             for (const auto& o : node.config->outputs) {
                 if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {

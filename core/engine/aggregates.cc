@@ -19,9 +19,11 @@ namespace m = weir::measure;
 
 namespace {
 
-// Schema-rejected records of a window (invalid_count / invalid_fraction).
+// Records of a window that violate the schema (invalid_count / invalid_fraction). `kept` of
+// them (on_invalid: keep) also count as records, so the fraction counts them once.
 struct invalid_acc {
     std::uint64_t n = 0;
+    std::uint64_t kept = 0;
 };
 
 template <class T>
@@ -470,9 +472,12 @@ void aggregate_layout::add(std::byte* block, std::span<const field_value> record
     }
 }
 
-void aggregate_layout::add_invalid(std::byte* block) const {
+void aggregate_layout::add_invalid(std::byte* block, bool kept) const {
     for (const acc_entry& e : accs_) {
-        if (e.kind == acc_kind::invalid) ++at<invalid_acc>(block, e.offset).n;
+        if (e.kind != acc_kind::invalid) continue;
+        auto& acc = at<invalid_acc>(block, e.offset);
+        ++acc.n;
+        acc.kept += kept ? 1 : 0;
     }
 }
 
@@ -517,6 +522,7 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                 break;
             case acc_kind::invalid:
                 at<invalid_acc>(into, off).n += at<invalid_acc>(from, off).n;
+                at<invalid_acc>(into, off).kept += at<invalid_acc>(from, off).kept;
                 break;
             case acc_kind::frequency:
                 at<m::frequency_acc>(into, off)
@@ -553,7 +559,10 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
             case acc_kind::frozen: at<m::frozen_acc>(block, off).serialize(w); break;
             case acc_kind::ordered: at<m::ordered_acc>(block, off).serialize(w); break;
             case acc_kind::correlation: at<m::correlation_acc>(block, off).serialize(w); break;
-            case acc_kind::invalid: w.varint(at<invalid_acc>(block, off).n); break;
+            case acc_kind::invalid:
+                w.varint(at<invalid_acc>(block, off).n);
+                w.varint(at<invalid_acc>(block, off).kept);
+                break;
             case acc_kind::frequency: at<m::frequency_acc>(block, off).serialize(w); break;
             case acc_kind::approx_distinct:
                 at<m::approx_distinct_acc>(block, off).serialize(w);
@@ -590,7 +599,10 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::correlation:
                 ok = at<m::correlation_acc>(block, off).deserialize(r);
                 break;
-            case acc_kind::invalid: at<invalid_acc>(block, off).n = r.varint(); break;
+            case acc_kind::invalid:
+                at<invalid_acc>(block, off).n = r.varint();
+                at<invalid_acc>(block, off).kept = r.varint();
+                break;
             case acc_kind::frequency:
                 ok = at<m::frequency_acc>(block, off).deserialize(r);
                 break;
@@ -692,8 +704,8 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
         case rf::invalid_count:
             return measure_value::make_number(static_cast<double>(at<invalid_acc>(block, off).n));
         case rf::invalid_fraction: {
-            const std::uint64_t inv = at<invalid_acc>(block, off).n;
-            return number_or_null(m::ratio(inv, inv + h->records));
+            const auto& acc = at<invalid_acc>(block, off);
+            return number_or_null(m::ratio(acc.n, acc.n - acc.kept + h->records));
         }
     }
     return measure_value::make_null();

@@ -83,7 +83,9 @@ public:
     void add(std::byte* block, std::span<const field_value> record, timestamp_ns event_time,
              timestamp_ns arrival_time) const;
     // A record that failed the schema (counted by invalid_count only).
-    void add_invalid(std::byte* block) const;
+    // A record that violates the schema; `kept` (on_invalid: keep): it is also added as a
+    // record with add().
+    void add_invalid(std::byte* block, bool kept = false) const;
 
     // `into` += `from`; `from` covers later panes when order matters (ordered_fraction).
     void merge(std::byte* into, const std::byte* from) const;

@@ -382,7 +382,7 @@ void node_engine::push_session(std::uint32_t g, std::uint32_t c) {
 }
 
 void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
-                             timestamp_ns t, timestamp_ns arrival, bool valid) {
+                             timestamp_ns t, timestamp_ns arrival, bool valid, bool kept) {
     group_state& gs = groups_[g];
     std::uint32_t c = k_nil;
     if (!sessions_) {
@@ -466,6 +466,7 @@ void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::si
     m.last = std::max(m.last, t);
     if (valid) {
         layout_->add(block(c), batch.record(i), t, arrival);
+        if (kept) layout_->add_invalid(block(c), true);
     } else {
         layout_->add_invalid(block(c));
     }
@@ -482,7 +483,10 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
     const std::size_t n = batch.size();
     for (std::size_t i = 0; i < n; ++i) {
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
-        const bool valid = batch.status[i] == invalid_reason::none;
+        // A record kept despite a schema violation is usable and counted invalid too.
+        const bool kept = batch.status[i] == invalid_reason::schema_kept;
+        const bool valid = batch.status[i] == invalid_reason::none || kept;
+        if (kept) ++stats_.invalid;
         if (!valid || t == k_no_time) {
             ++stats_.invalid;
             if (valid || t == k_no_time || !window_invalid) continue;
@@ -512,7 +516,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             continue;
         }
         watermark_.observe(source, t, arrival_time);
-        add_record(g, batch, i, t, arrival_time, valid);
+        add_record(g, batch, i, t, arrival_time, valid, kept);
         // The watermark moves record by record: when this record raises its source's newest
         // event time, windows it passes close now, before the next record is judged late or
         // not. So lateness and results do not depend on where a batch happened to end (a

@@ -99,7 +99,7 @@ private:
 
     // windows
     void add_record(std::uint32_t g, const record_batch& batch, std::size_t i, timestamp_ns t,
-                    timestamp_ns arrival, bool valid);
+                    timestamp_ns arrival, bool valid, bool kept = false);
     std::uint32_t find_group(std::uint64_t hash) const;
     bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
     void push_session(std::uint32_t g, std::uint32_t c);

@@ -10,6 +10,7 @@ const char* to_string(invalid_reason r) {
         case invalid_reason::too_long: return "too_long";
         case invalid_reason::missing_time: return "missing_time";
         case invalid_reason::schema: return "schema";
+        case invalid_reason::schema_kept: return "schema_kept";
     }
     return "unknown";
 }

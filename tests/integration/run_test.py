@@ -660,6 +660,31 @@ outputs:
         self.assertGreater(value, 50000)  # a lower bound: the table stopped growing at its cap
         self.assertLess(value, 200000)
 
+    def test_kept_invalid_records_count_in_invalid_fraction(self):
+        with open(self.data, "w") as f:
+            for i in range(100):  # one window: 10 s of 100 ms steps
+                f.write(json.dumps({"ts": format_ms(START_EPOCH * 1000 + i * 100),
+                                    "temperature": 30 if i % 4 == 0 else 20}) + "\n")
+        with open(self.config, "w") as f:
+            f.write(FILE_PIPELINE.format(data=self.data, results=self.results)
+                    .replace("    critical: true",
+                             "    critical: true\n"
+                             "    schema:\n"
+                             "      fields: {temperature: {type: number, max: 25}}\n"
+                             "      on_invalid: keep")
+                    .replace("      - {name: volume, measure: count(), must_be: \"> 5\"}",
+                             "      - {name: volume, measure: count(), must_be: \"> 5\"}\n"
+                             "      - {name: bad, measure: invalid_count(), must_be: \"== 0\"}\n"
+                             "      - {name: bad_share, measure: invalid_fraction(), "
+                             "must_be: \"< 10%\"}"))
+        self.once(os.path.join(self.dir, "d"))
+        got = {r["check"]: r for r in read_jsonl(self.results)}
+        self.assertEqual(got["volume"]["value"], 100, "kept records are counted")
+        self.assertEqual(got["max_t"]["value"], 30, "kept records feed the measures")
+        self.assertEqual(got["bad"]["value"], 25)
+        self.assertEqual(got["bad_share"]["value"], 0.25)
+        self.assertEqual(got["bad_share"]["outcome"], "fail")
+
     def test_a_corrupt_checkpoint_stops_the_query_with_the_way_out(self):
         write_events(self.data, 2000, seed=1)
         data_dir = os.path.join(self.dir, "d")
