@@ -18,6 +18,7 @@
 #include "core/checkpoint/checkpoint_file.h"
 #include "core/time/timestamp.h"
 #include "daemon/checkpoint_store.h"
+#include "daemon/status_client.h"
 #include "daemon/supervisor.h"
 
 namespace weir::daemon {
@@ -240,6 +241,12 @@ int run_cli(int argc, char** argv) try {
         ->expected(1)
         ->allow_extra_args(false);
 
+    std::string status_url = "http://127.0.0.1:9797";
+    auto* status = app.add_subcommand("status", "Show the queries of a running weir");
+    status->add_option("--url", status_url, "The daemon's HTTP address")
+        ->envname("WEIR_STATUS_URL")
+        ->capture_default_str();
+
     std::string checkpoint_file;
     auto* checkpoint_cmd = app.add_subcommand("checkpoint", "Work with checkpoint files");
     checkpoint_cmd->require_subcommand(1);
@@ -284,6 +291,7 @@ int run_cli(int argc, char** argv) try {
         return run_daemon(run_opts);
     }
     if (inspect->parsed()) return inspect_checkpoint(checkpoint_file);
+    if (status->parsed()) return print_status(status_url, std::cout, std::cerr);
     return exit_usage;
 } catch (const std::exception& e) {
     std::cerr << "weir: internal error: " << e.what() << '\n';

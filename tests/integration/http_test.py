@@ -48,6 +48,12 @@ def wait_for(predicate, timeout, what):
 
 
 class http_test(unittest.TestCase):
+    def test_status_of_an_unreachable_daemon_exits_1(self):
+        out = subprocess.run([WEIR, "status", "--url", "http://127.0.0.1:1"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("cannot reach weir", out.stderr)
+
     def test_health_ready_metrics_and_status(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "p.yaml")
@@ -92,6 +98,12 @@ class http_test(unittest.TestCase):
                 self.assertGreater(query["input_records"], 0)
                 self.assertIsNotNone(query["watermark"])
                 self.assertEqual(get(base + "/nope")[0], 404)
+
+                # `weir status` prints the same as a table.
+                out = subprocess.run([WEIR, "status", "--url", base], capture_output=True,
+                                     text=True, timeout=10)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertRegex(out.stdout, r"(?m)^p\s+quality\s+running\s+no\s+2026-11-20T")
             finally:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=30)
