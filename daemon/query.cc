@@ -274,17 +274,7 @@ void query::on_data(std::size_t input, std::string_view data) {
     f.batch.slots = decoder_->slots();
     if (csv_[input]) {
         decode_csv(input, data, false, f);
-        counters_.input_records += f.batch.size();
-        counters_.input_bytes += data.size();
-        std::uint64_t invalid = 0;
-        for (auto s : f.batch.status) invalid += s != invalid_reason::none;
-        counters_.invalid_records += invalid;
-        if (!input_metrics_.empty()) {
-            input_metrics_[input]->records.Increment(static_cast<double>(f.batch.size()));
-            input_metrics_[input]->bytes.Increment(static_cast<double>(data.size()));
-        }
-        if (invalid > 0 && !count_errors(invalid)) return;
-        route(plan_.inputs[input]->name, f);
+        accept(input, data.size(), f);
         return;
     }
     const char* p = data.data();
@@ -298,16 +288,21 @@ void query::on_data(std::size_t input, std::string_view data) {
         decoder_->decode_record(line, f.batch);
         f.raw.push_back(line);
     }
-    counters_.input_records += f.batch.size();
-    counters_.input_bytes += data.size();
+    accept(input, data.size(), f);
+}
+
+void query::accept(std::size_t input, std::size_t bytes, flow& f) {
     std::uint64_t invalid = 0;
     for (auto s : f.batch.status) invalid += s != invalid_reason::none;
+    counters_.input_records += f.batch.size();
+    counters_.input_bytes += bytes;
     counters_.invalid_records += invalid;
     if (!input_metrics_.empty()) {
         input_metrics_[input]->records.Increment(static_cast<double>(f.batch.size()));
-        input_metrics_[input]->bytes.Increment(static_cast<double>(data.size()));
+        input_metrics_[input]->bytes.Increment(static_cast<double>(bytes));
         if (invalid > 0) {
-            input_metrics_[input]->errors_of(input_error::decode).Increment(static_cast<double>(invalid));
+            input_metrics_[input]->errors_of(input_error::decode)
+                .Increment(static_cast<double>(invalid));
         }
     }
     if (invalid > 0 && !count_errors(invalid)) return;
@@ -515,8 +510,7 @@ void query::on_end(std::size_t input) {
         flow f;
         f.batch.slots = decoder_->slots();
         decode_csv(input, {}, true, f);
-        counters_.input_records += f.batch.size();
-        route(plan_.inputs[input]->name, f);
+        accept(input, 0, f);
     }
     ended_[input] = true;
     for (bool e : ended_) {

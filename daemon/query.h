@@ -96,6 +96,8 @@ private:
     // Counts bad records and input problems against on_error; false when the query failed.
     bool count_errors(std::uint64_t n);
 
+    // Counts a decoded delivery (counters, metrics, on_error) and sends it down the chain.
+    void accept(std::size_t input, std::size_t bytes, flow& f);
     void route(const std::string& source, flow& f);
     void decode_csv(std::size_t input, std::string_view data, bool end_of_data, flow& f);
     // The record as JSON for outputs: its raw line, unless transforms reshaped it or it has

@@ -138,6 +138,12 @@ void canonical_value(const params::value& v, std::string& out) {
 
 }  // namespace
 
+std::string canonical_text(const params::value& v) {
+    std::string out;
+    canonical_value(v, out);
+    return out;
+}
+
 compiled_query compile_query(const config::pipeline_config& pipeline,
                              const config::query_plan& query) {
     compiled_query q;

@@ -53,6 +53,10 @@ struct compiled_query {
     std::vector<std::string> outputs;
 };
 
+// A parameter tree as canonical text: equal exactly when the settings are equal (for plan
+// fingerprints and for telling whether a reload changed a component).
+std::string canonical_text(const params::value& v);
+
 // Compiles one query of a pipeline that passed validation. Throws std::invalid_argument on a
 // node this runtime cannot run yet (joins), with a message naming it.
 compiled_query compile_query(const config::pipeline_config& pipeline,

@@ -39,33 +39,6 @@ time::timestamp_ns wall_now() {
         .count();
 }
 
-// A parameter tree as canonical text, to tell whether a component's settings changed.
-void canonical(const params::value& v, std::string& out) {
-    switch (v.type) {
-        case params::value::kind::null: out += '~'; break;
-        case params::value::kind::scalar: out += std::to_string(v.text.size()) + ':' + v.text; break;
-        case params::value::kind::sequence:
-            out += '[';
-            for (const auto& i : v.items) canonical(i, out);
-            out += ']';
-            break;
-        case params::value::kind::mapping:
-            out += '{';
-            for (const auto& e : v.entries) {
-                out += std::to_string(e.key.size()) + ':' + e.key + '=';
-                canonical(e.val, out);
-            }
-            out += '}';
-            break;
-    }
-}
-
-std::string canonical_text(const params::value& v) {
-    std::string out;
-    canonical(v, out);
-    return out;
-}
-
 // One running configuration: the loaded files (which queries point into), the outputs of
 // each pipeline, and the queries.
 struct generation {
