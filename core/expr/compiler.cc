@@ -311,30 +311,29 @@ class compiler {
             }
         }
         if (fn->op == opcode::parse_time) {
-            n.number = static_cast<double>(program::time_format::rfc3339);
+            // The format: rfc3339 (the default), epoch_s|ms|us|ns or a strftime pattern, as
+            // for a node's time.format; a literal, compiled now.
+            std::string_view text = "rfc3339";
+            std::size_t at = n.start;
+            bool literal = true;
             if (count == 2) {
                 const node& format = tree_.nodes[n.children[1]];
-                static constexpr std::pair<std::string_view, program::time_format> k_formats[] = {
-                    {"rfc3339", program::time_format::rfc3339},
-                    {"epoch_s", program::time_format::epoch_s},
-                    {"epoch_ms", program::time_format::epoch_ms},
-                    {"epoch_us", program::time_format::epoch_us},
-                    {"epoch_ns", program::time_format::epoch_ns},
-                };
-                bool found = false;
-                if (format.kind == node_kind::literal && format.type == value_type::string) {
-                    for (const auto& [name, f] : k_formats) {
-                        if (format.text == name) {
-                            n.number = static_cast<double>(f);
-                            found = true;
-                        }
-                    }
+                literal = format.kind == node_kind::literal && format.type == value_type::string;
+                text = format.text;
+                at = format.start + 1;  // inside the quotes
+                if (!literal) {
+                    error(format.start, "the format of parse_time() must be a string literal, "
+                                        "e.g. \"rfc3339\", \"epoch_ms\" or \"%d/%m/%Y %H:%M\"");
                 }
-                if (!found) {
-                    error(format.start,
-                          "the format of parse_time() must be one of the literals "
-                          "\"rfc3339\", \"epoch_s\", \"epoch_ms\", \"epoch_us\", "
-                          "\"epoch_ns\"");
+            }
+            if (literal) {
+                time::time_parser::error err;
+                auto parser = time::time_parser::compile(text, &err);
+                if (!parser) {
+                    error(at + err.offset, err.message);
+                } else {
+                    n.number = static_cast<double>(prog_.time_parsers_.size());
+                    prog_.time_parsers_.push_back(*parser);
                 }
             }
         }

@@ -377,33 +377,21 @@ field_value program::evaluate(std::span<const field_value> record, scratch_arena
                 break;
             }
             case opcode::parse_time: {
+                // Seconds since the Unix epoch (a number), or null when unreadable.
                 field_value& a = stack[top - 1];
-                const auto format = static_cast<time_format>(ins.arg);
-                if (format == time_format::rfc3339) {
-                    const auto t = a.is_string() ? parse_rfc3339(a.string()) : std::nullopt;
-                    a = t ? field_value::make_number(*t) : field_value::make_null();
-                    break;
+                time::timestamp_ns t = 0;
+                if (time_parsers_[ins.arg].parse(a, t)) {
+                    // Whole seconds and the fraction apart: t / 1e9 as one double would round.
+                    std::int64_t whole = t / time::ns_per_s, frac = t % time::ns_per_s;
+                    if (frac < 0) {
+                        --whole;
+                        frac += time::ns_per_s;
+                    }
+                    a = field_value::make_number(static_cast<double>(whole) +
+                                                 static_cast<double>(frac) / 1e9);
+                } else {
+                    a = field_value::make_null();
                 }
-                std::optional<double> n;
-                if (a.is_number())
-                    n = a.number;
-                else if (a.is_string())
-                    n = number_from_string(a.string());
-                double scale = 1;
-                switch (format) {
-                    case time_format::epoch_ms:
-                        scale = 1e3;
-                        break;
-                    case time_format::epoch_us:
-                        scale = 1e6;
-                        break;
-                    case time_format::epoch_ns:
-                        scale = 1e9;
-                        break;
-                    default:
-                        break;
-                }
-                a = n ? field_value::make_number(*n / scale) : field_value::make_null();
                 break;
             }
             case opcode::now:

@@ -17,6 +17,7 @@
 #include "core/expr/scratch_arena.h"
 #include "core/expr/syntax.h"
 #include "core/record/field_value.h"
+#include "core/time/timestamp.h"
 
 namespace re2 {
 class RE2;
@@ -120,10 +121,9 @@ class program {
         contains,
         starts_with,
         matches,     // arg: regex index
-        parse_time,  // arg: time_format
+        parse_time,  // arg: index into time_parsers_
         now,
     };
-    enum class time_format : std::uint8_t { rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns };
 
     struct instruction {
         opcode op;
@@ -140,6 +140,7 @@ class program {
     std::vector<field_value> constants_;               // strings point into literal_text_
     std::shared_ptr<const std::string> literal_text_;  // stable across copies and moves
     std::vector<std::shared_ptr<const re2::RE2>> regexes_;
+    std::vector<time::time_parser> time_parsers_;  // parse_time(): the same formats as time.format
     std::vector<field_ref> fields_;
     value_type type_ = value_type::any;
     bool reads_clock_ = false;

@@ -265,6 +265,9 @@ TEST_F(expression, matches_is_a_full_match) {
 
 TEST_F(expression, parse_time_and_now) {
     EXPECT_EQ(number("parse_time('2026-11-20T10:00:00Z')"), 1795168800);
+    // strftime patterns, as for a node's time.format
+    EXPECT_EQ(number("parse_time('20/11/2026 10:00', '%d/%m/%Y %H:%M')"), 1795168800);
+    EXPECT_EQ(number("parse_time('1795168800123', 'epoch_ms')"), 1795168800.123);
     EXPECT_EQ(number("parse_time('2026-11-20T10:00:00.250Z', 'rfc3339')"), 1795168800.25);
     EXPECT_EQ(number("parse_time('2026-11-20 11:30:00+01:30')"), 1795168800);
     EXPECT_EQ(number("parse_time('1969-12-31T23:59:59z')"), -1);
@@ -392,7 +395,8 @@ TEST(expression_errors, malformed_expressions_are_rejected_at_the_offending_char
         {"contains(s, 1)", 12, "contains() expects a string as its second argument, got a number"},
         {"matches(s, '[a-')", 11, "invalid regular expression"},
         {"matches(s, s)", 11, "the pattern of matches() must be a string literal"},
-        {"parse_time(s, '%Y-%m-%d')", 14, "the format of parse_time() must be one of"},
+        {"parse_time(s, '%Y-%Q')", 18, "unsupported conversion \"%Q\""},
+        {"parse_time(s, s)", 14, "the format of parse_time() must be a string literal"},
         {"x.", 2, R"(expected a field name after ".", got the end)"},
         {"x[1]", 2, R"(expected a quoted field name after "[", got "1")"},
         {"x[\"a\"", 5, R"(expected "]" after the field name)"},
