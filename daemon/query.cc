@@ -277,17 +277,7 @@ void query::on_data(std::size_t input, std::string_view data) {
         accept(input, data.size(), f);
         return;
     }
-    const char* p = data.data();
-    const char* end = p + data.size();
-    while (p < end) {
-        const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
-        std::string_view line(p, (nl ? nl : end) - p);
-        p = nl ? nl + 1 : end;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-        decoder_->decode_record(line, f.batch);
-        f.raw.push_back(line);
-    }
+    decoder_->decode_lines(data, f.batch, &f.raw);
     accept(input, data.size(), f);
 }
 

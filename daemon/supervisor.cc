@@ -52,7 +52,8 @@ struct query_slot {
     std::shared_ptr<query> running;
     compiled_query plan;
     const config::pipeline_config* pipeline = nullptr;
-    int failures = 0;  // consecutive, for the back-off
+    bool plan_changed = false;  // restarted by a reload with a new plan
+    int failures = 0;           // consecutive, for the back-off
     bool finished = false;
     std::unique_ptr<asio::steady_timer> restart_timer;
 };
@@ -241,7 +242,7 @@ private:
         slot->pipeline = &p;
         slot->plan = std::move(plan);
         slot->restart_timer = std::make_unique<asio::steady_timer>(io_);
-        plan_changed_[p.name + "/" + slot->plan.name] = plan_changed;
+        slot->plan_changed = plan_changed;
         std::lock_guard lock(slots_mutex_);
         slots_[p.name + "/" + slot->plan.name] = std::move(slot);
     }
@@ -258,7 +259,7 @@ private:
         env.checkpoint_interval = settings_.checkpoint_interval.value.count() > 0
                                       ? settings_.checkpoint_interval.value
                                       : std::chrono::milliseconds(10'000);
-        env.plan_changed = plan_changed_[key];
+        env.plan_changed = slot.plan_changed;
         env.metrics = metrics_.get();
         query::listener events;
         events.failed = [this, key](const std::string& message) {
@@ -363,7 +364,6 @@ private:
             }
         }
         if (loaded.diags.has_errors()) {
-            ++reloads_failed_;
             metrics_->count_reload(false);
             spdlog::error("reload failed: {} errors; the running configuration stays",
                           loaded.diags.error_count());
@@ -389,7 +389,7 @@ private:
             if (!outputs_changed.count(p.name)) continue;
             if (!build_pipeline_outputs(*gen, p, error)) {
                 spdlog::error("reload failed: {}; the running configuration stays", error);
-                ++reloads_failed_;
+                metrics_->count_reload(false);
                 finish_reload();
                 return;
             }
@@ -404,7 +404,7 @@ private:
                     spdlog::error("reload failed: pipeline {}, query {}: {}; the running "
                                   "configuration stays",
                                   p.name, q.name, e.what());
-                    ++reloads_failed_;
+                    metrics_->count_reload(false);
                     finish_reload();
                     return;
                 }
@@ -426,7 +426,6 @@ private:
         for (const auto& [key, w] : wanted) {
             if (!slots_.count(key)) add.push_back(key);
         }
-        ++reloads_succeeded_;
         metrics_->count_reload(true);
         spdlog::info("reload: {} queries kept, {} restarted, {} removed, {} added", keep.size(),
                      restart.size(), remove.size(), add.size());
@@ -601,7 +600,6 @@ private:
     std::unique_ptr<checkpoint_store> store_;
     std::vector<std::string> paths_;
     std::map<std::string, std::unique_ptr<query_slot>> slots_;
-    std::map<std::string, bool> plan_changed_;
     bool stopping_ = false;
     bool reloading_ = false;
     // The same, for the HTTP handlers on other threads.
@@ -611,8 +609,6 @@ private:
     std::unique_ptr<metrics> metrics_;
     std::unique_ptr<http_server> http_;
     bool reload_again_ = false;
-    std::uint64_t reloads_succeeded_ = 0;
-    std::uint64_t reloads_failed_ = 0;
     // The outputs each pipeline runs with, and what they were built from.
     std::map<std::string,
              std::pair<std::string,

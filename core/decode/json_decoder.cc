@@ -171,7 +171,8 @@ void json_decoder::decode_record(std::string_view line, record_batch& out) {
     impl_->decode(line, out);
 }
 
-std::size_t json_decoder::decode_lines(std::string_view data, record_batch& out) {
+std::size_t json_decoder::decode_lines(std::string_view data, record_batch& out,
+                                       std::vector<std::string_view>* lines) {
     out.slots = impl_->slot_count;
     std::size_t added = 0;
     const char* p = data.data();
@@ -187,6 +188,7 @@ std::size_t json_decoder::decode_lines(std::string_view data, record_batch& out)
         while (first < line.size() && (line[first] == ' ' || line[first] == '\t')) ++first;
         if (first == line.size()) continue;
         impl_->decode(line, out);
+        if (lines) lines->push_back(line);
         ++added;
     }
     return added;

@@ -36,7 +36,10 @@ public:
     // record too — the caller keeps partial lines back). Empty and blank lines are skipped.
     // `data.data() + data.size() + padding()` must be readable; the batch's strings point
     // into `data`, which must outlive the batch's use. Returns the number of records added.
-    std::size_t decode_lines(std::string_view data, record_batch& out);
+    // With `lines`, the text of each record added (without its line end) is appended to it,
+    // for outputs that want the record as it was read (late records, dead letters).
+    std::size_t decode_lines(std::string_view data, record_batch& out,
+                             std::vector<std::string_view>* lines = nullptr);
 
     // One record (a line without its newline), with the same padding rule.
     void decode_record(std::string_view line, record_batch& out);

@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/unit/spec_expectations.h"
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -476,50 +478,8 @@ TEST(specs, pipeline_spec_lists_the_registered_types) {
     EXPECT_FALSE(spec.find("outputs")->required);
 }
 
-// Every declared parameter says what it is for, and every default parses as its type.
-void expect_documented(const params::object_spec& spec, const std::string& path) {
-    EXPECT_FALSE(spec.description.empty()) << path;
-    const params::value empty = [] {
-        params::value v;
-        v.type = params::value::kind::mapping;
-        return v;
-    }();
-    const params::reader r(spec, empty);
-    for (const auto& p : spec.params) {
-        const std::string at = path + "." + p.name;
-        EXPECT_FALSE(p.description.empty()) << at;
-        EXPECT_TRUE(is_snake_case(p.name)) << at;
-        if (p.object) expect_documented(*p.object, at);
-        if (p.default_text.empty()) continue;
-        EXPECT_NO_THROW({
-            switch (p.type) {
-                case params::param_type::integer:
-                    (void)r.integer(p.name);
-                    break;
-                case params::param_type::number:
-                    (void)r.number(p.name);
-                    break;
-                case params::param_type::boolean:
-                    (void)r.boolean(p.name);
-                    break;
-                case params::param_type::duration:
-                    (void)r.duration(p.name);
-                    break;
-                case params::param_type::size:
-                    (void)r.size(p.name);
-                    break;
-                default:
-                    (void)r.string(p.name);
-                    break;
-            }
-        }) << at;
-        if (p.type == params::param_type::enumeration) {
-            EXPECT_NE(std::find(p.choices.begin(), p.choices.end(), p.default_text),
-                      p.choices.end())
-                << at;
-        }
-    }
-}
+using test::expect_documented;
+
 
 TEST(specs, node_and_settings_declarations_are_documented) {
     expect_documented(node_spec(), "node");

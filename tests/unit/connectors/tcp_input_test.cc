@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connectors/socket/socket_spec.h"
+#include "tests/unit/connectors/socket_test_util.h"
 
 namespace weir::connectors {
 namespace {
@@ -25,26 +26,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-struct recorder : input_events {
-    std::string data;
-    std::vector<std::string> batches;
-    std::vector<std::string> failures;
-    std::vector<std::string> problems;
-    std::function<void()> after_data;
-
-    void on_data(std::string_view records) override {
-        EXPECT_FALSE(records.empty());
-        EXPECT_EQ(records.back(), '\n');
-        data.append(records);
-        batches.emplace_back(records);
-        if (after_data) after_data();
-    }
-    void on_end() override { ADD_FAILURE() << "a tcp input never ends"; }
-    void on_problem(std::string_view type, const std::string& message) override {
-        problems.push_back(std::string(type) + ": " + message);
-    }
-    void on_failure(const std::string& message) override { failures.push_back(message); }
-};
+using test::recorder;
 
 std::vector<std::string> sorted_lines(const std::string& text) {
     std::vector<std::string> lines;
@@ -54,41 +36,9 @@ std::vector<std::string> sorted_lines(const std::string& text) {
     return lines;
 }
 
-class tcp_input_test : public ::testing::Test {
+class tcp_input_test : public test::socket_input_fixture<tcp_input> {
   protected:
-    std::unique_ptr<tcp_input> make(std::map<std::string, std::string> settings) {
-        if (!settings.contains("listen")) settings["listen"] = "127.0.0.1:0";
-        value_.type = params::value::kind::mapping;
-        value_.entries.clear();
-        for (const auto& [key, text] : settings) {
-            params::value v;
-            v.type = params::value::kind::scalar;
-            v.text = text;
-            value_.entries.push_back({key, {}, v});
-        }
-        diagnostics diags;
-        EXPECT_TRUE(params::validate(*info_.spec, value_, "inputs.in", diags));
-        params::reader reader(*info_.spec, value_);
-        input_context ctx;
-        ctx.executor = asio::make_strand(io_);
-        ctx.input = "in";
-        return std::make_unique<tcp_input>(reader, ctx);
-    }
-
-    template <class Pred>
-    bool run_until(Pred done, std::chrono::milliseconds limit = 10s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            io_.restart();
-            io_.run_for(5ms);
-        }
-        return done();
-    }
-
-    void run_for(std::chrono::milliseconds d) {
-        io_.restart();
-        io_.run_for(d);
-    }
+    tcp_input_test() : socket_input_fixture(tcp_input_component()) {}
 
     tcp::socket connect(std::uint16_t port) {
         tcp::socket s(client_io_);
@@ -115,10 +65,6 @@ class tcp_input_test : public ::testing::Test {
         return false;
     }
 
-    params::component_info info_ = tcp_input_component();
-    params::value value_;
-    asio::io_context io_;
-    asio::io_context client_io_;
 };
 
 TEST_F(tcp_input_test, interleaved_clients_with_partial_lines) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "connectors/socket/socket_spec.h"
+#include "tests/unit/connectors/socket_test_util.h"
 
 namespace weir::connectors {
 namespace {
@@ -23,76 +24,21 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 using namespace std::chrono_literals;
 
-struct recorder : input_events {
-    std::string data;
-    std::size_t batches = 0;
-    std::vector<std::string> failures;
-    std::vector<std::string> problems;
-    std::function<void()> after_data;
-
-    void on_data(std::string_view records) override {
-        EXPECT_FALSE(records.empty());
-        EXPECT_EQ(records.back(), '\n');
-        data.append(records);
-        ++batches;
-        if (after_data) after_data();
-    }
-    void on_end() override { ADD_FAILURE() << "a udp input never ends"; }
-    void on_problem(std::string_view type, const std::string& message) override {
-        problems.push_back(std::string(type) + ": " + message);
-    }
-    void on_failure(const std::string& message) override { failures.push_back(message); }
-};
+using test::recorder;
 
 std::size_t count_lines(const std::string& text) {
     return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
-class udp_input_test : public ::testing::Test {
+class udp_input_test : public test::socket_input_fixture<udp_input> {
   protected:
-    std::unique_ptr<udp_input> make(std::map<std::string, std::string> settings) {
-        if (!settings.contains("listen")) settings["listen"] = "127.0.0.1:0";
-        value_.type = params::value::kind::mapping;
-        value_.entries.clear();
-        for (const auto& [key, text] : settings) {
-            params::value v;
-            v.type = params::value::kind::scalar;
-            v.text = text;
-            value_.entries.push_back({key, {}, v});
-        }
-        diagnostics diags;
-        EXPECT_TRUE(params::validate(*info_.spec, value_, "inputs.in", diags));
-        params::reader reader(*info_.spec, value_);
-        input_context ctx;
-        ctx.executor = asio::make_strand(io_);
-        ctx.input = "in";
-        return std::make_unique<udp_input>(reader, ctx);
-    }
-
-    template <class Pred>
-    bool run_until(Pred done, std::chrono::milliseconds limit = 10s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            io_.restart();
-            io_.run_for(5ms);
-        }
-        return done();
-    }
-
-    void run_for(std::chrono::milliseconds d) {
-        io_.restart();
-        io_.run_for(d);
-    }
+    udp_input_test() : socket_input_fixture(udp_input_component()) {}
 
     void send(std::uint16_t port, const std::string& datagram) {
         if (!sender_.is_open()) sender_.open(udp::v4());
         sender_.send_to(asio::buffer(datagram), {asio::ip::make_address("127.0.0.1"), port});
     }
 
-    params::component_info info_ = udp_input_component();
-    params::value value_;
-    asio::io_context io_;
-    asio::io_context client_io_;
     udp::socket sender_{client_io_};
 };
 
@@ -136,7 +82,7 @@ TEST_F(udp_input_test, queued_datagrams_arrive_in_batches) {
     std::string want;
     for (const auto& e : expected) want += e + "\n";
     EXPECT_EQ(r.data, want);  // one sender on loopback: in order, nothing lost
-    EXPECT_LT(r.batches, 200u) << "datagrams were not batched";
+    EXPECT_LT(r.batches.size(), 200u) << "datagrams were not batched";
     EXPECT_TRUE(r.problems.empty());
 }
 
@@ -175,7 +121,7 @@ TEST_F(udp_input_test, pause_holds_delivery_until_resume) {
     send(in->local_port(), "a");
     send(in->local_port(), "b");
     run_for(100ms);
-    EXPECT_EQ(r.batches, 0u);
+    EXPECT_TRUE(r.batches.empty());
     in->resume();
     ASSERT_TRUE(run_until([&] { return count_lines(r.data) == 2; }));
     EXPECT_EQ(r.data, "a\nb\n");

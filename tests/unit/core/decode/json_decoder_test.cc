@@ -112,6 +112,16 @@ TEST(json_decoder, number_text_slots_keep_exact_digits) {
     EXPECT_TRUE(b.record(0)[1].is_number());
 }
 
+TEST(json_decoder, decode_lines_reports_each_record_line) {
+    json_decoder d({path({"k"})});
+    padded in("{\"k\":1}\r\n\n  \n{\"k\":2}\nnot json");
+    record_batch b;
+    std::vector<std::string_view> lines;
+    EXPECT_EQ(d.decode_lines(in.view(), b, &lines), 3u);
+    EXPECT_EQ(lines, (std::vector<std::string_view>{"{\"k\":1}", "{\"k\":2}", "not json"}));
+    EXPECT_EQ(b.status[2], invalid_reason::malformed);
+}
+
 TEST(json_decoder, duplicate_keys_last_one_wins) {
     const auto b = decode({path({"k"})}, R"({"k":1,"k":2})");
     EXPECT_EQ(b.record(0)[0].number, 2.0);
