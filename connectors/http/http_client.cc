@@ -307,8 +307,10 @@ void http_delivery::send_front() {
         return;
     }
     in_flight_ = true;
-    client_->send(queue_.front().request, [self = shared_from_this()](http_reply reply) {
-        self->on_reply(std::move(reply));
+    // Weak: the client keeps this callback while a request is in flight, and the delivery owns
+    // the client; a strong reference would keep both alive forever if the loop stopped first.
+    client_->send(queue_.front().request, [weak = weak_from_this()](http_reply reply) {
+        if (auto self = weak.lock()) self->on_reply(std::move(reply));
     });
 }
 
