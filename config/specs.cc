@@ -351,7 +351,10 @@ std::shared_ptr<const object_spec> make_on_error_spec() {
 std::shared_ptr<const object_spec> make_buffer_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "input buffer";
-    spec->description = "Records read but not yet processed by the node (back-pressure).";
+    spec->description =
+        "Back-pressure. A node processes records as they are read; what can pile up is what it "
+        "writes to outputs that are slower than the input (a webhook that is slow or down). "
+        "max_records caps the records queued in each output the query writes to.";
     spec->params = {
         {.name = "max_records",
          .type = param_type::integer,
@@ -361,8 +364,10 @@ std::shared_ptr<const object_spec> make_buffer_spec() {
          .maximum = 100000000},
         {.name = "when_full",
          .type = param_type::enumeration,
-         .description = "block: stop reading inputs (Kafka and files catch up later); "
-                        "drop_newest / drop_oldest: lose records (counted in "
+         .description = "block: pause reading the query's inputs until the outputs drained to "
+                        "half (files and Kafka catch up later; the query shows as degraded); "
+                        "drop_newest: do not write new results while an output is full; "
+                        "drop_oldest: an output drops its oldest queued requests (counted in "
                         "weir_node_dropped_records_total{reason=\"buffer_full\"}).",
          .default_text = "block",
          .choices = {"block", "drop_newest", "drop_oldest"}},

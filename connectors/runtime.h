@@ -90,6 +90,7 @@ public:
 struct output_stats {
     std::uint64_t records = 0;  // results and records written
     std::uint64_t errors = 0;   // writes that failed for good (after retries)
+    std::uint64_t dropped = 0;  // records dropped unsent (a full queue)
 };
 
 struct output_context {
@@ -119,6 +120,14 @@ public:
     virtual void stop(std::function<void()> done) = 0;
 
     virtual output_stats stats() const = 0;
+
+    // Back-pressure (`buffer` of the nodes writing here): records written but not yet at their
+    // destination, queued in memory (a webhook that is slow or down). Outputs that write
+    // straight to a local file or terminal report 0. Any thread.
+    virtual std::uint64_t pending() const { return 0; }
+    // `buffer.when_full: drop_oldest`: drops about `records` of the oldest queued records (whole
+    // queued requests; never the one in flight), counted in output_stats::dropped. Any thread.
+    virtual void drop_oldest(std::uint64_t records) { (void)records; }
 };
 
 // ---------------------------------------------------------------------------------------------

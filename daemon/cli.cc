@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config/graph.h"
@@ -18,6 +17,7 @@
 #include "core/checkpoint/checkpoint_file.h"
 #include "core/time/timestamp.h"
 #include "daemon/checkpoint_store.h"
+#include "daemon/logging.h"
 #include "daemon/status_client.h"
 #include "daemon/supervisor.h"
 
@@ -79,7 +79,7 @@ pipeline_counts count(const config::config_set& config) {
 // Loads and reports like `validate`; returns the exit code and the loaded config.
 int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_warnings,
                     bool quiet_when_valid, config::load_result& result) {
-    result = config::load(paths.empty() ? default_paths() : paths, registry());
+    result = config::load(paths.empty() ? default_paths() : paths, registry(), secret_tracking_env());
     const auto diags = result.diags.sorted();
     const bool failed =
         result.diags.has_errors() || (deny_warnings && result.diags.warning_count() > 0);
@@ -144,6 +144,34 @@ std::string version_text() {
         FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100, CLI11_VERSION,
         NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH,
         BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000);
+}
+
+struct log_settings_values {
+    std::string level, format;  // "" when the settings file does not set them
+};
+
+// log.level and log.format of the settings file among `paths` (a weir.yaml / weir.yml named
+// directly or inside a directory), read before the daemon starts so that its first lines are
+// already in the configured format. Problems are ignored here: the daemon reports them.
+log_settings_values log_settings(const std::vector<std::string>& paths) {
+    namespace fs = std::filesystem;
+    std::string file;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            for (const char* name : {"weir.yaml", "weir.yml"}) {
+                if (fs::is_regular_file(fs::path(p) / name, ec)) file = fs::path(p) / name;
+            }
+        } else {
+            const auto name = fs::path(p).filename();
+            if (name == "weir.yaml" || name == "weir.yml") file = p;
+        }
+        if (!file.empty()) break;
+    }
+    if (file.empty()) return {};
+    const auto loaded = config::load({file}, registry(), secret_tracking_env());
+    if (loaded.diags.has_errors()) return {};
+    return {loaded.config.settings.log_level.value, loaded.config.settings.log_format.value};
 }
 
 // `weir checkpoint inspect FILE`: the envelope, and the sizes of what it carries (positions
@@ -230,10 +258,18 @@ int run_cli(int argc, char** argv) try {
         ->envname("WEIR_HTTP_LISTEN");
     run->add_option("--threads", run_opts.threads, "Threads serving the queries (0: cores)")
         ->envname("WEIR_THREADS");
-    run->add_option("--log-level", log_level, "trace, debug, info, warn or error")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-        ->envname("WEIR_LOG_LEVEL")
-        ->capture_default_str();
+    std::string log_format = "text";
+    auto* log_level_opt =
+        run->add_option("--log-level", log_level,
+                        "trace, debug, info, warn or error (else log.level of weir.yaml)")
+            ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+            ->envname("WEIR_LOG_LEVEL")
+            ->capture_default_str();
+    auto* log_format_opt = run->add_option("--log-format", log_format,
+                                           "text or json lines (else log.format of weir.yaml)")
+                               ->check(CLI::IsMember({"text", "json"}))
+                               ->envname("WEIR_LOG_FORMAT")
+                               ->capture_default_str();
     run->add_flag("--once", run_opts.once,
                   "Available-now: read every bounded input to its end, close all windows, exit");
     run->add_option("--reset-checkpoint", run_opts.reset_checkpoints,
@@ -283,12 +319,20 @@ int run_cli(int argc, char** argv) try {
         return exit_ok;
     }
     if (run->parsed()) {
-        // Logs go to stderr; stdout belongs to the console output's results.
-        spdlog::set_default_logger(spdlog::stderr_color_mt("weir"));
-        spdlog::set_level(spdlog::level::from_str(log_level));
-        spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
         if (run_opts.paths.empty()) run_opts.paths = default_paths();
-        return run_daemon(run_opts);
+        // A flag beats its environment variable (CLI11 reads the variable only without the
+        // flag); either beats the settings file.
+        const auto settings = log_settings(run_opts.paths);
+        logging_options log;
+        log.level = *parse_log_level(
+            log_level_opt->count() > 0 || settings.level.empty() ? log_level : settings.level);
+        log.format = *parse_log_format(
+            log_format_opt->count() > 0 || settings.format.empty() ? log_format : settings.format);
+        configure_logging(log);
+        const int rc = run_daemon(run_opts);
+        record_problem_log().flush_suppressed();
+        spdlog::default_logger()->flush();
+        return rc;
     }
     if (inspect->parsed()) return inspect_checkpoint(checkpoint_file);
     if (status->parsed()) return print_status(status_url, std::cout, std::cerr);

@@ -57,6 +57,8 @@ const char* to_string(drop_reason r) {
             return "group_overflow";
         case drop_reason::filtered:
             return "filtered";
+        case drop_reason::buffer_full:
+            return "buffer_full";
         case drop_reason::count_:
             break;
     }
@@ -368,8 +370,9 @@ check_metrics& metrics::check(std::string_view pipeline, std::string_view node,
         }
         it = e.checks
                  .emplace(std::string(check),
-                          std::make_unique<check_metrics>(
-                              check_metrics{results, f.check_value.Add(l), f.check_failing.Add(l)}))
+                          // Not make_unique: the atomic member makes the aggregate immovable.
+                          std::unique_ptr<check_metrics>(new check_metrics{
+                              results, f.check_value.Add(l), f.check_failing.Add(l)}))
                  .first;
     }
     return *it->second;
@@ -487,6 +490,21 @@ void metrics::remove_pipeline(std::string_view pipeline) {
 std::size_t metrics::group_series() const {
     std::lock_guard lock(mutex_);
     return group_series_;
+}
+
+std::vector<failing_check> metrics::failing_checks(std::string_view pipeline,
+                                                   const std::vector<std::string>& nodes) const {
+    std::vector<failing_check> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& node : nodes) {
+        const auto it = nodes_.find(node_key{std::string(pipeline), node});
+        if (it == nodes_.end()) continue;
+        for (const auto& [name, c] : it->second->checks) {
+            if (c->failing.Value() == 0) continue;
+            out.push_back({node, name, c->failing_groups.load(std::memory_order_relaxed)});
+        }
+    }
+    return out;
 }
 
 std::string metrics::serialize() const {

@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace weir::daemon {
 
@@ -26,7 +28,14 @@ const char* to_string(input_error e);
 input_error input_error_from(std::string_view name);
 
 // weir_node_dropped_records_total{reason}.
-enum class drop_reason : std::size_t { invalid, late, group_overflow, filtered, count_ };
+enum class drop_reason : std::size_t {
+    invalid,
+    late,
+    group_overflow,
+    filtered,
+    buffer_full,
+    count_
+};
 const char* to_string(drop_reason r);
 
 // weir_check_results_total{outcome}: the outcomes of DESIGN.md §1.5.
@@ -65,10 +74,25 @@ struct check_metrics {
     std::array<prometheus::Counter*, static_cast<std::size_t>(check_outcome::count_)> results;
     prometheus::Gauge& value;    // the measure of the last ungrouped window
     prometheus::Gauge& failing;  // 1 while the last outcome was fail, else 0
+    // How many groups' latest window failed (1 for a failing ungrouped check), for the status
+    // API; set with set_failing.
+    std::atomic<std::size_t> failing_groups{0};
 
     prometheus::Counter& results_of(check_outcome o) const {
         return *results[static_cast<std::size_t>(o)];
     }
+    // weir_check_failing and the count behind it together.
+    void set_failing(std::size_t groups) {
+        failing_groups.store(groups, std::memory_order_relaxed);
+        failing.Set(groups > 0 ? 1 : 0);
+    }
+};
+
+// One check failing now, as the status API shows it.
+struct failing_check {
+    std::string node;
+    std::string check;
+    std::size_t groups = 0;  // groups whose latest window failed; 0 when not known
 };
 
 struct output_metrics {
@@ -116,6 +140,11 @@ class metrics {
     void remove_pipeline(std::string_view pipeline);
 
     std::size_t group_series() const;
+
+    // The checks of the pipeline's `nodes` whose weir_check_failing is 1 now, in node order, then
+    // by check name.
+    std::vector<failing_check> failing_checks(std::string_view pipeline,
+                                              const std::vector<std::string>& nodes) const;
 
     // The text exposition format 0.0.4 of every family plus the process_* metrics read from
     // /proc/self now.

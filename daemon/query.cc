@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/checkpoint/byte_codec.h"
+#include "daemon/logging.h"
 
 namespace weir::daemon {
 
@@ -25,6 +26,10 @@ const char* to_string(query_state s) {
     return "unknown";
 }
 
+// Checkpoint entries beside the input positions: "csv_header:<input>" holds the header row
+// of a CSV input (input names cannot contain ':').
+static const std::string k_csv_header = "csv_header:";
+
 // A record the node works with: valid, or kept despite a schema violation.
 static bool usable(invalid_reason r) {
     return r == invalid_reason::none || r == invalid_reason::schema_kept;
@@ -34,13 +39,15 @@ static bool usable(invalid_reason r) {
 // dead letters and derived records whose transforms did not reshape them).
 struct query::flow {
     record_batch batch;
-    std::vector<std::string_view> raw;
+    std::vector<std::string_view> raw;  // JSON lines, or CSV rows when `csv` is set
+    decode::csv_decoder* csv = nullptr;
 
     void copy_from(const flow& other) {
         batch.slots = other.batch.slots;
         batch.values = other.batch.values;
         batch.status = other.batch.status;
         raw = other.raw;
+        csv = other.csv;
     }
 
     // Keeps the records for which keep(i) is true, in order.
@@ -92,7 +99,8 @@ query::query(compiled_query plan, const config::pipeline_config& pipeline, query
       events_(std::move(events)),
       strand_(asio::make_strand(*env_.io)),
       tick_timer_(strand_),
-      checkpoint_timer_(strand_) {}
+      checkpoint_timer_(strand_),
+      pressure_timer_(strand_) {}
 
 query::~query() = default;
 
@@ -190,6 +198,12 @@ void query::do_start() {
         }
         reported_stats_.assign(plan_.nodes.size(), {});
     }
+    for (const auto& name : plan_.outputs) {
+        if (auto it = env_.outputs.find(name); it != env_.outputs.end()) {
+            written_.emplace_back(name, it->second);
+        }
+    }
+    problem_key_ = plan_.pipeline + "/" + plan_.name + ": bad records";
     ended_.assign(inputs_.size(), false);
     capped_reported_.assign(plan_.nodes.size(), 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -222,6 +236,9 @@ bool query::restore(std::string& error) {
     }
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         const std::string& name = plan_.inputs[i]->name;
+        for (const auto& [saved, header] : data.inputs) {
+            if (csv_[i] && saved == k_csv_header + name) csv_[i]->set_header(header);
+        }
         for (const auto& [saved, position] : data.inputs) {
             if (saved != name) continue;
             std::string why;
@@ -261,24 +278,25 @@ void query::decode_csv(std::size_t input, std::string_view data, bool end_of_dat
     csv_buffer_.append(data);
     const std::size_t size = csv_buffer_.size();
     csv_buffer_.append(decode::json_decoder::padding(), '\0');
-    const auto result = csv_[input]->decode({csv_buffer_.data(), size}, f.batch, end_of_data);
+    f.csv = csv_[input].get();
+    const auto result =
+        f.csv->decode({csv_buffer_.data(), size}, f.batch, end_of_data, &f.raw);
     csv_carry_[input].assign(csv_buffer_.data() + result.consumed, size - result.consumed);
-    // CSV records have no JSON line: outputs get the record's fields (record_json()). The
-    // batch's strings point into csv_buffer_, which stays as it is until the next call.
-    f.raw.resize(f.batch.size());
+    // The batch's strings and the rows point into csv_buffer_, which stays as it is until the
+    // next call; the carried rest was copied out above.
 }
 
 void query::on_data(std::size_t input, std::string_view data) {
-    if (state_ != query_state::running || stopping_) return;
+    if (!active() || stopping_) return;
     flow f;
     f.batch.slots = decoder_->slots();
     if (csv_[input]) {
         decode_csv(input, data, false, f);
-        accept(input, data.size(), f);
-        return;
+    } else {
+        decoder_->decode_lines(data, f.batch, &f.raw);
     }
-    decoder_->decode_lines(data, f.batch, &f.raw);
     accept(input, data.size(), f);
+    apply_back_pressure();
 }
 
 void query::accept(std::size_t input, std::size_t bytes, flow& f) {
@@ -295,7 +313,18 @@ void query::accept(std::size_t input, std::size_t bytes, flow& f) {
                 .Increment(static_cast<double>(invalid));
         }
     }
-    if (invalid > 0 && !count_errors(invalid)) return;
+    if (invalid > 0) {
+        // The first bad record of the delivery stands for the others (counted in metrics);
+        // its content is not logged: records may carry personal data.
+        std::size_t first = 0;
+        while (f.batch.status[first] == invalid_reason::none) ++first;
+        record_problem_log().log(problem_key_, spdlog::level::warn,
+                                 "query {}/{}: input \"{}\": {} of {} records invalid ({}, "
+                                 "e.g. record {} of the delivery)",
+                                 plan_.pipeline, plan_.name, plan_.inputs[input]->name, invalid,
+                                 f.batch.size(), to_string(f.batch.status[first]), first + 1);
+        if (!count_errors(invalid)) return;
+    }
     route(plan_.inputs[input]->name, f);
 }
 
@@ -329,12 +358,15 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
                 return;
             }
             if (node.config->schema->dead_letter) {
-                auto out = env_.outputs.find(node.config->schema->dead_letter->value);
+                const std::string& name = node.config->schema->dead_letter->value;
+                auto out = env_.outputs.find(name);
+                if (out != env_.outputs.end() && !admit(index, name, summary.invalid)) {
+                    out = env_.outputs.end();
+                }
                 for (std::size_t i = 0; out != env_.outputs.end() && i < f.batch.size(); ++i) {
                     if (!verdicts_.invalid(i)) continue;
                     // The record as it was read, before any transform.
-                    out->second->write_record(f.raw[i].empty() ? record_json(node, f, i)
-                                                               : f.raw[i]);
+                    out->second->write_record(record_json(node, f, i, true));
                 }
             }
             if (node.schema->on_invalid == schema::invalid_action::keep) {
@@ -384,8 +416,9 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
         e->process(f.batch, times_, now, results_, want_late ? &late_ : nullptr, source_index);
         report_node(index);
         if (want_late && !late_.empty()) {
-            auto out = env_.outputs.find(node.config->late_output->value);
-            if (out != env_.outputs.end()) {
+            const std::string& name = node.config->late_output->value;
+            auto out = env_.outputs.find(name);
+            if (out != env_.outputs.end() && admit(index, name, late_.size())) {
                 for (auto i : late_) out->second->write_record(record_json(node, f, i));
             }
         }
@@ -394,22 +427,57 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
     }
 
     // A derived stream: to its outputs, then to the nodes that read it.
-    if (!node.config->outputs.empty()) {
+    std::vector<connectors::output*> targets;
+    for (const auto& o : node.config->outputs) {
+        auto out = env_.outputs.find(o.value);
+        if (out != env_.outputs.end() && admit(index, o.value, f.batch.size())) {
+            targets.push_back(out->second.get());
+        }
+    }
+    if (!targets.empty()) {
         for (std::size_t i = 0; i < f.batch.size(); ++i) {
             if (!usable(f.batch.status[i])) continue;
             const std::string_view json = record_json(node, f, i);
-            for (const auto& o : node.config->outputs) {
-                if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {
-                    out->second->write_record(json);
-                }
-            }
+            for (auto* out : targets) out->write_record(json);
         }
     }
     route(node.config->name, f);
 }
 
-std::string_view query::record_json(const compiled_node& node, const flow& f, std::size_t i) {
-    if (!node.transforms_reshape && !f.raw[i].empty()) return f.raw[i];
+std::string_view query::record_json(const compiled_node& node, const flow& f, std::size_t i,
+                                    bool as_read) {
+    const bool raw = (as_read || !node.transforms_reshape) && !f.raw[i].empty();
+    if (raw && f.csv == nullptr) return f.raw[i];
+    if (raw) {
+        // A CSV row: every column, as text (a schema's types apply to the fields it names).
+        csv_cells_.clear();
+        if (f.csv->row_cells(f.raw[i], csv_cells_, csv_strings_)) {
+            record_json_.clear();
+            record_json_ += '{';
+            for (std::size_t c = 0; c < csv_cells_.size(); ++c) {
+                if (c > 0) record_json_ += ',';
+                append_json_string(csv_cells_[c].first, record_json_);
+                record_json_ += ':';
+                const field_value& v = csv_cells_[c].second;
+                if (v.kind == value_kind::null) {
+                    record_json_ += "null";
+                } else {
+                    append_json_string(v.string(), record_json_);
+                }
+            }
+            record_json_ += '}';
+            csv_strings_.reset();
+            return record_json_;
+        }
+        if (as_read) {
+            // Malformed: its text, as a JSON string, so nothing is lost in the dead letters.
+            record_json_.clear();
+            record_json_ += "{\"_raw\":";
+            append_json_string(f.raw[i], record_json_);
+            record_json_ += '}';
+            return record_json_;
+        }
+    }
     record_json_.clear();
     record_json_ += '{';
     const auto record = f.batch.record(i);
@@ -435,29 +503,50 @@ std::string_view query::record_json(const compiled_node& node, const flow& f, st
 }
 
 void query::dispatch(const compiled_node& node) {
-    if (env_.metrics) {
+    if (env_.metrics && !results_.empty()) {
+        const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());
+        const time::timestamp_ns now = env_.clock();
+        std::string group;
         for (const auto& r : results_) {
             check_metrics& m = env_.metrics->check(plan_.pipeline, node.config->name, r.check);
             m.results_of(static_cast<check_outcome>(r.outcome)).Increment();
-            if (r.group.empty() && r.value.is_number()) m.value.Set(r.value.number);
+            // Event time of the window's end to the wall-clock moment its result left.
+            if (!node_metrics_.empty() && r.window_end > 0) {
+                node_metrics_[index]->emit_delay_seconds.Observe(
+                    std::max<double>(0, static_cast<double>(now - r.window_end) / 1e9));
+            }
+            group.clear();
+            for (const auto& [k, v] : r.group) {
+                if (!group.empty()) group += ',';
+                group += k;
+                group += '=';
+                group += v.kind == measure_kind::string ? v.text : to_string(v);
+            }
+            if (r.value.is_number()) {
+                if (r.group.empty()) {
+                    m.value.Set(r.value.number);
+                } else if (auto* g = env_.metrics->group_value(plan_.pipeline, node.config->name,
+                                                               r.check, group)) {
+                    g->Set(r.value.number);
+                }
+            }
             // Failing while any group's latest window failed.
-            std::string group;
-            for (const auto& [k, v] : r.group) group += k + "=" + to_string(v) + ",";
             auto& failing = failing_groups_[node.config->name + "/" + r.check];
             if (r.outcome == outcome::fail) {
                 failing.insert(group);
             } else if (r.outcome != outcome::no_data) {
                 failing.erase(group);
             }
-            m.failing.Set(failing.empty() ? 0 : 1);
+            m.set_failing(failing.size());
         }
     }
-    for (const auto& r : results_) {
-        for (const auto& o : node.config->outputs) {
-            if (auto out = env_.outputs.find(o.value); out != env_.outputs.end()) {
-                out->second->write_result(r);
-            }
+    const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());
+    for (const auto& o : node.config->outputs) {
+        auto out = env_.outputs.find(o.value);
+        if (out == env_.outputs.end() || results_.empty() || !admit(index, o.value, results_.size())) {
+            continue;
         }
+        for (const auto& r : results_) out->second->write_result(r);
     }
     counters_.results += results_.size();
     results_.clear();
@@ -495,7 +584,7 @@ void query::report_capped(std::size_t node) {
 }
 
 void query::on_end(std::size_t input) {
-    if (state_ != query_state::running || stopping_) return;
+    if (!active() || stopping_) return;
     if (csv_[input] && !csv_carry_[input].empty()) {
         flow f;
         f.batch.slots = decoder_->slots();
@@ -534,10 +623,8 @@ void query::finish_once() {
 }
 
 void query::on_problem(std::size_t input, std::string_view type, const std::string& message) {
-    // Rate-limited logging and metrics arrive with the observability work; until then every
-    // problem is logged at warning level.
-    spdlog::warn("query {}/{}: input \"{}\": {} ({})", plan_.pipeline, plan_.name,
-                 plan_.inputs[input]->name, message, type);
+    record_problem_log().log(problem_key_, spdlog::level::warn, "query {}/{}: input \"{}\": {} ({})",
+                             plan_.pipeline, plan_.name, plan_.inputs[input]->name, message, type);
     if (!input_metrics_.empty()) input_metrics_[input]->errors_of(input_error_from(type)).Increment();
     count_errors(1);
 }
@@ -551,6 +638,7 @@ bool query::count_errors(std::uint64_t n) {
         error_window_start_ = now;
         errors_in_window_ = 0;
         error_limit_reported_ = false;
+        set_condition(errors_over_limit, false);
     }
     errors_in_window_ += n;
     const auto limit = static_cast<std::uint64_t>(rule.max_errors.value);
@@ -563,6 +651,7 @@ bool query::count_errors(std::uint64_t n) {
         fail(what + "; on_error.action is stop");
         return false;
     }
+    set_condition(errors_over_limit, true);
     if (!error_limit_reported_) {
         error_limit_reported_ = true;
         spdlog::warn("query {}/{}: {}; going on (on_error.action: continue)", plan_.pipeline,
@@ -578,6 +667,7 @@ void query::fail(const std::string& message) {
     stop_inputs();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
+    pressure_timer_.cancel();
     if (events_.failed) events_.failed(message);
 }
 
@@ -585,10 +675,112 @@ void query::stop_inputs() {
     for (auto& in : inputs_) in->stop();
 }
 
+std::string query::degraded_reason() const {
+    const unsigned c = conditions_.load();
+    std::string out;
+    auto add = [&](unsigned bit, const char* text) {
+        if ((c & bit) == 0) return;
+        if (!out.empty()) out += "; ";
+        out += text;
+    };
+    add(outputs_full, "outputs full (buffer.max_records)");
+    add(checkpoint_failing, "the last checkpoint failed");
+    add(errors_over_limit, "bad records over on_error.max_errors");
+    return out;
+}
+
+void query::set_condition(condition c, bool on) {
+    const unsigned before = conditions_.load();
+    const unsigned after = on ? (before | c) : (before & ~static_cast<unsigned>(c));
+    if (after == before) return;
+    conditions_ = after;
+    // Only running <-> degraded: starting, failed, stopped and finished are left alone.
+    query_state expected = after != 0 ? query_state::running : query_state::degraded;
+    const query_state next = after != 0 ? query_state::degraded : query_state::running;
+    if (state_.compare_exchange_strong(expected, next)) {
+        if (next == query_state::degraded) {
+            spdlog::warn("query {}/{} degraded: {}", plan_.pipeline, plan_.name,
+                         degraded_reason());
+        } else {
+            spdlog::info("query {}/{} running again", plan_.pipeline, plan_.name);
+        }
+    }
+}
+
+bool query::admit(std::size_t node, const std::string& out, std::uint64_t records) {
+    if (shedding_.empty() || !shedding_.contains(out)) return true;
+    if (!node_metrics_.empty()) {
+        node_metrics_[node]->dropped_by(drop_reason::buffer_full)
+            .Increment(static_cast<double>(records));
+    }
+    return false;
+}
+
+void query::apply_back_pressure() {
+    if (written_.empty()) return;
+    const config::buffer_config& rule = plan_.nodes.back().config->buffer;
+    const auto max = static_cast<std::uint64_t>(rule.max_records.value);
+    const std::string& action = rule.when_full.value;
+    bool full = false;
+    for (const auto& [name, out] : written_) {
+        const std::uint64_t pending = out->pending();
+        if (action == "drop_newest") {
+            // Sheds until the output is below its capacity again.
+            if (pending >= max) {
+                shedding_.insert(name);
+            } else {
+                shedding_.erase(name);
+            }
+        } else if (action == "drop_oldest" && pending > max) {
+            if (!node_metrics_.empty()) {
+                node_metrics_.back()->dropped_by(drop_reason::buffer_full)
+                    .Increment(static_cast<double>(pending - max));
+            }
+            out->drop_oldest(pending - max);
+        }
+        full = full || pending >= max;
+    }
+    set_condition(outputs_full, full || paused_);
+    if (action == "block" && full && !paused_) {
+        paused_ = true;
+        for (auto& in : inputs_) in->pause();
+        spdlog::warn("query {}/{}: outputs hold {} or more records: reading paused",
+                     plan_.pipeline, plan_.name, max);
+        poll_back_pressure();
+    } else if (action != "block" && full && !shedding_.empty()) {
+        poll_back_pressure();  // to see when shedding can stop without new input
+    }
+}
+
+void query::poll_back_pressure() {
+    pressure_timer_.expires_after(std::chrono::milliseconds(20));
+    pressure_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || !self->active() || self->stopping_) return;
+        const config::buffer_config& rule = self->plan_.nodes.back().config->buffer;
+        const auto max = static_cast<std::uint64_t>(rule.max_records.value);
+        if (!self->paused_) {
+            self->apply_back_pressure();
+            return;
+        }
+        // Resumes once every output is down to half its capacity, not at the first free slot.
+        for (const auto& [name, out] : self->written_) {
+            if (out->pending() > max / 2) {
+                self->poll_back_pressure();
+                return;
+            }
+        }
+        self->paused_ = false;
+        self->set_condition(outputs_full, false);
+        spdlog::info("query {}/{}: outputs drained: reading resumed", self->plan_.pipeline,
+                     self->plan_.name);
+        for (auto& in : self->inputs_) in->resume();
+    });
+}
+
 void query::schedule_tick() {
     tick_timer_.expires_after(std::chrono::seconds(1));
     tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || self->state_ != query_state::running || self->stopping_) return;
+        if (ec || !self->active() || self->stopping_) return;
         const time::timestamp_ns now = self->env_.clock();
         for (std::size_t i = 0; i < self->plan_.nodes.size(); ++i) {
             if (!self->engines_[i]) continue;
@@ -597,6 +789,8 @@ void query::schedule_tick() {
             self->report_node(i);
             self->report_capped(i);
         }
+        record_problem_log().flush_expired();
+        self->apply_back_pressure();
         self->schedule_tick();
     });
 }
@@ -604,9 +798,9 @@ void query::schedule_tick() {
 void query::schedule_checkpoint() {
     checkpoint_timer_.expires_after(env_.checkpoint_interval);
     checkpoint_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || self->state_ != query_state::running || self->stopping_) return;
+        if (ec || !self->active() || self->stopping_) return;
         self->checkpoint([self](bool) {
-            if (self->state_ == query_state::running && !self->stopping_) {
+            if (self->active() && !self->stopping_) {
                 self->schedule_checkpoint();
             }
         });
@@ -627,6 +821,13 @@ void query::checkpoint(std::function<void(bool ok)> then) {
     data->written_at = env_.clock();
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         data->inputs.emplace_back(plan_.inputs[i]->name, inputs_[i]->position());
+        // A CSV stream resumed mid-file needs the header it began with.
+        if (csv_[i]) {
+            if (std::string header = csv_[i]->header_row(); !header.empty()) {
+                data->inputs.emplace_back(k_csv_header + plan_.inputs[i]->name,
+                                          std::move(header));
+            }
+        }
     }
     for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
         if (!engines_[i]) continue;
@@ -666,6 +867,7 @@ void query::checkpoint(std::function<void(bool ok)> then) {
             }
         }
         self->checkpoint_running_ = false;
+        self->set_condition(checkpoint_failing, !ok);
         then(ok);
         if (!self->queued_checkpoints_.empty()) {
             auto waiting = std::move(self->queued_checkpoints_);
@@ -704,7 +906,8 @@ void query::stop(std::function<void()> done) {
         self->stop_inputs();
         self->tick_timer_.cancel();
         self->checkpoint_timer_.cancel();
-        if (self->state_ != query_state::running) {
+        self->pressure_timer_.cancel();
+        if (!self->active()) {
             done();
             return;
         }

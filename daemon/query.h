@@ -21,6 +21,7 @@
 #include "core/decode/json_decoder.h"
 #include "core/engine/node_engine.h"
 #include "core/expr/scratch_arena.h"
+#include "core/record/arena.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/metrics.h"
 #include "daemon/query_plan.h"
@@ -79,6 +80,9 @@ public:
     void stop(std::function<void()> done);
 
     query_state state() const { return state_.load(); }
+    // Why the query is degraded ("" when it is not): its outputs are full (back-pressure or
+    // shedding), its last checkpoint failed, or bad records exceed on_error.
+    std::string degraded_reason() const;
     const query_counters& counters() const { return counters_; }
     // Event time up to which windows are closed (Unix ns), of the terminal node.
     time::timestamp_ns watermark() const { return watermark_.load(); }
@@ -102,11 +106,27 @@ private:
     void decode_csv(std::size_t input, std::string_view data, bool end_of_data, flow& f);
     // The record as JSON for outputs: its raw line, unless transforms reshaped it or it has
     // none (CSV); then the node's visible fields.
-    std::string_view record_json(const compiled_node& node, const flow& f, std::size_t i);
+    // `as_read`: the record as it was read, whatever the transforms did (dead letters).
+    std::string_view record_json(const compiled_node& node, const flow& f, std::size_t i,
+                                 bool as_read = false);
     void run_node(std::size_t node, std::size_t source_index, flow& f);
     void dispatch(const compiled_node& node);
     void report_capped(std::size_t node);
     void report_node(std::size_t node);
+
+    // running or degraded: reading and processing.
+    bool active() const {
+        const query_state s = state_.load();
+        return s == query_state::running || s == query_state::degraded;
+    }
+    enum condition : unsigned { outputs_full = 1, checkpoint_failing = 2, errors_over_limit = 4 };
+    void set_condition(condition c, bool on);
+    // `buffer` of the terminal node, after each delivery: block pauses the inputs until the
+    // outputs drained; drop_newest stops writing to a full output; drop_oldest makes it drop.
+    void apply_back_pressure();
+    void poll_back_pressure();
+    // Whether node `node` may write to `out` now (drop_newest sheds while it is full).
+    bool admit(std::size_t node, const std::string& out, std::uint64_t records = 1);
 
     void schedule_tick();
     void schedule_checkpoint();
@@ -122,6 +142,7 @@ private:
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer checkpoint_timer_;
+    boost::asio::steady_timer pressure_timer_;
 
     std::vector<std::unique_ptr<connectors::input>> inputs_;
     std::vector<std::unique_ptr<input_adapter>> adapters_;
@@ -145,6 +166,8 @@ private:
     std::vector<time::timestamp_ns> times_;
     expr::scratch_arena scratch_;
     std::string record_json_;
+    std::vector<std::pair<std::string_view, field_value>> csv_cells_;
+    arena csv_strings_;
 
     std::atomic<query_state> state_{query_state::starting};
     std::atomic<time::timestamp_ns> watermark_{0};
@@ -160,6 +183,13 @@ private:
     bool checkpoint_running_ = false;
     std::vector<std::function<void(bool ok)>> queued_checkpoints_;
     bool stopping_ = false;
+
+    std::atomic<unsigned> conditions_{0};
+    // Back-pressure: the outputs this query writes to, and which of them shed new records.
+    std::vector<std::pair<std::string, std::shared_ptr<connectors::output>>> written_;
+    std::set<std::string, std::less<>> shedding_;
+    bool paused_ = false;
+    std::string problem_key_;  // of the rate-limited log of bad records and input problems
 };
 
 }  // namespace weir::daemon

@@ -1,13 +1,13 @@
 // `weir status`; see status_client.h.
 #include "daemon/status_client.h"
 
+#include <fmt/core.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/core.h>
 #include <nlohmann/json.hpp>
-
 #include <vector>
 
 namespace weir::daemon {
@@ -32,7 +32,8 @@ bool parse_url(std::string url, url_parts& out) {
     if (authority.empty()) return false;
     out.host = colon == std::string::npos ? authority : authority.substr(0, colon);
     out.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-    if (out.host.size() > 2 && out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
+    if (out.host.size() > 2 && out.host.front() == '[')
+        out.host = out.host.substr(1, out.host.size() - 2);
     return !out.host.empty() && !out.port.empty();
 }
 
@@ -41,6 +42,37 @@ std::string cell(const nlohmann::json& v) {
     if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
     if (v.is_string()) return v.get<std::string>();
     return v.dump();
+}
+
+std::string names(const nlohmann::json& v) {
+    if (!v.is_array()) return cell(v);
+    std::string s;
+    for (const auto& n : v) s += (s.empty() ? "" : ",") + cell(n);
+    return s.empty() ? "-" : s;
+}
+
+// "12.3s" behind the wall clock; "-" before the first window closed.
+std::string lag(const nlohmann::json& v) {
+    if (!v.is_number()) return cell(v);
+    return fmt::format("{:.1f}s", v.get<double>());
+}
+
+// "volume(3 groups),impossible": the checks failing now; node-qualified in multi-node queries.
+std::string failing(const nlohmann::json& v, bool qualify) {
+    if (!v.is_array()) return "-";
+    std::string s;
+    for (const auto& f : v) {
+        if (!f.is_object()) continue;
+        std::string one = cell(f.value("check", nlohmann::json()));
+        if (qualify) one = cell(f.value("node", nlohmann::json())) + "." + one;
+        const auto groups = f.value("groups", nlohmann::json());
+        if (groups.is_number_unsigned()) {
+            const auto n = groups.get<std::uint64_t>();
+            one += fmt::format("({} group{})", n, n == 1 ? "" : "s");
+        }
+        s += (s.empty() ? "" : ",") + one;
+    }
+    return s.empty() ? "-" : s;
 }
 
 }  // namespace
@@ -71,29 +103,41 @@ int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
         }
         body = res.body();
     } catch (const std::exception& e) {
-        err << "weir status: cannot reach weir at " << u.host << ":" << u.port << ": "
-            << e.what() << '\n';
+        err << "weir status: cannot reach weir at " << u.host << ":" << u.port << ": " << e.what()
+            << '\n';
         return 1;
     }
-    nlohmann::json status = nlohmann::json::parse(body, nullptr, false);
-    if (status.is_discarded() || !status.contains("queries")) {
+    if (!render_status(body, out)) {
         err << "weir status: " << url << " did not answer with weir's status\n";
         return 1;
     }
-    const std::vector<std::string> head = {"PIPELINE", "QUERY",   "STATE",   "CRITICAL",
-                                           "WATERMARK", "RECORDS", "INVALID", "RESULTS",
-                                           "RESTARTS"};
+    return 0;
+}
+
+bool render_status(std::string_view body, std::ostream& out) {
+    const nlohmann::json status = nlohmann::json::parse(body, nullptr, false);
+    if (status.is_discarded() || !status.is_object() || !status.contains("queries") ||
+        !status["queries"].is_array()) {
+        return false;
+    }
+    const std::vector<std::string> head = {"PIPELINE", "QUERY",     "NODES",    "STATE",
+                                           "CRITICAL", "WATERMARK", "LAG",      "RECORDS",
+                                           "INVALID",  "RESULTS",   "RESTARTS", "FAILING"};
     std::vector<std::vector<std::string>> rows = {head};
     for (const auto& q : status["queries"]) {
-        rows.push_back({cell(q.value("pipeline", nlohmann::json())),
-                        cell(q.value("query", nlohmann::json())),
-                        cell(q.value("state", nlohmann::json())),
-                        cell(q.value("critical", nlohmann::json())),
-                        cell(q.value("watermark", nlohmann::json())),
-                        cell(q.value("input_records", nlohmann::json())),
-                        cell(q.value("invalid_records", nlohmann::json())),
-                        cell(q.value("results", nlohmann::json())),
-                        cell(q.value("restarts", nlohmann::json()))});
+        if (!q.is_object()) return false;
+        rows.push_back(
+            {cell(q.value("pipeline", nlohmann::json())), cell(q.value("query", nlohmann::json())),
+             names(q.value("nodes", nlohmann::json())), cell(q.value("state", nlohmann::json())),
+             cell(q.value("critical", nlohmann::json())),
+             cell(q.value("watermark", nlohmann::json())),
+             lag(q.value("lag_seconds", nlohmann::json())),
+             cell(q.value("input_records", nlohmann::json())),
+             cell(q.value("invalid_records", nlohmann::json())),
+             cell(q.value("results", nlohmann::json())),
+             cell(q.value("restarts", nlohmann::json())),
+             failing(q.value("failing_checks", nlohmann::json()),
+                     q.value("nodes", nlohmann::json()).size() > 1)});
     }
     std::vector<std::size_t> width(head.size(), 0);
     for (const auto& r : rows) {
@@ -108,7 +152,7 @@ int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
         }
         out << line << '\n';
     }
-    return 0;
+    return true;
 }
 
 }  // namespace weir::daemon

@@ -24,8 +24,10 @@
 #include "connectors/runtime.h"
 #include "daemon/cli.h"
 #include "daemon/http_server.h"
+#include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/query.h"
+#include "daemon/sd_notify.h"
 
 namespace weir::daemon {
 
@@ -67,7 +69,8 @@ public:
           threads_(threads),
           strand_(asio::make_strand(io_)),
           signals_(io_, SIGINT, SIGTERM, SIGHUP),
-          shutdown_timer_(io_) {
+          shutdown_timer_(io_),
+          output_stats_timer_(strand_) {
         connectors::register_builtin_factories(factories_);
         metrics_options mo;
         mo.version = WEIR_VERSION;
@@ -82,7 +85,7 @@ public:
             if (!slot->running) return false;
             const auto state = slot->running->state();
             if (slot->running->critical() && state != query_state::running &&
-                state != query_state::finished) {
+                state != query_state::degraded && state != query_state::finished) {
                 return false;
             }
         }
@@ -102,18 +105,43 @@ public:
                 q["pipeline"] = slot->pipeline->name;
                 q["query"] = slot->plan.name;
                 auto nodes = nlohmann::ordered_json::array();
-                for (const auto& n : slot->plan.nodes) nodes.push_back(n.config->name);
+                std::vector<std::string> node_names;
+                std::set<std::string> grouped;
+                for (const auto& n : slot->plan.nodes) {
+                    nodes.push_back(n.config->name);
+                    node_names.push_back(n.config->name);
+                    if (!n.config->group_by.empty()) grouped.insert(n.config->name);
+                }
                 q["nodes"] = nodes;
+                // Checks whose latest window failed (any group's, for grouped nodes), with how
+                // many groups fail; null where the count is unknown or the node is ungrouped.
+                auto failing = nlohmann::ordered_json::array();
+                for (const auto& f : metrics_->failing_checks(slot->pipeline->name, node_names)) {
+                    failing.push_back(
+                        {{"node", f.node},
+                         {"check", f.check},
+                         {"groups", grouped.count(f.node) && f.groups > 0
+                                        ? nlohmann::ordered_json(f.groups)
+                                        : nlohmann::ordered_json(nullptr)}});
+                }
+                q["failing_checks"] = failing;
                 auto inputs = nlohmann::ordered_json::array();
                 for (const auto* in : slot->plan.inputs) inputs.push_back(in->name);
                 q["inputs"] = inputs;
                 if (slot->running) {
                     const auto& c = slot->running->counters();
                     q["state"] = to_string(slot->running->state());
+                    if (auto why = slot->running->degraded_reason(); !why.empty()) {
+                        q["degraded_reason"] = why;
+                    }
                     q["critical"] = slot->running->critical();
                     const auto wm = slot->running->watermark();
                     q["watermark"] = wm == 0 ? nlohmann::ordered_json(nullptr)
                                              : nlohmann::ordered_json(time::format_rfc3339_ms(wm));
+                    // How far event time trails the wall clock (negative: data from the future).
+                    q["lag_seconds"] =
+                        wm == 0 ? nlohmann::ordered_json(nullptr)
+                                : nlohmann::ordered_json(static_cast<double>(wall_now() - wm) / 1e9);
                     q["input_records"] = c.input_records.load();
                     q["invalid_records"] = c.invalid_records.load();
                     q["results"] = c.results.load();
@@ -153,7 +181,7 @@ public:
         gen->config = std::move(loaded.config);
         std::string error;
         if (!build_outputs(*gen, error)) {
-            std::cerr << "weir: " << error << '\n';
+            std::cerr << "weir: " << redact(error) << '\n';
             return exit_failure;
         }
         remember_outputs(*gen);
@@ -163,7 +191,7 @@ public:
                     add_query(gen, p, compile_query(p, q), false);
                 } catch (const std::exception& e) {
                     std::cerr << "weir: pipeline " << p.name << ", query " << q.name << ": "
-                              << e.what() << '\n';
+                              << redact(e.what()) << '\n';
                     return exit_failure;
                 }
             }
@@ -192,6 +220,11 @@ public:
 
         wait_for_signal();
         for (auto& [key, slot] : slots_) start_query(*slot);
+        notifier_->ready_when([this] { return ready(); },
+                              "running " + std::to_string(slots_.size()) +
+                                  (slots_.size() == 1 ? " query" : " queries"));
+        notifier_->start_watchdog();
+        asio::post(strand_, [this] { schedule_output_stats(); });
 
         auto work = asio::make_work_guard(io_);
         std::vector<std::thread> pool;
@@ -285,7 +318,7 @@ private:
             spdlog::critical("critical query {} failed: {}", key, message);
             std::cerr << "weir: " << (slot.running->critical() ? "critical " : "") << "query "
                       << key << " (node " << slot.plan.nodes.back().config->name
-                      << ") failed: " << message << '\n';
+                      << ") failed: " << redact(message) << '\n';
             shutdown(exit_failure);
             return;
         }
@@ -354,8 +387,9 @@ private:
         }
         reloading_ = true;
         reloading_flag_ = true;
+        notifier_->reloading();
         spdlog::info("SIGHUP: reloading {}", fmt_paths());
-        config::load_result loaded = config::load(paths_, registry_);
+        config::load_result loaded = config::load(paths_, registry_, secret_tracking_env());
         for (const auto& d : loaded.diags.sorted()) {
             if (d.severity == severity::error) {
                 spdlog::error("reload: {}", format(d));
@@ -484,6 +518,9 @@ private:
         stop_unused_outputs();  // e.g. built by a reload that failed later
         reloading_ = false;
         reloading_flag_ = false;
+        if (!reload_again_ && !stopping_) {
+            notifier_->ready_when([this] { return ready(); }, "running, reloaded");
+        }
         if (reload_again_ && !stopping_) {
             reload_again_ = false;
             reload();
@@ -502,6 +539,36 @@ private:
             s += o.name + "=" + canonical_text(o.params) + "\n";
         }
         return s;
+    }
+
+    // weir_output_records_total and weir_output_errors_total, from the outputs' own counts
+    // once a second (outputs count on their strands; deliveries are not metered one by one).
+    void schedule_output_stats() {
+        output_stats_timer_.expires_after(std::chrono::seconds(1));
+        output_stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            update_output_metrics();
+            if (!stopping_flag_.load()) schedule_output_stats();
+        });
+    }
+
+    void update_output_metrics() {
+        std::map<std::shared_ptr<connectors::output>, connectors::output_stats> seen;
+        for (const auto& [pipeline, entry] : outputs_by_pipeline_) {
+            for (const auto& [name, out] : entry.second) {
+                const connectors::output_stats now = out->stats();
+                const connectors::output_stats before = output_stats_seen_[out];
+                output_metrics& m = metrics_->output(pipeline, name);
+                if (now.records > before.records) {
+                    m.records.Increment(static_cast<double>(now.records - before.records));
+                }
+                if (now.errors > before.errors) {
+                    m.errors.Increment(static_cast<double>(now.errors - before.errors));
+                }
+                seen[out] = now;
+            }
+        }
+        output_stats_seen_ = std::move(seen);  // replaced outputs are forgotten
     }
 
     void remember_outputs(const generation& gen) {
@@ -534,6 +601,7 @@ private:
         if (stopping_) return;
         stopping_ = true;
         stopping_flag_ = true;
+        notifier_->stopping();
         if (http_) http_->begin_shutdown();
         exit_code_ = code;
         const auto timeout = settings_.shutdown_timeout.value.count() > 0
@@ -594,6 +662,8 @@ private:
     asio::strand<asio::io_context::executor_type> strand_;  // the supervisor's own state
     asio::signal_set signals_;
     asio::steady_timer shutdown_timer_;
+    asio::steady_timer output_stats_timer_;  // on strand_
+    std::map<std::shared_ptr<connectors::output>, connectors::output_stats> output_stats_seen_;
     connectors::connector_factories factories_;
     config::settings_config settings_;
     std::string data_dir_;
@@ -608,6 +678,8 @@ private:
     std::mutex slots_mutex_;  // slots_ structure and slot->running, against the handlers
     std::unique_ptr<metrics> metrics_;
     std::unique_ptr<http_server> http_;
+    // systemd's READY/RELOADING/STOPPING/WATCHDOG; a no-op without NOTIFY_SOCKET.
+    std::unique_ptr<sd_notifier> notifier_ = sd_notifier::from_environment(strand_);
     bool reload_again_ = false;
     // The outputs each pipeline runs with, and what they were built from.
     std::map<std::string,
@@ -624,7 +696,7 @@ private:
 int run_daemon(const run_options& options) {
     params::component_registry registry;
     connectors::register_builtin_connectors(registry);
-    config::load_result loaded = config::load(options.paths, registry);
+    config::load_result loaded = config::load(options.paths, registry, secret_tracking_env());
     for (const auto& d : loaded.diags.sorted()) std::cerr << format(d) << '\n';
     if (loaded.diags.has_errors()) {
         std::cerr << "weir: configuration is invalid: not starting\n";

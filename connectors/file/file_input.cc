@@ -510,22 +510,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             struct stat st {};
             if (::fstat(f->fd, &st) != 0) continue;
             const auto size = static_cast<std::uint64_t>(st.st_size);
-            bool replaced = size < f->read_offset;
-            if (!replaced && scan && f->fp_len > 0) {
-                std::uint64_t len = 0, hash = 0;
-                fingerprint(f->fd, size, f->fp_len, len, hash);
-                replaced = len != f->fp_len || hash != f->fp_hash;
-            }
-            if (replaced) {
-                problem("rotation", f->path +
-                                        " was truncated or rewritten in place; reading it "
-                                        "from the start");
-                f->read_offset = f->committed = 0;
-                f->data.clear();
-                f->skipping = f->lines_pending = false;
-                f->at_eof = false;
-                fingerprint(f->fd, size, s_.fingerprint_bytes, f->fp_len, f->fp_hash);
-            } else if (f->fp_len < s_.fingerprint_bytes && size > f->fp_len) {
+            if (!restart_if_replaced(*f, size, scan) && f->fp_len < s_.fingerprint_bytes &&
+                size > f->fp_len) {
                 fingerprint(f->fd, size, s_.fingerprint_bytes, f->fp_len, f->fp_hash);
             }
         }
@@ -543,6 +529,27 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         std::erase_if(files_,
                       [](const std::unique_ptr<tracked_file>& f) { return f->fd < 0 && !f->done; });
         post_pump();
+    }
+
+    // copytruncate: a file cut below read_offset, or cut and refilled beyond it (then only its
+    // first bytes tell, compared always when `full` and otherwise before bytes past read_offset
+    // are read), is read again from the start. True when that happened.
+    bool restart_if_replaced(tracked_file& f, std::uint64_t size, bool full) {
+        bool replaced = size < f.read_offset;
+        if (!replaced && (full || size > f.read_offset) && f.fp_len > 0) {
+            std::uint64_t len = 0, hash = 0;
+            fingerprint(f.fd, size, f.fp_len, len, hash);
+            replaced = len != f.fp_len || hash != f.fp_hash;
+        }
+        if (!replaced) return false;
+        problem("rotation",
+                f.path + " was truncated or rewritten in place; reading it from the start");
+        f.read_offset = f.committed = 0;
+        f.data.clear();
+        f.skipping = f.lines_pending = false;
+        f.at_eof = false;
+        fingerprint(f.fd, size, s_.fingerprint_bytes, f.fp_len, f.fp_hash);
+        return true;
     }
 
     // ----- reading
@@ -585,6 +592,16 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         if (f.read_offset >= f.end) {
             finish_bounded(f);
             return false;
+        }
+        if (tailing_ && f.at_eof && !f.rotated) {
+            // Resuming after the end: the file may have been replaced since the last refresh
+            // (which posted this pump), and its new bytes must not be read as a continuation.
+            struct stat st {};
+            if (::fstat(f.fd, &st) == 0 &&
+                restart_if_replaced(f, static_cast<std::uint64_t>(st.st_size), false) &&
+                (stopped_ || paused_)) {
+                return true;
+            }
         }
         std::size_t want = s_.read_buffer_size;
         if (f.end != no_end)

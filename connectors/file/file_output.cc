@@ -161,12 +161,18 @@ bool file_output::write_out(std::string& error) {
         pending_posted_ = false;
         big_posted_ = false;
     }
-    if (outbox_.size() > options_.max_queued_bytes) drop_oldest();
-    if (outbox_.empty()) return true;
+    // The bound applies while the file cannot be written: a big burst of results on a
+    // healthy disk is written in full, however large.
+    if (failing_ && outbox_.size() > options_.max_queued_bytes) shed_backlog();
+    if (outbox_.empty()) {
+        failing_ = false;
+        return true;
+    }
 
     auto fail = [&] {
         errors_ += 1;
         last_error_ = error;
+        failing_ = true;
         close_file();  // reopened by the next attempt: the file may be replaced meanwhile
         return false;
     };
@@ -212,10 +218,11 @@ bool file_output::write_out(std::string& error) {
     }
     outbox_.clear();
     outbox_head_ = 0;
+    failing_ = false;
     return true;
 }
 
-void file_output::drop_oldest() {
+void file_output::shed_backlog() {
     // Keep the line whose beginning is already in the file, then drop whole lines down to
     // three quarters of the bound, so a long outage does not drop on every write.
     const std::size_t keep = mid_line_ ? outbox_.find('\n') + 1 : 0;
@@ -290,6 +297,7 @@ bool file_output::sync(std::string& error) {
         error = errno_text("cannot fsync", options_.path);
         errors_ += 1;
         last_error_ = error;
+        failing_ = true;
         return false;
     }
     if (dir_sync_pending_) {

@@ -64,7 +64,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     bool open_file(bool truncate, std::string& error);
     bool rotate(std::string& error);
     bool sync(std::string& error);
-    void drop_oldest();
+    void shed_backlog();
     void close_file();
 
     boost::asio::any_io_executor executor_;
@@ -86,6 +86,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     bool timer_armed_ = false;
     std::uint64_t dropped_lines_ = 0;  // not yet reported by a flush
     std::string last_error_;
+    bool failing_ = false;  // the last write failed (on the strand)
     boost::asio::steady_timer timer_;
 
     std::atomic<std::uint64_t> records_{0};

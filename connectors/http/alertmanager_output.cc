@@ -245,7 +245,9 @@ void alertmanager_output::stop(std::function<void()> done) {
 }
 
 output_stats alertmanager_output::stats() const {
-    return {.records = delivery_->delivered_records(), .errors = delivery_->failed_requests()};
+    return {.records = delivery_->delivered_records(),
+            .errors = delivery_->failed_requests(),
+            .dropped = delivery_->dropped_records()};
 }
 
 std::shared_ptr<output> make_alertmanager_output(const params::reader& p,

@@ -273,17 +273,34 @@ void http_delivery::enqueue(std::string body, std::uint64_t records) {
     request->body() = std::move(body);
     request->prepare_payload();
     queued_bytes_ += request->body().size();
+    pending_records_ += records;
     queue_.push_back({next_seq_++, records, std::move(request)});
     // The front is in flight (or waiting to retry) and stays; the oldest others go.
     while (queued_bytes_ > options_.max_queued_bytes && queue_.size() > 1) {
         const auto victim = queue_.begin() + (in_flight_ ? 1 : 0);
         queued_bytes_ -= victim->request->body().size();
+        pending_records_ -= victim->records;
+        dropped_records_ += victim->records;
         queue_.erase(victim);
         give_up("dropped a request: more than " + std::to_string(options_.max_queued_bytes) +
                     " bytes queued while " + options_.url.host_header + " is unreachable",
                 1);
     }
     if (!in_flight_) send_front();
+}
+
+void http_delivery::drop_oldest(std::uint64_t records) {
+    std::uint64_t dropped = 0;
+    auto victim = queue_.begin() + (in_flight_ && !queue_.empty() ? 1 : 0);
+    while (dropped < records && victim != queue_.end()) {
+        dropped += victim->records;
+        queued_bytes_ -= victim->request->body().size();
+        victim = queue_.erase(victim);
+    }
+    pending_records_ -= dropped;
+    dropped_records_ += dropped;
+    // Waiters for dropped batches are answered by the next completion; none waits for nothing.
+    if (queue_.empty() && !in_flight_) complete(UINT64_MAX);
 }
 
 void http_delivery::when_idle(std::function<void(bool ok, const std::string& error)> done) {
@@ -346,6 +363,7 @@ void http_delivery::on_reply(http_reply reply) {
     }
     const std::uint64_t seq = queue_.front().seq;
     queued_bytes_ -= queue_.front().request->body().size();
+    pending_records_ -= queue_.front().records;
     queue_.pop_front();
     attempt_ = 0;
     complete(seq);

@@ -109,7 +109,14 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     // Closes the connection once idle.
     void close();
 
+    // Drops queued batches (never the one in flight), oldest first, until at least `records`
+    // records went; they count as dropped, not as failed requests.
+    void drop_oldest(std::uint64_t records);
+
     std::uint64_t delivered_records() const { return delivered_records_.load(); }
+    // Records enqueued and neither delivered nor given up nor dropped. Any thread.
+    std::uint64_t pending_records() const { return pending_records_.load(); }
+    std::uint64_t dropped_records() const { return dropped_records_.load(); }
     std::uint64_t failed_requests() const { return failed_requests_.load(); }
     const std::string& last_error() const { return last_error_; }
 
@@ -145,6 +152,8 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     bool close_when_idle_ = false;
     std::atomic<std::uint64_t> delivered_records_{0};
     std::atomic<std::uint64_t> failed_requests_{0};
+    std::atomic<std::uint64_t> pending_records_{0};
+    std::atomic<std::uint64_t> dropped_records_{0};
 };
 
 }  // namespace weir::connectors

@@ -21,6 +21,7 @@ void http_output::write_result(const check_result& result) {
     append_json(result, batch_);
     if (!options_.json_array) batch_ += '\n';
     ++batch_records_;
+    open_records_ = batch_records_;
     if (batch_records_ >= options_.batch_max_records || options_.batch_timeout.count() == 0) {
         seal_and_send_locked();
     } else if (batch_records_ == 1) {
@@ -38,12 +39,15 @@ void http_output::seal_and_send_locked() {
     if (batch_records_ == 0) return;
     if (options_.json_array) batch_ += ']';
     // Posted with the lock held, so batches reach the strand in the order they were sealed.
+    in_transit_ += batch_records_;
     boost::asio::post(executor_, [self = shared_from_this(), body = std::move(batch_),
                                   records = batch_records_]() mutable {
         self->delivery_->enqueue(std::move(body), records);
+        self->in_transit_ -= records;
     });
     batch_.clear();
     batch_records_ = 0;
+    open_records_ = 0;
     ++batch_generation_;
 }
 
@@ -83,7 +87,19 @@ void http_output::stop(std::function<void()> done) {
 }
 
 output_stats http_output::stats() const {
-    return {.records = delivery_->delivered_records(), .errors = delivery_->failed_requests()};
+    return {.records = delivery_->delivered_records(),
+            .errors = delivery_->failed_requests(),
+            .dropped = delivery_->dropped_records()};
+}
+
+std::uint64_t http_output::pending() const {
+    return open_records_.load() + in_transit_.load() + delivery_->pending_records();
+}
+
+void http_output::drop_oldest(std::uint64_t records) {
+    boost::asio::post(executor_, [self = shared_from_this(), records] {
+        self->delivery_->drop_oldest(records);
+    });
 }
 
 std::shared_ptr<output> make_http_output(const params::reader& p, const output_context& ctx) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,8 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     void flush(std::function<void(bool ok, const std::string& error)> done) override;
     void stop(std::function<void()> done) override;
     output_stats stats() const override;
+    std::uint64_t pending() const override;
+    void drop_oldest(std::uint64_t records) override;
 
   private:
     // With mutex_ held: closes the open batch (if any) and queues it for delivery.
@@ -44,6 +47,9 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     std::mutex mutex_;  // the open batch: producers run on any thread
     std::string batch_;
     std::uint64_t batch_records_ = 0;
+    // Records of sealed batches on their way to the strand (not yet in the delivery queue).
+    std::atomic<std::uint64_t> in_transit_{0};
+    std::atomic<std::uint64_t> open_records_{0};  // batch_records_, readable without the lock
     std::uint64_t batch_generation_ = 0;  // bumped when a batch is sealed
     bool stopped_ = false;
 

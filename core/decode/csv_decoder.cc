@@ -33,6 +33,7 @@ struct csv_decoder::impl {
     csv_decoder_options options;
     std::vector<std::string> keys;   // per slot: the column name it reads
     std::vector<std::string> names;  // the columns, once known
+    std::vector<std::string> header;  // the header row's own cells (with configured columns too)
     std::vector<int> slot_column;    // per slot: the column index, or -1
     bool header_due = true;
     bool at_start = true;     // nothing of the stream seen yet (a BOM may come)
@@ -174,11 +175,10 @@ struct csv_decoder::impl {
     }
 
     void take_header() {
-        if (!options.columns.empty()) return;  // configured names replace the header's
-        names.clear();
+        header.clear();
         for (const cell& c : cells) {
             if (!c.doubled) {
-                names.emplace_back(c.begin, c.end);
+                header.emplace_back(c.begin, c.end);
                 continue;
             }
             std::string name;
@@ -186,9 +186,26 @@ struct csv_decoder::impl {
                 name += *s;
                 if (*s == options.quote && s + 1 < c.end && s[1] == options.quote) ++s;
             }
-            names.push_back(std::move(name));
+            header.push_back(std::move(name));
         }
+        if (!options.columns.empty()) return;  // configured names replace the header's
+        names = header;
         map_slots();
+    }
+
+    // The header row again (a file rotated in, or appended to another, brings its own):
+    // skipped, not a record. Cheap: the first cells of data rows rarely match.
+    bool repeats_header() const {
+        if (header.empty() || cells.size() != header.size()) return false;
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            const cell& c = cells[i];
+            if (c.doubled) return false;
+            if (std::string_view(c.begin, static_cast<std::size_t>(c.end - c.begin)) !=
+                header[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     field_value value_of(const cell& c, record_batch& batch) const {
@@ -221,7 +238,8 @@ struct csv_decoder::impl {
     }
 
     // Decodes records from `data`; `batch` is null when only the header is wanted.
-    csv_decode_result run(std::string_view data, record_batch* batch, bool final) {
+    csv_decode_result run(std::string_view data, record_batch* batch, bool final,
+                          std::vector<std::string_view>* rows = nullptr) {
         const char* const begin = data.data();
         const char* p = begin;
         const char* const end = begin + data.size();
@@ -254,6 +272,7 @@ struct csv_decoder::impl {
                 // Too long already: report it now and resynchronise at the next line feed,
                 // so a runaway quote cannot make the caller buffer without bound.
                 batch->status[batch->add_record()] = invalid_reason::too_long;
+                if (rows) rows->emplace_back();
                 ++result.records;
                 const auto* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
                 if (nl == nullptr) {
@@ -274,7 +293,12 @@ struct csv_decoder::impl {
                 continue;
             }
             if (batch == nullptr) break;
+            if (options.header && repeats_header()) continue;
             emit(s, record_start, *batch);
+            if (rows) {
+                rows->emplace_back(record_start,
+                                   static_cast<std::size_t>(s.record_end - record_start));
+            }
             ++result.records;
         }
         result.consumed = static_cast<std::size_t>(p - begin);
@@ -288,9 +312,32 @@ csv_decoder::~csv_decoder() = default;
 csv_decoder::csv_decoder(csv_decoder&&) noexcept = default;
 csv_decoder& csv_decoder::operator=(csv_decoder&&) noexcept = default;
 
-csv_decode_result csv_decoder::decode(std::string_view data, record_batch& out, bool end_of_data) {
+csv_decode_result csv_decoder::decode(std::string_view data, record_batch& out, bool end_of_data,
+                                      std::vector<std::string_view>* rows) {
     out.slots = impl_->keys.size();
-    return impl_->run(data, &out, end_of_data);
+    return impl_->run(data, &out, end_of_data, rows);
+}
+
+bool csv_decoder::row_cells(std::string_view row,
+                            std::vector<std::pair<std::string_view, field_value>>& out,
+                            arena& strings) {
+    if (impl_->header_due) return false;
+    const impl::scan_result s = impl_->scan(row.data(), row.data() + row.size(), true);
+    if (s.malformed || impl_->cells.size() != impl_->names.size()) return false;
+    for (std::size_t i = 0; i < impl_->cells.size(); ++i) {
+        const impl::cell& c = impl_->cells[i];
+        field_value v = field_value::make_null();
+        if (c.quoted || c.begin != c.end) {
+            const std::string_view text =
+                c.doubled ? impl::unquote(c, impl_->options.quote, strings)
+                          : std::string_view(c.begin, static_cast<std::size_t>(c.end - c.begin));
+            bool null = false;
+            for (const auto& n : impl_->options.null_values) null = null || text == n;
+            if (!null) v = field_value::make_string(text);
+        }
+        out.emplace_back(impl_->names[i], v);
+    }
+    return true;
 }
 
 bool csv_decoder::decode_record(std::string_view record, record_batch& out) {
@@ -336,6 +383,22 @@ void csv_decoder::set_header(std::string_view row) {
 
 void csv_decoder::reset() {
     impl_->reset();
+}
+
+std::string csv_decoder::header_row() const {
+    std::string row;
+    if (!impl_->options.header || impl_->header_due) return row;
+    const char q = impl_->options.quote;
+    for (std::size_t i = 0; i < impl_->header.size(); ++i) {
+        if (i > 0) row += impl_->options.delimiter;
+        row += q;
+        for (const char c : impl_->header[i]) {
+            row += c;
+            if (c == q) row += q;
+        }
+        row += q;
+    }
+    return row;
 }
 
 bool csv_decoder::header_known() const {

@@ -19,6 +19,8 @@
 //    `odd key`; a longer path `a.b` names the column spelled `a.b` (CSV has no nesting).
 //    Several slots may read the same column.
 //  - A UTF-8 byte order mark at the start of a stream is skipped.
+//  - With a header, a later row whose cells are exactly the header's is skipped, not a record
+//    (a file rotated in, or concatenated onto another, brings its header along).
 //  - Strings point into the data passed in, except cells with doubled quotes, which are
 //    unquoted into the batch's arena.
 #pragma once
@@ -71,7 +73,17 @@ class csv_decoder {
     // as the header and adds no record. With `end_of_data`, a final record without a line
     // end is decoded too (an unclosed quote then makes it malformed) and everything is
     // consumed. The batch's strings point into `data`, which must outlive the batch's use.
-    csv_decode_result decode(std::string_view data, record_batch& out, bool end_of_data = false);
+    // `rows`, when given, receives each added record's row text (line end excluded; empty for
+    // a too_long record), in batch order.
+    csv_decode_result decode(std::string_view data, record_batch& out, bool end_of_data = false,
+                             std::vector<std::string_view>* rows = nullptr);
+
+    // Every cell of one row text (from `rows`) by column name, as decode() reads cells: for
+    // writing the whole record out (a node without checks passing CSV records on). Cells
+    // beyond the columns are left out; false (nothing added) while the header is due or when
+    // the row is malformed. Unquoted strings go into `strings`.
+    bool row_cells(std::string_view row, std::vector<std::pair<std::string_view, field_value>>& out,
+                   arena& strings);
 
     // One complete record (a message or datagram; a trailing line end is ignored). Returns
     // false when the record was taken as the header instead (no record added). Text after
@@ -92,6 +104,10 @@ class csv_decoder {
     void reset();
 
     bool header_known() const;
+    // The header row read from the stream, as one row of text (every cell quoted) that
+    // set_header() reads back the same: a checkpoint keeps it, so a followed file resumed
+    // mid-file knows its columns. "" while the header is due or with header: false.
+    std::string header_row() const;
     // The columns' names (empty while the header is due).
     const std::vector<std::string>& columns() const;
     // Slots whose field no column names (absent in every record), for a warning.

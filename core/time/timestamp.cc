@@ -130,39 +130,67 @@ const char* read_number(const char* p, const char* end, int min_digits, int max_
     return p;
 }
 
+// Consecutive records mostly share their minute: the last `YYYY-MM-DDTHH:MM` prefix this
+// thread validated, with its seconds since the epoch, spares re-reading and re-validating the
+// date and the calendar arithmetic. Per thread because queries decode on their own threads.
+struct rfc3339_minute_cache {
+    char prefix[16] = {};
+    std::int64_t seconds = 0;
+    bool valid = false;
+};
+thread_local rfc3339_minute_cache minute_cache;
+
+// Validates `YYYY-MM-DD?HH:MM` (16 bytes, ? one of T t space) into seconds since the epoch.
+bool rfc3339_minute(const char* p, std::int64_t& out) {
+    int y, mon, d, h, mi;
+    if (!fixed_digits(p, 4, y) || p[4] != '-' || !fixed_digits(p + 5, 2, mon) || p[7] != '-' ||
+        !fixed_digits(p + 8, 2, d)) {
+        return false;
+    }
+    if (p[10] != 'T' && p[10] != 't' && p[10] != ' ') return false;
+    if (!fixed_digits(p + 11, 2, h) || p[13] != ':' || !fixed_digits(p + 14, 2, mi)) return false;
+    return civil_seconds(y, mon, d, h, mi, 0, out);
+}
+
 }  // namespace
 
 bool parse_rfc3339(std::string_view text, timestamp_ns& out) {
     const char* p = text.data();
     const char* end = p + text.size();
     if (text.size() < 20) return false;
-    int y, mon, d, h, mi, s;
-    if (!fixed_digits(p, 4, y) || p[4] != '-' || !fixed_digits(p + 5, 2, mon) || p[7] != '-' ||
-        !fixed_digits(p + 8, 2, d)) {
-        return false;
+    rfc3339_minute_cache& cache = minute_cache;
+    std::int64_t minute;
+    if (cache.valid && std::memcmp(p, cache.prefix, sizeof cache.prefix) == 0) {
+        minute = cache.seconds;
+    } else {
+        if (!rfc3339_minute(p, minute)) return false;
+        std::memcpy(cache.prefix, p, sizeof cache.prefix);
+        cache.seconds = minute;
+        cache.valid = true;
     }
-    if (p[10] != 'T' && p[10] != 't' && p[10] != ' ') return false;
-    if (!fixed_digits(p + 11, 2, h) || p[13] != ':' || !fixed_digits(p + 14, 2, mi) ||
-        p[16] != ':' || !fixed_digits(p + 17, 2, s)) {
-        return false;
-    }
+    int s;
+    if (p[16] != ':' || !fixed_digits(p + 17, 2, s) || s > 60) return false;
     p += 19;
     std::int64_t nanos = 0;
-    if (p < end && *p == '.') {
-        const char* q = read_fraction(p + 1, end, nanos);
-        if (q == p + 1) return false;  // a dot needs digits
-        p = q;
-    }
     std::int64_t offset = 0;
-    p = read_zone(p, end, offset, false);
-    if (p != end) return false;
-    std::int64_t seconds;
+    if (end - p == 5 && p[0] == '.' && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) &&
+        p[4] == 'Z') {
+        // The most common shape, `.123Z` (what weir itself writes), without the general loops.
+        nanos = ((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0')) * ns_per_ms;
+    } else {
+        if (p < end && *p == '.') {
+            const char* q = read_fraction(p + 1, end, nanos);
+            if (q == p + 1) return false;  // a dot needs digits
+            p = q;
+        }
+        p = read_zone(p, end, offset, false);
+        if (p != end) return false;
+    }
     if (s == 60) {  // a leap second: the last representable instant of second 59
         s = 59;
         nanos = ns_per_s - 1;
     }
-    if (!civil_seconds(y, mon, d, h, mi, s, seconds)) return false;
-    return combine(seconds - offset, nanos, out);
+    return combine(minute + s - offset, nanos, out);
 }
 
 void format_rfc3339_ms(timestamp_ns t, char* buf) {

@@ -103,7 +103,9 @@ class http_test(unittest.TestCase):
                 out = subprocess.run([WEIR, "status", "--url", base], capture_output=True,
                                      text=True, timeout=10)
                 self.assertEqual(out.returncode, 0, out.stderr)
-                self.assertRegex(out.stdout, r"(?m)^p\s+quality\s+running\s+no\s+2026-11-20T")
+                self.assertRegex(out.stdout, r"(?m)^p\s+quality\s+quality\s+running\s+no\s+"
+                                             r"2026-11-20T\S+\s+-?\d+\.\ds\s+\d+\s+0\s+\d+\s+0\s+"
+                                             r"impossible\(3 groups\)$")
             finally:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=30)

@@ -608,6 +608,37 @@ outputs:
             self.assertTrue(close(got[start]["mean_t"], sum(present) / len(present)),
                             f"{got[start]['mean_t']} != {sum(present) / len(present)}")
 
+    def test_csv_records_pass_whole_and_a_resumed_file_keeps_its_header(self):
+        csv_path = os.path.join(self.dir, "in.csv")
+        out = os.path.join(self.dir, "records.jsonl")
+        config = os.path.join(self.dir, "csv.yaml")
+        with open(config, "w") as f:
+            f.write(f"""
+pipeline: csvpass
+inputs:
+  f: {{type: file, path: {csv_path}, format: csv, csv: {{null_values: [NA]}}}}
+nodes:
+  raw:
+    from: f
+    outputs: [out]
+outputs:
+  out: {{type: file, path: {out}}}
+""")
+        with open(csv_path, "w") as f:
+            f.write('ts,device,note\n2026-11-20T10:00:01Z,a,"x, ""y"""\n')
+        data = os.path.join(self.dir, "d")
+        self.once(data, config)
+        # Resumed mid-file from the checkpoint: the header comes from there, not from the
+        # next row; a header repeated by a concatenated file is not a record.
+        with open(csv_path, "a") as f:
+            f.write("2026-11-20T10:00:02Z,b,NA\nts,device,note\n2026-11-20T10:00:03Z,c,\n")
+        self.once(data, config)
+        self.assertEqual(read_jsonl(out), [
+            {"ts": "2026-11-20T10:00:01Z", "device": "a", "note": 'x, "y"'},
+            {"ts": "2026-11-20T10:00:02Z", "device": "b", "note": None},
+            {"ts": "2026-11-20T10:00:03Z", "device": "c", "note": None},
+        ])
+
     def test_schema_drops_invalid_records_to_the_dead_letter_output(self):
         with open(self.data, "w") as f:
             for i in range(100):

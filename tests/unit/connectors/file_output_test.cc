@@ -284,6 +284,22 @@ TEST_F(file_fixture, queue_bound_drops_the_oldest_lines_and_says_so) {
     EXPECT_TRUE(flush(*out).ok) << "reported once";
 }
 
+TEST_F(file_fixture, a_burst_beyond_the_queue_bound_on_a_healthy_file_is_written_whole) {
+    file_output_options o = options();
+    o.max_queued_bytes = 4000;
+    auto out = file_output::open(ctx, o);
+    std::string expected;
+    for (int i = 0; i < 200; ++i) {  // ~60 KB queued before the strand runs once
+        out->write_result(numbered(i));
+        expected += json_line(numbered(i));
+    }
+    const flush_outcome f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(read_file(path()), expected);
+    EXPECT_EQ(out->stats().errors, 0u);
+    EXPECT_EQ(out->stats().records, 200u);
+}
+
 TEST_F(file_fixture, stop_writes_everything_and_ignores_later_writes) {
     auto out = file_output::open(ctx, options());
     out->write_record(R"({"a":1})");

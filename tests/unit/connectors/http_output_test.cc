@@ -176,6 +176,26 @@ TEST_F(http_fixture, unanswered_request_times_out_and_is_retried) {
     EXPECT_EQ(server.connections, 2) << "the timed-out connection is not reused";
 }
 
+TEST_F(http_fixture, pending_counts_queued_records_and_drop_oldest_spares_the_one_in_flight) {
+    server.statuses = {-1};  // the first request hangs until its timeout
+    auto out = make({{"batch_max_records", scalar("2")},
+                     {"timeout", scalar("300ms")},
+                     {"retries", scalar("0")}});
+    for (int i = 0; i < 6; ++i) out->write_result(numbered(i));
+    EXPECT_EQ(out->pending(), 6u) << "written, none delivered yet";
+    ASSERT_TRUE(run_until(io, [&] { return server.requests.size() == 1; }));
+    EXPECT_EQ(out->pending(), 6u) << "one batch in flight, two queued";
+    out->drop_oldest(3);  // whole batches: the two after the one in flight
+    run_for(io, std::chrono::milliseconds(20));
+    EXPECT_EQ(out->pending(), 2u);
+    EXPECT_EQ(out->stats().dropped, 4u);
+    const flush_outcome f = flush(*out);
+    EXPECT_FALSE(f.ok) << "the hung batch timed out without retries";
+    EXPECT_EQ(out->pending(), 0u);
+    EXPECT_EQ(server.requests.size(), 1u) << "dropped batches are never sent";
+    EXPECT_EQ(out->stats().records, 0u);
+}
+
 TEST_F(http_fixture, timeout_after_retries_reports_timed_out) {
     server.statuses = {-1, -1};
     auto out = make({{"retry_backoff", scalar("10ms")},

@@ -62,6 +62,70 @@ TEST(csv_decoder, header_names_columns_and_only_referenced_fields_are_filled) {
     EXPECT_TRUE(chars >= text.data() && chars < text.data() + text.size());
 }
 
+TEST(csv_decoder, a_repeated_header_row_is_skipped_not_a_record) {
+    csv_decoder d(paths({"a"}));
+    // Two files concatenated, or a rotated file's header following the old one's rows.
+    const auto b = decode_all(d, "a,b\n1,2\na,b\n3,4\n\"a\",b\na,c\n");
+    ASSERT_EQ(b.size(), 3u) << "a,b twice skipped; a,c is data";
+    EXPECT_EQ(cell(b, 0, 0), "1");
+    EXPECT_EQ(cell(b, 1, 0), "3");
+    EXPECT_EQ(cell(b, 2, 0), "a");
+}
+
+TEST(csv_decoder, header_row_reads_back_the_same_header_for_a_resumed_stream) {
+    csv_decoder first(paths({"x", "q\"uote"}));
+    decode_all(first, "x,\"q\"\"uote\",\"a,b\"\n1,2,3\n");
+    const std::string row = first.header_row();
+    EXPECT_EQ(row, "\"x\",\"q\"\"uote\",\"a,b\"");
+    csv_decoder resumed(paths({"x", "q\"uote"}));
+    EXPECT_EQ(resumed.header_row(), "") << "due";
+    resumed.set_header(row);
+    EXPECT_EQ(resumed.columns(), first.columns());
+    const auto b = decode_all(resumed, std::string("4,5,6\n"));
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(cell(b, 0, 0), "4");
+    EXPECT_EQ(cell(b, 0, 1), "5");
+    csv_decoder_options no_header;
+    no_header.header = false;
+    no_header.columns = {"x"};
+    csv_decoder fixed(paths({"x"}), no_header);
+    decode_all(fixed, "1\n");
+    EXPECT_EQ(fixed.header_row(), "");
+}
+
+TEST(csv_decoder, rows_and_row_cells_give_every_column_of_each_record) {
+    csv_decoder_options o;
+    o.null_values = {"NA"};
+    o.max_record_size = 20;
+    csv_decoder d(paths({"b"}), o);
+    const std::string text = "a,b,c\n1,\"x \"\"y\"\"\",NA\n,\"\",3\n" +
+                             std::string(30, 'z') + "\n7,8\n";
+    record_batch b;
+    std::vector<std::string_view> rows;
+    d.decode(text, b, true, &rows);
+    ASSERT_EQ(b.size(), 4u);
+    ASSERT_EQ(rows.size(), 4u) << "one row per record, aligned";
+    EXPECT_EQ(rows[0], "1,\"x \"\"y\"\"\",NA");
+    EXPECT_EQ(b.status[2], invalid_reason::too_long);
+    EXPECT_EQ(rows[2], std::string(30, 'z')) << "complete, so its text is known";
+    EXPECT_EQ(rows[3], "7,8");
+    std::vector<std::pair<std::string_view, field_value>> cells;
+    arena strings;
+    ASSERT_TRUE(d.row_cells(rows[0], cells, strings));
+    ASSERT_EQ(cells.size(), 3u);
+    EXPECT_EQ(cells[0].first, "a");
+    EXPECT_EQ(cells[0].second.string(), "1");
+    EXPECT_EQ(cells[1].second.string(), "x \"y\"");
+    EXPECT_EQ(cells[2].second.kind, value_kind::null) << "a null value";
+    cells.clear();
+    ASSERT_TRUE(d.row_cells(rows[1], cells, strings));
+    EXPECT_EQ(cells[0].second.kind, value_kind::null) << "empty unquoted";
+    EXPECT_EQ(cells[1].second.string(), "") << "quoted empty";
+    cells.clear();
+    EXPECT_FALSE(d.row_cells(rows[3], cells, strings)) << "two cells of three: malformed";
+    EXPECT_TRUE(cells.empty());
+}
+
 TEST(csv_decoder, numeric_cells_stay_strings) {
     csv_decoder d(paths({"n"}));
     const auto b = decode_all(d, "n\n12.5\n-3\n");

@@ -187,5 +187,187 @@ TEST(json_decoder, random_records_match_what_was_written) {
     }
 }
 
+// The same records, decoded line by line with decode_record: the reference meaning of a line.
+struct line_by_line {
+    record_batch batch;
+    std::vector<std::string> lines;
+};
+
+line_by_line decode_each(const std::vector<field_path>& fields, const std::string& text,
+                         json_decoder_options options = {}) {
+    json_decoder d(fields, std::move(options));
+    line_by_line out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t nl = text.find('\n', at);
+        if (nl == std::string::npos) nl = text.size();
+        std::string line = text.substr(at, nl - at);
+        at = nl + 1;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        const padded in(line);
+        d.decode_record(in.view(), out.batch);
+        for (std::size_t s = 0; s < out.batch.slots; ++s) {
+            auto& v = out.batch.values[out.batch.values.size() - out.batch.slots + s];
+            if (v.is_string()) v = field_value::make_string(out.batch.strings.copy(v.string()));
+        }
+        out.lines.push_back(line);
+    }
+    return out;
+}
+
+void expect_same_as_line_by_line(const std::vector<field_path>& fields, const std::string& text,
+                                 json_decoder_options options = {}) {
+    const line_by_line want = decode_each(fields, text, options);
+    json_decoder d(fields, options);
+    const padded in(text);
+    record_batch got;
+    std::vector<std::string_view> lines;
+    ASSERT_EQ(d.decode_lines(in.view(), got, &lines), want.batch.size());
+    ASSERT_EQ(got.size(), want.batch.size());
+    ASSERT_EQ(lines.size(), want.lines.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(lines[i], want.lines[i]) << "record " << i;
+        ASSERT_EQ(got.status[i], want.batch.status[i]) << "record " << i << ": " << lines[i];
+        for (std::size_t s = 0; s < fields.size(); ++s) {
+            const auto& g = got.record(i)[s];
+            const auto& w = want.batch.record(i)[s];
+            ASSERT_EQ(g.kind, w.kind) << "record " << i << " slot " << s << ": " << lines[i];
+            if (w.is_string()) {
+                EXPECT_EQ(g.string(), w.string()) << lines[i];
+            } else if (w.is_number()) {
+                EXPECT_EQ(g.number, w.number) << lines[i];
+            } else if (w.kind == value_kind::boolean) {
+                EXPECT_EQ(g.boolean, w.boolean) << lines[i];
+            }
+        }
+    }
+}
+
+TEST(json_decoder, an_unterminated_string_spoils_only_its_own_line) {
+    // Stage 1 over many lines at once would read the lines after an odd quote inside out.
+    const auto b = decode({path({"k"})},
+                          "{\"k\":1}\n{\"k\":\"abc}\n{\"k\":2}\n{\"k\":\"x\"}\n{\"k\":3}\n"
+                          "{\"k\":\"tail}");
+    ASSERT_EQ(b.size(), 6u);
+    const invalid_reason want[] = {invalid_reason::none, invalid_reason::malformed,
+                                   invalid_reason::none, invalid_reason::none,
+                                   invalid_reason::none, invalid_reason::malformed};
+    for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(b.status[i], want[i]) << "record " << i;
+    EXPECT_EQ(b.record(0)[0].number, 1.0);
+    EXPECT_EQ(b.record(2)[0].number, 2.0);
+    EXPECT_EQ(b.record(3)[0].string(), "x");
+    EXPECT_EQ(b.record(4)[0].number, 3.0);
+}
+
+TEST(json_decoder, documents_must_begin_and_end_on_their_own_line) {
+    // A document continued on the next line, and one followed by a second on its line: a
+    // stream over many lines would accept them; line by line they are malformed.
+    const auto b = decode({path({"k"})},
+                          "{\"k\":1}\n{\"k\":\n2}\n{\"k\":3}{\"k\":4}\n{\"k\":5}\n{\"k\":{\n}}\n"
+                          "{\"k\":6}\n");
+    ASSERT_EQ(b.size(), 8u);
+    const invalid_reason want[] = {invalid_reason::none,      invalid_reason::malformed,
+                                   invalid_reason::malformed, invalid_reason::malformed,
+                                   invalid_reason::none,      invalid_reason::malformed,
+                                   invalid_reason::malformed, invalid_reason::none};
+    for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(b.status[i], want[i]) << "record " << i;
+    EXPECT_EQ(b.record(4)[0].number, 5.0);
+    EXPECT_EQ(b.record(7)[0].number, 6.0);
+    EXPECT_EQ(b.record(1)[0].kind, value_kind::absent);  // nothing of a bad line survives
+}
+
+TEST(json_decoder, many_lines_decode_as_each_line_alone) {
+    // Good and bad lines mixed at random over several chunks (more bad lines per chunk than
+    // the fast path restarts for), checked against decode_record of every line.
+    const std::vector<field_path> fields = {path({"id"}), path({"v"}), path({"m", "x"}),
+                                            path({"long_key_name"}), path({"m"})};
+    const std::vector<std::string> good = {
+        R"({"id":"a","v":1.5,"m":{"x":true},"other":[1,2,{"id":3}]})",
+        R"(  {"v":-2e3, "id":"b\"q\u00e9", "long_key_name":null}  )",
+        R"({"id":"c","v":"text","m":5,"long_key_namf":1})",
+        R"({"long_key_name":"yes","id":"d","id":"last wins"})",
+        R"({})",
+        R"({"m":{"y":{"x":1},"x":[1]},"v":0})",
+        "{\"id\":\"tabs\"}\t\t\r",
+        R"({"id":"unwanted junk is skipped","z":tru})",
+    };
+    const std::vector<std::string> bad = {
+        R"({"id":"open)",         // odd quote: stage 1 of a chunk turns over
+        R"({"id":"x"} trailing)",  // garbage after the object
+        R"({"id":"x"}{"id":"y"})",
+        R"([1,2,3])",
+        R"("just a string")",
+        R"({"v":tru})",
+        "{\"id\":\"\xff\"}",  // invalid UTF-8
+        "{\"id\":\"a\tb\"}",  // a control character in a string
+        R"({"v":)",             // continued by whatever line follows
+        R"({"id":"x"}})",
+        "\r",
+        R"(})",
+        R"({"m":{"x":1})",
+    };
+    std::mt19937 rng(11);
+    for (int round = 0; round < 12; ++round) {
+        std::string text;
+        const int n = 400 + static_cast<int>(rng() % 1600);
+        const int bad_per_mille = round % 4 == 0 ? 0 : static_cast<int>(rng() % 60);
+        for (int i = 0; i < n; ++i) {
+            if (static_cast<int>(rng() % 1000) < bad_per_mille) {
+                text += bad[rng() % bad.size()];
+            } else {
+                text += good[rng() % good.size()];
+            }
+            switch (rng() % 10) {
+                case 0: text += "\r\n"; break;
+                case 1: text += "\n \t\n"; break;  // a blank line
+                default: text += "\n";
+            }
+        }
+        if (round % 3 == 1) text += bad[rng() % bad.size()];  // a last line without '\n'
+        if (round % 3 == 2) text += good[0];
+        expect_same_as_line_by_line(fields, text);
+    }
+}
+
+TEST(json_decoder, long_lines_around_chunk_boundaries) {
+    // Lines longer than a chunk, and a line too long for max_record_size, between short ones.
+    json_decoder_options options;
+    options.max_record_size = 200'000;
+    const std::string big = "{\"id\":\"" + std::string(100'000, 'x') + "\",\"v\":1}";
+    const std::string too_big = "{\"id\":\"" + std::string(250'000, 'y') + "\"}";
+    std::string text;
+    for (int i = 0; i < 3000; ++i) {
+        text += "{\"id\":\"k" + std::to_string(i) + "\",\"v\":" + std::to_string(i) + "}\n";
+        if (i % 1000 == 500) text += big + "\n";
+        if (i % 1000 == 900) text += too_big + "\n";
+        if (i == 1700) text += "{\"id\":\"odd\n";
+    }
+    expect_same_as_line_by_line({path({"id"}), path({"v"})}, text, options);
+    const auto b = decode({path({"id"}), path({"v"})}, text, options);
+    ASSERT_EQ(b.size(), 3000u + 3 + 3 + 1);
+    std::size_t too_long = 0, malformed = 0;
+    for (auto s : b.status) {
+        too_long += s == invalid_reason::too_long;
+        malformed += s == invalid_reason::malformed;
+    }
+    EXPECT_EQ(too_long, 3u);
+    EXPECT_EQ(malformed, 1u);
+}
+
+TEST(json_decoder, keys_match_exactly_whatever_their_length) {
+    // Keys are compared by their first bytes at once: names of 7, 8 and more bytes, prefixes
+    // of one another, and keys that only start like a wanted name.
+    const auto b = decode({path({"abcdefg"}), path({"abcdefgh"}), path({"abcdefghijklmnop"}),
+                           path({"a"})},
+                          R"({"abcdefgh":2,"abcdefg":1,"abcdefghijklmnoq":9,"abcdefghijklmnop":3,)"
+                          R"("ab":8,"a":4,"abcdefghi":7,"abcdef":6})");
+    ASSERT_EQ(b.status[0], invalid_reason::none);
+    EXPECT_EQ(b.record(0)[0].number, 1.0);
+    EXPECT_EQ(b.record(0)[1].number, 2.0);
+    EXPECT_EQ(b.record(0)[2].number, 3.0);
+    EXPECT_EQ(b.record(0)[3].number, 4.0);
+}
+
 }  // namespace
 }  // namespace weir::decode

@@ -76,6 +76,58 @@ TEST(rfc3339, random_instants_match_gmtime) {
     }
 }
 
+TEST(rfc3339, consecutive_times_of_one_minute_are_fully_checked) {
+    // The date and minute of the previous time are remembered: what follows a valid time of
+    // the same minute must still be checked in full, and an invalid date is never remembered.
+    timestamp_ns t = 0;
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:00.123Z", t));
+    for (const char* bad :
+         {"2026-11-20T10:00:61Z", "2026-11-20T10:00:6xZ", "2026-11-20T10:00:00", "2026-11-20T10:00",
+          "2026-11-20T10:00:00.Z", "2026-11-20T10:00:00+24:00", "2026-11-20T10:00-00Z",
+          "2026-11-20T10:00:00Zjunk", "2026-02-30T10:00:00Z", "2026-02-30T10:00:00Z",
+          "2026-11-20T10:00:00.1a3Z", "2026-11-20T10:00:00.123z0", "2026-11-20T10:00:00.123+"}) {
+        EXPECT_FALSE(parse_rfc3339(bad, t)) << bad;
+    }
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:59.5+01:00", t));
+    EXPECT_EQ(t, 1'795'168'800'000'000'000 + 59'500'000'000 - 3'600'000'000'000);
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:60Z", t));  // leap second of a known minute
+    EXPECT_EQ(t, 1'795'168'860'000'000'000 - 1);
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:60.123Z", t));
+    EXPECT_EQ(t, 1'795'168'860'000'000'000 - 1);
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:07.089Z", t));
+    EXPECT_EQ(t, 1'795'168'807'089'000'000);
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:07.08Z", t));
+    EXPECT_EQ(t, 1'795'168'807'080'000'000);
+    ASSERT_TRUE(parse_rfc3339("2026-11-20t10:00:01z", t));  // another spelling: another minute
+    EXPECT_EQ(t, 1'795'168'801'000'000'000);
+    ASSERT_TRUE(parse_rfc3339("2026-11-20T10:00:01Z", t));
+    EXPECT_EQ(t, 1'795'168'801'000'000'000);
+}
+
+TEST(rfc3339, runs_of_one_minute_match_gmtime) {
+    // Like random_instants_match_gmtime, with times in runs that share their minute.
+    std::mt19937_64 rng(5);
+    std::uniform_int_distribution<std::int64_t> minutes(-30'000'000, 130'000'000);
+    for (int run = 0; run < 2000; ++run) {
+        const std::int64_t minute = minutes(rng) * 60;
+        const int length = 1 + static_cast<int>(rng() % 20);
+        for (int i = 0; i < length; ++i) {
+            const std::int64_t s = minute + static_cast<std::int64_t>(rng() % 60);
+            const int ms = static_cast<int>(rng() % 1000);
+            const std::time_t tt = static_cast<std::time_t>(s);
+            std::tm tm{};
+            ASSERT_NE(gmtime_r(&tt, &tm), nullptr);
+            char text[64];
+            std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                          tm.tm_sec, ms);
+            timestamp_ns t;
+            ASSERT_TRUE(parse_rfc3339(text, t)) << text;
+            ASSERT_EQ(t, s * ns_per_s + ms * ns_per_ms) << text;
+        }
+    }
+}
+
 TEST(rfc3339, formatting_matches_gmtime_and_round_trips) {
     std::mt19937_64 rng(7);
     std::uniform_int_distribution<std::int64_t> ns(-3'000'000'000'000'000'000,

@@ -1,0 +1,225 @@
+"""The end-to-end workloads of bench/run: datasets, weir pipelines and their SQL twins.
+
+Each check is declared once, with the weir measure and the DuckDB expression that computes the
+same value, so the pipeline files under bench/workloads/ and the oracle cannot drift apart
+(`bench/run --write-workloads` regenerates the files; the runner refuses stale ones)."""
+import math
+from dataclasses import dataclass, field
+
+HLL_PRECISION = 14          # core/sketch/hyperloglog.h k_default_precision
+HLL_STD_ERROR = 1.04 / math.sqrt(2 ** HLL_PRECISION)
+DDSKETCH_ALPHA = 0.01       # core/sketch/quantile.h k_default_alpha
+
+
+@dataclass(frozen=True)
+class check:
+    name: str
+    measure: str            # weir's measure expression
+    must_be: str
+    sql: str                # DuckDB aggregate over the window's non-late records
+    kind: str = "exact"     # exact | hll | quantile
+
+
+def _in_range(f, lo, hi):
+    return (f"count(*) filter (where {f} between {lo} and {hi})::double "
+            f"/ nullif(count({f}), 0)")
+
+
+def _nearest_rank(f, q):
+    # core/sketch/quantile.h: the value of rank ceil(q * n) in ascending order.
+    return (f"list_sort(list({f}) filter (where {f} is not null))"
+            f"[greatest(1, ceil({q} * count({f})))::bigint]")
+
+
+W1_CHECKS = [
+    check("volume", "count()", "> 0", "count(*)"),
+    check("value_missing", "missing_fraction(value)", "< 10%",
+          "avg(case when value is null then 1.0 else 0.0 end)"),
+    check("value_mean", "mean(value)", "[10, 30]", "avg(value)"),
+    check("value_min", "min(value)", "> -100", "min(value)"),
+    check("value_max", "max(value)", "< 100", "max(value)"),
+    check("value_std_dev", "std_dev(value)", "< 10", "stddev_samp(value)"),
+    check("latency_mean", "mean(latency_ms)", "< 500", "avg(latency_ms)"),
+    check("latency_min", "min(latency_ms)", ">= 1", "min(latency_ms)::double"),
+    check("latency_max", "max(latency_ms)", "< 100000", "max(latency_ms)::double"),
+    check("latency_std_dev", "std_dev(latency_ms)", "< 1000", "stddev_samp(latency_ms)"),
+]
+
+W2_EXTRA = [
+    check("latency_distinct", "approx_distinct_count(latency_ms)", "> 0",
+          "count(distinct latency_ms)::double", "hll"),
+    check("latency_p50", "percentile(latency_ms, 0.5)", "< 1000",
+          _nearest_rank("latency_ms", 0.5) + "::double", "quantile"),
+    check("latency_p95", "percentile(latency_ms, 0.95)", "< 2000",
+          _nearest_rank("latency_ms", 0.95) + "::double", "quantile"),
+    check("latency_p99", "percentile(latency_ms, 0.99)", "< 5000",
+          _nearest_rank("latency_ms", 0.99) + "::double", "quantile"),
+]
+
+W6_CHECKS = [
+    check("volume", "count()", "> 0", "count(*)"),
+    check("value_mean", "mean(value)", "[10, 30]", "avg(value)"),
+    check("countries", "distinct_count(country)", ">= 1", "count(distinct country)::double"),
+]
+
+
+def _w9_checks(n):
+    """n checks over the fields W1 reads (value, latency_ms): W1's, then sums, variances and
+    in-range fractions over different ranges."""
+    if n == 1:
+        return [W1_CHECKS[2]]
+    pool = list(W1_CHECKS) + [
+        check("value_sum", "sum(value)", "> -1e12", "sum(value)"),
+        check("value_variance", "variance(value)", "< 100", "var_samp(value)"),
+        check("latency_sum", "sum(latency_ms)", ">= 0", "sum(latency_ms)::double"),
+        check("latency_variance", "variance(latency_ms)", ">= 0", "var_samp(latency_ms)"),
+    ]
+    i = 0
+    while len(pool) < n:
+        lo = 5 + i % 20
+        pool.append(check(f"value_in_{i:02d}", f"in_range_fraction(value, {lo}, {lo + 10})",
+                          "> 0%", _in_range("value", lo, lo + 10)))
+        if len(pool) < n:
+            lo = 10 + 5 * (i % 40)
+            pool.append(check(f"latency_in_{i:02d}",
+                              f"in_range_fraction(latency_ms, {lo}, {lo * 4})", ">= 0%",
+                              _in_range("latency_ms", lo, lo * 4)))
+        i += 1
+    return pool[:n]
+
+
+@dataclass(frozen=True)
+class dataset:
+    schema: str = "S"
+    events: int = 5_000_000
+    keys: int = 1000
+    rate: int = 10_000          # events per second of event time
+    disorder: str = "up_to_2s"  # in_order | up_to_2s | ten_pct_30s | one_pct_late
+    lateness_ms: int = 5000     # what one_pct_late goes beyond
+    seed: int = 42
+
+    def file_name(self):
+        return (f"{self.schema}-e{self.events}-k{self.keys}-r{self.rate}-{self.disorder}"
+                f"-l{self.lateness_ms}-s{self.seed}.{'csv' if self.schema == 'C' else 'jsonl'}")
+
+    def max_delay_ms(self):
+        return {"in_order": 0, "up_to_2s": 2000, "ten_pct_30s": 30000,
+                "one_pct_late": self.lateness_ms + 60000}[self.disorder]
+
+
+@dataclass(frozen=True)
+class workload:
+    name: str
+    title: str
+    data: dataset
+    checks: tuple
+    window: str = "tumbling"    # tumbling | sliding | session
+    size_ms: int = 60_000
+    slide_ms: int = 60_000
+    gap_ms: int = 0
+    lateness_ms: int = 5000
+    max_groups: int = 100_000
+    fields: tuple = ("value", "latency_ms")
+    targets: dict = field(default_factory=dict)
+
+    def yaml(self):
+        w = {"tumbling": f"{{type: tumbling, size: {self.size_ms // 1000}s, "
+                         f"allowed_lateness: {self.lateness_ms // 1000}s}}",
+             "sliding": f"{{type: sliding, size: {self.size_ms // 1000}s, "
+                        f"slide: {self.slide_ms // 1000}s, "
+                        f"allowed_lateness: {self.lateness_ms // 1000}s}}",
+             "session": f"{{type: session, gap: {self.gap_ms // 1000}s, "
+                        f"allowed_lateness: {self.lateness_ms // 1000}s}}"}[self.window]
+        lines = [
+            f"# {self.name}: {self.title}",
+            "# Generated by `bench/run --write-workloads` from bench/workloads.py; run by bench/run",
+            "# with BENCH_INPUT (the dataset) and BENCH_RESULTS (where results go) set:",
+            f"#   weir run --once --threads 1 bench/workloads/{self.name}.yaml",
+            f"pipeline: {self.name}",
+            "inputs:",
+            "  events:",
+            "    type: file",
+            "    path: ${BENCH_INPUT}",
+            "    format: json",
+            "    read_buffer_size: 1MiB",
+            "nodes:",
+            "  quality:",
+            "    from: events",
+            "    time: {field: ts, format: rfc3339}",
+            f"    window: {w}",
+            "    group_by: [key]",
+            f"    max_groups: {self.max_groups}",
+            "    checks:",
+        ]
+        for c in self.checks:
+            lines.append(f"      - {{name: {c.name}, measure: \"{c.measure}\", "
+                         f"must_be: \"{c.must_be}\"}}")
+        lines += [
+            "    outputs: [results]",
+            "outputs:",
+            "  results: {type: file, path: \"${BENCH_RESULTS}\", append: false}",
+            "",
+        ]
+        return "\n".join(lines)
+
+
+S5M = dataset()
+TARGET_W1 = {"events_per_cpu_s": 4e6, "vs_duckdb": 1.0, "bytes_per_state": 128}
+
+
+def full_suite():
+    w1 = workload("w1", "S, 5 M events, 1 K keys, tumbling 60 s, lateness 5 s, 10 checks",
+                  S5M, tuple(W1_CHECKS), targets=TARGET_W1)
+    suite = [w1]
+    for profile in ("in_order", "ten_pct_30s", "one_pct_late"):
+        suite.append(workload(f"w1_{profile}", f"W1 with disorder {profile}",
+                              dataset(disorder=profile), tuple(W1_CHECKS)))
+    suite += [
+        workload("w2", "S, 5 M events, 100 K keys, W1 + approx_distinct_count, p50/p95/p99",
+                 dataset(keys=100_000, rate=100_000), tuple(W1_CHECKS + W2_EXTRA),
+                 max_groups=200_000,
+                 targets={"events_per_cpu_s": 1e6, "bytes_per_state": 3072}),
+        workload("w3", "M (~1 KB), 1 M events, 1 K keys, W1's checks",
+                 dataset(schema="M", events=1_000_000, rate=2000), tuple(W1_CHECKS)),
+        workload("w5", "W1 with a sliding window of 10 min by 10 s", S5M, tuple(W1_CHECKS),
+                 window="sliding", size_ms=600_000, slide_ms=10_000,
+                 targets={"vs_w1": 0.7}),
+        workload("w6", "S, 5 M events, 100 K keys, session windows (gap 30 s), count/mean/"
+                 "distinct", dataset(keys=100_000, rate=20_000), tuple(W6_CHECKS),
+                 window="session", gap_ms=30_000, max_groups=200_000,
+                 fields=("value", "country"), targets={"vs_w1": 0.5}),
+    ]
+    for n in (1, 10, 100):
+        suite.append(workload(f"w9_{n}", f"W1's data and window, {n} check(s)", S5M,
+                              tuple(_w9_checks(n)),
+                              targets={"vs_w9_1": 0.5} if n == 100 else {}))
+    for keys in (1, 1000, 100_000, 1_000_000):
+        # All events in one 60 s window (50 s of event time), so every group seen is live at
+        # once when the input ends: the peak of live (window, group) states is the key count.
+        suite.append(workload(f"w10_{keys}", f"W1's checks, 2 M events, {keys} key(s)",
+                              dataset(events=2_000_000, keys=keys, rate=40_000),
+                              tuple(W1_CHECKS), max_groups=max(100_000, 2 * keys),
+                              targets={"bytes_per_state": 128} if keys == 1_000_000 else {}))
+    return suite
+
+
+def smoke_suite():
+    """Small datasets: weir against the oracle in well under two minutes even with ASan."""
+    return [
+        workload("w1", "W1, 100 K events, 1 % beyond the allowed lateness",
+                 dataset(events=100_000, keys=200, rate=1000, disorder="one_pct_late"),
+                 tuple(W1_CHECKS)),
+        workload("w2", "W2's checks, 60 K events, 2 K keys",
+                 dataset(events=60_000, keys=2000, rate=1000), tuple(W1_CHECKS + W2_EXTRA)),
+        workload("w5", "W5, 50 K events, 10 % up to 30 s late",
+                 dataset(events=50_000, keys=50, rate=200, disorder="ten_pct_30s"),
+                 tuple(W1_CHECKS), window="sliding", size_ms=600_000, slide_ms=10_000),
+        workload("w6", "W6, 50 K events, 2 K keys",
+                 dataset(events=50_000, keys=2000, rate=500), tuple(W6_CHECKS),
+                 window="session", gap_ms=30_000, fields=("value", "country")),
+    ]
+
+
+def stored_workloads():
+    """Every pipeline file kept under bench/workloads/ (the full suite's)."""
+    return {w.name: w.yaml() for w in full_suite()}

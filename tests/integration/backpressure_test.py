@@ -1,0 +1,205 @@
+"""`buffer.when_full` against a webhook that stalls, the real binary: `block` pauses reading
+(nothing is lost, the query shows as degraded, reading resumes when the webhook answers again);
+`drop_newest` keeps reading and counts what it sheds."""
+import http.server
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+from weir_test_util import WEIR
+
+
+def pipeline(url, when_full, max_records):
+    return f"""
+pipeline: bp
+inputs:
+  sensors:
+    type: generator
+    seed: 3
+    rate: 20000
+    start_time: "2026-11-20T10:00:00Z"
+    time_step: 1ms
+    groups: 50
+nodes:
+  quality:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 1s}}
+    group_by: [group]
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 0"}}
+      - {{name: mean_t, measure: mean(temperature), must_be: "[-100, 200]"}}
+    outputs: [hook]
+    buffer: {{max_records: {max_records}, when_full: {when_full}}}
+outputs:
+  hook: {{type: http, url: "{url}", batch_max_records: 50, batch_timeout: 50ms,
+          timeout: 60s, retries: 0}}
+"""
+
+
+class stalling_webhook:
+    """An HTTP server on loopback that counts the records it receives and, while stalled,
+    holds every request without answering."""
+
+    def __init__(self):
+        self.records = 0
+        self.open = threading.Event()
+        self.open.set()
+        self.lock = threading.Lock()
+        outer = self
+
+        class handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.open.wait(60)
+                with outer.lock:
+                    outer.records += sum(1 for line in body.splitlines() if line.strip())
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def received(self):
+        with self.lock:
+            return self.records
+
+    def close(self):
+        self.open.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(check, seconds, what):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+class backpressure_test(unittest.TestCase):
+    def start(self, when_full, max_records):
+        self.hook = stalling_webhook()
+        self.addCleanup(self.hook.close)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, "bp.yaml")
+        with open(path, "w") as f:
+            f.write(pipeline(self.hook.url, when_full, max_records))
+        log_path = os.path.join(tmp.name, "log")
+        log = open(log_path, "w")
+        self.addCleanup(log.close)
+        self.proc = subprocess.Popen([WEIR, "run", "--http-listen", "127.0.0.1:0", "--data-dir",
+                                      os.path.join(tmp.name, "d"), path],
+                                     stdout=subprocess.DEVNULL, stderr=log)
+        self.addCleanup(self.stop_weir)
+        self.log_path = log_path
+
+        def port():
+            with open(log_path) as f:
+                m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
+            return int(m.group(1)) if m else None
+        wait_for(lambda: port() is not None, 15, "the HTTP server")
+        self.base = f"http://127.0.0.1:{port()}"
+
+    def stop_weir(self):
+        if self.proc.poll() is None:
+            self.hook.open.set()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def query(self):
+        [q] = json.loads(get(self.base + "/api/v1/status"))["queries"]
+        return q
+
+    def metric(self, name, **labels):
+        total = 0.0
+        for line in get(self.base + "/metrics").splitlines():
+            if not line.startswith(name + "{"):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def test_block_pauses_reading_and_loses_nothing(self):
+        self.start("block", 300)
+        wait_for(lambda: self.hook.received() > 0, 20, "the first results at the webhook")
+        self.hook.open.clear()  # stall
+        wait_for(lambda: self.query()["state"] == "degraded", 20, "back-pressure")
+        self.assertIn("outputs full", self.query()["degraded_reason"])
+        # Paused: the generator is not read while the webhook holds everything.
+        before = self.query()["input_records"]
+        time.sleep(1.0)
+        self.assertEqual(self.query()["input_records"], before, "reading is paused")
+
+        self.hook.open.set()  # answer again
+        wait_for(lambda: self.query()["state"] == "running", 30, "reading to resume")
+        wait_for(lambda: self.query()["input_records"] > before, 20, "new records")
+        self.assertEqual(self.metric("weir_node_dropped_records_total", reason="buffer_full"), 0)
+
+        # Nothing lost: every result produced before the stop reaches the webhook by the end
+        # of the drain.
+        produced = self.query()["results"]
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=60), 0)
+        self.assertGreaterEqual(self.hook.received(), produced)
+
+    def test_drop_newest_keeps_reading_and_counts_drops(self):
+        self.start("drop_newest", 100)
+        wait_for(lambda: self.hook.received() > 0, 20, "the first results at the webhook")
+        self.hook.open.clear()
+        wait_for(lambda: self.metric("weir_node_dropped_records_total",
+                                     reason="buffer_full") > 0, 20, "results shed")
+        before = self.query()["input_records"]
+        wait_for(lambda: self.query()["input_records"] > before + 1000, 10,
+                 "reading to go on while shedding")
+        self.assertEqual(self.query()["state"], "degraded")
+        self.hook.open.set()
+        wait_for(lambda: self.query()["state"] == "running", 30, "shedding to stop")
+
+    def test_drop_oldest_keeps_reading_and_sends_the_newest(self):
+        self.start("drop_oldest", 100)
+        wait_for(lambda: self.hook.received() > 0, 20, "the first results at the webhook")
+        self.hook.open.clear()
+        wait_for(lambda: self.metric("weir_node_dropped_records_total",
+                                     reason="buffer_full") > 0, 20, "old results dropped")
+        before = self.query()["input_records"]
+        wait_for(lambda: self.query()["input_records"] > before + 1000, 10,
+                 "reading to go on while dropping")
+        produced = self.query()["results"]
+        self.hook.open.set()
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=60), 0)
+        self.assertLess(self.hook.received(), produced, "the oldest queued results were dropped")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,107 @@
+// Tests of `weir status`'s table: columns from /api/v1/status, failing checks with group counts,
+// and refusal of answers that are not weir's status.
+#include "daemon/status_client.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "daemon/metrics.h"
+
+namespace weir::daemon {
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+// Splits a table row at runs of two or more spaces.
+std::vector<std::string> cells(const std::string& row) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < row.size()) {
+        std::size_t end = row.find("  ", i);
+        if (end == std::string::npos) end = row.size();
+        out.push_back(row.substr(i, end - i));
+        i = row.find_first_not_of(' ', end);
+        if (i == std::string::npos) break;
+    }
+    return out;
+}
+
+TEST(status_table, shows_every_query_with_its_nodes_lag_and_failing_checks) {
+    const std::string body = R"({"state":"running","queries":[
+      {"pipeline":"sensors","query":"quality","nodes":["quality"],"inputs":["readings"],
+       "failing_checks":[{"node":"quality","check":"volume","groups":3},
+                         {"node":"quality","check":"impossible","groups":1}],
+       "state":"running","critical":true,"watermark":"2026-11-20T10:01:00.000Z",
+       "lag_seconds":12.345,"input_records":420,"invalid_records":2,"results":17,
+       "checkpoints":1,"restarts":0},
+      {"pipeline":"web","query":"joined","nodes":["clean","rates"],"inputs":["a"],
+       "failing_checks":[{"node":"rates","check":"freshness","groups":null}],
+       "state":"degraded","critical":false,"watermark":null,"lag_seconds":null,
+       "input_records":0,"invalid_records":0,"results":0,"checkpoints":0,"restarts":2},
+      {"pipeline":"web","query":"idle","nodes":["idle"],"inputs":["b"],"failing_checks":[],
+       "state":"starting","restarts":0}]})";
+    std::ostringstream out;
+    ASSERT_TRUE(render_status(body, out));
+    const auto lines = lines_of(out.str());
+    ASSERT_EQ(lines.size(), 5u) << out.str();
+    EXPECT_EQ(lines[0], "weir: running");
+    EXPECT_EQ(cells(lines[1]), (std::vector<std::string>{
+                                   "PIPELINE", "QUERY", "NODES", "STATE", "CRITICAL", "WATERMARK",
+                                   "LAG", "RECORDS", "INVALID", "RESULTS", "RESTARTS", "FAILING"}));
+    EXPECT_EQ(cells(lines[2]),
+              (std::vector<std::string>{"sensors", "quality", "quality", "running", "yes",
+                                        "2026-11-20T10:01:00.000Z", "12.3s", "420", "2", "17", "0",
+                                        "volume(3 groups),impossible(1 group)"}));
+    EXPECT_EQ(cells(lines[3]),
+              (std::vector<std::string>{"web", "joined", "clean,rates", "degraded", "no", "-", "-",
+                                        "0", "0", "0", "2", "rates.freshness"}));
+    EXPECT_EQ(cells(lines[4]), (std::vector<std::string>{"web", "idle", "idle", "starting", "-",
+                                                         "-", "-", "-", "-", "-", "0", "-"}));
+    // Columns line up: every row's FAILING cell starts where the header's does.
+    const auto column = lines[1].find("FAILING");
+    EXPECT_EQ(lines[2].find("volume"), column);
+    EXPECT_EQ(lines[3].find("rates.freshness"), column);
+}
+
+TEST(status_table, refuses_what_is_not_weirs_status) {
+    for (const std::string body : {"", "not json", "[]", R"({"state":"running"})",
+                                   R"({"queries":{}})", R"({"queries":[1]})"}) {
+        std::ostringstream out;
+        EXPECT_FALSE(render_status(body, out)) << body;
+        EXPECT_TRUE(out.str().empty()) << body;
+    }
+}
+
+// The status API's failing checks come from the metrics registry: what weir_check_failing says,
+// with the group count set beside it.
+TEST(status_failing_checks, lists_the_checks_whose_failing_gauge_is_set_in_node_order) {
+    metrics m;
+    m.check("p", "b", "volume").set_failing(3);
+    m.check("p", "a", "zeta").set_failing(1);
+    m.check("p", "a", "alpha").failing.Set(1);  // set without a count: groups unknown
+    m.check("p", "a", "passing").set_failing(0);
+    m.check("other", "a", "volume").set_failing(2);
+    const auto f = m.failing_checks("p", {"a", "b", "missing"});
+    ASSERT_EQ(f.size(), 3u);
+    EXPECT_EQ((std::tuple{f[0].node, f[0].check, f[0].groups}), (std::tuple{"a", "alpha", 0u}));
+    EXPECT_EQ((std::tuple{f[1].node, f[1].check, f[1].groups}), (std::tuple{"a", "zeta", 1u}));
+    EXPECT_EQ((std::tuple{f[2].node, f[2].check, f[2].groups}), (std::tuple{"b", "volume", 3u}));
+    EXPECT_EQ(m.check("p", "b", "volume").failing.Value(), 1);
+    m.check("p", "b", "volume").set_failing(0);
+    EXPECT_EQ(m.check("p", "b", "volume").failing.Value(), 0);
+    EXPECT_EQ(m.failing_checks("p", {"b"}).size(), 0u);
+    m.remove_node("p", "a");
+    EXPECT_TRUE(m.failing_checks("p", {"a"}).empty());
+}
+
+}  // namespace
+}  // namespace weir::daemon
