@@ -181,6 +181,13 @@ void query::do_start() {
         return;
     }
     decoder_ = std::make_unique<decode::json_decoder>(plan_.decode_fields, options);
+    // Results go out while a window closes for many groups, not all at its end.
+    for (std::size_t i = 0; i < engines_.size(); ++i) {
+        if (!engines_[i]) continue;
+        engines_[i]->set_result_flush(4096, [this, i](std::vector<check_result>& out) {
+            if (&out == &results_) dispatch(plan_.nodes[i]);
+        });
+    }
 
     std::string error;
     if (!restore(error)) {
@@ -197,6 +204,7 @@ void query::do_start() {
             input_metrics_.push_back(&env_.metrics->input(plan_.pipeline, terminal, in->name));
         }
         reported_stats_.assign(plan_.nodes.size(), {});
+        check_entries_.resize(plan_.nodes.size());
     }
     for (const auto& name : plan_.outputs) {
         if (auto it = env_.outputs.find(name); it != env_.outputs.end()) {
@@ -288,7 +296,13 @@ void query::decode_csv(std::size_t input, std::string_view data, bool end_of_dat
 
 void query::on_data(std::size_t input, std::string_view data) {
     if (!active() || stopping_) return;
-    flow f;
+    // One flow for every delivery: its vectors keep their capacity (no allocation and page
+    // faults per buffer).
+    if (!data_flow_) data_flow_ = std::make_unique<flow>();
+    flow& f = *data_flow_;
+    f.batch.clear();
+    f.raw.clear();
+    f.csv = nullptr;
     f.batch.slots = decoder_->slots();
     if (csv_[input]) {
         decode_csv(input, data, false, f);
@@ -502,16 +516,48 @@ std::string_view query::record_json(const compiled_node& node, const flow& f, st
     return record_json_;
 }
 
+prometheus::Gauge* query::group_gauge(check_entry& e, const compiled_node& node,
+                                     const std::string& check, const std::string& group) {
+    // Once the daemon-wide series cap refused this check a series, only the groups that have
+    // one are updated; a check with none costs nothing more.
+    if (e.capped && e.groups.empty()) return nullptr;
+    if (auto it = e.groups.find(group); it != e.groups.end()) return it->second;
+    if (e.capped) return nullptr;
+    auto* g = env_.metrics->group_value(plan_.pipeline, node.config->name, check, group);
+    if (g == nullptr) {
+        e.capped = true;
+    } else {
+        e.groups.emplace(group, g);
+    }
+    return g;
+}
+
 void query::dispatch(const compiled_node& node) {
     if (env_.metrics && !results_.empty()) {
         const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());
         const time::timestamp_ns now = env_.clock();
-        std::string group;
+        auto& entries = check_entries_[index];
+        check_entry* e = nullptr;
+        const std::string* e_check = nullptr;
+        time::timestamp_ns observed_end = 0;
+        std::string& group = group_label_;
         for (const auto& r : results_) {
-            check_metrics& m = env_.metrics->check(plan_.pipeline, node.config->name, r.check);
+            if (e_check == nullptr || *e_check != r.check) {
+                auto it = entries.find(r.check);
+                if (it == entries.end()) {
+                    it = entries.emplace(r.check, check_entry{}).first;
+                    it->second.metrics =
+                        &env_.metrics->check(plan_.pipeline, node.config->name, r.check);
+                }
+                e = &it->second;
+                e_check = &it->first;
+            }
+            check_metrics& m = *e->metrics;
             m.results_of(static_cast<check_outcome>(r.outcome)).Increment();
-            // Event time of the window's end to the wall-clock moment its result left.
-            if (!node_metrics_.empty() && r.window_end > 0) {
+            // Event time of the window's end to the wall-clock moment its results left: once
+            // per window, not once per group and check.
+            if (!node_metrics_.empty() && r.window_end > 0 && r.window_end != observed_end) {
+                observed_end = r.window_end;
                 node_metrics_[index]->emit_delay_seconds.Observe(
                     std::max<double>(0, static_cast<double>(now - r.window_end) / 1e9));
             }
@@ -525,19 +571,17 @@ void query::dispatch(const compiled_node& node) {
             if (r.value.is_number()) {
                 if (r.group.empty()) {
                     m.value.Set(r.value.number);
-                } else if (auto* g = env_.metrics->group_value(plan_.pipeline, node.config->name,
-                                                               r.check, group)) {
+                } else if (auto* g = group_gauge(*e, node, r.check, group)) {
                     g->Set(r.value.number);
                 }
             }
             // Failing while any group's latest window failed.
-            auto& failing = failing_groups_[node.config->name + "/" + r.check];
             if (r.outcome == outcome::fail) {
-                failing.insert(group);
-            } else if (r.outcome != outcome::no_data) {
-                failing.erase(group);
+                if (!e->failing.contains(group)) e->failing.insert(group);
+            } else if (r.outcome != outcome::no_data && !e->failing.empty()) {
+                e->failing.erase(group);
             }
-            m.set_failing(failing.size());
+            m.set_failing(e->failing.size());
         }
     }
     const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());

@@ -11,6 +11,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,6 +113,9 @@ private:
                                  bool as_read = false);
     void run_node(std::size_t node, std::size_t source_index, flow& f);
     void dispatch(const compiled_node& node);
+    struct check_entry;
+    prometheus::Gauge* group_gauge(check_entry& e, const compiled_node& node,
+                                   const std::string& check, const std::string& group);
     void report_capped(std::size_t node);
     void report_node(std::size_t node);
 
@@ -176,7 +181,16 @@ private:
     std::vector<node_metrics*> node_metrics_;
     std::vector<input_metrics*> input_metrics_;
     std::vector<engine::engine_stats> reported_stats_;
-    std::map<std::string, std::set<std::string>, std::less<>> failing_groups_;  // node/check
+    // Per node, per check: metric handles, the groups failing now, and the per-group value
+    // gauges this query owns.
+    struct check_entry {
+        check_metrics* metrics = nullptr;
+        std::unordered_set<std::string> failing;
+        std::unordered_map<std::string, prometheus::Gauge*> groups;
+        bool capped = false;  // the series cap refused a group of this check
+    };
+    std::vector<std::map<std::string, check_entry, std::less<>>> check_entries_;
+    std::string group_label_;
     time::timestamp_ns error_window_start_ = 0;
     std::uint64_t errors_in_window_ = 0;
     bool error_limit_reported_ = false;
@@ -189,7 +203,8 @@ private:
     std::vector<std::pair<std::string, std::shared_ptr<connectors::output>>> written_;
     std::set<std::string, std::less<>> shedding_;
     bool paused_ = false;
-    std::string problem_key_;  // of the rate-limited log of bad records and input problems
+    std::string problem_key_;
+    std::unique_ptr<flow> data_flow_;  // reused by on_data()  // of the rate-limited log of bad records and input problems
 };
 
 }  // namespace weir::daemon

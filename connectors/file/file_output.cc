@@ -93,6 +93,7 @@ void file_output::write_record(std::string_view json) {
 }
 
 void file_output::added_locked(std::unique_lock<std::mutex>& lock) {
+    const std::size_t queued = inbox_.size();
     bool post = false;
     if (!pending_posted_) {
         pending_posted_ = true;
@@ -103,6 +104,16 @@ void file_output::added_locked(std::unique_lock<std::mutex>& lock) {
     }
     lock.unlock();
     if (post) boost::asio::post(executor_, [self = shared_from_this()] { self->on_pending(); });
+    // A burst (a window closing for many groups) is written by the producer itself once it
+    // is large: the strand may not run before the burst ends (one thread), and queueing all
+    // of it would hold every result in memory. Skipped while another write is under way.
+    if (queued >= inline_write) {
+        std::unique_lock io(io_mutex_, std::try_to_lock);
+        if (io.owns_lock()) {
+            std::string error;
+            write_out(error);  // a failure stays queued; the strand's timer retries
+        }
+    }
 }
 
 void file_output::on_pending() {
@@ -135,8 +146,10 @@ void file_output::arm_timer(std::chrono::milliseconds after) {
             if (self->stopped_) return;
         }
         std::string error;
+        std::unique_lock io(self->io_mutex_);
         bool ok = self->write_out(error);
         if (ok && self->options_.fsync_each_write) ok = self->sync(error);
+        io.unlock();
         // Failed lines stay queued: try again, not faster than once a second.
         if (!ok) {
             self->arm_timer(
@@ -146,6 +159,7 @@ void file_output::arm_timer(std::chrono::milliseconds after) {
 }
 
 bool file_output::write_out(std::string& error) {
+    std::lock_guard io(io_mutex_);
     {
         std::lock_guard lock(mutex_);
         if (outbox_head_ > 0) {
@@ -292,6 +306,7 @@ bool file_output::rotate(std::string& error) {
 }
 
 bool file_output::sync(std::string& error) {
+    std::lock_guard io(io_mutex_);
     // EINVAL: a special file (a pipe, /dev/stdout) that has nothing to sync.
     if (fd_ >= 0 && ::fsync(fd_) != 0 && errno != EINVAL) {
         error = errno_text("cannot fsync", options_.path);
@@ -318,6 +333,7 @@ void file_output::close_file() {
 
 void file_output::flush(std::function<void(bool ok, const std::string& error)> done) {
     boost::asio::post(executor_, [self = shared_from_this(), done = std::move(done)] {
+        std::unique_lock io(self->io_mutex_);
         std::string error;
         const bool written = self->write_out(error);
         bool ok = written && self->sync(error);
@@ -332,12 +348,14 @@ void file_output::flush(std::function<void(bool ok, const std::string& error)> d
             self->arm_timer(
                 std::max(self->options_.flush_interval, std::chrono::milliseconds(1000)));
         }
+        io.unlock();
         done(ok, error);
     });
 }
 
 void file_output::stop(std::function<void()> done) {
     boost::asio::post(executor_, [self = shared_from_this(), done = std::move(done)] {
+        std::unique_lock io(self->io_mutex_);
         std::string error;
         if (self->write_out(error)) {
             self->sync(error);
@@ -352,6 +370,7 @@ void file_output::stop(std::function<void()> done) {
         }
         self->timer_.cancel();
         self->close_file();
+        io.unlock();
         done();
     });
 }

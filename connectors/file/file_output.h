@@ -54,6 +54,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
   private:
     // Lines over this many bytes in the inbox are written without waiting for the timer.
     static constexpr std::size_t big_write = 1u << 20;
+    static constexpr std::size_t inline_write = 4u << 20;
 
     void added_locked(std::unique_lock<std::mutex>& lock);
     // The rest runs on the strand.
@@ -71,6 +72,8 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     const file_output_options options_;
 
     std::mutex mutex_;  // guards the inbox: producers run on any thread
+    // Guards the outbox and the file: the strand writes, and so does a producer with a burst.
+    std::recursive_mutex io_mutex_;
     std::string inbox_;
     bool pending_posted_ = false;  // a write of the inbox is scheduled (post or timer)
     bool big_posted_ = false;

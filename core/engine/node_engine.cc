@@ -803,6 +803,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.emitted_at = now;
         ++stats_.results;
     }
+    if (flush_ && out.size() >= flush_chunk_) flush_(out);
 }
 
 // ---- state ----

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -53,6 +54,15 @@ public:
     // Wall-clock tick: idle timeouts and processing-time windows.
     void advance(timestamp_ns now, std::vector<check_result>& out);
 
+    // While one call emits many results (a window closing for 100 K groups), hands them over
+    // in chunks of `chunk`: `flush(out)` consumes and clears `out`, so memory holds one chunk
+    // instead of every group's results at once.
+    void set_result_flush(std::size_t chunk,
+                          std::function<void(std::vector<check_result>&)> flush) {
+        flush_chunk_ = chunk;
+        flush_ = std::move(flush);
+    }
+
     // End of a bounded input: closes every window that holds records (and the empty ones
     // before them); later records are late.
     void finish(timestamp_ns now, std::vector<check_result>& out);
@@ -79,6 +89,8 @@ public:
     std::size_t memory_bytes() const;
 
 private:
+    std::size_t flush_chunk_ = 0;
+    std::function<void(std::vector<check_result>&)> flush_;
     struct compiled_check;
     struct group_state;
     struct cell_meta;

@@ -1,6 +1,7 @@
 // Check results: id, severity and the JSON line; see check_result.h.
 #include "core/result/check_result.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -50,23 +51,44 @@ std::string result_id(const check_result& r) {
     return buf;
 }
 
+namespace {
+
+// Bytes a JSON string cannot hold as they are: control characters, '"' and '\\'.
+constexpr auto k_escape = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
+    t['"'] = true;
+    t['\\'] = true;
+    return t;
+}();
+
+}  // namespace
+
 void append_json_string(std::string_view s, std::string& out) {
+    // Runs of plain bytes are appended whole: most strings need no escape at all.
     out += '"';
-    for (const char c : s) {
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    while (p < end) {
+        const char* run = p;
+        while (p < end && !k_escape[static_cast<unsigned char>(*p)]) ++p;
+        out.append(run, static_cast<std::size_t>(p - run));
+        if (p == end) break;
+        const char c = *p++;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += c;
-                }
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default: {
+                static constexpr char hex[] = "0123456789abcdef";
+                const auto u = static_cast<unsigned char>(c);
+                const char esc[6] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 15]};
+                out.append(esc, sizeof esc);
+            }
         }
     }
     out += '"';

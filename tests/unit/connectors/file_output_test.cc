@@ -300,6 +300,23 @@ TEST_F(file_fixture, a_burst_beyond_the_queue_bound_on_a_healthy_file_is_written
     EXPECT_EQ(out->stats().records, 200u);
 }
 
+TEST_F(file_fixture, a_large_burst_is_written_by_the_producer_without_waiting_for_the_strand) {
+    auto out = file_output::open(ctx, options());
+    std::string expected;
+    std::size_t n = 0;
+    while (expected.size() < (6u << 20)) {  // beyond the 4 MiB inline threshold
+        out->write_result(numbered(static_cast<int>(n)));
+        expected += json_line(numbered(static_cast<int>(n)));
+        ++n;
+    }
+    // The io_context has not run: only the producer can have written.
+    EXPECT_GE(fs::file_size(path()), 4u << 20);
+    const flush_outcome f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(read_file(path()), expected) << "in order, each line once";
+    EXPECT_EQ(out->stats().records, n);
+}
+
 TEST_F(file_fixture, stop_writes_everything_and_ignores_later_writes) {
     auto out = file_output::open(ctx, options());
     out->write_record(R"({"a":1})");

@@ -356,3 +356,45 @@ TEST(NodeEngine, RestoreOfCorruptBytesFailsCleanly) {
 
 }  // namespace
 }  // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+// A window closing for many groups hands its results over in chunks, in the same order and
+// with the same content as without a flush.
+TEST(NodeEngine, ResultFlushHandsOverChunksInOrder) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.checks = {check("volume", "count()", "> 1"), check("avg", "mean(x)")};
+    std::vector<test_record> recs;
+    for (int g = 0; g < 500; ++g) recs.push_back(num(1 * k_s, g, g));
+    recs.push_back(num(20 * k_s, 1, 0));  // closes [0, 10) for every group
+
+    engine::node_engine whole(plan);
+    std::vector<check_result> all;
+    feed(whole, recs, 100, all);
+    ASSERT_EQ(all.size(), 1000u);
+
+    engine::node_engine chunked(plan);
+    std::vector<check_result> out;
+    std::vector<check_result> flushed;
+    std::vector<std::size_t> sizes;
+    chunked.set_result_flush(64, [&](std::vector<check_result>& r) {
+        sizes.push_back(r.size());
+        for (auto& x : r) flushed.push_back(std::move(x));
+        r.clear();
+    });
+    feed(chunked, recs, 100, out);
+    for (auto& x : out) flushed.push_back(std::move(x));
+    ASSERT_EQ(flushed.size(), all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(flushed[i].check, all[i].check);
+        EXPECT_EQ(flushed[i].group, all[i].group);
+        EXPECT_EQ(flushed[i].value, all[i].value);
+    }
+    ASSERT_FALSE(sizes.empty());
+    for (std::size_t n : sizes) EXPECT_LE(n, 64u + 1u) << "one window's checks past the chunk";
+}
+
+}  // namespace
+}  // namespace weir::test

@@ -107,5 +107,19 @@ TEST(check_result, id_is_stable_and_depends_only_on_its_key) {
     vary([](check_result& r) { r.pipeline = "sensorsq"; r.node = "uality"; });
 }
 
+TEST(check_result, json_strings_escape_exactly_as_a_reference_encoder) {
+    // Every byte below 0x80 in several positions and runs, against nlohmann::json's encoder.
+    std::string all;
+    for (int c = 1; c < 0x80; ++c) all += static_cast<char>(c);
+    const std::vector<std::string> cases = {"", "plain text", "\"quoted\"", "a\\b", all,
+                                            "tab\there\nnew\rline\x01\x1f end",
+                                            "\x7f utf-8 \xc3\xa9 stays"};
+    for (const auto& text : cases) {
+        std::string out = "prefix:";
+        append_json_string(text, out);
+        EXPECT_EQ(out, "prefix:" + nlohmann::json(text).dump()) << text;
+    }
+}
+
 }  // namespace
 }  // namespace weir
