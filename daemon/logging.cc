@@ -12,77 +12,60 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "core/result/check_result.h"
 #include "core/time/timestamp.h"
 
 namespace weir::daemon {
 
 namespace {
 
-// Appends `text` as the inside of a JSON string: escapes quotes, backslashes and control
-// characters, and replaces bytes that are not well-formed UTF-8 with U+FFFD, so every line
-// parses whatever a message quotes (a record, a peer's bytes).
-void append_json_escaped(std::string_view text, std::string& out) {
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD (RFC 3629: no
+// overlongs, no surrogates, nothing above U+10FFFF), so every JSON line parses whatever a
+// message quotes (a record, a peer's bytes). Returns `text` itself when it is well formed.
+std::string_view well_formed_utf8(std::string_view text, std::string& scratch) {
     constexpr std::string_view replacement = "\xEF\xBF\xBD";
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
+    bool copying = false;
     std::size_t i = 0;
     while (i < n) {
         const unsigned char c = p[i];
-        if (c < 0x80) {
-            switch (c) {
-                case '"':
-                    out += "\\\"";
-                    break;
-                case '\\':
-                    out += "\\\\";
-                    break;
-                case '\n':
-                    out += "\\n";
-                    break;
-                case '\r':
-                    out += "\\r";
-                    break;
-                case '\t':
-                    out += "\\t";
-                    break;
-                default:
-                    if (c < 0x20 || c == 0x7f) {
-                        out += fmt::format("\\u{:04x}", c);
-                    } else {
-                        out += static_cast<char>(c);
-                    }
+        std::size_t len = 1;
+        bool valid = c < 0x80;
+        if (!valid) {
+            // Length and the valid range of the second byte.
+            unsigned char lo = 0x80, hi = 0xBF;
+            len = 0;
+            if (c >= 0xC2 && c <= 0xDF) {
+                len = 2;
+            } else if (c >= 0xE0 && c <= 0xEF) {
+                len = 3;
+                if (c == 0xE0) lo = 0xA0;
+                if (c == 0xED) hi = 0x9F;
+            } else if (c >= 0xF0 && c <= 0xF4) {
+                len = 4;
+                if (c == 0xF0) lo = 0x90;
+                if (c == 0xF4) hi = 0x8F;
             }
+            valid = len != 0 && i + len <= n;
+            for (std::size_t k = 1; valid && k < len; ++k) {
+                const unsigned char b = p[i + k];
+                valid = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+            }
+        }
+        if (!valid && !copying) {
+            scratch.assign(text.substr(0, i));
+            copying = true;
+        }
+        if (!valid) {
+            scratch += replacement;
             ++i;
             continue;
         }
-        // Length and the valid range of the second byte (RFC 3629: no overlongs, no
-        // surrogates, nothing above U+10FFFF).
-        std::size_t len = 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        }
-        bool valid = len != 0 && i + len <= n;
-        for (std::size_t k = 1; valid && k < len; ++k) {
-            const unsigned char b = p[i + k];
-            valid = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-        }
-        if (valid) {
-            out.append(text.substr(i, len));
-            i += len;
-        } else {
-            out += replacement;
-            ++i;
-        }
+        if (copying) scratch.append(text.substr(i, len));
+        i += len;
     }
+    return copying ? std::string_view(scratch) : text;
 }
 
 class json_formatter final : public spdlog::formatter {
@@ -140,11 +123,12 @@ void format_json_log_line(std::chrono::system_clock::time_point time,
     out += "\",\"level\":\"";
     const auto name = spdlog::level::to_string_view(level);
     out.append(name.data(), name.size());
-    out += "\",\"logger\":\"";
-    append_json_escaped(logger, out);
-    out += "\",\"msg\":\"";
-    append_json_escaped(message, out);
-    out += "\"}";
+    out += "\",\"logger\":";
+    std::string scratch;
+    append_json_string(well_formed_utf8(logger, scratch), out);
+    out += ",\"msg\":";
+    append_json_string(well_formed_utf8(message, scratch), out);
+    out += '}';
 }
 
 namespace {

@@ -363,6 +363,7 @@ private:
                         return;
                     }
                     spdlog::warn("second signal: quitting at once");
+                    spdlog::default_logger()->flush();
                     std::_Exit(exit_failure);
                 } else {
                     first_signal_ = std::chrono::steady_clock::now();
@@ -611,8 +612,11 @@ private:
         shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (ec) return;
             spdlog::error("shutdown_timeout passed: quitting without waiting further");
-            exit_code_ = exit_failure;
-            io_.stop();
+            // As a second signal does: whatever still waits (a webhook that never answers)
+            // is abandoned at once, without running destructors that would wait for it.
+            record_problem_log().flush_suppressed();
+            spdlog::default_logger()->flush();
+            std::_Exit(exit_failure);
         });
         auto left = std::make_shared<std::size_t>(0);
         for (auto& [key, slot] : slots_) {

@@ -102,7 +102,7 @@ def get(url):
 
 
 class backpressure_test(unittest.TestCase):
-    def start(self, when_full, max_records):
+    def start(self, when_full, max_records, settings=None):
         self.hook = stalling_webhook()
         self.addCleanup(self.hook.close)
         tmp = tempfile.TemporaryDirectory()
@@ -113,8 +113,13 @@ class backpressure_test(unittest.TestCase):
         log_path = os.path.join(tmp.name, "log")
         log = open(log_path, "w")
         self.addCleanup(log.close)
+        files = [path]
+        if settings:
+            files.insert(0, os.path.join(tmp.name, "weir.yaml"))
+            with open(files[0], "w") as f:
+                f.write(settings)
         self.proc = subprocess.Popen([WEIR, "run", "--http-listen", "127.0.0.1:0", "--data-dir",
-                                      os.path.join(tmp.name, "d"), path],
+                                      os.path.join(tmp.name, "d"), *files],
                                      stdout=subprocess.DEVNULL, stderr=log)
         self.addCleanup(self.stop_weir)
         self.log_path = log_path
@@ -199,6 +204,18 @@ class backpressure_test(unittest.TestCase):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=60), 0)
         self.assertLess(self.hook.received(), produced, "the oldest queued results were dropped")
+
+    def test_shutdown_timeout_quits_with_1_when_an_output_never_answers(self):
+        self.start("block", 300, settings="shutdown_timeout: 2s\n")
+        wait_for(lambda: self.hook.received() > 0, 20, "the first results at the webhook")
+        self.hook.open.clear()  # from now on every request hangs
+        time.sleep(0.5)
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 1)
+        self.assertLess(time.monotonic() - started, 10)
+        with open(self.log_path) as f:
+            self.assertIn("shutdown_timeout passed", f.read())
 
 
 if __name__ == "__main__":
