@@ -519,8 +519,7 @@ std::string_view query::record_json(const compiled_node& node, const flow& f, st
 prometheus::Gauge* query::group_gauge(check_entry& e, const compiled_node& node,
                                      const std::string& check, const std::string& group) {
     // Once the daemon-wide series cap refused this check a series, only the groups that have
-    // one are updated; a check with none costs nothing more.
-    if (e.capped && e.groups.empty()) return nullptr;
+    // one are updated (the caller skips a check with none).
     if (auto it = e.groups.find(group); it != e.groups.end()) return it->second;
     if (e.capped) return nullptr;
     auto* g = env_.metrics->group_value(plan_.pipeline, node.config->name, check, group);
@@ -561,25 +560,33 @@ void query::dispatch(const compiled_node& node) {
                 node_metrics_[index]->emit_delay_seconds.Observe(
                     std::max<double>(0, static_cast<double>(now - r.window_end) / 1e9));
             }
-            group.clear();
-            for (const auto& [k, v] : r.group) {
-                if (!group.empty()) group += ',';
-                group += k;
-                group += '=';
-                group += v.kind == measure_kind::string ? v.text : to_string(v);
-            }
+            // The group's label, built only when a series or the failing set needs it.
+            bool labelled = false;
+            auto label = [&]() -> const std::string& {
+                if (!labelled) {
+                    labelled = true;
+                    group.clear();
+                    for (const auto& [k, v] : r.group) {
+                        if (!group.empty()) group += ',';
+                        group += k;
+                        group += '=';
+                        group += v.kind == measure_kind::string ? v.text : to_string(v);
+                    }
+                }
+                return group;
+            };
             if (r.value.is_number()) {
                 if (r.group.empty()) {
                     m.value.Set(r.value.number);
-                } else if (auto* g = group_gauge(*e, node, r.check, group)) {
-                    g->Set(r.value.number);
+                } else if (!(e->capped && e->groups.empty())) {
+                    if (auto* g = group_gauge(*e, node, r.check, label())) g->Set(r.value.number);
                 }
             }
             // Failing while any group's latest window failed.
             if (r.outcome == outcome::fail) {
-                if (!e->failing.contains(group)) e->failing.insert(group);
+                if (!e->failing.contains(label())) e->failing.insert(group);
             } else if (r.outcome != outcome::no_data && !e->failing.empty()) {
-                e->failing.erase(group);
+                e->failing.erase(label());
             }
             m.set_failing(e->failing.size());
         }

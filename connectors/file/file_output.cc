@@ -81,6 +81,7 @@ void file_output::write_result(const check_result& result) {
     if (stopped_) return;
     append_json(result, inbox_);
     inbox_ += '\n';
+    ++inbox_lines_;
     added_locked(lock);
 }
 
@@ -89,6 +90,7 @@ void file_output::write_record(std::string_view json) {
     if (stopped_) return;
     inbox_.append(json);
     inbox_ += '\n';
+    inbox_lines_ += 1 + count_lines(json.data(), json.data() + json.size());
     added_locked(lock);
 }
 
@@ -172,6 +174,8 @@ bool file_output::write_out(std::string& error) {
             outbox_.append(inbox_);
         }
         inbox_.clear();
+        outbox_lines_ += inbox_lines_;
+        inbox_lines_ = 0;
         pending_posted_ = false;
         big_posted_ = false;
     }
@@ -223,8 +227,14 @@ bool file_output::write_out(std::string& error) {
                 error = errno_text("cannot write", options_.path);
                 return fail();
             }
+            // Lines are counted as they are queued: only a write that stops short of the end
+            // of the outbox (rotation, a partial write) needs to look at its bytes.
             const char* begin = outbox_.data() + outbox_head_;
-            records_ += count_lines(begin, begin + n);
+            const std::size_t lines = outbox_head_ + static_cast<std::size_t>(n) == outbox_.size()
+                                          ? outbox_lines_
+                                          : count_lines(begin, begin + n);
+            records_ += lines;
+            outbox_lines_ -= lines;
             outbox_head_ += static_cast<std::size_t>(n);
             size_ += static_cast<std::uint64_t>(n);
             mid_line_ = outbox_[outbox_head_ - 1] != '\n';
@@ -246,6 +256,7 @@ void file_output::shed_backlog() {
     cut = std::min(outbox_.find('\n', cut - 1), outbox_.size() - 1) + 1;
     const std::size_t lines = count_lines(outbox_.data() + keep, outbox_.data() + cut);
     outbox_.erase(keep, cut - keep);
+    outbox_lines_ -= lines;
     dropped_lines_ += lines;
     errors_ += lines;
 }

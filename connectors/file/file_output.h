@@ -75,13 +75,15 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     // Guards the outbox and the file: the strand writes, and so does a producer with a burst.
     std::recursive_mutex io_mutex_;
     std::string inbox_;
+    std::size_t inbox_lines_ = 0;  // newlines in inbox_
     bool pending_posted_ = false;  // a write of the inbox is scheduled (post or timer)
     bool big_posted_ = false;
     bool stopped_ = false;
 
     // Strand only.
-    std::string outbox_;           // taken from the inbox, not yet written
-    std::size_t outbox_head_ = 0;  // bytes of outbox_ already written
+    std::string outbox_;            // taken from the inbox, not yet written
+    std::size_t outbox_head_ = 0;   // bytes of outbox_ already written
+    std::size_t outbox_lines_ = 0;  // newlines in outbox_ after outbox_head_
     int fd_ = -1;
     std::uint64_t size_ = 0;         // of the current file
     bool mid_line_ = false;          // the file ends inside a line (after a partial write)

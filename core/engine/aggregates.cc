@@ -356,6 +356,55 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
     }
     fingerprint_ = "v1";
     for (const auto& k : state_keys_) fingerprint_ += ";" + k;
+    compile_steps();
+}
+
+void aggregate_layout::compile_steps() {
+    const auto numbers_step = [&](std::uint32_t slot) -> add_step& {
+        for (auto& s : steps_) {
+            if (s.kind == step_kind::numbers && s.slot == slot) return s;
+        }
+        add_step& s = steps_.emplace_back();
+        s.kind = step_kind::numbers;
+        s.slot = slot;
+        return s;
+    };
+    std::vector<std::uint32_t> range_slots;
+    for (std::uint32_t i = 0; i < accs_.size(); ++i) {
+        const acc_entry& e = accs_[i];
+        switch (e.kind) {
+            case acc_kind::sum: numbers_step(e.slot).sum = e.offset; break;
+            case acc_kind::moments: numbers_step(e.slot).moments = e.offset; break;
+            case acc_kind::min: numbers_step(e.slot).min = e.offset; break;
+            case acc_kind::max: numbers_step(e.slot).max = e.offset; break;
+            case acc_kind::in_range:
+                if (std::find(range_slots.begin(), range_slots.end(), e.slot) ==
+                    range_slots.end()) {
+                    range_slots.push_back(e.slot);
+                }
+                break;
+            case acc_kind::invalid: break;  // add_invalid() only
+            default: {
+                add_step& s = steps_.emplace_back();
+                s.kind = step_kind::single;
+                s.acc = i;
+                s.slot = e.slot;
+                break;
+            }
+        }
+    }
+    for (const std::uint32_t slot : range_slots) {
+        add_step& s = steps_.emplace_back();
+        s.kind = step_kind::in_range;
+        s.slot = slot;
+        s.first = static_cast<std::uint32_t>(bounds_.size());
+        for (const acc_entry& e : accs_) {
+            if (e.kind != acc_kind::in_range || e.slot != slot) continue;
+            const auto& c = *static_cast<const m::in_range_config*>(e.config);
+            bounds_.push_back({c.lo, c.hi, e.offset});
+        }
+        s.last = static_cast<std::uint32_t>(bounds_.size());
+    }
 }
 
 aggregate_layout::~aggregate_layout() = default;
@@ -466,9 +515,52 @@ void aggregate_layout::add(std::byte* block, std::span<const field_value> record
     auto* h = header(block);
     h->newest = h->records == 0 || event_time > h->newest ? event_time : h->newest;
     ++h->records;
-    for (const acc_entry& e : accs_) {
-        add_one(e.kind, e.offset, e.slot, e.slot2, e.config, block, record, event_time,
-                arrival_time);
+    for (const add_step& s : steps_) {
+        switch (s.kind) {
+            case step_kind::single: {
+                const acc_entry& e = accs_[s.acc];
+                add_one(e.kind, e.offset, e.slot, e.slot2, e.config, block, record, event_time,
+                        arrival_time);
+                break;
+            }
+            case step_kind::numbers: {
+                double x;
+                if (!m::finite_number(record[s.slot], x)) break;
+                if (s.sum != k_unused) at<m::sum_acc>(block, s.sum).add_number(x);
+                if (s.moments != k_unused) at<m::moments_acc>(block, s.moments).add_number(x);
+                if (s.min != k_unused) {
+                    auto& a = at<m::min_acc>(block, s.min);
+                    a.value = std::min(a.value, x);
+                }
+                if (s.max != k_unused) {
+                    auto& a = at<m::max_acc>(block, s.max);
+                    a.value = std::max(a.value, x);
+                }
+                break;
+            }
+            case step_kind::in_range: {
+                // predicate_acc::add with in_range_config::test, for every bound at once.
+                const field_value& v = record[s.slot];
+                if (v.missing()) break;
+                if (v.kind != value_kind::number) {
+                    for (std::uint32_t b = s.first; b < s.last; ++b) {
+                        ++at<m::predicate_acc>(block, bounds_[b].offset).present;
+                    }
+                    break;
+                }
+                const double x = v.number;
+                for (std::uint32_t b = s.first; b < s.last; ++b) {
+                    const range_bound& r = bounds_[b];
+                    auto& a = at<m::predicate_acc>(block, r.offset);
+                    ++a.present;
+                    // Both comparisons, no short circuit: a branch here is a coin flip per
+                    // bound. NaN compares false, as in in_range_config::test.
+                    a.hits += static_cast<std::uint64_t>(x >= r.lo) &
+                              static_cast<std::uint64_t>(x <= r.hi);
+                }
+                break;
+            }
+        }
     }
 }
 

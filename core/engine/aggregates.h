@@ -131,6 +131,35 @@ private:
     std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
                                   std::uint32_t slot2, std::shared_ptr<const void> config);
 
+    // The per-record work, compiled from accs_ so that a value is read and classified once
+    // however many accumulators look at it: the numeric accumulators of one field (sum,
+    // moments, min, max) are one step, and every in_range of one field is one loop over
+    // its bounds. Each accumulator still sees the same values in the same order as alone,
+    // so results are identical to adding them one by one.
+    static constexpr std::uint32_t k_unused = 0xffffffffu;
+    enum class step_kind : std::uint8_t { single, numbers, in_range };
+    struct add_step {
+        step_kind kind = step_kind::single;
+        std::uint32_t acc = 0;  // single: index into accs_
+        std::uint32_t slot = 0;
+        // numbers: offsets of the field's accumulators, k_unused when absent
+        std::uint32_t sum = k_unused;
+        std::uint32_t moments = k_unused;
+        std::uint32_t min = k_unused;
+        std::uint32_t max = k_unused;
+        // in_range: bounds_[first, last)
+        std::uint32_t first = 0;
+        std::uint32_t last = 0;
+    };
+    struct range_bound {
+        double lo;
+        double hi;
+        std::uint32_t offset;
+    };
+    void compile_steps();
+
+    std::vector<add_step> steps_;
+    std::vector<range_bound> bounds_;
     std::vector<acc_entry> accs_;       // trivially copyable kinds first, then heap kinds
     std::vector<std::uint32_t> heap_accs_;  // indices of heap-owning accs
     std::vector<std::string> state_keys_;

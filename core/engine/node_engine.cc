@@ -42,15 +42,24 @@ struct node_engine::cell_meta {
     timestamp_ns start = 0;  // pane start, or session start (its earliest record)
     timestamp_ns last = 0;   // latest event time of the cell's records (valid or not)
     std::uint32_t next = k_nil;
-    std::uint32_t gen = 0;  // bumped on release: tells stale session entries apart
+    // Panes: the previous cell of the group (k_nil at the head), so a late record finds its
+    // pane by walking back from the newest instead of forward through a sliding window's
+    // dozens of panes. Sessions: a generation bumped on release, telling stale heap entries
+    // apart. One field for both keeps a cell's metadata at 24 bytes.
+    std::uint32_t prev_or_gen = 0;
+    std::uint32_t& prev() { return prev_or_gen; }
+    std::uint32_t& gen() { return prev_or_gen; }
+    std::uint32_t gen() const { return prev_or_gen; }
 };
 
 struct node_engine::group_state {
-    std::uint64_t hash = 0;
     std::string key;  // encoded group values
+    timestamp_ns newest_freed = k_no_time;  // latest event time of released cells
+    // The low 32 bits of the key's hash: they place the group in the table (never larger
+    // than 2^32) and filter before comparing keys. 56 bytes per group instead of 64.
+    std::uint32_t hash = 0;
     std::uint32_t head = k_nil;  // cells, sorted by start
     std::uint32_t tail = k_nil;
-    timestamp_ns newest_freed = k_no_time;  // latest event time of released cells
     bool live = false;
 };
 
@@ -147,6 +156,9 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
             cc->calls.push_back(static_cast<std::uint32_t>(layout_->call_index(call.key)));
         }
     }
+    for (const auto& c : plan_.checks) {
+        if (c.emit == emit_mode::changes) tracked_ = checks_.size();
+    }
     stride_ = sizeof(cell_meta) + layout_->block_bytes();
     merge_block_ = std::make_unique<std::byte[]>(layout_->block_bytes());
     layout_->construct(merge_block_.get());
@@ -199,7 +211,7 @@ std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
 void node_engine::release_cell(std::uint32_t c) {
     layout_->destroy(block(c));
     cell_meta& m = meta(c);
-    ++m.gen;
+    if (sessions_) ++m.gen();
     m.next = free_cells_;
     free_cells_ = c;
     --live_cells_;
@@ -238,7 +250,7 @@ std::uint32_t node_engine::find_group(std::uint64_t hash) const {
         const std::uint32_t v = table_[i];
         if (v == 0) return k_nil;
         const group_state& g = groups_[v - 1];
-        if (g.hash == hash && same_key(g.key, key_buf_)) return v - 1;
+        if (g.hash == static_cast<std::uint32_t>(hash) && same_key(g.key, key_buf_)) return v - 1;
     }
 }
 
@@ -264,16 +276,16 @@ std::uint32_t node_engine::insert_group(std::uint64_t hash) {
     } else {
         g = static_cast<std::uint32_t>(groups_.size());
         groups_.emplace_back();
-        last_outcome_.resize(groups_.size() * checks_.size(), k_no_outcome);
+        last_outcome_.resize(groups_.size() * tracked_, k_no_outcome);
     }
     group_state& gs = groups_[g];
-    gs.hash = hash;
+    gs.hash = static_cast<std::uint32_t>(hash);
     gs.key = key_buf_;
     gs.head = gs.tail = k_nil;
     gs.newest_freed = k_no_time;
     gs.live = true;
-    std::fill_n(last_outcome_.begin() + static_cast<std::ptrdiff_t>(g * checks_.size()),
-                checks_.size(), k_no_outcome);
+    std::fill_n(last_outcome_.begin() + static_cast<std::ptrdiff_t>(g * tracked_), tracked_,
+                k_no_outcome);
     const std::size_t mask = table_.size() - 1;
     std::size_t i = hash & mask;
     while (table_[i] != 0) i = (i + 1) & mask;
@@ -400,7 +412,7 @@ bool node_engine::session_overlaps(std::uint32_t g, timestamp_ns t) const {
 }
 
 void node_engine::push_session(std::uint32_t g, std::uint32_t c) {
-    session_heap_.push_back({sat_add(meta(c).last, plan_.window.gap), g, c, meta(c).gen});
+    session_heap_.push_back({sat_add(meta(c).last, plan_.window.gap), g, c, meta(c).gen()});
     std::push_heap(session_heap_.begin(), session_heap_.end(),
                    [](const session_entry& a, const session_entry& b) { return a.end > b.end; });
 }
@@ -414,24 +426,32 @@ void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::si
         if (gs.tail != k_nil && meta(gs.tail).start == ps) {
             c = gs.tail;
         } else {
-            std::uint32_t prev = k_nil;
-            std::uint32_t cur = gs.head;
-            while (cur != k_nil && meta(cur).start < ps) {
-                prev = cur;
-                cur = meta(cur).next;
+            // Panes are sorted by start; a record is rarely more than a pane or two behind
+            // the newest, so search from the tail.
+            std::uint32_t after = k_nil;
+            std::uint32_t cur = gs.tail;
+            while (cur != k_nil && meta(cur).start > ps) {
+                after = cur;
+                cur = meta(cur).prev();
             }
             if (cur != k_nil && meta(cur).start == ps) {
                 c = cur;
             } else {
                 c = allocate_cell(ps);
-                meta(c).last = t;
-                meta(c).next = cur;
-                if (prev == k_nil) {
+                cell_meta& m = meta(c);
+                m.last = t;
+                m.next = after;
+                m.prev() = cur;
+                if (cur == k_nil) {
                     gs.head = c;
                 } else {
-                    meta(prev).next = c;
+                    meta(cur).next = c;
                 }
-                if (cur == k_nil) gs.tail = c;
+                if (after == k_nil) {
+                    gs.tail = c;
+                } else {
+                    meta(after).prev() = c;
+                }
             }
         }
     } else {
@@ -695,7 +715,11 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
             const std::uint32_t c = gs.head;
             gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
             gs.head = meta(c).next;
-            if (gs.head == k_nil) gs.tail = k_nil;
+            if (gs.head == k_nil) {
+                gs.tail = k_nil;
+            } else {
+                meta(gs.head).prev() = k_nil;
+            }
             release_cell(c);
         }
         if (grouped_ && gs.head == k_nil) {
@@ -716,7 +740,7 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
         std::pop_heap(session_heap_.begin(), session_heap_.end(), later);
         const session_entry e = session_heap_.back();
         session_heap_.pop_back();
-        if (e.cell >= cell_count_ || meta(e.cell).gen != e.gen) continue;
+        if (e.cell >= cell_count_ || meta(e.cell).gen() != e.gen) continue;
         const timestamp_ns actual = sat_add(meta(e.cell).last, plan_.window.gap);
         if (actual > watermark) {
             session_heap_.push_back({actual, e.group, e.cell, e.gen});
@@ -774,14 +798,15 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         } else if (cc.should_be && !cc.should_be->holds(v)) {
             o = outcome::warn;
         }
-        std::uint8_t& previous = last_outcome_[g * checks_.size() + k];
         bool emit = true;
         switch (cc.plan->emit) {
             case emit_mode::all: break;
             case emit_mode::failures: emit = o != outcome::pass; break;
-            case emit_mode::changes: emit = previous != static_cast<std::uint8_t>(o); break;
+            case emit_mode::changes:
+                emit = last_outcome_[g * tracked_ + k] != static_cast<std::uint8_t>(o);
+                break;
         }
-        previous = static_cast<std::uint8_t>(o);
+        if (tracked_ != 0) last_outcome_[g * tracked_ + k] = static_cast<std::uint8_t>(o);
         if (!emit) continue;
         if (!key_done) {
             decode_key(groups_[g].key, plan_.group_by, &key);
@@ -876,7 +901,11 @@ void node_engine::snapshot(byte_writer& w) const {
             w.i64(meta(c).last);
             layout_->serialize(block(c), w);
         }
-        w.raw(last_outcome_.data() + g * checks_.size(), checks_.size());
+        if (tracked_ != 0) {
+            w.raw(last_outcome_.data() + g * tracked_, tracked_);
+        } else {
+            for (std::size_t k = 0; k < checks_.size(); ++k) w.u8(k_no_outcome);
+        }
     }
     w.varint(free_groups_.size());
     for (const std::uint32_t g : free_groups_) w.varint(g);
@@ -908,14 +937,15 @@ bool node_engine::restore(byte_reader& r) {
     const std::size_t n_groups = r.count(1);
     if (!r.ok() || n_groups > std::numeric_limits<std::uint32_t>::max() / 2) return fail();
     groups_.resize(n_groups);
-    last_outcome_.assign(n_groups * checks_.size(), k_no_outcome);
+    last_outcome_.assign(n_groups * tracked_, k_no_outcome);
     for (std::uint32_t g = 0; g < n_groups && r.ok(); ++g) {
         group_state& gs = groups_[g];
         gs.live = r.boolean();
         if (!gs.live) continue;
         gs.key = std::string(r.str());
         if (!r.ok() || !decode_key(gs.key, plan_.group_by, nullptr)) return fail();
-        gs.hash = hashing::hash_bytes(gs.key.data(), gs.key.size(), 0x67726f7570);
+        gs.hash = static_cast<std::uint32_t>(
+            hashing::hash_bytes(gs.key.data(), gs.key.size(), 0x67726f7570));
         gs.newest_freed = r.i64();
         ++live_groups_;
         const std::size_t n_cells = r.count(17);
@@ -935,6 +965,7 @@ bool node_engine::restore(byte_reader& r) {
             } else {
                 meta(gs.tail).next = c;
             }
+            if (!sessions_) meta(c).prev() = gs.tail;
             gs.tail = c;
             if (!layout_->deserialize(block(c), r)) return fail();
             if (sessions_) push_session(g, c);
@@ -944,7 +975,7 @@ bool node_engine::restore(byte_reader& r) {
         for (std::size_t k = 0; k < checks_.size(); ++k) {
             const auto o = static_cast<std::uint8_t>(outcomes[k]);
             if (o > static_cast<std::uint8_t>(outcome::no_data) && o != k_no_outcome) return fail();
-            last_outcome_[g * checks_.size() + k] = o;
+            if (tracked_ != 0) last_outcome_[g * tracked_ + k] = o;
         }
     }
     const std::size_t n_free = r.count(1);

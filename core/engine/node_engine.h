@@ -151,7 +151,10 @@ private:
     std::vector<std::uint32_t> table_;  // group index + 1; 0 is empty
     std::size_t live_groups_ = 0;
     std::string key_buf_;
-    std::vector<std::uint8_t> last_outcome_;  // emit: changes; groups × checks, 0xff none
+    // emit: changes — the previous outcome per (group, check), 0xff none; groups × tracked_.
+    // tracked_ is the number of checks when one of them emits changes, else 0 (nothing kept).
+    std::vector<std::uint8_t> last_outcome_;
+    std::size_t tracked_ = 0;
 
     window::watermark_tracker watermark_;
     // Newest event time per source since start or restore (derived state, not checkpointed:

@@ -1,10 +1,13 @@
 // Check results: id, severity and the JSON line; see check_result.h.
+// The JSON line is written through a raw pointer into room reserved once per call (an upper
+// bound of its length): outputs of busy pipelines spend their time here.
 #include "core/result/check_result.h"
 
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
+#include <cstring>
 
 #include "core/sketch/hash.h"
 
@@ -24,33 +27,6 @@ std::string_view severity_of(const check_result& r) {
     return r.must_be.empty() ? "warn" : "fail";
 }
 
-std::string result_id(const check_result& r) {
-    // Fields separated by a byte that cannot occur in UTF-8 text, so ("ab", "c") and
-    // ("a", "bc") differ; window_start in whole milliseconds (what results show).
-    std::string key;
-    auto add = [&](std::string_view part) {
-        key += part;
-        key += '\xff';
-    };
-    add(r.pipeline);
-    add(r.node);
-    add(r.check);
-    const std::int64_t ms = r.window_start >= 0
-                                ? r.window_start / time::ns_per_ms
-                                : -((-r.window_start + time::ns_per_ms - 1) / time::ns_per_ms);
-    add(std::to_string(ms));
-    for (const auto& [name, value] : r.group) {
-        add(name);
-        std::string v;
-        append_json_value(value, v);
-        add(v);
-    }
-    const std::uint64_t h = hashing::hash_bytes(key.data(), key.size(), 0x7765697221ull);
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-}
-
 namespace {
 
 // Bytes a JSON string cannot hold as they are: control characters, '"' and '\\'.
@@ -62,114 +38,335 @@ constexpr auto k_escape = [] {
     return t;
 }();
 
-}  // namespace
+constexpr char k_hex[] = "0123456789abcdef";
 
-void append_json_string(std::string_view s, std::string& out) {
-    // Runs of plain bytes are appended whole: most strings need no escape at all.
-    out += '"';
-    const char* p = s.data();
-    const char* const end = p + s.size();
-    while (p < end) {
-        const char* run = p;
-        while (p < end && !k_escape[static_cast<unsigned char>(*p)]) ++p;
-        out.append(run, static_cast<std::size_t>(p - run));
-        if (p == end) break;
-        const char c = *p++;
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default: {
-                static constexpr char hex[] = "0123456789abcdef";
-                const auto u = static_cast<unsigned char>(c);
-                const char esc[6] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 15]};
-                out.append(esc, sizeof esc);
+// Longest JSON text of n bytes of string: each byte as \u00XX, and the quotes.
+constexpr std::size_t string_bound(std::size_t n) {
+    return 6 * n + 2;
+}
+// Longest non-string value: std::to_chars of a double takes at most 24 characters.
+constexpr std::size_t number_bound = 32;
+
+std::size_t value_bound(const measure_value& v) {
+    return v.kind == measure_kind::string ? string_bound(v.text.size()) : number_bound;
+}
+
+char* put(char* p, std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+}
+
+// True when one of the 8 bytes of w is below 0x20, '"' or '\\' (exact for "any": a borrow
+// can only start at a byte that matches).
+bool needs_escape(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    const std::uint64_t quote = w ^ (ones * '"');
+    const std::uint64_t backslash = w ^ (ones * '\\');
+    const std::uint64_t hit =
+        ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return (hit & highs) != 0;
+}
+
+char* put_char(char* p, char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!k_escape[u]) {
+        *p = c;
+        return p + 1;
+    }
+    p[0] = '\\';
+    switch (c) {
+        case '"': p[1] = '"'; return p + 2;
+        case '\\': p[1] = '\\'; return p + 2;
+        case '\n': p[1] = 'n'; return p + 2;
+        case '\r': p[1] = 'r'; return p + 2;
+        case '\t': p[1] = 't'; return p + 2;
+        case '\b': p[1] = 'b'; return p + 2;
+        case '\f': p[1] = 'f'; return p + 2;
+        default:
+            p[1] = 'u';
+            p[2] = '0';
+            p[3] = '0';
+            p[4] = k_hex[u >> 4];
+            p[5] = k_hex[u & 15];
+            return p + 6;
+    }
+}
+
+std::uint64_t load64(const char* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+}
+
+std::uint32_t load32(const char* q) {
+    std::uint32_t w;
+    std::memcpy(&w, q, 4);
+    return w;
+}
+
+// Needs string_bound(s.size()) bytes of room. Words of eight bytes are copied whole when none
+// needs an escape (the room always holds them: 6n + 2 >= n + 8 when n >= 8); so are the last
+// eight bytes for the tail, overlapping bytes that, needing no escape, were written as they
+// are just before; strings of 4 to 7 bytes take two overlapping loads.
+char* put_string(char* p, std::string_view s) {
+    *p++ = '"';
+    const char* q = s.data();
+    const std::size_t n = s.size();
+    const char* const end = q + n;
+    if (n >= 8) {
+        for (; end - q >= 8; q += 8) {
+            const std::uint64_t w = load64(q);
+            if (!needs_escape(w)) {
+                std::memcpy(p, &w, 8);
+                p += 8;
+            } else {
+                for (int i = 0; i < 8; ++i) p = put_char(p, q[i]);
             }
         }
+        const auto tail = static_cast<std::size_t>(end - q);
+        if (tail > 0) {
+            const std::uint64_t w = load64(end - 8);
+            if (!needs_escape(w)) {
+                std::memcpy(p + tail - 8, &w, 8);
+                p += tail;
+                q = end;
+            }
+        }
+    } else if (n >= 4) {
+        const std::uint32_t head = load32(q);
+        const std::uint32_t last = load32(end - 4);
+        if (!needs_escape(head | static_cast<std::uint64_t>(last) << 32)) {
+            std::memcpy(p, &head, 4);
+            std::memcpy(p + n - 4, &last, 4);
+            p += n;
+            q = end;
+        }
     }
-    out += '"';
+    while (q < end) p = put_char(p, *q++);
+    *p++ = '"';
+    return p;
+}
+
+// Needs number_bound bytes of room. Integers of up to five digits (counts, small extremes)
+// skip the shortest-representation search: std::to_chars prints them in fixed notation
+// anyway, since no scientific form is shorter. -0.0 takes the general path ("-0").
+char* put_number(char* p, double d) {
+    if (!std::isfinite(d)) return put(p, "null");
+    if (d > -100000.0 && d < 100000.0) {
+        const auto i = static_cast<std::int32_t>(d);
+        if (static_cast<double>(i) == d && (i != 0 || !std::signbit(d))) {
+            return std::to_chars(p, p + number_bound, i).ptr;
+        }
+    }
+    const auto [end, ec] = std::to_chars(p, p + number_bound, d);
+    return ec == std::errc() ? end : p;
+}
+
+char* put_value(char* p, const measure_value& v) {
+    switch (v.kind) {
+        case measure_kind::null: return put(p, "null");
+        case measure_kind::boolean: return v.boolean ? put(p, "true") : put(p, "false");
+        case measure_kind::string: return put_string(p, v.text);
+        case measure_kind::number: return put_number(p, v.number);
+    }
+    return p;
+}
+
+constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// The id's key: fields separated by a byte that cannot occur in UTF-8 text, so ("ab", "c")
+// and ("a", "bc") differ; window_start in whole milliseconds (what results show); group
+// values as JSON. Fixed forever: see result_id().
+std::size_t id_key_bound(const check_result& r) {
+    std::size_t n = r.pipeline.size() + r.node.size() + r.check.size() + 24;
+    for (const auto& [name, value] : r.group) n += name.size() + value_bound(value) + 2;
+    return n;
+}
+
+// Copies short parts inline, by overlapping loads, rather than through a call to memcpy.
+char* put_short(char* p, std::string_view s) {
+    const char* q = s.data();
+    const std::size_t n = s.size();
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 <= n; i += 8) std::memcpy(p + i, q + i, 8);
+        std::memcpy(p + n - 8, q + n - 8, 8);
+    } else if (n >= 4) {
+        std::memcpy(p, q, 4);
+        std::memcpy(p + n - 4, q + n - 4, 4);
+    } else {
+        for (std::size_t i = 0; i < n; ++i) p[i] = q[i];
+    }
+    return p + n;
+}
+
+char* put_id_key(char* p, const check_result& r) {
+    auto add = [&p](std::string_view part) {
+        p = put_short(p, part);
+        *p++ = '\xff';
+    };
+    add(r.pipeline);
+    add(r.node);
+    add(r.check);
+    p = std::to_chars(p, p + 21, floor_div(r.window_start, time::ns_per_ms)).ptr;
+    *p++ = '\xff';
+    for (const auto& [name, value] : r.group) {
+        add(name);
+        p = put_value(p, value);
+        *p++ = '\xff';
+    }
+    return p;
+}
+
+std::uint64_t id_hash(const check_result& r) {
+    constexpr std::uint64_t seed = 0x7765697221ull;
+    const std::size_t bound = id_key_bound(r);
+    char local[512];
+    if (bound <= sizeof local) {
+        const char* end = put_id_key(local, r);
+        return hashing::hash_bytes(local, static_cast<std::size_t>(end - local), seed);
+    }
+    // Long names or group values: a per-thread buffer, grown once, not per result.
+    thread_local std::string big;
+    if (big.size() < bound) big.resize(bound);
+    const char* end = put_id_key(big.data(), r);
+    return hashing::hash_bytes(big.data(), static_cast<std::size_t>(end - big.data()), seed);
+}
+
+char* put_hex16(char* p, std::uint64_t h) {
+    for (int i = 15; i >= 0; --i) {
+        p[i] = k_hex[h & 15];
+        h >>= 4;
+    }
+    return p + 16;
+}
+
+// The text of the last second formatted in one slot (window_start, window_end, emitted_at):
+// consecutive results share their window bounds, and mostly their emission second, so
+// only the milliseconds are rewritten. Per thread, as outputs may run on any thread.
+struct time_text {
+    time::timestamp_ns time = 0;  // text is the time of this instant, in this second
+    std::int64_t second = 0;
+    char text[24] = {'1', '9', '7', '0', '-', '0', '1', '-', '0', '1', 'T', '0',
+                     '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
+};
+thread_local time_text t_times[3];
+
+// Formats t into the cache: only the milliseconds when the second is the cached one.
+void write_time(time::timestamp_ns t, time_text& cache) {
+    cache.time = t;
+    const std::int64_t ms = floor_div(t, time::ns_per_ms);
+    const std::int64_t second = floor_div(ms, 1000);
+    if (second != cache.second) {
+        time::format_rfc3339_ms(t, cache.text);
+        cache.second = second;
+    } else {
+        const auto millis = static_cast<int>(ms - second * 1000);
+        cache.text[20] = static_cast<char>('0' + millis / 100);
+        cache.text[21] = static_cast<char>('0' + millis / 10 % 10);
+        cache.text[22] = static_cast<char>('0' + millis % 10);
+    }
+}
+
+// Writes the quoted time (26 bytes).
+char* put_time(char* p, time::timestamp_ns t, time_text& cache) {
+    if (t != cache.time) write_time(t, cache);
+    *p++ = '"';
+    p = put(p, {cache.text, sizeof cache.text});
+    *p++ = '"';
+    return p;
+}
+
+// Every byte of a line except its strings, values and times (the keys, punctuation, the
+// id, outcome, severity and records) fits in this: about 230 at most.
+constexpr std::size_t fixed_bound = 256;
+
+}  // namespace
+
+std::string result_id(const check_result& r) {
+    std::string id(16, '0');
+    put_hex16(id.data(), id_hash(r));
+    return id;
+}
+
+void append_json_string(std::string_view s, std::string& out) {
+    const std::size_t old = out.size();
+    out.resize(old + string_bound(s.size()));
+    char* const end = put_string(out.data() + old, s);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 void append_json_value(const measure_value& v, std::string& out) {
-    switch (v.kind) {
-        case measure_kind::null: out += "null"; return;
-        case measure_kind::boolean: out += v.boolean ? "true" : "false"; return;
-        case measure_kind::string: append_json_string(v.text, out); return;
-        case measure_kind::number: {
-            if (!std::isfinite(v.number)) {
-                out += "null";
-                return;
-            }
-            char buf[32];
-            // Integral values print without a fraction ("42", not "42.0").
-            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.number);
-            out.append(buf, ec == std::errc() ? end : buf);
-            return;
-        }
-    }
+    const std::size_t old = out.size();
+    out.resize(old + value_bound(v));
+    char* const end = put_value(out.data() + old, v);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 void append_json(const check_result& r, std::string& out) {
-    char time_buf[24];
-    auto add_key = [&](std::string_view key) {
-        out += out.empty() || out.back() == '{' ? "" : ",";
-        append_json_string(key, out);
-        out += ':';
-    };
-    out += '{';
-    add_key("id");
-    append_json_string(result_id(r), out);
-    add_key("pipeline");
-    append_json_string(r.pipeline, out);
-    add_key("node");
-    append_json_string(r.node, out);
-    add_key("check");
-    append_json_string(r.check, out);
-    add_key("window_start");
-    time::format_rfc3339_ms(r.window_start, time_buf);
-    append_json_string({time_buf, sizeof time_buf}, out);
-    add_key("window_end");
-    time::format_rfc3339_ms(r.window_end, time_buf);
-    append_json_string({time_buf, sizeof time_buf}, out);
-    add_key("group");
-    if (r.group.empty()) {
-        out += "null";
-    } else {
-        out += '{';
-        for (std::size_t i = 0; i < r.group.size(); ++i) {
-            if (i) out += ',';
-            append_json_string(r.group[i].first, out);
-            out += ':';
-            append_json_value(r.group[i].second, out);
-        }
-        out += '}';
+    std::size_t bound = fixed_bound + string_bound(r.pipeline.size()) +
+                        string_bound(r.node.size()) + string_bound(r.check.size()) +
+                        string_bound(r.measure.size()) + string_bound(r.must_be.size()) +
+                        string_bound(r.should_be.size()) + value_bound(r.value) + 3 * 26;
+    for (const auto& [name, value] : r.group) {
+        bound += string_bound(name.size()) + value_bound(value) + 2;
     }
-    add_key("measure");
-    append_json_string(r.measure, out);
-    add_key("value");
-    append_json_value(r.value, out);
+    const std::size_t old = out.size();
+    out.resize(old + bound);
+    char* const begin = out.data() + old;
+    char* p = begin;
+
+    p = put(p, "{\"id\":\"");
+    p = put_hex16(p, id_hash(r));
+    p = put(p, "\",\"pipeline\":");
+    p = put_string(p, r.pipeline);
+    p = put(p, ",\"node\":");
+    p = put_string(p, r.node);
+    p = put(p, ",\"check\":");
+    p = put_string(p, r.check);
+    p = put(p, ",\"window_start\":");
+    p = put_time(p, r.window_start, t_times[0]);
+    p = put(p, ",\"window_end\":");
+    p = put_time(p, r.window_end, t_times[1]);
+    p = put(p, ",\"group\":");
+    if (r.group.empty()) {
+        p = put(p, "null");
+    } else {
+        char sep = '{';
+        for (const auto& [name, value] : r.group) {
+            *p++ = sep;
+            sep = ',';
+            p = put_string(p, name);
+            *p++ = ':';
+            p = put_value(p, value);
+        }
+        *p++ = '}';
+    }
+    p = put(p, ",\"measure\":");
+    p = put_string(p, r.measure);
+    p = put(p, ",\"value\":");
+    p = put_value(p, r.value);
     if (!r.must_be.empty()) {
-        add_key("must_be");
-        append_json_string(r.must_be, out);
+        p = put(p, ",\"must_be\":");
+        p = put_string(p, r.must_be);
     }
     if (!r.should_be.empty()) {
-        add_key("should_be");
-        append_json_string(r.should_be, out);
+        p = put(p, ",\"should_be\":");
+        p = put_string(p, r.should_be);
     }
-    add_key("outcome");
-    append_json_string(to_string(r.outcome), out);
-    add_key("severity");
-    append_json_string(severity_of(r), out);
-    add_key("records");
-    out += std::to_string(r.records);
-    add_key("emitted_at");
-    time::format_rfc3339_ms(r.emitted_at, time_buf);
-    append_json_string({time_buf, sizeof time_buf}, out);
-    out += '}';
+    p = put(p, ",\"outcome\":\"");
+    p = put(p, to_string(r.outcome));
+    p = put(p, "\",\"severity\":\"");
+    p = put(p, severity_of(r));
+    p = put(p, "\",\"records\":");
+    p = std::to_chars(p, p + 21, r.records).ptr;
+    p = put(p, ",\"emitted_at\":");
+    p = put_time(p, r.emitted_at, t_times[2]);
+    *p++ = '}';
+    assert(p <= begin + bound);
+    out.resize(old + static_cast<std::size_t>(p - begin));
 }
 
 }  // namespace weir

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <csignal>
@@ -244,6 +245,32 @@ TEST_F(file_fixture, a_partial_write_is_completed_later) {
     EXPECT_EQ(read_file(path()), expected);
 }
 
+TEST_F(file_fixture, records_count_the_lines_in_the_file_through_partial_writes) {
+    // Lines are counted as they are queued, and by their bytes only when a write stops short.
+    auto out = file_output::open(ctx, options());
+    for (int i = 0; i < 3; ++i) out->write_result(numbered(i));
+    out->write_record("{\"a\":\n1}");  // a record may hold a newline: two lines in the file
+    for (int i = 3; i < 6; ++i) out->write_result(numbered(i));
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+    auto* previous = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = saved;
+    small.rlim_cur = json_line(numbered(0)).size() * 2 + 10;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    EXPECT_FALSE(flush(*out).ok);
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, previous);
+    EXPECT_EQ(out->stats().records, 2u) << "two whole lines and a part of the third";
+
+    EXPECT_TRUE(flush(*out).ok);
+    const std::string text = read_file(path());
+    EXPECT_EQ(out->stats().records, 8u);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 8);
+    out->write_result(numbered(6));
+    EXPECT_TRUE(flush(*out).ok);
+    EXPECT_EQ(out->stats().records, 9u);
+}
+
 TEST_F(file_fixture, failed_lines_are_retried_by_the_timer_too) {
     fs::create_symlink("/dev/full", path());
     file_output_options o = options();
@@ -281,6 +308,7 @@ TEST_F(file_fixture, queue_bound_drops_the_oldest_lines_and_says_so) {
     while (tail.size() < text.size()) tail = lines[lines.size() - ++kept] + tail;
     EXPECT_EQ(text, tail) << "the newest lines survive, whole";
     EXPECT_EQ(out->stats().errors, 30 - kept + 1);  // dropped lines + the failed write
+    EXPECT_EQ(out->stats().records, kept);
     EXPECT_TRUE(flush(*out).ok) << "reported once";
 }
 
