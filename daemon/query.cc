@@ -532,8 +532,9 @@ prometheus::Gauge* query::group_gauge(check_entry& e, const compiled_node& node,
 }
 
 void query::dispatch(const compiled_node& node) {
-    if (env_.metrics && !results_.empty()) {
-        const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());
+    if (results_.empty()) return;
+    const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());
+    if (env_.metrics) {
         const time::timestamp_ns now = env_.clock();
         auto& entries = check_entries_[index];
         check_entry* e = nullptr;
@@ -591,12 +592,9 @@ void query::dispatch(const compiled_node& node) {
             m.set_failing(e->failing.size());
         }
     }
-    const auto index = static_cast<std::size_t>(&node - plan_.nodes.data());
     for (const auto& o : node.config->outputs) {
         auto out = env_.outputs.find(o.value);
-        if (out == env_.outputs.end() || results_.empty() || !admit(index, o.value, results_.size())) {
-            continue;
-        }
+        if (out == env_.outputs.end() || !admit(index, o.value, results_.size())) continue;
         for (const auto& r : results_) out->second->write_result(r);
     }
     counters_.results += results_.size();

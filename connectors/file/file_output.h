@@ -91,7 +91,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     bool timer_armed_ = false;
     std::uint64_t dropped_lines_ = 0;  // not yet reported by a flush
     std::string last_error_;
-    bool failing_ = false;  // the last write failed (on the strand)
+    bool failing_ = false;  // the last write failed (io_mutex_)
     boost::asio::steady_timer timer_;
 
     std::atomic<std::uint64_t> records_{0};

@@ -4,40 +4,20 @@ passes again."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 import urllib.request
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, free_port, wait_for
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url):
     with urllib.request.urlopen(url, timeout=2) as r:
         return json.loads(r.read())
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError as e:  # not listening yet
-            last_error = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} ({last_error})")
 
 
 PIPELINE = """

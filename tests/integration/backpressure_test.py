@@ -4,16 +4,14 @@
 import http.server
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
-import urllib.request
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, http_get, http_port, wait_for
 
 
 def pipeline(url, when_full, max_records):
@@ -87,20 +85,6 @@ class stalling_webhook:
         self.server.server_close()
 
 
-def wait_for(check, seconds, what):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-
-
-def get(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return r.read().decode()
-
-
 class backpressure_test(unittest.TestCase):
     def start(self, when_full, max_records, settings=None):
         self.hook = stalling_webhook()
@@ -124,12 +108,8 @@ class backpressure_test(unittest.TestCase):
         self.addCleanup(self.stop_weir)
         self.log_path = log_path
 
-        def port():
-            with open(log_path) as f:
-                m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
-            return int(m.group(1)) if m else None
-        wait_for(lambda: port() is not None, 15, "the HTTP server")
-        self.base = f"http://127.0.0.1:{port()}"
+        wait_for(lambda: http_port(log_path) is not None, 15, "the HTTP server")
+        self.base = f"http://127.0.0.1:{http_port(log_path)}"
 
     def stop_weir(self):
         if self.proc.poll() is None:
@@ -142,12 +122,12 @@ class backpressure_test(unittest.TestCase):
                 self.proc.wait()
 
     def query(self):
-        [q] = json.loads(get(self.base + "/api/v1/status"))["queries"]
+        [q] = json.loads(http_get(self.base + "/api/v1/status", timeout=5)[1])["queries"]
         return q
 
     def metric(self, name, **labels):
         total = 0.0
-        for line in get(self.base + "/metrics").splitlines():
+        for line in http_get(self.base + "/metrics", timeout=5)[1].splitlines():
             if not line.startswith(name + "{"):
                 continue
             if all(f'{k}="{v}"' in line for k, v in labels.items()):

@@ -2,17 +2,13 @@
 (checked with promtool when it is installed) and the status API of a running weir."""
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import unittest
-import urllib.error
-import urllib.request
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, http_get, http_port, wait_for
 
 PIPELINE = """
 inputs:
@@ -28,23 +24,6 @@ nodes:
       - {name: volume, measure: count(), must_be: "> 10"}
       - {name: impossible, measure: count(), must_be: "> 1000000"}
 """
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class http_test(unittest.TestCase):
@@ -66,17 +45,13 @@ class http_test(unittest.TestCase):
                                   os.path.join(tmp, "d"), path],
                                  stdout=subprocess.DEVNULL, stderr=log)
             try:
-                def port():
-                    with open(log_path) as f:
-                        m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
-                    return int(m.group(1)) if m else None
-                wait_for(lambda: port() is not None, 10, "the HTTP server")
-                base = f"http://127.0.0.1:{port()}"
-                self.assertEqual(get(base + "/health")[0], 200)
-                wait_for(lambda: get(base + "/ready")[0] == 200, 10, "readiness")
+                wait_for(lambda: http_port(log_path) is not None, 10, "the HTTP server")
+                base = f"http://127.0.0.1:{http_port(log_path)}"
+                self.assertEqual(http_get(base + "/health")[0], 200)
+                wait_for(lambda: http_get(base + "/ready")[0] == 200, 10, "readiness")
 
                 def metrics():
-                    return get(base + "/metrics")[1]
+                    return http_get(base + "/metrics")[1]
                 wait_for(lambda: "weir_check_results_total" in metrics(), 20, "check results")
                 text = metrics()
                 self.assertRegex(text, r'weir_check_failing\{[^}]*check="impossible"[^}]*\} 1')
@@ -90,14 +65,14 @@ class http_test(unittest.TestCase):
                                            capture_output=True, text=True, timeout=30)
                     self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
-                status = json.loads(get(base + "/api/v1/status")[1])
+                status = json.loads(http_get(base + "/api/v1/status")[1])
                 self.assertEqual(status["state"], "running")
                 [query] = status["queries"]
                 self.assertEqual((query["pipeline"], query["query"], query["state"]),
                                  ("p", "quality", "running"))
                 self.assertGreater(query["input_records"], 0)
                 self.assertIsNotNone(query["watermark"])
-                self.assertEqual(get(base + "/nope")[0], 404)
+                self.assertEqual(http_get(base + "/nope")[0], 404)
 
                 # `weir status` prints the same as a table.
                 out = subprocess.run([WEIR, "status", "--url", base], capture_output=True,

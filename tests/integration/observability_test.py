@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, free_port, http_port, wait_for
 
 # A grouped node whose state (distinct sets, quantile sketches of 2000 groups in a day-long
 # window) makes a checkpoint of a few MB: restoring and writing it takes long enough, even in a
@@ -77,21 +77,6 @@ nodes:
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def request(port, path, timeout=2.0, raw=None):
     """One request on a fresh connection: (status, body), or (None, reason) when the connection
     was refused, reset or closed without an answer."""
@@ -150,11 +135,8 @@ class daemon:
 
     def wait_port(self, timeout=30):
         def found():
-            with open(self.log_path) as f:
-                m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-            return m is not None or self.proc.poll() is not None
+            self.port = http_port(self.log_path)
+            return self.port is not None or self.proc.poll() is not None
         wait_for(found, timeout, "the HTTP server")
         if self.port is None:
             raise AssertionError("weir exited early:\n" + self.log_text()[-3000:])

@@ -3,18 +3,15 @@ target is up, weir_check_results_total grows, and a check that fails shows
 weir_check_failing == 1 in Prometheus's query API."""
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.parse
 import urllib.request
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, free_port, wait_for
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
@@ -34,28 +31,10 @@ nodes:
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def query(base, expr):
     url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     with urllib.request.urlopen(url, timeout=2) as r:
         return json.loads(r.read())["data"]["result"]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @unittest.skipUnless(os.path.exists(PROMETHEUS), "prometheus is not installed")

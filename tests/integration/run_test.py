@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, weir
+from weir_test_util import WEIR, weir, wait_for
 
 WINDOW_S = 10
 START = "2026-11-20T10:00:00Z"
@@ -273,15 +273,6 @@ nodes:
 outputs:
   results: {{type: file, path: {results}}}
 """
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class reload_test(unittest.TestCase):

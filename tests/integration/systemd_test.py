@@ -12,10 +12,8 @@ import subprocess
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-from weir_test_util import WEIR, source, weir
+from weir_test_util import WEIR, source, weir, http_get, http_port
 
 PIPELINE = """
 inputs:
@@ -33,14 +31,6 @@ nodes:
 outputs:
   results: {type: file, path: RESULTS}
 """
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 class notify_socket:
@@ -101,9 +91,7 @@ class systemd_notify_test(unittest.TestCase):
         return p
 
     def port(self):
-        with open(self.log_path) as f:
-            m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
-        return int(m.group(1)) if m else None
+        return http_port(self.log_path)
 
     def log(self):
         with open(self.log_path) as f:
@@ -121,7 +109,7 @@ class systemd_notify_test(unittest.TestCase):
             # The HTTP server listened before READY=1, and /ready already says 200.
             port = self.port()
             self.assertIsNotNone(port, "READY=1 before the HTTP server listened")
-            self.assertEqual(get(f"http://127.0.0.1:{port}/ready"), 200)
+            self.assertEqual(http_get(f"http://127.0.0.1:{port}/ready")[0], 200)
             self.assertEqual(ready["READY"], "1")
             self.assertIn("running", ready.get("STATUS", ""))
             self.assertFalse(any("STOPPING" in m or "RELOADING" in m for m in seen), seen)
@@ -148,7 +136,7 @@ class systemd_notify_test(unittest.TestCase):
             self.assertLessEqual(usec, int(after * 1e6) + 1000)
             self.assertFalse(any("READY" in m for m in seen), "READY=1 before RELOADING=1")
             sock.wait_for("READY", 10)
-            self.assertEqual(get(f"http://127.0.0.1:{port}/ready"), 200)
+            self.assertEqual(http_get(f"http://127.0.0.1:{port}/ready")[0], 200)
 
             # SIGTERM: STOPPING=1, then a clean exit.
             p.send_signal(signal.SIGTERM)

@@ -1,6 +1,12 @@
-"""Helpers shared by the integration tests: run the real weir binary with a bounded time."""
+"""Helpers shared by the integration tests: run the real weir binary with a bounded time, wait
+for a condition with a bound, talk HTTP to it, and find the port its HTTP server took."""
 import os
+import re
+import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 
 SOURCE_DIR = os.environ["WEIR_SOURCE_DIR"]
 WEIR = os.environ["WEIR_BINARY"]
@@ -18,3 +24,42 @@ def weir(*args, env=None, timeout=60, cwd=None):
 
 def source(*parts):
     return os.path.join(SOURCE_DIR, *parts)
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    """Polls predicate() until it is true, for at most `timeout` seconds. An OSError (a server
+    not listening yet) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError as e:
+            last_error = e
+        time.sleep(interval)
+    suffix = f" (last error: {last_error})" if last_error else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{suffix}")
+
+
+def http_get(url, timeout=2):
+    """(status, body) of a GET; 4xx and 5xx answers are returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def free_port():
+    """A loopback port free now (for servers that cannot be told to pick their own)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_port(log_path):
+    """The port weir's HTTP server took, from its log ("HTTP server on ADDR:PORT"), or None."""
+    with open(log_path) as f:
+        m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
+    return int(m.group(1)) if m else None
