@@ -4,6 +4,7 @@
 #include "config/load.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "config/compile.h"
 #include "config/graph.h"
@@ -567,11 +569,22 @@ env_lookup process_env() {
     };
 }
 
+// Pipeline files are independent until they meet in one configuration, and yaml-cpp takes most
+// of the time: they are read on up to this many threads, then added in name order.
+constexpr unsigned max_load_threads = 4;
+
 load_result load(const std::vector<std::string>& paths, const params::component_registry& registry,
                  const env_lookup& env) {
     load_result r;
     default_settings(r.config.settings);
-    std::map<std::string, std::string> owners;
+    struct pipeline_file {
+        std::string path;
+        std::string text;
+        pipeline_config config;
+        diagnostics diags;
+        bool loaded = false;
+    };
+    std::vector<pipeline_file> files;
     std::string settings_file;
     for (const auto& f : expand(paths, r.diags)) {
         auto text = read_file(f.path, r.diags);
@@ -587,10 +600,30 @@ load_result load(const std::vector<std::string>& paths, const params::component_
             load_settings(f.path, *text, env, r.config.settings, r.diags);
             continue;
         }
-        pipeline_config p;
-        if (load_pipeline(f.path, *text, env, registry, p, r.diags)) {
-            add_pipeline(std::move(p), owners, r.config, r.diags);
-        }
+        files.push_back({f.path, std::move(*text), {}, {}, false});
+    }
+
+    auto load_one = [&](pipeline_file& f) {
+        f.loaded = load_pipeline(f.path, f.text, env, registry, f.config, f.diags);
+    };
+    const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(
+        {files.size(), max_load_threads, std::max(1u, std::thread::hardware_concurrency())}));
+    if (threads <= 1) {
+        for (auto& f : files) load_one(f);
+    } else {
+        std::atomic<std::size_t> next{0};
+        auto work = [&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < files.size();) load_one(files[i]);
+        };
+        std::vector<std::jthread> pool;
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        work();
+    }
+
+    std::map<std::string, std::string> owners;
+    for (auto& f : files) {
+        r.diags.append(f.diags);
+        if (f.loaded) add_pipeline(std::move(f.config), owners, r.config, r.diags);
     }
     finish(r.config);
     return r;

@@ -4,8 +4,11 @@
 #include "config/yaml_reader.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -307,6 +310,35 @@ std::string syntax_hint(std::string_view raw, int line) {
     return "";
 }
 
+// yaml-cpp never consumes a stray "," (or "]", "}") at the top of a document: the parser then
+// returns one empty document after another without moving, and YAML::LoadAll collects them
+// until memory runs out. Walks the documents' events first and returns where the parser
+// stalls, if it does. Every document that does not stall consumes input, so this ends.
+std::optional<YAML::Mark> stalled_document(const std::string& text) {
+    struct starts : YAML::EventHandler {
+        std::vector<YAML::Mark> marks;
+        void OnDocumentStart(const YAML::Mark& m) override { marks.push_back(m); }
+        void OnDocumentEnd() override {}
+        void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+        void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+        void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                      const std::string&) override {}
+        void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                             YAML::EmitterStyle::value) override {}
+        void OnSequenceEnd() override {}
+        void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                        YAML::EmitterStyle::value) override {}
+        void OnMapEnd() override {}
+    } handler;
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(handler)) {
+        const auto& m = handler.marks;
+        if (m.size() >= 2 && m[m.size() - 1].pos == m[m.size() - 2].pos) return m.back();
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<params::value> read_yaml(std::string_view text, const std::string& file,
@@ -320,7 +352,16 @@ std::optional<params::value> read_yaml(std::string_view text, const std::string&
 
     std::vector<YAML::Node> documents;
     try {
-        documents = YAML::LoadAll(std::string(text));
+        const std::string owned(text);
+        if (const auto m = stalled_document(owned)) {
+            const auto at = static_cast<std::size_t>(std::max(m->pos, 0));
+            std::string what = at < owned.size() ? owned.substr(at, 1) : "end of file";
+            if (at < owned.size()) what = '"' + what + '"';
+            out.error({file, m->line + 1, m->column + 1}, "",
+                      "YAML syntax: unexpected " + what + " where a value should start");
+            return std::nullopt;
+        }
+        documents = YAML::LoadAll(owned);
     } catch (const YAML::DeepRecursion& e) {
         // yaml-cpp says "bad file" here; say what is wrong.
         out.error({file, e.mark.line + 1, e.mark.column + 1}, "",

@@ -8,6 +8,7 @@
 #include "tests/unit/spec_expectations.h"
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -554,6 +555,56 @@ TEST(load, the_design_example_is_valid) {
     ASSERT_EQ(r.config.pipelines.size(), 1u);
     EXPECT_EQ(r.config.pipelines[0].name, "sensors");
     EXPECT_EQ(r.config.pipelines[0].nodes[0].checks.size(), 4u);
+}
+
+TEST(load_text, mutated_examples_give_diagnostics_never_a_crash) {
+    // Every example pipeline with random bytes flipped, inserted or cut, lines dropped or
+    // duplicated: loading never throws or crashes, and every diagnostic points into the text
+    // (or at 0:0) with a message. Run under ASan by the test command.
+    std::vector<std::string> texts;
+    for (const auto& e : fs::directory_iterator(fs::path(WEIR_SOURCE_DIR) / "examples")) {
+        if (e.path().extension() != ".yaml" || e.path().filename() == "weir.yaml") continue;
+        std::ifstream in(e.path());
+        texts.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    ASSERT_GE(texts.size(), 3u);
+    std::mt19937_64 rng(41);
+    int rejected = 0;
+    for (int round = 0; round < 2000; ++round) {
+        std::string text = texts[rng() % texts.size()];
+        for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k) {
+            const std::size_t at = rng() % text.size();
+            switch (rng() % 5) {
+                case 0: text[at] = static_cast<char>(rng() % 256); break;
+                case 1: text.insert(at, 1, "{}[]:,-'\"&*!|>%@`#\t \n"[rng() % 20]); break;
+                case 2: text.resize(at); break;
+                case 3: {  // drop a line
+                    const std::size_t b = text.rfind('\n', at);
+                    const std::size_t e = text.find('\n', at);
+                    if (b != std::string::npos && e != std::string::npos) text.erase(b, e - b);
+                    break;
+                }
+                default: {  // duplicate a line (a duplicate key, mostly)
+                    const std::size_t b = text.rfind('\n', at);
+                    const std::size_t e = text.find('\n', at);
+                    if (b != std::string::npos && e != std::string::npos) {
+                        text.insert(e, text.substr(b, e - b));
+                    }
+                }
+            }
+            if (text.empty()) text = "x";
+        }
+        const auto lines = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+        load_result r;
+        ASSERT_NO_THROW(r = load_text(text, "m.yaml", registry(), no_env())) << text;
+        if (r.diags.has_errors()) ++rejected;
+        for (const auto& d : r.diags.sorted()) {
+            EXPECT_FALSE(d.message.empty()) << format(d);
+            EXPECT_LE(d.pos.line, lines + 1) << format(d) << "\n" << text;
+            EXPECT_TRUE(d.pos.line == 0 || d.pos.column >= 1) << format(d);
+        }
+    }
+    EXPECT_GT(rejected, 1000);  // most mutations break something, and all are survived
 }
 
 }  // namespace
