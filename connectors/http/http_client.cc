@@ -1,11 +1,20 @@
 // The HTTP/1.1 client and delivery queue of the webhook and Alertmanager outputs.
 #include "connectors/http/http_client.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace weir::connectors {
@@ -45,21 +54,29 @@ std::string base64(std::string_view in) {
 // A kept-alive connection the server closed while idle fails like this on first use.
 bool is_stale_connection(const error_code& ec) {
     return ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
-           ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe;
+           ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe ||
+           ec == boost::asio::ssl::error::stream_truncated;
+}
+
+bool is_ip_address(const std::string& host) {
+    error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    return !ec;
 }
 
 }  // namespace
 
 std::optional<http_url> http_url::parse(std::string_view text, std::string& error) {
+    http_url url;
     if (text.starts_with("https://")) {
-        error = "https:// URLs are not supported by this build of weir (no TLS library)";
+        url.tls = true;
+        text.remove_prefix(8);
+    } else if (text.starts_with("http://")) {
+        text.remove_prefix(7);
+    } else {
+        error = "expected an http:// or https:// URL";
         return std::nullopt;
     }
-    if (!text.starts_with("http://")) {
-        error = "expected an http:// URL";
-        return std::nullopt;
-    }
-    text.remove_prefix(7);
     const std::size_t authority_end = std::min(text.find_first_of("/?#"), text.size());
     std::string_view authority = text.substr(0, authority_end);
     std::string_view rest = text.substr(authority_end);
@@ -70,7 +87,6 @@ std::optional<http_url> http_url::parse(std::string_view text, std::string& erro
         error = "credentials in the URL are not supported: use basic_auth";
         return std::nullopt;
     }
-    http_url url;
     std::string_view port;
     if (authority.starts_with('[')) {
         const std::size_t close = authority.find(']');
@@ -90,7 +106,8 @@ std::optional<http_url> http_url::parse(std::string_view text, std::string& erro
         url.host = authority.substr(0, colon);
         if (colon != std::string_view::npos) port = authority.substr(colon + 1);
     }
-    unsigned port_number = 80;
+    const unsigned default_port = url.tls ? 443 : 80;
+    unsigned port_number = default_port;
     if (!port.empty()) {
         const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
         if (ec != std::errc() || end != port.data() + port.size() || port_number == 0 ||
@@ -108,16 +125,62 @@ std::optional<http_url> http_url::parse(std::string_view text, std::string& erro
                  : rest.starts_with('?') ? "/" + std::string(rest)
                                          : std::string(rest);
     url.host_header = authority.starts_with('[') ? "[" + url.host + "]" : url.host;
-    if (port_number != 80) url.host_header += ":" + url.port;
+    if (port_number != default_port) url.host_header += ":" + url.port;
     return url;
+}
+
+std::string http_url::to_string() const {
+    return (tls ? "https://" : "http://") + host_header + target;
+}
+
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const tls_options& options) {
+    namespace ssl = boost::asio::ssl;
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    auto use = [](const std::string& what, const std::string& file, auto&& load) {
+        if (::access(file.c_str(), R_OK) != 0) {
+            throw std::runtime_error("tls." + what + " " + file + ": " + std::strerror(errno));
+        }
+        error_code ec;
+        load(ec);
+        if (ec) {
+            // OpenSSL's own reason when it has one ("no certificate or crl found", "key values
+            // mismatch"); Asio only says "asio.ssl error".
+            const char* reason = ERR_reason_error_string(static_cast<unsigned long>(ec.value()));
+            throw std::runtime_error("tls." + what + " " + file + ": cannot use it (" +
+                                     (reason != nullptr ? reason : ec.message()) + ")");
+        }
+    };
+    if (!options.ca_file.empty()) {
+        use("ca_file", options.ca_file,
+            [&](error_code& ec) { ctx->load_verify_file(options.ca_file, ec); });
+    } else {
+        error_code ec;
+        ctx->set_default_verify_paths(ec);
+        if (ec) throw std::runtime_error("cannot read the system's certificate authorities: " +
+                                         ec.message());
+    }
+    if (!options.cert_file.empty()) {
+        use("cert_file", options.cert_file,
+            [&](error_code& ec) { ctx->use_certificate_chain_file(options.cert_file, ec); });
+        use("key_file", options.key_file, [&](error_code& ec) {
+            ctx->use_private_key_file(options.key_file, ssl::context::pem, ec);
+        });
+    }
+    ctx->set_verify_mode(options.verify ? ssl::verify_peer : ssl::verify_none);
+    return ctx;
 }
 
 // ---------------------------------------------------------------------------------------------
 
 http_client::http_client(boost::asio::any_io_executor executor, http_url url,
-                         std::chrono::milliseconds timeout)
-    : url_(std::move(url)),
+                         std::chrono::milliseconds timeout,
+                         std::shared_ptr<boost::asio::ssl::context> tls)
+    : executor_(executor),
+      url_(std::move(url)),
       timeout_(timeout),
+      tls_(std::move(tls)),
       resolver_(executor),
       socket_(executor),
       deadline_(executor) {}
@@ -132,7 +195,7 @@ void http_client::send(std::shared_ptr<const http_request> request,
     deadline_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
         if (!ec) self->on_deadline(generation);
     });
-    reused_ = socket_.is_open();
+    reused_ = socket().is_open();
     if (reused_) {
         write();
     } else {
@@ -146,7 +209,7 @@ void http_client::on_deadline(std::uint64_t generation) {
     timed_out_ = true;
     resolver_.cancel();
     error_code ignored;
-    socket_.close(ignored);
+    socket().close(ignored);
 }
 
 void http_client::resolve() {
@@ -155,43 +218,68 @@ void http_client::resolve() {
         [self = shared_from_this()](const error_code& ec,
                                     boost::asio::ip::tcp::resolver::results_type results) {
             if (ec || self->timed_out_) return self->finish(ec);
+            if (self->url_.tls) {
+                if (!self->tls_) throw std::logic_error("http_client: https:// without a context");
+                self->tls_stream_.emplace(self->executor_, *self->tls_);
+            }
             boost::asio::async_connect(
-                self->socket_, results,
+                self->socket(), results,
                 [self](const error_code& ec, const boost::asio::ip::tcp::endpoint&) {
                     if (ec || self->timed_out_) return self->finish(ec);
                     error_code ignored;
-                    self->socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+                    self->socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+                    if (self->tls_stream_) return self->handshake();
                     self->write();
                 });
         });
 }
 
+void http_client::handshake() {
+    auto& stream = *tls_stream_;
+    // SNI names the host (never an address), and the certificate must match the URL's host.
+    if (!is_ip_address(url_.host)) SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str());
+    if (tls_->native_handle() != nullptr &&
+        SSL_CTX_get_verify_mode(tls_->native_handle()) != SSL_VERIFY_NONE) {
+        stream.set_verify_callback(boost::asio::ssl::host_name_verification(url_.host));
+    }
+    stream.async_handshake(boost::asio::ssl::stream_base::client,
+                           [self = shared_from_this()](const error_code& ec) {
+                               if (ec || self->timed_out_) return self->finish(ec);
+                               self->write();
+                           });
+}
+
 void http_client::write() {
-    http::async_write(socket_, *request_,
-                      [self = shared_from_this()](const error_code& ec, std::size_t) {
-                          if (ec && self->retry_on_fresh_connection(ec)) return;
-                          if (ec || self->timed_out_) return self->finish(ec);
-                          self->read();
-                      });
+    with_stream([&](auto& stream) {
+        http::async_write(stream, *request_,
+                          [self = shared_from_this()](const error_code& ec, std::size_t) {
+                              if (ec && self->retry_on_fresh_connection(ec)) return;
+                              if (ec || self->timed_out_) return self->finish(ec);
+                              self->read();
+                          });
+    });
 }
 
 void http_client::read() {
     parser_.emplace();
     parser_->body_limit(1u << 20);
-    http::async_read(
-        socket_, buffer_, *parser_, [self = shared_from_this()](const error_code& ec, std::size_t) {
-            if (ec && !self->parser_->got_some() && self->retry_on_fresh_connection(ec)) {
-                return;
-            }
-            self->finish(ec);
-        });
+    with_stream([&](auto& stream) {
+        http::async_read(stream, buffer_, *parser_,
+                         [self = shared_from_this()](const error_code& ec, std::size_t) {
+                             if (ec && !self->parser_->got_some() &&
+                                 self->retry_on_fresh_connection(ec)) {
+                                 return;
+                             }
+                             self->finish(ec);
+                         });
+    });
 }
 
 bool http_client::retry_on_fresh_connection(const error_code& ec) {
     if (!reused_ || timed_out_ || !is_stale_connection(ec)) return false;
     reused_ = false;
     error_code ignored;
-    socket_.close(ignored);
+    socket().close(ignored);
     buffer_.clear();
     resolve();
     return true;
@@ -230,16 +318,26 @@ void http_client::finish(error_code ec) {
 }
 
 void http_client::close() {
+    // Under TLS the connection closes without a close_notify: every reply is delimited by its
+    // length, so neither side can mistake the end for a truncation.
     error_code ignored;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
 }
 
 // ---------------------------------------------------------------------------------------------
 
 void read_http_common(const params::reader& p, http_delivery_options& options) {
-    if (p.has("tls")) {
-        throw std::runtime_error("tls options are not supported by this build of weir");
+    if (options.url.tls) {
+        tls_options tls;
+        if (p.has("tls")) {
+            const params::reader t = *p.object("tls");
+            if (t.has("ca_file")) tls.ca_file = t.string("ca_file").value;
+            if (t.has("cert_file")) tls.cert_file = t.string("cert_file").value;
+            if (t.has("key_file")) tls.key_file = t.string("key_file").value;
+            tls.verify = t.boolean("verify").value;
+        }
+        options.tls = make_tls_context(tls);
     }
     for (const auto& [name, value] : p.string_map("headers")) {
         options.headers.emplace_back(name, value.value);
@@ -260,7 +358,8 @@ void read_http_common(const params::reader& p, http_delivery_options& options) {
 http_delivery::http_delivery(boost::asio::any_io_executor executor, http_delivery_options options)
     : executor_(executor),
       options_(std::move(options)),
-      client_(std::make_shared<http_client>(executor, options_.url, options_.timeout)),
+      client_(std::make_shared<http_client>(executor, options_.url, options_.timeout,
+                                            options_.tls)),
       backoff_(executor) {}
 
 void http_delivery::enqueue(std::string body, std::uint64_t records) {
@@ -337,8 +436,8 @@ void http_delivery::on_reply(http_reply reply) {
         delivered_records_ += queue_.front().records;
     } else {
         const bool retryable = reply.error || reply.status == 429 || reply.status >= 500;
-        std::string reason = std::string(http::to_string(options_.method)) + " http://" +
-                             options_.url.host_header + options_.url.target + ": ";
+        std::string reason = std::string(http::to_string(options_.method)) + " " +
+                             options_.url.to_string() + ": ";
         if (reply.error) {
             reason += reply.error.message();
         } else {

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
@@ -26,14 +28,30 @@
 namespace weir::connectors {
 
 struct http_url {
+    bool tls = false;    // https://
     std::string host;    // without brackets for IPv6
-    std::string port;    // "80" unless given
+    std::string port;    // "80" (http) or "443" (https) unless given
     std::string target;  // path and query, "/" at least
     std::string host_header;
 
-    // http://host[:port][/path][?query]. https:// is refused: this build has no TLS.
+    // http[s]://host[:port][/path][?query]
     static std::optional<http_url> parse(std::string_view text, std::string& error);
+    // "https://host:port/path", for messages.
+    std::string to_string() const;
 };
+
+// TLS settings of an https:// output (`tls:`); the defaults verify the server against the
+// system's certificate authorities.
+struct tls_options {
+    std::string ca_file;    // PEM authorities to trust instead of the system's
+    std::string cert_file;  // PEM client certificate (mutual TLS)
+    std::string key_file;   // its private key
+    bool verify = true;     // the server's certificate chain and host name
+};
+
+// A client TLS context for `options`. Throws std::runtime_error naming the file that could not
+// be used.
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const tls_options& options);
 
 struct http_reply {
     boost::system::error_code error;  // transport: resolve, connect, I/O, timed_out
@@ -48,8 +66,10 @@ using http_request = boost::beast::http::request<boost::beast::http::string_body
 // server closed are reconnected once, transparently.
 class http_client : public std::enable_shared_from_this<http_client> {
   public:
+    // `tls` is required for an https:// url and ignored otherwise.
     http_client(boost::asio::any_io_executor executor, http_url url,
-                std::chrono::milliseconds timeout);
+                std::chrono::milliseconds timeout,
+                std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
 
     const http_url& url() const { return url_; }
     void send(std::shared_ptr<const http_request> request, std::function<void(http_reply)> done);
@@ -58,15 +78,31 @@ class http_client : public std::enable_shared_from_this<http_client> {
   private:
     void on_deadline(std::uint64_t generation);
     void resolve();
+    void handshake();
     void write();
     void read();
     bool retry_on_fresh_connection(const boost::system::error_code& ec);
     void finish(boost::system::error_code ec);
+    // The TCP socket of the connection, under TLS or not.
+    boost::asio::ip::tcp::socket& socket() { return tls_stream_ ? tls_stream_->next_layer() : socket_; }
+    // Calls f with the stream requests go over: the socket, or the TLS stream on it.
+    template <class F>
+    void with_stream(F&& f) {
+        if (tls_stream_) {
+            f(*tls_stream_);
+        } else {
+            f(socket_);
+        }
+    }
 
+    boost::asio::any_io_executor executor_;
     http_url url_;
     std::chrono::milliseconds timeout_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;
     boost::asio::ip::tcp::resolver resolver_;
-    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::socket socket_;  // plain http
+    // https: a fresh TLS stream (with its own socket) per connection.
+    std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_stream_;
     boost::asio::steady_timer deadline_;
     boost::beast::flat_buffer buffer_;
     std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
@@ -79,6 +115,7 @@ class http_client : public std::enable_shared_from_this<http_client> {
 
 struct http_delivery_options {
     http_url url;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // for an https:// url
     boost::beast::http::verb method = boost::beast::http::verb::post;
     std::string content_type;
     std::vector<std::pair<std::string, std::string>> headers;  // extra, auth included
@@ -91,8 +128,9 @@ struct http_delivery_options {
     std::size_t max_queued_bytes = 64u << 20;
 };
 
-// Reads the options every HTTP-based output declares (url aside): headers, timeout,
-// retries, bearer_token/basic_auth. Throws std::runtime_error on `tls` (not in this build).
+// Reads the options every HTTP-based output declares (url aside, which must be set first):
+// headers, timeout, retries, bearer_token/basic_auth, and for https:// the TLS context of
+// `tls`. Throws std::runtime_error when a TLS file cannot be used.
 void read_http_common(const params::reader& p, http_delivery_options& options);
 
 // Bodies delivered in order, one request in flight. Runs on the executor: call enqueue()

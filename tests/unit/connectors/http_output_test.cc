@@ -254,10 +254,22 @@ TEST_F(http_fixture, stop_delivers_what_is_queued) {
     EXPECT_EQ(server.requests.size(), 1u) << "ignored after stop";
 }
 
-TEST_F(http_fixture, factory_refuses_what_this_build_cannot_do) {
+TEST_F(http_fixture, https_outputs_read_their_tls_files_at_start) {
     const auto spec = http_output_component().spec;
-    const params::value https = mapping({{"url", scalar("https://example.com/hook")}});
-    EXPECT_THROW(make_http_output(params::reader(*spec, https), ctx), std::runtime_error);
+    // The system's authorities by default.
+    EXPECT_NO_THROW(make_http_output(
+        params::reader(*spec, mapping({{"url", scalar("https://example.com/hook")}})), ctx));
+    // A file that cannot be used stops the output at start, named in the message.
+    const params::value missing_ca = mapping(
+        {{"url", scalar("https://example.com/hook")},
+         {"tls", mapping({{"ca_file", scalar("/nonexistent/weir-ca.pem")}})}});
+    try {
+        make_http_output(params::reader(*spec, missing_ca), ctx);
+        ADD_FAILURE() << "a missing ca_file was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("tls.ca_file /nonexistent/weir-ca.pem"), std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(http_url, parses_hosts_ports_and_targets) {
@@ -279,8 +291,22 @@ TEST(http_url, parses_hosts_ports_and_targets) {
     EXPECT_EQ(u->target, "/?x=1");
     EXPECT_FALSE(http_url::parse("http://h:99999/", error));
     EXPECT_FALSE(http_url::parse("http://user:pw@h/", error));
-    EXPECT_FALSE(http_url::parse("https://h/", error));
-    EXPECT_NE(error.find("TLS"), std::string::npos);
+    EXPECT_FALSE(http_url::parse("ftp://h/", error));
+    EXPECT_NE(error.find("expected an http:// or https:// URL"), std::string::npos);
+    EXPECT_FALSE(u->tls);
+    u = http_url::parse("https://hooks.example.com/services/T0/B1", error);
+    ASSERT_TRUE(u);
+    EXPECT_TRUE(u->tls);
+    EXPECT_EQ(u->port, "443");
+    EXPECT_EQ(u->host_header, "hooks.example.com");
+    EXPECT_EQ(u->to_string(), "https://hooks.example.com/services/T0/B1");
+    u = http_url::parse("https://127.0.0.1:8443", error);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->host_header, "127.0.0.1:8443");
+    u = http_url::parse("http://h:443/", error);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->host_header, "h:443");
+    EXPECT_EQ(u->to_string(), "http://h:443/");
 }
 
 }  // namespace
