@@ -55,6 +55,26 @@ class cli_test(unittest.TestCase):
                  if os.path.basename(p) != "weir.yaml"])
         self.assertIn(f"{n} pipelines", out)
 
+    def test_pipelines_in_the_docs_are_valid(self):
+        # Every complete pipeline (a YAML block with inputs:) in README.md and docs/*.md.
+        docs = [source("README.md")] + sorted(glob.glob(source("docs", "*.md")))
+        checked = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            for doc in docs:
+                with open(doc, encoding="utf-8") as f:
+                    blocks = re.findall(r"^```yaml\n(.*?)^```", f.read(), re.S | re.M)
+                for i, block in enumerate(blocks):
+                    if not re.search(r"^inputs:", block, re.M):
+                        continue
+                    path = os.path.join(tmp, f"doc_{checked}.yaml")
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write(block)
+                    with self.subTest(doc=os.path.basename(doc), block=i):
+                        rc, _, err = weir("validate", path)
+                        self.assertEqual(rc, EXIT_OK, f"{doc} block {i}:\n{block}\n{err}")
+                    checked += 1
+        self.assertGreaterEqual(checked, 1)
+
     def test_validate_json_report(self):
         rc, out, _ = weir("validate", "--format", "json", "examples/quickstart.yaml")
         self.assertEqual(rc, EXIT_OK)
