@@ -294,7 +294,7 @@ std::shared_ptr<const object_spec> make_check_spec() {
         {.name = "measure",
          .type = param_type::string,
          .description = "An expression over aggregate functions, e.g. count(), "
-                        "missing_fraction(temperature), percentile(latency_ms, 99).",
+                        "missing_fraction(temperature), percentile(latency_ms, 0.99).",
          .required = true,
          .role = string_role::measure},
         {.name = "must_be",
@@ -313,7 +313,7 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .alias_of = "must_be"},
         {.name = "description",
          .type = param_type::string,
-         .description = "Free text shown with the check's results and alerts."},
+         .description = "Free text for readers of the pipeline file (not sent with results)."},
     };
     spec->rules = {{.rule = key_rule::kind::at_least_one, .keys = {"must_be", "should_be"}}};
     return spec;
@@ -518,7 +518,7 @@ std::shared_ptr<const object_spec> make_node_spec() {
         {.name = "max_groups",
          .type = param_type::integer,
          .description = "Most groups tracked at once; records of further groups are dropped "
-                        "and counted (reason=\"max_groups\").",
+                        "and counted (reason=\"group_overflow\").",
          .default_text = "100000",
          .minimum = 1,
          .maximum = 100000000},
@@ -534,7 +534,7 @@ std::shared_ptr<const object_spec> make_node_spec() {
          .object = make_check_spec()},
         {.name = "emit",
          .type = param_type::enumeration,
-         .description = "all: every result; failures: results that warn or fail; changes: "
+         .description = "all: every result; failures: every result but pass (warn, fail, no_data); changes: "
                         "results whose outcome differs from the same check's previous window "
                         "(and group).",
          .default_text = "all",
@@ -669,9 +669,10 @@ std::shared_ptr<const object_spec> make_settings_spec() {
     metrics->description = "Prometheus metrics at /metrics.";
     metrics->params = {{.name = "max_group_series",
                         .type = param_type::integer,
-                        .description = "Most groups per grouped check exported as "
-                                       "weir_check_value series (cardinality cap); 0 exports "
-                                       "none.",
+                        .description = "Most weir_check_value series of grouped checks the "
+                                       "daemon exports, all checks together (cardinality "
+                                       "cap); further groups are counted, not exported; 0 "
+                                       "exports none.",
                         .default_text = "1000",
                         .minimum = 0,
                         .maximum = 1000000}};

@@ -128,6 +128,13 @@ public:
     // `buffer.when_full: drop_oldest`: drops about `records` of the oldest queued records (whole
     // queued requests; never the one in flight), counted in output_stats::dropped. Any thread.
     virtual void drop_oldest(std::uint64_t records) { (void)records; }
+
+    // The daemon is stopping: stop retrying. What cannot be delivered on the attempt under way
+    // is given up at once, so a stop never waits out the retries of an endpoint that is down.
+    // Nothing is lost: the flush then fails, the final checkpoint is skipped, and after a restart
+    // the results since the last checkpoint are computed and sent again, with the same ids.
+    // Any thread.
+    virtual void begin_shutdown() {}
 };
 
 // ---------------------------------------------------------------------------------------------

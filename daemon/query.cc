@@ -613,7 +613,10 @@ void query::report_node(std::size_t node) {
     m.records.Increment(static_cast<double>(now.records - before.records));
     m.late_records.Increment(static_cast<double>(now.late - before.late));
     m.dropped_by(drop_reason::late).Increment(static_cast<double>(now.late - before.late));
-    m.dropped_by(drop_reason::invalid).Increment(static_cast<double>(now.invalid - before.invalid));
+    // Records kept despite a schema violation are counted invalid, but they were not dropped.
+    m.dropped_by(drop_reason::invalid)
+        .Increment(static_cast<double>((now.invalid - before.invalid) -
+                                       (now.kept_invalid - before.kept_invalid)));
     m.dropped_by(drop_reason::group_overflow)
         .Increment(static_cast<double>(now.group_overflow - before.group_overflow));
     before = now;

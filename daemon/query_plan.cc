@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -171,6 +172,10 @@ compiled_query compile_query(const config::pipeline_config& pipeline,
             throw std::invalid_argument("node \"" + n.name +
                                         "\": joins are not supported by this runtime yet");
         }
+        if (!n.depends_on.empty()) {
+            throw std::invalid_argument("node \"" + n.name +
+                                        "\": depends_on is not supported by this runtime yet");
+        }
         compiled_node c;
         c.config = &n;
         environment env;
@@ -280,9 +285,21 @@ compiled_query compile_query(const config::pipeline_config& pipeline,
                 if (!m) throw std::invalid_argument("measure \"" + cp.measure + "\"");
                 for (const auto& call : m->calls()) {
                     for (const auto& arg : call.args) {
-                        if (arg.kind == measure::arg_kind::field) {
-                            resolve(arg.field.to_string(), env, slots);
+                        if (arg.kind != measure::arg_kind::field) continue;
+                        // In a node reading several inputs, count(orders) names an input: it
+                        // would be read here as a field of that name and count nothing.
+                        const std::string name = arg.field.to_string();
+                        const bool names_input =
+                            n.from.size() > 1 &&
+                            std::any_of(n.from.begin(), n.from.end(),
+                                        [&](const auto& f) { return f.value == name; });
+                        if (names_input) {
+                            throw std::invalid_argument(
+                                "check \"" + cp.name + "\": measures of one input (" +
+                                std::string(call.function->name) + "(" + name +
+                                ")) are not supported by this runtime yet");
                         }
+                        resolve(name, env, slots);
                     }
                 }
                 canonical += "check " + cp.name + " " + cp.measure + " | " + cp.must_be + " | " +

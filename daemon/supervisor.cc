@@ -188,6 +188,7 @@ public:
         for (const auto& p : gen->config.pipelines) {
             for (const auto& q : config::split_queries(p)) {
                 try {
+                    check_runnable(p, q);
                     add_query(gen, p, compile_query(p, q), false);
                 } catch (const std::exception& e) {
                     std::cerr << "weir: pipeline " << p.name << ", query " << q.name << ": "
@@ -235,6 +236,18 @@ public:
     }
 
 private:
+    // What validation accepts but this runtime cannot run yet (an input type without a runtime,
+    // such as kafka) is refused before anything starts, rather than failing and restarting.
+    void check_runnable(const config::pipeline_config& p, const config::query_plan& q) const {
+        for (const auto& name : q.inputs) {
+            const config::input_config* in = p.find_input(name);
+            if (in != nullptr && !factories_.inputs.contains(in->type.value)) {
+                throw std::invalid_argument("input \"" + name + "\": type " + in->type.value +
+                                            " is not supported by the runtime yet");
+            }
+        }
+    }
+
     bool build_outputs(generation& gen, std::string& error) {
         for (const auto& p : gen.config.pipelines) {
             if (!build_pipeline_outputs(gen, p, error)) return false;
@@ -434,6 +447,7 @@ private:
         for (const auto& p : gen->config.pipelines) {
             for (const auto& q : config::split_queries(p)) {
                 try {
+                    check_runnable(p, q);
                     wanted[p.name + "/" + q.name] = {&p, compile_query(p, q)};
                 } catch (const std::exception& e) {
                     spdlog::error("reload failed: pipeline {}, query {}: {}; the running "
@@ -604,6 +618,9 @@ private:
         stopping_flag_ = true;
         notifier_->stopping();
         if (http_) http_->begin_shutdown();
+        // An output whose endpoint is down stops retrying, so the stop is bounded by one
+        // attempt rather than every retry (its results are sent again after a restart).
+        for (const auto& out : all_outputs_) out->begin_shutdown();
         exit_code_ = code;
         const auto timeout = settings_.shutdown_timeout.value.count() > 0
                                  ? settings_.shutdown_timeout.value

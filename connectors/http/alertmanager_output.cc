@@ -244,6 +244,10 @@ void alertmanager_output::stop(std::function<void()> done) {
     });
 }
 
+void alertmanager_output::begin_shutdown() {
+    boost::asio::post(executor_, [self = shared_from_this()] { self->delivery_->stop_retrying(); });
+}
+
 output_stats alertmanager_output::stats() const {
     return {.records = delivery_->delivered_records(),
             .errors = delivery_->failed_requests(),

@@ -55,6 +55,7 @@ class alertmanager_output final : public output,
     void flush(std::function<void(bool ok, const std::string& error)> done) override;
     void stop(std::function<void()> done) override;
     output_stats stats() const override;  // records: alerts delivered; errors: requests given up
+    void begin_shutdown() override;
 
   private:
     using string_map = std::map<std::string, std::string>;

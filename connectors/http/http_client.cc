@@ -404,6 +404,10 @@ void http_delivery::drop_oldest(std::uint64_t records) {
 
 void http_delivery::when_idle(std::function<void(bool ok, const std::string& error)> done) {
     if (queue_.empty() && !in_flight_) {
+        if (gave_up_stopping_) {
+            done(false, last_error_);
+            return;
+        }
         done(true, std::string());
         return;
     }
@@ -413,6 +417,30 @@ void http_delivery::when_idle(std::function<void(bool ok, const std::string& err
 void http_delivery::close() {
     close_when_idle_ = true;
     if (queue_.empty() && !in_flight_) client_->close();
+}
+
+void http_delivery::stop_retrying() {
+    retrying_ = false;
+    if (!backing_off_) return;  // a request in flight is judged by on_reply
+    // The front batch failed and waits to be retried: give it, and what is behind it, up now.
+    backing_off_ = false;
+    backoff_.cancel();
+    give_up_all(last_error_ + " (not retried: weir is stopping)");
+    complete(UINT64_MAX);
+    send_front();
+}
+
+void http_delivery::give_up_all(const std::string& reason) {
+    std::uint64_t batches = 0;
+    for (const auto& b : queue_) {
+        pending_records_ -= b.records;
+        ++batches;
+    }
+    queue_.clear();
+    queued_bytes_ = 0;
+    attempt_ = 0;
+    if (batches > 0) give_up(reason, batches);
+    gave_up_stopping_ = gave_up_stopping_ || (!retrying_ && batches > 0);
 }
 
 void http_delivery::send_front() {
@@ -444,6 +472,13 @@ void http_delivery::on_reply(http_reply reply) {
             reason += "HTTP " + std::to_string(reply.status);
             if (!reply.body.empty()) reason += " " + reply.body.substr(0, 200);
         }
+        if (retryable && !retrying_) {
+            // The endpoint is down and weir is stopping: what is queued would fail alike.
+            give_up_all(reason + " (not retried: weir is stopping)");
+            complete(UINT64_MAX);
+            send_front();
+            return;
+        }
         if (retryable && attempt_ < options_.retries) {
             ++attempt_;
             auto delay = options_.retry_backoff;
@@ -451,9 +486,12 @@ void http_delivery::on_reply(http_reply reply) {
             delay = std::max<std::chrono::milliseconds>(delay, reply.retry_after);
             delay = std::min(delay, options_.max_backoff);
             last_error_ = reason;
+            backing_off_ = true;
             backoff_.expires_after(delay);
             backoff_.async_wait([self = shared_from_this()](const error_code& ec) {
-                if (!ec) self->send_front();
+                if (ec || !self->backing_off_) return;
+                self->backing_off_ = false;
+                self->send_front();
             });
             return;
         }
@@ -486,7 +524,9 @@ void http_delivery::complete(std::uint64_t seq) {
         }
     }
     for (auto& w : ready) {
-        const bool ok = failures_ == w.failures_before;
+        // After a give-up at shutdown no flush succeeds again: a later checkpoint would
+        // otherwise move past results that were never delivered.
+        const bool ok = failures_ == w.failures_before && !gave_up_stopping_;
         w.done(ok, ok ? std::string() : last_error_);
     }
 }

@@ -146,6 +146,9 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     void when_idle(std::function<void(bool ok, const std::string& error)> done);
     // Closes the connection once idle.
     void close();
+    // From now on a failed request is not retried, and a retryable failure (the endpoint is
+    // down) gives up everything queued behind it as well: the daemon is stopping.
+    void stop_retrying();
 
     // Drops queued batches (never the one in flight), oldest first, until at least `records`
     // records went; they count as dropped, not as failed requests.
@@ -173,6 +176,7 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     void send_front();
     void on_reply(http_reply reply);
     void give_up(const std::string& reason, std::uint64_t count);
+    void give_up_all(const std::string& reason);  // every queued batch, the front included
     void complete(std::uint64_t seq);
 
     boost::asio::any_io_executor executor_;
@@ -188,6 +192,9 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     std::string last_error_;
     std::vector<waiter> waiters_;
     bool close_when_idle_ = false;
+    bool retrying_ = true;
+    bool backing_off_ = false;  // the front batch waits for its next attempt
+    bool gave_up_stopping_ = false;  // gave results up after stop_retrying(): flushes fail
     std::atomic<std::uint64_t> delivered_records_{0};
     std::atomic<std::uint64_t> failed_requests_{0};
     std::atomic<std::uint64_t> pending_records_{0};

@@ -86,6 +86,10 @@ void http_output::stop(std::function<void()> done) {
     });
 }
 
+void http_output::begin_shutdown() {
+    boost::asio::post(executor_, [self = shared_from_this()] { self->delivery_->stop_retrying(); });
+}
+
 output_stats http_output::stats() const {
     return {.records = delivery_->delivered_records(),
             .errors = delivery_->failed_requests(),

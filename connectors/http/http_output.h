@@ -34,6 +34,7 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     output_stats stats() const override;
     std::uint64_t pending() const override;
     void drop_oldest(std::uint64_t records) override;
+    void begin_shutdown() override;
 
   private:
     // With mutex_ held: closes the open batch (if any) and queues it for delivery.

@@ -530,7 +530,10 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         // A record kept despite a schema violation is usable and counted invalid too.
         const bool kept = batch.status[i] == invalid_reason::schema_kept;
         const bool valid = batch.status[i] == invalid_reason::none || kept;
-        if (kept) ++stats_.invalid;
+        if (kept) {
+            ++stats_.invalid;
+            if (t != k_no_time) ++stats_.kept_invalid;
+        }
         if (!valid || t == k_no_time) {
             ++stats_.invalid;
             if (valid || t == k_no_time || !window_invalid) continue;

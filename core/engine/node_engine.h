@@ -26,6 +26,9 @@ struct engine_stats {
     std::uint64_t records = 0;         // valid records received (late ones included)
     std::uint64_t late = 0;            // dropped: every window they belong to was emitted
     std::uint64_t invalid = 0;         // status != none, or no event time
+    // Of `invalid`: kept despite a schema violation (on_invalid: keep), so used as records, not
+    // dropped. Not in checkpoints: it only feeds the dropped-records metric's increments.
+    std::uint64_t kept_invalid = 0;
     std::uint64_t group_overflow = 0;  // dropped: a new group beyond max_groups
     std::uint64_t windows = 0;         // (window, group) pairs emitted
     std::uint64_t results = 0;         // check results emitted (after the emit filter)

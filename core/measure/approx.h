@@ -51,7 +51,7 @@ struct quantile_acc {
     void serialize(byte_writer& w) const { sketch.serialize(w); }
     bool deserialize(byte_reader& r) { return sketch.deserialize(r); }
     std::optional<double> median() const { return sketch.median(); }
-    // p in [0, 100], as percentile(f, 95) is written.
+    // p in [0, 100] (the measures take a probability: percentile(f, 0.95) reads 95 here).
     std::optional<double> percentile(double p) const { return sketch.quantile(p / 100.0); }
 };
 

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR, http_get, http_port, wait_for
+from weir_test_util import WEIR, free_port, http_get, http_port, wait_for
 
 
 def pipeline(url, when_full, max_records):
@@ -196,6 +196,95 @@ class backpressure_test(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 10)
         with open(self.log_path) as f:
             self.assertIn("shutdown_timeout passed", f.read())
+
+
+
+class stop_with_a_dead_webhook_test(unittest.TestCase):
+    """SIGTERM while the webhook is down: weir stops at once instead of waiting out the retries,
+    skips the final checkpoint, and a restart sends every result, each once (same ids)."""
+
+    def test_stop_is_prompt_and_a_restart_sends_everything(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        data = os.path.join(tmp.name, "readings.jsonl")
+        seconds = 40
+        with open(data, "w") as f:
+            for i in range(seconds * 50):
+                f.write(json.dumps({"ts": f"2026-11-20T10:00:{i // 50:02d}.{(i % 50) * 20:03d}Z",
+                                    "v": i}) + "\n")
+        port = free_port()  # nobody listens here during the first run
+        path = os.path.join(tmp.name, "p.yaml")
+        with open(path, "w") as f:
+            f.write(f"""
+pipeline: dead
+inputs:
+  readings: {{type: file, path: "{data}", follow: false}}
+nodes:
+  quality:
+    from: readings
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 1s}}
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 0"}}
+    outputs: [hook]
+outputs:
+  hook: {{type: http, url: "http://127.0.0.1:{port}/hook", batch_max_records: 5,
+          batch_timeout: 20ms, retries: 5, timeout: 5s}}
+""")
+        state = os.path.join(tmp.name, "state")
+        log_path = os.path.join(tmp.name, "log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([WEIR, "run", "--http-listen", "127.0.0.1:0", "--data-dir",
+                                     state, path], stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                wait_for(lambda: http_port(log_path) is not None, 15, "the HTTP server")
+                base = f"http://127.0.0.1:{http_port(log_path)}"
+
+                def records_read():
+                    body = http_get(base + "/metrics", timeout=5)[1]
+                    return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+                               if line.startswith("weir_input_records_total{"))
+
+                wait_for(lambda: records_read() >= seconds * 50, 20, "the whole file read")
+                time.sleep(0.5)  # the first deliveries are refused; their retries wait
+                started = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(30), 0, open(log_path).read())
+                self.assertLess(time.monotonic() - started, 5, "the stop waited for retries")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        with open(log_path) as f:
+            self.assertIn("not retried: weir is stopping", f.read())
+
+        # The webhook is up now: a bounded run sends every window's result once.
+        received = []
+
+        class handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.extend(json.loads(line) for line in body.splitlines() if line.strip())
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        p = subprocess.run([WEIR, "run", "--once", "--http-listen", "127.0.0.1:0", "--data-dir",
+                            state, path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ids = [r["id"] for r in received]
+        self.assertEqual(len(ids), len(set(ids)), "a result was sent twice")
+        self.assertEqual(len(ids), seconds, p.stderr)
+        self.assertEqual(sum(r["value"] for r in received), seconds * 50)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ class cli_test(unittest.TestCase):
                     with open(path, "w", encoding="utf-8") as f:
                         f.write(block)
                     with self.subTest(doc=os.path.basename(doc), block=i):
-                        rc, _, err = weir("validate", path)
+                        # The one variable the examples need without a default.
+                        rc, _, err = weir("validate", path, env={"WEBHOOK_TOKEN": "example"})
                         self.assertEqual(rc, EXIT_OK, f"{doc} block {i}:\n{block}\n{err}")
                     checked += 1
         self.assertGreaterEqual(checked, 1)

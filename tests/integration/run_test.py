@@ -727,5 +727,58 @@ outputs:
         self.assertEqual(rc, 0, err)
 
 
+
+class not_yet_runnable_test(unittest.TestCase):
+    """What validates but this runtime cannot run yet is refused at start, with exit 1 and a
+    message naming it, before any query starts (never a query that fails and restarts)."""
+
+    BASE = """
+pipeline: later
+inputs:
+  a: {{type: generator, seed: 1, rate: 10}}
+  b: {{type: {b_type}}}
+nodes:
+  n:
+    from: {from_}
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 1s}}
+{extra}    checks:
+      - {{name: c, measure: "{measure}", must_be: "> 0"}}
+    outputs: [out]
+outputs:
+  out: {{type: console}}
+"""
+
+    def test_refusals(self):
+        kafka = "kafka, brokers: 127.0.0.1:1, topics: [t], group: g"
+        generator = "generator, seed: 2, rate: 10"
+        cases = [
+            ("kafka input", dict(b_type=kafka, from_="b", extra="", measure="count()"),
+             'input "b": type kafka is not supported by the runtime yet'),
+            ("join", dict(b_type=generator, from_="[a, b]", measure="count()",
+                          extra="    join: {type: interval, left: a, right: b, "
+                                "on: {left: group, right: group}, within: 5s}\n"),
+             'node "n": joins are not supported by this runtime yet'),
+            ("depends_on", dict(b_type=generator, from_="a", measure="count()",
+                                extra="    depends_on: [{input: b, max_lag: 1h}]\n"),
+             'node "n": depends_on is not supported by this runtime yet'),
+            ("per-input measure", dict(b_type=generator, from_="[a, b]", extra="",
+                                       measure="count(a) - count(b)"),
+             'check "c": measures of one input (count(a)) are not supported'),
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            for what, fields, message in cases:
+                with self.subTest(what=what):
+                    path = os.path.join(tmp, "later.yaml")
+                    with open(path, "w") as f:
+                        f.write(self.BASE.format(**fields))
+                    rc, _, err = weir("validate", path)
+                    self.assertEqual(rc, 0, err)  # the language has it
+                    rc, _, err = weir("run", "--http-listen", "127.0.0.1:0", "--data-dir",
+                                      os.path.join(tmp, "d"), path, timeout=30)
+                    self.assertEqual(rc, 1, err)
+                    self.assertIn(message, err)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -21,6 +21,7 @@ struct test_record {
     field_value x;
     field_value y;
     bool valid = true;
+    bool kept = false;  // invalid, but kept by on_invalid: keep
 };
 
 // Slots: 0 = g, 1 = x, 2 = y.
@@ -47,7 +48,9 @@ inline void fill_batch(const std::vector<test_record>& recs, record_batch& batch
         rec[0] = r.g;
         rec[1] = r.x;
         rec[2] = r.y;
-        batch.status[i] = r.valid ? invalid_reason::none : invalid_reason::schema;
+        batch.status[i] = r.kept    ? invalid_reason::schema_kept
+                          : r.valid ? invalid_reason::none
+                                    : invalid_reason::schema;
         times.push_back(r.t);
     }
 }

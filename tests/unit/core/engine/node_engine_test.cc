@@ -298,7 +298,22 @@ TEST(NodeEngine, InvalidRecordsCountOnlyInInvalidMeasures) {
     EXPECT_EQ(out[0].value.number, 0.5);
     EXPECT_EQ(out[1].value.number, 1);
     EXPECT_EQ(e.stats().invalid, 2u);
+    EXPECT_EQ(e.stats().kept_invalid, 0u);
     EXPECT_EQ(e.stats().records, 1u);
+
+    // A record kept despite a schema violation is invalid and used: counted in both measures,
+    // and not a dropped record (kept_invalid).
+    node_engine k(plan);
+    out.clear();
+    auto kept = num(3 * k_s, 7);
+    kept.kept = true;
+    feed(k, {num(1 * k_s, 1), kept, bad}, 0, out);
+    k.finish(0, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_NEAR(out[0].value.number, 2.0 / 3, 1e-12);
+    EXPECT_EQ(out[1].value.number, 2);
+    EXPECT_EQ(k.stats().invalid, 2u);
+    EXPECT_EQ(k.stats().kept_invalid, 1u);
 }
 
 TEST(NodeEngine, BadPlansThrow) {
