@@ -11,6 +11,7 @@
 
 #include "config/load.h"
 #include "connectors/register.h"
+#include "tests/unit/config/builtin_registry.h"
 
 namespace weir::config {
 namespace {
@@ -27,14 +28,7 @@ constexpr std::size_t invalid_entries = 173;
 constexpr std::size_t valid_entries = 7;
 constexpr std::size_t example_pipelines = 5;
 
-const params::component_registry& registry() {
-    static const params::component_registry r = [] {
-        params::component_registry out;
-        connectors::register_builtin_connectors(out);
-        return out;
-    }();
-    return r;
-}
+using weir::test::registry;
 
 bool is_yaml(const fs::path& p) {
     return p.extension() == ".yaml" || p.extension() == ".yml";

@@ -22,6 +22,7 @@
 
 #include "config/load.h"
 #include "connectors/register.h"
+#include "tests/unit/config/builtin_registry.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
 #include "core/params/registry.h"
@@ -34,14 +35,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* k_doc = WEIR_SOURCE_DIR "/docs/pipelines.md";
 
-const params::component_registry& registry() {
-    static const params::component_registry r = [] {
-        params::component_registry out;
-        connectors::register_builtin_connectors(out);
-        return out;
-    }();
-    return r;
-}
+using weir::test::registry;
 
 const std::vector<std::string>& doc_lines() {
     static const std::vector<std::string> lines = [] {

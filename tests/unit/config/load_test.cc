@@ -17,6 +17,7 @@
 
 #include "config/specs.h"
 #include "connectors/register.h"
+#include "tests/unit/config/builtin_registry.h"
 
 namespace weir::config {
 namespace {
@@ -25,14 +26,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-const params::component_registry& registry() {
-    static const params::component_registry r = [] {
-        params::component_registry out;
-        connectors::register_builtin_connectors(out);
-        return out;
-    }();
-    return r;
-}
+using weir::test::registry;
 
 env_lookup no_env() {
     return [](const std::string&) { return std::optional<std::string>(); };
