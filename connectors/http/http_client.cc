@@ -158,8 +158,10 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const tls_options& o
     } else {
         error_code ec;
         ctx->set_default_verify_paths(ec);
-        if (ec) throw std::runtime_error("cannot read the system's certificate authorities: " +
-                                         ec.message());
+        if (ec) {
+            throw std::runtime_error("cannot read the system's certificate authorities: " +
+                                     ec.message());
+        }
     }
     if (!options.cert_file.empty()) {
         use("cert_file", options.cert_file,
@@ -183,7 +185,11 @@ http_client::http_client(boost::asio::any_io_executor executor, http_url url,
       tls_(std::move(tls)),
       resolver_(executor),
       socket_(executor),
-      deadline_(executor) {}
+      deadline_(executor) {
+    if (url_.tls && !tls_) {
+        throw std::invalid_argument("http_client: https:// without a TLS context");
+    }
+}
 
 void http_client::send(std::shared_ptr<const http_request> request,
                        std::function<void(http_reply)> done) {
@@ -218,10 +224,7 @@ void http_client::resolve() {
         [self = shared_from_this()](const error_code& ec,
                                     boost::asio::ip::tcp::resolver::results_type results) {
             if (ec || self->timed_out_) return self->finish(ec);
-            if (self->url_.tls) {
-                if (!self->tls_) throw std::logic_error("http_client: https:// without a context");
-                self->tls_stream_.emplace(self->executor_, *self->tls_);
-            }
+            if (self->url_.tls) self->tls_stream_.emplace(self->executor_, *self->tls_);
             boost::asio::async_connect(
                 self->socket(), results,
                 [self](const error_code& ec, const boost::asio::ip::tcp::endpoint&) {
@@ -237,9 +240,10 @@ void http_client::resolve() {
 void http_client::handshake() {
     auto& stream = *tls_stream_;
     // SNI names the host (never an address), and the certificate must match the URL's host.
-    if (!is_ip_address(url_.host)) SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str());
-    if (tls_->native_handle() != nullptr &&
-        SSL_CTX_get_verify_mode(tls_->native_handle()) != SSL_VERIFY_NONE) {
+    if (!is_ip_address(url_.host)) {
+        SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str());
+    }
+    if (SSL_CTX_get_verify_mode(tls_->native_handle()) != SSL_VERIFY_NONE) {
         stream.set_verify_callback(boost::asio::ssl::host_name_verification(url_.host));
     }
     stream.async_handshake(boost::asio::ssl::stream_base::client,
@@ -264,14 +268,14 @@ void http_client::read() {
     parser_.emplace();
     parser_->body_limit(1u << 20);
     with_stream([&](auto& stream) {
-        http::async_read(stream, buffer_, *parser_,
-                         [self = shared_from_this()](const error_code& ec, std::size_t) {
-                             if (ec && !self->parser_->got_some() &&
-                                 self->retry_on_fresh_connection(ec)) {
-                                 return;
-                             }
-                             self->finish(ec);
-                         });
+        http::async_read(
+            stream, buffer_, *parser_,
+            [self = shared_from_this()](const error_code& ec, std::size_t) {
+                if (ec && !self->parser_->got_some() && self->retry_on_fresh_connection(ec)) {
+                    return;
+                }
+                self->finish(ec);
+            });
     });
 }
 
@@ -358,8 +362,8 @@ void read_http_common(const params::reader& p, http_delivery_options& options) {
 http_delivery::http_delivery(boost::asio::any_io_executor executor, http_delivery_options options)
     : executor_(executor),
       options_(std::move(options)),
-      client_(std::make_shared<http_client>(executor, options_.url, options_.timeout,
-                                            options_.tls)),
+      client_(
+          std::make_shared<http_client>(executor, options_.url, options_.timeout, options_.tls)),
       backoff_(executor) {}
 
 void http_delivery::enqueue(std::string body, std::uint64_t records) {
@@ -464,8 +468,8 @@ void http_delivery::on_reply(http_reply reply) {
         delivered_records_ += queue_.front().records;
     } else {
         const bool retryable = reply.error || reply.status == 429 || reply.status >= 500;
-        std::string reason = std::string(http::to_string(options_.method)) + " " +
-                             options_.url.to_string() + ": ";
+        std::string reason =
+            std::string(http::to_string(options_.method)) + " " + options_.url.to_string() + ": ";
         if (reply.error) {
             reason += reply.error.message();
         } else {

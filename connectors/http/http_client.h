@@ -84,7 +84,9 @@ class http_client : public std::enable_shared_from_this<http_client> {
     bool retry_on_fresh_connection(const boost::system::error_code& ec);
     void finish(boost::system::error_code ec);
     // The TCP socket of the connection, under TLS or not.
-    boost::asio::ip::tcp::socket& socket() { return tls_stream_ ? tls_stream_->next_layer() : socket_; }
+    boost::asio::ip::tcp::socket& socket() {
+        return tls_stream_ ? tls_stream_->next_layer() : socket_;
+    }
     // Calls f with the stream requests go over: the socket, or the TLS stream on it.
     template <class F>
     void with_stream(F&& f) {
@@ -193,7 +195,7 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     std::vector<waiter> waiters_;
     bool close_when_idle_ = false;
     bool retrying_ = true;
-    bool backing_off_ = false;  // the front batch waits for its next attempt
+    bool backing_off_ = false;       // the front batch waits for its next attempt
     bool gave_up_stopping_ = false;  // gave results up after stop_retrying(): flushes fail
     std::atomic<std::uint64_t> delivered_records_{0};
     std::atomic<std::uint64_t> failed_requests_{0};
