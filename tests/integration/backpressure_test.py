@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR, free_port, http_get, http_port, wait_for
+from weir_test_util import WEIR, free_port, http_get, http_port, metric_sum, wait_for
 
 
 def pipeline(url, when_full, max_records):
@@ -43,11 +43,12 @@ outputs:
 
 
 class stalling_webhook:
-    """An HTTP server on loopback that counts the records it receives and, while stalled,
-    holds every request without answering."""
+    """An HTTP server on loopback (on `port`, or one the OS picks) that keeps the result lines it
+    receives and, while stalled, holds every request without answering."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.records = 0
+        self.results = []
         self.open = threading.Event()
         self.open.set()
         self.lock = threading.Lock()
@@ -59,8 +60,10 @@ class stalling_webhook:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.open.wait(60)
+                lines = [line for line in body.splitlines() if line.strip()]
                 with outer.lock:
-                    outer.records += sum(1 for line in body.splitlines() if line.strip())
+                    outer.records += len(lines)
+                    outer.results.extend(json.loads(line) for line in lines)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -69,7 +72,7 @@ class stalling_webhook:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -126,13 +129,7 @@ class backpressure_test(unittest.TestCase):
         return q
 
     def metric(self, name, **labels):
-        total = 0.0
-        for line in http_get(self.base + "/metrics", timeout=5)[1].splitlines():
-            if not line.startswith(name + "{"):
-                continue
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return metric_sum(self.base, name, **labels)
 
     def test_block_pauses_reading_and_loses_nothing(self):
         self.start("block", 300)
@@ -240,12 +237,8 @@ outputs:
                 wait_for(lambda: http_port(log_path) is not None, 15, "the HTTP server")
                 base = f"http://127.0.0.1:{http_port(log_path)}"
 
-                def records_read():
-                    body = http_get(base + "/metrics", timeout=5)[1]
-                    return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                               if line.startswith("weir_input_records_total{"))
-
-                wait_for(lambda: records_read() >= seconds * 50, 20, "the whole file read")
+                wait_for(lambda: metric_sum(base, "weir_input_records_total") >= seconds * 50, 20,
+                         "the whole file read")
                 time.sleep(0.5)  # the first deliveries are refused; their retries wait
                 started = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
@@ -259,28 +252,12 @@ outputs:
             self.assertIn("not retried: weir is stopping", f.read())
 
         # The webhook is up now: a bounded run sends every window's result once.
-        received = []
-
-        class handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.extend(json.loads(line) for line in body.splitlines() if line.strip())
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
+        hook = stalling_webhook(port)
+        self.addCleanup(hook.close)
         p = subprocess.run([WEIR, "run", "--once", "--http-listen", "127.0.0.1:0", "--data-dir",
                             state, path], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
+        received = hook.results
         ids = [r["id"] for r in received]
         self.assertEqual(len(ids), len(set(ids)), "a result was sent twice")
         self.assertEqual(len(ids), seconds, p.stderr)

@@ -51,6 +51,19 @@ def http_get(url, timeout=2):
         return e.code, e.read().decode()
 
 
+def metric_sum(base, name, **labels):
+    """The sum of the samples of metric family `name` at base + "/metrics" whose labels include
+    `labels` (0 when there are none, or the server does not answer 200)."""
+    status, body = http_get(base + "/metrics", timeout=5)
+    if status != 200:
+        return 0.0
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def free_port():
     """A loopback port free now (for servers that cannot be told to pick their own)."""
     with socket.socket() as s:
