@@ -20,7 +20,9 @@ namespace {
 using expr::field_types;
 using expr::value_type;
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
 
 value_type type_of_schema_field(std::string_view type) {
     if (type == "string") return value_type::string;
@@ -40,18 +42,25 @@ void report(diagnostics& out, const located<std::string>& where, const std::stri
 
 measure_kind kind_of(measure::result_type t) {
     switch (t) {
-        case measure::result_type::string: return measure_kind::string;
-        case measure::result_type::boolean: return measure_kind::boolean;
-        default: return measure_kind::number;
+        case measure::result_type::string:
+            return measure_kind::string;
+        case measure::result_type::boolean:
+            return measure_kind::boolean;
+        default:
+            return measure_kind::number;
     }
 }
 
 std::string describe(measure::result_type t) {
     switch (t) {
-        case measure::result_type::string: return "a string";
-        case measure::result_type::boolean: return "a boolean";
-        case measure::result_type::field_value: return "a value of the field's type";
-        default: return "a number";
+        case measure::result_type::string:
+            return "a string";
+        case measure::result_type::boolean:
+            return "a boolean";
+        case measure::result_type::field_value:
+            return "a value of the field's type";
+        default:
+            return "a number";
     }
 }
 
@@ -81,7 +90,7 @@ std::string unknown_field_message(const std::string& name, const std::string& ne
 }
 
 class pipeline_compiler {
-public:
+  public:
     pipeline_compiler(const pipeline_config& p, diagnostics& out) : p_(p), out_(out) {}
 
     void run() {
@@ -90,7 +99,7 @@ public:
 
     // Nodes read leniently after errors are not compiled; their fields are unknown.
 
-private:
+  private:
     // The fields of the records a node emits, when known. Memoised; cycles (reported by the
     // graph check) make the fields unknown.
     const std::optional<field_types>& output_fields(const node_config& n) {
@@ -139,8 +148,8 @@ private:
                     break;
                 case transform_config::kind::set:
                     for (const auto& [target, expression] : t.assignments) {
-                        const auto type = compile_expression(expression, path + ".set." + target.value,
-                                                             fields, value_type::any);
+                        const auto type = compile_expression(
+                            expression, path + ".set." + target.value, fields, value_type::any);
                         if (fields) (*fields)[target.value] = type.value_or(value_type::any);
                     }
                     break;
@@ -166,8 +175,7 @@ private:
         if (n.time && !n.time->processing) {
             check_field(n.time->field, base + ".time.field", fields);
             time::time_parser::error err;
-            if (n.time->format.given &&
-                !time::time_parser::compile(n.time->format.value, &err)) {
+            if (n.time->format.given && !time::time_parser::compile(n.time->format.value, &err)) {
                 out_.error(n.time->format.pos_at(err.offset), base + ".time.format", err.message);
             }
         }
@@ -256,7 +264,8 @@ private:
         auto judge = [&](const std::optional<located<std::string>>& text, const char* key) {
             if (!text) return;
             // The deprecated `assess:` alias is reported under the key the user wrote.
-            const std::string where = path + "." + (c.assess_alias && key == std::string("must_be") ? "assess" : key);
+            const std::string where =
+                path + "." + (c.assess_alias && key == std::string("must_be") ? "assess" : key);
             auto a = check::parse_assessment(text->value);
             if (!a) {
                 report(out_, *text, where, a.errors());

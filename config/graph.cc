@@ -12,7 +12,9 @@ namespace weir::config {
 
 namespace {
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
 
 std::string did_you_mean(std::string_view name, const std::vector<std::string>& candidates) {
     const std::string near = nearest(name, candidates);
@@ -32,7 +34,7 @@ std::string node_path(const node_config& n, std::string_view field) {
 
 // What the graph checks need to know about one pipeline, computed once.
 class graph_checker {
-public:
+  public:
     graph_checker(const pipeline_config& p, diagnostics& out) : p_(p), out_(out) {
         source_names_ = names_of(p.inputs);
         for (const auto& n : p.nodes) source_names_.push_back(n.name);
@@ -45,7 +47,7 @@ public:
         warn_unused();
     }
 
-private:
+  private:
     void check_node(const node_config& n) {
         for (const auto& from : n.from) {
             const std::string path = node_path(n, "from");
@@ -71,7 +73,8 @@ private:
                            did_you_mean(from.value, source_names_));
         }
 
-        for (const auto& o : n.outputs) check_output(n, o, node_path(n, "outputs"), !n.emits_results());
+        for (const auto& o : n.outputs)
+            check_output(n, o, node_path(n, "outputs"), !n.emits_results());
         if (n.late_output) check_output(n, *n.late_output, node_path(n, "late_output"), true);
         if (n.schema && n.schema->dead_letter) {
             check_output(n, *n.schema->dead_letter, node_path(n, "schema.dead_letter"), true);
@@ -106,9 +109,9 @@ private:
                       const std::string& path, bool records) {
         const output_config* o = p_.find_output(name.value);
         if (!o) {
-            out_.error(name.pos, path,
-                       "unknown output " + quoted(name.value) +
-                           did_you_mean(name.value, output_names_));
+            out_.error(
+                name.pos, path,
+                "unknown output " + quoted(name.value) + did_you_mean(name.value, output_names_));
             return;
         }
         written_outputs_.insert(name.value);
@@ -330,16 +333,17 @@ void render_dot(const config_set& config, std::ostringstream& os) {
     for (const auto& p : config.pipelines) {
         os << "  subgraph \"cluster_" << p.name << "\" {\n    label=\"" << p.name << "\";\n";
         for (const auto& i : p.inputs) {
-            os << "    \"" << gid(p, "in", i.name) << "\" [shape=cds, label=\"" << i.name
-               << "\\n" << i.type.value << "\"];\n";
+            os << "    \"" << gid(p, "in", i.name) << "\" [shape=cds, label=\"" << i.name << "\\n"
+               << i.type.value << "\"];\n";
         }
         for (const auto& n : p.nodes) {
             os << "    \"" << gid(p, "node", n.name) << "\" [shape=box, style=rounded, label=\""
-               << n.name << "\\n" << node_summary(n) << "\"];\n";
+               << n.name << "\\n"
+               << node_summary(n) << "\"];\n";
         }
         for (const auto& o : p.outputs) {
-            os << "    \"" << gid(p, "out", o.name) << "\" [shape=note, label=\"" << o.name
-               << "\\n" << o.type.value << "\"];\n";
+            os << "    \"" << gid(p, "out", o.name) << "\" [shape=note, label=\"" << o.name << "\\n"
+               << o.type.value << "\"];\n";
         }
         for (const auto& n : p.nodes) {
             for (const auto& f : n.from) {
@@ -374,8 +378,8 @@ void render_mermaid(const config_set& config, std::ostringstream& os) {
                << ")\"/]\n";
         }
         for (const auto& n : p.nodes) {
-            os << "    " << gid(p, "node", n.name) << "(\"" << n.name << "<br/>"
-               << node_summary(n) << "\")\n";
+            os << "    " << gid(p, "node", n.name) << "(\"" << n.name << "<br/>" << node_summary(n)
+               << "\")\n";
         }
         for (const auto& o : p.outputs) {
             os << "    " << gid(p, "out", o.name) << "[[\"" << o.name << " (" << o.type.value
@@ -392,8 +396,7 @@ void render_mermaid(const config_set& config, std::ostringstream& os) {
                    << gid(p, "node", n.name) << '\n';
             }
             for (const auto& o : n.outputs) {
-                os << "    " << gid(p, "node", n.name) << " --> " << gid(p, "out", o.value)
-                   << '\n';
+                os << "    " << gid(p, "node", n.name) << " --> " << gid(p, "out", o.value) << '\n';
             }
             if (n.late_output) {
                 os << "    " << gid(p, "node", n.name) << " -. late .-> "
@@ -409,9 +412,15 @@ void render_mermaid(const config_set& config, std::ostringstream& os) {
 std::string render_graph(const config_set& config, graph_format format) {
     std::ostringstream os;
     switch (format) {
-        case graph_format::text: render_text(config, os); break;
-        case graph_format::dot: render_dot(config, os); break;
-        case graph_format::mermaid: render_mermaid(config, os); break;
+        case graph_format::text:
+            render_text(config, os);
+            break;
+        case graph_format::dot:
+            render_dot(config, os);
+            break;
+        case graph_format::mermaid:
+            render_mermaid(config, os);
+            break;
     }
     return os.str();
 }

@@ -20,10 +20,10 @@ void check_graph(const pipeline_config& pipeline, diagnostics& out);
 // the inputs they read. Every name refers to the pipeline's declarations.
 struct query_plan {
     std::string pipeline;
-    std::string name;                 // the query's terminal node
-    std::vector<std::string> inputs;  // sorted
-    std::vector<std::string> nodes;   // topological order, terminal node last
-    std::vector<std::string> outputs; // sorted
+    std::string name;                  // the query's terminal node
+    std::vector<std::string> inputs;   // sorted
+    std::vector<std::string> nodes;    // topological order, terminal node last
+    std::vector<std::string> outputs;  // sorted
 };
 
 // Queries of a pipeline that passed check_graph(), sorted by name.

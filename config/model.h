@@ -45,7 +45,7 @@ struct field_schema_config {
 struct schema_config {
     source_pos pos;
     std::vector<field_schema_config> fields;
-    located<std::string> on_invalid;  // drop | keep | fail
+    located<std::string> on_invalid;                  // drop | keep | fail
     std::optional<located<std::string>> dead_letter;  // an output
 };
 
@@ -67,8 +67,8 @@ struct time_config {
 
 struct window_config {
     source_pos pos;
-    located<std::string> type;  // tumbling | sliding | session
-    located<milliseconds> size;  // tumbling, sliding
+    located<std::string> type;    // tumbling | sliding | session
+    located<milliseconds> size;   // tumbling, sliding
     located<milliseconds> slide;  // sliding
     located<milliseconds> gap;    // session
     located<milliseconds> allowed_lateness;
@@ -101,7 +101,7 @@ struct join_config {
     located<std::string> type;  // interval | temporal
     located<std::string> left;
     located<std::string> right;
-    located<std::string> on_left;   // key expressions
+    located<std::string> on_left;  // key expressions
     located<std::string> on_right;
     located<milliseconds> within;  // interval joins
     located<std::string> kind;     // inner | left | full

@@ -534,9 +534,10 @@ std::shared_ptr<const object_spec> make_node_spec() {
          .object = make_check_spec()},
         {.name = "emit",
          .type = param_type::enumeration,
-         .description = "all: every result; failures: every result but pass (warn, fail, no_data); changes: "
-                        "results whose outcome differs from the same check's previous window "
-                        "(and group).",
+         .description =
+             "all: every result; failures: every result but pass (warn, fail, no_data); changes: "
+             "results whose outcome differs from the same check's previous window "
+             "(and group).",
          .default_text = "all",
          .choices = {"all", "failures", "changes"}},
         {.name = "outputs",

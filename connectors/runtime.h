@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,7 +25,7 @@ using wall_clock = std::function<time::timestamp_ns()>;
 // Callbacks from an input to its query. All of them run on the input's executor (the query's
 // strand), never concurrently, and never after input::stop() returned.
 class input_events {
-public:
+  public:
     virtual ~input_events() = default;
 
     // Complete records, one per line ('\n'; a datagram is one record), in a buffer with at
@@ -58,7 +57,7 @@ struct input_context {
 };
 
 class input {
-public:
+  public:
     virtual ~input() = default;
 
     // Begins reading; `events` outlives the input. Called once, on the executor.
@@ -103,7 +102,7 @@ struct output_context {
 // An output is shared by the queries of its pipeline; its methods may be called from any
 // thread and queue the work on its own strand (one write in flight, in order).
 class output {
-public:
+  public:
     virtual ~output() = default;
 
     virtual void write_result(const check_result& result) = 0;
@@ -144,8 +143,8 @@ public:
 
 using input_factory =
     std::function<std::unique_ptr<input>(const params::reader& params, const input_context& ctx)>;
-using output_factory = std::function<std::shared_ptr<output>(const params::reader& params,
-                                                             const output_context& ctx)>;
+using output_factory =
+    std::function<std::shared_ptr<output>(const params::reader& params, const output_context& ctx)>;
 
 struct connector_factories {
     std::map<std::string, input_factory, std::less<>> inputs;

@@ -11,7 +11,7 @@
 namespace weir::daemon {
 
 class checkpoint_store {
-public:
+  public:
     explicit checkpoint_store(std::string data_dir) : data_dir_(std::move(data_dir)) {}
 
     std::string path(const std::string& pipeline, const std::string& query) const;
@@ -28,7 +28,7 @@ public:
     // Deletes a query's checkpoint (`weir run --reset-checkpoint`); true when none is left.
     bool reset(const std::string& pipeline, const std::string& query, std::string& error) const;
 
-private:
+  private:
     std::string data_dir_;
 };
 

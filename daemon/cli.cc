@@ -1,15 +1,15 @@
 // The `weir` command line (CLI11): validate, graph, schema, version, and run.
 #include "daemon/cli.h"
 
+#include <fmt/core.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/version.hpp>
 #include <filesystem>
-#include <fmt/core.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
-
-#include <spdlog/spdlog.h>
 
 #include "config/graph.h"
 #include "config/load.h"
@@ -79,7 +79,8 @@ pipeline_counts count(const config::config_set& config) {
 // Loads and reports like `validate`; returns the exit code and the loaded config.
 int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_warnings,
                     bool quiet_when_valid, config::load_result& result) {
-    result = config::load(paths.empty() ? default_paths() : paths, registry(), secret_tracking_env());
+    result =
+        config::load(paths.empty() ? default_paths() : paths, registry(), secret_tracking_env());
     const auto diags = result.diags.sorted();
     const bool failed =
         result.diags.has_errors() || (deny_warnings && result.diags.warning_count() > 0);
@@ -123,13 +124,12 @@ int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_
                                  plural(result.diags.warning_count(), "warning"));
     } else if (!quiet_when_valid) {
         const auto c = count(result.config);
-        std::cout << fmt::format("weir: configuration is valid: {} ({}, {}, {}, {}){}\n",
-                                 plural(result.config.pipelines.size(), "pipeline"),
-                                 plural(c.inputs, "input"), plural(c.nodes, "node"),
-                                 plural(c.outputs, "output"), plural(c.queries, "query"),
-                                 result.diags.warning_count()
-                                     ? ", " + plural(result.diags.warning_count(), "warning")
-                                     : "");
+        std::cout << fmt::format(
+            "weir: configuration is valid: {} ({}, {}, {}, {}){}\n",
+            plural(result.config.pipelines.size(), "pipeline"), plural(c.inputs, "input"),
+            plural(c.nodes, "node"), plural(c.outputs, "output"), plural(c.queries, "query"),
+            result.diags.warning_count() ? ", " + plural(result.diags.warning_count(), "warning")
+                                         : "");
     }
     return failed ? exit_config : exit_ok;
 }
@@ -140,10 +140,10 @@ std::string version_text() {
         "libraries: yaml-cpp {}, simdjson {}.{}.{}, fmt {}.{}.{}, CLI11 {}, "
         "nlohmann-json {}.{}.{}, RE2, Boost {}.{}\n",
         WEIR_VERSION, WEIR_BUILD_TYPE, WEIR_YAML_CPP_VERSION, simdjson::SIMDJSON_VERSION_MAJOR,
-        simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION,
-        FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100, CLI11_VERSION,
-        NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH,
-        BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000);
+        simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION, FMT_VERSION / 10000,
+        FMT_VERSION / 100 % 100, FMT_VERSION % 100, CLI11_VERSION, NLOHMANN_JSON_VERSION_MAJOR,
+        NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH, BOOST_VERSION / 100000,
+        BOOST_VERSION / 100 % 1000);
 }
 
 struct log_settings_values {

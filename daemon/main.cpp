@@ -1,4 +1,6 @@
 // weir: the streaming data-quality monitoring daemon.
 #include "daemon/cli.h"
 
-int main(int argc, char** argv) { return weir::daemon::run_cli(argc, argv); }
+int main(int argc, char** argv) {
+    return weir::daemon::run_cli(argc, argv);
+}

@@ -1,10 +1,10 @@
 // A managed query at run time; see query.h.
 #include "daemon/query.h"
 
-#include <boost/asio/post.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <cstring>
 
 #include "core/checkpoint/byte_codec.h"
@@ -16,12 +16,18 @@ namespace asio = boost::asio;
 
 const char* to_string(query_state s) {
     switch (s) {
-        case query_state::starting: return "starting";
-        case query_state::running: return "running";
-        case query_state::degraded: return "degraded";
-        case query_state::failed: return "failed";
-        case query_state::stopped: return "stopped";
-        case query_state::finished: return "finished";
+        case query_state::starting:
+            return "starting";
+        case query_state::running:
+            return "running";
+        case query_state::degraded:
+            return "degraded";
+        case query_state::failed:
+            return "failed";
+        case query_state::stopped:
+            return "stopped";
+        case query_state::finished:
+            return "finished";
     }
     return "unknown";
 }
@@ -75,7 +81,7 @@ struct query::flow {
 };
 
 class query::input_adapter final : public connectors::input_events {
-public:
+  public:
     input_adapter(query& q, std::size_t index) : query_(q), index_(index) {}
     void on_data(std::string_view records) override { query_.on_data(index_, records); }
     void on_end() override { query_.on_end(index_); }
@@ -86,7 +92,7 @@ public:
         query_.fail("input \"" + query_.plan_.inputs[index_]->name + "\": " + message);
     }
 
-private:
+  private:
     query& query_;
     std::size_t index_;
 };
@@ -153,7 +159,8 @@ void query::do_start() {
                     if (quote.size() == 1) csv.quote = quote[0];
                     csv.header = c->boolean("header").value;
                     for (const auto& col : c->strings("columns")) csv.columns.push_back(col.value);
-                    for (const auto& v : c->strings("null_values")) csv.null_values.push_back(v.value);
+                    for (const auto& v : c->strings("null_values"))
+                        csv.null_values.push_back(v.value);
                 }
                 csv_.back() = std::make_unique<decode::csv_decoder>(plan_.decode_fields, csv);
             }
@@ -238,8 +245,10 @@ bool query::restore(std::string& error) {
     }
     const bool same_plan = data.plan_fingerprint == plan_.fingerprint;
     if (!same_plan && !env_.plan_changed) {
-        error = "checkpoint " + file + " was written for a different plan of this query (the "
-                "pipeline changed while weir was stopped)" + way_out;
+        error = "checkpoint " + file +
+                " was written for a different plan of this query (the "
+                "pipeline changed while weir was stopped)" +
+                way_out;
         return false;
     }
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -258,9 +267,10 @@ bool query::restore(std::string& error) {
         }
     }
     if (!same_plan) {
-        spdlog::warn("query {}/{}: its plan changed; open windows of the old plan are dropped, "
-                     "inputs resume where they were",
-                     plan_.pipeline, plan_.name);
+        spdlog::warn(
+            "query {}/{}: its plan changed; open windows of the old plan are dropped, "
+            "inputs resume where they were",
+            plan_.pipeline, plan_.name);
         return true;
     }
     for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
@@ -269,8 +279,8 @@ bool query::restore(std::string& error) {
             if (node != plan_.nodes[i].config->name) continue;
             byte_reader r(bytes);
             if (!engines_[i]->restore(r)) {
-                error = "checkpoint " + file + ": the state of node \"" + node +
-                        "\" is corrupt" + way_out;
+                error = "checkpoint " + file + ": the state of node \"" + node + "\" is corrupt" +
+                        way_out;
                 return false;
             }
         }
@@ -287,8 +297,7 @@ void query::decode_csv(std::size_t input, std::string_view data, bool end_of_dat
     const std::size_t size = csv_buffer_.size();
     csv_buffer_.append(decode::json_decoder::padding(), '\0');
     f.csv = csv_[input].get();
-    const auto result =
-        f.csv->decode({csv_buffer_.data(), size}, f.batch, end_of_data, &f.raw);
+    const auto result = f.csv->decode({csv_buffer_.data(), size}, f.batch, end_of_data, &f.raw);
     csv_carry_[input].assign(csv_buffer_.data() + result.consumed, size - result.consumed);
     // The batch's strings and the rows point into csv_buffer_, which stays as it is until the
     // next call; the carried rest was copied out above.
@@ -323,7 +332,8 @@ void query::accept(std::size_t input, std::size_t bytes, flow& f) {
         input_metrics_[input]->records.Increment(static_cast<double>(f.batch.size()));
         input_metrics_[input]->bytes.Increment(static_cast<double>(bytes));
         if (invalid > 0) {
-            input_metrics_[input]->errors_of(input_error::decode)
+            input_metrics_[input]
+                ->errors_of(input_error::decode)
                 .Increment(static_cast<double>(invalid));
         }
     }
@@ -395,8 +405,7 @@ void query::run_node(std::size_t index, std::size_t source_index, flow& f) {
         if (t.type == compiled_transform::kind::filter) {
             // Invalid records pass untouched: invalid_count() must still see them.
             counters_.filtered_records += f.compact([&](std::size_t i) {
-                return !usable(f.batch.status[i]) ||
-                       t.filter->test(f.batch.record(i), scratch_);
+                return !usable(f.batch.status[i]) || t.filter->test(f.batch.record(i), scratch_);
             });
             continue;
         }
@@ -504,12 +513,18 @@ std::string_view query::record_json(const compiled_node& node, const flow& f, st
         append_json_string(name, record_json_);
         record_json_ += ':';
         switch (v.kind) {
-            case value_kind::null: record_json_ += "null"; break;
-            case value_kind::boolean: record_json_ += v.boolean ? "true" : "false"; break;
+            case value_kind::null:
+                record_json_ += "null";
+                break;
+            case value_kind::boolean:
+                record_json_ += v.boolean ? "true" : "false";
+                break;
             case value_kind::number:
                 append_json_value(measure_value::make_number(v.number), record_json_);
                 break;
-            default: append_json_string(v.string(), record_json_); break;
+            default:
+                append_json_string(v.string(), record_json_);
+                break;
         }
     }
     record_json_ += '}';
@@ -517,7 +532,7 @@ std::string_view query::record_json(const compiled_node& node, const flow& f, st
 }
 
 prometheus::Gauge* query::group_gauge(check_entry& e, const compiled_node& node,
-                                     const std::string& check, const std::string& group) {
+                                      const std::string& check, const std::string& group) {
     // Once the daemon-wide series cap refused this check a series, only the groups that have
     // one are updated (the caller skips a check with none).
     if (auto it = e.groups.find(group); it != e.groups.end()) return it->second;
@@ -628,10 +643,11 @@ void query::report_node(std::size_t node) {
 void query::report_capped(std::size_t node) {
     const std::uint64_t capped = engines_[node]->layout().capped_results();
     if (capped == capped_reported_[node]) return;
-    spdlog::warn("query {}/{}: node \"{}\": {} results of distinct counting hit the memory cap "
-                 "(distinct_count and unique_count are lower bounds there)",
-                 plan_.pipeline, plan_.name, plan_.nodes[node].config->name,
-                 capped - capped_reported_[node]);
+    spdlog::warn(
+        "query {}/{}: node \"{}\": {} results of distinct counting hit the memory cap "
+        "(distinct_count and unique_count are lower bounds there)",
+        plan_.pipeline, plan_.name, plan_.nodes[node].config->name,
+        capped - capped_reported_[node]);
     capped_reported_[node] = capped;
 }
 
@@ -675,9 +691,11 @@ void query::finish_once() {
 }
 
 void query::on_problem(std::size_t input, std::string_view type, const std::string& message) {
-    record_problem_log().log(problem_key_, spdlog::level::warn, "query {}/{}: input \"{}\": {} ({})",
-                             plan_.pipeline, plan_.name, plan_.inputs[input]->name, message, type);
-    if (!input_metrics_.empty()) input_metrics_[input]->errors_of(input_error_from(type)).Increment();
+    record_problem_log().log(problem_key_, spdlog::level::warn,
+                             "query {}/{}: input \"{}\": {} ({})", plan_.pipeline, plan_.name,
+                             plan_.inputs[input]->name, message, type);
+    if (!input_metrics_.empty())
+        input_metrics_[input]->errors_of(input_error_from(type)).Increment();
     count_errors(1);
 }
 
@@ -695,10 +713,10 @@ bool query::count_errors(std::uint64_t n) {
     errors_in_window_ += n;
     const auto limit = static_cast<std::uint64_t>(rule.max_errors.value);
     if (errors_in_window_ <= limit) return true;
-    const std::string what = fmt::format("{} bad records or input errors within {} (on_error "
-                                         "allows {})",
-                                         errors_in_window_,
-                                         params::format_duration(rule.per.value), limit);
+    const std::string what = fmt::format(
+        "{} bad records or input errors within {} (on_error "
+        "allows {})",
+        errors_in_window_, params::format_duration(rule.per.value), limit);
     if (rule.action.value == "stop") {
         fail(what + "; on_error.action is stop");
         return false;
@@ -751,8 +769,7 @@ void query::set_condition(condition c, bool on) {
     const query_state next = after != 0 ? query_state::degraded : query_state::running;
     if (state_.compare_exchange_strong(expected, next)) {
         if (next == query_state::degraded) {
-            spdlog::warn("query {}/{} degraded: {}", plan_.pipeline, plan_.name,
-                         degraded_reason());
+            spdlog::warn("query {}/{} degraded: {}", plan_.pipeline, plan_.name, degraded_reason());
         } else {
             spdlog::info("query {}/{} running again", plan_.pipeline, plan_.name);
         }
@@ -762,7 +779,8 @@ void query::set_condition(condition c, bool on) {
 bool query::admit(std::size_t node, const std::string& out, std::uint64_t records) {
     if (shedding_.empty() || !shedding_.contains(out)) return true;
     if (!node_metrics_.empty()) {
-        node_metrics_[node]->dropped_by(drop_reason::buffer_full)
+        node_metrics_[node]
+            ->dropped_by(drop_reason::buffer_full)
             .Increment(static_cast<double>(records));
     }
     return false;
@@ -785,7 +803,8 @@ void query::apply_back_pressure() {
             }
         } else if (action == "drop_oldest" && pending > max) {
             if (!node_metrics_.empty()) {
-                node_metrics_.back()->dropped_by(drop_reason::buffer_full)
+                node_metrics_.back()
+                    ->dropped_by(drop_reason::buffer_full)
                     .Increment(static_cast<double>(pending - max));
             }
             out->drop_oldest(pending - max);
@@ -796,8 +815,8 @@ void query::apply_back_pressure() {
     if (action == "block" && full && !paused_) {
         paused_ = true;
         for (auto& in : inputs_) in->pause();
-        spdlog::warn("query {}/{}: outputs hold {} or more records: reading paused",
-                     plan_.pipeline, plan_.name, max);
+        spdlog::warn("query {}/{}: outputs hold {} or more records: reading paused", plan_.pipeline,
+                     plan_.name, max);
         poll_back_pressure();
     } else if (action != "block" && full && !shedding_.empty()) {
         poll_back_pressure();  // to see when shedding can stop without new input
@@ -876,8 +895,7 @@ void query::checkpoint(std::function<void(bool ok)> then) {
         // A CSV stream resumed mid-file needs the header it began with.
         if (csv_[i]) {
             if (std::string header = csv_[i]->header_row(); !header.empty()) {
-                data->inputs.emplace_back(k_csv_header + plan_.inputs[i]->name,
-                                          std::move(header));
+                data->inputs.emplace_back(k_csv_header + plan_.inputs[i]->name, std::move(header));
             }
         }
     }
@@ -902,7 +920,8 @@ void query::checkpoint(std::function<void(bool ok)> then) {
         } else {
             std::string error;
             const auto started = std::chrono::steady_clock::now();
-            ok = self->env_.checkpoints->write(self->plan_.pipeline, self->plan_.name, *data, error);
+            ok =
+                self->env_.checkpoints->write(self->plan_.pipeline, self->plan_.name, *data, error);
             if (ok) {
                 ++self->counters_.checkpoints;
                 if (!self->node_metrics_.empty()) {
@@ -911,7 +930,7 @@ void query::checkpoint(std::function<void(bool ok)> then) {
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                             .count());
                     m.checkpoint_last_success_seconds.Set(static_cast<double>(data->written_at) /
-                                                         1e9);
+                                                          1e9);
                 }
             } else {
                 spdlog::error("query {}/{}: checkpoint failed: {}", self->plan_.pipeline,
@@ -931,7 +950,8 @@ void query::checkpoint(std::function<void(bool ok)> then) {
     };
     std::vector<std::shared_ptr<connectors::output>> outputs;
     for (const auto& name : plan_.outputs) {
-        if (auto it = env_.outputs.find(name); it != env_.outputs.end()) outputs.push_back(it->second);
+        if (auto it = env_.outputs.find(name); it != env_.outputs.end())
+            outputs.push_back(it->second);
     }
     if (outputs.empty()) {
         write();

@@ -3,18 +3,17 @@
 // Everything a query does runs on its own strand.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
-#include <memory>
-#include <string>
 #include <vector>
 
 #include "config/model.h"
@@ -59,7 +58,7 @@ struct query_environment {
 };
 
 class query : public std::enable_shared_from_this<query> {
-public:
+  public:
     struct listener {
         std::function<void(const std::string& message)> failed;
         std::function<void()> finished;  // --once: every input ended and all is flushed
@@ -89,7 +88,7 @@ public:
     // Event time up to which windows are closed (Unix ns), of the terminal node.
     time::timestamp_ns watermark() const { return watermark_.load(); }
 
-private:
+  private:
     class input_adapter;
     struct flow;
 
@@ -159,11 +158,11 @@ private:
     std::vector<std::unique_ptr<decode::csv_decoder>> csv_;
     std::vector<std::string> csv_carry_;
     std::string csv_buffer_;
-    std::vector<std::unique_ptr<engine::node_engine>> engines_;  // per node; null without checks
+    std::vector<std::unique_ptr<engine::node_engine>> engines_;    // per node; null without checks
     std::vector<std::unique_ptr<schema::record_schema>> schemas_;  // per node; null without
     schema::schema_verdicts verdicts_;
     schema::schema_stats schema_stats_;
-    std::vector<std::vector<std::size_t>> readers_of_node_;      // node -> nodes reading it
+    std::vector<std::vector<std::size_t>> readers_of_node_;  // node -> nodes reading it
     std::map<std::string, std::vector<std::pair<std::size_t, std::size_t>>, std::less<>>
         readers_of_input_;  // input -> (node, source index)
     std::vector<check_result> results_;
@@ -204,7 +203,8 @@ private:
     std::set<std::string, std::less<>> shedding_;
     bool paused_ = false;
     std::string problem_key_;
-    std::unique_ptr<flow> data_flow_;  // reused by on_data()  // of the rate-limited log of bad records and input problems
+    std::unique_ptr<flow> data_flow_;  // reused by on_data()  // of the rate-limited log of bad
+                                       // records and input problems
 };
 
 }  // namespace weir::daemon

@@ -47,7 +47,7 @@ field_path parse_path(const std::string& path) {
 
 // The slots of one query: decoded fields, shared by every node, and fields `set` computes.
 class slot_space {
-public:
+  public:
     std::uint32_t decoded(const std::string& path) {
         if (auto it = decoded_.find(path); it != decoded_.end()) return it->second;
         const auto slot = static_cast<std::uint32_t>(fields_.size());
@@ -66,7 +66,7 @@ public:
     std::size_t size() const { return fields_.size(); }
     std::vector<field_path> take() { return std::move(fields_); }
 
-private:
+  private:
     std::vector<field_path> fields_;
     std::map<std::string, std::uint32_t, std::less<>> decoded_;
 };
@@ -99,8 +99,7 @@ std::uint32_t resolve(const std::string& path, environment& env, slot_space& slo
 }
 
 std::shared_ptr<const expr::program> compile_program(const std::string& text, environment& env,
-                                                     slot_space& slots,
-                                                     expr::value_type expected) {
+                                                     slot_space& slots, expr::value_type expected) {
     expr::compile_options options;
     options.expected = expected;
     options.resolve = [&](const field_path& p) -> std::optional<std::uint32_t> {
@@ -116,7 +115,9 @@ std::shared_ptr<const expr::program> compile_program(const std::string& text, en
 // A canonical, order-preserving text of a parameter tree, for fingerprints.
 void canonical_value(const params::value& v, std::string& out) {
     switch (v.type) {
-        case params::value::kind::null: out += "~"; break;
+        case params::value::kind::null:
+            out += "~";
+            break;
         case params::value::kind::scalar:
             out += std::to_string(v.text.size()) + ":" + v.text;
             break;
@@ -199,7 +200,8 @@ compiled_query compile_query(const config::pipeline_config& pipeline,
                 schema::field_description fd;
                 fd.name = f.name.value;
                 fd.slot = resolve(f.name.value, env, slots);
-                fd.type = schema::parse_field_type(f.type.value).value_or(schema::field_type::string);
+                fd.type =
+                    schema::parse_field_type(f.type.value).value_or(schema::field_type::string);
                 fd.required = f.required;
                 for (const auto& a : f.allowed) fd.allowed.push_back(a.value);
                 if (f.minimum) fd.minimum = f.minimum->value;
@@ -209,9 +211,8 @@ compiled_query compile_query(const config::pipeline_config& pipeline,
                     fd.time_format = n.time->format.value;
                 }
                 canonical += fmt::format("field {} {} {} {} {} {} {}\n", fd.name, f.type.value,
-                                         fd.required, fd.allowed.size(),
-                                         fd.minimum.value_or(0), fd.maximum.value_or(0),
-                                         fd.pattern.value_or(""));
+                                         fd.required, fd.allowed.size(), fd.minimum.value_or(0),
+                                         fd.maximum.value_or(0), fd.pattern.value_or(""));
                 for (const auto& a : fd.allowed) canonical += " enum " + a + "\n";
                 d.fields.push_back(std::move(fd));
             }
@@ -223,8 +224,8 @@ compiled_query compile_query(const config::pipeline_config& pipeline,
             switch (t.type) {
                 case config::transform_config::kind::filter:
                     ct.type = compiled_transform::kind::filter;
-                    ct.filter = compile_program(t.expression.value, env, slots,
-                                                expr::value_type::boolean);
+                    ct.filter =
+                        compile_program(t.expression.value, env, slots, expr::value_type::boolean);
                     canonical += "filter " + t.expression.value + "\n";
                     c.transforms.push_back(std::move(ct));
                     break;

@@ -46,7 +46,7 @@ struct compiled_query {
     std::string pipeline;
     std::string name;
     std::string fingerprint;  // hex; a checkpoint of another fingerprint cannot resume
-    std::vector<field_path> decode_fields;  // slot i is decoded from decode_fields[i]
+    std::vector<field_path> decode_fields;       // slot i is decoded from decode_fields[i]
     std::vector<std::size_t> number_text_slots;  // epoch times, kept exact
     std::vector<const config::input_config*> inputs;
     std::vector<compiled_node> nodes;  // topological order, the terminal node last

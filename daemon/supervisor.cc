@@ -1,15 +1,15 @@
 // The daemon's supervisor; see supervisor.h.
 #include "daemon/supervisor.h"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <spdlog/spdlog.h>
-
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -61,7 +61,7 @@ struct query_slot {
 };
 
 class supervisor {
-public:
+  public:
     supervisor(const run_options& options, unsigned threads,
                const params::component_registry& registry)
         : options_(options),
@@ -117,12 +117,11 @@ public:
                 // many groups fail; null where the count is unknown or the node is ungrouped.
                 auto failing = nlohmann::ordered_json::array();
                 for (const auto& f : metrics_->failing_checks(slot->pipeline->name, node_names)) {
-                    failing.push_back(
-                        {{"node", f.node},
-                         {"check", f.check},
-                         {"groups", grouped.count(f.node) && f.groups > 0
-                                        ? nlohmann::ordered_json(f.groups)
-                                        : nlohmann::ordered_json(nullptr)}});
+                    failing.push_back({{"node", f.node},
+                                       {"check", f.check},
+                                       {"groups", grouped.count(f.node) && f.groups > 0
+                                                      ? nlohmann::ordered_json(f.groups)
+                                                      : nlohmann::ordered_json(nullptr)}});
                 }
                 q["failing_checks"] = failing;
                 auto inputs = nlohmann::ordered_json::array();
@@ -140,8 +139,9 @@ public:
                                              : nlohmann::ordered_json(time::format_rfc3339_ms(wm));
                     // How far event time trails the wall clock (negative: data from the future).
                     q["lag_seconds"] =
-                        wm == 0 ? nlohmann::ordered_json(nullptr)
-                                : nlohmann::ordered_json(static_cast<double>(wall_now() - wm) / 1e9);
+                        wm == 0
+                            ? nlohmann::ordered_json(nullptr)
+                            : nlohmann::ordered_json(static_cast<double>(wall_now() - wm) / 1e9);
                     q["input_records"] = c.input_records.load();
                     q["invalid_records"] = c.invalid_records.load();
                     q["results"] = c.results.load();
@@ -159,7 +159,7 @@ public:
 
     int run(const std::vector<std::string>& paths, config::load_result loaded) {
         settings_ = loaded.config.settings;
-        data_dir_ = !options_.data_dir.empty() ? options_.data_dir
+        data_dir_ = !options_.data_dir.empty()         ? options_.data_dir
                     : settings_.data_dir.value.empty() ? std::string("/var/lib/weir")
                                                        : settings_.data_dir.value;
         store_ = std::make_unique<checkpoint_store>(data_dir_);
@@ -235,7 +235,7 @@ public:
         return exit_code_.load();
     }
 
-private:
+  private:
     // What validation accepts but this runtime cannot run yet (an input type without a runtime,
     // such as kafka) is refused before anything starts, rather than failing and restarting.
     void check_runnable(const config::pipeline_config& p, const config::query_plan& q) const {
@@ -261,8 +261,8 @@ private:
         for (const auto& o : p.outputs) {
             auto factory = factories_.outputs.find(o.type.value);
             if (factory == factories_.outputs.end()) {
-                error = "pipeline " + p.name + ": output \"" + o.name + "\": type " +
-                        o.type.value + " is not supported by the runtime yet";
+                error = "pipeline " + p.name + ": output \"" + o.name + "\": type " + o.type.value +
+                        " is not supported by the runtime yet";
                 return false;
             }
             connectors::output_context ctx;
@@ -314,8 +314,8 @@ private:
         events.finished = [this, key] {
             asio::post(strand_, [this, key] { on_query_finished(key); });
         };
-        auto q = std::make_shared<query>(slot.plan, *slot.pipeline, std::move(env),
-                                         std::move(events));
+        auto q =
+            std::make_shared<query>(slot.plan, *slot.pipeline, std::move(env), std::move(events));
         {
             std::lock_guard lock(slots_mutex_);
             slot.running = q;
@@ -450,9 +450,10 @@ private:
                     check_runnable(p, q);
                     wanted[p.name + "/" + q.name] = {&p, compile_query(p, q)};
                 } catch (const std::exception& e) {
-                    spdlog::error("reload failed: pipeline {}, query {}: {}; the running "
-                                  "configuration stays",
-                                  p.name, q.name, e.what());
+                    spdlog::error(
+                        "reload failed: pipeline {}, query {}: {}; the running "
+                        "configuration stays",
+                        p.name, q.name, e.what());
                     metrics_->count_reload(false);
                     finish_reload();
                     return;
@@ -723,9 +724,8 @@ int run_daemon(const run_options& options) {
         std::cerr << "weir: configuration is invalid: not starting\n";
         return exit_config;
     }
-    const unsigned threads = options.threads > 0
-                                 ? options.threads
-                                 : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads =
+        options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     supervisor s(options, threads, registry);
     return s.run(options.paths, std::move(loaded));
 }

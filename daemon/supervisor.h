@@ -10,9 +10,9 @@ namespace weir::daemon {
 
 struct run_options {
     std::vector<std::string> paths;
-    std::string data_dir;    // "" = settings file, else /var/lib/weir
+    std::string data_dir;     // "" = settings file, else /var/lib/weir
     std::string http_listen;  // "" = settings file, else 127.0.0.1:9797
-    unsigned threads = 0;    // 0 = the number of cores
+    unsigned threads = 0;     // 0 = the number of cores
     bool once = false;
     std::vector<std::string> reset_checkpoints;  // "pipeline/query"
 };

@@ -38,10 +38,11 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
 // YYYY-MM-DDTHH:MM:SS.mmmZ; anything shorter counts as 0 (a floor, not a validator).
 std::int64_t rfc3339_ms(std::string_view s) {
     if (s.size() < 20) return 0;
-    const std::int64_t days = days_from_civil(digits(s, 0, 4), static_cast<unsigned>(digits(s, 5, 2)),
-                                              static_cast<unsigned>(digits(s, 8, 2)));
-    const std::int64_t secs = days * 86400 + digits(s, 11, 2) * 3600 + digits(s, 14, 2) * 60 +
-                              digits(s, 17, 2);
+    const std::int64_t days =
+        days_from_civil(digits(s, 0, 4), static_cast<unsigned>(digits(s, 5, 2)),
+                        static_cast<unsigned>(digits(s, 8, 2)));
+    const std::int64_t secs =
+        days * 86400 + digits(s, 11, 2) * 3600 + digits(s, 14, 2) * 60 + digits(s, 17, 2);
     return secs * 1000 + (s.size() >= 23 && s[19] == '.' ? digits(s, 20, 3) : 0);
 }
 

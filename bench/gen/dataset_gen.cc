@@ -42,8 +42,8 @@ struct options {
     disorder profile = disorder::up_to_2s;
     std::uint64_t events = 1'000'000;
     std::uint64_t keys = 1000;
-    double rate = 10'000;              // events per second of event time
-    std::int64_t lateness_ms = 5000;   // what one_pct_late goes beyond
+    double rate = 10'000;                       // events per second of event time
+    std::int64_t lateness_ms = 5000;            // what one_pct_late goes beyond
     std::int64_t start_ms = 1'795'168'800'000;  // 2026-11-20T10:00:00Z, a whole hour
     std::uint64_t seed = 42;
     std::string out;
@@ -68,18 +68,28 @@ options parse(int argc, char** argv) {
             o.out = v;
         } else if (a == "--schema") {
             const std::string_view s = v;
-            if (s == "S") o.kind = schema::s;
-            else if (s == "M") o.kind = schema::m;
-            else if (s == "F") o.kind = schema::f;
-            else if (s == "C") o.kind = schema::c;
-            else usage("--schema is one of S, M, F, C");
+            if (s == "S")
+                o.kind = schema::s;
+            else if (s == "M")
+                o.kind = schema::m;
+            else if (s == "F")
+                o.kind = schema::f;
+            else if (s == "C")
+                o.kind = schema::c;
+            else
+                usage("--schema is one of S, M, F, C");
         } else if (a == "--disorder") {
             const std::string_view s = v;
-            if (s == "in_order") o.profile = disorder::in_order;
-            else if (s == "up_to_2s") o.profile = disorder::up_to_2s;
-            else if (s == "ten_pct_30s") o.profile = disorder::ten_pct_30s;
-            else if (s == "one_pct_late") o.profile = disorder::one_pct_late;
-            else usage("unknown --disorder");
+            if (s == "in_order")
+                o.profile = disorder::in_order;
+            else if (s == "up_to_2s")
+                o.profile = disorder::up_to_2s;
+            else if (s == "ten_pct_30s")
+                o.profile = disorder::ten_pct_30s;
+            else if (s == "one_pct_late")
+                o.profile = disorder::one_pct_late;
+            else
+                usage("unknown --disorder");
         } else if (a == "--events") {
             o.events = std::strtoull(v, nullptr, 10);
         } else if (a == "--keys") {
@@ -103,7 +113,7 @@ options parse(int argc, char** argv) {
 
 // Output buffered in large blocks: the generator must not be the slow part of a run.
 class writer {
-public:
+  public:
     explicit writer(const std::string& path) : file_(std::fopen(path.c_str(), "wb")) {
         if (file_ == nullptr) {
             std::perror(path.c_str());
@@ -145,7 +155,7 @@ public:
     }
     std::uint64_t written() const { return written_ + buf_.size(); }
 
-private:
+  private:
     static constexpr std::size_t k_block = 1 << 20;
     std::FILE* file_;
     std::string buf_;
@@ -194,9 +204,9 @@ void format_ts(std::int64_t ms, char* out) {
     put(20, milli, 3);
 }
 
-constexpr std::array<std::string_view, 20> k_countries = {
-    "DE", "FR", "US", "GB", "IT", "ES", "NL", "SE", "PL", "JP",
-    "BR", "IN", "CA", "AU", "CH", "AT", "BE", "DK", "NO", "FI"};
+constexpr std::array<std::string_view, 20> k_countries = {"DE", "FR", "US", "GB", "IT", "ES", "NL",
+                                                          "SE", "PL", "JP", "BR", "IN", "CA", "AU",
+                                                          "CH", "AT", "BE", "DK", "NO", "FI"};
 
 constexpr std::array<std::string_view, 24> k_words = {
     "stream", "window",  "quality", "sensor", "reading", "latency", "buffer", "record",
@@ -219,7 +229,7 @@ struct later_arrival {
 };
 
 class record_writer {
-public:
+  public:
     record_writer(const options& o, writer& w) : o_(o), w_(w), key_width_(digits(o.keys - 1)) {}
 
     void header() {
@@ -291,7 +301,7 @@ public:
         w_.end_record();
     }
 
-private:
+  private:
     static int digits(std::uint64_t n) {
         int d = 1;
         while (n >= 10) {
@@ -388,10 +398,10 @@ int main(int argc, char** argv) {
             ++written;
         }
         w.flush();
-        std::printf(
-            "{\"events\":%llu,\"bytes\":%llu,\"first_ts_ms\":%lld,\"last_ts_ms\":%lld}\n",
-            static_cast<unsigned long long>(written), static_cast<unsigned long long>(w.written()),
-            static_cast<long long>(first_ms), static_cast<long long>(last_ms));
+        std::printf("{\"events\":%llu,\"bytes\":%llu,\"first_ts_ms\":%lld,\"last_ts_ms\":%lld}\n",
+                    static_cast<unsigned long long>(written),
+                    static_cast<unsigned long long>(w.written()), static_cast<long long>(first_ms),
+                    static_cast<long long>(last_ms));
     }
     return 0;
 }

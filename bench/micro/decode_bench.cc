@@ -19,12 +19,13 @@ std::string schema_s_lines(std::size_t n) {
         char line[256];
         const int ms = static_cast<int>(i % 60000);
         const bool null_value = rng() % 20 == 0;
-        std::snprintf(line, sizeof line,
-                      "{\"ts\":\"2026-11-20T10:%02d:%02d.%03dZ\",\"key\":\"k-%u\",\"value\":%s,"
-                      "\"status\":\"%s\",\"country\":\"%s\",\"latency\":%u}\n",
-                      ms / 1000 / 60, ms / 1000 % 60, ms % 1000, static_cast<unsigned>(rng() % 1000),
-                      null_value ? "null" : std::to_string((rng() % 10000) / 100.0).c_str(),
-                      statuses[rng() % 5], countries[rng() % 6], static_cast<unsigned>(rng() % 500));
+        std::snprintf(
+            line, sizeof line,
+            "{\"ts\":\"2026-11-20T10:%02d:%02d.%03dZ\",\"key\":\"k-%u\",\"value\":%s,"
+            "\"status\":\"%s\",\"country\":\"%s\",\"latency\":%u}\n",
+            ms / 1000 / 60, ms / 1000 % 60, ms % 1000, static_cast<unsigned>(rng() % 1000),
+            null_value ? "null" : std::to_string((rng() % 10000) / 100.0).c_str(),
+            statuses[rng() % 5], countries[rng() % 6], static_cast<unsigned>(rng() % 500));
         out += line;
     }
     return out;
@@ -33,8 +34,7 @@ std::string schema_s_lines(std::size_t n) {
 void bm_json_decode_schema_s(benchmark::State& state) {
     const std::string text = schema_s_lines(4096);
     const std::string padded = text + std::string(weir::decode::json_decoder::padding(), ' ');
-    const std::vector<weir::field_path> fields = {{{"ts"}}, {{"key"}}, {{"value"}},
-                                                  {{"status"}}};
+    const std::vector<weir::field_path> fields = {{{"ts"}}, {{"key"}}, {{"value"}}, {{"status"}}};
     weir::decode::json_decoder decoder(fields);
     weir::record_batch batch;
     for (auto _ : state) {

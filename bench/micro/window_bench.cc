@@ -68,8 +68,8 @@ void run(benchmark::State& state, int kind, std::size_t groups) {
             const std::size_t r = batch.add_record();
             auto rec = batch.record(r);
             rec[0] = field_value::make_number(static_cast<double>(rng() % groups));
-            rec[1] = rng() % 50 == 0 ? field_value::make_null()
-                                     : field_value::make_number(temp(rng));
+            rec[1] =
+                rng() % 50 == 0 ? field_value::make_null() : field_value::make_number(temp(rng));
             t += time::ns_per_ms;
             times.push_back(t - static_cast<timestamp_ns>(rng() % 1000) * time::ns_per_ms);
         }
@@ -84,13 +84,20 @@ void run(benchmark::State& state, int kind, std::size_t groups) {
     // Live (window, group) pairs: cells are panes; a sliding window spans size / pane of them.
     const double cells = static_cast<double>(e.live_cells());
     state.counters["live_cells"] = cells;
-    state.counters["bytes_per_cell"] = cells > 0 ? static_cast<double>(e.memory_bytes()) / cells : 0;
+    state.counters["bytes_per_cell"] =
+        cells > 0 ? static_cast<double>(e.memory_bytes()) / cells : 0;
     state.counters["block_bytes"] = static_cast<double>(e.layout().block_bytes());
 }
 
-void BM_tumbling_1m(benchmark::State& s) { run(s, 0, static_cast<std::size_t>(s.range(0))); }
-void BM_sliding_10m_10s(benchmark::State& s) { run(s, 1, static_cast<std::size_t>(s.range(0))); }
-void BM_session_30s(benchmark::State& s) { run(s, 2, static_cast<std::size_t>(s.range(0))); }
+void BM_tumbling_1m(benchmark::State& s) {
+    run(s, 0, static_cast<std::size_t>(s.range(0)));
+}
+void BM_sliding_10m_10s(benchmark::State& s) {
+    run(s, 1, static_cast<std::size_t>(s.range(0)));
+}
+void BM_session_30s(benchmark::State& s) {
+    run(s, 2, static_cast<std::size_t>(s.range(0)));
+}
 
 BENCHMARK(BM_tumbling_1m)->Arg(1)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_sliding_10m_10s)->Arg(1)->Arg(1000);

@@ -101,9 +101,8 @@ std::uint64_t http_output::pending() const {
 }
 
 void http_output::drop_oldest(std::uint64_t records) {
-    boost::asio::post(executor_, [self = shared_from_this(), records] {
-        self->delivery_->drop_oldest(records);
-    });
+    boost::asio::post(
+        executor_, [self = shared_from_this(), records] { self->delivery_->drop_oldest(records); });
 }
 
 std::shared_ptr<output> make_http_output(const params::reader& p, const output_context& ctx) {

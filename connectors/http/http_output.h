@@ -2,8 +2,8 @@
 // request, with retries (connectors/http/http_client.h).
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,7 +51,7 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     // Records of sealed batches on their way to the strand (not yet in the delivery queue).
     std::atomic<std::uint64_t> in_transit_{0};
     std::atomic<std::uint64_t> open_records_{0};  // batch_records_, readable without the lock
-    std::uint64_t batch_generation_ = 0;  // bumped when a batch is sealed
+    std::uint64_t batch_generation_ = 0;          // bumped when a batch is sealed
     bool stopped_ = false;
 
     boost::asio::steady_timer batch_timer_;  // strand only

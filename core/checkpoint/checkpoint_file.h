@@ -19,8 +19,8 @@ inline constexpr std::uint32_t k_format_version = 1;
 
 struct checkpoint_data {
     std::uint32_t version = k_format_version;
-    std::string plan_fingerprint;          // the query's plan; a different plan cannot resume
-    time::timestamp_ns written_at = 0;     // wall clock
+    std::string plan_fingerprint;       // the query's plan; a different plan cannot resume
+    time::timestamp_ns written_at = 0;  // wall clock
     std::vector<std::pair<std::string, std::string>> inputs;  // input name -> position bytes
     std::vector<std::pair<std::string, std::string>> nodes;   // node name -> engine snapshot
 };

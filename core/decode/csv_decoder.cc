@@ -31,10 +31,10 @@ struct csv_decoder::impl {
     };
 
     csv_decoder_options options;
-    std::vector<std::string> keys;   // per slot: the column name it reads
-    std::vector<std::string> names;  // the columns, once known
+    std::vector<std::string> keys;    // per slot: the column name it reads
+    std::vector<std::string> names;   // the columns, once known
     std::vector<std::string> header;  // the header row's own cells (with configured columns too)
-    std::vector<int> slot_column;    // per slot: the column index, or -1
+    std::vector<int> slot_column;     // per slot: the column index, or -1
     bool header_due = true;
     bool at_start = true;     // nothing of the stream seen yet (a BOM may come)
     bool discarding = false;  // skipping the rest of a too-long record up to the next LF
@@ -200,8 +200,7 @@ struct csv_decoder::impl {
         for (std::size_t i = 0; i < cells.size(); ++i) {
             const cell& c = cells[i];
             if (c.doubled) return false;
-            if (std::string_view(c.begin, static_cast<std::size_t>(c.end - c.begin)) !=
-                header[i]) {
+            if (std::string_view(c.begin, static_cast<std::size_t>(c.end - c.begin)) != header[i]) {
                 return false;
             }
         }

@@ -30,7 +30,9 @@ constexpr std::size_t k_chunk_bytes = 64 << 10;
 // line: bounds the stage-1 work that input full of bad lines can cause.
 constexpr int k_max_runs_per_chunk = 8;
 
-constexpr bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+constexpr bool is_json_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // One line of the input, as decode_lines sees it.
 struct line_info {
@@ -94,7 +96,7 @@ struct json_decoder::impl {
 
     struct trie_node {
         std::string name;
-        int slot = -1;                  // the slot this path fills, or -1
+        int slot = -1;  // the slot this path fills, or -1
         bool number_text = false;
         std::vector<child> children;
     };
@@ -191,7 +193,9 @@ struct json_decoder::impl {
                 out = field_value::make_null();
                 return true;
             case '{':
-            case '[': out = field_value::make_other(); return true;
+            case '[':
+                out = field_value::make_other();
+                return true;
             default: {
                 if (!(token[0] == '-' || (token[0] >= '0' && token[0] <= '9'))) return false;
                 if (node.number_text) {
@@ -207,8 +211,7 @@ struct json_decoder::impl {
     }
 
     // Walks one object at trie node `at`. Duplicate keys: the last one wins.
-    bool walk(ondemand::object& object, std::size_t at, record_batch& batch,
-              field_value* record) {
+    bool walk(ondemand::object& object, std::size_t at, record_batch& batch, field_value* record) {
         const trie_node& level = nodes[at];
         // The field is used where the iterator built it: moving it out into a local made the
         // compiler copy it through a store-forwarding stall, the loop's largest cost.
@@ -394,8 +397,8 @@ struct json_decoder::impl {
                     chunk_end = last_nl + 1;
                 } else {
                     const std::size_t rest = static_cast<std::size_t>(end - p) - k_chunk_bytes;
-                    const auto* nl = static_cast<const char*>(
-                        std::memchr(p + k_chunk_bytes, '\n', rest));
+                    const auto* nl =
+                        static_cast<const char*>(std::memchr(p + k_chunk_bytes, '\n', rest));
                     chunk_end = nl ? nl + 1 : end;
                 }
             }
@@ -429,8 +432,12 @@ json_decoder::~json_decoder() = default;
 json_decoder::json_decoder(json_decoder&&) noexcept = default;
 json_decoder& json_decoder::operator=(json_decoder&&) noexcept = default;
 
-std::size_t json_decoder::padding() { return simdjson::SIMDJSON_PADDING; }
-std::size_t json_decoder::slots() const { return impl_->slot_count; }
+std::size_t json_decoder::padding() {
+    return simdjson::SIMDJSON_PADDING;
+}
+std::size_t json_decoder::slots() const {
+    return impl_->slot_count;
+}
 
 void json_decoder::decode_record(std::string_view line, record_batch& out) {
     out.slots = impl_->slot_count;

@@ -22,7 +22,7 @@ struct json_decoder_options {
 };
 
 class json_decoder {
-public:
+  public:
     // `fields[i]` fills slot i of every record.
     explicit json_decoder(const std::vector<field_path>& fields, json_decoder_options options = {});
     ~json_decoder();
@@ -46,7 +46,7 @@ public:
 
     std::size_t slots() const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

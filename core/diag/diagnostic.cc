@@ -48,9 +48,10 @@ std::vector<diagnostic> diagnostics::sorted() const {
     std::vector<diagnostic> out = items_;
     std::stable_sort(out.begin(), out.end(),
                      [&](const diagnostic& a, const diagnostic& b) { return key(a) < key(b); });
-    out.erase(std::unique(out.begin(), out.end(),
-                          [&](const diagnostic& a, const diagnostic& b) { return key(a) == key(b); }),
-              out.end());
+    out.erase(
+        std::unique(out.begin(), out.end(),
+                    [&](const diagnostic& a, const diagnostic& b) { return key(a) == key(b); }),
+        out.end());
     return out;
 }
 

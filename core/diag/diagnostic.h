@@ -36,7 +36,7 @@ std::string format(const diagnostic& d);
 
 // Collects every problem of one run; nothing here throws or stops at the first error.
 class diagnostics {
-public:
+  public:
     void error(source_pos pos, std::string path, std::string message);
     void warning(source_pos pos, std::string path, std::string message);
     void add(diagnostic d);
@@ -51,7 +51,7 @@ public:
     std::vector<diagnostic> sorted() const;
     const std::vector<diagnostic>& items() const { return items_; }
 
-private:
+  private:
     std::vector<diagnostic> items_;
     std::size_t errors_ = 0;
 };

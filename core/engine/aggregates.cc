@@ -35,7 +35,9 @@ const T& at(const std::byte* block, std::uint32_t offset) {
     return *std::launder(reinterpret_cast<const T*>(block + offset));
 }
 
-bool is_heap(acc_kind k) { return k >= acc_kind::frequency; }
+bool is_heap(acc_kind k) {
+    return k >= acc_kind::frequency;
+}
 
 struct kind_shape {
     std::size_t size;
@@ -44,25 +46,38 @@ struct kind_shape {
 
 kind_shape shape_of(acc_kind k) {
     switch (k) {
-        case acc_kind::missing: return {sizeof(m::missing_acc), alignof(m::missing_acc)};
-        case acc_kind::sum: return {sizeof(m::sum_acc), alignof(m::sum_acc)};
-        case acc_kind::moments: return {sizeof(m::moments_acc), alignof(m::moments_acc)};
-        case acc_kind::min: return {sizeof(m::min_acc), alignof(m::min_acc)};
-        case acc_kind::max: return {sizeof(m::max_acc), alignof(m::max_acc)};
-        case acc_kind::length: return {sizeof(m::length_acc), alignof(m::length_acc)};
-        case acc_kind::max_delay: return {sizeof(m::max_delay_acc), alignof(m::max_delay_acc)};
+        case acc_kind::missing:
+            return {sizeof(m::missing_acc), alignof(m::missing_acc)};
+        case acc_kind::sum:
+            return {sizeof(m::sum_acc), alignof(m::sum_acc)};
+        case acc_kind::moments:
+            return {sizeof(m::moments_acc), alignof(m::moments_acc)};
+        case acc_kind::min:
+            return {sizeof(m::min_acc), alignof(m::min_acc)};
+        case acc_kind::max:
+            return {sizeof(m::max_acc), alignof(m::max_acc)};
+        case acc_kind::length:
+            return {sizeof(m::length_acc), alignof(m::length_acc)};
+        case acc_kind::max_delay:
+            return {sizeof(m::max_delay_acc), alignof(m::max_delay_acc)};
         case acc_kind::in_range:
         case acc_kind::in_set:
-        case acc_kind::matches: return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
-        case acc_kind::frozen: return {sizeof(m::frozen_acc), alignof(m::frozen_acc)};
-        case acc_kind::ordered: return {sizeof(m::ordered_acc), alignof(m::ordered_acc)};
+        case acc_kind::matches:
+            return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
+        case acc_kind::frozen:
+            return {sizeof(m::frozen_acc), alignof(m::frozen_acc)};
+        case acc_kind::ordered:
+            return {sizeof(m::ordered_acc), alignof(m::ordered_acc)};
         case acc_kind::correlation:
             return {sizeof(m::correlation_acc), alignof(m::correlation_acc)};
-        case acc_kind::invalid: return {sizeof(invalid_acc), alignof(invalid_acc)};
-        case acc_kind::frequency: return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
+        case acc_kind::invalid:
+            return {sizeof(invalid_acc), alignof(invalid_acc)};
+        case acc_kind::frequency:
+            return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
         case acc_kind::approx_distinct:
             return {sizeof(m::approx_distinct_acc), alignof(m::approx_distinct_acc)};
-        case acc_kind::quantile: return {sizeof(m::quantile_acc), alignof(m::quantile_acc)};
+        case acc_kind::quantile:
+            return {sizeof(m::quantile_acc), alignof(m::quantile_acc)};
     }
     return {8, 8};
 }
@@ -80,43 +95,85 @@ static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
 // Construct a trivially copyable accumulator in the prototype.
 void construct_trivial(acc_kind k, std::byte* p) {
     switch (k) {
-        case acc_kind::missing: new (p) m::missing_acc(); break;
-        case acc_kind::sum: new (p) m::sum_acc(); break;
-        case acc_kind::moments: new (p) m::moments_acc(); break;
-        case acc_kind::min: new (p) m::min_acc(); break;
-        case acc_kind::max: new (p) m::max_acc(); break;
-        case acc_kind::length: new (p) m::length_acc(); break;
-        case acc_kind::max_delay: new (p) m::max_delay_acc(); break;
+        case acc_kind::missing:
+            new (p) m::missing_acc();
+            break;
+        case acc_kind::sum:
+            new (p) m::sum_acc();
+            break;
+        case acc_kind::moments:
+            new (p) m::moments_acc();
+            break;
+        case acc_kind::min:
+            new (p) m::min_acc();
+            break;
+        case acc_kind::max:
+            new (p) m::max_acc();
+            break;
+        case acc_kind::length:
+            new (p) m::length_acc();
+            break;
+        case acc_kind::max_delay:
+            new (p) m::max_delay_acc();
+            break;
         case acc_kind::in_range:
         case acc_kind::in_set:
-        case acc_kind::matches: new (p) m::predicate_acc(); break;
-        case acc_kind::frozen: new (p) m::frozen_acc(); break;
-        case acc_kind::ordered: new (p) m::ordered_acc(); break;
-        case acc_kind::correlation: new (p) m::correlation_acc(); break;
-        case acc_kind::invalid: new (p) invalid_acc(); break;
-        default: break;
+        case acc_kind::matches:
+            new (p) m::predicate_acc();
+            break;
+        case acc_kind::frozen:
+            new (p) m::frozen_acc();
+            break;
+        case acc_kind::ordered:
+            new (p) m::ordered_acc();
+            break;
+        case acc_kind::correlation:
+            new (p) m::correlation_acc();
+            break;
+        case acc_kind::invalid:
+            new (p) invalid_acc();
+            break;
+        default:
+            break;
     }
 }
 
 std::string_view kind_name(acc_kind k) {
     switch (k) {
-        case acc_kind::missing: return "missing";
-        case acc_kind::sum: return "sum";
-        case acc_kind::moments: return "moments";
-        case acc_kind::min: return "min";
-        case acc_kind::max: return "max";
-        case acc_kind::length: return "length";
-        case acc_kind::max_delay: return "max_delay";
-        case acc_kind::in_range: return "in_range";
-        case acc_kind::in_set: return "in_set";
-        case acc_kind::matches: return "matches";
-        case acc_kind::frozen: return "frozen";
-        case acc_kind::ordered: return "ordered";
-        case acc_kind::correlation: return "correlation";
-        case acc_kind::invalid: return "invalid";
-        case acc_kind::frequency: return "frequency";
-        case acc_kind::approx_distinct: return "approx_distinct";
-        case acc_kind::quantile: return "quantile";
+        case acc_kind::missing:
+            return "missing";
+        case acc_kind::sum:
+            return "sum";
+        case acc_kind::moments:
+            return "moments";
+        case acc_kind::min:
+            return "min";
+        case acc_kind::max:
+            return "max";
+        case acc_kind::length:
+            return "length";
+        case acc_kind::max_delay:
+            return "max_delay";
+        case acc_kind::in_range:
+            return "in_range";
+        case acc_kind::in_set:
+            return "in_set";
+        case acc_kind::matches:
+            return "matches";
+        case acc_kind::frozen:
+            return "frozen";
+        case acc_kind::ordered:
+            return "ordered";
+        case acc_kind::correlation:
+            return "correlation";
+        case acc_kind::invalid:
+            return "invalid";
+        case acc_kind::frequency:
+            return "frequency";
+        case acc_kind::approx_distinct:
+            return "approx_distinct";
+        case acc_kind::quantile:
+            return "quantile";
     }
     return "?";
 }
@@ -373,17 +430,26 @@ void aggregate_layout::compile_steps() {
     for (std::uint32_t i = 0; i < accs_.size(); ++i) {
         const acc_entry& e = accs_[i];
         switch (e.kind) {
-            case acc_kind::sum: numbers_step(e.slot).sum = e.offset; break;
-            case acc_kind::moments: numbers_step(e.slot).moments = e.offset; break;
-            case acc_kind::min: numbers_step(e.slot).min = e.offset; break;
-            case acc_kind::max: numbers_step(e.slot).max = e.offset; break;
+            case acc_kind::sum:
+                numbers_step(e.slot).sum = e.offset;
+                break;
+            case acc_kind::moments:
+                numbers_step(e.slot).moments = e.offset;
+                break;
+            case acc_kind::min:
+                numbers_step(e.slot).min = e.offset;
+                break;
+            case acc_kind::max:
+                numbers_step(e.slot).max = e.offset;
+                break;
             case acc_kind::in_range:
                 if (std::find(range_slots.begin(), range_slots.end(), e.slot) ==
                     range_slots.end()) {
                     range_slots.push_back(e.slot);
                 }
                 break;
-            case acc_kind::invalid: break;  // add_invalid() only
+            case acc_kind::invalid:
+                break;  // add_invalid() only
             default: {
                 add_step& s = steps_.emplace_back();
                 s.kind = step_kind::single;
@@ -434,10 +500,17 @@ void aggregate_layout::construct(std::byte* block) const {
     for (const std::uint32_t i : heap_accs_) {
         std::byte* p = block + accs_[i].offset;
         switch (accs_[i].kind) {
-            case acc_kind::frequency: new (p) m::frequency_acc(); break;
-            case acc_kind::approx_distinct: new (p) m::approx_distinct_acc(); break;
-            case acc_kind::quantile: new (p) m::quantile_acc(); break;
-            default: break;
+            case acc_kind::frequency:
+                new (p) m::frequency_acc();
+                break;
+            case acc_kind::approx_distinct:
+                new (p) m::approx_distinct_acc();
+                break;
+            case acc_kind::quantile:
+                new (p) m::quantile_acc();
+                break;
+            default:
+                break;
         }
     }
 }
@@ -446,12 +519,17 @@ void aggregate_layout::destroy(std::byte* block) const {
     for (const std::uint32_t i : heap_accs_) {
         const std::uint32_t off = accs_[i].offset;
         switch (accs_[i].kind) {
-            case acc_kind::frequency: at<m::frequency_acc>(block, off).~frequency_acc(); break;
+            case acc_kind::frequency:
+                at<m::frequency_acc>(block, off).~frequency_acc();
+                break;
             case acc_kind::approx_distinct:
                 at<m::approx_distinct_acc>(block, off).~approx_distinct_acc();
                 break;
-            case acc_kind::quantile: at<m::quantile_acc>(block, off).~quantile_acc(); break;
-            default: break;
+            case acc_kind::quantile:
+                at<m::quantile_acc>(block, off).~quantile_acc();
+                break;
+            default:
+                break;
         }
     }
 }
@@ -468,14 +546,24 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
                     timestamp_ns event_time, timestamp_ns arrival_time) {
     switch (kind) {
         case acc_kind::missing:
-            at<m::missing_acc>(block, off).add(record[slot],
-                                               *static_cast<const m::missing_config*>(config));
+            at<m::missing_acc>(block, off)
+                .add(record[slot], *static_cast<const m::missing_config*>(config));
             break;
-        case acc_kind::sum: at<m::sum_acc>(block, off).add(record[slot]); break;
-        case acc_kind::moments: at<m::moments_acc>(block, off).add(record[slot]); break;
-        case acc_kind::min: at<m::min_acc>(block, off).add(record[slot]); break;
-        case acc_kind::max: at<m::max_acc>(block, off).add(record[slot]); break;
-        case acc_kind::length: at<m::length_acc>(block, off).add(record[slot]); break;
+        case acc_kind::sum:
+            at<m::sum_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::moments:
+            at<m::moments_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::min:
+            at<m::min_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::max:
+            at<m::max_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::length:
+            at<m::length_acc>(block, off).add(record[slot]);
+            break;
         case acc_kind::max_delay:
             at<m::max_delay_acc>(block, off).add(arrival_time, event_time);
             break;
@@ -491,12 +579,17 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             at<m::predicate_acc>(block, off)
                 .add(record[slot], *static_cast<const m::matches_config*>(config));
             break;
-        case acc_kind::frozen: at<m::frozen_acc>(block, off).add(record[slot]); break;
-        case acc_kind::ordered: at<m::ordered_acc>(block, off).add(record[slot]); break;
+        case acc_kind::frozen:
+            at<m::frozen_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::ordered:
+            at<m::ordered_acc>(block, off).add(record[slot]);
+            break;
         case acc_kind::correlation:
             at<m::correlation_acc>(block, off).add(record[slot], record[slot2]);
             break;
-        case acc_kind::invalid: break;
+        case acc_kind::invalid:
+            break;
         case acc_kind::frequency:
             at<m::frequency_acc>(block, off)
                 .add(record[slot], *static_cast<const m::frequency_config*>(config));
@@ -504,7 +597,9 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
         case acc_kind::approx_distinct:
             at<m::approx_distinct_acc>(block, off).add(record[slot]);
             break;
-        case acc_kind::quantile: at<m::quantile_acc>(block, off).add(record[slot]); break;
+        case acc_kind::quantile:
+            at<m::quantile_acc>(block, off).add(record[slot]);
+            break;
     }
 }
 
@@ -586,12 +681,18 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
             case acc_kind::missing:
                 at<m::missing_acc>(into, off).merge(at<m::missing_acc>(from, off));
                 break;
-            case acc_kind::sum: at<m::sum_acc>(into, off).merge(at<m::sum_acc>(from, off)); break;
+            case acc_kind::sum:
+                at<m::sum_acc>(into, off).merge(at<m::sum_acc>(from, off));
+                break;
             case acc_kind::moments:
                 at<m::moments_acc>(into, off).merge(at<m::moments_acc>(from, off));
                 break;
-            case acc_kind::min: at<m::min_acc>(into, off).merge(at<m::min_acc>(from, off)); break;
-            case acc_kind::max: at<m::max_acc>(into, off).merge(at<m::max_acc>(from, off)); break;
+            case acc_kind::min:
+                at<m::min_acc>(into, off).merge(at<m::min_acc>(from, off));
+                break;
+            case acc_kind::max:
+                at<m::max_acc>(into, off).merge(at<m::max_acc>(from, off));
+                break;
             case acc_kind::length:
                 at<m::length_acc>(into, off).merge(at<m::length_acc>(from, off));
                 break;
@@ -617,9 +718,9 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                 at<invalid_acc>(into, off).kept += at<invalid_acc>(from, off).kept;
                 break;
             case acc_kind::frequency:
-                at<m::frequency_acc>(into, off)
-                    .merge(at<m::frequency_acc>(from, off),
-                           *static_cast<const m::frequency_config*>(e.config));
+                at<m::frequency_acc>(into, off).merge(
+                    at<m::frequency_acc>(from, off),
+                    *static_cast<const m::frequency_config*>(e.config));
                 break;
             case acc_kind::approx_distinct:
                 at<m::approx_distinct_acc>(into, off).merge(at<m::approx_distinct_acc>(from, off));
@@ -638,28 +739,54 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
     for (const acc_entry& e : accs_) {
         const std::uint32_t off = e.offset;
         switch (e.kind) {
-            case acc_kind::missing: at<m::missing_acc>(block, off).serialize(w); break;
-            case acc_kind::sum: at<m::sum_acc>(block, off).serialize(w); break;
-            case acc_kind::moments: at<m::moments_acc>(block, off).serialize(w); break;
-            case acc_kind::min: at<m::min_acc>(block, off).serialize(w); break;
-            case acc_kind::max: at<m::max_acc>(block, off).serialize(w); break;
-            case acc_kind::length: at<m::length_acc>(block, off).serialize(w); break;
-            case acc_kind::max_delay: at<m::max_delay_acc>(block, off).serialize(w); break;
+            case acc_kind::missing:
+                at<m::missing_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::sum:
+                at<m::sum_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::moments:
+                at<m::moments_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::min:
+                at<m::min_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::max:
+                at<m::max_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::length:
+                at<m::length_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::max_delay:
+                at<m::max_delay_acc>(block, off).serialize(w);
+                break;
             case acc_kind::in_range:
             case acc_kind::in_set:
-            case acc_kind::matches: at<m::predicate_acc>(block, off).serialize(w); break;
-            case acc_kind::frozen: at<m::frozen_acc>(block, off).serialize(w); break;
-            case acc_kind::ordered: at<m::ordered_acc>(block, off).serialize(w); break;
-            case acc_kind::correlation: at<m::correlation_acc>(block, off).serialize(w); break;
+            case acc_kind::matches:
+                at<m::predicate_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::frozen:
+                at<m::frozen_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::ordered:
+                at<m::ordered_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::correlation:
+                at<m::correlation_acc>(block, off).serialize(w);
+                break;
             case acc_kind::invalid:
                 w.varint(at<invalid_acc>(block, off).n);
                 w.varint(at<invalid_acc>(block, off).kept);
                 break;
-            case acc_kind::frequency: at<m::frequency_acc>(block, off).serialize(w); break;
+            case acc_kind::frequency:
+                at<m::frequency_acc>(block, off).serialize(w);
+                break;
             case acc_kind::approx_distinct:
                 at<m::approx_distinct_acc>(block, off).serialize(w);
                 break;
-            case acc_kind::quantile: at<m::quantile_acc>(block, off).serialize(w); break;
+            case acc_kind::quantile:
+                at<m::quantile_acc>(block, off).serialize(w);
+                break;
         }
     }
 }
@@ -672,12 +799,24 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
         const std::uint32_t off = e.offset;
         bool ok = true;
         switch (e.kind) {
-            case acc_kind::missing: ok = at<m::missing_acc>(block, off).deserialize(r); break;
-            case acc_kind::sum: ok = at<m::sum_acc>(block, off).deserialize(r); break;
-            case acc_kind::moments: ok = at<m::moments_acc>(block, off).deserialize(r); break;
-            case acc_kind::min: ok = at<m::min_acc>(block, off).deserialize(r); break;
-            case acc_kind::max: ok = at<m::max_acc>(block, off).deserialize(r); break;
-            case acc_kind::length: ok = at<m::length_acc>(block, off).deserialize(r); break;
+            case acc_kind::missing:
+                ok = at<m::missing_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::sum:
+                ok = at<m::sum_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::moments:
+                ok = at<m::moments_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::min:
+                ok = at<m::min_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::max:
+                ok = at<m::max_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::length:
+                ok = at<m::length_acc>(block, off).deserialize(r);
+                break;
             case acc_kind::max_delay:
                 ok = at<m::max_delay_acc>(block, off).deserialize(r);
                 break;
@@ -686,8 +825,12 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::matches:
                 ok = at<m::predicate_acc>(block, off).deserialize(r);
                 break;
-            case acc_kind::frozen: ok = at<m::frozen_acc>(block, off).deserialize(r); break;
-            case acc_kind::ordered: ok = at<m::ordered_acc>(block, off).deserialize(r); break;
+            case acc_kind::frozen:
+                ok = at<m::frozen_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::ordered:
+                ok = at<m::ordered_acc>(block, off).deserialize(r);
+                break;
             case acc_kind::correlation:
                 ok = at<m::correlation_acc>(block, off).deserialize(r);
                 break;
@@ -701,7 +844,9 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::approx_distinct:
                 ok = at<m::approx_distinct_acc>(block, off).deserialize(r);
                 break;
-            case acc_kind::quantile: ok = at<m::quantile_acc>(block, off).deserialize(r); break;
+            case acc_kind::quantile:
+                ok = at<m::quantile_acc>(block, off).deserialize(r);
+                break;
         }
         if (!ok || !r.ok()) {
             r.fail();
@@ -718,19 +863,26 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
     const std::uint32_t off = ce.acc < accs_.size() ? accs_[ce.acc].offset : 0;
     using rf = result_fn;
     switch (ce.fn) {
-        case rf::count_all: return measure_value::make_number(static_cast<double>(h->records));
+        case rf::count_all:
+            return measure_value::make_number(static_cast<double>(h->records));
         case rf::count_present:
             return measure_value::make_number(at<m::missing_acc>(block, off).present_count());
         case rf::missing_count:
             return measure_value::make_number(at<m::missing_acc>(block, off).missing_count());
         case rf::missing_fraction:
             return number_or_null(at<m::missing_acc>(block, off).missing_fraction());
-        case rf::sum: return number_or_null(at<m::sum_acc>(block, off).sum_result());
-        case rf::mean: return number_or_null(at<m::sum_acc>(block, off).mean());
-        case rf::variance: return number_or_null(at<m::moments_acc>(block, off).variance());
-        case rf::std_dev: return number_or_null(at<m::moments_acc>(block, off).std_dev());
-        case rf::min: return number_or_null(at<m::min_acc>(block, off).result());
-        case rf::max: return number_or_null(at<m::max_acc>(block, off).result());
+        case rf::sum:
+            return number_or_null(at<m::sum_acc>(block, off).sum_result());
+        case rf::mean:
+            return number_or_null(at<m::sum_acc>(block, off).mean());
+        case rf::variance:
+            return number_or_null(at<m::moments_acc>(block, off).variance());
+        case rf::std_dev:
+            return number_or_null(at<m::moments_acc>(block, off).std_dev());
+        case rf::min:
+            return number_or_null(at<m::min_acc>(block, off).result());
+        case rf::max:
+            return number_or_null(at<m::max_acc>(block, off).result());
         case rf::median:
         case rf::percentile:
             return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
@@ -771,23 +923,28 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
             return measure_value::make_number(at<m::predicate_acc>(block, off).count());
         case rf::predicate_fraction:
             return number_or_null(at<m::predicate_acc>(block, off).fraction());
-        case rf::min_length: return number_or_null(at<m::length_acc>(block, off).min_length());
-        case rf::max_length: return number_or_null(at<m::length_acc>(block, off).max_length());
-        case rf::mean_length: return number_or_null(at<m::length_acc>(block, off).mean_length());
+        case rf::min_length:
+            return number_or_null(at<m::length_acc>(block, off).min_length());
+        case rf::max_length:
+            return number_or_null(at<m::length_acc>(block, off).max_length());
+        case rf::mean_length:
+            return number_or_null(at<m::length_acc>(block, off).mean_length());
         case rf::is_frozen: {
             const auto v = at<m::frozen_acc>(block, off).result();
             return v ? measure_value::make_boolean(*v) : measure_value::make_null();
         }
         case rf::ordered_fraction:
             return number_or_null(at<m::ordered_acc>(block, off).result());
-        case rf::correlation: return number_or_null(at<m::correlation_acc>(block, off).result());
+        case rf::correlation:
+            return number_or_null(at<m::correlation_acc>(block, off).result());
         case rf::freshness: {
             if (h->records == 0) return measure_value::make_null();
             m::freshness_acc f;
             f.newest = h->newest;
             return number_or_null(f.result(now));
         }
-        case rf::max_delay: return number_or_null(at<m::max_delay_acc>(block, off).result());
+        case rf::max_delay:
+            return number_or_null(at<m::max_delay_acc>(block, off).result());
         case rf::rate: {
             m::count_acc c;
             c.n = h->records;

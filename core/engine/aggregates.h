@@ -32,20 +32,20 @@ struct cell_header {
 // initial state is copied from a prototype); kinds owning heap memory (frequency tables,
 // sketches) come last and are constructed and destroyed in place.
 enum class acc_kind : std::uint8_t {
-    missing,      // missing_acc: count(f), missing_count, missing_fraction
-    sum,          // sum_acc: sum, mean
-    moments,      // moments_acc: variance, std_dev
+    missing,  // missing_acc: count(f), missing_count, missing_fraction
+    sum,      // sum_acc: sum, mean
+    moments,  // moments_acc: variance, std_dev
     min,
     max,
-    length,       // length_acc: min/max/mean_length
+    length,  // length_acc: min/max/mean_length
     max_delay,
-    in_range,     // predicate_acc with an in_range_config
+    in_range,  // predicate_acc with an in_range_config
     in_set,
     matches,
     frozen,
     ordered,
     correlation,
-    invalid,      // records rejected by the schema: invalid_count/fraction
+    invalid,  // records rejected by the schema: invalid_count/fraction
     // heap-owning kinds
     frequency,
     approx_distinct,
@@ -53,7 +53,7 @@ enum class acc_kind : std::uint8_t {
 };
 
 class aggregate_layout {
-public:
+  public:
     // Maps a call's field to its slot in the record; throws std::invalid_argument if the field
     // is not among `fields`. Set-up code: may throw (bad call shapes too).
     aggregate_layout(std::span<const measure::aggregate_call* const> calls,
@@ -111,7 +111,7 @@ public:
         return reinterpret_cast<const cell_header*>(block);
     }
 
-private:
+  private:
     mutable std::uint64_t capped_results_ = 0;  // engines are single-threaded
     struct acc_entry {
         acc_kind kind;
@@ -160,7 +160,7 @@ private:
 
     std::vector<add_step> steps_;
     std::vector<range_bound> bounds_;
-    std::vector<acc_entry> accs_;       // trivially copyable kinds first, then heap kinds
+    std::vector<acc_entry> accs_;           // trivially copyable kinds first, then heap kinds
     std::vector<std::uint32_t> heap_accs_;  // indices of heap-owning accs
     std::vector<std::string> state_keys_;
     std::vector<std::string> call_keys_;

@@ -53,7 +53,7 @@ struct node_engine::cell_meta {
 };
 
 struct node_engine::group_state {
-    std::string key;  // encoded group values
+    std::string key;                        // encoded group values
     timestamp_ns newest_freed = k_no_time;  // latest event time of released cells
     // The low 32 bits of the key's hash: they place the group in the table (never larger
     // than 2^32) and filter before comparing keys. 56 bytes per group instead of 64.
@@ -128,8 +128,7 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         cc->plan = &c;
         auto parsed = measure::parse_measure(c.measure);
         if (!parsed) {
-            throw std::invalid_argument("check " + c.name + ": measure: " +
-                                        parsed.error().message);
+            throw std::invalid_argument("check " + c.name + ": measure: " + parsed.error().message);
         }
         cc->expr = std::move(*parsed);
         const auto assess = [&](const std::string& text, const char* what) {
@@ -354,8 +353,7 @@ static void encode_key(std::span<const std::uint32_t> slots, std::span<const fie
 }
 
 // The inverse of encode_key; false when `key` is not a valid encoding.
-static bool decode_key(std::string_view key, const std::vector<field_path>& names,
-                       group_key* out) {
+static bool decode_key(std::string_view key, const std::vector<field_path>& names, group_key* out) {
     std::size_t pos = 0;
     for (const auto& name : names) {
         if (pos >= key.size()) return false;
@@ -386,8 +384,7 @@ static bool decode_key(std::string_view key, const std::vector<field_path>& name
     return pos == key.size();
 }
 
-std::uint32_t node_engine::find_or_add_group(std::span<const field_value> record,
-                                             bool& overflow) {
+std::uint32_t node_engine::find_or_add_group(std::span<const field_value> record, bool& overflow) {
     encode_key(group_slots_, record, key_buf_);
     const std::uint64_t hash = hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570);
     const std::uint32_t g = find_group(hash);
@@ -546,8 +543,8 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
                 is_late = window::last_window_end(t, size_, step_) <= closed_through_;
             } else if (sat_add(t, plan_.window.gap) <= closed_through_) {
                 encode_key(group_slots_, batch.record(i), key_buf_);
-                const std::uint32_t g = find_group(
-                    hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570));
+                const std::uint32_t g =
+                    find_group(hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570));
                 is_late = g == k_nil || !session_overlaps(g, t);
             }
         }
@@ -665,7 +662,8 @@ void node_engine::emit_aligned(timestamp_ns from, timestamp_ns to, timestamp_ns 
         } else if (++empty_run >= plan_.max_empty_windows) {
             const timestamp_ns j = jump_target();
             const timestamp_ns next = j == k_no_time ? to : std::min(j, to);
-            if (next > e) stats_.skipped_empty_windows += static_cast<std::uint64_t>((next - e) / step_);
+            if (next > e)
+                stats_.skipped_empty_windows += static_cast<std::uint64_t>((next - e) / step_);
             empty_run = 0;
             if (j == k_no_time) break;
             e = std::max(sat_add(e, step_), j);
@@ -705,16 +703,16 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
             }
         }
         const bool has_data = blk != nullptr;
-        const bool live =
-            has_data || (newest_below != k_no_time &&
-                         (ttl_ == k_max_time || newest_below >= live_from));
+        const bool live = has_data || (newest_below != k_no_time &&
+                                       (ttl_ == k_max_time || newest_below >= live_from));
         if (live) {
             emit_window(g, has_data ? blk : empty_block_.get(), start, end, now, out);
             any_live = true;
             any_records |= has_data;
         }
         group_state& gs = groups_[g];
-        while (gs.head != k_nil && window::last_window_end(meta(gs.head).start, size_, step_) <= end) {
+        while (gs.head != k_nil &&
+               window::last_window_end(meta(gs.head).start, size_, step_) <= end) {
             const std::uint32_t c = gs.head;
             gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
             gs.head = meta(c).next;
@@ -784,8 +782,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
     for (std::size_t i = 0; i < call_values_.size(); ++i) {
         call_values_[i] = layout_->evaluate(blk, i, end - start, now);
     }
-    const std::int64_t records =
-        static_cast<std::int64_t>(aggregate_layout::header(blk)->records);
+    const std::int64_t records = static_cast<std::int64_t>(aggregate_layout::header(blk)->records);
     group_key key;
     bool key_done = false;
     for (std::size_t k = 0; k < checks_.size(); ++k) {
@@ -803,8 +800,11 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         }
         bool emit = true;
         switch (cc.plan->emit) {
-            case emit_mode::all: break;
-            case emit_mode::failures: emit = o != outcome::pass; break;
+            case emit_mode::all:
+                break;
+            case emit_mode::failures:
+                emit = o != outcome::pass;
+                break;
             case emit_mode::changes:
                 emit = last_outcome_[g * tracked_ + k] != static_cast<std::uint8_t>(o);
                 break;
@@ -864,8 +864,8 @@ void node_engine::clear_state() {
 std::size_t node_engine::memory_bytes() const {
     std::size_t bytes = chunks_.size() * k_cells_per_chunk * stride_ +
                         groups_.capacity() * sizeof(group_state) +
-                        table_.capacity() * sizeof(std::uint32_t) +
-                        last_outcome_.capacity() + session_heap_.capacity() * sizeof(session_entry);
+                        table_.capacity() * sizeof(std::uint32_t) + last_outcome_.capacity() +
+                        session_heap_.capacity() * sizeof(session_entry);
     for (const auto& g : groups_) {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;
     }
@@ -884,9 +884,9 @@ void node_engine::snapshot(byte_writer& w) const {
     watermark_.serialize(w);
     w.i64(closed_through_);
     w.boolean(finished_);
-    for (const std::uint64_t v : {stats_.records, stats_.late, stats_.invalid,
-                                  stats_.group_overflow, stats_.windows, stats_.results,
-                                  stats_.skipped_empty_windows}) {
+    for (const std::uint64_t v :
+         {stats_.records, stats_.late, stats_.invalid, stats_.group_overflow, stats_.windows,
+          stats_.results, stats_.skipped_empty_windows}) {
         w.varint(v);
     }
     w.varint(groups_.size());
@@ -919,9 +919,9 @@ bool node_engine::restore(byte_reader& r) {
     const auto fail = [&]() {
         r.fail();
         clear_state();
-        watermark_ = window::watermark_tracker(
-            plan_.processing_time ? 0 : plan_.window.allowed_lateness, plan_.window.idle_timeout,
-            watermark_.sources(), created_at_);
+        watermark_ =
+            window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
+                                      plan_.window.idle_timeout, watermark_.sources(), created_at_);
         return false;
     };
     if (r.u32() != k_snapshot_magic || r.varint() != k_snapshot_version) return fail();
@@ -932,9 +932,8 @@ bool node_engine::restore(byte_reader& r) {
     if (!watermark_.deserialize(r)) return fail();
     closed_through_ = r.i64();
     finished_ = r.boolean();
-    for (std::uint64_t* v : {&stats_.records, &stats_.late, &stats_.invalid,
-                             &stats_.group_overflow, &stats_.windows, &stats_.results,
-                             &stats_.skipped_empty_windows}) {
+    for (std::uint64_t* v : {&stats_.records, &stats_.late, &stats_.invalid, &stats_.group_overflow,
+                             &stats_.windows, &stats_.results, &stats_.skipped_empty_windows}) {
         *v = r.varint();
     }
     const std::size_t n_groups = r.count(1);
@@ -957,7 +956,8 @@ bool node_engine::restore(byte_reader& r) {
             const timestamp_ns start = r.i64();
             const timestamp_ns last = r.i64();
             if (!r.ok() || (i > 0 && start <= previous) || last < start) return fail();
-            if (!sessions_ && (start != window::align_down(start, pane_) || last >= start + pane_)) {
+            if (!sessions_ &&
+                (start != window::align_down(start, pane_) || last >= start + pane_)) {
                 return fail();
             }
             previous = start;

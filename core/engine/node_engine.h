@@ -5,8 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,20 +23,20 @@
 namespace weir::engine {
 
 struct engine_stats {
-    std::uint64_t records = 0;         // valid records received (late ones included)
-    std::uint64_t late = 0;            // dropped: every window they belong to was emitted
-    std::uint64_t invalid = 0;         // status != none, or no event time
+    std::uint64_t records = 0;  // valid records received (late ones included)
+    std::uint64_t late = 0;     // dropped: every window they belong to was emitted
+    std::uint64_t invalid = 0;  // status != none, or no event time
     // Of `invalid`: kept despite a schema violation (on_invalid: keep), so used as records, not
     // dropped. Not in checkpoints: it only feeds the dropped-records metric's increments.
     std::uint64_t kept_invalid = 0;
-    std::uint64_t group_overflow = 0;  // dropped: a new group beyond max_groups
-    std::uint64_t windows = 0;         // (window, group) pairs emitted
-    std::uint64_t results = 0;         // check results emitted (after the emit filter)
+    std::uint64_t group_overflow = 0;         // dropped: a new group beyond max_groups
+    std::uint64_t windows = 0;                // (window, group) pairs emitted
+    std::uint64_t results = 0;                // check results emitted (after the emit filter)
     std::uint64_t skipped_empty_windows = 0;  // see node_plan::max_empty_windows
 };
 
 class node_engine {
-public:
+  public:
     // Compiles the plan: parses measures and assessments, resolves fields to slots. Set-up
     // code: throws std::invalid_argument with a message on anything invalid.
     explicit node_engine(node_plan plan, timestamp_ns wall_now = 0);
@@ -91,7 +91,7 @@ public:
     // Bytes held by windows and groups (accumulator heap memory of sketches excluded).
     std::size_t memory_bytes() const;
 
-private:
+  private:
     std::size_t flush_chunk_ = 0;
     std::function<void(std::vector<check_result>&)> flush_;
     struct compiled_check;

@@ -322,8 +322,9 @@ class compiler {
                 text = format.text;
                 at = format.start + 1;  // inside the quotes
                 if (!literal) {
-                    error(format.start, "the format of parse_time() must be a string literal, "
-                                        "e.g. \"rfc3339\", \"epoch_ms\" or \"%d/%m/%Y %H:%M\"");
+                    error(format.start,
+                          "the format of parse_time() must be a string literal, "
+                          "e.g. \"rfc3339\", \"epoch_ms\" or \"%d/%m/%Y %H:%M\"");
                 }
             }
             if (literal) {

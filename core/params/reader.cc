@@ -186,7 +186,8 @@ std::vector<std::pair<std::string, located<std::string>>> reader::string_map(
     if (!v->is_mapping()) misuse(*spec_, name, "not a mapping (not validated?)");
     for (const auto& e : v->entries) {
         if (!e.val.is_scalar()) misuse(*spec_, name, "a value is not a scalar (not validated?)");
-        out.emplace_back(e.key, located<std::string>{e.val.text, e.val.pos, true, e.val.text_column});
+        out.emplace_back(e.key,
+                         located<std::string>{e.val.text, e.val.pos, true, e.val.text_column});
     }
     return out;
 }

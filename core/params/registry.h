@@ -25,7 +25,7 @@ struct component_info {
 };
 
 class component_registry {
-public:
+  public:
     // Throws std::logic_error when the type is already registered for that kind.
     void add(component_info info);
 
@@ -33,7 +33,7 @@ public:
     std::vector<std::string> types(component_kind kind) const;  // sorted
     std::vector<const component_info*> all(component_kind kind) const;
 
-private:
+  private:
     std::map<std::string, component_info, std::less<>> inputs_;
     std::map<std::string, component_info, std::less<>> outputs_;
 };

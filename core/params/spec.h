@@ -37,14 +37,14 @@ enum class param_type {
 // the expression and assessment compilers); the schema generator may use them for formats.
 enum class string_role {
     plain,
-    expression,   // filter/set/join-key expression
-    measure,      // a measure expression over aggregate functions
-    assessment,   // a must_be/should_be string
-    regex,        // RE2 syntax
-    source_ref,   // the name of an input or a node of the same pipeline
-    input_ref,    // the name of an input of the same pipeline
-    output_ref,   // the name of an output of the same pipeline
-    host_port,    // "host:port"
+    expression,  // filter/set/join-key expression
+    measure,     // a measure expression over aggregate functions
+    assessment,  // a must_be/should_be string
+    regex,       // RE2 syntax
+    source_ref,  // the name of an input or a node of the same pipeline
+    input_ref,   // the name of an input of the same pipeline
+    output_ref,  // the name of an output of the same pipeline
+    host_port,   // "host:port"
     url,
     path,
 };
@@ -56,13 +56,13 @@ struct param_spec {
     param_type type = param_type::string;
     std::string description;
     bool required = false;
-    std::string default_text;                   // parsed like user input; "" = no default
-    std::vector<std::string> choices;           // enumeration
-    std::optional<double> minimum;              // integer/number; duration in ms; size in bytes
+    std::string default_text;          // parsed like user input; "" = no default
+    std::vector<std::string> choices;  // enumeration
+    std::optional<double> minimum;     // integer/number; duration in ms; size in bytes
     std::optional<double> maximum;
     std::shared_ptr<const object_spec> object;  // object, object_list, object_map
-    std::vector<std::string> scalar_forms;      // object: scalars accepted instead, e.g. "processing"
-    string_role role = string_role::plain;      // string, string_list, and object_map keys
+    std::vector<std::string> scalar_forms;  // object: scalars accepted instead, e.g. "processing"
+    string_role role = string_role::plain;  // string, string_list, and object_map keys
     std::string alias_of;  // non-empty: a deprecated alias of that parameter (a warning)
 };
 
@@ -87,7 +87,7 @@ struct conditional_rule {
 };
 
 struct object_spec {
-    std::string name;         // for the schema and docs, e.g. "file input"
+    std::string name;  // for the schema and docs, e.g. "file input"
     std::string description;
     std::vector<param_spec> params;
     std::vector<key_rule> rules;
@@ -123,7 +123,7 @@ template <class T>
 struct located {
     T value{};
     source_pos pos;
-    bool given = false;  // written by the user (false: the spec's default)
+    bool given = false;   // written by the user (false: the spec's default)
     int text_column = 0;  // column of a one-line string's first character; 0 if unknown
 
     // Where character `offset` of a string value stands: exact for one-line scalars, the
@@ -138,7 +138,7 @@ struct located {
 // default; asking for an undeclared name or a wrong type is a programming error (throws
 // std::logic_error).
 class reader {
-public:
+  public:
     reader(const object_spec& spec, const value& v);
 
     bool has(std::string_view name) const;  // written by the user
@@ -163,7 +163,7 @@ public:
     const value& node() const { return *value_; }
     const object_spec& spec() const { return *spec_; }
 
-private:
+  private:
     reader(const object_spec& spec, const value& v, source_pos fallback);
     const value::entry* lookup(std::string_view name) const;
     const param_spec& declared(std::string_view name) const;

@@ -14,7 +14,7 @@
 namespace weir::params {
 
 class value {
-public:
+  public:
     enum class kind { null, scalar, sequence, mapping };
 
     struct entry;  // a mapping's key and value
@@ -24,8 +24,8 @@ public:
 
     // Scalars (kind::scalar). `text` is after interpolation.
     std::string text;
-    bool quoted = false;      // written with quotes or as a block scalar: never a number/bool/null
-    bool from_env = false;    // some of `text` came from ${VAR}: a secret, never printed
+    bool quoted = false;    // written with quotes or as a block scalar: never a number/bool/null
+    bool from_env = false;  // some of `text` came from ${VAR}: a secret, never printed
     // Column of text[0] when the scalar sits on one line (plain or quoted); 0 if unknown
     // (block scalars, or the scalar was changed by interpolation before that point).
     int text_column = 0;

@@ -12,7 +12,7 @@
 namespace weir {
 
 class arena {
-public:
+  public:
     explicit arena(std::size_t block_size = 64 * 1024) : block_size_(block_size) {}
 
     // Copies `s` into the arena; the view lives until reset() or destruction.
@@ -42,7 +42,7 @@ public:
 
     std::size_t capacity() const { return total_; }
 
-private:
+  private:
     void grow(std::size_t n) {
         std::size_t size = std::max(block_size_, n);
         if (!blocks_.empty()) size = std::max(size, capacity_ * 2);

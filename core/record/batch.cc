@@ -5,12 +5,18 @@ namespace weir {
 
 const char* to_string(invalid_reason r) {
     switch (r) {
-        case invalid_reason::none: return "none";
-        case invalid_reason::malformed: return "malformed";
-        case invalid_reason::too_long: return "too_long";
-        case invalid_reason::missing_time: return "missing_time";
-        case invalid_reason::schema: return "schema";
-        case invalid_reason::schema_kept: return "schema_kept";
+        case invalid_reason::none:
+            return "none";
+        case invalid_reason::malformed:
+            return "malformed";
+        case invalid_reason::too_long:
+            return "too_long";
+        case invalid_reason::missing_time:
+            return "missing_time";
+        case invalid_reason::schema:
+            return "schema";
+        case invalid_reason::schema_kept:
+            return "schema_kept";
     }
     return "unknown";
 }

@@ -17,20 +17,20 @@ namespace weir {
 // `error_type` label of weir_input_errors_total).
 enum class invalid_reason : std::uint8_t {
     none,
-    malformed,      // not a JSON object / not a CSV row of the header's width
-    too_long,       // longer than the input's max_record_size
-    missing_time,   // the time field is absent, null or unreadable
-    schema,         // a `schema:` rule failed (on_invalid: drop or fail)
-    schema_kept,    // a `schema:` rule failed, on_invalid: keep: usable, and counted invalid
+    malformed,     // not a JSON object / not a CSV row of the header's width
+    too_long,      // longer than the input's max_record_size
+    missing_time,  // the time field is absent, null or unreadable
+    schema,        // a `schema:` rule failed (on_invalid: drop or fail)
+    schema_kept,   // a `schema:` rule failed, on_invalid: keep: usable, and counted invalid
 };
 
 const char* to_string(invalid_reason r);
 
 struct record_batch {
-    std::size_t slots = 0;             // fields per record
-    std::vector<field_value> values;   // size() * slots values
+    std::size_t slots = 0;            // fields per record
+    std::vector<field_value> values;  // size() * slots values
     std::vector<invalid_reason> status;
-    arena strings;                     // strings the values point to (besides the input)
+    arena strings;  // strings the values point to (besides the input)
 
     std::size_t size() const { return status.size(); }
     std::span<const field_value> record(std::size_t i) const {

@@ -11,12 +11,12 @@
 namespace weir {
 
 enum class value_kind : std::uint8_t {
-    absent,   // the field is not in the record
-    null,     // JSON null, or an empty CSV cell declared nullable
+    absent,  // the field is not in the record
+    null,    // JSON null, or an empty CSV cell declared nullable
     boolean,
-    number,   // always a double; integers up to 2^53 are exact
+    number,  // always a double; integers up to 2^53 are exact
     string,
-    other,    // an object or array where a scalar was expected (a wrong type)
+    other,  // an object or array where a scalar was expected (a wrong type)
 };
 
 struct field_value {

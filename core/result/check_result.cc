@@ -15,10 +15,14 @@ namespace weir {
 
 const char* to_string(outcome o) {
     switch (o) {
-        case outcome::pass: return "pass";
-        case outcome::warn: return "warn";
-        case outcome::fail: return "fail";
-        case outcome::no_data: return "no_data";
+        case outcome::pass:
+            return "pass";
+        case outcome::warn:
+            return "warn";
+        case outcome::fail:
+            return "fail";
+        case outcome::no_data:
+            return "no_data";
     }
     return "no_data";
 }
@@ -76,13 +80,27 @@ char* put_char(char* p, char c) {
     }
     p[0] = '\\';
     switch (c) {
-        case '"': p[1] = '"'; return p + 2;
-        case '\\': p[1] = '\\'; return p + 2;
-        case '\n': p[1] = 'n'; return p + 2;
-        case '\r': p[1] = 'r'; return p + 2;
-        case '\t': p[1] = 't'; return p + 2;
-        case '\b': p[1] = 'b'; return p + 2;
-        case '\f': p[1] = 'f'; return p + 2;
+        case '"':
+            p[1] = '"';
+            return p + 2;
+        case '\\':
+            p[1] = '\\';
+            return p + 2;
+        case '\n':
+            p[1] = 'n';
+            return p + 2;
+        case '\r':
+            p[1] = 'r';
+            return p + 2;
+        case '\t':
+            p[1] = 't';
+            return p + 2;
+        case '\b':
+            p[1] = 'b';
+            return p + 2;
+        case '\f':
+            p[1] = 'f';
+            return p + 2;
         default:
             p[1] = 'u';
             p[2] = '0';
@@ -165,10 +183,14 @@ char* put_number(char* p, double d) {
 
 char* put_value(char* p, const measure_value& v) {
     switch (v.kind) {
-        case measure_kind::null: return put(p, "null");
-        case measure_kind::boolean: return v.boolean ? put(p, "true") : put(p, "false");
-        case measure_kind::string: return put_string(p, v.text);
-        case measure_kind::number: return put_number(p, v.number);
+        case measure_kind::null:
+            return put(p, "null");
+        case measure_kind::boolean:
+            return v.boolean ? put(p, "true") : put(p, "false");
+        case measure_kind::string:
+            return put_string(p, v.text);
+        case measure_kind::number:
+            return put_number(p, v.number);
     }
     return p;
 }

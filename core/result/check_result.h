@@ -26,7 +26,7 @@ struct check_result {
     time::timestamp_ns window_start = 0;
     time::timestamp_ns window_end = 0;
     group_key group;
-    std::string measure;    // the measure expression as written
+    std::string measure;  // the measure expression as written
     measure_value value;
     std::string must_be;    // "" when the check has none
     std::string should_be;  // "" when the check has none

@@ -13,9 +13,13 @@ constexpr std::int64_t seconds_per_day = 86'400;
 // The range of timestamp_ns in whole seconds, kept a little inside int64 limits.
 constexpr std::int64_t max_seconds = 9'223'372'035;
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
-constexpr bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr bool is_leap(std::int64_t y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
     constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -43,9 +47,9 @@ bool combine(std::int64_t seconds, std::int64_t nanos, timestamp_ns& out) {
 bool civil_seconds(std::int64_t y, int mon, int d, int h, int mi, int s, std::int64_t& out) {
     if (mon < 1 || mon > 12 || d < 1 || d > static_cast<int>(days_in_month(y, mon))) return false;
     if (h > 23 || mi > 59 || s > 60) return false;
-    out = days_from_civil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d)) *
-              seconds_per_day +
-          h * 3600 + mi * 60 + s;
+    out =
+        days_from_civil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d)) * seconds_per_day +
+        h * 3600 + mi * 60 + s;
     return true;
 }
 
@@ -93,11 +97,13 @@ const char* read_zone(const char* p, const char* end, std::int64_t& offset_secon
     return p;
 }
 
-constexpr const char* month_names[] = {"january", "february", "march",     "april",
-                                       "may",     "june",     "july",      "august",
-                                       "september", "october", "november", "december"};
+constexpr const char* month_names[] = {"january",   "february", "march",    "april",
+                                       "may",       "june",     "july",     "august",
+                                       "september", "october",  "november", "december"};
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Matches an English month name (full, or its first three letters when `abbreviated`).
 const char* read_month(const char* p, const char* end, int& month, bool abbreviated) {
@@ -197,8 +203,8 @@ void format_rfc3339_ms(timestamp_ns t, char* buf) {
     std::int64_t ms = t >= 0 ? t / ns_per_ms : -((-t + ns_per_ms - 1) / ns_per_ms);
     std::int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     const int millis = static_cast<int>(ms - secs * 1000);
-    std::int64_t days = secs >= 0 ? secs / seconds_per_day
-                                  : -((-secs + seconds_per_day - 1) / seconds_per_day);
+    std::int64_t days =
+        secs >= 0 ? secs / seconds_per_day : -((-secs + seconds_per_day - 1) / seconds_per_day);
     const std::int64_t sod = secs - days * seconds_per_day;
     // civil_from_days (Howard Hinnant).
     days += 719468;
@@ -247,15 +253,20 @@ std::optional<time_parser> time_parser::compile(std::string_view format, error* 
     };
     time_parser p;
     if (format == "rfc3339") return p;
-    if (format == "epoch_s") p.kind_ = kind::epoch_s;
-    else if (format == "epoch_ms") p.kind_ = kind::epoch_ms;
-    else if (format == "epoch_us") p.kind_ = kind::epoch_us;
-    else if (format == "epoch_ns") p.kind_ = kind::epoch_ns;
+    if (format == "epoch_s")
+        p.kind_ = kind::epoch_s;
+    else if (format == "epoch_ms")
+        p.kind_ = kind::epoch_ms;
+    else if (format == "epoch_us")
+        p.kind_ = kind::epoch_us;
+    else if (format == "epoch_ns")
+        p.kind_ = kind::epoch_ns;
     if (p.kind_ != kind::rfc3339) return p;
 
     if (format.find('%') == std::string_view::npos) {
-        return fail(0, "expected rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a strftime "
-                       "pattern such as \"%Y-%m-%d %H:%M:%S\"");
+        return fail(0,
+                    "expected rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a strftime "
+                    "pattern such as \"%Y-%m-%d %H:%M:%S\"");
     }
     p.kind_ = kind::pattern;
     constexpr std::string_view known = "YymdeHIpMSfzbBjs%";
@@ -267,9 +278,11 @@ std::optional<time_parser> time_parser::compile(std::string_view format, error* 
         if (i + 1 == format.size()) return fail(i, "a lone \"%\" at the end of the pattern");
         const char c = format[++i];
         if (c == 'T') {
-            for (char x : std::string_view("H:M:S")) p.steps_.push_back(x == ':' ? step{0, ':'} : step{x, 0});
+            for (char x : std::string_view("H:M:S"))
+                p.steps_.push_back(x == ':' ? step{0, ':'} : step{x, 0});
         } else if (c == 'F') {
-            for (char x : std::string_view("Y-m-d")) p.steps_.push_back(x == '-' ? step{0, '-'} : step{x, 0});
+            for (char x : std::string_view("Y-m-d"))
+                p.steps_.push_back(x == '-' ? step{0, '-'} : step{x, 0});
         } else if (c == '%') {
             p.steps_.push_back({0, '%'});
         } else if (known.find(c) != std::string_view::npos) {
@@ -285,18 +298,23 @@ std::optional<time_parser> time_parser::compile(std::string_view format, error* 
 
 bool time_parser::parse(const field_value& v, timestamp_ns& out) const {
     switch (v.kind) {
-        case value_kind::string: return parse_text(v.string(), out);
+        case value_kind::string:
+            return parse_text(v.string(), out);
         case value_kind::number:
             return kind_ != kind::rfc3339 && kind_ != kind::pattern && parse_epoch(v.number, out);
-        default: return false;
+        default:
+            return false;
     }
 }
 
 bool time_parser::parse_text(std::string_view text, timestamp_ns& out) const {
     switch (kind_) {
-        case kind::rfc3339: return parse_rfc3339(text, out);
-        case kind::pattern: return parse_pattern(text, out);
-        default: return parse_epoch_text(text, out);
+        case kind::rfc3339:
+            return parse_rfc3339(text, out);
+        case kind::pattern:
+            return parse_pattern(text, out);
+        default:
+            return parse_epoch_text(text, out);
     }
 }
 
@@ -306,10 +324,17 @@ bool time_parser::parse_epoch(double value, timestamp_ns& out) const {
     if (!std::isfinite(value) || std::fabs(value) >= 9.2e18) return false;
     std::int64_t unit = 1;
     switch (kind_) {
-        case kind::epoch_s: unit = ns_per_s; break;
-        case kind::epoch_ms: unit = ns_per_ms; break;
-        case kind::epoch_us: unit = ns_per_us; break;
-        default: break;
+        case kind::epoch_s:
+            unit = ns_per_s;
+            break;
+        case kind::epoch_ms:
+            unit = ns_per_ms;
+            break;
+        case kind::epoch_us:
+            unit = ns_per_us;
+            break;
+        default:
+            break;
     }
     const double whole = std::floor(value);
     const auto fraction_ns = static_cast<std::int64_t>(std::floor((value - whole) * unit));
@@ -353,10 +378,18 @@ bool time_parser::parse_epoch_text(std::string_view text, timestamp_ns& out) con
     if (p != end || p == digits_start) return false;
     std::int64_t unit = 1;
     switch (kind_) {
-        case kind::epoch_s: unit = ns_per_s; break;
-        case kind::epoch_ms: unit = ns_per_ms; break;
-        case kind::epoch_us: unit = ns_per_us; break;
-        default: unit = 1; break;
+        case kind::epoch_s:
+            unit = ns_per_s;
+            break;
+        case kind::epoch_ms:
+            unit = ns_per_ms;
+            break;
+        case kind::epoch_us:
+            unit = ns_per_us;
+            break;
+        default:
+            unit = 1;
+            break;
     }
     std::int64_t ns;
     if (__builtin_mul_overflow(whole, unit, &ns)) return false;
@@ -391,22 +424,36 @@ bool time_parser::parse_pattern(std::string_view text, timestamp_ns& out) const 
                 p = read_number(p, end, 2, 2, y);
                 if (p) y += y < 69 ? 2000 : 1900;  // POSIX: 69-99 are 1969-1999
                 break;
-            case 'm': p = read_number(p, end, 1, 2, mon); break;
-            case 'd': p = read_number(p, end, 1, 2, d); break;
+            case 'm':
+                p = read_number(p, end, 1, 2, mon);
+                break;
+            case 'd':
+                p = read_number(p, end, 1, 2, d);
+                break;
             case 'e':
                 if (p < end && *p == ' ') ++p;
                 p = read_number(p, end, 1, 2, d);
                 break;
-            case 'H': p = read_number(p, end, 1, 2, h); break;
-            case 'I': p = read_number(p, end, 1, 2, h); break;
-            case 'M': p = read_number(p, end, 1, 2, mi); break;
-            case 'S': p = read_number(p, end, 1, 2, s); break;
+            case 'H':
+                p = read_number(p, end, 1, 2, h);
+                break;
+            case 'I':
+                p = read_number(p, end, 1, 2, h);
+                break;
+            case 'M':
+                p = read_number(p, end, 1, 2, mi);
+                break;
+            case 'S':
+                p = read_number(p, end, 1, 2, s);
+                break;
             case 'f': {
                 const char* q = read_fraction(p, end, nanos);
                 p = q == p ? nullptr : q;
                 break;
             }
-            case 'z': p = read_zone(p, end, offset, true); break;
+            case 'z':
+                p = read_zone(p, end, offset, true);
+                break;
             case 'b':
             case 'B': {
                 int m = 0;
@@ -414,9 +461,12 @@ bool time_parser::parse_pattern(std::string_view text, timestamp_ns& out) const 
                 mon = m;
                 break;
             }
-            case 'j': p = read_number(p, end, 3, 3, day_of_year); break;
+            case 'j':
+                p = read_number(p, end, 3, 3, day_of_year);
+                break;
             case 'p':
-                if (end - p >= 2 && (lower(p[1]) == 'm') && (lower(p[0]) == 'a' || lower(p[0]) == 'p')) {
+                if (end - p >= 2 && (lower(p[1]) == 'm') &&
+                    (lower(p[0]) == 'a' || lower(p[0]) == 'p')) {
                     pm = lower(p[0]) == 'p';
                     has_ampm = true;
                     p += 2;
@@ -431,7 +481,8 @@ bool time_parser::parse_pattern(std::string_view text, timestamp_ns& out) const 
                 has_epoch = true;
                 break;
             }
-            default: return false;
+            default:
+                return false;
         }
         if (!p) return false;
     }
@@ -444,8 +495,8 @@ bool time_parser::parse_pattern(std::string_view text, timestamp_ns& out) const 
     std::int64_t seconds;
     if (day_of_year >= 0) {
         if (day_of_year < 1 || day_of_year > (is_leap(y) ? 366 : 365)) return false;
-        if (!civil_seconds(y, 1, 1, static_cast<int>(h), static_cast<int>(mi),
-                           static_cast<int>(s), seconds)) {
+        if (!civil_seconds(y, 1, 1, static_cast<int>(h), static_cast<int>(mi), static_cast<int>(s),
+                           seconds)) {
             return false;
         }
         seconds += (day_of_year - 1) * seconds_per_day;

@@ -43,7 +43,7 @@ std::string format_rfc3339_ms(timestamp_ns t);
 
 // How a node reads its time field (`time.format`), compiled once at load.
 class time_parser {
-public:
+  public:
     enum class kind { rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns, pattern };
 
     struct error {
@@ -65,7 +65,7 @@ public:
 
     kind type() const { return kind_; }
 
-private:
+  private:
     struct step {
         char conversion = 0;  // 0: a literal character
         char literal = 0;

@@ -54,7 +54,8 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
     } else if (highest != k_no_time) {
         // Everything is quiet: event time moves on with the wall clock.
         const timestamp_ns quiet_for = wall_now - saturating_add(last_activity, idle_timeout_);
-        candidate = saturating_add(highest - allowed_lateness_, std::max<timestamp_ns>(0, quiet_for));
+        candidate =
+            saturating_add(highest - allowed_lateness_, std::max<timestamp_ns>(0, quiet_for));
     }
     watermark_ = std::max(watermark_, candidate);
     return watermark_;

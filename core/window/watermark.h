@@ -19,7 +19,7 @@ namespace weir::window {
 // (max event time - allowed_lateness + wall time since), so the windows after the last record
 // still close and `count() > 50` fails when data stops. The watermark never goes back.
 class watermark_tracker {
-public:
+  public:
     watermark_tracker(timestamp_ns allowed_lateness, timestamp_ns idle_timeout,
                       std::size_t sources = 1, timestamp_ns wall_now = 0);
 
@@ -36,7 +36,9 @@ public:
     }
     // The source is alive but had nothing to deliver (e.g. a Kafka partition at its end):
     // it keeps holding the watermark back.
-    void touch(std::size_t source, timestamp_ns wall_now) { sources_[source].last_active = wall_now; }
+    void touch(std::size_t source, timestamp_ns wall_now) {
+        sources_[source].last_active = wall_now;
+    }
 
     // Recomputes the watermark at `wall_now`; returns it (k_no_time when there is none yet).
     timestamp_ns update(timestamp_ns wall_now);
@@ -50,7 +52,7 @@ public:
     // The source count must match this tracker's; false on corrupt input.
     bool deserialize(byte_reader& r);
 
-private:
+  private:
     struct source_state {
         timestamp_ns max_event = k_no_time;
         timestamp_ns last_active = 0;  // wall clock

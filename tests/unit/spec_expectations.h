@@ -36,12 +36,24 @@ inline void expect_documented(const params::object_spec& spec, const std::string
         if (p.default_text.empty()) continue;
         EXPECT_NO_THROW({
             switch (p.type) {
-                case params::param_type::integer: (void)r.integer(p.name); break;
-                case params::param_type::number: (void)r.number(p.name); break;
-                case params::param_type::boolean: (void)r.boolean(p.name); break;
-                case params::param_type::duration: (void)r.duration(p.name); break;
-                case params::param_type::size: (void)r.size(p.name); break;
-                default: (void)r.string(p.name); break;
+                case params::param_type::integer:
+                    (void)r.integer(p.name);
+                    break;
+                case params::param_type::number:
+                    (void)r.number(p.name);
+                    break;
+                case params::param_type::boolean:
+                    (void)r.boolean(p.name);
+                    break;
+                case params::param_type::duration:
+                    (void)r.duration(p.name);
+                    break;
+                case params::param_type::size:
+                    (void)r.size(p.name);
+                    break;
+                default:
+                    (void)r.string(p.name);
+                    break;
             }
         }) << at;
         if (p.type == params::param_type::enumeration) {

@@ -22,11 +22,11 @@
 
 #include "config/load.h"
 #include "connectors/register.h"
-#include "tests/unit/config/builtin_registry.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
 #include "core/params/registry.h"
 #include "core/params/spec.h"
+#include "tests/unit/config/builtin_registry.h"
 
 namespace weir::config {
 namespace {

@@ -4,8 +4,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "tests/unit/spec_expectations.h"
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 #include "config/specs.h"
 #include "connectors/register.h"
 #include "tests/unit/config/builtin_registry.h"
+#include "tests/unit/spec_expectations.h"
 
 namespace weir::config {
 namespace {
@@ -475,7 +474,6 @@ TEST(specs, pipeline_spec_lists_the_registered_types) {
 
 using test::expect_documented;
 
-
 TEST(specs, node_and_settings_declarations_are_documented) {
     expect_documented(node_spec(), "node");
     expect_documented(settings_spec(), "settings");
@@ -569,9 +567,15 @@ TEST(load_text, mutated_examples_give_diagnostics_never_a_crash) {
         for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k) {
             const std::size_t at = rng() % text.size();
             switch (rng() % 5) {
-                case 0: text[at] = static_cast<char>(rng() % 256); break;
-                case 1: text.insert(at, 1, "{}[]:,-'\"&*!|>%@`#\t \n"[rng() % 20]); break;
-                case 2: text.resize(at); break;
+                case 0:
+                    text[at] = static_cast<char>(rng() % 256);
+                    break;
+                case 1:
+                    text.insert(at, 1, "{}[]:,-'\"&*!|>%@`#\t \n"[rng() % 20]);
+                    break;
+                case 2:
+                    text.resize(at);
+                    break;
                 case 3: {  // drop a line
                     const std::size_t b = text.rfind('\n', at);
                     const std::size_t e = text.find('\n', at);

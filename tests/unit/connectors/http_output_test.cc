@@ -260,14 +260,15 @@ TEST_F(http_fixture, https_outputs_read_their_tls_files_at_start) {
     EXPECT_NO_THROW(make_http_output(
         params::reader(*spec, mapping({{"url", scalar("https://example.com/hook")}})), ctx));
     // A file that cannot be used stops the output at start, named in the message.
-    const params::value missing_ca = mapping(
-        {{"url", scalar("https://example.com/hook")},
-         {"tls", mapping({{"ca_file", scalar("/nonexistent/weir-ca.pem")}})}});
+    const params::value missing_ca =
+        mapping({{"url", scalar("https://example.com/hook")},
+                 {"tls", mapping({{"ca_file", scalar("/nonexistent/weir-ca.pem")}})}});
     try {
         make_http_output(params::reader(*spec, missing_ca), ctx);
         ADD_FAILURE() << "a missing ca_file was accepted";
     } catch (const std::runtime_error& e) {
-        EXPECT_NE(std::string(e.what()).find("tls.ca_file /nonexistent/weir-ca.pem"), std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("tls.ca_file /nonexistent/weir-ca.pem"),
+                  std::string::npos)
             << e.what();
     }
 }

@@ -5,11 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/unit/spec_expectations.h"
-
 #include <stdexcept>
 
 #include "connectors/common/common_spec.h"
+#include "tests/unit/spec_expectations.h"
 
 namespace weir::connectors {
 namespace {
@@ -95,7 +94,6 @@ TEST(register, a_second_registration_throws) {
 }
 
 using test::expect_documented;
-
 
 TEST(register, every_parameter_is_documented) {
     for (const auto kind : {component_kind::input, component_kind::output}) {

@@ -42,9 +42,8 @@ struct recorder : input_events {
 // `Input` is built as Input(reader, context); `component` declares its parameters.
 template <class Input>
 class socket_input_fixture : public ::testing::Test {
-protected:
-    explicit socket_input_fixture(params::component_info component)
-        : info_(std::move(component)) {}
+  protected:
+    explicit socket_input_fixture(params::component_info component) : info_(std::move(component)) {}
 
     std::unique_ptr<Input> make(std::map<std::string, std::string> settings) {
         if (!settings.contains("listen")) settings["listen"] = "127.0.0.1:0";

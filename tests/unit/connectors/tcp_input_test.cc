@@ -64,7 +64,6 @@ class tcp_input_test : public test::socket_input_fixture<tcp_input> {
         }
         return false;
     }
-
 };
 
 TEST_F(tcp_input_test, interleaved_clients_with_partial_lines) {

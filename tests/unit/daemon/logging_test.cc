@@ -118,7 +118,10 @@ TEST(json_log, control_characters_are_escaped) {
                                      "c",
                                      5),
                          line);
-    EXPECT_NE(line.find("\"msg\":\"a\\u0001b\x7f" "c\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"msg\":\"a\\u0001b\x7f"
+                        "c\""),
+              std::string::npos)
+        << line;
     EXPECT_EQ(nlohmann::json::parse(line).at("msg"), std::string("a\x01"
                                                                  "b\x7f"
                                                                  "c",

@@ -98,8 +98,8 @@ TEST(csv_decoder, rows_and_row_cells_give_every_column_of_each_record) {
     o.null_values = {"NA"};
     o.max_record_size = 20;
     csv_decoder d(paths({"b"}), o);
-    const std::string text = "a,b,c\n1,\"x \"\"y\"\"\",NA\n,\"\",3\n" +
-                             std::string(30, 'z') + "\n7,8\n";
+    const std::string text =
+        "a,b,c\n1,\"x \"\"y\"\"\",NA\n,\"\",3\n" + std::string(30, 'z') + "\n7,8\n";
     record_batch b;
     std::vector<std::string_view> rows;
     d.decode(text, b, true, &rows);
@@ -269,8 +269,9 @@ TEST(csv_decoder, mutated_and_random_bytes_decode_alike_in_any_chunks) {
     // NULs and invalid UTF-8, fed whole and in random chunks the way a followed file arrives.
     // Both give the same records, statuses and cells, and the caller never holds more than
     // the record limit. Run under ASan by the test command.
-    const std::string base = "id,temp,note\n1,21.5,ok\n2,,\"a, b\"\n3,19,\"say \"\"hi\"\"\"\n"
-                             "4,x,\"multi\nline\"\r\n5,22,\n";
+    const std::string base =
+        "id,temp,note\n1,21.5,ok\n2,,\"a, b\"\n3,19,\"say \"\"hi\"\"\"\n"
+        "4,x,\"multi\nline\"\r\n5,22,\n";
     std::mt19937_64 rng(17);
     csv_decoder_options o;
     o.max_record_size = 64;
@@ -281,9 +282,15 @@ TEST(csv_decoder, mutated_and_random_bytes_decode_alike_in_any_chunks) {
             const std::size_t at = rng() % text.size();
             static const char interesting[] = {'"', ',', '\n', '\r', '\0', '\xff', 'x'};
             switch (rng() % 3) {
-                case 0: text[at] = interesting[rng() % sizeof interesting]; break;
-                case 1: text.insert(at, 1, static_cast<char>(rng() % 256)); break;
-                default: text.erase(at, rng() % 8); break;
+                case 0:
+                    text[at] = interesting[rng() % sizeof interesting];
+                    break;
+                case 1:
+                    text.insert(at, 1, static_cast<char>(rng() % 256));
+                    break;
+                default:
+                    text.erase(at, rng() % 8);
+                    break;
             }
             if (text.empty()) text = "a";
         }

@@ -10,7 +10,9 @@
 namespace weir::decode {
 namespace {
 
-field_path path(std::initializer_list<std::string> segments) { return field_path{segments}; }
+field_path path(std::initializer_list<std::string> segments) {
+    return field_path{segments};
+}
 
 // Input with the padding the decoder may read past the end.
 struct padded {
@@ -68,8 +70,8 @@ TEST(json_decoder, nested_paths_and_paths_through_non_objects) {
 }
 
 TEST(json_decoder, escaped_strings_are_unescaped) {
-    const auto b = decode({path({"s"}), path({"u"})},
-                          R"({"s":"a\"b\\c\nd","u":"caf\u00e9 \ud83d\ude00"})");
+    const auto b =
+        decode({path({"s"}), path({"u"})}, R"({"s":"a\"b\\c\nd","u":"caf\u00e9 \ud83d\ude00"})");
     ASSERT_EQ(b.status[0], invalid_reason::none);
     EXPECT_EQ(b.record(0)[0].string(), "a\"b\\c\nd");
     EXPECT_EQ(b.record(0)[1].string(), "caf\xc3\xa9 \xf0\x9f\x98\x80");
@@ -81,16 +83,17 @@ TEST(json_decoder, bad_lines_are_invalid_with_a_reason_and_the_rest_continue) {
     const std::string long_line = "{\"s\":\"" + std::string(100, 'x') + "\"}";
     const auto b = decode({path({"s"})},
                           "{\"s\":\"ok\"}\n"
-                          "{\"s\":\n"                 // truncated
-                          "[1,2,3]\n"                 // not an object
+                          "{\"s\":\n"  // truncated
+                          "[1,2,3]\n"  // not an object
                           "\"just a string\"\n"
                           "{\"s\":\"x\"} trailing\n"  // garbage after the object
                           "{\"s\":\"x\"}{\"s\":\"y\"}\n"
                           "{\"s\":tru}\n"
-                          "{\"s\":\"\xff\xfe\"}\n"    // invalid UTF-8
-                          + long_line + "\n"
-                          "\n   \n"                     // blank lines are not records
-                          "{\"s\":\"last\"}\r\n",
+                          "{\"s\":\"\xff\xfe\"}\n"  // invalid UTF-8
+                              + long_line +
+                              "\n"
+                              "\n   \n"  // blank lines are not records
+                              "{\"s\":\"last\"}\r\n",
                           options);
     ASSERT_EQ(b.size(), 10u);
     EXPECT_EQ(b.status[0], invalid_reason::none);
@@ -146,8 +149,12 @@ TEST(json_decoder, random_records_match_what_was_written) {
                 row[0] = field_value::make_string(strings.back());
             }
             switch (rng() % 4) {
-                case 0: break;
-                case 1: parts.push_back("\"v\":null"); row[1] = field_value::make_null(); break;
+                case 0:
+                    break;
+                case 1:
+                    parts.push_back("\"v\":null");
+                    row[1] = field_value::make_null();
+                    break;
                 default: {
                     const int v = static_cast<int>(rng() % 20001) - 10000;
                     parts.push_back("\"v\":" + std::to_string(v) + ".25");
@@ -293,7 +300,7 @@ TEST(json_decoder, many_lines_decode_as_each_line_alone) {
         R"({"id":"unwanted junk is skipped","z":tru})",
     };
     const std::vector<std::string> bad = {
-        R"({"id":"open)",         // odd quote: stage 1 of a chunk turns over
+        R"({"id":"open)",          // odd quote: stage 1 of a chunk turns over
         R"({"id":"x"} trailing)",  // garbage after the object
         R"({"id":"x"}{"id":"y"})",
         R"([1,2,3])",
@@ -301,7 +308,7 @@ TEST(json_decoder, many_lines_decode_as_each_line_alone) {
         R"({"v":tru})",
         "{\"id\":\"\xff\"}",  // invalid UTF-8
         "{\"id\":\"a\tb\"}",  // a control character in a string
-        R"({"v":)",             // continued by whatever line follows
+        R"({"v":)",           // continued by whatever line follows
         R"({"id":"x"}})",
         "\r",
         R"(})",
@@ -319,9 +326,14 @@ TEST(json_decoder, many_lines_decode_as_each_line_alone) {
                 text += good[rng() % good.size()];
             }
             switch (rng() % 10) {
-                case 0: text += "\r\n"; break;
-                case 1: text += "\n \t\n"; break;  // a blank line
-                default: text += "\n";
+                case 0:
+                    text += "\r\n";
+                    break;
+                case 1:
+                    text += "\n \t\n";
+                    break;  // a blank line
+                default:
+                    text += "\n";
             }
         }
         if (round % 3 == 1) text += bad[rng() % bad.size()];  // a last line without '\n'
@@ -358,8 +370,12 @@ TEST(json_decoder, mutated_and_random_bytes_decode_as_each_line_alone) {
                         line[rng() % line.size()] = random_byte();
                     }
                     break;
-                case 1: line.insert(rng() % line.size(), 1, random_byte()); break;
-                case 2: line.resize(rng() % line.size()); break;
+                case 1:
+                    line.insert(rng() % line.size(), 1, random_byte());
+                    break;
+                case 2:
+                    line.resize(rng() % line.size());
+                    break;
                 case 3:  // random bytes
                     line.clear();
                     for (int k = static_cast<int>(rng() % 80); k > 0; --k) line += random_byte();
@@ -371,7 +387,8 @@ TEST(json_decoder, mutated_and_random_bytes_decode_as_each_line_alone) {
                            std::string(rng() % 2 ? depth : depth / 2, ']') + "}";
                     break;
                 }
-                default: break;  // a good line
+                default:
+                    break;  // a good line
             }
             text += line;
             text += "\n";
@@ -408,10 +425,10 @@ TEST(json_decoder, long_lines_around_chunk_boundaries) {
 TEST(json_decoder, keys_match_exactly_whatever_their_length) {
     // Keys are compared by their first bytes at once: names of 7, 8 and more bytes, prefixes
     // of one another, and keys that only start like a wanted name.
-    const auto b = decode({path({"abcdefg"}), path({"abcdefgh"}), path({"abcdefghijklmnop"}),
-                           path({"a"})},
-                          R"({"abcdefgh":2,"abcdefg":1,"abcdefghijklmnoq":9,"abcdefghijklmnop":3,)"
-                          R"("ab":8,"a":4,"abcdefghi":7,"abcdef":6})");
+    const auto b =
+        decode({path({"abcdefg"}), path({"abcdefgh"}), path({"abcdefghijklmnop"}), path({"a"})},
+               R"({"abcdefgh":2,"abcdefg":1,"abcdefghijklmnoq":9,"abcdefghijklmnop":3,)"
+               R"("ab":8,"a":4,"abcdefghi":7,"abcdef":6})");
     ASSERT_EQ(b.status[0], invalid_reason::none);
     EXPECT_EQ(b.record(0)[0].number, 1.0);
     EXPECT_EQ(b.record(0)[1].number, 2.0);

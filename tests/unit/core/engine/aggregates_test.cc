@@ -65,9 +65,9 @@ TEST(AggregateLayout, FusedStepsMatchAccumulatorsOneByOne) {
     for (int i = 0; i < 6; ++i) {
         for (int f = 0; f < 2; ++f) {
             const std::string name = f == 0 ? "x" : "y";
-            ranges.push_back({f, los[i], his[i],
-                              "in_range_fraction(" + name + ", " + bound(los[i]) + ", " +
-                                  bound(his[i]) + ")"});
+            ranges.push_back(
+                {f, los[i], his[i],
+                 "in_range_fraction(" + name + ", " + bound(los[i]) + ", " + bound(his[i]) + ")"});
         }
     }
     std::vector<std::string> measures = {"count()", "missing_fraction(x)", "mean(x)", "min(y)"};

@@ -58,7 +58,8 @@ TEST(engine_batching, results_do_not_depend_on_batch_boundaries) {
                 now += static_cast<timestamp_ns>(unit(rng) * 300) * k_ms;
                 // Disorder beyond the allowed lateness, so some records are late.
                 const timestamp_ns t = now - static_cast<timestamp_ns>(unit(rng) * 6 * k_s);
-                stream.push_back(num(t, std::floor(unit(rng) * 100), static_cast<double>(rng() % 3)));
+                stream.push_back(
+                    num(t, std::floor(unit(rng) * 100), static_cast<double>(rng() % 3)));
             }
             std::vector<std::size_t> one_batch{stream.size()}, singles, random_cuts;
             for (std::size_t i = 1; i <= stream.size(); ++i) singles.push_back(i);

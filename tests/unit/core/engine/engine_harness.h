@@ -91,9 +91,9 @@ inline window::window_spec session(timestamp_ns gap, timestamp_ns lateness = 0) 
 }
 
 // Feeds `recs` as one batch.
-inline void feed(engine::node_engine& e, const std::vector<test_record>& recs,
-                 timestamp_ns arrival, std::vector<check_result>& out,
-                 std::vector<std::uint32_t>* late = nullptr, std::size_t source = 0) {
+inline void feed(engine::node_engine& e, const std::vector<test_record>& recs, timestamp_ns arrival,
+                 std::vector<check_result>& out, std::vector<std::uint32_t>* late = nullptr,
+                 std::size_t source = 0) {
     record_batch batch;
     std::vector<timestamp_ns> times;
     fill_batch(recs, batch, times);

@@ -16,7 +16,9 @@
 
 namespace weir {
 // Readable failures.
-inline void PrintTo(const measure_value& v, std::ostream* os) { *os << to_string(v); }
+inline void PrintTo(const measure_value& v, std::ostream* os) {
+    *os << to_string(v);
+}
 }  // namespace weir
 
 namespace weir::test {
@@ -25,17 +27,43 @@ namespace {
 using engine::node_engine;
 using engine::node_plan;
 
-const std::vector<std::string> k_measures = {
-    "count()", "count(x)", "missing_count(x)", "missing_fraction(x, [\"N/A\"])", "sum(x)",
-    "mean(x)", "min(x)", "max(x)", "std_dev(x)", "variance(x)", "median(x)",
-    "percentile(x, 0.9)", "distinct_count(x)", "distinct_fraction(x)",
-    "approx_distinct_count(x)", "unique_count(x)", "duplicate_count(x)", "most_frequent(x)",
-    "most_frequent_count(x)", "in_range_count(x, 10, 40)", "in_range_fraction(x, 10, 40)",
-    "in_set_count(x, [1, 2, \"a\", true])", "in_set_fraction(x, [1, 2, \"a\", true])",
-    "matches_count(x, \"[a-z].*\")", "matches_fraction(x, \"[a-z].*\")", "min_length(x)",
-    "max_length(x)", "mean_length(x)", "is_frozen(y)", "ordered_fraction(y)",
-    "correlation(x, y)", "freshness()", "max_delay()", "rate()", "invalid_count()",
-    "invalid_fraction()", "missing_count(x) / count()"};
+const std::vector<std::string> k_measures = {"count()",
+                                             "count(x)",
+                                             "missing_count(x)",
+                                             "missing_fraction(x, [\"N/A\"])",
+                                             "sum(x)",
+                                             "mean(x)",
+                                             "min(x)",
+                                             "max(x)",
+                                             "std_dev(x)",
+                                             "variance(x)",
+                                             "median(x)",
+                                             "percentile(x, 0.9)",
+                                             "distinct_count(x)",
+                                             "distinct_fraction(x)",
+                                             "approx_distinct_count(x)",
+                                             "unique_count(x)",
+                                             "duplicate_count(x)",
+                                             "most_frequent(x)",
+                                             "most_frequent_count(x)",
+                                             "in_range_count(x, 10, 40)",
+                                             "in_range_fraction(x, 10, 40)",
+                                             "in_set_count(x, [1, 2, \"a\", true])",
+                                             "in_set_fraction(x, [1, 2, \"a\", true])",
+                                             "matches_count(x, \"[a-z].*\")",
+                                             "matches_fraction(x, \"[a-z].*\")",
+                                             "min_length(x)",
+                                             "max_length(x)",
+                                             "mean_length(x)",
+                                             "is_frozen(y)",
+                                             "ordered_fraction(y)",
+                                             "correlation(x, y)",
+                                             "freshness()",
+                                             "max_delay()",
+                                             "rate()",
+                                             "invalid_count()",
+                                             "invalid_fraction()",
+                                             "missing_count(x) / count()"};
 
 struct stream_record {
     test_record rec;
@@ -122,10 +150,14 @@ struct ref_window {
 
 std::string group_text(const field_value& g) {
     switch (g.kind) {
-        case value_kind::number: return to_string(measure_value::make_number(g.number == 0 ? 0 : g.number));
-        case value_kind::string: return to_string(measure_value::make_string(std::string(g.string())));
-        case value_kind::boolean: return g.boolean ? "true" : "false";
-        default: return "null";
+        case value_kind::number:
+            return to_string(measure_value::make_number(g.number == 0 ? 0 : g.number));
+        case value_kind::string:
+            return to_string(measure_value::make_string(std::string(g.string())));
+        case value_kind::boolean:
+            return g.boolean ? "true" : "false";
+        default:
+            return "null";
     }
 }
 
@@ -194,18 +226,53 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         for (double x : xs) s += std::abs(x);
         return s;
     }();
-    const auto frac = [&](std::size_t a, std::size_t b) { return b == 0 ? null : num(double(a) / double(b)); };
-    if (m == "count()") { e.value = num(n); return e; }
-    if (m == "count(x)") { e.value = num(double(present)); return e; }
-    if (m == "missing_count(x)") { e.value = num(double(missing)); return e; }
-    if (m == "missing_fraction(x, [\"N/A\"])") { e.value = frac(missing_na, valid.size()); return e; }
-    if (m == "missing_count(x) / count()") { e.value = frac(missing, valid.size()); e.tolerance = 1e-12; return e; }
-    if (m == "sum(x)") { e.value = xs.empty() ? null : num(sum); e.tolerance = 1e-9 * scale; return e; }
-    if (m == "mean(x)") { e.value = xs.empty() ? null : num(sum / double(xs.size())); e.tolerance = 1e-9 * scale / std::max<double>(1, double(xs.size())); return e; }
-    if (m == "min(x)") { e.value = xs.empty() ? null : num(*std::min_element(xs.begin(), xs.end())); return e; }
-    if (m == "max(x)") { e.value = xs.empty() ? null : num(*std::max_element(xs.begin(), xs.end())); return e; }
+    const auto frac = [&](std::size_t a, std::size_t b) {
+        return b == 0 ? null : num(double(a) / double(b));
+    };
+    if (m == "count()") {
+        e.value = num(n);
+        return e;
+    }
+    if (m == "count(x)") {
+        e.value = num(double(present));
+        return e;
+    }
+    if (m == "missing_count(x)") {
+        e.value = num(double(missing));
+        return e;
+    }
+    if (m == "missing_fraction(x, [\"N/A\"])") {
+        e.value = frac(missing_na, valid.size());
+        return e;
+    }
+    if (m == "missing_count(x) / count()") {
+        e.value = frac(missing, valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "sum(x)") {
+        e.value = xs.empty() ? null : num(sum);
+        e.tolerance = 1e-9 * scale;
+        return e;
+    }
+    if (m == "mean(x)") {
+        e.value = xs.empty() ? null : num(sum / double(xs.size()));
+        e.tolerance = 1e-9 * scale / std::max<double>(1, double(xs.size()));
+        return e;
+    }
+    if (m == "min(x)") {
+        e.value = xs.empty() ? null : num(*std::min_element(xs.begin(), xs.end()));
+        return e;
+    }
+    if (m == "max(x)") {
+        e.value = xs.empty() ? null : num(*std::max_element(xs.begin(), xs.end()));
+        return e;
+    }
     if (m == "std_dev(x)" || m == "variance(x)") {
-        if (xs.size() < 2) { e.value = null; return e; }
+        if (xs.size() < 2) {
+            e.value = null;
+            return e;
+        }
         const double mean = sum / double(xs.size());
         long double ss = 0;
         for (double x : xs) ss += (x - mean) * (x - mean);
@@ -215,10 +282,14 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         return e;
     }
     if (m == "median(x)" || m == "percentile(x, 0.9)") {
-        if (xs.empty()) { e.value = null; return e; }
+        if (xs.empty()) {
+            e.value = null;
+            return e;
+        }
         std::sort(xs.begin(), xs.end());
         const double q = m == "median(x)" ? 0.5 : 0.9;
-        const std::size_t rank = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(q * double(xs.size()))));
+        const std::size_t rank =
+            std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(q * double(xs.size()))));
         e.value = num(xs[rank - 1]);
         e.tolerance = 0.01 * std::abs(xs[rank - 1]) + 1e-9;  // DDSketch alpha = 1%
         return e;
@@ -230,24 +301,50 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         top = std::max(top, c);
     }
     // Counts of distinct values are 0 (not "no data") in an empty window.
-    if (m == "distinct_count(x)") { e.value = num(double(distinct)); return e; }
-    if (m == "distinct_fraction(x)") { e.value = frac(distinct, considered); e.tolerance = 1e-12; return e; }
-    if (m == "unique_count(x)") { e.value = num(double(unique)); return e; }
-    if (m == "duplicate_count(x)") { e.value = num(double(considered - distinct)); return e; }
-    if (m == "approx_distinct_count(x)") { e.value = num(double(distinct)); e.tolerance = 1 + 0.02 * double(distinct); return e; }
-    if (m == "most_frequent_count(x)") { e.value = considered ? num(double(top)) : null; return e; }
-    if (m == "most_frequent(x)") { e.most_frequent = true; e.counts = freq; return e; }
-    std::size_t in_range = 0, in_set = 0, matches = 0, slen = 0, lsum = 0, lmin = 1u << 30, lmax = 0;
+    if (m == "distinct_count(x)") {
+        e.value = num(double(distinct));
+        return e;
+    }
+    if (m == "distinct_fraction(x)") {
+        e.value = frac(distinct, considered);
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "unique_count(x)") {
+        e.value = num(double(unique));
+        return e;
+    }
+    if (m == "duplicate_count(x)") {
+        e.value = num(double(considered - distinct));
+        return e;
+    }
+    if (m == "approx_distinct_count(x)") {
+        e.value = num(double(distinct));
+        e.tolerance = 1 + 0.02 * double(distinct);
+        return e;
+    }
+    if (m == "most_frequent_count(x)") {
+        e.value = considered ? num(double(top)) : null;
+        return e;
+    }
+    if (m == "most_frequent(x)") {
+        e.most_frequent = true;
+        e.counts = freq;
+        return e;
+    }
+    std::size_t in_range = 0, in_set = 0, matches = 0, slen = 0, lsum = 0, lmin = 1u << 30,
+                lmax = 0;
     for (const auto* r : valid) {
         const field_value& v = r->x;
         if (v.missing()) continue;
         if (v.is_number() && v.number >= 10 && v.number <= 40) ++in_range;
-        if ((v.is_number() && (v.number == 1 || v.number == 2)) || (v.is_string() && v.string() == "a") ||
-            (v.kind == value_kind::boolean && v.boolean)) {
+        if ((v.is_number() && (v.number == 1 || v.number == 2)) ||
+            (v.is_string() && v.string() == "a") || (v.kind == value_kind::boolean && v.boolean)) {
             ++in_set;
         }
         if (v.is_string() && !v.string().empty() && v.string()[0] >= 'a' && v.string()[0] <= 'z') {
-            // "[a-z].*" fully matches any string starting with a lowercase letter (no newlines here).
+            // "[a-z].*" fully matches any string starting with a lowercase letter (no newlines
+            // here).
             ++matches;
         }
         if (v.is_string()) {
@@ -258,15 +355,46 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             lmax = std::max(lmax, l);
         }
     }
-    if (m == "in_range_count(x, 10, 40)") { e.value = num(double(in_range)); return e; }
-    if (m == "in_range_fraction(x, 10, 40)") { e.value = frac(in_range, present); e.tolerance = 1e-12; return e; }
-    if (m == "in_set_count(x, [1, 2, \"a\", true])") { e.value = num(double(in_set)); return e; }
-    if (m == "in_set_fraction(x, [1, 2, \"a\", true])") { e.value = frac(in_set, present); e.tolerance = 1e-12; return e; }
-    if (m == "matches_count(x, \"[a-z].*\")") { e.value = num(double(matches)); return e; }
-    if (m == "matches_fraction(x, \"[a-z].*\")") { e.value = frac(matches, present); e.tolerance = 1e-12; return e; }
-    if (m == "min_length(x)") { e.value = slen ? num(double(lmin)) : null; return e; }
-    if (m == "max_length(x)") { e.value = slen ? num(double(lmax)) : null; return e; }
-    if (m == "mean_length(x)") { e.value = frac(lsum, slen); e.tolerance = 1e-12; return e; }
+    if (m == "in_range_count(x, 10, 40)") {
+        e.value = num(double(in_range));
+        return e;
+    }
+    if (m == "in_range_fraction(x, 10, 40)") {
+        e.value = frac(in_range, present);
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "in_set_count(x, [1, 2, \"a\", true])") {
+        e.value = num(double(in_set));
+        return e;
+    }
+    if (m == "in_set_fraction(x, [1, 2, \"a\", true])") {
+        e.value = frac(in_set, present);
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "matches_count(x, \"[a-z].*\")") {
+        e.value = num(double(matches));
+        return e;
+    }
+    if (m == "matches_fraction(x, \"[a-z].*\")") {
+        e.value = frac(matches, present);
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "min_length(x)") {
+        e.value = slen ? num(double(lmin)) : null;
+        return e;
+    }
+    if (m == "max_length(x)") {
+        e.value = slen ? num(double(lmax)) : null;
+        return e;
+    }
+    if (m == "mean_length(x)") {
+        e.value = frac(lsum, slen);
+        e.tolerance = 1e-12;
+        return e;
+    }
     if (m == "is_frozen(y)") {
         std::set<double> ys;
         std::size_t k = 0;
@@ -289,7 +417,8 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         for (const auto* r : valid) {
             if (r->y.is_number()) seq.emplace_back(window::align_down(r->t, pane), r->y.number);
         }
-        std::stable_sort(seq.begin(), seq.end(), [](auto& a, auto& b) { return a.first < b.first; });
+        std::stable_sort(seq.begin(), seq.end(),
+                         [](auto& a, auto& b) { return a.first < b.first; });
         std::size_t ok = 0;
         for (std::size_t i = 1; i < seq.size(); ++i) ok += seq[i - 1].second <= seq[i].second;
         e.value = seq.size() < 2 ? null : num(double(ok) / double(seq.size() - 1));
@@ -302,20 +431,36 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             double a, b;
             if (finite(r->x, a) && finite(r->y, b)) ps.emplace_back(a, b);
         }
-        if (ps.size() < 2) { e.value = null; return e; }
+        if (ps.size() < 2) {
+            e.value = null;
+            return e;
+        }
         double ma = 0, mb = 0;
-        for (auto [a, b] : ps) { ma += a; mb += b; }
+        for (auto [a, b] : ps) {
+            ma += a;
+            mb += b;
+        }
         ma /= double(ps.size());
         mb /= double(ps.size());
         double sa = 0, sb = 0, sab = 0;
-        for (auto [a, b] : ps) { sa += (a - ma) * (a - ma); sb += (b - mb) * (b - mb); sab += (a - ma) * (b - mb); }
-        if (sa == 0 || sb == 0) { e.value = null; return e; }
+        for (auto [a, b] : ps) {
+            sa += (a - ma) * (a - ma);
+            sb += (b - mb) * (b - mb);
+            sab += (a - ma) * (b - mb);
+        }
+        if (sa == 0 || sb == 0) {
+            e.value = null;
+            return e;
+        }
         e.value = num(sab / std::sqrt(sa * sb));
         e.tolerance = 1e-9;
         return e;
     }
     if (m == "freshness()") {
-        if (valid.empty()) { e.value = null; return e; }
+        if (valid.empty()) {
+            e.value = null;
+            return e;
+        }
         timestamp_ns newest = valid[0]->t;
         for (const auto* r : valid) newest = std::max(newest, r->t);
         e.value = num(double(w.now - newest) / 1e9);
@@ -323,16 +468,30 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         return e;
     }
     if (m == "max_delay()") {
-        if (valid.empty()) { e.value = null; return e; }
+        if (valid.empty()) {
+            e.value = null;
+            return e;
+        }
         timestamp_ns d = arrivals[0] - valid[0]->t;
         for (std::size_t i = 0; i < valid.size(); ++i) d = std::max(d, arrivals[i] - valid[i]->t);
         e.value = num(double(d) / 1e9);
         e.tolerance = 1e-9;
         return e;
     }
-    if (m == "rate()") { e.value = num(n / (double(w.end - w.start) / 1e9)); e.tolerance = 1e-9; return e; }
-    if (m == "invalid_count()") { e.value = num(double(invalid)); return e; }
-    if (m == "invalid_fraction()") { e.value = frac(invalid, invalid + valid.size()); e.tolerance = 1e-12; return e; }
+    if (m == "rate()") {
+        e.value = num(n / (double(w.end - w.start) / 1e9));
+        e.tolerance = 1e-9;
+        return e;
+    }
+    if (m == "invalid_count()") {
+        e.value = num(double(invalid));
+        return e;
+    }
+    if (m == "invalid_fraction()") {
+        e.value = frac(invalid, invalid + valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
     ADD_FAILURE() << "no reference for " << m;
     return e;
 }
@@ -350,12 +509,13 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
     const bool sessions = sc.w.kind == window::window_kind::session;
     const timestamp_ns size = sc.w.size, step = sc.w.step();
     const timestamp_ns ttl = sc.grouped ? sc.ttl : std::numeric_limits<timestamp_ns>::max();
-    auto& accepted = run.accepted;  // all accepted, per group
+    auto& accepted = run.accepted;                              // all accepted, per group
     std::map<std::string, std::vector<stream_record>> pending;  // sessions not yet emitted
     timestamp_ns closed = window::k_no_time, max_t = window::k_no_time;
     const auto emit_aligned = [&](timestamp_ns from, timestamp_ns to, timestamp_ns now) {
         timestamp_ns min_t = std::numeric_limits<timestamp_ns>::max();
-        for (auto& [k, v] : accepted) for (auto& s : v) min_t = std::min(min_t, s.rec.t);
+        for (auto& [k, v] : accepted)
+            for (auto& s : v) min_t = std::min(min_t, s.rec.t);
         if (min_t == std::numeric_limits<timestamp_ns>::max()) return;
         timestamp_ns e = window::first_window_end(min_t, size, step);
         if (from != window::k_no_time) e = std::max(e, window::first_window_end(from, size, step));
@@ -366,7 +526,9 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
                 bool live = false;
                 for (auto& r : v) {
                     if (r.rec.t >= s && r.rec.t < e) rw.recs.push_back(&r);
-                    if (r.rec.t < e && (ttl == std::numeric_limits<timestamp_ns>::max() || r.rec.t >= s - ttl)) live = true;
+                    if (r.rec.t < e &&
+                        (ttl == std::numeric_limits<timestamp_ns>::max() || r.rec.t >= s - ttl))
+                        live = true;
                 }
                 if (live) out.push_back(std::move(rw));
             }
@@ -380,7 +542,8 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
             while (i < v.size()) {
                 std::size_t j = i + 1;
                 timestamp_ns last = v[i].rec.t;
-                while (j < v.size() && v[j].rec.t < last + sc.w.gap) last = std::max(last, v[j++].rec.t);
+                while (j < v.size() && v[j].rec.t < last + sc.w.gap)
+                    last = std::max(last, v[j++].rec.t);
                 if (last + sc.w.gap <= wm) {
                     ref_window rw{v[i].rec.t, last + sc.w.gap, k, {}, now};
                     for (std::size_t q = i; q < j; ++q) {
@@ -444,7 +607,8 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
     } else {
         timestamp_ns horizon = window::k_no_time;
         for (auto& [k, v] : accepted) {
-            for (auto& r : v) horizon = std::max(horizon, window::last_window_end(r.rec.t, size, step));
+            for (auto& r : v)
+                horizon = std::max(horizon, window::last_window_end(r.rec.t, size, step));
         }
         if (horizon > closed) emit_aligned(closed, horizon, finish_now);
     }
@@ -456,12 +620,14 @@ node_plan plan_for(const scenario& sc) {
     p.group_ttl = sc.ttl;
     p.max_groups = 1'000'000;
     for (std::size_t i = 0; i < k_measures.size(); ++i) {
-        p.checks.push_back({"c" + std::to_string(i), k_measures[i], "", "", engine::emit_mode::all});
+        p.checks.push_back(
+            {"c" + std::to_string(i), k_measures[i], "", "", engine::emit_mode::all});
     }
     return p;
 }
 
-using result_map = std::map<std::tuple<std::string, timestamp_ns, timestamp_ns, std::string>, check_result>;
+using result_map =
+    std::map<std::tuple<std::string, timestamp_ns, timestamp_ns, std::string>, check_result>;
 
 std::uint64_t g_late_seen = 0;  // across runs: the streams do produce late records
 
@@ -486,7 +652,8 @@ result_map run_engine(const scenario& sc, const generated& g, std::mt19937_64* c
     result_map m;
     for (auto& r : out) {
         auto key = std::make_tuple(r.check, r.window_start, r.window_end, group_text(r.group));
-        EXPECT_TRUE(m.emplace(key, r).second) << "emitted twice: " << r.check << " " << r.window_start;
+        EXPECT_TRUE(m.emplace(key, r).second)
+            << "emitted twice: " << r.check << " " << r.window_start;
     }
     return m;
 }
@@ -506,13 +673,14 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
             ++expected_results;
             const std::string name = "c" + std::to_string(i);
             const auto it = got.find(std::make_tuple(name, w.start, w.end, w.group));
-            ASSERT_NE(it, got.end()) << "missing " << k_measures[i] << " window " << w.start
-                                     << ".." << w.end << " group " << w.group << " seed " << seed;
+            ASSERT_NE(it, got.end()) << "missing " << k_measures[i] << " window " << w.start << ".."
+                                     << w.end << " group " << w.group << " seed " << seed;
             const check_result& r = it->second;
             std::size_t valid = 0;
             for (const auto* s : w.recs) valid += s->rec.valid;
             EXPECT_EQ(r.records, static_cast<std::int64_t>(valid));
-            const expectation e = reference(k_measures[i], w, sessions ? 1 : sc.w.pane(), !sessions);
+            const expectation e =
+                reference(k_measures[i], w, sessions ? 1 : sc.w.pane(), !sessions);
             if (e.value.kind == measure_kind::string && e.value.text == "skip") continue;
             if (e.most_frequent) {
                 if (e.counts.empty()) {
@@ -522,9 +690,12 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
                 std::size_t top = 0;
                 for (auto& [h, c] : e.counts) top = std::max(top, c);
                 field_value fv;
-                if (r.value.kind == measure_kind::number) fv = field_value::make_number(r.value.number);
-                if (r.value.kind == measure_kind::string) fv = field_value::make_string(r.value.text);
-                if (r.value.kind == measure_kind::boolean) fv = field_value::make_boolean(r.value.boolean);
+                if (r.value.kind == measure_kind::number)
+                    fv = field_value::make_number(r.value.number);
+                if (r.value.kind == measure_kind::string)
+                    fv = field_value::make_string(r.value.text);
+                if (r.value.kind == measure_kind::boolean)
+                    fv = field_value::make_boolean(r.value.boolean);
                 const auto c = e.counts.find(hashing::hash_value(fv));
                 ASSERT_NE(c, e.counts.end());
                 EXPECT_EQ(c->second, top);

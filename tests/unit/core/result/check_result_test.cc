@@ -2,8 +2,8 @@
 #include "core/result/check_result.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace weir {
@@ -33,9 +33,8 @@ TEST(check_result, json_line_has_every_field_of_the_contract) {
     std::vector<std::string> keys;
     for (const auto& [k, v] : j.items()) keys.push_back(k);
     EXPECT_EQ(keys, (std::vector<std::string>{"id", "pipeline", "node", "check", "window_start",
-                                              "window_end", "group", "measure", "value",
-                                              "must_be", "outcome", "severity", "records",
-                                              "emitted_at"}));
+                                              "window_end", "group", "measure", "value", "must_be",
+                                              "outcome", "severity", "records", "emitted_at"}));
     EXPECT_EQ(j["window_start"], "2026-11-20T10:00:00.000Z");
     EXPECT_EQ(j["window_end"], "2026-11-20T10:01:00.000Z");
     EXPECT_EQ(j["group"], nlohmann::json({{"device_id", "d-17"}}));
@@ -104,14 +103,21 @@ TEST(check_result, id_is_stable_and_depends_only_on_its_key) {
     vary([](check_result& r) { r.group.clear(); });
     vary([](check_result& r) { r.group[0].first = "device"; });
     // Field boundaries matter: ("ab", "c") differs from ("a", "bc").
-    vary([](check_result& r) { r.pipeline = "sensorsq"; r.node = "uality"; });
+    vary([](check_result& r) {
+        r.pipeline = "sensorsq";
+        r.node = "uality";
+    });
 }
 
 TEST(check_result, json_strings_escape_exactly_as_a_reference_encoder) {
     // Every byte below 0x80 in several positions and runs, against nlohmann::json's encoder.
     std::string all;
     for (int c = 1; c < 0x80; ++c) all += static_cast<char>(c);
-    const std::vector<std::string> cases = {"", "plain text", "\"quoted\"", "a\\b", all,
+    const std::vector<std::string> cases = {"",
+                                            "plain text",
+                                            "\"quoted\"",
+                                            "a\\b",
+                                            all,
                                             "tab\there\nnew\rline\x01\x1f end",
                                             "\x7f utf-8 \xc3\xa9 stays"};
     for (const auto& text : cases) {
