@@ -21,7 +21,8 @@ namespace {
 constexpr timestamp_ns k_max_time = std::numeric_limits<timestamp_ns>::max();
 constexpr std::uint32_t k_cells_per_chunk = 256;
 constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
-constexpr std::uint64_t k_snapshot_version = 1;
+// 2: watermark sources by id (1: by index, still restored).
+constexpr std::uint64_t k_snapshot_version = 2;
 constexpr std::uint8_t k_no_outcome = 0xff;
 
 timestamp_ns sat_sub(timestamp_ns a, timestamp_ns b) {
@@ -79,11 +80,16 @@ void add_referenced_fields(node_plan& plan) {
     };
     for (const auto& f : plan.group_by) add(f);
     for (const auto& c : plan.checks) {
-        auto parsed = measure::parse_measure(c.measure);
-        if (!parsed) {
-            throw std::invalid_argument("check " + c.name + ": " + parsed.error().message);
+        std::optional<measure::measure_expr> own;
+        if (!c.parsed_measure) {
+            auto parsed = measure::parse_measure(c.measure);
+            if (!parsed) {
+                throw std::invalid_argument("check " + c.name + ": " + parsed.error().message);
+            }
+            own = std::move(*parsed);
         }
-        for (const auto& call : parsed->calls()) {
+        const measure::measure_expr& m = c.parsed_measure ? *c.parsed_measure : *own;
+        for (const auto& call : m.calls()) {
             for (const auto& a : call.args) {
                 if (a.kind == measure::arg_kind::field) add(a.field);
             }
@@ -93,8 +99,12 @@ void add_referenced_fields(node_plan& plan) {
 
 node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
     : plan_(std::move(plan)),
-      watermark_(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
-                 plan_.window.idle_timeout, plan_.sources, wall_now),
+      watermark_(
+          plan_.source_ids.empty()
+              ? window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
+                                          plan_.window.idle_timeout, plan_.sources, wall_now)
+              : window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
+                                          plan_.window.idle_timeout, plan_.source_ids, wall_now)),
       created_at_(wall_now) {
     const auto& w = plan_.window;
     sessions_ = w.kind == window::window_kind::session;
@@ -126,13 +136,23 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
     for (const auto& c : plan_.checks) {
         auto cc = std::make_unique<compiled_check>();
         cc->plan = &c;
-        auto parsed = measure::parse_measure(c.measure);
-        if (!parsed) {
-            throw std::invalid_argument("check " + c.name + ": measure: " + parsed.error().message);
+        if (c.parsed_measure) {
+            cc->expr = *c.parsed_measure;
+        } else {
+            auto parsed = measure::parse_measure(c.measure);
+            if (!parsed) {
+                throw std::invalid_argument("check " + c.name +
+                                            ": measure: " + parsed.error().message);
+            }
+            cc->expr = std::move(*parsed);
         }
-        cc->expr = std::move(*parsed);
-        const auto assess = [&](const std::string& text, const char* what) {
+        const auto assess = [&](const std::string& text, const char* what,
+                                const std::shared_ptr<const check::assessment>& parsed) {
             std::optional<check::assessment> a;
+            if (parsed) {
+                a = *parsed;
+                return a;
+            }
             if (text.empty()) return a;
             auto p = check::parse_assessment(text);
             if (!p) {
@@ -142,8 +162,8 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
             a = std::move(*p);
             return a;
         };
-        cc->must_be = assess(c.must_be, "must_be");
-        cc->should_be = assess(c.should_be, "should_be");
+        cc->must_be = assess(c.must_be, "must_be", c.parsed_must_be);
+        cc->should_be = assess(c.should_be, "should_be", c.parsed_should_be);
         checks_.push_back(std::move(cc));
     }
     for (const auto& cc : checks_) {
@@ -919,17 +939,19 @@ bool node_engine::restore(byte_reader& r) {
     const auto fail = [&]() {
         r.fail();
         clear_state();
-        watermark_ =
-            window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
-                                      plan_.window.idle_timeout, watermark_.sources(), created_at_);
+        watermark_.reset(created_at_);
         return false;
     };
-    if (r.u32() != k_snapshot_magic || r.varint() != k_snapshot_version) return fail();
+    if (r.u32() != k_snapshot_magic) return fail();
+    const std::uint64_t version = r.varint();
+    if (version != 1 && version != k_snapshot_version) return fail();
     if (r.str() != layout_->fingerprint()) return fail();
     if (r.u8() != static_cast<std::uint8_t>(plan_.window.kind)) return fail();
     if (r.i64() != (sessions_ ? plan_.window.gap : size_) || r.i64() != step_) return fail();
     if (r.varint() != group_slots_.size() || r.varint() != checks_.size()) return fail();
-    if (!watermark_.deserialize(r)) return fail();
+    if (!(version == 1 ? watermark_.deserialize_by_index(r) : watermark_.deserialize(r))) {
+        return fail();
+    }
     closed_through_ = r.i64();
     finished_ = r.boolean();
     for (std::uint64_t* v : {&stats_.records, &stats_.late, &stats_.invalid, &stats_.group_overflow,

@@ -75,6 +75,13 @@ class node_engine {
         source_max_.push_back(window::k_no_time);
         return watermark_.add_source(wall_now);
     }
+    std::size_t add_source(std::string id, timestamp_ns wall_now) {
+        source_max_.push_back(window::k_no_time);
+        return watermark_.add_source(std::move(id), wall_now);
+    }
+    // The source went away: it no longer holds the watermark back (see watermark_tracker).
+    void remove_source(std::size_t source) { watermark_.remove_source(source); }
+    const window::watermark_tracker& watermark_sources() const { return watermark_; }
 
     // Checkpoint of the whole state, versioned; restore() into an engine compiled from the
     // same plan. On false (corrupt, truncated or incompatible bytes, reader's error set) the

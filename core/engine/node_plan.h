@@ -5,10 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/check/assessment.h"
 #include "core/expr/field_path.h"
+#include "core/measure/measure_expr.h"
 #include "core/window/window_spec.h"
 
 namespace weir::engine {
@@ -23,6 +26,11 @@ struct check_plan {
     std::string must_be;    // as written; "" when none
     std::string should_be;  // as written; "" when none
     emit_mode emit = emit_mode::all;
+    // The texts above parsed, when the plan's compiler parsed them already (config/plan.h:
+    // everything is parsed once, at compile). When null, the engine parses the text.
+    std::shared_ptr<const measure::measure_expr> parsed_measure;
+    std::shared_ptr<const check::assessment> parsed_must_be;
+    std::shared_ptr<const check::assessment> parsed_should_be;
 };
 
 struct node_plan {
@@ -50,6 +58,10 @@ struct node_plan {
     // time cannot make the engine emit billions of empty windows.
     std::size_t max_empty_windows = 100'000;
     std::size_t sources = 1;  // watermark sources (inputs, Kafka partitions)
+    // Stable ids of the watermark sources (e.g. "orders/" for an input that is one stream):
+    // checkpoints restore the sources by id. When given, `sources` is ignored; when empty, the
+    // sources are `sources` anonymous ones.
+    std::vector<std::string> source_ids;
     std::vector<check_plan> checks;
 };
 

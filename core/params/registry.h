@@ -22,6 +22,9 @@ struct component_info {
     std::shared_ptr<const object_spec> spec;  // parameters besides `type`
     // Outputs: whether the type accepts derived records (console, file) besides results.
     bool accepts_records = false;
+    // Whether this build runs the type. A declared type that is not implemented validates in
+    // the language but is refused by `weir validate` and `weir run`.
+    bool implemented = true;
 };
 
 class component_registry {

@@ -21,12 +21,39 @@ watermark_tracker::watermark_tracker(timestamp_ns allowed_lateness, timestamp_ns
                                      std::size_t sources, timestamp_ns wall_now)
     : allowed_lateness_(allowed_lateness), idle_timeout_(idle_timeout) {
     sources_.resize(std::max<std::size_t>(sources, 1));
-    for (auto& s : sources_) s.last_active = wall_now;
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+        sources_[i].last_active = wall_now;
+        sources_[i].id = std::to_string(i);
+    }
+}
+
+watermark_tracker::watermark_tracker(timestamp_ns allowed_lateness, timestamp_ns idle_timeout,
+                                     const std::vector<std::string>& source_ids,
+                                     timestamp_ns wall_now)
+    : allowed_lateness_(allowed_lateness), idle_timeout_(idle_timeout) {
+    for (const auto& id : source_ids) sources_.push_back({k_no_time, wall_now, id, false});
 }
 
 std::size_t watermark_tracker::add_source(timestamp_ns wall_now) {
-    sources_.push_back({k_no_time, wall_now});
+    return add_source(std::to_string(sources_.size()), wall_now);
+}
+
+std::size_t watermark_tracker::add_source(std::string id, timestamp_ns wall_now) {
+    sources_.push_back({k_no_time, wall_now, std::move(id), false});
     return sources_.size() - 1;
+}
+
+void watermark_tracker::remove_source(std::size_t source) {
+    source_state& s = sources_[source];
+    s.removed = true;
+    s.max_event = k_no_time;
+}
+
+std::size_t watermark_tracker::find_source(std::string_view id) const {
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+        if (!sources_[i].removed && sources_[i].id == id) return i;
+    }
+    return sources_.size();
 }
 
 timestamp_ns watermark_tracker::max_event_time() const {
@@ -41,6 +68,7 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
     timestamp_ns highest = k_no_time;
     timestamp_ns last_activity = k_no_time;
     for (const auto& s : sources_) {
+        if (s.removed) continue;
         highest = std::max(highest, s.max_event);
         last_activity = std::max(last_activity, s.last_active);
         const bool idle = idle_timeout_ > 0 && wall_now - s.last_active >= idle_timeout_;
@@ -62,8 +90,12 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
 }
 
 void watermark_tracker::serialize(byte_writer& w) const {
-    w.varint(sources_.size());
+    std::size_t live = 0;
+    for (const auto& s : sources_) live += !s.removed;
+    w.varint(live);
     for (const auto& s : sources_) {
+        if (s.removed) continue;
+        w.str(s.id);
         w.i64(s.max_event);
         w.i64(s.last_active);
     }
@@ -71,6 +103,22 @@ void watermark_tracker::serialize(byte_writer& w) const {
 }
 
 bool watermark_tracker::deserialize(byte_reader& r) {
+    const std::size_t n = r.count(17);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+        const std::string_view id = r.str();
+        const timestamp_ns max_event = r.i64();
+        const timestamp_ns last_active = r.i64();
+        if (!r.ok()) break;
+        const std::size_t at = find_source(id);
+        if (at == sources_.size()) continue;  // gone since (a partition reassigned)
+        sources_[at].max_event = max_event;
+        sources_[at].last_active = last_active;
+    }
+    watermark_ = r.i64();
+    return r.ok();
+}
+
+bool watermark_tracker::deserialize_by_index(byte_reader& r) {
     const std::size_t n = r.count(16);
     if (!r.ok() || n != sources_.size()) {
         r.fail();

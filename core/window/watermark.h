@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "core/checkpoint/byte_codec.h"
@@ -20,13 +21,27 @@ namespace weir::window {
 // still close and `count() > 50` fails when data stops. The watermark never goes back.
 class watermark_tracker {
   public:
+    // `sources` anonymous sources (ids "0", "1", …).
     watermark_tracker(timestamp_ns allowed_lateness, timestamp_ns idle_timeout,
                       std::size_t sources = 1, timestamp_ns wall_now = 0);
+    // Sources with stable ids (an input and its file or Kafka partition): a checkpoint restores
+    // by id, so it fits when the set of sources changed meanwhile.
+    watermark_tracker(timestamp_ns allowed_lateness, timestamp_ns idle_timeout,
+                      const std::vector<std::string>& source_ids, timestamp_ns wall_now);
 
     // A new source (e.g. a Kafka partition assigned later); returns its index. It holds the
     // watermark back from `wall_now` until its first record or its idle timeout.
     std::size_t add_source(timestamp_ns wall_now);
+    std::size_t add_source(std::string id, timestamp_ns wall_now);
+    // The source went away (a partition revoked): it no longer holds the watermark back. Its
+    // index stays reserved (indices are stable); observe() must not be called for it again.
+    void remove_source(std::size_t source);
+    // Indices ever handed out, removed ones included.
     std::size_t sources() const { return sources_.size(); }
+    bool removed(std::size_t source) const { return sources_[source].removed; }
+    const std::string& source_id(std::size_t source) const { return sources_[source].id; }
+    // The index of the live source `id`, or sources() when there is none.
+    std::size_t find_source(std::string_view id) const;
 
     // A record of `source` with this event time, arriving at `wall_now`.
     void observe(std::size_t source, timestamp_ns event_time, timestamp_ns wall_now) {
@@ -45,17 +60,34 @@ class watermark_tracker {
     timestamp_ns watermark() const { return watermark_; }
     timestamp_ns max_event_time() const;
 
+    // Back to the state of a new tracker at `wall_now`, keeping the sources (ids and removals).
+    void reset(timestamp_ns wall_now) {
+        for (auto& s : sources_) {
+            s.max_event = k_no_time;
+            s.last_active = wall_now;
+        }
+        watermark_ = k_no_time;
+    }
+
     // Sets the watermark to +infinity: a bounded input ended (close every window).
     void finish() { watermark_ = std::numeric_limits<timestamp_ns>::max(); }
 
+    // The live sources by id, and the watermark.
     void serialize(byte_writer& w) const;
-    // The source count must match this tracker's; false on corrupt input.
+    // What serialize() wrote: saved sources are matched to this tracker's by id (a saved
+    // source that is gone is forgotten; a source the save does not know keeps its fresh
+    // state). False on corrupt input.
     bool deserialize(byte_reader& r);
+    // The format before source ids (anonymous sources by index): the source count must match
+    // this tracker's.
+    bool deserialize_by_index(byte_reader& r);
 
   private:
     struct source_state {
         timestamp_ns max_event = k_no_time;
         timestamp_ns last_active = 0;  // wall clock
+        std::string id;
+        bool removed = false;
     };
 
     timestamp_ns allowed_lateness_;

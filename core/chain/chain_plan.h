@@ -1,0 +1,98 @@
+// The compiled, immutable data path of one managed query (DESIGN.md §3): how each input's
+// bytes decode into records, and each node's steps — schema, transforms, event time, engine —
+// with the outputs its results, derived records, late records and dead letters go to. The
+// config layer compiles it once (config/plan.h); the node chain (node_chain.h) runs it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/decode/csv_decoder.h"
+#include "core/engine/node_plan.h"
+#include "core/expr/field_path.h"
+#include "core/expr/program.h"
+#include "core/schema/record_schema.h"
+#include "core/time/timestamp.h"
+
+namespace weir::chain {
+
+enum class record_format : std::uint8_t { json, csv };
+const char* to_string(record_format f);
+
+// How one input's bytes become records. One decoder per input of the query.
+struct decode_plan {
+    record_format format = record_format::json;
+    decode::csv_decoder_options csv;        // format csv; csv.max_record_size is set too
+    std::size_t max_record_size = 1 << 20;  // longer records are invalid (too_long)
+};
+
+struct input_plan {
+    std::string name;  // the input's name in the pipeline
+    decode_plan decode;
+};
+
+struct transform_plan {
+    enum class kind : std::uint8_t { filter, set };
+    kind type = kind::filter;
+    std::shared_ptr<const expr::program> filter;
+    // set: slot <- program, in order.
+    std::vector<std::pair<std::uint32_t, std::shared_ptr<const expr::program>>> assignments;
+};
+
+// Where a node's records come from: an input of the query or an earlier node.
+struct source_ref {
+    enum class kind : std::uint8_t { input, node };
+    kind type = kind::input;
+    std::uint32_t index = 0;  // into chain_plan::inputs or chain_plan::nodes
+};
+
+struct event_time_plan {
+    time::time_parser parser;
+    std::string field;   // as written, for messages
+    std::string format;  // as written
+    std::uint32_t slot = 0;
+};
+
+// Indices into chain_plan::outputs.
+using output_index = std::uint32_t;
+
+struct node_plan {
+    std::string name;
+    std::vector<source_ref> from;  // in the order of the node's `from:`
+    // Steps, in the order records meet them. (A join step goes between transforms and event
+    // time: it is compiled here and runs in node_chain::run_node.)
+    std::optional<schema::schema_description> schema;
+    std::optional<output_index> dead_letter;  // schema violators, as they were read
+    std::vector<transform_plan> transforms;
+    // The fields visible after the transforms: name -> slot (derived records are written
+    // from these when the transforms reshaped the record or it has no raw line, as CSV).
+    std::vector<std::pair<std::string, std::uint32_t>> visible;
+    bool transforms_reshape = false;  // set/rename/drop: the raw line no longer is the record
+    // Nodes with checks: the event time (none: processing time) and the engine.
+    std::optional<event_time_plan> time;
+    std::optional<engine::node_plan> engine;
+    std::optional<output_index> late_output;
+    // Results (nodes with checks) or derived records (nodes without) go here.
+    std::vector<output_index> outputs;
+
+    bool emits_results() const { return engine.has_value(); }
+};
+
+struct chain_plan {
+    std::string pipeline;
+    std::string query;  // the terminal node's name
+    // The query's slot space: slot i of every record is decoded from fields[i] (fields that
+    // transforms compute have a path no decoder matches).
+    std::vector<field_path> fields;
+    std::vector<std::size_t> number_text_slots;  // epoch times: numbers kept as exact text
+    std::vector<input_plan> inputs;
+    std::vector<node_plan> nodes;      // topological order, the terminal node last
+    std::vector<std::string> outputs;  // names, for the output indices of the nodes
+};
+
+}  // namespace weir::chain

@@ -1,0 +1,594 @@
+// The node chain of one managed query; see node_chain.h.
+#include "core/chain/node_chain.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "core/checkpoint/byte_codec.h"
+#include "core/decode/csv_decoder.h"
+#include "core/decode/json_decoder.h"
+#include "core/measure/measure_value.h"
+
+namespace weir::chain {
+
+namespace {
+
+constexpr std::uint32_t k_no_engine_source = 0xffffffffu;
+const std::string k_decoder_section = "decoder/";
+const std::string k_engine_section = "engine/";
+
+// A record the node works with: valid, or kept despite a schema violation.
+bool usable(invalid_reason r) {
+    return r == invalid_reason::none || r == invalid_reason::schema_kept;
+}
+
+}  // namespace
+
+const char* to_string(record_format f) {
+    switch (f) {
+        case record_format::json:
+            return "json";
+        case record_format::csv:
+            return "csv";
+    }
+    return "json";
+}
+
+// Records on their way through the chain, with the raw text of each (for late_output, dead
+// letters and derived records whose transforms did not reshape them).
+struct node_chain::flow {
+    record_batch batch;
+    std::vector<std::string_view> raw;  // JSON lines, or CSV rows when `csv` is set
+    decode::csv_decoder* csv = nullptr;
+
+    void reset(std::size_t slots) {
+        batch.clear();
+        batch.slots = slots;
+        raw.clear();
+        csv = nullptr;
+    }
+
+    void copy_from(const flow& other) {
+        batch.slots = other.batch.slots;
+        batch.values = other.batch.values;
+        batch.status = other.batch.status;
+        raw = other.raw;
+        csv = other.csv;
+    }
+
+    // Keeps the records for which keep(i) is true, in order; returns how many were dropped.
+    template <class Keep>
+    std::size_t compact(Keep keep) {
+        std::size_t out = 0;
+        const std::size_t n = batch.size();
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!keep(i)) continue;
+            if (out != i) {
+                std::memmove(batch.values.data() + out * batch.slots,
+                             batch.values.data() + i * batch.slots,
+                             batch.slots * sizeof(field_value));
+                batch.status[out] = batch.status[i];
+                raw[out] = raw[i];
+            }
+            ++out;
+        }
+        const std::size_t dropped = n - out;
+        batch.values.resize(out * batch.slots);
+        batch.status.resize(out);
+        raw.resize(out);
+        return dropped;
+    }
+};
+
+// A node (or the next step of the chain) that reads an input's or a node's records, and the
+// engine source its records arrive on.
+struct reader {
+    std::uint32_t node = 0;
+    std::uint32_t from = 0;  // index into the reader's `from`
+};
+
+struct node_chain::input_state {
+    const input_plan* plan = nullptr;
+    std::unique_ptr<decode::json_decoder> json;
+    std::unique_ptr<decode::csv_decoder> csv;
+    // A CSV record that spans deliveries (a quoted cell with a newline), kept for the next.
+    std::string csv_carry;
+    std::string csv_buffer;
+    std::vector<reader> readers;
+    // The input's live sources; for each, per reader, the engine source its records feed
+    // (k_no_engine_source for readers without an engine).
+    struct source {
+        std::string id;
+        std::vector<std::uint32_t> engine_source;
+    };
+    std::vector<source> sources;
+    std::size_t last_source = 0;  // the source of the previous delivery (one lookup less)
+};
+
+struct node_chain::node_state {
+    std::unique_ptr<engine::node_engine> engine;
+    std::unique_ptr<schema::record_schema> schema;
+    std::vector<reader> readers;               // nodes reading this node's derived records
+    std::vector<std::uint32_t> reader_source;  // per reader: its engine source
+};
+
+std::string node_chain::source_key(std::string_view from, std::string_view source) {
+    std::string key(from);
+    key += '/';
+    key += source;
+    return key;
+}
+
+node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
+                       const std::vector<std::vector<std::string>>& initial_sources,
+                       time::timestamp_ns wall_now)
+    : plan_(std::move(plan)), sink_(sink), flow_(std::make_unique<flow>()) {
+    const chain_plan& p = *plan_;
+    if (initial_sources.size() != p.inputs.size()) {
+        throw std::invalid_argument("node chain: initial sources for " +
+                                    std::to_string(initial_sources.size()) +
+                                    " inputs, the plan has " + std::to_string(p.inputs.size()));
+    }
+    for (const auto& in : p.inputs) {
+        auto s = std::make_unique<input_state>();
+        s->plan = &in;
+        if (in.decode.format == record_format::csv) {
+            decode::csv_decoder_options csv = in.decode.csv;
+            csv.max_record_size = in.decode.max_record_size;
+            s->csv = std::make_unique<decode::csv_decoder>(p.fields, csv);
+        } else {
+            decode::json_decoder_options options;
+            options.max_record_size = in.decode.max_record_size;
+            options.number_text_slots = p.number_text_slots;
+            s->json = std::make_unique<decode::json_decoder>(p.fields, options);
+        }
+        inputs_.push_back(std::move(s));
+    }
+    for (std::size_t n = 0; n < p.nodes.size(); ++n) {
+        const node_plan& node = p.nodes[n];
+        auto s = std::make_unique<node_state>();
+        if (node.schema) s->schema = std::make_unique<schema::record_schema>(*node.schema);
+        if (node.engine) {
+            // Watermark sources: each source of each input the node reads, and each node it
+            // reads derived records from, in the order of `from`.
+            engine::node_plan ep = *node.engine;
+            ep.source_ids.clear();
+            for (const auto& f : node.from) {
+                if (f.type == source_ref::kind::input) {
+                    for (const auto& src : initial_sources[f.index]) {
+                        ep.source_ids.push_back(source_key(p.inputs[f.index].name, src));
+                    }
+                } else {
+                    ep.source_ids.push_back(source_key(p.nodes[f.index].name, ""));
+                }
+            }
+            if (ep.source_ids.empty()) ep.source_ids.push_back(source_key(node.name, ""));
+            ep.sources = ep.source_ids.size();
+            s->engine = std::make_unique<engine::node_engine>(std::move(ep), wall_now);
+        }
+        nodes_.push_back(std::move(s));
+    }
+    // Readers, in node order.
+    for (std::uint32_t n = 0; n < p.nodes.size(); ++n) {
+        const auto& from = p.nodes[n].from;
+        for (std::uint32_t f = 0; f < from.size(); ++f) {
+            if (from[f].type == source_ref::kind::input) {
+                inputs_[from[f].index]->readers.push_back({n, f});
+            } else {
+                node_state& up = *nodes_[from[f].index];
+                up.readers.push_back({n, f});
+                std::uint32_t src = k_no_engine_source;
+                if (nodes_[n]->engine) {
+                    const auto at = nodes_[n]->engine->watermark_sources().find_source(
+                        source_key(p.nodes[from[f].index].name, ""));
+                    src = static_cast<std::uint32_t>(at);
+                }
+                up.reader_source.push_back(src);
+            }
+        }
+    }
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        for (const auto& src : initial_sources[i]) add_source(i, src, wall_now);
+    }
+    // Results go out while a window closes for many groups, not all at its end.
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (!nodes_[n]->engine) continue;
+        nodes_[n]->engine->set_result_flush(4096, [this, n](std::vector<check_result>& out) {
+            if (&out == &results_) dispatch(n);
+        });
+    }
+}
+
+node_chain::~node_chain() = default;
+
+void node_chain::add_source(std::size_t input, std::string_view source,
+                            time::timestamp_ns wall_now) {
+    input_state& in = *inputs_[input];
+    for (const auto& s : in.sources) {
+        if (s.id == source) return;
+    }
+    input_state::source s;
+    s.id = std::string(source);
+    const std::string key = source_key(in.plan->name, source);
+    for (const auto& r : in.readers) {
+        engine::node_engine* e = nodes_[r.node]->engine.get();
+        if (e == nullptr) {
+            s.engine_source.push_back(k_no_engine_source);
+            continue;
+        }
+        std::size_t at = e->watermark_sources().find_source(key);
+        if (at == e->watermark_sources().sources()) at = e->add_source(key, wall_now);
+        s.engine_source.push_back(static_cast<std::uint32_t>(at));
+    }
+    in.sources.push_back(std::move(s));
+}
+
+void node_chain::remove_source(std::size_t input, std::string_view source) {
+    input_state& in = *inputs_[input];
+    for (std::size_t i = 0; i < in.sources.size(); ++i) {
+        if (in.sources[i].id != source) continue;
+        for (std::size_t r = 0; r < in.readers.size(); ++r) {
+            const std::uint32_t es = in.sources[i].engine_source[r];
+            if (es != k_no_engine_source) nodes_[in.readers[r].node]->engine->remove_source(es);
+        }
+        in.sources.erase(in.sources.begin() + static_cast<std::ptrdiff_t>(i));
+        in.last_source = 0;
+        return;
+    }
+}
+
+std::size_t node_chain::find_source(input_state& in, std::string_view source) {
+    if (in.last_source < in.sources.size() && in.sources[in.last_source].id == source) {
+        return in.last_source;
+    }
+    for (std::size_t i = 0; i < in.sources.size(); ++i) {
+        if (in.sources[i].id == source) return in.last_source = i;
+    }
+    return in.sources.size();
+}
+
+void node_chain::decode(input_state& in, const record_delivery& records, bool end_of_data,
+                        flow& f) {
+    if (in.csv) {
+        f.csv = in.csv.get();
+        if (!records.ends.empty()) {
+            // Whole records (messages): each one on its own.
+            std::uint32_t begin = 0;
+            for (const std::uint32_t end : records.ends) {
+                const std::string_view record = records.bytes.substr(begin, end - begin);
+                begin = end;
+                if (in.csv->decode_record(record, f.batch)) f.raw.push_back(record);
+            }
+            return;
+        }
+        // The decoder reads past the end (padding), and a record may span deliveries: decode
+        // from the carried bytes plus the new ones, keep what is not consumed.
+        in.csv_buffer.assign(in.csv_carry);
+        in.csv_buffer.append(records.bytes);
+        const std::size_t size = in.csv_buffer.size();
+        in.csv_buffer.append(k_record_padding, '\0');
+        const auto result =
+            in.csv->decode({in.csv_buffer.data(), size}, f.batch, end_of_data, &f.raw);
+        in.csv_carry.assign(in.csv_buffer.data() + result.consumed, size - result.consumed);
+        // The batch's strings and the rows point into csv_buffer, which stays as it is until
+        // the next call; the carried rest was copied out above.
+        return;
+    }
+    if (records.ends.empty()) {
+        in.json->decode_lines(records.bytes, f.batch, &f.raw);
+        return;
+    }
+    std::uint32_t begin = 0;
+    for (const std::uint32_t end : records.ends) {
+        const std::string_view record = records.bytes.substr(begin, end - begin);
+        begin = end;
+        in.json->decode_record(record, f.batch);
+        f.raw.push_back(record);
+    }
+}
+
+void node_chain::deliver(std::size_t input, std::string_view source, const record_delivery& records,
+                         time::timestamp_ns wall_now) {
+    input_state& in = *inputs_[input];
+    std::size_t s = find_source(in, source);
+    if (s == in.sources.size()) {
+        add_source(input, source, wall_now);
+        s = find_source(in, source);
+    }
+    // One flow for every delivery: its vectors keep their capacity (no allocation and page
+    // faults per buffer).
+    flow& f = *flow_;
+    f.reset(plan_->fields.size());
+    decode(in, records, false, f);
+    accept(input, s, records.bytes.size(), f, wall_now);
+}
+
+void node_chain::end_input(std::size_t input, time::timestamp_ns wall_now) {
+    input_state& in = *inputs_[input];
+    if (!in.csv || in.csv_carry.empty() || in.sources.empty()) return;
+    flow f;
+    f.reset(plan_->fields.size());
+    decode(in, record_delivery{}, true, f);
+    accept(input, std::min(in.last_source, in.sources.size() - 1), 0, f, wall_now);
+}
+
+void node_chain::accept(std::size_t input, std::size_t source, std::size_t bytes, flow& f,
+                        time::timestamp_ns wall_now) {
+    stopped_ = false;
+    std::size_t invalid = 0;
+    std::size_t first = f.batch.size();
+    for (std::size_t i = 0; i < f.batch.size(); ++i) {
+        if (f.batch.status[i] == invalid_reason::none) continue;
+        if (invalid++ == 0) first = i;
+    }
+    stats_.records += f.batch.size();
+    if (!sink_.on_decoded(input, f.batch.size(), bytes, invalid,
+                          invalid > 0 ? f.batch.status[first] : invalid_reason::none, first)) {
+        stopped_ = true;
+        return;
+    }
+    input_state& in = *inputs_[input];
+    const auto& readers = in.readers;
+    const auto& engine_source = in.sources[source].engine_source;
+    for (std::size_t r = 0; r < readers.size() && !stopped_; ++r) {
+        if (r + 1 == readers.size()) {
+            run_node(readers[r].node, engine_source[r], f, wall_now);
+        } else {
+            flow copy;  // another reader transforms its own copy
+            copy.copy_from(f);
+            run_node(readers[r].node, engine_source[r], copy, wall_now);
+        }
+    }
+}
+
+void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& f,
+                          time::timestamp_ns wall_now) {
+    const node_plan& node = plan_->nodes[index];
+    node_state& state = *nodes_[index];
+    scratch_.reset();
+
+    // Schema.
+    if (const schema::record_schema* rules = state.schema.get()) {
+        const auto summary = rules->check(f.batch, verdicts_, schema_stats_);
+        if (summary.invalid > 0) {
+            std::size_t first_bad = 0;
+            while (!verdicts_.invalid(first_bad)) ++first_bad;
+            if (node.schema->on_invalid == schema::invalid_action::fail) {
+                stopped_ = true;
+                sink_.on_failure("node \"" + node.name + "\": a record violates the schema (" +
+                                 std::string(rules->reason(verdicts_.first[first_bad])) +
+                                 "); schema.on_invalid is fail");
+                return;
+            }
+            if (node.dead_letter && sink_.admit(index, *node.dead_letter, summary.invalid)) {
+                for (std::size_t i = 0; i < f.batch.size(); ++i) {
+                    if (!verdicts_.invalid(i)) continue;
+                    // The record as it was read, before any transform.
+                    sink_.write_record(*node.dead_letter, record_json(node, f, i, true));
+                }
+            }
+            if (node.schema->on_invalid == schema::invalid_action::keep) {
+                for (std::size_t i = 0; i < f.batch.size(); ++i) {
+                    if (verdicts_.invalid(i)) f.batch.status[i] = invalid_reason::schema_kept;
+                }
+            }
+            if (!sink_.on_schema_invalid(index, summary.invalid)) {
+                stopped_ = true;
+                return;
+            }
+        }
+    }
+
+    // Transforms.
+    for (const auto& t : node.transforms) {
+        if (t.type == transform_plan::kind::filter) {
+            // Invalid records pass untouched: invalid_count() must still see them.
+            stats_.filtered += f.compact([&](std::size_t i) {
+                return !usable(f.batch.status[i]) || t.filter->test(f.batch.record(i), scratch_);
+            });
+            continue;
+        }
+        for (std::size_t i = 0; i < f.batch.size(); ++i) {
+            if (!usable(f.batch.status[i])) continue;
+            auto record = f.batch.record(i);
+            for (const auto& [slot, program] : t.assignments) {
+                field_value v = program->evaluate(record, scratch_);
+                if (v.is_string()) v = field_value::make_string(f.batch.strings.copy(v.string()));
+                record[slot] = v;
+            }
+        }
+    }
+
+    // (A join step goes here: it pairs the records of this node's sources before their event
+    // times are read.)
+
+    engine::node_engine* e = state.engine.get();
+    if (e == nullptr) {
+        route_derived(index, f, wall_now);
+        return;
+    }
+
+    // Event time, then the engine.
+    times_.clear();
+    if (node.time) {
+        times_.reserve(f.batch.size());
+        for (std::size_t i = 0; i < f.batch.size(); ++i) {
+            time::timestamp_ns t = window::k_no_time;
+            if (!usable(f.batch.status[i]) ||
+                !node.time->parser.parse(f.batch.record(i)[node.time->slot], t)) {
+                t = window::k_no_time;
+            }
+            times_.push_back(t);
+        }
+    }
+    late_.clear();
+    const bool want_late = node.late_output.has_value();
+    e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr, engine_source);
+    if (want_late && !late_.empty() && sink_.admit(index, *node.late_output, late_.size())) {
+        for (auto i : late_) sink_.write_record(*node.late_output, record_json(node, f, i));
+    }
+    dispatch(index);
+}
+
+void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wall_now) {
+    // A derived stream: to its outputs, then to the nodes that read it.
+    const node_plan& node = plan_->nodes[index];
+    for (const output_index o : node.outputs) {
+        if (!sink_.admit(index, o, f.batch.size())) continue;
+        for (std::size_t i = 0; i < f.batch.size(); ++i) {
+            if (!usable(f.batch.status[i])) continue;
+            sink_.write_record(o, record_json(node, f, i));
+        }
+    }
+    const node_state& state = *nodes_[index];
+    for (std::size_t r = 0; r < state.readers.size() && !stopped_; ++r) {
+        if (r + 1 == state.readers.size()) {
+            run_node(state.readers[r].node, state.reader_source[r], f, wall_now);
+        } else {
+            flow copy;
+            copy.copy_from(f);
+            run_node(state.readers[r].node, state.reader_source[r], copy, wall_now);
+        }
+    }
+}
+
+void node_chain::dispatch(std::size_t index) {
+    if (results_.empty()) return;
+    sink_.on_results(index, results_);
+    for (const output_index o : plan_->nodes[index].outputs) {
+        if (!sink_.admit(index, o, results_.size())) continue;
+        for (const auto& r : results_) sink_.write_result(o, r);
+    }
+    results_.clear();
+}
+
+std::string_view node_chain::record_json(const node_plan& node, const flow& f, std::size_t i,
+                                         bool as_read) {
+    const bool raw = (as_read || !node.transforms_reshape) && !f.raw[i].empty();
+    if (raw && f.csv == nullptr) return f.raw[i];
+    if (raw) {
+        // A CSV row: every column, as text (a schema's types apply to the fields it names).
+        csv_cells_.clear();
+        if (f.csv->row_cells(f.raw[i], csv_cells_, csv_strings_)) {
+            record_json_.clear();
+            record_json_ += '{';
+            for (std::size_t c = 0; c < csv_cells_.size(); ++c) {
+                if (c > 0) record_json_ += ',';
+                append_json_string(csv_cells_[c].first, record_json_);
+                record_json_ += ':';
+                const field_value& v = csv_cells_[c].second;
+                if (v.kind == value_kind::null) {
+                    record_json_ += "null";
+                } else {
+                    append_json_string(v.string(), record_json_);
+                }
+            }
+            record_json_ += '}';
+            csv_strings_.reset();
+            return record_json_;
+        }
+        if (as_read) {
+            // Malformed: its text, as a JSON string, so nothing is lost in the dead letters.
+            record_json_.clear();
+            record_json_ += "{\"_raw\":";
+            append_json_string(f.raw[i], record_json_);
+            record_json_ += '}';
+            return record_json_;
+        }
+    }
+    record_json_.clear();
+    record_json_ += '{';
+    const auto record = f.batch.record(i);
+    bool first = true;
+    for (const auto& [name, slot] : node.visible) {
+        const field_value& v = record[slot];
+        if (v.kind == value_kind::absent || v.kind == value_kind::other) continue;
+        if (!first) record_json_ += ',';
+        first = false;
+        append_json_string(name, record_json_);
+        record_json_ += ':';
+        switch (v.kind) {
+            case value_kind::null:
+                record_json_ += "null";
+                break;
+            case value_kind::boolean:
+                record_json_ += v.boolean ? "true" : "false";
+                break;
+            case value_kind::number:
+                append_json_value(measure_value::make_number(v.number), record_json_);
+                break;
+            default:
+                append_json_string(v.string(), record_json_);
+                break;
+        }
+    }
+    record_json_ += '}';
+    return record_json_;
+}
+
+void node_chain::advance(time::timestamp_ns wall_now) {
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (!nodes_[n]->engine) continue;
+        nodes_[n]->engine->advance(wall_now, results_);
+        dispatch(n);
+    }
+}
+
+void node_chain::finish(time::timestamp_ns wall_now) {
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (!nodes_[n]->engine) continue;
+        nodes_[n]->engine->finish(wall_now, results_);
+        dispatch(n);
+    }
+}
+
+const engine::node_engine* node_chain::engine(std::size_t node) const {
+    return nodes_[node]->engine.get();
+}
+
+node_chain::sections node_chain::snapshot() const {
+    sections out;
+    for (const auto& in : inputs_) {
+        // A CSV stream resumed mid-file needs the header it began with.
+        if (!in->csv) continue;
+        if (std::string header = in->csv->header_row(); !header.empty()) {
+            out.emplace_back(k_decoder_section + in->plan->name, std::move(header));
+        }
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (!nodes_[n]->engine) continue;
+        byte_writer w;
+        nodes_[n]->engine->snapshot(w);
+        out.emplace_back(k_engine_section + plan_->nodes[n].name, w.take());
+    }
+    return out;
+}
+
+bool node_chain::restore(const sections& saved, std::string& error) {
+    for (const auto& [name, bytes] : saved) {
+        if (name.starts_with(k_decoder_section)) {
+            const std::string_view input = std::string_view(name).substr(k_decoder_section.size());
+            for (auto& in : inputs_) {
+                if (in->plan->name == input && in->csv) in->csv->set_header(bytes);
+            }
+            continue;
+        }
+        if (!name.starts_with(k_engine_section)) {
+            error = "unknown section \"" + name + "\"";
+            return false;
+        }
+        const std::string_view node = std::string_view(name).substr(k_engine_section.size());
+        for (std::size_t n = 0; n < nodes_.size(); ++n) {
+            if (plan_->nodes[n].name != node || !nodes_[n]->engine) continue;
+            byte_reader r(bytes);
+            if (!nodes_[n]->engine->restore(r)) {
+                error = "the state of node \"" + std::string(node) + "\" is corrupt";
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+}  // namespace weir::chain

@@ -1,0 +1,149 @@
+// The data path of one managed query (DESIGN.md §3, STYLE.md "The data path"): every record an
+// input delivers goes decode → schema → transforms → (join) → event time → engine, and what
+// comes out — results, derived records, late records, dead letters — goes to a sink. The
+// daemon's query schedules the chain (deliveries, ticks, the end of bounded inputs) and
+// implements the sink (outputs, back-pressure, metrics, on_error); it never reaches into the
+// steps. snapshot()/restore() cover every step, each in a section of its own.
+//
+// Not thread-safe: one chain is driven from one strand. No exception and no allocation per
+// record on the hot path in the steady state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/chain/chain_plan.h"
+#include "core/engine/node_engine.h"
+#include "core/expr/scratch_arena.h"
+#include "core/record/batch.h"
+#include "core/record/delivery.h"
+#include "core/result/check_result.h"
+
+namespace weir::chain {
+
+// Where the chain's products go. Called on the chain's strand, from inside the chain's calls.
+class chain_sink {
+  public:
+    virtual ~chain_sink() = default;
+
+    // A delivery of input `input` was decoded into `records` records, `invalid` of them
+    // unusable (malformed, too long; the first is record `first_invalid` of the delivery, for
+    // `reason`). False: stop here — the query failed, nothing of the delivery goes on.
+    virtual bool on_decoded(std::size_t input, std::size_t records, std::size_t bytes,
+                            std::size_t invalid, invalid_reason reason,
+                            std::size_t first_invalid) = 0;
+
+    // Node `node`'s schema rejected `invalid` records of a batch (on_invalid: drop or keep;
+    // dead letters are written already). False: stop — the query failed.
+    virtual bool on_schema_invalid(std::size_t node, std::size_t invalid) = 0;
+
+    // The query cannot go on (a record violates a schema with on_invalid: fail). The chain
+    // stops the delivery under way; the sink fails the query.
+    virtual void on_failure(const std::string& message) = 0;
+
+    // Node `node` is about to write these results (a window closed), for metrics.
+    virtual void on_results(std::size_t node, std::span<const check_result> results) = 0;
+
+    // Whether `count` results or records of node `node` may go to `output` now: false sheds
+    // them (back-pressure, when_full: drop_newest), counted by the sink.
+    virtual bool admit(std::size_t node, output_index output, std::size_t count) = 0;
+
+    virtual void write_result(output_index output, const check_result& result) = 0;
+    // One JSON object without newline: a derived record, a late record or a dead letter.
+    virtual void write_record(output_index output, std::string_view json) = 0;
+};
+
+struct chain_stats {
+    std::uint64_t records = 0;   // decoded, valid or not
+    std::uint64_t filtered = 0;  // dropped by `filter` transforms
+};
+
+class node_chain {
+  public:
+    // Builds every step from `plan` (throws std::invalid_argument on a plan the engine
+    // refuses; set-up code). `initial_sources[i]` are the sources input i has before it starts
+    // (input::initial_sources()); more come through add_source().
+    node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
+               const std::vector<std::vector<std::string>>& initial_sources,
+               time::timestamp_ns wall_now);
+    ~node_chain();
+    node_chain(const node_chain&) = delete;
+    node_chain& operator=(const node_chain&) = delete;
+
+    const chain_plan& plan() const { return *plan_; }
+
+    // A source of input `input` came or went (a Kafka partition assigned or revoked).
+    void add_source(std::size_t input, std::string_view source, time::timestamp_ns wall_now);
+    void remove_source(std::size_t input, std::string_view source);
+
+    // Records of `source` of input `input`, arriving at `wall_now`. An unknown source is
+    // added first.
+    void deliver(std::size_t input, std::string_view source, const record_delivery& records,
+                 time::timestamp_ns wall_now);
+    // Input `input` ended: a final record it held back (a CSV record without line end) goes
+    // through now.
+    void end_input(std::size_t input, time::timestamp_ns wall_now);
+
+    // The wall clock moved on: idle timeouts and processing-time windows.
+    void advance(time::timestamp_ns wall_now);
+    // Every bounded input ended (--once): close every window.
+    void finish(time::timestamp_ns wall_now);
+
+    // The state of every step: sections named "decoder/<input>" (a CSV header) and
+    // "engine/<node>" (windows, groups, watermark sources).
+    using sections = std::vector<std::pair<std::string, std::string>>;
+    sections snapshot() const;
+    // Into a chain built from the same plan, before any delivery. False with `error` naming
+    // the section that does not fit; the chain must then not be used.
+    bool restore(const sections& saved, std::string& error);
+
+    // Null for nodes without checks.
+    const engine::node_engine* engine(std::size_t node) const;
+    const chain_stats& stats() const { return stats_; }
+
+    // A stable id of a watermark source: `from` (an input's or node's name) and its source.
+    static std::string source_key(std::string_view from, std::string_view source);
+
+  private:
+    struct flow;
+    struct input_state;
+    struct node_state;
+
+    void decode(input_state& in, const record_delivery& records, bool end_of_data, flow& f);
+    void accept(std::size_t input, std::size_t source, std::size_t bytes, flow& f,
+                time::timestamp_ns wall_now);
+    void run_node(std::size_t node, std::uint32_t engine_source, flow& f,
+                  time::timestamp_ns wall_now);
+    void route_derived(std::size_t node, flow& f, time::timestamp_ns wall_now);
+    void dispatch(std::size_t node);
+    std::string_view record_json(const node_plan& node, const flow& f, std::size_t i,
+                                 bool as_read = false);
+    std::size_t find_source(input_state& in, std::string_view source);
+
+    std::shared_ptr<const chain_plan> plan_;
+    chain_sink& sink_;
+    std::vector<std::unique_ptr<input_state>> inputs_;
+    std::vector<std::unique_ptr<node_state>> nodes_;
+    chain_stats stats_;
+    bool stopped_ = false;  // the sink said stop during the current call
+
+    // Scratch, reused across deliveries (no allocation in the steady state).
+    std::unique_ptr<flow> flow_;
+    std::vector<check_result> results_;
+    std::vector<std::uint32_t> late_;
+    std::vector<time::timestamp_ns> times_;
+    expr::scratch_arena scratch_;
+    schema::schema_verdicts verdicts_;
+    schema::schema_stats schema_stats_;
+    std::string record_json_;
+    std::vector<std::pair<std::string_view, field_value>> csv_cells_;
+    arena csv_strings_;
+};
+
+}  // namespace weir::chain
