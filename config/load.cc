@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "config/compile.h"
 #include "config/graph.h"
+#include "config/plan.h"
 #include "config/specs.h"
 #include "config/yaml_reader.h"
 
@@ -363,7 +363,8 @@ node_config read_node_leniently(const std::string& name, const source_pos& pos, 
 
 component_config read_component(const value::entry& e, component_kind kind,
                                 const params::component_registry& registry,
-                                const std::string& section, diagnostics& out) {
+                                const std::string& section, const load_options& options,
+                                diagnostics& out) {
     component_config c;
     c.name = e.key;
     c.pos = e.key_pos;
@@ -399,6 +400,18 @@ component_config read_component(const value::entry& e, component_kind kind,
         message += " (" + noun + " types: " + comma_list(types) + ")";
         out.error(type->pos, path + ".type", message);
         return c;
+    }
+    if (!c.info->implemented && options.refuse_unbuilt) {
+        // Declared (the language has it, so its parameters are checked below) but not built:
+        // `run` could not start it, so `validate` refuses it too.
+        std::vector<std::string> built;
+        for (const auto* info : registry.all(kind)) {
+            if (info->implemented) built.push_back(info->type);
+        }
+        out.error(type->pos, path + ".type",
+                  noun + " type " + type->display() +
+                      " is not built into this version of weir yet (" + noun +
+                      " types it runs: " + comma_list(built) + ")");
     }
     // The type's declaration covers the parameters besides `type`.
     value rest = e.val;
@@ -442,8 +455,8 @@ void load_settings(const std::string& file, const std::string& text, const env_l
 
 // Loads one pipeline file into `p`; false when it cannot be read as a pipeline at all.
 bool load_pipeline(const std::string& file, std::string_view text, const env_lookup& env,
-                   const params::component_registry& registry, pipeline_config& p,
-                   diagnostics& out) {
+                   const params::component_registry& registry, const load_options& options,
+                   pipeline_config& p, diagnostics& out) {
     p.file = file;
     auto doc = read_yaml(text, file, env, out);
     if (!doc) return false;
@@ -488,13 +501,14 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
 
     if (inputs != nullptr && inputs->is_mapping()) {
         for (const auto& e : inputs->entries) {
-            p.inputs.push_back(read_component(e, component_kind::input, registry, "inputs", out));
+            p.inputs.push_back(
+                read_component(e, component_kind::input, registry, "inputs", options, out));
         }
     }
     if (outputs != nullptr && outputs->is_mapping()) {
         for (const auto& e : outputs->entries) {
             p.outputs.push_back(
-                read_component(e, component_kind::output, registry, "outputs", out));
+                read_component(e, component_kind::output, registry, "outputs", options, out));
         }
     }
     std::set<std::string, std::less<>> partial;  // nodes read leniently, for the graph only
@@ -524,14 +538,14 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
     if (inputs != nullptr && inputs->is_mapping() && nodes != nullptr && nodes->is_mapping()) {
         check_graph(p, out);
         if (partial.empty()) {
-            compile_pipeline(p, out);
+            p.plan = compile_pipeline(p, out.has_errors(), options.refuse_unbuilt, out);
         } else {
             // Partly read nodes have only what the graph checks need; compile the others so
             // their expressions and measures are still checked.
             pipeline_config complete = p;
             std::erase_if(complete.nodes,
                           [&](const node_config& n) { return partial.contains(n.name); });
-            compile_pipeline(complete, out);
+            compile_pipeline(complete, true, options.refuse_unbuilt, out);
         }
     }
     return true;
@@ -574,7 +588,7 @@ env_lookup process_env() {
 constexpr unsigned max_load_threads = 4;
 
 load_result load(const std::vector<std::string>& paths, const params::component_registry& registry,
-                 const env_lookup& env) {
+                 const env_lookup& env, const load_options& options) {
     load_result r;
     default_settings(r.config.settings);
     struct pipeline_file {
@@ -604,7 +618,7 @@ load_result load(const std::vector<std::string>& paths, const params::component_
     }
 
     auto load_one = [&](pipeline_file& f) {
-        f.loaded = load_pipeline(f.path, f.text, env, registry, f.config, f.diags);
+        f.loaded = load_pipeline(f.path, f.text, env, registry, options, f.config, f.diags);
     };
     const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(
         {files.size(), max_load_threads, std::max(1u, std::thread::hardware_concurrency())}));
@@ -630,11 +644,12 @@ load_result load(const std::vector<std::string>& paths, const params::component_
 }
 
 load_result load_text(const std::string& text, const std::string& file,
-                      const params::component_registry& registry, const env_lookup& env) {
+                      const params::component_registry& registry, const env_lookup& env,
+                      const load_options& options) {
     load_result r;
     default_settings(r.config.settings);
     pipeline_config p;
-    if (load_pipeline(file, text, env, registry, p, r.diags)) {
+    if (load_pipeline(file, text, env, registry, options, p, r.diags)) {
         r.config.pipelines.push_back(std::move(p));
     }
     return r;

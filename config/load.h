@@ -17,6 +17,14 @@ namespace weir::config {
 using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
 env_lookup process_env();
 
+struct load_options {
+    // Report what this build cannot run (a connector type declared but not built, joins,
+    // depends_on, measures of one input) as errors, as `weir validate` and `weir run` do. Off:
+    // only the language is checked (`weir graph`, and tests of the language itself); pipelines
+    // that use such parts then load without errors but get no plan.
+    bool refuse_unbuilt = true;
+};
+
 struct load_result {
     config_set config;  // complete only when !diags.has_errors()
     diagnostics diags;
@@ -27,12 +35,12 @@ struct load_result {
 // settings file. Loads, interpolates, validates every section against its declaration and
 // the registry, and checks the graph of each pipeline (config/graph.h).
 load_result load(const std::vector<std::string>& paths, const params::component_registry& registry,
-                 const env_lookup& env = process_env());
+                 const env_lookup& env = process_env(), const load_options& options = {});
 
 // The same for one document given as text (tests, stdin); `file` names it in diagnostics.
 load_result load_text(const std::string& text, const std::string& file,
                       const params::component_registry& registry,
-                      const env_lookup& env = process_env());
+                      const env_lookup& env = process_env(), const load_options& options = {});
 
 // The declarations of a pipeline file and of the settings file, for `weir schema` and docs.
 const params::object_spec& pipeline_spec(const params::component_registry& registry);

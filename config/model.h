@@ -17,6 +17,8 @@
 
 namespace weir::config {
 
+struct compiled_pipeline;  // plan.h
+
 using params::located;
 using std::chrono::milliseconds;
 
@@ -150,6 +152,8 @@ struct pipeline_config {
     std::vector<input_config> inputs;  // in source order
     std::vector<node_config> nodes;
     std::vector<output_config> outputs;
+    // The compiled plan (plan.h): what `run` runs. Null when the pipeline has errors.
+    std::shared_ptr<const compiled_pipeline> plan;
 
     const input_config* find_input(std::string_view name) const;
     const node_config* find_node(std::string_view name) const;

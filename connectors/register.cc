@@ -1,29 +1,118 @@
-// Explicit registration of the built-in connectors: adding a type means adding a line here.
+// The one list of built-in connector types (adding a type means adding a line here), and the
+// registration of a list, loud on any inconsistency.
 #include "connectors/register.h"
 
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "connectors/descriptor.h"
+#include "connectors/file/file_input.h"
+#include "connectors/file/file_output.h"
 #include "connectors/file/file_spec.h"
+#include "connectors/generator/generator_input.h"
 #include "connectors/generator/generator_spec.h"
+#include "connectors/http/alertmanager_output.h"
+#include "connectors/http/http_output.h"
 #include "connectors/http/http_spec.h"
 #include "connectors/kafka/kafka_spec.h"
 #include "connectors/socket/socket_spec.h"
+#include "connectors/socket/tcp_input.h"
+#include "connectors/socket/udp_input.h"
+#include "connectors/stdio/console_output.h"
+#include "connectors/stdio/stdin_input.h"
 #include "connectors/stdio/stdio_spec.h"
 
 namespace weir::connectors {
 
-void register_builtin_connectors(params::component_registry& registry) {
+std::vector<connector_descriptor> builtin_connectors() {
+    std::vector<connector_descriptor> list;
+    auto input = [&list](params::component_info info, input_factory make) {
+        list.push_back({.info = std::move(info), .make_input = std::move(make)});
+    };
+    auto output = [&list](params::component_info info, output_factory make) {
+        list.push_back({.info = std::move(info), .make_output = std::move(make)});
+    };
     // Inputs
-    registry.add(file_input_component());
-    registry.add(generator_input_component());
-    registry.add(kafka_input_component());
-    registry.add(stdin_input_component());
-    registry.add(tcp_input_component());
-    registry.add(udp_input_component());
+    input(file_input_component(), &make_file_input);
+    input(generator_input_component(), &make_generator_input);
+    input(kafka_input_component(), nullptr);  // declared, not implemented yet
+    input(stdin_input_component(), &make_stdin_input);
+    input(tcp_input_component(), &make_tcp_input);
+    input(udp_input_component(), &make_udp_input);
     // Outputs
-    registry.add(alertmanager_output_component());
-    registry.add(console_output_component());
-    registry.add(file_output_component());
-    registry.add(http_output_component());
-    registry.add(kafka_output_component());
+    output(alertmanager_output_component(), &make_alertmanager_output);
+    output(console_output_component(), &make_console_output);
+    output(file_output_component(), &make_file_output);
+    output(http_output_component(), &make_http_output);
+    output(kafka_output_component(), nullptr);  // declared, not implemented yet
+    return list;
+}
+
+namespace {
+
+std::string name(const params::component_info& info) {
+    return std::string(info.kind == params::component_kind::input ? "input" : "output") +
+           " type \"" + info.type + "\"";
+}
+
+void check(std::span<const connector_descriptor> list) {
+    std::set<std::pair<params::component_kind, std::string>> seen;
+    for (const auto& d : list) {
+        const bool input = d.info.kind == params::component_kind::input;
+        if (d.info.type.empty()) throw std::logic_error("connector type without a name");
+        if (input ? d.make_output != nullptr : d.make_input != nullptr) {
+            throw std::logic_error(name(d.info) + " carries an " + (input ? "output" : "input") +
+                                   " factory");
+        }
+        const bool has_factory = input ? d.make_input != nullptr : d.make_output != nullptr;
+        if (d.info.implemented && !has_factory) {
+            throw std::logic_error(name(d.info) + " is marked implemented but has no factory");
+        }
+        if (!d.info.implemented && has_factory) {
+            throw std::logic_error(name(d.info) + " has a factory but is marked not implemented");
+        }
+        if (!seen.emplace(d.info.kind, d.info.type).second) {
+            throw std::logic_error(name(d.info) + " is listed twice");
+        }
+    }
+}
+
+}  // namespace
+
+void register_connectors(std::span<const connector_descriptor> list,
+                         params::component_registry& registry) {
+    check(list);
+    for (const auto& d : list) {
+        if (registry.find(d.info.kind, d.info.type) != nullptr) {
+            throw std::logic_error(name(d.info) + " is registered twice");
+        }
+    }
+    for (const auto& d : list) registry.add(d.info);
+}
+
+void register_factories(std::span<const connector_descriptor> list,
+                        connector_factories& factories) {
+    check(list);
+    for (const auto& d : list) {
+        const bool taken = d.info.kind == params::component_kind::input
+                               ? factories.inputs.contains(d.info.type)
+                               : factories.outputs.contains(d.info.type);
+        if (taken) throw std::logic_error(name(d.info) + " is registered twice");
+    }
+    for (const auto& d : list) {
+        if (d.make_input) factories.inputs.emplace(d.info.type, d.make_input);
+        if (d.make_output) factories.outputs.emplace(d.info.type, d.make_output);
+    }
+}
+
+void register_builtin_connectors(params::component_registry& registry) {
+    register_connectors(builtin_connectors(), registry);
+}
+
+void register_builtin_factories(connector_factories& factories) {
+    register_factories(builtin_connectors(), factories);
 }
 
 }  // namespace weir::connectors

@@ -8,10 +8,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/params/spec.h"
+#include "core/record/delivery.h"
+#include "core/record/padded_buffer.h"
 #include "core/result/check_result.h"
 #include "core/time/timestamp.h"
 
@@ -20,7 +24,20 @@ namespace weir::connectors {
 using wall_clock = std::function<time::timestamp_ns()>;
 
 // ---------------------------------------------------------------------------------------------
-// Inputs
+// Inputs (contract v2)
+//
+// An input reads one or more *sources* — a file, a Kafka partition, a connection — each named
+// by a stable id that survives restarts and reassignments (a Kafka input's "topic/partition";
+// an input that is one stream, such as a file glob, stdin or a socket, has the one source "").
+// Every source is a watermark source of the nodes reading the input. Records are handed over
+// per source, in a padded buffer (core/record/padded_buffer.h): the input never knows which
+// decoder reads them.
+
+using source_id = std::string;
+
+// What an input hands over: core/record/delivery.h.
+using weir::record_delivery;
+using weir::record_metadata;
 
 // Callbacks from an input to its query. All of them run on the input's executor (the query's
 // strand), never concurrently, and never after input::stop() returned.
@@ -28,10 +45,14 @@ class input_events {
   public:
     virtual ~input_events() = default;
 
-    // Complete records, one per line ('\n'; a datagram is one record), in a buffer with at
-    // least json_decoder::padding() readable bytes after its end. Valid during the call only.
-    // When the call returns the records are accepted: position() covers them.
-    virtual void on_data(std::string_view records) = 0;
+    // Records of `source` (one of the sources announced so far). When the call returns the
+    // records are accepted: position() covers them.
+    virtual void on_records(std::string_view source, const record_delivery& records) = 0;
+
+    // Sources came or went (a Kafka rebalance, a partition added). `added` start holding the
+    // watermark back; `removed` no longer do, and deliver nothing more.
+    virtual void on_sources_changed(std::span<const source_id> added,
+                                    std::span<const source_id> removed) = 0;
 
     // A bounded input (a file in --once mode, a generator with `count`) delivered everything.
     virtual void on_end() = 0;
@@ -60,6 +81,12 @@ class input {
   public:
     virtual ~input() = default;
 
+    // The sources known before start(), each holding the watermark back from the start. The
+    // default is the one source "" of an input that is one stream; an input whose sources are
+    // only known later (Kafka partitions, assigned after joining the group) returns none and
+    // announces them with on_sources_changed().
+    virtual std::vector<source_id> initial_sources() const { return {source_id()}; }
+
     // Begins reading; `events` outlives the input. Called once, on the executor.
     virtual void start(input_events& events) = 0;
 
@@ -70,13 +97,18 @@ class input {
     // Stops reading and cancels pending operations; no callback runs after it returns.
     virtual void stop() = 0;
 
-    // Where reading would resume: everything delivered through on_data() so far is behind it.
-    // Opaque bytes, stored in the query's checkpoint.
+    // Where reading would resume: everything delivered through on_records() so far is behind
+    // it. Opaque bytes, stored in the query's checkpoint.
     virtual std::string position() const = 0;
 
     // Resume from a position() of an earlier run; before start(). False with a message when
     // the position does not fit this input (then the checkpoint is incompatible).
     virtual bool restore(std::string_view position, std::string& error) = 0;
+
+    // A checkpoint holding `position` (an earlier position()) is durable on disk: an input
+    // that acknowledges upstream (Kafka offset commits) may do so now, never earlier. On the
+    // executor.
+    virtual void committed(std::string_view position) { (void)position; }
 
     // Whether the input ends by itself in --once mode: files and generators with `count` do,
     // stdin does when its writer closes it; tcp and udp never do.
@@ -151,7 +183,8 @@ struct connector_factories {
     std::map<std::string, output_factory, std::less<>> outputs;
 };
 
-// One explicit list of every implemented type; throws std::logic_error on a duplicate.
+// Adds the factory of every implemented built-in type, from the one list of connector
+// descriptors (descriptor.h); throws std::logic_error on a duplicate.
 void register_builtin_factories(connector_factories& factories);
 
 }  // namespace weir::connectors

@@ -78,9 +78,10 @@ pipeline_counts count(const config::config_set& config) {
 
 // Loads and reports like `validate`; returns the exit code and the loaded config.
 int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_warnings,
-                    bool quiet_when_valid, config::load_result& result) {
-    result =
-        config::load(paths.empty() ? default_paths() : paths, registry(), secret_tracking_env());
+                    bool quiet_when_valid, config::load_result& result,
+                    const config::load_options& options = {}) {
+    result = config::load(paths.empty() ? default_paths() : paths, registry(),
+                          secret_tracking_env(), options);
     const auto diags = result.diags.sorted();
     const bool failed =
         result.diags.has_errors() || (deny_warnings && result.diags.warning_count() > 0);
@@ -205,11 +206,17 @@ int inspect_checkpoint(const std::string& file) {
         inputs.push_back(i);
     }
     out["inputs"] = inputs;
+    // The engines' states by node, and every section of the node chain.
     auto nodes = nlohmann::ordered_json::array();
-    for (const auto& [name, state] : data->nodes) {
-        nodes.push_back({{"name", name}, {"state_bytes", state.size()}});
+    auto sections = nlohmann::ordered_json::array();
+    for (const auto& [name, state] : data->sections) {
+        sections.push_back({{"name", name}, {"state_bytes", state.size()}});
+        if (name.starts_with("engine/")) {
+            nodes.push_back({{"name", name.substr(7)}, {"state_bytes", state.size()}});
+        }
     }
     out["nodes"] = nodes;
+    out["sections"] = sections;
     std::cout << out.dump(2) << '\n';
     return exit_ok;
 }
@@ -302,7 +309,9 @@ int run_cli(int argc, char** argv) try {
     }
     if (graph->parsed()) {
         config::load_result result;
-        const int rc = load_and_report(paths, false, false, true, result);
+        // The graph is the language's: it is drawn for parts this build cannot run yet too.
+        const int rc = load_and_report(paths, false, false, true, result,
+                                       config::load_options{.refuse_unbuilt = false});
         if (rc != exit_ok) return rc;
         const auto f = graph_format == "dot"       ? config::graph_format::dot
                        : graph_format == "mermaid" ? config::graph_format::mermaid

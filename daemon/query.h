@@ -1,6 +1,8 @@
-// A managed query at run time (DESIGN.md §3): its own input instances, decoding, the node
-// chain (transforms, engines), results to the pipeline's outputs, timers, and checkpoints.
-// Everything a query does runs on its own strand.
+// A managed query at run time (DESIGN.md §3): the lifecycle around one node chain — its own
+// input instances, timers, checkpoint files, back-pressure and metrics. The records' path is
+// the chain's (core/chain/node_chain.h); the query is its sink: it writes what the chain
+// produces to the pipeline's outputs and counts it. Everything a query does runs on its own
+// strand.
 #pragma once
 
 #include <atomic>
@@ -16,16 +18,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "config/model.h"
+#include "config/plan.h"
 #include "connectors/runtime.h"
-#include "core/decode/csv_decoder.h"
-#include "core/decode/json_decoder.h"
-#include "core/engine/node_engine.h"
-#include "core/expr/scratch_arena.h"
-#include "core/record/arena.h"
+#include "core/chain/node_chain.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/metrics.h"
-#include "daemon/query_plan.h"
 
 namespace weir::daemon {
 
@@ -37,7 +34,6 @@ struct query_counters {
     std::atomic<std::uint64_t> input_records{0};
     std::atomic<std::uint64_t> input_bytes{0};
     std::atomic<std::uint64_t> invalid_records{0};
-    std::atomic<std::uint64_t> filtered_records{0};
     std::atomic<std::uint64_t> results{0};
     std::atomic<std::uint64_t> checkpoints{0};
 };
@@ -55,23 +51,27 @@ struct query_environment {
     // Restarted after its plan changed (a reload): an old checkpoint of another plan gives only
     // its input positions, instead of stopping the query.
     bool plan_changed = false;
+    // Blocking work (checkpoint files: write, fsync, rename) runs here, off the loop threads;
+    // null: on the query's strand.
+    boost::asio::any_io_executor blocking;
 };
 
-class query : public std::enable_shared_from_this<query> {
+class query : public std::enable_shared_from_this<query>, private chain::chain_sink {
   public:
     struct listener {
         std::function<void(const std::string& message)> failed;
         std::function<void()> finished;  // --once: every input ended and all is flushed
     };
 
-    query(compiled_query plan, const config::pipeline_config& pipeline, query_environment env,
-          listener events);
-    ~query();
+    // `plan` is pipeline->queries[index]; the pipeline's plan outlives nothing it is given to.
+    query(std::shared_ptr<const config::compiled_pipeline> pipeline, std::size_t index,
+          query_environment env, listener events);
+    ~query() override;
 
-    const std::string& pipeline() const { return plan_.pipeline; }
+    const std::string& pipeline() const { return pipeline_->name; }
     const std::string& name() const { return plan_.name; }
-    const compiled_query& plan() const { return plan_; }
-    bool critical() const;
+    const config::compiled_query& plan() const { return plan_; }
+    bool critical() const { return plan_.policy.critical; }
 
     // Restores the checkpoint, starts the inputs and the timers (asynchronously, on the strand).
     void start();
@@ -90,33 +90,36 @@ class query : public std::enable_shared_from_this<query> {
 
   private:
     class input_adapter;
-    struct flow;
 
     void do_start();
     bool restore(std::string& error);
-    void on_data(std::size_t input, std::string_view data);
+    void on_records(std::size_t input, std::string_view source,
+                    const connectors::record_delivery& records);
+    void on_sources_changed(std::size_t input, std::span<const connectors::source_id> added,
+                            std::span<const connectors::source_id> removed);
     void on_end(std::size_t input);
     void on_problem(std::size_t input, std::string_view type, const std::string& message);
     void fail(const std::string& message);
     // Counts bad records and input problems against on_error; false when the query failed.
     bool count_errors(std::uint64_t n);
 
-    // Counts a decoded delivery (counters, metrics, on_error) and sends it down the chain.
-    void accept(std::size_t input, std::size_t bytes, flow& f);
-    void route(const std::string& source, flow& f);
-    void decode_csv(std::size_t input, std::string_view data, bool end_of_data, flow& f);
-    // The record as JSON for outputs: its raw line, unless transforms reshaped it or it has
-    // none (CSV); then the node's visible fields.
-    // `as_read`: the record as it was read, whatever the transforms did (dead letters).
-    std::string_view record_json(const compiled_node& node, const flow& f, std::size_t i,
-                                 bool as_read = false);
-    void run_node(std::size_t node, std::size_t source_index, flow& f);
-    void dispatch(const compiled_node& node);
+    // chain::chain_sink
+    bool on_decoded(std::size_t input, std::size_t records, std::size_t bytes, std::size_t invalid,
+                    invalid_reason reason, std::size_t first_invalid) override;
+    bool on_schema_invalid(std::size_t node, std::size_t invalid) override;
+    void on_failure(const std::string& message) override;
+    void on_results(std::size_t node, std::span<const check_result> results) override;
+    bool admit(std::size_t node, chain::output_index output, std::size_t count) override;
+    void write_result(chain::output_index output, const check_result& result) override;
+    void write_record(chain::output_index output, std::string_view json) override;
+
     struct check_entry;
-    prometheus::Gauge* group_gauge(check_entry& e, const compiled_node& node,
-                                   const std::string& check, const std::string& group);
-    void report_capped(std::size_t node);
+    prometheus::Gauge* group_gauge(check_entry& e, std::size_t node, const std::string& check,
+                                   const std::string& group);
+    // Metrics of the nodes' engines, and the terminal node's watermark.
+    void report_nodes();
     void report_node(std::size_t node);
+    void report_capped(std::size_t node);
 
     // running or degraded: reading and processing.
     bool active() const {
@@ -129,8 +132,6 @@ class query : public std::enable_shared_from_this<query> {
     // outputs drained; drop_newest stops writing to a full output; drop_oldest makes it drop.
     void apply_back_pressure();
     void poll_back_pressure();
-    // Whether node `node` may write to `out` now (drop_newest sheds while it is full).
-    bool admit(std::size_t node, const std::string& out, std::uint64_t records = 1);
 
     void schedule_tick();
     void schedule_checkpoint();
@@ -139,8 +140,8 @@ class query : public std::enable_shared_from_this<query> {
     void finish_once();
     void stop_inputs();
 
-    compiled_query plan_;
-    const config::pipeline_config& pipeline_;
+    std::shared_ptr<const config::compiled_pipeline> pipeline_;
+    const config::compiled_query& plan_;
     query_environment env_;
     listener events_;
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -148,38 +149,24 @@ class query : public std::enable_shared_from_this<query> {
     boost::asio::steady_timer checkpoint_timer_;
     boost::asio::steady_timer pressure_timer_;
 
+    std::unique_ptr<chain::node_chain> chain_;
     std::vector<std::unique_ptr<connectors::input>> inputs_;
     std::vector<std::unique_ptr<input_adapter>> adapters_;
     std::vector<bool> ended_;
-    std::vector<std::uint64_t> capped_reported_;
-    std::unique_ptr<decode::json_decoder> decoder_;
-    // Per input: a CSV decoder (null for JSON inputs) and the bytes of a record that spans
-    // deliveries (a quoted cell with a newline), kept for the next one.
-    std::vector<std::unique_ptr<decode::csv_decoder>> csv_;
-    std::vector<std::string> csv_carry_;
-    std::string csv_buffer_;
-    std::vector<std::unique_ptr<engine::node_engine>> engines_;    // per node; null without checks
-    std::vector<std::unique_ptr<schema::record_schema>> schemas_;  // per node; null without
-    schema::schema_verdicts verdicts_;
-    schema::schema_stats schema_stats_;
-    std::vector<std::vector<std::size_t>> readers_of_node_;  // node -> nodes reading it
-    std::map<std::string, std::vector<std::pair<std::size_t, std::size_t>>, std::less<>>
-        readers_of_input_;  // input -> (node, source index)
-    std::vector<check_result> results_;
-    std::vector<std::uint32_t> late_;
-    std::vector<time::timestamp_ns> times_;
-    expr::scratch_arena scratch_;
-    std::string record_json_;
-    std::vector<std::pair<std::string_view, field_value>> csv_cells_;
-    arena csv_strings_;
+    // By the chain's output index: the pipeline's output (null when it is missing), and
+    // whether it sheds new records now (when_full: drop_newest).
+    std::vector<std::shared_ptr<connectors::output>> outputs_;
+    std::vector<bool> shedding_;
+    bool any_shedding_ = false;
 
     std::atomic<query_state> state_{query_state::starting};
     std::atomic<time::timestamp_ns> watermark_{0};
     query_counters counters_;
-    // Metric handles, fetched at start (null without metrics).
+    // Metric handles, fetched at start (empty without metrics).
     std::vector<node_metrics*> node_metrics_;
     std::vector<input_metrics*> input_metrics_;
     std::vector<engine::engine_stats> reported_stats_;
+    std::vector<std::uint64_t> capped_reported_;
     // Per node, per check: metric handles, the groups failing now, and the per-group value
     // gauges this query owns.
     struct check_entry {
@@ -198,13 +185,8 @@ class query : public std::enable_shared_from_this<query> {
     bool stopping_ = false;
 
     std::atomic<unsigned> conditions_{0};
-    // Back-pressure: the outputs this query writes to, and which of them shed new records.
-    std::vector<std::pair<std::string, std::shared_ptr<connectors::output>>> written_;
-    std::set<std::string, std::less<>> shedding_;
     bool paused_ = false;
-    std::string problem_key_;
-    std::unique_ptr<flow> data_flow_;  // reused by on_data()  // of the rate-limited log of bad
-                                       // records and input problems
+    std::string problem_key_;  // of the rate-limited log of bad records and input problems
 };
 
 }  // namespace weir::daemon

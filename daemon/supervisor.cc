@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -20,6 +21,7 @@
 
 #include "config/graph.h"
 #include "config/load.h"
+#include "config/plan.h"
 #include "connectors/register.h"
 #include "connectors/runtime.h"
 #include "daemon/cli.h"
@@ -50,10 +52,11 @@ struct generation {
 };
 
 struct query_slot {
-    std::shared_ptr<generation> gen;  // keeps the configuration alive while the query runs
+    std::shared_ptr<generation> gen;  // the outputs of the generation the query runs with
     std::shared_ptr<query> running;
-    compiled_query plan;
-    const config::pipeline_config* pipeline = nullptr;
+    std::shared_ptr<const config::compiled_pipeline> pipeline;
+    std::size_t index = 0;  // of the query in pipeline->queries
+    const config::compiled_query& plan() const { return pipeline->queries[index]; }
     bool plan_changed = false;  // restarted by a reload with a new plan
     int failures = 0;           // consecutive, for the back-off
     bool finished = false;
@@ -103,14 +106,14 @@ class supervisor {
             for (const auto& [key, slot] : slots_) {
                 nlohmann::ordered_json q;
                 q["pipeline"] = slot->pipeline->name;
-                q["query"] = slot->plan.name;
+                q["query"] = slot->plan().name;
                 auto nodes = nlohmann::ordered_json::array();
                 std::vector<std::string> node_names;
                 std::set<std::string> grouped;
-                for (const auto& n : slot->plan.nodes) {
-                    nodes.push_back(n.config->name);
-                    node_names.push_back(n.config->name);
-                    if (!n.config->group_by.empty()) grouped.insert(n.config->name);
+                for (const auto& n : slot->plan().chain->nodes) {
+                    nodes.push_back(n.name);
+                    node_names.push_back(n.name);
+                    if (n.engine && !n.engine->group_by.empty()) grouped.insert(n.name);
                 }
                 q["nodes"] = nodes;
                 // Checks whose latest window failed (any group's, for grouped nodes), with how
@@ -125,7 +128,7 @@ class supervisor {
                 }
                 q["failing_checks"] = failing;
                 auto inputs = nlohmann::ordered_json::array();
-                for (const auto* in : slot->plan.inputs) inputs.push_back(in->name);
+                for (const auto& in : slot->plan().chain->inputs) inputs.push_back(in.name);
                 q["inputs"] = inputs;
                 if (slot->running) {
                     const auto& c = slot->running->counters();
@@ -186,15 +189,8 @@ class supervisor {
         }
         remember_outputs(*gen);
         for (const auto& p : gen->config.pipelines) {
-            for (const auto& q : config::split_queries(p)) {
-                try {
-                    check_runnable(p, q);
-                    add_query(gen, p, compile_query(p, q), false);
-                } catch (const std::exception& e) {
-                    std::cerr << "weir: pipeline " << p.name << ", query " << q.name << ": "
-                              << redact(e.what()) << '\n';
-                    return exit_failure;
-                }
+            for (std::size_t i = 0; i < p.plan->queries.size(); ++i) {
+                add_query(gen, p.plan, i, false);
             }
         }
         if (slots_.empty()) {
@@ -236,18 +232,6 @@ class supervisor {
     }
 
   private:
-    // What validation accepts but this runtime cannot run yet (an input type without a runtime,
-    // such as kafka) is refused before anything starts, rather than failing and restarting.
-    void check_runnable(const config::pipeline_config& p, const config::query_plan& q) const {
-        for (const auto& name : q.inputs) {
-            const config::input_config* in = p.find_input(name);
-            if (in != nullptr && !factories_.inputs.contains(in->type.value)) {
-                throw std::invalid_argument("input \"" + name + "\": type " + in->type.value +
-                                            " is not supported by the runtime yet");
-            }
-        }
-    }
-
     bool build_outputs(generation& gen, std::string& error) {
         for (const auto& p : gen.config.pipelines) {
             if (!build_pipeline_outputs(gen, p, error)) return false;
@@ -258,11 +242,12 @@ class supervisor {
     bool build_pipeline_outputs(generation& gen, const config::pipeline_config& p,
                                 std::string& error) {
         auto& outs = gen.outputs[p.name];
-        for (const auto& o : p.outputs) {
-            auto factory = factories_.outputs.find(o.type.value);
+        for (const auto& o : p.plan->outputs) {
+            auto factory = factories_.outputs.find(o.type);
             if (factory == factories_.outputs.end()) {
-                error = "pipeline " + p.name + ": output \"" + o.name + "\": type " + o.type.value +
-                        " is not supported by the runtime yet";
+                // The plan refuses types without a factory: a bug of the registration.
+                error = "pipeline " + p.name + ": output \"" + o.name + "\": type " + o.type +
+                        " has no factory";
                 return false;
             }
             connectors::output_context ctx;
@@ -271,7 +256,7 @@ class supervisor {
             ctx.output = o.name;
             ctx.clock = wall_now;
             try {
-                outs[o.name] = factory->second(params::reader(*o.info->spec, o.params), ctx);
+                outs[o.name] = factory->second(params::reader(*o.spec, o.params), ctx);
                 all_outputs_.push_back(outs[o.name]);
             } catch (const std::exception& e) {
                 error = "pipeline " + p.name + ": output \"" + o.name + "\": " + e.what();
@@ -281,20 +266,21 @@ class supervisor {
         return true;
     }
 
-    void add_query(const std::shared_ptr<generation>& gen, const config::pipeline_config& p,
-                   compiled_query plan, bool plan_changed) {
+    void add_query(const std::shared_ptr<generation>& gen,
+                   const std::shared_ptr<const config::compiled_pipeline>& p, std::size_t index,
+                   bool plan_changed) {
         auto slot = std::make_unique<query_slot>();
         slot->gen = gen;
-        slot->pipeline = &p;
-        slot->plan = std::move(plan);
+        slot->pipeline = p;
+        slot->index = index;
         slot->restart_timer = std::make_unique<asio::steady_timer>(io_);
         slot->plan_changed = plan_changed;
         std::lock_guard lock(slots_mutex_);
-        slots_[p.name + "/" + slot->plan.name] = std::move(slot);
+        slots_[p->name + "/" + slot->plan().name] = std::move(slot);
     }
 
     void start_query(query_slot& slot) {
-        const std::string key = slot.pipeline->name + "/" + slot.plan.name;
+        const std::string key = slot.pipeline->name + "/" + slot.plan().name;
         query_environment env;
         env.io = &io_;
         env.checkpoints = store_.get();
@@ -307,6 +293,7 @@ class supervisor {
                                       : std::chrono::milliseconds(10'000);
         env.plan_changed = slot.plan_changed;
         env.metrics = metrics_.get();
+        env.blocking = blocking_.get_executor();
         query::listener events;
         events.failed = [this, key](const std::string& message) {
             asio::post(strand_, [this, key, message] { on_query_failed(key, message); });
@@ -315,7 +302,7 @@ class supervisor {
             asio::post(strand_, [this, key] { on_query_finished(key); });
         };
         auto q =
-            std::make_shared<query>(slot.plan, *slot.pipeline, std::move(env), std::move(events));
+            std::make_shared<query>(slot.pipeline, slot.index, std::move(env), std::move(events));
         {
             std::lock_guard lock(slots_mutex_);
             slot.running = q;
@@ -330,7 +317,7 @@ class supervisor {
         if (slot.running->critical() || options_.once) {
             spdlog::critical("critical query {} failed: {}", key, message);
             std::cerr << "weir: " << (slot.running->critical() ? "critical " : "") << "query "
-                      << key << " (node " << slot.plan.nodes.back().config->name
+                      << key << " (node " << slot.plan().chain->nodes.back().name
                       << ") failed: " << redact(message) << '\n';
             shutdown(exit_failure);
             return;
@@ -424,7 +411,7 @@ class supervisor {
         // Outputs of a pipeline whose outputs section did not change are kept (shared).
         std::set<std::string> outputs_changed;
         for (const auto& p : gen->config.pipelines) {
-            const std::string fresh = outputs_fingerprint(p);
+            const std::string& fresh = p.plan->outputs_fingerprint;
             auto old = outputs_by_pipeline_.find(p.name);
             if (old != outputs_by_pipeline_.end() && old->second.first == fresh) {
                 gen->outputs[p.name] = old->second.second;
@@ -443,21 +430,12 @@ class supervisor {
             }
         }
 
-        std::map<std::string, std::pair<const config::pipeline_config*, compiled_query>> wanted;
+        std::map<std::string,
+                 std::pair<std::shared_ptr<const config::compiled_pipeline>, std::size_t>>
+            wanted;
         for (const auto& p : gen->config.pipelines) {
-            for (const auto& q : config::split_queries(p)) {
-                try {
-                    check_runnable(p, q);
-                    wanted[p.name + "/" + q.name] = {&p, compile_query(p, q)};
-                } catch (const std::exception& e) {
-                    spdlog::error(
-                        "reload failed: pipeline {}, query {}: {}; the running "
-                        "configuration stays",
-                        p.name, q.name, e.what());
-                    metrics_->count_reload(false);
-                    finish_reload();
-                    return;
-                }
+            for (std::size_t i = 0; i < p.plan->queries.size(); ++i) {
+                wanted[p.name + "/" + p.plan->queries[i].name] = {p.plan, i};
             }
         }
 
@@ -466,7 +444,8 @@ class supervisor {
             auto it = wanted.find(key);
             if (it == wanted.end()) {
                 remove.push_back(key);
-            } else if (it->second.second.fingerprint == slot->plan.fingerprint &&
+            } else if (it->second.first->queries[it->second.second].fingerprint ==
+                           slot->plan().fingerprint &&
                        !outputs_changed.count(slot->pipeline->name)) {
                 keep.push_back(key);
             } else {
@@ -490,21 +469,21 @@ class supervisor {
                 std::lock_guard lock(slots_mutex_);
                 for (const auto& key : remove) {
                     const auto& slot = *slots_.at(key);
-                    for (const auto& n : slot.plan.nodes) {
-                        metrics_->remove_node(slot.pipeline->name, n.config->name);
+                    for (const auto& n : slot.plan().chain->nodes) {
+                        metrics_->remove_node(slot.pipeline->name, n.name);
                     }
                     slots_.erase(key);
                 }
                 for (const auto& key : restart) slots_.erase(key);
             }
             for (const auto& key : restart) {
-                auto& [p, plan] = wanted.at(key);
-                add_query(gen, *p, plan, true);
+                auto& [p, index] = wanted.at(key);
+                add_query(gen, p, index, true);
                 start_query(*slots_.at(key));
             }
             for (const auto& key : add) {
-                auto& [p, plan] = wanted.at(key);
-                add_query(gen, *p, plan, false);
+                auto& [p, index] = wanted.at(key);
+                add_query(gen, p, index, false);
                 start_query(*slots_.at(key));
             }
             remember_outputs(*gen);
@@ -549,14 +528,6 @@ class supervisor {
         return s;
     }
 
-    static std::string outputs_fingerprint(const config::pipeline_config& p) {
-        std::string s;
-        for (const auto& o : p.outputs) {
-            s += o.name + "=" + canonical_text(o.params) + "\n";
-        }
-        return s;
-    }
-
     // weir_output_records_total and weir_output_errors_total, from the outputs' own counts
     // once a second (outputs count on their strands; deliveries are not metered one by one).
     void schedule_output_stats() {
@@ -589,7 +560,7 @@ class supervisor {
 
     void remember_outputs(const generation& gen) {
         for (const auto& p : gen.config.pipelines) {
-            outputs_by_pipeline_[p.name] = {outputs_fingerprint(p), gen.outputs.at(p.name)};
+            outputs_by_pipeline_[p.name] = {p.plan->outputs_fingerprint, gen.outputs.at(p.name)};
         }
     }
 
@@ -687,6 +658,8 @@ class supervisor {
     asio::steady_timer output_stats_timer_;  // on strand_
     std::map<std::shared_ptr<connectors::output>, connectors::output_stats> output_stats_seen_;
     connectors::connector_factories factories_;
+    // Blocking work off the loop threads: checkpoint files (write, fsync, rename).
+    asio::thread_pool blocking_{1};
     config::settings_config settings_;
     std::string data_dir_;
     std::unique_ptr<checkpoint_store> store_;

@@ -1,6 +1,6 @@
-// The file input: glob discovery, chunked reads into per-file buffers, line framing with the
-// size limit, rotation/truncation handling and inotify-driven following (with a poll timer as
-// the safety net, so a missed event never stalls the input).
+// The file input: glob discovery, chunked reads into one line framer per file (which applies
+// the size limit), rotation/truncation handling and inotify-driven following (with a poll
+// timer as the safety net, so a missed event never stalls the input).
 #include "connectors/file/file_input.h"
 
 #include <dirent.h>
@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "connectors/builtin.h"
+#include "connectors/common/input_facade.h"
+#include "connectors/common/line_framer.h"
 #include "core/checkpoint/byte_codec.h"
-#include "core/decode/json_decoder.h"
 
 namespace weir::connectors {
 
@@ -84,17 +84,20 @@ struct saved_file {
 };
 
 struct tracked_file {
+    tracked_file(std::size_t max_line, std::uint64_t offset) : framer(max_line, offset) {}
+
+    // The next byte to read.
+    std::uint64_t read_offset() const { return framer.end_offset(); }
+
     std::string path;
     int fd = -1;
     std::uint64_t dev = 0, ino = 0;
     std::uint64_t fp_len = 0, fp_hash = 0;
-    std::uint64_t read_offset = 0;  // the next byte to read
-    std::uint64_t committed = 0;    // everything before it was delivered (or skipped)
-    std::uint64_t end = no_end;     // bounded reads: the size seen at discovery
-    std::string data;               // bytes [read_offset - data.size(), read_offset)
-    bool lines_pending = false;     // `data` still holds complete lines (paused mid-chunk)
-    bool skipping = false;          // inside a line over the limit, discarding to its newline
-    bool rotated = false;           // renamed away or deleted: read to the end, then let go
+    std::uint64_t end = no_end;  // bounded reads: the size seen at discovery
+    // Stream offsets are file offsets: framer.offset() (everything before it delivered or
+    // skipped) is the file's position.
+    line_framer framer;
+    bool rotated = false;  // renamed away or deleted: read to the end, then let go
     bool at_eof = false;
     bool done = false;  // bounded read finished; kept for position()
     steady::time_point rotated_at;
@@ -159,7 +162,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         }
         w.varint(files_.size());
         for (const auto& f : files_) {
-            write_file(w, f->path, f->dev, f->ino, f->fp_len, f->fp_hash, f->committed);
+            write_file(w, f->path, f->dev, f->ino, f->fp_len, f->fp_hash, f->framer.offset());
         }
         return w.take();
     }
@@ -188,6 +191,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         saved_ = std::move(saved);
         return true;
     }
+
+    bool bounded() const { return true; }
 
   private:
     static void write_file(byte_writer& w, const std::string& path, std::uint64_t dev,
@@ -301,7 +306,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             ::close(fd);
             return false;
         }
-        auto f = std::make_unique<tracked_file>();
+        auto f = std::make_unique<tracked_file>(s_.max_line, 0);
         f->path = path;
         f->fd = fd;
         f->dev = static_cast<std::uint64_t>(st.st_dev);
@@ -334,7 +339,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         } else if (first && s_.start_at_end) {
             offset = line_end_before(fd, size);
         }
-        f->read_offset = f->committed = offset;
+        f->framer.reset(offset);
         if (!tailing_) f->end = size;
         if (rotated) {
             f->rotated = true;
@@ -517,7 +522,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         }
         const auto now = steady::now();
         for (auto& f : files_) {
-            if (f->rotated && f->fd >= 0 && f->at_eof && !f->lines_pending &&
+            if (f->rotated && f->fd >= 0 && f->at_eof && !f->framer.pending() &&
                 now - f->rotated_at >= s_.rotate_wait) {
                 if (paused_) continue;
                 flush_final_line(*f);
@@ -535,8 +540,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     // first bytes tell, compared always when `full` and otherwise before bytes past read_offset
     // are read), is read again from the start. True when that happened.
     bool restart_if_replaced(tracked_file& f, std::uint64_t size, bool full) {
-        bool replaced = size < f.read_offset;
-        if (!replaced && (full || size > f.read_offset) && f.fp_len > 0) {
+        bool replaced = size < f.read_offset();
+        if (!replaced && (full || size > f.read_offset()) && f.fp_len > 0) {
             std::uint64_t len = 0, hash = 0;
             fingerprint(f.fd, size, f.fp_len, len, hash);
             replaced = len != f.fp_len || hash != f.fp_hash;
@@ -544,9 +549,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         if (!replaced) return false;
         problem("rotation",
                 f.path + " was truncated or rewritten in place; reading it from the start");
-        f.read_offset = f.committed = 0;
-        f.data.clear();
-        f.skipping = f.lines_pending = false;
+        f.framer.reset(0);
         f.at_eof = false;
         fingerprint(f.fd, size, s_.fingerprint_bytes, f.fp_len, f.fp_hash);
         return true;
@@ -585,11 +588,11 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
 
     // Reads and delivers one chunk of `f`; true when something happened.
     bool step(tracked_file& f) {
-        if (f.lines_pending) {
-            consume(f, 0);
+        if (f.framer.pending()) {
+            deliver(f);
             return true;
         }
-        if (f.read_offset >= f.end) {
+        if (f.read_offset() >= f.end) {
             finish_bounded(f);
             return false;
         }
@@ -604,134 +607,55 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             }
         }
         std::size_t want = s_.read_buffer_size;
-        if (f.end != no_end)
-            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, f.end - f.read_offset));
-        const std::size_t old = f.data.size();
-        if (f.data.capacity() < old + want + padding_) f.data.reserve(old + want + padding_);
-        f.data.resize(old + want);
+        if (f.end != no_end) {
+            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, f.end - f.read_offset()));
+        }
+        char* into = f.framer.prepare(want);
         ssize_t n = 0;
         do {
-            n = ::pread(f.fd, f.data.data() + old, want, static_cast<off_t>(f.read_offset));
+            n = ::pread(f.fd, into, want, static_cast<off_t>(f.read_offset()));
         } while (n < 0 && errno == EINTR);
         if (n < 0) {
             const int err = errno;
-            f.data.resize(old);
             problem("io", "reading " + f.path + ": " + errno_text(err));
             ::close(f.fd);
             f.fd = -1;
             f.done = !tailing_;
             return true;
         }
-        f.data.resize(old + static_cast<std::size_t>(n));
         if (n == 0) {
             f.at_eof = true;
             if (!tailing_) finish_bounded(f);  // shrank below the size seen at start
             return false;
         }
         f.at_eof = false;
-        f.read_offset += static_cast<std::uint64_t>(n);
-        consume(f, old);
+        f.framer.commit(static_cast<std::size_t>(n));
+        deliver(f);
         return true;
     }
 
-    // Frames the lines of f.data; bytes before `fresh` are known to hold no newline.
-    void consume(tracked_file& f, std::size_t fresh) {
-        if (f.skipping) {
-            const void* nl = std::memchr(f.data.data(), '\n', f.data.size());
-            if (nl == nullptr) {
-                f.data.clear();
-                return;
-            }
-            f.data.erase(
-                0, static_cast<std::size_t>(static_cast<const char*>(nl) - f.data.data()) + 1);
-            f.skipping = false;
-            f.committed = f.read_offset - f.data.size();
-            fresh = 0;
-        }
-        const char* base = f.data.data();
-        const void* last =
-            fresh < f.data.size() ? ::memrchr(base + fresh, '\n', f.data.size() - fresh) : nullptr;
-        if (last == nullptr) {
-            if (f.data.size() > s_.max_line) start_skipping(f);
-            return;
-        }
-        const std::size_t complete =
-            static_cast<std::size_t>(static_cast<const char*>(last) - base) + 1;
-        deliver_lines(f, complete);
-    }
-
-    // Delivers the lines in f.data[0, complete), leaving out those over the limit.
-    void deliver_lines(tracked_file& f, std::size_t complete) {
-        const std::size_t real_size = f.data.size();
-        f.data.append(padding_, '\0');  // within the reserved capacity
-        const char* base = f.data.data();
-        std::size_t run = 0;  // start of the lines not yet delivered
-        std::size_t line = 0;
-        bool interrupted = false;
-        while (line < complete) {
-            const auto* nl =
-                static_cast<const char*>(std::memchr(base + line, '\n', complete - line));
-            const std::size_t next = static_cast<std::size_t>(nl - base) + 1;
-            if (next - line - 1 > s_.max_line) {
-                if (line > run) {
-                    events_->on_data(std::string_view(base + run, line - run));
-                    run = line;
-                    if (paused_ || stopped_) {
-                        interrupted = true;
-                        break;
-                    }
-                }
-                too_long(f, f.read_offset - real_size + line);
-                run = next;
-                if (paused_ || stopped_) {
-                    interrupted = true;
-                    break;
-                }
-            }
-            line = next;
-        }
-        if (!interrupted && run < complete) {
-            events_->on_data(std::string_view(base + run, complete - run));
-            run = complete;
-        }
-        // Whatever on_data() returned from is accepted, even when it stopped the input.
-        f.data.resize(real_size);
-        f.data.erase(0, run);
-        f.committed = f.read_offset - f.data.size();
-        f.lines_pending = run < complete;
-        if (stopped_) return;
-        if (!f.lines_pending && f.data.size() > s_.max_line) start_skipping(f);
-    }
-
-    void too_long(tracked_file& f, std::uint64_t at) {
-        problem("too_long", f.path + ": skipped a line longer than " + std::to_string(s_.max_line) +
-                                " bytes at offset " + std::to_string(at));
-    }
-
-    void start_skipping(tracked_file& f) {
-        too_long(f, f.committed);
-        f.skipping = true;
-        f.data.clear();
+    // Hands over the lines `f` holds, leaving out those over the limit, until everything
+    // ready is delivered or the input is paused or stopped in a callback.
+    void deliver(tracked_file& f) {
+        f.framer.drain(
+            [this](std::string_view lines) {
+                events_->on_records("", record_delivery{.bytes = lines});
+                return !paused_ && !stopped_;
+            },
+            [this, &f](std::uint64_t at) {
+                problem("too_long", f.path + ": skipped a line longer than " +
+                                        std::to_string(s_.max_line) + " bytes at offset " +
+                                        std::to_string(at));
+                return !paused_ && !stopped_;
+            });
     }
 
     // The last line of a file that will not grow any more is a record even without its
-    // newline.
+    // newline. Called with no complete line pending.
     void flush_final_line(tracked_file& f) {
-        if (f.skipping) {
-            f.skipping = false;
-        } else if (!f.data.empty()) {
-            const std::size_t size = f.data.size();
-            if (size > s_.max_line) {
-                too_long(f, f.committed);
-            } else {
-                f.data.push_back('\n');
-                f.data.append(padding_, '\0');
-                events_->on_data(std::string_view(f.data.data(), size + 1));
-            }
-        }
-        f.data.clear();
-        f.data.shrink_to_fit();
-        f.committed = f.read_offset;
+        f.framer.end_stream();
+        deliver(f);
+        if (f.framer.held() == 0) f.framer.reset(f.framer.offset());  // frees the buffer
     }
 
     void finish_bounded(tracked_file& f) {
@@ -753,7 +677,6 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     std::vector<saved_file> saved_;
     std::vector<std::unique_ptr<tracked_file>> files_;
     std::string fp_buf_;
-    std::size_t padding_ = decode::json_decoder::padding();
     steady::time_point last_scan_;
     bool watching_ = false;
     bool started_ = false;
@@ -762,28 +685,6 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     bool stopped_ = false;
     bool ended_ = false;
     bool pump_posted_ = false;
-};
-
-class file_input final : public input {
-  public:
-    file_input(file_settings s, const input_context& ctx)
-        : impl_(std::make_shared<file_impl>(std::move(s), ctx)) {}
-    ~file_input() override { impl_->stop(); }
-    file_input(const file_input&) = delete;
-    file_input& operator=(const file_input&) = delete;
-
-    void start(input_events& events) override { impl_->start(events); }
-    void pause() override { impl_->pause(); }
-    void resume() override { impl_->resume(); }
-    void stop() override { impl_->stop(); }
-    std::string position() const override { return impl_->position(); }
-    bool restore(std::string_view position, std::string& error) override {
-        return impl_->restore(position, error);
-    }
-    bool bounded() const override { return true; }
-
-  private:
-    std::shared_ptr<file_impl> impl_;
 };
 
 }  // namespace
@@ -801,7 +702,7 @@ std::unique_ptr<input> make_file_input(const params::reader& p, const input_cont
     s.fingerprint_bytes = static_cast<std::size_t>(p.size("fingerprint_bytes").value);
     s.max_line = static_cast<std::size_t>(
         std::min<std::uint64_t>(p.size("max_line_length").value, ctx.max_record_size));
-    return std::make_unique<file_input>(std::move(s), ctx);
+    return make_facade<file_impl>(std::move(s), ctx);
 }
 
 }  // namespace weir::connectors

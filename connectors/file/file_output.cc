@@ -12,8 +12,6 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "connectors/builtin.h"
-
 namespace weir::connectors {
 
 namespace {

@@ -98,4 +98,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     std::atomic<std::uint64_t> errors_{0};
 };
 
+// The `file` output factory; throws std::runtime_error when the file cannot be opened.
+std::shared_ptr<output> make_file_output(const params::reader& p, const output_context& ctx);
+
 }  // namespace weir::connectors

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "connectors/builtin.h"
+#include "connectors/common/input_facade.h"
 #include "core/checkpoint/byte_codec.h"
-#include "core/decode/json_decoder.h"
+#include "core/record/padded_buffer.h"
 #include "core/time/timestamp.h"
 
 namespace weir::connectors {
@@ -105,10 +105,12 @@ void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
-void append_shortest(std::string& out, double v) {
+// `Out`: a std::string or a padded_buffer.
+template <class Out>
+void append_shortest(Out& out, double v) {
     char buf[64];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
+    out.append(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
 enum class field_type { number, integer, string, boolean, timestamp };
@@ -581,9 +583,7 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
         buf_.clear();
         for (std::uint64_t i = 0; i < slots && !done(); ++i) render_slot();
         if (buf_.empty()) return;
-        const std::size_t size = buf_.size();
-        buf_.append(decode::json_decoder::padding(), '\0');
-        events_->on_data(std::string_view(buf_.data(), size));
+        events_->on_records("", record_delivery{.bytes = buf_.view()});
     }
 
     bool active(const problem_config& p, std::int64_t offset, std::uint64_t group) const {
@@ -707,7 +707,7 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
         ts[0] = '"';
         time::format_rfc3339_ms(t, ts + 1);
         ts[25] = '"';
-        buf_.append(ts, sizeof ts);
+        buf_.append(std::string_view(ts, sizeof ts));
         buf_.append(s_.group_key);
         append_integer(group + 1);
         buf_.push_back('"');
@@ -756,10 +756,14 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
         buf_.append("}\n");
     }
 
+    void append_chars(const char* from, const char* to) {
+        buf_.append(std::string_view(from, static_cast<std::size_t>(to - from)));
+    }
+
     void append_integer(std::uint64_t n) {
         char buf[24];
         const auto r = std::to_chars(buf, buf + sizeof buf, n);
-        buf_.append(buf, r.ptr);
+        append_chars(buf, r.ptr);
     }
 
     void render_value(const field_config& f, const gen_value& v) {
@@ -779,7 +783,7 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
                 ts[0] = '"';
                 time::format_rfc3339_ms(static_cast<time::timestamp_ns>(v.bits), ts + 1);
                 ts[25] = '"';
-                buf_.append(ts, sizeof ts);
+                buf_.append(std::string_view(ts, sizeof ts));
                 return;
             }
             case gen_value::kind::number_text:
@@ -804,12 +808,12 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
         if (f.type != field_type::number) {
             const double clamped = std::clamp(std::round(v.num), -9.0e18, 9.0e18);
             const auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(clamped));
-            buf_.append(buf, r.ptr);
+            append_chars(buf, r.ptr);
             return;
         }
         const auto r =
             std::to_chars(buf, buf + sizeof buf, v.num, std::chars_format::fixed, f.decimals);
-        buf_.append(buf, r.ec == std::errc() ? r.ptr : buf);
+        append_chars(buf, r.ec == std::errc() ? r.ptr : buf);
     }
 
     settings s_;
@@ -827,7 +831,7 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
     std::vector<gen_value> last_;    // [group][stuck field]: the last non-null value sent
     std::vector<gen_value> frozen_;  // per stuck_value problem (and group)
 
-    std::string buf_;
+    padded_buffer buf_;
     std::chrono::steady_clock::time_point pace_start_;
     std::uint64_t released_ = 0;
     bool started_ = false;
@@ -836,32 +840,10 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
     bool ended_ = false;
 };
 
-class generator_input final : public input {
-  public:
-    generator_input(settings s, const input_context& ctx)
-        : impl_(std::make_shared<generator_impl>(std::move(s), ctx)) {}
-    ~generator_input() override { impl_->stop(); }
-    generator_input(const generator_input&) = delete;
-    generator_input& operator=(const generator_input&) = delete;
-
-    void start(input_events& events) override { impl_->start(events); }
-    void pause() override { impl_->pause(); }
-    void resume() override { impl_->resume(); }
-    void stop() override { impl_->stop(); }
-    std::string position() const override { return impl_->position(); }
-    bool restore(std::string_view position, std::string& error) override {
-        return impl_->restore(position, error);
-    }
-    bool bounded() const override { return impl_->bounded(); }
-
-  private:
-    std::shared_ptr<generator_impl> impl_;
-};
-
 }  // namespace
 
 std::unique_ptr<input> make_generator_input(const params::reader& p, const input_context& ctx) {
-    return std::make_unique<generator_input>(read_settings(p), ctx);
+    return make_facade<generator_impl>(read_settings(p), ctx);
 }
 
 }  // namespace weir::connectors

@@ -4,8 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <stdexcept>
 
-#include "connectors/builtin.h"
-
 namespace weir::connectors {
 
 namespace {

@@ -88,4 +88,7 @@ class alertmanager_output final : public output,
     std::atomic<bool> stopped_{false};
 };
 
+std::shared_ptr<output> make_alertmanager_output(const params::reader& p,
+                                                 const output_context& ctx);
+
 }  // namespace weir::connectors

@@ -4,8 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <stdexcept>
 
-#include "connectors/builtin.h"
-
 namespace weir::connectors {
 
 http_output::http_output(const output_context& ctx, http_output_options options)

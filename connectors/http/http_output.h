@@ -57,4 +57,6 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     boost::asio::steady_timer batch_timer_;  // strand only
 };
 
+std::shared_ptr<output> make_http_output(const params::reader& p, const output_context& ctx);
+
 }  // namespace weir::connectors

@@ -153,14 +153,16 @@ params::component_info kafka_input_component() {
     return {.type = "kafka",
             .kind = params::component_kind::input,
             .description = "Consume Kafka topics as a consumer group member.",
-            .spec = make_input_spec()};
+            .spec = make_input_spec(),
+            .implemented = false};
 }
 
 params::component_info kafka_output_component() {
     return {.type = "kafka",
             .kind = params::component_kind::output,
             .description = "Produce check results to a Kafka topic.",
-            .spec = make_output_spec()};
+            .spec = make_output_spec(),
+            .implemented = false};
 }
 
 }  // namespace weir::connectors

@@ -1,5 +1,6 @@
 // Declarations of the Kafka input (a consumer group member) and the Kafka output (a producer
-// of check results). Properties under `kafka:` go to librdkafka unchanged.
+// of check results). Properties under `kafka:` go to librdkafka unchanged. Both are declared
+// but not implemented yet (component_info::implemented is false; no factory).
 #pragma once
 
 #include "core/params/registry.h"

@@ -1,5 +1,5 @@
-// The tcp input: an acceptor and per-connection buffers on the query's strand; complete lines
-// delivered, partial lines held back, over-long lines skipped and reported.
+// The tcp input: an acceptor and one line framer per connection on the query's strand;
+// complete lines delivered, partial lines held back, over-long lines skipped and reported.
 #include "connectors/socket/tcp_input.h"
 
 #include <algorithm>
@@ -10,11 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <vector>
 
-#include "connectors/builtin.h"
-#include "core/decode/json_decoder.h"
+#include "connectors/common/line_framer.h"
 
 namespace weir::connectors {
 
@@ -73,16 +71,14 @@ struct tcp_settings {
 // One accepted client. Lives in tcp_impl::connections_ while open and in the handlers of its
 // pending operations; `closed` tells late handlers to do nothing.
 struct connection {
-    explicit connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    connection(tcp::socket s, std::size_t max_line)
+        : socket(std::move(s)), timer(socket.get_executor()), framer(max_line) {}
 
     tcp::socket socket;
     asio::steady_timer timer;
     std::string peer;
-    std::vector<char> buf;   // grows up to max_line + chunk + 1 + padding, never shrinks
-    std::size_t filled = 0;  // bytes held in buf
-    std::size_t fresh = 0;   // bytes before this hold no newline
+    line_framer framer;  // within max_line + chunk_size bytes
     steady::time_point last_activity;
-    bool skipping = false;  // inside a line over the limit, discarding to its newline
     bool reading = false;
     bool eof = false;
     bool closed = false;
@@ -100,8 +96,7 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
         : s_(std::move(s)),
           executor_(ctx.executor),
           acceptor_(ctx.executor),
-          retry_timer_(ctx.executor),
-          padding_(decode::json_decoder::padding()) {}
+          retry_timer_(ctx.executor) {}
 
     void start(input_events& events) {
         events_ = &events;
@@ -152,6 +147,16 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
         connections_.clear();
         local_port_ = 0;
     }
+
+    std::string position() const { return {}; }
+
+    bool restore(std::string_view position, std::string& error) {
+        if (position.empty()) return true;
+        error = "a tcp input cannot resume from a position";
+        return false;
+    }
+
+    bool bounded() const { return false; }
 
     std::uint16_t local_port() const { return local_port_; }
     std::size_t connections() const { return connections_.size(); }
@@ -229,7 +234,7 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
             accept();
             return;
         }
-        auto c = std::make_shared<connection>(std::move(socket));
+        auto c = std::make_shared<connection>(std::move(socket), s_.max_line);
         c->peer = std::move(peer);
         c->last_activity = steady::now();
         connections_.push_back(c);
@@ -255,27 +260,21 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
             arm_timer(c);
             return;
         }
-        if (c->filled > 0 && !c->skipping) {
+        if (c->framer.held() > 0 && !c->framer.skipping()) {
             events_->on_problem("protocol", "tcp input on " + s_.listen + ": closed " + c->peer +
                                                 " after " +
                                                 std::to_string(s_.connection_timeout.count()) +
                                                 "ms of silence, dropping an unterminated line of " +
-                                                std::to_string(c->filled) + " bytes");
+                                                std::to_string(c->framer.held()) + " bytes");
         }
         close(c);
     }
 
     void read(const connection_ptr& c) {
         if (c->reading || c->closed || c->eof || stopped_ || paused_) return;
-        // Room for a chunk after what is held, a newline for a final line and the padding.
-        const std::size_t need = c->filled + chunk_size + 1 + padding_;
-        if (c->buf.size() < need) {
-            const std::size_t most = s_.max_line + chunk_size + 1 + padding_;
-            c->buf.resize(std::max(need, std::min(c->buf.size() * 2, most)));
-        }
         c->reading = true;
         c->socket.async_read_some(
-            asio::buffer(c->buf.data() + c->filled, chunk_size),
+            asio::buffer(c->framer.prepare(chunk_size), chunk_size),
             [self = shared_from_this(), c](const boost::system::error_code& ec, std::size_t n) {
                 c->reading = false;
                 if (self->stopped_ || c->closed) return;
@@ -287,113 +286,48 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
         if (ec && ec != asio::error::eof) {
             std::string message =
                 "tcp input on " + s_.listen + ": " + c->peer + ": " + ec.message();
-            if (c->filled > 0 && !c->skipping) {
-                message +=
-                    " (dropped an unterminated line of " + std::to_string(c->filled) + " bytes)";
+            if (c->framer.held() > 0 && !c->framer.skipping()) {
+                message += " (dropped an unterminated line of " + std::to_string(c->framer.held()) +
+                           " bytes)";
             }
             close(c);
             events_->on_problem("io", message);
             return;
         }
-        c->fresh = c->filled;
-        c->filled += n;
+        c->framer.commit(n);
         c->last_activity = steady::now();
-        if (ec == asio::error::eof || n == 0) c->eof = true;
+        if (ec == asio::error::eof || n == 0) {
+            c->eof = true;
+            c->framer.end_stream();  // the client closed its side: its last line ends here
+        }
         if (!paused_) process(c);
     }
 
-    // Frames and delivers what the connection holds, then reads on (or closes at its end).
+    // Hands over what the connection holds, then reads on (or closes at its end). What is
+    // left when the input is paused in a callback stays for resume().
     void process(const connection_ptr& c) {
-        if (c->skipping) {
-            const void* nl = std::memchr(c->buf.data(), '\n', c->filled);
-            if (nl == nullptr) {
-                c->filled = c->fresh = 0;
-            } else {
-                drop(*c,
-                     static_cast<std::size_t>(static_cast<const char*>(nl) - c->buf.data()) + 1);
-                c->skipping = false;
-            }
-        }
-        const void* last = c->fresh < c->filled
-                               ? ::memrchr(c->buf.data() + c->fresh, '\n', c->filled - c->fresh)
-                               : nullptr;
-        if (last != nullptr) {
-            const auto complete =
-                static_cast<std::size_t>(static_cast<const char*>(last) - c->buf.data()) + 1;
-            if (!deliver(c, complete)) return;
-        }
-        c->fresh = c->filled;
-        if (!c->skipping && c->filled > s_.max_line) {
-            c->skipping = true;
-            c->filled = c->fresh = 0;
-            too_long(*c);
-            if (stopped_ || c->closed) return;
-        }
-        if (c->eof) {
-            finish(c);
+        auto go_on = [this, &c] { return !paused_ && !stopped_ && !c->closed; };
+        const bool all = c->framer.drain(
+            [this, &go_on](std::string_view lines) {
+                events_->on_records("", record_delivery{.bytes = lines});
+                return go_on();
+            },
+            [this, &c, &go_on](std::uint64_t) {
+                too_long(*c);
+                return go_on();
+            });
+        if (stopped_ || c->closed) return;
+        if (c->eof && c->framer.held() == 0) {
+            close(c);
             return;
         }
-        read(c);
-    }
-
-    // Delivers buf[0, complete) without the lines over the limit; false when the input was
-    // paused or stopped meanwhile (what is left stays for resume()).
-    bool deliver(const connection_ptr& c, std::size_t complete) {
-        const char* base = c->buf.data();
-        std::size_t run = 0;
-        std::size_t line = 0;
-        while (line < complete) {
-            const auto* nl =
-                static_cast<const char*>(std::memchr(base + line, '\n', complete - line));
-            const std::size_t next = static_cast<std::size_t>(nl - base) + 1;
-            if (next - line - 1 > s_.max_line) {
-                if (line > run) events_->on_data(std::string_view(base + run, line - run));
-                run = line;
-                if (stopped_ || c->closed) return false;
-                if (paused_) {
-                    drop(*c, run);
-                    return false;
-                }
-                too_long(*c);
-                run = next;
-                if (stopped_ || c->closed) return false;
-                if (paused_) {
-                    drop(*c, run);
-                    return false;
-                }
-            }
-            line = next;
-        }
-        if (run < complete) events_->on_data(std::string_view(base + run, complete - run));
-        if (stopped_ || c->closed) return false;
-        drop(*c, complete);
-        return !paused_;
-    }
-
-    // Forgets the first n bytes; the rest (a partial line, or lines held by a pause) moves to
-    // the front.
-    static void drop(connection& c, std::size_t n) {
-        std::memmove(c.buf.data(), c.buf.data() + n, c.filled - n);
-        c.filled -= n;
-        c.fresh = 0;
+        if (all) read(c);
     }
 
     void too_long(const connection& c) {
         events_->on_problem("too_long", "tcp input on " + s_.listen + ": " + c.peer +
                                             ": skipped a line longer than " +
                                             std::to_string(s_.max_line) + " bytes");
-    }
-
-    // The client closed its side: its last line ends here.
-    void finish(const connection_ptr& c) {
-        if (!c->skipping && c->filled > 0) {
-            c->buf[c->filled] = '\n';
-            const std::size_t size = c->filled + 1;
-            c->filled = 0;
-            events_->on_data(std::string_view(c->buf.data(), size));
-            if (stopped_) return;
-        }
-        close(c);
     }
 
     void close(const connection_ptr& c) {
@@ -410,7 +344,6 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
     asio::any_io_executor executor_;
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
-    std::size_t padding_;
     input_events* events_ = nullptr;
     std::vector<connection_ptr> connections_;
     std::uint16_t local_port_ = 0;
@@ -438,37 +371,16 @@ tcp_settings read_settings(const params::reader& p, const input_context& ctx) {
 
 }  // namespace
 
+template class input_facade<detail::tcp_impl>;
+
 tcp_input::tcp_input(const params::reader& p, const input_context& ctx)
-    : impl_(std::make_shared<detail::tcp_impl>(read_settings(p, ctx), ctx)) {}
-
-tcp_input::~tcp_input() {
-    impl_->stop();
-}
-
-void tcp_input::start(input_events& events) {
-    impl_->start(events);
-}
-void tcp_input::pause() {
-    impl_->pause();
-}
-void tcp_input::resume() {
-    impl_->resume();
-}
-void tcp_input::stop() {
-    impl_->stop();
-}
-
-bool tcp_input::restore(std::string_view position, std::string& error) {
-    if (position.empty()) return true;
-    error = "a tcp input cannot resume from a position";
-    return false;
-}
+    : input_facade(read_settings(p, ctx), ctx) {}
 
 std::uint16_t tcp_input::local_port() const {
-    return impl_->local_port();
+    return impl().local_port();
 }
 std::size_t tcp_input::connections() const {
-    return impl_->connections();
+    return impl().connections();
 }
 
 std::unique_ptr<input> make_tcp_input(const params::reader& p, const input_context& ctx) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "connectors/common/input_facade.h"
 #include "connectors/runtime.h"
 
 namespace weir::connectors {
@@ -25,13 +26,16 @@ bool resolve_listen(std::string_view listen, const boost::asio::any_io_executor&
 namespace detail {
 class tcp_impl;
 }
+// Instantiated in tcp_input.cc, where tcp_impl is complete.
+extern template class input_facade<detail::tcp_impl>;
 
-// Each connection has its own partial-line buffer: a line is delivered once its newline
-// arrives, in one on_data() holding lines of that connection only. A client that closes its
-// side cleanly ends its last line (a final line without newline is a record, as at the end
-// of stdin); a client that resets loses its unterminated line, reported as error_type=io.
-// Lines over max_line_length (or the query's max_record_size) are skipped to their newline
-// and reported as too_long; the connection stays open.
+// Each connection has its own line framer (connectors/common/line_framer.h): a line is
+// delivered once its newline arrives, in one on_records() holding lines of that connection
+// only (all with the input's one source ""). A client that closes its side cleanly ends its
+// last line (a final line without newline is a record, as at the end of stdin); a client that
+// resets loses its unterminated line, reported as error_type=io. Lines over max_line_length
+// (or the query's max_record_size) are skipped to their newline and reported as too_long; the
+// connection stays open.
 //
 // Connections beyond max_connections are accepted and closed at once (reported as io), so
 // a client sees a refusal rather than a hang. connection_timeout closes a connection that sent
@@ -41,28 +45,16 @@ class tcp_impl;
 //
 // Sockets cannot be replayed: position() is empty, restore() accepts only an empty position,
 // and the input never ends by itself (bounded() is false).
-class tcp_input final : public input {
+class tcp_input final : public input_facade<detail::tcp_impl> {
   public:
     tcp_input(const params::reader& p, const input_context& ctx);
-    ~tcp_input() override;
-    tcp_input(const tcp_input&) = delete;
-    tcp_input& operator=(const tcp_input&) = delete;
-
-    void start(input_events& events) override;
-    void pause() override;
-    void resume() override;
-    void stop() override;
-    std::string position() const override { return {}; }
-    bool restore(std::string_view position, std::string& error) override;
-    bool bounded() const override { return false; }
 
     // The bound port once start() succeeded (useful with port 0); 0 before or after a failure.
     std::uint16_t local_port() const;
     // Connections currently open.
     std::size_t connections() const;
-
-  private:
-    std::shared_ptr<detail::tcp_impl> impl_;
 };
+
+std::unique_ptr<input> make_tcp_input(const params::reader& p, const input_context& ctx);
 
 }  // namespace weir::connectors

@@ -5,11 +5,9 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
-#include <vector>
 
-#include "connectors/builtin.h"
 #include "connectors/socket/tcp_input.h"
-#include "core/decode/json_decoder.h"
+#include "core/record/padded_buffer.h"
 
 namespace weir::connectors {
 
@@ -18,7 +16,7 @@ using asio::ip::udp;
 
 namespace {
 
-// One on_data() holds at most this many bytes (plus one datagram) or datagrams; then the
+// One on_records() holds at most this many bytes (plus one datagram) or datagrams; then the
 // strand gets a turn before the input drains on.
 constexpr std::size_t batch_bytes = 256 * 1024;
 constexpr std::size_t batch_datagrams = 1024;
@@ -36,11 +34,12 @@ namespace detail {
 class udp_impl : public std::enable_shared_from_this<udp_impl> {
   public:
     udp_impl(udp_settings s, const input_context& ctx)
-        : s_(std::move(s)), executor_(ctx.executor), socket_(ctx.executor) {
-        // A full batch, one more datagram read one byte long (to see truncation), its added
-        // newline, and the decoder's padding.
-        buf_.resize(batch_bytes + s_.max_datagram + 2 + decode::json_decoder::padding());
-    }
+        : s_(std::move(s)),
+          executor_(ctx.executor),
+          socket_(ctx.executor),
+          // A full batch, and one more datagram read one byte long (to see truncation) with
+          // its added newline; the padding comes with the buffer.
+          buf_(batch_bytes + s_.max_datagram + 2) {}
 
     void start(input_events& events) {
         events_ = &events;
@@ -72,6 +71,16 @@ class udp_impl : public std::enable_shared_from_this<udp_impl> {
         socket_.close(ignored);
         local_port_ = 0;
     }
+
+    std::string position() const { return {}; }
+
+    bool restore(std::string_view position, std::string& error) {
+        if (position.empty()) return true;
+        error = "a udp input cannot resume from a position";
+        return false;
+    }
+
+    bool bounded() const { return false; }
 
     std::uint16_t local_port() const { return local_port_; }
 
@@ -123,12 +132,12 @@ class udp_impl : public std::enable_shared_from_this<udp_impl> {
 
     // Reads what is queued into one batch and delivers it, then waits for more.
     void drain() {
-        std::size_t filled = 0;
+        buf_.clear();
         std::size_t count = 0;
-        while (filled <= batch_bytes && count < batch_datagrams) {
+        while (buf_.size() <= batch_bytes && count < batch_datagrams) {
             boost::system::error_code ec;
-            std::size_t n =
-                socket_.receive(asio::buffer(buf_.data() + filled, s_.max_datagram + 1), 0, ec);
+            const std::size_t n =
+                socket_.receive(asio::buffer(buf_.tail(), s_.max_datagram + 1), 0, ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) break;
             if (ec) {
                 events_->on_problem("io", "udp input on " + s_.listen + ": " + ec.message());
@@ -144,11 +153,11 @@ class udp_impl : public std::enable_shared_from_this<udp_impl> {
                 continue;
             }
             if (n == 0) continue;
-            if (buf_[filled + n - 1] != '\n') buf_[filled + n++] = '\n';
-            filled += n;
+            buf_.commit(n);
+            if (buf_.view().back() != '\n') buf_.push_back('\n');
         }
-        if (filled > 0) {
-            events_->on_data(std::string_view(buf_.data(), filled));
+        if (!buf_.empty()) {
+            events_->on_records("", record_delivery{.bytes = buf_.view()});
             if (stopped_) return;
         }
         wait();
@@ -158,7 +167,7 @@ class udp_impl : public std::enable_shared_from_this<udp_impl> {
     asio::any_io_executor executor_;
     udp::socket socket_;
     input_events* events_ = nullptr;
-    std::vector<char> buf_;
+    padded_buffer buf_;  // never grows: its capacity holds a whole batch
     std::uint16_t local_port_ = 0;
     bool started_ = false;
     bool waiting_ = false;
@@ -182,34 +191,13 @@ udp_settings read_settings(const params::reader& p) {
 
 }  // namespace
 
+template class input_facade<detail::udp_impl>;
+
 udp_input::udp_input(const params::reader& p, const input_context& ctx)
-    : impl_(std::make_shared<detail::udp_impl>(read_settings(p), ctx)) {}
-
-udp_input::~udp_input() {
-    impl_->stop();
-}
-
-void udp_input::start(input_events& events) {
-    impl_->start(events);
-}
-void udp_input::pause() {
-    impl_->pause();
-}
-void udp_input::resume() {
-    impl_->resume();
-}
-void udp_input::stop() {
-    impl_->stop();
-}
-
-bool udp_input::restore(std::string_view position, std::string& error) {
-    if (position.empty()) return true;
-    error = "a udp input cannot resume from a position";
-    return false;
-}
+    : input_facade(read_settings(p), ctx) {}
 
 std::uint16_t udp_input::local_port() const {
-    return impl_->local_port();
+    return impl().local_port();
 }
 
 std::unique_ptr<input> make_udp_input(const params::reader& p, const input_context& ctx) {

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "connectors/builtin.h"
 #include "connectors/stdio/stdio_spec.h"
 
 namespace weir::connectors {

@@ -62,4 +62,7 @@ class console_output final : public output, public std::enable_shared_from_this<
     std::atomic<std::uint64_t> errors_{0};
 };
 
+// The `console` output, writing to standard output.
+std::shared_ptr<output> make_console_output(const params::reader& p, const output_context& ctx);
+
 }  // namespace weir::connectors

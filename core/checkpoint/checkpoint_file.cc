@@ -35,7 +35,7 @@ std::string encode(const checkpoint_data& data) {
     payload.str(data.plan_fingerprint);
     payload.i64(data.written_at);
     write_pairs(payload, data.inputs);
-    write_pairs(payload, data.nodes);
+    write_pairs(payload, data.sections);
 
     byte_writer file;
     file.raw(k_magic.data(), k_magic.size());
@@ -79,9 +79,24 @@ std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error
     byte_reader r(payload);
     data.plan_fingerprint = std::string(r.str());
     data.written_at = r.i64();
-    if (!read_pairs(r, data.inputs) || !read_pairs(r, data.nodes) || !r.at_end()) {
+    if (!read_pairs(r, data.inputs) || !read_pairs(r, data.sections) || !r.at_end()) {
         error = "malformed payload (the checksum matched: written by a faulty weir?)";
         return std::nullopt;
+    }
+    if (data.version == 1) {
+        // Engine snapshots by node name, and CSV headers among the inputs.
+        for (auto& [name, state] : data.sections) name = "engine/" + name;
+        constexpr std::string_view k_csv_header = "csv_header:";
+        std::vector<std::pair<std::string, std::string>> positions;
+        for (auto& [name, bytes] : data.inputs) {
+            if (name.starts_with(k_csv_header)) {
+                data.sections.emplace_back("decoder/" + name.substr(k_csv_header.size()),
+                                           std::move(bytes));
+            } else {
+                positions.emplace_back(std::move(name), std::move(bytes));
+            }
+        }
+        data.inputs = std::move(positions);
     }
     return data;
 }

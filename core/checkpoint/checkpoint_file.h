@@ -1,6 +1,7 @@
 // The bytes of a query's checkpoint file (DESIGN.md §3): a versioned, checksummed envelope
-// around the plan fingerprint, the inputs' positions and the nodes' engine snapshots. The
-// daemon only writes and reads these bytes; everything about their shape lives here.
+// around the plan fingerprint, the inputs' positions and the node chain's sections (one per
+// step with state: "decoder/<input>", "engine/<node>"; core/chain/node_chain.h). The daemon
+// only writes and reads these bytes; everything about their shape lives here.
 #pragma once
 
 #include <cstdint>
@@ -14,15 +15,18 @@
 
 namespace weir::checkpoint {
 
-// Version 1: "WEIRCKPT", u32 version, u64 payload length, payload, u32 CRC32C of the payload.
-inline constexpr std::uint32_t k_format_version = 1;
+// "WEIRCKPT", u32 version, u64 payload length, payload, u32 CRC32C of the payload.
+// Version 2: the payload holds the chain's sections. Version 1 (weir before the node chain)
+// held engine snapshots by node name and CSV headers as fake inputs ("csv_header:<input>"):
+// decode() reads them into the same sections.
+inline constexpr std::uint32_t k_format_version = 2;
 
 struct checkpoint_data {
-    std::uint32_t version = k_format_version;
-    std::string plan_fingerprint;       // the query's plan; a different plan cannot resume
-    time::timestamp_ns written_at = 0;  // wall clock
-    std::vector<std::pair<std::string, std::string>> inputs;  // input name -> position bytes
-    std::vector<std::pair<std::string, std::string>> nodes;   // node name -> engine snapshot
+    std::uint32_t version = k_format_version;  // as read; encode() always writes the newest
+    std::string plan_fingerprint;              // the query's plan; another plan cannot resume
+    time::timestamp_ns written_at = 0;         // wall clock
+    std::vector<std::pair<std::string, std::string>> inputs;    // input name -> position bytes
+    std::vector<std::pair<std::string, std::string>> sections;  // chain section -> state
 };
 
 std::string encode(const checkpoint_data& data);

@@ -16,9 +16,15 @@
 #include <cstring>
 #include <string>
 
+#include "core/record/padded_buffer.h"
+
 namespace weir::decode {
 
 namespace ondemand = simdjson::ondemand;
+
+// Inputs hand over their records with k_record_padding readable bytes after them, not knowing
+// which decoder reads them: simdjson must need no more.
+static_assert(simdjson::SIMDJSON_PADDING <= weir::k_record_padding);
 
 namespace {
 

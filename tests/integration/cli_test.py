@@ -72,7 +72,15 @@ class cli_test(unittest.TestCase):
                     with self.subTest(doc=os.path.basename(doc), block=i):
                         # The one variable the examples need without a default.
                         rc, _, err = weir("validate", path, env={"WEBHOOK_TOKEN": "example"})
-                        self.assertEqual(rc, EXIT_OK, f"{doc} block {i}:\n{block}\n{err}")
+                        if rc == EXIT_CONFIG:
+                            # The reference shows Kafka and joins, which this build refuses:
+                            # nothing else may be wrong.
+                            errors = [l for l in err.splitlines() if ": error: " in l]
+                            self.assertTrue(errors, err)
+                            for line in errors:
+                                self.assertIn("not built into this version of weir yet", line)
+                        else:
+                            self.assertEqual(rc, EXIT_OK, f"{doc} block {i}:\n{block}\n{err}")
                     checked += 1
         self.assertGreaterEqual(checked, 1)
 
@@ -168,7 +176,8 @@ class cli_test(unittest.TestCase):
                 self.assertIn("environment", out + err)
 
     def test_graph_formats(self):
-        rc, out, err = weir("graph", "examples/join.yaml")
+        # The graph of a pipeline this build cannot run yet (a join of two Kafka topics).
+        rc, out, err = weir("graph", "examples/next/join.yaml")
         self.assertEqual(rc, EXIT_OK, err)
         self.assertIn("queries:", out)
         rc, out, _ = weir("graph", "--format", "dot", "examples/")

@@ -2,6 +2,7 @@
 // pipelines.
 #pragma once
 
+#include "config/load.h"
 #include "connectors/register.h"
 #include "core/params/registry.h"
 
@@ -15,5 +16,9 @@ inline const params::component_registry& registry() {
     }();
     return r;
 }
+
+// Only the language: tests of Kafka, joins and depends_on as the language has them, which this
+// build refuses to run (load_options::refuse_unbuilt).
+inline const config::load_options language_only{.refuse_unbuilt = false};
 
 }  // namespace weir::test

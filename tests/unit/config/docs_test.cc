@@ -278,8 +278,16 @@ TEST_F(docs, yaml_examples_validate) {
         load_result r;
         if (pipeline) {
             ++pipelines;
-            r = load_text(e.text, "example_at_line_" + std::to_string(e.line) + ".yaml", registry(),
-                          env);
+            const std::string name = "example_at_line_" + std::to_string(e.line) + ".yaml";
+            // The language reference shows Kafka and joins, which this build refuses to run:
+            // it says so, and nothing else is wrong.
+            const load_result run = load_text(e.text, name, registry(), env);
+            for (const auto& d : run.diags.sorted()) {
+                EXPECT_NE(d.message.find("not built into this version of weir yet"),
+                          std::string::npos)
+                    << "docs/pipelines.md, line " << e.line << ": " << format(d);
+            }
+            r = load_text(e.text, name, registry(), env, test::language_only);
         } else {
             const fs::path settings = dir / "weir.yaml";
             std::ofstream(settings) << e.text;

@@ -8,7 +8,6 @@
 #include <boost/asio/strand.hpp>
 #include <nlohmann/json.hpp>
 
-#include "connectors/builtin.h"
 #include "connectors/http/http_spec.h"
 #include "tests/unit/connectors/http_test_server.h"
 #include "tests/unit/connectors/output_test_util.h"

@@ -9,7 +9,6 @@
 #include <boost/asio/strand.hpp>
 #include <thread>
 
-#include "connectors/builtin.h"
 #include "connectors/stdio/stdio_spec.h"
 #include "tests/unit/connectors/output_test_util.h"
 

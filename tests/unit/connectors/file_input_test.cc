@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connectors/file/file_spec.h"
+#include "tests/unit/connectors/input_test_util.h"
 
 namespace weir::connectors {
 namespace {
@@ -50,12 +51,16 @@ struct recorder : input_events {
     std::vector<std::string> problems;
     std::function<void()> after_data;
 
-    void on_data(std::string_view records) override {
-        EXPECT_FALSE(records.empty());
-        EXPECT_EQ(records.back(), '\n');
-        data.append(records);
+    void on_records(std::string_view source, const record_delivery& records) override {
+        test::expect_one_stream_lines(source, records);
+        data.append(records.bytes);
         ++batches;
         if (after_data) after_data();
+    }
+    void on_sources_changed(std::span<const source_id> added,
+                            std::span<const source_id> removed) override {
+        ADD_FAILURE() << "a one-stream input announced " << added.size() << " and retired "
+                      << removed.size() << " sources";
     }
     void on_end() override { ++ends; }
     void on_problem(std::string_view type, const std::string& message) override {
@@ -352,6 +357,20 @@ TEST_F(file_input_test, pause_stops_delivery_until_resume) {
     in.resume();
     ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
     EXPECT_EQ(r.data, numbered(0, 3000));
+}
+
+// A glob of many files is one stream: the one source "", announced before start and named in
+// every delivery (the recorder checks each).
+TEST_F(file_input_test, one_source_for_all_files) {
+    write(dir_ / "a.log", numbered(0, 3, "a"));
+    write(dir_ / "b.log", numbered(0, 2, "b"));
+    recorder r;
+    input& in = make({{"path", (dir_ / "*.log").string()}}, true);
+    EXPECT_EQ(in.initial_sources(), std::vector<source_id>{""});
+    in.start(r);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    EXPECT_EQ(r.data, numbered(0, 3, "a") + numbered(0, 2, "b"));
+    EXPECT_GT(r.batches, 0u);
 }
 
 }  // namespace

@@ -13,7 +13,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "connectors/builtin.h"
 #include "connectors/file/file_spec.h"
 #include "tests/unit/connectors/output_test_util.h"
 

@@ -16,6 +16,7 @@
 
 #include "connectors/generator/generator_spec.h"
 #include "core/time/timestamp.h"
+#include "tests/unit/connectors/input_test_util.h"
 
 namespace weir::connectors {
 namespace {
@@ -51,10 +52,16 @@ struct recorder : input_events {
     std::vector<std::string> problems;
     std::function<void()> after_data;
 
-    void on_data(std::string_view records) override {
-        data.append(records);
+    void on_records(std::string_view source, const record_delivery& records) override {
+        test::expect_one_stream_lines(source, records);
+        data.append(records.bytes);
         ++batches;
         if (after_data) after_data();
+    }
+    void on_sources_changed(std::span<const source_id> added,
+                            std::span<const source_id> removed) override {
+        ADD_FAILURE() << "a one-stream input announced " << added.size() << " and retired "
+                      << removed.size() << " sources";
     }
     void on_end() override { ++ends; }
     void on_problem(std::string_view type, const std::string& message) override {
@@ -513,6 +520,16 @@ TEST_F(generator_test, pause_holds_records_until_resume) {
     in->resume();
     ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
     EXPECT_EQ(lines(r.data).size(), 20000u);
+}
+
+TEST_F(generator_test, one_source) {
+    recorder r;
+    auto in = make({{"rate", 0}, {"count", 50}});
+    EXPECT_EQ(in->initial_sources(), std::vector<source_id>{""});
+    in->start(r);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    EXPECT_EQ(lines(r.data).size(), 50u);  // the recorder checked each delivery's source
+    EXPECT_GT(r.batches, 0u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The built-in connector list and the connectors' parameter declarations: what is registered,
-// that every parameter is documented with a default that parses, and the cross-field checks.
+// that declarations and factories agree and an inconsistent list is refused, that every
+// parameter is documented with a default that parses, and the cross-field checks.
 #include "connectors/register.h"
 
 #include <gmock/gmock.h>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 
 #include "connectors/common/common_spec.h"
+#include "connectors/descriptor.h"
 #include "tests/unit/spec_expectations.h"
 
 namespace weir::connectors {
@@ -17,6 +19,8 @@ using params::component_kind;
 using params::value;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::ThrowsMessage;
 
 const params::component_registry& builtin() {
     static const params::component_registry r = [] {
@@ -91,6 +95,132 @@ TEST(register, a_second_registration_throws) {
     EXPECT_THROW(one.add(info), std::logic_error);
     info.kind = component_kind::output;  // the same name for the other kind is fine
     EXPECT_NO_THROW(one.add(info));
+}
+
+template <class Map>
+std::vector<std::string> keys(const Map& map) {
+    std::vector<std::string> out;
+    for (const auto& [key, value] : map) out.push_back(key);
+    return out;
+}
+
+TEST(register, every_implemented_type_has_a_factory_and_every_factory_is_declared) {
+    connector_factories f;
+    register_builtin_factories(f);
+    for (const auto kind : {component_kind::input, component_kind::output}) {
+        for (const auto* info : builtin().all(kind)) {
+            const bool has_factory = kind == component_kind::input ? f.inputs.contains(info->type)
+                                                                   : f.outputs.contains(info->type);
+            EXPECT_EQ(has_factory, info->implemented) << info->type;
+        }
+    }
+    for (const auto& [type, make] : f.inputs) {
+        const auto* info = builtin().find(component_kind::input, type);
+        ASSERT_NE(info, nullptr) << type;
+        EXPECT_TRUE(info->implemented) << type;
+        EXPECT_TRUE(make) << type;
+    }
+    for (const auto& [type, make] : f.outputs) {
+        const auto* info = builtin().find(component_kind::output, type);
+        ASSERT_NE(info, nullptr) << type;
+        EXPECT_TRUE(info->implemented) << type;
+        EXPECT_TRUE(make) << type;
+    }
+    EXPECT_THAT(keys(f.inputs), ElementsAre("file", "generator", "stdin", "tcp", "udp"));
+    EXPECT_THAT(keys(f.outputs), ElementsAre("alertmanager", "console", "file", "http"));
+    // Declared (validated, documented) but not implemented yet.
+    EXPECT_FALSE(builtin().find(component_kind::input, "kafka")->implemented);
+    EXPECT_FALSE(builtin().find(component_kind::output, "kafka")->implemented);
+
+    EXPECT_THROW(register_builtin_factories(f), std::logic_error);
+}
+
+// A made-up type, for lists that must be refused.
+connector_descriptor descriptor(component_kind kind, bool implemented, bool input_factory,
+                                bool output_factory, std::string type = "mqtt") {
+    connector_descriptor d;
+    d.info.type = std::move(type);
+    d.info.kind = kind;
+    d.info.implemented = implemented;
+    if (input_factory) {
+        d.make_input = [](const params::reader&, const input_context&) {
+            return std::unique_ptr<input>();
+        };
+    }
+    if (output_factory) {
+        d.make_output = [](const params::reader&, const output_context&) {
+            return std::shared_ptr<output>();
+        };
+    }
+    return d;
+}
+
+// Both registrations refuse `list` with `message`, adding nothing.
+void expect_refused(const std::vector<connector_descriptor>& list, const std::string& message) {
+    params::component_registry registry;
+    EXPECT_THAT([&] { register_connectors(list, registry); },
+                ThrowsMessage<std::logic_error>(HasSubstr(message)));
+    EXPECT_THAT(registry.types(component_kind::input), IsEmpty());
+    EXPECT_THAT(registry.types(component_kind::output), IsEmpty());
+    connector_factories factories;
+    EXPECT_THAT([&] { register_factories(list, factories); },
+                ThrowsMessage<std::logic_error>(HasSubstr(message)));
+    EXPECT_THAT(factories.inputs, IsEmpty());
+    EXPECT_THAT(factories.outputs, IsEmpty());
+}
+
+TEST(register, implemented_type_without_factory_is_refused) {
+    const auto ok = descriptor(component_kind::input, true, true, false, "file");
+    expect_refused({ok, descriptor(component_kind::input, true, false, false)},
+                   "input type \"mqtt\" is marked implemented but has no factory");
+    expect_refused({descriptor(component_kind::output, true, false, false)},
+                   "output type \"mqtt\" is marked implemented but has no factory");
+}
+
+TEST(register, factory_of_a_type_not_implemented_is_refused) {
+    expect_refused({descriptor(component_kind::input, false, true, false)},
+                   "input type \"mqtt\" has a factory but is marked not implemented");
+    expect_refused({descriptor(component_kind::output, false, false, true)},
+                   "output type \"mqtt\" has a factory but is marked not implemented");
+}
+
+TEST(register, factory_of_the_other_kind_is_refused) {
+    expect_refused({descriptor(component_kind::input, true, true, true)},
+                   "input type \"mqtt\" carries an output factory");
+    expect_refused({descriptor(component_kind::input, false, false, true)},
+                   "input type \"mqtt\" carries an output factory");
+    expect_refused({descriptor(component_kind::output, true, false, true),
+                    descriptor(component_kind::output, true, true, false, "amqp")},
+                   "output type \"amqp\" carries an input factory");
+}
+
+TEST(register, duplicate_type_is_refused) {
+    expect_refused({descriptor(component_kind::input, true, true, false),
+                    descriptor(component_kind::output, true, false, true),
+                    descriptor(component_kind::input, false, false, false)},
+                   "input type \"mqtt\" is listed twice");
+}
+
+TEST(register, consistent_list_fills_both) {
+    const std::vector<connector_descriptor> list = {
+        descriptor(component_kind::input, true, true, false),
+        descriptor(component_kind::output, true, false, true),  // the same name, other kind
+        descriptor(component_kind::input, false, false, false, "amqp"),
+    };
+    params::component_registry registry;
+    register_connectors(list, registry);
+    EXPECT_THAT(registry.types(component_kind::input), ElementsAre("amqp", "mqtt"));
+    EXPECT_THAT(registry.types(component_kind::output), ElementsAre("mqtt"));
+    EXPECT_FALSE(registry.find(component_kind::input, "amqp")->implemented);
+    connector_factories factories;
+    register_factories(list, factories);
+    EXPECT_THAT(keys(factories.inputs), ElementsAre("mqtt"));
+    EXPECT_THAT(keys(factories.outputs), ElementsAre("mqtt"));
+    // Registering again: the types are there already.
+    EXPECT_THAT([&] { register_connectors(list, registry); },
+                ThrowsMessage<std::logic_error>(HasSubstr("input type \"mqtt\"")));
+    EXPECT_THAT([&] { register_factories(list, factories); },
+                ThrowsMessage<std::logic_error>(HasSubstr("input type \"mqtt\"")));
 }
 
 using test::expect_documented;

@@ -15,6 +15,7 @@
 
 #include "connectors/runtime.h"
 #include "core/params/registry.h"
+#include "tests/unit/connectors/input_test_util.h"
 
 namespace weir::connectors::test {
 
@@ -25,12 +26,16 @@ struct recorder : input_events {
     std::vector<std::string> problems;
     std::function<void()> after_data;
 
-    void on_data(std::string_view records) override {
-        EXPECT_FALSE(records.empty());
-        EXPECT_EQ(records.back(), '\n');
-        data.append(records);
-        batches.emplace_back(records);
+    void on_records(std::string_view source, const record_delivery& records) override {
+        expect_one_stream_lines(source, records);
+        data.append(records.bytes);
+        batches.emplace_back(records.bytes);
         if (after_data) after_data();
+    }
+    void on_sources_changed(std::span<const source_id> added,
+                            std::span<const source_id> removed) override {
+        ADD_FAILURE() << "a one-stream input announced " << added.size() << " and retired "
+                      << removed.size() << " sources";
     }
     void on_end() override { ADD_FAILURE() << "a socket input never ends"; }
     void on_problem(std::string_view type, const std::string& message) override {

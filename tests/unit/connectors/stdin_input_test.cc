@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "connectors/stdio/stdio_spec.h"
+#include "tests/unit/connectors/input_test_util.h"
 
 namespace weir::connectors {
 namespace {
@@ -26,12 +27,16 @@ struct recorder : input_events {
     std::vector<std::string> problems;
     std::function<void()> after_data;
 
-    void on_data(std::string_view records) override {
-        EXPECT_FALSE(records.empty());
-        EXPECT_EQ(records.back(), '\n');
-        data.append(records);
+    void on_records(std::string_view source, const record_delivery& records) override {
+        test::expect_one_stream_lines(source, records);
+        data.append(records.bytes);
         ++batches;
         if (after_data) after_data();
+    }
+    void on_sources_changed(std::span<const source_id> added,
+                            std::span<const source_id> removed) override {
+        ADD_FAILURE() << "a one-stream input announced " << added.size() << " and retired "
+                      << removed.size() << " sources";
     }
     void on_end() override { ++ends; }
     void on_problem(std::string_view type, const std::string& message) override {
@@ -165,6 +170,21 @@ TEST_F(stdin_input_test, pause_holds_delivery_and_stop_silences) {
     EXPECT_EQ(r.batches, 2u);
     EXPECT_EQ(r.ends, 0);
     ::close(fds[0]);
+}
+
+TEST_F(stdin_input_test, one_source) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    recorder r;
+    auto in = make(fds[0]);
+    ::close(fds[0]);
+    EXPECT_EQ(in->initial_sources(), std::vector<source_id>{""});
+    in->start(r);
+    write_all(fds[1], "{\"a\":1}\n{\"a\":2}");
+    ::close(fds[1]);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    EXPECT_EQ(r.data, "{\"a\":1}\n{\"a\":2}\n");  // the recorder checked each delivery's source
+    EXPECT_EQ(r.batches, 2u);
 }
 
 }  // namespace

@@ -354,5 +354,20 @@ TEST_F(tcp_input_test, stop_closes_clients_and_silences) {
     EXPECT_TRUE(r.failures.empty());
 }
 
+// Every connection delivers under the input's one source "" (the recorder checks each).
+TEST_F(tcp_input_test, one_source_for_all_connections) {
+    recorder r;
+    auto in = make({});
+    EXPECT_EQ(in->initial_sources(), std::vector<source_id>{""});
+    in->start(r);
+    auto a = connect(in->local_port());
+    auto b = connect(in->local_port());
+    send(a, "a\n");
+    send(b, "b\n");
+    ASSERT_TRUE(run_until([&] { return r.data.size() == 4; }));
+    EXPECT_EQ(sorted_lines(r.data), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(r.batches.size(), 2u);
+}
+
 }  // namespace
 }  // namespace weir::connectors

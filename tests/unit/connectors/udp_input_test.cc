@@ -147,5 +147,15 @@ TEST_F(udp_input_test, stop_silences_and_frees_the_port) {
     EXPECT_FALSE(ec) << ec.message();
 }
 
+TEST_F(udp_input_test, one_source) {
+    recorder r;
+    auto in = make({});
+    EXPECT_EQ(in->initial_sources(), std::vector<source_id>{""});
+    in->start(r);
+    send(in->local_port(), "a");
+    ASSERT_TRUE(run_until([&] { return r.data == "a\n"; }));  // the recorder checked the source
+    EXPECT_EQ(r.batches.size(), 1u);
+}
+
 }  // namespace
 }  // namespace weir::connectors

@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "core/checkpoint/byte_codec.h"
+
 namespace weir::checkpoint {
 namespace {
 
@@ -13,7 +15,7 @@ checkpoint_data sample() {
     d.plan_fingerprint = "3f2a9c";
     d.written_at = 1'795'168'800'000'000'000;
     d.inputs = {{"readings", std::string("\x01\x02\x00\xff", 4)}, {"devices", ""}};
-    d.nodes = {{"quality", std::string(1000, 'x')}};
+    d.sections = {{"decoder/readings", "ts,v"}, {"engine/quality", std::string(1000, 'x')}};
     return d;
 }
 
@@ -25,7 +27,40 @@ TEST(checkpoint_file, round_trip) {
     EXPECT_EQ(d->plan_fingerprint, "3f2a9c");
     EXPECT_EQ(d->written_at, sample().written_at);
     EXPECT_EQ(d->inputs, sample().inputs);
-    EXPECT_EQ(d->nodes, sample().nodes);
+    EXPECT_EQ(d->sections, sample().sections);
+}
+
+// A file of format 1 (weir before the node chain): engine snapshots by node name, CSV headers
+// as fake inputs. It decodes into the sections the chain restores from.
+TEST(checkpoint_file, format_1_reads_into_sections) {
+    byte_writer payload;
+    payload.str("legacy");
+    payload.i64(42);
+    payload.varint(2);
+    payload.str("readings");
+    payload.str("pos");
+    payload.str("csv_header:readings");
+    payload.str("\"ts\",\"v\"");
+    payload.varint(1);
+    payload.str("quality");
+    payload.str("state");
+    byte_writer file;
+    file.raw("WEIRCKPT", 8);
+    file.u32(1);
+    file.u64(payload.size());
+    file.raw(payload.data().data(), payload.size());
+    file.u32(crc32c(payload.data()));
+
+    std::string error;
+    const auto d = decode(file.take(), error);
+    ASSERT_TRUE(d) << error;
+    EXPECT_EQ(d->version, 1u);
+    EXPECT_EQ(d->plan_fingerprint, "legacy");
+    EXPECT_EQ(d->written_at, 42);
+    using pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(d->inputs, (pairs{{"readings", "pos"}}));
+    EXPECT_EQ(d->sections,
+              (pairs{{"engine/quality", "state"}, {"decoder/readings", "\"ts\",\"v\""}}));
 }
 
 TEST(checkpoint_file, damage_is_rejected_with_a_reason) {

@@ -1,0 +1,983 @@
+// The one compile of a pipeline; see plan.h. Two passes over one pipeline: the checking pass
+// compiles every string language of every node (reporting errors at their characters, with
+// field types where a schema gives them) and parses each measure and assessment once; the
+// building pass, for a pipeline free of errors, lays out each query's slot space and compiles
+// its chain plan with those parsed forms.
+#include "config/plan.h"
+
+#include <fmt/core.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+
+#include "config/graph.h"
+#include "core/check/assessment.h"
+#include "core/checkpoint/byte_codec.h"
+#include "core/expr/program.h"
+#include "core/measure/measure_expr.h"
+#include "core/sketch/hash.h"
+#include "core/time/timestamp.h"
+
+namespace weir::config {
+
+const char* to_string(error_action a) {
+    return a == error_action::stop ? "stop" : "continue";
+}
+
+const char* to_string(full_action a) {
+    switch (a) {
+        case full_action::block:
+            return "block";
+        case full_action::drop_newest:
+            return "drop_newest";
+        case full_action::drop_oldest:
+            return "drop_oldest";
+    }
+    return "block";
+}
+
+const component_plan* compiled_pipeline::find_output(std::string_view name) const {
+    for (const auto& o : outputs) {
+        if (o.name == name) return &o;
+    }
+    return nullptr;
+}
+
+namespace {
+
+using expr::field_types;
+using expr::value_type;
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+std::string quoted(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
+
+const char* const k_not_built = "not built into this version of weir yet";
+
+value_type type_of_schema_field(std::string_view type) {
+    if (type == "string") return value_type::string;
+    if (type == "number" || type == "integer") return value_type::number;
+    if (type == "boolean") return value_type::boolean;
+    return value_type::any;  // timestamp (a string or a number), object, array
+}
+
+std::string indexed(const std::string& base, std::string_view list, std::size_t i) {
+    return base + "." + std::string(list) + "[" + std::to_string(i) + "]";
+}
+
+void report(diagnostics& out, const located<std::string>& where, const std::string& path,
+            const std::vector<syntax_error>& errors) {
+    for (const auto& e : errors) out.error(where.pos_at(e.offset), path, e.message);
+}
+
+measure_kind kind_of(measure::result_type t) {
+    switch (t) {
+        case measure::result_type::string:
+            return measure_kind::string;
+        case measure::result_type::boolean:
+            return measure_kind::boolean;
+        default:
+            return measure_kind::number;
+    }
+}
+
+std::string describe(measure::result_type t) {
+    switch (t) {
+        case measure::result_type::string:
+            return "a string";
+        case measure::result_type::boolean:
+            return "a boolean";
+        case measure::result_type::field_value:
+            return "a value of the field's type";
+        default:
+            return "a number";
+    }
+}
+
+// Is `name` (a canonical field path) among `fields`, or a path below an object field?
+bool known_field(const field_types& fields, const std::string& name) {
+    if (fields.count(name)) return true;
+    for (auto dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1)) {
+        auto it = fields.find(name.substr(0, dot));
+        if (it != fields.end() && it->second == value_type::any) return true;
+    }
+    return false;
+}
+
+// A schema lists the fields it checks, not every field records carry: an undeclared field is
+// accepted, of any type, unless it is one typo away from a declared one. Returns that
+// declared name for a likely typo, else "".
+std::string near_miss(const field_types& fields, const std::string& name) {
+    if (known_field(fields, name)) return "";
+    std::vector<std::string> names;
+    for (const auto& [n, t] : fields) names.push_back(n);
+    return nearest(name, names);
+}
+
+std::string unknown_field_message(const std::string& name, const std::string& near) {
+    return "unknown field " + quoted(name) + "; did you mean " + quoted(near) +
+           "? (declare it in the schema if it is a different field)";
+}
+
+// The parsed forms of one check, shared by the checking and the building pass.
+struct parsed_check {
+    std::shared_ptr<const measure::measure_expr> measure;
+    std::shared_ptr<const check::assessment> must_be;
+    std::shared_ptr<const check::assessment> should_be;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The checking pass
+
+class pipeline_checker {
+  public:
+    pipeline_checker(const pipeline_config& p, bool refuse_unbuilt, diagnostics& out)
+        : p_(p), refuse_unbuilt_(refuse_unbuilt), out_(out) {}
+
+    // Parts this build cannot run were found (reported as errors when refusing them).
+    bool uses_unbuilt() const { return unbuilt_ > 0; }
+
+    void run() {
+        for (const auto& n : p_.nodes) output_fields(n);
+    }
+
+    // Nodes read leniently after errors are not compiled; their fields are unknown.
+    const parsed_check* parsed(const check_config& c) const {
+        auto it = parsed_.find(&c);
+        return it == parsed_.end() ? nullptr : &it->second;
+    }
+
+  private:
+    // The fields of the records a node emits, when known. Memoised; cycles (reported by the
+    // graph check) make the fields unknown.
+    const std::optional<field_types>& output_fields(const node_config& n) {
+        if (auto it = done_.find(n.name); it != done_.end()) return it->second;
+        if (!n.complete || !visiting_.insert(n.name).second) return unknown_;
+        auto fields = check_node(n, input_fields(n));
+        visiting_.erase(n.name);
+        return done_[n.name] = std::move(fields);
+    }
+
+    // The fields a node reads: its schema's if it has one, else those of the node it reads
+    // from, when known.
+    std::optional<field_types> input_fields(const node_config& n) {
+        // Joined records carry fields namespaced by input (`orders.amount`), and the records
+        // of several sources need not share fields: only single-source nodes are checked.
+        if (n.join || n.from.size() != 1) return std::nullopt;
+        if (n.schema && !n.schema->fields.empty()) {
+            field_types fields;
+            for (const auto& f : n.schema->fields) {
+                fields[f.name.value] = type_of_schema_field(f.type.value);
+            }
+            return fields;
+        }
+        field_types fields;
+        for (const auto& from : n.from) {
+            const node_config* up = p_.find_node(from.value);
+            if (!up) return std::nullopt;  // an input: records of any shape
+            const auto& up_fields = output_fields(*up);
+            if (!up_fields) return std::nullopt;
+            fields.insert(up_fields->begin(), up_fields->end());
+        }
+        return fields;
+    }
+
+    std::optional<field_types> check_node(const node_config& n, std::optional<field_types> fields) {
+        const std::string base = "nodes." + n.name;
+        if (n.schema) check_schema(n, base);
+
+        for (std::size_t i = 0; i < n.transforms.size(); ++i) {
+            const auto& t = n.transforms[i];
+            const std::string path = indexed(base, "transforms", i);
+            switch (t.type) {
+                case transform_config::kind::filter:
+                    check_expression(t.expression, path + ".filter", fields, value_type::boolean);
+                    break;
+                case transform_config::kind::set:
+                    for (const auto& [target, expression] : t.assignments) {
+                        const auto type = check_expression(
+                            expression, path + ".set." + target.value, fields, value_type::any);
+                        if (fields) (*fields)[target.value] = type.value_or(value_type::any);
+                    }
+                    break;
+                case transform_config::kind::rename:
+                    // A schema lists the fields it checks, not every field records carry:
+                    // renaming or dropping an unlisted field is fine.
+                    for (const auto& [from, to] : t.assignments) {
+                        if (!fields) continue;
+                        auto it = fields->find(from.value);
+                        const value_type type = it == fields->end() ? value_type::any : it->second;
+                        if (it != fields->end()) fields->erase(it);
+                        (*fields)[to.value] = type;
+                    }
+                    break;
+                case transform_config::kind::drop:
+                    for (const auto& [field, unused] : t.assignments) {
+                        if (fields) fields->erase(field.value);
+                    }
+                    break;
+            }
+        }
+
+        if (n.time && !n.time->processing) {
+            check_field(n.time->field, base + ".time.field", fields);
+            time::time_parser::error err;
+            if (n.time->format.given && !time::time_parser::compile(n.time->format.value, &err)) {
+                out_.error(n.time->format.pos_at(err.offset), base + ".time.format", err.message);
+            }
+        }
+        for (const auto& g : n.group_by) check_field(g, base + ".group_by", fields);
+
+        if (n.join) {
+            check_expression(n.join->on_left, base + ".join.on.left", std::nullopt,
+                             value_type::any);
+            check_expression(n.join->on_right, base + ".join.on.right", std::nullopt,
+                             value_type::any);
+            unbuilt(n.join->pos, base + ".join", std::string("joins are ") + k_not_built);
+        }
+        if (!n.depends_on.empty()) {
+            unbuilt(n.depends_on.front().pos, base + ".depends_on",
+                    std::string("depends_on is ") + k_not_built);
+        }
+
+        for (std::size_t i = 0; i < n.checks.size(); ++i) check_check(n, i, fields);
+        return fields;
+    }
+
+    void unbuilt(const source_pos& pos, const std::string& path, const std::string& message) {
+        ++unbuilt_;
+        if (refuse_unbuilt_) out_.error(pos, path, message);
+    }
+
+    void check_schema(const node_config& n, const std::string& base) {
+        for (const auto& f : n.schema->fields) {
+            if (!f.pattern) continue;
+            RE2::Options options;
+            options.set_log_errors(false);
+            const RE2 re(f.pattern->value, options);
+            if (!re.ok()) {
+                out_.error(f.pattern->pos, base + ".schema.fields." + f.name.value + ".pattern",
+                           "invalid regular expression: " + re.error());
+            }
+        }
+    }
+
+    // Compiles one expression; returns its static type when it compiled. With known fields,
+    // a first pass finds the fields the expression reads; the second compiles against the
+    // declared types plus every undeclared field that is no likely typo (as `any`), so the
+    // compiler reports typos — and type clashes — at their exact characters.
+    std::optional<value_type> check_expression(const located<std::string>& text,
+                                               const std::string& path,
+                                               const std::optional<field_types>& fields,
+                                               value_type expected) {
+        expr::compile_options options;
+        options.expected = expected;
+        auto program = expr::compile(text.value, options);
+        if (program && fields) {
+            field_types allowed = *fields;
+            for (const auto& ref : program->fields()) {
+                const std::string name = ref.path.to_string();
+                if (!allowed.count(name) && near_miss(*fields, name).empty()) {
+                    allowed[name] = value_type::any;
+                }
+            }
+            options.fields = &allowed;
+            program = expr::compile(text.value, options);
+        }
+        if (!program) {
+            report(out_, text, path, program.errors());
+            return std::nullopt;
+        }
+        return program->type();
+    }
+
+    void check_field(const located<std::string>& name, const std::string& path,
+                     const std::optional<field_types>& fields) {
+        if (!fields) return;
+        if (const auto near = near_miss(*fields, name.value); !near.empty()) {
+            out_.error(name.pos, path, unknown_field_message(name.value, near));
+        }
+    }
+
+    void check_check(const node_config& n, std::size_t i,
+                     const std::optional<field_types>& fields) {
+        const auto& c = n.checks[i];
+        const std::string path = indexed("nodes." + n.name, "checks", i);
+        parsed_check parsed;
+        auto m = measure::parse_measure(c.measure.value);
+        if (!m) {
+            report(out_, c.measure, path + ".measure", m.errors());
+        } else {
+            for (const auto& call : m->calls()) {
+                for (const auto& arg : call.args) {
+                    if (arg.kind != measure::arg_kind::field) continue;
+                    const std::string name = arg.field.to_string();
+                    // In a node reading several inputs, count(orders) names an input: a
+                    // measure of one input, which needs the multi-input node runtime.
+                    const bool names_source =
+                        n.from.size() > 1 &&
+                        std::any_of(n.from.begin(), n.from.end(),
+                                    [&](const auto& f) { return f.value == name; });
+                    if (names_source) {
+                        unbuilt(c.measure.pos_at(arg.offset), path + ".measure",
+                                std::string(call.function->name) + "(" + name +
+                                    ") measures one source of the node; measures of one "
+                                    "input are " +
+                                    k_not_built);
+                        continue;
+                    }
+                    if (!fields) continue;
+                    if (const auto near = near_miss(*fields, name); !near.empty()) {
+                        out_.error(c.measure.pos_at(arg.offset), path + ".measure",
+                                   unknown_field_message(name, near));
+                    }
+                }
+            }
+            parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
+        }
+        auto judge = [&](const std::optional<located<std::string>>& text,
+                         const char* key) -> std::shared_ptr<const check::assessment> {
+            if (!text) return nullptr;
+            // The deprecated `assess:` alias is reported under the key the user wrote.
+            const std::string where =
+                path + "." + (c.assess_alias && key == std::string("must_be") ? "assess" : key);
+            auto a = check::parse_assessment(text->value);
+            if (!a) {
+                report(out_, *text, where, a.errors());
+                return nullptr;
+            }
+            if (parsed.measure && parsed.measure->result() != measure::result_type::field_value &&
+                !a->accepts(kind_of(parsed.measure->result()))) {
+                out_.error(text->pos_at(0), where,
+                           quoted(text->value) + " cannot judge " + quoted(c.measure.value) +
+                               ", which gives " + describe(parsed.measure->result()));
+                return nullptr;
+            }
+            return std::make_shared<const check::assessment>(std::move(*a));
+        };
+        parsed.must_be = judge(c.must_be, "must_be");
+        parsed.should_be = judge(c.should_be, "should_be");
+        parsed_[&c] = std::move(parsed);
+    }
+
+    const pipeline_config& p_;
+    bool refuse_unbuilt_;
+    diagnostics& out_;
+    std::size_t unbuilt_ = 0;
+    std::map<std::string, std::optional<field_types>, std::less<>> done_;
+    std::set<std::string, std::less<>> visiting_;
+    const std::optional<field_types> unknown_;
+    std::map<const check_config*, parsed_check> parsed_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The building pass
+
+// The names a node sees, each bound to a slot of the query's slot space.
+using environment = std::map<std::string, std::uint32_t, std::less<>>;
+
+// A canonical path (`a.b`, `a["x y"]`, as field_path::to_string() writes it) as segments.
+field_path parse_path(const std::string& path) {
+    field_path p;
+    std::string segment;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (path[i] == '.') {
+            p.segments.push_back(segment);
+            segment.clear();
+        } else if (path[i] == '[' && i + 1 < path.size() && path[i + 1] == '"') {
+            if (!segment.empty()) p.segments.push_back(segment);
+            segment.clear();
+            std::size_t j = i + 2;
+            for (; j < path.size() && path[j] != '"'; ++j) {
+                if (path[j] == '\\' && j + 1 < path.size()) ++j;
+                segment += path[j];
+            }
+            p.segments.push_back(segment);
+            segment.clear();
+            i = j + 1;  // at the closing ]
+            if (i + 1 < path.size() && path[i + 1] == '.') ++i;
+        } else {
+            segment += path[i];
+        }
+    }
+    if (!segment.empty() || p.segments.empty()) p.segments.push_back(segment);
+    return p;
+}
+
+// The slots of one query: decoded fields, shared by every node, and fields `set` computes.
+class slot_space {
+  public:
+    std::uint32_t decoded(const std::string& path) {
+        if (auto it = decoded_.find(path); it != decoded_.end()) return it->second;
+        const auto slot = static_cast<std::uint32_t>(fields_.size());
+        fields_.push_back(parse_path(path));
+        decoded_[path] = slot;
+        return slot;
+    }
+
+    // A slot no decoder fills; its decode path (a NUL byte) matches no JSON key.
+    std::uint32_t computed(const std::string& name) {
+        const auto slot = static_cast<std::uint32_t>(fields_.size());
+        fields_.push_back(field_path{{std::string("\0computed:", 10) + name}});
+        return slot;
+    }
+
+    std::size_t size() const { return fields_.size(); }
+    std::vector<field_path> take() { return std::move(fields_); }
+
+  private:
+    std::vector<field_path> fields_;
+    std::map<std::string, std::uint32_t, std::less<>> decoded_;
+};
+
+window::window_spec window_of(const window_config& w) {
+    auto ns = [](std::chrono::milliseconds d) { return d.count() * time::ns_per_ms; };
+    window::window_spec s;
+    if (w.type.value == "sliding") s.kind = window::window_kind::sliding;
+    if (w.type.value == "session") s.kind = window::window_kind::session;
+    s.size = ns(w.size.value);
+    s.slide = ns(w.slide.value);
+    s.gap = ns(w.gap.value);
+    s.allowed_lateness = ns(w.allowed_lateness.value);
+    s.idle_timeout = ns(w.idle_timeout.value);
+    return s;
+}
+
+engine::emit_mode emit_of(const std::string& emit) {
+    if (emit == "failures") return engine::emit_mode::failures;
+    if (emit == "changes") return engine::emit_mode::changes;
+    return engine::emit_mode::all;
+}
+
+// The slot `path` names in `env`; a name the node did not define is a decoded field.
+std::uint32_t resolve(const std::string& path, environment& env, slot_space& slots) {
+    if (auto it = env.find(path); it != env.end()) return it->second;
+    const std::uint32_t slot = slots.decoded(path);
+    env[path] = slot;
+    return slot;
+}
+
+// A canonical, order-preserving text of a parameter tree.
+void canonical_value(const params::value& v, std::string& out) {
+    switch (v.type) {
+        case params::value::kind::null:
+            out += "~";
+            break;
+        case params::value::kind::scalar:
+            out += std::to_string(v.text.size()) + ":" + v.text;
+            break;
+        case params::value::kind::sequence:
+            out += "[";
+            for (const auto& i : v.items) canonical_value(i, out), out += ",";
+            out += "]";
+            break;
+        case params::value::kind::mapping:
+            out += "{";
+            for (const auto& e : v.entries) {
+                out += std::to_string(e.key.size()) + ":" + e.key + "=";
+                canonical_value(e.val, out);
+                out += ",";
+            }
+            out += "}";
+            break;
+    }
+}
+
+std::string hex_digest(std::string_view bytes) {
+    const std::uint64_t h1 = hashing::hash_bytes(bytes.data(), bytes.size(), 1);
+    const std::uint64_t h2 = hashing::hash_bytes(bytes.data(), bytes.size(), 2);
+    return fmt::format("{:016x}{:016x}", h1, h2);
+}
+
+// The decode plan of an input: its format and limits, from the parameters its type declares.
+chain::decode_plan decode_plan_of(const component_config& in) {
+    chain::decode_plan d;
+    const params::reader params(*in.info->spec, in.params);
+    if (params.spec().find("max_line_length")) {
+        d.max_record_size = params.size("max_line_length").value;
+    } else if (params.spec().find("max_record_size")) {
+        d.max_record_size = params.size("max_record_size").value;
+    }
+    if (params.spec().find("format") && params.string("format").value == "csv") {
+        d.format = chain::record_format::csv;
+        if (auto c = params.object("csv")) {
+            const std::string delimiter = c->string("delimiter").value;
+            const std::string quote = c->string("quote").value;
+            if (delimiter.size() == 1) d.csv.delimiter = delimiter[0];
+            if (delimiter == "\\t" || delimiter == "tab") d.csv.delimiter = '\t';
+            if (quote.size() == 1) d.csv.quote = quote[0];
+            d.csv.header = c->boolean("header").value;
+            for (const auto& col : c->strings("columns")) d.csv.columns.push_back(col.value);
+            for (const auto& v : c->strings("null_values")) d.csv.null_values.push_back(v.value);
+        }
+    }
+    d.csv.max_record_size = d.max_record_size;
+    return d;
+}
+
+// The canonical serialisation of what shapes a query's state: its inputs (their parameters
+// decide what is read and where positions point), its slot space and every step of every node
+// — not outputs, late_output, dead letters or the policy, which a running query can change
+// without losing its windows. Programs appear as their source text.
+class fingerprint_writer {
+  public:
+    void input(const component_config& in, const chain::input_plan& plan) {
+        w_.str("input");
+        w_.str(in.name);
+        w_.str(in.type.value);
+        w_.str(canonical_text(in.params));
+        w_.u8(static_cast<std::uint8_t>(plan.decode.format));
+        w_.varint(plan.decode.max_record_size);
+    }
+    void slots(const std::vector<field_path>& fields, const std::vector<std::size_t>& text_slots) {
+        w_.str("slots");
+        w_.varint(fields.size());
+        for (const auto& f : fields) {
+            w_.varint(f.segments.size());
+            for (const auto& s : f.segments) w_.str(s);
+        }
+        w_.varint(text_slots.size());
+        for (const auto s : text_slots) w_.varint(s);
+    }
+    void node(const chain::node_plan& n, const std::vector<std::string>& texts) {
+        w_.str("node");
+        w_.str(n.name);
+        w_.varint(n.from.size());
+        for (const auto& f : n.from) {
+            w_.u8(static_cast<std::uint8_t>(f.type));
+            w_.varint(f.index);
+        }
+        w_.boolean(n.schema.has_value());
+        if (n.schema) {
+            w_.u8(static_cast<std::uint8_t>(n.schema->on_invalid));
+            w_.varint(n.schema->fields.size());
+            for (const auto& f : n.schema->fields) {
+                w_.str(f.name);
+                w_.varint(f.slot);
+                w_.u8(static_cast<std::uint8_t>(f.type));
+                w_.boolean(f.required);
+                w_.varint(f.allowed.size());
+                for (const auto& a : f.allowed) w_.str(a);
+                w_.boolean(f.minimum.has_value());
+                w_.f64(f.minimum.value_or(0));
+                w_.boolean(f.maximum.has_value());
+                w_.f64(f.maximum.value_or(0));
+                w_.str(f.pattern.value_or(""));
+                w_.str(f.time_format);
+            }
+        }
+        // The transforms, as their sources (set targets, renames and drops included).
+        w_.varint(texts.size());
+        for (const auto& t : texts) w_.str(t);
+        w_.varint(n.visible.size());
+        for (const auto& [name, slot] : n.visible) {
+            w_.str(name);
+            w_.varint(slot);
+        }
+        w_.boolean(n.time.has_value());
+        if (n.time) {
+            w_.str(n.time->format);
+            w_.varint(n.time->slot);
+        }
+        w_.boolean(n.engine.has_value());
+        if (n.engine) {
+            const engine::node_plan& e = *n.engine;
+            w_.u8(static_cast<std::uint8_t>(e.window.kind));
+            for (const auto v : {e.window.size, e.window.slide, e.window.gap,
+                                 e.window.allowed_lateness, e.window.idle_timeout, e.group_ttl}) {
+                w_.i64(v);
+            }
+            w_.boolean(e.processing_time);
+            w_.varint(e.max_groups);
+            w_.varint(e.group_by.size());
+            for (const auto& g : e.group_by) w_.str(g.to_string());
+            w_.varint(e.checks.size());
+            for (const auto& c : e.checks) {
+                w_.str(c.name);
+                w_.str(c.measure);
+                w_.str(c.must_be);
+                w_.str(c.should_be);
+                w_.u8(static_cast<std::uint8_t>(c.emit));
+            }
+        }
+    }
+    std::string digest() { return hex_digest(w_.take()); }
+
+  private:
+    byte_writer w_;
+};
+
+class query_builder {
+  public:
+    query_builder(const pipeline_config& p, const pipeline_checker& checked,
+                  const std::vector<component_plan>& inputs)
+        : p_(p), checked_(checked), inputs_(inputs) {}
+
+    compiled_query build(const query_plan& outline) {
+        compiled_query q;
+        q.name = outline.name;
+        auto chain = std::make_shared<chain::chain_plan>();
+        chain->pipeline = p_.name;
+        chain->query = outline.name;
+        chain->outputs = outline.outputs;
+        fingerprint_writer print;
+
+        std::map<std::string, std::uint32_t, std::less<>> input_index, node_index;
+        for (const auto& name : outline.inputs) {
+            const component_config* in = p_.find_input(name);
+            chain::input_plan ip;
+            ip.name = name;
+            ip.decode = decode_plan_of(*in);
+            input_index[name] = static_cast<std::uint32_t>(chain->inputs.size());
+            print.input(*in, ip);
+            chain->inputs.push_back(std::move(ip));
+            for (std::size_t i = 0; i < inputs_.size(); ++i) {
+                if (inputs_[i].name == name) q.inputs.push_back(i);
+            }
+        }
+
+        slot_space slots;
+        std::map<std::string, environment, std::less<>> env_after;  // node -> names after it
+        std::vector<environment> node_envs;
+        std::vector<std::vector<std::string>> texts;  // per node: its transforms' sources
+
+        for (const auto& name : outline.nodes) {
+            const node_config& n = *p_.find_node(name);
+            chain::node_plan c;
+            c.name = n.name;
+            environment env;
+            for (const auto& f : n.from) {
+                if (auto it = input_index.find(f.value); it != input_index.end()) {
+                    c.from.push_back({chain::source_ref::kind::input, it->second});
+                } else {
+                    c.from.push_back({chain::source_ref::kind::node, node_index.at(f.value)});
+                }
+                // A node reading a derived stream sees the names its source made.
+                if (auto it = env_after.find(f.value); it != env_after.end()) {
+                    env.insert(it->second.begin(), it->second.end());
+                }
+            }
+
+            if (n.schema && !n.schema->fields.empty()) {
+                schema::schema_description d;
+                d.on_invalid = schema::parse_invalid_action(n.schema->on_invalid.value)
+                                   .value_or(schema::invalid_action::drop);
+                for (const auto& f : n.schema->fields) {
+                    schema::field_description fd;
+                    fd.name = f.name.value;
+                    fd.slot = resolve(f.name.value, env, slots);
+                    fd.type =
+                        schema::parse_field_type(f.type.value).value_or(schema::field_type::string);
+                    fd.required = f.required;
+                    for (const auto& a : f.allowed) fd.allowed.push_back(a.value);
+                    if (f.minimum) fd.minimum = f.minimum->value;
+                    if (f.maximum) fd.maximum = f.maximum->value;
+                    if (f.pattern) fd.pattern = f.pattern->value;
+                    if (n.time && !n.time->processing && n.time->field.value == f.name.value) {
+                        fd.time_format = n.time->format.value;
+                    }
+                    d.fields.push_back(std::move(fd));
+                }
+                c.schema = std::move(d);
+            }
+            if (n.schema && n.schema->dead_letter) {
+                c.dead_letter = output_of(*chain, n.schema->dead_letter->value);
+            }
+
+            std::vector<std::string> sources;
+            for (const auto& t : n.transforms) {
+                chain::transform_plan ct;
+                switch (t.type) {
+                    case transform_config::kind::filter:
+                        ct.type = chain::transform_plan::kind::filter;
+                        ct.filter = program(t.expression.value, env, slots, value_type::boolean);
+                        sources.push_back("filter " + t.expression.value);
+                        c.transforms.push_back(std::move(ct));
+                        break;
+                    case transform_config::kind::set:
+                        ct.type = chain::transform_plan::kind::set;
+                        for (const auto& [target, text] : t.assignments) {
+                            auto compiled = program(text.value, env, slots, value_type::any);
+                            const std::uint32_t slot = slots.computed(target.value);
+                            env[target.value] = slot;
+                            ct.assignments.emplace_back(slot, std::move(compiled));
+                            sources.push_back("set " + target.value + " = " + text.value);
+                        }
+                        c.transforms_reshape = true;
+                        c.transforms.push_back(std::move(ct));
+                        break;
+                    case transform_config::kind::rename:
+                        for (const auto& [from, to] : t.assignments) {
+                            const std::uint32_t slot = resolve(from.value, env, slots);
+                            env.erase(from.value);
+                            env[to.value] = slot;
+                            sources.push_back("rename " + from.value + " " + to.value);
+                        }
+                        c.transforms_reshape = true;
+                        break;
+                    case transform_config::kind::drop:
+                        for (const auto& [field, unused] : t.assignments) {
+                            // Later references read a slot nobody fills: absent.
+                            env[field.value] = slots.computed(field.value);
+                            sources.push_back("drop " + field.value);
+                        }
+                        c.transforms_reshape = true;
+                        break;
+                }
+            }
+
+            if (n.emits_results()) {
+                engine::node_plan plan;
+                plan.pipeline = p_.name;
+                plan.node = n.name;
+                plan.window = window_of(*n.window);
+                plan.processing_time = !n.time || n.time->processing;
+                plan.group_ttl =
+                    n.group_by.empty() ? 0 : n.group_ttl.value.count() * time::ns_per_ms;
+                plan.max_groups = static_cast<std::size_t>(n.max_groups.value);
+                plan.sources = n.from.size();
+                for (const auto& g : n.group_by) {
+                    resolve(g.value, env, slots);
+                    plan.group_by.push_back(parse_path(g.value));
+                }
+                for (const auto& check : n.checks) {
+                    const parsed_check* parsed = checked_.parsed(check);
+                    if (parsed == nullptr || !parsed->measure) {
+                        throw std::logic_error("check " + check.name.value + " was not parsed");
+                    }
+                    engine::check_plan cp;
+                    cp.name = check.name.value;
+                    cp.measure = check.measure.value;
+                    cp.must_be = check.must_be ? check.must_be->value : "";
+                    cp.should_be = check.should_be ? check.should_be->value : "";
+                    cp.emit = emit_of(n.emit.value);
+                    cp.parsed_measure = parsed->measure;
+                    cp.parsed_must_be = parsed->must_be;
+                    cp.parsed_should_be = parsed->should_be;
+                    for (const auto& call : parsed->measure->calls()) {
+                        for (const auto& arg : call.args) {
+                            if (arg.kind == measure::arg_kind::field) {
+                                resolve(arg.field.to_string(), env, slots);
+                            }
+                        }
+                    }
+                    plan.checks.push_back(std::move(cp));
+                }
+                if (!plan.processing_time) {
+                    time::time_parser::error err;
+                    auto parser = time::time_parser::compile(n.time->format.value, &err);
+                    if (!parser) {
+                        throw std::logic_error("time format " + n.time->format.value +
+                                               " did not compile");
+                    }
+                    chain::event_time_plan t;
+                    t.parser = *parser;
+                    t.format = n.time->format.value;
+                    t.field = n.time->field.value;
+                    t.slot = resolve(n.time->field.value, env, slots);
+                    if (parser->type() != time::time_parser::kind::rfc3339 &&
+                        parser->type() != time::time_parser::kind::pattern) {
+                        chain->number_text_slots.push_back(t.slot);
+                    }
+                    c.time = std::move(t);
+                }
+                c.engine = std::move(plan);
+            }
+            if (n.late_output) c.late_output = output_of(*chain, n.late_output->value);
+            for (const auto& o : n.outputs) c.outputs.push_back(output_of(*chain, o.value));
+
+            env_after[n.name] = env;
+            c.visible.assign(env.begin(), env.end());
+            node_envs.push_back(env);
+            node_index[n.name] = static_cast<std::uint32_t>(chain->nodes.size());
+            texts.push_back(std::move(sources));
+            chain->nodes.push_back(std::move(c));
+        }
+
+        // Now the slot count is final: each engine sees every slot, named as its node names it
+        // (slots it does not name get a placeholder no measure can refer to).
+        const std::size_t total = slots.size();
+        for (std::size_t i = 0; i < chain->nodes.size(); ++i) {
+            if (!chain->nodes[i].engine) continue;
+            auto& fields = chain->nodes[i].engine->fields;
+            fields.assign(total, field_path{});
+            for (std::size_t s = 0; s < total; ++s) {
+                fields[s] = field_path{{std::string("\0slot:", 6) + std::to_string(s)}};
+            }
+            for (const auto& [name, slot] : node_envs[i]) fields[slot] = parse_path(name);
+        }
+        chain->fields = slots.take();
+
+        print.slots(chain->fields, chain->number_text_slots);
+        for (std::size_t i = 0; i < chain->nodes.size(); ++i) print.node(chain->nodes[i], texts[i]);
+        q.fingerprint = print.digest();
+        q.legacy_fingerprint = legacy_fingerprint(outline);
+        q.policy = policy_of(outline);
+        q.chain = std::move(chain);
+        return q;
+    }
+
+  private:
+    static chain::output_index output_of(const chain::chain_plan& chain, const std::string& name) {
+        const auto it = std::find(chain.outputs.begin(), chain.outputs.end(), name);
+        if (it == chain.outputs.end()) {
+            throw std::logic_error("output " + name + " is not among the query's outputs");
+        }
+        return static_cast<chain::output_index>(it - chain.outputs.begin());
+    }
+
+    std::shared_ptr<const expr::program> program(const std::string& text, environment& env,
+                                                 slot_space& slots, value_type expected) {
+        expr::compile_options options;
+        options.expected = expected;
+        options.resolve = [&](const field_path& p) -> std::optional<std::uint32_t> {
+            return resolve(p.to_string(), env, slots);
+        };
+        auto compiled = expr::compile(text, options);
+        if (!compiled) {
+            // The checking pass compiled it already: this would be a bug of the compiler.
+            throw std::logic_error("expression \"" + text + "\": " + compiled.error().message);
+        }
+        return std::make_shared<const expr::program>(std::move(*compiled));
+    }
+
+    query_policy policy_of(const query_plan& outline) const {
+        query_policy policy;
+        for (const auto& name : outline.nodes) policy.critical |= p_.find_node(name)->critical;
+        const node_config& terminal = *p_.find_node(outline.nodes.back());
+        policy.on_error = terminal.on_error.action.value == "stop" ? error_action::stop
+                                                                   : error_action::keep_going;
+        policy.max_errors = static_cast<std::uint64_t>(terminal.on_error.max_errors.value);
+        policy.error_period = terminal.on_error.per.value;
+        policy.buffer_max_records = static_cast<std::uint64_t>(terminal.buffer.max_records.value);
+        const std::string& full = terminal.buffer.when_full.value;
+        policy.when_full = full == "drop_newest"   ? full_action::drop_newest
+                           : full == "drop_oldest" ? full_action::drop_oldest
+                                                   : full_action::block;
+        return policy;
+    }
+
+    // The fingerprint of format-1 checkpoints, exactly as weir computed it before the compiled
+    // plan (a hand-assembled text of the query's settings). Only for resuming those.
+    std::string legacy_fingerprint(const query_plan& outline) const {
+        std::string canonical = "weir-query-v1\n";
+        for (const auto& name : outline.inputs) {
+            canonical += "input " + name + " ";
+            canonical_value(p_.find_input(name)->params, canonical);
+            canonical += "\n";
+        }
+        for (const auto& name : outline.nodes) {
+            const node_config& n = *p_.find_node(name);
+            canonical += "node " + n.name + " from";
+            for (const auto& f : n.from) canonical += " " + f.value;
+            canonical += "\n";
+            if (n.schema && !n.schema->fields.empty()) {
+                canonical += "schema " + n.schema->on_invalid.value + "\n";
+                for (const auto& f : n.schema->fields) {
+                    std::size_t allowed = f.allowed.size();
+                    canonical += fmt::format(
+                        "field {} {} {} {} {} {} {}\n", f.name.value, f.type.value, f.required,
+                        allowed, f.minimum ? f.minimum->value : 0.0,
+                        f.maximum ? f.maximum->value : 0.0, f.pattern ? f.pattern->value : "");
+                    for (const auto& a : f.allowed) canonical += " enum " + a.value + "\n";
+                }
+            }
+            for (const auto& t : n.transforms) {
+                switch (t.type) {
+                    case transform_config::kind::filter:
+                        canonical += "filter " + t.expression.value + "\n";
+                        break;
+                    case transform_config::kind::set:
+                        for (const auto& [target, text] : t.assignments) {
+                            canonical += "set " + target.value + " = " + text.value + "\n";
+                        }
+                        break;
+                    case transform_config::kind::rename:
+                        for (const auto& [from, to] : t.assignments) {
+                            canonical += "rename " + from.value + " " + to.value + "\n";
+                        }
+                        break;
+                    case transform_config::kind::drop:
+                        for (const auto& [field, unused] : t.assignments) {
+                            canonical += "drop " + field.value + "\n";
+                        }
+                        break;
+                }
+            }
+            if (!n.emits_results()) continue;
+            for (const auto& c : n.checks) {
+                canonical += "check " + c.name.value + " " + c.measure.value + " | " +
+                             (c.must_be ? c.must_be->value : "") + " | " +
+                             (c.should_be ? c.should_be->value : "") + " | " + n.emit.value + "\n";
+            }
+            const window::window_spec w = window_of(*n.window);
+            const std::int64_t ttl =
+                n.group_by.empty() ? 0 : n.group_ttl.value.count() * time::ns_per_ms;
+            canonical += fmt::format("window {} {} {} {} {} {}\n", n.window->type.value, w.size,
+                                     w.slide, w.gap, w.allowed_lateness, w.idle_timeout);
+            canonical +=
+                fmt::format("groups {} {}\n", ttl, static_cast<std::size_t>(n.max_groups.value));
+            for (const auto& g : n.group_by) canonical += "group_by " + g.value + "\n";
+            if (n.time && !n.time->processing) {
+                canonical += "time " + n.time->field.value + " " + n.time->format.value + "\n";
+            } else {
+                canonical += "time processing\n";
+            }
+        }
+        return hex_digest(canonical);
+    }
+
+    const pipeline_config& p_;
+    const pipeline_checker& checked_;
+    const std::vector<component_plan>& inputs_;
+};
+
+component_plan component_of(const component_config& c) {
+    return {c.name, c.type.value, c.info->spec, c.params};
+}
+
+}  // namespace
+
+std::string canonical_text(const params::value& v) {
+    std::string out;
+    canonical_value(v, out);
+    return out;
+}
+
+std::shared_ptr<const compiled_pipeline> compile_pipeline(const pipeline_config& pipeline,
+                                                          bool had_errors, bool refuse_unbuilt,
+                                                          diagnostics& out) {
+    const std::size_t errors_before = out.error_count();
+    pipeline_checker checker(pipeline, refuse_unbuilt, out);
+    checker.run();
+    if (had_errors || out.error_count() > errors_before || checker.uses_unbuilt()) return nullptr;
+    const auto unbuilt = [](const component_config& c) { return !c.info->implemented; };
+    if (std::any_of(pipeline.inputs.begin(), pipeline.inputs.end(), unbuilt) ||
+        std::any_of(pipeline.outputs.begin(), pipeline.outputs.end(), unbuilt)) {
+        return nullptr;
+    }
+
+    auto plan = std::make_shared<compiled_pipeline>();
+    plan->name = pipeline.name;
+    plan->file = pipeline.file;
+    for (const auto& in : pipeline.inputs) plan->inputs.push_back(component_of(in));
+    for (const auto& o : pipeline.outputs) {
+        plan->outputs.push_back(component_of(o));
+        plan->outputs_fingerprint += o.name + "=" + canonical_text(o.params) + "\n";
+    }
+    query_builder builder(pipeline, checker, plan->inputs);
+    for (const auto& outline : split_queries(pipeline)) {
+        plan->queries.push_back(builder.build(outline));
+    }
+    return plan;
+}
+
+}  // namespace weir::config

@@ -1,0 +1,454 @@
+// Whole pipelines in process, through the node chain (core/chain/node_chain.h): YAML compiled
+// by the one compile (config/plan.h), records handed over by a memory input in random
+// deliveries, everything the chain produces captured by a sink. The property every restart
+// rests on: a snapshot at any record boundary, restored into a fresh chain that reads on from
+// there, gives exactly what an uninterrupted run gives — results, derived records, late records
+// and dead letters — for JSON and CSV inputs, with schemas, transforms and late records.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config/load.h"
+#include "config/plan.h"
+#include "connectors/register.h"
+#include "core/chain/node_chain.h"
+#include "core/record/padded_buffer.h"
+
+namespace weir::test {
+namespace {
+
+using time::timestamp_ns;
+constexpr timestamp_ns k_s = time::ns_per_s;
+constexpr timestamp_ns k_now = 1'795'000'000 * k_s;  // a fixed wall clock
+
+const params::component_registry& registry() {
+    static const params::component_registry r = [] {
+        params::component_registry out;
+        connectors::register_builtin_connectors(out);
+        return out;
+    }();
+    return r;
+}
+
+// The only query of a one-pipeline YAML text.
+std::shared_ptr<const config::compiled_pipeline> compile(const std::string& yaml) {
+    const auto r = config::load_text(yaml, "test.yaml", registry(),
+                                     [](const std::string&) { return std::nullopt; });
+    std::string problems;
+    for (const auto& d : r.diags.sorted()) problems += format(d) + "\n";
+    EXPECT_FALSE(r.diags.has_errors()) << problems;
+    if (r.config.pipelines.empty() || !r.config.pipelines[0].plan) return nullptr;
+    return r.config.pipelines[0].plan;
+}
+
+// Everything the chain hands out, as text lines in order: "<output> <json>".
+class capture_sink : public chain::chain_sink {
+  public:
+    explicit capture_sink(const chain::chain_plan& plan) : plan_(plan) {}
+
+    std::vector<std::string> lines;
+    std::uint64_t decoded = 0;
+    std::uint64_t invalid = 0;
+    std::uint64_t schema_invalid = 0;
+    std::string failure;
+
+    bool on_decoded(std::size_t, std::size_t records, std::size_t, std::size_t bad, invalid_reason,
+                    std::size_t) override {
+        decoded += records;
+        invalid += bad;
+        return true;
+    }
+    bool on_schema_invalid(std::size_t, std::size_t n) override {
+        schema_invalid += n;
+        return true;
+    }
+    void on_failure(const std::string& message) override { failure = message; }
+    void on_results(std::size_t, std::span<const check_result>) override {}
+    bool admit(std::size_t, chain::output_index, std::size_t) override { return true; }
+    void write_result(chain::output_index output, const check_result& r) override {
+        std::string json;
+        append_json(r, json);
+        lines.push_back(plan_.outputs[output] + " " + json);
+    }
+    void write_record(chain::output_index output, std::string_view json) override {
+        lines.push_back(plan_.outputs[output] + " " + std::string(json));
+    }
+
+  private:
+    const chain::chain_plan& plan_;
+};
+
+// Hands `text` (complete lines) to input 0 in deliveries of random sizes, each a whole number
+// of lines, in a padded buffer as inputs do.
+void deliver_lines(chain::node_chain& chain, std::string_view text, std::mt19937& rng,
+                   std::size_t max_lines) {
+    std::size_t at = 0;
+    padded_buffer buffer;
+    while (at < text.size()) {
+        std::size_t end = at;
+        const std::size_t lines = 1 + rng() % max_lines;
+        for (std::size_t i = 0; i < lines && end < text.size(); ++i) {
+            const std::size_t nl = text.find('\n', end);
+            end = nl == std::string_view::npos ? text.size() : nl + 1;
+        }
+        buffer.clear();
+        buffer.append(text.substr(at, end - at));
+        chain.deliver(0, "", record_delivery{buffer.view(), {}, {}}, k_now);
+        at = end;
+    }
+}
+
+// The byte offset after the first `n` lines of `text`.
+std::size_t after_lines(std::string_view text, std::size_t n) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < n; ++i) at = text.find('\n', at) + 1;
+    return at;
+}
+
+std::size_t count_lines(std::string_view text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+struct run_output {
+    std::vector<std::string> lines;
+    std::uint64_t decoded = 0;
+
+    // Per output, in order. (Across outputs the interleaving follows the deliveries: a
+    // batch's dead letters leave before the results its records close.)
+    std::map<std::string, std::vector<std::string>> by_output() const {
+        std::map<std::string, std::vector<std::string>> out;
+        for (const auto& l : lines) out[l.substr(0, l.find(' '))].push_back(l);
+        return out;
+    }
+};
+
+run_output uninterrupted(const std::shared_ptr<const config::compiled_pipeline>& p,
+                         std::string_view text, std::uint32_t seed) {
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    std::mt19937 rng(seed);
+    deliver_lines(chain, text, rng, 7);
+    chain.end_input(0, k_now);
+    chain.finish(k_now);
+    return {sink.lines, sink.decoded};
+}
+
+// Reads `text` up to `cut` bytes, snapshots, and goes on in a fresh chain restored from the
+// snapshot (as a restart does: the input resumes at its position).
+run_output restarted(const std::shared_ptr<const config::compiled_pipeline>& p,
+                     std::string_view text, std::size_t cut, std::uint32_t seed) {
+    const auto& plan = p->queries.at(0).chain;
+    std::mt19937 rng(seed);
+    run_output out;
+    chain::node_chain::sections saved;
+    {
+        capture_sink sink(*plan);
+        chain::node_chain first(plan, sink, {{""}}, k_now);
+        deliver_lines(first, text.substr(0, cut), rng, 7);
+        saved = first.snapshot();
+        out.lines = sink.lines;
+        out.decoded = sink.decoded;
+    }
+    capture_sink sink(*plan);
+    chain::node_chain second(plan, sink, {{""}}, k_now);
+    std::string error;
+    EXPECT_TRUE(second.restore(saved, error)) << error;
+    deliver_lines(second, text.substr(cut), rng, 7);
+    second.end_input(0, k_now);
+    second.finish(k_now);
+    out.lines.insert(out.lines.end(), sink.lines.begin(), sink.lines.end());
+    out.decoded += sink.decoded;
+    return out;
+}
+
+// Records over a few minutes of event time, out of order, some late, some violating the
+// schema, some malformed.
+std::string json_records(std::uint32_t seed, std::size_t n) {
+    std::mt19937 rng(seed);
+    std::ostringstream os;
+    timestamp_ns newest = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t kind = rng() % 40;
+        if (kind == 0) {
+            os << "{not json\n";
+            continue;
+        }
+        newest += (rng() % 3000) * time::ns_per_ms;
+        // Mostly a little behind the newest; now and then far behind (late).
+        const timestamp_ns behind = (kind == 1 ? 30'000 + rng() % 60'000 : rng() % 4000);
+        const timestamp_ns t = 1'795'000'000 * k_s + newest - behind * time::ns_per_ms;
+        os << "{\"ts\":\"" << time::format_rfc3339_ms(t) << "\",\"host\":\"h" << rng() % 3 << "\"";
+        if (kind != 2) os << ",\"v\":" << (kind == 3 ? -5 : static_cast<int>(rng() % 100));
+        if (kind == 4) os << ",\"status\":\"test\"";
+        os << ",\"note\":\"n" << i << "\"}\n";
+    }
+    return os.str();
+}
+
+const char* const k_json_pipeline = R"(pipeline: p
+inputs:
+  in: {type: stdin, format: json}
+nodes:
+  clean:
+    from: in
+    schema:
+      fields:
+        v: {type: number, min: 0}
+        ts: {type: timestamp, required: true}
+      on_invalid: drop
+      dead_letter: letters
+    transforms:
+      - filter: 'status == null or status != "test"'
+      - set: {v2: 'v * 2'}
+      - rename: {note: remark}
+      - drop: [host_alias]
+    outputs: [derived]
+  quality:
+    from: clean
+    time: {field: ts, format: rfc3339}
+    window: {type: tumbling, size: 10s, allowed_lateness: 2s}
+    group_by: [host]
+    checks:
+      - {name: volume, measure: count(), must_be: "> 2"}
+      - {name: level, measure: mean(v2), must_be: "< 150"}
+      - {name: spread, measure: max(v) - min(v), should_be: "< 90"}
+      - {name: gaps, measure: missing_fraction(v), must_be: "< 10%"}
+    late_output: late
+    outputs: [results]
+outputs:
+  results: {type: console}
+  derived: {type: console}
+  late: {type: console}
+  letters: {type: console}
+)";
+
+TEST(chain_runtime, json_snapshot_at_every_record_boundary_equals_an_uninterrupted_run) {
+    const auto p = compile(k_json_pipeline);
+    ASSERT_TRUE(p);
+    const std::string text = json_records(7, 160);
+    const run_output whole = uninterrupted(p, text, 1);
+    // The run exercises every product: results, derived records, late records, dead letters.
+    std::set<std::string> kinds;
+    for (const auto& l : whole.lines) kinds.insert(l.substr(0, l.find(' ')));
+    EXPECT_EQ(kinds, (std::set<std::string>{"derived", "late", "letters", "results"}));
+    const std::size_t n = count_lines(text);
+    for (std::size_t k = 0; k <= n; ++k) {
+        const run_output cut = restarted(p, text, after_lines(text, k), 100 + k);
+        ASSERT_EQ(cut.by_output(), whole.by_output()) << "restart after record " << k;
+        EXPECT_EQ(cut.decoded, whole.decoded);
+    }
+}
+
+TEST(chain_runtime, deliveries_of_any_size_give_the_same_products) {
+    const auto p = compile(k_json_pipeline);
+    ASSERT_TRUE(p);
+    const std::string text = json_records(11, 300);
+    const run_output first = uninterrupted(p, text, 1);
+    for (std::uint32_t seed = 2; seed < 12; ++seed) {
+        EXPECT_EQ(uninterrupted(p, text, seed).by_output(), first.by_output()) << seed;
+    }
+}
+
+// Whole records (messages, datagrams) rather than lines: the same products.
+TEST(chain_runtime, deliveries_with_record_ends_read_like_lines) {
+    const auto p = compile(k_json_pipeline);
+    ASSERT_TRUE(p);
+    const std::string text = json_records(5, 200);
+    const run_output lines = uninterrupted(p, text, 1);
+
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    padded_buffer bytes;
+    std::vector<std::uint32_t> ends;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const std::size_t nl = text.find('\n', at);
+        bytes.append(std::string_view(text).substr(at, nl - at));  // no line ends at all
+        ends.push_back(static_cast<std::uint32_t>(bytes.size()));
+        at = nl + 1;
+        if (ends.size() == 13) {
+            chain.deliver(0, "", record_delivery{bytes.view(), ends, {}}, k_now);
+            bytes.clear();
+            ends.clear();
+        }
+    }
+    chain.deliver(0, "", record_delivery{bytes.view(), ends, {}}, k_now);
+    chain.finish(k_now);
+    EXPECT_EQ((run_output{sink.lines, 0}.by_output()), lines.by_output());
+}
+
+const char* const k_csv_pipeline = R"(pipeline: p
+inputs:
+  in: {type: stdin, format: csv, csv: {null_values: [NA]}}
+nodes:
+  quality:
+    from: in
+    schema:
+      fields:
+        v: {type: number}
+      on_invalid: keep
+      dead_letter: letters
+    transforms:
+      - filter: 'host != "h2" or v == null'
+    time: {field: ts, format: epoch_s}
+    window: {type: sliding, size: 20s, slide: 5s, allowed_lateness: 1s}
+    group_by: [host]
+    checks:
+      - {name: volume, measure: count(), must_be: "> 1"}
+      - {name: level, measure: mean(v), must_be: "< 60"}
+      - {name: invalid, measure: invalid_count(), must_be: "== 0"}
+    late_output: late
+    outputs: [results]
+outputs:
+  results: {type: console}
+  late: {type: console}
+  letters: {type: console}
+)";
+
+std::string csv_records(std::uint32_t seed, std::size_t n) {
+    std::mt19937 rng(seed);
+    std::ostringstream os;
+    os << "ts,host,v,comment\n";
+    std::int64_t newest = 1'795'000'000;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t kind = rng() % 30;
+        newest += rng() % 3;
+        const std::int64_t t = newest - (kind == 0 ? 20 + rng() % 20 : rng() % 2);
+        os << t << ",h" << rng() % 3 << ",";
+        if (kind == 1) {
+            os << "NA";
+        } else if (kind == 2) {
+            os << "lots";  // not a number: kept, counted invalid
+        } else {
+            os << rng() % 100;
+        }
+        // Quoted cells with a delimiter and a doubled quote.
+        os << (kind == 3 ? ",\"a, \"\"b\"\"\"" : ",c") << "\n";
+        if (kind == 4) os << "1,2\n";  // malformed: too few cells
+    }
+    return os.str();
+}
+
+TEST(chain_runtime, csv_snapshot_at_every_record_boundary_equals_an_uninterrupted_run) {
+    const auto p = compile(k_csv_pipeline);
+    ASSERT_TRUE(p);
+    const std::string text = csv_records(3, 150);
+    const run_output whole = uninterrupted(p, text, 1);
+    std::set<std::string> kinds;
+    for (const auto& l : whole.lines) kinds.insert(l.substr(0, l.find(' ')));
+    EXPECT_EQ(kinds, (std::set<std::string>{"late", "letters", "results"}));
+    const std::size_t n = count_lines(text);
+    // From 1: the first line is the header, which the snapshot carries once it was read.
+    for (std::size_t k = 1; k <= n; ++k) {
+        const run_output cut = restarted(p, text, after_lines(text, k), 100 + k);
+        ASSERT_EQ(cut.by_output(), whole.by_output()) << "restart after line " << k;
+    }
+}
+
+// Two inputs: each source holds the watermark back; a source that goes away no longer does;
+// a snapshot restores watermark sources by id when the set changed meanwhile.
+const char* const k_two_inputs = R"(pipeline: p
+inputs:
+  a: {type: stdin}
+  b: {type: tcp, listen: "127.0.0.1:0"}
+nodes:
+  both:
+    from: [a, b]
+    time: {field: ts, format: epoch_s}
+    window: {type: tumbling, size: 10s}
+    checks:
+      - {name: volume, measure: count(), must_be: "> 0"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+)";
+
+void deliver_one(chain::node_chain& chain, std::size_t input, std::string_view source,
+                 std::int64_t ts) {
+    padded_buffer b;
+    b.append("{\"ts\":" + std::to_string(ts) + "}\n");
+    chain.deliver(input, source, record_delivery{b.view(), {}, {}}, k_now);
+}
+
+TEST(chain_runtime, sources_hold_the_watermark_back_until_they_go_away) {
+    const auto p = compile(k_two_inputs);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    ASSERT_EQ(plan->inputs.size(), 2u);
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}, {"x"}}, k_now);
+    deliver_one(chain, 0, "", 100);
+    deliver_one(chain, 0, "", 125);
+    EXPECT_TRUE(sink.lines.empty()) << "input b's source x holds the watermark back";
+    deliver_one(chain, 1, "x", 121);
+    EXPECT_EQ(sink.lines.size(), 2u) << "windows [90,100) and [100,110) and [110,120)";
+    // A new source of b holds it back again from now on; its removal releases it.
+    chain.add_source(1, "y", k_now);
+    deliver_one(chain, 0, "", 140);
+    deliver_one(chain, 1, "x", 140);
+    const std::size_t before = sink.lines.size();
+    EXPECT_EQ(chain.engine(0)->watermark(), 121 * k_s);
+    chain.remove_source(1, "y");
+    deliver_one(chain, 0, "", 141);
+    EXPECT_GT(sink.lines.size(), before);
+    EXPECT_EQ(chain.engine(0)->watermark(), 140 * k_s);
+
+    // Restored into a chain whose input b has other sources: x is matched by id, z is new.
+    const auto saved = chain.snapshot();
+    capture_sink sink2(*plan);
+    chain::node_chain next(plan, sink2, {{""}, {"x", "z"}}, k_now);
+    std::string error;
+    ASSERT_TRUE(next.restore(saved, error)) << error;
+    EXPECT_EQ(next.engine(0)->watermark(), 140 * k_s);
+    deliver_one(next, 0, "", 200);
+    deliver_one(next, 1, "x", 200);
+    EXPECT_EQ(next.engine(0)->watermark(), 140 * k_s) << "z holds it back";
+    deliver_one(next, 1, "z", 200);
+    EXPECT_EQ(next.engine(0)->watermark(), 200 * k_s);
+}
+
+TEST(chain_runtime, a_damaged_section_is_refused_with_its_name) {
+    const auto p = compile(k_json_pipeline);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    std::mt19937 rng(1);
+    deliver_lines(chain, json_records(1, 50), rng, 5);
+    auto saved = chain.snapshot();
+    ASSERT_EQ(saved.size(), 1u);
+    EXPECT_EQ(saved[0].first, "engine/quality");
+    saved[0].second.resize(saved[0].second.size() / 2);
+    capture_sink sink2(*plan);
+    chain::node_chain next(plan, sink2, {{""}}, k_now);
+    std::string error;
+    EXPECT_FALSE(next.restore(saved, error));
+    EXPECT_NE(error.find("node \"quality\""), std::string::npos) << error;
+    EXPECT_FALSE(next.restore({{"mystery/x", "1"}}, error));
+    EXPECT_NE(error.find("mystery/x"), std::string::npos) << error;
+}
+
+TEST(chain_runtime, a_schema_that_fails_stops_the_delivery) {
+    std::string yaml = k_json_pipeline;
+    yaml.replace(yaml.find("on_invalid: drop"), 16, "on_invalid: fail");
+    const auto p = compile(yaml);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    padded_buffer b;
+    b.append("{\"ts\":\"2026-11-20T10:00:00Z\",\"v\":-1,\"host\":\"h\"}\n");
+    chain.deliver(0, "", record_delivery{b.view(), {}, {}}, k_now);
+    EXPECT_NE(sink.failure.find("violates the schema"), std::string::npos) << sink.failure;
+    EXPECT_TRUE(sink.lines.empty());
+}
+
+}  // namespace
+}  // namespace weir::test
