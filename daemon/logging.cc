@@ -12,6 +12,7 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "core/diag/assert.h"
 #include "core/result/check_result.h"
 #include "core/time/timestamp.h"
 
@@ -208,6 +209,12 @@ std::function<std::optional<std::string>(const std::string&)> secret_tracking_en
 }
 
 void configure_logging(const logging_options& options) {
+    // Broken invariants weir survives (WEIR_CHECK) and those it does not (WEIR_ASSERT, then
+    // abort) go to the log, not only to stderr.
+    diag::set_invariant_handler([](const diag::broken_invariant& where) {
+        spdlog::error("internal error at {}:{}: {} ({}); please report it", where.file, where.line,
+                      where.message, where.condition);
+    });
     spdlog::sink_ptr sink = options.sink;
     if (!sink) sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink = std::make_shared<redacting_sink>(std::move(sink));

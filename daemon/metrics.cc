@@ -12,6 +12,8 @@
 #include <sstream>
 #include <vector>
 
+#include "core/diag/assert.h"
+
 namespace weir::daemon {
 
 using prometheus::Counter;
@@ -510,6 +512,13 @@ std::vector<failing_check> metrics::failing_checks(std::string_view pipeline,
 std::string metrics::serialize() const {
     auto families = registry_->Collect();
     append_process_metrics(families);
+    // Invariants found broken where weir goes on (WEIR_CHECK, core/diag/assert.h): a bug to
+    // report, counted where no alert can miss it.
+    families.push_back(process_family("weir_internal_errors_total",
+                                      "Internal errors weir detected and survived (a bug: "
+                                      "the log says where).",
+                                      prometheus::MetricType::Counter,
+                                      static_cast<double>(diag::broken_checks())));
     return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -5,12 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <limits>
 
 #include "daemon/logging.h"
 
 namespace weir::daemon {
 
 namespace asio = boost::asio;
+
+// A checkpoint's snapshot is taken in slices of about this many bytes, one per strand turn.
+constexpr std::size_t k_snapshot_slice_bytes = 1 << 20;
 
 const char* to_string(query_state s) {
     switch (s) {
@@ -194,6 +198,7 @@ bool query::restore(std::string& error) {
 void query::on_records(std::size_t input, std::string_view source,
                        const connectors::record_delivery& records) {
     if (!active() || stopping_) return;
+    finish_snapshot();  // an input that delivers while paused: the snapshot is taken first
     chain_->deliver(input, source, records, env_.clock());
     report_nodes();
     apply_back_pressure();
@@ -202,6 +207,7 @@ void query::on_records(std::size_t input, std::string_view source,
 void query::on_sources_changed(std::size_t input, std::span<const connectors::source_id> added,
                                std::span<const connectors::source_id> removed) {
     if (!active() || stopping_) return;
+    finish_snapshot();
     const time::timestamp_ns now = env_.clock();
     for (const auto& s : removed) chain_->remove_source(input, s);
     for (const auto& s : added) chain_->add_source(input, s, now);
@@ -209,6 +215,7 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
 
 void query::on_end(std::size_t input) {
     if (!active() || stopping_) return;
+    finish_snapshot();
     chain_->end_input(input, env_.clock());
     report_nodes();
     ended_[input] = true;
@@ -571,8 +578,10 @@ void query::schedule_tick() {
     tick_timer_.expires_after(std::chrono::seconds(1));
     tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || !self->active() || self->stopping_) return;
-        self->chain_->advance(self->env_.clock());
-        self->report_nodes();
+        if (!self->snapshot_) {  // the chain's time stands still while it is being saved
+            self->chain_->advance(self->env_.clock());
+            self->report_nodes();
+        }
         record_problem_log().flush_expired();
         self->apply_back_pressure();
         self->schedule_tick();
@@ -606,8 +615,48 @@ void query::checkpoint(std::function<void(bool ok)> then) {
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         data->inputs.emplace_back(plan_.chain->inputs[i].name, inputs_[i]->position());
     }
-    if (chain_) data->sections = chain_->snapshot();
+    if (!chain_) {
+        write_checkpoint(std::move(data), std::move(then));
+        return;
+    }
+    // The chain's state in slices, each its own turn of the strand, so a large state never
+    // holds the thread long (with --threads 1, /health shares it). Nothing may reach the
+    // chain meanwhile: the inputs pause, ticks wait.
+    snapshot_ = std::make_shared<snapshot_job>();
+    snapshot_->data = std::move(data);
+    snapshot_->then = std::move(then);
+    if (!stopping_ && !paused_) {
+        for (auto& in : inputs_) in->pause();
+    }
+    snapshot_step();
+}
 
+void query::snapshot_step() {
+    if (!snapshot_) return;
+    if (!chain_->snapshot_some(snapshot_->progress, k_snapshot_slice_bytes)) {
+        asio::post(strand_, [self = shared_from_this(), job = snapshot_] {
+            if (self->snapshot_ == job) self->snapshot_step();
+        });
+        return;
+    }
+    finish_snapshot();
+}
+
+void query::finish_snapshot() {
+    if (!snapshot_) return;
+    while (!chain_->snapshot_some(snapshot_->progress, std::numeric_limits<std::size_t>::max())) {
+    }
+    auto job = std::move(snapshot_);
+    snapshot_.reset();
+    job->data->sections = std::move(job->progress.out);
+    if (!stopping_ && !paused_ && active()) {
+        for (auto& in : inputs_) in->resume();
+    }
+    write_checkpoint(std::move(job->data), std::move(job->then));
+}
+
+void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
+                             std::function<void(bool ok)> then) {
     struct pending_flush {
         std::size_t left = 0;
         bool ok = true;

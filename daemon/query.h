@@ -135,8 +135,20 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
 
     void schedule_tick();
     void schedule_checkpoint();
-    // Snapshot now; flush the outputs; then write. `then` runs on the strand afterwards.
+    // Snapshot now (in slices, inputs paused); flush the outputs; then write, off the loop.
+    // `then` runs on the strand afterwards.
     void checkpoint(std::function<void(bool ok)> then);
+    void snapshot_step();
+    // Takes what is left of a snapshot under way at once (a delivery must not overtake it).
+    void finish_snapshot();
+    void write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
+                          std::function<void(bool ok)> then);
+    struct snapshot_job {
+        chain::node_chain::snapshot_progress progress;
+        std::shared_ptr<checkpoint::checkpoint_data> data;
+        std::function<void(bool ok)> then;
+    };
+    std::shared_ptr<snapshot_job> snapshot_;  // a snapshot under way
     void finish_once();
     void stop_inputs();
 

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "core/checkpoint/byte_codec.h"
 #include "core/decode/csv_decoder.h"
 #include "core/decode/json_decoder.h"
+#include "core/diag/assert.h"
 #include "core/measure/measure_value.h"
 
 namespace weir::chain {
@@ -329,6 +331,7 @@ void node_chain::accept(std::size_t input, std::size_t source, std::size_t bytes
         return;
     }
     input_state& in = *inputs_[input];
+    WEIR_ASSERT(source < in.sources.size(), "a delivery of a source the chain does not know");
     const auto& readers = in.readers;
     const auto& engine_source = in.sources[source].engine_source;
     for (std::size_t r = 0; r < readers.size() && !stopped_; ++r) {
@@ -548,21 +551,38 @@ const engine::node_engine* node_chain::engine(std::size_t node) const {
 }
 
 node_chain::sections node_chain::snapshot() const {
-    sections out;
-    for (const auto& in : inputs_) {
-        // A CSV stream resumed mid-file needs the header it began with.
-        if (!in->csv) continue;
-        if (std::string header = in->csv->header_row(); !header.empty()) {
-            out.emplace_back(k_decoder_section + in->plan->name, std::move(header));
+    snapshot_progress progress;
+    while (!snapshot_some(progress, std::numeric_limits<std::size_t>::max())) {
+    }
+    return std::move(progress.out);
+}
+
+bool node_chain::snapshot_some(snapshot_progress& progress, std::size_t budget_bytes) const {
+    if (!progress.decoders_done) {
+        progress.decoders_done = true;
+        for (const auto& in : inputs_) {
+            // A CSV stream resumed mid-file needs the header it began with.
+            if (!in->csv) continue;
+            if (std::string header = in->csv->header_row(); !header.empty()) {
+                progress.out.emplace_back(k_decoder_section + in->plan->name, std::move(header));
+            }
         }
     }
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-        if (!nodes_[n]->engine) continue;
-        byte_writer w;
-        nodes_[n]->engine->snapshot(w);
-        out.emplace_back(k_engine_section + plan_->nodes[n].name, w.take());
+    for (; progress.node < nodes_.size(); ++progress.node) {
+        const engine::node_engine* e = nodes_[progress.node]->engine.get();
+        if (e == nullptr) continue;
+        if (!e->snapshot_some(progress.writer, progress.cursor, budget_bytes)) return false;
+        progress.out.emplace_back(k_engine_section + plan_->nodes[progress.node].name,
+                                  progress.writer.take());
+        progress.writer.clear();
+        progress.cursor = {};
+        // One engine's end and the next one's start share no slice: the budget is per call.
+        if (progress.node + 1 < nodes_.size()) {
+            ++progress.node;
+            return false;
+        }
     }
-    return out;
+    return true;
 }
 
 bool node_chain::restore(const sections& saved, std::string& error) {

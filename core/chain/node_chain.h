@@ -99,6 +99,17 @@ class node_chain {
     // "engine/<node>" (windows, groups, watermark sources).
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
+    // The same in slices of about `budget_bytes` each, so a large state does not hold the
+    // strand for long: call until it returns true, then take `out`. Nothing may be delivered
+    // to the chain, and no time may pass for it (advance), between the calls.
+    struct snapshot_progress {
+        sections out;
+        bool decoders_done = false;
+        std::size_t node = 0;  // the next node whose engine is written
+        byte_writer writer;    // its section, while it is being written
+        engine::node_engine::snapshot_cursor cursor;
+    };
+    bool snapshot_some(snapshot_progress& progress, std::size_t budget_bytes) const;
     // Into a chain built from the same plan, before any delivery. False with `error` naming
     // the section that does not fit; the chain must then not be used.
     bool restore(const sections& saved, std::string& error);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "core/diag/assert.h"
 #include "core/sketch/hash.h"
 
 namespace weir::engine {
@@ -195,6 +196,7 @@ node_engine::~node_engine() {
 // ---- cells ----
 
 node_engine::cell_meta& node_engine::meta(std::uint32_t c) const {
+    WEIR_DEBUG_ASSERT(c < cell_count_);
     return *reinterpret_cast<cell_meta*>(chunks_[c / k_cells_per_chunk].get() +
                                          (c % k_cells_per_chunk) * stride_);
 }
@@ -210,6 +212,8 @@ std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
         c = free_cells_;
         free_cells_ = meta(c).next;
     } else {
+        // Cell indices are 32-bit with k_nil reserved; max_groups keeps far below.
+        WEIR_ASSERT(cell_count_ < k_nil - 1, "cell index space exhausted");
         c = cell_count_++;
         if (c / k_cells_per_chunk >= chunks_.size()) {
             chunks_.push_back(std::make_unique<std::byte[]>(stride_ * k_cells_per_chunk));
@@ -310,10 +314,14 @@ std::uint32_t node_engine::insert_group(std::uint64_t hash) {
     while (table_[i] != 0) i = (i + 1) & mask;
     table_[i] = g + 1;
     ++live_groups_;
+    // find_or_add_group refuses groups beyond max_groups: more would defeat the memory bound.
+    WEIR_CHECK(live_groups_ <= plan_.max_groups, "more live groups than max_groups");
     return g;
 }
 
 void node_engine::drop_group(std::uint32_t g) {
+    // A dead group is in no probe chain: looking it up would never end.
+    WEIR_ASSERT(g < groups_.size() && groups_[g].live, "dropping a group that is not live");
     const std::size_t mask = table_.size() - 1;
     std::size_t i = groups_[g].hash & mask;
     while (table_[i] != g + 1) i = (i + 1) & mask;
@@ -536,6 +544,15 @@ void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::si
 void node_engine::process(const record_batch& batch, std::span<const timestamp_ns> event_times,
                           timestamp_ns arrival_time, std::vector<check_result>& out,
                           std::vector<std::uint32_t>* late, std::size_t source) {
+    // Records of a source the engine does not know (or that went away) would hold nothing
+    // back and corrupt the watermark: refused, counted invalid, reported as a bug.
+    if (!WEIR_CHECK(source < watermark_.sources() && !watermark_.removed(source),
+                    "records of an unknown or removed watermark source")) {
+        stats_.invalid += batch.size();
+        return;
+    }
+    WEIR_DEBUG_ASSERT(plan_.processing_time || event_times.empty() ||
+                      event_times.size() == batch.size());
     const bool by_arrival = plan_.processing_time || event_times.empty();
     const bool window_invalid = layout_->uses_invalid();
     if (source_max_.size() < watermark_.sources()) {
@@ -798,6 +815,7 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
 
 void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_ns start,
                               timestamp_ns end, timestamp_ns now, std::vector<check_result>& out) {
+    WEIR_DEBUG_ASSERT(start < end);
     ++stats_.windows;
     for (std::size_t i = 0; i < call_values_.size(); ++i) {
         call_values_[i] = layout_->evaluate(blk, i, end - start, now);
@@ -893,24 +911,37 @@ std::size_t node_engine::memory_bytes() const {
 }
 
 void node_engine::snapshot(byte_writer& w) const {
-    w.u32(k_snapshot_magic);
-    w.varint(k_snapshot_version);
-    w.str(layout_->fingerprint());
-    w.u8(static_cast<std::uint8_t>(plan_.window.kind));
-    w.i64(sessions_ ? plan_.window.gap : size_);
-    w.i64(step_);
-    w.varint(group_slots_.size());
-    w.varint(checks_.size());
-    watermark_.serialize(w);
-    w.i64(closed_through_);
-    w.boolean(finished_);
-    for (const std::uint64_t v :
-         {stats_.records, stats_.late, stats_.invalid, stats_.group_overflow, stats_.windows,
-          stats_.results, stats_.skipped_empty_windows}) {
-        w.varint(v);
+    snapshot_cursor cursor;
+    while (!snapshot_some(w, cursor, std::numeric_limits<std::size_t>::max())) {
     }
-    w.varint(groups_.size());
-    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+}
+
+bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
+                                std::size_t budget_bytes) const {
+    const std::size_t start_size = w.size();
+    if (!cursor.started) {
+        cursor.started = true;
+        w.u32(k_snapshot_magic);
+        w.varint(k_snapshot_version);
+        w.str(layout_->fingerprint());
+        w.u8(static_cast<std::uint8_t>(plan_.window.kind));
+        w.i64(sessions_ ? plan_.window.gap : size_);
+        w.i64(step_);
+        w.varint(group_slots_.size());
+        w.varint(checks_.size());
+        watermark_.serialize(w);
+        w.i64(closed_through_);
+        w.boolean(finished_);
+        for (const std::uint64_t v :
+             {stats_.records, stats_.late, stats_.invalid, stats_.group_overflow, stats_.windows,
+              stats_.results, stats_.skipped_empty_windows}) {
+            w.varint(v);
+        }
+        w.varint(groups_.size());
+    }
+    for (bool first = true; cursor.next_group < groups_.size(); first = false) {
+        if (!first && w.size() - start_size >= budget_bytes) return false;
+        const auto g = static_cast<std::uint32_t>(cursor.next_group++);
         const group_state& gs = groups_[g];
         w.boolean(gs.live);
         if (!gs.live) continue;
@@ -932,6 +963,7 @@ void node_engine::snapshot(byte_writer& w) const {
     }
     w.varint(free_groups_.size());
     for (const std::uint32_t g : free_groups_) w.varint(g);
+    return true;
 }
 
 bool node_engine::restore(byte_reader& r) {

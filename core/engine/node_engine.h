@@ -89,6 +89,15 @@ class node_engine {
     void snapshot(byte_writer& w) const;
     bool restore(byte_reader& r);
 
+    // The same snapshot in slices, so a large state does not hold its thread for long: call
+    // until it returns true, each call writing about `budget_bytes` (at least one group).
+    // The engine must not change between the calls (the query pauses its inputs meanwhile).
+    struct snapshot_cursor {
+        bool started = false;
+        std::size_t next_group = 0;
+    };
+    bool snapshot_some(byte_writer& w, snapshot_cursor& cursor, std::size_t budget_bytes) const;
+
     const engine_stats& stats() const { return stats_; }
     timestamp_ns watermark() const { return watermark_.watermark(); }
     const node_plan& plan() const { return plan_; }

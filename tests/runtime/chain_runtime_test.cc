@@ -414,6 +414,30 @@ TEST(chain_runtime, sources_hold_the_watermark_back_until_they_go_away) {
     EXPECT_EQ(next.engine(0)->watermark(), 200 * k_s);
 }
 
+// A snapshot taken in slices (one per strand turn, so a large state never holds the thread)
+// is byte for byte the one taken at once, whatever the slice size.
+TEST(chain_runtime, a_snapshot_in_slices_is_the_snapshot) {
+    const auto p = compile(k_json_pipeline);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    std::mt19937 rng(3);
+    deliver_lines(chain, json_records(9, 400), rng, 9);
+    const auto whole = chain.snapshot();
+    for (const std::size_t budget : {0, 1, 7, 100, 1000, 100000}) {
+        chain::node_chain::snapshot_progress progress;
+        std::size_t calls = 1;
+        while (!chain.snapshot_some(progress, budget)) ++calls;
+        EXPECT_EQ(progress.out, whole) << budget;
+        if (budget < 100) {  // a group a slice
+            ASSERT_NE(chain.engine(1), nullptr);
+            EXPECT_GE(calls, chain.engine(1)->live_groups()) << budget;
+            EXPECT_GE(calls, 3u) << budget;
+        }
+    }
+}
+
 TEST(chain_runtime, a_damaged_section_is_refused_with_its_name) {
     const auto p = compile(k_json_pipeline);
     ASSERT_TRUE(p);
