@@ -165,7 +165,8 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
                     ep.source_ids.push_back(source_key(p.nodes[f.index].name, ""));
                 }
             }
-            if (ep.source_ids.empty()) ep.source_ids.push_back(source_key(node.name, ""));
+            // None at all is fine: an input whose sources come later (Kafka partitions)
+            // holds nothing back until they do.
             ep.sources = ep.source_ids.size();
             s->engine = std::make_unique<engine::node_engine>(std::move(ep), wall_now);
         }

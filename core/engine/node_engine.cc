@@ -101,7 +101,7 @@ void add_referenced_fields(node_plan& plan) {
 node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
     : plan_(std::move(plan)),
       watermark_(
-          plan_.source_ids.empty()
+          plan_.source_ids.empty() && plan_.sources > 0
               ? window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
                                           plan_.window.idle_timeout, plan_.sources, wall_now)
               : window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,

@@ -60,7 +60,8 @@ struct node_plan {
     std::size_t sources = 1;  // watermark sources (inputs, Kafka partitions)
     // Stable ids of the watermark sources (e.g. "orders/" for an input that is one stream):
     // checkpoints restore the sources by id. When given, `sources` is ignored; when empty, the
-    // sources are `sources` anonymous ones.
+    // sources are `sources` anonymous ones (none at all with sources = 0: they come later,
+    // through node_engine::add_source).
     std::vector<std::string> source_ids;
     std::vector<check_plan> checks;
 };
