@@ -18,8 +18,11 @@
 #include "config/graph.h"
 #include "core/check/assessment.h"
 #include "core/checkpoint/byte_codec.h"
+#include "core/decode/csv_decoder.h"
+#include "core/engine/node_engine.h"
 #include "core/expr/program.h"
 #include "core/measure/measure_expr.h"
+#include "core/schema/record_schema.h"
 #include "core/sketch/hash.h"
 #include "core/time/timestamp.h"
 
@@ -618,8 +621,57 @@ class fingerprint_writer {
 class query_builder {
   public:
     query_builder(const pipeline_config& p, const pipeline_checker& checked,
-                  const std::vector<component_plan>& inputs)
-        : p_(p), checked_(checked), inputs_(inputs) {}
+                  const std::vector<component_plan>& inputs, diagnostics& out)
+        : p_(p), checked_(checked), inputs_(inputs), out_(out) {}
+
+    // Builds every step the chain would build from `chain` — decoders, schemas, engines — and
+    // reports what refuses to be built at the key that asks for it: run builds exactly these
+    // at start, so nothing validate accepted can fail there. False when something refused.
+    bool try_steps(const chain::chain_plan& chain) {
+        bool ok = true;
+        for (const auto& in : chain.inputs) {
+            if (in.decode.format != chain::record_format::csv) continue;
+            try {
+                decode::csv_decoder probe(chain.fields, in.decode.csv);
+            } catch (const std::invalid_argument& e) {
+                const component_config& c = *p_.find_input(in.name);
+                const params::value* csv = c.params.find("csv");
+                std::string message = e.what();
+                if (message.starts_with("csv: ")) message.erase(0, 5);
+                refuse(csv ? csv->pos : c.pos, "inputs." + in.name + (csv ? ".csv" : ""), message);
+                ok = false;
+            }
+        }
+        for (const auto& node : chain.nodes) {
+            const node_config& n = *p_.find_node(node.name);
+            if (node.schema) {
+                // Field by field, so the problem is reported at its field.
+                for (std::size_t i = 0; i < node.schema->fields.size(); ++i) {
+                    schema::schema_description one;
+                    one.on_invalid = node.schema->on_invalid;
+                    one.fields.push_back(node.schema->fields[i]);
+                    try {
+                        schema::record_schema probe(std::move(one));
+                    } catch (const std::invalid_argument& e) {
+                        const auto& f = n.schema->fields.at(i);
+                        refuse(f.name.pos, "nodes." + n.name + ".schema.fields." + f.name.value,
+                               e.what());
+                        ok = false;
+                    }
+                }
+            }
+            if (node.engine) {
+                try {
+                    engine::node_engine probe(*node.engine);
+                } catch (const std::invalid_argument& e) {
+                    refuse(n.window ? n.window->pos : n.pos, "nodes." + n.name + ".window",
+                           e.what());
+                    ok = false;
+                }
+            }
+        }
+        return ok;
+    }
 
     compiled_query build(const query_plan& outline) {
         compiled_query q;
@@ -826,6 +878,11 @@ class query_builder {
     }
 
   private:
+    // Each problem once, though a node may be in several queries.
+    void refuse(const source_pos& pos, const std::string& path, const std::string& message) {
+        if (refused_.insert(path + "\n" + message).second) out_.error(pos, path, message);
+    }
+
     static chain::output_index output_of(const chain::chain_plan& chain, const std::string& name) {
         const auto it = std::find(chain.outputs.begin(), chain.outputs.end(), name);
         if (it == chain.outputs.end()) {
@@ -938,6 +995,8 @@ class query_builder {
     const pipeline_config& p_;
     const pipeline_checker& checked_;
     const std::vector<component_plan>& inputs_;
+    diagnostics& out_;
+    std::set<std::string> refused_;
 };
 
 component_plan component_of(const component_config& c) {
@@ -973,11 +1032,13 @@ std::shared_ptr<const compiled_pipeline> compile_pipeline(const pipeline_config&
         plan->outputs.push_back(component_of(o));
         plan->outputs_fingerprint += o.name + "=" + canonical_text(o.params) + "\n";
     }
-    query_builder builder(pipeline, checker, plan->inputs);
+    query_builder builder(pipeline, checker, plan->inputs, out);
+    bool buildable = true;
     for (const auto& outline : split_queries(pipeline)) {
         plan->queries.push_back(builder.build(outline));
+        buildable = builder.try_steps(*plan->queries.back().chain) && buildable;
     }
-    return plan;
+    return buildable ? plan : nullptr;
 }
 
 }  // namespace weir::config

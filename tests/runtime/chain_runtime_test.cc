@@ -6,6 +6,8 @@
 // and dead letters — for JSON and CSV inputs, with schemas, transforms and late records.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -286,13 +288,14 @@ TEST(chain_runtime, deliveries_with_record_ends_read_like_lines) {
 
 const char* const k_csv_pipeline = R"(pipeline: p
 inputs:
-  in: {type: stdin, format: csv, csv: {null_values: [NA]}}
+  in: {type: stdin, format: csv, csv: {delimiter: ",", null_values: [NA]}}
 nodes:
   quality:
     from: in
     schema:
       fields:
         v: {type: number}
+        host: {type: string, enum: [h0, h1, h2]}
       on_invalid: keep
       dead_letter: letters
     transforms:
@@ -472,6 +475,125 @@ TEST(chain_runtime, a_schema_that_fails_stops_the_delivery) {
     chain.deliver(0, "", record_delivery{b.view(), {}, {}}, k_now);
     EXPECT_NE(sink.failure.find("violates the schema"), std::string::npos) << sink.failure;
     EXPECT_TRUE(sink.lines.empty());
+}
+
+// What `weir validate` accepts, `weir run` can build: pipelines whose values are replaced by
+// values of other kinds (sizes, types, formats, delimiters, enum entries, ...) are either
+// refused by the compile, or every query's chain builds from the plan and takes records. Every
+// single replacement in the pipelines of this file, then random multiple ones in the examples
+// and the valid corpus too.
+class mutations {
+  public:
+    // The offsets and ends of the values after "key: " that are scalars.
+    static std::vector<std::pair<std::size_t, std::size_t>> spots(const std::string& text) {
+        std::vector<std::pair<std::size_t, std::size_t>> out;
+        for (std::size_t at = text.find(": "); at != std::string::npos;
+             at = text.find(": ", at + 1)) {
+            const std::size_t b = at + 2;
+            std::size_t e = b;
+            if (b < text.size() && (text[b] == '"' || text[b] == '\'')) {
+                e = text.find(text[b], b + 1);  // a quoted scalar, commas and all
+                if (e == std::string::npos || text.find('\n', b) < e) continue;
+                ++e;
+            } else {
+                while (e < text.size() && text[e] != '\n' && text[e] != ',' && text[e] != '}') {
+                    ++e;
+                }
+            }
+            if (e > b && text[b] != '{' && text[b] != '[') out.emplace_back(b, e);
+        }
+        return out;
+    }
+
+    static const std::vector<std::string>& values() {
+        static const std::vector<std::string> v = {
+            "0",       "-1",        "1",         "1s",      "0s",      "1ms",     "25h",
+            "abc",     "'\"'",      "','",       "tab",     "csv",     "json",    "true",
+            "false",   "1e9",       "[a, 1]",    "[1, 2]",  "{}",      "integer", "string",
+            "number",  "boolean",   "timestamp", "sliding", "session", "epoch_s", "epoch_ns",
+            "'%Y %m'", "keep",      "fail",      "drop",    "changes", "'> 1'",   "'in {1, 2}'",
+            "'a.b'",   "'count()'", "'x + 1'",   "5%",      "100000",  "null",    "[NA, '']"};
+        return v;
+    }
+
+    // Loads `text`; when it compiles, builds and feeds every query's chain. False when the
+    // compile accepted what the build refused.
+    bool check(const std::string& text, std::uint32_t seed, std::string& refusal) {
+        const auto r = config::load_text(text, "m.yaml", registry(),
+                                         [](const std::string&) { return std::nullopt; });
+        if (r.diags.has_errors() || r.config.pipelines.empty()) return true;
+        const auto& p = r.config.pipelines[0].plan;
+        if (!p) {
+            refusal = "no errors, yet no plan";
+            return false;
+        }
+        for (const auto& q : p->queries) {
+            capture_sink sink(*q.chain);
+            std::vector<std::vector<std::string>> sources(q.chain->inputs.size(), {""});
+            try {
+                chain::node_chain chain(q.chain, sink, sources, k_now);
+                for (std::size_t i = 0; i < q.chain->inputs.size(); ++i) {
+                    padded_buffer b;
+                    b.append(q.chain->inputs[i].decode.format == chain::record_format::csv
+                                 ? csv_records(seed, 20)
+                                 : json_records(seed, 20));
+                    chain.deliver(i, "", record_delivery{b.view(), {}, {}}, k_now);
+                    chain.end_input(i, k_now);
+                }
+                chain.finish(k_now);
+                ++built;
+            } catch (const std::exception& e) {
+                refusal = e.what();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    int built = 0;
+};
+
+TEST(chain_runtime, every_plan_that_validates_builds) {
+    mutations m;
+    std::string refusal;
+    std::uint32_t seed = 0;
+    for (const std::string text : {k_json_pipeline, k_csv_pipeline, k_two_inputs}) {
+        for (const auto& [b, e] : mutations::spots(text)) {
+            for (const auto& v : mutations::values()) {
+                std::string mutant = text;
+                mutant.replace(b, e - b, v);
+                ASSERT_TRUE(m.check(mutant, ++seed, refusal))
+                    << "validated, but the run-time build refused: " << refusal << "\n"
+                    << mutant;
+            }
+        }
+    }
+    EXPECT_GT(m.built, 400);
+
+    namespace fs = std::filesystem;
+    std::vector<std::string> texts;
+    for (const char* dir : {"examples", "tests/configs/valid"}) {
+        for (const auto& e : fs::directory_iterator(fs::path(WEIR_SOURCE_DIR) / dir)) {
+            if (e.path().extension() != ".yaml" || e.path().filename() == "weir.yaml") continue;
+            std::ifstream in(e.path());
+            texts.emplace_back(std::istreambuf_iterator<char>(in),
+                               std::istreambuf_iterator<char>());
+        }
+    }
+    ASSERT_GE(texts.size(), 5u);
+    std::mt19937 rng(2026);
+    for (int round = 0; round < 300; ++round) {
+        std::string text = texts[rng() % texts.size()];
+        for (int k = 2 + static_cast<int>(rng() % 2); k > 0; --k) {
+            const auto spots = mutations::spots(text);
+            if (spots.empty()) break;
+            const auto [b, e] = spots[rng() % spots.size()];
+            text.replace(b, e - b, mutations::values()[rng() % mutations::values().size()]);
+        }
+        ASSERT_TRUE(m.check(text, ++seed, refusal))
+            << "validated, but the run-time build refused: " << refusal << "\n"
+            << text;
+    }
 }
 
 }  // namespace
