@@ -13,8 +13,9 @@ namespace weir::daemon {
 
 namespace asio = boost::asio;
 
-// A checkpoint's snapshot is taken in slices of about this many bytes, one per strand turn.
-constexpr std::size_t k_snapshot_slice_bytes = 1 << 20;
+// A checkpoint's snapshot is taken in slices of about this long, one per strand turn: what
+// else waits on the loop (a /health request, another query) waits at most about this long.
+constexpr auto k_snapshot_slice = std::chrono::milliseconds(2);
 
 const char* to_string(query_state s) {
     switch (s) {
@@ -633,7 +634,9 @@ void query::checkpoint(std::function<void(bool ok)> then) {
 
 void query::snapshot_step() {
     if (!snapshot_) return;
-    if (!chain_->snapshot_some(snapshot_->progress, k_snapshot_slice_bytes)) {
+    engine::node_engine::slice_budget budget;
+    budget.deadline = std::chrono::steady_clock::now() + k_snapshot_slice;
+    if (!chain_->snapshot_some(snapshot_->progress, budget)) {
         asio::post(strand_, [self = shared_from_this(), job = snapshot_] {
             if (self->snapshot_ == job) self->snapshot_step();
         });
@@ -644,19 +647,21 @@ void query::snapshot_step() {
 
 void query::finish_snapshot() {
     if (!snapshot_) return;
-    while (!chain_->snapshot_some(snapshot_->progress, std::numeric_limits<std::size_t>::max())) {
+    while (!chain_->snapshot_some(snapshot_->progress, engine::node_engine::slice_budget{})) {
     }
     auto job = std::move(snapshot_);
     snapshot_.reset();
-    job->data->sections = std::move(job->progress.out);
     if (!stopping_ && !paused_ && active()) {
         for (auto& in : inputs_) in->resume();
     }
-    write_checkpoint(std::move(job->data), std::move(job->then));
+    // The pieces are joined where the file is written: that copies the whole state.
+    auto pieces = std::shared_ptr<chain::node_chain::snapshot_progress>(job, &job->progress);
+    write_checkpoint(std::move(job->data), std::move(job->then), std::move(pieces));
 }
 
 void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
-                             std::function<void(bool ok)> then) {
+                             std::function<void(bool ok)> then,
+                             std::shared_ptr<chain::node_chain::snapshot_progress> pieces) {
     struct pending_flush {
         std::size_t left = 0;
         bool ok = true;
@@ -691,7 +696,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             });
         }
     };
-    auto write = [self = shared_from_this(), data, pending, written]() {
+    auto write = [self = shared_from_this(), data, pending, written, pieces]() {
         if (!pending->ok) {
             spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
                           self->pipeline_->name, self->plan_.name, pending->error);
@@ -699,11 +704,14 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             return;
         }
         // Encoding, writing and fsyncs block: off the loop threads when there is where.
-        auto work = [self, data, written]() {
+        auto work = [self, data, written, pieces]() {
             std::string error;
             const auto started = std::chrono::steady_clock::now();
+            if (pieces) data->sections = pieces->join();
             const bool ok = self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name,
                                                           *data, error);
+            // The state's bytes are freed here, not on a loop thread.
+            data->sections = {};
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             asio::post(self->strand_,

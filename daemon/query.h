@@ -141,8 +141,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void snapshot_step();
     // Takes what is left of a snapshot under way at once (a delivery must not overtake it).
     void finish_snapshot();
+    // `pieces`: the chain's snapshot, joined into data->sections where the file is written.
     void write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
-                          std::function<void(bool ok)> then);
+                          std::function<void(bool ok)> then,
+                          std::shared_ptr<chain::node_chain::snapshot_progress> pieces = nullptr);
     struct snapshot_job {
         chain::node_chain::snapshot_progress progress;
         std::shared_ptr<checkpoint::checkpoint_data> data;

@@ -553,29 +553,53 @@ const engine::node_engine* node_chain::engine(std::size_t node) const {
 
 node_chain::sections node_chain::snapshot() const {
     snapshot_progress progress;
-    while (!snapshot_some(progress, std::numeric_limits<std::size_t>::max())) {
+    while (!snapshot_some(progress, engine::node_engine::slice_budget{})) {
     }
-    return std::move(progress.out);
+    return progress.join();
 }
 
-bool node_chain::snapshot_some(snapshot_progress& progress, std::size_t budget_bytes) const {
+node_chain::sections node_chain::snapshot_progress::join() {
+    sections out;
+    out.reserve(done.size());
+    for (auto& [name, parts] : done) {
+        std::size_t size = 0;
+        for (const auto& p : parts) size += p.size();
+        std::string whole;
+        if (parts.size() == 1) {
+            whole = std::move(parts[0]);
+        } else {
+            whole.reserve(size);
+            for (const auto& p : parts) whole += p;
+        }
+        out.emplace_back(name, std::move(whole));
+    }
+    done.clear();
+    return out;
+}
+
+bool node_chain::snapshot_some(snapshot_progress& progress,
+                               const engine::node_engine::slice_budget& budget) const {
     if (!progress.decoders_done) {
         progress.decoders_done = true;
         for (const auto& in : inputs_) {
             // A CSV stream resumed mid-file needs the header it began with.
             if (!in->csv) continue;
             if (std::string header = in->csv->header_row(); !header.empty()) {
-                progress.out.emplace_back(k_decoder_section + in->plan->name, std::move(header));
+                progress.done.emplace_back(k_decoder_section + in->plan->name,
+                                           std::vector<std::string>{std::move(header)});
             }
         }
     }
     for (; progress.node < nodes_.size(); ++progress.node) {
         const engine::node_engine* e = nodes_[progress.node]->engine.get();
         if (e == nullptr) continue;
-        if (!e->snapshot_some(progress.writer, progress.cursor, budget_bytes)) return false;
-        progress.out.emplace_back(k_engine_section + plan_->nodes[progress.node].name,
-                                  progress.writer.take());
+        const bool finished = e->snapshot_some(progress.writer, progress.cursor, budget);
+        progress.pieces.push_back(progress.writer.take());
         progress.writer.clear();
+        if (!finished) return false;
+        progress.done.emplace_back(k_engine_section + plan_->nodes[progress.node].name,
+                                   std::move(progress.pieces));
+        progress.pieces.clear();
         progress.cursor = {};
         // One engine's end and the next one's start share no slice: the budget is per call.
         if (progress.node + 1 < nodes_.size()) {

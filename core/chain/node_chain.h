@@ -99,17 +99,25 @@ class node_chain {
     // "engine/<node>" (windows, groups, watermark sources).
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
-    // The same in slices of about `budget_bytes` each, so a large state does not hold the
-    // strand for long: call until it returns true, then take `out`. Nothing may be delivered
-    // to the chain, and no time may pass for it (advance), between the calls.
+    // The same in slices, each within `budget` (bytes, or a deadline), so a large state does
+    // not hold the strand for long: call until it returns true, then join() the pieces.
+    // Nothing may be delivered to the chain, and no time may pass for it (advance), between
+    // the calls. No slice copies what an earlier one wrote: each writes a piece of its own.
     struct snapshot_progress {
-        sections out;
+        // The sections done, each as the pieces its slices wrote.
+        std::vector<std::pair<std::string, std::vector<std::string>>> done;
         bool decoders_done = false;
-        std::size_t node = 0;  // the next node whose engine is written
-        byte_writer writer;    // its section, while it is being written
+        std::size_t node = 0;             // the next node whose engine is written
+        std::vector<std::string> pieces;  // its section so far
+        byte_writer writer;               // this slice's bytes
         engine::node_engine::snapshot_cursor cursor;
+
+        // The sections whole. It copies the whole state once: the daemon does it off the
+        // loop threads.
+        sections join();
     };
-    bool snapshot_some(snapshot_progress& progress, std::size_t budget_bytes) const;
+    bool snapshot_some(snapshot_progress& progress,
+                       const engine::node_engine::slice_budget& budget) const;
     // Into a chain built from the same plan, before any delivery. False with `error` naming
     // the section that does not fit; the chain must then not be used.
     bool restore(const sections& saved, std::string& error);

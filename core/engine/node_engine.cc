@@ -912,12 +912,13 @@ std::size_t node_engine::memory_bytes() const {
 
 void node_engine::snapshot(byte_writer& w) const {
     snapshot_cursor cursor;
-    while (!snapshot_some(w, cursor, std::numeric_limits<std::size_t>::max())) {
+    while (!snapshot_some(w, cursor, slice_budget{})) {
     }
 }
 
 bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
-                                std::size_t budget_bytes) const {
+                                const slice_budget& budget) const {
+    const bool timed = budget.deadline != std::chrono::steady_clock::time_point::max();
     const std::size_t start_size = w.size();
     if (!cursor.started) {
         cursor.started = true;
@@ -939,8 +940,14 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
         }
         w.varint(groups_.size());
     }
-    for (bool first = true; cursor.next_group < groups_.size(); first = false) {
-        if (!first && w.size() - start_size >= budget_bytes) return false;
+    for (std::size_t written = 0; cursor.next_group < groups_.size(); ++written) {
+        if (written > 0) {
+            if (w.size() - start_size >= budget.bytes) return false;
+            // The clock every few groups: reading it costs more than writing a small group.
+            if (timed && written % 16 == 1 && std::chrono::steady_clock::now() >= budget.deadline) {
+                return false;
+            }
+        }
         const auto g = static_cast<std::uint32_t>(cursor.next_group++);
         const group_state& gs = groups_[g];
         w.boolean(gs.live);

@@ -3,9 +3,11 @@
 // results, and snapshots its whole state for checkpoints.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -90,13 +92,19 @@ class node_engine {
     bool restore(byte_reader& r);
 
     // The same snapshot in slices, so a large state does not hold its thread for long: call
-    // until it returns true, each call writing about `budget_bytes` (at least one group).
-    // The engine must not change between the calls (the query pauses its inputs meanwhile).
+    // until it returns true; each call writes at least one group and stops after `budget`
+    // (bytes written, or a deadline of the steady clock). The engine must not change between
+    // the calls (the query pauses its inputs meanwhile).
     struct snapshot_cursor {
         bool started = false;
         std::size_t next_group = 0;
     };
-    bool snapshot_some(byte_writer& w, snapshot_cursor& cursor, std::size_t budget_bytes) const;
+    struct slice_budget {
+        std::size_t bytes = std::numeric_limits<std::size_t>::max();
+        std::chrono::steady_clock::time_point deadline =
+            std::chrono::steady_clock::time_point::max();
+    };
+    bool snapshot_some(byte_writer& w, snapshot_cursor& cursor, const slice_budget& budget) const;
 
     const engine_stats& stats() const { return stats_; }
     timestamp_ns watermark() const { return watermark_.watermark(); }
