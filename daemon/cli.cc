@@ -17,6 +17,7 @@
 #include "core/checkpoint/checkpoint_file.h"
 #include "core/time/timestamp.h"
 #include "daemon/checkpoint_store.h"
+#include "daemon/exit_codes.h"
 #include "daemon/logging.h"
 #include "daemon/status_client.h"
 #include "daemon/supervisor.h"

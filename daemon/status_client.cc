@@ -7,8 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 #include <vector>
+
+#include "daemon/exit_codes.h"
 
 namespace weir::daemon {
 
@@ -37,42 +38,40 @@ bool parse_url(std::string url, url_parts& out) {
     return !out.host.empty() && !out.port.empty();
 }
 
-std::string cell(const nlohmann::json& v) {
-    if (v.is_null()) return "-";
-    if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
-    if (v.is_string()) return v.get<std::string>();
-    return v.dump();
-}
-
-std::string names(const nlohmann::json& v) {
-    if (!v.is_array()) return cell(v);
-    std::string s;
-    for (const auto& n : v) s += (s.empty() ? "" : ",") + cell(n);
+std::string or_dash(const std::string& s) {
     return s.empty() ? "-" : s;
 }
 
-// "12.3s" behind the wall clock; "-" before the first window closed.
-std::string lag(const nlohmann::json& v) {
-    if (!v.is_number()) return cell(v);
-    return fmt::format("{:.1f}s", v.get<double>());
+std::string names(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& n : v) s += (s.empty() ? "" : ",") + n;
+    return or_dash(s);
 }
 
 // "volume(3 groups),impossible": the checks failing now; node-qualified in multi-node queries.
-std::string failing(const nlohmann::json& v, bool qualify) {
-    if (!v.is_array()) return "-";
+std::string failing(const std::vector<failing_check_status>& checks, bool qualify) {
     std::string s;
-    for (const auto& f : v) {
-        if (!f.is_object()) continue;
-        std::string one = cell(f.value("check", nlohmann::json()));
-        if (qualify) one = cell(f.value("node", nlohmann::json())) + "." + one;
-        const auto groups = f.value("groups", nlohmann::json());
-        if (groups.is_number_unsigned()) {
-            const auto n = groups.get<std::uint64_t>();
-            one += fmt::format("({} group{})", n, n == 1 ? "" : "s");
-        }
+    for (const auto& f : checks) {
+        std::string one = or_dash(f.check);
+        if (qualify) one = or_dash(f.node) + "." + one;
+        if (f.groups) one += fmt::format("({} group{})", *f.groups, *f.groups == 1 ? "" : "s");
         s += (s.empty() ? "" : ",") + one;
     }
-    return s.empty() ? "-" : s;
+    return or_dash(s);
+}
+
+std::vector<std::string> row(const query_status& q) {
+    const query_figures* f = q.figures ? &*q.figures : nullptr;
+    auto figure = [f](std::uint64_t query_figures::*member) {
+        return f ? std::to_string(f->*member) : std::string("-");
+    };
+    return {or_dash(q.pipeline), or_dash(q.query), names(q.nodes), or_dash(q.state),
+            f ? (f->critical ? "yes" : "no") : "-", f && f->watermark ? *f->watermark : "-",
+            // "12.3s" behind the wall clock; "-" before the first window closed.
+            f && f->lag_seconds ? fmt::format("{:.1f}s", *f->lag_seconds) : "-",
+            figure(&query_figures::input_records), figure(&query_figures::invalid_records),
+            figure(&query_figures::results), std::to_string(q.restarts),
+            failing(q.failing_checks, q.nodes.size() > 1)};
 }
 
 }  // namespace
@@ -81,7 +80,7 @@ int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
     url_parts u;
     if (!parse_url(url, u)) {
         err << "weir status: not an http URL: " << url << '\n';
-        return 1;
+        return exit_failure;
     }
     std::string body;
     try {
@@ -99,51 +98,39 @@ int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
         http::read(stream, buffer, res);
         if (res.result() != http::status::ok) {
             err << "weir status: " << url << " answered " << res.result_int() << '\n';
-            return 1;
+            return exit_failure;
         }
         body = res.body();
     } catch (const std::exception& e) {
         err << "weir status: cannot reach weir at " << u.host << ":" << u.port << ": " << e.what()
             << '\n';
-        return 1;
+        return exit_failure;
     }
     if (!render_status(body, out)) {
         err << "weir status: " << url << " did not answer with weir's status\n";
-        return 1;
+        return exit_failure;
     }
-    return 0;
+    return exit_ok;
 }
 
 bool render_status(std::string_view body, std::ostream& out) {
-    const nlohmann::json status = nlohmann::json::parse(body, nullptr, false);
-    if (status.is_discarded() || !status.is_object() || !status.contains("queries") ||
-        !status["queries"].is_array()) {
-        return false;
-    }
+    const std::optional<daemon_status> status = from_json(body);
+    if (!status) return false;
+    print_status_table(*status, out);
+    return true;
+}
+
+void print_status_table(const daemon_status& status, std::ostream& out) {
     const std::vector<std::string> head = {"PIPELINE", "QUERY",     "NODES",    "STATE",
                                            "CRITICAL", "WATERMARK", "LAG",      "RECORDS",
                                            "INVALID",  "RESULTS",   "RESTARTS", "FAILING"};
     std::vector<std::vector<std::string>> rows = {head};
-    for (const auto& q : status["queries"]) {
-        if (!q.is_object()) return false;
-        rows.push_back(
-            {cell(q.value("pipeline", nlohmann::json())), cell(q.value("query", nlohmann::json())),
-             names(q.value("nodes", nlohmann::json())), cell(q.value("state", nlohmann::json())),
-             cell(q.value("critical", nlohmann::json())),
-             cell(q.value("watermark", nlohmann::json())),
-             lag(q.value("lag_seconds", nlohmann::json())),
-             cell(q.value("input_records", nlohmann::json())),
-             cell(q.value("invalid_records", nlohmann::json())),
-             cell(q.value("results", nlohmann::json())),
-             cell(q.value("restarts", nlohmann::json())),
-             failing(q.value("failing_checks", nlohmann::json()),
-                     q.value("nodes", nlohmann::json()).size() > 1)});
-    }
+    for (const auto& q : status.queries) rows.push_back(row(q));
     std::vector<std::size_t> width(head.size(), 0);
     for (const auto& r : rows) {
         for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
     }
-    out << "weir: " << cell(status.value("state", nlohmann::json())) << '\n';
+    out << "weir: " << or_dash(status.state) << '\n';
     for (const auto& r : rows) {
         std::string line;
         for (std::size_t i = 0; i < r.size(); ++i) {
@@ -152,7 +139,6 @@ bool render_status(std::string_view body, std::ostream& out) {
         }
         out << line << '\n';
     }
-    return true;
 }
 
 }  // namespace weir::daemon

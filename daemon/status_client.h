@@ -5,12 +5,18 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/status.h"
+
 namespace weir::daemon {
 
-// Returns the exit code: 0, or 1 when the daemon cannot be reached or answers nonsense.
+// Returns the exit code: exit_ok, or exit_failure when the daemon cannot be reached or answers
+// nonsense.
 int print_status(const std::string& url, std::ostream& out, std::ostream& err);
 
 // The table of one /api/v1/status answer; false (and nothing written) when `body` is not one.
 bool render_status(std::string_view body, std::ostream& out);
+
+// The table itself: the daemon's state, then one row per query; "-" where a value is unknown.
+void print_status_table(const daemon_status& status, std::ostream& out);
 
 }  // namespace weir::daemon

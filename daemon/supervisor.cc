@@ -15,8 +15,8 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "config/graph.h"
@@ -24,12 +24,14 @@
 #include "config/plan.h"
 #include "connectors/register.h"
 #include "connectors/runtime.h"
-#include "daemon/cli.h"
+#include "daemon/exit_codes.h"
 #include "daemon/http_server.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/query.h"
+#include "daemon/reload_plan.h"
 #include "daemon/sd_notify.h"
+#include "daemon/status.h"
 
 namespace weir::daemon {
 
@@ -58,17 +60,131 @@ struct query_slot {
     std::size_t index = 0;  // of the query in pipeline->queries
     const config::compiled_query& plan() const { return pipeline->queries[index]; }
     bool plan_changed = false;  // restarted by a reload with a new plan
-    int failures = 0;           // consecutive, for the back-off
+    int failures = 0;           // consecutive, for the back-off; written under slots_mutex_
     bool finished = false;
     std::unique_ptr<asio::steady_timer> restart_timer;
+    // Set once the query was asked to stop for good (a reload replaces or removes it, or the
+    // daemon stops): it is then never restarted, and later stop requests wait for the same stop.
+    struct stop_request {
+        bool done = false;
+        std::vector<std::function<void()>> waiters;  // on the supervisor's strand
+    };
+    std::shared_ptr<stop_request> stop;
+};
+
+// A configuration load on a thread of its own, for SIGHUP: config::load reads, parses and
+// compiles every file, which must not hold a loop thread (with --threads 1, /health would stall
+// for the whole load). The thread owns what it reads (the paths, the registry) and reaches its
+// owner only through `deliver`, under a mutex, until disarm(); so the owner may stop and go away
+// without waiting for it. One load at a time; start, disarm and finish from one thread.
+class config_load_thread {
+  public:
+    using deliver_fn = std::function<void(config::load_result)>;
+
+    config_load_thread() = default;
+    config_load_thread(const config_load_thread&) = delete;
+    config_load_thread& operator=(const config_load_thread&) = delete;
+    ~config_load_thread() {
+        // finish() first: the owner decides what to do with a load that still runs.
+        disarm();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    // Precondition: the previous load delivered its result (or was disarmed).
+    void start(std::vector<std::string> paths,
+               std::shared_ptr<const params::component_registry> registry, deliver_fn deliver) {
+        if (thread_.joinable()) thread_.join();  // it delivered: it is at its end
+        auto shared = std::make_shared<shared_state>();
+        shared->deliver = std::move(deliver);
+        shared_ = shared;
+        thread_ = std::thread([shared, paths = std::move(paths), registry = std::move(registry)] {
+            {
+                config::load_result loaded;
+                try {
+                    loaded = config::load(paths, *registry, secret_tracking_env());
+                } catch (const std::exception& e) {
+                    loaded.diags.error({}, "", std::string("loading failed: ") + e.what());
+                }
+                std::lock_guard lock(shared->mutex);
+                if (shared->deliver) shared->deliver(std::move(loaded));
+            }
+            shared->finished = true;
+        });
+    }
+
+    // From now on nothing is delivered (a result that arrives is discarded on that thread).
+    void disarm() {
+        if (!shared_) return;
+        std::lock_guard lock(shared_->mutex);
+        shared_->deliver = nullptr;
+    }
+
+    // Disarms, and joins the thread unless its load still runs: true when no thread is left.
+    bool finish() {
+        disarm();
+        if (!thread_.joinable()) return true;
+        if (!shared_->finished.load()) return false;
+        thread_.join();
+        return true;
+    }
+
+  private:
+    struct shared_state {
+        std::mutex mutex;
+        deliver_fn deliver;  // null once disarmed
+        std::atomic<bool> finished{false};
+    };
+    std::shared_ptr<shared_state> shared_;
+    std::thread thread_;
+};
+
+// Runs step(0) … step(n - 1), then done(), on `executor`, spread out so that they take about a
+// third of the event loop's time at most. A reload touches many queries: all at once, their
+// handlers would queue ahead of everything else, and with --threads 1 a /health request would
+// wait behind every one of them. After each step, a zero timer finds when the loop got through
+// what the step queued (a query's start or stop) and what was waiting besides; the next step
+// waits twice as long again. A timer rather than a post, so the reactor runs in between and what it
+// found ready (a request) is served first.
+class paced_steps : public std::enable_shared_from_this<paced_steps> {
+  public:
+    static constexpr int k_pause_per_turn = 2;
+
+    paced_steps(asio::strand<asio::io_context::executor_type> executor, std::size_t n,
+                std::function<void(std::size_t)> step, std::function<void()> done)
+        : n_(n), step_(std::move(step)), done_(std::move(done)), timer_(std::move(executor)) {}
+
+    void start() { next(); }
+
+  private:
+    void next() {
+        if (i_ == n_) {
+            done_();
+            return;
+        }
+        step_(i_++);
+        const auto queued = std::chrono::steady_clock::now();
+        timer_.expires_after(std::chrono::steady_clock::duration::zero());
+        // Nothing cancels the timer; when the io_context stops, the rest is dropped.
+        timer_.async_wait([self = shared_from_this(), queued](const boost::system::error_code&) {
+            self->timer_.expires_after(k_pause_per_turn *
+                                       (std::chrono::steady_clock::now() - queued));
+            self->timer_.async_wait([self](const boost::system::error_code&) { self->next(); });
+        });
+    }
+
+    std::size_t n_;
+    std::size_t i_ = 0;
+    std::function<void(std::size_t)> step_;
+    std::function<void()> done_;
+    asio::steady_timer timer_;
 };
 
 class supervisor {
   public:
     supervisor(const run_options& options, unsigned threads,
-               const params::component_registry& registry)
+               std::shared_ptr<const params::component_registry> registry)
         : options_(options),
-          registry_(registry),
+          registry_(std::move(registry)),
           threads_(threads),
           strand_(asio::make_strand(io_)),
           signals_(io_, SIGINT, SIGTERM, SIGHUP),
@@ -95,69 +211,53 @@ class supervisor {
         return true;
     }
 
-    std::string status_json() {
-        nlohmann::ordered_json out;
-        out["state"] = stopping_flag_.load()    ? "stopping"
-                       : reloading_flag_.load() ? "reloading"
-                                                : "running";
-        auto queries = nlohmann::ordered_json::array();
-        {
-            std::lock_guard lock(slots_mutex_);
-            for (const auto& [key, slot] : slots_) {
-                nlohmann::ordered_json q;
-                q["pipeline"] = slot->pipeline->name;
-                q["query"] = slot->plan().name;
-                auto nodes = nlohmann::ordered_json::array();
-                std::vector<std::string> node_names;
-                std::set<std::string> grouped;
-                for (const auto& n : slot->plan().chain->nodes) {
-                    nodes.push_back(n.name);
-                    node_names.push_back(n.name);
-                    if (n.engine && !n.engine->group_by.empty()) grouped.insert(n.name);
-                }
-                q["nodes"] = nodes;
-                // Checks whose latest window failed (any group's, for grouped nodes), with how
-                // many groups fail; null where the count is unknown or the node is ungrouped.
-                auto failing = nlohmann::ordered_json::array();
-                for (const auto& f : metrics_->failing_checks(slot->pipeline->name, node_names)) {
-                    failing.push_back({{"node", f.node},
-                                       {"check", f.check},
-                                       {"groups", grouped.count(f.node) && f.groups > 0
-                                                      ? nlohmann::ordered_json(f.groups)
-                                                      : nlohmann::ordered_json(nullptr)}});
-                }
-                q["failing_checks"] = failing;
-                auto inputs = nlohmann::ordered_json::array();
-                for (const auto& in : slot->plan().chain->inputs) inputs.push_back(in.name);
-                q["inputs"] = inputs;
-                if (slot->running) {
-                    const auto& c = slot->running->counters();
-                    q["state"] = to_string(slot->running->state());
-                    if (auto why = slot->running->degraded_reason(); !why.empty()) {
-                        q["degraded_reason"] = why;
-                    }
-                    q["critical"] = slot->running->critical();
-                    const auto wm = slot->running->watermark();
-                    q["watermark"] = wm == 0 ? nlohmann::ordered_json(nullptr)
-                                             : nlohmann::ordered_json(time::format_rfc3339_ms(wm));
-                    // How far event time trails the wall clock (negative: data from the future).
-                    q["lag_seconds"] =
-                        wm == 0
-                            ? nlohmann::ordered_json(nullptr)
-                            : nlohmann::ordered_json(static_cast<double>(wall_now() - wm) / 1e9);
-                    q["input_records"] = c.input_records.load();
-                    q["invalid_records"] = c.invalid_records.load();
-                    q["results"] = c.results.load();
-                    q["checkpoints"] = c.checkpoints.load();
-                } else {
-                    q["state"] = "starting";
-                }
-                q["restarts"] = slot->failures;
-                queries.push_back(q);
+    // GET /api/v1/status, from any thread.
+    daemon_status status() {
+        daemon_status out;
+        out.state = stopping_flag_.load()    ? "stopping"
+                    : reloading_flag_.load() ? "reloading"
+                                             : "running";
+        std::lock_guard lock(slots_mutex_);
+        for (const auto& [key, slot] : slots_) {
+            query_status q;
+            q.pipeline = slot->pipeline->name;
+            q.query = slot->plan().name;
+            std::set<std::string> grouped;
+            for (const auto& n : slot->plan().chain->nodes) {
+                q.nodes.push_back(n.name);
+                if (n.engine && !n.engine->group_by.empty()) grouped.insert(n.name);
             }
+            // Checks whose latest window failed (any group's, for grouped nodes), with how
+            // many groups fail where that is known and the node is grouped.
+            for (const auto& f : metrics_->failing_checks(q.pipeline, q.nodes)) {
+                q.failing_checks.push_back({f.node, f.check,
+                                            grouped.count(f.node) && f.groups > 0
+                                                ? std::optional<std::uint64_t>(f.groups)
+                                                : std::nullopt});
+            }
+            for (const auto& in : slot->plan().chain->inputs) q.inputs.push_back(in.name);
+            if (slot->running) {
+                const query& running = *slot->running;
+                q.state = to_string(running.state());
+                q.degraded_reason = running.degraded_reason();
+                query_figures& f = q.figures.emplace();
+                f.critical = running.critical();
+                if (const auto wm = running.watermark(); wm != 0) {
+                    f.watermark = time::format_rfc3339_ms(wm);
+                    f.lag_seconds = static_cast<double>(wall_now() - wm) / 1e9;
+                }
+                const query_counters& c = running.counters();
+                f.input_records = c.input_records.load();
+                f.invalid_records = c.invalid_records.load();
+                f.results = c.results.load();
+                f.checkpoints = c.checkpoints.load();
+            } else {
+                q.state = "starting";
+            }
+            q.restarts = static_cast<std::uint64_t>(slot->failures);
+            out.queries.push_back(std::move(q));
         }
-        out["queries"] = queries;
-        return out.dump();
+        return out;
     }
 
     int run(const std::vector<std::string>& paths, config::load_result loaded) {
@@ -205,7 +305,7 @@ class supervisor {
         try {
             http_handlers handlers;
             handlers.ready = [this] { return ready(); };
-            handlers.status_json = [this] { return status_json(); };
+            handlers.status_json = [this] { return to_json(status()); };
             handlers.metrics_text = [this] { return metrics_->serialize(); };
             http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
         } catch (const std::exception& e) {
@@ -228,6 +328,16 @@ class supervisor {
         for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
         io_.run();
         for (auto& t : pool) t.join();
+        if (!loader_.finish()) {
+            // A shutdown came during a reload's load, which cannot be interrupted. Rather than
+            // delay the exit until it ends, the process ends here, without the destructors that
+            // load may still use (static declarations, the secrets list): every query and
+            // output is stopped, flushed and checkpointed by now.
+            spdlog::info("exiting without waiting for the configuration load still running");
+            spdlog::default_logger()->flush();
+            std::cout.flush();
+            std::_Exit(exit_code_.load());
+        }
         return exit_code_.load();
     }
 
@@ -312,7 +422,7 @@ class supervisor {
 
     void on_query_failed(const std::string& key, const std::string& message) {
         auto it = slots_.find(key);
-        if (it == slots_.end() || stopping_) return;
+        if (it == slots_.end() || stopping_ || it->second->stop) return;
         query_slot& slot = *it->second;
         if (slot.running->critical() || options_.once) {
             spdlog::critical("critical query {} failed: {}", key, message);
@@ -325,14 +435,17 @@ class supervisor {
         // Capped exponential back-off: 1 s, 2 s, 4 s … 60 s.
         const int exponent = std::min(slot.failures, 6);
         const auto delay = std::chrono::seconds(std::min(60, 1 << exponent));
-        ++slot.failures;
+        {
+            std::lock_guard lock(slots_mutex_);
+            ++slot.failures;
+        }
         spdlog::error("query {} failed: {}; restarting in {} s", key, message, delay.count());
         slot.restart_timer->expires_after(delay);
         slot.restart_timer->async_wait([this, key](const boost::system::error_code& ec) {
             if (ec) return;
             asio::post(strand_, [this, key] {
                 auto it = slots_.find(key);
-                if (it == slots_.end() || stopping_) return;
+                if (it == slots_.end() || stopping_ || it->second->stop) return;
                 start_query(*it->second);
             });
         });
@@ -375,11 +488,9 @@ class supervisor {
         });
     }
 
-    // SIGHUP: load and validate the files again. Invalid: every error is logged and the
-    // running configuration stays. Valid: queries whose plan is unchanged (and whose
-    // pipeline's outputs are unchanged) keep running with their open windows; changed ones
-    // stop with a checkpoint and start again (their inputs resume where they were); removed
-    // ones stop; new ones start. Signals during a reload are coalesced into one more reload.
+    // SIGHUP: load and validate the files again, off the loop threads (config_load_thread);
+    // on_loaded() applies the result on the strand. Signals during a reload are coalesced into
+    // one more reload once it is over.
     void reload() {
         if (stopping_) return;
         if (reloading_) {
@@ -390,7 +501,29 @@ class supervisor {
         reloading_flag_ = true;
         notifier_->reloading();
         spdlog::info("SIGHUP: reloading {}", fmt_paths());
-        config::load_result loaded = config::load(paths_, registry_, secret_tracking_env());
+        try {
+            loader_.start(paths_, registry_, [this](config::load_result loaded) {
+                asio::post(strand_, [this, loaded = std::move(loaded)]() mutable {
+                    on_loaded(std::move(loaded));
+                });
+            });
+        } catch (const std::system_error& e) {  // no thread to be had
+            spdlog::error("reload failed: cannot start loading: {}", e.what());
+            metrics_->count_reload(false);
+            finish_reload();
+        }
+    }
+
+    // The loaded configuration, on the strand. Invalid: every error is logged and the running
+    // configuration stays. Valid: queries whose plan and pipeline outputs are unchanged keep
+    // running with their open windows; changed ones stop with a checkpoint and start again
+    // (their inputs resume where they were); removed ones stop; new ones start.
+    void on_loaded(config::load_result loaded) {
+        if (stopping_) {
+            spdlog::info("reload abandoned: the daemon is stopping");
+            finish_reload();
+            return;
+        }
         for (const auto& d : loaded.diags.sorted()) {
             if (d.severity == severity::error) {
                 spdlog::error("reload: {}", format(d));
@@ -409,19 +542,14 @@ class supervisor {
         auto gen = std::make_shared<generation>();
         gen->config = std::move(loaded.config);
         // Outputs of a pipeline whose outputs section did not change are kept (shared).
-        std::set<std::string> outputs_changed;
         for (const auto& p : gen->config.pipelines) {
-            const std::string& fresh = p.plan->outputs_fingerprint;
             auto old = outputs_by_pipeline_.find(p.name);
-            if (old != outputs_by_pipeline_.end() && old->second.first == fresh) {
+            if (old != outputs_by_pipeline_.end() &&
+                old->second.first == p.plan->outputs_fingerprint) {
                 gen->outputs[p.name] = old->second.second;
-            } else {
-                outputs_changed.insert(p.name);
+                continue;
             }
-        }
-        std::string error;
-        for (const auto& p : gen->config.pipelines) {
-            if (!outputs_changed.count(p.name)) continue;
+            std::string error;
             if (!build_pipeline_outputs(*gen, p, error)) {
                 spdlog::error("reload failed: {}; the running configuration stays", error);
                 metrics_->count_reload(false);
@@ -430,95 +558,132 @@ class supervisor {
             }
         }
 
+        query_identities running, wanted_ids;
+        for (const auto& [key, slot] : slots_) {
+            running[key] = {slot->plan().fingerprint, slot->pipeline->outputs_fingerprint};
+        }
         std::map<std::string,
                  std::pair<std::shared_ptr<const config::compiled_pipeline>, std::size_t>>
             wanted;
         for (const auto& p : gen->config.pipelines) {
             for (std::size_t i = 0; i < p.plan->queries.size(); ++i) {
-                wanted[p.name + "/" + p.plan->queries[i].name] = {p.plan, i};
+                const std::string key = query_key(p.name, p.plan->queries[i].name);
+                wanted[key] = {p.plan, i};
+                wanted_ids[key] = {p.plan->queries[i].fingerprint, p.plan->outputs_fingerprint};
             }
         }
-
-        std::vector<std::string> keep, restart, remove, add;
-        for (const auto& [key, slot] : slots_) {
-            auto it = wanted.find(key);
-            if (it == wanted.end()) {
-                remove.push_back(key);
-            } else if (it->second.first->queries[it->second.second].fingerprint ==
-                           slot->plan().fingerprint &&
-                       !outputs_changed.count(slot->pipeline->name)) {
-                keep.push_back(key);
-            } else {
-                restart.push_back(key);
-            }
-        }
-        for (const auto& [key, w] : wanted) {
-            if (!slots_.count(key)) add.push_back(key);
-        }
+        auto plan = std::make_shared<const reload_plan>(plan_reload(running, wanted_ids));
         metrics_->count_reload(true);
-        spdlog::info("reload: {} queries kept, {} restarted, {} removed, {} added", keep.size(),
-                     restart.size(), remove.size(), add.size());
-        for (const auto& key : restart) spdlog::info("reload: restarting query {}", key);
+        spdlog::info("reload: {} queries kept, {} restarted, {} removed, {} added",
+                     plan->keep.size(), plan->restart.size(), plan->remove.size(),
+                     plan->add.size());
+        for (const auto& key : plan->restart) spdlog::info("reload: restarting query {}", key);
 
-        // Stop what changes, then start the new plans once their checkpoints are written.
-        std::vector<std::string> stopping = restart;
-        stopping.insert(stopping.end(), remove.begin(), remove.end());
-        auto left = std::make_shared<std::size_t>(stopping.size());
-        auto then = [this, gen, wanted, restart, add, remove]() mutable {
-            {
-                std::lock_guard lock(slots_mutex_);
-                for (const auto& key : remove) {
+        // Stop what changes, then start the new plans once their checkpoints are written; both
+        // spread over the loop's turns (paced_steps).
+        auto then = [this, gen, wanted = std::move(wanted), plan] {
+            if (stopping_) {
+                // The shutdown that came meanwhile stops what runs; nothing new starts.
+                finish_reload();
+                return;
+            }
+            // Exactly the pipelines configured now: a removed pipeline's outputs are not
+            // metered on, nor reused should it come back.
+            outputs_by_pipeline_.clear();
+            remember_outputs(*gen);
+            const std::size_t removed = plan->remove.size();
+            const std::size_t restarted = plan->restart.size();
+            auto step = [this, gen, wanted, plan, removed, restarted](std::size_t i) {
+                if (stopping_) return;
+                if (i < removed) {
+                    const std::string& key = plan->remove[i];
+                    std::lock_guard lock(slots_mutex_);
                     const auto& slot = *slots_.at(key);
                     for (const auto& n : slot.plan().chain->nodes) {
                         metrics_->remove_node(slot.pipeline->name, n.name);
                     }
                     slots_.erase(key);
+                    return;
                 }
-                for (const auto& key : restart) slots_.erase(key);
-            }
-            for (const auto& key : restart) {
-                auto& [p, index] = wanted.at(key);
-                add_query(gen, p, index, true);
+                const bool restart = i < removed + restarted;
+                const std::string& key =
+                    restart ? plan->restart[i - removed] : plan->add[i - removed - restarted];
+                if (restart) {
+                    std::lock_guard lock(slots_mutex_);
+                    slots_.erase(key);
+                }
+                const auto& [p, index] = wanted.at(key);
+                add_query(gen, p, index, restart);
                 start_query(*slots_.at(key));
-            }
-            for (const auto& key : add) {
-                auto& [p, index] = wanted.at(key);
-                add_query(gen, p, index, false);
-                start_query(*slots_.at(key));
-            }
-            remember_outputs(*gen);
-            stop_unused_outputs();
-            finish_reload();
+            };
+            paced(removed + restarted + plan->add.size(), std::move(step), [this] {
+                if (!stopping_) {
+                    spdlog::info("reload done: {} queries (the new ones are starting)",
+                                 slots_.size());
+                }
+                finish_reload();
+            });
         };
+        std::vector<std::string> stopping = plan->restart;
+        stopping.insert(stopping.end(), plan->remove.begin(), plan->remove.end());
         if (stopping.empty()) {
             then();
             return;
         }
-        for (const auto& key : stopping) {
-            auto& slot = *slots_.at(key);
-            slot.restart_timer->cancel();
-            if (!slot.running) {
-                if (--*left == 0) then();
-                continue;
+        auto left = std::make_shared<std::size_t>(stopping.size());
+        auto last = std::make_shared<std::function<void()>>(std::move(then));
+        auto stop_one = [this, stopping, left, last](std::size_t i) {
+            auto& slot = *slots_.at(stopping[i]);
+            if (!slot.running) {  // waiting for a restart after a failure
+                slot.restart_timer->cancel();
+                if (--*left == 0) (*last)();
+                return;
             }
-            slot.running->stop([this, left, then]() mutable {
-                asio::post(strand_, [left, then]() mutable {
-                    if (--*left == 0) then();
-                });
+            stop_slot(slot, [left, last] {
+                if (--*left == 0) (*last)();
             });
-        }
+        };
+        paced(stopping.size(), std::move(stop_one), [] {});
+    }
+
+    // See paced_steps.
+    void paced(std::size_t n, std::function<void(std::size_t)> step, std::function<void()> done) {
+        std::make_shared<paced_steps>(strand_, n, std::move(step), std::move(done))->start();
     }
 
     void finish_reload() {
-        stop_unused_outputs();  // e.g. built by a reload that failed later
+        // Outputs built by a reload that failed later, or replaced by it. A shutdown stops
+        // every output itself.
+        if (!stopping_) stop_unused_outputs();
         reloading_ = false;
         reloading_flag_ = false;
-        if (!reload_again_ && !stopping_) {
-            notifier_->ready_when([this] { return ready(); }, "running, reloaded");
-        }
-        if (reload_again_ && !stopping_) {
+        if (stopping_) return;
+        if (reload_again_) {
             reload_again_ = false;
             reload();
+            return;
+        }
+        notifier_->ready_when([this] { return ready(); }, "running, reloaded");
+    }
+
+    // Stops the slot's query for good, once whoever asks (a reload and a shutdown may both);
+    // `done` runs on the strand after its final checkpoint. Precondition: slot.running.
+    void stop_slot(query_slot& slot, std::function<void()> done) {
+        slot.restart_timer->cancel();
+        if (!slot.stop) {
+            slot.stop = std::make_shared<query_slot::stop_request>();
+            slot.running->stop([this, request = slot.stop] {
+                asio::post(strand_, [request] {
+                    request->done = true;
+                    auto waiters = std::move(request->waiters);
+                    for (auto& f : waiters) f();
+                });
+            });
+        }
+        if (slot.stop->done) {
+            asio::post(strand_, std::move(done));
+        } else {
+            slot.stop->waiters.push_back(std::move(done));
         }
     }
 
@@ -618,10 +783,8 @@ class supervisor {
         }
         for (auto& [key, slot] : slots_) {
             if (!slot->running) continue;
-            slot->running->stop([this, left] {
-                asio::post(strand_, [this, left] {
-                    if (--*left == 0) stop_outputs();
-                });
+            stop_slot(*slot, [this, left] {
+                if (--*left == 0) stop_outputs();
             });
         }
     }
@@ -649,7 +812,8 @@ class supervisor {
     }
 
     run_options options_;
-    const params::component_registry& registry_;
+    // Shared with a reload's load, which may outlive the supervisor (config_load_thread).
+    std::shared_ptr<const params::component_registry> registry_;
     unsigned threads_;
     asio::io_context io_;
     asio::strand<asio::io_context::executor_type> strand_;  // the supervisor's own state
@@ -676,6 +840,7 @@ class supervisor {
     // systemd's READY/RELOADING/STOPPING/WATCHDOG; a no-op without NOTIFY_SOCKET.
     std::unique_ptr<sd_notifier> notifier_ = sd_notifier::from_environment(strand_);
     bool reload_again_ = false;
+    config_load_thread loader_;  // on strand_
     // The outputs each pipeline runs with, and what they were built from.
     std::map<std::string,
              std::pair<std::string,
@@ -689,9 +854,9 @@ class supervisor {
 }  // namespace
 
 int run_daemon(const run_options& options) {
-    params::component_registry registry;
-    connectors::register_builtin_connectors(registry);
-    config::load_result loaded = config::load(options.paths, registry, secret_tracking_env());
+    auto registry = std::make_shared<params::component_registry>();
+    connectors::register_builtin_connectors(*registry);
+    config::load_result loaded = config::load(options.paths, *registry, secret_tracking_env());
     for (const auto& d : loaded.diags.sorted()) std::cerr << format(d) << '\n';
     if (loaded.diags.has_errors()) {
         std::cerr << "weir: configuration is invalid: not starting\n";
@@ -699,7 +864,7 @@ int run_daemon(const run_options& options) {
     }
     const unsigned threads =
         options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    supervisor s(options, threads, registry);
+    supervisor s(options, threads, std::move(registry));
     return s.run(options.paths, std::move(loaded));
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/metrics.h"
+#include "daemon/status.h"
 
 namespace weir::daemon {
 namespace {
@@ -70,6 +71,40 @@ TEST(status_table, shows_every_query_with_its_nodes_lag_and_failing_checks) {
     const auto column = lines[1].find("FAILING");
     EXPECT_EQ(lines[2].find("volume"), column);
     EXPECT_EQ(lines[3].find("rates.freshness"), column);
+}
+
+// The table straight from the model the daemon builds: the same as from its JSON.
+TEST(status_table, prints_a_model_as_it_prints_its_json) {
+    daemon_status status;
+    status.state = "stopping";
+    query_status q;
+    q.pipeline = "sensors";
+    q.query = "quality";
+    q.nodes = {"quality"};
+    q.inputs = {"readings"};
+    q.failing_checks = {{"quality", "volume", 1}, {"quality", "fresh", std::nullopt}};
+    q.state = "running";
+    q.figures = query_figures{.critical = false,
+                              .watermark = "2026-11-20T10:01:00.000Z",
+                              .lag_seconds = -0.04,
+                              .input_records = 7,
+                              .invalid_records = 0,
+                              .results = 3,
+                              .checkpoints = 2};
+    q.restarts = 4;
+    status.queries = {q};
+    std::ostringstream out;
+    print_status_table(status, out);
+    const auto lines = lines_of(out.str());
+    ASSERT_EQ(lines.size(), 3u) << out.str();
+    EXPECT_EQ(lines[0], "weir: stopping");
+    EXPECT_EQ(cells(lines[2]),
+              (std::vector<std::string>{"sensors", "quality", "quality", "running", "no",
+                                        "2026-11-20T10:01:00.000Z", "-0.0s", "7", "0", "3", "4",
+                                        "volume(1 group),fresh"}));
+    std::ostringstream via_json;
+    ASSERT_TRUE(render_status(to_json(status), via_json));
+    EXPECT_EQ(via_json.str(), out.str());
 }
 
 TEST(status_table, refuses_what_is_not_weirs_status) {

@@ -1,0 +1,12 @@
+// The process exit codes of every verb (DESIGN.md §1.1), after sysexits.h. Apart from the command
+// line, so the supervisor and the verbs share them without depending on each other.
+#pragma once
+
+namespace weir::daemon {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;  // runtime failure (a critical node failed), unreachable
+inline constexpr int exit_usage = 64;   // EX_USAGE
+inline constexpr int exit_config = 78;  // EX_CONFIG: invalid configuration
+
+}  // namespace weir::daemon

@@ -1,0 +1,176 @@
+// The status model's JSON; see status.h.
+#include "daemon/status.h"
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+namespace weir::daemon {
+
+namespace {
+
+using ordered = nlohmann::ordered_json;
+
+template <typename T>
+ordered or_null(const std::optional<T>& v) {
+    return v ? ordered(*v) : ordered(nullptr);
+}
+
+ordered query_json(const query_status& q) {
+    ordered out;
+    out["pipeline"] = q.pipeline;
+    out["query"] = q.query;
+    out["nodes"] = q.nodes;
+    auto failing = ordered::array();
+    for (const auto& f : q.failing_checks) {
+        failing.push_back({{"node", f.node}, {"check", f.check}, {"groups", or_null(f.groups)}});
+    }
+    out["failing_checks"] = std::move(failing);
+    out["inputs"] = q.inputs;
+    out["state"] = q.state;
+    if (!q.degraded_reason.empty()) out["degraded_reason"] = q.degraded_reason;
+    if (q.figures) {
+        const query_figures& f = *q.figures;
+        out["critical"] = f.critical;
+        out["watermark"] = or_null(f.watermark);
+        out["lag_seconds"] = or_null(f.lag_seconds);
+        out["input_records"] = f.input_records;
+        out["invalid_records"] = f.invalid_records;
+        out["results"] = f.results;
+        out["checkpoints"] = f.checkpoints;
+    }
+    out["restarts"] = q.restarts;
+    return out;
+}
+
+// Readers of one optional key: true when it is absent, null or of the expected type (then
+// stored); false when it has another type.
+using json = nlohmann::json;
+
+bool read(const json& object, const char* key, std::string& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+}
+
+bool read(const json& object, const char* key, std::optional<std::string>& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+}
+
+bool read(const json& object, const char* key, std::uint64_t& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_number_unsigned()) return false;
+    out = it->get<std::uint64_t>();
+    return true;
+}
+
+bool read(const json& object, const char* key, std::optional<std::uint64_t>& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_number_unsigned()) return false;
+    out = it->get<std::uint64_t>();
+    return true;
+}
+
+bool read(const json& object, const char* key, std::optional<double>& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_number()) return false;
+    out = it->get<double>();
+    return true;
+}
+
+bool read(const json& object, const char* key, bool& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_boolean()) return false;
+    out = it->get<bool>();
+    return true;
+}
+
+bool read(const json& object, const char* key, std::vector<std::string>& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_array()) return false;
+    for (const auto& v : *it) {
+        if (!v.is_string()) return false;
+        out.push_back(v.get<std::string>());
+    }
+    return true;
+}
+
+bool read_failing(const json& object, std::vector<failing_check_status>& out) {
+    const auto it = object.find("failing_checks");
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_array()) return false;
+    for (const auto& v : *it) {
+        failing_check_status f;
+        if (!v.is_object() || !read(v, "node", f.node) || !read(v, "check", f.check) ||
+            !read(v, "groups", f.groups)) {
+            return false;
+        }
+        out.push_back(std::move(f));
+    }
+    return true;
+}
+
+bool read_figures(const json& object, std::optional<query_figures>& out) {
+    static constexpr std::array keys = {"critical",      "watermark", "lag_seconds",
+                                        "input_records", "results",   "invalid_records",
+                                        "checkpoints"};
+    bool any = false;
+    for (const char* key : keys) any = any || object.contains(key);
+    if (!any) return true;
+    query_figures f;
+    if (!read(object, "critical", f.critical) || !read(object, "watermark", f.watermark) ||
+        !read(object, "lag_seconds", f.lag_seconds) ||
+        !read(object, "input_records", f.input_records) ||
+        !read(object, "invalid_records", f.invalid_records) ||
+        !read(object, "results", f.results) || !read(object, "checkpoints", f.checkpoints)) {
+        return false;
+    }
+    out = std::move(f);
+    return true;
+}
+
+bool read_query(const json& object, query_status& q) {
+    return object.is_object() && read(object, "pipeline", q.pipeline) &&
+           read(object, "query", q.query) && read(object, "nodes", q.nodes) &&
+           read_failing(object, q.failing_checks) && read(object, "inputs", q.inputs) &&
+           read(object, "state", q.state) && read(object, "degraded_reason", q.degraded_reason) &&
+           read_figures(object, q.figures) && read(object, "restarts", q.restarts);
+}
+
+}  // namespace
+
+std::string to_json(const daemon_status& status) {
+    ordered out;
+    out["state"] = status.state;
+    auto queries = ordered::array();
+    for (const auto& q : status.queries) queries.push_back(query_json(q));
+    out["queries"] = std::move(queries);
+    return out.dump();
+}
+
+std::optional<daemon_status> from_json(std::string_view text) {
+    const json parsed = json::parse(text, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) return std::nullopt;
+    const auto queries = parsed.find("queries");
+    if (queries == parsed.end() || !queries->is_array()) return std::nullopt;
+    daemon_status out;
+    if (!read(parsed, "state", out.state)) return std::nullopt;
+    for (const auto& q : *queries) {
+        query_status one;
+        if (!read_query(q, one)) return std::nullopt;
+        out.queries.push_back(std::move(one));
+    }
+    return out;
+}
+
+}  // namespace weir::daemon

@@ -1,0 +1,73 @@
+// The daemon's status (DESIGN.md §1.3, GET /api/v1/status) as one model: the supervisor fills
+// it, the HTTP server sends it as JSON, and `weir status` reads that JSON back into it to print
+// its table. The JSON is a public interface: its keys, their order and their types stay.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weir::daemon {
+
+// A check whose latest window failed (for a grouped node: in at least one group).
+struct failing_check_status {
+    std::string node;
+    std::string check;
+    // How many groups fail; nullopt when unknown or the node has no group_by (JSON null).
+    std::optional<std::uint64_t> groups;
+
+    bool operator==(const failing_check_status&) const = default;
+};
+
+// What a running query reports; a query that starts or waits for a restart has none of it.
+struct query_figures {
+    bool critical = false;
+    // Event time up to which windows are closed, RFC 3339 with milliseconds; nullopt before
+    // the first window closed.
+    std::optional<std::string> watermark;
+    // How far the watermark trails the wall clock, in seconds (negative: data from the
+    // future); nullopt with the watermark.
+    std::optional<double> lag_seconds;
+    std::uint64_t input_records = 0;
+    std::uint64_t invalid_records = 0;
+    std::uint64_t results = 0;
+    std::uint64_t checkpoints = 0;
+
+    bool operator==(const query_figures&) const = default;
+};
+
+struct query_status {
+    std::string pipeline;
+    std::string query;
+    std::vector<std::string> nodes;  // in chain order; the last one is the terminal node
+    std::vector<failing_check_status> failing_checks;  // in node order, then by check
+    std::vector<std::string> inputs;
+    // query_state's names (daemon/query.h): "starting", "running", "degraded", "failed",
+    // "stopped", "finished".
+    std::string state;
+    std::string degraded_reason;           // "" unless degraded (then absent from the JSON)
+    std::optional<query_figures> figures;  // nullopt while the query is not running
+    std::uint64_t restarts = 0;            // consecutive failures, for the back-off
+
+    bool operator==(const query_status&) const = default;
+};
+
+struct daemon_status {
+    std::string state;  // "running", "reloading" or "stopping"
+    std::vector<query_status> queries;
+
+    bool operator==(const daemon_status&) const = default;
+};
+
+// The body of GET /api/v1/status: one JSON object, keys in a fixed order.
+std::string to_json(const daemon_status& status);
+
+// Reads what to_json wrote (leniently: keys it does not know are ignored, missing ones take their
+// defaults; a query with any of the figures' keys has figures). nullopt when `text` is not a
+// status: not JSON, not an object with a "queries" array of objects, or a known key of the wrong
+// type.
+std::optional<daemon_status> from_json(std::string_view text);
+
+}  // namespace weir::daemon

@@ -1,0 +1,112 @@
+"""SIGHUP's configuration load runs off the event loop: signals that arrive while it runs are
+coalesced into one more reload, and a shutdown that arrives while it runs is not held up by it
+(its result is discarded)."""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from weir_test_util import WEIR, wait_for
+
+# Many small files, so that a load takes long enough to signal into (hundreds of ms with the
+# sanitizers, tens without).
+PIPELINE = """
+pipeline: p{index:03d}
+inputs:
+  readings: {{type: generator, seed: {index}, rate: 1, time_step: 1s,
+             start_time: "2026-11-20T10:00:00Z"}}
+nodes:
+  quality:
+    from: readings
+    time: {{field: ts}}
+    window: {{type: tumbling, size: {window}}}
+    checks: [{{name: volume, measure: count(), must_be: "> 0"}}]
+"""
+
+
+class running_daemon:
+    def __init__(self, test, tmp, files):
+        self.pipelines = os.path.join(tmp, "pipelines.d")
+        os.mkdir(self.pipelines)
+        self.files = files
+        self.write_all("10s")
+        self.log_path = os.path.join(tmp, "weir.log")
+        self.log = open(self.log_path, "w")
+        test.addCleanup(self.log.close)
+        self.proc = subprocess.Popen(
+            [WEIR, "run", "--threads", "1", "--http-listen", "127.0.0.1:0", "--data-dir",
+             os.path.join(tmp, "data"), self.pipelines],
+            stdout=subprocess.DEVNULL, stderr=self.log)
+        test.addCleanup(self.kill)
+        wait_for(lambda: self.log_text().count("running (1 inputs") == files or
+                 self.proc.poll() is not None, 120, f"{files} queries running", interval=0.2)
+        test.assertIsNone(self.proc.poll(), self.log_text()[-3000:])
+
+    def write_all(self, window):
+        for i in range(self.files):
+            with open(os.path.join(self.pipelines, f"p{i:03d}.yaml"), "w") as f:
+                f.write(PIPELINE.format(index=i, window=window))
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class reload_lifecycle_test(unittest.TestCase):
+    def test_signals_during_a_reload_make_one_more_reload(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = running_daemon(self, tmp, 100)
+            d.write_all("20s")
+            d.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP: reloading" in d.log_text(), 30, "the reload",
+                     interval=0.005)
+            if "reload done" in d.log_text():
+                self.skipTest("the reload ended before the next signals could be sent")
+            for _ in range(3):
+                d.proc.send_signal(signal.SIGHUP)
+                time.sleep(0.005)
+            wait_for(lambda: d.log_text().count("reload done") == 2, 60, "the second reload")
+            time.sleep(1)  # a third reload, were there one, would have started by now
+            log = d.log_text()
+            self.assertEqual(log.count("SIGHUP: reloading"), 2, log[-3000:])
+            # The first reload restarted every query; the second found nothing changed.
+            self.assertIn("reload: 0 queries kept, 100 restarted, 0 removed, 0 added", log)
+            self.assertIn("reload: 100 queries kept, 0 restarted, 0 removed, 0 added", log)
+            d.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(d.proc.wait(timeout=60), 0, d.log_text()[-3000:])
+
+    def test_a_shutdown_during_a_load_is_not_held_up_and_discards_it(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = running_daemon(self, tmp, 300)
+            d.write_all("20s")
+            d.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP: reloading" in d.log_text(), 30, "the reload",
+                     interval=0.005)
+            d.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(d.proc.wait(timeout=60), 0, d.log_text()[-3000:])
+            log = d.log_text()
+            self.assertNotIn("AddressSanitizer", log)
+            # The load's result never reached the queries: either the process ended before the
+            # load did, or the result came during the shutdown and was dropped.
+            self.assertRegex(log, "exiting without waiting for the configuration load|"
+                                  "reload abandoned: the daemon is stopping")
+            self.assertNotIn("reload: ", log)
+            # Every query still wrote its final checkpoint.
+            checkpoints = os.path.join(tmp, "data", "checkpoints")
+            written = [f for _, _, files in os.walk(checkpoints) for f in files
+                       if f.endswith(".ckpt")]
+            self.assertEqual(len(written), 300)
+            self.assertFalse(re.search(r"\berror\b", log), log[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
