@@ -272,7 +272,14 @@ tests:
       - {series: 'weir_kafka_consumer_lag{instance="a", pipeline="p", node="n", input="k", partition="1"}', values: '60000x40'}
       - {series: 'weir_config_reloads_total{instance="a", result="failure"}', values: '0x20 1x20'}
       - {series: 'weir_config_reloads_total{instance="a", result="success"}', values: '0+1x40'}
+      - {series: 'weir_internal_errors_total{instance="a"}', values: '0x10 1x30'}
+      - {series: 'weir_internal_errors_total{instance="b"}', values: '0x40'}
     alert_rule_test:
+      - {eval_time: 5m, alertname: WeirInternalError, exp_alerts: []}
+      - eval_time: 15m
+        alertname: WeirInternalError
+        exp_alerts: [{exp_labels: {severity: warning, instance: a}}]
+      - {eval_time: 35m, alertname: WeirInternalError, exp_alerts: []}
       - {eval_time: 4m, alertname: WeirDown, exp_alerts: []}
       - eval_time: 8m
         alertname: WeirDown
