@@ -16,6 +16,7 @@
 #include "connectors/http/alertmanager_output.h"
 #include "connectors/http/http_output.h"
 #include "connectors/http/http_spec.h"
+#include "connectors/kafka/kafka_input.h"
 #include "connectors/kafka/kafka_spec.h"
 #include "connectors/socket/socket_spec.h"
 #include "connectors/socket/tcp_input.h"
@@ -37,7 +38,7 @@ std::vector<connector_descriptor> builtin_connectors() {
     // Inputs
     input(file_input_component(), &make_file_input);
     input(generator_input_component(), &make_generator_input);
-    input(kafka_input_component(), nullptr);  // declared, not implemented yet
+    input(kafka_input_component(), &make_kafka_input);
     input(stdin_input_component(), &make_stdin_input);
     input(tcp_input_component(), &make_tcp_input);
     input(udp_input_component(), &make_udp_input);

@@ -65,6 +65,29 @@ class input_events {
     // Reading cannot go on (a file that cannot be opened at start, a port in use). The query
     // fails: a critical node stops the daemon, another restarts with back-off.
     virtual void on_failure(const std::string& message) = 0;
+
+    // The input wants a checkpoint soon (a Kafka input whose partitions are being revoked hands
+    // them over once a checkpoint covering them is durable: committed() tells it).
+    virtual void on_checkpoint_wanted() {}
+};
+
+// What an input reports of itself for metrics and the status API (input::status()).
+struct source_status {
+    source_id source;
+    std::int64_t position = -1;  // the next offset to read; -1: not known yet
+    std::int64_t end = -1;       // the source's end now (a partition's high watermark); -1
+    std::int64_t lag = -1;       // records behind the end; -1: not known
+    double lag_seconds = 0;      // event age of the last record read while behind, else 0
+};
+
+struct input_status {
+    // False while the input cannot reach what it reads (every Kafka broker down); the query
+    // shows degraded with `problem` as its reason.
+    bool connected = true;
+    std::string problem;
+    std::vector<source_status> sources;  // owned now, in a stable order
+    std::uint64_t rebalances = 0;        // assignments changed, since start
+    bool has_sources = false;            // an input that reports sources (Kafka)
 };
 
 struct input_context {
@@ -113,6 +136,10 @@ class input {
     // Whether the input ends by itself in --once mode: files and generators with `count` do,
     // stdin does when its writer closes it; tcp and udp never do.
     virtual bool bounded() const = 0;
+
+    // Connection and per-source figures; on the executor. Inputs without any report the
+    // defaults (connected, no sources).
+    virtual input_status status() const { return {}; }
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -223,6 +223,15 @@ struct metrics::families {
           kafka_lag(add_family<Gauge>(
               r, "weir_kafka_consumer_lag",
               "Messages between a partition's end offset and the consumer's position.")),
+          kafka_lag_seconds(add_family<Gauge>(
+              r, "weir_kafka_consumer_lag_seconds",
+              "While a partition is behind: the age of the last message read from it.")),
+          kafka_broker_up(add_family<Gauge>(
+              r, "weir_kafka_broker_up",
+              "1 while a Kafka input reaches at least one broker of its cluster.")),
+          kafka_rebalances(
+              add_family<Counter>(r, "weir_kafka_rebalances_total",
+                                  "Partition assignments a Kafka input received from its group.")),
           node_records(add_family<Counter>(r, "weir_node_records_total",
                                            "Valid records a node received, late ones included.")),
           node_late(add_family<Counter>(
@@ -263,6 +272,9 @@ struct metrics::families {
     Family<Counter>& input_errors;
     Family<Gauge>& dependency_down;
     Family<Gauge>& kafka_lag;
+    Family<Gauge>& kafka_lag_seconds;
+    Family<Gauge>& kafka_broker_up;
+    Family<Counter>& kafka_rebalances;
     Family<Counter>& node_records;
     Family<Counter>& node_late;
     Family<Counter>& node_dropped;
@@ -288,7 +300,11 @@ struct metrics::node_entry {
     std::map<std::string, std::unique_ptr<check_metrics>, std::less<>> checks;
     // check -> group -> series
     std::map<std::string, std::map<std::string, Gauge*, std::less<>>, std::less<>> groups;
-    std::vector<Gauge*> lags;
+    // (input, topic, partition) -> series
+    std::map<std::tuple<std::string, std::string, std::string>,
+             std::unique_ptr<kafka_source_metrics>, std::less<>>
+        kafka_sources;
+    std::map<std::string, std::unique_ptr<kafka_input_metrics>, std::less<>> kafka_inputs;
 };
 
 metrics::metrics(metrics_options options)
@@ -393,15 +409,51 @@ output_metrics& metrics::output(std::string_view pipeline, std::string_view outp
     return *it->second;
 }
 
-prometheus::Gauge& metrics::kafka_consumer_lag(std::string_view pipeline, std::string_view node,
-                                               std::string_view input, std::string_view partition) {
+kafka_source_metrics& metrics::kafka_source(std::string_view pipeline, std::string_view node,
+                                            std::string_view input, std::string_view topic,
+                                            std::string_view partition) {
     std::lock_guard lock(mutex_);
     auto& e = entry(pipeline, node);
-    Labels l = with(with(node_labels(pipeline, node), "input", input), "partition", partition);
-    const bool existed = families_->kafka_lag.Has(l);
-    auto& g = families_->kafka_lag.Add(l);
-    if (!existed) e.lags.push_back(&g);
-    return g;
+    auto key = std::make_tuple(std::string(input), std::string(topic), std::string(partition));
+    auto it = e.kafka_sources.find(key);
+    if (it == e.kafka_sources.end()) {
+        const Labels l =
+            with(with(with(node_labels(pipeline, node), "input", input), "topic", topic),
+                 "partition", partition);
+        auto m = std::make_unique<kafka_source_metrics>(
+            kafka_source_metrics{families_->kafka_lag.Add(l), families_->kafka_lag_seconds.Add(l)});
+        it = e.kafka_sources.emplace(std::move(key), std::move(m)).first;
+    }
+    return *it->second;
+}
+
+void metrics::remove_kafka_source(std::string_view pipeline, std::string_view node,
+                                  std::string_view input, std::string_view topic,
+                                  std::string_view partition) {
+    std::lock_guard lock(mutex_);
+    auto n = nodes_.find(node_key{std::string(pipeline), std::string(node)});
+    if (n == nodes_.end()) return;
+    auto& sources = n->second->kafka_sources;
+    auto it = sources.find(
+        std::make_tuple(std::string(input), std::string(topic), std::string(partition)));
+    if (it == sources.end()) return;
+    families_->kafka_lag.Remove(&it->second->lag);
+    families_->kafka_lag_seconds.Remove(&it->second->lag_seconds);
+    sources.erase(it);
+}
+
+kafka_input_metrics& metrics::kafka_input(std::string_view pipeline, std::string_view node,
+                                          std::string_view input) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    auto it = e.kafka_inputs.find(input);
+    if (it == e.kafka_inputs.end()) {
+        const Labels l = with(node_labels(pipeline, node), "input", input);
+        auto m = std::make_unique<kafka_input_metrics>(kafka_input_metrics{
+            families_->kafka_broker_up.Add(l), families_->kafka_rebalances.Add(l)});
+        it = e.kafka_inputs.emplace(std::string(input), std::move(m)).first;
+    }
+    return *it->second;
 }
 
 prometheus::Gauge* metrics::group_value(std::string_view pipeline, std::string_view node,
@@ -457,7 +509,14 @@ void metrics::remove_entry(node_entry& e) {
         for (auto& [group, g] : groups) f.check_value.Remove(g);
         group_series_ -= groups.size();
     }
-    for (auto* g : e.lags) f.kafka_lag.Remove(g);
+    for (auto& [key, k] : e.kafka_sources) {
+        f.kafka_lag.Remove(&k->lag);
+        f.kafka_lag_seconds.Remove(&k->lag_seconds);
+    }
+    for (auto& [name, k] : e.kafka_inputs) {
+        f.kafka_broker_up.Remove(&k->broker_up);
+        f.kafka_rebalances.Remove(&k->rebalances);
+    }
 }
 
 void metrics::remove_node(std::string_view pipeline, std::string_view node) {

@@ -95,6 +95,17 @@ struct failing_check {
     std::size_t groups = 0;  // groups whose latest window failed; 0 when not known
 };
 
+// A partition a Kafka input owns now; removed when it is revoked.
+struct kafka_source_metrics {
+    prometheus::Gauge& lag;          // messages behind the high watermark
+    prometheus::Gauge& lag_seconds;  // age of the last message read while behind
+};
+
+struct kafka_input_metrics {
+    prometheus::Gauge& broker_up;
+    prometheus::Counter& rebalances;
+};
+
 struct output_metrics {
     prometheus::Counter& records;
     prometheus::Counter& errors;
@@ -121,8 +132,15 @@ class metrics {
     input_metrics& input(std::string_view pipeline, std::string_view node, std::string_view input);
     check_metrics& check(std::string_view pipeline, std::string_view node, std::string_view check);
     output_metrics& output(std::string_view pipeline, std::string_view output);
-    prometheus::Gauge& kafka_consumer_lag(std::string_view pipeline, std::string_view node,
-                                          std::string_view input, std::string_view partition);
+    kafka_source_metrics& kafka_source(std::string_view pipeline, std::string_view node,
+                                       std::string_view input, std::string_view topic,
+                                       std::string_view partition);
+    // The partition's series go (it was revoked); no-op when there are none.
+    void remove_kafka_source(std::string_view pipeline, std::string_view node,
+                             std::string_view input, std::string_view topic,
+                             std::string_view partition);
+    kafka_input_metrics& kafka_input(std::string_view pipeline, std::string_view node,
+                                     std::string_view input);
 
     // weir_check_value{...,group} of one group of a grouped check; `group` is the label value
     // (e.g. "device_id=d-17"). nullptr once max_group_series series exist: the caller skips the

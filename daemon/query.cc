@@ -52,6 +52,7 @@ class query::input_adapter final : public connectors::input_events {
     void on_failure(const std::string& message) override {
         query_.fail("input \"" + query_.plan_.chain->inputs[index_].name + "\": " + message);
     }
+    void on_checkpoint_wanted() override { query_.on_checkpoint_wanted(); }
 
   private:
     query& query_;
@@ -474,6 +475,74 @@ void query::fail(const std::string& message) {
     if (events_.failed) events_.failed(message);
 }
 
+void query::on_checkpoint_wanted() {
+    if (!active() || stopping_) return;
+    // A running checkpoint may hold positions from before the request: one more follows it.
+    checkpoint([](bool) {});
+}
+
+void query::report_inputs() {
+    const chain::chain_plan& chain = *plan_.chain;
+    reported_sources_.resize(inputs_.size());
+    reported_rebalances_.resize(inputs_.size(), 0);
+    std::vector<source_figures> figures;
+    std::string unreachable;
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        const connectors::input_status st = inputs_[i]->status();
+        const std::string& input = chain.inputs[i].name;
+        if (!st.connected) {
+            if (!unreachable.empty()) unreachable += "; ";
+            unreachable += "input \"" + input + "\": " + st.problem;
+        }
+        if (!st.has_sources) continue;
+        std::set<std::string> now;
+        for (const auto& s : st.sources) {
+            now.insert(s.source);
+            source_figures f{.input = input, .source = s.source};
+            if (s.position >= 0) f.position = s.position;
+            if (s.end >= 0) f.end = s.end;
+            if (s.lag >= 0) f.lag = s.lag;
+            figures.push_back(std::move(f));
+        }
+        if (env_.metrics == nullptr) continue;
+        const std::string& node = chain.nodes.back().name;
+        auto split = [](const std::string& source) {
+            const auto slash = source.rfind('/');
+            return std::make_pair(source.substr(0, slash), source.substr(slash + 1));
+        };
+        for (const auto& s : st.sources) {
+            const auto [topic, partition] = split(s.source);
+            auto& m = env_.metrics->kafka_source(pipeline_->name, node, input, topic, partition);
+            m.lag.Set(s.lag >= 0 ? static_cast<double>(s.lag) : 0.0);
+            m.lag_seconds.Set(s.lag_seconds);
+        }
+        // Series of partitions no longer owned go at once: a stale lag is worse than none.
+        for (const auto& gone : reported_sources_[i]) {
+            if (now.contains(gone)) continue;
+            const auto [topic, partition] = split(gone);
+            env_.metrics->remove_kafka_source(pipeline_->name, node, input, topic, partition);
+        }
+        auto& k = env_.metrics->kafka_input(pipeline_->name, node, input);
+        k.broker_up.Set(st.connected ? 1 : 0);
+        if (st.rebalances > reported_rebalances_[i]) {
+            k.rebalances.Increment(static_cast<double>(st.rebalances - reported_rebalances_[i]));
+        }
+        reported_rebalances_[i] = st.rebalances;
+        reported_sources_[i] = std::move(now);
+    }
+    {
+        std::lock_guard lock(status_mutex_);
+        sources_ = std::move(figures);
+        unreachable_reason_ = unreachable;
+    }
+    set_condition(inputs_unreachable, !unreachable.empty());
+}
+
+std::vector<source_figures> query::sources() const {
+    std::lock_guard lock(status_mutex_);
+    return sources_;
+}
+
 void query::stop_inputs() {
     for (auto& in : inputs_) in->stop();
 }
@@ -489,6 +558,11 @@ std::string query::degraded_reason() const {
     add(outputs_full, "outputs full (buffer.max_records)");
     add(checkpoint_failing, "the last checkpoint failed");
     add(errors_over_limit, "bad records over on_error.max_errors");
+    if ((c & inputs_unreachable) != 0) {
+        std::lock_guard lock(status_mutex_);
+        if (!out.empty()) out += "; ";
+        out += unreachable_reason_;
+    }
     return out;
 }
 
@@ -585,6 +659,7 @@ void query::schedule_tick() {
         }
         record_problem_log().flush_expired();
         self->apply_back_pressure();
+        self->report_inputs();
         self->schedule_tick();
     });
 }

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include "core/chain/node_chain.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/metrics.h"
+#include "daemon/status.h"
 
 namespace weir::daemon {
 
@@ -87,6 +89,8 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     const query_counters& counters() const { return counters_; }
     // Event time up to which windows are closed (Unix ns), of the terminal node.
     time::timestamp_ns watermark() const { return watermark_.load(); }
+    // The sources its inputs read now, as of the last tick (Kafka partitions). Any thread.
+    std::vector<source_figures> sources() const;
 
   private:
     class input_adapter;
@@ -99,6 +103,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
                             std::span<const connectors::source_id> removed);
     void on_end(std::size_t input);
     void on_problem(std::size_t input, std::string_view type, const std::string& message);
+    void on_checkpoint_wanted();
+    // Input status into metrics, the status API and the degraded state; every tick.
+    void report_inputs();
     void fail(const std::string& message);
     // Counts bad records and input problems against on_error; false when the query failed.
     bool count_errors(std::uint64_t n);
@@ -126,7 +133,12 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
         const query_state s = state_.load();
         return s == query_state::running || s == query_state::degraded;
     }
-    enum condition : unsigned { outputs_full = 1, checkpoint_failing = 2, errors_over_limit = 4 };
+    enum condition : unsigned {
+        outputs_full = 1,
+        checkpoint_failing = 2,
+        errors_over_limit = 4,
+        inputs_unreachable = 8
+    };
     void set_condition(condition c, bool on);
     // `buffer` of the terminal node, after each delivery: block pauses the inputs until the
     // outputs drained; drop_newest stops writing to a full output; drop_oldest makes it drop.
@@ -201,6 +213,14 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::atomic<unsigned> conditions_{0};
     bool paused_ = false;
     std::string problem_key_;  // of the rate-limited log of bad records and input problems
+
+    // report_inputs(): per input, the sources reported last (for their metric series), the
+    // rebalances counted; what sources() returns; why inputs_unreachable is set.
+    std::vector<std::set<std::string>> reported_sources_;
+    std::vector<std::uint64_t> reported_rebalances_;
+    mutable std::mutex status_mutex_;
+    std::vector<source_figures> sources_;
+    std::string unreachable_reason_;
 };
 
 }  // namespace weir::daemon

@@ -37,6 +37,17 @@ ordered query_json(const query_status& q) {
         out["invalid_records"] = f.invalid_records;
         out["results"] = f.results;
         out["checkpoints"] = f.checkpoints;
+        if (!f.sources.empty()) {
+            auto sources = ordered::array();
+            for (const auto& s : f.sources) {
+                sources.push_back({{"input", s.input},
+                                   {"source", s.source},
+                                   {"position", or_null(s.position)},
+                                   {"end", or_null(s.end)},
+                                   {"lag", or_null(s.lag)}});
+            }
+            out["sources"] = std::move(sources);
+        }
     }
     out["restarts"] = q.restarts;
     return out;
@@ -120,6 +131,29 @@ bool read_failing(const json& object, std::vector<failing_check_status>& out) {
     return true;
 }
 
+bool read(const json& object, const char* key, std::optional<std::int64_t>& out) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_number_integer()) return false;
+    out = it->get<std::int64_t>();
+    return true;
+}
+
+bool read_sources(const json& object, std::vector<source_figures>& out) {
+    const auto it = object.find("sources");
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_array()) return false;
+    for (const auto& v : *it) {
+        source_figures f;
+        if (!v.is_object() || !read(v, "input", f.input) || !read(v, "source", f.source) ||
+            !read(v, "position", f.position) || !read(v, "end", f.end) || !read(v, "lag", f.lag)) {
+            return false;
+        }
+        out.push_back(std::move(f));
+    }
+    return true;
+}
+
 bool read_figures(const json& object, std::optional<query_figures>& out) {
     static constexpr std::array keys = {"critical",      "watermark", "lag_seconds",
                                         "input_records", "results",   "invalid_records",
@@ -132,7 +166,8 @@ bool read_figures(const json& object, std::optional<query_figures>& out) {
         !read(object, "lag_seconds", f.lag_seconds) ||
         !read(object, "input_records", f.input_records) ||
         !read(object, "invalid_records", f.invalid_records) ||
-        !read(object, "results", f.results) || !read(object, "checkpoints", f.checkpoints)) {
+        !read(object, "results", f.results) || !read(object, "checkpoints", f.checkpoints) ||
+        !read_sources(object, f.sources)) {
         return false;
     }
     out = std::move(f);

@@ -21,6 +21,17 @@ struct failing_check_status {
     bool operator==(const failing_check_status&) const = default;
 };
 
+// A source an input reads now (a Kafka partition), with its offsets.
+struct source_figures {
+    std::string input;
+    std::string source;                    // "topic/partition"
+    std::optional<std::int64_t> position;  // the next offset to read
+    std::optional<std::int64_t> end;       // the high watermark
+    std::optional<std::int64_t> lag;       // messages behind
+
+    bool operator==(const source_figures&) const = default;
+};
+
 // What a running query reports; a query that starts or waits for a restart has none of it.
 struct query_figures {
     bool critical = false;
@@ -34,6 +45,9 @@ struct query_figures {
     std::uint64_t invalid_records = 0;
     std::uint64_t results = 0;
     std::uint64_t checkpoints = 0;
+    // Sources of inputs that report them (Kafka partitions owned now); the JSON has "sources"
+    // only when there are any.
+    std::vector<source_figures> sources;
 
     bool operator==(const query_figures&) const = default;
 };

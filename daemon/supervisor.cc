@@ -251,6 +251,7 @@ class supervisor {
                 f.invalid_records = c.invalid_records.load();
                 f.results = c.results.load();
                 f.checkpoints = c.checkpoints.load();
+                f.sources = running.sources();
             } else {
                 q.state = "starting";
             }

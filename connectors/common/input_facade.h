@@ -17,8 +17,9 @@ namespace weir::connectors {
 //   void start(input_events&); void pause(); void resume(); void stop();
 //   std::string position() const; bool restore(std::string_view, std::string&);
 //   bool bounded() const;
-// and optionally initial_sources() const and committed(std::string_view) (otherwise the
-// defaults of `input`: the one source "", nothing to acknowledge). stop() may be called more
+// and optionally initial_sources() const, committed(std::string_view) and status() const
+// (otherwise the defaults of `input`: the one source "", nothing to acknowledge, nothing to
+// report). stop() may be called more
 // than once.
 //
 // The members are defined out of line, so they are not inline: an input whose impl is
@@ -45,6 +46,7 @@ class input_facade : public input {
     bool restore(std::string_view position, std::string& error) override;
     void committed(std::string_view position) override;
     bool bounded() const override;
+    input_status status() const override;
 
   protected:
     Impl& impl() { return *impl_; }
@@ -116,6 +118,15 @@ void input_facade<Impl>::committed(std::string_view position) {
 template <class Impl>
 bool input_facade<Impl>::bounded() const {
     return impl_->bounded();
+}
+
+template <class Impl>
+input_status input_facade<Impl>::status() const {
+    if constexpr (requires(const Impl& i) { i.status(); }) {
+        return impl_->status();
+    } else {
+        return input::status();
+    }
 }
 
 }  // namespace weir::connectors

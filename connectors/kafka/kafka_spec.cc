@@ -112,6 +112,12 @@ std::shared_ptr<const object_spec> make_input_spec() {
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         check_format_params(v, path, out);
         check_passthrough(v, path, out, true);
+        const params::value* key = v.find("key_field");
+        const params::value* format = v.find("format");
+        if (key != nullptr && format != nullptr && format->is_scalar() && format->text != "json") {
+            out.error(key->pos, path + ".key_field",
+                      "key_field needs format: json (the key becomes a field of the JSON object)");
+        }
     };
     return spec;
 }
@@ -154,7 +160,7 @@ params::component_info kafka_input_component() {
             .kind = params::component_kind::input,
             .description = "Consume Kafka topics as a consumer group member.",
             .spec = make_input_spec(),
-            .implemented = false};
+            .implemented = true};
 }
 
 params::component_info kafka_output_component() {

@@ -1,6 +1,6 @@
 // Declarations of the Kafka input (a consumer group member) and the Kafka output (a producer
-// of check results). Properties under `kafka:` go to librdkafka unchanged. Both are declared
-// but not implemented yet (component_info::implemented is false; no factory).
+// of check results). Properties under `kafka:` go to librdkafka unchanged, except those weir
+// sets itself (refused with the parameter to use instead).
 #pragma once
 
 #include "core/params/registry.h"

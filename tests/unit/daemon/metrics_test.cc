@@ -79,7 +79,8 @@ void populate(metrics& m, const std::string& pipeline, const std::string& node) 
     m.node(pipeline, node);
     m.input(pipeline, node, "events");
     m.check(pipeline, node, "volume");
-    m.kafka_consumer_lag(pipeline, node, "events", "0");
+    m.kafka_source(pipeline, node, "events", "sensors", "0");
+    m.kafka_input(pipeline, node, "events");
     m.output(pipeline, "console");
 }
 
@@ -104,6 +105,9 @@ TEST(metrics, every_design_family_has_help_and_type) {
         {"weir_window_emit_delay_seconds", "histogram"},
         {"weir_node_up", "gauge"},
         {"weir_kafka_consumer_lag", "gauge"},
+        {"weir_kafka_consumer_lag_seconds", "gauge"},
+        {"weir_kafka_broker_up", "gauge"},
+        {"weir_kafka_rebalances_total", "counter"},
         {"weir_output_records_total", "counter"},
         {"weir_output_errors_total", "counter"},
         {"weir_checkpoint_duration_seconds", "histogram"},

@@ -1,0 +1,91 @@
+// librdkafka configuration and queue wake-ups shared by the Kafka input and output.
+#include "connectors/kafka/kafka_client.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace weir::connectors::kafka {
+
+std::string broker_list(const params::reader& p) {
+    std::string out;
+    for (const auto& b : p.strings("brokers")) {
+        if (b.value.empty()) continue;
+        if (!out.empty()) out.push_back(',');
+        out += b.value;
+    }
+    return out;
+}
+
+properties client_properties(const params::reader& p) {
+    properties props;
+    props.emplace_back("bootstrap.servers", broker_list(p));
+    props.emplace_back("client.id", p.string("client_id").value);
+    // librdkafka logs to stderr itself; weir reports what matters through its own events.
+    props.emplace_back("log_level", "3");
+    if (p.has("kafka")) {
+        for (const auto& [key, value] : p.string_map("kafka")) props.emplace_back(key, value.value);
+    }
+    return props;
+}
+
+rd_kafka_conf_t* make_conf(const properties& props) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    std::array<char, 512> errstr{};
+    for (const auto& [key, value] : props) {
+        if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
+            RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            throw std::runtime_error("Kafka property " + key + ": " + errstr.data());
+        }
+    }
+    return conf;
+}
+
+queue_waker::queue_waker(const boost::asio::any_io_executor& executor, rd_kafka_queue_t* queue)
+    : queue_(queue), descriptor_(executor) {
+    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    descriptor_.assign(fd);
+    // An eventfd takes 8-byte writes: one increment per wake-up.
+    static constexpr char one[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+    rd_kafka_queue_io_event_enable(queue_, fd, one, sizeof one);
+}
+
+queue_waker::~queue_waker() {
+    rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
+    boost::system::error_code ignored;
+    descriptor_.close(ignored);
+}
+
+void queue_waker::wait(std::function<void()> ready) {
+    if (waiting_) return;
+    waiting_ = true;
+    descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [this, ready = std::move(ready)](const boost::system::error_code& ec) {
+                               waiting_ = false;
+                               if (ec) return;
+                               std::uint64_t count = 0;
+                               [[maybe_unused]] const auto n =
+                                   ::read(descriptor_.native_handle(), &count, sizeof count);
+                               ready();
+                           });
+}
+
+void queue_waker::cancel() {
+    boost::system::error_code ignored;
+    descriptor_.cancel(ignored);
+}
+
+std::string source_of(std::string_view topic, std::int32_t partition) {
+    std::string s(topic);
+    s.push_back('/');
+    s += std::to_string(partition);
+    return s;
+}
+
+}  // namespace weir::connectors::kafka

@@ -1,0 +1,157 @@
+"""The Kafka input against a real Kafka protocol peer: librdkafka's mock cluster in its own
+process (tests/support/kafka_test_broker), fed and read by Debian's kcat."""
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from kafka_util import events, result_lines, results, test_cluster, wait_until
+from weir_test_util import WEIR, http_get, http_port, metric_sum, wait_for, weir
+
+PIPELINE = """
+pipeline: kq
+inputs:
+  events:
+{input}
+    format: json
+nodes:
+  quality:
+    from: events
+    time: {{field: ts, format: rfc3339}}
+    window: {{type: tumbling, size: 60s, allowed_lateness: 5s}}
+    group_by: [key]
+    checks:
+      - {{name: volume, measure: "count()", must_be: "> 0"}}
+      - {{name: value_mean, measure: "mean(value)", must_be: "[10, 30]"}}
+      - {{name: value_max, measure: "max(value)", must_be: "< 99"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: "{results}", append: true}}
+"""
+
+KAFKA_INPUT = """    type: kafka
+    brokers: ${{KAFKA_BROKERS}}
+    topics: [events]
+    group: {group}
+    start: earliest
+    kafka: {{session.timeout.ms: "3000", heartbeat.interval.ms: "300"}}"""
+
+SETTINGS = "checkpoint: {interval: 1s}\n"
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class kafka_input_test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def file_reference(self, lines):
+        """Results of the same events read from a file, in one --once run."""
+        data = write(self.path("events.jsonl"),
+                     "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
+        out = self.path("file_results.jsonl")
+        pipeline = write(self.path("file.yaml"), PIPELINE.format(
+            input=f"    type: file\n    path: {data}", results=out))
+        rc, _, err = weir("run", "--once", "--data-dir", self.path("file_data"),
+                          "--http-listen", "127.0.0.1:0", pipeline, timeout=120)
+        self.assertEqual(rc, 0, err)
+        return results(out)
+
+    def kafka_pipeline(self, name, group, out):
+        return write(self.path(name), PIPELINE.format(input=KAFKA_INPUT.format(group=group),
+                                                      results=out))
+
+    def test_once_equals_the_same_events_from_a_file(self):
+        lines = events(12000)
+        with test_cluster(brokers=3, topics=[("events", 6)]) as cluster:
+            cluster.produce("events", lines)
+            self.assertEqual(len({p for p, _, _ in cluster.consume("events")}), 6)
+            out = self.path("kafka_results.jsonl")
+            pipeline = self.kafka_pipeline("kafka.yaml", "once", out)
+            rc, _, err = weir("run", "--once", "--data-dir", self.path("data"),
+                              "--http-listen", "127.0.0.1:0", pipeline,
+                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("finished: 12000 records", err)
+            got = results(out)
+        expected = self.file_reference(lines)
+        self.assertTrue(expected)
+        self.assertEqual(got, expected)
+
+    def assigned(self, log):
+        """Whether the weir logging to `log` owns partitions now (its status API says so)."""
+        port = http_port(log)
+        if port is None:
+            return False
+        status, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
+        if status != 200:
+            return False
+        queries = json.loads(body)["queries"]
+        return bool(queries and queries[0].get("sources"))
+
+    def test_kill_9_and_restart_neither_loses_nor_double_counts(self):
+        lines = events(30000)
+        chunks = [lines[i:i + 1500] for i in range(0, len(lines), 1500)]
+        rng = random.Random(7)
+        with test_cluster(brokers=3, topics=[("events", 6)]) as cluster:
+            out = self.path("results.jsonl")
+            pipeline = self.kafka_pipeline("kafka.yaml", "crashes", out)
+            settings = write(self.path("weir.yaml"), SETTINGS)
+            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
+                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+            data = self.path("data")
+            resumed = 0
+            for trial, chunk in enumerate(chunks):
+                log = self.path(f"run{trial}.log")
+                with open(log, "w") as err:
+                    p = subprocess.Popen([WEIR, "run", "--data-dir", data, settings, pipeline],
+                                         env=env, stdout=subprocess.DEVNULL, stderr=err)
+                try:
+                    # The killed member's partitions come back after its session timeout.
+                    wait_for(lambda: self.assigned(log), 60, "partitions assigned")
+                    # Events arrive while it runs; it dies at a random moment of reading them
+                    # (or of checkpointing them, or after).
+                    cluster.produce("events", chunk)
+                    time.sleep(rng.uniform(0.0, 1.5))
+                finally:
+                    p.send_signal(signal.SIGKILL)
+                    p.wait(timeout=30)
+                with open(log) as f:
+                    text = f.read()
+                if "resumed from" in text:
+                    resumed += 1
+                self.assertNotIn("different plan", text)
+            self.assertGreater(resumed, 10, "restarts resume from their checkpoints")
+            # The rest, to the end, closing every window.
+            rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
+                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("resumed from", err)
+            final_records = int(err.split("finished: ")[1].split(" records")[0])
+            self.assertLess(final_records, 30000, "the last run resumed, not from the start")
+
+            by_id = {}
+            for r in result_lines(out):
+                if r["id"] in by_id:
+                    self.assertEqual(by_id[r["id"]], r, "a result emitted again differs")
+                by_id[r["id"]] = r
+        self.assertEqual(by_id, self.file_reference(lines))
+
+
+if __name__ == "__main__":
+    unittest.main()
