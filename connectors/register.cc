@@ -17,6 +17,7 @@
 #include "connectors/http/http_output.h"
 #include "connectors/http/http_spec.h"
 #include "connectors/kafka/kafka_input.h"
+#include "connectors/kafka/kafka_output.h"
 #include "connectors/kafka/kafka_spec.h"
 #include "connectors/socket/socket_spec.h"
 #include "connectors/socket/tcp_input.h"
@@ -47,7 +48,7 @@ std::vector<connector_descriptor> builtin_connectors() {
     output(console_output_component(), &make_console_output);
     output(file_output_component(), &make_file_output);
     output(http_output_component(), &make_http_output);
-    output(kafka_output_component(), nullptr);  // declared, not implemented yet
+    output(kafka_output_component(), &make_kafka_output);
     return list;
 }
 

@@ -479,7 +479,13 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
 
     void on_error(rd_kafka_resp_err_t err, const char* reason) {
         if (stopped_) return;
+        // An outage is a state (degraded, weir_kafka_broker_up 0), not bad input: it does not
+        // count against on_error.
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) connected_ = false;
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+            err == RD_KAFKA_RESP_ERR__RESOLVE || err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+            return;
+        }
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
             std::array<char, 512> text{};
             rd_kafka_fatal_error(rk_, text.data(), text.size());
@@ -558,6 +564,12 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         } else {
             rd_kafka_assign(rk_, list);
         }
+        // A partition paused before it left stays paused in librdkafka when it comes back.
+        if (fetch_paused_) {
+            rd_kafka_pause_partitions(rk_, list);
+        } else {
+            rd_kafka_resume_partitions(rk_, list);
+        }
         if (stopped_ || events_ == nullptr) return;
         if (!added.empty()) events_->on_sources_changed(added, {});
         if (once_) {
@@ -576,12 +588,17 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             assigned_ = true;
             check_end();
         }
-        if (fetch_paused_) set_paused(false);
     }
 
     void revoke(rd_kafka_topic_partition_list_t* list) {
         if (stopped_ || closed_ || events_ == nullptr) {
             unassign(list, false);
+            return;
+        }
+        // Lost (the group moved on without us, e.g. our session expired in an outage): there
+        // is nothing to hand over; our offsets stay known in case they come back to us.
+        if (rd_kafka_assignment_lost(rk_)) {
+            unassign(list, true);
             return;
         }
         partition_list revoked(rd_kafka_topic_partition_list_copy(list));
@@ -615,13 +632,13 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
                 rd_kafka_topic_partition_list_add(commit.get(), it->second.topic.c_str(),
                                                   it->second.id)
                     ->offset = it->second.durable;
-                restored_.erase(source);
             }
-            parts_.erase(it);
+            forget(it);
             removed.push_back(source);
         }
         revoking_.clear();
-        if (commit->cnt > 0) rd_kafka_commit(rk_, commit.get(), 0);
+        // Asynchronous: a coordinator that is down must not hold the strand.
+        if (commit->cnt > 0) rd_kafka_commit(rk_, commit.get(), 1);
         if (revoke_list_) {
             unassign(revoke_list_.get(), false);
             revoke_list_.reset();
@@ -642,13 +659,23 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             for (int i = 0; list != nullptr && i < list->cnt; ++i) {
                 const std::string source =
                     kafka::source_of(list->elems[i].topic, list->elems[i].partition);
-                if (parts_.erase(source) > 0) removed.push_back(source);
+                if (auto it = parts_.find(source); it != parts_.end()) {
+                    forget(it);
+                    removed.push_back(source);
+                }
                 revoking_.erase(source);
             }
             if (!removed.empty() && !stopped_ && events_ != nullptr) {
                 events_->on_sources_changed({}, removed);
             }
         }
+    }
+
+    // A partition leaves us; where we got to stays known (position() keeps it), so that if it
+    // comes back it resumes there, or further on where another member committed more.
+    void forget(std::map<std::string, partition_state, std::less<>>::iterator it) {
+        if (it->second.next >= 0) restored_[it->first] = {it->second.topic, it->second.next};
+        parts_.erase(it);
     }
 
     void report_error(const char* what, rd_kafka_error_t* error) {

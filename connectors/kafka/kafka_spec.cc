@@ -168,7 +168,7 @@ params::component_info kafka_output_component() {
             .kind = params::component_kind::output,
             .description = "Produce check results to a Kafka topic.",
             .spec = make_output_spec(),
-            .implemented = false};
+            .implemented = true};
 }
 
 }  // namespace weir::connectors

@@ -152,6 +152,97 @@ class kafka_input_test(unittest.TestCase):
                 by_id[r["id"]] = r
         self.assertEqual(by_id, self.file_reference(lines))
 
+    def status(self, log):
+        port = http_port(log)
+        if port is None:
+            return None
+        code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
+        return json.loads(body)["queries"][0] if code == 200 else None
+
+    def test_every_broker_down_for_10_s_then_up(self):
+        lines = events(8000)
+        with test_cluster(brokers=3, topics=[("events", 3)]) as cluster:
+            out = self.path("results.jsonl")
+            pipeline = self.kafka_pipeline("kafka.yaml", "outage", out)
+            settings = write(self.path("weir.yaml"), SETTINGS)
+            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
+                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+            data = self.path("data")
+            log = self.path("run.log")
+            with open(log, "w") as err:
+                p = subprocess.Popen([WEIR, "run", "--data-dir", data, settings, pipeline],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                wait_for(lambda: self.assigned(log), 60, "partitions assigned")
+                cluster.produce("events", lines[:4000])
+                wait_for(lambda: (self.status(log) or {}).get("input_records", 0) >= 4000, 60,
+                         "the first half read")
+                cluster.command("down all")
+                wait_for(lambda: (self.status(log) or {}).get("state") == "degraded", 30,
+                         "degraded while no broker answers")
+                q = self.status(log)
+                self.assertIn("no Kafka broker is reachable", q["degraded_reason"])
+                port = http_port(log)
+                self.assertEqual(metric_sum(f"http://127.0.0.1:{port}", "weir_kafka_broker_up"),
+                                 0)
+                rss = []
+                for _ in range(20):  # the outage lasts 10 s
+                    with open(f"/proc/{p.pid}/status") as f:
+                        rss.append(int(next(l for l in f if l.startswith("VmRSS")).split()[1]))
+                    time.sleep(0.5)
+                self.assertEqual(self.status(log)["state"], "degraded")
+                cluster.command("up all")
+                wait_for(lambda: (self.status(log) or {}).get("state") == "running", 60,
+                         "running again once the brokers are back")
+                cluster.produce("events", lines[4000:])
+                wait_for(lambda: (self.status(log) or {}).get("input_records", 0) >= 8000, 60,
+                         "the second half read")
+                # Memory does not grow while it waits (ASan builds hold more, but steadily).
+                self.assertLess(max(rss) - min(rss), 64 * 1024, f"RSS in kB: {rss}")
+            finally:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=60)
+            rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
+                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+            self.assertEqual(rc, 0, err)
+            by_id = {}
+            for r in result_lines(out):
+                if r["id"] in by_id:
+                    self.assertEqual(by_id[r["id"]], r, "a result emitted again differs")
+                by_id[r["id"]] = r
+        self.assertEqual(by_id, self.file_reference(lines))
+
+
+class kafka_output_test(unittest.TestCase):
+    def test_results_read_back_with_kcat_equal_the_file_output(self):
+        lines = events(6000)
+        with tempfile.TemporaryDirectory() as tmp, \
+                test_cluster(brokers=3, topics=[("events", 3), ("results", 2)]) as cluster:
+            cluster.produce("events", lines)
+            data = write(os.path.join(tmp, "events.jsonl"),
+                         "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
+            out = os.path.join(tmp, "results.jsonl")
+            pipeline = write(os.path.join(tmp, "both.yaml"), PIPELINE.format(
+                input=f"    type: file\n    path: {data}", results=out).replace(
+                    "outputs: [results]", "outputs: [results, topic]").replace(
+                    "outputs:\n", "outputs:\n  topic: {type: kafka, brokers: \"${KAFKA_BROKERS}\", "
+                    "topic: results}\n"))
+            rc, _, err = weir("run", "--once", "--data-dir", os.path.join(tmp, "data"),
+                              "--http-listen", "127.0.0.1:0", pipeline,
+                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+            self.assertEqual(rc, 0, err)
+            from_file = results(out)
+            self.assertTrue(from_file)
+            messages = cluster.consume("results")
+            from_kafka = {}
+            for _, key, value in messages:
+                r = json.loads(value)
+                self.assertEqual(key, r["id"], "the message key is the result's id")
+                r.pop("emitted_at")
+                from_kafka[r["id"]] = r
+            self.assertEqual(len(messages), len(from_file), "each result once")
+            self.assertEqual(from_kafka, from_file)
+
 
 if __name__ == "__main__":
     unittest.main()

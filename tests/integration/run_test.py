@@ -751,12 +751,8 @@ outputs:
 """
 
     def test_refusals(self):
-        kafka = "kafka, brokers: 127.0.0.1:1, topics: [t], group: g"
         generator = "generator, seed: 2, rate: 10"
         cases = [
-            ("kafka input", dict(b_type=kafka, from_="b", extra="", measure="count()"),
-             ':5:13: error: inputs.b.type: input type "kafka" is not built into this version '
-             'of weir yet'),
             ("join", dict(b_type=generator, from_="[a, b]", measure="count()",
                           extra="    join: {type: interval, left: a, right: b, "
                                 "on: {left: group, right: group}, within: 5s}\n"),

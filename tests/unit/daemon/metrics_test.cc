@@ -273,6 +273,32 @@ TEST(metrics, grouped_check_values_stop_at_the_cap) {
     EXPECT_EQ(count_prefix(p, "weir_check_value{"), 2u);
 }
 
+// A revoked partition's lag series go at once; the other partitions' stay.
+TEST(metrics, remove_kafka_source_removes_only_that_partition) {
+    metrics m;
+    m.kafka_source("p", "n", "events", "t", "0").lag.Set(5);
+    m.kafka_source("p", "n", "events", "t", "1").lag.Set(7);
+    m.remove_kafka_source("p", "n", "events", "t", "0");
+    m.remove_kafka_source("p", "n", "events", "t", "9");  // never existed: no-op
+    const auto after = parse(m.serialize());
+    ASSERT_TRUE(after.problems.empty()) << after.problems.front();
+    auto present = [&](const std::string& family, const std::string& partition) {
+        for (const auto& [series, v] : after.samples) {
+            if (series.starts_with(family + "{") &&
+                series.find("partition=\"" + partition + "\"") != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    };
+    EXPECT_FALSE(present("weir_kafka_consumer_lag", "0"));
+    EXPECT_FALSE(present("weir_kafka_consumer_lag_seconds", "0"));
+    EXPECT_TRUE(present("weir_kafka_consumer_lag", "1"));
+    EXPECT_TRUE(present("weir_kafka_consumer_lag_seconds", "1"));
+    // Asked for again, it is a fresh series.
+    EXPECT_EQ(m.kafka_source("p", "n", "events", "t", "0").lag.Value(), 0);
+}
+
 TEST(metrics, remove_node_removes_every_series_of_the_node) {
     metrics m;
     populate(m, "p", "gone");
