@@ -218,7 +218,13 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             rd_kafka_topic_partition_list_add(commit.get(), p.topic.c_str(), p.id)->offset =
                 p.durable;
         }
-        if (commit->cnt > 0 && !closed_) rd_kafka_commit(rk_, commit.get(), 1);
+        if (commit->cnt > 0 && !closed_) {
+            if (stopped_) {
+                commit_before_leaving(commit.get());
+            } else {
+                rd_kafka_commit(rk_, commit.get(), 1);
+            }
+        }
         if (!revoking_.empty() && !stopped_) {
             const bool covered = std::all_of(revoking_.begin(), revoking_.end(), [&](auto& s) {
                 const auto& p = parts_.at(s);
@@ -669,6 +675,18 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
                 events_->on_sources_changed({}, removed);
             }
         }
+    }
+
+    // The final checkpoint's offsets, committed before the consumer leaves the group (the next
+    // owner of a partition starts there), waiting a bounded time: a coordinator that is down
+    // must not hold the shutdown.
+    void commit_before_leaving(rd_kafka_topic_partition_list_t* offsets) {
+        rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
+        if (rd_kafka_commit_queue(rk_, offsets, q, nullptr, nullptr) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 2000)) rd_kafka_event_destroy(ev);
+        }
+        rd_kafka_queue_destroy(q);
     }
 
     // A partition leaves us; where we got to stays known (position() keeps it), so that if it
