@@ -643,8 +643,9 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             removed.push_back(source);
         }
         revoking_.clear();
-        // Asynchronous: a coordinator that is down must not hold the strand.
-        if (commit->cnt > 0) rd_kafka_commit(rk_, commit.get(), 1);
+        // Committed before the partitions go: their next owner starts from the group's offset.
+        // The wait is bounded, so a coordinator that is down cannot hold the strand long.
+        if (commit->cnt > 0) commit_before_leaving(commit.get());
         if (revoke_list_) {
             unassign(revoke_list_.get(), false);
             revoke_list_.reset();
@@ -677,14 +678,28 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         }
     }
 
-    // The final checkpoint's offsets, committed before the consumer leaves the group (the next
-    // owner of a partition starts there), waiting a bounded time: a coordinator that is down
-    // must not hold the shutdown.
+    // Offsets committed before partitions leave this member (handed back, or the consumer
+    // leaves the group): their next owner starts there. Waits a bounded time, so a coordinator
+    // that is down holds neither the strand nor a shutdown long.
     void commit_before_leaving(rd_kafka_topic_partition_list_t* offsets) {
         rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
         if (rd_kafka_commit_queue(rk_, offsets, q, nullptr, nullptr) ==
             RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 2000)) rd_kafka_event_destroy(ev);
+            rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 2000);
+            std::string problem;
+            if (ev == nullptr) {
+                problem = "no answer within 2 s";
+            } else if (rd_kafka_event_error(ev)) {
+                problem = rd_kafka_event_error_string(ev);
+            } else if (const auto* done = rd_kafka_event_topic_partition_list(ev)) {
+                for (int i = 0; i < done->cnt && problem.empty(); ++i) {
+                    if (done->elems[i].err) problem = rd_kafka_err2str(done->elems[i].err);
+                }
+            }
+            if (ev != nullptr) rd_kafka_event_destroy(ev);
+            if (!problem.empty() && events_ != nullptr && !closed_) {
+                events_->on_problem("protocol", "Kafka offset commit: " + problem);
+            }
         }
         rd_kafka_queue_destroy(q);
     }
@@ -741,6 +756,17 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     // out the session otherwise), then frees the client.
     void close() {
         if (rk_ == nullptr) return;
+        // The offsets of the last durable checkpoint reach the group before we leave it: an
+        // asynchronous commit still on its way would be lost, and the next owner would read
+        // again what this member counted.
+        partition_list last = new_list(static_cast<int>(parts_.size()));
+        for (const auto& [source, p] : parts_) {
+            if (p.durable >= 0) {
+                rd_kafka_topic_partition_list_add(last.get(), p.topic.c_str(), p.id)->offset =
+                    p.durable;
+            }
+        }
+        if (last->cnt > 0) commit_before_leaving(last.get());
         closed_ = true;
         stopped_ = true;
         rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
