@@ -153,6 +153,9 @@ struct output_stats {
 
 struct output_context {
     boost::asio::any_io_executor executor;  // the output's own strand
+    // Where an output may block (a Kafka transaction's commit), off the loop threads; empty:
+    // block on `executor`.
+    boost::asio::any_io_executor blocking;
     std::string pipeline;
     std::string output;  // the output's name in the pipeline
     wall_clock clock;

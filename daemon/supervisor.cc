@@ -363,6 +363,7 @@ class supervisor {
             }
             connectors::output_context ctx;
             ctx.executor = asio::make_strand(io_);
+            ctx.blocking = blocking_.get_executor();
             ctx.pipeline = p.name;
             ctx.output = o.name;
             ctx.clock = wall_now;

@@ -35,8 +35,14 @@ constexpr auto retry_interval = 20ms;
 class kafka_output final : public output, public std::enable_shared_from_this<kafka_output> {
   public:
     kafka_output(const output_context& ctx, kafka::properties props, std::string topic,
-                 key_mode key)
-        : executor_(ctx.executor), topic_(std::move(topic)), key_(key), timer_(ctx.executor) {
+                 key_mode key, bool transactional, std::chrono::milliseconds timeout)
+        : executor_(ctx.executor),
+          blocking_(ctx.blocking ? ctx.blocking : ctx.executor),
+          topic_(std::move(topic)),
+          key_(key),
+          transactional_(transactional),
+          timeout_ms_(static_cast<int>(timeout.count())),
+          timer_(ctx.executor) {
         rd_kafka_conf_t* conf = kafka::make_conf(props);
         rd_kafka_conf_set_opaque(conf, this);
         rd_kafka_conf_set_dr_msg_cb(conf, &kafka_output::delivered_cb);
@@ -49,6 +55,20 @@ class kafka_output final : public output, public std::enable_shared_from_this<ka
         }
         main_ = rd_kafka_queue_get_main(rk_);
         waker_ = std::make_unique<kafka::queue_waker>(executor_, main_);
+        if (transactional_) {
+            // Fences an earlier instance with the same transactional.id and aborts what it left
+            // open; then the first transaction begins.
+            rd_kafka_error_t* error = rd_kafka_init_transactions(rk_, timeout_ms_);
+            if (error == nullptr) error = rd_kafka_begin_transaction(rk_);
+            if (error != nullptr) {
+                const std::string text = rd_kafka_error_string(error);
+                rd_kafka_error_destroy(error);
+                waker_.reset();
+                rd_kafka_queue_destroy(main_);
+                rd_kafka_destroy(rk_);
+                throw std::runtime_error("Kafka transactions: " + text);
+            }
+        }
     }
 
     ~kafka_output() override {
@@ -87,6 +107,16 @@ class kafka_output final : public output, public std::enable_shared_from_this<ka
     void write_record(std::string_view json) override { produce(std::string(json), {}); }
 
     void flush(std::function<void(bool ok, const std::string& error)> done) override {
+        if (transactional_) {
+            {
+                std::lock_guard lock(mutex_);
+                commit_waiters_.push_back(std::move(done));
+                if (committing_) return;  // the next commit answers it
+                committing_ = true;
+            }
+            commit();
+            return;
+        }
         std::lock_guard lock(mutex_);
         const std::uint64_t upto = next_seq_ - 1;
         if (done_below(upto)) {
@@ -157,10 +187,58 @@ class kafka_output final : public output, public std::enable_shared_from_this<ka
         std::string key;
     };
 
+    // exactly_once: commits the open transaction (which first delivers everything produced in
+    // it) off the loop threads and begins the next; messages produced meanwhile wait in held_.
+    // Answers the flushes that asked before it started.
+    void commit() {
+        std::vector<std::function<void(bool, const std::string&)>> waiting;
+        {
+            std::lock_guard lock(mutex_);
+            waiting.swap(commit_waiters_);
+        }
+        asio::post(blocking_, [self = shared_from_this(), waiting = std::move(waiting)]() mutable {
+            std::string problem;
+            rd_kafka_error_t* error = rd_kafka_commit_transaction(self->rk_, self->timeout_ms_);
+            if (error != nullptr && rd_kafka_error_is_retriable(error)) {
+                rd_kafka_error_destroy(error);
+                error = rd_kafka_commit_transaction(self->rk_, self->timeout_ms_);
+            }
+            if (error != nullptr) {
+                problem = std::string("committing a transaction: ") + rd_kafka_error_string(error);
+                if (rd_kafka_error_txn_requires_abort(error)) {
+                    if (rd_kafka_error_t* a =
+                            rd_kafka_abort_transaction(self->rk_, self->timeout_ms_)) {
+                        rd_kafka_error_destroy(a);
+                    }
+                }
+                rd_kafka_error_destroy(error);
+            }
+            if (rd_kafka_error_t* b = rd_kafka_begin_transaction(self->rk_)) {
+                if (problem.empty()) problem = rd_kafka_error_string(b);
+                rd_kafka_error_destroy(b);
+            }
+            asio::post(self->executor_, [self, waiting = std::move(waiting), problem] {
+                bool again = false;
+                {
+                    std::lock_guard lock(self->mutex_);
+                    if (!problem.empty()) {
+                        ++self->errors_;
+                        self->last_error_ = problem;
+                    }
+                    again = !self->commit_waiters_.empty();
+                    self->committing_ = again;
+                }
+                for (const auto& w : waiting) w(problem.empty(), problem);
+                self->serve();
+                if (again) self->commit();
+            });
+        });
+    }
+
     void produce(std::string value, std::string key) {
         std::unique_lock lock(mutex_);
         message m{next_seq_++, std::move(value), std::move(key)};
-        if (!held_.empty()) {  // keep the order behind those waiting for room
+        if (!held_.empty() || committing_) {  // in order, behind those waiting
             held_.push_back(std::move(m));
             return;
         }
@@ -211,8 +289,8 @@ class kafka_output final : public output, public std::enable_shared_from_this<ka
         bool more = false;
         {
             std::lock_guard lock(mutex_);
-            while (!held_.empty() && send(held_.front())) held_.pop_front();
-            more = !held_.empty();
+            while (!committing_ && !held_.empty() && send(held_.front())) held_.pop_front();
+            more = !held_.empty() && !committing_;
             answer_waiters();
         }
         if (more) schedule_retry();
@@ -245,8 +323,11 @@ class kafka_output final : public output, public std::enable_shared_from_this<ka
     }
 
     asio::any_io_executor executor_;
+    asio::any_io_executor blocking_;
     std::string topic_;
     key_mode key_;
+    bool transactional_;
+    int timeout_ms_;
     asio::steady_timer timer_;
     rd_kafka_t* rk_ = nullptr;
     rd_kafka_queue_t* main_ = nullptr;
@@ -257,6 +338,8 @@ class kafka_output final : public output, public std::enable_shared_from_this<ka
     std::set<std::uint64_t> outstanding_;  // produced, not yet reported
     std::deque<message> held_;             // waiting for room in librdkafka's queue
     std::deque<waiter> waiters_;
+    bool committing_ = false;  // exactly_once: a commit is under way
+    std::vector<std::function<void(bool, const std::string&)>> commit_waiters_;
     std::uint64_t failed_since_flush_ = 0;
     std::string last_error_;
     std::atomic<std::uint64_t> delivered_{0};
@@ -275,11 +358,17 @@ std::shared_ptr<output> make_kafka_output(const params::reader& p, const output_
     props.insert(props.begin() + 3, {"enable.idempotence", "true"});
     props.insert(props.begin() + 4, {"linger.ms", "5"});
     props.emplace_back("message.timeout.ms", timeout);
+    const bool transactional = p.boolean("exactly_once").value;
+    if (transactional) {
+        // Stable across restarts, so a new instance fences the one before it.
+        props.emplace_back("transactional.id", "weir-" + ctx.pipeline + "-" + ctx.output);
+    }
     const std::string key = p.string("key").value;
     const key_mode mode = key == "group"  ? key_mode::group
                           : key == "none" ? key_mode::none
                                           : key_mode::id;
-    auto out = std::make_shared<kafka_output>(ctx, std::move(props), p.string("topic").value, mode);
+    auto out = std::make_shared<kafka_output>(ctx, std::move(props), p.string("topic").value, mode,
+                                              transactional, p.duration("timeout").value);
     out->start();
     return out;
 }

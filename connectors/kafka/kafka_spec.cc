@@ -144,11 +144,26 @@ std::shared_ptr<const object_spec> make_output_spec() {
                         "output error.",
          .default_text = "30s",
          .minimum = 100},
+        {.name = "exactly_once",
+         .type = param_type::boolean,
+         .description = "Write in transactions, one per checkpoint, with a transactional.id "
+                        "stable per pipeline and output: a restart fences the instance before "
+                        "it and aborts what it left open, so read_committed consumers see each "
+                        "result once.",
+         .default_text = "false"},
         client_id_param(),
         passthrough_param(),
     };
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         check_passthrough(v, path, out, false);
+        const params::value* map = v.find("kafka");
+        if (map == nullptr || !map->is_mapping()) return;
+        for (const auto& e : map->entries) {
+            if (e.key == "transactional.id") {
+                out.error(e.key_pos, path + ".kafka." + e.key,
+                          "set by weir; use `exactly_once: true` instead");
+            }
+        }
     };
     return spec;
 }
