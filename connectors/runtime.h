@@ -66,6 +66,11 @@ class input_events {
     // fails: a critical node stops the daemon, another restarts with back-off.
     virtual void on_failure(const std::string& message) = 0;
 
+    // The input's client is beyond repair (a fatal librdkafka error) but a new one would do:
+    // the query is rebuilt from its last checkpoint (new inputs, restored state), whatever
+    // its node's `critical` says, instead of failing.
+    virtual void on_client_lost(const std::string& message) { on_failure(message); }
+
     // The input wants a checkpoint soon (a Kafka input whose partitions are being revoked hands
     // them over once a checkpoint covering them is durable: committed() tells it).
     virtual void on_checkpoint_wanted() {}

@@ -53,6 +53,9 @@ class query::input_adapter final : public connectors::input_events {
         query_.fail("input \"" + query_.plan_.chain->inputs[index_].name + "\": " + message);
     }
     void on_checkpoint_wanted() override { query_.on_checkpoint_wanted(); }
+    void on_client_lost(const std::string& message) override {
+        query_.fail("input \"" + query_.plan_.chain->inputs[index_].name + "\": " + message, true);
+    }
 
   private:
     query& query_;
@@ -464,7 +467,7 @@ bool query::count_errors(std::uint64_t n) {
     return true;
 }
 
-void query::fail(const std::string& message) {
+void query::fail(const std::string& message, bool rebuild) {
     if (state_ == query_state::failed) return;
     state_ = query_state::failed;
     for (auto* m : node_metrics_) m->up.Set(0);
@@ -472,7 +475,7 @@ void query::fail(const std::string& message) {
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
     pressure_timer_.cancel();
-    if (events_.failed) events_.failed(message);
+    if (events_.failed) events_.failed(message, rebuild);
 }
 
 void query::on_checkpoint_wanted() {

@@ -61,7 +61,9 @@ struct query_environment {
 class query : public std::enable_shared_from_this<query>, private chain::chain_sink {
   public:
     struct listener {
-        std::function<void(const std::string& message)> failed;
+        // `rebuild`: an input lost its client (on_client_lost); restart from the checkpoint
+        // rather than treat the query as failed.
+        std::function<void(const std::string& message, bool rebuild)> failed;
         std::function<void()> finished;  // --once: every input ended and all is flushed
     };
 
@@ -106,7 +108,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void on_checkpoint_wanted();
     // Input status into metrics, the status API and the degraded state; every tick.
     void report_inputs();
-    void fail(const std::string& message);
+    void fail(const std::string& message, bool rebuild = false);
     // Counts bad records and input problems against on_error; false when the query failed.
     bool count_errors(std::uint64_t n);
 

@@ -407,8 +407,9 @@ class supervisor {
         env.metrics = metrics_.get();
         env.blocking = blocking_.get_executor();
         query::listener events;
-        events.failed = [this, key](const std::string& message) {
-            asio::post(strand_, [this, key, message] { on_query_failed(key, message); });
+        events.failed = [this, key](const std::string& message, bool rebuild) {
+            asio::post(strand_,
+                       [this, key, message, rebuild] { on_query_failed(key, message, rebuild); });
         };
         events.finished = [this, key] {
             asio::post(strand_, [this, key] { on_query_finished(key); });
@@ -422,11 +423,12 @@ class supervisor {
         slot.running->start();
     }
 
-    void on_query_failed(const std::string& key, const std::string& message) {
+    void on_query_failed(const std::string& key, const std::string& message, bool rebuild) {
         auto it = slots_.find(key);
         if (it == slots_.end() || stopping_ || it->second->stop) return;
         query_slot& slot = *it->second;
-        if (slot.running->critical() || options_.once) {
+        // An input that lost its client is rebuilt from the checkpoint, critical or not.
+        if (!rebuild && (slot.running->critical() || options_.once)) {
             spdlog::critical("critical query {} failed: {}", key, message);
             std::cerr << "weir: " << (slot.running->critical() ? "critical " : "") << "query "
                       << key << " (node " << slot.plan().chain->nodes.back().name

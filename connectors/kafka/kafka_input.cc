@@ -495,7 +495,8 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
             std::array<char, 512> text{};
             rd_kafka_fatal_error(rk_, text.data(), text.size());
-            events_->on_failure(std::string("fatal Kafka consumer error: ") + text.data());
+            events_->on_client_lost(std::string("fatal Kafka consumer error: ") + text.data() +
+                                    "; rebuilding the client from the last checkpoint");
             return;
         }
         events_->on_problem("io", std::string("Kafka: ") + reason);

@@ -75,6 +75,11 @@ class memory_input final : public connectors::input {
             return;
         }
         const auto& [source, line] = s_.script[s_.delivered];
+        if (line == "!lost") {  // the input's client is gone for good
+            ++s_.delivered;
+            events_->on_client_lost("client gone");
+            return;
+        }
         if (line.empty()) {
             const std::vector<connectors::source_id> added{source};
             events_->on_sources_changed(added, {});
@@ -171,8 +176,9 @@ class query_test : public ::testing::Test {
         env.checkpoint_interval = std::chrono::milliseconds(1);
         std::string failure;
         query::listener events;
-        events.failed = [&](const std::string& m) {
+        events.failed = [&](const std::string& m, bool rebuild) {
             failure = m;
+            rebuild_ = rebuild;
             io.stop();
         };
         events.finished = [&] { io.stop(); };
@@ -188,10 +194,20 @@ class query_test : public ::testing::Test {
     connectors::connector_factories factories_;
     memory_input_state state_;
     std::shared_ptr<capture_output> output_;
+    bool rebuild_ = false;  // the last failure asked for a rebuild
 };
 
 std::string record(int ts, int v) {
     return "{\"ts\":" + std::to_string(ts) + ",\"v\":" + std::to_string(v) + "}";
+}
+
+// An input whose client is lost for good (a fatal Kafka error) asks for a rebuild from the
+// checkpoint, which the supervisor does even for a critical node; any other failure does not.
+TEST_F(query_test, a_lost_client_asks_for_a_rebuild_not_a_failure) {
+    for (int i = 0; i < 5; ++i) state_.script.emplace_back("", record(100 + i, 1));
+    state_.script.emplace_back("", "!lost");
+    EXPECT_EQ(run(false), "input \"in\": client gone");
+    EXPECT_TRUE(rebuild_);
 }
 
 TEST_F(query_test, inputs_hear_of_a_position_only_once_a_checkpoint_holds_it_on_disk) {
