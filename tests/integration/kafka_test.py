@@ -411,6 +411,31 @@ class kafka_input_test(unittest.TestCase):
         self.assertGreater(len(got), committed_before)
         self.assertEqual(got, self.file_reference(lines))
 
+    def test_topic_pattern_and_the_message_key_as_a_field(self):
+        # Topics found by a pattern; each message's key becomes a field the node groups by.
+        lines = events(3000)
+        with test_cluster(brokers=1, topics=[("sensor-a", 2), ("sensor-b", 2), ("other", 1)]) \
+                as cluster:
+            cluster.produce("sensor-a", lines[:1500])
+            cluster.produce("sensor-b", lines[1500:])
+            cluster.produce("other", ["x|{\"ts\": \"2026-01-01T00:00:00Z\", \"key\": \"no\"}"])
+            out = self.path("keyed.jsonl")
+            kafka = (KAFKA_INPUT.format(group="pattern").replace("topics: [events]",
+                                                                  'topic_pattern: "^sensor-"') +
+                     "\n    key_field: kafka_key")
+            pipeline = write(self.path("keyed.yaml"), PIPELINE.format(input=kafka, results=out)
+                             .replace("group_by: [key]", "group_by: [kafka_key]"))
+            rc, _, err = weir("run", "--once", "--data-dir", self.path("data"),
+                              "--http-listen", "127.0.0.1:0", pipeline,
+                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("finished: 3000 records", err)
+        got = {(r["check"], r["window_start"], r["group"]["kafka_key"]): r["value"]
+               for r in results(out).values()}
+        want = {(r["check"], r["window_start"], r["group"]["key"]): r["value"]
+                for r in self.file_reference(lines).values()}
+        self.assertEqual(got, want)
+
 
 class kafka_output_test(unittest.TestCase):
     def test_results_read_back_with_kcat_equal_the_file_output(self):
