@@ -69,16 +69,24 @@ struct partition_state {
     std::int64_t durable = -1;    // the offset in the last durable checkpoint
 };
 
-using offsets = std::map<std::string, std::pair<std::string, std::int64_t>, std::less<>>;
+// A partition's next offset, as positions hold it.
+struct saved_offset {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t offset = -1;
+};
+
+// By source id ("topic/partition").
+using offsets = std::map<std::string, saved_offset, std::less<>>;
 
 std::string encode(const offsets& o) {
     byte_writer w;
     w.u8(position_version);
     w.varint(o.size());
-    for (const auto& [source, entry] : o) {
-        w.str(entry.first);
-        w.varint(static_cast<std::uint32_t>(std::stoi(source.substr(source.rfind('/') + 1))));
-        w.svarint(entry.second);
+    for (const auto& [source, saved] : o) {
+        w.str(saved.topic);
+        w.varint(static_cast<std::uint32_t>(saved.partition));
+        w.svarint(saved.offset);
     }
     return w.take();
 }
@@ -97,13 +105,22 @@ bool decode(std::string_view position, offsets& out, std::string& error) {
         const auto partition = static_cast<std::int32_t>(r.varint());
         const std::int64_t offset = r.svarint();
         std::string source = kafka::source_of(topic, partition);
-        out[std::move(source)] = {std::move(topic), offset};
+        out[std::move(source)] = {std::move(topic), partition, offset};
     }
     if (!r.ok()) {
         error = "Kafka offsets: " + std::string(to_string(r.error()));
         return false;
     }
     return true;
+}
+
+// The first byte at or after `from` that is not JSON whitespace.
+std::size_t skip_space(std::string_view s, std::size_t from) {
+    while (from < s.size() &&
+           (s[from] == ' ' || s[from] == '\t' || s[from] == '\r' || s[from] == '\n')) {
+        ++from;
+    }
+    return from;
 }
 
 class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
@@ -197,7 +214,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         offsets o;
         for (const auto& [source, entry] : restored_) o[source] = entry;
         for (const auto& [source, p] : parts_) {
-            if (p.next >= 0) o[source] = {p.topic, p.next};
+            if (p.next >= 0) o[source] = {p.topic, p.id, p.next};
         }
         return encode(o);
     }
@@ -213,8 +230,8 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         partition_list commit = new_list(static_cast<int>(o.size()));
         for (auto& [source, p] : parts_) {
             const auto it = o.find(source);
-            if (it == o.end() || it->second.second < 0) continue;
-            p.durable = it->second.second;
+            if (it == o.end() || it->second.offset < 0) continue;
+            p.durable = it->second.offset;
             rd_kafka_topic_partition_list_add(commit.get(), p.topic.c_str(), p.id)->offset =
                 p.durable;
         }
@@ -427,11 +444,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     // {"key_field": "<key>", ...the message's own fields}; a message that is not a JSON
     // object is handed over unchanged (the decoder reports it).
     void append_with_key(std::string_view value, const std::string_view* key) {
-        std::size_t i = 0;
-        while (i < value.size() &&
-               (value[i] == ' ' || value[i] == '\t' || value[i] == '\r' || value[i] == '\n')) {
-            ++i;
-        }
+        const std::size_t i = skip_space(value, 0);
         if (i == value.size() || value[i] != '{') {
             buffer_.append(value);
             return;
@@ -444,11 +457,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         } else {
             append_json_string(*key, scratch_);
         }
-        std::size_t j = i + 1;
-        while (j < value.size() &&
-               (value[j] == ' ' || value[j] == '\t' || value[j] == '\r' || value[j] == '\n')) {
-            ++j;
-        }
+        const std::size_t j = skip_space(value, i + 1);
         if (j < value.size() && value[j] != '}') scratch_.push_back(',');
         buffer_.append(scratch_);
         buffer_.append(value.substr(i + 1));
@@ -509,6 +518,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         std::size_t at = 0;
         while ((at = json.find("\"nodeid\":", at)) != std::string_view::npos) {
             at += 9;
+            if (at >= json.size()) break;
             if (json[at] == '-') continue;
             const auto state = json.find("\"state\":\"", at);
             if (state == std::string_view::npos) break;
@@ -548,7 +558,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             if (known != parts_.end() && known->second.next >= 0) {
                 from = known->second.next;  // revoked and given back before it left
             } else if (auto r = restored_.find(source); r != restored_.end()) {
-                from = r->second.second;
+                from = r->second.offset;
             }
             if (from >= 0 && have_committed) {
                 const std::int64_t group = committed->elems[i].offset;
@@ -708,7 +718,8 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     // A partition leaves us; where we got to stays known (position() keeps it), so that if it
     // comes back it resumes there, or further on where another member committed more.
     void forget(std::map<std::string, partition_state, std::less<>>::iterator it) {
-        if (it->second.next >= 0) restored_[it->first] = {it->second.topic, it->second.next};
+        const partition_state& p = it->second;
+        if (p.next >= 0) restored_[it->first] = {p.topic, p.id, p.next};
         parts_.erase(it);
     }
 

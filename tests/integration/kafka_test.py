@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from kafka_util import events, result_lines, results, test_cluster, wait_until
+from kafka_util import events, result_lines, results, test_cluster
 from weir_test_util import WEIR, http_get, http_port, metric_sum, wait_for, weir
 
 PIPELINE = """
@@ -41,6 +41,21 @@ KAFKA_INPUT = """    type: kafka
     kafka: {{session.timeout.ms: "3000", heartbeat.interval.ms: "300"}}"""
 
 SETTINGS = "checkpoint: {interval: 1s}\n"
+
+
+def without_emitted_at(value):
+    """A result message's JSON without emitted_at (the wall clock of the run)."""
+    r = json.loads(value)
+    r.pop("emitted_at")
+    return r
+
+
+def to_kafka_topic(pipeline, outputs, options=""):
+    """PIPELINE text whose node writes to `outputs`, among them `topic`: the Kafka topic
+    "results" (with `options` added to the output)."""
+    return pipeline.replace("outputs: [results]", f"outputs: {outputs}").replace(
+        "outputs:\n", "outputs:\n  topic: {type: kafka, brokers: \"${KAFKA_BROKERS}\", "
+        f"topic: results{options}}}\n")
 
 
 def write(path, text):
@@ -93,16 +108,27 @@ class kafka_input_test(unittest.TestCase):
         self.assertTrue(expected)
         self.assertEqual(got, expected)
 
-    def assigned(self, log):
-        """Whether the weir logging to `log` owns partitions now (its status API says so)."""
+    def status(self, log):
+        """The query's entry in the status API of the weir logging to `log` (None before it
+        answers)."""
         port = http_port(log)
         if port is None:
-            return False
-        status, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
-        if status != 200:
-            return False
-        queries = json.loads(body)["queries"]
-        return bool(queries and queries[0].get("sources"))
+            return None
+        code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
+        return json.loads(body)["queries"][0] if code == 200 else None
+
+    def assigned(self, log):
+        """Whether the weir logging to `log` owns partitions now."""
+        return bool((self.status(log) or {}).get("sources"))
+
+    def by_id(self, records):
+        """Results by id; a result emitted again must be the same result."""
+        out = {}
+        for r in records:
+            if r["id"] in out:
+                self.assertEqual(out[r["id"]], r, "a result emitted again differs")
+            out[r["id"]] = r
+        return out
 
     def test_kill_9_and_restart_neither_loses_nor_double_counts(self):
         lines = events(30000)
@@ -145,19 +171,8 @@ class kafka_input_test(unittest.TestCase):
             final_records = int(err.split("finished: ")[1].split(" records")[0])
             self.assertLess(final_records, 30000, "the last run resumed, not from the start")
 
-            by_id = {}
-            for r in result_lines(out):
-                if r["id"] in by_id:
-                    self.assertEqual(by_id[r["id"]], r, "a result emitted again differs")
-                by_id[r["id"]] = r
+            by_id = self.by_id(result_lines(out))
         self.assertEqual(by_id, self.file_reference(lines))
-
-    def status(self, log):
-        port = http_port(log)
-        if port is None:
-            return None
-        code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
-        return json.loads(body)["queries"][0] if code == 200 else None
 
     def test_every_broker_down_for_10_s_then_up(self):
         lines = events(8000)
@@ -205,11 +220,7 @@ class kafka_input_test(unittest.TestCase):
             rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
-            by_id = {}
-            for r in result_lines(out):
-                if r["id"] in by_id:
-                    self.assertEqual(by_id[r["id"]], r, "a result emitted again differs")
-                by_id[r["id"]] = r
+            by_id = self.by_id(result_lines(out))
         self.assertEqual(by_id, self.file_reference(lines))
 
     def lag_partitions(self, log):
@@ -312,54 +323,56 @@ class kafka_input_test(unittest.TestCase):
         self.assertEqual(sum(counts.values()) - sum(want.values()),
                          a_records + b_records - 12000, "the excess is what was read twice")
 
-    def test_exactly_once_a_kill_9_between_transactions_repeats_nothing(self):
-        lines = events(6000)
+    def run_exactly_once(self, lines, while_running):
+        """Runs weir from the topic `events` to a Kafka output with exactly_once, calls
+        while_running(cluster, log), kills it with SIGKILL, finishes with --once (which fences
+        the killed producer) and returns (the results' messages as read with kcat, how many
+        results kcat showed before the kill)."""
         with test_cluster(brokers=3, topics=[("events", 3), ("results", 2)]) as cluster:
-            tmp = self.dir
             cluster.produce("events", lines)
-            out = os.path.join(tmp, "unused.jsonl")
-            pipeline = write(os.path.join(tmp, "eo.yaml"), PIPELINE.format(
-                input=KAFKA_INPUT.format(group="eo"), results=out).replace(
-                    "outputs: [results]", "outputs: [topic]").replace(
-                    "outputs:\n", "outputs:\n  topic: {type: kafka, brokers: \"${KAFKA_BROKERS}\", "
-                    "topic: results, exactly_once: true}\n"))
-            settings = write(os.path.join(tmp, "weir.yaml"), SETTINGS)
-            data = os.path.join(tmp, "data")
-            log = os.path.join(tmp, "run.log")
+            pipeline = write(self.path("eo.yaml"), to_kafka_topic(
+                PIPELINE.format(input=KAFKA_INPUT.format(group="eo"),
+                                results=self.path("unused.jsonl")),
+                "[topic]", ", exactly_once: true"))
+            settings = write(self.path("weir.yaml"), SETTINGS)
+            data = self.path("data")
+            log = self.path("run.log")
             env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
                        WEIR_HTTP_LISTEN="127.0.0.1:0")
             with open(log, "w") as err:
                 p = subprocess.Popen([WEIR, "run", "--data-dir", data, settings, pipeline],
                                      env=env, stdout=subprocess.DEVNULL, stderr=err)
             try:
-                # Every event read, the windows it closed written in a committed transaction:
-                # two checkpoints after the last record.
-                wait_for(lambda: (self.status(log) or {}).get("input_records", 0) == 6000, 60,
-                         "every event read")
-                first = self.status(log)["checkpoints"]
-                wait_for(lambda: self.status(log)["checkpoints"] >= first + 2, 60,
-                         "two checkpoints more")
+                while_running(cluster, log)
                 committed_before = len(cluster.consume("results"))
-                self.assertGreater(committed_before, 0)
             finally:
                 p.send_signal(signal.SIGKILL)
                 p.wait(timeout=30)
-            # The restart fences the killed producer and writes the windows still open.
             rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
             self.assertIn("resumed from", err)
-            messages = cluster.consume("results")
+            return cluster.consume("results"), committed_before
+
+    def test_exactly_once_a_kill_9_between_transactions_repeats_nothing(self):
+        lines = events(6000)
+
+        def wait_between_transactions(cluster, log):
+            # Every event read, the windows it closed written in a committed transaction:
+            # two checkpoints after the last record.
+            wait_for(lambda: (self.status(log) or {}).get("input_records", 0) == 6000, 60,
+                     "every event read")
+            first = self.status(log)["checkpoints"]
+            wait_for(lambda: self.status(log)["checkpoints"] >= first + 2, 60,
+                     "two checkpoints more")
+
+        messages, committed_before = self.run_exactly_once(lines, wait_between_transactions)
+        self.assertGreater(committed_before, 0)
         ids = [json.loads(v)["id"] for _, _, v in messages]
         self.assertEqual(len(ids), len(set(ids)), "no result twice")
-        got = {}
-        for _, _, v in messages:
-            r = json.loads(v)
-            r.pop("emitted_at")
-            got[r["id"]] = r
+        got = self.by_id(without_emitted_at(v) for _, _, v in messages)
         self.assertGreater(len(got), committed_before)
         self.assertEqual(got, self.file_reference(lines))
-
 
     def test_exactly_once_a_kill_9_while_results_flow(self):
         # Events keep arriving, so windows close and results go into the open transaction
@@ -369,47 +382,16 @@ class kafka_input_test(unittest.TestCase):
         # the aborted copies (seen: 51 of 1020 twice on a busy machine): what it lets us check
         # is that every result arrives and that a repeated id carries the same result.
         lines = events(12000)
-        more = lines[6000:]
-        lines_first = lines[:6000]
-        with test_cluster(brokers=3, topics=[("events", 3), ("results", 2)]) as cluster:
-            tmp = self.dir
-            cluster.produce("events", lines_first)
-            out = os.path.join(tmp, "unused.jsonl")
-            pipeline = write(os.path.join(tmp, "eo.yaml"), PIPELINE.format(
-                input=KAFKA_INPUT.format(group="eo"), results=out).replace(
-                    "outputs: [results]", "outputs: [topic]").replace(
-                    "outputs:\n", "outputs:\n  topic: {type: kafka, brokers: \"${KAFKA_BROKERS}\", "
-                    "topic: results, exactly_once: true}\n"))
-            settings = write(os.path.join(tmp, "weir.yaml"), SETTINGS)
-            data = os.path.join(tmp, "data")
-            log = os.path.join(tmp, "run.log")
-            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
-                       WEIR_HTTP_LISTEN="127.0.0.1:0")
-            with open(log, "w") as err:
-                p = subprocess.Popen([WEIR, "run", "--data-dir", data, settings, pipeline],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
-            try:
-                wait_for(lambda: self.assigned(log), 60, "assigned")
-                for chunk in [more[i:i + 300] for i in range(0, len(more), 300)]:
-                    cluster.produce("events", chunk)
-                    time.sleep(0.2)
-                committed_before = len(cluster.consume("results"))
-            finally:
-                p.send_signal(signal.SIGKILL)
-                p.wait(timeout=30)
-            # The restart fences the killed producer and writes the windows still open.
-            rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
-                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
-            self.assertEqual(rc, 0, err)
-            self.assertIn("resumed from", err)
-            messages = cluster.consume("results")
-        got = {}
-        for _, _, v in messages:
-            r = json.loads(v)
-            r.pop("emitted_at")
-            if r["id"] in got:
-                self.assertEqual(got[r["id"]], r, "a result produced again differs")
-            got[r["id"]] = r
+
+        def keep_producing(cluster, log):
+            wait_for(lambda: self.assigned(log), 60, "assigned")
+            more = lines[6000:]
+            for chunk in [more[i:i + 300] for i in range(0, len(more), 300)]:
+                cluster.produce("events", chunk)
+                time.sleep(0.2)
+
+        messages, committed_before = self.run_exactly_once(lines[:6000], keep_producing)
+        got = self.by_id(without_emitted_at(v) for _, _, v in messages)
         self.assertGreater(len(got), committed_before)
         self.assertEqual(got, self.file_reference(lines))
 
@@ -448,11 +430,9 @@ class kafka_output_test(unittest.TestCase):
             data = write(os.path.join(tmp, "events.jsonl"),
                          "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
             out = os.path.join(tmp, "results.jsonl")
-            pipeline = write(os.path.join(tmp, "both.yaml"), PIPELINE.format(
-                input=f"    type: file\n    path: {data}", results=out).replace(
-                    "outputs: [results]", "outputs: [results, topic]").replace(
-                    "outputs:\n", "outputs:\n  topic: {type: kafka, brokers: \"${KAFKA_BROKERS}\", "
-                    "topic: results}\n"))
+            pipeline = write(os.path.join(tmp, "both.yaml"), to_kafka_topic(
+                PIPELINE.format(input=f"    type: file\n    path: {data}", results=out),
+                "[results, topic]"))
             rc, _, err = weir("run", "--once", "--data-dir", os.path.join(tmp, "data"),
                               "--http-listen", "127.0.0.1:0", pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
@@ -462,9 +442,8 @@ class kafka_output_test(unittest.TestCase):
             messages = cluster.consume("results")
             from_kafka = {}
             for _, key, value in messages:
-                r = json.loads(value)
+                r = without_emitted_at(value)
                 self.assertEqual(key, r["id"], "the message key is the result's id")
-                r.pop("emitted_at")
                 from_kafka[r["id"]] = r
             self.assertEqual(len(messages), len(from_file), "each result once")
             self.assertEqual(from_kafka, from_file)

@@ -6,7 +6,6 @@ import os
 import select
 import shutil
 import subprocess
-import time
 
 BROKER = os.environ.get("KAFKA_TEST_BROKER", "")
 KCAT = shutil.which("kcat") or "/usr/bin/kcat"
@@ -123,12 +122,3 @@ def result_lines(path):
                 r.pop("emitted_at")
                 out.append(r)
     return out
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
