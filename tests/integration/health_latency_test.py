@@ -6,13 +6,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from weir_test_util import WEIR, http_get, http_port, wait_for
+from weir_test_util import http_get, wait_for, weir_process
 
 P99_BOUND_S = 0.050
 PERIOD_S = 0.010  # one /health request due every 10 ms
@@ -133,46 +132,17 @@ def summary(test, what, samples):
     return p99
 
 
-class daemon:
-    """weir run --threads 1 in `tmp` with its log in a file."""
+class daemon(weir_process):
+    """weir run --threads 1 in `tmp`, its HTTP server found."""
 
     def __init__(self, test, tmp, paths):
-        self.log_path = os.path.join(tmp, "weir.log")
-        self.log = open(self.log_path, "w")
-        test.addCleanup(self.log.close)
-        self.proc = subprocess.Popen(
-            [WEIR, "run", "--threads", "1", "--http-listen", "127.0.0.1:0", "--data-dir",
-             os.path.join(tmp, "data"), *paths], stdout=subprocess.DEVNULL, stderr=self.log)
-        test.addCleanup(self.kill)
-        found = []
-
-        def listening():
-            found[:] = [http_port(self.log_path)]
-            return found[0] is not None or self.proc.poll() is not None
-        wait_for(listening, 60, "the HTTP server")
-        if found[0] is None:
-            raise AssertionError("weir exited early:\n" + self.log_text()[-3000:])
-        self.port = found[0]
+        super().__init__(test, tmp, ["--threads", "1", *paths])
+        self.wait_port(60)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def status(self):
         code, body = http_get(self.base + "/api/v1/status", timeout=10)
         return json.loads(body) if code == 200 else {"queries": []}
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self, timeout=120):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class health_latency_test(unittest.TestCase):

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR, free_port, http_port, wait_for
+from weir_test_util import WEIR, free_port, wait_for, weir_process
 
 # A grouped node whose state (distinct sets, quantile sketches of 2000 groups in a day-long
 # window) makes a checkpoint of a few MB: restoring and writing it takes long enough, even in a
@@ -112,8 +112,8 @@ def line_count(path):
         return 0
 
 
-class daemon:
-    """A weir run in a temp dir with its log in a file; stop() sends SIGTERM and returns the
+class daemon(weir_process):
+    """A weir run of `config_text` (written to tmp/NAME); stop() sends SIGTERM and returns the
     exit code."""
 
     def __init__(self, test, tmp, config_text, args=(), listen="127.0.0.1:0", env=None,
@@ -122,44 +122,14 @@ class daemon:
         self.config = os.path.join(tmp, name)
         with open(self.config, "w") as f:
             f.write(config_text)
-        self.log_path = os.path.join(tmp, "weir.log")
-        self.log = open(self.log_path, "w")
-        test.addCleanup(self.log.close)
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [WEIR, "run", "--http-listen", listen, "--data-dir", os.path.join(tmp, "data"),
-             *args, self.config], stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
-        test.addCleanup(self.kill)
-        self.port = None if listen.endswith(":0") else int(listen.rsplit(":", 1)[1])
-
-    def wait_port(self, timeout=30):
-        def found():
-            self.port = http_port(self.log_path)
-            return self.port is not None or self.proc.poll() is not None
-        wait_for(found, timeout, "the HTTP server")
-        if self.port is None:
-            raise AssertionError("weir exited early:\n" + self.log_text()[-3000:])
-        return self.port
+        super().__init__(test, tmp, [*args, self.config], listen=listen, env=env)
 
     def status(self):
         code, body = request(self.port, "/api/v1/status")
         return json.loads(body) if code == 200 else None
 
-    def log_text(self):
-        self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
     def stop(self, timeout=60):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        return super().stop(timeout)
 
 
 class ready_and_health_test(unittest.TestCase):

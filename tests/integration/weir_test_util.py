@@ -2,6 +2,7 @@
 for a condition with a bound, talk HTTP to it, and find the port its HTTP server took."""
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -76,3 +77,47 @@ def http_port(log_path):
     with open(log_path) as f:
         m = re.search(r"HTTP server on [0-9.]+:(\d+)", f.read())
     return int(m.group(1)) if m else None
+
+
+class weir_process:
+    """`weir run ARGS` with its data dir in `tmp` and its log in tmp/weir.log; killed at the
+    test's cleanup if still running."""
+
+    def __init__(self, test, tmp, args, listen="127.0.0.1:0", env=None):
+        self.log_path = os.path.join(tmp, "weir.log")
+        self.log = open(self.log_path, "w")
+        test.addCleanup(self.log.close)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [WEIR, "run", "--http-listen", listen, "--data-dir", os.path.join(tmp, "data"),
+             *args], stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
+        test.addCleanup(self.kill)
+        self.port = None if listen.endswith(":0") else int(listen.rsplit(":", 1)[1])
+
+    def wait_port(self, timeout=30):
+        """The port its HTTP server took, once its log says; fails if weir exits first."""
+        def found():
+            self.port = http_port(self.log_path)
+            return self.port is not None or self.proc.poll() is not None
+        wait_for(found, timeout, "the HTTP server")
+        if self.port is None:
+            raise AssertionError("weir exited early:\n" + self.log_text()[-3000:])
+        return self.port
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, timeout=120):
+        """SIGTERM; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
