@@ -396,7 +396,19 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 const std::string moved = find_by_inode(dir_of(saved.path), saved.dev, saved.ino);
                 if (moved.empty()) continue;
                 std::string error;
-                if (!add_file(moved, true, true, &saved, error)) problem("io", error);
+                if (!add_file(moved, true, true, &saved, error)) {
+                    problem("io", error);
+                    continue;
+                }
+                // Found, but out of the glob: any file created and rotated out of it entirely
+                // while weir was stopped was never seen and cannot be found. Say so once.
+                problem("rotation", saved.path + " was rotated to " + moved +
+                                        " while weir was stopped; reading it to the end. A file "
+                                        "created and rotated out of \"" +
+                                        s_.pattern +
+                                        "\" while weir is stopped is never seen: let the path "
+                                        "match rotated names too (e.g. \"" +
+                                        s_.pattern + "*\") to cover restarts");
             }
         }
         if (first && !any && files_.empty()) {

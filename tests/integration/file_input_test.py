@@ -369,6 +369,47 @@ class file_input_test(unittest.TestCase):
         self.stop()
         self.assert_exact()
 
+    def test_files_rotated_while_weir_is_stopped(self):
+        """Rotations while weir is stopped, logrotate-style (app.log -> app.log.1 -> app.log.2).
+        With a glob over `*.log` the file weir had seen is found by inode and finished, and
+        weir says that a file rotated out of the glob may have been missed: the one created
+        and rotated away while it was down is never seen. With a glob over rotated names
+        (`app.log*`) every line is read exactly once, that file included."""
+        for glob, never_seen_is_read in (("*.log", False), ("app.log*", True)):
+            with self.subTest(glob=glob):
+                shutil.rmtree(self.logs)
+                os.mkdir(self.logs)
+                shutil.rmtree(self.data, ignore_errors=True)
+                if os.path.exists(self.out):
+                    os.remove(self.out)
+                self.written.clear()
+                self.configure(os.path.join(self.logs, glob))
+                self.append(self.app, "seen", 0, 50)
+                self.start()
+                self.assert_output_is_written(settle=0)
+                self.stop()
+                # While weir is stopped: the seen file grows and is rotated twice; the file
+                # between the two rotations lives and leaves entirely while weir is down.
+                self.append(self.app, "seen", 50, 20)
+                os.rename(self.app, self.app + ".1")
+                before = self.written.copy()
+                self.append(self.app, "never_seen", 0, 30)
+                never_seen = self.written - before
+                os.rename(self.app + ".1", self.app + ".2")
+                os.rename(self.app, self.app + ".1")
+                self.append(self.app, "new", 0, 40)
+                self.start()
+                if not never_seen_is_read:
+                    self.written -= never_seen
+                self.assert_output_is_written()
+                if never_seen_is_read:
+                    self.assertNotIn("while weir was stopped", self.log())
+                else:
+                    self.assertIn("app.log was rotated to " + self.app + ".2 while weir was "
+                                  "stopped", self.log())
+                    self.assertIn('let the path match rotated names too', self.log())
+                self.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
