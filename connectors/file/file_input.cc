@@ -34,6 +34,28 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+// Whether an `exclude` pattern matches the path or its last component.
+bool excluded_by(const std::vector<std::string>& patterns, const std::string& path) {
+    const std::string base = path.substr(path.rfind('/') + 1);
+    for (const auto& pattern : patterns) {
+        if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0 ||
+            ::fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<std::string> glob_matches(const std::string& pattern) {
+    std::vector<std::string> out;
+    glob_t g{};
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+        for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    }
+    ::globfree(&g);
+    return out;
+}
+
 constexpr std::uint8_t position_version = 1;
 constexpr auto poll_interval = std::chrono::milliseconds(250);
 constexpr std::uint64_t no_end = std::numeric_limits<std::uint64_t>::max();
@@ -233,26 +255,9 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             .count();
     }
 
-    bool excluded(const std::string& path) const {
-        const std::string base = path.substr(path.rfind('/') + 1);
-        for (const auto& pattern : s_.exclude) {
-            if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0 ||
-                ::fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
-                return true;
-            }
-        }
-        return false;
-    }
+    bool excluded(const std::string& path) const { return excluded_by(s_.exclude, path); }
 
-    std::vector<std::string> matches() const {
-        std::vector<std::string> out;
-        glob_t g{};
-        if (::glob(s_.pattern.c_str(), 0, nullptr, &g) == 0) {
-            for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
-        }
-        ::globfree(&g);
-        return out;
-    }
+    std::vector<std::string> matches() const { return glob_matches(s_.pattern); }
 
     tracked_file* find_tracked(std::uint64_t dev, std::uint64_t ino) {
         for (auto& f : files_) {
