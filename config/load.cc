@@ -324,6 +324,20 @@ node_config read_node_leniently(const std::string& name, const source_pos& pos, 
             if (const value* name = item.find("name"); name != nullptr && name->is_scalar()) {
                 c.name = {name->text, name->pos, true};
             }
+            // What a check measures and how it is judged, when written as text: checked
+            // even in a node with errors elsewhere, so one run reports them all.
+            const auto text = [&](const char* key) -> std::optional<located<std::string>> {
+                const value* v = item.find(key);
+                if (v == nullptr || !v->is_scalar() || v->text.empty()) return std::nullopt;
+                return located<std::string>{v->text, v->pos, true, v->text_column};
+            };
+            if (auto measure = text("measure")) c.measure = std::move(*measure);
+            c.must_be = text("must_be");
+            if (!c.must_be) {
+                c.must_be = text("assess");
+                c.assess_alias = c.must_be.has_value();
+            }
+            c.should_be = text("should_be");
             n.checks.push_back(std::move(c));
         }
     }
@@ -420,6 +434,28 @@ component_config read_component(const value::entry& e, component_kind kind,
                        rest.entries.end());
     if (c.info->spec) params::validate(*c.info->spec, rest, path, out);
     return c;
+}
+
+// The checks of this machine (component_info::preflight) for every input and output whose
+// parameters are sound, unknown keys aside (reported already): made after compiling, so that
+// they hide none of the compiler's findings.
+void preflight(const std::vector<component_config>& components, const std::string& section,
+               diagnostics& out) {
+    for (const auto& c : components) {
+        if (c.info == nullptr || !c.info->preflight || !c.info->spec || !c.params.is_mapping()) {
+            continue;
+        }
+        value known = c.params;
+        std::erase_if(known.entries, [&](const value::entry& x) {
+            return std::none_of(c.info->spec->params.begin(), c.info->spec->params.end(),
+                                [&](const params::param_spec& p) { return p.name == x.key; });
+        });
+        const std::string path = section + "." + c.name;
+        diagnostics ignored;
+        if (params::validate(*c.info->spec, known, path, ignored)) {
+            c.info->preflight(known, path, out);
+        }
+    }
 }
 
 // --- files ---------------------------------------------------------------------------------
@@ -540,13 +576,14 @@ bool load_pipeline(const std::string& file, std::string_view text, const env_loo
         if (partial.empty()) {
             p.plan = compile_pipeline(p, out.has_errors(), options.refuse_unbuilt, out);
         } else {
-            // Partly read nodes have only what the graph checks need; compile the others so
-            // their expressions and measures are still checked.
-            pipeline_config complete = p;
-            std::erase_if(complete.nodes,
-                          [&](const node_config& n) { return partial.contains(n.name); });
-            compile_pipeline(complete, true, options.refuse_unbuilt, out);
+            // Partly read nodes have what the graph checks need and their checks' text; the
+            // checking pass still covers every expression and measure (nothing is built).
+            compile_pipeline(p, true, options.refuse_unbuilt, out);
         }
+    }
+    if (options.preflight) {
+        preflight(p.inputs, "inputs", out);
+        preflight(p.outputs, "outputs", out);
     }
     return true;
 }

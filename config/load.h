@@ -23,6 +23,9 @@ struct load_options {
     // only the language is checked (`weir graph`, and tests of the language itself); pipelines
     // that use such parts then load without errors but get no plan.
     bool refuse_unbuilt = true;
+    // Also check the machine as `weir run` would, without the network (each connector type's
+    // preflight: input files, output directories, certificates): `weir validate`.
+    bool preflight = false;
 };
 
 struct load_result {

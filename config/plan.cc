@@ -150,6 +150,15 @@ class pipeline_checker {
 
     void run() {
         for (const auto& n : p_.nodes) output_fields(n);
+        // Nodes read leniently after errors elsewhere in them: their checks' measures and
+        // assessments are still checked (against no known fields), so a file with errors at
+        // several levels is reported whole in one run.
+        for (const auto& n : p_.nodes) {
+            if (n.complete) continue;
+            for (std::size_t i = 0; i < n.checks.size(); ++i) {
+                if (n.checks[i].measure.given) check_check(n, i, std::nullopt);
+            }
+        }
     }
 
     // Nodes read leniently after errors are not compiled; their fields are unknown.
@@ -1003,6 +1012,16 @@ component_plan component_of(const component_config& c) {
     return {c.name, c.type.value, c.info->spec, c.params};
 }
 
+// Whether an error was reported under `section.name` (or deeper).
+bool has_error_under(const diagnostics& out, const std::string& section, const std::string& name) {
+    const std::string key = section + "." + name;
+    return std::any_of(out.items().begin(), out.items().end(), [&](const diagnostic& d) {
+        return d.severity == severity::error && d.path.starts_with(key) &&
+               (d.path.size() == key.size() || d.path[key.size()] == '.' ||
+                d.path[key.size()] == '[');
+    });
+}
+
 }  // namespace
 
 std::string canonical_text(const params::value& v) {
@@ -1011,13 +1030,57 @@ std::string canonical_text(const params::value& v) {
     return out;
 }
 
+namespace {
+
+// With errors elsewhere, the queries no error touches are still built and their steps tried,
+// so that what only building finds (a CSV dialect, a schema field, an engine) is reported in
+// the same run as the rest. Nothing is kept.
+void probe_untouched_queries(const pipeline_config& pipeline, const pipeline_checker& checker,
+                             diagnostics& out) {
+    const auto sound = [&](const component_config& c, const char* section) {
+        return c.info != nullptr && c.info->implemented && !has_error_under(out, section, c.name);
+    };
+    std::vector<component_plan> inputs;
+    for (const auto& in : pipeline.inputs) {
+        if (sound(in, "inputs")) inputs.push_back(component_of(in));
+    }
+    query_builder builder(pipeline, checker, inputs, out);
+    for (const auto& outline : split_queries(pipeline)) {
+        bool untouched = true;
+        for (const auto& name : outline.inputs) {
+            const component_config* in = pipeline.find_input(name);
+            untouched = untouched && in != nullptr && sound(*in, "inputs");
+        }
+        for (const auto& name : outline.outputs) {
+            const component_config* o = pipeline.find_output(name);
+            untouched = untouched && o != nullptr && sound(*o, "outputs");
+        }
+        for (const auto& name : outline.nodes) {
+            const node_config* n = pipeline.find_node(name);
+            untouched = untouched && n != nullptr && n->complete && !n->join &&
+                        n->depends_on.empty() && !has_error_under(out, "nodes", name);
+        }
+        if (!untouched) continue;
+        try {
+            builder.try_steps(*builder.build(outline).chain);
+        } catch (const std::logic_error&) {
+            // Something the errors did reach after all: the run is invalid either way.
+        }
+    }
+}
+
+}  // namespace
+
 std::shared_ptr<const compiled_pipeline> compile_pipeline(const pipeline_config& pipeline,
                                                           bool had_errors, bool refuse_unbuilt,
                                                           diagnostics& out) {
     const std::size_t errors_before = out.error_count();
     pipeline_checker checker(pipeline, refuse_unbuilt, out);
     checker.run();
-    if (had_errors || out.error_count() > errors_before || checker.uses_unbuilt()) return nullptr;
+    if (had_errors || out.error_count() > errors_before || checker.uses_unbuilt()) {
+        probe_untouched_queries(pipeline, checker, out);
+        return nullptr;
+    }
     const auto unbuilt = [](const component_config& c) { return !c.info->implemented; };
     if (std::any_of(pipeline.inputs.begin(), pipeline.inputs.end(), unbuilt) ||
         std::any_of(pipeline.outputs.begin(), pipeline.outputs.end(), unbuilt)) {

@@ -3,6 +3,7 @@
 // parameters against it. Explicit registration, failing loudly on a duplicate type.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,11 @@ struct component_info {
     // Whether this build runs the type. A declared type that is not implemented validates in
     // the language but is refused by `weir validate` and `weir run`.
     bool implemented = true;
+    // Checks of this machine that need no network, made by `weir validate` on parameters that
+    // passed validation, so that it refuses what `weir run` would: files that must exist and
+    // be readable, directories that must be writable, certificates that must parse, client
+    // settings the library refuses. Reported at the parameter's position. Empty: none.
+    std::function<void(const value& params, const std::string& path, diagnostics& out)> preflight;
 };
 
 class component_registry {
