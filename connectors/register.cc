@@ -14,6 +14,7 @@
 #include "connectors/generator/generator_input.h"
 #include "connectors/generator/generator_spec.h"
 #include "connectors/http/alertmanager_output.h"
+#include "connectors/http/http_client.h"
 #include "connectors/http/http_output.h"
 #include "connectors/http/http_spec.h"
 #include "connectors/kafka/kafka_input.h"
@@ -28,6 +29,21 @@
 
 namespace weir::connectors {
 
+namespace {
+
+// A type's preflight (params::component_info::preflight) from a function of its parameters.
+using preflight_fn = void (*)(const params::reader&, const std::string&, diagnostics&);
+
+params::component_info with_preflight(params::component_info info, preflight_fn check) {
+    info.preflight = [spec = info.spec, check](const params::value& v, const std::string& path,
+                                               diagnostics& out) {
+        check(params::reader(*spec, v), path, out);
+    };
+    return info;
+}
+
+}  // namespace
+
 std::vector<connector_descriptor> builtin_connectors() {
     std::vector<connector_descriptor> list;
     auto input = [&list](params::component_info info, input_factory make) {
@@ -37,17 +53,18 @@ std::vector<connector_descriptor> builtin_connectors() {
         list.push_back({.info = std::move(info), .make_output = std::move(make)});
     };
     // Inputs
-    input(file_input_component(), &make_file_input);
+    input(with_preflight(file_input_component(), &preflight_file_input), &make_file_input);
     input(generator_input_component(), &make_generator_input);
     input(kafka_input_component(), &make_kafka_input);
     input(stdin_input_component(), &make_stdin_input);
     input(tcp_input_component(), &make_tcp_input);
     input(udp_input_component(), &make_udp_input);
     // Outputs
-    output(alertmanager_output_component(), &make_alertmanager_output);
+    output(with_preflight(alertmanager_output_component(), &preflight_http_output),
+           &make_alertmanager_output);
     output(console_output_component(), &make_console_output);
-    output(file_output_component(), &make_file_output);
-    output(http_output_component(), &make_http_output);
+    output(with_preflight(file_output_component(), &preflight_file_output), &make_file_output);
+    output(with_preflight(http_output_component(), &preflight_http_output), &make_http_output);
     output(kafka_output_component(), &make_kafka_output);
     return list;
 }

@@ -236,14 +236,20 @@ int run_cli(int argc, char** argv) try {
     std::vector<std::string> paths;
     std::string format = "text";
     bool deny_warnings = false;
+    bool portable = false;
 
     auto* validate = app.add_subcommand(
-        "validate", "Load, check and compile pipelines without opening inputs or outputs");
+        "validate",
+        "Load, check and compile pipelines, and check this machine as run would (files, "
+        "directories, certificates), without opening inputs or outputs");
     validate->add_option("paths", paths, "Pipeline files or directories (and weir.yaml)");
     validate->add_option("--format", format, "Report format")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     validate->add_flag("--deny-warnings", deny_warnings, "Treat warnings as errors (exit 78)");
+    validate->add_flag("--portable", portable,
+                       "Skip the checks of this machine (input files, output directories, "
+                       "certificates): for pipelines that run elsewhere");
 
     std::string graph_format = "text";
     auto* graph = app.add_subcommand("graph", "Print the node graph and its queries");
@@ -306,7 +312,8 @@ int run_cli(int argc, char** argv) try {
 
     if (validate->parsed()) {
         config::load_result result;
-        return load_and_report(paths, format == "json", deny_warnings, false, result);
+        return load_and_report(paths, format == "json", deny_warnings, false, result,
+                               config::load_options{.preflight = !portable});
     }
     if (graph->parsed()) {
         config::load_result result;

@@ -706,6 +706,30 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
 
 }  // namespace
 
+void preflight_file_input(const params::reader& p, const std::string& path, diagnostics& out) {
+    const auto pattern = p.string("path");
+    std::vector<std::string> exclude;
+    for (const auto& e : p.strings("exclude")) exclude.push_back(e.value);
+    bool any = false;
+    for (const auto& match : glob_matches(pattern.value)) {
+        struct stat st {};
+        if (excluded_by(exclude, match) || ::stat(match.c_str(), &st) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            continue;
+        }
+        any = true;
+        if (::access(match.c_str(), R_OK) != 0) {
+            out.error(pattern.pos, path + ".path",
+                      "cannot read " + match + ": " + std::strerror(errno));
+        }
+    }
+    if (!any && !p.boolean("follow").value) {
+        out.error(pattern.pos, path + ".path",
+                  "no file matches " + pattern.value +
+                      " (with follow: false the input reads the files there are at start)");
+    }
+}
+
 std::unique_ptr<input> make_file_input(const params::reader& p, const input_context& ctx) {
     file_settings s;
     s.pattern = p.string("path").value;

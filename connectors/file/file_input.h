@@ -23,4 +23,8 @@ namespace weir::connectors {
 // when a rotated file is let go, where it is a record of its own.
 std::unique_ptr<input> make_file_input(const params::reader& p, const input_context& ctx);
 
+// `weir validate`'s checks of what `weir run` would refuse: every matching file must be
+// readable, and with follow: false at least one must match.
+void preflight_file_input(const params::reader& p, const std::string& path, diagnostics& out);
+
 }  // namespace weir::connectors

@@ -388,6 +388,39 @@ output_stats file_output::stats() const {
     return {.records = records_.load(), .errors = errors_.load()};
 }
 
+void preflight_file_output(const params::reader& p, const std::string& path, diagnostics& out) {
+    namespace fs = std::filesystem;
+    const auto file = p.string("path");
+    const auto report = [&](const std::string& message) {
+        out.error(file.pos, path + ".path", message);
+    };
+    std::error_code ec;
+    if (fs::is_directory(file.value, ec)) return report(file.value + " is a directory");
+    if (fs::exists(file.value, ec)) {
+        if (::access(file.value.c_str(), W_OK) != 0) {
+            report("cannot write " + file.value + ": " + std::strerror(errno));
+        }
+        return;
+    }
+    fs::path dir = fs::path(file.value).parent_path();
+    if (dir.empty()) dir = ".";
+    if (!fs::is_directory(dir, ec)) {
+        if (!p.boolean("create_dirs").value) {
+            return report("directory " + dir.string() +
+                          " does not exist (create it, or set create_dirs: true)");
+        }
+        // The directories weir would create: the nearest existing one must be writable.
+        while (!dir.empty() && !fs::exists(dir, ec)) dir = dir.parent_path();
+        if (dir.empty()) dir = ".";
+        if (!fs::is_directory(dir, ec)) {
+            return report("cannot create directories under " + dir.string() + ": not a directory");
+        }
+    }
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        report("cannot create files in " + dir.string() + ": " + std::strerror(errno));
+    }
+}
+
 std::shared_ptr<output> make_file_output(const params::reader& p, const output_context& ctx) {
     file_output_options options;
     options.path = p.string("path").value;

@@ -101,4 +101,8 @@ class file_output final : public output, public std::enable_shared_from_this<fil
 // The `file` output factory; throws std::runtime_error when the file cannot be opened.
 std::shared_ptr<output> make_file_output(const params::reader& p, const output_context& ctx);
 
+// `weir validate`'s checks of what `weir run` would refuse: the directory must exist (or,
+// with create_dirs, be creatable) and be writable, and so must the file where it exists.
+void preflight_file_output(const params::reader& p, const std::string& path, diagnostics& out);
+
 }  // namespace weir::connectors

@@ -331,18 +331,43 @@ void http_client::close() {
 
 // ---------------------------------------------------------------------------------------------
 
-void read_http_common(const params::reader& p, http_delivery_options& options) {
-    if (options.url.tls) {
-        tls_options tls;
-        if (p.has("tls")) {
-            const params::reader t = *p.object("tls");
-            if (t.has("ca_file")) tls.ca_file = t.string("ca_file").value;
-            if (t.has("cert_file")) tls.cert_file = t.string("cert_file").value;
-            if (t.has("key_file")) tls.key_file = t.string("key_file").value;
-            tls.verify = t.boolean("verify").value;
-        }
-        options.tls = make_tls_context(tls);
+namespace {
+
+tls_options read_tls(const params::reader& p) {
+    tls_options tls;
+    if (p.has("tls")) {
+        const params::reader t = *p.object("tls");
+        if (t.has("ca_file")) tls.ca_file = t.string("ca_file").value;
+        if (t.has("cert_file")) tls.cert_file = t.string("cert_file").value;
+        if (t.has("key_file")) tls.key_file = t.string("key_file").value;
+        tls.verify = t.boolean("verify").value;
     }
+    return tls;
+}
+
+}  // namespace
+
+void preflight_http_output(const params::reader& p, const std::string& path, diagnostics& out) {
+    if (!p.string("url").value.starts_with("https://")) return;
+    try {
+        make_tls_context(read_tls(p));
+    } catch (const std::runtime_error& e) {
+        // At the file's own key when the message names one ("tls.ca_file /x: ...").
+        const std::string message = e.what();
+        source_pos pos = p.has("tls") ? p.raw("tls")->pos : p.string("url").pos;
+        std::string where = path + (p.has("tls") ? ".tls" : ".url");
+        for (const char* key : {"ca_file", "cert_file", "key_file"}) {
+            if (p.has("tls") && message.starts_with(std::string("tls.") + key + " ")) {
+                pos = p.object("tls")->string(key).pos;
+                where = path + ".tls." + key;
+            }
+        }
+        out.error(pos, where, message);
+    }
+}
+
+void read_http_common(const params::reader& p, http_delivery_options& options) {
+    if (options.url.tls) options.tls = make_tls_context(read_tls(p));
     for (const auto& [name, value] : p.string_map("headers")) {
         options.headers.emplace_back(name, value.value);
     }

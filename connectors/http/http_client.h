@@ -135,6 +135,10 @@ struct http_delivery_options {
 // `tls`. Throws std::runtime_error when a TLS file cannot be used.
 void read_http_common(const params::reader& p, http_delivery_options& options);
 
+// `weir validate`'s checks of what `weir run` would refuse, for every HTTP-based output:
+// for an https:// url, the TLS files must be readable and parse (certificates, key).
+void preflight_http_output(const params::reader& p, const std::string& path, diagnostics& out);
+
 // Bodies delivered in order, one request in flight. Runs on the executor: call enqueue()
 // and when_idle() there. Retries connection errors, timeouts, 429 and 5xx; other statuses
 // of 300 and above fail at once. A body that fails for good is counted and dropped.

@@ -1,6 +1,9 @@
 // Parameters of the Kafka input and output.
 #include "connectors/kafka/kafka_spec.h"
 
+#include <librdkafka/rdkafka.h>
+
+#include <array>
 #include <string>
 
 #include "connectors/common/common_spec.h"
@@ -45,6 +48,18 @@ void check_passthrough(const params::value& v, const std::string& path, diagnost
                        bool input) {
     const params::value* map = v.find("kafka");
     if (map == nullptr || !map->is_mapping()) return;
+    // Properties librdkafka itself refuses (unknown names, values it cannot parse) would stop
+    // `weir run`; they are checked here, against the library this build links.
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    std::array<char, 512> errstr{};
+    for (const auto& e : map->entries) {
+        if (e.val.is_scalar() &&
+            rd_kafka_conf_set(conf, e.key.c_str(), e.val.text.c_str(), errstr.data(),
+                              errstr.size()) != RD_KAFKA_CONF_OK) {
+            out.error(e.val.pos, path + ".kafka." + e.key, errstr.data());
+        }
+    }
+    rd_kafka_conf_destroy(conf);
     for (const auto& e : map->entries) {
         std::string replacement;
         if (e.key == "bootstrap.servers" || e.key == "metadata.broker.list") {

@@ -24,6 +24,71 @@ def expectations(path):
     return out
 
 
+MANY_PROBLEMS = """inputs:
+  src:
+    type: file
+    path: {tmp}/missing/*.jsonl
+    bogus_key: 1
+  clean: {{type: generator, count: 10}}
+nodes:
+  a:
+    from: src
+    time: {{field: ts}}
+    unknown_option: true
+    window: {{type: tumbling, size: 10s}}
+    group_by: [host]
+    checks:
+      - name: c1
+        measure: missing_fractoin(temperature)
+        must_be: "< 5%"
+      - name: c2
+        measure: count()
+        must_be: "<< 5"
+  b:
+    from: srcc
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - name: c3
+        measure: mean(x) +
+        must_be: "> 1"
+  c:
+    from: src
+    window: {{type: tumbling, size: -10s}}
+    checks:
+      - name: c4
+        measure: mean(x)
+        must_be: "> banana"
+    outputs: [out]
+  d:
+    from: clean
+    schema:
+      fields:
+        level: {{type: integer, enum: [1, 2, high]}}
+    time: processing
+    window: {{type: tumbling, size: 1m}}
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 0"}}
+    outputs: [screen]
+outputs:
+  out: {{type: file, path: {tmp}/no_dir/out.jsonl}}
+  screen: {{type: console}}
+"""
+
+MACHINE = """inputs:
+  src: {input}
+nodes:
+  volume:
+    from: src
+    time: processing
+    window: {{type: tumbling, size: 1m}}
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 0"}}
+    outputs: [out]
+outputs:
+  out: {output}
+"""
+
+
 class cli_test(unittest.TestCase):
     def test_version(self):
         rc, out, _ = weir("version")
@@ -48,7 +113,8 @@ class cli_test(unittest.TestCase):
             self.assertIn(verb, out)
 
     def test_examples_are_valid(self):
-        rc, out, err = weir("validate", "examples/")
+        # --portable: the examples name files of the machines they are meant for.
+        rc, out, err = weir("validate", "--portable", "examples/")
         self.assertEqual(rc, EXIT_OK, err)
         self.assertIn("configuration is valid", out)
         n = len([p for p in glob.glob(source("examples", "*.yaml"))
@@ -71,7 +137,8 @@ class cli_test(unittest.TestCase):
                         f.write(block)
                     with self.subTest(doc=os.path.basename(doc), block=i):
                         # The one variable the examples need without a default.
-                        rc, _, err = weir("validate", path, env={"WEBHOOK_TOKEN": "example"})
+                        rc, _, err = weir("validate", "--portable", path,
+                                          env={"WEBHOOK_TOKEN": "example"})
                         if rc == EXIT_CONFIG:
                             # The reference shows Kafka and joins, which this build refuses:
                             # nothing else may be wrong.
@@ -83,6 +150,82 @@ class cli_test(unittest.TestCase):
                             self.assertEqual(rc, EXIT_OK, f"{doc} block {i}:\n{block}\n{err}")
                     checked += 1
         self.assertGreaterEqual(checked, 1)
+
+    def test_validate_reports_every_stage_in_one_run(self):
+        """Structure, measure and assessment errors, in one node and across nodes, and the
+        machine's problems: all of them in one run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "many.yaml")
+            with open(path, "w") as f:
+                f.write(MANY_PROBLEMS.format(tmp=tmp))
+            rc, _, err = weir("validate", path)
+            self.assertEqual(rc, EXIT_CONFIG, err)
+            expected = [
+                (5, 5, 'inputs.src: unknown key "bogus_key"'),
+                (4, 11, f"inputs.src.path: no file matches {tmp}/missing/*.jsonl"),
+                (11, 5, 'nodes.a: unknown key "unknown_option"'),
+                (16, 18, 'nodes.a.checks[0].measure: unknown function "missing_fractoin"'),
+                (20, 19, 'nodes.a.checks[1].must_be: unknown operator "<<"'),
+                (22, 11, 'nodes.b.from: unknown input or node "srcc"'),
+                (26, 27, "nodes.b.checks[0].measure: expected an aggregate function call"),
+                (30, 36, 'nodes.c.window.size: expected a duration such as "60s"'),
+                (34, 21, 'nodes.c.checks[0].must_be: expected a number after ">"'),
+                (40, 9, 'nodes.d.schema.fields.level: schema field level: enum value "high"'),
+                (47, 27, f"outputs.out.path: directory {tmp}/no_dir does not exist"),
+            ]
+            for line, col, message in expected:
+                self.assertRegex(err, rf"many.yaml:{line}:{col}: error: {re.escape(message)}",
+                                 err)
+            self.assertIn(f"{len(expected) + 2} errors", err)  # and two `needs time` errors
+            # --portable: the language only.
+            rc, _, err = weir("validate", "--portable", path)
+            self.assertEqual(rc, EXIT_CONFIG)
+            self.assertNotIn("no file matches", err)
+            self.assertNotIn("does not exist", err)
+            self.assertIn(f"{len(expected)} errors", err)
+
+    def test_validate_refuses_what_run_refuses(self):
+        """Each problem of the machine that `weir run` refuses, `weir validate` reports at its
+        place, and `--portable` leaves out."""
+        with tempfile.TemporaryDirectory() as tmp:
+            garbage = os.path.join(tmp, "garbage.pem")
+            with open(garbage, "w") as f:
+                f.write("not a certificate\n")
+            with open(os.path.join(tmp, "in.jsonl"), "w") as f:
+                f.write('{"v": 1}\n')
+            cases = {
+                "input file": (f"{{type: file, path: {tmp}/nothing*.jsonl}}",
+                               f"{{type: file, path: {tmp}/out.jsonl}}",
+                               "inputs.src.path: no file matches"),
+                "output directory": (f"{{type: file, path: {tmp}/in.jsonl}}",
+                                     f"{{type: file, path: {tmp}/absent/out.jsonl}}",
+                                     f"outputs.out.path: directory {tmp}/absent does not exist"),
+                "output is a directory": (f"{{type: file, path: {tmp}/in.jsonl}}",
+                                          f"{{type: file, path: {tmp}}}",
+                                          f"outputs.out.path: {tmp} is a directory"),
+                "missing CA file": (f"{{type: file, path: {tmp}/in.jsonl}}",
+                                    "{type: http, url: 'https://127.0.0.1:9/x', "
+                                    f"tls: {{ca_file: {tmp}/absent.pem}}}}",
+                                    f"outputs.out.tls.ca_file: tls.ca_file {tmp}/absent.pem: "
+                                    "No such file or directory"),
+                "CA file that is no certificate": (
+                    f"{{type: file, path: {tmp}/in.jsonl}}",
+                    f"{{type: http, url: 'https://127.0.0.1:9/x', tls: {{ca_file: {garbage}}}}}",
+                    f"outputs.out.tls.ca_file: tls.ca_file {garbage}: cannot use it"),
+            }
+            for name, (source_yaml, output_yaml, message) in cases.items():
+                with self.subTest(case=name):
+                    path = os.path.join(tmp, "p.yaml")
+                    with open(path, "w") as f:
+                        f.write(MACHINE.format(input=source_yaml, output=output_yaml))
+                    rc, _, err = weir("validate", path)
+                    self.assertEqual(rc, EXIT_CONFIG, err)
+                    self.assertRegex(err, rf"p.yaml:\d+:\d+: error: {re.escape(message)}")
+                    rc, _, err = weir("validate", "--portable", path)
+                    self.assertEqual(rc, EXIT_OK, err)
+                    rc, _, err = weir("run", "--once", "--data-dir", os.path.join(tmp, "data"),
+                                      path)
+                    self.assertNotEqual(rc, EXIT_OK, f"run accepted what validate refused:\n{err}")
 
     def test_validate_json_report(self):
         rc, out, _ = weir("validate", "--format", "json", "examples/quickstart.yaml")
