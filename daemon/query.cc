@@ -161,9 +161,12 @@ bool query::restore(std::string& error) {
         error = "checkpoint " + error + way_out;
         return false;
     }
-    // Format 1 (weir before the compiled plan) carries the fingerprint of that time.
-    const std::string& expected = data.version == 1 ? plan_.legacy_fingerprint : plan_.fingerprint;
-    const bool same_plan = data.plan_fingerprint == expected;
+    // Format 1 (weir before the compiled plan) carries the fingerprint of that time; a later
+    // one either today's or the one that still covered the checks' judgements.
+    const bool same_plan = data.version == 1
+                               ? data.plan_fingerprint == plan_.legacy_fingerprint
+                               : data.plan_fingerprint == plan_.fingerprint ||
+                                     data.plan_fingerprint == plan_.fingerprint_before_judgements;
     if (!same_plan && !env_.plan_changed) {
         error = "checkpoint " + file +
                 " was written for a different plan of this query (the "
