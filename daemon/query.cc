@@ -372,6 +372,17 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
             } else if (!(e->capped && e->groups.empty())) {
                 if (auto* g = group_gauge(*e, index, r.check, label())) g->Set(r.value.number);
             }
+        } else if (r.value.is_null()) {
+            // No data: the last value would look current on a dashboard. NaN instead; a group
+            // without a series gets none for it.
+            if (r.group.empty()) {
+                m.value.Set(std::numeric_limits<double>::quiet_NaN());
+            } else if (auto g = e->groups.find(label()); g != e->groups.end()) {
+                g->second->Set(std::numeric_limits<double>::quiet_NaN());
+            }
+        }
+        if (!r.value.is_null()) {
+            m.last_result_seconds.Set(static_cast<double>(r.emitted_at) / 1e9);
         }
         // Failing while any group's latest window failed.
         if (r.outcome == outcome::fail) {
