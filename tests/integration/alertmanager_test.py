@@ -1,6 +1,6 @@
 """The alertmanager output against Debian's real Alertmanager, started on loopback by the test:
 a failing check appears as a firing alert in its API, and disappears (resolved) once the check
-passes again."""
+passes again; so does a group that falls silent, through its freshness check."""
 import json
 import os
 import shutil
@@ -44,6 +44,35 @@ outputs:
     type: alertmanager
     url: http://127.0.0.1:{port}
     resend_interval: 1s
+    labels: {{team: weir_tests}}
+"""
+
+
+# g-2 falls silent for 8 s of a wall-clock-paced stream: its freshness fails, then passes again.
+SILENT_PIPELINE = """
+inputs:
+  sensors:
+    type: generator
+    seed: 6
+    rate: 40
+    groups: 2
+    problems:
+      - {{type: silent_group, group: g-2, after: 4s, duration: 8s}}
+nodes:
+  rooms:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 2s}}
+    group_by: [group]
+    checks:
+      - {{name: freshness, measure: freshness(), must_be: "< 3s"}}
+    outputs: [alerts]
+outputs:
+  alerts:
+    type: alertmanager
+    url: http://127.0.0.1:{port}
+    resend_interval: 1s
+    resolve_timeout: 1m
     labels: {{team: weir_tests}}
 """
 
@@ -99,6 +128,19 @@ class alertmanager_test(unittest.TestCase):
             # Once humidity is back in range the check passes and the alert is resolved:
             # Alertmanager no longer lists it as active.
             wait_for(lambda: not any(active(a) for a in ours()), 30, "the alert to resolve")
+            self.assertIsNone(weir.poll(), "weir keeps running")
+
+    def test_a_silent_group_fires_its_freshness_alert_until_it_is_back(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            weir, ours = self.start(tmp, SILENT_PIPELINE)
+            wait_for(lambda: any(active(a) for a in ours()), 40, "the freshness alert to fire")
+            alerts = [a for a in ours() if active(a)]
+            self.assertEqual([(a["labels"]["check"], a["labels"]["group"]) for a in alerts],
+                             [("freshness", "g-2")], alerts)
+            # The resolve_timeout is a minute: only weir's resolution ends it this soon.
+            # (Alertmanager lists active alerts only: a resolved one is gone from the list.)
+            wait_for(lambda: not any(active(a) for a in ours()), 40,
+                     "the alert to resolve when g-2 is back")
             self.assertIsNone(weir.poll(), "weir keeps running")
 
 
