@@ -228,6 +228,8 @@ check_config read_check(const reader& r) {
     if (r.has("should_be")) c.should_be = r.string("should_be");
     c.assess_alias = r.node().find("assess") != nullptr;
     c.description = r.string("description").value;
+    if (r.has("on_no_data")) c.on_no_data = r.string("on_no_data");
+    if (r.has("on_partial")) c.on_partial = r.string("on_partial");
     return c;
 }
 
@@ -267,6 +269,8 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
     n.group_ttl = r.duration("group_ttl");
     for (const auto& c : r.object_list("checks")) n.checks.push_back(read_check(c));
     n.emit = r.string("emit");
+    n.on_no_data = r.string("on_no_data");
+    n.on_partial = r.string("on_partial");
     n.outputs = reference_list(r.raw("outputs"));
     {
         const reader e = *r.object("on_error");

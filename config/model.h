@@ -85,6 +85,9 @@ struct check_config {
     std::optional<located<std::string>> should_be;
     bool assess_alias = false;  // must_be was written as `assess:`
     std::string description;
+    // Unset: the node's.
+    std::optional<located<std::string>> on_no_data;  // ignore | pass | warn | fail
+    std::optional<located<std::string>> on_partial;  // no_data | judge
 };
 
 struct on_error_config {
@@ -129,7 +132,9 @@ struct node_config {
     located<std::int64_t> max_groups;
     located<milliseconds> group_ttl;
     std::vector<check_config> checks;
-    located<std::string> emit;  // all | failures | changes
+    located<std::string> emit;        // all | failures | changes
+    located<std::string> on_no_data;  // ignore | pass | warn | fail
+    located<std::string> on_partial;  // no_data | judge
     std::vector<located<std::string>> outputs;
     on_error_config on_error;
     buffer_config buffer;

@@ -469,6 +469,17 @@ engine::emit_mode emit_of(const std::string& emit) {
     return engine::emit_mode::all;
 }
 
+engine::no_data_action no_data_of(const std::string& action) {
+    if (action == "pass") return engine::no_data_action::pass;
+    if (action == "warn") return engine::no_data_action::warn;
+    if (action == "fail") return engine::no_data_action::fail;
+    return engine::no_data_action::ignore;
+}
+
+engine::partial_action partial_of(const std::string& action) {
+    return action == "judge" ? engine::partial_action::judge : engine::partial_action::no_data;
+}
+
 // The slot `path` names in `env`; a name the node did not define is a decoded field.
 std::uint32_t resolve(const std::string& path, environment& env, slot_space& slots) {
     if (auto it = env.find(path); it != env.end()) return it->second;
@@ -537,8 +548,11 @@ chain::decode_plan decode_plan_of(const component_config& in) {
 
 // The canonical serialisation of what shapes a query's state: its inputs (their parameters
 // decide what is read and where positions point), its slot space and every step of every node
-// — not outputs, late_output, dead letters or the policy, which a running query can change
-// without losing its windows. Programs appear as their source text.
+// up to the measures — not how results are judged and emitted (assessments, emit, on_no_data,
+// on_partial; `judgement`), nor outputs, late_output, dead letters or the policy: a query
+// changed only in those resumes its open windows. Programs appear as their source text.
+// Everything goes into `state_` (the fingerprint) and into `before_` (the fingerprint before
+// judgements were kept apart, so checkpoints written then resume).
 class fingerprint_writer {
   public:
     void input(const component_config& in, const chain::input_plan& plan) {
@@ -615,16 +629,67 @@ class fingerprint_writer {
             for (const auto& c : e.checks) {
                 w_.str(c.name);
                 w_.str(c.measure);
-                w_.str(c.must_be);
-                w_.str(c.should_be);
-                w_.u8(static_cast<std::uint8_t>(c.emit));
+                w_.before.str(c.must_be);
+                w_.before.str(c.should_be);
+                w_.before.u8(static_cast<std::uint8_t>(c.emit));
+                judgement_.str(c.name);
+                judgement_.str(c.must_be);
+                judgement_.str(c.should_be);
+                judgement_.u8(static_cast<std::uint8_t>(c.emit));
+                judgement_.u8(static_cast<std::uint8_t>(c.on_no_data));
+                judgement_.u8(static_cast<std::uint8_t>(c.on_partial));
             }
         }
     }
-    std::string digest() { return hex_digest(w_.take()); }
+    // Where the results and records of each node go (judgement: a change resumes the query).
+    void routing(const chain::chain_plan& chain) {
+        const auto name = [&](std::optional<chain::output_index> o) {
+            judgement_.str(o ? chain.outputs.at(*o) : std::string());
+        };
+        for (const auto& n : chain.nodes) {
+            judgement_.str(n.name);
+            judgement_.varint(n.outputs.size());
+            for (const auto o : n.outputs) name(o);
+            name(n.late_output);
+            name(n.dead_letter);
+        }
+    }
+    std::string digest() { return hex_digest(w_.state.take()); }
+    std::string digest_before() { return hex_digest(w_.before.take()); }
+    std::string judgement_digest() { return hex_digest(judgement_.take()); }
 
   private:
-    byte_writer w_;
+    // Writes each value to both the state and the earlier fingerprint.
+    struct both_writers {
+        byte_writer state;
+        byte_writer before;
+        void str(std::string_view v) {
+            state.str(v);
+            before.str(v);
+        }
+        void u8(std::uint8_t v) {
+            state.u8(v);
+            before.u8(v);
+        }
+        void varint(std::uint64_t v) {
+            state.varint(v);
+            before.varint(v);
+        }
+        void boolean(bool v) {
+            state.boolean(v);
+            before.boolean(v);
+        }
+        void i64(std::int64_t v) {
+            state.i64(v);
+            before.i64(v);
+        }
+        void f64(double v) {
+            state.f64(v);
+            before.f64(v);
+        }
+    };
+    both_writers w_;
+    byte_writer judgement_;
 };
 
 class query_builder {
@@ -820,6 +885,10 @@ class query_builder {
                     cp.must_be = check.must_be ? check.must_be->value : "";
                     cp.should_be = check.should_be ? check.should_be->value : "";
                     cp.emit = emit_of(n.emit.value);
+                    cp.on_no_data =
+                        no_data_of(check.on_no_data ? check.on_no_data->value : n.on_no_data.value);
+                    cp.on_partial =
+                        partial_of(check.on_partial ? check.on_partial->value : n.on_partial.value);
                     cp.parsed_measure = parsed->measure;
                     cp.parsed_must_be = parsed->must_be;
                     cp.parsed_should_be = parsed->should_be;
@@ -879,7 +948,10 @@ class query_builder {
 
         print.slots(chain->fields, chain->number_text_slots);
         for (std::size_t i = 0; i < chain->nodes.size(); ++i) print.node(chain->nodes[i], texts[i]);
+        print.routing(*chain);
         q.fingerprint = print.digest();
+        q.fingerprint_before_judgements = print.digest_before();
+        q.judgement_fingerprint = print.judgement_digest();
         q.legacy_fingerprint = legacy_fingerprint(outline);
         q.policy = policy_of(outline);
         q.chain = std::move(chain);

@@ -53,9 +53,15 @@ struct compiled_query {
     std::vector<std::size_t> inputs;
     query_policy policy;
     // Hex digests of the plan's canonical serialisation (everything that shapes what the query
-    // reads and computes; not its outputs or policy): a checkpoint of another fingerprint
-    // cannot resume, and a reload restarts the query when it changes.
+    // reads and measures; not how it judges results, its outputs or policy): a checkpoint of
+    // another fingerprint cannot resume, and a reload that changes it drops the open windows.
     std::string fingerprint;
+    // How its checks judge and emit results (assessments, emit, on_no_data, on_partial): a
+    // reload that changes only this (or the outputs) resumes the query's open windows.
+    std::string judgement_fingerprint;
+    // The fingerprint as weir computed it while it still covered the judgements: checkpoints
+    // written then resume.
+    std::string fingerprint_before_judgements;
     // The fingerprint format-1 checkpoints carry (weir before the compiled plan), so an
     // upgraded weir resumes them.
     std::string legacy_fingerprint;

@@ -314,6 +314,16 @@ std::shared_ptr<const object_spec> make_check_spec() {
         {.name = "description",
          .type = param_type::string,
          .description = "Free text for readers of the pipeline file (not sent with results)."},
+        {.name = "on_no_data",
+         .type = param_type::enumeration,
+         .description = "The outcome when the measure has no data (is null), for this check; "
+                        "default: the node's on_no_data.",
+         .choices = {"ignore", "pass", "warn", "fail"}},
+        {.name = "on_partial",
+         .type = param_type::enumeration,
+         .description = "How a partial window is judged, for this check; default: the node's "
+                        "on_partial.",
+         .choices = {"no_data", "judge"}},
     };
     spec->rules = {{.rule = key_rule::kind::at_least_one, .keys = {"must_be", "should_be"}}};
     return spec;
@@ -540,6 +550,23 @@ std::shared_ptr<const object_spec> make_node_spec() {
              "(and group).",
          .default_text = "all",
          .choices = {"all", "failures", "changes"}},
+        {.name = "on_no_data",
+         .type = param_type::enumeration,
+         .description =
+             "The outcome of a check whose measure has no data (is null, e.g. mean() of an empty "
+             "window): ignore: no_data, which raises no alert; pass, warn or fail: that outcome "
+             "(value null), so missing data can alert. A check's own on_no_data wins.",
+         .default_text = "ignore",
+         .choices = {"ignore", "pass", "warn", "fail"}},
+        {.name = "on_partial",
+         .type = param_type::enumeration,
+         .description =
+             "A window is partial when the node started (without checkpointed state for it) "
+             "after the window began; its results say partial: true. no_data: a partial "
+             "window's warn or fail is reported as no_data (no false alarm at start); judge: "
+             "judged like any window. A check's own on_partial wins.",
+         .default_text = "no_data",
+         .choices = {"no_data", "judge"}},
         {.name = "outputs",
          .type = param_type::string_list,
          .description = "Outputs that receive the node's results (or records).",

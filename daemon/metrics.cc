@@ -256,6 +256,9 @@ struct metrics::families {
                                         "The measured value of a check's last window.")),
           check_failing(add_family<Gauge>(r, "weir_check_failing",
                                           "1 while a check's last outcome was fail, else 0.")),
+          check_last_result(add_family<Gauge>(
+              r, "weir_check_last_result_timestamp_seconds",
+              "Unix time when a check last produced a value (a result that was not no data).")),
           output_records(
               add_family<Counter>(r, "weir_output_records_total", "Results written by an output.")),
           output_errors(
@@ -286,6 +289,7 @@ struct metrics::families {
     Family<Counter>& check_results;
     Family<Gauge>& check_value;
     Family<Gauge>& check_failing;
+    Family<Gauge>& check_last_result;
     Family<Counter>& output_records;
     Family<Counter>& output_errors;
     Family<Counter>& config_reloads;
@@ -390,7 +394,8 @@ check_metrics& metrics::check(std::string_view pipeline, std::string_view node,
                  .emplace(std::string(check),
                           // Not make_unique: the atomic member makes the aggregate immovable.
                           std::unique_ptr<check_metrics>(new check_metrics{
-                              results, f.check_value.Add(l), f.check_failing.Add(l)}))
+                              results, f.check_value.Add(l), f.check_failing.Add(l),
+                              f.check_last_result.Add(l)}))
                  .first;
     }
     return *it->second;
@@ -504,6 +509,7 @@ void metrics::remove_entry(node_entry& e) {
         for (auto* r : c->results) f.check_results.Remove(r);
         f.check_value.Remove(&c->value);
         f.check_failing.Remove(&c->failing);
+        f.check_last_result.Remove(&c->last_result_seconds);
     }
     for (auto& [check, groups] : e.groups) {
         for (auto& [group, g] : groups) f.check_value.Remove(g);

@@ -72,8 +72,10 @@ struct input_metrics {
 
 struct check_metrics {
     std::array<prometheus::Counter*, static_cast<std::size_t>(check_outcome::count_)> results;
-    prometheus::Gauge& value;    // the measure of the last ungrouped window
+    prometheus::Gauge& value;    // the measure of the last ungrouped window; NaN after no data
     prometheus::Gauge& failing;  // 1 while the last outcome was fail, else 0
+    // Unix time of the last result with a value (not null), of any group.
+    prometheus::Gauge& last_result_seconds;
     // How many groups' latest window failed (1 for a failing ungrouped check), for the status
     // API; set with set_failing.
     std::atomic<std::size_t> failing_groups{0};

@@ -161,9 +161,12 @@ bool query::restore(std::string& error) {
         error = "checkpoint " + error + way_out;
         return false;
     }
-    // Format 1 (weir before the compiled plan) carries the fingerprint of that time.
-    const std::string& expected = data.version == 1 ? plan_.legacy_fingerprint : plan_.fingerprint;
-    const bool same_plan = data.plan_fingerprint == expected;
+    // Format 1 (weir before the compiled plan) carries the fingerprint of that time; a later
+    // one either today's or the one that still covered the checks' judgements.
+    const bool same_plan = data.version == 1
+                               ? data.plan_fingerprint == plan_.legacy_fingerprint
+                               : data.plan_fingerprint == plan_.fingerprint ||
+                                     data.plan_fingerprint == plan_.fingerprint_before_judgements;
     if (!same_plan && !env_.plan_changed) {
         error = "checkpoint " + file +
                 " was written for a different plan of this query (the "
@@ -369,6 +372,17 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
             } else if (!(e->capped && e->groups.empty())) {
                 if (auto* g = group_gauge(*e, index, r.check, label())) g->Set(r.value.number);
             }
+        } else if (r.value.is_null()) {
+            // No data: the last value would look current on a dashboard. NaN instead; a group
+            // without a series gets none for it.
+            if (r.group.empty()) {
+                m.value.Set(std::numeric_limits<double>::quiet_NaN());
+            } else if (auto g = e->groups.find(label()); g != e->groups.end()) {
+                g->second->Set(std::numeric_limits<double>::quiet_NaN());
+            }
+        }
+        if (!r.value.is_null()) {
+            m.last_result_seconds.Set(static_cast<double>(r.emitted_at) / 1e9);
         }
         // Failing while any group's latest window failed.
         if (r.outcome == outcome::fail) {

@@ -19,6 +19,8 @@ reload_plan plan_reload(const query_identities& running, const query_identities&
             plan.remove.push_back(key);
         } else if (next->second == now) {
             plan.keep.push_back(key);
+        } else if (next->second.plan_fingerprint == now.plan_fingerprint) {
+            plan.resume.push_back(key);
         } else {
             plan.restart.push_back(key);
         }

@@ -12,8 +12,9 @@ namespace weir::daemon {
 
 // What a reload compares of one query.
 struct query_identity {
-    std::string plan_fingerprint;     // config::compiled_query::fingerprint
-    std::string outputs_fingerprint;  // of its pipeline: config::compiled_pipeline's
+    std::string plan_fingerprint;       // config::compiled_query::fingerprint: what it measures
+    std::string judgement_fingerprint;  // config::compiled_query's: how it judges and emits
+    std::string outputs_fingerprint;    // of its pipeline: config::compiled_pipeline's
     bool operator==(const query_identity&) const = default;
 };
 
@@ -25,17 +26,20 @@ std::string query_key(std::string_view pipeline, std::string_view query);
 
 // Each list holds keys, sorted; together they hold every key of `running` and `wanted` once.
 struct reload_plan {
-    std::vector<std::string> keep;     // running and wanted alike: goes on undisturbed
-    std::vector<std::string> restart;  // its plan or its pipeline's outputs changed
+    std::vector<std::string> keep;  // running and wanted alike: goes on undisturbed
+    // Measures the same, but judges, emits or writes differently: stops with a checkpoint and
+    // starts with the new plan from it, open windows included.
+    std::vector<std::string> resume;
+    std::vector<std::string> restart;  // what it measures changed: its open windows go
     std::vector<std::string> remove;   // running, no longer wanted
     std::vector<std::string> add;      // wanted, not running
 
     bool operator==(const reload_plan&) const = default;
 };
 
-// A query is kept when both fingerprints are equal, restarted when either differs, removed when
-// only running and added when only wanted. A renamed pipeline's queries are other keys: removed
-// and added.
+// A query is kept when every fingerprint is equal, resumed when only the judgement or the outputs
+// differ, restarted when the plan differs, removed when only running and added when only
+// wanted. A renamed pipeline's queries are other keys: removed and added.
 reload_plan plan_reload(const query_identities& running, const query_identities& wanted);
 
 }  // namespace weir::daemon

@@ -520,8 +520,10 @@ class supervisor {
 
     // The loaded configuration, on the strand. Invalid: every error is logged and the running
     // configuration stays. Valid: queries whose plan and pipeline outputs are unchanged keep
-    // running with their open windows; changed ones stop with a checkpoint and start again
-    // (their inputs resume where they were); removed ones stop; new ones start.
+    // running; those that measure the same but judge, emit or write differently stop with a
+    // checkpoint and start the new plan from it, open windows included; those whose measures
+    // changed stop with a checkpoint and start again without its windows (their inputs resume
+    // where they were); removed ones stop; new ones start.
     void on_loaded(config::load_result loaded) {
         if (stopping_) {
             spdlog::info("reload abandoned: the daemon is stopping");
@@ -564,7 +566,8 @@ class supervisor {
 
         query_identities running, wanted_ids;
         for (const auto& [key, slot] : slots_) {
-            running[key] = {slot->plan().fingerprint, slot->pipeline->outputs_fingerprint};
+            running[key] = {slot->plan().fingerprint, slot->plan().judgement_fingerprint,
+                            slot->pipeline->outputs_fingerprint};
         }
         std::map<std::string,
                  std::pair<std::shared_ptr<const config::compiled_pipeline>, std::size_t>>
@@ -573,15 +576,26 @@ class supervisor {
             for (std::size_t i = 0; i < p.plan->queries.size(); ++i) {
                 const std::string key = query_key(p.name, p.plan->queries[i].name);
                 wanted[key] = {p.plan, i};
-                wanted_ids[key] = {p.plan->queries[i].fingerprint, p.plan->outputs_fingerprint};
+                wanted_ids[key] = {p.plan->queries[i].fingerprint,
+                                   p.plan->queries[i].judgement_fingerprint,
+                                   p.plan->outputs_fingerprint};
             }
         }
-        auto plan = std::make_shared<const reload_plan>(plan_reload(running, wanted_ids));
+        reload_plan planned = plan_reload(running, wanted_ids);
         metrics_->count_reload(true);
-        spdlog::info("reload: {} queries kept, {} restarted, {} removed, {} added",
-                     plan->keep.size(), plan->restart.size(), plan->remove.size(),
-                     plan->add.size());
-        for (const auto& key : plan->restart) spdlog::info("reload: restarting query {}", key);
+        spdlog::info(
+            "reload: {} queries kept, {} restarted, {} removed, {} added, {} resumed with their "
+            "open windows",
+            planned.keep.size(), planned.restart.size(), planned.remove.size(), planned.add.size(),
+            planned.resume.size());
+        for (const auto& key : planned.resume) {
+            spdlog::info("reload: resuming query {} with its open windows", key);
+        }
+        for (const auto& key : planned.restart) spdlog::info("reload: restarting query {}", key);
+        // Both stop with a checkpoint and start the new plan; a resumed query's checkpoint fits
+        // the new plan, so it restores everything, its open windows included.
+        planned.restart.insert(planned.restart.end(), planned.resume.begin(), planned.resume.end());
+        auto plan = std::make_shared<const reload_plan>(std::move(planned));
 
         // Stop what changes, then start the new plans once their checkpoints are written; both
         // spread over the loop's turns (paced_steps).

@@ -110,6 +110,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
         out += " should_be ";
         append_json_string(r.should_be, out);
     }
+    if (r.partial) out += " (partial window)";
     out += '\n';
 }
 

@@ -12,6 +12,7 @@
 #include "core/measure/frequency.h"
 #include "core/measure/predicate.h"
 #include "core/measure/sequence.h"
+#include "core/window/window_spec.h"
 
 namespace weir::engine {
 
@@ -857,7 +858,8 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
 }
 
 measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
-                                         timestamp_ns window_length, timestamp_ns now) const {
+                                         timestamp_ns window_length, timestamp_ns now,
+                                         timestamp_ns newest_seen) const {
     const call_entry& ce = calls_[i];
     const cell_header* h = header(block);
     const std::uint32_t off = ce.acc < accs_.size() ? accs_[ce.acc].offset : 0;
@@ -938,9 +940,14 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
         case rf::correlation:
             return number_or_null(at<m::correlation_acc>(block, off).result());
         case rf::freshness: {
-            if (h->records == 0) return measure_value::make_null();
             m::freshness_acc f;
-            f.newest = h->newest;
+            if (h->records > 0) {
+                f.newest = h->newest;
+            } else if (newest_seen != window::k_no_time) {
+                f.newest = newest_seen;
+            } else {
+                return measure_value::make_null();
+            }
             return number_or_null(f.result(now));
         }
         case rf::max_delay:

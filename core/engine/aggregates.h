@@ -100,8 +100,11 @@ class aggregate_layout {
     // runtime so a capped result never passes silently.
     std::uint64_t capped_results() const { return capped_results_; }
 
+    // `newest_seen`: the newest event time of the group's records before the window (or
+    // k_no_time), so that freshness() of an empty window still measures the age of the newest
+    // record instead of having no data.
     measure_value evaluate(const std::byte* block, std::size_t i, timestamp_ns window_length,
-                           timestamp_ns now) const;
+                           timestamp_ns now, timestamp_ns newest_seen) const;
 
     // Identifies the layout: state keys in order. A checkpoint restores only into the same.
     const std::string& fingerprint() const { return fingerprint_; }

@@ -22,8 +22,9 @@ namespace {
 constexpr timestamp_ns k_max_time = std::numeric_limits<timestamp_ns>::max();
 constexpr std::uint32_t k_cells_per_chunk = 256;
 constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
-// 2: watermark sources by id (1: by index, still restored).
-constexpr std::uint64_t k_snapshot_version = 2;
+// 3: where partial windows end, and each group's newest record (for freshness() of empty
+// windows); 2: watermark sources by id; 1: by index. Older versions are still restored.
+constexpr std::uint64_t k_snapshot_version = 3;
 constexpr std::uint8_t k_no_outcome = 0xff;
 
 timestamp_ns sat_sub(timestamp_ns a, timestamp_ns b) {
@@ -57,6 +58,9 @@ struct node_engine::cell_meta {
 struct node_engine::group_state {
     std::string key;                        // encoded group values
     timestamp_ns newest_freed = k_no_time;  // latest event time of released cells
+    // Latest event time of the valid records of released cells: what freshness() measures in
+    // an empty window.
+    timestamp_ns newest_record = k_no_time;
     // The low 32 bits of the key's hash: they place the group in the table (never larger
     // than 2^32) and filter before comparing keys. 56 bytes per group instead of 64.
     std::uint32_t hash = 0;
@@ -107,6 +111,7 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
               : window::watermark_tracker(plan_.processing_time ? 0 : plan_.window.allowed_lateness,
                                           plan_.window.idle_timeout, plan_.source_ids, wall_now)),
       created_at_(wall_now) {
+    started_wall_ = created_at_;
     const auto& w = plan_.window;
     sessions_ = w.kind == window::window_kind::session;
     if (sessions_) {
@@ -306,6 +311,7 @@ std::uint32_t node_engine::insert_group(std::uint64_t hash) {
     gs.key = key_buf_;
     gs.head = gs.tail = k_nil;
     gs.newest_freed = k_no_time;
+    gs.newest_record = k_no_time;
     gs.live = true;
     std::fill_n(last_outcome_.begin() + static_cast<std::ptrdiff_t>(g * tracked_), tracked_,
                 k_no_outcome);
@@ -596,6 +602,10 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             ++stats_.group_overflow;
             continue;
         }
+        if (awaiting_first_) {
+            awaiting_first_ = false;
+            first_time_ = t;
+        }
         watermark_.observe(source, t, arrival_time);
         add_record(g, batch, i, t, arrival_time, valid, kept);
         // The watermark moves record by record: when this record raises its source's newest
@@ -722,11 +732,14 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
     for (std::uint32_t g = 0; g < groups_.size(); ++g) {
         if (!groups_[g].live) continue;
         timestamp_ns newest_below = groups_[g].newest_freed;
+        timestamp_ns newest_record = groups_[g].newest_record;
         const std::byte* blk = nullptr;
         bool merged = false;
         for (std::uint32_t c = groups_[g].head; c != k_nil && meta(c).start < end;
              c = meta(c).next) {
             newest_below = std::max(newest_below, meta(c).last);
+            const cell_header* h = aggregate_layout::header(block(c));
+            if (h->records > 0) newest_record = std::max(newest_record, h->newest);
             if (meta(c).start < start) continue;
             if (single_pane) {
                 blk = block(c);
@@ -743,7 +756,8 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
         const bool live = has_data || (newest_below != k_no_time &&
                                        (ttl_ == k_max_time || newest_below >= live_from));
         if (live) {
-            emit_window(g, has_data ? blk : empty_block_.get(), start, end, now, out);
+            emit_window(g, has_data ? blk : empty_block_.get(), start, end, now, newest_record,
+                        out);
             any_live = true;
             any_records |= has_data;
         }
@@ -752,6 +766,7 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
                window::last_window_end(meta(gs.head).start, size_, step_) <= end) {
             const std::uint32_t c = gs.head;
             gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
+            note_newest_record(gs, c);
             gs.head = meta(c).next;
             if (gs.head == k_nil) {
                 gs.tail = k_nil;
@@ -793,7 +808,7 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
         return a.start < b.start;
     });
     for (const due_session& d : due_) {
-        emit_window(d.group, block(d.cell), d.start, d.end, now, out);
+        emit_window(d.group, block(d.cell), d.start, d.end, now, k_no_time, out);
         group_state& gs = groups_[d.group];
         std::uint32_t prev = k_nil;
         std::uint32_t c = gs.head;
@@ -808,18 +823,33 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
         }
         if (gs.tail == c) gs.tail = prev;
         gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
+        note_newest_record(gs, c);
         release_cell(c);
         if (grouped_ && gs.head == k_nil) drop_group(d.group);
     }
 }
 
+void node_engine::note_newest_record(group_state& gs, std::uint32_t c) const {
+    const cell_header* h = aggregate_layout::header(block(c));
+    if (h->records > 0) gs.newest_record = std::max(gs.newest_record, h->newest);
+}
+
+bool node_engine::is_partial(timestamp_ns start, timestamp_ns end) const {
+    if (first_time_ == k_no_time || end <= started_wall_) return false;
+    // A session begins at its first record: the one holding the node's first record may have
+    // begun before it.
+    return sessions_ ? start <= first_time_ : start < first_time_;
+}
+
 void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_ns start,
-                              timestamp_ns end, timestamp_ns now, std::vector<check_result>& out) {
+                              timestamp_ns end, timestamp_ns now, timestamp_ns newest_record,
+                              std::vector<check_result>& out) {
     WEIR_DEBUG_ASSERT(start < end);
     ++stats_.windows;
     for (std::size_t i = 0; i < call_values_.size(); ++i) {
-        call_values_[i] = layout_->evaluate(blk, i, end - start, now);
+        call_values_[i] = layout_->evaluate(blk, i, end - start, now, newest_record);
     }
+    const bool partial = is_partial(start, end);
     const std::int64_t records = static_cast<std::int64_t>(aggregate_layout::header(blk)->records);
     group_key key;
     bool key_done = false;
@@ -830,11 +860,28 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         measure_value v = cc.expr.evaluate(check_values_);
         outcome o = outcome::pass;
         if (v.is_null()) {
-            o = outcome::no_data;
+            switch (cc.plan->on_no_data) {
+                case no_data_action::ignore:
+                    o = outcome::no_data;
+                    break;
+                case no_data_action::pass:
+                    o = outcome::pass;
+                    break;
+                case no_data_action::warn:
+                    o = outcome::warn;
+                    break;
+                case no_data_action::fail:
+                    o = outcome::fail;
+                    break;
+            }
         } else if (cc.must_be && !cc.must_be->holds(v)) {
             o = outcome::fail;
         } else if (cc.should_be && !cc.should_be->holds(v)) {
             o = outcome::warn;
+        }
+        if (partial && cc.plan->on_partial == partial_action::no_data &&
+            (o == outcome::fail || o == outcome::warn)) {
+            o = outcome::no_data;
         }
         bool emit = true;
         switch (cc.plan->emit) {
@@ -866,6 +913,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.should_be = cc.plan->should_be;
         r.outcome = o;
         r.records = records;
+        r.partial = partial;
         r.emitted_at = now;
         ++stats_.results;
     }
@@ -896,6 +944,9 @@ void node_engine::clear_state() {
     session_heap_.clear();
     closed_through_ = k_no_time;
     finished_ = false;
+    awaiting_first_ = true;
+    first_time_ = k_no_time;
+    started_wall_ = created_at_;
     stats_ = {};
 }
 
@@ -933,6 +984,9 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
         watermark_.serialize(w);
         w.i64(closed_through_);
         w.boolean(finished_);
+        w.boolean(awaiting_first_);
+        w.i64(first_time_);
+        w.i64(started_wall_);
         for (const std::uint64_t v :
              {stats_.records, stats_.late, stats_.invalid, stats_.group_overflow, stats_.windows,
               stats_.results, stats_.skipped_empty_windows}) {
@@ -954,6 +1008,7 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
         if (!gs.live) continue;
         w.str(gs.key);
         w.i64(gs.newest_freed);
+        w.i64(gs.newest_record);
         std::size_t n = 0;
         for (std::uint32_t c = gs.head; c != k_nil; c = meta(c).next) ++n;
         w.varint(n);
@@ -983,7 +1038,7 @@ bool node_engine::restore(byte_reader& r) {
     };
     if (r.u32() != k_snapshot_magic) return fail();
     const std::uint64_t version = r.varint();
-    if (version != 1 && version != k_snapshot_version) return fail();
+    if (version < 1 || version > k_snapshot_version) return fail();
     if (r.str() != layout_->fingerprint()) return fail();
     if (r.u8() != static_cast<std::uint8_t>(plan_.window.kind)) return fail();
     if (r.i64() != (sessions_ ? plan_.window.gap : size_) || r.i64() != step_) return fail();
@@ -993,6 +1048,15 @@ bool node_engine::restore(byte_reader& r) {
     }
     closed_through_ = r.i64();
     finished_ = r.boolean();
+    if (version >= 3) {
+        awaiting_first_ = r.boolean();
+        first_time_ = r.i64();
+        started_wall_ = r.i64();
+    } else {
+        // Written before partial windows were marked: a restore is never partial.
+        awaiting_first_ = false;
+        first_time_ = k_no_time;
+    }
     for (std::uint64_t* v : {&stats_.records, &stats_.late, &stats_.invalid, &stats_.group_overflow,
                              &stats_.windows, &stats_.results, &stats_.skipped_empty_windows}) {
         *v = r.varint();
@@ -1010,6 +1074,9 @@ bool node_engine::restore(byte_reader& r) {
         gs.hash = static_cast<std::uint32_t>(
             hashing::hash_bytes(gs.key.data(), gs.key.size(), 0x67726f7570));
         gs.newest_freed = r.i64();
+        // Before version 3, the newest record of freed cells was not kept apart; the newest
+        // event time of any of their records is the closest there is.
+        gs.newest_record = version >= 3 ? r.i64() : gs.newest_freed;
         ++live_groups_;
         const std::size_t n_cells = r.count(17);
         timestamp_ns previous = k_no_time;

@@ -148,8 +148,13 @@ class node_engine {
     bool close_aligned(timestamp_ns start, timestamp_ns end, timestamp_ns now,
                        std::vector<check_result>& out, bool& any_records);
     void emit_sessions(timestamp_ns watermark, timestamp_ns now, std::vector<check_result>& out);
+    // `newest_record`: the group's newest valid event time up to the window's end (freshness()
+    // of an empty window).
     void emit_window(std::uint32_t g, const std::byte* block, timestamp_ns start, timestamp_ns end,
-                     timestamp_ns now, std::vector<check_result>& out);
+                     timestamp_ns now, timestamp_ns newest_record, std::vector<check_result>& out);
+    void note_newest_record(group_state& gs, std::uint32_t c) const;
+    // The node started after the window began: it holds only part of its records.
+    bool is_partial(timestamp_ns start, timestamp_ns end) const;
     timestamp_ns min_open_start() const;
     timestamp_ns max_open_last_end() const;
     void clear_state();
@@ -190,6 +195,13 @@ class node_engine {
     // Windows ending at or before this were closed (emitted or never live).
     timestamp_ns closed_through_ = window::k_no_time;
     bool finished_ = false;
+    // Partial windows: those that began before the first record this engine received
+    // (first_time_, event time) and had not ended when it was created (started_wall_, wall
+    // clock), so a replay of old data has none. Checkpointed: a restored engine goes on with
+    // the boundary of the run that started it, and a window emitted again is the same.
+    bool awaiting_first_ = true;
+    timestamp_ns first_time_ = window::k_no_time;
+    timestamp_ns started_wall_ = 0;
     engine_stats stats_;
 
     // Scratch, reused across windows.

@@ -20,12 +20,26 @@ namespace weir::engine {
 // (check, group)'s outcome differs from its previous window's (the first window always).
 enum class emit_mode : std::uint8_t { all, failures, changes };
 
+// The outcome of a window whose measure is null (no data): `ignore` keeps `no_data`, which
+// raises nothing; the others turn it into that outcome, so silence can be routed like a failure.
+enum class no_data_action : std::uint8_t { ignore, pass, warn, fail };
+
+// A partial window (the node started after it began, so it holds only part of its records):
+// `no_data` reports its warn and fail outcomes as no_data, so a start or a restart without
+// state raises no false alarm; `judge` judges it like any window. Its results say partial
+// either way.
+enum class partial_action : std::uint8_t { no_data, judge };
+
 struct check_plan {
     std::string name;
     std::string measure;    // the measure as written (parsed with parse_measure)
     std::string must_be;    // as written; "" when none
     std::string should_be;  // as written; "" when none
     emit_mode emit = emit_mode::all;
+    no_data_action on_no_data = no_data_action::ignore;
+    // The engine's own default judges partial windows like any other (this struct's users
+    // decide); pipeline files default to no_data (config/specs.cc).
+    partial_action on_partial = partial_action::judge;
     // The texts above parsed, when the plan's compiler parsed them already (config/plan.h:
     // everything is parsed once, at compile). When null, the engine parses the text.
     std::shared_ptr<const measure::measure_expr> parsed_measure;

@@ -302,7 +302,7 @@ char* put_time(char* p, time::timestamp_ns t, time_text& cache) {
 }
 
 // Every byte of a line except its strings, values and times (the keys, punctuation, the
-// id, outcome, severity and records) fits in this: about 230 at most.
+// id, outcome, severity, records and partial) fits in this: about 240 at most.
 constexpr std::size_t fixed_bound = 256;
 
 }  // namespace
@@ -384,6 +384,7 @@ void append_json(const check_result& r, std::string& out) {
     p = put(p, severity_of(r));
     p = put(p, "\",\"records\":");
     p = std::to_chars(p, p + 21, r.records).ptr;
+    if (r.partial) p = put(p, ",\"partial\":true");
     p = put(p, ",\"emitted_at\":");
     p = put_time(p, r.emitted_at, t_times[2]);
     *p++ = '}';

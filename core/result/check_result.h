@@ -32,6 +32,9 @@ struct check_result {
     std::string should_be;  // "" when the check has none
     weir::outcome outcome = outcome::no_data;
     std::int64_t records = 0;  // records the window held (for the group)
+    // The node started after the window began, so the window holds only part of its records
+    // (written as `"partial":true`, and only then).
+    bool partial = false;
     time::timestamp_ns emitted_at = 0;
 };
 

@@ -1,6 +1,6 @@
 """The alertmanager output against Debian's real Alertmanager, started on loopback by the test:
 a failing check appears as a firing alert in its API, and disappears (resolved) once the check
-passes again."""
+passes again; so does a group that falls silent, through its freshness check."""
 import json
 import os
 import shutil
@@ -48,35 +48,76 @@ outputs:
 """
 
 
+# g-2 falls silent for 8 s of a wall-clock-paced stream: its freshness fails, then passes again.
+SILENT_PIPELINE = """
+inputs:
+  sensors:
+    type: generator
+    seed: 6
+    rate: 40
+    groups: 2
+    problems:
+      - {{type: silent_group, group: g-2, after: 4s, duration: 8s}}
+nodes:
+  rooms:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 2s}}
+    group_by: [group]
+    checks:
+      - {{name: freshness, measure: freshness(), must_be: "< 3s"}}
+    outputs: [alerts]
+outputs:
+  alerts:
+    type: alertmanager
+    url: http://127.0.0.1:{port}
+    resend_interval: 1s
+    resolve_timeout: 1m
+    labels: {{team: weir_tests}}
+"""
+
+
+def active(alert):
+    """Whether Alertmanager lists the alert as active and its endsAt is still ahead."""
+    ends = alert["endsAt"].rstrip("Z").split(".")[0]
+    ends_epoch = time.mktime(time.strptime(ends, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    return alert["status"]["state"] == "active" and ends_epoch > time.time()
+
+
 @unittest.skipUnless(os.path.exists(ALERTMANAGER), "prometheus-alertmanager is not installed")
 class alertmanager_test(unittest.TestCase):
+    def start(self, tmp, pipeline):
+        """Starts Alertmanager on a free port, then weir with `pipeline` (formatted with the
+        port); returns (weir's process, a function listing the alerts weir sent)."""
+        port = free_port()
+        with open(os.path.join(tmp, "am.yml"), "w") as f:
+            f.write("route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n")
+        am = subprocess.Popen(
+            [ALERTMANAGER, f"--config.file={tmp}/am.yml", f"--storage.path={tmp}/am",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(am.wait, 10)
+        self.addCleanup(am.terminate)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: urllib.request.urlopen(base + "/-/ready", timeout=2).status == 200,
+                 20, "Alertmanager to be ready")
+
+        with open(os.path.join(tmp, "p.yaml"), "w") as f:
+            f.write(pipeline.format(port=port))
+        weir = subprocess.Popen([WEIR, "run", "--data-dir", os.path.join(tmp, "d"),
+                                 os.path.join(tmp, "p.yaml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(weir.wait, 30)
+        self.addCleanup(weir.terminate)
+
+        def ours():
+            return [a for a in get_json(base + "/api/v2/alerts")
+                    if a["labels"].get("team") == "weir_tests"]
+        return weir, ours
+
     def test_failing_check_fires_then_resolves(self):
         with tempfile.TemporaryDirectory() as tmp:
-            port = free_port()
-            with open(os.path.join(tmp, "am.yml"), "w") as f:
-                f.write("route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n")
-            am = subprocess.Popen(
-                [ALERTMANAGER, f"--config.file={tmp}/am.yml", f"--storage.path={tmp}/am",
-                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.addCleanup(am.wait, 10)
-            self.addCleanup(am.terminate)
-            base = f"http://127.0.0.1:{port}"
-            wait_for(lambda: urllib.request.urlopen(base + "/-/ready", timeout=2).status == 200,
-                     20, "Alertmanager to be ready")
-
-            with open(os.path.join(tmp, "p.yaml"), "w") as f:
-                f.write(PIPELINE.format(port=port))
-            weir = subprocess.Popen([WEIR, "run", "--data-dir", os.path.join(tmp, "d"),
-                                     os.path.join(tmp, "p.yaml")],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.addCleanup(weir.wait, 30)
-            self.addCleanup(weir.terminate)
-
-            def ours():
-                return [a for a in get_json(base + "/api/v2/alerts")
-                        if a["labels"].get("team") == "weir_tests"]
-
+            weir, ours = self.start(tmp, PIPELINE)
             wait_for(lambda: any(a["status"]["state"] == "active" for a in ours()), 20,
                      "the alert to fire")
             alert = ours()[0]
@@ -86,15 +127,20 @@ class alertmanager_test(unittest.TestCase):
 
             # Once humidity is back in range the check passes and the alert is resolved:
             # Alertmanager no longer lists it as active.
-            def resolved():
-                now = time.time()
-                for a in ours():
-                    ends = a["endsAt"].rstrip("Z").split(".")[0]
-                    ends_epoch = time.mktime(time.strptime(ends, "%Y-%m-%dT%H:%M:%S")) - time.timezone
-                    if a["status"]["state"] == "active" and ends_epoch > now:
-                        return False
-                return True
-            wait_for(resolved, 30, "the alert to resolve")
+            wait_for(lambda: not any(active(a) for a in ours()), 30, "the alert to resolve")
+            self.assertIsNone(weir.poll(), "weir keeps running")
+
+    def test_a_silent_group_fires_its_freshness_alert_until_it_is_back(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            weir, ours = self.start(tmp, SILENT_PIPELINE)
+            wait_for(lambda: any(active(a) for a in ours()), 40, "the freshness alert to fire")
+            alerts = [a for a in ours() if active(a)]
+            self.assertEqual([(a["labels"]["check"], a["labels"]["group"]) for a in alerts],
+                             [("freshness", "g-2")], alerts)
+            # The resolve_timeout is a minute: only weir's resolution ends it this soon.
+            # (Alertmanager lists active alerts only: a resolved one is gone from the list.)
+            wait_for(lambda: not any(active(a) for a in ours()), 40,
+                     "the alert to resolve when g-2 is back")
             self.assertIsNone(weir.poll(), "weir keeps running")
 
 

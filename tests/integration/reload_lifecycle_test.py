@@ -1,6 +1,8 @@
 """SIGHUP's configuration load runs off the event loop: signals that arrive while it runs are
 coalesced into one more reload, and a shutdown that arrives while it runs is not held up by it
-(its result is discarded)."""
+(its result is discarded). A reload that changes only a threshold keeps the open windows."""
+import datetime
+import json
 import os
 import re
 import signal
@@ -9,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, wait_for
+from weir_test_util import WEIR, wait_for, weir_process
 
 # Many small files, so that a load takes long enough to signal into (hundreds of ms with the
 # sanitizers, tens without).
@@ -24,6 +26,25 @@ nodes:
     time: {{field: ts}}
     window: {{type: tumbling, size: {window}}}
     checks: [{{name: volume, measure: count(), must_be: "> 0"}}]
+"""
+
+
+# 20 records per 2 s window and group, paced by the wall clock from now on.
+STEADY = """
+pipeline: steady
+inputs:
+  sensors: {{type: generator, seed: 8, rate: 20, groups: 2}}
+nodes:
+  quality:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 2s}}
+    group_by: [group]
+    checks:
+      - {{name: volume, measure: count(), must_be: "{must_be}"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}, flush_interval: 100ms}}
 """
 
 
@@ -106,6 +127,60 @@ class reload_lifecycle_test(unittest.TestCase):
                        if f.endswith(".ckpt")]
             self.assertEqual(len(written), 300)
             self.assertFalse(re.search(r"\berror\b", log), log[-3000:])
+
+    def test_a_threshold_edit_keeps_the_open_windows(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            results = os.path.join(tmp, "results.jsonl")
+            pipeline = os.path.join(tmp, "steady.yaml")
+
+            def write(must_be):
+                with open(pipeline, "w") as f:
+                    f.write(STEADY.format(must_be=must_be, results=results))
+
+            def windows(must_be):
+                if not os.path.exists(results):
+                    return 0
+                with open(results) as f:
+                    return sum(1 for line in f if line.endswith("\n") and
+                               json.loads(line)["must_be"] == must_be)
+            write("> 15")
+            d = weir_process(self, tmp, [pipeline])
+            wait_for(lambda: windows("> 15") >= 6 or d.proc.poll() is not None, 60,
+                     "three windows before the reload", interval=0.1)
+            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            write("> 16")
+            d.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reload done" in d.log_text() or d.proc.poll() is not None, 60,
+                     "the reload", interval=0.1)
+            wait_for(lambda: windows("> 16") >= 6 or d.proc.poll() is not None, 60,
+                     "three windows after the reload", interval=0.1)
+            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0)
+            log = d.log_text()
+            self.assertIn("reload: resuming query steady/quality with its open windows", log)
+            self.assertNotIn("open windows of the old plan are dropped", log)
+
+            with open(results) as f:
+                rs = [json.loads(line) for line in f]
+            first_start = min(r["window_start"] for r in rs)
+            for group in ("g-1", "g-2"):
+                mine = [r for r in rs if r["group"] == {"group": group}]
+                starts = [datetime.datetime.fromisoformat(r["window_start"].replace("Z", "+00:00"))
+                          for r in mine]
+                # Every window once, none missing across the reload.
+                steps = {(b - a).total_seconds() for a, b in zip(starts, starts[1:])}
+                self.assertEqual(steps, {2.0}, [r["window_start"] for r in mine])
+                for r in mine:
+                    if r["window_start"] == first_start:
+                        self.assertTrue(r.get("partial"), r)
+                        self.assertNotIn(r["outcome"], ("fail", "warn"), r)
+                        continue
+                    # A whole window, judged by the threshold of its time: no record lost at
+                    # the reload, no partial window after it.
+                    self.assertNotIn("partial", r)
+                    self.assertEqual(r["records"], 20, r)
+                    self.assertEqual(r["outcome"], "pass", r)
+            self.assertEqual({r["must_be"] for r in rs}, {"> 15", "> 16"})
 
 
 if __name__ == "__main__":

@@ -303,9 +303,10 @@ class reload_test(unittest.TestCase):
                 with open(config, "w") as f:
                     f.write(RELOAD_PIPELINE.format(results=results, b_must_be="> 1000"))
                 p.send_signal(signal.SIGHUP)
-                wait_for(lambda: "1 queries kept, 1 restarted" in log_text(), 20,
-                         "the reload to restart b only")
-                self.assertIn("restarting query live/b", log_text())
+                # A new threshold: b measures the same, so it resumes with its open windows.
+                wait_for(lambda: "1 queries kept, 0 restarted, 0 removed, 0 added, 1 resumed"
+                         in log_text(), 20, "the reload to resume b only")
+                self.assertIn("resuming query live/b with its open windows", log_text())
                 wait_for(lambda: any(r["must_be"] == "> 1000" for r in results_of("b")), 20,
                          "results of the new plan of b")
 
@@ -329,6 +330,12 @@ class reload_test(unittest.TestCase):
             self.assertEqual(len(starts), len(set(starts)), "no window of a emitted twice")
             self.assertEqual(starts, [starts[0] + WINDOW_S * i for i in range(len(starts))],
                              "no window of a missing")
+            # b kept its open windows across the new threshold, too.
+            starts = sorted(parse_ts(r["window_start"]) for r in read_jsonl(results)
+                            if r["node"] == "b")
+            self.assertEqual(len(starts), len(set(starts)), "no window of b emitted twice")
+            self.assertEqual(starts, [starts[0] + WINDOW_S * i for i in range(len(starts))],
+                             "no window of b missing")
 
 
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "config/plan.h"
 #include "config/specs.h"
 #include "connectors/register.h"
 #include "tests/unit/config/builtin_registry.h"
@@ -552,6 +553,68 @@ TEST(load, the_design_example_is_valid) {
     ASSERT_EQ(r.config.pipelines.size(), 1u);
     EXPECT_EQ(r.config.pipelines[0].name, "sensors");
     EXPECT_EQ(r.config.pipelines[0].nodes[0].checks.size(), 4u);
+}
+
+// What a reload compares: a query's fingerprint covers what it measures, its judgement
+// fingerprint how it judges and routes results (a change there resumes the open windows).
+TEST(load_text, judgements_are_fingerprinted_apart_from_what_is_measured) {
+    const auto compile = [](const std::string& node_extra, const std::string& check_extra,
+                            const std::string& must_be = "> 0",
+                            const std::string& measure = "count()") {
+        const auto r = load_text(
+            "inputs: {a: {type: stdin}}\noutputs: {o: {type: console}, p: {type: console}}\n"
+            "nodes:\n  n:\n    from: a\n    time: processing\n"
+            "    window: {type: tumbling, size: 1m}\n" +
+                node_extra + "    checks: [{name: c, measure: \"" + measure + "\", must_be: \"" +
+                must_be + "\"" + check_extra + "}]\n",
+            "j.yaml", registry(), no_env());
+        EXPECT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+        return r.config.pipelines.at(0).plan->queries.at(0);
+    };
+    const compiled_query base = compile("    outputs: [o]\n", "");
+    EXPECT_NE(base.fingerprint, base.fingerprint_before_judgements);
+    for (const auto& changed : {compile("    outputs: [o]\n", "", "> 5"),
+                                compile("    outputs: [o]\n", ", should_be: \"> 9\""),
+                                compile("    outputs: [o]\n    emit: failures\n", ""),
+                                compile("    outputs: [o]\n    on_no_data: fail\n", ""),
+                                compile("    outputs: [o]\n", ", on_partial: judge"),
+                                compile("    outputs: [p]\n", "")}) {
+        EXPECT_EQ(changed.fingerprint, base.fingerprint);
+        EXPECT_NE(changed.judgement_fingerprint, base.judgement_fingerprint);
+    }
+    const compiled_query measured = compile("    outputs: [o]\n", "", "> 0", "count(x)");
+    EXPECT_NE(measured.fingerprint, base.fingerprint);
+    // Written out, the defaults are the same judgement.
+    EXPECT_EQ(compile("    outputs: [o]\n    on_no_data: ignore\n    on_partial: no_data\n", "")
+                  .judgement_fingerprint,
+              base.judgement_fingerprint);
+}
+
+TEST(load_text, a_check_inherits_on_no_data_and_on_partial_from_its_node) {
+    const auto r = load_text(
+        "inputs: {a: {type: stdin}}\nnodes:\n  n:\n    from: a\n    time: processing\n"
+        "    window: {type: tumbling, size: 1m}\n    on_no_data: warn\n"
+        "    checks:\n"
+        "      - {name: inherits, measure: mean(x), must_be: \"> 0\"}\n"
+        "      - {name: own, measure: mean(x), must_be: \"> 0\", on_no_data: fail,"
+        " on_partial: judge}\n"
+        "  m:\n    from: a\n    time: processing\n    window: {type: tumbling, size: 1m}\n"
+        "    checks: [{name: defaults, measure: mean(x), must_be: \"> 0\"}]\n",
+        "n.yaml", registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    std::map<std::string, const engine::check_plan*> checks;
+    for (const auto& q : r.config.pipelines.at(0).plan->queries) {
+        for (const auto& n : q.chain->nodes) {
+            for (const auto& c : n.engine->checks) checks[c.name] = &c;
+        }
+    }
+    ASSERT_EQ(checks.size(), 3u);
+    EXPECT_EQ(checks["inherits"]->on_no_data, engine::no_data_action::warn);
+    EXPECT_EQ(checks["inherits"]->on_partial, engine::partial_action::no_data);
+    EXPECT_EQ(checks["own"]->on_no_data, engine::no_data_action::fail);
+    EXPECT_EQ(checks["own"]->on_partial, engine::partial_action::judge);
+    EXPECT_EQ(checks["defaults"]->on_no_data, engine::no_data_action::ignore);
+    EXPECT_EQ(checks["defaults"]->on_partial, engine::partial_action::no_data);
 }
 
 TEST(load_text, mutated_examples_give_diagnostics_never_a_crash) {

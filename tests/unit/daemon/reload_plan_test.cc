@@ -1,5 +1,6 @@
-// Tests of the reload planner: which queries a SIGHUP keeps, restarts, removes and adds, for
-// each case alone and mixed, checked against a brute-force reading of the rule on random sets.
+// Tests of the reload planner: which queries a SIGHUP keeps, resumes, restarts, removes and adds,
+// for each case alone and mixed, checked against a brute-force reading of the rule on random
+// sets.
 #include "daemon/reload_plan.h"
 
 #include <gtest/gtest.h>
@@ -15,11 +16,13 @@ namespace {
 
 using keys = std::vector<std::string>;
 
-// A pipeline of queries with one outputs fingerprint, as config would compile it.
+// A pipeline of queries with one outputs fingerprint, as config would compile it; every query
+// judges its results alike (`judgement`).
 void add_pipeline(query_identities& into, const std::string& pipeline, const std::string& outputs,
-                  const std::vector<std::pair<std::string, std::string>>& queries) {
+                  const std::vector<std::pair<std::string, std::string>>& queries,
+                  const std::string& judgement = "j") {
     for (const auto& [name, fingerprint] : queries) {
-        into[query_key(pipeline, name)] = {fingerprint, outputs};
+        into[query_key(pipeline, name)] = {fingerprint, judgement, outputs};
     }
 }
 
@@ -50,14 +53,31 @@ TEST(reload_plan, a_changed_plan_restarts_that_query_only) {
     EXPECT_EQ(plan_reload(before, after), (reload_plan{.keep = {"a/x"}, .restart = {"a/y"}}));
 }
 
-TEST(reload_plan, changed_outputs_restart_every_query_of_that_pipeline_only) {
+// Outputs are not part of what a query measures: its open windows carry over.
+TEST(reload_plan, changed_outputs_resume_every_query_of_that_pipeline_only) {
     query_identities before, after;
     add_pipeline(before, "a", "o1", {{"x", "f1"}, {"y", "f2"}});
     add_pipeline(before, "b", "o2", {{"x", "f1"}});
     add_pipeline(after, "a", "o1-new", {{"x", "f1"}, {"y", "f2"}});
     add_pipeline(after, "b", "o2", {{"x", "f1"}});
-    EXPECT_EQ(plan_reload(before, after),
-              (reload_plan{.keep = {"b/x"}, .restart = {"a/x", "a/y"}}));
+    EXPECT_EQ(plan_reload(before, after), (reload_plan{.keep = {"b/x"}, .resume = {"a/x", "a/y"}}));
+}
+
+// A threshold, emit, on_no_data or on_partial changed: same measures, new judgement.
+TEST(reload_plan, a_changed_judgement_resumes_that_query_only) {
+    query_identities before, after;
+    add_pipeline(before, "a", "o1", {{"x", "f1"}}, "j1");
+    add_pipeline(before, "a", "o1", {{"y", "f2"}}, "j1");
+    add_pipeline(after, "a", "o1", {{"x", "f1"}}, "j1");
+    add_pipeline(after, "a", "o1", {{"y", "f2"}}, "j2");
+    EXPECT_EQ(plan_reload(before, after), (reload_plan{.keep = {"a/x"}, .resume = {"a/y"}}));
+}
+
+TEST(reload_plan, a_changed_plan_with_a_changed_judgement_is_one_restart) {
+    query_identities before, after;
+    add_pipeline(before, "a", "o1", {{"x", "f1"}}, "j1");
+    add_pipeline(after, "a", "o2", {{"x", "f2"}}, "j2");
+    EXPECT_EQ(plan_reload(before, after), (reload_plan{.restart = {"a/x"}}));
 }
 
 TEST(reload_plan, both_fingerprints_changed_is_one_restart) {
@@ -97,7 +117,8 @@ TEST(reload_plan, a_mix_of_every_case_sorts_each_list) {
     add_pipeline(after, "s", "o", {{"only", "r"}});
     const reload_plan plan = plan_reload(before, after);
     EXPECT_EQ(plan.keep, (keys{"p/keep"}));
-    EXPECT_EQ(plan.restart, (keys{"p/plan", "q/a", "q/b"}));
+    EXPECT_EQ(plan.resume, (keys{"q/a", "q/b"}));
+    EXPECT_EQ(plan.restart, (keys{"p/plan"}));
     EXPECT_EQ(plan.remove, (keys{"p/gone", "r/only"}));
     EXPECT_EQ(plan.add, (keys{"p/fresh", "s/only"}));
 }
@@ -114,7 +135,7 @@ TEST(reload_plan, agrees_with_the_rule_on_random_configurations) {
             const std::string pipeline = "p" + std::to_string(pick(4));
             for (int i = pick(4); i > 0; --i) {
                 q[query_key(pipeline, "q" + std::to_string(pick(4)))] = {
-                    "f" + std::to_string(pick(2)), outputs};
+                    "f" + std::to_string(pick(2)), "j" + std::to_string(pick(2)), outputs};
             }
         }
         return q;
@@ -135,15 +156,18 @@ TEST(reload_plan, agrees_with_the_rule_on_random_configurations) {
                 expected = &plan.remove;
             } else if (b == before.end()) {
                 expected = &plan.add;
-            } else if (a->second.plan_fingerprint == b->second.plan_fingerprint &&
+            } else if (a->second.plan_fingerprint != b->second.plan_fingerprint) {
+                expected = &plan.restart;
+            } else if (a->second.judgement_fingerprint == b->second.judgement_fingerprint &&
                        a->second.outputs_fingerprint == b->second.outputs_fingerprint) {
                 expected = &plan.keep;
             } else {
-                expected = &plan.restart;
+                expected = &plan.resume;
             }
             EXPECT_TRUE(std::binary_search(expected->begin(), expected->end(), key)) << key;
         }
-        for (const keys* list : {&plan.keep, &plan.restart, &plan.remove, &plan.add}) {
+        for (const keys* list :
+             {&plan.keep, &plan.resume, &plan.restart, &plan.remove, &plan.add}) {
             EXPECT_TRUE(std::is_sorted(list->begin(), list->end()));
             listed += list->size();
         }

@@ -14,6 +14,7 @@
 #include "core/measure/basic.h"
 #include "core/measure/measure_expr.h"
 #include "core/measure/predicate.h"
+#include "core/window/window_spec.h"
 #include "tests/unit/core/measure/random_values.h"
 
 namespace weir::engine {
@@ -119,7 +120,7 @@ TEST(AggregateLayout, FusedStepsMatchAccumulatorsOneByOne) {
             preds.back().add(rec[0], cfg);
         }
         const auto value = [&](const std::string& call_key) {
-            return layout.evaluate(block, layout.call_index(call_key), 1, 0);
+            return layout.evaluate(block, layout.call_index(call_key), 1, 0, window::k_no_time);
         };
         const std::string t = " (trial " + std::to_string(trial) + ")";
         expect_same(value("count()"), static_cast<double>(n), "count" + t);

@@ -146,6 +146,11 @@ struct ref_window {
     std::string group;
     std::vector<const stream_record*> recs;  // accepted, valid or not, arrival order
     timestamp_ns now;
+    // Aligned windows: the newest valid record of the group accepted before the window closed
+    // with t < end (what freshness() of an empty window measures), and whether one of them is
+    // within the group's ttl (else the group may have been forgotten since: not compared).
+    timestamp_ns newest_valid = window::k_no_time;
+    bool valid_within_ttl = false;
 };
 
 std::string group_text(const field_value& g) {
@@ -458,7 +463,15 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     }
     if (m == "freshness()") {
         if (valid.empty()) {
-            e.value = null;
+            if (w.newest_valid != window::k_no_time && !w.valid_within_ttl) {
+                e.value = measure_value::make_string("skip");
+            } else if (w.newest_valid != window::k_no_time) {
+                // An empty window: the age of the group's newest record before it.
+                e.value = num(double(w.now - w.newest_valid) / 1e9);
+                e.tolerance = 1e-9;
+            } else {
+                e.value = null;
+            }
             return e;
         }
         timestamp_ns newest = valid[0]->t;
@@ -526,9 +539,13 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
                 bool live = false;
                 for (auto& r : v) {
                     if (r.rec.t >= s && r.rec.t < e) rw.recs.push_back(&r);
-                    if (r.rec.t < e &&
-                        (ttl == std::numeric_limits<timestamp_ns>::max() || r.rec.t >= s - ttl))
-                        live = true;
+                    const bool within =
+                        ttl == std::numeric_limits<timestamp_ns>::max() || r.rec.t >= s - ttl;
+                    if (r.rec.t < e && within) live = true;
+                    if (r.rec.t < e && r.rec.valid) {
+                        rw.newest_valid = std::max(rw.newest_valid, r.rec.t);
+                        rw.valid_within_ttl |= within;
+                    }
                 }
                 if (live) out.push_back(std::move(rw));
             }

@@ -369,6 +369,192 @@ TEST(NodeEngine, RestoreOfCorruptBytesFailsCleanly) {
     EXPECT_TRUE(r.at_end());
 }
 
+// Silence: freshness() of an empty window is the age of the group's newest record, so it
+// fails as soon as data stops and passes again when it returns.
+TEST(NodeEngine, FreshnessOfAnEmptyWindowIsTheAgeOfTheGroupsNewestRecord) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.group_ttl = 1000 * k_s;
+    plan.checks = {check("fresh", "freshness()", "< 15s"), check("avg", "mean(x)")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    // Group 2 sends its last record at 8 s; group 1 goes on and moves the watermark.
+    feed(e, {num(1 * k_s, 1, 1), num(8 * k_s, 1, 2)}, 9 * k_s, out);
+    for (int t = 11; t <= 41; t += 10) feed(e, {num(t * k_s, 1, 1)}, (t + 1) * k_s, out);
+    std::vector<check_result> g2;
+    for (const auto& r : only(out, "fresh")) {
+        if (r.group[0].second.number == 2) g2.push_back(r);
+    }
+    ASSERT_EQ(g2.size(), 4u);  // [0,10) with the record, then [10,20) .. [30,40) empty
+    EXPECT_EQ(g2[0].value, measure_value::make_number(4));  // closed at 12 s, newest 8 s
+    EXPECT_EQ(g2[0].outcome, outcome::pass);
+    EXPECT_EQ(g2[1].records, 0);
+    EXPECT_EQ(g2[1].value, measure_value::make_number(14));  // closed at 22 s
+    EXPECT_EQ(g2[1].outcome, outcome::pass);
+    EXPECT_EQ(g2[2].value, measure_value::make_number(24));
+    EXPECT_EQ(g2[2].outcome, outcome::fail);
+    EXPECT_EQ(g2[3].value, measure_value::make_number(34));
+    EXPECT_EQ(g2[3].outcome, outcome::fail);
+    // Other measures of an empty window still have no data.
+    for (const auto& r : only(out, "avg")) {
+        if (r.records == 0) {
+            EXPECT_EQ(r.outcome, outcome::no_data);
+        }
+    }
+    // Group 2 is back: its window holds a record again.
+    out.clear();
+    feed(e, {num(45 * k_s, 1, 2), num(51 * k_s, 1, 1)}, 52 * k_s, out);
+    const auto back = only(out, "fresh");
+    ASSERT_EQ(back.size(), 2u);
+    EXPECT_EQ(back[1].group[0].second, measure_value::make_number(2));
+    EXPECT_EQ(back[1].value, measure_value::make_number(7));
+    EXPECT_EQ(back[1].outcome, outcome::pass);
+}
+
+TEST(NodeEngine, FreshnessOfAnUngroupedStreamGrowsWhileItIsSilent) {
+    auto w = tumbling(10 * k_s);
+    w.idle_timeout = 5 * k_s;
+    auto plan = basic_plan(w);
+    plan.checks = {check("fresh", "freshness()", "< 15s")};
+    node_engine e(plan, 0);
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 1), num(3 * k_s, 1)}, 3 * k_s, out);
+    // Nothing arrives: the idle source lets the watermark follow the wall clock.
+    for (int t = 10; t <= 40; t += 10) e.advance(t * k_s, out);
+    ASSERT_GE(out.size(), 3u);
+    EXPECT_EQ(out[0].records, 2);
+    EXPECT_EQ(out.back().records, 0);
+    EXPECT_EQ(out.back().value,
+              measure_value::make_number(static_cast<double>(40 * k_s - 3 * k_s) / 1e9));
+    EXPECT_EQ(out.back().outcome, outcome::fail);
+    // A checkpoint keeps the newest record: the restored engine measures the same.
+    byte_writer bw;
+    e.snapshot(bw);
+    const std::string bytes = bw.take();
+    node_engine f(plan, 40 * k_s);
+    byte_reader r(bytes);
+    ASSERT_TRUE(f.restore(r));
+    std::vector<check_result> more;
+    f.advance(60 * k_s, more);
+    ASSERT_FALSE(more.empty());
+    EXPECT_EQ(more.back().value,
+              measure_value::make_number(static_cast<double>(60 * k_s - 3 * k_s) / 1e9));
+}
+
+TEST(NodeEngine, OnNoDataTurnsANullMeasureIntoTheOutcomeItNames) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    const std::pair<const char*, engine::no_data_action> actions[] = {
+        {"ignore", engine::no_data_action::ignore},
+        {"pass", engine::no_data_action::pass},
+        {"warn", engine::no_data_action::warn},
+        {"fail", engine::no_data_action::fail}};
+    for (const auto& [name, action] : actions) {
+        auto c = check(name, "mean(x)", "> 0");
+        c.on_no_data = action;
+        plan.checks.push_back(c);
+    }
+    node_engine e(plan);
+    std::vector<check_result> out;
+    test_record no_x = num(1 * k_s, 0);
+    no_x.x = field_value::make_null();
+    feed(e, {no_x, num(12 * k_s, 1)}, 0, out);
+    ASSERT_EQ(out.size(), 4u);
+    const outcome expected[] = {outcome::no_data, outcome::pass, outcome::warn, outcome::fail};
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(out[i].outcome, expected[i]) << out[i].check;
+        EXPECT_TRUE(out[i].value.is_null());
+    }
+    // A value is judged as usual, whatever on_no_data says.
+    out.clear();
+    e.finish(0, out);
+    for (const auto& r : out) EXPECT_EQ(r.outcome, outcome::pass) << r.check;
+}
+
+// Partial windows: begun before the first record after a start, and still open at the start.
+TEST(NodeEngine, WindowsBegunBeforeTheStartArePartialAndRaiseNothing) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    auto judged = check("judged", "count()", "> 2");
+    judged.on_partial = engine::partial_action::judge;
+    auto quiet = check("quiet", "count()", "> 2");
+    quiet.on_partial = engine::partial_action::no_data;
+    auto warns = check("warns", "count()", "", "> 2");
+    warns.on_partial = engine::partial_action::no_data;
+    plan.checks = {judged, quiet, warns};
+    // Started at wall-clock 104 s; the first record is at 104 s, inside [100, 110).
+    node_engine e(plan, 104 * k_s);
+    std::vector<check_result> out;
+    feed(e, {num(104 * k_s, 1), num(109 * k_s, 1)}, 109 * k_s, out);
+    feed(e, {num(111 * k_s, 1), num(115 * k_s, 1), num(119 * k_s, 1)}, 119 * k_s, out);
+    feed(e, {num(121 * k_s, 1)}, 121 * k_s, out);
+    ASSERT_EQ(out.size(), 6u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(out[i].window_start, 100 * k_s);
+        EXPECT_TRUE(out[i].partial);
+        EXPECT_EQ(out[i].value, measure_value::make_number(2));
+    }
+    EXPECT_EQ(out[0].outcome, outcome::fail);     // judge
+    EXPECT_EQ(out[1].outcome, outcome::no_data);  // no fail on a partial window
+    EXPECT_EQ(out[2].outcome, outcome::no_data);  // nor a warning
+    for (std::size_t i = 3; i < 6; ++i) {
+        EXPECT_FALSE(out[i].partial);
+        EXPECT_EQ(out[i].outcome, outcome::pass);
+    }
+    std::string json;
+    append_json(out[1], json);
+    EXPECT_NE(json.find(",\"records\":2,\"partial\":true,\"emitted_at\":"), std::string::npos)
+        << json;
+    json.clear();
+    append_json(out[4], json);
+    EXPECT_EQ(json.find("partial"), std::string::npos) << json;
+}
+
+TEST(NodeEngine, ReplayedOldDataHasNoPartialWindow) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("volume", "count()", "> 2")};
+    node_engine e(plan, 1000 * k_s);  // started long after the windows ended
+    std::vector<check_result> out;
+    feed(e, {num(104 * k_s, 1), num(111 * k_s, 1)}, 1000 * k_s, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_FALSE(out[0].partial);
+    EXPECT_EQ(out[0].outcome, outcome::fail);
+}
+
+// A restore is not a start: the window open at the checkpoint stays partial (emitted again,
+// it is the same), and nothing after it is.
+TEST(NodeEngine, RestoreKeepsWherePartialWindowsEnd) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    auto c = check("volume", "count()", "> 2");
+    c.on_partial = engine::partial_action::no_data;
+    plan.checks = {c};
+    node_engine e(plan, 104 * k_s);
+    std::vector<check_result> out;
+    feed(e, {num(104 * k_s, 1)}, 104 * k_s, out);
+    byte_writer w;
+    e.snapshot(w);
+    const std::string bytes = w.take();
+    node_engine f(plan, 500 * k_s);  // restarted later, from the checkpoint
+    byte_reader r(bytes);
+    ASSERT_TRUE(f.restore(r));
+    feed(f, {num(112 * k_s, 1), num(121 * k_s, 1)}, 500 * k_s, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_TRUE(out[0].partial);
+    EXPECT_EQ(out[0].outcome, outcome::no_data);
+    EXPECT_FALSE(out[1].partial);
+    EXPECT_EQ(out[1].outcome, outcome::fail);  // a whole window with one record
+    // A checkpoint taken before any record: the first record after the restore starts it.
+    node_engine fresh(plan, 204 * k_s);
+    byte_writer w2;
+    fresh.snapshot(w2);
+    const std::string empty = w2.take();
+    node_engine g(plan, 205 * k_s);
+    byte_reader r2(empty);
+    ASSERT_TRUE(g.restore(r2));
+    out.clear();
+    feed(g, {num(206 * k_s, 1), num(211 * k_s, 1)}, 211 * k_s, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_TRUE(out[0].partial);
+}
+
 }  // namespace
 }  // namespace weir::test
 
