@@ -245,6 +245,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
         if (auto tr = r.object("time")) {
             t.field = tr->string("field");
             t.format = tr->string("format");
+            t.timezone = tr->string("timezone");
         } else {
             t.processing = true;
         }

@@ -64,7 +64,8 @@ struct time_config {
     source_pos pos;
     bool processing = false;
     located<std::string> field;
-    located<std::string> format;  // rfc3339 | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
+    located<std::string> format;    // rfc3339 | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
+    located<std::string> timezone;  // of a pattern's local times: IANA name, UTC or +hh:mm
 };
 
 struct window_config {

@@ -183,8 +183,15 @@ std::shared_ptr<const object_spec> make_time_spec() {
         {.name = "format",
          .type = param_type::string,
          .description = "rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns (numbers or numeric "
-                        "strings), or a strftime pattern such as \"%Y-%m-%d %H:%M:%S\" (UTC).",
+                        "strings), or a strftime pattern such as \"%Y-%m-%d %H:%M:%S\" (local "
+                        "times in `timezone`).",
          .default_text = "rfc3339"},
+        {.name = "timezone",
+         .type = param_type::string,
+         .description = "The zone of the local times a pattern without %z reads: an IANA name "
+                        "such as Europe/Berlin (daylight saving included), UTC, or an offset "
+                        "such as +02:00.",
+         .default_text = "UTC"},
     };
     spec->check = [](const value& v, const std::string& path, diagnostics& out) {
         const value* format = v.find("format");

@@ -53,8 +53,9 @@ struct source_ref {
 
 struct event_time_plan {
     time::time_parser parser;
-    std::string field;   // as written, for messages
-    std::string format;  // as written
+    std::string field;     // as written, for messages
+    std::string format;    // as written
+    std::string timezone;  // as written; "" when not given (UTC)
     std::uint32_t slot = 0;
 };
 
