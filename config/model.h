@@ -137,6 +137,8 @@ struct node_config {
     std::optional<join_config> join;
     std::vector<dependency_config> depends_on;
     std::optional<located<std::string>> late_output;
+    // Records the node cannot use; schema.dead_letter is the older spelling of it.
+    std::optional<located<std::string>> dead_letter;
 
     // False when the node's section had errors and was read leniently (for the graph
     // checks); stages that need a well-formed node, like compilation, skip it.

@@ -756,7 +756,9 @@ class query_builder {
                 }
                 c.schema = std::move(d);
             }
-            if (n.schema && n.schema->dead_letter) {
+            if (n.dead_letter) {
+                c.dead_letter = output_of(*chain, n.dead_letter->value);
+            } else if (n.schema && n.schema->dead_letter) {
                 c.dead_letter = output_of(*chain, n.schema->dead_letter->value);
             }
 
