@@ -79,6 +79,7 @@ class graph_checker {
         if (n.schema && n.schema->dead_letter) {
             check_output(n, *n.schema->dead_letter, node_path(n, "schema.dead_letter"), true);
         }
+        if (n.dead_letter) check_output(n, *n.dead_letter, node_path(n, "dead_letter"), true);
 
         if (n.join) {
             for (const auto* side : {&n.join->left, &n.join->right}) {
@@ -233,6 +234,7 @@ std::vector<query_plan> split_queries(const pipeline_config& p) {
             for (const auto& o : n.outputs) outputs.insert(o.value);
             if (n.late_output) outputs.insert(n.late_output->value);
             if (n.schema && n.schema->dead_letter) outputs.insert(n.schema->dead_letter->value);
+            if (n.dead_letter) outputs.insert(n.dead_letter->value);
             q.nodes.push_back(n.name);
         };
         collect(terminal);

@@ -247,6 +247,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
         if (auto tr = r.object("time")) {
             t.field = tr->string("field");
             t.format = tr->string("format");
+            t.timezone = tr->string("timezone");
         } else {
             t.processing = true;
         }
@@ -310,6 +311,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
         n.depends_on.push_back(std::move(dc));
     }
     n.late_output = reference(r.raw("late_output"));
+    n.dead_letter = reference(r.raw("dead_letter"));
     return n;
 }
 
@@ -347,6 +349,7 @@ node_config read_node_leniently(const std::string& name, const source_pos& pos, 
     }
     n.outputs = reference_list(v.find("outputs"));
     n.late_output = reference(v.find("late_output"));
+    n.dead_letter = reference(v.find("dead_letter"));
     if (const value* schema = v.find("schema"); schema != nullptr) {
         if (auto dead = reference(schema->find("dead_letter"))) {
             n.schema = schema_config{};

@@ -64,7 +64,8 @@ struct time_config {
     source_pos pos;
     bool processing = false;
     located<std::string> field;
-    located<std::string> format;  // rfc3339 | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
+    located<std::string> format;    // rfc3339 | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
+    located<std::string> timezone;  // of a pattern's local times: IANA name, UTC or +hh:mm
 };
 
 struct window_config {
@@ -141,6 +142,8 @@ struct node_config {
     std::optional<join_config> join;
     std::vector<dependency_config> depends_on;
     std::optional<located<std::string>> late_output;
+    // Records the node cannot use; schema.dead_letter is the older spelling of it.
+    std::optional<located<std::string>> dead_letter;
 
     // False when the node's section had errors and was read leniently (for the graph
     // checks); stages that need a well-formed node, like compilation, skip it.

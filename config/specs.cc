@@ -125,7 +125,7 @@ std::shared_ptr<const object_spec> make_schema_spec() {
          .choices = {"drop", "keep", "fail"}},
         {.name = "dead_letter",
          .type = param_type::string,
-         .description = "An output that also receives every invalid record as it was read.",
+         .description = "The node's dead_letter (the older place for it; give one of the two).",
          .role = string_role::output_ref},
     };
     return spec;
@@ -183,8 +183,15 @@ std::shared_ptr<const object_spec> make_time_spec() {
         {.name = "format",
          .type = param_type::string,
          .description = "rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns (numbers or numeric "
-                        "strings), or a strftime pattern such as \"%Y-%m-%d %H:%M:%S\" (UTC).",
+                        "strings), or a strftime pattern such as \"%Y-%m-%d %H:%M:%S\" (local "
+                        "times in `timezone`).",
          .default_text = "rfc3339"},
+        {.name = "timezone",
+         .type = param_type::string,
+         .description = "The zone of the local times a pattern without %z reads: an IANA name "
+                        "such as Europe/Berlin (daylight saving included), UTC, or an offset "
+                        "such as +02:00.",
+         .default_text = "UTC"},
     };
     spec->check = [](const value& v, const std::string& path, diagnostics& out) {
         const value* format = v.find("format");
@@ -591,6 +598,12 @@ std::shared_ptr<const object_spec> make_node_spec() {
          .type = param_type::string,
          .description = "An output that receives late records instead of dropping them.",
          .role = string_role::output_ref},
+        {.name = "dead_letter",
+         .type = param_type::string,
+         .description = "An output that receives every record the node cannot use (not JSON, "
+                        "not a CSV row, a schema violation, an unreadable event time), with "
+                        "where it was read and why.",
+         .role = string_role::output_ref},
     };
     return spec;
 }
@@ -822,8 +835,15 @@ void check_node_rules(const value& node, const std::string& path, diagnostics& o
     literal_names(node.find("from"), path + ".from", "input and node");
     literal_names(node.find("outputs"), path + ".outputs", "output");
     literal_names(node.find("late_output"), path + ".late_output", "output");
+    literal_names(node.find("dead_letter"), path + ".dead_letter", "output");
     if (const value* schema = node.find("schema")) {
         literal_names(schema->find("dead_letter"), path + ".schema.dead_letter", "output");
+        const value* both = schema->find("dead_letter");
+        if (both != nullptr && node.find("dead_letter") != nullptr) {
+            out.error(both->pos, path + ".schema.dead_letter",
+                      "the node has dead_letter already: give it once (dead_letter: receives "
+                      "schema violations too)");
+        }
     }
     if (const value* j = node.find("join")) {
         literal_names(j->find("left"), path + ".join.left", "input and node");

@@ -61,6 +61,8 @@ const char* to_string(drop_reason r) {
             return "filtered";
         case drop_reason::buffer_full:
             return "buffer_full";
+        case drop_reason::bad_time:
+            return "bad_time";
         case drop_reason::count_:
             break;
     }

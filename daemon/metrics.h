@@ -27,13 +27,15 @@ enum class input_error : std::size_t { decode, too_long, io, protocol, rotation,
 const char* to_string(input_error e);
 input_error input_error_from(std::string_view name);
 
-// weir_node_dropped_records_total{reason}.
+// weir_node_dropped_records_total{reason}. invalid: not decodable, or a schema violation;
+// bad_time: the event time is absent, null or unreadable.
 enum class drop_reason : std::size_t {
     invalid,
     late,
     group_overflow,
     filtered,
     buffer_full,
+    bad_time,
     count_
 };
 const char* to_string(drop_reason r);

@@ -134,9 +134,12 @@ void query::do_start() {
             input_metrics_.push_back(&env_.metrics->input(pipeline_->name, terminal, in.name));
         }
         reported_stats_.assign(chain.nodes.size(), {});
+        reported_bad_time_.assign(chain.nodes.size(), 0);
         check_entries_.resize(chain.nodes.size());
     }
     problem_key_ = pipeline_->name + "/" + plan_.name + ": bad records";
+    schema_problem_key_ = problem_key_ + " (schema)";
+    time_problem_key_ = problem_key_ + " (event time)";
     ended_.assign(inputs_.size(), false);
     capped_reported_.assign(chain.nodes.size(), 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -253,11 +256,41 @@ void query::finish_once() {
 
 // ---- the chain's sink ----
 
+std::string query::where(const chain::record_problem& p) const {
+    std::string s = "input \"" + plan_.chain->inputs[p.input].name + "\"";
+    if (!p.source.empty()) s += ", " + std::string(p.source);
+    if (p.offset >= 0) s += " offset " + std::to_string(p.offset);
+    return s;
+}
+
+void query::note_bad_records(std::size_t node, std::size_t count,
+                             const chain::record_problem& example) {
+    counters_.invalid_records += count;
+    const auto reason = static_cast<std::size_t>(example.reason);
+    if (reason < counters_.invalid_by_reason.size()) {
+        counters_.invalid_by_reason[reason] += count;
+    }
+    bad_record_status b;
+    b.node = plan_.chain->nodes[node].name;
+    b.input = plan_.chain->inputs[example.input].name;
+    b.source = std::string(example.source);
+    if (example.offset >= 0) b.offset = example.offset;
+    b.reason = to_string(example.reason);
+    b.field = std::string(example.field);
+    b.message = example.message;
+    std::lock_guard lock(status_mutex_);
+    last_bad_record_ = std::move(b);
+}
+
+std::optional<bad_record_status> query::last_bad_record() const {
+    std::lock_guard lock(status_mutex_);
+    return last_bad_record_;
+}
+
 bool query::on_decoded(std::size_t input, std::size_t records, std::size_t bytes,
-                       std::size_t invalid, invalid_reason reason, std::size_t first_invalid) {
+                       std::size_t invalid, const chain::record_problem* first) {
     counters_.input_records += records;
     counters_.input_bytes += bytes;
-    counters_.invalid_records += invalid;
     if (!input_metrics_.empty()) {
         input_metrics_[input]->records.Increment(static_cast<double>(records));
         input_metrics_[input]->bytes.Increment(static_cast<double>(bytes));
@@ -267,20 +300,44 @@ bool query::on_decoded(std::size_t input, std::size_t records, std::size_t bytes
                 .Increment(static_cast<double>(invalid));
         }
     }
-    if (invalid == 0) return true;
+    if (invalid == 0 || first == nullptr) return true;
+    // The node that reads the input (the first) has the record in its status.
+    std::size_t reader = plan_.chain->nodes.size() - 1;
+    for (std::size_t n = 0; n < plan_.chain->nodes.size(); ++n) {
+        for (const auto& f : plan_.chain->nodes[n].from) {
+            if (f.type == chain::source_ref::kind::input && f.index == input)
+                reader = std::min(reader, n);
+        }
+    }
+    note_bad_records(reader, invalid, *first);
     // The first bad record of the delivery stands for the others (counted in metrics); its
-    // content is not logged: records may carry personal data.
+    // content is not logged: records may carry personal data. Where it is, is.
     record_problem_log().log(problem_key_, spdlog::level::warn,
-                             "query {}/{}: input \"{}\": {} of {} records invalid ({}, "
-                             "e.g. record {} of the delivery)",
-                             pipeline_->name, plan_.name, plan_.chain->inputs[input].name, invalid,
-                             records, to_string(reason), first_invalid + 1);
+                             "query {}/{}: {} of {} records unusable ({}: {}), e.g. at {}",
+                             pipeline_->name, plan_.name, invalid, records, first->rule,
+                             first->message, where(*first));
     return count_errors(invalid);
 }
 
-bool query::on_schema_invalid(std::size_t node, std::size_t invalid) {
-    (void)node;
-    return count_errors(invalid);
+bool query::on_rejected(std::size_t node, std::size_t count, const chain::record_problem& first) {
+    note_bad_records(node, count, first);
+    const std::string& name = plan_.chain->nodes[node].name;
+    if (first.reason == invalid_reason::bad_time) {
+        // The value is shown: an event time is what the operator must see to fix the format.
+        record_problem_log().log(time_problem_key_, spdlog::level::warn,
+                                 "query {}/{}: node \"{}\": {} records dropped, their event time "
+                                 "unreadable ({}: {}), e.g. at {}",
+                                 pipeline_->name, plan_.name, name, count, first.field,
+                                 first.message, where(first));
+        // Counted and dropped, as docs/pipelines.md says, but not an error of on_error.
+        return true;
+    }
+    record_problem_log().log(schema_problem_key_, spdlog::level::warn,
+                             "query {}/{}: node \"{}\": {} records violate the schema ({}: {}), "
+                             "e.g. at {}",
+                             pipeline_->name, plan_.name, name, count, first.field, first.message,
+                             where(first));
+    return count_errors(count);
 }
 
 void query::on_failure(const std::string& message) {
@@ -416,10 +473,17 @@ void query::report_node(std::size_t node) {
     m.records.Increment(static_cast<double>(now.records - before.records));
     m.late_records.Increment(static_cast<double>(now.late - before.late));
     m.dropped_by(drop_reason::late).Increment(static_cast<double>(now.late - before.late));
-    // Records kept despite a schema violation are counted invalid, but they were not dropped.
+    // Records kept despite a schema violation are counted invalid, but they were not dropped;
+    // records without a readable event time are counted invalid, and dropped for bad_time.
+    const std::uint64_t bad_time = chain_->stats().bad_time[node];
+    const std::uint64_t new_bad_time = bad_time - reported_bad_time_[node];
+    reported_bad_time_[node] = bad_time;
+    m.dropped_by(drop_reason::bad_time).Increment(static_cast<double>(new_bad_time));
+    const std::uint64_t invalid =
+        (now.invalid - before.invalid) - (now.kept_invalid - before.kept_invalid);
+    // (A batch the query failed on reached no engine: its bad times were counted alone.)
     m.dropped_by(drop_reason::invalid)
-        .Increment(static_cast<double>((now.invalid - before.invalid) -
-                                       (now.kept_invalid - before.kept_invalid)));
+        .Increment(static_cast<double>(invalid > new_bad_time ? invalid - new_bad_time : 0));
     m.dropped_by(drop_reason::group_overflow)
         .Increment(static_cast<double>(now.group_overflow - before.group_overflow));
     before = now;

@@ -5,6 +5,7 @@
 // strand.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -35,7 +37,10 @@ const char* to_string(query_state s);
 struct query_counters {
     std::atomic<std::uint64_t> input_records{0};
     std::atomic<std::uint64_t> input_bytes{0};
+    // Records the query could not use, and the same by invalid_reason (malformed, too_long,
+    // schema, bad_time).
     std::atomic<std::uint64_t> invalid_records{0};
+    std::array<std::atomic<std::uint64_t>, 6> invalid_by_reason{};
     std::atomic<std::uint64_t> results{0};
     std::atomic<std::uint64_t> checkpoints{0};
 };
@@ -93,6 +98,8 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     time::timestamp_ns watermark() const { return watermark_.load(); }
     // The sources its inputs read now, as of the last tick (Kafka partitions). Any thread.
     std::vector<source_figures> sources() const;
+    // The latest record it could not use; nullopt before the first. Any thread.
+    std::optional<bad_record_status> last_bad_record() const;
 
   private:
     class input_adapter;
@@ -114,8 +121,14 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
 
     // chain::chain_sink
     bool on_decoded(std::size_t input, std::size_t records, std::size_t bytes, std::size_t invalid,
-                    invalid_reason reason, std::size_t first_invalid) override;
-    bool on_schema_invalid(std::size_t node, std::size_t invalid) override;
+                    const chain::record_problem* first) override;
+    bool on_rejected(std::size_t node, std::size_t count,
+                     const chain::record_problem& first) override;
+    // Counts bad records for the status API and keeps `example` as the latest.
+    void note_bad_records(std::size_t node, std::size_t count,
+                          const chain::record_problem& example);
+    // ` (input "readings", /data/a.jsonl offset 120)`: where a bad record was read, for logs.
+    std::string where(const chain::record_problem& p) const;
     void on_failure(const std::string& message) override;
     void on_results(std::size_t node, std::span<const check_result> results) override;
     bool admit(std::size_t node, chain::output_index output, std::size_t count) override;
@@ -194,6 +207,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<node_metrics*> node_metrics_;
     std::vector<input_metrics*> input_metrics_;
     std::vector<engine::engine_stats> reported_stats_;
+    std::vector<std::uint64_t> reported_bad_time_;
     std::vector<std::uint64_t> capped_reported_;
     // Per node, per check: metric handles, the groups failing now, and the per-group value
     // gauges this query owns.
@@ -214,7 +228,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
 
     std::atomic<unsigned> conditions_{0};
     bool paused_ = false;
-    std::string problem_key_;  // of the rate-limited log of bad records and input problems
+    // Keys of the rate-limited logs of bad records (and input problems), by kind.
+    std::string problem_key_;
+    std::string schema_problem_key_;
+    std::string time_problem_key_;
 
     // report_inputs(): per input, the sources reported last (for their metric series), the
     // rebalances counted; what sources() returns; why inputs_unreachable is set.
@@ -222,6 +239,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<std::uint64_t> reported_rebalances_;
     mutable std::mutex status_mutex_;
     std::vector<source_figures> sources_;
+    std::optional<bad_record_status> last_bad_record_;
     std::string unreachable_reason_;
 };
 

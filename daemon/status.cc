@@ -48,6 +48,22 @@ ordered query_json(const query_status& q) {
             }
             out["sources"] = std::move(sources);
         }
+        if (!f.bad_records.empty()) {
+            ordered bad = ordered::object();
+            for (const auto& [reason, n] : f.bad_records) bad[reason] = n;
+            out["bad_records"] = std::move(bad);
+        }
+        if (f.last_bad_record) {
+            const bad_record_status& b = *f.last_bad_record;
+            out["last_bad_record"] = {
+                {"node", b.node},
+                {"input", b.input},
+                {"source", b.source},
+                {"offset", or_null(b.offset)},
+                {"reason", b.reason},
+                {"field", b.field.empty() ? ordered(nullptr) : ordered(b.field)},
+                {"message", b.message}};
+        }
     }
     out["restarts"] = q.restarts;
     return out;
@@ -154,6 +170,27 @@ bool read_sources(const json& object, std::vector<source_figures>& out) {
     return true;
 }
 
+bool read_bad_records(const json& object, query_figures& f) {
+    if (const auto it = object.find("bad_records"); it != object.end() && !it->is_null()) {
+        if (!it->is_object()) return false;
+        for (const auto& [reason, n] : it->items()) {
+            if (!n.is_number_unsigned()) return false;
+            f.bad_records.emplace_back(reason, n.get<std::uint64_t>());
+        }
+    }
+    const auto it = object.find("last_bad_record");
+    if (it == object.end() || it->is_null()) return true;
+    bad_record_status b;
+    if (!it->is_object() || !read(*it, "node", b.node) || !read(*it, "input", b.input) ||
+        !read(*it, "source", b.source) || !read(*it, "offset", b.offset) ||
+        !read(*it, "reason", b.reason) || !read(*it, "field", b.field) ||
+        !read(*it, "message", b.message)) {
+        return false;
+    }
+    f.last_bad_record = std::move(b);
+    return true;
+}
+
 bool read_figures(const json& object, std::optional<query_figures>& out) {
     static constexpr std::array keys = {"critical",      "watermark", "lag_seconds",
                                         "input_records", "results",   "invalid_records",
@@ -167,7 +204,7 @@ bool read_figures(const json& object, std::optional<query_figures>& out) {
         !read(object, "input_records", f.input_records) ||
         !read(object, "invalid_records", f.invalid_records) ||
         !read(object, "results", f.results) || !read(object, "checkpoints", f.checkpoints) ||
-        !read_sources(object, f.sources)) {
+        !read_sources(object, f.sources) || !read_bad_records(object, f)) {
         return false;
     }
     out = std::move(f);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace weir::daemon {
@@ -32,6 +33,19 @@ struct source_figures {
     bool operator==(const source_figures&) const = default;
 };
 
+// The latest record a query could not use: where it was read and why.
+struct bad_record_status {
+    std::string node;
+    std::string input;
+    std::string source;                  // a file's path, a Kafka "topic/partition"; may be ""
+    std::optional<std::int64_t> offset;  // byte offset in the file, or Kafka message offset
+    std::string reason;                  // malformed, too_long, schema, bad_time
+    std::string field;                   // "" for the record as a whole
+    std::string message;
+
+    bool operator==(const bad_record_status&) const = default;
+};
+
 // What a running query reports; a query that starts or waits for a restart has none of it.
 struct query_figures {
     bool critical = false;
@@ -42,12 +56,17 @@ struct query_figures {
     // future); nullopt with the watermark.
     std::optional<double> lag_seconds;
     std::uint64_t input_records = 0;
+    // Records it could not use: not decodable, schema violations, unreadable event times.
     std::uint64_t invalid_records = 0;
     std::uint64_t results = 0;
     std::uint64_t checkpoints = 0;
     // Sources of inputs that report them (Kafka partitions owned now); the JSON has "sources"
     // only when there are any.
     std::vector<source_figures> sources;
+    // invalid_records by reason (malformed, too_long, schema, bad_time), the reasons seen only;
+    // the JSON has "bad_records" (an object) and "last_bad_record" only when there are any.
+    std::vector<std::pair<std::string, std::uint64_t>> bad_records;
+    std::optional<bad_record_status> last_bad_record;
 
     bool operator==(const query_figures&) const = default;
 };

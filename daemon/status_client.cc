@@ -74,6 +74,26 @@ std::vector<std::string> row(const query_status& q) {
             failing(q.failing_checks, q.nodes.size() > 1)};
 }
 
+// "sensors/quality: invalid records: bad_time 3, malformed 1; latest: node quality, input
+// readings, /data/a.jsonl offset 120: ts: \"…\": no time zone: …"
+std::string bad_records_line(const query_status& q) {
+    const query_figures& f = *q.figures;
+    std::string s = or_dash(q.pipeline) + "/" + or_dash(q.query) + ": invalid records: ";
+    for (std::size_t i = 0; i < f.bad_records.size(); ++i) {
+        if (i > 0) s += ", ";
+        s += fmt::format("{} {}", f.bad_records[i].first, f.bad_records[i].second);
+    }
+    if (const auto& b = f.last_bad_record) {
+        s += "; latest: node " + or_dash(b->node) + ", input " + or_dash(b->input);
+        if (!b->source.empty()) s += ", " + b->source;
+        if (b->offset) s += fmt::format(" offset {}", *b->offset);
+        s += ": ";
+        if (!b->field.empty()) s += b->field + ": ";
+        s += b->message;
+    }
+    return s;
+}
+
 }  // namespace
 
 int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
@@ -138,6 +158,11 @@ void print_status_table(const daemon_status& status, std::ostream& out) {
             if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
         }
         out << line << '\n';
+    }
+    // Below the table, what the INVALID column holds: by reason, and the latest example.
+    for (const auto& q : status.queries) {
+        if (!q.figures || q.figures->bad_records.empty()) continue;
+        out << bad_records_line(q) << '\n';
     }
 }
 

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -252,6 +253,15 @@ class supervisor {
                 f.results = c.results.load();
                 f.checkpoints = c.checkpoints.load();
                 f.sources = running.sources();
+                // By reason name, as the JSON object reads back.
+                for (std::size_t r = 0; r < c.invalid_by_reason.size(); ++r) {
+                    const std::uint64_t n = c.invalid_by_reason[r].load();
+                    if (n > 0) {
+                        f.bad_records.emplace_back(to_string(static_cast<invalid_reason>(r)), n);
+                    }
+                }
+                std::sort(f.bad_records.begin(), f.bad_records.end());
+                f.last_bad_record = running.last_bad_record();
             } else {
                 q.state = "starting";
             }

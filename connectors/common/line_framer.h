@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "core/record/padded_buffer.h"
 
@@ -56,9 +57,11 @@ class line_framer {
     // was (until more bytes arrive or the stream ends).
     piece next();
 
-    // Hands over every ready piece: `on_lines(std::string_view)` per run of lines,
-    // `on_too_long(std::uint64_t offset)` per over-long line. Each returns whether to go on
-    // (false: the input was paused or stopped meanwhile). True when nothing ready is left.
+    // Hands over every ready piece: `on_lines(std::string_view lines)` — or
+    // `on_lines(lines, std::uint64_t offset)`, with the stream offset of the first line — per
+    // run of lines, `on_too_long(std::uint64_t offset)` per over-long line. Each returns
+    // whether to go on (false: the input was paused or stopped meanwhile). True when nothing
+    // ready is left.
     template <class OnLines, class OnTooLong>
     bool drain(OnLines&& on_lines, OnTooLong&& on_too_long) {
         for (;;) {
@@ -67,7 +70,11 @@ class line_framer {
                 case piece::kind::none:
                     return true;
                 case piece::kind::lines:
-                    if (!on_lines(p.lines)) return false;
+                    if constexpr (std::is_invocable_v<OnLines&, std::string_view, std::uint64_t>) {
+                        if (!on_lines(p.lines, p.offset)) return false;
+                    } else {
+                        if (!on_lines(p.lines)) return false;
+                    }
                     break;
                 case piece::kind::too_long:
                     if (!on_too_long(p.offset)) return false;

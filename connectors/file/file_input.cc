@@ -655,8 +655,11 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     // ready is delivered or the input is paused or stopped in a callback.
     void deliver(tracked_file& f) {
         f.framer.drain(
-            [this](std::string_view lines) {
-                events_->on_records("", record_delivery{.bytes = lines});
+            [this, &f](std::string_view lines, std::uint64_t offset) {
+                events_->on_records("",
+                                    record_delivery{.bytes = lines,
+                                                    .origin = f.path,
+                                                    .offset = static_cast<std::int64_t>(offset)});
                 return !paused_ && !stopped_;
             },
             [this, &f](std::uint64_t at) {

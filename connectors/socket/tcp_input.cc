@@ -308,8 +308,12 @@ class tcp_impl : public std::enable_shared_from_this<tcp_impl> {
     void process(const connection_ptr& c) {
         auto go_on = [this, &c] { return !paused_ && !stopped_ && !c->closed; };
         const bool all = c->framer.drain(
-            [this, &go_on](std::string_view lines) {
-                events_->on_records("", record_delivery{.bytes = lines});
+            [this, &c, &go_on](std::string_view lines, std::uint64_t offset) {
+                // The client's address names it; offsets count from its connection's start.
+                events_->on_records("",
+                                    record_delivery{.bytes = lines,
+                                                    .origin = c->peer,
+                                                    .offset = static_cast<std::int64_t>(offset)});
                 return go_on();
             },
             [this, &c, &go_on](std::uint64_t) {

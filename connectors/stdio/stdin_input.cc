@@ -109,8 +109,11 @@ class stdin_impl : public std::enable_shared_from_this<stdin_impl> {
     // Hands over what the framer holds, then reads on (or ends).
     void process() {
         const bool all = framer_.drain(
-            [this](std::string_view lines) {
-                events_->on_records("", record_delivery{.bytes = lines});
+            [this](std::string_view lines, std::uint64_t offset) {
+                events_->on_records("",
+                                    record_delivery{.bytes = lines,
+                                                    .origin = "stdin",
+                                                    .offset = static_cast<std::int64_t>(offset)});
                 return !paused_ && !stopped_;
             },
             [this](std::uint64_t) {

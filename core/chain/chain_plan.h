@@ -53,8 +53,9 @@ struct source_ref {
 
 struct event_time_plan {
     time::time_parser parser;
-    std::string field;   // as written, for messages
-    std::string format;  // as written
+    std::string field;     // as written, for messages
+    std::string format;    // as written
+    std::string timezone;  // as written; "" when not given (UTC)
     std::uint32_t slot = 0;
 };
 
@@ -67,7 +68,9 @@ struct node_plan {
     // Steps, in the order records meet them. (A join step goes between transforms and event
     // time: it is compiled here and runs in node_chain::run_node.)
     std::optional<schema::schema_description> schema;
-    std::optional<output_index> dead_letter;  // schema violators, as they were read
+    // Records the node cannot use (decode failures of inputs it reads, schema violators,
+    // unreadable event times), as they were read, with where and why.
+    std::optional<output_index> dead_letter;
     std::vector<transform_plan> transforms;
     // The fields visible after the transforms: name -> slot (derived records are written
     // from these when the transforms reshaped the record or it has no raw line, as CSV).

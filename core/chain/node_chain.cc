@@ -43,12 +43,35 @@ struct node_chain::flow {
     record_batch batch;
     std::vector<std::string_view> raw;  // JSON lines, or CSV rows when `csv` is set
     decode::csv_decoder* csv = nullptr;
+    // Where the records were read (for dead letters and messages): the input, its source as
+    // people name it, and what maps a raw text to its offset there — the bytes the texts point
+    // into, the offset of their first byte, and per-record ends and metadata (Kafka offsets).
+    std::size_t input = 0;
+    std::string_view source;
+    const char* base = nullptr;
+    std::int64_t base_offset = -1;
+    std::span<const std::uint32_t> ends;
+    std::span<const record_metadata> metadata;
+    std::size_t decode_invalid = 0;  // records the decoder refused (malformed, too_long)
+    // Per record, for the dead letters: its schema violation (empty: none), and how many
+    // records the event time step refused.
+    std::vector<std::uint32_t> verdict;
+    std::size_t bad_time = 0;
 
     void reset(std::size_t slots) {
         batch.clear();
         batch.slots = slots;
         raw.clear();
         csv = nullptr;
+        input = 0;
+        source = {};
+        base = nullptr;
+        base_offset = -1;
+        ends = {};
+        metadata = {};
+        decode_invalid = 0;
+        verdict.clear();
+        bad_time = 0;
     }
 
     void copy_from(const flow& other) {
@@ -57,6 +80,15 @@ struct node_chain::flow {
         batch.status = other.batch.status;
         raw = other.raw;
         csv = other.csv;
+        input = other.input;
+        source = other.source;
+        base = other.base;
+        base_offset = other.base_offset;
+        ends = other.ends;
+        metadata = other.metadata;
+        decode_invalid = other.decode_invalid;
+        verdict = other.verdict;
+        bad_time = other.bad_time;
     }
 
     // Keeps the records for which keep(i) is true, in order; returns how many were dropped.
@@ -72,6 +104,7 @@ struct node_chain::flow {
                              batch.slots * sizeof(field_value));
                 batch.status[out] = batch.status[i];
                 raw[out] = raw[i];
+                if (!verdict.empty()) verdict[out] = verdict[i];
             }
             ++out;
         }
@@ -79,6 +112,7 @@ struct node_chain::flow {
         batch.values.resize(out * batch.slots);
         batch.status.resize(out);
         raw.resize(out);
+        if (!verdict.empty()) verdict.resize(out);
         return dropped;
     }
 };
@@ -97,6 +131,9 @@ struct node_chain::input_state {
     // A CSV record that spans deliveries (a quoted cell with a newline), kept for the next.
     std::string csv_carry;
     std::string csv_buffer;
+    // Where csv_carry was read: its source and the offset of its first byte (-1: unknown).
+    std::string carry_origin;
+    std::int64_t carry_offset = -1;
     std::vector<reader> readers;
     // The input's live sources; for each, per reader, the engine source its records feed
     // (k_no_engine_source for readers without an engine).
@@ -194,6 +231,8 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         for (const auto& src : initial_sources[i]) add_source(i, src, wall_now);
     }
+    stats_.bad_time.assign(nodes_.size(), 0);
+    stats_.dead_letters.assign(nodes_.size(), 0);
     // Results go out while a window closes for many groups, not all at its end.
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         if (!nodes_[n]->engine) continue;
@@ -253,6 +292,10 @@ std::size_t node_chain::find_source(input_state& in, std::string_view source) {
 
 void node_chain::decode(input_state& in, const record_delivery& records, bool end_of_data,
                         flow& f) {
+    f.base = records.bytes.data();
+    f.base_offset = records.offset;
+    f.ends = records.ends;
+    f.metadata = records.metadata;
     if (in.csv) {
         f.csv = in.csv.get();
         if (!records.ends.empty()) {
@@ -267,13 +310,24 @@ void node_chain::decode(input_state& in, const record_delivery& records, bool en
         }
         // The decoder reads past the end (padding), and a record may span deliveries: decode
         // from the carried bytes plus the new ones, keep what is not consumed.
+        if (in.csv_carry.empty()) {
+            in.carry_offset = records.offset;
+            in.carry_origin.assign(records.origin);
+        } else if (!end_of_data && records.offset >= 0 && in.carry_offset >= 0 &&
+                   records.offset !=
+                       in.carry_offset + static_cast<std::int64_t>(in.csv_carry.size())) {
+            in.carry_offset = -1;  // not the continuation it follows: offsets unknown
+        }
         in.csv_buffer.assign(in.csv_carry);
         in.csv_buffer.append(records.bytes);
         const std::size_t size = in.csv_buffer.size();
         in.csv_buffer.append(k_record_padding, '\0');
+        f.base = in.csv_buffer.data();
+        f.base_offset = in.carry_offset;
         const auto result =
             in.csv->decode({in.csv_buffer.data(), size}, f.batch, end_of_data, &f.raw);
         in.csv_carry.assign(in.csv_buffer.data() + result.consumed, size - result.consumed);
+        if (in.carry_offset >= 0) in.carry_offset += static_cast<std::int64_t>(result.consumed);
         // The batch's strings and the rows point into csv_buffer, which stays as it is until
         // the next call; the carried rest was copied out above.
         return;
@@ -303,6 +357,8 @@ void node_chain::deliver(std::size_t input, std::string_view source, const recor
     // faults per buffer).
     flow& f = *flow_;
     f.reset(plan_->fields.size());
+    f.input = input;
+    f.source = records.origin.empty() ? std::string_view(in.sources[s].id) : records.origin;
     decode(in, records, false, f);
     accept(input, s, records.bytes.size(), f, wall_now);
 }
@@ -312,8 +368,14 @@ void node_chain::end_input(std::size_t input, time::timestamp_ns wall_now) {
     if (!in.csv || in.csv_carry.empty() || in.sources.empty()) return;
     flow f;
     f.reset(plan_->fields.size());
-    decode(in, record_delivery{}, true, f);
-    accept(input, std::min(in.last_source, in.sources.size() - 1), 0, f, wall_now);
+    const std::size_t source = std::min(in.last_source, in.sources.size() - 1);
+    f.input = input;
+    record_delivery rest;
+    rest.origin = in.carry_origin;
+    rest.offset = in.carry_offset;
+    f.source = rest.origin.empty() ? std::string_view(in.sources[source].id) : rest.origin;
+    decode(in, rest, true, f);
+    accept(input, source, 0, f, wall_now);
 }
 
 void node_chain::accept(std::size_t input, std::size_t source, std::size_t bytes, flow& f,
@@ -325,9 +387,16 @@ void node_chain::accept(std::size_t input, std::size_t source, std::size_t bytes
         if (f.batch.status[i] == invalid_reason::none) continue;
         if (invalid++ == 0) first = i;
     }
+    f.decode_invalid = invalid;
     stats_.records += f.batch.size();
-    if (!sink_.on_decoded(input, f.batch.size(), bytes, invalid,
-                          invalid > 0 ? f.batch.status[first] : invalid_reason::none, first)) {
+    bool go_on = true;
+    if (invalid > 0) {
+        const record_problem problem = decode_problem(f, first);
+        go_on = sink_.on_decoded(input, f.batch.size(), bytes, invalid, &problem);
+    } else {
+        go_on = sink_.on_decoded(input, f.batch.size(), bytes, 0, nullptr);
+    }
+    if (!go_on) {
         stopped_ = true;
         return;
     }
@@ -337,17 +406,17 @@ void node_chain::accept(std::size_t input, std::size_t source, std::size_t bytes
     const auto& engine_source = in.sources[source].engine_source;
     for (std::size_t r = 0; r < readers.size() && !stopped_; ++r) {
         if (r + 1 == readers.size()) {
-            run_node(readers[r].node, engine_source[r], f, wall_now);
+            run_node(readers[r].node, engine_source[r], f, wall_now, true);
         } else {
             flow copy;  // another reader transforms its own copy
             copy.copy_from(f);
-            run_node(readers[r].node, engine_source[r], copy, wall_now);
+            run_node(readers[r].node, engine_source[r], copy, wall_now, true);
         }
     }
 }
 
 void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& f,
-                          time::timestamp_ns wall_now) {
+                          time::timestamp_ns wall_now, bool from_input) {
     const node_plan& node = plan_->nodes[index];
     node_state& state = *nodes_[index];
     scratch_.reset();
@@ -358,26 +427,28 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
         if (summary.invalid > 0) {
             std::size_t first_bad = 0;
             while (!verdicts_.invalid(first_bad)) ++first_bad;
+            const record_problem first =
+                schema_problem(index, f, first_bad, verdicts_.first[first_bad]);
             if (node.schema->on_invalid == schema::invalid_action::fail) {
                 stopped_ = true;
-                sink_.on_failure("node \"" + node.name + "\": a record violates the schema (" +
-                                 std::string(rules->reason(verdicts_.first[first_bad])) +
-                                 "); schema.on_invalid is fail");
+                std::string where;
+                if (!first.source.empty()) where = " in " + std::string(first.source);
+                if (first.offset >= 0) where += " at offset " + std::to_string(first.offset);
+                sink_.on_failure("node \"" + node.name + "\": a record of input \"" +
+                                 plan_->inputs[first.input].name + "\"" + where +
+                                 " violates the schema (" + std::string(first.field) + ": " +
+                                 first.message + "); schema.on_invalid is fail");
                 return;
             }
-            if (node.dead_letter && sink_.admit(index, *node.dead_letter, summary.invalid)) {
-                for (std::size_t i = 0; i < f.batch.size(); ++i) {
-                    if (!verdicts_.invalid(i)) continue;
-                    // The record as it was read, before any transform.
-                    sink_.write_record(*node.dead_letter, record_json(node, f, i, true));
-                }
-            }
+            // The violations travel with their records to the dead letters (written in record
+            // order once the node is through with them).
+            if (node.dead_letter) f.verdict = verdicts_.first;
             if (node.schema->on_invalid == schema::invalid_action::keep) {
                 for (std::size_t i = 0; i < f.batch.size(); ++i) {
                     if (verdicts_.invalid(i)) f.batch.status[i] = invalid_reason::schema_kept;
                 }
             }
-            if (!sink_.on_schema_invalid(index, summary.invalid)) {
+            if (!sink_.on_rejected(index, summary.invalid, first)) {
                 stopped_ = true;
                 return;
             }
@@ -409,23 +480,18 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
 
     engine::node_engine* e = state.engine.get();
     if (e == nullptr) {
+        write_dead_letters(index, f, from_input);
+        f.verdict.clear();  // this node's: the nodes reading on have their own
         route_derived(index, f, wall_now);
         return;
     }
 
     // Event time, then the engine.
-    times_.clear();
-    if (node.time) {
-        times_.reserve(f.batch.size());
-        for (std::size_t i = 0; i < f.batch.size(); ++i) {
-            time::timestamp_ns t = window::k_no_time;
-            if (!usable(f.batch.status[i]) ||
-                !node.time->parser.parse(f.batch.record(i)[node.time->slot], t)) {
-                t = window::k_no_time;
-            }
-            times_.push_back(t);
-        }
+    if (!read_event_times(index, f)) {
+        stopped_ = true;
+        return;
     }
+    write_dead_letters(index, f, from_input);
     late_.clear();
     const bool want_late = node.late_output.has_value();
     e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr, engine_source);
@@ -433,6 +499,176 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
         for (auto i : late_) sink_.write_record(*node.late_output, record_json(node, f, i));
     }
     dispatch(index);
+}
+
+bool node_chain::read_event_times(std::size_t index, flow& f) {
+    const node_plan& node = plan_->nodes[index];
+    times_.clear();
+    f.bad_time = 0;
+    if (!node.time) return true;
+    times_.reserve(f.batch.size());
+    std::size_t first_bad = 0;
+    for (std::size_t i = 0; i < f.batch.size(); ++i) {
+        time::timestamp_ns t = window::k_no_time;
+        if (usable(f.batch.status[i]) &&
+            !node.time->parser.parse(f.batch.record(i)[node.time->slot], t)) {
+            t = window::k_no_time;
+            // Dropped, and said so: counted, reported and dead-lettered.
+            f.batch.status[i] = invalid_reason::bad_time;
+            if (f.bad_time++ == 0) first_bad = i;
+        }
+        times_.push_back(t);
+    }
+    if (f.bad_time == 0) return true;
+    stats_.bad_time[index] += f.bad_time;
+    return sink_.on_rejected(index, f.bad_time, time_problem(index, f, first_bad));
+}
+
+void node_chain::write_dead_letters(std::size_t index, const flow& f, bool from_input) {
+    const node_plan& node = plan_->nodes[index];
+    const bool decoded_badly = from_input && f.decode_invalid > 0;
+    if (!node.dead_letter || (!decoded_badly && f.verdict.empty() && f.bad_time == 0)) return;
+    // One dead letter per record, for the first step that refused it, in record order (so the
+    // letters do not depend on how deliveries cut the stream).
+    enum class kind { none, decode, schema, time };
+    auto kind_of = [&](std::size_t i) {
+        const invalid_reason r = f.batch.status[i];
+        if (decoded_badly && (r == invalid_reason::malformed || r == invalid_reason::too_long)) {
+            return kind::decode;
+        }
+        if (!f.verdict.empty() && f.verdict[i] != schema::k_no_violation) return kind::schema;
+        if (r == invalid_reason::bad_time) return kind::time;
+        return kind::none;
+    };
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < f.batch.size(); ++i) count += kind_of(i) != kind::none;
+    if (count == 0 || !sink_.admit(index, *node.dead_letter, count)) return;
+    for (std::size_t i = 0; i < f.batch.size(); ++i) {
+        switch (kind_of(i)) {
+            case kind::decode:
+                write_dead_letter(index, f, i, decode_problem(f, i), false);
+                break;
+            case kind::schema:
+                write_dead_letter(index, f, i, schema_problem(index, f, i, f.verdict[i]), true);
+                break;
+            case kind::time:
+                write_dead_letter(index, f, i, time_problem(index, f, i), true);
+                break;
+            case kind::none:
+                break;
+        }
+    }
+}
+
+record_problem node_chain::schema_problem(std::size_t index, const flow& f, std::size_t i,
+                                          std::uint32_t code) const {
+    const schema::record_schema& rules = *nodes_[index]->schema;
+    record_problem p = locate(f, i);
+    p.reason = invalid_reason::schema;
+    p.field = rules.fields()[schema::violation_field(code)].name;
+    p.rule = schema::to_string(schema::violation_rule(code));
+    // The reason names the field first: the field is said apart here.
+    std::string_view text = rules.reason(code);
+    if (text.starts_with(p.field) && text.substr(p.field.size()).starts_with(": ")) {
+        text.remove_prefix(p.field.size() + 2);
+    }
+    p.message = std::string(text);
+    return p;
+}
+
+record_problem node_chain::time_problem(std::size_t index, const flow& f, std::size_t i) const {
+    const event_time_plan& time = *plan_->nodes[index].time;
+    record_problem p = locate(f, i);
+    p.reason = invalid_reason::bad_time;
+    p.field = time.field;
+    p.rule = "time";
+    p.message = time.parser.explain(f.batch.record(i)[time.slot]);
+    return p;
+}
+
+record_problem node_chain::locate(const flow& f, std::size_t i) const {
+    record_problem p;
+    p.input = f.input;
+    p.source = f.source;
+    const std::string_view raw = f.raw[i];
+    if (raw.empty() || f.base == nullptr || raw.data() < f.base) return p;
+    const auto at = static_cast<std::int64_t>(raw.data() - f.base);
+    if (!f.metadata.empty()) {
+        // Whole records: the record whose bytes hold `at` gives its own offset.
+        const auto end =
+            std::upper_bound(f.ends.begin(), f.ends.end(), static_cast<std::uint32_t>(at));
+        const auto k = static_cast<std::size_t>(end - f.ends.begin());
+        if (k < f.metadata.size() && f.metadata[k].offset >= 0) {
+            p.offset = f.metadata[k].offset;
+            return p;
+        }
+    }
+    if (f.base_offset >= 0) p.offset = f.base_offset + at;
+    return p;
+}
+
+record_problem node_chain::decode_problem(const flow& f, std::size_t i) const {
+    record_problem p = locate(f, i);
+    p.reason = f.batch.status[i];
+    p.rule = to_string(p.reason);
+    const chain_plan& plan = *plan_;
+    if (p.reason == invalid_reason::too_long) {
+        p.message = "longer than the input's max_record_size (" +
+                    std::to_string(plan.inputs[f.input].decode.max_record_size) + " bytes)";
+    } else if (f.csv != nullptr) {
+        const std::size_t columns = f.csv->columns().size();
+        p.message = columns == 0 ? "not a CSV row"
+                                 : "not a CSV row of " + std::to_string(columns) +
+                                       " cells (as the header's columns), or a quote out of place";
+    } else {
+        p.message = "not a JSON object on one line";
+    }
+    return p;
+}
+
+void node_chain::write_dead_letter(std::size_t index, const flow& f, std::size_t i,
+                                   const record_problem& problem, bool structured) {
+    const node_plan& node = plan_->nodes[index];
+    std::string& out = dead_letter_json_;
+    out.clear();
+    out += "{\"pipeline\":";
+    append_json_string(plan_->pipeline, out);
+    out += ",\"node\":";
+    append_json_string(node.name, out);
+    out += ",\"input\":";
+    append_json_string(plan_->inputs[problem.input].name, out);
+    out += ",\"source\":";
+    append_json_string(problem.source, out);
+    out += ",\"offset\":";
+    out += problem.offset >= 0 ? std::to_string(problem.offset) : std::string("null");
+    out += ",\"reason\":{\"field\":";
+    if (problem.field.empty()) {
+        out += "null";
+    } else {
+        append_json_string(problem.field, out);
+    }
+    out += ",\"rule\":";
+    append_json_string(problem.rule, out);
+    out += ",\"message\":";
+    append_json_string(problem.message, out);
+    out += '}';
+    const std::string_view record = structured ? record_json(node, f, i, true) : std::string_view();
+    if (structured && record.starts_with('{') && !record.starts_with("{\"_raw\":")) {
+        out += ",\"record\":";
+        const std::size_t at = out.size();
+        out += record;
+        // A record of several lines (a pretty-printed message): a line end outside a string is
+        // only space, and a dead letter is one line.
+        std::replace_if(
+            out.begin() + static_cast<std::ptrdiff_t>(at), out.end(),
+            [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    } else {
+        out += ",\"_raw\":";
+        append_json_string(f.raw[i], out);
+    }
+    out += '}';
+    ++stats_.dead_letters[index];
+    sink_.write_record(*node.dead_letter, out);
 }
 
 void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wall_now) {
@@ -448,11 +684,11 @@ void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wa
     const node_state& state = *nodes_[index];
     for (std::size_t r = 0; r < state.readers.size() && !stopped_; ++r) {
         if (r + 1 == state.readers.size()) {
-            run_node(state.readers[r].node, state.reader_source[r], f, wall_now);
+            run_node(state.readers[r].node, state.reader_source[r], f, wall_now, false);
         } else {
             flow copy;
             copy.copy_from(f);
-            run_node(state.readers[r].node, state.reader_source[r], copy, wall_now);
+            run_node(state.readers[r].node, state.reader_source[r], copy, wall_now, false);
         }
     }
 }

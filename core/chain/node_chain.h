@@ -27,21 +27,34 @@
 
 namespace weir::chain {
 
+// A record the chain could not use, as log lines and dead letters describe it. Its views are
+// valid during the sink call that hands it over.
+struct record_problem {
+    std::size_t input = 0;     // where it was read: chain_plan::inputs
+    std::string_view source;   // a file's path, a Kafka "topic/partition"; "" when not known
+    std::int64_t offset = -1;  // a byte offset in the file, a Kafka message offset; -1: unknown
+    invalid_reason reason = invalid_reason::none;  // malformed, too_long, schema, bad_time
+    std::string_view field;  // the field at fault; "" for the record as a whole
+    std::string_view rule;   // what it broke: malformed, too_long, a schema rule, time
+    std::string message;     // for people, e.g. `"2026-12-03 10:00:00": no time zone: …`
+};
+
 // Where the chain's products go. Called on the chain's strand, from inside the chain's calls.
 class chain_sink {
   public:
     virtual ~chain_sink() = default;
 
     // A delivery of input `input` was decoded into `records` records, `invalid` of them
-    // unusable (malformed, too long; the first is record `first_invalid` of the delivery, for
-    // `reason`). False: stop here — the query failed, nothing of the delivery goes on.
+    // unusable (malformed, too long); `first` describes the first of those (null when
+    // invalid is 0). False: stop here — the query failed, nothing of the delivery goes on.
     virtual bool on_decoded(std::size_t input, std::size_t records, std::size_t bytes,
-                            std::size_t invalid, invalid_reason reason,
-                            std::size_t first_invalid) = 0;
+                            std::size_t invalid, const record_problem* first) = 0;
 
-    // Node `node`'s schema rejected `invalid` records of a batch (on_invalid: drop or keep;
-    // dead letters are written already). False: stop — the query failed.
-    virtual bool on_schema_invalid(std::size_t node, std::size_t invalid) = 0;
+    // Node `node` could not use `count` records of a batch: its schema rejected them
+    // (on_invalid: drop or keep), or their event time is unreadable (bad_time, then dropped).
+    // `first` describes the first; dead letters are written already. False: stop — the query
+    // failed.
+    virtual bool on_rejected(std::size_t node, std::size_t count, const record_problem& first) = 0;
 
     // The query cannot go on (a record violates a schema with on_invalid: fail). The chain
     // stops the delivery under way; the sink fails the query.
@@ -62,6 +75,10 @@ class chain_sink {
 struct chain_stats {
     std::uint64_t records = 0;   // decoded, valid or not
     std::uint64_t filtered = 0;  // dropped by `filter` transforms
+    // Per node (plan order): records dropped for an unreadable event time (the engine counts
+    // them invalid too), and dead letters written.
+    std::vector<std::uint64_t> bad_time;
+    std::vector<std::uint64_t> dead_letters;
 };
 
 class node_chain {
@@ -137,8 +154,26 @@ class node_chain {
     void decode(input_state& in, const record_delivery& records, bool end_of_data, flow& f);
     void accept(std::size_t input, std::size_t source, std::size_t bytes, flow& f,
                 time::timestamp_ns wall_now);
+    // `from_input`: the flow comes straight from an input (not from an upstream node), so the
+    // records it could not decode are this node's to dead-letter.
     void run_node(std::size_t node, std::uint32_t engine_source, flow& f,
-                  time::timestamp_ns wall_now);
+                  time::timestamp_ns wall_now, bool from_input);
+    // Event times of the batch into times_; records whose time is unreadable become bad_time
+    // and are reported. False when the sink said stop.
+    bool read_event_times(std::size_t node, flow& f);
+    // The records of the flow that node `node` refused (decode failures when `from_input`,
+    // schema violations, unreadable times) to its dead_letter, in record order.
+    void write_dead_letters(std::size_t node, const flow& f, bool from_input);
+    // Where record i of the flow was read, and what is wrong with it.
+    record_problem locate(const flow& f, std::size_t i) const;
+    record_problem decode_problem(const flow& f, std::size_t i) const;
+    record_problem schema_problem(std::size_t node, const flow& f, std::size_t i,
+                                  std::uint32_t code) const;
+    record_problem time_problem(std::size_t node, const flow& f, std::size_t i) const;
+    // One dead letter of node `node`: the record with where it was read and why it is refused.
+    // `structured`: the record was decoded (else only its text is kept, as `_raw`).
+    void write_dead_letter(std::size_t node, const flow& f, std::size_t i,
+                           const record_problem& problem, bool structured);
     void route_derived(std::size_t node, flow& f, time::timestamp_ns wall_now);
     void dispatch(std::size_t node);
     std::string_view record_json(const node_plan& node, const flow& f, std::size_t i,
@@ -161,6 +196,7 @@ class node_chain {
     schema::schema_verdicts verdicts_;
     schema::schema_stats schema_stats_;
     std::string record_json_;
+    std::string dead_letter_json_;
     std::vector<std::pair<std::string_view, field_value>> csv_cells_;
     arena csv_strings_;
 };

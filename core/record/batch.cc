@@ -11,8 +11,8 @@ const char* to_string(invalid_reason r) {
             return "malformed";
         case invalid_reason::too_long:
             return "too_long";
-        case invalid_reason::missing_time:
-            return "missing_time";
+        case invalid_reason::bad_time:
+            return "bad_time";
         case invalid_reason::schema:
             return "schema";
         case invalid_reason::schema_kept:

@@ -17,11 +17,11 @@ namespace weir {
 // `error_type` label of weir_input_errors_total).
 enum class invalid_reason : std::uint8_t {
     none,
-    malformed,     // not a JSON object / not a CSV row of the header's width
-    too_long,      // longer than the input's max_record_size
-    missing_time,  // the time field is absent, null or unreadable
-    schema,        // a `schema:` rule failed (on_invalid: drop or fail)
-    schema_kept,   // a `schema:` rule failed, on_invalid: keep: usable, and counted invalid
+    malformed,    // not a JSON object / not a CSV row of the header's width
+    too_long,     // longer than the input's max_record_size
+    bad_time,     // the node's time field is absent, null or unreadable
+    schema,       // a `schema:` rule failed (on_invalid: drop or fail)
+    schema_kept,  // a `schema:` rule failed, on_invalid: keep: usable, and counted invalid
 };
 
 const char* to_string(invalid_reason r);

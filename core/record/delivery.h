@@ -31,6 +31,12 @@ struct record_delivery {
     std::span<const std::uint32_t> ends;
     // Empty, or one entry per record (then `ends` is given too).
     std::span<const record_metadata> metadata;
+    // Where the bytes were read, for dead letters and messages about bad records: the source
+    // as people name it (a file's path; empty: the source id names it, as a Kafka
+    // "topic/partition" does), and the byte offset of bytes[0] there (-1: not known). A record
+    // with metadata gives its own offset (a Kafka message's) instead.
+    std::string_view origin;
+    std::int64_t offset = -1;
 };
 
 }  // namespace weir

@@ -1,9 +1,14 @@
 // Event-time parsing and formatting; see timestamp.h for the accepted forms.
 #include "core/time/timestamp.h"
 
+#include <date/tz.h>
+
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 
 namespace weir::time {
 
@@ -246,6 +251,46 @@ std::string format_rfc3339_ms(timestamp_ns t) {
     return s;
 }
 
+std::optional<time_zone> time_zone::find(std::string_view name, std::string* error) {
+    time_zone z;
+    if (name == "UTC" || name == "Z") return z;
+    if (!name.empty() && (name[0] == '+' || name[0] == '-')) {
+        std::int64_t offset = 0;
+        const char* end = name.data() + name.size();
+        if (read_zone(name.data(), end, offset, true) == end) {
+            z.offset_ = offset;
+            return z;
+        }
+        if (error) {
+            *error = "expected an offset such as \"+02:00\", \"+0200\" or \"-05\", got \"" +
+                     std::string(name) + "\"";
+        }
+        return std::nullopt;
+    }
+    try {
+        // Thread-safe; the database (and each zone's rules) is read once, then shared.
+        z.zone_ = date::locate_zone(std::string(name));
+        return z;
+    } catch (const std::exception& e) {
+        if (error) {
+            *error = "unknown time zone \"" + std::string(name) +
+                     "\": expected an IANA name such as \"Europe/Berlin\" (from the system's "
+                     "time zone database, /usr/share/zoneinfo), UTC, or an offset such as "
+                     "\"+02:00\"";
+        }
+        return std::nullopt;
+    }
+}
+
+std::int64_t time_zone::to_utc(std::int64_t local_seconds) const {
+    if (zone_ == nullptr) return local_seconds - offset_;
+    const date::local_seconds local{std::chrono::seconds(local_seconds)};
+    // `first` is the rule in force before an ambiguous or skipped local time, and the only one
+    // of a unique one: its offset gives the first occurrence, or a skipped time moved forward.
+    const date::local_info info = zone_->get_info(local);
+    return local_seconds - info.first.offset.count();
+}
+
 std::optional<time_parser> time_parser::compile(std::string_view format, error* err) {
     auto fail = [&](std::size_t offset, std::string message) -> std::optional<time_parser> {
         if (err) *err = {offset, std::move(message)};
@@ -293,7 +338,100 @@ std::optional<time_parser> time_parser::compile(std::string_view format, error* 
                                    "%s %T %F %%");
         }
     }
+    p.local_ = std::none_of(p.steps_.begin(), p.steps_.end(), [](const step& st) {
+        return st.conversion == 'z' || st.conversion == 's';
+    });
     return p;
+}
+
+namespace {
+
+// The epoch format a number of this size most likely is (times between 1973 and 5138).
+const char* epoch_unit_of(double v) {
+    const double a = std::fabs(v);
+    if (a < 1e11) return "epoch_s";
+    if (a < 1e14) return "epoch_ms";
+    if (a < 1e17) return "epoch_us";
+    return "epoch_ns";
+}
+
+bool is_number_text(std::string_view text) {
+    double v;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// A pattern that reads `text`, an RFC 3339 date-time without its zone: the same separators,
+// with %f when it has a fraction. Empty when `text` is not one.
+std::string local_time_pattern(std::string_view text) {
+    if (text.size() < 19 || text.size() > 40) return "";
+    char buf[48];
+    std::memcpy(buf, text.data(), text.size());
+    buf[text.size()] = 'Z';
+    timestamp_ns t;
+    if (!parse_rfc3339({buf, text.size() + 1}, t)) return "";
+    std::string pattern = "%Y-%m-%d";
+    pattern += text[10] == ' ' ? ' ' : 'T';
+    pattern += "%H:%M:%S";
+    if (text.size() > 19) pattern += ".%f";
+    return pattern;
+}
+
+std::string quoted_text(std::string_view text) {
+    constexpr std::size_t k_shown = 64;
+    std::string out = "\"";
+    for (const char c : text.substr(0, k_shown)) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+    }
+    if (text.size() > k_shown) out += "…";
+    out += '"';
+    return out;
+}
+
+}  // namespace
+
+std::string time_parser::explain(const field_value& v) const {
+    timestamp_ns t;
+    if (parse(v, t)) return "";
+    const bool epoch = kind_ != kind::rfc3339 && kind_ != kind::pattern;
+    switch (v.kind) {
+        case value_kind::absent:
+            return "the field is absent";
+        case value_kind::null:
+            return "the field is null";
+        case value_kind::number: {
+            if (epoch) return "the number is out of range";
+            std::string unit = epoch_unit_of(v.number);
+            return "a number, not a date-time text: try format: " + unit;
+        }
+        case value_kind::string:
+            break;
+        default:
+            return "not a string or number";
+    }
+    const std::string_view text = v.string();
+    const std::string shown = quoted_text(text);
+    if (epoch) {
+        if (parse_rfc3339(text, t)) return shown + " is an RFC 3339 time: try format: rfc3339";
+        if (is_number_text(text)) return shown + " is out of range";
+        return shown + " is not a number";
+    }
+    if (const std::string pattern = local_time_pattern(text); !pattern.empty()) {
+        if (kind_ == kind::rfc3339) {
+            return shown + ": no time zone: try format: \"" + pattern + "\" and timezone:";
+        }
+    }
+    if (is_number_text(text)) {
+        double d = 0;
+        std::from_chars(text.data(), text.data() + text.size(), d);
+        return shown + " is a number: try format: " + epoch_unit_of(d);
+    }
+    if (kind_ == kind::rfc3339) {
+        return shown + " is not an RFC 3339 date-time such as \"2026-11-20T10:00:00Z\"";
+    }
+    if (parse_rfc3339(text, t)) return shown + " is an RFC 3339 time: try format: rfc3339";
+    return shown + " does not match the format's pattern";
 }
 
 bool time_parser::parse(const field_value& v, timestamp_ns& out) const {
@@ -505,6 +643,7 @@ bool time_parser::parse_pattern(std::string_view text, timestamp_ns& out) const 
         return false;
     }
     if (s == 60) return false;  // patterns name no leap seconds
+    if (local_ && !zone_.is_utc()) seconds = zone_.to_utc(seconds);
     return combine(seconds - offset, nanos, out);
 }
 

@@ -1,6 +1,7 @@
 // Event time: parsing a record's time field (RFC 3339, epoch numbers, strftime-style patterns)
 // into nanoseconds since the Unix epoch, and formatting results' RFC 3339 UTC times.
-// Parsing is hot-path code: no allocation, no exceptions, no locale, no time zone database.
+// Parsing is hot-path code: no allocation, no exceptions, no locale. The time zone database is
+// read when a zone is looked up (set-up code), never while parsing.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "core/record/field_value.h"
+
+namespace date {
+class time_zone;
+}
 
 namespace weir::time {
 
@@ -41,6 +46,32 @@ bool parse_rfc3339(std::string_view text, timestamp_ns& out);
 void format_rfc3339_ms(timestamp_ns t, char* buf);
 std::string format_rfc3339_ms(timestamp_ns t);
 
+// The zone of local times (`time.timezone`: patterns without %z): UTC, a fixed offset, or a
+// zone of the system's IANA time zone database (/usr/share/zoneinfo, Debian's tzdata), with its
+// daylight-saving rules. Cheap to copy; a database zone lives as long as the process.
+class time_zone {
+  public:
+    // UTC.
+    time_zone() = default;
+
+    // "UTC", "Z", a fixed offset "+02:00", "+0200", "-05" (the sign required), or an IANA name
+    // such as "Europe/Berlin". Set-up code: reads the database on the first lookup of a zone.
+    // nullopt with `error` set when the name is neither.
+    static std::optional<time_zone> find(std::string_view name, std::string* error = nullptr);
+
+    // Seconds since the epoch of a local date-time given as seconds since 1970-01-01T00:00:00
+    // local time. A local time that occurs twice (clocks turned back) is its first occurrence; one
+    // that does not occur (clocks turned forward) is read with the offset before the change, so
+    // it lands as far after the change as it is after the last valid local time.
+    std::int64_t to_utc(std::int64_t local_seconds) const;
+
+    bool is_utc() const { return zone_ == nullptr && offset_ == 0; }
+
+  private:
+    const date::time_zone* zone_ = nullptr;  // null: the fixed offset
+    std::int64_t offset_ = 0;                // seconds east of UTC
+};
+
 // How a node reads its time field (`time.format`), compiled once at load.
 class time_parser {
   public:
@@ -63,6 +94,16 @@ class time_parser {
     bool parse(const field_value& v, timestamp_ns& out) const;
     bool parse_text(std::string_view text, timestamp_ns& out) const;
 
+    // Why parse() refuses `v`, for an operator who has to fix the format: what the value is not,
+    // and a hint where one is likely, e.g. `no time zone: try format: "%Y-%m-%d %H:%M:%S" and
+    // timezone:`. Not for the hot path (it may allocate); "" when parse() would accept `v`.
+    std::string explain(const field_value& v) const;
+
+    // Local times of a pattern without %z (and without %s) are read in `zone` (default UTC).
+    void set_zone(const time_zone& zone) { zone_ = zone; }
+    // Whether the zone applies: a pattern that reads neither %z nor %s.
+    bool reads_local_time() const { return local_; }
+
     kind type() const { return kind_; }
 
   private:
@@ -77,6 +118,8 @@ class time_parser {
 
     kind kind_ = kind::rfc3339;
     std::vector<step> steps_;
+    bool local_ = false;  // a pattern without %z and %s
+    time_zone zone_;
 };
 
 }  // namespace weir::time

@@ -658,8 +658,10 @@ outputs:
         dead_records = read_jsonl(dead)
         # 10 records are not numbers, 20 more are above the maximum of 23 (24).
         self.assertEqual(len(dead_records), 30)
-        self.assertTrue(all(r["temperature"] == "hot" or r["temperature"] > 23
+        self.assertTrue(all(r["record"]["temperature"] == "hot" or r["record"]["temperature"] > 23
                             for r in dead_records))
+        self.assertEqual({(r["reason"]["field"], r["reason"]["rule"]) for r in dead_records},
+                         {("temperature", "type"), ("temperature", "max")})
         volume = sum(r["value"] for r in read_jsonl(self.results) if r["check"] == "volume")
         self.assertEqual(volume, 70, "dropped records are not counted")
 

@@ -264,6 +264,8 @@ tests:
       - {series: 'weir_input_errors_total{instance="a", pipeline="p", node="n", input="i", error_type="decode"}', values: '0+60x40'}
       - {series: 'weir_input_errors_total{instance="a", pipeline="p", node="n", input="i", error_type="io"}', values: '5x40'}
       - {series: 'weir_output_errors_total{instance="a", pipeline="p", output="o"}', values: '0+60x40'}
+      - {series: 'weir_node_dropped_records_total{instance="a", pipeline="p", node="n", reason="bad_time"}', values: '0+30x40'}
+      - {series: 'weir_node_dropped_records_total{instance="a", pipeline="p", node="m", reason="late"}', values: '0+30x40'}
       - {series: 'weir_checkpoint_last_success_timestamp_seconds{instance="a", pipeline="p", node="n"}', values: '0+60x5 300x40'}
       - {series: 'weir_checkpoint_last_success_timestamp_seconds{instance="a", pipeline="p", node="m"}', values: '0+60x40'}
       - {series: 'weir_watermark_timestamp_seconds{instance="a", pipeline="p", node="n"}', values: '0x40'}
@@ -293,6 +295,10 @@ tests:
       - eval_time: 20m
         alertname: WeirInputErrors
         exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, node: n, input: i, error_type: decode}}]
+      - {eval_time: 8m, alertname: WeirUnreadableEventTimes, exp_alerts: []}
+      - eval_time: 20m
+        alertname: WeirUnreadableEventTimes
+        exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, node: n}}]
       - eval_time: 20m
         alertname: WeirOutputErrors
         exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, output: o}}]

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -59,14 +60,19 @@ class capture_sink : public chain::chain_sink {
     std::uint64_t schema_invalid = 0;
     std::string failure;
 
-    bool on_decoded(std::size_t, std::size_t records, std::size_t, std::size_t bad, invalid_reason,
-                    std::size_t) override {
+    std::uint64_t bad_time = 0;
+    std::vector<chain::record_problem> problems;  // the first of each report
+
+    bool on_decoded(std::size_t, std::size_t records, std::size_t, std::size_t bad,
+                    const chain::record_problem* first) override {
         decoded += records;
         invalid += bad;
+        if (first != nullptr) problems.push_back(*first);
         return true;
     }
-    bool on_schema_invalid(std::size_t, std::size_t n) override {
-        schema_invalid += n;
+    bool on_rejected(std::size_t, std::size_t n, const chain::record_problem& first) override {
+        (first.reason == invalid_reason::bad_time ? bad_time : schema_invalid) += n;
+        problems.push_back(first);
         return true;
     }
     void on_failure(const std::string& message) override { failure = message; }
@@ -564,6 +570,179 @@ class mutations {
 
     int built = 0;
 };
+
+// Dead letters: every record the node cannot use, whatever the step that refused it, with
+// where it was read and why.
+const char* const k_dead_letter_pipeline = R"(pipeline: p
+inputs:
+  in: {type: stdin, format: json}
+nodes:
+  quality:
+    from: in
+    dead_letter: letters
+    schema:
+      fields:
+        v: {type: number, min: 0}
+    time: {field: ts}
+    window: {type: tumbling, size: 10s}
+    checks:
+      - {name: volume, measure: count(), must_be: "> 0"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+  letters: {type: console}
+)";
+
+std::vector<nlohmann::json> letters_of(const capture_sink& sink) {
+    std::vector<nlohmann::json> out;
+    for (const auto& l : sink.lines) {
+        if (l.starts_with("letters ")) out.push_back(nlohmann::json::parse(l.substr(8)));
+    }
+    return out;
+}
+
+TEST(chain_runtime, every_unusable_record_is_a_dead_letter_with_where_and_why) {
+    const auto p = compile(k_dead_letter_pipeline);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    const std::vector<std::string> lines = {
+        R"({"ts":"2026-11-20T10:00:00Z","v":1})",  // fine
+        "not json at all",
+        R"({"ts":"2026-11-20T10:00:01Z","v":-1})",  // below min
+        R"({"ts":"2026-12-03 10:00:00","v":2})",    // no time zone
+        R"({"v":3})",                               // no time at all
+    };
+    std::string text;
+    std::vector<std::int64_t> offsets;
+    for (const auto& l : lines) {
+        offsets.push_back(1000 + static_cast<std::int64_t>(text.size()));
+        text += l + "\n";
+    }
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    padded_buffer bytes;
+    bytes.append(text);
+    record_delivery d{bytes.view(), {}, {}};
+    d.origin = "/data/a.jsonl";
+    d.offset = 1000;
+    chain.deliver(0, "", d, k_now);
+    chain.finish(k_now);
+
+    const auto letters = letters_of(sink);
+    ASSERT_EQ(letters.size(), 4u) << ::testing::PrintToString(sink.lines);
+    for (const auto& l : letters) {
+        EXPECT_EQ(l["pipeline"], "p");
+        EXPECT_EQ(l["node"], "quality");
+        EXPECT_EQ(l["input"], "in");
+        EXPECT_EQ(l["source"], "/data/a.jsonl");
+    }
+    // Not JSON: only its text.
+    EXPECT_EQ(letters[0]["offset"], offsets[1]);
+    EXPECT_EQ(letters[0]["_raw"], "not json at all");
+    EXPECT_FALSE(letters[0].contains("record"));
+    EXPECT_EQ(letters[0]["reason"]["rule"], "malformed");
+    EXPECT_TRUE(letters[0]["reason"]["field"].is_null());
+    // A schema violation: the record as it was read.
+    EXPECT_EQ(letters[1]["offset"], offsets[2]);
+    EXPECT_EQ(letters[1]["record"], nlohmann::json::parse(lines[2]));
+    EXPECT_EQ(letters[1]["reason"]["field"], "v");
+    EXPECT_EQ(letters[1]["reason"]["rule"], "min");
+    EXPECT_EQ(letters[1]["reason"]["message"], "less than min 0");
+    // Unreadable event times, with a hint.
+    EXPECT_EQ(letters[2]["offset"], offsets[3]);
+    EXPECT_EQ(letters[2]["record"], nlohmann::json::parse(lines[3]));
+    EXPECT_EQ(letters[2]["reason"]["field"], "ts");
+    EXPECT_EQ(letters[2]["reason"]["rule"], "time");
+    EXPECT_EQ(letters[2]["reason"]["message"],
+              "\"2026-12-03 10:00:00\": no time zone: try format: \"%Y-%m-%d %H:%M:%S\" and "
+              "timezone:");
+    EXPECT_EQ(letters[3]["offset"], offsets[4]);
+    EXPECT_EQ(letters[3]["reason"]["message"], "the field is absent");
+
+    EXPECT_EQ(sink.invalid, 1u);
+    EXPECT_EQ(sink.schema_invalid, 1u);
+    EXPECT_EQ(sink.bad_time, 2u);
+    EXPECT_EQ(chain.stats().bad_time.at(0), 2u);
+    EXPECT_EQ(chain.stats().dead_letters.at(0), 4u);
+    // The results count only the one usable record.
+    bool counted = false;
+    for (const auto& l : sink.lines) {
+        if (!l.starts_with("results ")) continue;
+        EXPECT_EQ(nlohmann::json::parse(l.substr(8))["value"], 1);
+        counted = true;
+    }
+    EXPECT_TRUE(counted);
+}
+
+// Whole records with metadata (Kafka messages): each gives its own offset, and the source id
+// names the partition.
+TEST(chain_runtime, dead_letters_of_messages_carry_their_partition_and_offset) {
+    const auto p = compile(k_dead_letter_pipeline);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{}}, k_now);
+    padded_buffer bytes;
+    std::vector<std::uint32_t> ends;
+    std::vector<record_metadata> meta;
+    const std::vector<std::string> messages = {R"({"ts":"2026-11-20T10:00:00Z","v":1})", "{oops",
+                                               "{\n  \"ts\": 5,\n  \"v\": 1\n}"};
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        bytes.append(messages[i]);
+        ends.push_back(static_cast<std::uint32_t>(bytes.size()));
+        record_metadata m;
+        m.partition = 3;
+        m.offset = 70 + static_cast<std::int64_t>(i);
+        meta.push_back(m);
+    }
+    chain.deliver(0, "orders/3", record_delivery{bytes.view(), ends, meta}, k_now);
+    const auto letters = letters_of(sink);
+    ASSERT_EQ(letters.size(), 2u) << ::testing::PrintToString(sink.lines);
+    EXPECT_EQ(letters[0]["source"], "orders/3");
+    EXPECT_EQ(letters[0]["offset"], 71);
+    EXPECT_EQ(letters[0]["_raw"], "{oops");
+    EXPECT_EQ(letters[1]["offset"], 72);
+    // A record of several lines stays one line, and is the same object.
+    EXPECT_EQ(letters[1]["record"], nlohmann::json::parse(messages[2]));
+    EXPECT_NE(letters[1]["reason"]["message"].get<std::string>().find("epoch_s"),
+              std::string::npos);
+    for (const auto& l : sink.lines) EXPECT_EQ(l.find('\n'), std::string::npos) << l;
+}
+
+TEST(chain_runtime, csv_rows_that_do_not_parse_are_dead_letters_with_their_offset) {
+    std::string yaml = k_dead_letter_pipeline;
+    yaml.replace(yaml.find("format: json"), 12, "format: csv");
+    yaml.replace(yaml.find("time: {field: ts}"), 17, "time: {field: ts, format: epoch_s}");
+    const auto p = compile(yaml);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    // The second delivery starts inside a row: its offsets still count from the file's start.
+    const std::string first = "ts,v\n1795000000,1\n1795000001,2,extra\n1795000";
+    const std::string second = "002,3\n\"open,4\n";
+    const auto second_at = static_cast<std::int64_t>(first.size());
+    for (const auto& [text, offset] :
+         {std::pair<std::string, std::int64_t>{first, 0}, {second, second_at}}) {
+        padded_buffer bytes;
+        bytes.append(text);
+        record_delivery d{bytes.view(), {}, {}};
+        d.origin = "/data/b.csv";
+        d.offset = offset;
+        chain.deliver(0, "", d, k_now);
+    }
+    chain.end_input(0, k_now);
+    const auto letters = letters_of(sink);
+    ASSERT_EQ(letters.size(), 2u) << ::testing::PrintToString(sink.lines);
+    EXPECT_EQ(letters[0]["_raw"], "1795000001,2,extra");
+    EXPECT_EQ(letters[0]["offset"], first.find("1795000001"));
+    EXPECT_EQ(letters[0]["reason"]["rule"], "malformed");
+    EXPECT_NE(letters[0]["reason"]["message"].get<std::string>().find("2 cells"),
+              std::string::npos);
+    EXPECT_TRUE(letters[1]["_raw"].get<std::string>().starts_with("\"open,4"));
+    EXPECT_EQ(letters[1]["offset"], second_at + static_cast<std::int64_t>(second.find('"')));
+    EXPECT_EQ(letters[1]["source"], "/data/b.csv");
+}
 
 TEST(chain_runtime, every_plan_that_validates_builds) {
     mutations m;

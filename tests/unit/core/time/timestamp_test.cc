@@ -211,5 +211,73 @@ TEST(time_parser, bad_formats_point_at_the_problem) {
     EXPECT_EQ(err.offset, 0u);
 }
 
+TEST(time_zone, fixed_offsets_and_iana_names) {
+    std::string error;
+    EXPECT_TRUE(time_zone::find("UTC")->is_utc());
+    EXPECT_EQ(time_zone::find("+02:00")->to_utc(7200), 0);
+    EXPECT_EQ(time_zone::find("-0530")->to_utc(0), 5 * 3600 + 30 * 60);
+    EXPECT_EQ(time_zone::find("+05")->to_utc(5 * 3600), 0);
+    EXPECT_FALSE(time_zone::find("+25:00", &error));
+    EXPECT_NE(error.find("+02:00"), std::string::npos) << error;
+    EXPECT_FALSE(time_zone::find("Europe/Nowhere", &error));
+    EXPECT_NE(error.find("unknown time zone \"Europe/Nowhere\""), std::string::npos) << error;
+
+    const auto berlin = time_zone::find("Europe/Berlin", &error);
+    ASSERT_TRUE(berlin) << error;
+    const std::int64_t dec_3 = days_from_civil(2026, 12, 3) * 86'400 + 10 * 3600;
+    EXPECT_EQ(berlin->to_utc(dec_3), dec_3 - 3600);  // CET, +01:00
+    const std::int64_t jul_3 = days_from_civil(2026, 7, 3) * 86'400 + 10 * 3600;
+    EXPECT_EQ(berlin->to_utc(jul_3), jul_3 - 7200);  // CEST, +02:00
+    // 2026-03-29 02:30 does not exist (clocks go from 02:00 to 03:00): read with the offset
+    // before the change, it is 01:30 UTC, half an hour after the change.
+    const std::int64_t gap = days_from_civil(2026, 3, 29) * 86'400 + 2 * 3600 + 1800;
+    EXPECT_EQ(berlin->to_utc(gap), gap - 3600);
+    // 2026-10-25 02:30 happens twice: the first time, still in summer time.
+    const std::int64_t twice = days_from_civil(2026, 10, 25) * 86'400 + 2 * 3600 + 1800;
+    EXPECT_EQ(berlin->to_utc(twice), twice - 7200);
+}
+
+TEST(time_parser, a_pattern_reads_local_times_in_its_zone) {
+    auto p = compile("%Y-%m-%d %H:%M:%S");
+    EXPECT_TRUE(p.reads_local_time());
+    EXPECT_EQ(must_parse(p, "2026-12-03 10:00:00"), 1'796'292'000 * ns_per_s);  // as UTC
+    p.set_zone(*time_zone::find("Europe/Berlin"));
+    EXPECT_EQ(must_parse(p, "2026-12-03 10:00:00"), (1'796'292'000 - 3600) * ns_per_s);
+    p.set_zone(*time_zone::find("-03:00"));
+    EXPECT_EQ(must_parse(p, "2026-12-03 10:00:00"), (1'796'292'000 + 3 * 3600) * ns_per_s);
+    // A pattern with %z or %s carries its own offset.
+    EXPECT_FALSE(compile("%Y-%m-%d %H:%M:%S%z").reads_local_time());
+    EXPECT_FALSE(compile("%s").reads_local_time());
+    EXPECT_FALSE(compile("rfc3339").reads_local_time());
+}
+
+TEST(time_parser, explains_what_it_cannot_read_with_a_hint) {
+    const auto rfc = compile("rfc3339");
+    EXPECT_EQ(rfc.explain(field_value::make_string("2026-12-03 10:00:00")),
+              "\"2026-12-03 10:00:00\": no time zone: try format: \"%Y-%m-%d %H:%M:%S\" and "
+              "timezone:");
+    EXPECT_EQ(rfc.explain(field_value::make_string("2026-12-03T10:00:00.250")),
+              "\"2026-12-03T10:00:00.250\": no time zone: try format: \"%Y-%m-%dT%H:%M:%S.%f\" "
+              "and timezone:");
+    EXPECT_EQ(rfc.explain(field_value::make_number(1'796'292'000'000)),
+              "a number, not a date-time text: try format: epoch_ms");
+    EXPECT_EQ(rfc.explain(field_value::make_string("1796292000")),
+              "\"1796292000\" is a number: try format: epoch_s");
+    EXPECT_EQ(rfc.explain(field_value::make_absent()), "the field is absent");
+    EXPECT_EQ(rfc.explain(field_value::make_null()), "the field is null");
+    EXPECT_NE(rfc.explain(field_value::make_string("yesterday")).find("not an RFC 3339"),
+              std::string::npos);
+    EXPECT_EQ(rfc.explain(field_value::make_string("2026-12-03T10:00:00Z")), "");
+    EXPECT_EQ(compile("epoch_s").explain(field_value::make_string("2026-12-03T10:00:00Z")),
+              "\"2026-12-03T10:00:00Z\" is an RFC 3339 time: try format: rfc3339");
+    EXPECT_EQ(compile("%d/%m/%Y").explain(field_value::make_string("2026-12-03")),
+              "\"2026-12-03\" does not match the format's pattern");
+    // Long values are cut, control characters hidden.
+    const std::string shown = rfc.explain(field_value::make_string(std::string(100, 'x') + "\n"));
+    EXPECT_NE(shown.find(std::string(64, 'x') + "…\""), std::string::npos) << shown;
+    EXPECT_EQ(shown.find(std::string(65, 'x')), std::string::npos) << shown;
+    EXPECT_EQ(shown.find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace weir::time
