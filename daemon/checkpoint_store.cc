@@ -2,13 +2,15 @@
 #include "daemon/checkpoint_store.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 namespace weir::daemon {
 
@@ -19,6 +21,31 @@ namespace {
 std::string errno_text() {
     return std::strerror(errno);
 }
+
+class unique_fd {
+  public:
+    explicit unique_fd(int fd = -1) : fd_(fd) {}
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    void reset() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+  private:
+    int fd_;
+};
 
 bool write_all(int fd, const std::string& data) {
     std::size_t done = 0;
@@ -33,66 +60,234 @@ bool write_all(int fd, const std::string& data) {
     return true;
 }
 
-bool fsync_directory(const fs::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return false;
-    const bool ok = ::fsync(fd) == 0;
-    ::close(fd);
-    return ok;
+const char* file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return "not a regular file";
+}
+
+// Why another user could put files in the directory `st` describes, or "" when only weir's
+// user and root can. The sticky bit keeps others from renaming or removing weir's files.
+std::string unsafe_dir_reason(const struct stat& st) {
+    const uid_t me = ::geteuid();
+    if (st.st_uid != me && st.st_uid != 0) {
+        return fmt::format("it belongs to uid {}, not to uid {} that weir runs as", st.st_uid, me);
+    }
+    if ((st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0) {
+        return fmt::format("every user may write to it (mode {:04o}) and it has no sticky bit",
+                           st.st_mode & 07777);
+    }
+    return "";
+}
+
+std::string unsafe_dir_message(const std::string& dir, const std::string& reason) {
+    return dir + ": " + reason + ", so other users could plant files where weir writes its " +
+           "checkpoints";
+}
+
+// The directory of a pipeline's checkpoints, <data_dir>/checkpoints/<pipeline>, opened one step
+// at a time without following a symbolic link below data_dir, each step checked with
+// unsafe_dir_reason(). With `create`, missing directories are made (checkpoints/ and
+// <pipeline>/ with mode 0750); without, an invalid fd with `missing` when one does not exist.
+// Otherwise an invalid fd with `error`.
+unique_fd open_checkpoint_dir(const std::string& data_dir, const std::string& pipeline, bool create,
+                              bool& missing, std::string& error) {
+    missing = false;
+    unique_fd dir(::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir && errno == ENOENT && create) {
+        std::error_code ec;
+        fs::create_directories(data_dir, ec);
+        if (ec) {
+            error = "cannot create " + data_dir + ": " + ec.message();
+            return unique_fd();
+        }
+        dir = unique_fd(::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    if (!dir) {
+        missing = errno == ENOENT;
+        error = "cannot open " + data_dir + ": " + errno_text();
+        return unique_fd();
+    }
+    // Each directory is judged once open, so what is judged is what is used.
+    auto safe = [&error](int fd, const fs::path& where) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            error = "cannot stat " + where.string() + ": " + errno_text();
+            return false;
+        }
+        if (const std::string why = unsafe_dir_reason(st); !why.empty()) {
+            error = unsafe_dir_message(where.string(), why);
+            return false;
+        }
+        return true;
+    };
+    fs::path where = data_dir;
+    if (!safe(dir.get(), where)) return unique_fd();
+    for (const std::string& name : {std::string("checkpoints"), pipeline}) {
+        where /= name;
+        const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+        unique_fd next(::openat(dir.get(), name.c_str(), flags));
+        if (!next && errno == ENOENT && create) {
+            if (::mkdirat(dir.get(), name.c_str(), 0750) != 0 && errno != EEXIST) {
+                error = "cannot create " + where.string() + ": " + errno_text();
+                return unique_fd();
+            }
+            next = unique_fd(::openat(dir.get(), name.c_str(), flags));
+        }
+        if (!next) {
+            if (errno == ENOENT) {
+                missing = true;
+                error = where.string() + ": does not exist";
+            } else if (errno == ELOOP || errno == ENOTDIR) {
+                struct stat found {};
+                const bool known =
+                    ::fstatat(dir.get(), name.c_str(), &found, AT_SYMLINK_NOFOLLOW) == 0;
+                error = where.string() + ": expected a directory, found " +
+                        (known ? file_kind(found.st_mode) : "something else") +
+                        " (weir follows no symbolic link below its data dir)";
+            } else {
+                error = "cannot open " + where.string() + ": " + errno_text();
+            }
+            return unique_fd();
+        }
+        dir = std::move(next);
+        if (!safe(dir.get(), where)) return unique_fd();
+    }
+    return dir;
+}
+
+// The whole of a regular file open as `fd`, at most k_max_checkpoint_bytes; `name` is for
+// messages.
+std::optional<std::string> read_regular(int fd, const std::string& name, std::string& error) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        error = name + ": cannot stat: " + errno_text();
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error = name + ": a checkpoint must be a regular file, this is " + file_kind(st.st_mode);
+        return std::nullopt;
+    }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > k_max_checkpoint_bytes) {
+        error = fmt::format("{}: {} bytes, more than the largest checkpoint weir reads ({} bytes)",
+                            name, size, k_max_checkpoint_bytes);
+        return std::nullopt;
+    }
+    std::string bytes(static_cast<std::size_t>(size), '\0');
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n =
+            ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            error = name + ": cannot read: " + errno_text();
+            return std::nullopt;
+        }
+        if (n == 0) break;  // it shrank meanwhile: what is there (decode judges it)
+        done += static_cast<std::size_t>(n);
+    }
+    bytes.resize(done);
+    return bytes;
 }
 
 }  // namespace
 
-std::optional<std::string> read_whole_file(const std::string& path, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = errno_text();
+std::optional<std::string> read_checkpoint_file(const std::string& path, std::string& error) {
+    // Looked at before it is opened: opening a FIFO or a device may block or act.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        error = path + ": " + errno_text();
         return std::nullopt;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) {
-        error = errno_text();
+    if (!S_ISREG(st.st_mode)) {
+        error = path + ": a checkpoint must be a regular file, this is " + file_kind(st.st_mode);
         return std::nullopt;
     }
-    return ss.str();
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) {
+        error = path + ": " + errno_text();
+        return std::nullopt;
+    }
+    return read_regular(fd.get(), path, error);
 }
 
 std::string checkpoint_store::path(const std::string& pipeline, const std::string& query) const {
     return (fs::path(data_dir_) / "checkpoints" / pipeline / (query + ".ckpt")).string();
 }
 
+bool checkpoint_store::check_data_dir(std::string& error) const {
+    struct stat st {};
+    if (::stat(data_dir_.c_str(), &st) != 0) {
+        if (errno == ENOENT) return true;
+        error = data_dir_ + ": " + errno_text();
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        error = data_dir_ + ": expected a directory, found " + file_kind(st.st_mode);
+        return false;
+    }
+    if (const std::string why = unsafe_dir_reason(st); !why.empty()) {
+        error = unsafe_dir_message(data_dir_, why);
+        return false;
+    }
+    return true;
+}
+
 bool checkpoint_store::write(const std::string& pipeline, const std::string& query,
                              const checkpoint::checkpoint_data& data, std::string& error) const {
     const fs::path target = path(pipeline, query);
-    const fs::path dir = target.parent_path();
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-        error = "cannot create " + dir.string() + ": " + ec.message();
-        return false;
-    }
-    const fs::path temp = target.string() + ".tmp";
     const std::string bytes = checkpoint::encode(data);
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        error = "cannot write " + temp.string() + ": " + errno_text();
+    if (bytes.size() > k_max_checkpoint_bytes) {
+        error = fmt::format("{}: {} bytes, more than the largest checkpoint weir reads ({} bytes)",
+                            target.string(), bytes.size(), k_max_checkpoint_bytes);
         return false;
     }
-    if (!write_all(fd, bytes) || ::fsync(fd) != 0) {
-        error = "cannot write " + temp.string() + ": " + errno_text();
-        ::close(fd);
-        ::unlink(temp.c_str());
+    bool missing = false;
+    const unique_fd dir = open_checkpoint_dir(data_dir_, pipeline, true, missing, error);
+    if (!dir) return false;
+    const std::string name = query + ".ckpt";
+    const std::string temp = name + ".tmp";
+    const std::string temp_path = target.string() + ".tmp";
+    // A temporary file a crash left, or whatever was planted in its place, goes first: the
+    // name itself, never what a symbolic link points to. The new one must then be created
+    // (O_EXCL), not opened, so nothing put there meanwhile is written through.
+    struct stat st {};
+    if (::fstatat(dir.get(), temp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            spdlog::warn(
+                "{}: a symbolic link where weir writes its temporary checkpoint: "
+                "removed, not followed",
+                temp_path);
+        }
+        if (::unlinkat(dir.get(), temp.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
+            errno != ENOENT) {
+            error = "cannot remove " + temp_path + ": " + errno_text();
+            return false;
+        }
+    }
+    const unique_fd fd(::openat(dir.get(), temp.c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
+    if (!fd) {
+        error = "cannot write " + temp_path + ": " + errno_text();
         return false;
     }
-    ::close(fd);
-    if (::rename(temp.c_str(), target.c_str()) != 0) {
-        error = "cannot rename " + temp.string() + ": " + errno_text();
-        ::unlink(temp.c_str());
+    if (!write_all(fd.get(), bytes) || ::fsync(fd.get()) != 0) {
+        error = "cannot write " + temp_path + ": " + errno_text();
+        ::unlinkat(dir.get(), temp.c_str(), 0);
         return false;
     }
-    if (!fsync_directory(dir)) {
-        error = "cannot fsync " + dir.string() + ": " + errno_text();
+    if (::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) {
+        error = "cannot rename " + temp_path + ": " + errno_text();
+        ::unlinkat(dir.get(), temp.c_str(), 0);
+        return false;
+    }
+    if (::fsync(dir.get()) != 0) {
+        error = "cannot fsync " + target.parent_path().string() + ": " + errno_text();
         return false;
     }
     return true;
@@ -103,14 +298,34 @@ checkpoint_store::load_status checkpoint_store::load(const std::string& pipeline
                                                      checkpoint::checkpoint_data& out,
                                                      std::string& error) const {
     const std::string file = path(pipeline, query);
-    std::error_code ec;
-    if (!fs::exists(file, ec)) return load_status::absent;
-    std::string read_error;
-    auto bytes = read_whole_file(file, read_error);
-    if (!bytes) {
-        error = file + ": cannot read: " + read_error;
+    bool missing = false;
+    std::string dir_error;
+    const unique_fd dir = open_checkpoint_dir(data_dir_, pipeline, false, missing, dir_error);
+    if (!dir) {
+        if (missing) return load_status::absent;
+        error = file + ": " + dir_error;
         return load_status::invalid;
     }
+    const std::string name = query + ".ckpt";
+    // Looked at before it is opened: opening a FIFO or a device may block or act.
+    struct stat st {};
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return load_status::absent;
+        error = file + ": cannot stat: " + errno_text();
+        return load_status::invalid;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error = file + ": a checkpoint must be a regular file, this is " + file_kind(st.st_mode);
+        return load_status::invalid;
+    }
+    const unique_fd fd(::openat(dir.get(), name.c_str(),
+                                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) {
+        error = file + ": cannot read: " + errno_text();
+        return load_status::invalid;
+    }
+    auto bytes = read_regular(fd.get(), file, error);
+    if (!bytes) return load_status::invalid;
     std::string decode_error;
     auto data = checkpoint::decode(*bytes, decode_error);
     if (!data) {
@@ -121,16 +336,30 @@ checkpoint_store::load_status checkpoint_store::load(const std::string& pipeline
     return load_status::loaded;
 }
 
-bool checkpoint_store::reset(const std::string& pipeline, const std::string& query,
-                             std::string& error) const {
+checkpoint_store::reset_status checkpoint_store::reset(const std::string& pipeline,
+                                                       const std::string& query,
+                                                       std::string& error) const {
     const std::string file = path(pipeline, query);
-    std::error_code ec;
-    fs::remove(file, ec);
-    if (ec) {
-        error = "cannot remove " + file + ": " + ec.message();
-        return false;
+    bool missing = false;
+    std::string dir_error;
+    const unique_fd dir = open_checkpoint_dir(data_dir_, pipeline, false, missing, dir_error);
+    if (!dir) {
+        if (missing) return reset_status::absent;
+        error = "cannot remove " + file + ": " + dir_error;
+        return reset_status::failed;
     }
-    return true;
+    const std::string name = query + ".ckpt";
+    ::unlinkat(dir.get(), (name + ".tmp").c_str(), 0);  // a crash's leftover, if any
+    if (::unlinkat(dir.get(), name.c_str(), 0) != 0) {
+        if (errno == ENOENT) return reset_status::absent;
+        error = "cannot remove " + file + ": " + errno_text();
+        return reset_status::failed;
+    }
+    if (::fsync(dir.get()) != 0) {
+        error = "cannot fsync " + fs::path(file).parent_path().string() + ": " + errno_text();
+        return reset_status::failed;
+    }
+    return reset_status::removed;
 }
 
 }  // namespace weir::daemon

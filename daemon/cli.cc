@@ -180,9 +180,9 @@ log_settings_values log_settings(const std::vector<std::string>& paths) {
 // and engine states are opaque bytes: shown in hex when short).
 int inspect_checkpoint(const std::string& file) {
     std::string error;
-    const auto bytes = read_whole_file(file, error);
+    const auto bytes = read_checkpoint_file(file, error);
     if (!bytes) {
-        std::cerr << "weir: " << file << ": " << error << '\n';
+        std::cerr << "weir: " << error << '\n';
         return exit_failure;
     }
     const auto data = checkpoint::decode(*bytes, error);

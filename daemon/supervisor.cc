@@ -279,21 +279,17 @@ class supervisor {
         store_ = std::make_unique<checkpoint_store>(data_dir_);
         paths_ = paths;
 
-        for (const auto& spec : options_.reset_checkpoints) {
-            const auto slash = spec.find('/');
-            std::string error;
-            if (slash == std::string::npos ||
-                !store_->reset(spec.substr(0, slash), spec.substr(slash + 1), error)) {
-                std::cerr << "weir: --reset-checkpoint " << spec << ": "
-                          << (error.empty() ? "expected PIPELINE/QUERY" : error) << '\n';
-                return exit_usage;
-            }
-            spdlog::info("checkpoint of {} removed: it starts afresh", spec);
+        std::string error;
+        if (!store_->check_data_dir(error)) {
+            std::cerr << "weir: data dir " << error
+                      << "; run weir as the user that owns it, give it to weir's user alone "
+                         "(chown, chmod o-w), or choose another data_dir\n";
+            return exit_config;
         }
+        if (const int rc = reset_checkpoints(loaded.config); rc != exit_ok) return rc;
 
         auto gen = std::make_shared<generation>();
         gen->config = std::move(loaded.config);
-        std::string error;
         if (!build_outputs(*gen, error)) {
             std::cerr << "weir: " << redact(error) << '\n';
             return exit_failure;
@@ -353,6 +349,47 @@ class supervisor {
     }
 
   private:
+    // --reset-checkpoint: each PIPELINE/QUERY must name a query of the configuration (a
+    // mistyped or crafted name removes nothing); all are checked before any is removed. Says
+    // what was removed.
+    int reset_checkpoints(const config::config_set& config) {
+        std::set<std::string> known;
+        for (const auto& p : config.pipelines) {
+            for (const auto& q : p.plan->queries) known.insert(query_key(p.name, q.name));
+        }
+        for (const auto& spec : options_.reset_checkpoints) {
+            if (known.contains(spec)) continue;
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            std::cerr << "weir: --reset-checkpoint " << spec
+                      << ": no such query; expected PIPELINE/QUERY, one of: " << list << '\n';
+            return exit_usage;
+        }
+        for (const auto& spec : options_.reset_checkpoints) {
+            const auto slash = spec.find('/');
+            const std::string pipeline = spec.substr(0, slash);
+            const std::string query = spec.substr(slash + 1);
+            const std::string file = store_->path(pipeline, query);
+            std::string error;
+            switch (store_->reset(pipeline, query, error)) {
+                case checkpoint_store::reset_status::removed:
+                    spdlog::info("--reset-checkpoint {}: removed {}: the query starts afresh", spec,
+                                 file);
+                    break;
+                case checkpoint_store::reset_status::absent:
+                    spdlog::info(
+                        "--reset-checkpoint {}: there was no checkpoint ({}): the query "
+                        "starts afresh",
+                        spec, file);
+                    break;
+                case checkpoint_store::reset_status::failed:
+                    std::cerr << "weir: --reset-checkpoint " << spec << ": " << error << '\n';
+                    return exit_failure;
+            }
+        }
+        return exit_ok;
+    }
+
     bool build_outputs(generation& gen, std::string& error) {
         for (const auto& p : gen.config.pipelines) {
             if (!build_pipeline_outputs(gen, p, error)) return false;

@@ -1,0 +1,263 @@
+"""Checkpoints and the data dir, the real binary: only a regular file of bounded size is read as
+a checkpoint; nothing planted in the data dir steers what weir writes, and a data dir other
+users can change is refused; --reset-checkpoint removes only the checkpoint of a configured
+query and says what it removed."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from weir_test_util import WEIR, weir
+
+START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
+
+PIPELINE = """
+pipeline: files
+inputs:
+  events: {{type: file, path: {events}, follow: {follow}}}
+nodes:
+  quality:
+    from: events
+    time: {{field: ts, format: epoch_s}}
+    window: {{type: tumbling, size: {size}}}
+    checks: [{{name: volume, measure: count(), must_be: "> 0"}}]
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}, flush_interval: 100ms}}
+"""
+
+
+def append_events(path, first, count):
+    """`count` records, one a second of event time from START_EPOCH + first."""
+    with open(path, "a") as f:
+        for i in range(first, first + count):
+            f.write(json.dumps({"ts": START_EPOCH + i, "seq": i}) + "\n")
+
+
+def read_results(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.endswith("\n")]
+
+
+def rss_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_bounded(test, args, timeout=60, max_rss=1 << 30):
+    """weir ARGS, killed (and the test failed) if it takes longer than `timeout` or grows past
+    `max_rss` bytes of memory; returns (exit code, stderr)."""
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen([WEIR, *args], stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        problem = None
+        while p.poll() is None:
+            if rss_bytes(p.pid) > max_rss:
+                problem = f"weir grew past {max_rss} bytes of memory"
+            elif time.monotonic() > deadline:
+                problem = f"weir did not end within {timeout} s"
+            if problem:
+                p.kill()
+                p.wait()
+                break
+            time.sleep(0.05)
+        err.seek(0)
+        text = err.read()
+    if problem:
+        test.fail(problem + ":\n" + text[-3000:])
+    return p.returncode, text
+
+
+class checkpoint_store_test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.addCleanup(self.tmp.cleanup)
+        self.events = os.path.join(self.dir, "events.jsonl")
+        self.results = os.path.join(self.dir, "results.jsonl")
+        self.data = os.path.join(self.dir, "data")
+        self.config = os.path.join(self.dir, "files.yaml")
+        self.settings = os.path.join(self.dir, "weir.yaml")
+        self.ckpt = os.path.join(self.data, "checkpoints", "files", "quality.ckpt")
+        self.write_settings("10s")
+
+    def write_settings(self, interval):
+        with open(self.settings, "w") as f:
+            f.write(f"checkpoint: {{interval: {interval}}}\n")
+
+    def write_pipeline(self, size="10s", follow="false"):
+        with open(self.config, "w") as f:
+            f.write(PIPELINE.format(events=self.events, results=self.results, size=size,
+                                    follow=follow))
+
+    def once(self, *extra, timeout=120):
+        return weir("run", "--once", "--data-dir", self.data, "--http-listen", "127.0.0.1:0",
+                    *extra, self.settings, self.config, timeout=timeout)
+
+    def first_run(self):
+        """Writes the pipeline and runs it once over 100 records: a checkpoint exists."""
+        append_events(self.events, 0, 100)
+        self.write_pipeline()
+        rc, _, err = self.once()
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertTrue(os.path.isfile(self.ckpt))
+
+    # ---- only regular files of bounded size ----
+
+    def test_a_fifo_in_place_of_a_checkpoint_is_refused(self):
+        self.first_run()
+        os.unlink(self.ckpt)
+        os.mkfifo(self.ckpt)
+        rc, err = run_bounded(self, ["run", "--once", "--data-dir", self.data, "--http-listen",
+                                     "127.0.0.1:0", self.settings, self.config])
+        self.assertEqual(rc, 1, err[-3000:])
+        self.assertIn(self.ckpt + ": a checkpoint must be a regular file, this is a FIFO", err)
+        self.assertIn("--reset-checkpoint files/quality", err)
+        rc, err = run_bounded(self, ["checkpoint", "inspect", self.ckpt])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("a checkpoint must be a regular file, this is a FIFO", err)
+        # The way out the message gives works.
+        rc, _, err = self.once("--reset-checkpoint", "files/quality")
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertTrue(os.path.isfile(self.ckpt))
+
+    def test_dev_zero_in_place_of_a_checkpoint_is_refused(self):
+        self.first_run()
+        os.unlink(self.ckpt)
+        os.symlink("/dev/zero", self.ckpt)
+        rc, err = run_bounded(self, ["run", "--once", "--data-dir", self.data, "--http-listen",
+                                     "127.0.0.1:0", self.settings, self.config])
+        self.assertEqual(rc, 1, err[-3000:])
+        self.assertIn(self.ckpt + ": a checkpoint must be a regular file, this is a symbolic "
+                      "link", err)
+        rc, err = run_bounded(self, ["checkpoint", "inspect", "/dev/zero"])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("/dev/zero: a checkpoint must be a regular file, this is a character "
+                      "device", err)
+
+    def test_a_checkpoint_larger_than_the_cap_is_refused(self):
+        self.first_run()
+        # Sparse: 4 GiB and a byte, without the disk space.
+        with open(self.ckpt, "r+b") as f:
+            f.truncate((4 << 30) + 1)
+        rc, err = run_bounded(self, ["run", "--once", "--data-dir", self.data, "--http-listen",
+                                     "127.0.0.1:0", self.settings, self.config])
+        self.assertEqual(rc, 1, err[-3000:])
+        self.assertIn(f"{self.ckpt}: {(4 << 30) + 1} bytes, more than the largest checkpoint "
+                      f"weir reads ({4 << 30} bytes)", err)
+        rc, err = run_bounded(self, ["checkpoint", "inspect", self.ckpt])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("more than the largest checkpoint weir reads", err)
+
+    # ---- nothing planted steers a write ----
+
+    def test_a_symlink_planted_at_the_temporary_checkpoint_is_not_followed(self):
+        self.first_run()
+        victim = os.path.join(self.dir, "precious")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        os.symlink(victim, self.ckpt + ".tmp")
+        append_events(self.events, 100, 10)
+        rc, _, err = self.once()
+        self.assertEqual(rc, 0, err[-3000:])
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"precious\n", "the link's target was written")
+        self.assertIn(self.ckpt + ".tmp: a symbolic link where weir writes its temporary "
+                      "checkpoint: removed, not followed", err)
+        self.assertFalse(os.path.islink(self.ckpt))
+        self.assertFalse(os.path.lexists(self.ckpt + ".tmp"))
+        rc, out, err = weir("checkpoint", "inspect", self.ckpt)
+        self.assertEqual(rc, 0, err)
+
+    def test_a_symlinked_checkpoint_directory_is_refused(self):
+        self.first_run()
+        elsewhere = os.path.join(self.dir, "elsewhere")
+        os.rename(os.path.dirname(self.ckpt), elsewhere)
+        os.symlink(elsewhere, os.path.dirname(self.ckpt))
+        rc, _, err = self.once()
+        self.assertEqual(rc, 1, err[-3000:])
+        self.assertIn(os.path.dirname(self.ckpt) + ": expected a directory, found a symbolic "
+                      "link (weir follows no symbolic link below its data dir)", err)
+
+    def test_a_data_dir_writable_by_others_is_refused(self):
+        append_events(self.events, 0, 10)
+        self.write_pipeline()
+        os.mkdir(self.data)
+        os.chmod(self.data, 0o777)
+        rc, _, err = self.once()
+        self.assertEqual(rc, 78, err[-3000:])
+        self.assertIn(f"weir: data dir {self.data}: every user may write to it (mode 0777) and "
+                      "it has no sticky bit, so other users could plant files where weir writes "
+                      "its checkpoints", err)
+        self.assertFalse(os.path.exists(os.path.join(self.data, "checkpoints")))
+        self.assertEqual(read_results(self.results), [], "nothing ran")
+        # With the sticky bit, others cannot touch weir's files: accepted, and what weir makes
+        # inside is its own.
+        os.chmod(self.data, 0o1777)
+        rc, _, err = self.once()
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(os.stat(os.path.join(self.data, "checkpoints")).st_mode & 0o777, 0o750)
+        # A directory below it that everyone may write to is refused where it is used.
+        os.chmod(os.path.dirname(self.ckpt), 0o777)
+        rc, _, err = self.once()
+        self.assertEqual(rc, 1, err[-3000:])
+        self.assertIn(os.path.dirname(self.ckpt) + ": every user may write to it (mode 0777)",
+                      err)
+
+    @unittest.skipUnless(os.geteuid() == 0, "only root can give a directory to another user")
+    def test_a_data_dir_owned_by_another_user_is_refused(self):
+        append_events(self.events, 0, 10)
+        self.write_pipeline()
+        os.mkdir(self.data, 0o700)
+        os.chown(self.data, 65534, 65534)
+        rc, _, err = self.once()
+        self.assertEqual(rc, 78, err[-3000:])
+        self.assertIn(f"weir: data dir {self.data}: it belongs to uid 65534, not to uid 0 that "
+                      "weir runs as", err)
+
+    # ---- --reset-checkpoint ----
+
+    def test_reset_checkpoint_removes_only_a_configured_querys_checkpoint(self):
+        self.first_run()
+        # A path, not a name: the file it would reach stays.
+        victim = os.path.join(self.dir, "victim", "precious.ckpt")
+        os.makedirs(os.path.dirname(victim))
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        os.makedirs(os.path.join(self.data, "checkpoints", "good"))
+        rc, _, err = self.once("--reset-checkpoint", "good/../../../victim/precious")
+        self.assertEqual(rc, 64, err[-3000:])
+        self.assertIn("--reset-checkpoint good/../../../victim/precious: no such query; "
+                      "expected PIPELINE/QUERY, one of: files/quality", err)
+        self.assertTrue(os.path.exists(victim))
+        # A mistyped name removes nothing and says so; nothing runs.
+        rc, _, err = self.once("--reset-checkpoint", "files/qualty")
+        self.assertEqual(rc, 64, err[-3000:])
+        self.assertIn("--reset-checkpoint files/qualty: no such query", err)
+        self.assertNotIn("starts afresh", err)
+        self.assertTrue(os.path.isfile(self.ckpt))
+        # The right name: the log names the file removed.
+        rc, _, err = self.once("--reset-checkpoint", "files/quality")
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertIn(f"--reset-checkpoint files/quality: removed {self.ckpt}: the query starts "
+                      "afresh", err)
+        # Nothing to remove: said as it is.
+        os.unlink(self.ckpt)
+        rc, _, err = self.once("--reset-checkpoint", "files/quality")
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertIn(f"--reset-checkpoint files/quality: there was no checkpoint ({self.ckpt})",
+                      err)
+
+
+if __name__ == "__main__":
+    unittest.main()
