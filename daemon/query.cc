@@ -151,6 +151,7 @@ void query::do_start() {
     for (std::size_t i = 0; i < inputs_.size(); ++i) inputs_[i]->start(*adapters_[i]);
     schedule_tick();
     schedule_checkpoint();
+    if (checkpoint_at_start_) checkpoint([](bool) {});
 }
 
 bool query::restore(std::string& error) {
@@ -170,31 +171,44 @@ bool query::restore(std::string& error) {
                                ? data.plan_fingerprint == plan_.legacy_fingerprint
                                : data.plan_fingerprint == plan_.fingerprint ||
                                      data.plan_fingerprint == plan_.fingerprint_before_judgements;
-    if (!same_plan && !env_.plan_changed) {
-        error = "checkpoint " + file +
-                " was written for a different plan of this query (the "
-                "pipeline changed while weir was stopped)" +
-                way_out;
-        return false;
-    }
     const chain::chain_plan& chain = *plan_.chain;
+    // Another plan (what the query measures changed, by a reload or while weir was stopped):
+    // its windows cannot be restored into this one, but where the inputs were still holds, as
+    // a reload that changes the plan does. Refusing would leave only --reset-checkpoint, which
+    // throws the positions away too.
+    std::string inputs;  // what each input does, for the log when the plan changed
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         const std::string& name = chain.inputs[i].name;
-        for (const auto& [saved, position] : data.inputs) {
-            if (saved != name) continue;
-            std::string why;
-            if (!inputs_[i]->restore(position, why)) {
-                if (!same_plan) break;  // a changed input starts afresh
+        const std::string* position = nullptr;
+        for (const auto& [saved, at] : data.inputs) {
+            if (saved == name) {
+                position = &at;
+                break;
+            }
+        }
+        std::string what = "resumes where it was";
+        std::string why;
+        if (position == nullptr) {
+            what = "starts afresh (not in the checkpoint)";
+        } else if (!inputs_[i]->restore(*position, why)) {
+            if (same_plan) {
                 error = "checkpoint " + file + ": input \"" + name + "\": " + why + way_out;
                 return false;
             }
+            what = "starts afresh (" + why + ")";
         }
+        if (same_plan) continue;
+        inputs += fmt::format("{}\"{}\" {}", inputs.empty() ? "" : ", ", name, what);
     }
     if (!same_plan) {
         spdlog::warn(
-            "query {}/{}: its plan changed; open windows of the old plan are dropped, "
-            "inputs resume where they were",
-            pipeline_->name, plan_.name);
+            "query {}/{}: checkpoint {} was written for another plan of this query ({} -> {}: {}); "
+            "its open windows were dropped and its first windows are partial; inputs: {}",
+            pipeline_->name, plan_.name, file, data.plan_fingerprint, plan_.fingerprint,
+            env_.plan_changed ? "a reload changed what it measures"
+                              : "what it measures changed while weir was stopped",
+            inputs.empty() ? "none" : inputs);
+        checkpoint_at_start_ = true;
         return true;
     }
     std::string why;

@@ -55,8 +55,8 @@ struct query_environment {
     bool once = false;
     std::chrono::milliseconds checkpoint_interval{10'000};
     daemon::metrics* metrics = nullptr;  // optional
-    // Restarted after its plan changed (a reload): an old checkpoint of another plan gives only
-    // its input positions, instead of stopping the query.
+    // Restarted after its plan changed (a reload). A checkpoint of another plan gives only its
+    // input positions, either way; this says why in the log.
     bool plan_changed = false;
     // Blocking work (checkpoint files: write, fsync, rename) runs here, off the loop threads;
     // null: on the query's strand.
@@ -223,6 +223,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::uint64_t errors_in_window_ = 0;
     bool error_limit_reported_ = false;
     bool checkpoint_running_ = false;
+    // Restored from a checkpoint of another plan: the first checkpoint is taken at once, so a
+    // crash before the interval's end does not restore that old one again.
+    bool checkpoint_at_start_ = false;
     std::vector<std::function<void(bool ok)>> queued_checkpoints_;
     bool stopping_ = false;
 

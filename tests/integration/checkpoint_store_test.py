@@ -1,15 +1,17 @@
-"""Checkpoints and the data dir, the real binary: only a regular file of bounded size is read as
-a checkpoint; nothing planted in the data dir steers what weir writes, and a data dir other
-users can change is refused; --reset-checkpoint removes only the checkpoint of a configured
-query and says what it removed."""
+"""Checkpoints and the data dir, the real binary: a checkpoint of another plan (left by a crash
+right after a reload, or by a change while weir was stopped) keeps the input positions; only a
+regular file of bounded size is read as a checkpoint; nothing planted in the data dir steers
+what weir writes, and a data dir other users can change is refused; --reset-checkpoint removes
+only the checkpoint of a configured query and says what it removed."""
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, weir
+from weir_test_util import WEIR, http_get, http_port, wait_for, weir
 
 START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
 
@@ -78,6 +80,43 @@ def run_bounded(test, args, timeout=60, max_rss=1 << 30):
     return p.returncode, text
 
 
+class daemon:
+    """`weir run` in the background with its log in `log_path`."""
+
+    def __init__(self, test, args, log_path, preexec_fn=None):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        test.addCleanup(self.log.close)
+        self.proc = subprocess.Popen([WEIR, "run", "--http-listen", "127.0.0.1:0", *args],
+                                     stdout=subprocess.DEVNULL, stderr=self.log,
+                                     preexec_fn=preexec_fn)
+        test.addCleanup(self.kill)
+        wait_for(lambda: http_port(log_path) is not None or self.proc.poll() is not None, 60,
+                 "the HTTP server")
+        test.assertIsNone(self.proc.poll(), self.log_text()[-3000:])
+        self.base = f"http://127.0.0.1:{http_port(log_path)}"
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def query(self, key="files/quality"):
+        """The query's entry of /api/v1/status, or {}."""
+        status, body = http_get(self.base + "/api/v1/status", timeout=5)
+        if status != 200:
+            return {}
+        for q in json.loads(body)["queries"]:
+            if f"{q['pipeline']}/{q['query']}" == key:
+                return q
+        return {}
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 class checkpoint_store_test(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -111,6 +150,72 @@ class checkpoint_store_test(unittest.TestCase):
         rc, _, err = self.once()
         self.assertEqual(rc, 0, err[-3000:])
         self.assertTrue(os.path.isfile(self.ckpt))
+
+    # ---- a checkpoint of another plan ----
+
+    def test_a_crash_just_after_a_plan_changing_reload_keeps_the_input_position(self):
+        # No checkpoint but the ones a reload and a stop write.
+        self.write_settings("1h")
+        append_events(self.events, 0, 100)
+        self.write_pipeline(size="10s", follow="true")
+        args = ["--data-dir", self.data, self.settings, self.config]
+        d = daemon(self, args, os.path.join(self.dir, "first.log"))
+        wait_for(lambda: d.query().get("input_records") == 100, 60, "the 100 records read")
+
+        # What the query measures changes: the reload restarts it without its open windows.
+        self.write_pipeline(size="20s", follow="true")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload done" in d.log_text() or d.proc.poll() is not None, 60,
+                 "the reload")
+        self.assertIn("reload: restarting query files/quality", d.log_text())
+        # The restarted query writes a checkpoint of its new plan at once, not an interval
+        # (an hour) later.
+        wait_for(lambda: d.query().get("checkpoints", 0) >= 1 or d.proc.poll() is not None, 60,
+                 "the restarted query's first checkpoint")
+        self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+        d.proc.kill()
+        d.proc.wait()
+
+        d = daemon(self, args, os.path.join(self.dir, "second.log"))
+        wait_for(lambda: any(s in d.log_text() for s in ("resumed from", "plan", "failed")) or
+                 d.proc.poll() is not None, 60, "the query to start")
+        wait_for(lambda: d.query().get("state") is not None, 60, "the status")
+        log = d.log_text()
+        self.assertNotIn("different plan", log)
+        self.assertIn("query files/quality resumed from", log)
+        self.assertEqual(d.query()["state"], "running", log[-3000:])
+        # Where the file was read to holds: only what is appended now is read.
+        append_events(self.events, 100, 10)
+        wait_for(lambda: d.query().get("input_records", 0) >= 10, 60, "the 10 new records")
+        self.assertEqual(d.query()["input_records"], 10)
+        d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(d.proc.wait(timeout=120), 0, d.log_text()[-3000:])
+
+    def test_a_checkpoint_of_another_plan_at_start_keeps_the_input_position(self):
+        self.first_run()
+        before = len(read_results(self.results))
+        with open(self.ckpt, "rb") as f:
+            old = f.read()
+        # While weir is stopped, the window changes and more records arrive.
+        self.write_pipeline(size="20s")
+        append_events(self.events, 100, 30)
+        rc, _, err = self.once()
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertRegex(
+            err, r"query files/quality: checkpoint \S+quality\.ckpt was written for another "
+                 r"plan of this query \([0-9a-f]+ -> [0-9a-f]+: what it measures changed while "
+                 r"weir was stopped\); its open windows were dropped .*inputs: \"events\" "
+                 r"resumes where it was")
+        new = read_results(self.results)[before:]
+        # Only the 30 new records are counted, in the new plan's windows.
+        self.assertEqual(sum(r["records"] for r in new), 30, new)
+        with open(self.ckpt, "rb") as f:
+            self.assertNotEqual(f.read(), old, "a checkpoint of the new plan")
+        # And the next start resumes that one as it is.
+        rc, _, err = self.once()
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertIn("query files/quality resumed from", err)
+        self.assertNotIn("another plan", err)
 
     # ---- only regular files of bounded size ----
 
