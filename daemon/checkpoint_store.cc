@@ -61,13 +61,14 @@ bool write_all(int fd, const std::string& data) {
 }
 
 const char* file_kind(mode_t mode) {
+    if (S_ISREG(mode)) return "a regular file";
     if (S_ISDIR(mode)) return "a directory";
     if (S_ISFIFO(mode)) return "a FIFO";
     if (S_ISCHR(mode)) return "a character device";
     if (S_ISBLK(mode)) return "a block device";
     if (S_ISSOCK(mode)) return "a socket";
     if (S_ISLNK(mode)) return "a symbolic link";
-    return "not a regular file";
+    return "a file of an unknown kind";
 }
 
 // Why another user could put files in the directory `st` describes, or "" when only weir's
@@ -147,8 +148,10 @@ unique_fd open_checkpoint_dir(const std::string& data_dir, const std::string& pi
                 const bool known =
                     ::fstatat(dir.get(), name.c_str(), &found, AT_SYMLINK_NOFOLLOW) == 0;
                 error = where.string() + ": expected a directory, found " +
-                        (known ? file_kind(found.st_mode) : "something else") +
-                        " (weir follows no symbolic link below its data dir)";
+                        (known ? file_kind(found.st_mode) : "something else");
+                if (known && S_ISLNK(found.st_mode)) {
+                    error += " (weir follows no symbolic link below its data dir)";
+                }
             } else {
                 error = "cannot open " + where.string() + ": " + errno_text();
             }
