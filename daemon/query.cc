@@ -255,16 +255,15 @@ void query::finish_once() {
     report_nodes();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
+    // A final checkpoint that fails does not fail the query: its results are out, and the
+    // other queries finish theirs; the supervisor reports it at the end.
     checkpoint([self = shared_from_this()](bool ok) {
-        if (!ok) {
-            self->fail("the final checkpoint could not be written");
-            return;
-        }
         self->state_ = query_state::finished;
-        spdlog::info("query {}/{} finished: {} records, {} results", self->pipeline_->name,
+        spdlog::info("query {}/{} finished: {} records, {} results{}", self->pipeline_->name,
                      self->plan_.name, self->counters_.input_records.load(),
-                     self->counters_.results.load());
-        if (self->events_.finished) self->events_.finished();
+                     self->counters_.results.load(),
+                     ok ? "" : "; its final checkpoint was not written");
+        if (self->events_.finished) self->events_.finished(ok ? "" : self->checkpoint_error_);
     });
 }
 
@@ -841,7 +840,9 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
     // After the write, on the strand: the inputs may acknowledge what the file covers.
     auto written = [self = shared_from_this(), data, then](bool ok, double seconds,
                                                            const std::string& error) {
+        self->checkpoint_write_failed_ = !ok && !error.empty();
         if (ok) {
+            self->checkpoint_error_.clear();
             ++self->counters_.checkpoints;
             if (!self->node_metrics_.empty()) {
                 node_metrics& m = *self->node_metrics_.back();
@@ -852,6 +853,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
                 self->inputs_[i]->committed(data->inputs[i].second);
             }
         } else if (!error.empty()) {
+            self->checkpoint_error_ = error;
             spdlog::error("query {}/{}: checkpoint failed: {}", self->pipeline_->name,
                           self->plan_.name, error);
         }
@@ -870,6 +872,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
         if (!pending->ok) {
             spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
                           self->pipeline_->name, self->plan_.name, pending->error);
+            self->checkpoint_error_ = "skipped: an output could not flush: " + pending->error;
             written(false, 0, "");
             return;
         }
@@ -915,7 +918,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
     }
 }
 
-void query::stop(std::function<void()> done) {
+void query::stop(std::function<void(const std::string& write_error)> done) {
     asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
         if (self->stopping_) return;
         self->stopping_ = true;
@@ -924,12 +927,12 @@ void query::stop(std::function<void()> done) {
         self->checkpoint_timer_.cancel();
         self->pressure_timer_.cancel();
         if (!self->active()) {
-            done();
+            done("");
             return;
         }
-        self->checkpoint([self, done](bool) {
+        self->checkpoint([self, done](bool ok) {
             self->state_ = query_state::stopped;
-            done();
+            done(!ok && self->checkpoint_write_failed_ ? self->checkpoint_error_ : "");
         });
     });
 }

@@ -69,7 +69,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
         // `rebuild`: an input lost its client (on_client_lost); restart from the checkpoint
         // rather than treat the query as failed.
         std::function<void(const std::string& message, bool rebuild)> failed;
-        std::function<void()> finished;  // --once: every input ended and all is flushed
+        // --once: every input ended and all is flushed. `checkpoint_error`: why the final
+        // checkpoint was not written, "" when it was.
+        std::function<void(const std::string& checkpoint_error)> finished;
     };
 
     // `plan` is pipeline->queries[index]; the pipeline's plan outlives nothing it is given to.
@@ -86,8 +88,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void start();
 
     // Stops the inputs, writes a final checkpoint and calls `done` (from any thread). Open
-    // windows stay open: they are in the checkpoint.
-    void stop(std::function<void()> done);
+    // windows stay open: they are in the checkpoint. `write_error`: why the final checkpoint's
+    // file could not be written, "" when it was (or was skipped for an output that could not
+    // flush, or the query was not running).
+    void stop(std::function<void(const std::string& write_error)> done);
 
     query_state state() const { return state_.load(); }
     // Why the query is degraded ("" when it is not): its outputs are full (back-pressure or
@@ -226,6 +230,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     // Restored from a checkpoint of another plan: the first checkpoint is taken at once, so a
     // crash before the interval's end does not restore that old one again.
     bool checkpoint_at_start_ = false;
+    // Why the latest checkpoint was not written ("" when it was), and whether its file could
+    // not be written (rather than skipped for an output that could not flush).
+    std::string checkpoint_error_;
+    bool checkpoint_write_failed_ = false;
     std::vector<std::function<void(bool ok)>> queued_checkpoints_;
     bool stopping_ = false;
 

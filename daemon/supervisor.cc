@@ -68,7 +68,8 @@ struct query_slot {
     // daemon stops): it is then never restarted, and later stop requests wait for the same stop.
     struct stop_request {
         bool done = false;
-        std::vector<std::function<void()>> waiters;  // on the supervisor's strand
+        std::string write_error;  // why the final checkpoint was not written, once done
+        std::vector<std::function<void(const std::string&)>> waiters;  // on the strand
     };
     std::shared_ptr<stop_request> stop;
 };
@@ -458,8 +459,9 @@ class supervisor {
             asio::post(strand_,
                        [this, key, message, rebuild] { on_query_failed(key, message, rebuild); });
         };
-        events.finished = [this, key] {
-            asio::post(strand_, [this, key] { on_query_finished(key); });
+        events.finished = [this, key](const std::string& checkpoint_error) {
+            asio::post(strand_,
+                       [this, key, checkpoint_error] { on_query_finished(key, checkpoint_error); });
         };
         auto q =
             std::make_shared<query>(slot.pipeline, slot.index, std::move(env), std::move(events));
@@ -502,10 +504,13 @@ class supervisor {
         });
     }
 
-    void on_query_finished(const std::string& key) {
+    // --once: a query whose final checkpoint failed has still written its results; the others
+    // go on to write theirs, and the failure is reported when all are done.
+    void on_query_finished(const std::string& key, const std::string& checkpoint_error) {
         auto it = slots_.find(key);
         if (it == slots_.end()) return;
         it->second->finished = true;
+        if (!checkpoint_error.empty()) unwritten_checkpoints_.emplace_back(key, checkpoint_error);
         for (const auto& [k, slot] : slots_) {
             if (!slot->finished) return;
         }
@@ -704,7 +709,7 @@ class supervisor {
                 if (--*left == 0) (*last)();
                 return;
             }
-            stop_slot(slot, [left, last] {
+            stop_slot(slot, [left, last](const std::string&) {
                 if (--*left == 0) (*last)();
             });
         };
@@ -732,21 +737,25 @@ class supervisor {
     }
 
     // Stops the slot's query for good, once whoever asks (a reload and a shutdown may both);
-    // `done` runs on the strand after its final checkpoint. Precondition: slot.running.
-    void stop_slot(query_slot& slot, std::function<void()> done) {
+    // `done` runs on the strand after its final checkpoint, with why that checkpoint's file was
+    // not written ("" when it was). Precondition: slot.running.
+    void stop_slot(query_slot& slot, std::function<void(const std::string& write_error)> done) {
         slot.restart_timer->cancel();
         if (!slot.stop) {
             slot.stop = std::make_shared<query_slot::stop_request>();
-            slot.running->stop([this, request = slot.stop] {
-                asio::post(strand_, [request] {
+            slot.running->stop([this, request = slot.stop](const std::string& write_error) {
+                asio::post(strand_, [request, write_error] {
                     request->done = true;
+                    request->write_error = write_error;
                     auto waiters = std::move(request->waiters);
-                    for (auto& f : waiters) f();
+                    for (auto& f : waiters) f(request->write_error);
                 });
             });
         }
         if (slot.stop->done) {
-            asio::post(strand_, std::move(done));
+            asio::post(strand_, [done = std::move(done), request = slot.stop] {
+                done(request->write_error);
+            });
         } else {
             slot.stop->waiters.push_back(std::move(done));
         }
@@ -848,16 +857,32 @@ class supervisor {
         }
         for (auto& [key, slot] : slots_) {
             if (!slot->running) continue;
-            stop_slot(*slot, [this, left] {
+            stop_slot(*slot, [this, left, key](const std::string& write_error) {
+                if (!write_error.empty()) unwritten_checkpoints_.emplace_back(key, write_error);
                 if (--*left == 0) stop_outputs();
             });
         }
+    }
+
+    // Once every output is flushed: a final checkpoint that failed makes the exit a failure,
+    // so that neither `run --once` nor a stop ends as if all were saved.
+    void report_unwritten_checkpoints() {
+        if (unwritten_checkpoints_.empty()) return;
+        for (const auto& [key, why] : unwritten_checkpoints_) {
+            std::cerr << "weir: query " << key
+                      << ": the final checkpoint was not written (the next start redoes the "
+                         "work since the last one): "
+                      << why << '\n';
+        }
+        int expected = exit_ok;
+        exit_code_.compare_exchange_strong(expected, exit_failure);
     }
 
     void stop_outputs() {
         std::vector<std::shared_ptr<connectors::output>> outputs = all_outputs_;
         auto left = std::make_shared<std::size_t>(outputs.size());
         auto done = [this] {
+            report_unwritten_checkpoints();
             shutdown_timer_.cancel();
             signals_.cancel();
             if (http_) http_->stop();
@@ -912,6 +937,8 @@ class supervisor {
                        std::map<std::string, std::shared_ptr<connectors::output>, std::less<>>>>
         outputs_by_pipeline_;
     std::vector<std::shared_ptr<connectors::output>> all_outputs_;
+    // Queries whose final checkpoint was not written (pipeline/query, why); on strand_.
+    std::vector<std::pair<std::string, std::string>> unwritten_checkpoints_;
     std::chrono::steady_clock::time_point first_signal_;
     std::atomic<int> exit_code_{exit_ok};
 };

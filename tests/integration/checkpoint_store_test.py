@@ -2,7 +2,9 @@
 right after a reload, or by a change while weir was stopped) keeps the input positions; only a
 regular file of bounded size is read as a checkpoint; nothing planted in the data dir steers
 what weir writes, and a data dir other users can change is refused; --reset-checkpoint removes
-only the checkpoint of a configured query and says what it removed."""
+only the checkpoint of a configured query and says what it removed; a final checkpoint that
+cannot be written fails the exit, after every query wrote its results."""
+import ctypes
 import json
 import os
 import signal
@@ -78,6 +80,19 @@ def run_bounded(test, args, timeout=60, max_rss=1 << 30):
     if problem:
         test.fail(problem + ":\n" + text[-3000:])
     return p.returncode, text
+
+
+def without_file_privileges():
+    """For a child run as root: no CAP_DAC_OVERRIDE nor CAP_DAC_READ_SEARCH after its exec, so
+    that a directory's mode binds it as it binds any user (a read-only data dir stays
+    read-only)."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for cap in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 class daemon:
@@ -362,6 +377,67 @@ class checkpoint_store_test(unittest.TestCase):
         self.assertEqual(rc, 0, err[-3000:])
         self.assertIn(f"--reset-checkpoint files/quality: there was no checkpoint ({self.ckpt})",
                       err)
+
+    # ---- a final checkpoint that cannot be written ----
+
+    def three_queries(self):
+        """Three queries over files of 10, 20 000 and 20 000 records: the first finishes long
+        before the others."""
+        sizes = {"small": 10, "large": 20000, "larger": 20000}
+        nodes, inputs, outputs = [], [], []
+        for name, count in sizes.items():
+            path = os.path.join(self.dir, name + ".jsonl")
+            append_events(path, 0, count)
+            inputs.append(f"  {name}_in: {{type: file, path: {path}, follow: false}}")
+            nodes.append(f"""  {name}:
+    from: {name}_in
+    time: {{field: ts, format: epoch_s}}
+    window: {{type: tumbling, size: 10s}}
+    checks: [{{name: volume, measure: count(), must_be: "> 0"}}]
+    outputs: [{name}_out]""")
+            outputs.append(f"  {name}_out: {{type: file, path: "
+                           f"{os.path.join(self.dir, name + '.results.jsonl')}}}")
+        with open(self.config, "w") as f:
+            f.write("pipeline: files\ninputs:\n" + "\n".join(inputs) + "\nnodes:\n" +
+                    "\n".join(nodes) + "\noutputs:\n" + "\n".join(outputs) + "\n")
+        return sizes
+
+    def read_only_data_dir(self):
+        os.mkdir(self.data)
+        os.chmod(self.data, 0o555)
+        self.addCleanup(os.chmod, self.data, 0o755)
+
+    def test_a_read_only_data_dir_fails_once_only_after_every_query_wrote_its_results(self):
+        sizes = self.three_queries()
+        self.read_only_data_dir()
+        p = subprocess.run([WEIR, "run", "--once", "--data-dir", self.data, "--http-listen",
+                            "127.0.0.1:0", self.settings, self.config], capture_output=True,
+                           text=True, timeout=300, preexec_fn=without_file_privileges)
+        # Every query wrote all its results, whichever finished first.
+        for name, count in sizes.items():
+            results = read_results(os.path.join(self.dir, name + ".results.jsonl"))
+            self.assertEqual(sum(r["records"] for r in results), count, name)
+        self.assertEqual(p.returncode, 1, p.stderr[-3000:])
+        for name in sizes:
+            self.assertIn(f"weir: query files/{name}: the final checkpoint was not written",
+                          p.stderr)
+        self.assertIn("Permission denied", p.stderr)
+        self.assertNotIn(") failed:", p.stderr)
+
+    def test_a_final_checkpoint_that_fails_at_sigterm_exits_non_zero(self):
+        append_events(self.events, 0, 100)
+        self.write_pipeline(follow="true")
+        self.read_only_data_dir()
+        d = daemon(self, ["--data-dir", self.data, self.settings, self.config],
+                   os.path.join(self.dir, "weir.log"), preexec_fn=without_file_privileges)
+        wait_for(lambda: d.query().get("input_records") == 100, 60, "the 100 records read")
+        d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(d.proc.wait(timeout=120), 1, d.log_text()[-3000:])
+        log = d.log_text()
+        self.assertIn("weir: query files/quality: the final checkpoint was not written", log)
+        self.assertIn("Permission denied", log)
+        # The outputs were flushed all the same.
+        self.assertTrue(read_results(self.results))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "config/load.h"
@@ -181,7 +182,11 @@ class query_test : public ::testing::Test {
             rebuild_ = rebuild;
             io.stop();
         };
-        events.finished = [&] { io.stop(); };
+        events.finished = [&](const std::string& checkpoint_error) {
+            finished_ = true;
+            checkpoint_error_ = checkpoint_error;
+            io.stop();
+        };
         auto q = std::make_shared<query>(plan_, 0, std::move(env), std::move(events));
         q->start();
         io.run_for(std::chrono::seconds(30));
@@ -195,6 +200,8 @@ class query_test : public ::testing::Test {
     memory_input_state state_;
     std::shared_ptr<capture_output> output_;
     bool rebuild_ = false;  // the last failure asked for a rebuild
+    bool finished_ = false;
+    std::string checkpoint_error_;  // of the last finish
 };
 
 std::string record(int ts, int v) {
@@ -248,6 +255,44 @@ TEST_F(query_test, a_restart_resumes_from_the_last_checkpoint) {
     ASSERT_EQ(run(), "");
     EXPECT_TRUE(output_->results.empty()) << "nothing emitted twice";
     EXPECT_EQ(first.size(), 6u);
+}
+
+// --once over a data dir where no checkpoint can be written: the query still closes every
+// window and writes its results, then finishes and says why its checkpoint is missing.
+TEST_F(query_test, a_final_checkpoint_that_cannot_be_written_still_finishes_the_query) {
+    // A non-empty directory where the temporary file must be created.
+    fs::create_directories(dir_ / "checkpoints" / "p" / "quality.ckpt.tmp");
+    std::ofstream(dir_ / "checkpoints" / "p" / "quality.ckpt.tmp" / "x") << "x";
+    for (int i = 0; i < 30; ++i) state_.script.emplace_back("", record(100 + i, 2));
+    ASSERT_EQ(run(), "");
+    EXPECT_TRUE(finished_);
+    EXPECT_NE(checkpoint_error_.find("cannot remove"), std::string::npos) << checkpoint_error_;
+    EXPECT_EQ(output_->results.size(), 6u) << "every window's results";
+}
+
+// A checkpoint of another plan (the window changed while weir was stopped): the input resumes
+// where it was, the old windows are dropped, and a checkpoint of the new plan is written.
+TEST_F(query_test, a_checkpoint_of_another_plan_keeps_the_input_position) {
+    for (int i = 0; i < 30; ++i) state_.script.emplace_back("", record(100 + i, 2));
+    ASSERT_EQ(run(), "");
+    params::component_registry registry;
+    connectors::register_builtin_connectors(registry);
+    std::string changed = k_pipeline;
+    changed.replace(changed.find("size: 10s"), 9, "size: 20s");
+    const auto r = config::load_text(changed, "p.yaml", registry,
+                                     [](const std::string&) { return std::nullopt; });
+    ASSERT_FALSE(r.diags.has_errors());
+    plan_ = r.config.pipelines.at(0).plan;
+    for (int i = 30; i < 40; ++i) state_.script.emplace_back("", record(100 + i, 2));
+    state_.delivered = 0;
+    ASSERT_EQ(run(), "");
+    // Only the 10 new records, [120,140) in the new plan's windows: 10 records, sum 20.
+    EXPECT_EQ(output_->results, (std::vector<std::string>{"volume@1970-01-01T00:02:00.000Z=10",
+                                                          "level@1970-01-01T00:02:00.000Z=20"}));
+    checkpoint::checkpoint_data data;
+    std::string error;
+    ASSERT_EQ(store_->load("p", "quality", data, error), checkpoint_store::load_status::loaded);
+    EXPECT_EQ(data.plan_fingerprint, plan_->queries.at(0).fingerprint);
 }
 
 }  // namespace
