@@ -255,9 +255,14 @@ void query::finish_once() {
     report_nodes();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
-    // A final checkpoint that fails does not fail the query: its results are out, and the
-    // other queries finish theirs; the supervisor reports it at the end.
+    // A final checkpoint whose file cannot be written does not fail the query: its results are
+    // out, and the other queries finish theirs; the supervisor reports it at the end. One
+    // skipped for an output that could not flush does: that output's results are not out.
     checkpoint([self = shared_from_this()](bool ok) {
+        if (!ok && !self->checkpoint_write_failed_) {
+            self->fail("the final checkpoint could not be written: " + self->checkpoint_error_);
+            return;
+        }
         self->state_ = query_state::finished;
         spdlog::info("query {}/{} finished: {} records, {} results{}", self->pipeline_->name,
                      self->plan_.name, self->counters_.input_records.load(),

@@ -69,9 +69,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
         // `rebuild`: an input lost its client (on_client_lost); restart from the checkpoint
         // rather than treat the query as failed.
         std::function<void(const std::string& message, bool rebuild)> failed;
-        // --once: every input ended and all is flushed. `checkpoint_error`: why the final
-        // checkpoint was not written, "" when it was.
-        std::function<void(const std::string& checkpoint_error)> finished;
+        // --once: every input ended and all is flushed. `write_error`: why the final
+        // checkpoint's file could not be written, "" when it was.
+        std::function<void(const std::string& write_error)> finished;
     };
 
     // `plan` is pipeline->queries[index]; the pipeline's plan outlives nothing it is given to.
