@@ -1,5 +1,6 @@
 // Environment interpolation of scalars: a small recursive scanner so that defaults may hold
-// references of their own, with every error located at its reference's '$'.
+// references of their own, with every error located at its reference's '$'. The recursion is
+// bounded (k_max_nesting): a scalar of any size cannot exhaust the stack.
 #include "config/interpolate.h"
 
 namespace weir::config {
@@ -8,6 +9,10 @@ namespace {
 
 bool name_start(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+// How deep ${A:-${B:-…}} may nest. Far more than any real default chain needs; each level
+// costs two small stack frames.
+constexpr int k_max_nesting = 32;
+
 }
 bool name_char(char c) {
     return name_start(c) || (c >= '0' && c <= '9');
@@ -57,6 +62,14 @@ class scanner {
         std::size_t i = start + 2;
         const std::size_t name_begin = i;
         while (i < s_.size() && name_char(s_[i])) ++i;
+        if (depth_ == k_max_nesting) return too_deep(start, out);
+        ++depth_;
+        const std::size_t after = reference_body(start, out);
+        --depth_;
+        return after;
+    }
+
+    std::size_t reference_body(std::size_t start, scanned& out) {
         const std::string name(s_.substr(name_begin, i - name_begin));
 
         if (i >= s_.size()) return unterminated(start, out);
@@ -138,6 +151,26 @@ class scanner {
     std::string_view s_;
     const env_lookup& env_;
 };
+    // A reference nested deeper than k_max_nesting: one error, and the scan resumes after its
+    // closing brace, found without recursion. Unterminated, it leaves the enclosing references
+    // unterminated too, and the outermost reports that.
+    std::size_t too_deep(std::size_t start, scanned& out) {
+        std::size_t open = 0;
+        for (std::size_t i = start; i < s_.size(); ++i) {
+            if (s_[i] == '$' && i + 1 < s_.size() && (s_[i + 1] == '$' || s_[i + 1] == '{')) {
+                if (s_[i + 1] == '{') ++open;
+                ++i;
+            } else if (s_[i] == '}' && --open == 0) {
+                out.errors.push_back({start,
+                                      "references are nested too deeply (more than " +
+                                          std::to_string(k_max_nesting) + " levels)",
+                                      true});
+                return i + 1;
+            }
+        }
+        return s_.size();
+    }
+
 
 }  // namespace
 
@@ -145,6 +178,7 @@ interpolation_result interpolate(std::string_view text, const env_lookup& env) {
     interpolation_result result;
     if (text.find('$') == std::string_view::npos) {
         result.text = std::string(text);
+    int depth_ = 0;  // references being expanded, around the current position
         return result;
     }
     scanned out;

@@ -29,8 +29,8 @@ struct interpolation_result {
 // Forms: ${NAME} (an error when NAME is unset; empty is fine), ${NAME:-default} (default
 // when unset or empty), ${NAME:?message} (an error with the message when unset or empty),
 // $$ for a literal '$'. A '$' followed by anything else is kept as is. Defaults and messages
-// may themselves contain references; those are expanded only when used. NAME is
-// [A-Za-z_][A-Za-z0-9_]*.
+// may themselves contain references; those are expanded only when used, and may nest 32
+// levels deep (deeper is an error, however long the text). NAME is [A-Za-z_][A-Za-z0-9_]*.
 interpolation_result interpolate(std::string_view text, const env_lookup& env);
 
 }  // namespace weir::config
