@@ -181,6 +181,14 @@ class paced_steps : public std::enable_shared_from_this<paced_steps> {
 };
 
 class supervisor {
+// Set by SIGHUPs between defer_sighup() and the supervisor's signal_set taking over.
+std::atomic<int> sighup_during_startup{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void remember_sighup(int) {
+    sighup_during_startup.store(1);
+}
+
   public:
     supervisor(const run_options& options, unsigned threads,
                std::shared_ptr<const params::component_registry> registry)
@@ -188,7 +196,7 @@ class supervisor {
           registry_(std::move(registry)),
           threads_(threads),
           strand_(asio::make_strand(io_)),
-          signals_(io_, SIGINT, SIGTERM, SIGHUP),
+          signals_(io_, SIGINT, SIGTERM),
           shutdown_timer_(io_),
           output_stats_timer_(strand_) {
         connectors::register_builtin_factories(factories_);
@@ -327,6 +335,11 @@ class supervisor {
                      listen.substr(0, listen.rfind(':')), http_->local_port());
 
         wait_for_signal();
+        // From here on SIGHUP is the signal_set's. Those that came while the configuration
+        // was loading (defer_sighup) become one reload: the files may have changed since
+        // they were read.
+        signals_.add(SIGHUP);
+        const bool reload_now = sighup_during_startup.exchange(0) != 0;
         for (auto& [key, slot] : slots_) start_query(*slot);
         notifier_->ready_when([this] { return ready(); },
                               "running " + std::to_string(slots_.size()) +
@@ -334,6 +347,12 @@ class supervisor {
         notifier_->start_watchdog();
         asio::post(strand_, [this] { schedule_output_stats(); });
 
+        if (reload_now) {
+            asio::post(strand_, [this] {
+                spdlog::info("SIGHUP came during start-up: reloading once, now");
+                reload();
+            });
+        }
         auto work = asio::make_work_guard(io_);
         std::vector<std::thread> pool;
         for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
@@ -882,7 +901,16 @@ class supervisor {
 }  // namespace
 
 int run_daemon(const run_options& options) {
+void defer_sighup() {
+    struct sigaction action {};
+    action.sa_handler = remember_sighup;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // reading the files goes on undisturbed
+    sigaction(SIGHUP, &action, nullptr);
+}
+
     auto registry = std::make_shared<params::component_registry>();
+    defer_sighup();
     connectors::register_builtin_connectors(*registry);
     config::load_result loaded = config::load(options.paths, *registry, secret_tracking_env());
     for (const auto& d : loaded.diags.sorted()) std::cerr << format(d) << '\n';

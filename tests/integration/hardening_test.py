@@ -1,5 +1,5 @@
 """Hostile or unlucky input to the real binary: scalars nesting ${VAR:-...} defaults thousands
-deep, in validate and in a reload."""
+deep (validate and a reload), and SIGHUPs while a large configuration is still loading."""
 import os
 import signal
 import subprocess
@@ -25,6 +25,30 @@ nodes:
 
 def nested_defaults(depth, terminated=True):
     return "${A:-" * depth + "/tmp" + ("}" * depth if terminated else "")
+
+
+def sighup_caught(pid):
+    """Whether process `pid` has a handler for SIGHUP (bit 0 of SigCgt)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16) & 1 == 1
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def bytes_read(pid):
+    """What process `pid` has read through read() so far (rchar of /proc/PID/io)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, PermissionError):
+        pass
+    return 0
 
 
 class deeply_nested_defaults_test(unittest.TestCase):
@@ -69,6 +93,52 @@ class deeply_nested_defaults_test(unittest.TestCase):
             self.assertIn('"deep"', status)
             self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
             self.assertIn("the running configuration stays", d.log_text())
+
+
+class sighup_during_startup_test(unittest.TestCase):
+    """SIGHUPs while a large configuration loads: the daemon starts, then reloads once."""
+
+    def test_sighup_during_startup_is_coalesced_into_one_reload(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pipelines = os.path.join(tmp, "pipelines.d")
+            os.mkdir(pipelines)
+            # One node with thousands of checks: seconds of parsing and compiling under the
+            # sanitizers, for a single query that costs nothing to run.
+            checks = "".join(
+                f"      - {{name: c{i}, measure: \"sum(v{i % 50}) / count() + mean(w)\", "
+                f"must_be: \"[{i}, {i + 1000}]\", should_be: \"!= {i}\"}}\n"
+                for i in range(6000))
+            big = PIPELINE.format(name="big", path=os.path.join(tmp, "big.jsonl")) + checks
+            with open(os.path.join(pipelines, "big.yaml"), "w") as f:
+                f.write(big)
+            d = weir_process(self, tmp, [pipelines])
+
+            # As soon as weir handles SIGHUP, or has read the files (then it is loading them):
+            # a weir that only takes SIGHUP over once it has loaded dies of the signal.
+            wait_for(lambda: sighup_caught(d.proc.pid) or bytes_read(d.proc.pid) >= len(big)
+                     or d.proc.poll() is not None, 60, "weir to start")
+            # A pipeline added meanwhile: whether the first load saw it or not, the reload does.
+            with open(os.path.join(pipelines, "added.yaml"), "w") as f:
+                f.write(PIPELINE.format(name="added", path=os.path.join(tmp, "added.jsonl")))
+            for _ in range(5):
+                if d.proc.poll() is None:
+                    d.proc.send_signal(signal.SIGHUP)
+
+            self.assertEqual(d.proc.poll(), None, "weir ended:\n" + d.log_text()[-3000:])
+            base = f"http://127.0.0.1:{d.wait_port(timeout=300)}"
+            success = lambda: metric_sum(base, "weir_config_reloads_total", result="success")
+            wait_for(lambda: d.proc.poll() is not None or success() >= 1, 300, "the reload")
+            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            wait_for(lambda: http_get(base + "/ready")[0] == 200, 120, "ready")
+            status = http_get(base + "/api/v1/status")[1]
+            self.assertIn('"added"', status)
+            self.assertIn('"big"', status)
+            log = d.log_text()
+            if "SIGHUP came during start-up" in log:
+                # Five signals, one reload.
+                self.assertEqual(success(), 1, log[-3000:])
+            self.assertEqual(metric_sum(base, "weir_config_reloads_total", result="failure"), 0)
+            self.assertEqual(d.stop(), 0, log[-3000:])
 
 
 if __name__ == "__main__":
