@@ -1,6 +1,6 @@
 // Environment interpolation of one scalar: ${VAR}, ${VAR:-default}, ${VAR:?message} and $$
-// (DESIGN.md §1.2). Values from the environment may be secrets: callers mark the scalar
-// as from_env and never print it.
+// (DESIGN.md §1.2). Values of variables whose names say they are secrets are never printed:
+// callers mark such a scalar secret.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +22,9 @@ struct interpolation_result {
     // A ${...} reference was expanded (from the environment or its default): the text may
     // hold a secret. "$$" alone does not set it.
     bool from_env = false;
+    // A reference whose variable names a secret (params::names_a_secret: *PASSWORD*,
+    // *TOKEN*, *SECRET*, *KEY* …) gave some of the text, its value or its default.
+    bool secret = false;
     bool changed = false;  // text differs from the input (offsets no longer map 1:1)
     std::vector<interpolation_error> errors;
 };

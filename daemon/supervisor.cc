@@ -103,6 +103,7 @@ class config_load_thread {
                 config::load_result loaded;
                 try {
                     loaded = config::load(paths, *registry, secret_tracking_env());
+                    for (const auto& s : loaded.secrets) add_secret(s);
                 } catch (const std::exception& e) {
                     loaded.diags.error({}, "", std::string("loading failed: ") + e.what());
                 }
@@ -180,7 +181,6 @@ class paced_steps : public std::enable_shared_from_this<paced_steps> {
     asio::steady_timer timer_;
 };
 
-class supervisor {
 // Set by SIGHUPs between defer_sighup() and the supervisor's signal_set taking over.
 std::atomic<int> sighup_during_startup{0};
 static_assert(std::atomic<int>::is_always_lock_free);
@@ -189,6 +189,7 @@ void remember_sighup(int) {
     sighup_during_startup.store(1);
 }
 
+class supervisor {
   public:
     supervisor(const run_options& options, unsigned threads,
                std::shared_ptr<const params::component_registry> registry)
@@ -334,25 +335,25 @@ void remember_sighup(int) {
         spdlog::info("HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status)",
                      listen.substr(0, listen.rfind(':')), http_->local_port());
 
-        wait_for_signal();
         // From here on SIGHUP is the signal_set's. Those that came while the configuration
         // was loading (defer_sighup) become one reload: the files may have changed since
         // they were read.
         signals_.add(SIGHUP);
         const bool reload_now = sighup_during_startup.exchange(0) != 0;
+        wait_for_signal();
         for (auto& [key, slot] : slots_) start_query(*slot);
         notifier_->ready_when([this] { return ready(); },
                               "running " + std::to_string(slots_.size()) +
                                   (slots_.size() == 1 ? " query" : " queries"));
         notifier_->start_watchdog();
         asio::post(strand_, [this] { schedule_output_stats(); });
-
         if (reload_now) {
             asio::post(strand_, [this] {
                 spdlog::info("SIGHUP came during start-up: reloading once, now");
                 reload();
             });
         }
+
         auto work = asio::make_work_guard(io_);
         std::vector<std::thread> pool;
         for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
@@ -900,7 +901,6 @@ void remember_sighup(int) {
 
 }  // namespace
 
-int run_daemon(const run_options& options) {
 void defer_sighup() {
     struct sigaction action {};
     action.sa_handler = remember_sighup;
@@ -909,10 +909,12 @@ void defer_sighup() {
     sigaction(SIGHUP, &action, nullptr);
 }
 
-    auto registry = std::make_shared<params::component_registry>();
+int run_daemon(const run_options& options) {
     defer_sighup();
+    auto registry = std::make_shared<params::component_registry>();
     connectors::register_builtin_connectors(*registry);
     config::load_result loaded = config::load(options.paths, *registry, secret_tracking_env());
+    for (const auto& s : loaded.secrets) add_secret(s);
     for (const auto& d : loaded.diags.sorted()) std::cerr << format(d) << '\n';
     if (loaded.diags.has_errors()) {
         std::cerr << "weir: configuration is invalid: not starting\n";

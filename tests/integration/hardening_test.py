@@ -1,5 +1,6 @@
 """Hostile or unlucky input to the real binary: scalars nesting ${VAR:-...} defaults thousands
-deep (validate and a reload), and SIGHUPs while a large configuration is still loading."""
+deep (validate and a reload), SIGHUPs while a large configuration is still loading, and which
+values from the environment the daemon hides as secrets and which it shows."""
 import os
 import signal
 import subprocess
@@ -139,6 +140,68 @@ class sighup_during_startup_test(unittest.TestCase):
                 self.assertEqual(success(), 1, log[-3000:])
             self.assertEqual(metric_sum(base, "weir_config_reloads_total", result="failure"), 0)
             self.assertEqual(d.stop(), 0, log[-3000:])
+
+
+SECRET = "hunter2-s3cr3t-value"
+
+
+class secret_masking_test(unittest.TestCase):
+    """Only secrets are hidden: values of variables whose names say so and of parameters
+    declared secret. Plain values from ${VAR} (paths, sizes, hosts) show where they help."""
+
+    def test_plain_values_from_the_environment_show_and_secrets_do_not(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = os.path.join(tmp, "plain-data-dir")
+            config = os.path.join(tmp, "masking.yaml")
+            with open(config, "w") as f:
+                f.write(f"""
+pipeline: masking
+inputs:
+  sensors: {{type: generator, seed: 1, rate: 100, time_step: 100ms,
+            start_time: "2026-11-20T10:00:00Z"}}
+  missing: {{type: file, path: "${{DATA_DIR}}/no-such-file.jsonl", follow: false}}
+nodes:
+  quality:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 1s}}
+    checks: [{{name: volume, measure: count(), must_be: "> 1000"}}]
+    outputs: [hook]
+  other:
+    from: missing
+    time: processing
+    window: {{type: tumbling, size: 1s}}
+    checks: [{{name: volume, measure: count(), must_be: "> 1000"}}]
+outputs:
+  hook: {{type: http, url: "http://127.0.0.1:1/hook/${{HOOK_TOKEN}}", retries: 0,
+         basic_auth: {{user: weir, password: "literal-{SECRET}"}}}}
+""")
+            env = {"DATA_DIR": data, "HOOK_TOKEN": SECRET}
+            # validate: a bad value from a plain variable is shown, from a secret one never.
+            bad = os.path.join(tmp, "bad.yaml")
+            with open(bad, "w") as f:
+                f.write(open(config).read().replace(
+                    "size: 1s", "size: \"${WINDOW_SIZE}\"").replace(
+                    "rate: 100", "rate: \"${RATE_SECRET}\""))
+            p = subprocess.run([WEIR, "validate", "--portable", bad], capture_output=True,
+                               text=True, timeout=60,
+                               env=dict(os.environ, WINDOW_SIZE="sixty-seconds",
+                                        RATE_SECRET=SECRET, **env))
+            self.assertEqual(p.returncode, 78, p.stderr)
+            self.assertIn('"sixty-seconds"', p.stderr)
+            self.assertIn("(a secret value)", p.stderr)
+            self.assertNotIn(SECRET, p.stdout + p.stderr)
+
+            d = weir_process(self, tmp, [config], env=env)
+            d.wait_port()
+            wait_for(lambda: "no-such-file" in d.log_text() and "127.0.0.1:1/hook/" in
+                     d.log_text(), 60, "the connectors' errors")
+            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
+            log = d.log_text()
+            # The path is no secret: it shows, as the operator needs it.
+            self.assertIn(os.path.join(data, "no-such-file.jsonl"), log)
+            self.assertIn("127.0.0.1:1/hook/***", log)
+            self.assertNotIn(SECRET, log)
 
 
 if __name__ == "__main__":

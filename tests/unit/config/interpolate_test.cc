@@ -202,6 +202,24 @@ TEST(interpolate, deeply_nested_defaults_are_bounded) {
     EXPECT_EQ(unterminated.errors[0].message, "unterminated \"${\" (missing \"}\")");
 }
 
+TEST(interpolate, secret_masking_marks_only_secret_variables) {
+    const env_lookup vars =
+        fake_env({{"LOG_DIR", "/var/log/app"}, {"DB_PASSWORD", "hunter2"}, {"API_KEY", "k-1"}});
+    const auto plain = interpolate("${LOG_DIR}/x", vars);
+    EXPECT_TRUE(plain.from_env);
+    EXPECT_FALSE(plain.secret);
+    EXPECT_TRUE(interpolate("a ${DB_PASSWORD}", vars).secret);
+    EXPECT_TRUE(interpolate("${UNSET_TOKEN:-default}", vars).secret);  // its default, too
+    EXPECT_TRUE(interpolate("${UNSET:-${API_KEY}}", vars).secret);
+    EXPECT_FALSE(interpolate("${UNSET:-/tmp}", vars).secret);
+    EXPECT_FALSE(interpolate("${LOG_DIR:-${API_KEY}}", vars).secret);  // the default is unused
+    // A required-message built from a plain variable is shown; from a secret one it is not.
+    EXPECT_EQ(interpolate("${UNSET:?not in ${LOG_DIR}}", vars).errors.at(0).message,
+              "environment variable \"UNSET\" is not set: not in /var/log/app");
+    EXPECT_EQ(interpolate("${UNSET:?${DB_PASSWORD}}", vars).errors.at(0).message,
+              "environment variable \"UNSET\" is not set");
+}
+
 TEST(interpolate, missing_lookup_function_means_nothing_is_set) {
     auto r = interpolate("${HOST:-d}", env_lookup{});
     EXPECT_EQ(r.text, "d");
