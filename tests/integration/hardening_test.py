@@ -179,9 +179,10 @@ outputs:
             env = {"DATA_DIR": data, "HOOK_TOKEN": SECRET}
             # validate: a bad value from a plain variable is shown, from a secret one never.
             bad = os.path.join(tmp, "bad.yaml")
+            with open(config) as f:
+                text = f.read()
             with open(bad, "w") as f:
-                f.write(open(config).read().replace(
-                    "size: 1s", "size: \"${WINDOW_SIZE}\"").replace(
+                f.write(text.replace("size: 1s", "size: \"${WINDOW_SIZE}\"").replace(
                     "rate: 100", "rate: \"${RATE_SECRET}\""))
             p = subprocess.run([WEIR, "validate", "--portable", bad], capture_output=True,
                                text=True, timeout=60,
