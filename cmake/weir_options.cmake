@@ -25,6 +25,11 @@ if(WEIR_SANITIZE)
   endif()
 endif()
 
+# Coverage feedback for libFuzzer in every project target; the fuzz targets link the fuzzer.
+if(WEIR_FUZZ)
+  target_compile_options(weir_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 # weir_library(NAME SOURCES... DEPENDS targets...) declares the library of one source folder,
 # exported as weir::NAME.
 function(weir_library name)

@@ -1,10 +1,17 @@
 // Environment interpolation of scalars: a small recursive scanner so that defaults may hold
-// references of their own, with every error located at its reference's '$'.
+// references of their own, with every error located at its reference's '$'. The recursion is
+// bounded (k_max_nesting): a scalar of any size cannot exhaust the stack.
 #include "config/interpolate.h"
+
+#include "core/params/value.h"
 
 namespace weir::config {
 
 namespace {
+
+// How deep ${A:-${B:-…}} may nest. Far more than any real default chain needs; each level
+// costs two small stack frames.
+constexpr int k_max_nesting = 32;
 
 bool name_start(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
@@ -22,6 +29,7 @@ struct scan_error {
 struct scanned {
     std::string text;
     bool from_env = false;
+    bool secret = false;
     std::vector<scan_error> errors;
 };
 
@@ -54,6 +62,14 @@ class scanner {
   private:
     // s_[start] is the '$' of "${"; returns the position after the reference.
     std::size_t reference(std::size_t start, scanned& out) {
+        if (depth_ == k_max_nesting) return too_deep(start, out);
+        ++depth_;
+        const std::size_t after = reference_body(start, out);
+        --depth_;
+        return after;
+    }
+
+    std::size_t reference_body(std::size_t start, scanned& out) {
         std::size_t i = start + 2;
         const std::size_t name_begin = i;
         while (i < s_.size() && name_char(s_[i])) ++i;
@@ -94,6 +110,7 @@ class scanner {
         }
 
         out.from_env = true;
+        const bool secret = params::names_a_secret(name);
         const std::optional<std::string> found = env_ ? env_(name) : std::nullopt;
         const bool usable = found && !found->empty();
         switch (op) {
@@ -103,13 +120,16 @@ class scanner {
                         {start, "environment variable \"" + name + "\" is not set", false});
                 } else {
                     out.text += *found;
+                    out.secret = out.secret || secret;
                 }
                 break;
             case '-':
                 if (usable) {
                     out.text += *found;
+                    out.secret = out.secret || secret;
                 } else {
                     out.text += word.text;
+                    out.secret = out.secret || secret || word.secret;
                     for (auto& e : word.errors) {
                         if (!e.syntax) out.errors.push_back(e);
                     }
@@ -118,16 +138,37 @@ class scanner {
             case '?':
                 if (usable) {
                     out.text += *found;
+                    out.secret = out.secret || secret;
                 } else {
                     std::string message =
                         "environment variable \"" + name + "\" is " + (found ? "empty" : "not set");
-                    // A message built from other variables could carry a secret: leave it out.
-                    if (!word.text.empty() && !word.from_env) message += ": " + word.text;
+                    // A message built from a secret variable would carry it: leave it out.
+                    if (!word.text.empty() && !word.secret) message += ": " + word.text;
                     out.errors.push_back({start, std::move(message), false});
                 }
                 break;
         }
         return after;
+    }
+
+    // A reference nested deeper than k_max_nesting: one error, and the scan resumes after its
+    // closing brace, found without recursion. Unterminated, it leaves the enclosing references
+    // unterminated too, and the outermost reports that.
+    std::size_t too_deep(std::size_t start, scanned& out) {
+        std::size_t open = 0;
+        for (std::size_t i = start; i < s_.size(); ++i) {
+            if (s_[i] == '$' && i + 1 < s_.size() && (s_[i + 1] == '$' || s_[i + 1] == '{')) {
+                if (s_[i + 1] == '{') ++open;
+                ++i;
+            } else if (s_[i] == '}' && --open == 0) {
+                out.errors.push_back({start,
+                                      "references are nested too deeply (more than " +
+                                          std::to_string(k_max_nesting) + " levels)",
+                                      true});
+                return i + 1;
+            }
+        }
+        return s_.size();
     }
 
     std::size_t unterminated(std::size_t start, scanned& out) {
@@ -137,6 +178,7 @@ class scanner {
 
     std::string_view s_;
     const env_lookup& env_;
+    int depth_ = 0;  // references being expanded, around the current position
 };
 
 }  // namespace
@@ -151,6 +193,7 @@ interpolation_result interpolate(std::string_view text, const env_lookup& env) {
     scanner(text, env).expand(0, false, out);
     result.text = std::move(out.text);
     result.from_env = out.from_env;
+    result.secret = out.secret;
     result.changed = result.text != text;
     for (auto& e : out.errors) result.errors.push_back({e.offset, std::move(e.message)});
     return result;

@@ -411,10 +411,10 @@ component_config read_component(const value::entry& e, component_kind kind,
         std::string message = "unknown " + noun + " type " + type->display();
         const component_kind other =
             kind == component_kind::input ? component_kind::output : component_kind::input;
-        const std::string near = type->from_env ? std::string() : nearest(type->text, types);
+        const std::string near = type->secret ? std::string() : nearest(type->text, types);
         if (!near.empty()) {
             message += "; did you mean " + in_quotes(near) + "?";
-        } else if (!type->from_env && registry.find(other, type->text) != nullptr) {
+        } else if (!type->secret && registry.find(other, type->text) != nullptr) {
             message += "; " + in_quotes(type->text) + " is an " +
                        (noun == "input" ? "output" : "input") + " type";
         }
@@ -435,7 +435,8 @@ component_config read_component(const value::entry& e, component_kind kind,
                       " types it runs: " + comma_list(built) + ")");
     }
     // The type's declaration covers the parameters besides `type`.
-    value rest = e.val;
+    if (c.info->spec) params::mark_secrets(*c.info->spec, c.params, c.secrets);
+    value rest = c.params;
     rest.entries.erase(std::remove_if(rest.entries.begin(), rest.entries.end(),
                                       [](const value::entry& x) { return x.key == "type"; }),
                        rest.entries.end());
@@ -631,6 +632,19 @@ env_lookup process_env() {
 // of the time: they are read on up to this many threads, then added in name order.
 constexpr unsigned max_load_threads = 4;
 
+namespace {
+
+void collect_secrets(load_result& r) {
+    for (const auto& p : r.config.pipelines) {
+        for (const auto& c : p.inputs)
+            r.secrets.insert(r.secrets.end(), c.secrets.begin(), c.secrets.end());
+        for (const auto& c : p.outputs)
+            r.secrets.insert(r.secrets.end(), c.secrets.begin(), c.secrets.end());
+    }
+}
+
+}  // namespace
+
 load_result load(const std::vector<std::string>& paths, const params::component_registry& registry,
                  const env_lookup& env, const load_options& options) {
     load_result r;
@@ -684,6 +698,7 @@ load_result load(const std::vector<std::string>& paths, const params::component_
         if (f.loaded) add_pipeline(std::move(f.config), owners, r.config, r.diags);
     }
     finish(r.config);
+    collect_secrets(r);
     return r;
 }
 
@@ -696,6 +711,7 @@ load_result load_text(const std::string& text, const std::string& file,
     if (load_pipeline(file, text, env, registry, options, p, r.diags)) {
         r.config.pipelines.push_back(std::move(p));
     }
+    collect_secrets(r);
     return r;
 }
 

@@ -31,6 +31,9 @@ struct load_options {
 struct load_result {
     config_set config;  // complete only when !diags.has_errors()
     diagnostics diags;
+    // The values of the parameters of inputs and outputs declared secret, written or from the
+    // environment (params::mark_secrets), for the daemon to hide in everything it logs.
+    std::vector<std::string> secrets;
 };
 
 // PATHs are files or directories. In a directory, every *.yaml / *.yml file (not recursive,

@@ -30,6 +30,7 @@ struct component_config {
     located<std::string> type;
     const params::component_info* info = nullptr;  // never null after a successful load
     params::value params;                          // the whole mapping, `type` included
+    std::vector<std::string> secrets;  // values of parameters declared secret (mark_secrets)
 };
 using input_config = component_config;
 using output_config = component_config;

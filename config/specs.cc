@@ -204,7 +204,7 @@ std::shared_ptr<const object_spec> make_time_spec() {
             "expected rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a "
             "strftime pattern with %, got " +
             format->display();
-        if (!format->from_env) {
+        if (!format->secret) {
             const std::string near = nearest(text, named);
             if (!near.empty()) message += "; did you mean " + in_quotes(near) + "?";
         }

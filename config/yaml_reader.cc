@@ -211,6 +211,7 @@ class converter {
         interpolation_result r = interpolate(v.text, env_);
         for (const auto& e : r.errors) out_.error(v.pos_at(e.offset), path, e.message);
         v.from_env = r.from_env;
+        v.secret = r.secret;
         if (r.changed) {
             v.text = std::move(r.text);
             v.text_column = 0;  // offsets into the new text no longer map onto the source

@@ -336,6 +336,7 @@ int run_cli(int argc, char** argv) try {
         return exit_ok;
     }
     if (run->parsed()) {
+        defer_sighup();
         if (run_opts.paths.empty()) run_opts.paths = default_paths();
         // A flag beats its environment variable (CLI11 reads the variable only without the
         // flag); either beats the settings file.

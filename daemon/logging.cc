@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/diag/assert.h"
+#include "core/params/value.h"
 #include "core/result/check_result.h"
 #include "core/time/timestamp.h"
 
@@ -203,7 +204,7 @@ std::function<std::optional<std::string>(const std::string&)> secret_tracking_en
     return [](const std::string& name) -> std::optional<std::string> {
         const char* v = std::getenv(name.c_str());
         if (v == nullptr) return std::nullopt;
-        add_secret(v);
+        if (params::names_a_secret(name)) add_secret(v);
         return std::string(v);
     };
 }

@@ -106,12 +106,14 @@ class log_limiter {
     std::map<std::string, key_state, std::less<>> keys_;
 };
 
-// Secrets: values that ${VAR} references read from the environment. Every log line, and
-// every message the daemon prints itself through redact(), shows "***" in their place. Values
+// Secrets: the values of environment variables whose names say so (params::names_a_secret)
+// and of parameters declared secret (config::load_result::secrets). Every log line, and every
+// message the daemon prints itself through redact(), shows "***" in their place. Values
 // shorter than 4 characters are not tracked (too common to be secrets, or to replace safely).
 void add_secret(std::string value);
 std::string redact(std::string_view text);
-// The process environment for config::load that records each value it hands out as a secret.
+// The process environment for config::load that records the value of each variable it hands
+// out whose name says it is a secret (*PASSWORD*, *TOKEN*, *SECRET*, *KEY* …).
 std::function<std::optional<std::string>(const std::string&)> secret_tracking_env();
 
 // The daemon's limiter for per-record problems (decode, schema, transform errors, input

@@ -104,6 +104,7 @@ class config_load_thread {
                 config::load_result loaded;
                 try {
                     loaded = config::load(paths, *registry, secret_tracking_env());
+                    for (const auto& s : loaded.secrets) add_secret(s);
                 } catch (const std::exception& e) {
                     loaded.diags.error({}, "", std::string("loading failed: ") + e.what());
                 }
@@ -181,6 +182,14 @@ class paced_steps : public std::enable_shared_from_this<paced_steps> {
     asio::steady_timer timer_;
 };
 
+// Set by SIGHUPs between defer_sighup() and the supervisor's signal_set taking over.
+std::atomic<int> sighup_during_startup{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void remember_sighup(int) {
+    sighup_during_startup.store(1);
+}
+
 class supervisor {
   public:
     supervisor(const run_options& options, unsigned threads,
@@ -189,7 +198,7 @@ class supervisor {
           registry_(std::move(registry)),
           threads_(threads),
           strand_(asio::make_strand(io_)),
-          signals_(io_, SIGINT, SIGTERM, SIGHUP),
+          signals_(io_, SIGINT, SIGTERM),
           shutdown_timer_(io_),
           output_stats_timer_(strand_) {
         connectors::register_builtin_factories(factories_);
@@ -323,6 +332,11 @@ class supervisor {
         spdlog::info("HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status)",
                      listen.substr(0, listen.rfind(':')), http_->local_port());
 
+        // From here on SIGHUP is the signal_set's. Those that came while the configuration
+        // was loading (defer_sighup) become one reload: the files may have changed since
+        // they were read.
+        signals_.add(SIGHUP);
+        const bool reload_now = sighup_during_startup.exchange(0) != 0;
         wait_for_signal();
         for (auto& [key, slot] : slots_) start_query(*slot);
         notifier_->ready_when([this] { return ready(); },
@@ -330,6 +344,12 @@ class supervisor {
                                   (slots_.size() == 1 ? " query" : " queries"));
         notifier_->start_watchdog();
         asio::post(strand_, [this] { schedule_output_stats(); });
+        if (reload_now) {
+            asio::post(strand_, [this] {
+                spdlog::info("SIGHUP came during start-up: reloading once, now");
+                reload();
+            });
+        }
 
         auto work = asio::make_work_guard(io_);
         std::vector<std::thread> pool;
@@ -945,10 +965,20 @@ class supervisor {
 
 }  // namespace
 
+void defer_sighup() {
+    struct sigaction action {};
+    action.sa_handler = remember_sighup;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // reading the files goes on undisturbed
+    sigaction(SIGHUP, &action, nullptr);
+}
+
 int run_daemon(const run_options& options) {
+    defer_sighup();
     auto registry = std::make_shared<params::component_registry>();
     connectors::register_builtin_connectors(*registry);
     config::load_result loaded = config::load(options.paths, *registry, secret_tracking_env());
+    for (const auto& s : loaded.secrets) add_secret(s);
     for (const auto& d : loaded.diags.sorted()) std::cerr << format(d) << '\n';
     if (loaded.diags.has_errors()) {
         std::cerr << "weir: configuration is invalid: not starting\n";

@@ -20,4 +20,10 @@ struct run_options {
 // Runs until stopped; returns the process exit code (DESIGN.md §1.1).
 int run_daemon(const run_options& options);
 
+// Until run_daemon() runs the daemon, a SIGHUP is remembered instead of ending the process
+// (its default action): loading a large configuration takes seconds, and an operator or a
+// tool may send one meanwhile. Once running, the daemon reloads once for all of them.
+// run_daemon() calls it; `weir run` calls it first thing, before it reads any file.
+void defer_sighup();
+
 }  // namespace weir::daemon

@@ -102,7 +102,8 @@ std::shared_ptr<const object_spec> make_basic_auth_spec() {
         {.name = "password",
          .type = param_type::string,
          .description = "Password, e.g. ${WEBHOOK_PASSWORD}; never printed.",
-         .required = true},
+         .required = true,
+         .secret = true},
     };
     return spec;
 }
@@ -154,7 +155,8 @@ void add_http_auth_params(std::vector<param_spec>& params, std::vector<params::k
     params.push_back({.name = "bearer_token",
                       .type = param_type::string,
                       .description = "Sent as `Authorization: Bearer <token>`; keep it in the "
-                                     "environment (${VAR}). Never printed."});
+                                     "environment (${VAR}). Never printed.",
+                      .secret = true});
     params.push_back({.name = "basic_auth",
                       .type = param_type::object,
                       .description = "HTTP basic authentication.",

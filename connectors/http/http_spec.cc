@@ -41,7 +41,8 @@ param_spec headers_param() {
             .type = param_type::string_map,
             .description =
                 "Extra request headers, e.g. X-Scope-OrgID: team-a. Values are never "
-                "printed."};
+                "printed.",
+            .secret = true};
 }
 
 // tls: only meaningful for https:// URLs.

@@ -32,7 +32,9 @@ param_spec passthrough_param() {
             .description =
                 "librdkafka properties passed through unchanged, e.g. "
                 "security.protocol, sasl.mechanism, sasl.username, "
-                "sasl.password: ${KAFKA_PASSWORD}. Values are never printed."};
+                "sasl.password: ${KAFKA_PASSWORD}. Values whose property names a secret "
+                "(sasl.password, ssl.key.password, sasl.oauthbearer.client.secret …) are "
+                "never printed."};
 }
 
 param_spec client_id_param() {

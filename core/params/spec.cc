@@ -123,7 +123,7 @@ std::string format_bound(const param_spec& p, double bound) {
 
 // The written value for "got …" in range messages: bare for numbers, hidden for secrets.
 std::string shown_bare(const value& v) {
-    if (v.from_env) return "(a value from the environment)";
+    if (v.secret) return v.display();
     return v.text;
 }
 
@@ -194,7 +194,7 @@ void validator::scalar(const param_spec& p, const value& v, const std::string& p
         case param_type::enumeration: {
             if (std::find(p.choices.begin(), p.choices.end(), t) != p.choices.end()) return;
             std::string message = "expected " + expected(p) + ", got " + v.display();
-            if (!v.from_env) {
+            if (!v.secret) {
                 const std::string near = nearest(t, p.choices);
                 if (!near.empty()) message += "; did you mean " + quoted(near) + "?";
             }
@@ -214,7 +214,7 @@ void validator::object(const param_spec& p, const value& v, const std::string& p
         const auto& forms = p.scalar_forms;
         if (std::find(forms.begin(), forms.end(), v.text) != forms.end()) return;
         std::string message = "expected " + expected(p) + ", got " + v.display();
-        if (!v.from_env) {
+        if (!v.secret) {
             const std::string near = nearest(v.text, forms);
             if (!near.empty()) message += "; did you mean " + quoted(near) + "?";
         }
@@ -382,6 +382,51 @@ bool validator::mapping(const object_spec& spec, const value& v, const std::stri
 
 bool validate(const object_spec& spec, const value& v, const std::string& path, diagnostics& out) {
     return validator(out).mapping(spec, v, path);
+}
+
+namespace {
+
+void mark_all(value& v, std::vector<std::string>& texts) {
+    v.secret = true;
+    if (v.is_scalar() && !v.text.empty()) texts.push_back(v.text);
+    for (auto& item : v.items) mark_all(item, texts);
+    for (auto& e : v.entries) mark_all(e.val, texts);
+}
+
+}  // namespace
+
+void mark_secrets(const object_spec& spec, value& v, std::vector<std::string>& texts) {
+    if (!v.is_mapping()) return;
+    for (auto& e : v.entries) {
+        const param_spec* p = spec.find(e.key);
+        if (p == nullptr) continue;
+        if (p->secret) {
+            mark_all(e.val, texts);
+            continue;
+        }
+        switch (p->type) {
+            case param_type::string_map:
+                for (auto& m : e.val.entries) {
+                    if (names_a_secret(m.key)) mark_all(m.val, texts);
+                }
+                break;
+            case param_type::object:
+                if (p->object) mark_secrets(*p->object, e.val, texts);
+                break;
+            case param_type::object_list:
+                for (auto& item : e.val.items) {
+                    if (p->object) mark_secrets(*p->object, item, texts);
+                }
+                break;
+            case param_type::object_map:
+                for (auto& m : e.val.entries) {
+                    if (p->object) mark_secrets(*p->object, m.val, texts);
+                }
+                break;
+            default:
+                break;
+        }
+    }
 }
 
 }  // namespace weir::params

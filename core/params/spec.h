@@ -64,6 +64,9 @@ struct param_spec {
     std::vector<std::string> scalar_forms;  // object: scalars accepted instead, e.g. "processing"
     string_role role = string_role::plain;  // string, string_list, and object_map keys
     std::string alias_of;  // non-empty: a deprecated alias of that parameter (a warning)
+    // Its value (each value, for a string_map) is a secret wherever it comes from: never
+    // printed (see mark_secrets).
+    bool secret = false;
 };
 
 // A rule that spans several keys of one mapping.
@@ -105,6 +108,12 @@ struct object_spec {
 // nearest valid key), missing required keys, choices, ranges, key rules, nested objects.
 // Returns true when nothing was wrong.
 bool validate(const object_spec& spec, const value& v, const std::string& path, diagnostics& out);
+
+// Marks as secret (value::secret) the values of `v` that `spec` declares secret, and in a
+// string_map the values whose key names a secret (e.g. "sasl.password"), nested objects
+// included; adds the texts of the scalars it marks to `texts`. Call it before validate(), so
+// that messages about them show no value either.
+void mark_secrets(const object_spec& spec, value& v, std::vector<std::string>& texts);
 
 // Scalar parsers shared by validation and typed readers. On failure they return nullopt.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

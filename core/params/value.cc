@@ -1,8 +1,10 @@
 // The positioned document tree: lookups, positions inside scalars, and how values are shown
-// in messages (never revealing what came from the environment).
+// in messages (never revealing secrets).
 #include "core/params/value.h"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 
 namespace weir::params {
 
@@ -12,6 +14,16 @@ namespace {
 constexpr std::size_t max_display_chars = 60;
 
 }  // namespace
+
+bool names_a_secret(std::string_view name) {
+    // PASS covers PASSWORD, PASSWD and PASSPHRASE.
+    static constexpr std::array<std::string_view, 6> k_words = {"PASS", "SECRET", "TOKEN",
+                                                                "KEY",  "AUTH",   "CREDENTIAL"};
+    std::string upper(name);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return std::any_of(k_words.begin(), k_words.end(),
+                       [&](std::string_view w) { return upper.find(w) != std::string::npos; });
+}
 
 const value* value::find(std::string_view key) const {
     const entry* e = find_entry(key);
@@ -34,7 +46,7 @@ source_pos value::pos_at(std::size_t offset) const {
 }
 
 std::string value::display() const {
-    if (from_env) return "(a value from the environment)";
+    if (secret) return "(a secret value)";
     switch (type) {
         case kind::null:
             return "nothing";

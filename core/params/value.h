@@ -25,7 +25,10 @@ class value {
     // Scalars (kind::scalar). `text` is after interpolation.
     std::string text;
     bool quoted = false;    // written with quotes or as a block scalar: never a number/bool/null
-    bool from_env = false;  // some of `text` came from ${VAR}: a secret, never printed
+    bool from_env = false;  // some of `text` came from ${VAR} (or a default of one)
+    // A secret, never printed: a ${VAR} whose name says so (names_a_secret) gave some of
+    // `text`, or the parameter is declared secret (mark_secrets, params/spec.h).
+    bool secret = false;
     // Column of text[0] when the scalar sits on one line (plain or quoted); 0 if unknown
     // (block scalars, or the scalar was changed by interpolation before that point).
     int text_column = 0;
@@ -46,10 +49,14 @@ class value {
     // the scalar's own position otherwise. Used to point inside expressions and assessments.
     source_pos pos_at(std::size_t offset) const;
 
-    // How to show this value in a message: the text quoted, or "(a value from the
-    // environment)" when it came from ${VAR}.
+    // How to show this value in a message: the text quoted, or "(a secret value)".
     std::string display() const;
 };
+
+// Whether a name (an environment variable, a map key such as "sasl.password") says that its
+// value is a secret: it contains PASS (PASSWORD, PASSWD, PASSPHRASE), SECRET, TOKEN, KEY, AUTH
+// or CREDENTIAL, in any case.
+bool names_a_secret(std::string_view name);
 
 struct value::entry {
     std::string key;

@@ -316,7 +316,7 @@ class cli_test(unittest.TestCase):
                                     env={"WEIR_TEST_SECRET": secret})
                 self.assertEqual(rc, EXIT_CONFIG, err)
                 self.assertNotIn(secret, out + err)
-                self.assertIn("environment", out + err)
+                self.assertIn("(a secret value)", out + err)
 
     def test_graph_formats(self):
         # The graph of a pipeline this build cannot run yet (a join of two Kafka topics).

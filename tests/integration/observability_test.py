@@ -451,15 +451,16 @@ SECRET = "hunter2-s3cr3t-value"
 
 
 class secrets_test(unittest.TestCase):
-    """Values that came from ${VAR} are secrets: they never appear in logs or diagnostics."""
+    """Values of variables whose names say they are secrets never appear in logs or
+    diagnostics."""
 
     def test_validate_and_a_failed_reload_never_show_secrets(self):
-        env = dict(os.environ, BAD_SIZE=SECRET, BAD_URL="ftp://" + SECRET)
+        env = dict(os.environ, BAD_SIZE_SECRET=SECRET, BAD_URL_TOKEN="ftp://" + SECRET)
         with tempfile.TemporaryDirectory() as tmp:
             bad = STEADY.format(rate=10, results=os.path.join(tmp, "r.jsonl")).replace(
-                "size: 1s", "size: \"${BAD_SIZE}\"").replace(
+                "size: 1s", "size: \"${BAD_SIZE_SECRET}\"").replace(
                 "outputs:\n  results:",
-                "outputs:\n  hook: {type: http, url: \"${BAD_URL}\"}\n  results:").replace(
+                "outputs:\n  hook: {type: http, url: \"${BAD_URL_TOKEN}\"}\n  results:").replace(
                 "outputs: [results]", "outputs: [results, hook]")
             path = os.path.join(tmp, "bad.yaml")
             with open(path, "w") as f:
@@ -473,7 +474,8 @@ class secrets_test(unittest.TestCase):
 
             # The same errors in a reload: logged, the old configuration stays.
             good = STEADY.format(rate=10, results=os.path.join(tmp, "r.jsonl"))
-            d = daemon(self, tmp, good, env={"BAD_SIZE": SECRET, "BAD_URL": "ftp://" + SECRET,
+            d = daemon(self, tmp, good, env={"BAD_SIZE_SECRET": SECRET,
+                                             "BAD_URL_TOKEN": "ftp://" + SECRET,
                                              "WEIR_LOG_FORMAT": "json"})
             d.wait_port()
             with open(d.config, "w") as f:
@@ -485,7 +487,7 @@ class secrets_test(unittest.TestCase):
             self.assertIn("window.size", log)
             self.assertNotIn(SECRET, log)
 
-    # Connectors quote paths and URLs in their errors; values from the environment show as
+    # Connectors quote paths and URLs in their errors; values of secret variables show as
     # "***" in every log line and in what weir prints itself.
     def test_runtime_errors_of_connectors_never_show_secrets(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -171,6 +171,55 @@ TEST(interpolate, messages_never_contain_values) {
     EXPECT_EQ(r.errors[0].message.find("s3cret"), std::string::npos);
 }
 
+std::string nested_defaults(int depth, bool terminated) {
+    std::string text;
+    for (int i = 0; i < depth; ++i) text += "${A:-";
+    text += "x";
+    if (terminated) text += std::string(static_cast<std::size_t>(depth), '}');
+    return text;
+}
+
+TEST(interpolate, deeply_nested_defaults_are_bounded) {
+    // 32 levels expand; one more is an error at the 33rd '$', and the scan goes on after it.
+    auto ok = interpolate(nested_defaults(32, true), env);
+    EXPECT_EQ(ok.text, "x");
+    EXPECT_TRUE(ok.errors.empty());
+
+    auto deep = interpolate(nested_defaults(33, true) + " ${HOST}", env);
+    ASSERT_EQ(deep.errors.size(), 1u);
+    EXPECT_EQ(deep.errors[0].offset, 32u * 5u);
+    EXPECT_EQ(deep.errors[0].message, "references are nested too deeply (more than 32 levels)");
+    EXPECT_EQ(deep.text, " kafka:9092");
+
+    // 20 000 levels (a 120 KB scalar) once overflowed the stack.
+    auto huge = interpolate(nested_defaults(20000, true), env);
+    ASSERT_EQ(huge.errors.size(), 1u);
+    EXPECT_EQ(huge.errors[0].offset, 32u * 5u);
+
+    auto unterminated = interpolate("a" + nested_defaults(20000, false), env);
+    ASSERT_EQ(unterminated.errors.size(), 1u);
+    EXPECT_EQ(unterminated.errors[0].offset, 1u);
+    EXPECT_EQ(unterminated.errors[0].message, "unterminated \"${\" (missing \"}\")");
+}
+
+TEST(interpolate, secret_masking_marks_only_secret_variables) {
+    const env_lookup vars =
+        fake_env({{"LOG_DIR", "/var/log/app"}, {"DB_PASSWORD", "hunter2"}, {"API_KEY", "k-1"}});
+    const auto plain = interpolate("${LOG_DIR}/x", vars);
+    EXPECT_TRUE(plain.from_env);
+    EXPECT_FALSE(plain.secret);
+    EXPECT_TRUE(interpolate("a ${DB_PASSWORD}", vars).secret);
+    EXPECT_TRUE(interpolate("${UNSET_TOKEN:-default}", vars).secret);  // its default, too
+    EXPECT_TRUE(interpolate("${UNSET:-${API_KEY}}", vars).secret);
+    EXPECT_FALSE(interpolate("${UNSET:-/tmp}", vars).secret);
+    EXPECT_FALSE(interpolate("${LOG_DIR:-${API_KEY}}", vars).secret);  // the default is unused
+    // A required-message built from a plain variable is shown; from a secret one it is not.
+    EXPECT_EQ(interpolate("${UNSET:?not in ${LOG_DIR}}", vars).errors.at(0).message,
+              "environment variable \"UNSET\" is not set: not in /var/log/app");
+    EXPECT_EQ(interpolate("${UNSET:?${DB_PASSWORD}}", vars).errors.at(0).message,
+              "environment variable \"UNSET\" is not set");
+}
+
 TEST(interpolate, missing_lookup_function_means_nothing_is_set) {
     auto r = interpolate("${HOST:-d}", env_lookup{});
     EXPECT_EQ(r.text, "d");

@@ -1,5 +1,5 @@
 // Loading: paths and directories, the settings file, pipeline names, the typed model, the
-// declarations and schema, and that values from the environment never reach a diagnostic.
+// declarations and schema, and that secrets from the environment never reach a diagnostic.
 #include "config/load.h"
 
 #include <gmock/gmock.h>
@@ -418,44 +418,95 @@ TEST(load_text, node_defaults) {
     EXPECT_FALSE(n.join || n.schema || n.late_output);
 }
 
-// A secret from the environment, written into every kind of place that produces a message.
-TEST(load_text, environment_values_never_appear_in_diagnostics) {
+// A secret from the environment (its variable says so), written into every kind of place that
+// produces a message.
+TEST(load_text, secret_environment_values_never_appear_in_diagnostics) {
     const std::string secret = "hunter2-Pa55w0rd";
-    const std::string text = R"(pipeline: ${S}
+    const std::string text = R"(pipeline: ${S_SECRET}
 inputs:
-  a: {type: "${S}"}
-  b: {type: kafka, brokers: "${S}", topics: ["${S}"], group: "${S}", start: "${S}",
-      max_record_size: "${S}", kafka: {sasl.password: "${S}"}}
-  c: {type: tcp, listen: "${S}"}
+  a: {type: "${S_SECRET}"}
+  b: {type: kafka, brokers: "${S_SECRET}", topics: ["${S_SECRET}"], group: "${S_SECRET}", start: "${S_SECRET}",
+      max_record_size: "${S_SECRET}", kafka: {sasl.password: "${S_SECRET}"}}
+  c: {type: tcp, listen: "${S_SECRET}"}
   d:
     type: generator
     groups: 2
     fields: {x: {type: number}}
-    problems: [{type: stuck_value, field: "${S}", group: "${S}"}]
+    problems: [{type: stuck_value, field: "${S_SECRET}", group: "${S_SECRET}"}]
 nodes:
   n:
-    from: [b, c, d, "${S}"]
-    time: {field: ts, format: "${S}"}
-    window: {type: tumbling, size: "${S}"}
+    from: [b, c, d, "${S_SECRET}"]
+    time: {field: ts, format: "${S_SECRET}"}
+    window: {type: tumbling, size: "${S_SECRET}"}
     checks:
-      - {name: "${S}", measure: count(), must_be: "${S}"}
-    outputs: ["${S}", h]
+      - {name: "${S_SECRET}", measure: count(), must_be: "${S_SECRET}"}
+    outputs: ["${S_SECRET}", h]
   m:
     from: b
-    time: "${S}"
-    window: {type: "${S}", size: 1m}
+    time: "${S_SECRET}"
+    window: {type: "${S_SECRET}", size: 1m}
     checks: [{name: ok, measure: count(), must_be: "> 1"}]
-    emit: "${S}"
+    emit: "${S_SECRET}"
 outputs:
-  h: {type: http, url: "${S}", bearer_token: "${S}", timeout: "${S}"}
-  k: {type: alertmanager, url: "http://${S}", resend_interval: "${S}"}
+  h: {type: http, url: "${S_SECRET}", bearer_token: "${S_SECRET}", timeout: "${S_SECRET}"}
+  k: {type: alertmanager, url: "http://${S_SECRET}", resend_interval: "${S_SECRET}"}
 )";
-    const auto r = load_text(text, "secrets.yaml", registry(), env_of({{"S", secret}}));
+    const auto r = load_text(text, "secrets.yaml", registry(), env_of({{"S_SECRET", secret}}));
     const std::string printed = all_text(r.diags);
     EXPECT_GE(r.diags.error_count(), 14u) << printed;
     EXPECT_EQ(printed.find(secret), std::string::npos) << printed;
     EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
-    EXPECT_THAT(printed, HasSubstr("(a value from the environment)"));
+    EXPECT_THAT(printed, HasSubstr("(a secret value)"));
+}
+
+// Only secrets are hidden: a value from a plain variable (a path, a size) is shown as a written
+// one is. Secrets are the values of variables whose names say so and of parameters declared
+// secret, written or not; the load hands the latter to the daemon.
+TEST(load_text, secret_masking_hides_secrets_and_shows_plain_values) {
+    const std::string text = R"(inputs:
+  a: {type: kafka, brokers: "${BROKERS}", topics: [t], group: g,
+      kafka: {sasl.password: literal-kafka-password, client.rack: "${RACK}"}}
+nodes:
+  n:
+    from: a
+    time: {field: ts}
+    window: {type: tumbling, size: "${WINDOW}"}
+    checks: [{name: c, measure: count(), must_be: "> 1"}]
+    outputs: [h, h2]
+  m:
+    from: a
+    time: {field: ts}
+    window: {type: tumbling, size: "${WINDOW_TOKEN}"}
+    checks: [{name: c, measure: count(), must_be: "> 1"}]
+outputs:
+  h: {type: http, url: "http://h/${HOOK_KEY}", headers: {X-Team: a-team},
+      basic_auth: {user: "${USER_NAME}", password: pw-from-file}}
+  h2: {type: http, url: "http://h2/", bearer_token: literal-bearer-token}
+)";
+    const auto env = env_of({{"BROKERS", "k1:9092"},
+                             {"RACK", "rack-1"},
+                             {"WINDOW", "sixty"},
+                             {"WINDOW_TOKEN", "sixty-secret"},
+                             {"HOOK_KEY", "hook-key-value"},
+                             {"USER_NAME", "weir-user"}});
+    const auto bad = load_text(text, "masking.yaml", registry(), env);
+    const std::string printed = all_text(bad.diags);
+    EXPECT_THAT(printed, HasSubstr("nodes.n.window.size: expected a duration"));
+    EXPECT_THAT(printed, HasSubstr("got \"sixty\""));
+    EXPECT_THAT(printed, HasSubstr("(a secret value)"));
+    EXPECT_EQ(printed.find("sixty-secret"), std::string::npos) << printed;
+
+    auto good_text = text;
+    for (const char* size : {"${WINDOW}", "${WINDOW_TOKEN}"}) {
+        good_text.replace(good_text.find(size), std::string(size).size(), "1m");
+    }
+    const auto good = load_text(good_text, "masking.yaml", registry(), env);
+    ASSERT_FALSE(good.diags.has_errors()) << all_text(good.diags);
+    std::vector<std::string> secrets = good.secrets;
+    std::sort(secrets.begin(), secrets.end());
+    // (The daemon's environment lookup tracks HOOK_KEY's value itself.)
+    EXPECT_EQ(secrets, (std::vector<std::string>{"a-team", "literal-bearer-token",
+                                                 "literal-kafka-password", "pw-from-file"}));
 }
 
 TEST(specs, pipeline_spec_lists_the_registered_types) {

@@ -38,6 +38,7 @@ value scalar(std::string text, bool from_env = false) {
     v.type = value::kind::scalar;
     v.text = std::move(text);
     v.from_env = from_env;
+    v.secret = from_env;  // as from a variable whose name says it is a secret
     v.pos = {"t.yaml", next_line++, 7};
     return v;
 }
@@ -375,14 +376,14 @@ TEST(common, host_port) {
     }
 }
 
-TEST(common, values_from_the_environment_are_not_shown) {
+TEST(common, secret_values_are_not_shown) {
     diagnostics d;
     check_host_port(mapping({{"listen", scalar("s3cret", true)}}), "listen", "x", d);
     check_http_url(mapping({{"url", scalar("s3cret", true)}}), "url", "x", d);
     ASSERT_EQ(d.error_count(), 2u);
     for (const auto& i : d.items()) {
         EXPECT_EQ(format(i).find("s3cret"), std::string::npos) << format(i);
-        EXPECT_THAT(i.message, HasSubstr("(a value from the environment)"));
+        EXPECT_THAT(i.message, HasSubstr("(a secret value)"));
     }
 }
 

@@ -227,7 +227,9 @@ TEST(value, display) {
     EXPECT_EQ(scalar("say \"hi\"\n", 1).display(), "\"say \\\"hi\\\"\\n\"");
     value secret = scalar("hunter2", 1);
     secret.from_env = true;
-    EXPECT_EQ(secret.display(), "(a value from the environment)");
+    EXPECT_EQ(secret.display(), "\"hunter2\"");  // from the environment, but no secret
+    secret.secret = true;
+    EXPECT_EQ(secret.display(), "(a secret value)");
     EXPECT_EQ(list(1, {}).display(), "a list");
     EXPECT_EQ(mapping(1, {}).display(), "a mapping");
     EXPECT_EQ(value{}.display(), "nothing");

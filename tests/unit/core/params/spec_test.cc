@@ -28,6 +28,7 @@ value null_at(int line) {
 value secret(std::string text, int line) {
     value v = scalar(std::move(text), line);
     v.from_env = true;
+    v.secret = true;
     v.text_column = 0;
     return v;
 }
@@ -452,12 +453,46 @@ TEST(validate, secrets_never_appear_in_messages) {
                           {"level", secret("infoo", 2)},
                           {"small", secret("77", 3)}});
     const auto out = problems(s, v, "o");
-    EXPECT_EQ(out, (lines{"t.yaml:1:10: error: o.port: expected an integer, got (a value from the "
-                          "environment)",
-                          "t.yaml:2:10: error: o.level: expected one of info, debug, got (a value "
-                          "from the environment)",
-                          "t.yaml:3:10: error: o.small: must be at most 5, got (a value from the "
-                          "environment)"}));
+    EXPECT_EQ(out, (lines{"t.yaml:1:10: error: o.port: expected an integer, got (a secret value)",
+                          "t.yaml:2:10: error: o.level: expected one of info, debug, got (a secret "
+                          "value)",
+                          "t.yaml:3:10: error: o.small: must be at most 5, got (a secret value)"}));
+}
+
+TEST(secret_masking, names_that_say_secret) {
+    for (const char* name :
+         {"KAFKA_PASSWORD", "db_passwd", "SSL_KEY_PASSPHRASE", "API_TOKEN", "client_secret",
+          "HOOK_KEY", "Authorization", "GCP_CREDENTIALS", "sasl.password"}) {
+        EXPECT_TRUE(names_a_secret(name)) << name;
+    }
+    for (const char* name :
+         {"LOG_DIR", "DATA_DIR", "KAFKA_BROKERS", "WINDOW", "bootstrap.servers", "HOSTNAME"}) {
+        EXPECT_FALSE(names_a_secret(name)) << name;
+    }
+}
+
+TEST(secret_masking, declared_secrets_and_secret_map_keys_are_marked) {
+    auto inner = std::make_shared<object_spec>();
+    param_spec password = param("password", param_type::string);
+    password.secret = true;
+    inner->params = {param("user", param_type::string), password};
+    object_spec s;
+    param_spec auth = param("auth", param_type::object);
+    auth.object = inner;
+    s.params = {param("url", param_type::string), auth, param("props", param_type::string_map)};
+    value v = mapping(
+        1, {{"url", scalar("http://h", 1)},
+            {"auth", mapping(2, {{"user", scalar("weir", 2)}, {"password", scalar("pw-1", 2)}})},
+            {"props",
+             mapping(3, {{"sasl.password", scalar("pw-2", 3)}, {"client.id", scalar("c", 3)}})}});
+    std::vector<std::string> texts;
+    mark_secrets(s, v, texts);
+    EXPECT_EQ(texts, (std::vector<std::string>{"pw-1", "pw-2"}));
+    EXPECT_FALSE(v.find("url")->secret);
+    EXPECT_FALSE(v.find("auth")->find("user")->secret);
+    EXPECT_TRUE(v.find("auth")->find("password")->secret);
+    EXPECT_EQ(v.find("props")->find("sasl.password")->display(), "(a secret value)");
+    EXPECT_EQ(v.find("props")->find("client.id")->display(), "\"c\"");
 }
 
 TEST(validate, check_callback_runs_only_on_a_clean_mapping) {
