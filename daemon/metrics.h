@@ -55,6 +55,9 @@ struct node_metrics {
     prometheus::Gauge& up;
     prometheus::Histogram& checkpoint_duration_seconds;
     prometheus::Gauge& checkpoint_last_success_seconds;
+    // (window, group) pairs passed over without a result: a jump of the watermark gives each
+    // group a bounded share of empty windows.
+    prometheus::Counter& skipped_windows;
 
     prometheus::Counter& dropped_by(drop_reason r) const {
         return *dropped[static_cast<std::size_t>(r)];

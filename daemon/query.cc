@@ -486,6 +486,15 @@ void query::report_node(std::size_t node) {
         .Increment(static_cast<double>(invalid > new_bad_time ? invalid - new_bad_time : 0));
     m.dropped_by(drop_reason::group_overflow)
         .Increment(static_cast<double>(now.group_overflow - before.group_overflow));
+    if (now.skipped_empty_windows != before.skipped_empty_windows) {
+        const std::uint64_t skipped = now.skipped_empty_windows - before.skipped_empty_windows;
+        m.skipped_windows.Increment(static_cast<double>(skipped));
+        record_problem_log().log(problem_key_, spdlog::level::warn,
+                                 "query {}/{}: node \"{}\": the watermark jumped over a gap of "
+                                 "event time; {} empty windows of its groups were skipped",
+                                 pipeline_->name, plan_.name, plan_.chain->nodes[node].name,
+                                 skipped);
+    }
     before = now;
     if (e.watermark() != window::k_no_time) {
         m.watermark_seconds.Set(static_cast<double>(e.watermark()) / 1e9);

@@ -98,6 +98,7 @@ TEST(metrics, every_design_family_has_help_and_type) {
         {"weir_node_records_total", "counter"},
         {"weir_node_late_records_total", "counter"},
         {"weir_node_dropped_records_total", "counter"},
+        {"weir_node_skipped_windows_total", "counter"},
         {"weir_check_results_total", "counter"},
         {"weir_check_value", "gauge"},
         {"weir_check_failing", "gauge"},
