@@ -45,14 +45,16 @@ struct http_state {
     std::atomic<std::uint64_t> rejected{0};
     std::atomic<std::uint64_t> evicted{0};
     std::atomic<std::size_t> open{0};
-    std::mutex mutex;  // guards connections, idle, next_idle and crowded
+    std::mutex mutex;  // guards connections, idle and next_idle
     std::unordered_map<http_connection*, std::weak_ptr<http_connection>> connections;
     // Connections waiting for the first byte of their next request, oldest first.
     std::map<std::uint64_t, std::weak_ptr<http_connection>> idle;
     std::uint64_t next_idle = 0;
-    bool crowded = false;  // the cap was reached and not yet relieved: logged once per episode
+    // The cap was reached, and the server has not been half empty since: idle connections are
+    // closed sooner, and the episode is logged once.
+    std::atomic<bool> crowded{false};
 
-    bool under_pressure() const { return open.load() * 2 >= max_connections; }
+    bool under_pressure() const { return crowded.load(); }
 
     // Closes the connection idle longest to make room for a new one; false when none is idle.
     // Any thread.
@@ -375,7 +377,6 @@ class http_listener : public std::enable_shared_from_this<http_listener> {
             if (open >= state_->max_connections) {
                 note_crowded();
             } else if (open * 2 < state_->max_connections) {
-                std::lock_guard lock(state_->mutex);
                 state_->crowded = false;
             }
             ++state_->accepted;
@@ -386,11 +387,7 @@ class http_listener : public std::enable_shared_from_this<http_listener> {
 
     // The server is full: said once until it is half empty again.
     void note_crowded() {
-        {
-            std::lock_guard lock(state_->mutex);
-            if (state_->crowded) return;
-            state_->crowded = true;
-        }
+        if (state_->crowded.exchange(true)) return;
         spdlog::warn(
             "HTTP server: {} connections open (at most {}); new connections take the place of "
             "the longest idle ones, and idle connections are closed after {} ms",

@@ -37,8 +37,9 @@ struct http_limits {
     // /metrics stay reachable however many idle connections clients hold; when every connection
     // is in the middle of a request, the new one is accepted and closed at once.
     std::size_t max_connections = 1024;
-    // Once half of max_connections are open, a connection waiting for its next request is closed
-    // after this much silence instead of request_timeout.
+    // Once max_connections was reached (until the server is half empty again), a connection
+    // waiting for its next request is closed after this much silence instead of
+    // request_timeout.
     std::chrono::milliseconds idle_timeout_under_pressure{1'000};
 };
 

@@ -443,16 +443,22 @@ TEST_F(http_server_test, connections_beyond_the_cap_are_closed_when_none_is_idle
     EXPECT_EQ(r->status, 200);
 }
 
-TEST_F(http_server_test, idle_connections_are_closed_sooner_under_pressure) {
+TEST_F(http_server_test, idle_connections_are_closed_sooner_once_the_cap_was_reached) {
     http_limits limits;
-    limits.max_connections = 4;
+    limits.max_connections = 2;
     limits.idle_timeout_under_pressure = 200ms;
     start(limits);
     client a(server_->local_port());
     client b(server_->local_port());
-    ASSERT_TRUE(a.connected() && b.connected());
-    client c(server_->local_port());
-    EXPECT_TRUE(c.closed_within(5000ms));
+    const auto deadline = clock_type::now() + 10s;
+    while (server_->stats().idle != 2) {
+        ASSERT_LT(clock_type::now(), deadline);
+        std::this_thread::sleep_for(5ms);
+    }
+    client c(server_->local_port());  // takes a's place; from now on idle time is short
+    EXPECT_TRUE(a.closed_within(3000ms));
+    EXPECT_TRUE(c.closed_within(5000ms));  // well before request_timeout
+    EXPECT_EQ(server_->stats().evicted, 1u);
 }
 
 TEST_F(http_server_test, keep_alive_serves_several_requests_on_one_connection) {
