@@ -63,6 +63,8 @@ const char* to_string(drop_reason r) {
             return "buffer_full";
         case drop_reason::bad_time:
             return "bad_time";
+        case drop_reason::future_time:
+            return "future_time";
         case drop_reason::count_:
             break;
     }

@@ -36,6 +36,7 @@ enum class drop_reason : std::size_t {
     filtered,
     buffer_full,
     bad_time,
+    future_time,  // the event time jumps more than time.max_jump past its source's newest
     count_
 };
 const char* to_string(drop_reason r);
