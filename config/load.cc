@@ -248,6 +248,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
             t.field = tr->string("field");
             t.format = tr->string("format");
             t.timezone = tr->string("timezone");
+            t.max_jump = tr->duration("max_jump");
         } else {
             t.processing = true;
         }

@@ -67,6 +67,7 @@ struct time_config {
     located<std::string> field;
     located<std::string> format;    // rfc3339 | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
     located<std::string> timezone;  // of a pattern's local times: IANA name, UTC or +hh:mm
+    located<milliseconds> max_jump;  // 0: off
 };
 
 struct window_config {

@@ -939,6 +939,7 @@ class query_builder {
                     t.format = n.time->format.value;
                     t.timezone = n.time->timezone.given ? n.time->timezone.value : "";
                     t.field = n.time->field.value;
+                    t.max_jump = n.time->max_jump.value.count() * time::ns_per_ms;
                     t.slot = resolve(n.time->field.value, env, slots);
                     if (parser->type() != time::time_parser::kind::rfc3339 &&
                         parser->type() != time::time_parser::kind::pattern) {

@@ -192,6 +192,13 @@ std::shared_ptr<const object_spec> make_time_spec() {
                         "such as Europe/Berlin (daylight saving included), UTC, or an offset "
                         "such as +02:00.",
          .default_text = "UTC"},
+        {.name = "max_jump",
+         .type = param_type::duration,
+         .description = "A record whose event time is more than this after the newest event "
+                        "time of its source is suspicious: dropped (future_time) and "
+                        "dead-lettered instead of moving the watermark, unless the wall clock or "
+                        "3 consecutive records agree with it. 0 turns the check off.",
+         .default_text = "1d"},
     };
     spec->check = [](const value& v, const std::string& path, diagnostics& out) {
         const value* format = v.find("format");

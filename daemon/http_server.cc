@@ -2,6 +2,10 @@
 // on its own strand; every read and write has a deadline, so no client can hold the loop.
 #include "daemon/http_server.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -13,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -33,13 +38,27 @@ class http_connection;
 struct http_state {
     http_handlers handlers;
     http_limits limits;
+    std::size_t max_connections = 0;  // limits.max_connections within the open-file limit
     std::atomic<bool> shutting_down{false};
     std::atomic<bool> stopped{false};
     std::atomic<std::uint64_t> accepted{0};
     std::atomic<std::uint64_t> rejected{0};
+    std::atomic<std::uint64_t> evicted{0};
     std::atomic<std::size_t> open{0};
-    std::mutex mutex;  // guards connections
+    std::mutex mutex;  // guards connections, idle and next_idle
     std::unordered_map<http_connection*, std::weak_ptr<http_connection>> connections;
+    // Connections waiting for the first byte of their next request, oldest first.
+    std::map<std::uint64_t, std::weak_ptr<http_connection>> idle;
+    std::uint64_t next_idle = 0;
+    // The cap was reached, and the server has not been half empty since: idle connections are
+    // closed sooner, and the episode is logged once.
+    std::atomic<bool> crowded{false};
+
+    bool under_pressure() const { return crowded.load(); }
+
+    // Closes the connection idle longest to make room for a new one; false when none is idle.
+    // Any thread.
+    bool evict_oldest_idle();
 };
 
 namespace {
@@ -51,6 +70,8 @@ constexpr std::chrono::milliseconds k_linger_time{1000};
 constexpr std::size_t k_linger_bytes = 1024 * 1024;
 // Leftover bytes of pipelined requests; well above max_header_bytes in practice.
 constexpr std::size_t k_read_buffer_bytes = 64 * 1024;
+// What an idle connection reads when its next request begins.
+constexpr std::size_t k_first_read_bytes = 4096;
 
 std::string_view path_of(std::string_view target) {
     const auto query = target.find('?');
@@ -70,6 +91,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         --state_->open;
         std::lock_guard lock(state_->mutex);
         state_->connections.erase(this);
+        if (idle_key_) state_->idle.erase(*idle_key_);
     }
 
     void start() {
@@ -78,8 +100,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
             if (state_->stopped) return;  // the socket closes with this object
             state_->connections.emplace(this, weak_from_this());
         }
-        asio::dispatch(stream_.get_executor(),
-                       beast::bind_front_handler(&http_connection::read, shared_from_this()));
+        asio::dispatch(
+            stream_.get_executor(),
+            beast::bind_front_handler(&http_connection::await_request, shared_from_this()));
     }
 
     // From any thread.
@@ -88,6 +111,39 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     }
 
   private:
+    // Waits for the first byte of the next request while listed as idle, so that a new
+    // connection may take this one's place when the server is full.
+    void await_request() {
+        if (buffer_.size() > 0) {  // a pipelined request is already here
+            read();
+            return;
+        }
+        {
+            std::lock_guard lock(state_->mutex);
+            idle_key_ = state_->next_idle++;
+            state_->idle.emplace(*idle_key_, weak_from_this());
+        }
+        stream_.expires_after(state_->under_pressure() ? state_->limits.idle_timeout_under_pressure
+                                                       : state_->limits.request_timeout);
+        stream_.async_read_some(buffer_.prepare(k_first_read_bytes),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    self->leave_idle();
+                                    if (ec) {
+                                        self->close_now();
+                                        return;
+                                    }
+                                    self->buffer_.commit(n);
+                                    self->read();
+                                });
+    }
+
+    void leave_idle() {
+        if (!idle_key_) return;
+        std::lock_guard lock(state_->mutex);
+        state_->idle.erase(*idle_key_);
+        idle_key_.reset();
+    }
+
     void read() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(state_->limits.max_header_bytes));
@@ -201,7 +257,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         } else if (close_after || state_->stopped) {
             linger();
         } else {
-            read();
+            await_request();
         }
     }
 
@@ -237,7 +293,23 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     http::response<http::string_body> res_;
     std::array<char, 4096> discard_;
     std::size_t lingered_ = 0;
+    std::optional<std::uint64_t> idle_key_;  // this connection's place in state_->idle
 };
+
+bool http_state::evict_oldest_idle() {
+    std::shared_ptr<http_connection> victim;
+    {
+        std::lock_guard lock(mutex);
+        while (!idle.empty() && !victim) {
+            victim = idle.begin()->second.lock();
+            idle.erase(idle.begin());
+        }
+    }
+    if (!victim) return false;
+    ++evicted;
+    victim->close();
+    return true;
+}
 
 class http_listener : public std::enable_shared_from_this<http_listener> {
   public:
@@ -281,22 +353,46 @@ class http_listener : public std::enable_shared_from_this<http_listener> {
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
         if (ec) {
-            // Out of descriptors, typically: back off so the loop does not spin on it.
-            retry_timer_.expires_after(std::chrono::milliseconds(100));
+            // Out of descriptors, typically: an idle connection gives its own back; else back
+            // off so the loop does not spin on it.
+            if ((ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) &&
+                state_->evict_oldest_idle()) {
+                note_crowded();
+                retry_timer_.expires_after(std::chrono::milliseconds(1));
+            } else {
+                retry_timer_.expires_after(std::chrono::milliseconds(100));
+            }
             retry_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
                 if (!e) self->accept();
             });
             return;
         }
-        if (state_->open >= state_->limits.max_connections) {
+        const std::size_t open = state_->open;
+        if (open >= state_->max_connections && !state_->evict_oldest_idle()) {
             ++state_->rejected;
+            note_crowded();
             beast::error_code ignored;
             socket.close(ignored);
         } else {
+            if (open >= state_->max_connections) {
+                note_crowded();
+            } else if (open * 2 < state_->max_connections) {
+                state_->crowded = false;
+            }
             ++state_->accepted;
             std::make_shared<http_connection>(std::move(socket), state_)->start();
         }
         accept();
+    }
+
+    // The server is full: said once until it is half empty again.
+    void note_crowded() {
+        if (state_->crowded.exchange(true)) return;
+        spdlog::warn(
+            "HTTP server: {} connections open (at most {}); new connections take the place of "
+            "the longest idle ones, and idle connections are closed after {} ms",
+            state_->open.load(), state_->max_connections,
+            state_->limits.idle_timeout_under_pressure.count());
     }
 
     asio::io_context& io_;
@@ -349,6 +445,12 @@ http_server::http_server(asio::io_context& io, std::string_view listen, http_han
     : state_(std::make_shared<detail::http_state>()) {
     state_->handlers = std::move(handlers);
     state_->limits = limits;
+    state_->max_connections = std::max<std::size_t>(1, limits.max_connections);
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+        state_->max_connections = std::min<std::size_t>(
+            state_->max_connections, std::max<std::size_t>(8, files.rlim_cur / 2));
+    }
     listener_ = std::make_shared<detail::http_listener>(io, parse_listen(io, listen), state_);
     port_ = listener_->port();
     listener_->start();
@@ -377,7 +479,9 @@ void http_server::stop() {
 }
 
 http_stats http_server::stats() const {
-    return http_stats{state_->accepted.load(), state_->rejected.load(), state_->open.load()};
+    std::lock_guard lock(state_->mutex);
+    return http_stats{state_->accepted.load(), state_->rejected.load(), state_->evicted.load(),
+                      state_->open.load(), state_->idle.size()};
 }
 
 }  // namespace weir::daemon

@@ -31,14 +31,24 @@ struct http_limits {
     // The whole of one request must arrive within this; an idle keep-alive connection and a
     // client that reads its response too slowly are closed after it as well.
     std::chrono::milliseconds request_timeout{10'000};
-    // Beyond this many open connections, new ones are accepted and closed at once.
+    // At most this many connections are open (and never more than half of the process's open-file
+    // limit, so that inputs and outputs keep descriptors). A new connection beyond it takes the
+    // place of the connection that has been idle longest (no request under way), so /health and
+    // /metrics stay reachable however many idle connections clients hold; when every connection
+    // is in the middle of a request, the new one is accepted and closed at once.
     std::size_t max_connections = 1024;
+    // Once max_connections was reached (until the server is half empty again), a connection
+    // waiting for its next request is closed after this much silence instead of
+    // request_timeout.
+    std::chrono::milliseconds idle_timeout_under_pressure{1'000};
 };
 
 struct http_stats {
     std::uint64_t accepted = 0;  // connections served
-    std::uint64_t rejected = 0;  // closed at once: max_connections was reached
+    std::uint64_t rejected = 0;  // closed at once: max_connections was reached, none idle
+    std::uint64_t evicted = 0;   // idle connections closed to make room for a new one
     std::size_t open = 0;        // connections open now
+    std::size_t idle = 0;        // of which waiting for their next request
 };
 
 class http_server {

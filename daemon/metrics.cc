@@ -63,6 +63,8 @@ const char* to_string(drop_reason r) {
             return "buffer_full";
         case drop_reason::bad_time:
             return "bad_time";
+        case drop_reason::future_time:
+            return "future_time";
         case drop_reason::count_:
             break;
     }
@@ -241,6 +243,9 @@ struct metrics::families {
               "Records that arrived after every window they belong to was emitted.")),
           node_dropped(add_family<Counter>(r, "weir_node_dropped_records_total",
                                            "Records a node did not measure, by reason.")),
+          node_skipped_windows(add_family<Counter>(
+              r, "weir_node_skipped_windows_total",
+              "Empty windows not emitted: beyond a group's share in one jump of the watermark.")),
           watermark(add_family<Gauge>(r, "weir_watermark_timestamp_seconds",
                                       "A node's event-time watermark as a Unix timestamp.")),
           emit_delay(add_family<Histogram>(
@@ -283,6 +288,7 @@ struct metrics::families {
     Family<Counter>& node_records;
     Family<Counter>& node_late;
     Family<Counter>& node_dropped;
+    Family<Counter>& node_skipped_windows;
     Family<Gauge>& watermark;
     Family<Histogram>& emit_delay;
     Family<Gauge>& node_up;
@@ -349,10 +355,11 @@ node_metrics& metrics::node(std::string_view pipeline, std::string_view node) {
             dropped[i] =
                 &f.node_dropped.Add(with(l, "reason", to_string(static_cast<drop_reason>(i))));
         }
-        e.handles = std::make_unique<node_metrics>(node_metrics{
-            f.node_records.Add(l), f.node_late.Add(l), dropped, f.watermark.Add(l),
-            f.emit_delay.Add(l, emit_delay_buckets()), f.node_up.Add(l),
-            f.checkpoint_duration.Add(l, checkpoint_buckets()), f.checkpoint_last_success.Add(l)});
+        e.handles = std::make_unique<node_metrics>(
+            node_metrics{f.node_records.Add(l), f.node_late.Add(l), dropped, f.watermark.Add(l),
+                         f.emit_delay.Add(l, emit_delay_buckets()), f.node_up.Add(l),
+                         f.checkpoint_duration.Add(l, checkpoint_buckets()),
+                         f.checkpoint_last_success.Add(l), f.node_skipped_windows.Add(l)});
     }
     return *e.handles;
 }
@@ -500,6 +507,7 @@ void metrics::remove_entry(node_entry& e) {
         f.node_up.Remove(&h.up);
         f.checkpoint_duration.Remove(&h.checkpoint_duration_seconds);
         f.checkpoint_last_success.Remove(&h.checkpoint_last_success_seconds);
+        f.node_skipped_windows.Remove(&h.skipped_windows);
     }
     for (auto& [name, in] : e.inputs) {
         f.input_records.Remove(&in->records);

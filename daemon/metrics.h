@@ -36,6 +36,7 @@ enum class drop_reason : std::size_t {
     filtered,
     buffer_full,
     bad_time,
+    future_time,  // the event time jumps more than time.max_jump past its source's newest
     count_
 };
 const char* to_string(drop_reason r);
@@ -55,6 +56,9 @@ struct node_metrics {
     prometheus::Gauge& up;
     prometheus::Histogram& checkpoint_duration_seconds;
     prometheus::Gauge& checkpoint_last_success_seconds;
+    // (window, group) pairs passed over without a result: a jump of the watermark gives each
+    // group a bounded share of empty windows.
+    prometheus::Counter& skipped_windows;
 
     prometheus::Counter& dropped_by(drop_reason r) const {
         return *dropped[static_cast<std::size_t>(r)];

@@ -135,6 +135,7 @@ void query::do_start() {
         }
         reported_stats_.assign(chain.nodes.size(), {});
         reported_bad_time_.assign(chain.nodes.size(), 0);
+        reported_future_time_.assign(chain.nodes.size(), 0);
         check_entries_.resize(chain.nodes.size());
     }
     problem_key_ = pipeline_->name + "/" + plan_.name + ": bad records";
@@ -340,6 +341,14 @@ bool query::on_decoded(std::size_t input, std::size_t records, std::size_t bytes
 bool query::on_rejected(std::size_t node, std::size_t count, const chain::record_problem& first) {
     note_bad_records(node, count, first);
     const std::string& name = plan_.chain->nodes[node].name;
+    if (first.reason == invalid_reason::bad_time && first.rule == "future_time") {
+        record_problem_log().log(time_problem_key_, spdlog::level::warn,
+                                 "query {}/{}: node \"{}\": {} records dropped as suspicious, "
+                                 "their event time ({}) {}, e.g. at {}",
+                                 pipeline_->name, plan_.name, name, count, first.field,
+                                 first.message, where(first));
+        return true;
+    }
     if (first.reason == invalid_reason::bad_time) {
         // The value is shown: an event time is what the operator must see to fix the format.
         record_problem_log().log(time_problem_key_, spdlog::level::warn,
@@ -493,10 +502,15 @@ void query::report_node(std::size_t node) {
     m.dropped_by(drop_reason::late).Increment(static_cast<double>(now.late - before.late));
     // Records kept despite a schema violation are counted invalid, but they were not dropped;
     // records without a readable event time are counted invalid, and dropped for bad_time.
+    // So are records refused by time.max_jump (future_time).
+    const std::uint64_t future = chain_->stats().future_time[node];
+    const std::uint64_t new_future = future - reported_future_time_[node];
+    reported_future_time_[node] = future;
+    m.dropped_by(drop_reason::future_time).Increment(static_cast<double>(new_future));
     const std::uint64_t bad_time = chain_->stats().bad_time[node];
-    const std::uint64_t new_bad_time = bad_time - reported_bad_time_[node];
+    const std::uint64_t new_bad_time = bad_time - reported_bad_time_[node] + new_future;
     reported_bad_time_[node] = bad_time;
-    m.dropped_by(drop_reason::bad_time).Increment(static_cast<double>(new_bad_time));
+    m.dropped_by(drop_reason::bad_time).Increment(static_cast<double>(new_bad_time - new_future));
     const std::uint64_t invalid =
         (now.invalid - before.invalid) - (now.kept_invalid - before.kept_invalid);
     // (A batch the query failed on reached no engine: its bad times were counted alone.)
@@ -504,6 +518,15 @@ void query::report_node(std::size_t node) {
         .Increment(static_cast<double>(invalid > new_bad_time ? invalid - new_bad_time : 0));
     m.dropped_by(drop_reason::group_overflow)
         .Increment(static_cast<double>(now.group_overflow - before.group_overflow));
+    if (now.skipped_empty_windows != before.skipped_empty_windows) {
+        const std::uint64_t skipped = now.skipped_empty_windows - before.skipped_empty_windows;
+        m.skipped_windows.Increment(static_cast<double>(skipped));
+        record_problem_log().log(problem_key_, spdlog::level::warn,
+                                 "query {}/{}: node \"{}\": the watermark jumped over a gap of "
+                                 "event time; {} empty windows of its groups were skipped",
+                                 pipeline_->name, plan_.name, plan_.chain->nodes[node].name,
+                                 skipped);
+    }
     before = now;
     if (e.watermark() != window::k_no_time) {
         m.watermark_seconds.Set(static_cast<double>(e.watermark()) / 1e9);

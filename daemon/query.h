@@ -212,6 +212,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<input_metrics*> input_metrics_;
     std::vector<engine::engine_stats> reported_stats_;
     std::vector<std::uint64_t> reported_bad_time_;
+    std::vector<std::uint64_t> reported_future_time_;
     std::vector<std::uint64_t> capped_reported_;
     // Per node, per check: metric handles, the groups failing now, and the per-group value
     // gauges this query owns.

@@ -8,6 +8,7 @@
 #include <fnmatch.h>
 #include <glob.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,7 +72,18 @@ struct file_settings {
     std::size_t read_buffer_size = 64 * 1024;
     std::size_t fingerprint_bytes = 256;
     std::size_t max_line = 1 << 20;
+    std::size_t max_open_files = 0;  // 0: derived from the process's open-file limit
 };
+
+// How many files an input keeps open when max_open_files is 0: half of what the process may
+// open beyond a headroom for its other descriptors (sockets, outputs, checkpoints, the loop).
+std::size_t default_open_files() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 4096;
+    constexpr rlim_t headroom = 32;
+    const rlim_t spare = limit.rlim_cur > headroom ? limit.rlim_cur - headroom : 0;
+    return std::max<std::size_t>(4, static_cast<std::size_t>(spare / 2));
+}
 
 // FNV-1a: stable across versions and platforms, as a checkpointed identity must be.
 std::uint64_t fnv1a(const char* data, std::size_t n) {
@@ -122,6 +134,11 @@ struct tracked_file {
     bool rotated = false;  // renamed away or deleted: read to the end, then let go
     bool at_eof = false;
     bool done = false;  // bounded read finished; kept for position()
+    // Closed to stay within the open-file limit; reopened by path (and checked by identity) to
+    // read on from read_offset().
+    bool parked = false;
+    bool wanted = false;            // parked with bytes left to read
+    std::uint64_t last_active = 0;  // when it was last opened or read, in file_impl::tick_
     steady::time_point rotated_at;
 
     ~tracked_file() {
@@ -137,7 +154,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
           tailing_(s_.follow && !ctx.once),
           clock_(ctx.clock),
           poll_timer_(ctx.executor),
-          inotify_(ctx.executor) {}
+          inotify_(ctx.executor),
+          open_limit_(s_.max_open_files > 0 ? s_.max_open_files : default_open_files()) {}
 
     void start(input_events& events) {
         events_ = &events;
@@ -300,7 +318,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     // cannot be opened.
     bool add_file(const std::string& path, bool first, bool rotated, const saved_file* known,
                   std::string& failure) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        const int fd = open_within_limit(path, nullptr);
         if (fd < 0) {
             failure = "cannot open " + path + ": " + errno_text(errno);
             return false;
@@ -350,7 +368,108 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             f->rotated = true;
             f->rotated_at = steady::now();
         }
+        f->last_active = ++tick_;
         files_.push_back(std::move(f));
+        return true;
+    }
+
+    // ----- the open-file limit
+
+    std::size_t open_count() const {
+        return static_cast<std::size_t>(
+            std::count_if(files_.begin(), files_.end(),
+                          [](const std::unique_ptr<tracked_file>& f) { return f->fd >= 0; }));
+    }
+
+    // Closes the least recently active open file that can be reopened later (not a rotated
+    // one, whose path names another file now, and not `keep`). False when there is none.
+    bool park_one(const tracked_file* keep) {
+        tracked_file* victim = nullptr;
+        for (auto& f : files_) {
+            if (f.get() == keep || f->fd < 0 || f->rotated || f->done) continue;
+            if (victim == nullptr || f->last_active < victim->last_active) victim = f.get();
+        }
+        if (victim == nullptr) return false;
+        ::close(victim->fd);
+        victim->fd = -1;
+        victim->parked = true;
+        victim->wanted = !tailing_ || !victim->at_eof || victim->framer.pending();
+        return true;
+    }
+
+    void report_limit(std::string_view why) {
+        problem("io", "more files match " + s_.pattern + " than the " +
+                          std::to_string(open_limit_) + " this input keeps open (" +
+                          std::string(why) +
+                          "); the least recently read are closed and reopened at their "
+                          "positions");
+    }
+
+    // Opens `path` read-only, first closing the least recently active files beyond the limit.
+    // When the process runs out of descriptors all the same, the limit comes down to what
+    // could be opened.
+    int open_within_limit(const std::string& path, const tracked_file* keep) {
+        bool parked = false;
+        while (open_count() >= open_limit_ && park_one(keep)) parked = true;
+        if (parked && !limit_reported_) {
+            limit_reported_ = true;
+            report_limit(s_.max_open_files > 0 ? "max_open_files"
+                                               : "half of the process's open-file limit");
+        }
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        while (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            const std::size_t open = open_count();
+            if (open == 0 || !park_one(keep)) {
+                errno = EMFILE;
+                break;
+            }
+            open_limit_ = std::max<std::size_t>(1, open - 1);
+            limit_reported_ = true;
+            report_limit("the process ran out of file descriptors");
+            fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        }
+        return fd;
+    }
+
+    // Opens a parked file again where it was left. A file renamed while it was closed is found
+    // by inode in its directory and read to its end; one deleted meanwhile is let go, with the
+    // lines it still held. False when it is not open afterwards.
+    bool unpark(tracked_file& f) {
+        const int fd = open_within_limit(f.path, &f);
+        struct stat st {};
+        const bool same = fd >= 0 && ::fstat(fd, &st) == 0 &&
+                          static_cast<std::uint64_t>(st.st_dev) == f.dev &&
+                          static_cast<std::uint64_t>(st.st_ino) == f.ino;
+        if (fd >= 0 && !same) ::close(fd);
+        if (!same) {
+            if (fd < 0 && errno == EMFILE) {
+                problem("io", "cannot reopen " + f.path + ": " + errno_text(EMFILE));
+                return false;  // still parked: tried again later
+            }
+            const std::string moved = find_by_inode(dir_of(f.path), f.dev, f.ino);
+            const int moved_fd = moved.empty() ? -1 : open_within_limit(moved, &f);
+            f.parked = false;
+            f.wanted = false;
+            if (moved_fd < 0) {
+                problem("rotation", f.path +
+                                        " was deleted while closed for the open-file limit; "
+                                        "the lines not yet read from it are lost");
+                return false;  // let go at the next sweep
+            }
+            f.fd = moved_fd;
+            f.path = moved;
+            f.rotated = true;
+            f.rotated_at = steady::now();
+            f.at_eof = false;
+            f.last_active = ++tick_;
+            return true;
+        }
+        f.fd = fd;
+        f.parked = false;
+        f.wanted = false;
+        f.at_eof = false;
+        f.last_active = ++tick_;
+        if (tailing_) restart_if_replaced(f, static_cast<std::uint64_t>(st.st_size), true);
         return true;
     }
 
@@ -368,7 +487,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             const auto dev = static_cast<std::uint64_t>(st.st_dev);
             const auto ino = static_cast<std::uint64_t>(st.st_ino);
             if (tracked_file* f = find_tracked(dev, ino)) {
-                if (f->path != path && f->fd >= 0) {
+                if (f->path != path && (f->fd >= 0 || f->parked)) {
                     f->path = path;
                     f->rotated = false;  // renamed within the glob: still followed
                 }
@@ -513,6 +632,20 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         if (!watching_) add_watch();
         bool need_scan = scan;
         for (auto& f : files_) {
+            if (f->parked) {
+                struct stat st {};
+                if (::stat(f->path.c_str(), &st) != 0 ||
+                    static_cast<std::uint64_t>(st.st_dev) != f->dev ||
+                    static_cast<std::uint64_t>(st.st_ino) != f->ino) {
+                    // Renamed or deleted while closed: reopened (found by inode) now, before a
+                    // new file at its path is read.
+                    unpark(*f);
+                    need_scan = true;
+                } else if (static_cast<std::uint64_t>(st.st_size) != f->read_offset()) {
+                    f->wanted = true;
+                }
+                continue;
+            }
             if (f->fd < 0 || f->rotated) continue;
             struct stat st {};
             if (::stat(f->path.c_str(), &st) != 0 ||
@@ -548,8 +681,9 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 f->fd = -1;
             }
         }
-        std::erase_if(files_,
-                      [](const std::unique_ptr<tracked_file>& f) { return f->fd < 0 && !f->done; });
+        std::erase_if(files_, [](const std::unique_ptr<tracked_file>& f) {
+            return f->fd < 0 && !f->done && !f->parked;
+        });
         post_pump();
     }
 
@@ -589,8 +723,22 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 if (stopped_ || paused_) return;
             }
         }
-        std::erase_if(files_,
-                      [](const std::unique_ptr<tracked_file>& f) { return f->fd < 0 && !f->done; });
+        if (!progress) {
+            // The open files have nothing to read: parked ones with bytes left take their place,
+            // as many as the limit allows, oldest first.
+            std::size_t reopened = 0;
+            for (std::size_t i = 0; i < files_.size() && reopened < open_limit_; ++i) {
+                tracked_file& f = *files_[i];
+                if (!f.parked || !f.wanted || f.done) continue;
+                if (!unpark(f)) continue;
+                ++reopened;
+                progress |= step(f);
+                if (stopped_ || paused_) return;
+            }
+        }
+        std::erase_if(files_, [](const std::unique_ptr<tracked_file>& f) {
+            return f->fd < 0 && !f->done && !f->parked;
+        });
         if (progress) {
             post_pump();
             return;
@@ -646,6 +794,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             return false;
         }
         f.at_eof = false;
+        f.last_active = ++tick_;
         f.framer.commit(static_cast<std::size_t>(n));
         deliver(f);
         return true;
@@ -705,6 +854,9 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     bool stopped_ = false;
     bool ended_ = false;
     bool pump_posted_ = false;
+    std::size_t open_limit_;  // files kept open at once
+    bool limit_reported_ = false;
+    std::uint64_t tick_ = 0;  // counts openings and reads, for least-recently-active
 };
 
 }  // namespace
@@ -744,6 +896,7 @@ std::unique_ptr<input> make_file_input(const params::reader& p, const input_cont
     s.rotate_wait = p.duration("rotate_wait").value;
     s.read_buffer_size = static_cast<std::size_t>(p.size("read_buffer_size").value);
     s.fingerprint_bytes = static_cast<std::size_t>(p.size("fingerprint_bytes").value);
+    s.max_open_files = static_cast<std::size_t>(p.integer("max_open_files").value);
     s.max_line = static_cast<std::size_t>(
         std::min<std::uint64_t>(p.size("max_line_length").value, ctx.max_record_size));
     return make_facade<file_impl>(std::move(s), ctx);

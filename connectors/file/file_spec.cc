@@ -67,6 +67,14 @@ std::shared_ptr<const object_spec> make_input_spec() {
          .default_text = "256B",
          .minimum = 16,
          .maximum = 64.0 * 1024},
+        {.name = "max_open_files",
+         .type = param_type::integer,
+         .description = "How many matching files are kept open at once; beyond it the least "
+                        "recently read are closed and reopened at their positions when they "
+                        "have more to read. 0: half of the process's open-file limit.",
+         .default_text = "0",
+         .minimum = 0,
+         .maximum = 1000000},
         max_line_length_param(),
     };
     add_format_params(spec->params);

@@ -57,6 +57,9 @@ struct event_time_plan {
     std::string format;    // as written
     std::string timezone;  // as written; "" when not given (UTC)
     std::uint32_t slot = 0;
+    // A record more than this after the newest event time of its source is suspicious (see
+    // node_chain::read_event_times); 0: no check.
+    time::timestamp_ns max_jump = 0;
 };
 
 // Indices into chain_plan::outputs.

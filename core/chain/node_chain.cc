@@ -145,7 +145,19 @@ struct node_chain::input_state {
     std::size_t last_source = 0;  // the source of the previous delivery (one lookup less)
 };
 
+// Per watermark source of a node: what time.max_jump compares with. Not checkpointed: after a
+// restore the engine's newest event time stands in for every source.
+struct jump_guard {
+    time::timestamp_ns newest = window::k_no_time;   // the newest event time accepted
+    time::timestamp_ns pending = window::k_no_time;  // the first of the suspicious run
+    std::uint32_t agreeing = 0;                      // consecutive suspicious records near it
+};
+
+// Consecutive records that agree on a jump past time.max_jump make it real.
+constexpr std::uint32_t k_confirming_records = 3;
+
 struct node_chain::node_state {
+    std::vector<jump_guard> guards;  // per engine source
     std::unique_ptr<engine::node_engine> engine;
     std::unique_ptr<schema::record_schema> schema;
     std::vector<reader> readers;               // nodes reading this node's derived records
@@ -232,6 +244,7 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
         for (const auto& src : initial_sources[i]) add_source(i, src, wall_now);
     }
     stats_.bad_time.assign(nodes_.size(), 0);
+    stats_.future_time.assign(nodes_.size(), 0);
     stats_.dead_letters.assign(nodes_.size(), 0);
     // Results go out while a window closes for many groups, not all at its end.
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
@@ -420,6 +433,7 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     const node_plan& node = plan_->nodes[index];
     node_state& state = *nodes_[index];
     scratch_.reset();
+    future_.clear();  // another node's
 
     // Schema.
     if (const schema::record_schema* rules = state.schema.get()) {
@@ -487,7 +501,7 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     }
 
     // Event time, then the engine.
-    if (!read_event_times(index, f)) {
+    if (!read_event_times(index, f, engine_source, wall_now)) {
         stopped_ = true;
         return;
     }
@@ -501,13 +515,51 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     dispatch(index);
 }
 
-bool node_chain::read_event_times(std::size_t index, flow& f) {
+namespace {
+
+// Whether event time `t` is a suspicious jump past the source's newest (see read_event_times).
+bool suspicious(jump_guard& g, time::timestamp_ns t, time::timestamp_ns wall_now,
+                time::timestamp_ns max_jump) {
+    if (g.newest == window::k_no_time || t <= g.newest + max_jump ||
+        (t >= wall_now - max_jump && t <= wall_now + max_jump)) {
+        g.agreeing = 0;
+        return false;
+    }
+    if (g.agreeing > 0 && t >= g.pending - max_jump && t <= g.pending + max_jump) {
+        ++g.agreeing;
+    } else {
+        g.pending = t;
+        g.agreeing = 1;
+    }
+    if (g.agreeing < k_confirming_records) return true;
+    g.agreeing = 0;
+    return false;
+}
+
+}  // namespace
+
+bool node_chain::read_event_times(std::size_t index, flow& f, std::uint32_t engine_source,
+                                  time::timestamp_ns wall_now) {
     const node_plan& node = plan_->nodes[index];
     times_.clear();
+    future_.clear();
     f.bad_time = 0;
     if (!node.time) return true;
     times_.reserve(f.batch.size());
+    future_.assign(f.batch.size(), 0);
+    jump_guard* guard = nullptr;
+    node_state& state = *nodes_[index];
+    const time::timestamp_ns max_jump = node.time->max_jump;
+    if (max_jump > 0 && state.engine) {
+        if (state.guards.size() <= engine_source) state.guards.resize(engine_source + 1);
+        guard = &state.guards[engine_source];
+        if (guard->newest == window::k_no_time) {
+            guard->newest = state.engine->watermark_sources().max_event_time();
+        }
+    }
     std::size_t first_bad = 0;
+    std::size_t future = 0;
+    std::size_t first_future = 0;
     for (std::size_t i = 0; i < f.batch.size(); ++i) {
         time::timestamp_ns t = window::k_no_time;
         if (usable(f.batch.status[i]) &&
@@ -516,12 +568,30 @@ bool node_chain::read_event_times(std::size_t index, flow& f) {
             // Dropped, and said so: counted, reported and dead-lettered.
             f.batch.status[i] = invalid_reason::bad_time;
             if (f.bad_time++ == 0) first_bad = i;
+        } else if (guard != nullptr && t != window::k_no_time && usable(f.batch.status[i])) {
+            if (suspicious(*guard, t, wall_now, max_jump)) {
+                // Dropped like an unreadable time, and reported as a jump.
+                t = window::k_no_time;
+                f.batch.status[i] = invalid_reason::bad_time;
+                future_[i] = 1;
+                if (future++ == 0) first_future = i;
+            } else if (t > guard->newest || guard->newest == window::k_no_time) {
+                guard->newest = t;
+            }
         }
         times_.push_back(t);
     }
-    if (f.bad_time == 0) return true;
-    stats_.bad_time[index] += f.bad_time;
-    return sink_.on_rejected(index, f.bad_time, time_problem(index, f, first_bad));
+    const std::size_t unreadable = f.bad_time;
+    f.bad_time += future;
+    if (future > 0) {
+        stats_.future_time[index] += future;
+        if (!sink_.on_rejected(index, future, time_problem(index, f, first_future))) {
+            return false;
+        }
+    }
+    if (unreadable == 0) return true;
+    stats_.bad_time[index] += unreadable;
+    return sink_.on_rejected(index, unreadable, time_problem(index, f, first_bad));
 }
 
 void node_chain::write_dead_letters(std::size_t index, const flow& f, bool from_input) {
@@ -581,6 +651,12 @@ record_problem node_chain::time_problem(std::size_t index, const flow& f, std::s
     record_problem p = locate(f, i);
     p.reason = invalid_reason::bad_time;
     p.field = time.field;
+    if (i < future_.size() && future_[i] != 0) {
+        p.rule = "future_time";
+        p.message = "more than time.max_jump (" + std::to_string(time.max_jump / 1'000'000'000) +
+                    " s) after the newest event time of its source";
+        return p;
+    }
     p.rule = "time";
     p.message = time.parser.explain(f.batch.record(i)[time.slot]);
     return p;

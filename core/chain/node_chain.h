@@ -78,6 +78,9 @@ struct chain_stats {
     // Per node (plan order): records dropped for an unreadable event time (the engine counts
     // them invalid too), and dead letters written.
     std::vector<std::uint64_t> bad_time;
+    // Per node: records dropped as suspicious, their event time too far after the newest of
+    // their source (time.max_jump); not in bad_time, but the engine counts them invalid too.
+    std::vector<std::uint64_t> future_time;
     std::vector<std::uint64_t> dead_letters;
 };
 
@@ -159,8 +162,13 @@ class node_chain {
     void run_node(std::size_t node, std::uint32_t engine_source, flow& f,
                   time::timestamp_ns wall_now, bool from_input);
     // Event times of the batch into times_; records whose time is unreadable become bad_time
-    // and are reported. False when the sink said stop.
-    bool read_event_times(std::size_t node, flow& f);
+    // and are reported, and so do (flagged in future_) records whose event time jumps more
+    // than time.max_jump past the newest of their source `engine_source`: such a record is
+    // accepted only when the wall clock agrees with it (a live stream resumed after a gap) or
+    // when k_confirming_records consecutive records of the source agree with each other (a
+    // replay resumed after a gap). False when the sink said stop.
+    bool read_event_times(std::size_t node, flow& f, std::uint32_t engine_source,
+                          time::timestamp_ns wall_now);
     // The records of the flow that node `node` refused (decode failures when `from_input`,
     // schema violations, unreadable times) to its dead_letter, in record order.
     void write_dead_letters(std::size_t node, const flow& f, bool from_input);
@@ -192,6 +200,7 @@ class node_chain {
     std::vector<check_result> results_;
     std::vector<std::uint32_t> late_;
     std::vector<time::timestamp_ns> times_;
+    std::vector<std::uint8_t> future_;  // per record of the flow: refused by time.max_jump
     expr::scratch_arena scratch_;
     schema::schema_verdicts verdicts_;
     schema::schema_stats schema_stats_;

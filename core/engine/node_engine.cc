@@ -67,6 +67,9 @@ struct node_engine::group_state {
     std::uint32_t head = k_nil;  // cells, sorted by start
     std::uint32_t tail = k_nil;
     bool live = false;
+    // Empty windows emitted in the advance of the watermark numbered empty_advance.
+    std::uint32_t empty_advance = 0;
+    std::uint32_t empty_windows = 0;
 };
 
 struct node_engine::compiled_check {
@@ -695,13 +698,32 @@ void node_engine::emit_aligned(timestamp_ns from, timestamp_ns to, timestamp_ns 
         e = window::first_window_end(from, size_, step_);
     }
     std::size_t empty_run = 0;
+    ++advance_;
     while (e != k_no_time && e <= to) {
         bool any_records = false;
-        const bool any_live = close_aligned(e - size_, e, now, out, any_records);
+        bool any_emitted = false;
+        std::size_t capped = 0;
+        const bool any_live =
+            close_aligned(e - size_, e, now, out, any_records, any_emitted, capped);
         if (!any_live) {
             const timestamp_ns j = jump_target();
             if (j == k_no_time) break;
             e = std::max(sat_add(e, step_), j);
+            continue;
+        }
+        if (!any_records && !any_emitted) {
+            // Every live group has had its share of empty windows in this advance: on to the
+            // next window that holds records. The windows passed over are counted for the
+            // groups just skipped (groups that reach their group_ttl meanwhile included).
+            const timestamp_ns j = jump_target();
+            const timestamp_ns next = j == k_no_time || j > to ? sat_add(to, step_) : j;
+            const timestamp_ns after = sat_add(e, step_);
+            if (next > after) {
+                stats_.skipped_empty_windows +=
+                    static_cast<std::uint64_t>((next - after) / step_) * capped;
+            }
+            if (j == k_no_time || j > to) break;
+            e = std::max(after, j);
             continue;
         }
         if (any_records) {
@@ -725,7 +747,8 @@ void node_engine::emit_aligned(timestamp_ns from, timestamp_ns to, timestamp_ns 
 }
 
 bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_ns now,
-                                std::vector<check_result>& out, bool& any_records) {
+                                std::vector<check_result>& out, bool& any_records,
+                                bool& any_emitted, std::size_t& capped) {
     bool any_live = false;
     const bool single_pane = pane_ == size_;
     const timestamp_ns live_from = ttl_ == k_max_time ? k_no_time : sat_sub(start, ttl_);
@@ -756,8 +779,20 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
         const bool live = has_data || (newest_below != k_no_time &&
                                        (ttl_ == k_max_time || newest_below >= live_from));
         if (live) {
-            emit_window(g, has_data ? blk : empty_block_.get(), start, end, now, newest_record,
-                        out);
+            group_state& share = groups_[g];
+            if (share.empty_advance != advance_) {
+                share.empty_advance = advance_;
+                share.empty_windows = 0;
+            }
+            if (has_data || share.empty_windows < plan_.max_empty_windows_per_group) {
+                if (!has_data) ++share.empty_windows;
+                emit_window(g, has_data ? blk : empty_block_.get(), start, end, now, newest_record,
+                            out);
+                any_emitted = true;
+            } else {
+                ++stats_.skipped_empty_windows;
+                ++capped;
+            }
             any_live = true;
             any_records |= has_data;
         }

@@ -31,10 +31,12 @@ struct engine_stats {
     // Of `invalid`: kept despite a schema violation (on_invalid: keep), so used as records, not
     // dropped. Not in checkpoints: it only feeds the dropped-records metric's increments.
     std::uint64_t kept_invalid = 0;
-    std::uint64_t group_overflow = 0;         // dropped: a new group beyond max_groups
-    std::uint64_t windows = 0;                // (window, group) pairs emitted
-    std::uint64_t results = 0;                // check results emitted (after the emit filter)
-    std::uint64_t skipped_empty_windows = 0;  // see node_plan::max_empty_windows
+    std::uint64_t group_overflow = 0;  // dropped: a new group beyond max_groups
+    std::uint64_t windows = 0;         // (window, group) pairs emitted
+    std::uint64_t results = 0;         // check results emitted (after the emit filter)
+    // (window, group) pairs not emitted: see node_plan::max_empty_windows and
+    // max_empty_windows_per_group.
+    std::uint64_t skipped_empty_windows = 0;
 };
 
 class node_engine {
@@ -145,8 +147,11 @@ class node_engine {
     void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
     void emit_aligned(timestamp_ns from_end, timestamp_ns to_end, timestamp_ns now,
                       std::vector<check_result>& out);
+    // `any_emitted`: a window went out (else every live group had used up its share of empty
+    // windows in this advance, counted in `capped`).
     bool close_aligned(timestamp_ns start, timestamp_ns end, timestamp_ns now,
-                       std::vector<check_result>& out, bool& any_records);
+                       std::vector<check_result>& out, bool& any_records, bool& any_emitted,
+                       std::size_t& capped);
     void emit_sessions(timestamp_ns watermark, timestamp_ns now, std::vector<check_result>& out);
     // `newest_record`: the group's newest valid event time up to the window's end (freshness()
     // of an empty window).
@@ -194,6 +199,9 @@ class node_engine {
     std::vector<timestamp_ns> source_max_;
     // Windows ending at or before this were closed (emitted or never live).
     timestamp_ns closed_through_ = window::k_no_time;
+    // Counts the advances of the watermark that close windows: a group's share of empty
+    // windows is per advance (group_state::empty_advance).
+    std::uint32_t advance_ = 0;
     bool finished_ = false;
     // Partial windows: those that began before the first record this engine received
     // (first_time_, event time) and had not ended when it was created (started_wall_, wall

@@ -71,6 +71,12 @@ struct node_plan {
     // record are emitted; the rest are skipped (and counted), so that a bogus far-future event
     // time cannot make the engine emit billions of empty windows.
     std::size_t max_empty_windows = 100'000;
+    // Within one advance of the watermark, each group gets at most this many empty windows;
+    // its further empty windows up to its next record are skipped (and counted). Small steps
+    // of the watermark (records, idle ticks) each get their own share, so ordinary silence is
+    // reported window by window; a jump over a gap in the data (or a bogus event time) costs
+    // groups × this many results, not groups × group_ttl / window.
+    std::size_t max_empty_windows_per_group = 10;
     std::size_t sources = 1;  // watermark sources (inputs, Kafka partitions)
     // Stable ids of the watermark sources (e.g. "orders/" for an input that is one stream):
     // checkpoints restore the sources by id. When given, `sources` is ignored; when empty, the

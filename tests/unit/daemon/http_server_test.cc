@@ -396,20 +396,69 @@ TEST_F(http_server_test, three_hundred_concurrent_connections_are_all_answered) 
     EXPECT_EQ(server_->stats().rejected, 0u);
 }
 
-TEST_F(http_server_test, connections_beyond_the_cap_are_closed_and_counted) {
+TEST_F(http_server_test, connections_beyond_the_cap_take_the_place_of_the_longest_idle) {
     http_limits limits;
     limits.max_connections = 2;
     start(limits);
     client a(server_->local_port());
-    client b(server_->local_port());
     ASSERT_TRUE(a.send(get("/health")));
-    ASSERT_TRUE(b.send(get("/health")));
     ASSERT_TRUE(a.read_response());
+    client b(server_->local_port());
+    ASSERT_TRUE(b.send(get("/health")));
     ASSERT_TRUE(b.read_response());
+    client c(server_->local_port());
+    ASSERT_TRUE(c.send(get("/health")));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(a.closed_within(3000ms));
+    ASSERT_TRUE(b.send(get("/health")));
+    EXPECT_TRUE(b.read_response());
+    EXPECT_EQ(server_->stats().evicted, 1u);
+    EXPECT_EQ(server_->stats().rejected, 0u);
+    EXPECT_EQ(server_->stats().accepted, 3u);
+}
+
+TEST_F(http_server_test, connections_beyond_the_cap_are_closed_when_none_is_idle) {
+    http_limits limits;
+    limits.max_connections = 2;
+    start(limits);
+    // Both connections are part-way through a request: neither may be closed for a newcomer.
+    client a(server_->local_port());
+    client b(server_->local_port());
+    ASSERT_TRUE(a.send("GET /health HTTP/1.1\r\n"));
+    ASSERT_TRUE(b.send("GET /health HTTP/1.1\r\n"));
+    const auto deadline = clock_type::now() + 10s;
+    while (server_->stats().open != 2 || server_->stats().idle != 0) {
+        ASSERT_LT(clock_type::now(), deadline);
+        std::this_thread::sleep_for(5ms);
+    }
     client c(server_->local_port());
     EXPECT_TRUE(c.closed_within(3000ms));
     EXPECT_EQ(server_->stats().rejected, 1u);
     EXPECT_EQ(server_->stats().accepted, 2u);
+    ASSERT_TRUE(a.send("Host: localhost\r\n\r\n"));
+    const auto r = a.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(http_server_test, idle_connections_are_closed_sooner_once_the_cap_was_reached) {
+    http_limits limits;
+    limits.max_connections = 2;
+    limits.idle_timeout_under_pressure = 200ms;
+    start(limits);
+    client a(server_->local_port());
+    client b(server_->local_port());
+    const auto deadline = clock_type::now() + 10s;
+    while (server_->stats().idle != 2) {
+        ASSERT_LT(clock_type::now(), deadline);
+        std::this_thread::sleep_for(5ms);
+    }
+    client c(server_->local_port());  // takes a's place; from now on idle time is short
+    EXPECT_TRUE(a.closed_within(3000ms));
+    EXPECT_TRUE(c.closed_within(5000ms));  // well before request_timeout
+    EXPECT_EQ(server_->stats().evicted, 1u);
 }
 
 TEST_F(http_server_test, keep_alive_serves_several_requests_on_one_connection) {

@@ -98,6 +98,7 @@ TEST(metrics, every_design_family_has_help_and_type) {
         {"weir_node_records_total", "counter"},
         {"weir_node_late_records_total", "counter"},
         {"weir_node_dropped_records_total", "counter"},
+        {"weir_node_skipped_windows_total", "counter"},
         {"weir_check_results_total", "counter"},
         {"weir_check_value", "gauge"},
         {"weir_check_failing", "gauge"},
@@ -133,7 +134,7 @@ TEST(metrics, every_design_family_has_help_and_type) {
     EXPECT_EQ(sample(p, "weir_config_reloads_total{result=\"failure\"}"), 0);
     EXPECT_EQ(count_prefix(p, "weir_input_errors_total{"), 6u);
     EXPECT_EQ(count_prefix(p, "weir_check_results_total{"), 4u);
-    EXPECT_EQ(count_prefix(p, "weir_node_dropped_records_total{"), 6u);  // bad_time too
+    EXPECT_EQ(count_prefix(p, "weir_node_dropped_records_total{"), 7u);  // future_time too
     EXPECT_TRUE(has_sample(p,
                            "weir_input_errors_total{error_type=\"too_long\",input=\"events\","
                            "node=\"quality\",pipeline=\"sensors\"}"));

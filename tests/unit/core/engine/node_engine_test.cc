@@ -369,6 +369,28 @@ TEST(NodeEngine, RestoreOfCorruptBytesFailsCleanly) {
     EXPECT_TRUE(r.at_end());
 }
 
+// A jump of the watermark over a gap gives each group a bounded share of empty windows; the
+// rest are skipped and counted, and the next small steps report the silence again.
+TEST(NodeEngine, AJumpOverAGapEmitsABoundedShareOfEmptyWindowsPerGroup) {
+    auto plan = basic_plan(tumbling(1 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.group_ttl = 10'000 * k_s;
+    plan.max_empty_windows_per_group = 5;
+    plan.checks = {check("volume", "count()", "> 0")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(0, 1, 1), num(0, 1, 2)}, 0, out);
+    feed(e, {num(1000 * k_s, 1, 1)}, 0, out);  // closes [0 s, 1 s) .. [999 s, 1000 s)
+    std::size_t empty = 0;
+    for (const auto& r : out) empty += r.records == 0;
+    EXPECT_EQ(out.size(), 2u + 2u * 5u);  // the first window of each group, then 5 empty each
+    EXPECT_EQ(empty, 10u);
+    EXPECT_EQ(e.stats().skipped_empty_windows, 2u * (999u - 5u));
+    out.clear();
+    feed(e, {num(1001 * k_s, 1, 1)}, 0, out);  // a step: [1000 s, 1001 s) for both groups
+    ASSERT_EQ(out.size(), 2u);
+}
+
 // Silence: freshness() of an empty window is the age of the group's newest record, so it
 // fails as soon as data stops and passes again when it returns.
 TEST(NodeEngine, FreshnessOfAnEmptyWindowIsTheAgeOfTheGroupsNewestRecord) {
