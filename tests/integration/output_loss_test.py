@@ -11,7 +11,7 @@ import tempfile
 import threading
 import unittest
 
-from weir_test_util import WEIR, http_get, wait_for, weir_process
+from weir_test_util import WEIR, http_get, metric_sum, wait_for, weir_process
 
 # A window close of GROUPS groups x 5 checks: about 95 MB of result lines, well beyond the
 # 64 MiB the file output used to hold while its writes failed.
@@ -119,12 +119,17 @@ outputs:
         # Checkpoints come every second and must all be skipped while the results wait.
         wait_for(lambda: w.log_text().count("checkpoint skipped") >= 3, 120,
                  "checkpoints skipped while the disk is full")
+        # While blocked: the output says why, and the query stopped reading (back-pressure).
+        wait_for(lambda: metric_sum(base, "weir_output_blocked", output="results") == 1, 60,
+                 "weir_output_blocked")
+        wait_for(lambda: query_status(base)["state"] == "degraded", 60, "back-pressure")
         checkpoints = query_status(base)["checkpoints"]
         blocked_log = w.log_text()
 
         self.free()
         wait_for(lambda: query_status(base)["checkpoints"] > checkpoints, 300,
                  "a checkpoint once space is free")
+        wait_for(lambda: query_status(base)["state"] == "running", 60, "reading to resume")
         # The checkpoint covers everything: the file holds every result, once, already.
         self.assert_every_result_once()
         self.assertEqual(w.stop(), 0, w.log_text()[-3000:])
