@@ -637,6 +637,16 @@ std::string query::degraded_reason() const {
         out += text;
     };
     add(outputs_full, "outputs full (buffer.max_records)");
+    if ((c & outputs_full) != 0) {
+        // Why they are full, when they cannot deliver (outputs_ is complete once a condition
+        // is set).
+        for (std::size_t o = 0; o < outputs_.size(); ++o) {
+            const std::string blocked = outputs_[o] ? outputs_[o]->blocked() : std::string();
+            if (!blocked.empty()) {
+                out += "; output \"" + plan_.chain->outputs[o] + "\" blocked: " + blocked;
+            }
+        }
+    }
     add(checkpoint_failing, "the last checkpoint failed");
     add(errors_over_limit, "bad records over on_error.max_errors");
     if ((c & inputs_unreachable) != 0) {

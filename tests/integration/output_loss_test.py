@@ -133,6 +133,7 @@ outputs:
         saw_blocked = eventually(
             lambda: metric_sum(base, "weir_output_blocked", output="results") == 1, 60)
         saw_paused = eventually(lambda: query_status(base)["state"] == "degraded", 60)
+        reason = query_status(base).get("degraded_reason", "")
         checkpoints = query_status(base)["checkpoints"]
         blocked_log = w.log_text()
 
@@ -146,6 +147,8 @@ outputs:
         self.assert_every_result_once()
         self.assertTrue(saw_blocked, "weir_output_blocked was 1 while the disk was full")
         self.assertTrue(saw_paused, "the query was degraded (reading paused)")
+        self.assertIn('output "results" blocked: cannot write', reason)
+        self.assertIn("No space left on device", reason)
         self.assertIn("No space left on device", blocked_log)
         self.assertIn("output full/results blocked", blocked_log)
 
