@@ -237,11 +237,34 @@ void query::on_end(std::size_t input) {
 }
 
 void query::finish_once() {
+    finishing_ = true;
     chain_->finish(env_.clock());
     report_nodes();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
+    final_checkpoint();
+}
+
+void query::final_checkpoint() {
     checkpoint([self = shared_from_this()](bool ok) {
+        if (!ok && self->outputs_unflushed_ && !self->stopping_) {
+            // An output holds results it cannot deliver yet (a full disk, a webhook down).
+            // A restart from the last checkpoint would produce them a second time: wait for
+            // the output instead, until a stop.
+            if (!self->final_wait_logged_) {
+                self->final_wait_logged_ = true;
+                spdlog::warn(
+                    "query {}/{}: every input ended; the final checkpoint waits for "
+                    "the outputs to deliver",
+                    self->pipeline_->name, self->plan_.name);
+            }
+            self->checkpoint_timer_.expires_after(std::max<std::chrono::milliseconds>(
+                self->env_.checkpoint_interval, std::chrono::seconds(1)));
+            self->checkpoint_timer_.async_wait([self](const boost::system::error_code& ec) {
+                if (!ec && !self->stopping_) self->final_checkpoint();
+            });
+            return;
+        }
         if (!ok) {
             self->fail("the final checkpoint could not be written");
             return;
@@ -758,9 +781,10 @@ void query::schedule_tick() {
 void query::schedule_checkpoint() {
     checkpoint_timer_.expires_after(env_.checkpoint_interval);
     checkpoint_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || !self->active() || self->stopping_) return;
+        if (ec || !self->active() || self->stopping_ || self->finishing_) return;
         self->checkpoint([self](bool) {
-            if (self->active() && !self->stopping_) {
+            // Once every input ended, the final checkpoint owns the timer (final_checkpoint()).
+            if (self->active() && !self->stopping_ && !self->finishing_) {
                 self->schedule_checkpoint();
             }
         });
@@ -863,6 +887,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
         }
     };
     auto write = [self = shared_from_this(), data, pending, written, pieces]() {
+        self->outputs_unflushed_ = !pending->ok;
         if (!pending->ok) {
             spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
                           self->pipeline_->name, self->plan_.name, pending->error);

@@ -109,8 +109,8 @@ outputs:
     def free(self):
         os.remove(os.path.join(self.mount, "filler"))
 
-    def start(self):
-        w = weir_process(self, self.tmp, [self.settings, self.pipeline])
+    def start(self, *flags):
+        w = weir_process(self, self.tmp, [*flags, self.settings, self.pipeline])
         base = f"http://127.0.0.1:{w.wait_port(60)}"
         return w, base
 
@@ -167,6 +167,28 @@ outputs:
         wait_for(lambda: query_status(base2)["results"] >= GROUPS * CHECKS, 300,
                  "the window close again")
         self.assertEqual(w2.stop(), 0)
+        self.assert_every_result_once()
+
+    def test_disk_full_in_once_mode_waits_for_space_and_writes_every_result_once(self):
+        # --once closes every window at the end: without the record of 11:00 that closes the
+        # window of 10:00 earlier, which would open one more window for every group.
+        with open(self.data, "rb") as f:
+            lines = f.readlines()
+        with open(self.data, "wb") as f:
+            f.writelines(lines[:-1])
+        self.fill()
+        w, base = self.start("--once")
+        wait_for(lambda: query_status(base)["results"] >= GROUPS * CHECKS, 300,
+                 "the window close (status `results`)")
+        wait_for(lambda: w.log_text().count("checkpoint skipped") >= 3, 120,
+                 "checkpoints skipped while the disk is full")
+        self.free()
+        # Every input ended: weir exits once the results are written and checkpointed.
+        try:
+            code = w.proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            self.fail("weir did not finish once space was free:\n" + w.log_text()[-3000:])
+        self.assertEqual(code, 0, w.log_text()[-3000:])
         self.assert_every_result_once()
 
 
