@@ -188,9 +188,13 @@ class output {
     virtual output_stats stats() const = 0;
 
     // Back-pressure (`buffer` of the nodes writing here): records written but not yet at their
-    // destination, queued in memory (a webhook that is slow or down). Outputs that write
-    // straight to a local file or terminal report 0. Any thread.
+    // destination, queued in memory (a webhook that is slow or down, a file that cannot be
+    // written). Outputs that write to a terminal report 0. Any thread.
     virtual std::uint64_t pending() const { return 0; }
+    // Why the output cannot deliver now ("cannot write /x: No space left on device", a webhook
+    // that refuses connections while it is retried); "" while it can. What it holds meanwhile
+    // waits (pending()), and the daemon logs and exports the condition. Any thread.
+    virtual std::string blocked() const { return {}; }
     // `buffer.when_full: drop_oldest`: drops about `records` of the oldest queued records (whole
     // queued requests; never the one in flight), counted in output_stats::dropped. Any thread.
     virtual void drop_oldest(std::uint64_t records) { (void)records; }

@@ -270,6 +270,12 @@ struct metrics::families {
               add_family<Counter>(r, "weir_output_records_total", "Results written by an output.")),
           output_errors(
               add_family<Counter>(r, "weir_output_errors_total", "Failed writes of an output.")),
+          output_blocked(add_family<Gauge>(
+              r, "weir_output_blocked",
+              "1 while an output cannot deliver (disk full, endpoint down): what it holds waits, "
+              "and no checkpoint passes it.")),
+          output_queued(add_family<Gauge>(r, "weir_output_queued_records",
+                                          "Records an output holds in memory, not yet delivered.")),
           config_reloads(add_family<Counter>(r, "weir_config_reloads_total",
                                              "Configuration reloads, by result.")),
           series_dropped(add_family<Counter>(
@@ -300,6 +306,8 @@ struct metrics::families {
     Family<Gauge>& check_last_result;
     Family<Counter>& output_records;
     Family<Counter>& output_errors;
+    Family<Gauge>& output_blocked;
+    Family<Gauge>& output_queued;
     Family<Counter>& config_reloads;
     Family<Counter>& series_dropped;
 };
@@ -417,7 +425,8 @@ output_metrics& metrics::output(std::string_view pipeline, std::string_view outp
     if (it == outputs_.end()) {
         const Labels l{{"pipeline", key.first}, {"output", key.second}};
         auto m = std::make_unique<output_metrics>(
-            output_metrics{families_->output_records.Add(l), families_->output_errors.Add(l)});
+            output_metrics{families_->output_records.Add(l), families_->output_errors.Add(l),
+                           families_->output_blocked.Add(l), families_->output_queued.Add(l)});
         it = outputs_.emplace(std::move(key), std::move(m)).first;
     }
     return *it->second;
@@ -557,6 +566,8 @@ void metrics::remove_pipeline(std::string_view pipeline) {
         if (it->first.first == pipeline) {
             families_->output_records.Remove(&it->second->records);
             families_->output_errors.Remove(&it->second->errors);
+            families_->output_blocked.Remove(&it->second->blocked);
+            families_->output_queued.Remove(&it->second->queued);
             it = outputs_.erase(it);
         } else {
             ++it;

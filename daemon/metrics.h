@@ -117,6 +117,8 @@ struct kafka_input_metrics {
 struct output_metrics {
     prometheus::Counter& records;
     prometheus::Counter& errors;
+    prometheus::Gauge& blocked;  // 1 while it cannot deliver (a full disk, a webhook down)
+    prometheus::Gauge& queued;   // records waiting in memory for their destination
 };
 
 struct metrics_options {

@@ -252,14 +252,38 @@ void query::on_end(std::size_t input) {
 }
 
 void query::finish_once() {
+    finishing_ = true;
     chain_->finish(env_.clock());
     report_nodes();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
+    final_checkpoint();
+}
+
+void query::final_checkpoint() {
     // A final checkpoint whose file cannot be written does not fail the query: its results are
     // out, and the other queries finish theirs; the supervisor reports it at the end. One
-    // skipped for an output that could not flush does: that output's results are not out.
+    // skipped for an output that could not flush waits for that output (until a stop), and
+    // fails the query when it is stopped meanwhile: that output's results are not out.
     checkpoint([self = shared_from_this()](bool ok) {
+        if (!ok && self->outputs_unflushed_ && !self->stopping_) {
+            // An output holds results it cannot deliver yet (a full disk, a webhook down).
+            // A restart from the last checkpoint would produce them a second time: wait for
+            // the output instead, until a stop.
+            if (!self->final_wait_logged_) {
+                self->final_wait_logged_ = true;
+                spdlog::warn(
+                    "query {}/{}: every input ended; the final checkpoint waits for "
+                    "the outputs to deliver",
+                    self->pipeline_->name, self->plan_.name);
+            }
+            self->checkpoint_timer_.expires_after(std::max<std::chrono::milliseconds>(
+                self->env_.checkpoint_interval, std::chrono::seconds(1)));
+            self->checkpoint_timer_.async_wait([self](const boost::system::error_code& ec) {
+                if (!ec && !self->stopping_) self->final_checkpoint();
+            });
+            return;
+        }
         if (!ok && !self->checkpoint_write_failed_) {
             self->fail("the final checkpoint could not be written: " + self->checkpoint_error_);
             return;
@@ -678,6 +702,16 @@ std::string query::degraded_reason() const {
         out += text;
     };
     add(outputs_full, "outputs full (buffer.max_records)");
+    if ((c & outputs_full) != 0) {
+        // Why they are full, when they cannot deliver (outputs_ is complete once a condition
+        // is set).
+        for (std::size_t o = 0; o < outputs_.size(); ++o) {
+            const std::string blocked = outputs_[o] ? outputs_[o]->blocked() : std::string();
+            if (!blocked.empty()) {
+                out += "; output \"" + plan_.chain->outputs[o] + "\" blocked: " + blocked;
+            }
+        }
+    }
     add(checkpoint_failing, "the last checkpoint failed");
     add(errors_over_limit, "bad records over on_error.max_errors");
     if ((c & inputs_unreachable) != 0) {
@@ -789,9 +823,10 @@ void query::schedule_tick() {
 void query::schedule_checkpoint() {
     checkpoint_timer_.expires_after(env_.checkpoint_interval);
     checkpoint_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || !self->active() || self->stopping_) return;
+        if (ec || !self->active() || self->stopping_ || self->finishing_) return;
         self->checkpoint([self](bool) {
-            if (self->active() && !self->stopping_) {
+            // Once every input ended, the final checkpoint owns the timer (final_checkpoint()).
+            if (self->active() && !self->stopping_ && !self->finishing_) {
                 self->schedule_checkpoint();
             }
         });
@@ -897,6 +932,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
         }
     };
     auto write = [self = shared_from_this(), data, pending, written, pieces]() {
+        self->outputs_unflushed_ = !pending->ok;
         if (!pending->ok) {
             spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
                           self->pipeline_->name, self->plan_.name, pending->error);

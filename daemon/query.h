@@ -183,6 +183,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     };
     std::shared_ptr<snapshot_job> snapshot_;  // a snapshot under way
     void finish_once();
+    void final_checkpoint();  // of finish_once(); waits for outputs that cannot deliver yet
     void stop_inputs();
 
     std::shared_ptr<const config::compiled_pipeline> pipeline_;
@@ -235,6 +236,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     // not be written (rather than skipped for an output that could not flush).
     std::string checkpoint_error_;
     bool checkpoint_write_failed_ = false;
+    bool outputs_unflushed_ = false;  // the last checkpoint was skipped: an output did not flush
+    bool final_wait_logged_ = false;
+    bool finishing_ = false;  // every input ended (finish_once)
     std::vector<std::function<void(bool ok)>> queued_checkpoints_;
     bool stopping_ = false;
 

@@ -800,6 +800,7 @@ class supervisor {
 
     void update_output_metrics() {
         std::map<std::shared_ptr<connectors::output>, connectors::output_stats> seen;
+        std::set<std::shared_ptr<connectors::output>> blocked_now;
         for (const auto& [pipeline, entry] : outputs_by_pipeline_) {
             for (const auto& [name, out] : entry.second) {
                 const connectors::output_stats now = out->stats();
@@ -812,9 +813,39 @@ class supervisor {
                     m.errors.Increment(static_cast<double>(now.errors - before.errors));
                 }
                 seen[out] = now;
+                const std::uint64_t queued = out->pending();
+                m.queued.Set(static_cast<double>(queued));
+                const std::string blocked = out->blocked();
+                m.blocked.Set(blocked.empty() ? 0 : 1);
+                const bool was_blocked = blocked_outputs_.contains(out);
+                if (!blocked.empty() && !was_blocked) {
+                    spdlog::warn(
+                        "output {}/{} blocked: {}; {} records wait in memory, nothing is dropped, "
+                        "and no checkpoint passes them until it delivers again",
+                        pipeline, name, blocked, queued);
+                } else if (blocked.empty() && was_blocked) {
+                    spdlog::info("output {}/{} delivers again", pipeline, name);
+                }
+                if (!blocked.empty()) blocked_now.insert(out);
             }
         }
         output_stats_seen_ = std::move(seen);  // replaced outputs are forgotten
+        blocked_outputs_ = std::move(blocked_now);
+    }
+
+    // After the outputs stopped: what a blocked output still held is not lost, as the final
+    // checkpoint was skipped for it, but it is only written after the next start. Said loudly.
+    void report_undelivered() {
+        for (const auto& [pipeline, entry] : outputs_by_pipeline_) {
+            for (const auto& [name, out] : entry.second) {
+                const std::string blocked = out->blocked();
+                if (blocked.empty()) continue;
+                spdlog::error(
+                    "output {}/{} stopped without delivering everything ({}); no checkpoint "
+                    "covers what it held: those results are produced again at the next start",
+                    pipeline, name, blocked);
+            }
+        }
     }
 
     void remember_outputs(const generation& gen) {
@@ -902,6 +933,7 @@ class supervisor {
         std::vector<std::shared_ptr<connectors::output>> outputs = all_outputs_;
         auto left = std::make_shared<std::size_t>(outputs.size());
         auto done = [this] {
+            report_undelivered();
             report_unwritten_checkpoints();
             shutdown_timer_.cancel();
             signals_.cancel();
@@ -931,6 +963,7 @@ class supervisor {
     asio::steady_timer shutdown_timer_;
     asio::steady_timer output_stats_timer_;  // on strand_
     std::map<std::shared_ptr<connectors::output>, connectors::output_stats> output_stats_seen_;
+    std::set<std::shared_ptr<connectors::output>> blocked_outputs_;  // as last logged
     connectors::connector_factories factories_;
     // Blocking work off the loop threads: checkpoint files (write, fsync, rename).
     asio::thread_pool blocking_{1};

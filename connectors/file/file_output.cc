@@ -59,7 +59,7 @@ std::shared_ptr<file_output> file_output::open(const output_context& ctx,
     }
     auto out = std::make_shared<file_output>(ctx, std::move(options));
     std::string error;
-    if (!out->open_file(!out->options_.append, error)) throw std::runtime_error(error);
+    if (!out->open_file(!out->options_.append, error, true)) throw std::runtime_error(error);
     // A newly created file's directory entry is made durable at once: set-up time.
     if (out->dir_sync_pending_ && sync_directory(out->options_.path, error)) {
         out->dir_sync_pending_ = false;
@@ -158,7 +158,7 @@ void file_output::arm_timer(std::chrono::milliseconds after) {
     });
 }
 
-bool file_output::write_out(std::string& error) {
+void file_output::take_inbox() {
     std::lock_guard io(io_mutex_);
     {
         std::lock_guard lock(mutex_);
@@ -177,18 +177,19 @@ bool file_output::write_out(std::string& error) {
         pending_posted_ = false;
         big_posted_ = false;
     }
-    // The bound applies while the file cannot be written: a big burst of results on a
-    // healthy disk is written in full, however large.
-    if (failing_ && outbox_.size() > options_.max_queued_bytes) shed_backlog();
+}
+
+bool file_output::write_out(std::string& error) {
+    std::lock_guard io(io_mutex_);
+    take_inbox();
     if (outbox_.empty()) {
-        failing_ = false;
+        set_healthy();
         return true;
     }
 
     auto fail = [&] {
         errors_ += 1;
-        last_error_ = error;
-        failing_ = true;
+        set_failing(error);
         close_file();  // reopened by the next attempt: the file may be replaced meanwhile
         return false;
     };
@@ -240,26 +241,35 @@ bool file_output::write_out(std::string& error) {
     }
     outbox_.clear();
     outbox_head_ = 0;
-    failing_ = false;
+    set_healthy();
     return true;
 }
 
-void file_output::shed_backlog() {
-    // Keep the line whose beginning is already in the file, then drop whole lines down to
-    // three quarters of the bound, so a long outage does not drop on every write.
-    const std::size_t keep = mid_line_ ? outbox_.find('\n') + 1 : 0;
-    const std::size_t target = options_.max_queued_bytes / 4 * 3;
-    if (outbox_.size() <= target + keep) return;
-    std::size_t cut = keep + (outbox_.size() - target);
-    cut = std::min(outbox_.find('\n', cut - 1), outbox_.size() - 1) + 1;
-    const std::size_t lines = count_lines(outbox_.data() + keep, outbox_.data() + cut);
-    outbox_.erase(keep, cut - keep);
-    outbox_lines_ -= lines;
-    dropped_lines_ += lines;
-    errors_ += lines;
+void file_output::set_failing(const std::string& error) {
+    last_error_ = error;
+    failing_ = true;
+    {
+        std::lock_guard lock(mutex_);
+        stuck_ = true;
+        stuck_lines_ = outbox_lines_;
+    }
+    std::lock_guard lock(blocked_mutex_);
+    blocked_ = error;
 }
 
-bool file_output::open_file(bool truncate, std::string& error) {
+void file_output::set_healthy() {
+    if (!failing_) return;
+    failing_ = false;
+    {
+        std::lock_guard lock(mutex_);
+        stuck_ = false;
+        stuck_lines_ = 0;
+    }
+    std::lock_guard lock(blocked_mutex_);
+    blocked_.clear();
+}
+
+bool file_output::open_file(bool truncate, std::string& error, bool at_start) {
     struct stat st {};
     const bool existed = ::stat(options_.path.c_str(), &st) == 0;
     // Read access only to look at the last byte (a torn line).
@@ -275,8 +285,12 @@ bool file_output::open_file(bool truncate, std::string& error) {
         return false;
     }
     size_ = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
-    // A line torn by an earlier crash is terminated, so the next line stays parseable.
-    // (Not when our own partial write is pending: its rest completes that line.)
+    if (at_start && size_ > 0 && !cut_torn_line(fd, error)) {
+        ::close(fd);
+        return false;
+    }
+    // A line torn since start (by someone else) is terminated, so the next line stays
+    // parseable. (Not when our own partial write is pending: its rest completes that line.)
     char last = '\n';
     if (size_ > 0 && !mid_line_ && ::pread(fd, &last, 1, static_cast<off_t>(size_ - 1)) == 1 &&
         last != '\n') {
@@ -289,6 +303,35 @@ bool file_output::open_file(bool truncate, std::string& error) {
     }
     fd_ = fd;
     if (!existed) dir_sync_pending_ = true;
+    return true;
+}
+
+bool file_output::cut_torn_line(int fd, std::string& error) {
+    // Reads backwards from the end, in blocks, to the last newline.
+    char block[4096];
+    std::uint64_t end = size_;
+    while (end > 0) {
+        const std::uint64_t begin = end > sizeof block ? end - sizeof block : 0;
+        const auto length = static_cast<std::size_t>(end - begin);
+        const ssize_t n = ::pread(fd, block, length, static_cast<off_t>(begin));
+        if (n != static_cast<ssize_t>(length)) {
+            if (n >= 0) errno = EIO;
+            error = errno_text("cannot read", options_.path);
+            return false;
+        }
+        const void* nl = ::memrchr(block, '\n', length);
+        if (nl != nullptr) {
+            end = begin + static_cast<std::uint64_t>(static_cast<const char*>(nl) - block) + 1;
+            break;
+        }
+        end = begin;
+    }
+    if (end == size_) return true;
+    if (::ftruncate(fd, static_cast<off_t>(end)) != 0) {
+        error = errno_text("cannot cut the torn last line of", options_.path);
+        return false;
+    }
+    size_ = end;
     return true;
 }
 
@@ -320,8 +363,7 @@ bool file_output::sync(std::string& error) {
     if (fd_ >= 0 && ::fsync(fd_) != 0 && errno != EINVAL) {
         error = errno_text("cannot fsync", options_.path);
         errors_ += 1;
-        last_error_ = error;
-        failing_ = true;
+        set_failing(error);
         return false;
     }
     if (dir_sync_pending_) {
@@ -345,14 +387,7 @@ void file_output::flush(std::function<void(bool ok, const std::string& error)> d
         std::unique_lock io(self->io_mutex_);
         std::string error;
         const bool written = self->write_out(error);
-        bool ok = written && self->sync(error);
-        if (ok && self->dropped_lines_ > 0) {
-            ok = false;
-            error = "dropped " + std::to_string(self->dropped_lines_) + " lines: more than " +
-                    std::to_string(self->options_.max_queued_bytes) +
-                    " bytes queued while writes failed (last error: " + self->last_error_ + ")";
-            self->dropped_lines_ = 0;
-        }
+        const bool ok = written && self->sync(error);
         if (!written && !self->timer_armed_) {
             self->arm_timer(
                 std::max(self->options_.flush_interval, std::chrono::milliseconds(1000)));
@@ -366,13 +401,10 @@ void file_output::stop(std::function<void()> done) {
     boost::asio::post(executor_, [self = shared_from_this(), done = std::move(done)] {
         std::unique_lock io(self->io_mutex_);
         std::string error;
-        if (self->write_out(error)) {
-            self->sync(error);
-        } else {
-            // Nothing will retry after stop: what is left is lost, and counted.
-            self->errors_ += count_lines(self->outbox_.data() + self->outbox_head_,
-                                         self->outbox_.data() + self->outbox_.size());
-        }
+        // What cannot be written now stays unwritten: pending() and blocked() tell the daemon,
+        // which says so. No checkpoint covers it (the flushes failed), so the next start
+        // produces it again.
+        if (self->write_out(error)) self->sync(error);
         {
             std::lock_guard lock(self->mutex_);
             self->stopped_ = true;
@@ -385,7 +417,41 @@ void file_output::stop(std::function<void()> done) {
 }
 
 output_stats file_output::stats() const {
-    return {.records = records_.load(), .errors = errors_.load()};
+    return {.records = records_.load(), .errors = errors_.load(), .dropped = dropped_.load()};
+}
+
+std::uint64_t file_output::pending() const {
+    // While the file is written, a burst is written as it comes: only a failing file holds
+    // lines back.
+    std::lock_guard lock(mutex_);
+    return stuck_ ? stuck_lines_ + inbox_lines_ : 0;
+}
+
+void file_output::drop_oldest(std::uint64_t records) {
+    boost::asio::post(executor_, [self = shared_from_this(), records] {
+        std::lock_guard io(self->io_mutex_);
+        if (!self->failing_) return;  // a healthy file writes everything as it comes
+        self->take_inbox();
+        std::string& box = self->outbox_;
+        std::size_t from = self->outbox_head_;
+        if (self->mid_line_) from = box.find('\n', from) + 1;  // the rest of a begun line stays
+        std::size_t to = from;
+        std::uint64_t dropped = 0;
+        while (dropped < records && to < box.size()) {
+            to = box.find('\n', to) + 1;
+            ++dropped;
+        }
+        box.erase(from, to - from);
+        self->outbox_lines_ -= dropped;
+        self->dropped_ += dropped;
+        std::lock_guard lock(self->mutex_);
+        self->stuck_lines_ = self->outbox_lines_;
+    });
+}
+
+std::string file_output::blocked() const {
+    std::lock_guard lock(blocked_mutex_);
+    return blocked_;
 }
 
 void preflight_file_output(const params::reader& p, const std::string& path, diagnostics& out) {

@@ -23,16 +23,19 @@ struct file_output_options {
     bool fsync_each_write = false;      // `fsync: true`: also fsync after the periodic writes
     std::uint64_t rotate_max_size = 0;  // 0: no rotation
     int rotate_max_files = 5;           // path.1 … path.N are kept besides path
-    // Bound on lines held in memory while writes fail (disk full, file unwritable): beyond
-    // it the oldest lines are dropped, counted as errors and reported by the next flush().
-    std::size_t max_queued_bytes = 64u << 20;
 };
 
 // Durability contract: flush() writes everything queued, fsyncs the file (and its directory
 // after the file was created or rotated), then calls done(true). When a write fails, done
 // gets false and the unwritten lines stay queued, in order, for the next attempt (the file is
-// reopened first, so replacing or recreating it fixes the problem). stats().errors counts
-// failed write attempts and dropped lines.
+// reopened first, so replacing or recreating it fixes the problem). Nothing is ever dropped:
+// while writes fail, pending() counts the queued lines, so the queries writing here pause
+// reading (`buffer.when_full: block`) and no checkpoint passes them. stats().errors counts
+// failed write attempts; blocked() names the error meanwhile.
+//
+// At start (append) a line torn by a crash in the middle of a write is cut off: every line of
+// the file stays valid JSON, and the result it held was not covered by any checkpoint (a
+// checkpoint follows a complete write and fsync), so it is produced again.
 class file_output final : public output, public std::enable_shared_from_this<file_output> {
   public:
     // Opens (creating, or truncating with append=false) the file; throws std::runtime_error
@@ -50,6 +53,11 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     void flush(std::function<void(bool ok, const std::string& error)> done) override;
     void stop(std::function<void()> done) override;
     output_stats stats() const override;
+    std::uint64_t pending() const override;
+    std::string blocked() const override;
+    // `buffer.when_full: drop_oldest` while writes fail: the oldest whole lines go (never one
+    // whose beginning is in the file already).
+    void drop_oldest(std::uint64_t records) override;
 
   private:
     // Lines over this many bytes in the inbox are written without waiting for the timer.
@@ -61,17 +69,23 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     void on_pending();
     void arm_timer(std::chrono::milliseconds after);
     bool write_out(std::string& error);  // inbox -> outbox -> file; false keeps the rest
+    void take_inbox();                   // inbox -> outbox
     bool write_chunk(std::size_t end, std::string& error);
-    bool open_file(bool truncate, std::string& error);
+    // `at_start`: cut a torn last line off (else it is terminated, or completed by our own
+    // partial write).
+    bool open_file(bool truncate, std::string& error, bool at_start = false);
+    bool cut_torn_line(int fd, std::string& error);
     bool rotate(std::string& error);
+    // The write under way failed with `error` / succeeded: pending() and blocked() follow.
+    void set_failing(const std::string& error);
+    void set_healthy();
     bool sync(std::string& error);
-    void shed_backlog();
     void close_file();
 
     boost::asio::any_io_executor executor_;
     const file_output_options options_;
 
-    std::mutex mutex_;  // guards the inbox: producers run on any thread
+    mutable std::mutex mutex_;  // guards the inbox: producers run on any thread
     // Guards the outbox and the file: the strand writes, and so does a producer with a burst.
     std::recursive_mutex io_mutex_;
     std::string inbox_;
@@ -79,6 +93,8 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     bool pending_posted_ = false;  // a write of the inbox is scheduled (post or timer)
     bool big_posted_ = false;
     bool stopped_ = false;
+    bool stuck_ = false;             // writes fail (failing_, readable by any thread)
+    std::uint64_t stuck_lines_ = 0;  // outbox lines when the last write failed
 
     // Strand only.
     std::string outbox_;            // taken from the inbox, not yet written
@@ -89,13 +105,15 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     bool mid_line_ = false;          // the file ends inside a line (after a partial write)
     bool dir_sync_pending_ = false;  // the file was created or rotated since the last sync
     bool timer_armed_ = false;
-    std::uint64_t dropped_lines_ = 0;  // not yet reported by a flush
     std::string last_error_;
     bool failing_ = false;  // the last write failed (io_mutex_)
     boost::asio::steady_timer timer_;
 
     std::atomic<std::uint64_t> records_{0};
     std::atomic<std::uint64_t> errors_{0};
+    std::atomic<std::uint64_t> dropped_{0};  // by drop_oldest()
+    mutable std::mutex blocked_mutex_;       // guards blocked_: the error while writes fail
+    std::string blocked_;
 };
 
 // The `file` output factory; throws std::runtime_error when the file cannot be opened.

@@ -213,6 +213,12 @@ void alertmanager_output::arm_resend() {
     resend_timer_.expires_after(options_.resend_interval);
     resend_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->stopped_) return;
+        // While earlier alerts still wait (Alertmanager is down), a resend would only pile up
+        // behind them: the next one after they went refreshes endsAt.
+        if (self->delivery_->pending_records() > 0) {
+            self->arm_resend();
+            return;
+        }
         const time::timestamp_ns ends_at =
             self->now() + self->options_.resolve_timeout.count() * time::ns_per_ms;
         for (const auto& [key, a] : self->firing_) self->append_alert(a, ends_at);

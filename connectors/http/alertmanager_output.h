@@ -55,6 +55,9 @@ class alertmanager_output final : public output,
     void flush(std::function<void(bool ok, const std::string& error)> done) override;
     void stop(std::function<void()> done) override;
     output_stats stats() const override;  // records: alerts delivered; errors: requests given up
+    // Alerts queued for delivery: back-pressure while Alertmanager is down.
+    std::uint64_t pending() const override { return delivery_->pending_records(); }
+    std::string blocked() const override { return delivery_->blocked(); }
     void begin_shutdown() override;
 
   private:

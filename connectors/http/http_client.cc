@@ -372,7 +372,8 @@ void read_http_common(const params::reader& p, http_delivery_options& options) {
         options.headers.emplace_back(name, value.value);
     }
     options.timeout = p.duration("timeout").value;
-    options.retries = static_cast<int>(p.integer("retries").value);
+    const auto retries = p.integer("retries");
+    options.retries = retries.given ? static_cast<int>(retries.value) : -1;
     if (p.has("bearer_token")) {
         options.headers.emplace_back("Authorization", "Bearer " + p.string("bearer_token").value);
     }
@@ -403,17 +404,6 @@ void http_delivery::enqueue(std::string body, std::uint64_t records) {
     queued_bytes_ += request->body().size();
     pending_records_ += records;
     queue_.push_back({next_seq_++, records, std::move(request)});
-    // The front is in flight (or waiting to retry) and stays; the oldest others go.
-    while (queued_bytes_ > options_.max_queued_bytes && queue_.size() > 1) {
-        const auto victim = queue_.begin() + (in_flight_ ? 1 : 0);
-        queued_bytes_ -= victim->request->body().size();
-        pending_records_ -= victim->records;
-        dropped_records_ += victim->records;
-        queue_.erase(victim);
-        give_up("dropped a request: more than " + std::to_string(options_.max_queued_bytes) +
-                    " bytes queued while " + options_.url.host_header + " is unreachable",
-                1);
-    }
     if (!in_flight_) send_front();
 }
 
@@ -459,6 +449,16 @@ void http_delivery::stop_retrying() {
     send_front();
 }
 
+std::string http_delivery::blocked() const {
+    std::lock_guard lock(blocked_mutex_);
+    return blocked_;
+}
+
+void http_delivery::set_blocked(const std::string& reason) {
+    std::lock_guard lock(blocked_mutex_);
+    blocked_ = reason;
+}
+
 void http_delivery::give_up_all(const std::string& reason) {
     std::uint64_t batches = 0;
     for (const auto& b : queue_) {
@@ -470,6 +470,8 @@ void http_delivery::give_up_all(const std::string& reason) {
     attempt_ = 0;
     if (batches > 0) give_up(reason, batches);
     gave_up_stopping_ = gave_up_stopping_ || (!retrying_ && batches > 0);
+    // Still "blocked" after a stop's give-up: the daemon reports what the stop left undelivered.
+    if (gave_up_stopping_) set_blocked(reason);
 }
 
 void http_delivery::send_front() {
@@ -508,8 +510,9 @@ void http_delivery::on_reply(http_reply reply) {
             send_front();
             return;
         }
-        if (retryable && attempt_ < options_.retries) {
+        if (retryable && (options_.retries < 0 || attempt_ < options_.retries)) {
             ++attempt_;
+            set_blocked(reason);
             auto delay = options_.retry_backoff;
             for (int i = 1; i < attempt_ && delay < options_.max_backoff; ++i) delay *= 2;
             delay = std::max<std::chrono::milliseconds>(delay, reply.retry_after);
@@ -527,6 +530,7 @@ void http_delivery::on_reply(http_reply reply) {
         if (retryable) reason += " (after " + std::to_string(attempt_) + " retries)";
         give_up(reason, 1);
     }
+    if (!gave_up_stopping_) set_blocked("");
     const std::uint64_t seq = queue_.front().seq;
     queued_bytes_ -= queue_.front().request->body().size();
     pending_records_ -= queue_.front().records;

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -122,12 +123,11 @@ struct http_delivery_options {
     std::string content_type;
     std::vector<std::pair<std::string, std::string>> headers;  // extra, auth included
     std::chrono::milliseconds timeout{10'000};
-    int retries = 3;
+    // Retries of a failed request before it is given up; -1 (the default): until it is
+    // delivered or weir stops. Giving up loses results, so it is the user's explicit choice.
+    int retries = -1;
     std::chrono::milliseconds retry_backoff{1000};  // doubles per retry, capped at max_backoff
     std::chrono::milliseconds max_backoff{60'000};
-    // Bound on bodies waiting while the endpoint is down; beyond it the oldest are dropped
-    // and counted as given up.
-    std::size_t max_queued_bytes = 64u << 20;
 };
 
 // Reads the options every HTTP-based output declares (url aside, which must be set first):
@@ -140,8 +140,10 @@ void read_http_common(const params::reader& p, http_delivery_options& options);
 void preflight_http_output(const params::reader& p, const std::string& path, diagnostics& out);
 
 // Bodies delivered in order, one request in flight. Runs on the executor: call enqueue()
-// and when_idle() there. Retries connection errors, timeouts, 429 and 5xx; other statuses
-// of 300 and above fail at once. A body that fails for good is counted and dropped.
+// and when_idle() there. Retries connection errors, timeouts, 429 and 5xx (without end
+// unless `retries` is set); other statuses of 300 and above fail at once. A body that fails
+// for good is counted and dropped. Nothing queued is dropped otherwise (drop_oldest() aside):
+// pending_records() is the back-pressure that bounds the queue.
 class http_delivery : public std::enable_shared_from_this<http_delivery> {
   public:
     http_delivery(boost::asio::any_io_executor executor, http_delivery_options options);
@@ -166,6 +168,8 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     std::uint64_t dropped_records() const { return dropped_records_.load(); }
     std::uint64_t failed_requests() const { return failed_requests_.load(); }
     const std::string& last_error() const { return last_error_; }
+    // The failure the front request waits to retry ("" while none); any thread.
+    std::string blocked() const;
 
   private:
     struct batch {
@@ -184,6 +188,7 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     void give_up(const std::string& reason, std::uint64_t count);
     void give_up_all(const std::string& reason);  // every queued batch, the front included
     void complete(std::uint64_t seq);
+    void set_blocked(const std::string& reason);
 
     boost::asio::any_io_executor executor_;
     http_delivery_options options_;
@@ -205,6 +210,8 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     std::atomic<std::uint64_t> failed_requests_{0};
     std::atomic<std::uint64_t> pending_records_{0};
     std::atomic<std::uint64_t> dropped_records_{0};
+    mutable std::mutex blocked_mutex_;
+    std::string blocked_;
 };
 
 }  // namespace weir::connectors

@@ -33,6 +33,7 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     void stop(std::function<void()> done) override;
     output_stats stats() const override;
     std::uint64_t pending() const override;
+    std::string blocked() const override { return delivery_->blocked(); }
     void drop_oldest(std::uint64_t records) override;
     void begin_shutdown() override;
 

@@ -30,10 +30,11 @@ param_spec retries_param() {
             .type = param_type::integer,
             .description =
                 "Retries of a failed request (connection error, 429 or 5xx) with "
-                "exponential back-off; then the batch counts as an output error.",
-            .default_text = "3",
+                "exponential back-off, after which the batch is given up (lost, counted as an "
+                "output error). Unset (the default): retried until delivered or weir stops, "
+                "and the nodes writing here feel back-pressure meanwhile; nothing is lost.",
             .minimum = 0,
-            .maximum = 100};
+            .maximum = 1000000};
 }
 
 param_spec headers_param() {

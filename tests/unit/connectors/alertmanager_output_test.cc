@@ -239,6 +239,23 @@ TEST_F(alertmanager_fixture, base_path_and_retries) {
     EXPECT_EQ(out->stats().errors, 0u);
 }
 
+TEST_F(alertmanager_fixture, a_down_alertmanager_holds_alerts_as_back_pressure_until_delivered) {
+    // The default: no `retries`, so nothing is given up (the delivery queue is the http
+    // output's, tested there with more failures); what waits is back-pressure.
+    server.statuses = {503, 503};
+    auto out = make({});
+    out->write_result(sample_result(outcome::fail));
+    ASSERT_TRUE(
+        run_until(io, [&] { return server.requests.size() >= 1 && !out->blocked().empty(); }));
+    EXPECT_EQ(out->pending(), 1u);
+    EXPECT_NE(out->blocked().find("HTTP 503"), std::string::npos) << out->blocked();
+    ASSERT_TRUE(flush(*out));  // after 1 s and 2 s of back-off
+    EXPECT_EQ(server.requests.size(), 3u);
+    EXPECT_EQ(out->pending(), 0u);
+    EXPECT_EQ(out->blocked(), "");
+    EXPECT_EQ(out->stats().errors, 0u);
+}
+
 TEST_F(alertmanager_fixture, stop_sends_what_is_pending_and_stops_resending) {
     auto out = make({{"resend_interval", scalar("20ms")}});
     out->write_result(sample_result(outcome::fail));

@@ -112,12 +112,19 @@ TEST_F(file_fixture, zero_interval_writes_at_once_from_many_threads) {
     EXPECT_EQ(read_file(path()), expected);
 }
 
-TEST_F(file_fixture, appends_or_truncates_and_terminates_a_torn_line) {
+TEST_F(file_fixture, appends_or_truncates_and_cuts_a_torn_line_off) {
+    // A crash in the middle of a write left half a line: no checkpoint covers it (its result
+    // is produced again), and every line of the file must stay valid JSON.
     { std::ofstream(path()) << "{\"old\":1}\n{\"torn\":"; }
     auto out = file_output::open(ctx, options());
+    EXPECT_EQ(read_file(path()), "{\"old\":1}\n");
     out->write_record(R"({"new":2})");
     EXPECT_TRUE(flush(*out).ok);
-    EXPECT_EQ(read_file(path()), "{\"old\":1}\n{\"torn\":\n{\"new\":2}\n");
+    EXPECT_EQ(read_file(path()), "{\"old\":1}\n{\"new\":2}\n");
+
+    { std::ofstream(path()) << std::string(10000, 'x'); }  // no newline at all
+    auto again = file_output::open(ctx, options());
+    EXPECT_EQ(read_file(path()), "");
 
     file_output_options o = options();
     o.append = false;
@@ -284,37 +291,35 @@ TEST_F(file_fixture, failed_lines_are_retried_by_the_timer_too) {
         std::chrono::seconds(5)));
 }
 
-TEST_F(file_fixture, queue_bound_drops_the_oldest_lines_and_says_so) {
+TEST_F(file_fixture, a_full_disk_holds_every_line_back_and_reports_back_pressure) {
     fs::create_symlink("/dev/full", path());
-    file_output_options o = options();
-    o.max_queued_bytes = 4000;
-    auto out = file_output::open(ctx, o);
-    std::vector<std::string> lines;
-    for (int i = 0; i < 30; ++i) {
+    auto out = file_output::open(ctx, options());
+    EXPECT_EQ(out->pending(), 0u);
+    EXPECT_EQ(out->blocked(), "");
+    std::string expected;
+    for (int i = 0; i < 3000; ++i) {  // ~1 MB: nothing is shed, however long the outage
         out->write_result(numbered(i));
-        lines.push_back(json_line(numbered(i)));
+        expected += json_line(numbered(i));
     }
-    const flush_outcome failed = flush(*out);
-    EXPECT_FALSE(failed.ok);
+    EXPECT_FALSE(flush(*out).ok);
+    EXPECT_EQ(out->pending(), 3000u) << "the queries writing here pause reading";
+    EXPECT_NE(out->blocked().find("No space left on device"), std::string::npos) << out->blocked();
+    out->write_result(numbered(3000));
+    expected += json_line(numbered(3000));
+    EXPECT_EQ(out->pending(), 3001u);
+    EXPECT_FALSE(flush(*out).ok) << "no flush succeeds before every line is written";
+
     fs::remove(path());
     const flush_outcome f = flush(*out);
-    EXPECT_FALSE(f.ok) << "the drop is reported";
-    EXPECT_NE(f.error.find("dropped"), std::string::npos) << f.error;
-    const std::string text = read_file(path());
-    EXPECT_LE(text.size(), 4000u);
-    std::string tail;
-    std::size_t kept = 0;
-    while (tail.size() < text.size()) tail = lines[lines.size() - ++kept] + tail;
-    EXPECT_EQ(text, tail) << "the newest lines survive, whole";
-    EXPECT_EQ(out->stats().errors, 30 - kept + 1);  // dropped lines + the failed write
-    EXPECT_EQ(out->stats().records, kept);
-    EXPECT_TRUE(flush(*out).ok) << "reported once";
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(read_file(path()), expected);
+    EXPECT_EQ(out->stats().records, 3001u);
+    EXPECT_EQ(out->pending(), 0u);
+    EXPECT_EQ(out->blocked(), "");
 }
 
-TEST_F(file_fixture, a_burst_beyond_the_queue_bound_on_a_healthy_file_is_written_whole) {
-    file_output_options o = options();
-    o.max_queued_bytes = 4000;
-    auto out = file_output::open(ctx, o);
+TEST_F(file_fixture, a_burst_on_a_healthy_file_is_written_whole) {
+    auto out = file_output::open(ctx, options());
     std::string expected;
     for (int i = 0; i < 200; ++i) {  // ~60 KB queued before the strand runs once
         out->write_result(numbered(i));

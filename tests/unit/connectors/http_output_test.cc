@@ -124,6 +124,19 @@ TEST_F(http_fixture, server_error_is_retried_and_delivered_once) {
     EXPECT_EQ(server.requests.size(), 3u) << "nothing is sent twice after success";
 }
 
+TEST_F(http_fixture, by_default_a_failing_request_is_retried_until_delivered) {
+    // Giving results up is an explicit choice (`retries`): by default nothing is lost.
+    server.statuses = {503, 503, 503, 503, 503, 503};
+    auto out = make({{"retry_backoff", scalar("10ms")}});
+    out->write_result(numbered(0));
+    const flush_outcome f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(server.requests.size(), 7u);
+    EXPECT_EQ(out->stats().records, 1u);
+    EXPECT_EQ(out->stats().errors, 0u);
+    EXPECT_EQ(out->blocked(), "") << "delivered: no longer blocked";
+}
+
 TEST_F(http_fixture, too_many_requests_is_retried) {
     server.statuses = {429};
     auto out = make({{"retry_backoff", scalar("10ms")}});
