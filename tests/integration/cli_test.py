@@ -24,6 +24,17 @@ def expectations(path):
     return out
 
 
+def corpus_env(path):
+    """The `# env: NAME=VALUE` lines of a corpus file: variables its validation reads."""
+    env = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("# env: "):
+                name, _, value = line[len("# env: "):].rstrip("\n").partition("=")
+                env[name] = value
+    return env
+
+
 MANY_PROBLEMS = """inputs:
   src:
     type: file
@@ -241,7 +252,7 @@ class cli_test(unittest.TestCase):
         self.assertGreaterEqual(len(files), 60)
         for path in files:
             with self.subTest(file=os.path.basename(path)):
-                rc, _, err = weir("validate", path)
+                rc, _, err = weir("validate", path, env=corpus_env(path))
                 self.assertEqual(rc, EXIT_CONFIG, err)
                 expected = expectations(path)
                 self.assertTrue(expected, "each invalid file states its diagnostics")
