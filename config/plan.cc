@@ -21,7 +21,9 @@
 #include "core/decode/csv_decoder.h"
 #include "core/engine/node_engine.h"
 #include "core/expr/program.h"
+#include "core/measure/catalog.h"
 #include "core/measure/measure_expr.h"
+#include "core/schema/drift.h"
 #include "core/schema/record_schema.h"
 #include "core/sketch/hash.h"
 #include "core/time/timestamp.h"
@@ -438,6 +440,16 @@ field_path parse_path(const std::string& path) {
 }
 
 // The slots of one query: decoded fields, shared by every node, and fields `set` computes.
+// Whether a check measures schema drift (the node then gets a drift tracker and slot).
+bool uses_drift(const std::vector<engine::check_plan>& checks) {
+    for (const auto& c : checks) {
+        for (const auto& call : c.parsed_measure->calls()) {
+            if (measure::is_drift_function(call.function->name)) return true;
+        }
+    }
+    return false;
+}
+
 class slot_space {
   public:
     std::uint32_t decoded(const std::string& path) {
@@ -919,6 +931,7 @@ class query_builder {
                     }
                     plan.checks.push_back(std::move(cp));
                 }
+                if (uses_drift(plan.checks)) c.drift_slot = slots.computed("drift");
                 if (!plan.processing_time) {
                     time::time_parser::error err;
                     auto parser = time::time_parser::compile(n.time->format.value, &err);
@@ -971,6 +984,8 @@ class query_builder {
                 fields[s] = field_path{{std::string("\0slot:", 6) + std::to_string(s)}};
             }
             for (const auto& [name, slot] : node_envs[i]) fields[slot] = parse_path(name);
+            if (const auto drift = chain->nodes[i].drift_slot)
+                fields[*drift] = schema::drift_field();
         }
         chain->fields = slots.take();
 

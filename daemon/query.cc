@@ -143,6 +143,7 @@ void query::do_start() {
     time_problem_key_ = problem_key_ + " (event time)";
     ended_.assign(inputs_.size(), false);
     capped_reported_.assign(chain.nodes.size(), 0);
+    drift_bound_reported_.assign(chain.nodes.size(), 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         adapters_.push_back(std::make_unique<input_adapter>(*this, i));
     }
@@ -509,6 +510,7 @@ void query::report_nodes() {
         if (chain_->engine(i) == nullptr) continue;
         report_node(i);
         report_capped(i);
+        report_drift_bound(i);
     }
 }
 
@@ -566,6 +568,17 @@ void query::report_capped(std::size_t node) {
         pipeline_->name, plan_.name, plan_.chain->nodes[node].name,
         capped - capped_reported_[node]);
     capped_reported_[node] = capped;
+}
+
+void query::report_drift_bound(std::size_t node) {
+    const schema::drift_tracker* drift = chain_->drift(node);
+    if (drift == nullptr || drift->untracked() == 0 || drift_bound_reported_[node]) return;
+    // Once per node and run: the fields past the bound stay untracked for good.
+    drift_bound_reported_[node] = 1;
+    spdlog::warn(
+        "query {}/{}: node \"{}\": its records have more than {} fields (nested ones included); "
+        "the schema-drift measures do not watch the fields seen after those",
+        pipeline_->name, plan_.name, plan_.chain->nodes[node].name, schema::k_max_drift_fields);
 }
 
 // ---- errors and state ----

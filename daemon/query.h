@@ -146,6 +146,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void report_nodes();
     void report_node(std::size_t node);
     void report_capped(std::size_t node);
+    void report_drift_bound(std::size_t node);
 
     // running or degraded: reading and processing.
     bool active() const {
@@ -215,6 +216,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<std::uint64_t> reported_bad_time_;
     std::vector<std::uint64_t> reported_future_time_;
     std::vector<std::uint64_t> capped_reported_;
+    std::vector<std::uint8_t> drift_bound_reported_;  // per node: the drift bound was logged
     // Per node, per check: metric handles, the groups failing now, and the per-group value
     // gauges this query owns.
     struct check_entry {

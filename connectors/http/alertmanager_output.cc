@@ -159,6 +159,12 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
                          std::to_string(r.records) + " records), " + r.measure + " was " + value +
                          (r.must_be.empty() ? "" : "; must_be " + r.must_be) +
                          (r.should_be.empty() ? "" : "; should_be " + r.should_be) + ".";
+    if (!r.fields.empty()) {
+        std::string fields;
+        for (const auto& f : r.fields) fields += (fields.empty() ? "" : ", ") + f;
+        out["description"] += " Fields: " + fields + ".";
+        out["fields"] = fields;
+    }
     out["measure"] = r.measure;
     out["value"] = value;
     if (!r.must_be.empty()) out["must_be"] = r.must_be;

@@ -110,6 +110,13 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
         out += " should_be ";
         append_json_string(r.should_be, out);
     }
+    if (!r.fields.empty()) {
+        out += " fields:";
+        for (std::size_t i = 0; i < r.fields.size(); ++i) {
+            out += i == 0 ? " " : ", ";
+            out += r.fields[i];
+        }
+    }
     if (r.partial) out += " (partial window)";
     out += '\n';
 }

@@ -82,6 +82,9 @@ struct node_plan {
     // Nodes with checks: the event time (none: processing time) and the engine.
     std::optional<event_time_plan> time;
     std::optional<engine::node_plan> engine;
+    // Nodes whose checks measure schema drift: the slot where each record's fields go for the
+    // engine (its engine fields name it schema::drift_field()).
+    std::optional<std::uint32_t> drift_slot;
     std::optional<output_index> late_output;
     // Results (nodes with checks) or derived records (nodes without) go here.
     std::vector<output_index> outputs;

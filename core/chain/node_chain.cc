@@ -19,6 +19,7 @@ namespace {
 constexpr std::uint32_t k_no_engine_source = 0xffffffffu;
 const std::string k_decoder_section = "decoder/";
 const std::string k_engine_section = "engine/";
+const std::string k_drift_section = "drift/";
 
 // A record the node works with: valid, or kept despite a schema violation.
 bool usable(invalid_reason r) {
@@ -160,8 +161,9 @@ struct node_chain::node_state {
     std::vector<jump_guard> guards;  // per engine source
     std::unique_ptr<engine::node_engine> engine;
     std::unique_ptr<schema::record_schema> schema;
-    std::vector<reader> readers;               // nodes reading this node's derived records
-    std::vector<std::uint32_t> reader_source;  // per reader: its engine source
+    std::unique_ptr<schema::drift_tracker> drift;  // nodes with schema-drift measures
+    std::vector<reader> readers;                   // nodes reading this node's derived records
+    std::vector<std::uint32_t> reader_source;      // per reader: its engine source
 };
 
 std::string node_chain::source_key(std::string_view from, std::string_view source) {
@@ -218,6 +220,14 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
             // holds nothing back until they do.
             ep.sources = ep.source_ids.size();
             s->engine = std::make_unique<engine::node_engine>(std::move(ep), wall_now);
+            if (node.drift_slot) {
+                std::vector<std::string> declared;
+                if (node.schema) {
+                    for (const auto& f : node.schema->fields) declared.push_back(f.name);
+                }
+                s->drift = std::make_unique<schema::drift_tracker>(declared);
+                s->engine->attach_drift(s->drift.get());
+            }
         }
         nodes_.push_back(std::move(s));
     }
@@ -506,6 +516,7 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
         return;
     }
     write_dead_letters(index, f, from_input);
+    if (state.drift) observe_drift(index, f, wall_now);
     late_.clear();
     const bool want_late = node.late_output.has_value();
     e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr, engine_source);
@@ -769,6 +780,35 @@ void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wa
     }
 }
 
+void node_chain::observe_drift(std::size_t index, flow& f, time::timestamp_ns wall_now) {
+    const node_plan& node = plan_->nodes[index];
+    schema::drift_tracker& tracker = *nodes_[index]->drift;
+    const std::uint32_t slot = *node.drift_slot;
+    for (std::size_t i = 0; i < f.batch.size(); ++i) {
+        if (!usable(f.batch.status[i])) continue;
+        const time::timestamp_ns t = times_.empty() ? wall_now : times_[i];
+        if (t == window::k_no_time) continue;
+        if (!tracker.declared() && !tracker.learning_started()) {
+            // The learning period: the window of `size` that starts at the last window start
+            // at or before the first record (a session: the first record's gap).
+            const window::window_spec& w = node.engine->window;
+            tracker.start_learning(w.kind == window::window_kind::session
+                                       ? t + w.gap
+                                       : window::last_window_end(t, w.size, w.step()));
+        }
+        // The record as read: a JSON line (padded, in the delivery's bytes), or a CSV row as
+        // a JSON object of its columns (in a buffer of ours, without padding).
+        const std::string_view text = record_json(node, f, i, true);
+        const bool padded = f.csv == nullptr && text.data() == f.raw[i].data();
+        const std::string_view fields = tracker.observe(text, t, padded);
+        f.batch.record(i)[slot] = field_value::make_string(f.batch.strings.copy(fields));
+    }
+}
+
+const schema::drift_tracker* node_chain::drift(std::size_t node) const {
+    return nodes_[node]->drift.get();
+}
+
 void node_chain::dispatch(std::size_t index) {
     if (results_.empty()) return;
     sink_.on_results(index, results_);
@@ -901,6 +941,13 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
                                            std::vector<std::string>{std::move(header)});
             }
         }
+        for (std::size_t n = 0; n < nodes_.size(); ++n) {
+            if (!nodes_[n]->drift) continue;
+            byte_writer w;
+            nodes_[n]->drift->snapshot(w);
+            progress.done.emplace_back(k_drift_section + plan_->nodes[n].name,
+                                       std::vector<std::string>{w.take()});
+        }
     }
     for (; progress.node < nodes_.size(); ++progress.node) {
         const engine::node_engine* e = nodes_[progress.node]->engine.get();
@@ -928,6 +975,19 @@ bool node_chain::restore(const sections& saved, std::string& error) {
             const std::string_view input = std::string_view(name).substr(k_decoder_section.size());
             for (auto& in : inputs_) {
                 if (in->plan->name == input && in->csv) in->csv->set_header(bytes);
+            }
+            continue;
+        }
+        if (name.starts_with(k_drift_section)) {
+            const std::string_view node = std::string_view(name).substr(k_drift_section.size());
+            for (std::size_t n = 0; n < nodes_.size(); ++n) {
+                if (plan_->nodes[n].name != node || !nodes_[n]->drift) continue;
+                byte_reader r(bytes);
+                if (!nodes_[n]->drift->restore(r)) {
+                    error =
+                        "the schema-drift state of node \"" + std::string(node) + "\" is corrupt";
+                    return false;
+                }
             }
             continue;
         }

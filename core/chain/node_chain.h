@@ -24,6 +24,7 @@
 #include "core/record/batch.h"
 #include "core/record/delivery.h"
 #include "core/result/check_result.h"
+#include "core/schema/drift.h"
 
 namespace weir::chain {
 
@@ -115,8 +116,9 @@ class node_chain {
     // Every bounded input ended (--once): close every window.
     void finish(time::timestamp_ns wall_now);
 
-    // The state of every step: sections named "decoder/<input>" (a CSV header) and
-    // "engine/<node>" (windows, groups, watermark sources).
+    // The state of every step: sections named "decoder/<input>" (a CSV header),
+    // "drift/<node>" (the fields a node knows, for schema-drift measures) and "engine/<node>"
+    // (windows, groups, watermark sources).
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
     // The same in slices, each within `budget` (bytes, or a deadline), so a large state does
@@ -144,6 +146,8 @@ class node_chain {
 
     // Null for nodes without checks.
     const engine::node_engine* engine(std::size_t node) const;
+    // Null for nodes without schema-drift measures.
+    const schema::drift_tracker* drift(std::size_t node) const;
     const chain_stats& stats() const { return stats_; }
 
     // A stable id of a watermark source: `from` (an input's or node's name) and its source.
@@ -183,6 +187,9 @@ class node_chain {
     void write_dead_letter(std::size_t node, const flow& f, std::size_t i,
                            const record_problem& problem, bool structured);
     void route_derived(std::size_t node, flow& f, time::timestamp_ns wall_now);
+    // Every field of each record the engine will see, through the node's drift tracker, into
+    // the record's drift slot.
+    void observe_drift(std::size_t node, flow& f, time::timestamp_ns wall_now);
     void dispatch(std::size_t node);
     std::string_view record_json(const node_plan& node, const flow& f, std::size_t i,
                                  bool as_read = false);

@@ -73,6 +73,8 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(m::correlation_acc), alignof(m::correlation_acc)};
         case acc_kind::invalid:
             return {sizeof(invalid_acc), alignof(invalid_acc)};
+        case acc_kind::drift:
+            return {sizeof(schema::drift_acc), alignof(schema::drift_acc)};
         case acc_kind::frequency:
             return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
         case acc_kind::approx_distinct:
@@ -89,7 +91,8 @@ static_assert(std::is_trivially_copyable_v<m::missing_acc> &&
               std::is_trivially_copyable_v<m::length_acc> &&
               std::is_trivially_copyable_v<m::correlation_acc> &&
               std::is_trivially_copyable_v<m::ordered_acc> &&
-              std::is_trivially_copyable_v<m::frozen_acc>);
+              std::is_trivially_copyable_v<m::frozen_acc> &&
+              std::is_trivially_copyable_v<schema::drift_acc>);
 static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
               alignof(m::approx_distinct_acc) <= 8);
 
@@ -134,6 +137,9 @@ void construct_trivial(acc_kind k, std::byte* p) {
         case acc_kind::invalid:
             new (p) invalid_acc();
             break;
+        case acc_kind::drift:
+            new (p) schema::drift_acc();
+            break;
         default:
             break;
     }
@@ -169,6 +175,8 @@ std::string_view kind_name(acc_kind k) {
             return "correlation";
         case acc_kind::invalid:
             return "invalid";
+        case acc_kind::drift:
+            return "drift";
         case acc_kind::frequency:
             return "frequency";
         case acc_kind::approx_distinct:
@@ -218,6 +226,9 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     rate,
     invalid_count,
     invalid_fraction,
+    new_fields,
+    missing_fields,
+    type_changes,
 };
 
 aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> calls,
@@ -367,6 +378,14 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
             ce.fn = fn == "invalid_count" ? rf::invalid_count : rf::invalid_fraction;
             acc(acc_kind::invalid, "");
             uses_invalid_ = true;
+        } else if (fn == "new_fields" || fn == "missing_fields" || fn == "type_changes") {
+            ce.fn = fn == "new_fields"       ? rf::new_fields
+                    : fn == "missing_fields" ? rf::missing_fields
+                                             : rf::type_changes;
+            m::call_argument drift;
+            drift.field = schema::drift_field();
+            acc(acc_kind::drift, "", slot_of(drift));
+            uses_drift_ = true;
         } else {
             throw std::invalid_argument("no accumulator for " + std::string(fn) + "()");
         }
@@ -591,6 +610,10 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             break;
         case acc_kind::invalid:
             break;
+        case acc_kind::drift:
+            if (record[slot].is_string())
+                at<schema::drift_acc>(block, off).add(record[slot].string());
+            break;
         case acc_kind::frequency:
             at<m::frequency_acc>(block, off)
                 .add(record[slot], *static_cast<const m::frequency_config*>(config));
@@ -718,6 +741,9 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                 at<invalid_acc>(into, off).n += at<invalid_acc>(from, off).n;
                 at<invalid_acc>(into, off).kept += at<invalid_acc>(from, off).kept;
                 break;
+            case acc_kind::drift:
+                at<schema::drift_acc>(into, off).merge(at<schema::drift_acc>(from, off));
+                break;
             case acc_kind::frequency:
                 at<m::frequency_acc>(into, off).merge(
                     at<m::frequency_acc>(from, off),
@@ -779,6 +805,9 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
                 w.varint(at<invalid_acc>(block, off).n);
                 w.varint(at<invalid_acc>(block, off).kept);
                 break;
+            case acc_kind::drift:
+                at<schema::drift_acc>(block, off).serialize(w);
+                break;
             case acc_kind::frequency:
                 at<m::frequency_acc>(block, off).serialize(w);
                 break;
@@ -838,6 +867,9 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::invalid:
                 at<invalid_acc>(block, off).n = r.varint();
                 at<invalid_acc>(block, off).kept = r.varint();
+                break;
+            case acc_kind::drift:
+                ok = at<schema::drift_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::frequency:
                 ok = at<m::frequency_acc>(block, off).deserialize(r);
@@ -963,8 +995,41 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
             const auto& acc = at<invalid_acc>(block, off);
             return number_or_null(m::ratio(acc.n, acc.n - acc.kept + h->records));
         }
+        case rf::new_fields:
+        case rf::missing_fields:
+        case rf::type_changes: {
+            if (drift_ == nullptr) return measure_value::make_number(0);
+            const auto& acc = at<schema::drift_acc>(block, off);
+            const std::size_t n = ce.fn == rf::new_fields ? acc.new_fields(*drift_, nullptr)
+                                  : ce.fn == rf::missing_fields
+                                      ? acc.missing_fields(*drift_, h->records, nullptr)
+                                      : acc.type_changes(*drift_, nullptr);
+            return measure_value::make_number(static_cast<double>(n));
+        }
     }
     return measure_value::make_null();
+}
+
+void aggregate_layout::drift_fields(const std::byte* block, std::size_t i,
+                                    std::vector<std::string>& names) const {
+    const call_entry& ce = calls_[i];
+    using rf = result_fn;
+    if (drift_ == nullptr ||
+        (ce.fn != rf::new_fields && ce.fn != rf::missing_fields && ce.fn != rf::type_changes)) {
+        return;
+    }
+    const auto& acc = at<schema::drift_acc>(block, accs_[ce.acc].offset);
+    std::vector<std::string> found;
+    if (ce.fn == rf::new_fields) {
+        acc.new_fields(*drift_, &found);
+    } else if (ce.fn == rf::missing_fields) {
+        acc.missing_fields(*drift_, header(block)->records, &found);
+    } else {
+        acc.type_changes(*drift_, &found);
+    }
+    for (auto& f : found) {
+        if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(std::move(f));
+    }
 }
 
 }  // namespace weir::engine

@@ -15,6 +15,7 @@
 #include "core/measure/measure_expr.h"
 #include "core/measure/measure_value.h"
 #include "core/record/field_value.h"
+#include "core/schema/drift.h"
 #include "core/time/timestamp.h"
 
 namespace weir::engine {
@@ -46,6 +47,7 @@ enum class acc_kind : std::uint8_t {
     ordered,
     correlation,
     invalid,  // records rejected by the schema: invalid_count/fraction
+    drift,    // schema::drift_acc: new_fields, missing_fields, type_changes
     // heap-owning kinds
     frequency,
     approx_distinct,
@@ -71,6 +73,15 @@ class aggregate_layout {
     // The heap memory a block may own beyond block_bytes() (0 for counter-only layouts).
     bool owns_heap() const { return !heap_accs_.empty(); }
     bool uses_invalid() const { return uses_invalid_; }
+    // Whether a call is a schema-drift measure: they read the slot of schema::drift_field(),
+    // which the node chain fills, and are judged against the node's tracker (attach_drift).
+    bool uses_drift() const { return uses_drift_; }
+    // The node's drift tracker, owned by the node chain; without one, the drift measures see
+    // no fields at all.
+    void attach_drift(const schema::drift_tracker* tracker) const { drift_ = tracker; }
+    // Appends to `names` the fields that drift call `i` counted in `block` (nothing for other
+    // calls), skipping names already there.
+    void drift_fields(const std::byte* block, std::size_t i, std::vector<std::string>& names) const;
 
     // `block` is 8-byte aligned and block_bytes() long.
     void construct(std::byte* block) const;
@@ -116,6 +127,7 @@ class aggregate_layout {
 
   private:
     mutable std::uint64_t capped_results_ = 0;  // engines are single-threaded
+    mutable const schema::drift_tracker* drift_ = nullptr;
     struct acc_entry {
         acc_kind kind;
         std::uint32_t slot = 0;
@@ -173,6 +185,7 @@ class aggregate_layout {
     std::size_t trivial_bytes_ = 0;
     std::size_t block_bytes_ = 0;
     bool uses_invalid_ = false;
+    bool uses_drift_ = false;
     std::string fingerprint_;
 };
 

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "core/diag/assert.h"
+#include "core/measure/catalog.h"
 #include "core/sketch/hash.h"
 
 namespace weir::engine {
@@ -101,6 +102,7 @@ void add_referenced_fields(node_plan& plan) {
             for (const auto& a : call.args) {
                 if (a.kind == measure::arg_kind::field) add(a.field);
             }
+            if (measure::is_drift_function(call.function->name)) add(schema::drift_field());
         }
     }
 }
@@ -950,6 +952,9 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.records = records;
         r.partial = partial;
         r.emitted_at = now;
+        if (layout_->uses_drift()) {
+            for (const std::uint32_t c : cc.calls) layout_->drift_fields(blk, c, r.fields);
+        }
         ++stats_.results;
     }
     if (flush_ && out.size() >= flush_chunk_) flush_(out);

@@ -112,6 +112,9 @@ class node_engine {
     timestamp_ns watermark() const { return watermark_.watermark(); }
     const node_plan& plan() const { return plan_; }
     const aggregate_layout& layout() const { return *layout_; }
+    // The node's schema-drift tracker (see aggregate_layout::attach_drift); it must outlive
+    // the engine's use of it.
+    void attach_drift(const schema::drift_tracker* tracker) { layout_->attach_drift(tracker); }
     std::size_t live_groups() const { return live_groups_; }
     std::size_t live_cells() const { return live_cells_; }
     // Bytes held by windows and groups (accumulator heap memory of sketches excluded).

@@ -91,6 +91,10 @@ constexpr function_info k_functions[] = {
     {"missing_count", {f, literal_list}, 1, 2, result_type::number, false,
      "missing_count(field [, [placeholder, ...]])",
      "records where the field is absent, null, \"\" or one of the listed placeholders"},
+    {"missing_fields", {}, 0, 0, result_type::number, false,
+     "missing_fields()",
+     "expected fields (the schema's, or those of the first window) that no record of the "
+     "window has; the result's `fields` names them"},
     {"missing_fraction", {f, literal_list}, 1, 2, result_type::number, false,
      "missing_fraction(field [, [placeholder, ...]])",
      "missing_count / records"},
@@ -100,6 +104,10 @@ constexpr function_info k_functions[] = {
     {"most_frequent_count", {f}, 1, 1, result_type::number, false,
      "most_frequent_count(field)",
      "how often the most frequent value occurs"},
+    {"new_fields", {}, 0, 0, result_type::number, false,
+     "new_fields()",
+     "fields (nested ones too) that records of the window have and the node does not expect; "
+     "the result's `fields` names them"},
     {"ordered_fraction", {f}, 1, 1, result_type::number, false,
      "ordered_fraction(field)",
      "fraction of consecutive numeric values (in arrival order) that do not decrease"},
@@ -115,6 +123,10 @@ constexpr function_info k_functions[] = {
     {"sum", {f}, 1, 1, result_type::number, false,
      "sum(field)",
      "sum of numeric values"},
+    {"type_changes", {}, 0, 0, result_type::number, false,
+     "type_changes()",
+     "fields that records of the window have with a JSON type other than the field's "
+     "first-seen one (null aside); the result's `fields` names them"},
     {"unique_count", {f}, 1, 1, result_type::number, false,
      "unique_count(field)",
      "values seen exactly once"},
@@ -125,6 +137,10 @@ constexpr function_info k_functions[] = {
 // clang-format on
 
 }  // namespace
+
+bool is_drift_function(std::string_view name) {
+    return name == "new_fields" || name == "missing_fields" || name == "type_changes";
+}
 
 std::span<const function_info> catalog() {
     return k_functions;

@@ -49,6 +49,10 @@ std::span<const function_info> catalog();
 // nullptr when `name` is not a catalogue function.
 const function_info* find_function(std::string_view name);
 
+// The schema-drift measures (new_fields, missing_fields, type_changes): they read every field
+// of a record, not one, through the node's drift tracker (core/schema/drift.h).
+bool is_drift_function(std::string_view name);
+
 // All names, for "did you mean" hints.
 std::vector<std::string> function_names();
 

@@ -335,6 +335,8 @@ void append_json(const check_result& r, std::string& out) {
     for (const auto& [name, value] : r.group) {
         bound += string_bound(name.size()) + value_bound(value) + 2;
     }
+    if (!r.fields.empty()) bound += 12;  // ,"fields":[ and ]
+    for (const auto& f : r.fields) bound += string_bound(f.size()) + 1;
     const std::size_t old = out.size();
     out.resize(old + bound);
     char* const begin = out.data() + old;
@@ -385,6 +387,16 @@ void append_json(const check_result& r, std::string& out) {
     p = put(p, "\",\"records\":");
     p = std::to_chars(p, p + 21, r.records).ptr;
     if (r.partial) p = put(p, ",\"partial\":true");
+    if (!r.fields.empty()) {
+        char sep = '[';
+        p = put(p, ",\"fields\":");
+        for (const auto& f : r.fields) {
+            *p++ = sep;
+            sep = ',';
+            p = put_string(p, f);
+        }
+        *p++ = ']';
+    }
     p = put(p, ",\"emitted_at\":");
     p = put_time(p, r.emitted_at, t_times[2]);
     *p++ = '}';

@@ -35,6 +35,9 @@ struct check_result {
     // The node started after the window began, so the window holds only part of its records
     // (written as `"partial":true`, and only then).
     bool partial = false;
+    // The fields a schema-drift measure counted (new, missing or retyped ones), in the order
+    // the node first saw them (written as `"fields":[...]`, and only when there are any).
+    std::vector<std::string> fields;
     time::timestamp_ns emitted_at = 0;
 };
 

@@ -787,5 +787,139 @@ TEST(chain_runtime, every_plan_that_validates_builds) {
     }
 }
 
+// Schema drift through the chain: a stream whose fields change mid-way fails exactly the
+// windows that hold the change, names the fields, and a restart from a snapshot taken at any
+// record boundary neither learns again nor reports differently.
+const char* const k_drift_pipeline = R"(pipeline: p
+inputs:
+  in: {type: stdin, format: json}
+nodes:
+  shape:
+    from: in
+    time: {field: ts, format: rfc3339}
+    window: {type: tumbling, size: 10s}
+    checks:
+      - {name: new, measure: new_fields(), must_be: "== 0"}
+      - {name: missing, measure: missing_fields(), must_be: "== 0"}
+      - {name: types, measure: type_changes(), must_be: "== 0"}
+      - {name: volume, measure: count(), must_be: "> 0"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+)";
+
+// Window w (10 s each, from k_now's second on) holds records 4w .. 4w+3. Windows 0-2 are
+// steady; window 3 brings a new field `extra` (and so does window 5), window 4 loses `b`,
+// window 5 has `a` as a string in one record.
+std::string drifting_records() {
+    std::ostringstream os;
+    for (int w = 0; w < 7; ++w) {
+        for (int i = 0; i < 4; ++i) {
+            const timestamp_ns t = k_now + (w * 10 + i * 2) * k_s;
+            os << "{\"ts\":\"" << time::format_rfc3339_ms(t) << "\"";
+            if (w == 5 && i == 2) {
+                os << ",\"a\":\"7\"";
+            } else {
+                os << ",\"a\":" << i;
+            }
+            if (w != 4) os << ",\"b\":{\"c\":\"x\"}";
+            if ((w == 3 && i == 1) || w == 5) os << ",\"extra\":[1]";
+            os << "}\n";
+        }
+    }
+    return os.str();
+}
+
+TEST(chain_runtime, schema_drift_fails_the_windows_that_drift_and_names_the_fields) {
+    const auto p = compile(k_drift_pipeline);
+    ASSERT_TRUE(p);
+    const std::string text = drifting_records();
+    const run_output whole = uninterrupted(p, text, 3);
+    // check -> per window: outcome and fields
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> got;
+    for (const auto& line : whole.lines) {
+        const auto j = nlohmann::json::parse(line.substr(line.find(' ') + 1));
+        std::string fields;
+        if (j.contains("fields")) {
+            for (const auto& f : j["fields"])
+                fields += (fields.empty() ? "" : ",") + f.get<std::string>();
+        }
+        got[j["check"].get<std::string>()].emplace_back(j["outcome"].get<std::string>(), fields);
+    }
+    using row = std::vector<std::pair<std::string, std::string>>;
+    const std::pair<std::string, std::string> ok{"pass", ""};
+    EXPECT_EQ(got["new"], (row{ok, ok, ok, {"fail", "extra"}, ok, {"fail", "extra"}, ok}));
+    EXPECT_EQ(got["missing"], (row{ok, ok, ok, ok, {"fail", "b,b.c"}, ok, ok}));
+    EXPECT_EQ(got["types"], (row{ok, ok, ok, ok, ok, {"fail", "a"}, ok}));
+    EXPECT_EQ(got["volume"].size(), 7u);
+
+    const std::size_t n = count_lines(text);
+    for (std::size_t k = 0; k <= n; ++k) {
+        const run_output cut = restarted(p, text, after_lines(text, k), 200 + k);
+        ASSERT_EQ(cut.by_output(), whole.by_output()) << "restart after record " << k;
+    }
+}
+
+// With a schema, its fields are the expected ones from the first record on; the tracker is
+// built only for nodes that measure drift.
+TEST(chain_runtime, schema_drift_expects_the_declared_fields) {
+    const auto p = compile(R"(pipeline: p
+inputs:
+  in: {type: stdin, format: json}
+nodes:
+  shape:
+    from: in
+    schema:
+      fields:
+        ts: {type: timestamp, required: true}
+        a: {type: number}
+        z: {type: string}
+    time: {field: ts, format: rfc3339}
+    window: {type: tumbling, size: 10s}
+    checks:
+      - {name: drift, measure: new_fields() + missing_fields(), must_be: "== 0"}
+    outputs: [results]
+  plain:
+    from: in
+    time: {field: ts, format: rfc3339}
+    window: {type: tumbling, size: 10s}
+    checks:
+      - {name: volume, measure: count(), must_be: "> 0"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+)");
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->queries.size(), 2u);  // a query per node with checks
+    const auto& plain = p->queries.at(0).name == "plain" ? p->queries[0] : p->queries[1];
+    const auto& shape = p->queries.at(0).name == "plain" ? p->queries[1] : p->queries[0];
+    {
+        capture_sink sink(*plain.chain);
+        chain::node_chain chain(plain.chain, sink, {{""}}, k_now);
+        EXPECT_EQ(chain.drift(0), nullptr);
+    }
+    const auto& plan = shape.chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    std::mt19937 rng(1);
+    deliver_lines(chain, drifting_records(), rng, 5);
+    chain.finish(k_now);
+    ASSERT_NE(chain.drift(0), nullptr);
+    std::vector<std::string> drift;
+    for (const auto& line : sink.lines) {
+        const auto j = nlohmann::json::parse(line.substr(line.find(' ') + 1));
+        if (j["check"] != "drift") continue;
+        std::string fields;
+        for (const auto& f : j.value("fields", nlohmann::json::array())) {
+            fields += (fields.empty() ? "" : ",") + f.get<std::string>();
+        }
+        drift.push_back(j["value"].dump() + " " + fields);
+    }
+    // b and b.c are new in every window that has them, z is missing from every window.
+    EXPECT_EQ(drift,
+              (std::vector<std::string>{"3 b,b.c,z", "3 b,b.c,z", "3 b,b.c,z", "4 b,b.c,extra,z",
+                                        "1 z", "4 b,b.c,extra,z", "3 b,b.c,z"}));
+}
+
 }  // namespace
 }  // namespace weir::test

@@ -9,41 +9,16 @@ namespace weir::measure {
 namespace {
 
 TEST(catalog, lists_every_function_of_the_design) {
-    const char* design[] = {"count",
-                            "missing_count",
-                            "missing_fraction",
-                            "sum",
-                            "mean",
-                            "min",
-                            "max",
-                            "std_dev",
-                            "variance",
-                            "median",
-                            "percentile",
-                            "distinct_count",
-                            "distinct_fraction",
-                            "approx_distinct_count",
-                            "unique_count",
-                            "duplicate_count",
-                            "most_frequent",
-                            "most_frequent_count",
-                            "in_range_count",
-                            "in_range_fraction",
-                            "in_set_count",
-                            "in_set_fraction",
-                            "matches_count",
-                            "matches_fraction",
-                            "min_length",
-                            "max_length",
-                            "mean_length",
-                            "is_frozen",
-                            "ordered_fraction",
-                            "correlation",
-                            "freshness",
-                            "max_delay",
-                            "rate",
-                            "invalid_count",
-                            "invalid_fraction"};
+    const char* design[] = {
+        "count", "missing_count", "missing_fraction", "sum", "mean", "min", "max", "std_dev",
+        "variance", "median", "percentile", "distinct_count", "distinct_fraction",
+        "approx_distinct_count", "unique_count", "duplicate_count", "most_frequent",
+        "most_frequent_count", "in_range_count", "in_range_fraction", "in_set_count",
+        "in_set_fraction", "matches_count", "matches_fraction", "min_length", "max_length",
+        "mean_length", "is_frozen", "ordered_fraction", "correlation", "freshness", "max_delay",
+        "rate", "invalid_count", "invalid_fraction",
+        // issue #18: schema drift
+        "new_fields", "missing_fields", "type_changes"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;

@@ -154,6 +154,14 @@ void line(const check_result& r, std::string& out) {
     json_string(r.must_be.empty() ? "warn" : "fail", out);
     field("records");
     out += std::to_string(r.records);
+    if (!r.fields.empty()) {
+        field("fields");
+        for (std::size_t i = 0; i < r.fields.size(); ++i) {
+            out += i == 0 ? '[' : ',';
+            json_string(r.fields[i], out);
+        }
+        out += ']';
+    }
     field("emitted_at");
     json_string(time::format_rfc3339_ms(r.emitted_at), out);
     out += '}';
@@ -247,6 +255,8 @@ class random_results {
         if (pick(0, 1)) r.should_be = text();
         r.outcome = static_cast<outcome>(pick(0, 3));
         r.records = pick(0, 3) == 0 ? static_cast<std::int64_t>(rng_()) : pick(-5, 1000000);
+        const int fields = pick(0, 4) == 0 ? pick(1, 5) : 0;
+        for (int i = 0; i < fields; ++i) r.fields.push_back(text());
         r.emitted_at = when();
         return r;
     }
