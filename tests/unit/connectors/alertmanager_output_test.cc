@@ -101,6 +101,21 @@ TEST_F(alertmanager_fixture, failing_check_fires_an_alert_with_labels_and_annota
     EXPECT_EQ(out->stats().records, 1u);
 }
 
+TEST_F(alertmanager_fixture, schema_drift_alerts_name_the_fields) {
+    auto out = make({});
+    check_result r = sample_result(outcome::fail);
+    r.measure = "missing_fields()";
+    r.fields = {"amount", "customer.id"};
+    out->write_result(r);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0]["annotations"]["fields"], "amount, customer.id");
+    EXPECT_TRUE(all[0]["annotations"]["description"].get<std::string>().ends_with(
+        " Fields: amount, customer.id."))
+        << all[0].dump();
+}
+
 TEST_F(alertmanager_fixture, firing_alerts_are_resent_and_resolve_when_the_check_passes) {
     auto out = make({{"resend_interval", scalar("50ms")}, {"resolve_timeout", scalar("10m")}});
     out->write_result(sample_result(outcome::fail));

@@ -79,6 +79,20 @@ TEST_F(console_fixture, several_group_fields_and_value_kinds) {
               "count()=\"x\\\"y\" must_be \"> 50\"\n");
 }
 
+TEST_F(console_fixture, schema_drift_results_name_their_fields) {
+    check_result r = sample_result(outcome::fail, "");
+    r.check = "new";
+    r.measure = "new_fields()";
+    r.value = measure_value::make_number(2);
+    r.must_be = "== 0";
+    r.fields = {"coupon", "customer.tier"};
+    std::string line;
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00.000Z sensors/quality new FAIL new_fields()=2 must_be \"== 0\" "
+              "fields: coupon, customer.tier\n");
+}
+
 TEST_F(console_fixture, colours_the_outcome_only_when_asked) {
     auto out = std::make_shared<console_output>(ctx, fd, console_options{.color = true});
     out->write_result(sample_result(outcome::fail));
