@@ -33,6 +33,8 @@ const char* to_string(json_type t);
 // are tracked as one field of type object.
 inline constexpr std::size_t k_max_drift_fields = 256;
 inline constexpr std::size_t k_max_drift_depth = 4;
+// A field's id is one byte in the records' drift slot and in checkpoints.
+static_assert(k_max_drift_fields <= 256);
 
 // The field path the engine's drift measures read: the node chain writes each record's fields
 // there (drift_tracker::observe). Its NUL byte matches no JSON key, so no decoder fills it.
