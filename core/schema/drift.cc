@@ -72,6 +72,10 @@ struct drift_tracker::walker {
     std::string key;      // the current path: segments joined by '\0'
     std::string padded;   // a record copied with padding, when its text has none
     std::string encoded;  // the record's fields, two bytes each (id, type bit)
+    // The previous record's paths in walk order, with their ids: records of one stream mostly
+    // repeat their keys in the same order, so a compare with the path walked at the same
+    // place last time stands in for a hash lookup.
+    std::vector<std::pair<std::string, int>> last;
 };
 
 drift_tracker::drift_tracker(const std::vector<std::string>& declared)
@@ -145,6 +149,7 @@ std::string_view drift_tracker::observe(std::string_view json, time::timestamp_n
                                             json.size() + simdjson::SIMDJSON_PADDING);
     if (w.parser.iterate(view).get(doc) || doc.get_object().get(root)) return {};
     w.key.clear();
+    std::size_t visit = 0;
     // Depth-first over objects; an error stops the walk with what was read so far.
     const auto walk = [&](auto& self, ondemand::object& object, std::size_t depth) -> bool {
         for (auto field : object) {
@@ -158,7 +163,16 @@ std::string_view drift_tracker::observe(std::string_view json, time::timestamp_n
             ondemand::json_type raw_type;
             json_type type;
             if (value.type().get(raw_type) || !type_of(raw_type, type)) return false;
-            const int id = find_or_add(w.key, learn);
+            int id;
+            if (visit < w.last.size() && w.last[visit].first == w.key) {
+                id = w.last[visit].second;
+            } else {
+                id = find_or_add(w.key, learn);
+                if (visit == w.last.size()) w.last.emplace_back();
+                w.last[visit].first.assign(w.key);
+                w.last[visit].second = id;
+            }
+            ++visit;
             if (id < 0) {
                 ++untracked_;
             } else {
@@ -218,6 +232,7 @@ bool drift_tracker::restore(byte_reader& r) {
     if (!r.ok()) return false;
     // Rebuilt in saved order, so the ids the saved windows hold stay the same. The declared
     // fields come first in both, as the plan is the same.
+    walker_->last.clear();
     entries_.clear();
     keys_.clear();
     ids_.clear();
