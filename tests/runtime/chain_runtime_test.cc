@@ -921,5 +921,50 @@ outputs:
                                         "1 z", "4 b,b.c,extra,z", "3 b,b.c,z"}));
 }
 
+// A CSV record's fields are its header's columns, as strings: a steady CSV stream does not
+// drift, and the tracker knows its columns.
+TEST(chain_runtime, schema_drift_of_csv_records_reads_the_columns) {
+    const auto p = compile(R"(pipeline: p
+inputs:
+  in: {type: stdin, format: csv}
+nodes:
+  shape:
+    from: in
+    time: {field: ts, format: epoch_s}
+    window: {type: tumbling, size: 10s}
+    checks:
+      - {name: drift, measure: new_fields() + missing_fields() + type_changes(), must_be: "== 0"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+)");
+    ASSERT_TRUE(p);
+    std::string text = "ts,host,v\n";
+    for (int i = 0; i < 40; ++i) {
+        text += std::to_string(1'795'000'000 + i) + ",h" + std::to_string(i % 3) + "," +
+                (i % 7 == 0 ? "" : std::to_string(i)) + "\n";
+    }
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    std::mt19937 rng(4);
+    deliver_lines(chain, text, rng, 6);
+    chain.end_input(0, k_now);
+    chain.finish(k_now);
+    const schema::drift_tracker* drift = chain.drift(0);
+    ASSERT_NE(drift, nullptr);
+    ASSERT_EQ(drift->fields(), 3u);
+    EXPECT_EQ(drift->name(0), "ts");
+    EXPECT_EQ(drift->name(2), "v");
+    EXPECT_EQ(drift->first_type(2), schema::json_type::string);
+    std::size_t results = 0;
+    for (const auto& line : sink.lines) {
+        const auto j = nlohmann::json::parse(line.substr(line.find(' ') + 1));
+        EXPECT_EQ(j["value"], 0) << line;
+        ++results;
+    }
+    EXPECT_EQ(results, 4u);
+}
+
 }  // namespace
 }  // namespace weir::test
