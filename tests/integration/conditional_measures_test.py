@@ -136,7 +136,7 @@ class conditional_measures_test(unittest.TestCase):
         self.tmp.cleanup()
 
     def test_once_over_a_file_gives_the_values_of_the_conditions(self):
-        rows = write_records(self.data, 3000, seed=11)
+        rows = write_records(self.data, 5000, seed=11)
         rc, _, err = weir("run", "--once", "--data-dir", os.path.join(self.dir, "d"),
                           self.config, timeout=300)
         self.assertEqual(rc, 0, err[-3000:])
@@ -193,9 +193,10 @@ outputs:
         rc, out, err = weir("validate", self.config)
         self.assertEqual(rc, 78, out + err)
         text = out + err
-        self.assertIn(f"{self.config}:14:60: error: nodes.quality.checks[0].measure: "
+        self.assertIn(f"{self.config}:14:61: error: nodes.quality.checks[0].measure: "
                       "unknown field \"stauts\"; did you mean \"status\"?", text)
-        self.assertIn(f"{self.config}:15:26: error: nodes.quality.checks[1].filter:", text)
+        self.assertIn(f"{self.config}:15:35: error: nodes.quality.checks[1].filter: "
+                      "cannot compare a string with a number", text)
 
 
 if __name__ == "__main__":
