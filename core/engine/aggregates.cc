@@ -798,7 +798,17 @@ void aggregate_layout::add(std::byte* block, std::span<const field_value> record
     auto* h = header(block);
     h->newest = h->records == 0 || event_time > h->newest ? event_time : h->newest;
     ++h->records;
-    if (!conditions_.empty()) test_conditions(record, arrival_time);
+    if (!conditions_.empty()) [[unlikely]] {
+        add_with_conditions(block, record, event_time, arrival_time);
+        return;
+    }
+    for (const add_step& s : steps_) run_step(s, block, record, event_time, arrival_time);
+}
+
+void aggregate_layout::add_with_conditions(std::byte* block, std::span<const field_value> record,
+                                           timestamp_ns event_time,
+                                           timestamp_ns arrival_time) const {
+    test_conditions(record, arrival_time);
     for (const add_step& s : steps_) run_step(s, block, record, event_time, arrival_time);
     for (const add_step& s : filtered_steps_) {
         if (truth_[s.filter] != 0) run_step(s, block, record, event_time, arrival_time);

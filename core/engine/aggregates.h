@@ -194,6 +194,12 @@ class aggregate_layout {
                                                 timestamp_ns event_time,
                                                 timestamp_ns arrival_time) const;
     void test_conditions(std::span<const field_value> record, timestamp_ns arrival_time) const;
+    // add() of a layout with conditions: out of line, so the common layout's loop stays as
+    // small as it was.
+    [[gnu::noinline]] void add_with_conditions(std::byte* block,
+                                               std::span<const field_value> record,
+                                               timestamp_ns event_time,
+                                               timestamp_ns arrival_time) const;
 
     std::vector<add_step> steps_;           // of every record
     std::vector<add_step> filtered_steps_;  // of the records a check filter matched
