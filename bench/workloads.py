@@ -18,6 +18,7 @@ class check:
     must_be: str
     sql: str                # DuckDB aggregate over the window's non-late records
     kind: str = "exact"     # exact | hll | quantile
+    filter: str = ""        # the check's filter (a weir expression); `sql` applies it itself
 
 
 def _in_range(f, lo, hi):
@@ -54,6 +55,38 @@ W2_EXTRA = [
           _nearest_rank("latency_ms", 0.95) + "::double", "quantile"),
     check("latency_p99", "percentile(latency_ms, 0.99)", "< 5000",
           _nearest_rank("latency_ms", 0.99) + "::double", "quantile"),
+]
+
+def _where(cond, of=None):
+    """count(*) FILTER (WHERE cond) over all records, or over those `of` matches."""
+    return f"count(*) filter (where {cond if of is None else f'({of}) and ({cond})'})"
+
+
+# Conditional measures and check filters (issue #18), against DuckDB's FILTER clauses. A
+# weir condition that is null (value is null) does not match; neither does an SQL one.
+W11_CHECKS = [
+    check("volume", "count()", "> 0", "count(*)"),
+    check("errors", "count_where(status == 'error')", "< 100", _where("status = 'error'")),
+    check("not_ok", "fraction_where(status != 'ok')", "< 10%",
+          _where("status <> 'ok'") + "::double / nullif(count(*), 0)"),
+    check("high_fast", "fraction_where(value > 25 and latency_ms < 60)", "< 50%",
+          _where("value > 25 and latency_ms < 60") + "::double / nullif(count(*), 0)"),
+    check("null_or_slow", "count_where(value == null or latency_ms >= 150)", ">= 0",
+          _where("value is null or latency_ms >= 150")),
+    check("retry_per_value", "count_where(status == 'retry') / count(value)", "< 1",
+          _where("status = 'retry'") + "::double / nullif(count(value), 0)"),
+    check("ok_volume", "count()", "> 0", _where("status = 'ok'"), filter="status == 'ok'"),
+    check("ok_latency", "mean(latency_ms)", "< 500", "avg(latency_ms) filter (where status = 'ok')",
+          filter="status == 'ok'"),
+    check("failed_slow", "fraction_where(latency_ms > 80)", "< 50%",
+          _where("latency_ms > 80", of="status <> 'ok'") + "::double / nullif("
+          + _where("status <> 'ok'") + ", 0)",
+          filter="status != 'ok'"),
+    check("de_missing", "missing_fraction(value)", "< 10%",
+          "avg(case when value is null then 1.0 else 0.0 end) filter (where country = 'DE')",
+          filter="country == 'DE'"),
+    check("de_max", "max(value)", "< 100", "max(value) filter (where country = 'DE' and latency_ms > 20)",
+          filter="country == 'DE' and latency_ms > 20"),
 ]
 
 W6_CHECKS = [
@@ -153,7 +186,8 @@ class workload:
         ]
         for c in self.checks:
             lines.append(f"      - {{name: {c.name}, measure: \"{c.measure}\", "
-                         f"must_be: \"{c.must_be}\"}}")
+                         f"must_be: \"{c.must_be}\""
+                         + (f", filter: \"{c.filter}\"" if c.filter else "") + "}")
         lines += [
             "    outputs: [results]",
             "outputs:",
@@ -164,6 +198,7 @@ class workload:
 
 
 S5M = dataset()
+W11_FIELDS = ("value", "latency_ms", "status", "country")
 TARGET_W1 = {"events_per_cpu_s": 4e6, "vs_duckdb": 1.0, "bytes_per_state": 128}
 
 
@@ -193,6 +228,8 @@ def full_suite():
         suite.append(workload(f"w9_{n}", f"W1's data and window, {n} check(s)", S5M,
                               tuple(_w9_checks(n)),
                               targets={"vs_w9_1": 0.5} if n == 100 else {}))
+    suite.append(workload("w11", "W1's data, conditional measures and check filters",
+                          S5M, tuple(W11_CHECKS), fields=W11_FIELDS))
     for keys in (1, 1000, 100_000, 1_000_000):
         # All events in one 60 s window (50 s of event time), so every group seen is live at
         # once when the input ends: the peak of live (window, group) states is the key count.
@@ -217,6 +254,9 @@ def smoke_suite():
         workload("w6", "W6, 50 K events, 2 K keys",
                  dataset(events=50_000, keys=2000, rate=500), tuple(W6_CHECKS),
                  window="session", gap_ms=30_000, fields=("value", "country")),
+        workload("w11", "W11, 100 K events, 1 % beyond the allowed lateness",
+                 dataset(events=100_000, keys=200, rate=1000, disorder="one_pct_late"),
+                 tuple(W11_CHECKS), fields=W11_FIELDS),
     ]
 
 

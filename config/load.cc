@@ -226,6 +226,7 @@ check_config read_check(const reader& r) {
     c.measure = r.string("measure");
     if (r.has("must_be")) c.must_be = r.string("must_be");
     if (r.has("should_be")) c.should_be = r.string("should_be");
+    if (r.has("filter")) c.filter = r.string("filter");
     c.assess_alias = r.node().find("assess") != nullptr;
     c.description = r.string("description").value;
     if (r.has("on_no_data")) c.on_no_data = r.string("on_no_data");
@@ -345,6 +346,7 @@ node_config read_node_leniently(const std::string& name, const source_pos& pos, 
                 c.assess_alias = c.must_be.has_value();
             }
             c.should_be = text("should_be");
+            c.filter = text("filter");
             n.checks.push_back(std::move(c));
         }
     }

@@ -86,6 +86,8 @@ struct check_config {
     located<std::string> measure;
     std::optional<located<std::string>> must_be;  // or the deprecated `assess:`
     std::optional<located<std::string>> should_be;
+    // Restricts the check's measures to the records for which this expression is true.
+    std::optional<located<std::string>> filter;
     bool assess_alias = false;  // must_be was written as `assess:`
     std::string description;
     // Unset: the node's.

@@ -305,9 +305,21 @@ class pipeline_checker {
                                                const std::string& path,
                                                const std::optional<field_types>& fields,
                                                value_type expected) {
+        return check_expression(
+            text.value, [&](std::size_t offset) { return text.pos_at(offset); }, path, fields,
+            expected);
+    }
+
+    // The same for an expression inside another string (a count_where condition in a
+    // measure): `pos_at` maps an offset in `text` to its place in the file.
+    std::optional<value_type> check_expression(const std::string& text,
+                                               const std::function<source_pos(std::size_t)>& pos_at,
+                                               const std::string& path,
+                                               const std::optional<field_types>& fields,
+                                               value_type expected) {
         expr::compile_options options;
         options.expected = expected;
-        auto program = expr::compile(text.value, options);
+        auto program = expr::compile(text, options);
         if (program && fields) {
             field_types allowed = *fields;
             for (const auto& ref : program->fields()) {
@@ -317,10 +329,10 @@ class pipeline_checker {
                 }
             }
             options.fields = &allowed;
-            program = expr::compile(text.value, options);
+            program = expr::compile(text, options);
         }
         if (!program) {
-            report(out_, text, path, program.errors());
+            for (const auto& e : program.errors()) out_.error(pos_at(e.offset), path, e.message);
             return std::nullopt;
         }
         return program->type();
@@ -339,12 +351,30 @@ class pipeline_checker {
         const auto& c = n.checks[i];
         const std::string path = indexed("nodes." + n.name, "checks", i);
         parsed_check parsed;
+        if (c.filter) check_expression(*c.filter, path + ".filter", fields, value_type::boolean);
         auto m = measure::parse_measure(c.measure.value);
         if (!m) {
             report(out_, c.measure, path + ".measure", m.errors());
         } else {
             for (const auto& call : m->calls()) {
+                const std::string_view fn = call.function->name;
+                if (c.filter && (fn == "invalid_count" || fn == "invalid_fraction")) {
+                    out_.error(c.measure.pos_at(call.offset), path + ".measure",
+                               std::string(fn) +
+                                   "() counts the records the schema rejected, which a check "
+                                   "filter does not see; measure it in a check without filter");
+                }
                 for (const auto& arg : call.args) {
+                    if (arg.kind == measure::arg_kind::expression) {
+                        // Typed against the node's fields, at its characters in the measure.
+                        check_expression(
+                            arg.expression,
+                            [&](std::size_t offset) {
+                                return c.measure.pos_at(arg.offset + offset);
+                            },
+                            path + ".measure", fields, value_type::boolean);
+                        continue;
+                    }
                     if (arg.kind != measure::arg_kind::field) continue;
                     const std::string name = arg.field.to_string();
                     // In a node reading several inputs, count(orders) names an input: a
@@ -656,7 +686,9 @@ class fingerprint_writer {
             w_.varint(e.checks.size());
             for (const auto& c : e.checks) {
                 w_.str(c.name);
-                w_.str(c.measure);
+                // A check filter changes the state; without one the bytes stay those of plans
+                // written before filters existed, so their checkpoints still fit.
+                w_.str(c.filter.empty() ? c.measure : c.measure + '\0' + "filter " + c.filter);
                 w_.before.str(c.must_be);
                 w_.before.str(c.should_be);
                 w_.before.u8(static_cast<std::uint8_t>(c.emit));
@@ -927,7 +959,15 @@ class query_builder {
                             if (arg.kind == measure::arg_kind::field) {
                                 resolve(arg.field.to_string(), env, slots);
                             }
+                            if (arg.kind == measure::arg_kind::expression) {
+                                // Compiled for its fields' slots; the engine compiles it.
+                                program(arg.expression, env, slots, value_type::boolean);
+                            }
                         }
+                    }
+                    if (check.filter) {
+                        cp.filter = check.filter->value;
+                        program(cp.filter, env, slots, value_type::boolean);
                     }
                     plan.checks.push_back(std::move(cp));
                 }
@@ -1095,7 +1135,8 @@ class query_builder {
             }
             if (!n.emits_results()) continue;
             for (const auto& c : n.checks) {
-                canonical += "check " + c.name.value + " " + c.measure.value + " | " +
+                canonical += "check " + c.name.value + " " + c.measure.value +
+                             (c.filter ? " filter " + c.filter->value : "") + " | " +
                              (c.must_be ? c.must_be->value : "") + " | " +
                              (c.should_be ? c.should_be->value : "") + " | " + n.emit.value + "\n";
             }

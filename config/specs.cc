@@ -325,6 +325,13 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .description = "Deprecated spelling of must_be.",
          .role = string_role::assessment,
          .alias_of = "must_be"},
+        {.name = "filter",
+         .type = param_type::string,
+         .description = "Measure only the records for which this expression is true (the "
+                        "language of a filter: transform), e.g. 'region == \"eu\"'; the "
+                        "node's other checks still see every record. A null result does not "
+                        "match. `records` in results still counts the whole window.",
+         .role = string_role::expression},
         {.name = "description",
          .type = param_type::string,
          .description = "Free text for readers of the pipeline file (not sent with results)."},

@@ -1,6 +1,7 @@
 // Window engine cost per record (assignment + the W1 measures: count, missing_fraction, mean,
 // min, max, std_dev of one field) for tumbling, sliding (10 min / 10 s) and session windows,
-// and the bytes held per live (window, group).
+// and the bytes held per live (window, group); and what conditional measures and a check
+// filter add to that (tumbling).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -31,6 +32,19 @@ engine::node_plan w1_plan(window::window_spec w, bool grouped) {
     return p;
 }
 
+// W1's checks plus two conditions and two checks under one filter.
+engine::node_plan conditional_plan(window::window_spec w, bool grouped) {
+    engine::node_plan p = w1_plan(w, grouped);
+    p.checks.push_back({"hot", "count_where(x > 30)", "< 100", "", engine::emit_mode::all});
+    p.checks.push_back(
+        {"hot_share", "fraction_where(x > 30 and x < 40)", "< 5%", "", engine::emit_mode::all});
+    p.checks.push_back({"warm_mean", "mean(x)", "> 0", "", engine::emit_mode::all});
+    p.checks.back().filter = "x > 25";
+    p.checks.push_back({"warm", "count()", "> 0", "", engine::emit_mode::all});
+    p.checks.back().filter = "x > 25";
+    return p;
+}
+
 window::window_spec spec(int kind) {
     window::window_spec w;
     if (kind == 0) {
@@ -49,8 +63,9 @@ window::window_spec spec(int kind) {
 }
 
 // Records 1 ms apart (1000 per second), `groups` device ids, 2% missing values.
-void run(benchmark::State& state, int kind, std::size_t groups) {
-    engine::node_engine e(w1_plan(spec(kind), groups > 1));
+void run(benchmark::State& state, int kind, std::size_t groups, bool conditional = false) {
+    engine::node_engine e(conditional ? conditional_plan(spec(kind), groups > 1)
+                                      : w1_plan(spec(kind), groups > 1));
     record_batch batch;
     batch.slots = 2;
     std::vector<timestamp_ns> times;
@@ -98,9 +113,13 @@ void BM_sliding_10m_10s(benchmark::State& s) {
 void BM_session_30s(benchmark::State& s) {
     run(s, 2, static_cast<std::size_t>(s.range(0)));
 }
+void BM_tumbling_1m_conditional(benchmark::State& s) {
+    run(s, 0, static_cast<std::size_t>(s.range(0)), true);
+}
 
 BENCHMARK(BM_tumbling_1m)->Arg(1)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_sliding_10m_10s)->Arg(1)->Arg(1000);
 BENCHMARK(BM_session_30s)->Arg(1)->Arg(1000)->Arg(100000);
+BENCHMARK(BM_tumbling_1m_conditional)->Arg(1)->Arg(1000);
 
 }  // namespace

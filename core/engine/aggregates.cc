@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "core/expr/ast.h"
+#include "core/expr/program.h"
 #include "core/measure/approx.h"
 #include "core/measure/basic.h"
 #include "core/measure/frequency.h"
@@ -25,6 +27,22 @@ namespace {
 struct invalid_acc {
     std::uint64_t n = 0;
     std::uint64_t kept = 0;
+};
+
+// The records a check filter matched: what the cell header is to the unfiltered measures.
+struct records_acc {
+    std::uint64_t n = 0;
+    timestamp_ns newest = 0;  // when n > 0
+
+    void add(timestamp_ns t) {
+        newest = n == 0 || t > newest ? t : newest;
+        ++n;
+    }
+    void merge(const records_acc& o) {
+        if (o.n == 0) return;
+        newest = n == 0 ? o.newest : std::max(newest, o.newest);
+        n += o.n;
+    }
 };
 
 template <class T>
@@ -75,6 +93,10 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(invalid_acc), alignof(invalid_acc)};
         case acc_kind::drift:
             return {sizeof(schema::drift_acc), alignof(schema::drift_acc)};
+        case acc_kind::where:
+            return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
+        case acc_kind::records:
+            return {sizeof(records_acc), alignof(records_acc)};
         case acc_kind::frequency:
             return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
         case acc_kind::approx_distinct:
@@ -85,14 +107,13 @@ kind_shape shape_of(acc_kind k) {
     return {8, 8};
 }
 
-static_assert(std::is_trivially_copyable_v<m::missing_acc> &&
-              std::is_trivially_copyable_v<m::sum_acc> &&
-              std::is_trivially_copyable_v<m::moments_acc> &&
-              std::is_trivially_copyable_v<m::length_acc> &&
-              std::is_trivially_copyable_v<m::correlation_acc> &&
-              std::is_trivially_copyable_v<m::ordered_acc> &&
-              std::is_trivially_copyable_v<m::frozen_acc> &&
-              std::is_trivially_copyable_v<schema::drift_acc>);
+static_assert(
+    std::is_trivially_copyable_v<m::missing_acc> && std::is_trivially_copyable_v<m::sum_acc> &&
+    std::is_trivially_copyable_v<m::moments_acc> && std::is_trivially_copyable_v<m::length_acc> &&
+    std::is_trivially_copyable_v<m::correlation_acc> &&
+    std::is_trivially_copyable_v<m::ordered_acc> && std::is_trivially_copyable_v<m::frozen_acc> &&
+    std::is_trivially_copyable_v<m::predicate_acc> && std::is_trivially_copyable_v<records_acc> &&
+    std::is_trivially_copyable_v<schema::drift_acc>);
 static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
               alignof(m::approx_distinct_acc) <= 8);
 
@@ -123,7 +144,11 @@ void construct_trivial(acc_kind k, std::byte* p) {
         case acc_kind::in_range:
         case acc_kind::in_set:
         case acc_kind::matches:
+        case acc_kind::where:
             new (p) m::predicate_acc();
+            break;
+        case acc_kind::records:
+            new (p) records_acc();
             break;
         case acc_kind::frozen:
             new (p) m::frozen_acc();
@@ -177,6 +202,10 @@ std::string_view kind_name(acc_kind k) {
             return "invalid";
         case acc_kind::drift:
             return "drift";
+        case acc_kind::where:
+            return "where";
+        case acc_kind::records:
+            return "records";
         case acc_kind::frequency:
             return "frequency";
         case acc_kind::approx_distinct:
@@ -229,9 +258,68 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     new_fields,
     missing_fields,
     type_changes,
+    where_count,
+    where_fraction,
+    // count(), rate() and freshness() of a check filter's records
+    filtered_count,
+    filtered_rate,
+    filtered_freshness,
 };
 
+std::uint32_t aggregate_layout::condition_index(const std::string& canonical, std::string_view text,
+                                                const std::vector<field_path>& fields) {
+    for (std::uint32_t i = 0; i < conditions_.size(); ++i) {
+        if (conditions_[i].key == canonical) return i;
+    }
+    expr::compile_options options;
+    options.expected = expr::value_type::boolean;
+    options.resolve = [&](const field_path& p) -> std::optional<std::uint32_t> {
+        const auto it = std::find(fields.begin(), fields.end(), p);
+        if (it == fields.end()) return std::nullopt;
+        return static_cast<std::uint32_t>(it - fields.begin());
+    };
+    auto compiled = expr::compile(text, options);
+    if (!compiled) {
+        throw std::invalid_argument("condition " + std::string(text) + ": " +
+                                    compiled.error().message);
+    }
+    conditions_.push_back({canonical, std::make_shared<const expr::program>(std::move(*compiled))});
+    truth_.resize(conditions_.size());
+    return static_cast<std::uint32_t>(conditions_.size() - 1);
+}
+
+namespace {
+
+std::vector<layout_call> unfiltered(std::span<const m::aggregate_call* const> calls) {
+    std::vector<layout_call> out;
+    for (const auto* c : calls) out.push_back({c, {}});
+    return out;
+}
+
+// The canonical text of a check filter (throws on one that does not parse).
+std::string canonical_filter(std::string_view filter) {
+    const auto tree = expr::parse_expression(filter);
+    if (!tree) {
+        throw std::invalid_argument("filter " + std::string(filter) + ": " + tree.error().message);
+    }
+    return expr::canonical_text(*tree);
+}
+
+}  // namespace
+
 aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> calls,
+                                   const std::vector<field_path>& fields)
+    : aggregate_layout(std::span<const layout_call>(unfiltered(calls)), fields) {}
+
+std::size_t aggregate_layout::call_index(std::string_view filter, const std::string& key) const {
+    const std::string full = filter.empty() ? key : key + " if " + canonical_filter(filter);
+    for (std::size_t i = 0; i < call_keys_.size(); ++i) {
+        if (call_keys_[i] == full) return i;
+    }
+    throw std::invalid_argument("unknown aggregate call " + full);
+}
+
+aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                                    const std::vector<field_path>& fields) {
     const auto slot_of = [&](const m::call_argument& a) -> std::uint32_t {
         for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -242,8 +330,10 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
     };
     // most_frequent needs the values themselves; the frequency table of that field keeps them.
     std::vector<std::uint32_t> keep_values;
-    for (const auto* c : calls) {
-        if (c->function->name == "most_frequent") keep_values.push_back(slot_of(c->args.at(0)));
+    for (const auto& lc : calls) {
+        if (lc.call->function->name == "most_frequent") {
+            keep_values.push_back(slot_of(lc.call->args.at(0)));
+        }
     }
 
     struct spec {
@@ -252,15 +342,26 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
         std::uint32_t slot2;
         std::shared_ptr<const void> config;
     };
-    for (const auto* c : calls) {
-        if (std::find(call_keys_.begin(), call_keys_.end(), c->key) != call_keys_.end()) continue;
+    for (const layout_call& lc : calls) {
+        const m::aggregate_call* c = lc.call;
+        // A check filter: its state is kept apart from the same call's over every record.
+        std::uint32_t filter = k_unused;
+        std::string suffix;
+        if (!lc.filter.empty()) {
+            filter = condition_index(canonical_filter(lc.filter), lc.filter, fields);
+            suffix = " if " + conditions_[filter].key;
+        }
+        const std::string call_key = c->key + suffix;
+        if (std::find(call_keys_.begin(), call_keys_.end(), call_key) != call_keys_.end()) {
+            continue;
+        }
         const std::string_view fn = c->function->name;
         const auto field_key = [&](std::size_t i) { return c->args.at(i).field.to_string(); };
         call_entry ce{};
         const auto acc = [&](acc_kind k, std::string key, std::uint32_t slot = 0,
                              std::uint32_t slot2 = 0, std::shared_ptr<const void> cfg = nullptr) {
-            ce.acc = find_or_add_acc(k, std::string(kind_name(k)) + "(" + key + ")", slot, slot2,
-                                     std::move(cfg));
+            ce.acc = find_or_add_acc(k, std::string(kind_name(k)) + "(" + key + ")" + suffix, slot,
+                                     slot2, std::move(cfg), filter);
         };
         const auto missing_state = [&] {
             auto cfg = std::make_shared<m::missing_config>();
@@ -308,7 +409,10 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
         };
         using rf = result_fn;
         if (fn == "count") {
-            if (c->args.empty()) {
+            if (c->args.empty() && filter != k_unused) {
+                ce.fn = rf::filtered_count;
+                acc(acc_kind::records, "");
+            } else if (c->args.empty()) {
                 ce.fn = rf::count_all;
             } else {
                 ce.fn = rf::count_present;
@@ -368,12 +472,23 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
             acc(acc_kind::correlation, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
                 slot_of(c->args[1]));
         } else if (fn == "freshness") {
-            ce.fn = rf::freshness;
+            ce.fn = filter == k_unused ? rf::freshness : rf::filtered_freshness;
+            if (filter != k_unused) acc(acc_kind::records, "");
         } else if (fn == "max_delay") {
             ce.fn = rf::max_delay;
             acc(acc_kind::max_delay, "");
         } else if (fn == "rate") {
-            ce.fn = rf::rate;
+            ce.fn = filter == k_unused ? rf::rate : rf::filtered_rate;
+            if (filter != k_unused) acc(acc_kind::records, "");
+        } else if (fn == "count_where" || fn == "fraction_where") {
+            ce.fn = fn == "count_where" ? rf::where_count : rf::where_fraction;
+            const m::call_argument& a = c->args.at(0);
+            const std::uint32_t cond = condition_index(a.condition, a.expression, fields);
+            acc(acc_kind::where, a.condition, cond);
+        } else if (filter != k_unused && (fn == "invalid_count" || fn == "invalid_fraction")) {
+            throw std::invalid_argument(std::string(fn) +
+                                        "() counts the records the schema rejected, which a "
+                                        "check filter does not see");
         } else if (fn == "invalid_count" || fn == "invalid_fraction") {
             ce.fn = fn == "invalid_count" ? rf::invalid_count : rf::invalid_fraction;
             acc(acc_kind::invalid, "");
@@ -389,7 +504,7 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
         } else {
             throw std::invalid_argument("no accumulator for " + std::string(fn) + "()");
         }
-        call_keys_.push_back(c->key);
+        call_keys_.push_back(call_key);
         calls_.push_back(ce);
     }
 
@@ -437,82 +552,85 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
 }
 
 void aggregate_layout::compile_steps() {
-    const auto numbers_step = [&](std::uint32_t slot) -> add_step& {
+    // Steps are per (field, check filter): records a filter did not match skip its steps.
+    const auto numbers_step = [&](std::uint32_t slot, std::uint32_t filter) -> add_step& {
         for (auto& s : steps_) {
-            if (s.kind == step_kind::numbers && s.slot == slot) return s;
+            if (s.kind == step_kind::numbers && s.slot == slot && s.filter == filter) return s;
         }
         add_step& s = steps_.emplace_back();
         s.kind = step_kind::numbers;
         s.slot = slot;
+        s.filter = filter;
         return s;
     };
-    std::vector<std::uint32_t> range_slots;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> range_slots;  // (slot, filter)
     for (std::uint32_t i = 0; i < accs_.size(); ++i) {
         const acc_entry& e = accs_[i];
         switch (e.kind) {
             case acc_kind::sum:
-                numbers_step(e.slot).sum = e.offset;
+                numbers_step(e.slot, e.filter).sum = e.offset;
                 break;
             case acc_kind::moments:
-                numbers_step(e.slot).moments = e.offset;
+                numbers_step(e.slot, e.filter).moments = e.offset;
                 break;
             case acc_kind::min:
-                numbers_step(e.slot).min = e.offset;
+                numbers_step(e.slot, e.filter).min = e.offset;
                 break;
             case acc_kind::max:
-                numbers_step(e.slot).max = e.offset;
+                numbers_step(e.slot, e.filter).max = e.offset;
                 break;
-            case acc_kind::in_range:
-                if (std::find(range_slots.begin(), range_slots.end(), e.slot) ==
-                    range_slots.end()) {
-                    range_slots.push_back(e.slot);
+            case acc_kind::in_range: {
+                const std::pair key{e.slot, e.filter};
+                if (std::find(range_slots.begin(), range_slots.end(), key) == range_slots.end()) {
+                    range_slots.push_back(key);
                 }
                 break;
+            }
             case acc_kind::invalid:
                 break;  // add_invalid() only
             default: {
                 add_step& s = steps_.emplace_back();
-                s.kind = step_kind::single;
+                s.kind = e.kind == acc_kind::where ? step_kind::where : step_kind::single;
                 s.acc = i;
                 s.slot = e.slot;
+                s.filter = e.filter;
                 break;
             }
         }
     }
-    for (const std::uint32_t slot : range_slots) {
+    for (const auto& [slot, filter] : range_slots) {
         add_step& s = steps_.emplace_back();
         s.kind = step_kind::in_range;
         s.slot = slot;
+        s.filter = filter;
         s.first = static_cast<std::uint32_t>(bounds_.size());
         for (const acc_entry& e : accs_) {
-            if (e.kind != acc_kind::in_range || e.slot != slot) continue;
+            if (e.kind != acc_kind::in_range || e.slot != slot || e.filter != filter) continue;
             const auto& c = *static_cast<const m::in_range_config*>(e.config);
             bounds_.push_back({c.lo, c.hi, e.offset});
         }
         s.last = static_cast<std::uint32_t>(bounds_.size());
     }
+    const auto filtered = std::stable_partition(
+        steps_.begin(), steps_.end(), [](const add_step& s) { return s.filter == k_unused; });
+    filtered_steps_.assign(filtered, steps_.end());
+    steps_.erase(filtered, steps_.end());
 }
 
 aggregate_layout::~aggregate_layout() = default;
 
 std::uint32_t aggregate_layout::find_or_add_acc(acc_kind kind, const std::string& state_key,
                                                 std::uint32_t slot, std::uint32_t slot2,
-                                                std::shared_ptr<const void> config) {
+                                                std::shared_ptr<const void> config,
+                                                std::uint32_t filter) {
     for (std::uint32_t i = 0; i < state_keys_.size(); ++i) {
         if (state_keys_[i] == state_key) return i;
     }
-    acc_entry e{kind, slot, slot2, 0, config.get()};
+    acc_entry e{kind, slot, slot2, 0, config.get(), filter};
     if (config) configs_.push_back(std::move(config));
     accs_.push_back(e);
     state_keys_.push_back(state_key);
     return static_cast<std::uint32_t>(accs_.size() - 1);
-}
-
-std::size_t aggregate_layout::call_index(const std::string& key) const {
-    for (std::size_t i = 0; i < call_keys_.size(); ++i) {
-        if (call_keys_[i] == key) return i;
-    }
-    throw std::invalid_argument("unknown aggregate call " + key);
 }
 
 void aggregate_layout::construct(std::byte* block) const {
@@ -609,6 +727,10 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             at<m::correlation_acc>(block, off).add(record[slot], record[slot2]);
             break;
         case acc_kind::invalid:
+        case acc_kind::where:  // a step of its own
+            break;
+        case acc_kind::records:
+            at<records_acc>(block, off).add(event_time);
             break;
         case acc_kind::drift:
             if (record[slot].is_string())
@@ -629,57 +751,90 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
 
 }  // namespace
 
+void aggregate_layout::test_conditions(std::span<const field_value> record,
+                                       timestamp_ns arrival_time) const {
+    const expr::eval_context ctx{static_cast<double>(arrival_time) * 1e-9};
+    for (std::size_t i = 0; i < conditions_.size(); ++i) {
+        truth_[i] = conditions_[i].program->test(record, arena_, ctx) ? 1 : 0;
+    }
+    if (arena_.used() != 0) arena_.reset();
+}
+
+void aggregate_layout::run_step(const add_step& s, std::byte* block,
+                                std::span<const field_value> record, timestamp_ns event_time,
+                                timestamp_ns arrival_time) const {
+    switch (s.kind) {
+        case step_kind::single: {
+            const acc_entry& e = accs_[s.acc];
+            add_one(e.kind, e.offset, e.slot, e.slot2, e.config, block, record, event_time,
+                    arrival_time);
+            break;
+        }
+        case step_kind::numbers: {
+            double x;
+            if (!m::finite_number(record[s.slot], x)) break;
+            if (s.sum != k_unused) at<m::sum_acc>(block, s.sum).add_number(x);
+            if (s.moments != k_unused) at<m::moments_acc>(block, s.moments).add_number(x);
+            if (s.min != k_unused) {
+                auto& a = at<m::min_acc>(block, s.min);
+                a.value = std::min(a.value, x);
+            }
+            if (s.max != k_unused) {
+                auto& a = at<m::max_acc>(block, s.max);
+                a.value = std::max(a.value, x);
+            }
+            break;
+        }
+        case step_kind::in_range: {
+            // predicate_acc::add with in_range_config::test, for every bound at once.
+            const field_value& v = record[s.slot];
+            if (v.missing()) break;
+            if (v.kind != value_kind::number) {
+                for (std::uint32_t b = s.first; b < s.last; ++b) {
+                    ++at<m::predicate_acc>(block, bounds_[b].offset).present;
+                }
+                break;
+            }
+            const double x = v.number;
+            for (std::uint32_t b = s.first; b < s.last; ++b) {
+                const range_bound& r = bounds_[b];
+                auto& a = at<m::predicate_acc>(block, r.offset);
+                ++a.present;
+                // Both comparisons, no short circuit: a branch here is a coin flip per
+                // bound. NaN compares false, as in in_range_config::test.
+                a.hits +=
+                    static_cast<std::uint64_t>(x >= r.lo) & static_cast<std::uint64_t>(x <= r.hi);
+            }
+            break;
+        }
+        case step_kind::where: {
+            auto& a = at<m::predicate_acc>(block, accs_[s.acc].offset);
+            ++a.present;
+            a.hits += truth_[s.slot];
+            break;
+        }
+    }
+}
+
 void aggregate_layout::add(std::byte* block, std::span<const field_value> record,
                            timestamp_ns event_time, timestamp_ns arrival_time) const {
     auto* h = header(block);
     h->newest = h->records == 0 || event_time > h->newest ? event_time : h->newest;
     ++h->records;
-    for (const add_step& s : steps_) {
-        switch (s.kind) {
-            case step_kind::single: {
-                const acc_entry& e = accs_[s.acc];
-                add_one(e.kind, e.offset, e.slot, e.slot2, e.config, block, record, event_time,
-                        arrival_time);
-                break;
-            }
-            case step_kind::numbers: {
-                double x;
-                if (!m::finite_number(record[s.slot], x)) break;
-                if (s.sum != k_unused) at<m::sum_acc>(block, s.sum).add_number(x);
-                if (s.moments != k_unused) at<m::moments_acc>(block, s.moments).add_number(x);
-                if (s.min != k_unused) {
-                    auto& a = at<m::min_acc>(block, s.min);
-                    a.value = std::min(a.value, x);
-                }
-                if (s.max != k_unused) {
-                    auto& a = at<m::max_acc>(block, s.max);
-                    a.value = std::max(a.value, x);
-                }
-                break;
-            }
-            case step_kind::in_range: {
-                // predicate_acc::add with in_range_config::test, for every bound at once.
-                const field_value& v = record[s.slot];
-                if (v.missing()) break;
-                if (v.kind != value_kind::number) {
-                    for (std::uint32_t b = s.first; b < s.last; ++b) {
-                        ++at<m::predicate_acc>(block, bounds_[b].offset).present;
-                    }
-                    break;
-                }
-                const double x = v.number;
-                for (std::uint32_t b = s.first; b < s.last; ++b) {
-                    const range_bound& r = bounds_[b];
-                    auto& a = at<m::predicate_acc>(block, r.offset);
-                    ++a.present;
-                    // Both comparisons, no short circuit: a branch here is a coin flip per
-                    // bound. NaN compares false, as in in_range_config::test.
-                    a.hits += static_cast<std::uint64_t>(x >= r.lo) &
-                              static_cast<std::uint64_t>(x <= r.hi);
-                }
-                break;
-            }
-        }
+    if (!conditions_.empty()) [[unlikely]] {
+        add_with_conditions(block, record, event_time, arrival_time);
+        return;
+    }
+    for (const add_step& s : steps_) run_step(s, block, record, event_time, arrival_time);
+}
+
+void aggregate_layout::add_with_conditions(std::byte* block, std::span<const field_value> record,
+                                           timestamp_ns event_time,
+                                           timestamp_ns arrival_time) const {
+    test_conditions(record, arrival_time);
+    for (const add_step& s : steps_) run_step(s, block, record, event_time, arrival_time);
+    for (const add_step& s : filtered_steps_) {
+        if (truth_[s.filter] != 0) run_step(s, block, record, event_time, arrival_time);
     }
 }
 
@@ -726,7 +881,11 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
             case acc_kind::in_range:
             case acc_kind::in_set:
             case acc_kind::matches:
+            case acc_kind::where:
                 at<m::predicate_acc>(into, off).merge(at<m::predicate_acc>(from, off));
+                break;
+            case acc_kind::records:
+                at<records_acc>(into, off).merge(at<records_acc>(from, off));
                 break;
             case acc_kind::frozen:
                 at<m::frozen_acc>(into, off).merge(at<m::frozen_acc>(from, off));
@@ -790,7 +949,12 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
             case acc_kind::in_range:
             case acc_kind::in_set:
             case acc_kind::matches:
+            case acc_kind::where:
                 at<m::predicate_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::records:
+                w.varint(at<records_acc>(block, off).n);
+                w.i64(at<records_acc>(block, off).newest);
                 break;
             case acc_kind::frozen:
                 at<m::frozen_acc>(block, off).serialize(w);
@@ -853,7 +1017,12 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::in_range:
             case acc_kind::in_set:
             case acc_kind::matches:
+            case acc_kind::where:
                 ok = at<m::predicate_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::records:
+                at<records_acc>(block, off).n = r.varint();
+                at<records_acc>(block, off).newest = r.i64();
                 break;
             case acc_kind::frozen:
                 ok = at<m::frozen_acc>(block, off).deserialize(r);
@@ -1005,6 +1174,25 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
                                       ? acc.missing_fields(*drift_, h->records, nullptr)
                                       : acc.type_changes(*drift_, nullptr);
             return measure_value::make_number(static_cast<double>(n));
+        }
+        case rf::where_count:
+            return measure_value::make_number(at<m::predicate_acc>(block, off).count());
+        case rf::where_fraction:
+            return number_or_null(at<m::predicate_acc>(block, off).fraction());
+        case rf::filtered_count:
+            return measure_value::make_number(static_cast<double>(at<records_acc>(block, off).n));
+        case rf::filtered_rate: {
+            m::count_acc c;
+            c.n = at<records_acc>(block, off).n;
+            return number_or_null(c.rate(window_length));
+        }
+        case rf::filtered_freshness: {
+            // Only the window's matching records: a filter has no memory of earlier windows.
+            const auto& acc = at<records_acc>(block, off);
+            if (acc.n == 0) return measure_value::make_null();
+            m::freshness_acc f;
+            f.newest = acc.newest;
+            return number_or_null(f.result(now));
         }
     }
     return measure_value::make_null();

@@ -12,11 +12,16 @@
 
 #include "core/checkpoint/byte_codec.h"
 #include "core/expr/field_path.h"
+#include "core/expr/scratch_arena.h"
 #include "core/measure/measure_expr.h"
 #include "core/measure/measure_value.h"
 #include "core/record/field_value.h"
 #include "core/schema/drift.h"
 #include "core/time/timestamp.h"
+
+namespace weir::expr {
+class program;
+}
 
 namespace weir::engine {
 
@@ -48,24 +53,39 @@ enum class acc_kind : std::uint8_t {
     correlation,
     invalid,  // records rejected by the schema: invalid_count/fraction
     drift,    // schema::drift_acc: new_fields, missing_fields, type_changes
+    where,    // predicate_acc over a condition: count_where, fraction_where
+    records,  // a check filter's own record count and newest time: count(), rate(), freshness()
     // heap-owning kinds
     frequency,
     approx_distinct,
     quantile,
 };
 
+// One aggregate call of a check, with the check's filter: the call sees only the records for
+// which that boolean expression (the `filter:` language) is true; "" for every record. Calls
+// with different filters keep separate state, also when they are the same call.
+struct layout_call {
+    const measure::aggregate_call* call = nullptr;
+    std::string_view filter;
+};
+
 class aggregate_layout {
   public:
-    // Maps a call's field to its slot in the record; throws std::invalid_argument if the field
-    // is not among `fields`. Set-up code: may throw (bad call shapes too).
+    // Maps a call's field to its slot in the record and compiles filters and conditions against
+    // `fields`; throws std::invalid_argument if a field is not among `fields`. Set-up code: may
+    // throw (bad call shapes, a filter that does not compile, invalid_count() under a filter).
+    aggregate_layout(std::span<const layout_call> calls, const std::vector<field_path>& fields);
+    // Every call over every record.
     aggregate_layout(std::span<const measure::aggregate_call* const> calls,
                      const std::vector<field_path>& fields);
     ~aggregate_layout();
     aggregate_layout(const aggregate_layout&) = delete;
     aggregate_layout& operator=(const aggregate_layout&) = delete;
 
-    // Index of a call (by canonical key) among those given to the constructor.
-    std::size_t call_index(const std::string& key) const;
+    // Index of a call (by canonical key, and filter as given to the constructor) among those
+    // given to the constructor.
+    std::size_t call_index(const std::string& key) const { return call_index("", key); }
+    std::size_t call_index(std::string_view filter, const std::string& key) const;
     std::size_t calls() const { return calls_.size(); }
 
     // Bytes of one block, header included; a multiple of 8.
@@ -90,7 +110,9 @@ class aggregate_layout {
     void reset(std::byte* block) const;
 
     // Per valid record. Hot path: a switch per accumulator, no allocation (frequency tables and
-    // sketches amortise their growth).
+    // sketches amortise their growth). Filters and conditions are evaluated once per record
+    // each (arrival_time is what now() reads); a null or non-boolean result does not match, as
+    // in a filter: transform. Layouts without them pay one branch.
     void add(std::byte* block, std::span<const field_value> record, timestamp_ns event_time,
              timestamp_ns arrival_time) const;
     // A record that failed the schema (counted by invalid_count only).
@@ -128,12 +150,14 @@ class aggregate_layout {
   private:
     mutable std::uint64_t capped_results_ = 0;  // engines are single-threaded
     mutable const schema::drift_tracker* drift_ = nullptr;
+    static constexpr std::uint32_t k_unused = 0xffffffffu;
     struct acc_entry {
         acc_kind kind;
-        std::uint32_t slot = 0;
+        std::uint32_t slot = 0;   // where: the condition's index into conditions_
         std::uint32_t slot2 = 0;  // correlation's second field
         std::uint32_t offset = 0;
-        const void* config = nullptr;  // the kind's shared *_config, owned by configs_
+        const void* config = nullptr;     // the kind's shared *_config, owned by configs_
+        std::uint32_t filter = k_unused;  // the check filter's index into conditions_
     };
     enum class result_fn : std::uint8_t;
     struct call_entry {
@@ -144,18 +168,23 @@ class aggregate_layout {
     struct config_holder;
 
     std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
-                                  std::uint32_t slot2, std::shared_ptr<const void> config);
+                                  std::uint32_t slot2, std::shared_ptr<const void> config,
+                                  std::uint32_t filter);
+    // The index of a condition (a check filter or a count_where condition) in conditions_,
+    // compiled against `fields` on first use.
+    std::uint32_t condition_index(const std::string& canonical, std::string_view text,
+                                  const std::vector<field_path>& fields);
 
     // The per-record work, compiled from accs_ so that a value is read and classified once
     // however many accumulators look at it: the numeric accumulators of one field (sum,
     // moments, min, max) are one step, and every in_range of one field is one loop over
     // its bounds. Each accumulator still sees the same values in the same order as alone,
     // so results are identical to adding them one by one.
-    static constexpr std::uint32_t k_unused = 0xffffffffu;
-    enum class step_kind : std::uint8_t { single, numbers, in_range };
+    enum class step_kind : std::uint8_t { single, numbers, in_range, where };
     struct add_step {
         step_kind kind = step_kind::single;
-        std::uint32_t acc = 0;  // single: index into accs_
+        std::uint32_t filter = k_unused;  // runs only for records this condition matched
+        std::uint32_t acc = 0;            // single, where: index into accs_
         std::uint32_t slot = 0;
         // numbers: offsets of the field's accumulators, k_unused when absent
         std::uint32_t sum = k_unused;
@@ -172,8 +201,29 @@ class aggregate_layout {
         std::uint32_t offset;
     };
     void compile_steps();
+    [[gnu::always_inline]] inline void run_step(const add_step& s, std::byte* block,
+                                                std::span<const field_value> record,
+                                                timestamp_ns event_time,
+                                                timestamp_ns arrival_time) const;
+    void test_conditions(std::span<const field_value> record, timestamp_ns arrival_time) const;
+    // add() of a layout with conditions: out of line, so the common layout's loop stays as
+    // small as it was.
+    [[gnu::noinline]] void add_with_conditions(std::byte* block,
+                                               std::span<const field_value> record,
+                                               timestamp_ns event_time,
+                                               timestamp_ns arrival_time) const;
 
-    std::vector<add_step> steps_;
+    std::vector<add_step> steps_;           // of every record
+    std::vector<add_step> filtered_steps_;  // of the records a check filter matched
+    struct condition {
+        std::string key;  // canonical text
+        std::shared_ptr<const expr::program> program;
+    };
+    std::vector<condition> conditions_;
+    // Per record: whether conditions_[i] held. Scratch of add(), like the arena its string
+    // functions allocate from (engines are single-threaded).
+    mutable std::vector<std::uint8_t> truth_;
+    mutable expr::scratch_arena arena_{4096};
     std::vector<range_bound> bounds_;
     std::vector<acc_entry> accs_;           // trivially copyable kinds first, then heap kinds
     std::vector<std::uint32_t> heap_accs_;  // indices of heap-owning accs

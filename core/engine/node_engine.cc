@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "core/diag/assert.h"
+#include "core/expr/program.h"
 #include "core/measure/catalog.h"
 #include "core/sketch/hash.h"
 
@@ -101,8 +102,17 @@ void add_referenced_fields(node_plan& plan) {
         for (const auto& call : m.calls()) {
             for (const auto& a : call.args) {
                 if (a.kind == measure::arg_kind::field) add(a.field);
+                for (const auto& f : a.condition_fields) add(f);
             }
             if (measure::is_drift_function(call.function->name)) add(schema::drift_field());
+        }
+        if (!c.filter.empty()) {
+            auto filter = expr::compile(c.filter);
+            if (!filter) {
+                throw std::invalid_argument("check " + c.name +
+                                            ": filter: " + filter.error().message);
+            }
+            for (const auto& f : filter->fields()) add(f.path);
         }
     }
 }
@@ -143,7 +153,7 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         }
         group_slots_.push_back(static_cast<std::uint32_t>(it - plan_.fields.begin()));
     }
-    std::vector<const measure::aggregate_call*> calls;
+    std::vector<layout_call> calls;
     for (const auto& c : plan_.checks) {
         auto cc = std::make_unique<compiled_check>();
         cc->plan = &c;
@@ -178,12 +188,13 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         checks_.push_back(std::move(cc));
     }
     for (const auto& cc : checks_) {
-        for (const auto& call : cc->expr.calls()) calls.push_back(&call);
+        for (const auto& call : cc->expr.calls()) calls.push_back({&call, cc->plan->filter});
     }
-    layout_ = std::make_unique<aggregate_layout>(calls, plan_.fields);
+    layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields);
     for (const auto& cc : checks_) {
         for (const auto& call : cc->expr.calls()) {
-            cc->calls.push_back(static_cast<std::uint32_t>(layout_->call_index(call.key)));
+            cc->calls.push_back(
+                static_cast<std::uint32_t>(layout_->call_index(cc->plan->filter, call.key)));
         }
     }
     for (const auto& c : plan_.checks) {

@@ -45,6 +45,10 @@ struct check_plan {
     std::shared_ptr<const measure::measure_expr> parsed_measure;
     std::shared_ptr<const check::assessment> parsed_must_be;
     std::shared_ptr<const check::assessment> parsed_should_be;
+    // The check's own filter (a boolean expression of the `filter:` language), as written; ""
+    // when none. Its measures see only the records for which it is true (null counts as
+    // false); their state is kept apart from the same measures of other filters.
+    std::string filter;
 };
 
 struct node_plan {

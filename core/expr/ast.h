@@ -63,4 +63,10 @@ struct syntax_tree {
 // Keywords and, or, not, true, false, null cannot name fields; write ["and"] instead.
 parse_result<syntax_tree> parse_expression(std::string_view text);
 
+// Canonical text of a parsed expression: one space around binary operators, parentheses only
+// where precedence needs them, literals and field paths in their canonical spelling. Equal for
+// expressions that differ only in layout (`a>1` and `(a > 1)`), so equal conditions of measures
+// share their state; it parses back to the same tree.
+std::string canonical_text(const syntax_tree& tree);
+
 }  // namespace weir::expr

@@ -321,6 +321,116 @@ class parser {
 
 }  // namespace
 
+namespace {
+
+int precedence(const node& n) {
+    switch (n.kind) {
+        case node_kind::negate:
+            return k_prec_unary;
+        case node_kind::logical_not:
+            return k_prec_not;
+        case node_kind::binary:
+            switch (n.op) {
+                case binary_op::logical_or:
+                    return k_prec_or;
+                case binary_op::logical_and:
+                    return k_prec_and;
+                case binary_op::add:
+                case binary_op::subtract:
+                    return k_prec_additive;
+                case binary_op::multiply:
+                case binary_op::divide:
+                case binary_op::modulo:
+                    return k_prec_multiplicative;
+                default:
+                    return k_prec_compare;
+            }
+        default:
+            return k_prec_unary + 1;  // atoms
+    }
+}
+
+void write_path(const field_path& p, std::string& out) {
+    for (std::size_t i = 0; i < p.segments.size(); ++i) {
+        const std::string& s = p.segments[i];
+        if (is_identifier(s) && !is_keyword(s)) {
+            if (i > 0) out += '.';
+            out += s;
+        } else {
+            out += '[' + quote(s) + ']';
+        }
+    }
+}
+
+void write_node(const syntax_tree& t, std::uint32_t i, std::string& out) {
+    const node& n = t.nodes[i];
+    const auto operand = [&](std::uint32_t child, bool parens) {
+        if (parens) out += '(';
+        write_node(t, child, out);
+        if (parens) out += ')';
+    };
+    switch (n.kind) {
+        case node_kind::literal:
+            switch (n.type) {
+                case value_type::number:
+                    out += format_number(n.number);
+                    break;
+                case value_type::string:
+                    out += quote(n.text);
+                    break;
+                case value_type::boolean:
+                    out += n.boolean ? "true" : "false";
+                    break;
+                default:
+                    out += "null";
+                    break;
+            }
+            break;
+        case node_kind::field:
+            write_path(n.path, out);
+            break;
+        case node_kind::negate: {
+            // "-(-x)" rather than "--x", which reads as a typo.
+            const node& c = t.nodes[n.children[0]];
+            out += '-';
+            operand(n.children[0], precedence(c) <= k_prec_unary);
+            break;
+        }
+        case node_kind::logical_not:
+            out += "not ";
+            operand(n.children[0], precedence(t.nodes[n.children[0]]) < k_prec_not);
+            break;
+        case node_kind::binary: {
+            const int p = precedence(n);
+            const int left = precedence(t.nodes[n.children[0]]);
+            // Comparisons do not chain: an operand that is one needs parentheses either side.
+            operand(n.children[0], p == k_prec_compare ? left <= p : left < p);
+            out += ' ';
+            out += spelling(n.op);
+            out += ' ';
+            operand(n.children[1], precedence(t.nodes[n.children[1]]) <= p);
+            break;
+        }
+        case node_kind::call:
+            out += n.text;
+            out += '(';
+            for (std::size_t a = 0; a < n.children.size(); ++a) {
+                if (a > 0) out += ", ";
+                write_node(t, n.children[a], out);
+            }
+            out += ')';
+            break;
+    }
+}
+
+}  // namespace
+
+std::string canonical_text(const syntax_tree& tree) {
+    std::string out;
+    if (!tree.nodes.empty()) write_node(tree, tree.root, out);
+    return out;
+}
+
 parse_result<syntax_tree> parse_expression(std::string_view text) {
     auto lexed = tokenize(text);
     if (!lexed) return parse_result<syntax_tree>(lexed.errors());

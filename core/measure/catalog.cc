@@ -25,6 +25,9 @@ constexpr function_info k_functions[] = {
      "count() | count(field)",
      "records in the window; with a field, records where it is not missing (in a two-input "
      "node, count(input) counts that input's records)"},
+    {"count_where", {expression}, 1, 1, result_type::number, false,
+     "count_where(condition)",
+     "records for which the condition (an expression, as in filter:) is true"},
     {"distinct_count", {f}, 1, 1, result_type::number, false,
      "distinct_count(field)",
      "distinct non-missing values"},
@@ -34,6 +37,9 @@ constexpr function_info k_functions[] = {
     {"duplicate_count", {f}, 1, 1, result_type::number, false,
      "duplicate_count(field)",
      "non-missing values - distinct non-missing values"},
+    {"fraction_where", {expression}, 1, 1, result_type::number, false,
+     "fraction_where(condition)",
+     "count_where(condition) / records (no data when the window has none)"},
     {"freshness", {}, 0, 0, result_type::number, true,
      "freshness()",
      "seconds between the wall clock at window close and the newest event time"},
@@ -174,6 +180,10 @@ std::string suggest_function(std::string_view name) {
         {"null_fraction", "missing_fraction"},
         {"lag", "freshness"},
         {"total", "sum"},
+        {"count_if", "count_where"},
+        {"countif", "count_where"},
+        {"fraction_if", "fraction_where"},
+        {"ratio_where", "fraction_where"},
     };
     for (const auto& [alias, target] : k_aliases) {
         if (alias == name) return std::string(target);
@@ -208,6 +218,8 @@ std::string_view to_string(arg_kind k) {
             return "a list of literals such as [\"a\", 1]";
         case arg_kind::regex:
             return "a quoted regular expression";
+        case arg_kind::expression:
+            return "a condition such as status >= 500";
     }
     return "?";
 }

@@ -17,6 +17,9 @@ enum class arg_kind : std::uint8_t {
     probability,   // a numeric literal in [0, 1]
     literal_list,  // [1, "a", true, null]
     regex,         // a string literal holding an RE2 pattern (full match)
+    // A boolean expression of the `filter:` language (core/expr), e.g. `status >= 500`: the
+    // rest of the argument list up to the call's ")"; typed and compiled like a filter.
+    expression,
 };
 
 enum class result_type : std::uint8_t {

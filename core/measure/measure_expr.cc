@@ -9,7 +9,9 @@
 #include <optional>
 
 #include "core/diag/diagnostic.h"
+#include "core/expr/ast.h"
 #include "core/expr/lexer.h"
+#include "core/expr/program.h"
 
 namespace weir::measure {
 
@@ -43,6 +45,7 @@ std::string list_key(const std::vector<measure_value>& list) {
 class measure_parser {
   public:
     parse_result<measure_expr> run(std::string_view text) {
+        text_ = text;
         auto lexed = expr::tokenize(text);
         if (!lexed) return parse_result<measure_expr>(lexed.errors());
         tokens_ = std::move(*lexed);
@@ -247,6 +250,9 @@ class measure_parser {
                 case arg_kind::regex:
                     c.key += quote(a.pattern);
                     break;
+                case arg_kind::expression:
+                    c.key += a.condition;
+                    break;
             }
         }
         c.key += ")";
@@ -317,8 +323,53 @@ class measure_parser {
                 ++pos_;
                 return true;
             }
+            case arg_kind::expression:
+                return condition(fn, a);
         }
         return wrong();
+    }
+
+    // The condition runs to the ")" that closes the call; the expression language parses it.
+    bool condition(const function_info& fn, call_argument& a) {
+        std::size_t depth = 0;
+        std::size_t close = pos_;
+        for (;; ++close) {
+            const token& t = tokens_[close];
+            if (t.kind == token_kind::end) {
+                return fail(t.offset, "expected \")\" to close " + std::string(fn.name) + "(");
+            }
+            if (t.kind == token_kind::lparen || t.kind == token_kind::lbracket) {
+                ++depth;
+            } else if (t.kind == token_kind::rparen || t.kind == token_kind::rbracket) {
+                if (depth == 0) {
+                    if (t.kind == token_kind::rparen) break;
+                    return fail(t.offset, "unexpected \"]\" in the condition of " +
+                                              std::string(fn.name) + "()");
+                }
+                --depth;
+            }
+        }
+        const std::size_t start = cur().offset;
+        std::string_view text = text_.substr(start, tokens_[close].offset - start);
+        while (!text.empty() &&
+               std::string_view(" \t\r\n").find(text.back()) != std::string_view::npos) {
+            text.remove_suffix(1);
+        }
+        expr::compile_options options;
+        options.expected = expr::value_type::boolean;
+        const auto program = expr::compile(text, options);
+        if (!program) {
+            const syntax_error& e = program.error();
+            return fail(start + e.offset, e.message);
+        }
+        const auto tree = expr::parse_expression(text);
+        if (!tree) return fail(start + tree.error().offset, tree.error().message);
+        a.expression = std::string(text);
+        a.condition = expr::canonical_text(*tree);
+        for (const auto& f : program->fields()) a.condition_fields.push_back(f.path);
+        a.condition_reads_clock = program->reads_clock();
+        pos_ = close;
+        return true;
     }
 
     bool path(field_path& p) {
@@ -404,6 +455,7 @@ class measure_parser {
         return true;
     }
 
+    std::string_view text_;
     std::vector<token> tokens_;
     std::size_t pos_ = 0;
     std::optional<syntax_error> error_;
@@ -416,8 +468,11 @@ parse_result<measure_expr> parse_measure(std::string_view text) {
 }
 
 bool measure_expr::reads_clock() const {
-    return std::any_of(calls_.begin(), calls_.end(),
-                       [](const aggregate_call& c) { return c.function->reads_clock; });
+    return std::any_of(calls_.begin(), calls_.end(), [](const aggregate_call& c) {
+        return c.function->reads_clock ||
+               std::any_of(c.args.begin(), c.args.end(),
+                           [](const call_argument& a) { return a.condition_reads_clock; });
+    });
 }
 
 measure_value measure_expr::evaluate(std::span<const measure_value> values) const {

@@ -30,6 +30,14 @@ struct call_argument {
     std::vector<measure_value> list;        // literal_list: sorted canonically, no duplicates
     std::string pattern;                    // regex
     std::shared_ptr<const re2::RE2> regex;  // regex, compiled and known to be valid
+    // expression: the text as written (from its first character to the call's ")", trailing
+    // blanks removed), its canonical text (expr::canonical_text: equal conditions share
+    // state) and the fields it reads. It compiled as a boolean expression with every field of
+    // type any; typed checks against a schema are the config layer's.
+    std::string expression;
+    std::string condition;
+    std::vector<field_path> condition_fields;
+    bool condition_reads_clock = false;  // now()
 };
 
 struct aggregate_call {
@@ -51,6 +59,7 @@ class measure_expr {
     // another result type (most_frequent, is_frozen).
     result_type result() const { return result_; }
 
+    // Whether a function or a condition (now()) reads the wall clock.
     bool reads_clock() const;
 
     // `values[i]` is the result of `calls()[i]` for one window and group. Arithmetic is on
@@ -90,7 +99,8 @@ inline constexpr std::size_t k_max_measure_depth = 32;
 
 // Never throws on bad input: a malformed measure yields one error positioned at the offending
 // character (unknown function with a suggestion, arity, argument kinds, p outside [0, 1], bad
-// regex, a bare field outside a function, trailing text).
+// regex, a bare field outside a function, trailing text, an error of a condition's expression
+// at its character in the measure).
 parse_result<measure_expr> parse_measure(std::string_view text);
 
 }  // namespace weir::measure

@@ -635,6 +635,15 @@ TEST(load_text, judgements_are_fingerprinted_apart_from_what_is_measured) {
     }
     const compiled_query measured = compile("    outputs: [o]\n", "", "> 0", "count(x)");
     EXPECT_NE(measured.fingerprint, base.fingerprint);
+    // A check's filter shapes what is measured: a checkpoint of another filter cannot resume.
+    const compiled_query filtered = compile("    outputs: [o]\n", ", filter: 'x > 1'");
+    EXPECT_NE(filtered.fingerprint, base.fingerprint);
+    EXPECT_NE(filtered.fingerprint_before_judgements, base.fingerprint_before_judgements);
+    EXPECT_NE(filtered.legacy_fingerprint, base.legacy_fingerprint);
+    EXPECT_EQ(filtered.judgement_fingerprint, base.judgement_fingerprint);
+    EXPECT_NE(compile("    outputs: [o]\n", ", filter: 'x > 2'").fingerprint, filtered.fingerprint);
+    EXPECT_NE(compile("    outputs: [o]\n", "", "> 0", "count_where(x > 2)").fingerprint,
+              compile("    outputs: [o]\n", "", "> 0", "count_where(x > 1)").fingerprint);
     // Written out, the defaults are the same judgement.
     EXPECT_EQ(compile("    outputs: [o]\n    on_no_data: ignore\n    on_partial: no_data\n", "")
                   .judgement_fingerprint,

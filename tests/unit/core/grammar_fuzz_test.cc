@@ -202,6 +202,11 @@ TEST(grammar_fuzz, measures) {
                                              "matches_count(",
                                              "missing_fraction(",
                                              "correlation(",
+                                             "count_where(",
+                                             "fraction_where(",
+                                             "and",
+                                             ">",
+                                             "==",
                                              "x",
                                              "y",
                                              "a.b",
@@ -229,7 +234,9 @@ TEST(grammar_fuzz, measures) {
                                             "in_set_fraction(status, [\"ok\", 1, true])",
                                             "matches_count(s, \"[a-z]+\") * 100",
                                             "(sum(a) + 1) / (count(b) + 1)",
-                                            "in_range_fraction(t, -40, 85)"};
+                                            "in_range_fraction(t, -40, 85)",
+                                            "fraction_where(x > 1 and (y == \"a\" or z)) * 2",
+                                            "count_where(lower(s[\"k\"]) == \"ok\") / count()"};
     int accepted = 0;
     fuzz(2, tokens, valid, [&](const std::string& text) {
         const auto r = parse_measure(text);

@@ -1,6 +1,7 @@
 // Property tests of the node engine against a brute-force reference: random disordered streams
 // (late records, nulls, wrong types, invalid records, many groups) for every window kind and
-// every measure; and checkpoint round trips at random points mid-stream.
+// every measure, also under check filters; and checkpoint round trips at random points
+// mid-stream.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -64,7 +65,73 @@ const std::vector<std::string> k_measures = {"count()",
                                              "rate()",
                                              "invalid_count()",
                                              "invalid_fraction()",
-                                             "missing_count(x) / count()"};
+                                             "missing_count(x) / count()",
+                                             "count_where(x >= 10 and x <= 40)",
+                                             "fraction_where(y > 3)",
+                                             "count_where(y == 0 or x == \"a\")",
+                                             "fraction_where(x == null)",
+                                             "count_where(y > 3) / count()"};
+
+// Checks with a filter: each filter with each of these measures (the unfiltered ones above
+// share nothing with them).
+const std::vector<std::string> k_filters = {"y >= 4", "x > 25 or x == \"bb\""};
+const std::vector<std::string> k_filtered_measures = {"count()",
+                                                      "count(x)",
+                                                      "sum(x)",
+                                                      "mean(x)",
+                                                      "min(x)",
+                                                      "max(x)",
+                                                      "std_dev(x)",
+                                                      "median(x)",
+                                                      "distinct_count(x)",
+                                                      "missing_fraction(x, [\"N/A\"])",
+                                                      "in_range_count(x, 10, 40)",
+                                                      "in_range_fraction(x, 10, 40)",
+                                                      "rate()",
+                                                      "freshness()",
+                                                      "max_delay()",
+                                                      "count_where(x >= 10 and x <= 40)",
+                                                      "fraction_where(y > 3)"};
+
+// What the filters and conditions above mean, written out: only a true result matches (a
+// comparison with null, absent or another kind of value is null or false).
+bool holds(const std::string& condition, const test_record& r) {
+    const auto number = [](const field_value& v, double& x) {
+        if (v.kind != value_kind::number) return false;
+        x = v.number;
+        return true;
+    };
+    double x = 0, y = 0;
+    const bool xn = number(r.x, x), yn = number(r.y, y);
+    if (condition == "x >= 10 and x <= 40") return xn && x >= 10 && x <= 40;
+    if (condition == "y > 3") return yn && y > 3;
+    if (condition == "y >= 4") return yn && y >= 4;
+    if (condition == "y == 0 or x == \"a\"") {
+        return (yn && y == 0) || (r.x.is_string() && r.x.string() == "a");
+    }
+    if (condition == "x == null") return r.x.missing() && !r.x.is_string();
+    if (condition == "x > 25 or x == \"bb\"") {
+        return (xn && x > 25) || (r.x.is_string() && r.x.string() == "bb");
+    }
+    ADD_FAILURE() << "no reference for condition " << condition;
+    return false;
+}
+
+// The checks of the property tests: the measures over every record, then each filter with
+// each filtered measure.
+struct test_check {
+    std::string measure;
+    std::string filter;  // "" for none
+};
+
+std::vector<test_check> all_checks() {
+    std::vector<test_check> out;
+    for (const auto& m : k_measures) out.push_back({m, ""});
+    for (const auto& f : k_filters) {
+        for (const auto& m : k_filtered_measures) out.push_back({m, f});
+    }
+    return out;
+}
 
 struct stream_record {
     test_record rec;
@@ -506,8 +573,38 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.tolerance = 1e-12;
         return e;
     }
+    if (m == "count_where(y > 3) / count()") {
+        std::size_t hits = 0;
+        for (const auto* r : valid) hits += holds("y > 3", *r);
+        e.value = frac(hits, valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m.starts_with("count_where(") || m.starts_with("fraction_where(")) {
+        const std::string condition = m.substr(m.find('(') + 1, m.rfind(')') - m.find('(') - 1);
+        std::size_t hits = 0;
+        for (const auto* r : valid) hits += holds(condition, *r);
+        e.value = m.starts_with("count") ? num(double(hits)) : frac(hits, valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
     ADD_FAILURE() << "no reference for " << m;
     return e;
+}
+
+// The reference of a check with a filter: the same measure over the window's valid records
+// that the filter matches. freshness() of a window without such records has no data (a
+// filter does not look at earlier windows).
+expectation filtered_reference(const test_check& c, const ref_window& w, timestamp_ns pane) {
+    if (c.filter.empty()) return reference(c.measure, w, pane, true);
+    ref_window f = w;
+    f.recs.clear();
+    for (const auto* s : w.recs) {
+        if (s->rec.valid && holds(c.filter, s->rec)) f.recs.push_back(s);
+    }
+    f.newest_valid = window::k_no_time;
+    f.valid_within_ttl = false;
+    return reference(c.measure, f, pane, false);
 }
 
 struct reference_run {
@@ -639,9 +736,11 @@ node_plan plan_for(const scenario& sc) {
     p.max_groups = 1'000'000;
     // The oracle emits every empty window; the share per advance has a test of its own.
     p.max_empty_windows_per_group = std::numeric_limits<std::size_t>::max();
-    for (std::size_t i = 0; i < k_measures.size(); ++i) {
+    const auto checks = all_checks();
+    for (std::size_t i = 0; i < checks.size(); ++i) {
         p.checks.push_back(
-            {"c" + std::to_string(i), k_measures[i], "", "", engine::emit_mode::all});
+            {"c" + std::to_string(i), checks[i].measure, "", "", engine::emit_mode::all});
+        p.checks.back().filter = checks[i].filter;
     }
     return p;
 }
@@ -688,19 +787,25 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
     const auto& windows = run.windows;
     const bool sessions = sc.w.kind == window::window_kind::session;
     std::size_t expected_results = 0;
+    const auto checks = all_checks();
     for (const auto& w : windows) {
-        for (std::size_t i = 0; i < k_measures.size(); ++i) {
+        for (std::size_t i = 0; i < checks.size(); ++i) {
             ++expected_results;
             const std::string name = "c" + std::to_string(i);
             const auto it = got.find(std::make_tuple(name, w.start, w.end, w.group));
-            ASSERT_NE(it, got.end()) << "missing " << k_measures[i] << " window " << w.start << ".."
-                                     << w.end << " group " << w.group << " seed " << seed;
+            ASSERT_NE(it, got.end()) << "missing " << checks[i].measure << " window " << w.start
+                                     << ".." << w.end << " group " << w.group << " seed " << seed;
             const check_result& r = it->second;
             std::size_t valid = 0;
             for (const auto* s : w.recs) valid += s->rec.valid;
             EXPECT_EQ(r.records, static_cast<std::int64_t>(valid));
+            // `records` is the whole window's, with or without a filter.
             const expectation e =
-                reference(k_measures[i], w, sessions ? 1 : sc.w.pane(), !sessions);
+                checks[i].filter.empty()
+                    ? reference(checks[i].measure, w, sessions ? 1 : sc.w.pane(), !sessions)
+                    : filtered_reference(checks[i], w, sessions ? 1 : sc.w.pane());
+            const std::string what =
+                checks[i].measure + (checks[i].filter.empty() ? "" : " if " + checks[i].filter);
             if (e.value.kind == measure_kind::string && e.value.text == "skip") continue;
             if (e.most_frequent) {
                 if (e.counts.empty()) {
@@ -722,12 +827,12 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
                 continue;
             }
             if (e.value.kind != measure_kind::number || e.tolerance == 0) {
-                EXPECT_EQ(r.value, e.value) << k_measures[i] << " window " << w.start << " group "
-                                            << w.group << " seed " << seed;
+                EXPECT_EQ(r.value, e.value)
+                    << what << " window " << w.start << " group " << w.group << " seed " << seed;
             } else {
-                ASSERT_TRUE(r.value.is_number()) << k_measures[i];
+                ASSERT_TRUE(r.value.is_number()) << what;
                 EXPECT_NEAR(r.value.number, e.value.number, e.tolerance)
-                    << k_measures[i] << " window " << w.start << " seed " << seed;
+                    << what << " window " << w.start << " seed " << seed;
             }
         }
     }

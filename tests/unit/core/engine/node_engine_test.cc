@@ -328,6 +328,67 @@ TEST(NodeEngine, BadPlansThrow) {
     EXPECT_THROW(node_engine{plan}, std::invalid_argument);
 }
 
+check_plan filtered(std::string name, std::string measure, std::string filter) {
+    check_plan c = check(std::move(name), std::move(measure));
+    c.filter = std::move(filter);
+    return c;
+}
+
+TEST(NodeEngine, CheckFiltersKeepTheirOwnStateAndConditionsCountMatches) {
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.checks = {check("all", "count()"),
+                   filtered("big", "count()", "x >= 5"),
+                   filtered("big_mean", "mean(x)", "x >= 5"),
+                   check("mean", "mean(x)"),
+                   check("n_big", "count_where(x >= 5)"),
+                   check("f_big", "fraction_where(x >= 5 and x < 100)"),
+                   filtered("f_big_of_big", "fraction_where(x >= 7)", "x >= 5"),
+                   filtered("none", "fraction_where(x > 0) + rate() * 0", "x > 1000")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    auto text = num(4 * k_s, 0);
+    text.x = field_value::make_string("high");  // a string: x >= 5 is null, not a match
+    feed(e, {num(1 * k_s, 1), num(2 * k_s, 5), num(3 * k_s, 9), text}, 0, out);
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), plan.checks.size());
+    const auto value = [&](const std::string& name) { return only(out, name).at(0).value; };
+    EXPECT_EQ(value("all"), measure_value::make_number(4));
+    EXPECT_EQ(value("big"), measure_value::make_number(2));
+    EXPECT_EQ(value("big_mean"), measure_value::make_number(7));
+    EXPECT_EQ(value("mean"), measure_value::make_number(5));
+    EXPECT_EQ(value("n_big"), measure_value::make_number(2));
+    EXPECT_EQ(value("f_big"), measure_value::make_number(0.5));
+    EXPECT_EQ(value("f_big_of_big"), measure_value::make_number(0.5));
+    // No record matches: the fraction has no data.
+    EXPECT_TRUE(value("none").is_null());
+    EXPECT_EQ(only(out, "none").at(0).outcome, outcome::no_data);
+    // `records` is the window's, whatever the filter.
+    EXPECT_EQ(only(out, "big").at(0).records, 4);
+
+    // A checkpoint restores only into the same filters: another filter is other state.
+    node_engine a(plan);
+    feed(a, {num(1 * k_s, 1), num(2 * k_s, 5)}, 0, out);
+    byte_writer w;
+    a.snapshot(w);
+    const std::string bytes = w.take();
+    auto other = plan;
+    other.checks[1].filter = "x >= 6";
+    node_engine b(other);
+    byte_reader r(bytes);
+    EXPECT_FALSE(b.restore(r));
+    node_engine same(plan);
+    byte_reader r2(bytes);
+    EXPECT_TRUE(same.restore(r2));
+
+    // Filters that do not compile, or count what they cannot see, are refused at set-up.
+    plan.checks = {filtered("x", "count()", "x >")};
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+    plan.checks = {filtered("x", "count()", "nope > 1")};
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+    plan.checks = {filtered("x", "invalid_count()", "x > 1")};
+    EXPECT_THROW(node_engine{plan}, std::invalid_argument);
+}
+
 TEST(NodeEngine, RestoreOfCorruptBytesFailsCleanly) {
     auto plan = basic_plan(sliding(10 * k_s, 2 * k_s));
     plan.group_by = {field_path{{"g"}}};

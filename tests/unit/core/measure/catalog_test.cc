@@ -1,4 +1,5 @@
-// The aggregate function catalogue: complete against DESIGN.md §2, sorted, consistent.
+// The aggregate function catalogue: complete against DESIGN.md §2 and the conditional
+// measures of issue #18, sorted, consistent.
 #include "core/measure/catalog.h"
 
 #include <gtest/gtest.h>
@@ -18,7 +19,9 @@ TEST(catalog, lists_every_function_of_the_design) {
         "mean_length", "is_frozen", "ordered_fraction", "correlation", "freshness", "max_delay",
         "rate", "invalid_count", "invalid_fraction",
         // issue #18: schema drift
-        "new_fields", "missing_fields", "type_changes"};
+        "new_fields", "missing_fields", "type_changes",
+        // issue #18: conditional measures
+        "count_where", "fraction_where"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;
@@ -41,10 +44,15 @@ TEST(catalog, is_sorted_and_consistent) {
         EXPECT_EQ(fn.signature.substr(0, fn.name.size()), fn.name);
         EXPECT_FALSE(fn.summary.empty()) << fn.name;
         EXPECT_EQ(find_function(fn.name), &fn);
-        // Every field-taking function takes the field first.
-        if (fn.max_args > 0) {
+        // Every field-taking function takes the field first; the conditional ones take
+        // nothing but their condition.
+        if (fn.max_args > 0 && fn.name.ends_with("_where")) {
+            EXPECT_EQ(fn.args[0], arg_kind::expression) << fn.name;
+            EXPECT_EQ(fn.max_args, 1) << fn.name;
+        } else if (fn.max_args > 0) {
             EXPECT_EQ(fn.args[0], arg_kind::field) << fn.name;
         }
+        for (const auto k : fn.arguments()) EXPECT_NE(to_string(k), "?") << fn.name;
     }
 }
 
@@ -90,6 +98,9 @@ TEST(catalog, suggests_what_an_unknown_name_probably_meant) {
     EXPECT_EQ(suggest_function("percentil"), "percentile");
     EXPECT_EQ(suggest_function("frobnicate"), "");
     EXPECT_EQ(suggest_function("x"), "");
+    EXPECT_EQ(suggest_function("count_if"), "count_where");
+    EXPECT_EQ(suggest_function("fraction_if"), "fraction_where");
+    EXPECT_EQ(suggest_function("count_wher"), "count_where");
 }
 
 }  // namespace

@@ -125,6 +125,8 @@ TEST(measure_expr, reads_clock) {
     EXPECT_TRUE(parse_ok("freshness()").reads_clock());
     EXPECT_TRUE(parse_ok("count() + max_delay()").reads_clock());
     EXPECT_FALSE(parse_ok("rate() * 60").reads_clock());
+    EXPECT_TRUE(parse_ok("count_where(now() - t > 60)").reads_clock());
+    EXPECT_FALSE(parse_ok("count_where(t > 60)").reads_clock());
 }
 
 TEST(measure_expr, canonical_text) {
@@ -208,6 +210,69 @@ TEST(measure_expr, malformed_measures_are_rejected_at_the_offending_character) {
     }
     EXPECT_GE(checked, 15u);
     EXPECT_TRUE(parse_measure("count() * 100").ok());
+}
+
+TEST(measure_expr, conditions_are_expressions_with_canonical_keys) {
+    const auto m = parse_ok("fraction_where(status >= 500 and status<600)");
+    ASSERT_EQ(m.calls().size(), 1u);
+    const auto& arg = m.calls()[0].args.at(0);
+    EXPECT_EQ(arg.kind, arg_kind::expression);
+    EXPECT_EQ(arg.offset, 15u);
+    EXPECT_EQ(arg.expression, "status >= 500 and status<600");
+    EXPECT_EQ(arg.condition, "status >= 500 and status < 600");
+    ASSERT_EQ(arg.condition_fields.size(), 1u);
+    EXPECT_EQ(arg.condition_fields[0].to_string(), "status");
+    EXPECT_EQ(m.calls()[0].key, "fraction_where(status >= 500 and status < 600)");
+    EXPECT_EQ(m.result(), result_type::number);
+
+    // Layout and redundant parentheses do not matter: equal conditions share one call.
+    EXPECT_EQ(keys(parse_ok("count_where((level=='ERROR'))")),
+              keys(parse_ok(R"(count_where( level == "ERROR" ))")));
+    EXPECT_EQ(keys(parse_ok("count_where(a > 1) + count_where(a>1)")).size(), 1u);
+    EXPECT_NE(keys(parse_ok("count_where(a > 1)")), keys(parse_ok("fraction_where(a > 1)")));
+    // Parentheses and brackets inside the condition; the call ends at its own ")".
+    const auto nested =
+        parse_ok(R"(count_where(lower(h["user agent"]) == "bot" or (len(path) > 3)) / count())");
+    EXPECT_EQ(nested.calls()[0].key,
+              R"(count_where(lower(h["user agent"]) == "bot" or len(path) > 3))");
+    EXPECT_EQ(nested.calls()[0].args[0].condition_fields.size(), 2u);
+    EXPECT_EQ(nested.calls().size(), 2u);
+    EXPECT_EQ(nested.evaluate(std::vector{num(3), num(12)}), num(0.25));
+    // Precedence survives canonicalisation: the canonical text parses back to itself.
+    const std::pair<const char*, const char*> cases[] = {
+        {"count_where(not (a or b))", "count_where(not (a or b))"},
+        {"count_where((a or b) and c)", "count_where((a or b) and c)"},
+        {"count_where(a - (b - c) > -x)", "count_where(a - (b - c) > -x)"},
+        {"count_where((a == b) == false)", "count_where((a == b) == false)"},
+        {"count_where(x == null)", "count_where(x == null)"},
+        {R"(count_where(["and"] == 'y'))", R"(count_where(["and"] == "y"))"},
+        {"count_where(- -a > 1)", "count_where(-(-a) > 1)"},
+    };
+    for (const auto& [in, out] : cases) {
+        EXPECT_EQ(parse_ok(in).to_string(), out) << in;
+        EXPECT_EQ(parse_ok(parse_ok(in).to_string()).to_string(), out) << in;
+    }
+}
+
+TEST(measure_expr, bad_conditions_are_rejected_at_their_character) {
+    const malformed cases[] = {
+        {"count_where()", 12, "count_where() takes 1 argument: count_where(condition)"},
+        {"count_where(status + 1)", 12, "must yield a boolean"},
+        {"fraction_where(status >)", 23, "expected a value"},
+        {"count_where(a > 1, b)", 17, R"(unexpected "," after a complete expression)"},
+        {"count_where(a > 1", 17, R"x(expected ")" to close count_where()x"},
+        {"count_where(a > 1]) ", 17, R"(unexpected "]")"},
+        {"count_where(lower(a) > 1)", 21, "cannot compare"},
+        {"count_where(frob(a))", 12, "unknown function"},
+        {"count_where(a == 1) * is_frozen(x)", 22, "is_frozen() yields boolean"},
+    };
+    for (const auto& c : cases) {
+        const auto r = parse_measure(c.text);
+        ASSERT_FALSE(r.ok()) << "accepted: " << c.text;
+        EXPECT_EQ(r.error().offset, c.offset) << c.text << ": " << r.error().message;
+        EXPECT_NE(r.error().message.find(c.message), std::string::npos)
+            << c.text << ": " << r.error().message;
+    }
 }
 
 TEST(measure_expr, nesting_is_bounded) {
