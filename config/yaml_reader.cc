@@ -296,17 +296,58 @@ class converter {
     bool too_large_reported_ = false;
 };
 
-// A hint for the most common cause of yaml-cpp's terse messages.
-std::string syntax_hint(std::string_view raw, int line) {
-    if (line < 0) return "";
+// The unquoted "${VAR}" (or the plain scalar around it, "/data/${DIR}/in") whose "{" is at
+// `brace`, with what precedes and follows it up to the flow indicators that end a plain
+// scalar in a flow collection.
+std::string_view plain_scalar_around(std::string_view raw, std::size_t brace) {
+    std::size_t start = brace - 1;  // the "$"
+    while (start > 0) {
+        const char c = raw[start - 1];
+        if (c == ',' || c == '[' || c == '{' || c == '\n') break;
+        if (c == ' ' && start >= 2 && raw[start - 2] == ':') break;
+        --start;
+    }
+    while (raw[start] == ' ' || raw[start] == '\t') ++start;
+    std::size_t end = raw.find('}', brace);
+    if (end == std::string_view::npos) return raw.substr(start, brace + 1 - start);
+    ++end;
+    while (end < raw.size()) {
+        const char c = raw[end];
+        if (c == ',' || c == ']' || c == '}' || c == '\n' || c == '\r') break;
+        if (c == ' ' && end + 1 < raw.size() && raw[end + 1] == '#') break;
+        // ": " ends a key.
+        if (c == ':' && (end + 1 == raw.size() || raw[end + 1] == ' ')) break;
+        ++end;
+    }
+    while (end > start && (raw[end - 1] == ' ' || raw[end - 1] == '\t')) --end;
+    return raw.substr(start, end - start);
+}
+
+// Hints for yaml-cpp's terse messages, for the traps users fall into most: an unquoted
+// "${VAR}" inside a flow collection ({type: file, path: ${OUT}}), whose "{" YAML reads as the
+// start of another mapping (yaml-cpp's mark is at that "{"), and tabs used for indentation.
+// Each says what to write instead.
+std::string syntax_hint(std::string_view raw, const YAML::Mark& mark) {
+    if (mark.is_null() || mark.line < 0) return "";
+    const auto at = static_cast<std::size_t>(std::max(mark.pos, 0));
+    if (at >= 1 && at < raw.size() && raw[at] == '{' && raw[at - 1] == '$') {
+        const std::string_view scalar = plain_scalar_around(raw, at);
+        return ": inside {…} or […], the \"{\" of an unquoted ${…} starts another mapping; "
+               "quote the value: \"" +
+               std::string(scalar) + "\"";
+    }
     std::size_t start = 0;
-    for (int l = 0; l < line; ++l) {
+    for (int l = 0; l < mark.line; ++l) {
         start = raw.find('\n', start);
         if (start == std::string_view::npos) return "";
         ++start;
     }
     for (std::size_t i = start; i < raw.size() && (raw[i] == ' ' || raw[i] == '\t'); ++i) {
-        if (raw[i] == '\t') return " (tabs cannot be used for indentation)";
+        if (raw[i] == '\t') {
+            return " (tabs cannot be used for indentation: indent line " +
+                   std::to_string(mark.line + 1) + " with spaces instead of the tab at column " +
+                   std::to_string(i - start + 1) + ")";
+        }
     }
     return "";
 }
@@ -371,7 +412,7 @@ std::optional<params::value> read_yaml(std::string_view text, const std::string&
     } catch (const YAML::Exception& e) {
         source_pos pos{file, 0, 0};
         if (!e.mark.is_null() && e.mark.line >= 0) pos = {file, e.mark.line + 1, e.mark.column + 1};
-        out.error(pos, "", "YAML syntax: " + e.msg + syntax_hint(text, e.mark.line));
+        out.error(pos, "", "YAML syntax: " + e.msg + syntax_hint(text, e.mark));
         return std::nullopt;
     } catch (const std::exception& e) {
         out.error({file, 0, 0}, "", std::string("YAML syntax: ") + e.what());

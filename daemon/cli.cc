@@ -284,8 +284,22 @@ int run_cli(int argc, char** argv) try {
                                ->check(CLI::IsMember({"text", "json"}))
                                ->envname("WEIR_LOG_FORMAT")
                                ->capture_default_str();
-    run->add_flag("--once", run_opts.once,
-                  "Available-now: read every bounded input to its end, close all windows, exit");
+    auto* once_flag = run->add_flag(
+        "--once", run_opts.once,
+        "Available-now, as a data test: read every bounded input to its end, close all windows, "
+        "print a summary, exit by the outcomes (--fail-on); no HTTP server unless "
+        "--http-listen, no checkpoint unless --resume or --data-dir");
+    std::string fail_on_text = "fail";
+    run->add_option("--fail-on", fail_on_text,
+                    "With --once: exit 3 when a check failed (fail), also 2 when one warned and "
+                    "none failed (warn), or 0 whatever they found (never)")
+        ->check(CLI::IsMember({"never", "warn", "fail"}))
+        ->needs(once_flag)
+        ->capture_default_str();
+    run->add_flag("--resume", run_opts.resume,
+                  "With --once: read and write the checkpoints in the data dir (--data-dir, "
+                  "data_dir of weir.yaml, /var/lib/weir), as the daemon does")
+        ->needs(once_flag);
     run->add_option("--reset-checkpoint", run_opts.reset_checkpoints,
                     "Delete the checkpoint of PIPELINE/QUERY before starting (repeatable)")
         ->expected(1)
@@ -337,6 +351,7 @@ int run_cli(int argc, char** argv) try {
     }
     if (run->parsed()) {
         defer_sighup();
+        run_opts.fail_on = *parse_fail_on(fail_on_text);
         if (run_opts.paths.empty()) run_opts.paths = default_paths();
         // A flag beats its environment variable (CLI11 reads the variable only without the
         // flag); either beats the settings file.

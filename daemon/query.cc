@@ -157,6 +157,7 @@ void query::do_start() {
 }
 
 bool query::restore(std::string& error) {
+    if (env_.checkpoints == nullptr) return true;
     checkpoint::checkpoint_data data;
     const auto status = env_.checkpoints->load(pipeline_->name, plan_.name, data, error);
     const std::string file = env_.checkpoints->path(pipeline_->name, plan_.name);
@@ -433,6 +434,7 @@ prometheus::Gauge* query::group_gauge(check_entry& e, std::size_t node, const st
 
 void query::on_results(std::size_t index, std::span<const check_result> results) {
     counters_.results += results.size();
+    if (env_.summary) env_.summary->add(results);
     if (!env_.metrics) return;
     const std::string& node = plan_.chain->nodes[index].name;
     const time::timestamp_ns now = env_.clock();
@@ -834,6 +836,7 @@ void query::schedule_tick() {
 }
 
 void query::schedule_checkpoint() {
+    if (env_.checkpoints == nullptr) return;
     checkpoint_timer_.expires_after(env_.checkpoint_interval);
     checkpoint_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || !self->active() || self->stopping_ || self->finishing_) return;
@@ -861,7 +864,8 @@ void query::checkpoint(std::function<void(bool ok)> then) {
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         data->inputs.emplace_back(plan_.chain->inputs[i].name, inputs_[i]->position());
     }
-    if (!chain_) {
+    // Without checkpoints only the flush is left: no state to snapshot.
+    if (!chain_ || env_.checkpoints == nullptr) {
         write_checkpoint(std::move(data), std::move(then));
         return;
     }
@@ -917,7 +921,9 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
     auto written = [self = shared_from_this(), data, then](bool ok, double seconds,
                                                            const std::string& error) {
         self->checkpoint_write_failed_ = !ok && !error.empty();
-        if (ok) {
+        if (ok && self->env_.checkpoints == nullptr) {
+            self->checkpoint_error_.clear();
+        } else if (ok) {
             self->checkpoint_error_.clear();
             ++self->counters_.checkpoints;
             if (!self->node_metrics_.empty()) {
@@ -958,7 +964,8 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             std::string error;
             const auto started = std::chrono::steady_clock::now();
             if (pieces) data->sections = pieces->join();
-            const bool ok = self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name,
+            const bool ok = self->env_.checkpoints == nullptr ||
+                            self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name,
                                                           *data, error);
             // The state's bytes are freed here, not on a loop thread.
             data->sections = {};

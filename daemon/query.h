@@ -26,6 +26,7 @@
 #include "core/chain/node_chain.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/metrics.h"
+#include "daemon/once_summary.h"
 #include "daemon/status.h"
 
 namespace weir::daemon {
@@ -47,12 +48,15 @@ struct query_counters {
 
 struct query_environment {
     boost::asio::io_context* io = nullptr;
+    // Null: no checkpoint is read or written (--once without --resume); the query still
+    // flushes its outputs where it would write one.
     const checkpoint_store* checkpoints = nullptr;
     const connectors::connector_factories* factories = nullptr;
     connectors::wall_clock clock;
     // The pipeline's outputs by name, shared by its queries.
     std::map<std::string, std::shared_ptr<connectors::output>, std::less<>> outputs;
     bool once = false;
+    once_summary* summary = nullptr;  // --once: every result the query emits is added here
     std::chrono::milliseconds checkpoint_interval{10'000};
     daemon::metrics* metrics = nullptr;  // optional
     // Restarted after its plan changed (a reload). A checkpoint of another plan gives only its

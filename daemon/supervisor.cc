@@ -286,9 +286,24 @@ class supervisor {
         data_dir_ = !options_.data_dir.empty()         ? options_.data_dir
                     : settings_.data_dir.value.empty() ? std::string("/var/lib/weir")
                                                        : settings_.data_dir.value;
-        store_ = std::make_unique<checkpoint_store>(data_dir_);
         paths_ = paths;
 
+        // --once is a data test: the same results every run, as any user, beside an installed
+        // daemon. So it reads and writes no checkpoint unless asked.
+        const bool keep_checkpoints =
+            !options_.once || options_.resume || !options_.data_dir.empty();
+        if (!keep_checkpoints) {
+            if (!options_.reset_checkpoints.empty()) {
+                std::cerr << "weir: --reset-checkpoint: --once keeps no checkpoint unless "
+                             "--resume or --data-dir is given\n";
+                return exit_usage;
+            }
+            spdlog::info(
+                "--once: no checkpoint is read or written (--resume or --data-dir "
+                "keeps them)");
+            return run_queries(std::move(loaded));
+        }
+        store_ = std::make_unique<checkpoint_store>(data_dir_);
         std::string error;
         if (!store_->check_data_dir(error)) {
             std::cerr << "weir: data dir " << error
@@ -297,7 +312,12 @@ class supervisor {
             return exit_config;
         }
         if (const int rc = reset_checkpoints(loaded.config); rc != exit_ok) return rc;
+        return run_queries(std::move(loaded));
+    }
 
+  private:
+    int run_queries(config::load_result loaded) {
+        std::string error;
         auto gen = std::make_shared<generation>();
         gen->config = std::move(loaded.config);
         if (!build_outputs(*gen, error)) {
@@ -314,23 +334,29 @@ class supervisor {
             std::cerr << "weir: no pipelines to run\n";
             return exit_config;
         }
+        if (options_.once) declare_checks(*gen);
 
+        // --once starts the HTTP server only when the command line (or its environment
+        // variable) asks: the settings file is the installed daemon's, whose port it holds.
         const std::string listen = !options_.http_listen.empty() ? options_.http_listen
+                                   : options_.once               ? std::string()
                                    : settings_.http_listen.value.empty()
                                        ? std::string("127.0.0.1:9797")
                                        : settings_.http_listen.value;
-        try {
-            http_handlers handlers;
-            handlers.ready = [this] { return ready(); };
-            handlers.status_json = [this] { return to_json(status()); };
-            handlers.metrics_text = [this] { return metrics_->serialize(); };
-            http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
-        } catch (const std::exception& e) {
-            std::cerr << "weir: HTTP server on " << listen << ": " << e.what() << '\n';
-            return exit_failure;
+        if (!listen.empty()) {
+            try {
+                http_handlers handlers;
+                handlers.ready = [this] { return ready(); };
+                handlers.status_json = [this] { return to_json(status()); };
+                handlers.metrics_text = [this] { return metrics_->serialize(); };
+                http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
+            } catch (const std::exception& e) {
+                std::cerr << "weir: HTTP server on " << listen << ": " << e.what() << '\n';
+                return exit_failure;
+            }
+            spdlog::info("HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status)",
+                         listen.substr(0, listen.rfind(':')), http_->local_port());
         }
-        spdlog::info("HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status)",
-                     listen.substr(0, listen.rfind(':')), http_->local_port());
 
         // From here on SIGHUP is the signal_set's. Those that came while the configuration
         // was loading (defer_sighup) become one reload: the files may have changed since
@@ -356,6 +382,7 @@ class supervisor {
         for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
         io_.run();
         for (auto& t : pool) t.join();
+        if (options_.once && all_finished_) report_once();
         if (!loader_.finish()) {
             // A shutdown came during a reload's load, which cannot be interrupted. Rather than
             // delay the exit until it ends, the process ends here, without the destructors that
@@ -369,7 +396,31 @@ class supervisor {
         return exit_code_.load();
     }
 
-  private:
+    // Every check of the configuration, so that the summary names those that gave no result.
+    void declare_checks(const generation& gen) {
+        for (const auto& p : gen.config.pipelines) {
+            for (const auto& q : p.plan->queries) {
+                for (const auto& n : q.chain->nodes) {
+                    if (!n.engine) continue;
+                    for (const auto& c : n.engine->checks) {
+                        summary_.declare_check(p.name, n.name, c.name);
+                    }
+                }
+            }
+        }
+    }
+
+    // --once, every query finished: the summary on stderr (stdout may carry the results), and
+    // the exit code from the outcomes unless the run failed otherwise.
+    void report_once() {
+        std::cerr << summary_.text();
+        int expected = exit_ok;
+        if (exit_code_.compare_exchange_strong(expected, summary_.exit_code(options_.fail_on))) {
+            std::cerr << summary_.verdict(options_.fail_on);
+        }
+        std::cerr.flush();
+    }
+
     // --reset-checkpoint: each PIPELINE/QUERY must name a query of the configuration (a
     // mistyped or crafted name removes nothing); all are checked before any is removed. Says
     // what was removed.
@@ -468,6 +519,7 @@ class supervisor {
         env.clock = wall_now;
         env.outputs = slot.gen->outputs[slot.pipeline->name];
         env.once = options_.once;
+        if (options_.once) env.summary = &summary_;
         env.checkpoint_interval = settings_.checkpoint_interval.value.count() > 0
                                       ? settings_.checkpoint_interval.value
                                       : std::chrono::milliseconds(10'000);
@@ -535,6 +587,7 @@ class supervisor {
             if (!slot->finished) return;
         }
         spdlog::info("every input ended: stopping");
+        all_finished_ = true;
         shutdown(exit_ok);
     }
 
@@ -954,6 +1007,9 @@ class supervisor {
     }
 
     run_options options_;
+    // --once: what the checks found, for the summary and the exit code; queries add to it.
+    once_summary summary_;
+    bool all_finished_ = false;  // --once: every query finished (on strand_, then read after)
     // Shared with a reload's load, which may outlive the supervisor (config_load_thread).
     std::shared_ptr<const params::component_registry> registry_;
     unsigned threads_;

@@ -6,14 +6,25 @@
 #include <string>
 #include <vector>
 
+#include "daemon/once_summary.h"
+
 namespace weir::daemon {
 
 struct run_options {
     std::vector<std::string> paths;
-    std::string data_dir;     // "" = settings file, else /var/lib/weir
-    std::string http_listen;  // "" = settings file, else 127.0.0.1:9797
-    unsigned threads = 0;     // 0 = the number of cores
+    // --data-dir or WEIR_DATA_DIR; "" = the settings file's, else /var/lib/weir. With --once,
+    // checkpoints are kept only when this is given or `resume`.
+    std::string data_dir;
+    // --http-listen or WEIR_HTTP_LISTEN; "" = the settings file's, else 127.0.0.1:9797. With
+    // --once, the HTTP server starts only when this is given.
+    std::string http_listen;
+    unsigned threads = 0;  // 0 = the number of cores
     bool once = false;
+    // --once: read and write the checkpoints (in data_dir, the settings file's or the
+    // default), as the daemon does; without it, and without data_dir, --once keeps none.
+    bool resume = false;
+    // --once: which outcomes make the exit code non-zero (once_summary::exit_code).
+    daemon::fail_on fail_on = daemon::fail_on::fail;
     std::vector<std::string> reset_checkpoints;  // "pipeline/query"
 };
 

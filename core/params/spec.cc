@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -102,6 +103,21 @@ std::string expected(const param_spec& p) {
     return "a value";
 }
 
+// What to write instead of a YAML 1.1 boolean word (yes, no, on, off, y, n) or a capitalised
+// true/false, which weir reads as text (YAML 1.2): "" for any other text.
+std::string boolean_hint(std::string_view text) {
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower == "true" || lower == "false") return "; write " + lower + ", in lower case";
+    const char* meant = nullptr;
+    if (lower == "yes" || lower == "y" || lower == "on") meant = "true";
+    if (lower == "no" || lower == "n" || lower == "off") meant = "false";
+    if (meant == nullptr) return "";
+    return "; write " + std::string(meant) +
+           " (yes, no, on and off are words in YAML 1.2, which weir reads, not booleans)";
+}
+
 // The number as a user would write it: integral values without a fraction.
 std::string format_number(double d) {
     if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e15) {
@@ -179,7 +195,11 @@ void validator::scalar(const param_spec& p, const value& v, const std::string& p
             return range(p, *n, v, path);
         }
         case param_type::boolean:
-            if (!parse_boolean(t)) type_error(p, v, path);
+            if (!parse_boolean(t)) {
+                error(v.pos, path,
+                      "expected " + expected(p) + ", got " + v.display() +
+                          (v.secret ? std::string() : boolean_hint(t)));
+            }
             return;
         case param_type::duration: {
             auto d = parse_duration(t);

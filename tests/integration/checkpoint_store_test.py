@@ -155,7 +155,8 @@ class checkpoint_store_test(unittest.TestCase):
                                     follow=follow))
 
     def once(self, *extra, timeout=120):
-        return weir("run", "--once", "--data-dir", self.data, "--http-listen", "127.0.0.1:0",
+        return weir("run", "--once", "--fail-on", "never", "--data-dir", self.data,
+                    "--http-listen", "127.0.0.1:0",
                     *extra, self.settings, self.config, timeout=timeout)
 
     def first_run(self):
@@ -240,7 +241,8 @@ class checkpoint_store_test(unittest.TestCase):
         self.first_run()
         os.unlink(self.ckpt)
         os.mkfifo(self.ckpt)
-        rc, err = run_bounded(self, ["run", "--once", "--data-dir", self.data, "--http-listen",
+        rc, err = run_bounded(self, ["run", "--once", "--fail-on", "never", "--data-dir",
+                                     self.data, "--http-listen",
                                      "127.0.0.1:0", self.settings, self.config])
         self.assertEqual(rc, 1, err[-3000:])
         self.assertIn(self.ckpt + ": a checkpoint must be a regular file, this is a FIFO", err)
@@ -257,7 +259,8 @@ class checkpoint_store_test(unittest.TestCase):
         self.first_run()
         os.unlink(self.ckpt)
         os.symlink("/dev/zero", self.ckpt)
-        rc, err = run_bounded(self, ["run", "--once", "--data-dir", self.data, "--http-listen",
+        rc, err = run_bounded(self, ["run", "--once", "--fail-on", "never", "--data-dir",
+                                     self.data, "--http-listen",
                                      "127.0.0.1:0", self.settings, self.config])
         self.assertEqual(rc, 1, err[-3000:])
         self.assertIn(self.ckpt + ": a checkpoint must be a regular file, this is a symbolic "
@@ -272,7 +275,8 @@ class checkpoint_store_test(unittest.TestCase):
         # Sparse: 4 GiB and a byte, without the disk space.
         with open(self.ckpt, "r+b") as f:
             f.truncate((4 << 30) + 1)
-        rc, err = run_bounded(self, ["run", "--once", "--data-dir", self.data, "--http-listen",
+        rc, err = run_bounded(self, ["run", "--once", "--fail-on", "never", "--data-dir",
+                                     self.data, "--http-listen",
                                      "127.0.0.1:0", self.settings, self.config])
         self.assertEqual(rc, 1, err[-3000:])
         self.assertIn(f"{self.ckpt}: {(4 << 30) + 1} bytes, more than the largest checkpoint "
@@ -413,7 +417,8 @@ class checkpoint_store_test(unittest.TestCase):
     def test_a_read_only_data_dir_fails_once_only_after_every_query_wrote_its_results(self):
         sizes = self.three_queries()
         self.read_only_data_dir()
-        p = subprocess.run([WEIR, "run", "--once", "--data-dir", self.data, "--http-listen",
+        p = subprocess.run([WEIR, "run", "--once", "--fail-on", "never", "--data-dir", self.data,
+                            "--http-listen",
                             "127.0.0.1:0", self.settings, self.config], capture_output=True,
                            text=True, timeout=300, preexec_fn=without_file_privileges)
         # Every query wrote all its results, whichever finished first.

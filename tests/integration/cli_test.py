@@ -264,6 +264,41 @@ class cli_test(unittest.TestCase):
                                          f"expected a {sev} at {line}:{col}")
                     self.assertIn(message.split("\"")[0][:40], err)
 
+    def test_yaml_traps_say_what_to_write(self):
+        # The corpus entries of the common YAML traps, through `weir validate`: each diagnostic
+        # names the cause at its line and column and what to write instead.
+        want = {
+            "yaml_interpolation_in_flow_mapping.yaml": [
+                ':14:32: error: YAML syntax: end of map flow not found: inside {…} or […], the '
+                '"{" of an unquoted ${…} starts another mapping; quote the value: "${OUT}"'],
+            "yaml_interpolation_in_flow_list.yaml": [
+                ':9:30: error: YAML syntax: end of sequence flow not found: inside {…} or […], '
+                'the "{" of an unquoted ${…} starts another mapping; quote the value: '
+                '"orders-${REGION}"'],
+            "yaml_boolean_words.yaml": [
+                ':9:13: error: inputs.readings.follow: expected true or false, got "yes"; write '
+                'true (yes, no, on and off are words in YAML 1.2, which weir reads, not '
+                'booleans)',
+                ':13:15: error: nodes.quality.critical: expected true or false, got "off"; write '
+                'false (',
+                'expected true or false, got "True"; write true, in lower case'],
+            "yaml_tab_indentation.yaml": [
+                ':5:2: error: YAML syntax: end of map not found (tabs cannot be used for '
+                'indentation: indent line 5 with spaces instead of the tab at column 1)'],
+        }
+        for name, fragments in want.items():
+            path = source("tests", "configs", "invalid", name)
+            with self.subTest(file=name):
+                rc, _, err = weir("validate", path, env=corpus_env(path))
+                self.assertEqual(rc, EXIT_CONFIG, err)
+                for fragment in fragments:
+                    self.assertIn(fragment, err)
+        # The same text stops `weir run` before anything starts.
+        path = source("tests", "configs", "invalid", "yaml_interpolation_in_flow_mapping.yaml")
+        rc, _, err = weir("run", "--once", path, env=corpus_env(path))
+        self.assertEqual(rc, EXIT_CONFIG, err)
+        self.assertIn('quote the value: "${OUT}"', err)
+
     def test_invalid_json_report_lists_every_problem(self):
         multi = [p for p in sorted(glob.glob(source("tests", "configs", "invalid", "*.yaml")))
                  if sum(1 for e in expectations(p) if e[2] == "error") >= 3]

@@ -82,7 +82,8 @@ class kafka_input_test(unittest.TestCase):
         out = self.path("file_results.jsonl")
         pipeline = write(self.path("file.yaml"), PIPELINE.format(
             input=f"    type: file\n    path: {data}", results=out))
-        rc, _, err = weir("run", "--once", "--data-dir", self.path("file_data"),
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          self.path("file_data"),
                           "--http-listen", "127.0.0.1:0", pipeline, timeout=120)
         self.assertEqual(rc, 0, err)
         return results(out)
@@ -98,7 +99,8 @@ class kafka_input_test(unittest.TestCase):
             self.assertEqual(len({p for p, _, _ in cluster.consume("events")}), 6)
             out = self.path("kafka_results.jsonl")
             pipeline = self.kafka_pipeline("kafka.yaml", "once", out)
-            rc, _, err = weir("run", "--once", "--data-dir", self.path("data"),
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                              self.path("data"),
                               "--http-listen", "127.0.0.1:0", pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
@@ -164,7 +166,8 @@ class kafka_input_test(unittest.TestCase):
                 self.assertNotIn("different plan", text)
             self.assertGreater(resumed, 10, "restarts resume from their checkpoints")
             # The rest, to the end, closing every window.
-            rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data, settings,
+                              pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
             self.assertIn("resumed from", err)
@@ -217,7 +220,8 @@ class kafka_input_test(unittest.TestCase):
             finally:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=60)
-            rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data, settings,
+                              pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
             by_id = self.by_id(result_lines(out))
@@ -265,7 +269,7 @@ class kafka_input_test(unittest.TestCase):
                 # (--once), emits what it saw and leaves; events keep coming meanwhile.
                 b_log = self.path("b.log")
                 with open(b_log, "w") as err:
-                    b = subprocess.Popen([WEIR, "run", "--once", "--data-dir",
+                    b = subprocess.Popen([WEIR, "run", "--once", "--fail-on", "never", "--data-dir",
                                           self.path("b-data"), settings, b_pipeline],
                                          env=env, stdout=subprocess.DEVNULL, stderr=err)
                 for chunk in chunks[15:]:
@@ -303,7 +307,8 @@ class kafka_input_test(unittest.TestCase):
                 a.send_signal(signal.SIGTERM)
                 a.wait(timeout=60)
             # A closes its windows.
-            rc, _, err = weir("run", "--once", "--data-dir", self.path("a-data"), settings,
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                              self.path("a-data"), settings,
                               a_pipeline, env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
             self.assertIn("finished: 0 records", err)
@@ -348,7 +353,8 @@ class kafka_input_test(unittest.TestCase):
             finally:
                 p.send_signal(signal.SIGKILL)
                 p.wait(timeout=30)
-            rc, _, err = weir("run", "--once", "--data-dir", data, settings, pipeline,
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data, settings,
+                              pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
             self.assertIn("resumed from", err)
@@ -409,7 +415,8 @@ class kafka_input_test(unittest.TestCase):
                      "\n    key_field: kafka_key")
             pipeline = write(self.path("keyed.yaml"), PIPELINE.format(input=kafka, results=out)
                              .replace("group_by: [key]", "group_by: [kafka_key]"))
-            rc, _, err = weir("run", "--once", "--data-dir", self.path("data"),
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                              self.path("data"),
                               "--http-listen", "127.0.0.1:0", pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)
@@ -433,7 +440,8 @@ class kafka_output_test(unittest.TestCase):
             pipeline = write(os.path.join(tmp, "both.yaml"), to_kafka_topic(
                 PIPELINE.format(input=f"    type: file\n    path: {data}", results=out),
                 "[results, topic]"))
-            rc, _, err = weir("run", "--once", "--data-dir", os.path.join(tmp, "data"),
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                              os.path.join(tmp, "data"),
                               "--http-listen", "127.0.0.1:0", pipeline,
                               env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
             self.assertEqual(rc, 0, err)

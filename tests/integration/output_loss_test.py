@@ -177,7 +177,7 @@ outputs:
         with open(self.data, "wb") as f:
             f.writelines(lines[:-1])
         self.fill()
-        w, base = self.start("--once")
+        w, base = self.start("--once", "--fail-on", "never")
         wait_for(lambda: query_status(base)["results"] >= GROUPS * CHECKS, 300,
                  "the window close (status `results`)")
         wait_for(lambda: w.log_text().count("checkpoint skipped") >= 3, 120,
@@ -303,7 +303,8 @@ nodes:
 outputs:
   results: {{type: file, path: "{results}"}}
 """)
-        p = subprocess.run([WEIR, "run", "--once", "--http-listen", "127.0.0.1:0", "--data-dir",
+        p = subprocess.run([WEIR, "run", "--once", "--fail-on", "never", "--http-listen",
+                            "127.0.0.1:0", "--data-dir",
                             os.path.join(tmp.name, "data"), path],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)

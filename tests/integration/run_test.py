@@ -144,7 +144,7 @@ class run_test(unittest.TestCase):
         return path
 
     def run_once(self, *extra):
-        rc, out, err = weir("run", "--once", "--data-dir", self.data,
+        rc, out, err = weir("run", "--once", "--fail-on", "never", "--data-dir", self.data,
                             os.path.join(self.dir, "weir.yaml"),
                             os.path.join(self.dir, "exact.yaml"), *extra, timeout=120)
         self.assertEqual(rc, 0, err[-3000:])
@@ -240,7 +240,8 @@ class run_test(unittest.TestCase):
         with open(os.path.join(uninterrupted_dir, "exact.yaml"), "w") as f:
             f.write(pipeline(os.path.join(uninterrupted_dir, "records.jsonl"), clean,
                              count=60000, rate=20000))
-        rc, _, err = weir("run", "--once", "--data-dir", os.path.join(uninterrupted_dir, "d"),
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          os.path.join(uninterrupted_dir, "d"),
                           os.path.join(self.dir, "weir.yaml"),
                           os.path.join(uninterrupted_dir, "exact.yaml"), timeout=120)
         self.assertEqual(rc, 0, err[-2000:])
@@ -442,7 +443,8 @@ class file_run_test(unittest.TestCase):
         self.tmp.cleanup()
 
     def once(self, data_dir, config=None):
-        rc, _, err = weir("run", "--once", "--data-dir", data_dir, self.settings,
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data_dir,
+                          self.settings,
                           config or self.config, timeout=300)
         self.assertEqual(rc, 0, err[-3000:])
 
@@ -563,7 +565,7 @@ outputs:
                             .replace("    outputs: [results]",
                                      "    outputs: [results]\n"
                                      f"    on_error: {{action: {action}, max_errors: 5, per: 1m}}"))
-                rc, _, err = weir("run", "--once", "--data-dir",
+                rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                                   os.path.join(self.dir, action), self.settings, self.config,
                                   timeout=60)
                 self.assertEqual(rc, want_rc, err[-2000:])
@@ -683,7 +685,8 @@ nodes:
 outputs:
   results: {{type: file, path: {self.results}}}
 """)
-        rc, _, err = weir("run", "--once", "--data-dir", os.path.join(self.dir, "d"),
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          os.path.join(self.dir, "d"),
                           self.settings, config, timeout=300)
         self.assertEqual(rc, 0, err[-2000:])
         self.assertIn("hit the memory cap", err)
@@ -726,12 +729,14 @@ outputs:
             byte = f.read(1)
             f.seek(30)
             f.write(bytes([byte[0] ^ 0xFF]))
-        rc, _, err = weir("run", "--once", "--data-dir", data_dir, self.settings, self.config,
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data_dir,
+                          self.settings, self.config,
                           timeout=60)
         self.assertEqual(rc, 1, err)
         self.assertIn(ckpt, err)
         self.assertIn("--reset-checkpoint files/quality", err)
-        rc, _, err = weir("run", "--once", "--data-dir", data_dir, "--reset-checkpoint",
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data_dir,
+                          "--reset-checkpoint",
                           "files/quality", self.settings, self.config, timeout=60)
         self.assertEqual(rc, 0, err)
 

@@ -46,7 +46,8 @@ class checkpoint_format_1_test(unittest.TestCase):
             self.assertEqual([s["name"] for s in inspected["sections"]], ["engine/quality"])
 
             after = os.path.join(tmp, "after.jsonl")
-            rc, _, err = weir("run", "--once", "--data-dir", data, "--http-listen",
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data,
+                              "--http-listen",
                               "127.0.0.1:0", settings, pipeline, env={"RESULTS": after},
                               timeout=120)
             self.assertEqual(rc, 0, err)
@@ -54,7 +55,8 @@ class checkpoint_format_1_test(unittest.TestCase):
             self.assertNotIn("different plan", err)
 
             whole = os.path.join(tmp, "whole.jsonl")
-            rc, _, err = weir("run", "--once", "--data-dir", os.path.join(tmp, "fresh"),
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                              os.path.join(tmp, "fresh"),
                               "--http-listen", "127.0.0.1:0", settings, pipeline,
                               env={"RESULTS": whole}, timeout=120)
             self.assertEqual(rc, 0, err)

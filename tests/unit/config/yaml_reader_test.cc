@@ -124,7 +124,58 @@ TEST(yaml_reader, tabs_get_a_hint) {
     ASSERT_EQ(p.lines().size(), 1u);
     EXPECT_EQ(p.lines()[0],
               "p.yaml:2:3: error: YAML syntax: illegal map value (tabs cannot be used for "
-              "indentation)");
+              "indentation: indent line 2 with spaces instead of the tab at column 1)");
+
+    // After spaces, and on a line of nothing but blanks.
+    auto q = read("a:\n  b: 1\n  \tc: 2\n");
+    ASSERT_EQ(q.lines().size(), 1u);
+    EXPECT_NE(q.lines()[0].find("indent line 3 with spaces instead of the tab at column 3"),
+              std::string::npos)
+        << q.lines()[0];
+    auto r = read("a:\n  b: 1\n\t\n  c: 2\n");
+    ASSERT_EQ(r.lines().size(), 1u);
+    EXPECT_NE(r.lines()[0].find("indent line 3 with spaces instead of the tab at column 1"),
+              std::string::npos)
+        << r.lines()[0];
+}
+
+// YAML reads the "{" of an unquoted ${VAR} inside a flow collection as another mapping;
+// yaml-cpp then reports the collection unclosed, at that "{". The hint names the cause and
+// the quoted value to write.
+TEST(yaml_reader, unquoted_interpolation_in_a_flow_collection_gets_a_hint) {
+    auto p = read("inputs:\n  r: {type: file, path: ${OUT}}\n");
+    EXPECT_FALSE(p.doc);
+    EXPECT_EQ(p.lines(),
+              std::vector<std::string>{
+                  "p.yaml:2:26: error: YAML syntax: end of map flow not found: inside {…} or "
+                  "[…], the \"{\" of an unquoted ${…} starts another mapping; quote the value: "
+                  "\"${OUT}\""});
+
+    // Inside a longer scalar, with a default, in a list, over several lines, as a key.
+    const std::pair<std::string_view, std::string_view> cases[] = {
+        {"r: {path: /data/${DIR}/in.jsonl, follow: true}\n", "\"/data/${DIR}/in.jsonl\""},
+        {"r: {path: ${OUT:-/tmp/out}}  # a comment\n", "\"${OUT:-/tmp/out}\""},
+        {"r: {topics: [a, ${TOPIC}]}\n", "\"${TOPIC}\""},
+        {"r: {\n  a: b,\n  c: ${X} ,\n}\n", "\"${X}\""},
+        {"r: {${KEY}: 1}\n", "\"${KEY}\""},
+    };
+    for (const auto& [text, quoted] : cases) {
+        auto q = read(text);
+        EXPECT_FALSE(q.doc) << text;
+        ASSERT_EQ(q.lines().size(), 1u) << text;
+        EXPECT_NE(q.lines()[0].find("the \"{\" of an unquoted ${…} starts another mapping; "
+                                    "quote the value: " +
+                                    std::string(quoted)),
+                  std::string::npos)
+            << q.lines()[0];
+    }
+
+    // Quoted, or in block style, it is an ordinary value.
+    auto ok = read("a: {path: \"${OUT}\"}\nb:\n  path: ${OUT}\n", fake_env({{"OUT", "/o"}}));
+    ASSERT_TRUE(ok.doc);
+    EXPECT_EQ(ok.lines(), std::vector<std::string>{});
+    EXPECT_EQ(ok.doc->find("a")->find("path")->text, "/o");
+    EXPECT_EQ(ok.doc->find("b")->find("path")->text, "/o");
 }
 
 TEST(yaml_reader, quoted_and_plain_scalars) {

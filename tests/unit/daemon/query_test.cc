@@ -164,12 +164,16 @@ class query_test : public ::testing::Test {
     void TearDown() override { fs::remove_all(dir_); }
 
     // Runs the query with --once until it finishes or fails; returns the failure ("" if none).
-    std::string run(bool once = true) {
+    // `keep_checkpoints` false: as --once without --resume, no checkpoint store; results go to
+    // `summary` too when given.
+    std::string run(bool once = true, bool keep_checkpoints = true,
+                    once_summary* summary = nullptr) {
         asio::io_context io;
         output_ = std::make_shared<capture_output>(state_);
         query_environment env;
         env.io = &io;
-        env.checkpoints = store_.get();
+        env.checkpoints = keep_checkpoints ? store_.get() : nullptr;
+        env.summary = summary;
         env.factories = &factories_;
         env.clock = [] { return k_now; };
         env.outputs["out"] = output_;
@@ -268,6 +272,31 @@ TEST_F(query_test, a_final_checkpoint_that_cannot_be_written_still_finishes_the_
     EXPECT_TRUE(finished_);
     EXPECT_NE(checkpoint_error_.find("cannot remove"), std::string::npos) << checkpoint_error_;
     EXPECT_EQ(output_->results.size(), 6u) << "every window's results";
+}
+
+// --once without a checkpoint store: nothing is read or written, inputs hear of no position
+// (a Kafka input commits nothing), and a second run gives the same results again.
+TEST_F(query_test, without_a_checkpoint_store_every_run_starts_afresh) {
+    for (int i = 0; i < 30; ++i) state_.script.emplace_back("", record(100 + i, 2));
+    once_summary summary;
+    ASSERT_EQ(run(true, false, &summary), "");
+    EXPECT_TRUE(finished_);
+    EXPECT_EQ(checkpoint_error_, "");
+    const auto first = output_->results;
+    EXPECT_EQ(first.size(), 6u);
+    EXPECT_TRUE(state_.committed.empty());
+    EXPECT_FALSE(fs::exists(dir_)) << "no checkpoint written";
+    EXPECT_EQ(summary.windows(), 3u);
+    EXPECT_EQ(summary.count(outcome::pass) + summary.count(outcome::warn) +
+                  summary.count(outcome::fail) + summary.count(outcome::no_data),
+              6u);
+
+    state_.delivered = 0;
+    finished_ = false;
+    ASSERT_EQ(run(true, false), "");
+    EXPECT_TRUE(finished_);
+    EXPECT_EQ(output_->results, first);
+    EXPECT_FALSE(fs::exists(dir_));
 }
 
 // A checkpoint of another plan (the window changed while weir was stopped): the input resumes

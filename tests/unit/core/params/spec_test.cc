@@ -195,11 +195,41 @@ TEST(validate, integer_number_boolean_types) {
     EXPECT_EQ(problems(s, v, "n"),
               (lines{"t.yaml:1:10: error: n.count: expected an integer, got \"12.5\"",
                      "t.yaml:2:10: error: n.ratio: expected a number, got \"abc\"",
-                     "t.yaml:3:10: error: n.follow: expected true or false, got \"yes\""}));
+                     "t.yaml:3:10: error: n.follow: expected true or false, got \"yes\"; write "
+                     "true (yes, no, on and off are words in YAML 1.2, which weir reads, not "
+                     "booleans)"}));
     value ok = mapping(
         1,
         {{"count", scalar("-3", 1)}, {"ratio", scalar("1e-3", 2)}, {"follow", scalar("false", 3)}});
     EXPECT_EQ(problems(s, ok), lines{});
+}
+
+// YAML 1.1's boolean words and capitalised spellings: the message says what to write.
+TEST(validate, boolean_words_say_what_to_write) {
+    object_spec s;
+    s.params.push_back(param("follow", param_type::boolean));
+    const std::pair<std::string_view, std::string_view> cases[] = {
+        {"yes", "; write true (yes, no, on and off are words"},
+        {"On", "; write true (yes, no"},
+        {"Y", "; write true (yes, no"},
+        {"no", "; write false (yes, no"},
+        {"OFF", "; write false (yes, no"},
+        {"True", "; write true, in lower case"},
+        {"FALSE", "; write false, in lower case"},
+    };
+    for (const auto& [written, hint] : cases) {
+        value v = mapping(1, {{"follow", scalar(std::string(written), 2)}});
+        const auto got = problems(s, v, "n");
+        ASSERT_EQ(got.size(), 1u) << written;
+        EXPECT_NE(got[0].find("n.follow: expected true or false, got \"" + std::string(written) +
+                              "\"" + std::string(hint)),
+                  std::string::npos)
+            << got[0];
+    }
+    // Anything else gets no guess.
+    value other = mapping(1, {{"follow", scalar("maybe", 2)}});
+    EXPECT_EQ(problems(s, other, "n"),
+              lines{"t.yaml:2:10: error: n.follow: expected true or false, got \"maybe\""});
 }
 
 TEST(validate, quoted_numbers_are_accepted_and_any_scalar_is_a_string) {

@@ -1,0 +1,156 @@
+// The summary and exit code of `weir run --once`; see once_summary.h.
+#include "daemon/once_summary.h"
+
+#include <fmt/core.h>
+
+#include "daemon/exit_codes.h"
+
+namespace weir::daemon {
+
+namespace {
+
+std::string group_text(const group_key& group) {
+    std::string out;
+    for (const auto& [field, value] : group) {
+        if (!out.empty()) out += ", ";
+        out += field;
+        out += '=';
+        out += to_string(value);
+    }
+    return out;
+}
+
+std::string counted(std::uint64_t n, std::string_view one, std::string_view many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::optional<fail_on> parse_fail_on(std::string_view text) {
+    if (text == "never") return fail_on::never;
+    if (text == "warn") return fail_on::warn;
+    if (text == "fail") return fail_on::fail;
+    return std::nullopt;
+}
+
+void once_summary::declare_check(const std::string& pipeline, const std::string& node,
+                                 const std::string& check) {
+    std::lock_guard lock(mutex_);
+    declared_.emplace(pipeline, node, check);
+}
+
+void once_summary::add(std::span<const check_result> results) {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : results) {
+        ++counts_[static_cast<std::size_t>(r.outcome)];
+        reported_.emplace(r.pipeline, r.node, r.check);
+        windows_[{r.pipeline, r.node}].emplace(r.window_start, r.window_end);
+        if (r.outcome != outcome::fail && r.outcome != outcome::warn) continue;
+        listed_result l;
+        l.check = {r.pipeline, r.node, r.check};
+        l.window_start = r.window_start;
+        l.window_end = r.window_end;
+        l.group = group_text(r.group);
+        l.outcome = r.outcome;
+        // Cheap to rule out before the strings are built: the list is full of earlier ones.
+        if (listed_.size() == k_listed && !(l < *listed_.rbegin())) continue;
+        l.value = to_string(r.value);
+        l.assessment = r.outcome == outcome::fail ? "must_be \"" + r.must_be + "\""
+                                                  : "should_be \"" + r.should_be + "\"";
+        listed_.insert(std::move(l));
+        if (listed_.size() > k_listed) listed_.erase(std::prev(listed_.end()));
+    }
+}
+
+std::uint64_t once_summary::count(outcome o) const {
+    std::lock_guard lock(mutex_);
+    return counts_[static_cast<std::size_t>(o)];
+}
+
+std::size_t once_summary::windows() const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& [node, windows] : windows_) n += windows.size();
+    return n;
+}
+
+int once_summary::exit_code(fail_on policy) const {
+    const std::uint64_t fails = count(outcome::fail);
+    const std::uint64_t warns = count(outcome::warn);
+    switch (policy) {
+        case fail_on::never:
+            return exit_ok;
+        case fail_on::warn:
+            if (fails > 0) return exit_checks_fail;
+            return warns > 0 ? exit_checks_warn : exit_ok;
+        case fail_on::fail:
+            return fails > 0 ? exit_checks_fail : exit_ok;
+    }
+    return exit_ok;
+}
+
+std::string once_summary::text() const {
+    const std::size_t window_count = windows();
+    std::lock_guard lock(mutex_);
+    std::set<check_key> checks = declared_;
+    checks.insert(reported_.begin(), reported_.end());
+    const std::uint64_t pass = counts_[static_cast<std::size_t>(outcome::pass)];
+    const std::uint64_t warn = counts_[static_cast<std::size_t>(outcome::warn)];
+    const std::uint64_t fail = counts_[static_cast<std::size_t>(outcome::fail)];
+    const std::uint64_t no_data = counts_[static_cast<std::size_t>(outcome::no_data)];
+
+    std::string out = fmt::format(
+        "weir: --once: {}, {}, {}: {} pass, {} warn, {} fail, {} no_data\n",
+        counted(checks.size(), "check", "checks"), counted(window_count, "window", "windows"),
+        counted(pass + warn + fail + no_data, "result", "results"), pass, warn, fail, no_data);
+    for (const auto& l : listed_) {
+        const auto& [pipeline, node, check] = l.check;
+        out +=
+            fmt::format("weir: {} {}/{}/{} window [{}, {}){}: value {}, {}\n", to_string(l.outcome),
+                        pipeline, node, check, time::format_rfc3339_ms(l.window_start),
+                        time::format_rfc3339_ms(l.window_end),
+                        l.group.empty() ? "" : " group " + l.group, l.value, l.assessment);
+    }
+    if (const std::uint64_t more = warn + fail - listed_.size(); more > 0) {
+        out += fmt::format("weir: … and {} more warn or fail results\n", more);
+    }
+    for (const auto& c : declared_) {
+        if (reported_.contains(c)) continue;
+        const auto& [pipeline, node, check] = c;
+        out += fmt::format(
+            "weir: no result from {}/{}/{}: no window closed (no records, or the emit setting "
+            "left them out)\n",
+            pipeline, node, check);
+    }
+    return out;
+}
+
+std::string once_summary::verdict(fail_on policy) const {
+    const int code = exit_code(policy);
+    const std::uint64_t warn = count(outcome::warn);
+    const std::uint64_t fail = count(outcome::fail);
+    std::string out;
+    switch (policy) {
+        case fail_on::never:
+            out += "weir: exit 0 (--fail-on never)\n";
+            break;
+        case fail_on::warn:
+        case fail_on::fail:
+            if (code == exit_checks_fail) {
+                out += fmt::format("weir: exit {}: {} (--fail-on {})\n", code,
+                                   counted(fail, "fail result", "fail results"),
+                                   policy == fail_on::warn ? "warn" : "fail");
+            } else if (code == exit_checks_warn) {
+                out += fmt::format("weir: exit {}: {} (--fail-on warn)\n", code,
+                                   counted(warn, "warn result", "warn results"));
+            } else {
+                out += fmt::format("weir: exit 0: no {} result (--fail-on {})\n",
+                                   policy == fail_on::warn ? "warn or fail" : "fail",
+                                   policy == fail_on::warn ? "warn" : "fail");
+            }
+            break;
+    }
+    return out;
+}
+
+}  // namespace weir::daemon
