@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "tests/unit/config/builtin_registry.h"
 
@@ -302,6 +303,72 @@ TEST(test_file, yaml_syntax_errors_and_missing_files_are_diagnostics) {
     diagnostics d3;
     EXPECT_FALSE(load_test_file("/nonexistent/x_test.yaml", no_env(), d3));
     EXPECT_THAT(listing(d3), HasSubstr("/nonexistent/x_test.yaml: error: no such file"));
+}
+
+TEST(test_file, mutated_example_tests_give_diagnostics_never_a_crash) {
+    // The shipped test files with bytes flipped, inserted or cut, and lines dropped: reading and
+    // checking them never throws, and every diagnostic points into the text (or at 0:0).
+    std::vector<std::string> texts;
+    for (const auto& e :
+         fs::recursive_directory_iterator(fs::path(WEIR_SOURCE_DIR) / "examples" / "tests")) {
+        if (!e.path().stem().string().ends_with("_test")) continue;
+        std::ifstream in(e.path());
+        texts.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    ASSERT_GE(texts.size(), 1u);
+    // Named as if beside the originals, so that their `file:` records are found.
+    const std::string name = WEIR_SOURCE_DIR "/examples/tests/m_test.yaml";
+    const auto quickstart =
+        config::load({WEIR_SOURCE_DIR "/examples/quickstart.yaml"}, registry(), no_env());
+    ASSERT_FALSE(quickstart.diags.has_errors()) << listing(quickstart.diags);
+    const config_set& config = quickstart.config;
+    for (const auto& text : texts) {
+        diagnostics d;
+        auto t = load_test_text(text, name, no_env(), d);
+        ASSERT_TRUE(t) << listing(d);
+        check_test_file(*t, config, d);
+        EXPECT_TRUE(d.empty()) << listing(d);
+    }
+    std::mt19937_64 rng(18);
+    int rejected = 0;
+    for (int round = 0; round < 500; ++round) {
+        std::string text = texts[rng() % texts.size()];
+        for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k) {
+            const std::size_t at = rng() % text.size();
+            switch (rng() % 4) {
+                case 0:
+                    text[at] = static_cast<char>(rng() % 256);
+                    break;
+                case 1:
+                    text.insert(at, 1, "{}[]:,-'\"&*!|>%@`#\t \n"[rng() % 20]);
+                    break;
+                case 2:
+                    text.resize(at);
+                    break;
+                default: {
+                    const std::size_t b = text.rfind('\n', at);
+                    const std::size_t e = text.find('\n', at);
+                    if (b != std::string::npos && e != std::string::npos) text.erase(b, e - b);
+                }
+            }
+            if (text.empty()) text = "x";
+        }
+        const auto lines = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+        diagnostics d;
+        std::optional<test_file> t;
+        ASSERT_NO_THROW(t = load_test_text(text, name, no_env(), d)) << text;
+        if (t) {
+            ASSERT_NO_THROW(check_test_file(*t, config, d)) << text;
+        }
+        if (d.has_errors()) ++rejected;
+        for (const auto& x : d.sorted()) {
+            EXPECT_FALSE(x.message.empty()) << format(x);
+            if (x.pos.file == name) {
+                EXPECT_LE(x.pos.line, lines + 1) << format(x);
+            }
+        }
+    }
+    EXPECT_GT(rejected, 250);  // most mutations break something, and all are survived
 }
 
 }  // namespace
