@@ -414,8 +414,11 @@ int run_tests(const test_options& options, const params::component_registry& reg
         for (const auto& d : diags.sorted()) err << format(d) << '\n';
         if (!tests || diags.has_errors()) {
             ++invalid;
-            err << fmt::format("weir: {}: invalid test file, its cases did not run: {}\n", file,
-                               plural(diags.error_count(), "error"));
+            const bool pipelines_invalid = pipelines.diags.has_errors();
+            err << fmt::format(
+                "weir: {}: {}, its cases did not run: {}\n", file,
+                pipelines_invalid ? "a pipeline it names is invalid" : "invalid test file",
+                plural(diags.error_count(), "error"));
             continue;
         }
         bool header = false;

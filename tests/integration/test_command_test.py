@@ -295,6 +295,8 @@ class WeirTest(unittest.TestCase):
         rc, out, err = self.run_tests("broken_test.yaml")
         self.assertEqual(rc, EXIT_CONFIG, out + err)
         self.assertRegex(err, r"broken\.yaml:21:\d+: error: nodes\.order_quality\.checks\[0\]")
+        self.assertIn("weir: broken_test.yaml: a pipeline it names is invalid, its cases did not "
+                      "run", err)
         # The pipeline's ${BROKERS} comes from the test file's env: without it, the pipeline is
         # invalid.
         self.write("noenv_test.yaml", "pipelines: shop.yaml\ntests:\n"
