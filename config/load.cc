@@ -57,7 +57,8 @@ struct source_file {
     bool settings = false;
 };
 
-// Paths to files: directories give their *.yaml / *.yml files, sorted, not recursively.
+// Paths to files: directories give their *.yaml / *.yml files, sorted, not recursively, but
+// not the pipeline tests among them (*_test.yaml).
 // Each file is taken once, however often it is named.
 std::vector<source_file> expand(const std::vector<std::string>& paths, diagnostics& out) {
     std::vector<source_file> files;
@@ -87,6 +88,8 @@ std::vector<source_file> expand(const std::vector<std::string>& paths, diagnosti
         for (; !ec && it != end; it.increment(ec)) {
             const fs::path& p = it->path();
             if (!has_yaml_extension(p) || p.filename().string().starts_with(".")) continue;
+            // Pipeline tests (`weir test`) live beside the pipelines they test.
+            if (p.stem().string().ends_with("_test")) continue;
             std::error_code dir_ec;
             if (it->is_directory(dir_ec)) continue;
             found.push_back(p);

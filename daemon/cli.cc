@@ -1,4 +1,4 @@
-// The `weir` command line (CLI11): validate, graph, schema, version, and run.
+// The `weir` command line (CLI11): validate, graph, schema, version, test, and run.
 #include "daemon/cli.h"
 
 #include <fmt/core.h>
@@ -21,6 +21,7 @@
 #include "daemon/logging.h"
 #include "daemon/status_client.h"
 #include "daemon/supervisor.h"
+#include "daemon/test_runner.h"
 
 namespace weir::daemon {
 
@@ -305,6 +306,14 @@ int run_cli(int argc, char** argv) try {
         ->expected(1)
         ->allow_extra_args(false);
 
+    test_options test_opts;
+    auto* test = app.add_subcommand(
+        "test", "Run pipeline unit tests (*_test.yaml): records in, expected results out");
+    test->add_option("paths", test_opts.paths,
+                     "Test files, or directories searched for *_test.yaml (default: .)");
+    test->add_option("--filter", test_opts.filter, "Run only the cases whose name contains this");
+    test->add_flag("-v,--verbose", test_opts.verbose, "Print every result of every case");
+
     std::string status_url = "http://127.0.0.1:9797";
     auto* status = app.add_subcommand("status", "Show the queries of a running weir");
     status->add_option("--url", status_url, "The daemon's HTTP address")
@@ -366,6 +375,9 @@ int run_cli(int argc, char** argv) try {
         record_problem_log().flush_suppressed();
         spdlog::default_logger()->flush();
         return rc;
+    }
+    if (test->parsed()) {
+        return run_tests(test_opts, registry(), secret_tracking_env(), std::cout, std::cerr);
     }
     if (inspect->parsed()) return inspect_checkpoint(checkpoint_file);
     if (status->parsed()) return print_status(status_url, std::cout, std::cerr);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/load.h"
+#include "config/test_file.h"
 #include "connectors/register.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
@@ -246,7 +247,8 @@ TEST_F(docs, names_every_setting_and_pipeline_section) {
 }
 
 // Every ```yaml block is a complete file: a pipeline (it has `nodes:`) that loads without errors
-// or warnings, or else a weir.yaml settings file that does.
+// or warnings, a test file (it starts with `pipelines:`) whose names the pipeline example before
+// it has, or else a weir.yaml settings file that loads without errors or warnings.
 TEST_F(docs, yaml_examples_validate) {
     // The variables the examples read without a default.
     const env_lookup env = [](const std::string& name) -> std::optional<std::string> {
@@ -272,9 +274,24 @@ TEST_F(docs, yaml_examples_validate) {
     ASSERT_NE(::mkdtemp(dir_template), nullptr);
     const fs::path dir = dir_template;
     std::size_t pipelines = 0;
+    std::string last_pipeline;
     for (const auto& e : examples) {
         const bool pipeline =
             e.text.starts_with("nodes:") || e.text.find("\nnodes:") != std::string::npos;
+        if (e.text.starts_with("pipelines:")) {
+            // A test file (`weir test`): it tests the pipeline example just before it.
+            diagnostics d;
+            auto tests = load_test_text(e.text, (dir / "example_test.yaml").string(), env, d);
+            const load_result tested = load_text(last_pipeline, "orders.yaml", registry(), env);
+            if (tests) check_test_file(*tests, tested.config, d);
+            std::string problems;
+            for (const auto& x : d.sorted()) problems += "\n  " + format(x);
+            EXPECT_TRUE(tests && problems.empty())
+                << "docs/pipelines.md: the test file example at line " << e.line
+                << " does not validate:" << problems;
+            continue;
+        }
+        if (pipeline) last_pipeline = e.text;
         load_result r;
         if (pipeline) {
             ++pipelines;

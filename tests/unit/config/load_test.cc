@@ -143,13 +143,16 @@ TEST(load, a_second_settings_file_is_an_error) {
     EXPECT_EQ(r.config.settings.data_dir.value, "/a");
 }
 
-TEST(load, directories_are_read_in_name_order_and_not_recursively) {
+TEST(load, directories_are_read_in_name_order_and_not_recursively_without_tests) {
     temp_dir dir;
     dir.write("pipelines/b.yml", pipeline_text("pipeline: zeta\n"));
     dir.write("pipelines/a.yaml", pipeline_text());
     dir.write("pipelines/c.json", "{not: yaml");
     dir.write("pipelines/.hidden.yaml", "broken: [");
     dir.write("pipelines/sub/d.yaml", "broken: [");
+    // Pipeline tests beside the pipelines are `weir test`'s, not pipelines.
+    dir.write("pipelines/a_test.yaml", "pipelines: a.yaml\ntests: []\n");
+    dir.write("pipelines/b_test.yml", "pipelines: b.yml\ntests: []\n");
     fs::create_directories(dir / "pipelines/e.yaml");  // a directory with a YAML name
     const auto r = load({dir / "pipelines"}, registry(), no_env());
     EXPECT_TRUE(r.diags.empty()) << all_text(r.diags);
@@ -685,6 +688,8 @@ TEST(load_text, mutated_examples_give_diagnostics_never_a_crash) {
     // examples/next too: the mutations of runnable examples reach the plan's compiler.
     for (const auto& e : fs::recursive_directory_iterator(fs::path(WEIR_SOURCE_DIR) / "examples")) {
         if (e.path().extension() != ".yaml" || e.path().filename() == "weir.yaml") continue;
+        // Pipeline tests (examples/tests/) are not pipelines: test_file_test.cc mutates them.
+        if (e.path().stem().string().ends_with("_test")) continue;
         std::ifstream in(e.path());
         texts.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
