@@ -192,8 +192,10 @@ json assessment_keywords() {
 json component_schema(const params::component_registry& registry, params::component_kind kind,
                       json& defs) {
     const std::string noun = kind_name(kind);
-    json descriptions = json::array();
+    json types = json::array();
+    json descriptions = json::array();  // pairs with `types`, item by item
     for (const params::component_info* info : registry.all(kind)) {
+        types.push_back(info->type);
         descriptions.push_back(info->description);
     }
     const std::string what = "The " + noun + " type: which connector " +
@@ -201,7 +203,7 @@ json component_schema(const params::component_registry& registry, params::compon
                              ", and which parameters the rest of the mapping takes.";
     json type = {{"description", what},
                  {"markdownDescription", what},
-                 {"enum", registry.types(kind)},
+                 {"enum", std::move(types)},
                  {"enumDescriptions", descriptions},
                  {"markdownEnumDescriptions", descriptions}};
     json branches = json::array();
