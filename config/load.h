@@ -55,4 +55,11 @@ const params::object_spec& settings_spec();
 // The JSON Schema of pipeline files, generated from the declarations.
 std::string pipeline_json_schema(const params::component_registry& registry);
 
+// The JSON Schema of the daemon settings file (weir.yaml), generated from settings_spec().
+std::string settings_json_schema();
+
+// The pattern the pipeline schema gives `must_be` and `should_be`: the shape of the assessment
+// grammar (core/check/assessment.h) as an ECMAScript regular expression, or a ${VARIABLE}.
+std::string assessment_pattern();
+
 }  // namespace weir::config

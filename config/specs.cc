@@ -304,7 +304,8 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .type = param_type::string,
          .description = "snake_case, unique within the node; the `check` label of metrics and "
                         "results.",
-         .required = true},
+         .required = true,
+         .role = string_role::name},
         {.name = "measure",
          .type = param_type::string,
          .description = "An expression over aggregate functions, e.g. count(), "
@@ -635,7 +636,8 @@ std::vector<param_spec> pipeline_params(std::shared_ptr<const object_spec> input
     return {
         {.name = "pipeline",
          .type = param_type::string,
-         .description = "The pipeline's name (snake_case); default: the file's stem."},
+         .description = "The pipeline's name (snake_case); default: the file's stem.",
+         .role = string_role::name},
         {.name = "inputs",
          .type = param_type::object_map,
          .description = "The streams read, by name; each has a `type` and that type's "

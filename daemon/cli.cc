@@ -259,7 +259,10 @@ int run_cli(int argc, char** argv) try {
         ->check(CLI::IsMember({"text", "dot", "mermaid"}))
         ->capture_default_str();
 
+    bool settings_schema = false;
     auto* schema = app.add_subcommand("schema", "Print the JSON Schema of pipeline files");
+    schema->add_flag("--settings", settings_schema,
+                     "Print the JSON Schema of the daemon settings file (weir.yaml) instead");
     auto* version = app.add_subcommand("version", "Print version, build type and libraries");
 
     run_options run_opts;
@@ -351,7 +354,9 @@ int run_cli(int argc, char** argv) try {
         return exit_ok;
     }
     if (schema->parsed()) {
-        std::cout << config::pipeline_json_schema(registry()) << '\n';
+        std::cout << (settings_schema ? config::settings_json_schema()
+                                      : config::pipeline_json_schema(registry()))
+                  << '\n';
         return exit_ok;
     }
     if (version->parsed()) {

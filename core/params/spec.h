@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,7 @@ enum class string_role {
     host_port,   // "host:port"
     url,
     path,
+    name,  // a pipeline or check name: snake_case, as `weir validate` requires
 };
 
 struct object_spec;
@@ -183,8 +185,17 @@ class reader {
     source_pos fallback_pos_;  // where defaults "are" when value_ has no position of its own
 };
 
+// What config/ adds to the generated schema for the languages it knows: keywords (a JSON
+// object as text, e.g. a pattern with its patternErrorMessage, completions) merged into the
+// schema of every string parameter of that role.
+struct json_schema_options {
+    std::map<string_role, std::string> role_keywords;
+};
+
 // A JSON Schema (draft 2020-12) fragment for `spec`, as JSON text. config/ assembles the
-// whole pipeline-file schema from these.
-std::string json_schema(const object_spec& spec);
+// whole pipeline-file schema from these. Every parameter has a description and a
+// markdownDescription (its description, type and default), and every pattern a
+// patternErrorMessage written for people (editors show it instead of the expression).
+std::string json_schema(const object_spec& spec, const json_schema_options& options = {});
 
 }  // namespace weir::params

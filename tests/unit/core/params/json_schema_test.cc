@@ -147,5 +147,65 @@ TEST(json_schema, key_rules_and_aliases) {
     EXPECT_EQ(one[1]["required"], json::array({"assess"}));
 }
 
+TEST(json_schema, messages_and_markdown_for_people) {
+    const json schema = json::parse(json_schema(node_spec()));
+    const json& props = schema["properties"];
+    EXPECT_EQ(props["critical"]["patternErrorMessage"],
+              "write true or false (or a ${VARIABLE}); yes, no, on and off are not booleans "
+              "here");
+    EXPECT_EQ(props["max_groups"]["patternErrorMessage"],
+              "write a whole number such as 100 (or a ${VARIABLE})");
+    EXPECT_EQ(props["buffer"]["anyOf"][0]["patternErrorMessage"],
+              "write a size such as 512B, 64KiB or 1MB, or a number of bytes (or a ${VARIABLE})");
+    EXPECT_EQ(props["outputs"]["propertyNames"]["patternErrorMessage"],
+              "names are snake_case: a lowercase letter, then lowercase letters, digits and _ "
+              "(e.g. cpu_load)");
+    const json& window = props["window"]["properties"];
+    EXPECT_EQ(window["type"]["anyOf"][1]["patternErrorMessage"],
+              "write one of tumbling, sliding or session (or a ${VARIABLE})");
+    EXPECT_EQ(window["size"]["anyOf"][0]["patternErrorMessage"],
+              "write a duration such as 250ms, 30s, 5m, 1h or 1d (or a ${VARIABLE})");
+    // The description, then the type, limits and default in words.
+    EXPECT_EQ(window["type"]["markdownDescription"],
+              "The kind of window.\n\n*Type:* one of `tumbling`, `sliding` or `session` · "
+              "*required*");
+    EXPECT_EQ(props["max_groups"]["markdownDescription"],
+              "*Type:* an integer, at least `1` · *default:* `10000`");
+    EXPECT_EQ(props["critical"]["markdownDescription"],
+              "*Type:* `true` or `false` · *default:* `false`");
+}
+
+TEST(json_schema, roles_get_their_keywords) {
+    object_spec check;
+    param_spec name = param("name", param_type::string, true);
+    name.role = string_role::name;
+    name.description = "The check's name, e.g. `volume` (a * b).";
+    check.params.push_back(name);
+    param_spec must_be = param("must_be", param_type::string);
+    must_be.role = string_role::assessment;
+    check.params.push_back(must_be);
+    param_spec note = param("note", param_type::string);
+    check.params.push_back(note);
+
+    json_schema_options options;
+    options.role_keywords[string_role::assessment] =
+        R"({"pattern": "^[<>]", "patternErrorMessage": "write a comparison",)"
+        R"( "markdownDescription": "An assessment.", "defaultSnippets": [{"body": "> 0"}]})";
+    const json schema = json::parse(json_schema(check, options));
+    const json& props = schema["properties"];
+    EXPECT_EQ(props["must_be"]["pattern"], "^[<>]");
+    EXPECT_EQ(props["must_be"]["patternErrorMessage"], "write a comparison");
+    EXPECT_EQ(props["must_be"]["defaultSnippets"][0]["body"], "> 0");
+    // A role's Markdown follows the parameter's own.
+    EXPECT_EQ(props["must_be"]["markdownDescription"], "*Type:* text\n\nAn assessment.");
+    EXPECT_FALSE(props["note"].contains("pattern"));
+    // Names: snake_case or a ${VARIABLE}; Markdown escaped outside code spans.
+    EXPECT_EQ(props["name"]["pattern"], "^([a-z][a-z0-9_]*)$|\\$\\{");
+    EXPECT_NE(props["name"]["patternErrorMessage"].get<std::string>().find("snake_case"),
+              std::string::npos);
+    EXPECT_EQ(props["name"]["markdownDescription"],
+              "The check's name, e.g. `volume` (a \\* b).\n\n*Type:* text · *required*");
+}
+
 }  // namespace
 }  // namespace weir::params
