@@ -364,6 +364,12 @@ class pipeline_checker {
                                    "() counts the records the schema rejected, which a check "
                                    "filter does not see; measure it in a check without filter");
                 }
+                if (c.filter && measure::is_drift_function(fn)) {
+                    out_.error(c.measure.pos_at(call.offset), path + ".measure",
+                               std::string(fn) +
+                                   "() watches every record of the node, which a check filter "
+                                   "would not restrict; measure it in a check without filter");
+                }
                 for (const auto& arg : call.args) {
                     if (arg.kind == measure::arg_kind::expression) {
                         // Typed against the node's fields, at its characters in the measure.
