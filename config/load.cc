@@ -109,34 +109,8 @@ std::vector<source_file> expand(const std::vector<std::string>& paths, diagnosti
 }
 
 std::optional<std::string> read_file(const std::string& path, diagnostics& out) {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) {
-        out.error({path, 0, 0}, "", "no such file or directory");
-        return std::nullopt;
-    }
-    if (!fs::is_regular_file(path, ec)) {
-        out.error({path, 0, 0}, "", "not a regular file");
-        return std::nullopt;
-    }
-    const auto size = fs::file_size(path, ec);
-    if (!ec && size > max_file_size) {
-        out.error(
-            {path, 0, 0}, "",
-            "the file is too large for a configuration file (" + std::to_string(size) + " bytes)");
-        return std::nullopt;
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        out.error({path, 0, 0}, "", std::string("cannot read the file: ") + std::strerror(errno));
-        return std::nullopt;
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) {
-        out.error({path, 0, 0}, "", std::string("cannot read the file: ") + std::strerror(errno));
-        return std::nullopt;
-    }
-    return text.str();
+    return read_whole_file(path, max_file_size, "the file is too large for a configuration file",
+                           {{path, 0, 0}, "", ""}, out);
 }
 
 // "Sensor-Readings.v2" -> "sensor_readings_v2": a name to suggest for `pipeline:`.
@@ -625,6 +599,27 @@ void default_settings(settings_config& s) {
 }
 
 }  // namespace
+
+std::optional<std::string> read_whole_file(const std::string& path, std::uintmax_t max_size,
+                                           std::string_view too_large, const file_mention& where,
+                                           diagnostics& out) {
+    auto fail = [&](const std::string& message) -> std::optional<std::string> {
+        out.error(where.pos, where.at, where.prefix + message);
+        return std::nullopt;
+    };
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return fail("no such file or directory");
+    if (!fs::is_regular_file(path, ec)) return fail("not a regular file");
+    const auto size = fs::file_size(path, ec);
+    if (!ec && size > max_size) {
+        return fail(std::string(too_large) + " (" + std::to_string(size) + " bytes)");
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || in.bad()) return fail(std::string("cannot read the file: ") + std::strerror(errno));
+    return text.str();
+}
 
 env_lookup process_env() {
     return [](const std::string& name) -> std::optional<std::string> {

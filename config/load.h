@@ -2,9 +2,11 @@
 // with every problem collected as a diagnostic. The only place yaml-cpp is used.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/model.h"
@@ -47,6 +49,21 @@ load_result load(const std::vector<std::string>& paths, const params::component_
 load_result load_text(const std::string& text, const std::string& file,
                       const params::component_registry& registry,
                       const env_lookup& env = process_env(), const load_options& options = {});
+
+// Where a file is named, for the diagnostics of reading it: the position and path of the
+// mention, and a prefix naming the file (empty when the diagnostic is at the file itself).
+struct file_mention {
+    source_pos pos;
+    std::string at;
+    std::string prefix;
+};
+
+// The whole text of the regular file `path` of at most `max_size` bytes; else nullopt after an
+// error at `where`: "no such file or directory", "not a regular file", `too_large` with the
+// size, or "cannot read the file: ..." with the system's reason.
+std::optional<std::string> read_whole_file(const std::string& path, std::uintmax_t max_size,
+                                           std::string_view too_large, const file_mention& where,
+                                           diagnostics& out);
 
 // The declarations of a pipeline file and of the settings file, for `weir schema` and docs.
 const params::object_spec& pipeline_spec(const params::component_registry& registry);

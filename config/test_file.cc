@@ -3,13 +3,10 @@
 #include "config/test_file.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <limits>
 
 #include "config/plan.h"
 #include "config/yaml_reader.h"
@@ -271,27 +268,8 @@ void append_json(const value& v, std::string& out) {
 
 std::optional<std::string> read_data_file(const std::string& path, source_pos pos,
                                           const std::string& at, diagnostics& out) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) {
-        out.error(pos, at,
-                  in_quotes(path) + (fs::exists(path, ec) ? ": not a regular file"
-                                                          : ": no such file or directory"));
-        return std::nullopt;
-    }
-    const auto size = fs::file_size(path, ec);
-    if (!ec && size > max_data_file_size) {
-        out.error(pos, at,
-                  in_quotes(path) + ": too large for a test (" + std::to_string(size) + " bytes)");
-        return std::nullopt;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    if (in) text << in.rdbuf();
-    if (!in || in.bad()) {
-        out.error(pos, at, in_quotes(path) + ": cannot read the file: " + std::strerror(errno));
-        return std::nullopt;
-    }
-    return text.str();
+    return read_whole_file(path, max_data_file_size, "too large for a test",
+                           {pos, at, in_quotes(path) + ": "}, out);
 }
 
 std::string relative_to(const std::string& file, const std::string& path) {
@@ -469,20 +447,10 @@ std::optional<test_file> load_test_text(const std::string& text, const std::stri
 
 std::optional<test_file> load_test_file(const std::string& path, const env_lookup& env,
                                         diagnostics& out) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) {
-        out.error({path, 0, 0}, "",
-                  fs::exists(path, ec) ? "not a regular file" : "no such file or directory");
-        return std::nullopt;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    if (in) text << in.rdbuf();
-    if (!in || in.bad()) {
-        out.error({path, 0, 0}, "", std::string("cannot read the file: ") + std::strerror(errno));
-        return std::nullopt;
-    }
-    return load_test_text(text.str(), path, env, out);
+    const auto text = read_whole_file(path, std::numeric_limits<std::uintmax_t>::max(), "",
+                                      {{path, 0, 0}, "", ""}, out);
+    if (!text) return std::nullopt;
+    return load_test_text(*text, path, env, out);
 }
 
 namespace {
