@@ -12,13 +12,9 @@ namespace weir::config {
 
 namespace {
 
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
 std::string did_you_mean(std::string_view name, const std::vector<std::string>& candidates) {
     const std::string near = nearest(name, candidates);
-    return near.empty() ? std::string() : "; did you mean " + quoted(near) + "?";
+    return near.empty() ? std::string() : "; did you mean " + in_quotes(near) + "?";
 }
 
 template <class T>
@@ -52,7 +48,7 @@ class graph_checker {
         for (const auto& from : n.from) {
             const std::string path = node_path(n, "from");
             if (from.value == n.name) {
-                out_.error(from.pos, path, "node " + quoted(n.name) + " reads from itself");
+                out_.error(from.pos, path, "node " + in_quotes(n.name) + " reads from itself");
                 continue;
             }
             if (p_.find_input(from.value)) {
@@ -63,13 +59,13 @@ class graph_checker {
                 read_nodes_.insert(from.value);
                 if (upstream->emits_results()) {
                     out_.error(from.pos, path,
-                               "node " + quoted(n.name) + " reads check results of node " +
-                                   quoted(upstream->name) + ", but expects records");
+                               "node " + in_quotes(n.name) + " reads check results of node " +
+                                   in_quotes(upstream->name) + ", but expects records");
                 }
                 continue;
             }
             out_.error(from.pos, path,
-                       "unknown input or node " + quoted(from.value) +
+                       "unknown input or node " + in_quotes(from.value) +
                            did_you_mean(from.value, source_names_));
         }
 
@@ -88,7 +84,7 @@ class graph_checker {
                 });
                 if (!listed) {
                     out_.error(side->pos, node_path(n, "join"),
-                               quoted(side->value) + " is not one of the node's inputs (from: " +
+                               in_quotes(side->value) + " is not one of the node's inputs (from: " +
                                    join_names(n.from) + ")");
                 }
             }
@@ -99,7 +95,7 @@ class graph_checker {
                 read_inputs_.insert(dep.input.value);
             } else {
                 out_.error(dep.input.pos, node_path(n, "depends_on"),
-                           "unknown input " + quoted(dep.input.value) +
+                           "unknown input " + in_quotes(dep.input.value) +
                                did_you_mean(dep.input.value, names_of(p_.inputs)));
             }
         }
@@ -110,16 +106,16 @@ class graph_checker {
                       const std::string& path, bool records) {
         const output_config* o = p_.find_output(name.value);
         if (!o) {
-            out_.error(
-                name.pos, path,
-                "unknown output " + quoted(name.value) + did_you_mean(name.value, output_names_));
+            out_.error(name.pos, path,
+                       "unknown output " + in_quotes(name.value) +
+                           did_you_mean(name.value, output_names_));
             return;
         }
         written_outputs_.insert(name.value);
         if (records && o->info && !o->info->accepts_records) {
             out_.error(name.pos, path,
-                       "output " + quoted(o->name) + " (" + o->type.value +
-                           ") accepts only check results, but node " + quoted(n.name) +
+                       "output " + in_quotes(o->name) + " (" + o->type.value +
+                           ") accepts only check results, but node " + in_quotes(n.name) +
                            " sends it records");
         }
     }
@@ -171,13 +167,13 @@ class graph_checker {
         for (const auto& i : p_.inputs) {
             if (!read_inputs_.count(i.name)) {
                 out_.warning(i.pos, "inputs." + i.name,
-                             "input " + quoted(i.name) + " is not read by any node");
+                             "input " + in_quotes(i.name) + " is not read by any node");
             }
         }
         for (const auto& n : p_.nodes) {
             if (!n.emits_results() && !read_nodes_.count(n.name) && n.outputs.empty()) {
                 out_.warning(n.pos, "nodes." + n.name,
-                             "node " + quoted(n.name) +
+                             "node " + in_quotes(n.name) +
                                  " has no checks and its records go nowhere: add checks, "
                                  "outputs, or a node that reads it");
             }
@@ -185,7 +181,7 @@ class graph_checker {
         for (const auto& o : p_.outputs) {
             if (!written_outputs_.count(o.name)) {
                 out_.warning(o.pos, "outputs." + o.name,
-                             "output " + quoted(o.name) + " is not used by any node");
+                             "output " + in_quotes(o.name) + " is not used by any node");
             }
         }
     }

@@ -32,16 +32,6 @@ namespace {
 // Far beyond any pipeline file; keeps a wrong path (a log file, a disk image) from being read.
 constexpr std::uintmax_t max_file_size = 16 * 1024 * 1024;
 
-std::string in_quotes(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
-std::string comma_list(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-    return out;
-}
-
 bool is_settings_name(const fs::path& p) {
     const std::string name = p.filename().string();
     return name == "weir.yaml" || name == "weir.yml";

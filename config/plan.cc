@@ -61,10 +61,6 @@ using expr::value_type;
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
 const char* const k_not_built = "not built into this version of weir yet";
 
 value_type type_of_schema_field(std::string_view type) {
@@ -128,7 +124,7 @@ std::string near_miss(const field_types& fields, const std::string& name) {
 }
 
 std::string unknown_field_message(const std::string& name, const std::string& near) {
-    return "unknown field " + quoted(name) + "; did you mean " + quoted(near) +
+    return "unknown field " + in_quotes(name) + "; did you mean " + in_quotes(near) +
            "? (declare it in the schema if it is a different field)";
 }
 
@@ -255,7 +251,7 @@ class pipeline_checker {
             } else if (zone.given && parser && !parser->reads_local_time()) {
                 // A zone nothing would read in is a mistake of the format, not harmless.
                 out_.error(zone.pos, base + ".time.timezone",
-                           "format " + quoted(n.time->format.value) +
+                           "format " + in_quotes(n.time->format.value) +
                                " reads times with their own offset (or epoch numbers); "
                                "timezone applies to a pattern without %z, such as "
                                "\"%Y-%m-%d %H:%M:%S\"");
@@ -420,7 +416,7 @@ class pipeline_checker {
             if (parsed.measure && parsed.measure->result() != measure::result_type::field_value &&
                 !a->accepts(kind_of(parsed.measure->result()))) {
                 out_.error(text->pos_at(0), where,
-                           quoted(text->value) + " cannot judge " + quoted(c.measure.value) +
+                           in_quotes(text->value) + " cannot judge " + in_quotes(c.measure.value) +
                                ", which gives " + describe(parsed.measure->result()));
                 return nullptr;
             }

@@ -20,10 +20,6 @@ using params::value;
 
 namespace {
 
-std::string in_quotes(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
 std::optional<std::chrono::milliseconds> duration_at(const value& v, std::string_view key) {
     const value* item = v.find(key);
     if (item == nullptr || !item->is_scalar()) return std::nullopt;

@@ -26,11 +26,7 @@ namespace {
 // Test data files are larger than pipeline files, but still read whole into memory.
 constexpr std::uintmax_t max_data_file_size = 256 * 1024 * 1024;
 
-std::string in_quotes(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
-std::string comma_list(const std::vector<std::string>& items) {
+std::string quoted_list(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : ", ") + in_quotes(i);
     return out;
@@ -473,7 +469,7 @@ bool reads_csv(const pipeline_config& p, std::string_view name) {
 }
 
 std::string names_of(const std::vector<std::string>& names) {
-    return names.empty() ? "none" : comma_list(names);
+    return names.empty() ? "none" : quoted_list(names);
 }
 
 void resolve_input(test_input& in, const config_set& config, const std::string& at,
@@ -521,7 +517,7 @@ void resolve_input(test_input& in, const config_set& config, const std::string& 
         for (const auto* p : found) qualified.push_back(p->name + "/" + input);
         out.error(in.pos, at,
                   "several pipelines have an input " + in_quotes(input) + ": write one of " +
-                      comma_list(qualified));
+                      quoted_list(qualified));
         return;
     }
     in.pipeline = found[0]->name;
@@ -595,7 +591,7 @@ void resolve_expectation(expected_result& x, const config_set& config, const std
         }
         out.error(x.check.pos, at,
                   "several nodes have a check " + in_quotes(x.check.value) + " (" +
-                      comma_list(where) + "): add " + (nodes_differ ? "`node:`" : "`pipeline:`"));
+                      quoted_list(where) + "): add " + (nodes_differ ? "`node:`" : "`pipeline:`"));
         return;
     }
     const check_ref& ref = found[0];
@@ -614,7 +610,7 @@ void resolve_expectation(expected_result& x, const config_set& config, const std
             std::string message =
                 "node " + in_quotes(x.node) + " does not group by " + in_quotes(field);
             const std::string near = nearest(field, fields);
-            message += near.empty() ? "; its group_by is: " + comma_list(fields)
+            message += near.empty() ? "; its group_by is: " + quoted_list(fields)
                                     : "; did you mean " + in_quotes(near) + "?";
             out.error(v.pos, at + ".group." + field, message);
         }

@@ -60,6 +60,12 @@ class diagnostics {
 // to be a plausible typo. Used for "did you mean" hints.
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
 
+// `s` in double quotes, as messages name a key, a value or a file: "\"name\"".
+std::string in_quotes(std::string_view s);
+
+// The items joined by ", ": "a, b, c".
+std::string comma_list(const std::vector<std::string>& items);
+
 // Damerau-Levenshtein (optimal string alignment) distance.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 

@@ -33,26 +33,12 @@ std::string join_path(const std::string& path, std::string_view key) {
     return path + "." + std::string(key);
 }
 
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
-// "a, b, c"
-std::string comma_list(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out += ", ";
-        out += item;
-    }
-    return out;
-}
-
 // "\"a\", \"b\" or \"c\"" (with `last_word` "or" / "and")
 std::string quoted_list(const std::vector<std::string>& items, std::string_view last_word) {
     std::string out;
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += i + 1 == items.size() ? " " + std::string(last_word) + " " : ", ";
-        out += quoted(items[i]);
+        out += in_quotes(items[i]);
     }
     return out;
 }
@@ -65,7 +51,7 @@ bool is_snake_case(std::string_view s) {
 }
 
 std::string expected_scalar_forms(const std::vector<std::string>& forms) {
-    if (forms.size() == 1) return quoted(forms[0]);
+    if (forms.size() == 1) return in_quotes(forms[0]);
     return "one of " + quoted_list(forms, "or");
 }
 
@@ -216,7 +202,7 @@ void validator::scalar(const param_spec& p, const value& v, const std::string& p
             std::string message = "expected " + expected(p) + ", got " + v.display();
             if (!v.secret) {
                 const std::string near = nearest(t, p.choices);
-                if (!near.empty()) message += "; did you mean " + quoted(near) + "?";
+                if (!near.empty()) message += "; did you mean " + in_quotes(near) + "?";
             }
             return error(v.pos, path, std::move(message));
         }
@@ -236,7 +222,7 @@ void validator::object(const param_spec& p, const value& v, const std::string& p
         std::string message = "expected " + expected(p) + ", got " + v.display();
         if (!v.secret) {
             const std::string near = nearest(v.text, forms);
-            if (!near.empty()) message += "; did you mean " + quoted(near) + "?";
+            if (!near.empty()) message += "; did you mean " + in_quotes(near) + "?";
         }
         return error(v.pos, path, std::move(message));
     }
@@ -291,7 +277,7 @@ void validator::param(const param_spec& p, const value& v, const std::string& pa
                 const std::string item_path = join_path(path, e.key);
                 if (names && !is_snake_case(e.key)) {
                     error(e.key_pos, item_path,
-                          "invalid name " + quoted(e.key) +
+                          "invalid name " + in_quotes(e.key) +
                               ": names are snake_case ([a-z][a-z0-9_]*)");
                 }
                 object(p, e.val, item_path);
@@ -323,10 +309,10 @@ bool validator::mapping(const object_spec& spec, const value& v, const std::stri
     for (const auto& e : v.entries) {
         const param_spec* p = spec.find(e.key);
         if (!p) {
-            std::string message = "unknown key " + quoted(e.key);
+            std::string message = "unknown key " + in_quotes(e.key);
             const std::string near = nearest(e.key, valid);
             if (!near.empty()) {
-                message += "; did you mean " + quoted(near) + "?";
+                message += "; did you mean " + in_quotes(near) + "?";
             } else if (valid.empty()) {
                 message += "; no keys are allowed here";
             } else {
@@ -338,11 +324,11 @@ bool validator::mapping(const object_spec& spec, const value& v, const std::stri
         if (!p->alias_of.empty()) {
             const param_spec* target = spec.find(p->alias_of);
             out_.warning(e.key_pos, path,
-                         quoted(p->name) + " is deprecated; use " + quoted(p->alias_of));
+                         in_quotes(p->name) + " is deprecated; use " + in_quotes(p->alias_of));
             if (v.find_entry(p->alias_of)) {
                 error(e.key_pos, path,
-                      quoted(p->name) + " and " + quoted(p->alias_of) +
-                          " cannot be used together; remove the deprecated " + quoted(p->name));
+                      in_quotes(p->name) + " and " + in_quotes(p->alias_of) +
+                          " cannot be used together; remove the deprecated " + in_quotes(p->name));
                 continue;
             }
             if (target) p = target;
@@ -352,7 +338,7 @@ bool validator::mapping(const object_spec& spec, const value& v, const std::stri
 
     for (const auto& p : spec.params) {
         if (p.required && p.alias_of.empty() && !entry_for(p.name)) {
-            error(v.pos, path, "missing required key " + quoted(p.name));
+            error(v.pos, path, "missing required key " + in_quotes(p.name));
         }
     }
 
@@ -374,7 +360,7 @@ bool validator::mapping(const object_spec& spec, const value& v, const std::stri
             rule.rule == key_rule::kind::exactly_one || rule.rule == key_rule::kind::at_least_one;
         if (needed && present.empty()) {
             error(v.pos, path,
-                  (rule.keys.size() == 1 ? quoted(rule.keys[0])
+                  (rule.keys.size() == 1 ? in_quotes(rule.keys[0])
                                          : "one of " + quoted_list(rule.keys, "or")) +
                       " is required");
         }
@@ -383,13 +369,13 @@ bool validator::mapping(const object_spec& spec, const value& v, const std::stri
     for (const auto& cond : spec.conditionals) {
         const auto* trigger = entry_for(cond.key);
         if (!trigger || !trigger->val.is_scalar() || trigger->val.text != cond.equals) continue;
-        const std::string when = " when " + cond.key + " is " + quoted(cond.equals);
+        const std::string when = " when " + cond.key + " is " + in_quotes(cond.equals);
         for (const auto& key : cond.requires_keys) {
-            if (!entry_for(key)) error(v.pos, path, quoted(key) + " is required" + when);
+            if (!entry_for(key)) error(v.pos, path, in_quotes(key) + " is required" + when);
         }
         for (const auto& key : cond.forbids_keys) {
             if (const auto* e = entry_for(key)) {
-                error(e->key_pos, path, quoted(key) + " cannot be used" + when);
+                error(e->key_pos, path, in_quotes(key) + " cannot be used" + when);
             }
         }
     }
