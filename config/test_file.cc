@@ -208,10 +208,6 @@ bool is_json_number(std::string_view t) {
     return i == t.size();
 }
 
-void append_json_string(std::string_view s, std::string& out) {
-    weir::append_json_string(s, out);
-}
-
 // A YAML value as JSON: unquoted scalars are null, booleans or numbers when they read as one
 // (YAML 1.2 core schema), else strings.
 void append_json(const value& v, std::string& out) {
