@@ -472,6 +472,7 @@ td:nth-child(2){min-width:220px}
 .time{font-size:12px;white-space:nowrap}
 .gcount{font-weight:600;color:#8e1b1b}
 ul.groups{margin:2px 0 0;padding-left:16px;font-size:12px}
+ul.groups b{white-space:nowrap}
 svg.spark .line{fill:none;stroke:#3b6ea8;stroke-width:1.5}
 svg.spark .band{fill:#3b6ea8;fill-opacity:.18;stroke:none}
 svg.spark .dot{fill:#3b6ea8}
