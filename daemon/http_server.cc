@@ -182,8 +182,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
         const auto& h = state_->handlers;
         const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+        const bool page = path == "/" || path == "/status";
         if (path != "/metrics" && path != "/health" && path != "/ready" &&
-            path != "/api/v1/status") {
+            path != "/api/v1/status" && !page) {
             set(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
         } else if (!get) {
             set(http::status::method_not_allowed, "text/plain; charset=utf-8",
@@ -206,6 +207,16 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
                     } else {
                         set(http::status::service_unavailable, "text/plain; charset=utf-8",
                             "no metrics\n");
+                    }
+                } else if (page) {
+                    if (h.status_page) {
+                        set(http::status::ok, "text/html; charset=utf-8", h.status_page());
+                        // The page is inline CSS and SVG only: nothing else may load or run.
+                        res_.set("Content-Security-Policy",
+                                 "default-src 'none'; style-src 'unsafe-inline'; "
+                                 "img-src data:; form-action 'none'; frame-ancestors 'none'");
+                    } else {
+                        set(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
                     }
                 } else if (h.status_json) {
                     set(http::status::ok, "application/json", h.status_json());

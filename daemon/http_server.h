@@ -1,4 +1,5 @@
-// The daemon's HTTP/1.1 server (DESIGN.md §1.3): /metrics, /health, /ready and /api/v1/status on
+// The daemon's HTTP/1.1 server (DESIGN.md §1.3): /metrics, /health, /ready, /api/v1/status and
+// the status page (/, /status) on
 // the daemon's io_context, with limits that keep misbehaving clients from hurting the loop.
 #pragma once
 
@@ -24,6 +25,7 @@ struct http_handlers {
     std::function<bool()> ready;                // GET /ready: 200 if true, else 503
     std::function<std::string()> status_json;   // GET /api/v1/status
     std::function<std::string()> metrics_text;  // GET /metrics
+    std::function<std::string()> status_page;   // GET / and /status: HTML
 };
 
 struct http_limits {

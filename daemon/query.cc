@@ -435,6 +435,7 @@ prometheus::Gauge* query::group_gauge(check_entry& e, std::size_t node, const st
 void query::on_results(std::size_t index, std::span<const check_result> results) {
     counters_.results += results.size();
     if (env_.summary) env_.summary->add(results);
+    if (env_.history) env_.history->add(pipeline_->name, plan_.chain->nodes[index].name, results);
     if (!env_.metrics) return;
     const std::string& node = plan_.chain->nodes[index].name;
     const time::timestamp_ns now = env_.clock();

@@ -24,6 +24,7 @@
 #include "config/plan.h"
 #include "connectors/runtime.h"
 #include "core/chain/node_chain.h"
+#include "daemon/check_history.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/metrics.h"
 #include "daemon/once_summary.h"
@@ -59,6 +60,7 @@ struct query_environment {
     once_summary* summary = nullptr;  // --once: every result the query emits is added here
     std::chrono::milliseconds checkpoint_interval{10'000};
     daemon::metrics* metrics = nullptr;  // optional
+    check_history* history = nullptr;    // optional: the status page's recent results
     // Restarted after its plan changed (a reload). A checkpoint of another plan gives only its
     // input positions, either way; this says why in the log.
     bool plan_changed = false;

@@ -15,10 +15,12 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include "config/graph.h"
 #include "config/load.h"
@@ -33,6 +35,7 @@
 #include "daemon/reload_plan.h"
 #include "daemon/sd_notify.h"
 #include "daemon/status.h"
+#include "daemon/status_page.h"
 
 namespace weir::daemon {
 
@@ -281,6 +284,76 @@ class supervisor {
         return out;
     }
 
+    // GET / and /status, from any thread: the status model, the graphs and checks of the
+    // plans that run, and a copy of the check history, rendered after every lock is released.
+    std::string status_page_html() {
+        status_page page;
+        page.status = status();
+        page.version = WEIR_VERSION;
+        page.generated_at = time::format_rfc3339_ms(wall_now());
+        std::map<std::string, std::shared_ptr<const config::compiled_pipeline>> pipelines;
+        {
+            std::lock_guard lock(slots_mutex_);
+            for (const auto& [key, slot] : slots_) {
+                pipelines.emplace(slot->pipeline->name, slot->pipeline);
+            }
+        }
+        std::map<std::tuple<std::string, std::string, std::string>, check_snapshot> history;
+        for (auto& s : history_.snapshot()) {
+            auto key = std::make_tuple(s.pipeline, s.node, s.check);
+            history.emplace(std::move(key), std::move(s));
+        }
+        using kind = graph_vertex::kind;
+        for (const auto& [name, p] : pipelines) {
+            pipeline_graph& g = page.graphs.emplace_back();
+            g.pipeline = name;
+            for (const auto& in : p->inputs) g.vertex(kind::input, in.name);
+            for (const auto& q : p->queries) {
+                const chain::chain_plan& chain = *q.chain;
+                for (const auto& n : chain.nodes) {
+                    const std::size_t v = g.vertex(kind::node, n.name);
+                    for (const auto& f : n.from) {
+                        g.edge(f.type == chain::source_ref::kind::input
+                                   ? g.vertex(kind::input, chain.inputs[f.index].name)
+                                   : g.vertex(kind::node, chain.nodes[f.index].name),
+                               v);
+                    }
+                    for (const auto o : n.outputs)
+                        g.edge(v, g.vertex(kind::output, chain.outputs[o]));
+                    if (n.late_output)
+                        g.edge(v, g.vertex(kind::output, chain.outputs[*n.late_output]));
+                    if (n.dead_letter)
+                        g.edge(v, g.vertex(kind::output, chain.outputs[*n.dead_letter]));
+                    if (!n.engine) continue;
+                    for (const auto& c : n.engine->checks) {
+                        page_check& pc = page.checks.emplace_back();
+                        pc.pipeline = name;
+                        pc.query = q.name;
+                        pc.node = n.name;
+                        pc.check = c.name;
+                        pc.measure = c.measure;
+                        pc.must_be = c.must_be;
+                        pc.should_be = c.should_be;
+                        pc.grouped = !n.engine->group_by.empty();
+                        if (auto it = history.find({name, n.name, c.name}); it != history.end()) {
+                            pc.history = std::move(it->second);
+                        }
+                        for (const auto& qs : page.status.queries) {
+                            if (qs.pipeline != name || qs.query != q.name) continue;
+                            for (const auto& f : qs.failing_checks) {
+                                if (f.node == n.name && f.check == c.name && f.groups) {
+                                    pc.failing_groups = f.groups;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (const auto& out : p->outputs) g.vertex(kind::output, out.name);
+        }
+        return render_status_page(page);
+    }
+
     int run(const std::vector<std::string>& paths, config::load_result loaded) {
         settings_ = loaded.config.settings;
         data_dir_ = !options_.data_dir.empty()         ? options_.data_dir
@@ -349,13 +422,16 @@ class supervisor {
                 handlers.ready = [this] { return ready(); };
                 handlers.status_json = [this] { return to_json(status()); };
                 handlers.metrics_text = [this] { return metrics_->serialize(); };
+                handlers.status_page = [this] { return status_page_html(); };
                 http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
             } catch (const std::exception& e) {
                 std::cerr << "weir: HTTP server on " << listen << ": " << e.what() << '\n';
                 return exit_failure;
             }
-            spdlog::info("HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status)",
-                         listen.substr(0, listen.rfind(':')), http_->local_port());
+            spdlog::info(
+                "HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status, / the "
+                "status page)",
+                listen.substr(0, listen.rfind(':')), http_->local_port());
         }
 
         // From here on SIGHUP is the signal_set's. Those that came while the configuration
@@ -525,6 +601,7 @@ class supervisor {
                                       : std::chrono::milliseconds(10'000);
         env.plan_changed = slot.plan_changed;
         env.metrics = metrics_.get();
+        env.history = &history_;
         env.blocking = blocking_.get_executor();
         query::listener events;
         events.failed = [this, key](const std::string& message, bool rebuild) {
@@ -794,10 +871,26 @@ class supervisor {
         std::make_shared<paced_steps>(strand_, n, std::move(step), std::move(done))->start();
     }
 
+    // The status page's history keeps the checks that still run.
+    void forget_removed_checks() {
+        std::vector<check_history::check_id> keep;
+        std::lock_guard lock(slots_mutex_);
+        for (const auto& [key, slot] : slots_) {
+            for (const auto& n : slot->plan().chain->nodes) {
+                if (!n.engine) continue;
+                for (const auto& c : n.engine->checks) {
+                    keep.push_back({slot->pipeline->name, n.name, c.name});
+                }
+            }
+        }
+        history_.retain(keep);
+    }
+
     void finish_reload() {
         // Outputs built by a reload that failed later, or replaced by it. A shutdown stops
         // every output itself.
         if (!stopping_) stop_unused_outputs();
+        forget_removed_checks();
         reloading_ = false;
         reloading_flag_ = false;
         if (stopping_) return;
@@ -1035,6 +1128,7 @@ class supervisor {
     std::atomic<bool> reloading_flag_{false};
     std::mutex slots_mutex_;  // slots_ structure and slot->running, against the handlers
     std::unique_ptr<metrics> metrics_;
+    check_history history_;  // the status page's recent results; fed by the queries
     std::unique_ptr<http_server> http_;
     // systemd's READY/RELOADING/STOPPING/WATCHDOG; a no-op without NOTIFY_SOCKET.
     std::unique_ptr<sd_notifier> notifier_ = sd_notifier::from_environment(strand_);

@@ -141,6 +141,7 @@ class http_server_test : public ::testing::Test {
             return std::string(R"({"state":"running"})");
         };
         h.metrics_text = [] { return std::string("# TYPE weir_up gauge\nweir_up 1\n"); };
+        if (with_page_) h.status_page = [] { return std::string("<!DOCTYPE html><p>weir</p>"); };
         server_ = std::make_unique<http_server>(io_, "127.0.0.1:0", std::move(h), limits);
         thread_ = std::thread([this] { io_.run(); });
     }
@@ -171,6 +172,7 @@ class http_server_test : public ::testing::Test {
     std::thread thread_;
     std::atomic<bool> ready_{false};
     std::atomic<int> status_calls_{0};
+    bool with_page_ = true;
 };
 
 TEST_F(http_server_test, routes_answer_with_their_content) {
@@ -204,6 +206,29 @@ TEST_F(http_server_test, routes_answer_with_their_content) {
     r = c.read_response();  // no body bytes came between the two answers
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "ok\n");
+}
+
+TEST_F(http_server_test, the_status_page_is_served_at_the_root_and_loads_nothing_else) {
+    start();
+    for (const char* path : {"/", "/status", "/?x=1"}) {
+        auto r = fetch(get(path));
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 200) << path;
+        EXPECT_TRUE(r->has_header("content-type: text/html; charset=utf-8")) << r->headers;
+        EXPECT_TRUE(r->has_header("content-security-policy: default-src 'none'")) << r->headers;
+        EXPECT_EQ(r->body, "<!DOCTYPE html><p>weir</p>");
+    }
+    auto r = fetch("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405);
+}
+
+TEST_F(http_server_test, without_a_page_the_root_is_not_found) {
+    with_page_ = false;
+    start();
+    auto r = fetch(get("/"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
 }
 
 TEST_F(http_server_test, ready_follows_the_handler) {
