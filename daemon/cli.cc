@@ -19,6 +19,7 @@
 #include "daemon/checkpoint_store.h"
 #include "daemon/exit_codes.h"
 #include "daemon/logging.h"
+#include "daemon/man_page.h"
 #include "daemon/status_client.h"
 #include "daemon/supervisor.h"
 #include "daemon/test_runner.h"
@@ -262,6 +263,16 @@ int run_cli(int argc, char** argv) try {
         text.pop_back();  // CLI11 adds the newline
         return text;
     });
+    // Hidden: the build writes weir.1 with it (daemon/CMakeLists.txt). It runs while parsing,
+    // when every verb below is defined, and stops there like --version.
+    app.add_flag_callback(
+           "--generate-man",
+           [&app] {
+               std::cout << render_man_page(app, WEIR_VERSION);
+               throw CLI::Success();
+           },
+           "Print the manual page weir(1) in roff")
+        ->group("");
 
     std::vector<std::string> paths;
     std::string format = "text";
