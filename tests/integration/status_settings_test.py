@@ -77,7 +77,8 @@ class status_settings_test(unittest.TestCase):
                 except subprocess.TimeoutExpired:
                     daemon.kill()
                     daemon.wait()
-            self.assertEqual(daemon.returncode, 0, open(os.path.join(tmp, "weir.log")).read())
+            with open(os.path.join(tmp, "weir.log")) as log:
+                self.assertEqual(daemon.returncode, 0, log.read())
 
     def test_an_address_nobody_listens_on_is_named(self):
         with tempfile.TemporaryDirectory() as tmp:
