@@ -19,6 +19,7 @@
 #include "daemon/checkpoint_store.h"
 #include "daemon/exit_codes.h"
 #include "daemon/logging.h"
+#include "daemon/man_page.h"
 #include "daemon/status_client.h"
 #include "daemon/supervisor.h"
 #include "daemon/test_runner.h"
@@ -153,10 +154,9 @@ struct log_settings_values {
     std::string level, format;  // "" when the settings file does not set them
 };
 
-// log.level and log.format of the settings file among `paths` (a weir.yaml / weir.yml named
-// directly or inside a directory), read before the daemon starts so that its first lines are
-// already in the configured format. Problems are ignored here: the daemon reports them.
-log_settings_values log_settings(const std::vector<std::string>& paths) {
+// The settings file among `paths` as run finds it: a weir.yaml / weir.yml named directly or
+// inside a directory; "" when there is none.
+std::string settings_file(const std::vector<std::string>& paths) {
     namespace fs = std::filesystem;
     std::string file;
     for (const auto& p : paths) {
@@ -171,10 +171,40 @@ log_settings_values log_settings(const std::vector<std::string>& paths) {
         }
         if (!file.empty()) break;
     }
+    return file;
+}
+
+// log.level and log.format of the settings file among `paths`, read before the daemon starts so
+// that its first lines are already in the configured format. Problems are ignored here: the
+// daemon reports them.
+log_settings_values log_settings(const std::vector<std::string>& paths) {
+    const std::string file = settings_file(paths);
     if (file.empty()) return {};
     const auto loaded = config::load({file}, registry(), secret_tracking_env());
     if (loaded.diags.has_errors()) return {};
     return {loaded.config.settings.log_level.value, loaded.config.settings.log_format.value};
+}
+
+// Where `weir status` asks without --url: http.listen of the settings file among `paths` (as
+// run reads it), else run's default address. "" (and a message) when that cannot be asked.
+std::string status_url_from_settings(const std::vector<std::string>& paths) {
+    const std::string file = settings_file(paths);
+    if (file.empty()) return *status_url_for_listen("");
+    const auto loaded = config::load({file}, registry(), secret_tracking_env());
+    if (loaded.diags.has_errors()) {
+        std::cerr << fmt::format("weir: {} is invalid (weir validate {}); asking {}\n", file, file,
+                                 *status_url_for_listen(""));
+        return *status_url_for_listen("");
+    }
+    const std::string& listen = loaded.config.settings.http_listen.value;
+    auto url = status_url_for_listen(listen);
+    if (!url) {
+        std::cerr << fmt::format(
+            "weir: http.listen of {} is \"{}\", which does not say where to ask: use --url\n", file,
+            listen);
+        return "";
+    }
+    return *url;
 }
 
 // `weir checkpoint inspect FILE`: the envelope, and the sizes of what it carries (positions
@@ -233,6 +263,16 @@ int run_cli(int argc, char** argv) try {
         text.pop_back();  // CLI11 adds the newline
         return text;
     });
+    // Hidden: the build writes weir.1 with it (daemon/CMakeLists.txt). It runs while parsing,
+    // when every verb below is defined, and stops there like --version.
+    app.add_flag_callback(
+           "--generate-man",
+           [&app] {
+               std::cout << render_man_page(app, WEIR_VERSION);
+               throw CLI::Success();
+           },
+           "Print the manual page weir(1) in roff")
+        ->group("");
 
     std::vector<std::string> paths;
     std::string format = "text";
@@ -317,11 +357,17 @@ int run_cli(int argc, char** argv) try {
     test->add_option("--filter", test_opts.filter, "Run only the cases whose name contains this");
     test->add_flag("-v,--verbose", test_opts.verbose, "Print every result of every case");
 
-    std::string status_url = "http://127.0.0.1:9797";
+    std::string status_url;
+    std::vector<std::string> status_paths;
     auto* status = app.add_subcommand("status", "Show the queries of a running weir");
-    status->add_option("--url", status_url, "The daemon's HTTP address")
-        ->envname("WEIR_STATUS_URL")
-        ->capture_default_str();
+    status->add_option("paths", status_paths,
+                       "The paths given to run (default /etc/weir/weir.yaml): the address is "
+                       "http.listen of their weir.yaml");
+    status
+        ->add_option("--url", status_url,
+                     "The daemon's HTTP address (else http.listen of weir.yaml, else "
+                     "http://127.0.0.1:9797)")
+        ->envname("WEIR_STATUS_URL");
 
     std::string checkpoint_file;
     auto* checkpoint_cmd = app.add_subcommand("checkpoint", "Work with checkpoint files");
@@ -385,7 +431,14 @@ int run_cli(int argc, char** argv) try {
         return run_tests(test_opts, registry(), secret_tracking_env(), std::cout, std::cerr);
     }
     if (inspect->parsed()) return inspect_checkpoint(checkpoint_file);
-    if (status->parsed()) return print_status(status_url, std::cout, std::cerr);
+    if (status->parsed()) {
+        if (status_url.empty()) {
+            status_url =
+                status_url_from_settings(status_paths.empty() ? default_paths() : status_paths);
+            if (status_url.empty()) return exit_usage;
+        }
+        return print_status(status_url, std::cout, std::cerr);
+    }
     return exit_usage;
 } catch (const std::exception& e) {
     std::cerr << "weir: internal error: " << e.what() << '\n';

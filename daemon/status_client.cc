@@ -133,6 +133,21 @@ int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
     return exit_ok;
 }
 
+std::optional<std::string> status_url_for_listen(std::string_view listen) {
+    if (listen.empty()) return "http://127.0.0.1:9797";
+    const auto colon = listen.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string host(listen.substr(0, colon));
+    const std::string_view port = listen.substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos ||
+        port.find_first_not_of('0') == std::string_view::npos) {
+        return std::nullopt;
+    }
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "[::]") host = "[::1]";
+    return fmt::format("http://{}:{}", host, port);
+}
+
 bool render_status(std::string_view body, std::ostream& out) {
     const std::optional<daemon_status> status = from_json(body);
     if (!status) return false;
