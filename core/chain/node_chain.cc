@@ -502,6 +502,14 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     // (A join step goes here: it pairs the records of this node's sources before their event
     // times are read.)
 
+    if (sink_.tapping(index)) {
+        for (std::size_t i = 0; i < f.batch.size(); ++i) {
+            if (usable(f.batch.status[i]) && !sink_.tap_record(index, record_json(node, f, i))) {
+                break;
+            }
+        }
+    }
+
     engine::node_engine* e = state.engine.get();
     if (e == nullptr) {
         write_dead_letters(index, f, from_input);
