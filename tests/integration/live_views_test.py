@@ -2,9 +2,12 @@
 lines, refusals with a reason (taps off, no such node), a reader that does not read does not
 stall the daemon, the ends (--limit, Ctrl-C, a closed pipe, the daemon stopping), and one
 snapshot of `weir top`."""
+import datetime
 import json
 import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -32,6 +35,7 @@ nodes:
 class live_views_test(unittest.TestCase):
     def start(self, settings="http: {tap: true}\n"):
         tmp = tempfile.mkdtemp(prefix="weir-live-")
+        self.tmp = tmp
         with open(os.path.join(tmp, "live.yaml"), "w") as f:
             f.write(PIPELINE)
         paths = [os.path.join(tmp, "live.yaml")]
@@ -191,6 +195,49 @@ class live_views_test(unittest.TestCase):
         self.assertIn("live/quality failing: too_cold", out)
         # Not a terminal: one snapshot, no escape sequences.
         self.assertNotIn("\x1b", out)
+
+    def test_a_tap_follows_its_node_across_a_reload(self):
+        d = self.start()
+        p = self.popen_tap("live/quality")
+        self.assertTrue(json.loads(p.stdout.readline()))
+        # A new window size: the query stops and starts anew; the tap stays open.
+        with open(os.path.join(self.tmp, "live.yaml"), "w") as f:
+            f.write(PIPELINE.replace("size: 1s", "size: 2s"))
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload done" in d.log_text(), 60, "the reload")
+        # Records of the restarted query come on the same stream: the generator's event times
+        # follow the wall clock, so one stamped after the reload was read after it.
+        reloaded_at = datetime.datetime.now(datetime.timezone.utc)
+        deadline = time.monotonic() + 60
+        while True:
+            line = p.stdout.readline()
+            self.assertTrue(line, "the tap ended")
+            ts = datetime.datetime.fromisoformat(json.loads(line)["ts"].replace("Z", "+00:00"))
+            if ts > reloaded_at:
+                break
+            self.assertLess(time.monotonic(), deadline, "no record after the reload")
+        self.assertIsNone(p.poll())
+        self.assertIn("reload: restarting query live/quality", d.log_text())
+
+    def test_top_redraws_in_place_on_a_terminal(self):
+        self.start()
+        master, slave = pty.openpty()
+        p = subprocess.Popen([WEIR, "top", "--interval", "0.5", "--url", self.url],
+                             stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        self.addCleanup(os.close, master)
+        seen = b""
+        deadline = time.monotonic() + 60
+        # Two screens: the first, and a redraw with a rate.
+        while seen.count(b"\x1b[H\x1b[2J") < 3 and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                seen += os.read(master, 65536)
+        self.assertGreaterEqual(seen.count(b"\x1b[H\x1b[2J"), 3, seen[-2000:])
+        self.assertIn(b"live/quality", seen)
+        p.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait(timeout=30), 0)
+        p.stderr.close()
 
     def test_top_says_when_the_daemon_is_not_there(self):
         with socket.socket() as s:
