@@ -267,7 +267,8 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         return true;
     }
 
-    // A client of an event stream sends nothing more: reading tells when it goes away.
+    // A client of an event stream sends nothing more: reading tells when it goes away. This
+    // read has no deadline (one may watch as long as one likes); the stream's writes keep one.
     void watch_client() {
         stream_.socket().async_read_some(
             asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {

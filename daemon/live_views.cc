@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
@@ -199,8 +200,14 @@ class tap_client {
             if (line.starts_with("data: ")) data = line.substr(6);
         }
         if (name == "dropped") {
-            err_ << "weir tap: dropped " << data
-                 << " (the tap's rate limit, or a reader slower than the stream)\n";
+            const auto d = nlohmann::json::parse(data, nullptr, false);
+            const std::string what = options_.results ? "results" : "records";
+            if (d.is_object() && d.contains("dropped") && d.contains("dropped_total")) {
+                err_ << fmt::format(
+                    "weir tap: {} {} dropped ({} in all): the tap's rate limit "
+                    "(http.tap_rate, --rate) or a reader slower than the stream\n",
+                    d["dropped"].dump(), what, d["dropped_total"].dump());
+            }
             return;
         }
         if (name != "record" && name != "result") return;

@@ -76,6 +76,11 @@ class live_views_test(unittest.TestCase):
             self.assertIn("ts", record)
             self.assertIn("temperature", record)
             self.assertRegex(record["group"], r"^g-[123]$")
+        # One record a second of 200: the rest are dropped, and weir tap says so.
+        rc, out, err = self.tap("live/quality", "--rate", "1", "--limit", "2")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(out.splitlines()), 2, out)
+        self.assertRegex(err, r"weir tap: \d+ records dropped \(\d+ in all\): the tap's rate limit")
 
     def test_tap_results_prints_check_results(self):
         self.start()
