@@ -440,10 +440,13 @@ prometheus::Gauge* query::group_gauge(check_entry& e, std::size_t node, const st
 
 void query::tap_results(std::size_t node, std::span<const check_result> results) {
     std::string line;
-    for (const auto& r : results) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
         line.clear();
-        append_json(r, line);
-        if (!tap_points_[node]->offer(tap_kind::results, line)) break;
+        append_json(results[i], line);
+        if (!tap_points_[node]->offer(tap_kind::results, line)) {
+            tap_points_[node]->skip(tap_kind::results, results.size() - i - 1);
+            break;
+        }
     }
 }
 

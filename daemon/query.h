@@ -151,6 +151,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     bool tap_record(std::size_t node, std::string_view json) override {
         return tap_points_[node]->offer(tap_kind::records, json);
     }
+    void tap_skipped(std::size_t node, std::size_t count) override {
+        tap_points_[node]->skip(tap_kind::records, count);
+    }
     void tap_results(std::size_t node, std::span<const check_result> results);
 
     struct check_entry;

@@ -61,6 +61,12 @@ void tap_session::push(std::string_view json) {
     buffer_ += "\n\n";
 }
 
+void tap_session::count_dropped(std::uint64_t count) {
+    std::lock_guard lock(mutex_);
+    dropped_ += count;
+    dropped_total_ += count;
+}
+
 std::string tap_session::take() {
     std::lock_guard lock(mutex_);
     std::string out;
@@ -93,6 +99,14 @@ bool tap_point::offer(tap_kind kind, std::string_view json) {
         any = true;
     }
     return any;
+}
+
+void tap_point::skip(tap_kind kind, std::uint64_t count) {
+    if (count == 0) return;
+    std::lock_guard lock(mutex_);
+    for (const auto& s : sessions_) {
+        if (s->kind() == kind) s->count_dropped(count);
+    }
 }
 
 void tap_point::attach(const std::shared_ptr<tap_session>& s) {

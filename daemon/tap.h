@@ -60,6 +60,8 @@ class tap_session {
     // Buffers one item (a JSON object on one line) as an event; drops and counts it when the
     // buffer is full.
     void push(std::string_view json);
+    // `count` items were dropped without being offered.
+    void count_dropped(std::uint64_t count);
 
     // What is buffered, as the text of server-sent events, preceded by a `dropped` event when
     // items were dropped since the last take; "" when there is nothing.
@@ -88,6 +90,9 @@ class tap_point {
     // Hands one item to every session of `kind` that admits it now; false when none did (the
     // caller may stop offering the rest of its batch).
     bool offer(tap_kind kind, std::string_view json);
+    // `count` items of `kind` were not offered after offer() returned false: dropped, for
+    // every session of that kind.
+    void skip(tap_kind kind, std::uint64_t count);
 
     void attach(const std::shared_ptr<tap_session>& s);
     void detach(const tap_session* s);

@@ -503,11 +503,15 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     // times are read.)
 
     if (sink_.tapping(index)) {
-        for (std::size_t i = 0; i < f.batch.size(); ++i) {
-            if (usable(f.batch.status[i]) && !sink_.tap_record(index, record_json(node, f, i))) {
-                break;
-            }
+        std::size_t i = 0;
+        while (i < f.batch.size()) {
+            const bool use = usable(f.batch.status[i]);
+            ++i;
+            if (use && !sink_.tap_record(index, record_json(node, f, i - 1))) break;
         }
+        std::size_t skipped = 0;
+        for (; i < f.batch.size(); ++i) skipped += usable(f.batch.status[i]) ? 1 : 0;
+        if (skipped > 0) sink_.tap_skipped(index, skipped);
     }
 
     engine::node_engine* e = state.engine.get();

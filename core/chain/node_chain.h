@@ -71,7 +71,7 @@ class chain_sink {
     // A live tap (`weir tap`): whether someone watches the records of node `node` now. Asked
     // once per batch, so it must cost next to nothing (a relaxed atomic load); when true, the
     // node's records that pass its transforms go to tap_record, one by one, until it returns
-    // false (enough for now).
+    // false (enough for now); tap_skipped then says how many of the batch it did not see.
     virtual bool tapping(std::size_t node) {
         (void)node;
         return false;
@@ -80,6 +80,10 @@ class chain_sink {
         (void)node;
         (void)json;
         return false;
+    }
+    virtual void tap_skipped(std::size_t node, std::size_t count) {
+        (void)node;
+        (void)count;
     }
 
     virtual void write_result(output_index output, const check_result& result) = 0;
