@@ -449,6 +449,9 @@ void fill_settings(const reader& r, settings_config& s) {
     s.data_dir = r.string("data_dir");
     const reader http = *r.object("http");
     s.http_listen = http.string("listen");
+    s.http_tap = http.boolean("tap");
+    s.http_tap_remote = http.boolean("tap_remote");
+    s.http_tap_rate = http.integer("tap_rate");
     const reader log = *r.object("log");
     s.log_level = log.string("level");
     s.log_format = log.string("format");

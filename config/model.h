@@ -176,6 +176,11 @@ struct settings_config {
     std::string file;  // "" when no settings file was given
     located<std::string> data_dir;
     located<std::string> http_listen;
+    // GET /api/v1/tap (`weir tap`): served only when http.tap is true; to clients on this
+    // machine only unless http.tap_remote; at most http.tap_rate items a second per tap.
+    located<bool> http_tap;
+    located<bool> http_tap_remote;
+    located<std::int64_t> http_tap_rate;
     located<std::string> log_level;   // trace | debug | info | warn | error
     located<std::string> log_format;  // text | json
     located<milliseconds> checkpoint_interval;

@@ -675,13 +675,32 @@ std::shared_ptr<const object_spec> make_component_spec(const params::component_r
 std::shared_ptr<const object_spec> make_settings_spec() {
     auto http = std::make_shared<object_spec>();
     http->name = "http server";
-    http->description = "The daemon's HTTP server: /metrics, /health, /ready, /api/v1/status.";
+    http->description =
+        "The daemon's HTTP server: /metrics, /health, /ready, /api/v1/status, /api/v1/tap.";
     http->params = {{.name = "listen",
                      .type = param_type::string,
                      .description = "host:port to listen on (the --http-listen flag and "
                                     "WEIR_HTTP_LISTEN override it).",
                      .default_text = "127.0.0.1:9797",
-                     .role = string_role::host_port}};
+                     .role = string_role::host_port},
+                    {.name = "tap",
+                     .type = param_type::boolean,
+                     .description = "Serve /api/v1/tap, the live sample of a node's records or "
+                                    "results that `weir tap` shows (records may hold personal "
+                                    "data: off unless set).",
+                     .default_text = "false"},
+                    {.name = "tap_remote",
+                     .type = param_type::boolean,
+                     .description = "Let clients on other machines tap too; without it, "
+                                    "/api/v1/tap answers only clients on this machine.",
+                     .default_text = "false"},
+                    {.name = "tap_rate",
+                     .type = param_type::integer,
+                     .description = "Most records or results a second one tap receives; the "
+                                    "rest are dropped and counted.",
+                     .default_text = "100",
+                     .minimum = 1,
+                     .maximum = 100000}};
     http->check = [](const value& v, const std::string& path, diagnostics& out) {
         const value* listen = v.find("listen");
         if (listen != nullptr && !is_host_port(listen->text)) {

@@ -18,6 +18,7 @@
 #include "core/time/timestamp.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/exit_codes.h"
+#include "daemon/live_views.h"
 #include "daemon/logging.h"
 #include "daemon/man_page.h"
 #include "daemon/status_client.h"
@@ -369,6 +370,35 @@ int run_cli(int argc, char** argv) try {
                      "http://127.0.0.1:9797)")
         ->envname("WEIR_STATUS_URL");
 
+    tap_options tap_opts;
+    tap_opts.url = "http://127.0.0.1:9797";
+    auto* tap = app.add_subcommand(
+        "tap",
+        "Print a sample of the records (or check results) of a node of a running weir as JSON "
+        "lines (needs http.tap: true in weir.yaml)");
+    tap->add_option("target", tap_opts.target, "PIPELINE/NODE")->required();
+    tap->add_flag("--results", tap_opts.results, "The node's check results instead of records");
+    tap->add_option("--limit", tap_opts.limit, "Stop after this many lines (0: until Ctrl-C)")
+        ->capture_default_str();
+    tap->add_option("--rate", tap_opts.rate,
+                    "At most this many a second (the daemon caps it at http.tap_rate)");
+    tap->add_option("--url", tap_opts.url, "The daemon's HTTP address")
+        ->envname("WEIR_STATUS_URL")
+        ->capture_default_str();
+
+    top_options top_opts;
+    top_opts.url = "http://127.0.0.1:9797";
+    auto* top = app.add_subcommand(
+        "top", "Show each query of a running weir: input rate, lag, failing checks, errors");
+    top->add_flag("--once", top_opts.once,
+                  "Print one snapshot as plain text and exit (also when not on a terminal)");
+    top->add_option("--interval", top_opts.interval, "Seconds between refreshes")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    top->add_option("--url", top_opts.url, "The daemon's HTTP address")
+        ->envname("WEIR_STATUS_URL")
+        ->capture_default_str();
+
     std::string checkpoint_file;
     auto* checkpoint_cmd = app.add_subcommand("checkpoint", "Work with checkpoint files");
     checkpoint_cmd->require_subcommand(1);
@@ -439,6 +469,8 @@ int run_cli(int argc, char** argv) try {
         }
         return print_status(status_url, std::cout, std::cerr);
     }
+    if (tap->parsed()) return run_tap(tap_opts, std::cerr);
+    if (top->parsed()) return run_top(top_opts, std::cout, std::cerr);
     return exit_usage;
 } catch (const std::exception& e) {
     std::cerr << "weir: internal error: " << e.what() << '\n';

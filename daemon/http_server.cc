@@ -2,6 +2,7 @@
 // on its own strand; every read and write has a deadline, so no client can hold the loop.
 #include "daemon/http_server.h"
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -13,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
@@ -83,7 +85,10 @@ std::string_view path_of(std::string_view target) {
 class http_connection : public std::enable_shared_from_this<http_connection> {
   public:
     http_connection(tcp::socket socket, std::shared_ptr<http_state> state)
-        : stream_(std::move(socket)), state_(std::move(state)), buffer_(k_read_buffer_bytes) {
+        : stream_(std::move(socket)),
+          state_(std::move(state)),
+          buffer_(k_read_buffer_bytes),
+          poll_timer_(stream_.get_executor()) {
         ++state_->open;
     }
 
@@ -183,8 +188,10 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         const auto& h = state_->handlers;
         const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
         const bool page = path == "/" || path == "/status";
-        if (path != "/metrics" && path != "/health" && path != "/ready" &&
-            path != "/api/v1/status" && !page) {
+        if (path == "/api/v1/tap" && req.method() == http::verb::get && h.tap) {
+            if (open_stream(req)) return;
+        } else if (path != "/metrics" && path != "/health" && path != "/ready" &&
+                   path != "/api/v1/status" && !page) {
             set(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
         } else if (!get) {
             set(http::status::method_not_allowed, "text/plain; charset=utf-8",
@@ -236,6 +243,86 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
             res_.content_length(length);
         }
         write(!res_.keep_alive());
+    }
+
+    // GET /api/v1/tap: true when the event stream started (the answer is under way); else the
+    // refusal is in res_.
+    bool open_stream(const http::request<http::empty_body>& req) {
+        beast::error_code ec;
+        const auto peer = stream_.socket().remote_endpoint(ec).address();
+        bool loopback = !ec && peer.is_loopback();
+        if (!ec && peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+            loopback = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6()).is_loopback();
+        }
+        http_stream_answer answer;
+        try {
+            answer = state_->handlers.tap(
+                std::string_view(req.target().data(), req.target().size()), loopback);
+        } catch (const std::exception& e) {
+            answer = {nullptr, 500, std::string("internal error: ") + e.what() + "\n"};
+        }
+        if (!answer.stream) {
+            set(static_cast<http::status>(answer.status), "text/plain; charset=utf-8",
+                std::move(answer.message));
+            return false;
+        }
+        event_stream_ = std::move(answer.stream);
+        // The body ends when the connection closes: no length, no chunks to frame.
+        send(
+            fmt::format("HTTP/1.{} 200 OK\r\nServer: weir\r\nContent-Type: text/event-stream\r\n"
+                        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
+                        "Connection: close\r\n\r\n",
+                        req.version() == 10 ? 0 : 1));
+        watch_client();
+        poll_stream();
+        return true;
+    }
+
+    // A client of an event stream sends nothing more: reading tells when it goes away. This
+    // read has no deadline (one may watch as long as one likes); the stream's writes keep one.
+    void watch_client() {
+        stream_.socket().async_read_some(
+            asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                if (ec) {
+                    self->close_now();
+                } else {
+                    self->watch_client();
+                }
+            });
+    }
+
+    void poll_stream() {
+        poll_timer_.expires_after(state_->limits.stream_poll);
+        poll_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->closed_) return;
+            const auto now = std::chrono::steady_clock::now();
+            if (self->writing_) {
+                // The client does not read: its tap drops what does not fit meanwhile.
+                if (now - self->write_started_ > self->state_->limits.request_timeout) {
+                    self->close_now();
+                    return;
+                }
+            } else {
+                std::string text = self->event_stream_->poll();
+                if (text.empty() &&
+                    now - self->write_started_ > self->state_->limits.stream_keepalive) {
+                    text = ": keep-alive\n\n";
+                }
+                if (!text.empty()) self->send(std::move(text));
+            }
+            self->poll_stream();
+        });
+    }
+
+    void send(std::string text) {
+        out_ = std::move(text);
+        writing_ = true;
+        write_started_ = std::chrono::steady_clock::now();
+        asio::async_write(stream_.socket(), asio::buffer(out_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->writing_ = false;
+                              if (ec) self->close_now();
+                          });
     }
 
     void refuse(http::status status, std::string_view text) {
@@ -292,6 +379,8 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     }
 
     void close_now() {
+        closed_ = true;
+        poll_timer_.cancel();
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream_.close();
@@ -305,6 +394,14 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     std::array<char, 4096> discard_;
     std::size_t lingered_ = 0;
     std::optional<std::uint64_t> idle_key_;  // this connection's place in state_->idle
+    // An event stream (GET /api/v1/tap), once it started: what it sends, the text being written,
+    // since when, and whether the connection is closed.
+    std::shared_ptr<http_event_stream> event_stream_;
+    asio::steady_timer poll_timer_;
+    std::string out_;
+    bool writing_ = false;
+    std::chrono::steady_clock::time_point write_started_;
+    bool closed_ = false;
 };
 
 bool http_state::evict_oldest_idle() {

@@ -1,6 +1,6 @@
-// The daemon's HTTP/1.1 server (DESIGN.md §1.3): /metrics, /health, /ready, /api/v1/status and
-// the status page (/, /status) on
-// the daemon's io_context, with limits that keep misbehaving clients from hurting the loop.
+// The daemon's HTTP/1.1 server (DESIGN.md §1.3): /metrics, /health, /ready, /api/v1/status,
+// the status page (/, /status) and the event stream of /api/v1/tap on the daemon's
+// io_context, with limits that keep misbehaving clients from hurting the loop.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +19,23 @@ struct http_state;
 class http_listener;
 }  // namespace detail
 
+// A long-lived answer: server-sent events (text/event-stream), written as the stream gives them
+// until the client goes away or the server stops. The connection polls it; nothing waits on a
+// reader, so a slow or absent one costs the stream's own buffer only.
+class http_event_stream {
+  public:
+    virtual ~http_event_stream() = default;
+    // The events to send now, "" when there are none. On the connection's strand, every
+    // http_limits::stream_poll; quick.
+    virtual std::string poll() = 0;
+};
+
+struct http_stream_answer {
+    std::shared_ptr<http_event_stream> stream;  // null: refused, with `status` and `message`
+    unsigned status = 404;
+    std::string message;
+};
+
 // Called on connection strands, possibly from several io threads at once: each must be
 // thread-safe and quick (it runs on the event loop).
 struct http_handlers {
@@ -26,6 +43,9 @@ struct http_handlers {
     std::function<std::string()> status_json;   // GET /api/v1/status
     std::function<std::string()> metrics_text;  // GET /metrics
     std::function<std::string()> status_page;   // GET / and /status: HTML
+    // GET /api/v1/tap?...: `target` is the request target (path and query), `loopback` whether
+    // the client connects from this machine. Unset: 404.
+    std::function<http_stream_answer(std::string_view target, bool loopback)> tap;
 };
 
 struct http_limits {
@@ -43,6 +63,11 @@ struct http_limits {
     // waiting for its next request is closed after this much silence instead of
     // request_timeout.
     std::chrono::milliseconds idle_timeout_under_pressure{1'000};
+    // An event stream is polled this often; with nothing to send for stream_keepalive, it sends
+    // a comment, so proxies keep it open. A write to a client that has not taken it after
+    // request_timeout closes the stream.
+    std::chrono::milliseconds stream_poll{100};
+    std::chrono::milliseconds stream_keepalive{10'000};
 };
 
 struct http_stats {

@@ -71,7 +71,13 @@ query::query(std::shared_ptr<const config::compiled_pipeline> pipeline, std::siz
       strand_(asio::make_strand(*env_.io)),
       tick_timer_(strand_),
       checkpoint_timer_(strand_),
-      pressure_timer_(strand_) {}
+      pressure_timer_(strand_) {
+    if (env_.taps) {
+        for (const auto& n : plan_.chain->nodes) {
+            tap_points_.push_back(env_.taps->point(pipeline_->name, n.name));
+        }
+    }
+}
 
 query::~query() = default;
 
@@ -432,10 +438,25 @@ prometheus::Gauge* query::group_gauge(check_entry& e, std::size_t node, const st
     return g;
 }
 
+void query::tap_results(std::size_t node, std::span<const check_result> results) {
+    std::string line;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        line.clear();
+        append_json(results[i], line);
+        if (!tap_points_[node]->offer(tap_kind::results, line)) {
+            tap_points_[node]->skip(tap_kind::results, results.size() - i - 1);
+            break;
+        }
+    }
+}
+
 void query::on_results(std::size_t index, std::span<const check_result> results) {
     counters_.results += results.size();
     if (env_.summary) env_.summary->add(results);
     if (env_.history) env_.history->add(pipeline_->name, plan_.chain->nodes[index].name, results);
+    if (index < tap_points_.size() && tap_points_[index]->wanted(tap_kind::results)) {
+        tap_results(index, results);
+    }
     if (!env_.metrics) return;
     const std::string& node = plan_.chain->nodes[index].name;
     const time::timestamp_ns now = env_.clock();

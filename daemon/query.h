@@ -29,6 +29,7 @@
 #include "daemon/metrics.h"
 #include "daemon/once_summary.h"
 #include "daemon/status.h"
+#include "daemon/tap.h"
 
 namespace weir::daemon {
 
@@ -67,6 +68,8 @@ struct query_environment {
     // Blocking work (checkpoint files: write, fsync, rename) runs here, off the loop threads;
     // null: on the query's strand.
     boost::asio::any_io_executor blocking;
+    // Live taps (GET /api/v1/tap); null when they are off.
+    std::shared_ptr<tap_hub> taps;
 };
 
 class query : public std::enable_shared_from_this<query>, private chain::chain_sink {
@@ -144,6 +147,16 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     bool admit(std::size_t node, chain::output_index output, std::size_t count) override;
     void write_result(chain::output_index output, const check_result& result) override;
     void write_record(chain::output_index output, std::string_view json) override;
+    bool tapping(std::size_t node) override {
+        return node < tap_points_.size() && tap_points_[node]->wanted(tap_kind::records);
+    }
+    bool tap_record(std::size_t node, std::string_view json) override {
+        return tap_points_[node]->offer(tap_kind::records, json);
+    }
+    void tap_skipped(std::size_t node, std::size_t count) override {
+        tap_points_[node]->skip(tap_kind::records, count);
+    }
+    void tap_results(std::size_t node, std::span<const check_result> results);
 
     struct check_entry;
     prometheus::Gauge* group_gauge(check_entry& e, std::size_t node, const std::string& check,
@@ -203,6 +216,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     boost::asio::steady_timer pressure_timer_;
 
     std::unique_ptr<chain::node_chain> chain_;
+    std::vector<std::shared_ptr<tap_point>> tap_points_;  // by node; empty: taps are off
     std::vector<std::unique_ptr<connectors::input>> inputs_;
     std::vector<std::unique_ptr<input_adapter>> adapters_;
     std::vector<bool> ended_;

@@ -1,6 +1,7 @@
 // The daemon's supervisor; see supervisor.h.
 #include "daemon/supervisor.h"
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -36,6 +37,7 @@
 #include "daemon/sd_notify.h"
 #include "daemon/status.h"
 #include "daemon/status_page.h"
+#include "daemon/tap.h"
 
 namespace weir::daemon {
 
@@ -391,6 +393,11 @@ class supervisor {
   private:
     int run_queries(config::load_result loaded) {
         std::string error;
+        tap_settings_.enabled = settings_.http_tap.value;
+        tap_settings_.remote = settings_.http_tap_remote.value;
+        if (settings_.http_tap_rate.value > 0) {
+            tap_settings_.max_rate = static_cast<double>(settings_.http_tap_rate.value);
+        }
         auto gen = std::make_shared<generation>();
         gen->config = std::move(loaded.config);
         if (!build_outputs(*gen, error)) {
@@ -423,6 +430,12 @@ class supervisor {
                 handlers.status_json = [this] { return to_json(status()); };
                 handlers.metrics_text = [this] { return metrics_->serialize(); };
                 handlers.status_page = [this] { return status_page_html(); };
+                handlers.tap = [this](std::string_view target, bool loopback) {
+                    return open_tap(*taps_, tap_settings_, target, loopback,
+                                    [this](auto pipeline, auto node, tap_kind kind) {
+                                        return tap_refusal(pipeline, node, kind);
+                                    });
+                };
                 http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
             } catch (const std::exception& e) {
                 std::cerr << "weir: HTTP server on " << listen << ": " << e.what() << '\n';
@@ -432,6 +445,13 @@ class supervisor {
                 "HTTP server on {}:{} (/metrics, /health, /ready, /api/v1/status, / the "
                 "status page)",
                 listen.substr(0, listen.rfind(':')), http_->local_port());
+            if (tap_settings_.enabled) {
+                spdlog::info(
+                    "live taps on /api/v1/tap (weir tap): at most {} items a second "
+                    "each, {}",
+                    tap_settings_.max_rate,
+                    tap_settings_.remote ? "for every client" : "for clients on this machine only");
+            }
         }
 
         // From here on SIGHUP is the signal_set's. Those that came while the configuration
@@ -470,6 +490,28 @@ class supervisor {
             std::_Exit(exit_code_.load());
         }
         return exit_code_.load();
+    }
+
+    // Why the node cannot be tapped now, "" when it can. Any thread.
+    std::string tap_refusal(std::string_view pipeline, std::string_view node, tap_kind kind) {
+        std::lock_guard lock(slots_mutex_);
+        bool pipeline_known = false;
+        for (const auto& [key, slot] : slots_) {
+            if (slot->pipeline->name != pipeline) continue;
+            pipeline_known = true;
+            for (const auto& n : slot->plan().chain->nodes) {
+                if (n.name != node) continue;
+                if (kind == tap_kind::results && !n.engine) {
+                    return fmt::format(
+                        "node \"{}\" of pipeline \"{}\" has no checks, so no results: tap "
+                        "its records instead",
+                        node, pipeline);
+                }
+                return "";
+            }
+        }
+        if (!pipeline_known) return fmt::format("no pipeline \"{}\" runs here", pipeline);
+        return fmt::format("pipeline \"{}\" has no node \"{}\"", pipeline, node);
     }
 
     // Every check of the configuration, so that the summary names those that gave no result.
@@ -603,6 +645,7 @@ class supervisor {
         env.metrics = metrics_.get();
         env.history = &history_;
         env.blocking = blocking_.get_executor();
+        if (tap_settings_.enabled) env.taps = taps_;
         query::listener events;
         events.failed = [this, key](const std::string& message, bool rebuild) {
             asio::post(strand_,
@@ -1130,6 +1173,9 @@ class supervisor {
     std::unique_ptr<metrics> metrics_;
     check_history history_;  // the status page's recent results; fed by the queries
     std::unique_ptr<http_server> http_;
+    // Live taps (GET /api/v1/tap), as http.tap* of the settings file at start.
+    tap_settings tap_settings_;
+    std::shared_ptr<tap_hub> taps_ = std::make_shared<tap_hub>();
     // systemd's READY/RELOADING/STOPPING/WATCHDOG; a no-op without NOTIFY_SOCKET.
     std::unique_ptr<sd_notifier> notifier_ = sd_notifier::from_environment(strand_);
     bool reload_again_ = false;

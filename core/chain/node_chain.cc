@@ -502,6 +502,18 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     // (A join step goes here: it pairs the records of this node's sources before their event
     // times are read.)
 
+    if (sink_.tapping(index)) {
+        std::size_t i = 0;
+        while (i < f.batch.size()) {
+            const bool use = usable(f.batch.status[i]);
+            ++i;
+            if (use && !sink_.tap_record(index, record_json(node, f, i - 1))) break;
+        }
+        std::size_t skipped = 0;
+        for (; i < f.batch.size(); ++i) skipped += usable(f.batch.status[i]) ? 1 : 0;
+        if (skipped > 0) sink_.tap_skipped(index, skipped);
+    }
+
     engine::node_engine* e = state.engine.get();
     if (e == nullptr) {
         write_dead_letters(index, f, from_input);

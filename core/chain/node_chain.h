@@ -68,6 +68,24 @@ class chain_sink {
     // them (back-pressure, when_full: drop_newest), counted by the sink.
     virtual bool admit(std::size_t node, output_index output, std::size_t count) = 0;
 
+    // A live tap (`weir tap`): whether someone watches the records of node `node` now. Asked
+    // once per batch, so it must cost next to nothing (a relaxed atomic load); when true, the
+    // node's records that pass its transforms go to tap_record, one by one, until it returns
+    // false (enough for now); tap_skipped then says how many of the batch it did not see.
+    virtual bool tapping(std::size_t node) {
+        (void)node;
+        return false;
+    }
+    virtual bool tap_record(std::size_t node, std::string_view json) {
+        (void)node;
+        (void)json;
+        return false;
+    }
+    virtual void tap_skipped(std::size_t node, std::size_t count) {
+        (void)node;
+        (void)count;
+    }
+
     virtual void write_result(output_index output, const check_result& result) = 0;
     // One JSON object without newline: a derived record, a late record or a dead letter.
     virtual void write_record(output_index output, std::string_view json) = 0;

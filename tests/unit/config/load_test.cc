@@ -124,6 +124,30 @@ TEST(load, settings_file_by_name_and_positions) {
     ASSERT_EQ(r.config.pipelines.size(), 1u);  // the settings file is not a pipeline
 }
 
+TEST(load, settings_of_live_taps_are_off_by_default_and_checked) {
+    temp_dir dir;
+    auto settings = [&](const std::string& text) {
+        return load({dir.write("weir.yaml", text), dir.write("p.yaml", pipeline_text())},
+                    registry(), no_env());
+    };
+    auto r = settings("log:\n  level: warn\n");
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    EXPECT_FALSE(r.config.settings.http_tap.value);
+    EXPECT_FALSE(r.config.settings.http_tap_remote.value);
+    EXPECT_EQ(r.config.settings.http_tap_rate.value, 100);
+
+    r = settings("http:\n  tap: true\n  tap_remote: true\n  tap_rate: 20\n");
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    EXPECT_TRUE(r.config.settings.http_tap.value);
+    EXPECT_TRUE(r.config.settings.http_tap_remote.value);
+    EXPECT_EQ(r.config.settings.http_tap_rate.value, 20);
+
+    r = settings("http:\n  tap: yes\n  tap_rate: 0\n");
+    ASSERT_EQ(errors(r.diags).size(), 2u) << all_text(r.diags);
+    EXPECT_THAT(all_text(r.diags), HasSubstr("http.tap"));
+    EXPECT_THAT(all_text(r.diags), HasSubstr("http.tap_rate"));
+}
+
 TEST(load, empty_settings_file_means_defaults) {
     temp_dir dir;
     const auto r = load({dir.write("weir.yaml", "# nothing yet\n")}, registry(), no_env());

@@ -179,6 +179,7 @@ class query_test : public ::testing::Test {
         env.outputs["out"] = output_;
         env.once = once;
         env.checkpoint_interval = std::chrono::milliseconds(1);
+        env.taps = taps_;
         std::string failure;
         query::listener events;
         events.failed = [&](const std::string& m, bool rebuild) {
@@ -205,7 +206,8 @@ class query_test : public ::testing::Test {
     std::shared_ptr<capture_output> output_;
     bool rebuild_ = false;  // the last failure asked for a rebuild
     bool finished_ = false;
-    std::string checkpoint_error_;  // of the last finish
+    std::string checkpoint_error_;   // of the last finish
+    std::shared_ptr<tap_hub> taps_;  // live taps; null: off
 };
 
 std::string record(int ts, int v) {
@@ -322,6 +324,35 @@ TEST_F(query_test, a_checkpoint_of_another_plan_keeps_the_input_position) {
     std::string error;
     ASSERT_EQ(store_->load("p", "quality", data, error), checkpoint_store::load_status::loaded);
     EXPECT_EQ(data.plan_fingerprint, plan_->queries.at(0).fingerprint);
+}
+
+}  // namespace
+}  // namespace weir::daemon
+
+namespace weir::daemon {
+namespace {
+
+// A tap attached to the node sees its records as the node sees them and its results as the
+// outputs get them, within the tap's rate; the outputs get everything regardless.
+TEST_F(query_test, a_tap_sees_a_bounded_sample_of_records_and_results) {
+    for (int i = 0; i < 30; ++i) state_.script.emplace_back("", record(100 + i, 2));
+    taps_ = std::make_shared<tap_hub>();
+    // A rate no clock refills within the test: one item passes, the rest are dropped.
+    auto records = taps_->open("p", "quality", tap_kind::records, tap_limits{.rate = 0.001});
+    auto results = taps_->open("p", "quality", tap_kind::results, tap_limits{.rate = 0.001});
+    auto other = taps_->open("p", "elsewhere", tap_kind::records, tap_limits{});
+    ASSERT_EQ(run(true, false), "");
+    EXPECT_EQ(output_->results.size(), 6u);
+    const std::string seen = records->session().take();
+    EXPECT_NE(seen.find("event: record\ndata: {\"ts\":100,\"v\":2}\n\n"), std::string::npos)
+        << seen;
+    EXPECT_NE(seen.find("event: dropped\ndata: {\"dropped\":29,"), std::string::npos) << seen;
+    // Results come a window at a time: the rest of a window's are counted without being seen.
+    const std::string checked = results->session().take();
+    EXPECT_NE(checked.find("event: result\ndata: {\"id\":"), std::string::npos) << checked;
+    EXPECT_NE(checked.find("\"check\":\"volume\""), std::string::npos) << checked;
+    EXPECT_NE(checked.find("event: dropped\ndata: {\"dropped\":5,"), std::string::npos) << checked;
+    EXPECT_EQ(other->session().take(), "");
 }
 
 }  // namespace
