@@ -741,10 +741,11 @@ std::shared_ptr<const object_spec> make_settings_spec() {
     metrics->description = "Prometheus metrics at /metrics.";
     metrics->params = {{.name = "max_group_series",
                         .type = param_type::integer,
-                        .description = "Most weir_check_value series of grouped checks the "
-                                       "daemon exports, all checks together (cardinality "
-                                       "cap); further groups are counted, not exported; 0 "
-                                       "exports none.",
+                        .description = "Most groups of grouped checks with series "
+                                       "(weir_check_value and weir_check_failing, the "
+                                       "group_by fields as labels), all checks together "
+                                       "(cardinality cap); further groups are counted, not "
+                                       "exported; 0 exports none.",
                         .default_text = "1000",
                         .minimum = 0,
                         .maximum = 1000000}};

@@ -73,9 +73,9 @@ std::string_view well_formed_utf8(std::string_view text, std::string& scratch) {
 class json_formatter final : public spdlog::formatter {
   public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-        format_json_log_line(msg.time, msg.level,
-                             std::string_view(msg.logger_name.data(), msg.logger_name.size()),
-                             std::string_view(msg.payload.data(), msg.payload.size()), line_);
+        format_json_log_line(
+            msg.time, msg.level, std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+            std::string_view(msg.payload.data(), msg.payload.size()), line_, current_log_fields());
         line_ += '\n';
         dest.append(line_.data(), line_.data() + line_.size());
     }
@@ -115,7 +115,7 @@ std::optional<log_format> parse_log_format(std::string_view text) {
 
 void format_json_log_line(std::chrono::system_clock::time_point time,
                           spdlog::level::level_enum level, std::string_view logger,
-                          std::string_view message, std::string& out) {
+                          std::string_view message, std::string& out, const log_fields* fields) {
     out.clear();
     char ts[24];
     time::format_rfc3339_ms(
@@ -130,7 +130,46 @@ void format_json_log_line(std::chrono::system_clock::time_point time,
     append_json_string(well_formed_utf8(logger, scratch), out);
     out += ",\"msg\":";
     append_json_string(well_formed_utf8(message, scratch), out);
+    if (fields != nullptr) {
+        const std::pair<const char*, std::string_view> named[] = {
+            {",\"pipeline\":", fields->pipeline},
+            {",\"query\":", fields->query},
+            {",\"node\":", fields->node},
+            {",\"input\":", fields->input},
+            {",\"error_type\":", fields->error_type}};
+        for (const auto& [key, value] : named) {
+            if (value.empty()) continue;
+            out += key;
+            append_json_string(well_formed_utf8(value, scratch), out);
+        }
+    }
     out += '}';
+}
+
+namespace {
+thread_local const log_fields* current_fields = nullptr;
+}  // namespace
+
+log_scope::log_scope(const log_fields& fields) : fields_(fields), previous_(current_fields) {
+    if (previous_ != nullptr) {
+        auto keep = [](std::string_view& mine, std::string_view outer) {
+            if (mine.empty()) mine = outer;
+        };
+        keep(fields_.pipeline, previous_->pipeline);
+        keep(fields_.query, previous_->query);
+        keep(fields_.node, previous_->node);
+        keep(fields_.input, previous_->input);
+        keep(fields_.error_type, previous_->error_type);
+    }
+    current_fields = &fields_;
+}
+
+log_scope::~log_scope() {
+    current_fields = previous_;
+}
+
+const log_fields* current_log_fields() {
+    return current_fields;
 }
 
 namespace {

@@ -33,17 +33,48 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view text);
 // "text" or "json"; nullopt otherwise.
 std::optional<log_format> parse_log_format(std::string_view text);
 
+// What a log line is about, beside its message: JSON lines carry each non-empty field as a key
+// of its own, so Loki or Elasticsearch can select a pipeline's or an input's lines without
+// parsing messages. Text lines leave them out (their messages name what they are about).
+struct log_fields {
+    std::string_view pipeline;
+    std::string_view query;
+    std::string_view node;
+    std::string_view input;
+    std::string_view error_type;  // input_error's names (decode, io, ...), schema, bad_time, ...
+};
+
+// The fields of every line logged on this thread while the scope lives, merged over those of
+// an enclosing scope (a non-empty field wins). Costs a copy of five views and no allocation;
+// the viewed strings must outlive the scope. Scopes nest strictly (they are not movable).
+class log_scope {
+  public:
+    explicit log_scope(const log_fields& fields);
+    ~log_scope();
+    log_scope(const log_scope&) = delete;
+    log_scope& operator=(const log_scope&) = delete;
+
+  private:
+    log_fields fields_;
+    const log_fields* previous_;
+};
+
+// The fields of the innermost log_scope of this thread; null outside any.
+const log_fields* current_log_fields();
+
 // Installs the default logger "weir" with the level and format. Set-up code: call before the
 // daemon's threads start (spdlog's default logger is not swapped atomically with its users).
-// JSON lines are objects {"ts","level","logger","msg"}: ts is RFC 3339 UTC with milliseconds,
-// level is spdlog's short name (trace … critical), msg is escaped, invalid UTF-8 replaced.
+// JSON lines are objects {"ts","level","logger","msg"} followed by the log_fields that apply
+// ("pipeline","query","node","input","error_type"): ts is RFC 3339 UTC with milliseconds, level
+// is spdlog's short name (trace … critical), strings escaped, invalid UTF-8 replaced.
 void configure_logging(const logging_options& options);
 
 // The JSON line of one message, without the newline; `out` is cleared first. For tests and for
 // the formatter.
 void format_json_log_line(std::chrono::system_clock::time_point time,
                           spdlog::level::level_enum level, std::string_view logger,
-                          std::string_view message, std::string& out);
+                          std::string_view message, std::string& out,
+                          const log_fields* fields = nullptr);
 
 // At most `burst` messages per key per `interval`; the rest are counted and reported by one
 // line "<key>: N similar messages suppressed in the last <interval>" when the key's interval

@@ -87,6 +87,72 @@ const char* to_string(check_outcome o) {
     return "unknown";
 }
 
+void check_metrics::set_failing(const std::string& key, failing_group group) {
+    std::lock_guard lock(failing_mutex_);
+    auto it = failing_.find(key);
+    if (it == failing_.end()) {
+        failing_.emplace(key, std::move(group));
+    } else {
+        it->second.value = group.value;
+    }
+    failing_groups.store(failing_.size(), std::memory_order_relaxed);
+    if (failing != nullptr) failing->Set(1);
+}
+
+void check_metrics::clear_failing(const std::string& key) {
+    if (failing_groups.load(std::memory_order_relaxed) == 0) {
+        if (failing != nullptr) failing->Set(0);
+        return;
+    }
+    std::lock_guard lock(failing_mutex_);
+    failing_.erase(key);
+    failing_groups.store(failing_.size(), std::memory_order_relaxed);
+    if (failing != nullptr) failing->Set(failing_.empty() ? 0 : 1);
+}
+
+std::vector<failing_group> check_metrics::failing_sample(std::size_t n) const {
+    std::vector<failing_group> out;
+    std::lock_guard lock(failing_mutex_);
+    for (const auto& [key, g] : failing_) {
+        if (out.size() == n) break;
+        out.push_back(g);
+    }
+    return out;
+}
+
+std::vector<std::string> group_label_names(const std::vector<std::string>& fields) {
+    static constexpr std::string_view fixed[] = {"pipeline", "node", "check", "job", "instance"};
+    std::vector<std::string> out;
+    out.reserve(fields.size());
+    auto taken = [&](std::string_view name) {
+        for (auto f : fixed) {
+            if (f == name) return true;
+        }
+        for (const auto& o : out) {
+            if (o == name) return true;
+        }
+        return false;
+    };
+    for (const auto& field : fields) {
+        std::string name;
+        for (char ch : field) {
+            const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                            (ch >= '0' && ch <= '9') || ch == '_';
+            name += ok ? ch : '_';
+        }
+        if (name.empty() || (name[0] >= '0' && name[0] <= '9')) name.insert(0, "_");
+        bool is_fixed = name.starts_with("__");
+        for (auto f : fixed) is_fixed = is_fixed || f == name;
+        if (is_fixed) name.insert(0, "group_");
+        if (taken(name)) {
+            std::string base = name;
+            for (int i = 2; taken(name); ++i) name = base + "_" + std::to_string(i);
+        }
+        out.push_back(std::move(name));
+    }
+    return out;
+}
+
 namespace {
 
 template <typename T>
@@ -259,10 +325,12 @@ struct metrics::families {
                                 "Unix time of a node's last successful checkpoint.")),
           check_results(add_family<Counter>(r, "weir_check_results_total",
                                             "Check results emitted, by outcome.")),
-          check_value(add_family<Gauge>(r, "weir_check_value",
-                                        "The measured value of a check's last window.")),
-          check_failing(add_family<Gauge>(r, "weir_check_failing",
-                                          "1 while a check's last outcome was fail, else 0.")),
+          check_value(add_family<Gauge>(
+              r, "weir_check_value",
+              "The measured value of a check's last window (per group for a grouped node).")),
+          check_failing(add_family<Gauge>(
+              r, "weir_check_failing",
+              "1 while a check's last outcome was fail, else 0 (per group for a grouped node).")),
           check_last_result(add_family<Gauge>(
               r, "weir_check_last_result_timestamp_seconds",
               "Unix time when a check last produced a value (a result that was not no data).")),
@@ -280,7 +348,7 @@ struct metrics::families {
                                              "Configuration reloads, by result.")),
           series_dropped(add_family<Counter>(
               r, "weir_metrics_series_dropped_total",
-              "Grouped check values not exported because max_group_series was reached.")) {}
+              "Groups of grouped checks without series because max_group_series was reached.")) {}
 
     Family<Gauge>& build_info;
     Family<Counter>& input_records;
@@ -318,8 +386,10 @@ struct metrics::node_entry {
     std::unique_ptr<node_metrics> handles;
     std::map<std::string, std::unique_ptr<input_metrics>, std::less<>> inputs;
     std::map<std::string, std::unique_ptr<check_metrics>, std::less<>> checks;
-    // check -> group -> series
-    std::map<std::string, std::map<std::string, Gauge*, std::less<>>, std::less<>> groups;
+    // check -> group key -> series
+    std::map<std::string, std::map<std::string, std::unique_ptr<group_metrics>, std::less<>>,
+             std::less<>>
+        groups;
     // (input, topic, partition) -> series
     std::map<std::tuple<std::string, std::string, std::string>,
              std::unique_ptr<kafka_source_metrics>, std::less<>>
@@ -395,7 +465,7 @@ input_metrics& metrics::input(std::string_view pipeline, std::string_view node,
 }
 
 check_metrics& metrics::check(std::string_view pipeline, std::string_view node,
-                              std::string_view check) {
+                              std::string_view check, bool grouped) {
     std::lock_guard lock(mutex_);
     auto& e = entry(pipeline, node);
     auto it = e.checks.find(check);
@@ -407,13 +477,13 @@ check_metrics& metrics::check(std::string_view pipeline, std::string_view node,
             results[i] =
                 &f.check_results.Add(with(l, "outcome", to_string(static_cast<check_outcome>(i))));
         }
-        it = e.checks
-                 .emplace(std::string(check),
-                          // Not make_unique: the atomic member makes the aggregate immovable.
-                          std::unique_ptr<check_metrics>(new check_metrics{
-                              results, f.check_value.Add(l), f.check_failing.Add(l),
-                              f.check_last_result.Add(l)}))
-                 .first;
+        it =
+            e.checks
+                .emplace(std::string(check), std::make_unique<check_metrics>(
+                                                 results, grouped ? nullptr : &f.check_value.Add(l),
+                                                 grouped ? nullptr : &f.check_failing.Add(l),
+                                                 f.check_last_result.Add(l)))
+                .first;
     }
     return *it->second;
 }
@@ -479,25 +549,31 @@ kafka_input_metrics& metrics::kafka_input(std::string_view pipeline, std::string
     return *it->second;
 }
 
-prometheus::Gauge* metrics::group_value(std::string_view pipeline, std::string_view node,
-                                        std::string_view check, std::string_view group) {
+group_metrics* metrics::group(std::string_view pipeline, std::string_view node,
+                              std::string_view check, std::string_view key,
+                              const std::vector<std::pair<std::string, std::string>>& labels) {
     std::lock_guard lock(mutex_);
     auto& e = entry(pipeline, node);
     auto c = e.groups.find(check);
     if (c != e.groups.end()) {
-        auto g = c->second.find(group);
-        if (g != c->second.end()) return g->second;
+        auto g = c->second.find(key);
+        if (g != c->second.end()) return g->second.get();
     }
     if (group_series_ >= options_.max_group_series) {
         families_->series_dropped.Add({}).Increment();
         return nullptr;
     }
     if (c == e.groups.end()) c = e.groups.emplace(std::string(check), decltype(c->second){}).first;
-    auto& gauge = families_->check_value.Add(
-        with(with(node_labels(pipeline, node), "check", check), "group", group));
-    c->second.emplace(std::string(group), &gauge);
+    Labels l = with(node_labels(pipeline, node), "check", check);
+    // group_label_names keeps the fixed names out; a clash here is a caller's bug, and the
+    // fixed label wins.
+    for (const auto& [name, value] : labels) l.emplace(name, value);
+    auto m = std::make_unique<group_metrics>(
+        group_metrics{families_->check_value.Add(l), families_->check_failing.Add(l)});
+    auto* out = m.get();
+    c->second.emplace(std::string(key), std::move(m));
     ++group_series_;
-    return &gauge;
+    return out;
 }
 
 void metrics::count_reload(bool success) {
@@ -526,12 +602,15 @@ void metrics::remove_entry(node_entry& e) {
     }
     for (auto& [name, c] : e.checks) {
         for (auto* r : c->results) f.check_results.Remove(r);
-        f.check_value.Remove(&c->value);
-        f.check_failing.Remove(&c->failing);
+        if (c->value != nullptr) f.check_value.Remove(c->value);
+        if (c->failing != nullptr) f.check_failing.Remove(c->failing);
         f.check_last_result.Remove(&c->last_result_seconds);
     }
     for (auto& [check, groups] : e.groups) {
-        for (auto& [group, g] : groups) f.check_value.Remove(g);
+        for (auto& [group, g] : groups) {
+            f.check_value.Remove(&g->value);
+            f.check_failing.Remove(&g->failing);
+        }
         group_series_ -= groups.size();
     }
     for (auto& [key, k] : e.kafka_sources) {
@@ -581,15 +660,20 @@ std::size_t metrics::group_series() const {
 }
 
 std::vector<failing_check> metrics::failing_checks(std::string_view pipeline,
-                                                   const std::vector<std::string>& nodes) const {
+                                                   const std::vector<std::string>& nodes,
+                                                   std::size_t max_groups) const {
     std::vector<failing_check> out;
     std::lock_guard lock(mutex_);
     for (const auto& node : nodes) {
         const auto it = nodes_.find(node_key{std::string(pipeline), node});
         if (it == nodes_.end()) continue;
         for (const auto& [name, c] : it->second->checks) {
-            if (c->failing.Value() == 0) continue;
-            out.push_back({node, name, c->failing_groups.load(std::memory_order_relaxed)});
+            const std::size_t groups = c->failing_groups.load(std::memory_order_relaxed);
+            if (groups == 0) continue;
+            failing_check f{node, name, groups, {}};
+            // An ungrouped check fails as a whole: no group to name.
+            if (c->value == nullptr) f.sample = c->failing_sample(max_groups);
+            out.push_back(std::move(f));
         }
     }
     return out;

@@ -76,31 +76,73 @@ struct input_metrics {
     }
 };
 
+// A group whose latest window failed, as the status API shows it.
+struct failing_group {
+    // The group_by fields and their values, in group_by order.
+    std::vector<std::pair<std::string, std::string>> group;
+    double value = 0;  // the failing window's value; NaN when it was not a number
+};
+
 struct check_metrics {
-    std::array<prometheus::Counter*, static_cast<std::size_t>(check_outcome::count_)> results;
-    prometheus::Gauge& value;    // the measure of the last ungrouped window; NaN after no data
-    prometheus::Gauge& failing;  // 1 while the last outcome was fail, else 0
+    using result_counters =
+        std::array<prometheus::Counter*, static_cast<std::size_t>(check_outcome::count_)>;
+    check_metrics(result_counters results_, prometheus::Gauge* value_, prometheus::Gauge* failing_,
+                  prometheus::Gauge& last_result_seconds_)
+        : results(results_),
+          value(value_),
+          failing(failing_),
+          last_result_seconds(last_result_seconds_) {}
+
+    result_counters results;
+    // The measure of the last ungrouped window (NaN after no data) and 1 while its outcome is
+    // fail; both null for a check of a grouped node, whose groups have series of their own
+    // (metrics::group), so no ungrouped series sits at 0 beside them.
+    prometheus::Gauge* value;
+    prometheus::Gauge* failing;
     // Unix time of the last result with a value (not null), of any group.
     prometheus::Gauge& last_result_seconds;
     // How many groups' latest window failed (1 for a failing ungrouped check), for the status
-    // API; set with set_failing.
+    // API; kept by set_failing and clear_failing.
     std::atomic<std::size_t> failing_groups{0};
 
     prometheus::Counter& results_of(check_outcome o) const {
         return *results[static_cast<std::size_t>(o)];
     }
-    // weir_check_failing and the count behind it together.
-    void set_failing(std::size_t groups) {
-        failing_groups.store(groups, std::memory_order_relaxed);
-        failing.Set(groups > 0 ? 1 : 0);
-    }
+    // The group `key` ("" for an ungrouped check) failed in its latest window (again). Takes a
+    // mutex no one holds for long: the status reads the failing groups under it.
+    void set_failing(const std::string& key, failing_group group);
+    // The group's latest window did not fail.
+    void clear_failing(const std::string& key);
+    // The first `n` failing groups by key (failing_groups counts them all).
+    std::vector<failing_group> failing_sample(std::size_t n) const;
+
+  private:
+    mutable std::mutex failing_mutex_{};
+    std::map<std::string, failing_group, std::less<>> failing_{};
 };
+
+// The series of one group of a grouped check: weir_check_value and weir_check_failing with the
+// group_by fields as labels.
+struct group_metrics {
+    prometheus::Gauge& value;    // NaN after a window without data
+    prometheus::Gauge& failing;  // 1 while the group's latest window failed, else 0
+};
+
+// Prometheus label names for a grouped node's group_by fields, in their order: characters
+// outside [a-zA-Z0-9_] become `_` (`device.id` -> `device_id`), a leading digit gets a `_`
+// before it, a name that is one of the fixed labels (pipeline, node, check, and the job and
+// instance Prometheus adds) or starts with `__` (reserved) gets `group_` before it, and a name
+// already taken by an earlier field gets `_2`, `_3`, ... after it.
+std::vector<std::string> group_label_names(const std::vector<std::string>& fields);
 
 // One check failing now, as the status API shows it.
 struct failing_check {
     std::string node;
     std::string check;
     std::size_t groups = 0;  // groups whose latest window failed; 0 when not known
+    // The first failing groups by key (at most failing_checks' max_groups); empty for an
+    // ungrouped check.
+    std::vector<failing_group> sample;
 };
 
 // A partition a Kafka input owns now; removed when it is revoked.
@@ -123,8 +165,9 @@ struct output_metrics {
 
 struct metrics_options {
     std::string version = "unknown";  // weir_build_info{version}
-    // The most grouped weir_check_value series the whole daemon exports; further groups are not
-    // exported and are counted in weir_metrics_series_dropped_total.
+    // The most groups of grouped checks the whole daemon exports series for (each group has a
+    // weir_check_value and a weir_check_failing series); further groups are not exported and
+    // are counted in weir_metrics_series_dropped_total.
     std::size_t max_group_series = 1000;
 };
 
@@ -140,7 +183,9 @@ class metrics {
     // Each returns the same handles when called again with the same names.
     node_metrics& node(std::string_view pipeline, std::string_view node);
     input_metrics& input(std::string_view pipeline, std::string_view node, std::string_view input);
-    check_metrics& check(std::string_view pipeline, std::string_view node, std::string_view check);
+    check_metrics& check(std::string_view pipeline, std::string_view node, std::string_view check) {
+        return this->check(pipeline, node, check, false);
+    }
     output_metrics& output(std::string_view pipeline, std::string_view output);
     kafka_source_metrics& kafka_source(std::string_view pipeline, std::string_view node,
                                        std::string_view input, std::string_view topic,
@@ -152,11 +197,18 @@ class metrics {
     kafka_input_metrics& kafka_input(std::string_view pipeline, std::string_view node,
                                      std::string_view input);
 
-    // weir_check_value{...,group} of one group of a grouped check; `group` is the label value
-    // (e.g. "device_id=d-17"). nullptr once max_group_series series exist: the caller skips the
-    // update (the refusal is counted once per call).
-    prometheus::Gauge* group_value(std::string_view pipeline, std::string_view node,
-                                   std::string_view check, std::string_view group);
+    // The ungrouped check's handles; `grouped`: the check belongs to a grouped node, so it
+    // gets no ungrouped value and failing series (value and failing stay null).
+    check_metrics& check(std::string_view pipeline, std::string_view node, std::string_view check,
+                         bool grouped);
+
+    // The series of one group of a grouped check. `key` identifies the group (e.g.
+    // "device_id=d-17"); `labels` are its (label name, value) pairs, names from
+    // group_label_names. nullptr once max_group_series groups have series: the caller skips
+    // the update (the refusal is counted once per call).
+    group_metrics* group(std::string_view pipeline, std::string_view node, std::string_view check,
+                         std::string_view key,
+                         const std::vector<std::pair<std::string, std::string>>& labels);
 
     // weir_config_reloads_total{result="success"|"failure"}.
     void count_reload(bool success);
@@ -169,10 +221,11 @@ class metrics {
 
     std::size_t group_series() const;
 
-    // The checks of the pipeline's `nodes` whose weir_check_failing is 1 now, in node order, then
-    // by check name.
+    // The checks of the pipeline's `nodes` failing now (in at least one group), in node order,
+    // then by check name, each with its first `max_groups` failing groups.
     std::vector<failing_check> failing_checks(std::string_view pipeline,
-                                              const std::vector<std::string>& nodes) const;
+                                              const std::vector<std::string>& nodes,
+                                              std::size_t max_groups = 10) const;
 
     // The text exposition format 0.0.4 of every family plus the process_* metrics read from
     // /proc/self now.

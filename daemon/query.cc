@@ -154,6 +154,7 @@ void query::do_start() {
         adapters_.push_back(std::make_unique<input_adapter>(*this, i));
     }
     state_ = query_state::running;
+    const log_scope scope(log_fields_of());
     spdlog::info("query {}/{} running ({} inputs, {} nodes)", pipeline_->name, plan_.name,
                  inputs_.size(), chain.nodes.size());
     for (std::size_t i = 0; i < inputs_.size(); ++i) inputs_[i]->start(*adapters_[i]);
@@ -210,6 +211,7 @@ bool query::restore(std::string& error) {
         inputs += fmt::format("{}\"{}\" {}", inputs.empty() ? "" : ", ", name, what);
     }
     if (!same_plan) {
+        const log_scope scope(log_fields_of());
         spdlog::warn(
             "query {}/{}: checkpoint {} was written for another plan of this query ({} -> {}: {}); "
             "its open windows were dropped and its first windows are partial; inputs: {}",
@@ -225,6 +227,7 @@ bool query::restore(std::string& error) {
         error = "checkpoint " + file + ": " + why + way_out;
         return false;
     }
+    const log_scope scope(log_fields_of());
     spdlog::info("query {}/{} resumed from {}", pipeline_->name, plan_.name, file);
     return true;
 }
@@ -280,6 +283,7 @@ void query::final_checkpoint() {
             // the output instead, until a stop.
             if (!self->final_wait_logged_) {
                 self->final_wait_logged_ = true;
+                const log_scope scope(self->log_fields_of());
                 spdlog::warn(
                     "query {}/{}: every input ended; the final checkpoint waits for "
                     "the outputs to deliver",
@@ -297,6 +301,7 @@ void query::final_checkpoint() {
             return;
         }
         self->state_ = query_state::finished;
+        const log_scope scope(self->log_fields_of());
         spdlog::info("query {}/{} finished: {} records, {} results{}", self->pipeline_->name,
                      self->plan_.name, self->counters_.input_records.load(),
                      self->counters_.results.load(),
@@ -363,6 +368,9 @@ bool query::on_decoded(std::size_t input, std::size_t records, std::size_t bytes
     note_bad_records(reader, invalid, *first);
     // The first bad record of the delivery stands for the others (counted in metrics); its
     // content is not logged: records may carry personal data. Where it is, is.
+    const log_scope scope(log_fields_of(plan_.chain->nodes[reader].name,
+                                        plan_.chain->inputs[input].name,
+                                        to_string(input_error::decode)));
     record_problem_log().log(problem_key_, spdlog::level::warn,
                              "query {}/{}: {} of {} records unusable ({}: {}), e.g. at {}",
                              pipeline_->name, plan_.name, invalid, records, first->rule,
@@ -374,6 +382,7 @@ bool query::on_rejected(std::size_t node, std::size_t count, const chain::record
     note_bad_records(node, count, first);
     const std::string& name = plan_.chain->nodes[node].name;
     if (first.reason == invalid_reason::bad_time && first.rule == "future_time") {
+        const log_scope scope(log_fields_of(name, {}, "future_time"));
         record_problem_log().log(time_problem_key_, spdlog::level::warn,
                                  "query {}/{}: node \"{}\": {} records dropped as suspicious, "
                                  "their event time ({}) {}, e.g. at {}",
@@ -383,6 +392,7 @@ bool query::on_rejected(std::size_t node, std::size_t count, const chain::record
     }
     if (first.reason == invalid_reason::bad_time) {
         // The value is shown: an event time is what the operator must see to fix the format.
+        const log_scope scope(log_fields_of(name, {}, "bad_time"));
         record_problem_log().log(time_problem_key_, spdlog::level::warn,
                                  "query {}/{}: node \"{}\": {} records dropped, their event time "
                                  "unreadable ({}: {}), e.g. at {}",
@@ -391,6 +401,7 @@ bool query::on_rejected(std::size_t node, std::size_t count, const chain::record
         // Counted and dropped, as docs/pipelines.md says, but not an error of on_error.
         return true;
     }
+    const log_scope scope(log_fields_of(name, {}, "schema"));
     record_problem_log().log(schema_problem_key_, spdlog::level::warn,
                              "query {}/{}: node \"{}\": {} records violate the schema ({}: {}), "
                              "e.g. at {}",
@@ -422,18 +433,34 @@ void query::write_record(chain::output_index output, std::string_view json) {
     outputs_[output]->write_record(json);
 }
 
-prometheus::Gauge* query::group_gauge(check_entry& e, std::size_t node, const std::string& check,
-                                      const std::string& group) {
+log_fields query::log_fields_of(std::string_view node, std::string_view input,
+                                std::string_view error_type) const {
+    return {pipeline_->name, plan_.name, node, input, error_type};
+}
+
+group_metrics* query::group_series(check_entry& e, std::size_t node, const std::string& check,
+                                   const std::string& key, const group_key& group) {
     // Once the daemon-wide series cap refused this check a series, only the groups that have
-    // one are updated (the caller skips a check with none).
-    if (auto it = e.groups.find(group); it != e.groups.end()) return it->second;
+    // one are updated.
+    if (auto it = e.groups.find(key); it != e.groups.end()) return it->second;
     if (e.capped) return nullptr;
+    if (e.label_names.size() != group.size()) {
+        std::vector<std::string> fields;
+        for (const auto& [field, v] : group) fields.push_back(field);
+        e.label_names = group_label_names(fields);
+    }
+    std::vector<std::pair<std::string, std::string>> labels;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        const measure_value& v = group[i].second;
+        labels.emplace_back(e.label_names[i],
+                            v.kind == measure_kind::string ? v.text : to_string(v));
+    }
     auto* g =
-        env_.metrics->group_value(pipeline_->name, plan_.chain->nodes[node].name, check, group);
+        env_.metrics->group(pipeline_->name, plan_.chain->nodes[node].name, check, key, labels);
     if (g == nullptr) {
         e.capped = true;
     } else {
-        e.groups.emplace(group, g);
+        e.groups.emplace(key, g);
     }
     return g;
 }
@@ -464,13 +491,16 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
     check_entry* e = nullptr;
     const std::string* e_check = nullptr;
     time::timestamp_ns observed_end = 0;
-    std::string& group = group_label_;
+    std::string& key = group_label_;
     for (const auto& r : results) {
         if (e_check == nullptr || *e_check != r.check) {
             auto it = entries.find(r.check);
             if (it == entries.end()) {
                 it = entries.emplace(r.check, check_entry{}).first;
-                it->second.metrics = &env_.metrics->check(pipeline_->name, node, r.check);
+                // A grouped node's results all carry their group: its checks export series per
+                // group only.
+                it->second.metrics =
+                    &env_.metrics->check(pipeline_->name, node, r.check, !r.group.empty());
             }
             e = &it->second;
             e_check = &it->first;
@@ -484,46 +514,47 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
             node_metrics_[index]->emit_delay_seconds.Observe(
                 std::max<double>(0, static_cast<double>(now - r.window_end) / 1e9));
         }
-        // The group's label, built only when a series or the failing set needs it.
-        bool labelled = false;
-        auto label = [&]() -> const std::string& {
-            if (!labelled) {
-                labelled = true;
-                group.clear();
-                for (const auto& [k, v] : r.group) {
-                    if (!group.empty()) group += ',';
-                    group += k;
-                    group += '=';
-                    group += v.kind == measure_kind::string ? v.text : to_string(v);
-                }
-            }
-            return group;
-        };
-        if (r.value.is_number()) {
-            if (r.group.empty()) {
-                m.value.Set(r.value.number);
-            } else if (!(e->capped && e->groups.empty())) {
-                if (auto* g = group_gauge(*e, index, r.check, label())) g->Set(r.value.number);
-            }
-        } else if (r.value.is_null()) {
-            // No data: the last value would look current on a dashboard. NaN instead; a group
-            // without a series gets none for it.
-            if (r.group.empty()) {
-                m.value.Set(std::numeric_limits<double>::quiet_NaN());
-            } else if (auto g = e->groups.find(label()); g != e->groups.end()) {
-                g->second->Set(std::numeric_limits<double>::quiet_NaN());
-            }
-        }
+        const double value =
+            r.value.is_number() ? r.value.number : std::numeric_limits<double>::quiet_NaN();
         if (!r.value.is_null()) {
             m.last_result_seconds.Set(static_cast<double>(r.emitted_at) / 1e9);
         }
-        // Failing while any group's latest window failed.
-        if (r.outcome == outcome::fail) {
-            if (!e->failing.contains(label())) e->failing.insert(group);
-        } else if (r.outcome != outcome::no_data && !e->failing.empty()) {
-            e->failing.erase(label());
+        if (r.group.empty()) {
+            // No data: the last value would look current on a dashboard. NaN instead.
+            if (m.value != nullptr && (r.value.is_number() || r.value.is_null())) {
+                m.value->Set(value);
+            }
+            if (r.outcome == outcome::fail) {
+                m.set_failing(std::string(), failing_group{{}, value});
+            } else if (r.outcome != outcome::no_data) {
+                m.clear_failing(std::string());
+            }
+            continue;
         }
-        m.set_failing(e->failing.size());
+        key.clear();
+        for (const auto& [k, v] : r.group) {
+            if (!key.empty()) key += ',';
+            key += k;
+            key += '=';
+            key += v.kind == measure_kind::string ? v.text : to_string(v);
+        }
+        // A group beyond the series cap has none; it still counts in the failing groups.
+        group_metrics* g = nullptr;
+        if (!(e->capped && e->groups.empty())) g = group_series(*e, index, r.check, key, r.group);
+        if (g != nullptr && (r.value.is_number() || r.value.is_null())) g->value.Set(value);
+        // A check fails while any group's latest window failed; a window without data
+        // changes nothing.
+        if (r.outcome == outcome::fail) {
+            if (g != nullptr) g->failing.Set(1);
+            failing_group f{{}, value};
+            for (const auto& [k, v] : r.group) {
+                f.group.emplace_back(k, v.kind == measure_kind::string ? v.text : to_string(v));
+            }
+            m.set_failing(key, std::move(f));
+        } else if (r.outcome != outcome::no_data) {
+            if (g != nullptr) g->failing.Set(0);
+            m.clear_failing(key);
+        }
     }
 }
 
@@ -571,6 +602,7 @@ void query::report_node(std::size_t node) {
     if (now.skipped_empty_windows != before.skipped_empty_windows) {
         const std::uint64_t skipped = now.skipped_empty_windows - before.skipped_empty_windows;
         m.skipped_windows.Increment(static_cast<double>(skipped));
+        const log_scope scope(log_fields_of(plan_.chain->nodes[node].name));
         record_problem_log().log(problem_key_, spdlog::level::warn,
                                  "query {}/{}: node \"{}\": the watermark jumped over a gap of "
                                  "event time; {} empty windows of its groups were skipped",
@@ -586,6 +618,7 @@ void query::report_node(std::size_t node) {
 void query::report_capped(std::size_t node) {
     const std::uint64_t capped = chain_->engine(node)->layout().capped_results();
     if (capped == capped_reported_[node]) return;
+    const log_scope scope(log_fields_of(plan_.chain->nodes[node].name));
     spdlog::warn(
         "query {}/{}: node \"{}\": {} results of distinct counting hit the memory cap "
         "(distinct_count and unique_count are lower bounds there)",
@@ -599,6 +632,7 @@ void query::report_drift_bound(std::size_t node) {
     if (drift == nullptr || drift->untracked() == 0 || drift_bound_reported_[node]) return;
     // Once per node and run: the fields past the bound stay untracked for good.
     drift_bound_reported_[node] = 1;
+    const log_scope scope(log_fields_of(plan_.chain->nodes[node].name));
     spdlog::warn(
         "query {}/{}: node \"{}\": its records have more than {} fields (nested ones included); "
         "the schema-drift measures do not watch the fields seen after those",
@@ -608,6 +642,8 @@ void query::report_drift_bound(std::size_t node) {
 // ---- errors and state ----
 
 void query::on_problem(std::size_t input, std::string_view type, const std::string& message) {
+    const log_scope scope(
+        log_fields_of({}, plan_.chain->inputs[input].name, to_string(input_error_from(type))));
     record_problem_log().log(problem_key_, spdlog::level::warn,
                              "query {}/{}: input \"{}\": {} ({})", pipeline_->name, plan_.name,
                              plan_.chain->inputs[input].name, message, type);
@@ -641,6 +677,7 @@ bool query::count_errors(std::uint64_t n) {
     set_condition(errors_over_limit, true);
     if (!error_limit_reported_) {
         error_limit_reported_ = true;
+        const log_scope scope(log_fields_of());
         spdlog::warn("query {}/{}: {}; going on (on_error.action: continue)", pipeline_->name,
                      plan_.name, what);
     }
@@ -769,9 +806,11 @@ void query::set_condition(condition c, bool on) {
     const query_state next = after != 0 ? query_state::degraded : query_state::running;
     if (state_.compare_exchange_strong(expected, next)) {
         if (next == query_state::degraded) {
+            const log_scope scope(log_fields_of());
             spdlog::warn("query {}/{} degraded: {}", pipeline_->name, plan_.name,
                          degraded_reason());
         } else {
+            const log_scope scope(log_fields_of());
             spdlog::info("query {}/{} running again", pipeline_->name, plan_.name);
         }
     }
@@ -808,6 +847,7 @@ void query::apply_back_pressure() {
     if (rule.when_full == config::full_action::block && full && !paused_) {
         paused_ = true;
         for (auto& in : inputs_) in->pause();
+        const log_scope scope(log_fields_of());
         spdlog::warn("query {}/{}: outputs hold {} or more records: reading paused",
                      pipeline_->name, plan_.name, max);
         poll_back_pressure();
@@ -834,6 +874,7 @@ void query::poll_back_pressure() {
         }
         self->paused_ = false;
         self->set_condition(outputs_full, false);
+        const log_scope scope(self->log_fields_of());
         spdlog::info("query {}/{}: outputs drained: reading resumed", self->pipeline_->name,
                      self->plan_.name);
         for (auto& in : self->inputs_) in->resume();
@@ -958,6 +999,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             }
         } else if (!error.empty()) {
             self->checkpoint_error_ = error;
+            const log_scope scope(self->log_fields_of());
             spdlog::error("query {}/{}: checkpoint failed: {}", self->pipeline_->name,
                           self->plan_.name, error);
         }
@@ -975,6 +1017,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
     auto write = [self = shared_from_this(), data, pending, written, pieces]() {
         self->outputs_unflushed_ = !pending->ok;
         if (!pending->ok) {
+            const log_scope scope(self->log_fields_of());
             spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
                           self->pipeline_->name, self->plan_.name, pending->error);
             self->checkpoint_error_ = "skipped: an output could not flush: " + pending->error;

@@ -26,6 +26,7 @@
 #include "core/chain/node_chain.h"
 #include "daemon/check_history.h"
 #include "daemon/checkpoint_store.h"
+#include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/once_summary.h"
 #include "daemon/status.h"
@@ -159,8 +160,12 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void tap_results(std::size_t node, std::span<const check_result> results);
 
     struct check_entry;
-    prometheus::Gauge* group_gauge(check_entry& e, std::size_t node, const std::string& check,
-                                   const std::string& group);
+    // What this query's log lines are about: the pipeline and query, and a node, an input and
+    // an error type where they apply (views of names the query keeps).
+    log_fields log_fields_of(std::string_view node = {}, std::string_view input = {},
+                             std::string_view error_type = {}) const;
+    group_metrics* group_series(check_entry& e, std::size_t node, const std::string& check,
+                                const std::string& key, const group_key& group);
     // Metrics of the nodes' engines, and the terminal node's watermark.
     void report_nodes();
     void report_node(std::size_t node);
@@ -237,16 +242,15 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<std::uint64_t> reported_future_time_;
     std::vector<std::uint64_t> capped_reported_;
     std::vector<std::uint8_t> drift_bound_reported_;  // per node: the drift bound was logged
-    // Per node, per check: metric handles, the groups failing now, and the per-group value
-    // gauges this query owns.
+    // Per node, per check: metric handles, and the per-group series this query owns.
     struct check_entry {
         check_metrics* metrics = nullptr;
-        std::unordered_set<std::string> failing;
-        std::unordered_map<std::string, prometheus::Gauge*> groups;
-        bool capped = false;  // the series cap refused a group of this check
+        std::unordered_map<std::string, group_metrics*> groups;  // by group key
+        std::vector<std::string> label_names;  // group_label_names of the node's group_by
+        bool capped = false;                   // the series cap refused a group of this check
     };
     std::vector<std::map<std::string, check_entry, std::less<>>> check_entries_;
-    std::string group_label_;
+    std::string group_label_;  // the group key of the result at hand, reused
     time::timestamp_ns error_window_start_ = 0;
     std::uint64_t errors_in_window_ = 0;
     bool error_limit_reported_ = false;

@@ -22,7 +22,17 @@ ordered query_json(const query_status& q) {
     out["nodes"] = q.nodes;
     auto failing = ordered::array();
     for (const auto& f : q.failing_checks) {
-        failing.push_back({{"node", f.node}, {"check", f.check}, {"groups", or_null(f.groups)}});
+        ordered one = {{"node", f.node}, {"check", f.check}, {"groups", or_null(f.groups)}};
+        if (f.groups) {
+            auto groups = ordered::array();
+            for (const auto& g : f.failing_groups) {
+                ordered fields = ordered::object();
+                for (const auto& [field, value] : g.group) fields[field] = value;
+                groups.push_back({{"group", std::move(fields)}, {"value", or_null(g.value)}});
+            }
+            one["failing_groups"] = std::move(groups);
+        }
+        failing.push_back(std::move(one));
     }
     out["failing_checks"] = std::move(failing);
     out["inputs"] = q.inputs;
@@ -132,6 +142,26 @@ bool read(const json& object, const char* key, std::vector<std::string>& out) {
     return true;
 }
 
+bool read_failing_groups(const json& object, std::vector<failing_group_status>& out) {
+    const auto it = object.find("failing_groups");
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_array()) return false;
+    for (const auto& v : *it) {
+        failing_group_status g;
+        if (!v.is_object() || !read(v, "value", g.value)) return false;
+        const auto fields = v.find("group");
+        if (fields != v.end() && !fields->is_null()) {
+            if (!fields->is_object()) return false;
+            for (const auto& [field, value] : fields->items()) {
+                if (!value.is_string()) return false;
+                g.group.emplace_back(field, value.get<std::string>());
+            }
+        }
+        out.push_back(std::move(g));
+    }
+    return true;
+}
+
 bool read_failing(const json& object, std::vector<failing_check_status>& out) {
     const auto it = object.find("failing_checks");
     if (it == object.end() || it->is_null()) return true;
@@ -139,7 +169,7 @@ bool read_failing(const json& object, std::vector<failing_check_status>& out) {
     for (const auto& v : *it) {
         failing_check_status f;
         if (!v.is_object() || !read(v, "node", f.node) || !read(v, "check", f.check) ||
-            !read(v, "groups", f.groups)) {
+            !read(v, "groups", f.groups) || !read_failing_groups(v, f.failing_groups)) {
             return false;
         }
         out.push_back(std::move(f));

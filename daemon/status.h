@@ -12,12 +12,23 @@
 
 namespace weir::daemon {
 
+// A group whose latest window failed: its group_by fields with their values, and the value.
+struct failing_group_status {
+    std::vector<std::pair<std::string, std::string>> group;  // in group_by order
+    std::optional<double> value;                             // null: not a finite number
+
+    bool operator==(const failing_group_status&) const = default;
+};
+
 // A check whose latest window failed (for a grouped node: in at least one group).
 struct failing_check_status {
     std::string node;
     std::string check;
     // How many groups fail; nullopt when unknown or the node has no group_by (JSON null).
     std::optional<std::uint64_t> groups;
+    // The first failing groups by key (at most 10; `groups` counts them all). The JSON has
+    // "failing_groups" only for grouped checks.
+    std::vector<failing_group_status> failing_groups;
 
     bool operator==(const failing_check_status&) const = default;
 };

@@ -94,6 +94,29 @@ std::string bad_records_line(const query_status& q) {
     return s;
 }
 
+// "sensors/quality: volume fails in 12 groups: device=d-1 (0.25), device=d-2 (null), ... and 10
+// more": the failing groups the status names, one line per grouped failing check.
+std::string failing_groups_line(const query_status& q, const failing_check_status& f) {
+    std::string s = or_dash(q.pipeline) + "/" + or_dash(q.query) + ": ";
+    if (q.nodes.size() > 1) s += or_dash(f.node) + ".";
+    s += fmt::format("{} fails in {} group{}", or_dash(f.check), *f.groups,
+                     *f.groups == 1 ? "" : "s");
+    for (std::size_t i = 0; i < f.failing_groups.size(); ++i) {
+        const failing_group_status& g = f.failing_groups[i];
+        s += i == 0 ? ": " : ", ";
+        std::string key;
+        for (const auto& [field, value] : g.group) {
+            key += (key.empty() ? "" : ",") + field + "=" + value;
+        }
+        s += or_dash(key);
+        s += g.value ? fmt::format(" ({:.4g})", *g.value) : std::string(" (null)");
+    }
+    if (*f.groups > f.failing_groups.size() && !f.failing_groups.empty()) {
+        s += fmt::format(" and {} more", *f.groups - f.failing_groups.size());
+    }
+    return s;
+}
+
 }  // namespace
 
 int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
@@ -173,6 +196,12 @@ void print_status_table(const daemon_status& status, std::ostream& out) {
             if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
         }
         out << line << '\n';
+    }
+    // Below the table, which groups the FAILING column's grouped checks fail in.
+    for (const auto& q : status.queries) {
+        for (const auto& f : q.failing_checks) {
+            if (f.groups && !f.failing_groups.empty()) out << failing_groups_line(q, f) << '\n';
+        }
     }
     // Below the table, what the INVALID column holds: by reason, and the latest example.
     for (const auto& q : status.queries) {

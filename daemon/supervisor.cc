@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -245,11 +246,19 @@ class supervisor {
             }
             // Checks whose latest window failed (any group's, for grouped nodes), with how
             // many groups fail where that is known and the node is grouped.
-            for (const auto& f : metrics_->failing_checks(q.pipeline, q.nodes)) {
-                q.failing_checks.push_back({f.node, f.check,
-                                            grouped.count(f.node) && f.groups > 0
-                                                ? std::optional<std::uint64_t>(f.groups)
-                                                : std::nullopt});
+            for (auto& f : metrics_->failing_checks(q.pipeline, q.nodes)) {
+                failing_check_status c{f.node,
+                                       f.check,
+                                       grouped.count(f.node) && f.groups > 0
+                                           ? std::optional<std::uint64_t>(f.groups)
+                                           : std::nullopt,
+                                       {}};
+                for (auto& g : f.sample) {
+                    c.failing_groups.push_back(
+                        {std::move(g.group),
+                         std::isfinite(g.value) ? std::optional<double>(g.value) : std::nullopt});
+                }
+                q.failing_checks.push_back(std::move(c));
             }
             for (const auto& in : slot->plan().chain->inputs) q.inputs.push_back(in.name);
             if (slot->running) {
@@ -668,9 +677,14 @@ class supervisor {
         auto it = slots_.find(key);
         if (it == slots_.end() || stopping_ || it->second->stop) return;
         query_slot& slot = *it->second;
+        const log_scope scope({.pipeline = slot.pipeline->name,
+                               .query = slot.plan().name,
+                               .node = slot.plan().chain->nodes.back().name});
         // An input that lost its client is rebuilt from the checkpoint, critical or not.
         if (!rebuild && (slot.running->critical() || options_.once)) {
-            spdlog::critical("critical query {} failed: {}", key, message);
+            // The level says critical; the message says why weir stops.
+            spdlog::critical("query {} failed: {}; weir stops ({})", key, message,
+                             slot.running->critical() ? "the query is critical" : "--once");
             std::cerr << "weir: " << (slot.running->critical() ? "critical " : "") << "query "
                       << key << " (node " << slot.plan().chain->nodes.back().name
                       << ") failed: " << redact(message) << '\n';

@@ -375,6 +375,8 @@ class status_and_log_test(unittest.TestCase):
             [f] = failing()
             self.assertEqual((f["node"], f["check"]), ("quality", "impossible"))
             self.assertEqual(f["groups"], 3, f)
+            self.assertEqual([g["group"] for g in f["failing_groups"]],
+                             [{"group": "g-1"}, {"group": "g-2"}, {"group": "g-3"}], f)
             out = subprocess.run([WEIR, "status", "--url", base], capture_output=True,
                                  text=True, timeout=10)
             self.assertEqual(out.returncode, 0, out.stderr)
@@ -386,6 +388,9 @@ class status_and_log_test(unittest.TestCase):
             self.assertRegex(lines[2], r"^steady\s+quality\s+quality\s+running\s+no\s+"
                                        r"2026-11-20T\S+\s+-?\d+\.\ds\s+\d+\s+0\s+\d+\s+0\s+"
                                        r"impossible\(3 groups\)$")
+            self.assertRegex(lines[3], r"^steady/quality: impossible fails in 3 groups: "
+                                       r"group=g-1 \(\d+\), group=g-2 \(\d+\), "
+                                       r"group=g-3 \(\d+\)$")
             self.assertEqual(d.stop(), 0)
 
     def once(self, tmp, config_text, args=(), env=None, settings=None):
@@ -417,7 +422,10 @@ class status_and_log_test(unittest.TestCase):
         def is_json(lines):
             for line in lines:
                 j = json.loads(line)
-                self.assertEqual(set(j), {"ts", "level", "logger", "msg"}, line)
+                # The base keys, and where they apply the fields of what the line is about.
+                self.assertLessEqual({"ts", "level", "logger", "msg"}, set(j), line)
+                self.assertLessEqual(set(j), {"ts", "level", "logger", "msg", "pipeline",
+                                              "query", "node", "input", "error_type"}, line)
                 self.assertRegex(j["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
             return bool(lines)
 

@@ -80,6 +80,13 @@ class prometheus_test(unittest.TestCase):
             self.assertTrue(failing and failing[0]["value"][1] == "1", failing)
             passing = query(base, 'weir_check_failing{job="weir",check="volume"}')
             self.assertTrue(passing and passing[0]["value"][1] == "0", passing)
+            # The group_by field is a label of its own: PromQL aggregates by it directly, and
+            # no series of the grouped check lacks it.
+            by_group = query(base, 'sum by (group) (weir_check_failing{job="weir",'
+                                   'check="impossible"})')
+            self.assertEqual({r["metric"]["group"]: r["value"][1] for r in by_group},
+                             {"g-1": "1", "g-2": "1"}, by_group)
+            self.assertEqual(query(base, 'weir_check_value{job="weir",group=""}'), [])
 
 
 if __name__ == "__main__":

@@ -261,6 +261,8 @@ tests:
       - {series: 'weir_node_up{instance="a", pipeline="p", node="m"}', values: '1x40'}
       - {series: 'weir_check_failing{instance="a", pipeline="p", node="n", check="c"}', values: '0 1x40'}
       - {series: 'weir_check_failing{instance="a", pipeline="p", node="n", check="d"}', values: '0x40'}
+      - {series: 'weir_check_failing{instance="a", pipeline="p", node="g", check="c", host="web-3"}', values: '0 1x40'}
+      - {series: 'weir_check_failing{instance="a", pipeline="p", node="g", check="c", host="web-4"}', values: '0x40'}
       - {series: 'weir_input_errors_total{instance="a", pipeline="p", node="n", input="i", error_type="decode"}', values: '0+60x40'}
       - {series: 'weir_input_errors_total{instance="a", pipeline="p", node="n", input="i", error_type="io"}', values: '5x40'}
       - {series: 'weir_output_errors_total{instance="a", pipeline="p", output="o"}', values: '0+60x40'}
@@ -291,7 +293,8 @@ tests:
         exp_alerts: [{exp_labels: {severity: critical, instance: a, pipeline: p, node: n}}]
       - eval_time: 8m
         alertname: WeirCheckFailing
-        exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, node: n, check: c}}]
+        exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, node: n, check: c}},
+                     {exp_labels: {severity: warning, instance: a, pipeline: p, node: g, check: c, host: web-3}}]
       - eval_time: 20m
         alertname: WeirInputErrors
         exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, node: n, input: i, error_type: decode}}]
@@ -377,6 +380,11 @@ class grafana_dashboard_test(unittest.TestCase):
                        "weir_watermark_timestamp_seconds", "weir_input_errors_total"]:
             self.assertIn(wanted, used)
         self.assertEqual(len({p["id"] for p in dashboard["panels"]}), len(dashboard["panels"]))
+        # Groups are labels of their own: no query selects the composite label of old, and the
+        # failing groups have a table of their own.
+        for expr in exprs:
+            self.assertNotRegex(expr, r"\bgroup=", expr)
+        self.assertIn("Failing groups now", [p["title"] for p in dashboard["panels"]])
 
     def test_dashboard_queries_are_valid_promql(self):
         """Each query, with Grafana's variables filled in, parses as PromQL (promtool checks

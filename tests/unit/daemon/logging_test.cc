@@ -88,6 +88,45 @@ TEST(json_log, one_object_per_line_with_ts_level_logger_and_escaped_msg) {
                                    R"(record {"a": "x"})"}));
 }
 
+// Lines logged inside a scope carry its fields as keys of their own; nested scopes add to the
+// enclosing one, and text lines are left as they were.
+TEST(json_log, scopes_add_their_fields_to_the_lines_logged_inside) {
+    captured_log log(log_format::json);
+    spdlog::info("outside");
+    {
+        const log_scope query({.pipeline = "web", .query = "errors"});
+        spdlog::info("in the query");
+        {
+            const log_scope input({.input = "access", .error_type = "decode"});
+            spdlog::warn("bad \"records\"");
+        }
+        spdlog::info("in the query again");
+    }
+    spdlog::info("outside again");
+    const auto lines = log.lines();
+    ASSERT_EQ(lines.size(), 5u);
+    std::vector<nlohmann::json> j;
+    for (const auto& l : lines) j.push_back(nlohmann::json::parse(l));
+    EXPECT_FALSE(j[0].contains("pipeline")) << lines[0];
+    EXPECT_EQ(j[1].at("pipeline"), "web");
+    EXPECT_EQ(j[1].at("query"), "errors");
+    EXPECT_FALSE(j[1].contains("input")) << lines[1];
+    EXPECT_FALSE(j[1].contains("node")) << lines[1];
+    EXPECT_EQ(j[2].at("pipeline"), "web");
+    EXPECT_EQ(j[2].at("input"), "access");
+    EXPECT_EQ(j[2].at("error_type"), "decode");
+    EXPECT_EQ(j[2].at("msg"), "bad \"records\"");
+    EXPECT_FALSE(j[3].contains("input")) << lines[3];
+    EXPECT_EQ(j[3].at("query"), "errors");
+    EXPECT_EQ(j[4].size(), 4u) << lines[4];
+
+    captured_log text(log_format::text);
+    const log_scope query({.pipeline = "web", .query = "errors"});
+    spdlog::info("plain");
+    ASSERT_EQ(text.lines().size(), 1u);
+    EXPECT_EQ(text.lines()[0].find("web"), std::string::npos) << text.lines()[0];
+}
+
 TEST(json_log, the_timestamp_is_utc_with_milliseconds) {
     std::string line;
     // 2026-11-20T10:01:10.204Z

@@ -184,8 +184,8 @@ TEST(metrics, handles_update_the_exposition) {
     in.errors_of(input_error_from("no such type")).Increment(2);
     in.dependency_down.Set(1);
     c.results_of(check_outcome::fail).Increment();
-    c.value.Set(17.25);
-    c.failing.Set(1);
+    c.value->Set(17.25);
+    c.failing->Set(1);
     out.records.Increment(5);
     out.errors.Increment();
     m.count_reload(false);
@@ -237,7 +237,7 @@ TEST(metrics, handles_update_the_exposition) {
 
 TEST(metrics, label_values_are_escaped) {
     metrics m;
-    m.check("p", "n", "say \"hi\"\\\n").value.Set(1);
+    m.check("p", "n", "say \"hi\"\\\n").value->Set(1);
     const auto text = m.serialize();
     EXPECT_NE(text.find(R"(check="say \"hi\"\\\n")"), std::string::npos) << text;
     EXPECT_TRUE(parse(text).problems.empty());
@@ -245,33 +245,110 @@ TEST(metrics, label_values_are_escaped) {
 
 TEST(metrics, grouped_check_values_stop_at_the_cap) {
     metrics m({.max_group_series = 3});
-    auto* a = m.group_value("p", "n", "mean", "device=a");
-    auto* b = m.group_value("p", "n", "mean", "device=b");
-    auto* c = m.group_value("p", "m", "mean", "device=c");  // the cap is for the whole daemon
+    auto* a = m.group("p", "n", "mean", "device=a", {{"device", "a"}});
+    auto* b = m.group("p", "n", "mean", "device=b", {{"device", "b"}});
+    // The cap is for the whole daemon.
+    auto* c = m.group("p", "m", "mean", "device=c", {{"device", "c"}});
     ASSERT_NE(a, nullptr);
     ASSERT_NE(b, nullptr);
     ASSERT_NE(c, nullptr);
     EXPECT_NE(a, b);
-    EXPECT_EQ(m.group_value("p", "n", "mean", "device=a"), a);  // existing series stay served
-    EXPECT_EQ(m.group_value("p", "n", "mean", "device=d"), nullptr);
-    EXPECT_EQ(m.group_value("p", "n", "other", "device=a"), nullptr);
+    // Existing series stay served.
+    EXPECT_EQ(m.group("p", "n", "mean", "device=a", {{"device", "a"}}), a);
+    EXPECT_EQ(m.group("p", "n", "mean", "device=d", {{"device", "d"}}), nullptr);
+    EXPECT_EQ(m.group("p", "n", "other", "device=a", {{"device", "a"}}), nullptr);
     EXPECT_EQ(m.group_series(), 3u);
-    a->Set(2.5);
+    a->value.Set(2.5);
+    a->failing.Set(1);
 
     auto p = parse(m.serialize());
-    EXPECT_EQ(sample(p,
-                     "weir_check_value{check=\"mean\",group=\"device=a\",node=\"n\","
-                     "pipeline=\"p\"}"),
+    ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+    // The group_by field is a label of its own, on the value and the failing series.
+    EXPECT_EQ(sample(p, "weir_check_value{check=\"mean\",device=\"a\",node=\"n\",pipeline=\"p\"}"),
               2.5);
+    EXPECT_EQ(sample(p,
+                     "weir_check_failing{check=\"mean\",device=\"a\",node=\"n\","
+                     "pipeline=\"p\"}"),
+              1);
+    EXPECT_EQ(sample(p,
+                     "weir_check_failing{check=\"mean\",device=\"b\",node=\"n\","
+                     "pipeline=\"p\"}"),
+              0);
     EXPECT_EQ(count_prefix(p, "weir_check_value{"), 3u);
+    EXPECT_EQ(count_prefix(p, "weir_check_failing{"), 3u);
     EXPECT_EQ(sample(p, "weir_metrics_series_dropped_total"), 2);
 
     // Removing a node frees its share of the cap.
     m.remove_node("p", "n");
     EXPECT_EQ(m.group_series(), 1u);
-    EXPECT_NE(m.group_value("p", "n", "mean", "device=d"), nullptr);
+    EXPECT_NE(m.group("p", "n", "mean", "device=d", {{"device", "d"}}), nullptr);
     p = parse(m.serialize());
     EXPECT_EQ(count_prefix(p, "weir_check_value{"), 2u);
+    EXPECT_EQ(count_prefix(p, "weir_check_failing{"), 2u);
+}
+
+// A grouped node's check has series per group only: none without the group's labels that
+// would sit at 0 beside them.
+TEST(metrics, a_grouped_check_has_no_ungrouped_series) {
+    metrics m;
+    auto& c = m.check("p", "n", "mean", true);
+    EXPECT_EQ(c.value, nullptr);
+    EXPECT_EQ(c.failing, nullptr);
+    m.group("p", "n", "mean", "host=web-3", {{"host", "web-3"}})->failing.Set(1);
+    const auto p = parse(m.serialize());
+    ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+    EXPECT_FALSE(has_sample(p, "weir_check_value{check=\"mean\",node=\"n\",pipeline=\"p\"}"));
+    EXPECT_FALSE(has_sample(p, "weir_check_failing{check=\"mean\",node=\"n\",pipeline=\"p\"}"));
+    EXPECT_EQ(sample(p,
+                     "weir_check_failing{check=\"mean\",host=\"web-3\",node=\"n\","
+                     "pipeline=\"p\"}"),
+              1);
+    m.remove_node("p", "n");
+    EXPECT_EQ(count_prefix(parse(m.serialize()), "weir_check_"), 0u);
+}
+
+TEST(metrics, group_label_names_are_valid_and_distinct) {
+    EXPECT_EQ(group_label_names({"host", "device.id", "2nd", "a-b c"}),
+              (std::vector<std::string>{"host", "device_id", "_2nd", "a_b_c"}));
+    // The fixed labels and the reserved prefix are kept clear.
+    EXPECT_EQ(group_label_names({"pipeline", "node", "check", "job", "instance", "__name__"}),
+              (std::vector<std::string>{"group_pipeline", "group_node", "group_check", "group_job",
+                                        "group_instance", "group___name__"}));
+    // Two fields that become the same name.
+    EXPECT_EQ(group_label_names({"a.b", "a_b", "a-b", ""}),
+              (std::vector<std::string>{"a_b", "a_b_2", "a_b_3", "_"}));
+}
+
+// The failing groups the status names: the first by key, all of them counted.
+TEST(metrics, failing_checks_name_their_failing_groups) {
+    metrics m;
+    auto& c = m.check("p", "n", "errors", true);
+    for (int i = 0; i < 15; ++i) {
+        const std::string host = "web-" + std::to_string(10 + i);
+        c.set_failing("host=" + host, failing_group{{{"host", host}}, i * 0.5});
+    }
+    c.clear_failing("host=web-10");
+    c.clear_failing("host=never-failed");
+    c.set_failing("host=web-11", failing_group{{{"host", "web-11"}}, 9});  // again: new value
+    auto& u = m.check("p", "n", "volume");
+    u.set_failing("", failing_group{{}, 3});
+    const auto f = m.failing_checks("p", {"n"});
+    ASSERT_EQ(f.size(), 2u);
+    EXPECT_EQ(f[0].check, "errors");
+    EXPECT_EQ(f[0].groups, 14u);
+    ASSERT_EQ(f[0].sample.size(), 10u);
+    EXPECT_EQ(f[0].sample[0].group,
+              (std::vector<std::pair<std::string, std::string>>{{"host", "web-11"}}));
+    EXPECT_EQ(f[0].sample[0].value, 9);
+    EXPECT_EQ(f[0].sample[9].group,
+              (std::vector<std::pair<std::string, std::string>>{{"host", "web-20"}}));
+    EXPECT_EQ(f[1].check, "volume");
+    EXPECT_EQ(f[1].groups, 1u);
+    EXPECT_TRUE(f[1].sample.empty());
+    EXPECT_EQ(u.failing->Value(), 1);
+    u.clear_failing("");
+    EXPECT_EQ(u.failing->Value(), 0);
+    EXPECT_EQ(m.failing_checks("p", {"n"}).size(), 1u);
 }
 
 // A revoked partition's lag series go at once; the other partitions' stay.
@@ -304,7 +381,7 @@ TEST(metrics, remove_node_removes_every_series_of_the_node) {
     metrics m;
     populate(m, "p", "gone");
     populate(m, "p", "kept");
-    m.group_value("p", "gone", "volume", "g=1");
+    m.group("p", "gone", "volume", "g=1", {{"g", "1"}});
     m.node("p", "kept").records.Increment(7);
     const auto before = parse(m.serialize());
     ASSERT_GT(before.samples.size(), 60u);
@@ -325,7 +402,7 @@ TEST(metrics, remove_node_removes_every_series_of_the_node) {
         }
     }
     EXPECT_GT(gone, 40u);
-    EXPECT_EQ(gone, kept + 1);  // the group series
+    EXPECT_EQ(gone, kept + 2);  // the group's value and failing series
     EXPECT_EQ(sample(after, "weir_node_records_total{node=\"kept\",pipeline=\"p\"}"), 7);
     EXPECT_TRUE(has_sample(after, "weir_output_records_total{output=\"console\",pipeline=\"p\"}"));
 
@@ -347,12 +424,13 @@ TEST(metrics, concurrent_creation_updates_and_scrapes) {
             for (int i = 0; i < 200; ++i) {
                 const std::string node = "n" + std::to_string(i % 10);
                 m.node("p", node).records.Increment();
-                if (auto* g = m.group_value("p", node, "c", "g" + std::to_string(i % 30))) {
-                    g->Set(i);
+                if (auto* g = m.group("p", node, "c", "g=" + std::to_string(i % 30),
+                                      {{"g", std::to_string(i % 30)}})) {
+                    g->value.Set(i);
                 }
                 if (t == 0 && i % 50 == 0) {  // a reload of a node nobody else touches
                     m.node("p", "scratch").up.Set(1);
-                    m.group_value("p", "scratch", "c", "g");
+                    m.group("p", "scratch", "c", "g=1", {{"g", "1"}});
                     m.remove_node("p", "scratch");
                 }
                 if (t == 1 && i % 20 == 0) {
@@ -380,7 +458,8 @@ TEST(metrics, promtool_accepts_the_exposition) {
     metrics m({.version = "0.1.0", .max_group_series = 5});
     populate(m, "sensors", "quality");
     populate(m, "sensors", "freshness");
-    m.group_value("sensors", "quality", "volume", "device_id=d-17")->Set(3);
+    m.group("sensors", "quality", "volume", "device_id=d-17", {{"device_id", "d-17"}})
+        ->value.Set(3);
     m.node("sensors", "quality").emit_delay_seconds.Observe(1.5);
     const auto path = std::filesystem::temp_directory_path() /
                       ("weir_metrics_" + std::to_string(::getpid()) + ".prom");

@@ -82,7 +82,7 @@ TEST(status_table, prints_a_model_as_it_prints_its_json) {
     q.query = "quality";
     q.nodes = {"quality"};
     q.inputs = {"readings"};
-    q.failing_checks = {{"quality", "volume", 1}, {"quality", "fresh", std::nullopt}};
+    q.failing_checks = {{"quality", "volume", 1, {}}, {"quality", "fresh", std::nullopt, {}}};
     q.state = "running";
     q.figures = query_figures{.critical = false,
                               .watermark = "2026-11-20T10:01:00.000Z",
@@ -116,26 +116,60 @@ TEST(status_table, refuses_what_is_not_weirs_status) {
     }
 }
 
-// The status API's failing checks come from the metrics registry: what weir_check_failing says,
-// with the group count set beside it.
-TEST(status_failing_checks, lists_the_checks_whose_failing_gauge_is_set_in_node_order) {
+// The status API's failing checks come from the metrics registry: the groups each check's
+// results marked failing.
+TEST(status_failing_checks, lists_the_checks_with_failing_groups_in_node_order) {
     metrics m;
-    m.check("p", "b", "volume").set_failing(3);
-    m.check("p", "a", "zeta").set_failing(1);
-    m.check("p", "a", "alpha").failing.Set(1);  // set without a count: groups unknown
-    m.check("p", "a", "passing").set_failing(0);
-    m.check("other", "a", "volume").set_failing(2);
+    auto& volume = m.check("p", "b", "volume", true);
+    for (const char* d : {"d1", "d2", "d3"}) {
+        volume.set_failing(std::string("device=") + d, failing_group{{{"device", d}}, 1.5});
+    }
+    m.check("p", "a", "zeta").set_failing("", failing_group{{}, 2});
+    m.check("p", "a", "passing").clear_failing("");
+    m.check("other", "a", "volume").set_failing("", failing_group{{}, 2});
     const auto f = m.failing_checks("p", {"a", "b", "missing"});
-    ASSERT_EQ(f.size(), 3u);
-    EXPECT_EQ((std::tuple{f[0].node, f[0].check, f[0].groups}), (std::tuple{"a", "alpha", 0u}));
-    EXPECT_EQ((std::tuple{f[1].node, f[1].check, f[1].groups}), (std::tuple{"a", "zeta", 1u}));
-    EXPECT_EQ((std::tuple{f[2].node, f[2].check, f[2].groups}), (std::tuple{"b", "volume", 3u}));
-    EXPECT_EQ(m.check("p", "b", "volume").failing.Value(), 1);
-    m.check("p", "b", "volume").set_failing(0);
-    EXPECT_EQ(m.check("p", "b", "volume").failing.Value(), 0);
+    ASSERT_EQ(f.size(), 2u);
+    EXPECT_EQ((std::tuple{f[0].node, f[0].check, f[0].groups}), (std::tuple{"a", "zeta", 1u}));
+    EXPECT_EQ((std::tuple{f[1].node, f[1].check, f[1].groups}), (std::tuple{"b", "volume", 3u}));
+    EXPECT_EQ(f[1].sample.size(), 3u);
+    for (const char* d : {"d1", "d2", "d3"}) volume.clear_failing(std::string("device=") + d);
     EXPECT_EQ(m.failing_checks("p", {"b"}).size(), 0u);
     m.remove_node("p", "a");
     EXPECT_TRUE(m.failing_checks("p", {"a"}).empty());
+}
+
+// The groups a grouped check fails in are named under the table, and survive the JSON.
+TEST(status_table, names_the_failing_groups_of_grouped_checks) {
+    daemon_status status;
+    status.state = "running";
+    query_status q;
+    q.pipeline = "web";
+    q.query = "errors";
+    q.nodes = {"errors"};
+    q.inputs = {"access"};
+    failing_check_status f{"errors", "server_errors", 12, {}};
+    f.failing_groups = {{{{"host", "web-3"}}, 0.25}, {{{"host", "web-7"}}, std::nullopt}};
+    q.failing_checks = {f, {"errors", "volume", std::nullopt, {}}};
+    q.state = "running";
+    status.queries = {q};
+    std::ostringstream out;
+    print_status_table(status, out);
+    const auto lines = lines_of(out.str());
+    ASSERT_EQ(lines.size(), 4u) << out.str();
+    EXPECT_EQ(cells(lines[2]).back(), "server_errors(12 groups),volume");
+    EXPECT_EQ(lines[3],
+              "web/errors: server_errors fails in 12 groups: host=web-3 (0.25), host=web-7 "
+              "(null) and 10 more");
+    const auto back = from_json(to_json(status));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, status);
+    // Additive: an ungrouped failing check has no "failing_groups" key.
+    const std::string json = to_json(status);
+    EXPECT_NE(json.find(R"("failing_groups":[{"group":{"host":"web-3"},"value":0.25},)"),
+              std::string::npos)
+        << json;
+    EXPECT_NE(json.find(R"({"node":"errors","check":"volume","groups":null})"), std::string::npos)
+        << json;
 }
 
 }  // namespace

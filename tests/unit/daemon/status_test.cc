@@ -16,7 +16,9 @@ daemon_status sample() {
     running.pipeline = "sensors";
     running.query = "quality";
     running.nodes = {"clean", "quality"};
-    running.failing_checks = {{"quality", "volume", 3}, {"clean", "impossible", std::nullopt}};
+    running.failing_checks = {
+        {"quality", "volume", 3, {{{{"device", "d-1"}}, 0.5}, {{{"device", "d-7"}}, std::nullopt}}},
+        {"clean", "impossible", std::nullopt, {}}};
     running.inputs = {"readings", "other"};
     running.state = "degraded";
     running.degraded_reason = "outputs full (buffer.max_records)";
@@ -52,7 +54,8 @@ TEST(status_json, writes_the_keys_in_their_order_with_their_types) {
         to_json(sample()),
         R"j({"state":"reloading","queries":[)j"
         R"j({"pipeline":"sensors","query":"quality","nodes":["clean","quality"],)j"
-        R"j("failing_checks":[{"node":"quality","check":"volume","groups":3},)j"
+        R"j("failing_checks":[{"node":"quality","check":"volume","groups":3,"failing_groups":)j"
+        R"j([{"group":{"device":"d-1"},"value":0.5},{"group":{"device":"d-7"},"value":null}]},)j"
         R"j({"node":"clean","check":"impossible","groups":null}],)j"
         R"j("inputs":["readings","other"],"state":"degraded",)j"
         R"j("degraded_reason":"outputs full (buffer.max_records)","critical":true,)j"
@@ -107,6 +110,8 @@ TEST(status_json, refuses_what_is_not_a_status) {
              R"({"queries":[{"nodes":[1]}]})",
              R"({"queries":[{"failing_checks":[{"check":"c","groups":-1}]}]})",
              R"({"queries":[{"failing_checks":[3]}]})",
+             R"({"queries":[{"failing_checks":[{"check":"c","failing_groups":[{"value":"x"}]}]}]})",
+             R"({"queries":[{"failing_checks":[{"check":"c","failing_groups":[{"group":[]}]}]}]})",
              R"({"queries":[{"critical":"yes"}]})",
              R"({"queries":[{"input_records":-4}]})",
              R"({"queries":[{"lag_seconds":"1s"}]})",
