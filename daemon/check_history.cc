@@ -56,9 +56,9 @@ void add_point(std::vector<history_point>& recent, const check_result& r) {
 
 void track_group(check_snapshot& s, const check_result& r, const std::string& label) {
     auto& groups = s.failing_groups;
-    const auto it =
-        std::lower_bound(groups.begin(), groups.end(), label,
-                         [](const failing_group& g, const std::string& l) { return g.group < l; });
+    const auto it = std::lower_bound(
+        groups.begin(), groups.end(), label,
+        [](const history_failing_group& g, const std::string& l) { return g.group < l; });
     const bool found = it != groups.end() && it->group == label;
     if (r.outcome == outcome::fail) {
         if (found) {

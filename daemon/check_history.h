@@ -31,12 +31,12 @@ struct history_point {
     bool operator==(const history_point&) const = default;
 };
 
-struct failing_group {
+struct history_failing_group {
     std::string group;  // "field=value,field=value", as the metrics' group label
     measure_value value;
     time::timestamp_ns window_end = 0;
 
-    bool operator==(const failing_group&) const = default;
+    bool operator==(const history_failing_group&) const = default;
 };
 
 struct check_snapshot {
@@ -52,7 +52,7 @@ struct check_snapshot {
     std::uint64_t results = 0;  // results seen since the daemon started
     // Groups whose latest result failed: how many (at least; exact unless `more_failing`), and
     // up to k_tracked_groups of them, sorted by group.
-    std::vector<failing_group> failing_groups;
+    std::vector<history_failing_group> failing_groups;
     bool more_failing = false;          // more groups fail than are kept
     std::vector<history_point> recent;  // oldest first, at most k_points
 

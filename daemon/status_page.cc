@@ -214,7 +214,8 @@ void append_groups(std::string& out, const page_check& c) {
         out += "<span class=\"muted\">not grouped</span>";
         return;
     }
-    const std::vector<failing_group>* groups = c.history ? &c.history->failing_groups : nullptr;
+    const std::vector<history_failing_group>* groups =
+        c.history ? &c.history->failing_groups : nullptr;
     const std::size_t kept = groups ? groups->size() : 0;
     const bool more = c.history && c.history->more_failing;
     const std::uint64_t count =
@@ -226,7 +227,7 @@ void append_groups(std::string& out, const page_check& c) {
     out += fmt::format("<div class=\"gcount\">{}{} group{} failing</div><ul class=\"groups\">",
                        count, more && !c.failing_groups ? "+" : "", count == 1 ? "" : "s");
     for (std::size_t i = 0; i < kept && i < k_max_listed_groups; ++i) {
-        const failing_group& g = (*groups)[i];
+        const history_failing_group& g = (*groups)[i];
         out += "<li><code>";
         append_escaped(out, g.group);
         out += "</code>: <b>";
