@@ -129,6 +129,7 @@ class samples_test(unittest.TestCase):
     def test_samples_of_a_measure_without_failing_records_are_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
             config = os.path.join(tmp, "bad.yaml")
+            write_readings(os.path.join(tmp, "x"))
             with open(config, "w") as f:
                 f.write(PIPELINE.format(data=os.path.join(tmp, "x"), results=os.path.join(
                     tmp, "r")).replace("measure: count(), must_be: \"> 0\"",
