@@ -134,7 +134,9 @@ TEST_F(alertmanager_fixture, failed_value_samples_are_one_annotation) {
     out->write_result(plain);
     ASSERT_TRUE(flush(*out));
     for (const auto& a : alerts()) {
-        if (a["labels"]["check"] == "other") EXPECT_FALSE(a["annotations"].contains("samples"));
+        if (a["labels"]["check"] == "other") {
+            EXPECT_FALSE(a["annotations"].contains("samples"));
+        }
     }
 }
 
