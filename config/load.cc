@@ -198,6 +198,7 @@ check_config read_check(const reader& r) {
     c.description = r.string("description").value;
     if (r.has("on_no_data")) c.on_no_data = r.string("on_no_data");
     if (r.has("on_partial")) c.on_partial = r.string("on_partial");
+    c.samples = r.integer("samples");
     return c;
 }
 

@@ -93,6 +93,7 @@ struct check_config {
     // Unset: the node's.
     std::optional<located<std::string>> on_no_data;  // ignore | pass | warn | fail
     std::optional<located<std::string>> on_partial;  // no_data | judge
+    located<std::int64_t> samples;                   // 0: none
 };
 
 struct on_error_config {

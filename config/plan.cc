@@ -342,6 +342,25 @@ class pipeline_checker {
         }
     }
 
+    // `samples:` needs a measure whose records count for or against it (engine/aggregates.h).
+    void check_samples(const check_config& c, const measure::measure_expr& m,
+                       const std::string& path) {
+        const std::string need =
+            "; samples need a measure that is one call of count(f), missing_count, "
+            "missing_fraction, in_range_*, in_set_*, matches_*, count_where or fraction_where";
+        if (!m.single_call()) {
+            out_.error(c.samples.pos, path + ".samples",
+                       quoted(c.measure.value) + " combines several values" + need);
+            return;
+        }
+        const auto& call = m.calls().front();
+        if (!engine::supports_samples(call.function->name, call.args.size())) {
+            out_.error(c.samples.pos, path + ".samples",
+                       "no record fails " + std::string(call.function->name) +
+                           "() on its own (its value describes the whole window)" + need);
+        }
+    }
+
     void check_check(const node_config& n, std::size_t i,
                      const std::optional<field_types>& fields) {
         const auto& c = n.checks[i];
@@ -400,6 +419,7 @@ class pipeline_checker {
                     }
                 }
             }
+            if (c.samples.value > 0) check_samples(c, *m, path);
             parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
         }
         auto judge = [&](const std::optional<located<std::string>>& text,
@@ -690,7 +710,11 @@ class fingerprint_writer {
                 w_.str(c.name);
                 // A check filter changes the state; without one the bytes stay those of plans
                 // written before filters existed, so their checkpoints still fit.
-                w_.str(c.filter.empty() ? c.measure : c.measure + '\0' + "filter " + c.filter);
+                // Samples too (kept in the state): without them, the bytes stay the same.
+                w_.str((c.filter.empty() ? c.measure : c.measure + '\0' + "filter " + c.filter) +
+                       (c.samples == 0
+                            ? ""
+                            : '\0' + std::string("samples ") + std::to_string(c.samples)));
                 w_.before.str(c.must_be);
                 w_.before.str(c.should_be);
                 w_.before.u8(static_cast<std::uint8_t>(c.emit));
@@ -956,6 +980,7 @@ class query_builder {
                     cp.parsed_measure = parsed->measure;
                     cp.parsed_must_be = parsed->must_be;
                     cp.parsed_should_be = parsed->should_be;
+                    cp.samples = static_cast<std::uint32_t>(check.samples.value);
                     for (const auto& call : parsed->measure->calls()) {
                         for (const auto& arg : call.args) {
                             if (arg.kind == measure::arg_kind::field) {

@@ -342,6 +342,17 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .description = "How a partial window is judged, for this check; default: the node's "
                         "on_partial.",
          .choices = {"no_data", "judge"}},
+        {.name = "samples",
+         .type = param_type::integer,
+         .description = "Results that fail or warn carry up to this many of the window's "
+                        "records that count against the check (the missing, out-of-range, "
+                        "non-matching ones...): their event time and the fields the measure "
+                        "reads, fields named like secrets masked. For measures that are one "
+                        "call of count(f), missing_count/fraction, in_range_*, in_set_*, "
+                        "matches_*, count_where or fraction_where; 0 keeps none.",
+         .default_text = "0",
+         .minimum = 0,
+         .maximum = 100},
     };
     spec->rules = {{.rule = key_rule::kind::at_least_one, .keys = {"must_be", "should_be"}}};
     return spec;

@@ -173,6 +173,12 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
     out["window_end"] = end;
     out["records"] = std::to_string(r.records);
     out["result_id"] = result_id(r);
+    if (!r.samples.empty()) {
+        // The result's failed-value samples as one JSON array (at most 4 KiB, secrets masked).
+        std::string samples = "[";
+        for (const auto& e : r.samples) samples += (samples.size() > 1 ? "," : "") + e;
+        out["samples"] = samples + "]";
+    }
     for (const auto& [name, text] : options_.annotations) out[name] = text;
     return out;
 }

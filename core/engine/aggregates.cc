@@ -13,7 +13,9 @@
 #include "core/measure/basic.h"
 #include "core/measure/frequency.h"
 #include "core/measure/predicate.h"
+#include "core/measure/sample.h"
 #include "core/measure/sequence.h"
+#include "core/params/value.h"
 #include "core/window/window_spec.h"
 
 namespace weir::engine {
@@ -103,6 +105,8 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(m::approx_distinct_acc), alignof(m::approx_distinct_acc)};
         case acc_kind::quantile:
             return {sizeof(m::quantile_acc), alignof(m::quantile_acc)};
+        case acc_kind::sample:
+            return {sizeof(m::sample_acc), alignof(m::sample_acc)};
     }
     return {8, 8};
 }
@@ -212,9 +216,21 @@ std::string_view kind_name(acc_kind k) {
             return "approx_distinct";
         case acc_kind::quantile:
             return "quantile";
+        case acc_kind::sample:
+            return "sample";
     }
     return "?";
 }
+
+// What a sample accumulator tests per record: the predicate of its check's function.
+struct sample_config {
+    enum class test : std::uint8_t { missing, present, in_range, in_set, matches, where };
+    test what = test::missing;
+    std::shared_ptr<const void> predicate;  // the *_config of the test (none for where)
+    std::uint32_t slot = 0;                 // the field; where: the condition's index
+    std::uint32_t limit = 0;
+    std::vector<m::sample_field> fields;  // shown in each sample
+};
 
 measure_value number_or_null(std::optional<double> v) {
     return v ? measure_value::make_number(*v) : measure_value::make_null();
@@ -311,6 +327,96 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
                                    const std::vector<field_path>& fields)
     : aggregate_layout(std::span<const layout_call>(unfiltered(calls)), fields) {}
 
+bool supports_samples(std::string_view fn, std::size_t args) {
+    return (fn == "count" && args == 1) || fn == "missing_count" || fn == "missing_fraction" ||
+           fn == "in_range_count" || fn == "in_range_fraction" || fn == "in_set_count" ||
+           fn == "in_set_fraction" || fn == "matches_count" || fn == "matches_fraction" ||
+           fn == "count_where" || fn == "fraction_where";
+}
+
+bool samples_counted_by_default(std::string_view fn) {
+    return fn == "missing_count" || fn == "missing_fraction" || fn == "count_where" ||
+           fn == "fraction_where";
+}
+
+std::uint32_t aggregate_layout::add_sample_acc(const layout_call& lc, std::uint32_t filter,
+                                               const std::string& suffix,
+                                               const std::vector<field_path>& fields) {
+    const m::aggregate_call& c = *lc.call;
+    const std::string_view fn = c.function->name;
+    if (!supports_samples(fn, c.args.size())) {
+        throw std::invalid_argument("samples: " + std::string(fn) +
+                                    "() has no records that count against it");
+    }
+    if (lc.samples > m::k_max_samples) {
+        throw std::invalid_argument("samples: at most " + std::to_string(m::k_max_samples));
+    }
+    const auto slot_of = [&](const field_path& f) -> std::uint32_t {
+        const auto it = std::find(fields.begin(), fields.end(), f);
+        if (it == fields.end()) {
+            throw std::invalid_argument("the field " + f.to_string() +
+                                        " is not among the node's record fields");
+        }
+        return static_cast<std::uint32_t>(it - fields.begin());
+    };
+    const auto shown = [&](const field_path& f) {
+        const std::string name = f.to_string();
+        return m::sample_field{name, slot_of(f), params::names_a_secret(name)};
+    };
+    auto cfg = std::make_shared<sample_config>();
+    cfg->limit = lc.samples;
+    using t = sample_config::test;
+    if (fn == "count_where" || fn == "fraction_where") {
+        const m::call_argument& a = c.args.at(0);
+        cfg->what = t::where;
+        cfg->slot = condition_index(a.condition, a.expression, fields);
+        for (const auto& f : a.condition_fields) {
+            if (std::none_of(cfg->fields.begin(), cfg->fields.end(),
+                             [&](const m::sample_field& s) { return s.name == f.to_string(); })) {
+                cfg->fields.push_back(shown(f));
+            }
+        }
+    } else {
+        cfg->slot = slot_of(c.args.at(0).field);
+        cfg->fields.push_back(shown(c.args.at(0).field));
+        if (fn == "count" || fn == "missing_count" || fn == "missing_fraction") {
+            cfg->what = fn == "count" ? t::present : t::missing;
+            auto mc = std::make_shared<m::missing_config>();
+            if (c.args.size() > 1) {
+                for (const auto& v : c.args[1].list) {
+                    if (v.kind == measure_kind::string) mc->placeholders.push_back(v.text);
+                }
+            }
+            cfg->predicate = std::move(mc);
+        } else if (fn.starts_with("in_range")) {
+            cfg->what = t::in_range;
+            auto r = std::make_shared<m::in_range_config>();
+            r->lo = c.args.at(1).number;
+            r->hi = c.args.at(2).number;
+            cfg->predicate = std::move(r);
+        } else if (fn.starts_with("in_set")) {
+            cfg->what = t::in_set;
+            auto set = std::make_shared<m::in_set_config>();
+            for (const auto& v : c.args.at(1).list) {
+                if (v.kind == measure_kind::number) set->add_number(v.number);
+                if (v.kind == measure_kind::string) set->add_string(v.text);
+                if (v.kind == measure_kind::boolean) set->add_boolean(v.boolean);
+            }
+            set->finish();
+            cfg->predicate = std::move(set);
+        } else {
+            cfg->what = t::matches;
+            std::string error;
+            cfg->predicate = m::matches_config::compile(c.args.at(1).pattern, &error);
+            if (!cfg->predicate)
+                throw std::invalid_argument("invalid regular expression: " + error);
+        }
+    }
+    const std::string key = "sample(" + c.key + ", " + std::to_string(lc.samples) + ")" + suffix;
+    const std::uint32_t slot = cfg->slot;
+    return find_or_add_acc(acc_kind::sample, key, slot, 0, std::move(cfg), filter);
+}
+
 std::size_t aggregate_layout::call_index(std::string_view filter, const std::string& key) const {
     const std::string full = filter.empty() ? key : key + " if " + canonical_filter(filter);
     for (std::size_t i = 0; i < call_keys_.size(); ++i) {
@@ -342,7 +448,9 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         std::uint32_t slot2;
         std::shared_ptr<const void> config;
     };
-    for (const layout_call& lc : calls) {
+    input_samples_.assign(calls.size(), k_unused);
+    for (std::size_t input = 0; input < calls.size(); ++input) {
+        const layout_call& lc = calls[input];
         const m::aggregate_call* c = lc.call;
         // A check filter: its state is kept apart from the same call's over every record.
         std::uint32_t filter = k_unused;
@@ -351,6 +459,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             filter = condition_index(canonical_filter(lc.filter), lc.filter, fields);
             suffix = " if " + conditions_[filter].key;
         }
+        if (lc.samples > 0) input_samples_[input] = add_sample_acc(lc, filter, suffix, fields);
         const std::string call_key = c->key + suffix;
         if (std::find(call_keys_.begin(), call_keys_.end(), call_key) != call_keys_.end()) {
             continue;
@@ -526,6 +635,9 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
     for (auto& ce : calls_) {
         if (!accs_.empty() && ce.acc < new_index.size()) ce.acc = new_index[ce.acc];
     }
+    for (auto& a : input_samples_) {
+        if (a != k_unused) a = new_index[a];
+    }
 
     std::size_t offset = sizeof(cell_header);
     trivial_bytes_ = offset;
@@ -590,7 +702,9 @@ void aggregate_layout::compile_steps() {
                 break;  // add_invalid() only
             default: {
                 add_step& s = steps_.emplace_back();
-                s.kind = e.kind == acc_kind::where ? step_kind::where : step_kind::single;
+                s.kind = e.kind == acc_kind::where    ? step_kind::where
+                         : e.kind == acc_kind::sample ? step_kind::sample
+                                                      : step_kind::single;
                 s.acc = i;
                 s.slot = e.slot;
                 s.filter = e.filter;
@@ -647,6 +761,9 @@ void aggregate_layout::construct(std::byte* block) const {
             case acc_kind::quantile:
                 new (p) m::quantile_acc();
                 break;
+            case acc_kind::sample:
+                new (p) m::sample_acc();
+                break;
             default:
                 break;
         }
@@ -665,6 +782,9 @@ void aggregate_layout::destroy(std::byte* block) const {
                 break;
             case acc_kind::quantile:
                 at<m::quantile_acc>(block, off).~quantile_acc();
+                break;
+            case acc_kind::sample:
+                at<m::sample_acc>(block, off).~sample_acc();
                 break;
             default:
                 break;
@@ -728,6 +848,7 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             break;
         case acc_kind::invalid:
         case acc_kind::where:  // a step of its own
+        case acc_kind::sample:
             break;
         case acc_kind::records:
             at<records_acc>(block, off).add(event_time);
@@ -813,7 +934,50 @@ void aggregate_layout::run_step(const add_step& s, std::byte* block,
             a.hits += truth_[s.slot];
             break;
         }
+        case step_kind::sample:
+            add_sample(s, block, record, event_time);
+            break;
     }
+}
+
+void aggregate_layout::add_sample(const add_step& s, std::byte* block,
+                                  std::span<const field_value> record,
+                                  timestamp_ns event_time) const {
+    const acc_entry& e = accs_[s.acc];
+    auto& acc = at<m::sample_acc>(block, e.offset);
+    const auto& cfg = *static_cast<const sample_config*>(e.config);
+    if (acc.full(cfg.limit)) return;  // once both sides are full, a record costs this test
+    const field_value& v = record[cfg.slot];
+    bool counted = false;
+    using t = sample_config::test;
+    switch (cfg.what) {
+        case t::missing:
+        case t::present: {
+            bool missing = v.missing();
+            if (!missing && v.kind == value_kind::string) {
+                missing = static_cast<const m::missing_config*>(cfg.predicate.get())
+                              ->is_placeholder(v.string());
+            }
+            counted = cfg.what == t::missing ? missing : !missing;
+            break;
+        }
+        case t::in_range:
+            if (v.missing()) return;  // neither counted nor in the denominator
+            counted = static_cast<const m::in_range_config*>(cfg.predicate.get())->test(v);
+            break;
+        case t::in_set:
+            if (v.missing()) return;
+            counted = static_cast<const m::in_set_config*>(cfg.predicate.get())->test(v);
+            break;
+        case t::matches:
+            if (v.missing()) return;
+            counted = static_cast<const m::matches_config*>(cfg.predicate.get())->test(v);
+            break;
+        case t::where:
+            counted = truth_[cfg.slot] != 0;
+            break;
+    }
+    acc.add(counted, record, cfg.fields, event_time, cfg.limit);
 }
 
 void aggregate_layout::add(std::byte* block, std::span<const field_value> record,
@@ -914,6 +1078,11 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
             case acc_kind::quantile:
                 at<m::quantile_acc>(into, off).merge(at<m::quantile_acc>(from, off));
                 break;
+            case acc_kind::sample:
+                at<m::sample_acc>(into, off).merge(
+                    at<m::sample_acc>(from, off),
+                    static_cast<const sample_config*>(e.config)->limit);
+                break;
         }
     }
 }
@@ -980,6 +1149,9 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
                 break;
             case acc_kind::quantile:
                 at<m::quantile_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::sample:
+                at<m::sample_acc>(block, off).serialize(w);
                 break;
         }
     }
@@ -1048,6 +1220,10 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
                 break;
             case acc_kind::quantile:
                 ok = at<m::quantile_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::sample:
+                ok = at<m::sample_acc>(block, off)
+                         .deserialize(r, static_cast<const sample_config*>(e.config)->limit);
                 break;
         }
         if (!ok || !r.ok()) {
@@ -1217,6 +1393,23 @@ void aggregate_layout::drift_fields(const std::byte* block, std::size_t i,
     }
     for (auto& f : found) {
         if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(std::move(f));
+    }
+}
+
+}  // namespace weir::engine
+
+namespace weir::engine {
+
+void aggregate_layout::samples(const std::byte* block, std::size_t input, bool counted,
+                               std::vector<std::string>& out) const {
+    if (!keeps_samples(input)) return;
+    std::size_t bytes = 2;  // [ and ]
+    for (const auto& e : out) bytes += e.size() + 1;
+    const auto& acc = at<m::sample_acc>(block, accs_[input_samples_[input]].offset);
+    for (const auto& e : counted ? acc.counted : acc.others) {
+        bytes += e.size() + 1;
+        if (bytes > m::k_sample_result_bytes) return;
+        out.push_back(e);
     }
 }
 

@@ -59,6 +59,7 @@ enum class acc_kind : std::uint8_t {
     frequency,
     approx_distinct,
     quantile,
+    sample,  // measure::sample_acc: a check's failed-value samples (`samples: N`)
 };
 
 // One aggregate call of a check, with the check's filter: the call sees only the records for
@@ -67,7 +68,20 @@ enum class acc_kind : std::uint8_t {
 struct layout_call {
     const measure::aggregate_call* call = nullptr;
     std::string_view filter;
+    // `samples: N` of the call's check: keep the first N records the function counts (the
+    // missing ones of missing_count, the in-range ones of in_range_count, the matching ones of
+    // count_where) and the first N others. Only single-call measures of the functions
+    // supports_samples() names.
+    std::uint32_t samples = 0;
 };
+
+// Whether `samples:` can say which records made a check of this function fail: count(f),
+// missing_count/fraction, in_range_*, in_set_*, matches_*, count_where, fraction_where.
+bool supports_samples(std::string_view function, std::size_t args);
+// Which records the function counts are the offending ones by default (when the assessment
+// does not say whether the value was too high or too low): the missing ones, the ones out of
+// range, not in the set, not matching, and the ones for which a count_where condition holds.
+bool samples_counted_by_default(std::string_view function);
 
 class aggregate_layout {
   public:
@@ -102,6 +116,14 @@ class aggregate_layout {
     // Appends to `names` the fields that drift call `i` counted in `block` (nothing for other
     // calls), skipping names already there.
     void drift_fields(const std::byte* block, std::size_t i, std::vector<std::string>& names) const;
+    // Whether the constructor's `calls[input]` keeps samples; appends those of one side (the
+    // records the function counts, or the others) to `out`, JSON objects in record order, while
+    // their total stays within measure::k_sample_result_bytes.
+    bool keeps_samples(std::size_t input) const {
+        return input < input_samples_.size() && input_samples_[input] != k_unused;
+    }
+    void samples(const std::byte* block, std::size_t input, bool counted,
+                 std::vector<std::string>& out) const;
 
     // `block` is 8-byte aligned and block_bytes() long.
     void construct(std::byte* block) const;
@@ -174,13 +196,15 @@ class aggregate_layout {
     // compiled against `fields` on first use.
     std::uint32_t condition_index(const std::string& canonical, std::string_view text,
                                   const std::vector<field_path>& fields);
+    std::uint32_t add_sample_acc(const layout_call& lc, std::uint32_t filter,
+                                 const std::string& suffix, const std::vector<field_path>& fields);
 
     // The per-record work, compiled from accs_ so that a value is read and classified once
     // however many accumulators look at it: the numeric accumulators of one field (sum,
     // moments, min, max) are one step, and every in_range of one field is one loop over
     // its bounds. Each accumulator still sees the same values in the same order as alone,
     // so results are identical to adding them one by one.
-    enum class step_kind : std::uint8_t { single, numbers, in_range, where };
+    enum class step_kind : std::uint8_t { single, numbers, in_range, where, sample };
     struct add_step {
         step_kind kind = step_kind::single;
         std::uint32_t filter = k_unused;  // runs only for records this condition matched
@@ -201,6 +225,8 @@ class aggregate_layout {
         std::uint32_t offset;
     };
     void compile_steps();
+    void add_sample(const add_step& s, std::byte* block, std::span<const field_value> record,
+                    timestamp_ns event_time) const;
     [[gnu::always_inline]] inline void run_step(const add_step& s, std::byte* block,
                                                 std::span<const field_value> record,
                                                 timestamp_ns event_time,
@@ -225,8 +251,9 @@ class aggregate_layout {
     mutable std::vector<std::uint8_t> truth_;
     mutable expr::scratch_arena arena_{4096};
     std::vector<range_bound> bounds_;
-    std::vector<acc_entry> accs_;           // trivially copyable kinds first, then heap kinds
-    std::vector<std::uint32_t> heap_accs_;  // indices of heap-owning accs
+    std::vector<acc_entry> accs_;               // trivially copyable kinds first, then heap kinds
+    std::vector<std::uint32_t> heap_accs_;      // indices of heap-owning accs
+    std::vector<std::uint32_t> input_samples_;  // per constructor call: its sample acc or k_unused
     std::vector<std::string> state_keys_;
     std::vector<std::string> call_keys_;
     std::vector<call_entry> calls_;

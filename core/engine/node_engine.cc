@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -80,7 +81,41 @@ struct node_engine::compiled_check {
     std::vector<std::uint32_t> calls;  // expr call i -> layout call
     std::optional<check::assessment> must_be;
     std::optional<check::assessment> should_be;
+    // The layout's input call whose samples its failing results carry, or k_nil; and which
+    // side of them offends (see sample_counted).
+    std::uint32_t sample_input = k_nil;
+    bool sample_counted = false;
 };
+
+namespace {
+
+// Whether the records a sampled check's function counts are the offending ones: a lower
+// bound (`> 99%`) is violated by too few of them, so the others offend; an upper bound
+// (`< 5%`) by too many. Anything else (ranges, equality, sets) keeps the function's default.
+bool sample_counted(std::string_view fn, const std::optional<check::assessment>& must_be,
+                    const std::optional<check::assessment>& should_be) {
+    const auto& a = must_be ? must_be : should_be;
+    if (a) {
+        using f = check::assessment::form;
+        switch (a->kind()) {
+            case f::greater:
+            case f::greater_equal:
+                return false;
+            case f::less:
+            case f::less_equal:
+                return true;
+            case f::range:
+                if (std::isinf(a->low()) && !std::isinf(a->high())) return true;
+                if (std::isinf(a->high()) && !std::isinf(a->low())) return false;
+                break;
+            default:
+                break;
+        }
+    }
+    return samples_counted_by_default(fn);
+}
+
+}  // namespace
 
 void add_referenced_fields(node_plan& plan) {
     const auto add = [&](const field_path& f) {
@@ -188,7 +223,19 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         checks_.push_back(std::move(cc));
     }
     for (const auto& cc : checks_) {
-        for (const auto& call : cc->expr.calls()) calls.push_back({&call, cc->plan->filter});
+        const std::uint32_t samples = cc->plan->samples;
+        if (samples > 0) {
+            if (!cc->expr.single_call()) {
+                throw std::invalid_argument("check " + cc->plan->name +
+                                            ": samples: the measure must be one call");
+            }
+            cc->sample_input = static_cast<std::uint32_t>(calls.size());
+            cc->sample_counted =
+                sample_counted(cc->expr.calls().front().function->name, cc->must_be, cc->should_be);
+        }
+        for (const auto& call : cc->expr.calls()) {
+            calls.push_back({&call, cc->plan->filter, samples});
+        }
     }
     layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields);
     for (const auto& cc : checks_) {
@@ -965,6 +1012,9 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.emitted_at = now;
         if (layout_->uses_drift()) {
             for (const std::uint32_t c : cc.calls) layout_->drift_fields(blk, c, r.fields);
+        }
+        if (cc.sample_input != k_nil && (o == outcome::fail || o == outcome::warn)) {
+            layout_->samples(blk, cc.sample_input, cc.sample_counted, r.samples);
         }
         ++stats_.results;
     }

@@ -49,6 +49,9 @@ struct check_plan {
     // when none. Its measures see only the records for which it is true (null counts as
     // false); their state is kept apart from the same measures of other filters.
     std::string filter;
+    // `samples: N`: results that fail or warn carry the first N records of the (window, group)
+    // that count against the check (aggregate_layout::samples). 0: none, and no cost.
+    std::uint32_t samples = 0;
 };
 
 struct node_plan {

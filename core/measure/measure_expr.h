@@ -62,6 +62,10 @@ class measure_expr {
     // Whether a function or a condition (now()) reads the wall clock.
     bool reads_clock() const;
 
+    // Whether the measure is one call and nothing else (`missing_fraction(x)`, not
+    // `missing_count(x) / count()`).
+    bool single_call() const { return program_.size() == 1 && program_[0].op == opcode::push_call; }
+
     // `values[i]` is the result of `calls()[i]` for one window and group. Arithmetic is on
     // numbers; a null or non-number operand gives null (no data), so does a division by zero
     // and any NaN. A single call's value is passed through unchanged.

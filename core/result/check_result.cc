@@ -337,6 +337,8 @@ void append_json(const check_result& r, std::string& out) {
     }
     if (!r.fields.empty()) bound += 12;  // ,"fields":[ and ]
     for (const auto& f : r.fields) bound += string_bound(f.size()) + 1;
+    if (!r.samples.empty()) bound += 13;  // ,"samples":[ and ]
+    for (const auto& s : r.samples) bound += s.size() + 1;
     const std::size_t old = out.size();
     out.resize(old + bound);
     char* const begin = out.data() + old;
@@ -394,6 +396,17 @@ void append_json(const check_result& r, std::string& out) {
             *p++ = sep;
             sep = ',';
             p = put_string(p, f);
+        }
+        *p++ = ']';
+    }
+    if (!r.samples.empty()) {
+        // Each sample is a JSON object already (measure::sample_acc).
+        char sep = '[';
+        p = put(p, ",\"samples\":");
+        for (const auto& s : r.samples) {
+            *p++ = sep;
+            sep = ',';
+            p = put(p, s);
         }
         *p++ = ']';
     }

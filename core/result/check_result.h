@@ -38,6 +38,10 @@ struct check_result {
     // The fields a schema-drift measure counted (new, missing or retyped ones), in the order
     // the node first saw them (written as `"fields":[...]`, and only when there are any).
     std::vector<std::string> fields;
+    // `samples: N`: the records that made a failing or warning check fail, each a JSON object
+    // (its event time and the fields the measure reads, secrets masked), at most
+    // measure::k_sample_result_bytes together (written as `"samples":[...]`, only when any).
+    std::vector<std::string> samples;
     time::timestamp_ns emitted_at = 0;
 };
 

@@ -671,6 +671,20 @@ TEST(load_text, judgements_are_fingerprinted_apart_from_what_is_measured) {
     EXPECT_NE(compile("    outputs: [o]\n", ", filter: 'x > 2'").fingerprint, filtered.fingerprint);
     EXPECT_NE(compile("    outputs: [o]\n", "", "> 0", "count_where(x > 2)").fingerprint,
               compile("    outputs: [o]\n", "", "> 0", "count_where(x > 1)").fingerprint);
+    // Samples are state: N shapes it, 0 is the state without them; which of them a failing
+    // result shows follows must_be, a judgement.
+    const compiled_query sampled =
+        compile("    outputs: [o]\n", ", samples: 3", "< 1", "missing_count(x)");
+    EXPECT_NE(sampled.fingerprint,
+              compile("    outputs: [o]\n", "", "< 1", "missing_count(x)").fingerprint);
+    EXPECT_NE(sampled.fingerprint,
+              compile("    outputs: [o]\n", ", samples: 4", "< 1", "missing_count(x)").fingerprint);
+    EXPECT_EQ(compile("    outputs: [o]\n", ", samples: 0", "< 1", "missing_count(x)").fingerprint,
+              compile("    outputs: [o]\n", "", "< 1", "missing_count(x)").fingerprint);
+    const compiled_query flipped =
+        compile("    outputs: [o]\n", ", samples: 3", "> 1", "missing_count(x)");
+    EXPECT_EQ(flipped.fingerprint, sampled.fingerprint);
+    EXPECT_NE(flipped.judgement_fingerprint, sampled.judgement_fingerprint);
     // Written out, the defaults are the same judgement.
     EXPECT_EQ(compile("    outputs: [o]\n    on_no_data: ignore\n    on_partial: no_data\n", "")
                   .judgement_fingerprint,

@@ -116,6 +116,30 @@ TEST_F(alertmanager_fixture, schema_drift_alerts_name_the_fields) {
         << all[0].dump();
 }
 
+TEST_F(alertmanager_fixture, failed_value_samples_are_one_annotation) {
+    auto out = make({});
+    check_result r = sample_result(outcome::fail);
+    r.measure = "missing_fraction(t)";
+    r.samples = {R"({"time":"2026-11-20T10:00:01.000Z","t":null})",
+                 R"({"time":"2026-11-20T10:00:02.000Z","t":null})"};
+    out->write_result(r);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_FALSE(all.empty());
+    const json samples = json::parse(all[0]["annotations"]["samples"].get<std::string>());
+    EXPECT_EQ(samples, json::parse(R"([{"time":"2026-11-20T10:00:01.000Z","t":null},
+                                       {"time":"2026-11-20T10:00:02.000Z","t":null}])"));
+    check_result plain = sample_result(outcome::fail);
+    plain.check = "other";
+    out->write_result(plain);
+    ASSERT_TRUE(flush(*out));
+    for (const auto& a : alerts()) {
+        if (a["labels"]["check"] == "other") {
+            EXPECT_FALSE(a["annotations"].contains("samples"));
+        }
+    }
+}
+
 TEST_F(alertmanager_fixture, firing_alerts_are_resent_and_resolve_when_the_check_passes) {
     auto out = make({{"resend_interval", scalar("50ms")}, {"resolve_timeout", scalar("10m")}});
     out->write_result(sample_result(outcome::fail));

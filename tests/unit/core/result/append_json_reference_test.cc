@@ -162,6 +162,14 @@ void line(const check_result& r, std::string& out) {
         }
         out += ']';
     }
+    if (!r.samples.empty()) {
+        field("samples");
+        for (std::size_t i = 0; i < r.samples.size(); ++i) {
+            out += i == 0 ? '[' : ',';
+            out += r.samples[i];  // a JSON object already
+        }
+        out += ']';
+    }
     field("emitted_at");
     json_string(time::format_rfc3339_ms(r.emitted_at), out);
     out += '}';
@@ -257,6 +265,12 @@ class random_results {
         r.records = pick(0, 3) == 0 ? static_cast<std::int64_t>(rng_()) : pick(-5, 1000000);
         const int fields = pick(0, 4) == 0 ? pick(1, 5) : 0;
         for (int i = 0; i < fields; ++i) r.fields.push_back(text());
+        const int samples = pick(0, 4) == 0 ? pick(1, 5) : 0;
+        for (int i = 0; i < samples; ++i) {
+            std::string sample = "{\"x\":";
+            reference::json_string(text(), sample);
+            r.samples.push_back(sample + "}");
+        }
         r.emitted_at = when();
         return r;
     }
