@@ -259,6 +259,28 @@ std::string format_group(const group_key& group) {
     return out;
 }
 
+// Terminal columns of UTF-8 text: code points (continuation bytes do not count).
+std::size_t text_columns(std::string_view s) {
+    std::size_t n = 0;
+    for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return n;
+}
+
+// `s` cut to `width` columns, the last one an ellipsis when anything was cut; never splits a
+// UTF-8 sequence.
+std::string elide_text(std::string_view s, std::size_t width) {
+    if (text_columns(s) <= width) return std::string(s);
+    if (width == 0) return {};
+    std::string out;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const bool starts = (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
+        if (starts && ++n > width - 1) break;
+        out += s[i];
+    }
+    return out + "\u2026";
+}
+
 result_text format_result(const check_result& r) {
     result_text out;
     std::optional<check::assessment> must_be;

@@ -2,7 +2,9 @@
 // in the unit the check's assessment was written in, with a few significant digits.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/check/assessment.h"
@@ -39,6 +41,12 @@ std::string format_assessment(const check::assessment& a);
 
 // The group as `device_id=d-17, region=eu`; "" for ungrouped results.
 std::string format_group(const group_key& group);
+
+// Terminal columns of UTF-8 text: its code points.
+std::size_t text_columns(std::string_view s);
+// `s` cut to `width` columns, the last one "…" when anything was cut; never splits a UTF-8
+// sequence.
+std::string elide_text(std::string_view s, std::size_t width);
 
 // A result's value, must_be and should_be for people: the assessments are parsed from the text
 // the result carries (as written in the pipeline); a text that does not parse is shown as it is.
