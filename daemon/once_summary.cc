@@ -3,21 +3,28 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
+#include "core/result/format.h"
 #include "daemon/exit_codes.h"
 
 namespace weir::daemon {
 
 namespace {
 
-std::string group_text(const group_key& group) {
-    std::string out;
-    for (const auto& [field, value] : group) {
-        if (!out.empty()) out += ", ";
-        out += field;
-        out += '=';
-        out += to_string(value);
-    }
-    return out;
+// The widest line of the summary, as the console's.
+constexpr std::size_t k_width = 100;
+
+std::string fitted(std::string line) {
+    return elide_text(line, k_width) + "\n";
+}
+
+// A window's start to the second and its length: `2026-11-20T10:00:00Z (1m)`.
+std::string window_text(time::timestamp_ns start, time::timestamp_ns end) {
+    const std::string t = time::format_rfc3339_ms(start);
+    const double seconds = static_cast<double>(end - start) / static_cast<double>(time::ns_per_s);
+    return t.substr(0, 19) + "Z (" +
+           format_value(measure_value::make_number(seconds), value_unit::duration) + ")";
 }
 
 std::string counted(std::uint64_t n, std::string_view one, std::string_view many) {
@@ -50,13 +57,14 @@ void once_summary::add(std::span<const check_result> results) {
         l.check = {r.pipeline, r.node, r.check};
         l.window_start = r.window_start;
         l.window_end = r.window_end;
-        l.group = group_text(r.group);
+        l.group = format_group(r.group);
         l.outcome = r.outcome;
         // Cheap to rule out before the strings are built: the list is full of earlier ones.
         if (listed_.size() == k_listed && !(l < *listed_.rbegin())) continue;
-        l.value = to_string(r.value);
-        l.assessment = r.outcome == outcome::fail ? "must_be \"" + r.must_be + "\""
-                                                  : "should_be \"" + r.should_be + "\"";
+        const result_text shown = format_result(r);
+        l.value = shown.value;
+        l.assessment = r.outcome == outcome::fail ? "must be " + shown.must_be
+                                                  : "should be " + shown.should_be;
         listed_.insert(std::move(l));
         if (listed_.size() > k_listed) listed_.erase(std::prev(listed_.end()));
     }
@@ -105,11 +113,17 @@ std::string once_summary::text() const {
         counted(pass + warn + fail + no_data, "result", "results"), pass, warn, fail, no_data);
     for (const auto& l : listed_) {
         const auto& [pipeline, node, check] = l.check;
-        out +=
-            fmt::format("weir: {} {}/{}/{} window [{}, {}){}: value {}, {}\n", to_string(l.outcome),
-                        pipeline, node, check, time::format_rfc3339_ms(l.window_start),
-                        time::format_rfc3339_ms(l.window_end),
-                        l.group.empty() ? "" : " group " + l.group, l.value, l.assessment);
+        // A long path gives way first: the window, group, value and assessment stay whole.
+        const std::string head = fmt::format("weir: {} ", to_string(l.outcome));
+        const std::string tail =
+            fmt::format(" {}{}: {} ({})", window_text(l.window_start, l.window_end),
+                        l.group.empty() ? "" : " {" + l.group + "}", l.value, l.assessment);
+        std::string path = pipeline + "/" + node + "/" + check;
+        const std::size_t fixed = text_columns(head) + text_columns(tail);
+        if (fixed + text_columns(path) > k_width) {
+            path = elide_text(path, std::max<std::size_t>(16, k_width - std::min(fixed, k_width)));
+        }
+        out += fitted(head + path + tail);
     }
     if (const std::uint64_t more = warn + fail - listed_.size(); more > 0) {
         out += fmt::format("weir: … and {} more warn or fail results\n", more);
@@ -117,10 +131,9 @@ std::string once_summary::text() const {
     for (const auto& c : declared_) {
         if (reported_.contains(c)) continue;
         const auto& [pipeline, node, check] = c;
-        out += fmt::format(
-            "weir: no result from {}/{}/{}: no window closed (no records, or the emit setting "
-            "left them out)\n",
-            pipeline, node, check);
+        out += fitted(fmt::format(
+            "weir: no result from {}/{}/{}: no window closed (no records, or emit left them out)",
+            pipeline, node, check));
     }
     return out;
 }

@@ -41,8 +41,9 @@ class once_summary {
     std::size_t windows() const;
     // The exit code the outcomes give under `policy`: exit_ok, exit_warn or exit_fail.
     int exit_code(fail_on policy) const;
-    // The summary, one line per item, each starting "weir: ": the totals, the failing and
-    // warning results (the first k_listed, in a fixed order), the checks that gave no result.
+    // The summary, one line per item, each starting "weir: " and at most 100 columns: the
+    // totals, the failing and warning results (the first k_listed, in a fixed order; values in
+    // the assessment's unit), the checks that gave no result.
     std::string text() const;
     // One line: the exit code the outcomes give under `policy`, and why.
     std::string verdict(fail_on policy) const;
@@ -57,8 +58,8 @@ class once_summary {
         time::timestamp_ns window_end = 0;
         std::string group;
         weir::outcome outcome = outcome::fail;
-        std::string value;
-        std::string assessment;  // `must_be "> 50"` or `should_be "[18, 30]"`
+        std::string value;       // in the assessment's unit (core/result/format.h)
+        std::string assessment;  // `must be > 50` or `should be [18, 30]`
         auto key() const {
             return std::make_tuple(outcome != outcome::fail, std::cref(check), window_start,
                                    std::cref(group), window_end);

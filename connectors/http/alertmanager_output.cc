@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <stdexcept>
 
+#include "core/result/format.h"
+
 namespace weir::connectors {
 
 namespace {
@@ -96,7 +98,7 @@ void alertmanager_output::on_result(const check_result& r) {
         send_soon();
         return;
     }
-    const std::string_view severity = to_string(r.outcome);
+    const std::string& severity = severity_of(r.outcome);
     if (it != firing_.end() && it->second.severity != severity) {
         append_alert(it->second, t);
         firing_.erase(it);
@@ -111,6 +113,13 @@ void alertmanager_output::on_result(const check_result& r) {
         // Still failing: the next resend carries the latest value.
         it->second.annotations = make_annotations(r);
     }
+}
+
+const std::string& alertmanager_output::severity_of(outcome o) const {
+    for (const auto& [name, value] : options_.labels) {
+        if (name == "severity") return value;
+    }
+    return o == outcome::fail ? options_.fail_severity : options_.warn_severity;
 }
 
 alertmanager_output::alert alertmanager_output::make_alert(const check_result& r,
@@ -129,7 +138,9 @@ alertmanager_output::alert alertmanager_output::make_alert(const check_result& r
         a.labels[name] = plain_value(value);
     }
     for (const auto& [name, value] : options_.labels) {
-        if (name == "alertname" || !a.labels.contains(name)) a.labels[name] = value;
+        if (name == "alertname" || name == "severity" || !a.labels.contains(name)) {
+            a.labels[name] = value;
+        }
     }
     a.annotations = make_annotations(r);
     return a;
@@ -137,6 +148,7 @@ alertmanager_output::alert alertmanager_output::make_alert(const check_result& r
 
 alertmanager_output::string_map alertmanager_output::make_annotations(const check_result& r) const {
     string_map out;
+    const result_text shown = format_result(r);
     const std::string value = plain_value(r.value);
     std::string where = r.pipeline + "/" + r.node;
     if (!r.group.empty()) {
@@ -149,16 +161,16 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
     }
     const bool failed = r.outcome == outcome::fail;
     std::string summary = "check " + r.check + (failed ? " failed" : " warned") + " on " + where +
-                          ": " + r.measure + " = " + value;
-    if (failed && !r.must_be.empty()) summary += ", must be " + r.must_be;
-    if (!failed && !r.should_be.empty()) summary += ", should be " + r.should_be;
+                          ": " + r.measure + " = " + shown.value;
+    if (failed && !shown.must_be.empty()) summary += ", must be " + shown.must_be;
+    if (!failed && !shown.should_be.empty()) summary += ", should be " + shown.should_be;
     out["summary"] = summary;
     const std::string start = time::format_rfc3339_ms(r.window_start);
     const std::string end = time::format_rfc3339_ms(r.window_end);
     out["description"] = "In the window from " + start + " to " + end + " (" +
-                         std::to_string(r.records) + " records), " + r.measure + " was " + value +
-                         (r.must_be.empty() ? "" : "; must_be " + r.must_be) +
-                         (r.should_be.empty() ? "" : "; should_be " + r.should_be) + ".";
+                         std::to_string(r.records) + " records), " + r.measure + " was " +
+                         shown.value + (r.must_be.empty() ? "" : "; must be " + shown.must_be) +
+                         (r.should_be.empty() ? "" : "; should be " + shown.should_be) + ".";
     if (!r.fields.empty()) {
         std::string fields;
         for (const auto& f : r.fields) fields += (fields.empty() ? "" : ", ") + f;
@@ -286,6 +298,10 @@ std::shared_ptr<output> make_alertmanager_output(const params::reader& p,
     options.delivery.content_type = "application/json";
     read_http_common(p, options.delivery);
     options.warn_raises = p.string("min_severity").value == "warn";
+    if (const auto severities = p.object("severity_map")) {
+        options.fail_severity = severities->string("fail").value;
+        options.warn_severity = severities->string("warn").value;
+    }
     for (const auto& [name, value] : p.string_map("labels")) {
         options.labels.emplace_back(sanitize_label_name(name), value.value);
     }

@@ -17,8 +17,10 @@
 namespace weir::connectors {
 
 struct alertmanager_options {
-    http_delivery_options delivery;  // url: the base URL; /api/v2/alerts is appended
-    bool warn_raises = false;        // min_severity: warn
+    http_delivery_options delivery;          // url: the base URL; /api/v2/alerts is appended
+    bool warn_raises = false;                // min_severity: warn
+    std::string fail_severity = "critical";  // severity_map
+    std::string warn_severity = "warning";
     std::vector<std::pair<std::string, std::string>> labels;  // static, names sanitised
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string generator_url;  // "" leaves generatorURL out
@@ -41,9 +43,12 @@ std::string sanitize_label_name(std::string_view name);
 // - a firing alert whose outcome changes between warn and fail is resolved and raised again
 //   with the new `severity` label (labels identify an alert in Alertmanager).
 // Labels: alertname (weir_check_failed unless the static labels set it), pipeline, node,
-// check, severity (fail|warn), the group fields (sanitised; prefixed group_ when they clash),
-// then the static labels. The state lives in memory: after a restart, alerts are raised
-// again by the next failing window, and stale ones expire at their endsAt.
+// check, severity (severity_map: critical for fail, warning for warn, unless the static labels
+// set it), the group fields (sanitised; prefixed group_ when they clash), then the static
+// labels. Summaries show the value and the assessment in the assessment's unit
+// (core/result/format.h): "... missing_fraction(x) = 26.7 %, must be < 20 %". The state lives in
+// memory: after a restart, alerts are raised again by the next failing window, and stale ones
+// expire at their endsAt.
 class alertmanager_output final : public output,
                                   public std::enable_shared_from_this<alertmanager_output> {
   public:
@@ -72,6 +77,8 @@ class alertmanager_output final : public output,
     // On the strand.
     void on_result(const check_result& r);
     alert make_alert(const check_result& r, std::string_view severity) const;
+    // The severity label of an outcome's alerts: a static `severity` label, else severity_map.
+    const std::string& severity_of(outcome o) const;
     string_map make_annotations(const check_result& r) const;
     void append_alert(const alert& a, time::timestamp_ns ends_at);
     void send_soon();

@@ -108,6 +108,30 @@ std::shared_ptr<const object_spec> make_http_spec() {
     return spec;
 }
 
+// Labels weir sets on every alert to identify it: an output label of one of these names would
+// merge the alerts of different checks into one.
+constexpr const char* k_identity_labels[] = {"pipeline", "node", "check"};
+
+std::shared_ptr<const object_spec> make_severity_map_spec() {
+    auto spec = std::make_shared<object_spec>();
+    spec->name = "alert severities";
+    spec->description =
+        "The `severity` label of alerts by outcome, to match the routes of Alertmanager. A "
+        "`severity` in `labels` (of the output, or of the check) wins over it.";
+    spec->params = {
+        {.name = "fail",
+         .type = param_type::string,
+         .description = "severity of alerts of failing checks (must_be violated).",
+         .default_text = "critical"},
+        {.name = "warn",
+         .type = param_type::string,
+         .description = "severity of alerts of warning checks (should_be violated; with "
+                        "min_severity: warn).",
+         .default_text = "warning"},
+    };
+    return spec;
+}
+
 std::shared_ptr<const object_spec> make_alertmanager_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "alertmanager output";
@@ -126,9 +150,16 @@ std::shared_ptr<const object_spec> make_alertmanager_spec() {
          .description = "fail: only failing checks raise alerts; warn: should_be warnings too.",
          .default_text = "fail",
          .choices = {"fail", "warn"}},
+        {.name = "severity_map",
+         .type = param_type::object,
+         .description = "The severity label by outcome; default fail: critical, warn: warning.",
+         .object = make_severity_map_spec()},
         {.name = "labels",
          .type = param_type::string_map,
-         .description = "Labels added to every alert, e.g. team: data, env: prod."},
+         .description = "Labels added to every alert, e.g. team: data, env: prod. `alertname` "
+                        "and `severity` replace weir's; pipeline, node and check cannot be "
+                        "set (they identify the alert); group fields win over labels of the "
+                        "same name."},
         {.name = "annotations",
          .type = param_type::string_map,
          .description = "Annotations added to every alert, e.g. runbook_url."},
@@ -156,6 +187,17 @@ std::shared_ptr<const object_spec> make_alertmanager_spec() {
     add_http_auth_params(spec->params, spec->rules);
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         check_url_and_tls(v, path, out);
+        if (const params::value* labels = v.find("labels"); labels != nullptr) {
+            for (const auto& e : labels->entries) {
+                for (const char* own : k_identity_labels) {
+                    if (e.key != own) continue;
+                    out.error(e.key_pos, path + ".labels." + e.key,
+                              "label \"" + e.key +
+                                  "\" is set by weir to identify the alert; choose another "
+                                  "name");
+                }
+            }
+        }
         auto duration_at = [&](const char* key, std::chrono::milliseconds fallback) {
             const params::value* item = v.find(key);
             if (item == nullptr || !item->is_scalar()) return fallback;

@@ -4,12 +4,14 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "connectors/stdio/stdio_spec.h"
+#include "core/result/format.h"
 
 namespace weir::connectors {
 
@@ -43,14 +45,16 @@ const char* outcome_color(outcome o) {
     return "";
 }
 
-// Group values read best without JSON quotes: {device_id=d-17}.
-void append_plain_value(const measure_value& v, std::string& out) {
-    if (v.kind == measure_kind::string) {
-        out += v.text;
-    } else {
-        out += to_string(v);
+// Control characters (a newline in a string value) would break the one-line layout.
+std::string one_line(std::string s) {
+    for (char& c : s) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
     }
+    return s;
 }
+
+constexpr std::size_t k_max_tracked = 200'000;  // (check, group) pairs emit: changes remembers
+constexpr std::size_t k_max_counted = 10'000;   // checks and windows a summary names
 
 // Writes all of `data`, waiting when the descriptor is non-blocking and full. False with
 // errno set on a failure.
@@ -75,50 +79,93 @@ bool write_all(int fd, const char* data, std::size_t size) {
 }  // namespace
 
 void append_console_text(const check_result& r, bool color, std::string& out) {
+    const result_text shown = format_result(r);
+    std::string where = one_line(r.pipeline + "/" + r.node);
+    std::string check = one_line(r.check);
+    std::string group = r.group.empty() ? "" : "{" + one_line(format_group(r.group)) + "}";
+    std::string measure = one_line(r.measure);
+    std::string value = one_line(shown.value);
+    std::string assessment;
+    const bool use_should =
+        r.outcome == outcome::warn ? !shown.should_be.empty() : shown.must_be.empty();
+    if (use_should && !shown.should_be.empty()) {
+        assessment = "(should be " + one_line(shown.should_be) + ")";
+    } else if (!shown.must_be.empty()) {
+        assessment = "(must be " + one_line(shown.must_be) + ")";
+    }
+    std::string fields;
+    for (std::size_t i = 0; i < r.fields.size(); ++i) {
+        fields += i == 0 ? "fields: " : ", ";
+        fields += one_line(r.fields[i]);
+    }
+    const char* word = outcome_word(r.outcome);
+    const auto line_columns = [&] {
+        std::size_t n = 20 + 1 + std::strlen(word) + 1 + text_columns(where) + 1 +
+                        text_columns(check) + 1 + text_columns(measure) + 3 + text_columns(value);
+        for (const std::string* s : {&group, &assessment, &fields}) {
+            if (!s->empty()) n += 1 + text_columns(*s);
+        }
+        if (r.partial) n += std::strlen(" (partial window)");
+        return n;
+    };
+    // Shorten the parts in this order, each down to its minimum, until the line fits: the
+    // measure first (the check's name says what it is), the group last (it says where). The
+    // value and the assessment stay whole.
+    const std::pair<std::string*, std::size_t> shrinkable[] = {
+        {&measure, 8}, {&where, 12}, {&check, 12}, {&fields, 12}, {&group, 12}};
+    for (const auto& [part, minimum] : shrinkable) {
+        const std::size_t total = line_columns();
+        if (total <= k_console_width) break;
+        const std::size_t have = text_columns(*part);
+        if (have <= minimum) continue;
+        const std::size_t cut = std::min(have - minimum, total - k_console_width);
+        *part = elide_text(*part, have - cut);
+    }
+
+    std::string rest = " " + where + " " + check;
+    if (!group.empty()) rest += " " + group;
+    rest += " " + measure + " = " + value;
+    for (const std::string* s : {&assessment, &fields}) {
+        if (!s->empty()) rest += " " + *s;
+    }
+    if (r.partial) rest += " (partial window)";
+    // Every part at its minimum and still too wide: cut the end.
+    const std::size_t head = 20 + 1 + std::strlen(word);
+    if (head + text_columns(rest) > k_console_width)
+        rest = elide_text(rest, k_console_width - head);
+
     char time_buf[24];
     time::format_rfc3339_ms(r.window_end, time_buf);
-    out.append(time_buf, sizeof time_buf);
-    out += ' ';
-    out += r.pipeline;
-    out += '/';
-    out += r.node;
-    out += ' ';
-    out += r.check;
-    if (!r.group.empty()) {
-        out += " {";
-        for (std::size_t i = 0; i < r.group.size(); ++i) {
-            if (i > 0) out += ", ";
-            out += r.group[i].first;
-            out += '=';
-            append_plain_value(r.group[i].second, out);
-        }
-        out += '}';
-    }
-    out += ' ';
+    out.append(time_buf, 19);  // to the second: windows are rarely finer
+    out += "Z ";
     if (color) out += outcome_color(r.outcome);
-    out += outcome_word(r.outcome);
+    out += word;
     if (color) out += "\x1b[0m";
-    out += ' ';
-    out += r.measure;
-    out += '=';
-    out += to_string(r.value);
-    if (!r.must_be.empty()) {
-        out += " must_be ";
-        append_json_string(r.must_be, out);
-    }
-    if (!r.should_be.empty()) {
-        out += " should_be ";
-        append_json_string(r.should_be, out);
-    }
-    if (!r.fields.empty()) {
-        out += " fields:";
-        for (std::size_t i = 0; i < r.fields.size(); ++i) {
-            out += i == 0 ? " " : ", ";
-            out += r.fields[i];
-        }
-    }
-    if (r.partial) out += " (partial window)";
+    out += rest;
     out += '\n';
+}
+
+void append_console_summary(const console_hidden& hidden, bool color, std::string& out) {
+    char time_buf[24];
+    time::format_rfc3339_ms(hidden.latest_end, time_buf);
+    out.append(time_buf, 19);
+    out += "Z ";
+    const outcome o = hidden.passed > 0 ? outcome::pass : outcome::no_data;
+    if (color) out += outcome_color(o);
+    out += outcome_word(o);
+    if (color) out += "\x1b[0m";
+    const auto counted = [](std::size_t n, const char* one, const char* many) {
+        return std::to_string(n) + " " + (n == 1 ? one : many);
+    };
+    out += ' ';
+    if (hidden.passed > 0) {
+        out += counted(hidden.passed, "result", "results") + " passed";
+        if (hidden.no_data > 0) out += ", " + std::to_string(hidden.no_data) + " no data";
+    } else {
+        out += counted(hidden.no_data, "result", "results") + " with no data";
+    }
+    out += " (" + counted(hidden.checks.size(), "check", "checks") + " in " +
+           counted(hidden.windows.size(), "window", "windows") + ")\n";
 }
 
 bool console_wants_color(int fd) {
@@ -127,11 +174,80 @@ bool console_wants_color(int fd) {
 }
 
 console_output::console_output(const output_context& ctx, int fd, console_options options)
-    : executor_(ctx.executor), fd_(fd), options_(options) {}
+    : executor_(ctx.executor), fd_(fd), options_(options), summary_timer_(ctx.executor) {}
+
+void console_output::start() {
+    if (options_.emit == console_emit::all || options_.summary_interval.count() <= 0) return;
+    boost::asio::post(executor_, [self = shared_from_this()] { self->arm_summary(); });
+}
+
+void console_output::arm_summary() {
+    summary_timer_.expires_after(options_.summary_interval);
+    summary_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec) return;
+        std::unique_lock lock(self->mutex_);
+        if (self->stopped_) return;
+        if (!self->hidden_.empty()) {
+            self->summarize_locked();
+            self->added_locked(lock);
+        }
+        if (lock.owns_lock()) lock.unlock();
+        self->arm_summary();
+    });
+}
+
+bool console_output::shown_locked(const check_result& r) {
+    if (options_.emit == console_emit::all) return true;
+    bool shown = r.outcome == outcome::fail || r.outcome == outcome::warn;
+    if (options_.emit == console_emit::failures) {
+        shown = shown || r.outcome == outcome::no_data;
+    } else {
+        std::string key;
+        for (const std::string* part : {&r.pipeline, &r.node, &r.check}) {
+            key += *part;
+            key += '\xff';
+        }
+        for (const auto& [name, value] : r.group) {
+            key += name;
+            key += '\xff';
+            append_json_value(value, key);
+            key += '\xff';
+        }
+        auto it = last_outcome_.find(key);
+        if (it == last_outcome_.end()) {
+            if (last_outcome_.size() >= k_max_tracked) last_outcome_.clear();
+            last_outcome_.emplace(std::move(key), r.outcome);
+        } else {
+            shown = shown || it->second != r.outcome;
+            it->second = r.outcome;
+        }
+    }
+    if (shown) return true;
+    (r.outcome == outcome::pass ? hidden_.passed : hidden_.no_data) += 1;
+    if (hidden_.checks.size() < k_max_counted) {
+        hidden_.checks.insert(r.pipeline + "/" + r.node + "/" + r.check);
+    }
+    if (hidden_.windows.size() < k_max_counted) {
+        hidden_.windows.emplace(r.pipeline + "/" + r.node, r.window_start);
+    }
+    hidden_.latest_end = std::max(hidden_.latest_end, r.window_end);
+    return false;
+}
+
+void console_output::summarize_locked() {
+    if (options_.json) {
+        // JSON consumers read results, not prose: the summary is left out.
+        hidden_ = {};
+        return;
+    }
+    append_console_summary(hidden_, options_.color, pending_);
+    hidden_ = {};
+}
 
 void console_output::write_result(const check_result& result) {
     std::unique_lock lock(mutex_);
     if (stopped_) return;
+    if (!shown_locked(result)) return;
     if (options_.json) {
         append_json(result, pending_);
         pending_ += '\n';
@@ -190,6 +306,14 @@ void console_output::flush(std::function<void(bool ok, const std::string& error)
 
 void console_output::stop(std::function<void()> done) {
     boost::asio::post(executor_, [self = shared_from_this(), done = std::move(done)] {
+        {
+            std::lock_guard lock(self->mutex_);
+            if (!self->hidden_.empty()) {
+                self->summarize_locked();
+                ++self->pending_lines_;
+            }
+        }
+        self->summary_timer_.cancel();
         self->drain();
         {
             std::lock_guard lock(self->mutex_);
@@ -210,7 +334,17 @@ std::shared_ptr<output> make_console_output(const params::reader& p, const outpu
     const std::string color = p.string("color").value;
     options.color =
         !options.json && (color == "always" || (color == "auto" && console_wants_color(fd)));
-    return std::make_shared<console_output>(ctx, fd, options);
+    // People read text and want failures and changes; programs read JSON and want every result.
+    const std::string emit = p.has("emit")  ? p.string("emit").value
+                             : options.json ? "all"
+                                            : "changes";
+    options.emit = emit == "all"        ? console_emit::all
+                   : emit == "failures" ? console_emit::failures
+                                        : console_emit::changes;
+    options.summary_interval = p.duration("summary_interval").value;
+    auto out = std::make_shared<console_output>(ctx, fd, options);
+    out->start();
+    return out;
 }
 
 }  // namespace weir::connectors

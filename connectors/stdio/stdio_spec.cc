@@ -45,6 +45,22 @@ std::shared_ptr<const object_spec> make_console_spec() {
          .description = "The stream written to.",
          .default_text = "stdout",
          .choices = {"stdout", "stderr"}},
+        {.name = "emit",
+         .type = param_type::enumeration,
+         .description =
+             "Which results are printed (after the checks' own emit): all; failures (warn, "
+             "fail, no_data); changes (warn and fail, and results whose outcome differs from "
+             "the previous window's of the same check and group, e.g. back to pass). Results "
+             "left out are counted in a one-line summary every summary_interval. Default: "
+             "changes for format: text, all for format: json.",
+         .choices = {"all", "failures", "changes"}},
+        {.name = "summary_interval",
+         .type = param_type::duration,
+         .description = "How often a line counts the results emit left out (also printed when "
+                        "weir stops); 0: only when weir stops.",
+         .default_text = "1m",
+         .minimum = 0,
+         .maximum = 24.0 * 3600 * 1000},
     };
     spec->conditionals = {{.key = "format", .equals = "json", .forbids_keys = {"color"}}};
     return spec;

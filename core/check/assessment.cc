@@ -93,10 +93,16 @@ class assessment_parser {
                                   " after the assessment; combine bounds with a range such as "
                                   "\"[a, b]\"");
         }
+        a.unit_ = mixed_units_ ? value_unit::none : unit_;
         return a;
     }
 
   private:
+    void saw_unit(value_unit u) {
+        if (unit_ != value_unit::none && unit_ != u) mixed_units_ = true;
+        unit_ = u;
+    }
+
     bool at_end() const { return pos_ >= text_.size(); }
     char peek(std::size_t ahead = 0) const {
         return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
@@ -425,12 +431,16 @@ class assessment_parser {
         pos_ = p;
         if (peek() == '%') {
             ++pos_;
+            saw_unit(value_unit::percent);
             return value / 100;
         }
         if (is_alpha(peek())) {
             const std::size_t unit_pos = pos_;
             while (!at_end() && is_alpha(peek())) ++pos_;
             const std::string_view unit = text_.substr(unit_pos, pos_ - unit_pos);
+            if (unit == "ms" || unit == "s" || unit == "m" || unit == "h" || unit == "d") {
+                saw_unit(value_unit::duration);
+            }
             if (unit == "ms") return value / 1000;
             if (unit == "s") return value;
             if (unit == "m") return value * 60;
@@ -446,6 +456,8 @@ class assessment_parser {
     std::string_view text_;
     std::size_t pos_ = 0;
     std::optional<syntax_error> error_;
+    value_unit unit_ = value_unit::none;
+    bool mixed_units_ = false;
 };
 
 parse_result<assessment> parse_assessment(std::string_view text) {

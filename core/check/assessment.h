@@ -12,6 +12,15 @@
 
 namespace weir::check {
 
+// The unit an assessment's numbers were written in, so that people see values the same way
+// ("26.7 %" beside "< 20%", "1m 12s" beside "< 60s"). Judging ignores it: numbers are
+// resolved at parse time (% divided by 100, durations in seconds).
+enum class value_unit : std::uint8_t {
+    none,
+    percent,   // a number written with %
+    duration,  // a number written with ms, s, m, h or d (the value is in seconds)
+};
+
 // Grammar (whitespace anywhere between tokens):
 //   assessment := op value | range | ["not"] "in" "{" element ("," element)* "}"
 //   op         := ">" | ">=" | "<" | "<=" | "==" | "!="
@@ -54,6 +63,9 @@ class assessment {
     std::string to_string() const;
 
     form kind() const { return form_; }
+    // The unit of the numbers as written: the one suffix kind they carry ("[0, 5%]" is
+    // percent); none when none has a suffix or when they mix kinds ("[1%, 5s]").
+    value_unit unit() const { return unit_; }
     // Comparisons: the value compared with.
     const measure_value& operand() const { return operand_; }
     // Ranges.
@@ -68,6 +80,7 @@ class assessment {
     friend class assessment_parser;
 
     form form_ = form::equal;
+    value_unit unit_ = value_unit::none;
     measure_value operand_;
     double low_ = 0;
     double high_ = 0;

@@ -77,6 +77,44 @@ outputs:
 """
 
 
+# Two outputs of one failing check: Alertmanager's routes see severity=critical by default, and
+# what a severity_map says; both carry the output's labels and annotations, and a summary with the
+# value in the unit of the assessment.
+ROUTED_PIPELINE = """
+inputs:
+  sensors:
+    type: generator
+    seed: 7
+    rate: 100
+    time_step: 100ms
+    start_time: "2026-11-20T10:00:00Z"
+    problems:
+      - {{type: out_of_range, field: humidity, after: 0s, duration: 60s, value: 140,
+          fraction: 0.5}}
+nodes:
+  rooms:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - {{name: humid_fraction, measure: "fraction_where(humidity > 100)", must_be: "< 20%"}}
+    outputs: [alerts, pager]
+outputs:
+  alerts:
+    type: alertmanager
+    url: http://127.0.0.1:{port}
+    resend_interval: 1s
+    labels: {{team: weir_tests, route: default}}
+    annotations: {{runbook_url: "https://runbooks.example/weir/humidity", owner: facilities}}
+  pager:
+    type: alertmanager
+    url: http://127.0.0.1:{port}
+    resend_interval: 1s
+    severity_map: {{fail: page}}
+    labels: {{team: weir_tests, route: pager}}
+"""
+
+
 def active(alert):
     """Whether Alertmanager lists the alert as active and its endsAt is still ahead."""
     ends = alert["endsAt"].rstrip("Z").split(".")[0]
@@ -123,11 +161,35 @@ class alertmanager_test(unittest.TestCase):
             alert = ours()[0]
             self.assertEqual(alert["labels"]["check"], "humidity_range")
             self.assertEqual(alert["labels"]["node"], "rooms")
-            self.assertEqual(alert["labels"]["severity"], "fail")
+            self.assertEqual(alert["labels"]["severity"], "critical")
 
             # Once humidity is back in range the check passes and the alert is resolved:
             # Alertmanager no longer lists it as active.
             wait_for(lambda: not any(active(a) for a in ours()), 30, "the alert to resolve")
+            self.assertIsNone(weir.poll(), "weir keeps running")
+
+    def test_severities_labels_and_annotations_fit_alertmanager_routes(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            weir, ours = self.start(tmp, ROUTED_PIPELINE)
+            wait_for(lambda: len({a["labels"]["route"] for a in ours() if active(a)}) == 2, 30,
+                     "both outputs' alerts to fire")
+            by_route = {a["labels"]["route"]: a for a in ours() if active(a)}
+            default, pager = by_route["default"], by_route["pager"]
+            self.assertEqual(default["labels"]["severity"], "critical")
+            self.assertEqual(pager["labels"]["severity"], "page")
+            for a in (default, pager):
+                self.assertEqual(a["labels"]["alertname"], "weir_check_failed")
+                self.assertEqual(a["labels"]["check"], "humid_fraction")
+                self.assertEqual(a["annotations"]["must_be"], "< 20%")
+                # "... = 50.5 %, must be < 20 %", not 0.505 next to "< 20%".
+                self.assertRegex(
+                    a["annotations"]["summary"],
+                    r"^check humid_fraction failed on \S+/rooms: fraction_where\(humidity > 100\) "
+                    r"= \d+(\.\d+)? %, must be < 20 %$")
+            self.assertEqual(default["annotations"]["runbook_url"],
+                             "https://runbooks.example/weir/humidity")
+            self.assertEqual(default["annotations"]["owner"], "facilities")
+            self.assertNotIn("runbook_url", pager["annotations"])
             self.assertIsNone(weir.poll(), "weir keeps running")
 
     def test_a_silent_group_fires_its_freshness_alert_until_it_is_back(self):

@@ -35,7 +35,7 @@ nodes:
     outputs: [results, console]
 outputs:
   results: {{type: file, path: {results}, flush_interval: 50ms}}
-  console: {{type: console}}
+  console: {{type: console, emit: all}}
 """
 
 

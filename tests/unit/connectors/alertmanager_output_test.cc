@@ -80,7 +80,7 @@ TEST_F(alertmanager_fixture, failing_check_fires_an_alert_with_labels_and_annota
                                  {"node", "quality"},
                                  {"check", "volume"},
                                  {"device_id", "d-17"},
-                                 {"severity", "fail"},
+                                 {"severity", "critical"},
                                  {"team", "data"},
                                  {"env_name", "prod"}}));
     EXPECT_EQ(a["annotations"]["value"], "42");
@@ -200,7 +200,7 @@ TEST_F(alertmanager_fixture, warnings_raise_alerts_only_with_min_severity_warn) 
     warn->write_result(sample_result(outcome::warn));
     ASSERT_TRUE(flush(*warn));
     ASSERT_EQ(alerts().size(), 1u);
-    EXPECT_EQ(alerts()[0]["labels"]["severity"], "warn");
+    EXPECT_EQ(alerts()[0]["labels"]["severity"], "warning");
     EXPECT_NE(alerts()[0]["annotations"]["summary"].get<std::string>().find("warned"),
               std::string::npos);
 
@@ -211,10 +211,46 @@ TEST_F(alertmanager_fixture, warnings_raise_alerts_only_with_min_severity_warn) 
     ASSERT_EQ(server.requests.size(), 2u);
     const json second = json::parse(server.requests[1].body);
     ASSERT_EQ(second.size(), 2u);
-    EXPECT_EQ(second[0]["labels"]["severity"], "warn");
+    EXPECT_EQ(second[0]["labels"]["severity"], "warning");
     EXPECT_EQ(second[0]["endsAt"], at(wall));
-    EXPECT_EQ(second[1]["labels"]["severity"], "fail");
+    EXPECT_EQ(second[1]["labels"]["severity"], "critical");
     EXPECT_EQ(second[1]["endsAt"], at(wall + 300 * time::ns_per_s));
+}
+
+TEST_F(alertmanager_fixture, severity_map_and_a_static_severity_label) {
+    auto mapped = make(
+        {{"min_severity", scalar("warn")}, {"severity_map", mapping({{"fail", scalar("page")}})}});
+    mapped->write_result(sample_result(outcome::fail, "a"));
+    mapped->write_result(sample_result(outcome::warn, "b"));
+    ASSERT_TRUE(flush(*mapped));
+    auto all = alerts();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0]["labels"]["severity"], "page");
+    EXPECT_EQ(all[1]["labels"]["severity"], "warning") << "the default of the other outcome";
+    server.requests.clear();
+    auto fixed = make({{"labels", mapping({{"severity", scalar("ticket")}})}});
+    fixed->write_result(sample_result(outcome::fail, "c"));
+    ASSERT_TRUE(flush(*fixed));
+    all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0]["labels"]["severity"], "ticket") << "a user's severity label wins";
+}
+
+TEST_F(alertmanager_fixture, summaries_show_values_in_the_assessments_unit) {
+    auto out = make({});
+    check_result r = sample_result(outcome::fail, "");
+    r.check = "server_errors";
+    r.measure = "fraction_where(status >= 500)";
+    r.value = measure_value::make_number(0.26666666666666666);
+    r.must_be = "< 20%";
+    out->write_result(r);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0]["annotations"]["summary"],
+              "check server_errors failed on sensors/quality: fraction_where(status >= 500) = "
+              "26.7 %, must be < 20 %");
+    EXPECT_EQ(all[0]["annotations"]["must_be"], "< 20%") << "as written";
 }
 
 TEST_F(alertmanager_fixture, a_warning_resolves_a_fail_alert_below_min_severity) {
@@ -246,7 +282,7 @@ TEST_F(alertmanager_fixture, groups_are_separate_alerts_with_sanitised_labels) {
                                       {"pipeline", "sensors"},
                                       {"node", "quality"},
                                       {"check", "volume"},
-                                      {"severity", "fail"},
+                                      {"severity", "critical"},
                                       {"device_id", "a"},
                                       {"_1zone", "3"},
                                       {"group_node", "true"},

@@ -58,12 +58,12 @@ TEST_F(console_fixture, text_line_per_result) {
     empty.value = measure_value::make_null();
     out->write_result(empty);
     EXPECT_EQ(flushed(*out),
-              "2026-11-20T10:01:00.000Z sensors/quality volume {device_id=d-17} FAIL "
-              "count()=42 must_be \"> 50\"\n"
-              "2026-11-20T10:01:00.000Z sensors/quality temperature PASS mean(temp_c)=21.5 "
-              "must_be \"[15, 35]\" should_be \"[18, 30]\"\n"
-              "2026-11-20T10:01:00.000Z sensors/quality volume {device_id=d-17} NO_DATA "
-              "count()=null must_be \"> 50\"\n");
+              "2026-11-20T10:01:00Z FAIL sensors/quality volume {device_id=d-17} count() = 42 "
+              "(must be > 50)\n"
+              "2026-11-20T10:01:00Z PASS sensors/quality temperature mean(temp_c) = 21.5 "
+              "(must be [15, 35])\n"
+              "2026-11-20T10:01:00Z NO_DATA sensors/quali\u2026 volume {device_id=d-17} count() = "
+              "no data (must be > 50)\n");
     EXPECT_EQ(out->stats().records, 3u);
     EXPECT_EQ(out->stats().errors, 0u);
 }
@@ -75,8 +75,8 @@ TEST_F(console_fixture, several_group_fields_and_value_kinds) {
     std::string line;
     append_console_text(r, false, line);
     EXPECT_EQ(line,
-              "2026-11-20T10:01:00.000Z sensors/quality volume {device_id=d-17, zone=3} WARN "
-              "count()=\"x\\\"y\" must_be \"> 50\"\n");
+              "2026-11-20T10:01:00Z WARN sensors/qual\u2026 volume {device_id=d-17, zone=3} "
+              "count() = x\"y (must be > 50)\n");
 }
 
 TEST_F(console_fixture, schema_drift_results_name_their_fields) {
@@ -89,8 +89,119 @@ TEST_F(console_fixture, schema_drift_results_name_their_fields) {
     std::string line;
     append_console_text(r, false, line);
     EXPECT_EQ(line,
-              "2026-11-20T10:01:00.000Z sensors/quality new FAIL new_fields()=2 must_be \"== 0\" "
+              "2026-11-20T10:01:00Z FAIL sensors/qua\u2026 new new_fie\u2026 = 2 (must be == 0) "
               "fields: coupon, customer.tier\n");
+}
+
+TEST_F(console_fixture, values_in_the_assessments_unit) {
+    check_result r = sample_result(outcome::fail, "");
+    r.check = "completeness";
+    r.measure = "missing_fraction(temperature)";
+    r.value = measure_value::make_number(0.009900990099009901);
+    r.must_be = "< 0.5%";
+    std::string line;
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z FAIL sensors/quality completeness "
+              "missing_fraction(\u2026 = 0.99 % (must be < 0.5 %)\n");
+    r.check = "freshness";
+    r.measure = "freshness()";
+    r.value = measure_value::make_number(72.4);
+    r.must_be = "< 60s";
+    r.outcome = outcome::warn;
+    r.should_be = "< 30s";
+    line.clear();
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z WARN sensors/quality freshness freshness() = 1m 12s "
+              "(should be < 30 s)\n");
+}
+
+std::size_t columns_of(const std::string& line) {
+    std::size_t n = 0;
+    for (const char c : line) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 && c != '\n';
+    return n;
+}
+
+TEST_F(console_fixture, long_lines_are_shortened_to_fit_100_columns) {
+    check_result r = sample_result(outcome::fail, "");
+    r.pipeline = "payments_processing_pipeline_for_europe";
+    r.node = "card_transactions_quality";
+    r.check = "server_error_fraction_by_region";
+    r.group = {{"merchant_category", measure_value::make_string("electronics-and-computers")},
+               {"region", measure_value::make_string("eu-west-1")}};
+    r.measure = "fraction_where(status >= 500 and status < 600 and region != \"test\")";
+    r.value = measure_value::make_number(0.26666666666666666);
+    r.must_be = "< 20%";
+    std::string line;
+    append_console_text(r, false, line);
+    EXPECT_EQ(columns_of(line), k_console_width) << line;
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z FAIL payments_pr\u2026 server_erro\u2026 {merchant_ca\u2026 "
+              "fractio\u2026 = 26.7 % (must be < 20 %)\n");
+    // Short lines stay as they are; a newline in a value does not break the line.
+    check_result s = sample_result(outcome::fail);
+    s.value = measure_value::make_string("a\nb");
+    line.clear();
+    append_console_text(s, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z FAIL sensors/quality volume {device_id=d-17} count() = a b "
+              "(must be > 50)\n");
+}
+
+TEST_F(console_fixture, emit_changes_prints_failures_and_changes_and_counts_the_rest) {
+    auto out =
+        std::make_shared<console_output>(ctx, fd, console_options{.emit = console_emit::changes});
+    const auto at = [](outcome o, int minute, std::string device = "d-17") {
+        check_result r = sample_result(o, std::move(device));
+        r.window_start += minute * 60 * time::ns_per_s;
+        r.window_end += minute * 60 * time::ns_per_s;
+        return r;
+    };
+    out->write_result(at(outcome::pass, 0));          // first seen: counted
+    out->write_result(at(outcome::pass, 0, "d-18"));  // counted
+    out->write_result(at(outcome::pass, 1));          // counted
+    out->write_result(at(outcome::fail, 2));          // printed
+    out->write_result(at(outcome::fail, 3));          // printed: still failing
+    out->write_result(at(outcome::pass, 4));          // printed: back to pass
+    out->write_result(at(outcome::pass, 5));          // counted
+    bool stopped = false;
+    out->stop([&] { stopped = true; });
+    ASSERT_TRUE(run_until(io, [&] { return stopped; }));
+    EXPECT_EQ(read_file(dir.path() / "console"),
+              "2026-11-20T10:03:00Z FAIL sensors/quality volume {device_id=d-17} count() = 42 "
+              "(must be > 50)\n"
+              "2026-11-20T10:04:00Z FAIL sensors/quality volume {device_id=d-17} count() = 42 "
+              "(must be > 50)\n"
+              "2026-11-20T10:05:00Z PASS sensors/quality volume {device_id=d-17} count() = 42 "
+              "(must be > 50)\n"
+              "2026-11-20T10:06:00Z PASS 4 results passed (1 check in 3 windows)\n");
+    EXPECT_EQ(out->stats().records, 4u);
+}
+
+TEST_F(console_fixture, emit_failures_and_the_summary_timer) {
+    auto out = std::make_shared<console_output>(
+        ctx, fd,
+        console_options{.emit = console_emit::failures,
+                        .summary_interval = std::chrono::milliseconds(20)});
+    out->start();
+    check_result empty = sample_result(outcome::no_data);
+    empty.value = measure_value::make_null();
+    out->write_result(empty);
+    out->write_result(empty);
+    out->write_result(sample_result(outcome::pass));
+    out->write_result(sample_result(outcome::pass, "d-18"));
+    ASSERT_TRUE(run_until(
+        io, [&] { return read_file(dir.path() / "console").find("PASS 2") != std::string::npos; }));
+    EXPECT_EQ(read_file(dir.path() / "console"),
+              "2026-11-20T10:01:00Z NO_DATA sensors/quali\u2026 volume {device_id=d-17} count() = "
+              "no data (must be > 50)\n"
+              "2026-11-20T10:01:00Z NO_DATA sensors/quali\u2026 volume {device_id=d-17} count() = "
+              "no data (must be > 50)\n"
+              "2026-11-20T10:01:00Z PASS 2 results passed (1 check in 1 window)\n");
+    bool stopped = false;
+    out->stop([&] { stopped = true; });
+    ASSERT_TRUE(run_until(io, [&] { return stopped; }));
 }
 
 TEST_F(console_fixture, colours_the_outcome_only_when_asked) {
@@ -99,9 +210,9 @@ TEST_F(console_fixture, colours_the_outcome_only_when_asked) {
     out->write_result(sample_result(outcome::pass));
     out->write_result(sample_result(outcome::warn));
     const std::string text = flushed(*out);
-    EXPECT_NE(text.find("} \x1b[1;31mFAIL\x1b[0m count()"), std::string::npos) << text;
-    EXPECT_NE(text.find("} \x1b[32mPASS\x1b[0m count()"), std::string::npos) << text;
-    EXPECT_NE(text.find("} \x1b[33mWARN\x1b[0m count()"), std::string::npos) << text;
+    EXPECT_NE(text.find("Z \x1b[1;31mFAIL\x1b[0m sensors"), std::string::npos) << text;
+    EXPECT_NE(text.find("Z \x1b[32mPASS\x1b[0m sensors"), std::string::npos) << text;
+    EXPECT_NE(text.find("Z \x1b[33mWARN\x1b[0m sensors"), std::string::npos) << text;
 
     std::string plain;
     append_console_text(sample_result(outcome::fail), false, plain);

@@ -79,12 +79,12 @@ TEST(once_summary, counts_windows_and_lists_the_failing_results) {
     EXPECT_EQ(s.count(outcome::no_data), 1u);
     EXPECT_EQ(s.text(),
               "weir: --once: 2 checks, 2 windows, 4 results: 1 pass, 1 warn, 1 fail, 1 no_data\n"
-              "weir: fail sensors/quality/volume window [2026-11-20T10:00:00.000Z, "
-              "2026-11-20T10:01:00.000Z) group device_id=\"d-2\": value 42, must_be \"> 50\"\n"
-              "weir: warn sensors/quality/volume window [2026-11-20T10:01:00.000Z, "
-              "2026-11-20T10:02:00.000Z) group device_id=\"d-1\": value 55, should_be \"> 60\"\n"
+              "weir: fail sensors/quality/volume 2026-11-20T10:00:00Z (1m) "
+              "{device_id=d-2}: 42 (must be > 50)\n"
+              "weir: warn sensors/quality/volume 2026-11-20T10:01:00Z (1m) "
+              "{device_id=d-1}: 55 (should be > 60)\n"
               "weir: no result from sensors/quality/freshness: no window closed (no records, or "
-              "the emit setting left them out)\n");
+              "emit left them out)\n");
 }
 
 // Queries finish in any order: the list is the first k_listed in a fixed order, and the rest
@@ -109,8 +109,8 @@ TEST(once_summary, the_list_is_bounded_and_independent_of_arrival_order) {
     EXPECT_NE(text.find("weir: … and 40 more warn or fail results\n"), std::string::npos);
     // Fails first: the 20 listed are the volume check's first 20 windows.
     EXPECT_EQ(text.find("warn sensors"), std::string::npos);
-    EXPECT_NE(text.find("[2026-11-20T10:19:00.000Z"), std::string::npos);
-    EXPECT_EQ(text.find("[2026-11-20T10:20:00.000Z"), std::string::npos);
+    EXPECT_NE(text.find(" 2026-11-20T10:19:00Z (1m)"), std::string::npos);
+    EXPECT_EQ(text.find(" 2026-11-20T10:20:00Z (1m)"), std::string::npos);
 }
 
 }  // namespace
