@@ -9,6 +9,8 @@
 #include <limits>
 #include <tuple>
 
+#include "core/check/assessment.h"
+#include "core/result/format.h"
 #include "core/time/timestamp.h"
 
 namespace weir::daemon {
@@ -90,26 +92,18 @@ std::string shorten(std::string_view text, std::size_t n) {
     return std::string(text.substr(0, cut)) + "\xE2\x80\xA6";
 }
 
-std::string short_number(double v) {
-    if (std::isnan(v)) return "NaN";
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    const double a = std::fabs(v);
-    if (a < 1e15 && v == std::floor(v)) return fmt::format("{:.0f}", v);
-    if (a >= 1000) return fmt::format("{:.0f}", v);
-    if (a >= 10) return fmt::format("{:.1f}", v);
-    return fmt::format("{:.3g}", v);
-}
-
-bool percent_assessment(const page_check& c) {
-    return c.must_be.find('%') != std::string::npos || c.should_be.find('%') != std::string::npos;
+// The unit of the check's assessments (must_be first), as the shared formatter wants it.
+value_unit unit_of(const page_check& c) {
+    for (const std::string* text : {&c.must_be, &c.should_be}) {
+        if (text->empty()) continue;
+        const auto parsed = check::parse_assessment(*text);
+        if (parsed && parsed->unit() != value_unit::none) return parsed->unit();
+    }
+    return value_unit::none;
 }
 
 std::string display_number(double v, const page_check& c) {
-    if (percent_assessment(c) && std::isfinite(v)) {
-        const double p = v * 100;
-        return (std::fabs(p) >= 10 ? fmt::format("{:.1f}", p) : fmt::format("{:.3g}", p)) + " %";
-    }
-    return short_number(v);
+    return format_value(measure_value::make_number(v), unit_of(c));
 }
 
 std::string rfc3339(time::timestamp_ns t) {
@@ -326,9 +320,12 @@ void append_queries(std::string& out, const daemon_status& status, std::string_v
         out += "</td>";
         if (q.figures) {
             const query_figures& f = *q.figures;
-            out += fmt::format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td>", f.input_records,
-                               f.invalid_records, f.results,
-                               f.lag_seconds ? fmt::format("{:.1f} s", *f.lag_seconds) : "-");
+            out += fmt::format(
+                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>", f.input_records, f.invalid_records,
+                f.results,
+                f.lag_seconds
+                    ? format_value(measure_value::make_number(*f.lag_seconds), value_unit::duration)
+                    : "-");
         } else {
             out += "<td>-</td><td>-</td><td>-</td><td>-</td>";
         }
@@ -516,17 +513,8 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string format_for_display(const measure_value& value, const page_check& check) {
-    switch (value.kind) {
-        case measure_kind::null:
-            return "no data";
-        case measure_kind::number:
-            return display_number(value.number, check);
-        case measure_kind::boolean:
-            return value.boolean ? "true" : "false";
-        case measure_kind::string:
-            return shorten(value.text, 80);
-    }
-    return to_string(value);
+    if (value.kind == measure_kind::string) return shorten(value.text, 80);
+    return format_value(value, unit_of(check));
 }
 
 std::string render_status_page(const status_page& page) {

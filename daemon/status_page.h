@@ -69,8 +69,8 @@ struct status_page {
 
 std::string render_status_page(const status_page& page);
 
-// A check's value as the page shows it. For a check judged against a percentage ("< 5%") a
-// fraction reads as a percentage ("26.7 %").
+// A check's value as the page shows it: through the shared formatter, in the unit of the check's
+// assessment ("26.7 %" beside "< 5%", "1m 12s" beside "< 5m"); long strings cut to 80 columns.
 std::string format_for_display(const measure_value& value, const page_check& check);
 
 // `text` with & < > " ' replaced by their character references.

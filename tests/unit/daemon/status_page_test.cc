@@ -149,6 +149,10 @@ TEST(status_page, values_read_in_the_assessments_unit) {
     EXPECT_EQ(format_for_display(measure_value::make_number(120), page.checks[0]), "120");
     EXPECT_EQ(format_for_display(measure_value::make_number(3.14159265), page.checks[0]), "3.14");
     EXPECT_EQ(format_for_display(measure_value::make_null(), page.checks[0]), "no data");
+    // Durations through the shared formatter too.
+    auto freshness = page.checks[0];
+    freshness.must_be = "< 5m";
+    EXPECT_EQ(format_for_display(measure_value::make_number(72), freshness), "1m 12s");
     const std::string html = render_status_page(page);
     EXPECT_NE(html.find("26.7 %"), std::string::npos);
     EXPECT_EQ(html.find("0.26666666666666666"), std::string::npos);
