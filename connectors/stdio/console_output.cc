@@ -101,18 +101,21 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     const char* word = outcome_word(r.outcome);
     const auto line_columns = [&] {
         std::size_t n = 20 + 1 + std::strlen(word) + 1 + text_columns(where) + 1 +
-                        text_columns(check) + 1 + text_columns(measure) + 3 + text_columns(value);
-        for (const std::string* s : {&group, &assessment, &fields}) {
+                        text_columns(check) + 3 + text_columns(value);
+        for (const std::string* s : {&group, &measure, &assessment, &fields}) {
             if (!s->empty()) n += 1 + text_columns(*s);
         }
         if (r.partial) n += std::strlen(" (partial window)");
         return n;
     };
-    // Shorten the parts in this order, each down to its minimum, until the line fits: the
-    // measure first (the check's name says what it is), the group last (it says where). The
-    // value and the assessment stay whole.
+    // Make room in this order until the line fits: leave out the measure (the check's name says
+    // what it is), then the pipeline (the node is still named), then shorten the node, the
+    // check, the drifted fields and last the group (it says where), each down to its minimum.
+    // The value and the assessment stay whole.
+    if (line_columns() > k_console_width) measure.clear();
+    if (line_columns() > k_console_width) where = one_line(r.node);
     const std::pair<std::string*, std::size_t> shrinkable[] = {
-        {&measure, 8}, {&where, 12}, {&check, 12}, {&fields, 12}, {&group, 12}};
+        {&where, 12}, {&check, 12}, {&fields, 12}, {&group, 12}};
     for (const auto& [part, minimum] : shrinkable) {
         const std::size_t total = line_columns();
         if (total <= k_console_width) break;
@@ -124,7 +127,8 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
 
     std::string rest = " " + where + " " + check;
     if (!group.empty()) rest += " " + group;
-    rest += " " + measure + " = " + value;
+    if (!measure.empty()) rest += " " + measure;
+    rest += " = " + value;
     for (const std::string* s : {&assessment, &fields}) {
         if (!s->empty()) rest += " " + *s;
     }

@@ -31,9 +31,9 @@ struct console_options {
     std::chrono::milliseconds summary_interval{60'000};  // 0: only at stop
 };
 
-// The widest text line: results are shortened to fit (the measure first, then the
-// pipeline/node, the check name and the group, each elided with "…"; the value and the
-// assessment stay whole).
+// The widest text line: results are made to fit by leaving out the measure, then the pipeline,
+// then eliding the node, the check name and the group with "…"; the value and the assessment
+// stay whole.
 inline constexpr std::size_t k_console_width = 100;
 
 // Appends the text form of a result, with a newline, at most k_console_width columns:

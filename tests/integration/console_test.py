@@ -68,9 +68,11 @@ class console_test(unittest.TestCase):
             fails = [l for l in lines if " FAIL " in l]
             self.assertTrue(fails, p.stdout)
             for line in fails:
-                # sensor-2's completeness, in percent as the assessment was written; the long
-                # node name, the group and the measure are shortened to fit.
-                self.assertIn("Z FAIL console_peo\u2026 completeness {sensor_id=se", line)
+                # sensor-2's completeness, in percent as the assessment was written; to fit,
+                # the measure and the pipeline are left out and the long node name is
+                # shortened, while the check and the group stay whole.
+                self.assertIn("Z FAIL a_node_with_a_\u2026 completeness {sensor_id=sensor-2} = ",
+                              line)
                 self.assertRegex(line, r" = \d+(\.\d+)? % \(must be < 5 %\)$")
             # The long check name and measure are shortened with an ellipsis, not wrapped.
             self.assertNotIn("a_check_whose_name_is_long_enough_to_need_some_shortening "
@@ -103,8 +105,9 @@ class console_test(unittest.TestCase):
             self.assertTrue(any("\x1b[32mPASS\x1b[0m" in l for l in lines))
             for line in plain:
                 self.assertLessEqual(len(line), 100, line)
-            self.assertTrue(any(re.search(r"volume \{sensor_id=sensor-1\} count\(\) = \d+ "
-                                          r"\(must be > 10\)$", l) for l in plain), p.stdout)
+            self.assertTrue(any(re.search(r" a_node_with_a_rather_long\u2026 volume "
+                                          r"\{sensor_id=sensor-1\} = \d+ \(must be > 10\)$", l)
+                                for l in plain), p.stdout)
 
 
 if __name__ == "__main__":
