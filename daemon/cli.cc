@@ -371,23 +371,27 @@ int run_cli(int argc, char** argv) try {
         ->envname("WEIR_STATUS_URL");
 
     tap_options tap_opts;
-    tap_opts.url = "http://127.0.0.1:9797";
+    std::vector<std::string> tap_paths;
     auto* tap = app.add_subcommand(
         "tap",
         "Print a sample of the records (or check results) of a node of a running weir as JSON "
         "lines (needs http.tap: true in weir.yaml)");
     tap->add_option("target", tap_opts.target, "PIPELINE/NODE")->required();
+    tap->add_option("paths", tap_paths,
+                    "The paths given to run (default /etc/weir/weir.yaml): the address is "
+                    "http.listen of their weir.yaml");
     tap->add_flag("--results", tap_opts.results, "The node's check results instead of records");
     tap->add_option("--limit", tap_opts.limit, "Stop after this many lines (0: until Ctrl-C)")
         ->capture_default_str();
     tap->add_option("--rate", tap_opts.rate,
                     "At most this many a second (the daemon caps it at http.tap_rate)");
-    tap->add_option("--url", tap_opts.url, "The daemon's HTTP address")
-        ->envname("WEIR_STATUS_URL")
-        ->capture_default_str();
+    tap->add_option("--url", tap_opts.url,
+                    "The daemon's HTTP address (else http.listen of weir.yaml, else "
+                    "http://127.0.0.1:9797)")
+        ->envname("WEIR_STATUS_URL");
 
     top_options top_opts;
-    top_opts.url = "http://127.0.0.1:9797";
+    std::vector<std::string> top_paths;
     auto* top = app.add_subcommand(
         "top", "Show each query of a running weir: input rate, lag, failing checks, errors");
     top->add_flag("--once", top_opts.once,
@@ -395,9 +399,13 @@ int run_cli(int argc, char** argv) try {
     top->add_option("--interval", top_opts.interval, "Seconds between refreshes")
         ->check(CLI::Range(0.1, 3600.0))
         ->capture_default_str();
-    top->add_option("--url", top_opts.url, "The daemon's HTTP address")
-        ->envname("WEIR_STATUS_URL")
-        ->capture_default_str();
+    top->add_option("paths", top_paths,
+                    "The paths given to run (default /etc/weir/weir.yaml): the address is "
+                    "http.listen of their weir.yaml");
+    top->add_option("--url", top_opts.url,
+                    "The daemon's HTTP address (else http.listen of weir.yaml, else "
+                    "http://127.0.0.1:9797)")
+        ->envname("WEIR_STATUS_URL");
 
     std::string checkpoint_file;
     auto* checkpoint_cmd = app.add_subcommand("checkpoint", "Work with checkpoint files");
@@ -461,16 +469,23 @@ int run_cli(int argc, char** argv) try {
         return run_tests(test_opts, registry(), secret_tracking_env(), std::cout, std::cerr);
     }
     if (inspect->parsed()) return inspect_checkpoint(checkpoint_file);
+    // status, tap and top ask --url, else where http.listen of the settings file says.
+    const auto resolve_url = [](std::string& url, const std::vector<std::string>& paths) {
+        if (url.empty()) url = status_url_from_settings(paths.empty() ? default_paths() : paths);
+        return !url.empty();
+    };
     if (status->parsed()) {
-        if (status_url.empty()) {
-            status_url =
-                status_url_from_settings(status_paths.empty() ? default_paths() : status_paths);
-            if (status_url.empty()) return exit_usage;
-        }
+        if (!resolve_url(status_url, status_paths)) return exit_usage;
         return print_status(status_url, std::cout, std::cerr);
     }
-    if (tap->parsed()) return run_tap(tap_opts, std::cerr);
-    if (top->parsed()) return run_top(top_opts, std::cout, std::cerr);
+    if (tap->parsed()) {
+        if (!resolve_url(tap_opts.url, tap_paths)) return exit_usage;
+        return run_tap(tap_opts, std::cerr);
+    }
+    if (top->parsed()) {
+        if (!resolve_url(top_opts.url, top_paths)) return exit_usage;
+        return run_top(top_opts, std::cout, std::cerr);
+    }
     return exit_usage;
 } catch (const std::exception& e) {
     std::cerr << "weir: internal error: " << e.what() << '\n';

@@ -1,4 +1,4 @@
-"""`weir status` without --url asks where the daemon listens: http.listen of the settings file
+"""`weir status` (and `weir top`, `weir tap`) without --url asks where the daemon listens: http.listen of the settings file
 (weir.yaml) among the paths given, found as `weir run` finds it (the file itself or a directory
 holding it); --url still wins, an address nobody listens on is named, and port 0 is refused
 (the mapping of wildcard addresses to loopback is a unit test: the tests bind loopback only)."""
@@ -66,6 +66,18 @@ class status_settings_test(unittest.TestCase):
                     self.assertEqual(out.returncode, 0, (paths, out.stderr))
                     self.assertIn("sensors", out.stdout)
                     self.assertIn("quality", out.stdout)
+                # weir top and weir tap find the daemon the same way.
+                out = subprocess.run([WEIR, "top", "--once", "--interval", "0.2", conf],
+                                     capture_output=True, text=True, timeout=60,
+                                     env=clean_env())
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertIn("quality", out.stdout)
+                out = subprocess.run([WEIR, "tap", "sensors/quality", conf, "--limit", "1"],
+                                     capture_output=True, text=True, timeout=60,
+                                     env=clean_env())
+                # Taps are off in this settings file: refused by the daemon, which was found.
+                self.assertEqual(out.returncode, 1, out.stderr)
+                self.assertIn("http.tap", out.stderr)
                 # --url still wins over the settings file.
                 out = status("--url", "http://127.0.0.1:1", conf)
                 self.assertEqual(out.returncode, 1)
