@@ -350,7 +350,7 @@ class pipeline_checker {
             "missing_fraction, in_range_*, in_set_*, matches_*, count_where or fraction_where";
         if (!m.single_call()) {
             out_.error(c.samples.pos, path + ".samples",
-                       quoted(c.measure.value) + " combines several values" + need);
+                       in_quotes(c.measure.value) + " combines several values" + need);
             return;
         }
         const auto& call = m.calls().front();
