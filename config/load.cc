@@ -199,6 +199,15 @@ check_config read_check(const reader& r) {
     if (r.has("on_no_data")) c.on_no_data = r.string("on_no_data");
     if (r.has("on_partial")) c.on_partial = r.string("on_partial");
     c.samples = r.integer("samples");
+    for (auto [key, target] :
+         {std::pair{"labels", &c.labels}, std::pair{"annotations", &c.annotations}}) {
+        const value* map = r.raw(key);
+        if (map == nullptr) continue;
+        for (const auto& e : map->entries) {
+            target->emplace_back(located<std::string>{e.key, e.key_pos, true},
+                                 located<std::string>{e.val.text, e.val.pos, true});
+        }
+    }
     return c;
 }
 

@@ -623,6 +623,25 @@ chain::decode_plan decode_plan_of(const component_config& in) {
     return d;
 }
 
+// A check's alert labels and annotations, sorted by name, with its description as the
+// `description` annotation unless annotations give one; null when there are none.
+std::shared_ptr<const check_metadata> metadata_of(const check_config& c) {
+    if (c.labels.empty() && c.annotations.empty() && c.description.empty()) return nullptr;
+    auto m = std::make_shared<check_metadata>();
+    for (const auto& [name, text] : c.labels) m->labels.emplace_back(name.value, text.value);
+    for (const auto& [name, text] : c.annotations) {
+        m->annotations.emplace_back(name.value, text.value);
+    }
+    const auto named = [](const auto& e) { return e.first == "description"; };
+    if (!c.description.empty() &&
+        std::none_of(m->annotations.begin(), m->annotations.end(), named)) {
+        m->annotations.emplace_back("description", c.description);
+    }
+    std::sort(m->labels.begin(), m->labels.end());
+    std::sort(m->annotations.begin(), m->annotations.end());
+    return m;
+}
+
 // The canonical serialisation of what shapes a query's state: its inputs (their parameters
 // decide what is read and where positions point), its slot space and every step of every node
 // up to the measures — not how results are judged and emitted (assessments, emit, on_no_data,
@@ -724,6 +743,17 @@ class fingerprint_writer {
                 judgement_.u8(static_cast<std::uint8_t>(c.emit));
                 judgement_.u8(static_cast<std::uint8_t>(c.on_no_data));
                 judgement_.u8(static_cast<std::uint8_t>(c.on_partial));
+                // Alert labels and annotations only label results; without them the bytes
+                // stay those of plans written before they existed.
+                if (c.metadata) {
+                    for (const auto* entries : {&c.metadata->labels, &c.metadata->annotations}) {
+                        judgement_.varint(entries->size());
+                        for (const auto& [name, text] : *entries) {
+                            judgement_.str(name);
+                            judgement_.str(text);
+                        }
+                    }
+                }
             }
         }
     }
@@ -981,6 +1011,7 @@ class query_builder {
                     cp.parsed_must_be = parsed->must_be;
                     cp.parsed_should_be = parsed->should_be;
                     cp.samples = static_cast<std::uint32_t>(check.samples.value);
+                    cp.metadata = metadata_of(check);
                     for (const auto& call : parsed->measure->calls()) {
                         for (const auto& arg : call.args) {
                             if (arg.kind == measure::arg_kind::field) {

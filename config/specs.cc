@@ -291,6 +291,35 @@ std::shared_ptr<const object_spec> make_window_spec() {
 
 // --- checks and the rest of a node ----------------------------------------------------------
 
+// Label and annotation names Prometheus and Alertmanager accept: [a-zA-Z_][a-zA-Z0-9_]*, and
+// not __ first (reserved for their own use).
+bool is_alert_label_name(std::string_view name) {
+    if (name.empty() || name.starts_with("__") || (name[0] >= '0' && name[0] <= '9')) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    });
+}
+
+// The labels weir gives every alert of a check (severity may be replaced by the check).
+bool is_weir_alert_label(std::string_view name) {
+    return name == "alertname" || name == "pipeline" || name == "node" || name == "check";
+}
+
+// A group_by field as the alert label it becomes ("device.id" -> "device_id").
+std::string group_label_name(std::string_view field) {
+    std::string out;
+    if (field.empty() || (field[0] >= '0' && field[0] <= '9')) out += '_';
+    for (const char c : field) {
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        out += ok ? c : '_';
+    }
+    return out;
+}
+
 std::shared_ptr<const object_spec> make_check_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "check";
@@ -331,7 +360,21 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .role = string_role::expression},
         {.name = "description",
          .type = param_type::string,
-         .description = "Free text for readers of the pipeline file (not sent with results)."},
+         .description = "What the check watches, for people: sent as the `description` "
+                        "annotation of its alerts unless annotations give one (not in result "
+                        "records)."},
+        {.name = "labels",
+         .type = param_type::string_map,
+         .description = "Labels of the check's alerts, e.g. {team: payments, tier: \"1\"}; "
+                        "they win over the output's labels. `severity` replaces the output's "
+                        "severity_map for this check; alertname, pipeline, node, check and the "
+                        "node's group_by fields are weir's and cannot be set. Names: "
+                        "[a-zA-Z_][a-zA-Z0-9_]*, not starting with __; values not empty."},
+        {.name = "annotations",
+         .type = param_type::string_map,
+         .description = "Annotations of the check's alerts, usually runbook_url, owner and "
+                        "description (any name is allowed); they win over the output's "
+                        "annotations and weir's own (summary, description...)."},
         {.name = "on_no_data",
          .type = param_type::enumeration,
          .description = "The outcome when the measure has no data (is null), for this check; "
@@ -355,6 +398,31 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .maximum = 100},
     };
     spec->rules = {{.rule = key_rule::kind::at_least_one, .keys = {"must_be", "should_be"}}};
+    spec->check = [](const value& v, const std::string& path, diagnostics& out) {
+        for (const char* key : {"labels", "annotations"}) {
+            const value* map = v.find(key);
+            if (map == nullptr || !map->is_mapping()) continue;
+            const bool labels = key == std::string_view("labels");
+            for (const auto& e : map->entries) {
+                const std::string where = path + "." + key + "." + e.key;
+                if (!is_alert_label_name(e.key)) {
+                    out.error(e.key_pos, where,
+                              std::string(labels ? "label" : "annotation") + " name \"" + e.key +
+                                  "\" is not allowed by Alertmanager: use letters, digits and "
+                                  "_, not starting with a digit or __");
+                } else if (labels && is_weir_alert_label(e.key)) {
+                    out.error(e.key_pos, where,
+                              "label \"" + e.key +
+                                  "\" is set by weir to identify the alert; choose another name");
+                } else if (labels && e.val.is_scalar() && e.val.text.empty()) {
+                    out.error(e.val.pos, where,
+                              "label \"" + e.key +
+                                  "\" is empty; Alertmanager drops empty labels, so give it a "
+                                  "value or leave it out");
+                }
+            }
+        }
+    };
     return spec;
 }
 
@@ -626,6 +694,33 @@ std::shared_ptr<const object_spec> make_node_spec() {
                         "not a CSV row, a schema violation, an unreadable event time), with "
                         "where it was read and why.",
          .role = string_role::output_ref},
+    };
+    spec->check = [](const value& v, const std::string& path, diagnostics& out) {
+        // The group_by fields become labels of the alerts: a check label of the same name
+        // would hide which group fails.
+        const value* group_by = v.find("group_by");
+        const value* checks = v.find("checks");
+        if (group_by == nullptr || checks == nullptr || !checks->is_sequence()) return;
+        std::vector<std::pair<std::string, std::string>> fields;  // label, field
+        if (group_by->is_scalar())
+            fields.emplace_back(group_label_name(group_by->text), group_by->text);
+        for (const auto& g : group_by->items) {
+            if (g.is_scalar()) fields.emplace_back(group_label_name(g.text), g.text);
+        }
+        for (std::size_t i = 0; i < checks->items.size(); ++i) {
+            const value* labels = checks->items[i].find("labels");
+            if (labels == nullptr) continue;
+            for (const auto& e : labels->entries) {
+                for (const auto& [label, field] : fields) {
+                    if (e.key != label) continue;
+                    out.error(e.key_pos,
+                              path + ".checks[" + std::to_string(i) + "].labels." + e.key,
+                              "label \"" + e.key + "\" is the group_by field " + field +
+                                  ", which labels the alert with its group's value; choose "
+                                  "another name");
+                }
+            }
+        }
     };
     return spec;
 }

@@ -98,7 +98,7 @@ void alertmanager_output::on_result(const check_result& r) {
         send_soon();
         return;
     }
-    const std::string& severity = severity_of(r.outcome);
+    const std::string& severity = severity_label(r);
     if (it != firing_.end() && it->second.severity != severity) {
         append_alert(it->second, t);
         firing_.erase(it);
@@ -115,11 +115,16 @@ void alertmanager_output::on_result(const check_result& r) {
     }
 }
 
-const std::string& alertmanager_output::severity_of(outcome o) const {
+const std::string& alertmanager_output::severity_label(const check_result& r) const {
+    if (r.metadata) {
+        for (const auto& [name, value] : r.metadata->labels) {
+            if (name == "severity") return value;
+        }
+    }
     for (const auto& [name, value] : options_.labels) {
         if (name == "severity") return value;
     }
-    return o == outcome::fail ? options_.fail_severity : options_.warn_severity;
+    return r.outcome == outcome::fail ? options_.fail_severity : options_.warn_severity;
 }
 
 alertmanager_output::alert alertmanager_output::make_alert(const check_result& r,
@@ -139,6 +144,16 @@ alertmanager_output::alert alertmanager_output::make_alert(const check_result& r
     }
     for (const auto& [name, value] : options_.labels) {
         if (name == "alertname" || name == "severity" || !a.labels.contains(name)) {
+            a.labels[name] = value;
+        }
+    }
+    // The check's own labels win over the output's; `weir validate` refuses the names that
+    // identify the alert (and group fields), so they cannot merge alerts of different checks.
+    if (r.metadata) {
+        for (const auto& [name, value] : r.metadata->labels) {
+            if (name == "pipeline" || name == "node" || name == "check" || name == "alertname") {
+                continue;
+            }
             a.labels[name] = value;
         }
     }
@@ -192,6 +207,9 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
         out["samples"] = samples + "]";
     }
     for (const auto& [name, text] : options_.annotations) out[name] = text;
+    if (r.metadata) {
+        for (const auto& [name, text] : r.metadata->annotations) out[name] = text;
+    }
     return out;
 }
 

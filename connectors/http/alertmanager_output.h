@@ -45,10 +45,13 @@ std::string sanitize_label_name(std::string_view name);
 // Labels: alertname (weir_check_failed unless the static labels set it), pipeline, node,
 // check, severity (severity_map: critical for fail, warning for warn, unless the static labels
 // set it), the group fields (sanitised; prefixed group_ when they clash), then the static
-// labels. Summaries show the value and the assessment in the assessment's unit
-// (core/result/format.h): "... missing_fraction(x) = 26.7 %, must be < 20 %". The state lives in
-// memory: after a restart, alerts are raised again by the next failing window, and stale ones
-// expire at their endsAt.
+// labels, then the check's own labels (check_result::metadata; they win over the output's, and
+// a check's `severity` replaces the output's severity). Annotations: weir's (summary,
+// description, value...), then the output's, then the check's (runbook_url, owner,
+// description...), each winning over the ones before. Summaries show the value and the assessment
+// in the assessment's unit (core/result/format.h): "... missing_fraction(x) = 26.7 %, must be < 20
+// %". The state lives in memory: after a restart, alerts are raised again by the next failing
+// window, and stale ones expire at their endsAt.
 class alertmanager_output final : public output,
                                   public std::enable_shared_from_this<alertmanager_output> {
   public:
@@ -77,8 +80,9 @@ class alertmanager_output final : public output,
     // On the strand.
     void on_result(const check_result& r);
     alert make_alert(const check_result& r, std::string_view severity) const;
-    // The severity label of an outcome's alerts: a static `severity` label, else severity_map.
-    const std::string& severity_of(outcome o) const;
+    // The severity label of a result's alert: the check's `severity` label, else the output's,
+    // else severity_map.
+    const std::string& severity_label(const check_result& r) const;
     string_map make_annotations(const check_result& r) const;
     void append_alert(const alert& a, time::timestamp_ns ends_at);
     void send_soon();

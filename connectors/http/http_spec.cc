@@ -159,10 +159,11 @@ std::shared_ptr<const object_spec> make_alertmanager_spec() {
          .description = "Labels added to every alert, e.g. team: data, env: prod. `alertname` "
                         "and `severity` replace weir's; pipeline, node and check cannot be "
                         "set (they identify the alert); group fields win over labels of the "
-                        "same name."},
+                        "same name, and a check's own labels over these."},
         {.name = "annotations",
          .type = param_type::string_map,
-         .description = "Annotations added to every alert, e.g. runbook_url."},
+         .description = "Annotations added to every alert, e.g. runbook_url; a check's own "
+                        "annotations win over these."},
         {.name = "generator_url",
          .type = param_type::string,
          .description = "Link shown with the alerts (e.g. a dashboard).",

@@ -1010,6 +1010,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.records = records;
         r.partial = partial;
         r.emitted_at = now;
+        r.metadata = cc.plan->metadata;
         if (layout_->uses_drift()) {
             for (const std::uint32_t c : cc.calls) layout_->drift_fields(blk, c, r.fields);
         }

@@ -12,6 +12,7 @@
 #include "core/check/assessment.h"
 #include "core/expr/field_path.h"
 #include "core/measure/measure_expr.h"
+#include "core/result/check_result.h"
 #include "core/window/window_spec.h"
 
 namespace weir::engine {
@@ -52,6 +53,8 @@ struct check_plan {
     // `samples: N`: results that fail or warn carry the first N records of the (window, group)
     // that count against the check (aggregate_layout::samples). 0: none, and no cost.
     std::uint32_t samples = 0;
+    // The check's alert labels and annotations, handed to every result as is (null: none).
+    std::shared_ptr<const check_metadata> metadata;
 };
 
 struct node_plan {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,15 @@ const char* to_string(outcome o);
 // A group's key: the group_by fields and their values, in group_by order. Empty for
 // ungrouped nodes (written as `"group":null`).
 using group_key = std::vector<std::pair<std::string, measure_value>>;
+
+// A check's own alert metadata (`labels:`, `annotations:` and `description:` of the check):
+// one immutable object per compiled check, shared by all its results, so results copy a
+// pointer, not strings. Outputs that raise alerts read it; it is never part of a result's JSON.
+struct check_metadata {
+    std::vector<std::pair<std::string, std::string>> labels;  // sorted by name, validated
+    // Sorted by name; `description` is the check's description unless annotations give one.
+    std::vector<std::pair<std::string, std::string>> annotations;
+};
 
 struct check_result {
     std::string pipeline;
@@ -43,6 +53,8 @@ struct check_result {
     // measure::k_sample_result_bytes together (written as `"samples":[...]`, only when any).
     std::vector<std::string> samples;
     time::timestamp_ns emitted_at = 0;
+    // The check's labels and annotations; null when it has none. Not written to JSON.
+    std::shared_ptr<const check_metadata> metadata;
 };
 
 // The check's severity: "fail" when it has a must_be, else "warn".

@@ -115,6 +115,52 @@ outputs:
 """
 
 
+# Checks with their own labels and annotations: the check's team wins over the output's (so the
+# test finds them by team), a check's severity label replaces the severity_map, and the runbook,
+# owner and description reach Alertmanager.
+CHECK_LABELS_PIPELINE = """
+inputs:
+  sensors:
+    type: generator
+    seed: 8
+    rate: 100
+    time_step: 100ms
+    start_time: "2026-11-20T10:00:00Z"
+    problems:
+      - {{type: out_of_range, field: humidity, after: 0s, duration: 60s, value: 140,
+          fraction: 0.5}}
+nodes:
+  rooms:
+    from: sensors
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - name: humid_fraction
+        measure: fraction_where(humidity > 100)
+        must_be: "< 2%"
+        labels: {{team: weir_tests, tier: "1"}}
+        annotations:
+          runbook_url: https://runbooks.example/humidity
+          owner: facilities-oncall
+          description: Share of readings above 100 % humidity
+      - name: humid_max
+        measure: max(humidity)
+        must_be: "<= 100"
+        description: The wettest reading of the window
+        labels: {{team: weir_tests, severity: ticket}}
+    outputs: [alerts]
+outputs:
+  alerts:
+    type: alertmanager
+    url: http://127.0.0.1:{port}
+    resend_interval: 1s
+    labels: {{team: someone_else, env: test}}
+    annotations:
+      runbook_url: https://runbooks.example/weir
+      dashboard: https://grafana.example/d/weir
+"""
+
+
 def active(alert):
     """Whether Alertmanager lists the alert as active and its endsAt is still ahead."""
     ends = alert["endsAt"].rstrip("Z").split(".")[0]
@@ -190,6 +236,34 @@ class alertmanager_test(unittest.TestCase):
                              "https://runbooks.example/weir/humidity")
             self.assertEqual(default["annotations"]["owner"], "facilities")
             self.assertNotIn("runbook_url", pager["annotations"])
+            self.assertIsNone(weir.poll(), "weir keeps running")
+
+    def test_a_checks_own_labels_and_annotations_reach_alertmanager(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            weir, ours = self.start(tmp, CHECK_LABELS_PIPELINE)
+            wait_for(lambda: len({a["labels"]["check"] for a in ours() if active(a)}) == 2, 30,
+                     "both checks' alerts to fire")
+            by_check = {a["labels"]["check"]: a for a in ours() if active(a)}
+            fraction, maximum = by_check["humid_fraction"], by_check["humid_max"]
+            # The check's team won over the output's; the output's env stays.
+            self.assertEqual(fraction["labels"]["team"], "weir_tests")
+            self.assertEqual(fraction["labels"]["tier"], "1")
+            self.assertEqual(fraction["labels"]["env"], "test")
+            self.assertEqual(fraction["labels"]["severity"], "critical")
+            self.assertEqual(fraction["annotations"]["runbook_url"],
+                             "https://runbooks.example/humidity")
+            self.assertEqual(fraction["annotations"]["owner"], "facilities-oncall")
+            self.assertEqual(fraction["annotations"]["description"],
+                             "Share of readings above 100 % humidity")
+            self.assertEqual(fraction["annotations"]["dashboard"], "https://grafana.example/d/weir")
+            self.assertTrue(fraction["annotations"]["summary"].startswith(
+                "check humid_fraction failed"), fraction["annotations"])
+            # A check's severity label replaces the severity_map; its description is sent.
+            self.assertEqual(maximum["labels"]["severity"], "ticket")
+            self.assertNotIn("tier", maximum["labels"])
+            self.assertEqual(maximum["annotations"]["description"],
+                             "The wettest reading of the window")
+            self.assertEqual(maximum["annotations"]["runbook_url"], "https://runbooks.example/weir")
             self.assertIsNone(weir.poll(), "weir keeps running")
 
     def test_a_silent_group_fires_its_freshness_alert_until_it_is_back(self):

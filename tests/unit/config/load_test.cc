@@ -718,6 +718,76 @@ TEST(load_text, a_check_inherits_on_no_data_and_on_partial_from_its_node) {
     EXPECT_EQ(checks["defaults"]->on_partial, engine::partial_action::no_data);
 }
 
+TEST(load_text, check_labels_and_annotations_reach_the_plan_as_shared_metadata) {
+    const auto r = load_text(
+        "inputs: {a: {type: stdin}}\nnodes:\n  n:\n    from: a\n    time: processing\n"
+        "    window: {type: tumbling, size: 1m}\n    group_by: [host]\n    checks:\n"
+        "      - name: server_errors\n"
+        "        measure: fraction_where(status >= 500)\n"
+        "        must_be: \"< 2%\"\n"
+        "        description: Share of 5xx responses\n"
+        "        labels: {team: payments, tier: \"1\", severity: page}\n"
+        "        annotations:\n"
+        "          runbook_url: https://runbooks.example/server-errors\n"
+        "          owner: payments-oncall\n"
+        "      - name: described\n"
+        "        measure: count()\n"
+        "        must_be: \"> 0\"\n"
+        "        description: Ignored for the annotation\n"
+        "        annotations: {description: Given}\n"
+        "      - {name: bare, measure: count(), must_be: \"> 0\"}\n",
+        "m.yaml", registry(), no_env());
+    ASSERT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+    const auto& c = r.config.pipelines.at(0).nodes.at(0).checks.at(0);
+    ASSERT_EQ(c.labels.size(), 3u);
+    EXPECT_EQ(c.labels[0].first.value, "team");
+    EXPECT_EQ(c.labels[0].first.pos.line, 13);
+    EXPECT_EQ(c.labels[1].second.value, "1");
+    std::map<std::string, const engine::check_plan*> checks;
+    for (const auto& q : r.config.pipelines.at(0).plan->queries) {
+        for (const auto& n : q.chain->nodes) {
+            for (const auto& cp : n.engine->checks) checks[cp.name] = &cp;
+        }
+    }
+    ASSERT_EQ(checks.size(), 3u);
+    using entries = std::vector<std::pair<std::string, std::string>>;
+    const auto& m = checks["server_errors"]->metadata;
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->labels, (entries{{"severity", "page"}, {"team", "payments"}, {"tier", "1"}}));
+    EXPECT_EQ(m->annotations, (entries{{"description", "Share of 5xx responses"},
+                                       {"owner", "payments-oncall"},
+                                       {"runbook_url", "https://runbooks.example/server-errors"}}));
+    ASSERT_NE(checks["described"]->metadata, nullptr);
+    EXPECT_EQ(checks["described"]->metadata->annotations, (entries{{"description", "Given"}}));
+    EXPECT_EQ(checks["bare"]->metadata, nullptr);
+}
+
+// Labels and annotations only say who to tell: a reload changing them resumes the open windows.
+TEST(load_text, check_labels_and_annotations_are_judgement_not_state) {
+    const auto compile = [](const std::string& check_extra) {
+        const auto r = load_text(
+            "inputs: {a: {type: stdin}}\noutputs: {o: {type: console}}\n"
+            "nodes:\n  n:\n    from: a\n    time: processing\n"
+            "    window: {type: tumbling, size: 1m}\n    outputs: [o]\n"
+            "    checks: [{name: c, measure: count(), must_be: \"> 0\"" +
+                check_extra + "}]\n",
+            "j.yaml", registry(), no_env());
+        EXPECT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+        return r.config.pipelines.at(0).plan->queries.at(0);
+    };
+    const compiled_query base = compile("");
+    const compiled_query labelled = compile(", labels: {team: a}");
+    for (const auto& changed :
+         {labelled, compile(", labels: {team: b}"), compile(", annotations: {owner: x}"),
+          compile(", description: words")}) {
+        EXPECT_EQ(changed.fingerprint, base.fingerprint);
+        EXPECT_EQ(changed.fingerprint_before_judgements, base.fingerprint_before_judgements);
+        EXPECT_EQ(changed.legacy_fingerprint, base.legacy_fingerprint);
+        EXPECT_NE(changed.judgement_fingerprint, base.judgement_fingerprint);
+    }
+    EXPECT_NE(compile(", labels: {team: b}").judgement_fingerprint, labelled.judgement_fingerprint);
+}
+
 TEST(load_text, mutated_examples_give_diagnostics_never_a_crash) {
     // Every example pipeline with random bytes flipped, inserted or cut, lines dropped or
     // duplicated: loading never throws or crashes, and every diagnostic points into the text

@@ -236,6 +236,72 @@ TEST_F(alertmanager_fixture, severity_map_and_a_static_severity_label) {
     EXPECT_EQ(all[0]["labels"]["severity"], "ticket") << "a user's severity label wins";
 }
 
+// Labels: weir's, then the output's, then the check's (the check wins); annotations likewise.
+TEST_F(alertmanager_fixture, check_labels_and_annotations_win_over_the_outputs) {
+    auto out = make({{"labels", mapping({{"team", scalar("data")}, {"env", scalar("prod")}})},
+                     {"annotations", mapping({{"runbook_url", scalar("http://wiki/all")},
+                                              {"dashboard", scalar("http://grafana/d/w")}})}});
+    auto meta = std::make_shared<check_metadata>();
+    meta->labels = {{"team", "payments"}, {"tier", "1"}};
+    meta->annotations = {{"description", "Share of 5xx responses per host"},
+                         {"owner", "payments-oncall"},
+                         {"runbook_url", "https://runbooks.example/server-errors"}};
+    check_result r = sample_result(outcome::fail);
+    r.metadata = meta;
+    out->write_result(r);
+    check_result plain = sample_result(outcome::fail, "d-18");
+    out->write_result(plain);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0]["labels"], json({{"alertname", "weir_check_failed"},
+                                      {"pipeline", "sensors"},
+                                      {"node", "quality"},
+                                      {"check", "volume"},
+                                      {"device_id", "d-17"},
+                                      {"severity", "critical"},
+                                      {"team", "payments"},
+                                      {"tier", "1"},
+                                      {"env", "prod"}}));
+    const json& notes = all[0]["annotations"];
+    EXPECT_EQ(notes["runbook_url"], "https://runbooks.example/server-errors");
+    EXPECT_EQ(notes["owner"], "payments-oncall");
+    EXPECT_EQ(notes["description"], "Share of 5xx responses per host");
+    EXPECT_EQ(notes["dashboard"], "http://grafana/d/w") << "the output's, not replaced";
+    EXPECT_TRUE(notes["summary"].get<std::string>().starts_with("check volume failed"));
+    // A result without metadata keeps the output's labels and weir's description.
+    EXPECT_EQ(all[1]["labels"]["team"], "data");
+    EXPECT_FALSE(all[1]["labels"].contains("tier"));
+    EXPECT_EQ(all[1]["annotations"]["runbook_url"], "http://wiki/all");
+    EXPECT_TRUE(
+        all[1]["annotations"]["description"].get<std::string>().starts_with("In the window from"));
+}
+
+TEST_F(alertmanager_fixture, a_check_severity_label_replaces_the_outputs_severity) {
+    auto out = make({{"severity_map", mapping({{"fail", scalar("page")}})},
+                     {"labels", mapping({{"team", scalar("data")}})}});
+    auto meta = std::make_shared<check_metadata>();
+    meta->labels = {{"severity", "info"}};
+    check_result r = sample_result(outcome::fail, "a");
+    r.metadata = meta;
+    out->write_result(r);
+    out->write_result(sample_result(outcome::fail, "b"));
+    ASSERT_TRUE(flush(*out));
+    auto all = alerts();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0]["labels"]["severity"], "info");
+    EXPECT_EQ(all[1]["labels"]["severity"], "page");
+    // Over an output's own severity label too; the alert is kept while the check still fails.
+    server.requests.clear();
+    auto fixed = make({{"labels", mapping({{"severity", scalar("ticket")}})}});
+    fixed->write_result(r);
+    fixed->write_result(r);
+    ASSERT_TRUE(flush(*fixed));
+    all = alerts();
+    ASSERT_EQ(all.size(), 1u) << "still failing: no second alert until the resend";
+    EXPECT_EQ(all[0]["labels"]["severity"], "info");
+}
+
 TEST_F(alertmanager_fixture, summaries_show_values_in_the_assessments_unit) {
     auto out = make({});
     check_result r = sample_result(outcome::fail, "");

@@ -47,6 +47,24 @@ TEST(check_result, json_line_has_every_field_of_the_contract) {
     EXPECT_EQ(j["id"].get<std::string>().size(), 16u);
 }
 
+// A check's alert labels and annotations ride along for outputs that raise alerts; the result's
+// JSON line and id stay byte for byte what they were.
+TEST(check_result, alert_metadata_changes_neither_the_json_nor_the_id) {
+    check_result labelled = example();
+    auto meta = std::make_shared<check_metadata>();
+    meta->labels = {{"team", "payments"}};
+    meta->annotations = {{"runbook_url", "https://runbooks.example/volume"}};
+    labelled.metadata = meta;
+    std::string plain_line;
+    std::string labelled_line;
+    append_json(example(), plain_line);
+    append_json(labelled, labelled_line);
+    EXPECT_EQ(labelled_line, plain_line);
+    EXPECT_EQ(result_id(labelled), result_id(example()));
+    const check_result copy = labelled;  // results share the check's metadata, not copies
+    EXPECT_EQ(copy.metadata.get(), meta.get());
+}
+
 TEST(check_result, ungrouped_no_data_and_awkward_values) {
     auto r = example();
     r.group.clear();
