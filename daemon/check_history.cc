@@ -6,6 +6,8 @@
 #include <limits>
 #include <set>
 
+#include "core/result/format.h"
+
 namespace weir::daemon {
 
 namespace {
@@ -86,12 +88,7 @@ bool check_snapshot::failing() const {
 
 std::string group_label(const group_key& group) {
     std::string out;
-    for (const auto& [k, v] : group) {
-        if (!out.empty()) out += ',';
-        out += k;
-        out += '=';
-        out += v.kind == measure_kind::string ? v.text : to_string(v);
-    }
+    append_group(group, ",", out);
     return out;
 }
 

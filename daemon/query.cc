@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <limits>
 
+#include "core/result/format.h"
 #include "daemon/logging.h"
 
 namespace weir::daemon {
@@ -532,12 +533,7 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
             continue;
         }
         key.clear();
-        for (const auto& [k, v] : r.group) {
-            if (!key.empty()) key += ',';
-            key += k;
-            key += '=';
-            key += v.kind == measure_kind::string ? v.text : to_string(v);
-        }
+        append_group(r.group, ",", key);
         // A group beyond the series cap has none; it still counts in the failing groups.
         group_metrics* g = nullptr;
         if (!(e->capped && e->groups.empty())) g = group_series(*e, index, r.check, key, r.group);

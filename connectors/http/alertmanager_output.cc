@@ -77,16 +77,7 @@ void alertmanager_output::write_record(std::string_view) {}
 void alertmanager_output::on_result(const check_result& r) {
     if (r.outcome == outcome::no_data) return;
     std::string key;
-    for (const std::string* part : {&r.pipeline, &r.node, &r.check}) {
-        key += *part;
-        key += '\xff';
-    }
-    for (const auto& [name, value] : r.group) {
-        key += name;
-        key += '\xff';
-        append_json_value(value, key);
-        key += '\xff';
-    }
+    append_series_key(r, key);
     const time::timestamp_ns t = now();
     const bool raise =
         r.outcome == outcome::fail || (r.outcome == outcome::warn && options_.warn_raises);

@@ -207,16 +207,7 @@ bool console_output::shown_locked(const check_result& r) {
         shown = shown || r.outcome == outcome::no_data;
     } else {
         std::string key;
-        for (const std::string* part : {&r.pipeline, &r.node, &r.check}) {
-            key += *part;
-            key += '\xff';
-        }
-        for (const auto& [name, value] : r.group) {
-            key += name;
-            key += '\xff';
-            append_json_value(value, key);
-            key += '\xff';
-        }
+        append_series_key(r, key);
         auto it = last_outcome_.find(key);
         if (it == last_outcome_.end()) {
             if (last_outcome_.size() >= k_max_tracked) last_outcome_.clear();

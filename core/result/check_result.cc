@@ -417,4 +417,17 @@ void append_json(const check_result& r, std::string& out) {
     out.resize(old + static_cast<std::size_t>(p - begin));
 }
 
+void append_series_key(const check_result& r, std::string& out) {
+    for (const std::string* part : {&r.pipeline, &r.node, &r.check}) {
+        out += *part;
+        out += '\xff';
+    }
+    for (const auto& [name, value] : r.group) {
+        out += name;
+        out += '\xff';
+        append_json_value(value, out);
+        out += '\xff';
+    }
+}
+
 }  // namespace weir

@@ -69,6 +69,10 @@ std::string result_id(const check_result& r);
 // numbers are written as null (JSON has no inf or NaN).
 void append_json(const check_result& r, std::string& out);
 
+// Appends a key naming the result's series (pipeline, node, check and group, each value as
+// JSON), unique per series: outputs that remember something per check and group key by it.
+void append_series_key(const check_result& r, std::string& out);
+
 // Appends `s` as a JSON string literal, with quotes.
 void append_json_string(std::string_view s, std::string& out);
 

@@ -248,14 +248,19 @@ std::string format_assessment(const check::assessment& a) {
     }
 }
 
-std::string format_group(const group_key& group) {
-    std::string out;
-    for (const auto& [name, value] : group) {
-        if (!out.empty()) out += ", ";
+void append_group(const group_key& group, std::string_view separator, std::string& out) {
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        if (i > 0) out += separator;
+        const auto& [name, value] = group[i];
         out += name;
         out += '=';
         out += value.kind == measure_kind::string ? value.text : to_string(value);
     }
+}
+
+std::string format_group(const group_key& group) {
+    std::string out;
+    append_group(group, ", ", out);
     return out;
 }
 

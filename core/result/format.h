@@ -41,6 +41,9 @@ std::string format_assessment(const check::assessment& a);
 
 // The group as `device_id=d-17, region=eu`; "" for ungrouped results.
 std::string format_group(const group_key& group);
+// Appends the group as `field=value` pairs joined by `separator` (the metrics' and the status
+// page's group label: "device_id=d-17,region=eu").
+void append_group(const group_key& group, std::string_view separator, std::string& out);
 
 // Terminal columns of UTF-8 text: its code points.
 std::size_t text_columns(std::string_view s);
