@@ -930,7 +930,12 @@ void node_engine::note_newest_record(group_state& gs, std::uint32_t c) const {
 }
 
 bool node_engine::is_partial(timestamp_ns start, timestamp_ns end) const {
-    if (first_time_ == k_no_time || end <= started_wall_) return false;
+    if (first_time_ == k_no_time) return false;
+    // A window that could no longer take records when the node started (it ended more than
+    // allowed_lateness before) is old data being replayed. One that ended within the lateness
+    // still takes stragglers, and holds only those that came after the start.
+    const timestamp_ns lateness = plan_.processing_time ? 0 : plan_.window.allowed_lateness;
+    if (sat_add(end, lateness) <= started_wall_) return false;
     // A session begins at its first record: the one holding the node's first record may have
     // begun before it.
     return sessions_ ? start <= first_time_ : start < first_time_;

@@ -207,8 +207,9 @@ class node_engine {
     std::uint32_t advance_ = 0;
     bool finished_ = false;
     // Partial windows: those that began before the first record this engine received
-    // (first_time_, event time) and had not ended when it was created (started_wall_, wall
-    // clock), so a replay of old data has none. Checkpointed: a restored engine goes on with
+    // (first_time_, event time) and could still take records when it was created (they ended
+    // after started_wall_, wall clock, less the allowed lateness), so a replay of old data has
+    // none. Checkpointed: a restored engine goes on with
     // the boundary of the run that started it, and a window emitted again is the same.
     bool awaiting_first_ = true;
     timestamp_ns first_time_ = window::k_no_time;

@@ -591,6 +591,33 @@ TEST(NodeEngine, WindowsBegunBeforeTheStartArePartialAndRaiseNothing) {
     EXPECT_EQ(json.find("partial"), std::string::npos) << json;
 }
 
+// A window that ended before the start but within allowed_lateness of it still takes
+// stragglers: it holds only those that came after the start, so it is partial too, as is the
+// window the start fell in. The first whole window is not.
+TEST(NodeEngine, AWindowStillTakingStragglersAtTheStartIsPartial) {
+    auto plan = basic_plan(tumbling(10 * k_s, 2 * k_s));
+    auto c = check("volume", "count()", "> 3");
+    c.on_partial = engine::partial_action::no_data;
+    plan.checks = {c};
+    // Started at wall-clock 111.2 s, 1.2 s after [100, 110) ended.
+    node_engine e(plan, 111 * k_s + 200 * k_ms);
+    std::vector<check_result> out;
+    feed(e, {num(111 * k_s + 300 * k_ms, 1), num(109 * k_s, 1), num(108 * k_s, 1)}, 112 * k_s, out);
+    feed(e, {num(115 * k_s, 1), num(119 * k_s, 1), num(125 * k_s, 1)}, 125 * k_s, out);
+    feed(e, {num(135 * k_s, 1)}, 135 * k_s, out);
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0].window_start, 100 * k_s);
+    EXPECT_TRUE(out[0].partial);
+    EXPECT_EQ(out[0].value, measure_value::make_number(2));
+    EXPECT_EQ(out[0].outcome, outcome::no_data);  // two stragglers are no reason to fail
+    EXPECT_EQ(out[1].window_start, 110 * k_s);
+    EXPECT_TRUE(out[1].partial);
+    EXPECT_EQ(out[1].outcome, outcome::no_data);
+    EXPECT_EQ(out[2].window_start, 120 * k_s);
+    EXPECT_FALSE(out[2].partial);
+    EXPECT_EQ(out[2].outcome, outcome::fail);  // a whole window with one record
+}
+
 TEST(NodeEngine, ReplayedOldDataHasNoPartialWindow) {
     auto plan = basic_plan(tumbling(10 * k_s));
     plan.checks = {check("volume", "count()", "> 2")};
