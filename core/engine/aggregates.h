@@ -57,6 +57,8 @@ enum class acc_kind : std::uint8_t {
     records,  // a check filter's own record count and newest time: count(), rate(), freshness()
     // heap-owning kinds
     frequency,
+    composite,  // measure::frequency_acc of a composite key: duplicate_* over several fields
+    mutual,     // measure::mutual_information_acc
     approx_distinct,
     quantile,
     sample,  // measure::sample_acc: a check's failed-value samples (`samples: N`)
@@ -186,9 +188,13 @@ class aggregate_layout {
         result_fn fn;
         std::uint32_t acc = 0;  // index into accs_
         double param = 0;       // percentile's p
+        bool percent = false;   // the *_percent shorthands: 100 * the fraction
     };
     struct config_holder;
 
+    measure_value evaluate_call(const std::byte* block, const call_entry& ce,
+                                timestamp_ns window_length, timestamp_ns now,
+                                timestamp_ns newest_seen) const;
     std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
                                   std::uint32_t slot2, std::shared_ptr<const void> config,
                                   std::uint32_t filter);

@@ -232,6 +232,10 @@ class measure_parser {
                                                   format_number(c.args[2].number));
             }
         }
+        if (const function_info* target = alias_target(*fn)) {
+            fn = target;  // checked against the alias's own arity above
+            c.function = target;
+        }
         c.key = std::string(fn->name) + "(";
         for (std::size_t i = 0; i < c.args.size(); ++i) {
             if (i > 0) c.key += ", ";

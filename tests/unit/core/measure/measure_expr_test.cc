@@ -82,6 +82,22 @@ TEST(measure_expr, equal_calls_share_one_canonical_key) {
     EXPECT_EQ(parse_ok("count() - count()").calls().size(), 1u);
 }
 
+TEST(measure_expr, aliases_parse_as_their_targets) {
+    const auto m = parse_ok("avg(x) + avg_length(s) + row_count() + mean(x) + count()");
+    EXPECT_EQ(keys(m), (std::vector<std::string>{"mean(x)", "mean_length(s)", "count()"}));
+    EXPECT_EQ(m.calls()[0].function->name, "mean");
+    EXPECT_EQ(m.calls()[2].function->name, "count");
+    EXPECT_EQ(m.to_string(), "mean(x) + mean_length(s) + count() + mean(x) + count()");
+    // The alias's own arity: row_count() takes no field, avg a field.
+    const auto r = parse_measure("row_count(x)");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message, "row_count() takes 0 arguments: row_count()");
+    EXPECT_EQ(r.error().offset, 10u);
+    const auto a = parse_measure("avg()");
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.error().message, "avg() takes 1 argument: avg(field)");
+}
+
 TEST(measure_expr, arithmetic_over_aggregate_values) {
     const auto ratio = parse_ok("missing_count(x) / count()");
     EXPECT_EQ(ratio.evaluate(std::vector{num(3), num(12)}), num(0.25));
