@@ -12,6 +12,7 @@
 #include "core/expr/program.h"
 #include "core/measure/approx.h"
 #include "core/measure/basic.h"
+#include "core/measure/format.h"
 #include "core/measure/frequency.h"
 #include "core/measure/predicate.h"
 #include "core/measure/sample.h"
@@ -85,6 +86,7 @@ kind_shape shape_of(acc_kind k) {
         case acc_kind::in_range:
         case acc_kind::in_set:
         case acc_kind::matches:
+        case acc_kind::format:
             return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
         case acc_kind::frozen:
             return {sizeof(m::frozen_acc), alignof(m::frozen_acc)};
@@ -153,6 +155,7 @@ void construct_trivial(acc_kind k, std::byte* p) {
         case acc_kind::in_set:
         case acc_kind::matches:
         case acc_kind::where:
+        case acc_kind::format:
             new (p) m::predicate_acc();
             break;
         case acc_kind::records:
@@ -214,6 +217,8 @@ std::string_view kind_name(acc_kind k) {
             return "where";
         case acc_kind::records:
             return "records";
+        case acc_kind::format:
+            return "format";
         case acc_kind::frequency:
             return "frequency";
         case acc_kind::composite:
@@ -276,6 +281,9 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     entropy,
     mutual_information,
     approx_quantile,
+    // present values without the format (the format acc counts those with it)
+    format_invalid_count,
+    format_invalid_fraction,
     most_frequent,
     most_frequent_count,
     approx_distinct_count,
@@ -640,6 +648,22 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             const m::call_argument& a = c->args.at(0);
             const std::uint32_t cond = condition_index(a.condition, a.expression, fields);
             acc(acc_kind::where, a.condition, cond);
+        } else if (fn == "valid_count" || fn == "valid_fraction" ||
+                   (fn.starts_with("invalid_") && !c->args.empty())) {
+            // valid_* and invalid_* of one field and format share one count of valid values.
+            const m::format_info* format = m::find_format(c->word(1));
+            if (format == nullptr) {
+                throw std::invalid_argument(std::string(fn) + "() needs a format");
+            }
+            ce.fn = fn == "valid_count"      ? rf::predicate_count
+                    : fn == "valid_fraction" ? rf::predicate_fraction
+                    : fn == "invalid_count"  ? rf::format_invalid_count
+                                             : rf::format_invalid_fraction;
+            ce.percent = fn == "invalid_percent";
+            auto cfg = std::make_shared<m::format_config>();
+            cfg->format = format->format;
+            acc(acc_kind::format, field_key(0) + ", " + std::string(format->name),
+                slot_of(c->args[0]), 0, std::move(cfg));
         } else if (filter != k_unused && (fn == "invalid_count" || fn == "invalid_fraction")) {
             throw std::invalid_argument(std::string(fn) +
                                         "() counts the records the schema rejected, which a "
@@ -891,6 +915,10 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             at<m::predicate_acc>(block, off)
                 .add(record[slot], *static_cast<const m::matches_config*>(config));
             break;
+        case acc_kind::format:
+            at<m::predicate_acc>(block, off)
+                .add(record[slot], *static_cast<const m::format_config*>(config));
+            break;
         case acc_kind::frozen:
             at<m::frozen_acc>(block, off).add(record[slot]);
             break;
@@ -1113,6 +1141,7 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
             case acc_kind::in_set:
             case acc_kind::matches:
             case acc_kind::where:
+            case acc_kind::format:
                 at<m::predicate_acc>(into, off).merge(at<m::predicate_acc>(from, off));
                 break;
             case acc_kind::records:
@@ -1196,6 +1225,7 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
             case acc_kind::in_set:
             case acc_kind::matches:
             case acc_kind::where:
+            case acc_kind::format:
                 at<m::predicate_acc>(block, off).serialize(w);
                 break;
             case acc_kind::records:
@@ -1271,6 +1301,7 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::in_set:
             case acc_kind::matches:
             case acc_kind::where:
+            case acc_kind::format:
                 ok = at<m::predicate_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::records:
@@ -1395,6 +1426,14 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
         }
         case rf::approx_quantile:
             return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
+        case rf::format_invalid_count: {
+            const auto& acc = at<m::predicate_acc>(block, off);
+            return measure_value::make_number(static_cast<double>(acc.present - acc.hits));
+        }
+        case rf::format_invalid_fraction: {
+            const auto& acc = at<m::predicate_acc>(block, off);
+            return number_or_null(m::ratio(acc.present - acc.hits, acc.present));
+        }
         case rf::most_frequent: {
             auto mf = at<m::frequency_acc>(block, off).most_frequent();
             if (mf.capped) ++capped_results_;

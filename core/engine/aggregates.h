@@ -55,6 +55,7 @@ enum class acc_kind : std::uint8_t {
     drift,    // schema::drift_acc: new_fields, missing_fields, type_changes
     where,    // predicate_acc over a condition: count_where, fraction_where
     records,  // a check filter's own record count and newest time: count(), rate(), freshness()
+    format,   // predicate_acc with a format_config: valid_* and invalid_*(field, format)
     // heap-owning kinds
     frequency,
     composite,  // measure::frequency_acc of a composite key: duplicate_* over several fields

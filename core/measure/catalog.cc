@@ -13,6 +13,10 @@ namespace {
 using enum arg_kind;
 constexpr arg_kind f = field;
 
+// The formats of valid_count(field, format) and friends (core/measure/format.h), required.
+constexpr std::string_view k_formats =
+    "!email|uuid|ipv4|ipv6|date|date_time|phone|url|integer|decimal|percentage|credit_card";
+
 // One function per entry reads better than one field per line.
 // clang-format off
 constexpr function_info k_functions[] = {
@@ -44,14 +48,14 @@ constexpr function_info k_functions[] = {
     {"distinct_fraction", {f}, 1, 1, result_type::number, false,
      "distinct_fraction(field)",
      "distinct non-missing values / non-missing values"},
-    {"duplicate_count", {f, f, f}, 1, 3, result_type::number, false,
+    {"duplicate_count", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
      "duplicate_count(field, ...)",
      "non-missing values - distinct non-missing values; with several fields, records whose "
      "tuple of values occurred before in the window (records missing a field are skipped)"},
-    {"duplicate_fraction", {f, f, f}, 1, 3, result_type::number, false,
+    {"duplicate_fraction", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
      "duplicate_fraction(field, ...)",
      "duplicate_count / values (or records with every key field) considered"},
-    {"duplicate_percent", {f, f, f}, 1, 3, result_type::number, false,
+    {"duplicate_percent", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
      "duplicate_percent(field, ...)",
      "100 * duplicate_fraction"},
     {"entropy", {f}, 1, 1, result_type::number, false,
@@ -75,12 +79,19 @@ constexpr function_info k_functions[] = {
     {"in_set_fraction", {f, literal_list}, 2, 2, result_type::number, false,
      "in_set_fraction(field, [v, ...])",
      "in_set_count / non-missing values"},
-    {"invalid_count", {}, 0, 0, result_type::number, false,
-     "invalid_count()",
-     "records that violated the node's schema"},
-    {"invalid_fraction", {}, 0, 0, result_type::number, false,
-     "invalid_fraction()",
-     "invalid_count / records"},
+    {"invalid_count", {f, keyword}, 0, 2, result_type::number, false,
+     "invalid_count() | invalid_count(field, format)",
+     "records that violated the node's schema; with a field and a format, present values "
+     "that do not have the format",
+     {"", k_formats}},
+    {"invalid_fraction", {f, keyword}, 0, 2, result_type::number, false,
+     "invalid_fraction() | invalid_fraction(field, format)",
+     "invalid_count / records; with a field and a format, invalid values / present values",
+     {"", k_formats}},
+    {"invalid_percent", {f, keyword}, 2, 2, result_type::number, false,
+     "invalid_percent(field, format)",
+     "100 * invalid_fraction(field, format)",
+     {"", k_formats}},
     {"is_frozen", {f}, 1, 1, result_type::boolean, false,
      "is_frozen(field)",
      "true when every non-missing value in the window is the same (a stuck sensor)"},
@@ -165,6 +176,14 @@ constexpr function_info k_functions[] = {
     {"unique_count", {f}, 1, 1, result_type::number, false,
      "unique_count(field)",
      "values seen exactly once"},
+    {"valid_count", {f, keyword}, 2, 2, result_type::number, false,
+     "valid_count(field, format)",
+     "present values that have the format (email, uuid, ipv4, date, ...)",
+     {"", k_formats}},
+    {"valid_fraction", {f, keyword}, 2, 2, result_type::number, false,
+     "valid_fraction(field, format)",
+     "valid_count / present values",
+     {"", k_formats}},
     {"variance", {f}, 1, 1, result_type::number, false,
      "variance(field)",
      "sample variance of numeric values"},

@@ -29,6 +29,11 @@ nodes:
       - {{name: colour_entropy, measure: entropy(colour), must_be: "> 1"}}
       - {{name: colour_decides, measure: 'mutual_information(colour, done)', must_be: "< 0.5"}}
       - {{name: x_median, measure: 'approx_quantile(x, 0.5)', must_be: "> 0"}}
+      - {{name: emails_ok, measure: 'valid_fraction(email, email)', must_be: "> 90%"}}
+      - {{name: emails_bad, measure: 'invalid_count(email, email)', must_be: "== 0"}}
+      - {{name: emails_bad_pct, measure: 'invalid_percent(email, email)', must_be: "< 10"}}
+      - {{name: red_bad_emails, filter: 'colour == "red"',
+          measure: 'invalid_count(email, email)', must_be: "== 0"}}
     outputs: [results]
 outputs:
   results: {{type: file, path: {results}}}
@@ -52,7 +57,8 @@ RECORDS = [
 # By hand: 6 records; x numbers 1, 2, 6; string lengths 2, 4, 1 (é is one character); keys
 # (1,1) (1,2) (1,1) (2,1) (1,1), the last record has no order: 2 repeats of 5 keyed records;
 # email missing: "N/A", null and "": 3 of 6; colours red 3, blue 2, green 1, and done follows
-# the colour: I = H(done) = 1 bit.
+# the colour: I = H(done) = 1 bit. Emails present: a@b.co, bad, N/A, c@d.org (null and "" are
+# neither valid nor invalid), 2 valid; of the red records' a@b.co, bad, c@d.org, 1 invalid.
 H_COLOUR = -(0.5 * math.log2(0.5) + (1 / 3) * math.log2(1 / 3) + (1 / 6) * math.log2(1 / 6))
 EXPECTED = {
     "rows": (6, "pass"),
@@ -64,6 +70,10 @@ EXPECTED = {
     "email_missing": (50, "fail"),
     "colour_entropy": (H_COLOUR, "pass"),
     "colour_decides": (1, "fail"),
+    "emails_ok": (0.5, "fail"),
+    "emails_bad": (2, "fail"),
+    "emails_bad_pct": (50, "fail"),
+    "red_bad_emails": (1, "fail"),
 }
 
 
@@ -113,6 +123,8 @@ nodes:
       - {name: a, measure: row_count(x), must_be: "> 0"}
       - {name: b, measure: 'entropy()', must_be: "> 0"}
       - {name: c, measure: 'approx_quantile(x, 50)', must_be: "> 0"}
+      - {name: d, measure: 'invalid_count(email, emial)', must_be: "== 0"}
+      - {name: e, measure: 'valid_fraction(email) > 0', must_be: "> 0"}
     outputs: [results]
 outputs:
   results: {type: console}
@@ -126,6 +138,12 @@ outputs:
                       "entropy() takes 1 argument: entropy(field)", text)
         self.assertIn(f"{self.config}:11:48: error: nodes.quality.checks[2].measure: "
                       "p must be between 0 and 1", text)
+        self.assertIn(f"{self.config}:12:50: error: nodes.quality.checks[3].measure: "
+                      "unknown keyword \"emial\" for invalid_count(): expected one of: email, "
+                      "uuid, ipv4, ipv6, date, date_time, phone, url, integer, decimal, "
+                      "percentage, credit_card", text)
+        self.assertIn(f"{self.config}:13:49: error: nodes.quality.checks[4].measure: "
+                      "valid_fraction() takes 2 arguments: valid_fraction(field, format)", text)
 
 
 if __name__ == "__main__":

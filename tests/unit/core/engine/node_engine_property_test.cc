@@ -82,7 +82,10 @@ const std::vector<std::string> k_measures = {"count()",
                                              "duplicate_percent(y, x)",
                                              "entropy(x)",
                                              "mutual_information(x, y)",
-                                             "approx_quantile(x, 0.9)"};
+                                             "approx_quantile(x, 0.9)",
+                                             "valid_count(x, integer)",
+                                             "invalid_fraction(x, decimal)",
+                                             "invalid_percent(x, email)"};
 
 // Checks with a filter: each filter with each of these measures (the unfiltered ones above
 // share nothing with them).
@@ -502,6 +505,44 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             lmin = std::min(lmin, l);
             lmax = std::max(lmax, l);
         }
+    }
+    // The formats, written out for the values of these streams: digits with an optional sign
+    // (integer), with an optional fraction (decimal); no value here is an email address.
+    const auto digits = [](std::string_view s) {
+        if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+        return !s.empty() &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    const auto has_format = [&](const std::string& format, const field_value& v) {
+        if (v.is_number()) {
+            if (!std::isfinite(v.number)) return false;
+            return format == "decimal" || (format == "integer" && std::trunc(v.number) == v.number);
+        }
+        if (!v.is_string() || format == "email") return false;
+        const std::string_view s = v.string();
+        if (format == "integer") return digits(s);
+        const std::size_t dot = s.find('.');
+        if (dot == std::string_view::npos) return digits(s);
+        const std::string_view whole = s.substr(0, dot), fraction = s.substr(dot + 1);
+        return digits(fraction) && fraction[0] != '+' && fraction[0] != '-' &&
+               (whole.empty() || whole == "+" || whole == "-" || digits(whole));
+    };
+    if ((m.starts_with("valid_") || m.starts_with("invalid_")) && m.find(", ") != m.npos) {
+        const std::string format = m.substr(m.find(", ") + 2, m.find(')') - m.find(", ") - 2);
+        std::size_t with = 0, of = 0;
+        for (const auto* r : valid) {
+            if (r->x.missing()) continue;
+            ++of;
+            with += has_format(format, r->x);
+        }
+        if (m.starts_with("valid_count")) {
+            e.value = num(double(with));
+        } else {
+            e.value = frac(of - with, of);
+            if (e.value.is_number() && m.starts_with("invalid_percent")) e.value.number *= 100;
+            e.tolerance = 1e-12;
+        }
+        return e;
     }
     if (m == "in_range_count(x, 10, 40)") {
         e.value = num(double(in_range));

@@ -184,6 +184,61 @@ TEST(SodaMeasures, PercentShorthandsAreHundredTimesTheFraction) {
     EXPECT_TRUE(f.value(f.block(), 0).is_null());  // empty window
 }
 
+TEST(SodaMeasures, ValidAndInvalidValuesOfAFormat) {
+    block_fixture f({"valid_count(x, email)", "valid_fraction(x, email)", "invalid_count(x, email)",
+                     "invalid_fraction(x, email)", "invalid_percent(x, email)",
+                     "invalid_fraction(y, integer)", "valid_count(y, decimal)", "invalid_count()",
+                     "invalid_fraction()"});
+    const auto rows = std::vector<std::vector<field_value>>{
+        {s("a@b.co"), s("12")}, {s("bad"), n(12)},
+        {s("N/A"), n(12.5)},    {k_null, s("-3")},
+        {s(""), s("1e3")},      {s("c@d.org"), k_null},
+        {n(5), k_absent},       {field_value::make_boolean(true), s("")},
+    };
+    std::byte* b = f.block();
+    std::byte* other = f.block();
+    for (std::size_t i = 0; i < rows.size(); ++i) f.add(i < 3 ? b : other, rows[i]);
+    f.layout().add_invalid(other);
+    f.layout().merge(b, other);
+    for (const std::byte* blk : {b, f.round_trip(b)}) {
+        // x present: a@b.co, bad, N/A, c@d.org, 5, true; emails: 2. null and "" are neither.
+        expect_number(f.value(blk, 0), 2, "valid_count(x, email)");
+        expect_number(f.value(blk, 1), 1.0 / 3, "valid_fraction(x, email)");
+        expect_number(f.value(blk, 2), 4, "invalid_count(x, email)");
+        expect_number(f.value(blk, 3), 2.0 / 3, "invalid_fraction(x, email)");
+        expect_number(f.value(blk, 4), 200.0 / 3, "invalid_percent(x, email)", 1e-12);
+        // y present: "12", 12, 12.5, "-3", "1e3"; integers "12", 12, "-3".
+        expect_number(f.value(blk, 5), 0.4, "invalid_fraction(y, integer)");
+        expect_number(f.value(blk, 6), 4, "valid_count(y, decimal)");
+        // Without arguments: the records the schema rejected, as before.
+        expect_number(f.value(blk, 7), 1, "invalid_count()");
+        expect_number(f.value(blk, 8), 1.0 / 9, "invalid_fraction()");
+    }
+    // The five measures of (x, email) share one count.
+    EXPECT_EQ(f.layout().fingerprint(),
+              "v1;format(x, email);format(y, integer);format(y, decimal);invalid()");
+    std::byte* empty = f.block();
+    expect_number(f.value(empty, 2), 0, "invalid_count(x, email) of nothing");
+    EXPECT_TRUE(f.value(empty, 3).is_null());
+    EXPECT_TRUE(f.value(empty, 4).is_null());
+}
+
+TEST(SodaMeasures, FormatsWorkUnderACheckFilter) {
+    auto parsed = measure::parse_measure("invalid_count(x, integer)");
+    ASSERT_TRUE(parsed.ok());
+    const layout_call lc{&parsed->calls()[0], "y > 0"};
+    aggregate_layout layout(std::span(&lc, 1), {field_path{{"x"}}, field_path{{"y"}}});
+    std::vector<std::byte> storage(layout.block_bytes() + 8);
+    layout.construct(storage.data());
+    for (const auto& [x, y] : {std::pair{s("1"), n(1)}, {s("one"), n(1)}, {s("two"), n(0)}}) {
+        const field_value rec[] = {x, y};
+        layout.add(storage.data(), rec, 0, 0);
+    }
+    expect_number(layout.evaluate(storage.data(), 0, 1, 0, window::k_no_time), 1,
+                  "invalid_count(x, integer) if y > 0");
+    layout.destroy(storage.data());
+}
+
 TEST(SodaMeasures, EntropyInBits) {
     block_fixture f({"entropy(x)", "entropy(y)", "entropy(z)", "distinct_count(x)"});
     std::byte* b = f.block();
