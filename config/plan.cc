@@ -373,7 +373,8 @@ class pipeline_checker {
         } else {
             for (const auto& call : m->calls()) {
                 const std::string_view fn = call.function->name;
-                if (c.filter && (fn == "invalid_count" || fn == "invalid_fraction")) {
+                if (c.filter && call.args.empty() &&
+                    (fn == "invalid_count" || fn == "invalid_fraction")) {
                     out_.error(c.measure.pos_at(call.offset), path + ".measure",
                                std::string(fn) +
                                    "() counts the records the schema rejected, which a check "

@@ -2,6 +2,7 @@
 #include "core/engine/aggregates.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include "core/expr/program.h"
 #include "core/measure/approx.h"
 #include "core/measure/basic.h"
+#include "core/measure/format.h"
 #include "core/measure/frequency.h"
 #include "core/measure/predicate.h"
 #include "core/measure/sample.h"
@@ -84,6 +86,7 @@ kind_shape shape_of(acc_kind k) {
         case acc_kind::in_range:
         case acc_kind::in_set:
         case acc_kind::matches:
+        case acc_kind::format:
             return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
         case acc_kind::frozen:
             return {sizeof(m::frozen_acc), alignof(m::frozen_acc)};
@@ -100,7 +103,10 @@ kind_shape shape_of(acc_kind k) {
         case acc_kind::records:
             return {sizeof(records_acc), alignof(records_acc)};
         case acc_kind::frequency:
+        case acc_kind::composite:
             return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
+        case acc_kind::mutual:
+            return {sizeof(m::mutual_information_acc), alignof(m::mutual_information_acc)};
         case acc_kind::approx_distinct:
             return {sizeof(m::approx_distinct_acc), alignof(m::approx_distinct_acc)};
         case acc_kind::quantile:
@@ -119,7 +125,7 @@ static_assert(
     std::is_trivially_copyable_v<m::predicate_acc> && std::is_trivially_copyable_v<records_acc> &&
     std::is_trivially_copyable_v<schema::drift_acc>);
 static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
-              alignof(m::approx_distinct_acc) <= 8);
+              alignof(m::approx_distinct_acc) <= 8 && alignof(m::mutual_information_acc) <= 8);
 
 // Construct a trivially copyable accumulator in the prototype.
 void construct_trivial(acc_kind k, std::byte* p) {
@@ -149,6 +155,7 @@ void construct_trivial(acc_kind k, std::byte* p) {
         case acc_kind::in_set:
         case acc_kind::matches:
         case acc_kind::where:
+        case acc_kind::format:
             new (p) m::predicate_acc();
             break;
         case acc_kind::records:
@@ -210,8 +217,14 @@ std::string_view kind_name(acc_kind k) {
             return "where";
         case acc_kind::records:
             return "records";
+        case acc_kind::format:
+            return "format";
         case acc_kind::frequency:
             return "frequency";
+        case acc_kind::composite:
+            return "composite";
+        case acc_kind::mutual:
+            return "mutual";
         case acc_kind::approx_distinct:
             return "approx_distinct";
         case acc_kind::quantile:
@@ -230,6 +243,15 @@ struct sample_config {
     std::uint32_t slot = 0;                 // the field; where: the condition's index
     std::uint32_t limit = 0;
     std::vector<m::sample_field> fields;  // shown in each sample
+};
+
+// The fields of a composite key (duplicate_count(a, b)), in the call's order: at most as many
+// as a call has arguments.
+constexpr std::size_t k_max_key_fields = 8;
+static_assert(std::tuple_size_v<decltype(m::function_info::args)> <= k_max_key_fields);
+struct composite_config {
+    std::vector<std::uint32_t> slots;
+    m::frequency_config frequency;
 };
 
 measure_value number_or_null(std::optional<double> v) {
@@ -255,6 +277,13 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     distinct_fraction,
     unique_count,
     duplicate_count,
+    duplicate_fraction,
+    entropy,
+    mutual_information,
+    approx_quantile,
+    // present values without the format (the format acc counts those with it)
+    format_invalid_count,
+    format_invalid_fraction,
     most_frequent,
     most_frequent_count,
     approx_distinct_count,
@@ -329,14 +358,14 @@ aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> cal
 
 bool supports_samples(std::string_view fn, std::size_t args) {
     return (fn == "count" && args == 1) || fn == "missing_count" || fn == "missing_fraction" ||
-           fn == "in_range_count" || fn == "in_range_fraction" || fn == "in_set_count" ||
-           fn == "in_set_fraction" || fn == "matches_count" || fn == "matches_fraction" ||
-           fn == "count_where" || fn == "fraction_where";
+           fn == "missing_percent" || fn == "in_range_count" || fn == "in_range_fraction" ||
+           fn == "in_set_count" || fn == "in_set_fraction" || fn == "matches_count" ||
+           fn == "matches_fraction" || fn == "count_where" || fn == "fraction_where";
 }
 
 bool samples_counted_by_default(std::string_view fn) {
-    return fn == "missing_count" || fn == "missing_fraction" || fn == "count_where" ||
-           fn == "fraction_where";
+    return fn == "missing_count" || fn == "missing_fraction" || fn == "missing_percent" ||
+           fn == "count_where" || fn == "fraction_where";
 }
 
 std::uint32_t aggregate_layout::add_sample_acc(const layout_call& lc, std::uint32_t filter,
@@ -379,7 +408,7 @@ std::uint32_t aggregate_layout::add_sample_acc(const layout_call& lc, std::uint3
     } else {
         cfg->slot = slot_of(c.args.at(0).field);
         cfg->fields.push_back(shown(c.args.at(0).field));
-        if (fn == "count" || fn == "missing_count" || fn == "missing_fraction") {
+        if (fn == "count" || fn.starts_with("missing_")) {
             cfg->what = fn == "count" ? t::present : t::missing;
             auto mc = std::make_shared<m::missing_config>();
             if (c.args.size() > 1) {
@@ -527,8 +556,9 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                 ce.fn = rf::count_present;
                 missing_state();
             }
-        } else if (fn == "missing_count" || fn == "missing_fraction") {
+        } else if (fn == "missing_count" || fn == "missing_fraction" || fn == "missing_percent") {
             ce.fn = fn == "missing_count" ? rf::missing_count : rf::missing_fraction;
+            ce.percent = fn == "missing_percent";
             missing_state();
         } else if (fn == "sum" || fn == "mean") {
             ce.fn = fn == "sum" ? rf::sum : rf::mean;
@@ -543,15 +573,39 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             ce.fn = fn == "median" ? rf::median : rf::percentile;
             ce.param = fn == "median" ? 0.5 : c->args.at(1).number;
             acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "approx_quantile") {
+            ce.fn = rf::approx_quantile;
+            ce.param = c->args.at(1).number;
+            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]));
+        } else if (fn.starts_with("duplicate_") && c->args.size() > 1) {
+            // A composite key: one table of tuple hashes, shared by count, fraction and percent.
+            ce.fn = fn == "duplicate_count" ? rf::duplicate_count : rf::duplicate_fraction;
+            ce.percent = fn == "duplicate_percent";
+            auto cfg = std::make_shared<composite_config>();
+            std::string key;
+            for (std::size_t i = 0; i < c->args.size(); ++i) {
+                cfg->slots.push_back(slot_of(c->args[i]));
+                key += (i > 0 ? ", " : "") + field_key(i);
+            }
+            const std::uint32_t first = cfg->slots.front();
+            acc(acc_kind::composite, key, first, 0, std::move(cfg));
+        } else if (fn == "mutual_information") {
+            ce.fn = rf::mutual_information;
+            acc(acc_kind::mutual, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
+                slot_of(c->args[1]), std::make_shared<m::frequency_config>());
         } else if (fn == "distinct_count" || fn == "distinct_fraction" || fn == "unique_count" ||
-                   fn == "duplicate_count" || fn == "most_frequent" ||
+                   fn == "duplicate_count" || fn == "duplicate_fraction" ||
+                   fn == "duplicate_percent" || fn == "entropy" || fn == "most_frequent" ||
                    fn == "most_frequent_count") {
-            ce.fn = fn == "distinct_count"      ? rf::distinct_count
-                    : fn == "distinct_fraction" ? rf::distinct_fraction
-                    : fn == "unique_count"      ? rf::unique_count
-                    : fn == "duplicate_count"   ? rf::duplicate_count
-                    : fn == "most_frequent"     ? rf::most_frequent
-                                                : rf::most_frequent_count;
+            ce.fn = fn == "distinct_count"        ? rf::distinct_count
+                    : fn == "distinct_fraction"   ? rf::distinct_fraction
+                    : fn == "unique_count"        ? rf::unique_count
+                    : fn == "duplicate_count"     ? rf::duplicate_count
+                    : fn == "entropy"             ? rf::entropy
+                    : fn == "most_frequent"       ? rf::most_frequent
+                    : fn == "most_frequent_count" ? rf::most_frequent_count
+                                                  : rf::duplicate_fraction;
+            ce.percent = fn == "duplicate_percent";
             frequency_state();
         } else if (fn == "approx_distinct_count") {
             ce.fn = rf::approx_distinct_count;
@@ -594,6 +648,22 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             const m::call_argument& a = c->args.at(0);
             const std::uint32_t cond = condition_index(a.condition, a.expression, fields);
             acc(acc_kind::where, a.condition, cond);
+        } else if (fn == "valid_count" || fn == "valid_fraction" ||
+                   (fn.starts_with("invalid_") && !c->args.empty())) {
+            // valid_* and invalid_* of one field and format share one count of valid values.
+            const m::format_info* format = m::find_format(c->word(1));
+            if (format == nullptr) {
+                throw std::invalid_argument(std::string(fn) + "() needs a format");
+            }
+            ce.fn = fn == "valid_count"      ? rf::predicate_count
+                    : fn == "valid_fraction" ? rf::predicate_fraction
+                    : fn == "invalid_count"  ? rf::format_invalid_count
+                                             : rf::format_invalid_fraction;
+            ce.percent = fn == "invalid_percent";
+            auto cfg = std::make_shared<m::format_config>();
+            cfg->format = format->format;
+            acc(acc_kind::format, field_key(0) + ", " + std::string(format->name),
+                slot_of(c->args[0]), 0, std::move(cfg));
         } else if (filter != k_unused && (fn == "invalid_count" || fn == "invalid_fraction")) {
             throw std::invalid_argument(std::string(fn) +
                                         "() counts the records the schema rejected, which a "
@@ -753,7 +823,11 @@ void aggregate_layout::construct(std::byte* block) const {
         std::byte* p = block + accs_[i].offset;
         switch (accs_[i].kind) {
             case acc_kind::frequency:
+            case acc_kind::composite:
                 new (p) m::frequency_acc();
+                break;
+            case acc_kind::mutual:
+                new (p) m::mutual_information_acc();
                 break;
             case acc_kind::approx_distinct:
                 new (p) m::approx_distinct_acc();
@@ -775,7 +849,11 @@ void aggregate_layout::destroy(std::byte* block) const {
         const std::uint32_t off = accs_[i].offset;
         switch (accs_[i].kind) {
             case acc_kind::frequency:
+            case acc_kind::composite:
                 at<m::frequency_acc>(block, off).~frequency_acc();
+                break;
+            case acc_kind::mutual:
+                at<m::mutual_information_acc>(block, off).~mutual_information_acc();
                 break;
             case acc_kind::approx_distinct:
                 at<m::approx_distinct_acc>(block, off).~approx_distinct_acc();
@@ -837,6 +915,10 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             at<m::predicate_acc>(block, off)
                 .add(record[slot], *static_cast<const m::matches_config*>(config));
             break;
+        case acc_kind::format:
+            at<m::predicate_acc>(block, off)
+                .add(record[slot], *static_cast<const m::format_config*>(config));
+            break;
         case acc_kind::frozen:
             at<m::frozen_acc>(block, off).add(record[slot]);
             break;
@@ -860,6 +942,19 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
         case acc_kind::frequency:
             at<m::frequency_acc>(block, off)
                 .add(record[slot], *static_cast<const m::frequency_config*>(config));
+            break;
+        case acc_kind::composite: {
+            const auto& c = *static_cast<const composite_config*>(config);
+            std::array<const field_value*, k_max_key_fields> values{};
+            for (std::size_t i = 0; i < c.slots.size(); ++i) values[i] = &record[c.slots[i]];
+            if (const auto h = m::key_hash(std::span(values.data(), c.slots.size()))) {
+                at<m::frequency_acc>(block, off).add_hash(*h, c.frequency);
+            }
+            break;
+        }
+        case acc_kind::mutual:
+            at<m::mutual_information_acc>(block, off)
+                .add(record[slot], record[slot2], *static_cast<const m::frequency_config*>(config));
             break;
         case acc_kind::approx_distinct:
             at<m::approx_distinct_acc>(block, off).add(record[slot]);
@@ -1046,6 +1141,7 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
             case acc_kind::in_set:
             case acc_kind::matches:
             case acc_kind::where:
+            case acc_kind::format:
                 at<m::predicate_acc>(into, off).merge(at<m::predicate_acc>(from, off));
                 break;
             case acc_kind::records:
@@ -1070,6 +1166,16 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
             case acc_kind::frequency:
                 at<m::frequency_acc>(into, off).merge(
                     at<m::frequency_acc>(from, off),
+                    *static_cast<const m::frequency_config*>(e.config));
+                break;
+            case acc_kind::composite:
+                at<m::frequency_acc>(into, off).merge(
+                    at<m::frequency_acc>(from, off),
+                    static_cast<const composite_config*>(e.config)->frequency);
+                break;
+            case acc_kind::mutual:
+                at<m::mutual_information_acc>(into, off).merge(
+                    at<m::mutual_information_acc>(from, off),
                     *static_cast<const m::frequency_config*>(e.config));
                 break;
             case acc_kind::approx_distinct:
@@ -1119,6 +1225,7 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
             case acc_kind::in_set:
             case acc_kind::matches:
             case acc_kind::where:
+            case acc_kind::format:
                 at<m::predicate_acc>(block, off).serialize(w);
                 break;
             case acc_kind::records:
@@ -1142,7 +1249,11 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
                 at<schema::drift_acc>(block, off).serialize(w);
                 break;
             case acc_kind::frequency:
+            case acc_kind::composite:
                 at<m::frequency_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::mutual:
+                at<m::mutual_information_acc>(block, off).serialize(w);
                 break;
             case acc_kind::approx_distinct:
                 at<m::approx_distinct_acc>(block, off).serialize(w);
@@ -1190,6 +1301,7 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::in_set:
             case acc_kind::matches:
             case acc_kind::where:
+            case acc_kind::format:
                 ok = at<m::predicate_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::records:
@@ -1213,7 +1325,11 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
                 ok = at<schema::drift_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::frequency:
+            case acc_kind::composite:
                 ok = at<m::frequency_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::mutual:
+                ok = at<m::mutual_information_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::approx_distinct:
                 ok = at<m::approx_distinct_acc>(block, off).deserialize(r);
@@ -1238,6 +1354,14 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
                                          timestamp_ns window_length, timestamp_ns now,
                                          timestamp_ns newest_seen) const {
     const call_entry& ce = calls_[i];
+    measure_value v = evaluate_call(block, ce, window_length, now, newest_seen);
+    if (ce.percent && v.is_number()) v.number *= 100;
+    return v;
+}
+
+measure_value aggregate_layout::evaluate_call(const std::byte* block, const call_entry& ce,
+                                              timestamp_ns window_length, timestamp_ns now,
+                                              timestamp_ns newest_seen) const {
     const cell_header* h = header(block);
     const std::uint32_t off = ce.acc < accs_.size() ? accs_[ce.acc].offset : 0;
     using rf = result_fn;
@@ -1284,6 +1408,31 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
             const auto r = at<m::frequency_acc>(block, off).duplicate_count();
             if (r.capped) ++capped_results_;
             return number_or_null(r.value);
+        }
+        case rf::duplicate_fraction: {
+            const auto r = at<m::frequency_acc>(block, off).duplicate_fraction();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::entropy: {
+            const auto r = at<m::frequency_acc>(block, off).entropy();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::mutual_information: {
+            const auto r = at<m::mutual_information_acc>(block, off).result();
+            if (r.capped) ++capped_results_;
+            return number_or_null(r.value);
+        }
+        case rf::approx_quantile:
+            return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
+        case rf::format_invalid_count: {
+            const auto& acc = at<m::predicate_acc>(block, off);
+            return measure_value::make_number(static_cast<double>(acc.present - acc.hits));
+        }
+        case rf::format_invalid_fraction: {
+            const auto& acc = at<m::predicate_acc>(block, off);
+            return number_or_null(m::ratio(acc.present - acc.hits, acc.present));
         }
         case rf::most_frequent: {
             auto mf = at<m::frequency_acc>(block, off).most_frequent();

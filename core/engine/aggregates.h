@@ -55,8 +55,11 @@ enum class acc_kind : std::uint8_t {
     drift,    // schema::drift_acc: new_fields, missing_fields, type_changes
     where,    // predicate_acc over a condition: count_where, fraction_where
     records,  // a check filter's own record count and newest time: count(), rate(), freshness()
+    format,   // predicate_acc with a format_config: valid_* and invalid_*(field, format)
     // heap-owning kinds
     frequency,
+    composite,  // measure::frequency_acc of a composite key: duplicate_* over several fields
+    mutual,     // measure::mutual_information_acc
     approx_distinct,
     quantile,
     sample,  // measure::sample_acc: a check's failed-value samples (`samples: N`)
@@ -186,9 +189,13 @@ class aggregate_layout {
         result_fn fn;
         std::uint32_t acc = 0;  // index into accs_
         double param = 0;       // percentile's p
+        bool percent = false;   // the *_percent shorthands: 100 * the fraction
     };
     struct config_holder;
 
+    measure_value evaluate_call(const std::byte* block, const call_entry& ce,
+                                timestamp_ns window_length, timestamp_ns now,
+                                timestamp_ns newest_seen) const;
     std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
                                   std::uint32_t slot2, std::shared_ptr<const void> config,
                                   std::uint32_t filter);

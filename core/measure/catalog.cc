@@ -2,6 +2,7 @@
 #include "core/measure/catalog.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/diag/diagnostic.h"
 
@@ -12,12 +13,25 @@ namespace {
 using enum arg_kind;
 constexpr arg_kind f = field;
 
+// The formats of valid_count(field, format) and friends (core/measure/format.h), required.
+constexpr std::string_view k_formats =
+    "!email|uuid|ipv4|ipv6|date|date_time|phone|url|integer|decimal|percentage|credit_card";
+
 // One function per entry reads better than one field per line.
 // clang-format off
 constexpr function_info k_functions[] = {
     {"approx_distinct_count", {f}, 1, 1, result_type::number, false,
      "approx_distinct_count(field)",
      "distinct non-missing values, estimated with HyperLogLog++"},
+    {"approx_quantile", {f, probability}, 2, 2, result_type::number, false,
+     "approx_quantile(field, p)",
+     "the p-quantile of numeric values from the DDSketch, always (1% relative accuracy)"},
+    {"avg", {f}, 1, 1, result_type::number, false,
+     "avg(field)",
+     "alias of mean(field)"},
+    {"avg_length", {f}, 1, 1, result_type::number, false,
+     "avg_length(field)",
+     "alias of mean_length(field)"},
     {"correlation", {f, f}, 2, 2, result_type::number, false,
      "correlation(a, b)",
      "Pearson correlation of two numeric fields over records where both are numbers"},
@@ -34,9 +48,19 @@ constexpr function_info k_functions[] = {
     {"distinct_fraction", {f}, 1, 1, result_type::number, false,
      "distinct_fraction(field)",
      "distinct non-missing values / non-missing values"},
-    {"duplicate_count", {f}, 1, 1, result_type::number, false,
-     "duplicate_count(field)",
-     "non-missing values - distinct non-missing values"},
+    {"duplicate_count", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
+     "duplicate_count(field, ...)",
+     "non-missing values - distinct non-missing values; with several fields, records whose "
+     "tuple of values occurred before in the window (records missing a field are skipped)"},
+    {"duplicate_fraction", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
+     "duplicate_fraction(field, ...)",
+     "duplicate_count / values (or records with every key field) considered"},
+    {"duplicate_percent", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
+     "duplicate_percent(field, ...)",
+     "100 * duplicate_fraction"},
+    {"entropy", {f}, 1, 1, result_type::number, false,
+     "entropy(field)",
+     "Shannon entropy in bits of the distribution of non-missing values"},
     {"fraction_where", {expression}, 1, 1, result_type::number, false,
      "fraction_where(condition)",
      "count_where(condition) / records (no data when the window has none)"},
@@ -55,12 +79,19 @@ constexpr function_info k_functions[] = {
     {"in_set_fraction", {f, literal_list}, 2, 2, result_type::number, false,
      "in_set_fraction(field, [v, ...])",
      "in_set_count / non-missing values"},
-    {"invalid_count", {}, 0, 0, result_type::number, false,
-     "invalid_count()",
-     "records that violated the node's schema"},
-    {"invalid_fraction", {}, 0, 0, result_type::number, false,
-     "invalid_fraction()",
-     "invalid_count / records"},
+    {"invalid_count", {f, keyword}, 0, 2, result_type::number, false,
+     "invalid_count() | invalid_count(field, format)",
+     "records that violated the node's schema; with a field and a format, present values "
+     "that do not have the format",
+     {"", k_formats}},
+    {"invalid_fraction", {f, keyword}, 0, 2, result_type::number, false,
+     "invalid_fraction() | invalid_fraction(field, format)",
+     "invalid_count / records; with a field and a format, invalid values / present values",
+     {"", k_formats}},
+    {"invalid_percent", {f, keyword}, 2, 2, result_type::number, false,
+     "invalid_percent(field, format)",
+     "100 * invalid_fraction(field, format)",
+     {"", k_formats}},
     {"is_frozen", {f}, 1, 1, result_type::boolean, false,
      "is_frozen(field)",
      "true when every non-missing value in the window is the same (a stuck sensor)"},
@@ -104,12 +135,18 @@ constexpr function_info k_functions[] = {
     {"missing_fraction", {f, literal_list}, 1, 2, result_type::number, false,
      "missing_fraction(field [, [placeholder, ...]])",
      "missing_count / records"},
+    {"missing_percent", {f, literal_list}, 1, 2, result_type::number, false,
+     "missing_percent(field [, [placeholder, ...]])",
+     "100 * missing_fraction"},
     {"most_frequent", {f}, 1, 1, result_type::field_value, false,
      "most_frequent(field)",
      "the most frequent non-missing value"},
     {"most_frequent_count", {f}, 1, 1, result_type::number, false,
      "most_frequent_count(field)",
      "how often the most frequent value occurs"},
+    {"mutual_information", {f, f}, 2, 2, result_type::number, false,
+     "mutual_information(a, b)",
+     "mutual information in bits of two fields over records where both are present"},
     {"new_fields", {}, 0, 0, result_type::number, false,
      "new_fields()",
      "fields (nested ones too) that records of the window have and the node does not expect; "
@@ -123,6 +160,9 @@ constexpr function_info k_functions[] = {
     {"rate", {}, 0, 0, result_type::number, false,
      "rate()",
      "records per second of window length"},
+    {"row_count", {}, 0, 0, result_type::number, false,
+     "row_count()",
+     "alias of count(): records in the window"},
     {"std_dev", {f}, 1, 1, result_type::number, false,
      "std_dev(field)",
      "sample standard deviation of numeric values"},
@@ -136,16 +176,40 @@ constexpr function_info k_functions[] = {
     {"unique_count", {f}, 1, 1, result_type::number, false,
      "unique_count(field)",
      "values seen exactly once"},
+    {"valid_count", {f, keyword}, 2, 2, result_type::number, false,
+     "valid_count(field, format)",
+     "present values that have the format (email, uuid, ipv4, date, ...)",
+     {"", k_formats}},
+    {"valid_fraction", {f, keyword}, 2, 2, result_type::number, false,
+     "valid_fraction(field, format)",
+     "valid_count / present values",
+     {"", k_formats}},
     {"variance", {f}, 1, 1, result_type::number, false,
      "variance(field)",
      "sample variance of numeric values"},
 };
 // clang-format on
 
+// Names users of other tools reach for: a call of one is a call of its target, with the
+// target's canonical key (avg(x) and mean(x) share one accumulator). Each has its own entry
+// above, so that its arity and signature are its own (row_count() takes no field).
+constexpr std::pair<std::string_view, std::string_view> k_alias_targets[] = {
+    {"avg", "mean"},
+    {"avg_length", "mean_length"},
+    {"row_count", "count"},
+};
+
 }  // namespace
 
 bool is_drift_function(std::string_view name) {
     return name == "new_fields" || name == "missing_fields" || name == "type_changes";
+}
+
+const function_info* alias_target(const function_info& fn) {
+    for (const auto& [alias, target] : k_alias_targets) {
+        if (alias == fn.name) return find_function(target);
+    }
+    return nullptr;
 }
 
 std::vector<std::string_view> function_info::keywords(std::size_t position) const {

@@ -71,6 +71,10 @@ std::span<const function_info> catalog();
 // nullptr when `name` is not a catalogue function.
 const function_info* find_function(std::string_view name);
 
+// The function an alias stands for (avg -> mean, avg_length -> mean_length, row_count ->
+// count), or nullptr when `fn` is no alias. Parsing replaces an alias by its target.
+const function_info* alias_target(const function_info& fn);
+
 // The schema-drift measures (new_fields, missing_fields, type_changes): they read every field
 // of a record, not one, through the node's drift tracker (core/schema/drift.h).
 bool is_drift_function(std::string_view name);

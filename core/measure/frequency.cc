@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "core/sketch/hash.h"
@@ -120,6 +121,11 @@ void frequency_acc::add(const field_value& v, const frequency_config& c) {
     insert(nonzero(hashing::hash_value(v)), 1, &v, c);
 }
 
+void frequency_acc::add_hash(std::uint64_t hash, const frequency_config& c) {
+    ++considered_;
+    insert(nonzero(hash), 1, nullptr, c);
+}
+
 field_value frequency_acc::value_at(std::size_t i) const {
     const stored_value& sv = values_[i];
     switch (sv.kind) {
@@ -168,6 +174,24 @@ frequency_result frequency_acc::unique_count() const {
 
 frequency_result frequency_acc::duplicate_count() const {
     return {static_cast<double>(considered_ - size_), capped_};
+}
+
+frequency_result frequency_acc::duplicate_fraction() const {
+    return {ratio(considered_ - size_, considered_), capped_};
+}
+
+frequency_result frequency_acc::entropy() const {
+    if (capped_ || considered_ == 0) return {std::nullopt, capped_};
+    // H = log2(N) - (1/N) sum c log2 c: one log per distinct value, no division per value.
+    const double total = static_cast<double>(considered_);
+    double weighted = 0;
+    for (const slot& s : slots_) {
+        if (s.count > 1) {
+            const double c = static_cast<double>(s.count);
+            weighted += c * std::log2(c);
+        }
+    }
+    return {std::max(0.0, std::log2(total) - weighted / total), false};
 }
 
 most_frequent_result frequency_acc::most_frequent() const {
@@ -273,6 +297,58 @@ bool frequency_acc::deserialize(byte_reader& r) {
     considered_ = considered;
     capped_ = capped;
     return true;
+}
+
+std::optional<std::uint64_t> key_hash(std::span<const field_value* const> values) {
+    std::uint64_t h = hashing::k_seed_other;
+    for (const field_value* v : values) {
+        if (v->missing() || v->kind == value_kind::other) return std::nullopt;
+        // Chained through the seed: the position of each value matters.
+        h = hashing::hash_u64(hashing::hash_value(*v), h);
+    }
+    return h;
+}
+
+void mutual_information_acc::add(const field_value& a, const field_value& b,
+                                 const frequency_config& c) {
+    if (a.missing() || a.kind == value_kind::other) return;
+    if (b.missing() || b.kind == value_kind::other) return;
+    const field_value* both[] = {&a, &b};
+    a_.add(a, c);
+    b_.add(b, c);
+    pairs_.add_hash(*key_hash(both), c);
+}
+
+void mutual_information_acc::merge(const mutual_information_acc& o, const frequency_config& c) {
+    a_.merge(o.a_, c);
+    b_.merge(o.b_, c);
+    pairs_.merge(o.pairs_, c);
+}
+
+void mutual_information_acc::serialize(byte_writer& w) const {
+    a_.serialize(w);
+    b_.serialize(w);
+    pairs_.serialize(w);
+}
+
+bool mutual_information_acc::deserialize(byte_reader& r) {
+    if (!a_.deserialize(r) || !b_.deserialize(r) || !pairs_.deserialize(r)) return false;
+    // The three tables count the same pairs.
+    if (a_.considered() != pairs_.considered() || b_.considered() != pairs_.considered()) {
+        r.fail();
+        *this = mutual_information_acc();
+        return false;
+    }
+    return true;
+}
+
+frequency_result mutual_information_acc::result() const {
+    const auto ha = a_.entropy();
+    const auto hb = b_.entropy();
+    const auto hab = pairs_.entropy();
+    const bool capped = ha.capped || hb.capped || hab.capped;
+    if (!ha.value || !hb.value || !hab.value) return {std::nullopt, capped};
+    return {std::max(0.0, *ha.value + *hb.value - *hab.value), capped};
 }
 
 }  // namespace weir::measure

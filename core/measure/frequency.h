@@ -1,10 +1,13 @@
 // Exact value frequencies of one field: distinct_count, distinct_fraction, unique_count,
-// duplicate_count, most_frequent and most_frequent_count — bounded by a memory cap.
+// duplicate_count, most_frequent and most_frequent_count — bounded by a memory cap. Also of
+// several fields together: duplicate_count over a composite key, entropy and
+// mutual_information.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,7 +64,17 @@ class frequency_acc {
     frequency_result distinct_fraction() const;
     frequency_result unique_count() const;
     frequency_result duplicate_count() const;
+    // duplicate_count / considered; no data when nothing was considered.
+    frequency_result duplicate_fraction() const;
+    // Shannon entropy in bits of the considered values' distribution: -sum p log2 p over the
+    // distinct values, p = count / considered. 0 for one distinct value; no data when nothing
+    // was considered, and also once capped (the counts of untracked values are unknown, so
+    // no bound is honest).
+    frequency_result entropy() const;
     most_frequent_result most_frequent() const;
+
+    // Counts a value by its hash alone (a composite key's, see key_hash): never keeps values.
+    void add_hash(std::uint64_t hash, const frequency_config& c);
 
     std::uint64_t considered() const { return considered_; }
     bool capped() const { return capped_; }
@@ -97,6 +110,31 @@ class frequency_acc {
     std::uint32_t size_ = 0;
     std::uint8_t shift_ = 64;  // index = hash >> shift_
     bool capped_ = false;
+};
+
+// The hash of a composite key (the values of several fields, in order: (1, 2) and (2, 1)
+// differ), or nullopt when one of the values is missing or wrong-typed (an object or array):
+// such a record has no key.
+std::optional<std::uint64_t> key_hash(std::span<const field_value* const> values);
+
+// mutual_information(a, b): the values of two fields over the records where both are
+// considered (present and not objects/arrays, as for frequency_acc), with three exact
+// frequency tables (a, b and the pairs) under one cap each.
+class mutual_information_acc {
+  public:
+    void add(const field_value& a, const field_value& b, const frequency_config& c);
+    void merge(const mutual_information_acc& o, const frequency_config& c);
+    void serialize(byte_writer& w) const;
+    bool deserialize(byte_reader& r);
+
+    // I(A; B) = H(A) + H(B) - H(A, B) in bits, over the pairs (never below 0: rounding of
+    // the three sums is clamped). No data without a pair, and once any table is capped.
+    frequency_result result() const;
+
+  private:
+    frequency_acc a_;
+    frequency_acc b_;
+    frequency_acc pairs_;
 };
 
 }  // namespace weir::measure

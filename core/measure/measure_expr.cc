@@ -242,6 +242,10 @@ class measure_parser {
                                                   format_number(c.args[2].number));
             }
         }
+        if (const function_info* target = alias_target(*fn)) {
+            fn = target;  // checked against the alias's own arity above
+            c.function = target;
+        }
         c.key = std::string(fn->name) + "(";
         for (std::size_t i = 0; i < c.args.size(); ++i) {
             if (i > 0) c.key += ", ";
@@ -282,9 +286,14 @@ class measure_parser {
     bool is_keyword(const function_info& fn, std::size_t i) const {
         if (fn.args[i] == arg_kind::keyword) return true;
         const token& t = cur();
-        return i >= fn.min_args && t.kind == token_kind::identifier &&
-               next().kind != token_kind::dot && next().kind != token_kind::lbracket &&
-               fn.keyword_position(t.text) < fn.max_args;
+        if (i < fn.min_args || t.kind != token_kind::identifier || next().kind == token_kind::dot ||
+            next().kind == token_kind::lbracket) {
+            return false;
+        }
+        const std::size_t p = fn.keyword_position(t.text);
+        // A word of a keyword without default does not take a field's place: such a keyword
+        // goes with the field, so `invalid_count(email, email)` measures the field email.
+        return p < fn.max_args && !(fn.args[i] == arg_kind::field && fn.default_keyword(p).empty());
     }
 
     static std::string word_list(const function_info& fn, std::size_t from) {

@@ -25,6 +25,7 @@
 #include "connectors/register.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
+#include "core/measure/format.h"
 #include "core/params/registry.h"
 #include "core/params/spec.h"
 #include "tests/unit/config/builtin_registry.h"
@@ -206,6 +207,14 @@ TEST_F(docs, names_every_measure_function) {
     for (const auto& f : measure::catalog()) names.emplace_back(f.name);
     ASSERT_FALSE(names.empty());
     expect_named(s, names, "measure function");
+}
+
+TEST_F(docs, names_every_value_format) {
+    const section s = require_section(doc_lines(), 2, "Measures", "the value formats");
+    std::vector<std::string> names;
+    for (const auto& f : measure::formats()) names.emplace_back(f.name);
+    ASSERT_FALSE(names.empty());
+    expect_named(s, names, "value format");
 }
 
 TEST_F(docs, names_every_expression_function) {

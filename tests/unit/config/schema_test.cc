@@ -145,7 +145,7 @@ TEST(schema, measure_pattern_wants_a_function_call) {
                              "percentile(latency_ms, 0.99)", "${MEASURE}"}) {
         EXPECT_TRUE(pattern_accepts(pattern, good)) << good;
     }
-    for (const char* bad : {"count", "avg(x)", "x + 1", "recount(x)", ""}) {
+    for (const char* bad : {"count", "average(x)", "x + 1", "recount(x)", ""}) {
         EXPECT_FALSE(pattern_accepts(pattern, bad)) << bad;
     }
 }

@@ -70,7 +70,22 @@ const std::vector<std::string> k_measures = {"count()",
                                              "fraction_where(y > 3)",
                                              "count_where(y == 0 or x == \"a\")",
                                              "fraction_where(x == null)",
-                                             "count_where(y > 3) / count()"};
+                                             "count_where(y > 3) / count()",
+                                             "row_count()",
+                                             "avg(x)",
+                                             "avg_length(x)",
+                                             "missing_percent(x, [\"N/A\"])",
+                                             "duplicate_fraction(x)",
+                                             "duplicate_percent(x)",
+                                             "duplicate_count(x, y)",
+                                             "duplicate_fraction(x, y)",
+                                             "duplicate_percent(y, x)",
+                                             "entropy(x)",
+                                             "mutual_information(x, y)",
+                                             "approx_quantile(x, 0.9)",
+                                             "valid_count(x, integer)",
+                                             "invalid_fraction(x, decimal)",
+                                             "invalid_percent(x, email)"};
 
 // Checks with a filter: each filter with each of these measures (the unfiltered ones above
 // share nothing with them).
@@ -91,7 +106,9 @@ const std::vector<std::string> k_filtered_measures = {"count()",
                                                       "freshness()",
                                                       "max_delay()",
                                                       "count_where(x >= 10 and x <= 40)",
-                                                      "fraction_where(y > 3)"};
+                                                      "fraction_where(y > 3)",
+                                                      "duplicate_count(x, y)",
+                                                      "entropy(x)"};
 
 // What the filters and conditions above mean, written out: only a true result matches (a
 // comparison with null, absent or another kind of value is null or false).
@@ -270,6 +287,10 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             ++invalid;
         }
     }
+    // Aliases give their target's value.
+    if (m == "row_count()") return reference("count()", w, pane, check_order);
+    if (m == "avg(x)") return reference("mean(x)", w, pane, check_order);
+    if (m == "avg_length(x)") return reference("mean_length(x)", w, pane, check_order);
     const double n = static_cast<double>(valid.size());
     const auto num = [](double d) { return measure_value::make_number(d); };
     const auto null = measure_value::make_null();
@@ -318,6 +339,11 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.value = frac(missing_na, valid.size());
         return e;
     }
+    if (m == "missing_percent(x, [\"N/A\"])") {
+        e.value = valid.empty() ? null : num(100.0 * double(missing_na) / n);
+        e.tolerance = 1e-12;
+        return e;
+    }
     if (m == "missing_count(x) / count()") {
         e.value = frac(missing, valid.size());
         e.tolerance = 1e-12;
@@ -354,7 +380,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.tolerance = 1e-9 * std::max(1.0, e.value.number);
         return e;
     }
-    if (m == "median(x)" || m == "percentile(x, 0.9)") {
+    if (m == "median(x)" || m == "percentile(x, 0.9)" || m == "approx_quantile(x, 0.9)") {
         if (xs.empty()) {
             e.value = null;
             return e;
@@ -389,6 +415,58 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     }
     if (m == "duplicate_count(x)") {
         e.value = num(double(considered - distinct));
+        return e;
+    }
+    if (m == "duplicate_fraction(x)" || m == "duplicate_percent(x)") {
+        e.value = frac(considered - distinct, considered);
+        if (e.value.is_number() && m == "duplicate_percent(x)") e.value.number *= 100;
+        e.tolerance = 1e-12;
+        return e;
+    }
+    // Entropies in bits from counts (0 without values, which callers turn into no data).
+    const auto entropy = [](const auto& counts) {
+        double total = 0, h = 0;
+        for (const auto& [k, c] : counts) total += double(c);
+        for (const auto& [k, c] : counts) h -= double(c) / total * std::log2(double(c) / total);
+        return h;
+    };
+    if (m == "entropy(x)") {
+        e.value = considered ? num(entropy(freq)) : null;
+        e.tolerance = 1e-9;
+        return e;
+    }
+    // The pairs of x and y where both are present and not objects/arrays.
+    std::map<std::uint64_t, std::size_t> xs_of_pairs, ys_of_pairs;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::size_t> pairs;
+    std::size_t pair_count = 0;
+    for (const auto* r : valid) {
+        const auto considered_value = [](const field_value& v) {
+            return !v.missing() && v.kind != value_kind::other;
+        };
+        if (!considered_value(r->x) || !considered_value(r->y)) continue;
+        const std::uint64_t hx = hashing::hash_value(r->x), hy = hashing::hash_value(r->y);
+        ++xs_of_pairs[hx];
+        ++ys_of_pairs[hy];
+        ++pairs[{hx, hy}];
+        ++pair_count;
+    }
+    if (m == "duplicate_count(x, y)") {
+        e.value = num(double(pair_count - pairs.size()));
+        return e;
+    }
+    if (m == "duplicate_fraction(x, y)" || m == "duplicate_percent(y, x)") {
+        // (y, x) has as many distinct tuples as (x, y).
+        e.value = frac(pair_count - pairs.size(), pair_count);
+        if (e.value.is_number() && m == "duplicate_percent(y, x)") e.value.number *= 100;
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "mutual_information(x, y)") {
+        e.value =
+            pair_count == 0
+                ? null
+                : num(std::max(0.0, entropy(xs_of_pairs) + entropy(ys_of_pairs) - entropy(pairs)));
+        e.tolerance = 1e-9;
         return e;
     }
     if (m == "approx_distinct_count(x)") {
@@ -427,6 +505,44 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             lmin = std::min(lmin, l);
             lmax = std::max(lmax, l);
         }
+    }
+    // The formats, written out for the values of these streams: digits with an optional sign
+    // (integer), with an optional fraction (decimal); no value here is an email address.
+    const auto digits = [](std::string_view s) {
+        if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+        return !s.empty() &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    const auto has_format = [&](const std::string& format, const field_value& v) {
+        if (v.is_number()) {
+            if (!std::isfinite(v.number)) return false;
+            return format == "decimal" || (format == "integer" && std::trunc(v.number) == v.number);
+        }
+        if (!v.is_string() || format == "email") return false;
+        const std::string_view s = v.string();
+        if (format == "integer") return digits(s);
+        const std::size_t dot = s.find('.');
+        if (dot == std::string_view::npos) return digits(s);
+        const std::string_view whole = s.substr(0, dot), fraction = s.substr(dot + 1);
+        return digits(fraction) && fraction[0] != '+' && fraction[0] != '-' &&
+               (whole.empty() || whole == "+" || whole == "-" || digits(whole));
+    };
+    if ((m.starts_with("valid_") || m.starts_with("invalid_")) && m.find(", ") != m.npos) {
+        const std::string format = m.substr(m.find(", ") + 2, m.find(')') - m.find(", ") - 2);
+        std::size_t with = 0, of = 0;
+        for (const auto* r : valid) {
+            if (r->x.missing()) continue;
+            ++of;
+            with += has_format(format, r->x);
+        }
+        if (m.starts_with("valid_count")) {
+            e.value = num(double(with));
+        } else {
+            e.value = frac(of - with, of);
+            if (e.value.is_number() && m.starts_with("invalid_percent")) e.value.number *= 100;
+            e.tolerance = 1e-12;
+        }
+        return e;
     }
     if (m == "in_range_count(x, 10, 40)") {
         e.value = num(double(in_range));

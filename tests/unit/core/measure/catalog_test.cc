@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+
+#include "core/measure/format.h"
 
 namespace weir::measure {
 namespace {
@@ -21,14 +24,18 @@ TEST(catalog, lists_every_function_of_the_design) {
         // issue #18: schema drift
         "new_fields", "missing_fields", "type_changes",
         // issue #18: conditional measures
-        "count_where", "fraction_where"};
+        "count_where", "fraction_where",
+        // issue #15: SodaCL and Deequ names
+        "avg", "avg_length", "row_count", "duplicate_fraction", "duplicate_percent",
+        "missing_percent", "entropy", "mutual_information", "approx_quantile", "invalid_percent",
+        "valid_count", "valid_fraction"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;
         EXPECT_EQ(fn->name, name);
     }
     EXPECT_EQ(catalog().size(), std::size(design));
-    EXPECT_EQ(find_function("avg"), nullptr);
+    EXPECT_EQ(find_function("average"), nullptr);
     EXPECT_EQ(find_function(""), nullptr);
     EXPECT_EQ(function_names().size(), catalog().size());
 }
@@ -74,6 +81,40 @@ TEST(catalog, arities_kinds_and_results) {
     EXPECT_EQ(find_function("is_frozen")->result, result_type::boolean);
     EXPECT_EQ(find_function("mean")->result, result_type::number);
     EXPECT_EQ(find_function("freshness")->max_args, 0);
+}
+
+TEST(catalog, format_keywords_are_the_format_table) {
+    std::string words = "!";
+    for (const auto& f : formats()) words += std::string(f.name) + "|";
+    words.pop_back();
+    for (const char* name : {"invalid_count", "invalid_fraction", "invalid_percent", "valid_count",
+                             "valid_fraction"}) {
+        const auto* fn = find_function(name);
+        ASSERT_NE(fn, nullptr) << name;
+        EXPECT_EQ(fn->args[1], arg_kind::keyword) << name;
+        EXPECT_EQ(fn->words[1], words) << name;
+        EXPECT_EQ(fn->default_keyword(1), "") << name;  // required with a field
+    }
+    EXPECT_EQ(find_function("invalid_count")->min_args, 0);  // invalid_count() stays
+    EXPECT_EQ(find_function("valid_count")->min_args, 2);
+    EXPECT_EQ(find_function("duplicate_count")->max_args, k_max_args);
+}
+
+TEST(catalog, aliases_stand_for_their_targets) {
+    EXPECT_EQ(alias_target(*find_function("avg")), find_function("mean"));
+    EXPECT_EQ(alias_target(*find_function("avg_length")), find_function("mean_length"));
+    EXPECT_EQ(alias_target(*find_function("row_count")), find_function("count"));
+    EXPECT_EQ(find_function("row_count")->max_args, 0);
+    EXPECT_EQ(alias_target(*find_function("mean")), nullptr);
+    for (const auto& fn : catalog()) {
+        const function_info* target = alias_target(fn);
+        if (target == nullptr) continue;
+        EXPECT_EQ(alias_target(*target), nullptr) << fn.name;  // no chains
+        EXPECT_EQ(fn.result, target->result) << fn.name;
+        EXPECT_LE(fn.max_args, target->max_args) << fn.name;
+        EXPECT_TRUE(fn.summary.starts_with("alias of " + std::string(target->name) + "("))
+            << fn.name;
+    }
 }
 
 TEST(catalog, only_freshness_and_max_delay_read_the_clock) {

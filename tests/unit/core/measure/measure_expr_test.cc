@@ -82,6 +82,59 @@ TEST(measure_expr, equal_calls_share_one_canonical_key) {
     EXPECT_EQ(parse_ok("count() - count()").calls().size(), 1u);
 }
 
+TEST(measure_expr, aliases_parse_as_their_targets) {
+    const auto m = parse_ok("avg(x) + avg_length(s) + row_count() + mean(x) + count()");
+    EXPECT_EQ(keys(m), (std::vector<std::string>{"mean(x)", "mean_length(s)", "count()"}));
+    EXPECT_EQ(m.calls()[0].function->name, "mean");
+    EXPECT_EQ(m.calls()[2].function->name, "count");
+    EXPECT_EQ(m.to_string(), "mean(x) + mean_length(s) + count() + mean(x) + count()");
+    // The alias's own arity: row_count() takes no field, avg a field.
+    const auto r = parse_measure("row_count(x)");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message, "row_count() takes 0 arguments: row_count()");
+    EXPECT_EQ(r.error().offset, 10u);
+    const auto a = parse_measure("avg()");
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.error().message, "avg() takes 1 argument: avg(field)");
+}
+
+TEST(measure_expr, formats_are_required_keywords_after_the_field) {
+    // A field may be named like a format: the word goes with the field.
+    const auto m = parse_ok("invalid_count(email, email) + valid_fraction(ip, ipv4)");
+    ASSERT_EQ(m.calls().size(), 2u);
+    const auto& c = m.calls()[0];
+    EXPECT_EQ(c.key, "invalid_count(email, email)");
+    ASSERT_EQ(c.args.size(), 2u);
+    EXPECT_EQ(c.args[0].kind, arg_kind::field);
+    EXPECT_EQ(c.args[0].field.to_string(), "email");
+    EXPECT_EQ(c.word(1), "email");
+    EXPECT_EQ(m.calls()[1].word(1), "ipv4");
+    EXPECT_EQ(parse_ok("invalid_count()").calls()[0].args.size(), 0u);
+    EXPECT_EQ(parse_ok("invalid_percent(d, date_time)").calls()[0].key,
+              "invalid_percent(d, date_time)");
+
+    const auto alone = parse_measure("invalid_count(email)");
+    ASSERT_FALSE(alone.ok());
+    EXPECT_EQ(alone.error().offset, 19u);
+    EXPECT_EQ(alone.error().message,
+              "invalid_count() needs one of email, uuid, ipv4, ipv6, date, date_time, phone, url, "
+              "integer, decimal, percentage, credit_card: invalid_count() | "
+              "invalid_count(field, format)");
+    const auto unknown = parse_measure("valid_count(email, emial)");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.error().offset, 19u);
+    EXPECT_EQ(unknown.error().message,
+              "unknown keyword \"emial\" for valid_count(): expected one of: email, uuid, ipv4, "
+              "ipv6, date, date_time, phone, url, integer, decimal, percentage, credit_card");
+    const auto quoted = parse_measure("valid_count(email, \"email\")");
+    ASSERT_FALSE(quoted.ok());
+    EXPECT_EQ(quoted.error().offset, 19u);
+    const auto short_call = parse_measure("valid_count(email)");
+    ASSERT_FALSE(short_call.ok());
+    EXPECT_EQ(short_call.error().message,
+              "valid_count() takes 2 arguments: valid_count(field, format)");
+}
+
 TEST(measure_expr, arithmetic_over_aggregate_values) {
     const auto ratio = parse_ok("missing_count(x) / count()");
     EXPECT_EQ(ratio.evaluate(std::vector{num(3), num(12)}), num(0.25));
