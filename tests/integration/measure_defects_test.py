@@ -1,7 +1,8 @@
-"""A defect of the measure catalogue through the real binary (`weir run --once` over a file):
+"""Two defects of the measure catalogue through the real binary (`weir run --once` over a file):
 a numeric event-time field is a number to measures and expressions, for every epoch format, in
-JSON and in CSV, while the event time stays exact to the nanosecond; and a time field of RFC 3339
-text stays text."""
+JSON and in CSV, while the event time stays exact to the nanosecond; a time field of RFC 3339
+text stays text; and numeric placeholders of missing_count/missing_fraction count, by value and
+by type (the number -999 is not the text "-999"), in the values and in the samples."""
 import json
 import math
 import os
@@ -207,6 +208,77 @@ class measure_defects_test(unittest.TestCase):
         self.assertEqual(got[(w, "volume_ts")]["value"], 3)
         self.assertEqual(got[(w, "mode_ts")]["value"], str(T0 + 2))
         self.assertIsNone(got[(w, "mean_ts")]["value"])
+
+    # --- Numeric placeholders count ------------------------------------------------------
+
+    def placeholder_nodes(self, schema=""):
+        return f"""  quality:
+    from: events
+{schema}    time: {{field: ts, format: epoch_s}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 0"}}
+      - {{name: sentinel, measure: 'missing_fraction(x, [-999])', must_be: "== 0",
+          samples: 10}}
+      - {{name: sentinels, measure: 'missing_count(x, [-999, 9999])', must_be: "== 0"}}
+      - {{name: text_sentinel, measure: 'missing_count(x, ["-999"])', must_be: "== 0"}}
+      - {{name: both, measure: 'missing_count(x, [-999, "-999", "N/A"])', must_be: "== 0"}}
+      - {{name: plain, measure: missing_count(x), must_be: "== 0"}}
+      - {{name: present, measure: count(x), must_be: "> 0"}}
+    outputs: [results]
+"""
+
+    def test_the_example_of_the_issue_a_numeric_placeholder_counts(self):
+        nodes = f"""  quality:
+    from: events
+    time: {{field: ts, format: epoch_s}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - {{name: sentinel, measure: 'missing_fraction(x, [-999])', must_be: "== 0"}}
+    outputs: [results]
+"""
+        got = self.run_once(nodes, [f'{{"ts":{T0},"x":-999}}', f'{{"ts":{T0 + 1},"x":5}}'])
+        result = got[(format_s(T0), "sentinel")]
+        self.assertEqual(result["value"], 0.5)
+        self.assertEqual(result["outcome"], "fail")
+
+    def test_numeric_placeholders_match_numbers_by_value_not_text(self):
+        values = [-999, -999.0, "-999", 5, None, 9999, "N/A", 9999.5]
+        lines = [json.dumps({"ts": T0 + i, "x": v}) for i, v in enumerate(values)]
+        got = self.run_once(self.placeholder_nodes(), lines)
+        w = format_s(T0)
+        self.assertEqual(got[(w, "volume")]["value"], 8)
+        sentinel = got[(w, "sentinel")]
+        self.assertEqual(sentinel["value"], 3 / 8)  # -999, -999.0 and null
+        self.assertEqual(got[(w, "sentinels")]["value"], 4)  # and 9999
+        self.assertEqual(got[(w, "text_sentinel")]["value"], 2)  # "-999" and null
+        self.assertEqual(got[(w, "both")]["value"], 5)
+        self.assertEqual(got[(w, "plain")]["value"], 1)
+        self.assertEqual(got[(w, "present")]["value"], 7)
+        # The samples are the records counted missing, the placeholders among them.
+        self.assertEqual(sentinel["samples"],
+                         [{"time": format_s(T0), "x": -999},
+                          {"time": format_s(T0 + 1), "x": -999},
+                          {"time": format_s(T0 + 4), "x": None}])
+
+    def test_numeric_placeholders_match_csv_cells_a_schema_makes_numbers(self):
+        cells = ["-999", "-999.0", "5", "", "9999", "N/A", "-999.5"]
+        lines = ["ts,x"] + [f"{T0 + i},{c}" for i, c in enumerate(cells)]
+        # With `x: number` the cells are numbers ("N/A" violates the type and is dropped,
+        # "" is null); without a schema they are text, which only "-999" matches.
+        schema = ("    schema:\n      fields:\n        x: {type: number}\n"
+                  "      on_invalid: drop\n")
+        got = self.run_once(self.placeholder_nodes(schema), lines, fmt="csv")
+        w = format_s(T0)
+        self.assertEqual(got[(w, "volume")]["value"], 6)
+        self.assertEqual(got[(w, "sentinel")]["value"], 3 / 6)  # -999, -999.0 and null
+        self.assertEqual(got[(w, "sentinels")]["value"], 4)
+        self.assertEqual(got[(w, "text_sentinel")]["value"], 1)
+        got = self.run_once(self.placeholder_nodes(), lines, fmt="csv")
+        self.assertEqual(got[(w, "volume")]["value"], 7)
+        self.assertEqual(got[(w, "sentinel")]["value"], 1 / 7)  # the empty cell (null)
+        self.assertEqual(got[(w, "text_sentinel")]["value"], 2)  # "-999" and null
+        self.assertEqual(got[(w, "both")]["value"], 3)  # and "N/A"
 
 
 if __name__ == "__main__":
