@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 
 #include "config/graph.h"
@@ -520,12 +521,28 @@ class slot_space {
         return slot;
     }
 
+    // A second slot decoded from the same path as decoded slot `slot`, which decoders fill
+    // with its numbers as text (the digits an epoch event time is read from, exactly); none
+    // (nullopt) when `slot` is computed. One per slot.
+    std::optional<std::uint32_t> number_text(std::uint32_t slot) {
+        if (auto it = number_text_.find(slot); it != number_text_.end()) return it->second;
+        if (std::none_of(decoded_.begin(), decoded_.end(),
+                         [&](const auto& d) { return d.second == slot; })) {
+            return std::nullopt;
+        }
+        const auto text = static_cast<std::uint32_t>(fields_.size());
+        fields_.push_back(fields_[slot]);
+        number_text_[slot] = text;
+        return text;
+    }
+
     std::size_t size() const { return fields_.size(); }
     std::vector<field_path> take() { return std::move(fields_); }
 
   private:
     std::vector<field_path> fields_;
     std::map<std::string, std::uint32_t, std::less<>> decoded_;
+    std::map<std::uint32_t, std::uint32_t> number_text_;
 };
 
 window::window_spec window_of(const window_config& w) {
@@ -660,7 +677,7 @@ class fingerprint_writer {
         w_.u8(static_cast<std::uint8_t>(plan.decode.format));
         w_.varint(plan.decode.max_record_size);
     }
-    void slots(const std::vector<field_path>& fields, const std::vector<std::size_t>& text_slots) {
+    void slots(std::span<const field_path> fields, const std::vector<std::size_t>& text_slots) {
         w_.str("slots");
         w_.varint(fields.size());
         for (const auto& f : fields) {
@@ -872,6 +889,7 @@ class query_builder {
         chain->query = outline.name;
         chain->outputs = outline.outputs;
         fingerprint_writer print;
+        std::vector<std::size_t> epoch_time_slots;  // the time slots of epoch formats
 
         std::map<std::string, std::uint32_t, std::less<>> input_index, node_index;
         for (const auto& name : outline.inputs) {
@@ -924,7 +942,10 @@ class query_builder {
                     if (f.minimum) fd.minimum = f.minimum->value;
                     if (f.maximum) fd.maximum = f.maximum->value;
                     if (f.pattern) fd.pattern = f.pattern->value;
-                    if (n.time && !n.time->processing && n.time->field.value == f.name.value) {
+                    // A timestamp reads as the node's time does; another type (an epoch time
+                    // field declared a number) is checked as that type.
+                    if (fd.type == schema::field_type::timestamp && n.time && !n.time->processing &&
+                        n.time->field.value == f.name.value) {
                         fd.time_format = n.time->format.value;
                     }
                     d.fields.push_back(std::move(fd));
@@ -1053,9 +1074,10 @@ class query_builder {
                     t.field = n.time->field.value;
                     t.max_jump = n.time->max_jump.value.count() * time::ns_per_ms;
                     t.slot = resolve(n.time->field.value, env, slots);
+                    t.read_slot = t.slot;
                     if (parser->type() != time::time_parser::kind::rfc3339 &&
                         parser->type() != time::time_parser::kind::pattern) {
-                        chain->number_text_slots.push_back(t.slot);
+                        epoch_time_slots.push_back(t.slot);
                     }
                     c.time = std::move(t);
                 }
@@ -1070,6 +1092,24 @@ class query_builder {
             node_index[n.name] = static_cast<std::uint32_t>(chain->nodes.size());
             texts.push_back(std::move(sources));
             chain->nodes.push_back(std::move(c));
+        }
+
+        // Epoch event times are read from the digits of their field (a double would round
+        // epoch_ns and fractional seconds), in a slot of their own after all others, so the
+        // records keep the number they hold and the slots before keep their numbers.
+        const std::size_t record_slots = slots.size();
+        for (auto& c : chain->nodes) {
+            if (!c.time || std::find(epoch_time_slots.begin(), epoch_time_slots.end(),
+                                     c.time->slot) == epoch_time_slots.end()) {
+                continue;
+            }
+            if (const auto text = slots.number_text(c.time->slot)) {
+                c.time->read_slot = *text;
+                if (std::find(chain->number_text_slots.begin(), chain->number_text_slots.end(),
+                              *text) == chain->number_text_slots.end()) {
+                    chain->number_text_slots.push_back(*text);
+                }
+            }
         }
 
         // Now the slot count is final: each engine sees every slot, named as its node names it
@@ -1088,7 +1128,9 @@ class query_builder {
         }
         chain->fields = slots.take();
 
-        print.slots(chain->fields, chain->number_text_slots);
+        // The bytes of plans before the digits had slots of their own: the same plan, so its
+        // checkpoints resume.
+        print.slots(std::span(chain->fields).first(record_slots), epoch_time_slots);
         for (std::size_t i = 0; i < chain->nodes.size(); ++i) print.node(chain->nodes[i], texts[i]);
         print.routing(*chain);
         q.fingerprint = print.digest();

@@ -53,10 +53,13 @@ struct source_ref {
 
 struct event_time_plan {
     time::time_parser parser;
-    std::string field;     // as written, for messages
-    std::string format;    // as written
-    std::string timezone;  // as written; "" when not given (UTC)
-    std::uint32_t slot = 0;
+    std::string field;       // as written, for messages
+    std::string format;      // as written
+    std::string timezone;    // as written; "" when not given (UTC)
+    std::uint32_t slot = 0;  // the time field's
+    // Where the time is read from: `slot`, or for epoch formats the slot its decoder fills
+    // with the field's numbers as text (exact digits; the record keeps the number in `slot`).
+    std::uint32_t read_slot = 0;
     // A record more than this after the newest event time of its source is suspicious (see
     // node_chain::read_event_times); 0: no check.
     time::timestamp_ns max_jump = 0;
@@ -98,7 +101,9 @@ struct chain_plan {
     // The query's slot space: slot i of every record is decoded from fields[i] (fields that
     // transforms compute have a path no decoder matches).
     std::vector<field_path> fields;
-    std::vector<std::size_t> number_text_slots;  // epoch times: numbers kept as exact text
+    // Slots that decoders fill with numbers as their text (json_decoder_options): the digits
+    // of epoch event times, a second slot of the time field's path (event_time_plan).
+    std::vector<std::size_t> number_text_slots;
     std::vector<input_plan> inputs;
     std::vector<node_plan> nodes;      // topological order, the terminal node last
     std::vector<std::string> outputs;  // names, for the output indices of the nodes

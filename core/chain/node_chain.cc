@@ -586,7 +586,7 @@ bool node_chain::read_event_times(std::size_t index, flow& f, std::uint32_t engi
     for (std::size_t i = 0; i < f.batch.size(); ++i) {
         time::timestamp_ns t = window::k_no_time;
         if (usable(f.batch.status[i]) &&
-            !node.time->parser.parse(f.batch.record(i)[node.time->slot], t)) {
+            !node.time->parser.parse(f.batch.record(i)[node.time->read_slot], t)) {
             t = window::k_no_time;
             // Dropped, and said so: counted, reported and dead-lettered.
             f.batch.status[i] = invalid_reason::bad_time;
@@ -681,7 +681,7 @@ record_problem node_chain::time_problem(std::size_t index, const flow& f, std::s
         return p;
     }
     p.rule = "time";
-    p.message = time.parser.explain(f.batch.record(i)[time.slot]);
+    p.message = time.parser.explain(f.batch.record(i)[time.read_slot]);
     return p;
 }
 

@@ -102,8 +102,8 @@ struct json_decoder::impl {
 
     struct trie_node {
         std::string name;
-        int slot = -1;  // the slot this path fills, or -1
-        bool number_text = false;
+        int slot = -1;       // the slot this path fills, or -1
+        int text_slot = -1;  // the slot it fills with numbers kept as text, or -1
         std::vector<child> children;
     };
 
@@ -126,20 +126,27 @@ struct json_decoder::impl {
                     if (nodes[c.node].name == segment) next = c.node;
                 }
                 if (next == 0) {
-                    nodes.push_back({segment, -1, false, {}});
+                    nodes.push_back({segment, -1, -1, {}});
                     next = nodes.size() - 1;
                     nodes[at].children.push_back(make_child(segment, next));
                 }
                 at = next;
             }
-            // A path listed twice fills the first slot; later duplicates stay absent.
-            if (nodes[at].slot < 0) nodes[at].slot = static_cast<int>(slot);
+            // A path fills at most one slot with its value and one with numbers kept as text
+            // (the first of each); later duplicates stay absent.
+            const bool text =
+                std::find(options.number_text_slots.begin(), options.number_text_slots.end(),
+                          slot) != options.number_text_slots.end();
+            int& target = text ? nodes[at].text_slot : nodes[at].slot;
+            if (target < 0) target = static_cast<int>(slot);
         }
-        for (std::size_t s : options.number_text_slots) {
-            for (auto& n : nodes) {
-                if (n.slot == static_cast<int>(s)) n.number_text = true;
-            }
-        }
+    }
+
+    // Sets the slots `node` fills to `v` (both, when it fills two).
+    [[gnu::always_inline]] static void put(const trie_node& node, field_value* record,
+                                           field_value v) {
+        if (node.slot >= 0) record[node.slot] = v;
+        if (node.text_slot >= 0) record[node.text_slot] = v;
     }
 
     static child make_child(const std::string& name, std::size_t node) {
@@ -167,11 +174,11 @@ struct json_decoder::impl {
         return token;
     }
 
-    // Reads one scalar (or marks an object/array as `other`) into `out`. The token's first
-    // byte tells its type, as value::type() would. Inlined into walk: as a call it cost a
-    // seventh of decoding (measured with bench/micro/decode_bench).
+    // Reads one scalar (or marks an object/array as `other`) into the slots `node` fills. The
+    // token's first byte tells its type, as value::type() would. Inlined into walk: as a call it
+    // cost a seventh of decoding (measured with bench/micro/decode_bench).
     [[gnu::always_inline]] bool read_leaf(ondemand::value& v, const trie_node& node,
-                                          record_batch& batch, field_value& out) {
+                                          record_batch& batch, field_value* record) {
         const std::string_view token = v.raw_json_token();
         if (token.empty()) return false;
         switch (token[0]) {
@@ -179,38 +186,39 @@ struct json_decoder::impl {
                 // Zero copy unless the string has escapes: the raw token is `"…"` plus spaces.
                 const std::string_view quoted = trim_token(token);
                 if (quoted.size() >= 2 && !has_backslash(quoted.data(), quoted.size())) {
-                    out = field_value::make_string(quoted.substr(1, quoted.size() - 2));
+                    put(node, record,
+                        field_value::make_string(quoted.substr(1, quoted.size() - 2)));
                     return true;
                 }
                 std::string_view s;
                 if (v.get_string().get(s)) return false;
-                out = field_value::make_string(batch.strings.copy(s));
+                put(node, record, field_value::make_string(batch.strings.copy(s)));
                 return true;
             }
             case 't':
             case 'f': {
                 bool b;
                 if (v.get_bool().get(b)) return false;
-                out = field_value::make_boolean(b);
+                put(node, record, field_value::make_boolean(b));
                 return true;
             }
             case 'n':
                 // As value::type(): the token's first letter decides; the skip validates the rest.
-                out = field_value::make_null();
+                put(node, record, field_value::make_null());
                 return true;
             case '{':
             case '[':
-                out = field_value::make_other();
+                put(node, record, field_value::make_other());
                 return true;
             default: {
                 if (!(token[0] == '-' || (token[0] >= '0' && token[0] <= '9'))) return false;
-                if (node.number_text) {
-                    out = field_value::make_string(trim_token(token));
-                    return true;
+                if (node.text_slot >= 0) {
+                    record[node.text_slot] = field_value::make_string(trim_token(token));
+                    if (node.slot < 0) return true;
                 }
                 double d;
                 if (v.get_double().get(d)) return false;
-                out = field_value::make_number(d);
+                record[node.slot] = field_value::make_number(d);
                 return true;
             }
         }
@@ -240,16 +248,17 @@ struct json_decoder::impl {
             const trie_node& node = nodes[match];
             ondemand::value& v = field.value();
             if (node.children.empty()) {
-                if (!read_leaf(v, node, batch, record[node.slot])) return false;
+                if (!read_leaf(v, node, batch, record)) return false;
                 continue;
             }
             ondemand::json_type type;
             if (v.type().get(type)) return false;
             if (type != ondemand::json_type::object) {
-                if (node.slot >= 0 && !read_leaf(v, node, batch, record[node.slot])) return false;
+                if ((node.slot >= 0 || node.text_slot >= 0) && !read_leaf(v, node, batch, record))
+                    return false;
                 continue;  // a path through a non-object: the deeper fields are absent
             }
-            if (node.slot >= 0) record[node.slot] = field_value::make_other();
+            put(node, record, field_value::make_other());
             ondemand::object inner;
             if (v.get_object().get(inner)) return false;
             if (!walk(inner, match, batch, record)) return false;

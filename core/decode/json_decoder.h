@@ -17,7 +17,9 @@ namespace weir::decode {
 struct json_decoder_options {
     std::size_t max_record_size = 1 << 20;  // longer lines are invalid (too_long), unparsed
     // Slots whose numbers are kept as their text (a string value), so that epoch_ns times
-    // stay exact where a double would round them.
+    // stay exact where a double would round them; other values fill them as usual. A path
+    // may be listed twice, once for its value and once here: it then fills both slots (the
+    // record keeps its number, the event time reads the digits).
     std::vector<std::size_t> number_text_slots;
 };
 

@@ -10,6 +10,7 @@
 
 #include "core/expr/ast.h"
 #include "core/expr/program.h"
+#include "core/expr/syntax.h"
 #include "core/measure/approx.h"
 #include "core/measure/basic.h"
 #include "core/measure/format.h"
@@ -350,6 +351,30 @@ std::string canonical_filter(std::string_view filter) {
     return expr::canonical_text(*tree);
 }
 
+// The placeholders of missing_count/missing_fraction(f, [...]) in `config`, and their
+// part of the state key: strings sorted, as plans before numeric placeholders spelled it (so
+// their checkpoints resume), then numbers and booleans after a unit separator, which no
+// placeholder text holds.
+std::string placeholders_of(const std::vector<measure_value>& list, m::missing_config& config) {
+    for (const auto& v : list) {
+        if (v.kind == measure_kind::string) config.placeholders.push_back(v.text);
+        if (v.kind == measure_kind::number) config.numbers.push_back(v.number == 0 ? 0 : v.number);
+        if (v.kind == measure_kind::boolean)
+            (v.boolean ? config.has_true : config.has_false) = true;
+    }
+    std::sort(config.placeholders.begin(), config.placeholders.end());
+    std::sort(config.numbers.begin(), config.numbers.end());
+    config.numbers.erase(std::unique(config.numbers.begin(), config.numbers.end()),
+                         config.numbers.end());
+    std::string key;
+    for (const auto& p : config.placeholders) key += ", " + p;
+    const std::string typed = ", \x1f";
+    for (const double d : config.numbers) key += typed + format_number(d);
+    if (config.has_false) key += typed + "false";
+    if (config.has_true) key += typed + "true";
+    return key;
+}
+
 }  // namespace
 
 aggregate_layout::aggregate_layout(std::span<const m::aggregate_call* const> calls,
@@ -411,11 +436,7 @@ std::uint32_t aggregate_layout::add_sample_acc(const layout_call& lc, std::uint3
         if (fn == "count" || fn.starts_with("missing_")) {
             cfg->what = fn == "count" ? t::present : t::missing;
             auto mc = std::make_shared<m::missing_config>();
-            if (c.args.size() > 1) {
-                for (const auto& v : c.args[1].list) {
-                    if (v.kind == measure_kind::string) mc->placeholders.push_back(v.text);
-                }
-            }
+            if (c.args.size() > 1) placeholders_of(c.args[1].list, *mc);
             cfg->predicate = std::move(mc);
         } else if (fn.starts_with("in_range")) {
             cfg->what = t::in_range;
@@ -504,13 +525,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         const auto missing_state = [&] {
             auto cfg = std::make_shared<m::missing_config>();
             std::string key = field_key(0);
-            if (c->args.size() > 1) {
-                for (const auto& v : c->args[1].list) {
-                    if (v.kind == measure_kind::string) cfg->placeholders.push_back(v.text);
-                }
-                std::sort(cfg->placeholders.begin(), cfg->placeholders.end());
-                for (const auto& p : cfg->placeholders) key += ", " + p;
-            }
+            if (c->args.size() > 1) key += placeholders_of(c->args[1].list, *cfg);
             acc(acc_kind::missing, key, slot_of(c->args[0]), 0, std::move(cfg));
         };
         const auto frequency_state = [&] {
@@ -1049,9 +1064,9 @@ void aggregate_layout::add_sample(const add_step& s, std::byte* block,
         case t::missing:
         case t::present: {
             bool missing = v.missing();
-            if (!missing && v.kind == value_kind::string) {
-                missing = static_cast<const m::missing_config*>(cfg.predicate.get())
-                              ->is_placeholder(v.string());
+            if (!missing) {
+                missing =
+                    static_cast<const m::missing_config*>(cfg.predicate.get())->is_placeholder(v);
             }
             counted = cfg.what == t::missing ? missing : !missing;
             break;

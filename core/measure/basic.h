@@ -31,19 +31,35 @@ struct count_acc {
     std::optional<double> rate(time_ns window_length) const;
 };
 
-// Placeholder strings (e.g. "N/A", "-") that a check declares to mean "missing".
+// Placeholders that a check declares to mean "missing", matched as in_set matches: strings
+// (e.g. "N/A", "-") match strings byte for byte; numbers (sentinels such as -999 or 9999)
+// match numbers of the same value (-999 and -999.0 are one number, -0.0 is 0); booleans match
+// booleans. No conversions: the number -999 does not match the text "-999" (list both to
+// catch both).
 struct missing_config {
     std::vector<std::string> placeholders;
+    std::vector<double> numbers;
+    bool has_true = false;
+    bool has_false = false;
 
     bool is_placeholder(std::string_view s) const {
         for (const auto& p : placeholders)
             if (p == s) return true;
         return false;
     }
+    bool is_placeholder(const field_value& v) const {
+        if (v.kind == value_kind::number) {
+            for (const double d : numbers)
+                if (d == v.number) return true;
+            return false;
+        }
+        if (v.kind == value_kind::string) return is_placeholder(v.string());
+        return v.kind == value_kind::boolean && (v.boolean ? has_true : has_false);
+    }
 };
 
 // count(f), missing_count(f), missing_fraction(f).
-// Missing: absent, null, "" and any listed placeholder string. Everything else is present —
+// Missing: absent, null, "" and any listed placeholder. Everything else is present —
 // including NaN, booleans and wrong-typed values (objects/arrays): they are *there*, just not
 // usable numbers, which mean() and friends report by skipping them. The fraction's
 // denominator is every record; an empty window has no data.
@@ -54,8 +70,11 @@ struct missing_acc {
     void add(const field_value& v, const missing_config& c) {
         ++records;
         bool m = v.missing();
-        if (!m && v.kind == value_kind::string && !c.placeholders.empty()) {
-            m = c.is_placeholder(v.string());
+        // The kind first: a list without numbers costs a number one test (this is per record).
+        if (!m && v.kind == value_kind::number) {
+            m = !c.numbers.empty() && c.is_placeholder(v);
+        } else if (!m && v.kind != value_kind::other) {
+            m = c.is_placeholder(v);
         }
         missing += m ? 1 : 0;
     }

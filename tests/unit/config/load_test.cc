@@ -691,6 +691,52 @@ TEST(load_text, judgements_are_fingerprinted_apart_from_what_is_measured) {
               base.judgement_fingerprint);
 }
 
+// An epoch time field keeps its number in the record (measures and expressions see it) and
+// the event time reads its digits from a slot of its own, decoded from the same path; text
+// formats and computed time fields read the field itself. The plan fingerprint stays the one
+// of plans before that slot existed, so their checkpoints resume.
+TEST(load_text, an_epoch_time_field_is_read_from_its_digits_in_a_slot_of_its_own) {
+    const auto compile = [](const std::string& time, const std::string& transforms = "") {
+        const auto r = load_text(
+            "inputs: {a: {type: stdin}}\noutputs: {o: {type: console}}\n"
+            "nodes:\n  n:\n    from: a\n" +
+                transforms + "    time: " + time +
+                "\n    window: {type: tumbling, size: 1m}\n"
+                "    checks: [{name: c, measure: \"mean(ts) + mean(v)\", must_be: \"> 0\"}]\n"
+                "    outputs: [o]\n",
+            "t.yaml", registry(), no_env());
+        EXPECT_FALSE(r.diags.has_errors()) << all_text(r.diags);
+        return r.config.pipelines.at(0).plan->queries.at(0);
+    };
+    for (const char* format : {"epoch_s", "epoch_ms", "epoch_us", "epoch_ns"}) {
+        const compiled_query q = compile(std::string("{field: ts, format: ") + format + "}");
+        const chain::chain_plan& c = *q.chain;
+        const chain::event_time_plan& t = *c.nodes.at(0).time;
+        EXPECT_NE(t.read_slot, t.slot) << format;
+        EXPECT_EQ(c.fields.at(t.read_slot), c.fields.at(t.slot)) << format;
+        EXPECT_EQ(c.fields.at(t.slot), field_path{{"ts"}}) << format;
+        EXPECT_EQ(c.number_text_slots, std::vector<std::size_t>{t.read_slot}) << format;
+        EXPECT_EQ(t.read_slot, c.fields.size() - 1) << format;  // after every other slot
+    }
+    for (const char* time : {"{field: ts}", "{field: ts, format: \"%s\"}"}) {
+        const compiled_query q = compile(time);
+        const chain::event_time_plan& t = *q.chain->nodes.at(0).time;
+        EXPECT_EQ(t.read_slot, t.slot) << time;
+        EXPECT_TRUE(q.chain->number_text_slots.empty()) << time;
+    }
+    // A time field computed by set: has no digits to read.
+    const compiled_query computed = compile("{field: ts, format: epoch_ms}",
+                                            "    transforms:\n      - set: {ts: 'v * 1000'}\n");
+    const chain::event_time_plan& t = *computed.chain->nodes.at(0).time;
+    EXPECT_EQ(t.read_slot, t.slot);
+    EXPECT_TRUE(computed.chain->number_text_slots.empty());
+    // The fingerprints of weir before the digits had a slot of their own.
+    EXPECT_EQ(compile("{field: ts, format: epoch_ns}").fingerprint,
+              "1ac1070d9b83337a73f582fa191a9eca");
+    EXPECT_EQ(compile("{field: ts, format: epoch_s}").fingerprint,
+              "b30b47865c6f8bf1708028597651c1b8");
+}
+
 TEST(load_text, a_check_inherits_on_no_data_and_on_partial_from_its_node) {
     const auto r = load_text(
         "inputs: {a: {type: stdin}}\nnodes:\n  n:\n    from: a\n    time: processing\n"

@@ -115,6 +115,48 @@ TEST(json_decoder, number_text_slots_keep_exact_digits) {
     EXPECT_TRUE(b.record(0)[1].is_number());
 }
 
+TEST(json_decoder, a_path_listed_again_as_number_text_fills_both_slots) {
+    // Slot 0 is the record's field, slot 2 its digits for the event time (an epoch time
+    // field): the number stays a number, the text keeps every digit; any other value is the
+    // same in both; nested paths too; duplicate keys: the last one wins in both.
+    json_decoder_options options;
+    options.number_text_slots = {2, 3};
+    const std::vector<field_path> fields = {path({"ts"}), path({"m", "t"}), path({"ts"}),
+                                            path({"m", "t"})};
+    const auto b = decode(fields,
+                          R"({"ts":1795168800123456789 ,"m":{"t":1.5e3}}
+{"ts":"2026-11-20T10:00:00Z","m":{"t":null}}
+{"ts":true,"m":[1]}
+{"ts":-2.50,"ts":7}
+{"m":{"t":{"x":1}}}
+)",
+                          options);
+    ASSERT_EQ(b.size(), 5u);
+    for (std::size_t i = 0; i < b.size(); ++i) ASSERT_EQ(b.status[i], invalid_reason::none) << i;
+    EXPECT_TRUE(b.record(0)[0].is_number());
+    EXPECT_EQ(b.record(0)[0].number, 1795168800123456789.0);
+    EXPECT_EQ(b.record(0)[2].string(), "1795168800123456789");
+    EXPECT_EQ(b.record(0)[1].number, 1500.0);
+    EXPECT_EQ(b.record(0)[3].string(), "1.5e3");
+    EXPECT_EQ(b.record(1)[0].string(), "2026-11-20T10:00:00Z");
+    EXPECT_EQ(b.record(1)[2].string(), "2026-11-20T10:00:00Z");
+    EXPECT_EQ(b.record(1)[1].kind, value_kind::null);
+    EXPECT_EQ(b.record(1)[3].kind, value_kind::null);
+    EXPECT_EQ(b.record(2)[0].kind, value_kind::boolean);
+    EXPECT_EQ(b.record(2)[2].kind, value_kind::boolean);
+    EXPECT_TRUE(b.record(2)[2].boolean);
+    EXPECT_EQ(b.record(2)[1].kind, value_kind::absent);  // a path through an array
+    EXPECT_EQ(b.record(2)[3].kind, value_kind::absent);
+    EXPECT_EQ(b.record(3)[0].number, 7.0);
+    EXPECT_EQ(b.record(3)[2].string(), "7");
+    EXPECT_EQ(b.record(3)[1].kind, value_kind::absent);
+    EXPECT_EQ(b.record(3)[3].kind, value_kind::absent);
+    EXPECT_EQ(b.record(4)[1].kind, value_kind::other);
+    EXPECT_EQ(b.record(4)[3].kind, value_kind::other);
+    EXPECT_EQ(b.record(4)[0].kind, value_kind::absent);
+    EXPECT_EQ(b.record(4)[2].kind, value_kind::absent);
+}
+
 TEST(json_decoder, decode_lines_reports_each_record_line) {
     json_decoder d({path({"k"})});
     padded in("{\"k\":1}\r\n\n  \n{\"k\":2}\nnot json");

@@ -143,5 +143,40 @@ TEST(AggregateLayout, FusedStepsMatchAccumulatorsOneByOne) {
     }
 }
 
+TEST(AggregateLayout, NumericPlaceholdersCountAndKeepTheirOwnState) {
+    // The defect of issue 15: missing_fraction(x, [-999]) on [-999, 5] was 0. Numbers match
+    // numbers by value, strings strings: each list is its own accumulator, and lists of
+    // strings only keep the state key (and so the checkpoints) of plans before numbers counted.
+    const compiled c =
+        compile({"missing_fraction(x, [-999])", "missing_fraction(x, [\"-999\"])",
+                 "missing_count(x, [-999, \"-999\", false])", "missing_count(x, [\"N/A\", \"-\"])",
+                 "missing_count(x)", "missing_count(x, [9999.0, -999])"});
+    ASSERT_EQ(c.calls.size(), 6u);
+    const std::vector<field_path> fields = {field_path{{"x"}}};
+    aggregate_layout layout(c.calls, fields);
+    std::vector<std::byte> storage(layout.block_bytes() + 8);
+    std::byte* block = storage.data();
+    layout.construct(block);
+    const field_value values[] = {
+        field_value::make_number(-999),   field_value::make_number(5),
+        field_value::make_number(-999.0), field_value::make_string("-999"),
+        field_value::make_string("N/A"),  field_value::make_boolean(false),
+        field_value::make_number(9999),   field_value::make_null()};
+    for (const auto& v : values) layout.add(block, std::span<const field_value>(&v, 1), 0, 0);
+    const auto value = [&](std::size_t call) {
+        return layout.evaluate(block, layout.call_index(c.calls[call]->key), 1, 0,
+                               window::k_no_time);
+    };
+    expect_same(value(0), 3.0 / 8, "missing_fraction(x, [-999])");  // two -999 and null
+    expect_same(value(1), 2.0 / 8, "missing_fraction(x, [\"-999\"])");
+    expect_same(value(2), 5.0, "missing_count(x, [-999, \"-999\", false])");
+    expect_same(value(3), 2.0, "missing_count(x, [\"N/A\", \"-\"])");
+    expect_same(value(4), 1.0, "missing_count(x)");
+    expect_same(value(5), 4.0, "missing_count(x, [9999.0, -999])");  // and null
+    EXPECT_NE(layout.fingerprint().find(";missing(x, -, N/A);"), std::string::npos)
+        << layout.fingerprint();
+    layout.destroy(block);
+}
+
 }  // namespace
 }  // namespace weir::engine

@@ -33,6 +33,7 @@ const std::vector<std::string> k_measures = {"count()",
                                              "count(x)",
                                              "missing_count(x)",
                                              "missing_fraction(x, [\"N/A\"])",
+                                             "missing_count(x, [1, 40.0, \"1\", false])",
                                              "sum(x)",
                                              "mean(x)",
                                              "min(x)",
@@ -296,7 +297,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     const auto null = measure_value::make_null();
     expectation e;
     std::vector<double> xs;
-    std::size_t present = 0, missing = 0, missing_na = 0;
+    std::size_t present = 0, missing = 0, missing_na = 0, missing_sentinels = 0;
     std::map<std::uint64_t, std::size_t> freq;
     for (const auto* r : valid) {
         double x;
@@ -307,6 +308,12 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         } else {
             ++present;
             if (r->x.is_string() && r->x.string() == "N/A") ++missing_na;
+        }
+        // [1, 40.0, "1", false]: numbers by value, the text "1", the boolean false.
+        if (r->x.missing() || (r->x.is_number() && (r->x.number == 1 || r->x.number == 40)) ||
+            (r->x.is_string() && r->x.string() == "1") ||
+            (r->x.kind == value_kind::boolean && !r->x.boolean)) {
+            ++missing_sentinels;
         }
         if (!r->x.missing() && r->x.kind != value_kind::other) ++freq[hashing::hash_value(r->x)];
     }
@@ -342,6 +349,10 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     if (m == "missing_percent(x, [\"N/A\"])") {
         e.value = valid.empty() ? null : num(100.0 * double(missing_na) / n);
         e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "missing_count(x, [1, 40.0, \"1\", false])") {
+        e.value = num(double(missing_sentinels));
         return e;
     }
     if (m == "missing_count(x) / count()") {

@@ -101,6 +101,43 @@ TEST(missing_acc, matches_reference_with_placeholders) {
     }
 }
 
+TEST(missing_acc, numeric_and_boolean_placeholders_match_by_type_and_value) {
+    // [-999, 9999, "N/A", false]: -999 and -999.0 are one number; the text "-999" is not the
+    // number, nor the number 9999 the text "9999"; -0.0 matches a placeholder 0.
+    missing_config cfg;
+    cfg.placeholders = {"N/A"};
+    cfg.numbers = {-999, 0, 9999};
+    cfg.has_false = true;
+    missing_acc a;
+    a.add(field_value::make_number(-999), cfg);          // missing
+    a.add(field_value::make_number(-999.0), cfg);        // missing
+    a.add(field_value::make_number(-0.0), cfg);          // missing (0)
+    a.add(field_value::make_number(9999), cfg);          // missing
+    a.add(field_value::make_boolean(false), cfg);        // missing
+    a.add(field_value::make_string("N/A"), cfg);         // missing
+    a.add(field_value::make_null(), cfg);                // missing
+    a.add(field_value::make_number(5), cfg);             // present
+    a.add(field_value::make_number(-999.5), cfg);        // present
+    a.add(field_value::make_string("-999"), cfg);        // present: text
+    a.add(field_value::make_string("9999"), cfg);        // present: text
+    a.add(field_value::make_boolean(true), cfg);         // present
+    a.add(field_value::make_number(std::nan("")), cfg);  // present
+    a.add(field_value::make_other(), cfg);               // present
+    EXPECT_EQ(a.missing_count(), 7);
+    EXPECT_EQ(a.present_count(), 7);
+    EXPECT_DOUBLE_EQ(*a.missing_fraction(), 0.5);
+
+    // The defect of issue 15: missing_fraction(x, [-999]) on [-999, 5] is 1/2, not 0.
+    missing_config sentinel;
+    sentinel.numbers = {-999};
+    missing_acc b;
+    b.add(field_value::make_number(-999), sentinel);
+    b.add(field_value::make_number(5), sentinel);
+    EXPECT_DOUBLE_EQ(*b.missing_fraction(), 0.5);
+    EXPECT_TRUE(sentinel.is_placeholder(field_value::make_number(-999.0)));
+    EXPECT_FALSE(sentinel.is_placeholder(field_value::make_string("-999")));
+}
+
 TEST(missing_acc, nan_booleans_and_wrong_types_are_present) {
     missing_config none;
     missing_acc a;
