@@ -616,8 +616,9 @@ void query::report_capped(std::size_t node) {
     if (capped == capped_reported_[node]) return;
     const log_scope scope(log_fields_of(plan_.chain->nodes[node].name));
     spdlog::warn(
-        "query {}/{}: node \"{}\": {} results of distinct counting hit the memory cap "
-        "(distinct_count and unique_count are lower bounds there)",
+        "query {}/{}: node \"{}\": {} results hit the memory cap (distinct_count and "
+        "unique_count are lower bounds there; above_mean_*, spearman_correlation, "
+        "kendall_correlation and cramers_v have no data)",
         pipeline_->name, plan_.name, plan_.chain->nodes[node].name,
         capped - capped_reported_[node]);
     capped_reported_[node] = capped;

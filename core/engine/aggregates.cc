@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -13,9 +14,11 @@
 #include "core/expr/syntax.h"
 #include "core/measure/approx.h"
 #include "core/measure/basic.h"
+#include "core/measure/distribution.h"
 #include "core/measure/format.h"
 #include "core/measure/frequency.h"
 #include "core/measure/predicate.h"
+#include "core/measure/relation.h"
 #include "core/measure/sample.h"
 #include "core/measure/sequence.h"
 #include "core/params/value.h"
@@ -103,6 +106,21 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(m::predicate_acc), alignof(m::predicate_acc)};
         case acc_kind::records:
             return {sizeof(records_acc), alignof(records_acc)};
+        case acc_kind::trend:
+        case acc_kind::trend_time:
+            return {sizeof(m::trend_acc), alignof(m::trend_acc)};
+        case acc_kind::benford:
+            return {sizeof(m::benford_acc), alignof(m::benford_acc)};
+        case acc_kind::placeholders:
+            return {sizeof(m::placeholder_acc), alignof(m::placeholder_acc)};
+        case acc_kind::heavy_hitters:
+            return {sizeof(m::heavy_hitters_acc), alignof(m::heavy_hitters_acc)};
+        case acc_kind::digits:
+            return {sizeof(m::digits_acc), alignof(m::digits_acc)};
+        case acc_kind::rank_pairs:
+            return {sizeof(m::rank_pairs_acc), alignof(m::rank_pairs_acc)};
+        case acc_kind::category_pairs:
+            return {sizeof(m::category_pairs_acc), alignof(m::category_pairs_acc)};
         case acc_kind::frequency:
         case acc_kind::composite:
             return {sizeof(m::frequency_acc), alignof(m::frequency_acc)};
@@ -114,6 +132,10 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(m::quantile_acc), alignof(m::quantile_acc)};
         case acc_kind::sample:
             return {sizeof(m::sample_acc), alignof(m::sample_acc)};
+        case acc_kind::length_histogram:
+            return {sizeof(m::length_histogram_acc), alignof(m::length_histogram_acc)};
+        case acc_kind::above_mean:
+            return {sizeof(m::above_mean_acc), alignof(m::above_mean_acc)};
     }
     return {8, 8};
 }
@@ -124,9 +146,15 @@ static_assert(
     std::is_trivially_copyable_v<m::correlation_acc> &&
     std::is_trivially_copyable_v<m::ordered_acc> && std::is_trivially_copyable_v<m::frozen_acc> &&
     std::is_trivially_copyable_v<m::predicate_acc> && std::is_trivially_copyable_v<records_acc> &&
-    std::is_trivially_copyable_v<schema::drift_acc>);
+    std::is_trivially_copyable_v<schema::drift_acc> && std::is_trivially_copyable_v<m::trend_acc> &&
+    std::is_trivially_copyable_v<m::benford_acc> &&
+    std::is_trivially_copyable_v<m::placeholder_acc>);
 static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
-              alignof(m::approx_distinct_acc) <= 8 && alignof(m::mutual_information_acc) <= 8);
+              alignof(m::approx_distinct_acc) <= 8 && alignof(m::mutual_information_acc) <= 8 &&
+
+              alignof(m::length_histogram_acc) <= 8 && alignof(m::above_mean_acc) <= 8 &&
+              alignof(m::digits_acc) <= 8 && alignof(m::rank_pairs_acc) <= 8 &&
+              alignof(m::category_pairs_acc) <= 8 && alignof(m::heavy_hitters_acc) <= 8);
 
 // Construct a trivially copyable accumulator in the prototype.
 void construct_trivial(acc_kind k, std::byte* p) {
@@ -177,6 +205,16 @@ void construct_trivial(acc_kind k, std::byte* p) {
         case acc_kind::drift:
             new (p) schema::drift_acc();
             break;
+        case acc_kind::trend:
+        case acc_kind::trend_time:
+            new (p) m::trend_acc();
+            break;
+        case acc_kind::benford:
+            new (p) m::benford_acc();
+            break;
+        case acc_kind::placeholders:
+            new (p) m::placeholder_acc();
+            break;
         default:
             break;
     }
@@ -220,6 +258,22 @@ std::string_view kind_name(acc_kind k) {
             return "records";
         case acc_kind::format:
             return "format";
+        case acc_kind::trend:
+            return "trend";
+        case acc_kind::trend_time:
+            return "trend_time";
+        case acc_kind::benford:
+            return "benford";
+        case acc_kind::placeholders:
+            return "placeholders";
+        case acc_kind::heavy_hitters:
+            return "heavy_hitters";
+        case acc_kind::digits:
+            return "digits";
+        case acc_kind::rank_pairs:
+            return "rank_pairs";
+        case acc_kind::category_pairs:
+            return "category_pairs";
         case acc_kind::frequency:
             return "frequency";
         case acc_kind::composite:
@@ -232,6 +286,10 @@ std::string_view kind_name(acc_kind k) {
             return "quantile";
         case acc_kind::sample:
             return "sample";
+        case acc_kind::length_histogram:
+            return "length_histogram";
+        case acc_kind::above_mean:
+            return "above_mean";
     }
     return "?";
 }
@@ -310,6 +368,24 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     filtered_count,
     filtered_rate,
     filtered_freshness,
+    window_duration,
+    median_length,
+    above_mean_count,
+    above_mean_fraction,
+    trend,
+    digits_min,
+    digits_max,
+    digits_mean,
+    digits_median,
+    benford_deviation,
+    spearman_correlation,
+    kendall_correlation,
+    cramers_v,
+    placeholder_count,
+    placeholder_fraction,
+    most_frequent_in_range,
+    most_frequent_in_set,
+    heavy_hitters,
 };
 
 std::uint32_t aggregate_layout::condition_index(const std::string& canonical, std::string_view text,
@@ -487,7 +563,8 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
     // most_frequent needs the values themselves; the frequency table of that field keeps them.
     std::vector<std::uint32_t> keep_values;
     for (const auto& lc : calls) {
-        if (lc.call->function->name == "most_frequent") {
+        if (lc.call->function->name.starts_with("most_frequent_in_") ||
+            lc.call->function->name == "most_frequent") {
             keep_values.push_back(slot_of(lc.call->args.at(0)));
         }
     }
@@ -649,6 +726,80 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             ce.fn = rf::correlation;
             acc(acc_kind::correlation, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
                 slot_of(c->args[1]));
+        } else if (fn == "window_duration") {
+            ce.fn = rf::window_duration;
+        } else if (fn == "median_length") {
+            ce.fn = rf::median_length;
+            acc(acc_kind::length_histogram, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "above_mean_count" || fn == "above_mean_fraction") {
+            ce.fn = fn == "above_mean_count" ? rf::above_mean_count : rf::above_mean_fraction;
+            acc(acc_kind::above_mean, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "trend") {
+            ce.fn = rf::trend;
+            if (c->args.size() == 2) {
+                acc(acc_kind::trend, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
+                    slot_of(c->args[1]));
+            } else {
+                acc(acc_kind::trend_time, field_key(0), slot_of(c->args[0]));
+            }
+        } else if (fn.ends_with("_int_digits") || fn.ends_with("_frac_digits")) {
+            // param: 0 for the integer part, 1 for the fractional part
+            ce.fn = fn.starts_with("min_")    ? rf::digits_min
+                    : fn.starts_with("max_")  ? rf::digits_max
+                    : fn.starts_with("mean_") ? rf::digits_mean
+                                              : rf::digits_median;
+            ce.param = fn.ends_with("_frac_digits") ? 1 : 0;
+            acc(acc_kind::digits, field_key(0), slot_of(c->args[0]));
+        } else if (fn == "spearman_correlation" || fn == "kendall_correlation") {
+            ce.fn =
+                fn == "spearman_correlation" ? rf::spearman_correlation : rf::kendall_correlation;
+            acc(acc_kind::rank_pairs, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
+                slot_of(c->args[1]));
+        } else if (fn == "cramers_v") {
+            ce.fn = rf::cramers_v;
+            acc(acc_kind::category_pairs, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
+                slot_of(c->args[1]));
+        } else if (fn == "distinct_placeholder_count" || fn == "distinct_placeholder_fraction") {
+            ce.fn = fn.ends_with("count") ? rf::placeholder_count : rf::placeholder_fraction;
+            const auto& list = c->args.at(1).list;
+            if (list.empty() || list.size() > m::k_max_placeholders) {
+                throw std::invalid_argument(std::string(fn) + "() takes 1 to " +
+                                            std::to_string(m::k_max_placeholders) +
+                                            " placeholders");
+            }
+            // The call key minus the function name identifies field and list.
+            acc(acc_kind::placeholders, c->key.substr(c->key.find('(')), slot_of(c->args[0]), 0,
+                std::make_shared<std::vector<measure_value>>(list));
+        } else if (fn == "most_frequent_in_range" || fn == "most_frequent_in_set") {
+            if (fn == "most_frequent_in_range") {
+                ce.fn = rf::most_frequent_in_range;
+                auto r = std::make_shared<m::in_range_config>();
+                r->lo = c->args.at(1).number;
+                r->hi = c->args.at(2).number;
+                ce.config = r.get();
+                configs_.push_back(std::move(r));
+            } else {
+                ce.fn = rf::most_frequent_in_set;
+                auto list = std::make_shared<std::vector<measure_value>>(c->args.at(1).list);
+                ce.config = list.get();
+                configs_.push_back(std::move(list));
+            }
+            frequency_state();
+        } else if (fn == "heavy_hitters") {
+            ce.fn = rf::heavy_hitters;
+            auto cfg = std::make_shared<m::heavy_hitters_config>();
+            cfg->phi = c->args.at(1).number;
+            if (!(cfg->phi > 0 && cfg->phi < 1)) {
+                throw std::invalid_argument(
+                    "heavy_hitters(): phi must be between 0 and 1, "
+                    "both excluded");
+            }
+            cfg->k = static_cast<std::size_t>(std::ceil(2 / cfg->phi));
+            acc(acc_kind::heavy_hitters, c->key.substr(c->key.find('(')), slot_of(c->args[0]), 0,
+                std::move(cfg));
+        } else if (fn == "benford_deviation") {
+            ce.fn = rf::benford_deviation;
+            acc(acc_kind::benford, field_key(0), slot_of(c->args[0]));
         } else if (fn == "freshness") {
             ce.fn = filter == k_unused ? rf::freshness : rf::filtered_freshness;
             if (filter != k_unused) acc(acc_kind::records, "");
@@ -853,6 +1004,24 @@ void aggregate_layout::construct(std::byte* block) const {
             case acc_kind::sample:
                 new (p) m::sample_acc();
                 break;
+            case acc_kind::length_histogram:
+                new (p) m::length_histogram_acc();
+                break;
+            case acc_kind::above_mean:
+                new (p) m::above_mean_acc();
+                break;
+            case acc_kind::digits:
+                new (p) m::digits_acc();
+                break;
+            case acc_kind::rank_pairs:
+                new (p) m::rank_pairs_acc();
+                break;
+            case acc_kind::category_pairs:
+                new (p) m::category_pairs_acc();
+                break;
+            case acc_kind::heavy_hitters:
+                new (p) m::heavy_hitters_acc();
+                break;
             default:
                 break;
         }
@@ -878,6 +1047,24 @@ void aggregate_layout::destroy(std::byte* block) const {
                 break;
             case acc_kind::sample:
                 at<m::sample_acc>(block, off).~sample_acc();
+                break;
+            case acc_kind::length_histogram:
+                at<m::length_histogram_acc>(block, off).~length_histogram_acc();
+                break;
+            case acc_kind::above_mean:
+                at<m::above_mean_acc>(block, off).~above_mean_acc();
+                break;
+            case acc_kind::digits:
+                at<m::digits_acc>(block, off).~digits_acc();
+                break;
+            case acc_kind::rank_pairs:
+                at<m::rank_pairs_acc>(block, off).~rank_pairs_acc();
+                break;
+            case acc_kind::category_pairs:
+                at<m::category_pairs_acc>(block, off).~category_pairs_acc();
+                break;
+            case acc_kind::heavy_hitters:
+                at<m::heavy_hitters_acc>(block, off).~heavy_hitters_acc();
                 break;
             default:
                 break;
@@ -976,6 +1163,38 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             break;
         case acc_kind::quantile:
             at<m::quantile_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::trend:
+            at<m::trend_acc>(block, off).add(record[slot], record[slot2]);
+            break;
+        case acc_kind::trend_time:
+            at<m::trend_acc>(block, off).add(record[slot], event_time);
+            break;
+        case acc_kind::length_histogram:
+            at<m::length_histogram_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::above_mean:
+            at<m::above_mean_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::benford:
+            at<m::benford_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::digits:
+            at<m::digits_acc>(block, off).add(record[slot]);
+            break;
+        case acc_kind::rank_pairs:
+            at<m::rank_pairs_acc>(block, off).add(record[slot], record[slot2]);
+            break;
+        case acc_kind::category_pairs:
+            at<m::category_pairs_acc>(block, off).add(record[slot], record[slot2]);
+            break;
+        case acc_kind::placeholders:
+            at<m::placeholder_acc>(block, off)
+                .add(record[slot], *static_cast<const std::vector<measure_value>*>(config));
+            break;
+        case acc_kind::heavy_hitters:
+            at<m::heavy_hitters_acc>(block, off)
+                .add(record[slot], *static_cast<const m::heavy_hitters_config*>(config));
             break;
     }
 }
@@ -1204,6 +1423,37 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                     at<m::sample_acc>(from, off),
                     static_cast<const sample_config*>(e.config)->limit);
                 break;
+            case acc_kind::trend:
+            case acc_kind::trend_time:
+                at<m::trend_acc>(into, off).merge(at<m::trend_acc>(from, off));
+                break;
+            case acc_kind::length_histogram:
+                at<m::length_histogram_acc>(into, off).merge(
+                    at<m::length_histogram_acc>(from, off));
+                break;
+            case acc_kind::above_mean:
+                at<m::above_mean_acc>(into, off).merge(at<m::above_mean_acc>(from, off));
+                break;
+            case acc_kind::benford:
+                at<m::benford_acc>(into, off).merge(at<m::benford_acc>(from, off));
+                break;
+            case acc_kind::digits:
+                at<m::digits_acc>(into, off).merge(at<m::digits_acc>(from, off));
+                break;
+            case acc_kind::rank_pairs:
+                at<m::rank_pairs_acc>(into, off).merge(at<m::rank_pairs_acc>(from, off));
+                break;
+            case acc_kind::category_pairs:
+                at<m::category_pairs_acc>(into, off).merge(at<m::category_pairs_acc>(from, off));
+                break;
+            case acc_kind::placeholders:
+                at<m::placeholder_acc>(into, off).merge(at<m::placeholder_acc>(from, off));
+                break;
+            case acc_kind::heavy_hitters:
+                at<m::heavy_hitters_acc>(into, off).merge(
+                    at<m::heavy_hitters_acc>(from, off),
+                    *static_cast<const m::heavy_hitters_config*>(e.config));
+                break;
         }
     }
 }
@@ -1278,6 +1528,34 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
                 break;
             case acc_kind::sample:
                 at<m::sample_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::trend:
+            case acc_kind::trend_time:
+                at<m::trend_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::length_histogram:
+                at<m::length_histogram_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::above_mean:
+                at<m::above_mean_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::benford:
+                at<m::benford_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::digits:
+                at<m::digits_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::rank_pairs:
+                at<m::rank_pairs_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::category_pairs:
+                at<m::category_pairs_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::placeholders:
+                at<m::placeholder_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::heavy_hitters:
+                at<m::heavy_hitters_acc>(block, off).serialize(w);
                 break;
         }
     }
@@ -1355,6 +1633,35 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::sample:
                 ok = at<m::sample_acc>(block, off)
                          .deserialize(r, static_cast<const sample_config*>(e.config)->limit);
+                break;
+            case acc_kind::trend:
+            case acc_kind::trend_time:
+                ok = at<m::trend_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::length_histogram:
+                ok = at<m::length_histogram_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::above_mean:
+                ok = at<m::above_mean_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::benford:
+                ok = at<m::benford_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::digits:
+                ok = at<m::digits_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::rank_pairs:
+                ok = at<m::rank_pairs_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::category_pairs:
+                ok = at<m::category_pairs_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::placeholders:
+                ok = at<m::placeholder_acc>(block, off).deserialize(r);
+                break;
+            case acc_kind::heavy_hitters:
+                ok = at<m::heavy_hitters_acc>(block, off)
+                         .deserialize(r, *static_cast<const m::heavy_hitters_config*>(e.config));
                 break;
         }
         if (!ok || !r.ok()) {
@@ -1533,6 +1840,77 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
             m::freshness_acc f;
             f.newest = acc.newest;
             return number_or_null(f.result(now));
+        }
+        case rf::window_duration:
+            if (window_length <= 0) return measure_value::make_null();
+            return measure_value::make_number(static_cast<double>(window_length) / 1e9);
+        case rf::median_length:
+            return number_or_null(at<m::length_histogram_acc>(block, off).lengths.median());
+        case rf::above_mean_count:
+        case rf::above_mean_fraction: {
+            const auto& acc = at<m::above_mean_acc>(block, off);
+            if (acc.capped()) ++capped_results_;
+            return number_or_null(ce.fn == rf::above_mean_count ? acc.count() : acc.fraction());
+        }
+        case rf::trend:
+            return number_or_null(at<m::trend_acc>(block, off).result());
+        case rf::digits_min:
+        case rf::digits_max:
+        case rf::digits_mean:
+        case rf::digits_median: {
+            const auto& acc = at<m::digits_acc>(block, off);
+            const m::int_histogram& h = ce.param == 0 ? acc.integer : acc.fraction;
+            return number_or_null(ce.fn == rf::digits_min    ? h.min()
+                                  : ce.fn == rf::digits_max  ? h.max()
+                                  : ce.fn == rf::digits_mean ? h.mean()
+                                                             : h.median());
+        }
+        case rf::benford_deviation:
+            return number_or_null(at<m::benford_acc>(block, off).result());
+        case rf::spearman_correlation:
+        case rf::kendall_correlation: {
+            const auto& acc = at<m::rank_pairs_acc>(block, off);
+            if (acc.kept.capped()) ++capped_results_;
+            return number_or_null(ce.fn == rf::spearman_correlation ? acc.spearman()
+                                                                    : acc.kendall());
+        }
+        case rf::placeholder_count:
+            return measure_value::make_number(at<m::placeholder_acc>(block, off).count());
+        case rf::placeholder_fraction: {
+            const auto& list =
+                *static_cast<const std::vector<measure_value>*>(accs_[ce.acc].config);
+            return measure_value::make_number(at<m::placeholder_acc>(block, off).count() /
+                                              static_cast<double>(list.size()));
+        }
+        case rf::most_frequent_in_range:
+        case rf::most_frequent_in_set: {
+            const auto mf = at<m::frequency_acc>(block, off).most_frequent();
+            if (mf.capped) ++capped_results_;
+            if (mf.value.is_null()) return measure_value::make_null();
+            if (ce.fn == rf::most_frequent_in_range) {
+                const auto& r = *static_cast<const m::in_range_config*>(ce.config);
+                return measure_value::make_boolean(mf.value.kind == measure_kind::number &&
+                                                   mf.value.number >= r.lo &&
+                                                   mf.value.number <= r.hi);
+            }
+            const auto& list = *static_cast<const std::vector<measure_value>*>(ce.config);
+            return measure_value::make_boolean(
+                std::any_of(list.begin(), list.end(), [&](const measure_value& v) {
+                    return v.kind == mf.value.kind &&
+                           (v.kind == measure_kind::number    ? v.number == mf.value.number
+                            : v.kind == measure_kind::string  ? v.text == mf.value.text
+                            : v.kind == measure_kind::boolean ? v.boolean == mf.value.boolean
+                                                              : false);
+                }));
+        }
+        case rf::heavy_hitters:
+            return number_or_null(
+                at<m::heavy_hitters_acc>(block, off)
+                    .result(*static_cast<const m::heavy_hitters_config*>(accs_[ce.acc].config)));
+        case rf::cramers_v: {
+            const auto& acc = at<m::category_pairs_acc>(block, off);
+            if (acc.kept.capped()) ++capped_results_;
+            return number_or_null(acc.result());
         }
     }
     return measure_value::make_null();

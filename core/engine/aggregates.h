@@ -56,6 +56,11 @@ enum class acc_kind : std::uint8_t {
     where,    // predicate_acc over a condition: count_where, fraction_where
     records,  // a check filter's own record count and newest time: count(), rate(), freshness()
     format,   // predicate_acc with a format_config: valid_* and invalid_*(field, format)
+    // trend_acc: trend(x, t) of two fields, and trend(x) against event time
+    trend,
+    trend_time,
+    benford,       // benford_acc: benford_deviation
+    placeholders,  // placeholder_acc: distinct_placeholder_count/fraction
     // heap-owning kinds
     frequency,
     composite,  // measure::frequency_acc of a composite key: duplicate_* over several fields
@@ -63,6 +68,14 @@ enum class acc_kind : std::uint8_t {
     approx_distinct,
     quantile,
     sample,  // measure::sample_acc: a check's failed-value samples (`samples: N`)
+    // length_histogram_acc: median_length; above_mean_acc: above_mean_count/fraction
+    length_histogram,
+    above_mean,
+    digits,  // digits_acc: {min,max,mean,median}_{int,frac}_digits
+    // rank_pairs_acc: spearman/kendall_correlation; category_pairs_acc: cramers_v
+    rank_pairs,
+    category_pairs,
+    heavy_hitters,  // heavy_hitters_acc
 };
 
 // One aggregate call of a check, with the check's filter: the call sees only the records for
@@ -187,9 +200,10 @@ class aggregate_layout {
     enum class result_fn : std::uint8_t;
     struct call_entry {
         result_fn fn;
-        std::uint32_t acc = 0;  // index into accs_
-        double param = 0;       // percentile's p
-        bool percent = false;   // the *_percent shorthands: 100 * the fraction
+        std::uint32_t acc = 0;         // index into accs_
+        double param = 0;              // percentile's p
+        bool percent = false;          // the *_percent shorthands: 100 * the fraction
+        const void* config = nullptr;  // most_frequent_in_range/set: the range or the list
     };
     struct config_holder;
 

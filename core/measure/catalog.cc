@@ -20,6 +20,13 @@ constexpr std::string_view k_formats =
 // One function per entry reads better than one field per line.
 // clang-format off
 constexpr function_info k_functions[] = {
+    {"above_mean_count", {f}, 1, 1, result_type::number, false,
+     "above_mean_count(field)",
+     "finite numbers strictly greater than the mean of the window's finite numbers (exact up "
+     "to 65 536 numbers, no data beyond)"},
+    {"above_mean_fraction", {f}, 1, 1, result_type::number, false,
+     "above_mean_fraction(field)",
+     "above_mean_count / finite numbers"},
     {"approx_distinct_count", {f}, 1, 1, result_type::number, false,
      "approx_distinct_count(field)",
      "distinct non-missing values, estimated with HyperLogLog++"},
@@ -32,6 +39,10 @@ constexpr function_info k_functions[] = {
     {"avg_length", {f}, 1, 1, result_type::number, false,
      "avg_length(field)",
      "alias of mean_length(field)"},
+    {"benford_deviation", {f}, 1, 1, result_type::number, false,
+     "benford_deviation(field)",
+     "mean absolute deviation of the first-significant-digit shares of finite non-zero "
+     "numbers from Benford's law, log10(1 + 1/d)"},
     {"correlation", {f, f}, 2, 2, result_type::number, false,
      "correlation(a, b)",
      "Pearson correlation of two numeric fields over records where both are numbers"},
@@ -42,12 +53,22 @@ constexpr function_info k_functions[] = {
     {"count_where", {expression}, 1, 1, result_type::number, false,
      "count_where(condition)",
      "records for which the condition (an expression, as in filter:) is true"},
+    {"cramers_v", {f, f}, 2, 2, result_type::number, false,
+     "cramers_v(a, b)",
+     "Cramér's V (no bias correction) of the contingency table of two fields' values over "
+     "records where both are present (exact up to 65 536 pairs, no data beyond)"},
     {"distinct_count", {f}, 1, 1, result_type::number, false,
      "distinct_count(field)",
      "distinct non-missing values"},
     {"distinct_fraction", {f}, 1, 1, result_type::number, false,
      "distinct_fraction(field)",
      "distinct non-missing values / non-missing values"},
+    {"distinct_placeholder_count", {f, literal_list}, 2, 2, result_type::number, false,
+     "distinct_placeholder_count(field, [v, ...])",
+     "how many of the listed literals (at most 64) occur in the field in the window"},
+    {"distinct_placeholder_fraction", {f, literal_list}, 2, 2, result_type::number, false,
+     "distinct_placeholder_fraction(field, [v, ...])",
+     "distinct_placeholder_count / the number of listed literals"},
     {"duplicate_count", {f, f, f, f, f, f}, 1, 6, result_type::number, false,
      "duplicate_count(field, ...)",
      "non-missing values - distinct non-missing values; with several fields, records whose "
@@ -67,6 +88,10 @@ constexpr function_info k_functions[] = {
     {"freshness", {}, 0, 0, result_type::number, true,
      "freshness()",
      "seconds between the wall clock at window close and the newest event time"},
+    {"heavy_hitters", {f, probability}, 2, 2, result_type::number, false,
+     "heavy_hitters(field, phi)",
+     "distinct values that make up at least phi (0 < phi < 1) of the present values, from a "
+     "bounded Misra-Gries summary: none missed, none counted below phi / 2"},
     {"in_range_count", {f, number, number}, 3, 3, result_type::number, false,
      "in_range_count(field, lo, hi)",
      "numeric values v with lo <= v <= hi"},
@@ -95,6 +120,10 @@ constexpr function_info k_functions[] = {
     {"is_frozen", {f}, 1, 1, result_type::boolean, false,
      "is_frozen(field)",
      "true when every non-missing value in the window is the same (a stuck sensor)"},
+    {"kendall_correlation", {f, f}, 2, 2, result_type::number, false,
+     "kendall_correlation(a, b)",
+     "Kendall's tau-b of two numeric fields over records where both are numbers (exact up to "
+     "65 536 pairs, no data beyond)"},
     {"matches_count", {f, regex}, 2, 2, result_type::number, false,
      "matches_count(field, \"regex\")",
      "string values the RE2 pattern fully matches"},
@@ -107,21 +136,57 @@ constexpr function_info k_functions[] = {
     {"max_delay", {}, 0, 0, result_type::number, true,
      "max_delay()",
      "largest arrival time - event time, in seconds"},
+    {"max_frac_digits", {f}, 1, 1, result_type::number, false,
+     "max_frac_digits(field)",
+     "largest number of digits of the fractional part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
+    {"max_int_digits", {f}, 1, 1, result_type::number, false,
+     "max_int_digits(field)",
+     "largest number of digits of the integer part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
     {"max_length", {f}, 1, 1, result_type::number, false,
      "max_length(field)",
      "longest string value, in characters"},
     {"mean", {f}, 1, 1, result_type::number, false,
      "mean(field)",
      "mean of numeric values"},
+    {"mean_frac_digits", {f}, 1, 1, result_type::number, false,
+     "mean_frac_digits(field)",
+     "mean number of digits of the fractional part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
+    {"mean_int_digits", {f}, 1, 1, result_type::number, false,
+     "mean_int_digits(field)",
+     "mean number of digits of the integer part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
     {"mean_length", {f}, 1, 1, result_type::number, false,
      "mean_length(field)",
      "mean string length, in characters"},
     {"median", {f}, 1, 1, result_type::number, false,
      "median(field)",
      "median of numeric values (a bounded-memory sketch)"},
+    {"median_frac_digits", {f}, 1, 1, result_type::number, false,
+     "median_frac_digits(field)",
+     "median number of digits of the fractional part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
+    {"median_int_digits", {f}, 1, 1, result_type::number, false,
+     "median_int_digits(field)",
+     "median number of digits of the integer part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
+    {"median_length", {f}, 1, 1, result_type::number, false,
+     "median_length(field)",
+     "median string length, in characters (exact; the mean of the two middle lengths for an "
+     "even count)"},
     {"min", {f}, 1, 1, result_type::number, false,
      "min(field)",
      "smallest numeric value"},
+    {"min_frac_digits", {f}, 1, 1, result_type::number, false,
+     "min_frac_digits(field)",
+     "smallest number of digits of the fractional part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
+    {"min_int_digits", {f}, 1, 1, result_type::number, false,
+     "min_int_digits(field)",
+     "smallest number of digits of the integer part of finite numbers, as their shortest round-trip "
+     "decimal text writes them"},
     {"min_length", {f}, 1, 1, result_type::number, false,
      "min_length(field)",
      "shortest string value, in characters"},
@@ -144,6 +209,13 @@ constexpr function_info k_functions[] = {
     {"most_frequent_count", {f}, 1, 1, result_type::number, false,
      "most_frequent_count(field)",
      "how often the most frequent value occurs"},
+    {"most_frequent_in_range", {f, number, number}, 3, 3, result_type::boolean, false,
+     "most_frequent_in_range(field, lo, hi)",
+     "whether the most frequent value (as most_frequent picks it) is a number v with "
+     "lo <= v <= hi"},
+    {"most_frequent_in_set", {f, literal_list}, 2, 2, result_type::boolean, false,
+     "most_frequent_in_set(field, [v, ...])",
+     "whether the most frequent value (as most_frequent picks it) is one of the listed literals"},
     {"mutual_information", {f, f}, 2, 2, result_type::number, false,
      "mutual_information(a, b)",
      "mutual information in bits of two fields over records where both are present"},
@@ -163,12 +235,20 @@ constexpr function_info k_functions[] = {
     {"row_count", {}, 0, 0, result_type::number, false,
      "row_count()",
      "alias of count(): records in the window"},
+    {"spearman_correlation", {f, f}, 2, 2, result_type::number, false,
+     "spearman_correlation(a, b)",
+     "Spearman's rank correlation of two numeric fields over records where both are numbers, "
+     "ties sharing their mean rank (exact up to 65 536 pairs, no data beyond)"},
     {"std_dev", {f}, 1, 1, result_type::number, false,
      "std_dev(field)",
      "sample standard deviation of numeric values"},
     {"sum", {f}, 1, 1, result_type::number, false,
      "sum(field)",
      "sum of numeric values"},
+    {"trend", {f, f}, 1, 2, result_type::number, false,
+     "trend(x [, t])",
+     "least-squares slope of x against the numeric field t over records where both are finite "
+     "numbers; without t, against event time in seconds"},
     {"type_changes", {}, 0, 0, result_type::number, false,
      "type_changes()",
      "fields that records of the window have with a JSON type other than the field's "
@@ -187,6 +267,10 @@ constexpr function_info k_functions[] = {
     {"variance", {f}, 1, 1, result_type::number, false,
      "variance(field)",
      "sample variance of numeric values"},
+    {"window_duration", {}, 0, 0, result_type::number, false,
+     "window_duration()",
+     "seconds from the window's start to its end (a session: its first record's event time to "
+     "its last one's + gap)"},
 };
 // clang-format on
 

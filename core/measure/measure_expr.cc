@@ -12,6 +12,7 @@
 #include "core/expr/ast.h"
 #include "core/expr/lexer.h"
 #include "core/expr/program.h"
+#include "core/measure/distribution.h"
 
 namespace weir::measure {
 
@@ -235,7 +236,21 @@ class measure_parser {
                                    std::string(fn->signature));
         }
         if (!keywords_complete(*fn, c, close)) return false;
-        if (fn->name == "in_range_count" || fn->name == "in_range_fraction") {
+        if (fn->name == "heavy_hitters" && (c.args[1].number <= 0 || c.args[1].number >= 1)) {
+            return fail(c.args[1].offset,
+                        "phi of heavy_hitters() must be greater than 0 and less than 1 (0.1 for "
+                        "the values that make up at least 10% of the window), got " +
+                            format_number(c.args[1].number));
+        }
+        if (fn->name.starts_with("distinct_placeholder_") &&
+            (c.args[1].list.empty() || c.args[1].list.size() > k_max_placeholders)) {
+            return fail(c.args[1].offset, std::string(fn->name) + "() takes 1 to " +
+                                              std::to_string(k_max_placeholders) +
+                                              " placeholders, got " +
+                                              std::to_string(c.args[1].list.size()));
+        }
+        if (fn->name == "in_range_count" || fn->name == "in_range_fraction" ||
+            fn->name == "most_frequent_in_range") {
             if (c.args[1].number > c.args[2].number) {
                 return fail(c.args[1].offset, "range start " + format_number(c.args[1].number) +
                                                   " is greater than end " +

@@ -135,7 +135,7 @@ TEST(schema, every_catalogue_function_is_offered_for_measure) {
         EXPECT_NE(measure["markdownDescription"].get<std::string>().find(std::string(fi.name)),
                   std::string::npos);
     }
-    EXPECT_EQ(snippets[0]["body"], "approx_distinct_count(${1:field})");
+    EXPECT_EQ(snippets[0]["body"], "above_mean_count(${1:field})");
 }
 
 TEST(schema, measure_pattern_wants_a_function_call) {

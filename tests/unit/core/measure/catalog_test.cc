@@ -28,7 +28,14 @@ TEST(catalog, lists_every_function_of_the_design) {
         // issue #15: SodaCL and Deequ names
         "avg", "avg_length", "row_count", "duplicate_fraction", "duplicate_percent",
         "missing_percent", "entropy", "mutual_information", "approx_quantile", "invalid_percent",
-        "valid_count", "valid_fraction"};
+        "valid_count", "valid_fraction",
+        // issue #15: the measures of Stream DaQ that weir lacked
+        "window_duration", "median_length", "above_mean_count", "above_mean_fraction", "trend",
+        "min_int_digits", "max_int_digits", "mean_int_digits", "median_int_digits",
+        "min_frac_digits", "max_frac_digits", "mean_frac_digits", "median_frac_digits",
+        "benford_deviation", "spearman_correlation", "kendall_correlation", "cramers_v",
+        "distinct_placeholder_count", "distinct_placeholder_fraction", "most_frequent_in_range",
+        "most_frequent_in_set", "heavy_hitters"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;

@@ -235,6 +235,15 @@ TEST(measure_expr, malformed_measures_are_rejected_at_the_offending_character) {
         {"in_set_count(status, [ok])", 22, "quote strings"},
         {"in_set_count(status, [1 2])", 24, R"(expected "," or "]" in the list)"},
         {"in_range_fraction(t, 85, -40)", 21, "range start 85 is greater than end -40"},
+        {"most_frequent_in_range(x, 5, 1)", 26, "range start 5 is greater than end 1"},
+        {"heavy_hitters(x, 0)", 17,
+         "phi of heavy_hitters() must be greater than 0 and less than 1"},
+        {"heavy_hitters(x, 1)", 17,
+         "phi of heavy_hitters() must be greater than 0 and less than 1"},
+        {"heavy_hitters(x)", 15, "heavy_hitters() takes 2 arguments"},
+        {"trend(x, y, z)", 12, "trend() takes at most 2 arguments"},
+        {"window_duration(x)", 16, "window_duration() takes 0 arguments"},
+        {"cramers_v(a, 5)", 13, R"(the second argument of cramers_v() must be a field, got "5")"},
         {"most_frequent(x) + 1", 0, "most_frequent() yields the field's value, which cannot"},
         {"count() / is_frozen(x)", 10, "is_frozen() yields boolean"},
         {"(count()", 8, R"x(expected ")" to close the "(")x"},
@@ -263,6 +272,20 @@ TEST(measure_expr, malformed_measures_are_rejected_at_the_offending_character) {
     }
     EXPECT_GE(checked, 15u);
     EXPECT_TRUE(parse_measure("count() * 100").ok());
+}
+
+TEST(measure_expr, placeholder_lists_are_bounded) {
+    std::string list;
+    for (int i = 0; i < 65; ++i) list += (i ? ", " : "") + std::to_string(i);
+    const auto r = parse_measure("distinct_placeholder_count(x, [" + list + "])");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().offset, 30u);
+    EXPECT_NE(
+        r.error().message.find("distinct_placeholder_count() takes 1 to 64 placeholders, got 65"),
+        std::string::npos)
+        << r.error().message;
+    list.erase(list.rfind(','));  // 64 of them
+    EXPECT_TRUE(parse_measure("distinct_placeholder_fraction(x, [" + list + "])").ok());
 }
 
 TEST(measure_expr, conditions_are_expressions_with_canonical_keys) {
