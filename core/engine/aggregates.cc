@@ -215,7 +215,9 @@ std::string_view kind_name(acc_kind k) {
         case acc_kind::approx_distinct:
             return "approx_distinct";
         case acc_kind::quantile:
-            return "quantile";
+            // Not "quantile": checkpoints of the state before it kept exact values are refused,
+            // not misread.
+            return "quantiles";
         case acc_kind::sample:
             return "sample";
     }
@@ -426,7 +428,8 @@ std::size_t aggregate_layout::call_index(std::string_view filter, const std::str
 }
 
 aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
-                                   const std::vector<field_path>& fields) {
+                                   const std::vector<field_path>& fields,
+                                   std::uint32_t exact_quantile_limit) {
     const auto slot_of = [&](const m::call_argument& a) -> std::uint32_t {
         for (std::size_t i = 0; i < fields.size(); ++i) {
             if (fields[i] == a.field) return static_cast<std::uint32_t>(i);
@@ -542,7 +545,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         } else if (fn == "median" || fn == "percentile") {
             ce.fn = fn == "median" ? rf::median : rf::percentile;
             ce.param = fn == "median" ? 0.5 : c->args.at(1).number;
-            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]));
+            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]), exact_quantile_limit);
         } else if (fn == "distinct_count" || fn == "distinct_fraction" || fn == "unique_count" ||
                    fn == "duplicate_count" || fn == "most_frequent" ||
                    fn == "most_frequent_count") {
@@ -759,7 +762,7 @@ void aggregate_layout::construct(std::byte* block) const {
                 new (p) m::approx_distinct_acc();
                 break;
             case acc_kind::quantile:
-                new (p) m::quantile_acc();
+                new (p) m::quantile_acc(accs_[i].slot2);
                 break;
             case acc_kind::sample:
                 new (p) m::sample_acc();
@@ -1234,6 +1237,12 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
     return r.ok();
 }
 
+bool aggregate_layout::approximate(const std::byte* block, std::size_t i) const {
+    const call_entry& ce = calls_[i];
+    if (ce.fn != result_fn::median && ce.fn != result_fn::percentile) return false;
+    return at<m::quantile_acc>(block, accs_[ce.acc].offset).approximate();
+}
+
 measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
                                          timestamp_ns window_length, timestamp_ns now,
                                          timestamp_ns newest_seen) const {
@@ -1264,7 +1273,8 @@ measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
             return number_or_null(at<m::max_acc>(block, off).result());
         case rf::median:
         case rf::percentile:
-            return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
+            return number_or_null(
+                at<m::quantile_acc>(block, off).quantile(ce.param, ce.method, quantile_scratch_));
         case rf::distinct_count: {
             const auto r = at<m::frequency_acc>(block, off).distinct_count();
             if (r.capped) ++capped_results_;
