@@ -545,6 +545,8 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         } else if (fn == "median" || fn == "percentile") {
             ce.fn = fn == "median" ? rf::median : rf::percentile;
             ce.param = fn == "median" ? 0.5 : c->args.at(1).number;
+            ce.method = c->word(fn == "median" ? 1 : 2) == "nearest" ? m::quantile_method::nearest
+                                                                     : m::quantile_method::linear;
             acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]), exact_quantile_limit);
         } else if (fn == "distinct_count" || fn == "distinct_fraction" || fn == "unique_count" ||
                    fn == "duplicate_count" || fn == "most_frequent" ||

@@ -108,8 +108,8 @@ std::optional<double> quantile_acc::quantile(double q, quantile_method method,
         if (d == 0) return a;
         b = *std::min_element(at + 1, scratch.end());
     }
-    // As DuckDB's quantile_cont writes it, so its results are matched exactly.
-    return a + (b - a) * d;
+    // As DuckDB's quantile_cont computes it, so that its results are matched exactly.
+    return a * (1 - d) + b * d;
 }
 
 }  // namespace weir::measure

@@ -38,8 +38,8 @@ struct approx_distinct_acc {
 
 // How a quantile between two ranks is chosen: `linear` (the default) interpolates between the
 // two closest ranks, as numpy's default, pandas and DuckDB's quantile_cont do: with the n values
-// in ascending order x[0..n-1] and h = (n - 1) q, x[floor(h)] + (h - floor(h)) (x[ceil(h)] -
-// x[floor(h)]). `nearest` is the nearest rank, a value of the data: x[ceil(q n) - 1] (x[0] for
+// in ascending order x[0..n-1], h = (n - 1) q and d = h - floor(h), x[floor(h)] (1 - d) +
+// x[ceil(h)] d. `nearest` is the nearest rank, a value of the data: x[ceil(q n) - 1] (x[0] for
 // q = 0), as DuckDB's quantile_disc.
 enum class quantile_method : std::uint8_t { linear, nearest };
 

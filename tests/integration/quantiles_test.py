@@ -19,7 +19,9 @@ nodes:
 {limit}    checks:
       - {{name: median, measure: median(v), should_be: "> -100"}}
       - {{name: p90, measure: "percentile(v, 0.9)", should_be: "> -100"}}
-{extra}    outputs: [results]
+      - {{name: median_nearest, measure: "median(v, nearest)", should_be: "> -100"}}
+      - {{name: p90_nearest, measure: "percentile(v, 0.9, nearest)", should_be: "> -100"}}
+    outputs: [results]
 outputs:
   results: {{type: file, path: "{results}"}}
 """
@@ -31,7 +33,7 @@ class quantiles_test(unittest.TestCase):
         self.addCleanup(tmp.cleanup)
         self.dir = tmp.name
 
-    def run_once(self, values, limit=None, extra=""):
+    def run_once(self, values, limit=None):
         """Runs weir run --once over one 10 s window holding `values` (and a record of the next
         window, which closes the first); returns the first window's results by check name."""
         data = os.path.join(self.dir, "events.jsonl")
@@ -46,7 +48,7 @@ class quantiles_test(unittest.TestCase):
         config = os.path.join(self.dir, "quantiles.yaml")
         with open(config, "w") as f:
             f.write(PIPELINE.format(
-                data=data, results=results, extra=extra,
+                data=data, results=results,
                 limit="" if limit is None else f"    exact_quantile_limit: {limit}\n"))
         rc, _, err = weir("run", "--once", "--fail-on", "never", config, timeout=120)
         self.assertEqual(rc, 0, err[-3000:])
@@ -66,6 +68,9 @@ class quantiles_test(unittest.TestCase):
         # Linear: h = (2 - 1) * 0.9 = 0.9, -3 + 0.9 * (5 - -3) = 4.2.
         self.assertAlmostEqual(r["p90"]["value"], 4.2, places=12)
         self.assertNotIn("approximate", r["p90"])
+        # Nearest rank: values of the data, ranks ceil(0.5 * 2) = 1 and ceil(0.9 * 2) = 2.
+        self.assertEqual(r["median_nearest"]["value"], -3)
+        self.assertEqual(r["p90_nearest"]["value"], 5)
 
     def test_past_the_limit_the_result_says_approximate(self):
         values = [float(i) for i in range(1, 21)]  # 20 numbers: median 10.5, p90 18.1

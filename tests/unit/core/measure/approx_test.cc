@@ -43,7 +43,8 @@ double linear_of(const std::vector<double>& sorted, double q) {
     const double h = static_cast<double>(sorted.size() - 1) * q;
     const auto k = static_cast<std::size_t>(std::floor(h));
     if (k + 1 >= sorted.size()) return sorted[k];
-    return sorted[k] + (sorted[k + 1] - sorted[k]) * (h - std::floor(h));
+    const double d = h - std::floor(h);
+    return sorted[k] * (1 - d) + sorted[k + 1] * d;
 }
 
 std::optional<double> at(const quantile_acc& a, double q, quantile_method m) {
