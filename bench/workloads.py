@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 HLL_PRECISION = 14          # core/sketch/hyperloglog.h k_default_precision
 HLL_STD_ERROR = 1.04 / math.sqrt(2 ** HLL_PRECISION)
 DDSKETCH_ALPHA = 0.01       # core/sketch/quantile.h k_default_alpha
+EXACT_QUANTILE_LIMIT = 4096  # core/measure/approx.h k_default_exact_quantile_limit
 
 
 @dataclass(frozen=True)
@@ -17,19 +18,16 @@ class check:
     measure: str            # weir's measure expression
     must_be: str
     sql: str                # DuckDB aggregate over the window's non-late records
-    kind: str = "exact"     # exact | hll | quantile
+    # exact | hll | linear | nearest (median and percentile: exact, so equal to DuckDB's
+    # quantile_cont and quantile_disc, while a window holds at most EXACT_QUANTILE_LIMIT
+    # records; within the DDSketch bound and marked approximate beyond)
+    kind: str = "exact"
     filter: str = ""        # the check's filter (a weir expression); `sql` applies it itself
 
 
 def _in_range(f, lo, hi):
     return (f"count(*) filter (where {f} between {lo} and {hi})::double "
             f"/ nullif(count({f}), 0)")
-
-
-def _nearest_rank(f, q):
-    # core/sketch/quantile.h: the value of rank ceil(q * n) in ascending order.
-    return (f"list_sort(list({f}) filter (where {f} is not null))"
-            f"[greatest(1, ceil({q} * count({f})))::bigint]")
 
 
 W1_CHECKS = [
@@ -50,11 +48,26 @@ W2_EXTRA = [
     check("latency_distinct", "approx_distinct_count(latency_ms)", "> 0",
           "count(distinct latency_ms)::double", "hll"),
     check("latency_p50", "percentile(latency_ms, 0.5)", "< 1000",
-          _nearest_rank("latency_ms", 0.5) + "::double", "quantile"),
+          "quantile_cont(latency_ms, 0.5)", "linear"),
     check("latency_p95", "percentile(latency_ms, 0.95)", "< 2000",
-          _nearest_rank("latency_ms", 0.95) + "::double", "quantile"),
+          "quantile_cont(latency_ms, 0.95)", "linear"),
     check("latency_p99", "percentile(latency_ms, 0.99)", "< 5000",
-          _nearest_rank("latency_ms", 0.99) + "::double", "quantile"),
+          "quantile_cont(latency_ms, 0.99)", "linear"),
+]
+
+# Exact quantiles over sliding windows (pane merges), both methods, a float field with nulls
+# and an integer one.
+W12_CHECKS = [
+    check("volume", "count()", "> 0", "count(*)"),
+    check("value_median", "median(value)", "[10, 30]", "quantile_cont(value, 0.5)", "linear"),
+    check("value_p10", "percentile(value, 0.1)", "> -100", "quantile_cont(value, 0.1)",
+          "linear"),
+    check("latency_p90", "percentile(latency_ms, 0.9)", "< 2000",
+          "quantile_cont(latency_ms, 0.9)", "linear"),
+    check("value_median_nearest", "median(value, nearest)", "[10, 30]",
+          "quantile_disc(value, 0.5)", "nearest"),
+    check("latency_p99_nearest", "percentile(latency_ms, 0.99, nearest)", "< 5000",
+          "quantile_disc(latency_ms, 0.99)::double", "nearest"),
 ]
 
 def _where(cond, of=None):
@@ -198,6 +211,10 @@ class workload:
 
 
 S5M = dataset()
+# Exact quantiles: up to about 2 400 records per 10 min window and key, under the limit.
+W12_SMOKE = workload("w12", "exact quantiles, 50 K events, 50 keys, sliding 10 min by 10 s",
+                     dataset(events=50_000, keys=50, rate=200, disorder="ten_pct_30s"),
+                     tuple(W12_CHECKS), window="sliding", size_ms=600_000, slide_ms=10_000)
 W11_FIELDS = ("value", "latency_ms", "status", "country")
 TARGET_W1 = {"events_per_cpu_s": 4e6, "vs_duckdb": 1.0, "bytes_per_state": 128}
 
@@ -224,6 +241,7 @@ def full_suite():
                  window="session", gap_ms=30_000, max_groups=200_000,
                  fields=("value", "country"), targets={"vs_w1": 0.5}),
     ]
+    suite.append(W12_SMOKE)
     for n in (1, 10, 100):
         suite.append(workload(f"w9_{n}", f"W1's data and window, {n} check(s)", S5M,
                               tuple(_w9_checks(n)),
@@ -257,6 +275,7 @@ def smoke_suite():
         workload("w11", "W11, 100 K events, 1 % beyond the allowed lateness",
                  dataset(events=100_000, keys=200, rate=1000, disorder="one_pct_late"),
                  tuple(W11_CHECKS), fields=W11_FIELDS),
+        W12_SMOKE,
     ]
 
 

@@ -1009,6 +1009,8 @@ class query_builder {
                 plan.group_ttl =
                     n.group_by.empty() ? 0 : n.group_ttl.value.count() * time::ns_per_ms;
                 plan.max_groups = static_cast<std::size_t>(n.max_groups.value);
+                plan.exact_quantile_limit =
+                    static_cast<std::uint32_t>(n.exact_quantile_limit.value);
                 plan.sources = n.from.size();
                 for (const auto& g : n.group_by) {
                     resolve(g.value, env, slots);

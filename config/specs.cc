@@ -635,6 +635,14 @@ std::shared_ptr<const object_spec> make_node_spec() {
                         "windows for it.",
          .default_text = "1h",
          .minimum = 1000},
+        {.name = "exact_quantile_limit",
+         .type = param_type::integer,
+         .description = "median and percentile are exact while a window (and group) holds at "
+                        "most this many numbers, and come from a sketch beyond (results say "
+                        "approximate). 0: always the sketch.",
+         .default_text = "4096",
+         .minimum = 0,
+         .maximum = 1000000},
         {.name = "checks",
          .type = param_type::object_list,
          .description = "Measures and what they must be.",

@@ -106,6 +106,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
             if (!s->empty()) n += 1 + text_columns(*s);
         }
         if (r.partial) n += std::strlen(" (partial window)");
+        if (r.approximate) n += std::strlen(" (approximate)");
         return n;
     };
     // Make room in this order until the line fits: leave out the measure (the check's name says
@@ -133,6 +134,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
         if (!s->empty()) rest += " " + *s;
     }
     if (r.partial) rest += " (partial window)";
+    if (r.approximate) rest += " (approximate)";
     // Every part at its minimum and still too wide: cut the end.
     const std::size_t head = 20 + 1 + std::strlen(word);
     if (head + text_columns(rest) > k_console_width)

@@ -283,7 +283,9 @@ std::string_view kind_name(acc_kind k) {
         case acc_kind::approx_distinct:
             return "approx_distinct";
         case acc_kind::quantile:
-            return "quantile";
+            // Not "quantile": checkpoints of the state before it kept exact values are refused,
+            // not misread.
+            return "quantiles";
         case acc_kind::sample:
             return "sample";
         case acc_kind::length_histogram:
@@ -552,7 +554,8 @@ std::size_t aggregate_layout::call_index(std::string_view filter, const std::str
 }
 
 aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
-                                   const std::vector<field_path>& fields) {
+                                   const std::vector<field_path>& fields,
+                                   std::uint32_t exact_quantile_limit) {
     const auto slot_of = [&](const m::call_argument& a) -> std::uint32_t {
         for (std::size_t i = 0; i < fields.size(); ++i) {
             if (fields[i] == a.field) return static_cast<std::uint32_t>(i);
@@ -664,11 +667,15 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         } else if (fn == "median" || fn == "percentile") {
             ce.fn = fn == "median" ? rf::median : rf::percentile;
             ce.param = fn == "median" ? 0.5 : c->args.at(1).number;
-            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]));
+            ce.method = c->word(fn == "median" ? 1 : 2) == "nearest" ? m::quantile_method::nearest
+                                                                     : m::quantile_method::linear;
+            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]), exact_quantile_limit);
         } else if (fn == "approx_quantile") {
+            // Always the sketch's answer: an accumulator of its own whose exact limit is 0.
             ce.fn = rf::approx_quantile;
             ce.param = c->args.at(1).number;
-            acc(acc_kind::quantile, field_key(0), slot_of(c->args[0]));
+            ce.method = m::quantile_method::nearest;
+            acc(acc_kind::quantile, field_key(0) + "; sketch", slot_of(c->args[0]), 0);
         } else if (fn.starts_with("duplicate_") && c->args.size() > 1) {
             // A composite key: one table of tuple hashes, shared by count, fraction and percent.
             ce.fn = fn == "duplicate_count" ? rf::duplicate_count : rf::duplicate_fraction;
@@ -999,7 +1006,7 @@ void aggregate_layout::construct(std::byte* block) const {
                 new (p) m::approx_distinct_acc();
                 break;
             case acc_kind::quantile:
-                new (p) m::quantile_acc();
+                new (p) m::quantile_acc(accs_[i].slot2);
                 break;
             case acc_kind::sample:
                 new (p) m::sample_acc();
@@ -1672,6 +1679,15 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
     return r.ok();
 }
 
+bool aggregate_layout::approximate(const std::byte* block, std::size_t i) const {
+    const call_entry& ce = calls_[i];
+    if (ce.fn != result_fn::median && ce.fn != result_fn::percentile &&
+        ce.fn != result_fn::approx_quantile) {
+        return false;
+    }
+    return at<m::quantile_acc>(block, accs_[ce.acc].offset).approximate();
+}
+
 measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
                                          timestamp_ns window_length, timestamp_ns now,
                                          timestamp_ns newest_seen) const {
@@ -1710,7 +1726,9 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
             return number_or_null(at<m::max_acc>(block, off).result());
         case rf::median:
         case rf::percentile:
-            return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
+        case rf::approx_quantile:
+            return number_or_null(
+                at<m::quantile_acc>(block, off).quantile(ce.param, ce.method, quantile_scratch_));
         case rf::distinct_count: {
             const auto r = at<m::frequency_acc>(block, off).distinct_count();
             if (r.capped) ++capped_results_;
@@ -1746,8 +1764,6 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
             if (r.capped) ++capped_results_;
             return number_or_null(r.value);
         }
-        case rf::approx_quantile:
-            return number_or_null(at<m::quantile_acc>(block, off).sketch.quantile(ce.param));
         case rf::format_invalid_count: {
             const auto& acc = at<m::predicate_acc>(block, off);
             return measure_value::make_number(static_cast<double>(acc.present - acc.hits));

@@ -13,6 +13,7 @@
 #include "core/checkpoint/byte_codec.h"
 #include "core/expr/field_path.h"
 #include "core/expr/scratch_arena.h"
+#include "core/measure/approx.h"
 #include "core/measure/measure_expr.h"
 #include "core/measure/measure_value.h"
 #include "core/record/field_value.h"
@@ -104,7 +105,10 @@ class aggregate_layout {
     // Maps a call's field to its slot in the record and compiles filters and conditions against
     // `fields`; throws std::invalid_argument if a field is not among `fields`. Set-up code: may
     // throw (bad call shapes, a filter that does not compile, invalid_count() under a filter).
-    aggregate_layout(std::span<const layout_call> calls, const std::vector<field_path>& fields);
+    // median and percentile keep each block's values exactly while there are at most
+    // `exact_quantile_limit` of them (measure::quantile_acc).
+    aggregate_layout(std::span<const layout_call> calls, const std::vector<field_path>& fields,
+                     std::uint32_t exact_quantile_limit = measure::k_default_exact_quantile_limit);
     // Every call over every record.
     aggregate_layout(std::span<const measure::aggregate_call* const> calls,
                      const std::vector<field_path>& fields);
@@ -176,6 +180,9 @@ class aggregate_layout {
     // record instead of having no data.
     measure_value evaluate(const std::byte* block, std::size_t i, timestamp_ns window_length,
                            timestamp_ns now, timestamp_ns newest_seen) const;
+    // Whether call `i`'s value for a block came from a sketch with an error bound rather than
+    // from the values themselves: a median or percentile past the exact limit.
+    bool approximate(const std::byte* block, std::size_t i) const;
 
     // Identifies the layout: state keys in order. A checkpoint restores only into the same.
     const std::string& fingerprint() const { return fingerprint_; }
@@ -192,7 +199,7 @@ class aggregate_layout {
     struct acc_entry {
         acc_kind kind;
         std::uint32_t slot = 0;   // where: the condition's index into conditions_
-        std::uint32_t slot2 = 0;  // correlation's second field
+        std::uint32_t slot2 = 0;  // correlation's second field; quantile's exact limit
         std::uint32_t offset = 0;
         const void* config = nullptr;     // the kind's shared *_config, owned by configs_
         std::uint32_t filter = k_unused;  // the check filter's index into conditions_
@@ -204,6 +211,7 @@ class aggregate_layout {
         double param = 0;              // percentile's p
         bool percent = false;          // the *_percent shorthands: 100 * the fraction
         const void* config = nullptr;  // most_frequent_in_range/set: the range or the list
+        measure::quantile_method method = measure::quantile_method::linear;
     };
     struct config_holder;
 
@@ -271,6 +279,7 @@ class aggregate_layout {
     // functions allocate from (engines are single-threaded).
     mutable std::vector<std::uint8_t> truth_;
     mutable expr::scratch_arena arena_{4096};
+    mutable std::vector<double> quantile_scratch_;  // evaluate()'s, for exact quantiles
     std::vector<range_bound> bounds_;
     std::vector<acc_entry> accs_;               // trivially copyable kinds first, then heap kinds
     std::vector<std::uint32_t> heap_accs_;      // indices of heap-owning accs

@@ -237,7 +237,8 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
             calls.push_back({&call, cc->plan->filter, samples});
         }
     }
-    layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields);
+    layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields,
+                                                 plan_.exact_quantile_limit);
     for (const auto& cc : checks_) {
         for (const auto& call : cc->expr.calls()) {
             cc->calls.push_back(
@@ -1014,6 +1015,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.outcome = o;
         r.records = records;
         r.partial = partial;
+        for (const std::uint32_t c : cc.calls) r.approximate |= layout_->approximate(blk, c);
         r.emitted_at = now;
         r.metadata = cc.plan->metadata;
         if (layout_->uses_drift()) {

@@ -11,6 +11,7 @@
 
 #include "core/check/assessment.h"
 #include "core/expr/field_path.h"
+#include "core/measure/approx.h"
 #include "core/measure/measure_expr.h"
 #include "core/result/check_result.h"
 #include "core/window/window_spec.h"
@@ -87,6 +88,9 @@ struct node_plan {
     // reported window by window; a jump over a gap in the data (or a bogus event time) costs
     // groups × this many results, not groups × group_ttl / window.
     std::size_t max_empty_windows_per_group = 10;
+    // median and percentile are exact while a (window or pane, group) holds at most this many
+    // numbers, and come from a sketch beyond (their results then say approximate).
+    std::uint32_t exact_quantile_limit = measure::k_default_exact_quantile_limit;
     std::size_t sources = 1;  // watermark sources (inputs, Kafka partitions)
     // Stable ids of the watermark sources (e.g. "orders/" for an input that is one stream):
     // checkpoints restore the sources by id. When given, `sources` is ignored; when empty, the

@@ -161,9 +161,11 @@ constexpr function_info k_functions[] = {
     {"mean_length", {f}, 1, 1, result_type::number, false,
      "mean_length(field)",
      "mean string length, in characters"},
-    {"median", {f}, 1, 1, result_type::number, false,
-     "median(field)",
-     "median of numeric values (a bounded-memory sketch)"},
+    {"median", {f, keyword}, 1, 2, result_type::number, false,
+     "median(field [, linear|nearest])",
+     "percentile(field, 0.5): exact while the window holds at most exact_quantile_limit "
+     "numbers, a bounded-memory sketch beyond",
+     {"", "linear|nearest"}},
     {"median_frac_digits", {f}, 1, 1, result_type::number, false,
      "median_frac_digits(field)",
      "median number of digits of the fractional part of finite numbers, as their shortest round-trip "
@@ -226,9 +228,12 @@ constexpr function_info k_functions[] = {
     {"ordered_fraction", {f}, 1, 1, result_type::number, false,
      "ordered_fraction(field)",
      "fraction of consecutive numeric values (in arrival order) that do not decrease"},
-    {"percentile", {f, probability}, 2, 2, result_type::number, false,
-     "percentile(field, p)",
-     "the p-quantile (0 <= p <= 1) of numeric values (a bounded-memory sketch)"},
+    {"percentile", {f, probability, keyword}, 2, 3, result_type::number, false,
+     "percentile(field, p [, linear|nearest])",
+     "the p-quantile (0 <= p <= 1) of numeric values: linear between the closest ranks, or the "
+     "nearest rank; exact while the window holds at most exact_quantile_limit numbers, a "
+     "bounded-memory sketch beyond",
+     {"", "", "linear|nearest"}},
     {"rate", {}, 0, 0, result_type::number, false,
      "rate()",
      "records per second of window length"},

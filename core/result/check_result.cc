@@ -302,8 +302,8 @@ char* put_time(char* p, time::timestamp_ns t, time_text& cache) {
 }
 
 // Every byte of a line except its strings, values and times (the keys, punctuation, the
-// id, outcome, severity, records and partial) fits in this: about 240 at most.
-constexpr std::size_t fixed_bound = 256;
+// id, outcome, severity, records, partial and approximate) fits in this: about 260 at most.
+constexpr std::size_t fixed_bound = 288;
 
 }  // namespace
 
@@ -389,6 +389,7 @@ void append_json(const check_result& r, std::string& out) {
     p = put(p, "\",\"records\":");
     p = std::to_chars(p, p + 21, r.records).ptr;
     if (r.partial) p = put(p, ",\"partial\":true");
+    if (r.approximate) p = put(p, ",\"approximate\":true");
     if (!r.fields.empty()) {
         char sep = '[';
         p = put(p, ",\"fields\":");

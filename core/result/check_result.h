@@ -45,6 +45,10 @@ struct check_result {
     // The node started after the window began, so the window holds only part of its records
     // (written as `"partial":true`, and only then).
     bool partial = false;
+    // A median or percentile of the measure came from the sketch, not from the values
+    // themselves (more values than exact_quantile_limit): written as `"approximate":true`,
+    // and only then.
+    bool approximate = false;
     // The fields a schema-drift measure counted (new, missing or retyped ones), in the order
     // the node first saw them (written as `"fields":[...]`, and only when there are any).
     std::vector<std::string> fields;

@@ -176,7 +176,17 @@ std::optional<double> ddsketch::quantile(double q) const {
     if (q == 0) return min_;
     if (q == 1) return max_;
     const auto n = static_cast<double>(count_);
-    auto rank = static_cast<std::uint64_t>(std::ceil(q * n));
+    return value_of_rank(static_cast<std::uint64_t>(std::ceil(q * n)));
+}
+
+std::optional<double> ddsketch::at_rank(std::uint64_t rank) const {
+    if (count_ == 0) return std::nullopt;
+    if (rank <= 1) return min_;
+    if (rank >= count_) return max_;
+    return value_of_rank(rank);
+}
+
+double ddsketch::value_of_rank(std::uint64_t rank) const {
     rank = std::clamp<std::uint64_t>(rank, 1, count_);
     auto clamp = [&](double v) { return std::clamp(v, min_, max_); };
     std::uint64_t seen = 0;

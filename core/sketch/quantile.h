@@ -51,6 +51,10 @@ class ddsketch {
     // q in [0, 1] (clamped); no data when the sketch is empty.
     std::optional<double> quantile(double q) const;
     std::optional<double> median() const { return quantile(0.5); }
+    // The value of rank `rank` in ascending order (1-based, clamped into [1, count()]), within
+    // the guarantee above; ranks 1 and count() are the exact minimum and maximum. No data when
+    // the sketch is empty.
+    std::optional<double> at_rank(std::uint64_t rank) const;
 
     std::uint64_t count() const { return count_; }
     double alpha() const { return alpha_; }
@@ -76,6 +80,8 @@ class ddsketch {
     };
 
     std::int32_t index_of(double magnitude) const;
+    // The bucket value of rank `rank` (clamped into [1, count_]); count_ > 0.
+    double value_of_rank(std::uint64_t rank) const;
     double value_of(std::int32_t index) const;
     // Makes `index` addressable (growing or collapsing); returns the slot it maps to.
     std::size_t slot(store& s, bool negative, std::int32_t index);

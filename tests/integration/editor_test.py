@@ -264,7 +264,7 @@ nodes:
         self.assertIsNotNone(missing, sorted(by_label))
         self.assertIn("missing_count / records", self.documentation(missing))
         self.assertEqual(missing["insertText"], "missing_fraction(${1:field})")
-        percentile = by_label.get("percentile(field, p)")
+        percentile = by_label.get("percentile(field, p [, linear|nearest])")
         self.assertIsNotNone(percentile, sorted(by_label))
         self.assertIn("p-quantile", self.documentation(percentile))
         self.assertEqual(percentile["insertText"], "percentile(${1:field}, ${2:p})")

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <thread>
@@ -115,6 +116,39 @@ TEST_F(console_fixture, values_in_the_assessments_unit) {
     EXPECT_EQ(line,
               "2026-11-20T10:01:00Z WARN sensors/quality freshness freshness() = 1m 12s "
               "(should be < 30 s)\n");
+}
+
+TEST_F(console_fixture, approximate_quantiles_say_so) {
+    check_result r = sample_result(outcome::pass, "");
+    r.check = "p50";
+    r.measure = "median(latency_ms)";
+    r.value = measure_value::make_number(1480);
+    r.must_be = "< 2000";
+    r.approximate = true;
+    std::string line;
+    append_console_text(r, false, line);
+    // The marker counts: with it the line would pass 100 columns, so the measure is left out.
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z PASS sensors/quality p50 = 1480 (must be < 2000) "
+              "(approximate)\n");
+    r.approximate = false;
+    line.clear();
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z PASS sensors/quality p50 median(latency_ms) = 1480 "
+              "(must be < 2000)\n");
+    r.approximate = true;
+    // A long line makes room for the marker like for the rest.
+    r.pipeline = "payments_processing_pipeline_for_europe";
+    r.node = "card_transactions_quality";
+    r.check = "authorisation_latency_median_by_region";
+    line.clear();
+    append_console_text(r, false, line);
+    EXPECT_LE(std::count_if(line.begin(), line.end(),
+                            [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }),
+              static_cast<std::ptrdiff_t>(k_console_width) + 1)
+        << line;
+    EXPECT_TRUE(line.ends_with(" = 1480 (must be < 2000) (approximate)\n")) << line;
 }
 
 std::size_t columns_of(const std::string& line) {

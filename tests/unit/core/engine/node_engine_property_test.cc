@@ -47,6 +47,9 @@ const std::vector<std::string> k_measures = {
     "variance(x)",
     "median(x)",
     "percentile(x, 0.9)",
+    "percentile(x, 0.9, linear)",
+    "percentile(x, 0.9, nearest)",
+    "median(x, nearest)",
     "distinct_count(x)",
     "distinct_fraction(x)",
     "approx_distinct_count(x)",
@@ -189,6 +192,9 @@ struct scenario {
     window::window_spec w;
     bool grouped;
     timestamp_ns ttl;
+    // median and percentile: exact up to this many values per (window or pane, group). The
+    // small limits make windows cross it, also in merges of panes that are exact on their own.
+    std::uint32_t exact_quantile_limit = measure::k_default_exact_quantile_limit;
 };
 
 struct generated {
@@ -300,6 +306,12 @@ std::uint32_t u8len(std::string_view s) {
 struct expectation {
     measure_value value;
     double tolerance = 0;  // absolute
+    // median and percentile: how many numbers they saw, and the sketch's bound, which applies
+    // instead of exactness when that is more than the scenario's exact_quantile_limit.
+    bool quantile = false;
+    std::size_t quantile_values = 0;
+    bool always_sketched = false;  // approx_quantile: the sketch's answer at any size
+    double sketch_tolerance = 0;
     bool most_frequent = false;
     std::map<std::uint64_t, std::size_t> counts;  // for most_frequent
 };
@@ -420,17 +432,34 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.tolerance = 1e-9 * std::max(1.0, e.value.number);
         return e;
     }
-    if (m == "median(x)" || m == "percentile(x, 0.9)" || m == "approx_quantile(x, 0.9)") {
+    if (m.starts_with("median(x") || m.starts_with("percentile(x, 0.9") ||
+        m == "approx_quantile(x, 0.9)") {
+        e.quantile = true;
+        e.quantile_values = xs.size();
+        e.always_sketched = m.starts_with("approx_quantile");
         if (xs.empty()) {
             e.value = null;
             return e;
         }
         std::sort(xs.begin(), xs.end());
-        const double q = m == "median(x)" ? 0.5 : 0.9;
-        const std::size_t rank =
-            std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(q * double(xs.size()))));
-        e.value = num(xs[rank - 1]);
-        e.tolerance = 0.01 * std::abs(xs[rank - 1]) + 1e-9;  // DDSketch alpha = 1%
+        const double q = m.starts_with("median") ? 0.5 : 0.9;
+        if (m.ends_with("nearest)") || e.always_sketched) {
+            // The value of rank ceil(q n) (rank 1 for q = 0).
+            const std::size_t rank = std::max<std::size_t>(
+                1, static_cast<std::size_t>(std::ceil(q * double(xs.size()))));
+            e.value = num(xs[rank - 1]);
+            e.sketch_tolerance = 0.01 * std::abs(xs[rank - 1]) + 1e-9;  // DDSketch alpha = 1%
+            return e;
+        }
+        // Linear (the default): between the values of 0-based ranks floor(h) and ceil(h),
+        // h = (n - 1) q.
+        const double h = double(xs.size() - 1) * q;
+        const auto lo = static_cast<std::size_t>(std::floor(h));
+        const auto hi = static_cast<std::size_t>(std::ceil(h));
+        const double d = h - std::floor(h);
+        e.value = num(d == 0 ? xs[lo] : xs[lo] * (1 - d) + xs[hi] * d);
+        // Both closest ranks within alpha = 1%, so their interpolation too.
+        e.sketch_tolerance = 0.01 * std::max(std::abs(xs[lo]), std::abs(xs[hi])) + 1e-9;
         return e;
     }
     std::size_t distinct = freq.size(), unique = 0, considered = 0, top = 0;
@@ -1162,6 +1191,7 @@ node_plan plan_for(const scenario& sc) {
     p.max_groups = 1'000'000;
     // The oracle emits every empty window; the share per advance has a test of its own.
     p.max_empty_windows_per_group = std::numeric_limits<std::size_t>::max();
+    p.exact_quantile_limit = sc.exact_quantile_limit;
     const auto checks = all_checks();
     for (std::size_t i = 0; i < checks.size(); ++i) {
         p.checks.push_back(
@@ -1252,6 +1282,22 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
                 EXPECT_EQ(c->second, top);
                 continue;
             }
+            if (e.quantile) {
+                // Exact (and not approximate) while the window's numbers are within the limit.
+                const bool sketched = e.always_sketched
+                                          ? e.quantile_values > 0
+                                          : e.quantile_values > sc.exact_quantile_limit;
+                EXPECT_EQ(r.approximate, sketched)
+                    << what << " window " << w.start << " group " << w.group << " seed " << seed;
+                if (sketched && e.value.kind == measure_kind::number) {
+                    ASSERT_TRUE(r.value.is_number()) << what;
+                    EXPECT_NEAR(r.value.number, e.value.number, e.sketch_tolerance)
+                        << what << " window " << w.start << " seed " << seed;
+                    continue;
+                }
+            } else {
+                EXPECT_FALSE(r.approximate) << what;
+            }
             if (e.value.kind != measure_kind::number || e.tolerance == 0) {
                 EXPECT_EQ(r.value, e.value)
                     << what << " window " << w.start << " group " << w.group << " seed " << seed;
@@ -1276,6 +1322,10 @@ std::vector<scenario> scenarios() {
         {sliding(12 * k_s, 4 * k_s, 2 * k_s), true, 20 * k_s},
         {session(3 * k_s, 2 * k_s), false, 0},
         {session(2 * k_s, 4 * k_s), true, 0},
+        {tumbling(10 * k_s, 0), false, 0, 8},
+        {sliding(10 * k_s, 2 * k_s, 3 * k_s), false, 0, 6},
+        {sliding(12 * k_s, 4 * k_s, 2 * k_s), true, 20 * k_s, 3},
+        {session(3 * k_s, 2 * k_s), true, 0, 4},
     };
 }
 

@@ -79,6 +79,12 @@ TEST(measure_expr, equal_calls_share_one_canonical_key) {
               std::vector<std::string>{"in_range_count(t, 10, 20)"});
     EXPECT_NE(keys(parse_ok("count()")), keys(parse_ok("count(x)")));
     EXPECT_NE(keys(parse_ok("percentile(x, 0.5)")), keys(parse_ok("median(x)")));
+    // The quantile method: linear is the default, left out of the key.
+    EXPECT_EQ(keys(parse_ok("percentile(x, 0.9, linear)")), keys(parse_ok("percentile(x, 0.9)")));
+    EXPECT_EQ(keys(parse_ok("median(x, linear)")), keys(parse_ok("median(x)")));
+    EXPECT_EQ(keys(parse_ok("median(x, nearest)")), std::vector<std::string>{"median(x, nearest)"});
+    EXPECT_EQ(parse_ok("percentile(x, 0.9, nearest)").calls().front().word(2), "nearest");
+    EXPECT_EQ(parse_ok("percentile(x, 0.9)").calls().front().word(2), "linear");
     EXPECT_EQ(parse_ok("count() - count()").calls().size(), 1u);
 }
 
@@ -216,7 +222,10 @@ TEST(measure_expr, malformed_measures_are_rejected_at_the_offending_character) {
         {"mean()", 5, "mean() takes 1 argument: mean(field)"},
         {"mean(x, y)", 8, "mean() takes 1 argument"},
         {"count(a, b)", 9, "count() takes at most 1 argument"},
-        {"percentile(latency)", 18, "percentile() takes 2 arguments"},
+        {"percentile(latency)", 18, "percentile() takes at least 2 arguments"},
+        {"percentile(latency, 0.9, cubic)", 25,
+         R"(unknown keyword "cubic" for percentile(): expected one of: )"},
+        {"median(latency, linear, nearest)", 24, "median() takes at most 2 arguments"},
         {"correlation(a)", 13, "correlation() takes 2 arguments"},
         {"freshness(x)", 10, "freshness() takes 0 arguments"},
         {"percentile(latency, 1.5)", 20, "p must be between 0 and 1"},

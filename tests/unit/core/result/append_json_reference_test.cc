@@ -154,6 +154,14 @@ void line(const check_result& r, std::string& out) {
     json_string(r.must_be.empty() ? "warn" : "fail", out);
     field("records");
     out += std::to_string(r.records);
+    if (r.partial) {
+        field("partial");
+        out += "true";
+    }
+    if (r.approximate) {
+        field("approximate");
+        out += "true";
+    }
     if (!r.fields.empty()) {
         field("fields");
         for (std::size_t i = 0; i < r.fields.size(); ++i) {
@@ -272,6 +280,8 @@ class random_results {
             r.samples.push_back(sample + "}");
         }
         r.emitted_at = when();
+        r.partial = pick(0, 3) == 0;
+        r.approximate = pick(0, 3) == 0;
         return r;
     }
 
