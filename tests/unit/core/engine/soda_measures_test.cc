@@ -333,7 +333,7 @@ TEST(SodaMeasures, ApproxQuantileIsAlwaysTheSketch) {
     expect_number(f.value(b, 3), 5, "approx_quantile(x, 1): the exact maximum");
     EXPECT_EQ(f.value(f.round_trip(b), 0), median);
     EXPECT_TRUE(f.value(f.block(), 0).is_null());
-    EXPECT_EQ(f.layout().fingerprint(), "v1;quantile(x; sketch)");
+    EXPECT_EQ(f.layout().fingerprint(), "v1;quantiles(x; sketch)");
 }
 
 }  // namespace
