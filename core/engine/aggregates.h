@@ -59,7 +59,8 @@ enum class acc_kind : std::uint8_t {
     frequency,
     approx_distinct,
     quantile,
-    sample,  // measure::sample_acc: a check's failed-value samples (`samples: N`)
+    event_order,  // measure::event_order_acc: ordered_fraction(f, order, event_time)
+    sample,       // measure::sample_acc: a check's failed-value samples (`samples: N`)
 };
 
 // One aggregate call of a check, with the check's filter: the call sees only the records for
@@ -125,6 +126,12 @@ class aggregate_layout {
     void samples(const std::byte* block, std::size_t input, bool counted,
                  std::vector<std::string>& out) const;
 
+    // A node's `empty_is_missing: false`: every measure takes "" for a present value (an
+    // empty string) instead of a missing one. Set-up: call before the first add(); it is part
+    // of the fingerprint.
+    void set_empty_is_missing(bool missing);
+    bool empty_is_missing() const { return empty_is_missing_; }
+
     // `block` is 8-byte aligned and block_bytes() long.
     void construct(std::byte* block) const;
     void destroy(std::byte* block) const;
@@ -186,8 +193,13 @@ class aggregate_layout {
         result_fn fn;
         std::uint32_t acc = 0;  // index into accs_
         double param = 0;       // percentile's p
+        // A fraction over every record (the `records` keyword) under a check filter: the
+        // records_acc of the filter's records; k_unused for the cell header's records.
+        std::uint32_t records = k_unused;
     };
     struct config_holder;
+    // The records a `records` fraction divides by: the window's, or its check filter's.
+    std::uint64_t records_of(const std::byte* block, const call_entry& ce) const;
 
     std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
                                   std::uint32_t slot2, std::shared_ptr<const void> config,
@@ -263,6 +275,9 @@ class aggregate_layout {
     std::size_t block_bytes_ = 0;
     bool uses_invalid_ = false;
     bool uses_drift_ = false;
+    bool empty_is_missing_ = true;
+    // Scratch of add() when "" is present: the record with its empty strings marked.
+    mutable std::vector<field_value> marked_;
     std::string fingerprint_;
 };
 

@@ -21,7 +21,9 @@ TEST(catalog, lists_every_function_of_the_design) {
         // issue #18: schema drift
         "new_fields", "missing_fields", "type_changes",
         // issue #18: conditional measures
-        "count_where", "fraction_where"};
+        "count_where", "fraction_where",
+        // issue #15: population statistics
+        "std_dev_pop", "variance_pop"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;
@@ -94,6 +96,11 @@ TEST(catalog, suggests_what_an_unknown_name_probably_meant) {
     EXPECT_EQ(suggest_function("cnt"), "count");
     EXPECT_EQ(suggest_function("avg"), "mean");
     EXPECT_EQ(suggest_function("stddev"), "std_dev");
+    // DuckDB's and SQL's names of the sample and population statistics.
+    EXPECT_EQ(suggest_function("stddev_pop"), "std_dev_pop");
+    EXPECT_EQ(suggest_function("var_pop"), "variance_pop");
+    EXPECT_EQ(suggest_function("stddev_samp"), "std_dev");
+    EXPECT_EQ(suggest_function("var_samp"), "variance");
     EXPECT_EQ(suggest_function("quantile"), "percentile");
     EXPECT_EQ(suggest_function("percentil"), "percentile");
     EXPECT_EQ(suggest_function("frobnicate"), "");
