@@ -154,6 +154,36 @@ bool is_drift_function(std::string_view name) {
     return name == "new_fields" || name == "missing_fields" || name == "type_changes";
 }
 
+std::vector<std::string_view> function_info::keywords(std::size_t position) const {
+    std::vector<std::string_view> out;
+    if (position >= max_args || args[position] != arg_kind::keyword) return out;
+    std::string_view w = words[position];
+    if (!w.empty() && w.front() == '!') w.remove_prefix(1);
+    while (!w.empty()) {
+        const std::size_t bar = w.find('|');
+        out.push_back(w.substr(0, bar));
+        if (bar == std::string_view::npos) break;
+        w.remove_prefix(bar + 1);
+    }
+    return out;
+}
+
+std::string_view function_info::default_keyword(std::size_t position) const {
+    if (position >= max_args || args[position] != arg_kind::keyword) return {};
+    const std::string_view w = words[position];
+    if (w.empty() || w.front() == '!') return {};
+    return w.substr(0, w.find('|'));
+}
+
+std::size_t function_info::keyword_position(std::string_view word) const {
+    for (std::size_t i = 0; i < max_args; ++i) {
+        for (const std::string_view k : keywords(i)) {
+            if (k == word) return i;
+        }
+    }
+    return max_args;
+}
+
 std::span<const function_info> catalog() {
     return k_functions;
 }
@@ -232,6 +262,8 @@ std::string_view to_string(arg_kind k) {
             return "a quoted regular expression";
         case arg_kind::expression:
             return "a condition such as status >= 500";
+        case arg_kind::keyword:
+            return "a keyword";
     }
     return "?";
 }

@@ -20,7 +20,14 @@ enum class arg_kind : std::uint8_t {
     // A boolean expression of the `filter:` language (core/expr), e.g. `status >= 500`: the
     // rest of the argument list up to the call's ")"; typed and compiled like a filter.
     expression,
+    // A bare word from a fixed set given by the function (function_info::words): a choice of
+    // definition such as `linear` in percentile(x, 0.9, linear). Keyword parameters come last
+    // and are optional unless their words say otherwise; a call may write them in any order.
+    keyword,
 };
+
+// The most parameters a catalogue function has.
+inline constexpr std::size_t k_max_args = 6;
 
 enum class result_type : std::uint8_t {
     number,
@@ -33,7 +40,7 @@ enum class result_type : std::uint8_t {
 
 struct function_info {
     std::string_view name;
-    std::array<arg_kind, 3> args{};  // the first max_args entries are meaningful
+    std::array<arg_kind, k_max_args> args{};  // the first max_args entries are meaningful
     std::uint8_t min_args = 0;
     std::uint8_t max_args = 0;
     result_type result = result_type::number;
@@ -42,8 +49,20 @@ struct function_info {
     bool reads_clock = false;
     std::string_view signature;  // for messages and docs: "percentile(field, p)"
     std::string_view summary;
+    // For each keyword parameter, its words separated by "|", the first the default
+    // ("nearest|linear"); a leading "!" means no default: the keyword must be given whenever
+    // the call has any other argument ("!email|uuid"). The word sets of one function are
+    // disjoint, so a word tells which parameter it sets.
+    std::array<std::string_view, k_max_args> words{};
 
     std::span<const arg_kind> arguments() const { return {args.data(), max_args}; }
+
+    // The words of keyword parameter `position`, without the "!".
+    std::vector<std::string_view> keywords(std::size_t position) const;
+    // Its default word; "" when it has none.
+    std::string_view default_keyword(std::size_t position) const;
+    // The keyword parameter `word` belongs to, or max_args when none.
+    std::size_t keyword_position(std::string_view word) const;
 };
 
 // Every function, sorted by name.

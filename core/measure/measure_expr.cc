@@ -44,6 +44,8 @@ std::string list_key(const std::vector<measure_value>& list) {
 
 class measure_parser {
   public:
+    explicit measure_parser(std::span<const function_info> functions) : functions_(functions) {}
+
     parse_result<measure_expr> run(std::string_view text) {
         text_ = text;
         auto lexed = expr::tokenize(text);
@@ -92,6 +94,8 @@ class measure_parser {
     }
 
   private:
+    std::span<const function_info> functions_;
+
     const token& cur() const { return tokens_[pos_]; }
     const token& next() const { return tokens_[std::min(pos_ + 1, tokens_.size() - 1)]; }
     bool fail(std::size_t offset, std::string message) {
@@ -164,7 +168,7 @@ class measure_parser {
             }
             case token_kind::identifier:
                 if (next().kind == token_kind::lparen) return call();
-                if (find_function(t.text) != nullptr) {
+                if (find(t.text) != nullptr) {
                     return fail(t.offset, "\"" + std::string(t.text) +
                                               "\" is a function; call it with parentheses: " +
                                               std::string(t.text) + "(...)");
@@ -184,7 +188,7 @@ class measure_parser {
 
     bool call() {
         const token& name = cur();
-        const function_info* fn = find_function(name.text);
+        const function_info* fn = find(name.text);
         if (fn == nullptr) {
             std::string msg = "unknown function \"" + std::string(name.text) + "\"";
             const std::string near = suggest_function(name.text);
@@ -205,7 +209,12 @@ class measure_parser {
                                                   std::string(fn->signature));
                 }
                 call_argument a;
-                if (!argument(*fn, i, a)) return false;
+                if (is_keyword(*fn, i)) {
+                    if (!keyword(*fn, c, a)) return false;
+                } else {
+                    if (!argument(*fn, i, a)) return false;
+                    a.position = static_cast<std::uint8_t>(i);
+                }
                 c.args.push_back(std::move(a));
                 if (cur().kind == token_kind::comma) {
                     ++pos_;
@@ -225,6 +234,7 @@ class measure_parser {
                                    plural(fn->min_args, "argument") + ": " +
                                    std::string(fn->signature));
         }
+        if (!keywords_complete(*fn, c, close)) return false;
         if (fn->name == "in_range_count" || fn->name == "in_range_fraction") {
             if (c.args[1].number > c.args[2].number) {
                 return fail(c.args[1].offset, "range start " + format_number(c.args[1].number) +
@@ -253,6 +263,9 @@ class measure_parser {
                 case arg_kind::expression:
                     c.key += a.condition;
                     break;
+                case arg_kind::keyword:
+                    c.key += a.word;
+                    break;
             }
         }
         c.key += ")";
@@ -260,6 +273,107 @@ class measure_parser {
         while (index < m_.calls_.size() && m_.calls_[index].key != c.key) ++index;
         if (index == m_.calls_.size()) m_.calls_.push_back(std::move(c));
         emit(measure_expr::opcode::push_call, name.offset, index);
+        return true;
+    }
+
+    // Whether the argument at index i is a keyword: a keyword parameter's place, or an optional
+    // parameter's place taken by one of the function's words (`median(x, linear)` when a
+    // function has an optional field before its keywords).
+    bool is_keyword(const function_info& fn, std::size_t i) const {
+        if (fn.args[i] == arg_kind::keyword) return true;
+        const token& t = cur();
+        return i >= fn.min_args && t.kind == token_kind::identifier &&
+               next().kind != token_kind::dot && next().kind != token_kind::lbracket &&
+               fn.keyword_position(t.text) < fn.max_args;
+    }
+
+    static std::string word_list(const function_info& fn, std::size_t from) {
+        std::string out;
+        for (std::size_t p = from; p < fn.max_args; ++p) {
+            for (const std::string_view w : fn.keywords(p)) {
+                if (!out.empty()) out += ", ";
+                out += w;
+            }
+        }
+        return out;
+    }
+
+    static std::size_t first_keyword(const function_info& fn) {
+        std::size_t p = 0;
+        while (p < fn.max_args && fn.args[p] != arg_kind::keyword) ++p;
+        return p;
+    }
+
+    // The function called `name` in the table the parser was given (sorted by name).
+    const function_info* find(std::string_view name) const {
+        const auto it = std::lower_bound(
+            functions_.begin(), functions_.end(), name,
+            [](const function_info& fi, std::string_view n) { return fi.name < n; });
+        if (it == functions_.end() || it->name != name) return nullptr;
+        return &*it;
+    }
+
+    bool keyword(const function_info& fn, const aggregate_call& c, call_argument& a) {
+        const token& t = cur();
+        a.kind = arg_kind::keyword;
+        a.offset = t.offset;
+        const std::size_t from = std::min(first_keyword(fn), c.args.size());
+        const std::string expected = "one of: " + word_list(fn, from);
+        if (t.kind != token_kind::identifier) {
+            return fail(t.offset, std::string(fn.name) + "() expects a keyword here, " + expected +
+                                      "; got " + describe(t));
+        }
+        const std::size_t p = fn.keyword_position(t.text);
+        if (p == fn.max_args) {
+            return fail(t.offset, "unknown keyword \"" + std::string(t.text) + "\" for " +
+                                      std::string(fn.name) + "(): expected " + expected);
+        }
+        for (const auto& b : c.args) {
+            if (b.kind == arg_kind::keyword && b.position == p) {
+                return fail(t.offset, std::string(fn.name) + "() takes one of " +
+                                          word_list_at(fn, p) + ", and \"" + std::string(b.word) +
+                                          "\" was given already");
+            }
+        }
+        for (const std::string_view w : fn.keywords(p)) {
+            if (w == t.text) a.word = w;  // the catalogue's storage, not the text's
+        }
+        a.position = static_cast<std::uint8_t>(p);
+        ++pos_;
+        return true;
+    }
+
+    static std::string word_list_at(const function_info& fn, std::size_t p) {
+        std::string out;
+        for (const std::string_view w : fn.keywords(p)) {
+            if (!out.empty()) out += ", ";
+            out += w;
+        }
+        return out;
+    }
+
+    // Orders the arguments by the parameter they set, requires the keywords that have no
+    // default, and leaves out those equal to their default.
+    bool keywords_complete(const function_info& fn, aggregate_call& c, std::size_t close) {
+        std::stable_sort(
+            c.args.begin(), c.args.end(),
+            [](const call_argument& a, const call_argument& b) { return a.position < b.position; });
+        const bool any_other = std::any_of(c.args.begin(), c.args.end(), [](const auto& a) {
+            return a.kind != arg_kind::keyword;
+        });
+        for (std::size_t p = 0; p < fn.max_args; ++p) {
+            if (fn.args[p] != arg_kind::keyword || !fn.default_keyword(p).empty()) continue;
+            const bool given = std::any_of(c.args.begin(), c.args.end(), [&](const auto& a) {
+                return a.kind == arg_kind::keyword && a.position == p;
+            });
+            if (any_other && !given) {
+                return fail(close, std::string(fn.name) + "() needs one of " + word_list_at(fn, p) +
+                                       ": " + std::string(fn.signature));
+            }
+        }
+        std::erase_if(c.args, [&](const call_argument& a) {
+            return a.kind == arg_kind::keyword && a.word == fn.default_keyword(a.position);
+        });
         return true;
     }
 
@@ -325,6 +439,8 @@ class measure_parser {
             }
             case arg_kind::expression:
                 return condition(fn, a);
+            case arg_kind::keyword:
+                break;  // parsed by keyword()
         }
         return wrong();
     }
@@ -464,7 +580,19 @@ class measure_parser {
 };
 
 parse_result<measure_expr> parse_measure(std::string_view text) {
-    return measure_parser().run(text);
+    return measure_parser(catalog()).run(text);
+}
+
+parse_result<measure_expr> parse_measure(std::string_view text,
+                                         std::span<const function_info> functions) {
+    return measure_parser(functions).run(text);
+}
+
+std::string_view aggregate_call::word(std::size_t position) const {
+    for (const auto& a : args) {
+        if (a.kind == arg_kind::keyword && a.position == position) return a.word;
+    }
+    return function == nullptr ? std::string_view() : function->default_keyword(position);
 }
 
 bool measure_expr::reads_clock() const {

@@ -24,7 +24,11 @@ namespace weir::measure {
 
 struct call_argument {
     arg_kind kind = arg_kind::field;
-    std::size_t offset = 0;                 // in the measure text
+    std::size_t offset = 0;  // in the measure text
+    // The parameter this argument sets: its index in the call's arguments, except for keywords,
+    // which may be written in any order and set the parameter their word belongs to.
+    std::uint8_t position = 0;
+    std::string_view word;                  // keyword: the catalogue's word (static storage)
     field_path field;                       // field (or, in a two-input node, an input's name)
     double number = 0;                      // number, probability
     std::vector<measure_value> list;        // literal_list: sorted canonically, no duplicates
@@ -48,6 +52,11 @@ struct aggregate_call {
     // shared by this key.
     std::string key;
     std::size_t offset = 0;  // of the first occurrence's function name
+
+    // The word of keyword parameter `position`: as written, else its default. Arguments are
+    // ordered by position, and a keyword equal to its default is left out of them (and of the
+    // key), so `percentile(x, 0.9)` and `percentile(x, 0.9, nearest)` are one call.
+    std::string_view word(std::size_t position) const;
 };
 
 class measure_expr {
@@ -106,5 +115,9 @@ inline constexpr std::size_t k_max_measure_depth = 32;
 // regex, a bare field outside a function, trailing text, an error of a condition's expression
 // at its character in the measure).
 parse_result<measure_expr> parse_measure(std::string_view text);
+
+// The same over another table of functions, sorted by name (tests of the argument machinery).
+parse_result<measure_expr> parse_measure(std::string_view text,
+                                         std::span<const function_info> functions);
 
 }  // namespace weir::measure

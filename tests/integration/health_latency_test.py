@@ -1,7 +1,12 @@
 """/health stays quick while the daemon does heavy work with a single loop thread (--threads 1):
-its p99 is under 50 ms during a SIGHUP reload of 100 pipeline files and during checkpoints of a
-50 MB query state. The latency of each request is counted from the moment it was due, so a loop
-that stalls counts once for every request it held up, not once in all."""
+the work adds less than 50 ms to its p99 during a SIGHUP reload of 100 pipeline files and during
+checkpoints of a 50 MB query state. The latency of each request is counted from the moment it was
+due, so a loop that stalls counts once for every request it held up, not once in all.
+
+The bound is on what the work adds to the p99 of the same daemon idle, measured just before on
+the same machine: CI shares its cores, and under ASan with a build beside it an idle /health
+alone has a p99 of tens of ms. A loop held up by the work (the defect this guards against) adds
+the length of the reload or the checkpoint, hundreds of ms to seconds."""
 import json
 import os
 import signal
@@ -13,7 +18,8 @@ import unittest
 
 from weir_test_util import http_get, wait_for, weir_process
 
-P99_BOUND_S = 0.050
+P99_BOUND_S = 0.050  # added to the p99 of the idle daemon
+IDLE_S = 3.0  # the baseline's length: 300 requests
 PERIOD_S = 0.010  # one /health request due every 10 ms
 WORKERS = 5  # each sends every 50 ms
 
@@ -132,6 +138,15 @@ def summary(test, what, samples):
     return p99
 
 
+def idle_p99(test, port, what):
+    """The p99 of /health over IDLE_S with the daemon idle, as a baseline."""
+    with health_poller(port) as poller:
+        start = time.monotonic()
+        time.sleep(IDLE_S)
+        end = time.monotonic()
+    return summary(test, f"{what}, idle", poller.between(start, end))
+
+
 class daemon(weir_process):
     """weir run --threads 1 in `tmp`, its HTTP server found."""
 
@@ -146,7 +161,7 @@ class daemon(weir_process):
 
 
 class health_latency_test(unittest.TestCase):
-    def test_health_p99_under_50ms_during_a_reload_of_100_pipelines(self):
+    def test_a_reload_of_100_pipelines_adds_under_50ms_to_the_health_p99(self):
         with tempfile.TemporaryDirectory() as tmp:
             pipelines = os.path.join(tmp, "pipelines.d")
             os.mkdir(pipelines)
@@ -172,6 +187,7 @@ class health_latency_test(unittest.TestCase):
                 return len(queries) == 100 and all(q["state"] == "running" for q in queries)
             wait_for(all_running, 120, "100 queries running")
 
+            idle = idle_p99(self, d.port, "100 pipelines")
             # Three reloads, each of every file, for enough requests to make a p99.
             phases = []
             with health_poller(d.port) as poller:
@@ -191,16 +207,13 @@ class health_latency_test(unittest.TestCase):
                           ", ".join(f"{end - start:.1f} s" for start, end in phases) + ")",
                           [s for start, end in phases for s in poller.between(start, end)])
             self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
-            self.assertLess(p99, P99_BOUND_S)
+            self.assertLess(p99 - idle, P99_BOUND_S)
 
-    def test_health_p99_under_50ms_during_checkpoints_of_a_50mb_state(self):
+    def test_checkpoints_of_a_50mb_state_add_under_50ms_to_the_health_p99(self):
         with tempfile.TemporaryDirectory() as tmp:
             records = os.path.join(tmp, "records.jsonl")
+            open(records, "w").close()  # the records come after the baseline
             pad = "x" * 100  # long keys: a large state from few records
-            with open(records, "w") as f:
-                for i in range(GROUPS):
-                    f.write(f'{{"ts":"2026-11-20T10:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.'
-                            f'{i % 1000:03d}Z","key":"{pad}{i:07d}","v":{i % 997}}}\n')
             settings = os.path.join(tmp, "weir.yaml")
             with open(settings, "w") as f:
                 f.write("checkpoint: {interval: 1s}\n")
@@ -213,6 +226,13 @@ class health_latency_test(unittest.TestCase):
             def query():
                 [q] = d.status()["queries"]
                 return q
+            wait_for(lambda: query().get("state") == "running", 60, "the query running")
+            # The baseline: the same daemon, its state empty, so its checkpoints are small.
+            idle = idle_p99(self, d.port, "an empty state")
+            with open(records, "a") as f:
+                for i in range(GROUPS):
+                    f.write(f'{{"ts":"2026-11-20T10:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.'
+                            f'{i % 1000:03d}Z","key":"{pad}{i:07d}","v":{i % 997}}}\n')
             wait_for(lambda: query().get("input_records") == GROUPS, 180, "every record read")
             wait_for(lambda: os.path.exists(checkpoint) and
                      os.path.getsize(checkpoint) >= CHECKPOINT_MIN_BYTES, 120,
@@ -229,7 +249,7 @@ class health_latency_test(unittest.TestCase):
             p99 = summary(self, f"checkpoints of a {size / 1e6:.0f} MB state "
                                 f"({end - start:.1f} s)", poller.between(start, end))
             self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
-            self.assertLess(p99, P99_BOUND_S)
+            self.assertLess(p99 - idle, P99_BOUND_S)
 
 
 if __name__ == "__main__":

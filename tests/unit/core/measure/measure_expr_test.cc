@@ -286,5 +286,125 @@ TEST(measure_expr, nesting_is_bounded) {
     EXPECT_EQ(parse_ok(fine).evaluate(std::vector{num(1)}), num(21));
 }
 
+// Keyword parameters, over a table of test functions: any order, defaults left out of the
+// arguments and the key, required keywords, and errors that list the words.
+constexpr arg_kind k_f = arg_kind::field;
+constexpr arg_kind k_kw = arg_kind::keyword;
+constexpr function_info k_keyword_functions[] = {
+    {"kfrac",
+     {k_f, arg_kind::literal_list, k_kw, k_kw},
+     2,
+     4,
+     result_type::number,
+     false,
+     "kfrac(field, [v, ...], present|records, full|search)",
+     "",
+     {"", "", "present|records", "full|search"}},
+    {"kopt",
+     {k_f, k_f, k_kw},
+     1,
+     3,
+     result_type::number,
+     false,
+     "kopt(field [, field] [, nearest|linear])",
+     "",
+     {"", "", "nearest|linear"}},
+    {"kreq",
+     {k_f, k_kw},
+     0,
+     2,
+     result_type::number,
+     false,
+     "kreq() | kreq(field, format)",
+     "",
+     {"", "!email|uuid"}},
+};
+
+parse_result<measure_expr> parse_kw(std::string_view text) {
+    return parse_measure(text, k_keyword_functions);
+}
+
+TEST(measure_expr, keywords_in_any_order_with_defaults_left_out) {
+    const auto a = parse_kw("kfrac(x, [1], search, records)");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    const auto& c = a->calls()[0];
+    ASSERT_EQ(c.args.size(), 4u);
+    EXPECT_EQ(c.args[2].kind, arg_kind::keyword);
+    EXPECT_EQ(c.args[2].position, 2u);
+    EXPECT_EQ(c.args[2].word, "records");
+    EXPECT_EQ(c.args[3].word, "search");
+    EXPECT_EQ(c.args[3].offset, 14u);
+    EXPECT_EQ(c.key, "kfrac(x, [1], records, search)");
+    EXPECT_EQ(c.word(2), "records");
+    EXPECT_EQ(c.word(3), "search");
+
+    // Defaults are left out: these are one call, with one key.
+    const auto b =
+        parse_kw("kfrac(x, [1]) + kfrac(x, [1], present) + kfrac(x, [1], full, present)");
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    ASSERT_EQ(b->calls().size(), 1u);
+    EXPECT_EQ(b->calls()[0].key, "kfrac(x, [1])");
+    EXPECT_EQ(b->calls()[0].args.size(), 2u);
+    EXPECT_EQ(b->calls()[0].word(2), "present");
+    EXPECT_EQ(b->calls()[0].word(3), "full");
+
+    const auto one = parse_kw("kfrac(x, [1], search)");
+    ASSERT_TRUE(one.ok()) << one.error().message;
+    EXPECT_EQ(one->calls()[0].key, "kfrac(x, [1], search)");
+    EXPECT_EQ(one->calls()[0].word(2), "present");
+}
+
+TEST(measure_expr, a_keyword_may_take_the_place_of_an_optional_field) {
+    const auto a = parse_kw("kopt(x, linear)");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ASSERT_EQ(a->calls()[0].args.size(), 2u);
+    EXPECT_EQ(a->calls()[0].args[1].kind, arg_kind::keyword);
+    EXPECT_EQ(a->calls()[0].word(2), "linear");
+    EXPECT_EQ(a->calls()[0].key, "kopt(x, linear)");
+    const auto b = parse_kw("kopt(x, y, linear)");
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    EXPECT_EQ(b->calls()[0].args[1].kind, arg_kind::field);
+    EXPECT_EQ(b->calls()[0].key, "kopt(x, y, linear)");
+    // A field of that name is still reachable as a nested path or in brackets.
+    const auto c = parse_kw("kopt(x, linear.y)");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->calls()[0].args[1].kind, arg_kind::field);
+}
+
+TEST(measure_expr, keyword_errors_name_the_words) {
+    const auto unknown = parse_kw("kfrac(x, [1], sideways)");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.error().offset, 14u);
+    EXPECT_EQ(unknown.error().message,
+              "unknown keyword \"sideways\" for kfrac(): expected one of: present, records, full, "
+              "search");
+    const auto twice = parse_kw("kfrac(x, [1], records, present)");
+    ASSERT_FALSE(twice.ok());
+    EXPECT_EQ(twice.error().offset, 23u);
+    EXPECT_EQ(twice.error().message,
+              "kfrac() takes one of present, records, and \"records\" was given already");
+    const auto number = parse_kw("kfrac(x, [1], 3)");
+    ASSERT_FALSE(number.ok());
+    EXPECT_EQ(number.error().message,
+              "kfrac() expects a keyword here, one of: present, records, full, search; got \"3\"");
+    const auto too_many = parse_kw("kfrac(x, [1], records, search, full)");
+    ASSERT_FALSE(too_many.ok());
+    EXPECT_EQ(too_many.error().offset, 31u);
+
+    // A keyword without a default is required once the call has other arguments.
+    EXPECT_TRUE(parse_kw("kreq()").ok());
+    const auto missing = parse_kw("kreq(x)");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().offset, 6u);
+    EXPECT_EQ(missing.error().message,
+              "kreq() needs one of email, uuid: kreq() | kreq(field, format)");
+    const auto given = parse_kw("kreq(x, uuid)");
+    ASSERT_TRUE(given.ok()) << given.error().message;
+    EXPECT_EQ(given->calls()[0].key, "kreq(x, uuid)");
+    const auto email = parse_kw("kreq(x, email)");
+    ASSERT_TRUE(email.ok()) << email.error().message;
+    EXPECT_EQ(email->calls()[0].key, "kreq(x, email)");  // no default: never left out
+}
+
 }  // namespace
 }  // namespace weir::measure
