@@ -319,12 +319,11 @@ std::uint32_t aggregate_layout::condition_index(const std::string& canonical, st
 namespace {
 
 // The word a call gives (or its default) at the keyword position of its function whose words
-// include `member` ("records" finds the denominator's); "" when the function has none. Calls
-// cannot spell keywords yet (the measure parser gains them next), so this is every default.
+// include `member` ("records" finds the denominator's); "" when the function has none.
 std::string_view call_word(const m::aggregate_call& c, std::string_view member) {
-    (void)c;
-    (void)member;
-    return {};
+    const std::size_t position = c.function->keyword_position(member);
+    if (position >= c.function->max_args) return {};
+    return c.word(position);
 }
 
 m::sequence_order sequence_order_of(std::string_view word) {

@@ -66,9 +66,17 @@ TEST(catalog, arities_kinds_and_results) {
     EXPECT_EQ(p->min_args, 2);
     EXPECT_EQ(p->args[1], arg_kind::probability);
     const auto* range = find_function("in_range_fraction");
-    EXPECT_EQ(range->max_args, 3);
+    EXPECT_EQ(range->min_args, 3);
+    EXPECT_EQ(range->max_args, 4);  // the denominator keyword
     EXPECT_EQ(range->args[1], arg_kind::number);
     EXPECT_EQ(range->args[2], arg_kind::number);
+    EXPECT_EQ(range->args[3], arg_kind::keyword);
+    EXPECT_EQ(range->default_keyword(3), "present");
+    const auto* matches = find_function("matches_fraction");
+    EXPECT_EQ(matches->keyword_position("search"), 2u);
+    EXPECT_EQ(matches->keyword_position("records"), 3u);
+    EXPECT_EQ(find_function("ordered_fraction")->default_keyword(1), "ascending");
+    EXPECT_EQ(find_function("ordered_fraction")->default_keyword(2), "arrival");
     EXPECT_EQ(find_function("in_set_count")->args[1], arg_kind::literal_list);
     EXPECT_EQ(find_function("matches_fraction")->args[1], arg_kind::regex);
     EXPECT_EQ(find_function("correlation")->args[1], arg_kind::field);
