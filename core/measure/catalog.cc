@@ -72,7 +72,7 @@ constexpr function_info k_functions[] = {
      "string values the RE2 pattern fully matches (search: matches anywhere)",
      {"", "", "full|search"}},
     {"matches_fraction", {f, regex, keyword, keyword}, 2, 4, result_type::number, false,
-     "matches_fraction(field, \"regex\" [, full|search] [, present|records])",
+     "matches_fraction(field, \"regex\" [, search] [, records])",
      "matches_count / non-missing values (records: / records)",
      {"", "", "full|search", "present|records"}},
     {"max", {f}, 1, 1, result_type::number, false,
