@@ -109,6 +109,20 @@ W6_CHECKS = [
 ]
 
 
+# Sample (n - 1) and population (n) statistics (issue #15): weir's std_dev/variance are
+# DuckDB's stddev_samp/var_samp (null below 2 values), std_dev_pop/variance_pop its
+# stddev_pop/var_pop (null below 1 value).
+STATS_CHECKS = [
+    check("volume", "count()", "> 0", "count(*)"),
+    check("value_std_dev", "std_dev(value)", ">= 0", "stddev_samp(value)"),
+    check("value_variance", "variance(value)", ">= 0", "var_samp(value)"),
+    check("value_std_dev_pop", "std_dev_pop(value)", ">= 0", "stddev_pop(value)"),
+    check("value_variance_pop", "variance_pop(value)", ">= 0", "var_pop(value)"),
+    check("latency_std_dev_pop", "std_dev_pop(latency_ms)", ">= 0", "stddev_pop(latency_ms)"),
+    check("latency_variance_pop", "variance_pop(latency_ms)", ">= 0", "var_pop(latency_ms)"),
+]
+
+
 def _w9_checks(n):
     """n checks over the fields W1 reads (value, latency_ms): W1's, then sums, variances and
     in-range fractions over different ranges."""
@@ -276,6 +290,11 @@ def smoke_suite():
                  dataset(events=100_000, keys=200, rate=1000, disorder="one_pct_late"),
                  tuple(W11_CHECKS), fields=W11_FIELDS),
         W12_SMOKE,
+        # About 1.5 events per key and window: groups of 0, 1 and 2 values, where sample and
+        # population statistics differ in having data.
+        workload("w13", "sample and population statistics, 40 K events, 20 K keys",
+                 dataset(events=40_000, keys=20_000, rate=500), tuple(STATS_CHECKS),
+                 max_groups=40_000),
     ]
 
 

@@ -248,6 +248,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
     n.max_groups = r.integer("max_groups");
     n.group_ttl = r.duration("group_ttl");
     n.exact_quantile_limit = r.integer("exact_quantile_limit");
+    n.empty_is_missing = r.boolean("empty_is_missing").value;
     for (const auto& c : r.object_list("checks")) n.checks.push_back(read_check(c));
     n.emit = r.string("emit");
     n.on_no_data = r.string("on_no_data");

@@ -141,6 +141,7 @@ struct node_config {
     located<std::int64_t> max_groups;
     located<milliseconds> group_ttl;
     located<std::int64_t> exact_quantile_limit;
+    bool empty_is_missing = true;  // "" is missing (true) or a present empty string
     std::vector<check_config> checks;
     located<std::string> emit;        // all | failures | changes
     located<std::string> on_no_data;  // ignore | pass | warn | fail

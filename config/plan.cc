@@ -739,6 +739,9 @@ class fingerprint_writer {
                 w_.i64(v);
             }
             w_.boolean(e.processing_time);
+            // Written only when not the default, so plans written before the key existed keep
+            // their bytes (and their checkpoints).
+            if (!e.empty_is_missing) w_.str("empty_is_missing false");
             w_.varint(e.max_groups);
             w_.varint(e.group_by.size());
             for (const auto& g : e.group_by) w_.str(g.to_string());
@@ -1011,6 +1014,7 @@ class query_builder {
                 plan.max_groups = static_cast<std::size_t>(n.max_groups.value);
                 plan.exact_quantile_limit =
                     static_cast<std::uint32_t>(n.exact_quantile_limit.value);
+                plan.empty_is_missing = n.empty_is_missing;
                 plan.sources = n.from.size();
                 for (const auto& g : n.group_by) {
                     resolve(g.value, env, slots);
@@ -1251,6 +1255,7 @@ class query_builder {
             canonical +=
                 fmt::format("groups {} {}\n", ttl, static_cast<std::size_t>(n.max_groups.value));
             for (const auto& g : n.group_by) canonical += "group_by " + g.value + "\n";
+            if (!n.empty_is_missing) canonical += "empty_is_missing false\n";
             if (n.time && !n.time->processing) {
                 canonical += "time " + n.time->field.value + " " + n.time->format.value + "\n";
             } else {

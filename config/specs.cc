@@ -635,6 +635,11 @@ std::shared_ptr<const object_spec> make_node_spec() {
                         "windows for it.",
          .default_text = "1h",
          .minimum = 1000},
+        {.name = "empty_is_missing",
+         .type = param_type::boolean,
+         .description = "Whether the measures take an empty string \"\" for a missing value "
+                        "(like null: true) or for a present value, an empty string (false).",
+         .default_text = "true"},
         {.name = "exact_quantile_limit",
          .type = param_type::integer,
          .description = "median and percentile are exact while a window (and group) holds at "

@@ -130,6 +130,8 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(m::approx_distinct_acc), alignof(m::approx_distinct_acc)};
         case acc_kind::quantile:
             return {sizeof(m::quantile_acc), alignof(m::quantile_acc)};
+        case acc_kind::event_order:
+            return {sizeof(m::event_order_acc), alignof(m::event_order_acc)};
         case acc_kind::sample:
             return {sizeof(m::sample_acc), alignof(m::sample_acc)};
         case acc_kind::length_histogram:
@@ -151,10 +153,10 @@ static_assert(
     std::is_trivially_copyable_v<m::placeholder_acc>);
 static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
               alignof(m::approx_distinct_acc) <= 8 && alignof(m::mutual_information_acc) <= 8 &&
-
               alignof(m::length_histogram_acc) <= 8 && alignof(m::above_mean_acc) <= 8 &&
               alignof(m::digits_acc) <= 8 && alignof(m::rank_pairs_acc) <= 8 &&
-              alignof(m::category_pairs_acc) <= 8 && alignof(m::heavy_hitters_acc) <= 8);
+              alignof(m::category_pairs_acc) <= 8 && alignof(m::heavy_hitters_acc) <= 8 &&
+              alignof(m::event_order_acc) <= 8);
 
 // Construct a trivially copyable accumulator in the prototype.
 void construct_trivial(acc_kind k, std::byte* p) {
@@ -286,6 +288,8 @@ std::string_view kind_name(acc_kind k) {
             // Not "quantile": checkpoints of the state before it kept exact values are refused,
             // not misread.
             return "quantiles";
+        case acc_kind::event_order:
+            return "event_order";
         case acc_kind::sample:
             return "sample";
         case acc_kind::length_histogram:
@@ -304,6 +308,8 @@ struct sample_config {
     std::uint32_t slot = 0;                 // the field; where: the condition's index
     std::uint32_t limit = 0;
     std::vector<m::sample_field> fields;  // shown in each sample
+    // A fraction over every record (`records`): a missing value counts against it too.
+    bool of_records = false;
 };
 
 // The fields of a composite key (duplicate_count(a, b)), in the call's order: at most as many
@@ -330,6 +336,8 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     mean,
     variance,
     std_dev,
+    variance_pop,
+    std_dev_pop,
     min,
     max,
     median,
@@ -350,11 +358,15 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     approx_distinct_count,
     predicate_count,
     predicate_fraction,
+    // in_*_fraction, matches_fraction and distinct_fraction with the `records` keyword
+    predicate_fraction_of_records,
+    distinct_fraction_of_records,
     min_length,
     max_length,
     mean_length,
     is_frozen,
     ordered_fraction,
+    ordered_fraction_by_event_time,
     correlation,
     freshness,
     max_delay,
@@ -413,6 +425,21 @@ std::uint32_t aggregate_layout::condition_index(const std::string& canonical, st
 }
 
 namespace {
+
+// The word a call gives (or its default) at the keyword position of its function whose words
+// include `member` ("records" finds the denominator's); "" when the function has none.
+std::string_view call_word(const m::aggregate_call& c, std::string_view member) {
+    const std::size_t position = c.function->keyword_position(member);
+    if (position >= c.function->max_args) return {};
+    return c.word(position);
+}
+
+m::sequence_order sequence_order_of(std::string_view word) {
+    if (word == "strictly_ascending") return m::sequence_order::strictly_ascending;
+    if (word == "descending") return m::sequence_order::descending;
+    if (word == "strictly_descending") return m::sequence_order::strictly_descending;
+    return m::sequence_order::ascending;
+}
 
 std::vector<layout_call> unfiltered(std::span<const m::aggregate_call* const> calls) {
     std::vector<layout_call> out;
@@ -535,11 +562,13 @@ std::uint32_t aggregate_layout::add_sample_acc(const layout_call& lc, std::uint3
         } else {
             cfg->what = t::matches;
             std::string error;
-            cfg->predicate = m::matches_config::compile(c.args.at(1).pattern, &error);
+            cfg->predicate = m::matches_config::compile(c.args.at(1).pattern, &error,
+                                                        call_word(c, "search") == "search");
             if (!cfg->predicate)
                 throw std::invalid_argument("invalid regular expression: " + error);
         }
     }
+    cfg->of_records = call_word(c, "records") == "records";
     const std::string key = "sample(" + c.key + ", " + std::to_string(lc.samples) + ")" + suffix;
     const std::uint32_t slot = cfg->slot;
     return find_or_add_acc(acc_kind::sample, key, slot, 0, std::move(cfg), filter);
@@ -615,9 +644,23 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                 std::find(keep_values.begin(), keep_values.end(), slot) != keep_values.end();
             acc(acc_kind::frequency, field_key(0), slot, 0, std::move(cfg));
         };
+        // `records` (the denominator keyword of the fractions): every record, counted by the
+        // cell header, or under a check filter by the filter's records_acc.
+        const bool of_records = call_word(*c, "records") == "records";
+        const auto records_state = [&] {
+            if (filter == k_unused) return;
+            ce.records = find_or_add_acc(acc_kind::records,
+                                         std::string(kind_name(acc_kind::records)) + "()" + suffix,
+                                         0, 0, nullptr, filter);
+        };
         const auto predicate_state = [&](acc_kind k) {
-            // The call key minus the function name identifies field and parameters.
-            const std::string args = c->key.substr(c->key.find('('));
+            // The call key minus the function name identifies field and parameters; the
+            // denominator (the last keyword) does not change what is counted.
+            std::string args = c->key.substr(c->key.find('('));
+            if (of_records && args.ends_with(", records)")) {
+                args.replace(args.size() - std::string_view(", records)").size(),
+                             std::string_view::npos, ")");
+            }
             std::shared_ptr<const void> cfg;
             if (k == acc_kind::in_range) {
                 auto r = std::make_shared<m::in_range_config>();
@@ -635,10 +678,12 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                 cfg = std::move(s);
             } else {
                 std::string error;
-                cfg = m::matches_config::compile(c->args.at(1).pattern, &error);
+                cfg = m::matches_config::compile(c->args.at(1).pattern, &error,
+                                                 call_word(*c, "search") == "search");
                 if (!cfg) throw std::invalid_argument("invalid regular expression: " + error);
             }
             acc(k, args, slot_of(c->args[0]), 0, std::move(cfg));
+            if (of_records) records_state();
         };
         using rf = result_fn;
         if (fn == "count") {
@@ -658,8 +703,12 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         } else if (fn == "sum" || fn == "mean") {
             ce.fn = fn == "sum" ? rf::sum : rf::mean;
             acc(acc_kind::sum, field_key(0), slot_of(c->args[0]));
-        } else if (fn == "variance" || fn == "std_dev") {
-            ce.fn = fn == "variance" ? rf::variance : rf::std_dev;
+        } else if (fn == "variance" || fn == "std_dev" || fn == "variance_pop" ||
+                   fn == "std_dev_pop") {
+            ce.fn = fn == "variance"       ? rf::variance
+                    : fn == "std_dev"      ? rf::std_dev
+                    : fn == "variance_pop" ? rf::variance_pop
+                                           : rf::std_dev_pop;
             acc(acc_kind::moments, field_key(0), slot_of(c->args[0]));
         } else if (fn == "min" || fn == "max") {
             ce.fn = fn == "min" ? rf::min : rf::max;
@@ -696,8 +745,9 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                    fn == "duplicate_count" || fn == "duplicate_fraction" ||
                    fn == "duplicate_percent" || fn == "entropy" || fn == "most_frequent" ||
                    fn == "most_frequent_count") {
-            ce.fn = fn == "distinct_count"        ? rf::distinct_count
-                    : fn == "distinct_fraction"   ? rf::distinct_fraction
+            ce.fn = fn == "distinct_count" ? rf::distinct_count
+                    : fn == "distinct_fraction"
+                        ? (of_records ? rf::distinct_fraction_of_records : rf::distinct_fraction)
                     : fn == "unique_count"        ? rf::unique_count
                     : fn == "duplicate_count"     ? rf::duplicate_count
                     : fn == "entropy"             ? rf::entropy
@@ -706,17 +756,24 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                                                   : rf::duplicate_fraction;
             ce.percent = fn == "duplicate_percent";
             frequency_state();
+            if (of_records) records_state();
         } else if (fn == "approx_distinct_count") {
             ce.fn = rf::approx_distinct_count;
             acc(acc_kind::approx_distinct, field_key(0), slot_of(c->args[0]));
         } else if (fn == "in_range_count" || fn == "in_range_fraction") {
-            ce.fn = fn.ends_with("count") ? rf::predicate_count : rf::predicate_fraction;
+            ce.fn = fn.ends_with("count") ? rf::predicate_count
+                    : of_records          ? rf::predicate_fraction_of_records
+                                          : rf::predicate_fraction;
             predicate_state(acc_kind::in_range);
         } else if (fn == "in_set_count" || fn == "in_set_fraction") {
-            ce.fn = fn.ends_with("count") ? rf::predicate_count : rf::predicate_fraction;
+            ce.fn = fn.ends_with("count") ? rf::predicate_count
+                    : of_records          ? rf::predicate_fraction_of_records
+                                          : rf::predicate_fraction;
             predicate_state(acc_kind::in_set);
         } else if (fn == "matches_count" || fn == "matches_fraction") {
-            ce.fn = fn.ends_with("count") ? rf::predicate_count : rf::predicate_fraction;
+            ce.fn = fn.ends_with("count") ? rf::predicate_count
+                    : of_records          ? rf::predicate_fraction_of_records
+                                          : rf::predicate_fraction;
             predicate_state(acc_kind::matches);
         } else if (fn == "min_length" || fn == "max_length" || fn == "mean_length") {
             ce.fn = fn == "min_length"   ? rf::min_length
@@ -727,8 +784,16 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             ce.fn = rf::is_frozen;
             acc(acc_kind::frozen, field_key(0), slot_of(c->args[0]));
         } else if (fn == "ordered_fraction") {
-            ce.fn = rf::ordered_fraction;
-            acc(acc_kind::ordered, field_key(0), slot_of(c->args[0]));
+            // The order is the accumulator's config; the default's state key is the one it
+            // always had, so checkpoints of ordered_fraction(f) still restore.
+            const std::string_view order = call_word(*c, "descending");
+            const bool by_event_time = call_word(*c, "event_time") == "event_time";
+            auto cfg = std::make_shared<m::sequence_order>(sequence_order_of(order));
+            std::string key = field_key(0);
+            if (!order.empty() && order != "ascending") key += ", " + std::string(order);
+            ce.fn = by_event_time ? rf::ordered_fraction_by_event_time : rf::ordered_fraction;
+            acc(by_event_time ? acc_kind::event_order : acc_kind::ordered, key, slot_of(c->args[0]),
+                0, std::move(cfg));
         } else if (fn == "correlation") {
             ce.fn = rf::correlation;
             acc(acc_kind::correlation, field_key(0) + ", " + field_key(1), slot_of(c->args[0]),
@@ -877,6 +942,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
     state_keys_ = std::move(sorted_keys);
     for (auto& ce : calls_) {
         if (!accs_.empty() && ce.acc < new_index.size()) ce.acc = new_index[ce.acc];
+        if (ce.records != k_unused) ce.records = new_index[ce.records];
     }
     for (auto& a : input_samples_) {
         if (a != k_unused) a = new_index[a];
@@ -1008,6 +1074,9 @@ void aggregate_layout::construct(std::byte* block) const {
             case acc_kind::quantile:
                 new (p) m::quantile_acc(accs_[i].slot2);
                 break;
+            case acc_kind::event_order:
+                new (p) m::event_order_acc();
+                break;
             case acc_kind::sample:
                 new (p) m::sample_acc();
                 break;
@@ -1051,6 +1120,9 @@ void aggregate_layout::destroy(std::byte* block) const {
                 break;
             case acc_kind::quantile:
                 at<m::quantile_acc>(block, off).~quantile_acc();
+                break;
+            case acc_kind::event_order:
+                at<m::event_order_acc>(block, off).~event_order_acc();
                 break;
             case acc_kind::sample:
                 at<m::sample_acc>(block, off).~sample_acc();
@@ -1132,7 +1204,11 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             at<m::frozen_acc>(block, off).add(record[slot]);
             break;
         case acc_kind::ordered:
-            at<m::ordered_acc>(block, off).add(record[slot]);
+            at<m::ordered_acc>(block, off)
+                .add(record[slot], *static_cast<const m::sequence_order*>(config));
+            break;
+        case acc_kind::event_order:
+            at<m::event_order_acc>(block, off).add(record[slot], event_time);
             break;
         case acc_kind::correlation:
             at<m::correlation_acc>(block, off).add(record[slot], record[slot2]);
@@ -1297,17 +1373,20 @@ void aggregate_layout::add_sample(const add_step& s, std::byte* block,
             counted = cfg.what == t::missing ? missing : !missing;
             break;
         }
+        // A missing value is neither counted nor in the denominator, unless that is `records`.
         case t::in_range:
-            if (v.missing()) return;  // neither counted nor in the denominator
+            if (v.missing() && !cfg.of_records) return;
             counted = static_cast<const m::in_range_config*>(cfg.predicate.get())->test(v);
             break;
         case t::in_set:
-            if (v.missing()) return;
-            counted = static_cast<const m::in_set_config*>(cfg.predicate.get())->test(v);
+            if (v.missing() && !cfg.of_records) return;
+            counted =
+                !v.missing() && static_cast<const m::in_set_config*>(cfg.predicate.get())->test(v);
             break;
         case t::matches:
-            if (v.missing()) return;
-            counted = static_cast<const m::matches_config*>(cfg.predicate.get())->test(v);
+            if (v.missing() && !cfg.of_records) return;
+            counted =
+                !v.missing() && static_cast<const m::matches_config*>(cfg.predicate.get())->test(v);
             break;
         case t::where:
             counted = truth_[cfg.slot] != 0;
@@ -1316,8 +1395,25 @@ void aggregate_layout::add_sample(const add_step& s, std::byte* block,
     acc.add(counted, record, cfg.fields, event_time, cfg.limit);
 }
 
+void aggregate_layout::set_empty_is_missing(bool missing) {
+    if (missing == empty_is_missing_) return;
+    empty_is_missing_ = missing;
+    // A checkpoint of the other definition holds other counts: it must not restore here.
+    if (!missing) {
+        fingerprint_ += ";empty_present";
+    } else {
+        fingerprint_.erase(fingerprint_.rfind(";empty_present"));
+    }
+}
+
 void aggregate_layout::add(std::byte* block, std::span<const field_value> record,
                            timestamp_ns event_time, timestamp_ns arrival_time) const {
+    if (!empty_is_missing_) [[unlikely]] {
+        // One copy per record, only in such nodes: every measure then sees the same mark.
+        marked_.assign(record.begin(), record.end());
+        for (field_value& v : marked_) v.empty_present = v.kind == value_kind::string;
+        record = marked_;
+    }
     auto* h = header(block);
     h->newest = h->records == 0 || event_time > h->newest ? event_time : h->newest;
     ++h->records;
@@ -1392,7 +1488,9 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                 at<m::frozen_acc>(into, off).merge(at<m::frozen_acc>(from, off));
                 break;
             case acc_kind::ordered:
-                at<m::ordered_acc>(into, off).merge(at<m::ordered_acc>(from, off));
+                at<m::ordered_acc>(into, off).merge(
+                    at<m::ordered_acc>(from, off),
+                    *static_cast<const m::sequence_order*>(e.config));
                 break;
             case acc_kind::correlation:
                 at<m::correlation_acc>(into, off).merge(at<m::correlation_acc>(from, off));
@@ -1424,6 +1522,9 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                 break;
             case acc_kind::quantile:
                 at<m::quantile_acc>(into, off).merge(at<m::quantile_acc>(from, off));
+                break;
+            case acc_kind::event_order:
+                at<m::event_order_acc>(into, off).merge(at<m::event_order_acc>(from, off));
                 break;
             case acc_kind::sample:
                 at<m::sample_acc>(into, off).merge(
@@ -1533,6 +1634,9 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
             case acc_kind::quantile:
                 at<m::quantile_acc>(block, off).serialize(w);
                 break;
+            case acc_kind::event_order:
+                at<m::event_order_acc>(block, off).serialize(w);
+                break;
             case acc_kind::sample:
                 at<m::sample_acc>(block, off).serialize(w);
                 break;
@@ -1637,6 +1741,9 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
             case acc_kind::quantile:
                 ok = at<m::quantile_acc>(block, off).deserialize(r);
                 break;
+            case acc_kind::event_order:
+                ok = at<m::event_order_acc>(block, off).deserialize(r);
+                break;
             case acc_kind::sample:
                 ok = at<m::sample_acc>(block, off)
                          .deserialize(r, static_cast<const sample_config*>(e.config)->limit);
@@ -1688,6 +1795,11 @@ bool aggregate_layout::approximate(const std::byte* block, std::size_t i) const 
     return at<m::quantile_acc>(block, accs_[ce.acc].offset).approximate();
 }
 
+std::uint64_t aggregate_layout::records_of(const std::byte* block, const call_entry& ce) const {
+    if (ce.records == k_unused) return header(block)->records;
+    return at<records_acc>(block, accs_[ce.records].offset).n;
+}
+
 measure_value aggregate_layout::evaluate(const std::byte* block, std::size_t i,
                                          timestamp_ns window_length, timestamp_ns now,
                                          timestamp_ns newest_seen) const {
@@ -1720,6 +1832,10 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
             return number_or_null(at<m::moments_acc>(block, off).variance());
         case rf::std_dev:
             return number_or_null(at<m::moments_acc>(block, off).std_dev());
+        case rf::variance_pop:
+            return number_or_null(at<m::moments_acc>(block, off).variance_pop());
+        case rf::std_dev_pop:
+            return number_or_null(at<m::moments_acc>(block, off).std_dev_pop());
         case rf::min:
             return number_or_null(at<m::min_acc>(block, off).result());
         case rf::max:
@@ -1789,6 +1905,16 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
             return measure_value::make_number(at<m::predicate_acc>(block, off).count());
         case rf::predicate_fraction:
             return number_or_null(at<m::predicate_acc>(block, off).fraction());
+        case rf::predicate_fraction_of_records:
+            return number_or_null(
+                m::ratio(at<m::predicate_acc>(block, off).hits, records_of(block, ce)));
+        case rf::distinct_fraction_of_records: {
+            const auto r = at<m::frequency_acc>(block, off).distinct_count();
+            if (r.capped) ++capped_results_;
+            const std::uint64_t records = records_of(block, ce);
+            if (!r.value || records == 0) return measure_value::make_null();
+            return measure_value::make_number(*r.value / static_cast<double>(records));
+        }
         case rf::min_length:
             return number_or_null(at<m::length_acc>(block, off).min_length());
         case rf::max_length:
@@ -1801,6 +1927,10 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
         }
         case rf::ordered_fraction:
             return number_or_null(at<m::ordered_acc>(block, off).result());
+        case rf::ordered_fraction_by_event_time:
+            return number_or_null(
+                at<m::event_order_acc>(block, off)
+                    .result(*static_cast<const m::sequence_order*>(accs_[ce.acc].config)));
         case rf::correlation:
             return number_or_null(at<m::correlation_acc>(block, off).result());
         case rf::freshness: {

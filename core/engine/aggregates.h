@@ -68,7 +68,8 @@ enum class acc_kind : std::uint8_t {
     mutual,     // measure::mutual_information_acc
     approx_distinct,
     quantile,
-    sample,  // measure::sample_acc: a check's failed-value samples (`samples: N`)
+    event_order,  // measure::event_order_acc: ordered_fraction(f, order, event_time)
+    sample,       // measure::sample_acc: a check's failed-value samples (`samples: N`)
     // length_histogram_acc: median_length; above_mean_acc: above_mean_count/fraction
     length_histogram,
     above_mean,
@@ -145,6 +146,12 @@ class aggregate_layout {
     void samples(const std::byte* block, std::size_t input, bool counted,
                  std::vector<std::string>& out) const;
 
+    // A node's `empty_is_missing: false`: every measure takes "" for a present value (an
+    // empty string) instead of a missing one. Set-up: call before the first add(); it is part
+    // of the fingerprint.
+    void set_empty_is_missing(bool missing);
+    bool empty_is_missing() const { return empty_is_missing_; }
+
     // `block` is 8-byte aligned and block_bytes() long.
     void construct(std::byte* block) const;
     void destroy(std::byte* block) const;
@@ -212,8 +219,13 @@ class aggregate_layout {
         bool percent = false;          // the *_percent shorthands: 100 * the fraction
         const void* config = nullptr;  // most_frequent_in_range/set: the range or the list
         measure::quantile_method method = measure::quantile_method::linear;
+        // A fraction over every record (the `records` keyword) under a check filter: the
+        // records_acc of the filter's records; k_unused for the cell header's records.
+        std::uint32_t records = k_unused;
     };
     struct config_holder;
+    // The records a `records` fraction divides by: the window's, or its check filter's.
+    std::uint64_t records_of(const std::byte* block, const call_entry& ce) const;
 
     measure_value evaluate_call(const std::byte* block, const call_entry& ce,
                                 timestamp_ns window_length, timestamp_ns now,
@@ -293,6 +305,9 @@ class aggregate_layout {
     std::size_t block_bytes_ = 0;
     bool uses_invalid_ = false;
     bool uses_drift_ = false;
+    bool empty_is_missing_ = true;
+    // Scratch of add() when "" is present: the record with its empty strings marked.
+    mutable std::vector<field_value> marked_;
     std::string fingerprint_;
 };
 

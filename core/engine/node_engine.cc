@@ -239,6 +239,7 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
     }
     layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields,
                                                  plan_.exact_quantile_limit);
+    layout_->set_empty_is_missing(plan_.empty_is_missing);
     for (const auto& cc : checks_) {
         for (const auto& call : cc->expr.calls()) {
             cc->calls.push_back(

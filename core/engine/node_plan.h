@@ -78,6 +78,9 @@ struct node_plan {
     // Records of new groups beyond this many live groups are dropped and counted
     // (group_overflow), so a key explosion cannot exhaust memory.
     std::size_t max_groups = 100'000;
+    // `empty_is_missing`: whether the measures take "" for missing (like null; the default)
+    // or for a present value, an empty string.
+    bool empty_is_missing = true;
     // Within one advance of the watermark, at most this many consecutive windows without any
     // record are emitted; the rest are skipped (and counted), so that a bogus far-future event
     // time cannot make the engine emit billions of empty windows.

@@ -117,7 +117,8 @@ bool length_acc::deserialize(byte_reader& r) {
     if (lo > k_max || hi > k_max) r.fail();
     min = static_cast<std::uint32_t>(lo);
     max = static_cast<std::uint32_t>(hi);
-    if (n > 0 && (min > max || min == 0)) r.fail();
+    // min is 0 only where "" is a present value (empty_is_missing: false).
+    if (n > 0 && min > max) r.fail();
     return r.ok();
 }
 

@@ -125,7 +125,8 @@ struct sum_acc {
 };
 
 // variance(f), std_dev(f): SAMPLE statistics (divide by n - 1), no data below two finite
-// numbers. Welford's update per value and Chan et al.'s pairwise formula to merge, both stable
+// numbers; variance_pop(f), std_dev_pop(f): POPULATION statistics (divide by n), no data below
+// one. Welford's update per value and Chan et al.'s pairwise formula to merge, both stable
 // against catastrophic cancellation (values around 1e9 with spread 1 are fine). Skips what
 // sum_acc skips.
 struct moments_acc {
@@ -154,6 +155,15 @@ struct moments_acc {
     }
     std::optional<double> std_dev() const {
         auto v = variance();
+        if (!v) return std::nullopt;
+        return std::sqrt(*v);
+    }
+    std::optional<double> variance_pop() const {
+        if (n < 1) return std::nullopt;
+        return std::max(0.0, m2) / static_cast<double>(n);
+    }
+    std::optional<double> std_dev_pop() const {
+        auto v = variance_pop();
         if (!v) return std::nullopt;
         return std::sqrt(*v);
     }
@@ -205,7 +215,8 @@ inline std::uint32_t utf8_length(std::string_view s) {
 
 // min_length(f), max_length(f), mean_length(f) over strings, in code points (utf8_length).
 // Only strings have a length: numbers, booleans and wrong types are skipped, and so are missing
-// values — "" is missing, so the smallest length ever reported is 1. No data when no string.
+// values — "" is missing, so the smallest length ever reported is 1 (0 where a node's
+// empty_is_missing is false). No data when no string.
 struct length_acc {
     std::uint64_t n = 0;
     std::uint64_t total = 0;
@@ -213,7 +224,7 @@ struct length_acc {
     std::uint32_t max = 0;
 
     void add(const field_value& v) {
-        if (v.kind != value_kind::string || v.length == 0) return;
+        if (v.kind != value_kind::string || v.missing()) return;
         const std::uint32_t len = utf8_length(v.string());
         ++n;
         total += len;

@@ -49,9 +49,10 @@ bool in_set_config::test(const field_value& v) const {
 }
 
 std::shared_ptr<const matches_config> matches_config::compile(std::string_view pattern,
-                                                              std::string* error) {
+                                                              std::string* error, bool search) {
     std::shared_ptr<matches_config> c(new matches_config());
     c->pattern_ = std::string(pattern);
+    c->search_ = search;
     RE2::Options options;
     options.set_log_errors(false);
     c->re_ = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
@@ -66,7 +67,8 @@ matches_config::~matches_config() = default;
 
 bool matches_config::test(const field_value& v) const {
     if (v.kind != value_kind::string) return false;
-    return RE2::FullMatch(re2::StringPiece(v.chars, v.length), *re_);
+    const re2::StringPiece text(v.chars, v.length);
+    return search_ ? RE2::PartialMatch(text, *re_) : RE2::FullMatch(text, *re_);
 }
 
 void predicate_acc::serialize(byte_writer& w) const {

@@ -52,13 +52,14 @@ class in_set_config {
 };
 
 // matches(f, regex): RE2 full match against string values only — a number is not turned into
-// text. The compiled pattern is owned by the config, which every accumulator of the check
-// shares (RE2 matching is thread-safe on a const pattern).
+// text; with `search`, a match anywhere in the string (RE2 partial match: "b" finds "abc").
+// The compiled pattern is owned by the config, which every accumulator of the check shares
+// (RE2 matching is thread-safe on a const pattern).
 class matches_config {
   public:
     // Compiles `pattern`; on a syntax error returns null and describes it in *error.
     static std::shared_ptr<const matches_config> compile(std::string_view pattern,
-                                                         std::string* error);
+                                                         std::string* error, bool search = false);
     ~matches_config();
     matches_config(const matches_config&) = delete;
     matches_config& operator=(const matches_config&) = delete;
@@ -69,6 +70,7 @@ class matches_config {
   private:
     matches_config() = default;
     std::string pattern_;
+    bool search_ = false;
     std::unique_ptr<re2::RE2> re_;
 };
 

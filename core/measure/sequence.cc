@@ -29,13 +29,13 @@ bool frozen_acc::deserialize(byte_reader& r) {
     return r.ok();
 }
 
-void ordered_acc::merge(const ordered_acc& later) {
+void ordered_acc::merge(const ordered_acc& later, sequence_order o) {
     if (later.n == 0) return;
     if (n == 0) {
         *this = later;
         return;
     }
-    ordered += later.ordered + (last <= later.first ? 1 : 0);
+    ordered += later.ordered + (in_order(last, later.first, o) ? 1 : 0);
     last = later.last;
     n += later.n;
 }
@@ -57,6 +57,45 @@ bool ordered_acc::deserialize(byte_reader& r) {
         r.fail();
     }
     return r.ok();
+}
+
+void event_order_acc::merge(const event_order_acc& later) {
+    values.insert(values.end(), later.values.begin(), later.values.end());
+}
+
+void event_order_acc::serialize(byte_writer& w) const {
+    w.varint(values.size());
+    for (const auto& [t, x] : values) {
+        w.i64(t);
+        w.f64(x);
+    }
+}
+
+bool event_order_acc::deserialize(byte_reader& r) {
+    values.clear();
+    const std::size_t n = r.count(16);  // an event time and a number each
+    if (!r.ok()) return false;
+    values.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const time_ns t = r.i64();
+        const double x = r.f64();
+        if (std::isnan(x)) r.fail();
+        if (!r.ok()) return false;
+        values.emplace_back(t, x);
+    }
+    return r.ok();
+}
+
+std::optional<double> event_order_acc::result(sequence_order o) const {
+    if (values.size() < 2) return std::nullopt;
+    std::vector<std::pair<time_ns, double>> sorted = values;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::uint64_t ok = 0;
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+        ok += in_order(sorted[i - 1].second, sorted[i].second, o) ? 1 : 0;
+    }
+    return static_cast<double>(ok) / static_cast<double>(sorted.size() - 1);
 }
 
 void correlation_acc::merge(const correlation_acc& o) {

@@ -22,6 +22,9 @@ enum class value_kind : std::uint8_t {
 struct field_value {
     value_kind kind = value_kind::absent;
     bool boolean = false;
+    // A string of length 0 that counts as a present value, not as missing: what the measures
+    // of a node with `empty_is_missing: false` see (engine::aggregate_layout sets it).
+    bool empty_present = false;
     std::uint32_t length = 0;  // string length
     union {
         double number;
@@ -65,11 +68,11 @@ struct field_value {
     bool is_string() const { return kind == value_kind::string; }
     std::string_view string() const { return {chars, length}; }
 
-    // Missing in the sense of missing_count(): absent, null or "". (Placeholders listed by a
-    // check are handled by the measure itself.)
+    // Missing in the sense of missing_count(): absent, null or "" (unless empty_present).
+    // (Placeholders listed by a check are handled by the measure itself.)
     bool missing() const {
         return kind == value_kind::absent || kind == value_kind::null ||
-               (kind == value_kind::string && length == 0);
+               (kind == value_kind::string && length == 0 && !empty_present);
     }
 };
 

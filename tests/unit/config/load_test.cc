@@ -304,6 +304,7 @@ nodes:
     group_by: [orders.region]
     max_groups: 10
     group_ttl: 2h
+    empty_is_missing: false
     checks:
       - {name: volume, measure: count(), assess: "> 0", description: any orders at all}
       - {name: paid, measure: missing_fraction(payments.id), should_be: "< 5%"}
@@ -366,6 +367,7 @@ outputs:
     EXPECT_EQ(n.group_by.at(0).value, "orders.region");
     EXPECT_EQ(n.max_groups.value, 10);
     EXPECT_EQ(n.group_ttl.value, 2h);
+    EXPECT_FALSE(n.empty_is_missing);
     ASSERT_EQ(n.checks.size(), 2u);
     EXPECT_EQ(n.checks[0].must_be->value, "> 0");
     EXPECT_TRUE(n.checks[0].assess_alias);
@@ -435,6 +437,7 @@ TEST(load_text, node_defaults) {
     EXPECT_EQ(n.window->idle_timeout.value, 0ms);
     EXPECT_EQ(n.max_groups.value, 100000);
     EXPECT_EQ(n.group_ttl.value, 1h);
+    EXPECT_TRUE(n.empty_is_missing);
     EXPECT_EQ(n.emit.value, "all");
     EXPECT_EQ(n.on_error.action.value, "continue");
     EXPECT_EQ(n.on_error.max_errors.value, 100);
@@ -689,6 +692,15 @@ TEST(load_text, judgements_are_fingerprinted_apart_from_what_is_measured) {
     EXPECT_EQ(compile("    outputs: [o]\n    on_no_data: ignore\n    on_partial: no_data\n", "")
                   .judgement_fingerprint,
               base.judgement_fingerprint);
+    // empty_is_missing changes what is counted; written out, the default changes nothing.
+    const compiled_query empty_present =
+        compile("    outputs: [o]\n    empty_is_missing: false\n", "", "> 0", "count(x)");
+    EXPECT_NE(empty_present.fingerprint, measured.fingerprint);
+    EXPECT_NE(empty_present.fingerprint_before_judgements, measured.fingerprint_before_judgements);
+    EXPECT_EQ(empty_present.judgement_fingerprint, measured.judgement_fingerprint);
+    EXPECT_EQ(compile("    outputs: [o]\n    empty_is_missing: true\n", "", "> 0", "count(x)")
+                  .fingerprint,
+              measured.fingerprint);
 }
 
 // An epoch time field keeps its number in the record (measures and expressions see it) and

@@ -74,7 +74,7 @@ TEST(AggregateLayout, FusedStepsMatchAccumulatorsOneByOne) {
     std::vector<std::string> measures = {"count()", "missing_fraction(x)", "mean(x)", "min(y)"};
     for (const auto& r : ranges) measures.push_back(r.text);
     for (const char* m : {"std_dev(x)", "max(x)", "min(x)", "sum(y)", "variance(y)", "max(y)",
-                          "in_range_count(x, 10, 40)"}) {
+                          "std_dev_pop(x)", "variance_pop(y)", "in_range_count(x, 10, 40)"}) {
         measures.emplace_back(m);
     }
     const compiled c = compile(measures);
@@ -129,6 +129,8 @@ TEST(AggregateLayout, FusedStepsMatchAccumulatorsOneByOne) {
         expect_same(value("sum(y)"), sum_y.sum_result(), "sum(y)" + t);
         expect_same(value("std_dev(x)"), mom_x.std_dev(), "std_dev(x)" + t);
         expect_same(value("variance(y)"), mom_y.variance(), "variance(y)" + t);
+        expect_same(value("std_dev_pop(x)"), mom_x.std_dev_pop(), "std_dev_pop(x)" + t);
+        expect_same(value("variance_pop(y)"), mom_y.variance_pop(), "variance_pop(y)" + t);
         expect_same(value("min(x)"), min_x.result(), "min(x)" + t);
         expect_same(value("min(y)"), min_y.result(), "min(y)" + t);
         expect_same(value("max(x)"), max_x.result(), "max(x)" + t);

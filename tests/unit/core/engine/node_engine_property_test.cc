@@ -15,6 +15,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "core/sketch/hash.h"
 #include "core/window/window_spec.h"
@@ -118,7 +119,18 @@ const std::vector<std::string> k_measures = {
     "most_frequent_in_range(x, 10, 40)",
     "most_frequent_in_set(x, [1, 2, \"a\", true])",
     "heavy_hitters(x, 0.1)",
-    "heavy_hitters(y, 0.3)"};
+    "heavy_hitters(y, 0.3)",
+    "std_dev_pop(x)",
+    "variance_pop(x)",
+    "distinct_fraction(x, records)",
+    "in_range_fraction(x, 10, 40, records)",
+    "in_set_fraction(x, [1, 2, \"a\", true], records)",
+    "matches_count(x, \"[a-z]\", search)",
+    "matches_fraction(x, \"[a-z]\", search, records)",
+    "ordered_fraction(y, strictly_descending)",
+    "ordered_fraction(y, ascending, event_time)",
+    "ordered_fraction(y, strictly_ascending, event_time)",
+    "ordered_fraction(y, descending, event_time)"};
 
 // Checks with a filter: each filter with each of these measures (the unfiltered ones above
 // share nothing with them).
@@ -130,11 +142,14 @@ const std::vector<std::string> k_filtered_measures = {"count()",
                                                       "min(x)",
                                                       "max(x)",
                                                       "std_dev(x)",
+                                                      "variance_pop(x)",
                                                       "median(x)",
                                                       "distinct_count(x)",
                                                       "missing_fraction(x, [\"N/A\"])",
                                                       "in_range_count(x, 10, 40)",
                                                       "in_range_fraction(x, 10, 40)",
+                                                      "in_range_fraction(x, 10, 40, records)",
+                                                      "ordered_fraction(y, descending, event_time)",
                                                       "rate()",
                                                       "freshness()",
                                                       "max_delay()",
@@ -186,6 +201,7 @@ std::vector<test_check> all_checks() {
 struct stream_record {
     test_record rec;
     timestamp_ns arrival;
+    std::size_t seq = 0;  // arrival order among the accepted records
 };
 
 struct scenario {
@@ -195,7 +211,15 @@ struct scenario {
     // median and percentile: exact up to this many values per (window or pane, group). The
     // small limits make windows cross it, also in merges of panes that are exact on their own.
     std::uint32_t exact_quantile_limit = measure::k_default_exact_quantile_limit;
+    bool empty_is_missing = true;  // the node's empty_is_missing
 };
+
+// The reference's "missing": absent, null, and "" unless the scenario's node says otherwise.
+bool g_empty_is_missing = true;
+bool is_missing(const field_value& v) {
+    return v.kind == value_kind::absent || v.kind == value_kind::null ||
+           (g_empty_is_missing && v.is_string() && v.string().empty());
+}
 
 struct generated {
     std::vector<std::vector<test_record>> batches;
@@ -343,7 +367,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     for (const auto* r : valid) {
         double x;
         if (finite(r->x, x)) xs.push_back(x);
-        if (r->x.missing()) {
+        if (is_missing(r->x)) {
             ++missing;
             ++missing_na;
         } else {
@@ -351,12 +375,14 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             if (r->x.is_string() && r->x.string() == "N/A") ++missing_na;
         }
         // [1, 40.0, "1", false]: numbers by value, the text "1", the boolean false.
-        if (r->x.missing() || (r->x.is_number() && (r->x.number == 1 || r->x.number == 40)) ||
+        if (is_missing(r->x) || (r->x.is_number() && (r->x.number == 1 || r->x.number == 40)) ||
             (r->x.is_string() && r->x.string() == "1") ||
             (r->x.kind == value_kind::boolean && !r->x.boolean)) {
             ++missing_sentinels;
         }
-        if (!r->x.missing() && r->x.kind != value_kind::other) ++freq[hashing::hash_value(r->x)];
+        if (!is_missing(r->x) && r->x.kind != value_kind::other) {
+            ++freq[hashing::hash_value(r->x)];
+        }
     }
     const double sum = [&] {
         long double s = 0;
@@ -419,16 +445,19 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.value = xs.empty() ? null : num(*std::max_element(xs.begin(), xs.end()));
         return e;
     }
-    if (m == "std_dev(x)" || m == "variance(x)") {
-        if (xs.size() < 2) {
+    if (m == "std_dev(x)" || m == "variance(x)" || m == "std_dev_pop(x)" ||
+        m == "variance_pop(x)") {
+        // Sample statistics divide by n - 1 and need 2 numbers; population ones by n and 1.
+        const bool pop = m.ends_with("_pop(x)");
+        if (xs.size() < (pop ? 1u : 2u)) {
             e.value = null;
             return e;
         }
         const double mean = sum / double(xs.size());
         long double ss = 0;
         for (double x : xs) ss += (x - mean) * (x - mean);
-        const double var = static_cast<double>(ss) / double(xs.size() - 1);
-        e.value = num(m == "variance(x)" ? var : std::sqrt(var));
+        const double var = static_cast<double>(ss) / double(xs.size() - (pop ? 0 : 1));
+        e.value = num(m.starts_with("variance") ? var : std::sqrt(var));
         e.tolerance = 1e-9 * std::max(1.0, e.value.number);
         return e;
     }
@@ -475,6 +504,11 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     }
     if (m == "distinct_fraction(x)") {
         e.value = frac(distinct, considered);
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "distinct_fraction(x, records)") {
+        e.value = frac(distinct, valid.size());
         e.tolerance = 1e-12;
         return e;
     }
@@ -624,11 +658,11 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.counts = freq;
         return e;
     }
-    std::size_t in_range = 0, in_set = 0, matches = 0, slen = 0, lsum = 0, lmin = 1u << 30,
-                lmax = 0;
+    std::size_t in_range = 0, in_set = 0, matches = 0, found = 0, slen = 0, lsum = 0,
+                lmin = 1u << 30, lmax = 0;
     for (const auto* r : valid) {
         const field_value& v = r->x;
-        if (v.missing()) continue;
+        if (is_missing(v)) continue;
         if (v.is_number() && v.number >= 10 && v.number <= 40) ++in_range;
         if ((v.is_number() && (v.number == 1 || v.number == 2)) ||
             (v.is_string() && v.string() == "a") || (v.kind == value_kind::boolean && v.boolean)) {
@@ -638,6 +672,11 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
             // "[a-z].*" fully matches any string starting with a lowercase letter (no newlines
             // here).
             ++matches;
+        }
+        // "[a-z]" with search: any lowercase letter anywhere.
+        if (v.is_string() && std::any_of(v.string().begin(), v.string().end(),
+                                         [](char c) { return c >= 'a' && c <= 'z'; })) {
+            ++found;
         }
         if (v.is_string()) {
             const std::size_t l = u8len(v.string());
@@ -712,6 +751,26 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         e.tolerance = 1e-12;
         return e;
     }
+    // The records denominator: every (valid) record of the window, or those a filter matched.
+    if (m == "in_range_fraction(x, 10, 40, records)") {
+        e.value = frac(in_range, valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "in_set_fraction(x, [1, 2, \"a\", true], records)") {
+        e.value = frac(in_set, valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m == "matches_count(x, \"[a-z]\", search)") {
+        e.value = num(double(found));
+        return e;
+    }
+    if (m == "matches_fraction(x, \"[a-z]\", search, records)") {
+        e.value = frac(found, valid.size());
+        e.tolerance = 1e-12;
+        return e;
+    }
     if (m == "min_length(x)") {
         e.value = slen ? num(double(lmin)) : null;
         return e;
@@ -751,6 +810,39 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
                          [](auto& a, auto& b) { return a.first < b.first; });
         std::size_t ok = 0;
         for (std::size_t i = 1; i < seq.size(); ++i) ok += seq[i - 1].second <= seq[i].second;
+        e.value = seq.size() < 2 ? null : num(double(ok) / double(seq.size() - 1));
+        e.tolerance = 1e-12;
+        return e;
+    }
+    if (m.starts_with("ordered_fraction(y, ")) {
+        // ordered_fraction(y, order [, by]): the order's comparison of each number with the
+        // one before it, in arrival order (panes in time order, as above) or in event-time
+        // order (ties in arrival order).
+        const bool by_event_time = m.ends_with(", event_time)");
+        if (!by_event_time && !check_order) {
+            e.value = measure_value::make_string("skip");
+            return e;
+        }
+        std::vector<std::tuple<timestamp_ns, std::size_t, double>> seq;
+        for (const auto* s : w.recs) {
+            if (!s->rec.valid || !s->rec.y.is_number()) continue;
+            seq.emplace_back(by_event_time ? s->rec.t : window::align_down(s->rec.t, pane),
+                             by_event_time ? s->seq : seq.size(), s->rec.y.number);
+        }
+        std::stable_sort(seq.begin(), seq.end(), [](auto& a, auto& b) {
+            return std::tie(std::get<0>(a), std::get<1>(a)) <
+                   std::tie(std::get<0>(b), std::get<1>(b));
+        });
+        const auto in_order = [&](double a, double b) {
+            if (m.find("strictly_descending") != std::string::npos) return b < a;
+            if (m.find("descending") != std::string::npos) return b <= a;
+            if (m.find("strictly_ascending") != std::string::npos) return b > a;
+            return b >= a;
+        };
+        std::size_t ok = 0;
+        for (std::size_t i = 1; i < seq.size(); ++i) {
+            ok += in_order(std::get<2>(seq[i - 1]), std::get<2>(seq[i]));
+        }
         e.value = seq.size() < 2 ? null : num(double(ok) / double(seq.size() - 1));
         e.tolerance = 1e-12;
         return e;
@@ -1078,6 +1170,7 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
     auto& accepted = run.accepted;                              // all accepted, per group
     std::map<std::string, std::vector<stream_record>> pending;  // sessions not yet emitted
     timestamp_ns closed = window::k_no_time, max_t = window::k_no_time;
+    std::size_t seq = 0;
     const auto emit_aligned = [&](timestamp_ns from, timestamp_ns to, timestamp_ns now) {
         timestamp_ns min_t = std::numeric_limits<timestamp_ns>::max();
         for (auto& [k, v] : accepted)
@@ -1146,8 +1239,9 @@ void reference_windows(const scenario& sc, const generated& g, reference_run& ru
                 }
             }
             if (late) continue;
-            accepted[key].push_back({r, arrival});
-            if (sessions) pending[key].push_back({r, arrival});
+            accepted[key].push_back({r, arrival, seq});
+            if (sessions) pending[key].push_back({r, arrival, seq});
+            ++seq;
             // The watermark moves record by record: windows close as soon as a record's event
             // time passes them, whatever the batch boundaries.
             if (max_t != window::k_no_time && r.t <= max_t) continue;
@@ -1188,6 +1282,7 @@ node_plan plan_for(const scenario& sc) {
     node_plan p = basic_plan(sc.w);
     if (sc.grouped) p.group_by = {field_path{{"g"}}};
     p.group_ttl = sc.ttl;
+    p.empty_is_missing = sc.empty_is_missing;
     p.max_groups = 1'000'000;
     // The oracle emits every empty window; the share per advance has a test of its own.
     p.max_empty_windows_per_group = std::numeric_limits<std::size_t>::max();
@@ -1238,6 +1333,7 @@ void check_scenario(const scenario& sc, std::uint64_t seed, std::size_t n, int g
     string_pool pool;
     const generated g = generate(rng, pool, n, groups);
     const result_map got = run_engine(sc, g, nullptr);
+    g_empty_is_missing = sc.empty_is_missing;
     reference_run run;
     reference_windows(sc, g, run);
     const auto& windows = run.windows;
@@ -1326,6 +1422,11 @@ std::vector<scenario> scenarios() {
         {sliding(10 * k_s, 2 * k_s, 3 * k_s), false, 0, 6},
         {sliding(12 * k_s, 4 * k_s, 2 * k_s), true, 20 * k_s, 3},
         {session(3 * k_s, 2 * k_s), true, 0, 4},
+        // empty_is_missing: false ("" is a present empty string for every measure)
+        {tumbling(10 * k_s, 4 * k_s), true, 0, measure::k_default_exact_quantile_limit, false},
+        {sliding(10 * k_s, 2 * k_s, 3 * k_s), false, 0, measure::k_default_exact_quantile_limit,
+         false},
+        {session(3 * k_s, 2 * k_s), true, 0, measure::k_default_exact_quantile_limit, false},
     };
 }
 

@@ -235,6 +235,31 @@ TEST(moments_acc, stable_for_large_offsets) {
     EXPECT_FALSE(one.std_dev());
 }
 
+TEST(moments_acc, population_variance_divides_by_n_and_needs_one_number) {
+    // {2, 4, 4, 4, 5, 5, 7, 9}: mean 5, squared deviations sum to 32: population variance
+    // 32 / 8 = 4 (std_dev_pop 2), sample variance 32 / 7.
+    moments_acc a;
+    moments_acc b;
+    for (double x : {2.0, 4.0, 4.0, 4.0}) a.add_number(x);
+    for (double x : {5.0, 5.0, 7.0, 9.0}) b.add_number(x);
+    a.merge(b);
+    EXPECT_DOUBLE_EQ(*a.variance_pop(), 4.0);
+    EXPECT_DOUBLE_EQ(*a.std_dev_pop(), 2.0);
+    EXPECT_DOUBLE_EQ(*a.variance(), 32.0 / 7.0);
+    const moments_acc back = round_trip(a);
+    EXPECT_EQ(back.variance_pop(), a.variance_pop());
+    // One number: the population variance is 0; the sample variance has no data.
+    moments_acc one;
+    one.add_number(3);
+    EXPECT_EQ(one.variance_pop(), std::optional<double>(0.0));
+    EXPECT_EQ(one.std_dev_pop(), std::optional<double>(0.0));
+    EXPECT_FALSE(one.variance());
+    // None: no data for either.
+    const moments_acc none;
+    EXPECT_FALSE(none.variance_pop());
+    EXPECT_FALSE(none.std_dev_pop());
+}
+
 TEST(min_max_acc, match_reference_and_skip_non_finite) {
     for (int seed = 0; seed < k_seeds; ++seed) {
         std::mt19937_64 rng(seed);

@@ -35,7 +35,9 @@ TEST(catalog, lists_every_function_of_the_design) {
         "min_frac_digits", "max_frac_digits", "mean_frac_digits", "median_frac_digits",
         "benford_deviation", "spearman_correlation", "kendall_correlation", "cramers_v",
         "distinct_placeholder_count", "distinct_placeholder_fraction", "most_frequent_in_range",
-        "most_frequent_in_set", "heavy_hitters"};
+        "most_frequent_in_set", "heavy_hitters",
+        // issue #15: population statistics
+        "std_dev_pop", "variance_pop"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;
@@ -78,9 +80,17 @@ TEST(catalog, arities_kinds_and_results) {
     EXPECT_EQ(p->min_args, 2);
     EXPECT_EQ(p->args[1], arg_kind::probability);
     const auto* range = find_function("in_range_fraction");
-    EXPECT_EQ(range->max_args, 3);
+    EXPECT_EQ(range->min_args, 3);
+    EXPECT_EQ(range->max_args, 4);  // the denominator keyword
     EXPECT_EQ(range->args[1], arg_kind::number);
     EXPECT_EQ(range->args[2], arg_kind::number);
+    EXPECT_EQ(range->args[3], arg_kind::keyword);
+    EXPECT_EQ(range->default_keyword(3), "present");
+    const auto* matches = find_function("matches_fraction");
+    EXPECT_EQ(matches->keyword_position("search"), 2u);
+    EXPECT_EQ(matches->keyword_position("records"), 3u);
+    EXPECT_EQ(find_function("ordered_fraction")->default_keyword(1), "ascending");
+    EXPECT_EQ(find_function("ordered_fraction")->default_keyword(2), "arrival");
     EXPECT_EQ(find_function("in_set_count")->args[1], arg_kind::literal_list);
     EXPECT_EQ(find_function("matches_fraction")->args[1], arg_kind::regex);
     EXPECT_EQ(find_function("correlation")->args[1], arg_kind::field);
@@ -142,6 +152,11 @@ TEST(catalog, suggests_what_an_unknown_name_probably_meant) {
     EXPECT_EQ(suggest_function("cnt"), "count");
     EXPECT_EQ(suggest_function("avg"), "mean");
     EXPECT_EQ(suggest_function("stddev"), "std_dev");
+    // DuckDB's and SQL's names of the sample and population statistics.
+    EXPECT_EQ(suggest_function("stddev_pop"), "std_dev_pop");
+    EXPECT_EQ(suggest_function("var_pop"), "variance_pop");
+    EXPECT_EQ(suggest_function("stddev_samp"), "std_dev");
+    EXPECT_EQ(suggest_function("var_samp"), "variance");
     EXPECT_EQ(suggest_function("quantile"), "percentile");
     EXPECT_EQ(suggest_function("percentil"), "percentile");
     EXPECT_EQ(suggest_function("frobnicate"), "");

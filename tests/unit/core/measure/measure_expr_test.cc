@@ -491,5 +491,47 @@ TEST(measure_expr, keyword_errors_name_the_words) {
     EXPECT_EQ(email->calls()[0].key, "kreq(x, email)");  // no default: never left out
 }
 
+// The definitions users choose (issue #15), in the real catalogue: their keys, shared calls and
+// the words a wrong keyword is told.
+TEST(measure_expr, definition_keywords_of_the_catalogue) {
+    const auto key = [](std::string_view text) {
+        const auto r = parse_measure(text);
+        EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message);
+        return r.ok() ? r->calls()[0].key : std::string();
+    };
+    EXPECT_EQ(key("in_set_fraction(x, [2, 1], records)"), "in_set_fraction(x, [1, 2], records)");
+    EXPECT_EQ(key("in_set_fraction(x, [1], present)"), "in_set_fraction(x, [1])");
+    EXPECT_EQ(key("in_range_fraction(x, 1, 5, records)"), "in_range_fraction(x, 1, 5, records)");
+    EXPECT_EQ(key("distinct_fraction(x, records)"), "distinct_fraction(x, records)");
+    EXPECT_EQ(key("matches_count(x, \"a\", search)"), "matches_count(x, \"a\", search)");
+    EXPECT_EQ(key("matches_count(x, \"a\", full)"), "matches_count(x, \"a\")");
+    // The match mode comes before the denominator in the key, however they are written.
+    EXPECT_EQ(key("matches_fraction(x, \"a\", records, search)"),
+              "matches_fraction(x, \"a\", search, records)");
+    EXPECT_EQ(key("matches_fraction(x, \"a\", search, records)"),
+              "matches_fraction(x, \"a\", search, records)");
+    EXPECT_EQ(key("ordered_fraction(x, event_time, strictly_descending)"),
+              "ordered_fraction(x, strictly_descending, event_time)");
+    EXPECT_EQ(key("ordered_fraction(x, ascending, arrival)"), "ordered_fraction(x)");
+    const auto of = parse_measure("ordered_fraction(x, event_time)");
+    ASSERT_TRUE(of.ok());
+    EXPECT_EQ(of->calls()[0].word(1), "ascending");
+    EXPECT_EQ(of->calls()[0].word(2), "event_time");
+
+    const auto wrong = parse_measure("in_set_fraction(x, [1], all)");
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.error().offset, 24u);
+    EXPECT_EQ(wrong.error().message,
+              "unknown keyword \"all\" for in_set_fraction(): expected one of: present, records");
+    const auto order = parse_measure("ordered_fraction(x, increasing)");
+    ASSERT_FALSE(order.ok());
+    EXPECT_EQ(order.error().message,
+              "unknown keyword \"increasing\" for ordered_fraction(): expected one of: "
+              "ascending, strictly_ascending, descending, strictly_descending, arrival, "
+              "event_time");
+    const auto twice = parse_measure("matches_count(x, \"a\", search, full)");
+    ASSERT_FALSE(twice.ok());
+}
+
 }  // namespace
 }  // namespace weir::measure

@@ -119,6 +119,25 @@ TEST(matches, full_match_on_strings_only) {
     EXPECT_FALSE(error.empty());
 }
 
+TEST(matches_config, search_finds_the_pattern_anywhere) {
+    std::string error;
+    auto cfg = matches_config::compile("[0-9]+", &error, true);
+    ASSERT_TRUE(cfg) << error;
+    const RE2 reference("[0-9]+");
+    check_against_reference(*cfg, [&](const field_value& v) {
+        return v.kind == value_kind::string &&
+               RE2::PartialMatch(std::string(v.string()), reference);
+    });
+    EXPECT_TRUE(cfg->test(field_value::make_string("order 42")));
+    EXPECT_TRUE(cfg->test(field_value::make_string("7")));
+    EXPECT_FALSE(cfg->test(field_value::make_string("none")));
+    EXPECT_FALSE(cfg->test(field_value::make_number(42)));  // numbers are still not text
+    // Anchors still anchor.
+    auto anchored = matches_config::compile("^a", &error, true);
+    EXPECT_TRUE(anchored->test(field_value::make_string("abc")));
+    EXPECT_FALSE(anchored->test(field_value::make_string("cba")));
+}
+
 TEST(predicate_acc, corrupt_counts_are_rejected) {
     byte_writer w;
     w.varint(2);

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "tests/unit/core/measure/random_values.h"
 
@@ -111,6 +113,91 @@ TEST(ordered_acc, matches_reference_with_in_order_merges) {
         }
         auto merged = round_trip(in_panes<ordered_acc>(rng, s.values, false));
         EXPECT_EQ(merged.result(), want) << "seed " << seed;
+    }
+}
+
+TEST(ordered_acc, each_order_counts_its_pairs) {
+    // 3, 3, 5, 4, 4, 1: pairs (3,3) (3,5) (5,4) (4,4) (4,1).
+    // ascending (>=): (3,3) (3,5) (4,4) = 3/5; strictly ascending: (3,5) = 1/5;
+    // descending (<=): (3,3) (5,4) (4,4) (4,1) = 4/5; strictly descending: (5,4) (4,1) = 2/5.
+    const double xs[] = {3, 3, 5, 4, 4, 1};
+    const std::pair<sequence_order, double> want[] = {
+        {sequence_order::ascending, 3.0 / 5},
+        {sequence_order::strictly_ascending, 1.0 / 5},
+        {sequence_order::descending, 4.0 / 5},
+        {sequence_order::strictly_descending, 2.0 / 5},
+    };
+    for (const auto& [order, fraction] : want) {
+        ordered_acc whole;
+        for (double x : xs) whole.add(field_value::make_number(x), order);
+        EXPECT_DOUBLE_EQ(*whole.result(), fraction) << static_cast<int>(order);
+        // Split between 5 and 4: the merge counts the boundary pair with the same order.
+        ordered_acc a;
+        ordered_acc b;
+        for (int i = 0; i < 3; ++i) a.add(field_value::make_number(xs[i]), order);
+        for (int i = 3; i < 6; ++i) b.add(field_value::make_number(xs[i]), order);
+        a.merge(b, order);
+        EXPECT_DOUBLE_EQ(*round_trip(a).result(), fraction) << static_cast<int>(order);
+    }
+}
+
+TEST(event_order_acc, orders_by_event_time_then_arrival) {
+    // Arrival: (t=3, 30) (t=1, 10) (t=2, 5) (t=2, 20) (t=4, 40). By event time, ties in arrival
+    // order: 10, 5, 20, 30, 40. Pairs: (10,5) (5,20) (20,30) (30,40).
+    event_order_acc a;
+    a.add(field_value::make_number(30), 3);
+    a.add(field_value::make_number(10), 1);
+    a.add(field_value::make_null(), 0);  // not a number: skipped
+    a.add(field_value::make_number(5), 2);
+    a.add(field_value::make_number(20), 2);
+    a.add(field_value::make_number(40), 4);
+    EXPECT_DOUBLE_EQ(*a.result(sequence_order::ascending), 3.0 / 4);
+    EXPECT_DOUBLE_EQ(*a.result(sequence_order::strictly_descending), 1.0 / 4);
+    // In arrival order the same numbers give (30,10) (10,5) (5,20) (20,40): 2/4 ascending.
+    ordered_acc arrival;
+    for (double x : {30.0, 10.0, 5.0, 20.0, 40.0}) arrival.add(field_value::make_number(x));
+    EXPECT_DOUBLE_EQ(*arrival.result(), 2.0 / 4);
+    // A round trip keeps the order of ties.
+    EXPECT_EQ(round_trip(a).result(sequence_order::ascending), a.result(sequence_order::ascending));
+    event_order_acc one;
+    one.add(field_value::make_number(1), 1);
+    EXPECT_FALSE(one.result(sequence_order::ascending));
+}
+
+TEST(event_order_acc, matches_reference_however_merged) {
+    for (int seed = 0; seed < 200; ++seed) {
+        std::mt19937_64 rng(seed);
+        const auto s = random_values(rng, rng() % 150);
+        std::vector<time_ns> ts;
+        for (std::size_t i = 0; i < s.values.size(); ++i) ts.push_back(rng() % 20);
+        // The reference: numbers by (event time, arrival index).
+        std::vector<std::tuple<time_ns, std::size_t, double>> ref;
+        for (std::size_t i = 0; i < s.values.size(); ++i) {
+            const auto& v = s.values[i];
+            if (v.kind == value_kind::number && !std::isnan(v.number)) {
+                ref.emplace_back(ts[i], i, v.number);
+            }
+        }
+        std::sort(ref.begin(), ref.end());
+        for (const auto order : {sequence_order::ascending, sequence_order::strictly_descending}) {
+            std::optional<double> want;
+            if (ref.size() >= 2) {
+                std::size_t ok = 0;
+                for (std::size_t i = 1; i < ref.size(); ++i) {
+                    ok += in_order(std::get<2>(ref[i - 1]), std::get<2>(ref[i]), order);
+                }
+                want = static_cast<double>(ok) / static_cast<double>(ref.size() - 1);
+            }
+            // Panes as an engine cuts them: by event time (here, time ranges of 5), each in
+            // arrival order, merged in time order; then round-tripped.
+            std::vector<event_order_acc> panes(4);
+            for (std::size_t i = 0; i < s.values.size(); ++i) {
+                panes[static_cast<std::size_t>(ts[i] / 5)].add(s.values[i], ts[i]);
+            }
+            event_order_acc merged;
+            for (const auto& p : panes) merged.merge(round_trip(p));
+            EXPECT_EQ(merged.result(order), want) << "seed " << seed;
+        }
     }
 }
 
