@@ -544,7 +544,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
     std::size_t pair_count = 0;
     for (const auto* r : valid) {
         const auto considered_value = [](const field_value& v) {
-            return !v.missing() && v.kind != value_kind::other;
+            return !is_missing(v) && v.kind != value_kind::other;
         };
         if (!considered_value(r->x) || !considered_value(r->y)) continue;
         const std::uint64_t hx = hashing::hash_value(r->x), hy = hashing::hash_value(r->y);
@@ -588,7 +588,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         bool agree = true;
         for (const auto* r : valid) {
             const field_value& v = r->x;
-            if (v.missing() || v.kind == value_kind::other) continue;
+            if (is_missing(v) || v.kind == value_kind::other) continue;
             if (freq[hashing::hash_value(v)] != top) continue;
             const bool in = m == "most_frequent_in_range(x, 10, 40)"
                                 ? v.is_number() && v.number >= 10 && v.number <= 40
@@ -614,7 +614,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         std::size_t k = 0;
         for (const auto* r : valid) {
             const field_value& v = m == "heavy_hitters(x, 0.1)" ? r->x : r->y;
-            if (v.missing() || v.kind == value_kind::other) continue;
+            if (is_missing(v) || v.kind == value_kind::other) continue;
             ++counts[hashing::hash_value(v)];
             ++k;
         }
@@ -711,7 +711,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         const std::string format = m.substr(m.find(", ") + 2, m.find(')') - m.find(", ") - 2);
         std::size_t with = 0, of = 0;
         for (const auto* r : valid) {
-            if (r->x.missing()) continue;
+            if (is_missing(r->x)) continue;
             ++of;
             with += has_format(format, r->x);
         }
@@ -1025,7 +1025,7 @@ expectation reference(const std::string& m, const ref_window& w, timestamp_ns pa
         std::map<std::uint64_t, double> rows, cols;
         double k = 0;
         for (const auto* r : valid) {
-            if (r->x.missing() || r->x.kind == value_kind::other || r->y.missing()) continue;
+            if (is_missing(r->x) || r->x.kind == value_kind::other || is_missing(r->y)) continue;
             const auto a = hashing::hash_value(r->x), b = hashing::hash_value(r->y);
             ++cells[{a, b}];
             ++rows[a];
