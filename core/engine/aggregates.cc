@@ -1672,7 +1672,18 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
     }
 }
 
-bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
+std::string aggregate_layout::legacy_fingerprint() const {
+    std::string out = fingerprint_;
+    bool any = false;
+    for (std::size_t at = out.find(";quantiles("); at != std::string::npos;
+         at = out.find(";quantiles(", at)) {
+        out.erase(at + 9, 1);  // ";quantile("
+        any = true;
+    }
+    return any ? out : std::string();
+}
+
+bool aggregate_layout::deserialize(std::byte* block, byte_reader& r, bool legacy_quantiles) const {
     auto* h = header(block);
     h->records = r.varint();
     h->newest = r.i64();
@@ -1739,7 +1750,8 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r) const {
                 ok = at<m::approx_distinct_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::quantile:
-                ok = at<m::quantile_acc>(block, off).deserialize(r);
+                ok = legacy_quantiles ? at<m::quantile_acc>(block, off).deserialize_sketch(r)
+                                      : at<m::quantile_acc>(block, off).deserialize(r);
                 break;
             case acc_kind::event_order:
                 ok = at<m::event_order_acc>(block, off).deserialize(r);

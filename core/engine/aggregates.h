@@ -174,7 +174,9 @@ class aggregate_layout {
 
     void serialize(const std::byte* block, byte_writer& w) const;
     // On false the block is still a valid (possibly partly filled) constructed block.
-    bool deserialize(std::byte* block, byte_reader& r) const;
+    // `legacy_quantiles`: the block was written before median and percentile kept exact values,
+    // when their state was a bare sketch (see legacy_fingerprint()).
+    bool deserialize(std::byte* block, byte_reader& r, bool legacy_quantiles = false) const;
 
     // The value of call `i` for a block; `window_length` feeds rate(), `now` freshness().
     // Results computed from an exact frequency table that hit its memory cap (distinct_count
@@ -193,6 +195,10 @@ class aggregate_layout {
 
     // Identifies the layout: state keys in order. A checkpoint restores only into the same.
     const std::string& fingerprint() const { return fingerprint_; }
+    // The fingerprint this layout had before median and percentile kept exact values (their
+    // state was "quantile(field)", a bare sketch), or "" when it has no such state: checkpoints
+    // of that time are restored with their quantiles sketched.
+    std::string legacy_fingerprint() const;
 
     static cell_header* header(std::byte* block) { return reinterpret_cast<cell_header*>(block); }
     static const cell_header* header(const std::byte* block) {

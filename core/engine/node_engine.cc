@@ -1149,7 +1149,13 @@ bool node_engine::restore(byte_reader& r) {
     if (r.u32() != k_snapshot_magic) return fail();
     const std::uint64_t version = r.varint();
     if (version < 1 || version > k_snapshot_version) return fail();
-    if (r.str() != layout_->fingerprint()) return fail();
+    const std::string fingerprint(r.str());
+    // A checkpoint from before median and percentile kept exact values: its quantiles go on
+    // from their sketches (their results say approximate), everything else as it was.
+    const bool legacy_quantiles = fingerprint != layout_->fingerprint() &&
+                                  !layout_->legacy_fingerprint().empty() &&
+                                  fingerprint == layout_->legacy_fingerprint();
+    if (fingerprint != layout_->fingerprint() && !legacy_quantiles) return fail();
     if (r.u8() != static_cast<std::uint8_t>(plan_.window.kind)) return fail();
     if (r.i64() != (sessions_ ? plan_.window.gap : size_) || r.i64() != step_) return fail();
     if (r.varint() != group_slots_.size() || r.varint() != checks_.size()) return fail();
@@ -1208,7 +1214,7 @@ bool node_engine::restore(byte_reader& r) {
             }
             if (!sessions_) meta(c).prev() = gs.tail;
             gs.tail = c;
-            if (!layout_->deserialize(block(c), r)) return fail();
+            if (!layout_->deserialize(block(c), r, legacy_quantiles)) return fail();
             if (sessions_) push_session(g, c);
         }
         const std::string_view outcomes = r.raw(checks_.size());

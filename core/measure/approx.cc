@@ -45,6 +45,14 @@ void quantile_acc::serialize(byte_writer& w) const {
     for (const double x : values) w.f64(x);
 }
 
+bool quantile_acc::deserialize_sketch(byte_reader& r) {
+    values.clear();
+    auto s = std::make_unique<sketch::ddsketch>();
+    if (!s->deserialize(r)) return false;
+    sketch = s->count() > 0 ? std::move(s) : nullptr;
+    return r.ok();
+}
+
 bool quantile_acc::deserialize(byte_reader& r) {
     values.clear();
     sketch.reset();

@@ -87,6 +87,8 @@ struct quantile_acc {
     // accumulator with a smaller limit than the values it holds sketches them.
     void serialize(byte_writer& w) const;
     bool deserialize(byte_reader& r);
+    // A bare sketch, the state written before exact values were kept: restored sketched.
+    bool deserialize_sketch(byte_reader& r);
 
     // q in [0, 1]; `scratch` is working memory (it receives a copy of the values).
     std::optional<double> quantile(double q, quantile_method method,

@@ -65,7 +65,23 @@ class checkpoint_format_1_test(unittest.TestCase):
             resumed = results(after)
             self.assertTrue(before and resumed)
             self.assertFalse(set(before) & set(resumed), "a window emitted twice")
-            self.assertEqual({**before, **resumed}, results(whole))
+            combined, fresh = {**before, **resumed}, results(whole)
+            self.assertEqual(set(combined), set(fresh))
+            # percentile(v, 0.9) changed since: it interpolates (linear) and is exact in small
+            # windows, where the old weir answered the nearest rank from a sketch. The windows
+            # open at the checkpoint go on from their sketches and say so; the others are exact.
+            p90 = {i for i, r in fresh.items() if r["check"] == "p90"}
+            self.assertEqual({i: r for i, r in combined.items() if i not in p90},
+                             {i: r for i, r in fresh.items() if i not in p90})
+            sketched = [i for i in p90 & set(resumed) if resumed[i].get("approximate")]
+            self.assertTrue(sketched, "no window went on from an old sketch")
+            for i in p90 & set(resumed):
+                got, want = resumed[i], fresh[i]
+                if i in sketched:
+                    self.assertLessEqual(abs(got["value"] - want["value"]),
+                                         0.01 * abs(want["value"]) + 1e-9, (got, want))
+                else:
+                    self.assertEqual(got, want)
 
             # The checkpoint it leaves is of the current format.
             rc, out, err = weir("checkpoint", "inspect",
