@@ -20,7 +20,8 @@ using test::merge_randomly;
 using test::random_panes;
 using test::round_trip;
 
-field_value str(const std::string& s) {
+// A field_value points at its characters: pass literals (static storage), never a temporary.
+field_value str(std::string_view s) {
     return field_value::make_string(s);
 }
 
