@@ -9,44 +9,6 @@
 
 namespace weir::measure {
 
-void trend_acc::merge(const trend_acc& o) {
-    if (o.n == 0) return;
-    if (n == 0) {
-        *this = o;
-        return;
-    }
-    const double na = static_cast<double>(n);
-    const double nb = static_cast<double>(o.n);
-    const double total = na + nb;
-    const double dt = o.mean_t - mean_t;
-    const double dx = o.mean_x - mean_x;
-    const double w = na * nb / total;
-    mean_t += dt * (nb / total);
-    mean_x += dx * (nb / total);
-    m2_t += o.m2_t + dt * dt * w;
-    c_tx += o.c_tx + dt * dx * w;
-    n += o.n;
-}
-
-void trend_acc::serialize(byte_writer& w) const {
-    w.varint(n);
-    w.f64(mean_t);
-    w.f64(mean_x);
-    w.f64(m2_t);
-    w.f64(c_tx);
-}
-
-bool trend_acc::deserialize(byte_reader& r) {
-    n = r.varint();
-    mean_t = r.f64();
-    mean_x = r.f64();
-    m2_t = r.f64();
-    c_tx = r.f64();
-    for (const double d : {mean_t, mean_x, m2_t, c_tx})
-        if (!std::isfinite(d)) r.fail();
-    return r.ok();
-}
-
 void kept_pairs::merge(const kept_pairs& o) {
     n += o.n;
     if (capped()) {

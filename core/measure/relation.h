@@ -10,6 +10,7 @@
 
 #include "core/checkpoint/byte_codec.h"
 #include "core/measure/common.h"
+#include "core/measure/sequence.h"
 
 namespace weir::measure {
 
@@ -19,39 +20,28 @@ namespace weir::measure {
 // (Chan et al.), so values far from zero with a small spread (epoch seconds) lose no precision.
 // No data below two pairs or when t has no spread (the slope is undefined, not 0).
 struct trend_acc {
-    std::uint64_t n = 0;
-    double mean_t = 0;
-    double mean_x = 0;
-    double m2_t = 0;  // sum of squared deviations of t
-    double c_tx = 0;  // sum of products of deviations
+    // The co-moments of (t, x), merged as correlation() merges them: the slope is c_ab / m2_a.
+    correlation_acc moments;
 
     void add(const field_value& x, const field_value& t) {
         double a;
         double b;
         if (!finite_number(x, a) || !finite_number(t, b)) return;
-        add_pair(b, a);
+        moments.add_pair(b, a);
     }
     // x against event time, in seconds.
     void add(const field_value& x, time_ns event_time) {
         double a;
         if (!finite_number(x, a)) return;
-        add_pair(static_cast<double>(event_time) / 1e9, a);
+        moments.add_pair(static_cast<double>(event_time) / 1e9, a);
     }
-    void add_pair(double t, double x) {
-        ++n;
-        const double inv = 1.0 / static_cast<double>(n);
-        const double dt = t - mean_t;
-        mean_t += dt * inv;
-        mean_x += (x - mean_x) * inv;
-        m2_t += dt * (t - mean_t);
-        c_tx += dt * (x - mean_x);
-    }
-    void merge(const trend_acc& o);
-    void serialize(byte_writer& w) const;
-    bool deserialize(byte_reader& r);
+    void add_pair(double t, double x) { moments.add_pair(t, x); }
+    void merge(const trend_acc& o) { moments.merge(o.moments); }
+    void serialize(byte_writer& w) const { moments.serialize(w); }
+    bool deserialize(byte_reader& r) { return moments.deserialize(r); }
     std::optional<double> result() const {
-        if (n < 2 || !(m2_t > 0)) return std::nullopt;
-        return c_tx / m2_t;
+        if (moments.n < 2 || !(moments.m2_a > 0)) return std::nullopt;
+        return moments.c_ab / moments.m2_a;
     }
 };
 

@@ -38,7 +38,7 @@ TEST(trend_acc, hand_computed_slopes) {
     b.add(num(100), field_value::make_null());
     b.add(field_value::make_string("7"), num(4));
     b.add(num(std::nan("")), num(4));
-    EXPECT_EQ(b.n, 4u);
+    EXPECT_EQ(b.moments.n, 4u);
     EXPECT_DOUBLE_EQ(*b.result(), 1.2);
 }
 
