@@ -5,10 +5,9 @@ import collections
 import json
 import os
 import random
-import tempfile
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import pipeline_files, weir
 
 START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
 WINDOW_MS = 10_000
@@ -124,16 +123,7 @@ def parse_start(text):
 
 class conditional_measures_test(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-        self.data = os.path.join(self.dir, "events.jsonl")
-        self.results = os.path.join(self.dir, "results.jsonl")
-        self.config = os.path.join(self.dir, "conditional.yaml")
-        with open(self.config, "w") as f:
-            f.write(PIPELINE.format(data=self.data, results=self.results))
-
-    def tearDown(self):
-        self.tmp.cleanup()
+        pipeline_files(self, PIPELINE, "events.jsonl", "conditional.yaml")
 
     def test_once_over_a_file_gives_the_values_of_the_conditions(self):
         rows = write_records(self.data, 5000, seed=11)

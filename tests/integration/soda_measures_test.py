@@ -4,10 +4,9 @@ over a file, against values computed by hand; and `weir validate` on their wrong
 import json
 import math
 import os
-import tempfile
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import pipeline_files, weir
 
 PIPELINE = """
 pipeline: soda
@@ -79,19 +78,10 @@ EXPECTED = {
 
 class soda_measures_test(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-        self.data = os.path.join(self.dir, "orders.jsonl")
-        self.results = os.path.join(self.dir, "results.jsonl")
-        self.config = os.path.join(self.dir, "soda.yaml")
-        with open(self.config, "w") as f:
-            f.write(PIPELINE.format(data=self.data, results=self.results))
+        pipeline_files(self, PIPELINE, "orders.jsonl", "soda.yaml")
         with open(self.data, "w") as f:
             for r in RECORDS:
                 f.write(json.dumps({k: v for k, v in r.items()}) + "\n")
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def test_once_gives_the_hand_computed_values(self):
         rc, _, err = weir("run", "--once", "--fail-on", "never",

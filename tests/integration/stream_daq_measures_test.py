@@ -4,10 +4,9 @@ value; and `weir validate` pointing at a heavy-hitter share that cannot be one."
 import json
 import math
 import os
-import tempfile
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import pipeline_files, weir
 
 START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
 
@@ -126,16 +125,7 @@ def expected():
 
 class stream_daq_measures_test(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-        self.data = os.path.join(self.dir, "events.jsonl")
-        self.results = os.path.join(self.dir, "results.jsonl")
-        self.config = os.path.join(self.dir, "daq.yaml")
-        with open(self.config, "w") as f:
-            f.write(PIPELINE.format(data=self.data, results=self.results))
-
-    def tearDown(self):
-        self.tmp.cleanup()
+        pipeline_files(self, PIPELINE, "events.jsonl", "daq.yaml")
 
     def test_once_over_a_file_gives_the_hand_computed_values(self):
         import time

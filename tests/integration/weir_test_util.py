@@ -5,6 +5,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,20 @@ def weir(*args, env=None, timeout=60, cwd=None):
     p = subprocess.run([WEIR, *args], capture_output=True, text=True, timeout=timeout,
                        env=full_env, cwd=cwd or SOURCE_DIR)
     return p.returncode, p.stdout, p.stderr
+
+
+def pipeline_files(test, template, data_name, config_name):
+    """A temporary directory for one test, removed after it: test.dir, test.data (the input
+    file, named data_name), test.results (results.jsonl) and test.config (config_name), which
+    holds `template` formatted with the data and results paths."""
+    tmp = tempfile.TemporaryDirectory()
+    test.addCleanup(tmp.cleanup)
+    test.dir = tmp.name
+    test.data = os.path.join(test.dir, data_name)
+    test.results = os.path.join(test.dir, "results.jsonl")
+    test.config = os.path.join(test.dir, config_name)
+    with open(test.config, "w") as f:
+        f.write(template.format(data=test.data, results=test.results))
 
 
 def source(*parts):
