@@ -1152,9 +1152,9 @@ bool node_engine::restore(byte_reader& r) {
     const std::string fingerprint(r.str());
     // A checkpoint from before median and percentile kept exact values: its quantiles go on
     // from their sketches (their results say approximate), everything else as it was.
-    const bool legacy_quantiles = fingerprint != layout_->fingerprint() &&
-                                  !layout_->legacy_fingerprint().empty() &&
-                                  fingerprint == layout_->legacy_fingerprint();
+    const std::string legacy = layout_->legacy_fingerprint();  // "" when it has no quantiles
+    const bool legacy_quantiles =
+        fingerprint != layout_->fingerprint() && !legacy.empty() && fingerprint == legacy;
     if (fingerprint != layout_->fingerprint() && !legacy_quantiles) return fail();
     if (r.u8() != static_cast<std::uint8_t>(plan_.window.kind)) return fail();
     if (r.i64() != (sessions_ ? plan_.window.gap : size_) || r.i64() != step_) return fail();

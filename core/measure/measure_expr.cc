@@ -311,9 +311,11 @@ class measure_parser {
         return p < fn.max_args && !(fn.args[i] == arg_kind::field && fn.default_keyword(p).empty());
     }
 
-    static std::string word_list(const function_info& fn, std::size_t from) {
+    // The words of keyword parameters [from, to), comma-separated.
+    static std::string word_list(const function_info& fn, std::size_t from,
+                                 std::size_t to = k_max_args) {
         std::string out;
-        for (std::size_t p = from; p < fn.max_args; ++p) {
+        for (std::size_t p = from; p < std::min<std::size_t>(to, fn.max_args); ++p) {
             for (const std::string_view w : fn.keywords(p)) {
                 if (!out.empty()) out += ", ";
                 out += w;
@@ -355,8 +357,8 @@ class measure_parser {
         for (const auto& b : c.args) {
             if (b.kind == arg_kind::keyword && b.position == p) {
                 return fail(t.offset, std::string(fn.name) + "() takes one of " +
-                                          word_list_at(fn, p) + ", and \"" + std::string(b.word) +
-                                          "\" was given already");
+                                          word_list(fn, p, p + 1) + ", and \"" +
+                                          std::string(b.word) + "\" was given already");
             }
         }
         for (const std::string_view w : fn.keywords(p)) {
@@ -365,15 +367,6 @@ class measure_parser {
         a.position = static_cast<std::uint8_t>(p);
         ++pos_;
         return true;
-    }
-
-    static std::string word_list_at(const function_info& fn, std::size_t p) {
-        std::string out;
-        for (const std::string_view w : fn.keywords(p)) {
-            if (!out.empty()) out += ", ";
-            out += w;
-        }
-        return out;
     }
 
     // Orders the arguments by the parameter they set, requires the keywords that have no
@@ -391,8 +384,8 @@ class measure_parser {
                 return a.kind == arg_kind::keyword && a.position == p;
             });
             if (any_other && !given) {
-                return fail(close, std::string(fn.name) + "() needs one of " + word_list_at(fn, p) +
-                                       ": " + std::string(fn.signature));
+                return fail(close, std::string(fn.name) + "() needs one of " +
+                                       word_list(fn, p, p + 1) + ": " + std::string(fn.signature));
             }
         }
         std::erase_if(c.args, [&](const call_argument& a) {
