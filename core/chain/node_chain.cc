@@ -1020,4 +1020,15 @@ bool node_chain::restore(const sections& saved, std::string& error) {
     return true;
 }
 
+std::optional<std::size_t> node_chain::command_history(engine::history_command cmd,
+                                                       std::string_view node,
+                                                       std::string_view check,
+                                                       const group_key* group) {
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (plan_->nodes[n].name != node || !nodes_[n]->engine) continue;
+        return nodes_[n]->engine->command_history(cmd, check, group);
+    }
+    return std::nullopt;
+}
+
 }  // namespace weir::chain

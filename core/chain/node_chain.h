@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -161,6 +162,11 @@ class node_chain {
     // Into a chain built from the same plan, before any delivery. False with `error` naming
     // the section that does not fit; the chain must then not be used.
     bool restore(const sections& saved, std::string& error);
+
+    // Operator commands on checks against history (node_engine::command_history) of node
+    // `node` (by name); nullopt when it has no such node or check.
+    std::optional<std::size_t> command_history(engine::history_command cmd, std::string_view node,
+                                               std::string_view check, const group_key* group);
 
     // Null for nodes without checks.
     const engine::node_engine* engine(std::size_t node) const;

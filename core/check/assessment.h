@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,8 @@
 #include "core/measure/measure_value.h"
 
 namespace weir::check {
+
+struct history_spec;  // core/check/history.h
 
 // The unit an assessment's numbers were written in, so that people see values the same way
 // ("26.7 %" beside "< 20%", "1m 12s" beside "< 60s"). Judging ignores it: numbers are
@@ -75,6 +78,12 @@ class assessment {
     bool high_closed() const { return high_closed_; }
     // Sets.
     const std::vector<measure_value>& elements() const { return elements_; }
+    // Checks against history ("change vs 1w in [-30%, +30%]", "zscore(last 24) < 3", see
+    // core/check/history.h): the history part, or null for a plain assessment. The comparison
+    // or range above then applies to the tested quantity (the change, or z), not to the
+    // measure's value, and holds() must not be asked: the engine judges through a
+    // history_store.
+    const history_spec* history() const { return history_.get(); }
 
   private:
     friend class assessment_parser;
@@ -87,6 +96,7 @@ class assessment {
     bool low_closed_ = true;
     bool high_closed_ = true;
     std::vector<measure_value> elements_;
+    std::shared_ptr<const history_spec> history_;
 };
 
 // Never throws on bad input: a malformed assessment yields one error positioned at the

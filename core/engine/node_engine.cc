@@ -1248,4 +1248,12 @@ bool node_engine::restore(byte_reader& r) {
     return true;
 }
 
+std::optional<std::size_t> node_engine::command_history(history_command cmd, std::string_view check,
+                                                        const group_key* group) {
+    (void)cmd;
+    (void)check;
+    (void)group;
+    return std::nullopt;  // checks against history come with the history store
+}
+
 }  // namespace weir::engine

@@ -9,8 +9,10 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/check/assessment.h"
@@ -37,6 +39,12 @@ struct engine_stats {
     // (window, group) pairs not emitted: see node_plan::max_empty_windows and
     // max_empty_windows_per_group.
     std::uint64_t skipped_empty_windows = 0;
+};
+
+// Operator commands on checks against history (`weir baseline reset|acknowledge`).
+enum class history_command : std::uint8_t {
+    reset,        // forget the history: the series warms up again
+    acknowledge,  // learn the values held out as anomalous: a new level becomes the baseline
 };
 
 class node_engine {
@@ -107,6 +115,13 @@ class node_engine {
             std::chrono::steady_clock::time_point::max();
     };
     bool snapshot_some(byte_writer& w, snapshot_cursor& cursor, const slice_budget& budget) const;
+
+    // Applies `cmd` to the history of check `check` ("" : every check of the node that judges
+    // against history) for the group `group` (null: every group). nullopt when the node has no
+    // such check; else the number of (check, group) series affected (0 when the group has no
+    // history yet).
+    std::optional<std::size_t> command_history(history_command cmd, std::string_view check,
+                                               const group_key* group);
 
     const engine_stats& stats() const { return stats_; }
     timestamp_ns watermark() const { return watermark_.watermark(); }

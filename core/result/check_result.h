@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,28 @@ struct check_metadata {
     std::vector<std::pair<std::string, std::string>> labels;  // sorted by name, validated
     // Sorted by name; `description` is the check's description unless annotations give one.
     std::vector<std::pair<std::string, std::string>> annotations;
+};
+
+// Checks against history (core/check/history.h): what the value was judged against, written as
+// `"expected":{...}` and only for such checks. Numbers are NaN where they do not apply (then
+// left out of the JSON).
+struct expected_evidence {
+    // "judged", or "warming_up" (not enough history yet; the outcome is then no_data).
+    const char* state = "judged";
+    std::string reason;  // warming_up: why, e.g. "5 of 12 values", "no value 1w before"
+    double value = std::numeric_limits<double>::quiet_NaN();  // the expected value
+    // The values that would have passed (from the test and min_change); ±inf when unbounded.
+    double low = std::numeric_limits<double>::quiet_NaN();
+    double high = std::numeric_limits<double>::quiet_NaN();
+    // The quantity tested and its value: "change", "relative_change" or "z".
+    const char* tested = "";
+    double tested_value = std::numeric_limits<double>::quiet_NaN();
+    std::uint32_t history = 0;         // values the judgement rested on
+    std::uint32_t needed = 0;          // warming_up: values needed
+    std::string bucket;                // seasonal: e.g. "hour_of_day=10"; "" otherwise
+    time::timestamp_ns reference = 0;  // change vs a duration: the reference window's start
+
+    bool operator==(const expected_evidence&) const = default;
 };
 
 struct check_result {
@@ -56,6 +79,8 @@ struct check_result {
     // (its event time and the fields the measure reads, secrets masked), at most
     // measure::k_sample_result_bytes together (written as `"samples":[...]`, only when any).
     std::vector<std::string> samples;
+    // Checks against history: the evidence (null for every other check).
+    std::shared_ptr<const expected_evidence> expected;
     time::timestamp_ns emitted_at = 0;
     // The check's labels and annotations; null when it has none. Not written to JSON.
     std::shared_ptr<const check_metadata> metadata;
