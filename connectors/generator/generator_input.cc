@@ -115,7 +115,37 @@ void append_shortest(Out& out, double v) {
 
 enum class field_type { number, integer, string, boolean, timestamp };
 enum class distribution { uniform, normal, random_walk };
-enum class problem_type { silent_group, stuck_value, out_of_range, missing_field, burst };
+enum class problem_type {
+    silent_group,
+    stuck_value,
+    out_of_range,
+    missing_field,
+    burst,
+    level_shift
+};
+
+constexpr std::int64_t ns_per_day = 86'400 * time::ns_per_s;
+
+// cos(2 pi x) for x in [-0.5, 0.5] turns, from + - * / alone (libm's cos may differ in the last
+// bit between versions, and the stream must not): the angle is folded into [-pi/2, pi/2] and
+// the Taylor series summed to the 16th power, within 1e-12 of the true value.
+double cos_turns(double x) {
+    constexpr double pi = 3.14159265358979323846;
+    double a = (x < 0 ? -x : x) * 2 * pi;  // [0, pi]
+    double sign = 1;
+    if (a > pi / 2) {
+        a = pi - a;
+        sign = -1;
+    }
+    const double a2 = a * a;
+    double sum = 1;
+    double term = 1;
+    for (int k = 1; k <= 8; ++k) {
+        term = -term * a2 / static_cast<double>((2 * k - 1) * (2 * k));
+        sum += term;
+    }
+    return sign * sum;
+}
 
 struct field_config {
     std::string key;  // `,"name":` ready to append
@@ -127,6 +157,13 @@ struct field_config {
     std::vector<std::string> values;  // JSON texts
     std::size_t length = 8;
     double null_fraction = 0, missing_fraction = 0;
+    // daily/weekly: the level (mean, or the centre of [min, max]) is multiplied by
+    // shape(t); values move by level x (shape - 1).
+    double level = 0;
+    double amplitude = 0;      // daily: 0 = none
+    std::int64_t peak_ns = 0;  // daily: time of day of the peak, UTC
+    double weekend = 1;        // weekly: factor on Saturdays and Sundays
+    bool shaped = false;
     std::size_t walk_slot = npos;  // index into the per-group walk state
     std::size_t last_slot = npos;  // index into the per-group last values (stuck_value)
 };
@@ -155,7 +192,8 @@ struct settings {
     std::uint64_t seed = 1;
     double rate = 10;
     std::uint64_t count = 0;
-    std::optional<time::timestamp_ns> start_time;  // none: now
+    std::optional<time::timestamp_ns> start_time;  // none: now less start_before
+    std::int64_t start_before = 0;                 // start_time "-2d": ns before now
     std::int64_t step_ns = 100 * time::ns_per_ms;
     std::int64_t disorder_ns = 0;
     std::uint64_t groups = 1;
@@ -192,6 +230,24 @@ field_config read_field(const std::string& name, const params::reader& f) {
         c.step = f.has("step") ? f.number("step").value : (c.max - c.min) / 100;
         if (c.type == field_type::number)
             c.decimals = static_cast<int>(f.integer("decimals").value);
+        c.level = c.dist == distribution::normal ? c.mean : (c.min + c.max) / 2;
+        if (const auto daily = f.object("daily"); daily && f.has("daily")) {
+            c.amplitude = daily->number("amplitude").value;
+            const std::string peak = daily->string("peak").value;
+            const auto colon = peak.find(':');
+            const auto hours = params::parse_integer(peak.substr(0, colon));
+            const auto minutes = colon == std::string::npos
+                                     ? std::nullopt
+                                     : params::parse_integer(peak.substr(colon + 1));
+            if (!hours || !minutes) {
+                throw std::runtime_error("field " + name + ": daily.peak is not HH:MM: " + peak);
+            }
+            c.peak_ns = (*hours * 60 + *minutes) * 60 * time::ns_per_s;
+        }
+        if (const auto weekly = f.object("weekly"); weekly && f.has("weekly")) {
+            c.weekend = weekly->number("weekend").value;
+        }
+        c.shaped = c.amplitude != 0 || c.weekend != 1;
     }
     if (c.type == field_type::string)
         c.length = static_cast<std::size_t>(f.integer("length").value);
@@ -267,7 +323,11 @@ settings read_settings(const params::reader& p) {
     s.rate = p.number("rate").value;
     s.count = static_cast<std::uint64_t>(p.integer("count").value);
     const std::string start = p.string("start_time").value;
-    if (start != "now") {
+    if (start.starts_with('-')) {
+        const auto before = params::parse_duration(std::string_view(start).substr(1));
+        if (!before) throw std::runtime_error("start_time: not a duration before now: " + start);
+        s.start_before = before->count() * time::ns_per_ms;
+    } else if (start != "now") {
         time::timestamp_ns t = 0;
         if (!time::parse_rfc3339(start, t)) {
             throw std::runtime_error("start_time: not an RFC 3339 timestamp: " + start);
@@ -277,7 +337,8 @@ settings read_settings(const params::reader& p) {
     if (p.has("time_step")) {
         s.step_ns = p.duration("time_step").value.count() * time::ns_per_ms;
     } else if (s.rate > 0) {
-        s.step_ns = std::max<std::int64_t>(1, std::llround(1e9 / s.rate));
+        const double speed = p.number("speed").value;
+        s.step_ns = std::max<std::int64_t>(1, std::llround(speed * 1e9 / s.rate));
     }
     s.disorder_ns = p.duration("disorder").value.count() * time::ns_per_ms;
     s.groups = static_cast<std::uint64_t>(p.integer("groups").value);
@@ -315,6 +376,7 @@ settings read_settings(const params::reader& p) {
                  : type == "out_of_range"  ? problem_type::out_of_range
                  : type == "missing_field" ? problem_type::missing_field
                  : type == "burst"         ? problem_type::burst
+                 : type == "level_shift"   ? problem_type::level_shift
                                            : problem_type::silent_group;
         if (q.has("field")) {
             const std::string field = q.string("field").value;
@@ -387,7 +449,8 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
                          : (clock_ ? clock_()
                                    : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
+                                         .count()) -
+                               s_.start_before;
         }
         if (once_ && s_.count == 0) {
             post([](generator_impl& self) {
@@ -668,7 +731,33 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
                 break;
             }
         }
+        if (f.shaped) v.num += f.level * (shape(f, t) - 1);
         return v;
+    }
+
+    // The daily and weekly factor of a shaped field's level at event time t (UTC).
+    static double shape(const field_config& f, time::timestamp_ns t) {
+        double s = 1;
+        std::int64_t day = t / ns_per_day;
+        std::int64_t time_of_day = t % ns_per_day;
+        if (time_of_day < 0) {
+            time_of_day += ns_per_day;
+            --day;
+        }
+        if (f.amplitude != 0) {
+            // From the peak, folded into [-12h, 12h).
+            std::int64_t from_peak = time_of_day - f.peak_ns;
+            if (from_peak < -ns_per_day / 2) from_peak += ns_per_day;
+            if (from_peak >= ns_per_day / 2) from_peak -= ns_per_day;
+            s += f.amplitude *
+                 cos_turns(static_cast<double>(from_peak) / static_cast<double>(ns_per_day));
+        }
+        if (f.weekend != 1) {
+            // 1970-01-01 was a Thursday: Monday is 0, Saturday 5, Sunday 6.
+            const std::int64_t weekday = ((day + 3) % 7 + 7) % 7;
+            if (weekday >= 5) s *= f.weekend;
+        }
+        return s;
     }
 
     gen_value problem_value(const field_config& f, const problem_config& p) const {
@@ -730,6 +819,10 @@ class generator_impl : public std::enable_shared_from_this<generator_impl> {
                     if (rng_.chance(p.fraction)) v.k = gen_value::kind::none;
                 } else if (p.type == problem_type::out_of_range) {
                     if (rng_.chance(p.fraction)) v = problem_value(f, p);
+                } else if (p.type == problem_type::level_shift) {
+                    if (rng_.chance(p.fraction) && v.k == gen_value::kind::number) {
+                        v.num *= p.factor;
+                    }
                 } else if (p.type == problem_type::stuck_value) {
                     gen_value& frozen =
                         frozen_[p.frozen_base + (p.group ? 0 : static_cast<std::size_t>(group))];

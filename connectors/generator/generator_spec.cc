@@ -49,6 +49,76 @@ bool looks_like_rfc3339(std::string_view s) {
            s[i + 3] == ':' && digits(i + 4, 2);
 }
 
+// "now", "-2d" (that long before now) or an RFC 3339 timestamp.
+bool is_start_time(std::string_view s) {
+    if (s == "now") return true;
+    if (s.starts_with('-')) return params::parse_duration(s.substr(1)).has_value();
+    return looks_like_rfc3339(s);
+}
+
+// "14:00", "9:30": a time of day, hours 0..23 and minutes 0..59.
+bool is_time_of_day(std::string_view s) {
+    const auto colon = s.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon > 2 || s.size() != colon + 3) {
+        return false;
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i != colon && std::isdigit(static_cast<unsigned char>(s[i])) == 0) return false;
+    }
+    const int hours = std::stoi(std::string(s.substr(0, colon)));
+    const int minutes = std::stoi(std::string(s.substr(colon + 1)));
+    return hours <= 23 && minutes <= 59;
+}
+
+std::shared_ptr<const object_spec> make_daily_spec() {
+    auto spec = std::make_shared<object_spec>();
+    spec->name = "daily shape";
+    spec->description =
+        "A daily cycle of a number field: its level (the mean of a normal distribution, the "
+        "centre of [min, max] otherwise) is multiplied by 1 + amplitude * cos(2 pi (hour - "
+        "peak) / 24), hours of the record's event time in UTC.";
+    spec->params = {
+        {.name = "amplitude",
+         .type = param_type::number,
+         .description = "How far the level swings: 0.3 makes it 30% above average at the peak "
+                        "and 30% below twelve hours later.",
+         .required = true,
+         .minimum = 0,
+         .maximum = 1},
+        {.name = "peak",
+         .type = param_type::string,
+         .description = "Time of day (UTC, HH:MM) when the level is highest.",
+         .default_text = "12:00"},
+    };
+    spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
+        if (const params::value* peak = v.find("peak"); peak != nullptr && peak->is_scalar()) {
+            if (!is_time_of_day(peak->text)) {
+                out.error(peak->pos, path + ".peak",
+                          "expected a time of day such as \"14:00\", got " + peak->display());
+            }
+        }
+    };
+    return spec;
+}
+
+std::shared_ptr<const object_spec> make_weekly_spec() {
+    auto spec = std::make_shared<object_spec>();
+    spec->name = "weekly shape";
+    spec->description =
+        "A weekly cycle of a number field: its level is multiplied by `weekend` on Saturdays "
+        "and Sundays (UTC).";
+    spec->params = {
+        {.name = "weekend",
+         .type = param_type::number,
+         .description = "The level on Saturdays and Sundays, as a multiple of the weekdays' "
+                        "(0.6: 40% lower).",
+         .required = true,
+         .minimum = 0,
+         .maximum = 100},
+    };
+    return spec;
+}
+
 std::shared_ptr<const object_spec> make_field_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "generated field";
@@ -114,21 +184,33 @@ std::shared_ptr<const object_spec> make_field_spec() {
          .default_text = "0",
          .minimum = 0,
          .maximum = 1},
+        {.name = "daily",
+         .type = param_type::object,
+         .description = "A daily cycle (number, integer): the level moves with the hour of "
+                        "the event time, e.g. {amplitude: 0.3, peak: \"14:00\"}. Values "
+                        "move by level x (factor - 1), so the spread stays.",
+         .object = make_daily_spec()},
+        {.name = "weekly",
+         .type = param_type::object,
+         .description = "A weekly cycle (number, integer): e.g. {weekend: 0.6} lowers the "
+                        "level by 40% on Saturdays and Sundays.",
+         .object = make_weekly_spec()},
     };
     spec->conditionals = {
         {.key = "type",
          .equals = "boolean",
          .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals",
-                          "length"}},
+                          "length", "daily", "weekly"}},
         {.key = "type",
          .equals = "timestamp",
          .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals",
-                          "values", "length"}},
+                          "values", "length", "daily", "weekly"}},
         {.key = "type", .equals = "integer", .forbids_keys = {"decimals", "length"}},
         {.key = "type", .equals = "number", .forbids_keys = {"length"}},
         {.key = "type",
          .equals = "string",
-         .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals"}},
+         .forbids_keys = {"distribution", "min", "max", "mean", "std_dev", "step", "decimals",
+                          "daily", "weekly"}},
     };
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         const auto lo = number_at(v, "min");
@@ -142,7 +224,8 @@ std::shared_ptr<const object_spec> make_field_spec() {
             out.error(v.pos, path, "null_fraction + missing_fraction must not exceed 1");
         }
         if (v.find("values") != nullptr) {
-            for (const char* key : {"min", "max", "distribution", "mean", "std_dev", "step"}) {
+            for (const char* key :
+                 {"min", "max", "distribution", "mean", "std_dev", "step", "daily", "weekly"}) {
                 if (const params::value* item = v.find(key)) {
                     out.error(item->pos, path + "." + key,
                               std::string(key) + " has no effect with `values`");
@@ -165,9 +248,11 @@ std::shared_ptr<const object_spec> make_problem_spec() {
          .description = "silent_group: a group stops sending; stuck_value: a field repeats its "
                         "last value; out_of_range: a field takes values outside [min, max]; "
                         "missing_field: a field is absent; burst: the rate multiplies by "
+                        "`factor`; level_shift: a number field's values are multiplied by "
                         "`factor`.",
          .required = true,
-         .choices = {"silent_group", "stuck_value", "out_of_range", "missing_field", "burst"}},
+         .choices = {"silent_group", "stuck_value", "out_of_range", "missing_field", "burst",
+                     "level_shift"}},
         {.name = "field",
          .type = param_type::string,
          .description = "The affected field (one of `fields`)."},
@@ -177,7 +262,8 @@ std::shared_ptr<const object_spec> make_problem_spec() {
                         "silent_group)."},
         {.name = "after",
          .type = param_type::duration,
-         .description = "Event time after start_time when the problem begins.",
+         .description = "Event time after start_time when the problem begins (event time, "
+                        "so with `speed` it comes sooner on the wall clock).",
          .default_text = "0s"},
         {.name = "duration",
          .type = param_type::duration,
@@ -196,9 +282,11 @@ std::shared_ptr<const object_spec> make_problem_spec() {
          .maximum = 1},
         {.name = "factor",
          .type = param_type::number,
-         .description = "burst: how many times the normal rate.",
+         .description = "burst: how many times the normal rate (at least 1). "
+                        "level_shift: what the values are multiplied by (required), e.g. 1.3 "
+                        "for 30% more, 0.5 for half.",
          .default_text = "10",
-         .minimum = 1,
+         .minimum = 0,
          .maximum = 1000},
     };
     spec->conditionals = {
@@ -219,6 +307,18 @@ std::shared_ptr<const object_spec> make_problem_spec() {
          .requires_keys = {"field"},
          .forbids_keys = {"value", "factor"}},
         {.key = "type", .equals = "burst", .forbids_keys = {"field", "value"}},
+        {.key = "type",
+         .equals = "level_shift",
+         .requires_keys = {"field", "factor"},
+         .forbids_keys = {"value"}},
+    };
+    spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
+        const params::value* factor = v.find("factor");
+        if (factor == nullptr || scalar_text(v, "type") != "burst") return;
+        if (const auto f = number_at(v, "factor"); f && *f < 1) {
+            out.error(factor->pos, path + ".factor",
+                      "a burst's factor must be at least 1, got " + factor->text);
+        }
     };
     return spec;
 }
@@ -250,12 +350,20 @@ std::shared_ptr<const object_spec> make_input_spec() {
          .minimum = 0},
         {.name = "start_time",
          .type = param_type::string,
-         .description = "Event time of the first record: \"now\" or an RFC 3339 timestamp such "
-                        "as 2026-11-20T10:00:00Z.",
+         .description = "Event time of the first record: \"now\", a duration before now such "
+                        "as \"-2d\", or an RFC 3339 timestamp such as 2026-11-20T10:00:00Z.",
          .default_text = "now"},
+        {.name = "speed",
+         .type = param_type::number,
+         .description = "Seconds of event time per second of wall-clock time: 3600 makes an "
+                        "hour of event time pass every second, while `rate` records still come "
+                        "each wall-clock second (time_step = speed / rate). Needs rate > 0.",
+         .default_text = "1",
+         .minimum = 0,
+         .maximum = 1e9},
         {.name = "time_step",
          .type = param_type::duration,
-         .description = "Event time between consecutive records. Default: 1/rate, so event "
+         .description = "Event time between consecutive records. Default: speed/rate, so event "
                         "time follows the wall clock (100ms when rate is 0).",
          .minimum = 1},
         {.name = "time_field",
@@ -292,13 +400,24 @@ std::shared_ptr<const object_spec> make_input_spec() {
          .description = "Problems to inject.",
          .object = make_problem_spec()},
     };
+    spec->rules = {{.rule = params::key_rule::kind::at_most_one, .keys = {"speed", "time_step"}}};
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         if (const params::value* start = v.find("start_time")) {
-            if (start->is_scalar() && start->text != "now" && !looks_like_rfc3339(start->text)) {
+            if (start->is_scalar() && !is_start_time(start->text)) {
                 out.error(start->pos, path + ".start_time",
-                          "expected \"now\" or an RFC 3339 timestamp such as "
-                          "\"2026-11-20T10:00:00Z\", got " +
+                          "expected \"now\", a duration before now such as \"-2d\", or an "
+                          "RFC 3339 timestamp such as \"2026-11-20T10:00:00Z\", got " +
                               start->display());
+            }
+        }
+        if (const params::value* speed = v.find("speed"); speed != nullptr) {
+            if (number_at(v, "speed").value_or(1) <= 0) {
+                out.error(speed->pos, path + ".speed",
+                          "must be greater than 0, got " + speed->text);
+            } else if (number_at(v, "rate").value_or(1) <= 0 && v.find("rate") != nullptr) {
+                out.error(speed->pos, path + ".speed",
+                          "speed needs a rate above 0 (rate 0 generates as fast as possible; "
+                          "set time_step instead)");
             }
         }
         const params::value* fields = v.find("fields");
@@ -354,10 +473,10 @@ std::shared_ptr<const object_spec> make_input_spec() {
                         message += (n > 0 ? ", " : "") + names[n];
                     }
                     out.error(field->pos, at + ".field", message);
-                } else if (type == "out_of_range" && it->second != "number" &&
-                           it->second != "integer") {
+                } else if ((type == "out_of_range" || type == "level_shift") &&
+                           it->second != "number" && it->second != "integer") {
                     out.error(field->pos, at + ".field",
-                              "out_of_range needs a number or integer field; \"" + field->text +
+                              type + " needs a number or integer field; \"" + field->text +
                                   "\" is a " + it->second);
                 }
             }

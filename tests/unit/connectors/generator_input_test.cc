@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -444,6 +445,167 @@ TEST_F(generator_test, burst_multiplies_the_records_per_event_time) {
     }
     EXPECT_EQ(normal, 100u);
     EXPECT_EQ(burst, 500u);
+}
+
+TEST_F(generator_test, level_shift_multiplies_one_groups_values_and_changes_nothing_else) {
+    const json shift = {{"type", "level_shift"}, {"field", "v"},     {"group", "g-2"},
+                        {"after", "60s"},        {"duration", "2m"}, {"factor", 1.5}};
+    const auto plain = lines(generate(problem_config(json::array())));
+    const auto shifted = lines(generate(problem_config(json::array({shift}))));
+    ASSERT_EQ(plain.size(), shifted.size());
+    std::size_t during = 0;
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+        const json& a = plain[i];
+        const json& b = shifted[i];
+        const double at = offset_s(a);
+        EXPECT_EQ(a["ts"], b["ts"]);
+        EXPECT_EQ(a["k"], b["k"]);  // the other field, and the stream after, are untouched
+        if (a["group"] == "g-2" && at >= 60 && at < 180) {
+            // Rendered with 2 decimals, so within rounding of 1.5 times the value.
+            EXPECT_NEAR(b["v"].get<double>(), a["v"].get<double>() * 1.5, 0.011) << at;
+            ++during;
+        } else {
+            EXPECT_EQ(a["v"], b["v"]) << at;
+        }
+    }
+    EXPECT_EQ(during, 300u);  // 2 minutes of 100ms slots, a quarter of them g-2's
+}
+
+TEST_F(generator_test, speed_runs_event_time_faster_than_the_wall_clock) {
+    // 3600 event seconds per wall second at 20000 records per wall second: 180ms apart.
+    recorder r;
+    auto in = make({{"rate", 20000}, {"count", 2000}, {"speed", 3600}, {"groups", 2}});
+    in->start(r);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    const auto records = lines(r.data);
+    ASSERT_EQ(records.size(), 2000u);
+    time::timestamp_ns t0 = 0, t1 = 0;
+    ASSERT_TRUE(time::parse_rfc3339(records[0]["ts"].get<std::string>(), t0));
+    ASSERT_TRUE(time::parse_rfc3339(records[1999]["ts"].get<std::string>(), t1));
+    EXPECT_EQ(t0, 1'700'000'000'000'000'000);  // start_time "now": the injected clock
+    EXPECT_EQ(t1 - t0, 1999 * 180 * time::ns_per_ms);
+}
+
+TEST_F(generator_test, start_time_before_now) {
+    recorder r;
+    auto in = make({{"rate", 0}, {"count", 3}, {"start_time", "-2d12h"}});
+    in->start(r);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    const auto records = lines(r.data);
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0]["ts"],
+              time::format_rfc3339_ms(1'700'000'000'000'000'000 - 60 * 3600 * time::ns_per_s));
+}
+
+TEST_F(generator_test, disorder_holds_in_event_time_at_speed) {
+    recorder r;
+    auto in = make({{"rate", 50000},
+                    {"count", 5000},
+                    {"speed", 36000},
+                    {"disorder", "10m"},
+                    {"start_time", "2026-01-01T00:00:00Z"}});
+    in->start(r);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    time::timestamp_ns newest = 0;
+    std::size_t out_of_order = 0;
+    for (const json& rec : lines(r.data)) {
+        time::timestamp_ns t = 0;
+        ASSERT_TRUE(time::parse_rfc3339(rec["ts"].get<std::string>(), t));
+        if (t < newest) ++out_of_order;
+        EXPECT_LE(newest - t, 600 * time::ns_per_s);
+        newest = std::max(newest, t);
+    }
+    EXPECT_GT(out_of_order, 500u);  // 720ms apart, up to 10 minutes late
+}
+
+// Hours since midnight UTC of a record's event time.
+double hour_of_day(const json& r) {
+    time::timestamp_ns t = 0;
+    EXPECT_TRUE(time::parse_rfc3339(r["ts"].get<std::string>(), t));
+    const std::int64_t day = 86'400 * time::ns_per_s;
+    return static_cast<double>(((t % day) + day) % day) / 3.6e12;
+}
+
+TEST_F(generator_test, daily_shape_follows_the_hour_of_event_time) {
+    // Two days, a record a minute, from a Monday's midnight.
+    const json config = {
+        {"rate", 0},
+        {"count", 2 * 1440},
+        {"seed", 5},
+        {"time_step", "1m"},
+        {"start_time", "2026-03-02T00:00:00Z"},
+        {"fields",
+         {{"x",
+           {{"type", "number"},
+            {"distribution", "normal"},
+            {"mean", 100},
+            {"std_dev", 1},
+            {"daily", {{"amplitude", 0.5}, {"peak", "14:00"}}}}},
+          {"w",
+           {{"type", "number"},
+            {"distribution", "random_walk"},
+            {"min", 10},
+            {"max", 30},
+            {"step", 0.1},
+            {"daily", {{"amplitude", 0.2}}}}},
+          {"n",
+           {{"type", "integer"}, {"min", 40}, {"max", 60}, {"daily", {{"amplitude", 0.5}}}}}}}};
+    const std::string data = generate(config);
+    EXPECT_EQ(data, generate(config));  // same seed, same stream
+    const auto records = lines(data);
+    ASSERT_EQ(records.size(), 2880u);
+    std::vector<double> sum(24), sum_want(24), sum_n(24), count(24);
+    for (const json& r : records) {
+        const double h = hour_of_day(r);
+        const double want = 100 * (1 + 0.5 * std::cos(2 * M_PI * (h - 14) / 24));
+        EXPECT_NEAR(r["x"].get<double>(), want, 6.5) << r.dump();  // 6 sigma (clipped there)
+        // The walk keeps its spread and moves by 20 x 0.2 cos(...) around [10, 30].
+        const double shift = 20 * 0.2 * std::cos(2 * M_PI * (h - 12) / 24);
+        EXPECT_GE(r["w"].get<double>(), 10 + shift - 0.01) << r.dump();
+        EXPECT_LE(r["w"].get<double>(), 30 + shift + 0.01) << r.dump();
+        EXPECT_TRUE(r["n"].is_number_integer());
+        const auto hour = static_cast<std::size_t>(h);
+        sum[hour] += r["x"].get<double>();
+        sum_want[hour] += want;
+        sum_n[hour] += r["n"].get<double>();
+        ++count[hour];
+    }
+    // Hourly means: the shape's, highest at 14:00, lowest at 02:00, twelve hours later.
+    for (std::size_t hour = 0; hour < 24; ++hour) {
+        EXPECT_NEAR(sum[hour] / count[hour], sum_want[hour] / count[hour], 0.5) << hour;
+    }
+    EXPECT_NEAR(sum[14] / count[14], 150, 1);
+    EXPECT_NEAR(sum[2] / count[2], 50, 1);
+    // The integer field's default peak is noon: 50 x (1 +- 0.5), spread 40..60 around it.
+    EXPECT_NEAR(sum_n[12] / count[12], 75, 2);
+    EXPECT_NEAR(sum_n[0] / count[0], 25, 2);
+}
+
+TEST_F(generator_test, weekly_shape_lowers_weekends) {
+    // Two weeks, a record an hour, from a Monday.
+    const auto records = lines(generate(
+        {{"rate", 0},
+         {"count", 14 * 24},
+         {"time_step", "1h"},
+         {"start_time", "2026-03-02T00:00:00Z"},
+         {"fields",
+          {{"x", {{"type", "number"}, {"min", 90}, {"max", 110}, {"weekly", {{"weekend", 0.5}}}}},
+           // Without daily or weekly a field has no shape, weekends included.
+           {"plain", {{"type", "number"}, {"min", 90}, {"max", 110}}}}}}));
+    ASSERT_EQ(records.size(), 336u);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const bool weekend = (i / 24) % 7 >= 5;
+        const double x = records[i]["x"].get<double>();
+        if (weekend) {
+            EXPECT_GE(x, 40.0) << i;
+            EXPECT_LE(x, 60.0) << i;
+        } else {
+            EXPECT_GE(x, 90.0) << i;
+            EXPECT_LE(x, 110.0) << i;
+        }
+        EXPECT_GE(records[i]["plain"].get<double>(), 90.0) << i;
+        EXPECT_LE(records[i]["plain"].get<double>(), 110.0) << i;
+    }
 }
 
 TEST_F(generator_test, restored_generator_continues_identically) {

@@ -310,7 +310,7 @@ TEST(generator, problems_name_declared_fields_and_existing_groups) {
                 ElementsAre(HasSubstr("\"field\" cannot be used when type is \"burst\"")));
 }
 
-TEST(generator, start_time_is_now_or_rfc3339) {
+TEST(generator, start_time_is_now_a_duration_before_now_or_rfc3339) {
     auto with_start = [](const std::string& start) {
         return validate(
             component_kind::input, "generator",
@@ -318,12 +318,15 @@ TEST(generator, start_time_is_now_or_rfc3339) {
                      {"fields", mapping({{"v", mapping({{"type", scalar("integer")}})}})}}));
     };
     for (const char* ok : {"now", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.5+01:00",
-                           "2026-11-20t10:00:00.123456z"}) {
+                           "2026-11-20t10:00:00.123456z", "-2d", "-1d12h", "-90s"}) {
         EXPECT_THAT(with_start(ok), ElementsAre()) << ok;
     }
-    for (const char* bad : {"today", "2026-11-20", "2026-11-20T10:00Z", "2026-11-20T10:00:00",
-                            "2026-11-20T10:00:00.Z", "2026-11-20T10:00:00+0100"}) {
-        EXPECT_THAT(with_start(bad), ElementsAre(HasSubstr("expected \"now\" or an RFC 3339")))
+    for (const char* bad :
+         {"today", "2026-11-20", "2026-11-20T10:00Z", "2026-11-20T10:00:00",
+          "2026-11-20T10:00:00.Z", "2026-11-20T10:00:00+0100", "-", "-2days", "2d", "-1h2d"}) {
+        EXPECT_THAT(with_start(bad),
+                    ElementsAre(HasSubstr("expected \"now\", a duration before now such as "
+                                          "\"-2d\", or an RFC 3339")))
             << bad;
     }
 }
