@@ -338,7 +338,8 @@ settings read_settings(const params::reader& p) {
         s.step_ns = p.duration("time_step").value.count() * time::ns_per_ms;
     } else if (s.rate > 0) {
         const double speed = p.number("speed").value;
-        s.step_ns = std::max<std::int64_t>(1, std::llround(speed * 1e9 / s.rate));
+        // Clamped so that a huge speed over a tiny rate cannot overflow the conversion.
+        s.step_ns = std::llround(std::clamp(speed * 1e9 / s.rate, 1.0, 1e18));
     }
     s.disorder_ns = p.duration("disorder").value.count() * time::ns_per_ms;
     s.groups = static_cast<std::uint64_t>(p.integer("groups").value);
