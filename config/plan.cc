@@ -764,6 +764,8 @@ class fingerprint_writer {
                 judgement_.u8(static_cast<std::uint8_t>(c.emit));
                 judgement_.u8(static_cast<std::uint8_t>(c.on_no_data));
                 judgement_.u8(static_cast<std::uint8_t>(c.on_partial));
+                // Written only when set, so plans from before the key keep their bytes.
+                if (c.learn_anomalies) judgement_.str("learn_anomalies");
                 // Alert labels and annotations only label results; without them the bytes
                 // stay those of plans written before they existed.
                 if (c.metadata) {
@@ -1039,6 +1041,7 @@ class query_builder {
                     cp.parsed_must_be = parsed->must_be;
                     cp.parsed_should_be = parsed->should_be;
                     cp.samples = static_cast<std::uint32_t>(check.samples.value);
+                    cp.learn_anomalies = check.learn_anomalies;
                     cp.metadata = metadata_of(check);
                     for (const auto& call : parsed->measure->calls()) {
                         for (const auto& arg : call.args) {

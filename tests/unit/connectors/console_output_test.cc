@@ -118,6 +118,38 @@ TEST_F(console_fixture, values_in_the_assessments_unit) {
               "(should be < 30 s)\n");
 }
 
+TEST_F(console_fixture, checks_against_history_show_what_the_value_was_judged_against) {
+    check_result r = sample_result(outcome::warn, "");
+    r.check = "level";
+    r.measure = "count()";
+    r.value = measure_value::make_number(180);
+    r.must_be = "";
+    r.should_be = "zscore(last 24 by hour_of_day) < 3";
+    auto e = std::make_shared<expected_evidence>();
+    e->value = 120;
+    e->low = 100;
+    e->high = 140;
+    e->tested = "z";
+    e->tested_value = 9;
+    e->history = 24;
+    e->bucket = "hour_of_day=10";
+    r.expected = e;
+    std::string line;
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z WARN sensors/quality level count() = 180 (should be "
+              "zscore(last 24 by hour_of_day) < 3) [expected 120 (100 to 140), z 9 over 24 "
+              "values, hour_of_day=10]\n");
+    auto w = std::make_shared<expected_evidence>();
+    w->state = "warming_up";
+    w->reason = "5 of 12 values";
+    r.expected = w;
+    r.outcome = outcome::no_data;
+    line.clear();
+    append_console_text(r, false, line);
+    EXPECT_NE(line.find("[warming up: 5 of 12 values]"), std::string::npos) << line;
+}
+
 TEST_F(console_fixture, approximate_quantiles_say_so) {
     check_result r = sample_result(outcome::pass, "");
     r.check = "p50";
