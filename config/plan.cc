@@ -18,6 +18,7 @@
 
 #include "config/graph.h"
 #include "core/check/assessment.h"
+#include "core/check/history.h"
 #include "core/checkpoint/byte_codec.h"
 #include "core/decode/csv_decoder.h"
 #include "core/engine/node_engine.h"
@@ -441,6 +442,19 @@ class pipeline_checker {
                            in_quotes(text->value) + " cannot judge " + in_quotes(c.measure.value) +
                                ", which gives " + describe(parsed.measure->result()));
                 return nullptr;
+            }
+            if (a->history() != nullptr && n.window) {
+                // The window's step places values in buckets and reference windows; session
+                // windows have none (step 0).
+                const auto& w = *n.window;
+                const time::timestamp_ns step = w.type.value == "session" ? 0
+                                                : w.type.value == "sliding"
+                                                    ? w.slide.value.count() * time::ns_per_ms
+                                                    : w.size.value.count() * time::ns_per_ms;
+                if (auto why = check::history_model::refuse(*a->history(), step)) {
+                    out_.error(text->pos_at(0), where, in_quotes(text->value) + ": " + *why);
+                    return nullptr;
+                }
             }
             return std::make_shared<const check::assessment>(std::move(*a));
         };
