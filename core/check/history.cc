@@ -801,18 +801,19 @@ void write_ring(byte_writer& w, const ring& r) {
     for (std::uint32_t i = 0; i < r.size; ++i) w.f64(r.at(i));
 }
 
-// Reads a ring's values into `r` (the newest kept when more than its capacity).
-// Non-finite values are corrupt (only finite values are learned).
-void read_ring(byte_reader& r, ring& out) {
+// Reads a ring's values into `r` (the newest kept when more than its capacity); returns how
+// many were written. Non-finite values are corrupt (only finite values are learned).
+std::size_t read_ring(byte_reader& r, ring& out) {
     const std::size_t n = r.count(8);
     for (std::size_t i = 0; i < n && r.ok(); ++i) {
         const double v = r.f64();
         if (!std::isfinite(v)) {
             r.fail();
-            return;
+            return n;
         }
         if (out.capacity() > 0) out.push(v);
     }
+    return n;
 }
 
 }  // namespace
@@ -845,11 +846,19 @@ void history_store::serialize(byte_writer& w) const {
             }
         } else if (spec.season == seasonality::none) {
             write_ring(w, s->values);
+            // The running sums as they are, so a restored series judges bit for bit as the
+            // one that was never stopped (sums recomputed from the values round differently).
+            w.f64(s->shift);
+            w.f64(s->sum);
+            w.f64(s->sum_sq);
+            w.varint(s->since_recompute);
         } else {
             w.f64(s->scale);
             w.varint(s->buckets.size());
             for (const auto& b : s->buckets) write_ring(w, b);
             write_ring(w, s->errors);
+            w.f64(s->error_sq);
+            w.varint(s->errors_since_recompute);
         }
         w.varint(s->held.size());
         for (const auto& h : s->held) {
@@ -894,16 +903,38 @@ bool history_store::deserialize(byte_reader& r) {
                 if (s->newest == k_never) s->newest = newest;
             }
         } else if (spec.season == seasonality::none) {
-            read_ring(r, s->values);
-            s->recompute_sums();
+            const std::size_t saved = read_ring(r, s->values);
+            const double shift = r.f64();
+            const double sum = r.f64();
+            const double sum_sq = r.f64();
+            const std::uint64_t since = r.varint();
+            if (!std::isfinite(shift) || !std::isfinite(sum) || !std::isfinite(sum_sq)) {
+                return corrupt();
+            }
+            if (saved == s->values.size && since < k_recompute_every) {
+                s->shift = shift;
+                s->sum = sum;
+                s->sum_sq = sum_sq;
+                s->since_recompute = static_cast<std::uint32_t>(since);
+            } else {
+                s->recompute_sums();  // another capacity: the newest values only
+            }
         } else {
             s->scale = r.f64();
             if (!std::isfinite(s->scale) || s->scale < 0) return corrupt();
             const std::size_t buckets = r.count(1);
             if (!r.ok() || buckets != s->buckets.size()) return corrupt();
             for (auto& b : s->buckets) read_ring(r, b);
-            read_ring(r, s->errors);
-            s->recompute_errors();
+            const std::size_t saved = read_ring(r, s->errors);
+            const double error_sq = r.f64();
+            const std::uint64_t since = r.varint();
+            if (!std::isfinite(error_sq) || error_sq < 0) return corrupt();
+            if (saved == s->errors.size && since < s->errors.capacity()) {
+                s->error_sq = error_sq;
+                s->errors_since_recompute = static_cast<std::uint32_t>(since);
+            } else {
+                s->recompute_errors();
+            }
         }
         const std::size_t held = r.count(16);
         for (std::size_t i = 0; i < held && r.ok(); ++i) {

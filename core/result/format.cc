@@ -302,15 +302,33 @@ std::string elide_text(std::string_view s, std::size_t width) {
     return out + "\u2026";
 }
 
-std::string format_expected(const expected_evidence& e, value_unit unit) {
+std::string format_expected(const expected_evidence& e, value_unit unit, bool brief) {
     const auto value = [&](double v) { return format_value(measure_value::make_number(v), unit); };
     if (std::string_view(e.state) != "judged") {
         return "warming up" + (e.reason.empty() ? std::string() : ": " + e.reason);
     }
     std::string s;
-    if (std::isfinite(e.value)) s = "expected " + value(e.value);
     const bool low = std::isfinite(e.low);
     const bool high = std::isfinite(e.high);
+    if (brief) {
+        // The range that would have passed (else the expected value) and the tested quantity.
+        if (low && high) {
+            s = "expected " + value(e.low) + " to " + value(e.high);
+        } else if (low) {
+            s = "expected at least " + value(e.low);
+        } else if (high) {
+            s = "expected at most " + value(e.high);
+        } else if (std::isfinite(e.value)) {
+            s = "expected " + value(e.value);
+        }
+        const std::string_view tested = e.tested;
+        if (tested == "z" && std::isfinite(e.tested_value)) {
+            s += (s.empty() ? "z " : ", z ") +
+                 format_value(measure_value::make_number(e.tested_value));
+        }
+        return s;
+    }
+    if (std::isfinite(e.value)) s = "expected " + value(e.value);
     if (low && high) {
         s += " (" + value(e.low) + " to " + value(e.high) + ")";
     } else if (low) {

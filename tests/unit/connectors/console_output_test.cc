@@ -1,5 +1,6 @@
 // The console output: text and JSON lines, colours, records, and the factory's parameters.
 #include "connectors/stdio/console_output.h"
+#include "core/result/format.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -136,10 +137,10 @@ TEST_F(console_fixture, checks_against_history_show_what_the_value_was_judged_ag
     r.expected = e;
     std::string line;
     append_console_text(r, false, line);
+    // The evidence stays; the long assessment gives way to it (down to 20 columns).
     EXPECT_EQ(line,
-              "2026-11-20T10:01:00Z WARN sensors/quality level count() = 180 (should be "
-              "zscore(last 24 by hour_of_day) < 3) [expected 120 (100 to 140), z 9 over 24 "
-              "values, hour_of_day=10]\n");
+              "2026-11-20T10:01:00Z WARN quality level = 180 (should be zscore(last 24 \u2026 "
+              "[expected 100 to 140, z 9]\n");
     auto w = std::make_shared<expected_evidence>();
     w->state = "warming_up";
     w->reason = "5 of 12 values";
@@ -148,6 +149,7 @@ TEST_F(console_fixture, checks_against_history_show_what_the_value_was_judged_ag
     line.clear();
     append_console_text(r, false, line);
     EXPECT_NE(line.find("[warming up: 5 of 12 values]"), std::string::npos) << line;
+    EXPECT_LE(weir::text_columns(line) - 1, k_console_width);
 }
 
 TEST_F(console_fixture, approximate_quantiles_say_so) {

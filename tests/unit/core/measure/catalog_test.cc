@@ -136,9 +136,10 @@ TEST(catalog, aliases_stand_for_their_targets) {
     }
 }
 
-TEST(catalog, only_freshness_and_max_delay_read_the_clock) {
+TEST(catalog, only_freshness_max_delay_and_the_input_lags_read_the_clock) {
     for (const auto& fn : catalog()) {
-        const bool clock = fn.name == "freshness" || fn.name == "max_delay";
+        const bool clock = fn.name == "freshness" || fn.name == "max_delay" ||
+                           fn.name == "input_lag" || fn.name == "input_lag_seconds";
         EXPECT_EQ(fn.reads_clock, clock) << fn.name;
     }
 }
