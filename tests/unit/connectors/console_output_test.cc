@@ -1,6 +1,5 @@
 // The console output: text and JSON lines, colours, records, and the factory's parameters.
 #include "connectors/stdio/console_output.h"
-#include "core/result/format.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "connectors/stdio/stdio_spec.h"
+#include "core/result/format.h"
 #include "tests/unit/connectors/output_test_util.h"
 
 namespace weir::connectors {
