@@ -30,7 +30,7 @@ const fs::path next_examples_dir = examples_dir / "next";
 // Update when adding or removing entries: a lost file must fail a test.
 constexpr std::size_t invalid_entries = 208;
 constexpr std::size_t valid_entries = 10;
-constexpr std::size_t example_pipelines = 3;
+constexpr std::size_t example_pipelines = 4;
 constexpr std::size_t next_example_pipelines = 2;
 
 using weir::test::language_only;
@@ -355,7 +355,8 @@ TEST(examples, directory_loads_as_one_installation) {
     EXPECT_TRUE(r.diags.empty()) << listing(r.diags.sorted());
     std::vector<std::string> names;
     for (const auto& p : r.config.pipelines) names.push_back(p.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"access_logs", "payments", "quickstart"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"access_logs", "payments", "quickstart", "seasonal"}));
     EXPECT_EQ(fs::path(r.config.settings.file).filename(), "weir.yaml");
     EXPECT_EQ(r.config.settings.http_listen.value, "127.0.0.1:9797");
 }
@@ -382,6 +383,33 @@ TEST(examples, quickstart_injects_the_problems_its_checks_catch) {
         EXPECT_TRUE(measures.count(m)) << m;
     }
     EXPECT_EQ(p.outputs.at(0).type.value, "console");
+}
+
+TEST(examples, seasonal_runs_event_time_fast_and_shifts_one_group) {
+    const load_result r = load({(examples_dir / "seasonal.yaml").string()}, registry(),
+                               [](const std::string&) { return std::nullopt; });
+    ASSERT_FALSE(r.diags.has_errors()) << listing(r.diags.sorted());
+    const pipeline_config& p = r.config.pipelines.at(0);
+    ASSERT_EQ(p.inputs.size(), 1u);
+    const params::value& gen = p.inputs[0].params;
+    EXPECT_EQ(p.inputs[0].type.value, "generator");
+    // Days of event time within seconds, from days before now: the seasonal buckets fill.
+    EXPECT_TRUE(gen.find("start_time")->text.starts_with("-"));
+    EXPECT_GE(params::parse_number(gen.find("speed")->text).value_or(0), 3600);
+    const params::value* problems = gen.find("problems");
+    ASSERT_NE(problems, nullptr);
+    ASSERT_EQ(problems->items.size(), 1u);
+    EXPECT_EQ(problems->items[0].find("type")->text, "level_shift");
+    EXPECT_NE(problems->items[0].find("group"), nullptr);  // one server, the others pass
+    const node_config& n = p.nodes.at(0);
+    EXPECT_EQ(n.window->size.value, std::chrono::hours(1));
+    bool seasonal = false, versus_yesterday = false;
+    for (const auto& c : n.checks) {
+        const std::string& test = c.must_be ? c.must_be->value : std::string();
+        seasonal |= test.find("by hour_of_day") != std::string::npos;
+        versus_yesterday |= test.find("change vs 1d") != std::string::npos;
+    }
+    EXPECT_TRUE(seasonal && versus_yesterday);
 }
 
 }  // namespace
