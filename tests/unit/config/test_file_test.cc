@@ -308,31 +308,37 @@ TEST(test_file, yaml_syntax_errors_and_missing_files_are_diagnostics) {
 TEST(test_file, mutated_example_tests_give_diagnostics_never_a_crash) {
     // The shipped test files with bytes flipped, inserted or cut, and lines dropped: reading and
     // checking them never throws, and every diagnostic points into the text (or at 0:0).
+    // Each with the pipeline it tests: examples/<x>_test.yaml tests examples/<x>.yaml.
     std::vector<std::string> texts;
+    std::vector<config_set> configs;
     for (const auto& e :
          fs::recursive_directory_iterator(fs::path(WEIR_SOURCE_DIR) / "examples" / "tests")) {
-        if (!e.path().stem().string().ends_with("_test")) continue;
+        const std::string stem = e.path().stem().string();
+        if (!stem.ends_with("_test")) continue;
         std::ifstream in(e.path());
         texts.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        const fs::path pipeline =
+            fs::path(WEIR_SOURCE_DIR) / "examples" / (stem.substr(0, stem.size() - 5) + ".yaml");
+        auto loaded = config::load({pipeline.string()}, registry(), no_env());
+        ASSERT_FALSE(loaded.diags.has_errors()) << pipeline << ":\n" << listing(loaded.diags);
+        configs.push_back(std::move(loaded.config));
     }
     ASSERT_GE(texts.size(), 1u);
     // Named as if beside the originals, so that their `file:` records are found.
     const std::string name = WEIR_SOURCE_DIR "/examples/tests/m_test.yaml";
-    const auto quickstart =
-        config::load({WEIR_SOURCE_DIR "/examples/quickstart.yaml"}, registry(), no_env());
-    ASSERT_FALSE(quickstart.diags.has_errors()) << listing(quickstart.diags);
-    const config_set& config = quickstart.config;
-    for (const auto& text : texts) {
+    for (std::size_t i = 0; i < texts.size(); ++i) {
         diagnostics d;
-        auto t = load_test_text(text, name, no_env(), d);
+        auto t = load_test_text(texts[i], name, no_env(), d);
         ASSERT_TRUE(t) << listing(d);
-        check_test_file(*t, config, d);
+        check_test_file(*t, configs[i], d);
         EXPECT_TRUE(d.empty()) << listing(d);
     }
     std::mt19937_64 rng(18);
     int rejected = 0;
     for (int round = 0; round < 500; ++round) {
-        std::string text = texts[rng() % texts.size()];
+        const std::size_t which = rng() % texts.size();
+        std::string text = texts[which];
+        const config_set& config = configs[which];
         for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k) {
             const std::size_t at = rng() % text.size();
             switch (rng() % 4) {
