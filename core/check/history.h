@@ -183,6 +183,8 @@ class history_store {
 
     // Forgets series whose newest value is older than their horizon before `window_start`
     // (they could no longer be judged against it), so departed groups do not hold memory.
+    // Horizons: `vs <d>`: d; `vs previous`: max(1 day, 24 windows); zscore(last N): N windows;
+    // seasonal: N periods of the season (a day, a week, 31 days). Session windows: never.
     void prune(time::timestamp_ns window_start);
 
     std::size_t series() const;

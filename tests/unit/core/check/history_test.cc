@@ -6,13 +6,34 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <memory>
+#include <new>
 #include <random>
 
 #include "core/check/assessment.h"
+
+// Counts allocations while a test asks (judge() must not allocate for an existing series).
+namespace {
+std::atomic<bool> g_count_allocations{false};
+std::atomic<std::size_t> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (g_count_allocations.load(std::memory_order_relaxed)) ++g_allocations;
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 namespace weir::check {
 namespace {
@@ -564,6 +585,27 @@ TEST(history_store, memory_grows_with_series_and_capacity) {
     EXPECT_GT(s.store->memory_bytes(), 672 * sizeof(double));
     std::printf("memory per series: zscore(last 24) %zu bytes, hour_of_week last 4 %zu bytes\n",
                 one - empty, s.store->memory_bytes() - empty);
+}
+
+TEST(history_store, judge_and_learn_do_not_allocate_for_an_existing_series) {
+    const char* tests[] = {"zscore(last 24) < 3", "zscore(last 24, robust) < 3",
+                           "zscore(last 4 by hour_of_day) < 3", "change vs 1w in [-30%, 30%]",
+                           "change in [-5, 5]"};
+    for (const char* t : tests) {
+        fixture f(t, k_hour);
+        std::mt19937_64 rng(5);
+        std::normal_distribution<double> noise(100, 5);
+        for (int i = 0; i < 400; ++i) f.step(k_monday + i * k_hour, noise(rng), "group", true);
+        g_allocations = 0;
+        g_count_allocations = true;
+        for (int i = 400; i < 1400; ++i) {
+            const double v = noise(rng);
+            const auto j = f.store->judge("group", k_monday + i * k_hour, v);
+            f.store->learn("group", k_monday + i * k_hour, v, !j.holds, true);
+        }
+        g_count_allocations = false;
+        EXPECT_EQ(g_allocations.load(), 0u) << t;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
