@@ -626,10 +626,10 @@ class supervisor {
                     done({503, out.dump() + "\n"});
                     return;
                 }
-                spdlog::info("baseline {} of {}, asked by {}: {} series {}", verb, what, peer,
-                             *series,
-                             verb == "reset" ? "forget their history and warm up again"
-                                             : "learn the values held out as anomalous");
+                spdlog::info("baseline {} of {}, asked by {}: {} series affected ({})", verb, what,
+                             peer, *series,
+                             verb == "reset" ? "their history is forgotten: they warm up again"
+                                             : "the values they held out as anomalous are learned");
                 done({200, fmt::format("{{\"series\":{}}}\n", *series)});
             });
     }
