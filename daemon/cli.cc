@@ -436,7 +436,6 @@ int run_cli(int argc, char** argv) try {
                          "FIELD=VALUE of the group (repeat for each group_by field; VALUE is "
                          "JSON when it reads as a number, true, false, null or a quoted string, "
                          "else text); without it every group")
-            ->expected(1)
             ->allow_extra_args(false);
         action
             ->add_option("--url", baseline_opts.url,
