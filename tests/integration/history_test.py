@@ -236,14 +236,21 @@ class history_test(unittest.TestCase):
         for kill_at, after_checkpoint in ((2, True), (5, False), (12, True), (13, False),
                                           (19, True)):
             self.append(run, range(written, kill_at + 1), level_of)
+            resumes = written > 0  # the first kill comes after a checkpoint
             written = kill_at + 1
             p = self.start(run)
             self.wait_closed(run, kill_at - 1)
+            if resumes:
+                self.assertIn("resumed from", p.log_text())
             if after_checkpoint:
                 wait_for(lambda: os.path.exists(ckpt), WAIT, "a checkpoint")
                 first = os.stat(ckpt).st_mtime_ns
                 wait_for(lambda: os.stat(ckpt).st_mtime_ns != first, WAIT, "a later checkpoint")
             p.kill()
+        # The history is a section of the checkpoint of its own.
+        rc, out, err = weir("checkpoint", "inspect", ckpt)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("history/hosts", [s["name"] for s in json.loads(out)["sections"]])
         self.append(run, range(written, windows), level_of)
         got = results_by_id(self, self.run_once(run))
         self.assertEqual(set(got), set(want), "no result missing, none extra")
@@ -348,8 +355,8 @@ class history_test(unittest.TestCase):
             status, body = http_post(url, bad)
             self.assertEqual(status, 400, bad)
             self.assertIn(message, json.loads(body)["error"])
-        rc, out, err = weir("baseline", "acknowledge", "hist/hosts/level", "--group",
-                            "region=eu", "--url", base)
+        rc, out, err = weir("baseline", "acknowledge", "hist/hosts/level", "--group", "host=a",
+                            "--group", "region=eu", "--url", base)
         self.assertEqual(rc, 64, err)
         self.assertIn('does not group by "region"', err)
         # Not JSON, not POST, too large.
