@@ -199,6 +199,7 @@ check_config read_check(const reader& r) {
     if (r.has("on_no_data")) c.on_no_data = r.string("on_no_data");
     if (r.has("on_partial")) c.on_partial = r.string("on_partial");
     c.samples = r.integer("samples");
+    c.learn_anomalies = r.boolean("learn_anomalies").value;
     for (auto [key, target] :
          {std::pair{"labels", &c.labels}, std::pair{"annotations", &c.annotations}}) {
         const value* map = r.raw(key);

@@ -94,6 +94,7 @@ struct check_config {
     std::optional<located<std::string>> on_no_data;  // ignore | pass | warn | fail
     std::optional<located<std::string>> on_partial;  // no_data | judge
     located<std::int64_t> samples;                   // 0: none
+    bool learn_anomalies = false;  // checks against history: warn/fail values join it too
     // Alert labels and annotations of the check, in source order (name, value).
     std::vector<std::pair<located<std::string>, located<std::string>>> labels;
     std::vector<std::pair<located<std::string>, located<std::string>>> annotations;

@@ -18,6 +18,7 @@
 
 #include "config/graph.h"
 #include "core/check/assessment.h"
+#include "core/check/history.h"
 #include "core/checkpoint/byte_codec.h"
 #include "core/decode/csv_decoder.h"
 #include "core/engine/node_engine.h"
@@ -442,6 +443,19 @@ class pipeline_checker {
                                ", which gives " + describe(parsed.measure->result()));
                 return nullptr;
             }
+            if (a->history() != nullptr && n.window) {
+                // The window's step places values in buckets and reference windows; session
+                // windows have none (step 0).
+                const auto& w = *n.window;
+                const time::timestamp_ns step = w.type.value == "session" ? 0
+                                                : w.type.value == "sliding"
+                                                    ? w.slide.value.count() * time::ns_per_ms
+                                                    : w.size.value.count() * time::ns_per_ms;
+                if (auto why = check::history_model::refuse(*a->history(), step)) {
+                    out_.error(text->pos_at(0), where, in_quotes(text->value) + ": " + *why);
+                    return nullptr;
+                }
+            }
             return std::make_shared<const check::assessment>(std::move(*a));
         };
         parsed.must_be = judge(c.must_be, "must_be");
@@ -764,6 +778,8 @@ class fingerprint_writer {
                 judgement_.u8(static_cast<std::uint8_t>(c.emit));
                 judgement_.u8(static_cast<std::uint8_t>(c.on_no_data));
                 judgement_.u8(static_cast<std::uint8_t>(c.on_partial));
+                // Written only when set, so plans from before the key keep their bytes.
+                if (c.learn_anomalies) judgement_.str("learn_anomalies");
                 // Alert labels and annotations only label results; without them the bytes
                 // stay those of plans written before they existed.
                 if (c.metadata) {
@@ -1039,6 +1055,7 @@ class query_builder {
                     cp.parsed_must_be = parsed->must_be;
                     cp.parsed_should_be = parsed->should_be;
                     cp.samples = static_cast<std::uint32_t>(check.samples.value);
+                    cp.learn_anomalies = check.learn_anomalies;
                     cp.metadata = metadata_of(check);
                     for (const auto& call : parsed->measure->calls()) {
                         for (const auto& arg : call.args) {

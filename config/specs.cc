@@ -385,6 +385,13 @@ std::shared_ptr<const object_spec> make_check_spec() {
          .description = "How a partial window is judged, for this check; default: the node's "
                         "on_partial.",
          .choices = {"no_data", "judge"}},
+        {.name = "learn_anomalies",
+         .type = param_type::boolean,
+         .description = "Checks against history (\"zscore(last 24) < 3\", \"change vs 1w < "
+                        "30%\"): whether values judged warn or fail join the history too. "
+                        "false keeps them out, so one incident does not teach the baseline; "
+                        "`weir baseline acknowledge` learns them when a new level is right.",
+         .default_text = "false"},
         {.name = "samples",
          .type = param_type::integer,
          .description = "Results that fail or warn carry up to this many of the window's "

@@ -65,6 +65,8 @@ void once_summary::add(std::span<const check_result> results) {
         l.value = shown.value;
         l.assessment = r.outcome == outcome::fail ? "must be " + shown.must_be
                                                   : "should be " + shown.should_be;
+        // Checks against history: what the value was judged against.
+        if (r.expected) l.assessment += "; " + format_expected(*r.expected, shown.unit, true);
         listed_.insert(std::move(l));
         if (listed_.size() > k_listed) listed_.erase(std::prev(listed_.end()));
     }

@@ -220,6 +220,12 @@ bool query::restore(std::string& error) {
             env_.plan_changed ? "a reload changed what it measures"
                               : "what it measures changed while weir was stopped",
             inputs.empty() ? "none" : inputs);
+        // Checks against history whose assessment did not change keep their history.
+        std::string why;
+        if (!chain_->restore_history(data.sections, why)) {
+            spdlog::warn("query {}/{}: checkpoint {}: {}; checks against history start afresh",
+                         pipeline_->name, plan_.name, file, why);
+        }
         checkpoint_at_start_ = true;
         return true;
     }
@@ -711,7 +717,21 @@ void query::report_inputs() {
             if (!unreachable.empty()) unreachable += "; ";
             unreachable += "input \"" + input + "\": " + st.problem;
         }
-        if (!st.has_sources) continue;
+        if (!st.has_sources) {
+            chain_->set_input_lag(i, -1, 0);
+            continue;
+        }
+        std::int64_t lag = 0;
+        double lag_seconds = 0;
+        for (const auto& s : st.sources) {
+            if (s.lag < 0) {
+                lag = -1;
+                break;
+            }
+            lag += s.lag;
+            lag_seconds = std::max(lag_seconds, s.lag_seconds);
+        }
+        chain_->set_input_lag(i, st.sources.empty() ? -1 : lag, lag_seconds);
         std::set<std::string> now;
         for (const auto& s : st.sources) {
             now.insert(s.source);

@@ -97,7 +97,10 @@ value_unit unit_of(const page_check& c) {
     for (const std::string* text : {&c.must_be, &c.should_be}) {
         if (text->empty()) continue;
         const auto parsed = check::parse_assessment(*text);
-        if (parsed && parsed->unit() != value_unit::none) return parsed->unit();
+        // An assessment against history judges the change or z, not the value.
+        if (parsed && parsed->history() == nullptr && parsed->unit() != value_unit::none) {
+            return parsed->unit();
+        }
     }
     return value_unit::none;
 }

@@ -177,6 +177,15 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
                          std::to_string(r.records) + " records), " + r.measure + " was " +
                          shown.value + (r.must_be.empty() ? "" : "; must be " + shown.must_be) +
                          (r.should_be.empty() ? "" : "; should be " + shown.should_be) + ".";
+    if (r.expected) {
+        // Checks against history: the evidence, for people and as JSON for tools.
+        const std::string text = format_expected(*r.expected, shown.unit);
+        out["description"] += " Judged against its history: " + text + ".";
+        out["summary"] += " (" + text + ")";
+        std::string json;
+        append_expected_json(*r.expected, json);
+        out["expected"] = json;
+    }
     if (!r.fields.empty()) {
         std::string fields;
         for (const auto& f : r.fields) fields += (fields.empty() ? "" : ", ") + f;

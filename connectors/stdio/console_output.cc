@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "connectors/stdio/stdio_spec.h"
 #include "core/result/format.h"
@@ -93,6 +94,9 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     } else if (!shown.must_be.empty()) {
         assessment = "(must be " + one_line(shown.must_be) + ")";
     }
+    // Checks against history: what the value was judged against.
+    std::string expected =
+        r.expected ? "[" + format_expected(*r.expected, shown.unit, true) + "]" : "";
     std::string fields;
     for (std::size_t i = 0; i < r.fields.size(); ++i) {
         fields += i == 0 ? "fields: " : ", ";
@@ -102,7 +106,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     const auto line_columns = [&] {
         std::size_t n = 20 + 1 + std::strlen(word) + 1 + text_columns(where) + 1 +
                         text_columns(check) + 3 + text_columns(value);
-        for (const std::string* s : {&group, &measure, &assessment, &fields}) {
+        for (const std::string* s : {&group, &measure, &assessment, &expected, &fields}) {
             if (!s->empty()) n += 1 + text_columns(*s);
         }
         if (r.partial) n += std::strlen(" (partial window)");
@@ -112,11 +116,14 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     // Make room in this order until the line fits: leave out the measure (the check's name says
     // what it is), then the pipeline (the node is still named), then shorten the node, the
     // check, the drifted fields and last the group (it says where), each down to its minimum.
-    // The value and the assessment stay whole.
+    // The value and the assessment stay whole, except the long assessment of a check against
+    // history, which gives way to its evidence down to 20 columns.
+    constexpr std::size_t k_whole = std::numeric_limits<std::size_t>::max();
     if (line_columns() > k_console_width) measure.clear();
     if (line_columns() > k_console_width) where = one_line(r.node);
     const std::pair<std::string*, std::size_t> shrinkable[] = {
-        {&where, 12}, {&check, 12}, {&fields, 12}, {&group, 12}};
+        {&where, 12},    {&check, 12}, {&fields, 12}, {&assessment, r.expected ? 20 : k_whole},
+        {&expected, 30}, {&group, 12}};
     for (const auto& [part, minimum] : shrinkable) {
         const std::size_t total = line_columns();
         if (total <= k_console_width) break;
@@ -130,7 +137,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     if (!group.empty()) rest += " " + group;
     if (!measure.empty()) rest += " " + measure;
     rest += " = " + value;
-    for (const std::string* s : {&assessment, &fields}) {
+    for (const std::string* s : {&assessment, &expected, &fields}) {
         if (!s->empty()) rest += " " + *s;
     }
     if (r.partial) rest += " (partial window)";

@@ -20,6 +20,7 @@ constexpr std::uint32_t k_no_engine_source = 0xffffffffu;
 const std::string k_decoder_section = "decoder/";
 const std::string k_engine_section = "engine/";
 const std::string k_drift_section = "drift/";
+const std::string k_history_section = "history/";
 
 // A record the node works with: valid, or kept despite a schema violation.
 bool usable(invalid_reason r) {
@@ -960,6 +961,16 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
             progress.done.emplace_back(k_drift_section + plan_->nodes[n].name,
                                        std::vector<std::string>{w.take()});
         }
+        // Checks against history: written whole, in the first slice (nothing changes between
+        // the slices, so it fits the windows written after it).
+        for (std::size_t n = 0; n < nodes_.size(); ++n) {
+            const engine::node_engine* e = nodes_[n]->engine.get();
+            if (e == nullptr || !e->has_history()) continue;
+            byte_writer w;
+            e->snapshot_history(w);
+            progress.done.emplace_back(k_history_section + plan_->nodes[n].name,
+                                       std::vector<std::string>{w.take()});
+        }
     }
     for (; progress.node < nodes_.size(); ++progress.node) {
         const engine::node_engine* e = nodes_[progress.node]->engine.get();
@@ -1003,6 +1014,10 @@ bool node_chain::restore(const sections& saved, std::string& error) {
             }
             continue;
         }
+        if (name.starts_with(k_history_section)) {
+            if (!restore_history_section(name, bytes, error)) return false;
+            continue;
+        }
         if (!name.starts_with(k_engine_section)) {
             error = "unknown section \"" + name + "\"";
             return false;
@@ -1018,6 +1033,62 @@ bool node_chain::restore(const sections& saved, std::string& error) {
         }
     }
     return true;
+}
+
+bool node_chain::restore_history_section(const std::string& name, const std::string& bytes,
+                                         std::string& error) {
+    const std::string_view node = std::string_view(name).substr(k_history_section.size());
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (plan_->nodes[n].name != node || !nodes_[n]->engine) continue;
+        byte_reader r(bytes);
+        if (!nodes_[n]->engine->restore_history(r)) {
+            error = "the history of the checks of node \"" + std::string(node) + "\" is corrupt";
+            return false;
+        }
+    }
+    return true;
+}
+
+bool node_chain::restore_history(const sections& saved, std::string& error) {
+    for (const auto& [name, bytes] : saved) {
+        if (name.starts_with(k_history_section) && !restore_history_section(name, bytes, error)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void node_chain::set_input_lag(std::size_t input, std::int64_t lag, double lag_seconds) {
+    if (input >= input_lags_.size()) input_lags_.resize(input + 1, {-1, 0.0});
+    input_lags_[input] = {lag, lag_seconds};
+    // Each node: the inputs it reads, through earlier nodes too (plan order: a node's
+    // sources come before it).
+    std::vector<std::pair<double, double>> node_lag(nodes_.size(), {std::nan(""), std::nan("")});
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        double sum = 0;
+        double age = 0;
+        bool known = false;
+        for (const auto& from : plan_->nodes[n].from) {
+            double l = std::nan("");
+            double a = std::nan("");
+            if (from.type == source_ref::kind::input) {
+                if (from.index < input_lags_.size() && input_lags_[from.index].first >= 0) {
+                    l = static_cast<double>(input_lags_[from.index].first);
+                    a = input_lags_[from.index].second;
+                }
+            } else if (from.index < n) {
+                l = node_lag[from.index].first;
+                a = node_lag[from.index].second;
+            }
+            if (std::isnan(l)) continue;
+            known = true;
+            sum += l;
+            age = std::max(age, a);
+        }
+        if (known) node_lag[n] = {sum, age};
+        if (nodes_[n]->engine)
+            nodes_[n]->engine->set_input_gauges(node_lag[n].first, node_lag[n].second);
+    }
 }
 
 std::optional<std::size_t> node_chain::command_history(engine::history_command cmd,

@@ -118,6 +118,11 @@ class node_chain {
 
     const chain_plan& plan() const { return *plan_; }
 
+    // What input `input` reports of its lag (records behind, -1: not known; the event age of
+    // its last record read while behind): input_lag() and input_lag_seconds() of the nodes
+    // that read it, directly or through earlier nodes, sum the lags and take the largest age.
+    void set_input_lag(std::size_t input, std::int64_t lag, double lag_seconds);
+
     // A source of input `input` came or went (a Kafka partition assigned or revoked).
     void add_source(std::size_t input, std::string_view source, time::timestamp_ns wall_now);
     void remove_source(std::size_t input, std::string_view source);
@@ -136,8 +141,9 @@ class node_chain {
     void finish(time::timestamp_ns wall_now);
 
     // The state of every step: sections named "decoder/<input>" (a CSV header),
-    // "drift/<node>" (the fields a node knows, for schema-drift measures) and "engine/<node>"
-    // (windows, groups, watermark sources).
+    // "drift/<node>" (the fields a node knows, for schema-drift measures), "history/<node>"
+    // (the history of its checks against history) and "engine/<node>" (windows, groups,
+    // watermark sources).
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
     // The same in slices, each within `budget` (bytes, or a deadline), so a large state does
@@ -162,6 +168,10 @@ class node_chain {
     // Into a chain built from the same plan, before any delivery. False with `error` naming
     // the section that does not fit; the chain must then not be used.
     bool restore(const sections& saved, std::string& error);
+    // Only the history of checks against history ("history/<node>" sections), into a chain
+    // built from another plan (a reload or a restart changed what the query measures): each
+    // check whose assessment is the same keeps its history, the windows start afresh.
+    bool restore_history(const sections& saved, std::string& error);
 
     // Operator commands on checks against history (node_engine::command_history) of node
     // `node` (by name); nullopt when it has no such node or check.
@@ -215,6 +225,8 @@ class node_chain {
     // the record's drift slot.
     void observe_drift(std::size_t node, flow& f, time::timestamp_ns wall_now);
     void dispatch(std::size_t node);
+    bool restore_history_section(const std::string& name, const std::string& bytes,
+                                 std::string& error);
     std::string_view record_json(const node_plan& node, const flow& f, std::size_t i,
                                  bool as_read = false);
     std::size_t find_source(input_state& in, std::string_view source);
@@ -228,6 +240,8 @@ class node_chain {
 
     // Scratch, reused across deliveries (no allocation in the steady state).
     std::unique_ptr<flow> flow_;
+    // Per input: its lag as last reported (records, -1 unknown; seconds).
+    std::vector<std::pair<std::int64_t, double>> input_lags_;
     std::vector<check_result> results_;
     std::vector<std::uint32_t> late_;
     std::vector<time::timestamp_ns> times_;

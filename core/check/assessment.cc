@@ -6,6 +6,9 @@
 #include <limits>
 #include <optional>
 
+#include "core/check/history.h"
+#include "core/diag/assert.h"
+
 namespace weir::check {
 
 namespace {
@@ -260,13 +263,16 @@ class assessment_parser {
             a.form_ = assessment::form::not_in_set;
         } else if (w == "in") {
             a.form_ = assessment::form::in_set;
+        } else if (w == "change" || w == "relative" || w == "zscore") {
+            return history(a, w);
         } else if (w == "true" || w == "false") {
             return failed(
                 start, "missing comparison operator; did you mean \"== " + std::string(w) + "\"?");
         } else {
             return failed(start, "unknown assessment \"" + std::string(w) +
                                      "\"; expected a comparison such as \"> 50\", a range such "
-                                     "as \"[15, 35]\" or a set such as \"in {a, b}\"");
+                                     "as \"[15, 35]\", a set such as \"in {a, b}\" or a check "
+                                     "against history such as \"zscore(last 24) < 3\"");
         }
         return set(a);
     }
@@ -336,6 +342,302 @@ class assessment_parser {
         return true;
     }
 
+    // ---- Checks against history (core/check/history.h) ----
+
+    bool history(assessment& a, std::string_view first) {
+        history_spec spec;
+        if (first == "zscore") {
+            spec.subject = history_subject::zscore;
+            if (!zscore(spec)) return false;
+        } else {
+            if (first == "relative") {
+                skip_space();
+                const std::size_t change_pos = pos_;
+                if (word() != "change") {
+                    return failed(change_pos, "expected \"change\" after \"relative\"");
+                }
+                spec.subject = history_subject::relative_change;
+            }
+            if (!reference(spec)) return false;
+        }
+        if (!history_test(a, spec)) return false;
+        skip_space();
+        const std::size_t option_pos = pos_;
+        if (is_alpha(peek())) {
+            const std::string_view w = word();
+            if (w != "min_change") {
+                return failed(option_pos, "unexpected \"" + std::string(w) +
+                                              "\" after the test; only \"min_change\" may "
+                                              "follow it (e.g. \"min_change 10\")");
+            }
+            skip_space();
+            const std::size_t value_pos = pos_;
+            const value_unit saved_unit = unit_;
+            const bool saved_mixed = mixed_units_;
+            const auto v = number();
+            unit_ = saved_unit;  // min_change is in the measure's unit, not the test's
+            mixed_units_ = saved_mixed;
+            if (!v) {
+                if (error_) return false;
+                return failed(value_pos, "expected a number after \"min_change\"");
+            }
+            if (!(*v >= 0) || std::isinf(*v)) {
+                return failed(value_pos, "min_change must be a finite number >= 0");
+            }
+            spec.min_change = *v;
+        }
+        a.history_ = std::make_shared<const history_spec>(spec);
+        return true;
+    }
+
+    // ["vs" ("previous" | duration)] after "change".
+    bool reference(history_spec& spec) {
+        skip_space();
+        const std::size_t vs_pos = pos_;
+        if (!is_alpha(peek())) return true;
+        const std::string_view w = word();
+        if (w != "vs") {
+            pos_ = vs_pos;  // not a reference: the test, or an error there
+            return true;
+        }
+        skip_space();
+        const std::size_t ref_pos = pos_;
+        if (is_alpha(peek())) {
+            const std::string_view r = word();
+            if (r == "previous") return true;
+            if (r == "in") {
+                return failed(ref_pos,
+                              "expected \"previous\" or a duration such as 1d or 1w "
+                              "after \"vs\"");
+            }
+            return failed(ref_pos, "unknown reference \"" + std::string(r) +
+                                       "\"; expected \"previous\" or a duration such as 1d or "
+                                       "1w");
+        }
+        if (!is_digit(peek()) && peek() != '.') {
+            return failed(ref_pos, at_end() ? "expected \"previous\" or a duration such as 1d "
+                                              "or 1w after \"vs\""
+                                            : "expected \"previous\" or a duration such as 1d "
+                                              "or 1w after \"vs\", got " +
+                                                  excerpt(text_, ref_pos));
+        }
+        std::size_t p = pos_;
+        while (p < text_.size() && (is_digit(text_[p]) || text_[p] == '.')) ++p;
+        double value = 0;
+        const auto res = std::from_chars(text_.data() + pos_, text_.data() + p, value);
+        if (res.ec != std::errc() || res.ptr != text_.data() + p) {
+            return failed(ref_pos, "expected a duration such as 1d or 1w after \"vs\", got " +
+                                       excerpt(text_, ref_pos));
+        }
+        const std::size_t unit_pos = p;
+        while (p < text_.size() && is_alpha(text_[p])) ++p;
+        const std::string_view unit = text_.substr(unit_pos, p - unit_pos);
+        double ms = 0;
+        if (unit == "ms")
+            ms = 1;
+        else if (unit == "s")
+            ms = 1e3;
+        else if (unit == "m")
+            ms = 60e3;
+        else if (unit == "h")
+            ms = 3600e3;
+        else if (unit == "d")
+            ms = 86400e3;
+        else if (unit == "w")
+            ms = 7 * 86400e3;
+        else if (unit.empty())
+            return failed(unit_pos,
+                          "the reference duration needs a unit: ms, s, m, h, d or w "
+                          "(e.g. \"vs 1w\")");
+        else
+            return failed(unit_pos, "unknown unit \"" + std::string(unit) +
+                                        "\"; expected ms, s, m, h, d or w");
+        const double total_ms = value * ms;
+        // Up to ten years: enough for any reference, far from overflowing nanoseconds.
+        if (!(total_ms >= 1) || total_ms > 3650 * 86400e3 || total_ms != std::floor(total_ms)) {
+            return failed(ref_pos,
+                          "the reference duration must be a whole number of "
+                          "milliseconds between 1ms and 3650d");
+        }
+        spec.versus = static_cast<time::timestamp_ns>(total_ms) * time::ns_per_ms;
+        pos_ = p;
+        return true;
+    }
+
+    // An unsigned integer (no sign, fraction or unit) at pos_, or nullopt with the error set.
+    std::optional<std::uint32_t> integer(const char* what) {
+        const std::size_t start = pos_;
+        std::size_t p = pos_;
+        while (p < text_.size() && is_digit(text_[p])) ++p;
+        if (p == start || (p < text_.size() && (is_alpha(text_[p]) || text_[p] == '.'))) {
+            fail(start, std::string("expected ") + what + " (a whole number), got " +
+                            (at_end() ? std::string("the end") : excerpt(text_, start)));
+            return std::nullopt;
+        }
+        std::uint64_t v = 0;
+        const auto res = std::from_chars(text_.data() + start, text_.data() + p, v);
+        if (res.ec != std::errc() || v > k_max_history_values) {
+            fail(start,
+                 std::string(what) + " must be at most " + std::to_string(k_max_history_values));
+            return std::nullopt;
+        }
+        pos_ = p;
+        return static_cast<std::uint32_t>(v);
+    }
+
+    // "(" "last" N ["by" season] ("," option)* ")" after "zscore".
+    bool zscore(history_spec& spec) {
+        skip_space();
+        if (peek() != '(') {
+            return failed(pos_, "expected \"(\" after \"zscore\", as in \"zscore(last 24) < 3\"");
+        }
+        ++pos_;
+        skip_space();
+        const std::size_t last_pos = pos_;
+        if (word() != "last") {
+            return failed(last_pos,
+                          "expected \"last\" and a number of values, as in "
+                          "\"zscore(last 24)\"");
+        }
+        skip_space();
+        const std::size_t n_pos = pos_;
+        const auto n = integer("the number of values after \"last\"");
+        if (!n) return false;
+        spec.last = *n;
+        skip_space();
+        const std::size_t by_pos = pos_;
+        if (is_alpha(peek())) {
+            const std::string_view w = word();
+            if (w != "by") {
+                return failed(by_pos, "unexpected \"" + std::string(w) +
+                                          "\"; expected \"by\" and a season, \",\" and an option "
+                                          "or \")\"");
+            }
+            skip_space();
+            const std::size_t season_pos = pos_;
+            const std::string_view s = word();
+            if (s == "hour_of_day")
+                spec.season = seasonality::hour_of_day;
+            else if (s == "day_of_week")
+                spec.season = seasonality::day_of_week;
+            else if (s == "hour_of_week")
+                spec.season = seasonality::hour_of_week;
+            else if (s == "day_of_month")
+                spec.season = seasonality::day_of_month;
+            else {
+                return failed(season_pos,
+                              (s.empty() ? std::string("expected a season after \"by\"")
+                                         : "unknown season \"" + std::string(s) + "\"") +
+                                  "; expected hour_of_day, day_of_week, hour_of_week or "
+                                  "day_of_month");
+            }
+            skip_space();
+        }
+        const std::uint32_t least = spec.season == seasonality::none ? 2 : 1;
+        if (spec.last < least) {
+            return failed(n_pos, spec.season == seasonality::none
+                                     ? "N must be at least 2: a deviation needs two values"
+                                     : "N must be at least 1");
+        }
+        bool direction_given = false;
+        while (peek() == ',') {
+            ++pos_;
+            skip_space();
+            const std::size_t opt_pos = pos_;
+            const std::string_view o = word();
+            if (o == "robust") {
+                if (spec.robust) return failed(opt_pos, "\"robust\" is given twice");
+                spec.robust = true;
+            } else if (o == "spike" || o == "drop" || o == "both") {
+                if (direction_given) {
+                    return failed(opt_pos,
+                                  "the direction is given twice; choose one of spike, "
+                                  "drop or both");
+                }
+                direction_given = true;
+                spec.direction = o == "spike"  ? history_direction::spike
+                                 : o == "drop" ? history_direction::drop
+                                               : history_direction::both;
+            } else if (o == "min") {
+                if (spec.min_history != 0) return failed(opt_pos, "\"min\" is given twice");
+                skip_space();
+                const std::size_t min_pos = pos_;
+                const auto m = integer("the number of values after \"min\"");
+                if (!m) return false;
+                if (*m < least || *m > spec.last) {
+                    return failed(min_pos, "min must be between " + std::to_string(least) +
+                                               " and N (" + std::to_string(spec.last) + ")");
+                }
+                spec.min_history = *m;
+            } else {
+                return failed(opt_pos,
+                              (o.empty() ? "expected an option after \",\""
+                                         : "unknown option \"" + std::string(o) + "\"") +
+                                  std::string("; expected robust, spike, drop, both or min N"));
+            }
+            skip_space();
+        }
+        if (peek() != ')') {
+            return failed(pos_, at_end() ? "unterminated zscore(: expected \")\""
+                                         : "expected \",\" and an option or \")\", got " +
+                                               excerpt(text_, pos_));
+        }
+        ++pos_;
+        return true;
+    }
+
+    // The test on the tested quantity: op number | ["in"] range.
+    bool history_test(assessment& a, history_spec& spec) {
+        skip_space();
+        const std::size_t test_pos = pos_;
+        const std::size_t numbers_before = numbers_;
+        const std::size_t percents_before = percents_;
+        const std::size_t units_before = units_;
+        first_plain_ = std::string::npos;
+        const char c = peek();
+        if (is_operator_char(c)) {
+            if (!comparison(a)) return false;
+            if (a.operand_.kind != measure_kind::number) {
+                return failed(test_pos, "a check against history compares numbers");
+            }
+        } else if (c == '[' || c == '(') {
+            if (!range(a)) return false;
+        } else if (is_alpha(c) && word() == "in") {
+            skip_space();
+            if (peek() != '[' && peek() != '(') {
+                return failed(pos_, "expected a range after \"in\", such as \"in [-30%, 30%]\"");
+            }
+            if (!range(a)) return false;
+        } else {
+            return failed(
+                test_pos,
+                std::string(at_end() ? "expected a test"
+                                     : "expected a test, got " + excerpt(text_, test_pos)) +
+                    ": a comparison such as \"< 3\" or a range such as \"in [-30%, "
+                    "30%]\" after the " +
+                    (spec.subject == history_subject::zscore ? "zscore" : "change"));
+        }
+        const std::size_t numbers = numbers_ - numbers_before;
+        const std::size_t percents = percents_ - percents_before;
+        const std::size_t units = units_ - units_before;
+        if (spec.subject == history_subject::zscore) {
+            if (percents > 0 || units > 0) {
+                return failed(test_pos,
+                              "a z-score is a plain number of deviations; write it "
+                              "without % or a unit, as in \"< 3\"");
+            }
+        } else if (percents > 0) {
+            if (percents != numbers || units != percents) {
+                return failed(first_plain_ != std::string::npos ? first_plain_ : test_pos,
+                              "mixes numbers with and without %: a relative change "
+                              "is written with % on every bound (\"in [-30%, 30%]\"), "
+                              "an absolute change without");
+            }
+            spec.subject = history_subject::relative_change;
+        }
+        return true;
+    }
+
     std::string_view word() {
         const std::size_t start = pos_;
         while (!at_end() && is_alpha(peek())) ++pos_;
@@ -393,7 +695,7 @@ class assessment_parser {
             ++p;
         }
         if (text_.substr(p, 3) == "inf" && (p + 3 >= text_.size() || !is_word_char(text_[p + 3]))) {
-            pos_ = p + 3;
+            pos_ = p + 3;  // unit-neutral: not counted in numbers_
             return negative ? -k_inf : k_inf;
         }
         const std::size_t digits_start = p;
@@ -429,12 +731,17 @@ class assessment_parser {
         }
         if (negative) value = -value;
         pos_ = p;
+        ++numbers_;
+        if (peek() != '%' && first_plain_ == std::string::npos) first_plain_ = start;
         if (peek() == '%') {
             ++pos_;
+            ++percents_;
+            ++units_;
             saw_unit(value_unit::percent);
             return value / 100;
         }
         if (is_alpha(peek())) {
+            ++units_;
             const std::size_t unit_pos = pos_;
             while (!at_end() && is_alpha(peek())) ++pos_;
             const std::string_view unit = text_.substr(unit_pos, pos_ - unit_pos);
@@ -458,6 +765,11 @@ class assessment_parser {
     std::optional<syntax_error> error_;
     value_unit unit_ = value_unit::none;
     bool mixed_units_ = false;
+    // Finite numbers read so far, those written with % and those with any suffix.
+    std::size_t numbers_ = 0;
+    std::size_t percents_ = 0;
+    std::size_t units_ = 0;
+    std::size_t first_plain_ = std::string::npos;  // the first number without % in a test
 };
 
 parse_result<assessment> parse_assessment(std::string_view text) {
@@ -465,6 +777,7 @@ parse_result<assessment> parse_assessment(std::string_view text) {
 }
 
 bool assessment::accepts(measure_kind k) const {
+    if (history_) return k == measure_kind::number;
     switch (form_) {
         case form::equal:
         case form::not_equal:
@@ -481,6 +794,9 @@ bool assessment::accepts(measure_kind k) const {
 }
 
 bool assessment::holds(const measure_value& v) const {
+    // Checks against history are judged by a history_store, never here.
+    WEIR_DEBUG_ASSERT(!history_);
+    if (history_) return false;
     if (!accepts(v.kind)) return false;  // also rejects null (no data)
     if (v.kind == measure_kind::number && std::isnan(v.number)) return false;
     const auto same = [&v](const measure_value& o) {
@@ -528,6 +844,17 @@ bool assessment::holds(const measure_value& v) const {
 }
 
 std::string assessment::to_string() const {
+    if (history_) {
+        std::string s = history_->subject_text();
+        s += form_ == form::range ? " in " : " ";
+        s += plain_text();
+        if (history_->min_change > 0) s += " min_change " + format_number(history_->min_change);
+        return s;
+    }
+    return plain_text();
+}
+
+std::string assessment::plain_text() const {
     switch (form_) {
         case form::range:
             return std::string(low_closed_ ? "[" : "(") + format_number(low_) + ", " +

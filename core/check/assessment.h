@@ -25,7 +25,8 @@ enum class value_unit : std::uint8_t {
 };
 
 // Grammar (whitespace anywhere between tokens):
-//   assessment := op value | range | ["not"] "in" "{" element ("," element)* "}"
+//   assessment := op value | range | ["not"] "in" "{" element ("," element)* "}" | history
+//   history    := a check against the measure's own history (core/check/history.h)
 //   op         := ">" | ">=" | "<" | "<=" | "==" | "!="
 //   value      := number | "true" | "false" | quoted string     (non-numbers only with == / !=)
 //   range      := ("[" | "(") bound "," bound ("]" | ")")        start <= end, not empty
@@ -87,6 +88,8 @@ class assessment {
 
   private:
     friend class assessment_parser;
+    // The comparison, range or set alone (for a history assessment: its test).
+    std::string plain_text() const;
 
     form form_ = form::equal;
     value_unit unit_ = value_unit::none;

@@ -30,14 +30,23 @@
 //   tiny series do not alarm.
 // A deviation of 0 makes z 0 for a value equal to the expectation and ±inf otherwise.
 //
+// - Seasonal prediction errors are relative: each error is divided by the magnitude of the
+//   expectation it was made against (at least a tenth of the series' typical magnitude, so a
+//   series near zero does not divide by zero), and the deviation of a new value is that
+//   relative deviation times its own expectation. Busy hours may then vary more than quiet
+//   ones in absolute terms, as counts and volumes do.
+// - A window shorter than a bucket (10-minute windows by hour_of_day) puts several values in
+//   one occurrence of its bucket: the bucket keeps N occurrences' worth of them.
+//
 // Warm-up: until the history holds enough values the judgement says warming_up (the engine
 // reports no_data with that reason, never a pass): change needs its reference window; zscore
-// needs `min` values (default max(3, ceil(N / 2)); seasonal: that many occurrences of the
-// bucket, and k_min_seasonal_errors prediction errors).
+// needs `min` values (default min(N, max(3, ceil(N / 2))); seasonal: that many occurrences of
+// the bucket, and k_min_seasonal_errors prediction errors).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,10 +125,21 @@ class history_model {
     const assessment* test_;
     history_spec spec_;
     time::timestamp_ns step_;
+    std::uint32_t buckets_ = 0;     // seasonal: buckets of the season
+    std::uint32_t per_bucket_ = 0;  // seasonal: values a bucket keeps (N occurrences)
+    std::uint32_t min_values_ = 0;  // zscore: values needed (seasonal: in the bucket)
 };
 
 // The bounded history of one (check, group).
 class history_series;
+
+// Hashes std::string keys and std::string_view look-ups alike (no temporary string per look-up).
+struct history_key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
 
 // The outcome of judging one value.
 struct history_judgement {
@@ -163,6 +183,8 @@ class history_store {
 
     // Forgets series whose newest value is older than their horizon before `window_start`
     // (they could no longer be judged against it), so departed groups do not hold memory.
+    // Horizons: `vs <d>`: d; `vs previous`: max(1 day, 24 windows); zscore(last N): N windows;
+    // seasonal: N periods of the season (a day, a week, 31 days). Session windows: never.
     void prune(time::timestamp_ns window_start);
 
     std::size_t series() const;
@@ -175,9 +197,14 @@ class history_store {
     bool deserialize(byte_reader& r);
 
   private:
+    history_series* find(std::string_view key) const;
+
     history_model model_;
     std::size_t max_series_;
-    std::unordered_map<std::string, std::unique_ptr<history_series>> series_;
+    std::unordered_map<std::string, std::unique_ptr<history_series>, history_key_hash,
+                       std::equal_to<>>
+        series_;
+    std::vector<double> scratch_;  // medians (robust), sized once
 };
 
 }  // namespace weir::check

@@ -383,6 +383,8 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     filtered_rate,
     filtered_freshness,
     window_duration,
+    input_lag,
+    input_lag_seconds,
     median_length,
     above_mean_count,
     above_mean_fraction,
@@ -800,6 +802,8 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                 slot_of(c->args[1]));
         } else if (fn == "window_duration") {
             ce.fn = rf::window_duration;
+        } else if (fn == "input_lag" || fn == "input_lag_seconds") {
+            ce.fn = fn == "input_lag" ? rf::input_lag : rf::input_lag_seconds;
         } else if (fn == "median_length") {
             ce.fn = rf::median_length;
             acc(acc_kind::length_histogram, field_key(0), slot_of(c->args[0]));
@@ -2002,6 +2006,13 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
         case rf::window_duration:
             if (window_length <= 0) return measure_value::make_null();
             return measure_value::make_number(static_cast<double>(window_length) / 1e9);
+        case rf::input_lag:
+        case rf::input_lag_seconds: {
+            const double v = gauges_ == nullptr       ? std::nan("")
+                             : ce.fn == rf::input_lag ? gauges_->lag
+                                                      : gauges_->lag_seconds;
+            return std::isnan(v) ? measure_value::make_null() : measure_value::make_number(v);
+        }
         case rf::median_length:
             return number_or_null(at<m::length_histogram_acc>(block, off).lengths.median());
         case rf::above_mean_count:

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -134,6 +135,13 @@ class aggregate_layout {
     // The node's drift tracker, owned by the node chain; without one, the drift measures see
     // no fields at all.
     void attach_drift(const schema::drift_tracker* tracker) const { drift_ = tracker; }
+    // What the runtime knows of the node's inputs, read by input_lag() and input_lag_seconds()
+    // when a window closes (NaN: not known). The engine owns it and keeps it current.
+    struct input_gauges {
+        double lag = std::numeric_limits<double>::quiet_NaN();
+        double lag_seconds = std::numeric_limits<double>::quiet_NaN();
+    };
+    void attach_gauges(const input_gauges* gauges) const { gauges_ = gauges; }
     // Appends to `names` the fields that drift call `i` counted in `block` (nothing for other
     // calls), skipping names already there.
     void drift_fields(const std::byte* block, std::size_t i, std::vector<std::string>& names) const;
@@ -208,6 +216,7 @@ class aggregate_layout {
   private:
     mutable std::uint64_t capped_results_ = 0;  // engines are single-threaded
     mutable const schema::drift_tracker* drift_ = nullptr;
+    mutable const input_gauges* gauges_ = nullptr;
     static constexpr std::uint32_t k_unused = 0xffffffffu;
     struct acc_entry {
         acc_kind kind;

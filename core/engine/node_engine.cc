@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "core/check/history.h"
 #include "core/diag/assert.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
@@ -28,6 +29,9 @@ constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
 // 3: where partial windows end, and each group's newest record (for freshness() of empty
 // windows); 2: watermark sources by id; 1: by index. Older versions are still restored.
 constexpr std::uint64_t k_snapshot_version = 3;
+// The history section of checks against history (node_engine::snapshot_history).
+constexpr std::uint32_t k_history_magic = 0x48455757;  // "WWEH"
+constexpr std::uint64_t k_history_version = 1;
 constexpr std::uint8_t k_no_outcome = 0xff;
 
 timestamp_ns sat_sub(timestamp_ns a, timestamp_ns b) {
@@ -85,6 +89,9 @@ struct node_engine::compiled_check {
     // side of them offends (see sample_counted).
     std::uint32_t sample_input = k_nil;
     bool sample_counted = false;
+    // Checks against history: the store of each assessment that judges against it.
+    std::unique_ptr<check::history_store> must_history;
+    std::unique_ptr<check::history_store> should_history;
 };
 
 namespace {
@@ -95,7 +102,8 @@ namespace {
 bool sample_counted(std::string_view fn, const std::optional<check::assessment>& must_be,
                     const std::optional<check::assessment>& should_be) {
     const auto& a = must_be ? must_be : should_be;
-    if (a) {
+    // Against history, the test is on the change or z: no side of the value offends.
+    if (a && a->history() == nullptr) {
         using f = check::assessment::form;
         switch (a->kind()) {
             case f::greater:
@@ -220,6 +228,19 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         };
         cc->must_be = assess(c.must_be, "must_be", c.parsed_must_be);
         cc->should_be = assess(c.should_be, "should_be", c.parsed_should_be);
+        const auto history = [&](const std::optional<check::assessment>& a, const char* what) {
+            std::unique_ptr<check::history_store> store;
+            if (!a || a->history() == nullptr) return store;
+            try {
+                store = std::make_unique<check::history_store>(
+                    check::history_model(*a, sessions_ ? 0 : step_), plan_.max_groups);
+            } catch (const std::invalid_argument& e) {
+                throw std::invalid_argument("check " + c.name + ": " + what + ": " + e.what());
+            }
+            return store;
+        };
+        cc->must_history = history(cc->must_be, "must_be");
+        cc->should_history = history(cc->should_be, "should_be");
         checks_.push_back(std::move(cc));
     }
     for (const auto& cc : checks_) {
@@ -240,6 +261,7 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
     layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields,
                                                  plan_.exact_quantile_limit);
     layout_->set_empty_is_missing(plan_.empty_is_missing);
+    layout_->attach_gauges(&gauges_);
     for (const auto& cc : checks_) {
         for (const auto& call : cc->expr.calls()) {
             cc->calls.push_back(
@@ -948,6 +970,15 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
                               std::vector<check_result>& out) {
     WEIR_DEBUG_ASSERT(start < end);
     ++stats_.windows;
+    // Departed groups' history goes once in a while: every 64 windows' time (at least a
+    // minute's), not every window.
+    if (pruned_at_ == k_no_time) {
+        pruned_at_ = start;
+    } else if (start - pruned_at_ >=
+               64 * std::max<timestamp_ns>(end - start, 60 * time::ns_per_s)) {
+        pruned_at_ = start;
+        prune_history(start);
+    }
     for (std::size_t i = 0; i < call_values_.size(); ++i) {
         call_values_[i] = layout_->evaluate(blk, i, end - start, now, newest_record);
     }
@@ -961,6 +992,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         for (const std::uint32_t c : cc.calls) check_values_.push_back(call_values_[c]);
         measure_value v = cc.expr.evaluate(check_values_);
         outcome o = outcome::pass;
+        std::shared_ptr<const expected_evidence> evidence;
         if (v.is_null()) {
             switch (cc.plan->on_no_data) {
                 case no_data_action::ignore:
@@ -976,10 +1008,22 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
                     o = outcome::fail;
                     break;
             }
+        } else if (cc.must_history || cc.should_history) {
+            o = judge_history(cc, groups_[g].key, start, v, evidence);
         } else if (cc.must_be && !cc.must_be->holds(v)) {
             o = outcome::fail;
         } else if (cc.should_be && !cc.should_be->holds(v)) {
             o = outcome::warn;
+        }
+        // A partial window holds only part of its records: its value teaches no baseline.
+        if ((cc.must_history || cc.should_history) && !partial && v.is_number() &&
+            std::isfinite(v.number)) {
+            const bool anomalous = o == outcome::fail || o == outcome::warn;
+            for (check::history_store* h : {cc.must_history.get(), cc.should_history.get()}) {
+                if (h) {
+                    h->learn(groups_[g].key, start, v.number, anomalous, cc.plan->learn_anomalies);
+                }
+            }
         }
         if (partial && cc.plan->on_partial == partial_action::no_data &&
             (o == outcome::fail || o == outcome::warn)) {
@@ -1019,6 +1063,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         for (const std::uint32_t c : cc.calls) r.approximate |= layout_->approximate(blk, c);
         r.emitted_at = now;
         r.metadata = cc.plan->metadata;
+        r.expected = std::move(evidence);
         if (layout_->uses_drift()) {
             for (const std::uint32_t c : cc.calls) layout_->drift_fields(blk, c, r.fields);
         }
@@ -1248,12 +1293,143 @@ bool node_engine::restore(byte_reader& r) {
     return true;
 }
 
+outcome node_engine::judge_history(const compiled_check& cc, std::string_view key,
+                                   timestamp_ns start, const measure_value& v,
+                                   std::shared_ptr<const expected_evidence>& evidence) {
+    enum class verdict : std::uint8_t { holds, fails, warming };
+    std::shared_ptr<const expected_evidence> must_evidence;
+    std::shared_ptr<const expected_evidence> should_evidence;
+    const auto judge = [&](const std::optional<check::assessment>& a, check::history_store* h,
+                           std::shared_ptr<const expected_evidence>& ev) {
+        if (!a) return verdict::holds;
+        if (!h) return a->holds(v) ? verdict::holds : verdict::fails;
+        // Only a finite number has a history to be judged against (NaN never holds).
+        if (!v.is_number() || !std::isfinite(v.number)) return verdict::fails;
+        check::history_judgement j = h->judge(key, start, v.number);
+        ev = std::make_shared<const expected_evidence>(std::move(j.evidence));
+        if (j.st == check::history_judgement::state::warming_up) return verdict::warming;
+        return j.holds ? verdict::holds : verdict::fails;
+    };
+    const verdict must = judge(cc.must_be, cc.must_history.get(), must_evidence);
+    const verdict should = judge(cc.should_be, cc.should_history.get(), should_evidence);
+    // The evidence shown is the one that decided: a failing must_be's, else a failing
+    // should_be's, else the first there is.
+    if (must == verdict::fails) {
+        evidence = must_evidence ? must_evidence : should_evidence;
+        return outcome::fail;
+    }
+    if (should == verdict::fails) {
+        evidence = should_evidence ? should_evidence : must_evidence;
+        return outcome::warn;
+    }
+    evidence = must_evidence ? must_evidence : should_evidence;
+    if (must == verdict::warming || should == verdict::warming) return outcome::no_data;
+    return outcome::pass;
+}
+
 std::optional<std::size_t> node_engine::command_history(history_command cmd, std::string_view check,
                                                         const group_key* group) {
-    (void)cmd;
-    (void)check;
-    (void)group;
-    return std::nullopt;  // checks against history come with the history store
+    std::string key;
+    if (group != nullptr) {
+        std::vector<field_value> values(plan_.group_by.size());
+        std::vector<std::uint32_t> slots(plan_.group_by.size());
+        for (std::size_t i = 0; i < plan_.group_by.size(); ++i) {
+            slots[i] = static_cast<std::uint32_t>(i);
+            const std::string name = plan_.group_by[i].to_string();
+            for (const auto& [field, value] : *group) {
+                if (field != name) continue;
+                if (value.is_number()) {
+                    values[i] = field_value::make_number(value.number);
+                } else if (value.kind == measure_kind::boolean) {
+                    values[i] = field_value::make_boolean(value.boolean);
+                } else if (value.kind == measure_kind::string) {
+                    values[i] = field_value::make_string(value.text);
+                }
+            }
+        }
+        encode_key(slots, values, key);
+    }
+    bool found = false;
+    std::size_t affected = 0;
+    for (const auto& cc : checks_) {
+        if (!check.empty() && cc->plan->name != check) continue;
+        for (check::history_store* h : {cc->must_history.get(), cc->should_history.get()}) {
+            if (!h) continue;
+            found = true;
+            affected += cmd == history_command::reset ? h->reset(group ? &key : nullptr)
+                                                      : h->acknowledge(group ? &key : nullptr);
+        }
+    }
+    if (!found) return std::nullopt;
+    return affected;
+}
+
+void node_engine::prune_history(timestamp_ns start) {
+    for (const auto& cc : checks_) {
+        for (check::history_store* h : {cc->must_history.get(), cc->should_history.get()}) {
+            if (h) h->prune(start);
+        }
+    }
+}
+
+bool node_engine::has_history() const {
+    for (const auto& cc : checks_) {
+        if (cc->must_history || cc->should_history) return true;
+    }
+    return false;
+}
+
+// The history section: per store, the check's name, which assessment, the model's identity
+// and the store's bytes (length-prefixed, so a store that no longer fits is skipped).
+void node_engine::snapshot_history(byte_writer& w) const {
+    w.u32(k_history_magic);
+    w.varint(k_history_version);
+    std::size_t stores = 0;
+    for (const auto& cc : checks_) {
+        stores += (cc->must_history ? 1 : 0) + (cc->should_history ? 1 : 0);
+    }
+    w.varint(stores);
+    for (const auto& cc : checks_) {
+        for (const auto& [which, h] : {std::pair{std::uint8_t{0}, cc->must_history.get()},
+                                       std::pair{std::uint8_t{1}, cc->should_history.get()}}) {
+            if (!h) continue;
+            w.str(cc->plan->name);
+            w.u8(which);
+            w.str(h->model().identity());
+            byte_writer bytes;
+            h->serialize(bytes);
+            w.str(bytes.data());
+        }
+    }
+}
+
+bool node_engine::restore_history(byte_reader& r) {
+    if (r.u32() != k_history_magic || r.varint() != k_history_version) {
+        r.fail();
+        return false;
+    }
+    const std::size_t stores = r.count(3);
+    for (std::size_t i = 0; i < stores && r.ok(); ++i) {
+        const std::string name(r.str());
+        const std::uint8_t which = r.u8();
+        const std::string identity(r.str());
+        const std::string_view bytes = r.str();
+        if (!r.ok()) break;
+        for (const auto& cc : checks_) {
+            if (cc->plan->name != name) continue;
+            check::history_store* h =
+                which == 0 ? cc->must_history.get() : cc->should_history.get();
+            // Another assessment now (a reload changed what the check compares with, or how
+            // often): its history starts afresh.
+            if (!h || h->model().identity() != identity) continue;
+            byte_reader one(bytes);
+            if (!h->deserialize(one)) {
+                r.fail();
+                return false;
+            }
+        }
+    }
+    return r.ok();
 }
 
 }  // namespace weir::engine

@@ -123,6 +123,21 @@ class node_engine {
     std::optional<std::size_t> command_history(history_command cmd, std::string_view check,
                                                const group_key* group);
 
+    // The history of checks against history, a checkpoint section of its own (apart from
+    // snapshot(), so that it survives a plan change that drops the windows): each
+    // assessment's series, restored only into an assessment of the same name and identity
+    // (history_model::identity()); the others start afresh. False on corrupt bytes.
+    bool has_history() const;
+    void snapshot_history(byte_writer& w) const;
+    bool restore_history(byte_reader& r);
+
+    // What the runtime knows of the node's inputs now (input_lag(), input_lag_seconds()); NaN:
+    // not known.
+    void set_input_gauges(double lag, double lag_seconds) {
+        gauges_.lag = lag;
+        gauges_.lag_seconds = lag_seconds;
+    }
+
     const engine_stats& stats() const { return stats_; }
     timestamp_ns watermark() const { return watermark_.watermark(); }
     const node_plan& plan() const { return plan_; }
@@ -176,6 +191,12 @@ class node_engine {
     void emit_window(std::uint32_t g, const std::byte* block, timestamp_ns start, timestamp_ns end,
                      timestamp_ns now, timestamp_ns newest_record, std::vector<check_result>& out);
     void note_newest_record(group_state& gs, std::uint32_t c) const;
+    // Judges a check with an assessment against history; `evidence` is what the result shows.
+    outcome judge_history(const compiled_check& cc, std::string_view key, timestamp_ns start,
+                          const measure_value& v,
+                          std::shared_ptr<const expected_evidence>& evidence);
+    // Forgets the history of groups gone for longer than it reaches back.
+    void prune_history(timestamp_ns start);
     // The node started after the window began: it holds only part of its records.
     bool is_partial(timestamp_ns start, timestamp_ns end) const;
     timestamp_ns min_open_start() const;
@@ -252,6 +273,9 @@ class node_engine {
     std::vector<session_entry> session_heap_;
     std::unique_ptr<std::byte[]> empty_block_;
     timestamp_ns created_at_ = 0;
+    aggregate_layout::input_gauges gauges_;
+    // Checks against history: the window start up to which their stores were last pruned.
+    timestamp_ns pruned_at_ = window::k_no_time;
 };
 
 }  // namespace weir::engine

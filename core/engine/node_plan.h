@@ -54,6 +54,9 @@ struct check_plan {
     // `samples: N`: results that fail or warn carry the first N records of the (window, group)
     // that count against the check (aggregate_layout::samples). 0: none, and no cost.
     std::uint32_t samples = 0;
+    // Checks against history (core/check/history.h): whether values judged warn or fail join
+    // the history (else they are held out until acknowledged).
+    bool learn_anomalies = false;
     // The check's alert labels and annotations, handed to every result as is (null: none).
     std::shared_ptr<const check_metadata> metadata;
 };

@@ -107,6 +107,16 @@ constexpr function_info k_functions[] = {
      "in_set_fraction(field, [v, ...] [, present|records])",
      "in_set_count / non-missing values (records: / records)",
      {"", "", "present|records"}},
+    {"input_lag", {}, 0, 0, result_type::number, true,
+     "input_lag()",
+     "records the node's inputs are behind the end of what they read when the window closes "
+     "(Kafka: messages behind the partitions' high watermarks, summed); no data for inputs that "
+     "do not know (files, sockets)"},
+    {"input_lag_seconds", {}, 0, 0, result_type::number, true,
+     "input_lag_seconds()",
+     "event-time age of the last record the node's inputs read while behind, when the window "
+     "closes (the largest of its Kafka partitions'; 0 when caught up); no data for inputs that "
+     "do not know"},
     {"invalid_count", {f, keyword}, 0, 2, result_type::number, false,
      "invalid_count() | invalid_count(field, format)",
      "records that violated the node's schema; with a field and a format, present values "

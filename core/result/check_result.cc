@@ -339,6 +339,11 @@ void append_json(const check_result& r, std::string& out) {
     for (const auto& f : r.fields) bound += string_bound(f.size()) + 1;
     if (!r.samples.empty()) bound += 13;  // ,"samples":[ and ]
     for (const auto& s : r.samples) bound += s.size() + 1;
+    std::string expected;
+    if (r.expected) {
+        append_expected_json(*r.expected, expected);
+        bound += expected.size() + 12;  // ,"expected":
+    }
     const std::size_t old = out.size();
     out.resize(old + bound);
     char* const begin = out.data() + old;
@@ -411,11 +416,53 @@ void append_json(const check_result& r, std::string& out) {
         }
         *p++ = ']';
     }
+    if (!expected.empty()) {
+        p = put(p, ",\"expected\":");
+        p = put(p, expected);
+    }
     p = put(p, ",\"emitted_at\":");
     p = put_time(p, r.emitted_at, t_times[2]);
     *p++ = '}';
     assert(p <= begin + bound);
     out.resize(old + static_cast<std::size_t>(p - begin));
+}
+
+void append_expected_json(const expected_evidence& e, std::string& out) {
+    const auto number = [&](const char* key, double v) {
+        if (!std::isfinite(v)) return;  // not applicable, or unbounded
+        out += ",\"";
+        out += key;
+        out += "\":";
+        append_json_value(measure_value::make_number(v), out);
+    };
+    out += "{\"state\":";
+    append_json_string(e.state, out);
+    if (!e.reason.empty()) {
+        out += ",\"reason\":";
+        append_json_string(e.reason, out);
+    }
+    number("value", e.value);
+    number("low", e.low);
+    number("high", e.high);
+    if (*e.tested != '\0') number(e.tested, e.tested_value);
+    out += ",\"history\":";
+    out += std::to_string(e.history);
+    if (e.needed > 0) {
+        out += ",\"needed\":";
+        out += std::to_string(e.needed);
+    }
+    if (!e.bucket.empty()) {
+        out += ",\"bucket\":";
+        append_json_string(e.bucket, out);
+    }
+    if (e.reference != 0) {
+        time_text cache;
+        char buf[32];
+        char* end = put_time(buf, e.reference, cache);
+        out += ",\"reference\":";
+        out.append(buf, end);
+    }
+    out += '}';
 }
 
 void append_series_key(const check_result& r, std::string& out) {

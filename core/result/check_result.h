@@ -98,6 +98,11 @@ std::string result_id(const check_result& r);
 // numbers are written as null (JSON has no inf or NaN).
 void append_json(const check_result& r, std::string& out);
 
+// Appends the evidence of a check against history as a JSON object: state, reason, value,
+// low, high, the tested quantity ("z", "change" or "relative_change"), history, needed,
+// bucket, reference — each only where it applies.
+void append_expected_json(const expected_evidence& e, std::string& out);
+
 // Appends a key naming the result's series (pipeline, node, check and group, each value as
 // JSON), unique per series: outputs that remember something per check and group key by it.
 void append_series_key(const check_result& r, std::string& out);

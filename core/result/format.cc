@@ -7,7 +7,9 @@
 #include <iterator>
 #include <optional>
 
+#include "core/check/history.h"
 #include "core/expr/syntax.h"
+#include "core/time/timestamp.h"
 
 namespace weir {
 
@@ -230,6 +232,20 @@ std::string format_value(const measure_value& v,
 std::string format_assessment(const check::assessment& a) {
     using form = check::assessment::form;
     const value_unit unit = a.unit();
+    if (const check::history_spec* h = a.history()) {
+        // The test applies to the change or z; min_change to the value, in no unit.
+        std::string test = a.kind() == form::range
+                               ? std::string(a.low_closed() ? "in [" : "in (") +
+                                     number_in(a.low(), unit, 0, true) + ", " +
+                                     number_in(a.high(), unit, 0, true) +
+                                     (a.high_closed() ? "]" : ")")
+                               : std::string(op_text(a.kind())) + " " + element(a.operand(), unit);
+        std::string s = h->subject_text() + " " + test;
+        if (h->min_change > 0) {
+            s += " min_change " + number_in(h->min_change, value_unit::none, 0, true);
+        }
+        return s;
+    }
     switch (a.kind()) {
         case form::range:
             return std::string(a.low_closed() ? "[" : "(") + number_in(a.low(), unit, 0, true) +
@@ -286,6 +302,60 @@ std::string elide_text(std::string_view s, std::size_t width) {
     return out + "\u2026";
 }
 
+std::string format_expected(const expected_evidence& e, value_unit unit, bool brief) {
+    const auto value = [&](double v) { return format_value(measure_value::make_number(v), unit); };
+    if (std::string_view(e.state) != "judged") {
+        return "warming up" + (e.reason.empty() ? std::string() : ": " + e.reason);
+    }
+    std::string s;
+    const bool low = std::isfinite(e.low);
+    const bool high = std::isfinite(e.high);
+    if (brief) {
+        // The range that would have passed (else the expected value) and the tested quantity.
+        if (low && high) {
+            s = "expected " + value(e.low) + " to " + value(e.high);
+        } else if (low) {
+            s = "expected at least " + value(e.low);
+        } else if (high) {
+            s = "expected at most " + value(e.high);
+        } else if (std::isfinite(e.value)) {
+            s = "expected " + value(e.value);
+        }
+        const std::string_view tested = e.tested;
+        if (tested == "z" && std::isfinite(e.tested_value)) {
+            s += (s.empty() ? "z " : ", z ") +
+                 format_value(measure_value::make_number(e.tested_value));
+        }
+        return s;
+    }
+    if (std::isfinite(e.value)) s = "expected " + value(e.value);
+    if (low && high) {
+        s += " (" + value(e.low) + " to " + value(e.high) + ")";
+    } else if (low) {
+        s += " (at least " + value(e.low) + ")";
+    } else if (high) {
+        s += " (at most " + value(e.high) + ")";
+    }
+    const std::string_view tested = e.tested;
+    if (!tested.empty() && !std::isnan(e.tested_value)) {
+        if (!s.empty()) s += ", ";
+        if (tested == "relative_change") {
+            s += "change " +
+                 format_value(measure_value::make_number(e.tested_value), value_unit::percent);
+        } else {
+            s += std::string(tested) + " " +
+                 format_value(measure_value::make_number(e.tested_value));
+        }
+    }
+    if (e.reference != 0) {
+        s += " vs " + time::format_rfc3339_ms(e.reference).substr(0, 16) + "Z";
+    } else if (e.history > 0) {
+        s += " over " + std::to_string(e.history) + (e.history == 1 ? " value" : " values");
+    }
+    if (!e.bucket.empty()) s += ", " + e.bucket;
+    return s;
+}
+
 result_text format_result(const check_result& r) {
     result_text out;
     std::optional<check::assessment> must_be;
@@ -303,8 +373,11 @@ result_text format_result(const check_result& r) {
     };
     parse(r.must_be, must_be, out.must_be);
     parse(r.should_be, should_be, out.should_be);
-    const check::assessment* m = must_be ? &*must_be : nullptr;
-    const check::assessment* s = should_be ? &*should_be : nullptr;
+    // An assessment against history judges the change or z, not the value: its unit is not
+    // the value's.
+    const check::assessment* m = must_be && must_be->history() == nullptr ? &*must_be : nullptr;
+    const check::assessment* s =
+        should_be && should_be->history() == nullptr ? &*should_be : nullptr;
     out.unit = m != nullptr && m->unit() != value_unit::none ? m->unit()
                : s != nullptr                                ? s->unit()
                                                              : value_unit::none;

@@ -61,4 +61,11 @@ struct result_text {
 };
 result_text format_result(const check_result& r);
 
+// The evidence of a check against history for people, values in `unit` (the value's):
+// `expected 120 (100 to 140), z 3.4 over 24 values, hour_of_day=10`,
+// `expected 80 (56 to 104), change +35 % vs 2026-11-27T10:00Z`, `warming up: 3 of 12 values`.
+// `brief` (the console): only the values that would have passed and z,
+// `expected 100 to 140, z 9`.
+std::string format_expected(const expected_evidence& e, value_unit unit, bool brief = false);
+
 }  // namespace weir

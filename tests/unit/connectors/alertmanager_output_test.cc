@@ -116,6 +116,42 @@ TEST_F(alertmanager_fixture, schema_drift_alerts_name_the_fields) {
         << all[0].dump();
 }
 
+TEST_F(alertmanager_fixture, checks_against_history_carry_their_evidence) {
+    auto out = make({});
+    check_result r = sample_result(outcome::fail);
+    r.measure = "count()";
+    r.value = measure_value::make_number(40);
+    r.must_be = "relative change vs 1w > -30%";
+    auto e = std::make_shared<expected_evidence>();
+    e->value = 100;
+    e->low = 70;
+    e->high = std::numeric_limits<double>::infinity();
+    e->tested = "relative_change";
+    e->tested_value = -0.6;
+    e->history = 1;
+    e->reference = 1'763'028'000'000'000'000;  // 2025-11-13T10:00:00Z
+    r.expected = e;
+    out->write_result(r);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    const auto& notes = all[0]["annotations"];
+    const json expected = json::parse(notes["expected"].get<std::string>());
+    EXPECT_EQ(expected["value"], 100);
+    EXPECT_EQ(expected["low"], 70);
+    EXPECT_FALSE(expected.contains("high"));
+    EXPECT_EQ(expected["relative_change"], -0.6);
+    EXPECT_EQ(expected["reference"], "2025-11-13T10:00:00.000Z");
+    const std::string description = notes["description"];
+    EXPECT_NE(description.find("Judged against its history: expected 100 (at least 70), change "
+                               "-60 % vs 2025-11-13T10:00Z."),
+              std::string::npos)
+        << description;
+    EXPECT_NE(notes["summary"].get<std::string>().find("must be relative change vs 1w > -30 %"),
+              std::string::npos)
+        << notes["summary"];
+}
+
 TEST_F(alertmanager_fixture, failed_value_samples_are_one_annotation) {
     auto out = make({});
     check_result r = sample_result(outcome::fail);

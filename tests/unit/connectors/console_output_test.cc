@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "connectors/stdio/stdio_spec.h"
+#include "core/result/format.h"
 #include "tests/unit/connectors/output_test_util.h"
 
 namespace weir::connectors {
@@ -116,6 +117,39 @@ TEST_F(console_fixture, values_in_the_assessments_unit) {
     EXPECT_EQ(line,
               "2026-11-20T10:01:00Z WARN sensors/quality freshness freshness() = 1m 12s "
               "(should be < 30 s)\n");
+}
+
+TEST_F(console_fixture, checks_against_history_show_what_the_value_was_judged_against) {
+    check_result r = sample_result(outcome::warn, "");
+    r.check = "level";
+    r.measure = "count()";
+    r.value = measure_value::make_number(180);
+    r.must_be = "";
+    r.should_be = "zscore(last 24 by hour_of_day) < 3";
+    auto e = std::make_shared<expected_evidence>();
+    e->value = 120;
+    e->low = 100;
+    e->high = 140;
+    e->tested = "z";
+    e->tested_value = 9;
+    e->history = 24;
+    e->bucket = "hour_of_day=10";
+    r.expected = e;
+    std::string line;
+    append_console_text(r, false, line);
+    // The evidence stays; the long assessment gives way to it (down to 20 columns).
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z WARN quality level = 180 (should be zscore(last 24 \u2026 "
+              "[expected 100 to 140, z 9]\n");
+    auto w = std::make_shared<expected_evidence>();
+    w->state = "warming_up";
+    w->reason = "5 of 12 values";
+    r.expected = w;
+    r.outcome = outcome::no_data;
+    line.clear();
+    append_console_text(r, false, line);
+    EXPECT_NE(line.find("[warming up: 5 of 12 values]"), std::string::npos) << line;
+    EXPECT_LE(weir::text_columns(line) - 1, k_console_width);
 }
 
 TEST_F(console_fixture, approximate_quantiles_say_so) {

@@ -275,5 +275,28 @@ TEST(assessment, malformed_input_is_rejected_at_the_offending_character) {
     }
 }
 
+// Checks against history (core/check/history.h, tested in history_test.cc) are assessments
+// too: they judge numbers and spell themselves canonically.
+TEST(assessment, checks_against_history_are_assessments_of_numbers) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"change vs 1w in [-30%, +30%]", "relative change vs 1w in [-0.3, 0.3]"},
+        {"zscore(last 24) < 3", "zscore(last 24) < 3"},
+        {"zscore(last 4 by hour_of_week,drop)<=3", "zscore(last 4 by hour_of_week, drop) <= 3"},
+    };
+    for (const auto& [in, out] : cases) {
+        const auto a = parse_ok(in);
+        ASSERT_NE(a.history(), nullptr) << in;
+        EXPECT_EQ(a.to_string(), out) << in;
+        EXPECT_EQ(parse_ok(out).to_string(), out) << in;
+        EXPECT_TRUE(a.accepts(measure_kind::number)) << in;
+        EXPECT_FALSE(a.accepts(measure_kind::string)) << in;
+    }
+    EXPECT_EQ(parse_ok("> 5").history(), nullptr);
+    const auto r = parse_assessment("zscores(last 24) < 3");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().offset, 0u);
+    EXPECT_NE(r.error().message.find("a check against history"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace weir::check

@@ -709,3 +709,30 @@ TEST(NodeEngine, ResultFlushHandsOverChunksInOrder) {
 
 }  // namespace
 }  // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+TEST(NodeEngine, InputLagMeasuresReadWhatTheRuntimeLastReported) {
+    auto plan = basic_plan(tumbling(k_s));
+    plan.checks = {check("lag", "input_lag()", "< 100"),
+                   check("age", "input_lag_seconds()", "< 60s")};
+    engine::node_engine e(plan);
+    std::vector<check_result> out;
+    feed(e, {num(0, 1)}, 0, out);
+    feed(e, {num(k_s, 1)}, 0, out);  // closes [0, 1 s) before anything was reported
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_TRUE(out[0].value.is_null());
+    EXPECT_EQ(out[0].outcome, outcome::no_data);
+    out.clear();
+    e.set_input_gauges(250, 12.5);
+    feed(e, {num(2 * k_s, 1)}, 0, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].value, measure_value::make_number(250));
+    EXPECT_EQ(out[0].outcome, outcome::fail);
+    EXPECT_EQ(out[1].value, measure_value::make_number(12.5));
+    EXPECT_EQ(out[1].outcome, outcome::pass);
+}
+
+}  // namespace
+}  // namespace weir::test

@@ -37,7 +37,9 @@ TEST(catalog, lists_every_function_of_the_design) {
         "distinct_placeholder_count", "distinct_placeholder_fraction", "most_frequent_in_range",
         "most_frequent_in_set", "heavy_hitters",
         // issue #15: population statistics
-        "std_dev_pop", "variance_pop"};
+        "std_dev_pop", "variance_pop",
+        // issue #16: weir's own view of its inputs, as measures
+        "input_lag", "input_lag_seconds"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;
@@ -134,9 +136,10 @@ TEST(catalog, aliases_stand_for_their_targets) {
     }
 }
 
-TEST(catalog, only_freshness_and_max_delay_read_the_clock) {
+TEST(catalog, only_freshness_max_delay_and_the_input_lags_read_the_clock) {
     for (const auto& fn : catalog()) {
-        const bool clock = fn.name == "freshness" || fn.name == "max_delay";
+        const bool clock = fn.name == "freshness" || fn.name == "max_delay" ||
+                           fn.name == "input_lag" || fn.name == "input_lag_seconds";
         EXPECT_EQ(fn.reads_clock, clock) << fn.name;
     }
 }

@@ -178,6 +178,38 @@ void line(const check_result& r, std::string& out) {
         }
         out += ']';
     }
+    if (r.expected) {
+        const expected_evidence& e = *r.expected;
+        field("expected");
+        out += "{\"state\":";
+        json_string(e.state, out);
+        if (!e.reason.empty()) {
+            out += ",\"reason\":";
+            json_string(e.reason, out);
+        }
+        const auto number = [&](std::string_view key, double v) {
+            if (!std::isfinite(v)) return;
+            out += ',';
+            json_string(key, out);
+            out += ':';
+            json_value(measure_value::make_number(v), out);
+        };
+        number("value", e.value);
+        number("low", e.low);
+        number("high", e.high);
+        if (*e.tested != '\0') number(e.tested, e.tested_value);
+        out += ",\"history\":" + std::to_string(e.history);
+        if (e.needed > 0) out += ",\"needed\":" + std::to_string(e.needed);
+        if (!e.bucket.empty()) {
+            out += ",\"bucket\":";
+            json_string(e.bucket, out);
+        }
+        if (e.reference != 0) {
+            out += ",\"reference\":";
+            json_string(time::format_rfc3339_ms(e.reference), out);
+        }
+        out += '}';
+    }
     field("emitted_at");
     json_string(time::format_rfc3339_ms(r.emitted_at), out);
     out += '}';
@@ -282,6 +314,29 @@ class random_results {
         r.emitted_at = when();
         r.partial = pick(0, 3) == 0;
         r.approximate = pick(0, 3) == 0;
+        if (pick(0, 3) == 0) {
+            auto e = std::make_shared<expected_evidence>();
+            const auto number = [&] {
+                const measure_value v = value();
+                return v.is_number() ? v.number : std::numeric_limits<double>::quiet_NaN();
+            };
+            if (pick(0, 2) == 0) {
+                e->state = "warming_up";
+                e->reason = text();
+                e->needed = static_cast<std::uint32_t>(pick(1, 700));
+            } else {
+                e->value = number();
+                e->low = number();
+                e->high = pick(0, 3) == 0 ? std::numeric_limits<double>::infinity() : number();
+                static const char* tested[] = {"", "z", "change", "relative_change"};
+                e->tested = tested[pick(0, 3)];
+                e->tested_value = number();
+                e->bucket = pick(0, 1) ? text() : "";
+                e->reference = pick(0, 1) ? when() : 0;
+            }
+            e->history = static_cast<std::uint32_t>(pick(0, 672));
+            r.expected = std::move(e);
+        }
         return r;
     }
 
