@@ -447,8 +447,8 @@ class supervisor {
                                         return tap_refusal(pipeline, node, kind);
                                     });
                 };
-                handlers.baseline = [this](std::string_view action, std::string body,
-                                           std::string peer, bool loopback,
+                handlers.baseline = [this](std::string_view action, const std::string& body,
+                                           const std::string& peer, bool loopback,
                                            std::function<void(http_answer)> done) {
                     baseline_command(action, body, peer, loopback, std::move(done));
                 };
