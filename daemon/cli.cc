@@ -1,4 +1,5 @@
-// The `weir` command line (CLI11): validate, graph, schema, version, test, and run.
+// The `weir` command line (CLI11): validate, graph, schema, version, test, run, and the clients
+// of a running daemon (status, tap, top, baseline).
 #include "daemon/cli.h"
 
 #include <fmt/core.h>
@@ -16,6 +17,7 @@
 #include "connectors/register.h"
 #include "core/checkpoint/checkpoint_file.h"
 #include "core/time/timestamp.h"
+#include "daemon/baseline.h"
 #include "daemon/checkpoint_store.h"
 #include "daemon/exit_codes.h"
 #include "daemon/live_views.h"
@@ -407,6 +409,43 @@ int run_cli(int argc, char** argv) try {
                     "http://127.0.0.1:9797)")
         ->envname("WEIR_STATUS_URL");
 
+    baseline_options baseline_opts;
+    std::vector<std::string> baseline_paths;
+    auto* baseline = app.add_subcommand(
+        "baseline",
+        "Reset or acknowledge the baseline of checks against history on a running weir (the "
+        "daemon records each command in its log)");
+    baseline->require_subcommand(1);
+    const std::pair<const char*, const char*> baseline_actions[] = {
+        {"reset",
+         "Forget the history of a check (or of every check against history of the node), for "
+         "one group or all: it warms up again"},
+        {"acknowledge",
+         "Learn the values a check held out as anomalous, so that a new level becomes its "
+         "baseline"},
+    };
+    for (const auto& [name, what] : baseline_actions) {
+        auto* action = baseline->add_subcommand(name, what);
+        action->add_option("target", baseline_opts.target, "PIPELINE/NODE or PIPELINE/NODE/CHECK")
+            ->required();
+        action->add_option("paths", baseline_paths,
+                           "The paths given to run (default /etc/weir/weir.yaml): the address is "
+                           "http.listen of their weir.yaml");
+        action
+            ->add_option("--group", baseline_opts.groups,
+                         "FIELD=VALUE of the group (repeat for each group_by field; VALUE is "
+                         "JSON when it reads as a number, true, false, null or a quoted string, "
+                         "else text); without it every group")
+            ->allow_extra_args(false);
+        action
+            ->add_option("--url", baseline_opts.url,
+                         "The daemon's HTTP address (else http.listen of weir.yaml, else "
+                         "http://127.0.0.1:9797)")
+            ->envname("WEIR_STATUS_URL");
+        action->callback(
+            [&baseline_opts, name = std::string(name)] { baseline_opts.action = name; });
+    }
+
     std::string checkpoint_file;
     auto* checkpoint_cmd = app.add_subcommand("checkpoint", "Work with checkpoint files");
     checkpoint_cmd->require_subcommand(1);
@@ -481,6 +520,10 @@ int run_cli(int argc, char** argv) try {
     if (tap->parsed()) {
         if (!resolve_url(tap_opts.url, tap_paths)) return exit_usage;
         return run_tap(tap_opts, std::cerr);
+    }
+    if (baseline->parsed()) {
+        if (!resolve_url(baseline_opts.url, baseline_paths)) return exit_usage;
+        return run_baseline(baseline_opts, std::cout, std::cerr);
     }
     if (top->parsed()) {
         if (!resolve_url(top_opts.url, top_paths)) return exit_usage;

@@ -17,6 +17,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <charconv>
 #include <exception>
 #include <map>
@@ -78,6 +79,43 @@ constexpr std::size_t k_first_read_bytes = 4096;
 std::string_view path_of(std::string_view target) {
     const auto query = target.find('?');
     return query == std::string_view::npos ? target : target.substr(0, query);
+}
+
+constexpr std::string_view k_baselines = "/api/v1/baselines/";
+
+// "reset" of /api/v1/baselines/reset: the command a path names, "" for other paths.
+std::string_view command_of(std::string_view path) {
+    if (!path.starts_with(k_baselines)) return "";
+    const auto action = path.substr(k_baselines.size());
+    return action == "reset" || action == "acknowledge" ? action : "";
+}
+
+std::string error_json(std::string_view message) {
+    std::string out = "{\"error\":\"";
+    for (const char c : message) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"}\n";
+}
+
+// application/json, with parameters or not, in any case.
+bool is_json(std::string_view content_type) {
+    const auto semicolon = content_type.find(';');
+    auto type = content_type.substr(0, semicolon);
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    constexpr std::string_view json = "application/json";
+    if (type.size() != json.size()) return false;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(type[i])) != json[i]) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -149,24 +187,62 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         idle_key_.reset();
     }
 
+    // The header first: only the commands' requests may have a body, read once the route is
+    // known.
     void read() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(state_->limits.max_header_bytes));
-        parser_->body_limit(0);  // every route is a GET: a request body is refused
+        parser_->body_limit(state_->limits.max_body_bytes);
+        body_parser_.reset();
         stream_.expires_after(state_->limits.request_timeout);
-        http::async_read(stream_, buffer_, *parser_,
-                         beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+        http::async_read_header(
+            stream_, buffer_, *parser_,
+            beast::bind_front_handler(&http_connection::on_header, shared_from_this()));
     }
 
-    void on_read(beast::error_code ec, std::size_t) {
-        if (!ec) {
-            respond(parser_->get());
+    void on_header(beast::error_code ec, std::size_t) {
+        if (ec) {
+            on_error(ec);
             return;
         }
+        const auto& req = parser_->get();
+        const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
+        if (req.method() == http::verb::post && !command_of(path).empty() &&
+            state_->handlers.baseline) {
+            body_parser_.emplace(std::move(*parser_));
+            http::async_read(
+                stream_, buffer_, *body_parser_,
+                beast::bind_front_handler(&http_connection::on_body, shared_from_this()));
+            return;
+        }
+        if (!parser_->is_done()) {  // every other route is a GET: a request body is refused
+            refuse(http::status::payload_too_large, "requests take no body\n");
+            return;
+        }
+        respond(req);
+    }
+
+    void on_body(beast::error_code ec, std::size_t) {
+        if (ec) {
+            on_error(ec);
+            return;
+        }
+        command(body_parser_->get());
+    }
+
+    void on_error(beast::error_code ec) {
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
             refuse(http::status::request_header_fields_too_large, "request header too large\n");
         } else if (ec == http::error::body_limit || ec == http::error::unexpected_body) {
-            refuse(http::status::payload_too_large, "requests take no body\n");
+            const auto& req = body_parser_ ? body_parser_->get().base() : parser_->get().base();
+            const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
+            if (command_of(path).empty()) {
+                refuse(http::status::payload_too_large, "requests take no body\n");
+            } else {
+                refuse(http::status::payload_too_large,
+                       fmt::format("a command's body takes at most {} bytes\n",
+                                   state_->limits.max_body_bytes));
+            }
         } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
                    ec != http::error::end_of_stream && ec != http::error::partial_message) {
             refuse(http::status::bad_request, "malformed request\n");
@@ -190,6 +266,11 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         const bool page = path == "/" || path == "/status";
         if (path == "/api/v1/tap" && req.method() == http::verb::get && h.tap) {
             if (open_stream(req)) return;
+        } else if (!command_of(path).empty() && h.baseline) {
+            // A POST is command()'s: any other method.
+            set(http::status::method_not_allowed, "text/plain; charset=utf-8",
+                "method not allowed\n");
+            res_.set(http::field::allow, "POST");
         } else if (path != "/metrics" && path != "/health" && path != "/ready" &&
                    path != "/api/v1/status" && !page) {
             set(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
@@ -242,6 +323,65 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
             res_.body().clear();
             res_.content_length(length);
         }
+        write(!res_.keep_alive());
+    }
+
+    // POST /api/v1/baselines/*: hands the body to the handler and answers when it is done, or
+    // after command_timeout.
+    void command(const http::request<http::string_body>& req) {
+        if (req.version() != 10 && req.version() != 11) {
+            refuse(http::status::http_version_not_supported, "HTTP/1.0 and HTTP/1.1 only\n");
+            return;
+        }
+        res_ = {};
+        res_.version(req.version());
+        res_.set(http::field::server, "weir");
+        command_keep_alive_ = req.keep_alive();
+        const auto content_type = req[http::field::content_type];
+        if (!is_json(std::string_view(content_type.data(), content_type.size()))) {
+            answer_command({415, error_json("the body must be JSON (Content-Type: "
+                                            "application/json)")});
+            return;
+        }
+        beast::error_code ec;
+        const auto peer = stream_.socket().remote_endpoint(ec).address();
+        bool loopback = !ec && peer.is_loopback();
+        if (!ec && peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+            loopback = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6()).is_loopback();
+        }
+        const std::string peer_text = ec ? std::string("?") : peer.to_string();
+        const std::uint64_t id = ++command_id_;
+        command_pending_ = true;
+        poll_timer_.expires_after(state_->limits.command_timeout);
+        poll_timer_.async_wait([self = shared_from_this(), id](beast::error_code e) {
+            if (e || !self->command_pending_ || self->command_id_ != id) return;
+            self->answer_command(
+                {503, error_json(fmt::format(
+                          "no answer from the query within {} ms; the command may still be "
+                          "applied (the daemon's log says when it is)",
+                          self->state_->limits.command_timeout.count()))});
+        });
+        const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
+        auto done = [self = shared_from_this(), id](http_answer a) {
+            asio::post(self->stream_.get_executor(), [self, id, a = std::move(a)]() mutable {
+                if (!self->command_pending_ || self->command_id_ != id) return;
+                self->answer_command(std::move(a));
+            });
+        };
+        try {
+            state_->handlers.baseline(command_of(path), req.body(), peer_text, loopback,
+                                      std::move(done));
+        } catch (const std::exception& e) {
+            answer_command({500, error_json(std::string("internal error: ") + e.what())});
+        }
+    }
+
+    void answer_command(http_answer a) {
+        command_pending_ = false;
+        poll_timer_.cancel();
+        if (closed_) return;
+        set(static_cast<http::status>(a.status), "application/json", std::move(a.body));
+        res_.keep_alive(command_keep_alive_ && !state_->shutting_down);
         write(!res_.keep_alive());
     }
 
@@ -390,12 +530,20 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     std::shared_ptr<http_state> state_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> parser_;
+    // A command's request, once its header named a command's route.
+    std::optional<http::request_parser<http::string_body>> body_parser_;
+    // A command under way (its answer awaited; poll_timer_ bounds the wait), and which: a late
+    // answer of an earlier one must not answer the next request.
+    bool command_pending_ = false;
+    bool command_keep_alive_ = false;
+    std::uint64_t command_id_ = 0;
     http::response<http::string_body> res_;
     std::array<char, 4096> discard_;
     std::size_t lingered_ = 0;
     std::optional<std::uint64_t> idle_key_;  // this connection's place in state_->idle
     // An event stream (GET /api/v1/tap), once it started: what it sends, the text being written,
-    // since when, and whether the connection is closed.
+    // since when, and whether the connection is closed. poll_timer_ also bounds a command's
+    // wait.
     std::shared_ptr<http_event_stream> event_stream_;
     asio::steady_timer poll_timer_;
     std::string out_;

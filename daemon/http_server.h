@@ -1,6 +1,7 @@
 // The daemon's HTTP/1.1 server (DESIGN.md §1.3): /metrics, /health, /ready, /api/v1/status,
-// the status page (/, /status) and the event stream of /api/v1/tap on the daemon's
-// io_context, with limits that keep misbehaving clients from hurting the loop.
+// the status page (/, /status), the event stream of /api/v1/tap and the operator commands of
+// POST /api/v1/baselines/* on the daemon's io_context, with limits that keep misbehaving
+// clients from hurting the loop.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,12 @@ struct http_stream_answer {
     std::string message;
 };
 
+// The answer to a command: a status and a JSON body.
+struct http_answer {
+    unsigned status = 200;
+    std::string body;
+};
+
 // Called on connection strands, possibly from several io threads at once: each must be
 // thread-safe and quick (it runs on the event loop).
 struct http_handlers {
@@ -46,10 +53,24 @@ struct http_handlers {
     // GET /api/v1/tap?...: `target` is the request target (path and query), `loopback` whether
     // the client connects from this machine. Unset: 404.
     std::function<http_stream_answer(std::string_view target, bool loopback)> tap;
+    // POST /api/v1/baselines/reset and /api/v1/baselines/acknowledge, the only routes that take
+    // a body (JSON, at most http_limits::max_body_bytes; another Content-Type is refused with
+    // 415, so a web page cannot post one from a browser without the browser asking first, which
+    // is refused). `action`: "reset" or "acknowledge"; `peer`: the client's address. `done` is
+    // called once, from any thread (possibly after this returned); the client waits for it at
+    // most http_limits::command_timeout. Unset: 404.
+    std::function<void(std::string_view action, std::string body, std::string peer, bool loopback,
+                       std::function<void(http_answer)> done)>
+        baseline;
 };
 
 struct http_limits {
     std::size_t max_header_bytes = 8 * 1024;  // request line + fields; beyond: 431
+    // The body of a command (the only requests that have one); beyond: 413.
+    std::size_t max_body_bytes = 16 * 1024;
+    // A command's answer is awaited this long; then the client gets 503 (the command may still
+    // be applied later: the log says).
+    std::chrono::milliseconds command_timeout{10'000};
     // The whole of one request must arrive within this; an idle keep-alive connection and a
     // client that reads its response too slowly are closed after it as well.
     std::chrono::milliseconds request_timeout{10'000};

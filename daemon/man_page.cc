@@ -199,8 +199,10 @@ std::string render_man_page(const CLI::App& app, std::string_view version) {
     out += ".PP\n";
     out += roff(
         "The daemon serves /metrics (Prometheus), /health, /ready and /api/v1/status over HTTP, "
-        "on 127.0.0.1:9797 unless http.listen or --http-listen say otherwise. SIGTERM and SIGINT "
-        "drain and stop it; SIGHUP reloads the pipelines.\n");
+        "on 127.0.0.1:9797 unless http.listen or --http-listen say otherwise, and takes the "
+        "operator commands of weir baseline (POST /api/v1/baselines/reset and "
+        "/api/v1/baselines/acknowledge, from clients on the same machine), each recorded in its "
+        "log. SIGTERM and SIGINT drain and stop it; SIGHUP reloads the pipelines.\n");
 
     out += ".SH COMMANDS\n";
     commands(app, name, out);
@@ -230,7 +232,8 @@ std::string render_man_page(const CLI::App& app, std::string_view version) {
         {exit_ok, "success; run: a clean stop"},
         {exit_failure,
          "a runtime failure (a critical node failed), an unreachable daemon, a corrupt "
-         "checkpoint file"},
+         "checkpoint file, a command the daemon could not apply (weir baseline: no such "
+         "pipeline, node or check against history)"},
         {exit_checks_warn, "run \\-\\-once \\-\\-fail\\-on warn: a check warned and none failed"},
         {exit_checks_fail, "run \\-\\-once: a check failed"},
         {exit_usage, "a usage error on the command line"},

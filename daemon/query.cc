@@ -1084,6 +1084,34 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
     }
 }
 
+void query::command_history(engine::history_command cmd, std::string node, std::string check,
+                            std::optional<group_key> group, history_done done) {
+    asio::post(
+        strand_, [self = shared_from_this(), cmd, node = std::move(node), check = std::move(check),
+                  group = std::move(group), done = std::move(done)] {
+            if (!self->active() || self->stopping_ || !self->chain_) {
+                done(std::nullopt,
+                     fmt::format("query {}/{} is {}", self->pipeline_->name, self->plan_.name,
+                                 self->stopping_ ? "stopping" : to_string(self->state_.load())));
+                return;
+            }
+            // A snapshot under way is taken before the history changes (as before a delivery).
+            self->finish_snapshot();
+            const auto series =
+                self->chain_->command_history(cmd, node, check, group ? &*group : nullptr);
+            if (!series) {
+                done(std::nullopt,
+                     fmt::format("node \"{}\" of query {}/{} has no {} against history", node,
+                                 self->pipeline_->name, self->plan_.name,
+                                 check.empty() ? std::string("check") : "check \"" + check + "\""));
+                return;
+            }
+            done(series, "");
+            if (self->env_.checkpoints != nullptr && !self->finishing_)
+                self->checkpoint([](bool) {});
+        });
+}
+
 void query::stop(std::function<void(const std::string& write_error)> done) {
     asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
         if (self->stopping_) return;

@@ -103,6 +103,16 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     // flush, or the query was not running).
     void stop(std::function<void(const std::string& write_error)> done);
 
+    // Operator commands on checks against history (POST /api/v1/baselines/*), from any thread:
+    // on the strand, applies `cmd` to check `check` ("": every check against history) of node
+    // `node` for `group` (null: every group) and calls `done` there with the series affected,
+    // or nullopt and why not (the query does not run, or its chain has no such check). Then a
+    // checkpoint is taken, so that a crash does not bring the old history back.
+    using history_done =
+        std::function<void(std::optional<std::size_t> series, const std::string& why)>;
+    void command_history(engine::history_command cmd, std::string node, std::string check,
+                         std::optional<group_key> group, history_done done);
+
     query_state state() const { return state_.load(); }
     // Why the query is degraded ("" when it is not): its outputs are full (back-pressure or
     // shedding), its last checkpoint failed, or bad records exceed on_error.

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <stdexcept>
 #include <vector>
 
 #include "daemon/exit_codes.h"
@@ -119,37 +120,60 @@ std::string failing_groups_line(const query_status& q, const failing_check_statu
 
 }  // namespace
 
+http_reply http_exchange(const std::string& url, std::string_view method, std::string_view target,
+                         std::string_view body, std::string_view user_agent,
+                         std::chrono::seconds timeout) {
+    url_parts u;
+    if (!parse_url(url, u)) throw std::invalid_argument("not an http URL: " + url);
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout);
+    asio::ip::tcp::resolver resolver(io);
+    try {
+        stream.connect(resolver.resolve(u.host, u.port));
+    } catch (const std::exception& e) {
+        throw std::runtime_error("cannot reach weir at " + u.host + ":" + u.port + ": " + e.what());
+    }
+    http::request<http::string_body> req{
+        http::string_to_verb(beast::string_view(method.data(), method.size())),
+        target.empty() ? u.target : std::string(target), 11};
+    req.set(http::field::host, u.host);
+    req.set(http::field::user_agent, beast::string_view(user_agent.data(), user_agent.size()));
+    if (!body.empty()) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = std::string(body);
+    }
+    req.prepare_payload();
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    try {
+        http::write(stream, req);
+        http::read(stream, buffer, res);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("weir at " + u.host + ":" + u.port +
+                                 " did not answer: " + e.what());
+    }
+    return {res.result_int(), std::move(res.body())};
+}
+
 int print_status(const std::string& url, std::ostream& out, std::ostream& err) {
     url_parts u;
     if (!parse_url(url, u)) {
         err << "weir status: not an http URL: " << url << '\n';
         return exit_failure;
     }
-    std::string body;
+    http_reply reply;
     try {
-        asio::io_context io;
-        beast::tcp_stream stream(io);
-        stream.expires_after(std::chrono::seconds(5));
-        asio::ip::tcp::resolver resolver(io);
-        stream.connect(resolver.resolve(u.host, u.port));
-        http::request<http::empty_body> req{http::verb::get, u.target, 11};
-        req.set(http::field::host, u.host);
-        req.set(http::field::user_agent, "weir-status");
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(stream, buffer, res);
-        if (res.result() != http::status::ok) {
-            err << "weir status: " << url << " answered " << res.result_int() << '\n';
-            return exit_failure;
-        }
-        body = res.body();
+        reply = http_exchange(url, "GET", "", "", "weir-status", std::chrono::seconds(5));
     } catch (const std::exception& e) {
-        err << "weir status: cannot reach weir at " << u.host << ":" << u.port << ": " << e.what()
-            << '\n';
+        err << "weir status: " << e.what() << '\n';
         return exit_failure;
     }
-    if (!render_status(body, out)) {
+    if (reply.status != 200) {
+        err << "weir status: " << url << " answered " << reply.status << '\n';
+        return exit_failure;
+    }
+    if (!render_status(reply.body, out)) {
         err << "weir status: " << url << " did not answer with weir's status\n";
         return exit_failure;
     }

@@ -1,6 +1,7 @@
 // `weir status`: asks a running daemon for /api/v1/status and prints a table.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -14,6 +15,18 @@ namespace weir::daemon {
 // or :PORT): a wildcard host becomes the loopback address; "" gives run's default address.
 // nullopt when `listen` does not say where to ask (no port, or port 0: any).
 std::optional<std::string> status_url_for_listen(std::string_view listen);
+
+// One HTTP/1.1 request to the daemon at `url` (host and port; `target` replaces its path, ""
+// keeps it, and a URL without a path asks /api/v1/status), within `timeout`. A non-empty `body`
+// is sent as application/json. Throws std::exception (its message says where and why) when the
+// URL is not one, the daemon cannot be reached or does not answer HTTP; any status is returned.
+struct http_reply {
+    unsigned status = 0;
+    std::string body;
+};
+http_reply http_exchange(const std::string& url, std::string_view method, std::string_view target,
+                         std::string_view body, std::string_view user_agent,
+                         std::chrono::seconds timeout);
 
 // Returns the exit code: exit_ok, or exit_failure when the daemon cannot be reached or answers
 // nonsense.

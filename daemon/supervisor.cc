@@ -19,6 +19,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -29,6 +30,7 @@
 #include "config/plan.h"
 #include "connectors/register.h"
 #include "connectors/runtime.h"
+#include "daemon/baseline.h"
 #include "daemon/exit_codes.h"
 #include "daemon/http_server.h"
 #include "daemon/logging.h"
@@ -445,6 +447,11 @@ class supervisor {
                                         return tap_refusal(pipeline, node, kind);
                                     });
                 };
+                handlers.baseline = [this](std::string_view action, const std::string& body,
+                                           const std::string& peer, bool loopback,
+                                           std::function<void(http_answer)> done) {
+                    baseline_command(action, body, peer, loopback, std::move(done));
+                };
                 http_ = std::make_unique<http_server>(io_, listen, std::move(handlers));
             } catch (const std::exception& e) {
                 std::cerr << "weir: HTTP server on " << listen << ": " << e.what() << '\n';
@@ -521,6 +528,110 @@ class supervisor {
         }
         if (!pipeline_known) return fmt::format("no pipeline \"{}\" runs here", pipeline);
         return fmt::format("pipeline \"{}\" has no node \"{}\"", pipeline, node);
+    }
+
+    // POST /api/v1/baselines/<action>, on a connection's strand: the request is checked
+    // against the plans that run (400, 404), then applied on the strand of the query holding
+    // the node; `done` gets {"series": n} once it was, and the log records it.
+    void baseline_command(std::string_view action, const std::string& body, const std::string& peer,
+                          bool loopback, std::function<void(http_answer)> done) {
+        const auto refuse = [&done](unsigned status, const std::string& why) {
+            nlohmann::json out;
+            out["error"] = why;
+            done({status, out.dump() + "\n"});
+        };
+        // Commands change what checks judge against; until a setting opens them to other
+        // machines, as http.tap_remote does for taps, they are taken from this one only.
+        if (!loopback) {
+            refuse(403, "baseline commands are taken from clients on this machine only");
+            return;
+        }
+        std::string error;
+        const auto command = parse_history_command(action);
+        auto request = command ? parse_baseline_request(*command, body, error) : std::nullopt;
+        if (!request) {
+            refuse(400, command ? error : "unknown command");
+            return;
+        }
+        std::shared_ptr<query> target;
+        std::optional<group_key> group;
+        {
+            std::lock_guard lock(slots_mutex_);
+            bool pipeline_known = false;
+            const chain::node_plan* node = nullptr;
+            for (const auto& [key, slot] : slots_) {
+                if (slot->pipeline->name != request->pipeline) continue;
+                pipeline_known = true;
+                for (const auto& n : slot->plan().chain->nodes) {
+                    if (n.name != request->node) continue;
+                    node = &n;
+                    target = slot->running;
+                }
+                if (node != nullptr) break;
+            }
+            if (!pipeline_known) {
+                refuse(404, fmt::format("no pipeline \"{}\" runs here", request->pipeline));
+                return;
+            }
+            if (node == nullptr) {
+                refuse(404, fmt::format("pipeline \"{}\" has no node \"{}\"", request->pipeline,
+                                        request->node));
+                return;
+            }
+            bool found = false, against_history = false;
+            if (node->engine) {
+                for (const auto& c : node->engine->checks) {
+                    if (!request->check.empty() && c.name != request->check) continue;
+                    found = true;
+                    against_history = against_history || judges_against_history(c);
+                }
+            }
+            if (!against_history) {
+                const std::string where = request->pipeline + "/" + request->node;
+                refuse(404,
+                       request->check.empty()
+                           ? fmt::format("node {} has no check against history", where)
+                       : found ? fmt::format("check \"{}\" of node {} does not judge against "
+                                             "history",
+                                             request->check, where)
+                               : fmt::format("node {} has no check \"{}\"", where, request->check));
+                return;
+            }
+            group = resolve_group(*request, *node->engine, error);
+            if (!group) {
+                refuse(400, error);
+                return;
+            }
+            if (!request->group) group.reset();
+        }
+        if (!target) {
+            refuse(503, fmt::format("the query of node {}/{} is not running (restarting after a "
+                                    "failure?); try again",
+                                    request->pipeline, request->node));
+            return;
+        }
+        const std::string what = describe_target(*request);
+        const std::string verb = to_string(request->command);
+        target->command_history(
+            request->command, request->node, request->check, std::move(group),
+            [what, verb, peer, pipeline = target->pipeline(), query = target->name(),
+             node = request->node,
+             done = std::move(done)](std::optional<std::size_t> series, const std::string& why) {
+                const log_scope scope({.pipeline = pipeline, .query = query, .node = node});
+                if (!series) {
+                    spdlog::warn("baseline {} of {}, asked by {}, not applied: {}", verb, what,
+                                 peer, why);
+                    nlohmann::json out;
+                    out["error"] = why;
+                    done({503, out.dump() + "\n"});
+                    return;
+                }
+                spdlog::info("baseline {} of {}, asked by {}: {} series affected ({})", verb, what,
+                             peer, *series,
+                             verb == "reset" ? "their history is forgotten: they warm up again"
+                                             : "the values they held out as anomalous are learned");
+                done({200, fmt::format("{{\"series\":{}}}\n", *series)});
+            });
     }
 
     // Every check of the configuration, so that the summary names those that gave no result.

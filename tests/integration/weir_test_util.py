@@ -1,5 +1,6 @@
 """Helpers shared by the integration tests: run the real weir binary with a bounded time, wait
 for a condition with a bound, talk HTTP to it, and find the port its HTTP server took."""
+import json
 import os
 import re
 import signal
@@ -62,6 +63,19 @@ def http_get(url, timeout=2):
     """(status, body) of a GET; 4xx and 5xx answers are returned, not raised."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def http_post(url, body, content_type="application/json", timeout=30):
+    """(status, body) of a POST of `body` (bytes or text); 4xx and 5xx answers are returned,
+    not raised."""
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -136,3 +150,26 @@ class weir_process:
             self.proc.kill()
             self.proc.wait()
 
+
+
+def read_complete_jsonl(path):
+    """The JSON objects of the complete lines of `path` (a line still being written, without
+    its newline, is left for later); [] when the file does not exist yet."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
+
+
+def results_by_id(test, results):
+    """Check results de-duplicated by `id`, without `emitted_at`: a result emitted again (after
+    a crash) must be identical to the first, which the test asserts."""
+    out = {}
+    for r in results:
+        r = dict(r)
+        r.pop("emitted_at", None)
+        if r["id"] in out:
+            test.assertEqual(out[r["id"]], r, "a result emitted again is identical")
+        out[r["id"]] = r
+    return out

@@ -13,7 +13,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -142,6 +144,19 @@ class http_server_test : public ::testing::Test {
         };
         h.metrics_text = [] { return std::string("# TYPE weir_up gauge\nweir_up 1\n"); };
         if (with_page_) h.status_page = [] { return std::string("<!DOCTYPE html><p>weir</p>"); };
+        if (with_baseline_) {
+            h.baseline = [this](std::string_view action, std::string body, std::string peer,
+                                bool loopback, std::function<void(http_answer)> done) {
+                std::lock_guard lock(mutex_);
+                commands_.push_back(std::string(action) + " " + body + " " + peer +
+                                    (loopback ? " loopback" : ""));
+                if (body.find("later") != std::string::npos) {
+                    later_.push_back(std::move(done));  // answered by the test, or never
+                } else {
+                    done({200, R"({"series":3})"});
+                }
+            };
+        }
         server_ = std::make_unique<http_server>(io_, "127.0.0.1:0", std::move(h), limits);
         thread_ = std::thread([this] { io_.run(); });
     }
@@ -173,7 +188,18 @@ class http_server_test : public ::testing::Test {
     std::atomic<bool> ready_{false};
     std::atomic<int> status_calls_{0};
     bool with_page_ = true;
+    bool with_baseline_ = true;
+    std::mutex mutex_;
+    std::vector<std::string> commands_;                    // as the handler saw them
+    std::vector<std::function<void(http_answer)>> later_;  // commands not answered yet
 };
+
+std::string post(std::string_view path, std::string_view body,
+                 std::string_view type = "application/json") {
+    return "POST " + std::string(path) +
+           " HTTP/1.1\r\nHost: localhost\r\nContent-Type: " + std::string(type) +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
 
 TEST_F(http_server_test, routes_answer_with_their_content) {
     start();
@@ -323,6 +349,117 @@ TEST_F(http_server_test, a_request_body_gets_413) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 413);
     EXPECT_TRUE(c.closed_within(3000ms));
+}
+
+TEST_F(http_server_test, a_command_takes_a_json_body_and_answers_with_the_handler) {
+    start();
+    client c(server_->local_port());
+    ASSERT_TRUE(c.send(post("/api/v1/baselines/reset", R"({"pipeline":"p","node":"n"})")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, R"({"series":3})");
+    EXPECT_TRUE(r->has_header("content-type: application/json")) << r->headers;
+    EXPECT_FALSE(r->has_header("connection: close"));
+    // Keep-alive, with a media type in another case and a parameter, and a chunked body.
+    ASSERT_TRUE(c.send(
+        "POST /api/v1/baselines/acknowledge HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        "Application/JSON; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n"
+        "3\r\n:1}\r\n0\r\n\r\n"));
+    r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    std::lock_guard lock(mutex_);
+    EXPECT_EQ(commands_,
+              (std::vector<std::string>{R"(reset {"pipeline":"p","node":"n"} 127.0.0.1 loopback)",
+                                        R"(acknowledge {"a":1} 127.0.0.1 loopback)"}));
+}
+
+TEST_F(http_server_test, commands_refuse_other_methods_types_and_large_bodies) {
+    start();
+    auto r = fetch(get("/api/v1/baselines/reset"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405);
+    EXPECT_TRUE(r->has_header("allow: post")) << r->headers;
+    r = fetch("OPTIONS /api/v1/baselines/reset HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405);
+    // A form post, as a web page may send without asking first.
+    r = fetch(post("/api/v1/baselines/reset", "{}", "text/plain"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415);
+    r = fetch(post("/api/v1/baselines/reset", "{}", "application/x-www-form-urlencoded"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415);
+    r = fetch(post("/api/v1/baselines/forget", "{}"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);  // not a command: no route takes its body
+    r = fetch("POST /api/v1/baselines/forget HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    client c(server_->local_port());
+    ASSERT_TRUE(c.send(post("/api/v1/baselines/reset", std::string(16 * 1024 + 1, ' '))));
+    r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    EXPECT_TRUE(c.closed_within(3000ms));
+    std::lock_guard lock(mutex_);
+    EXPECT_TRUE(commands_.empty());
+}
+
+TEST_F(http_server_test, get_routes_still_refuse_bodies_as_json) {
+    start();
+    for (const char* path : {"/api/v1/status", "/metrics", "/"}) {
+        auto r = fetch(post(path, "{}"));
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 413) << path;
+    }
+}
+
+TEST_F(http_server_test, without_a_handler_commands_are_not_found) {
+    with_baseline_ = false;
+    start();
+    auto r = fetch("POST /api/v1/baselines/reset HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    r = fetch(post("/api/v1/baselines/reset", "{}"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(http_server_test, an_unanswered_command_gets_503_and_a_late_answer_goes_nowhere) {
+    http_limits limits;
+    limits.command_timeout = 300ms;
+    start(limits);
+    client c(server_->local_port());
+    ASSERT_TRUE(c.send(post("/api/v1/baselines/reset", R"({"later":1})")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_NE(r->body.find("may still be applied"), std::string::npos) << r->body;
+    // The late answer of the first command must not answer the second.
+    ASSERT_TRUE(c.send(post("/api/v1/baselines/reset", R"({"later":2})")));
+    const auto deadline = clock_type::now() + 5s;
+    while (clock_type::now() < deadline) {
+        {
+            std::lock_guard lock(mutex_);
+            if (later_.size() == 2) break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    {
+        std::lock_guard lock(mutex_);
+        ASSERT_EQ(later_.size(), 2u);
+    }
+    std::thread([this] {
+        std::lock_guard lock(mutex_);
+        later_[0]({200, R"({"series":1})"});
+        later_[1]({200, R"({"series":2})"});
+    }).join();
+    r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, R"({"series":2})");
 }
 
 TEST_F(http_server_test, truncated_request_is_closed) {
