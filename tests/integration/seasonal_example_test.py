@@ -1,6 +1,7 @@
 """examples/seasonal.yaml as shipped, its console swapped for a file of JSON results: the checks
 against history warm up first, then the server with the injected level shift (web-3, 60 hours of
-event time after the start, about 20 s after weir starts) fails, and no other server fails.
+event time after the start, about 20 s after weir starts) fails, and no other server fails; the
+example's `weir baseline acknowledge` makes the new level web-3's baseline.
 
 Assertions are on event time (window starts), not on the wall clock; the wall clock only bounds
 the wait, generously, for a busy machine."""
@@ -10,7 +11,7 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import source, wait_for, weir_process
+from weir_test_util import source, wait_for, weir, weir_process
 
 HOUR = 3600.0
 SEASONAL = "usual_hour"
@@ -59,21 +60,29 @@ class seasonal_example_test(unittest.TestCase):
                     out.append(json.loads(line))
         return out
 
+    def hours_run(self, p):
+        """Hours of event time from the first window's start to the newest one's."""
+        if p.proc.poll() is not None:
+            raise AssertionError("weir exited:\n" + p.log_text()[-3000:])
+        starts = [seconds(r["window_start"]) for r in self.read_results()]
+        return (max(starts) - min(starts)) / HOUR if starts else 0
+
     def test_the_shifted_server_fails_after_warm_up_and_the_others_pass(self):
         p = weir_process(self, self.dir, [self.config])
-
-        def far_enough():
-            if p.proc.poll() is not None:
-                raise AssertionError("weir exited:\n" + p.log_text()[-3000:])
-            results = self.read_results()
-            if not results:
-                return False
-            first = min(seconds(r["window_start"]) for r in results)
-            newest = max(seconds(r["window_start"]) for r in results)
-            return newest - first >= RUN_UNTIL
+        port = p.wait_port()
         # 66 hours of event time are 22 s at the example's speed; a busy machine is slower.
-        wait_for(far_enough, 120, "66 hours of event time in the results", interval=0.5)
+        wait_for(lambda: self.hours_run(p) >= RUN_UNTIL / HOUR, 120,
+                 "66 hours of event time in the results", interval=0.5)
+        # The example's acknowledgement of web-3's new level, at this weir's address.
+        rc, out, err = weir("baseline", "acknowledge", "seasonal/latency/usual_hour", "--group",
+                            "host=web-3", "--url", f"http://127.0.0.1:{port}")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("acknowledged 1 series", out)
+        acknowledged = self.hours_run(p)
+        wait_for(lambda: self.hours_run(p) >= acknowledged + 6, 60,
+                 "6 more hours of event time", interval=0.5)
         self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+        self.assertIn("baseline acknowledge of seasonal/latency/usual_hour", p.log_text())
 
         results = self.read_results()
         # Window starts relative to the first window (the generator starts within it).
@@ -105,7 +114,8 @@ class seasonal_example_test(unittest.TestCase):
                 self.assertGreaterEqual(rs[judged_from]["hour"], want - 2, (check, host))
                 self.assertLessEqual(rs[judged_from]["hour"], want + 2, (check, host))
 
-        # No server fails or warns before the shift, and no other server ever does.
+        # No server fails or warns before the shift, and no other server ever does (before or
+        # after the acknowledgement).
         for r in results:
             if r["group"]["host"] != SHIFTED or r["hour"] < SHIFT_AFTER / HOUR - 1:
                 self.assertNotIn(r["outcome"], ("fail", "warn"), r)
@@ -121,6 +131,10 @@ class seasonal_example_test(unittest.TestCase):
         evidence = next(r["expected"] for r in series[(SEASONAL, SHIFTED)]
                         if r["outcome"] == "fail")
         self.assertTrue(evidence["bucket"].startswith("hour_of_day="), evidence)
+        # Acknowledged, the new level is web-3's baseline: its seasonal check passes again.
+        last = max(series[(SEASONAL, SHIFTED)], key=lambda r: r["hour"])
+        self.assertGreaterEqual(last["hour"], acknowledged + 5)
+        self.assertEqual(last["outcome"], "pass", last)
 
 
 if __name__ == "__main__":
