@@ -468,7 +468,7 @@ double seasonal_denominator(double expected, double scale) {
 }  // namespace
 
 history_store::history_store(history_model model, std::size_t max_series)
-    : model_(std::move(model)), max_series_(max_series) {
+    : model_(model), max_series_(max_series) {
     const auto& spec = model_.spec();
     if (spec.subject == history_subject::zscore && spec.robust) {
         scratch_.resize(spec.season == seasonality::none
@@ -839,7 +839,9 @@ void history_store::serialize(byte_writer& w) const {
     w.u8(k_format_version);
     w.str(model_.identity());
     w.varint(series_.size());
-    for (const auto& [key, s] : series_) {
+    for (const auto& entry : series_) {
+        const std::string& key = entry.first;
+        const history_series* s = entry.second.get();
         w.str(key);
         w.i64(s->newest);
         w.i64(s->newest_held);
