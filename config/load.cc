@@ -464,6 +464,7 @@ void fill_settings(const reader& r, settings_config& s) {
     s.http_listen = http.string("listen");
     s.http_tap = http.boolean("tap");
     s.http_tap_remote = http.boolean("tap_remote");
+    s.http_commands_remote = http.boolean("commands_remote");
     s.http_tap_rate = http.integer("tap_rate");
     const reader log = *r.object("log");
     s.log_level = log.string("level");

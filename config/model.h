@@ -187,6 +187,7 @@ struct settings_config {
     // machine only unless http.tap_remote; at most http.tap_rate items a second per tap.
     located<bool> http_tap;
     located<bool> http_tap_remote;
+    located<bool> http_commands_remote;  // baseline commands from other machines
     located<std::int64_t> http_tap_rate;
     located<std::string> log_level;   // trace | debug | info | warn | error
     located<std::string> log_format;  // text | json

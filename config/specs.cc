@@ -820,6 +820,12 @@ std::shared_ptr<const object_spec> make_settings_spec() {
                      .description = "Let clients on other machines tap too; without it, "
                                     "/api/v1/tap answers only clients on this machine.",
                      .default_text = "false"},
+                    {.name = "commands_remote",
+                     .type = param_type::boolean,
+                     .description = "Take baseline commands (POST /api/v1/baselines/..., `weir "
+                                    "baseline`) from clients on other machines too; without "
+                                    "it they are taken from this machine only.",
+                     .default_text = "false"},
                     {.name = "tap_rate",
                      .type = param_type::integer,
                      .description = "Most records or results a second one tap receives; the "

@@ -349,7 +349,6 @@ int run_cli(int argc, char** argv) try {
         ->needs(once_flag);
     run->add_option("--reset-checkpoint", run_opts.reset_checkpoints,
                     "Delete the checkpoint of PIPELINE/QUERY before starting (repeatable)")
-        ->expected(1)
         ->allow_extra_args(false);
 
     test_options test_opts;

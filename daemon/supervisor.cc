@@ -540,10 +540,12 @@ class supervisor {
             out["error"] = why;
             done({status, out.dump() + "\n"});
         };
-        // Commands change what checks judge against; until a setting opens them to other
-        // machines, as http.tap_remote does for taps, they are taken from this one only.
-        if (!loopback) {
-            refuse(403, "baseline commands are taken from clients on this machine only");
+        // Commands change what checks judge against: taken from this machine only, unless
+        // http.commands_remote opens them to others (as http.tap_remote does for taps).
+        if (!loopback && !settings_.http_commands_remote.value) {
+            refuse(403,
+                   "baseline commands are taken from clients on this machine only "
+                   "(http.commands_remote: true in weir.yaml takes them from others too)");
             return;
         }
         std::string error;

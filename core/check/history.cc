@@ -31,6 +31,11 @@ constexpr std::uint32_t k_recompute_every = 1024;
 // The relative error's floor: a tenth of the series' typical magnitude.
 constexpr double k_scale_floor = 0.1;
 constexpr std::uint8_t k_format_version = 1;
+// A robust seasonal deviation (a median of up to 256 errors) is refreshed every this many
+// prediction errors once the series has more than k_robust_always errors, and with every error
+// before that.
+constexpr std::uint32_t k_robust_refresh = 16;
+constexpr std::uint32_t k_robust_always = 64;
 
 time::timestamp_ns floor_div(time::timestamp_ns a, time::timestamp_ns b) {
     const time::timestamp_ns q = a / b;
@@ -396,6 +401,9 @@ class history_series {
     ring errors;
     double error_sq = 0;
     std::uint32_t errors_since_recompute = 0;
+    // robust: k_mad_scale x the median absolute error, as of robust_age errors ago (NaN: none)
+    double robust_rel = std::numeric_limits<double>::quiet_NaN();
+    std::uint32_t robust_age = 0;
     double scale = 0;
     // values held out as anomalous, in window order
     std::vector<held_value> held;
@@ -421,6 +429,12 @@ class history_series {
         error_sq = 0;
         for (std::uint32_t i = 0; i < errors.size; ++i) error_sq += errors.at(i) * errors.at(i);
         errors_since_recompute = 0;
+    }
+    void refresh_robust(std::vector<double>& scratch) {
+        const std::uint32_t n = errors.size;
+        for (std::uint32_t i = 0; i < n; ++i) scratch[i] = std::fabs(errors.at(i));
+        robust_rel = n == 0 ? k_nan : k_mad_scale * median(scratch.data(), n);
+        robust_age = 0;
     }
 
     std::size_t memory_bytes() const {
@@ -454,7 +468,7 @@ double seasonal_denominator(double expected, double scale) {
 }  // namespace
 
 history_store::history_store(history_model model, std::size_t max_series)
-    : model_(std::move(model)), max_series_(max_series) {
+    : model_(model), max_series_(max_series) {
     const auto& spec = model_.spec();
     if (spec.subject == history_subject::zscore && spec.robust) {
         scratch_.resize(spec.season == seasonality::none
@@ -477,7 +491,7 @@ history_judgement history_store::judge(std::string_view key, time::timestamp_ns 
     const assessment& test = *model_.test_;
     history_judgement j;
     expected_evidence& e = j.evidence;
-    const history_series* s = find(key);
+    history_series* s = find(key);
     const auto warming = [&](std::uint32_t have, std::uint32_t needed) {
         j.st = history_judgement::state::warming_up;
         j.holds = true;
@@ -592,9 +606,8 @@ history_judgement history_store::judge(std::string_view key, time::timestamp_ns 
         if (spec.robust) {
             for (std::uint32_t i = 0; i < z.have; ++i) scratch_[i] = r->at(i);
             z.mean = median(scratch_.data(), z.have);
-            const std::uint32_t ne = s->errors.size;
-            for (std::uint32_t i = 0; i < ne; ++i) scratch_[i] = std::fabs(s->errors.at(i));
-            rel = k_mad_scale * median(scratch_.data(), ne);
+            if (std::isnan(s->robust_rel)) s->refresh_robust(scratch_);
+            rel = s->robust_rel;
         } else {
             double sum = 0;
             for (std::uint32_t i = 0; i < z.have; ++i) sum += r->at(i);
@@ -695,6 +708,10 @@ void history_series::insert(const history_model& m, history_series& s, time::tim
             er.push(err);
             s.error_sq += err * err;
             if (++s.errors_since_recompute >= er.capacity()) s.recompute_errors();
+            if (spec.robust && (er.size <= k_robust_always || ++s.robust_age >= k_robust_refresh ||
+                                std::isnan(s.robust_rel))) {
+                s.refresh_robust(scratch);
+            }
         }
         const double mag = std::fabs(value);
         s.scale = s.newest == k_never && s.scale == 0 ? mag : s.scale + (mag - s.scale) / 64;
@@ -823,7 +840,9 @@ void history_store::serialize(byte_writer& w) const {
     w.u8(k_format_version);
     w.str(model_.identity());
     w.varint(series_.size());
-    for (const auto& [key, s] : series_) {
+    for (const auto& entry : series_) {
+        const std::string& key = entry.first;
+        const history_series* s = entry.second.get();
         w.str(key);
         w.i64(s->newest);
         w.i64(s->newest_held);
@@ -859,6 +878,8 @@ void history_store::serialize(byte_writer& w) const {
             write_ring(w, s->errors);
             w.f64(s->error_sq);
             w.varint(s->errors_since_recompute);
+            w.f64(s->robust_rel);
+            w.varint(s->robust_age);
         }
         w.varint(s->held.size());
         for (const auto& h : s->held) {
@@ -934,6 +955,19 @@ bool history_store::deserialize(byte_reader& r) {
                 s->errors_since_recompute = static_cast<std::uint32_t>(since);
             } else {
                 s->recompute_errors();
+            }
+            s->robust_rel = r.f64();
+            s->robust_age = static_cast<std::uint32_t>(std::min<std::uint64_t>(r.varint(), ~0u));
+            if (!(std::isnan(s->robust_rel) ||
+                  (std::isfinite(s->robust_rel) && s->robust_rel >= 0)) ||
+                s->robust_age >= k_robust_refresh) {
+                return corrupt();
+            }
+            if (!spec.robust) {
+                s->robust_rel = k_nan;
+                s->robust_age = 0;
+            } else if (std::isnan(s->robust_rel) && r.ok()) {
+                s->refresh_robust(scratch_);
             }
         }
         const std::size_t held = r.count(16);

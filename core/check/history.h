@@ -23,9 +23,10 @@
 // - `zscore(last N by season)`: seasonal. The expected value is the mean (robust: median) of
 //   the same bucket's values of the last N occurrences of that bucket (hour of day: the same
 //   hour on the last N days). The deviation is the root mean square (robust: 1.4826 x median
-//   absolute value) of the series' recent prediction errors — each learned value minus the
-//   expectation its bucket had before it — over every bucket, so it rests on many values even
-//   when N is small. Buckets are in UTC; a bucket must be at least the window's step long.
+//   absolute value, refreshed every 16 errors) of the series' last 256 prediction errors — each
+//   learned value minus the expectation its bucket had before it — over every bucket, so it rests
+//   on many values even when N is small. Buckets are in UTC; a bucket must be at least the window's
+//   step long.
 // - `min_change v`: a value within v of the expected value (or reference) always passes, so
 //   tiny series do not alarm.
 // A deviation of 0 makes z 0 for a value equal to the expectation and ±inf otherwise.

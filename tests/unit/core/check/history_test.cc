@@ -23,15 +23,46 @@ std::atomic<bool> g_count_allocations{false};
 std::atomic<std::size_t> g_allocations{0};
 }  // namespace
 
-void* operator new(std::size_t n) {
+// Every non-aligned form is replaced, so that none is paired with another allocator's.
+namespace {
+void* counted_alloc(std::size_t n) noexcept {
     if (g_count_allocations.load(std::memory_order_relaxed)) ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    return std::malloc(n == 0 ? 1 : n);
+}
+void* counted_alloc_or_throw(std::size_t n) {
+    if (void* p = counted_alloc(n)) return p;
     throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+    return counted_alloc_or_throw(n);
+}
+void* operator new[](std::size_t n) {
+    return counted_alloc_or_throw(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
 }
 void operator delete(void* p) noexcept {
     std::free(p);
 }
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
 void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
     std::free(p);
 }
 
