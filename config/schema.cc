@@ -141,9 +141,10 @@ json measure_keywords() {
 // that a range's start is not above its end is left to `weir validate`.
 std::string assessment_pattern() {
     const std::string ws = "[ \\t\\r\\n]*";
-    const std::string number =
-        "[+-]?(inf(?![A-Za-z0-9_.:/-])|([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
+    const std::string magnitude =
+        "(inf(?![A-Za-z0-9_.:/-])|([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
         "(%|ms|s|m|h|d)?(?![A-Za-z_]))";
+    const std::string number = "[+-]?" + magnitude;
     const std::string quoted = "(\"([^\"\\\\]|\\\\[\\s\\S])*\"|'([^'\\\\]|\\\\[\\s\\S])*')";
     const std::string boolean = "(true|false)(?![A-Za-z_])";
     const std::string word = "[A-Za-z_][A-Za-z0-9_.:/-]*";
@@ -153,7 +154,23 @@ std::string assessment_pattern() {
     const std::string element = "(" + number + "|" + quoted + "|" + word + ")";
     const std::string set = "(not[ \\t\\r\\n]+)?in" + ws + "\\{" + ws + element + "(" + ws + "," +
                             ws + element + ")*" + ws + "\\}";
-    return "^" + ws + "(" + comparison + "|" + range + "|" + set + ")" + ws + "$|\\$\\{";
+    // Checks against history (core/check/history.h).
+    const std::string sp = "[ \\t\\r\\n]+";
+    const std::string integer = "0*[1-9][0-9]*";  // N and min: at least 1
+    const std::string duration = "[0-9]+(\\.[0-9]*)?(ms|s|m|h|d|w)(?![A-Za-z_])";
+    const std::string change = "(relative" + sp + ")?change(" + sp + "vs" + sp +
+                               "(previous(?![A-Za-z_])|" + duration + "))?";
+    const std::string option = "(robust|spike|drop|both|min" + sp + integer + ")";
+    const std::string zscore = "zscore" + ws + "\\(" + ws + "last" + sp + integer + "(" + sp +
+                               "by" + sp +
+                               "(hour_of_day|day_of_week|hour_of_week|day_of_month))?(" + ws + "," +
+                               ws + option + ")*" + ws + "\\)";
+    const std::string test = "((>=?|<=?|==|!=)" + ws + number + "|(in" + ws + ")?" + range + ")";
+    // min_change: not negative.
+    const std::string history = "(" + change + "|" + zscore + ")" + ws + test + "(" + sp +
+                                "min_change" + sp + "\\+?" + magnitude + ")?";
+    return "^" + ws + "(" + comparison + "|" + range + "|" + set + "|" + history + ")" + ws +
+           "$|\\$\\{";
 }
 
 namespace {
@@ -163,28 +180,35 @@ json assessment_keywords() {
     auto snippet = [](const char* label, const char* description, const char* body) {
         return json{{"label", label}, {"description", description}, {"body", body}};
     };
-    return {
-        {"markdownDescription",
-         "An assessment of the measure's value:\n\n"
-         "| form | holds when the value is |\n|---|---|\n"
-         "| `> 50`, `>= 0.5`, `< 5%`, `!= 0` | compared as a number (`%` divides by 100) |\n"
-         "| `< 60s`, `<= 5m`, `< 250ms` | below 60, 300, 0.25: durations are seconds |\n"
-         "| `[15, 35]`, `(0, 1]`, `[0, inf)` | in the range; `[ ]` include the bound, `( )` "
-         "exclude it |\n"
-         "| `in {ok, warn}`, `not in {\"n/a\", 0}` | (not) one of the elements |\n"
-         "| `== true`, `== \"EUR\"` | equal to the boolean or quoted string |\n\n"
-         "Quote it in YAML: `must_be: \"> 50\"`."},
-        {"pattern", assessment_pattern()},
-        {"patternErrorMessage",
-         "write a comparison such as \"< 5%\", \"> 50\" or \"== true\", a range such as "
-         "\"[10, 20]\" or \"(0, 1]\", or a set such as \"in {ok, warn}\""},
-        {"defaultSnippets",
-         json::array({snippet("> number", "fails below or at the bound", "\"> ${1:0}\""),
-                      snippet("< percent", "a fraction written as a percentage", "\"< ${1:5}%\""),
-                      snippet("< duration", "seconds, e.g. for freshness()", "\"< ${1:60s}\""),
-                      snippet("[low, high]", "a closed range", "\"[${1:0}, ${2:100}]\""),
-                      snippet("in {a, b}", "one of the elements", "\"in {${1:ok}, ${2:warn}}\""),
-                      snippet("== true", "for is_frozen()", "\"== ${1:true}\"")})}};
+    return {{"markdownDescription",
+             "An assessment of the measure's value:\n\n"
+             "| form | holds when the value is |\n|---|---|\n"
+             "| `> 50`, `>= 0.5`, `< 5%`, `!= 0` | compared as a number (`%` divides by 100) |\n"
+             "| `< 60s`, `<= 5m`, `< 250ms` | below 60, 300, 0.25: durations are seconds |\n"
+             "| `[15, 35]`, `(0, 1]`, `[0, inf)` | in the range; `[ ]` include the bound, `( )` "
+             "exclude it |\n"
+             "| `in {ok, warn}`, `not in {\"n/a\", 0}` | (not) one of the elements |\n"
+             "| `== true`, `== \"EUR\"` | equal to the boolean or quoted string |\n"
+             "| `change vs 1w in [-30%, +30%]`, `zscore(last 24) < 3` | against the check's own "
+             "history (the change, or z) |\n\n"
+             "Quote it in YAML: `must_be: \"> 50\"`."},
+            {"pattern", assessment_pattern()},
+            {"patternErrorMessage",
+             "write a comparison such as \"< 5%\", \"> 50\" or \"== true\", a range such as "
+             "\"[10, 20]\" or \"(0, 1]\", a set such as \"in {ok, warn}\", or a check against "
+             "history such as \"zscore(last 24) < 3\" or \"change vs 1w in [-30%, 30%]\""},
+            {"defaultSnippets",
+             json::array(
+                 {snippet("> number", "fails below or at the bound", "\"> ${1:0}\""),
+                  snippet("< percent", "a fraction written as a percentage", "\"< ${1:5}%\""),
+                  snippet("< duration", "seconds, e.g. for freshness()", "\"< ${1:60s}\""),
+                  snippet("[low, high]", "a closed range", "\"[${1:0}, ${2:100}]\""),
+                  snippet("in {a, b}", "one of the elements", "\"in {${1:ok}, ${2:warn}}\""),
+                  snippet("== true", "for is_frozen()", "\"== ${1:true}\""),
+                  snippet("zscore(last N) < 3", "against the check's own recent values",
+                          "\"zscore(last ${1:24}) < ${2:3}\""),
+                  snippet("change vs 1w in [-30%, +30%]", "against the same window a week before",
+                          "\"change vs ${1:1w} in [-${2:30}%, +${2:30}%]\"")})}};
 }
 
 // An input or output: `type` picks one of the registered types, and `if type == T then` the

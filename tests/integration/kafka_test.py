@@ -10,7 +10,8 @@ import time
 import unittest
 
 from kafka_util import events, result_lines, results, test_cluster
-from weir_test_util import WEIR, http_get, http_port, metric_sum, wait_for, weir
+from weir_test_util import (WEIR, http_get, http_port, metric_sum, read_complete_jsonl,
+                            wait_for, weir)
 
 PIPELINE = """
 pipeline: kq
@@ -426,6 +427,63 @@ class kafka_input_test(unittest.TestCase):
         want = {(r["check"], r["window_start"], r["group"]["key"]): r["value"]
                 for r in self.file_reference(lines).values()}
         self.assertEqual(got, want)
+
+
+    def test_input_lag_is_a_measure_of_the_consumer_lag(self):
+        # input_lag(): the records the node's Kafka input is behind, read from the runtime when
+        # a window closes; processing-time windows close every second while weir runs. The
+        # broker answers slowly and fetches are small, so weir falls behind and catches up.
+        lines = events(3000)
+        with test_cluster(brokers=1, topics=[("events", 3)]) as cluster:
+            out = self.path("lag.jsonl")
+            kafka = KAFKA_INPUT.format(group="lag").replace(
+                'heartbeat.interval.ms: "300"',
+                'heartbeat.interval.ms: "300", max.partition.fetch.bytes: "2048"')
+            pipeline = write(self.path("lag.yaml"), f"""
+pipeline: lagq
+inputs:
+  events:
+{kafka}
+    format: json
+nodes:
+  lagging:
+    from: events
+    time: processing
+    window: {{type: tumbling, size: 1s}}
+    checks:
+      - {{name: backlog, measure: "input_lag()", must_be: "< 1000000"}}
+      - {{name: backlog_age, measure: "input_lag_seconds()", must_be: "< 1d"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: "{out}", append: true, flush_interval: 100ms}}
+""")
+            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
+                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+            log = self.path("lag.log")
+            with open(log, "w") as err:
+                p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                wait_for(lambda: self.assigned(log), 60, "partitions assigned")
+                cluster.command("rtt all 200")
+                cluster.produce("events", lines)
+
+                def backlog():
+                    return [r["value"] for r in read_complete_jsonl(out)
+                            if r["check"] == "backlog" and r["value"] is not None]
+                wait_for(lambda: any(v > 0 for v in backlog()), 90, "input_lag() above 0")
+                wait_for(lambda: backlog()[-1] == 0, 120, "input_lag() back to 0")
+            finally:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=60)
+        rs = result_lines(out)
+        backlog = [r for r in rs if r["check"] == "backlog"]
+        self.assertTrue(all(r["value"] is None or 0 <= r["value"] <= len(lines) for r in backlog))
+        self.assertTrue(all(r["outcome"] == ("no_data" if r["value"] is None else "pass")
+                            for r in backlog))
+        ages = [r["value"] for r in rs if r["check"] == "backlog_age" and r["value"] is not None]
+        self.assertTrue(ages and all(a >= 0 for a in ages))
+        self.assertTrue(any(a > 0 for a in ages), "records read while behind have an age")
 
 
 class kafka_output_test(unittest.TestCase):
