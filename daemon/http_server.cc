@@ -252,14 +252,20 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
         }
     }
 
-    void respond(const http::request<http::empty_body>& req) {
-        if (req.version() != 10 && req.version() != 11) {
+    // Refuses versions other than HTTP/1.0 and 1.1 (false); else starts the response.
+    bool begin_response(unsigned version) {
+        if (version != 10 && version != 11) {
             refuse(http::status::http_version_not_supported, "HTTP/1.0 and HTTP/1.1 only\n");
-            return;
+            return false;
         }
         res_ = {};
-        res_.version(req.version());
+        res_.version(version);
         res_.set(http::field::server, "weir");
+        return true;
+    }
+
+    void respond(const http::request<http::empty_body>& req) {
+        if (!begin_response(req.version())) return;
         const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
         const auto& h = state_->handlers;
         const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
@@ -329,13 +335,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     // POST /api/v1/baselines/*: hands the body to the handler and answers when it is done, or
     // after command_timeout.
     void command(const http::request<http::string_body>& req) {
-        if (req.version() != 10 && req.version() != 11) {
-            refuse(http::status::http_version_not_supported, "HTTP/1.0 and HTTP/1.1 only\n");
-            return;
-        }
-        res_ = {};
-        res_.version(req.version());
-        res_.set(http::field::server, "weir");
+        if (!begin_response(req.version())) return;
         command_keep_alive_ = req.keep_alive();
         const auto content_type = req[http::field::content_type];
         if (!is_json(std::string_view(content_type.data(), content_type.size()))) {
