@@ -9,6 +9,7 @@
 
 #include "core/check/assessment.h"
 #include "core/expr/syntax.h"
+#include "core/window/window_spec.h"
 
 namespace weir::check {
 
@@ -37,10 +38,7 @@ constexpr std::uint8_t k_format_version = 1;
 constexpr std::uint32_t k_robust_refresh = 16;
 constexpr std::uint32_t k_robust_always = 64;
 
-time::timestamp_ns floor_div(time::timestamp_ns a, time::timestamp_ns b) {
-    const time::timestamp_ns q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
+using window::floor_div;
 time::timestamp_ns floor_mod(time::timestamp_ns a, time::timestamp_ns b) {
     return a - floor_div(a, b) * b;
 }
@@ -97,17 +95,6 @@ time::timestamp_ns season_period(seasonality s) {
     return 0;
 }
 
-// The day of the month (1-31) of a day count since 1970-01-01 (civil_from_days).
-unsigned day_of_month(std::int64_t days) {
-    const std::int64_t z = days + 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    return doy - (153 * mp + 2) / 5 + 1;
-}
-
 // The bucket (0-based) of the window starting at `start`, in UTC.
 std::uint32_t bucket_of(seasonality s, time::timestamp_ns start) {
     const std::int64_t days = floor_div(start, k_day);
@@ -121,7 +108,7 @@ std::uint32_t bucket_of(seasonality s, time::timestamp_ns start) {
         case seasonality::hour_of_week:
             return weekday * 24 + hour;
         case seasonality::day_of_month:
-            return day_of_month(days) - 1;
+            return time::civil_from_days(days).day - 1;
         case seasonality::none:
             return 0;
     }

@@ -208,20 +208,10 @@ void format_rfc3339_ms(timestamp_ns t, char* buf) {
     std::int64_t ms = t >= 0 ? t / ns_per_ms : -((-t + ns_per_ms - 1) / ns_per_ms);
     std::int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     const int millis = static_cast<int>(ms - secs * 1000);
-    std::int64_t days =
+    const std::int64_t days =
         secs >= 0 ? secs / seconds_per_day : -((-secs + seconds_per_day - 1) / seconds_per_day);
     const std::int64_t sod = secs - days * seconds_per_day;
-    // civil_from_days (Howard Hinnant).
-    days += 719468;
-    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(days - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
+    const auto [y, m, d] = civil_from_days(days);
 
     auto put = [](char* at, std::int64_t v, int width) {
         for (int i = width - 1; i >= 0; --i) {

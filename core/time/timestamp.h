@@ -36,6 +36,25 @@ constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+// The proleptic Gregorian date of a day count since 1970-01-01 (the inverse of
+// days_from_civil; Howard Hinnant's civil_from_days).
+struct civil_date {
+    std::int64_t year;
+    unsigned month;  // 1..12
+    unsigned day;    // 1..31
+};
+constexpr civil_date civil_from_days(std::int64_t days) {
+    days += 719468;
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
 // RFC 3339 / ISO 8601 date-time: `2026-11-20T10:00:00Z`, `…T10:00:00.123456789+02:00`,
 // `…t…z`, a space instead of `T`. A time zone is required (RFC 3339 has no local times);
 // fractions beyond nanoseconds are truncated; leap second 60 is read as 59.999999999.
