@@ -181,8 +181,21 @@ class workload:
     max_groups: int = 100_000
     fields: tuple = ("value", "latency_ms")
     targets: dict = field(default_factory=dict)
+    # Two-stream workloads (streams.py): the right-hand dataset, how the node relates the two
+    # ("reconcile": measures over both inputs; "join": an interval join), the field whose
+    # value is the group in the results, and the pipeline file.
+    right: "dataset" = None
+    relation: str = ""
+    join: str = ""
+    group_field: str = "key"
+
+    def inputs(self):
+        return [self.data] if self.right is None else [self.data, self.right]
 
     def yaml(self):
+        if self.right is not None:
+            import streams
+            return streams.pipeline_yaml(self)
         w = {"tumbling": f"{{type: tumbling, size: {self.size_ms // 1000}s, "
                          f"allowed_lateness: {self.lateness_ms // 1000}s}}",
              "sliding": f"{{type: sliding, size: {self.size_ms // 1000}s, "
@@ -260,6 +273,7 @@ def full_suite():
         suite.append(workload(f"w9_{n}", f"W1's data and window, {n} check(s)", S5M,
                               tuple(_w9_checks(n)),
                               targets={"vs_w9_1": 0.5} if n == 100 else {}))
+    suite += two_stream_workloads(full=True)
     suite.append(workload("w11", "W1's data, conditional measures and check filters",
                           S5M, tuple(W11_CHECKS), fields=W11_FIELDS))
     for keys in (1, 1000, 100_000, 1_000_000):
@@ -295,6 +309,30 @@ def smoke_suite():
         workload("w13", "sample and population statistics, 40 K events, 20 K keys",
                  dataset(events=40_000, keys=20_000, rate=500), tuple(STATS_CHECKS),
                  max_groups=40_000),
+        *two_stream_workloads(full=False),
+    ]
+
+
+def two_stream_workloads(full):
+    """Orders and payments (bench/streams.py): measures over both inputs (wr) and an interval
+    join (wj). Full: wr has W1's shape (5 M events in all, 1 K keys); wj has 2 x 2.5 M events
+    and 100 K orders buffered on the left at once (333 orders/s x 5 min)."""
+    import streams
+    if full:
+        rc = dict(events=2_500_000, keys=1000, rate=5000)
+        jn = dict(events=2_500_000, keys=1000, rate=333)
+    else:
+        rc = dict(events=40_000, keys=200, rate=100)
+        jn = dict(events=30_000, keys=100, rate=50)
+    return [
+        workload("wr", "orders and payments: counts and sums of each and their differences",
+                 dataset(schema="O", **rc), tuple(streams.RECONCILE_CHECKS),
+                 right=dataset(schema="P", **rc), relation="reconcile",
+                 fields=("order_id", "amount")),
+        workload("wj", "interval left join of orders and payments within 5 min",
+                 dataset(schema="O", **jn), tuple(streams.JOIN_CHECKS),
+                 right=dataset(schema="P", **jn), relation="join", join=streams.JOIN_5M,
+                 group_field="orders.key", fields=("order_id", "amount")),
     ]
 
 

@@ -1,5 +1,7 @@
 // Seeded dataset generator of the end-to-end benchmarks (bench/run): schemas S, M, F and C in
-// arrival order under a disorder profile, with a per-key sequence number. Same seed, same bytes.
+// arrival order under a disorder profile, with a per-key sequence number; and the two streams
+// of the multi-stream workloads, orders (O) and the payments of those orders (P), each a file
+// of its own generated from the same seed. Same seed, same bytes.
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -34,7 +36,7 @@ struct rng {
     }
 };
 
-enum class schema { s, m, f, c };
+enum class schema { s, m, f, c, orders, payments };
 enum class disorder { in_order, up_to_2s, ten_pct_30s, one_pct_late };
 
 struct options {
@@ -51,7 +53,7 @@ struct options {
 
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr,
-                 "error: %s\nusage: weir_bench_gen --out FILE [--schema S|M|F|C] [--events N] "
+                 "error: %s\nusage: weir_bench_gen --out FILE [--schema S|M|F|C|O|P] [--events N] "
                  "[--keys N] [--rate EVENTS_PER_S]\n  [--disorder in_order|up_to_2s|"
                  "ten_pct_30s|one_pct_late] [--lateness-ms MS] [--start-ms MS] [--seed N]\n",
                  why);
@@ -76,8 +78,12 @@ options parse(int argc, char** argv) {
                 o.kind = schema::f;
             else if (s == "C")
                 o.kind = schema::c;
+            else if (s == "O")
+                o.kind = schema::orders;
+            else if (s == "P")
+                o.kind = schema::payments;
             else
-                usage("--schema is one of S, M, F, C");
+                usage("--schema is one of S, M, F, C, O, P");
         } else if (a == "--disorder") {
             const std::string_view s = v;
             if (s == "in_order")
@@ -219,7 +225,8 @@ struct event {
     std::uint64_t index;  // generation order, breaks ties of arrival so output is deterministic
     std::int64_t ts_ms;
     std::uint32_t key;
-    std::uint64_t seq;
+    std::uint64_t seq;  // orders and payments: the order's index
+    int copy = 0;       // payments: 1 for the second payment of an order paid twice
 };
 
 struct later_arrival {
@@ -239,11 +246,15 @@ class record_writer {
     // The payload fields come from their own generator seeded by the event's index, so they
     // do not depend on the disorder profile: only the order of lines changes between profiles.
     void write(const event& e) {
-        rng r{o_.seed * 0x2545f4914f6cdd1dULL + e.index};
         char ts[32];
         format_ts(e.ts_ms, ts);
         char key[16];
         format_key(e.key, key);
+        if (o_.kind == schema::orders || o_.kind == schema::payments) {
+            write_order_or_payment(e, ts, key);
+            return;
+        }
+        rng r{o_.seed * 0x2545f4914f6cdd1dULL + e.index};
         const bool null_value = r.uniform() < 0.05;
         const double value = std::round(r.normal(20.0, 5.0) * 100.0) / 100.0;
         const double u = r.uniform();
@@ -301,7 +312,43 @@ class record_writer {
         w_.end_record();
     }
 
+    // What the payments of order `index` are: none (5 %), one, or two (0.5 %: paid twice);
+    // when it is paid (most within 4 min, 1 % between 5 and 6.7 min), and whether the amount
+    // paid differs from the order's (1 %). From the order's own generator, so both files agree.
+    struct payment_plan {
+        double amount = 0;  // the order's
+        int payments = 0;
+        std::int64_t delay_ms[2] = {0, 0};
+        bool wrong_amount = false;
+    };
+    payment_plan plan_of(std::uint64_t index) const {
+        rng r{o_.seed * 0x9e3779b97f4a7c15ULL + index};
+        payment_plan p;
+        p.amount = std::round(std::exp(r.normal(3.5, 0.9)) * 100.0) / 100.0;
+        const double u = r.uniform();
+        p.payments = u < 0.05 ? 0 : (u < 0.055 ? 2 : 1);
+        p.delay_ms[0] = r.uniform() < 0.01 ? 300'001 + static_cast<std::int64_t>(r.below(100'000))
+                                           : static_cast<std::int64_t>(r.below(240'001));
+        p.delay_ms[1] = p.delay_ms[0] + 1000 + static_cast<std::int64_t>(r.below(9001));
+        p.wrong_amount = r.uniform() < 0.01;
+        return p;
+    }
+
   private:
+    void write_order_or_payment(const event& e, const char* ts, const char* key) {
+        const payment_plan p = plan_of(e.seq);
+        w_.put("{\"ts\":\"");
+        w_.put(ts);
+        w_.put("\",\"order_id\":\"o-");
+        w_.integer(static_cast<std::int64_t>(e.seq));
+        w_.put("\",\"key\":\"");
+        w_.put(key);
+        w_.put("\",\"amount\":");
+        w_.fixed(o_.kind == schema::payments && p.wrong_amount ? p.amount + 1.0 : p.amount, 2);
+        w_.put('}');
+        w_.end_record();
+    }
+
     static int digits(std::uint64_t n) {
         int d = 1;
         while (n >= 10) {
@@ -363,10 +410,63 @@ std::int64_t delay_ms(const options& o, rng& r) {
     return 0;
 }
 
+// Writes `events` (in event-time order) in arrival order under the disorder profile.
+void write_in_arrival_order(const options& o, record_writer& rec, std::vector<event>& events,
+                            rng& delays) {
+    std::priority_queue<event, std::vector<event>, later_arrival> pending;
+    for (auto& e : events) {
+        e.arrival_ms = e.ts_ms + delay_ms(o, delays);
+        while (!pending.empty() && pending.top().arrival_ms <= e.ts_ms) {
+            rec.write(pending.top());
+            pending.pop();
+        }
+        pending.push(e);
+    }
+    while (!pending.empty()) {
+        rec.write(pending.top());
+        pending.pop();
+    }
+}
+
+// Orders (O) or their payments (P): `events` orders at `rate`, uniform keys (the customer).
+int orders_and_payments(const options& o) {
+    rng order_rng{o.seed};
+    std::vector<event> events;
+    events.reserve(o.events);
+    writer w(o.out);
+    record_writer rec(o, w);
+    for (std::uint64_t i = 0; i < o.events; ++i) {
+        const auto ts_ms =
+            o.start_ms + static_cast<std::int64_t>(static_cast<double>(i) * 1000.0 / o.rate);
+        const auto key = static_cast<std::uint32_t>(order_rng.below(o.keys));
+        if (o.kind == schema::orders) {
+            events.push_back({0, i, ts_ms, key, i});
+            continue;
+        }
+        const auto plan = rec.plan_of(i);
+        for (int c = 0; c < plan.payments; ++c) {
+            events.push_back({0, 0, ts_ms + plan.delay_ms[c], key, i, c});
+        }
+    }
+    std::stable_sort(events.begin(), events.end(),
+                     [](const event& a, const event& b) { return a.ts_ms < b.ts_ms; });
+    for (std::size_t i = 0; i < events.size(); ++i) events[i].index = i;
+    rng delays{o.seed ^ (o.kind == schema::orders ? 0x6f72ULL : 0x7061ULL)};
+    write_in_arrival_order(o, rec, events, delays);
+    w.flush();
+    std::printf("{\"events\":%llu,\"bytes\":%llu,\"first_ts_ms\":%lld,\"last_ts_ms\":%lld}\n",
+                static_cast<unsigned long long>(events.size()),
+                static_cast<unsigned long long>(w.written()),
+                static_cast<long long>(events.empty() ? 0 : events.front().ts_ms),
+                static_cast<long long>(events.empty() ? 0 : events.back().ts_ms));
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);
+    if (o.kind == schema::orders || o.kind == schema::payments) return orders_and_payments(o);
     rng order_rng{o.seed};
     std::vector<std::uint64_t> seq(o.keys, 0);
     std::priority_queue<event, std::vector<event>, later_arrival> pending;
