@@ -363,6 +363,29 @@ class pipeline_checker {
         }
     }
 
+    // In a node reading several inputs without a join, binds the calls that name an input
+    // (`count(orders)`, `sum(orders.amount)`) to it; false after an error.
+    bool bind_measure(const node_config& n, const check_config& c, measure::measure_expr& m,
+                      const std::string& path) {
+        if (n.from.size() > 1 && !n.join) {
+            std::vector<std::string> sources;
+            for (const auto& f : n.from) sources.push_back(f.value);
+            if (auto error = m.bind_sources(sources)) {
+                out_.error(c.measure.pos_at(error->offset), path + ".measure", error->message);
+                return false;
+            }
+            return true;
+        }
+        for (const auto& call : m.calls()) {
+            if (call.function->name != "reconcile") continue;
+            out_.error(c.measure.pos_at(call.offset), path + ".measure",
+                       std::string("reconcile() compares the keys of two inputs of a node that "
+                                   "reads several without a join (from: [orders, payments])"));
+            return false;
+        }
+        return true;
+    }
+
     void check_check(const node_config& n, std::size_t i,
                      const std::optional<field_types>& fields) {
         const auto& c = n.checks[i];
@@ -401,20 +424,6 @@ class pipeline_checker {
                     }
                     if (arg.kind != measure::arg_kind::field) continue;
                     const std::string name = arg.field.to_string();
-                    // In a node reading several inputs, count(orders) names an input: a
-                    // measure of one input, which needs the multi-input node runtime.
-                    const bool names_source =
-                        n.from.size() > 1 &&
-                        std::any_of(n.from.begin(), n.from.end(),
-                                    [&](const auto& f) { return f.value == name; });
-                    if (names_source) {
-                        unbuilt(c.measure.pos_at(arg.offset), path + ".measure",
-                                std::string(call.function->name) + "(" + name +
-                                    ") measures one source of the node; measures of one "
-                                    "input are " +
-                                    k_not_built);
-                        continue;
-                    }
                     if (!fields) continue;
                     if (const auto near = near_miss(*fields, name); !near.empty()) {
                         out_.error(c.measure.pos_at(arg.offset), path + ".measure",
@@ -422,6 +431,7 @@ class pipeline_checker {
                     }
                 }
             }
+            if (!bind_measure(n, c, *m, path)) return;
             if (c.samples.value > 0) check_samples(c, *m, path);
             parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
         }
@@ -1032,6 +1042,9 @@ class query_builder {
                     static_cast<std::uint32_t>(n.exact_quantile_limit.value);
                 plan.empty_is_missing = n.empty_is_missing;
                 plan.sources = n.from.size();
+                if (n.from.size() > 1 && !n.join) {
+                    for (const auto& f : n.from) plan.origins.push_back(f.value);
+                }
                 for (const auto& g : n.group_by) {
                     resolve(g.value, env, slots);
                     plan.group_by.push_back(parse_path(g.value));
