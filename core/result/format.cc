@@ -308,7 +308,7 @@ std::string format_reconciliation(const reconciliation_summary& s, bool brief) {
         const auto side = [&](std::uint64_t n, const std::string& in,
                               const std::vector<std::string>& sample) {
             if (n == 0) return;
-            out += (out.empty() ? "not in " : "; not in ") + in + ": ";
+            out += (out.empty() ? "" : "; ") + in + " lack ";
             const std::size_t shown = std::min<std::size_t>(sample.size(), 3);
             for (std::size_t i = 0; i < shown; ++i) out += (i > 0 ? ", " : "") + sample[i];
             if (n > shown) out += shown > 0 ? ", …" : std::to_string(n) + " keys";

@@ -122,7 +122,7 @@ class several_inputs_test(unittest.TestCase):
                               "missing_left": 0, "missing_right": 0})
             # The console says which keys are missing.
             line = next(l for l in out.splitlines() if " unmatched " in l and "FAIL" in l)
-            self.assertIn("[not in payments: 2, 4, 5, …", line)
+            self.assertIn("[payments lack 2, 4, 5, …; orders la", line)
 
     def test_calls_mixing_inputs_are_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
