@@ -40,6 +40,23 @@ bool before(const std::string& a, const std::string& b) {
     return a < b;
 }
 
+// Whether `key` is an encoding reconcile_key() gives (a checkpoint may be damaged).
+bool well_formed(std::string_view key) {
+    if (key.empty()) return false;
+    switch (key[0]) {
+        case k_number:
+            return key.size() == 1 + sizeof(double);
+        case k_boolean:
+            return key.size() == 2 && (key[1] == '\0' || key[1] == '\1');
+        case k_string:
+            return key.size() >= 2 && key.size() <= 1 + k_reconcile_key_bytes;
+        case k_long_string:
+            return key.size() == k_reconcile_key_bytes;
+        default:
+            return false;
+    }
+}
+
 void append_key_json(const std::string& key, std::string& out) {
     switch (key[0]) {
         case k_number:
@@ -170,7 +187,7 @@ bool reconcile_acc::deserialize(byte_reader& r) {
     for (std::size_t i = 0; i < n && r.ok(); ++i) {
         const std::string_view key = r.str();
         const std::uint8_t sides = r.u8();
-        if (key.empty() || sides == 0 || sides > (k_left | k_right)) {
+        if (!well_formed(key) || sides == 0 || sides > (k_left | k_right)) {
             r.fail();
             return false;
         }

@@ -135,6 +135,29 @@ TEST(Reconcile, KeysBeyondTheLimitAreCountedAndTheResultSaysApproximate) {
     EXPECT_EQ(b.overflow, 5u);
 }
 
+TEST(Reconcile, DamagedCheckpointsAreRefused) {
+    for (const std::string& key :
+         {std::string("n12"), std::string("b\2"), std::string("s"), std::string("x1"),
+          std::string("l") + std::string(20, 'a'), std::string("s") + std::string(200, 'a')}) {
+        byte_writer w;
+        w.varint(0);
+        w.varint(1);
+        w.str(key);
+        w.u8(1);
+        measure::reconcile_acc a;
+        byte_reader r(w.data());
+        EXPECT_FALSE(a.deserialize(r)) << key;
+    }
+    byte_writer w;
+    w.varint(0);
+    w.varint(1);
+    w.str("s1");
+    w.u8(4);  // no such side
+    measure::reconcile_acc a;
+    byte_reader r(w.data());
+    EXPECT_FALSE(a.deserialize(r));
+}
+
 TEST(Reconcile, KeysCompareAsValues) {
     std::string a;
     std::string b;
