@@ -431,9 +431,10 @@ class pipeline_checker {
                     }
                 }
             }
-            if (!bind_measure(n, c, *m, path)) return;
-            if (c.samples.value > 0) check_samples(c, *m, path);
-            parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
+            if (bind_measure(n, c, *m, path)) {
+                if (c.samples.value > 0) check_samples(c, *m, path);
+                parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
+            }
         }
         auto judge = [&](const std::optional<located<std::string>>& text,
                          const char* key) -> std::shared_ptr<const check::assessment> {
