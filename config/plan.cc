@@ -363,6 +363,30 @@ class pipeline_checker {
         }
     }
 
+    // In a node reading several inputs without a join, a check filter sees every record by
+    // its own field names: `orders.amount` would be a nested field no record has.
+    void check_filter_names_no_input(const node_config& n, const located<std::string>& filter,
+                                     const std::string& path) {
+        if (n.from.size() < 2 || n.join) return;
+        const auto program = expr::compile(filter.value, expr::compile_options{});
+        if (!program) return;  // reported by check_expression
+        for (const auto& ref : program->fields()) {
+            const auto& segments = ref.path.segments;
+            if (segments.size() < 2) continue;
+            for (const auto& f : n.from) {
+                if (f.value != segments.front()) continue;
+                const std::string field =
+                    field_path{{segments.begin() + 1, segments.end()}}.to_string();
+                out_.error(filter.pos_at(0), path,
+                           "the filter names the input " + f.value + " (" + ref.path.to_string() +
+                               "); a check filter sees the records of every input by their own "
+                               "field names: filter on " +
+                               field + " and measure the input, e.g. count(" + f.value + ")");
+                return;
+            }
+        }
+    }
+
     // In a node reading several inputs without a join, binds the calls that name an input
     // (`count(orders)`, `sum(orders.amount)`) to it; false after an error.
     bool bind_measure(const node_config& n, const check_config& c, measure::measure_expr& m,
@@ -392,6 +416,7 @@ class pipeline_checker {
         const std::string path = indexed("nodes." + n.name, "checks", i);
         parsed_check parsed;
         if (c.filter) check_expression(*c.filter, path + ".filter", fields, value_type::boolean);
+        if (c.filter) check_filter_names_no_input(n, *c.filter, path + ".filter");
         auto m = measure::parse_measure(c.measure.value);
         if (!m) {
             report(out_, c.measure, path + ".measure", m.errors());
