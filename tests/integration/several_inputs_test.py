@@ -124,6 +124,48 @@ class several_inputs_test(unittest.TestCase):
             line = next(l for l in out.splitlines() if " unmatched " in l and "FAIL" in l)
             self.assertIn("[payments lack 2, 4, 5, …; orders la", line)
 
+    def test_keys_past_the_limit_are_counted_and_the_result_says_approximate(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            orders = os.path.join(tmp, "orders.jsonl")
+            payments = os.path.join(tmp, "payments.jsonl")
+            results = os.path.join(tmp, "results.jsonl")
+            # 100 005 distinct orders in one window (the limit is 100 000 keys), one payment.
+            with open(orders, "w") as f:
+                for i in range(100_005):
+                    f.write(json.dumps({"ts": format_ms(START_MS + i // 10), "order_id": i})
+                            + "\n")
+            with open(payments, "w") as f:
+                f.write(json.dumps({"ts": format_ms(START_MS + 500), "order_id": 7}) + "\n")
+            config = os.path.join(tmp, "big.yaml")
+            with open(config, "w") as f:
+                f.write(f"""pipeline: big
+inputs:
+  orders: {{type: file, path: {orders}, follow: false}}
+  payments: {{type: file, path: {payments}, follow: false}}
+nodes:
+  balance:
+    from: [orders, payments]
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 1m}}
+    checks:
+      - {{name: unpaid, measure: "reconcile(orders.order_id, payments.order_id, missing_right)",
+          must_be: "== 0"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}}}
+""")
+            rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                              os.path.join(tmp, "d"), config, timeout=300)
+            self.assertEqual(rc, 0, err[-3000:])
+            with open(results) as f:
+                (r,) = [json.loads(line) for line in f]
+            self.assertIs(r["approximate"], True)
+            keys = r["reconciliation"]
+            self.assertEqual(keys["overflow"], 5)
+            self.assertEqual(keys["matched"] + keys["missing_right"], 100_000)
+            self.assertEqual(keys["sample_missing_right"][:3], [0, 1, 2])
+            self.assertIn("reconcile() did not compare the keys past its limit", err)
+
     def test_calls_mixing_inputs_are_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
             orders = os.path.join(tmp, "orders.jsonl")
