@@ -158,6 +158,21 @@ TEST(Origins, SnapshotAndRestoreMidWindowGiveTheUninterruptedResults) {
     EXPECT_EQ(v.at("amount").at(10 * k_s), 8);
 }
 
+TEST(Origins, SamplesOfABoundCallAreRecordsOfItsInput) {
+    auto c = check("unpaid_amounts", "missing_count(payments.x)");
+    c.must_be = "== 0";
+    c.samples = 5;
+    node_engine e(two_inputs(tumbling(10 * k_s), {c}));
+    std::vector<check_result> out;
+    feed(e, {missing_x(1 * k_s), num(2 * k_s, 1)}, 0, out, nullptr, k_orders);
+    feed(e, {num(3 * k_s, 4), missing_x(4 * k_s)}, 0, out, nullptr, k_payments);
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].value, measure_value::make_number(1));
+    EXPECT_EQ(out[0].samples,
+              std::vector<std::string>{R"({"time":"1970-01-01T00:00:04.000Z","x":null})"});
+}
+
 TEST(Origins, CallsMixingInputsAreRefused) {
     for (const char* m : {"correlation(orders.x, payments.y)", "correlation(orders.x, y)",
                           "sum(orders)", "count_where(orders.x > 1)"}) {
