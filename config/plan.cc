@@ -363,12 +363,60 @@ class pipeline_checker {
         }
     }
 
+    // In a node reading several inputs without a join, a check filter sees every record by
+    // its own field names: `orders.amount` would be a nested field no record has.
+    void check_filter_names_no_input(const node_config& n, const located<std::string>& filter,
+                                     const std::string& path) {
+        if (n.from.size() < 2 || n.join) return;
+        const auto program = expr::compile(filter.value, expr::compile_options{});
+        if (!program) return;  // reported by check_expression
+        for (const auto& ref : program->fields()) {
+            const auto& segments = ref.path.segments;
+            if (segments.size() < 2) continue;
+            for (const auto& f : n.from) {
+                if (f.value != segments.front()) continue;
+                const std::string field =
+                    field_path{{segments.begin() + 1, segments.end()}}.to_string();
+                out_.error(filter.pos_at(0), path,
+                           "the filter names the input " + f.value + " (" + ref.path.to_string() +
+                               "); a check filter sees the records of every input by their own "
+                               "field names: filter on " +
+                               field + " and measure the input, e.g. count(" + f.value + ")");
+                return;
+            }
+        }
+    }
+
+    // In a node reading several inputs without a join, binds the calls that name an input
+    // (`count(orders)`, `sum(orders.amount)`) to it; false after an error.
+    bool bind_measure(const node_config& n, const check_config& c, measure::measure_expr& m,
+                      const std::string& path) {
+        if (n.from.size() > 1 && !n.join) {
+            std::vector<std::string> sources;
+            for (const auto& f : n.from) sources.push_back(f.value);
+            if (auto error = m.bind_sources(sources)) {
+                out_.error(c.measure.pos_at(error->offset), path + ".measure", error->message);
+                return false;
+            }
+            return true;
+        }
+        for (const auto& call : m.calls()) {
+            if (call.function->name != "reconcile") continue;
+            out_.error(c.measure.pos_at(call.offset), path + ".measure",
+                       std::string("reconcile() compares the keys of two inputs of a node that "
+                                   "reads several without a join (from: [orders, payments])"));
+            return false;
+        }
+        return true;
+    }
+
     void check_check(const node_config& n, std::size_t i,
                      const std::optional<field_types>& fields) {
         const auto& c = n.checks[i];
         const std::string path = indexed("nodes." + n.name, "checks", i);
         parsed_check parsed;
         if (c.filter) check_expression(*c.filter, path + ".filter", fields, value_type::boolean);
+        if (c.filter) check_filter_names_no_input(n, *c.filter, path + ".filter");
         auto m = measure::parse_measure(c.measure.value);
         if (!m) {
             report(out_, c.measure, path + ".measure", m.errors());
@@ -401,20 +449,6 @@ class pipeline_checker {
                     }
                     if (arg.kind != measure::arg_kind::field) continue;
                     const std::string name = arg.field.to_string();
-                    // In a node reading several inputs, count(orders) names an input: a
-                    // measure of one input, which needs the multi-input node runtime.
-                    const bool names_source =
-                        n.from.size() > 1 &&
-                        std::any_of(n.from.begin(), n.from.end(),
-                                    [&](const auto& f) { return f.value == name; });
-                    if (names_source) {
-                        unbuilt(c.measure.pos_at(arg.offset), path + ".measure",
-                                std::string(call.function->name) + "(" + name +
-                                    ") measures one source of the node; measures of one "
-                                    "input are " +
-                                    k_not_built);
-                        continue;
-                    }
                     if (!fields) continue;
                     if (const auto near = near_miss(*fields, name); !near.empty()) {
                         out_.error(c.measure.pos_at(arg.offset), path + ".measure",
@@ -422,8 +456,10 @@ class pipeline_checker {
                     }
                 }
             }
-            if (c.samples.value > 0) check_samples(c, *m, path);
-            parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
+            if (bind_measure(n, c, *m, path)) {
+                if (c.samples.value > 0) check_samples(c, *m, path);
+                parsed.measure = std::make_shared<const measure::measure_expr>(std::move(*m));
+            }
         }
         auto judge = [&](const std::optional<located<std::string>>& text,
                          const char* key) -> std::shared_ptr<const check::assessment> {
@@ -1032,6 +1068,9 @@ class query_builder {
                     static_cast<std::uint32_t>(n.exact_quantile_limit.value);
                 plan.empty_is_missing = n.empty_is_missing;
                 plan.sources = n.from.size();
+                if (n.from.size() > 1 && !n.join) {
+                    for (const auto& f : n.from) plan.origins.push_back(f.value);
+                }
                 for (const auto& g : n.group_by) {
                     resolve(g.value, env, slots);
                     plan.group_by.push_back(parse_path(g.value));

@@ -67,6 +67,10 @@ void once_summary::add(std::span<const check_result> results) {
                                                   : "should be " + shown.should_be;
         // Checks against history: what the value was judged against.
         if (r.expected) l.assessment += "; " + format_expected(*r.expected, shown.unit, true);
+        // reconcile(): which keys each side lacks.
+        if (r.reconciliation) {
+            l.assessment += "; " + format_reconciliation(*r.reconciliation, true);
+        }
         listed_.insert(std::move(l));
         if (listed_.size() > k_listed) listed_.erase(std::prev(listed_.end()));
     }

@@ -624,7 +624,8 @@ void query::report_capped(std::size_t node) {
     spdlog::warn(
         "query {}/{}: node \"{}\": {} results hit the memory cap (distinct_count and "
         "unique_count are lower bounds there; above_mean_*, spearman_correlation, "
-        "kendall_correlation and cramers_v have no data)",
+        "kendall_correlation and cramers_v have no data; reconcile() did not compare the keys "
+        "past its limit and says approximate)",
         pipeline_->name, plan_.name, plan_.chain->nodes[node].name,
         capped - capped_reported_[node]);
     capped_reported_[node] = capped;

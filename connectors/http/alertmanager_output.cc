@@ -186,6 +186,13 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
         append_expected_json(*r.expected, json);
         out["expected"] = json;
     }
+    if (r.reconciliation) {
+        // reconcile(): the two inputs' keys, for people and as JSON for tools.
+        out["description"] += " Keys: " + format_reconciliation(*r.reconciliation) + ".";
+        std::string json;
+        append_reconciliation_json(*r.reconciliation, json);
+        out["reconciliation"] = json;
+    }
     if (!r.fields.empty()) {
         std::string fields;
         for (const auto& f : r.fields) fields += (fields.empty() ? "" : ", ") + f;

@@ -97,6 +97,9 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     // Checks against history: what the value was judged against.
     std::string expected =
         r.expected ? "[" + format_expected(*r.expected, shown.unit, true) + "]" : "";
+    // reconcile(): how the two inputs' keys compared, and which are missing.
+    std::string reconciliation =
+        r.reconciliation ? "[" + format_reconciliation(*r.reconciliation, true) + "]" : "";
     std::string fields;
     for (std::size_t i = 0; i < r.fields.size(); ++i) {
         fields += i == 0 ? "fields: " : ", ";
@@ -106,7 +109,8 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     const auto line_columns = [&] {
         std::size_t n = 20 + 1 + std::strlen(word) + 1 + text_columns(where) + 1 +
                         text_columns(check) + 3 + text_columns(value);
-        for (const std::string* s : {&group, &measure, &assessment, &expected, &fields}) {
+        for (const std::string* s :
+             {&group, &measure, &assessment, &expected, &fields, &reconciliation}) {
             if (!s->empty()) n += 1 + text_columns(*s);
         }
         if (r.partial) n += std::strlen(" (partial window)");
@@ -122,8 +126,10 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     if (line_columns() > k_console_width) measure.clear();
     if (line_columns() > k_console_width) where = one_line(r.node);
     const std::pair<std::string*, std::size_t> shrinkable[] = {
-        {&where, 12},    {&check, 12}, {&fields, 12}, {&assessment, r.expected ? 20 : k_whole},
-        {&expected, 30}, {&group, 12}};
+        {&where, 12},    {&check, 12},
+        {&fields, 12},   {&assessment, r.expected ? 20 : k_whole},
+        {&expected, 30}, {&reconciliation, 30},
+        {&group, 12}};
     for (const auto& [part, minimum] : shrinkable) {
         const std::size_t total = line_columns();
         if (total <= k_console_width) break;
@@ -137,7 +143,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     if (!group.empty()) rest += " " + group;
     if (!measure.empty()) rest += " " + measure;
     rest += " = " + value;
-    for (const std::string* s : {&assessment, &expected, &fields}) {
+    for (const std::string* s : {&assessment, &expected, &fields, &reconciliation}) {
         if (!s->empty()) rest += " " + *s;
     }
     if (r.partial) rest += " (partial window)";

@@ -18,6 +18,7 @@
 #include "core/measure/format.h"
 #include "core/measure/frequency.h"
 #include "core/measure/predicate.h"
+#include "core/measure/reconcile.h"
 #include "core/measure/relation.h"
 #include "core/measure/sample.h"
 #include "core/measure/sequence.h"
@@ -115,6 +116,8 @@ kind_shape shape_of(acc_kind k) {
             return {sizeof(m::placeholder_acc), alignof(m::placeholder_acc)};
         case acc_kind::heavy_hitters:
             return {sizeof(m::heavy_hitters_acc), alignof(m::heavy_hitters_acc)};
+        case acc_kind::reconcile:
+            return {sizeof(m::reconcile_acc), alignof(m::reconcile_acc)};
         case acc_kind::digits:
             return {sizeof(m::digits_acc), alignof(m::digits_acc)};
         case acc_kind::rank_pairs:
@@ -156,7 +159,7 @@ static_assert(alignof(m::frequency_acc) <= 8 && alignof(m::quantile_acc) <= 8 &&
               alignof(m::length_histogram_acc) <= 8 && alignof(m::above_mean_acc) <= 8 &&
               alignof(m::digits_acc) <= 8 && alignof(m::rank_pairs_acc) <= 8 &&
               alignof(m::category_pairs_acc) <= 8 && alignof(m::heavy_hitters_acc) <= 8 &&
-              alignof(m::event_order_acc) <= 8);
+              alignof(m::reconcile_acc) <= 8 && alignof(m::event_order_acc) <= 8);
 
 // Construct a trivially copyable accumulator in the prototype.
 void construct_trivial(acc_kind k, std::byte* p) {
@@ -270,6 +273,8 @@ std::string_view kind_name(acc_kind k) {
             return "placeholders";
         case acc_kind::heavy_hitters:
             return "heavy_hitters";
+        case acc_kind::reconcile:
+            return "reconcile";
         case acc_kind::digits:
             return "digits";
         case acc_kind::rank_pairs:
@@ -299,6 +304,14 @@ std::string_view kind_name(acc_kind k) {
     }
     return "?";
 }
+
+// reconcile(): the right side's input (the left one is the accumulator's origin), and both
+// names for the result.
+struct reconcile_config {
+    std::uint32_t right = 0;
+    std::string left_name;
+    std::string right_name;
+};
 
 // What a sample accumulator tests per record: the predicate of its check's function.
 struct sample_config {
@@ -399,6 +412,11 @@ enum class aggregate_layout::result_fn : std::uint8_t {
     cramers_v,
     placeholder_count,
     placeholder_fraction,
+    // reconcile(): keys missing on either side, on the left, on the right, matched
+    reconcile_missing,
+    reconcile_missing_left,
+    reconcile_missing_right,
+    reconcile_matched,
     most_frequent_in_range,
     most_frequent_in_set,
     heavy_hitters,
@@ -573,7 +591,7 @@ std::uint32_t aggregate_layout::add_sample_acc(const layout_call& lc, std::uint3
     cfg->of_records = call_word(c, "records") == "records";
     const std::string key = "sample(" + c.key + ", " + std::to_string(lc.samples) + ")" + suffix;
     const std::uint32_t slot = cfg->slot;
-    return find_or_add_acc(acc_kind::sample, key, slot, 0, std::move(cfg), filter);
+    return find_or_add_acc(acc_kind::sample, key, slot, 0, std::move(cfg), filter, lc.origin);
 }
 
 std::size_t aggregate_layout::call_index(std::string_view filter, const std::string& key) const {
@@ -620,8 +638,17 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             filter = condition_index(canonical_filter(lc.filter), lc.filter, fields);
             suffix = " if " + conditions_[filter].key;
         }
-        if (lc.samples > 0) input_samples_[input] = add_sample_acc(lc, filter, suffix, fields);
+        // A call bound to an input: its key as written (`sum(orders.amount)`) tells it apart
+        // from the same call over every record; its state keys say which input they count.
         const std::string call_key = c->key + suffix;
+        const std::uint32_t origin = lc.origin;
+        if (origin != k_unused) {
+            if (c->source.empty()) {
+                throw std::invalid_argument(c->key + " is bound to an input it does not name");
+            }
+            suffix = " from " + c->source + suffix;
+        }
+        if (lc.samples > 0) input_samples_[input] = add_sample_acc(lc, filter, suffix, fields);
         if (std::find(call_keys_.begin(), call_keys_.end(), call_key) != call_keys_.end()) {
             continue;
         }
@@ -631,7 +658,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         const auto acc = [&](acc_kind k, std::string key, std::uint32_t slot = 0,
                              std::uint32_t slot2 = 0, std::shared_ptr<const void> cfg = nullptr) {
             ce.acc = find_or_add_acc(k, std::string(kind_name(k)) + "(" + key + ")" + suffix, slot,
-                                     slot2, std::move(cfg), filter);
+                                     slot2, std::move(cfg), filter, origin);
         };
         const auto missing_state = [&] {
             auto cfg = std::make_shared<m::missing_config>();
@@ -650,10 +677,10 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         // cell header, or under a check filter by the filter's records_acc.
         const bool of_records = call_word(*c, "records") == "records";
         const auto records_state = [&] {
-            if (filter == k_unused) return;
+            if (filter == k_unused && origin == k_unused) return;
             ce.records = find_or_add_acc(acc_kind::records,
                                          std::string(kind_name(acc_kind::records)) + "()" + suffix,
-                                         0, 0, nullptr, filter);
+                                         0, 0, nullptr, filter, origin);
         };
         const auto predicate_state = [&](acc_kind k) {
             // The call key minus the function name identifies field and parameters; the
@@ -689,7 +716,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         };
         using rf = result_fn;
         if (fn == "count") {
-            if (c->args.empty() && filter != k_unused) {
+            if (c->args.empty() && (filter != k_unused || origin != k_unused)) {
                 ce.fn = rf::filtered_count;
                 acc(acc_kind::records, "");
             } else if (c->args.empty()) {
@@ -873,18 +900,39 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
             cfg->k = static_cast<std::size_t>(std::ceil(2 / cfg->phi));
             acc(acc_kind::heavy_hitters, c->key.substr(c->key.find('(')), slot_of(c->args[0]), 0,
                 std::move(cfg));
+        } else if (fn == "reconcile") {
+            if (origin == k_unused || lc.other == k_unused || c->other.empty()) {
+                throw std::invalid_argument(
+                    "reconcile() compares the keys of two inputs of a node that reads several: "
+                    "reconcile(<input>.<key>, <other input>.<key>)");
+            }
+            const std::string_view what = c->word(2);
+            ce.fn = what == "missing_left"    ? rf::reconcile_missing_left
+                    : what == "missing_right" ? rf::reconcile_missing_right
+                    : what == "matched"       ? rf::reconcile_matched
+                                              : rf::reconcile_missing;
+            ce.param = c->word(3) == "fraction" ? 1 : 0;
+            auto cfg = std::make_shared<reconcile_config>();
+            cfg->right = lc.other;
+            cfg->left_name = c->source;
+            cfg->right_name = c->other;
+            // One state per pair of keys, whatever the call reports of it.
+            acc(acc_kind::reconcile, field_key(0) + ", " + c->other + "." + field_key(1),
+                slot_of(c->args[0]), slot_of(c->args[1]), std::move(cfg));
         } else if (fn == "benford_deviation") {
             ce.fn = rf::benford_deviation;
             acc(acc_kind::benford, field_key(0), slot_of(c->args[0]));
         } else if (fn == "freshness") {
-            ce.fn = filter == k_unused ? rf::freshness : rf::filtered_freshness;
-            if (filter != k_unused) acc(acc_kind::records, "");
+            const bool own = filter != k_unused || origin != k_unused;
+            ce.fn = own ? rf::filtered_freshness : rf::freshness;
+            if (own) acc(acc_kind::records, "");
         } else if (fn == "max_delay") {
             ce.fn = rf::max_delay;
             acc(acc_kind::max_delay, "");
         } else if (fn == "rate") {
-            ce.fn = filter == k_unused ? rf::rate : rf::filtered_rate;
-            if (filter != k_unused) acc(acc_kind::records, "");
+            const bool own = filter != k_unused || origin != k_unused;
+            ce.fn = own ? rf::filtered_rate : rf::rate;
+            if (own) acc(acc_kind::records, "");
         } else if (fn == "count_where" || fn == "fraction_where") {
             ce.fn = fn == "count_where" ? rf::where_count : rf::where_fraction;
             const m::call_argument& a = c->args.at(0);
@@ -978,34 +1026,43 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
 
 void aggregate_layout::compile_steps() {
     // Steps are per (field, check filter): records a filter did not match skip its steps.
-    const auto numbers_step = [&](std::uint32_t slot, std::uint32_t filter) -> add_step& {
+    // And per input, for calls bound to one.
+    const auto numbers_step = [&](const acc_entry& e) -> add_step& {
         for (auto& s : steps_) {
-            if (s.kind == step_kind::numbers && s.slot == slot && s.filter == filter) return s;
+            if (s.kind == step_kind::numbers && s.slot == e.slot && s.filter == e.filter &&
+                s.origin == e.origin) {
+                return s;
+            }
         }
         add_step& s = steps_.emplace_back();
         s.kind = step_kind::numbers;
-        s.slot = slot;
-        s.filter = filter;
+        s.slot = e.slot;
+        s.filter = e.filter;
+        s.origin = e.origin;
         return s;
     };
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> range_slots;  // (slot, filter)
+    struct range_key {
+        std::uint32_t slot, filter, origin;
+        bool operator==(const range_key&) const = default;
+    };
+    std::vector<range_key> range_slots;
     for (std::uint32_t i = 0; i < accs_.size(); ++i) {
         const acc_entry& e = accs_[i];
         switch (e.kind) {
             case acc_kind::sum:
-                numbers_step(e.slot, e.filter).sum = e.offset;
+                numbers_step(e).sum = e.offset;
                 break;
             case acc_kind::moments:
-                numbers_step(e.slot, e.filter).moments = e.offset;
+                numbers_step(e).moments = e.offset;
                 break;
             case acc_kind::min:
-                numbers_step(e.slot, e.filter).min = e.offset;
+                numbers_step(e).min = e.offset;
                 break;
             case acc_kind::max:
-                numbers_step(e.slot, e.filter).max = e.offset;
+                numbers_step(e).max = e.offset;
                 break;
             case acc_kind::in_range: {
-                const std::pair key{e.slot, e.filter};
+                const range_key key{e.slot, e.filter, e.origin};
                 if (std::find(range_slots.begin(), range_slots.end(), key) == range_slots.end()) {
                     range_slots.push_back(key);
                 }
@@ -1013,6 +1070,19 @@ void aggregate_layout::compile_steps() {
             }
             case acc_kind::invalid:
                 break;  // add_invalid() only
+            case acc_kind::reconcile: {
+                // A step per side, each bound to its input.
+                const auto& cfg = *static_cast<const reconcile_config*>(e.config);
+                for (const bool left : {true, false}) {
+                    add_step& s = steps_.emplace_back();
+                    s.kind = left ? step_kind::reconcile_left : step_kind::reconcile_right;
+                    s.acc = i;
+                    s.slot = left ? e.slot : e.slot2;
+                    s.filter = e.filter;
+                    s.origin = left ? e.origin : cfg.right;
+                }
+                break;
+            }
             default: {
                 add_step& s = steps_.emplace_back();
                 s.kind = e.kind == acc_kind::where    ? step_kind::where
@@ -1021,23 +1091,35 @@ void aggregate_layout::compile_steps() {
                 s.acc = i;
                 s.slot = e.slot;
                 s.filter = e.filter;
+                s.origin = e.origin;
                 break;
             }
         }
     }
-    for (const auto& [slot, filter] : range_slots) {
+    for (const auto& [slot, filter, origin] : range_slots) {
         add_step& s = steps_.emplace_back();
         s.kind = step_kind::in_range;
         s.slot = slot;
         s.filter = filter;
+        s.origin = origin;
         s.first = static_cast<std::uint32_t>(bounds_.size());
         for (const acc_entry& e : accs_) {
-            if (e.kind != acc_kind::in_range || e.slot != slot || e.filter != filter) continue;
+            if (e.kind != acc_kind::in_range || e.slot != slot || e.filter != filter ||
+                e.origin != origin) {
+                continue;
+            }
             const auto& c = *static_cast<const m::in_range_config*>(e.config);
             bounds_.push_back({c.lo, c.hi, e.offset});
         }
         s.last = static_cast<std::uint32_t>(bounds_.size());
     }
+    const auto bound = std::stable_partition(
+        steps_.begin(), steps_.end(), [](const add_step& s) { return s.origin == k_unused; });
+    for (auto it = bound; it != steps_.end(); ++it) {
+        if (origin_steps_.size() <= it->origin) origin_steps_.resize(it->origin + 1);
+        origin_steps_[it->origin].push_back(*it);
+    }
+    steps_.erase(bound, steps_.end());
     const auto filtered = std::stable_partition(
         steps_.begin(), steps_.end(), [](const add_step& s) { return s.filter == k_unused; });
     filtered_steps_.assign(filtered, steps_.end());
@@ -1049,11 +1131,11 @@ aggregate_layout::~aggregate_layout() = default;
 std::uint32_t aggregate_layout::find_or_add_acc(acc_kind kind, const std::string& state_key,
                                                 std::uint32_t slot, std::uint32_t slot2,
                                                 std::shared_ptr<const void> config,
-                                                std::uint32_t filter) {
+                                                std::uint32_t filter, std::uint32_t origin) {
     for (std::uint32_t i = 0; i < state_keys_.size(); ++i) {
         if (state_keys_[i] == state_key) return i;
     }
-    acc_entry e{kind, slot, slot2, 0, config.get(), filter};
+    acc_entry e{kind, slot, slot2, 0, config.get(), filter, origin};
     if (config) configs_.push_back(std::move(config));
     accs_.push_back(e);
     state_keys_.push_back(state_key);
@@ -1102,6 +1184,9 @@ void aggregate_layout::construct(std::byte* block) const {
             case acc_kind::heavy_hitters:
                 new (p) m::heavy_hitters_acc();
                 break;
+            case acc_kind::reconcile:
+                new (p) m::reconcile_acc();
+                break;
             default:
                 break;
         }
@@ -1148,6 +1233,9 @@ void aggregate_layout::destroy(std::byte* block) const {
                 break;
             case acc_kind::heavy_hitters:
                 at<m::heavy_hitters_acc>(block, off).~heavy_hitters_acc();
+                break;
+            case acc_kind::reconcile:
+                at<m::reconcile_acc>(block, off).~reconcile_acc();
                 break;
             default:
                 break;
@@ -1283,6 +1371,8 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
             at<m::heavy_hitters_acc>(block, off)
                 .add(record[slot], *static_cast<const m::heavy_hitters_config*>(config));
             break;
+        case acc_kind::reconcile:
+            break;  // steps of their own: one per side (step_kind::reconcile_*)
     }
 }
 
@@ -1353,6 +1443,14 @@ void aggregate_layout::run_step(const add_step& s, std::byte* block,
         case step_kind::sample:
             add_sample(s, block, record, event_time);
             break;
+        case step_kind::reconcile_left:
+        case step_kind::reconcile_right:
+            at<m::reconcile_acc>(block, accs_[s.acc].offset)
+                .add(record[s.slot],
+                     s.kind == step_kind::reconcile_left ? m::reconcile_acc::k_left
+                                                         : m::reconcile_acc::k_right,
+                     key_scratch_);
+            break;
     }
 }
 
@@ -1411,7 +1509,8 @@ void aggregate_layout::set_empty_is_missing(bool missing) {
 }
 
 void aggregate_layout::add(std::byte* block, std::span<const field_value> record,
-                           timestamp_ns event_time, timestamp_ns arrival_time) const {
+                           timestamp_ns event_time, timestamp_ns arrival_time,
+                           std::uint32_t origin) const {
     if (!empty_is_missing_) [[unlikely]] {
         // One copy per record, only in such nodes: every measure then sees the same mark.
         marked_.assign(record.begin(), record.end());
@@ -1421,11 +1520,33 @@ void aggregate_layout::add(std::byte* block, std::span<const field_value> record
     auto* h = header(block);
     h->newest = h->records == 0 || event_time > h->newest ? event_time : h->newest;
     ++h->records;
+    if (origin < origin_steps_.size()) [[unlikely]] {
+        add_origin(block, record, event_time, arrival_time, origin);
+        return;
+    }
     if (!conditions_.empty()) [[unlikely]] {
         add_with_conditions(block, record, event_time, arrival_time);
         return;
     }
     for (const add_step& s : steps_) run_step(s, block, record, event_time, arrival_time);
+}
+
+void aggregate_layout::add_origin(std::byte* block, std::span<const field_value> record,
+                                  timestamp_ns event_time, timestamp_ns arrival_time,
+                                  std::uint32_t origin) const {
+    if (conditions_.empty()) {
+        for (const add_step& s : steps_) run_step(s, block, record, event_time, arrival_time);
+        for (const add_step& s : origin_steps_[origin]) {
+            run_step(s, block, record, event_time, arrival_time);
+        }
+        return;
+    }
+    add_with_conditions(block, record, event_time, arrival_time);
+    for (const add_step& s : origin_steps_[origin]) {
+        if (s.filter == k_unused || truth_[s.filter] != 0) {
+            run_step(s, block, record, event_time, arrival_time);
+        }
+    }
 }
 
 void aggregate_layout::add_with_conditions(std::byte* block, std::span<const field_value> record,
@@ -1566,6 +1687,9 @@ void aggregate_layout::merge(std::byte* into, const std::byte* from) const {
                     at<m::heavy_hitters_acc>(from, off),
                     *static_cast<const m::heavy_hitters_config*>(e.config));
                 break;
+            case acc_kind::reconcile:
+                at<m::reconcile_acc>(into, off).merge(at<m::reconcile_acc>(from, off));
+                break;
         }
     }
 }
@@ -1671,6 +1795,9 @@ void aggregate_layout::serialize(const std::byte* block, byte_writer& w) const {
                 break;
             case acc_kind::heavy_hitters:
                 at<m::heavy_hitters_acc>(block, off).serialize(w);
+                break;
+            case acc_kind::reconcile:
+                at<m::reconcile_acc>(block, off).serialize(w);
                 break;
         }
     }
@@ -1793,6 +1920,9 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r, bool legacy
                 ok = at<m::heavy_hitters_acc>(block, off)
                          .deserialize(r, *static_cast<const m::heavy_hitters_config*>(e.config));
                 break;
+            case acc_kind::reconcile:
+                ok = at<m::reconcile_acc>(block, off).deserialize(r);
+                break;
         }
         if (!ok || !r.ok()) {
             r.fail();
@@ -1804,11 +1934,38 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r, bool legacy
 
 bool aggregate_layout::approximate(const std::byte* block, std::size_t i) const {
     const call_entry& ce = calls_[i];
+    if (accs_.size() > ce.acc && accs_[ce.acc].kind == acc_kind::reconcile && is_reconcile(ce.fn)) {
+        return at<m::reconcile_acc>(block, accs_[ce.acc].offset).overflow > 0;
+    }
     if (ce.fn != result_fn::median && ce.fn != result_fn::percentile &&
         ce.fn != result_fn::approx_quantile) {
         return false;
     }
     return at<m::quantile_acc>(block, accs_[ce.acc].offset).approximate();
+}
+
+bool aggregate_layout::is_reconcile(result_fn fn) {
+    return fn == result_fn::reconcile_missing || fn == result_fn::reconcile_missing_left ||
+           fn == result_fn::reconcile_missing_right || fn == result_fn::reconcile_matched;
+}
+
+bool aggregate_layout::reconciliation(const std::byte* block, std::size_t i,
+                                      reconciliation_summary& out) const {
+    const call_entry& ce = calls_[i];
+    if (!is_reconcile(ce.fn)) return false;
+    const acc_entry& e = accs_[ce.acc];
+    const auto& cfg = *static_cast<const reconcile_config*>(e.config);
+    const auto& acc = at<m::reconcile_acc>(block, e.offset);
+    const m::reconcile_counts c = acc.counts();
+    out.left = cfg.left_name;
+    out.right = cfg.right_name;
+    out.matched = c.matched;
+    out.missing_left = c.missing_left;
+    out.missing_right = c.missing_right;
+    out.overflow = c.overflow;
+    out.sample_missing_left = acc.sample_missing(true);
+    out.sample_missing_right = acc.sample_missing(false);
+    return true;
 }
 
 std::uint64_t aggregate_layout::records_of(const std::byte* block, const call_entry& ce) const {
@@ -2071,6 +2228,27 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
                             : v.kind == measure_kind::boolean ? v.boolean == mf.value.boolean
                                                               : false);
                 }));
+        }
+        case rf::reconcile_missing:
+        case rf::reconcile_missing_left:
+        case rf::reconcile_missing_right:
+        case rf::reconcile_matched: {
+            const m::reconcile_counts c = at<m::reconcile_acc>(block, off).counts();
+            if (c.overflow > 0) ++capped_results_;
+            std::uint64_t n = c.missing_left + c.missing_right;
+            std::uint64_t of = c.keys();
+            if (ce.fn == rf::reconcile_missing_left) {
+                n = c.missing_left;
+                of = c.right();
+            } else if (ce.fn == rf::reconcile_missing_right) {
+                n = c.missing_right;
+                of = c.left();
+            } else if (ce.fn == rf::reconcile_matched) {
+                n = c.matched;
+            }
+            if (ce.param == 0) return measure_value::make_number(static_cast<double>(n));
+            if (of == 0) return measure_value::make_null();
+            return measure_value::make_number(static_cast<double>(n) / static_cast<double>(of));
         }
         case rf::heavy_hitters:
             return number_or_null(

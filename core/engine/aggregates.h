@@ -18,6 +18,7 @@
 #include "core/measure/measure_expr.h"
 #include "core/measure/measure_value.h"
 #include "core/record/field_value.h"
+#include "core/result/check_result.h"
 #include "core/schema/drift.h"
 #include "core/time/timestamp.h"
 
@@ -79,6 +80,7 @@ enum class acc_kind : std::uint8_t {
     rank_pairs,
     category_pairs,
     heavy_hitters,  // heavy_hitters_acc
+    reconcile,      // measure::reconcile_acc: reconcile(left.key, right.key)
 };
 
 // One aggregate call of a check, with the check's filter: the call sees only the records for
@@ -92,7 +94,16 @@ struct layout_call {
     // count_where) and the first N others. Only single-call measures of the functions
     // supports_samples() names.
     std::uint32_t samples = 0;
+    // A call bound to one input of a node reading several (aggregate_call::source): the
+    // index of that input among the node's (node_plan::origins); it then sees only records
+    // added with that origin (add()), and its state is kept apart from the same call over
+    // every record. k_any_origin: every record. reconcile() also names `other`, its right side.
+    std::uint32_t origin = 0xffffffffu;
+    std::uint32_t other = 0xffffffffu;
 };
+
+// add()'s origin of a record that comes from no input in particular.
+inline constexpr std::uint32_t k_any_origin = 0xffffffffu;
 
 // Whether `samples:` can say which records made a check of this function fail: count(f),
 // missing_count/fraction, in_range_*, in_set_*, matches_*, count_where, fraction_where.
@@ -170,8 +181,11 @@ class aggregate_layout {
     // sketches amortise their growth). Filters and conditions are evaluated once per record
     // each (arrival_time is what now() reads); a null or non-boolean result does not match, as
     // in a filter: transform. Layouts without them pay one branch.
+    // `origin`: the input the record comes from (the index layout_call::origin names), or
+    // k_any_origin; calls bound to another input skip it (one compare per record when no call
+    // is bound to an input).
     void add(std::byte* block, std::span<const field_value> record, timestamp_ns event_time,
-             timestamp_ns arrival_time) const;
+             timestamp_ns arrival_time, std::uint32_t origin = k_any_origin) const;
     // A record that failed the schema (counted by invalid_count only).
     // A record that violates the schema; `kept` (on_invalid: keep): it is also added as a
     // record with add().
@@ -199,7 +213,10 @@ class aggregate_layout {
                            timestamp_ns now, timestamp_ns newest_seen) const;
     // Whether call `i`'s value for a block came from a sketch with an error bound rather than
     // from the values themselves: a median or percentile past the exact limit.
+    // Also a reconcile() that kept no more keys than measure::k_reconcile_key_limit.
     bool approximate(const std::byte* block, std::size_t i) const;
+    // Whether call `i` is a reconcile(); its comparison of the two sides in `block` into `out`.
+    bool reconciliation(const std::byte* block, std::size_t i, reconciliation_summary& out) const;
 
     // Identifies the layout: state keys in order. A checkpoint restores only into the same.
     const std::string& fingerprint() const { return fingerprint_; }
@@ -225,6 +242,7 @@ class aggregate_layout {
         std::uint32_t offset = 0;
         const void* config = nullptr;     // the kind's shared *_config, owned by configs_
         std::uint32_t filter = k_unused;  // the check filter's index into conditions_
+        std::uint32_t origin = k_unused;  // the only input whose records it sees
     };
     enum class result_fn : std::uint8_t;
     struct call_entry {
@@ -239,6 +257,7 @@ class aggregate_layout {
         std::uint32_t records = k_unused;
     };
     struct config_holder;
+    static bool is_reconcile(result_fn fn);
     // The records a `records` fraction divides by: the window's, or its check filter's.
     std::uint64_t records_of(const std::byte* block, const call_entry& ce) const;
 
@@ -247,7 +266,7 @@ class aggregate_layout {
                                 timestamp_ns newest_seen) const;
     std::uint32_t find_or_add_acc(acc_kind kind, const std::string& state_key, std::uint32_t slot,
                                   std::uint32_t slot2, std::shared_ptr<const void> config,
-                                  std::uint32_t filter);
+                                  std::uint32_t filter, std::uint32_t origin = k_unused);
     // The index of a condition (a check filter or a count_where condition) in conditions_,
     // compiled against `fields` on first use.
     std::uint32_t condition_index(const std::string& canonical, std::string_view text,
@@ -260,10 +279,19 @@ class aggregate_layout {
     // moments, min, max) are one step, and every in_range of one field is one loop over
     // its bounds. Each accumulator still sees the same values in the same order as alone,
     // so results are identical to adding them one by one.
-    enum class step_kind : std::uint8_t { single, numbers, in_range, where, sample };
+    enum class step_kind : std::uint8_t {
+        single,
+        numbers,
+        in_range,
+        where,
+        sample,
+        reconcile_left,  // the key of a reconcile()'s left input
+        reconcile_right,
+    };
     struct add_step {
         step_kind kind = step_kind::single;
         std::uint32_t filter = k_unused;  // runs only for records this condition matched
+        std::uint32_t origin = k_unused;  // runs only for records of this input
         std::uint32_t acc = 0;            // single, where: index into accs_
         std::uint32_t slot = 0;
         // numbers: offsets of the field's accumulators, k_unused when absent
@@ -297,6 +325,12 @@ class aggregate_layout {
 
     std::vector<add_step> steps_;           // of every record
     std::vector<add_step> filtered_steps_;  // of the records a check filter matched
+    // Per input (layout_call::origin): the steps of the calls bound to it, filtered or not.
+    std::vector<std::vector<add_step>> origin_steps_;
+    // add() for records of an input some calls are bound to.
+    [[gnu::noinline]] void add_origin(std::byte* block, std::span<const field_value> record,
+                                      timestamp_ns event_time, timestamp_ns arrival_time,
+                                      std::uint32_t origin) const;
     struct condition {
         std::string key;  // canonical text
         std::shared_ptr<const expr::program> program;
@@ -307,6 +341,7 @@ class aggregate_layout {
     mutable std::vector<std::uint8_t> truth_;
     mutable expr::scratch_arena arena_{4096};
     mutable std::vector<double> quantile_scratch_;  // evaluate()'s, for exact quantiles
+    mutable std::string key_scratch_;               // add()'s, for reconcile() keys
     std::vector<range_bound> bounds_;
     std::vector<acc_entry> accs_;               // trivially copyable kinds first, then heap kinds
     std::vector<std::uint32_t> heap_accs_;      // indices of heap-owning accs

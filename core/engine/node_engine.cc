@@ -89,6 +89,9 @@ struct node_engine::compiled_check {
     // side of them offends (see sample_counted).
     std::uint32_t sample_input = k_nil;
     bool sample_counted = false;
+    // The layout call of the measure's first reconcile(), whose comparison the results carry,
+    // or k_nil.
+    std::uint32_t reconcile_call = k_nil;
     // Checks against history: the store of each assessment that judges against it.
     std::unique_ptr<check::history_store> must_history;
     std::unique_ptr<check::history_store> should_history;
@@ -141,7 +144,14 @@ void add_referenced_fields(node_plan& plan) {
             }
             own = std::move(*parsed);
         }
-        const measure::measure_expr& m = c.parsed_measure ? *c.parsed_measure : *own;
+        if (!plan.origins.empty()) {
+            // Bound calls read the field without the input's name.
+            if (!own) own = *c.parsed_measure;
+            if (auto error = own->bind_sources(plan.origins)) {
+                throw std::invalid_argument("check " + c.name + ": " + error->message);
+            }
+        }
+        const measure::measure_expr& m = own ? *own : *c.parsed_measure;
         for (const auto& call : m.calls()) {
             for (const auto& a : call.args) {
                 if (a.kind == measure::arg_kind::field) add(a.field);
@@ -210,6 +220,11 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
             }
             cc->expr = std::move(*parsed);
         }
+        if (!plan_.origins.empty()) {
+            if (auto error = cc->expr.bind_sources(plan_.origins)) {
+                throw std::invalid_argument("check " + c.name + ": measure: " + error->message);
+            }
+        }
         const auto assess = [&](const std::string& text, const char* what,
                                 const std::shared_ptr<const check::assessment>& parsed) {
             std::optional<check::assessment> a;
@@ -255,7 +270,14 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
                 sample_counted(cc->expr.calls().front().function->name, cc->must_be, cc->should_be);
         }
         for (const auto& call : cc->expr.calls()) {
-            calls.push_back({&call, cc->plan->filter, samples});
+            const auto origin = [&](const std::string& name) {
+                const auto it = std::find(plan_.origins.begin(), plan_.origins.end(), name);
+                return name.empty() || it == plan_.origins.end()
+                           ? k_any_origin
+                           : static_cast<std::uint32_t>(it - plan_.origins.begin());
+            };
+            calls.push_back(
+                {&call, cc->plan->filter, samples, origin(call.source), origin(call.other)});
         }
     }
     layout_ = std::make_unique<aggregate_layout>(std::span<const layout_call>(calls), plan_.fields,
@@ -266,6 +288,9 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         for (const auto& call : cc->expr.calls()) {
             cc->calls.push_back(
                 static_cast<std::uint32_t>(layout_->call_index(cc->plan->filter, call.key)));
+            if (call.function->name == "reconcile" && cc->reconcile_call == k_nil) {
+                cc->reconcile_call = cc->calls.back();
+            }
         }
     }
     for (const auto& c : plan_.checks) {
@@ -627,7 +652,7 @@ void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::si
     cell_meta& m = meta(c);
     m.last = std::max(m.last, t);
     if (valid) {
-        layout_->add(block(c), batch.record(i), t, arrival);
+        layout_->add(block(c), batch.record(i), t, arrival, batch_origin_);
         if (kept) layout_->add_invalid(block(c), true);
     } else {
         layout_->add_invalid(block(c));
@@ -648,6 +673,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
                       event_times.size() == batch.size());
     const bool by_arrival = plan_.processing_time || event_times.empty();
     const bool window_invalid = layout_->uses_invalid();
+    batch_origin_ = plan_.origins.empty() ? k_any_origin : origin_of(source);
     if (source_max_.size() < watermark_.sources()) {
         source_max_.resize(watermark_.sources(), k_no_time);
     }
@@ -707,6 +733,33 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
     }
     if (n > 0) watermark_.touch(source, arrival_time);
     emit_until(watermark_.update(arrival_time), arrival_time, out);
+}
+
+std::uint32_t node_engine::origin_of(std::size_t source) {
+    if (source < source_origin_.size() && source_origin_[source] != k_any_origin) {
+        return source_origin_[source];
+    }
+    if (source_origin_.size() <= source) source_origin_.resize(source + 1, k_any_origin);
+    // "orders/<source>": the input's name up to the last "/" that names one (a name may hold
+    // a "/" itself); an anonymous source "i" is input i.
+    const std::string& id = watermark_.source_id(source);
+    std::uint32_t found = k_any_origin;
+    std::size_t longest = 0;
+    for (std::uint32_t o = 0; o < plan_.origins.size(); ++o) {
+        const std::string& name = plan_.origins[o];
+        if (id.size() > name.size() && id.starts_with(name) && id[name.size()] == '/' &&
+            name.size() >= longest) {
+            found = o;
+            longest = name.size();
+        }
+    }
+    if (found == k_any_origin && !id.empty() &&
+        std::all_of(id.begin(), id.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+        id.size() < 10 && std::stoul(id) < plan_.origins.size()) {
+        found = static_cast<std::uint32_t>(std::stoul(id));
+    }
+    source_origin_[source] = found;
+    return found;
 }
 
 void node_engine::advance(timestamp_ns now, std::vector<check_result>& out) {
@@ -1069,6 +1122,12 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         }
         if (cc.sample_input != k_nil && (o == outcome::fail || o == outcome::warn)) {
             layout_->samples(blk, cc.sample_input, cc.sample_counted, r.samples);
+        }
+        if (cc.reconcile_call != k_nil) {
+            auto summary = std::make_shared<reconciliation_summary>();
+            if (layout_->reconciliation(blk, cc.reconcile_call, *summary)) {
+                r.reconciliation = std::move(summary);
+            }
         }
         ++stats_.results;
     }

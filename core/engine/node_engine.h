@@ -274,6 +274,11 @@ class node_engine {
     std::unique_ptr<std::byte[]> empty_block_;
     timestamp_ns created_at_ = 0;
     aggregate_layout::input_gauges gauges_;
+    // Per watermark source: its input among plan_.origins (k_any_origin: none, or not yet
+    // known); derived from the source ids, so not checkpointed.
+    std::vector<std::uint32_t> source_origin_;
+    std::uint32_t origin_of(std::size_t source);
+    std::uint32_t batch_origin_ = k_any_origin;  // the input of the batch process() adds
     // Checks against history: the window start up to which their stores were last pruned.
     timestamp_ns pruned_at_ = window::k_no_time;
 };

@@ -104,6 +104,12 @@ struct node_plan {
     // through node_engine::add_source).
     std::vector<std::string> source_ids;
     std::vector<check_plan> checks;
+    // A node reading several inputs (or nodes) without a join: their names, in the order of
+    // `from`. A measure's call whose fields start with one of them measures that input's
+    // records alone (measure_expr::bind_sources): `count(orders)`, `sum(orders.amount)`. The
+    // engine tells a batch's input by its watermark source ("orders/<source>"; anonymous
+    // source i is input i). Empty: no call is bound.
+    std::vector<std::string> origins;
 };
 
 // Appends to plan.fields the fields that group_by and the checks' measures reference and

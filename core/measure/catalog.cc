@@ -48,8 +48,8 @@ constexpr function_info k_functions[] = {
      "Pearson correlation of two numeric fields over records where both are numbers"},
     {"count", {f}, 0, 1, result_type::number, false,
      "count() | count(field)",
-     "records in the window; with a field, records where it is not missing (in a two-input "
-     "node, count(input) counts that input's records)"},
+     "records in the window; with a field, records where it is not missing (in a node reading "
+     "several inputs, count(input) counts that input's records)"},
     {"count_where", {expression}, 1, 1, result_type::number, false,
      "count_where(condition)",
      "records for which the condition (an expression, as in filter:) is true"},
@@ -254,6 +254,15 @@ constexpr function_info k_functions[] = {
     {"rate", {}, 0, 0, result_type::number, false,
      "rate()",
      "records per second of window length"},
+    {"reconcile", {f, f, keyword, keyword}, 2, 4, result_type::number, false,
+     "reconcile(left.key, right.key [, missing|missing_left|missing_right|matched] "
+     "[, count|fraction])",
+     "in a node reading several inputs: the distinct keys of two inputs compared per window "
+     "and group; the keys missing on either side (missing_left: right keys no left record "
+     "has; missing_right: left keys no right record has; matched: keys of both), as a count "
+     "or a fraction (of the keys of both sides; of the left keys for missing_right, of the "
+     "right keys for missing_left)",
+     {"", "", "missing|missing_left|missing_right|matched", "count|fraction"}},
     {"row_count", {}, 0, 0, result_type::number, false,
      "row_count()",
      "alias of count(): records in the window"},

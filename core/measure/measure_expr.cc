@@ -709,3 +709,88 @@ std::string measure_expr::to_string() const {
 }
 
 }  // namespace weir::measure
+
+namespace weir::measure {
+
+namespace {
+
+// The index of the input a path starts with, or sources.size().
+std::size_t source_of(const field_path& f, std::span<const std::string> sources) {
+    if (f.segments.empty()) return sources.size();
+    const auto it = std::find(sources.begin(), sources.end(), f.segments.front());
+    return static_cast<std::size_t>(it - sources.begin());
+}
+
+}  // namespace
+
+std::optional<measure_expr::bind_error> measure_expr::bind_sources(
+    std::span<const std::string> sources) {
+    for (auto& call : calls_) {
+        if (!call.source.empty()) continue;
+        const std::string fn(call.function->name);
+        const auto fail = [&](std::string message) {
+            return std::optional<bind_error>(bind_error{call.offset, std::move(message)});
+        };
+        std::vector<std::size_t> named;  // per field argument: its input, or sources.size()
+        for (const auto& a : call.args) {
+            if (a.kind == arg_kind::field) named.push_back(source_of(a.field, sources));
+            for (const auto& f : a.condition_fields) {
+                if (f.segments.size() > 1 && source_of(f, sources) < sources.size()) {
+                    return fail(fn + "(): its condition names the input " + f.segments.front() +
+                                " (" + f.to_string() +
+                                "); a condition sees the records of every input by their own "
+                                "field names");
+                }
+            }
+        }
+        const auto strip = [&](call_argument& a) {
+            a.field.segments.erase(a.field.segments.begin());
+        };
+        if (fn == "reconcile") {
+            if (named.size() != 2 || named[0] == sources.size() || named[1] == sources.size() ||
+                call.args[0].field.segments.size() < 2 || call.args[1].field.segments.size() < 2) {
+                return fail(
+                    "reconcile() compares a key of one input with a key of another: "
+                    "reconcile(<input>.<key>, <other input>.<key>)");
+            }
+            if (named[0] == named[1]) {
+                return fail("reconcile() compares two different inputs; both keys are of " +
+                            sources[named[0]]);
+            }
+            call.source = sources[named[0]];
+            call.other = sources[named[1]];
+            strip(call.args[0]);
+            strip(call.args[1]);
+            continue;
+        }
+        const std::size_t bound = std::count_if(named.begin(), named.end(),
+                                                [&](std::size_t s) { return s < sources.size(); });
+        if (bound == 0) continue;
+        if (bound != named.size() ||
+            std::any_of(named.begin(), named.end(), [&](std::size_t s) { return s != named[0]; })) {
+            return fail(fn +
+                        "(): its fields name different inputs, or some name an input and some "
+                        "do not; the records of different inputs are never paired, so measure "
+                        "each input in a call of its own");
+        }
+        call.source = sources[named[0]];
+        for (auto it = call.args.begin(); it != call.args.end();) {
+            if (it->kind != arg_kind::field) {
+                ++it;
+                continue;
+            }
+            strip(*it);
+            if (!it->field.segments.empty()) {
+                ++it;
+            } else if (fn == "count" && call.args.size() == 1) {
+                it = call.args.erase(it);  // count(orders): the records of orders
+            } else {
+                return fail(fn + "(" + call.source + ") names the input " + call.source +
+                            ", not a field of it: write " + fn + "(" + call.source + ".<field>)");
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace weir::measure

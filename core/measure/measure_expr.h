@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +53,14 @@ struct aggregate_call {
     // shared by this key.
     std::string key;
     std::size_t offset = 0;  // of the first occurrence's function name
+    // In a node reading several inputs without a join: the input whose records alone the call
+    // measures, named by the first segment of its field arguments (`sum(orders.amount)` sums
+    // the `amount` of the records of `orders`; `count(orders)` counts them). The arguments
+    // then hold the rest of the path (`amount`; count() has none). "" : every record. The key
+    // stays as written, so it tells the call apart from the same call over every record.
+    // reconcile(orders.k, payments.k) names two inputs: this is the first, `other` the second.
+    std::string source;
+    std::string other;
 
     // The word of keyword parameter `position`: as written, else its default. Arguments are
     // ordered by position, and a keyword equal to its default is left out of them (and of the
@@ -83,6 +92,16 @@ class measure_expr {
     // Canonical text: calls by key, one space around binary operators, parentheses only where
     // needed: "missing_count(x) / count()", "(a - b) / c".
     std::string to_string() const;
+
+    // In a node reading the inputs `sources` (several, without a join): binds each call whose
+    // field arguments start with an input's name to that input (aggregate_call::source).
+    // Calls already bound are left alone. On a call that mixes inputs, or names an input in a
+    // condition, returns the message and the offset of the call; nullopt when all is well.
+    struct bind_error {
+        std::size_t offset = 0;
+        std::string message;
+    };
+    std::optional<bind_error> bind_sources(std::span<const std::string> sources);
 
     enum class opcode : std::uint8_t {
         push_call,

@@ -344,6 +344,11 @@ void append_json(const check_result& r, std::string& out) {
         append_expected_json(*r.expected, expected);
         bound += expected.size() + 12;  // ,"expected":
     }
+    std::string reconciliation;
+    if (r.reconciliation) {
+        append_reconciliation_json(*r.reconciliation, reconciliation);
+        bound += reconciliation.size() + 18;  // ,"reconciliation":
+    }
     const std::size_t old = out.size();
     out.resize(old + bound);
     char* const begin = out.data() + old;
@@ -420,11 +425,46 @@ void append_json(const check_result& r, std::string& out) {
         p = put(p, ",\"expected\":");
         p = put(p, expected);
     }
+    if (!reconciliation.empty()) {
+        p = put(p, ",\"reconciliation\":");
+        p = put(p, reconciliation);
+    }
     p = put(p, ",\"emitted_at\":");
     p = put_time(p, r.emitted_at, t_times[2]);
     *p++ = '}';
     assert(p <= begin + bound);
     out.resize(old + static_cast<std::size_t>(p - begin));
+}
+
+void append_reconciliation_json(const reconciliation_summary& s, std::string& out) {
+    out += "{\"left\":";
+    append_json_string(s.left, out);
+    out += ",\"right\":";
+    append_json_string(s.right, out);
+    for (const auto& [name, n] :
+         {std::pair{"matched", s.matched}, std::pair{"missing_left", s.missing_left},
+          std::pair{"missing_right", s.missing_right}}) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        out += std::to_string(n);
+    }
+    if (s.overflow > 0) out += ",\"overflow\":" + std::to_string(s.overflow);
+    for (const auto& [name, keys] : {std::pair{"sample_missing_left", &s.sample_missing_left},
+                                     std::pair{"sample_missing_right", &s.sample_missing_right}}) {
+        if (keys->empty()) continue;
+        out += ",\"";
+        out += name;
+        out += "\":";
+        char sep = '[';
+        for (const auto& k : *keys) {
+            out += sep;
+            sep = ',';
+            out += k;  // JSON values already
+        }
+        out += ']';
+    }
+    out += '}';
 }
 
 void append_expected_json(const expected_evidence& e, std::string& out) {

@@ -52,6 +52,23 @@ struct expected_evidence {
     bool operator==(const expected_evidence&) const = default;
 };
 
+// reconcile(left.key, right.key): how the keys of the two inputs compared in the window and
+// group, written as `"reconciliation":{...}` and only for checks whose measure calls it.
+struct reconciliation_summary {
+    std::string left;  // the inputs' names
+    std::string right;
+    std::uint64_t matched = 0;        // keys both sides carried
+    std::uint64_t missing_left = 0;   // keys only the right side carried
+    std::uint64_t missing_right = 0;  // keys only the left side carried
+    // Keys not compared: beyond measure::k_reconcile_key_limit (the result says approximate).
+    std::uint64_t overflow = 0;
+    // The smallest missing keys of each side, at most measure::k_reconcile_samples, as JSON.
+    std::vector<std::string> sample_missing_left;
+    std::vector<std::string> sample_missing_right;
+
+    bool operator==(const reconciliation_summary&) const = default;
+};
+
 struct check_result {
     std::string pipeline;
     std::string node;
@@ -81,6 +98,8 @@ struct check_result {
     std::vector<std::string> samples;
     // Checks against history: the evidence (null for every other check).
     std::shared_ptr<const expected_evidence> expected;
+    // reconcile(): how the two inputs' keys compared (null for every other check).
+    std::shared_ptr<const reconciliation_summary> reconciliation;
     time::timestamp_ns emitted_at = 0;
     // The check's labels and annotations; null when it has none. Not written to JSON.
     std::shared_ptr<const check_metadata> metadata;
@@ -102,6 +121,11 @@ void append_json(const check_result& r, std::string& out);
 // low, high, the tested quantity ("z", "change" or "relative_change"), history, needed,
 // bucket, reference — each only where it applies.
 void append_expected_json(const expected_evidence& e, std::string& out);
+
+// Appends reconcile()'s comparison as a JSON object: left, right, matched, missing_left,
+// missing_right, overflow (only when keys were not compared), sample_missing_left and
+// sample_missing_right (only when there are any).
+void append_reconciliation_json(const reconciliation_summary& s, std::string& out);
 
 // Appends a key naming the result's series (pipeline, node, check and group, each value as
 // JSON), unique per series: outputs that remember something per check and group key by it.

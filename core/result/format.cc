@@ -302,6 +302,38 @@ std::string elide_text(std::string_view s, std::size_t width) {
     return out + "\u2026";
 }
 
+std::string format_reconciliation(const reconciliation_summary& s, bool brief) {
+    if (brief) {
+        std::string out;
+        const auto side = [&](std::uint64_t n, const std::string& in,
+                              const std::vector<std::string>& sample) {
+            if (n == 0) return;
+            out += (out.empty() ? "" : "; ") + in + " lack ";
+            const std::size_t shown = std::min<std::size_t>(sample.size(), 3);
+            for (std::size_t i = 0; i < shown; ++i) out += (i > 0 ? ", " : "") + sample[i];
+            if (n > shown) out += shown > 0 ? ", …" : std::to_string(n) + " keys";
+        };
+        side(s.missing_right, s.right, s.sample_missing_right);
+        side(s.missing_left, s.left, s.sample_missing_left);
+        if (s.overflow > 0) out += (out.empty() ? "" : "; ") + std::string("keys over the limit");
+        return out.empty() ? std::to_string(s.matched) + " keys matched" : out;
+    }
+    std::string out = std::to_string(s.matched) + " matched";
+    const auto side = [&](std::uint64_t n, const std::string& of, const std::string& in,
+                          const std::vector<std::string>& sample) {
+        out +=
+            "; " + std::to_string(n) + " " + of + (n == 1 ? " key" : " keys") + " missing in " + in;
+        if (sample.empty()) return;
+        out += " (";
+        for (std::size_t i = 0; i < sample.size(); ++i) out += (i > 0 ? ", " : "") + sample[i];
+        out += n > sample.size() ? ", …)" : ")";
+    };
+    side(s.missing_right, s.left, s.right, s.sample_missing_right);
+    side(s.missing_left, s.right, s.left, s.sample_missing_left);
+    if (s.overflow > 0) out += "; " + std::to_string(s.overflow) + " keys not compared (limit)";
+    return out;
+}
+
 std::string format_expected(const expected_evidence& e, value_unit unit, bool brief) {
     const auto value = [&](double v) { return format_value(measure_value::make_number(v), unit); };
     if (std::string_view(e.state) != "judged") {

@@ -68,4 +68,10 @@ result_text format_result(const check_result& r);
 // `expected 100 to 140, z 9`.
 std::string format_expected(const expected_evidence& e, value_unit unit, bool brief = false);
 
+// reconcile()'s comparison for people: "12 matched; 3 orders keys missing in payments (2, 7,
+// 9); 1 payments key missing in orders (4)", the samples as they are (at most 10 keys each),
+// and the keys not compared when there are any. `brief` (one console line): only what is
+// missing, at most 3 keys a side: "payments lack 2, 4, 5, …; orders lack 99".
+std::string format_reconciliation(const reconciliation_summary& s, bool brief = false);
+
 }  // namespace weir

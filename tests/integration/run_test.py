@@ -775,10 +775,6 @@ outputs:
                                 extra="    depends_on: [{input: b, max_lag: 1h}]\n"),
              ':11:18: error: nodes.n.depends_on: depends_on is not built into this version of '
              'weir yet'),
-            ("per-input measure", dict(b_type=generator, from_="[a, b]", extra="",
-                                       measure="count(a) - count(b)"),
-             ':12:35: error: nodes.n.checks[0].measure: count(a) measures one source of the '
-             'node; measures of one input are not built'),
         ]
         with tempfile.TemporaryDirectory() as tmp:
             for what, fields, message in cases:

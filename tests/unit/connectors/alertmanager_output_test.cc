@@ -152,6 +152,36 @@ TEST_F(alertmanager_fixture, checks_against_history_carry_their_evidence) {
         << notes["summary"];
 }
 
+TEST_F(alertmanager_fixture, reconciliations_say_which_keys_are_missing) {
+    auto out = make({});
+    check_result r = sample_result(outcome::fail);
+    r.measure = "reconcile(orders.id, payments.id, missing_right)";
+    r.value = measure_value::make_number(2);
+    r.must_be = "== 0";
+    auto s = std::make_shared<reconciliation_summary>();
+    s->left = "orders";
+    s->right = "payments";
+    s->matched = 7;
+    s->missing_right = 2;
+    s->sample_missing_right = {"12", "\"a-9\""};
+    r.reconciliation = s;
+    out->write_result(r);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    const auto& notes = all[0]["annotations"];
+    const json keys = json::parse(notes["reconciliation"].get<std::string>());
+    EXPECT_EQ(keys["left"], "orders");
+    EXPECT_EQ(keys["matched"], 7);
+    EXPECT_EQ(keys["missing_right"], 2);
+    EXPECT_EQ(keys["sample_missing_right"], json::parse(R"([12, "a-9"])"));
+    EXPECT_FALSE(keys.contains("sample_missing_left"));
+    EXPECT_TRUE(notes["description"].get<std::string>().ends_with(
+        " Keys: 7 matched; 2 orders keys missing in payments (12, \"a-9\"); 0 payments keys "
+        "missing in orders."))
+        << notes["description"];
+}
+
 TEST_F(alertmanager_fixture, failed_value_samples_are_one_annotation) {
     auto out = make({});
     check_result r = sample_result(outcome::fail);

@@ -119,6 +119,37 @@ TEST_F(console_fixture, values_in_the_assessments_unit) {
               "(should be < 30 s)\n");
 }
 
+TEST_F(console_fixture, reconciliations_name_the_missing_keys) {
+    check_result r = sample_result(outcome::fail, "");
+    r.check = "unpaid";
+    r.measure = "reconcile(orders.id, payments.id)";
+    r.value = measure_value::make_number(5);
+    r.must_be = "== 0";
+    auto s = std::make_shared<reconciliation_summary>();
+    s->left = "orders";
+    s->right = "payments";
+    s->matched = 10;
+    s->missing_right = 2;
+    s->missing_left = 1;
+    s->sample_missing_right = {"2", "4"};
+    s->sample_missing_left = {"\"x\""};
+    r.reconciliation = s;
+    std::string line;
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z FAIL quality unpaid = 5 (must be == 0) "
+              "[payments lack 2, 4; orders lack \"x\"]\n");
+    // Too long for a line: at most 3 keys a side, and the end gives way (the JSON result has
+    // every count and sample).
+    s->missing_right = 4;
+    s->sample_missing_right = {"2", "4", "5", "7"};
+    line.clear();
+    append_console_text(r, false, line);
+    EXPECT_EQ(line,
+              "2026-11-20T10:01:00Z FAIL quality unpaid = 5 (must be == 0) "
+              "[payments lack 2, 4, 5, \u2026; orders lack \u2026\n");
+}
+
 TEST_F(console_fixture, checks_against_history_show_what_the_value_was_judged_against) {
     check_result r = sample_result(outcome::warn, "");
     r.check = "level";

@@ -87,6 +87,24 @@ TEST(once_summary, counts_windows_and_lists_the_failing_results) {
               "emit left them out)\n");
 }
 
+TEST(once_summary, reconciliations_say_which_keys_each_side_lacks) {
+    once_summary s;
+    check_result r = result("unpaid", 0, outcome::fail, 2);
+    r.must_be = "== 0";
+    auto keys = std::make_shared<reconciliation_summary>();
+    keys->left = "orders";
+    keys->right = "payments";
+    keys->matched = 8;
+    keys->missing_right = 2;
+    keys->sample_missing_right = {"17", "\"o-3\""};
+    r.reconciliation = keys;
+    s.add(std::vector{r});
+    EXPECT_NE(s.text().find(" 2026-11-20T10:00:00Z (1m): 2 (must be == 0; payments lack 17, "
+                            "\"o-3\")\n"),
+              std::string::npos)
+        << s.text();
+}
+
 // Queries finish in any order: the list is the first k_listed in a fixed order, and the rest
 // are counted.
 TEST(once_summary, the_list_is_bounded_and_independent_of_arrival_order) {

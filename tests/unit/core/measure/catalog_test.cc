@@ -39,7 +39,9 @@ TEST(catalog, lists_every_function_of_the_design) {
         // issue #15: population statistics
         "std_dev_pop", "variance_pop",
         // issue #16: weir's own view of its inputs, as measures
-        "input_lag", "input_lag_seconds"};
+        "input_lag", "input_lag_seconds",
+        // issue #12: keyed reconciliation of two inputs
+        "reconcile"};
     for (const char* name : design) {
         const auto* fn = find_function(name);
         ASSERT_NE(fn, nullptr) << name;
