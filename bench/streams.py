@@ -16,8 +16,12 @@ def _src(path):
     return (f"read_json('{path}', format='newline_delimited', columns={{{spec}}})")
 
 
+_L = "list_distinct(coalesce(list(order_id) filter (where side = 'o'), []::varchar[]))"
+_R = "list_distinct(coalesce(list(order_id) filter (where side = 'p'), []::varchar[]))"
+
 # Measures over both inputs: counts and sums of each side and their differences (issue #12:
-# "count reconciliation of two inputs"). side is 'o' (orders) or 'p' (payments).
+# "count reconciliation of two inputs"), and the keyed reconcile() of their order ids. side is
+# 'o' (orders) or 'p' (payments).
 RECONCILE_CHECKS = [
     check("orders", "count(orders)", "> 0", "count(*) filter (where side = 'o')::double"),
     check("payments", "count(payments)", ">= 0", "count(*) filter (where side = 'p')::double"),
@@ -26,6 +30,9 @@ RECONCILE_CHECKS = [
     check("amount_gap", "sum(orders.amount) - sum(payments.amount)", "< 1000",
           "coalesce(sum(amount) filter (where side = 'o'), 0) "
           "- coalesce(sum(amount) filter (where side = 'p'), 0)"),
+    # Keyed: the distinct order ids seen on one side of the (window, key) and not the other.
+    check("unmatched", "reconcile(orders.order_id, payments.order_id)", "< 1000",
+          f"(len({_L}) + len({_R}) - 2 * len(list_intersect({_L}, {_R})))::double"),
 ]
 
 # An interval left join of orders with their payments within 5 minutes, checks over the

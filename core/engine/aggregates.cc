@@ -1997,8 +1997,16 @@ measure_value aggregate_layout::evaluate_call(const std::byte* block, const call
             return measure_value::make_number(at<m::missing_acc>(block, off).missing_count());
         case rf::missing_fraction:
             return number_or_null(at<m::missing_acc>(block, off).missing_fraction());
-        case rf::sum:
-            return number_or_null(at<m::sum_acc>(block, off).sum_result());
+        case rf::sum: {
+            // A sum bound to one input of several (sum(payments.amount)) is 0 when that input
+            // brought no number: an input that went quiet must not make sum(orders.amount) -
+            // sum(payments.amount) no data, the very window it should fail.
+            const std::optional<double> sum = at<m::sum_acc>(block, off).sum_result();
+            if (!sum && ce.acc < accs_.size() && accs_[ce.acc].origin != k_unused) {
+                return measure_value::make_number(0.0);
+            }
+            return number_or_null(sum);
+        }
         case rf::mean:
             return number_or_null(at<m::sum_acc>(block, off).mean());
         case rf::variance:

@@ -74,6 +74,24 @@ TEST(Origins, CallsNamingAnInputMeasureItsRecordsAlone) {
     EXPECT_DOUBLE_EQ(v.at("unpaid_amounts").at(0), 1.0 / 3.0);
 }
 
+// Payments stop: the amount gap of a window without a payment is the whole amount, never no
+// data (which would keep the check quiet in the very window it must fail); a sum over every
+// input still has no data without a number.
+TEST(Origins, ASumOfAnInputThatSentNothingIsZero) {
+    node_engine e(two_inputs(tumbling(10 * k_s),
+                             {check("amount_gap", "sum(orders.x) - sum(payments.x)"),
+                              check("paid", "sum(payments.x)"), check("total", "sum(x)")}));
+    std::vector<check_result> out;
+    feed(e, {num(1 * k_s, 10), num(2 * k_s, 20), num(12 * k_s, 5)}, 0, out, nullptr, k_orders);
+    feed(e, {num(13 * k_s, 5), missing_x(14 * k_s)}, 0, out, nullptr, k_payments);
+    e.finish(0, out);
+    const auto v = by_check(out);
+    EXPECT_EQ(v.at("amount_gap").at(0), 30);
+    EXPECT_EQ(v.at("paid").at(0), 0);
+    EXPECT_EQ(v.at("amount_gap").at(10 * k_s), 0);
+    EXPECT_EQ(v.at("total").at(10 * k_s), 10);
+}
+
 TEST(Origins, StateOfBoundCallsIsKeptApartAndSingleInputKeysStay) {
     const std::vector<check_plan> checks = {check("a", "sum(x)"), check("b", "sum(orders.x)"),
                                             check("c", "count(orders)")};
