@@ -212,6 +212,30 @@ outputs:
 """
 
 
+GENERATOR_PIPELINE = """
+pipeline: gen
+inputs:
+  g:
+    type: generator
+    seed: 3
+    rate: 0
+    time_field: ts
+    fields:
+      v: {{type: integer, min: 0, max: 1000}}
+    end_when: 'v == 999'
+nodes:
+  n:
+    from: g
+    time: {{field: ts}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - {{name: volume, measure: count(), must_be: "> 0"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: {results}}}
+"""
+
+
 class end_when_test(unittest.TestCase):
     def test_a_followed_file_ends_on_its_marker_under_once(self):
         with tempfile.TemporaryDirectory() as d:
@@ -235,6 +259,26 @@ class end_when_test(unittest.TestCase):
             out = sorted(read_complete_jsonl(results), key=lambda r: r["window_start"])
             # The marker and what follows it are not measured: three windows of 10.
             self.assertEqual([r["value"] for r in out], [10, 10, 10])
+
+    def test_a_generator_without_count_ends_on_its_marker_under_once(self):
+        # Without end_when, --once refuses a generator without count (it never ends).
+        with tempfile.TemporaryDirectory() as d:
+            results = os.path.join(d, "results.jsonl")
+            pipeline = os.path.join(d, "gen.yaml")
+            with open(pipeline, "w") as f:
+                f.write(GENERATOR_PIPELINE.format(results=results))
+            rc, _, err = weir("run", "--once", pipeline, timeout=120)
+            self.assertEqual(rc, 0, err)
+            self.assertIn('input "g" ended its stream', err)
+            out = read_complete_jsonl(results)
+            self.assertGreater(len(out), 0)
+            self.assertTrue(all(r["value"] > 0 for r in out))
+            with open(pipeline, "w") as f:
+                f.write(GENERATOR_PIPELINE.format(results=results).replace(
+                    "    end_when: 'v == 999'\n", ""))
+            rc, _, err = weir("run", "--once", pipeline, timeout=120)
+            self.assertNotEqual(rc, 0, err)
+            self.assertIn("never ends, so --once cannot finish", err)
 
     def test_end_when_must_be_a_boolean_expression(self):
         with tempfile.TemporaryDirectory() as d:
