@@ -1002,9 +1002,13 @@ void node_chain::refresh_dependencies(std::size_t node, time::timestamp_ns wall_
         const node_plan::dependency& dp = plan_->nodes[node].depends_on[k];
         const input_state& in = *inputs_[dp.input];
         using mode_t = window::watermark_tracker::hold_mode;
-        const mode_t mode = in.ended || !d.holds_watermark()              ? mode_t::released
-                            : d.state() == window::dependency_state::held ? mode_t::held
-                                                                          : mode_t::pinned;
+        // Held or catching up: its data is still to come, so the windows wait for it even
+        // when the rest of the stream is quiet.
+        const bool waits = d.state() == window::dependency_state::held ||
+                           d.state() == window::dependency_state::catching_up;
+        const mode_t mode = in.ended || !d.holds_watermark() ? mode_t::released
+                            : waits                          ? mode_t::held
+                                                             : mode_t::pinned;
         for (std::size_t r = 0; r < in.readers.size(); ++r) {
             if (in.readers[r].node != node) continue;
             for (const auto& src : in.sources) {

@@ -48,11 +48,11 @@ struct dependency_observation {
 //  - hold: a down dependency is `held` until it has been down for max_hold (wall clock); then
 //    the hold has expired: it is `down` and treated as with on_down: continue until it is up
 //    again (which clears the expiry).
-// Watermark: a dependency holds the node's watermark back (up or catching up: exempt from
-// idle_timeout while the node's other sources are active; held: always) unless it is down and
-// not held, or ended (released). Results of windows closed while it is down (not held) are
-// flagged with its name when they end after its newest event time (the node chain decides
-// that per window: a window its data reached is not flagged).
+// Watermark: a dependency holds the node's watermark back (up: exempt from idle_timeout while
+// the node's other sources are active; catching up or held: always, its data is still to come)
+// unless it is down and not held, or ended (released). Results of windows closed while it is down
+// (not held) are flagged with its name when they end after its newest event time (the node chain
+// decides that per window: a window its data reached is not flagged).
 class dependency_monitor {
   public:
     dependency_monitor(dependency_spec spec, timestamp_ns wall_now);

@@ -58,9 +58,9 @@ class watermark_tracker {
 
     // How a source takes part in the watermark (depends_on, core/window/dependency.h):
     // `normal` holds it back until idle; `pinned` is exempt from idle_timeout while any normal
-    // source is active (a dependency that must be waited for; when every normal source is
-    // quiet too, the stream as a whole is quiet and it goes idle like the others); `held`
-    // holds it back whatever the others do (a dependency that is down, with on_down: hold);
+    // source is active (a dependency that is up; when every normal source is quiet too, the
+    // stream as a whole is quiet and it goes idle like the others); `held` holds it back
+    // whatever the others do (a dependency catching up, or down with on_down: hold);
     // `released` never holds it back (a dependency down otherwise, an input whose stream
     // ended).
     enum class hold_mode : std::uint8_t { normal, pinned, held, released };

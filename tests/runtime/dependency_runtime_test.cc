@@ -196,6 +196,25 @@ TEST(dependency_runtime, a_snapshot_while_holding_restores_into_the_same_results
     EXPECT_EQ(all, expected);
 }
 
+// A dependency behind but with a backlog (a Kafka consumer lag) is catching up however long it
+// is silent, and keeps holding; once the backlog is 0 and it is still behind, it is down.
+TEST(dependency_runtime, a_backlog_is_catching_up_never_down) {
+    const auto p = compile(pipeline("continue"));
+    ASSERT_NE(p, nullptr);
+    results_sink sink;
+    auto chain = make_chain(*p, sink);
+    chain->set_input_lag(1, 5000, 120.0);
+    outage(*chain, [](chain::node_chain&) {});
+    EXPECT_EQ(chain->dependencies(0)[0].state(), window::dependency_state::catching_up);
+    EXPECT_EQ(sink.results.size(), 1u) << "the windows wait for the backlog";
+    chain->set_input_lag(1, 0, 0.0);
+    chain->advance(k_wall + 11 * k_s);
+    EXPECT_EQ(chain->dependencies(0)[0].state(), window::dependency_state::down);
+    chain->advance(k_wall + 20 * k_s);
+    ASSERT_EQ(sink.results.size(), 6u);
+    EXPECT_EQ(sink.results[5]["dependency_down"], nlohmann::json({"weather"}));
+}
+
 TEST(dependency_runtime, max_hold_degrades_to_continue) {
     std::string yaml = pipeline("hold, max_hold: 5s");
     const auto p = compile(yaml);
