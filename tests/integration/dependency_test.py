@@ -189,6 +189,26 @@ class dependency_test(unittest.TestCase):
         log = p.log_text()
         self.assertIn("results are flagged dependency_down (on_down: continue)", log)
 
+    def test_a_hold_runs_out_after_max_hold_and_flags_the_windows(self):
+        d, paths, pipeline = self.begin("expired", "hold, max_hold: 3s")
+        p = self.start(d, pipeline)
+        self.stop_weather(p, paths, ("held", "down"))
+        wait_for(lambda: self.dependency(p)["hold_expired"], WAIT_S, "the hold to run out")
+        self.assertEqual(self.dependency(p)["state"], "down")
+        wait_for(lambda: len(read_complete_jsonl(paths["results"])) >= 20, WAIT_S,
+                 "the windows through 200")
+        metrics = http_get(f"http://127.0.0.1:{p.port}/metrics")[1]
+        self.assertIn('weir_dependency_hold_expired_total{input="weather",node="n",'
+                      'pipeline="deps"} 1', metrics)
+        self.assertIn('weir_dependency_down{input="weather",node="n",pipeline="deps"} 1', metrics)
+        self.assertEqual(p.stop(), 0)
+        self.assertIn('dependency "weather" is still down after max_hold', p.log_text())
+        out = sorted(with_records(read_complete_jsonl(paths["results"])),
+                     key=lambda r: r["window_start"])
+        self.assertNotIn("dependency_down", out[0])
+        for r in out[1:20]:
+            self.assertEqual(r["dependency_down"], ["weather"])
+
     def test_hold_under_once_evaluates_and_flags_the_held_windows(self):
         d, paths, pipeline = self.files("once", "hold", follow="false")
         append(paths["orders"], lines("orders", 0, 60))
