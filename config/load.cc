@@ -290,6 +290,7 @@ node_config read_node(const std::string& name, const source_pos& pos, const read
         dc.input = *input;
         dc.max_lag = d.duration("max_lag");
         dc.on_down = d.string("on_down");
+        dc.max_hold = d.duration("max_hold");
         n.depends_on.push_back(std::move(dc));
     }
     n.late_output = reference(r.raw("late_output"));

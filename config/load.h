@@ -21,7 +21,7 @@ env_lookup process_env();
 
 struct load_options {
     // Report what this build cannot run (a connector type declared but not built, joins,
-    // depends_on, measures of one input) as errors, as `weir validate` and `weir run` do. Off:
+    // measures of one input) as errors, as `weir validate` and `weir run` do. Off:
     // only the language is checked (`weir graph`, and tests of the language itself); pipelines
     // that use such parts then load without errors but get no plan.
     bool refuse_unbuilt = true;

@@ -126,7 +126,8 @@ struct dependency_config {
     source_pos pos;
     located<std::string> input;
     located<milliseconds> max_lag;
-    located<std::string> on_down;  // hold | continue
+    located<std::string> on_down;    // hold | continue
+    located<milliseconds> max_hold;  // hold: how long at most, then as continue
 };
 
 struct node_config {

@@ -149,6 +149,7 @@ class pipeline_checker {
     bool uses_unbuilt() const { return unbuilt_ > 0; }
 
     void run() {
+        for (const auto& in : p_.inputs) check_end_when(in);
         for (const auto& n : p_.nodes) output_fields(n);
         // Nodes read leniently after errors elsewhere in them: their checks' measures and
         // assessments are still checked (against no known fields), so a file with errors at
@@ -268,13 +269,60 @@ class pipeline_checker {
                              value_type::any);
             unbuilt(n.join->pos, base + ".join", std::string("joins are ") + k_not_built);
         }
-        if (!n.depends_on.empty()) {
-            unbuilt(n.depends_on.front().pos, base + ".depends_on",
-                    std::string("depends_on is ") + k_not_built);
-        }
+        check_dependencies(n, base);
 
         for (std::size_t i = 0; i < n.checks.size(); ++i) check_check(n, i, fields);
         return fields;
+    }
+
+    // end_when: a boolean expression over the input's records as decoded.
+    void check_end_when(const component_config& in) {
+        const params::value* e = in.params.find("end_when");
+        if (e == nullptr || !e->is_scalar()) return;
+        check_expression(
+            e->text, [e](std::size_t offset) { return e->pos_at(offset); },
+            "inputs." + in.name + ".end_when", std::nullopt, value_type::boolean);
+    }
+
+    // depends_on: each dependency is an input the node reads directly (its records are what
+    // the held windows wait for), once, beside at least one other source; and the node judges
+    // windows by event time (a dependency is down by event time).
+    void check_dependencies(const node_config& n, const std::string& base) {
+        std::set<std::string, std::less<>> seen;
+        for (std::size_t i = 0; i < n.depends_on.size(); ++i) {
+            const dependency_config& d = n.depends_on[i];
+            const std::string path = base + ".depends_on[" + std::to_string(i) + "].input";
+            if (!p_.find_input(d.input.value)) continue;  // the graph checks said so
+            const bool read = std::any_of(n.from.begin(), n.from.end(),
+                                          [&](const auto& f) { return f.value == d.input.value; });
+            if (!read) {
+                std::string from;
+                for (const auto& f : n.from) from += (from.empty() ? "" : ", ") + f.value;
+                out_.error(d.input.pos, path,
+                           in_quotes(d.input.value) + " is not one of the node's sources (from: " +
+                               from + "): a node depends on an input it reads");
+                continue;
+            }
+            if (!seen.insert(d.input.value).second) {
+                out_.error(d.input.pos, path, in_quotes(d.input.value) + " is listed twice");
+                continue;
+            }
+            if (n.from.size() < 2) {
+                out_.error(d.input.pos, path,
+                           "the node reads only " + in_quotes(d.input.value) +
+                               ": a dependency trails the node's other sources, so the node "
+                               "must read at least one more");
+            }
+        }
+        if (n.depends_on.empty()) return;
+        if (!n.emits_results()) {
+            out_.error(n.depends_on.front().pos, base + ".depends_on",
+                       "depends_on needs checks: it holds or flags the node's results");
+        } else if (!n.time || n.time->processing) {
+            out_.error(n.depends_on.front().pos, base + ".depends_on",
+                       "depends_on needs event time (time.field): a dependency is down when "
+                       "its event time trails the node's");
+        }
     }
 
     void unbuilt(const source_pos& pos, const std::string& path, const std::string& message) {
@@ -841,6 +889,13 @@ class fingerprint_writer {
             for (const auto o : n.outputs) name(o);
             name(n.late_output);
             name(n.dead_letter);
+            // Written only when there are any, so plans without keep their bytes.
+            for (const auto& d : n.depends_on) {
+                judgement_.str("depends_on " + d.spec.input);
+                judgement_.i64(d.spec.max_lag);
+                judgement_.i64(d.spec.max_hold);
+                judgement_.u8(static_cast<std::uint8_t>(d.spec.on_down));
+            }
         }
     }
     std::string digest() { return hex_digest(w_.state.take()); }
@@ -1147,6 +1202,16 @@ class query_builder {
             }
             if (n.late_output) c.late_output = output_of(*chain, n.late_output->value);
             for (const auto& o : n.outputs) c.outputs.push_back(output_of(*chain, o.value));
+            for (const auto& d : n.depends_on) {
+                chain::node_plan::dependency dp;
+                dp.input = input_index.at(d.input.value);
+                dp.spec.input = d.input.value;
+                dp.spec.max_lag = d.max_lag.value.count() * time::ns_per_ms;
+                dp.spec.max_hold = d.max_hold.value.count() * time::ns_per_ms;
+                dp.spec.on_down = d.on_down.value == "continue" ? window::on_down_action::continue_
+                                                                : window::on_down_action::hold;
+                c.depends_on.push_back(std::move(dp));
+            }
 
             env_after[n.name] = env;
             c.visible.assign(env.begin(), env.end());
@@ -1154,6 +1219,15 @@ class query_builder {
             node_index[n.name] = static_cast<std::uint32_t>(chain->nodes.size());
             texts.push_back(std::move(sources));
             chain->nodes.push_back(std::move(c));
+        }
+
+        // end_when: over the input's records as decoded (no node's names apply).
+        for (auto& ip : chain->inputs) {
+            const component_config* in = p_.find_input(ip.name);
+            const params::value* e = in->params.find("end_when");
+            if (e == nullptr || !e->is_scalar()) continue;
+            environment decoded;
+            ip.end_when = program(e->text, decoded, slots, value_type::boolean);
         }
 
         // Epoch event times are read from the digits of their field (a double would round

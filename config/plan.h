@@ -4,7 +4,7 @@
 // fingerprint. `weir validate` and `weir run` both get it from load() (load.h), so validate
 // refuses everything run would: errors of the languages inside strings (expressions, measures,
 // assessments, time formats, patterns), at their exact characters, and what this build cannot
-// run yet (joins, depends_on, measures of one input), at the key that asks for it.
+// run yet (joins, measures of one input), at the key that asks for it.
 #pragma once
 
 #include <chrono>

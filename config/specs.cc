@@ -566,8 +566,9 @@ std::shared_ptr<const object_spec> make_dependency_spec() {
     auto spec = std::make_shared<object_spec>();
     spec->name = "dependency";
     spec->description =
-        "An input whose event time must keep up: while it lags by more than max_lag, "
-        "weir_dependency_down is 1 and results are held or flagged.";
+        "An input of the node whose event time must keep up: while it trails the node's by "
+        "more than max_lag and is not catching up on a backlog, it is down "
+        "(weir_dependency_down is 1) and the node's windows wait for it or are flagged.";
     spec->params = {
         {.name = "input",
          .type = param_type::string,
@@ -581,10 +582,17 @@ std::shared_ptr<const object_spec> make_dependency_spec() {
          .minimum = 1},
         {.name = "on_down",
          .type = param_type::enumeration,
-         .description = "hold: emit no results until it catches up; continue: emit them, "
-                        "flagged.",
+         .description = "hold: the node's windows wait for it (up to max_hold) and are "
+                        "evaluated with its data once it is back; continue: they close "
+                        "without it, their results flagged with dependency_down.",
          .default_text = "hold",
          .choices = {"hold", "continue"}},
+        {.name = "max_hold",
+         .type = param_type::duration,
+         .description = "on_down: hold: how long (wall clock) windows wait for a dependency "
+                        "that is down; then it is treated as on_down: continue until it is up "
+                        "again. 0: no bound.",
+         .default_text = "1h"},
     };
     return spec;
 }

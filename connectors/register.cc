@@ -42,12 +42,28 @@ params::component_info with_preflight(params::component_info info, preflight_fn 
     return info;
 }
 
+// Every input may end its stream on a marker record; the node chain applies it (the input
+// itself never sees it), so it is declared here once for all of them.
+params::component_info with_end_when(params::component_info info) {
+    auto spec = std::make_shared<params::object_spec>(*info.spec);
+    spec->params.push_back(
+        {.name = "end_when",
+         .type = params::param_type::string,
+         .description = "A boolean expression over the input's records: the first record for "
+                        "which it is true ends the input's stream. That record is not measured, "
+                        "the input stops reading, its windows close, and `weir run --once` ends "
+                        "once every input has ended.",
+         .role = params::string_role::expression});
+    info.spec = std::move(spec);
+    return info;
+}
+
 }  // namespace
 
 std::vector<connector_descriptor> builtin_connectors() {
     std::vector<connector_descriptor> list;
     auto input = [&list](params::component_info info, input_factory make) {
-        list.push_back({.info = std::move(info), .make_input = std::move(make)});
+        list.push_back({.info = with_end_when(std::move(info)), .make_input = std::move(make)});
     };
     auto output = [&list](params::component_info info, output_factory make) {
         list.push_back({.info = std::move(info), .make_output = std::move(make)});

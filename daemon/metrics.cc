@@ -290,6 +290,16 @@ struct metrics::families {
                                            "Problems an input met while reading, by type.")),
           dependency_down(add_family<Gauge>(
               r, "weir_dependency_down", "1 while an input a node depends on is considered down.")),
+          dependency_lag(add_family<Gauge>(
+              r, "weir_dependency_lag_seconds",
+              "How far the event time of an input a node depends on trails the node's.")),
+          dependency_holds_expired(add_family<Counter>(
+              r, "weir_dependency_hold_expired_total",
+              "Holds of a dependency that was down that ran out (max_hold): its node went on "
+              "without it, flagging results.")),
+          input_stream_ended(add_family<Gauge>(
+              r, "weir_input_stream_ended",
+              "1 once an input ended its stream on a record matching its end_when.")),
           kafka_lag(add_family<Gauge>(
               r, "weir_kafka_consumer_lag",
               "Messages between a partition's end offset and the consumer's position.")),
@@ -355,6 +365,9 @@ struct metrics::families {
     Family<Counter>& input_bytes;
     Family<Counter>& input_errors;
     Family<Gauge>& dependency_down;
+    Family<Gauge>& dependency_lag;
+    Family<Counter>& dependency_holds_expired;
+    Family<Gauge>& input_stream_ended;
     Family<Gauge>& kafka_lag;
     Family<Gauge>& kafka_lag_seconds;
     Family<Gauge>& kafka_broker_up;
@@ -456,9 +469,11 @@ input_metrics& metrics::input(std::string_view pipeline, std::string_view node,
                 &f.input_errors.Add(with(l, "error_type", to_string(static_cast<input_error>(i))));
         }
         it = e.inputs
-                 .emplace(std::string(input), std::make_unique<input_metrics>(input_metrics{
-                                                  f.input_records.Add(l), f.input_bytes.Add(l),
-                                                  errors, f.dependency_down.Add(l)}))
+                 .emplace(std::string(input),
+                          std::make_unique<input_metrics>(input_metrics{
+                              f.input_records.Add(l), f.input_bytes.Add(l), errors,
+                              f.dependency_down.Add(l), f.dependency_lag.Add(l),
+                              f.dependency_holds_expired.Add(l), f.input_stream_ended.Add(l)}))
                  .first;
     }
     return *it->second;
@@ -599,6 +614,9 @@ void metrics::remove_entry(node_entry& e) {
         f.input_bytes.Remove(&in->bytes);
         for (auto* c : in->errors) f.input_errors.Remove(c);
         f.dependency_down.Remove(&in->dependency_down);
+        f.dependency_lag.Remove(&in->dependency_lag_seconds);
+        f.dependency_holds_expired.Remove(&in->dependency_holds_expired);
+        f.input_stream_ended.Remove(&in->stream_ended);
     }
     for (auto& [name, c] : e.checks) {
         for (auto* r : c->results) f.check_results.Remove(r);

@@ -70,6 +70,9 @@ struct input_metrics {
     prometheus::Counter& bytes;
     std::array<prometheus::Counter*, static_cast<std::size_t>(input_error::count_)> errors;
     prometheus::Gauge& dependency_down;  // 1 while the input is considered down
+    prometheus::Gauge& dependency_lag_seconds;
+    prometheus::Counter& dependency_holds_expired;
+    prometheus::Gauge& stream_ended;  // 1 once end_when ended the input's stream
 
     prometheus::Counter& errors_of(input_error e) const {
         return *errors[static_cast<std::size_t>(e)];

@@ -4,7 +4,9 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cmath>
 #include <limits>
 
 #include "core/result/format.h"
@@ -104,11 +106,14 @@ void query::do_start() {
             ctx.pipeline = pipeline_->name;
             ctx.query = plan_.name;
             ctx.input = in.name;
-            ctx.once = env_.once;
+            // An input with end_when ends on its marker: under --once it is read as usual
+            // (followed, generated, listened to) until then.
+            const bool ends_itself = chain.inputs[i].end_when != nullptr;
+            ctx.once = env_.once && !ends_itself;
             ctx.clock = env_.clock;
             ctx.max_record_size = chain.inputs[i].decode.max_record_size;
             inputs_.push_back(factory->second(params::reader(*in.spec, in.params), ctx));
-            if (env_.once && !inputs_.back()->bounded()) {
+            if (env_.once && !ends_itself && !inputs_.back()->bounded()) {
                 throw std::runtime_error("input \"" + in.name + "\" (" + in.type +
                                          ") never ends, so --once cannot finish");
             }
@@ -149,6 +154,19 @@ void query::do_start() {
     schema_problem_key_ = problem_key_ + " (schema)";
     time_problem_key_ = problem_key_ + " (event time)";
     ended_.assign(inputs_.size(), false);
+    // Streams that ended (end_when) before the checkpoint stay ended: not read again.
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        if (!chain_->input_ended(i)) continue;
+        ended_[i] = true;
+        std::lock_guard lock(status_mutex_);
+        ended_inputs_.push_back(chain.inputs[i].name);
+    }
+    reported_holds_expired_.resize(chain.nodes.size());
+    for (std::size_t n = 0; n < chain.nodes.size(); ++n) {
+        for (const auto& d : chain_->dependencies(n)) {
+            reported_holds_expired_[n].push_back(d.holds_expired());
+        }
+    }
     capped_reported_.assign(chain.nodes.size(), 0);
     drift_bound_reported_.assign(chain.nodes.size(), 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -158,7 +176,13 @@ void query::do_start() {
     const log_scope scope(log_fields_of());
     spdlog::info("query {}/{} running ({} inputs, {} nodes)", pipeline_->name, plan_.name,
                  inputs_.size(), chain.nodes.size());
-    for (std::size_t i = 0; i < inputs_.size(); ++i) inputs_[i]->start(*adapters_[i]);
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+        if (!ended_[i]) inputs_[i]->start(*adapters_[i]);
+    }
+    if (env_.once && std::all_of(ended_.begin(), ended_.end(), [](bool e) { return e; })) {
+        finish_once();
+        return;
+    }
     schedule_tick();
     schedule_checkpoint();
     if (checkpoint_at_start_) checkpoint([](bool) {});
@@ -270,9 +294,11 @@ void query::on_end(std::size_t input) {
 }
 
 void query::finish_once() {
+    if (finishing_) return;
     finishing_ = true;
     chain_->finish(env_.clock());
     report_nodes();
+    report_dependencies();
     tick_timer_.cancel();
     checkpoint_timer_.cancel();
     final_checkpoint();
@@ -776,6 +802,146 @@ void query::report_inputs() {
     set_condition(inputs_unreachable, !unreachable.empty());
 }
 
+std::vector<dependency_status> query::dependencies() const {
+    std::lock_guard lock(status_mutex_);
+    return dependencies_;
+}
+
+std::vector<std::string> query::ended_inputs() const {
+    std::lock_guard lock(status_mutex_);
+    return ended_inputs_;
+}
+
+void query::report_dependencies() {
+    const chain::chain_plan& chain = *plan_.chain;
+    std::vector<dependency_status> now;
+    for (std::size_t n = 0; n < chain.nodes.size(); ++n) {
+        const auto deps = chain_->dependencies(n);
+        for (std::size_t k = 0; k < deps.size(); ++k) {
+            const window::dependency_monitor& d = deps[k];
+            dependency_status st{.node = chain.nodes[n].name,
+                                 .input = d.spec().input,
+                                 .state = window::to_string(d.state()),
+                                 .hold_expired = d.hold_expired()};
+            if (d.lag() != std::numeric_limits<time::timestamp_ns>::max()) {
+                st.lag_seconds = static_cast<double>(d.lag()) / 1e9;
+            }
+            if (env_.metrics != nullptr) {
+                input_metrics& m =
+                    env_.metrics->input(pipeline_->name, chain.nodes[n].name, d.spec().input);
+                const bool down = d.state() == window::dependency_state::down ||
+                                  d.state() == window::dependency_state::held;
+                m.dependency_down.Set(down ? 1 : 0);
+                m.dependency_lag_seconds.Set(
+                    st.lag_seconds ? *st.lag_seconds : std::numeric_limits<double>::infinity());
+                std::uint64_t& before = reported_holds_expired_[n][k];
+                if (d.holds_expired() > before) {
+                    m.dependency_holds_expired.Increment(
+                        static_cast<double>(d.holds_expired() - before));
+                    before = d.holds_expired();
+                }
+            }
+            now.push_back(std::move(st));
+        }
+    }
+    std::lock_guard lock(status_mutex_);
+    dependencies_ = std::move(now);
+}
+
+void query::on_dependency(std::size_t node, std::size_t dependency,
+                          window::dependency_state before) {
+    if (!chain_) return;  // the chain is being built
+    const chain::chain_plan& chain = *plan_.chain;
+    const window::dependency_monitor& d = chain_->dependencies(node)[dependency];
+    const std::string& name = chain.nodes[node].name;
+    const log_scope scope(log_fields_of(name));
+    const double lag = d.lag() == std::numeric_limits<time::timestamp_ns>::max()
+                           ? std::numeric_limits<double>::infinity()
+                           : static_cast<double>(d.lag()) / 1e9;
+    using window::dependency_state;
+    switch (d.state()) {
+        case dependency_state::held:
+            spdlog::warn(
+                "query {}/{}: node \"{}\": dependency \"{}\" is down (its event time trails by "
+                "{:.0f} s, and it is not catching up); the node's windows wait for it "
+                "(on_down: hold)",
+                pipeline_->name, plan_.name, name, d.spec().input, lag);
+            break;
+        case dependency_state::down:
+            if (finishing_) {
+                spdlog::warn(
+                    "query {}/{}: node \"{}\": every input ended while dependency \"{}\" "
+                    "trails by {:.0f} s; the windows closed now are evaluated without it, their "
+                    "results flagged dependency_down",
+                    pipeline_->name, plan_.name, name, d.spec().input, lag);
+            } else if (d.hold_expired()) {
+                spdlog::warn(
+                    "query {}/{}: node \"{}\": dependency \"{}\" is still down after max_hold; "
+                    "the node's windows close without it, their results flagged "
+                    "dependency_down",
+                    pipeline_->name, plan_.name, name, d.spec().input);
+            } else {
+                spdlog::warn(
+                    "query {}/{}: node \"{}\": dependency \"{}\" is down (its event time trails "
+                    "by {:.0f} s, and it is not catching up); results are flagged "
+                    "dependency_down (on_down: continue)",
+                    pipeline_->name, plan_.name, name, d.spec().input, lag);
+            }
+            break;
+        case dependency_state::catching_up:
+            if (std::isinf(lag)) {
+                spdlog::info(
+                    "query {}/{}: node \"{}\": dependency \"{}\" has no record yet; the node's "
+                    "windows wait for it",
+                    pipeline_->name, plan_.name, name, d.spec().input);
+            } else {
+                spdlog::info(
+                    "query {}/{}: node \"{}\": dependency \"{}\" is behind by {:.0f} s and "
+                    "catching up",
+                    pipeline_->name, plan_.name, name, d.spec().input, lag);
+            }
+            break;
+        case dependency_state::up:
+            spdlog::info("query {}/{}: node \"{}\": dependency \"{}\" is up{}", pipeline_->name,
+                         plan_.name, name, d.spec().input,
+                         before == dependency_state::held
+                             ? " again; the windows that waited for it are "
+                               "evaluated with its data"
+                         : before == dependency_state::down ? " again"
+                                                            : "");
+            break;
+        case dependency_state::ended:
+            spdlog::info("query {}/{}: node \"{}\": dependency \"{}\" ended its stream",
+                         pipeline_->name, plan_.name, name, d.spec().input);
+            break;
+    }
+}
+
+void query::on_stream_end(std::size_t input) {
+    const chain::chain_plan& chain = *plan_.chain;
+    {
+        const log_scope scope(log_fields_of());
+        spdlog::info("query {}/{}: input \"{}\" ended its stream (a record matched end_when)",
+                     pipeline_->name, plan_.name, chain.inputs[input].name);
+    }
+    if (!input_metrics_.empty()) input_metrics_[input]->stream_ended.Set(1);
+    {
+        std::lock_guard lock(status_mutex_);
+        ended_inputs_.push_back(chain.inputs[input].name);
+    }
+    // Called from inside the input's delivery: it is stopped once that returned.
+    boost::asio::post(strand_, [self = shared_from_this(), input] {
+        if (!self->active() || self->stopping_ || self->ended_[input]) return;
+        self->inputs_[input]->stop();
+        self->ended_[input] = true;
+        if (!self->env_.once) return;
+        for (bool e : self->ended_) {
+            if (!e) return;
+        }
+        self->finish_once();
+    });
+}
+
 std::vector<source_figures> query::sources() const {
     std::lock_guard lock(status_mutex_);
     return sources_;
@@ -912,6 +1078,7 @@ void query::schedule_tick() {
         record_problem_log().flush_expired();
         self->apply_back_pressure();
         self->report_inputs();
+        self->report_dependencies();
         self->schedule_tick();
     });
 }

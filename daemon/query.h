@@ -124,6 +124,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<source_figures> sources() const;
     // The latest record it could not use; nullopt before the first. Any thread.
     std::optional<bad_record_status> last_bad_record() const;
+    // depends_on of its nodes, as of the last tick; inputs whose stream ended (end_when). Any
+    // thread.
+    std::vector<dependency_status> dependencies() const;
+    std::vector<std::string> ended_inputs() const;
 
   private:
     class input_adapter;
@@ -157,6 +161,11 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void on_results(std::size_t node, std::span<const check_result> results) override;
     bool admit(std::size_t node, chain::output_index output, std::size_t count) override;
     void write_result(chain::output_index output, const check_result& result) override;
+    void on_dependency(std::size_t node, std::size_t dependency,
+                       window::dependency_state before) override;
+    void on_stream_end(std::size_t input) override;
+    // depends_on states into metrics and the status API; every tick.
+    void report_dependencies();
     void write_record(chain::output_index output, std::string_view json) override;
     bool tapping(std::size_t node) override {
         return node < tap_points_.size() && tap_points_[node]->wanted(tap_kind::records);
@@ -235,6 +244,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<std::unique_ptr<connectors::input>> inputs_;
     std::vector<std::unique_ptr<input_adapter>> adapters_;
     std::vector<bool> ended_;
+    // Per node, per dependency: holds expired as last reported to the metric.
+    std::vector<std::vector<std::uint64_t>> reported_holds_expired_;
+    std::vector<dependency_status> dependencies_;  // under status_mutex_
+    std::vector<std::string> ended_inputs_;        // under status_mutex_
     // By the chain's output index: the pipeline's output (null when it is missing), and
     // whether it sheds new records now (when_full: drop_newest).
     std::vector<std::shared_ptr<connectors::output>> outputs_;

@@ -58,6 +58,18 @@ ordered query_json(const query_status& q) {
             }
             out["sources"] = std::move(sources);
         }
+        if (!f.dependencies.empty()) {
+            auto deps = ordered::array();
+            for (const auto& d : f.dependencies) {
+                deps.push_back({{"node", d.node},
+                                {"input", d.input},
+                                {"state", d.state},
+                                {"lag_seconds", or_null(d.lag_seconds)},
+                                {"hold_expired", d.hold_expired}});
+            }
+            out["dependencies"] = std::move(deps);
+        }
+        if (!f.ended_inputs.empty()) out["ended_inputs"] = f.ended_inputs;
         if (!f.bad_records.empty()) {
             ordered bad = ordered::object();
             for (const auto& [reason, n] : f.bad_records) bad[reason] = n;
@@ -200,6 +212,22 @@ bool read_sources(const json& object, std::vector<source_figures>& out) {
     return true;
 }
 
+bool read_dependencies(const json& object, std::vector<dependency_status>& out) {
+    const auto it = object.find("dependencies");
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_array()) return false;
+    for (const auto& v : *it) {
+        dependency_status d;
+        if (!v.is_object() || !read(v, "node", d.node) || !read(v, "input", d.input) ||
+            !read(v, "state", d.state) || !read(v, "lag_seconds", d.lag_seconds) ||
+            !read(v, "hold_expired", d.hold_expired)) {
+            return false;
+        }
+        out.push_back(std::move(d));
+    }
+    return true;
+}
+
 bool read_bad_records(const json& object, query_figures& f) {
     if (const auto it = object.find("bad_records"); it != object.end() && !it->is_null()) {
         if (!it->is_object()) return false;
@@ -234,7 +262,9 @@ bool read_figures(const json& object, std::optional<query_figures>& out) {
         !read(object, "input_records", f.input_records) ||
         !read(object, "invalid_records", f.invalid_records) ||
         !read(object, "results", f.results) || !read(object, "checkpoints", f.checkpoints) ||
-        !read_sources(object, f.sources) || !read_bad_records(object, f)) {
+        !read_sources(object, f.sources) || !read_bad_records(object, f) ||
+        !read_dependencies(object, f.dependencies) ||
+        !read(object, "ended_inputs", f.ended_inputs)) {
         return false;
     }
     out = std::move(f);

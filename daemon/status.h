@@ -44,6 +44,19 @@ struct source_figures {
     bool operator==(const source_figures&) const = default;
 };
 
+// A dependency of a node (depends_on) and its state now.
+struct dependency_status {
+    std::string node;
+    std::string input;
+    std::string state;  // up, catching_up, down, held, ended
+    // How far its event time trails the node's, in seconds; nullopt while it has no event time
+    // and the node has.
+    std::optional<double> lag_seconds;
+    bool hold_expired = false;  // on_down: hold ran out (max_hold): treated as continue
+
+    bool operator==(const dependency_status&) const = default;
+};
+
 // The latest record a query could not use: where it was read and why.
 struct bad_record_status {
     std::string node;
@@ -78,6 +91,10 @@ struct query_figures {
     // the JSON has "bad_records" (an object) and "last_bad_record" only when there are any.
     std::vector<std::pair<std::string, std::uint64_t>> bad_records;
     std::optional<bad_record_status> last_bad_record;
+    // depends_on of its nodes; the JSON has "dependencies" only when there are any.
+    std::vector<dependency_status> dependencies;
+    // Inputs whose stream ended (end_when); the JSON has "ended_inputs" only when any.
+    std::vector<std::string> ended_inputs;
 
     bool operator==(const query_figures&) const = default;
 };

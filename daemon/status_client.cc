@@ -227,6 +227,27 @@ void print_status_table(const daemon_status& status, std::ostream& out) {
             if (f.groups && !f.failing_groups.empty()) out << failing_groups_line(q, f) << '\n';
         }
     }
+    // Below the table, the dependencies that are not up and the inputs whose stream ended:
+    // "deps/n: node n: dependency weather held (49.0 s behind)".
+    for (const auto& q : status.queries) {
+        if (!q.figures) continue;
+        const std::string name = or_dash(q.pipeline) + "/" + or_dash(q.query) + ": ";
+        for (const auto& d : q.figures->dependencies) {
+            if (d.state == "up") continue;
+            out << name << "node " << or_dash(d.node) << ": dependency " << or_dash(d.input) << ' '
+                << or_dash(d.state);
+            if (d.lag_seconds) {
+                out << fmt::format(" ({:.1f} s behind)", *d.lag_seconds);
+            } else if (d.state != "ended") {
+                out << " (no record yet)";
+            }
+            if (d.hold_expired) out << ", its hold ran out (max_hold)";
+            out << '\n';
+        }
+        if (!q.figures->ended_inputs.empty()) {
+            out << name << "ended (end_when): " << names(q.figures->ended_inputs) << '\n';
+        }
+    }
     // Below the table, what the INVALID column holds: by reason, and the latest example.
     for (const auto& q : status.queries) {
         if (!q.figures || q.figures->bad_records.empty()) continue;

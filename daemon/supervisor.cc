@@ -279,6 +279,8 @@ class supervisor {
                 f.results = c.results.load();
                 f.checkpoints = c.checkpoints.load();
                 f.sources = running.sources();
+                f.dependencies = running.dependencies();
+                f.ended_inputs = running.ended_inputs();
                 // By reason name, as the JSON object reads back.
                 for (std::size_t r = 0; r < c.invalid_by_reason.size(); ++r) {
                     const std::uint64_t n = c.invalid_by_reason[r].load();

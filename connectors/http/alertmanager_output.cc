@@ -199,6 +199,15 @@ alertmanager_output::string_map alertmanager_output::make_annotations(const chec
         out["description"] += " Fields: " + fields + ".";
         out["fields"] = fields;
     }
+    if (!r.dependency_down.empty()) {
+        // An annotation, not a label: the alert stays the same alert whether or not the
+        // window had the dependency's data.
+        std::string deps;
+        for (const auto& d : r.dependency_down) deps += (deps.empty() ? "" : ", ") + d;
+        out["description"] +=
+            " Evaluated without the data of dependencies that were down: " + deps + ".";
+        out["dependency_down"] = deps;
+    }
     out["measure"] = r.measure;
     out["value"] = value;
     if (!r.must_be.empty()) out["must_be"] = r.must_be;

@@ -106,6 +106,13 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
         fields += one_line(r.fields[i]);
     }
     const char* word = outcome_word(r.outcome);
+    // depends_on: evaluated without the data of a dependency that was down.
+    std::string dependency_marker;
+    for (std::size_t i = 0; i < r.dependency_down.size(); ++i) {
+        dependency_marker += i == 0 ? " (dependency down: " : ", ";
+        dependency_marker += one_line(r.dependency_down[i]);
+    }
+    if (!dependency_marker.empty()) dependency_marker += ")";
     const auto line_columns = [&] {
         std::size_t n = 20 + 1 + std::strlen(word) + 1 + text_columns(where) + 1 +
                         text_columns(check) + 3 + text_columns(value);
@@ -115,6 +122,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
         }
         if (r.partial) n += std::strlen(" (partial window)");
         if (r.approximate) n += std::strlen(" (approximate)");
+        n += text_columns(dependency_marker);
         return n;
     };
     // Make room in this order until the line fits: leave out the measure (the check's name says
@@ -148,6 +156,7 @@ void append_console_text(const check_result& r, bool color, std::string& out) {
     }
     if (r.partial) rest += " (partial window)";
     if (r.approximate) rest += " (approximate)";
+    rest += dependency_marker;
     // Every part at its minimum and still too wide: cut the end.
     const std::size_t head = 20 + 1 + std::strlen(word);
     if (head + text_columns(rest) > k_console_width)

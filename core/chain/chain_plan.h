@@ -18,6 +18,7 @@
 #include "core/expr/program.h"
 #include "core/schema/record_schema.h"
 #include "core/time/timestamp.h"
+#include "core/window/dependency.h"
 
 namespace weir::chain {
 
@@ -34,6 +35,9 @@ struct decode_plan {
 struct input_plan {
     std::string name;  // the input's name in the pipeline
     decode_plan decode;
+    // `end_when`: the first record for which it is true ends the input's stream (the record
+    // itself is not measured); null: none.
+    std::shared_ptr<const expr::program> end_when;
 };
 
 struct transform_plan {
@@ -89,6 +93,12 @@ struct node_plan {
     // engine (its engine fields name it schema::drift_field()).
     std::optional<std::uint32_t> drift_slot;
     std::optional<output_index> late_output;
+    // `depends_on`: inputs among `from` whose lag holds back or flags the results.
+    struct dependency {
+        std::uint32_t input = 0;  // into chain_plan::inputs
+        window::dependency_spec spec;
+    };
+    std::vector<dependency> depends_on;
     // Results (nodes with checks) or derived records (nodes without) go here.
     std::vector<output_index> outputs;
 

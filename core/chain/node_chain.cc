@@ -21,6 +21,8 @@ const std::string k_decoder_section = "decoder/";
 const std::string k_engine_section = "engine/";
 const std::string k_drift_section = "drift/";
 const std::string k_history_section = "history/";
+const std::string k_dependency_section = "dependencies/";
+const std::string k_ended_section = "ended/";
 
 // A record the node works with: valid, or kept despite a schema violation.
 bool usable(invalid_reason r) {
@@ -145,6 +147,7 @@ struct node_chain::input_state {
     };
     std::vector<source> sources;
     std::size_t last_source = 0;  // the source of the previous delivery (one lookup less)
+    bool ended = false;           // end_when matched: nothing more is taken from it
 };
 
 // Per watermark source of a node: what time.max_jump compares with. Not checkpointed: after a
@@ -165,6 +168,11 @@ struct node_chain::node_state {
     std::unique_ptr<schema::drift_tracker> drift;  // nodes with schema-drift measures
     std::vector<reader> readers;                   // nodes reading this node's derived records
     std::vector<std::uint32_t> reader_source;      // per reader: its engine source
+    std::vector<window::dependency_monitor> dependencies;  // per node_plan::depends_on
+    // Per dependency: the newest event time of its records, late ones included (the engine's
+    // watermark sources see only records it takes), so a dependency replaying what is
+    // already closed is seen catching up.
+    std::vector<time::timestamp_ns> dependency_seen;
 };
 
 std::string node_chain::source_key(std::string_view from, std::string_view source) {
@@ -203,6 +211,8 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
         const node_plan& node = p.nodes[n];
         auto s = std::make_unique<node_state>();
         if (node.schema) s->schema = std::make_unique<schema::record_schema>(*node.schema);
+        for (const auto& d : node.depends_on) s->dependencies.emplace_back(d.spec, wall_now);
+        s->dependency_seen.assign(node.depends_on.size(), window::k_no_time);
         if (node.engine) {
             // Watermark sources: each source of each input the node reads, and each node it
             // reads derived records from, in the order of `from`.
@@ -288,6 +298,7 @@ void node_chain::add_source(std::size_t input, std::string_view source,
         s.engine_source.push_back(static_cast<std::uint32_t>(at));
     }
     in.sources.push_back(std::move(s));
+    for (const auto& r : in.readers) refresh_dependencies(r.node, wall_now);
 }
 
 void node_chain::remove_source(std::size_t input, std::string_view source) {
@@ -372,6 +383,7 @@ void node_chain::decode(input_state& in, const record_delivery& records, bool en
 void node_chain::deliver(std::size_t input, std::string_view source, const record_delivery& records,
                          time::timestamp_ns wall_now) {
     input_state& in = *inputs_[input];
+    if (in.ended) return;  // end_when matched: the input is being stopped
     std::size_t s = find_source(in, source);
     if (s == in.sources.size()) {
         add_source(input, source, wall_now);
@@ -384,12 +396,20 @@ void node_chain::deliver(std::size_t input, std::string_view source, const recor
     f.input = input;
     f.source = records.origin.empty() ? std::string_view(in.sources[s].id) : records.origin;
     decode(in, records, false, f);
+    const std::size_t marker = find_end_marker(in, f);
+    if (marker < f.batch.size()) {
+        // The marker and what follows it are not measured: the stream ended before them.
+        f.compact([marker](std::size_t i) { return i < marker; });
+        accept(input, s, records.bytes.size(), f, wall_now);
+        end_stream(input, wall_now);
+        return;
+    }
     accept(input, s, records.bytes.size(), f, wall_now);
 }
 
 void node_chain::end_input(std::size_t input, time::timestamp_ns wall_now) {
     input_state& in = *inputs_[input];
-    if (!in.csv || in.csv_carry.empty() || in.sources.empty()) return;
+    if (in.ended || !in.csv || in.csv_carry.empty() || in.sources.empty()) return;
     flow f;
     f.reset(plan_->fields.size());
     const std::size_t source = std::min(in.last_source, in.sources.size() - 1);
@@ -399,7 +419,11 @@ void node_chain::end_input(std::size_t input, time::timestamp_ns wall_now) {
     rest.offset = in.carry_offset;
     f.source = rest.origin.empty() ? std::string_view(in.sources[source].id) : rest.origin;
     decode(in, rest, true, f);
+    const std::size_t marker = find_end_marker(in, f);
+    const bool ends = marker < f.batch.size();
+    if (ends) f.compact([marker](std::size_t i) { return i < marker; });
     accept(input, source, 0, f, wall_now);
+    if (ends) end_stream(input, wall_now);
 }
 
 void node_chain::accept(std::size_t input, std::size_t source, std::size_t bytes, flow& f,
@@ -530,6 +554,15 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     }
     write_dead_letters(index, f, from_input);
     if (state.drift) observe_drift(index, f, wall_now);
+    if (!state.dependencies.empty()) {
+        for (std::size_t k = 0; from_input && k < node.depends_on.size(); ++k) {
+            if (node.depends_on[k].input != f.input) continue;
+            for (const time::timestamp_ns t : times_) {
+                state.dependency_seen[k] = std::max(state.dependency_seen[k], t);
+            }
+        }
+        refresh_dependencies(index, wall_now);
+    }
     late_.clear();
     const bool want_late = node.late_output.has_value();
     e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr, engine_source);
@@ -824,6 +857,19 @@ const schema::drift_tracker* node_chain::drift(std::size_t node) const {
 
 void node_chain::dispatch(std::size_t index) {
     if (results_.empty()) return;
+    // Windows closed while a dependency is down were evaluated without its data: say so.
+    // A window that ends at or before the dependency's newest event time had its data: not
+    // flagged.
+    const auto& dependencies = nodes_[index]->dependencies;
+    for (std::size_t k = 0; k < dependencies.size(); ++k) {
+        if (!dependencies[k].flags_results()) continue;
+        const time::timestamp_ns reached = observe_dependency(index, k).dependency_time;
+        for (auto& r : results_) {
+            if (reached == window::k_no_time || reached < r.window_end) {
+                r.dependency_down.push_back(dependencies[k].spec().input);
+            }
+        }
+    }
     sink_.on_results(index, results_);
     for (const output_index o : plan_->nodes[index].outputs) {
         if (!sink_.admit(index, o, results_.size())) continue;
@@ -899,6 +945,7 @@ std::string_view node_chain::record_json(const node_plan& node, const flow& f, s
 void node_chain::advance(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         if (!nodes_[n]->engine) continue;
+        refresh_dependencies(n, wall_now);
         nodes_[n]->engine->advance(wall_now, results_);
         dispatch(n);
     }
@@ -907,9 +954,153 @@ void node_chain::advance(time::timestamp_ns wall_now) {
 void node_chain::finish(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         if (!nodes_[n]->engine) continue;
+        refresh_dependencies(n, wall_now);
+        // A dependency still behind will not catch up now: the windows closed here are
+        // evaluated without its data, and flagged (a hold never loses them).
+        node_state& st = *nodes_[n];
+        for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
+            window::dependency_monitor& d = st.dependencies[k];
+            const window::dependency_state before = d.state();
+            d.finish(observe_dependency(n, k), wall_now);
+            if (d.state() != before) sink_.on_dependency(n, k, before);
+        }
         nodes_[n]->engine->finish(wall_now, results_);
         dispatch(n);
     }
+}
+
+window::dependency_observation node_chain::observe_dependency(std::size_t node,
+                                                              std::size_t k) const {
+    const node_state& st = *nodes_[node];
+    const window::watermark_tracker& tracker = st.engine->watermark_sources();
+    const node_plan::dependency& dp = plan_->nodes[node].depends_on[k];
+    const input_state& in = *inputs_[dp.input];
+    window::dependency_observation o;
+    o.node_time = tracker.max_event_time();
+    o.dependency_time = st.dependency_seen[k];
+    o.ended = in.ended;
+    o.backlog = dp.input < input_lags_.size() ? input_lags_[dp.input].first : -1;
+    for (std::size_t r = 0; r < in.readers.size(); ++r) {
+        if (in.readers[r].node != node) continue;
+        for (const auto& src : in.sources) {
+            const std::uint32_t es = src.engine_source[r];
+            if (es == k_no_engine_source) continue;
+            o.dependency_time = std::max(o.dependency_time, tracker.source_max_event(es));
+            o.last_record = std::max(o.last_record, tracker.source_last_active(es));
+        }
+    }
+    return o;
+}
+
+void node_chain::refresh_dependencies(std::size_t node, time::timestamp_ns wall_now) {
+    node_state& st = *nodes_[node];
+    if (st.dependencies.empty() || !st.engine) return;
+    for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
+        window::dependency_monitor& d = st.dependencies[k];
+        const window::dependency_state before = d.state();
+        if (d.update(observe_dependency(node, k), wall_now)) sink_.on_dependency(node, k, before);
+        const node_plan::dependency& dp = plan_->nodes[node].depends_on[k];
+        const input_state& in = *inputs_[dp.input];
+        using mode_t = window::watermark_tracker::hold_mode;
+        // Held or catching up: its data is still to come, so the windows wait for it even
+        // when the rest of the stream is quiet.
+        const bool waits = d.state() == window::dependency_state::held ||
+                           d.state() == window::dependency_state::catching_up;
+        const mode_t mode = in.ended || !d.holds_watermark() ? mode_t::released
+                            : waits                          ? mode_t::held
+                                                             : mode_t::pinned;
+        for (std::size_t r = 0; r < in.readers.size(); ++r) {
+            if (in.readers[r].node != node) continue;
+            for (const auto& src : in.sources) {
+                if (src.engine_source[r] != k_no_engine_source) {
+                    st.engine->set_source_hold(src.engine_source[r], mode);
+                }
+            }
+        }
+    }
+}
+
+std::size_t node_chain::find_end_marker(const input_state& in, const flow& f) {
+    if (!in.plan->end_when) return f.batch.size();
+    scratch_.reset();
+    for (std::size_t i = 0; i < f.batch.size(); ++i) {
+        if (!usable(f.batch.status[i])) continue;
+        if (in.plan->end_when->test(f.batch.record(i), scratch_)) return i;
+    }
+    return f.batch.size();
+}
+
+bool node_chain::source_ended(const source_ref& from) const {
+    if (from.type == source_ref::kind::input) return inputs_[from.index]->ended;
+    const auto& up = plan_->nodes[from.index].from;
+    return std::all_of(up.begin(), up.end(),
+                       [this](const source_ref& f) { return source_ended(f); });
+}
+
+void node_chain::end_stream(std::size_t input, time::timestamp_ns wall_now) {
+    input_state& in = *inputs_[input];
+    if (in.ended) return;
+    in.ended = true;
+    release_ended(wall_now);
+    sink_.on_stream_end(input);
+}
+
+void node_chain::release_ended(std::optional<time::timestamp_ns> wall_now) {
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        engine::node_engine* e = nodes_[n]->engine.get();
+        if (e == nullptr) continue;
+        const auto& from = plan_->nodes[n].from;
+        bool all = true;
+        for (std::size_t f = 0; f < from.size(); ++f) {
+            if (!source_ended(from[f])) {
+                all = false;
+                continue;
+            }
+            // Its sources stop holding the watermark back.
+            if (from[f].type == source_ref::kind::input) {
+                const input_state& in = *inputs_[from[f].index];
+                for (std::size_t r = 0; r < in.readers.size(); ++r) {
+                    if (in.readers[r].node != n) continue;
+                    for (const auto& src : in.sources) {
+                        if (src.engine_source[r] != k_no_engine_source) {
+                            e->set_source_hold(src.engine_source[r],
+                                               window::watermark_tracker::hold_mode::released);
+                        }
+                    }
+                }
+            } else {
+                const auto at = e->watermark_sources().find_source(
+                    source_key(plan_->nodes[from[f].index].name, ""));
+                if (at < e->watermark_sources().sources()) {
+                    e->set_source_hold(at, window::watermark_tracker::hold_mode::released);
+                }
+            }
+        }
+        if (!wall_now) continue;  // a restore: the windows were closed before the checkpoint
+        refresh_dependencies(n, *wall_now);
+        // Every source ended: the node's windows close; else the watermark moves on without
+        // the ended ones.
+        if (all) {
+            e->finish(*wall_now, results_);
+        } else {
+            e->advance(*wall_now, results_);
+        }
+        dispatch(n);
+    }
+}
+
+std::span<const window::dependency_monitor> node_chain::dependencies(std::size_t node) const {
+    return nodes_[node]->dependencies;
+}
+
+bool node_chain::input_ended(std::size_t input) const {
+    return inputs_[input]->ended;
+}
+
+std::size_t node_chain::ended_inputs() const {
+    std::size_t n = 0;
+    for (const auto& in : inputs_) n += in->ended ? 1 : 0;
+    return n;
 }
 
 const engine::node_engine* node_chain::engine(std::size_t node) const {
@@ -960,6 +1151,28 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
             nodes_[n]->drift->snapshot(w);
             progress.done.emplace_back(k_drift_section + plan_->nodes[n].name,
                                        std::vector<std::string>{w.take()});
+        }
+        // depends_on: each dependency's state (since when it is down, whether its hold ran
+        // out), by input name.
+        for (std::size_t n = 0; n < nodes_.size(); ++n) {
+            const auto& deps = nodes_[n]->dependencies;
+            if (deps.empty()) continue;
+            byte_writer w;
+            w.varint(deps.size());
+            for (std::size_t k = 0; k < deps.size(); ++k) {
+                w.str(deps[k].spec().input);
+                deps[k].serialize(w);
+                w.i64(nodes_[n]->dependency_seen[k]);
+            }
+            progress.done.emplace_back(k_dependency_section + plan_->nodes[n].name,
+                                       std::vector<std::string>{w.take()});
+        }
+        // end_when: the inputs whose stream ended stay ended after a restart.
+        for (const auto& in : inputs_) {
+            if (in->ended) {
+                progress.done.emplace_back(k_ended_section + in->plan->name,
+                                           std::vector<std::string>{std::string()});
+            }
         }
         // Checks against history: written whole, in the first slice (nothing changes between
         // the slices, so it fits the windows written after it).
@@ -1018,6 +1231,17 @@ bool node_chain::restore(const sections& saved, std::string& error) {
             if (!restore_history_section(name, bytes, error)) return false;
             continue;
         }
+        if (name.starts_with(k_dependency_section)) {
+            if (!restore_dependencies(name, bytes, error)) return false;
+            continue;
+        }
+        if (name.starts_with(k_ended_section)) {
+            const std::string_view input = std::string_view(name).substr(k_ended_section.size());
+            for (auto& in : inputs_) {
+                if (in->plan->name == input) in->ended = true;
+            }
+            continue;
+        }
         if (!name.starts_with(k_engine_section)) {
             error = "unknown section \"" + name + "\"";
             return false;
@@ -1030,6 +1254,38 @@ bool node_chain::restore(const sections& saved, std::string& error) {
                 error = "the state of node \"" + std::string(node) + "\" is corrupt";
                 return false;
             }
+        }
+    }
+    release_ended(std::nullopt);
+    return true;
+}
+
+bool node_chain::restore_dependencies(const std::string& name, const std::string& bytes,
+                                      std::string& error) {
+    const std::string_view node = std::string_view(name).substr(k_dependency_section.size());
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (plan_->nodes[n].name != node) continue;
+        byte_reader r(bytes);
+        const std::size_t count = r.count(2);
+        for (std::size_t i = 0; i < count && r.ok(); ++i) {
+            const std::string input(r.str());
+            // A dependency the node no longer has is skipped (its bytes still read).
+            window::dependency_monitor scratch(window::dependency_spec{}, 0);
+            time::timestamp_ns seen_scratch = window::k_no_time;
+            window::dependency_monitor* into = &scratch;
+            time::timestamp_ns* seen = &seen_scratch;
+            node_state& st = *nodes_[n];
+            for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
+                if (st.dependencies[k].spec().input != input) continue;
+                into = &st.dependencies[k];
+                seen = &st.dependency_seen[k];
+            }
+            into->deserialize(r);
+            *seen = r.i64();
+        }
+        if (!r.ok()) {
+            error = "the dependency state of node \"" + std::string(node) + "\" is corrupt";
+            return false;
         }
     }
     return true;

@@ -26,6 +26,7 @@
 #include "core/record/delivery.h"
 #include "core/result/check_result.h"
 #include "core/schema/drift.h"
+#include "core/window/dependency.h"
 
 namespace weir::chain {
 
@@ -87,6 +88,18 @@ class chain_sink {
         (void)count;
     }
 
+    // Dependency `dependency` of node `node` (node_plan::depends_on) changed state from
+    // `before`; dependencies(node) has the new one. For logs.
+    virtual void on_dependency(std::size_t node, std::size_t dependency,
+                               window::dependency_state before) {
+        (void)node;
+        (void)dependency;
+        (void)before;
+    }
+    // Input `input` ended its stream (a record matched its end_when): the chain takes nothing
+    // more from it; the sink stops reading it. Called once per input.
+    virtual void on_stream_end(std::size_t input) { (void)input; }
+
     virtual void write_result(output_index output, const check_result& result) = 0;
     // One JSON object without newline: a derived record, a late record or a dead letter.
     virtual void write_record(output_index output, std::string_view json) = 0;
@@ -141,6 +154,7 @@ class node_chain {
     void finish(time::timestamp_ns wall_now);
 
     // The state of every step: sections named "decoder/<input>" (a CSV header),
+    // "dependencies/<node>" (depends_on states), "ended/<input>" (streams ended by end_when),
     // "drift/<node>" (the fields a node knows, for schema-drift measures), "history/<node>"
     // (the history of its checks against history) and "engine/<node>" (windows, groups,
     // watermark sources).
@@ -177,6 +191,13 @@ class node_chain {
     // `node` (by name); nullopt when it has no such node or check.
     std::optional<std::size_t> command_history(engine::history_command cmd, std::string_view node,
                                                std::string_view check, const group_key* group);
+
+    // The dependencies of node `node`, in the order of its depends_on (empty without).
+    std::span<const window::dependency_monitor> dependencies(std::size_t node) const;
+    // Whether input `input` ended its stream (end_when), in this run or before a restore.
+    bool input_ended(std::size_t input) const;
+    // Inputs whose stream ended, since start (restored ones included).
+    std::size_t ended_inputs() const;
 
     // Null for nodes without checks.
     const engine::node_engine* engine(std::size_t node) const;
@@ -225,6 +246,22 @@ class node_chain {
     // the record's drift slot.
     void observe_drift(std::size_t node, flow& f, time::timestamp_ns wall_now);
     void dispatch(std::size_t node);
+    // depends_on: re-evaluates the node's dependencies and sets how their sources hold the
+    // watermark (and the sources of ended inputs: released).
+    void refresh_dependencies(std::size_t node, time::timestamp_ns wall_now);
+    // end_when: the index of the first usable record of the flow that ends input `in`'s
+    // stream, or the flow's size.
+    std::size_t find_end_marker(const input_state& in, const flow& f);
+    // Input `input` ended its stream: its sources stop holding the nodes back, and the engines
+    // whose every source ended close their windows.
+    void end_stream(std::size_t input, time::timestamp_ns wall_now);
+    bool source_ended(const source_ref& from) const;
+    // The sources of ended inputs (and of nodes whose every source ended) no longer hold the
+    // watermark back; with `wall_now`, the engines move on (or finish, every source ended).
+    void release_ended(std::optional<time::timestamp_ns> wall_now);
+    window::dependency_observation observe_dependency(std::size_t node, std::size_t k) const;
+    bool restore_dependencies(const std::string& name, const std::string& bytes,
+                              std::string& error);
     bool restore_history_section(const std::string& name, const std::string& bytes,
                                  std::string& error);
     std::string_view record_json(const node_plan& node, const flow& f, std::size_t i,

@@ -94,6 +94,10 @@ class node_engine {
     // The source went away: it no longer holds the watermark back (see watermark_tracker).
     void remove_source(std::size_t source) { watermark_.remove_source(source); }
     const window::watermark_tracker& watermark_sources() const { return watermark_; }
+    // How a source holds the watermark back (depends_on, end_when): see watermark_tracker.
+    void set_source_hold(std::size_t source, window::watermark_tracker::hold_mode mode) {
+        watermark_.set_hold(source, mode);
+    }
 
     // Checkpoint of the whole state, versioned; restore() into an engine compiled from the
     // same plan. On false (corrupt, truncated or incompatible bytes, reader's error set) the

@@ -339,6 +339,8 @@ void append_json(const check_result& r, std::string& out) {
     for (const auto& f : r.fields) bound += string_bound(f.size()) + 1;
     if (!r.samples.empty()) bound += 13;  // ,"samples":[ and ]
     for (const auto& s : r.samples) bound += s.size() + 1;
+    if (!r.dependency_down.empty()) bound += 21;  // ,"dependency_down":[ and ]
+    for (const auto& d : r.dependency_down) bound += string_bound(d.size()) + 1;
     std::string expected;
     if (r.expected) {
         append_expected_json(*r.expected, expected);
@@ -418,6 +420,16 @@ void append_json(const check_result& r, std::string& out) {
             *p++ = sep;
             sep = ',';
             p = put(p, s);
+        }
+        *p++ = ']';
+    }
+    if (!r.dependency_down.empty()) {
+        char sep = '[';
+        p = put(p, ",\"dependency_down\":");
+        for (const auto& d : r.dependency_down) {
+            *p++ = sep;
+            sep = ',';
+            p = put_string(p, d);
         }
         *p++ = ']';
     }

@@ -96,6 +96,9 @@ struct check_result {
     // (its event time and the fields the measure reads, secrets masked), at most
     // measure::k_sample_result_bytes together (written as `"samples":[...]`, only when any).
     std::vector<std::string> samples;
+    // depends_on: the dependencies that were down when the window closed (it was evaluated
+    // without their data), written as `"dependency_down":[...]`, and only when there are any.
+    std::vector<std::string> dependency_down;
     // Checks against history: the evidence (null for every other check).
     std::shared_ptr<const expected_evidence> expected;
     // reconcile(): how the two inputs' keys compared (null for every other check).

@@ -31,7 +31,8 @@ watermark_tracker::watermark_tracker(timestamp_ns allowed_lateness, timestamp_ns
                                      const std::vector<std::string>& source_ids,
                                      timestamp_ns wall_now)
     : allowed_lateness_(allowed_lateness), idle_timeout_(idle_timeout) {
-    for (const auto& id : source_ids) sources_.push_back({k_no_time, wall_now, id, false});
+    for (const auto& id : source_ids)
+        sources_.push_back({k_no_time, wall_now, id, false, hold_mode::normal});
 }
 
 std::size_t watermark_tracker::add_source(timestamp_ns wall_now) {
@@ -39,7 +40,7 @@ std::size_t watermark_tracker::add_source(timestamp_ns wall_now) {
 }
 
 std::size_t watermark_tracker::add_source(std::string id, timestamp_ns wall_now) {
-    sources_.push_back({k_no_time, wall_now, std::move(id), false});
+    sources_.push_back({k_no_time, wall_now, std::move(id), false, hold_mode::normal});
     return sources_.size() - 1;
 }
 
@@ -67,12 +68,22 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
     bool any_active = false;
     timestamp_ns highest = k_no_time;
     timestamp_ns last_activity = k_no_time;
+    auto idle = [&](const source_state& s) {
+        return idle_timeout_ > 0 && wall_now - s.last_active >= idle_timeout_;
+    };
+    // Pinned sources wait while the rest of the stream goes on (see hold_mode).
+    bool normal_active = false;
+    for (const auto& s : sources_) {
+        if (!s.removed && s.hold == hold_mode::normal && !idle(s)) normal_active = true;
+    }
     for (const auto& s : sources_) {
         if (s.removed) continue;
         highest = std::max(highest, s.max_event);
         last_activity = std::max(last_activity, s.last_active);
-        const bool idle = idle_timeout_ > 0 && wall_now - s.last_active >= idle_timeout_;
-        if (idle) continue;
+        if (s.hold == hold_mode::released) continue;
+        const bool waited_for =
+            s.hold == hold_mode::held || (s.hold == hold_mode::pinned && normal_active);
+        if (idle(s) && !waited_for) continue;
         any_active = true;
         lowest_active = std::min(lowest_active, s.max_event);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,21 @@ class watermark_tracker {
         sources_[source].last_active = wall_now;
     }
 
+    // How a source takes part in the watermark (depends_on, core/window/dependency.h):
+    // `normal` holds it back until idle; `pinned` is exempt from idle_timeout while any normal
+    // source is active (a dependency that is up; when every normal source is quiet too, the
+    // stream as a whole is quiet and it goes idle like the others); `held` holds it back
+    // whatever the others do (a dependency catching up, or down with on_down: hold);
+    // `released` never holds it back (a dependency down otherwise, an input whose stream
+    // ended).
+    enum class hold_mode : std::uint8_t { normal, pinned, held, released };
+    void set_hold(std::size_t source, hold_mode mode) { sources_[source].hold = mode; }
+    hold_mode hold(std::size_t source) const { return sources_[source].hold; }
+    timestamp_ns source_max_event(std::size_t source) const { return sources_[source].max_event; }
+    timestamp_ns source_last_active(std::size_t source) const {
+        return sources_[source].last_active;
+    }
+
     // Recomputes the watermark at `wall_now`; returns it (k_no_time when there is none yet).
     timestamp_ns update(timestamp_ns wall_now);
     timestamp_ns watermark() const { return watermark_; }
@@ -88,6 +104,7 @@ class watermark_tracker {
         timestamp_ns last_active = 0;  // wall clock
         std::string id;
         bool removed = false;
+        hold_mode hold = hold_mode::normal;  // set by the owner, not checkpointed
     };
 
     timestamp_ns allowed_lateness_;

@@ -773,8 +773,8 @@ outputs:
              ':11:11: error: nodes.n.join: joins are not built into this version of weir yet'),
             ("depends_on", dict(b_type=generator, from_="a", measure="count()",
                                 extra="    depends_on: [{input: b, max_lag: 1h}]\n"),
-             ':11:18: error: nodes.n.depends_on: depends_on is not built into this version of '
-             'weir yet'),
+             ':11:26: error: nodes.n.depends_on[0].input: "b" is not one of the node\'s sources '
+             '(from: a): a node depends on an input it reads'),
         ]
         with tempfile.TemporaryDirectory() as tmp:
             for what, fields, message in cases:

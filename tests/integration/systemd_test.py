@@ -278,7 +278,13 @@ tests:
       - {series: 'weir_config_reloads_total{instance="a", result="success"}', values: '0+1x40'}
       - {series: 'weir_internal_errors_total{instance="a"}', values: '0x10 1x30'}
       - {series: 'weir_internal_errors_total{instance="b"}', values: '0x40'}
+      - {series: 'weir_dependency_down{instance="a", pipeline="p", node="n", input="weather"}', values: '0 1x40'}
+      - {series: 'weir_dependency_down{instance="a", pipeline="p", node="n", input="orders"}', values: '0x40'}
     alert_rule_test:
+      - {eval_time: 10m, alertname: WeirDependencyDown, exp_alerts: []}
+      - eval_time: 20m
+        alertname: WeirDependencyDown
+        exp_alerts: [{exp_labels: {severity: warning, instance: a, pipeline: p, node: n, input: weather}}]
       - {eval_time: 5m, alertname: WeirInternalError, exp_alerts: []}
       - eval_time: 15m
         alertname: WeirInternalError

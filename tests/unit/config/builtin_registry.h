@@ -17,7 +17,7 @@ inline const params::component_registry& registry() {
     return r;
 }
 
-// Only the language: tests of Kafka, joins and depends_on as the language has them, which this
+// Only the language: tests of Kafka and joins as the language has them, which this
 // build refuses to run (load_options::refuse_unbuilt).
 inline const config::load_options language_only{.refuse_unbuilt = false};
 

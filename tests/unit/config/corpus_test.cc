@@ -23,14 +23,14 @@ const fs::path source_dir = WEIR_SOURCE_DIR;
 const fs::path invalid_dir = source_dir / "tests/configs/invalid";
 const fs::path valid_dir = source_dir / "tests/configs/valid";
 const fs::path examples_dir = source_dir / "examples";
-// Pipelines of parts being built (Kafka, joins, depends_on): valid in the language, refused
+// Pipelines of parts being built (Kafka, joins): valid in the language, refused
 // by this build.
 const fs::path next_examples_dir = examples_dir / "next";
 
 // Update when adding or removing entries: a lost file must fail a test.
-constexpr std::size_t invalid_entries = 210;
+constexpr std::size_t invalid_entries = 212;
 constexpr std::size_t valid_entries = 11;
-constexpr std::size_t example_pipelines = 5;
+constexpr std::size_t example_pipelines = 6;
 constexpr std::size_t next_example_pipelines = 2;
 
 using weir::test::language_only;
@@ -243,7 +243,7 @@ TEST_P(valid_corpus, loads_without_any_diagnostic) {
     EXPECT_TRUE(r.diags.empty()) << listing(r.diags.sorted());
     EXPECT_FALSE(r.config.pipelines.empty());
     // As validate and run load it: valid and compiled to a plan, or refused only for parts this
-    // build does not run (Kafka, joins, depends_on).
+    // build does not run (Kafka, joins).
     const load_result run = load({entry.string()}, registry(), env_of(spec));
     EXPECT_TRUE(only_refusals(run.diags)) << listing(run.diags.sorted());
     for (const auto& p : run.config.pipelines) {
@@ -355,8 +355,8 @@ TEST(examples, directory_loads_as_one_installation) {
     EXPECT_TRUE(r.diags.empty()) << listing(r.diags.sorted());
     std::vector<std::string> names;
     for (const auto& p : r.config.pipelines) names.push_back(p.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"access_logs", "order_balance", "payments",
-                                               "quickstart", "seasonal"}));
+    EXPECT_EQ(names, (std::vector<std::string>{"access_logs", "deliveries", "order_balance",
+                                               "payments", "quickstart", "seasonal"}));
     EXPECT_EQ(fs::path(r.config.settings.file).filename(), "weir.yaml");
     EXPECT_EQ(r.config.settings.http_listen.value, "127.0.0.1:9797");
 }

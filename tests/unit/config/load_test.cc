@@ -312,7 +312,7 @@ nodes:
     outputs: [results]
     on_error: {action: stop, max_errors: 5, per: 10s}
     buffer: {max_records: 50, when_full: drop_oldest}
-    depends_on: [{input: fx, max_lag: 1h, on_down: continue}]
+    depends_on: [{input: payments, max_lag: 1h, on_down: continue}]
     late_output: rejects
 outputs:
   results: {type: file, path: /r.jsonl}
@@ -382,7 +382,7 @@ outputs:
     EXPECT_EQ(n.buffer.max_records.value, 50);
     EXPECT_EQ(n.buffer.when_full.value, "drop_oldest");
     ASSERT_EQ(n.depends_on.size(), 1u);
-    EXPECT_EQ(n.depends_on[0].input.value, "fx");
+    EXPECT_EQ(n.depends_on[0].input.value, "payments");
     EXPECT_EQ(n.depends_on[0].max_lag.value, 1h);
     EXPECT_EQ(n.depends_on[0].on_down.value, "continue");
     EXPECT_EQ(n.late_output->value, "rejects");

@@ -116,6 +116,22 @@ TEST_F(alertmanager_fixture, schema_drift_alerts_name_the_fields) {
         << all[0].dump();
 }
 
+TEST_F(alertmanager_fixture, results_without_a_dependencys_data_say_so_in_an_annotation) {
+    auto out = make({});
+    check_result r = sample_result(outcome::fail);
+    r.dependency_down = {"weather"};
+    out->write_result(r);
+    ASSERT_TRUE(flush(*out));
+    const auto all = alerts();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0]["annotations"]["dependency_down"], "weather");
+    EXPECT_FALSE(all[0]["labels"].contains("dependency_down")) << "the same alert either way";
+    EXPECT_NE(all[0]["annotations"]["description"].get<std::string>().find(
+                  "without the data of dependencies that were down: weather"),
+              std::string::npos)
+        << all[0].dump();
+}
+
 TEST_F(alertmanager_fixture, checks_against_history_carry_their_evidence) {
     auto out = make({});
     check_result r = sample_result(outcome::fail);

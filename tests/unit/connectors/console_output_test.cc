@@ -183,6 +183,15 @@ TEST_F(console_fixture, checks_against_history_show_what_the_value_was_judged_ag
     EXPECT_LE(weir::text_columns(line) - 1, k_console_width);
 }
 
+TEST_F(console_fixture, results_without_a_dependencys_data_say_so) {
+    check_result r = sample_result(outcome::pass, "");
+    r.dependency_down = {"weather", "fx"};
+    std::string line;
+    append_console_text(r, false, line);
+    EXPECT_TRUE(line.ends_with(" (dependency down: weather, fx)\n")) << line;
+    EXPECT_LE(weir::text_columns(line) - 1, k_console_width);
+}
+
 TEST_F(console_fixture, approximate_quantiles_say_so) {
     check_result r = sample_result(outcome::pass, "");
     r.check = "p50";

@@ -172,5 +172,30 @@ TEST(status_table, names_the_failing_groups_of_grouped_checks) {
         << json;
 }
 
+TEST(status_table, names_dependencies_not_up_and_ended_inputs) {
+    daemon_status status;
+    status.state = "running";
+    query_status q;
+    q.pipeline = "deps";
+    q.query = "n";
+    q.nodes = {"n"};
+    q.state = "running";
+    q.figures = query_figures{};
+    q.figures->dependencies = {
+        {.node = "n", .input = "orders", .state = "up", .lag_seconds = 0.0},
+        {.node = "n", .input = "weather", .state = "held", .lag_seconds = 49.0},
+        {.node = "n", .input = "fx", .state = "down", .hold_expired = true}};
+    q.figures->ended_inputs = {"export"};
+    status.queries = {q};
+    std::ostringstream out;
+    print_status_table(status, out);
+    const auto lines = lines_of(out.str());
+    ASSERT_EQ(lines.size(), 6u) << out.str();
+    EXPECT_EQ(lines[3], "deps/n: node n: dependency weather held (49.0 s behind)");
+    EXPECT_EQ(lines[4],
+              "deps/n: node n: dependency fx down (no record yet), its hold ran out (max_hold)");
+    EXPECT_EQ(lines[5], "deps/n: ended (end_when): export");
+}
+
 }  // namespace
 }  // namespace weir::daemon

@@ -83,6 +83,26 @@ TEST(status_json, round_trips_through_json) {
     EXPECT_EQ(from_json(to_json(t)), t);
 }
 
+// depends_on states and ended inputs: written only when there are any, and read back.
+TEST(status_json, dependencies_and_ended_inputs_round_trip) {
+    daemon_status s = sample();
+    query_figures& f = *s.queries[1].figures;
+    f.dependencies = {{.node = "idle", .input = "weather", .state = "held", .lag_seconds = 75.5},
+                      {.node = "idle",
+                       .input = "fx",
+                       .state = "down",
+                       .lag_seconds = std::nullopt,
+                       .hold_expired = true}};
+    f.ended_inputs = {"export"};
+    const std::string text = to_json(s);
+    EXPECT_NE(text.find(R"j("dependencies":[{"node":"idle","input":"weather","state":"held",)j"
+                        R"j("lag_seconds":75.5,"hold_expired":false},)j"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(R"j("ended_inputs":["export"])j"), std::string::npos) << text;
+    EXPECT_EQ(from_json(text), s);
+}
+
 TEST(status_json, reads_leniently_what_another_version_might_send) {
     // Unknown keys are ignored, missing ones default; one figure makes the figures known.
     const auto s = from_json(R"({"queries":[{"pipeline":"p","future":{"x":1},"results":5}],

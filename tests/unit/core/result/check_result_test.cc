@@ -47,6 +47,25 @@ TEST(check_result, json_line_has_every_field_of_the_contract) {
     EXPECT_EQ(j["id"].get<std::string>().size(), 16u);
 }
 
+// depends_on: the dependencies that were down, after the samples and before emitted_at; the id
+// does not change (a flagged window is the same window).
+TEST(check_result, dependency_down_is_written_only_when_set) {
+    check_result r = example();
+    const std::string id = result_id(r);
+    r.dependency_down = {"weather", "fx \"rates\""};
+    std::string line;
+    append_json(r, line);
+    const auto j = nlohmann::ordered_json::parse(line);
+    EXPECT_EQ(j["dependency_down"], nlohmann::json({"weather", "fx \"rates\""}));
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : j.items()) keys.push_back(k);
+    EXPECT_EQ(keys.at(keys.size() - 2), "dependency_down");
+    EXPECT_EQ(j["id"], id);
+    std::string plain;
+    append_json(example(), plain);
+    EXPECT_EQ(plain.find("dependency_down"), std::string::npos);
+}
+
 // A check's alert labels and annotations ride along for outputs that raise alerts; the result's
 // JSON line and id stay byte for byte what they were.
 TEST(check_result, alert_metadata_changes_neither_the_json_nor_the_id) {
