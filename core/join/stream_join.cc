@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace weir::join {
 
@@ -204,9 +205,14 @@ struct stream_join::due {
     bool operator<(const due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
+bool stream_join::held::operator<(const held& o) const {
+    return time != o.time ? time > o.time : seq > o.seq;
+}
+
 stream_join::stream_join(const join_options& options, std::size_t left_slots,
                          std::size_t right_slots, timestamp_ns wall_now)
     : options_(options),
+      ordered_(options.ordered),
       left_slots_(left_slots),
       right_slots_(right_slots),
       all_(options.allowed_lateness, options.idle_timeout, std::vector<std::string>{}, wall_now),
@@ -294,10 +300,10 @@ void stream_join::remove(std::uint32_t id) {
     free_.push_back(id);
 }
 
-void stream_join::append_values(const record& r, std::size_t slots) {
+void stream_join::append_values(std::string_view encoded, std::size_t slots) {
     const std::size_t at = out_values_.size();
     out_values_.resize(at + slots);
-    if (!decode_values(r.values(), slots, out_values_.data() + at, &out_strings_)) {
+    if (!decode_values(encoded, slots, out_values_.data() + at, &out_strings_)) {
         // Only a restored snapshot could hold such bytes, and restore() checks them.
         std::fill(out_values_.begin() + static_cast<std::ptrdiff_t>(at), out_values_.end(),
                   field_value::make_absent());
@@ -305,16 +311,58 @@ void stream_join::append_values(const record& r, std::size_t slots) {
 }
 
 void stream_join::emit(const record* left, const record* right, timestamp_ns time) {
+    if (ordered_) {
+        held h;
+        h.time = time;
+        h.seq = next_held_++;
+        h.has_left = left != nullptr;
+        h.has_right = right != nullptr;
+        if (left != nullptr) h.left.assign(left->values());
+        if (right != nullptr) h.right.assign(right->values());
+        held_bytes_ += h.left.capacity() + h.right.capacity();
+        held_.push_back(std::move(h));
+        std::push_heap(held_.begin(), held_.end());
+        return;
+    }
+    out(time, left != nullptr ? std::optional(left->values()) : std::nullopt,
+        right != nullptr ? std::optional(right->values()) : std::nullopt);
+}
+
+void stream_join::out(timestamp_ns time, std::optional<std::string_view> left,
+                      std::optional<std::string_view> right) {
     out_row row{time, k_none, k_none};
-    if (left != nullptr) {
+    if (left) {
         row.left = static_cast<std::uint32_t>(out_values_.size());
         append_values(*left, left_slots_);
     }
-    if (right != nullptr) {
+    if (right) {
         row.right = static_cast<std::uint32_t>(out_values_.size());
         append_values(*right, right_slots_);
     }
     rows_.push_back(row);
+}
+
+timestamp_ns stream_join::frontier() const {
+    const timestamp_ns w = all_.watermark();
+    if (w == std::numeric_limits<timestamp_ns>::max()) return w;  // finished
+    if (options_.type == join_type::interval) {
+        return w == window::k_no_time ? w : saturating_add(w, -options_.within);
+    }
+    return pending_.empty() ? w : std::min(w, pending_.front().at);
+}
+
+void stream_join::release() {
+    if (!ordered_) return;
+    const timestamp_ns f = frontier();
+    while (!held_.empty() &&
+           (held_.front().time < f || f == std::numeric_limits<timestamp_ns>::max())) {
+        std::pop_heap(held_.begin(), held_.end());
+        held& h = held_.back();
+        held_bytes_ -= h.left.capacity() + h.right.capacity();
+        out(h.time, h.has_left ? std::optional<std::string_view>(h.left) : std::nullopt,
+            h.has_right ? std::optional<std::string_view>(h.right) : std::nullopt);
+        held_.pop_back();
+    }
 }
 
 joined_row stream_join::row(std::size_t i) const {
@@ -450,6 +498,7 @@ void stream_join::update(timestamp_ns wall_now) {
     all_.update(wall_now);
     if (options_.type == join_type::temporal) right_.update(wall_now);
     expire();
+    release();
 }
 
 void stream_join::expire() {
@@ -530,6 +579,7 @@ void stream_join::finish() {
     for (std::uint32_t id = 0; id < records_.size(); ++id) {
         if (records_[id].live) remove(id);
     }
+    release();
 }
 
 void stream_join::snapshot(byte_writer& w) const {
@@ -556,6 +606,20 @@ void stream_join::snapshot(byte_writer& w) const {
         w.boolean(r.matched);
         w.str(r.key != nullptr ? std::string_view(r.key->first) : std::string_view());
         w.str(r.values());
+    }
+    // Rows held for their turn, by (time, seq).
+    std::vector<const held*> rows;
+    rows.reserve(held_.size());
+    for (const held& h : held_) rows.push_back(&h);
+    std::sort(rows.begin(), rows.end(), [](const held* a, const held* b) { return *b < *a; });
+    w.varint(next_held_);
+    w.varint(rows.size());
+    for (const held* h : rows) {
+        w.i64(h->time);
+        w.varint(h->seq);
+        w.u8(static_cast<std::uint8_t>((h->has_left ? 1 : 0) | (h->has_right ? 2 : 0)));
+        w.str(h->left);
+        w.str(h->right);
     }
 }
 
@@ -598,6 +662,28 @@ bool stream_join::restore(byte_reader& r) {
             pending_.push_back({time, seq, id});
             std::push_heap(pending_.begin(), pending_.end());
         }
+    }
+    next_held_ = r.varint();
+    const std::size_t rows = r.count(12);
+    for (std::size_t i = 0; i < rows && r.ok(); ++i) {
+        held h;
+        h.time = r.i64();
+        h.seq = r.varint();
+        const std::uint8_t sides = r.u8();
+        h.left.assign(r.str());
+        h.right.assign(r.str());
+        h.has_left = (sides & 1) != 0;
+        h.has_right = (sides & 2) != 0;
+        if (!r.ok()) break;
+        if (sides == 0 || sides > 3 || h.seq >= next_held_ ||
+            (h.has_left && !decode_values(h.left, left_slots_, nullptr, nullptr)) ||
+            (h.has_right && !decode_values(h.right, right_slots_, nullptr, nullptr))) {
+            r.fail();
+            break;
+        }
+        held_bytes_ += h.left.capacity() + h.right.capacity();
+        held_.push_back(std::move(h));
+        std::push_heap(held_.begin(), held_.end());
     }
     return r.ok();
 }

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,6 +65,10 @@ struct join_options {
     timestamp_ns within = 0;
     timestamp_ns allowed_lateness = 0;
     timestamp_ns idle_timeout = 0;  // 0: a silent source holds the watermark back forever
+    // Rows come out in event-time order, each once no row before it can come any more (see
+    // frontier()): what a window engine after the join needs. Else rows come out as soon as
+    // they are known.
+    bool ordered = false;
 };
 
 // The bytes a key value is compared by: false when the value is missing (absent, null), and
@@ -115,6 +120,12 @@ class stream_join {
     void clear_rows();
 
     timestamp_ns watermark() const { return all_.watermark(); }
+    // No row the join produces from now on has an event time before this (k_no_time: not
+    // known yet; +infinity once finished). With `ordered`, the rows out so far are every row
+    // before it, in order: a window engine after the join can take it as its watermark.
+    timestamp_ns frontier() const;
+    // Rows produced but held back for their turn (ordered).
+    std::size_t held_rows() const { return held_.size(); }
     std::uint64_t late(join_side side) const { return late_[static_cast<std::size_t>(side)]; }
     // Records held (interval: both sides; temporal: right versions and waiting left records).
     std::size_t buffered() const { return live_; }
@@ -145,7 +156,12 @@ class stream_join {
     void remove(std::uint32_t id);
     key_map::value_type* key_of(const std::string& key);
     void emit(const record* left, const record* right, timestamp_ns time);
-    void append_values(const record& r, std::size_t slots);
+    void append_values(std::string_view encoded, std::size_t slots);
+    // A row into rows_ (the values as encoded; nullopt: no record on that side).
+    void out(timestamp_ns time, std::optional<std::string_view> left,
+             std::optional<std::string_view> right);
+    // Ordered: the held rows the frontier has passed, into rows_.
+    void release();
     void interval_arrive(std::uint32_t id);
     void temporal_answer(const record& left);
     void temporal_insert_right(std::uint32_t id);
@@ -157,6 +173,7 @@ class stream_join {
     }
 
     join_options options_;
+    bool ordered_;
     std::size_t left_slots_;
     std::size_t right_slots_;
     // Over the sources of both sides; the right side's alone (temporal joins).
@@ -180,6 +197,20 @@ class stream_join {
     std::vector<due> pending_;
     std::vector<due> versions_;
     std::vector<due> retained_;
+
+    // Ordered: rows held until the frontier passes them, a min-heap by (time, seq).
+    struct held {
+        timestamp_ns time = 0;
+        std::uint64_t seq = 0;
+        bool has_left = false;
+        bool has_right = false;
+        std::string left;  // encoded values
+        std::string right;
+        bool operator<(const held& o) const;
+    };
+    std::vector<held> held_;
+    std::uint64_t next_held_ = 0;
+    std::size_t held_bytes_ = 0;
 
     struct out_row {
         timestamp_ns time;

@@ -157,6 +157,7 @@ struct run_result {
     std::vector<row_t> rows;  // in the order the join produced them
     std::uint64_t late[2] = {0, 0};
     std::size_t max_buffered = 0;
+    bool frontier_broken = false;  // a row came out before a frontier already passed
 };
 
 // Runs the stream; snapshots and restores into a fresh join before the events in `cuts`.
@@ -182,8 +183,14 @@ run_result run(const std::vector<event>& events, const join_options& o,
             encode_key(kv, key);
             k = &key;
         }
+        const timestamp_ns frontier = j->frontier();
         j->add(e.side, 0, e.time, k, v.v, 0);
+        const std::size_t before = out.rows.size();
         take_rows(*j, out.rows);
+        for (std::size_t r = before; r < out.rows.size(); ++r) {
+            if (o.ordered && std::get<0>(out.rows[r]) < frontier) out.frontier_broken = true;
+        }
+        if (!o.ordered && j->held_rows() != 0) out.frontier_broken = true;
         out.max_buffered = std::max(out.max_buffered, j->buffered());
     }
     j->finish();
@@ -245,6 +252,19 @@ TEST_P(join_property, equals_the_reference_and_survives_restores) {
         ASSERT_EQ(restored.rows, whole.rows) << "seed " << seed;
         EXPECT_EQ(restored.late[0], whole.late[0]);
         EXPECT_EQ(restored.late[1], whole.late[1]);
+
+        // Ordered: the same rows, in event-time order, none before the frontier it passed.
+        join_options ordered = o;
+        ordered.ordered = true;
+        const run_result in_order = run(events, ordered, cuts);
+        EXPECT_TRUE(std::is_sorted(
+            in_order.rows.begin(), in_order.rows.end(),
+            [](const row_t& a, const row_t& b) { return std::get<0>(a) < std::get<0>(b); }))
+            << "seed " << seed;
+        std::vector<row_t> in_order_sorted = in_order.rows;
+        std::sort(in_order_sorted.begin(), in_order_sorted.end());
+        ASSERT_EQ(in_order_sorted, expected) << "seed " << seed;
+        EXPECT_FALSE(in_order.frontier_broken) << "seed " << seed;
     }
 }
 
