@@ -269,7 +269,7 @@ TEST(join_runtime, interleavings_and_restarts_give_the_same_results) {
     }
 }
 
-const char* const k_temporal = R"(pipeline: p
+const char* const k_temporal = R"yaml(pipeline: p
 inputs:
   trades: {type: file, path: /nonexistent/trades.jsonl}
   rates: {type: file, path: /nonexistent/rates.jsonl}
@@ -288,10 +288,11 @@ nodes:
       - {name: unpriced, measure: missing_fraction(rates.rate), must_be: "< 50%"}
       - {name: trades, measure: count(), must_be: "> 0"}
       - {name: rate, measure: max(rates.rate), must_be: "> 0"}
+      - {name: dear, measure: "count_where(rates.rate * 2 > 5 and trades.currency == 'EUR')", must_be: ">= 0"}
     outputs: [results]
 outputs:
   results: {type: console}
-)";
+)yaml";
 
 TEST(join_runtime, a_temporal_join_prices_each_trade_with_the_rate_at_its_time) {
     const auto p = compile(k_temporal);
@@ -326,9 +327,11 @@ TEST(join_runtime, a_temporal_join_prices_each_trade_with_the_rate_at_its_time) 
     EXPECT_EQ(first.at("trades"), 3);
     EXPECT_DOUBLE_EQ(first.at("unpriced"), 1.0 / 3);
     EXPECT_EQ(first.at("rate"), 3);
+    EXPECT_EQ(first.at("dear"), 1) << "a condition over the fields of both sides";
     const auto& second = std::next(got.begin())->second;
     EXPECT_EQ(second.at("trades"), 1);
     EXPECT_EQ(second.at("rate"), 3) << "the rate at 90 is after the trade at 70";
+    EXPECT_EQ(second.at("dear"), 1);
 }
 
 }  // namespace
