@@ -110,6 +110,22 @@ class join_test(unittest.TestCase):
 
     maxDiff = None
 
+    def test_validate_accepts_a_join_with_checks_and_refuses_one_without(self):
+        self.append(0, 10)
+        self.write_pipeline("false")
+        rc, _, err = weir("validate", self.config)
+        self.assertEqual(rc, 0, err)
+        with open(self.config) as f:
+            text = f.read()
+        start = text.index("    window:")
+        end = text.index("    outputs: [results]")
+        with open(self.config, "w") as f:
+            f.write(text[:start] + text[end + len("    outputs: [results]\n"):])
+        rc, _, err = weir("validate", self.config)
+        self.assertEqual(rc, 78, err)
+        self.assertIn("nodes.paid.join: a join node without checks (a derived stream of joined "
+                      "records) is not built into this version of weir yet", err)
+
     def test_once_counts_every_order_once_matched_or_not(self):
         self.append(0, 60)
         self.write_pipeline("false")
