@@ -1170,6 +1170,8 @@ bool node_chain::restore(const sections& saved, std::string& error) {
                 }
                 stats_.join_buffered[n] =
                     nodes_[n]->join->buffered() + nodes_[n]->join->held_rows();
+                stats_.join_late_left[n] = nodes_[n]->join->late(join::join_side::left);
+                stats_.join_late_right[n] = nodes_[n]->join->late(join::join_side::right);
             }
             continue;
         }
