@@ -270,6 +270,12 @@ class pipeline_checker {
                 out_.error(n.join->pos, base + ".join",
                            "a join pairs records by event time: the node needs time.field");
             }
+            if (n.window && n.window->idle_timeout.value.count() == 0) {
+                out_.warning(n.join->pos, base + ".join",
+                             "window.idle_timeout is 0: when one side stops sending, the join "
+                             "holds the other side's records, and its unmatched rows, until it "
+                             "sends again; set idle_timeout so they come out when data stops");
+            }
             if (!n.emits_results()) {
                 unbuilt(n.join->pos, base + ".join",
                         std::string("a join node without checks (a derived stream of joined "

@@ -113,8 +113,16 @@ class join_test(unittest.TestCase):
     def test_validate_accepts_a_join_with_checks_and_refuses_one_without(self):
         self.append(0, 10)
         self.write_pipeline("false")
-        rc, _, err = weir("validate", self.config)
+        rc, out, err = weir("validate", self.config)
         self.assertEqual(rc, 0, err)
+        self.assertNotIn("warning", out + err)
+        # Without an idle timeout a silent side holds the join: said, not refused.
+        self.write_pipeline("false", idle="0s")
+        rc, out, err = weir("validate", self.config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("nodes.paid.join: window.idle_timeout is 0: when one side stops sending",
+                      out + err)
+        self.write_pipeline("false")
         with open(self.config) as f:
             text = f.read()
         start = text.index("    window:")
