@@ -289,7 +289,43 @@ class pipeline_checker {
         }
 
         for (std::size_t i = 0; i < n.checks.size(); ++i) check_check(n, i, fields);
+        if (n.join) check_joined_names(n, base);
         return fields;
+    }
+
+    // A join node's rows have only `<source>.<field>` fields: a field named otherwise is
+    // always missing there, which is a mistake worth a warning.
+    void check_joined_names(const node_config& n, const std::string& base) {
+        const std::string left = n.join->left.value + ".";
+        const std::string right = n.join->right.value + ".";
+        const auto joined = [&](const std::string& name) {
+            return (name.starts_with(left) && name.size() > left.size()) ||
+                   (name.starts_with(right) && name.size() > right.size()) ||
+                   name == n.join->left.value || name == n.join->right.value;
+        };
+        const auto warn = [&](const source_pos& pos, const std::string& path,
+                              const std::string& name) {
+            out_.warning(pos, path,
+                         in_quotes(name) + " is no field of the joined rows, whose fields are " +
+                             "named by source: " + left + name + " or " + right + name);
+        };
+        for (const auto& g : n.group_by) {
+            if (!joined(g.value)) warn(g.pos, base + ".group_by", g.value);
+        }
+        for (std::size_t i = 0; i < n.checks.size(); ++i) {
+            const parsed_check* parsed = this->parsed(n.checks[i]);
+            if (parsed == nullptr || !parsed->measure) continue;
+            for (const auto& call : parsed->measure->calls()) {
+                for (const auto& arg : call.args) {
+                    if (arg.kind != measure::arg_kind::field) continue;
+                    const std::string name = arg.field.to_string();
+                    if (!joined(name)) {
+                        warn(n.checks[i].measure.pos, indexed(base, "checks", i) + ".measure",
+                             name);
+                    }
+                }
+            }
+        }
     }
 
     void unbuilt(const source_pos& pos, const std::string& path, const std::string& message) {

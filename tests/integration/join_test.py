@@ -122,6 +122,17 @@ class join_test(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("nodes.paid.join: window.idle_timeout is 0: when one side stops sending",
                       out + err)
+        # A field not named by source is missing from every joined row: said.
+        self.write_pipeline("false")
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("sum(orders.amount)", "sum(amount)"))
+        rc, out, err = weir("validate", self.config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('nodes.paid.checks[2].measure: "amount" is no field of the joined rows, '
+                      'whose fields are named by source: orders.amount or payments.amount',
+                      out + err)
         self.write_pipeline("false")
         with open(self.config) as f:
             text = f.read()
