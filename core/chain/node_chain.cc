@@ -547,7 +547,11 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
         while (i < f.batch.size()) {
             const bool use = usable(f.batch.status[i]);
             ++i;
-            if (use && !sink_.tap_record(index, record_json(node, f, i - 1))) break;
+            // A join node's visible fields are the joined ones: its sides' records as read.
+            if (use &&
+                !sink_.tap_record(index, record_json(node, f, i - 1, node.join.has_value()))) {
+                break;
+            }
         }
         std::size_t skipped = 0;
         for (; i < f.batch.size(); ++i) skipped += usable(f.batch.status[i]) ? 1 : 0;

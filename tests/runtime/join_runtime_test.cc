@@ -287,6 +287,28 @@ TEST(join_runtime, interleavings_and_restarts_give_the_same_results) {
     }
 }
 
+// `weir tap` on a join node shows its sides' records as they were read.
+TEST(join_runtime, a_tap_on_a_join_node_shows_the_records_of_both_sides) {
+    const auto p = compile(k_interval);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    struct tap_sink : capture_sink {
+        using capture_sink::capture_sink;
+        std::vector<std::string> tapped;
+        bool tapping(std::size_t) override { return true; }
+        bool tap_record(std::size_t, std::string_view json) override {
+            tapped.emplace_back(json);
+            return true;
+        }
+    } sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}, {""}}, k_now);
+    deliver(chain, {0, "{\"id\":1,\"ts\":1795000020,\"amount\":5}\n"});
+    deliver(chain, {1, "{\"order_id\":1,\"ts\":1795000021,\"paid\":5}\n"});
+    const std::vector<std::string> expected = {"{\"id\":1,\"ts\":1795000020,\"amount\":5}",
+                                               "{\"order_id\":1,\"ts\":1795000021,\"paid\":5}"};
+    EXPECT_EQ(sink.tapped, expected);
+}
+
 const char* const k_temporal = R"yaml(pipeline: p
 inputs:
   trades: {type: file, path: /nonexistent/trades.jsonl}
