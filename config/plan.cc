@@ -267,11 +267,27 @@ class pipeline_checker {
                              value_type::any);
             check_expression(n.join->on_right, base + ".join.on.right", std::nullopt,
                              value_type::any);
-            unbuilt(n.join->pos, base + ".join", std::string("joins are ") + k_not_built);
+            if (!n.time || n.time->processing) {
+                out_.error(n.join->pos, base + ".join",
+                           "a join pairs records by event time: the node needs time.field");
+            }
+            if (n.window && n.window->idle_timeout.value.count() == 0) {
+                out_.warning(n.join->pos, base + ".join",
+                             "window.idle_timeout is 0: when one side stops sending, the join "
+                             "holds the other side's records, and its unmatched rows, until it "
+                             "sends again; set idle_timeout so they come out when data stops");
+            }
+            if (!n.emits_results()) {
+                unbuilt(n.join->pos, base + ".join",
+                        std::string("a join node without checks (a derived stream of joined "
+                                    "records) is ") +
+                            k_not_built);
+            }
         }
         check_dependencies(n, base);
 
         for (std::size_t i = 0; i < n.checks.size(); ++i) check_check(n, i, fields);
+        if (n.join) check_joined_names(n, base);
         return fields;
     }
 
@@ -322,6 +338,41 @@ class pipeline_checker {
             out_.error(n.depends_on.front().pos, base + ".depends_on",
                        "depends_on needs event time (time.field): a dependency is down when "
                        "its event time trails the node's");
+        }
+    }
+
+    // A join node's rows have only `<source>.<field>` fields: a field named otherwise is
+    // always missing there, which is a mistake worth a warning.
+    void check_joined_names(const node_config& n, const std::string& base) {
+        const std::string left = n.join->left.value + ".";
+        const std::string right = n.join->right.value + ".";
+        const auto joined = [&](const std::string& name) {
+            return (name.starts_with(left) && name.size() > left.size()) ||
+                   (name.starts_with(right) && name.size() > right.size()) ||
+                   name == n.join->left.value || name == n.join->right.value;
+        };
+        const auto warn = [&](const source_pos& pos, const std::string& path,
+                              const std::string& name) {
+            out_.warning(pos, path,
+                         in_quotes(name) + " is no field of the joined rows, whose fields are " +
+                             "named by source: " + left + name + " or " + right + name);
+        };
+        for (const auto& g : n.group_by) {
+            if (!joined(g.value)) warn(g.pos, base + ".group_by", g.value);
+        }
+        for (std::size_t i = 0; i < n.checks.size(); ++i) {
+            const parsed_check* parsed = this->parsed(n.checks[i]);
+            if (parsed == nullptr || !parsed->measure) continue;
+            for (const auto& call : parsed->measure->calls()) {
+                for (const auto& arg : call.args) {
+                    if (arg.kind != measure::arg_kind::field) continue;
+                    const std::string name = arg.field.to_string();
+                    if (!joined(name)) {
+                        warn(n.checks[i].measure.pos, indexed(base, "checks", i) + ".measure",
+                             name);
+                    }
+                }
+            }
         }
     }
 
@@ -1110,11 +1161,24 @@ class query_builder {
                 }
             }
 
+            // A join: its keys read each side's records; the names after it are the joined
+            // ones (`<source>.<field>`), whose slots it fills from the sides' records.
+            environment side_env;
+            if (n.join && n.emits_results()) {
+                side_env = env;
+                env = compile_join(n, side_env, slots, sources, c);
+            }
+
             if (n.emits_results()) {
                 engine::node_plan plan;
                 plan.pipeline = p_.name;
                 plan.node = n.name;
                 plan.window = window_of(*n.window);
+                if (c.join) {
+                    // The join waits for late records and idle sides; its rows come in order.
+                    plan.window.allowed_lateness = 0;
+                    plan.window.idle_timeout = 0;
+                }
                 plan.processing_time = !n.time || n.time->processing;
                 plan.group_ttl =
                     n.group_by.empty() ? 0 : n.group_ttl.value.count() * time::ns_per_ms;
@@ -1190,7 +1254,7 @@ class query_builder {
                     t.timezone = n.time->timezone.given ? n.time->timezone.value : "";
                     t.field = n.time->field.value;
                     t.max_jump = n.time->max_jump.value.count() * time::ns_per_ms;
-                    t.slot = resolve(n.time->field.value, env, slots);
+                    t.slot = resolve(n.time->field.value, c.join ? side_env : env, slots);
                     t.read_slot = t.slot;
                     if (parser->type() != time::time_parser::kind::rfc3339 &&
                         parser->type() != time::time_parser::kind::pattern) {
@@ -1290,6 +1354,82 @@ class query_builder {
             throw std::logic_error("output " + name + " is not among the query's outputs");
         }
         return static_cast<chain::output_index>(it - chain.outputs.begin());
+    }
+
+    // The names an expression reads, as written.
+    static void names_in(const std::string& text, std::vector<std::string>& out) {
+        expr::compile_options options;
+        options.expected = value_type::any;
+        options.resolve = [&](const field_path& p) -> std::optional<std::uint32_t> {
+            out.push_back(p.to_string());
+            return 0;
+        };
+        (void)expr::compile(text, options);
+    }
+
+    // The join of node `n` into c.join; returns the names visible after it: each
+    // `<source>.<field>` its checks read, in a slot the join fills from `<field>` of that
+    // source's records (as `side_env` names them).
+    environment compile_join(const node_config& n, environment& side_env, slot_space& slots,
+                             std::vector<std::string>& sources, chain::node_plan& c) {
+        const join_config& j = *n.join;
+        chain::join_plan jp;
+        jp.options.type =
+            j.type.value == "temporal" ? join::join_type::temporal : join::join_type::interval;
+        jp.options.kind = j.kind.value == "full"   ? join::join_kind::full
+                          : j.kind.value == "left" ? join::join_kind::left
+                                                   : join::join_kind::inner;
+        jp.options.within = j.within.value.count() * time::ns_per_ms;
+        if (n.window) {
+            const window::window_spec w = window_of(*n.window);
+            jp.options.allowed_lateness = w.allowed_lateness;
+            jp.options.idle_timeout = w.idle_timeout;
+        }
+        jp.options.ordered = true;
+        for (std::uint32_t i = 0; i < n.from.size(); ++i) {
+            if (n.from[i].value == j.left.value) jp.left_from = i;
+            if (n.from[i].value == j.right.value) jp.right_from = i;
+        }
+        jp.left_key = program(j.on_left.value, side_env, slots, value_type::any);
+        jp.right_key = program(j.on_right.value, side_env, slots, value_type::any);
+
+        std::vector<std::string> names;
+        for (const auto& g : n.group_by) names.push_back(g.value);
+        for (const auto& check : n.checks) {
+            const parsed_check* parsed = checked_.parsed(check);
+            if (parsed != nullptr && parsed->measure) {
+                for (const auto& call : parsed->measure->calls()) {
+                    for (const auto& arg : call.args) {
+                        if (arg.kind == measure::arg_kind::field) {
+                            names.push_back(arg.field.to_string());
+                        }
+                        if (arg.kind == measure::arg_kind::expression) {
+                            names_in(arg.expression, names);
+                        }
+                    }
+                }
+            }
+            if (check.filter) names_in(check.filter->value, names);
+        }
+        environment joined;
+        for (const auto& name : names) {
+            if (joined.contains(name)) continue;
+            for (const bool left : {true, false}) {
+                const std::string prefix = (left ? j.left.value : j.right.value) + ".";
+                if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
+                const std::uint32_t target = slots.computed(name);
+                joined[name] = target;
+                const std::uint32_t source = resolve(name.substr(prefix.size()), side_env, slots);
+                (left ? jp.left_fields : jp.right_fields).emplace_back(source, target);
+                break;
+            }
+        }
+        sources.push_back("join " + j.type.value + " " + j.kind.value + " " + j.left.value + " " +
+                          j.right.value + " on " + j.on_left.value + " = " + j.on_right.value +
+                          " within " + std::to_string(jp.options.within));
+        c.join = std::move(jp);
+        c.transforms_reshape = true;
+        return joined;
     }
 
     std::shared_ptr<const expr::program> program(const std::string& text, environment& env,

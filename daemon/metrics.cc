@@ -319,6 +319,12 @@ struct metrics::families {
               "Records that arrived after every window they belong to was emitted.")),
           node_dropped(add_family<Counter>(r, "weir_node_dropped_records_total",
                                            "Records a node did not measure, by reason.")),
+          join_late(add_family<Counter>(
+              r, "weir_join_late_records_total",
+              "Records behind a join's watermark on arrival, by side: counted, not joined.")),
+          join_buffered(add_family<Gauge>(
+              r, "weir_join_buffered_records",
+              "Records a join holds: buffered for matching and joined rows awaiting their turn.")),
           node_skipped_windows(add_family<Counter>(
               r, "weir_node_skipped_windows_total",
               "Empty windows not emitted: beyond a group's share in one jump of the watermark.")),
@@ -375,6 +381,8 @@ struct metrics::families {
     Family<Counter>& node_records;
     Family<Counter>& node_late;
     Family<Counter>& node_dropped;
+    Family<Counter>& join_late;
+    Family<Gauge>& join_buffered;
     Family<Counter>& node_skipped_windows;
     Family<Gauge>& watermark;
     Family<Histogram>& emit_delay;
@@ -397,6 +405,7 @@ struct metrics::node_entry {
     std::string pipeline;
     std::string node;
     std::unique_ptr<node_metrics> handles;
+    std::unique_ptr<join_metrics> join;
     std::map<std::string, std::unique_ptr<input_metrics>, std::less<>> inputs;
     std::map<std::string, std::unique_ptr<check_metrics>, std::less<>> checks;
     // check -> group key -> series
@@ -453,6 +462,19 @@ node_metrics& metrics::node(std::string_view pipeline, std::string_view node) {
                          f.checkpoint_last_success.Add(l), f.node_skipped_windows.Add(l)});
     }
     return *e.handles;
+}
+
+join_metrics& metrics::join(std::string_view pipeline, std::string_view node) {
+    std::lock_guard lock(mutex_);
+    auto& e = entry(pipeline, node);
+    if (!e.join) {
+        auto& f = *families_;
+        const Labels l = node_labels(pipeline, node);
+        e.join = std::make_unique<join_metrics>(
+            join_metrics{f.join_late.Add(with(l, "side", "left")),
+                         f.join_late.Add(with(l, "side", "right")), f.join_buffered.Add(l)});
+    }
+    return *e.join;
 }
 
 input_metrics& metrics::input(std::string_view pipeline, std::string_view node,
@@ -608,6 +630,11 @@ void metrics::remove_entry(node_entry& e) {
         f.checkpoint_duration.Remove(&h.checkpoint_duration_seconds);
         f.checkpoint_last_success.Remove(&h.checkpoint_last_success_seconds);
         f.node_skipped_windows.Remove(&h.skipped_windows);
+    }
+    if (e.join) {
+        f.join_late.Remove(&e.join->late_left);
+        f.join_late.Remove(&e.join->late_right);
+        f.join_buffered.Remove(&e.join->buffered);
     }
     for (auto& [name, in] : e.inputs) {
         f.input_records.Remove(&in->records);

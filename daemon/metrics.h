@@ -65,6 +65,14 @@ struct node_metrics {
     }
 };
 
+// A node with `join:`: records late on arrival at the join, per side (not joined), and the
+// records it holds (buffered records and joined rows waiting for their turn).
+struct join_metrics {
+    prometheus::Counter& late_left;
+    prometheus::Counter& late_right;
+    prometheus::Gauge& buffered;
+};
+
 struct input_metrics {
     prometheus::Counter& records;
     prometheus::Counter& bytes;
@@ -186,6 +194,7 @@ class metrics {
     // Each returns the same handles when called again with the same names.
     node_metrics& node(std::string_view pipeline, std::string_view node);
     input_metrics& input(std::string_view pipeline, std::string_view node, std::string_view input);
+    join_metrics& join(std::string_view pipeline, std::string_view node);
     check_metrics& check(std::string_view pipeline, std::string_view node, std::string_view check) {
         return this->check(pipeline, node, check, false);
     }

@@ -148,6 +148,14 @@ void query::do_start() {
         reported_stats_.assign(chain.nodes.size(), {});
         reported_bad_time_.assign(chain.nodes.size(), 0);
         reported_future_time_.assign(chain.nodes.size(), 0);
+        // Late records a restored join counted before are not new.
+        const chain::chain_stats& stats = chain_->stats();
+        for (std::size_t n = 0; n < chain.nodes.size(); ++n) {
+            join_metrics_.push_back(chain.nodes[n].join
+                                        ? &env_.metrics->join(pipeline_->name, chain.nodes[n].name)
+                                        : nullptr);
+            reported_join_late_.emplace_back(stats.join_late_left[n], stats.join_late_right[n]);
+        }
         check_entries_.resize(chain.nodes.size());
     }
     problem_key_ = pipeline_->name + "/" + plan_.name + ": bad records";
@@ -592,6 +600,7 @@ void query::report_nodes() {
     for (std::size_t i = 0; i < plan_.chain->nodes.size(); ++i) {
         if (chain_->engine(i) == nullptr) continue;
         report_node(i);
+        report_join(i);
         report_capped(i);
         report_drift_bound(i);
     }
@@ -641,6 +650,18 @@ void query::report_node(std::size_t node) {
     if (e.watermark() != window::k_no_time) {
         m.watermark_seconds.Set(static_cast<double>(e.watermark()) / 1e9);
     }
+}
+
+void query::report_join(std::size_t node) {
+    if (join_metrics_.empty() || join_metrics_[node] == nullptr) return;
+    join_metrics& m = *join_metrics_[node];
+    const chain::chain_stats& stats = chain_->stats();
+    auto& [left, right] = reported_join_late_[node];
+    m.late_left.Increment(static_cast<double>(stats.join_late_left[node] - left));
+    m.late_right.Increment(static_cast<double>(stats.join_late_right[node] - right));
+    left = stats.join_late_left[node];
+    right = stats.join_late_right[node];
+    m.buffered.Set(static_cast<double>(stats.join_buffered[node]));
 }
 
 void query::report_capped(std::size_t node) {

@@ -188,6 +188,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     // Metrics of the nodes' engines, and the terminal node's watermark.
     void report_nodes();
     void report_node(std::size_t node);
+    void report_join(std::size_t node);
     void report_capped(std::size_t node);
     void report_drift_bound(std::size_t node);
 
@@ -263,6 +264,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<engine::engine_stats> reported_stats_;
     std::vector<std::uint64_t> reported_bad_time_;
     std::vector<std::uint64_t> reported_future_time_;
+    // Per node: the join's handles (null for nodes without a join), and its late records
+    // reported so far (left, right).
+    std::vector<join_metrics*> join_metrics_;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> reported_join_late_;
     std::vector<std::uint64_t> capped_reported_;
     std::vector<std::uint8_t> drift_bound_reported_;  // per node: the drift bound was logged
     // Per node, per check: metric handles, and the per-group series this query owns.

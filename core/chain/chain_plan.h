@@ -16,6 +16,7 @@
 #include "core/engine/node_plan.h"
 #include "core/expr/field_path.h"
 #include "core/expr/program.h"
+#include "core/join/stream_join.h"
 #include "core/schema/record_schema.h"
 #include "core/time/timestamp.h"
 #include "core/window/dependency.h"
@@ -69,14 +70,30 @@ struct event_time_plan {
     time::timestamp_ns max_jump = 0;
 };
 
+// A join of a node's two sources (core/join/stream_join.h). Each side's records pass the
+// node's schema and transforms, their event time is read with the node's time field, then they
+// go into the join with their key and the values it copies; the joined rows go on to the engine,
+// windowed by the join's row time (the left record's), with the join's frontier as watermark.
+struct join_plan {
+    // allowed_lateness and idle_timeout are the node's window's (its engine then has none).
+    join::join_options options;
+    std::uint32_t left_from = 0;  // indices into node_plan::from
+    std::uint32_t right_from = 1;
+    std::shared_ptr<const expr::program> left_key;
+    std::shared_ptr<const expr::program> right_key;
+    // Per side: (slot of the side's record, slot of the joined row) for each `<source>.<field>`
+    // the node reads after the join; the joined row's other slots are absent.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> left_fields;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> right_fields;
+};
+
 // Indices into chain_plan::outputs.
 using output_index = std::uint32_t;
 
 struct node_plan {
     std::string name;
     std::vector<source_ref> from;  // in the order of the node's `from:`
-    // Steps, in the order records meet them. (A join step goes between transforms and event
-    // time: it is compiled here and runs in node_chain::run_node.)
+    // Steps, in the order records meet them (a join between transforms and the engine).
     std::optional<schema::schema_description> schema;
     // Records the node cannot use (decode failures of inputs it reads, schema violators,
     // unreadable event times), as they were read, with where and why.
@@ -86,6 +103,7 @@ struct node_plan {
     // from these when the transforms reshaped the record or it has no raw line, as CSV).
     std::vector<std::pair<std::string, std::uint32_t>> visible;
     bool transforms_reshape = false;  // set/rename/drop: the raw line no longer is the record
+    std::optional<join_plan> join;    // nodes with `join:` (which have an event time)
     // Nodes with checks: the event time (none: processing time) and the engine.
     std::optional<event_time_plan> time;
     std::optional<engine::node_plan> engine;

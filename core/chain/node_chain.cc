@@ -24,6 +24,17 @@ const std::string k_history_section = "history/";
 const std::string k_dependency_section = "dependencies/";
 const std::string k_ended_section = "ended/";
 
+const std::string k_join_section = "join/";
+
+// A join node's readers know their records by the join's source and side: this number.
+std::uint32_t join_source(std::size_t source, join::join_side side) {
+    return static_cast<std::uint32_t>(source * 2 + static_cast<std::size_t>(side));
+}
+
+join::join_side side_of(const join_plan& j, std::uint32_t from) {
+    return from == j.left_from ? join::join_side::left : join::join_side::right;
+}
+
 // A record the node works with: valid, or kept despite a schema violation.
 bool usable(invalid_reason r) {
     return r == invalid_reason::none || r == invalid_reason::schema_kept;
@@ -166,6 +177,7 @@ struct node_chain::node_state {
     std::unique_ptr<engine::node_engine> engine;
     std::unique_ptr<schema::record_schema> schema;
     std::unique_ptr<schema::drift_tracker> drift;  // nodes with schema-drift measures
+    std::unique_ptr<join::stream_join> join;       // nodes with `join:`
     std::vector<reader> readers;                   // nodes reading this node's derived records
     std::vector<std::uint32_t> reader_source;      // per reader: its engine source
     std::vector<window::dependency_monitor> dependencies;  // per node_plan::depends_on
@@ -185,7 +197,10 @@ std::string node_chain::source_key(std::string_view from, std::string_view sourc
 node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
                        const std::vector<std::vector<std::string>>& initial_sources,
                        time::timestamp_ns wall_now)
-    : plan_(std::move(plan)), sink_(sink), flow_(std::make_unique<flow>()) {
+    : plan_(std::move(plan)),
+      sink_(sink),
+      flow_(std::make_unique<flow>()),
+      join_flow_(std::make_unique<flow>()) {
     const chain_plan& p = *plan_;
     if (initial_sources.size() != p.inputs.size()) {
         throw std::invalid_argument("node chain: initial sources for " +
@@ -218,7 +233,15 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
             // reads derived records from, in the order of `from`.
             engine::node_plan ep = *node.engine;
             ep.source_ids.clear();
+            if (node.join) {
+                // The joined rows: one source, whose event time the join promises.
+                ep.source_ids.push_back(source_key(node.name, "join"));
+                s->join = std::make_unique<join::stream_join>(
+                    node.join->options, node.join->left_fields.size(),
+                    node.join->right_fields.size(), wall_now);
+            }
             for (const auto& f : node.from) {
+                if (node.join) break;
                 if (f.type == source_ref::kind::input) {
                     for (const auto& src : initial_sources[f.index]) {
                         ep.source_ids.push_back(source_key(p.inputs[f.index].name, src));
@@ -252,7 +275,12 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
                 node_state& up = *nodes_[from[f].index];
                 up.readers.push_back({n, f});
                 std::uint32_t src = k_no_engine_source;
-                if (nodes_[n]->engine) {
+                if (join::stream_join* j = nodes_[n]->join.get()) {
+                    const auto side = side_of(*p.nodes[n].join, f);
+                    src = join_source(
+                        j->add_source(side, source_key(p.nodes[from[f].index].name, ""), wall_now),
+                        side);
+                } else if (nodes_[n]->engine) {
                     const auto at = nodes_[n]->engine->watermark_sources().find_source(
                         source_key(p.nodes[from[f].index].name, ""));
                     src = static_cast<std::uint32_t>(at);
@@ -267,6 +295,9 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
     stats_.bad_time.assign(nodes_.size(), 0);
     stats_.future_time.assign(nodes_.size(), 0);
     stats_.dead_letters.assign(nodes_.size(), 0);
+    stats_.join_late_left.assign(nodes_.size(), 0);
+    stats_.join_late_right.assign(nodes_.size(), 0);
+    stats_.join_buffered.assign(nodes_.size(), 0);
     // Results go out while a window closes for many groups, not all at its end.
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         if (!nodes_[n]->engine) continue;
@@ -288,6 +319,13 @@ void node_chain::add_source(std::size_t input, std::string_view source,
     s.id = std::string(source);
     const std::string key = source_key(in.plan->name, source);
     for (const auto& r : in.readers) {
+        if (join::stream_join* j = nodes_[r.node]->join.get()) {
+            const auto side = side_of(*plan_->nodes[r.node].join, r.from);
+            std::size_t at = j->find_source(side, key);
+            if (at == join::stream_join::npos) at = j->add_source(side, key, wall_now);
+            s.engine_source.push_back(join_source(at, side));
+            continue;
+        }
         engine::node_engine* e = nodes_[r.node]->engine.get();
         if (e == nullptr) {
             s.engine_source.push_back(k_no_engine_source);
@@ -307,7 +345,12 @@ void node_chain::remove_source(std::size_t input, std::string_view source) {
         if (in.sources[i].id != source) continue;
         for (std::size_t r = 0; r < in.readers.size(); ++r) {
             const std::uint32_t es = in.sources[i].engine_source[r];
-            if (es != k_no_engine_source) nodes_[in.readers[r].node]->engine->remove_source(es);
+            node_state& reader = *nodes_[in.readers[r].node];
+            if (reader.join) {
+                reader.join->remove_source(static_cast<join::join_side>(es % 2), es / 2);
+            } else if (es != k_no_engine_source) {
+                reader.engine->remove_source(es);
+            }
         }
         in.sources.erase(in.sources.begin() + static_cast<std::ptrdiff_t>(i));
         in.last_source = 0;
@@ -524,19 +567,25 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
         }
     }
 
-    // (A join step goes here: it pairs the records of this node's sources before their event
-    // times are read.)
-
     if (sink_.tapping(index)) {
         std::size_t i = 0;
         while (i < f.batch.size()) {
             const bool use = usable(f.batch.status[i]);
             ++i;
-            if (use && !sink_.tap_record(index, record_json(node, f, i - 1))) break;
+            // A join node's visible fields are the joined ones: its sides' records as read.
+            if (use &&
+                !sink_.tap_record(index, record_json(node, f, i - 1, node.join.has_value()))) {
+                break;
+            }
         }
         std::size_t skipped = 0;
         for (; i < f.batch.size(); ++i) skipped += usable(f.batch.status[i]) ? 1 : 0;
         if (skipped > 0) sink_.tap_skipped(index, skipped);
+    }
+
+    if (state.join) {
+        join_step(index, engine_source, f, wall_now, from_input);
+        return;
     }
 
     engine::node_engine* e = state.engine.get();
@@ -804,6 +853,87 @@ void node_chain::write_dead_letter(std::size_t index, const flow& f, std::size_t
     sink_.write_record(*node.dead_letter, out);
 }
 
+void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow& f,
+                           time::timestamp_ns wall_now, bool from_input) {
+    const node_plan& node = plan_->nodes[index];
+    const join_plan& plan = *node.join;
+    join::stream_join& j = *nodes_[index]->join;
+    // Each side's event time, read before the join (the guard of time.max_jump per side and
+    // source).
+    if (!read_event_times(index, f, reader_source, wall_now)) {
+        stopped_ = true;
+        return;
+    }
+    write_dead_letters(index, f, from_input);
+    const auto side = static_cast<join::join_side>(reader_source % 2);
+    const std::size_t source = reader_source / 2;
+    const bool left = side == join::join_side::left;
+    const expr::program& key = left ? *plan.left_key : *plan.right_key;
+    const auto& fields = left ? plan.left_fields : plan.right_fields;
+    join_values_.resize(fields.size());
+    const bool want_late = node.late_output.has_value();
+    late_.clear();
+    for (std::size_t i = 0; i < f.batch.size(); ++i) {
+        if (!usable(f.batch.status[i]) || times_[i] == window::k_no_time) continue;
+        const auto record = f.batch.record(i);
+        const bool has_key = join::encode_key(key.evaluate(record, scratch_), join_key_);
+        for (std::size_t k = 0; k < fields.size(); ++k) join_values_[k] = record[fields[k].first];
+        if (!j.add(side, source, times_[i], has_key ? &join_key_ : nullptr, join_values_,
+                   wall_now) &&
+            want_late) {
+            late_.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    scratch_.reset();
+    // Late records as they were read (the node's visible fields are the joined ones).
+    if (!late_.empty() && sink_.admit(index, *node.late_output, late_.size())) {
+        for (const auto i : late_) {
+            sink_.write_record(*node.late_output, record_json(node, f, i, true));
+        }
+    }
+    emit_joined(index, wall_now);
+}
+
+void node_chain::emit_joined(std::size_t index, time::timestamp_ns wall_now) {
+    const node_plan& node = plan_->nodes[index];
+    const join_plan& plan = *node.join;
+    node_state& state = *nodes_[index];
+    join::stream_join& j = *state.join;
+    engine::node_engine& e = *state.engine;
+    if (j.rows() > 0) {
+        flow& f = *join_flow_;
+        f.reset(plan_->fields.size());
+        times_.clear();
+        for (std::size_t i = 0; i < j.rows(); ++i) {
+            const join::joined_row row = j.row(i);
+            const auto record = f.batch.record(f.batch.add_record());
+            // The other side of an unmatched row stays absent (null in the measures).
+            for (std::size_t k = 0; k < row.left.size(); ++k) {
+                record[plan.left_fields[k].second] = row.left[k];
+            }
+            for (std::size_t k = 0; k < row.right.size(); ++k) {
+                record[plan.right_fields[k].second] = row.right[k];
+            }
+            f.raw.emplace_back();
+            times_.push_back(row.time);
+        }
+        if (state.drift) observe_drift(index, f, wall_now);
+        e.process(f.batch, times_, wall_now, results_, nullptr, 0);
+        j.clear_rows();
+    }
+    // Every row before the frontier is out: the engine's watermark follows it.
+    // (Once the join finished, the engine's finish() closes what is open.)
+    if (const time::timestamp_ns frontier = j.frontier();
+        frontier != window::k_no_time &&
+        frontier != std::numeric_limits<time::timestamp_ns>::max()) {
+        e.promise(0, frontier, wall_now, results_);
+    }
+    stats_.join_late_left[index] = j.late(join::join_side::left);
+    stats_.join_late_right[index] = j.late(join::join_side::right);
+    stats_.join_buffered[index] = j.buffered() + j.held_rows();
+    dispatch(index);
+}
+
 void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wall_now) {
     // A derived stream: to its outputs, then to the nodes that read it.
     const node_plan& node = plan_->nodes[index];
@@ -944,6 +1074,11 @@ std::string_view node_chain::record_json(const node_plan& node, const flow& f, s
 
 void node_chain::advance(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (nodes_[n]->join) {
+            // Idle sides stop holding the join back: unmatched rows come out when data stops.
+            nodes_[n]->join->advance(wall_now);
+            emit_joined(n, wall_now);
+        }
         if (!nodes_[n]->engine) continue;
         refresh_dependencies(n, wall_now);
         nodes_[n]->engine->advance(wall_now, results_);
@@ -953,6 +1088,10 @@ void node_chain::advance(time::timestamp_ns wall_now) {
 
 void node_chain::finish(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (nodes_[n]->join) {
+            nodes_[n]->join->finish();
+            emit_joined(n, wall_now);
+        }
         if (!nodes_[n]->engine) continue;
         refresh_dependencies(n, wall_now);
         // A dependency still behind will not catch up now: the windows closed here are
@@ -1174,6 +1313,13 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
                                            std::vector<std::string>{std::string()});
             }
         }
+        for (std::size_t n = 0; n < nodes_.size(); ++n) {
+            if (!nodes_[n]->join) continue;
+            byte_writer w;
+            nodes_[n]->join->snapshot(w);
+            progress.done.emplace_back(k_join_section + plan_->nodes[n].name,
+                                       std::vector<std::string>{w.take()});
+        }
         // Checks against history: written whole, in the first slice (nothing changes between
         // the slices, so it fits the windows written after it).
         for (std::size_t n = 0; n < nodes_.size(); ++n) {
@@ -1239,6 +1385,22 @@ bool node_chain::restore(const sections& saved, std::string& error) {
             const std::string_view input = std::string_view(name).substr(k_ended_section.size());
             for (auto& in : inputs_) {
                 if (in->plan->name == input) in->ended = true;
+            }
+            continue;
+        }
+        if (name.starts_with(k_join_section)) {
+            const std::string_view node = std::string_view(name).substr(k_join_section.size());
+            for (std::size_t n = 0; n < nodes_.size(); ++n) {
+                if (plan_->nodes[n].name != node || !nodes_[n]->join) continue;
+                byte_reader r(bytes);
+                if (!nodes_[n]->join->restore(r) || !r.at_end()) {
+                    error = "the join state of node \"" + std::string(node) + "\" is corrupt";
+                    return false;
+                }
+                stats_.join_buffered[n] =
+                    nodes_[n]->join->buffered() + nodes_[n]->join->held_rows();
+                stats_.join_late_left[n] = nodes_[n]->join->late(join::join_side::left);
+                stats_.join_late_right[n] = nodes_[n]->join->late(join::join_side::right);
             }
             continue;
         }

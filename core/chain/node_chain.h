@@ -115,6 +115,12 @@ struct chain_stats {
     // their source (time.max_jump); not in bad_time, but the engine counts them invalid too.
     std::vector<std::uint64_t> future_time;
     std::vector<std::uint64_t> dead_letters;
+    // Per node (0 for nodes without a join): records behind the join's watermark on arrival,
+    // per side (not joined), and the records the join holds now (buffered records and joined
+    // rows waiting for their turn).
+    std::vector<std::uint64_t> join_late_left;
+    std::vector<std::uint64_t> join_late_right;
+    std::vector<std::uint64_t> join_buffered;
 };
 
 class node_chain {
@@ -156,8 +162,8 @@ class node_chain {
     // The state of every step: sections named "decoder/<input>" (a CSV header),
     // "dependencies/<node>" (depends_on states), "ended/<input>" (streams ended by end_when),
     // "drift/<node>" (the fields a node knows, for schema-drift measures), "history/<node>"
-    // (the history of its checks against history) and "engine/<node>" (windows, groups,
-    // watermark sources).
+    // (the history of its checks against history), "join/<node>" (the records a join holds,
+    // its watermark sources) and "engine/<node>" (windows, groups, watermark sources).
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
     // The same in slices, each within `budget` (bytes, or a deadline), so a large state does
@@ -242,6 +248,11 @@ class node_chain {
     void write_dead_letter(std::size_t node, const flow& f, std::size_t i,
                            const record_problem& problem, bool structured);
     void route_derived(std::size_t node, flow& f, time::timestamp_ns wall_now);
+    // A join node: the records of one side (`reader_source` says which side and source) into
+    // the join, then the rows it lets out to the engine.
+    void join_step(std::size_t node, std::uint32_t reader_source, flow& f,
+                   time::timestamp_ns wall_now, bool from_input);
+    void emit_joined(std::size_t node, time::timestamp_ns wall_now);
     // Every field of each record the engine will see, through the node's drift tracker, into
     // the record's drift slot.
     void observe_drift(std::size_t node, flow& f, time::timestamp_ns wall_now);
@@ -277,6 +288,9 @@ class node_chain {
 
     // Scratch, reused across deliveries (no allocation in the steady state).
     std::unique_ptr<flow> flow_;
+    std::unique_ptr<flow> join_flow_;  // the rows a join lets out
+    std::string join_key_;
+    std::vector<field_value> join_values_;
     // Per input: its lag as last reported (records, -1 unknown; seconds).
     std::vector<std::pair<std::int64_t, double>> input_lags_;
     std::vector<check_result> results_;

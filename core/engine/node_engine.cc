@@ -769,6 +769,13 @@ void node_engine::advance(timestamp_ns now, std::vector<check_result>& out) {
     emit_until(watermark_.update(now), now, out);
 }
 
+void node_engine::promise(std::size_t source, timestamp_ns event_time, timestamp_ns now,
+                          std::vector<check_result>& out) {
+    if (source >= watermark_.sources() || watermark_.removed(source)) return;
+    watermark_.observe(source, event_time, now);
+    emit_until(watermark_.update(now), now, out);
+}
+
 void node_engine::finish(timestamp_ns now, std::vector<check_result>& out) {
     if (finished_) return;
     if (sessions_) {

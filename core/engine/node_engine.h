@@ -68,6 +68,11 @@ class node_engine {
 
     // Wall-clock tick: idle timeouts and processing-time windows.
     void advance(timestamp_ns now, std::vector<check_result>& out);
+    // A step before the engine that orders its records (a join) promises that no record of
+    // `source` comes before `event_time` any more: the source's newest event time moves there
+    // (as a record's would), and windows the watermark passes close.
+    void promise(std::size_t source, timestamp_ns event_time, timestamp_ns now,
+                 std::vector<check_result>& out);
 
     // While one call emits many results (a window closing for 100 K groups), hands them over
     // in chunks of `chunk`: `flush(out)` consumes and clears `out`, so memory holds one chunk

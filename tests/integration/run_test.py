@@ -767,10 +767,6 @@ outputs:
     def test_refusals(self):
         generator = "generator, seed: 2, rate: 10"
         cases = [
-            ("join", dict(b_type=generator, from_="[a, b]", measure="count()",
-                          extra="    join: {type: interval, left: a, right: b, "
-                                "on: {left: group, right: group}, within: 5s}\n"),
-             ':11:11: error: nodes.n.join: joins are not built into this version of weir yet'),
             ("depends_on", dict(b_type=generator, from_="a", measure="count()",
                                 extra="    depends_on: [{input: b, max_lag: 1h}]\n"),
              ':11:26: error: nodes.n.depends_on[0].input: "b" is not one of the node\'s sources '

@@ -82,6 +82,25 @@ void populate(metrics& m, const std::string& pipeline, const std::string& node) 
     m.kafka_source(pipeline, node, "events", "sensors", "0");
     m.kafka_input(pipeline, node, "events");
     m.output(pipeline, "console");
+    m.join(pipeline, node);
+}
+
+TEST(metrics, a_join_counts_late_records_per_side_and_shows_what_it_holds) {
+    metrics m({.version = "1", .max_group_series = 10});
+    join_metrics& j = m.join("shop", "paid");
+    EXPECT_EQ(&m.join("shop", "paid"), &j) << "the same handles again";
+    j.late_left.Increment(2);
+    j.late_right.Increment(5);
+    j.buffered.Set(42);
+    const auto p = parse(m.serialize());
+    ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+    EXPECT_EQ(sample(p, R"(weir_join_late_records_total{node="paid",pipeline="shop",side="left"})"),
+              2);
+    EXPECT_EQ(
+        sample(p, R"(weir_join_late_records_total{node="paid",pipeline="shop",side="right"})"), 5);
+    EXPECT_EQ(sample(p, R"(weir_join_buffered_records{node="paid",pipeline="shop"})"), 42);
+    m.remove_node("shop", "paid");
+    EXPECT_EQ(count_prefix(parse(m.serialize()), "weir_join_"), 0u);
 }
 
 TEST(metrics, every_design_family_has_help_and_type) {
@@ -99,6 +118,8 @@ TEST(metrics, every_design_family_has_help_and_type) {
         {"weir_node_late_records_total", "counter"},
         {"weir_node_dropped_records_total", "counter"},
         {"weir_node_skipped_windows_total", "counter"},
+        {"weir_join_late_records_total", "counter"},
+        {"weir_join_buffered_records", "gauge"},
         {"weir_check_results_total", "counter"},
         {"weir_check_value", "gauge"},
         {"weir_check_failing", "gauge"},

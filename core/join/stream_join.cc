@@ -1,0 +1,691 @@
+// The interval and temporal joins of two streams; see stream_join.h.
+#include "core/join/stream_join.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+
+namespace weir::join {
+
+namespace {
+
+constexpr std::uint32_t k_none = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint8_t k_format = 1;
+
+timestamp_ns saturating_add(timestamp_ns a, timestamp_ns b) {
+    timestamp_ns r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        return b > 0 ? std::numeric_limits<timestamp_ns>::max()
+                     : std::numeric_limits<timestamp_ns>::min();
+    }
+    return r;
+}
+
+// Values as a buffered record keeps them: per slot a tag (kind, flags), then a number's 8
+// bytes or a string's varint length and bytes.
+enum : std::uint8_t {
+    k_tag_absent = 0,
+    k_tag_null = 1,
+    k_tag_false = 2,
+    k_tag_true = 3,
+    k_tag_number = 4,
+    k_tag_string = 5,
+    k_tag_empty_present = 6,  // a present empty string
+    k_tag_other = 7,
+};
+
+void encode_values(std::span<const field_value> values, std::string& out) {
+    out.clear();
+    for (const field_value& v : values) {
+        switch (v.kind) {
+            case value_kind::absent:
+                out.push_back(static_cast<char>(k_tag_absent));
+                break;
+            case value_kind::null:
+                out.push_back(static_cast<char>(k_tag_null));
+                break;
+            case value_kind::boolean:
+                out.push_back(static_cast<char>(v.boolean ? k_tag_true : k_tag_false));
+                break;
+            case value_kind::number: {
+                out.push_back(static_cast<char>(k_tag_number));
+                char bytes[8];
+                std::memcpy(bytes, &v.number, 8);
+                out.append(bytes, 8);
+                break;
+            }
+            case value_kind::string: {
+                if (v.length == 0 && v.empty_present) {
+                    out.push_back(static_cast<char>(k_tag_empty_present));
+                    break;
+                }
+                out.push_back(static_cast<char>(k_tag_string));
+                std::uint64_t n = v.length;
+                do {
+                    const auto b = static_cast<std::uint8_t>(n & 0x7f);
+                    n >>= 7;
+                    out.push_back(static_cast<char>(n != 0 ? (b | 0x80) : b));
+                } while (n != 0);
+                out.append(v.chars, v.length);
+                break;
+            }
+            case value_kind::other:
+                out.push_back(static_cast<char>(k_tag_other));
+                break;
+        }
+    }
+}
+
+// The inverse of encode_values; strings are copied into `strings`. False on bytes
+// encode_values cannot have written (a corrupt snapshot).
+bool decode_values(std::string_view in, std::size_t slots, field_value* out, arena* strings) {
+    std::size_t p = 0;
+    for (std::size_t i = 0; i < slots; ++i) {
+        if (p >= in.size()) return false;
+        const auto tag = static_cast<std::uint8_t>(in[p++]);
+        field_value v;
+        switch (tag) {
+            case k_tag_absent:
+                break;
+            case k_tag_null:
+                v = field_value::make_null();
+                break;
+            case k_tag_false:
+            case k_tag_true:
+                v = field_value::make_boolean(tag == k_tag_true);
+                break;
+            case k_tag_number: {
+                if (in.size() - p < 8) return false;
+                double d;
+                std::memcpy(&d, in.data() + p, 8);
+                p += 8;
+                v = field_value::make_number(d);
+                break;
+            }
+            case k_tag_empty_present:
+                v = field_value::make_string({});
+                v.empty_present = true;
+                break;
+            case k_tag_string: {
+                std::uint64_t n = 0;
+                int shift = 0;
+                for (;;) {
+                    if (p >= in.size() || shift > 28) return false;
+                    const auto b = static_cast<std::uint8_t>(in[p++]);
+                    n |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+                    shift += 7;
+                    if ((b & 0x80) == 0) break;
+                }
+                if (in.size() - p < n) return false;
+                const std::string_view s = in.substr(p, n);
+                p += n;
+                v = field_value::make_string(strings ? strings->copy(s) : s);
+                break;
+            }
+            case k_tag_other:
+                v = field_value::make_other();
+                break;
+            default:
+                return false;
+        }
+        if (out) out[i] = v;
+    }
+    return p == in.size();
+}
+
+}  // namespace
+
+const char* to_string(join_type t) {
+    return t == join_type::interval ? "interval" : "temporal";
+}
+
+const char* to_string(join_kind k) {
+    switch (k) {
+        case join_kind::inner:
+            return "inner";
+        case join_kind::left:
+            return "left";
+        case join_kind::full:
+            return "full";
+    }
+    return "inner";
+}
+
+const char* to_string(join_side s) {
+    return s == join_side::left ? "left" : "right";
+}
+
+bool encode_key(const field_value& v, std::string& out) {
+    out.clear();
+    switch (v.kind) {
+        case value_kind::number: {
+            if (std::isnan(v.number)) return false;
+            const double d = v.number == 0 ? 0.0 : v.number;  // -0 equals 0
+            out.push_back('n');
+            char bytes[8];
+            std::memcpy(bytes, &d, 8);
+            out.append(bytes, 8);
+            return true;
+        }
+        case value_kind::string:
+            out.push_back('s');
+            out.append(v.chars, v.length);
+            return true;
+        case value_kind::boolean:
+            out.push_back(v.boolean ? 't' : 'f');
+            return true;
+        case value_kind::absent:
+        case value_kind::null:
+        case value_kind::other:
+            return false;
+    }
+    return false;
+}
+
+struct stream_join::record {
+    timestamp_ns time = 0;
+    std::uint64_t seq = 0;
+    std::unique_ptr<char[]> data;  // the encoded values
+    std::uint32_t size = 0;
+    key_map::value_type* key = nullptr;  // null: no key
+    join_side side = join_side::left;
+    bool matched = false;
+    bool live = false;
+
+    std::string_view values() const { return {data.get(), size}; }
+};
+
+struct stream_join::due {
+    timestamp_ns at;
+    std::uint64_t seq;
+    std::uint32_t id;
+    // For std::push_heap: a min-heap by (at, seq).
+    bool operator<(const due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+bool stream_join::held::operator<(const held& o) const {
+    return time != o.time ? time > o.time : seq > o.seq;
+}
+
+stream_join::stream_join(const join_options& options, std::size_t left_slots,
+                         std::size_t right_slots, timestamp_ns wall_now)
+    : options_(options),
+      ordered_(options.ordered),
+      left_slots_(left_slots),
+      right_slots_(right_slots),
+      all_(options.allowed_lateness, options.idle_timeout, std::vector<std::string>{}, wall_now),
+      right_(options.allowed_lateness, options.idle_timeout, std::vector<std::string>{}, wall_now) {
+}
+
+stream_join::~stream_join() = default;
+
+std::size_t stream_join::add_source(join_side side, std::string id, timestamp_ns wall_now) {
+    const auto s = static_cast<std::size_t>(side);
+    if (side == join_side::right) {
+        right_sources_.push_back(static_cast<std::uint32_t>(right_.add_source(id, wall_now)));
+    }
+    sources_[s].push_back(static_cast<std::uint32_t>(
+        all_.add_source(std::string(to_string(side)) + "/" + id, wall_now)));
+    return sources_[s].size() - 1;
+}
+
+void stream_join::remove_source(join_side side, std::size_t source) {
+    const auto s = static_cast<std::size_t>(side);
+    all_.remove_source(sources_[s][source]);
+    if (side == join_side::right) right_.remove_source(right_sources_[source]);
+}
+
+std::size_t stream_join::find_source(join_side side, std::string_view id) const {
+    const auto s = static_cast<std::size_t>(side);
+    const std::size_t at = all_.find_source(std::string(to_string(side)) + "/" + std::string(id));
+    for (std::size_t i = 0; i < sources_[s].size(); ++i) {
+        if (sources_[s][i] == at) return i;
+    }
+    return npos;
+}
+
+stream_join::key_map::value_type* stream_join::key_of(const std::string& key) {
+    return &*keys_.try_emplace(key).first;
+}
+
+std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_t seq,
+                                 key_map::value_type* key, std::span<const field_value> values,
+                                 std::string_view encoded) {
+    std::uint32_t id;
+    if (!free_.empty()) {
+        id = free_.back();
+        free_.pop_back();
+    } else {
+        id = static_cast<std::uint32_t>(records_.size());
+        records_.emplace_back();
+    }
+    if (encoded.data() == nullptr) {
+        encode_values(values, scratch_);
+        encoded = scratch_;
+    }
+    record& r = records_[id];
+    r.time = time;
+    r.seq = seq;
+    r.size = static_cast<std::uint32_t>(encoded.size());
+    r.data = std::make_unique_for_overwrite<char[]>(encoded.size());
+    if (!encoded.empty()) std::memcpy(r.data.get(), encoded.data(), encoded.size());
+    r.key = key;
+    ++key->second.refs;
+    r.side = side;
+    r.matched = false;
+    r.live = true;
+    ++live_;
+    value_bytes_ += encoded.size();
+    return id;
+}
+
+void stream_join::remove(std::uint32_t id) {
+    record& r = records_[id];
+    if (r.key != nullptr) {
+        auto& list = r.key->second.ids[static_cast<std::size_t>(r.side)];
+        if (auto it = std::find(list.begin(), list.end(), id); it != list.end()) list.erase(it);
+        if (--r.key->second.refs == 0) {
+            const std::string k = r.key->first;
+            keys_.erase(k);
+        }
+        r.key = nullptr;
+    }
+    value_bytes_ -= r.size;
+    r.data.reset();
+    r.size = 0;
+    r.live = false;
+    --live_;
+    free_.push_back(id);
+}
+
+void stream_join::append_values(std::string_view encoded, std::size_t slots) {
+    const std::size_t at = out_values_.size();
+    out_values_.resize(at + slots);
+    if (!decode_values(encoded, slots, out_values_.data() + at, &out_strings_)) {
+        // Only a restored snapshot could hold such bytes, and restore() checks them.
+        std::fill(out_values_.begin() + static_cast<std::ptrdiff_t>(at), out_values_.end(),
+                  field_value::make_absent());
+    }
+}
+
+void stream_join::emit(const record* left, const record* right, timestamp_ns time) {
+    if (ordered_) {
+        held h;
+        h.time = time;
+        h.seq = next_held_++;
+        h.has_left = left != nullptr;
+        h.has_right = right != nullptr;
+        if (left != nullptr) h.left.assign(left->values());
+        if (right != nullptr) h.right.assign(right->values());
+        held_bytes_ += h.left.capacity() + h.right.capacity();
+        held_.push_back(std::move(h));
+        std::push_heap(held_.begin(), held_.end());
+        return;
+    }
+    out(time, left != nullptr ? std::optional(left->values()) : std::nullopt,
+        right != nullptr ? std::optional(right->values()) : std::nullopt);
+}
+
+void stream_join::out(timestamp_ns time, std::optional<std::string_view> left,
+                      std::optional<std::string_view> right) {
+    out_row row{time, k_none, k_none};
+    if (left) {
+        row.left = static_cast<std::uint32_t>(out_values_.size());
+        append_values(*left, left_slots_);
+    }
+    if (right) {
+        row.right = static_cast<std::uint32_t>(out_values_.size());
+        append_values(*right, right_slots_);
+    }
+    rows_.push_back(row);
+}
+
+timestamp_ns stream_join::frontier() const {
+    const timestamp_ns w = all_.watermark();
+    if (w == std::numeric_limits<timestamp_ns>::max()) return w;  // finished
+    if (options_.type == join_type::interval) {
+        return w == window::k_no_time ? w : saturating_add(w, -options_.within);
+    }
+    return pending_.empty() ? w : std::min(w, pending_.front().at);
+}
+
+void stream_join::release() {
+    if (!ordered_) return;
+    const timestamp_ns f = frontier();
+    while (!held_.empty() &&
+           (held_.front().time < f || f == std::numeric_limits<timestamp_ns>::max())) {
+        std::pop_heap(held_.begin(), held_.end());
+        held& h = held_.back();
+        held_bytes_ -= h.left.capacity() + h.right.capacity();
+        out(h.time, h.has_left ? std::optional<std::string_view>(h.left) : std::nullopt,
+            h.has_right ? std::optional<std::string_view>(h.right) : std::nullopt);
+        held_.pop_back();
+    }
+}
+
+joined_row stream_join::row(std::size_t i) const {
+    const out_row& r = rows_[i];
+    joined_row out;
+    out.time = r.time;
+    out.has_left = r.left != k_none;
+    out.has_right = r.right != k_none;
+    if (out.has_left) out.left = {out_values_.data() + r.left, left_slots_};
+    if (out.has_right) out.right = {out_values_.data() + r.right, right_slots_};
+    return out;
+}
+
+void stream_join::clear_rows() {
+    rows_.clear();
+    out_values_.clear();
+    out_strings_.reset();
+}
+
+std::size_t stream_join::buffered_bytes() const {
+    std::size_t bytes =
+        records_.capacity() * sizeof(record) + value_bytes_ +
+        free_.capacity() * sizeof(std::uint32_t) +
+        (expiry_.capacity() + pending_.capacity() + versions_.capacity() + retained_.capacity()) *
+            sizeof(due) +
+        keys_.bucket_count() * sizeof(void*);
+    for (const auto& [key, entry] : keys_) {
+        // A node of the map: the pair, its hash and next pointer, the key's heap bytes.
+        bytes += sizeof(key_map::value_type) + 2 * sizeof(void*) +
+                 (key.capacity() > 15 ? key.capacity() + 1 : 0) +
+                 (entry.ids[0].capacity() + entry.ids[1].capacity()) * sizeof(std::uint32_t);
+    }
+    return bytes;
+}
+
+bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, const std::string* key,
+                      std::span<const field_value> values, timestamp_ns wall_now) {
+    const auto s = static_cast<std::size_t>(side);
+    const bool temporal = options_.type == join_type::temporal;
+    const timestamp_ns behind =
+        temporal && side == join_side::right ? right_.watermark() : all_.watermark();
+    const bool late = time < behind;
+    if (late) {
+        ++late_[s];
+    } else if (key == nullptr) {
+        // It can match nothing: out at once when its kind keeps unmatched records of its side.
+        encode_values(values, scratch_);
+        record r;
+        r.data = std::make_unique_for_overwrite<char[]>(scratch_.size());
+        if (!scratch_.empty()) std::memcpy(r.data.get(), scratch_.data(), scratch_.size());
+        r.size = static_cast<std::uint32_t>(scratch_.size());
+        if (side == join_side::left && options_.kind != join_kind::inner) {
+            emit(&r, nullptr, time);
+        } else if (side == join_side::right && options_.kind == join_kind::full && !temporal) {
+            emit(nullptr, &r, time);
+        }
+    } else {
+        const std::uint32_t id = store(side, time, next_seq_++, key_of(*key), values, {});
+        record& r = records_[id];
+        if (!temporal) {
+            interval_arrive(id);
+        } else if (side == join_side::right) {
+            temporal_insert_right(id);
+        } else if (right_.watermark() > time) {
+            temporal_answer(r);
+            remove(id);
+        } else {
+            pending_.push_back({time, r.seq, id});
+            std::push_heap(pending_.begin(), pending_.end());
+        }
+    }
+    all_.observe(sources_[s][source], time, wall_now);
+    if (side == join_side::right) right_.observe(right_sources_[source], time, wall_now);
+    update(wall_now);
+    return !late;
+}
+
+void stream_join::interval_arrive(std::uint32_t id) {
+    record& r = records_[id];
+    key_entry& entry = r.key->second;
+    const auto s = static_cast<std::size_t>(r.side);
+    for (const std::uint32_t other_id : entry.ids[1 - s]) {
+        record& o = records_[other_id];
+        const timestamp_ns d = r.time > o.time ? r.time - o.time : o.time - r.time;
+        if (d > options_.within) continue;
+        r.matched = true;
+        o.matched = true;
+        if (r.side == join_side::left) {
+            emit(&r, &o, r.time);
+        } else {
+            emit(&o, &r, o.time);
+        }
+    }
+    entry.ids[s].push_back(id);
+    expiry_.push_back({saturating_add(r.time, options_.within), r.seq, id});
+    std::push_heap(expiry_.begin(), expiry_.end());
+}
+
+void stream_join::temporal_answer(const record& left) {
+    const record* found = nullptr;
+    if (left.key != nullptr) {
+        const auto& versions = left.key->second.ids[1];
+        for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+            const record& v = records_[*it];
+            if (v.time > left.time) continue;
+            if (options_.within <= 0 || left.time - v.time <= options_.within) found = &v;
+            break;
+        }
+    }
+    if (found != nullptr) {
+        emit(&left, found, left.time);
+    } else if (options_.kind != join_kind::inner) {
+        emit(&left, nullptr, left.time);
+    }
+}
+
+void stream_join::temporal_insert_right(std::uint32_t id) {
+    const record& r = records_[id];
+    auto& versions = r.key->second.ids[1];
+    // By (time, seq): after every version of the same time (the last to arrive wins).
+    auto at = versions.end();
+    while (at != versions.begin()) {
+        const record& v = records_[*(at - 1)];
+        if (v.time < r.time || (v.time == r.time && v.seq < r.seq)) break;
+        --at;
+    }
+    versions.insert(at, id);
+    versions_.push_back({r.time, r.seq, id});
+    std::push_heap(versions_.begin(), versions_.end());
+}
+
+void stream_join::update(timestamp_ns wall_now) {
+    all_.update(wall_now);
+    if (options_.type == join_type::temporal) right_.update(wall_now);
+    expire();
+    release();
+}
+
+void stream_join::expire() {
+    const timestamp_ns w = all_.watermark();
+    const auto alive = [&](const due& d) {
+        return records_[d.id].live && records_[d.id].seq == d.seq;
+    };
+    if (options_.type == join_type::interval) {
+        while (!expiry_.empty() && expiry_.front().at < w) {
+            std::pop_heap(expiry_.begin(), expiry_.end());
+            const due d = expiry_.back();
+            expiry_.pop_back();
+            if (!alive(d)) continue;
+            const record& r = records_[d.id];
+            if (!r.matched) {
+                if (r.side == join_side::left && options_.kind != join_kind::inner) {
+                    emit(&r, nullptr, r.time);
+                } else if (r.side == join_side::right && options_.kind == join_kind::full) {
+                    emit(nullptr, &r, r.time);
+                }
+            }
+            remove(d.id);
+        }
+        return;
+    }
+    // Temporal: waiting left records the right side's watermark has passed.
+    const timestamp_ns wr = right_.watermark();
+    while (!pending_.empty() && pending_.front().at < wr) {
+        std::pop_heap(pending_.begin(), pending_.end());
+        const due d = pending_.back();
+        pending_.pop_back();
+        if (!alive(d)) continue;
+        temporal_answer(records_[d.id]);
+        remove(d.id);
+    }
+    // No left record to come or waiting asks for a time before `floor`.
+    timestamp_ns floor = w;
+    if (!pending_.empty()) floor = std::min(floor, pending_.front().at);
+    while (!versions_.empty() && versions_.front().at <= floor) {
+        std::pop_heap(versions_.begin(), versions_.end());
+        const due d = versions_.back();
+        versions_.pop_back();
+        if (!alive(d)) continue;
+        // Of the key's versions at or before the floor, only the newest can be asked for.
+        auto& versions = records_[d.id].key->second.ids[1];
+        std::size_t newest = 0;
+        while (newest + 1 < versions.size() && records_[versions[newest + 1]].time <= floor) {
+            ++newest;
+        }
+        const std::uint32_t keep = versions[newest];
+        std::vector<std::uint32_t> dead(versions.begin(),
+                                        versions.begin() + static_cast<std::ptrdiff_t>(newest));
+        for (const std::uint32_t id : dead) remove(id);
+        if (options_.within > 0 && keep == d.id) {
+            const record& k = records_[keep];
+            retained_.push_back({saturating_add(k.time, options_.within), k.seq, keep});
+            std::push_heap(retained_.begin(), retained_.end());
+        }
+    }
+    // Versions older than `within` before the floor: no left record may pair with them.
+    while (options_.within > 0 && !retained_.empty() && retained_.front().at < floor) {
+        std::pop_heap(retained_.begin(), retained_.end());
+        const due d = retained_.back();
+        retained_.pop_back();
+        if (alive(d)) remove(d.id);
+    }
+}
+
+void stream_join::advance(timestamp_ns wall_now) {
+    update(wall_now);
+}
+
+void stream_join::finish() {
+    all_.finish();
+    right_.finish();
+    expire();
+    // No record comes any more: the right versions a temporal join kept are not needed.
+    for (std::uint32_t id = 0; id < records_.size(); ++id) {
+        if (records_[id].live) remove(id);
+    }
+    release();
+}
+
+void stream_join::snapshot(byte_writer& w) const {
+    w.u8(k_format);
+    w.u8(static_cast<std::uint8_t>(options_.type));
+    all_.serialize(w);
+    right_.serialize(w);
+    w.varint(next_seq_);
+    w.varint(late_[0]);
+    w.varint(late_[1]);
+    std::vector<std::uint32_t> ids;
+    ids.reserve(live_);
+    for (std::uint32_t i = 0; i < records_.size(); ++i) {
+        if (records_[i].live) ids.push_back(i);
+    }
+    std::sort(ids.begin(), ids.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return records_[a].seq < records_[b].seq; });
+    w.varint(ids.size());
+    for (const std::uint32_t id : ids) {
+        const record& r = records_[id];
+        w.u8(static_cast<std::uint8_t>(r.side));
+        w.i64(r.time);
+        w.varint(r.seq);
+        w.boolean(r.matched);
+        w.str(r.key != nullptr ? std::string_view(r.key->first) : std::string_view());
+        w.str(r.values());
+    }
+    // Rows held for their turn, by (time, seq).
+    std::vector<const held*> rows;
+    rows.reserve(held_.size());
+    for (const held& h : held_) rows.push_back(&h);
+    std::sort(rows.begin(), rows.end(), [](const held* a, const held* b) { return *b < *a; });
+    w.varint(next_held_);
+    w.varint(rows.size());
+    for (const held* h : rows) {
+        w.i64(h->time);
+        w.varint(h->seq);
+        w.u8(static_cast<std::uint8_t>((h->has_left ? 1 : 0) | (h->has_right ? 2 : 0)));
+        w.str(h->left);
+        w.str(h->right);
+    }
+}
+
+bool stream_join::restore(byte_reader& r) {
+    if (r.u8() != k_format || r.u8() != static_cast<std::uint8_t>(options_.type)) {
+        r.fail();
+        return false;
+    }
+    if (!all_.deserialize(r) || !right_.deserialize(r)) return false;
+    next_seq_ = r.varint();
+    late_[0] = r.varint();
+    late_[1] = r.varint();
+    const std::size_t n = r.count(12);
+    std::uint64_t last_seq = 0;
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+        const auto side = r.u8();
+        const timestamp_ns time = r.i64();
+        const std::uint64_t seq = r.varint();
+        const bool matched = r.boolean();
+        const std::string key(r.str());
+        const std::string_view values = r.str();
+        if (!r.ok()) break;
+        const auto sd = static_cast<join_side>(side);
+        if (side > 1 || key.empty() || (i > 0 && seq <= last_seq) || seq >= next_seq_ ||
+            !decode_values(values, slots(sd), nullptr, nullptr)) {
+            r.fail();
+            break;
+        }
+        last_seq = seq;
+        const std::uint32_t id = store(sd, time, seq, key_of(key), {}, values);
+        record& rec = records_[id];
+        rec.matched = matched;
+        if (options_.type == join_type::interval) {
+            rec.key->second.ids[side].push_back(id);
+            expiry_.push_back({saturating_add(time, options_.within), seq, id});
+            std::push_heap(expiry_.begin(), expiry_.end());
+        } else if (sd == join_side::right) {
+            temporal_insert_right(id);
+        } else {
+            pending_.push_back({time, seq, id});
+            std::push_heap(pending_.begin(), pending_.end());
+        }
+    }
+    next_held_ = r.varint();
+    const std::size_t rows = r.count(12);
+    for (std::size_t i = 0; i < rows && r.ok(); ++i) {
+        held h;
+        h.time = r.i64();
+        h.seq = r.varint();
+        const std::uint8_t sides = r.u8();
+        h.left.assign(r.str());
+        h.right.assign(r.str());
+        h.has_left = (sides & 1) != 0;
+        h.has_right = (sides & 2) != 0;
+        if (!r.ok()) break;
+        if (sides == 0 || sides > 3 || h.seq >= next_held_ ||
+            (h.has_left && !decode_values(h.left, left_slots_, nullptr, nullptr)) ||
+            (h.has_right && !decode_values(h.right, right_slots_, nullptr, nullptr))) {
+            r.fail();
+            break;
+        }
+        held_bytes_ += h.left.capacity() + h.right.capacity();
+        held_.push_back(std::move(h));
+        std::push_heap(held_.begin(), held_.end());
+    }
+    return r.ok();
+}
+
+}  // namespace weir::join
