@@ -46,6 +46,20 @@ JOIN_CHECKS = [
     check("paid_max", "max(payments.amount)", ">= 0", "max(p_amount)"),
 ]
 
+# A temporal (as-of) left join: each order with its customer's latest payment at or before the
+# order's time, none older than 10 minutes; checks over the joined rows.
+ASOF_CHECKS = [
+    check("rows", "count()", "> 0", "count(*)"),
+    check("no_payment", "missing_fraction(payments.amount)", "< 100%",
+          "avg(case when p_amount is null then 1.0 else 0.0 end)"),
+    check("last_paid_mean", "mean(payments.amount)", ">= 0", "avg(p_amount)"),
+    check("last_paid_max", "max(payments.amount)", ">= 0", "max(p_amount)"),
+]
+
+ASOF_10M = ("{type: temporal, left: orders, right: payments, on: {left: key, right: key}, "
+            "within: 10m, kind: left}")
+ASOF_WITHIN_MS = 600_000
+
 JOIN_5M = ("{type: interval, left: orders, right: payments, "
            "on: {left: order_id, right: order_id}, within: 5m, kind: left}")
 WITHIN_MS = 300_000
@@ -69,7 +83,7 @@ def pipeline_yaml(w):
         "  quality:",
         "    from: [orders, payments]",
     ]
-    if w.relation == "join":
+    if w.relation in ("join", "asof"):
         lines.append(f"    join: {w.join}")
     lines += [
         "    time: {field: ts, format: rfc3339}",
@@ -108,6 +122,20 @@ def rows_sql(w, left_path, right_path):
     if w.relation == "reconcile":
         return (f"(select epoch_ms(ts) as t, 'o' as side, key, order_id, amount from {o} "
                 f"union all select epoch_ms(ts), 'p', key, order_id, amount from {p})")
+    if w.relation == "asof":
+        # As-of left join: the customer's latest payment at or before the order (DuckDB's ASOF
+        # JOIN), and none when that one is older than 10 minutes.
+        # Of payments at the same millisecond the last in the file wins, as in weir (the last
+        # to arrive): the as-of order is (time, line number), and an order comes after every
+        # payment of its millisecond.
+        base, span = 1_700_000_000_000, 10_000_000
+        return (f"""(select epoch_ms(o.ts) as t, o.key as key,
+        case when epoch_ms(o.ts) - epoch_ms(p.ts) <= {ASOF_WITHIN_MS} then p.amount end
+          as p_amount
+ from (select *, (epoch_ms(ts) - {base}) * {span} + {span - 1} as pos from {o}) o
+ asof left join (select *, (epoch_ms(ts) - {base}) * {span} + row_number() over () as pos
+                 from {p}) p
+   on o.key = p.key and o.pos >= p.pos)""")
     # Interval left join: every payment of the order within 5 minutes either way is a row;
     # an order without one is a row of its own with the payment's fields null.
     return (f"""(select epoch_ms(o.ts) as t, o.key as key, o.amount as o_amount,

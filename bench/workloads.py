@@ -362,6 +362,10 @@ def two_stream_workloads(full):
                  dataset(schema="O", **jn), tuple(streams.JOIN_CHECKS),
                  right=dataset(schema="P", **jn), relation="join", join=streams.JOIN_5M,
                  group_field="orders.key", fields=("order_id", "amount")),
+        workload("wt", "temporal (as-of) left join: each order with its customer's latest "
+                 "payment, within 10 min", dataset(schema="O", **jn), tuple(streams.ASOF_CHECKS),
+                 right=dataset(schema="P", **jn), relation="asof", join=streams.ASOF_10M,
+                 group_field="orders.key", fields=("key", "amount")),
     ]
 
 
