@@ -1935,7 +1935,7 @@ bool aggregate_layout::deserialize(std::byte* block, byte_reader& r, bool legacy
 bool aggregate_layout::approximate(const std::byte* block, std::size_t i) const {
     const call_entry& ce = calls_[i];
     if (accs_.size() > ce.acc && accs_[ce.acc].kind == acc_kind::reconcile && is_reconcile(ce.fn)) {
-        return at<m::reconcile_acc>(block, accs_[ce.acc].offset).overflow > 0;
+        return at<m::reconcile_acc>(block, accs_[ce.acc].offset).overflow() > 0;
     }
     if (ce.fn != result_fn::median && ce.fn != result_fn::percentile &&
         ce.fn != result_fn::approx_quantile) {

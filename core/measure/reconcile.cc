@@ -29,13 +29,11 @@ int rank(char tag) {
     return tag == k_number ? 0 : tag == k_boolean ? 2 : 1;
 }
 
-bool before(const std::string& a, const std::string& b) {
+bool before(std::string_view a, std::string_view b) {
     if (rank(a[0]) != rank(b[0])) return rank(a[0]) < rank(b[0]);
     if (a[0] == k_number) return number_of(a) < number_of(b);
-    const std::string_view x =
-        a[0] == k_long_string ? std::string_view(a).substr(9) : std::string_view(a).substr(1);
-    const std::string_view y =
-        b[0] == k_long_string ? std::string_view(b).substr(9) : std::string_view(b).substr(1);
+    const std::string_view x = a[0] == k_long_string ? a.substr(9) : a.substr(1);
+    const std::string_view y = b[0] == k_long_string ? b.substr(9) : b.substr(1);
     if (x != y) return x < y;
     return a < b;
 }
@@ -57,7 +55,7 @@ bool well_formed(std::string_view key) {
     }
 }
 
-void append_key_json(const std::string& key, std::string& out) {
+void append_key_json(std::string_view key, std::string& out) {
     switch (key[0]) {
         case k_number:
             append_sample_value(field_value::make_number(number_of(key)), out);
@@ -69,7 +67,7 @@ void append_key_json(const std::string& key, std::string& out) {
             append_sample_value(field_value::make_string(std::string(key.substr(9)) + "…"), out);
             break;
         default:
-            append_sample_value(field_value::make_string(std::string_view(key).substr(1)), out);
+            append_sample_value(field_value::make_string(key.substr(1)), out);
             break;
     }
 }
@@ -110,88 +108,111 @@ bool reconcile_key(const field_value& v, std::string& out) {
     }
 }
 
-void reconcile_acc::add(const field_value& v, std::uint8_t side, std::string& scratch) {
-    if (!reconcile_key(v, scratch)) return;
-    const auto it = keys.find(scratch);
-    if (it != keys.end()) {
-        it->second |= side;
-    } else if (keys.size() < k_reconcile_key_limit) {
-        keys.emplace(scratch, side);
-    } else {
-        ++overflow;
+void reconcile_acc::count(std::uint8_t sides, int delta) {
+    std::uint64_t& n = sides == (k_left | k_right) ? both_
+                       : sides == k_left           ? left_only_
+                                                   : right_only_;
+    n = static_cast<std::uint64_t>(static_cast<std::int64_t>(n) + delta);
+}
+
+void reconcile_acc::grow() {
+    slots_.assign(std::max<std::size_t>(16, slots_.size() * 2), 0);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::uint32_t i = 0; i < entries_.size(); ++i) {
+        std::size_t s = entries_[i].hash & mask;
+        while (slots_[s] != 0) s = (s + 1) & mask;
+        slots_[s] = (static_cast<std::uint64_t>(entries_[i].hash) << 32) | (i + 1);
     }
 }
 
-void reconcile_acc::merge(const reconcile_acc& o) {
-    overflow += o.overflow;
-    for (const auto& [key, sides] : o.keys) {
-        const auto it = keys.find(key);
-        if (it != keys.end()) {
-            it->second |= sides;
-        } else if (keys.size() < k_reconcile_key_limit) {
-            keys.emplace(key, sides);
-        } else {
-            ++overflow;
+bool reconcile_acc::insert(std::string_view key, std::uint8_t sides) {
+    const auto hash =
+        static_cast<std::uint32_t>(hashing::hash_bytes(key.data(), key.size(), 0x7265636f6e));
+    if ((entries_.size() + 1) * 4 > slots_.size() * 3) grow();
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t s = hash & mask;
+    for (; slots_[s] != 0; s = (s + 1) & mask) {
+        if (slots_[s] >> 32 != hash) continue;
+        entry& e = entries_[static_cast<std::uint32_t>(slots_[s]) - 1];
+        if (key_of(e) == key) {
+            const std::uint8_t now = e.sides | sides;
+            if (now != e.sides) {
+                count(e.sides, -1);
+                count(now, 1);
+                e.sides = now;
+            }
+            return true;
         }
+    }
+    if (entries_.size() >= k_reconcile_key_limit) return false;
+    entries_.push_back({hash, static_cast<std::uint32_t>(bytes_.size()),
+                        static_cast<std::uint32_t>(key.size()), sides});
+    bytes_.append(key);
+    slots_[s] = (static_cast<std::uint64_t>(hash) << 32) | entries_.size();
+    count(sides, 1);
+    return true;
+}
+
+void reconcile_acc::add(const field_value& v, std::uint8_t side, std::string& scratch) {
+    if (!reconcile_key(v, scratch)) return;
+    if (!insert(scratch, side)) ++overflow_;
+}
+
+void reconcile_acc::merge(const reconcile_acc& o) {
+    overflow_ += o.overflow_;
+    for (const entry& e : o.entries_) {
+        if (!insert(o.key_of(e), e.sides)) ++overflow_;
     }
 }
 
 reconcile_counts reconcile_acc::counts() const {
     reconcile_counts c;
-    for (const auto& [key, sides] : keys) {
-        if (sides == (k_left | k_right)) {
-            ++c.matched;
-        } else if (sides == k_left) {
-            ++c.missing_right;
-        } else {
-            ++c.missing_left;
-        }
-    }
-    c.overflow = overflow;
+    c.matched = both_;
+    c.missing_right = left_only_;
+    c.missing_left = right_only_;
+    c.overflow = overflow_;
     return c;
 }
 
 std::vector<std::string> reconcile_acc::sample_missing(bool on_left) const {
     const std::uint8_t only = on_left ? k_right : k_left;
-    std::vector<const std::string*> missing;
-    for (const auto& [key, sides] : keys) {
-        if (sides == only) missing.push_back(&key);
+    std::vector<std::string_view> missing;
+    for (const entry& e : entries_) {
+        if (e.sides == only) missing.push_back(key_of(e));
     }
-    const auto less = [](const std::string* a, const std::string* b) { return before(*a, *b); };
     const std::size_t n = std::min(missing.size(), k_reconcile_samples);
     std::partial_sort(missing.begin(), missing.begin() + static_cast<std::ptrdiff_t>(n),
-                      missing.end(), less);
+                      missing.end(), before);
     std::vector<std::string> out(n);
-    for (std::size_t i = 0; i < n; ++i) append_key_json(*missing[i], out[i]);
+    for (std::size_t i = 0; i < n; ++i) append_key_json(missing[i], out[i]);
     return out;
 }
 
 void reconcile_acc::serialize(byte_writer& w) const {
-    w.varint(overflow);
-    w.varint(keys.size());
-    for (const auto& [key, sides] : keys) {
-        w.str(key);
-        w.u8(sides);
+    w.varint(overflow_);
+    w.varint(entries_.size());
+    for (const entry& e : entries_) {
+        w.str(key_of(e));
+        w.u8(e.sides);
     }
 }
 
 bool reconcile_acc::deserialize(byte_reader& r) {
-    keys.clear();
-    overflow = r.varint();
+    *this = reconcile_acc();
+    overflow_ = r.varint();
     const std::size_t n = r.count(3);
     if (!r.ok() || n > k_reconcile_key_limit) {
         r.fail();
         return false;
     }
-    keys.reserve(n);
+    entries_.reserve(n);
     for (std::size_t i = 0; i < n && r.ok(); ++i) {
         const std::string_view key = r.str();
         const std::uint8_t sides = r.u8();
-        if (!well_formed(key) || sides == 0 || sides > (k_left | k_right)) {
+        if (!well_formed(key) || sides == 0 || sides > (k_left | k_right) || !insert(key, sides)) {
             r.fail();
             return false;
         }
-        keys.emplace(std::string(key), sides);
     }
     return r.ok();
 }

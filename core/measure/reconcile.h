@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/checkpoint/byte_codec.h"
@@ -36,12 +35,14 @@ struct reconcile_counts {
     std::uint64_t keys() const { return matched + missing_left + missing_right; }
 };
 
-struct reconcile_acc {
+// A flat hash set of encoded keys (reconcile_key) with the sides that carried each: the keys
+// back to back in one buffer, an open-addressing table of entry indices, and the counts kept as
+// keys are added, so a record costs one probe and no allocation once the set has grown, and a
+// window's result needs no pass over its keys.
+class reconcile_acc {
+  public:
     static constexpr std::uint8_t k_left = 1;
     static constexpr std::uint8_t k_right = 2;
-    // Encoded key (reconcile_key) -> the sides that carried it.
-    std::unordered_map<std::string, std::uint8_t> keys;
-    std::uint64_t overflow = 0;
 
     // A record of one side (k_left or k_right) with this key value. Missing values (absent,
     // null, "") and objects or arrays are no key: the record is not counted.
@@ -54,6 +55,32 @@ struct reconcile_acc {
     std::vector<std::string> sample_missing(bool on_left) const;
     void serialize(byte_writer& w) const;
     bool deserialize(byte_reader& r);
+
+    std::size_t size() const { return entries_.size(); }
+    std::uint64_t overflow() const { return overflow_; }
+
+  private:
+    struct entry {
+        std::uint32_t hash;
+        std::uint32_t offset;  // into bytes_
+        std::uint32_t length;
+        std::uint8_t sides;
+    };
+    std::string_view key_of(const entry& e) const { return {bytes_.data() + e.offset, e.length}; }
+    // Adds `sides` to `key`'s entry, or a new entry (false when the set is full).
+    bool insert(std::string_view key, std::uint8_t sides);
+    void count(std::uint8_t sides, int delta);
+    void grow();
+
+    std::vector<entry> entries_;  // in the order keys came
+    // The key's hash (high half) and its entry's index + 1 (low half; 0: empty), so a probe
+    // compares hashes without touching the entries; a power of two.
+    std::vector<std::uint64_t> slots_;
+    std::string bytes_;
+    std::uint64_t overflow_ = 0;
+    std::uint64_t both_ = 0;
+    std::uint64_t left_only_ = 0;
+    std::uint64_t right_only_ = 0;
 };
 
 // The encoding keys compare by: numbers by value (1 and 1.0 are one key; -0 is 0), strings by
