@@ -20,8 +20,7 @@ _L = "list_distinct(coalesce(list(order_id) filter (where side = 'o'), []::varch
 _R = "list_distinct(coalesce(list(order_id) filter (where side = 'p'), []::varchar[]))"
 
 # Measures over both inputs: counts and sums of each side and their differences (issue #12:
-# "count reconciliation of two inputs"), and the keyed reconcile() of their order ids. side is
-# 'o' (orders) or 'p' (payments).
+# "count reconciliation of two inputs"). side is 'o' (orders) or 'p' (payments).
 RECONCILE_CHECKS = [
     check("orders", "count(orders)", "> 0", "count(*) filter (where side = 'o')::double"),
     check("payments", "count(payments)", ">= 0", "count(*) filter (where side = 'p')::double"),
@@ -30,9 +29,15 @@ RECONCILE_CHECKS = [
     check("amount_gap", "sum(orders.amount) - sum(payments.amount)", "< 1000",
           "coalesce(sum(amount) filter (where side = 'o'), 0) "
           "- coalesce(sum(amount) filter (where side = 'p'), 0)"),
-    # Keyed: the distinct order ids seen on one side of the (window, key) and not the other.
+]
+
+# Keyed reconciliation of the order ids per window and customer (reconcile(), exact hash
+# sets): the distinct ids seen on one side and not the other, and those of orders only.
+KEYED_CHECKS = RECONCILE_CHECKS[:2] + [
     check("unmatched", "reconcile(orders.order_id, payments.order_id)", "< 1000",
           f"(len({_L}) + len({_R}) - 2 * len(list_intersect({_L}, {_R})))::double"),
+    check("unpaid", "reconcile(orders.order_id, payments.order_id, missing_right)", "< 1000",
+          f"(len({_L}) - len(list_intersect({_L}, {_R})))::double"),
 ]
 
 # An interval left join of orders with their payments within 5 minutes, checks over the
@@ -119,7 +124,7 @@ group by all""")
 def rows_sql(w, left_path, right_path):
     """The rows weir's node windows, as a table expression (t in ms, key, fields)."""
     o, p = _src(left_path), _src(right_path)
-    if w.relation == "reconcile":
+    if w.relation in ("reconcile", "keyed"):
         return (f"(select epoch_ms(ts) as t, 'o' as side, key, order_id, amount from {o} "
                 f"union all select epoch_ms(ts), 'p', key, order_id, amount from {p})")
     if w.relation == "asof":

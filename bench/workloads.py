@@ -343,8 +343,8 @@ def smoke_suite():
 
 
 def two_stream_workloads(full):
-    """Orders and payments (bench/streams.py): measures over both inputs (wr) and an interval
-    join (wj). Full: wr has W1's shape (5 M events in all, 1 K keys); wj has 2 x 2.5 M events
+    """Orders and payments (bench/streams.py): measures over both inputs (wr), keyed
+    reconciliation (wk), an interval join (wj) and a temporal join (wt). Full: wr has W1's shape (5 M events in all, 1 K keys); wj has 2 x 2.5 M events
     and 100 K orders buffered on the left at once (333 orders/s x 5 min)."""
     import streams
     if full:
@@ -357,6 +357,10 @@ def two_stream_workloads(full):
         workload("wr", "orders and payments: counts and sums of each and their differences",
                  dataset(schema="O", **rc), tuple(streams.RECONCILE_CHECKS),
                  right=dataset(schema="P", **rc), relation="reconcile",
+                 fields=("order_id", "amount")),
+        workload("wk", "orders and payments: reconcile() of their order ids per window and key",
+                 dataset(schema="O", **rc), tuple(streams.KEYED_CHECKS),
+                 right=dataset(schema="P", **rc), relation="keyed",
                  fields=("order_id", "amount")),
         workload("wj", "interval left join of orders and payments within 5 min",
                  dataset(schema="O", **jn), tuple(streams.JOIN_CHECKS),
