@@ -72,6 +72,7 @@ struct node_chain::flow {
     // records the event time step refused.
     std::vector<std::uint32_t> verdict;
     std::size_t bad_time = 0;
+    bool joined = false;  // the rows of a derived join: `raw` is each row as written
 
     void reset(std::size_t slots) {
         batch.clear();
@@ -87,6 +88,7 @@ struct node_chain::flow {
         decode_invalid = 0;
         verdict.clear();
         bad_time = 0;
+        joined = false;
     }
 
     void copy_from(const flow& other) {
@@ -104,6 +106,7 @@ struct node_chain::flow {
         decode_invalid = other.decode_invalid;
         verdict = other.verdict;
         bad_time = other.bad_time;
+        joined = other.joined;
     }
 
     // Keeps the records for which keep(i) is true, in order; returns how many were dropped.
@@ -185,6 +188,11 @@ struct node_chain::node_state {
     // watermark sources see only records it takes), so a dependency replaying what is
     // already closed is seen catching up.
     std::vector<time::timestamp_ns> dependency_seen;
+    // A derived join: its rows as JSON lines (padded), decoded into their flow for the
+    // nodes reading them.
+    std::unique_ptr<decode::json_decoder> joined_decoder;
+    std::unique_ptr<flow> joined_flow;
+    std::string joined_text;
 };
 
 std::string node_chain::source_key(std::string_view from, std::string_view source) {
@@ -228,6 +236,19 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
         if (node.schema) s->schema = std::make_unique<schema::record_schema>(*node.schema);
         for (const auto& d : node.depends_on) s->dependencies.emplace_back(d.spec, wall_now);
         s->dependency_seen.assign(node.depends_on.size(), window::k_no_time);
+        if (node.join && node.join->derived) {
+            // Each side's record as one value; the rows decoded like an input's records.
+            s->join = std::make_unique<join::stream_join>(node.join->options, 1, 1, wall_now);
+            decode::json_decoder_options options;
+            for (const auto& in : p.inputs) {
+                options.max_record_size =
+                    std::max(options.max_record_size, in.decode.max_record_size);
+            }
+            options.max_record_size = 2 * options.max_record_size + 64;
+            options.number_text_slots = p.number_text_slots;
+            s->joined_decoder = std::make_unique<decode::json_decoder>(p.fields, options);
+            s->joined_flow = std::make_unique<flow>();
+        }
         if (node.engine) {
             // Watermark sources: each source of each input the node reads, and each node it
             // reads derived records from, in the order of `from`.
@@ -870,7 +891,7 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
     const bool left = side == join::join_side::left;
     const expr::program& key = left ? *plan.left_key : *plan.right_key;
     const auto& fields = left ? plan.left_fields : plan.right_fields;
-    join_values_.resize(fields.size());
+    join_values_.resize(plan.derived ? 1 : fields.size());
     const bool want_late = node.late_output.has_value();
     late_.clear();
     for (std::size_t i = 0; i < f.batch.size(); ++i) {
@@ -878,6 +899,9 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
         const auto record = f.batch.record(i);
         const bool has_key = join::encode_key(key.evaluate(record, scratch_), join_key_);
         for (std::size_t k = 0; k < fields.size(); ++k) join_values_[k] = record[fields[k].first];
+        // A derived join keeps the record as the node's transforms left it (the join copies
+        // the text before the next one is written).
+        if (plan.derived) join_values_[0] = field_value::make_string(record_json(node, f, i));
         if (!j.add(side, source, times_[i], has_key ? &join_key_ : nullptr, join_values_,
                    wall_now) &&
             want_late) {
@@ -899,6 +923,10 @@ void node_chain::emit_joined(std::size_t index, time::timestamp_ns wall_now) {
     const join_plan& plan = *node.join;
     node_state& state = *nodes_[index];
     join::stream_join& j = *state.join;
+    if (plan.derived) {
+        emit_derived_join(index, wall_now);
+        return;
+    }
     engine::node_engine& e = *state.engine;
     if (j.rows() > 0) {
         flow& f = *join_flow_;
@@ -932,6 +960,44 @@ void node_chain::emit_joined(std::size_t index, time::timestamp_ns wall_now) {
     stats_.join_late_right[index] = j.late(join::join_side::right);
     stats_.join_buffered[index] = j.buffered() + j.held_rows();
     dispatch(index);
+}
+
+void node_chain::emit_derived_join(std::size_t index, time::timestamp_ns wall_now) {
+    const node_plan& node = plan_->nodes[index];
+    const join_plan& plan = *node.join;
+    node_state& state = *nodes_[index];
+    join::stream_join& j = *state.join;
+    stats_.join_late_left[index] = j.late(join::join_side::left);
+    stats_.join_late_right[index] = j.late(join::join_side::right);
+    stats_.join_buffered[index] = j.buffered() + j.held_rows();
+    if (j.rows() == 0) return;
+    // Each row: {"<left>": <its record>, "<right>": <its record>}, the missing side absent.
+    std::string& text = state.joined_text;
+    text.clear();
+    for (std::size_t i = 0; i < j.rows(); ++i) {
+        const join::joined_row row = j.row(i);
+        text += '{';
+        if (row.has_left && !row.left.empty() && row.left[0].is_string()) {
+            append_json_string(plan.left_name, text);
+            text += ':';
+            text += row.left[0].string();
+        }
+        if (row.has_right && !row.right.empty() && row.right[0].is_string()) {
+            if (text.back() != '{') text += ',';
+            append_json_string(plan.right_name, text);
+            text += ':';
+            text += row.right[0].string();
+        }
+        text += "}\n";
+    }
+    j.clear_rows();
+    const std::size_t size = text.size();
+    text.append(decode::json_decoder::padding(), '\0');
+    flow& f = *state.joined_flow;
+    f.reset(plan_->fields.size());
+    f.joined = true;
+    state.joined_decoder->decode_lines(std::string_view(text.data(), size), f.batch, &f.raw);
+    route_derived(index, f, wall_now);
 }
 
 void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wall_now) {
@@ -1010,7 +1076,7 @@ void node_chain::dispatch(std::size_t index) {
 
 std::string_view node_chain::record_json(const node_plan& node, const flow& f, std::size_t i,
                                          bool as_read) {
-    const bool raw = (as_read || !node.transforms_reshape) && !f.raw[i].empty();
+    const bool raw = (as_read || f.joined || !node.transforms_reshape) && !f.raw[i].empty();
     if (raw && f.csv == nullptr) return f.raw[i];
     if (raw) {
         // A CSV row: every column, as text (a schema's types apply to the fields it names).
