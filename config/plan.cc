@@ -288,12 +288,6 @@ class pipeline_checker {
             }
         }
         check_dependencies(n, base);
-        if (n.join && !n.depends_on.empty()) {
-            // The join keeps its own watermark over both sides: holding it for a dependency
-            // is not wired yet.
-            unbuilt(n.depends_on.front().pos, base + ".depends_on",
-                    std::string("depends_on in a join node is ") + k_not_built);
-        }
 
         for (std::size_t i = 0; i < n.checks.size(); ++i) check_check(n, i, fields);
         if (n.join) check_joined_names(n, base);

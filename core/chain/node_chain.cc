@@ -886,6 +886,16 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
         return;
     }
     write_dead_letters(index, f, from_input);
+    node_state& state = *nodes_[index];
+    if (!state.dependencies.empty()) {
+        for (std::size_t k = 0; from_input && k < node.depends_on.size(); ++k) {
+            if (node.depends_on[k].input != f.input) continue;
+            for (const time::timestamp_ns t : times_) {
+                state.dependency_seen[k] = std::max(state.dependency_seen[k], t);
+            }
+        }
+        refresh_dependencies(index, wall_now);
+    }
     const auto side = static_cast<join::join_side>(reader_source % 2);
     const std::size_t source = reader_source / 2;
     const bool left = side == join::join_side::left;
@@ -1141,7 +1151,9 @@ std::string_view node_chain::record_json(const node_plan& node, const flow& f, s
 void node_chain::advance(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         if (nodes_[n]->join) {
-            // Idle sides stop holding the join back: unmatched rows come out when data stops.
+            // Idle sides stop holding the join back: unmatched rows come out when data stops
+            // (a dependency holds it as depends_on says).
+            refresh_dependencies(n, wall_now);
             nodes_[n]->join->advance(wall_now);
             emit_joined(n, wall_now);
         }
@@ -1154,22 +1166,25 @@ void node_chain::advance(time::timestamp_ns wall_now) {
 
 void node_chain::finish(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
-        if (nodes_[n]->join) {
-            nodes_[n]->join->finish();
+        node_state& st = *nodes_[n];
+        if (st.engine) {
+            refresh_dependencies(n, wall_now);
+            // A dependency still behind will not catch up now: the windows closed here (a
+            // join's rows included) are evaluated without its data, and flagged (a hold never
+            // loses them).
+            for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
+                window::dependency_monitor& d = st.dependencies[k];
+                const window::dependency_state before = d.state();
+                d.finish(observe_dependency(n, k), wall_now);
+                if (d.state() != before) sink_.on_dependency(n, k, before);
+            }
+        }
+        if (st.join) {
+            st.join->finish();
             emit_joined(n, wall_now);
         }
-        if (!nodes_[n]->engine) continue;
-        refresh_dependencies(n, wall_now);
-        // A dependency still behind will not catch up now: the windows closed here are
-        // evaluated without its data, and flagged (a hold never loses them).
-        node_state& st = *nodes_[n];
-        for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
-            window::dependency_monitor& d = st.dependencies[k];
-            const window::dependency_state before = d.state();
-            d.finish(observe_dependency(n, k), wall_now);
-            if (d.state() != before) sink_.on_dependency(n, k, before);
-        }
-        nodes_[n]->engine->finish(wall_now, results_);
+        if (!st.engine) continue;
+        st.engine->finish(wall_now, results_);
         dispatch(n);
     }
 }
@@ -1181,7 +1196,7 @@ window::dependency_observation node_chain::observe_dependency(std::size_t node,
     const node_plan::dependency& dp = plan_->nodes[node].depends_on[k];
     const input_state& in = *inputs_[dp.input];
     window::dependency_observation o;
-    o.node_time = tracker.max_event_time();
+    o.node_time = st.join ? st.join->max_event_time() : tracker.max_event_time();
     o.dependency_time = st.dependency_seen[k];
     o.ended = in.ended;
     o.backlog = dp.input < input_lags_.size() ? input_lags_[dp.input].first : -1;
@@ -1190,6 +1205,14 @@ window::dependency_observation node_chain::observe_dependency(std::size_t node,
         for (const auto& src : in.sources) {
             const std::uint32_t es = src.engine_source[r];
             if (es == k_no_engine_source) continue;
+            if (st.join) {
+                // A join node: the source is one of the join's (its side and index).
+                const auto side = static_cast<join::join_side>(es % 2);
+                o.dependency_time =
+                    std::max(o.dependency_time, st.join->source_max_event(side, es / 2));
+                o.last_record = std::max(o.last_record, st.join->source_last_active(side, es / 2));
+                continue;
+            }
             o.dependency_time = std::max(o.dependency_time, tracker.source_max_event(es));
             o.last_record = std::max(o.last_record, tracker.source_last_active(es));
         }
@@ -1217,8 +1240,13 @@ void node_chain::refresh_dependencies(std::size_t node, time::timestamp_ns wall_
         for (std::size_t r = 0; r < in.readers.size(); ++r) {
             if (in.readers[r].node != node) continue;
             for (const auto& src : in.sources) {
-                if (src.engine_source[r] != k_no_engine_source) {
-                    st.engine->set_source_hold(src.engine_source[r], mode);
+                const std::uint32_t es = src.engine_source[r];
+                if (es == k_no_engine_source) continue;
+                if (st.join) {
+                    // The engine follows the join's frontier: the join's watermark is held.
+                    st.join->set_source_hold(static_cast<join::join_side>(es % 2), es / 2, mode);
+                } else {
+                    st.engine->set_source_hold(es, mode);
                 }
             }
         }
@@ -1267,9 +1295,14 @@ void node_chain::release_ended(std::optional<time::timestamp_ns> wall_now) {
                 for (std::size_t r = 0; r < in.readers.size(); ++r) {
                     if (in.readers[r].node != n) continue;
                     for (const auto& src : in.sources) {
-                        if (src.engine_source[r] != k_no_engine_source) {
-                            e->set_source_hold(src.engine_source[r],
+                        const std::uint32_t es = src.engine_source[r];
+                        if (es == k_no_engine_source) continue;
+                        if (join::stream_join* j = nodes_[n]->join.get()) {
+                            // A join node's sources are the join's.
+                            j->set_source_hold(static_cast<join::join_side>(es % 2), es / 2,
                                                window::watermark_tracker::hold_mode::released);
+                        } else {
+                            e->set_source_hold(es, window::watermark_tracker::hold_mode::released);
                         }
                     }
                 }
@@ -1283,6 +1316,15 @@ void node_chain::release_ended(std::optional<time::timestamp_ns> wall_now) {
         }
         if (!wall_now) continue;  // a restore: the windows were closed before the checkpoint
         refresh_dependencies(n, *wall_now);
+        if (join::stream_join* j = nodes_[n]->join.get()) {
+            // The join's rows first: the engine follows its frontier.
+            if (all) {
+                j->finish();
+            } else {
+                j->advance(*wall_now);
+            }
+            emit_joined(n, *wall_now);
+        }
         // Every source ended: the node's windows close; else the watermark moves on without
         // the ended ones.
         if (all) {
