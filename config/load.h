@@ -20,10 +20,10 @@ using env_lookup = std::function<std::optional<std::string>(const std::string& n
 env_lookup process_env();
 
 struct load_options {
-    // Report what this build cannot run (a connector type declared but not built, joins,
-    // measures of one input) as errors, as `weir validate` and `weir run` do. Off:
-    // only the language is checked (`weir graph`, and tests of the language itself); pipelines
-    // that use such parts then load without errors but get no plan.
+    // Report what this build cannot run (a connector type declared but not built) as errors, as
+    // `weir validate` and `weir run` do. Off: only the language is checked (`weir graph`, and tests
+    // of the language itself); pipelines that use such parts then load without errors but get no
+    // plan.
     bool refuse_unbuilt = true;
     // Also check the machine as `weir run` would, without the network (each connector type's
     // preflight: input files, output directories, certificates): `weir validate`.

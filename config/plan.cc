@@ -277,20 +277,17 @@ class pipeline_checker {
                              "holds the other side's records, and its unmatched rows, until it "
                              "sends again; set idle_timeout so they come out when data stops");
             }
-            if (!n.emits_results()) {
-                unbuilt(n.join->pos, base + ".join",
-                        std::string("a join node without checks (a derived stream of joined "
-                                    "records) is ") +
-                            k_not_built);
+            if (!n.emits_results() && !n.window) {
+                // A derived join: its window (type and size unused) gives the join its
+                // allowed_lateness and idle_timeout.
+                out_.warning(n.join->pos, base + ".join",
+                             "no window: the join has no idle_timeout, so when one side stops "
+                             "sending it holds the other side's records, and its unmatched "
+                             "rows, until it sends again; give the node a window with "
+                             "idle_timeout (its type and size are not used without checks)");
             }
         }
         check_dependencies(n, base);
-        if (n.join && !n.depends_on.empty()) {
-            // The join keeps its own watermark over both sides: holding it for a dependency
-            // is not wired yet.
-            unbuilt(n.depends_on.front().pos, base + ".depends_on",
-                    std::string("depends_on in a join node is ") + k_not_built);
-        }
 
         for (std::size_t i = 0; i < n.checks.size(); ++i) check_check(n, i, fields);
         if (n.join) check_joined_names(n, base);
@@ -1170,9 +1167,14 @@ class query_builder {
             // A join: its keys read each side's records; the names after it are the joined
             // ones (`<source>.<field>`), whose slots it fills from the sides' records.
             environment side_env;
-            if (n.join && n.emits_results()) {
+            if (n.join) {
                 side_env = env;
                 env = compile_join(n, side_env, slots, sources, c);
+                // A derived join writes each side's record with the names it had before.
+                if (!n.emits_results()) {
+                    compile_time(n, side_env, slots, c, epoch_time_slots);
+                    c.visible.assign(side_env.begin(), side_env.end());
+                }
             }
 
             if (n.emits_results()) {
@@ -1240,33 +1242,7 @@ class query_builder {
                 }
                 if (uses_drift(plan.checks)) c.drift_slot = slots.computed("drift");
                 if (!plan.processing_time) {
-                    time::time_parser::error err;
-                    auto parser = time::time_parser::compile(n.time->format.value, &err);
-                    if (!parser) {
-                        throw std::logic_error("time format " + n.time->format.value +
-                                               " did not compile");
-                    }
-                    if (n.time->timezone.given) {
-                        const auto zone = time::time_zone::find(n.time->timezone.value);
-                        if (!zone) {
-                            throw std::logic_error("time zone " + n.time->timezone.value +
-                                                   " was not found");
-                        }
-                        parser->set_zone(*zone);
-                    }
-                    chain::event_time_plan t;
-                    t.parser = *parser;
-                    t.format = n.time->format.value;
-                    t.timezone = n.time->timezone.given ? n.time->timezone.value : "";
-                    t.field = n.time->field.value;
-                    t.max_jump = n.time->max_jump.value.count() * time::ns_per_ms;
-                    t.slot = resolve(n.time->field.value, c.join ? side_env : env, slots);
-                    t.read_slot = t.slot;
-                    if (parser->type() != time::time_parser::kind::rfc3339 &&
-                        parser->type() != time::time_parser::kind::pattern) {
-                        epoch_time_slots.push_back(t.slot);
-                    }
-                    c.time = std::move(t);
+                    compile_time(n, c.join ? side_env : env, slots, c, epoch_time_slots);
                 }
                 c.engine = std::move(plan);
             }
@@ -1284,7 +1260,7 @@ class query_builder {
             }
 
             env_after[n.name] = env;
-            c.visible.assign(env.begin(), env.end());
+            if (!c.join || n.emits_results()) c.visible.assign(env.begin(), env.end());
             node_envs.push_back(env);
             node_index[n.name] = static_cast<std::uint32_t>(chain->nodes.size());
             texts.push_back(std::move(sources));
@@ -1373,6 +1349,36 @@ class query_builder {
         (void)expr::compile(text, options);
     }
 
+    // The event time of node `n`'s records (as `env` names their fields) into c.time.
+    void compile_time(const node_config& n, environment& env, slot_space& slots,
+                      chain::node_plan& c, std::vector<std::size_t>& epoch_time_slots) {
+        time::time_parser::error err;
+        auto parser = time::time_parser::compile(n.time->format.value, &err);
+        if (!parser) {
+            throw std::logic_error("time format " + n.time->format.value + " did not compile");
+        }
+        if (n.time->timezone.given) {
+            const auto zone = time::time_zone::find(n.time->timezone.value);
+            if (!zone) {
+                throw std::logic_error("time zone " + n.time->timezone.value + " was not found");
+            }
+            parser->set_zone(*zone);
+        }
+        chain::event_time_plan t;
+        t.parser = *parser;
+        t.format = n.time->format.value;
+        t.timezone = n.time->timezone.given ? n.time->timezone.value : "";
+        t.field = n.time->field.value;
+        t.max_jump = n.time->max_jump.value.count() * time::ns_per_ms;
+        t.slot = resolve(n.time->field.value, env, slots);
+        t.read_slot = t.slot;
+        if (parser->type() != time::time_parser::kind::rfc3339 &&
+            parser->type() != time::time_parser::kind::pattern) {
+            epoch_time_slots.push_back(t.slot);
+        }
+        c.time = std::move(t);
+    }
+
     // The join of node `n` into c.join; returns the names visible after it: each
     // `<source>.<field>` its checks read, in a slot the join fills from `<field>` of that
     // source's records (as `side_env` names them).
@@ -1398,6 +1404,19 @@ class query_builder {
         }
         jp.left_key = program(j.on_left.value, side_env, slots, value_type::any);
         jp.right_key = program(j.on_right.value, side_env, slots, value_type::any);
+        if (!n.emits_results()) {
+            // A derived stream: each row a JSON object of the sides' records, by input name;
+            // the nodes reading it name their fields as paths (orders.amount).
+            jp.derived = true;
+            jp.left_name = j.left.value;
+            jp.right_name = j.right.value;
+            sources.push_back("join " + j.type.value + " " + j.kind.value + " " + j.left.value +
+                              " " + j.right.value + " on " + j.on_left.value + " = " +
+                              j.on_right.value + " within " + std::to_string(jp.options.within) +
+                              " derived");
+            c.join = std::move(jp);
+            return {};
+        }
 
         std::vector<std::string> names;
         for (const auto& g : n.group_by) names.push_back(g.value);

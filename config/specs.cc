@@ -1075,7 +1075,7 @@ void check_node_rules(const value& node, const std::string& path, diagnostics& o
                   "a window needs `time`: an event-time field (time: {field: ts}) or "
                   "time: processing");
     }
-    if (window != nullptr && checks == nullptr) {
+    if (window != nullptr && checks == nullptr && join == nullptr) {
         out.warning(window->key_pos, path + ".window",
                     "the window has no effect: a node without checks emits records");
     }

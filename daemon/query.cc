@@ -598,9 +598,9 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
 
 void query::report_nodes() {
     for (std::size_t i = 0; i < plan_.chain->nodes.size(); ++i) {
+        report_join(i);  // a join node without checks (derived rows) has no engine
         if (chain_->engine(i) == nullptr) continue;
         report_node(i);
-        report_join(i);
         report_capped(i);
         report_drift_bound(i);
     }

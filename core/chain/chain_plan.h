@@ -85,6 +85,12 @@ struct join_plan {
     // the node reads after the join; the joined row's other slots are absent.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> left_fields;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> right_fields;
+    // A node without checks: its rows are derived records, JSON objects with each side's
+    // record (as the node's transforms left it) under the side's input name; the fields above
+    // are empty.
+    bool derived = false;
+    std::string left_name;
+    std::string right_name;
 };
 
 // Indices into chain_plan::outputs.

@@ -72,6 +72,7 @@ struct node_chain::flow {
     // records the event time step refused.
     std::vector<std::uint32_t> verdict;
     std::size_t bad_time = 0;
+    bool joined = false;  // the rows of a derived join: `raw` is each row as written
 
     void reset(std::size_t slots) {
         batch.clear();
@@ -87,6 +88,7 @@ struct node_chain::flow {
         decode_invalid = 0;
         verdict.clear();
         bad_time = 0;
+        joined = false;
     }
 
     void copy_from(const flow& other) {
@@ -104,6 +106,7 @@ struct node_chain::flow {
         decode_invalid = other.decode_invalid;
         verdict = other.verdict;
         bad_time = other.bad_time;
+        joined = other.joined;
     }
 
     // Keeps the records for which keep(i) is true, in order; returns how many were dropped.
@@ -185,6 +188,11 @@ struct node_chain::node_state {
     // watermark sources see only records it takes), so a dependency replaying what is
     // already closed is seen catching up.
     std::vector<time::timestamp_ns> dependency_seen;
+    // A derived join: its rows as JSON lines (padded), decoded into their flow for the
+    // nodes reading them.
+    std::unique_ptr<decode::json_decoder> joined_decoder;
+    std::unique_ptr<flow> joined_flow;
+    std::string joined_text;
 };
 
 std::string node_chain::source_key(std::string_view from, std::string_view source) {
@@ -228,6 +236,19 @@ node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
         if (node.schema) s->schema = std::make_unique<schema::record_schema>(*node.schema);
         for (const auto& d : node.depends_on) s->dependencies.emplace_back(d.spec, wall_now);
         s->dependency_seen.assign(node.depends_on.size(), window::k_no_time);
+        if (node.join && node.join->derived) {
+            // Each side's record as one value; the rows decoded like an input's records.
+            s->join = std::make_unique<join::stream_join>(node.join->options, 1, 1, wall_now);
+            decode::json_decoder_options options;
+            for (const auto& in : p.inputs) {
+                options.max_record_size =
+                    std::max(options.max_record_size, in.decode.max_record_size);
+            }
+            options.max_record_size = 2 * options.max_record_size + 64;
+            options.number_text_slots = p.number_text_slots;
+            s->joined_decoder = std::make_unique<decode::json_decoder>(p.fields, options);
+            s->joined_flow = std::make_unique<flow>();
+        }
         if (node.engine) {
             // Watermark sources: each source of each input the node reads, and each node it
             // reads derived records from, in the order of `from`.
@@ -865,12 +886,22 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
         return;
     }
     write_dead_letters(index, f, from_input);
+    node_state& state = *nodes_[index];
+    if (!state.dependencies.empty()) {
+        for (std::size_t k = 0; from_input && k < node.depends_on.size(); ++k) {
+            if (node.depends_on[k].input != f.input) continue;
+            for (const time::timestamp_ns t : times_) {
+                state.dependency_seen[k] = std::max(state.dependency_seen[k], t);
+            }
+        }
+        refresh_dependencies(index, wall_now);
+    }
     const auto side = static_cast<join::join_side>(reader_source % 2);
     const std::size_t source = reader_source / 2;
     const bool left = side == join::join_side::left;
     const expr::program& key = left ? *plan.left_key : *plan.right_key;
     const auto& fields = left ? plan.left_fields : plan.right_fields;
-    join_values_.resize(fields.size());
+    join_values_.resize(plan.derived ? 1 : fields.size());
     const bool want_late = node.late_output.has_value();
     late_.clear();
     for (std::size_t i = 0; i < f.batch.size(); ++i) {
@@ -878,6 +909,9 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
         const auto record = f.batch.record(i);
         const bool has_key = join::encode_key(key.evaluate(record, scratch_), join_key_);
         for (std::size_t k = 0; k < fields.size(); ++k) join_values_[k] = record[fields[k].first];
+        // A derived join keeps the record as the node's transforms left it (the join copies
+        // the text before the next one is written).
+        if (plan.derived) join_values_[0] = field_value::make_string(record_json(node, f, i));
         if (!j.add(side, source, times_[i], has_key ? &join_key_ : nullptr, join_values_,
                    wall_now) &&
             want_late) {
@@ -899,6 +933,10 @@ void node_chain::emit_joined(std::size_t index, time::timestamp_ns wall_now) {
     const join_plan& plan = *node.join;
     node_state& state = *nodes_[index];
     join::stream_join& j = *state.join;
+    if (plan.derived) {
+        emit_derived_join(index, wall_now);
+        return;
+    }
     engine::node_engine& e = *state.engine;
     if (j.rows() > 0) {
         flow& f = *join_flow_;
@@ -932,6 +970,44 @@ void node_chain::emit_joined(std::size_t index, time::timestamp_ns wall_now) {
     stats_.join_late_right[index] = j.late(join::join_side::right);
     stats_.join_buffered[index] = j.buffered() + j.held_rows();
     dispatch(index);
+}
+
+void node_chain::emit_derived_join(std::size_t index, time::timestamp_ns wall_now) {
+    const node_plan& node = plan_->nodes[index];
+    const join_plan& plan = *node.join;
+    node_state& state = *nodes_[index];
+    join::stream_join& j = *state.join;
+    stats_.join_late_left[index] = j.late(join::join_side::left);
+    stats_.join_late_right[index] = j.late(join::join_side::right);
+    stats_.join_buffered[index] = j.buffered() + j.held_rows();
+    if (j.rows() == 0) return;
+    // Each row: {"<left>": <its record>, "<right>": <its record>}, the missing side absent.
+    std::string& text = state.joined_text;
+    text.clear();
+    for (std::size_t i = 0; i < j.rows(); ++i) {
+        const join::joined_row row = j.row(i);
+        text += '{';
+        if (row.has_left && !row.left.empty() && row.left[0].is_string()) {
+            append_json_string(plan.left_name, text);
+            text += ':';
+            text += row.left[0].string();
+        }
+        if (row.has_right && !row.right.empty() && row.right[0].is_string()) {
+            if (text.back() != '{') text += ',';
+            append_json_string(plan.right_name, text);
+            text += ':';
+            text += row.right[0].string();
+        }
+        text += "}\n";
+    }
+    j.clear_rows();
+    const std::size_t size = text.size();
+    text.append(decode::json_decoder::padding(), '\0');
+    flow& f = *state.joined_flow;
+    f.reset(plan_->fields.size());
+    f.joined = true;
+    state.joined_decoder->decode_lines(std::string_view(text.data(), size), f.batch, &f.raw);
+    route_derived(index, f, wall_now);
 }
 
 void node_chain::route_derived(std::size_t index, flow& f, time::timestamp_ns wall_now) {
@@ -1010,7 +1086,7 @@ void node_chain::dispatch(std::size_t index) {
 
 std::string_view node_chain::record_json(const node_plan& node, const flow& f, std::size_t i,
                                          bool as_read) {
-    const bool raw = (as_read || !node.transforms_reshape) && !f.raw[i].empty();
+    const bool raw = (as_read || f.joined || !node.transforms_reshape) && !f.raw[i].empty();
     if (raw && f.csv == nullptr) return f.raw[i];
     if (raw) {
         // A CSV row: every column, as text (a schema's types apply to the fields it names).
@@ -1075,7 +1151,9 @@ std::string_view node_chain::record_json(const node_plan& node, const flow& f, s
 void node_chain::advance(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         if (nodes_[n]->join) {
-            // Idle sides stop holding the join back: unmatched rows come out when data stops.
+            // Idle sides stop holding the join back: unmatched rows come out when data stops
+            // (a dependency holds it as depends_on says).
+            refresh_dependencies(n, wall_now);
             nodes_[n]->join->advance(wall_now);
             emit_joined(n, wall_now);
         }
@@ -1088,22 +1166,25 @@ void node_chain::advance(time::timestamp_ns wall_now) {
 
 void node_chain::finish(time::timestamp_ns wall_now) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
-        if (nodes_[n]->join) {
-            nodes_[n]->join->finish();
+        node_state& st = *nodes_[n];
+        if (st.engine) {
+            refresh_dependencies(n, wall_now);
+            // A dependency still behind will not catch up now: the windows closed here (a
+            // join's rows included) are evaluated without its data, and flagged (a hold never
+            // loses them).
+            for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
+                window::dependency_monitor& d = st.dependencies[k];
+                const window::dependency_state before = d.state();
+                d.finish(observe_dependency(n, k), wall_now);
+                if (d.state() != before) sink_.on_dependency(n, k, before);
+            }
+        }
+        if (st.join) {
+            st.join->finish();
             emit_joined(n, wall_now);
         }
-        if (!nodes_[n]->engine) continue;
-        refresh_dependencies(n, wall_now);
-        // A dependency still behind will not catch up now: the windows closed here are
-        // evaluated without its data, and flagged (a hold never loses them).
-        node_state& st = *nodes_[n];
-        for (std::size_t k = 0; k < st.dependencies.size(); ++k) {
-            window::dependency_monitor& d = st.dependencies[k];
-            const window::dependency_state before = d.state();
-            d.finish(observe_dependency(n, k), wall_now);
-            if (d.state() != before) sink_.on_dependency(n, k, before);
-        }
-        nodes_[n]->engine->finish(wall_now, results_);
+        if (!st.engine) continue;
+        st.engine->finish(wall_now, results_);
         dispatch(n);
     }
 }
@@ -1115,7 +1196,7 @@ window::dependency_observation node_chain::observe_dependency(std::size_t node,
     const node_plan::dependency& dp = plan_->nodes[node].depends_on[k];
     const input_state& in = *inputs_[dp.input];
     window::dependency_observation o;
-    o.node_time = tracker.max_event_time();
+    o.node_time = st.join ? st.join->max_event_time() : tracker.max_event_time();
     o.dependency_time = st.dependency_seen[k];
     o.ended = in.ended;
     o.backlog = dp.input < input_lags_.size() ? input_lags_[dp.input].first : -1;
@@ -1124,6 +1205,14 @@ window::dependency_observation node_chain::observe_dependency(std::size_t node,
         for (const auto& src : in.sources) {
             const std::uint32_t es = src.engine_source[r];
             if (es == k_no_engine_source) continue;
+            if (st.join) {
+                // A join node: the source is one of the join's (its side and index).
+                const auto side = static_cast<join::join_side>(es % 2);
+                o.dependency_time =
+                    std::max(o.dependency_time, st.join->source_max_event(side, es / 2));
+                o.last_record = std::max(o.last_record, st.join->source_last_active(side, es / 2));
+                continue;
+            }
             o.dependency_time = std::max(o.dependency_time, tracker.source_max_event(es));
             o.last_record = std::max(o.last_record, tracker.source_last_active(es));
         }
@@ -1151,8 +1240,13 @@ void node_chain::refresh_dependencies(std::size_t node, time::timestamp_ns wall_
         for (std::size_t r = 0; r < in.readers.size(); ++r) {
             if (in.readers[r].node != node) continue;
             for (const auto& src : in.sources) {
-                if (src.engine_source[r] != k_no_engine_source) {
-                    st.engine->set_source_hold(src.engine_source[r], mode);
+                const std::uint32_t es = src.engine_source[r];
+                if (es == k_no_engine_source) continue;
+                if (st.join) {
+                    // The engine follows the join's frontier: the join's watermark is held.
+                    st.join->set_source_hold(static_cast<join::join_side>(es % 2), es / 2, mode);
+                } else {
+                    st.engine->set_source_hold(es, mode);
                 }
             }
         }
@@ -1201,9 +1295,14 @@ void node_chain::release_ended(std::optional<time::timestamp_ns> wall_now) {
                 for (std::size_t r = 0; r < in.readers.size(); ++r) {
                     if (in.readers[r].node != n) continue;
                     for (const auto& src : in.sources) {
-                        if (src.engine_source[r] != k_no_engine_source) {
-                            e->set_source_hold(src.engine_source[r],
+                        const std::uint32_t es = src.engine_source[r];
+                        if (es == k_no_engine_source) continue;
+                        if (join::stream_join* j = nodes_[n]->join.get()) {
+                            // A join node's sources are the join's.
+                            j->set_source_hold(static_cast<join::join_side>(es % 2), es / 2,
                                                window::watermark_tracker::hold_mode::released);
+                        } else {
+                            e->set_source_hold(es, window::watermark_tracker::hold_mode::released);
                         }
                     }
                 }
@@ -1217,6 +1316,15 @@ void node_chain::release_ended(std::optional<time::timestamp_ns> wall_now) {
         }
         if (!wall_now) continue;  // a restore: the windows were closed before the checkpoint
         refresh_dependencies(n, *wall_now);
+        if (join::stream_join* j = nodes_[n]->join.get()) {
+            // The join's rows first: the engine follows its frontier.
+            if (all) {
+                j->finish();
+            } else {
+                j->advance(*wall_now);
+            }
+            emit_joined(n, *wall_now);
+        }
         // Every source ended: the node's windows close; else the watermark moves on without
         // the ended ones.
         if (all) {

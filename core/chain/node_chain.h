@@ -253,6 +253,8 @@ class node_chain {
     void join_step(std::size_t node, std::uint32_t reader_source, flow& f,
                    time::timestamp_ns wall_now, bool from_input);
     void emit_joined(std::size_t node, time::timestamp_ns wall_now);
+    // A join node without checks: its rows as derived records, to its outputs and readers.
+    void emit_derived_join(std::size_t node, time::timestamp_ns wall_now);
     // Every field of each record the engine will see, through the node's drift tracker, into
     // the record's drift slot.
     void observe_drift(std::size_t node, flow& f, time::timestamp_ns wall_now);

@@ -525,7 +525,7 @@ void stream_join::expire() {
         return;
     }
     // Temporal: waiting left records the right side's watermark has passed.
-    const timestamp_ns wr = right_.watermark();
+    const timestamp_ns wr = right_released_ ? std::max(w, right_.watermark()) : right_.watermark();
     while (!pending_.empty() && pending_.front().at < wr) {
         std::pop_heap(pending_.begin(), pending_.end());
         const due d = pending_.back();

@@ -120,6 +120,30 @@ class stream_join {
     void clear_rows();
 
     timestamp_ns watermark() const { return all_.watermark(); }
+
+    // depends_on (core/window/dependency.h): how source `source` of `side` holds the join's
+    // watermark back (taken at the next add() or advance()), and what the sources have seen.
+    void set_source_hold(join_side side, std::size_t source,
+                         window::watermark_tracker::hold_mode mode) {
+        all_.set_hold(sources_[static_cast<std::size_t>(side)][source], mode);
+        if (side != join_side::right) return;
+        right_.set_hold(right_sources_[source], mode);
+        // Every right source released (down, ended): no right version is waited for, so
+        // a temporal join answers its left records as the join's watermark passes them.
+        right_released_ = true;
+        for (const std::uint32_t r : right_sources_) {
+            right_released_ =
+                right_released_ && right_.hold(r) == window::watermark_tracker::hold_mode::released;
+        }
+    }
+    timestamp_ns source_max_event(join_side side, std::size_t source) const {
+        return all_.source_max_event(sources_[static_cast<std::size_t>(side)][source]);
+    }
+    timestamp_ns source_last_active(join_side side, std::size_t source) const {
+        return all_.source_last_active(sources_[static_cast<std::size_t>(side)][source]);
+    }
+    // The newest event time of any source of either side.
+    timestamp_ns max_event_time() const { return all_.max_event_time(); }
     // No row the join produces from now on has an event time before this (k_no_time: not
     // known yet; +infinity once finished). With `ordered`, the rows out so far are every row
     // before it, in order: a window engine after the join can take it as its watermark.
@@ -182,6 +206,7 @@ class stream_join {
     // Per side: source index of the side -> index in all_ (and in right_ for the right side).
     std::vector<std::uint32_t> sources_[2];
     std::vector<std::uint32_t> right_sources_;
+    bool right_released_ = false;  // set_source_hold(): every right source released
 
     key_map keys_;
     std::vector<record> records_;  // slots; free ones listed in free_

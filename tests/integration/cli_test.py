@@ -365,8 +365,8 @@ class cli_test(unittest.TestCase):
                 self.assertIn("(a secret value)", out + err)
 
     def test_graph_formats(self):
-        # The graph of a pipeline this build cannot run yet (a join of two Kafka topics).
-        rc, out, err = weir("graph", "examples/next/join.yaml")
+        # The graph of a join of two Kafka topics feeding a checking node.
+        rc, out, err = weir("graph", "examples/joined_stream.yaml")
         self.assertEqual(rc, EXIT_OK, err)
         self.assertIn("queries:", out)
         rc, out, _ = weir("graph", "--format", "dot", "examples/")

@@ -76,6 +76,41 @@ def by_window(results):
     return out
 
 
+# The same join in a node without checks: its rows, {"orders": {...}, "payments": {...}}, go to
+# a file and on to a node that checks them by field path.
+DERIVED = """
+pipeline: joins
+inputs:
+  orders: {{type: file, path: {orders}, follow: false}}
+  payments: {{type: file, path: {payments}, follow: false}}
+nodes:
+  paid:
+    from: [orders, payments]
+    time: {{field: ts, format: epoch_s}}
+    join:
+      type: interval
+      left: orders
+      right: payments
+      on: {{left: id, right: order_id}}
+      within: 2s
+      kind: left
+    window: {{type: tumbling, size: 10s, idle_timeout: 1s}}
+    outputs: [rows]
+  checked:
+    from: paid
+    time: {{field: orders.ts, format: epoch_s}}
+    window: {{type: tumbling, size: 10s}}
+    checks:
+      - {{name: orders, measure: count(), must_be: "> 0"}}
+      - {{name: unpaid, measure: missing_fraction(payments.paid), must_be: "< 50%"}}
+      - {{name: amount, measure: sum(orders.amount), must_be: ">= 0"}}
+    outputs: [results]
+outputs:
+  rows: {{type: file, path: {rows}}}
+  results: {{type: file, path: {results}, flush_interval: 100ms}}
+"""
+
+
 class join_test(unittest.TestCase):
     def setUp(self):
         tmp = tempfile.TemporaryDirectory()
@@ -110,7 +145,7 @@ class join_test(unittest.TestCase):
 
     maxDiff = None
 
-    def test_validate_accepts_a_join_with_checks_and_refuses_one_without(self):
+    def test_validate_accepts_a_join_with_checks_and_one_without(self):
         self.append(0, 10)
         self.write_pipeline("false")
         rc, out, err = weir("validate", self.config)
@@ -140,10 +175,27 @@ class join_test(unittest.TestCase):
         end = text.index("    outputs: [results]")
         with open(self.config, "w") as f:
             f.write(text[:start] + text[end + len("    outputs: [results]\n"):])
-        rc, _, err = weir("validate", self.config)
-        self.assertEqual(rc, 78, err)
-        self.assertIn("nodes.paid.join: a join node without checks (a derived stream of joined "
-                      "records) is not built into this version of weir yet", err)
+        rc, out, err = weir("validate", self.config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("nodes.paid.join: no window: the join has no idle_timeout", out + err)
+
+    def test_a_join_node_without_checks_feeds_the_next_node(self):
+        self.append(0, 60)
+        rows = os.path.join(self.dir, "rows.jsonl")
+        with open(self.config, "w") as f:
+            f.write(DERIVED.format(orders=self.orders, payments=self.payments,
+                                   results=self.results, rows=rows))
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          os.path.join(self.dir, "data"), "--http-listen", "127.0.0.1:0",
+                          self.config, timeout=120)
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(by_window(self.read_results()), expected(60))
+        with open(rows) as f:
+            joined = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual(len(joined), 60)
+        by_id = {r["orders"]["id"]: r for r in joined}
+        self.assertEqual(by_id[4], {"orders": {"id": 4, "ts": BASE + 4, "amount": 4}})
+        self.assertEqual(by_id[5]["payments"], {"order_id": 5, "ts": BASE + 3, "paid": 5})
 
     def test_once_counts_every_order_once_matched_or_not(self):
         self.append(0, 60)

@@ -265,6 +265,103 @@ TEST(dependency_runtime, finish_flags_the_held_windows_instead_of_losing_them) {
     }
 }
 
+// depends_on in a join node: the dependency is a side of a temporal join, whose watermark the
+// engine follows, so the hold acts on the join's watermark. Each order is priced with the
+// weather record of its second (the key is the event time).
+std::string join_pipeline(const std::string& on_down) {
+    return R"(
+inputs:
+  orders: {type: generator}
+  weather: {type: generator}
+nodes:
+  n:
+    from: [orders, weather]
+    time: {field: ts, format: epoch_s}
+    join: {type: temporal, left: orders, right: weather, on: {left: ts, right: ts}, kind: left}
+    window: {type: tumbling, size: 10s, idle_timeout: 1s}
+    depends_on: [{input: weather, max_lag: 2s, on_down: )" +
+           on_down + R"(}]
+    checks:
+      - {name: unpriced, measure: missing_fraction(weather.ts), must_be: "== 0"}
+    outputs: [out]
+outputs:
+  out: {type: console}
+)";
+}
+
+TEST(dependency_runtime, a_join_holds_for_its_dependency_as_if_there_was_no_outage) {
+    const auto p = compile(join_pipeline("hold"));
+    ASSERT_NE(p, nullptr);
+    const auto expected = uninterrupted(*p);
+    ASSERT_EQ(expected.size(), 6u);
+    for (const auto& r : expected) {
+        EXPECT_EQ(r["value"], 0) << r;
+        EXPECT_EQ(r["records"], 10) << r;
+    }
+
+    results_sink sink;
+    auto chain = make_chain(*p, sink);
+    outage(*chain, [&](chain::node_chain& c) {
+        EXPECT_EQ(c.dependencies(0)[0].state(), window::dependency_state::held);
+        EXPECT_LE(sink.results.size(), 1u) << "only the window weather's data reached";
+    });
+    // Held far longer than the join's idle_timeout, with every source silent: still held.
+    chain->advance(k_wall + 25 * k_s);
+    EXPECT_LE(sink.results.size(), 1u);
+    resume_weather(*chain, 30);
+    EXPECT_EQ(chain->dependencies(0)[0].state(), window::dependency_state::up);
+    EXPECT_EQ(sink.results, expected);
+
+    // And across a snapshot taken while holding.
+    results_sink before;
+    auto first = make_chain(*p, before);
+    chain::node_chain::sections saved;
+    outage(*first, [&](chain::node_chain& c) { saved = c.snapshot(); });
+    first.reset();
+    results_sink after;
+    auto second = make_chain(*p, after);
+    std::string error;
+    ASSERT_TRUE(second->restore(saved, error)) << error;
+    second->advance(k_wall + 20 * k_s);
+    resume_weather(*second, 30);
+    std::vector<nlohmann::json> all = before.results;
+    all.insert(all.end(), after.results.begin(), after.results.end());
+    EXPECT_EQ(all, expected);
+}
+
+TEST(dependency_runtime, a_join_under_continue_flags_the_windows_closed_without_its_dependency) {
+    const auto p = compile(join_pipeline("continue"));
+    ASSERT_NE(p, nullptr);
+    results_sink sink;
+    auto chain = make_chain(*p, sink);
+    outage(*chain, [](chain::node_chain& c) {
+        EXPECT_EQ(c.dependencies(0)[0].state(), window::dependency_state::down);
+    });
+    resume_weather(*chain, 30);
+    ASSERT_EQ(sink.results.size(), 6u);
+    EXPECT_EQ(sink.results[0]["value"], 0);
+    EXPECT_FALSE(sink.results[0].contains("dependency_down"));
+    for (std::size_t i = 1; i < 6; ++i) {
+        EXPECT_EQ(sink.results[i]["dependency_down"], nlohmann::json({"weather"})) << i;
+        EXPECT_GT(sink.results[i]["value"].get<double>(), 0.5) << i;
+    }
+    EXPECT_EQ(chain->dependencies(0)[0].state(), window::dependency_state::up);
+}
+
+TEST(dependency_runtime, a_join_held_at_finish_flags_its_windows_instead_of_losing_them) {
+    const auto p = compile(join_pipeline("hold"));
+    ASSERT_NE(p, nullptr);
+    results_sink sink;
+    auto chain = make_chain(*p, sink);
+    outage(*chain, [](chain::node_chain&) {});
+    chain->finish(k_wall + 11 * k_s);
+    ASSERT_EQ(sink.results.size(), 6u);
+    EXPECT_FALSE(sink.results[0].contains("dependency_down"));
+    for (std::size_t i = 1; i < 6; ++i) {
+        EXPECT_EQ(sink.results[i]["dependency_down"], nlohmann::json({"weather"})) << i;
+    }
+}
+
 TEST(dependency_runtime, end_when_ends_the_stream_on_its_marker) {
     const auto p = compile(R"(
 inputs:

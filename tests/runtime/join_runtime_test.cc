@@ -287,6 +287,103 @@ TEST(join_runtime, interleavings_and_restarts_give_the_same_results) {
     }
 }
 
+// The same join in a node without checks: its rows are derived records
+// ({"orders": {...}, "payments": {...}}) that a second node checks, windowed by the order's time.
+const char* const k_interval_derived = R"(pipeline: p
+inputs:
+  orders: {type: file, path: /nonexistent/orders.jsonl}
+  payments: {type: file, path: /nonexistent/payments.jsonl}
+nodes:
+  paid:
+    from: [orders, payments]
+    time: {field: ts, format: epoch_s}
+    join:
+      type: interval
+      left: orders
+      right: payments
+      on: {left: id, right: order_id}
+      within: 10s
+      kind: left
+    window: {type: tumbling, size: 1m, allowed_lateness: 5s}
+    late_output: late
+  checked:
+    from: paid
+    time: {field: orders.ts, format: epoch_s}
+    window: {type: tumbling, size: 1m}
+    checks:
+      - {name: orders, measure: count(), must_be: "> 0"}
+      - {name: unpaid, measure: missing_fraction(payments.paid), must_be: "< 50%"}
+      - {name: amount, measure: sum(orders.amount), must_be: ">= 0"}
+      - {name: paid, measure: sum(payments.paid), must_be: ">= 0"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+  late: {type: console}
+)";
+
+// Results without the node's name (nor their ids, made from it), sorted (the two pipelines name
+// their checking node apart).
+std::vector<std::string> without_node(const std::vector<std::string>& lines) {
+    std::vector<std::string> out;
+    for (const auto& l : lines) {
+        const std::size_t space = l.find(' ');
+        auto j = nlohmann::json::parse(l.substr(space + 1));
+        if (j.is_object()) {
+            j.erase("node");
+            j.erase("id");  // made from the node's name too
+        }
+        out.push_back(l.substr(0, space) + " " + j.dump());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST(join_runtime, a_join_node_without_checks_feeds_a_node_that_checks_its_rows) {
+    const auto one = compile(k_interval);
+    const auto two = compile(k_interval_derived);
+    ASSERT_TRUE(one && two);
+    const auto os = orders(7, 150);
+    // In order, then with payments out of order by up to 18 s (late ones too).
+    for (const bool sorted : {true, false}) {
+        const auto [left, right] = lines_of(os, sorted);
+        const auto steps = interleave(left, right, 11);
+        const auto expected = without_node(run(one, steps));
+        ASSERT_GT(expected.size(), 8u);
+        const auto derived = run(two, steps);
+        EXPECT_EQ(without_node(derived), expected) << "sorted " << sorted;
+        std::mt19937 rng(6);
+        for (int k = 0; k < 6; ++k) {
+            const std::size_t cut = rng() % (steps.size() + 1);
+            ASSERT_EQ(run(two, steps, cut), derived) << "restart after delivery " << cut;
+        }
+    }
+}
+
+// The derived rows as the join node writes them: each side's record under its input's name,
+// an unmatched order without payments.
+TEST(join_runtime, a_derived_join_writes_each_side_under_its_input_name) {
+    std::string yaml = k_interval_derived;
+    yaml.replace(yaml.find("    late_output: late\n"), 22, "    outputs: [late]\n");
+    const auto p = compile(yaml);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}, {""}}, k_now);
+    deliver(chain, {0, "{\"id\":1,\"ts\":1795000020,\"amount\":5}\n"});
+    deliver(chain, {0, "{\"id\":2,\"ts\":1795000022,\"amount\":7}\n"});
+    deliver(chain, {1, "{\"order_id\":1,\"ts\":1795000021,\"paid\":5}\n"});
+    chain.finish(k_now);
+    std::vector<std::string> rows;
+    for (const auto& l : sink.lines) {
+        if (l.starts_with("late ")) rows.push_back(l.substr(5));
+    }
+    const std::vector<std::string> expected = {
+        "{\"orders\":{\"id\":1,\"ts\":1795000020,\"amount\":5},"
+        "\"payments\":{\"order_id\":1,\"ts\":1795000021,\"paid\":5}}",
+        "{\"orders\":{\"id\":2,\"ts\":1795000022,\"amount\":7}}"};
+    EXPECT_EQ(rows, expected);
+}
+
 // `weir tap` on a join node shows its sides' records as they were read.
 TEST(join_runtime, a_tap_on_a_join_node_shows_the_records_of_both_sides) {
     const auto p = compile(k_interval);

@@ -23,15 +23,11 @@ const fs::path source_dir = WEIR_SOURCE_DIR;
 const fs::path invalid_dir = source_dir / "tests/configs/invalid";
 const fs::path valid_dir = source_dir / "tests/configs/valid";
 const fs::path examples_dir = source_dir / "examples";
-// Pipelines of parts being built (Kafka, joins): valid in the language, refused
-// by this build.
-const fs::path next_examples_dir = examples_dir / "next";
 
 // Update when adding or removing entries: a lost file must fail a test.
 constexpr std::size_t invalid_entries = 212;
 constexpr std::size_t valid_entries = 11;
-constexpr std::size_t example_pipelines = 7;
-constexpr std::size_t next_example_pipelines = 2;
+constexpr std::size_t example_pipelines = 9;
 
 using weir::test::language_only;
 using weir::test::registry;
@@ -331,33 +327,15 @@ TEST(examples, every_example_loads_cleanly) {
     }
 }
 
-TEST(examples, next_examples_are_valid_and_refused_until_built) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(next_examples_dir)) {
-        if (is_yaml(e.path())) files.push_back(e.path());
-    }
-    EXPECT_EQ(files.size(), next_example_pipelines);
-    const env_lookup no_env = [](const std::string&) { return std::nullopt; };
-    for (const auto& f : files) {
-        const load_result r = load({f.string()}, registry(), no_env, language_only);
-        EXPECT_TRUE(r.diags.empty()) << f << ":\n" << listing(r.diags.sorted());
-        ASSERT_EQ(r.config.pipelines.size(), 1u) << f;
-        EXPECT_EQ(r.config.pipelines[0].plan, nullptr) << f << ": runs parts not built";
-        const load_result run = load({f.string()}, registry(), no_env);
-        EXPECT_TRUE(run.diags.has_errors()) << f;
-        EXPECT_TRUE(only_refusals(run.diags)) << f << ":\n" << listing(run.diags.sorted());
-    }
-}
-
 TEST(examples, directory_loads_as_one_installation) {
     const load_result r =
         load({examples_dir.string()}, registry(), [](const std::string&) { return std::nullopt; });
     EXPECT_TRUE(r.diags.empty()) << listing(r.diags.sorted());
     std::vector<std::string> names;
     for (const auto& p : r.config.pipelines) names.push_back(p.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"access_logs", "deliveries", "order_balance",
-                                               "order_payment_join", "payments", "quickstart",
-                                               "seasonal"}));
+    EXPECT_EQ(names, (std::vector<std::string>{"access_logs", "deliveries", "fx_trades", "order_balance",
+                                               "order_payment_join", "order_payments", "payments",
+                                               "quickstart", "seasonal"}));
     EXPECT_EQ(fs::path(r.config.settings.file).filename(), "weir.yaml");
     EXPECT_EQ(r.config.settings.http_listen.value, "127.0.0.1:9797");
 }
