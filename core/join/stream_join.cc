@@ -14,6 +14,11 @@ namespace {
 constexpr std::uint32_t k_none = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint8_t k_format = 1;
 
+// What a string holds on the heap (none while its bytes fit in the string itself).
+std::size_t heap_bytes(const std::string& s) {
+    return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
+
 timestamp_ns saturating_add(timestamp_ns a, timestamp_ns b) {
     timestamp_ns r;
     if (__builtin_add_overflow(a, b, &r)) {
@@ -187,14 +192,15 @@ bool encode_key(const field_value& v, std::string& out) {
 struct stream_join::record {
     timestamp_ns time = 0;
     std::uint64_t seq = 0;
-    std::unique_ptr<char[]> data;  // the encoded values
-    std::uint32_t size = 0;
+    // The encoded values. A freed slot keeps the string's capacity for the next record it
+    // holds: no allocation per record once the state has its steady size.
+    std::string data;
     key_map::value_type* key = nullptr;  // null: no key
     join_side side = join_side::left;
     bool matched = false;
     bool live = false;
 
-    std::string_view values() const { return {data.get(), size}; }
+    std::string_view values() const { return data; }
 };
 
 struct stream_join::due {
@@ -205,7 +211,7 @@ struct stream_join::due {
     bool operator<(const due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
-bool stream_join::held::operator<(const held& o) const {
+bool stream_join::held_entry::operator<(const held_entry& o) const {
     return time != o.time ? time > o.time : seq > o.seq;
 }
 
@@ -268,16 +274,15 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
     record& r = records_[id];
     r.time = time;
     r.seq = seq;
-    r.size = static_cast<std::uint32_t>(encoded.size());
-    r.data = std::make_unique_for_overwrite<char[]>(encoded.size());
-    if (!encoded.empty()) std::memcpy(r.data.get(), encoded.data(), encoded.size());
+    value_bytes_ -= heap_bytes(r.data);
+    r.data.assign(encoded);
+    value_bytes_ += heap_bytes(r.data);
     r.key = key;
     ++key->second.refs;
     r.side = side;
     r.matched = false;
     r.live = true;
     ++live_;
-    value_bytes_ += encoded.size();
     return id;
 }
 
@@ -292,9 +297,7 @@ void stream_join::remove(std::uint32_t id) {
         }
         r.key = nullptr;
     }
-    value_bytes_ -= r.size;
-    r.data.reset();
-    r.size = 0;
+    r.data.clear();  // its capacity stays for the slot's next record
     r.live = false;
     --live_;
     free_.push_back(id);
@@ -312,20 +315,33 @@ void stream_join::append_values(std::string_view encoded, std::size_t slots) {
 
 void stream_join::emit(const record* left, const record* right, timestamp_ns time) {
     if (ordered_) {
-        held h;
-        h.time = time;
-        h.seq = next_held_++;
-        h.has_left = left != nullptr;
-        h.has_right = right != nullptr;
-        if (left != nullptr) h.left.assign(left->values());
-        if (right != nullptr) h.right.assign(right->values());
-        held_bytes_ += h.left.capacity() + h.right.capacity();
-        held_.push_back(std::move(h));
-        std::push_heap(held_.begin(), held_.end());
+        hold(time, next_held_++, left != nullptr ? std::optional(left->values()) : std::nullopt,
+             right != nullptr ? std::optional(right->values()) : std::nullopt);
         return;
     }
     out(time, left != nullptr ? std::optional(left->values()) : std::nullopt,
         right != nullptr ? std::optional(right->values()) : std::nullopt);
+}
+
+void stream_join::hold(timestamp_ns time, std::uint64_t seq, std::optional<std::string_view> left,
+                       std::optional<std::string_view> right) {
+    std::uint32_t slot;
+    if (!held_free_.empty()) {
+        slot = held_free_.back();
+        held_free_.pop_back();
+    } else {
+        slot = static_cast<std::uint32_t>(held_rows_.size());
+        held_rows_.emplace_back();
+    }
+    held_row& h = held_rows_[slot];
+    held_bytes_ -= heap_bytes(h.left) + heap_bytes(h.right);
+    h.has_left = left.has_value();
+    h.has_right = right.has_value();
+    h.left.assign(left.value_or(std::string_view()));
+    h.right.assign(right.value_or(std::string_view()));
+    held_bytes_ += heap_bytes(h.left) + heap_bytes(h.right);
+    held_.push_back({time, seq, slot});
+    std::push_heap(held_.begin(), held_.end());
 }
 
 void stream_join::out(timestamp_ns time, std::optional<std::string_view> left,
@@ -357,11 +373,12 @@ void stream_join::release() {
     while (!held_.empty() &&
            (held_.front().time < f || f == std::numeric_limits<timestamp_ns>::max())) {
         std::pop_heap(held_.begin(), held_.end());
-        held& h = held_.back();
-        held_bytes_ -= h.left.capacity() + h.right.capacity();
-        out(h.time, h.has_left ? std::optional<std::string_view>(h.left) : std::nullopt,
-            h.has_right ? std::optional<std::string_view>(h.right) : std::nullopt);
+        const held_entry e = held_.back();
         held_.pop_back();
+        const held_row& h = held_rows_[e.slot];
+        out(e.time, h.has_left ? std::optional<std::string_view>(h.left) : std::nullopt,
+            h.has_right ? std::optional<std::string_view>(h.right) : std::nullopt);
+        held_free_.push_back(e.slot);  // its strings keep their capacity for the next row
     }
 }
 
@@ -409,11 +426,8 @@ bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, con
         ++late_[s];
     } else if (key == nullptr) {
         // It can match nothing: out at once when its kind keeps unmatched records of its side.
-        encode_values(values, scratch_);
         record r;
-        r.data = std::make_unique_for_overwrite<char[]>(scratch_.size());
-        if (!scratch_.empty()) std::memcpy(r.data.get(), scratch_.data(), scratch_.size());
-        r.size = static_cast<std::uint32_t>(scratch_.size());
+        encode_values(values, r.data);
         if (side == join_side::left && options_.kind != join_kind::inner) {
             emit(&r, nullptr, time);
         } else if (side == join_side::right && options_.kind == join_kind::full && !temporal) {
@@ -608,18 +622,18 @@ void stream_join::snapshot(byte_writer& w) const {
         w.str(r.values());
     }
     // Rows held for their turn, by (time, seq).
-    std::vector<const held*> rows;
-    rows.reserve(held_.size());
-    for (const held& h : held_) rows.push_back(&h);
-    std::sort(rows.begin(), rows.end(), [](const held* a, const held* b) { return *b < *a; });
+    std::vector<held_entry> rows(held_);
+    std::sort(rows.begin(), rows.end(),
+              [](const held_entry& a, const held_entry& b) { return b < a; });
     w.varint(next_held_);
     w.varint(rows.size());
-    for (const held* h : rows) {
-        w.i64(h->time);
-        w.varint(h->seq);
-        w.u8(static_cast<std::uint8_t>((h->has_left ? 1 : 0) | (h->has_right ? 2 : 0)));
-        w.str(h->left);
-        w.str(h->right);
+    for (const held_entry& e : rows) {
+        const held_row& h = held_rows_[e.slot];
+        w.i64(e.time);
+        w.varint(e.seq);
+        w.u8(static_cast<std::uint8_t>((h.has_left ? 1 : 0) | (h.has_right ? 2 : 0)));
+        w.str(h.left);
+        w.str(h.right);
     }
 }
 
@@ -666,24 +680,22 @@ bool stream_join::restore(byte_reader& r) {
     next_held_ = r.varint();
     const std::size_t rows = r.count(12);
     for (std::size_t i = 0; i < rows && r.ok(); ++i) {
-        held h;
-        h.time = r.i64();
-        h.seq = r.varint();
+        const timestamp_ns time = r.i64();
+        const std::uint64_t seq = r.varint();
         const std::uint8_t sides = r.u8();
-        h.left.assign(r.str());
-        h.right.assign(r.str());
-        h.has_left = (sides & 1) != 0;
-        h.has_right = (sides & 2) != 0;
+        const std::string_view left = r.str();
+        const std::string_view right = r.str();
         if (!r.ok()) break;
-        if (sides == 0 || sides > 3 || h.seq >= next_held_ ||
-            (h.has_left && !decode_values(h.left, left_slots_, nullptr, nullptr)) ||
-            (h.has_right && !decode_values(h.right, right_slots_, nullptr, nullptr))) {
+        const bool has_left = (sides & 1) != 0;
+        const bool has_right = (sides & 2) != 0;
+        if (sides == 0 || sides > 3 || seq >= next_held_ ||
+            (has_left && !decode_values(left, left_slots_, nullptr, nullptr)) ||
+            (has_right && !decode_values(right, right_slots_, nullptr, nullptr))) {
             r.fail();
             break;
         }
-        held_bytes_ += h.left.capacity() + h.right.capacity();
-        held_.push_back(std::move(h));
-        std::push_heap(held_.begin(), held_.end());
+        hold(time, seq, has_left ? std::optional(left) : std::nullopt,
+             has_right ? std::optional(right) : std::nullopt);
     }
     return r.ok();
 }

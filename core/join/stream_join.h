@@ -198,17 +198,27 @@ class stream_join {
     std::vector<due> versions_;
     std::vector<due> retained_;
 
-    // Ordered: rows held until the frontier passes them, a min-heap by (time, seq).
-    struct held {
+    // Ordered: rows held until the frontier passes them, a min-heap by (time, seq) of small
+    // entries; their values wait in slots of held_rows_ (free ones listed in held_free_, their
+    // strings keeping their capacity: no allocation per row at a steady state).
+    struct held_entry {
         timestamp_ns time = 0;
         std::uint64_t seq = 0;
+        std::uint32_t slot = 0;
+        bool operator<(const held_entry& o) const;
+    };
+    struct held_row {
         bool has_left = false;
         bool has_right = false;
         std::string left;  // encoded values
         std::string right;
-        bool operator<(const held& o) const;
     };
-    std::vector<held> held_;
+    // A row into held_.
+    void hold(timestamp_ns time, std::uint64_t seq, std::optional<std::string_view> left,
+              std::optional<std::string_view> right);
+    std::vector<held_entry> held_;
+    std::vector<held_row> held_rows_;
+    std::vector<std::uint32_t> held_free_;
     std::uint64_t next_held_ = 0;
     std::size_t held_bytes_ = 0;
 
