@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::uint32_t k_none = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint8_t k_format = 1;
+// The most key lists kept for new keys (stream_join::spare_ids_).
+constexpr std::size_t k_spare_ids = 4096;
 
 // What a string holds on the heap (none while its bytes fit in the string itself).
 std::size_t heap_bytes(const std::string& s) {
@@ -253,7 +255,16 @@ std::size_t stream_join::find_source(join_side side, std::string_view id) const 
 }
 
 stream_join::key_map::value_type* stream_join::key_of(const std::string& key) {
-    return &*keys_.try_emplace(key).first;
+    const auto [it, fresh] = keys_.try_emplace(key);
+    if (fresh) {
+        // The lists of a key gone before, with their capacity: no allocation per new key.
+        for (auto& ids : it->second.ids) {
+            if (spare_ids_.empty()) break;
+            ids.swap(spare_ids_.back());
+            spare_ids_.pop_back();
+        }
+    }
+    return &*it;
 }
 
 std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_t seq,
@@ -292,8 +303,12 @@ void stream_join::remove(std::uint32_t id) {
         auto& list = r.key->second.ids[static_cast<std::size_t>(r.side)];
         if (auto it = std::find(list.begin(), list.end(), id); it != list.end()) list.erase(it);
         if (--r.key->second.refs == 0) {
-            const std::string k = r.key->first;
-            keys_.erase(k);
+            for (auto& ids : r.key->second.ids) {
+                if (ids.capacity() == 0 || spare_ids_.size() >= k_spare_ids) continue;
+                ids.clear();
+                spare_ids_.push_back(std::move(ids));
+            }
+            keys_.erase(keys_.find(r.key->first));
         }
         r.key = nullptr;
     }
@@ -405,7 +420,8 @@ std::size_t stream_join::buffered_bytes() const {
         free_.capacity() * sizeof(std::uint32_t) +
         (expiry_.capacity() + pending_.capacity() + versions_.capacity() + retained_.capacity()) *
             sizeof(due) +
-        keys_.bucket_count() * sizeof(void*);
+        keys_.bucket_count() * sizeof(void*) + spare_ids_.capacity() * sizeof(spare_ids_[0]);
+    for (const auto& ids : spare_ids_) bytes += ids.capacity() * sizeof(std::uint32_t);
     for (const auto& [key, entry] : keys_) {
         // A node of the map: the pair, its hash and next pointer, the key's heap bytes.
         bytes += sizeof(key_map::value_type) + 2 * sizeof(void*) +

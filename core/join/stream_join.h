@@ -184,6 +184,8 @@ class stream_join {
     std::vector<std::uint32_t> right_sources_;
 
     key_map keys_;
+    // Emptied lists of keys that left, their capacity kept for the next keys (a bounded few).
+    std::vector<std::vector<std::uint32_t>> spare_ids_;
     std::vector<record> records_;  // slots; free ones listed in free_
     std::vector<std::uint32_t> free_;
     std::size_t live_ = 0;
