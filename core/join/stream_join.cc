@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 
@@ -13,8 +14,6 @@ namespace {
 
 constexpr std::uint32_t k_none = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint8_t k_format = 1;
-// The most key lists kept for new keys (stream_join::spare_ids_).
-constexpr std::size_t k_spare_ids = 4096;
 
 // What a string holds on the heap (none while its bytes fit in the string itself).
 std::size_t heap_bytes(const std::string& s) {
@@ -197,7 +196,7 @@ struct stream_join::record {
     // The encoded values. A freed slot keeps the string's capacity for the next record it
     // holds: no allocation per record once the state has its steady size.
     std::string data;
-    key_map::value_type* key = nullptr;  // null: no key
+    key_entry* key = nullptr;  // null: no key
     join_side side = join_side::left;
     bool matched = false;
     bool live = false;
@@ -254,21 +253,70 @@ std::size_t stream_join::find_source(join_side side, std::string_view id) const 
     return npos;
 }
 
-stream_join::key_map::value_type* stream_join::key_of(const std::string& key) {
-    const auto [it, fresh] = keys_.try_emplace(key);
-    if (fresh) {
-        // The lists of a key gone before, with their capacity: no allocation per new key.
-        for (auto& ids : it->second.ids) {
-            if (spare_ids_.empty()) break;
-            ids.swap(spare_ids_.back());
-            spare_ids_.pop_back();
+stream_join::key_entry* stream_join::key_of(std::string_view key) {
+    if ((keys_ + 1) * 2 > key_table_.size()) grow_keys();
+    const auto hash = static_cast<std::uint32_t>(std::hash<std::string_view>{}(key));
+    const std::size_t mask = key_table_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+        key_slot& slot = key_table_[i];
+        if (slot.entry == k_none) {
+            std::uint32_t at;
+            if (!key_free_.empty()) {
+                at = key_free_.back();
+                key_free_.pop_back();
+            } else {
+                at = static_cast<std::uint32_t>(key_pool_.size());
+                key_pool_.emplace_back();
+            }
+            key_entry& e = key_pool_[at];
+            e.key.assign(key);
+            e.hash = hash;
+            e.index = at;
+            slot = {hash, at};
+            ++keys_;
+            return &e;
+        }
+        if (slot.hash == hash && key_pool_[slot.entry].key == key) return &key_pool_[slot.entry];
+    }
+}
+
+void stream_join::erase_key(key_entry& e) {
+    const std::size_t mask = key_table_.size() - 1;
+    std::size_t i = e.hash & mask;
+    while (key_table_[i].entry != e.index) i = (i + 1) & mask;
+    // Backward shift: the entries after it that may move closer to their home slot do.
+    for (std::size_t j = (i + 1) & mask; key_table_[j].entry != k_none; j = (j + 1) & mask) {
+        const std::size_t home = key_table_[j].hash & mask;
+        const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            key_table_[i] = key_table_[j];
+            i = j;
         }
     }
-    return &*it;
+    key_table_[i].entry = k_none;
+    // The entry keeps its strings' and lists' capacity for the next key.
+    e.key.clear();
+    e.ids[0].clear();
+    e.ids[1].clear();
+    e.refs = 0;
+    key_free_.push_back(e.index);
+    --keys_;
+}
+
+void stream_join::grow_keys() {
+    std::vector<key_slot> old(std::max<std::size_t>(16, key_table_.size() * 2), key_slot{});
+    old.swap(key_table_);
+    const std::size_t mask = key_table_.size() - 1;
+    for (const key_slot& slot : old) {
+        if (slot.entry == k_none) continue;
+        std::size_t i = slot.hash & mask;
+        while (key_table_[i].entry != k_none) i = (i + 1) & mask;
+        key_table_[i] = slot;
+    }
 }
 
 std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_t seq,
-                                 key_map::value_type* key, std::span<const field_value> values,
+                                 key_entry* key, std::span<const field_value> values,
                                  std::string_view encoded) {
     std::uint32_t id;
     if (!free_.empty()) {
@@ -289,7 +337,7 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
     r.data.assign(encoded);
     value_bytes_ += heap_bytes(r.data);
     r.key = key;
-    ++key->second.refs;
+    ++key->refs;
     r.side = side;
     r.matched = false;
     r.live = true;
@@ -300,15 +348,10 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
 void stream_join::remove(std::uint32_t id) {
     record& r = records_[id];
     if (r.key != nullptr) {
-        auto& list = r.key->second.ids[static_cast<std::size_t>(r.side)];
+        auto& list = r.key->ids[static_cast<std::size_t>(r.side)];
         if (auto it = std::find(list.begin(), list.end(), id); it != list.end()) list.erase(it);
-        if (--r.key->second.refs == 0) {
-            for (auto& ids : r.key->second.ids) {
-                if (ids.capacity() == 0 || spare_ids_.size() >= k_spare_ids) continue;
-                ids.clear();
-                spare_ids_.push_back(std::move(ids));
-            }
-            keys_.erase(keys_.find(r.key->first));
+        if (--r.key->refs == 0) {
+            erase_key(*r.key);
         }
         r.key = nullptr;
     }
@@ -420,13 +463,10 @@ std::size_t stream_join::buffered_bytes() const {
         free_.capacity() * sizeof(std::uint32_t) +
         (expiry_.capacity() + pending_.capacity() + versions_.capacity() + retained_.capacity()) *
             sizeof(due) +
-        keys_.bucket_count() * sizeof(void*) + spare_ids_.capacity() * sizeof(spare_ids_[0]);
-    for (const auto& ids : spare_ids_) bytes += ids.capacity() * sizeof(std::uint32_t);
-    for (const auto& [key, entry] : keys_) {
-        // A node of the map: the pair, its hash and next pointer, the key's heap bytes.
-        bytes += sizeof(key_map::value_type) + 2 * sizeof(void*) +
-                 (key.capacity() > 15 ? key.capacity() + 1 : 0) +
-                 (entry.ids[0].capacity() + entry.ids[1].capacity()) * sizeof(std::uint32_t);
+        key_table_.capacity() * sizeof(key_slot) + key_free_.capacity() * sizeof(std::uint32_t);
+    for (const key_entry& e : key_pool_) {
+        bytes += sizeof(key_entry) + heap_bytes(e.key) +
+                 (e.ids[0].capacity() + e.ids[1].capacity()) * sizeof(std::uint32_t);
     }
     return bytes;
 }
@@ -472,7 +512,7 @@ bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, con
 
 void stream_join::interval_arrive(std::uint32_t id) {
     record& r = records_[id];
-    key_entry& entry = r.key->second;
+    key_entry& entry = *r.key;
     const auto s = static_cast<std::size_t>(r.side);
     for (const std::uint32_t other_id : entry.ids[1 - s]) {
         record& o = records_[other_id];
@@ -494,7 +534,7 @@ void stream_join::interval_arrive(std::uint32_t id) {
 void stream_join::temporal_answer(const record& left) {
     const record* found = nullptr;
     if (left.key != nullptr) {
-        const auto& versions = left.key->second.ids[1];
+        const auto& versions = left.key->ids[1];
         for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
             const record& v = records_[*it];
             if (v.time > left.time) continue;
@@ -511,7 +551,7 @@ void stream_join::temporal_answer(const record& left) {
 
 void stream_join::temporal_insert_right(std::uint32_t id) {
     const record& r = records_[id];
-    auto& versions = r.key->second.ids[1];
+    auto& versions = r.key->ids[1];
     // By (time, seq): after every version of the same time (the last to arrive wins).
     auto at = versions.end();
     while (at != versions.begin()) {
@@ -573,7 +613,7 @@ void stream_join::expire() {
         versions_.pop_back();
         if (!alive(d)) continue;
         // Of the key's versions at or before the floor, only the newest can be asked for.
-        auto& versions = records_[d.id].key->second.ids[1];
+        auto& versions = records_[d.id].key->ids[1];
         std::size_t newest = 0;
         while (newest + 1 < versions.size() && records_[versions[newest + 1]].time <= floor) {
             ++newest;
@@ -634,7 +674,7 @@ void stream_join::snapshot(byte_writer& w) const {
         w.i64(r.time);
         w.varint(r.seq);
         w.boolean(r.matched);
-        w.str(r.key != nullptr ? std::string_view(r.key->first) : std::string_view());
+        w.str(r.key != nullptr ? std::string_view(r.key->key) : std::string_view());
         w.str(r.values());
     }
     // Rows held for their turn, by (time, seq).
@@ -683,7 +723,7 @@ bool stream_join::restore(byte_reader& r) {
         record& rec = records_[id];
         rec.matched = matched;
         if (options_.type == join_type::interval) {
-            rec.key->second.ids[side].push_back(id);
+            rec.key->ids[side].push_back(id);
             expiry_.push_back({saturating_add(time, options_.within), seq, id});
             std::push_heap(expiry_.begin(), expiry_.end());
         } else if (sd == join_side::right) {
