@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 
@@ -13,6 +14,11 @@ namespace {
 
 constexpr std::uint32_t k_none = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint8_t k_format = 1;
+
+// What a string holds on the heap (none while its bytes fit in the string itself).
+std::size_t heap_bytes(const std::string& s) {
+    return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
 
 timestamp_ns saturating_add(timestamp_ns a, timestamp_ns b) {
     timestamp_ns r;
@@ -187,14 +193,15 @@ bool encode_key(const field_value& v, std::string& out) {
 struct stream_join::record {
     timestamp_ns time = 0;
     std::uint64_t seq = 0;
-    std::unique_ptr<char[]> data;  // the encoded values
-    std::uint32_t size = 0;
-    key_map::value_type* key = nullptr;  // null: no key
+    // The encoded values. A freed slot keeps the string's capacity for the next record it
+    // holds: no allocation per record once the state has its steady size.
+    std::string data;
+    key_entry* key = nullptr;  // null: no key
     join_side side = join_side::left;
     bool matched = false;
     bool live = false;
 
-    std::string_view values() const { return {data.get(), size}; }
+    std::string_view values() const { return data; }
 };
 
 struct stream_join::due {
@@ -205,7 +212,7 @@ struct stream_join::due {
     bool operator<(const due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
-bool stream_join::held::operator<(const held& o) const {
+bool stream_join::held_entry::operator<(const held_entry& o) const {
     return time != o.time ? time > o.time : seq > o.seq;
 }
 
@@ -246,12 +253,70 @@ std::size_t stream_join::find_source(join_side side, std::string_view id) const 
     return npos;
 }
 
-stream_join::key_map::value_type* stream_join::key_of(const std::string& key) {
-    return &*keys_.try_emplace(key).first;
+stream_join::key_entry* stream_join::key_of(std::string_view key) {
+    if ((keys_ + 1) * 2 > key_table_.size()) grow_keys();
+    const auto hash = static_cast<std::uint32_t>(std::hash<std::string_view>{}(key));
+    const std::size_t mask = key_table_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+        key_slot& slot = key_table_[i];
+        if (slot.entry == k_none) {
+            std::uint32_t at;
+            if (!key_free_.empty()) {
+                at = key_free_.back();
+                key_free_.pop_back();
+            } else {
+                at = static_cast<std::uint32_t>(key_pool_.size());
+                key_pool_.emplace_back();
+            }
+            key_entry& e = key_pool_[at];
+            e.key.assign(key);
+            e.hash = hash;
+            e.index = at;
+            slot = {hash, at};
+            ++keys_;
+            return &e;
+        }
+        if (slot.hash == hash && key_pool_[slot.entry].key == key) return &key_pool_[slot.entry];
+    }
+}
+
+void stream_join::erase_key(key_entry& e) {
+    const std::size_t mask = key_table_.size() - 1;
+    std::size_t i = e.hash & mask;
+    while (key_table_[i].entry != e.index) i = (i + 1) & mask;
+    // Backward shift: the entries after it that may move closer to their home slot do.
+    for (std::size_t j = (i + 1) & mask; key_table_[j].entry != k_none; j = (j + 1) & mask) {
+        const std::size_t home = key_table_[j].hash & mask;
+        const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            key_table_[i] = key_table_[j];
+            i = j;
+        }
+    }
+    key_table_[i].entry = k_none;
+    // The entry keeps its strings' and lists' capacity for the next key.
+    e.key.clear();
+    e.ids[0].clear();
+    e.ids[1].clear();
+    e.refs = 0;
+    key_free_.push_back(e.index);
+    --keys_;
+}
+
+void stream_join::grow_keys() {
+    std::vector<key_slot> old(std::max<std::size_t>(16, key_table_.size() * 2), key_slot{});
+    old.swap(key_table_);
+    const std::size_t mask = key_table_.size() - 1;
+    for (const key_slot& slot : old) {
+        if (slot.entry == k_none) continue;
+        std::size_t i = slot.hash & mask;
+        while (key_table_[i].entry != k_none) i = (i + 1) & mask;
+        key_table_[i] = slot;
+    }
 }
 
 std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_t seq,
-                                 key_map::value_type* key, std::span<const field_value> values,
+                                 key_entry* key, std::span<const field_value> values,
                                  std::string_view encoded) {
     std::uint32_t id;
     if (!free_.empty()) {
@@ -268,33 +333,29 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
     record& r = records_[id];
     r.time = time;
     r.seq = seq;
-    r.size = static_cast<std::uint32_t>(encoded.size());
-    r.data = std::make_unique_for_overwrite<char[]>(encoded.size());
-    if (!encoded.empty()) std::memcpy(r.data.get(), encoded.data(), encoded.size());
+    value_bytes_ -= heap_bytes(r.data);
+    r.data.assign(encoded);
+    value_bytes_ += heap_bytes(r.data);
     r.key = key;
-    ++key->second.refs;
+    ++key->refs;
     r.side = side;
     r.matched = false;
     r.live = true;
     ++live_;
-    value_bytes_ += encoded.size();
     return id;
 }
 
 void stream_join::remove(std::uint32_t id) {
     record& r = records_[id];
     if (r.key != nullptr) {
-        auto& list = r.key->second.ids[static_cast<std::size_t>(r.side)];
+        auto& list = r.key->ids[static_cast<std::size_t>(r.side)];
         if (auto it = std::find(list.begin(), list.end(), id); it != list.end()) list.erase(it);
-        if (--r.key->second.refs == 0) {
-            const std::string k = r.key->first;
-            keys_.erase(k);
+        if (--r.key->refs == 0) {
+            erase_key(*r.key);
         }
         r.key = nullptr;
     }
-    value_bytes_ -= r.size;
-    r.data.reset();
-    r.size = 0;
+    r.data.clear();  // its capacity stays for the slot's next record
     r.live = false;
     --live_;
     free_.push_back(id);
@@ -312,20 +373,33 @@ void stream_join::append_values(std::string_view encoded, std::size_t slots) {
 
 void stream_join::emit(const record* left, const record* right, timestamp_ns time) {
     if (ordered_) {
-        held h;
-        h.time = time;
-        h.seq = next_held_++;
-        h.has_left = left != nullptr;
-        h.has_right = right != nullptr;
-        if (left != nullptr) h.left.assign(left->values());
-        if (right != nullptr) h.right.assign(right->values());
-        held_bytes_ += h.left.capacity() + h.right.capacity();
-        held_.push_back(std::move(h));
-        std::push_heap(held_.begin(), held_.end());
+        hold(time, next_held_++, left != nullptr ? std::optional(left->values()) : std::nullopt,
+             right != nullptr ? std::optional(right->values()) : std::nullopt);
         return;
     }
     out(time, left != nullptr ? std::optional(left->values()) : std::nullopt,
         right != nullptr ? std::optional(right->values()) : std::nullopt);
+}
+
+void stream_join::hold(timestamp_ns time, std::uint64_t seq, std::optional<std::string_view> left,
+                       std::optional<std::string_view> right) {
+    std::uint32_t slot;
+    if (!held_free_.empty()) {
+        slot = held_free_.back();
+        held_free_.pop_back();
+    } else {
+        slot = static_cast<std::uint32_t>(held_rows_.size());
+        held_rows_.emplace_back();
+    }
+    held_row& h = held_rows_[slot];
+    held_bytes_ -= heap_bytes(h.left) + heap_bytes(h.right);
+    h.has_left = left.has_value();
+    h.has_right = right.has_value();
+    h.left.assign(left.value_or(std::string_view()));
+    h.right.assign(right.value_or(std::string_view()));
+    held_bytes_ += heap_bytes(h.left) + heap_bytes(h.right);
+    held_.push_back({time, seq, slot});
+    std::push_heap(held_.begin(), held_.end());
 }
 
 void stream_join::out(timestamp_ns time, std::optional<std::string_view> left,
@@ -357,11 +431,12 @@ void stream_join::release() {
     while (!held_.empty() &&
            (held_.front().time < f || f == std::numeric_limits<timestamp_ns>::max())) {
         std::pop_heap(held_.begin(), held_.end());
-        held& h = held_.back();
-        held_bytes_ -= h.left.capacity() + h.right.capacity();
-        out(h.time, h.has_left ? std::optional<std::string_view>(h.left) : std::nullopt,
-            h.has_right ? std::optional<std::string_view>(h.right) : std::nullopt);
+        const held_entry e = held_.back();
         held_.pop_back();
+        const held_row& h = held_rows_[e.slot];
+        out(e.time, h.has_left ? std::optional<std::string_view>(h.left) : std::nullopt,
+            h.has_right ? std::optional<std::string_view>(h.right) : std::nullopt);
+        held_free_.push_back(e.slot);  // its strings keep their capacity for the next row
     }
 }
 
@@ -388,12 +463,10 @@ std::size_t stream_join::buffered_bytes() const {
         free_.capacity() * sizeof(std::uint32_t) +
         (expiry_.capacity() + pending_.capacity() + versions_.capacity() + retained_.capacity()) *
             sizeof(due) +
-        keys_.bucket_count() * sizeof(void*);
-    for (const auto& [key, entry] : keys_) {
-        // A node of the map: the pair, its hash and next pointer, the key's heap bytes.
-        bytes += sizeof(key_map::value_type) + 2 * sizeof(void*) +
-                 (key.capacity() > 15 ? key.capacity() + 1 : 0) +
-                 (entry.ids[0].capacity() + entry.ids[1].capacity()) * sizeof(std::uint32_t);
+        key_table_.capacity() * sizeof(key_slot) + key_free_.capacity() * sizeof(std::uint32_t);
+    for (const key_entry& e : key_pool_) {
+        bytes += sizeof(key_entry) + heap_bytes(e.key) +
+                 (e.ids[0].capacity() + e.ids[1].capacity()) * sizeof(std::uint32_t);
     }
     return bytes;
 }
@@ -409,11 +482,8 @@ bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, con
         ++late_[s];
     } else if (key == nullptr) {
         // It can match nothing: out at once when its kind keeps unmatched records of its side.
-        encode_values(values, scratch_);
         record r;
-        r.data = std::make_unique_for_overwrite<char[]>(scratch_.size());
-        if (!scratch_.empty()) std::memcpy(r.data.get(), scratch_.data(), scratch_.size());
-        r.size = static_cast<std::uint32_t>(scratch_.size());
+        encode_values(values, r.data);
         if (side == join_side::left && options_.kind != join_kind::inner) {
             emit(&r, nullptr, time);
         } else if (side == join_side::right && options_.kind == join_kind::full && !temporal) {
@@ -442,7 +512,7 @@ bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, con
 
 void stream_join::interval_arrive(std::uint32_t id) {
     record& r = records_[id];
-    key_entry& entry = r.key->second;
+    key_entry& entry = *r.key;
     const auto s = static_cast<std::size_t>(r.side);
     for (const std::uint32_t other_id : entry.ids[1 - s]) {
         record& o = records_[other_id];
@@ -464,7 +534,7 @@ void stream_join::interval_arrive(std::uint32_t id) {
 void stream_join::temporal_answer(const record& left) {
     const record* found = nullptr;
     if (left.key != nullptr) {
-        const auto& versions = left.key->second.ids[1];
+        const auto& versions = left.key->ids[1];
         for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
             const record& v = records_[*it];
             if (v.time > left.time) continue;
@@ -481,7 +551,7 @@ void stream_join::temporal_answer(const record& left) {
 
 void stream_join::temporal_insert_right(std::uint32_t id) {
     const record& r = records_[id];
-    auto& versions = r.key->second.ids[1];
+    auto& versions = r.key->ids[1];
     // By (time, seq): after every version of the same time (the last to arrive wins).
     auto at = versions.end();
     while (at != versions.begin()) {
@@ -543,7 +613,7 @@ void stream_join::expire() {
         versions_.pop_back();
         if (!alive(d)) continue;
         // Of the key's versions at or before the floor, only the newest can be asked for.
-        auto& versions = records_[d.id].key->second.ids[1];
+        auto& versions = records_[d.id].key->ids[1];
         std::size_t newest = 0;
         while (newest + 1 < versions.size() && records_[versions[newest + 1]].time <= floor) {
             ++newest;
@@ -604,22 +674,22 @@ void stream_join::snapshot(byte_writer& w) const {
         w.i64(r.time);
         w.varint(r.seq);
         w.boolean(r.matched);
-        w.str(r.key != nullptr ? std::string_view(r.key->first) : std::string_view());
+        w.str(r.key != nullptr ? std::string_view(r.key->key) : std::string_view());
         w.str(r.values());
     }
     // Rows held for their turn, by (time, seq).
-    std::vector<const held*> rows;
-    rows.reserve(held_.size());
-    for (const held& h : held_) rows.push_back(&h);
-    std::sort(rows.begin(), rows.end(), [](const held* a, const held* b) { return *b < *a; });
+    std::vector<held_entry> rows(held_);
+    std::sort(rows.begin(), rows.end(),
+              [](const held_entry& a, const held_entry& b) { return b < a; });
     w.varint(next_held_);
     w.varint(rows.size());
-    for (const held* h : rows) {
-        w.i64(h->time);
-        w.varint(h->seq);
-        w.u8(static_cast<std::uint8_t>((h->has_left ? 1 : 0) | (h->has_right ? 2 : 0)));
-        w.str(h->left);
-        w.str(h->right);
+    for (const held_entry& e : rows) {
+        const held_row& h = held_rows_[e.slot];
+        w.i64(e.time);
+        w.varint(e.seq);
+        w.u8(static_cast<std::uint8_t>((h.has_left ? 1 : 0) | (h.has_right ? 2 : 0)));
+        w.str(h.left);
+        w.str(h.right);
     }
 }
 
@@ -653,7 +723,7 @@ bool stream_join::restore(byte_reader& r) {
         record& rec = records_[id];
         rec.matched = matched;
         if (options_.type == join_type::interval) {
-            rec.key->second.ids[side].push_back(id);
+            rec.key->ids[side].push_back(id);
             expiry_.push_back({saturating_add(time, options_.within), seq, id});
             std::push_heap(expiry_.begin(), expiry_.end());
         } else if (sd == join_side::right) {
@@ -666,24 +736,22 @@ bool stream_join::restore(byte_reader& r) {
     next_held_ = r.varint();
     const std::size_t rows = r.count(12);
     for (std::size_t i = 0; i < rows && r.ok(); ++i) {
-        held h;
-        h.time = r.i64();
-        h.seq = r.varint();
+        const timestamp_ns time = r.i64();
+        const std::uint64_t seq = r.varint();
         const std::uint8_t sides = r.u8();
-        h.left.assign(r.str());
-        h.right.assign(r.str());
-        h.has_left = (sides & 1) != 0;
-        h.has_right = (sides & 2) != 0;
+        const std::string_view left = r.str();
+        const std::string_view right = r.str();
         if (!r.ok()) break;
-        if (sides == 0 || sides > 3 || h.seq >= next_held_ ||
-            (h.has_left && !decode_values(h.left, left_slots_, nullptr, nullptr)) ||
-            (h.has_right && !decode_values(h.right, right_slots_, nullptr, nullptr))) {
+        const bool has_left = (sides & 1) != 0;
+        const bool has_right = (sides & 2) != 0;
+        if (sides == 0 || sides > 3 || seq >= next_held_ ||
+            (has_left && !decode_values(left, left_slots_, nullptr, nullptr)) ||
+            (has_right && !decode_values(right, right_slots_, nullptr, nullptr))) {
             r.fail();
             break;
         }
-        held_bytes_ += h.left.capacity() + h.right.capacity();
-        held_.push_back(std::move(h));
-        std::push_heap(held_.begin(), held_.end());
+        hold(time, seq, has_left ? std::optional(left) : std::nullopt,
+             has_right ? std::optional(right) : std::nullopt);
     }
     return r.ok();
 }

@@ -31,12 +31,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/checkpoint/byte_codec.h"
@@ -163,6 +163,9 @@ class stream_join {
 
   private:
     struct key_entry {
+        std::string key;
+        std::uint32_t hash = 0;
+        std::uint32_t index = 0;  // in key_pool_
         // Interval: the buffered records of each side in arrival order. Temporal: ids[1]
         // holds the right versions by (time, seq); waiting left records are not listed.
         std::vector<std::uint32_t> ids[2];
@@ -171,14 +174,21 @@ class stream_join {
     struct record;
     struct due;  // a heap entry
 
-    using key_map = std::unordered_map<std::string, key_entry>;
+    // The keys: an open-addressing table (linear probing, backward-shift deletion) of a
+    // key's hash and its entry in key_pool_, whose entries never move (records point at them)
+    // and are reused with their capacity when a key leaves (key_free_).
+    struct key_slot {
+        std::uint32_t hash = 0;
+        std::uint32_t entry = static_cast<std::uint32_t>(-1);  // -1: empty
+    };
+    key_entry* key_of(std::string_view key);
+    void erase_key(key_entry& e);
+    void grow_keys();
 
     // A record into a free slot, its values copied (`encoded` when given, else `values`).
-    std::uint32_t store(join_side side, timestamp_ns time, std::uint64_t seq,
-                        key_map::value_type* key, std::span<const field_value> values,
-                        std::string_view encoded);
+    std::uint32_t store(join_side side, timestamp_ns time, std::uint64_t seq, key_entry* key,
+                        std::span<const field_value> values, std::string_view encoded);
     void remove(std::uint32_t id);
-    key_map::value_type* key_of(const std::string& key);
     void emit(const record* left, const record* right, timestamp_ns time);
     void append_values(std::string_view encoded, std::size_t slots);
     // A row into rows_ (the values as encoded; nullopt: no record on that side).
@@ -208,7 +218,10 @@ class stream_join {
     std::vector<std::uint32_t> right_sources_;
     bool right_released_ = false;  // set_source_hold(): every right source released
 
-    key_map keys_;
+    std::vector<key_slot> key_table_;  // a power of two long, at most half full
+    std::deque<key_entry> key_pool_;
+    std::vector<std::uint32_t> key_free_;
+    std::size_t keys_ = 0;
     std::vector<record> records_;  // slots; free ones listed in free_
     std::vector<std::uint32_t> free_;
     std::size_t live_ = 0;
@@ -223,17 +236,27 @@ class stream_join {
     std::vector<due> versions_;
     std::vector<due> retained_;
 
-    // Ordered: rows held until the frontier passes them, a min-heap by (time, seq).
-    struct held {
+    // Ordered: rows held until the frontier passes them, a min-heap by (time, seq) of small
+    // entries; their values wait in slots of held_rows_ (free ones listed in held_free_, their
+    // strings keeping their capacity: no allocation per row at a steady state).
+    struct held_entry {
         timestamp_ns time = 0;
         std::uint64_t seq = 0;
+        std::uint32_t slot = 0;
+        bool operator<(const held_entry& o) const;
+    };
+    struct held_row {
         bool has_left = false;
         bool has_right = false;
         std::string left;  // encoded values
         std::string right;
-        bool operator<(const held& o) const;
     };
-    std::vector<held> held_;
+    // A row into held_.
+    void hold(timestamp_ns time, std::uint64_t seq, std::optional<std::string_view> left,
+              std::optional<std::string_view> right);
+    std::vector<held_entry> held_;
+    std::vector<held_row> held_rows_;
+    std::vector<std::uint32_t> held_free_;
     std::uint64_t next_held_ = 0;
     std::size_t held_bytes_ = 0;
 
