@@ -333,9 +333,10 @@ TEST(examples, directory_loads_as_one_installation) {
     EXPECT_TRUE(r.diags.empty()) << listing(r.diags.sorted());
     std::vector<std::string> names;
     for (const auto& p : r.config.pipelines) names.push_back(p.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"access_logs", "deliveries", "fx_trades", "order_balance",
-                                               "order_payment_join", "order_payments", "payments",
-                                               "quickstart", "seasonal"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"access_logs", "deliveries", "fx_trades", "order_balance",
+                                        "order_payment_join", "order_payments", "payments",
+                                        "quickstart", "seasonal"}));
     EXPECT_EQ(fs::path(r.config.settings.file).filename(), "weir.yaml");
     EXPECT_EQ(r.config.settings.http_listen.value, "127.0.0.1:9797");
 }
