@@ -255,10 +255,10 @@ constexpr function_info k_functions[] = {
      "rate()",
      "records per second of window length"},
     {"reconcile", {f, f, keyword, keyword}, 2, 4, result_type::number, false,
-     "reconcile(left.key, right.key [, missing|missing_left|missing_right|matched] "
-     "[, count|fraction])",
+     "reconcile(left.key, right.key [, side] [, count|fraction])",
      "in a node reading several inputs: the distinct keys of two inputs compared per window "
-     "and group; the keys missing on either side (missing_left: right keys no left record "
+     "and group; side is missing (the default), missing_left, missing_right or matched: the "
+     "keys missing on either side (missing_left: right keys no left record "
      "has; missing_right: left keys no right record has; matched: keys of both), as a count "
      "or a fraction (of the keys of both sides; of the left keys for missing_right, of the "
      "right keys for missing_left)",
