@@ -13,6 +13,7 @@
 #include "connectors/register.h"
 #include "core/chain/node_chain.h"
 #include "core/record/padded_buffer.h"
+#include "tests/runtime/compile_pipeline.h"
 
 namespace weir::test {
 namespace {
@@ -22,25 +23,6 @@ constexpr timestamp_ns k_s = time::ns_per_s;
 constexpr timestamp_ns k_ms = time::ns_per_ms;
 constexpr timestamp_ns k_wall = 1'795'000'000 * k_s;  // the wall clock at start
 constexpr std::int64_t k_base = 1'700'000'000;        // event times, epoch seconds
-
-const params::component_registry& registry() {
-    static const params::component_registry r = [] {
-        params::component_registry out;
-        connectors::register_builtin_connectors(out);
-        return out;
-    }();
-    return r;
-}
-
-std::shared_ptr<const config::compiled_pipeline> compile(const std::string& yaml) {
-    const auto r = config::load_text(yaml, "test.yaml", registry(),
-                                     [](const std::string&) { return std::nullopt; });
-    std::string problems;
-    for (const auto& d : r.diags.sorted()) problems += format(d) + "\n";
-    EXPECT_FALSE(r.diags.has_errors()) << problems;
-    if (r.config.pipelines.empty() || !r.config.pipelines[0].plan) return nullptr;
-    return r.config.pipelines[0].plan;
-}
 
 std::string pipeline(const std::string& on_down) {
     return R"(

@@ -17,6 +17,7 @@
 #include "connectors/register.h"
 #include "core/chain/node_chain.h"
 #include "core/record/padded_buffer.h"
+#include "tests/runtime/compile_pipeline.h"
 
 namespace weir::test {
 namespace {
@@ -26,25 +27,6 @@ constexpr timestamp_ns k_s = time::ns_per_s;
 constexpr timestamp_ns k_now = 1'795'000'000 * k_s;
 constexpr timestamp_ns k_base = 1'795'000'000 * k_s;  // a minute boundary: 1795000000 % 60 == 40
 constexpr timestamp_ns k_start = k_base + 20 * k_s;   // ... so this one is
-
-const params::component_registry& registry() {
-    static const params::component_registry r = [] {
-        params::component_registry out;
-        connectors::register_builtin_connectors(out);
-        return out;
-    }();
-    return r;
-}
-
-std::shared_ptr<const config::compiled_pipeline> compile(const std::string& yaml) {
-    const auto r = config::load_text(yaml, "test.yaml", registry(),
-                                     [](const std::string&) { return std::nullopt; });
-    std::string problems;
-    for (const auto& d : r.diags.sorted()) problems += format(d) + "\n";
-    EXPECT_FALSE(r.diags.has_errors()) << problems;
-    if (r.config.pipelines.empty() || !r.config.pipelines[0].plan) return nullptr;
-    return r.config.pipelines[0].plan;
-}
 
 class capture_sink : public chain::chain_sink {
   public:
