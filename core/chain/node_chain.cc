@@ -904,21 +904,39 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
     join_values_.resize(plan.derived ? 1 : fields.size());
     const bool want_late = node.late_output.has_value();
     late_.clear();
+    // The keys first, so each record's place in the join's key table is fetched a few
+    // records ahead of its add() (the table is probed at random and larger than the cache).
+    join_keys_.clear();
     for (std::size_t i = 0; i < f.batch.size(); ++i) {
         if (!usable(f.batch.status[i]) || times_[i] == window::k_no_time) continue;
+        if (join_keys_.size() == join_key_text_.size()) join_key_text_.emplace_back();
+        std::string& text = join_key_text_[join_keys_.size()];
+        const bool has_key = join::encode_key(key.evaluate(f.batch.record(i), scratch_), text);
+        join_keys_.push_back({static_cast<std::uint32_t>(i), has_key,
+                              has_key ? join::stream_join::hash_key(text) : 0});
+    }
+    scratch_.reset();
+    constexpr std::size_t k_slot_ahead = 8, k_entry_ahead = 4;
+    for (std::size_t n = 0; n < join_keys_.size(); ++n) {
+        if (n + k_slot_ahead < join_keys_.size() && join_keys_[n + k_slot_ahead].has_key) {
+            j.prefetch_key(join_keys_[n + k_slot_ahead].hash, false);
+        }
+        if (n + k_entry_ahead < join_keys_.size() && join_keys_[n + k_entry_ahead].has_key) {
+            j.prefetch_key(join_keys_[n + k_entry_ahead].hash, true);
+        }
+        const batch_key& k = join_keys_[n];
+        const std::size_t i = k.record;
         const auto record = f.batch.record(i);
-        const bool has_key = join::encode_key(key.evaluate(record, scratch_), join_key_);
-        for (std::size_t k = 0; k < fields.size(); ++k) join_values_[k] = record[fields[k].first];
+        for (std::size_t c = 0; c < fields.size(); ++c) join_values_[c] = record[fields[c].first];
         // A derived join keeps the record as the node's transforms left it (the join copies
         // the text before the next one is written).
         if (plan.derived) join_values_[0] = field_value::make_string(record_json(node, f, i));
-        if (!j.add(side, source, times_[i], has_key ? &join_key_ : nullptr, join_values_,
-                   wall_now) &&
+        if (!j.add(side, source, times_[i], k.has_key ? &join_key_text_[n] : nullptr, k.hash,
+                   join_values_, wall_now) &&
             want_late) {
             late_.push_back(static_cast<std::uint32_t>(i));
         }
     }
-    scratch_.reset();
     // Late records as they were read (the node's visible fields are the joined ones).
     if (!late_.empty() && sink_.admit(index, *node.late_output, late_.size())) {
         for (const auto i : late_) {

@@ -291,7 +291,14 @@ class node_chain {
     // Scratch, reused across deliveries (no allocation in the steady state).
     std::unique_ptr<flow> flow_;
     std::unique_ptr<flow> join_flow_;  // the rows a join lets out
-    std::string join_key_;
+    // join_step(): each joined record's key (its text in join_key_text_, by position).
+    struct batch_key {
+        std::uint32_t record;
+        bool has_key;
+        std::uint32_t hash;
+    };
+    std::vector<batch_key> join_keys_;
+    std::vector<std::string> join_key_text_;  // strings keep their capacity from batch to batch
     std::vector<field_value> join_values_;
     // Per input: its lag as last reported (records, -1 unknown; seconds).
     std::vector<std::pair<std::int64_t, double>> input_lags_;

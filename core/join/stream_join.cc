@@ -13,7 +13,9 @@ namespace weir::join {
 namespace {
 
 constexpr std::uint32_t k_none = std::numeric_limits<std::uint32_t>::max();
-constexpr std::uint8_t k_format = 1;
+// 2: an interval join's pairs come out when their left record is final (1: when the second
+// record of the pair arrived; such a snapshot's buffered records have had their pairs out).
+constexpr std::uint8_t k_format = 2;
 
 // What a string holds on the heap (none while its bytes fit in the string itself).
 std::size_t heap_bytes(const std::string& s) {
@@ -197,9 +199,17 @@ struct stream_join::record {
     // holds: no allocation per record once the state has its steady size.
     std::string data;
     key_entry* key = nullptr;  // null: no key
+    // Interval: the neighbours in the key's list of the side.
+    std::uint32_t prev = k_nil;
+    std::uint32_t next = k_nil;
+    // Interval, a final right record: the left records not final yet that match it.
+    std::uint32_t pins = 0;
     join_side side = join_side::left;
     bool matched = false;
     bool live = false;
+    bool final = false;
+    // Restored from a format-1 snapshot: its pairs with the other such records are out.
+    bool before_v2 = false;
 
     std::string_view values() const { return data; }
 };
@@ -253,9 +263,8 @@ std::size_t stream_join::find_source(join_side side, std::string_view id) const 
     return npos;
 }
 
-stream_join::key_entry* stream_join::key_of(std::string_view key) {
+stream_join::key_entry* stream_join::key_of(std::string_view key, std::uint32_t hash) {
     if ((keys_ + 1) * 2 > key_table_.size()) grow_keys();
-    const auto hash = static_cast<std::uint32_t>(std::hash<std::string_view>{}(key));
     const std::size_t mask = key_table_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
         key_slot& slot = key_table_[i];
@@ -294,17 +303,17 @@ void stream_join::erase_key(key_entry& e) {
         }
     }
     key_table_[i].entry = k_none;
-    // The entry keeps its strings' and lists' capacity for the next key.
+    // The entry keeps its string's and list's capacity for the next key.
     e.key.clear();
-    e.ids[0].clear();
-    e.ids[1].clear();
+    e.versions.clear();
+    e.head[0] = e.head[1] = e.tail[0] = e.tail[1] = k_nil;
     e.refs = 0;
     key_free_.push_back(e.index);
     --keys_;
 }
 
 void stream_join::grow_keys() {
-    std::vector<key_slot> old(std::max<std::size_t>(16, key_table_.size() * 2), key_slot{});
+    huge_vector<key_slot> old(std::max<std::size_t>(16, key_table_.size() * 2), key_slot{});
     old.swap(key_table_);
     const std::size_t mask = key_table_.size() - 1;
     for (const key_slot& slot : old) {
@@ -326,21 +335,25 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
         id = static_cast<std::uint32_t>(records_.size());
         records_.emplace_back();
     }
-    if (encoded.data() == nullptr) {
-        encode_values(values, scratch_);
-        encoded = scratch_;
-    }
     record& r = records_[id];
     r.time = time;
     r.seq = seq;
     value_bytes_ -= heap_bytes(r.data);
-    r.data.assign(encoded);
+    if (encoded.data() == nullptr) {
+        encode_values(values, r.data);
+    } else {
+        r.data.assign(encoded);
+    }
     value_bytes_ += heap_bytes(r.data);
     r.key = key;
-    ++key->refs;
+    if (key != nullptr) ++key->refs;
+    r.prev = r.next = k_nil;
+    r.pins = 0;
     r.side = side;
     r.matched = false;
     r.live = true;
+    r.final = false;
+    r.before_v2 = false;
     ++live_;
     return id;
 }
@@ -348,8 +361,14 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
 void stream_join::remove(std::uint32_t id) {
     record& r = records_[id];
     if (r.key != nullptr) {
-        auto& list = r.key->ids[static_cast<std::size_t>(r.side)];
-        if (auto it = std::find(list.begin(), list.end(), id); it != list.end()) list.erase(it);
+        if (options_.type == join_type::interval) {
+            unlink(r, id);
+        } else {
+            auto& list = r.key->versions;
+            if (auto it = std::find(list.begin(), list.end(), id); it != list.end()) {
+                list.erase(it);
+            }
+        }
         if (--r.key->refs == 0) {
             erase_key(*r.key);
         }
@@ -359,6 +378,22 @@ void stream_join::remove(std::uint32_t id) {
     r.live = false;
     --live_;
     free_.push_back(id);
+}
+
+void stream_join::unlink(record& r, std::uint32_t id) {
+    const auto s = static_cast<std::size_t>(r.side);
+    key_entry& e = *r.key;
+    if (r.prev != k_nil) {
+        records_[r.prev].next = r.next;
+    } else if (e.head[s] == id) {
+        e.head[s] = r.next;
+    }
+    if (r.next != k_nil) {
+        records_[r.next].prev = r.prev;
+    } else if (e.tail[s] == id) {
+        e.tail[s] = r.prev;
+    }
+    r.prev = r.next = k_nil;
 }
 
 void stream_join::append_values(std::string_view encoded, std::size_t slots) {
@@ -372,7 +407,9 @@ void stream_join::append_values(std::string_view encoded, std::size_t slots) {
 }
 
 void stream_join::emit(const record* left, const record* right, timestamp_ns time) {
-    if (ordered_) {
+    // An interval join's rows come in order (they wait only behind rows a format-1 snapshot
+    // held).
+    if (ordered_ && (options_.type == join_type::temporal || !held_.empty())) {
         hold(time, next_held_++, left != nullptr ? std::optional(left->values()) : std::nullopt,
              right != nullptr ? std::optional(right->values()) : std::nullopt);
         return;
@@ -458,21 +495,24 @@ void stream_join::clear_rows() {
 }
 
 std::size_t stream_join::buffered_bytes() const {
-    std::size_t bytes =
-        records_.capacity() * sizeof(record) + value_bytes_ +
-        free_.capacity() * sizeof(std::uint32_t) +
-        (expiry_.capacity() + pending_.capacity() + versions_.capacity() + retained_.capacity()) *
-            sizeof(due) +
-        key_table_.capacity() * sizeof(key_slot) + key_free_.capacity() * sizeof(std::uint32_t);
-    for (const key_entry& e : key_pool_) {
-        bytes += sizeof(key_entry) + heap_bytes(e.key) +
-                 (e.ids[0].capacity() + e.ids[1].capacity()) * sizeof(std::uint32_t);
+    std::size_t bytes = records_.capacity() * sizeof(record) + value_bytes_ +
+                        free_.capacity() * sizeof(std::uint32_t) +
+                        (ring_count_ + beyond_.capacity() + passing_.capacity() + behind_.size() +
+                         pending_.capacity() + versions_.capacity() + retained_.capacity()) *
+                            sizeof(due) +
+                        key_table_.capacity() * sizeof(key_slot) +
+                        key_free_.capacity() * sizeof(std::uint32_t);
+    for (std::size_t i = 0; i < key_pool_.size(); ++i) {
+        const key_entry& e = key_pool_[i];
+        bytes +=
+            sizeof(key_entry) + heap_bytes(e.key) + e.versions.capacity() * sizeof(std::uint32_t);
     }
     return bytes;
 }
 
 bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, const std::string* key,
-                      std::span<const field_value> values, timestamp_ns wall_now) {
+                      std::uint32_t hash, std::span<const field_value> values,
+                      timestamp_ns wall_now) {
     const auto s = static_cast<std::size_t>(side);
     const bool temporal = options_.type == join_type::temporal;
     const timestamp_ns behind =
@@ -480,21 +520,24 @@ bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, con
     const bool late = time < behind;
     if (late) {
         ++late_[s];
+    } else if (!temporal) {
+        // A record without a key waits only for its unmatched row, when its kind has one.
+        if (key != nullptr || (side == join_side::left ? options_.kind != join_kind::inner
+                                                       : options_.kind == join_kind::full)) {
+            interval_arrive(store(side, time, next_seq_++,
+                                  key != nullptr ? key_of(*key, hash) : nullptr, values, {}));
+        }
     } else if (key == nullptr) {
         // It can match nothing: out at once when its kind keeps unmatched records of its side.
         record r;
         encode_values(values, r.data);
         if (side == join_side::left && options_.kind != join_kind::inner) {
             emit(&r, nullptr, time);
-        } else if (side == join_side::right && options_.kind == join_kind::full && !temporal) {
-            emit(nullptr, &r, time);
         }
     } else {
-        const std::uint32_t id = store(side, time, next_seq_++, key_of(*key), values, {});
+        const std::uint32_t id = store(side, time, next_seq_++, key_of(*key, hash), values, {});
         record& r = records_[id];
-        if (!temporal) {
-            interval_arrive(id);
-        } else if (side == join_side::right) {
+        if (side == join_side::right) {
             temporal_insert_right(id);
         } else if (right_.watermark() > time) {
             temporal_answer(r);
@@ -512,29 +555,151 @@ bool stream_join::add(join_side side, std::size_t source, timestamp_ns time, con
 
 void stream_join::interval_arrive(std::uint32_t id) {
     record& r = records_[id];
-    key_entry& entry = *r.key;
-    const auto s = static_cast<std::size_t>(r.side);
-    for (const std::uint32_t other_id : entry.ids[1 - s]) {
-        record& o = records_[other_id];
-        const timestamp_ns d = r.time > o.time ? r.time - o.time : o.time - r.time;
-        if (d > options_.within) continue;
-        r.matched = true;
-        o.matched = true;
-        if (r.side == join_side::left) {
-            emit(&r, &o, r.time);
+    if (r.key != nullptr) {
+        const auto s = static_cast<std::size_t>(r.side);
+        key_entry& e = *r.key;
+        r.prev = e.tail[s];
+        if (e.tail[s] != k_nil) {
+            records_[e.tail[s]].next = id;
         } else {
-            emit(&o, &r, o.time);
+            e.head[s] = id;
+        }
+        e.tail[s] = id;
+    }
+    enqueue({r.time, r.seq, id});
+}
+
+void stream_join::enqueue(const due& d) {
+    const std::int64_t b = d.at >> k_bucket_shift;
+    if (!ring_started_) {
+        ring_.resize(k_min_buckets);
+        ring_base_ = b;
+        ring_started_ = true;
+    }
+    if (b >= ring_base_) {
+        // A record further ahead than the ring reaches: a ring twice as long, up to a bound
+        // (records yet further ahead wait in beyond_).
+        while (b - ring_base_ >= static_cast<std::int64_t>(ring_.size()) &&
+               b - ring_base_ < static_cast<std::int64_t>(k_max_buckets)) {
+            grow_ring();
+        }
+        if (b - ring_base_ < static_cast<std::int64_t>(ring_.size())) {
+            ring_[static_cast<std::size_t>(b) & (ring_.size() - 1)].push_back(d);
+            ++ring_count_;
+            if (b == ring_sorted_bucket_) ring_sorted_ = false;
+            return;
         }
     }
-    entry.ids[s].push_back(id);
-    expiry_.push_back({saturating_add(r.time, options_.within), r.seq, id});
-    std::push_heap(expiry_.begin(), expiry_.end());
+    beyond_.push_back(d);
+    std::push_heap(beyond_.begin(), beyond_.end());
+}
+
+void stream_join::grow_ring() {
+    // Each bucket from ring_base_ on to the same place in a ring twice as long.
+    std::vector<std::vector<due>> longer(ring_.size() * 2);
+    for (std::size_t i = 0; i < ring_.size(); ++i) {
+        const auto b = static_cast<std::size_t>(ring_base_) + i;
+        longer[b & (longer.size() - 1)] = std::move(ring_[b & (ring_.size() - 1)]);
+    }
+    ring_.swap(longer);
+}
+
+void stream_join::settle(timestamp_ns w) {
+    if (w == window::k_no_time) return;
+    passing_.clear();
+    bool in_order = true;  // passing_ is sorted (what the sorted bucket let go)
+    const std::int64_t bw = w >> k_bucket_shift;
+    if (ring_count_ > 0) {
+        // Every record in the ring is in a bucket from ring_base_ on, fewer than its length on.
+        const std::int64_t last =
+            std::min(bw, ring_base_ + static_cast<std::int64_t>(ring_.size()) - 1);
+        for (std::int64_t b = ring_base_; b <= last && ring_count_ > 0; ++b) {
+            auto& bucket = ring_[static_cast<std::size_t>(b) & (ring_.size() - 1)];
+            if (bucket.empty()) continue;
+            if (b < bw) {
+                passing_.insert(passing_.end(), bucket.begin(), bucket.end());
+                ring_count_ -= bucket.size();
+                bucket.clear();
+                in_order = false;
+                continue;
+            }
+            // The watermark's bucket: what is before it, from its sorted back.
+            if (!ring_sorted_ || ring_sorted_bucket_ != bw) {
+                std::sort(bucket.begin(), bucket.end());  // due::operator<: the oldest last
+                ring_sorted_bucket_ = bw;
+                ring_sorted_ = true;
+            }
+            while (!bucket.empty() && bucket.back().at < w) {
+                passing_.push_back(bucket.back());
+                bucket.pop_back();
+                --ring_count_;
+            }
+        }
+    }
+    if (ring_started_) ring_base_ = std::max(ring_base_, bw);
+    while (!beyond_.empty() && beyond_.front().at < w) {
+        std::pop_heap(beyond_.begin(), beyond_.end());
+        passing_.push_back(beyond_.back());
+        beyond_.pop_back();
+        in_order = false;
+    }
+    if (passing_.empty()) return;
+    // due::operator< orders a min-heap: the greater by it comes first.
+    if (!in_order) {
+        std::sort(passing_.begin(), passing_.end(),
+                  [](const due& a, const due& b) { return b < a; });
+    }
+    behind_.insert(behind_.end(), passing_.begin(), passing_.end());
+}
+
+void stream_join::interval_final(std::uint32_t id) {
+    record& r = records_[id];
+    r.final = true;
+    const auto near = [&](const record& o) {
+        return (r.time > o.time ? r.time - o.time : o.time - r.time) <= options_.within;
+    };
+    if (r.side == join_side::left) {
+        // Every right record it pairs with is here (any other would be late): its rows.
+        bool matched = r.matched;
+        for (std::uint32_t o = r.key != nullptr ? r.key->head[1] : k_nil; o != k_nil;) {
+            record& other = records_[o];
+            const std::uint32_t next = other.next;
+            if (near(other)) {
+                matched = true;
+                if (!(r.before_v2 && other.before_v2)) emit(&r, &other, r.time);
+                if (!other.final) {
+                    other.matched = true;
+                } else if (--other.pins == 0) {
+                    remove(o);
+                }
+            }
+            o = next;
+        }
+        if (!matched && options_.kind != join_kind::inner) emit(&r, nullptr, r.time);
+        remove(id);
+        return;
+    }
+    // A right record: the left records final before it marked it; those not final yet pair
+    // with it later and need its values until then.
+    std::uint32_t pins = 0;
+    for (std::uint32_t o = r.key != nullptr ? r.key->head[0] : k_nil; o != k_nil;) {
+        const record& other = records_[o];
+        if (near(other)) ++pins;
+        o = other.next;
+    }
+    if (pins > 0) r.matched = true;
+    if (!r.matched && options_.kind == join_kind::full) emit(nullptr, &r, r.time);
+    if (pins == 0) {
+        remove(id);
+    } else {
+        r.pins = pins;
+    }
 }
 
 void stream_join::temporal_answer(const record& left) {
     const record* found = nullptr;
     if (left.key != nullptr) {
-        const auto& versions = left.key->ids[1];
+        const auto& versions = left.key->versions;
         for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
             const record& v = records_[*it];
             if (v.time > left.time) continue;
@@ -551,7 +716,7 @@ void stream_join::temporal_answer(const record& left) {
 
 void stream_join::temporal_insert_right(std::uint32_t id) {
     const record& r = records_[id];
-    auto& versions = r.key->ids[1];
+    auto& versions = r.key->versions;
     // By (time, seq): after every version of the same time (the last to arrive wins).
     auto at = versions.end();
     while (at != versions.begin()) {
@@ -577,20 +742,34 @@ void stream_join::expire() {
         return records_[d.id].live && records_[d.id].seq == d.seq;
     };
     if (options_.type == join_type::interval) {
-        while (!expiry_.empty() && expiry_.front().at < w) {
-            std::pop_heap(expiry_.begin(), expiry_.end());
-            const due d = expiry_.back();
-            expiry_.pop_back();
-            if (!alive(d)) continue;
-            const record& r = records_[d.id];
-            if (!r.matched) {
-                if (r.side == join_side::left && options_.kind != join_kind::inner) {
-                    emit(&r, nullptr, r.time);
-                } else if (r.side == join_side::right && options_.kind == join_kind::full) {
-                    emit(nullptr, &r, r.time);
+        settle(w);
+        while (!behind_.empty() && saturating_add(behind_.front().at, options_.within) < w) {
+            // Each step needs what the one before brought in: the record, then its values and key,
+            // then the key's records of the other side and its slot in the table.
+            constexpr std::size_t k_record = 12, k_key = 6, k_others = 3;
+            const std::size_t n = behind_.size();
+            if (n > k_record) {
+                const record* r = &records_[behind_[k_record].id];  // on one or two lines
+                prefetch(r);
+                prefetch(reinterpret_cast<const char*>(r + 1) - 1);
+            }
+            if (n > k_key) {
+                const record& r = records_[behind_[k_key].id];
+                prefetch(r.data.data());
+                if (r.key != nullptr) prefetch(&r.key->head);
+            }
+            if (n > k_others) {
+                const record& r = records_[behind_[k_others].id];
+                if (r.key != nullptr) {
+                    const key_entry& e = *r.key;
+                    const std::uint32_t o = e.head[r.side == join_side::left ? 1 : 0];
+                    if (o != k_nil) prefetch(&records_[o]);
+                    prefetch(&key_table_[e.hash & (key_table_.size() - 1)]);
                 }
             }
-            remove(d.id);
+            const std::uint32_t id = behind_.front().id;
+            behind_.pop_front();
+            interval_final(id);
         }
         return;
     }
@@ -613,7 +792,7 @@ void stream_join::expire() {
         versions_.pop_back();
         if (!alive(d)) continue;
         // Of the key's versions at or before the floor, only the newest can be asked for.
-        auto& versions = records_[d.id].key->ids[1];
+        auto& versions = records_[d.id].key->versions;
         std::size_t newest = 0;
         while (newest + 1 < versions.size() && records_[versions[newest + 1]].time <= floor) {
             ++newest;
@@ -694,10 +873,12 @@ void stream_join::snapshot(byte_writer& w) const {
 }
 
 bool stream_join::restore(byte_reader& r) {
-    if (r.u8() != k_format || r.u8() != static_cast<std::uint8_t>(options_.type)) {
+    const std::uint8_t format = r.u8();
+    if ((format != 1 && format != k_format) || r.u8() != static_cast<std::uint8_t>(options_.type)) {
         r.fail();
         return false;
     }
+    const bool interval = options_.type == join_type::interval;
     if (!all_.deserialize(r) || !right_.deserialize(r)) return false;
     next_seq_ = r.varint();
     late_[0] = r.varint();
@@ -713,19 +894,22 @@ bool stream_join::restore(byte_reader& r) {
         const std::string_view values = r.str();
         if (!r.ok()) break;
         const auto sd = static_cast<join_side>(side);
-        if (side > 1 || key.empty() || (i > 0 && seq <= last_seq) || seq >= next_seq_ ||
-            !decode_values(values, slots(sd), nullptr, nullptr)) {
+        // Only an interval join keeps records without a key (for their unmatched rows).
+        if (side > 1 || (key.empty() && (format == 1 || !interval)) || (i > 0 && seq <= last_seq) ||
+            seq >= next_seq_ || !decode_values(values, slots(sd), nullptr, nullptr)) {
             r.fail();
             break;
         }
         last_seq = seq;
-        const std::uint32_t id = store(sd, time, seq, key_of(key), {}, values);
+        const std::uint32_t id =
+            store(sd, time, seq, key.empty() ? nullptr : key_of(key, hash_key(key)), {}, values);
         record& rec = records_[id];
         rec.matched = matched;
-        if (options_.type == join_type::interval) {
-            rec.key->ids[side].push_back(id);
-            expiry_.push_back({saturating_add(time, options_.within), seq, id});
-            std::push_heap(expiry_.begin(), expiry_.end());
+        rec.before_v2 = format == 1;
+        if (interval) {
+            // A right record final before the snapshot is final again at the next update,
+            // counting the left records that still pair with it.
+            interval_arrive(id);
         } else if (sd == join_side::right) {
             temporal_insert_right(id);
         } else {

@@ -12,9 +12,14 @@
 // joined (a temporal join's right version is late behind the right side's watermark).
 //
 // Interval join: a record is final once the join's watermark has passed `time + within` (no
-// record that is not late can match it any more); only then does an unmatched left (kind
-// left, full) or right (full) record come out, exactly once, and leave the state. A pair comes
-// out when its second record arrives; duplicate keys multiply (every matching pair is a row).
+// record that is not late can match it any more). Records wait in arrival order per key; a
+// left record's rows (each matching right record, or the unmatched row of kind left/full) come
+// out when it is final, and an unmatched right row (full) when the right record is final, so
+// rows leave in event-time order and no unmatched row ever precedes a match. A right record
+// stays while a left record that is not final yet matches it (it needs its values). Duplicate
+// keys multiply (every matching pair is a row). Records are finalised in (time, arrival)
+// order: a small heap takes the records ahead of the watermark, and those behind it (no record
+// to come can be older) queue in order.
 //
 // Temporal join: a left record waits until the right side's watermark has passed its time (a
 // right version at or before it that is not late may still come), then pairs with the newest
@@ -32,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +48,8 @@
 #include "core/checkpoint/byte_codec.h"
 #include "core/record/arena.h"
 #include "core/record/field_value.h"
+#include "core/record/huge_pages.h"
+#include "core/record/prefetch.h"
 #include "core/window/watermark.h"
 
 namespace weir::join {
@@ -66,8 +74,8 @@ struct join_options {
     timestamp_ns allowed_lateness = 0;
     timestamp_ns idle_timeout = 0;  // 0: a silent source holds the watermark back forever
     // Rows come out in event-time order, each once no row before it can come any more (see
-    // frontier()): what a window engine after the join needs. Else rows come out as soon as
-    // they are known.
+    // frontier()): what a window engine after the join needs. Else a temporal join's rows come
+    // out as soon as they are known (an interval join's are always in order).
     bool ordered = false;
 };
 
@@ -108,7 +116,28 @@ class stream_join {
     // event time, key (null: missing, matches nothing) and values (the side's slot count).
     // Returns false when it is late (counted, not joined). Rows due come out at once.
     bool add(join_side side, std::size_t source, timestamp_ns time, const std::string* key,
-             std::span<const field_value> values, timestamp_ns wall_now);
+             std::span<const field_value> values, timestamp_ns wall_now) {
+        return add(side, source, time, key, key != nullptr ? hash_key(*key) : 0, values, wall_now);
+    }
+    // The same with the key's hash_key() known. A caller with many records hashes their keys
+    // first and prefetches each a few records ahead of its add(): the key table is probed at
+    // random, and a state of many keys is far larger than the cache.
+    bool add(join_side side, std::size_t source, timestamp_ns time, const std::string* key,
+             std::uint32_t hash, std::span<const field_value> values, timestamp_ns wall_now);
+    static std::uint32_t hash_key(std::string_view key) {
+        return static_cast<std::uint32_t>(std::hash<std::string_view>{}(key));
+    }
+    // The key's slot in the table into the cache; `entry`: its entry too (the slot must be
+    // there already, from an earlier call).
+    void prefetch_key(std::uint32_t hash, bool entry) const {
+        if (key_table_.empty()) return;
+        const key_slot& slot = key_table_[hash & (key_table_.size() - 1)];
+        if (!entry) {
+            prefetch(&slot);
+        } else if (slot.entry != k_nil) {
+            prefetch(&key_pool_[slot.entry]);
+        }
+    }
     // The wall clock moved on (idle sources): rows that became due come out.
     void advance(timestamp_ns wall_now);
     // Every input ended: the watermark goes to +infinity and every buffered row comes out.
@@ -162,14 +191,18 @@ class stream_join {
     bool restore(byte_reader& r);
 
   private:
+    static constexpr std::uint32_t k_nil = static_cast<std::uint32_t>(-1);
     struct key_entry {
         std::string key;
         std::uint32_t hash = 0;
         std::uint32_t index = 0;  // in key_pool_
-        // Interval: the buffered records of each side in arrival order. Temporal: ids[1]
-        // holds the right versions by (time, seq); waiting left records are not listed.
-        std::vector<std::uint32_t> ids[2];
-        std::uint32_t refs = 0;  // records that point here
+        std::uint32_t refs = 0;   // records that point here
+        // Interval: the buffered records of each side in arrival order, a list through the
+        // records (record::prev, next).
+        std::uint32_t head[2] = {k_nil, k_nil};
+        std::uint32_t tail[2] = {k_nil, k_nil};
+        // Temporal: the right versions by (time, seq); waiting left records are not listed.
+        std::vector<std::uint32_t> versions;
     };
     struct record;
     struct due;  // a heap entry
@@ -181,7 +214,7 @@ class stream_join {
         std::uint32_t hash = 0;
         std::uint32_t entry = static_cast<std::uint32_t>(-1);  // -1: empty
     };
-    key_entry* key_of(std::string_view key);
+    key_entry* key_of(std::string_view key, std::uint32_t hash);
     void erase_key(key_entry& e);
     void grow_keys();
 
@@ -196,7 +229,11 @@ class stream_join {
              std::optional<std::string_view> right);
     // Ordered: the held rows the frontier has passed, into rows_.
     void release();
+    // Interval: a record into its key's list and the queue to be finalised; its rows out (and
+    // it gone, unless a left record to come needs it) once it is final.
     void interval_arrive(std::uint32_t id);
+    void interval_final(std::uint32_t id);
+    void unlink(record& r, std::uint32_t id);
     void temporal_answer(const record& left);
     void temporal_insert_right(std::uint32_t id);
     void update(timestamp_ns wall_now);
@@ -218,20 +255,43 @@ class stream_join {
     std::vector<std::uint32_t> right_sources_;
     bool right_released_ = false;  // set_source_hold(): every right source released
 
-    std::vector<key_slot> key_table_;  // a power of two long, at most half full
-    std::deque<key_entry> key_pool_;
+    huge_vector<key_slot> key_table_;  // a power of two long, at most half full
+    stable_pool<key_entry> key_pool_;
     std::vector<std::uint32_t> key_free_;
     std::size_t keys_ = 0;
-    std::vector<record> records_;  // slots; free ones listed in free_
+    huge_vector<record> records_;  // slots; free ones listed in free_
     std::vector<std::uint32_t> free_;
     std::size_t live_ = 0;
     std::size_t value_bytes_ = 0;
     std::uint64_t next_seq_ = 0;
     std::uint64_t late_[2] = {0, 0};
-    // Min-heaps by (time, seq). Interval: every record by time + within. Temporal: waiting
-    // left records by time (pending_), right versions by time (versions_), and right versions
-    // kept as the newest of their key by time + within (retained_).
-    std::vector<due> expiry_;
+    // Interval: the records not behind the join's watermark yet, in buckets of event time (a
+    // ring of them from the watermark's bucket on; those beyond it in a min-heap), and those
+    // behind it in (time, seq) order, finalised from the front. A record that is not late is
+    // never behind the watermark, so each step the watermark takes sorts only the records it
+    // passes and appends them.
+    static constexpr int k_bucket_shift = 26;           // 67 ms
+    static constexpr std::size_t k_min_buckets = 1024;  // 69 s, and twice as long as needed
+    static constexpr std::size_t k_max_buckets = std::size_t{1} << 16;  // 73 min
+    std::vector<std::vector<due>> ring_;
+    // The watermark's bucket, sorted by (time, seq) from the back (the oldest last), so each
+    // step the watermark takes within it pops what it passed; a record arriving into it
+    // unsorts it (`ring_sorted_` false).
+    std::int64_t ring_sorted_bucket_ = 0;
+    bool ring_sorted_ = false;
+    std::size_t ring_count_ = 0;
+    std::int64_t ring_base_ = 0;  // the bucket of ring_'s first (the watermark's)
+    bool ring_started_ = false;
+    std::vector<due> beyond_;  // a min-heap
+    std::vector<due> passing_;
+    std::deque<due> behind_;
+    // ahead into the ring or beyond_; behind_ gets what the watermark `w` passed.
+    void enqueue(const due& d);
+    void grow_ring();
+    void settle(timestamp_ns w);
+    // Min-heaps by (time, seq). Temporal: waiting left records by time (pending_), right
+    // versions by time (versions_), and right versions kept as the newest of their key by
+    // time + within (retained_).
     std::vector<due> pending_;
     std::vector<due> versions_;
     std::vector<due> retained_;
