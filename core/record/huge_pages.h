@@ -16,13 +16,14 @@ namespace weir {
 
 inline constexpr std::size_t k_huge_page = std::size_t{2} << 20;
 
-// `bytes` (rounded up to whole huge pages) aligned to a huge page, advised onto huge pages;
-// release with std::free.
-inline void* allocate_huge(std::size_t bytes) {
+// `bytes` (rounded up to whole huge pages) aligned to a huge page, advised onto huge pages
+// unless `advise` is false (its pages then come as they are touched, small); release with
+// std::free.
+inline void* allocate_huge(std::size_t bytes, bool advise = true) {
     const std::size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
     void* p = std::aligned_alloc(k_huge_page, rounded);
     if (p == nullptr) throw std::bad_alloc();
-    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice: an error only means small pages
+    if (advise) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice: an error only means small pages
     return p;
 }
 
@@ -56,7 +57,9 @@ template <class T>
 using huge_vector = std::vector<T, huge_page_allocator<T>>;
 
 // Entries that never move (pointers to them stay valid as it grows), in chunks of a huge page
-// each, indexed in O(1).
+// each, indexed in O(1). The first chunk is on small pages, touched as entries come: a small
+// pool takes little memory; from the second on, the pool is large and its chunks are advised
+// onto huge pages.
 template <class T>
 class stable_pool {
   public:
@@ -78,7 +81,8 @@ class stable_pool {
     // A new default-constructed entry at the end.
     T& emplace_back() {
         if (size_ == chunks_.size() * k_chunk) {
-            chunks_.push_back(static_cast<T*>(allocate_huge(k_chunk * sizeof(T))));
+            chunks_.push_back(
+                static_cast<T*>(allocate_huge(k_chunk * sizeof(T), !chunks_.empty())));
         }
         T* at = new (&chunks_[size_ / k_chunk][size_ % k_chunk]) T();
         ++size_;
