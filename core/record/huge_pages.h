@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <new>
 #include <vector>
@@ -20,6 +21,10 @@ inline constexpr std::size_t k_huge_page = std::size_t{2} << 20;
 // unless `advise` is false (its pages then come as they are touched, small); release with
 // std::free.
 inline void* allocate_huge(std::size_t bytes, bool advise = true) {
+    if (bytes >
+        static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - k_huge_page) {
+        throw std::bad_alloc();
+    }
     const std::size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
     void* p = std::aligned_alloc(k_huge_page, rounded);
     if (p == nullptr) throw std::bad_alloc();
@@ -37,6 +42,9 @@ struct huge_page_allocator {
     huge_page_allocator(const huge_page_allocator<U>&) noexcept {}
 
     T* allocate(std::size_t n) {
+        if (n > static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T)) {
+            throw std::bad_array_new_length();
+        }
         if (n * sizeof(T) < k_huge_page) return std::allocator<T>().allocate(n);
         return static_cast<T*>(allocate_huge(n * sizeof(T)));
     }
