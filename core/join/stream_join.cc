@@ -746,7 +746,7 @@ void stream_join::expire() {
         while (!behind_.empty() && saturating_add(behind_.front().at, options_.within) < w) {
             // Each step needs what the one before brought in: the record, then its values and key,
             // then the key's records of the other side and its slot in the table.
-            constexpr std::size_t k_record = 12, k_key = 6, k_others = 3;
+            constexpr std::size_t k_record = 16, k_key = 8, k_others = 4;
             const std::size_t n = behind_.size();
             if (n > k_record) {
                 const record* r = &records_[behind_[k_record].id];  // on one or two lines
@@ -763,7 +763,10 @@ void stream_join::expire() {
                 if (r.key != nullptr) {
                     const key_entry& e = *r.key;
                     const std::uint32_t o = e.head[r.side == join_side::left ? 1 : 0];
-                    if (o != k_nil) prefetch(&records_[o]);
+                    if (o != k_nil) {
+                        prefetch(&records_[o]);
+                        prefetch(reinterpret_cast<const char*>(&records_[o] + 1) - 1);
+                    }
                     prefetch(&key_table_[e.hash & (key_table_.size() - 1)]);
                 }
             }
