@@ -361,7 +361,7 @@ void node_engine::release_cell(std::uint32_t c) {
 
 // Group keys are short (a tag, a length and a few bytes each): compared 8 bytes at a time in
 // line, where std::string's == calls memcmp for every record.
-static bool same_key(const std::string& a, const std::string& b) {
+static bool same_key(std::string_view a, std::string_view b) {
     const std::size_t n = a.size();
     if (n != b.size()) return false;
     const char* x = a.data();
@@ -383,14 +383,19 @@ static bool same_key(const std::string& a, const std::string& b) {
     return load(x + n - 8) == load(y + n - 8);  // the last 8 bytes, overlapping the loop's
 }
 
-std::uint32_t node_engine::find_group(std::uint64_t hash) const {
+// A group key's hash; the table uses its low 32 bits (it never has more than 2^32 slots).
+static std::uint32_t key_hash(std::string_view key) {
+    return static_cast<std::uint32_t>(hashing::hash_bytes(key.data(), key.size(), 0x67726f7570));
+}
+
+std::uint32_t node_engine::find_group(std::string_view key, std::uint32_t hash) const {
     if (table_.empty()) return k_nil;
     const std::size_t mask = table_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
         const std::uint32_t v = table_[i];
         if (v == 0) return k_nil;
         const group_state& g = groups_[v - 1];
-        if (g.hash == static_cast<std::uint32_t>(hash) && same_key(g.key, key_buf_)) return v - 1;
+        if (g.hash == hash && same_key(g.key, key)) return v - 1;
     }
 }
 
@@ -405,7 +410,7 @@ void node_engine::rehash(std::size_t capacity) {
     }
 }
 
-std::uint32_t node_engine::insert_group(std::uint64_t hash) {
+std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash) {
     if ((live_groups_ + 1) * 4 > table_.size() * 3) {
         rehash(std::max<std::size_t>(16, table_.size() * 2));
     }
@@ -419,8 +424,8 @@ std::uint32_t node_engine::insert_group(std::uint64_t hash) {
         last_outcome_.resize(groups_.size() * tracked_, k_no_outcome);
     }
     group_state& gs = groups_[g];
-    gs.hash = static_cast<std::uint32_t>(hash);
-    gs.key = key_buf_;
+    gs.hash = hash;
+    gs.key = key;
     gs.head = gs.tail = k_nil;
     gs.newest_freed = k_no_time;
     gs.newest_record = k_no_time;
@@ -530,16 +535,15 @@ static bool decode_key(std::string_view key, const std::vector<field_path>& name
     return pos == key.size();
 }
 
-std::uint32_t node_engine::find_or_add_group(std::span<const field_value> record, bool& overflow) {
-    encode_key(group_slots_, record, key_buf_);
-    const std::uint64_t hash = hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570);
-    const std::uint32_t g = find_group(hash);
+std::uint32_t node_engine::find_or_add_group(std::string_view key, std::uint32_t hash,
+                                             bool& overflow) {
+    const std::uint32_t g = find_group(key, hash);
     if (g != k_nil) return g;
     if (live_groups_ >= plan_.max_groups) {
         overflow = true;
         return k_nil;
     }
-    return insert_group(hash);
+    return insert_group(key, hash);
 }
 
 // ---- records ----
@@ -699,8 +703,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
                 is_late = window::last_window_end(t, size_, step_) <= closed_through_;
             } else if (sat_add(t, plan_.window.gap) <= closed_through_) {
                 encode_key(group_slots_, batch.record(i), key_buf_);
-                const std::uint32_t g =
-                    find_group(hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570));
+                const std::uint32_t g = find_group(key_buf_, key_hash(key_buf_));
                 is_late = g == k_nil || !session_overlaps(g, t);
             }
         }
@@ -710,7 +713,8 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             continue;
         }
         bool overflow = false;
-        const std::uint32_t g = find_or_add_group(batch.record(i), overflow);
+        encode_key(group_slots_, batch.record(i), key_buf_);
+        const std::uint32_t g = find_or_add_group(key_buf_, key_hash(key_buf_), overflow);
         if (g == k_nil) {
             ++stats_.group_overflow;
             continue;
@@ -1298,8 +1302,7 @@ bool node_engine::restore(byte_reader& r) {
         if (!gs.live) continue;
         gs.key = std::string(r.str());
         if (!r.ok() || !decode_key(gs.key, plan_.group_by, nullptr)) return fail();
-        gs.hash = static_cast<std::uint32_t>(
-            hashing::hash_bytes(gs.key.data(), gs.key.size(), 0x67726f7570));
+        gs.hash = key_hash(gs.key);
         gs.newest_freed = r.i64();
         // Before version 3, the newest record of freed cells was not kept apart; the newest
         // event time of any of their records is the closest there is.
@@ -1352,8 +1355,7 @@ bool node_engine::restore(byte_reader& r) {
     // Keys must be unique, or lookups would be ambiguous.
     for (std::uint32_t g = 0; g < n_groups; ++g) {
         if (!groups_[g].live) continue;
-        key_buf_ = groups_[g].key;
-        if (find_group(groups_[g].hash) != g) return fail();
+        if (find_group(groups_[g].key, groups_[g].hash) != g) return fail();
     }
     if (!r.ok()) return fail();
     return true;

@@ -175,15 +175,16 @@ class node_engine {
     void release_cell(std::uint32_t c);
 
     // groups
-    std::uint32_t find_or_add_group(std::span<const field_value> record, bool& overflow);
-    std::uint32_t insert_group(std::uint64_t hash);
+    // `hash`: key_hash(key), the encoded group values' hash.
+    std::uint32_t find_or_add_group(std::string_view key, std::uint32_t hash, bool& overflow);
+    std::uint32_t insert_group(std::string_view key, std::uint32_t hash);
     void drop_group(std::uint32_t g);
     void rehash(std::size_t capacity);
 
     // windows
     void add_record(std::uint32_t g, const record_batch& batch, std::size_t i, timestamp_ns t,
                     timestamp_ns arrival, bool valid, bool kept = false);
-    std::uint32_t find_group(std::uint64_t hash) const;
+    std::uint32_t find_group(std::string_view key, std::uint32_t hash) const;
     bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
     void push_session(std::uint32_t g, std::uint32_t c);
     void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
