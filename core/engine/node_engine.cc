@@ -15,6 +15,7 @@
 #include "core/diag/assert.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
+#include "core/record/prefetch.h"
 #include "core/sketch/hash.h"
 
 namespace weir::engine {
@@ -388,14 +389,49 @@ static std::uint32_t key_hash(std::string_view key) {
     return static_cast<std::uint32_t>(hashing::hash_bytes(key.data(), key.size(), 0x67726f7570));
 }
 
+// A table slot: the key's hash in the high half, the group index + 1 in the low half (0: an
+// empty slot). The hash lets a probe skip other groups without reading them.
+static std::uint64_t make_slot(std::uint32_t hash, std::uint32_t g) {
+    return (std::uint64_t{hash} << 32) | (g + 1);
+}
+static std::uint32_t slot_hash(std::uint64_t slot) {
+    return static_cast<std::uint32_t>(slot >> 32);
+}
+static std::uint32_t slot_group(std::uint64_t slot) {
+    return static_cast<std::uint32_t>(slot) - 1;
+}
+
 std::uint32_t node_engine::find_group(std::string_view key, std::uint32_t hash) const {
     if (table_.empty()) return k_nil;
     const std::size_t mask = table_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-        const std::uint32_t v = table_[i];
-        if (v == 0) return k_nil;
-        const group_state& g = groups_[v - 1];
-        if (g.hash == hash && same_key(g.key, key)) return v - 1;
+        const std::uint64_t slot = table_[i];
+        if (slot == 0) return k_nil;
+        if (slot_hash(slot) == hash && same_key(groups_[slot_group(slot)].key, key)) {
+            return slot_group(slot);
+        }
+    }
+}
+
+void node_engine::prefetch_slot(std::uint32_t hash) const {
+    if (!table_.empty()) prefetch(&table_[hash & (table_.size() - 1)]);
+}
+
+void node_engine::prefetch_group(std::uint32_t hash) const {
+    if (table_.empty()) return;
+    const std::size_t mask = table_.size() - 1;
+    // A few probes at most: the slots are in the line prefetch_slot() fetched, nearly always.
+    std::size_t i = hash & mask;
+    for (int probe = 0; probe < 4; ++probe, i = (i + 1) & mask) {
+        const std::uint64_t slot = table_[i];
+        if (slot == 0) return;
+        if (slot_hash(slot) == hash) {
+            // A group is 56 bytes: it may straddle two lines.
+            const auto* g = reinterpret_cast<const char*>(&groups_[slot_group(slot)]);
+            prefetch(g);
+            prefetch(g + sizeof(group_state) - 1);
+            return;
+        }
     }
 }
 
@@ -406,7 +442,7 @@ void node_engine::rehash(std::size_t capacity) {
         if (!groups_[g].live) continue;
         std::size_t i = groups_[g].hash & mask;
         while (table_[i] != 0) i = (i + 1) & mask;
-        table_[i] = g + 1;
+        table_[i] = make_slot(groups_[g].hash, g);
     }
 }
 
@@ -435,7 +471,7 @@ std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash
     const std::size_t mask = table_.size() - 1;
     std::size_t i = hash & mask;
     while (table_[i] != 0) i = (i + 1) & mask;
-    table_[i] = g + 1;
+    table_[i] = make_slot(hash, g);
     ++live_groups_;
     // find_or_add_group refuses groups beyond max_groups: more would defeat the memory bound.
     WEIR_CHECK(live_groups_ <= plan_.max_groups, "more live groups than max_groups");
@@ -447,13 +483,13 @@ void node_engine::drop_group(std::uint32_t g) {
     WEIR_ASSERT(g < groups_.size() && groups_[g].live, "dropping a group that is not live");
     const std::size_t mask = table_.size() - 1;
     std::size_t i = groups_[g].hash & mask;
-    while (table_[i] != g + 1) i = (i + 1) & mask;
+    while (table_[i] != make_slot(groups_[g].hash, g)) i = (i + 1) & mask;
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     std::size_t j = i;
     while (true) {
         j = (j + 1) & mask;
         if (table_[j] == 0) break;
-        const std::size_t k = groups_[table_[j] - 1].hash & mask;
+        const std::size_t k = slot_hash(table_[j]) & mask;
         const bool movable = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
         if (movable) {
             table_[i] = table_[j];
@@ -469,11 +505,10 @@ void node_engine::drop_group(std::uint32_t g) {
     --live_groups_;
 }
 
-// Encodes the group_by values of `record` into key_buf_: a tag byte per value, then its
-// payload. Absent, null and wrong-typed values share tag 0.
+// Appends the group_by values of `record` to `out`: a tag byte per value, then its payload.
+// Absent, null and wrong-typed values share tag 0.
 static void encode_key(std::span<const std::uint32_t> slots, std::span<const field_value> record,
                        std::string& out) {
-    out.clear();
     for (const std::uint32_t s : slots) {
         const field_value& v = record[s];
         switch (v.kind) {
@@ -682,7 +717,27 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         source_max_.resize(watermark_.sources(), k_no_time);
     }
     const std::size_t n = batch.size();
+    // Every record's group key and hash first, so that each lookup below finds its table slot
+    // and group already fetched: with many groups the table and the groups are far larger than
+    // the cache, and probed at random. The slot of a record a few ahead is fetched first, its
+    // group (which the slot names) once the slot is in cache.
+    batch_keys_.clear();
+    batch_key_ends_.clear();
+    batch_hashes_.clear();
     for (std::size_t i = 0; i < n; ++i) {
+        encode_key(group_slots_, batch.record(i), batch_keys_);
+        batch_key_ends_.push_back(static_cast<std::uint32_t>(batch_keys_.size()));
+    }
+    const auto key_of = [&](std::size_t i) {
+        const std::uint32_t from = i == 0 ? 0 : batch_key_ends_[i - 1];
+        return std::string_view(batch_keys_).substr(from, batch_key_ends_[i] - from);
+    };
+    for (std::size_t i = 0; i < n; ++i) batch_hashes_.push_back(key_hash(key_of(i)));
+    constexpr std::size_t k_slot_ahead = 8;
+    constexpr std::size_t k_group_ahead = 4;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
+        if (i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
         // A record kept despite a schema violation is usable and counted invalid too.
         const bool kept = batch.status[i] == invalid_reason::schema_kept;
@@ -702,8 +757,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             if (!sessions_) {
                 is_late = window::last_window_end(t, size_, step_) <= closed_through_;
             } else if (sat_add(t, plan_.window.gap) <= closed_through_) {
-                encode_key(group_slots_, batch.record(i), key_buf_);
-                const std::uint32_t g = find_group(key_buf_, key_hash(key_buf_));
+                const std::uint32_t g = find_group(key_of(i), batch_hashes_[i]);
                 is_late = g == k_nil || !session_overlaps(g, t);
             }
         }
@@ -713,8 +767,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             continue;
         }
         bool overflow = false;
-        encode_key(group_slots_, batch.record(i), key_buf_);
-        const std::uint32_t g = find_or_add_group(key_buf_, key_hash(key_buf_), overflow);
+        const std::uint32_t g = find_or_add_group(key_of(i), batch_hashes_[i], overflow);
         if (g == k_nil) {
             ++stats_.group_overflow;
             continue;
@@ -1178,7 +1231,7 @@ void node_engine::clear_state() {
 std::size_t node_engine::memory_bytes() const {
     std::size_t bytes = chunks_.size() * k_cells_per_chunk * stride_ +
                         groups_.capacity() * sizeof(group_state) +
-                        table_.capacity() * sizeof(std::uint32_t) + last_outcome_.capacity() +
+                        table_.capacity() * sizeof(std::uint64_t) + last_outcome_.capacity() +
                         session_heap_.capacity() * sizeof(session_entry);
     for (const auto& g : groups_) {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;

@@ -185,6 +185,10 @@ class node_engine {
     void add_record(std::uint32_t g, const record_batch& batch, std::size_t i, timestamp_ns t,
                     timestamp_ns arrival, bool valid, bool kept = false);
     std::uint32_t find_group(std::string_view key, std::uint32_t hash) const;
+    // Fetch ahead what find_group(…, hash) will read: the key's table slot, then (once the
+    // slot is in cache) its group. Hints only: they change nothing.
+    void prefetch_slot(std::uint32_t hash) const;
+    void prefetch_group(std::uint32_t hash) const;
     bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
     void push_session(std::uint32_t g, std::uint32_t c);
     void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
@@ -234,9 +238,13 @@ class node_engine {
     // Groups: a vector with a free list, found through an open-addressing table.
     std::vector<group_state> groups_;
     std::vector<std::uint32_t> free_groups_;
-    std::vector<std::uint32_t> table_;  // group index + 1; 0 is empty
+    std::vector<std::uint64_t> table_;  // hash << 32 | (group index + 1); 0 is empty
     std::size_t live_groups_ = 0;
-    std::string key_buf_;
+    // process(): the batch's encoded group keys, one after the other (record i's ends at
+    // batch_key_ends_[i]), and their hashes; kept for their capacity.
+    std::string batch_keys_;
+    std::vector<std::uint32_t> batch_key_ends_;
+    std::vector<std::uint32_t> batch_hashes_;
     // emit: changes — the previous outcome per (group, check), 0xff none; groups × tracked_.
     // tracked_ is the number of checks when one of them emits changes, else 0 (nothing kept).
     std::vector<std::uint8_t> last_outcome_;
