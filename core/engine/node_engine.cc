@@ -435,6 +435,26 @@ void node_engine::prefetch_group(std::uint32_t hash) const {
     }
 }
 
+void node_engine::prefetch_cell(std::uint32_t hash) const {
+    if (table_.empty()) return;
+    const std::size_t mask = table_.size() - 1;
+    std::size_t i = hash & mask;
+    for (int probe = 0; probe < 4; ++probe, i = (i + 1) & mask) {
+        const std::uint64_t slot = table_[i];
+        if (slot == 0) return;
+        if (slot_hash(slot) == hash) {
+            // The newest pane or session takes nearly every record; the first lines of its
+            // accumulators are what add_record() reads first (a sketch's pointers among them).
+            const std::uint32_t c = groups_[slot_group(slot)].tail;
+            if (c == k_nil) return;
+            const auto* p = reinterpret_cast<const char*>(&meta(c));
+            const std::size_t lines = std::min<std::size_t>(stride_, 512);
+            for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
+            return;
+        }
+    }
+}
+
 void node_engine::rehash(std::size_t capacity) {
     table_.assign(capacity, 0);
     const std::size_t mask = capacity - 1;
@@ -735,9 +755,11 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
     for (std::size_t i = 0; i < n; ++i) batch_hashes_.push_back(key_hash(key_of(i)));
     constexpr std::size_t k_slot_ahead = 8;
     constexpr std::size_t k_group_ahead = 4;
+    constexpr std::size_t k_cell_ahead = 2;
     for (std::size_t i = 0; i < n; ++i) {
         if (i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
         if (i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
+        if (i + k_cell_ahead < n) prefetch_cell(batch_hashes_[i + k_cell_ahead]);
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
         // A record kept despite a schema violation is usable and counted invalid too.
         const bool kept = batch.status[i] == invalid_reason::schema_kept;

@@ -189,6 +189,8 @@ class node_engine {
     // slot is in cache) its group. Hints only: they change nothing.
     void prefetch_slot(std::uint32_t hash) const;
     void prefetch_group(std::uint32_t hash) const;
+    // Then (once the group is in cache) its newest cell.
+    void prefetch_cell(std::uint32_t hash) const;
     bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
     void push_session(std::uint32_t g, std::uint32_t c);
     void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
