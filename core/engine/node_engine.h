@@ -21,6 +21,7 @@
 #include "core/engine/node_plan.h"
 #include "core/measure/measure_expr.h"
 #include "core/record/batch.h"
+#include "core/record/huge_pages.h"
 #include "core/result/check_result.h"
 #include "core/window/watermark.h"
 
@@ -238,9 +239,9 @@ class node_engine {
     std::size_t live_cells_ = 0;
 
     // Groups: a vector with a free list, found through an open-addressing table.
-    std::vector<group_state> groups_;
+    huge_vector<group_state> groups_;
     std::vector<std::uint32_t> free_groups_;
-    std::vector<std::uint64_t> table_;  // hash << 32 | (group index + 1); 0 is empty
+    huge_vector<std::uint64_t> table_;  // hash << 32 | (group index + 1); 0 is empty
     std::size_t live_groups_ = 0;
     // process(): the batch's encoded group keys, one after the other (record i's ends at
     // batch_key_ends_[i]), and their hashes; kept for their capacity.
