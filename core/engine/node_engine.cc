@@ -15,6 +15,7 @@
 #include "core/diag/assert.h"
 #include "core/expr/program.h"
 #include "core/measure/catalog.h"
+#include "core/record/prefetch.h"
 #include "core/sketch/hash.h"
 
 namespace weir::engine {
@@ -361,7 +362,7 @@ void node_engine::release_cell(std::uint32_t c) {
 
 // Group keys are short (a tag, a length and a few bytes each): compared 8 bytes at a time in
 // line, where std::string's == calls memcmp for every record.
-static bool same_key(const std::string& a, const std::string& b) {
+static bool same_key(std::string_view a, std::string_view b) {
     const std::size_t n = a.size();
     if (n != b.size()) return false;
     const char* x = a.data();
@@ -383,14 +384,74 @@ static bool same_key(const std::string& a, const std::string& b) {
     return load(x + n - 8) == load(y + n - 8);  // the last 8 bytes, overlapping the loop's
 }
 
-std::uint32_t node_engine::find_group(std::uint64_t hash) const {
+// A group key's hash; the table uses its low 32 bits (it never has more than 2^32 slots).
+static std::uint32_t key_hash(std::string_view key) {
+    return static_cast<std::uint32_t>(hashing::hash_bytes(key.data(), key.size(), 0x67726f7570));
+}
+
+// A table slot: the key's hash in the high half, the group index + 1 in the low half (0: an
+// empty slot). The hash lets a probe skip other groups without reading them.
+static std::uint64_t make_slot(std::uint32_t hash, std::uint32_t g) {
+    return (std::uint64_t{hash} << 32) | (g + 1);
+}
+static std::uint32_t slot_hash(std::uint64_t slot) {
+    return static_cast<std::uint32_t>(slot >> 32);
+}
+static std::uint32_t slot_group(std::uint64_t slot) {
+    return static_cast<std::uint32_t>(slot) - 1;
+}
+
+std::uint32_t node_engine::find_group(std::string_view key, std::uint32_t hash) const {
     if (table_.empty()) return k_nil;
     const std::size_t mask = table_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-        const std::uint32_t v = table_[i];
-        if (v == 0) return k_nil;
-        const group_state& g = groups_[v - 1];
-        if (g.hash == static_cast<std::uint32_t>(hash) && same_key(g.key, key_buf_)) return v - 1;
+        const std::uint64_t slot = table_[i];
+        if (slot == 0) return k_nil;
+        if (slot_hash(slot) == hash && same_key(groups_[slot_group(slot)].key, key)) {
+            return slot_group(slot);
+        }
+    }
+}
+
+void node_engine::prefetch_slot(std::uint32_t hash) const {
+    if (!table_.empty()) prefetch(&table_[hash & (table_.size() - 1)]);
+}
+
+void node_engine::prefetch_group(std::uint32_t hash) const {
+    if (table_.empty()) return;
+    const std::size_t mask = table_.size() - 1;
+    // A few probes at most: the slots are in the line prefetch_slot() fetched, nearly always.
+    std::size_t i = hash & mask;
+    for (int probe = 0; probe < 4; ++probe, i = (i + 1) & mask) {
+        const std::uint64_t slot = table_[i];
+        if (slot == 0) return;
+        if (slot_hash(slot) == hash) {
+            // A group is 56 bytes: it may straddle two lines.
+            const auto* g = reinterpret_cast<const char*>(&groups_[slot_group(slot)]);
+            prefetch(g);
+            prefetch(g + sizeof(group_state) - 1);
+            return;
+        }
+    }
+}
+
+void node_engine::prefetch_cell(std::uint32_t hash) const {
+    if (table_.empty()) return;
+    const std::size_t mask = table_.size() - 1;
+    std::size_t i = hash & mask;
+    for (int probe = 0; probe < 4; ++probe, i = (i + 1) & mask) {
+        const std::uint64_t slot = table_[i];
+        if (slot == 0) return;
+        if (slot_hash(slot) == hash) {
+            // The newest pane or session takes nearly every record; the first lines of its
+            // accumulators are what add_record() reads first (a sketch's pointers among them).
+            const std::uint32_t c = groups_[slot_group(slot)].tail;
+            if (c == k_nil) return;
+            const auto* p = reinterpret_cast<const char*>(&meta(c));
+            const std::size_t lines = std::min<std::size_t>(stride_, 512);
+            for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
+            return;
+        }
     }
 }
 
@@ -401,11 +462,11 @@ void node_engine::rehash(std::size_t capacity) {
         if (!groups_[g].live) continue;
         std::size_t i = groups_[g].hash & mask;
         while (table_[i] != 0) i = (i + 1) & mask;
-        table_[i] = g + 1;
+        table_[i] = make_slot(groups_[g].hash, g);
     }
 }
 
-std::uint32_t node_engine::insert_group(std::uint64_t hash) {
+std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash) {
     if ((live_groups_ + 1) * 4 > table_.size() * 3) {
         rehash(std::max<std::size_t>(16, table_.size() * 2));
     }
@@ -419,8 +480,8 @@ std::uint32_t node_engine::insert_group(std::uint64_t hash) {
         last_outcome_.resize(groups_.size() * tracked_, k_no_outcome);
     }
     group_state& gs = groups_[g];
-    gs.hash = static_cast<std::uint32_t>(hash);
-    gs.key = key_buf_;
+    gs.hash = hash;
+    gs.key = key;
     gs.head = gs.tail = k_nil;
     gs.newest_freed = k_no_time;
     gs.newest_record = k_no_time;
@@ -430,7 +491,7 @@ std::uint32_t node_engine::insert_group(std::uint64_t hash) {
     const std::size_t mask = table_.size() - 1;
     std::size_t i = hash & mask;
     while (table_[i] != 0) i = (i + 1) & mask;
-    table_[i] = g + 1;
+    table_[i] = make_slot(hash, g);
     ++live_groups_;
     // find_or_add_group refuses groups beyond max_groups: more would defeat the memory bound.
     WEIR_CHECK(live_groups_ <= plan_.max_groups, "more live groups than max_groups");
@@ -442,13 +503,13 @@ void node_engine::drop_group(std::uint32_t g) {
     WEIR_ASSERT(g < groups_.size() && groups_[g].live, "dropping a group that is not live");
     const std::size_t mask = table_.size() - 1;
     std::size_t i = groups_[g].hash & mask;
-    while (table_[i] != g + 1) i = (i + 1) & mask;
+    while (table_[i] != make_slot(groups_[g].hash, g)) i = (i + 1) & mask;
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     std::size_t j = i;
     while (true) {
         j = (j + 1) & mask;
         if (table_[j] == 0) break;
-        const std::size_t k = groups_[table_[j] - 1].hash & mask;
+        const std::size_t k = slot_hash(table_[j]) & mask;
         const bool movable = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
         if (movable) {
             table_[i] = table_[j];
@@ -464,11 +525,10 @@ void node_engine::drop_group(std::uint32_t g) {
     --live_groups_;
 }
 
-// Encodes the group_by values of `record` into key_buf_: a tag byte per value, then its
-// payload. Absent, null and wrong-typed values share tag 0.
+// Appends the group_by values of `record` to `out`: a tag byte per value, then its payload.
+// Absent, null and wrong-typed values share tag 0.
 static void encode_key(std::span<const std::uint32_t> slots, std::span<const field_value> record,
                        std::string& out) {
-    out.clear();
     for (const std::uint32_t s : slots) {
         const field_value& v = record[s];
         switch (v.kind) {
@@ -530,16 +590,15 @@ static bool decode_key(std::string_view key, const std::vector<field_path>& name
     return pos == key.size();
 }
 
-std::uint32_t node_engine::find_or_add_group(std::span<const field_value> record, bool& overflow) {
-    encode_key(group_slots_, record, key_buf_);
-    const std::uint64_t hash = hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570);
-    const std::uint32_t g = find_group(hash);
+std::uint32_t node_engine::find_or_add_group(std::string_view key, std::uint32_t hash,
+                                             bool& overflow) {
+    const std::uint32_t g = find_group(key, hash);
     if (g != k_nil) return g;
     if (live_groups_ >= plan_.max_groups) {
         overflow = true;
         return k_nil;
     }
-    return insert_group(hash);
+    return insert_group(key, hash);
 }
 
 // ---- records ----
@@ -678,7 +737,29 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         source_max_.resize(watermark_.sources(), k_no_time);
     }
     const std::size_t n = batch.size();
+    // Every record's group key and hash first, so that each lookup below finds its table slot
+    // and group already fetched: with many groups the table and the groups are far larger than
+    // the cache, and probed at random. The slot of a record a few ahead is fetched first, its
+    // group (which the slot names) once the slot is in cache.
+    batch_keys_.clear();
+    batch_key_ends_.clear();
+    batch_hashes_.clear();
     for (std::size_t i = 0; i < n; ++i) {
+        encode_key(group_slots_, batch.record(i), batch_keys_);
+        batch_key_ends_.push_back(static_cast<std::uint32_t>(batch_keys_.size()));
+    }
+    const auto key_of = [&](std::size_t i) {
+        const std::uint32_t from = i == 0 ? 0 : batch_key_ends_[i - 1];
+        return std::string_view(batch_keys_).substr(from, batch_key_ends_[i] - from);
+    };
+    for (std::size_t i = 0; i < n; ++i) batch_hashes_.push_back(key_hash(key_of(i)));
+    constexpr std::size_t k_slot_ahead = 8;
+    constexpr std::size_t k_group_ahead = 4;
+    constexpr std::size_t k_cell_ahead = 2;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
+        if (i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
+        if (i + k_cell_ahead < n) prefetch_cell(batch_hashes_[i + k_cell_ahead]);
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
         // A record kept despite a schema violation is usable and counted invalid too.
         const bool kept = batch.status[i] == invalid_reason::schema_kept;
@@ -698,9 +779,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             if (!sessions_) {
                 is_late = window::last_window_end(t, size_, step_) <= closed_through_;
             } else if (sat_add(t, plan_.window.gap) <= closed_through_) {
-                encode_key(group_slots_, batch.record(i), key_buf_);
-                const std::uint32_t g =
-                    find_group(hashing::hash_bytes(key_buf_.data(), key_buf_.size(), 0x67726f7570));
+                const std::uint32_t g = find_group(key_of(i), batch_hashes_[i]);
                 is_late = g == k_nil || !session_overlaps(g, t);
             }
         }
@@ -710,7 +789,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             continue;
         }
         bool overflow = false;
-        const std::uint32_t g = find_or_add_group(batch.record(i), overflow);
+        const std::uint32_t g = find_or_add_group(key_of(i), batch_hashes_[i], overflow);
         if (g == k_nil) {
             ++stats_.group_overflow;
             continue;
@@ -1174,7 +1253,7 @@ void node_engine::clear_state() {
 std::size_t node_engine::memory_bytes() const {
     std::size_t bytes = chunks_.size() * k_cells_per_chunk * stride_ +
                         groups_.capacity() * sizeof(group_state) +
-                        table_.capacity() * sizeof(std::uint32_t) + last_outcome_.capacity() +
+                        table_.capacity() * sizeof(std::uint64_t) + last_outcome_.capacity() +
                         session_heap_.capacity() * sizeof(session_entry);
     for (const auto& g : groups_) {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;
@@ -1298,8 +1377,7 @@ bool node_engine::restore(byte_reader& r) {
         if (!gs.live) continue;
         gs.key = std::string(r.str());
         if (!r.ok() || !decode_key(gs.key, plan_.group_by, nullptr)) return fail();
-        gs.hash = static_cast<std::uint32_t>(
-            hashing::hash_bytes(gs.key.data(), gs.key.size(), 0x67726f7570));
+        gs.hash = key_hash(gs.key);
         gs.newest_freed = r.i64();
         // Before version 3, the newest record of freed cells was not kept apart; the newest
         // event time of any of their records is the closest there is.
@@ -1352,8 +1430,7 @@ bool node_engine::restore(byte_reader& r) {
     // Keys must be unique, or lookups would be ambiguous.
     for (std::uint32_t g = 0; g < n_groups; ++g) {
         if (!groups_[g].live) continue;
-        key_buf_ = groups_[g].key;
-        if (find_group(groups_[g].hash) != g) return fail();
+        if (find_group(groups_[g].key, groups_[g].hash) != g) return fail();
     }
     if (!r.ok()) return fail();
     return true;

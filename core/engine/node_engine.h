@@ -21,6 +21,7 @@
 #include "core/engine/node_plan.h"
 #include "core/measure/measure_expr.h"
 #include "core/record/batch.h"
+#include "core/record/huge_pages.h"
 #include "core/result/check_result.h"
 #include "core/window/watermark.h"
 
@@ -175,15 +176,22 @@ class node_engine {
     void release_cell(std::uint32_t c);
 
     // groups
-    std::uint32_t find_or_add_group(std::span<const field_value> record, bool& overflow);
-    std::uint32_t insert_group(std::uint64_t hash);
+    // `hash`: key_hash(key), the encoded group values' hash.
+    std::uint32_t find_or_add_group(std::string_view key, std::uint32_t hash, bool& overflow);
+    std::uint32_t insert_group(std::string_view key, std::uint32_t hash);
     void drop_group(std::uint32_t g);
     void rehash(std::size_t capacity);
 
     // windows
     void add_record(std::uint32_t g, const record_batch& batch, std::size_t i, timestamp_ns t,
                     timestamp_ns arrival, bool valid, bool kept = false);
-    std::uint32_t find_group(std::uint64_t hash) const;
+    std::uint32_t find_group(std::string_view key, std::uint32_t hash) const;
+    // Fetch ahead what find_group(…, hash) will read: the key's table slot, then (once the
+    // slot is in cache) its group. Hints only: they change nothing.
+    void prefetch_slot(std::uint32_t hash) const;
+    void prefetch_group(std::uint32_t hash) const;
+    // Then (once the group is in cache) its newest cell.
+    void prefetch_cell(std::uint32_t hash) const;
     bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
     void push_session(std::uint32_t g, std::uint32_t c);
     void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
@@ -231,11 +239,15 @@ class node_engine {
     std::size_t live_cells_ = 0;
 
     // Groups: a vector with a free list, found through an open-addressing table.
-    std::vector<group_state> groups_;
+    huge_vector<group_state> groups_;
     std::vector<std::uint32_t> free_groups_;
-    std::vector<std::uint32_t> table_;  // group index + 1; 0 is empty
+    huge_vector<std::uint64_t> table_;  // hash << 32 | (group index + 1); 0 is empty
     std::size_t live_groups_ = 0;
-    std::string key_buf_;
+    // process(): the batch's encoded group keys, one after the other (record i's ends at
+    // batch_key_ends_[i]), and their hashes; kept for their capacity.
+    std::string batch_keys_;
+    std::vector<std::uint32_t> batch_key_ends_;
+    std::vector<std::uint32_t> batch_hashes_;
     // emit: changes — the previous outcome per (group, check), 0xff none; groups × tracked_.
     // tracked_ is the number of checks when one of them emits changes, else 0 (nothing kept).
     std::vector<std::uint8_t> last_outcome_;
