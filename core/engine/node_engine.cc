@@ -417,42 +417,38 @@ void node_engine::prefetch_slot(std::uint32_t hash) const {
     if (!table_.empty()) prefetch(&table_[hash & (table_.size() - 1)]);
 }
 
-void node_engine::prefetch_group(std::uint32_t hash) const {
-    if (table_.empty()) return;
+std::uint32_t node_engine::probable_group(std::uint32_t hash) const {
+    if (table_.empty()) return k_nil;
     const std::size_t mask = table_.size() - 1;
     // A few probes at most: the slots are in the line prefetch_slot() fetched, nearly always.
     std::size_t i = hash & mask;
     for (int probe = 0; probe < 4; ++probe, i = (i + 1) & mask) {
         const std::uint64_t slot = table_[i];
-        if (slot == 0) return;
-        if (slot_hash(slot) == hash) {
-            // A group is 56 bytes: it may straddle two lines.
-            const auto* g = reinterpret_cast<const char*>(&groups_[slot_group(slot)]);
-            prefetch(g);
-            prefetch(g + sizeof(group_state) - 1);
-            return;
-        }
+        if (slot == 0) return k_nil;
+        if (slot_hash(slot) == hash) return slot_group(slot);
     }
+    return k_nil;
+}
+
+void node_engine::prefetch_group(std::uint32_t hash) const {
+    const std::uint32_t g = probable_group(hash);
+    if (g == k_nil) return;
+    // A group is 56 bytes: it may straddle two lines.
+    const auto* p = reinterpret_cast<const char*>(&groups_[g]);
+    prefetch(p);
+    prefetch(p + sizeof(group_state) - 1);
 }
 
 void node_engine::prefetch_cell(std::uint32_t hash) const {
-    if (table_.empty()) return;
-    const std::size_t mask = table_.size() - 1;
-    std::size_t i = hash & mask;
-    for (int probe = 0; probe < 4; ++probe, i = (i + 1) & mask) {
-        const std::uint64_t slot = table_[i];
-        if (slot == 0) return;
-        if (slot_hash(slot) == hash) {
-            // The newest pane or session takes nearly every record; the first lines of its
-            // accumulators are what add_record() reads first (a sketch's pointers among them).
-            const std::uint32_t c = groups_[slot_group(slot)].tail;
-            if (c == k_nil) return;
-            const auto* p = reinterpret_cast<const char*>(&meta(c));
-            const std::size_t lines = std::min<std::size_t>(stride_, 512);
-            for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
-            return;
-        }
-    }
+    const std::uint32_t g = probable_group(hash);
+    if (g == k_nil) return;
+    // The newest pane or session takes nearly every record; the first lines of its
+    // accumulators are what add_record() reads first (a sketch's pointers among them).
+    const std::uint32_t c = groups_[g].tail;
+    if (c == k_nil) return;
+    const auto* p = reinterpret_cast<const char*>(&meta(c));
+    const std::size_t lines = std::min<std::size_t>(stride_, 512);
+    for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
 }
 
 void node_engine::rehash(std::size_t capacity) {

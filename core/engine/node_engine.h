@@ -192,6 +192,9 @@ class node_engine {
     void prefetch_group(std::uint32_t hash) const;
     // Then (once the group is in cache) its newest cell.
     void prefetch_cell(std::uint32_t hash) const;
+    // The group whose slot carries `hash` among the first few probed, or k_nil: what a
+    // prefetch fetches (it may be another group with the same hash; find_group decides).
+    std::uint32_t probable_group(std::uint32_t hash) const;
     bool session_overlaps(std::uint32_t g, timestamp_ns t) const;
     void push_session(std::uint32_t g, std::uint32_t c);
     void emit_until(timestamp_ns new_watermark, timestamp_ns now, std::vector<check_result>& out);
