@@ -624,15 +624,7 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     }
     write_dead_letters(index, f, from_input);
     if (state.drift) observe_drift(index, f, wall_now);
-    if (!state.dependencies.empty()) {
-        for (std::size_t k = 0; from_input && k < node.depends_on.size(); ++k) {
-            if (node.depends_on[k].input != f.input) continue;
-            for (const time::timestamp_ns t : times_) {
-                state.dependency_seen[k] = std::max(state.dependency_seen[k], t);
-            }
-        }
-        refresh_dependencies(index, wall_now);
-    }
+    observe_dependencies(index, f, from_input, wall_now);
     late_.clear();
     const bool want_late = node.late_output.has_value();
     e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr, engine_source);
@@ -886,16 +878,7 @@ void node_chain::join_step(std::size_t index, std::uint32_t reader_source, flow&
         return;
     }
     write_dead_letters(index, f, from_input);
-    node_state& state = *nodes_[index];
-    if (!state.dependencies.empty()) {
-        for (std::size_t k = 0; from_input && k < node.depends_on.size(); ++k) {
-            if (node.depends_on[k].input != f.input) continue;
-            for (const time::timestamp_ns t : times_) {
-                state.dependency_seen[k] = std::max(state.dependency_seen[k], t);
-            }
-        }
-        refresh_dependencies(index, wall_now);
-    }
+    observe_dependencies(index, f, from_input, wall_now);
     const auto side = static_cast<join::join_side>(reader_source % 2);
     const std::size_t source = reader_source / 2;
     const bool left = side == join::join_side::left;
@@ -1236,6 +1219,21 @@ window::dependency_observation node_chain::observe_dependency(std::size_t node,
         }
     }
     return o;
+}
+
+void node_chain::observe_dependencies(std::size_t index, const flow& f, bool from_input,
+                                      time::timestamp_ns wall_now) {
+    node_state& state = *nodes_[index];
+    if (state.dependencies.empty()) return;
+    const node_plan& node = plan_->nodes[index];
+    // The newest event time each dependency's input brought (times_: the batch's).
+    for (std::size_t k = 0; from_input && k < node.depends_on.size(); ++k) {
+        if (node.depends_on[k].input != f.input) continue;
+        for (const time::timestamp_ns t : times_) {
+            state.dependency_seen[k] = std::max(state.dependency_seen[k], t);
+        }
+    }
+    refresh_dependencies(index, wall_now);
 }
 
 void node_chain::refresh_dependencies(std::size_t node, time::timestamp_ns wall_now) {

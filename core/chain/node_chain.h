@@ -259,6 +259,10 @@ class node_chain {
     // the record's drift slot.
     void observe_drift(std::size_t node, flow& f, time::timestamp_ns wall_now);
     void dispatch(std::size_t node);
+    // A batch of node `index` from an input (`from_input`): the newest event time of each
+    // dependency that input is, then refresh_dependencies().
+    void observe_dependencies(std::size_t index, const flow& f, bool from_input,
+                              time::timestamp_ns wall_now);
     // depends_on: re-evaluates the node's dependencies and sets how their sources hold the
     // watermark (and the sources of ended inputs: released).
     void refresh_dependencies(std::size_t node, time::timestamp_ns wall_now);

@@ -328,7 +328,6 @@ class stream_join {
     std::vector<out_row> rows_;
     std::vector<field_value> out_values_;
     arena out_strings_;
-    std::string scratch_;
 };
 
 }  // namespace weir::join

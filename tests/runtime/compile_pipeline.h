@@ -10,18 +10,9 @@
 
 #include "config/load.h"
 #include "config/plan.h"
-#include "connectors/register.h"
+#include "tests/unit/config/builtin_registry.h"
 
 namespace weir::test {
-
-inline const params::component_registry& registry() {
-    static const params::component_registry r = [] {
-        params::component_registry out;
-        connectors::register_builtin_connectors(out);
-        return out;
-    }();
-    return r;
-}
 
 // The only query of a one-pipeline YAML text (null, with the errors reported, when it does
 // not compile).
