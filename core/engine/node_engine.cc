@@ -615,95 +615,90 @@ void node_engine::push_session(std::uint32_t g, std::uint32_t c) {
                    [](const session_entry& a, const session_entry& b) { return a.end > b.end; });
 }
 
-void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
-                             timestamp_ns t, timestamp_ns arrival, bool valid, bool kept) {
+std::uint32_t node_engine::pane_cell(std::uint32_t g, timestamp_ns ps, timestamp_ns t) {
     group_state& gs = groups_[g];
+    if (gs.tail != k_nil && meta(gs.tail).start == ps) return gs.tail;
+    // Panes are sorted by start; a record is rarely more than a pane or two behind the newest,
+    // so search from the tail.
+    std::uint32_t after = k_nil;
+    std::uint32_t cur = gs.tail;
+    while (cur != k_nil && meta(cur).start > ps) {
+        after = cur;
+        cur = meta(cur).prev();
+    }
+    if (cur != k_nil && meta(cur).start == ps) return cur;
+    const std::uint32_t c = allocate_cell(ps);
+    cell_meta& m = meta(c);
+    m.last = t;
+    m.next = after;
+    m.prev() = cur;
+    if (cur == k_nil) {
+        gs.head = c;
+    } else {
+        meta(cur).next = c;
+    }
+    if (after == k_nil) {
+        gs.tail = c;
+    } else {
+        meta(after).prev() = c;
+    }
+    return c;
+}
+
+std::uint32_t node_engine::session_cell(std::uint32_t g, timestamp_ns from, timestamp_ns to) {
+    group_state& gs = groups_[g];
+    const timestamp_ns gap = plan_.window.gap;
     std::uint32_t c = k_nil;
-    if (!sessions_) {
-        const timestamp_ns ps = window::align_down(t, pane_);
-        if (gs.tail != k_nil && meta(gs.tail).start == ps) {
-            c = gs.tail;
-        } else {
-            // Panes are sorted by start; a record is rarely more than a pane or two behind
-            // the newest, so search from the tail.
-            std::uint32_t after = k_nil;
-            std::uint32_t cur = gs.tail;
-            while (cur != k_nil && meta(cur).start > ps) {
-                after = cur;
-                cur = meta(cur).prev();
-            }
-            if (cur != k_nil && meta(cur).start == ps) {
+    std::uint32_t cur = gs.head;
+    while (cur != k_nil) {
+        cell_meta& m = meta(cur);
+        if (m.start >= sat_add(to, gap)) break;
+        const std::uint32_t next = m.next;
+        if (from < sat_add(m.last, gap)) {
+            if (c == k_nil) {
                 c = cur;
             } else {
-                c = allocate_cell(ps);
-                cell_meta& m = meta(c);
-                m.last = t;
-                m.next = after;
-                m.prev() = cur;
-                if (cur == k_nil) {
-                    gs.head = c;
-                } else {
-                    meta(cur).next = c;
-                }
-                if (after == k_nil) {
-                    gs.tail = c;
-                } else {
-                    meta(after).prev() = c;
-                }
+                // The records bridge two sessions: they become one.
+                layout_->merge(block(c), block(cur));
+                cell_meta& f = meta(c);
+                f.last = std::max(f.last, m.last);
+                f.start = std::min(f.start, m.start);
+                f.next = next;
+                if (gs.tail == cur) gs.tail = c;
+                release_cell(cur);
             }
         }
-    } else {
-        const timestamp_ns gap = plan_.window.gap;
-        std::uint32_t prev = k_nil;
-        std::uint32_t cur = gs.head;
-        std::uint32_t before_first = k_nil;
-        while (cur != k_nil) {
-            cell_meta& m = meta(cur);
-            if (m.start >= sat_add(t, gap)) break;
-            const std::uint32_t next = m.next;
-            if (t < sat_add(m.last, gap)) {
-                if (c == k_nil) {
-                    c = cur;
-                    before_first = prev;
-                    prev = cur;
-                } else {
-                    // The record bridges two sessions: they become one.
-                    layout_->merge(block(c), block(cur));
-                    cell_meta& f = meta(c);
-                    f.last = std::max(f.last, m.last);
-                    f.start = std::min(f.start, m.start);
-                    f.next = next;
-                    if (gs.tail == cur) gs.tail = c;
-                    release_cell(cur);
-                }
-            } else {
-                prev = cur;
-            }
-            cur = next;
-        }
-        (void)before_first;
-        if (c == k_nil) {
-            // A new session, inserted in start order.
-            std::uint32_t p = k_nil;
-            std::uint32_t n = gs.head;
-            while (n != k_nil && meta(n).start < t) {
-                p = n;
-                n = meta(n).next;
-            }
-            c = allocate_cell(t);
-            meta(c).next = n;
-            if (p == k_nil) {
-                gs.head = c;
-            } else {
-                meta(p).next = c;
-            }
-            if (n == k_nil) gs.tail = c;
-            push_session(g, c);
-        } else {
-            cell_meta& f = meta(c);
-            f.start = std::min(f.start, t);
-        }
+        cur = next;
     }
+    if (c == k_nil) {
+        // A new session, inserted in start order.
+        std::uint32_t p = k_nil;
+        std::uint32_t n = gs.head;
+        while (n != k_nil && meta(n).start < from) {
+            p = n;
+            n = meta(n).next;
+        }
+        c = allocate_cell(from);
+        meta(c).next = n;
+        if (p == k_nil) {
+            gs.head = c;
+        } else {
+            meta(p).next = c;
+        }
+        if (n == k_nil) gs.tail = c;
+        push_session(g, c);
+    } else {
+        cell_meta& f = meta(c);
+        f.start = std::min(f.start, from);
+    }
+    return c;
+}
+
+std::uint32_t node_engine::add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
+                                      timestamp_ns t, timestamp_ns arrival, bool valid,
+                                      bool kept) {
+    const std::uint32_t c =
+        sessions_ ? session_cell(g, t, t) : pane_cell(g, window::align_down(t, pane_), t);
     cell_meta& m = meta(c);
     m.last = std::max(m.last, t);
     if (valid) {
@@ -712,6 +707,7 @@ void node_engine::add_record(std::uint32_t g, const record_batch& batch, std::si
     } else {
         layout_->add_invalid(block(c));
     }
+    return c;
 }
 
 void node_engine::process(const record_batch& batch, std::span<const timestamp_ns> event_times,

@@ -183,8 +183,14 @@ class node_engine {
     void rehash(std::size_t capacity);
 
     // windows
-    void add_record(std::uint32_t g, const record_batch& batch, std::size_t i, timestamp_ns t,
-                    timestamp_ns arrival, bool valid, bool kept = false);
+    // Returns the cell the record went to.
+    std::uint32_t add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
+                             timestamp_ns t, timestamp_ns arrival, bool valid, bool kept = false);
+    // The group's cell of the pane starting at `pane_start`, made when it has none.
+    std::uint32_t pane_cell(std::uint32_t g, timestamp_ns pane_start, timestamp_ns t);
+    // The group's session that takes event times from..to (sessions within a gap of it merge
+    // into one), made when none does.
+    std::uint32_t session_cell(std::uint32_t g, timestamp_ns from, timestamp_ns to);
     std::uint32_t find_group(std::string_view key, std::uint32_t hash) const;
     // Fetch ahead what find_group(…, hash) will read: the key's table slot, then (once the
     // slot is in cache) its group. Hints only: they change nothing.
