@@ -29,7 +29,9 @@ constexpr std::uint32_t k_cells_per_chunk = 256;
 constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
 // 3: where partial windows end, and each group's newest record (for freshness() of empty
 // windows); 2: watermark sources by id; 1: by index. Older versions are still restored.
-constexpr std::uint64_t k_snapshot_version = 3;
+// 4: the engine's part in scale-out (partition-local or merge step, see partials.h).
+constexpr std::uint64_t k_snapshot_version = 4;
+enum class snapshot_mode : std::uint8_t { single = 0, partition_local = 1, merge = 2 };
 // The history section of checks against history (node_engine::snapshot_history).
 constexpr std::uint32_t k_history_magic = 0x48455757;  // "WWEH"
 constexpr std::uint64_t k_history_version = 1;
@@ -309,6 +311,7 @@ node_engine::~node_engine() {
     clear_state();
     layout_->destroy(merge_block_.get());
     layout_->destroy(empty_block_.get());
+    if (part_block_) layout_->destroy(part_block_.get());
 }
 
 // ---- cells ----
@@ -346,11 +349,20 @@ std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
     m.next = k_nil;
     layout_->construct(block(c));
     ++live_cells_;
+    if (merging_) {
+        if (parts_.size() < cell_count_) parts_.resize(cell_count_);
+        parts_[c].settled = false;
+        parts_[c].parts.clear();
+    }
     return c;
 }
 
 void node_engine::release_cell(std::uint32_t c) {
     layout_->destroy(block(c));
+    if (merging_) {
+        parts_[c].parts.clear();
+        parts_[c].parts.shrink_to_fit();
+    }
     cell_meta& m = meta(c);
     if (sessions_) ++m.gen();
     m.next = free_cells_;
@@ -659,7 +671,12 @@ std::uint32_t node_engine::session_cell(std::uint32_t g, timestamp_ns from, time
                 c = cur;
             } else {
                 // The records bridge two sessions: they become one.
-                layout_->merge(block(c), block(cur));
+                if (merging_) {
+                    auto& into = parts_[c].parts;
+                    for (auto& part : parts_[cur].parts) into.push_back(std::move(part));
+                } else {
+                    layout_->merge(block(c), block(cur));
+                }
                 cell_meta& f = meta(c);
                 f.last = std::max(f.last, m.last);
                 f.start = std::min(f.start, m.start);
@@ -687,16 +704,19 @@ std::uint32_t node_engine::session_cell(std::uint32_t g, timestamp_ns from, time
         }
         if (n == k_nil) gs.tail = c;
         push_session(g, c);
+        if (partial_sink_) push_open_start(c);
     } else {
         cell_meta& f = meta(c);
-        f.start = std::min(f.start, from);
+        if (from < f.start) {
+            f.start = from;
+            if (partial_sink_) push_open_start(c);
+        }
     }
     return c;
 }
 
 std::uint32_t node_engine::add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
-                                      timestamp_ns t, timestamp_ns arrival, bool valid,
-                                      bool kept) {
+                                      timestamp_ns t, timestamp_ns arrival, bool valid, bool kept) {
     const std::uint32_t c =
         sessions_ ? session_cell(g, t, t) : pane_cell(g, window::align_down(t, pane_), t);
     cell_meta& m = meta(c);
@@ -767,7 +787,9 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             ++stats_.records;
         }
         bool is_late = false;
-        if (closed_through_ != k_no_time) {
+        // Partition-local: the merge step judges lateness; closed_through_ is how far cells
+        // were given up.
+        if (closed_through_ != k_no_time && !partial_sink_) {
             if (!sessions_) {
                 is_late = window::last_window_end(t, size_, step_) <= closed_through_;
             } else if (sat_add(t, plan_.window.gap) <= closed_through_) {
@@ -791,7 +813,23 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
             first_time_ = t;
         }
         watermark_.observe(source, t, arrival_time);
-        add_record(g, batch, i, t, arrival_time, valid, kept);
+        const std::uint32_t c = add_record(g, batch, i, t, arrival_time, valid, kept);
+        if (partial_sink_) {
+            partial_out_.active = true;
+            // A record behind what was given up already: its cell goes at once.
+            const timestamp_ns end =
+                sessions_ ? sat_add(meta(c).last, plan_.window.gap) : sat_add(meta(c).start, pane_);
+            if (closed_through_ != k_no_time && end <= closed_through_) {
+                export_open_ = false;  // an export of its own
+                export_cell(g, c);
+                export_open_ = false;
+            }
+            if (source_max_[source] == k_no_time || t > source_max_[source]) {
+                source_max_[source] = t;
+                export_until(sat_sub(t, plan_.window.allowed_lateness));
+            }
+            continue;
+        }
         // The watermark moves record by record: when this record raises its source's newest
         // event time, windows it passes close now, before the next record is judged late or
         // not. So lateness and results do not depend on where a batch happened to end (a
@@ -803,6 +841,10 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         }
     }
     if (n > 0) watermark_.touch(source, arrival_time);
+    if (partial_sink_) {
+        hand_over(false);
+        return;
+    }
     emit_until(watermark_.update(arrival_time), arrival_time, out);
 }
 
@@ -834,6 +876,7 @@ std::uint32_t node_engine::origin_of(std::size_t source) {
 }
 
 void node_engine::advance(timestamp_ns now, std::vector<check_result>& out) {
+    if (partial_sink_) return;  // the merge step keeps the time
     if (plan_.processing_time) {
         for (std::size_t s = 0; s < watermark_.sources(); ++s) watermark_.observe(s, now, now);
     }
@@ -849,6 +892,14 @@ void node_engine::promise(std::size_t source, timestamp_ns event_time, timestamp
 
 void node_engine::finish(timestamp_ns now, std::vector<check_result>& out) {
     if (finished_) return;
+    if (partial_sink_) {
+        export_until(k_max_time);
+        closed_through_ = k_max_time;
+        finished_ = true;
+        watermark_.finish();
+        hand_over(true);
+        return;
+    }
     if (sessions_) {
         emit_sessions(k_max_time, now, out);
     } else {
@@ -860,6 +911,266 @@ void node_engine::finish(timestamp_ns now, std::vector<check_result>& out) {
     closed_through_ = k_max_time;
     finished_ = true;
     watermark_.finish();
+}
+
+// ---- partials (scale-out) ----
+
+void node_engine::set_partial_sink(std::function<void(partial_batch&)> sink) {
+    if (plan_.processing_time) {
+        throw std::invalid_argument("a processing-time window is not kept per partition");
+    }
+    if (merging_) throw std::invalid_argument("a merge step is not partition-local");
+    partial_sink_ = std::move(sink);
+    partial_out_.source = watermark_.sources() > 0 ? watermark_.source_id(0) : std::string();
+}
+
+void node_engine::heartbeat() {
+    if (partial_sink_) hand_over(true);
+}
+
+void node_engine::export_until(timestamp_ns threshold) {
+    if (threshold == k_no_time) return;
+    if (closed_through_ != k_no_time && threshold <= closed_through_) return;
+    export_open_ = false;
+    if (sessions_) {
+        const auto later = [](const session_entry& a, const session_entry& b) {
+            return a.end > b.end;
+        };
+        due_.clear();
+        while (!session_heap_.empty() && session_heap_.front().end <= threshold) {
+            std::pop_heap(session_heap_.begin(), session_heap_.end(), later);
+            const session_entry e = session_heap_.back();
+            session_heap_.pop_back();
+            if (e.cell >= cell_count_ || meta(e.cell).gen() != e.gen) continue;
+            const timestamp_ns actual = sat_add(meta(e.cell).last, plan_.window.gap);
+            if (actual > threshold) {
+                session_heap_.push_back({actual, e.group, e.cell, e.gen});
+                std::push_heap(session_heap_.begin(), session_heap_.end(), later);
+                continue;
+            }
+            due_.push_back({actual, e.group, meta(e.cell).start, e.cell});
+        }
+        std::sort(due_.begin(), due_.end(), [](const due_session& a, const due_session& b) {
+            if (a.end != b.end) return a.end < b.end;
+            if (a.group != b.group) return a.group < b.group;
+            return a.start < b.start;
+        });
+        for (const due_session& d : due_) export_cell(d.group, d.cell);
+    } else {
+        // Panes starting before the boundary have ended by the threshold.
+        const timestamp_ns boundary =
+            threshold == k_max_time ? k_max_time : window::align_down(threshold, pane_);
+        const bool crossed =
+            closed_through_ == k_no_time || boundary > window::align_down(closed_through_, pane_);
+        if (crossed) {
+            for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+                while (groups_[g].live && groups_[g].head != k_nil &&
+                       meta(groups_[g].head).start < boundary) {
+                    export_cell(g, groups_[g].head);
+                }
+            }
+        }
+    }
+    closed_through_ = threshold;
+    export_open_ = false;
+}
+
+void node_engine::export_cell(std::uint32_t g, std::uint32_t c) {
+    if (!export_open_) {
+        export_open_ = true;
+        ++export_seq_;
+    }
+    group_state& gs = groups_[g];
+    partial_cell pc;
+    pc.export_seq = export_seq_;
+    pc.group = gs.key;
+    pc.start = meta(c).start;
+    pc.last = meta(c).last;
+    byte_writer w;
+    layout_->serialize(block(c), w);
+    pc.block = w.take();
+    partial_out_.cells.push_back(std::move(pc));
+    // Unlink: panes know their predecessor, sessions are found from the head.
+    std::uint32_t prev = k_nil;
+    if (!sessions_) {
+        prev = meta(c).prev();
+    } else {
+        for (std::uint32_t p = gs.head; p != c; p = meta(p).next) prev = p;
+    }
+    const std::uint32_t next = meta(c).next;
+    if (prev == k_nil) {
+        gs.head = next;
+    } else {
+        meta(prev).next = next;
+    }
+    if (next == k_nil) {
+        gs.tail = prev;
+    } else if (!sessions_) {
+        meta(next).prev() = prev;
+    }
+    release_cell(c);
+    if (grouped_ && gs.head == k_nil) drop_group(g);
+}
+
+void node_engine::push_open_start(std::uint32_t c) {
+    open_starts_.push_back({meta(c).start, 0, c, meta(c).gen()});
+    std::push_heap(open_starts_.begin(), open_starts_.end(),
+                   [](const session_entry& a, const session_entry& b) { return a.end > b.end; });
+}
+
+timestamp_ns node_engine::earliest_open_start() {
+    const auto later = [](const session_entry& a, const session_entry& b) { return a.end > b.end; };
+    while (!open_starts_.empty()) {
+        const session_entry& e = open_starts_.front();
+        // Stale: the session was given up (its cell reused), or began earlier since.
+        if (e.cell < cell_count_ && meta(e.cell).gen() == e.gen && meta(e.cell).start == e.end) {
+            return e.end;
+        }
+        std::pop_heap(open_starts_.begin(), open_starts_.end(), later);
+        open_starts_.pop_back();
+    }
+    return k_no_time;
+}
+
+void node_engine::hand_over(bool always) {
+    timestamp_ns newest = source_max_.empty() ? k_no_time : source_max_[0];
+    if (sessions_ && newest != k_no_time && !finished_) {
+        // A session still open here may yet join one of another source's that ends before the
+        // threshold: the merge step must not close those, so the progress handed over stops at
+        // the earliest open session's start (plus the lateness the merge step takes off).
+        const timestamp_ns open = earliest_open_start();
+        if (open != k_no_time) {
+            newest = std::min(newest, sat_add(open, plan_.window.allowed_lateness));
+        }
+    }
+    if (!always && partial_out_.cells.empty() && newest == partial_out_.newest) {
+        partial_out_.active = false;
+        return;
+    }
+    if (partial_out_.source.empty() && watermark_.sources() > 0) {
+        partial_out_.source = watermark_.source_id(0);
+    }
+    partial_out_.newest = newest;
+    partial_out_.first = first_time_;
+    partial_out_.ended = finished_;
+    partial_sink_(partial_out_);
+    partial_out_.clear();
+}
+
+void node_engine::enter_merge_mode() {
+    if (merging_) return;
+    merging_ = true;
+    parts_.resize(cell_count_);
+    part_block_ = std::make_unique<std::byte[]>(layout_->block_bytes());
+    layout_->construct(part_block_.get());
+}
+
+void node_engine::absorb(const partial_batch& batch, timestamp_ns now,
+                         std::vector<check_result>& out) {
+    if (partial_sink_ || finished_) return;
+    enter_merge_mode();
+    std::size_t source = watermark_.find_source(batch.source);
+    if (source == watermark_.sources()) source = add_source(batch.source, now);
+    if (seen_seq_.size() <= source) seen_seq_.resize(source + 1, 0);
+    const std::uint64_t seen = seen_seq_[source];
+    for (const partial_cell& cell : batch.cells) {
+        if (cell.export_seq <= seen) {
+            ++stats_.duplicate_cells;
+            continue;
+        }
+        seen_seq_[source] = std::max(seen_seq_[source], cell.export_seq);
+        absorb_cell(static_cast<std::uint32_t>(source), cell);
+    }
+    if (awaiting_first_ && batch.first != k_no_time) {
+        awaiting_first_ = false;
+        first_time_ = batch.first;
+    }
+    if (batch.newest != k_no_time) {
+        if (batch.active) {
+            watermark_.observe(source, batch.newest, now);
+        } else if (batch.newest > watermark_.source_max_event(source)) {
+            // Progress without records since the last hand-over (a replay's heartbeat): the
+            // source's time, not its activity.
+            const timestamp_ns last = watermark_.source_last_active(source);
+            watermark_.observe(source, batch.newest, last);
+        }
+    }
+    if (batch.ended) watermark_.set_hold(source, window::watermark_tracker::hold_mode::released);
+    emit_until(watermark_.update(now), now, out);
+}
+
+void node_engine::absorb_cell(std::uint32_t source, const partial_cell& cell) {
+    // Cells come from another process too (a partials topic): checked as a checkpoint is.
+    layout_->reset(part_block_.get());
+    byte_reader r(cell.block);
+    const bool valid_block = layout_->deserialize(part_block_.get(), r) && r.at_end();
+    const bool valid_time = cell.last >= cell.start &&
+                            (sessions_ || (cell.start == window::align_down(cell.start, pane_) &&
+                                           cell.last < sat_add(cell.start, pane_)));
+    if (!valid_block || !valid_time || !decode_key(cell.group, plan_.group_by, nullptr) ||
+        (!grouped_ && !cell.group.empty())) {
+        ++stats_.invalid;
+        return;
+    }
+    const std::uint64_t records = aggregate_layout::header(part_block_.get())->records;
+    if (closed_through_ != k_no_time) {
+        bool late = false;
+        if (!sessions_) {
+            late = window::last_window_end(cell.start, size_, step_) <= closed_through_;
+        } else if (sat_add(cell.last, plan_.window.gap) <= closed_through_) {
+            const std::uint32_t g = find_group(cell.group, key_hash(cell.group));
+            late = g == k_nil;
+            if (!late) {
+                // Late unless it touches a session still open.
+                late = true;
+                const timestamp_ns gap = plan_.window.gap;
+                for (std::uint32_t c = groups_[g].head; c != k_nil; c = meta(c).next) {
+                    if (meta(c).start >= sat_add(cell.last, gap)) break;
+                    if (cell.start < sat_add(meta(c).last, gap)) late = false;
+                }
+            }
+        }
+        if (late) {
+            stats_.late += records;
+            return;
+        }
+    }
+    bool overflow = false;
+    const std::uint32_t g = find_or_add_group(cell.group, key_hash(cell.group), overflow);
+    if (g == k_nil) {
+        stats_.group_overflow += records;
+        return;
+    }
+    stats_.records += records;
+    const std::uint32_t c =
+        sessions_ ? session_cell(g, cell.start, cell.last) : pane_cell(g, cell.start, cell.last);
+    meta(c).last = std::max(meta(c).last, cell.last);
+    if (parts_[c].settled) {
+        // Its window has closed once already (a sliding window's pane, a straggler's cell):
+        // it joins as it comes.
+        layout_->merge(block(c), part_block_.get());
+    } else {
+        parts_[c].parts.emplace_back(source, cell.block);
+    }
+}
+
+void node_engine::settle(std::uint32_t c) {
+    cell_parts& cp = parts_[c];
+    if (cp.settled) return;
+    cp.settled = true;
+    if (cp.parts.empty()) return;
+    // By source id, then as each source gave them up: the same order in every daemon.
+    std::stable_sort(cp.parts.begin(), cp.parts.end(), [&](const auto& a, const auto& b) {
+        return a.first != b.first && watermark_.source_id(a.first) < watermark_.source_id(b.first);
+    });
+    for (const auto& [source, bytes] : cp.parts) {
+        layout_->reset(part_block_.get());
+        byte_reader r(bytes);
+        if (!layout_->deserialize(part_block_.get(), r)) continue;  // checked when it came
+        layout_->merge(block(c), part_block_.get());
+    }
+    cp.parts.clear();
+    cp.parts.shrink_to_fit();
 }
 
 // ---- emission ----
@@ -888,7 +1199,7 @@ timestamp_ns node_engine::max_open_last_end() const {
 
 void node_engine::emit_until(timestamp_ns new_watermark, timestamp_ns now,
                              std::vector<check_result>& out) {
-    if (finished_ || new_watermark == k_no_time) return;
+    if (finished_ || new_watermark == k_no_time || partial_sink_) return;
     if (sessions_) {
         if (!session_heap_.empty() && session_heap_.front().end <= new_watermark) {
             emit_sessions(new_watermark, now, out);
@@ -975,6 +1286,7 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
         bool merged = false;
         for (std::uint32_t c = groups_[g].head; c != k_nil && meta(c).start < end;
              c = meta(c).next) {
+            if (merging_) settle(c);
             newest_below = std::max(newest_below, meta(c).last);
             const cell_header* h = aggregate_layout::header(block(c));
             if (h->records > 0) newest_record = std::max(newest_record, h->newest);
@@ -1058,6 +1370,7 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
         return a.start < b.start;
     });
     for (const due_session& d : due_) {
+        if (merging_) settle(d.cell);
         emit_window(d.group, block(d.cell), d.start, d.end, now, k_no_time, out);
         group_state& gs = groups_[d.group];
         std::uint32_t prev = k_nil;
@@ -1240,6 +1553,13 @@ void node_engine::clear_state() {
     first_time_ = k_no_time;
     started_wall_ = created_at_;
     stats_ = {};
+    export_seq_ = 0;
+    export_open_ = false;
+    partial_out_.clear();
+    partial_out_.newest = k_no_time;
+    parts_.clear();
+    seen_seq_.clear();
+    open_starts_.clear();
 }
 
 std::size_t node_engine::memory_bytes() const {
@@ -1249,6 +1569,10 @@ std::size_t node_engine::memory_bytes() const {
                         session_heap_.capacity() * sizeof(session_entry);
     for (const auto& g : groups_) {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;
+    }
+    bytes += parts_.capacity() * sizeof(cell_parts);
+    for (const auto& cp : parts_) {
+        for (const auto& part : cp.parts) bytes += sizeof(part) + part.second.capacity();
     }
     return bytes;
 }
@@ -1273,6 +1597,19 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
         w.i64(step_);
         w.varint(group_slots_.size());
         w.varint(checks_.size());
+        if (partial_sink_) {
+            w.u8(static_cast<std::uint8_t>(snapshot_mode::partition_local));
+            w.varint(export_seq_);
+        } else if (merging_) {
+            w.u8(static_cast<std::uint8_t>(snapshot_mode::merge));
+            w.varint(seen_seq_.size());
+            for (std::size_t i = 0; i < seen_seq_.size(); ++i) {
+                w.str(watermark_.source_id(i));
+                w.varint(seen_seq_[i]);
+            }
+        } else {
+            w.u8(static_cast<std::uint8_t>(snapshot_mode::single));
+        }
         watermark_.serialize(w);
         w.i64(closed_through_);
         w.boolean(finished_);
@@ -1308,6 +1645,14 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
             w.i64(meta(c).start);
             w.i64(meta(c).last);
             layout_->serialize(block(c), w);
+            if (merging_) {
+                w.boolean(parts_[c].settled);
+                w.varint(parts_[c].parts.size());
+                for (const auto& [source, bytes] : parts_[c].parts) {
+                    w.str(watermark_.source_id(source));
+                    w.str(bytes);
+                }
+            }
         }
         if (tracked_ != 0) {
             w.raw(last_outcome_.data() + g * tracked_, tracked_);
@@ -1341,6 +1686,26 @@ bool node_engine::restore(byte_reader& r) {
     if (r.u8() != static_cast<std::uint8_t>(plan_.window.kind)) return fail();
     if (r.i64() != (sessions_ ? plan_.window.gap : size_) || r.i64() != step_) return fail();
     if (r.varint() != group_slots_.size() || r.varint() != checks_.size()) return fail();
+    const auto mode = version >= 4 ? static_cast<snapshot_mode>(r.u8()) : snapshot_mode::single;
+    // A partition-local engine restores only its own kind of state, and the others never that.
+    if ((mode == snapshot_mode::partition_local) != static_cast<bool>(partial_sink_) ||
+        mode > snapshot_mode::merge) {
+        return fail();
+    }
+    if (mode == snapshot_mode::partition_local) export_seq_ = r.varint();
+    if (mode == snapshot_mode::merge) {
+        enter_merge_mode();
+        const std::size_t n = r.count(2);
+        for (std::size_t i = 0; i < n && r.ok(); ++i) {
+            const std::string id(r.str());
+            const std::uint64_t seq = r.varint();
+            std::size_t source = watermark_.find_source(id);
+            if (source == watermark_.sources()) source = add_source(id, created_at_);
+            if (seen_seq_.size() <= source) seen_seq_.resize(source + 1, 0);
+            seen_seq_[source] = seq;
+        }
+        if (!r.ok()) return fail();
+    }
     if (!(version == 1 ? watermark_.deserialize_by_index(r) : watermark_.deserialize(r))) {
         return fail();
     }
@@ -1396,7 +1761,20 @@ bool node_engine::restore(byte_reader& r) {
             if (!sessions_) meta(c).prev() = gs.tail;
             gs.tail = c;
             if (!layout_->deserialize(block(c), r, legacy_quantiles)) return fail();
+            if (mode == snapshot_mode::merge) {
+                parts_[c].settled = r.boolean();
+                const std::size_t n_parts = r.count(2);
+                for (std::size_t k = 0; k < n_parts && r.ok(); ++k) {
+                    const std::size_t source = watermark_.find_source(r.str());
+                    std::string bytes(r.str());
+                    if (source == watermark_.sources()) return fail();
+                    parts_[c].parts.emplace_back(static_cast<std::uint32_t>(source),
+                                                 std::move(bytes));
+                }
+                if (!r.ok()) return fail();
+            }
             if (sessions_) push_session(g, c);
+            if (sessions_ && partial_sink_) push_open_start(c);
         }
         const std::string_view outcomes = r.raw(checks_.size());
         if (!r.ok()) return fail();

@@ -19,6 +19,7 @@
 #include "core/checkpoint/byte_codec.h"
 #include "core/engine/aggregates.h"
 #include "core/engine/node_plan.h"
+#include "core/engine/partials.h"
 #include "core/measure/measure_expr.h"
 #include "core/record/batch.h"
 #include "core/record/huge_pages.h"
@@ -40,6 +41,9 @@ struct engine_stats {
     // (window, group) pairs not emitted: see node_plan::max_empty_windows and
     // max_empty_windows_per_group.
     std::uint64_t skipped_empty_windows = 0;
+    // Merge step: cells of a source taken already (a partial handed over again after a restart
+    // or a rebalance), not merged twice. Not in checkpoints.
+    std::uint64_t duplicate_cells = 0;
 };
 
 // Operator commands on checks against history (`weir baseline reset|acknowledge`).
@@ -66,6 +70,26 @@ class node_engine {
     void process(const record_batch& batch, std::span<const timestamp_ns> event_times,
                  timestamp_ns arrival_time, std::vector<check_result>& out,
                  std::vector<std::uint32_t>* late = nullptr, std::size_t source = 0);
+
+    // ---- Scale-out (DESIGN.md §3): local-global aggregation, see core/engine/partials.h ----
+    // Partition-local: the engine reads one source and emits no windows. It gives up each cell
+    // as a partial once the source's newest event time, less allowed_lateness, has passed the
+    // cell's end (a session's: its last record + gap). A record for a cell given up already
+    // starts a new one, given up at once: the merge step judges whether it is late. `sink` takes
+    // the hand-over at the end of each process() that moved the source on or gave cells up, at
+    // finish() and at heartbeat(); it may move the cells out. Set before the first record; not
+    // for processing-time windows (std::invalid_argument).
+    void set_partial_sink(std::function<void(partial_batch&)> sink);
+    bool partition_local() const { return static_cast<bool>(partial_sink_); }
+    // Hands over where the source stands (and any cells due): a heartbeat.
+    void heartbeat();
+    // Merge step: takes the partials of partition-local engines of the same plan in place of
+    // records, each source's cells once (by export_seq). A cell waits in its window until the
+    // window closes, and the cells of the sources are merged then in the order of the sources'
+    // ids, so the order of arrival does not change a result. A source counts in the watermark
+    // from its first hand-over; a source that ended stops holding it back. Windows that close
+    // are appended to `out`.
+    void absorb(const partial_batch& batch, timestamp_ns now, std::vector<check_result>& out);
 
     // Wall-clock tick: idle timeouts and processing-time windows.
     void advance(timestamp_ns now, std::vector<check_result>& out);
@@ -229,6 +253,31 @@ class node_engine {
     timestamp_ns max_open_last_end() const;
     void clear_state();
 
+    // Partition-local mode (set_partial_sink).
+    // Gives up the cells the source's progress to `threshold` ends (closed_through_ is then how
+    // far cells were given up).
+    void export_until(timestamp_ns threshold);
+    void export_cell(std::uint32_t g, std::uint32_t c);
+    void hand_over(bool always);
+    std::function<void(partial_batch&)> partial_sink_;
+    partial_batch partial_out_;
+    std::uint64_t export_seq_ = 0;  // exports so far (checkpointed)
+    bool export_open_ = false;      // export_seq_ numbers cells being given up now
+
+    // Merge mode (absorb). Per cell, until its first window closes: the sources' cells in it,
+    // as (source index, serialized block), merged then in the order of the sources' ids.
+    bool merging_ = false;
+    struct cell_parts {
+        bool settled = false;
+        std::vector<std::pair<std::uint32_t, std::string>> parts;
+    };
+    std::vector<cell_parts> parts_;
+    std::vector<std::uint64_t> seen_seq_;  // by source: the newest export_seq taken
+    void enter_merge_mode();
+    void absorb_cell(std::uint32_t source, const partial_cell& cell);
+    void settle(std::uint32_t c);
+    std::unique_ptr<std::byte[]> part_block_;
+
     node_plan plan_;
     bool grouped_ = false;
     bool sessions_ = false;
@@ -301,6 +350,11 @@ class node_engine {
         std::uint32_t gen;
     };
     std::vector<session_entry> session_heap_;
+    // Partition-local sessions: the open ones by start (session_entry::end holds the start),
+    // stale entries dropped lazily; the earliest start bounds the progress handed over.
+    std::vector<session_entry> open_starts_;
+    void push_open_start(std::uint32_t c);
+    timestamp_ns earliest_open_start();
     std::unique_ptr<std::byte[]> empty_block_;
     timestamp_ns created_at_ = 0;
     aggregate_layout::input_gauges gauges_;
