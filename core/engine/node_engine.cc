@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <random>
 #include <stdexcept>
 
 #include "core/check/history.h"
@@ -921,11 +922,26 @@ void node_engine::set_partial_sink(std::function<void(partial_batch&)> sink) {
     }
     if (merging_) throw std::invalid_argument("a merge step is not partition-local");
     partial_sink_ = std::move(sink);
+    // Unique enough: two local engines of one source in the same nanosecond do not happen.
+    std::random_device random;
+    epoch_ =
+        (static_cast<std::uint64_t>(random()) << 32) ^ static_cast<std::uint64_t>(random()) ^
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     partial_out_.source = watermark_.sources() > 0 ? watermark_.source_id(0) : std::string();
 }
 
 void node_engine::heartbeat() {
     if (partial_sink_) hand_over(true);
+}
+
+void node_engine::hand_over_all() {
+    if (!partial_sink_) return;
+    export_open_ = false;
+    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+        while (groups_[g].live && groups_[g].head != k_nil) export_cell(g, groups_[g].head);
+    }
+    export_open_ = false;
+    hand_over(true);
 }
 
 void node_engine::export_until(timestamp_ns threshold) {
@@ -1051,6 +1067,7 @@ void node_engine::hand_over(bool always) {
         partial_out_.source = watermark_.source_id(0);
     }
     partial_out_.newest = newest;
+    partial_out_.epoch = epoch_;
     partial_out_.first = first_time_;
     partial_out_.ended = finished_;
     partial_sink_(partial_out_);
@@ -1071,7 +1088,16 @@ void node_engine::absorb(const partial_batch& batch, timestamp_ns now,
     enter_merge_mode();
     std::size_t source = watermark_.find_source(batch.source);
     if (source == watermark_.sources()) source = add_source(batch.source, now);
-    if (seen_seq_.size() <= source) seen_seq_.resize(source + 1, 0);
+    if (seen_seq_.size() <= source) {
+        seen_seq_.resize(source + 1, 0);
+        seen_epoch_.resize(source + 1, 0);
+    }
+    if (seen_epoch_[source] != batch.epoch) {
+        // A new local engine of the source (after a restart without one of its own to go
+        // on from, or elsewhere): its numbers start again.
+        seen_epoch_[source] = batch.epoch;
+        seen_seq_[source] = 0;
+    }
     const std::uint64_t seen = seen_seq_[source];
     for (const partial_cell& cell : batch.cells) {
         if (cell.export_seq <= seen) {
@@ -1559,6 +1585,7 @@ void node_engine::clear_state() {
     partial_out_.newest = k_no_time;
     parts_.clear();
     seen_seq_.clear();
+    seen_epoch_.clear();
     open_starts_.clear();
 }
 
@@ -1600,11 +1627,13 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
         if (partial_sink_) {
             w.u8(static_cast<std::uint8_t>(snapshot_mode::partition_local));
             w.varint(export_seq_);
+            w.u64(epoch_);
         } else if (merging_) {
             w.u8(static_cast<std::uint8_t>(snapshot_mode::merge));
             w.varint(seen_seq_.size());
             for (std::size_t i = 0; i < seen_seq_.size(); ++i) {
                 w.str(watermark_.source_id(i));
+                w.u64(seen_epoch_[i]);
                 w.varint(seen_seq_[i]);
             }
         } else {
@@ -1692,16 +1721,24 @@ bool node_engine::restore(byte_reader& r) {
         mode > snapshot_mode::merge) {
         return fail();
     }
-    if (mode == snapshot_mode::partition_local) export_seq_ = r.varint();
+    if (mode == snapshot_mode::partition_local) {
+        export_seq_ = r.varint();
+        epoch_ = r.u64();
+    }
     if (mode == snapshot_mode::merge) {
         enter_merge_mode();
         const std::size_t n = r.count(2);
         for (std::size_t i = 0; i < n && r.ok(); ++i) {
             const std::string id(r.str());
+            const std::uint64_t epoch = r.u64();
             const std::uint64_t seq = r.varint();
             std::size_t source = watermark_.find_source(id);
             if (source == watermark_.sources()) source = add_source(id, created_at_);
-            if (seen_seq_.size() <= source) seen_seq_.resize(source + 1, 0);
+            if (seen_seq_.size() <= source) {
+                seen_seq_.resize(source + 1, 0);
+                seen_epoch_.resize(source + 1, 0);
+            }
+            seen_epoch_[source] = epoch;
             seen_seq_[source] = seq;
         }
         if (!r.ok()) return fail();

@@ -83,6 +83,10 @@ class node_engine {
     bool partition_local() const { return static_cast<bool>(partial_sink_); }
     // Hands over where the source stands (and any cells due): a heartbeat.
     void heartbeat();
+    // Gives up every cell now, whatever its end, and hands over: the engine then holds nothing
+    // the merge step lacks (before a checkpoint of the merge step, or when its source goes).
+    // A later record of such a cell starts a new one; the merge step merges both.
+    void hand_over_all();
     // Merge step: takes the partials of partition-local engines of the same plan in place of
     // records, each source's cells once (by export_seq). A cell waits in its window until the
     // window closes, and the cells of the sources are merged then in the order of the sources'
@@ -262,6 +266,7 @@ class node_engine {
     std::function<void(partial_batch&)> partial_sink_;
     partial_batch partial_out_;
     std::uint64_t export_seq_ = 0;  // exports so far (checkpointed)
+    std::uint64_t epoch_ = 0;       // partial_batch::epoch (checkpointed)
     bool export_open_ = false;      // export_seq_ numbers cells being given up now
 
     // Merge mode (absorb). Per cell, until its first window closes: the sources' cells in it,
@@ -272,7 +277,9 @@ class node_engine {
         std::vector<std::pair<std::uint32_t, std::string>> parts;
     };
     std::vector<cell_parts> parts_;
-    std::vector<std::uint64_t> seen_seq_;  // by source: the newest export_seq taken
+    // By source: the epoch of its cells, and the newest export_seq taken in it.
+    std::vector<std::uint64_t> seen_epoch_;
+    std::vector<std::uint64_t> seen_seq_;
     void enter_merge_mode();
     void absorb_cell(std::uint32_t source, const partial_cell& cell);
     void settle(std::uint32_t c);

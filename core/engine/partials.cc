@@ -13,6 +13,7 @@ void encode_partial(const partial_batch& batch, byte_writer& w) {
     w.u32(k_partial_magic);
     w.varint(k_partial_version);
     w.str(batch.source);
+    w.u64(batch.epoch);
     w.i64(batch.newest);
     w.i64(batch.first);
     w.u8(static_cast<std::uint8_t>((batch.active ? 1 : 0) | (batch.ended ? 2 : 0)));
@@ -38,6 +39,7 @@ bool decode_partial(byte_reader& r, partial_batch& batch) {
         return false;
     }
     batch.source = std::string(r.str());
+    batch.epoch = r.u64();
     batch.newest = r.i64();
     batch.first = r.i64();
     const std::uint8_t flags = r.u8();

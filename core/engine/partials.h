@@ -19,7 +19,7 @@ struct partial_cell {
     // The export of the source that gave the cell up, counted from 1. Exports follow from the
     // source's records alone (never from a clock or from where a batch ended), so a local engine
     // that replays its source from a checkpoint gives the same cells the same numbers: the merge
-    // step takes each number once per source.
+    // step takes each number once per source and epoch (partial_batch::epoch).
     std::uint64_t export_seq = 0;
     std::string group;             // the encoded group values (empty: the node has no group_by)
     time::timestamp_ns start = 0;  // pane start, or the session's first record
@@ -31,6 +31,9 @@ struct partial_cell {
 // without cells is a heartbeat: it tells the merge step how far the source has come.
 struct partial_batch {
     std::string source;  // the source's stable id ("events/3"), the same in every daemon
+    // The local engine that numbered the cells: a fresh one (no checkpoint of its own to go on
+    // from) numbers from 1 again, in an epoch of its own; a restored one goes on in its epoch.
+    std::uint64_t epoch = 0;
     time::timestamp_ns newest = window::k_no_time;  // newest event time of the source's records
     time::timestamp_ns first = window::k_no_time;   // event time of its first record
     bool active = false;                            // it delivered records since the last hand-over
