@@ -319,6 +319,10 @@ int run_cli(int argc, char** argv) try {
         ->envname("WEIR_HTTP_LISTEN");
     run->add_option("--threads", run_opts.threads, "Threads serving the queries (0: cores)")
         ->envname("WEIR_THREADS");
+    run->add_flag("--spread-partitions", run_opts.spread_partitions,
+                  "Spread each query's partitions over the threads (one node with checks over "
+                  "event time, JSON inputs; partials merged per window)")
+        ->envname("WEIR_SPREAD_PARTITIONS");
     std::string log_format = "text";
     auto* log_level_opt =
         run->add_option("--log-level", log_level,

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/record/delivery.h"
+#include "core/record/padded_buffer.h"
 #include "core/result/format.h"
 #include "daemon/logging.h"
 
@@ -64,6 +66,242 @@ class query::input_adapter final : public connectors::input_events {
     query& query_;
     std::size_t index_;
 };
+
+// ---- lanes: the query's sources spread over partition-local chains ----
+
+namespace {
+
+// A record_problem that outlives the lane's call (its views are the lane chain's).
+struct owned_problem {
+    std::size_t input = 0;
+    std::string source;
+    std::int64_t offset = -1;
+    invalid_reason reason = invalid_reason::none;
+    std::string field;
+    std::string rule;
+    std::string message;
+
+    explicit owned_problem(const chain::record_problem& p)
+        : input(p.input),
+          source(p.source),
+          offset(p.offset),
+          reason(p.reason),
+          field(p.field),
+          rule(p.rule),
+          message(p.message) {}
+    chain::record_problem view() const {
+        chain::record_problem p;
+        p.input = input;
+        p.source = source;
+        p.offset = offset;
+        p.reason = reason;
+        p.field = field;
+        p.rule = rule;
+        p.message = message;
+        return p;
+    }
+};
+
+// A delivery that outlives the input's call: the lane reads it later, on its own strand.
+struct owned_delivery {
+    std::string bytes;  // the records' bytes, then k_record_padding zero bytes
+    std::size_t size = 0;
+    std::vector<std::uint32_t> ends;
+    std::string keys;  // the metadata's keys, one after the other
+    std::vector<record_metadata> metadata;
+    std::string origin;
+    std::int64_t offset = -1;
+
+    // Reuses the buffers' memory: a fresh megabyte per delivery costs more in page faults
+    // than the copy itself.
+    void assign(const connectors::record_delivery& d) {
+        size = d.bytes.size();
+        ends.assign(d.ends.begin(), d.ends.end());
+        metadata.assign(d.metadata.begin(), d.metadata.end());
+        origin.assign(d.origin);
+        offset = d.offset;
+        bytes.clear();
+        bytes.reserve(d.bytes.size() + k_record_padding);
+        bytes.append(d.bytes);
+        bytes.append(k_record_padding, '\0');
+        keys.clear();
+        for (const auto& m : metadata) keys.append(m.key);
+        std::size_t at = 0;
+        for (auto& m : metadata) {
+            const std::size_t n = m.key.size();
+            m.key = std::string_view(keys).substr(at, n);
+            at += n;
+        }
+    }
+    connectors::record_delivery view() const {
+        connectors::record_delivery d;
+        d.bytes = std::string_view(bytes.data(), size);
+        d.ends = ends;
+        d.metadata = metadata;
+        d.origin = origin;
+        d.offset = offset;
+        return d;
+    }
+};
+
+// Deliveries a lane may have in hand before reading pauses, per lane.
+constexpr std::size_t k_lane_backlog = 8;
+
+// Copies of deliveries, handed back by the lanes (on their strands) for the next delivery.
+class delivery_pool : public std::enable_shared_from_this<delivery_pool> {
+  public:
+    std::shared_ptr<const owned_delivery> copy(const connectors::record_delivery& d) {
+        std::unique_ptr<owned_delivery> c;
+        {
+            std::lock_guard lock(mutex_);
+            if (!free_.empty()) {
+                c = std::move(free_.back());
+                free_.pop_back();
+            }
+        }
+        if (!c) c = std::make_unique<owned_delivery>();
+        c->assign(d);
+        return std::shared_ptr<const owned_delivery>(
+            c.release(), [pool = shared_from_this()](const owned_delivery* used) {
+                std::unique_ptr<owned_delivery> back(const_cast<owned_delivery*>(used));
+                std::lock_guard lock(pool->mutex_);
+                if (pool->free_.size() < 4 * k_lane_backlog) pool->free_.push_back(std::move(back));
+            });
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<owned_delivery>> free_;
+};
+
+}  // namespace
+
+// What a lane's chain hands its sink, kept in order as calls to make on the query's strand.
+class query::lane_sink final : public chain::chain_sink {
+  public:
+    using event = std::function<void(query&)>;
+    std::vector<event> take() { return std::exchange(events_, {}); }
+
+    bool on_decoded(std::size_t input, std::size_t records, std::size_t bytes, std::size_t invalid,
+                    const chain::record_problem* first) override {
+        std::optional<owned_problem> p;
+        if (first != nullptr) p.emplace(*first);
+        events_.push_back([=, p = std::move(p)](query& q) {
+            const chain::record_problem view = p ? p->view() : chain::record_problem{};
+            q.on_decoded(input, records, bytes, invalid, p ? &view : nullptr);
+        });
+        return true;
+    }
+    bool on_rejected(std::size_t node, std::size_t count,
+                     const chain::record_problem& first) override {
+        events_.push_back([node, count, p = owned_problem(first)](query& q) {
+            q.on_rejected(node, count, p.view());
+        });
+        return true;
+    }
+    void on_failure(const std::string& message) override {
+        events_.push_back([message](query& q) { q.on_failure(message); });
+    }
+    void on_results(std::size_t, std::span<const check_result>) override {}
+    bool admit(std::size_t, chain::output_index, std::size_t) override { return true; }
+    void write_result(chain::output_index, const check_result&) override {}
+    void write_record(chain::output_index output, std::string_view json) override {
+        // Dead letters: the query's own admission decides at its turn.
+        events_.push_back([output, json = std::string(json)](query& q) {
+            if (q.admit(0, output, 1)) q.write_record(output, json);
+        });
+    }
+    void on_partials(std::size_t node, engine::partial_batch& batch) override {
+        engine::partial_batch b;
+        b.source = batch.source;
+        b.newest = batch.newest;
+        b.first = batch.first;
+        b.active = batch.active;
+        b.ended = batch.ended;
+        b.cells = std::move(batch.cells);
+        events_.push_back(
+            [node, b = std::move(b)](query& q) { q.chain_->absorb(node, b, q.env_.clock()); });
+    }
+
+  private:
+    std::vector<event> events_;
+};
+
+struct query::lane {
+    explicit lane(asio::io_context& io) : strand(asio::make_strand(io)) {}
+    asio::strand<asio::io_context::executor_type> strand;
+    lane_sink sink;
+    std::unique_ptr<chain::node_chain> chain;
+};
+
+query::lane& query::lane_for(std::size_t input, std::string_view source) {
+    std::string key = std::to_string(input);
+    key += '/';
+    key += source;
+    auto it = lane_of_.find(key);
+    if (it == lane_of_.end()) {
+        // In the order sources first deliver: six partitions over two lanes, three each.
+        it = lane_of_.emplace(std::move(key), next_lane_++ % lanes_.size()).first;
+    }
+    return *lanes_[it->second];
+}
+
+void query::post_to_lane(lane& l, std::function<void(chain::node_chain&)> work,
+                         std::function<void()> after) {
+    ++lane_work_;
+    asio::post(l.strand, [self = shared_from_this(), &l, work = std::move(work),
+                          after = std::move(after)]() mutable {
+        work(*l.chain);
+        asio::post(self->strand_, [self, events = l.sink.take(), after = std::move(after)] {
+            for (const auto& e : events) {
+                if (!self->active() && !self->finishing_) break;
+                e(*self);
+            }
+            if (after && (self->active() || self->finishing_)) after();
+            self->lane_done();
+        });
+    });
+    if (lane_work_ >= k_lane_backlog * lanes_.size() && !lanes_full_) {
+        lanes_full_ = true;
+        for (auto& in : inputs_) in->pause();
+    }
+}
+
+void query::resume_reading() {
+    if (paused_ || snapshot_ || stopping_ || lanes_full_ || draining_ || !active()) return;
+    for (auto& in : inputs_) in->resume();
+}
+
+void query::lane_done() {
+    --lane_work_;
+    report_nodes();
+    apply_back_pressure();
+    if (lanes_full_ && lane_work_ <= k_lane_backlog * lanes_.size() / 2) {
+        lanes_full_ = false;
+        resume_reading();
+    }
+    if (!draining_ || lane_work_ > 0) return;
+    if (delivered_since_drain_) {
+        // Records reached a lane after it handed over: once more.
+        delivered_since_drain_ = false;
+        for (auto& l : lanes_) post_to_lane(*l, drain_work_);
+        return;
+    }
+    draining_ = false;
+    auto then = std::exchange(after_drain_, {});
+    for (auto& f : then) f();
+    resume_reading();
+}
+
+void query::drain_lanes(std::function<void(chain::node_chain&)> work, std::function<void()> then) {
+    after_drain_.push_back(std::move(then));
+    if (draining_) return;
+    draining_ = true;
+    drain_work_ = std::move(work);
+    delivered_since_drain_ = false;
+    for (auto& in : inputs_) in->pause();
+    for (auto& l : lanes_) post_to_lane(*l, drain_work_);
+}
 
 query::query(std::shared_ptr<const config::compiled_pipeline> pipeline, std::size_t index,
              query_environment env, listener events)
@@ -121,6 +359,16 @@ void query::do_start() {
         }
         chain_ = std::make_unique<chain::node_chain>(
             plan_.chain, static_cast<chain::chain_sink&>(*this), sources, now);
+        if (env_.lanes > 1 && chain::node_chain::partitionable(chain)) {
+            const std::vector<std::vector<std::string>> none(chain.inputs.size());
+            chain::chain_options local;
+            local.partition_local = true;
+            for (std::size_t l = 0; l < env_.lanes; ++l) {
+                lanes_.push_back(std::make_unique<lane>(*env_.io));
+                lanes_.back()->chain = std::make_unique<chain::node_chain>(
+                    plan_.chain, lanes_.back()->sink, none, now, local);
+            }
+        }
     } catch (const std::exception& e) {
         fail(e.what());
         return;
@@ -275,6 +523,15 @@ void query::on_records(std::size_t input, std::string_view source,
                        const connectors::record_delivery& records) {
     if (!active() || stopping_) return;
     finish_snapshot();  // an input that delivers while paused: the snapshot is taken first
+    if (!lanes_.empty()) {
+        lane& l = lane_for(input, source);
+        if (!delivery_copies_) delivery_copies_ = std::make_shared<delivery_pool>();
+        auto copy = std::static_pointer_cast<delivery_pool>(delivery_copies_)->copy(records);
+        delivered_since_drain_ = true;
+        post_to_lane(l, [input, source = std::string(source), copy, now = env_.clock()](
+                            chain::node_chain& c) { c.deliver(input, source, copy->view(), now); });
+        return;
+    }
     chain_->deliver(input, source, records, env_.clock());
     report_nodes();
     apply_back_pressure();
@@ -285,6 +542,30 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
     if (!active() || stopping_) return;
     finish_snapshot();
     const time::timestamp_ns now = env_.clock();
+    if (!lanes_.empty()) {
+        // The merge step knows every source from the start, so a partition whose first
+        // partials come late still holds the windows back. A source that goes hands its lane's
+        // cells over first, then leaves the merge step.
+        // Both in the order of the lane's work: a partition revoked and assigned again leaves
+        // the merge step before it comes back.
+        for (const auto& s : removed) {
+            std::string id(s);
+            post_to_lane(
+                lane_for(input, s),
+                [input, id](chain::node_chain& c) { c.remove_source(input, id); },
+                [self = shared_from_this(), input, id] { self->chain_->remove_source(input, id); });
+        }
+        for (const auto& s : added) {
+            std::string id(s);
+            post_to_lane(
+                lane_for(input, s), [](chain::node_chain&) {},
+                [self = shared_from_this(), input, id] {
+                    self->chain_->add_source(input, id, self->env_.clock());
+                });
+        }
+        (void)now;
+        return;
+    }
     for (const auto& s : removed) chain_->remove_source(input, s);
     for (const auto& s : added) chain_->add_source(input, s, now);
 }
@@ -304,6 +585,17 @@ void query::on_end(std::size_t input) {
 void query::finish_once() {
     if (finishing_) return;
     finishing_ = true;
+    if (!lanes_.empty() && !lanes_finished_) {
+        // The lanes' engines give up everything they hold, their sources ended; then the
+        // merge step closes what is open.
+        lanes_finished_ = true;
+        drain_lanes([now = env_.clock()](chain::node_chain& c) { c.finish(now); },
+                    [self = shared_from_this()] {
+                        self->finishing_ = false;
+                        self->finish_once();
+                    });
+        return;
+    }
     chain_->finish(env_.clock());
     report_nodes();
     report_dependencies();
@@ -1082,7 +1374,7 @@ void query::poll_back_pressure() {
         const log_scope scope(self->log_fields_of());
         spdlog::info("query {}/{}: outputs drained: reading resumed", self->pipeline_->name,
                      self->plan_.name);
-        for (auto& in : self->inputs_) in->resume();
+        self->resume_reading();
     });
 }
 
@@ -1119,6 +1411,19 @@ void query::schedule_checkpoint() {
 }
 
 void query::checkpoint(std::function<void(bool ok)> then) {
+    if (lanes_.empty() || lanes_finished_) {
+        checkpoint_now(std::move(then));
+        return;
+    }
+    // What the lanes hold goes to the merge step first: the checkpoint then has it all, and
+    // the lanes nothing it must keep.
+    drain_lanes([](chain::node_chain& c) { c.hand_over_all(); },
+                [self = shared_from_this(), then = std::move(then)]() mutable {
+                    self->checkpoint_now(std::move(then));
+                });
+}
+
+void query::checkpoint_now(std::function<void(bool ok)> then) {
     if (checkpoint_running_) {
         // One at a time: a fresh one follows the running one for every caller that waits.
         queued_checkpoints_.push_back(std::move(then));
@@ -1169,9 +1474,7 @@ void query::finish_snapshot() {
     }
     auto job = std::move(snapshot_);
     snapshot_.reset();
-    if (!stopping_ && !paused_ && active()) {
-        for (auto& in : inputs_) in->resume();
-    }
+    resume_reading();
     // The pieces are joined where the file is written: that copies the whole state.
     auto pieces = std::shared_ptr<chain::node_chain::snapshot_progress>(job, &job->progress);
     write_checkpoint(std::move(job->data), std::move(job->then), std::move(pieces));

@@ -71,6 +71,10 @@ struct query_environment {
     boost::asio::any_io_executor blocking;
     // Live taps (GET /api/v1/tap); null when they are off.
     std::shared_ptr<tap_hub> taps;
+    // Scale-out inside the daemon (DESIGN.md §3): a query whose plan node_chain::partitionable()
+    // takes spreads its sources (files, Kafka partitions) over this many lanes, each a
+    // partition-local chain on a strand of its own; 1: one chain does everything.
+    std::size_t lanes = 1;
 };
 
 class query : public std::enable_shared_from_this<query>, private chain::chain_sink {
@@ -129,8 +133,39 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<dependency_status> dependencies() const;
     std::vector<std::string> ended_inputs() const;
 
+    // The lanes the query's sources are spread over (0: none, one chain does everything).
+    std::size_t lanes() const { return lanes_.size(); }
+
   private:
     class input_adapter;
+    // Scale-out inside the daemon: each lane is a partition-local chain on a strand of its own,
+    // fed copies of the deliveries of its sources; what its chain hands the sink (partials,
+    // bad records, dead letters) comes back to the query's strand in order, where chain_
+    // merges the partials and writes the results.
+    struct lane;
+    class lane_sink;
+    std::vector<std::unique_ptr<lane>> lanes_;
+    std::unordered_map<std::string, std::size_t> lane_of_;  // by "<input index>/<source>"
+    std::size_t next_lane_ = 0;
+    std::shared_ptr<void> delivery_copies_;  // the lanes' copies of deliveries, reused
+    std::size_t lane_work_ = 0;              // handed to lanes, not yet back
+    bool lanes_full_ = false;                // reading paused: the lanes have too much to do
+    bool draining_ = false;  // a checkpoint or the end waits for the lanes to hand over
+    bool delivered_since_drain_ = false;
+    std::function<void(chain::node_chain&)> drain_work_;
+    std::vector<std::function<void()>> after_drain_;
+    bool lanes_finished_ = false;
+    lane& lane_for(std::size_t input, std::string_view source);
+    // `work` on the lane's strand; then, on the query's strand, what it handed the sink and
+    // `after`.
+    void post_to_lane(lane& l, std::function<void(chain::node_chain&)> work,
+                      std::function<void()> after = {});
+    void lane_done();
+    // Runs `work` on every lane (hand_over_all before a checkpoint, finish at the end) until
+    // nothing was delivered to a lane since, with reading paused; then `then`.
+    void drain_lanes(std::function<void(chain::node_chain&)> work, std::function<void()> then);
+    void resume_reading();
+    void checkpoint_now(std::function<void(bool ok)> then);
 
     void do_start();
     bool restore(std::string& error);

@@ -769,6 +769,7 @@ class supervisor {
         env.metrics = metrics_.get();
         env.history = &history_;
         env.blocking = blocking_.get_executor();
+        env.lanes = options_.spread_partitions ? threads_ : 1;
         if (tap_settings_.enabled) env.taps = taps_;
         query::listener events;
         events.failed = [this, key](const std::string& message, bool rebuild) {

@@ -19,6 +19,10 @@ struct run_options {
     // --once, the HTTP server starts only when this is given.
     std::string http_listen;
     unsigned threads = 0;  // 0 = the number of cores
+    // --spread-partitions: a query that allows it (node_chain::partitionable) spreads its
+    // sources (Kafka partitions, inputs) over `threads` partition-local chains and merges
+    // their partials (DESIGN.md §3 "Scale-out").
+    bool spread_partitions = false;
     bool once = false;
     // --once: read and write the checkpoints (in data_dir, the settings file's or the
     // default), as the daemon does; without it, and without data_dir, --once keeps none.

@@ -178,6 +178,9 @@ constexpr std::uint32_t k_confirming_records = 3;
 struct node_chain::node_state {
     std::vector<jump_guard> guards;  // per engine source
     std::unique_ptr<engine::node_engine> engine;
+    // Partition-local chains: per engine source, its own engine (the one above only keeps the
+    // sources' indices).
+    std::vector<std::unique_ptr<engine::node_engine>> locals;
     std::unique_ptr<schema::record_schema> schema;
     std::unique_ptr<schema::drift_tracker> drift;  // nodes with schema-drift measures
     std::unique_ptr<join::stream_join> join;       // nodes with `join:`
@@ -204,12 +207,16 @@ std::string node_chain::source_key(std::string_view from, std::string_view sourc
 
 node_chain::node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
                        const std::vector<std::vector<std::string>>& initial_sources,
-                       time::timestamp_ns wall_now)
+                       time::timestamp_ns wall_now, chain_options opts)
     : plan_(std::move(plan)),
       sink_(sink),
+      partition_local_(opts.partition_local),
       flow_(std::make_unique<flow>()),
       join_flow_(std::make_unique<flow>()) {
     const chain_plan& p = *plan_;
+    if (partition_local_ && !partitionable(p)) {
+        throw std::invalid_argument("node chain: the plan cannot be kept per partition");
+    }
     if (initial_sources.size() != p.inputs.size()) {
         throw std::invalid_argument("node chain: initial sources for " +
                                     std::to_string(initial_sources.size()) +
@@ -370,6 +377,11 @@ void node_chain::remove_source(std::size_t input, std::string_view source) {
             if (reader.join) {
                 reader.join->remove_source(static_cast<join::join_side>(es % 2), es / 2);
             } else if (es != k_no_engine_source) {
+                if (es < reader.locals.size() && reader.locals[es]) {
+                    // What the partition's engine holds goes to the merge step first.
+                    reader.locals[es]->hand_over_all();
+                    reader.locals[es].reset();
+                }
                 reader.engine->remove_source(es);
             }
         }
@@ -610,6 +622,7 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     }
 
     engine::node_engine* e = state.engine.get();
+    if (e != nullptr && partition_local_) e = &local_engine(index, engine_source);
     if (e == nullptr) {
         write_dead_letters(index, f, from_input);
         f.verdict.clear();  // this node's: the nodes reading on have their own
@@ -627,7 +640,8 @@ void node_chain::run_node(std::size_t index, std::uint32_t engine_source, flow& 
     observe_dependencies(index, f, from_input, wall_now);
     late_.clear();
     const bool want_late = node.late_output.has_value();
-    e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr, engine_source);
+    e->process(f.batch, times_, wall_now, results_, want_late ? &late_ : nullptr,
+               partition_local_ ? 0 : engine_source);
     if (want_late && !late_.empty() && sink_.admit(index, *node.late_output, late_.size())) {
         for (auto i : late_) sink_.write_record(*node.late_output, record_json(node, f, i));
     }
@@ -1185,8 +1199,58 @@ void node_chain::finish(time::timestamp_ns wall_now) {
             emit_joined(n, wall_now);
         }
         if (!st.engine) continue;
+        for (auto& local : st.locals) {
+            if (local) local->finish(wall_now, results_);
+        }
         st.engine->finish(wall_now, results_);
         dispatch(n);
+    }
+}
+
+bool node_chain::partitionable(const chain_plan& plan) {
+    if (plan.nodes.size() != 1) return false;
+    const node_plan& node = plan.nodes[0];
+    if (!node.engine || !node.time || node.engine->processing_time || node.join ||
+        node.late_output || !node.depends_on.empty() || node.drift_slot) {
+        return false;
+    }
+    for (const auto& f : node.from) {
+        if (f.type != source_ref::kind::input) return false;
+    }
+    for (const auto& in : plan.inputs) {
+        if (in.end_when || in.decode.format != record_format::json) return false;
+    }
+    return true;
+}
+
+engine::node_engine& node_chain::local_engine(std::size_t node, std::uint32_t source) {
+    node_state& st = *nodes_[node];
+    if (st.locals.size() <= source) st.locals.resize(source + 1);
+    auto& local = st.locals[source];
+    if (!local) {
+        engine::node_plan ep = *plan_->nodes[node].engine;
+        ep.source_ids = {st.engine->watermark_sources().source_id(source)};
+        ep.sources = 1;
+        local = std::make_unique<engine::node_engine>(std::move(ep), 0);
+        local->set_partial_sink(
+            [this, node](engine::partial_batch& b) { sink_.on_partials(node, b); });
+    }
+    return *local;
+}
+
+void node_chain::absorb(std::size_t node, const engine::partial_batch& batch,
+                        time::timestamp_ns wall_now) {
+    engine::node_engine* e = nodes_.at(node)->engine.get();
+    if (e == nullptr || partition_local_) return;
+    e->absorb(batch, wall_now, results_);
+    dispatch(node);
+}
+
+void node_chain::hand_over_all() {
+    for (auto& st : nodes_) {
+        for (auto& local : st->locals) {
+            if (local) local->hand_over_all();
+        }
     }
 }
 

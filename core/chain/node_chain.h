@@ -100,6 +100,13 @@ class chain_sink {
     // more from it; the sink stops reading it. Called once per input.
     virtual void on_stream_end(std::size_t input) { (void)input; }
 
+    // A partition-local chain (node_chain::options): partials of node `node`'s engine for the
+    // merge step (node_chain::absorb); the sink may move the cells out.
+    virtual void on_partials(std::size_t node, engine::partial_batch& batch) {
+        (void)node;
+        (void)batch;
+    }
+
     virtual void write_result(output_index output, const check_result& result) = 0;
     // One JSON object without newline: a derived record, a late record or a dead letter.
     virtual void write_record(output_index output, std::string_view json) = 0;
@@ -123,6 +130,14 @@ struct chain_stats {
     std::vector<std::uint64_t> join_buffered;
 };
 
+struct chain_options {
+    // Scale-out (DESIGN.md §3): the node's engine becomes one partition-local engine per
+    // watermark source (a file, a Kafka partition), whose partials go to the sink
+    // (chain_sink::on_partials) instead of windows; a chain of the same plan merges them
+    // (node_chain::absorb). Only for plans node_chain::partitionable() takes.
+    bool partition_local = false;
+};
+
 class node_chain {
   public:
     // Builds every step from `plan` (throws std::invalid_argument on a plan the engine
@@ -130,7 +145,18 @@ class node_chain {
     // (input::initial_sources()); more come through add_source().
     node_chain(std::shared_ptr<const chain_plan> plan, chain_sink& sink,
                const std::vector<std::vector<std::string>>& initial_sources,
-               time::timestamp_ns wall_now);
+               time::timestamp_ns wall_now, chain_options opts = {});
+
+    // Whether a plan's work can be spread over partition-local chains: one node with checks
+    // over event time, reading JSON inputs, without a join, late_output, depends_on, end_when
+    // or schema-drift measures (whose state is not kept per partition yet).
+    static bool partitionable(const chain_plan& plan);
+    // Merge step: partials of node `node` from a partition-local chain of the same plan; the
+    // windows they close go to the sink.
+    void absorb(std::size_t node, const engine::partial_batch& batch, time::timestamp_ns wall_now);
+    // Partition-local: every engine gives up all its cells and hands over now (before the merge
+    // step's checkpoint: this chain then holds nothing a checkpoint must keep).
+    void hand_over_all();
     ~node_chain();
     node_chain(const node_chain&) = delete;
     node_chain& operator=(const node_chain&) = delete;
@@ -285,8 +311,12 @@ class node_chain {
                                  bool as_read = false);
     std::size_t find_source(input_state& in, std::string_view source);
 
+    // Partition-local: node `node`'s engine for engine source `source`, made on first use.
+    engine::node_engine& local_engine(std::size_t node, std::uint32_t source);
+
     std::shared_ptr<const chain_plan> plan_;
     chain_sink& sink_;
+    bool partition_local_ = false;
     std::vector<std::unique_ptr<input_state>> inputs_;
     std::vector<std::unique_ptr<node_state>> nodes_;
     chain_stats stats_;
