@@ -9,6 +9,7 @@
 
 #include "core/checkpoint/byte_codec.h"
 #include "core/measure/common.h"
+#include "core/record/prefetch.h"
 #include "core/sketch/hash.h"
 #include "core/sketch/hyperloglog.h"
 #include "core/sketch/quantile.h"
@@ -27,6 +28,7 @@ struct approx_distinct_acc {
         if (v.missing() || v.kind == value_kind::other) return;
         hll.add_hash(hashing::hash_value(v));
     }
+    void prefetch() const { hll.prefetch(); }
     void merge(const approx_distinct_acc& o) { hll.merge(o.hll); }
     void serialize(byte_writer& w) const { hll.serialize(w); }
     bool deserialize(byte_reader& r) { return hll.deserialize(r); }
@@ -81,6 +83,10 @@ struct quantile_acc {
             to_sketch();
             sketch->add(x);
         }
+    }
+    // A hint that add() follows soon: fetches the line the next exact value goes to.
+    void prefetch() const {
+        if (values.size() < values.capacity()) weir::prefetch(values.data() + values.size());
     }
     void merge(const quantile_acc& o);
     // Bytes: 0 and the values while exact, 1 and the sketch once sketched. A restore into an

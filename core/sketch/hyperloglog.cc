@@ -5,6 +5,8 @@
 #include <bit>
 #include <cmath>
 
+#include "core/record/prefetch.h"
+
 namespace weir::sketch {
 
 namespace {
@@ -122,6 +124,17 @@ void hyperloglog::add_hash(std::uint64_t hash) {
     // The unsorted tail may grow to a quarter of the sorted part before it is merged in, so
     // the sort cost per add stays logarithmic.
     if (sparse_.size() - sorted_ >= std::max<std::size_t>(16, sorted_ / 4)) compact();
+}
+
+void hyperloglog::prefetch() const {
+    if (sparse_.empty()) return;
+    // The binary search reads the sorted part from its middle; then the tail is appended to.
+    const auto* p = reinterpret_cast<const char*>(sparse_.data());
+    const std::size_t bytes = std::min<std::size_t>(sorted_ * sizeof(std::uint32_t), 256);
+    for (std::size_t off = 0; off < bytes; off += 64) weir::prefetch(p + off);
+    weir::prefetch(p + (sorted_ / 2) * sizeof(std::uint32_t));
+    if (sparse_.size() < sparse_.capacity())
+        weir::prefetch(p + sparse_.size() * sizeof(std::uint32_t));
 }
 
 void hyperloglog::compact() {

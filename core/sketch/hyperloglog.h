@@ -37,6 +37,10 @@ class hyperloglog {
     // `hash` must be a well-mixed 64-bit hash (hashing::hash_value). Allocation-free in dense
     // mode; amortised in sparse mode.
     void add_hash(std::uint64_t hash);
+    // A hint that add_hash() follows soon: fetches the sparse list's first lines (where its
+    // search starts, for the small lists of most groups) into the cache. Nothing in dense mode,
+    // whose register depends on the hash.
+    void prefetch() const;
 
     // Both sketches must have the same precision; returns false (and changes nothing) if not.
     // Union semantics: merge is commutative, associative and idempotent.
