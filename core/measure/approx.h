@@ -2,6 +2,7 @@
 // (exact values while few, then DDSketch), with the same value rules as the exact measures.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -78,6 +79,9 @@ struct quantile_acc {
         if (sketch) {
             sketch->add(x);
         } else if (values.size() < limit) {
+            // Room for a few from the first on: growing one by one would allocate at 1, 2, 4
+            // and 8 values.
+            if (values.capacity() == 0) values.reserve(std::min<std::uint32_t>(limit, 8));
             values.push_back(x);
         } else {
             to_sketch();

@@ -14,6 +14,7 @@ namespace {
 constexpr int k_sp = hyperloglog::k_sparse_precision;
 constexpr unsigned k_rank_bits = 6;
 constexpr std::uint32_t k_rank_mask = (1u << k_rank_bits) - 1;
+constexpr std::size_t k_first_capacity = 16;  // sparse words: one 64-byte line
 
 // Rank of the bits after the first `index_bits`: leading zeros + 1, at most 64 - index_bits + 1.
 unsigned rank_after(std::uint64_t hash, int index_bits) {
@@ -36,8 +37,18 @@ unsigned word_rank(std::uint32_t w) {
 
 // Sorts words by bucket then rank and keeps, per bucket, the largest rank.
 void sort_unique(std::vector<std::uint32_t>& v, std::size_t sorted_prefix) {
-    std::sort(v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix), v.end());
-    std::inplace_merge(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix), v.end());
+    const auto mid = v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix);
+    std::sort(mid, v.end());
+    if (sorted_prefix > 0 && mid != v.end() && *(mid - 1) > *mid) {
+        // Merged from the back with the (short) tail copied aside: std::inplace_merge would
+        // allocate a buffer on every compaction.
+        thread_local std::vector<std::uint32_t> tail;
+        tail.assign(mid, v.end());
+        std::size_t i = sorted_prefix;
+        std::size_t j = tail.size();
+        std::size_t out = v.size();
+        while (j > 0) v[--out] = i > 0 && v[i - 1] > tail[j - 1] ? v[--i] : tail[--j];
+    }
     std::size_t out = 0;
     for (std::size_t i = 0; i < v.size(); ++i) {
         // Equal buckets are adjacent with ranks ascending: the last of a run wins.
@@ -120,6 +131,9 @@ void hyperloglog::add_hash(std::uint64_t hash) {
     if (it != end && word_bucket(*it) == word_bucket(word) && word_rank(*it) >= word_rank(word)) {
         return;
     }
+    // The first word makes room for a few: most groups see more than one value, and growing
+    // one by one would allocate at 1, 2, 4 and 8 words.
+    if (sparse_.capacity() == 0) sparse_.reserve(k_first_capacity);
     sparse_.push_back(word);
     // The unsorted tail may grow to a quarter of the sorted part before it is merged in, so
     // the sort cost per add stays logarithmic.
@@ -187,7 +201,8 @@ bool hyperloglog::merge(const hyperloglog& other) {
 
 double hyperloglog::estimate() const {
     if (dense_.empty()) {
-        const auto buckets = static_cast<double>(sorted_sparse().size());
+        const auto buckets = static_cast<double>(
+            sorted_ == sparse_.size() ? sparse_.size() : sorted_sparse().size());
         const double m = std::ldexp(1.0, k_sp);
         return -m * std::log1p(-buckets / m);  // linear counting: m ln(m / empty)
     }
