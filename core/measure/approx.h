@@ -13,6 +13,7 @@
 #include "core/record/prefetch.h"
 #include "core/sketch/hash.h"
 #include "core/sketch/hyperloglog.h"
+#include "core/sketch/pool.h"
 #include "core/sketch/quantile.h"
 
 namespace weir::measure {
@@ -61,7 +62,7 @@ inline constexpr std::uint32_t k_default_exact_quantile_limit = 4096;
 // Merging stays exact while the merged count is within the limit. approximate() says which.
 struct quantile_acc {
     // The values, in no particular order, while exact; empty once sketched.
-    std::vector<double> values;
+    sketch::pooled_vector<double> values;
     std::unique_ptr<sketch::ddsketch> sketch;  // null while exact
     std::uint32_t limit = k_default_exact_quantile_limit;
 

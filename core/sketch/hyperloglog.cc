@@ -36,7 +36,8 @@ unsigned word_rank(std::uint32_t w) {
 }
 
 // Sorts words by bucket then rank and keeps, per bucket, the largest rank.
-void sort_unique(std::vector<std::uint32_t>& v, std::size_t sorted_prefix) {
+template <class Words>
+void sort_unique(Words& v, std::size_t sorted_prefix) {
     const auto mid = v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix);
     std::sort(mid, v.end());
     if (sorted_prefix > 0 && mid != v.end() && *(mid - 1) > *mid) {
@@ -158,8 +159,8 @@ void hyperloglog::compact() {
     if (sparse_.size() > sparse_limit()) to_dense();
 }
 
-std::vector<std::uint32_t> hyperloglog::sorted_sparse() const {
-    std::vector<std::uint32_t> v = sparse_;
+pooled_vector<std::uint32_t> hyperloglog::sorted_sparse() const {
+    pooled_vector<std::uint32_t> v = sparse_;
     if (sorted_ != v.size()) sort_unique(v, sorted_);
     return v;
 }
@@ -178,7 +179,7 @@ void hyperloglog::to_dense() {
     // +1 byte: a register is read as two bytes, the last one included.
     dense_.assign(dense_bytes() + 1, 0);
     for (std::uint32_t w : sparse_) fold_sparse_word(w);
-    std::vector<std::uint32_t>().swap(sparse_);
+    decltype(sparse_)().swap(sparse_);
     sorted_ = 0;
 }
 
@@ -227,7 +228,7 @@ void hyperloglog::serialize(byte_writer& w) const {
     w.u8(p_);
     w.u8(dense_.empty() ? 0 : 1);
     if (dense_.empty()) {
-        const std::vector<std::uint32_t> words = sorted_sparse();
+        const pooled_vector<std::uint32_t> words = sorted_sparse();
         w.varint(words.size());
         std::uint32_t prev = 0;
         for (std::uint32_t word : words) {
