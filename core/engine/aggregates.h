@@ -178,10 +178,11 @@ class aggregate_layout {
     void reset(std::byte* block) const;
     // Whether prefetch_heap() has anything to fetch.
     bool prefetches_heap() const { return !prefetched_accs_.empty(); }
-    // A hint that add() follows soon for a block already in cache: fetches the heap memory its
-    // sketches will touch (a sparse HyperLogLog's list, the end of exact quantile values),
-    // which the block's own lines do not bring.
-    void prefetch_heap(const std::byte* block) const;
+    // A hint that add(block, record, …) follows soon, for a block already in cache: fetches the
+    // heap memory its accumulators will touch (a sparse HyperLogLog's list, the end of exact
+    // quantile values, the slot of the record's value in a frequency table), which the block's
+    // own lines do not bring.
+    void prefetch_heap(const std::byte* block, std::span<const field_value> record) const;
 
     // Per valid record. Hot path: a switch per accumulator, no allocation (frequency tables and
     // sketches amortise their growth). Filters and conditions are evaluated once per record

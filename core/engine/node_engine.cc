@@ -451,10 +451,10 @@ void node_engine::prefetch_cell(std::uint32_t hash) const {
     for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
 }
 
-void node_engine::prefetch_heap(std::uint32_t hash) const {
+void node_engine::prefetch_heap(std::uint32_t hash, std::span<const field_value> record) const {
     const std::uint32_t g = probable_group(hash);
     if (g == k_nil || groups_[g].tail == k_nil) return;
-    layout_->prefetch_heap(block(groups_[g].tail));
+    layout_->prefetch_heap(block(groups_[g].tail), record);
 }
 
 void node_engine::rehash(std::size_t capacity) {
@@ -767,7 +767,9 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         if (i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
         if (i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
         if (i + k_cell_ahead < n) prefetch_cell(batch_hashes_[i + k_cell_ahead]);
-        if (heap && i + k_heap_ahead < n) prefetch_heap(batch_hashes_[i + k_heap_ahead]);
+        if (heap && i + k_heap_ahead < n) {
+            prefetch_heap(batch_hashes_[i + k_heap_ahead], batch.record(i + k_heap_ahead));
+        }
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
         // A record kept despite a schema violation is usable and counted invalid too.
         const bool kept = batch.status[i] == invalid_reason::schema_kept;

@@ -14,6 +14,7 @@
 #include "core/checkpoint/byte_codec.h"
 #include "core/measure/common.h"
 #include "core/measure/measure_value.h"
+#include "core/sketch/pool.h"
 
 namespace weir::measure {
 
@@ -73,6 +74,9 @@ class frequency_acc {
     frequency_result entropy() const;
     most_frequent_result most_frequent() const;
 
+    // A hint that add(v, …) follows soon: fetches the table slot where v's search starts.
+    void prefetch(const field_value& v) const;
+
     // Counts a value by its hash alone (a composite key's, see key_hash): never keeps values.
     void add_hash(std::uint64_t hash, const frequency_config& c);
 
@@ -103,8 +107,9 @@ class frequency_acc {
     field_value value_at(std::size_t i) const;
     std::size_t find(std::uint64_t hash) const;
 
-    std::vector<slot> slots_;           // capacity a power of two, or empty
-    std::vector<stored_value> values_;  // parallel to slots_, or empty
+    // Pooled: a table is visited at random, one per group, and grows by steps.
+    sketch::pooled_vector<slot> slots_;           // capacity a power of two, or empty
+    sketch::pooled_vector<stored_value> values_;  // parallel to slots_, or empty
     std::string arena_;
     std::uint64_t considered_ = 0;
     std::uint32_t size_ = 0;
