@@ -14,7 +14,6 @@
 #include "core/checkpoint/byte_codec.h"
 #include "core/measure/common.h"
 #include "core/measure/measure_value.h"
-#include "core/sketch/pool.h"
 
 namespace weir::measure {
 
@@ -107,9 +106,10 @@ class frequency_acc {
     field_value value_at(std::size_t i) const;
     std::size_t find(std::uint64_t hash) const;
 
-    // Pooled: a table is visited at random, one per group, and grows by steps.
-    sketch::pooled_vector<slot> slots_;           // capacity a power of two, or empty
-    sketch::pooled_vector<stored_value> values_;  // parallel to slots_, or empty
+    // Not pooled (sketch/pool.h): tables of many groups grow in step, and the pool would keep
+    // each size they outgrew (W6: 118 -> 150 MB); the engine fetches their slot ahead instead.
+    std::vector<slot> slots_;           // capacity a power of two, or empty
+    std::vector<stored_value> values_;  // parallel to slots_, or empty
     std::string arena_;
     std::uint64_t considered_ = 0;
     std::uint32_t size_ = 0;
