@@ -48,10 +48,23 @@ void once_summary::declare_check(const std::string& pipeline, const std::string&
 
 void once_summary::add(std::span<const check_result> results) {
     std::lock_guard lock(mutex_);
+    // Looked up before anything is built: a node's results repeat a few checks and one window
+    // over many groups, and an emplace would allocate (and copy three strings) for each.
+    window_list* windows = nullptr;
+    const check_result* windows_of = nullptr;  // the previous result; `windows` is its node's
     for (const auto& r : results) {
         ++counts_[static_cast<std::size_t>(r.outcome)];
-        reported_.emplace(r.pipeline, r.node, r.check);
-        windows_[{r.pipeline, r.node}].emplace(r.window_start, r.window_end);
+        if (reported_.find(std::forward_as_tuple(r.pipeline, r.node, r.check)) == reported_.end()) {
+            reported_.emplace(r.pipeline, r.node, r.check);
+        }
+        const bool same_node = windows_of != nullptr && windows_of->pipeline == r.pipeline &&
+                               windows_of->node == r.node;
+        if (!same_node) windows = &windows_[{r.pipeline, r.node}];
+        if (!same_node || windows_of->window_start != r.window_start ||
+            windows_of->window_end != r.window_end) {
+            windows->add(r.window_start, r.window_end);
+        }
+        windows_of = &r;
         if (r.outcome != outcome::fail && r.outcome != outcome::warn) continue;
         listed_result l;
         l.check = {r.pipeline, r.node, r.check};
@@ -81,10 +94,24 @@ std::uint64_t once_summary::count(outcome o) const {
     return counts_[static_cast<std::size_t>(o)];
 }
 
+void once_summary::window_list::add(time::timestamp_ns start, time::timestamp_ns end) {
+    seen.emplace_back(start, end);
+    if (seen.size() >= 2 * unique + 1024) count();
+}
+
+std::size_t once_summary::window_list::count() {
+    if (unique != seen.size()) {
+        std::sort(seen.begin(), seen.end());
+        seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+        unique = seen.size();
+    }
+    return unique;
+}
+
 std::size_t once_summary::windows() const {
     std::lock_guard lock(mutex_);
     std::size_t n = 0;
-    for (const auto& [node, windows] : windows_) n += windows.size();
+    for (auto& [node, windows] : windows_) n += windows.count();
     return n;
 }
 

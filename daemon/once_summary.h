@@ -15,6 +15,7 @@
 #include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "core/result/check_result.h"
 
@@ -69,11 +70,19 @@ class once_summary {
 
     mutable std::mutex mutex_;
     std::set<check_key> declared_;
-    std::set<check_key> reported_;  // checks that gave at least one result
-    // Windows by pipeline and node: [start, end) pairs.
-    std::map<std::pair<std::string, std::string>,
-             std::set<std::pair<time::timestamp_ns, time::timestamp_ns>>>
-        windows_;
+    std::set<check_key, std::less<>> reported_;  // checks that gave at least one result
+    // A node's windows, [start, end) pairs: appended as results come, sorted and deduplicated
+    // when the list has doubled since (and when counted), so that many windows (sessions of
+    // many groups) cost no tree node each.
+    struct window_list {
+        std::vector<std::pair<time::timestamp_ns, time::timestamp_ns>> seen;
+        std::size_t unique = 0;  // seen[0, unique) is sorted and unique
+
+        void add(time::timestamp_ns start, time::timestamp_ns end);
+        std::size_t count();
+    };
+    // Windows by pipeline and node. Mutable: counting them compacts their lists.
+    mutable std::map<std::pair<std::string, std::string>, window_list> windows_;
     std::uint64_t counts_[4] = {0, 0, 0, 0};  // by outcome
     std::set<listed_result> listed_;          // at most k_listed: the first in order
 };

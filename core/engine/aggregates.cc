@@ -1009,6 +1009,11 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         offset += s.size;
         if (is_heap(accs_[i].kind)) {
             heap_accs_.push_back(i);
+            const acc_kind k = accs_[i].kind;
+            if (k == acc_kind::approx_distinct || k == acc_kind::quantile ||
+                k == acc_kind::frequency) {
+                prefetched_accs_.push_back(i);
+            }
         } else {
             trivial_bytes_ = offset;
         }
@@ -1140,6 +1145,28 @@ std::uint32_t aggregate_layout::find_or_add_acc(acc_kind kind, const std::string
     accs_.push_back(e);
     state_keys_.push_back(state_key);
     return static_cast<std::uint32_t>(accs_.size() - 1);
+}
+
+void aggregate_layout::prefetch_heap(const std::byte* block,
+                                     std::span<const field_value> record) const {
+    for (const std::uint32_t i : prefetched_accs_) {
+        const acc_entry& e = accs_[i];
+        switch (e.kind) {
+            case acc_kind::approx_distinct:
+                at<m::approx_distinct_acc>(block, e.offset).prefetch();
+                break;
+            case acc_kind::quantile:
+                at<m::quantile_acc>(block, e.offset).prefetch();
+                break;
+            case acc_kind::frequency:
+                if (e.slot < record.size()) {
+                    at<m::frequency_acc>(block, e.offset).prefetch(record[e.slot]);
+                }
+                break;
+            default:
+                break;
+        }
+    }
 }
 
 void aggregate_layout::construct(std::byte* block) const {

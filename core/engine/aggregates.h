@@ -176,6 +176,13 @@ class aggregate_layout {
     void destroy(std::byte* block) const;
     // Resets a constructed block to its initial state.
     void reset(std::byte* block) const;
+    // Whether prefetch_heap() has anything to fetch.
+    bool prefetches_heap() const { return !prefetched_accs_.empty(); }
+    // A hint that add(block, record, …) follows soon, for a block already in cache: fetches the
+    // heap memory its accumulators will touch (a sparse HyperLogLog's list, the end of exact
+    // quantile values, the slot of the record's value in a frequency table), which the block's
+    // own lines do not bring.
+    void prefetch_heap(const std::byte* block, std::span<const field_value> record) const;
 
     // Per valid record. Hot path: a switch per accumulator, no allocation (frequency tables and
     // sketches amortise their growth). Filters and conditions are evaluated once per record
@@ -343,8 +350,9 @@ class aggregate_layout {
     mutable std::vector<double> quantile_scratch_;  // evaluate()'s, for exact quantiles
     mutable std::string key_scratch_;               // add()'s, for reconcile() keys
     std::vector<range_bound> bounds_;
-    std::vector<acc_entry> accs_;               // trivially copyable kinds first, then heap kinds
-    std::vector<std::uint32_t> heap_accs_;      // indices of heap-owning accs
+    std::vector<acc_entry> accs_;                 // trivially copyable kinds first, then heap kinds
+    std::vector<std::uint32_t> heap_accs_;        // indices of heap-owning accs
+    std::vector<std::uint32_t> prefetched_accs_;  // those prefetch_heap() fetches for
     std::vector<std::uint32_t> input_samples_;  // per constructor call: its sample acc or k_unused
     std::vector<std::string> state_keys_;
     std::vector<std::string> call_keys_;

@@ -464,6 +464,12 @@ void node_engine::prefetch_cell(std::uint32_t hash) const {
     for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
 }
 
+void node_engine::prefetch_heap(std::uint32_t hash, std::span<const field_value> record) const {
+    const std::uint32_t g = probable_group(hash);
+    if (g == k_nil || groups_[g].tail == k_nil) return;
+    layout_->prefetch_heap(block(groups_[g].tail), record);
+}
+
 void node_engine::rehash(std::size_t capacity) {
     table_.assign(capacity, 0);
     const std::size_t mask = capacity - 1;
@@ -766,13 +772,21 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         return std::string_view(batch_keys_).substr(from, batch_key_ends_[i] - from);
     };
     for (std::size_t i = 0; i < n; ++i) batch_hashes_.push_back(key_hash(key_of(i)));
-    constexpr std::size_t k_slot_ahead = 8;
-    constexpr std::size_t k_group_ahead = 4;
-    constexpr std::size_t k_cell_ahead = 2;
+    // Each step several records after the one it depends on, so that its line has arrived
+    // (measured on W2, 100 K groups with sketches: shorter distances stall on the misses).
+    constexpr std::size_t k_slot_ahead = 20;
+    constexpr std::size_t k_group_ahead = 12;
+    constexpr std::size_t k_cell_ahead = 6;
+    // The sketches' heap memory, once the cell (which points to it) is in cache.
+    constexpr std::size_t k_heap_ahead = 2;
+    const bool heap = layout_->prefetches_heap();
     for (std::size_t i = 0; i < n; ++i) {
         if (i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
         if (i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
         if (i + k_cell_ahead < n) prefetch_cell(batch_hashes_[i + k_cell_ahead]);
+        if (heap && i + k_heap_ahead < n) {
+            prefetch_heap(batch_hashes_[i + k_heap_ahead], batch.record(i + k_heap_ahead));
+        }
         const timestamp_ns t = by_arrival ? arrival_time : event_times[i];
         // A record kept despite a schema violation is usable and counted invalid too.
         const bool kept = batch.status[i] == invalid_reason::schema_kept;

@@ -226,6 +226,8 @@ class node_engine {
     void prefetch_group(std::uint32_t hash) const;
     // Then (once the group is in cache) its newest cell.
     void prefetch_cell(std::uint32_t hash) const;
+    // Then (once the cell is in cache) the heap memory its sketches point to.
+    void prefetch_heap(std::uint32_t hash, std::span<const field_value> record) const;
     // The group whose slot carries `hash` among the first few probed, or k_nil: what a
     // prefetch fetches (it may be another group with the same hash; find_group decides).
     std::uint32_t probable_group(std::uint32_t hash) const;

@@ -19,7 +19,7 @@ quantile_acc& quantile_acc::operator=(const quantile_acc& o) {
 void quantile_acc::to_sketch() {
     sketch = std::make_unique<sketch::ddsketch>();
     for (const double x : values) sketch->add(x);
-    std::vector<double>().swap(values);
+    decltype(values)().swap(values);
 }
 
 void quantile_acc::merge(const quantile_acc& o) {

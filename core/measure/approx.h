@@ -2,6 +2,7 @@
 // (exact values while few, then DDSketch), with the same value rules as the exact measures.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,8 +10,10 @@
 
 #include "core/checkpoint/byte_codec.h"
 #include "core/measure/common.h"
+#include "core/record/prefetch.h"
 #include "core/sketch/hash.h"
 #include "core/sketch/hyperloglog.h"
+#include "core/sketch/pool.h"
 #include "core/sketch/quantile.h"
 
 namespace weir::measure {
@@ -27,6 +30,7 @@ struct approx_distinct_acc {
         if (v.missing() || v.kind == value_kind::other) return;
         hll.add_hash(hashing::hash_value(v));
     }
+    void prefetch() const { hll.prefetch(); }
     void merge(const approx_distinct_acc& o) { hll.merge(o.hll); }
     void serialize(byte_writer& w) const { hll.serialize(w); }
     bool deserialize(byte_reader& r) { return hll.deserialize(r); }
@@ -58,7 +62,7 @@ inline constexpr std::uint32_t k_default_exact_quantile_limit = 4096;
 // Merging stays exact while the merged count is within the limit. approximate() says which.
 struct quantile_acc {
     // The values, in no particular order, while exact; empty once sketched.
-    std::vector<double> values;
+    sketch::pooled_vector<double> values;
     std::unique_ptr<sketch::ddsketch> sketch;  // null while exact
     std::uint32_t limit = k_default_exact_quantile_limit;
 
@@ -76,11 +80,18 @@ struct quantile_acc {
         if (sketch) {
             sketch->add(x);
         } else if (values.size() < limit) {
+            // Room for a few from the first on: growing one by one would allocate at 1, 2, 4
+            // and 8 values.
+            if (values.capacity() == 0) values.reserve(std::min<std::uint32_t>(limit, 8));
             values.push_back(x);
         } else {
             to_sketch();
             sketch->add(x);
         }
+    }
+    // A hint that add() follows soon: fetches the line the next exact value goes to.
+    void prefetch() const {
+        if (values.size() < values.capacity()) weir::prefetch(values.data() + values.size());
     }
     void merge(const quantile_acc& o);
     // Bytes: 0 and the values while exact, 1 and the sketch once sketched. A restore into an

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/record/prefetch.h"
 #include "core/sketch/hash.h"
 
 namespace weir::measure {
@@ -40,8 +41,8 @@ std::size_t frequency_acc::find(std::uint64_t hash) const {
 }
 
 bool frequency_acc::rehash(std::size_t capacity, bool with_values) {
-    std::vector<slot> old_slots = std::move(slots_);
-    std::vector<stored_value> old_values = std::move(values_);
+    decltype(slots_) old_slots = std::move(slots_);
+    decltype(values_) old_values = std::move(values_);
     slots_.assign(capacity, slot{});
     values_.assign(with_values ? capacity : 0, stored_value{});
     shift_ = static_cast<std::uint8_t>(64 - std::countr_zero(capacity));
@@ -119,6 +120,11 @@ void frequency_acc::add(const field_value& v, const frequency_config& c) {
     if (v.missing() || v.kind == value_kind::other) return;
     ++considered_;
     insert(nonzero(hashing::hash_value(v)), 1, &v, c);
+}
+
+void frequency_acc::prefetch(const field_value& v) const {
+    if (slots_.empty() || v.missing() || v.kind == value_kind::other) return;
+    weir::prefetch(&slots_[nonzero(hashing::hash_value(v)) >> shift_]);
 }
 
 void frequency_acc::add_hash(std::uint64_t hash, const frequency_config& c) {

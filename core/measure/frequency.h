@@ -73,6 +73,9 @@ class frequency_acc {
     frequency_result entropy() const;
     most_frequent_result most_frequent() const;
 
+    // A hint that add(v, …) follows soon: fetches the table slot where v's search starts.
+    void prefetch(const field_value& v) const;
+
     // Counts a value by its hash alone (a composite key's, see key_hash): never keeps values.
     void add_hash(std::uint64_t hash, const frequency_config& c);
 
@@ -103,6 +106,8 @@ class frequency_acc {
     field_value value_at(std::size_t i) const;
     std::size_t find(std::uint64_t hash) const;
 
+    // Not pooled (sketch/pool.h): tables of many groups grow in step, and the pool would keep
+    // each size they outgrew (W6: 118 -> 150 MB); the engine fetches their slot ahead instead.
     std::vector<slot> slots_;           // capacity a power of two, or empty
     std::vector<stored_value> values_;  // parallel to slots_, or empty
     std::string arena_;

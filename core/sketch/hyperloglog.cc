@@ -5,6 +5,8 @@
 #include <bit>
 #include <cmath>
 
+#include "core/record/prefetch.h"
+
 namespace weir::sketch {
 
 namespace {
@@ -12,6 +14,7 @@ namespace {
 constexpr int k_sp = hyperloglog::k_sparse_precision;
 constexpr unsigned k_rank_bits = 6;
 constexpr std::uint32_t k_rank_mask = (1u << k_rank_bits) - 1;
+constexpr std::size_t k_first_capacity = 16;  // sparse words: one 64-byte line
 
 // Rank of the bits after the first `index_bits`: leading zeros + 1, at most 64 - index_bits + 1.
 unsigned rank_after(std::uint64_t hash, int index_bits) {
@@ -33,9 +36,20 @@ unsigned word_rank(std::uint32_t w) {
 }
 
 // Sorts words by bucket then rank and keeps, per bucket, the largest rank.
-void sort_unique(std::vector<std::uint32_t>& v, std::size_t sorted_prefix) {
-    std::sort(v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix), v.end());
-    std::inplace_merge(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix), v.end());
+template <class Words>
+void sort_unique(Words& v, std::size_t sorted_prefix) {
+    const auto mid = v.begin() + static_cast<std::ptrdiff_t>(sorted_prefix);
+    std::sort(mid, v.end());
+    if (sorted_prefix > 0 && mid != v.end() && *(mid - 1) > *mid) {
+        // Merged from the back with the (short) tail copied aside: std::inplace_merge would
+        // allocate a buffer on every compaction.
+        thread_local std::vector<std::uint32_t> tail;
+        tail.assign(mid, v.end());
+        std::size_t i = sorted_prefix;
+        std::size_t j = tail.size();
+        std::size_t out = v.size();
+        while (j > 0) v[--out] = i > 0 && v[i - 1] > tail[j - 1] ? v[--i] : tail[--j];
+    }
     std::size_t out = 0;
     for (std::size_t i = 0; i < v.size(); ++i) {
         // Equal buckets are adjacent with ranks ascending: the last of a run wins.
@@ -118,10 +132,24 @@ void hyperloglog::add_hash(std::uint64_t hash) {
     if (it != end && word_bucket(*it) == word_bucket(word) && word_rank(*it) >= word_rank(word)) {
         return;
     }
+    // The first word makes room for a few: most groups see more than one value, and growing
+    // one by one would allocate at 1, 2, 4 and 8 words.
+    if (sparse_.capacity() == 0) sparse_.reserve(k_first_capacity);
     sparse_.push_back(word);
     // The unsorted tail may grow to a quarter of the sorted part before it is merged in, so
     // the sort cost per add stays logarithmic.
     if (sparse_.size() - sorted_ >= std::max<std::size_t>(16, sorted_ / 4)) compact();
+}
+
+void hyperloglog::prefetch() const {
+    if (sparse_.empty()) return;
+    // The binary search reads the sorted part from its middle; then the tail is appended to.
+    const auto* p = reinterpret_cast<const char*>(sparse_.data());
+    const std::size_t bytes = std::min<std::size_t>(sorted_ * sizeof(std::uint32_t), 256);
+    for (std::size_t off = 0; off < bytes; off += 64) weir::prefetch(p + off);
+    weir::prefetch(p + (sorted_ / 2) * sizeof(std::uint32_t));
+    if (sparse_.size() < sparse_.capacity())
+        weir::prefetch(p + sparse_.size() * sizeof(std::uint32_t));
 }
 
 void hyperloglog::compact() {
@@ -131,8 +159,8 @@ void hyperloglog::compact() {
     if (sparse_.size() > sparse_limit()) to_dense();
 }
 
-std::vector<std::uint32_t> hyperloglog::sorted_sparse() const {
-    std::vector<std::uint32_t> v = sparse_;
+pooled_vector<std::uint32_t> hyperloglog::sorted_sparse() const {
+    pooled_vector<std::uint32_t> v = sparse_;
     if (sorted_ != v.size()) sort_unique(v, sorted_);
     return v;
 }
@@ -151,7 +179,7 @@ void hyperloglog::to_dense() {
     // +1 byte: a register is read as two bytes, the last one included.
     dense_.assign(dense_bytes() + 1, 0);
     for (std::uint32_t w : sparse_) fold_sparse_word(w);
-    std::vector<std::uint32_t>().swap(sparse_);
+    decltype(sparse_)().swap(sparse_);
     sorted_ = 0;
 }
 
@@ -174,7 +202,8 @@ bool hyperloglog::merge(const hyperloglog& other) {
 
 double hyperloglog::estimate() const {
     if (dense_.empty()) {
-        const auto buckets = static_cast<double>(sorted_sparse().size());
+        const auto buckets = static_cast<double>(
+            sorted_ == sparse_.size() ? sparse_.size() : sorted_sparse().size());
         const double m = std::ldexp(1.0, k_sp);
         return -m * std::log1p(-buckets / m);  // linear counting: m ln(m / empty)
     }
@@ -199,7 +228,7 @@ void hyperloglog::serialize(byte_writer& w) const {
     w.u8(p_);
     w.u8(dense_.empty() ? 0 : 1);
     if (dense_.empty()) {
-        const std::vector<std::uint32_t> words = sorted_sparse();
+        const pooled_vector<std::uint32_t> words = sorted_sparse();
         w.varint(words.size());
         std::uint32_t prev = 0;
         for (std::uint32_t word : words) {

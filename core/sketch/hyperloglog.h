@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/checkpoint/byte_codec.h"
+#include "core/sketch/pool.h"
 
 namespace weir::sketch {
 
@@ -37,6 +38,10 @@ class hyperloglog {
     // `hash` must be a well-mixed 64-bit hash (hashing::hash_value). Allocation-free in dense
     // mode; amortised in sparse mode.
     void add_hash(std::uint64_t hash);
+    // A hint that add_hash() follows soon: fetches the sparse list's first lines (where its
+    // search starts, for the small lists of most groups) into the cache. Nothing in dense mode,
+    // whose register depends on the hash.
+    void prefetch() const;
 
     // Both sketches must have the same precision; returns false (and changes nothing) if not.
     // Union semantics: merge is commutative, associative and idempotent.
@@ -59,14 +64,16 @@ class hyperloglog {
     std::size_t dense_bytes() const;
     std::size_t sparse_limit() const { return dense_bytes() / sizeof(std::uint32_t); }
     void compact();  // sorts and dedupes the unsorted tail of sparse_
-    std::vector<std::uint32_t> sorted_sparse() const;
+    pooled_vector<std::uint32_t> sorted_sparse() const;
     void to_dense();
     void fold_sparse_word(std::uint32_t word);  // into dense registers
     unsigned get(std::size_t i) const;
     void set_max(std::size_t i, unsigned rank);
 
-    std::vector<std::uint32_t> sparse_;  // [0, sorted_) sorted, unique buckets; then unsorted
-    std::vector<std::uint8_t> dense_;    // empty while sparse
+    // [0, sorted_) sorted, unique buckets; then unsorted. Pooled: it is visited at random, one
+    // per group, and grows by small steps.
+    pooled_vector<std::uint32_t> sparse_;
+    std::vector<std::uint8_t> dense_;  // empty while sparse
     std::uint32_t sorted_ = 0;
     std::uint8_t p_;
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "daemon/exit_codes.h"
@@ -64,6 +65,32 @@ TEST(once_summary, exit_codes_by_policy) {
     EXPECT_EQ(warning.verdict(fail_on::warn), "weir: exit 2: 1 warn result (--fail-on warn)\n");
     EXPECT_EQ(warning.verdict(fail_on::fail), "weir: exit 0: no fail result (--fail-on fail)\n");
     EXPECT_EQ(failing.verdict(fail_on::never), "weir: exit 0 (--fail-on never)\n");
+}
+
+TEST(once_summary, counts_each_window_of_each_node_once_however_many_and_in_any_order) {
+    // Many windows (as sessions of many groups give), each reported several times, in random
+    // order and batches, over two nodes whose windows coincide.
+    std::mt19937_64 rng(5);
+    std::vector<check_result> all;
+    for (int w = 0; w < 3000; ++w) {
+        for (int copy = 0; copy < 3; ++copy) {
+            all.push_back(result("volume", w, outcome::pass, 70, "d-1"));
+            check_result other = result("volume", w, outcome::pass, 70, "d-1");
+            other.node = "other";
+            if (w % 2 == 0) all.push_back(std::move(other));
+        }
+    }
+    std::shuffle(all.begin(), all.end(), rng);
+    once_summary s;
+    for (std::size_t at = 0; at < all.size();) {
+        const std::size_t n = std::min<std::size_t>(all.size() - at, 1 + rng() % 500);
+        s.add(std::span(all).subspan(at, n));
+        at += n;
+        if (rng() % 4 == 0) {
+            EXPECT_LE(s.windows(), 4500u);
+        }
+    }
+    EXPECT_EQ(s.windows(), 4500u);
 }
 
 TEST(once_summary, counts_windows_and_lists_the_failing_results) {
