@@ -50,8 +50,12 @@ void once_summary::add(std::span<const check_result> results) {
     std::lock_guard lock(mutex_);
     for (const auto& r : results) {
         ++counts_[static_cast<std::size_t>(r.outcome)];
-        reported_.emplace(r.pipeline, r.node, r.check);
-        windows_[{r.pipeline, r.node}].emplace(r.window_start, r.window_end);
+        if (!reported_.contains(std::tie(r.pipeline, r.node, r.check))) {
+            reported_.emplace(r.pipeline, r.node, r.check);
+        }
+        auto w = windows_.find(std::tie(r.pipeline, r.node));
+        if (w == windows_.end()) w = windows_.try_emplace({r.pipeline, r.node}).first;
+        w->second.emplace(r.window_start, r.window_end);
         if (r.outcome != outcome::fail && r.outcome != outcome::warn) continue;
         listed_result l;
         l.check = {r.pipeline, r.node, r.check};
@@ -106,7 +110,7 @@ int once_summary::exit_code(fail_on policy) const {
 std::string once_summary::text() const {
     const std::size_t window_count = windows();
     std::lock_guard lock(mutex_);
-    std::set<check_key> checks = declared_;
+    check_set checks = declared_;
     checks.insert(reported_.begin(), reported_.end());
     const std::uint64_t pass = counts_[static_cast<std::size_t>(outcome::pass)];
     const std::uint64_t warn = counts_[static_cast<std::size_t>(outcome::warn)];

@@ -68,11 +68,14 @@ class once_summary {
     };
 
     mutable std::mutex mutex_;
-    std::set<check_key> declared_;
-    std::set<check_key> reported_;  // checks that gave at least one result
+    // Transparent: add() looks a result's check and node up without copying their names (a
+    // window of 1 K groups and 10 checks is 10 K results).
+    using check_set = std::set<check_key, std::less<>>;
+    check_set declared_;
+    check_set reported_;  // checks that gave at least one result
     // Windows by pipeline and node: [start, end) pairs.
-    std::map<std::pair<std::string, std::string>,
-             std::set<std::pair<time::timestamp_ns, time::timestamp_ns>>>
+    std::map<std::tuple<std::string, std::string>,
+             std::set<std::pair<time::timestamp_ns, time::timestamp_ns>>, std::less<>>
         windows_;
     std::uint64_t counts_[4] = {0, 0, 0, 0};  // by outcome
     std::set<listed_result> listed_;          // at most k_listed: the first in order
