@@ -83,6 +83,19 @@ struct node_engine::group_state {
     std::uint32_t empty_windows = 0;
 };
 
+struct node_engine::pane_folds {
+    timestamp_ns suffix_block = k_no_time;  // start of the block whose suffixes are built
+    timestamp_ns suffix_from = 0;           // ... those of its panes from here on
+    timestamp_ns prefix_block = k_no_time;  // start of the block whose prefix is built
+    timestamp_ns prefix_end = 0;            // the prefix holds the block's panes before this
+    bool prefix_filled = false;
+    // Per suffix: whether a pane of it holds anything (an empty fold is never merged, so that a
+    // window is merged from its panes' blocks only, as without folds).
+    std::vector<std::uint8_t> filled;
+    // fold_slots_ suffixes (by pane of the block), then the prefix: constructed blocks.
+    std::unique_ptr<std::byte[]> blocks;
+};
+
 struct node_engine::compiled_check {
     const check_plan* plan = nullptr;
     measure::measure_expr expr;
@@ -301,6 +314,10 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
         if (c.emit == emit_mode::changes) tracked_ = checks_.size();
     }
     stride_ = sizeof(cell_meta) + layout_->block_bytes();
+    constexpr timestamp_ns k_max_fold_slots = 1024;
+    if (!sessions_ && pane_ < size_ && size_ / pane_ <= k_max_fold_slots && !layout_->owns_heap()) {
+        fold_slots_ = static_cast<std::size_t>(size_ / pane_);
+    }
     merge_block_ = std::make_unique<std::byte[]>(layout_->block_bytes());
     layout_->construct(merge_block_.get());
     empty_block_ = std::make_unique<std::byte[]>(layout_->block_bytes());
@@ -501,6 +518,7 @@ std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash
     gs.newest_freed = k_no_time;
     gs.newest_record = k_no_time;
     gs.live = true;
+    if (g < folds_.size()) drop_folds(g);
     std::fill_n(last_outcome_.begin() + static_cast<std::ptrdiff_t>(g * tracked_), tracked_,
                 k_no_outcome);
     const std::size_t mask = table_.size() - 1;
@@ -724,8 +742,16 @@ std::uint32_t node_engine::session_cell(std::uint32_t g, timestamp_ns from, time
 
 std::uint32_t node_engine::add_record(std::uint32_t g, const record_batch& batch, std::size_t i,
                                       timestamp_ns t, timestamp_ns arrival, bool valid, bool kept) {
-    const std::uint32_t c =
-        sessions_ ? session_cell(g, t, t) : pane_cell(g, window::align_down(t, pane_), t);
+    std::uint32_t c;
+    if (sessions_) {
+        c = session_cell(g, t, t);
+    } else {
+        const timestamp_ns ps = window::align_down(t, pane_);
+        // A pane already folded changes: the group's folds are stale.
+        if (ps < fold_horizon_) [[unlikely]]
+            drop_folds(g);
+        c = pane_cell(g, ps, t);
+    }
     cell_meta& m = meta(c);
     m.last = std::max(m.last, t);
     if (valid) {
@@ -1317,6 +1343,8 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
                                 bool& any_emitted, std::size_t& capped) {
     bool any_live = false;
     const bool single_pane = pane_ == size_;
+    const bool folds = folds_apply();
+    if (folds) fold_horizon_ = std::max(fold_horizon_, end);
     const timestamp_ns live_from = ttl_ == k_max_time ? k_no_time : sat_sub(start, ttl_);
     for (std::uint32_t g = 0; g < groups_.size(); ++g) {
         if (!groups_[g].live) continue;
@@ -1324,13 +1352,18 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
         timestamp_ns newest_record = groups_[g].newest_record;
         const std::byte* blk = nullptr;
         bool merged = false;
-        for (std::uint32_t c = groups_[g].head; c != k_nil && meta(c).start < end;
+        // With folds, the panes are read only for what an empty window (or one of invalid
+        // records only) reports: whether the group is live, and freshness().
+        if (folds) blk = folded_window(g, start, end);
+        const bool read_panes =
+            !folds || blk == nullptr || aggregate_layout::header(blk)->records == 0;
+        for (std::uint32_t c = groups_[g].head; read_panes && c != k_nil && meta(c).start < end;
              c = meta(c).next) {
             if (merging_) settle(c);
             newest_below = std::max(newest_below, meta(c).last);
             const cell_header* h = aggregate_layout::header(block(c));
             if (h->records > 0) newest_record = std::max(newest_record, h->newest);
-            if (meta(c).start < start) continue;
+            if (folds || meta(c).start < start) continue;
             if (single_pane) {
                 blk = block(c);
             } else {
@@ -1385,6 +1418,88 @@ bool node_engine::close_aligned(timestamp_ns start, timestamp_ns end, timestamp_
         }
     }
     return any_live;
+}
+
+bool node_engine::folds_apply() const {
+    return fold_slots_ != 0 && !merging_;
+}
+
+const std::byte* node_engine::folded_window(std::uint32_t g, timestamp_ns start, timestamp_ns end) {
+    if (folds_.size() <= g) folds_.resize(groups_.size());
+    pane_folds& f = folds_[g];
+    const std::size_t bytes = layout_->block_bytes();
+    if (!f.blocks) {
+        f.blocks = std::make_unique<std::byte[]>((fold_slots_ + 1) * bytes);
+        for (std::size_t i = 0; i <= fold_slots_; ++i)
+            layout_->construct(f.blocks.get() + i * bytes);
+        f.filled.assign(fold_slots_, 0);
+    }
+    const auto fold = [&](std::size_t i) { return f.blocks.get() + i * bytes; };
+    const group_state& gs = groups_[g];
+    const timestamp_ns block_start = window::align_down(start, size_);
+    const timestamp_ns block_end = sat_add(block_start, size_);
+    const auto slot = [&](timestamp_ns pane_start) {
+        return static_cast<std::size_t>((pane_start - block_start) / pane_);
+    };
+    const std::size_t first = slot(start);
+    if (f.suffix_block != block_start || start < f.suffix_from) {
+        // Right to left: each suffix is its pane merged with the next suffix (later panes).
+        std::uint32_t c = gs.tail;
+        while (c != k_nil && meta(c).start >= block_end) c = meta(c).prev();
+        bool later = false;
+        for (std::size_t i = fold_slots_; i-- > first;) {
+            std::byte* s = fold(i);
+            layout_->reset(s);
+            bool any = false;
+            if (c != k_nil && meta(c).start == block_start + static_cast<timestamp_ns>(i) * pane_) {
+                layout_->merge(s, block(c));
+                any = true;
+                c = meta(c).prev();
+            }
+            if (later) {
+                layout_->merge(s, fold(i + 1));
+                any = true;
+            }
+            f.filled[i] = any ? 1 : 0;
+            later = any;
+        }
+        f.suffix_block = block_start;
+        f.suffix_from = start;
+    }
+    const std::byte* suffix = f.filled[first] != 0 ? fold(first) : nullptr;
+    if (start == block_start) return suffix;
+    // The window reaches into the next block: its panes before `end`, left to right.
+    std::byte* prefix = fold(fold_slots_);
+    if (f.prefix_block != block_end || end < f.prefix_end) {
+        layout_->reset(prefix);
+        f.prefix_block = block_end;
+        f.prefix_end = block_end;
+        f.prefix_filled = false;
+    }
+    if (f.prefix_end < end) {
+        std::uint32_t from = k_nil;
+        for (std::uint32_t c = gs.tail; c != k_nil && meta(c).start >= f.prefix_end;
+             c = meta(c).prev()) {
+            from = c;
+        }
+        for (std::uint32_t c = from; c != k_nil && meta(c).start < end; c = meta(c).next) {
+            layout_->merge(prefix, block(c));
+            f.prefix_filled = true;
+        }
+        f.prefix_end = end;
+    }
+    if (!f.prefix_filled) return suffix;
+    if (suffix == nullptr) return prefix;
+    layout_->reset(merge_block_.get());
+    layout_->merge(merge_block_.get(), suffix);
+    layout_->merge(merge_block_.get(), prefix);
+    return merge_block_.get();
+}
+
+void node_engine::drop_folds(std::uint32_t g) {
+    if (g >= folds_.size()) return;
+    folds_[g].suffix_block = k_no_time;
+    folds_[g].prefix_block = k_no_time;
 }
 
 void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
@@ -1569,6 +1684,14 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
 
 void node_engine::clear_state() {
     source_max_.assign(watermark_.sources(), k_no_time);
+    for (auto& f : folds_) {
+        if (!f.blocks) continue;
+        for (std::size_t i = 0; i <= fold_slots_; ++i) {
+            layout_->destroy(f.blocks.get() + i * layout_->block_bytes());
+        }
+    }
+    folds_.clear();
+    fold_horizon_ = k_no_time;
     for (auto& g : groups_) {
         if (!g.live) continue;
         for (std::uint32_t c = g.head; c != k_nil;) {
@@ -1612,6 +1735,10 @@ std::size_t node_engine::memory_bytes() const {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;
     }
     bytes += parts_.capacity() * sizeof(cell_parts);
+    for (const auto& f : folds_) {
+        if (f.blocks) bytes += (fold_slots_ + 1) * layout_->block_bytes() + f.filled.capacity();
+    }
+    bytes += folds_.capacity() * sizeof(pane_folds);
     for (const auto& cp : parts_) {
         for (const auto& part : cp.parts) bytes += sizeof(part) + part.second.capacity();
     }

@@ -241,6 +241,20 @@ class node_engine {
     bool close_aligned(timestamp_ns start, timestamp_ns end, timestamp_ns now,
                        std::vector<check_result>& out, bool& any_records, bool& any_emitted,
                        std::size_t& capped);
+    // Sliding windows of many panes: per group, folds of its panes in blocks of one window's
+    // length, aligned to multiples of the window size (van Herk / Gil-Werman). In a block, the
+    // suffixes (each pane merged with the later ones, built once per block) and, in the next
+    // block, a prefix grown by a pane or two per close: a window is a suffix of one block merged
+    // with a prefix of the next, so a close merges O(1) blocks instead of each of its panes, and
+    // always in pane order (ordered_fraction). Derived state: a function of the panes alone, not
+    // in snapshots, rebuilt after a restore and when a record reaches a pane already folded.
+    // Only for layouts of plain counters (no heap memory to copy); costs (panes per window + 1)
+    // blocks per group.
+    struct pane_folds;
+    bool folds_apply() const;
+    // The group's block of the window [start, end) (null: no pane of it holds anything).
+    const std::byte* folded_window(std::uint32_t g, timestamp_ns start, timestamp_ns end);
+    void drop_folds(std::uint32_t g);
     void emit_sessions(timestamp_ns watermark, timestamp_ns now, std::vector<check_result>& out);
     // `newest_record`: the group's newest valid event time up to the window's end (freshness()
     // of an empty window).
@@ -339,6 +353,12 @@ class node_engine {
     timestamp_ns first_time_ = window::k_no_time;
     timestamp_ns started_wall_ = 0;
     engine_stats stats_;
+
+    // Pane folds (folds_apply()), by group; each fold covers panes that start before
+    // fold_horizon_ (the end of the latest window closed with folds; k_no_time: none).
+    std::vector<pane_folds> folds_;
+    std::size_t fold_slots_ = 0;  // panes per window (0: folds do not apply)
+    timestamp_ns fold_horizon_ = window::k_no_time;
 
     // Scratch, reused across windows.
     std::unique_ptr<std::byte[]> merge_block_;
