@@ -212,15 +212,9 @@ class query::lane_sink final : public chain::chain_sink {
         });
     }
     void on_partials(std::size_t node, engine::partial_batch& batch) override {
-        engine::partial_batch b;
-        b.source = batch.source;
-        b.newest = batch.newest;
-        b.first = batch.first;
-        b.active = batch.active;
-        b.ended = batch.ended;
-        b.cells = std::move(batch.cells);
+        // All of it (the engine names its source again for the next hand-over).
         events_.push_back(
-            [node, b = std::move(b)](query& q) { q.chain_->absorb(node, b, q.env_.clock()); });
+            [node, b = std::move(batch)](query& q) { q.chain_->absorb(node, b, q.env_.clock()); });
     }
 
   private:
@@ -430,8 +424,10 @@ void query::do_start() {
     }
     state_ = query_state::running;
     const log_scope scope(log_fields_of());
-    spdlog::info("query {}/{} running ({} inputs, {} nodes)", pipeline_->name, plan_.name,
-                 inputs_.size(), chain.nodes.size());
+    spdlog::info(
+        "query {}/{} running ({} inputs, {} nodes{})", pipeline_->name, plan_.name, inputs_.size(),
+        chain.nodes.size(),
+        lanes_.empty() ? "" : fmt::format(", its sources spread over {} lanes", lanes_.size()));
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         if (!ended_[i]) inputs_[i]->start(*adapters_[i]);
     }

@@ -1103,10 +1103,8 @@ void node_engine::hand_over(bool always) {
         partial_out_.active = false;
         return;
     }
-    if (partial_out_.source.empty() && watermark_.sources() > 0) {
-        partial_out_.source = watermark_.source_id(0);
-    }
     partial_out_.newest = newest;
+    partial_out_.source = watermark_.source_id(0);  // the sink may have moved it out
     partial_out_.epoch = epoch_;
     partial_out_.first = first_time_;
     partial_out_.ended = finished_;

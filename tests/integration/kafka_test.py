@@ -134,6 +134,35 @@ class kafka_input_test(unittest.TestCase):
         return out
 
     def test_kill_9_and_restart_neither_loses_nor_double_counts(self):
+        self.kill_9_and_restart({})
+
+    def test_spread_over_lanes_kill_9_and_restart_neither_loses_nor_double_counts(self):
+        # The partitions over two partition-local chains whose partials are merged: a
+        # checkpoint holds what the lanes handed over, nothing is lost or counted twice.
+        self.kill_9_and_restart({"WEIR_THREADS": "2", "WEIR_SPREAD_PARTITIONS": "1"})
+
+    def test_spread_over_two_threads_equals_one_chain(self):
+        lines = events(12000)
+        with test_cluster(brokers=3, topics=[("events", 6)]) as cluster:
+            cluster.produce("events", lines)
+            got = {}
+            for threads, spread in (("1", []), ("2", ["--spread-partitions"])):
+                out = self.path(f"results{threads}.jsonl")
+                pipeline = self.kafka_pipeline(f"kafka{threads}.yaml", f"spread{threads}", out)
+                rc, _, err = weir("run", "--once", "--fail-on", "never", "--threads", threads,
+                                  *spread, "--data-dir", self.path(f"data{threads}"),
+                                  "--http-listen", "127.0.0.1:0", pipeline,
+                                  env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+                self.assertEqual(rc, 0, err)
+                self.assertIn("finished: 12000 records", err)
+                if spread:
+                    self.assertIn("its sources spread over 2 lanes", err)
+                got[threads] = results(out)
+        self.assertTrue(got["1"])
+        self.assertEqual(got["2"], got["1"])
+        self.assertEqual(got["1"], self.file_reference(lines))
+
+    def kill_9_and_restart(self, extra_env):
         lines = events(30000)
         chunks = [lines[i:i + 1500] for i in range(0, len(lines), 1500)]
         rng = random.Random(7)
@@ -142,7 +171,7 @@ class kafka_input_test(unittest.TestCase):
             pipeline = self.kafka_pipeline("kafka.yaml", "crashes", out)
             settings = write(self.path("weir.yaml"), SETTINGS)
             env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
-                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+                       WEIR_HTTP_LISTEN="127.0.0.1:0", **extra_env)
             data = self.path("data")
             resumed = 0
             for trial, chunk in enumerate(chunks):
@@ -169,9 +198,11 @@ class kafka_input_test(unittest.TestCase):
             # The rest, to the end, closing every window.
             rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data, settings,
                               pipeline,
-                              env={"KAFKA_BROKERS": cluster.bootstrap}, timeout=120)
+                              env={"KAFKA_BROKERS": cluster.bootstrap, **extra_env}, timeout=120)
             self.assertEqual(rc, 0, err)
             self.assertIn("resumed from", err)
+            if extra_env:
+                self.assertIn("its sources spread over 2 lanes", err)
             final_records = int(err.split("finished: ")[1].split(" records")[0])
             self.assertLess(final_records, 30000, "the last run resumed, not from the start")
 
