@@ -989,28 +989,7 @@ void node_engine::export_until(timestamp_ns threshold) {
     if (closed_through_ != k_no_time && threshold <= closed_through_) return;
     export_open_ = false;
     if (sessions_) {
-        const auto later = [](const session_entry& a, const session_entry& b) {
-            return a.end > b.end;
-        };
-        due_.clear();
-        while (!session_heap_.empty() && session_heap_.front().end <= threshold) {
-            std::pop_heap(session_heap_.begin(), session_heap_.end(), later);
-            const session_entry e = session_heap_.back();
-            session_heap_.pop_back();
-            if (e.cell >= cell_count_ || meta(e.cell).gen() != e.gen) continue;
-            const timestamp_ns actual = sat_add(meta(e.cell).last, plan_.window.gap);
-            if (actual > threshold) {
-                session_heap_.push_back({actual, e.group, e.cell, e.gen});
-                std::push_heap(session_heap_.begin(), session_heap_.end(), later);
-                continue;
-            }
-            due_.push_back({actual, e.group, meta(e.cell).start, e.cell});
-        }
-        std::sort(due_.begin(), due_.end(), [](const due_session& a, const due_session& b) {
-            if (a.end != b.end) return a.end < b.end;
-            if (a.group != b.group) return a.group < b.group;
-            return a.start < b.start;
-        });
+        collect_due_sessions(threshold);
         for (const due_session& d : due_) export_cell(d.group, d.cell);
     } else {
         // Panes starting before the boundary have ended by the threshold.
@@ -1500,17 +1479,16 @@ void node_engine::drop_folds(std::uint32_t g) {
     folds_[g].prefix_block = k_no_time;
 }
 
-void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
-                                std::vector<check_result>& out) {
+void node_engine::collect_due_sessions(timestamp_ns until) {
     const auto later = [](const session_entry& a, const session_entry& b) { return a.end > b.end; };
     due_.clear();
-    while (!session_heap_.empty() && session_heap_.front().end <= watermark) {
+    while (!session_heap_.empty() && session_heap_.front().end <= until) {
         std::pop_heap(session_heap_.begin(), session_heap_.end(), later);
         const session_entry e = session_heap_.back();
         session_heap_.pop_back();
         if (e.cell >= cell_count_ || meta(e.cell).gen() != e.gen) continue;
         const timestamp_ns actual = sat_add(meta(e.cell).last, plan_.window.gap);
-        if (actual > watermark) {
+        if (actual > until) {
             session_heap_.push_back({actual, e.group, e.cell, e.gen});
             std::push_heap(session_heap_.begin(), session_heap_.end(), later);
             continue;
@@ -1522,6 +1500,11 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
         if (a.group != b.group) return a.group < b.group;
         return a.start < b.start;
     });
+}
+
+void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
+                                std::vector<check_result>& out) {
+    collect_due_sessions(watermark);
     for (const due_session& d : due_) {
         if (merging_) settle(d.cell);
         emit_window(d.group, block(d.cell), d.start, d.end, now, k_no_time, out);

@@ -256,6 +256,9 @@ class node_engine {
     const std::byte* folded_window(std::uint32_t g, timestamp_ns start, timestamp_ns end);
     void drop_folds(std::uint32_t g);
     void emit_sessions(timestamp_ns watermark, timestamp_ns now, std::vector<check_result>& out);
+    // The sessions ended by `until` (their last record + gap), into due_ in the order they
+    // close; taken off the heap (entries of sessions that grew meanwhile go back).
+    void collect_due_sessions(timestamp_ns until);
     // `newest_record`: the group's newest valid event time up to the window's end (freshness()
     // of an empty window).
     void emit_window(std::uint32_t g, const std::byte* block, timestamp_ns start, timestamp_ns end,
