@@ -11,6 +11,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -97,6 +98,7 @@ struct scenario {
     bool grouped = true;
     std::size_t sources = 1;
     std::vector<chunk> chunks;  // the order the single engine reads them
+    std::shared_ptr<string_pool> strings = std::make_shared<string_pool>();  // records view it
 };
 
 // Wall clock of the engines' creation: after every event time, so no window is partial
@@ -112,7 +114,6 @@ scenario make_scenario(std::mt19937_64& rng, int kind, bool fractional = false) 
     if (kind == 2) sc.w = session((2 + rng() % 8) * k_s, lateness);
     sc.grouped = rng() % 4 != 0;
     sc.sources = 1 + rng() % 6;
-    string_pool* pool = new string_pool;  // lives as long as the test process: records view it
     std::vector<std::deque<test_record>> pending(sc.sources);
     const timestamp_ns base = 1'800'000'000 * k_s;
     for (std::size_t s = 0; s < sc.sources; ++s) {
@@ -133,7 +134,7 @@ scenario make_scenario(std::mt19937_64& rng, int kind, bool fractional = false) 
             r.y = field_value::make_number(static_cast<double>(rng() % 6));
             const auto roll = rng() % 20;
             if (roll == 0) r.x = field_value::make_null();
-            if (roll == 1) r.x = pool->make(rng() % 2 ? "a" : "N/A");
+            if (roll == 1) r.x = sc.strings->make(rng() % 2 ? "a" : "N/A");
             if (roll == 2) r.valid = false;
             recs.push_back(r);
         }
