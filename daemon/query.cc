@@ -537,7 +537,6 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
                                std::span<const connectors::source_id> removed) {
     if (!active() || stopping_) return;
     finish_snapshot();
-    const time::timestamp_ns now = env_.clock();
     if (!lanes_.empty()) {
         // The merge step knows every source from the start, so a partition whose first
         // partials come late still holds the windows back. A source that goes hands its lane's
@@ -559,9 +558,9 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
                     self->chain_->add_source(input, id, self->env_.clock());
                 });
         }
-        (void)now;
         return;
     }
+    const time::timestamp_ns now = env_.clock();
     for (const auto& s : removed) chain_->remove_source(input, s);
     for (const auto& s : added) chain_->add_source(input, s, now);
 }

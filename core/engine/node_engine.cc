@@ -970,10 +970,6 @@ void node_engine::set_partial_sink(std::function<void(partial_batch&)> sink) {
     partial_out_.source = watermark_.sources() > 0 ? watermark_.source_id(0) : std::string();
 }
 
-void node_engine::heartbeat() {
-    if (partial_sink_) hand_over(true);
-}
-
 void node_engine::hand_over_all() {
     if (!partial_sink_) return;
     export_open_ = false;
@@ -1025,7 +1021,13 @@ void node_engine::export_cell(std::uint32_t g, std::uint32_t c) {
     layout_->serialize(block(c), w);
     pc.block = w.take();
     partial_out_.cells.push_back(std::move(pc));
-    // Unlink: panes know their predecessor, sessions are found from the head.
+    unlink_cell(gs, c);
+    release_cell(c);
+    if (grouped_ && gs.head == k_nil) drop_group(g);
+}
+
+void node_engine::unlink_cell(group_state& gs, std::uint32_t c) {
+    // Panes know their predecessor; sessions are found from the head.
     std::uint32_t prev = k_nil;
     if (!sessions_) {
         prev = meta(c).prev();
@@ -1043,8 +1045,6 @@ void node_engine::export_cell(std::uint32_t g, std::uint32_t c) {
     } else if (!sessions_) {
         meta(next).prev() = prev;
     }
-    release_cell(c);
-    if (grouped_ && gs.head == k_nil) drop_group(g);
 }
 
 void node_engine::push_open_start(std::uint32_t c) {
@@ -1509,18 +1509,8 @@ void node_engine::emit_sessions(timestamp_ns watermark, timestamp_ns now,
         if (merging_) settle(d.cell);
         emit_window(d.group, block(d.cell), d.start, d.end, now, k_no_time, out);
         group_state& gs = groups_[d.group];
-        std::uint32_t prev = k_nil;
-        std::uint32_t c = gs.head;
-        while (c != d.cell) {
-            prev = c;
-            c = meta(c).next;
-        }
-        if (prev == k_nil) {
-            gs.head = meta(c).next;
-        } else {
-            meta(prev).next = meta(c).next;
-        }
-        if (gs.tail == c) gs.tail = prev;
+        const std::uint32_t c = d.cell;
+        unlink_cell(gs, c);
         gs.newest_freed = std::max(gs.newest_freed, meta(c).last);
         note_newest_record(gs, c);
         release_cell(c);

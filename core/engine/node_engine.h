@@ -77,12 +77,9 @@ class node_engine {
     // cell's end (a session's: its last record + gap). A record for a cell given up already
     // starts a new one, given up at once: the merge step judges whether it is late. `sink` takes
     // the hand-over at the end of each process() that moved the source on or gave cells up, at
-    // finish() and at heartbeat(); it may move the cells out. Set before the first record; not
+    // finish() and hand_over_all(); it may move the cells out. Set before the first record; not
     // for processing-time windows (std::invalid_argument).
     void set_partial_sink(std::function<void(partial_batch&)> sink);
-    bool partition_local() const { return static_cast<bool>(partial_sink_); }
-    // Hands over where the source stands (and any cells due): a heartbeat.
-    void heartbeat();
     // Gives up every cell now, whatever its end, and hands over: the engine then holds nothing
     // the merge step lacks (before a checkpoint of the merge step, or when its source goes).
     // A later record of such a cell starts a new one; the merge step merges both.
@@ -281,6 +278,8 @@ class node_engine {
     // far cells were given up).
     void export_until(timestamp_ns threshold);
     void export_cell(std::uint32_t g, std::uint32_t c);
+    // Takes cell `c` out of its group's list (not released).
+    void unlink_cell(group_state& gs, std::uint32_t c);
     void hand_over(bool always);
     std::function<void(partial_batch&)> partial_sink_;
     partial_batch partial_out_;
