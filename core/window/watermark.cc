@@ -74,13 +74,21 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
     // Pinned sources wait while the rest of the stream goes on (see hold_mode).
     bool normal_active = false;
     for (const auto& s : sources_) {
-        if (!s.removed && s.hold == hold_mode::normal && !idle(s)) normal_active = true;
+        if (!s.removed && (s.hold == hold_mode::normal || s.hold == hold_mode::caught_up) &&
+            !idle(s)) {
+            normal_active = true;
+        }
     }
+    bool caught_up_active = false;
     for (const auto& s : sources_) {
         if (s.removed) continue;
         highest = std::max(highest, s.max_event);
         last_activity = std::max(last_activity, s.last_active);
         if (s.hold == hold_mode::released) continue;
+        if (s.hold == hold_mode::caught_up) {
+            caught_up_active |= !idle(s);
+            continue;
+        }
         const bool waited_for =
             s.hold == hold_mode::held || (s.hold == hold_mode::pinned && normal_active);
         if (idle(s) && !waited_for) continue;
@@ -90,6 +98,9 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
     timestamp_ns candidate = k_no_time;
     if (any_active) {
         if (lowest_active != k_no_time) candidate = lowest_active - allowed_lateness_;
+    } else if (caught_up_active) {
+        // Every source that is not idle has delivered all it has: they are one stream.
+        if (highest != k_no_time) candidate = highest - allowed_lateness_;
     } else if (highest != k_no_time) {
         // Everything is quiet: event time moves on with the wall clock.
         const timestamp_ns quiet_for = wall_now - saturating_add(last_activity, idle_timeout_);

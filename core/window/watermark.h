@@ -62,8 +62,12 @@ class watermark_tracker {
     // stream as a whole is quiet and it goes idle like the others); `held` holds it back
     // whatever the others do (a dependency catching up, or down with on_down: hold);
     // `released` never holds it back (a dependency down otherwise, an input whose stream
-    // ended).
-    enum class hold_mode : std::uint8_t { normal, pinned, held, released };
+    // ended). `caught_up` is a source that delivered everything there is so far (a file read
+    // to its end while others still have a backlog): it does not hold the watermark back
+    // while other sources do, since what it writes next is written now; when no source holds
+    // it back any more, the watermark follows the newest event time of all, as if the sources
+    // were one (never the wall clock, as when everything is quiet).
+    enum class hold_mode : std::uint8_t { normal, pinned, held, released, caught_up };
     void set_hold(std::size_t source, hold_mode mode) { sources_[source].hold = mode; }
     hold_mode hold(std::size_t source) const { return sources_[source].hold; }
     timestamp_ns source_max_event(std::size_t source) const { return sources_[source].max_event; }

@@ -29,6 +29,39 @@ TEST(watermark_sources, the_slowest_live_source_holds_the_watermark) {
     EXPECT_EQ(w.update(0), 100 * k_s);
 }
 
+TEST(watermark_sources, a_caught_up_source_holds_nothing_back_and_all_caught_up_are_one) {
+    using mode = watermark_tracker::hold_mode;
+    watermark_tracker w(5 * k_s, 0, std::vector<std::string>{"a.log", "b.log"}, 0);
+    w.observe(0, 100 * k_s, 0);
+    w.observe(1, 40 * k_s, 0);
+    EXPECT_EQ(w.update(0), 35 * k_s) << "b.log, behind, holds it";
+    w.set_hold(0, mode::caught_up);
+    EXPECT_EQ(w.update(0), 35 * k_s) << "a.log read to its end: b.log still holds it";
+    w.set_hold(1, mode::caught_up);
+    EXPECT_EQ(w.update(1'000 * k_s), 95 * k_s)
+        << "both read to their ends: the newest time less the lateness, not the wall clock";
+    w.set_hold(0, mode::normal);  // a.log grows again
+    w.observe(0, 120 * k_s, 1'000 * k_s);
+    EXPECT_EQ(w.update(1'000 * k_s), 115 * k_s);
+    w.set_hold(1, mode::normal);  // b.log too: it holds the watermark, which never goes back
+    EXPECT_EQ(w.update(1'000 * k_s), 115 * k_s);
+    w.observe(1, 130 * k_s, 1'000 * k_s);
+    EXPECT_EQ(w.update(1'000 * k_s), 115 * k_s);
+    w.observe(0, 140 * k_s, 1'000 * k_s);
+    EXPECT_EQ(w.update(1'000 * k_s), 125 * k_s);
+}
+
+TEST(watermark_sources, caught_up_sources_that_went_idle_are_quiet_like_the_rest) {
+    using mode = watermark_tracker::hold_mode;
+    watermark_tracker w(0, 10 * k_s, std::vector<std::string>{"a.log", "b.log"}, 0);
+    w.observe(0, 100 * k_s, 0);
+    w.observe(1, 90 * k_s, 0);
+    w.set_hold(0, mode::caught_up);
+    w.set_hold(1, mode::caught_up);
+    EXPECT_EQ(w.update(5 * k_s), 100 * k_s);
+    EXPECT_EQ(w.update(30 * k_s), 120 * k_s) << "idle for 20 s beyond the timeout";
+}
+
 TEST(watermark_sources, a_snapshot_restores_by_id_into_another_set_of_sources) {
     watermark_tracker before(0, 0, std::vector<std::string>{"a/", "b/0", "b/1"}, 0);
     before.observe(0, 100 * k_s, 0);
