@@ -54,6 +54,11 @@ class input_events {
     virtual void on_sources_changed(std::span<const source_id> added,
                                     std::span<const source_id> removed) = 0;
 
+    // A source delivered everything there is for now while others may still be behind (a file
+    // of a glob read to its end), or has more again (false, before its next records): while
+    // caught up it does not hold the watermark back (chain::node_chain::set_caught_up).
+    virtual void on_source_caught_up(std::string_view /*source*/, bool /*caught_up*/) {}
+
     // A bounded input (a file in --once mode, a generator with `count`) delivered everything.
     virtual void on_end() = 0;
 

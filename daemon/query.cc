@@ -50,6 +50,9 @@ class query::input_adapter final : public connectors::input_events {
                             std::span<const connectors::source_id> removed) override {
         query_.on_sources_changed(index_, added, removed);
     }
+    void on_source_caught_up(std::string_view source, bool caught_up) override {
+        query_.on_source_caught_up(index_, source, caught_up);
+    }
     void on_end() override { query_.on_end(index_); }
     void on_problem(std::string_view type, const std::string& message) override {
         query_.on_problem(index_, type, message);
@@ -563,6 +566,23 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
     const time::timestamp_ns now = env_.clock();
     for (const auto& s : removed) chain_->remove_source(input, s);
     for (const auto& s : added) chain_->add_source(input, s, now);
+}
+
+void query::on_source_caught_up(std::size_t input, std::string_view source, bool caught_up) {
+    if (!active() || stopping_) return;
+    finish_snapshot();
+    if (!lanes_.empty()) {
+        // The lane hands the source's cells over first: the merge step stops waiting for it.
+        std::string id(source);
+        post_to_lane(
+            lane_for(input, source),
+            [input, id, caught_up](chain::node_chain& c) { c.set_caught_up(input, id, caught_up); },
+            [self = shared_from_this(), input, id, caught_up] {
+                self->chain_->set_caught_up(input, id, caught_up);
+            });
+        return;
+    }
+    chain_->set_caught_up(input, source, caught_up);
 }
 
 void query::on_end(std::size_t input) {

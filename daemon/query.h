@@ -176,6 +176,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void on_end(std::size_t input);
     void on_problem(std::size_t input, std::string_view type, const std::string& message);
     void on_checkpoint_wanted();
+    void on_source_caught_up(std::size_t input, std::string_view source, bool caught_up);
     // Input status into metrics, the status API and the degraded state; every tick.
     void report_inputs();
     void fail(const std::string& message, bool rebuild = false);

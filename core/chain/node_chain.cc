@@ -391,6 +391,32 @@ void node_chain::remove_source(std::size_t input, std::string_view source) {
     }
 }
 
+void node_chain::set_caught_up(std::size_t input, std::string_view source, bool caught_up) {
+    using mode_t = window::watermark_tracker::hold_mode;
+    const mode_t want = caught_up ? mode_t::caught_up : mode_t::normal;
+    const auto adjustable = [](mode_t m) { return m == mode_t::normal || m == mode_t::caught_up; };
+    input_state& in = *inputs_[input];
+    for (const auto& src : in.sources) {
+        if (src.id != source) continue;
+        for (std::size_t r = 0; r < in.readers.size(); ++r) {
+            const std::uint32_t es = src.engine_source[r];
+            if (es == k_no_engine_source) continue;
+            node_state& reader = *nodes_[in.readers[r].node];
+            if (reader.join) {
+                const auto side = static_cast<join::join_side>(es % 2);
+                if (adjustable(reader.join->source_hold(side, es / 2))) {
+                    reader.join->set_source_hold(side, es / 2, want);
+                }
+            } else if (partition_local_) {
+                if (reader.engine) local_engine(in.readers[r].node, es).set_caught_up(caught_up);
+            } else if (reader.engine && adjustable(reader.engine->source_hold(es))) {
+                reader.engine->set_source_hold(es, want);
+            }
+        }
+        return;
+    }
+}
+
 std::size_t node_chain::find_source(input_state& in, std::string_view source) {
     if (in.last_source < in.sources.size() && in.sources[in.last_source].id == source) {
         return in.last_source;

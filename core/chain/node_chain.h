@@ -171,6 +171,11 @@ class node_chain {
     // A source of input `input` came or went (a Kafka partition assigned or revoked).
     void add_source(std::size_t input, std::string_view source, time::timestamp_ns wall_now);
     void remove_source(std::size_t input, std::string_view source);
+    // The source delivered everything it has for now (a file read to its end), or has more
+    // again: while caught up it does not hold its nodes' watermarks back (hold_mode::caught_up;
+    // a dependency's hold is left alone). A partition-local chain hands the source's cells
+    // over meanwhile, since the merge step no longer waits for them.
+    void set_caught_up(std::size_t input, std::string_view source, bool caught_up);
 
     // Records of `source` of input `input`, arriving at `wall_now`. An unknown source is
     // added first.

@@ -883,7 +883,11 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
     }
     if (n > 0) watermark_.touch(source, arrival_time);
     if (partial_sink_) {
-        hand_over(false);
+        if (caught_up_) {
+            hand_over_all();
+        } else {
+            hand_over(false);
+        }
         return;
     }
     emit_until(watermark_.update(arrival_time), arrival_time, out);
@@ -978,6 +982,11 @@ void node_engine::hand_over_all() {
     }
     export_open_ = false;
     hand_over(true);
+}
+
+void node_engine::set_caught_up(bool caught_up) {
+    caught_up_ = caught_up;
+    if (caught_up && partial_sink_ && !finished_) hand_over_all();
 }
 
 void node_engine::export_until(timestamp_ns threshold) {

@@ -84,6 +84,10 @@ class node_engine {
     // the merge step lacks (before a checkpoint of the merge step, or when its source goes).
     // A later record of such a cell starts a new one; the merge step merges both.
     void hand_over_all();
+    // Partition-local: the source delivered everything it has for now (a file read to its end,
+    // while the merge step holds the watermark for it no more): every cell goes to the merge
+    // step now and at the end of each process() until it has more again (false).
+    void set_caught_up(bool caught_up);
     // Merge step: takes the partials of partition-local engines of the same plan in place of
     // records, each source's cells once (by export_seq). A cell waits in its window until the
     // window closes, and the cells of the sources are merged then in the order of the sources'
@@ -128,6 +132,9 @@ class node_engine {
     // How a source holds the watermark back (depends_on, end_when): see watermark_tracker.
     void set_source_hold(std::size_t source, window::watermark_tracker::hold_mode mode) {
         watermark_.set_hold(source, mode);
+    }
+    window::watermark_tracker::hold_mode source_hold(std::size_t source) const {
+        return watermark_.hold(source);
     }
 
     // Checkpoint of the whole state, versioned; restore() into an engine compiled from the
@@ -286,6 +293,7 @@ class node_engine {
     std::uint64_t export_seq_ = 0;  // exports so far (checkpointed)
     std::uint64_t epoch_ = 0;       // partial_batch::epoch (checkpointed)
     bool export_open_ = false;      // export_seq_ numbers cells being given up now
+    bool caught_up_ = false;        // set_caught_up(): every process() hands everything over
 
     // Merge mode (absorb). Per cell, until its first window closes: the sources' cells in it,
     // as (source index, serialized block), merged then in the order of the sources' ids.

@@ -165,6 +165,9 @@ class stream_join {
                 right_released_ && right_.hold(r) == window::watermark_tracker::hold_mode::released;
         }
     }
+    window::watermark_tracker::hold_mode source_hold(join_side side, std::size_t source) const {
+        return all_.hold(sources_[static_cast<std::size_t>(side)][source]);
+    }
     timestamp_ns source_max_event(join_side side, std::size_t source) const {
         return all_.source_max_event(sources_[static_cast<std::size_t>(side)][source]);
     }
