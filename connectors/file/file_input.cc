@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -124,6 +126,10 @@ struct tracked_file {
     std::uint64_t read_offset() const { return framer.end_offset(); }
 
     std::string path;
+    // The watermark source it delivers to: "" when the input reads one path; with a glob, the
+    // path it matched when first seen (a rotated file and its successor share it, so the lines
+    // before a rotation stay one stream with those after).
+    std::string source;
     int fd = -1;
     std::uint64_t dev = 0, ino = 0;
     std::uint64_t fp_len = 0, fp_hash = 0;
@@ -155,7 +161,16 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
           clock_(ctx.clock),
           poll_timer_(ctx.executor),
           inotify_(ctx.executor),
-          open_limit_(s_.max_open_files > 0 ? s_.max_open_files : default_open_files()) {}
+          open_limit_(s_.max_open_files > 0 ? s_.max_open_files : default_open_files()),
+          per_file_(has_glob_magic(s_.pattern)) {}
+
+    // One source for one path; with a glob, the files' sources are announced as they are
+    // found (each holds the watermark back on its own, so a file read behind the others never
+    // makes their records late).
+    std::vector<source_id> initial_sources() const {
+        if (per_file_) return {};
+        return {source_id()};
+    }
 
     void start(input_events& events) {
         events_ = &events;
@@ -331,6 +346,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         }
         auto f = std::make_unique<tracked_file>(s_.max_line, 0);
         f->path = path;
+        if (per_file_) f->source = known != nullptr ? known->path : path;
+        sources_dirty_ = true;
         f->fd = fd;
         f->dev = static_cast<std::uint64_t>(st.st_dev);
         f->ino = static_cast<std::uint64_t>(st.st_ino);
@@ -684,6 +701,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         std::erase_if(files_, [](const std::unique_ptr<tracked_file>& f) {
             return f->fd < 0 && !f->done && !f->parked;
         });
+        sources_dirty_ = true;
         post_pump();
     }
 
@@ -710,6 +728,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
 
     void pump() {
         if (stopped_ || paused_ || !started_) return;
+        if (per_file_ && sources_dirty_) announce();
+        if (stopped_ || paused_) return;
         bool progress = false;
         // Rotated files first: the lines written before a rotation come before the new file's.
         for (auto& f : files_) {
@@ -742,6 +762,11 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         if (progress) {
             post_pump();
             return;
+        }
+        if (per_file_) {
+            announce();
+            if (tailing_) report_caught_up();
+            if (stopped_ || paused_) return;
         }
         if (!tailing_ && !ended_ &&
             std::all_of(files_.begin(), files_.end(),
@@ -789,8 +814,10 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             return true;
         }
         if (n == 0) {
+            const bool reached = !f.at_eof;
             f.at_eof = true;
             if (!tailing_) finish_bounded(f);  // shrank below the size seen at start
+            if (tailing_ && per_file_ && reached) report_caught_up();
             return false;
         }
         f.at_eof = false;
@@ -803,9 +830,13 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     // Hands over the lines `f` holds, leaving out those over the limit, until everything
     // ready is delivered or the input is paused or stopped in a callback.
     void deliver(tracked_file& f) {
+        if (per_file_) {
+            if (sources_dirty_) announce();
+            if (caught_up_.erase(f.source) > 0) events_->on_source_caught_up(f.source, false);
+        }
         f.framer.drain(
             [this, &f](std::string_view lines, std::uint64_t offset) {
-                events_->on_records("",
+                events_->on_records(f.source,
                                     record_delivery{.bytes = lines,
                                                     .origin = f.path,
                                                     .offset = static_cast<std::int64_t>(offset)});
@@ -833,6 +864,47 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         if (f.fd >= 0) ::close(f.fd);
         f.fd = -1;
         f.done = !f.rotated || !tailing_;
+        sources_dirty_ = true;
+    }
+
+    // With a glob: tells the query which files' sources came and went since it last heard
+    // (a file found, a file read to its end in --once mode, one let go after its rotation).
+    void announce() {
+        sources_dirty_ = false;
+        std::set<std::string> live;
+        for (const auto& f : files_) {
+            if (!f->done) live.insert(f->source);
+        }
+        std::vector<source_id> added, removed;
+        for (const auto& id : live) {
+            if (!announced_.contains(id)) added.push_back(id);
+        }
+        for (const auto& id : announced_) {
+            if (!live.contains(id)) {
+                removed.push_back(id);
+                caught_up_.erase(id);
+            }
+        }
+        if (added.empty() && removed.empty()) return;
+        announced_ = std::move(live);
+        events_->on_sources_changed(added, removed);
+    }
+
+    // Following a glob: a source whose files are all read to their end no longer holds the
+    // watermark back for the files still behind (what it writes next is written now).
+    void report_caught_up() {
+        std::map<std::string, bool> all_read;
+        for (const auto& f : files_) {
+            if (f->done) continue;
+            const bool read = f->fd >= 0 ? f->at_eof && !f->framer.pending() : !f->wanted;
+            auto [it, fresh] = all_read.emplace(f->source, read);
+            if (!fresh) it->second = it->second && read;
+        }
+        for (const auto& [id, read] : all_read) {
+            if (!read || !announced_.contains(id) || !caught_up_.insert(id).second) continue;
+            events_->on_source_caught_up(id, true);
+            if (stopped_ || paused_) return;
+        }
     }
 
     file_settings s_;
@@ -854,7 +926,11 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     bool stopped_ = false;
     bool ended_ = false;
     bool pump_posted_ = false;
-    std::size_t open_limit_;  // files kept open at once
+    std::size_t open_limit_;           // files kept open at once
+    bool per_file_;                    // a glob: a source per file (tracked_file::source)
+    bool sources_dirty_ = false;       // files came or went since announce()
+    std::set<std::string> announced_;  // the sources the query knows of
+    std::set<std::string> caught_up_;  // announced sources read to their end (following)
     bool limit_reported_ = false;
     std::uint64_t tick_ = 0;  // counts openings and reads, for least-recently-active
 };

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,17 +53,38 @@ struct recorder : input_events {
     std::vector<std::string> failures;
     std::vector<std::string> problems;
     std::function<void()> after_data;
+    // With a glob, a source per file: those announced and not retired, the records of each,
+    // and what was said of them, in order ("+a.log", "-a.log", "caught up a.log", "behind a.log").
+    std::set<std::string> sources;
+    std::map<std::string, std::string> by_source;
+    std::vector<std::string> said;
 
     void on_records(std::string_view source, const record_delivery& records) override {
-        test::expect_one_stream_lines(source, records);
+        if (!source.empty()) {
+            EXPECT_TRUE(sources.contains(std::string(source)))
+                << "records of " << source << " before it was announced";
+            by_source[std::string(source)].append(records.bytes);
+        }
+        test::expect_one_stream_lines("", records);
         data.append(records.bytes);
         ++batches;
         if (after_data) after_data();
     }
     void on_sources_changed(std::span<const source_id> added,
                             std::span<const source_id> removed) override {
-        ADD_FAILURE() << "a one-stream input announced " << added.size() << " and retired "
-                      << removed.size() << " sources";
+        for (const auto& id : added) {
+            EXPECT_TRUE(sources.insert(id).second) << id << " announced twice";
+            said.push_back("+" + fs::path(id).filename().string());
+        }
+        for (const auto& id : removed) {
+            EXPECT_EQ(sources.erase(id), 1u) << id << " retired but not announced";
+            said.push_back("-" + fs::path(id).filename().string());
+        }
+    }
+    void on_source_caught_up(std::string_view source, bool caught_up) override {
+        EXPECT_TRUE(sources.contains(std::string(source)));
+        said.push_back((caught_up ? "caught up " : "behind ") +
+                       fs::path(source).filename().string());
     }
     void on_end() override { ++ends; }
     void on_problem(std::string_view type, const std::string& message) override {
@@ -359,18 +383,64 @@ TEST_F(file_input_test, pause_stops_delivery_until_resume) {
     EXPECT_EQ(r.data, numbered(0, 3000));
 }
 
-// A glob of many files is one stream: the one source "", announced before start and named in
-// every delivery (the recorder checks each).
-TEST_F(file_input_test, one_source_for_all_files) {
-    write(dir_ / "a.log", numbered(0, 3, "a"));
+// One path is one stream: the one source "", known before start, named in every delivery.
+// A glob is a source per file, announced before its first records (the recorder checks it),
+// so a file read behind the others never makes their records late; in --once mode a file read
+// to its end retires its source.
+TEST_F(file_input_test, one_source_for_one_path_and_a_source_per_file_of_a_glob) {
+    write(dir_ / "a.log", numbered(0, 3000, "a"));
     write(dir_ / "b.log", numbered(0, 2, "b"));
+    recorder one;
+    input& single = make({{"path", (dir_ / "a.log").string()}}, true);
+    EXPECT_EQ(single.initial_sources(), std::vector<source_id>{""});
+    single.start(one);
+    ASSERT_TRUE(run_until([&] { return one.ends > 0; }));
+    EXPECT_EQ(one.data, numbered(0, 3000, "a"));
+    EXPECT_TRUE(one.said.empty());
+
     recorder r;
-    input& in = make({{"path", (dir_ / "*.log").string()}}, true);
-    EXPECT_EQ(in.initial_sources(), std::vector<source_id>{""});
+    input& in = make({{"path", (dir_ / "*.log").string()}, {"read_buffer_size", "4KiB"}}, true);
+    EXPECT_TRUE(in.initial_sources().empty());
     in.start(r);
     ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
-    EXPECT_EQ(r.data, numbered(0, 3, "a") + numbered(0, 2, "b"));
-    EXPECT_GT(r.batches, 0u);
+    EXPECT_EQ(r.by_source[(dir_ / "a.log").string()], numbered(0, 3000, "a"));
+    EXPECT_EQ(r.by_source[(dir_ / "b.log").string()], numbered(0, 2, "b"));
+    // Both announced at once; b.log, short, ends first while a.log is still read in chunks.
+    EXPECT_EQ(r.said, (std::vector<std::string>{"+a.log", "+b.log", "-b.log", "-a.log"}));
+    EXPECT_TRUE(r.sources.empty());
+}
+
+TEST_F(file_input_test, following_a_glob_a_file_read_to_its_end_is_caught_up_until_it_grows) {
+    write(dir_ / "a.log", numbered(0, 2000, "a"));
+    write(dir_ / "b.log", numbered(0, 2, "b"));
+    recorder r;
+    input& in =
+        make({{"path", (dir_ / "*.log").string()}, {"follow", true}, {"read_buffer_size", "4KiB"}});
+    in.start(r);
+    const auto said = [&](const std::string& what) {
+        return std::find(r.said.begin(), r.said.end(), what) != r.said.end();
+    };
+    ASSERT_TRUE(run_until([&] { return said("caught up a.log") && said("caught up b.log"); }));
+    EXPECT_EQ(r.by_source[(dir_ / "a.log").string()], numbered(0, 2000, "a"));
+    write(dir_ / "b.log", numbered(2, 4, "b"));
+    ASSERT_TRUE(run_until([&] {
+        return r.by_source[(dir_ / "b.log").string()] == numbered(0, 4, "b") &&
+               std::count(r.said.begin(), r.said.end(), "caught up b.log") == 2;
+    }));
+    // b.log was behind again before its new records, and caught up after them; a.log stayed.
+    const auto at = [&](const std::string& what) {
+        return std::find(r.said.begin(), r.said.end(), what) - r.said.begin();
+    };
+    EXPECT_LT(at("caught up b.log"), at("behind b.log"));
+    EXPECT_EQ(std::count(r.said.begin(), r.said.end(), "caught up a.log"), 1);
+    EXPECT_EQ(std::count(r.said.begin(), r.said.end(), "behind a.log"), 0);
+    EXPECT_EQ(r.sources.size(), 2u);
+
+    // A new file is a new source.
+    write(dir_ / "c.log", numbered(0, 1, "c"));
+    ASSERT_TRUE(run_until([&] { return said("caught up c.log"); }));
+    EXPECT_TRUE(said("+c.log"));
+    EXPECT_EQ(r.by_source[(dir_ / "c.log").string()], numbered(0, 1, "c"));
 }
 
 }  // namespace
