@@ -698,10 +698,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 f->fd = -1;
             }
         }
-        std::erase_if(files_, [](const std::unique_ptr<tracked_file>& f) {
-            return f->fd < 0 && !f->done && !f->parked;
-        });
-        sources_dirty_ = true;
+        let_go_closed();
         post_pump();
     }
 
@@ -728,8 +725,6 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
 
     void pump() {
         if (stopped_ || paused_ || !started_) return;
-        if (per_file_ && sources_dirty_) announce();
-        if (stopped_ || paused_) return;
         bool progress = false;
         // Rotated files first: the lines written before a rotation come before the new file's.
         for (auto& f : files_) {
@@ -756,15 +751,13 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 if (stopped_ || paused_) return;
             }
         }
-        std::erase_if(files_, [](const std::unique_ptr<tracked_file>& f) {
-            return f->fd < 0 && !f->done && !f->parked;
-        });
+        let_go_closed();
         if (progress) {
             post_pump();
             return;
         }
         if (per_file_) {
-            announce();
+            if (sources_dirty_) announce();
             if (tailing_) report_caught_up();
             if (stopped_ || paused_) return;
         }
@@ -865,6 +858,15 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         f.fd = -1;
         f.done = !f.rotated || !tailing_;
         sources_dirty_ = true;
+    }
+
+    // Forgets the files closed for good (not finished, not parked): their sources may go.
+    void let_go_closed() {
+        if (std::erase_if(files_, [](const std::unique_ptr<tracked_file>& f) {
+                return f->fd < 0 && !f->done && !f->parked;
+            }) > 0) {
+            sources_dirty_ = true;
+        }
     }
 
     // With a glob: tells the query which files' sources came and went since it last heard
