@@ -105,10 +105,12 @@ struct owned_problem {
     }
 };
 
-// A delivery that outlives the input's call: the lane reads it later, on its own strand.
+// A delivery that outlives the input's call: the lane reads it later, on its own strand. Its
+// bytes are the source's own, kept, when the source lets them be kept; copied otherwise.
 struct owned_delivery {
-    std::string bytes;  // the records' bytes, then k_record_padding zero bytes
-    std::size_t size = 0;
+    std::shared_ptr<const void> kept;  // holds `bytes_view`'s memory when the source kept it
+    std::string_view bytes_view;
+    std::string bytes;  // a copy of the records' bytes, then k_record_padding zero bytes
     std::vector<std::uint32_t> ends;
     std::string keys;  // the metadata's keys, one after the other
     std::vector<record_metadata> metadata;
@@ -118,15 +120,20 @@ struct owned_delivery {
     // Reuses the buffers' memory: a fresh megabyte per delivery costs more in page faults
     // than the copy itself.
     void assign(const connectors::record_delivery& d) {
-        size = d.bytes.size();
+        if (d.keeper != nullptr) kept = d.keeper->keep();
+        if (kept) {
+            bytes_view = d.bytes;
+        } else {
+            bytes.clear();
+            bytes.reserve(d.bytes.size() + k_record_padding);
+            bytes.append(d.bytes);
+            bytes.append(k_record_padding, '\0');
+            bytes_view = std::string_view(bytes.data(), d.bytes.size());
+        }
         ends.assign(d.ends.begin(), d.ends.end());
         metadata.assign(d.metadata.begin(), d.metadata.end());
         origin.assign(d.origin);
         offset = d.offset;
-        bytes.clear();
-        bytes.reserve(d.bytes.size() + k_record_padding);
-        bytes.append(d.bytes);
-        bytes.append(k_record_padding, '\0');
         keys.clear();
         for (const auto& m : metadata) keys.append(m.key);
         std::size_t at = 0;
@@ -138,7 +145,7 @@ struct owned_delivery {
     }
     connectors::record_delivery view() const {
         connectors::record_delivery d;
-        d.bytes = std::string_view(bytes.data(), size);
+        d.bytes = bytes_view;
         d.ends = ends;
         d.metadata = metadata;
         d.origin = origin;
@@ -167,6 +174,7 @@ class delivery_pool : public std::enable_shared_from_this<delivery_pool> {
         return std::shared_ptr<const owned_delivery>(
             c.release(), [pool = shared_from_this()](const owned_delivery* used) {
                 std::unique_ptr<owned_delivery> back(const_cast<owned_delivery*>(used));
+                back->kept.reset();  // the source's memory goes back to it now
                 std::lock_guard lock(pool->mutex_);
                 if (pool->free_.size() < 4 * k_lane_backlog) pool->free_.push_back(std::move(back));
             });

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace weir::connectors {
 
@@ -35,7 +36,7 @@ void line_framer::append(std::string_view bytes) {
 }
 
 line_framer::piece line_framer::next() {
-    const char* data = buf_.data();
+    const char* data = std::as_const(buf_).data();
     const std::size_t size = buf_.size();
     if (skipping_) {
         const void* nl = size > begin_ ? std::memchr(data + begin_, '\n', size - begin_) : nullptr;
@@ -93,7 +94,7 @@ line_framer::piece line_framer::next() {
         // so it is dropped from the count at once (it stays in memory for the call).
         const std::uint64_t at = base_ + begin_;
         buf_.push_back('\n');
-        const std::string_view line(buf_.data() + begin_, partial + 1);
+        const std::string_view line(std::as_const(buf_).data() + begin_, partial + 1);
         buf_.resize(size);
         begin_ = complete_ = scanned_ = size;
         return {piece::kind::lines, line, at};

@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 
+#include "core/record/delivery.h"
 #include "core/record/padded_buffer.h"
 
 namespace weir::connectors {
@@ -22,7 +24,7 @@ namespace weir::connectors {
 //
 // Lines are '\n'-terminated; a line's length is counted without its newline. Blank lines are
 // handed over like any other (the decoders skip them).
-class line_framer {
+class line_framer final : public bytes_keeper {
   public:
     struct piece {
         enum class kind { none, lines, too_long };
@@ -102,6 +104,10 @@ class line_framer {
     }
     // Inside a line over the limit (already reported), discarding up to its newline.
     bool skipping() const { return skipping_; }
+
+    // Keeps the bytes of every piece handed over so far valid and unchanged under the handle
+    // (a reader on another thread); the framer's next write goes to memory of its own.
+    std::shared_ptr<const void> keep() override { return buf_.share(); }
 
     // Forgets everything held, and the end; the stream goes on at `stream_offset` (a file
     // truncated, or finished: the memory is released).

@@ -832,7 +832,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 events_->on_records(f.source,
                                     record_delivery{.bytes = lines,
                                                     .origin = f.path,
-                                                    .offset = static_cast<std::int64_t>(offset)});
+                                                    .offset = static_cast<std::int64_t>(offset),
+                                                    .keeper = &f.framer});
                 return !paused_ && !stopped_;
             },
             [this, &f](std::uint64_t at) {

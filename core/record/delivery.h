@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -21,7 +22,19 @@ struct record_metadata {
     std::int64_t offset = -1;          // -1: none
 };
 
-// Valid during the call that hands it over only.
+// A source that lets the receiver of a delivery keep its bytes past the call, instead of
+// copying them (a query spread over threads reads them later, on another thread).
+class bytes_keeper {
+  public:
+    // A handle under which the delivery's `bytes`, and the padding after them, stay valid and
+    // unchanged until it is released: the source writes what it reads next elsewhere.
+    virtual std::shared_ptr<const void> keep() = 0;
+
+  protected:
+    ~bytes_keeper() = default;
+};
+
+// Valid during the call that hands it over only (but see `keeper`).
 struct record_delivery {
     // The records' bytes, with at least k_record_padding readable bytes after the end.
     // Without `ends`: complete records separated by '\n' (a final record without one is a
@@ -37,6 +50,9 @@ struct record_delivery {
     // with metadata gives its own offset (a Kafka message's) instead.
     std::string_view origin;
     std::int64_t offset = -1;
+    // Set by a source that can let `bytes` outlive the call; null: a receiver that needs
+    // them later copies them.
+    bytes_keeper* keeper = nullptr;
 };
 
 }  // namespace weir

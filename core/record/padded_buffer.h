@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 namespace weir {
 
@@ -15,6 +16,10 @@ namespace weir {
 // check at compile time that they need no more (core/decode/json_decoder.cc).
 inline constexpr std::size_t k_record_padding = 64;
 
+// The memory can be shared: share() hands out a handle under which the bytes written so far
+// (and the padding after them) stay valid and unchanged, for a reader on another thread; the
+// buffer's next write then goes to memory of its own, with only what it still holds copied
+// there. Memory given up by every handle is reused for the buffer's next fresh memory.
 class padded_buffer {
   public:
     padded_buffer() = default;
@@ -22,24 +27,23 @@ class padded_buffer {
     padded_buffer(padded_buffer&&) noexcept = default;
     padded_buffer& operator=(padded_buffer&&) noexcept = default;
 
-    char* data() { return data_.get(); }
-    const char* data() const { return data_.get(); }
+    // Writable: memory that was shared is left to its handles first.
+    char* data() {
+        if (shared_) own(0, capacity_);
+        return mem_.get();
+    }
+    const char* data() const { return mem_.get(); }
     std::size_t size() const { return size_; }
     std::size_t capacity() const { return capacity_; }
     bool empty() const { return size_ == 0; }
-    std::string_view view() const { return {data_.get(), size_}; }
+    std::string_view view() const { return {mem_.get(), size_}; }
     std::string_view view(std::size_t from, std::size_t to) const {
-        return {data_.get() + from, to - from};
+        return {mem_.get() + from, to - from};
     }
 
     // Room for `capacity` bytes of data (plus the padding); keeps the content.
     void reserve(std::size_t capacity) {
-        if (capacity <= capacity_) return;
-        std::unique_ptr<char[]> bigger(new char[capacity + k_record_padding]);
-        if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
-        std::memset(bigger.get() + capacity, 0, k_record_padding);
-        data_ = std::move(bigger);
-        capacity_ = capacity;
+        if (capacity > capacity_) own(0, capacity);
     }
     // Grows geometrically so appends stay amortised O(1).
     void reserve_more(std::size_t extra) {
@@ -48,18 +52,19 @@ class padded_buffer {
     }
 
     // The writable room after the data: write into it, then commit() what was written.
-    char* tail() { return data_.get() + size_; }
+    char* tail() { return data() + size_; }
     std::size_t room() const { return capacity_ - size_; }
     void commit(std::size_t n) { size_ += n; }
 
     void append(std::string_view bytes) {
         reserve_more(bytes.size());
-        if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
+        if (!bytes.empty()) std::memcpy(tail(), bytes.data(), bytes.size());
         size_ += bytes.size();
     }
     void push_back(char c) {
         reserve_more(1);
-        data_[size_++] = c;
+        *tail() = c;
+        ++size_;
     }
     void resize(std::size_t n) {
         reserve(n);
@@ -72,14 +77,28 @@ class padded_buffer {
             size_ = 0;
             return;
         }
-        std::memmove(data_.get(), data_.get() + n, size_ - n);
+        if (shared_) {
+            own(n, capacity_);  // copies only the rest
+            return;
+        }
+        std::memmove(mem_.get(), mem_.get() + n, size_ - n);
         size_ -= n;
     }
 
+    // A handle that keeps the memory as it is now, data and padding, until released: the
+    // buffer writes nothing there any more. Empty for a buffer without memory.
+    std::shared_ptr<const void> share();
+
   private:
-    std::unique_ptr<char[]> data_;
+    struct recycler;
+    // Fresh memory of `capacity` bytes (and the padding) holding [from, size_) of the old.
+    void own(std::size_t from, std::size_t capacity);
+
+    std::shared_ptr<char[]> mem_;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
+    bool shared_ = false;                 // handles of mem_ are out: read only
+    std::shared_ptr<recycler> recycler_;  // since the first share()
 };
 
 }  // namespace weir

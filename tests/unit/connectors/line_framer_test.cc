@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -81,9 +82,21 @@ std::string random_stream(std::mt19937_64& rng, std::size_t max_line) {
 
 // Feeds `stream` in random chunks, pausing in random callbacks, and checks every piece and
 // the framer's accounting as it goes; returns what was handed over.
+// With keep_percent, that share of the pieces is kept (as a reader on another thread
+// would) and checked unchanged, padding included, when released at random or at the end.
 expected_stream run_random(const std::string& stream, std::size_t max_line, std::mt19937_64& rng,
-                           int pause_percent) {
+                           int pause_percent, int keep_percent = 0) {
     expected_stream got;
+    struct kept_piece {
+        std::shared_ptr<const void> handle;
+        std::string_view bytes;  // with the padding
+        std::string copy;
+    };
+    std::vector<kept_piece> kept;
+    auto check_kept = [&](const kept_piece& k) {
+        ASSERT_TRUE(k.handle);
+        EXPECT_EQ(k.bytes, k.copy) << "a kept piece changed";
+    };
     line_framer framer(max_line);
     std::uint64_t fed = 0;
     bool ended = false;
@@ -116,6 +129,17 @@ expected_stream run_random(const std::string& stream, std::size_t max_line, std:
             line = nl + 1;
         }
         got.delivered.append(lines);
+        if (keep_percent > 0) {
+            if (rng() % 100 < static_cast<std::uint64_t>(keep_percent)) {
+                const std::string_view padded(lines.data(), lines.size() + k_record_padding);
+                kept.push_back({framer.keep(), padded, std::string(padded)});
+            }
+            if (!kept.empty() && rng() % 3 == 0) {  // a reader done with one
+                const std::size_t i = rng() % kept.size();
+                check_kept(kept[i]);
+                kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(i));
+            }
+        }
         return rng() % 100 >= static_cast<std::uint64_t>(pause_percent);
     };
     auto on_too_long = [&](std::uint64_t at) {
@@ -179,6 +203,7 @@ expected_stream run_random(const std::string& stream, std::size_t max_line, std:
     while (!drain()) {
     }
     check_drained();
+    for (const kept_piece& k : kept) check_kept(k);
     return got;
 }
 
@@ -192,6 +217,23 @@ TEST(line_framer, random_streams_match_the_reference) {
                      ", pauses " + std::to_string(pause_percent) + "%, stream \"" + stream + "\"");
         const expected_stream want = reference(stream, max_line);
         const expected_stream got = run_random(stream, max_line, rng, pause_percent);
+        ASSERT_EQ(got.delivered, want.delivered);
+        ASSERT_EQ(got.too_long, want.too_long);
+    }
+}
+
+TEST(line_framer, kept_pieces_stay_unchanged_while_the_framer_goes_on) {
+    std::mt19937_64 rng(20261205);
+    for (int round = 0; round < 3000; ++round) {
+        const std::size_t max_line = round % 10 == 0 ? rng() % 3 : rng() % 40;
+        const std::string stream = random_stream(rng, max_line);
+        const int pause_percent = round % 3 == 0 ? 0 : static_cast<int>(rng() % 60);
+        const int keep_percent = 10 + static_cast<int>(rng() % 90);
+        SCOPED_TRACE("round " + std::to_string(round) + ", max_line " + std::to_string(max_line) +
+                     ", pauses " + std::to_string(pause_percent) + "%, keeps " +
+                     std::to_string(keep_percent) + "%, stream \"" + stream + "\"");
+        const expected_stream want = reference(stream, max_line);
+        const expected_stream got = run_random(stream, max_line, rng, pause_percent, keep_percent);
         ASSERT_EQ(got.delivered, want.delivered);
         ASSERT_EQ(got.too_long, want.too_long);
     }
