@@ -18,10 +18,13 @@ if(WEIR_SANITIZE)
   target_compile_options(weir_options INTERFACE -fsanitize=${_weir_san} -fno-omit-frame-pointer
                                                 -fno-sanitize-recover=all)
   target_link_options(weir_options INTERFACE -fsanitize=${_weir_san})
-  # Sanitized executables are linked without PIE: the sanitizers' metadata holds millions of
-  # pointers (3.6 M relative relocations in weir), and as a position-independent executable each
-  # start of weir relocated them, about 0.5 s of the tests' thousands of starts.
-  target_link_options(weir_options INTERFACE -no-pie)
+  # AddressSanitizer's executables are linked without PIE: the sanitizers' metadata holds
+  # millions of pointers (3.6 M relative relocations in weir), and as a position-independent
+  # executable each start of weir relocated them, about 0.3 s of the tests' thousands of starts.
+  # (ThreadSanitizer's memory layout wants PIE.)
+  if("address" IN_LIST WEIR_SANITIZE)
+    target_link_options(weir_options INTERFACE -no-pie)
+  endif()
   # Asio's fenced blocks use std::atomic_thread_fence, which GCC warns ThreadSanitizer does not
   # model; the warning is about Asio's header, inlined into weir's code.
   if("thread" IN_LIST WEIR_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
