@@ -41,6 +41,7 @@ std::size_t watermark_tracker::add_source(timestamp_ns wall_now) {
 
 std::size_t watermark_tracker::add_source(std::string id, timestamp_ns wall_now) {
     sources_.push_back({k_no_time, wall_now, std::move(id), false, hold_mode::normal});
+    settled_ = false;
     return sources_.size() - 1;
 }
 
@@ -48,6 +49,7 @@ void watermark_tracker::remove_source(std::size_t source) {
     source_state& s = sources_[source];
     s.removed = true;
     s.max_event = k_no_time;
+    settled_ = false;
 }
 
 std::size_t watermark_tracker::find_source(std::string_view id) const {
@@ -63,7 +65,11 @@ timestamp_ns watermark_tracker::max_event_time() const {
     return m;
 }
 
-timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
+timestamp_ns watermark_tracker::recompute(timestamp_ns wall_now) {
+    settled_ = false;
+    std::size_t slowest = sources_.size();
+    // The first moment a source that is not idle now goes idle.
+    timestamp_ns next_idle = std::numeric_limits<timestamp_ns>::max();
     timestamp_ns lowest_active = std::numeric_limits<timestamp_ns>::max();
     bool any_active = false;
     timestamp_ns highest = k_no_time;
@@ -80,8 +86,12 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
         }
     }
     bool caught_up_active = false;
-    for (const auto& s : sources_) {
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+        const source_state& s = sources_[i];
         if (s.removed) continue;
+        if (idle_timeout_ > 0 && !idle(s)) {
+            next_idle = std::min(next_idle, saturating_add(s.last_active, idle_timeout_));
+        }
         highest = std::max(highest, s.max_event);
         last_activity = std::max(last_activity, s.last_active);
         if (s.hold == hold_mode::released) continue;
@@ -93,11 +103,18 @@ timestamp_ns watermark_tracker::update(timestamp_ns wall_now) {
             s.hold == hold_mode::held || (s.hold == hold_mode::pinned && normal_active);
         if (idle(s) && !waited_for) continue;
         any_active = true;
-        lowest_active = std::min(lowest_active, s.max_event);
+        if (s.max_event < lowest_active) {
+            lowest_active = s.max_event;
+            slowest = i;
+        }
     }
     timestamp_ns candidate = k_no_time;
     if (any_active) {
         if (lowest_active != k_no_time) candidate = lowest_active - allowed_lateness_;
+        // The other branches follow the newest event time or the wall clock: no shortcut.
+        settled_ = true;
+        slowest_ = slowest;
+        settled_until_ = next_idle;
     } else if (caught_up_active) {
         // Every source that is not idle has delivered all it has: they are one stream.
         if (highest != k_no_time) candidate = highest - allowed_lateness_;
@@ -125,6 +142,7 @@ void watermark_tracker::serialize(byte_writer& w) const {
 }
 
 bool watermark_tracker::deserialize(byte_reader& r) {
+    settled_ = false;
     const std::size_t n = r.count(17);
     for (std::size_t i = 0; i < n && r.ok(); ++i) {
         const std::string_view id = r.str();
@@ -141,6 +159,7 @@ bool watermark_tracker::deserialize(byte_reader& r) {
 }
 
 bool watermark_tracker::deserialize_by_index(byte_reader& r) {
+    settled_ = false;
     const std::size_t n = r.count(16);
     if (!r.ok() || n != sources_.size()) {
         r.fail();

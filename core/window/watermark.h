@@ -47,7 +47,13 @@ class watermark_tracker {
     // A record of `source` with this event time, arriving at `wall_now`.
     void observe(std::size_t source, timestamp_ns event_time, timestamp_ns wall_now) {
         source_state& s = sources_[source];
-        if (event_time > s.max_event) s.max_event = event_time;
+        if (event_time > s.max_event) {
+            s.max_event = event_time;
+            // Only the slowest source raises the minimum the watermark follows. (A source
+            // waking up from idle may lower it, which the watermark ignores: it never goes
+            // back.)
+            if (source == slowest_) settled_ = false;
+        }
         s.last_active = wall_now;
     }
     // The source is alive but had nothing to deliver (e.g. a Kafka partition at its end):
@@ -68,7 +74,10 @@ class watermark_tracker {
     // it back any more, the watermark follows the newest event time of all, as if the sources
     // were one (never the wall clock, as when everything is quiet).
     enum class hold_mode : std::uint8_t { normal, pinned, held, released, caught_up };
-    void set_hold(std::size_t source, hold_mode mode) { sources_[source].hold = mode; }
+    void set_hold(std::size_t source, hold_mode mode) {
+        sources_[source].hold = mode;
+        settled_ = false;
+    }
     hold_mode hold(std::size_t source) const { return sources_[source].hold; }
     timestamp_ns source_max_event(std::size_t source) const { return sources_[source].max_event; }
     timestamp_ns source_last_active(std::size_t source) const {
@@ -76,7 +85,13 @@ class watermark_tracker {
     }
 
     // Recomputes the watermark at `wall_now`; returns it (k_no_time when there is none yet).
-    timestamp_ns update(timestamp_ns wall_now);
+    // O(1) while the watermark follows the slowest of the active sources, that source has not
+    // advanced since, no source went idle, and no source came, went or changed its hold;
+    // O(sources) otherwise.
+    timestamp_ns update(timestamp_ns wall_now) {
+        if (settled_ && wall_now < settled_until_) return watermark_;
+        return recompute(wall_now);
+    }
     timestamp_ns watermark() const { return watermark_; }
     timestamp_ns max_event_time() const;
 
@@ -87,6 +102,7 @@ class watermark_tracker {
             s.last_active = wall_now;
         }
         watermark_ = k_no_time;
+        settled_ = false;
     }
 
     // Sets the watermark to +infinity: a bounded input ended (close every window).
@@ -111,10 +127,18 @@ class watermark_tracker {
         hold_mode hold = hold_mode::normal;  // set by the owner, not checkpointed
     };
 
+    timestamp_ns recompute(timestamp_ns wall_now);
+
     timestamp_ns allowed_lateness_;
     timestamp_ns idle_timeout_;
     std::vector<source_state> sources_;
     timestamp_ns watermark_ = k_no_time;
+    // The last recompute() found the watermark following the slowest active source: until a
+    // change above clears settled_, or wall time reaches settled_until_ (the first moment a
+    // source goes idle), update() gives the same watermark.
+    bool settled_ = false;
+    std::size_t slowest_ = static_cast<std::size_t>(-1);
+    timestamp_ns settled_until_ = 0;
 };
 
 }  // namespace weir::window

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace weir::window {
 namespace {
 
@@ -113,6 +115,70 @@ TEST(watermark_sources, corrupt_bytes_are_refused) {
         watermark_tracker t(0, 0, std::vector<std::string>{"a/"}, 0);
         byte_reader r(std::string_view(bytes).substr(0, n));
         EXPECT_FALSE(t.deserialize(r)) << n;
+    }
+}
+
+// update() answers in O(1) while only sources other than the slowest advanced: against a
+// tracker that recomputes every time, over random records, idle times, holds, sources that
+// come and go, resets and restores.
+TEST(watermark_sources, the_shortcut_gives_what_a_full_recompute_gives) {
+    using mode = watermark_tracker::hold_mode;
+    std::mt19937_64 rng(20261205);
+    for (int round = 0; round < 400; ++round) {
+        const timestamp_ns lateness = static_cast<timestamp_ns>(rng() % 3) * k_s;
+        const timestamp_ns idle =
+            rng() % 3 == 0 ? 0 : static_cast<timestamp_ns>(1 + rng() % 5) * k_s;
+        const std::size_t start = 1 + rng() % 6;
+        timestamp_ns now = 0;
+        watermark_tracker fast(lateness, idle, start, now);
+        watermark_tracker full(lateness, idle, start, now);
+        std::vector<timestamp_ns> newest(start, 0);
+        for (int step = 0; step < 300; ++step) {
+            SCOPED_TRACE("round " + std::to_string(round) + ", step " + std::to_string(step));
+            const std::size_t n = fast.sources();
+            std::size_t src = rng() % n;
+            for (std::size_t k = 0; k < n && fast.removed(src); ++k) src = (src + 1) % n;
+            const unsigned op = static_cast<unsigned>(rng() % 100);
+            if (rng() % 4 == 0) now += static_cast<timestamp_ns>(rng() % 3000) * 1'000'000;
+            if (op < 70 && !fast.removed(src)) {
+                if (newest.size() < n) newest.resize(n, 0);
+                newest[src] += static_cast<timestamp_ns>(rng() % 2000) * 1'000'000;
+                const timestamp_ns t =
+                    newest[src] - static_cast<timestamp_ns>(rng() % 3) * 500'000'000;
+                fast.observe(src, t, now);
+                full.observe(src, t, now);
+            } else if (op < 78 && !fast.removed(src)) {
+                fast.touch(src, now);
+                full.touch(src, now);
+            } else if (op < 86 && !fast.removed(src)) {
+                const auto m = static_cast<mode>(rng() % 5);
+                fast.set_hold(src, m);
+                full.set_hold(src, m);
+            } else if (op < 90) {
+                fast.add_source(now);
+                full.add_source(now);
+            } else if (op < 93 && !fast.removed(src)) {
+                fast.remove_source(src);
+                full.remove_source(src);
+            } else if (op < 94) {
+                fast.reset(now);
+                full.reset(now);
+                newest.assign(newest.size(), 0);
+            } else if (op < 96) {
+                byte_writer w;
+                fast.serialize(w);
+                byte_reader r(w.data());
+                ASSERT_TRUE(fast.deserialize(r));
+            }
+            // The reference recomputes from scratch: setting a hold clears the shortcut.
+            for (std::size_t i = 0; i < full.sources(); ++i) {
+                if (!full.removed(i)) {
+                    full.set_hold(i, full.hold(i));
+                    break;
+                }
+            }
+            ASSERT_EQ(fast.update(now), full.update(now));
+        }
     }
 }
 
