@@ -201,6 +201,7 @@ node_engine::node_engine(node_plan plan, timestamp_ns wall_now)
     sessions_ = w.kind == window::window_kind::session;
     if (sessions_) {
         if (w.gap <= 0) throw std::invalid_argument("a session window needs a gap > 0");
+        session_step_ = std::max<timestamp_ns>(1, sat_add(w.gap, w.allowed_lateness) / 16);
     } else {
         if (w.size <= 0 || w.step() <= 0) {
             throw std::invalid_argument("window size and slide must be > 0");
@@ -647,7 +648,15 @@ bool node_engine::session_overlaps(std::uint32_t g, timestamp_ns t) const {
 }
 
 void node_engine::push_session(std::uint32_t g, std::uint32_t c) {
-    session_heap_.push_back({sat_add(meta(c).last, plan_.window.gap), g, c, meta(c).gen()});
+    queue_session({sat_add(meta(c).last, plan_.window.gap), g, c, meta(c).gen()});
+}
+
+void node_engine::queue_session(const session_entry& e) {
+    if (e.end >= session_horizon_) {
+        session_later_.push_back(e);
+        return;
+    }
+    session_heap_.push_back(e);
     std::push_heap(session_heap_.begin(), session_heap_.end(),
                    [](const session_entry& a, const session_entry& b) { return a.end > b.end; });
 }
@@ -1253,7 +1262,7 @@ void node_engine::emit_until(timestamp_ns new_watermark, timestamp_ns now,
                              std::vector<check_result>& out) {
     if (finished_ || new_watermark == k_no_time || partial_sink_) return;
     if (sessions_) {
-        if (!session_heap_.empty() && session_heap_.front().end <= new_watermark) {
+        if (sessions_may_be_due(new_watermark)) {
             emit_sessions(new_watermark, now, out);
         }
         closed_through_ = std::max(closed_through_, new_watermark);
@@ -1491,6 +1500,30 @@ void node_engine::drop_folds(std::uint32_t g) {
 void node_engine::collect_due_sessions(timestamp_ns until) {
     const auto later = [](const session_entry& a, const session_entry& b) { return a.end > b.end; };
     due_.clear();
+    if (!session_later_.empty() && until >= session_horizon_) {
+        // The horizon moves on: entries before it go to the heap, or to due_ when their
+        // session has ended; the others stay, with their end brought up to date when read.
+        session_horizon_ = sat_add(until, session_step_);
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < session_later_.size(); ++i) {
+            session_entry e = session_later_[i];
+            if (e.end > until && e.end >= session_horizon_) {
+                session_later_[kept++] = e;
+                continue;
+            }
+            if (e.cell >= cell_count_ || meta(e.cell).gen() != e.gen) continue;
+            e.end = sat_add(meta(e.cell).last, plan_.window.gap);
+            if (e.end <= until) {
+                due_.push_back({e.end, e.group, meta(e.cell).start, e.cell});
+            } else if (e.end >= session_horizon_) {
+                session_later_[kept++] = e;
+            } else {
+                session_heap_.push_back(e);
+                std::push_heap(session_heap_.begin(), session_heap_.end(), later);
+            }
+        }
+        session_later_.resize(kept);
+    }
     while (!session_heap_.empty() && session_heap_.front().end <= until) {
         std::pop_heap(session_heap_.begin(), session_heap_.end(), later);
         const session_entry e = session_heap_.back();
@@ -1498,8 +1531,7 @@ void node_engine::collect_due_sessions(timestamp_ns until) {
         if (e.cell >= cell_count_ || meta(e.cell).gen() != e.gen) continue;
         const timestamp_ns actual = sat_add(meta(e.cell).last, plan_.window.gap);
         if (actual > until) {
-            session_heap_.push_back({actual, e.group, e.cell, e.gen});
-            std::push_heap(session_heap_.begin(), session_heap_.end(), later);
+            queue_session({actual, e.group, e.cell, e.gen});
             continue;
         }
         due_.push_back({actual, e.group, meta(e.cell).start, e.cell});
@@ -1690,6 +1722,8 @@ void node_engine::clear_state() {
     live_groups_ = 0;
     last_outcome_.clear();
     session_heap_.clear();
+    session_later_.clear();
+    session_horizon_ = k_no_time;
     closed_through_ = k_no_time;
     finished_ = false;
     awaiting_first_ = true;
@@ -1707,10 +1741,10 @@ void node_engine::clear_state() {
 }
 
 std::size_t node_engine::memory_bytes() const {
-    std::size_t bytes = chunks_.size() * k_cells_per_chunk * stride_ +
-                        groups_.capacity() * sizeof(group_state) +
-                        table_.capacity() * sizeof(std::uint64_t) + last_outcome_.capacity() +
-                        session_heap_.capacity() * sizeof(session_entry);
+    std::size_t bytes =
+        chunks_.size() * k_cells_per_chunk * stride_ + groups_.capacity() * sizeof(group_state) +
+        table_.capacity() * sizeof(std::uint64_t) + last_outcome_.capacity() +
+        (session_heap_.capacity() + session_later_.capacity()) * sizeof(session_entry);
     for (const auto& g : groups_) {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;
     }

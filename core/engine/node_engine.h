@@ -381,7 +381,12 @@ class node_engine {
         std::uint32_t cell;
     };
     std::vector<due_session> due_;
-    // Sessions by end (lazily corrected: an entry's end only grows behind it).
+    // Sessions by end (lazily corrected: an entry's end only grows behind it), in two parts:
+    // those ending before session_horizon_ in a heap, the others unordered in session_later_.
+    // The horizon moves a fraction of (gap + allowed_lateness) past the watermark at a time,
+    // so the heap holds the few sessions about to end, not every open one: an open session's
+    // entry comes due once per gap (to be put back at its actual end), and in one heap of
+    // 100 K sessions each such turn missed the cache at every level (W6).
     struct session_entry {
         timestamp_ns end;
         std::uint32_t group;
@@ -389,6 +394,15 @@ class node_engine {
         std::uint32_t gen;
     };
     std::vector<session_entry> session_heap_;
+    std::vector<session_entry> session_later_;
+    timestamp_ns session_horizon_ = window::k_no_time;
+    timestamp_ns session_step_ = 1;
+    void queue_session(const session_entry& e);
+    // Whether collect_due_sessions(until) may find a session due.
+    bool sessions_may_be_due(timestamp_ns until) const {
+        return (!session_heap_.empty() && session_heap_.front().end <= until) ||
+               (!session_later_.empty() && until >= session_horizon_);
+    }
     // Partition-local sessions: the open ones by start (session_entry::end holds the start),
     // stale entries dropped lazily; the earliest start bounds the progress handed over.
     std::vector<session_entry> open_starts_;
