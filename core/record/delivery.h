@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string_view>
 
+#include "core/record/bytes_keeper.h"
 #include "core/record/padded_buffer.h"
 #include "core/time/timestamp.h"
 
@@ -20,18 +20,6 @@ struct record_metadata {
     time::timestamp_ns timestamp = 0;  // 0: none
     std::int32_t partition = -1;       // -1: none
     std::int64_t offset = -1;          // -1: none
-};
-
-// A source that lets the receiver of a delivery keep its bytes past the call, instead of
-// copying them (a query spread over threads reads them later, on another thread).
-class bytes_keeper {
-  public:
-    // A handle under which the delivery's `bytes`, and the padding after them, stay valid and
-    // unchanged until it is released: the source writes what it reads next elsewhere.
-    virtual std::shared_ptr<const void> keep() = 0;
-
-  protected:
-    ~bytes_keeper() = default;
 };
 
 // Valid during the call that hands it over only (but see `keeper`).

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/record/bytes_keeper.h"
+
 namespace weir {
 
 // Bytes that must be readable (any value) after the end of a delivery's data. The decoders
@@ -19,8 +21,9 @@ inline constexpr std::size_t k_record_padding = 64;
 // The memory can be shared: share() hands out a handle under which the bytes written so far
 // (and the padding after them) stay valid and unchanged, for a reader on another thread; the
 // buffer's next write then goes to memory of its own, with only what it still holds copied
-// there. Memory given up by every handle is reused for the buffer's next fresh memory.
-class padded_buffer {
+// there. Memory given up by every handle is reused for the buffer's next fresh memory. As a
+// bytes_keeper, it lets a delivery of its bytes be kept.
+class padded_buffer final : public bytes_keeper {
   public:
     padded_buffer() = default;
     explicit padded_buffer(std::size_t capacity) { reserve(capacity); }
@@ -88,6 +91,7 @@ class padded_buffer {
     // A handle that keeps the memory as it is now, data and padding, until released: the
     // buffer writes nothing there any more. Empty for a buffer without memory.
     std::shared_ptr<const void> share();
+    std::shared_ptr<const void> keep() override { return share(); }
 
   private:
     struct recycler;
