@@ -436,7 +436,9 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         p.next = next;
         if (!ends_.empty()) {
             events_->on_records(
-                source, record_delivery{.bytes = buffer_.view(), .ends = ends_, .metadata = meta_});
+                source,
+                record_delivery{
+                    .bytes = buffer_.view(), .ends = ends_, .metadata = meta_, .keeper = &buffer_});
         }
         if (changed && once_) check_done(p);
     }
