@@ -120,7 +120,7 @@ struct owned_delivery {
     // Reuses the buffers' memory: a fresh megabyte per delivery costs more in page faults
     // than the copy itself.
     void assign(const connectors::record_delivery& d) {
-        if (d.keeper != nullptr) kept = d.keeper->keep();
+        kept = d.keeper != nullptr ? d.keeper->keep() : nullptr;
         if (kept) {
             bytes_view = d.bytes;
         } else {
@@ -174,7 +174,7 @@ class delivery_pool : public std::enable_shared_from_this<delivery_pool> {
         return std::shared_ptr<const owned_delivery>(
             c.release(), [pool = shared_from_this()](const owned_delivery* used) {
                 std::unique_ptr<owned_delivery> back(const_cast<owned_delivery*>(used));
-                back->kept.reset();  // the source's memory goes back to it now
+                back->kept.reset();  // the source's memory goes back to it now, not at reuse
                 std::lock_guard lock(pool->mutex_);
                 if (pool->free_.size() < 4 * k_lane_backlog) pool->free_.push_back(std::move(back));
             });

@@ -6,11 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string_view>
 #include <type_traits>
 
-#include "core/record/delivery.h"
 #include "core/record/padded_buffer.h"
 
 namespace weir::connectors {
@@ -24,7 +22,7 @@ namespace weir::connectors {
 //
 // Lines are '\n'-terminated; a line's length is counted without its newline. Blank lines are
 // handed over like any other (the decoders skip them).
-class line_framer final : public bytes_keeper {
+class line_framer {
   public:
     struct piece {
         enum class kind { none, lines, too_long };
@@ -105,9 +103,9 @@ class line_framer final : public bytes_keeper {
     // Inside a line over the limit (already reported), discarding up to its newline.
     bool skipping() const { return skipping_; }
 
-    // Keeps the bytes of every piece handed over so far valid and unchanged under the handle
-    // (a reader on another thread); the framer's next write goes to memory of its own.
-    std::shared_ptr<const void> keep() override { return buf_.share(); }
+    // What keeps the bytes of every piece handed over so far valid and unchanged (for a reader
+    // on another thread): the buffer, whose next write then goes to memory of its own.
+    bytes_keeper* keeper() { return &buf_; }
 
     // Forgets everything held, and the end; the stream goes on at `stream_offset` (a file
     // truncated, or finished: the memory is released).

@@ -833,7 +833,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                                     record_delivery{.bytes = lines,
                                                     .origin = f.path,
                                                     .offset = static_cast<std::int64_t>(offset),
-                                                    .keeper = &f.framer});
+                                                    .keeper = f.framer.keeper()});
                 return !paused_ && !stopped_;
             },
             [this, &f](std::uint64_t at) {

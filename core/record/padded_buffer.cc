@@ -56,7 +56,7 @@ void padded_buffer::own(std::size_t from, std::size_t capacity) {
     shared_ = false;
 }
 
-std::shared_ptr<const void> padded_buffer::share() {
+std::shared_ptr<const void> padded_buffer::keep() {
     if (!mem_) return nullptr;
     if (!recycler_) recycler_ = std::make_shared<recycler>();
     shared_ = true;

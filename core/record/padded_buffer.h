@@ -18,7 +18,7 @@ namespace weir {
 // check at compile time that they need no more (core/decode/json_decoder.cc).
 inline constexpr std::size_t k_record_padding = 64;
 
-// The memory can be shared: share() hands out a handle under which the bytes written so far
+// The memory can be shared: keep() hands out a handle under which the bytes written so far
 // (and the padding after them) stay valid and unchanged, for a reader on another thread; the
 // buffer's next write then goes to memory of its own, with only what it still holds copied
 // there. Memory given up by every handle is reused for the buffer's next fresh memory. As a
@@ -90,8 +90,7 @@ class padded_buffer final : public bytes_keeper {
 
     // A handle that keeps the memory as it is now, data and padding, until released: the
     // buffer writes nothing there any more. Empty for a buffer without memory.
-    std::shared_ptr<const void> share();
-    std::shared_ptr<const void> keep() override { return share(); }
+    std::shared_ptr<const void> keep() override;
 
   private:
     struct recycler;
@@ -102,7 +101,7 @@ class padded_buffer final : public bytes_keeper {
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
     bool shared_ = false;                 // handles of mem_ are out: read only
-    std::shared_ptr<recycler> recycler_;  // since the first share()
+    std::shared_ptr<recycler> recycler_;  // since the first keep()
 };
 
 }  // namespace weir

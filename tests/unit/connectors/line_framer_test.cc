@@ -132,7 +132,7 @@ expected_stream run_random(const std::string& stream, std::size_t max_line, std:
         if (keep_percent > 0) {
             if (rng() % 100 < static_cast<std::uint64_t>(keep_percent)) {
                 const std::string_view padded(lines.data(), lines.size() + k_record_padding);
-                kept.push_back({framer.keep(), padded, std::string(padded)});
+                kept.push_back({framer.keeper()->keep(), padded, std::string(padded)});
             }
             if (!kept.empty() && rng() % 3 == 0) {  // a reader done with one
                 const std::size_t i = rng() % kept.size();

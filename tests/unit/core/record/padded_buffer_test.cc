@@ -19,7 +19,7 @@ TEST(padded_buffer, a_shared_buffer_writes_its_next_bytes_elsewhere) {
     b.append("line one\nline t");
     const char* first = std::as_const(b).data();
     const std::string before(padded_view(first, b.size()));
-    auto handle = b.share();
+    auto handle = b.keep();
     ASSERT_TRUE(handle);
     EXPECT_EQ(handle.get(), first);
 
@@ -32,7 +32,7 @@ TEST(padded_buffer, a_shared_buffer_writes_its_next_bytes_elsewhere) {
     EXPECT_EQ(padded_view(first, 15), before) << "the shared memory changed";
 
     // Every write path moves off shared memory: data(), tail(), append, push_back, resize.
-    auto again = b.share();
+    auto again = b.keep();
     const char* second = std::as_const(b).data();
     b.data()[0] = 'L';
     EXPECT_EQ(second[0], 'l');
@@ -43,18 +43,18 @@ TEST(padded_buffer, memory_every_handle_gave_up_is_used_again) {
     auto mem = [](const padded_buffer& b) { return static_cast<const void*>(b.data()); };
     padded_buffer b(1024);
     b.append(std::string(1000, 'a'));
-    auto first = b.share();  // memory from before any sharing: freed as usual
+    auto first = b.keep();  // memory from before any sharing: freed as usual
     b.clear();
     b.append("b");  // fresh memory: the first is still held
     EXPECT_NE(mem(b), first.get());
     const void* second = mem(b);
-    auto handle = b.share();
+    auto handle = b.keep();
     handle.reset();
     first.reset();
     b.clear();
     b.append("c");  // fresh again; the second, held by nobody now, waits for reuse
     EXPECT_NE(mem(b), second);
-    b.share();
+    b.keep();
     b.clear();
     b.append("d");  // the third is left to (no) handles: the second is taken back
     EXPECT_EQ(mem(b), second);
@@ -66,7 +66,7 @@ TEST(padded_buffer, memory_every_handle_gave_up_is_used_again) {
 
 TEST(padded_buffer, an_empty_buffer_shares_nothing) {
     padded_buffer b;
-    EXPECT_FALSE(b.share());
+    EXPECT_FALSE(b.keep());
     b.append("x");
     EXPECT_EQ(b.view(), "x");
 }
