@@ -237,6 +237,14 @@ struct query::lane {
     asio::strand<asio::io_context::executor_type> strand;
     lane_sink sink;
     std::unique_ptr<chain::node_chain> chain;
+    // What the lane's chain counted per node, as of its latest work: the merge step's chain
+    // sees cells, not records, so the records a lane dropped are counted from here.
+    struct counts {
+        std::vector<engine::engine_stats> engine;
+        std::vector<std::uint64_t> bad_time;
+        std::vector<std::uint64_t> future_time;
+    };
+    counts reported;  // on the query's strand
 };
 
 query::lane& query::lane_for(std::size_t input, std::string_view source) {
@@ -257,7 +265,13 @@ void query::post_to_lane(lane& l, std::function<void(chain::node_chain&)> work,
     asio::post(l.strand, [self = shared_from_this(), &l, work = std::move(work),
                           after = std::move(after)]() mutable {
         work(*l.chain);
-        asio::post(self->strand_, [self, events = l.sink.take(), after = std::move(after)] {
+        lane::counts counts{{}, l.chain->stats().bad_time, l.chain->stats().future_time};
+        for (std::size_t n = 0; n < counts.bad_time.size(); ++n) {
+            counts.engine.push_back(l.chain->local_stats(n));
+        }
+        asio::post(self->strand_, [self, &l, events = l.sink.take(), after = std::move(after),
+                                   counts = std::move(counts)]() mutable {
+            l.reported = std::move(counts);
             for (const auto& e : events) {
                 if (!self->active() && !self->finishing_) break;
                 e(*self);
@@ -928,7 +942,20 @@ void query::report_node(std::size_t node) {
     }
     if (node_metrics_.empty()) return;
     node_metrics& m = *node_metrics_[node];
-    const engine::engine_stats& now = e.stats();
+    // Spread over lanes, the records are counted where they are read (valid records once:
+    // by the merge step, in the cells it takes).
+    engine::engine_stats now = e.stats();
+    std::uint64_t bad_time = chain_->stats().bad_time[node];
+    std::uint64_t future = chain_->stats().future_time[node];
+    for (const auto& l : lanes_) {
+        const lane::counts& c = l->reported;
+        if (node >= c.engine.size()) continue;
+        engine::engine_stats dropped = c.engine[node];
+        dropped.records = 0;
+        now += dropped;
+        bad_time += c.bad_time[node];
+        future += c.future_time[node];
+    }
     engine::engine_stats& before = reported_stats_[node];
     m.records.Increment(static_cast<double>(now.records - before.records));
     m.late_records.Increment(static_cast<double>(now.late - before.late));
@@ -936,11 +963,9 @@ void query::report_node(std::size_t node) {
     // Records kept despite a schema violation are counted invalid, but they were not dropped;
     // records without a readable event time are counted invalid, and dropped for bad_time.
     // So are records refused by time.max_jump (future_time).
-    const std::uint64_t future = chain_->stats().future_time[node];
     const std::uint64_t new_future = future - reported_future_time_[node];
     reported_future_time_[node] = future;
     m.dropped_by(drop_reason::future_time).Increment(static_cast<double>(new_future));
-    const std::uint64_t bad_time = chain_->stats().bad_time[node];
     const std::uint64_t new_bad_time = bad_time - reported_bad_time_[node] + new_future;
     reported_bad_time_[node] = bad_time;
     m.dropped_by(drop_reason::bad_time).Increment(static_cast<double>(new_bad_time - new_future));

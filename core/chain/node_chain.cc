@@ -181,6 +181,7 @@ struct node_chain::node_state {
     // Partition-local chains: per engine source, its own engine (the one above only keeps the
     // sources' indices).
     std::vector<std::unique_ptr<engine::node_engine>> locals;
+    engine::engine_stats let_go;  // what the local engines of sources that went counted
     std::unique_ptr<schema::record_schema> schema;
     std::unique_ptr<schema::drift_tracker> drift;  // nodes with schema-drift measures
     std::unique_ptr<join::stream_join> join;       // nodes with `join:`
@@ -380,6 +381,7 @@ void node_chain::remove_source(std::size_t input, std::string_view source) {
                 if (es < reader.locals.size() && reader.locals[es]) {
                     // What the partition's engine holds goes to the merge step first.
                     reader.locals[es]->hand_over_all();
+                    reader.let_go += reader.locals[es]->stats();
                     reader.locals[es].reset();
                 }
                 reader.engine->remove_source(es);
@@ -1458,6 +1460,15 @@ std::size_t node_chain::ended_inputs() const {
 
 const engine::node_engine* node_chain::engine(std::size_t node) const {
     return nodes_[node]->engine.get();
+}
+
+engine::engine_stats node_chain::local_stats(std::size_t node) const {
+    const node_state& st = *nodes_[node];
+    engine::engine_stats sum = st.let_go;
+    for (const auto& local : st.locals) {
+        if (local) sum += local->stats();
+    }
+    return sum;
 }
 
 node_chain::sections node_chain::snapshot() const {

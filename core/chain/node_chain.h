@@ -238,6 +238,9 @@ class node_chain {
 
     // Null for nodes without checks.
     const engine::node_engine* engine(std::size_t node) const;
+    // Partition-local chains: what node `node`'s engines (one per source, those of sources
+    // that went included) counted. Zero in other chains.
+    engine::engine_stats local_stats(std::size_t node) const;
     // Null for nodes without schema-drift measures.
     const schema::drift_tracker* drift(std::size_t node) const;
     const chain_stats& stats() const { return stats_; }

@@ -44,6 +44,19 @@ struct engine_stats {
     // Merge step: cells of a source taken already (a partial handed over again after a restart
     // or a rebalance), not merged twice. Not in checkpoints.
     std::uint64_t duplicate_cells = 0;
+
+    engine_stats& operator+=(const engine_stats& o) {
+        records += o.records;
+        late += o.late;
+        invalid += o.invalid;
+        kept_invalid += o.kept_invalid;
+        group_overflow += o.group_overflow;
+        windows += o.windows;
+        results += o.results;
+        skipped_empty_windows += o.skipped_empty_windows;
+        duplicate_cells += o.duplicate_cells;
+        return *this;
+    }
 };
 
 // Operator commands on checks against history (`weir baseline reset|acknowledge`).

@@ -88,8 +88,16 @@ class bad_time_test(unittest.TestCase):
             self.assertIn(want["ts"], d["reason"]["message"])
 
     def test_unreadable_times_are_counted_logged_dead_lettered_and_shown_in_status(self):
+        self.check_unreadable_times()
+
+    def test_the_same_with_the_query_spread_over_lanes(self):
+        # The lanes' chains read the records: their counts reach the metrics and the status.
+        self.check_unreadable_times({"WEIR_THREADS": "2", "WEIR_SPREAD_PARTITIONS": "1"},
+                                    spread=True)
+
+    def check_unreadable_times(self, env=None, spread=False):
         self.write_config(follow=True)
-        d = weir_process(self, self.dir, [self.settings, self.config])
+        d = weir_process(self, self.dir, [self.settings, self.config], env=env)
         base = f"http://127.0.0.1:{d.wait_port()}"
         dropped = lambda: metric_sum(base, "weir_node_dropped_records_total",
                                      pipeline="zones", node="quality", reason="bad_time")
@@ -121,6 +129,7 @@ class bad_time_test(unittest.TestCase):
 
         self.assertEqual(d.stop(), 0)
         log = d.log_text()
+        self.assertEqual("its sources spread over 2 lanes" in log, spread, log[-3000:])
         # One rate-limited line per delivery: the input, the file, the offset, the value, a hint.
         line = next((l for l in log.splitlines() if "event time unreadable" in l), None)
         self.assertIsNotNone(line, log[-3000:])
