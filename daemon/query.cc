@@ -222,11 +222,25 @@ class query::lane_sink final : public chain::chain_sink {
             if (q.admit(0, output, 1)) q.write_record(output, json);
         });
     }
+    // `weir tap` of a node's records: the lane offers them itself (a tap point takes items
+    // from any thread).
+    bool tapping(std::size_t node) override {
+        return taps != nullptr && node < taps->size() && (*taps)[node]->wanted(tap_kind::records);
+    }
+    bool tap_record(std::size_t node, std::string_view json) override {
+        return (*taps)[node]->offer(tap_kind::records, json);
+    }
+    void tap_skipped(std::size_t node, std::size_t count) override {
+        (*taps)[node]->skip(tap_kind::records, count);
+    }
     void on_partials(std::size_t node, engine::partial_batch& batch) override {
         // All of it (the engine names its source again for the next hand-over).
         events_.push_back(
             [node, b = std::move(batch)](query& q) { q.chain_->absorb(node, b, q.env_.clock()); });
     }
+
+    // The query's tap points, by node (set before the lane's first work; never changed).
+    const std::vector<std::shared_ptr<tap_point>>* taps = nullptr;
 
   private:
     std::vector<event> events_;
@@ -384,6 +398,7 @@ void query::do_start() {
             local.partition_local = true;
             for (std::size_t l = 0; l < env_.lanes; ++l) {
                 lanes_.push_back(std::make_unique<lane>(*env_.io));
+                lanes_.back()->sink.taps = &tap_points_;
                 lanes_.back()->chain = std::make_unique<chain::node_chain>(
                     plan_.chain, lanes_.back()->sink, none, now, local);
             }

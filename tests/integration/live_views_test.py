@@ -33,7 +33,7 @@ nodes:
 
 
 class live_views_test(unittest.TestCase):
-    def start(self, settings="http: {tap: true}\n"):
+    def start(self, settings="http: {tap: true}\n", env=None):
         tmp = tempfile.mkdtemp(prefix="weir-live-")
         self.tmp = tmp
         with open(os.path.join(tmp, "live.yaml"), "w") as f:
@@ -43,7 +43,7 @@ class live_views_test(unittest.TestCase):
             with open(os.path.join(tmp, "weir.yaml"), "w") as f:
                 f.write(settings)
             paths.append(os.path.join(tmp, "weir.yaml"))
-        d = weir_process(self, tmp, paths)
+        d = weir_process(self, tmp, paths, env=env)
         port = d.wait_port()
         self.url = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_get(self.url + "/ready")[0] == 200, 60, "weir to be ready")
@@ -81,6 +81,20 @@ class live_views_test(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(out.splitlines()), 2, out)
         self.assertRegex(err, r"weir tap: \d+ records dropped \(\d+ in all\): the tap's rate limit")
+
+    def test_tap_sees_the_records_of_a_query_spread_over_lanes(self):
+        # The lanes read the records, each on its own strand: the tap takes them from there.
+        d = self.start(env={"WEIR_THREADS": "2", "WEIR_SPREAD_PARTITIONS": "1"})
+        self.assertIn("its sources spread over 2 lanes", d.log_text())
+        rc, out, err = self.tap("live/quality", "--limit", "5")
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 5, out)
+        for line in lines:
+            self.assertIn("temperature", json.loads(line))
+        rc, out, err = self.tap("live/quality", "--results", "--limit", "2")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(out.splitlines()), 2, out)
 
     def test_tap_results_prints_check_results(self):
         self.start()
