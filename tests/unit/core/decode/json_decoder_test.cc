@@ -478,5 +478,34 @@ TEST(json_decoder, keys_match_exactly_whatever_their_length) {
     EXPECT_EQ(b.record(0)[3].number, 4.0);
 }
 
+TEST(json_decoder, keys_of_every_length_match_only_themselves) {
+    // Names of 1 to 24 bytes (the compare takes 8, then 16 bytes at once, then the rest), each
+    // among keys that differ from it in one byte anywhere, or are one byte longer or shorter.
+    for (std::size_t n = 1; n <= 24; ++n) {
+        std::string name;
+        for (std::size_t i = 0; i < n; ++i) name += static_cast<char>('a' + i % 26);
+        std::string text = "{";
+        int decoy = 100;
+        const auto add = [&text](const std::string& key, int value) {
+            if (text.size() > 1) text += ',';
+            text += '"' + key + "\":" + std::to_string(value);
+        };
+        // The name first: a decoy taken for it would overwrite its value (the last key wins).
+        add(name, 7);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string other = name;
+            other[i] = 'Z';
+            add(other, decoy++);
+        }
+        add(name + "x", decoy++);
+        if (n > 1) add(name.substr(0, n - 1), decoy++);
+        add(name + "\\\"", decoy++);  // a key that goes on with an escaped quote
+        text += '}';
+        const auto b = decode({path({name})}, text);
+        ASSERT_EQ(b.status[0], invalid_reason::none) << text;
+        EXPECT_EQ(b.record(0)[0].number, 7.0) << text;
+    }
+}
+
 }  // namespace
 }  // namespace weir::decode
