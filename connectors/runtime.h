@@ -97,7 +97,10 @@ struct input_status {
     std::string problem;
     std::vector<source_status> sources;  // owned now, in a stable order
     std::uint64_t rebalances = 0;        // assignments changed, since start
-    bool has_sources = false;            // an input that reports sources (Kafka)
+    // The partitions of the topics whose partitions it holds (Kafka); -1: not known. Fewer
+    // sources than this: other members of the consumer group hold the rest.
+    std::int64_t partitions_total = -1;
+    bool has_sources = false;  // an input that reports sources (Kafka)
 };
 
 struct input_context {

@@ -577,6 +577,7 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
                                std::span<const connectors::source_id> removed) {
     if (!active() || stopping_) return;
     finish_snapshot();
+    if (!added.empty()) report_ownership(input, inputs_[input]->status());
     if (!lanes_.empty()) {
         // The merge step knows every source from the start, so a partition whose first
         // partials come late still holds the windows back. A source that goes hands its lane's
@@ -1144,6 +1145,7 @@ void query::report_inputs() {
             if (s.lag >= 0) f.lag = s.lag;
             figures.push_back(std::move(f));
         }
+        report_ownership(i, st);
         if (env_.metrics == nullptr) continue;
         const std::string& node = chain.nodes.back().name;
         auto split = [](const std::string& source) {
@@ -1176,6 +1178,34 @@ void query::report_inputs() {
         unreachable_reason_ = unreachable;
     }
     set_condition(inputs_unreachable, !unreachable.empty());
+}
+
+void query::report_ownership(std::size_t input, const connectors::input_status& st) {
+    // A share of a topic: the other members of the consumer group read the rest, and each
+    // emits windows of its own partitions under the same ids (several daemons do not merge
+    // their windows yet). Said when the share changes, not while a rebalance is under way.
+    if (st.partitions_total <= 0 || st.sources.empty()) return;
+    reported_ownership_.resize(inputs_.size(), {0, -1});
+    const std::pair<std::size_t, std::int64_t> now{st.sources.size(), st.partitions_total};
+    auto& before = reported_ownership_[input];
+    if (now == before) return;
+    const bool part = static_cast<std::int64_t>(now.first) < now.second;
+    const bool was_part =
+        before.second > 0 && static_cast<std::int64_t>(before.first) < before.second;
+    before = now;
+    const std::string& name = plan_.chain->inputs[input].name;
+    if (part) {
+        spdlog::warn(
+            "query {}/{}: input \"{}\" holds {} of the {} partitions of its topics: the other "
+            "members of its consumer group read the rest, so the windows of this daemon count "
+            "the records of these partitions only, and the other members emit windows of the "
+            "same ids; several daemons do not merge their windows yet, so run one daemon per "
+            "consumer group",
+            pipeline_->name, plan_.name, name, now.first, now.second);
+    } else if (was_part) {
+        spdlog::info("query {}/{}: input \"{}\" holds all {} partitions of its topics again",
+                     pipeline_->name, plan_.name, name, now.second);
+    }
 }
 
 std::vector<dependency_status> query::dependencies() const {

@@ -343,6 +343,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     // rebalances counted; what sources() returns; why inputs_unreachable is set.
     std::vector<std::set<std::string>> reported_sources_;
     std::vector<std::uint64_t> reported_rebalances_;
+    // Per input: (sources held, partitions of their topics) as last said (report_ownership).
+    std::vector<std::pair<std::size_t, std::int64_t>> reported_ownership_;
+    void report_ownership(std::size_t input, const connectors::input_status& st);
     mutable std::mutex status_mutex_;
     std::vector<source_figures> sources_;
     std::optional<bad_record_status> last_bad_record_;

@@ -259,6 +259,19 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         st.connected = connected_;
         if (!connected_) st.problem = "no Kafka broker is reachable";
         st.rebalances = rebalances_;
+        // Over the topics of the partitions it holds now.
+        std::set<std::string_view> topics;
+        for (const auto& [source, p] : parts_) {
+            if (!p.revoking) topics.insert(p.topic);
+        }
+        for (const auto topic : topics) {
+            auto it = topic_partitions_.find(topic);
+            if (it == topic_partitions_.end()) {
+                st.partitions_total = -1;
+                break;
+            }
+            st.partitions_total = std::max<std::int64_t>(st.partitions_total, 0) + it->second;
+        }
         const auto now = clock_ ? clock_()
                                 : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
@@ -576,6 +589,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             if (known == parts_.end()) added.push_back(source);
             revoking_.erase(source);
         }
+        count_partitions(list);
         if (cooperative()) {
             if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk_, list)) {
                 report_error("incremental assign", error);
@@ -606,6 +620,25 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             }
             assigned_ = true;
             check_end();
+        }
+    }
+
+    // How many partitions the topics of an assignment have (a metadata request per topic not
+    // known yet): what the members of the group share.
+    void count_partitions(const rd_kafka_topic_partition_list_t* list) {
+        for (int i = 0; i < list->cnt; ++i) {
+            const char* topic = list->elems[i].topic;
+            if (topic_partitions_.contains(topic)) continue;
+            rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic, nullptr);
+            if (rkt == nullptr) continue;
+            const rd_kafka_metadata_t* md = nullptr;
+            if (rd_kafka_metadata(rk_, 0, rkt, &md, blocking_timeout_ms) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR &&
+                md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                topic_partitions_[topic] = md->topics[0].partition_cnt;
+            }
+            if (md != nullptr) rd_kafka_metadata_destroy(md);
+            rd_kafka_topic_destroy(rkt);
         }
     }
 
@@ -838,6 +871,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     std::string scratch_;
 
     std::uint64_t rebalances_ = 0;
+    std::map<std::string, int, std::less<>> topic_partitions_;  // by topic: its partitions
     bool connected_ = true;
     bool started_ = false;
     bool paused_ = false;

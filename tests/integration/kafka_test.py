@@ -297,6 +297,8 @@ class kafka_input_test(unittest.TestCase):
                 for chunk in chunks[:15]:
                     cluster.produce("events", chunk)
                     time.sleep(0.3)
+                # Alone in its group, A holds every partition and says nothing of shares.
+                self.assertNotIn("partitions of its topics", open(a_log).read())
                 # B joins, takes its share of the partitions, reads them to their end offsets
                 # (--once), emits what it saw and leaves; events keep coming meanwhile.
                 b_log = self.path("b.log")
@@ -319,6 +321,12 @@ class kafka_input_test(unittest.TestCase):
                 self.assertGreater(b_records, 0, "B took some of the partitions")
                 wait_for(lambda: len((self.status(a_log) or {}).get("sources", [])) == 6, 60,
                          "A owns every partition again")
+                # Each said that it held a share only: their windows are not merged.
+                share = r'input "events" holds [1-5] of the 6 partitions of its topics: the other'
+                self.assertRegex(b_text, share)
+                wait_for(lambda: "holds all 6 partitions of its topics again" in
+                         open(a_log).read(), 30, "A saying it holds every partition again")
+                self.assertRegex(open(a_log).read(), share)
                 def caught_up():
                     sources = self.status(a_log)["sources"]
                     return (sum(s["end"] or 0 for s in sources) == 12000 and
