@@ -111,6 +111,10 @@ struct input_context {
     bool once = false;  // available-now mode: read to the end seen at start, then on_end()
     wall_clock clock;   // injectable, for tests
     std::size_t max_record_size = 1 << 20;
+    // Most bytes a delivery should hold (0: no limit): a query spread over lanes decodes each
+    // delivery on another core than the one that read it, and finds it there in the cache only
+    // if it is small. Inputs that read in pieces of a size of their own read at most this much.
+    std::size_t max_delivery_bytes = 0;
 };
 
 class input {

@@ -974,6 +974,9 @@ std::unique_ptr<input> make_file_input(const params::reader& p, const input_cont
     s.ignore_older = p.duration("ignore_older").value;
     s.rotate_wait = p.duration("rotate_wait").value;
     s.read_buffer_size = static_cast<std::size_t>(p.size("read_buffer_size").value);
+    if (ctx.max_delivery_bytes > 0) {
+        s.read_buffer_size = std::min(s.read_buffer_size, ctx.max_delivery_bytes);
+    }
     s.fingerprint_bytes = static_cast<std::size_t>(p.size("fingerprint_bytes").value);
     s.max_open_files = static_cast<std::size_t>(p.integer("max_open_files").value);
     s.max_line = static_cast<std::size_t>(

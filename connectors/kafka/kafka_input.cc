@@ -44,6 +44,7 @@ struct settings {
     std::string pattern;
     std::string key_field;  // JSON only (the declaration refuses it with other formats)
     std::size_t max_record_size = 1 << 20;
+    std::size_t max_delivery_bytes = 0;  // input_context::max_delivery_bytes
 };
 
 // Owned rdkafka objects.
@@ -385,10 +386,15 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
                 ++next_pending_;
                 continue;
             }
+            // A run of one partition's messages, within max_delivery_bytes when there is one.
             std::size_t end = next_pending_ + 1;
+            std::size_t bytes = first->len;
             while (end < pending_.size() && pending_[end]->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
                    pending_[end]->rkt == first->rkt &&
-                   pending_[end]->partition == first->partition) {
+                   pending_[end]->partition == first->partition &&
+                   (s_.max_delivery_bytes == 0 ||
+                    bytes + pending_[end]->len <= s_.max_delivery_bytes)) {
+                bytes += pending_[end]->len;
                 ++end;
             }
             deliver_run(next_pending_, end);
@@ -910,6 +916,7 @@ settings read_settings(const params::reader& p, const input_context& ctx) {
     if (p.has("key_field")) s.key_field = p.string("key_field").value;
     s.max_record_size = static_cast<std::size_t>(
         std::min<std::uint64_t>(p.size("max_record_size").value, ctx.max_record_size));
+    s.max_delivery_bytes = ctx.max_delivery_bytes;
     return s;
 }
 

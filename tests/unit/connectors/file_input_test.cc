@@ -49,6 +49,7 @@ params::value to_value(const json& j) {
 struct recorder : input_events {
     std::string data;
     std::size_t batches = 0;
+    std::size_t largest = 0;  // the bytes of the largest delivery
     int ends = 0;
     std::vector<std::string> failures;
     std::vector<std::string> problems;
@@ -67,6 +68,7 @@ struct recorder : input_events {
         }
         test::expect_one_stream_lines("", records);
         data.append(records.bytes);
+        largest = std::max(largest, records.bytes.size());
         ++batches;
         if (after_data) after_data();
     }
@@ -122,7 +124,7 @@ class file_input_test : public ::testing::Test {
         fs::remove_all(dir_);
     }
 
-    input& make(json config, bool once = false) {
+    input& make(json config, bool once = false, std::size_t max_delivery_bytes = 0) {
         if (!config.contains("glob_interval")) config["glob_interval"] = "50ms";
         values_.push_back(std::make_unique<params::value>(to_value(config)));
         const auto info = file_input_component();
@@ -134,6 +136,7 @@ class file_input_test : public ::testing::Test {
         ctx.executor = boost::asio::make_strand(io_);
         ctx.input = "f";
         ctx.once = once;
+        ctx.max_delivery_bytes = max_delivery_bytes;
         specs_.push_back(info.spec);
         inputs_.push_back(make_file_input(reader, ctx));
         return *inputs_.back();
@@ -185,6 +188,30 @@ TEST_F(file_input_test, bounded_read_of_a_glob_ends_with_the_final_unterminated_
     next.start(again);
     ASSERT_TRUE(run_until([&] { return again.ends > 0; }));
     EXPECT_EQ(again.data, numbered(3, 5, "a"));
+}
+
+TEST_F(file_input_test, a_spread_query_gets_deliveries_of_at_most_the_size_it_asks_for) {
+    // A query spread over lanes asks for small deliveries (input_context::max_delivery_bytes):
+    // read_buffer_size: 64KiB reads 4 KiB at a time then, and every line still arrives once.
+    // (Lines here are 12 to 15 bytes.)
+    const std::string text = numbered(0, 2000);
+    write(dir_ / "a.log", text);
+    recorder r;
+    input& in = make({{"path", (dir_ / "a.log").string()}, {"read_buffer_size", "64KiB"}},
+                     /*once=*/true, /*max_delivery_bytes=*/4096);
+    in.start(r);
+    ASSERT_TRUE(run_until([&] { return r.ends > 0; }));
+    EXPECT_EQ(r.data, text);
+    // A read of 4 KiB, and the start of its first line, left over from the read before.
+    EXPECT_LE(r.largest, 4096u + 16);
+    EXPECT_GE(r.batches, text.size() / 4096);
+
+    recorder whole;
+    input& one = make({{"path", (dir_ / "a.log").string()}, {"read_buffer_size", "64KiB"}}, true);
+    one.start(whole);
+    ASSERT_TRUE(run_until([&] { return whole.ends > 0; }));
+    EXPECT_EQ(whole.data, text);
+    EXPECT_GT(whole.largest, 4096u) << "without the limit, reads of read_buffer_size";
 }
 
 TEST_F(file_input_test, follow_false_ends_and_missing_file_fails) {
