@@ -966,8 +966,8 @@ void query::report_node(std::size_t node) {
     }
     if (node_metrics_.empty()) return;
     node_metrics& m = *node_metrics_[node];
-    // Spread over lanes, the records are counted where they are read (valid records once:
-    // by the merge step, in the cells it takes).
+    // Spread over lanes, the records are counted where they are read, and valid records once:
+    // by the merge step in the cells it takes, late ones included.
     engine::engine_stats now = e.stats();
     std::uint64_t bad_time = chain_->stats().bad_time[node];
     std::uint64_t future = chain_->stats().future_time[node];
@@ -975,7 +975,9 @@ void query::report_node(std::size_t node) {
         const lane::counts& c = l->reported;
         if (node >= c.engine.size()) continue;
         engine::engine_stats dropped = c.engine[node];
-        dropped.records = 0;
+        // A lane's valid records reach the merge step in cells, which counts them, unless the
+        // lane's engine dropped them (a group beyond max_groups).
+        dropped.records = dropped.group_overflow;
         now += dropped;
         bad_time += c.bad_time[node];
         future += c.future_time[node];

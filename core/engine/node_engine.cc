@@ -1174,6 +1174,9 @@ void node_engine::absorb_cell(std::uint32_t source, const partial_cell& cell) {
         return;
     }
     const std::uint64_t records = aggregate_layout::header(part_block_.get())->records;
+    // As one engine counts records: valid ones received, late ones and those of groups beyond
+    // max_groups included.
+    stats_.records += records;
     if (closed_through_ != k_no_time) {
         bool late = false;
         if (!sessions_) {
@@ -1202,7 +1205,6 @@ void node_engine::absorb_cell(std::uint32_t source, const partial_cell& cell) {
         stats_.group_overflow += records;
         return;
     }
-    stats_.records += records;
     const std::uint32_t c =
         sessions_ ? session_cell(g, cell.start, cell.last) : pane_cell(g, cell.start, cell.last);
     meta(c).last = std::max(meta(c).last, cell.last);

@@ -355,6 +355,54 @@ std::uint64_t compare(const scenario& sc, std::uint64_t seed, mishap m) {
     return duplicates;
 }
 
+TEST(Partials, TheMergeStepCountsRecordsAsOneEngineDoes) {
+    // Valid records received, late ones and those beyond max_groups included: a record far
+    // behind the watermark (its window closed), and a third group where two are allowed.
+    node_plan p = plan_of(tumbling(10 * k_s), true);
+    p.max_groups = 2;
+    p.source_ids = {source_id(0)};
+    string_pool strings;
+    const auto rec = [&](timestamp_ns t, const char* g) {
+        return test_record{.t = t, .g = strings.make(g), .x = field_value::make_number(1)};
+    };
+    const std::vector<test_record> records = {rec(1 * k_s, "a"),  rec(2 * k_s, "b"),
+                                              rec(25 * k_s, "a"), rec(3 * k_s, "a"),
+                                              rec(26 * k_s, "c"), rec(27 * k_s, "b")};
+    std::vector<check_result> out;
+    node_engine single(p, k_wall);
+    for (const auto& r : records) feed(single, {r}, k_wall, out);
+    single.finish(k_wall + k_s, out);
+
+    node_engine local(p, k_wall);
+    std::deque<std::string> wire;
+    local.set_partial_sink([&wire](partial_batch& b) {
+        byte_writer w;
+        engine::encode_partial(b, w);
+        wire.push_back(w.take());
+    });
+    for (const auto& r : records) feed(local, {r}, k_wall, out);
+    local.finish(k_wall + k_s, out);
+    node_engine merge(p, k_wall);
+    for (const auto& bytes : wire) {
+        partial_batch b;
+        byte_reader r(bytes);
+        ASSERT_TRUE(engine::decode_partial(r, b));
+        merge.absorb(b, k_wall, out);
+    }
+    merge.finish(k_wall + k_s, out);
+
+    EXPECT_EQ(single.stats().records, 6u);
+    EXPECT_EQ(single.stats().late, 1u);
+    EXPECT_EQ(single.stats().group_overflow, 1u);
+    // The local engine dropped the third group's record (its own max_groups), so it never
+    // reached the merge step: a daemon adds the lanes' drops to the merge step's counts.
+    EXPECT_EQ(merge.stats().records + local.stats().group_overflow, single.stats().records);
+    EXPECT_EQ(merge.stats().late, single.stats().late);
+    EXPECT_EQ(merge.stats().group_overflow + local.stats().group_overflow,
+              single.stats().group_overflow);
+    EXPECT_EQ(local.stats().late, 0u) << "the merge step judges lateness";
+}
+
 TEST(Partials, TheOrderOfArrivalDoesNotChangeABit) {
     for (int kind = 0; kind < 3; ++kind) {
         for (std::uint64_t seed = 1; seed <= 4; ++seed) {
