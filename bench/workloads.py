@@ -376,3 +376,16 @@ def two_stream_workloads(full):
 def stored_workloads():
     """Every pipeline file kept under bench/workloads/ (the full suite's)."""
     return {w.name: w.yaml() for w in full_suite()}
+
+
+def results_by_id(path):
+    """weir's results in a file output, by id, without `emitted_at` (the one field that
+    differs between two runs of the same data)."""
+    import json
+    out = {}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            r.pop("emitted_at", None)
+            out[r["id"]] = r
+    return out
