@@ -181,6 +181,8 @@ struct node_chain::node_state {
     // Partition-local chains: per engine source, its own engine (the one above only keeps the
     // sources' indices).
     std::vector<std::unique_ptr<engine::node_engine>> locals;
+    // Per engine source: the epoch its next local engine takes (0: a random one; see cut()).
+    std::vector<std::uint64_t> next_epoch;
     engine::engine_stats let_go;  // what the local engines of sources that went counted
     std::unique_ptr<schema::record_schema> schema;
     std::unique_ptr<schema::drift_tracker> drift;  // nodes with schema-drift measures
@@ -1262,6 +1264,9 @@ engine::node_engine& node_chain::local_engine(std::size_t node, std::uint32_t so
         local = std::make_unique<engine::node_engine>(std::move(ep), 0);
         local->set_partial_sink(
             [this, node](engine::partial_batch& b) { sink_.on_partials(node, b); });
+        if (source < st.next_epoch.size() && st.next_epoch[source] != 0) {
+            local->set_epoch(st.next_epoch[source]);
+        }
     }
     return *local;
 }
@@ -1279,6 +1284,26 @@ void node_chain::hand_over_all() {
         for (auto& local : st->locals) {
             if (local) local->hand_over_all();
         }
+    }
+}
+
+void node_chain::cut(std::size_t input, std::string_view source, std::uint64_t epoch) {
+    if (!partition_local_) return;
+    input_state& in = *inputs_[input];
+    const std::size_t at = find_source(in, source);
+    if (at == in.sources.size()) return;
+    for (std::size_t r = 0; r < in.readers.size(); ++r) {
+        const std::uint32_t es = in.sources[at].engine_source[r];
+        node_state& reader = *nodes_[in.readers[r].node];
+        if (es == k_no_engine_source || !reader.engine || reader.join) continue;
+        if (es < reader.locals.size() && reader.locals[es]) {
+            reader.locals[es]->hand_over_all();
+            reader.let_go += reader.locals[es]->stats();
+            reader.locals[es].reset();
+        }
+        if (reader.next_epoch.size() <= es) reader.next_epoch.resize(es + 1, 0);
+        reader.next_epoch[es] = epoch;
+        if (es < reader.guards.size()) reader.guards[es] = jump_guard{};
     }
 }
 

@@ -157,6 +157,12 @@ class node_chain {
     // Partition-local: every engine gives up all its cells and hands over now (before the merge
     // step's checkpoint: this chain then holds nothing a checkpoint must keep).
     void hand_over_all();
+    // Partition-local, several daemons (see core/engine/partials.h): the engines of `source`
+    // of input `input` hand everything over, and the source starts afresh — engines and
+    // time.max_jump guards as new, the engines numbering their cells in `epoch`. A chain that
+    // starts at the same position with the same epoch then gives up exactly the cells this one
+    // gives up from here, under the same numbers.
+    void cut(std::size_t input, std::string_view source, std::uint64_t epoch);
     ~node_chain();
     node_chain(const node_chain&) = delete;
     node_chain& operator=(const node_chain&) = delete;

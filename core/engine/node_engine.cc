@@ -31,7 +31,11 @@ constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
 // 3: where partial windows end, and each group's newest record (for freshness() of empty
 // windows); 2: watermark sources by id; 1: by index. Older versions are still restored.
 // 4: the engine's part in scale-out (partition-local or merge step, see partials.h).
-constexpr std::uint64_t k_snapshot_version = 4;
+// 5: the merge step keeps several epochs per source.
+constexpr std::uint64_t k_snapshot_version = 5;
+// Epochs of a source the merge step remembers: a replay goes back one cut or two (see
+// partials.h), so a few are plenty.
+constexpr std::size_t k_epochs_kept = 8;
 enum class snapshot_mode : std::uint8_t { single = 0, partition_local = 1, merge = 2 };
 // The history section of checks against history (node_engine::snapshot_history).
 constexpr std::uint32_t k_history_magic = 0x48455757;  // "WWEH"
@@ -983,6 +987,12 @@ void node_engine::set_partial_sink(std::function<void(partial_batch&)> sink) {
     partial_out_.source = watermark_.sources() > 0 ? watermark_.source_id(0) : std::string();
 }
 
+void node_engine::set_epoch(std::uint64_t epoch) {
+    epoch_ = epoch;
+    export_seq_ = 0;
+    export_open_ = false;
+}
+
 void node_engine::hand_over_all() {
     if (!partial_sink_) return;
     export_open_ = false;
@@ -1117,29 +1127,35 @@ void node_engine::enter_merge_mode() {
     layout_->construct(part_block_.get());
 }
 
+std::uint64_t& node_engine::seen_seq(std::uint32_t source, std::uint64_t epoch) {
+    if (seen_.size() <= source) seen_.resize(source + 1);
+    std::vector<seen_epoch>& epochs = seen_[source];
+    const auto it = std::find_if(epochs.begin(), epochs.end(),
+                                 [epoch](const seen_epoch& e) { return e.epoch == epoch; });
+    if (it == epochs.end()) {
+        if (epochs.size() == k_epochs_kept) epochs.erase(epochs.begin());
+        epochs.push_back({epoch, 0});
+    } else if (it + 1 != epochs.end()) {
+        std::rotate(it, it + 1, epochs.end());
+    }
+    return epochs.back().seq;
+}
+
 void node_engine::absorb(const partial_batch& batch, timestamp_ns now,
                          std::vector<check_result>& out) {
     if (partial_sink_ || finished_) return;
     enter_merge_mode();
     std::size_t source = watermark_.find_source(batch.source);
     if (source == watermark_.sources()) source = add_source(batch.source, now);
-    if (seen_seq_.size() <= source) {
-        seen_seq_.resize(source + 1, 0);
-        seen_epoch_.resize(source + 1, 0);
-    }
-    if (seen_epoch_[source] != batch.epoch) {
-        // A new local engine of the source (after a restart without one of its own to go
-        // on from, or elsewhere): its numbers start again.
-        seen_epoch_[source] = batch.epoch;
-        seen_seq_[source] = 0;
-    }
-    const std::uint64_t seen = seen_seq_[source];
+    // A new epoch (a local engine that started afresh, here or elsewhere) numbers from 1.
+    std::uint64_t& taken = seen_seq(static_cast<std::uint32_t>(source), batch.epoch);
+    const std::uint64_t seen = taken;
     for (const partial_cell& cell : batch.cells) {
         if (cell.export_seq <= seen) {
             ++stats_.duplicate_cells;
             continue;
         }
-        seen_seq_[source] = std::max(seen_seq_[source], cell.export_seq);
+        taken = std::max(taken, cell.export_seq);
         absorb_cell(static_cast<std::uint32_t>(source), cell);
     }
     if (awaiting_first_ && batch.first != k_no_time) {
@@ -1737,8 +1753,7 @@ void node_engine::clear_state() {
     partial_out_.clear();
     partial_out_.newest = k_no_time;
     parts_.clear();
-    seen_seq_.clear();
-    seen_epoch_.clear();
+    seen_.clear();
     open_starts_.clear();
 }
 
@@ -1787,11 +1802,14 @@ bool node_engine::snapshot_some(byte_writer& w, snapshot_cursor& cursor,
             w.u64(epoch_);
         } else if (merging_) {
             w.u8(static_cast<std::uint8_t>(snapshot_mode::merge));
-            w.varint(seen_seq_.size());
-            for (std::size_t i = 0; i < seen_seq_.size(); ++i) {
+            w.varint(seen_.size());
+            for (std::size_t i = 0; i < seen_.size(); ++i) {
                 w.str(watermark_.source_id(i));
-                w.u64(seen_epoch_[i]);
-                w.varint(seen_seq_[i]);
+                w.varint(seen_[i].size());
+                for (const seen_epoch& e : seen_[i]) {
+                    w.u64(e.epoch);
+                    w.varint(e.seq);
+                }
             }
         } else {
             w.u8(static_cast<std::uint8_t>(snapshot_mode::single));
@@ -1887,16 +1905,14 @@ bool node_engine::restore(byte_reader& r) {
         const std::size_t n = r.count(2);
         for (std::size_t i = 0; i < n && r.ok(); ++i) {
             const std::string id(r.str());
-            const std::uint64_t epoch = r.u64();
-            const std::uint64_t seq = r.varint();
             std::size_t source = watermark_.find_source(id);
             if (source == watermark_.sources()) source = add_source(id, created_at_);
-            if (seen_seq_.size() <= source) {
-                seen_seq_.resize(source + 1, 0);
-                seen_epoch_.resize(source + 1, 0);
+            const std::size_t epochs = version >= 5 ? r.count(9) : 1;
+            for (std::size_t k = 0; k < epochs && r.ok(); ++k) {
+                const std::uint64_t epoch = r.u64();
+                const std::uint64_t seq = r.varint();
+                seen_seq(static_cast<std::uint32_t>(source), epoch) = seq;
             }
-            seen_epoch_[source] = epoch;
-            seen_seq_[source] = seq;
         }
         if (!r.ok()) return fail();
     }

@@ -97,6 +97,11 @@ class node_engine {
     // the merge step lacks (before a checkpoint of the merge step, or when its source goes).
     // A later record of such a cell starts a new one; the merge step merges both.
     void hand_over_all();
+    // Partition-local, before its first record: the epoch of its cells (partial_batch::epoch)
+    // in place of the random one set_partial_sink() draws. An engine that starts afresh where
+    // its predecessor handed everything over (node_chain::cut) takes an epoch that position
+    // decides, so a replay from there gives the same cells the same numbers in the same epoch.
+    void set_epoch(std::uint64_t epoch);
     // Partition-local: the source delivered everything it has for now (a file read to its end,
     // while the merge step holds the watermark for it no more): every cell goes to the merge
     // step now and at the end of each process() until it has more again (false).
@@ -316,9 +321,16 @@ class node_engine {
         std::vector<std::pair<std::uint32_t, std::string>> parts;
     };
     std::vector<cell_parts> parts_;
-    // By source: the epoch of its cells, and the newest export_seq taken in it.
-    std::vector<std::uint64_t> seen_epoch_;
-    std::vector<std::uint64_t> seen_seq_;
+    // By source: its latest epochs (the most recent last, at most k_epochs_kept), each with
+    // the newest export_seq taken in it. More than one: a local engine that cut (cut_epoch)
+    // and then died is replayed from an earlier cut, so its older epochs come again.
+    struct seen_epoch {
+        std::uint64_t epoch = 0;
+        std::uint64_t seq = 0;
+    };
+    std::vector<std::vector<seen_epoch>> seen_;
+    // The newest export_seq taken from `source` in `epoch` (made the source's latest).
+    std::uint64_t& seen_seq(std::uint32_t source, std::uint64_t epoch);
     void enter_merge_mode();
     void absorb_cell(std::uint32_t source, const partial_cell& cell);
     void settle(std::uint32_t c);

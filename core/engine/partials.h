@@ -4,6 +4,20 @@
 // passed its end. The merge step (node_engine::absorb) combines the cells of every source in a
 // fixed order and emits the windows, so one chain and N partition chains, in one daemon or in
 // several, produce the same results.
+//
+// Several daemons: a lane's hand-overs are published to a partials topic as they happen, and
+// the daemon that owns a partials partition merges them, so what a lane handed over survives
+// its daemon. What it held does not: a lane that holds nothing but the records after a
+// position can be replaced by one that starts at that position. So a lane *cuts* its
+// partition (node_chain::cut): it hands everything over and starts afresh at the position,
+// numbering its cells in an epoch the position decides (partition offset + 1). Between cuts a
+// lane's exports follow from its records alone, so a lane that starts at a cut gives the cells
+// of the dead one from there under the same (epoch, export_seq), and the merge step takes
+// each once (it remembers a few epochs per source). A cut that no replay could know of would
+// break that, so a lane registers each cut before what follows it leaves: it commits the
+// partition's offset at its previous cut with the new cut's position pending in the commit
+// metadata, and holds its hand-overs back until that commit is acknowledged. A replacement
+// starts at the committed offset and cuts at the pending position too.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 // and dead letters — for JSON and CSV inputs, with schemas, transforms and late records.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,6 +21,7 @@
 #include "config/plan.h"
 #include "connectors/register.h"
 #include "core/chain/node_chain.h"
+#include "core/engine/partials.h"
 #include "core/record/padded_buffer.h"
 #include "tests/runtime/compile_pipeline.h"
 
@@ -402,6 +404,124 @@ TEST(chain_runtime, sources_hold_the_watermark_back_until_they_go_away) {
     EXPECT_EQ(next.engine(0)->watermark(), 140 * k_s) << "z holds it back";
     deliver_one(next, 1, "z", 200);
     EXPECT_EQ(next.engine(0)->watermark(), 200 * k_s);
+}
+
+// Scale-out over several daemons (core/engine/partials.h): partition-local chains whose
+// partials a merge chain takes, each as a daemon's lane would — one lane cuts its partition,
+// dies, and a lane of another daemon starts again at the cut with the cut's epoch.
+class partials_sink : public capture_sink {
+  public:
+    using capture_sink::capture_sink;
+    std::vector<std::pair<std::size_t, std::string>> wire;  // (node, encoded hand-over)
+    void on_partials(std::size_t node, engine::partial_batch& b) override {
+        byte_writer w;
+        engine::encode_partial(b, w);
+        wire.emplace_back(node, w.take());
+    }
+};
+
+const char* const k_partitioned_pipeline = R"(pipeline: p
+inputs:
+  in: {type: stdin, format: json}
+nodes:
+  quality:
+    from: in
+    time: {field: ts, format: epoch_s}
+    window: {type: tumbling, size: 10s, allowed_lateness: 3s}
+    group_by: [host]
+    checks:
+      - {name: volume, measure: count(), must_be: "> 2"}
+      - {name: level, measure: mean(v), must_be: "< 50"}
+      - {name: hosts, measure: distinct_count(v), must_be: "< 20"}
+    outputs: [results]
+outputs:
+  results: {type: console}
+)";
+
+// A partition's records, one per line, a little out of order (never late).
+std::vector<std::string> partition_lines(std::uint32_t seed, std::size_t n) {
+    std::mt19937 rng(seed);
+    std::vector<std::string> lines;
+    std::int64_t t = 1'795'000'000;
+    for (std::size_t i = 0; i < n; ++i) {
+        t += static_cast<std::int64_t>(rng() % 3);
+        lines.push_back("{\"ts\":" + std::to_string(t - static_cast<std::int64_t>(rng() % 2)) +
+                        ",\"host\":\"h" + std::to_string(rng() % 3) +
+                        "\",\"v\":" + std::to_string(rng() % 60) + "}\n");
+    }
+    return lines;
+}
+
+void deliver_range(chain::node_chain& chain, std::string_view source,
+                   const std::vector<std::string>& lines, std::size_t from, std::size_t to) {
+    padded_buffer b;
+    for (std::size_t i = from; i < to; ++i) b.append(lines[i]);
+    if (to > from) chain.deliver(0, source, record_delivery{b.view(), {}, {}}, k_now);
+}
+
+TEST(chain_runtime, a_lane_that_starts_again_at_a_cut_adds_nothing_twice) {
+    const auto p = compile(k_partitioned_pipeline);
+    ASSERT_TRUE(p);
+    const auto& plan = p->queries.at(0).chain;
+    ASSERT_TRUE(chain::node_chain::partitionable(*plan));
+    const std::vector<std::string> sources = {"p0", "p1"};
+    const std::vector<std::vector<std::string>> lines = {partition_lines(1, 400),
+                                                         partition_lines(2, 300)};
+    capture_sink single_sink(*plan);
+    chain::node_chain single(plan, single_sink, {sources}, k_now);
+    for (std::size_t i = 0; i < 400; i += 50) {
+        deliver_range(single, "p0", lines[0], i, i + 50);
+        if (i < 300) deliver_range(single, "p1", lines[1], i, i + 50);
+    }
+    single.finish(k_now);
+    ASSERT_FALSE(single_sink.lines.empty());
+
+    const chain::chain_options local{.partition_local = true};
+    // Daemon A reads p0: it cuts at record 120 and dies at record 260, having handed over
+    // what its records let it give up by then (its lane holds the rest, lost with it).
+    partials_sink a(*plan);
+    {
+        chain::node_chain lane(plan, a, {{"p0"}}, k_now, local);
+        deliver_range(lane, "p0", lines[0], 0, 70);
+        deliver_range(lane, "p0", lines[0], 70, 120);
+        lane.cut(0, "p0", 121);
+        deliver_range(lane, "p0", lines[0], 120, 200);
+        deliver_range(lane, "p0", lines[0], 200, 260);
+    }
+    // Daemon C reads p1 to its end.
+    partials_sink c(*plan);
+    {
+        chain::node_chain lane(plan, c, {{"p1"}}, k_now, local);
+        deliver_range(lane, "p1", lines[1], 0, 300);
+        lane.finish(k_now);
+    }
+    // Daemon B is given p0 at the cut, and reads it to its end in other deliveries.
+    partials_sink b(*plan);
+    {
+        chain::node_chain lane(plan, b, {{"p0"}}, k_now, local);
+        lane.cut(0, "p0", 121);
+        for (std::size_t i = 120; i < 400; i += 35) {
+            deliver_range(lane, "p0", lines[0], i, std::min<std::size_t>(i + 35, 400));
+        }
+        lane.finish(k_now);
+    }
+    capture_sink merged_sink(*plan);
+    chain::node_chain merge(plan, merged_sink, {{"p0", "p1"}}, k_now);
+    for (const auto* w : {&a.wire, &c.wire, &b.wire}) {
+        for (const auto& [node, bytes] : *w) {
+            engine::partial_batch batch;
+            byte_reader r(bytes);
+            ASSERT_TRUE(engine::decode_partial(r, batch));
+            merge.absorb(node, batch, k_now);
+        }
+    }
+    merge.finish(k_now);
+    auto want = single_sink.lines;
+    auto got = merged_sink.lines;
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
+    EXPECT_GT(merge.engine(0)->stats().duplicate_cells, 0u) << "B handed over again what A did";
 }
 
 // A snapshot taken in slices (one per strand turn, so a large state never holds the thread)
