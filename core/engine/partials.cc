@@ -1,5 +1,6 @@
 #include "core/engine/partials.h"
 
+#include <charconv>
 #include <limits>
 
 namespace weir::engine {
@@ -8,6 +9,65 @@ namespace {
 constexpr std::uint32_t k_partial_magic = 0x50455757;  // "WWEP"
 constexpr std::uint64_t k_partial_version = 1;
 }  // namespace
+
+namespace {
+constexpr std::string_view k_cut_note = "weir/1 cut at ";
+}  // namespace
+
+cut_ledger::cut_ledger(std::int64_t committed, std::string_view note, std::int64_t end)
+    : end_(end) {
+    start_ = committed >= 0 ? committed : -1;
+    last_ = start_;
+    confirmed_ = start_;
+    if (start_ < 0) return;
+    const auto pending = pending_in(note);
+    if (pending && *pending > start_) replay_ = *pending;
+}
+
+void cut_ledger::replayed() {
+    if (!replay_) return;
+    // The registration of this cut was committed by the last owner: it is ours now.
+    last_ = *replay_;
+    replay_.reset();
+}
+
+void cut_ledger::began(std::int64_t offset) {
+    if (last_ >= 0 || offset < 0) return;
+    last_ = offset;
+    confirmed_ = offset;
+}
+
+std::optional<cut_ledger::commit> cut_ledger::cut(std::int64_t offset) {
+    if (last_ < 0 || holding_ || replay_ || offset < last_ || offset < end_) return std::nullopt;
+    confirmed_ = last_;
+    last_ = offset;
+    holding_ = true;
+    return outstanding();
+}
+
+std::optional<cut_ledger::commit> cut_ledger::outstanding() const {
+    if (!holding_) return std::nullopt;
+    return commit{confirmed_, note(last_)};
+}
+
+void cut_ledger::registered(bool ok) {
+    if (ok) holding_ = false;
+}
+
+std::string cut_ledger::note(std::int64_t pending) {
+    std::string s(k_cut_note);
+    s += std::to_string(pending);
+    return s;
+}
+
+std::optional<std::int64_t> cut_ledger::pending_in(std::string_view note) {
+    if (!note.starts_with(k_cut_note)) return std::nullopt;
+    note.remove_prefix(k_cut_note.size());
+    std::int64_t v = -1;
+    const auto [end, ec] = std::from_chars(note.data(), note.data() + note.size(), v);
+    if (ec != std::errc() || end != note.data() + note.size() || v < 0) return std::nullopt;
+    return v;
+}
 
 void encode_partial(const partial_batch& batch, byte_writer& w) {
     w.u32(k_partial_magic);

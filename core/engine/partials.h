@@ -17,11 +17,14 @@
 // break that, so a lane registers each cut before what follows it leaves: it commits the
 // partition's offset at its previous cut with the new cut's position pending in the commit
 // metadata, and holds its hand-overs back until that commit is acknowledged. A replacement
-// starts at the committed offset and cuts at the pending position too.
+// starts at the committed offset, cuts at the pending position too, and makes no cut of its
+// own before the partition's end as of when it got it (cut_ledger).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/checkpoint/byte_codec.h"
@@ -58,6 +61,74 @@ struct partial_batch {
         cells.clear();
         active = false;
     }
+};
+
+// ---- Several daemons: a lane's side of the cuts (see the top of this file) ----
+
+// The epoch of a local engine that starts afresh at `offset` of its partition.
+constexpr std::uint64_t epoch_at(std::int64_t offset) {
+    return static_cast<std::uint64_t>(offset) + 1;
+}
+
+// The cuts of one partition a lane reads, and what it commits to register them. Not
+// thread-safe; the lane's query drives it.
+//
+//   committed (C, "cut at P")   a lane that takes the partition starts at C in epoch_at(C),
+//                               and cuts at P when it gets there (replay_cut)
+//   cut(X) -> commit (P, "cut at X")   confirms P and registers X; what the lane hands over
+//                               from X on is held until registered(true)
+class cut_ledger {
+  public:
+    // Where the partition was committed (-1: never) and that commit's metadata ("" or a
+    // foreign one: no cut pending); `end` is the partition's end offset when the lane got it
+    // (-1: not known, then every owner before it is taken to have read nothing beyond the
+    // commit).
+    //
+    // A lane makes no cut of its own before `end`: a lane that had the partition before may
+    // have handed over cells from anywhere up to where it stopped — never beyond the end it
+    // had then — in the epoch of its last cut, and a cut numbers its hand-over in that epoch.
+    // Past `end`, this lane's cells in that epoch are a superset of the other's, under the same
+    // numbers, so its hand-over comes after all of them.
+    cut_ledger(std::int64_t committed, std::string_view note, std::int64_t end = -1);
+
+    // The offset the lane starts at and cuts first (epoch_at), -1: at the first record it
+    // reads (a partition never committed starts where every new owner starts, at its
+    // beginning or its end).
+    std::int64_t start() const { return start_; }
+    // A cut the last owner registered, still ahead of the lane: it cuts there too.
+    std::optional<std::int64_t> replay_cut() const { return replay_; }
+    void replayed();
+    // A lane that started at its first record (start() -1) read it at `offset`, and cut there.
+    void began(std::int64_t offset);
+
+    struct commit {
+        std::int64_t offset = -1;  // the cut it confirms
+        std::string note;          // the cut it registers
+    };
+    // A cut at `offset` (the next offset the lane reads; no earlier than the last cut): the
+    // commit that registers it. nullopt: not now — nothing read yet, a registration is still
+    // out, a cut to replay is still ahead, or `offset` is before the end the lane was given the
+    // partition at (see the constructor). The commit confirms the cut before: every
+    // hand-over released so far must have reached the partials topic before it is made.
+    std::optional<commit> cut(std::int64_t offset);
+    // The commit of the registration that is out, again (after it failed).
+    std::optional<commit> outstanding() const;
+    void registered(bool ok);
+    // A cut is registered but its commit not acknowledged: hand-overs wait.
+    bool holding() const { return holding_; }
+    // The position of the latest cut (-1: none yet).
+    std::int64_t last_cut() const { return last_; }
+
+    static std::string note(std::int64_t pending);
+    static std::optional<std::int64_t> pending_in(std::string_view note);
+
+  private:
+    std::int64_t start_ = -1;
+    std::int64_t end_ = -1;
+    std::optional<std::int64_t> replay_;
+    std::int64_t confirmed_ = -1;  // the cut the latest registration confirms
+    std::int64_t last_ = -1;
+    bool holding_ = false;
 };
 
 // The wire form, for a partials topic and for checkpoints: versioned.

@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -262,84 +263,94 @@ local_run run_local(const scenario& sc, std::size_t s, std::mt19937_64& rng, boo
     return run;
 }
 
-// The epoch of a local engine that starts afresh at position `at` of its partition (a chunk
-// index here, a Kafka offset in a daemon).
-std::uint64_t epoch_at(std::size_t at) {
-    return static_cast<std::uint64_t>(at) + 1;
-}
-
-// A partition read by the lane of one of several daemons (core/engine/partials.h): it cuts at
-// random chunk boundaries, each cut registered (committed as pending) before anything after it
-// is handed over, and the daemon dies at a random point; what it handed over stays. When the
-// registration of its last cut had not come back, what it handed over from that cut on was
-// held back, and dies with it. A lane of another daemon then starts afresh at the last
-// confirmed cut, cuts where the dead one had registered a cut, and reads on to the end in
-// batches of other sizes.
+// A partition read by the lane of one of several daemons, with the cuts of its cut_ledger
+// (core/engine/partials.h): it cuts at random chunk boundaries, each cut committed before what
+// follows it is handed over, and its daemon dies at a random point; what it handed over stays.
+// The commit of its last cut may not have come back: what it held since dies with it. A lane
+// of another daemon then starts from the commit as a new owner does, and reads on to the end
+// in batches of other sizes, cutting as it goes once past the end it was given the partition
+// at.
 local_run run_daemon_lanes(const scenario& sc, std::size_t s, std::mt19937_64& rng) {
     local_run run;
     node_plan p = plan_of(sc.w, sc.grouped);
     p.source_ids = {source_id(s)};
-    bool holding = false;  // a cut's registration has not come back: hand-overs are held
-    const auto sink = [&run, &holding](partial_batch& b) {
-        if (holding) return;
+    std::deque<std::string> held;  // hand-overs after a cut whose commit is out
+    const engine::cut_ledger* ledger = nullptr;
+    const auto sink = [&](partial_batch& b) {
         byte_writer w;
         engine::encode_partial(b, w);
-        run.wire.push_back(w.take());
+        (ledger != nullptr && ledger->holding() ? held : run.wire).push_back(w.take());
     };
     std::vector<const chunk*> mine;
     for (const chunk& c : sc.chunks) {
         if (c.source == s) mine.push_back(&c);
     }
     std::vector<check_result> none;
-    const auto fresh = [&](std::size_t at) {
+    const auto fresh = [&](std::int64_t at) {
         auto e = std::make_unique<node_engine>(p, k_wall);
         e->set_partial_sink(sink);
-        e->set_epoch(epoch_at(at));
+        e->set_epoch(engine::epoch_at(at));
         return e;
+    };
+    std::optional<engine::cut_ledger::commit> committed;  // the broker's
+    // A cut at chunk `i`: registered, the lane's engine hands over (held) and starts afresh;
+    // `acked`: the commit comes back and what was held leaves.
+    const auto cut = [&](engine::cut_ledger& l, std::unique_ptr<node_engine>& e, std::size_t i,
+                         bool acked) {
+        const auto c = l.cut(static_cast<std::int64_t>(i));
+        ASSERT_TRUE(c.has_value());
+        e->hand_over_all();
+        e = fresh(static_cast<std::int64_t>(i));
+        if (!acked) return;
+        committed = *c;
+        l.registered(true);
+        EXPECT_FALSE(l.holding());
+        for (auto& h : held) run.wire.push_back(std::move(h));
+        held.clear();
     };
     const std::size_t n = mine.size();
     const std::size_t dies = rng() % (n + 1);
-    std::vector<std::size_t> cuts;  // registered, in order
-    auto e = fresh(0);
-    for (std::size_t i = 0; i < dies; ++i) {
-        if (i > 0 && rng() % 3 == 0) {
-            cuts.push_back(i);
-            e->hand_over_all();
-            e = fresh(i);
+    {
+        engine::cut_ledger first(-1, "");
+        ledger = &first;
+        auto e = fresh(0);
+        first.began(0);
+        std::vector<std::size_t> cuts;
+        for (std::size_t i = 1; i < dies; ++i) {
+            if (rng() % 3 == 0) cuts.push_back(i);
         }
-        feed(*e, mine[i]->records, mine[i]->arrival, none);
-    }
-    // The registrations: (confirmed cut, pending cut). The last one may not have come back.
-    std::size_t registered = cuts.size();
-    if (registered > 0 && rng() % 2 == 0) {
-        --registered;
-        // Replay the dead lane without the wire from that cut on (held back).
-        run.wire.clear();
-        holding = false;
-        auto again = fresh(0);
+        const bool lost = rng() % 2 == 0;
         for (std::size_t i = 0; i < dies; ++i) {
             if (std::find(cuts.begin(), cuts.end(), i) != cuts.end()) {
-                if (i == cuts.back()) holding = true;
-                again->hand_over_all();
-                again = fresh(i);
+                cut(first, e, i, !(lost && i == cuts.back()));
             }
-            feed(*again, mine[i]->records, mine[i]->arrival, none);
+            feed(*e, mine[i]->records, mine[i]->arrival, none);
         }
-        holding = false;
+        held.clear();  // dies with the daemon
     }
-    const std::size_t base = registered >= 2 ? cuts[registered - 2] : 0;
-    const std::size_t pending = registered >= 1 ? cuts[registered - 1] : n;
-    // The other daemon's lane.
-    e = fresh(base);
-    for (std::size_t i = base; i < n;) {
-        if (i == pending) {
+    // The new owner, given the partition when its end was where the dead lane stopped, or
+    // later.
+    const auto end = static_cast<std::int64_t>(dies + rng() % 3);
+    engine::cut_ledger next(committed ? committed->offset : -1, committed ? committed->note : "",
+                            end);
+    ledger = &next;
+    const std::size_t start = next.start() < 0 ? 0 : static_cast<std::size_t>(next.start());
+    auto e = fresh(static_cast<std::int64_t>(start));
+    next.began(static_cast<std::int64_t>(start));
+    for (std::size_t i = start; i < n;) {
+        const auto replay = next.replay_cut();
+        if (replay && static_cast<std::size_t>(*replay) == i) {
             e->hand_over_all();
-            e = fresh(i);
+            e = fresh(*replay);
+            next.replayed();
+        } else if (!replay && i > start && static_cast<std::int64_t>(i) >= end && rng() % 4 == 0) {
+            cut(next, e, i, true);
         }
-        // Batches of other sizes, never across the pending cut.
-        const std::size_t end = i < pending ? pending : n;
+        // Batches of other sizes, never across a cut to replay.
+        const std::size_t end =
+            replay && static_cast<std::size_t>(*replay) > i ? static_cast<std::size_t>(*replay) : n;
         std::vector<test_record> again;
-        std::size_t upto = std::min(end, i + 1 + rng() % 3);
+        const std::size_t upto = std::min(end, i + 1 + rng() % 3);
         for (std::size_t k = i; k < upto; ++k) {
             again.insert(again.end(), mine[k]->records.begin(), mine[k]->records.end());
         }
