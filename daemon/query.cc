@@ -1586,12 +1586,6 @@ void query::finish_snapshot() {
 void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
                              std::function<void(bool ok)> then,
                              std::shared_ptr<chain::node_chain::snapshot_progress> pieces) {
-    struct pending_flush {
-        std::size_t left = 0;
-        bool ok = true;
-        std::string error;
-    };
-    auto pending = std::make_shared<pending_flush>();
     // After the write, on the strand: the inputs may acknowledge what the file covers.
     auto written = [self = shared_from_this(), data, then](bool ok, double seconds,
                                                            const std::string& error) {
@@ -1626,13 +1620,14 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             });
         }
     };
-    auto write = [self = shared_from_this(), data, pending, written, pieces]() {
-        self->outputs_unflushed_ = !pending->ok;
-        if (!pending->ok) {
+    auto write = [self = shared_from_this(), data, written, pieces](bool flushed,
+                                                                    const std::string& why) {
+        self->outputs_unflushed_ = !flushed;
+        if (!flushed) {
             const log_scope scope(self->log_fields_of());
             spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
-                          self->pipeline_->name, self->plan_.name, pending->error);
-            self->checkpoint_error_ = "skipped: an output could not flush: " + pending->error;
+                          self->pipeline_->name, self->plan_.name, why);
+            self->checkpoint_error_ = "skipped: an output could not flush: " + why;
             written(false, 0, "");
             return;
         }
@@ -1657,23 +1652,33 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             work();
         }
     };
+    flush_outputs(std::move(write));
+}
+
+void query::flush_outputs(std::function<void(bool ok, const std::string& error)> then) {
+    struct pending_flush {
+        std::size_t left = 0;
+        bool ok = true;
+        std::string error;
+    };
     std::vector<std::shared_ptr<connectors::output>> outputs;
     for (const auto& out : outputs_) {
         if (out) outputs.push_back(out);
     }
     if (outputs.empty()) {
-        write();
+        then(true, "");
         return;
     }
+    auto pending = std::make_shared<pending_flush>();
     pending->left = outputs.size();
     for (auto& out : outputs) {
-        out->flush([this_strand = strand_, pending, write](bool ok, const std::string& error) {
-            asio::post(this_strand, [pending, write, ok, error] {
+        out->flush([this_strand = strand_, pending, then](bool ok, const std::string& error) {
+            asio::post(this_strand, [pending, then, ok, error] {
                 if (!ok) {
                     pending->ok = false;
                     pending->error = error;
                 }
-                if (--pending->left == 0) write();
+                if (--pending->left == 0) then(pending->ok, pending->error);
             });
         });
     }

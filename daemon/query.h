@@ -166,6 +166,8 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void drain_lanes(std::function<void(chain::node_chain&)> work, std::function<void()> then);
     void resume_reading();
     void checkpoint_now(std::function<void(bool ok)> then);
+    // Flushes every output; `then(ok, error)` on the strand.
+    void flush_outputs(std::function<void(bool ok, const std::string& error)> then);
 
     void do_start();
     bool restore(std::string& error);
