@@ -370,7 +370,7 @@ void node_chain::add_source(std::size_t input, std::string_view source,
     for (const auto& r : in.readers) refresh_dependencies(r.node, wall_now);
 }
 
-void node_chain::remove_source(std::size_t input, std::string_view source) {
+void node_chain::remove_source(std::size_t input, std::string_view source, bool hand_over) {
     input_state& in = *inputs_[input];
     for (std::size_t i = 0; i < in.sources.size(); ++i) {
         if (in.sources[i].id != source) continue;
@@ -382,7 +382,7 @@ void node_chain::remove_source(std::size_t input, std::string_view source) {
             } else if (es != k_no_engine_source) {
                 if (es < reader.locals.size() && reader.locals[es]) {
                     // What the partition's engine holds goes to the merge step first.
-                    reader.locals[es]->hand_over_all();
+                    if (hand_over) reader.locals[es]->hand_over_all();
                     reader.let_go += reader.locals[es]->stats();
                     reader.locals[es].reset();
                 }
@@ -1287,11 +1287,16 @@ void node_chain::hand_over_all() {
     }
 }
 
-void node_chain::cut(std::size_t input, std::string_view source, std::uint64_t epoch) {
+void node_chain::cut(std::size_t input, std::string_view source, std::uint64_t epoch,
+                     time::timestamp_ns wall_now) {
     if (!partition_local_) return;
     input_state& in = *inputs_[input];
-    const std::size_t at = find_source(in, source);
-    if (at == in.sources.size()) return;
+    std::size_t at = find_source(in, source);
+    if (at == in.sources.size()) {
+        add_source(input, source, wall_now);
+        at = find_source(in, source);
+        if (at == in.sources.size()) return;
+    }
     for (std::size_t r = 0; r < in.readers.size(); ++r) {
         const std::uint32_t es = in.sources[at].engine_source[r];
         node_state& reader = *nodes_[in.readers[r].node];

@@ -161,8 +161,9 @@ class node_chain {
     // of input `input` hand everything over, and the source starts afresh — engines and
     // time.max_jump guards as new, the engines numbering their cells in `epoch`. A chain that
     // starts at the same position with the same epoch then gives up exactly the cells this one
-    // gives up from here, under the same numbers.
-    void cut(std::size_t input, std::string_view source, std::uint64_t epoch);
+    // gives up from here, under the same numbers. An unknown source is added first.
+    void cut(std::size_t input, std::string_view source, std::uint64_t epoch,
+             time::timestamp_ns wall_now);
     ~node_chain();
     node_chain(const node_chain&) = delete;
     node_chain& operator=(const node_chain&) = delete;
@@ -176,7 +177,10 @@ class node_chain {
 
     // A source of input `input` came or went (a Kafka partition assigned or revoked).
     void add_source(std::size_t input, std::string_view source, time::timestamp_ns wall_now);
-    void remove_source(std::size_t input, std::string_view source);
+    // `hand_over`: a partition-local chain's engines of the source hand over what they hold
+    // first (false: they are dropped — several daemons, where its next owner starts again at
+    // the last registered cut).
+    void remove_source(std::size_t input, std::string_view source, bool hand_over = true);
     // The source delivered everything it has for now (a file read to its end), or has more
     // again: while caught up it does not hold its nodes' watermarks back (hold_mode::caught_up;
     // a dependency's hold is left alone). A partition-local chain hands the source's cells

@@ -484,7 +484,7 @@ TEST(chain_runtime, a_lane_that_starts_again_at_a_cut_adds_nothing_twice) {
         chain::node_chain lane(plan, a, {{"p0"}}, k_now, local);
         deliver_range(lane, "p0", lines[0], 0, 70);
         deliver_range(lane, "p0", lines[0], 70, 120);
-        lane.cut(0, "p0", 121);
+        lane.cut(0, "p0", 121, k_now);
         deliver_range(lane, "p0", lines[0], 120, 200);
         deliver_range(lane, "p0", lines[0], 200, 260);
     }
@@ -498,8 +498,9 @@ TEST(chain_runtime, a_lane_that_starts_again_at_a_cut_adds_nothing_twice) {
     // Daemon B is given p0 at the cut, and reads it to its end in other deliveries.
     partials_sink b(*plan);
     {
-        chain::node_chain lane(plan, b, {{"p0"}}, k_now, local);
-        lane.cut(0, "p0", 121);
+        // As a daemon's lane: it knows no source before the cut.
+        chain::node_chain lane(plan, b, {{}}, k_now, local);
+        lane.cut(0, "p0", 121, k_now);
         for (std::size_t i = 120; i < 400; i += 35) {
             deliver_range(lane, "p0", lines[0], i, std::min<std::size_t>(i + 35, 400));
         }
