@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/params/spec.h"
@@ -117,6 +119,24 @@ struct input_context {
     std::size_t max_delivery_bytes = 0;
 };
 
+class partials_channel;
+
+// Where a source (a Kafka partition) stood when an input was given it: the offset its group
+// had committed (-1: none) with that commit's metadata, and the source's end then (-1: not
+// known).
+struct source_handover {
+    std::int64_t committed = -1;
+    std::string note;
+    std::int64_t end = -1;
+};
+
+// An offset of a source to commit, with a note (the commit's metadata).
+struct source_note {
+    source_id source;
+    std::int64_t offset = -1;
+    std::string note;
+};
+
 class input {
   public:
     virtual ~input() = default;
@@ -157,6 +177,62 @@ class input {
     // Connection and per-source figures; on the executor. Inputs without any report the
     // defaults (connected, no sources).
     virtual input_status status() const { return {}; }
+
+    // ---- Several daemons (DESIGN.md §3 "Scale-out"; core/engine/partials.h) ----
+    // An input whose consumer group several daemons share, and whose queries merge their
+    // partials through a topic: the channel to that topic (null for every other input, and in
+    // --once mode). Such an input commits nothing itself: committed() does nothing, and the
+    // query commits each source's cuts through committer().
+    virtual std::unique_ptr<partials_channel> open_partials() { return nullptr; }
+    // Where source `source` stood when this input was given it; nullopt when not known.
+    virtual std::optional<source_handover> handover(std::string_view source) const {
+        (void)source;
+        return std::nullopt;
+    }
+    // Commits offsets with notes, blocking, from any thread; empty for inputs without.
+    virtual std::function<bool(const std::vector<source_note>&, std::string& error)> committer() {
+        return {};
+    }
+};
+
+// Callbacks of a partials channel to its query, on the query's strand.
+class partials_events {
+  public:
+    virtual ~partials_events() = default;
+    // A partition of the partials topic this daemon merges from now on; `committed`: the offset
+    // up to which its previous owner wrote the results of what it merged (-1: none). Returns
+    // the offset to read it from (-1: its beginning).
+    virtual std::int64_t on_partials_assigned(std::int32_t partition, std::int64_t committed) = 0;
+    virtual void on_partials_revoked(std::int32_t partition) = 0;
+    // A rebalance of the partials group ended (after its on_partials_assigned calls).
+    virtual void on_partials_rebalanced() {}
+    // A message of a partition it merges, in the partition's order.
+    virtual void on_partials_message(std::int32_t partition, std::int64_t offset,
+                                     std::string_view key, std::string_view value) = 0;
+    virtual void on_partials_problem(const std::string& message) = 0;
+};
+
+// The partials topic of a query whose input several daemons share: every daemon publishes
+// its lanes' partials to it, and merges the partitions the topic's own consumer group gives it.
+class partials_channel {
+  public:
+    virtual ~partials_channel() = default;
+    // Blocking (metadata requests), before start(): the partitions of the partials topic and
+    // every source (partition) of the input's topics. False with `error`.
+    virtual bool open(std::string& error) = 0;
+    virtual std::int32_t partitions() const = 0;
+    virtual std::vector<source_id> input_sources() const = 0;
+    // On the query's strand (the executor of the input it came from).
+    virtual void start(partials_events& events) = 0;
+    virtual void stop() = 0;
+    // A message for partition `partition`, sent asynchronously.
+    virtual void publish(std::int32_t partition, std::string_view key, std::string_view value) = 0;
+    // Blocking, from any thread: waits until every message published so far is acknowledged,
+    // then commits `positions` (partition, the next offset to merge) for the merge group.
+    // False with `error`.
+    using sync_fn = std::function<bool(
+        const std::vector<std::pair<std::int32_t, std::int64_t>>& positions, std::string& error)>;
+    virtual sync_fn sync() = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

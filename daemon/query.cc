@@ -14,6 +14,7 @@
 #include "core/result/format.h"
 #include "daemon/logging.h"
 #include "daemon/query_lanes.h"
+#include "daemon/query_partials.h"
 
 namespace weir::daemon {
 
@@ -173,8 +174,16 @@ void query::do_start() {
     const time::timestamp_ns now = env_.clock();
     const chain::chain_plan& chain = *plan_.chain;
     std::vector<std::vector<std::string>> sources;
+    // Several daemons share an input's partials (partials_topic; not in --once mode): the
+    // query runs lanes, one at least, whose hand-overs go to the topic.
+    bool shared = false;
+    for (std::size_t i = 0; i < chain.inputs.size() && !env_.once; ++i) {
+        const config::component_plan& in = pipeline_->inputs.at(plan_.inputs.at(i));
+        if (in.spec && params::reader(*in.spec, in.params).has("partials_topic")) shared = true;
+    }
     // Scale-out inside the daemon: the query's sources spread over partition-local lanes.
-    const bool spread = env_.lanes > 1 && chain::node_chain::partitionable(chain);
+    const bool spread = (env_.lanes > 1 || shared) && chain::node_chain::partitionable(chain);
+    const std::size_t lane_count = std::max<std::size_t>(env_.lanes, 1);
     try {
         for (std::size_t i = 0; i < chain.inputs.size(); ++i) {
             const config::component_plan& in = pipeline_->inputs.at(plan_.inputs.at(i));
@@ -209,7 +218,7 @@ void query::do_start() {
             const std::vector<std::vector<std::string>> none(chain.inputs.size());
             chain::chain_options local;
             local.partition_local = true;
-            for (std::size_t l = 0; l < env_.lanes; ++l) {
+            for (std::size_t l = 0; l < lane_count; ++l) {
                 lanes_.push_back(std::make_unique<lane>(*env_.io));
                 lanes_.back()->sink.taps = &tap_points_;
                 lanes_.back()->chain = std::make_unique<chain::node_chain>(
@@ -227,6 +236,10 @@ void query::do_start() {
     shedding_.assign(outputs_.size(), false);
 
     std::string error;
+    if (!open_partials(error)) {
+        fail(error);
+        return;
+    }
     if (!restore(error)) {
         fail(error);
         return;
@@ -284,6 +297,7 @@ void query::do_start() {
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         if (!ended_[i]) inputs_[i]->start(*adapters_[i]);
     }
+    if (partials_) partials_->channel->start(*partials_);
     if (env_.once && std::all_of(ended_.begin(), ended_.end(), [](bool e) { return e; })) {
         finish_once();
         return;
@@ -294,7 +308,9 @@ void query::do_start() {
 }
 
 bool query::restore(std::string& error) {
-    if (env_.checkpoints == nullptr) return true;
+    // Several daemons: what the query holds comes back from the partials topic and the input's
+    // commits, whichever daemon had it; its checkpoint file holds nothing of it.
+    if (env_.checkpoints == nullptr || partials_) return true;
     checkpoint::checkpoint_data data;
     const auto status = env_.checkpoints->load(pipeline_->name, plan_.name, data, error);
     const std::string file = env_.checkpoints->path(pipeline_->name, plan_.name);
@@ -372,6 +388,10 @@ void query::on_records(std::size_t input, std::string_view source,
                        const connectors::record_delivery& records) {
     if (!active() || stopping_) return;
     finish_snapshot();  // an input that delivers while paused: the snapshot is taken first
+    if (partials_ && input == partials_->input) {
+        deliver_shared(input, source, records);
+        return;
+    }
     if (!lanes_.empty()) {
         lane& l = lane_for(input, source);
         if (!delivery_copies_) delivery_copies_ = std::make_shared<delivery_pool>();
@@ -390,6 +410,10 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
                                std::span<const connectors::source_id> removed) {
     if (!active() || stopping_) return;
     finish_snapshot();
+    if (partials_ && input == partials_->input) {
+        shared_sources_changed(input, added, removed);
+        return;
+    }
     if (!added.empty()) report_ownership(input, inputs_[input]->status());
     if (!lanes_.empty()) {
         // The merge step knows every source from the start, so a partition whose first
@@ -421,6 +445,9 @@ void query::on_sources_changed(std::size_t input, std::span<const connectors::so
 
 void query::on_source_caught_up(std::size_t input, std::string_view source, bool caught_up) {
     if (!active() || stopping_) return;
+    // Several daemons: a lane hands over only at its cuts (every checkpoint), and the merge
+    // chains are elsewhere.
+    if (partials_ && input == partials_->input) return;
     finish_snapshot();
     if (!lanes_.empty()) {
         // The lane hands the source's cells over first: the merge step stops waiting for it.
@@ -766,14 +793,26 @@ void query::report_nodes() {
 
 void query::report_node(std::size_t node) {
     const engine::node_engine& e = *chain_->engine(node);
-    if (node + 1 == plan_.chain->nodes.size() && e.watermark() != window::k_no_time) {
-        watermark_.store(e.watermark());
+    time::timestamp_ns watermark = e.watermark();
+    if (partials_) {
+        // The merge chains of this daemon's partitions of the partials topic: the slowest.
+        watermark = window::k_no_time;
+        for (const auto& [p, m] : partials_->merges) {
+            const time::timestamp_ns w = m->chain->engine(node)->watermark();
+            if (w != window::k_no_time && (watermark == window::k_no_time || w < watermark)) {
+                watermark = w;
+            }
+        }
+    }
+    if (node + 1 == plan_.chain->nodes.size() && watermark != window::k_no_time) {
+        watermark_.store(watermark);
     }
     if (node_metrics_.empty()) return;
     node_metrics& m = *node_metrics_[node];
     // Spread over lanes, the records are counted where they are read, and valid records once:
     // by the merge step in the cells it takes, late ones included.
     engine::engine_stats now = e.stats();
+    if (partials_) now += merged_stats(node);
     std::uint64_t bad_time = chain_->stats().bad_time[node];
     std::uint64_t future = chain_->stats().future_time[node];
     for (const auto& l : lanes_) {
@@ -997,9 +1036,11 @@ void query::report_inputs() {
 
 void query::report_ownership(std::size_t input, const connectors::input_status& st) {
     // A share of a topic: the other members of the consumer group read the rest, and each
-    // emits windows of its own partitions under the same ids (several daemons do not merge
-    // their windows yet). Said when the share changes, not while a rebalance is under way.
+    // emits windows of its own partitions under the same ids (without a partials_topic, several
+    // daemons do not merge their windows). Said when the share changes, not while a rebalance
+    // is under way.
     if (st.partitions_total <= 0 || st.sources.empty()) return;
+    if (partials_ && input == partials_->input) return;  // several daemons merge their shares
     reported_ownership_.resize(inputs_.size(), {0, -1});
     const std::pair<std::size_t, std::int64_t> now{st.sources.size(), st.partitions_total};
     auto& before = reported_ownership_[input];
@@ -1014,7 +1055,7 @@ void query::report_ownership(std::size_t input, const connectors::input_status& 
             "query {}/{}: input \"{}\" holds {} of the {} partitions of its topics: the other "
             "members of its consumer group read the rest, so the windows of this daemon count "
             "the records of these partitions only, and the other members emit windows of the "
-            "same ids; several daemons do not merge their windows yet, so run one daemon per "
+            "same ids; to merge them, give the input a partials_topic, or run one daemon per "
             "consumer group",
             pipeline_->name, plan_.name, name, now.first, now.second);
     } else if (was_part) {
@@ -1170,6 +1211,7 @@ std::vector<source_figures> query::sources() const {
 
 void query::stop_inputs() {
     for (auto& in : inputs_) in->stop();
+    if (partials_) partials_->channel->stop();
 }
 
 std::string query::degraded_reason() const {
@@ -1294,6 +1336,7 @@ void query::schedule_tick() {
         if (ec || !self->active() || self->stopping_) return;
         if (!self->snapshot_) {  // the chain's time stands still while it is being saved
             self->chain_->advance(self->env_.clock());
+            self->advance_merges(self->env_.clock());
             self->report_nodes();
         }
         record_problem_log().flush_expired();
@@ -1319,6 +1362,10 @@ void query::schedule_checkpoint() {
 }
 
 void query::checkpoint(std::function<void(bool ok)> then) {
+    if (partials_) {
+        checkpoint_shared(std::move(then));
+        return;
+    }
     if (lanes_.empty() || lanes_finished_) {
         checkpoint_now(std::move(then));
         return;

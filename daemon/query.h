@@ -135,6 +135,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
 
     // The lanes the query's sources are spread over (0: none, one chain does everything).
     std::size_t lanes() const { return lanes_.size(); }
+    // Several daemons merge this query's partials through a topic (its input's
+    // partials_topic).
+    bool shares_partials() const { return partials_ != nullptr; }
 
   private:
     class input_adapter;
@@ -166,6 +169,31 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void drain_lanes(std::function<void(chain::node_chain&)> work, std::function<void()> then);
     void resume_reading();
     void checkpoint_now(std::function<void(bool ok)> then);
+    // What a lane handed over: to the merge step, or to the partials topic.
+    void on_lane_partials(std::size_t node, engine::partial_batch& batch);
+
+    // ---- Several daemons (daemon/query_partials.cc; core/engine/partials.h) ----
+    // The lanes' hand-overs go to the input's partials topic, cut by cut (each registered in a
+    // commit of the input's group first), and the partitions of that topic this daemon owns
+    // are merged here, each by a merge chain of its own.
+    struct partials_state;
+    class merge_sink;
+    std::unique_ptr<partials_state> partials_;
+    // At start: opens the channel when an input has a partials topic; false with `error`.
+    bool open_partials(std::string& error);
+    // A delivery of a source of the shared input, to its lane, cut where its ledger says.
+    void deliver_shared(std::size_t input, std::string_view source,
+                        const connectors::record_delivery& records);
+    void shared_sources_changed(std::size_t input, std::span<const connectors::source_id> added,
+                                std::span<const connectors::source_id> removed);
+    void publish_partials(std::size_t node, engine::partial_batch& batch);
+    // The checkpoint of a query whose partials are shared: cuts every source that read on,
+    // flushes the outputs, then (off the loop) waits for the partials topic, commits the merge
+    // positions and registers the cuts; `then` on the strand.
+    void checkpoint_shared(std::function<void(bool ok)> then);
+    void advance_merges(time::timestamp_ns now);
+    // The merge chains' engine stats of node `node`, summed.
+    engine::engine_stats merged_stats(std::size_t node) const;
     // Flushes every output; `then(ok, error)` on the strand.
     void flush_outputs(std::function<void(bool ok, const std::string& error)> then);
 

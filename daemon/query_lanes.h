@@ -187,7 +187,7 @@ class query::lane_sink final : public chain::chain_sink {
     void on_partials(std::size_t node, engine::partial_batch& batch) override {
         // All of it (the engine names its source again for the next hand-over).
         events_.push_back(
-            [node, b = std::move(batch)](query& q) { q.chain_->absorb(node, b, q.env_.clock()); });
+            [node, b = std::move(batch)](query& q) mutable { q.on_lane_partials(node, b); });
     }
 
     // The query's tap points, by node (set before the lane's first work; never changed).

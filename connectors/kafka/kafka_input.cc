@@ -10,8 +10,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -19,6 +22,7 @@
 
 #include "connectors/common/input_facade.h"
 #include "connectors/kafka/kafka_client.h"
+#include "connectors/kafka/partials_channel.h"
 #include "core/checkpoint/byte_codec.h"
 #include "core/record/padded_buffer.h"
 #include "core/result/check_result.h"
@@ -45,6 +49,9 @@ struct settings {
     std::string key_field;  // JSON only (the declaration refuses it with other formats)
     std::size_t max_record_size = 1 << 20;
     std::size_t max_delivery_bytes = 0;  // input_context::max_delivery_bytes
+    // Several daemons (partials_topic, not in --once mode): where the query merges; the input
+    // then commits nothing itself (see kafka_input.h).
+    std::optional<kafka::partials_settings> partials;
 };
 
 // Owned rdkafka objects.
@@ -68,6 +75,7 @@ struct partition_state {
     bool revoking = false;        // revoked: delivers nothing, waits for a checkpoint
     std::int64_t last_ts_ns = 0;  // the last delivered message's timestamp
     std::int64_t durable = -1;    // the offset in the last durable checkpoint
+    source_handover handover;     // several daemons: where it stood when it was assigned
 };
 
 // A partition's next offset, as positions hold it.
@@ -225,6 +233,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     }
 
     void committed(std::string_view position) {
+        if (s_.partials) return;  // the query commits the cuts itself
         offsets o;
         std::string error;
         if (!decode(position, o, error) || rk_ == nullptr) return;
@@ -296,6 +305,51 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             st.sources.push_back(std::move(s));
         }
         return st;
+    }
+
+    std::unique_ptr<partials_channel> open_partials() {
+        if (!s_.partials) return nullptr;
+        return kafka::make_partials_channel(*s_.partials, executor_);
+    }
+
+    std::optional<source_handover> handover(std::string_view source) const {
+        const auto it = parts_.find(source);
+        if (!s_.partials || it == parts_.end()) return std::nullopt;
+        return it->second.handover;
+    }
+
+    // Blocking, from any thread (librdkafka's commit is thread-safe).
+    bool commit_notes(const std::vector<source_note>& notes, std::string& error) {
+        if (rk_ == nullptr || closed_) {
+            error = "the Kafka consumer is closed";
+            return false;
+        }
+        partition_list list = new_list(static_cast<int>(notes.size()));
+        for (const auto& n : notes) {
+            const auto slash = n.source.rfind('/');
+            if (slash == std::string::npos) continue;
+            auto* e = rd_kafka_topic_partition_list_add(
+                list.get(), n.source.substr(0, slash).c_str(),
+                static_cast<std::int32_t>(std::stol(n.source.substr(slash + 1))));
+            e->offset = n.offset;
+            e->metadata = ::malloc(n.note.size());
+            std::memcpy(e->metadata, n.note.data(), n.note.size());
+            e->metadata_size = n.note.size();
+        }
+        if (list->cnt == 0) return true;
+        if (const auto err = rd_kafka_commit(rk_, list.get(), 0)) {
+            error = std::string("Kafka offset commit: ") + rd_kafka_err2str(err);
+            return false;
+        }
+        for (int i = 0; i < list->cnt; ++i) {
+            if (list->elems[i].err) {
+                error = std::string("Kafka offset commit: ") + list->elems[i].topic + "/" +
+                        std::to_string(list->elems[i].partition) + ": " +
+                        rd_kafka_err2str(list->elems[i].err);
+                return false;
+            }
+        }
+        return true;
     }
 
   private:
@@ -576,12 +630,32 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             const std::string source = kafka::source_of(e.topic, e.partition);
             std::int64_t from = RD_KAFKA_OFFSET_INVALID;
             auto known = parts_.find(source);
-            if (known != parts_.end() && known->second.next >= 0) {
+            if (s_.partials) {
+                // Several daemons: from the group's commit, a cut of the lane before.
+                partition_state& p = parts_[source];
+                p.handover = {};
+                if (have_committed && committed->elems[i].offset >= 0) {
+                    from = committed->elems[i].offset;
+                    p.handover.committed = from;
+                    if (committed->elems[i].metadata != nullptr) {
+                        p.handover.note.assign(
+                            static_cast<const char*>(committed->elems[i].metadata),
+                            committed->elems[i].metadata_size);
+                    }
+                }
+                std::int64_t low = -1, high = -1;
+                if (rd_kafka_query_watermark_offsets(rk_, e.topic, e.partition, &low, &high,
+                                                     blocking_timeout_ms) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    p.handover.end = high;
+                }
+                p.next = -1;
+            } else if (known != parts_.end() && known->second.next >= 0) {
                 from = known->second.next;  // revoked and given back before it left
             } else if (auto r = restored_.find(source); r != restored_.end()) {
                 from = r->second.offset;
             }
-            if (from >= 0 && have_committed) {
+            if (from >= 0 && have_committed && !s_.partials) {
                 const std::int64_t group = committed->elems[i].offset;
                 if (group > from) from = group;
             }
@@ -657,6 +731,21 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         // is nothing to hand over; our offsets stay known in case they come back to us.
         if (rd_kafka_assignment_lost(rk_)) {
             unassign(list, true);
+            return;
+        }
+        if (s_.partials) {
+            // Nothing to wait for: the next owner starts at the last registered cut.
+            std::vector<source_id> removed;
+            for (int i = 0; i < list->cnt; ++i) {
+                const std::string source =
+                    kafka::source_of(list->elems[i].topic, list->elems[i].partition);
+                if (auto it = parts_.find(source); it != parts_.end()) {
+                    parts_.erase(it);
+                    removed.push_back(source);
+                }
+            }
+            unassign(list, false);
+            if (!removed.empty()) events_->on_sources_changed({}, removed);
             return;
         }
         partition_list revoked(rd_kafka_topic_partition_list_copy(list));
@@ -914,16 +1003,40 @@ settings read_settings(const params::reader& p, const input_context& ctx) {
     }
     if (p.has("topic_pattern")) s.pattern = p.string("topic_pattern").value;
     if (p.has("key_field")) s.key_field = p.string("key_field").value;
+    if (p.has("partials_topic") && !ctx.once) {
+        kafka::partials_settings ps;
+        ps.client = kafka::client_properties(p);
+        ps.topic = p.string("partials_topic").value;
+        ps.group = p.string("group").value + ".partials." + ctx.query;
+        ps.topics = s.topics;
+        s.partials = std::move(ps);
+    }
     s.max_record_size = static_cast<std::size_t>(
         std::min<std::uint64_t>(p.size("max_record_size").value, ctx.max_record_size));
     s.max_delivery_bytes = ctx.max_delivery_bytes;
     return s;
 }
 
+// The facade, with what only a Kafka input does: several daemons.
+class kafka_input final : public input_facade<kafka_impl> {
+  public:
+    using input_facade<kafka_impl>::input_facade;
+    std::unique_ptr<partials_channel> open_partials() override { return impl().open_partials(); }
+    std::optional<source_handover> handover(std::string_view source) const override {
+        return impl().handover(source);
+    }
+    std::function<bool(const std::vector<source_note>&, std::string&)> committer() override {
+        return [impl = impl().shared_from_this()](const std::vector<source_note>& notes,
+                                                  std::string& error) {
+            return impl->commit_notes(notes, error);
+        };
+    }
+};
+
 }  // namespace
 
 std::unique_ptr<input> make_kafka_input(const params::reader& p, const input_context& ctx) {
-    return make_facade<kafka_impl>(read_settings(p, ctx), ctx);
+    return std::make_unique<kafka_input>(read_settings(p, ctx), ctx);
 }
 
 }  // namespace weir::connectors

@@ -120,6 +120,13 @@ std::shared_ptr<const object_spec> make_input_spec() {
         {.name = "key_field",
          .type = param_type::string,
          .description = "Store each message's key (as a string) in this record field."},
+        {.name = "partials_topic",
+         .type = param_type::string,
+         .description =
+             "Several daemons share this input's group: each publishes what its lanes hand over "
+             "to this topic, and merges the partitions of it that the group "
+             "\"<group>.partials.<query>\" gives it, so together they emit the results of one "
+             "daemon. The topic must exist; not with topic_pattern; ignored by --once."},
         client_id_param(),
         passthrough_param(),
     };
@@ -129,6 +136,12 @@ std::shared_ptr<const object_spec> make_input_spec() {
     spec->check = [](const params::value& v, const std::string& path, diagnostics& out) {
         check_format_params(v, path, out);
         check_passthrough(v, path, out, true);
+        if (const params::value* partials = v.find("partials_topic");
+            partials != nullptr && v.find("topic_pattern") != nullptr) {
+            out.error(partials->pos, path + ".partials_topic",
+                      "partials_topic needs `topics`: every daemon must know every partition of "
+                      "the input, and a pattern's topics come and go");
+        }
         const params::value* key = v.find("key_field");
         const params::value* format = v.find("format");
         if (key != nullptr && format != nullptr && format->is_scalar() && format->text != "json") {

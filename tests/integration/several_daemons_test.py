@@ -1,0 +1,244 @@
+"""Several weir daemons sharing a Kafka input's consumer group and merging their lanes' partials
+through a partials topic: de-duplicated by `id`, their results are one daemon's — with every
+daemon running throughout, with one killed (-9) and restarted mid-run, and with a fourth
+joining and leaving. The broker is librdkafka's mock cluster in its own process; kcat writes
+the events."""
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from kafka_util import KCAT, events, test_cluster
+from weir_test_util import (WEIR, http_get, http_port, read_complete_jsonl, results_by_id,
+                            wait_for, weir)
+
+PIPELINE = """
+pipeline: kq
+inputs:
+  events:
+{input}
+    format: json
+nodes:
+  quality:
+    from: events
+    time: {{field: ts, format: rfc3339}}
+    window: {{type: tumbling, size: 60s, allowed_lateness: 5s}}
+    group_by: [key]
+    checks:
+      - {{name: volume, measure: "count()", must_be: "> 0"}}
+      - {{name: value_mean, measure: "mean(value)", must_be: "[10, 30]"}}
+      - {{name: value_max, measure: "max(value)", must_be: "< 99"}}
+      - {{name: values, measure: "distinct_count(value)", must_be: "> 1"}}
+    outputs: [results]
+outputs:
+  results: {{type: file, path: "{results}", append: true}}
+"""
+
+KAFKA_INPUT = """    type: kafka
+    brokers: ${{KAFKA_BROKERS}}
+    topics: [events]
+    group: {group}
+    start: earliest
+    partials_topic: partials
+    kafka: {{session.timeout.ms: "3000", heartbeat.interval.ms: "300"}}"""
+
+SETTINGS = "checkpoint: {interval: 1s}\n"
+PARTITIONS = 6
+# Two minutes after the last event (00:39:59.9): every window of the data closes.
+FLUSH_TS = "2026-01-01T00:42:00.000Z"
+# The windows compared: those of the data. (Empty windows after it follow how far the
+# watermark moves at once, record by record in one chain, hand-over by hand-over in a merge;
+# docs/pipelines.md says so.)
+LAST_WINDOW = "2026-01-01T00:39:00.000Z"
+
+
+def of_the_data(results):
+    return {i: r for i, r in results.items()
+            if r["group"].get("key") != "flush" and r["window_start"] <= LAST_WINDOW}
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def spread_keys(lines):
+    """kafka_util.events() lines keyed so that every group lands in every partition."""
+    return [f"k{i % 23}|" + line.split("|", 1)[1] for i, line in enumerate(lines)]
+
+
+class several_daemons_test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+        self.tmp.cleanup()
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def reference(self, lines):
+        """Results of the same events read from a file in one --once run, without the windows
+        of the flush events (which close every other window in the daemons)."""
+        data = write(self.path("events.jsonl"),
+                     "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
+        out = self.path("reference.jsonl")
+        pipeline = write(self.path("file.yaml"), PIPELINE.format(
+            input=f"    type: file\n    path: {data}", results=out))
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          self.path("file_data"), "--http-listen", "127.0.0.1:0", pipeline,
+                          timeout=120)
+        self.assertEqual(rc, 0, err)
+        return results_by_id(self, read_complete_jsonl(out))
+
+    def flush(self, cluster):
+        """An event two minutes after the last in every partition: every window of the data
+        closes."""
+        for p in range(PARTITIONS):
+            line = json.dumps({"ts": FLUSH_TS, "key": "flush", "value": 1})
+            r = subprocess.run([KCAT, "-P", "-b", cluster.bootstrap, "-t", "events", "-p",
+                                str(p)], input=line + "\n", text=True, capture_output=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def start(self, cluster, name):
+        out = self.path(f"{name}.jsonl")
+        pipeline = write(self.path(f"{name}.yaml"), PIPELINE.format(
+            input=KAFKA_INPUT.format(group="shared"), results=out))
+        settings = write(self.path("weir.yaml"), SETTINGS)
+        env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap, WEIR_HTTP_LISTEN="127.0.0.1:0")
+        log = open(self.path(f"{name}.log"), "a")
+        p = subprocess.Popen([WEIR, "run", "--data-dir", self.path(f"{name}-data"), settings,
+                              pipeline], env=env, stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        with open(self.path(f"{name}.log")) as f:
+            return f.read()
+
+    def merged(self, names):
+        """The results of every daemon, de-duplicated by id (a result written twice must be
+        the same), of the data's windows."""
+        lines = []
+        for n in names:
+            lines += read_complete_jsonl(self.path(f"{n}.jsonl"))
+        return of_the_data(results_by_id(self, lines))
+
+    def run_daemons(self, during):
+        """Three daemons on a 6-partition topic whose partials go through a 3-partition topic;
+        `during(cluster, chunks)` produces the events (and does what else the test does). Then
+        the daemons' results, de-duplicated, must be the reference's."""
+        lines = spread_keys(events(24000, groups=17))
+        chunks = [lines[i:i + 3000] for i in range(0, len(lines), 3000)]
+        expected = of_the_data(self.reference(lines))
+        self.assertGreater(len(expected), 100)
+        with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
+            names = during(cluster, chunks)
+            self.flush(cluster)
+            try:
+                wait_for(lambda: set(self.merged(names)) >= set(expected), 180,
+                         "every window's results")
+            except AssertionError:
+                got = self.merged(names)
+                missing = sorted(set(expected) - set(got))[:5]
+                logs = "\n".join(f"--- {n}\n" + self.log(n)[-3000:] for n in names)
+                raise AssertionError(f"{len(got)} of {len(expected)} results; missing e.g. "
+                                     f"{[expected[m]['window_start'] for m in missing]}\n{logs}")
+            # A moment more: nothing different may follow.
+            time.sleep(2)
+            got = self.merged(names)
+        extra = sorted(set(got) - set(expected))
+        self.assertEqual(extra, [], [got[i] for i in extra[:3]])
+        for i, want in expected.items():
+            self.assertEqual(got[i], want, f"result {i}")
+        return names
+
+    def test_three_daemons_give_the_results_of_one(self):
+        def during(cluster, chunks):
+            names = ["a", "b", "c"]
+            for n in names:
+                self.start(cluster, n)
+            for chunk in chunks:
+                cluster.produce("events", chunk)
+            return names
+
+        names = self.run_daemons(during)
+        for n in names:
+            text = self.log(n)
+            self.assertIn("shares its partials with the other daemons of its group", text)
+            self.assertNotIn("run one daemon per consumer group", text)
+        # Each merged a share of the partials topic.
+        merging = [n for n in names if "merging partition" in self.log(n)]
+        self.assertGreaterEqual(len(merging), 2)
+
+    def owns_partitions(self, name):
+        """Whether the daemon logging to <name>.log reads partitions now (its status API)."""
+        port = http_port(self.path(f"{name}.log"))
+        if port is None:
+            return False
+        code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
+        return code == 200 and bool(json.loads(body)["queries"][0].get("sources"))
+
+    def test_a_daemon_killed_and_restarted_mid_run_loses_and_doubles_nothing(self):
+        rng = random.Random(11)
+
+        def during(cluster, chunks):
+            names = ["a", "b", "c"]
+            procs = {n: self.start(cluster, n) for n in names}
+            wait_for(lambda: all(self.owns_partitions(n) for n in names), 60,
+                     "every daemon reading partitions")
+            for k, chunk in enumerate(chunks):
+                cluster.produce("events", chunk)
+                # Checkpoints (every second) cut and commit while the events flow.
+                time.sleep(0.4)
+                victim = {2: "a", 5: "b"}.get(k)
+                if victim:
+                    time.sleep(rng.uniform(0.2, 1.5))
+                    procs[victim].send_signal(signal.SIGKILL)
+                    procs[victim].wait(timeout=30)
+                    # Its partitions move once its session times out (3 s); it comes back.
+                    time.sleep(4)
+                    procs[victim] = self.start(cluster, victim)
+            return names
+
+        names = self.run_daemons(during)
+        # The partitions of the killed daemons went on from their commits, where a lane cut
+        # again where the dead one had registered a cut.
+        logs = "".join(self.log(n) for n in names)
+        self.assertRegex(logs, r"partition events/\d from offset [1-9]")
+        self.assertIn("cutting again at", logs)
+
+    def test_a_fourth_daemon_joins_and_leaves(self):
+        def during(cluster, chunks):
+            names = ["a", "b", "c"]
+            for n in names:
+                self.start(cluster, n)
+            fourth = None
+            for k, chunk in enumerate(chunks):
+                cluster.produce("events", chunk)
+                if k == 2:
+                    fourth = self.start(cluster, "d")
+                    time.sleep(3)
+                if k == 5:
+                    fourth.send_signal(signal.SIGTERM)
+                    fourth.wait(timeout=60)
+            return names + ["d"]
+
+        self.run_daemons(during)
+
+
+if __name__ == "__main__":
+    unittest.main()
