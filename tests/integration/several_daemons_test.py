@@ -12,41 +12,13 @@ import tempfile
 import time
 import unittest
 
+from kafka_test import KAFKA_INPUT, PIPELINE, SETTINGS
 from kafka_util import KCAT, events, test_cluster
 from weir_test_util import (WEIR, http_get, http_port, read_complete_jsonl, results_by_id,
                             wait_for, weir)
 
-PIPELINE = """
-pipeline: kq
-inputs:
-  events:
-{input}
-    format: json
-nodes:
-  quality:
-    from: events
-    time: {{field: ts, format: rfc3339}}
-    window: {{type: tumbling, size: 60s, allowed_lateness: 5s}}
-    group_by: [key]
-    checks:
-      - {{name: volume, measure: "count()", must_be: "> 0"}}
-      - {{name: value_mean, measure: "mean(value)", must_be: "[10, 30]"}}
-      - {{name: value_max, measure: "max(value)", must_be: "< 99"}}
-      - {{name: values, measure: "distinct_count(value)", must_be: "> 1"}}
-    outputs: [results]
-outputs:
-  results: {{type: file, path: "{results}", append: true}}
-"""
-
-KAFKA_INPUT = """    type: kafka
-    brokers: ${{KAFKA_BROKERS}}
-    topics: [events]
-    group: {group}
-    start: earliest
-    partials_topic: partials
-    kafka: {{session.timeout.ms: "3000", heartbeat.interval.ms: "300"}}"""
-
-SETTINGS = "checkpoint: {interval: 1s}\n"
+# kafka_test's pipeline, its input sharing its partials with the other daemons of its group.
+SHARED_INPUT = KAFKA_INPUT + "\n    partials_topic: partials"
 PARTITIONS = 6
 # Two minutes after the last event (00:39:59.9): every window of the data closes.
 FLUSH_TS = "2026-01-01T00:42:00.000Z"
@@ -115,7 +87,7 @@ class several_daemons_test(unittest.TestCase):
     def start(self, cluster, name):
         out = self.path(f"{name}.jsonl")
         pipeline = write(self.path(f"{name}.yaml"), PIPELINE.format(
-            input=KAFKA_INPUT.format(group="shared"), results=out))
+            input=SHARED_INPUT.format(group="shared"), results=out))
         settings = write(self.path("weir.yaml"), SETTINGS)
         env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap, WEIR_HTTP_LISTEN="127.0.0.1:0")
         log = open(self.path(f"{name}.log"), "a")
