@@ -179,7 +179,7 @@ void query::do_start() {
     bool shared = false;
     for (std::size_t i = 0; i < chain.inputs.size() && !env_.once; ++i) {
         const config::component_plan& in = pipeline_->inputs.at(plan_.inputs.at(i));
-        if (in.spec && params::reader(*in.spec, in.params).has("partials_topic")) shared = true;
+        if (in.params.find("partials_topic") != nullptr) shared = true;
     }
     // Scale-out inside the daemon: the query's sources spread over partition-local lanes.
     const bool spread = (env_.lanes > 1 || shared) && chain::node_chain::partitionable(chain);
