@@ -389,3 +389,15 @@ def results_by_id(path):
             r.pop("emitted_at", None)
             out[r["id"]] = r
     return out
+
+
+def same(a, b):
+    """Equal results, numbers within a relative 1e-9: the order records arrive in (partitions
+    interleave) changes the last bits of floating-point sums."""
+    if isinstance(a, float) or isinstance(b, float):
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+            return False
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b

@@ -95,7 +95,6 @@ struct query::partials_state final : connectors::partials_events {
 
     // Scratch of publish_partials.
     std::vector<engine::partial_batch> routed;
-    std::string message;
 
     // connectors::partials_events
     std::int64_t on_partials_assigned(std::int32_t partition, std::int64_t committed) override;

@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 namespace weir::connectors::kafka {
 
@@ -44,6 +46,37 @@ rd_kafka_conf_t* make_conf(const properties& props) {
         }
     }
     return conf;
+}
+
+void close_consumer(rd_kafka_t* consumer, rd_kafka_queue_t* consumer_queue) {
+    const bool cooperative =
+        std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
+    rd_kafka_queue_t* q = rd_kafka_queue_new(consumer);
+    bool closed = false;
+    if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(consumer, q)) {
+        rd_kafka_error_destroy(error);
+    } else {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (!(closed = rd_kafka_consumer_closed(consumer)) &&
+               std::chrono::steady_clock::now() < deadline) {
+            rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
+            if (ev == nullptr) continue;
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+                if (cooperative) {
+                    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(
+                            consumer, rd_kafka_event_topic_partition_list(ev))) {
+                        rd_kafka_error_destroy(e);
+                    }
+                } else {
+                    rd_kafka_assign(consumer, nullptr);
+                }
+            }
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    if (consumer_queue != nullptr) rd_kafka_queue_destroy(consumer_queue);
+    rd_kafka_destroy_flags(consumer, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 queue_waker::queue_waker(const boost::asio::any_io_executor& executor, rd_kafka_queue_t* queue)

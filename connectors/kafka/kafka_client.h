@@ -47,6 +47,12 @@ class queue_waker {
     bool waiting_ = false;
 };
 
+// Leaves the consumer group within a bounded time (a consumer whose brokers are gone would wait
+// out its session otherwise), then destroys `consumer_queue` (its consumer queue, or null) and
+// the client. Rebalances during the close are answered (eagerly or incrementally, as the
+// group's protocol wants).
+void close_consumer(rd_kafka_t* consumer, rd_kafka_queue_t* consumer_queue);
+
 // "topic/partition", the source id of a partition.
 std::string source_of(std::string_view topic, std::int32_t partition);
 

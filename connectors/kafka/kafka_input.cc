@@ -911,33 +911,8 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         if (last->cnt > 0) commit_before_leaving(last.get());
         closed_ = true;
         stopped_ = true;
-        rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
-        bool closed = false;
-        if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk_, q)) {
-            rd_kafka_error_destroy(error);
-        } else {
-            const auto deadline = std::chrono::steady_clock::now() + 3s;
-            while (!(closed = rd_kafka_consumer_closed(rk_)) &&
-                   std::chrono::steady_clock::now() < deadline) {
-                rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
-                if (ev == nullptr) continue;
-                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
-                    if (cooperative()) {
-                        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(
-                                rk_, rd_kafka_event_topic_partition_list(ev))) {
-                            rd_kafka_error_destroy(e);
-                        }
-                    } else {
-                        rd_kafka_assign(rk_, nullptr);
-                    }
-                }
-                rd_kafka_event_destroy(ev);
-            }
-        }
-        rd_kafka_queue_destroy(q);
-        rd_kafka_queue_destroy(queue_);
+        kafka::close_consumer(rk_, queue_);
         queue_ = nullptr;
-        rd_kafka_destroy_flags(rk_, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         rk_ = nullptr;
     }
 

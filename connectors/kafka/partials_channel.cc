@@ -274,27 +274,8 @@ class channel_impl : public std::enable_shared_from_this<channel_impl> {
     void close() {
         waker_.reset();
         if (consumer_ != nullptr) {
-            // Leaves the group within a bounded time.
-            rd_kafka_queue_t* q = rd_kafka_queue_new(consumer_);
-            bool closed = false;
-            if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(consumer_, q)) {
-                rd_kafka_error_destroy(e);
-            } else {
-                const auto deadline = std::chrono::steady_clock::now() + 3s;
-                while (!(closed = rd_kafka_consumer_closed(consumer_)) &&
-                       std::chrono::steady_clock::now() < deadline) {
-                    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
-                    if (ev == nullptr) continue;
-                    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
-                        rd_kafka_assign(consumer_, nullptr);
-                    }
-                    rd_kafka_event_destroy(ev);
-                }
-            }
-            rd_kafka_queue_destroy(q);
-            if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
+            close_consumer(consumer_, queue_);
             queue_ = nullptr;
-            rd_kafka_destroy_flags(consumer_, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
             consumer_ = nullptr;
         }
         if (producer_ != nullptr) {
