@@ -29,57 +29,73 @@ bool over_load(std::size_t size, std::size_t capacity) {
 }  // namespace
 
 std::size_t frequency_acc::memory_bytes() const {
-    return slots_.capacity() * sizeof(slot) + values_.capacity() * sizeof(stored_value) +
+    return heap_slots_.capacity() * sizeof(slot) + values_.capacity() * sizeof(stored_value) +
            (arena_.capacity() > 15 ? arena_.capacity() : 0);
 }
 
 std::size_t frequency_acc::find(std::uint64_t hash) const {
-    const std::size_t mask = slots_.size() - 1;
+    const slot* table = slots();
+    const std::size_t mask = capacity_ - 1;
     std::size_t i = static_cast<std::size_t>(hash >> shift_);
-    while (slots_[i].hash != 0 && slots_[i].hash != hash) i = (i + 1) & mask;
+    while (table[i].hash != 0 && table[i].hash != hash) i = (i + 1) & mask;
     return i;
 }
 
 bool frequency_acc::rehash(std::size_t capacity, bool with_values) {
-    decltype(slots_) old_slots = std::move(slots_);
+    // The old slots, in their order (the new table takes them as before, wherever it lives).
+    std::array<slot, k_inline_slots> old_inline;
+    const std::size_t old_capacity = capacity_;
+    const bool was_inline = heap_slots_.empty();
+    if (was_inline) old_inline = inline_slots_;
+    decltype(heap_slots_) old_heap = std::move(heap_slots_);
+    const slot* old_slots = was_inline ? old_inline.data() : old_heap.data();
     decltype(values_) old_values = std::move(values_);
-    slots_.assign(capacity, slot{});
+    heap_slots_.clear();
+    if (with_values || capacity > k_inline_slots) {
+        heap_slots_.assign(capacity, slot{});
+    } else {
+        inline_slots_.fill(slot{});
+    }
+    capacity_ = static_cast<std::uint32_t>(capacity);
     values_.assign(with_values ? capacity : 0, stored_value{});
     shift_ = static_cast<std::uint8_t>(64 - std::countr_zero(capacity));
-    for (std::size_t j = 0; j < old_slots.size(); ++j) {
+    slot* table = slots();
+    for (std::size_t j = 0; j < old_capacity; ++j) {
         if (old_slots[j].hash == 0) continue;
         const std::size_t i = find(old_slots[j].hash);
-        slots_[i] = old_slots[j];
+        table[i] = old_slots[j];
         if (with_values) values_[i] = old_values[j];
     }
     return true;
 }
 
 bool frequency_acc::grow(const frequency_config& c) {
-    const std::size_t capacity = slots_.empty() ? k_initial_capacity : slots_.size() * 2;
+    const std::size_t capacity = capacity_ == 0 ? k_initial_capacity : std::size_t{capacity_} * 2;
     const std::size_t per_slot = sizeof(slot) + (c.keep_values ? sizeof(stored_value) : 0);
-    // Both tables exist at once while rehashing; count the peak.
-    const std::size_t peak = (capacity + slots_.size()) * per_slot + arena_.capacity();
+    // Both tables exist at once while rehashing; count the peak (of inline tables too, so that
+    // where a table lives changes nothing of what it holds).
+    const std::size_t peak = (capacity + capacity_) * per_slot + arena_.capacity();
     if (peak > c.max_bytes) return false;
     return rehash(capacity, c.keep_values);
 }
 
 void frequency_acc::reserve(std::size_t entries, const frequency_config& c) {
-    while ((slots_.empty() || over_load(entries, slots_.size())) && grow(c)) {
+    while ((capacity_ == 0 || over_load(entries, capacity_)) && grow(c)) {
     }
 }
 
 void frequency_acc::insert(std::uint64_t hash, std::uint64_t count, const field_value* value,
                            const frequency_config& c) {
-    if (!slots_.empty()) {
+    if (capacity_ != 0) {
         const std::size_t i = find(hash);
-        if (slots_[i].hash == hash) {
-            slots_[i].count += count;
+        slot& s = slots()[i];
+        if (s.hash == hash) {
+            s.count += count;
             return;
         }
     }
     if (capped_) return;
-    if ((slots_.empty() || over_load(size_ + 1, slots_.size())) && !grow(c)) {
+    if ((capacity_ == 0 || over_load(size_ + 1, capacity_)) && !grow(c)) {
         capped_ = true;
         return;
     }
@@ -95,7 +111,8 @@ void frequency_acc::insert(std::uint64_t hash, std::uint64_t count, const field_
             const std::size_t need = arena_.size() + value->length;
             if (need > arena_.capacity()) {
                 std::size_t cap = std::max({arena_.capacity() * 2, need, k_min_arena});
-                const std::size_t table = slots_.capacity() * (sizeof(slot) + sizeof(stored_value));
+                const std::size_t table =
+                    std::size_t{capacity_} * (sizeof(slot) + sizeof(stored_value));
                 if (table + cap > c.max_bytes) {
                     cap = need;  // an exact fit may still be within budget
                     if (table + cap > c.max_bytes) {
@@ -111,7 +128,7 @@ void frequency_acc::insert(std::uint64_t hash, std::uint64_t count, const field_
         }
     }
     const std::size_t i = find(hash);
-    slots_[i] = slot{hash, count};
+    slots()[i] = slot{hash, count};
     if (keep) values_[i] = sv;
     ++size_;
 }
@@ -123,8 +140,8 @@ void frequency_acc::add(const field_value& v, const frequency_config& c) {
 }
 
 void frequency_acc::prefetch(const field_value& v) const {
-    if (slots_.empty() || v.missing() || v.kind == value_kind::other) return;
-    weir::prefetch(&slots_[nonzero(hashing::hash_value(v)) >> shift_]);
+    if (capacity_ == 0 || v.missing() || v.kind == value_kind::other) return;
+    weir::prefetch(&slots()[nonzero(hashing::hash_value(v)) >> shift_]);
 }
 
 void frequency_acc::add_hash(std::uint64_t hash, const frequency_config& c) {
@@ -153,13 +170,14 @@ void frequency_acc::merge(const frequency_acc& o, const frequency_config& c) {
     // At least the other's capacity first: inserting a table's slots in order into a smaller
     // table of the same hash piles them into one ever-growing probe run (quadratic).
     if (o.size_ > 0) reserve(std::max<std::size_t>(size_, o.size_), c);
-    for (std::size_t j = 0; j < o.slots_.size(); ++j) {
-        if (o.slots_[j].hash == 0) continue;
+    const slot* from = o.slots();
+    for (std::size_t j = 0; j < o.capacity_; ++j) {
+        if (from[j].hash == 0) continue;
         if (with_values) {
             const field_value v = o.value_at(j);
-            insert(o.slots_[j].hash, o.slots_[j].count, &v, c);
+            insert(from[j].hash, from[j].count, &v, c);
         } else {
-            insert(o.slots_[j].hash, o.slots_[j].count, nullptr, c);
+            insert(from[j].hash, from[j].count, nullptr, c);
         }
     }
 }
@@ -174,7 +192,7 @@ frequency_result frequency_acc::distinct_fraction() const {
 
 frequency_result frequency_acc::unique_count() const {
     std::uint64_t unique = 0;
-    for (const slot& s : slots_) unique += s.count == 1 ? 1 : 0;
+    for (const slot& s : std::span(slots(), capacity_)) unique += s.count == 1 ? 1 : 0;
     return {static_cast<double>(unique), capped_};
 }
 
@@ -191,7 +209,7 @@ frequency_result frequency_acc::entropy() const {
     // H = log2(N) - (1/N) sum c log2 c: one log per distinct value, no division per value.
     const double total = static_cast<double>(considered_);
     double weighted = 0;
-    for (const slot& s : slots_) {
+    for (const slot& s : std::span(slots(), capacity_)) {
         if (s.count > 1) {
             const double c = static_cast<double>(s.count);
             weighted += c * std::log2(c);
@@ -203,19 +221,20 @@ frequency_result frequency_acc::entropy() const {
 most_frequent_result frequency_acc::most_frequent() const {
     most_frequent_result out;
     out.capped = capped_;
-    std::size_t best = slots_.size();
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-        const slot& s = slots_[i];
+    const slot* table = slots();
+    std::size_t best = capacity_;
+    for (std::size_t i = 0; i < capacity_; ++i) {
+        const slot& s = table[i];
         if (s.hash == 0) continue;
         // Ties go to the smaller hash: the same data gives the same answer, whatever the order
         // of arrival or merging (results re-emitted after a crash must not change).
-        if (best == slots_.size() || s.count > slots_[best].count ||
-            (s.count == slots_[best].count && s.hash < slots_[best].hash)) {
+        if (best == capacity_ || s.count > table[best].count ||
+            (s.count == table[best].count && s.hash < table[best].hash)) {
             best = i;
         }
     }
-    if (best == slots_.size()) return out;
-    out.count = slots_[best].count;
+    if (best == capacity_) return out;
+    out.count = table[best].count;
     if (values_.empty()) {
         // Counted without values (keep_values was off): the count is known, the value is not.
         return out;
@@ -233,10 +252,11 @@ void frequency_acc::serialize(byte_writer& w) const {
     w.boolean(capped_);
     w.boolean(!values_.empty());
     w.varint(size_);
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-        if (slots_[i].hash == 0) continue;
-        w.u64(slots_[i].hash);
-        w.varint(slots_[i].count);
+    const slot* table = slots();
+    for (std::size_t i = 0; i < capacity_; ++i) {
+        if (table[i].hash == 0) continue;
+        w.u64(table[i].hash);
+        w.varint(table[i].count);
         if (values_.empty()) continue;
         const field_value v = value_at(i);
         w.u8(static_cast<std::uint8_t>(v.kind));
@@ -288,11 +308,11 @@ bool frequency_acc::deserialize(byte_reader& r) {
             break;
         }
         const std::size_t i = find(hash);
-        if (slots_[i].hash == hash) {  // duplicate entry
+        if (slots()[i].hash == hash) {  // duplicate entry
             r.fail();
             break;
         }
-        slots_[i] = slot{hash, count};
+        slots()[i] = slot{hash, count};
         if (with_values) values_[i] = sv;
         ++size_;
     }

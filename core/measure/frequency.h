@@ -4,6 +4,7 @@
 // mutual_information.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -51,7 +52,7 @@ struct most_frequent_result {
 // not decoded); absent, null and "" are missing and skipped. distinct_fraction and
 // duplicate_count are relative to the considered values.
 // Memory: an empty accumulator allocates nothing; add() allocates only when the table grows
-// (amortised O(1)), and never beyond frequency_config::max_bytes.
+// past k_inline_slots (amortised O(1)), and never beyond frequency_config::max_bytes.
 class frequency_acc {
   public:
     void add(const field_value& v, const frequency_config& c);
@@ -84,6 +85,16 @@ class frequency_acc {
     // Heap bytes held (what the cap limits).
     std::size_t memory_bytes() const;
 
+    // Tables of up to this many slots (22 values) live inside the accumulator, when no values
+    // are kept: a window's or session's table of a field with few values (W6: 20 countries)
+    // is then neither allocated nor grown on the heap, nor read from another page than its
+    // cell. The same slots in the same places as on the heap: nothing but where they live
+    // changes (the memory cap counts them as it counts a heap table).
+    static constexpr std::size_t k_inline_slots = 32;
+    // The inline slots' bytes, at the end of the object (where a record's value is searched,
+    // fetched ahead by prefetch(); the fields before them are read by every add()).
+    static constexpr std::size_t inline_slot_bytes() { return k_inline_slots * sizeof(slot); }
+
   private:
     struct slot {
         std::uint64_t hash = 0;  // 0 marks an empty slot (hash 0 is stored as 1)
@@ -106,15 +117,23 @@ class frequency_acc {
     field_value value_at(std::size_t i) const;
     std::size_t find(std::uint64_t hash) const;
 
+    slot* slots() { return heap_slots_.empty() ? inline_slots_.data() : heap_slots_.data(); }
+    const slot* slots() const {
+        return heap_slots_.empty() ? inline_slots_.data() : heap_slots_.data();
+    }
+
     // Not pooled (sketch/pool.h): tables of many groups grow in step, and the pool would keep
     // each size they outgrew (W6: 118 -> 150 MB); the engine fetches their slot ahead instead.
-    std::vector<slot> slots_;           // capacity a power of two, or empty
-    std::vector<stored_value> values_;  // parallel to slots_, or empty
+    std::vector<slot> heap_slots_;      // the table beyond k_inline_slots, or with values
+    std::vector<stored_value> values_;  // parallel to the slots, or empty
     std::string arena_;
     std::uint64_t considered_ = 0;
+    std::uint32_t capacity_ = 0;  // slots: a power of two, or 0
     std::uint32_t size_ = 0;
     std::uint8_t shift_ = 64;  // index = hash >> shift_
     bool capped_ = false;
+    // Last, after the fields every add() reads (the engine fetches a cell's first lines ahead).
+    std::array<slot, k_inline_slots> inline_slots_{};
 };
 
 // The hash of a composite key (the values of several fields, in order: (1, 2) and (2, 1)
