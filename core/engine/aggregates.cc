@@ -1002,10 +1002,14 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
 
     std::size_t offset = sizeof(cell_header);
     trivial_bytes_ = offset;
+    hot_bytes_ = offset;
     for (std::uint32_t i = 0; i < accs_.size(); ++i) {
         const kind_shape s = shape_of(accs_[i].kind);
         offset = (offset + s.align - 1) / s.align * s.align;
         accs_[i].offset = static_cast<std::uint32_t>(offset);
+        hot_bytes_ = offset + (accs_[i].kind == acc_kind::frequency
+                                   ? s.size - m::frequency_acc::inline_slot_bytes()
+                                   : s.size);
         offset += s.size;
         if (is_heap(accs_[i].kind)) {
             heap_accs_.push_back(i);

@@ -137,6 +137,9 @@ class aggregate_layout {
 
     // Bytes of one block, header included; a multiple of 8.
     std::size_t block_bytes() const { return block_bytes_; }
+    // The leading bytes of a block that add() reads whatever the record: all but a frequency
+    // table's inline slots (prefetch_heap() fetches the one slot a record's value needs).
+    std::size_t hot_bytes() const { return hot_bytes_; }
     // The heap memory a block may own beyond block_bytes() (0 for counter-only layouts).
     bool owns_heap() const { return !heap_accs_.empty(); }
     bool uses_invalid() const { return uses_invalid_; }
@@ -361,6 +364,7 @@ class aggregate_layout {
     std::unique_ptr<std::byte[]> prototype_;  // the initial trivially-copyable prefix
     std::size_t trivial_bytes_ = 0;
     std::size_t block_bytes_ = 0;
+    std::size_t hot_bytes_ = 0;
     bool uses_invalid_ = false;
     bool uses_drift_ = false;
     bool empty_is_missing_ = true;

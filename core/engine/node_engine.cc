@@ -482,7 +482,7 @@ void node_engine::prefetch_cell(std::uint32_t hash) const {
     const std::uint32_t c = groups_[g].tail;
     if (c == k_nil) return;
     const auto* p = reinterpret_cast<const char*>(&meta(c));
-    const std::size_t lines = std::min<std::size_t>(stride_, 512);
+    const std::size_t lines = std::min<std::size_t>(sizeof(cell_meta) + layout_->hot_bytes(), 512);
     for (std::size_t off = 0; off < lines; off += 64) prefetch(p + off);
 }
 
@@ -1523,7 +1523,12 @@ void node_engine::collect_due_sessions(timestamp_ns until) {
         // session has ended; the others stay, with their end brought up to date when read.
         session_horizon_ = sat_add(until, session_step_);
         std::size_t kept = 0;
+        constexpr std::size_t k_ahead = 8;  // the cells read below miss the cache
         for (std::size_t i = 0; i < session_later_.size(); ++i) {
+            if (i + k_ahead < session_later_.size()) {
+                const session_entry& a = session_later_[i + k_ahead];
+                if (a.end < session_horizon_ && a.cell < cell_count_) prefetch(&meta(a.cell));
+            }
             session_entry e = session_later_[i];
             if (e.end > until && e.end >= session_horizon_) {
                 session_later_[kept++] = e;
