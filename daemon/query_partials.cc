@@ -33,6 +33,16 @@ std::int32_t partition_of(std::size_t node, std::string_view group, std::int32_t
     return static_cast<std::int32_t>(h % static_cast<std::uint64_t>(partitions));
 }
 
+// The stats of a merge chain less what it counted while merging silently.
+engine::engine_stats merge_stats(const chain::node_chain& chain,
+                                 const std::vector<engine::engine_stats>& replayed,
+                                 std::size_t node) {
+    engine::engine_stats s;
+    if (const auto* e = chain.engine(node)) s = e->stats();
+    if (node < replayed.size()) s -= replayed[node];
+    return s;
+}
+
 }  // namespace
 
 bool query::open_partials(std::string& error) {
@@ -313,7 +323,12 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
 
 void query::advance_merges(time::timestamp_ns now) {
     if (!partials_) return;
-    for (auto& [p, m] : partials_->merges) m->chain->advance(now);
+    // A merge still going through what its partition's previous owner merged does not time
+    // windows out: that owner judged them, and its results of them are in the outputs or come
+    // later in the partition.
+    for (auto& [p, m] : partials_->merges) {
+        if (!m->replaying()) m->chain->advance(now);
+    }
 }
 
 engine::engine_stats query::merged_stats(std::size_t node) const {
@@ -321,9 +336,7 @@ engine::engine_stats query::merged_stats(std::size_t node) const {
     if (!partials_) return sum;
     sum = partials_->let_go[node];
     for (const auto* merges : {&partials_->merges, &partials_->kept}) {
-        for (const auto& [p, m] : *merges) {
-            if (const auto* e = m->chain->engine(node)) sum += e->stats();
-        }
+        for (const auto& [p, m] : *merges) sum += merge_stats(*m->chain, m->replayed, node);
     }
     return sum;
 }
@@ -368,7 +381,7 @@ void query::partials_state::on_partials_revoked(std::int32_t partition) {
 void query::partials_state::on_partials_rebalanced() {
     for (auto& [p, m] : kept) {
         for (std::size_t n = 0; n < let_go.size(); ++n) {
-            if (const auto* e = m->chain->engine(n)) let_go[n] += e->stats();
+            let_go[n] += merge_stats(*m->chain, m->replayed, n);
         }
     }
     kept.clear();
@@ -402,8 +415,26 @@ void query::partials_state::on_partials_message(std::int32_t partition, std::int
         return;
     }
     m.sink.silent = offset < m.silent_until;
-    m.chain->absorb(node, batch, q_.env_.clock());
-    m.sink.silent = false;
+    if (!m.sink.silent) {
+        m.chain->absorb(node, batch, q_.env_.clock());
+    } else {
+        // The counts go to the metrics of the daemon that merged it first, not again here.
+        const std::size_t nodes = q_.plan_.chain->nodes.size();
+        m.replayed.resize(nodes);
+        std::vector<engine::engine_stats> before(nodes);
+        for (std::size_t n = 0; n < nodes; ++n) {
+            if (const auto* e = m.chain->engine(n)) before[n] = e->stats();
+        }
+        m.chain->absorb(node, batch, q_.env_.clock());
+        for (std::size_t n = 0; n < nodes; ++n) {
+            if (const auto* e = m.chain->engine(n)) {
+                engine::engine_stats delta = e->stats();
+                delta -= before[n];
+                m.replayed[n] += delta;
+            }
+        }
+        m.sink.silent = false;
+    }
     m.next = offset + 1;
 }
 

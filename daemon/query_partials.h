@@ -84,6 +84,9 @@ struct query::partials_state final : connectors::partials_events {
         std::unique_ptr<chain::node_chain> chain;
         std::int64_t next = 0;           // the next offset to merge
         std::int64_t silent_until = -1;  // its previous owner wrote the results up to here
+        // What merging silently counted, by node: its previous owner counted it (metrics).
+        std::vector<engine::engine_stats> replayed;
+        bool replaying() const { return next < silent_until; }
     };
     std::map<std::int32_t, std::unique_ptr<merge>> merges;
     // Merges of partitions revoked in a rebalance under way: a partition given back to this

@@ -57,6 +57,19 @@ struct engine_stats {
         duplicate_cells += o.duplicate_cells;
         return *this;
     }
+    // Takes away counts included in these (o was taken from the same engine earlier).
+    engine_stats& operator-=(const engine_stats& o) {
+        records -= o.records;
+        late -= o.late;
+        invalid -= o.invalid;
+        kept_invalid -= o.kept_invalid;
+        group_overflow -= o.group_overflow;
+        windows -= o.windows;
+        results -= o.results;
+        skipped_empty_windows -= o.skipped_empty_windows;
+        duplicate_cells -= o.duplicate_cells;
+        return *this;
+    }
 };
 
 // Operator commands on checks against history (`weir baseline reset|acknowledge`).

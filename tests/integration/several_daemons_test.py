@@ -14,8 +14,8 @@ import unittest
 
 from kafka_test import KAFKA_INPUT, PIPELINE, SETTINGS
 from kafka_util import KCAT, events, test_cluster
-from weir_test_util import (WEIR, http_get, http_port, read_complete_jsonl, results_by_id,
-                            wait_for, weir)
+from weir_test_util import (WEIR, http_get, http_port, metric_sum, read_complete_jsonl,
+                            results_by_id, wait_for, weir)
 
 # kafka_test's pipeline, its input sharing its partials with the other daemons of its group.
 SHARED_INPUT = KAFKA_INPUT + "\n    partials_topic: partials"
@@ -198,18 +198,66 @@ class several_daemons_test(unittest.TestCase):
             names = ["a", "b", "c"]
             for n in names:
                 self.start(cluster, n)
+            wait_for(lambda: all(self.owns_partitions(n) for n in names), 60,
+                     "every daemon reading partitions")
             fourth = None
             for k, chunk in enumerate(chunks):
                 cluster.produce("events", chunk)
                 if k == 2:
+                    # The group rebalances: the fourth daemon is given input partitions of
+                    # the three (six among four), whose windows it goes on with.
                     fourth = self.start(cluster, "d")
-                    time.sleep(3)
+                    wait_for(lambda: self.owns_partitions("d"), 60,
+                             "the fourth daemon reading partitions")
                 if k == 5:
+                    # It leaves in the middle of the events; the three take its partitions
+                    # back from its last commit.
                     fourth.send_signal(signal.SIGTERM)
-                    fourth.wait(timeout=60)
+                    self.assertEqual(fourth.wait(timeout=60), 0, self.log("d")[-3000:])
             return names + ["d"]
 
         self.run_daemons(during)
+        # It logged the partitions it was given (their windows then went on at the three).
+        self.assertRegex(self.log("d"), r"partition events/\d from offset")
+
+    def records_counted(self, name):
+        """weir_node_records_total of the daemon logging to <name>.log."""
+        return metric_sum(f"http://127.0.0.1:{http_port(self.path(f'{name}.log'))}",
+                          "weir_node_records_total")
+
+    def test_a_daemon_that_takes_over_merged_partitions_writes_and_counts_nothing_again(self):
+        lines = spread_keys(events(6000, groups=17))
+        expected = of_the_data(self.reference(lines))
+        with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
+            self.start(cluster, "a")
+            wait_for(lambda: self.owns_partitions("a"), 60, "the daemon reading partitions")
+            cluster.produce("events", lines)
+            self.flush(cluster)
+            wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
+                     "every window's results")
+            # Every valid record merged once, and the merge positions committed (each
+            # checkpoint, every second).
+            wait_for(lambda: self.records_counted("a") == len(lines) + PARTITIONS, 30,
+                     "the records counted")
+            time.sleep(3)
+            written = len(read_complete_jsonl(self.path("a.jsonl")))
+            # A second daemon takes partitions of the partials topic over: it merges them
+            # from their beginning again, up to where the first had committed, silently.
+            self.start(cluster, "b")
+            wait_for(lambda: "of the partials topic, its results up to offset" in self.log("b"),
+                     60, "the second daemon merging a partition the first merged")
+            wait_for(lambda: http_port(self.path("b.log")) is not None, 30,
+                     "the second daemon's HTTP server")
+            # A few hundred messages to merge again: well within this.
+            time.sleep(5)
+            # Nothing was written again (by either), and the records are counted once in all.
+            self.assertEqual(self.records_counted("b"), 0, self.log("b")[-3000:])
+            self.assertEqual(self.records_counted("a"), len(lines) + PARTITIONS)
+            self.assertEqual(read_complete_jsonl(self.path("b.jsonl")), [])
+            self.assertEqual(len(read_complete_jsonl(self.path("a.jsonl"))), written)
+        got = self.merged(["a", "b"])
+        for i, want in expected.items():
+            self.assertEqual(got[i], want, f"result {i}")
 
 
 if __name__ == "__main__":
