@@ -80,6 +80,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     void set_failing(const std::string& error);
     void set_healthy();
     bool sync(std::string& error);
+    void start_writeback();
     void close_file();
 
     boost::asio::any_io_executor executor_;
@@ -101,9 +102,10 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     std::size_t outbox_head_ = 0;   // bytes of outbox_ already written
     std::size_t outbox_lines_ = 0;  // newlines in outbox_ after outbox_head_
     int fd_ = -1;
-    std::uint64_t size_ = 0;         // of the current file
-    bool mid_line_ = false;          // the file ends inside a line (after a partial write)
-    bool dir_sync_pending_ = false;  // the file was created or rotated since the last sync
+    std::uint64_t size_ = 0;          // of the current file
+    std::uint64_t written_back_ = 0;  // the file's bytes up to here are being written back
+    bool mid_line_ = false;           // the file ends inside a line (after a partial write)
+    bool dir_sync_pending_ = false;   // the file was created or rotated since the last sync
     bool timer_armed_ = false;
     std::string last_error_;
     bool failing_ = false;  // the last write failed (io_mutex_)
