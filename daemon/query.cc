@@ -1026,9 +1026,19 @@ void query::report_inputs() {
         reported_rebalances_[i] = st.rebalances;
         reported_sources_[i] = std::move(now);
     }
+    std::vector<merge_figures> merging;
+    if (partials_) {
+        for (const auto& [p, m] : partials_->merges) {
+            merging.push_back({.partition = p,
+                               .position = m->next,
+                               .replaying = m->replaying(),
+                               .replay_end = m->silent_until});
+        }
+    }
     {
         std::lock_guard lock(status_mutex_);
         sources_ = std::move(figures);
+        merging_ = std::move(merging);
         unreachable_reason_ = unreachable;
     }
     set_condition(inputs_unreachable, !unreachable.empty());
@@ -1207,6 +1217,11 @@ void query::on_stream_end(std::size_t input) {
 std::vector<source_figures> query::sources() const {
     std::lock_guard lock(status_mutex_);
     return sources_;
+}
+
+std::vector<merge_figures> query::merging() const {
+    std::lock_guard lock(status_mutex_);
+    return merging_;
 }
 
 void query::stop_inputs() {

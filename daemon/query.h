@@ -126,6 +126,8 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     time::timestamp_ns watermark() const { return watermark_.load(); }
     // The sources its inputs read now, as of the last tick (Kafka partitions). Any thread.
     std::vector<source_figures> sources() const;
+    // The partitions of its partials topic it merges, as of the last tick. Any thread.
+    std::vector<merge_figures> merging() const;
     // The latest record it could not use; nullopt before the first. Any thread.
     std::optional<bad_record_status> last_bad_record() const;
     // depends_on of its nodes, as of the last tick; inputs whose stream ended (end_when). Any
@@ -378,6 +380,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void report_ownership(std::size_t input, const connectors::input_status& st);
     mutable std::mutex status_mutex_;
     std::vector<source_figures> sources_;
+    std::vector<merge_figures> merging_;
     std::optional<bad_record_status> last_bad_record_;
     std::string unreachable_reason_;
 };

@@ -58,6 +58,16 @@ ordered query_json(const query_status& q) {
             }
             out["sources"] = std::move(sources);
         }
+        if (!f.merging.empty()) {
+            auto merging = ordered::array();
+            for (const auto& m : f.merging) {
+                merging.push_back({{"partition", m.partition},
+                                   {"position", m.position},
+                                   {"replaying", m.replaying},
+                                   {"replay_end", m.replay_end}});
+            }
+            out["merging"] = std::move(merging);
+        }
         if (!f.dependencies.empty()) {
             auto deps = ordered::array();
             for (const auto& d : f.dependencies) {
@@ -212,6 +222,27 @@ bool read_sources(const json& object, std::vector<source_figures>& out) {
     return true;
 }
 
+bool read_merging(const json& object, std::vector<merge_figures>& out) {
+    const auto it = object.find("merging");
+    if (it == object.end() || it->is_null()) return true;
+    if (!it->is_array()) return false;
+    for (const auto& v : *it) {
+        merge_figures m;
+        std::optional<std::int64_t> partition;
+        std::optional<std::int64_t> position;
+        std::optional<std::int64_t> end;
+        if (!v.is_object() || !read(v, "partition", partition) || !read(v, "position", position) ||
+            !read(v, "replaying", m.replaying) || !read(v, "replay_end", end)) {
+            return false;
+        }
+        m.partition = static_cast<std::int32_t>(partition.value_or(0));
+        m.position = position.value_or(0);
+        m.replay_end = end.value_or(0);
+        out.push_back(m);
+    }
+    return true;
+}
+
 bool read_dependencies(const json& object, std::vector<dependency_status>& out) {
     const auto it = object.find("dependencies");
     if (it == object.end() || it->is_null()) return true;
@@ -262,8 +293,8 @@ bool read_figures(const json& object, std::optional<query_figures>& out) {
         !read(object, "input_records", f.input_records) ||
         !read(object, "invalid_records", f.invalid_records) ||
         !read(object, "results", f.results) || !read(object, "checkpoints", f.checkpoints) ||
-        !read_sources(object, f.sources) || !read_bad_records(object, f) ||
-        !read_dependencies(object, f.dependencies) ||
+        !read_sources(object, f.sources) || !read_merging(object, f.merging) ||
+        !read_bad_records(object, f) || !read_dependencies(object, f.dependencies) ||
         !read(object, "ended_inputs", f.ended_inputs)) {
         return false;
     }

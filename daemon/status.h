@@ -44,6 +44,18 @@ struct source_figures {
     bool operator==(const source_figures&) const = default;
 };
 
+// A partition of a query's partials topic this daemon merges (several daemons).
+struct merge_figures {
+    std::int32_t partition = 0;
+    std::int64_t position = 0;  // the next offset to merge
+    // Still merging what the partition's previous owner merged and wrote the results of
+    // (silently, up to `replay_end`): its own results begin after.
+    bool replaying = false;
+    std::int64_t replay_end = 0;
+
+    bool operator==(const merge_figures&) const = default;
+};
+
 // A dependency of a node (depends_on) and its state now.
 struct dependency_status {
     std::string node;
@@ -87,6 +99,9 @@ struct query_figures {
     // Sources of inputs that report them (Kafka partitions owned now); the JSON has "sources"
     // only when there are any.
     std::vector<source_figures> sources;
+    // Partitions of the partials topic it merges (an input with partials_topic); the JSON has
+    // "merging" only when there are any.
+    std::vector<merge_figures> merging;
     // invalid_records by reason (malformed, too_long, schema, bad_time), the reasons seen only;
     // the JSON has "bad_records" (an object) and "last_bad_record" only when there are any.
     std::vector<std::pair<std::string, std::uint64_t>> bad_records;

@@ -279,6 +279,7 @@ class supervisor {
                 f.results = c.results.load();
                 f.checkpoints = c.checkpoints.load();
                 f.sources = running.sources();
+                f.merging = running.merging();
                 f.dependencies = running.dependencies();
                 f.ended_inputs = running.ended_inputs();
                 // By reason name, as the JSON object reads back.

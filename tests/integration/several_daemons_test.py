@@ -155,6 +155,18 @@ class several_daemons_test(unittest.TestCase):
         # Each merged a share of the partials topic.
         merging = [n for n in names if "merging partition" in self.log(n)]
         self.assertGreaterEqual(len(merging), 2)
+        # Their status says which: every partition of the partials topic, merged once.
+        merged = sorted(m["partition"] for n in names for m in self.merging(n))
+        self.assertEqual(merged, [0, 1, 2])
+
+    def merging(self, name):
+        """The partitions of the partials topic the daemon logging to <name>.log merges (its
+        status API): [{partition, position, replaying, replay_end}]."""
+        port = http_port(self.path(f"{name}.log"))
+        if port is None:
+            return []
+        code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
+        return json.loads(body)["queries"][0].get("merging", []) if code == 200 else []
 
     def owns_partitions(self, name):
         """Whether the daemon logging to <name>.log reads partitions now (its status API)."""
@@ -246,10 +258,11 @@ class several_daemons_test(unittest.TestCase):
             self.start(cluster, "b")
             wait_for(lambda: "of the partials topic, its results up to offset" in self.log("b"),
                      60, "the second daemon merging a partition the first merged")
-            wait_for(lambda: http_port(self.path("b.log")) is not None, 30,
-                     "the second daemon's HTTP server")
-            # A few hundred messages to merge again: well within this.
-            time.sleep(5)
+            # Its status says when it has caught up with what the first merged.
+            wait_for(lambda: any(m["replay_end"] > 0 and not m["replaying"]
+                                 for m in self.merging("b")), 60,
+                     "the second daemon caught up with the partition it took over")
+            time.sleep(2)
             # Nothing was written again (by either), and the records are counted once in all.
             self.assertEqual(self.records_counted("b"), 0, self.log("b")[-3000:])
             self.assertEqual(self.records_counted("a"), len(lines) + PARTITIONS)

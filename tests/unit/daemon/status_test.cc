@@ -103,6 +103,22 @@ TEST(status_json, dependencies_and_ended_inputs_round_trip) {
     EXPECT_EQ(from_json(text), s);
 }
 
+// The partitions of a partials topic a daemon merges: written only when there are any.
+TEST(status_json, merged_partitions_round_trip) {
+    daemon_status s = sample();
+    s.queries[1].figures->merging = {
+        {.partition = 0, .position = 120, .replaying = false, .replay_end = 0},
+        {.partition = 2, .position = 7, .replaying = true, .replay_end = 40}};
+    const std::string text = to_json(s);
+    EXPECT_NE(text.find(R"j("merging":[{"partition":0,"position":120,"replaying":false,)j"
+                        R"j("replay_end":0},{"partition":2,"position":7,"replaying":true,)j"
+                        R"j("replay_end":40}])j"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(from_json(text), s);
+    EXPECT_EQ(to_json(sample()).find("merging"), std::string::npos);
+}
+
 TEST(status_json, reads_leniently_what_another_version_might_send) {
     // Unknown keys are ignored, missing ones default; one figure makes the figures known.
     const auto s = from_json(R"({"queries":[{"pipeline":"p","future":{"x":1},"results":5}],
