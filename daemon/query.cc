@@ -1032,7 +1032,7 @@ void query::report_inputs() {
             merging.push_back({.partition = p,
                                .position = m->next,
                                .replaying = m->replaying(),
-                               .replay_end = m->silent_until});
+                               .replay_end = std::max<std::int64_t>(m->silent_until, 0)});
         }
     }
     {

@@ -389,10 +389,16 @@ void query::partials_state::on_partials_rebalanced() {
 
 void query::partials_state::on_partials_message(std::int32_t partition, std::int64_t offset,
                                                 std::string_view key, std::string_view value) {
-    if (key != q_.plan_.name || !q_.active() || q_.stopping_) return;
+    if (!q_.active() || q_.stopping_) return;
     auto it = merges.find(partition);
     if (it == merges.end()) return;
     merge& m = *it->second;
+    if (key != q_.plan_.name) {
+        // Another query's (queries may share a partials topic): nothing to merge, but the
+        // position moves on, so that a new owner does not read it again.
+        m.next = offset + 1;
+        return;
+    }
     byte_reader r(value);
     engine::partial_batch batch;
     std::size_t node = 0;
