@@ -117,6 +117,10 @@ struct input_context {
     // delivery on another core than the one that read it, and finds it there in the cache only
     // if it is small. Inputs that read in pieces of a size of their own read at most this much.
     std::size_t max_delivery_bytes = 0;
+    // Queries of the pipeline that read this input, each with an instance of its own (1: this
+    // query alone). An input that shares a position with others (a Kafka consumer group)
+    // keeps each query's apart, or the queries would split the stream between them.
+    std::size_t readers = 1;
 };
 
 class partials_channel;

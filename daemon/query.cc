@@ -204,6 +204,11 @@ void query::do_start() {
             ctx.once = env_.once && !ends_itself;
             ctx.clock = env_.clock;
             ctx.max_record_size = chain.inputs[i].decode.max_record_size;
+            ctx.readers = 0;
+            for (const auto& q : pipeline_->queries) {
+                ctx.readers += static_cast<std::size_t>(
+                    std::count(q.inputs.begin(), q.inputs.end(), plan_.inputs.at(i)));
+            }
             if (spread) ctx.max_delivery_bytes = k_lane_delivery_bytes;
             inputs_.push_back(factory->second(params::reader(*in.spec, in.params), ctx));
             if (env_.once && !ends_itself && !inputs_.back()->bounded()) {

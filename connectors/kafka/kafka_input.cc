@@ -956,7 +956,12 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
 settings read_settings(const params::reader& p, const input_context& ctx) {
     settings s;
     s.props = kafka::client_properties(p);
-    s.props.emplace_back("group.id", p.string("group").value);
+    // Each query reads all of the input: in one group, the queries of a pipeline that read the
+    // same input would split its partitions between them. So a query that shares the input
+    // with others has a group of its own.
+    const std::string group =
+        ctx.readers > 1 ? p.string("group").value + "." + ctx.query : p.string("group").value;
+    s.props.emplace_back("group.id", group);
     s.props.emplace_back("auto.offset.reset", p.string("start").value);
     s.props.emplace_back("enable.auto.commit", "false");
     s.props.emplace_back("enable.auto.offset.store", "false");

@@ -103,7 +103,9 @@ std::shared_ptr<const object_spec> make_input_spec() {
          .role = string_role::regex},
         {.name = "group",
          .type = param_type::string,
-         .description = "Consumer group id. Daemons sharing a group share the partitions.",
+         .description = "Consumer group id. Daemons sharing a group share the partitions. When "
+                        "several nodes (queries) read the input, each reads all of it in the "
+                        "group \"<group>.<node>\".",
          .required = true},
         {.name = "start",
          .type = param_type::enumeration,

@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from kafka_util import events, result_lines, results, test_cluster
+from kafka_util import KCAT, events, result_lines, results, test_cluster
 from weir_test_util import (WEIR, http_get, http_port, metric_sum, read_complete_jsonl,
                             wait_for, weir)
 
@@ -161,6 +161,68 @@ class kafka_input_test(unittest.TestCase):
         self.assertTrue(got["1"])
         self.assertEqual(got["2"], got["1"])
         self.assertEqual(got["1"], self.file_reference(lines))
+
+    def test_two_nodes_reading_one_input_each_read_all_of_it(self):
+        # Each node is a query with a consumer of its own: in one group the two would share
+        # the partitions out, and each see a part of the stream.
+        def two_nodes(text):
+            start = text.index("  quality:\n")
+            end = text.index("\noutputs:\n") + 1
+            node = text[start:end]
+            return text[:end] + node.replace("  quality:", "  again:", 1) + text[end:]
+
+        lines = events(6000)
+        data = write(self.path("events.jsonl"),
+                     "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
+        ref_out = self.path("file_results.jsonl")
+        ref = write(self.path("file.yaml"), two_nodes(PIPELINE.format(
+            input=f"    type: file\n    path: {data}", results=ref_out)))
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          self.path("file_data"), "--http-listen", "127.0.0.1:0", ref,
+                          timeout=120)
+        self.assertEqual(rc, 0, err)
+        expected = results(ref_out)
+        self.assertEqual({r["node"] for r in expected.values()}, {"quality", "again"})
+        last_window = max(r["window_start"] for r in expected.values())
+        with test_cluster(brokers=3, topics=[("events", 6)]) as cluster:
+            out = self.path("results.jsonl")
+            pipeline = write(self.path("two.yaml"), two_nodes(PIPELINE.format(
+                input=KAFKA_INPUT.format(group="two"), results=out)))
+            log = self.path("two.log")
+            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
+                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+            with open(log, "w") as err:
+                p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                wait_for(lambda: self.assigned(log), 60, "partitions assigned")
+                cluster.produce("events", lines)
+                # An event two hours later in every partition closes every window of the data.
+                flush = json.dumps({"ts": "2026-01-01T02:00:00.000Z", "key": "flush",
+                                    "value": 1})
+                for part in range(6):
+                    r = subprocess.run([KCAT, "-P", "-b", cluster.bootstrap, "-t", "events",
+                                        "-p", str(part)], input=flush + "\n", text=True,
+                                       capture_output=True, timeout=60)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+
+                def of_the_data():
+                    lines = read_complete_jsonl(out)
+                    for r in lines:
+                        r.pop("emitted_at")
+                    return {i: r for i, r in self.by_id(lines).items()
+                            if r["group"].get("key") != "flush"
+                            and r["window_start"] <= last_window}
+                wait_for(lambda: set(of_the_data()) >= set(expected), 120,
+                         "both nodes' results of every window")
+            finally:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=60)
+            with open(log) as f:
+                text = f.read()
+        self.assertEqual(of_the_data(), expected)
+        # Neither query holds a share of a group the other is in.
+        self.assertNotIn("run one daemon per consumer group", text)
 
     def kill_9_and_restart(self, extra_env):
         lines = events(30000)
