@@ -33,6 +33,15 @@ std::int32_t partition_of(std::size_t node, std::string_view group, std::int32_t
     return static_cast<std::int32_t>(h % static_cast<std::uint64_t>(partitions));
 }
 
+// What each node of a chain counted so far.
+std::vector<engine::engine_stats> stats_by_node(const chain::node_chain& chain, std::size_t nodes) {
+    std::vector<engine::engine_stats> out(nodes);
+    for (std::size_t n = 0; n < nodes; ++n) {
+        if (const auto* e = chain.engine(n)) out[n] = e->stats();
+    }
+    return out;
+}
+
 // The stats of a merge chain less what it counted while merging silently.
 engine::engine_stats merge_stats(const chain::node_chain& chain,
                                  const std::vector<engine::engine_stats>& replayed,
@@ -426,18 +435,14 @@ void query::partials_state::on_partials_message(std::int32_t partition, std::int
     } else {
         // The counts go to the metrics of the daemon that merged it first, not again here.
         const std::size_t nodes = q_.plan_.chain->nodes.size();
-        m.replayed.resize(nodes);
-        std::vector<engine::engine_stats> before(nodes);
-        for (std::size_t n = 0; n < nodes; ++n) {
-            if (const auto* e = m.chain->engine(n)) before[n] = e->stats();
-        }
+        const auto before = stats_by_node(*m.chain, nodes);
         m.chain->absorb(node, batch, q_.env_.clock());
+        const auto after = stats_by_node(*m.chain, nodes);
+        m.replayed.resize(nodes);
         for (std::size_t n = 0; n < nodes; ++n) {
-            if (const auto* e = m.chain->engine(n)) {
-                engine::engine_stats delta = e->stats();
-                delta -= before[n];
-                m.replayed[n] += delta;
-            }
+            engine::engine_stats delta = after[n];
+            delta -= before[n];
+            m.replayed[n] += delta;
         }
         m.sink.silent = false;
     }

@@ -159,22 +159,23 @@ class several_daemons_test(unittest.TestCase):
         merged = sorted(m["partition"] for n in names for m in self.merging(n))
         self.assertEqual(merged, [0, 1, 2])
 
-    def merging(self, name):
-        """The partitions of the partials topic the daemon logging to <name>.log merges (its
-        status API): [{partition, position, replaying, replay_end}]."""
+    def query_status(self, name):
+        """The query's entry in the status API of the daemon logging to <name>.log ({} before
+        it answers)."""
         port = http_port(self.path(f"{name}.log"))
         if port is None:
-            return []
+            return {}
         code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
-        return json.loads(body)["queries"][0].get("merging", []) if code == 200 else []
+        return json.loads(body)["queries"][0] if code == 200 else {}
+
+    def merging(self, name):
+        """The partitions of the partials topic the daemon merges:
+        [{partition, position, replaying, replay_end}]."""
+        return self.query_status(name).get("merging", [])
 
     def owns_partitions(self, name):
-        """Whether the daemon logging to <name>.log reads partitions now (its status API)."""
-        port = http_port(self.path(f"{name}.log"))
-        if port is None:
-            return False
-        code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
-        return code == 200 and bool(json.loads(body)["queries"][0].get("sources"))
+        """Whether the daemon reads partitions now."""
+        return bool(self.query_status(name).get("sources"))
 
     def test_a_daemon_killed_and_restarted_mid_run_loses_and_doubles_nothing(self):
         rng = random.Random(11)
