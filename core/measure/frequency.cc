@@ -46,7 +46,7 @@ bool frequency_acc::rehash(std::size_t capacity, bool with_values) {
     std::array<slot, k_inline_slots> old_inline;
     const std::size_t old_capacity = capacity_;
     const bool was_inline = heap_slots_.empty();
-    if (was_inline) old_inline = inline_slots_;
+    if (was_inline) std::copy_n(inline_slots_.data(), old_capacity, old_inline.data());
     decltype(heap_slots_) old_heap = std::move(heap_slots_);
     const slot* old_slots = was_inline ? old_inline.data() : old_heap.data();
     decltype(values_) old_values = std::move(values_);
@@ -54,7 +54,7 @@ bool frequency_acc::rehash(std::size_t capacity, bool with_values) {
     if (with_values || capacity > k_inline_slots) {
         heap_slots_.assign(capacity, slot{});
     } else {
-        inline_slots_.fill(slot{});
+        std::fill_n(inline_slots_.data(), capacity, slot{});
     }
     capacity_ = static_cast<std::uint32_t>(capacity);
     values_.assign(with_values ? capacity : 0, stored_value{});
@@ -70,8 +70,13 @@ bool frequency_acc::rehash(std::size_t capacity, bool with_values) {
 }
 
 bool frequency_acc::grow(const frequency_config& c) {
-    const std::size_t capacity = capacity_ == 0 ? k_initial_capacity : std::size_t{capacity_} * 2;
     const std::size_t per_slot = sizeof(slot) + (c.keep_values ? sizeof(stored_value) : 0);
+    // A table that can live inside starts with all its inline slots: they are there anyway,
+    // and growing 8 -> 16 -> 32 moved every value twice (W6: three tables of every session).
+    const std::size_t first = !c.keep_values && k_inline_slots * per_slot <= c.max_bytes
+                                  ? k_inline_slots
+                                  : k_initial_capacity;
+    const std::size_t capacity = capacity_ == 0 ? first : std::size_t{capacity_} * 2;
     // Both tables exist at once while rehashing; count the peak (of inline tables too, so that
     // where a table lives changes nothing of what it holds).
     const std::size_t peak = (capacity + capacity_) * per_slot + arena_.capacity();

@@ -55,6 +55,10 @@ struct most_frequent_result {
 // past k_inline_slots (amortised O(1)), and never beyond frequency_config::max_bytes.
 class frequency_acc {
   public:
+    // Provided, not defaulted: `frequency_acc()` would otherwise zero the inline slots, which
+    // only rehash() fills, and only as far as the table reaches (W6 makes one per session).
+    frequency_acc() noexcept {}
+
     void add(const field_value& v, const frequency_config& c);
     // Needs the config for the cap; merge is commutative and associative while uncapped.
     void merge(const frequency_acc& o, const frequency_config& c);
@@ -96,9 +100,10 @@ class frequency_acc {
     static constexpr std::size_t inline_slot_bytes() { return k_inline_slots * sizeof(slot); }
 
   private:
+    // Trivial, so that the inline slots cost nothing until used: slot{} is an empty slot.
     struct slot {
-        std::uint64_t hash = 0;  // 0 marks an empty slot (hash 0 is stored as 1)
-        std::uint64_t count = 0;
+        std::uint64_t hash;  // 0 marks an empty slot (hash 0 is stored as 1)
+        std::uint64_t count;
     };
     // A stored value, beside its slot when values are kept. Strings live in arena_.
     struct stored_value {
@@ -133,7 +138,8 @@ class frequency_acc {
     std::uint8_t shift_ = 64;  // index = hash >> shift_
     bool capped_ = false;
     // Last, after the fields every add() reads (the engine fetches a cell's first lines ahead).
-    std::array<slot, k_inline_slots> inline_slots_{};
+    // Indeterminate beyond capacity_ (never read there).
+    std::array<slot, k_inline_slots> inline_slots_;
 };
 
 // The hash of a composite key (the values of several fields, in order: (1, 2) and (2, 1)
