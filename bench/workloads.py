@@ -4,7 +4,7 @@ Each check is declared once, with the weir measure and the DuckDB expression tha
 same value, so the pipeline files under bench/workloads/ and the oracle cannot drift apart
 (`bench/run --write-workloads` regenerates the files; the runner refuses stale ones)."""
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 HLL_PRECISION = 14          # core/sketch/hyperloglog.h k_default_precision
 HLL_STD_ERROR = 1.04 / math.sqrt(2 ** HLL_PRECISION)
@@ -191,7 +191,6 @@ class workload:
     lateness_ms: int = 5000
     max_groups: int = 100_000
     fields: tuple = ("value", "latency_ms")
-    targets: dict = field(default_factory=dict)
     # Two-stream workloads (streams.py): the right-hand dataset, how the node relates the two
     # ("reconcile": measures over both inputs; "join": an interval join), the field whose
     # value is the group in the results, and the pipeline file.
@@ -259,12 +258,11 @@ W12_SMOKE = workload("w12", "exact quantiles, 50 K events, 50 keys, sliding 10 m
                      dataset(events=50_000, keys=50, rate=200, disorder="ten_pct_30s"),
                      tuple(W12_CHECKS), window="sliding", size_ms=600_000, slide_ms=10_000)
 W11_FIELDS = ("value", "latency_ms", "status", "country")
-TARGET_W1 = {"events_per_cpu_s": 4e6, "vs_duckdb": 1.0, "bytes_per_state": 128}
 
 
 def full_suite():
     w1 = workload("w1", "S, 5 M events, 1 K keys, tumbling 60 s, lateness 5 s, 10 checks",
-                  S5M, tuple(W1_CHECKS), targets=TARGET_W1)
+                  S5M, tuple(W1_CHECKS))
     suite = [w1]
     for profile in ("in_order", "ten_pct_30s", "one_pct_late"):
         suite.append(workload(f"w1_{profile}", f"W1 with disorder {profile}",
@@ -272,23 +270,20 @@ def full_suite():
     suite += [
         workload("w2", "S, 5 M events, 100 K keys, W1 + approx_distinct_count, p50/p95/p99",
                  dataset(keys=100_000, rate=100_000), tuple(W1_CHECKS + W2_EXTRA),
-                 max_groups=200_000,
-                 targets={"events_per_cpu_s": 1e6, "bytes_per_state": 3072}),
+                 max_groups=200_000),
         workload("w3", "M (~1 KB), 1 M events, 1 K keys, W1's checks",
                  dataset(schema="M", events=1_000_000, rate=2000), tuple(W1_CHECKS)),
         workload("w5", "W1 with a sliding window of 10 min by 10 s", S5M, tuple(W1_CHECKS),
-                 window="sliding", size_ms=600_000, slide_ms=10_000,
-                 targets={"vs_w1": 0.7}),
+                 window="sliding", size_ms=600_000, slide_ms=10_000),
         workload("w6", "S, 5 M events, 100 K keys, session windows (gap 30 s), count/mean/"
                  "distinct", dataset(keys=100_000, rate=20_000), tuple(W6_CHECKS),
                  window="session", gap_ms=30_000, max_groups=200_000,
-                 fields=("value", "country"), targets={"vs_w1": 0.5}),
+                 fields=("value", "country")),
     ]
     suite.append(W12_SMOKE)
     for n in (1, 10, 100):
         suite.append(workload(f"w9_{n}", f"W1's data and window, {n} check(s)", S5M,
-                              tuple(_w9_checks(n)),
-                              targets={"vs_w9_1": 0.5} if n == 100 else {}))
+                              tuple(_w9_checks(n))))
     suite += [
         workload("w14", "C (S as CSV with a header), 5 M events, 1 K keys, W1's checks",
                  dataset(schema="C"), tuple(W1_CHECKS)),
@@ -304,8 +299,7 @@ def full_suite():
         # once when the input ends: the peak of live (window, group) states is the key count.
         suite.append(workload(f"w10_{keys}", f"W1's checks, 2 M events, {keys} key(s)",
                               dataset(events=2_000_000, keys=keys, rate=40_000),
-                              tuple(W1_CHECKS), max_groups=max(100_000, 2 * keys),
-                              targets={"bytes_per_state": 128} if keys == 1_000_000 else {}))
+                              tuple(W1_CHECKS), max_groups=max(100_000, 2 * keys)))
     return suite
 
 
