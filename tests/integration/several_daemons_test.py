@@ -160,13 +160,18 @@ class several_daemons_test(unittest.TestCase):
         self.assertEqual(merged, [0, 1, 2])
 
     def query_status(self, name):
-        """The query's entry in the status API of the daemon logging to <name>.log ({} before
-        it answers)."""
+        """The (first) query's entry in the status API of the daemon logging to <name>.log
+        ({} before it answers)."""
+        queries = self.query_statuses(name)
+        return queries[0] if queries else {}
+
+    def query_statuses(self, name):
+        """Every query's entry in the daemon's status API ([] before it answers)."""
         port = http_port(self.path(f"{name}.log"))
         if port is None:
-            return {}
+            return []
         code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
-        return json.loads(body)["queries"][0] if code == 200 else {}
+        return json.loads(body)["queries"] if code == 200 else []
 
     def merging(self, name):
         """The partitions of the partials topic the daemon merges:
@@ -272,6 +277,73 @@ class several_daemons_test(unittest.TestCase):
         got = self.merged(["a", "b"])
         for i, want in expected.items():
             self.assertEqual(got[i], want, f"result {i}")
+
+    def test_queries_sharing_a_partials_topic_each_merge_up_to_its_end(self):
+        # Two nodes on one input: two queries, whose partials go through one topic (keyed by
+        # query). Each merge moves its position past the other query's messages too, or a
+        # daemon taking a partition over would read them again.
+        def two_nodes(text):
+            start = text.index("  quality:\n")
+            end = text.index("\noutputs:\n") + 1
+            return text[:end] + text[start:end].replace("  quality:", "  again:", 1) + text[end:]
+
+        lines = spread_keys(events(6000, groups=17))
+        data = write(self.path("events.jsonl"),
+                     "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
+        ref_out = self.path("reference.jsonl")
+        ref = write(self.path("file.yaml"), two_nodes(PIPELINE.format(
+            input=f"    type: file\n    path: {data}", results=ref_out)))
+        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                          self.path("file_data"), "--http-listen", "127.0.0.1:0", ref,
+                          timeout=120)
+        self.assertEqual(rc, 0, err)
+        expected = of_the_data(results_by_id(self, read_complete_jsonl(ref_out)))
+        self.assertEqual({r["node"] for r in expected.values()}, {"quality", "again"})
+        with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
+            out = self.path("a.jsonl")
+            pipeline = write(self.path("a.yaml"), two_nodes(PIPELINE.format(
+                input=SHARED_INPUT.format(group="shared"), results=out)))
+            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
+                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+            with open(self.path("a.log"), "w") as log:
+                self.procs.append(subprocess.Popen(
+                    [WEIR, "run", "--data-dir", self.path("a-data"),
+                     write(self.path("weir.yaml"), SETTINGS), pipeline],
+                    env=env, stdout=subprocess.DEVNULL, stderr=log))
+            wait_for(lambda: len(self.query_statuses("a")) == 2 and all(
+                     q.get("sources") and len(q.get("merging", [])) == 3
+                     for q in self.query_statuses("a")), 60,
+                     "both queries reading partitions and merging every partials partition")
+            cluster.produce("events", lines)
+            self.flush(cluster)
+            wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
+                     "every window's results of both nodes")
+            got = self.merged(["a"])
+            for i, want in expected.items():
+                self.assertEqual(got[i], want, f"result {i}")
+            # Every partition of the partials topic holds messages of both queries; each
+            # query's position reaches its end, whoever wrote the last messages.
+            r = subprocess.run([KCAT, "-C", "-b", cluster.bootstrap, "-t", "partials", "-e",
+                                "-q", "-o", "beginning", "-f", "%p %o %k\n"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            ends, keys = {}, {}
+            for line in r.stdout.splitlines():
+                part, offset, key = line.split()
+                ends[int(part)] = max(ends.get(int(part), 0), int(offset) + 1)
+                keys.setdefault(int(part), set()).add(key)
+            self.assertEqual(sorted(ends), [0, 1, 2])
+            self.assertTrue(all(len(k) == 2 for k in keys.values()), keys)
+
+            def positions():
+                return {(q["query"], m["partition"]): m["position"]
+                        for q in self.query_statuses("a") for m in q.get("merging", [])}
+            try:
+                wait_for(lambda: all(positions().get((q, p), -1) >= end
+                                     for q in ("quality", "again") for p, end in ends.items()),
+                         30, "every query's merge position at the end of its partition")
+            except AssertionError:
+                raise AssertionError(f"positions {positions()}, ends {ends}")
 
 
 if __name__ == "__main__":
