@@ -12,6 +12,7 @@
 //   up BROKER|all                  it answers again
 //   rtt BROKER|all MS              round-trip delay of a broker's responses
 //   error API_KEY ERROR [COUNT]    the next COUNT requests of an API fail with ERROR (numbers)
+//   clear API_KEY                  the errors still queued for an API go
 //   leader TOPIC PARTITION BROKER  moves a partition's leader
 //   ping                           answers ok (a test's barrier)
 //
@@ -78,6 +79,10 @@ std::string run(rd_kafka_mock_cluster_t* cluster, const std::string& line) {
         std::vector<rd_kafka_resp_err_t> errors(count, static_cast<rd_kafka_resp_err_t>(code));
         rd_kafka_mock_push_request_errors_array(cluster, static_cast<int16_t>(api), count,
                                                 errors.data());
+    } else if (verb == "clear") {
+        int api = 0;
+        if (!(in >> api)) return "error: clear API_KEY";
+        rd_kafka_mock_clear_request_errors(cluster, static_cast<int16_t>(api));
     } else if (verb == "leader") {
         std::string topic;
         int partition = 0, broker = 0;
