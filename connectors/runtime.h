@@ -226,6 +226,9 @@ class partials_channel {
     virtual bool open(std::string& error) = 0;
     virtual std::int32_t partitions() const = 0;
     virtual std::vector<source_id> input_sources() const = 0;
+    // The bytes of partials a query may hold back while a cut is not committed; above them
+    // its input pauses (partials_max_held).
+    virtual std::uint64_t max_held() const = 0;
     // On the query's strand (the executor of the input it came from).
     virtual void start(partials_events& events) = 0;
     virtual void stop() = 0;

@@ -113,6 +113,7 @@ void query::post_to_lane(lane& l, std::function<void(chain::node_chain&)> work,
 
 void query::resume_reading() {
     if (paused_ || snapshot_ || stopping_ || lanes_full_ || draining_ || !active()) return;
+    if (partials_ && partials_->held_full) return;
     for (auto& in : inputs_) in->resume();
 }
 

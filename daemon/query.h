@@ -189,6 +189,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void shared_sources_changed(std::size_t input, std::span<const connectors::source_id> added,
                                 std::span<const connectors::source_id> removed);
     void publish_partials(std::size_t node, engine::partial_batch& batch);
+    // Pauses the input while the partials held back (their cut not committed) pass the
+    // channel's max_held, and resumes it once they are down to half.
+    void bound_held_partials();
     // The checkpoint of a query whose partials are shared: cuts every source that read on,
     // flushes the outputs, then (off the loop) waits for the partials topic, commits the merge
     // positions and registers the cuts; `then` on the strand.

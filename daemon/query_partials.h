@@ -68,6 +68,7 @@ struct query::partials_state final : connectors::partials_events {
         std::int64_t next = -1;  // the offset after the last record handed to the lane
         // Hand-overs since a cut whose registration is out: (partition, message).
         std::vector<std::pair<std::int32_t, std::string>> held;
+        std::uint64_t held_bytes = 0;  // of the messages in `held`
     };
     // By the chain's source key (node_chain::source_key of the input and the source), which
     // names the source in its hand-overs; and the input's source id of each.
@@ -76,6 +77,12 @@ struct query::partials_state final : connectors::partials_events {
     // Sources that went, until their lanes let them go: what they hand over meanwhile is
     // dropped (a source may go and come back before).
     std::multiset<std::string, std::less<>> leaving;
+    // The bytes held back over every source, and whether reading is paused for them
+    // (bound_held_partials).
+    std::uint64_t held_bytes = 0;
+    bool held_full = false;
+    // A source's state goes, with what it held back (its next owner hands that over again).
+    void forget_source(const std::string& key);
 
     // A partition of the partials topic this daemon merges.
     struct merge {

@@ -989,6 +989,7 @@ settings read_settings(const params::reader& p, const input_context& ctx) {
         ps.topic = p.string("partials_topic").value;
         ps.group = p.string("group").value + ".partials." + ctx.query;
         ps.topics = s.topics;
+        ps.max_held = p.size("partials_max_held").value;
         s.partials = std::move(ps);
     }
     s.max_record_size = static_cast<std::size_t>(

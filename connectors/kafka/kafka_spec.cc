@@ -129,6 +129,16 @@ std::shared_ptr<const object_spec> make_input_spec() {
              "to this topic, and merges the partitions of it that the group "
              "\"<group>.partials.<query>\" gives it, so together they emit the results of one "
              "daemon. The topic must exist; not with topic_pattern; ignored by --once."},
+        {.name = "partials_max_held",
+         .type = param_type::size,
+         .description =
+             "With partials_topic: the most a daemon holds back of what its lanes hand over "
+             "while the cut they follow is not committed (commits failing, the broker away). "
+             "Above it the input pauses, until a commit goes through and the held partials "
+             "are published.",
+         .default_text = "64MiB",
+         .minimum = 1024,
+         .maximum = 16.0 * 1024 * 1024 * 1024},
         client_id_param(),
         passthrough_param(),
     };

@@ -114,6 +114,7 @@ class channel_impl : public std::enable_shared_from_this<channel_impl> {
 
     std::int32_t partitions() const { return partitions_; }
     std::vector<source_id> input_sources() const { return sources_; }
+    std::uint64_t max_held() const { return s_.max_held; }
 
     void start(partials_events& events) {
         events_ = &events;
@@ -308,6 +309,7 @@ class channel final : public partials_channel {
     bool open(std::string& error) override { return impl_->open(error); }
     std::int32_t partitions() const override { return impl_->partitions(); }
     std::vector<source_id> input_sources() const override { return impl_->input_sources(); }
+    std::uint64_t max_held() const override { return impl_->max_held(); }
     void start(partials_events& events) override { impl_->start(events); }
     void stop() override { impl_->stop(); }
     void publish(std::int32_t partition, std::string_view key, std::string_view value) override {

@@ -18,6 +18,7 @@ struct partials_settings {
     std::string topic;                // the partials topic
     std::string group;                // the merge group: "<input group>.partials.<query>"
     std::vector<std::string> topics;  // the input's topics (their partitions are the sources)
+    std::uint64_t max_held = std::uint64_t{64} << 20;  // partials_max_held
 };
 
 std::unique_ptr<partials_channel> make_partials_channel(partials_settings s,

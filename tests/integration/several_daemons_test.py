@@ -84,10 +84,10 @@ class several_daemons_test(unittest.TestCase):
                                timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
 
-    def start(self, cluster, name):
+    def start(self, cluster, name, extra=""):
         out = self.path(f"{name}.jsonl")
         pipeline = write(self.path(f"{name}.yaml"), PIPELINE.format(
-            input=SHARED_INPUT.format(group="shared"), results=out))
+            input=SHARED_INPUT.format(group="shared") + extra, results=out))
         settings = write(self.path("weir.yaml"), SETTINGS)
         env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap, WEIR_HTTP_LISTEN="127.0.0.1:0")
         log = open(self.path(f"{name}.log"), "a")
@@ -275,6 +275,46 @@ class several_daemons_test(unittest.TestCase):
             self.assertEqual(read_complete_jsonl(self.path("b.jsonl")), [])
             self.assertEqual(len(read_complete_jsonl(self.path("a.jsonl"))), written)
         got = self.merged(["a", "b"])
+        for i, want in expected.items():
+            self.assertEqual(got[i], want, f"result {i}")
+
+    def test_while_commits_fail_the_partials_held_back_stay_within_their_bound(self):
+        # The partials of a cut wait until the cut is committed. While commits fail, they
+        # would pile up: over partials_max_held the input pauses, and it goes on once a commit
+        # goes through, with the results of one daemon in the end.
+        lines = spread_keys(events(24000, groups=17))
+        expected = of_the_data(self.reference(lines))
+        with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
+            self.start(cluster, "a", "\n    partials_max_held: 1KiB")
+            wait_for(lambda: self.owns_partitions("a") and len(self.merging("a")) == 3, 60,
+                     "the daemon reading partitions and merging the partials")
+            # Every OffsetCommit (API key 8) fails: GROUP_AUTHORIZATION_FAILED (30).
+            cluster.command("error 8 30 1000000")
+            cluster.produce("events", lines[:3000])
+            paused = "reading paused until a commit goes through"
+            wait_for(lambda: paused in self.log("a"), 60, "reading paused")
+            cluster.produce("events", lines[3000:])
+
+            def lag():
+                return sum(s.get("lag") or 0 for s in self.query_status("a").get("sources", []))
+            # Paused: the events that came since stay unread.
+            wait_for(lambda: lag() > 0, 30, "the status showing the events behind")
+            behind = lag()
+            written = len(read_complete_jsonl(self.path("a.jsonl")))
+            time.sleep(3)
+            self.assertEqual(lag(), behind, self.log("a")[-3000:])
+            # Nothing merged meanwhile: what the lanes handed over is held back.
+            self.assertEqual(len(read_complete_jsonl(self.path("a.jsonl"))), written)
+            # Commits go through again: the held partials are published, reading goes on.
+            cluster.command("clear 8")
+            wait_for(lambda: "held partials published: reading resumed" in self.log("a"), 60,
+                     "reading resumed")
+            self.flush(cluster)
+            wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
+                     "every window's results")
+            time.sleep(2)
+            got = self.merged(["a"])
+        self.assertEqual(sorted(set(got) - set(expected)), [])
         for i, want in expected.items():
             self.assertEqual(got[i], want, f"result {i}")
 
