@@ -134,6 +134,16 @@ struct source_handover {
     std::int64_t end = -1;
 };
 
+// Why a commit failed: what to log, and whether the group was rebalancing (the broker refuses
+// a commit of a generation it is replacing: the next checkpoint tries again, nothing is wrong).
+// A partials channel's sync also fails when messages published before it were not delivered:
+// they are lost, and what they carried must be handed over again.
+struct commit_error {
+    std::string message;
+    bool rebalancing = false;
+    bool undelivered = false;
+};
+
 // An offset of a source to commit, with a note (the commit's metadata).
 struct source_note {
     source_id source;
@@ -194,7 +204,7 @@ class input {
         return std::nullopt;
     }
     // Commits offsets with notes, blocking, from any thread; empty for inputs without.
-    virtual std::function<bool(const std::vector<source_note>&, std::string& error)> committer() {
+    virtual std::function<bool(const std::vector<source_note>&, commit_error& error)> committer() {
         return {};
     }
 };
@@ -238,7 +248,7 @@ class partials_channel {
     // then commits `positions` (partition, the next offset to merge) for the merge group.
     // False with `error`.
     using sync_fn = std::function<bool(
-        const std::vector<std::pair<std::int32_t, std::int64_t>>& positions, std::string& error)>;
+        const std::vector<std::pair<std::int32_t, std::int64_t>>& positions, commit_error& error)>;
     virtual sync_fn sync() = 0;
 };
 

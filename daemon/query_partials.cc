@@ -300,7 +300,7 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
         auto work = [self, notes = std::move(notes), positions = std::move(positions),
                      sync = self->partials_->sync, commit = self->partials_->commit,
                      then = std::move(then)]() mutable {
-            std::string error;
+            connectors::commit_error error;
             // The partials published so far reach the topic before the cuts they follow are
             // confirmed.
             bool ok = sync(positions, error);
@@ -327,9 +327,7 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
                 self->bound_held_partials();
                 // A rebalance under way refuses commits for a moment: the next checkpoint
                 // tries again, and the query is not degraded for it.
-                const bool rebalancing = !ok && (error.find("rebalance") != std::string::npos ||
-                                                 error.find("generation") != std::string::npos ||
-                                                 error.find("member id") != std::string::npos);
+                const bool rebalancing = !ok && error.rebalancing;
                 self->set_condition(checkpoint_failing, !ok && !rebalancing);
                 if (ok) {
                     self->checkpoint_error_.clear();
@@ -339,17 +337,17 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
                     spdlog::info(
                         "query {}/{}: partials not committed while the group rebalances "
                         "({}); again at the next checkpoint",
-                        self->pipeline_->name, self->plan_.name, error);
+                        self->pipeline_->name, self->plan_.name, error.message);
                 } else {
-                    self->checkpoint_error_ = error;
+                    self->checkpoint_error_ = error.message;
                     const log_scope scope(self->log_fields_of());
                     spdlog::error("query {}/{}: partials not committed: {}", self->pipeline_->name,
-                                  self->plan_.name, error);
-                    if (error.find("not delivered") != std::string::npos ||
-                        error.find("delivery failed") != std::string::npos) {
+                                  self->plan_.name, error.message);
+                    if (error.undelivered) {
                         // Partials lost on their way: the lanes start again from their cuts.
-                        self->fail("partials lost on their way to the partials topic: " + error,
-                                   true);
+                        self->fail(
+                            "partials lost on their way to the partials topic: " + error.message,
+                            true);
                     }
                 }
                 then(ok);

@@ -55,7 +55,8 @@ struct query::partials_state final : connectors::partials_events {
     std::size_t input = 0;  // the input whose partials topic it is
     std::unique_ptr<connectors::partials_channel> channel;
     connectors::partials_channel::sync_fn sync;
-    std::function<bool(const std::vector<connectors::source_note>&, std::string&)> commit;
+    std::function<bool(const std::vector<connectors::source_note>&, connectors::commit_error&)>
+        commit;
     std::vector<connectors::source_id> sources;  // every partition of the input's topics
     std::int32_t partitions = 0;                 // of the partials topic
 

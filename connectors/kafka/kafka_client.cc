@@ -114,6 +114,16 @@ void queue_waker::cancel() {
     descriptor_.cancel(ignored);
 }
 
+commit_error commit_failure(std::string_view what, rd_kafka_resp_err_t err) {
+    commit_error e;
+    e.message = std::string(what) + rd_kafka_err2str(err);
+    e.rebalancing = err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+                    err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+                    err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+                    err == RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST;
+    return e;
+}
+
 std::string source_of(std::string_view topic, std::int32_t partition) {
     std::string s(topic);
     s.push_back('/');

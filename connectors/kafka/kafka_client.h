@@ -8,9 +8,11 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "connectors/runtime.h"
 #include "core/params/spec.h"
 
 namespace weir::connectors::kafka {
@@ -52,6 +54,11 @@ class queue_waker {
 // the client. Rebalances during the close are answered (eagerly or incrementally, as the
 // group's protocol wants).
 void close_consumer(rd_kafka_t* consumer, rd_kafka_queue_t* consumer_queue);
+
+// A failed commit's error: `what` and the code's text, rebalancing when the code says the
+// group is changing generation (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+// or the assignment lost locally).
+commit_error commit_failure(std::string_view what, rd_kafka_resp_err_t err);
 
 // "topic/partition", the source id of a partition.
 std::string source_of(std::string_view topic, std::int32_t partition);

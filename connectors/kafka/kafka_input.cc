@@ -319,9 +319,9 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     }
 
     // Blocking, from any thread (librdkafka's commit is thread-safe).
-    bool commit_notes(const std::vector<source_note>& notes, std::string& error) {
+    bool commit_notes(const std::vector<source_note>& notes, commit_error& error) {
         if (rk_ == nullptr || closed_) {
-            error = "the Kafka consumer is closed";
+            error.message = "the Kafka consumer is closed";
             return false;
         }
         partition_list list = new_list(static_cast<int>(notes.size()));
@@ -338,14 +338,15 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         }
         if (list->cnt == 0) return true;
         if (const auto err = rd_kafka_commit(rk_, list.get(), 0)) {
-            error = std::string("Kafka offset commit: ") + rd_kafka_err2str(err);
+            error = kafka::commit_failure("Kafka offset commit: ", err);
             return false;
         }
         for (int i = 0; i < list->cnt; ++i) {
             if (list->elems[i].err) {
-                error = std::string("Kafka offset commit: ") + list->elems[i].topic + "/" +
-                        std::to_string(list->elems[i].partition) + ": " +
-                        rd_kafka_err2str(list->elems[i].err);
+                error = kafka::commit_failure(
+                    "Kafka offset commit: " +
+                        kafka::source_of(list->elems[i].topic, list->elems[i].partition) + ": ",
+                    list->elems[i].err);
                 return false;
             }
         }
@@ -1006,9 +1007,9 @@ class kafka_input final : public input_facade<kafka_impl> {
     std::optional<source_handover> handover(std::string_view source) const override {
         return impl().handover(source);
     }
-    std::function<bool(const std::vector<source_note>&, std::string&)> committer() override {
+    std::function<bool(const std::vector<source_note>&, commit_error&)> committer() override {
         return [impl = impl().shared_from_this()](const std::vector<source_note>& notes,
-                                                  std::string& error) {
+                                                  commit_error& error) {
             return impl->commit_notes(notes, error);
         };
     }

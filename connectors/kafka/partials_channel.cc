@@ -154,19 +154,20 @@ class channel_impl : public std::enable_shared_from_this<channel_impl> {
     }
 
     bool sync(const std::vector<std::pair<std::int32_t, std::int64_t>>& positions,
-              std::string& error) {
+              commit_error& error) {
         if (producer_ == nullptr || consumer_ == nullptr) {
-            error = "the partials topic is closed";
+            error.message = "the partials topic is closed";
             return false;
         }
         const auto err = rd_kafka_flush(producer_, flush_timeout_ms);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            error = std::string("partials topic: ") + rd_kafka_err2str(err);
+            error.message = std::string("partials topic: ") + rd_kafka_err2str(err);
             return false;
         }
         if (failed_.exchange(0) > 0) {
             std::lock_guard lock(error_mutex_);
-            error = error_.empty() ? "a partials message was not delivered" : error_;
+            error.message = error_.empty() ? "a partials message was not delivered" : error_;
+            error.undelivered = true;
             return false;
         }
         if (positions.empty()) return true;
@@ -176,7 +177,7 @@ class channel_impl : public std::enable_shared_from_this<channel_impl> {
                 offset;
         }
         if (const auto e = rd_kafka_commit(consumer_, list.get(), 0)) {
-            error = std::string("partials topic: commit: ") + rd_kafka_err2str(e);
+            error = commit_failure("partials topic: commit: ", e);
             return false;
         }
         return true;
@@ -317,7 +318,7 @@ class channel final : public partials_channel {
     }
     sync_fn sync() override {
         return [impl = impl_](const std::vector<std::pair<std::int32_t, std::int64_t>>& positions,
-                              std::string& error) { return impl->sync(positions, error); };
+                              commit_error& error) { return impl->sync(positions, error); };
     }
 
   private:

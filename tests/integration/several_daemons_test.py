@@ -318,6 +318,27 @@ class several_daemons_test(unittest.TestCase):
         for i, want in expected.items():
             self.assertEqual(got[i], want, f"result {i}")
 
+    def test_commits_refused_while_the_group_rebalances_are_tried_again_and_degrade_nothing(self):
+        lines = spread_keys(events(6000, groups=17))
+        expected = of_the_data(self.reference(lines))
+        with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
+            self.start(cluster, "a")
+            wait_for(lambda: self.owns_partitions("a") and len(self.merging("a")) == 3, 60,
+                     "the daemon reading partitions and merging the partials")
+            # The next OffsetCommits (API key 8) answer REBALANCE_IN_PROGRESS (27).
+            cluster.command("error 8 27 3")
+            cluster.produce("events", lines)
+            wait_for(lambda: "partials not committed while the group rebalances" in self.log("a"),
+                     60, "a commit refused")
+            self.flush(cluster)
+            wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
+                     "every window's results")
+            got = self.merged(["a"])
+            self.assertNotIn("degraded", self.log("a"))
+            self.assertEqual(self.query_status("a").get("state"), "running")
+        for i, want in expected.items():
+            self.assertEqual(got[i], want, f"result {i}")
+
     def test_queries_sharing_a_partials_topic_each_merge_up_to_its_end(self):
         # Two nodes on one input: two queries, whose partials go through one topic (keyed by
         # query). Each merge moves its position past the other query's messages too, or a
