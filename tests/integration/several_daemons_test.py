@@ -295,16 +295,16 @@ class several_daemons_test(unittest.TestCase):
             wait_for(lambda: paused in self.log("a"), 60, "reading paused")
             cluster.produce("events", lines[3000:])
 
-            def lag():
-                return sum(s.get("lag") or 0 for s in self.query_status("a").get("sources", []))
+            def read():
+                """The events read so far: the next offsets of the input's partitions. (Not
+                the lag: a paused partition is not fetched, so its end is not heard of.)"""
+                return sum(s.get("position") or 0
+                           for s in self.query_status("a").get("sources", []))
             # Paused: the events that came since stay unread.
-            wait_for(lambda: lag() > 0, 30, "the status showing the events behind")
-            behind = lag()
-            written = len(read_complete_jsonl(self.path("a.jsonl")))
+            before = read()
             time.sleep(3)
-            self.assertEqual(lag(), behind, self.log("a")[-3000:])
-            # Nothing merged meanwhile: what the lanes handed over is held back.
-            self.assertEqual(len(read_complete_jsonl(self.path("a.jsonl"))), written)
+            self.assertLess(before, len(lines), self.log("a")[-3000:])
+            self.assertEqual(read(), before, self.log("a")[-3000:])
             # Commits go through again: the held partials are published, reading goes on.
             cluster.command("clear 8")
             wait_for(lambda: "held partials published: reading resumed" in self.log("a"), 60,
