@@ -65,6 +65,14 @@ def write(path, text):
     return path
 
 
+def two_nodes(text):
+    """PIPELINE text with a second node, "again", the same as "quality" (both from the one
+    input: two queries)."""
+    start = text.index("  quality:\n")
+    end = text.index("\noutputs:\n") + 1
+    return text[:end] + text[start:end].replace("  quality:", "  again:", 1) + text[end:]
+
+
 class kafka_input_test(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -165,12 +173,6 @@ class kafka_input_test(unittest.TestCase):
     def test_two_nodes_reading_one_input_each_read_all_of_it(self):
         # Each node is a query with a consumer of its own: in one group the two would share
         # the partitions out, and each see a part of the stream.
-        def two_nodes(text):
-            start = text.index("  quality:\n")
-            end = text.index("\noutputs:\n") + 1
-            node = text[start:end]
-            return text[:end] + node.replace("  quality:", "  again:", 1) + text[end:]
-
         lines = events(6000)
         data = write(self.path("events.jsonl"),
                      "\n".join(line.split("|", 1)[1] for line in lines) + "\n")

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from kafka_test import KAFKA_INPUT, PIPELINE, SETTINGS
+from kafka_test import KAFKA_INPUT, PIPELINE, SETTINGS, two_nodes
 from kafka_util import KCAT, events, test_cluster
 from weir_test_util import (WEIR, http_get, http_port, metric_sum, read_complete_jsonl,
                             results_by_id, wait_for, weir)
@@ -60,14 +60,15 @@ class several_daemons_test(unittest.TestCase):
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def reference(self, lines):
+    def reference(self, lines, shape=lambda text: text):
         """Results of the same events read from a file in one --once run, without the windows
-        of the flush events (which close every other window in the daemons)."""
+        of the flush events (which close every other window in the daemons). `shape` changes
+        the pipeline's text."""
         data = write(self.path("events.jsonl"),
                      "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
         out = self.path("reference.jsonl")
-        pipeline = write(self.path("file.yaml"), PIPELINE.format(
-            input=f"    type: file\n    path: {data}", results=out))
+        pipeline = write(self.path("file.yaml"), shape(PIPELINE.format(
+            input=f"    type: file\n    path: {data}", results=out)))
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                           self.path("file_data"), "--http-listen", "127.0.0.1:0", pipeline,
                           timeout=120)
@@ -343,22 +344,8 @@ class several_daemons_test(unittest.TestCase):
         # Two nodes on one input: two queries, whose partials go through one topic (keyed by
         # query). Each merge moves its position past the other query's messages too, or a
         # daemon taking a partition over would read them again.
-        def two_nodes(text):
-            start = text.index("  quality:\n")
-            end = text.index("\noutputs:\n") + 1
-            return text[:end] + text[start:end].replace("  quality:", "  again:", 1) + text[end:]
-
         lines = spread_keys(events(6000, groups=17))
-        data = write(self.path("events.jsonl"),
-                     "\n".join(line.split("|", 1)[1] for line in lines) + "\n")
-        ref_out = self.path("reference.jsonl")
-        ref = write(self.path("file.yaml"), two_nodes(PIPELINE.format(
-            input=f"    type: file\n    path: {data}", results=ref_out)))
-        rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
-                          self.path("file_data"), "--http-listen", "127.0.0.1:0", ref,
-                          timeout=120)
-        self.assertEqual(rc, 0, err)
-        expected = of_the_data(results_by_id(self, read_complete_jsonl(ref_out)))
+        expected = of_the_data(self.reference(lines, two_nodes))
         self.assertEqual({r["node"] for r in expected.values()}, {"quality", "again"})
         with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
             out = self.path("a.jsonl")
