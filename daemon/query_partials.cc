@@ -125,7 +125,6 @@ void query::publish_partials(std::size_t node, engine::partial_batch& batch) {
         engine::encode_partial(ps.routed[static_cast<std::size_t>(p)], w);
         if (ss.ledger.holding()) {
             ss.held_bytes += w.data().size();
-            ps.held_bytes += w.data().size();
             ss.held.emplace_back(p, w.take());
         } else {
             ps.channel->publish(p, plan_.name, w.data());
@@ -137,15 +136,17 @@ void query::publish_partials(std::size_t node, engine::partial_batch& batch) {
 void query::bound_held_partials() {
     partials_state& ps = *partials_;
     const std::uint64_t max = ps.channel->max_held();
-    if (!ps.held_full && ps.held_bytes > max) {
+    std::uint64_t held = 0;  // over every source (a source that went took its own along)
+    for (const auto& [key, ss] : ps.by_key) held += ss.held_bytes;
+    if (!ps.held_full && held > max) {
         ps.held_full = true;
         for (auto& in : inputs_) in->pause();
         const log_scope scope(log_fields_of());
         spdlog::warn(
             "query {}/{}: {} bytes of partials held back while their cut is not committed, "
             "over partials_max_held ({}): reading paused until a commit goes through",
-            pipeline_->name, plan_.name, ps.held_bytes, max);
-    } else if (ps.held_full && ps.held_bytes <= max / 2) {
+            pipeline_->name, plan_.name, held, max);
+    } else if (ps.held_full && held <= max / 2) {
         ps.held_full = false;
         const log_scope scope(log_fields_of());
         spdlog::info("query {}/{}: held partials published: reading resumed", pipeline_->name,
@@ -220,13 +221,6 @@ void query::deliver_shared(std::size_t input, std::string_view source,
     ss.next = records.metadata.back().offset + 1;
 }
 
-void query::partials_state::forget_source(const std::string& key) {
-    const auto it = by_key.find(key);
-    if (it == by_key.end()) return;
-    held_bytes -= it->second.held_bytes;
-    by_key.erase(it);
-}
-
 void query::shared_sources_changed(std::size_t input, std::span<const connectors::source_id> added,
                                    std::span<const connectors::source_id> removed) {
     partials_state& ps = *partials_;
@@ -235,7 +229,7 @@ void query::shared_sources_changed(std::size_t input, std::span<const connectors
         // The lane forgets it without handing anything over: its next owner starts at the last
         // registered cut. What the lane still hands over of it until then is dropped.
         const std::string key = chain::node_chain::source_key(name, s);
-        ps.forget_source(key);
+        ps.by_key.erase(key);
         ps.id_of.erase(key);
         ps.leaving.insert(key);
         std::string id(s);
@@ -251,7 +245,7 @@ void query::shared_sources_changed(std::size_t input, std::span<const connectors
     for (const auto& s : added) {
         const auto h = inputs_[input]->handover(s).value_or(connectors::source_handover{});
         const std::string key = chain::node_chain::source_key(name, s);
-        ps.forget_source(key);
+        ps.by_key.erase(key);
         ps.by_key.emplace(key, partials_state::source_state(h));
         ps.id_of[key] = s;
         const log_scope scope(log_fields_of({}, name));
@@ -322,7 +316,7 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
                         ps.channel->publish(p, self->plan_.name, message);
                     }
                     ss.held.clear();
-                    ps.held_bytes -= std::exchange(ss.held_bytes, 0);
+                    ss.held_bytes = 0;
                 }
                 self->bound_held_partials();
                 // A rebalance under way refuses commits for a moment: the next checkpoint

@@ -78,12 +78,8 @@ struct query::partials_state final : connectors::partials_events {
     // Sources that went, until their lanes let them go: what they hand over meanwhile is
     // dropped (a source may go and come back before).
     std::multiset<std::string, std::less<>> leaving;
-    // The bytes held back over every source, and whether reading is paused for them
-    // (bound_held_partials).
-    std::uint64_t held_bytes = 0;
+    // Whether reading is paused for the partials held back (bound_held_partials).
     bool held_full = false;
-    // A source's state goes, with what it held back (its next owner hands that over again).
-    void forget_source(const std::string& key);
 
     // A partition of the partials topic this daemon merges.
     struct merge {

@@ -98,6 +98,13 @@ class several_daemons_test(unittest.TestCase):
         self.procs.append(p)
         return p
 
+    def start_alone(self, cluster, extra=""):
+        """Daemon "a", alone: once it reads every input partition and merges every partition
+        of the partials topic."""
+        self.start(cluster, "a", extra)
+        wait_for(lambda: self.owns_partitions("a") and len(self.merging("a")) == 3, 60,
+                 "the daemon reading partitions and merging the partials")
+
     def log(self, name):
         with open(self.path(f"{name}.log")) as f:
             return f.read()
@@ -286,9 +293,7 @@ class several_daemons_test(unittest.TestCase):
         lines = spread_keys(events(24000, groups=17))
         expected = of_the_data(self.reference(lines))
         with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
-            self.start(cluster, "a", "\n    partials_max_held: 1KiB")
-            wait_for(lambda: self.owns_partitions("a") and len(self.merging("a")) == 3, 60,
-                     "the daemon reading partitions and merging the partials")
+            self.start_alone(cluster, "\n    partials_max_held: 1KiB")
             # Every OffsetCommit (API key 8) fails: GROUP_AUTHORIZATION_FAILED (30).
             cluster.command("error 8 30 1000000")
             cluster.produce("events", lines[:3000])
@@ -323,9 +328,7 @@ class several_daemons_test(unittest.TestCase):
         lines = spread_keys(events(6000, groups=17))
         expected = of_the_data(self.reference(lines))
         with test_cluster(brokers=3, topics=[("events", PARTITIONS), ("partials", 3)]) as cluster:
-            self.start(cluster, "a")
-            wait_for(lambda: self.owns_partitions("a") and len(self.merging("a")) == 3, 60,
-                     "the daemon reading partitions and merging the partials")
+            self.start_alone(cluster)
             # The next OffsetCommits (API key 8) answer REBALANCE_IN_PROGRESS (27).
             cluster.command("error 8 27 3")
             cluster.produce("events", lines)
