@@ -9,15 +9,18 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "connectors/common/input_facade.h"
@@ -41,6 +44,10 @@ constexpr auto turn_budget = 2ms;
 constexpr auto revoke_wait = 10s;
 constexpr auto pause_fetch_after = 200ms;
 constexpr int blocking_timeout_ms = 5000;
+// How often the ends of partitions that are not fetched are asked for, and how long an answer
+// may take.
+constexpr auto end_query_every = 1s;
+constexpr int end_query_timeout_ms = 2000;
 
 struct settings {
     kafka::properties props;
@@ -132,6 +139,85 @@ std::size_t skip_space(std::string_view s, std::size_t from) {
     return from;
 }
 
+// The ends of partitions that are not fetched. librdkafka hears of a partition's end (its high
+// watermark) in fetch responses only: a partition paused for back-pressure would keep the end
+// it had when it was paused, and its lag would read 0 however far behind it fell, the moment
+// an operator most needs to see it. So while partitions are paused, a thread of the input's own
+// asks the brokers for their ends (a blocking request: never on the strand).
+class end_watcher {
+  public:
+    explicit end_watcher(rd_kafka_t* rk) : rk_(rk) {}
+    end_watcher(const end_watcher&) = delete;
+    end_watcher& operator=(const end_watcher&) = delete;
+    ~end_watcher() { stop(); }
+
+    // The partitions to ask about, replacing those before (none: the thread waits).
+    void watch(std::vector<std::pair<std::string, std::int32_t>> partitions) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            watched_ = std::move(partitions);
+            if (watched_.empty()) ends_.clear();
+            if (!watched_.empty() && !thread_.joinable()) thread_ = std::thread([this] { run(); });
+        }
+        wake_.notify_all();
+    }
+
+    // A partition's end as last answered while it was watched (-1: not known).
+    std::int64_t end(const std::string& source) const {
+        std::lock_guard lock(mutex_);
+        const auto it = ends_.find(source);
+        return it == ends_.end() ? -1 : it->second;
+    }
+
+    // Before the client goes: waits for a request under way (at most end_query_timeout_ms).
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (watched_.empty()) {
+                wake_.wait(lock, [this] { return stopping_ || !watched_.empty(); });
+                continue;
+            }
+            partition_list list = new_list(static_cast<int>(watched_.size()));
+            for (const auto& [topic, id] : watched_) {
+                // A timestamp of -1 asks for the end (ListOffsets LATEST): one request a broker.
+                rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), id)->offset =
+                    RD_KAFKA_OFFSET_END;
+            }
+            lock.unlock();
+            const auto err = rd_kafka_offsets_for_times(rk_, list.get(), end_query_timeout_ms);
+            lock.lock();
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR && !watched_.empty()) {
+                for (int i = 0; i < list->cnt; ++i) {
+                    const auto& e = list->elems[i];
+                    if (e.err == RD_KAFKA_RESP_ERR_NO_ERROR && e.offset >= 0) {
+                        ends_[kafka::source_of(e.topic, e.partition)] = e.offset;
+                    }
+                }
+            }
+            wake_.wait_for(lock, end_query_every, [this] { return stopping_; });
+        }
+    }
+
+    rd_kafka_t* rk_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<std::pair<std::string, std::int32_t>> watched_;
+    std::map<std::string, std::int64_t, std::less<>> ends_;  // by source
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
 class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
   public:
     kafka_impl(settings s, const input_context& ctx)
@@ -155,6 +241,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         rd_kafka_poll_set_consumer(rk_);
         queue_ = rd_kafka_queue_get_consumer(rk_);
         waker_ = std::make_unique<kafka::queue_waker>(executor_, queue_);
+        paused_ends_ = std::make_unique<end_watcher>(rk_);
         batch_.resize(batch_size);
     }
 
@@ -195,6 +282,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             if (ec || !self->paused_ || self->stopped_ || self->fetch_paused_) return;
             self->fetch_paused_ = true;
             self->set_paused(false);
+            self->watch_paused_ends();
         });
     }
 
@@ -206,6 +294,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         if (fetch_paused_) {
             fetch_paused_ = false;
             set_paused(true);
+            if (paused_ends_) paused_ends_->watch({});
         }
         schedule_poll();
     }
@@ -292,9 +381,13 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             s.source = source;
             s.position = p.next;
             std::int64_t low = -1, high = -1;
-            if (rd_kafka_get_watermark_offsets(rk_, p.topic.c_str(), p.id, &low, &high) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR &&
-                high >= 0) {
+            if (rd_kafka_get_watermark_offsets(rk_, p.topic.c_str(), p.id, &low, &high) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+                high = -1;
+            }
+            // Paused, the partition is not fetched, and librdkafka's end stays where it was.
+            if (fetch_paused_ && paused_ends_) high = std::max(high, paused_ends_->end(source));
+            if (high >= 0) {
                 s.end = high;
                 const std::int64_t from = p.next >= 0 ? p.next : (p.durable >= 0 ? p.durable : -1);
                 if (from >= 0) s.lag = std::max<std::int64_t>(0, high - from);
@@ -681,6 +774,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         // A partition paused before it left stays paused in librdkafka when it comes back.
         if (fetch_paused_) {
             rd_kafka_pause_partitions(rk_, list);
+            watch_paused_ends();
         } else {
             rd_kafka_resume_partitions(rk_, list);
         }
@@ -877,6 +971,16 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
         }
     }
 
+    // While fetching is paused: the partitions whose ends are asked for.
+    void watch_paused_ends() {
+        if (!paused_ends_) return;
+        std::vector<std::pair<std::string, std::int32_t>> partitions;
+        for (const auto& [source, p] : parts_) {
+            if (!p.revoking && !p.done) partitions.emplace_back(p.topic, p.id);
+        }
+        paused_ends_->watch(std::move(partitions));
+    }
+
     void check_done(partition_state& p) {
         if (p.done || p.end < 0 || p.next < 0 || p.next < p.end) return;
         p.done = true;
@@ -910,6 +1014,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             }
         }
         if (last->cnt > 0) commit_before_leaving(last.get());
+        paused_ends_.reset();  // its thread uses the client
         closed_ = true;
         stopped_ = true;
         kafka::close_consumer(rk_, queue_);
@@ -926,6 +1031,7 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
     rd_kafka_t* rk_ = nullptr;
     rd_kafka_queue_t* queue_ = nullptr;
     std::unique_ptr<kafka::queue_waker> waker_;
+    std::unique_ptr<end_watcher> paused_ends_;  // asked while fetching is paused
     input_events* events_ = nullptr;
 
     std::map<std::string, partition_state, std::less<>> parts_;  // owned (and being revoked)

@@ -9,6 +9,7 @@ import tempfile
 import time
 import unittest
 
+from backpressure_test import stalling_webhook
 from kafka_util import KCAT, events, result_lines, results, test_cluster
 from weir_test_util import (WEIR, http_get, http_port, metric_sum, read_complete_jsonl,
                             wait_for, weir)
@@ -594,6 +595,81 @@ outputs:
         ages = [r["value"] for r in rs if r["check"] == "backlog_age" and r["value"] is not None]
         self.assertTrue(ages and all(a >= 0 for a in ages))
         self.assertTrue(any(a > 0 for a in ages), "records read while behind have an age")
+
+    def test_while_outputs_hold_reading_back_the_lag_still_counts_what_arrives(self):
+        # An output that does not answer pauses the input (buffer.when_full: block), and a
+        # paused partition is not fetched: the lag must still grow with what arrives, or the
+        # monitor says "caught up" exactly while it has stopped reading.
+        lines = events(6000)
+        with test_cluster(brokers=1, topics=[("events", 3)]) as cluster:
+            hook = stalling_webhook()
+            self.addCleanup(hook.close)
+            pipeline = write(self.path("held.yaml"), f"""
+pipeline: held
+inputs:
+  events:
+{KAFKA_INPUT.format(group="held")}
+    format: json
+nodes:
+  quality:
+    from: events
+    time: {{field: ts, format: rfc3339}}
+    window: {{type: tumbling, size: 1s}}
+    group_by: [key]
+    checks:
+      - {{name: volume, measure: "count()", must_be: "> 0"}}
+    outputs: [hook]
+    buffer: {{max_records: 200, when_full: block}}
+outputs:
+  hook: {{type: http, url: "{hook.url}", batch_max_records: 200, batch_timeout: 20ms,
+          timeout: 60s, retries: 0}}
+""")
+            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
+                       WEIR_HTTP_LISTEN="127.0.0.1:0")
+            log = self.path("held.log")
+            with open(log, "w") as err:
+                p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                wait_for(lambda: self.assigned(log), 60, "partitions assigned")
+                base = f"http://127.0.0.1:{http_port(log)}"
+
+                def query():
+                    status = json.loads(http_get(base + "/api/v1/status", timeout=5)[1])
+                    return status["queries"][0]
+
+                def sources():
+                    return query().get("sources", [])
+                # Every partition delivers something first: a position to count the lag from.
+                cluster.produce("events", lines[:300])
+                wait_for(lambda: len(sources()) == 3 and all(
+                    (s.get("position") or 0) > 0 for s in sources()), 60, "every partition read")
+                hook.open.clear()  # the webhook holds every request from now on
+                cluster.produce("events", lines[300:3000])
+                wait_for(lambda: "outputs full" in query().get("degraded_reason", ""), 60,
+                         "back-pressure")
+                cluster.produce("events", lines[3000:])
+
+                def behind():
+                    """What the input has not read, by its own account: the sum of the lags,
+                    and the events less the positions."""
+                    got = sources()
+                    return (sum(s.get("lag") or 0 for s in got),
+                            len(lines) - sum(max(s.get("position") or 0, 0) for s in got))
+                # Its lag accounts for every event it has not read (read from its position).
+                wait_for(lambda: behind()[0] == behind()[1] > 0, 30,
+                         "the lag of the paused input counting the events that arrived")
+                lag, unread = behind()
+                with open(log) as f:
+                    self.assertGreaterEqual(unread, 3000, f.read()[-3000:])
+                self.assertEqual(metric_sum(base, "weir_kafka_consumer_lag"), lag)
+                # The webhook answers again: everything is read, and the lag is 0 again.
+                hook.open.set()
+                wait_for(lambda: behind() == (0, 0), 120, "every event read")
+            finally:
+                hook.open.set()
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=60)
 
 
 class kafka_output_test(unittest.TestCase):

@@ -302,8 +302,7 @@ class several_daemons_test(unittest.TestCase):
             cluster.produce("events", lines[3000:])
 
             def read():
-                """The events read so far: the next offsets of the input's partitions. (Not
-                the lag: a paused partition is not fetched, so its end is not heard of.)"""
+                """The events read so far: the next offsets of the input's partitions."""
                 return sum(s.get("position") or 0
                            for s in self.query_status("a").get("sources", []))
             # Paused: the events that came since stay unread.
