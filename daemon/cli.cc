@@ -2,6 +2,7 @@
 // of a running daemon (status, tap, top, baseline).
 #include "daemon/cli.h"
 
+#include <dlfcn.h>
 #include <fmt/core.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -141,16 +142,30 @@ int load_and_report(const std::vector<std::string>& paths, bool json, bool deny_
     return failed ? exit_config : exit_ok;
 }
 
+// The allocator this process runs on, found at run time (WEIR_MALLOC links tcmalloc into the
+// binary; LD_PRELOAD may bring another): tcmalloc answers tc_version, glibc's has no such call.
+std::string allocator_name() {
+    using tc_version_fn = const char* (*)(int*, int*, const char**);
+    if (void* fn = dlsym(RTLD_DEFAULT, "tc_version")) {
+        int major = 0, minor = 0;
+        const char* patch = "";
+        reinterpret_cast<tc_version_fn>(fn)(&major, &minor, &patch);
+        return fmt::format("tcmalloc {}.{}{}", major, minor, patch != nullptr ? patch : "");
+    }
+    return "system";
+}
+
 std::string version_text() {
     return fmt::format(
         "weir {} ({} build)\n"
         "libraries: yaml-cpp {}, simdjson {}.{}.{}, fmt {}.{}.{}, CLI11 {}, "
-        "nlohmann-json {}.{}.{}, RE2, Boost {}.{}\n",
+        "nlohmann-json {}.{}.{}, RE2, Boost {}.{}\n"
+        "allocator: {}\n",
         WEIR_VERSION, WEIR_BUILD_TYPE, WEIR_YAML_CPP_VERSION, simdjson::SIMDJSON_VERSION_MAJOR,
         simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION, FMT_VERSION / 10000,
         FMT_VERSION / 100 % 100, FMT_VERSION % 100, CLI11_VERSION, NLOHMANN_JSON_VERSION_MAJOR,
         NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH, BOOST_VERSION / 100000,
-        BOOST_VERSION / 100 % 1000);
+        BOOST_VERSION / 100 % 1000, allocator_name());
 }
 
 struct log_settings_values {

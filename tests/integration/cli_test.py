@@ -7,10 +7,24 @@ import re
 import tempfile
 import unittest
 
-from weir_test_util import source, weir
+from weir_test_util import WEIR, source, weir
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 64, 78
 EXPECT = re.compile(r"^#\s*expect:\s*(\d+):(\d+)\s+(error|warning)\s+(\S*)\s*(.*)$")
+
+
+def cmake_cache():
+    """The CMake cache of the build directory the binary comes from (.../build/X/daemon/weir):
+    its variables, without their types; empty when there is none."""
+    path = os.path.join(os.path.dirname(os.path.dirname(WEIR)), "CMakeCache.txt")
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*):[A-Z]+=(.*)$", line.rstrip("\n"))
+                if m:
+                    out[m.group(1)] = m.group(2)
+    return out
 
 
 def expectations(path):
@@ -106,6 +120,13 @@ class cli_test(unittest.TestCase):
         self.assertEqual(rc, EXIT_OK)
         self.assertRegex(out, r"^weir \d+\.\d+\.\d+ \(\w+ build\)")
         self.assertIn("yaml-cpp", out)
+        # A sanitized build keeps the system's allocator (the sanitizer's own); any other is
+        # linked with tcmalloc (WEIR_MALLOC), unless it was configured otherwise.
+        allocator = cmake_cache().get("WEIR_MALLOC", "tcmalloc")
+        if cmake_cache().get("WEIR_SANITIZE") or allocator == "system":
+            self.assertIn("\nallocator: system\n", out)
+        else:
+            self.assertRegex(out, r"\nallocator: tcmalloc \d+\.\d+")
         rc, out2, _ = weir("--version")
         self.assertEqual((rc, out2), (EXIT_OK, out))
 
