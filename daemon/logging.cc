@@ -271,6 +271,39 @@ void configure_logging(const logging_options& options) {
     spdlog::set_default_logger(std::move(logger));
 }
 
+failure_log::failure_log(std::chrono::milliseconds every, clock_fn clock)
+    : every_(every), clock_(std::move(clock)) {
+    if (!clock_) clock_ = [] { return std::chrono::steady_clock::now(); };
+}
+
+std::optional<std::uint64_t> failure_log::failed(std::string_view message) {
+    ++failures_;
+    const auto now = clock_();
+    if (failures_ > 1 && message == last_ && now - logged_at_ < every_) {
+        ++unlogged_;
+        return std::nullopt;
+    }
+    const std::uint64_t unlogged = unlogged_;
+    last_.assign(message);
+    logged_at_ = now;
+    unlogged_ = 0;
+    return unlogged;
+}
+
+std::uint64_t failure_log::succeeded() {
+    const std::uint64_t failures = failures_;
+    failures_ = 0;
+    unlogged_ = 0;
+    last_.clear();
+    return failures;
+}
+
+std::string failure_log::again(std::uint64_t unlogged) {
+    if (unlogged == 0) return {};
+    return fmt::format(" (failed {} more {} since the last line)", unlogged,
+                       unlogged == 1 ? "time" : "times");
+}
+
 log_limiter::log_limiter(options opts, clock_fn clock) : options_(opts), clock_(std::move(clock)) {
     if (!clock_) clock_ = [] { return std::chrono::steady_clock::now(); };
     if (options_.burst == 0) options_.burst = 1;

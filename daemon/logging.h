@@ -137,6 +137,36 @@ class log_limiter {
     std::map<std::string, key_state, std::less<>> keys_;
 };
 
+// A failure that comes back on a schedule (a checkpoint every second while the disk is full, a
+// commit the broker keeps refusing): the first is logged, the same message again at most once
+// per `every` with the count of those not logged in between, and a different message at once.
+// succeeded() then says how many failed before it, to log the recovery once. One owner (a
+// query's strand): not thread-safe.
+class failure_log {
+  public:
+    using clock_fn = log_limiter::clock_fn;
+
+    explicit failure_log(std::chrono::milliseconds every = std::chrono::minutes(1),
+                         clock_fn clock = {});
+
+    // A failure with this message: when it is to be logged now, how many failures were not
+    // logged since the last line (0: none); nullopt when it is not to be logged.
+    std::optional<std::uint64_t> failed(std::string_view message);
+    // A success: the failures since the last success (0: none), which it forgets.
+    std::uint64_t succeeded();
+
+    // The text to append to a repeated failure's line: "" for the first.
+    static std::string again(std::uint64_t unlogged);
+
+  private:
+    std::chrono::milliseconds every_;
+    clock_fn clock_;
+    std::string last_;  // the message last logged
+    std::chrono::steady_clock::time_point logged_at_{};
+    std::uint64_t unlogged_ = 0;  // failures since the last line
+    std::uint64_t failures_ = 0;  // since the last success
+};
+
 // Secrets: the values of environment variables whose names say so (params::names_a_secret)
 // and of parameters declared secret (config::load_result::secrets). Every log line, and every
 // message the daemon prints itself through redact(), shows "***" in their place. Values

@@ -339,6 +339,9 @@ struct metrics::families {
           checkpoint_last_success(
               add_family<Gauge>(r, "weir_checkpoint_last_success_timestamp_seconds",
                                 "Unix time of a node's last successful checkpoint.")),
+          checkpoint_failures(add_family<Counter>(
+              r, "weir_checkpoint_failures_total",
+              "Checkpoints that failed, or were skipped because an output could not flush.")),
           check_results(add_family<Counter>(r, "weir_check_results_total",
                                             "Check results emitted, by outcome.")),
           check_value(add_family<Gauge>(
@@ -389,6 +392,7 @@ struct metrics::families {
     Family<Gauge>& node_up;
     Family<Histogram>& checkpoint_duration;
     Family<Gauge>& checkpoint_last_success;
+    Family<Counter>& checkpoint_failures;
     Family<Counter>& check_results;
     Family<Gauge>& check_value;
     Family<Gauge>& check_failing;
@@ -455,11 +459,11 @@ node_metrics& metrics::node(std::string_view pipeline, std::string_view node) {
             dropped[i] =
                 &f.node_dropped.Add(with(l, "reason", to_string(static_cast<drop_reason>(i))));
         }
-        e.handles = std::make_unique<node_metrics>(
-            node_metrics{f.node_records.Add(l), f.node_late.Add(l), dropped, f.watermark.Add(l),
-                         f.emit_delay.Add(l, emit_delay_buckets()), f.node_up.Add(l),
-                         f.checkpoint_duration.Add(l, checkpoint_buckets()),
-                         f.checkpoint_last_success.Add(l), f.node_skipped_windows.Add(l)});
+        e.handles = std::make_unique<node_metrics>(node_metrics{
+            f.node_records.Add(l), f.node_late.Add(l), dropped, f.watermark.Add(l),
+            f.emit_delay.Add(l, emit_delay_buckets()), f.node_up.Add(l),
+            f.checkpoint_duration.Add(l, checkpoint_buckets()), f.checkpoint_last_success.Add(l),
+            f.checkpoint_failures.Add(l), f.node_skipped_windows.Add(l)});
     }
     return *e.handles;
 }
@@ -629,6 +633,7 @@ void metrics::remove_entry(node_entry& e) {
         f.node_up.Remove(&h.up);
         f.checkpoint_duration.Remove(&h.checkpoint_duration_seconds);
         f.checkpoint_last_success.Remove(&h.checkpoint_last_success_seconds);
+        f.checkpoint_failures.Remove(&h.checkpoint_failures);
         f.node_skipped_windows.Remove(&h.skipped_windows);
     }
     if (e.join) {

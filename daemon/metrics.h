@@ -56,6 +56,7 @@ struct node_metrics {
     prometheus::Gauge& up;
     prometheus::Histogram& checkpoint_duration_seconds;
     prometheus::Gauge& checkpoint_last_success_seconds;
+    prometheus::Counter& checkpoint_failures;  // failed or skipped (an output could not flush)
     // (window, group) pairs passed over without a result: a jump of the watermark gives each
     // group a bounded share of empty windows.
     prometheus::Counter& skipped_windows;

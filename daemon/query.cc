@@ -1235,6 +1235,24 @@ void query::stop_inputs() {
     if (partials_) partials_->channel->stop();
 }
 
+void query::checkpoint_failed(failure_log& log, const std::string& what) {
+    if (!node_metrics_.empty()) node_metrics_.back()->checkpoint_failures.Increment();
+    // Checkpoints come every interval: a failure that lasts is logged once a minute.
+    if (const auto unlogged = log.failed(what)) {
+        const log_scope scope(log_fields_of());
+        spdlog::error("query {}/{}: {}{}", pipeline_->name, plan_.name, what,
+                      failure_log::again(*unlogged));
+    }
+}
+
+void query::checkpoint_recovered(failure_log& log, const char* what) {
+    if (const auto failures = log.succeeded()) {
+        const log_scope scope(log_fields_of());
+        spdlog::info("query {}/{}: {} again, after {} failed", pipeline_->name, plan_.name, what,
+                     failures);
+    }
+}
+
 std::string query::degraded_reason() const {
     const unsigned c = conditions_.load();
     std::string out;
@@ -1467,6 +1485,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             self->checkpoint_error_.clear();
         } else if (ok) {
             self->checkpoint_error_.clear();
+            self->checkpoint_recovered(self->checkpoint_failures_, "checkpoint written");
             ++self->counters_.checkpoints;
             if (!self->node_metrics_.empty()) {
                 node_metrics& m = *self->node_metrics_.back();
@@ -1478,9 +1497,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             }
         } else if (!error.empty()) {
             self->checkpoint_error_ = error;
-            const log_scope scope(self->log_fields_of());
-            spdlog::error("query {}/{}: checkpoint failed: {}", self->pipeline_->name,
-                          self->plan_.name, error);
+            self->checkpoint_failed(self->checkpoint_failures_, "checkpoint failed: " + error);
         }
         self->checkpoint_running_ = false;
         self->set_condition(checkpoint_failing, !ok);
@@ -1497,9 +1514,8 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
                                                                     const std::string& why) {
         self->outputs_unflushed_ = !flushed;
         if (!flushed) {
-            const log_scope scope(self->log_fields_of());
-            spdlog::error("query {}/{}: checkpoint skipped: an output could not flush: {}",
-                          self->pipeline_->name, self->plan_.name, why);
+            self->checkpoint_failed(self->checkpoint_failures_,
+                                    "checkpoint skipped: an output could not flush: " + why);
             self->checkpoint_error_ = "skipped: an output could not flush: " + why;
             written(false, 0, "");
             return;

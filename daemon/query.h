@@ -275,6 +275,10 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
         inputs_unreachable = 8
     };
     void set_condition(condition c, bool on);
+    // A checkpoint (or a partials commit) that failed: counted, and logged unless it repeats
+    // the last failure within a minute. After failures, a success is logged once.
+    void checkpoint_failed(failure_log& log, const std::string& what);
+    void checkpoint_recovered(failure_log& log, const char* what);
     // `buffer` of the terminal node, after each delivery: block pauses the inputs until the
     // outputs drained; drop_newest stops writing to a full output; drop_oldest makes it drop.
     void apply_back_pressure();
@@ -361,6 +365,9 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     // not be written (rather than skipped for an output that could not flush).
     std::string checkpoint_error_;
     bool checkpoint_write_failed_ = false;
+    // Checkpoints, and partials commits (several daemons), that fail again and again.
+    failure_log checkpoint_failures_;
+    failure_log commit_failures_;
     bool outputs_unflushed_ = false;  // the last checkpoint was skipped: an output did not flush
     bool final_wait_logged_ = false;
     bool finishing_ = false;  // every input ended (finish_once)

@@ -285,9 +285,8 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
                    then = std::move(then)](bool flushed, const std::string& why) mutable {
         if (!self->partials_) return then(false);
         if (!flushed) {
-            const log_scope scope(self->log_fields_of());
-            spdlog::error("query {}/{}: partials not committed: an output could not flush: {}",
-                          self->pipeline_->name, self->plan_.name, why);
+            self->checkpoint_failed(self->commit_failures_,
+                                    "partials not committed: an output could not flush: " + why);
             self->set_condition(checkpoint_failing, true);
             return then(false);
         }
@@ -325,6 +324,7 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
                 self->set_condition(checkpoint_failing, !ok && !rebalancing);
                 if (ok) {
                     self->checkpoint_error_.clear();
+                    self->checkpoint_recovered(self->commit_failures_, "partials committed");
                     ++self->counters_.checkpoints;
                 } else if (rebalancing) {
                     const log_scope scope(self->log_fields_of());
@@ -334,9 +334,8 @@ void query::checkpoint_shared(std::function<void(bool ok)> then) {
                         self->pipeline_->name, self->plan_.name, error.message);
                 } else {
                     self->checkpoint_error_ = error.message;
-                    const log_scope scope(self->log_fields_of());
-                    spdlog::error("query {}/{}: partials not committed: {}", self->pipeline_->name,
-                                  self->plan_.name, error.message);
+                    self->checkpoint_failed(self->commit_failures_,
+                                            "partials not committed: " + error.message);
                     if (error.undelivered) {
                         // Partials lost on their way: the lanes start again from their cuts.
                         self->fail(

@@ -310,10 +310,17 @@ class several_daemons_test(unittest.TestCase):
             time.sleep(3)
             self.assertLess(before, len(lines), self.log("a")[-3000:])
             self.assertEqual(read(), before, self.log("a")[-3000:])
+            # Every failed commit is counted; the log says a failure that repeats once a minute.
+            def failures():
+                return metric_sum(f"http://127.0.0.1:{http_port(self.path('a.log'))}",
+                                  "weir_checkpoint_failures_total")
+            wait_for(lambda: failures() >= 3, 30, "three failed commits counted")
+            self.assertLess(self.log("a").count("partials not committed: "), failures())
             # Commits go through again: the held partials are published, reading goes on.
             cluster.command("clear 8")
             wait_for(lambda: "held partials published: reading resumed" in self.log("a"), 60,
                      "reading resumed")
+            self.assertRegex(self.log("a"), r"partials committed again, after \d+ failed")
             self.flush(cluster)
             wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
                      "every window's results")

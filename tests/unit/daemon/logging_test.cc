@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -215,6 +216,30 @@ TEST(log_limiter, at_most_burst_per_interval_then_one_summary_at_the_next_messag
                                         "bad record 11"}));
     EXPECT_EQ(nlohmann::json::parse(log.lines()[3]).at("level"), "warning");
     EXPECT_EQ(limiter.suppressed("q/decode"), 0u);
+}
+
+TEST(failure_log, a_failure_that_repeats_is_logged_once_per_interval_with_the_count_between) {
+    manual_clock clock;
+    failure_log log(std::chrono::seconds(60), clock.fn());
+    EXPECT_EQ(log.failed("disk full"), std::optional<std::uint64_t>(0));  // the first
+    for (int i = 0; i < 58; ++i) {
+        clock.now += std::chrono::seconds(1);
+        EXPECT_EQ(log.failed("disk full"), std::nullopt) << i;
+    }
+    clock.now += std::chrono::seconds(2);  // a minute after the last line
+    EXPECT_EQ(log.failed("disk full"), std::optional<std::uint64_t>(58));
+    EXPECT_EQ(failure_log::again(58), " (failed 58 more times since the last line)");
+    EXPECT_EQ(failure_log::again(1), " (failed 1 more time since the last line)");
+    EXPECT_EQ(failure_log::again(0), "");
+    // Another message is logged at once, with what the last one did not say.
+    clock.now += std::chrono::seconds(1);
+    EXPECT_EQ(log.failed("disk full"), std::nullopt);
+    EXPECT_EQ(log.failed("permission denied"), std::optional<std::uint64_t>(1));
+    // A success says how many failed since the last success, once.
+    EXPECT_EQ(log.succeeded(), 62u);
+    EXPECT_EQ(log.succeeded(), 0u);
+    // And the next failure is a first again, within the minute or not.
+    EXPECT_EQ(log.failed("permission denied"), std::optional<std::uint64_t>(0));
 }
 
 TEST(log_limiter, keys_are_limited_independently) {
