@@ -129,6 +129,16 @@ class kafka_input_test(unittest.TestCase):
         code, body = http_get(f"http://127.0.0.1:{port}/api/v1/status")
         return json.loads(body)["queries"][0] if code == 200 else None
 
+    def start_weir(self, cluster, name, pipeline):
+        """weir running `pipeline` on `cluster`, logging to <name>.log: the process and the
+        log's path."""
+        log = self.path(f"{name}.log")
+        env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap, WEIR_HTTP_LISTEN="127.0.0.1:0")
+        with open(log, "w") as err:
+            p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=err)
+        return p, log
+
     def assigned(self, log):
         """Whether the weir logging to `log` owns partitions now."""
         return bool((self.status(log) or {}).get("sources"))
@@ -191,12 +201,7 @@ class kafka_input_test(unittest.TestCase):
             out = self.path("results.jsonl")
             pipeline = write(self.path("two.yaml"), two_nodes(PIPELINE.format(
                 input=KAFKA_INPUT.format(group="two"), results=out)))
-            log = self.path("two.log")
-            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
-                       WEIR_HTTP_LISTEN="127.0.0.1:0")
-            with open(log, "w") as err:
-                p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            p, log = self.start_weir(cluster, "two", pipeline)
             try:
                 wait_for(lambda: self.assigned(log), 60, "partitions assigned")
                 cluster.produce("events", lines)
@@ -561,12 +566,7 @@ nodes:
 outputs:
   results: {{type: file, path: "{out}", append: true, flush_interval: 100ms}}
 """)
-            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
-                       WEIR_HTTP_LISTEN="127.0.0.1:0")
-            log = self.path("lag.log")
-            with open(log, "w") as err:
-                p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            p, log = self.start_weir(cluster, "lag", pipeline)
             try:
                 wait_for(lambda: self.assigned(log), 60, "partitions assigned")
                 # Many small batches (a fetch takes at least one whole batch of a partition),
@@ -624,12 +624,7 @@ outputs:
   hook: {{type: http, url: "{hook.url}", batch_max_records: 200, batch_timeout: 20ms,
           timeout: 60s, retries: 0}}
 """)
-            env = dict(os.environ, KAFKA_BROKERS=cluster.bootstrap,
-                       WEIR_HTTP_LISTEN="127.0.0.1:0")
-            log = self.path("held.log")
-            with open(log, "w") as err:
-                p = subprocess.Popen([WEIR, "run", "--data-dir", self.path("data"), pipeline],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+            p, log = self.start_weir(cluster, "held", pipeline)
             try:
                 wait_for(lambda: self.assigned(log), 60, "partitions assigned")
                 base = f"http://127.0.0.1:{http_port(log)}"
