@@ -9,6 +9,11 @@
 #include <stdexcept>
 #include <type_traits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "core/diag/assert.h"
 #include "core/expr/ast.h"
 #include "core/expr/program.h"
 #include "core/expr/syntax.h"
@@ -1000,10 +1005,35 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
         if (a != k_unused) a = new_index[a];
     }
 
+    // Where each accumulator goes in the block: in accs_ order (which the fingerprint and the
+    // serialised state follow), except that the in_range ones of a field (and filter and
+    // input) sit one after another where the first of them would, so that compile_steps' one
+    // step over all their bounds walks a plain array.
+    std::vector<std::uint32_t> placement;
+    placement.reserve(accs_.size());
+    {
+        std::vector<bool> placed(accs_.size(), false);
+        for (std::uint32_t i = 0; i < accs_.size(); ++i) {
+            if (placed[i]) continue;
+            const acc_entry& e = accs_[i];
+            if (e.kind != acc_kind::in_range) {
+                placement.push_back(i);
+                continue;
+            }
+            for (std::uint32_t j = i; j < accs_.size(); ++j) {
+                const acc_entry& f = accs_[j];
+                if (f.kind == acc_kind::in_range && f.slot == e.slot && f.filter == e.filter &&
+                    f.origin == e.origin) {
+                    placement.push_back(j);
+                    placed[j] = true;
+                }
+            }
+        }
+    }
     std::size_t offset = sizeof(cell_header);
     trivial_bytes_ = offset;
     hot_bytes_ = offset;
-    for (std::uint32_t i = 0; i < accs_.size(); ++i) {
+    for (const std::uint32_t i : placement) {
         const kind_shape s = shape_of(accs_[i].kind);
         offset = (offset + s.align - 1) / s.align * s.align;
         accs_[i].offset = static_cast<std::uint32_t>(offset);
@@ -1111,16 +1141,21 @@ void aggregate_layout::compile_steps() {
         s.slot = slot;
         s.filter = filter;
         s.origin = origin;
-        s.first = static_cast<std::uint32_t>(bounds_.size());
+        s.first = static_cast<std::uint32_t>(range_lo_.size());
         for (const acc_entry& e : accs_) {
             if (e.kind != acc_kind::in_range || e.slot != slot || e.filter != filter ||
                 e.origin != origin) {
                 continue;
             }
             const auto& c = *static_cast<const m::in_range_config*>(e.config);
-            bounds_.push_back({c.lo, c.hi, e.offset});
+            if (range_lo_.size() == s.first) s.acc = e.offset;
+            // The constructor placed them one after another, in this order.
+            WEIR_ASSERT(e.offset == s.acc + (range_lo_.size() - s.first) * sizeof(m::predicate_acc),
+                        "in_range accumulators are not one after another");
+            range_lo_.push_back(c.lo);
+            range_hi_.push_back(c.hi);
         }
-        s.last = static_cast<std::uint32_t>(bounds_.size());
+        s.last = static_cast<std::uint32_t>(range_lo_.size());
     }
     const auto bound = std::stable_partition(
         steps_.begin(), steps_.end(), [](const add_step& s) { return s.origin == k_unused; });
@@ -1407,6 +1442,73 @@ inline void add_one(acc_kind kind, std::uint32_t off, std::uint32_t slot, std::u
     }
 }
 
+// predicate_acc::add with in_range_config::test for n bounds of one value, their
+// accumulators one after another at `accs`: two bounds at a time where SSE2 is (x86-64).
+void add_in_range(double x, std::byte* accs, const double* lo, const double* hi, std::uint32_t n) {
+    static_assert(sizeof(m::predicate_acc) == 2 * sizeof(std::uint64_t));
+    std::uint32_t b = 0;
+#if defined(__SSE2__)
+    const __m128d xs = _mm_set1_pd(x);
+    const __m128i ones = _mm_set1_epi64x(1);
+    for (; b + 2 <= n; b += 2) {
+        // All ones where lo <= x <= hi; NaN compares false, as in in_range_config::test.
+        const __m128d in = _mm_and_pd(_mm_cmple_pd(_mm_loadu_pd(lo + b), xs),
+                                      _mm_cmple_pd(xs, _mm_loadu_pd(hi + b)));
+        const __m128i hit = _mm_and_si128(_mm_castpd_si128(in), ones);
+        // Each bound's (present, hits) gains (1, hit).
+        auto* pair = reinterpret_cast<__m128i*>(accs + b * sizeof(m::predicate_acc));
+        _mm_storeu_si128(pair, _mm_add_epi64(_mm_loadu_si128(pair), _mm_unpacklo_epi64(ones, hit)));
+        _mm_storeu_si128(pair + 1,
+                         _mm_add_epi64(_mm_loadu_si128(pair + 1), _mm_unpackhi_epi64(ones, hit)));
+    }
+#endif
+    for (; b < n; ++b) {
+        auto& a = at<m::predicate_acc>(accs, b * std::uint32_t{sizeof(m::predicate_acc)});
+        ++a.present;
+        // Both comparisons, no short circuit: a branch here is a coin flip per bound.
+        a.hits += static_cast<std::uint64_t>(x >= lo[b]) & static_cast<std::uint64_t>(x <= hi[b]);
+    }
+}
+
+#if defined(__x86_64__)
+// The same four bounds at a time, where the processor has AVX2.
+[[gnu::target("avx2")]] void add_in_range_avx2(double x, std::byte* accs, const double* lo,
+                                               const double* hi, std::uint32_t n) {
+    const __m256d xs = _mm256_set1_pd(x);
+    const __m256i ones = _mm256_set1_epi64x(1);
+    std::uint32_t b = 0;
+    for (; b + 4 <= n; b += 4) {
+        // Ordered, quiet comparisons: NaN is never in range.
+        const __m256d in = _mm256_and_pd(_mm256_cmp_pd(_mm256_loadu_pd(lo + b), xs, _CMP_LE_OQ),
+                                         _mm256_cmp_pd(xs, _mm256_loadu_pd(hi + b), _CMP_LE_OQ));
+        const __m256i hit = _mm256_and_si256(_mm256_castpd_si256(in), ones);
+        // Per 128-bit half: (1, hit of bound 0 | 2) and (1, hit of bound 1 | 3).
+        const __m256i even = _mm256_unpacklo_epi64(ones, hit);
+        const __m256i odd = _mm256_unpackhi_epi64(ones, hit);
+        auto* quad = reinterpret_cast<__m256i*>(accs + b * sizeof(m::predicate_acc));
+        _mm256_storeu_si256(quad, _mm256_add_epi64(_mm256_loadu_si256(quad),
+                                                   _mm256_permute2x128_si256(even, odd, 0x20)));
+        _mm256_storeu_si256(quad + 1, _mm256_add_epi64(_mm256_loadu_si256(quad + 1),
+                                                       _mm256_permute2x128_si256(even, odd, 0x31)));
+    }
+    _mm256_zeroupper();  // before SSE code
+    add_in_range(x, accs + b * sizeof(m::predicate_acc), lo + b, hi + b, n - b);
+}
+#endif
+
+using add_in_range_fn = void (*)(double, std::byte*, const double*, const double*, std::uint32_t);
+
+// add_in_range or the fastest variant this processor runs, chosen once.
+add_in_range_fn pick_add_in_range() {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) return add_in_range_avx2;
+#endif
+    return add_in_range;
+}
+
+const add_in_range_fn add_in_range_here = pick_add_in_range();
+
 }  // namespace
 
 void aggregate_layout::test_conditions(std::span<const field_value> record,
@@ -1448,21 +1550,12 @@ void aggregate_layout::run_step(const add_step& s, std::byte* block,
             const field_value& v = record[s.slot];
             if (v.missing()) break;
             if (v.kind != value_kind::number) {
-                for (std::uint32_t b = s.first; b < s.last; ++b) {
-                    ++at<m::predicate_acc>(block, bounds_[b].offset).present;
-                }
+                auto* a = &at<m::predicate_acc>(block, s.acc);
+                for (std::uint32_t b = 0; b < s.last - s.first; ++b) ++a[b].present;
                 break;
             }
-            const double x = v.number;
-            for (std::uint32_t b = s.first; b < s.last; ++b) {
-                const range_bound& r = bounds_[b];
-                auto& a = at<m::predicate_acc>(block, r.offset);
-                ++a.present;
-                // Both comparisons, no short circuit: a branch here is a coin flip per
-                // bound. NaN compares false, as in in_range_config::test.
-                a.hits +=
-                    static_cast<std::uint64_t>(x >= r.lo) & static_cast<std::uint64_t>(x <= r.hi);
-            }
+            add_in_range_here(v.number, block + s.acc, range_lo_.data() + s.first,
+                              range_hi_.data() + s.first, s.last - s.first);
             break;
         }
         case step_kind::where: {

@@ -302,21 +302,17 @@ class aggregate_layout {
         step_kind kind = step_kind::single;
         std::uint32_t filter = k_unused;  // runs only for records this condition matched
         std::uint32_t origin = k_unused;  // runs only for records of this input
-        std::uint32_t acc = 0;            // single, where: index into accs_
+        std::uint32_t acc = 0;            // single, where: index into accs_; in_range: an offset
         std::uint32_t slot = 0;
         // numbers: offsets of the field's accumulators, k_unused when absent
         std::uint32_t sum = k_unused;
         std::uint32_t moments = k_unused;
         std::uint32_t min = k_unused;
         std::uint32_t max = k_unused;
-        // in_range: bounds_[first, last)
+        // in_range: the bounds range_lo_/range_hi_[first, last), whose predicate_accs lie
+        // one after another in the block from offset `acc`
         std::uint32_t first = 0;
         std::uint32_t last = 0;
-    };
-    struct range_bound {
-        double lo;
-        double hi;
-        std::uint32_t offset;
     };
     void compile_steps();
     void add_sample(const add_step& s, std::byte* block, std::span<const field_value> record,
@@ -352,7 +348,8 @@ class aggregate_layout {
     mutable expr::scratch_arena arena_{4096};
     mutable std::vector<double> quantile_scratch_;  // evaluate()'s, for exact quantiles
     mutable std::string key_scratch_;               // add()'s, for reconcile() keys
-    std::vector<range_bound> bounds_;
+    std::vector<double> range_lo_;                  // in_range steps' bounds
+    std::vector<double> range_hi_;
     std::vector<acc_entry> accs_;                 // trivially copyable kinds first, then heap kinds
     std::vector<std::uint32_t> heap_accs_;        // indices of heap-owning accs
     std::vector<std::uint32_t> prefetched_accs_;  // those prefetch_heap() fetches for
