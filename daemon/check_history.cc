@@ -95,21 +95,25 @@ std::string group_label(const group_key& group) {
 void check_history::add(std::string_view pipeline, std::string_view node,
                         std::span<const check_result> results) {
     std::lock_guard lock(mutex_);
-    check_snapshot* s = nullptr;
     std::string label;
-    for (const auto& r : results) {
-        if (s == nullptr || s->check != r.check) {
-            make_key(key_, pipeline, node, r.check);
-            auto it = entries_.find(key_);
-            if (it == entries_.end()) {
-                check_snapshot fresh;
-                fresh.pipeline = pipeline;
-                fresh.node = node;
-                fresh.check = r.check;
-                it = entries_.emplace(key_, std::move(fresh)).first;
-            }
-            s = &it->second;
+    cycle_.restart();
+    const auto matches = [](const check_snapshot& s, const check_result& r) {
+        return s.check == r.check;
+    };
+    const auto lookup = [&](const check_result& r) {
+        make_key(key_, pipeline, node, r.check);
+        auto it = entries_.find(key_);
+        if (it == entries_.end()) {
+            check_snapshot fresh;
+            fresh.pipeline = pipeline;
+            fresh.node = node;
+            fresh.check = r.check;
+            it = entries_.emplace(key_, std::move(fresh)).first;
         }
+        return &it->second;
+    };
+    for (const auto& r : results) {
+        check_snapshot* s = cycle_.find(r, matches, lookup);
         ++s->results;
         s->last_outcome = r.outcome;
         s->last_value = r.value;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/result/check_result.h"
+#include "daemon/check_cycle.h"
 
 namespace weir::daemon {
 
@@ -87,7 +88,8 @@ class check_history {
     mutable std::mutex mutex_;
     // Key: pipeline '\0' node '\0' check.
     std::map<std::string, check_snapshot, std::less<>> entries_;
-    std::string key_;  // scratch, under mutex_
+    std::string key_;                    // scratch, under mutex_
+    check_cycle<check_snapshot> cycle_;  // add()'s, under mutex_
 };
 
 // The group label of a result: "field=value,...", "" for an ungrouped one.

@@ -52,11 +52,19 @@ void once_summary::add(std::span<const check_result> results) {
     // over many groups, and an emplace would allocate (and copy three strings) for each.
     window_list* windows = nullptr;
     const check_result* windows_of = nullptr;  // the previous result; `windows` is its node's
+    reported_cycle_.restart();
+    const auto matches = [](const check_key& k, const check_result& r) {
+        return std::get<2>(k) == r.check && std::get<1>(k) == r.node &&
+               std::get<0>(k) == r.pipeline;
+    };
+    const auto lookup = [this](const check_result& r) {
+        auto it = reported_.find(std::forward_as_tuple(r.pipeline, r.node, r.check));
+        if (it == reported_.end()) it = reported_.emplace(r.pipeline, r.node, r.check).first;
+        return &*it;
+    };
     for (const auto& r : results) {
         ++counts_[static_cast<std::size_t>(r.outcome)];
-        if (reported_.find(std::forward_as_tuple(r.pipeline, r.node, r.check)) == reported_.end()) {
-            reported_.emplace(r.pipeline, r.node, r.check);
-        }
+        reported_cycle_.find(r, matches, lookup);
         const bool same_node = windows_of != nullptr && windows_of->pipeline == r.pipeline &&
                                windows_of->node == r.node;
         if (!same_node) windows = &windows_[{r.pipeline, r.node}];

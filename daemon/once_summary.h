@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/result/check_result.h"
+#include "daemon/check_cycle.h"
 
 namespace weir::daemon {
 
@@ -70,7 +71,8 @@ class once_summary {
 
     mutable std::mutex mutex_;
     std::set<check_key> declared_;
-    std::set<check_key, std::less<>> reported_;  // checks that gave at least one result
+    std::set<check_key, std::less<>> reported_;    // checks that gave at least one result
+    check_cycle<const check_key> reported_cycle_;  // add()'s, into reported_
     // A node's windows, [start, end) pairs: appended as results come, sorted and deduplicated
     // when the list has doubled since (and when counted), so that many windows (sessions of
     // many groups) cost no tree node each.

@@ -720,23 +720,26 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
     const std::string& node = plan_.chain->nodes[index].name;
     const time::timestamp_ns now = env_.clock();
     auto& entries = check_entries_[index];
-    check_entry* e = nullptr;
-    const std::string* e_check = nullptr;
     time::timestamp_ns observed_end = 0;
     std::string& key = group_label_;
-    for (const auto& r : results) {
-        if (e_check == nullptr || *e_check != r.check) {
-            auto it = entries.find(r.check);
-            if (it == entries.end()) {
-                it = entries.emplace(r.check, check_entry{}).first;
-                // A grouped node's results all carry their group: its checks export series per
-                // group only.
-                it->second.metrics =
-                    &env_.metrics->check(pipeline_->name, node, r.check, !r.group.empty());
-            }
-            e = &it->second;
-            e_check = &it->first;
+    check_cycle_.restart();
+    const auto matches = [](const check_entry& e, const check_result& r) {
+        return *e.check == r.check;
+    };
+    const auto lookup = [&](const check_result& r) {
+        auto it = entries.find(r.check);
+        if (it == entries.end()) {
+            it = entries.emplace(r.check, check_entry{}).first;
+            it->second.check = &it->first;
+            // A grouped node's results all carry their group: its checks export series per
+            // group only.
+            it->second.metrics =
+                &env_.metrics->check(pipeline_->name, node, r.check, !r.group.empty());
         }
+        return &it->second;
+    };
+    for (const auto& r : results) {
+        check_entry* e = check_cycle_.find(r, matches, lookup);
         check_metrics& m = *e->metrics;
         m.results_of(static_cast<check_outcome>(r.outcome)).Increment();
         // Event time of the window's end to the wall-clock moment its results left: once per
