@@ -96,6 +96,7 @@ void check_history::add(std::string_view pipeline, std::string_view node,
                         std::span<const check_result> results) {
     std::lock_guard lock(mutex_);
     std::string label;
+    const check_result* label_of = nullptr;  // the result whose group `label` is the label of
     cycle_.restart();
     const auto matches = [](const check_snapshot& s, const check_result& r) {
         return s.check == r.check;
@@ -124,10 +125,15 @@ void check_history::add(std::string_view pipeline, std::string_view node,
             continue;
         }
         s->grouped = true;
-        label = group_label(r.group);
-        if (label.size() > k_max_group_chars) {
-            label.resize(k_max_group_chars - 3);
-            label += "...";
+        // A group's results come one after another: its label is built once.
+        if (label_of == nullptr || label_of->group != r.group) {
+            label.clear();
+            append_group(r.group, ",", label);
+            if (label.size() > k_max_group_chars) {
+                label.resize(k_max_group_chars - 3);
+                label += "...";
+            }
+            label_of = &r;
         }
         s->last_group = label;
         track_group(*s, r, label);

@@ -722,6 +722,7 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
     auto& entries = check_entries_[index];
     time::timestamp_ns observed_end = 0;
     std::string& key = group_label_;
+    const check_result* key_of = nullptr;  // the result whose group `key` is the label of
     check_cycle_.restart();
     const auto matches = [](const check_entry& e, const check_result& r) {
         return *e.check == r.check;
@@ -766,8 +767,12 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
             }
             continue;
         }
-        key.clear();
-        append_group(r.group, ",", key);
+        // A group's results come one after another: its label is built once.
+        if (key_of == nullptr || key_of->group != r.group) {
+            key.clear();
+            append_group(r.group, ",", key);
+            key_of = &r;
+        }
         // A group beyond the series cap has none; it still counts in the failing groups.
         group_metrics* g = nullptr;
         if (!(e->capped && e->groups.empty())) g = group_series(*e, index, r.check, key, r.group);

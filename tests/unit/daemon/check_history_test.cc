@@ -84,6 +84,29 @@ TEST(check_history, tracks_failing_groups_until_they_pass) {
     EXPECT_FALSE(s.failing());
 }
 
+TEST(check_history, results_group_by_group_each_keep_their_own_group) {
+    // As a node emits them: every check of one group, then of the next.
+    check_history h;
+    std::vector<check_result> rs = {
+        result("a", 10, 1, outcome::pass, "web-1"), result("b", 10, 2, outcome::fail, "web-1"),
+        result("a", 10, 3, outcome::fail, "web-2"), result("b", 10, 4, outcome::pass, "web-2"),
+        result("a", 10, 5, outcome::fail, "web-3"), result("b", 10, 6, outcome::fail, "web-3")};
+    h.add("p", "n", rs);
+    const auto snap = h.snapshot();
+    ASSERT_EQ(snap.size(), 2u);
+    ASSERT_EQ(snap[0].check, "a");
+    ASSERT_EQ(snap[0].failing_groups.size(), 2u);
+    EXPECT_EQ(snap[0].failing_groups[0].group, "host=web-2");
+    EXPECT_EQ(snap[0].failing_groups[1].group, "host=web-3");
+    EXPECT_EQ(snap[0].last_group, "host=web-3");
+    ASSERT_EQ(snap[1].check, "b");
+    ASSERT_EQ(snap[1].failing_groups.size(), 2u);
+    EXPECT_EQ(snap[1].failing_groups[0].group, "host=web-1");
+    EXPECT_EQ(snap[1].failing_groups[0].value, measure_value::make_number(2));
+    EXPECT_EQ(snap[1].failing_groups[1].group, "host=web-3");
+    EXPECT_EQ(snap[1].results, 3u);
+}
+
 TEST(check_history, is_bounded_however_many_windows_and_groups_come) {
     check_history h;
     std::vector<check_result> rs;
