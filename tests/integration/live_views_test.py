@@ -85,7 +85,9 @@ class live_views_test(unittest.TestCase):
     def test_tap_sees_the_records_of_a_query_spread_over_lanes(self):
         # The lanes read the records, each on its own strand: the tap takes them from there.
         d = self.start(env={"WEIR_THREADS": "2", "WEIR_SPREAD_PARTITIONS": "1"})
-        self.assertIn("its sources spread over 2 lanes", d.log_text())
+        # Logged as the query starts, which may come after /ready answers on a busy machine.
+        wait_for(lambda: "its sources spread over 2 lanes" in d.log_text(), 60,
+                 "the query's lanes in the log")
         rc, out, err = self.tap("live/quality", "--limit", "5")
         self.assertEqual(rc, 0, err)
         lines = out.splitlines()
