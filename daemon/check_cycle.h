@@ -32,13 +32,10 @@ class check_cycle {
             return order_.front();
         }
         Entry* e = lookup(r);
-        if (next_ == order_.size() && order_.size() < k_max_checks) {
-            // Still learning the first group's order.
-            order_.push_back(e);
-            next_ = order_.size();
-        } else {
-            next_ = order_.size();  // off the order until a group starts again
-        }
+        // At the end of what was learnt: still learning the first group's order. Either way,
+        // the next guess is the first entry (a group starting again).
+        if (next_ == order_.size() && order_.size() < k_max_checks) order_.push_back(e);
+        next_ = order_.size();
         return e;
     }
 

@@ -724,23 +724,22 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
     std::string& key = group_label_;
     const check_result* key_of = nullptr;  // the result whose group `key` is the label of
     check_cycle_.restart();
-    const auto matches = [](const check_entry& e, const check_result& r) {
-        return *e.check == r.check;
+    const auto matches = [](const check_entries::value_type& e, const check_result& r) {
+        return e.first == r.check;
     };
     const auto lookup = [&](const check_result& r) {
         auto it = entries.find(r.check);
         if (it == entries.end()) {
             it = entries.emplace(r.check, check_entry{}).first;
-            it->second.check = &it->first;
             // A grouped node's results all carry their group: its checks export series per
             // group only.
             it->second.metrics =
                 &env_.metrics->check(pipeline_->name, node, r.check, !r.group.empty());
         }
-        return &it->second;
+        return &*it;
     };
     for (const auto& r : results) {
-        check_entry* e = check_cycle_.find(r, matches, lookup);
+        check_entry* e = &check_cycle_.find(r, matches, lookup)->second;
         check_metrics& m = *e->metrics;
         m.results_of(static_cast<check_outcome>(r.outcome)).Increment();
         // Event time of the window's end to the wall-clock moment its results left: once per

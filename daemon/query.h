@@ -348,15 +348,15 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     std::vector<std::uint8_t> drift_bound_reported_;  // per node: the drift bound was logged
     // Per node, per check: metric handles, and the per-group series this query owns.
     struct check_entry {
-        const std::string* check = nullptr;  // its name: the key it is kept under
         check_metrics* metrics = nullptr;
         std::unordered_map<std::string, group_metrics*> groups;  // by group key
         std::vector<std::string> label_names;  // group_label_names of the node's group_by
         bool capped = false;                   // the series cap refused a group of this check
     };
-    std::vector<std::map<std::string, check_entry, std::less<>>> check_entries_;
-    std::string group_label_;               // the group key of the result at hand, reused
-    check_cycle<check_entry> check_cycle_;  // on_results()', into check_entries_
+    using check_entries = std::map<std::string, check_entry, std::less<>>;  // by check
+    std::vector<check_entries> check_entries_;
+    std::string group_label_;  // the group key of the result at hand, reused
+    check_cycle<check_entries::value_type> check_cycle_;  // on_results()', into check_entries_
     time::timestamp_ns error_window_start_ = 0;
     std::uint64_t errors_in_window_ = 0;
     bool error_limit_reported_ = false;

@@ -1021,9 +1021,7 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
                 continue;
             }
             for (std::uint32_t j = i; j < accs_.size(); ++j) {
-                const acc_entry& f = accs_[j];
-                if (f.kind == acc_kind::in_range && f.slot == e.slot && f.filter == e.filter &&
-                    f.origin == e.origin) {
+                if (one_range_step(e, accs_[j])) {
                     placement.push_back(j);
                     placed[j] = true;
                 }
@@ -1063,6 +1061,11 @@ aggregate_layout::aggregate_layout(std::span<const layout_call> calls,
     compile_steps();
 }
 
+bool aggregate_layout::one_range_step(const acc_entry& a, const acc_entry& b) {
+    return a.kind == acc_kind::in_range && b.kind == acc_kind::in_range && a.slot == b.slot &&
+           a.filter == b.filter && a.origin == b.origin;
+}
+
 void aggregate_layout::compile_steps() {
     // Steps are per (field, check filter): records a filter did not match skip its steps.
     // And per input, for calls bound to one.
@@ -1080,11 +1083,7 @@ void aggregate_layout::compile_steps() {
         s.origin = e.origin;
         return s;
     };
-    struct range_key {
-        std::uint32_t slot, filter, origin;
-        bool operator==(const range_key&) const = default;
-    };
-    std::vector<range_key> range_slots;
+    std::vector<std::uint32_t> range_firsts;  // the first in_range acc of each range step
     for (std::uint32_t i = 0; i < accs_.size(); ++i) {
         const acc_entry& e = accs_[i];
         switch (e.kind) {
@@ -1100,13 +1099,12 @@ void aggregate_layout::compile_steps() {
             case acc_kind::max:
                 numbers_step(e).max = e.offset;
                 break;
-            case acc_kind::in_range: {
-                const range_key key{e.slot, e.filter, e.origin};
-                if (std::find(range_slots.begin(), range_slots.end(), key) == range_slots.end()) {
-                    range_slots.push_back(key);
+            case acc_kind::in_range:
+                if (std::none_of(range_firsts.begin(), range_firsts.end(),
+                                 [&](std::uint32_t f) { return one_range_step(accs_[f], e); })) {
+                    range_firsts.push_back(i);
                 }
                 break;
-            }
             case acc_kind::invalid:
                 break;  // add_invalid() only
             case acc_kind::reconcile: {
@@ -1135,18 +1133,15 @@ void aggregate_layout::compile_steps() {
             }
         }
     }
-    for (const auto& [slot, filter, origin] : range_slots) {
+    for (const std::uint32_t f : range_firsts) {
         add_step& s = steps_.emplace_back();
         s.kind = step_kind::in_range;
-        s.slot = slot;
-        s.filter = filter;
-        s.origin = origin;
+        s.slot = accs_[f].slot;
+        s.filter = accs_[f].filter;
+        s.origin = accs_[f].origin;
         s.first = static_cast<std::uint32_t>(range_lo_.size());
         for (const acc_entry& e : accs_) {
-            if (e.kind != acc_kind::in_range || e.slot != slot || e.filter != filter ||
-                e.origin != origin) {
-                continue;
-            }
+            if (!one_range_step(accs_[f], e)) continue;
             const auto& c = *static_cast<const m::in_range_config*>(e.config);
             if (range_lo_.size() == s.first) s.acc = e.offset;
             // The constructor placed them one after another, in this order.

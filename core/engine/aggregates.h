@@ -314,6 +314,10 @@ class aggregate_layout {
         std::uint32_t first = 0;
         std::uint32_t last = 0;
     };
+    // Whether two accumulators are in_range ones that one step adds to together: of the same
+    // field, check filter and input. The constructor places such accumulators one after
+    // another in the block, in accs_ order; compile_steps relies on it.
+    static bool one_range_step(const acc_entry& a, const acc_entry& b);
     void compile_steps();
     void add_sample(const add_step& s, std::byte* block, std::span<const field_value> record,
                     timestamp_ns event_time) const;
