@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace weir::daemon {
 
@@ -47,7 +49,7 @@ class unique_fd {
     int fd_;
 };
 
-bool write_all(int fd, const std::string& data) {
+bool write_all(int fd, std::string_view data) {
     std::size_t done = 0;
     while (done < data.size()) {
         const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -58,6 +60,26 @@ bool write_all(int fd, const std::string& data) {
         done += static_cast<std::size_t>(n);
     }
     return true;
+}
+
+// The parts one after another, gathered into writes of at least 1 MiB so that the many small
+// framing parts between a large state's pieces do not each cost a system call.
+bool write_all(int fd, const std::vector<std::string_view>& parts) {
+    constexpr std::size_t k_gather = std::size_t{1} << 20;
+    std::string gathered;
+    for (const std::string_view p : parts) {
+        if (p.size() >= k_gather) {
+            if (!write_all(fd, gathered) || !write_all(fd, p)) return false;
+            gathered.clear();
+            continue;
+        }
+        gathered += p;
+        if (gathered.size() >= k_gather) {
+            if (!write_all(fd, gathered)) return false;
+            gathered.clear();
+        }
+    }
+    return write_all(fd, gathered);
 }
 
 const char* file_kind(mode_t mode) {
@@ -242,12 +264,13 @@ bool checkpoint_store::check_data_dir(std::string& error) const {
 }
 
 bool checkpoint_store::write(const std::string& pipeline, const std::string& query,
-                             const checkpoint::checkpoint_data& data, std::string& error) const {
+                             const checkpoint::checkpoint_data& data,
+                             const checkpoint::section_pieces& pieces, std::string& error) const {
     const fs::path target = path(pipeline, query);
-    const std::string bytes = checkpoint::encode(data);
-    if (bytes.size() > k_max_checkpoint_bytes) {
+    const checkpoint::encoded_parts bytes = checkpoint::encode_parts(data, pieces);
+    if (bytes.size > k_max_checkpoint_bytes) {
         error = fmt::format("{}: {} bytes, more than the largest checkpoint weir reads ({} bytes)",
-                            target.string(), bytes.size(), k_max_checkpoint_bytes);
+                            target.string(), bytes.size, k_max_checkpoint_bytes);
         return false;
     }
     bool missing = false;
@@ -279,7 +302,7 @@ bool checkpoint_store::write(const std::string& pipeline, const std::string& que
         error = "cannot write " + temp_path + ": " + errno_text();
         return false;
     }
-    if (!write_all(fd.get(), bytes) || ::fsync(fd.get()) != 0) {
+    if (!write_all(fd.get(), bytes.parts) || ::fsync(fd.get()) != 0) {
         error = "cannot write " + temp_path + ": " + errno_text();
         ::unlinkat(dir.get(), temp.c_str(), 0);
         return false;

@@ -30,8 +30,11 @@ class checkpoint_store {
     bool check_data_dir(std::string& error) const;
 
     // Writes atomically; false with a message (disk full, permissions) and the old file kept.
+    // `pieces`: sections in the slices they were snapshot in, written after data.sections
+    // without being joined first (checkpoint::encode_parts).
     bool write(const std::string& pipeline, const std::string& query,
-               const checkpoint::checkpoint_data& data, std::string& error) const;
+               const checkpoint::checkpoint_data& data, const checkpoint::section_pieces& pieces,
+               std::string& error) const;
 
     enum class load_status { absent, loaded, invalid };
     // absent: no checkpoint (a first start); invalid: `error` names the file and the problem

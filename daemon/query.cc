@@ -23,6 +23,8 @@ namespace asio = boost::asio;
 // A checkpoint's snapshot is taken in slices of about this long, one per strand turn: what
 // else waits on the loop (a /health request, another query) waits at most about this long.
 constexpr auto k_snapshot_slice = std::chrono::milliseconds(2);
+// And at most about this many bytes, so no piece of a snapshot needs a large string of its own.
+constexpr std::size_t k_snapshot_slice_bytes = std::size_t{4} << 20;
 
 const char* to_string(query_state s) {
     switch (s) {
@@ -1460,6 +1462,7 @@ void query::snapshot_step() {
     if (!snapshot_) return;
     engine::node_engine::slice_budget budget;
     budget.deadline = std::chrono::steady_clock::now() + k_snapshot_slice;
+    budget.bytes = k_snapshot_slice_bytes;
     if (!chain_->snapshot_some(snapshot_->progress, budget)) {
         asio::post(strand_, [self = shared_from_this(), job = snapshot_] {
             if (self->snapshot_ == job) self->snapshot_step();
@@ -1471,12 +1474,14 @@ void query::snapshot_step() {
 
 void query::finish_snapshot() {
     if (!snapshot_) return;
-    while (!chain_->snapshot_some(snapshot_->progress, engine::node_engine::slice_budget{})) {
+    engine::node_engine::slice_budget budget;
+    budget.bytes = k_snapshot_slice_bytes;
+    while (!chain_->snapshot_some(snapshot_->progress, budget)) {
     }
     auto job = std::move(snapshot_);
     snapshot_.reset();
     resume_reading();
-    // The pieces are joined where the file is written: that copies the whole state.
+    // The pieces are written where they are, never joined: no second copy of the state.
     auto pieces = std::shared_ptr<chain::node_chain::snapshot_progress>(job, &job->progress);
     write_checkpoint(std::move(job->data), std::move(job->then), std::move(pieces));
 }
@@ -1531,12 +1536,14 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
         auto work = [self, data, written, pieces]() {
             std::string error;
             const auto started = std::chrono::steady_clock::now();
-            if (pieces) data->sections = pieces->join();
-            const bool ok = self->env_.checkpoints == nullptr ||
-                            self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name,
-                                                          *data, error);
+            static const checkpoint::section_pieces k_none;
+            const bool ok =
+                self->env_.checkpoints == nullptr ||
+                self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name, *data,
+                                              pieces ? pieces->done : k_none, error);
             // The state's bytes are freed here, not on a loop thread.
             data->sections = {};
+            if (pieces) pieces->done = {};
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             asio::post(self->strand_,

@@ -1592,6 +1592,12 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
         const bool finished = e->snapshot_some(progress.writer, progress.cursor, budget);
         progress.pieces.push_back(progress.writer.take());
         progress.writer.clear();
+        // A piece's string grew by doubling: up to twice its bytes, held until the file is
+        // written. Trimmed, the pieces of a large state hold about what they say.
+        if (std::string& piece = progress.pieces.back();
+            piece.capacity() - piece.size() > piece.size() / 8) {
+            piece.shrink_to_fit();
+        }
         if (!finished) return false;
         progress.done.emplace_back(k_engine_section + plan_->nodes[progress.node].name,
                                    std::move(progress.pieces));

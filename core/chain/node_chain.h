@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/chain/chain_plan.h"
+#include "core/checkpoint/checkpoint_file.h"
 #include "core/engine/node_engine.h"
 #include "core/expr/scratch_arena.h"
 #include "core/record/batch.h"
@@ -208,20 +209,21 @@ class node_chain {
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
     // The same in slices, each within `budget` (bytes, or a deadline), so a large state does
-    // not hold the strand for long: call until it returns true, then join() the pieces.
+    // not hold the strand for long: call until it returns true, then write the pieces as they
+    // are (checkpoint::encode_parts) or join() them.
     // Nothing may be delivered to the chain, and no time may pass for it (advance), between
     // the calls. No slice copies what an earlier one wrote: each writes a piece of its own.
     struct snapshot_progress {
-        // The sections done, each as the pieces its slices wrote.
-        std::vector<std::pair<std::string, std::vector<std::string>>> done;
+        // The sections done, each as the pieces its slices wrote (none holding much more memory
+        // than its bytes).
+        checkpoint::section_pieces done;
         bool decoders_done = false;
         std::size_t node = 0;             // the next node whose engine is written
         std::vector<std::string> pieces;  // its section so far
         byte_writer writer;               // this slice's bytes
         engine::node_engine::snapshot_cursor cursor;
 
-        // The sections whole. It copies the whole state once: the daemon does it off the
-        // loop threads.
+        // The sections whole: a second copy of the state.
         sections join();
     };
     bool snapshot_some(snapshot_progress& progress,

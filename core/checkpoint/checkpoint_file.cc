@@ -30,20 +30,66 @@ bool read_pairs(byte_reader& r, std::vector<std::pair<std::string, std::string>>
 }
 }  // namespace
 
-std::string encode(const checkpoint_data& data) {
-    byte_writer payload;
-    payload.str(data.plan_fingerprint);
-    payload.i64(data.written_at);
-    write_pairs(payload, data.inputs);
-    write_pairs(payload, data.sections);
+encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pieces) {
+    encoded_parts out;
+    // Each framing string is one part; the deque keeps the views into them valid.
+    const auto frame = [&out](byte_writer& w) {
+        out.framing.push_back(w.take());
+        w.clear();
+        out.parts.emplace_back(out.framing.back());
+    };
+    const auto refer = [&out](std::string_view bytes) {
+        if (!bytes.empty()) out.parts.push_back(bytes);
+    };
+    byte_writer w;
+    w.raw(k_magic.data(), k_magic.size());
+    w.u32(k_format_version);
+    frame(w);  // the payload's length follows once known
+    const std::size_t length_part = out.parts.size();
+    out.parts.emplace_back();
 
-    byte_writer file;
-    file.raw(k_magic.data(), k_magic.size());
-    file.u32(k_format_version);
-    file.u64(payload.size());
-    file.raw(payload.data().data(), payload.size());
-    file.u32(crc32c(payload.data()));
-    return file.take();
+    w.str(data.plan_fingerprint);
+    w.i64(data.written_at);
+    write_pairs(w, data.inputs);
+    w.varint(data.sections.size() + pieces.size());
+    for (const auto& [name, bytes] : data.sections) {
+        w.str(name);
+        w.varint(bytes.size());
+        frame(w);
+        refer(bytes);
+    }
+    for (const auto& [name, parts] : pieces) {
+        std::size_t size = 0;
+        for (const auto& p : parts) size += p.size();
+        w.str(name);
+        w.varint(size);
+        frame(w);
+        for (const auto& p : parts) refer(p);
+    }
+    if (w.size() > 0) frame(w);  // no section: the payload's head is all of it
+
+    std::size_t payload = 0;
+    std::uint32_t crc = 0;
+    for (std::size_t i = length_part + 1; i < out.parts.size(); ++i) {
+        payload += out.parts[i].size();
+        crc = crc32c(out.parts[i], crc);
+    }
+    w.u64(payload);
+    frame(w);
+    out.parts[length_part] = out.parts.back();
+    out.parts.pop_back();
+    w.u32(crc);
+    frame(w);
+    for (const auto& p : out.parts) out.size += p.size();
+    return out;
+}
+
+std::string encode(const checkpoint_data& data) {
+    const encoded_parts parts = encode_parts(data);
+    std::string file;
+    file.reserve(parts.size);
+    for (const auto& p : parts.parts) file += p;
+    return file;
 }
 
 std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error) {

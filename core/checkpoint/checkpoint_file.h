@@ -4,7 +4,9 @@
 // only writes and reads these bytes; everything about their shape lives here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +32,21 @@ struct checkpoint_data {
 };
 
 std::string encode(const checkpoint_data& data);
+
+// A section's bytes as the pieces they were written in (a large state is snapshot in slices),
+// by section name: encode_parts() frames them where they are instead of joining them.
+using section_pieces = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// The bytes of a checkpoint file as consecutive parts: its framing, held here, and the data's
+// own bytes, referenced (`data` and `pieces` must outlive it). Writing them in order gives
+// the file encode() returns, with the sections of `data` followed by those of `pieces`, so a
+// large state is written without a second copy of it in memory.
+struct encoded_parts {
+    std::vector<std::string_view> parts;
+    std::size_t size = 0;  // the parts' bytes together: the file's size
+    std::deque<std::string> framing;
+};
+encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pieces = {});
 
 // The checkpoint in `bytes`, or nullopt with a one-line reason in `error`: not a weir
 // checkpoint, a newer format version, truncated, or a checksum mismatch (corrupt).
