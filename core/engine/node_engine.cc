@@ -26,7 +26,9 @@ using window::k_no_time;
 namespace {
 
 constexpr timestamp_ns k_max_time = std::numeric_limits<timestamp_ns>::max();
-constexpr std::uint32_t k_cells_per_chunk = 256;
+// Cells per chunk of the pool: chunks are mapped (mapped_bytes), so a chunk's pages count only
+// once its cells are used, and a large pool is few mappings.
+constexpr std::uint32_t k_cells_per_chunk = 1024;
 constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
 // 3: where partial windows end, and each group's newest record (for freshness() of empty
 // windows); 2: watermark sources by id; 1: by index. Older versions are still restored.
@@ -360,11 +362,10 @@ std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
         WEIR_ASSERT(cell_count_ < k_nil - 1, "cell index space exhausted");
         c = cell_count_++;
         if (c / k_cells_per_chunk >= chunks_.size()) {
-            chunks_.push_back(std::make_unique<std::byte[]>(stride_ * k_cells_per_chunk));
-            for (std::uint32_t i = 0; i < k_cells_per_chunk; ++i) {
-                new (chunks_.back().get() + i * stride_) cell_meta();
-            }
+            chunks_.emplace_back(stride_ * k_cells_per_chunk);
         }
+        // A cell's pages are touched when it is first used, not when its chunk is mapped.
+        new (chunks_.back().get() + (c % k_cells_per_chunk) * stride_) cell_meta();
     }
     cell_meta& m = meta(c);
     m.start = start;
@@ -391,6 +392,23 @@ void node_engine::release_cell(std::uint32_t c) {
     m.next = free_cells_;
     free_cells_ = c;
     --live_cells_;
+}
+
+void node_engine::release_cell_memory() {
+    if (live_cells_ != 0 || chunks_.empty()) return;
+    for (const group_state& g : groups_) {
+        WEIR_ASSERT(!g.live || g.head == k_nil, "a group holds a cell while none is live");
+    }
+    chunks_.clear();
+    chunks_.shrink_to_fit();
+    cell_count_ = 0;
+    free_cells_ = k_nil;
+    // Entries naming cells, all of them released ones now.
+    session_heap_.clear();
+    session_later_.clear();
+    open_starts_.clear();
+    due_.clear();
+    parts_.clear();
 }
 
 // ---- groups ----
@@ -969,6 +987,7 @@ void node_engine::finish(timestamp_ns now, std::vector<check_result>& out) {
     closed_through_ = k_max_time;
     finished_ = true;
     watermark_.finish();
+    release_cell_memory();
 }
 
 // ---- partials (scale-out) ----

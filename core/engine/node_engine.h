@@ -237,6 +237,9 @@ class node_engine {
     std::byte* block(std::uint32_t c) const;
     std::uint32_t allocate_cell(timestamp_ns start);
     void release_cell(std::uint32_t c);
+    // When no cell is live: gives the cells' memory back to the system (the input ended, so
+    // the pool that held every window of every group is not needed again).
+    void release_cell_memory();
 
     // groups
     // `hash`: key_hash(key), the encoded group values' hash.
@@ -362,7 +365,7 @@ class node_engine {
 
     // Cells (one per pane or session and group): fixed-stride, in chunks that never move.
     std::size_t stride_ = 0;
-    std::vector<std::unique_ptr<std::byte[]>> chunks_;
+    std::vector<mapped_bytes> chunks_;
     std::uint32_t cell_count_ = 0;  // cells ever allocated (indices below are valid)
     std::uint32_t free_cells_ = k_nil;
     std::size_t live_cells_ = 0;

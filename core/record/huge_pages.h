@@ -7,10 +7,11 @@
 #include <sys/mman.h>
 
 #include <cstddef>
-#include <cstdlib>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace weir {
@@ -19,17 +20,32 @@ inline constexpr std::size_t k_huge_page = std::size_t{2} << 20;
 
 // `bytes` (rounded up to whole huge pages) aligned to a huge page, advised onto huge pages
 // unless `advise` is false (its pages then come as they are touched, small); release with
-// std::free.
+// free_huge(). Mapped from the kernel, not taken from the heap: released, the memory goes back
+// to the system at once (a heap would keep a large table's old array after it grew).
 inline void* allocate_huge(std::size_t bytes, bool advise = true) {
     if (bytes >
-        static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - k_huge_page) {
+        static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - 2 * k_huge_page) {
         throw std::bad_alloc();
     }
     const std::size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
-    void* p = std::aligned_alloc(k_huge_page, rounded);
-    if (p == nullptr) throw std::bad_alloc();
-    if (advise) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice: an error only means small pages
-    return p;
+    // One huge page more than needed, then what lies outside the aligned block is unmapped.
+    const std::size_t mapped = rounded + k_huge_page;
+    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    const auto start = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t aligned = (start + k_huge_page - 1) & ~std::uintptr_t{k_huge_page - 1};
+    if (aligned > start) ::munmap(p, aligned - start);
+    if (const std::uintptr_t end = start + mapped; end > aligned + rounded) {
+        ::munmap(reinterpret_cast<void*>(aligned + rounded), end - (aligned + rounded));
+    }
+    auto* block = reinterpret_cast<void*>(aligned);
+    if (advise) ::madvise(block, rounded, MADV_HUGEPAGE);  // advice: an error means small pages
+    return block;
+}
+
+// Releases what allocate_huge(bytes) returned.
+inline void free_huge(void* p, std::size_t bytes) noexcept {
+    if (p != nullptr) ::munmap(p, (bytes + k_huge_page - 1) & ~(k_huge_page - 1));
 }
 
 // An allocator whose arrays of a huge page or more are on huge pages (smaller ones as
@@ -52,7 +68,7 @@ struct huge_page_allocator {
         if (n * sizeof(T) < k_huge_page) {
             std::allocator<T>().deallocate(p, n);
         } else {
-            std::free(p);
+            free_huge(p, n * sizeof(T));
         }
     }
     template <class U>
@@ -63,6 +79,39 @@ struct huge_page_allocator {
 
 template <class T>
 using huge_vector = std::vector<T, huge_page_allocator<T>>;
+
+// Zeroed memory straight from the kernel (anonymous pages): resident only once touched, and
+// given back to the system as soon as it is released, where a heap would keep it for reuse.
+// For large pools that empty all at once (a window engine's cells when its input ends).
+class mapped_bytes {
+  public:
+    mapped_bytes() = default;
+    explicit mapped_bytes(std::size_t bytes) : bytes_(bytes) {
+        void* p =
+            ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        p_ = static_cast<std::byte*>(p);
+    }
+    ~mapped_bytes() {
+        if (p_ != nullptr) ::munmap(p_, bytes_);
+    }
+    mapped_bytes(mapped_bytes&& o) noexcept
+        : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    mapped_bytes& operator=(mapped_bytes&& o) noexcept {
+        if (this != &o) {
+            if (p_ != nullptr) ::munmap(p_, bytes_);
+            p_ = std::exchange(o.p_, nullptr);
+            bytes_ = std::exchange(o.bytes_, 0);
+        }
+        return *this;
+    }
+    std::byte* get() const { return p_; }
+    std::size_t size() const { return bytes_; }
+
+  private:
+    std::byte* p_ = nullptr;
+    std::size_t bytes_ = 0;
+};
 
 // Entries that never move (pointers to them stay valid as it grows), in chunks of a huge page
 // each, indexed in O(1). The first chunk is on small pages, touched as entries come: a small
@@ -79,7 +128,7 @@ class stable_pool {
     stable_pool& operator=(const stable_pool&) = delete;
     ~stable_pool() {
         for (std::size_t i = 0; i < size_; ++i) (*this)[i].~T();
-        for (T* chunk : chunks_) std::free(chunk);
+        for (T* chunk : chunks_) free_huge(chunk, k_chunk * sizeof(T));
     }
 
     std::size_t size() const { return size_; }
