@@ -32,12 +32,13 @@ bool read_pairs(byte_reader& r, std::vector<std::pair<std::string, std::string>>
 
 encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pieces) {
     encoded_parts out;
-    // Each framing string is one part; the deque keeps the views into them valid.
-    const auto frame = [&out](byte_writer& w) {
+    // The framing written so far, kept (the deque keeps views into its strings valid).
+    const auto keep = [&out](byte_writer& w) -> std::string_view {
         out.framing.push_back(w.take());
         w.clear();
-        out.parts.emplace_back(out.framing.back());
+        return out.framing.back();
     };
+    const auto frame = [&](byte_writer& w) { out.parts.push_back(keep(w)); };
     const auto refer = [&out](std::string_view bytes) {
         if (!bytes.empty()) out.parts.push_back(bytes);
     };
@@ -75,9 +76,7 @@ encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pi
         crc = crc32c(out.parts[i], crc);
     }
     w.u64(payload);
-    frame(w);
-    out.parts[length_part] = out.parts.back();
-    out.parts.pop_back();
+    out.parts[length_part] = keep(w);
     w.u32(crc);
     frame(w);
     for (const auto& p : out.parts) out.size += p.size();

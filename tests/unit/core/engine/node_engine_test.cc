@@ -285,7 +285,8 @@ TEST(NodeEngine, SessionClosesWhenWatermarkPassesGap) {
 }
 
 // When its input ends, an engine gives its cells' memory back: every window was emitted. What
-// it keeps (groups, the snapshot) stays whole, and a restored engine goes on from there.
+// it keeps (its groups) stays whole: its snapshot restores to the same bytes, and records that
+// come after are late, not added to released cells.
 TEST(NodeEngine, FinishGivesTheCellsMemoryBack) {
     for (const auto& w : {tumbling(10 * k_s), sliding(20 * k_s, 10 * k_s), session(5 * k_s)}) {
         auto plan = basic_plan(w);
