@@ -8,15 +8,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <new>
 #include <utility>
 #include <vector>
 
+#include "core/diag/sanitizers.h"
+
 namespace weir {
 
 inline constexpr std::size_t k_huge_page = std::size_t{2} << 20;
+
+// A build with AddressSanitizer takes this memory from the heap instead of mapping it, so that
+// it still sees overruns past a block and uses after release.
+inline constexpr bool k_mapped_memory = !k_address_sanitizer;
 
 // `bytes` (rounded up to whole huge pages) aligned to a huge page, advised onto huge pages
 // unless `advise` is false (its pages then come as they are touched, small); release with
@@ -28,6 +35,11 @@ inline void* allocate_huge(std::size_t bytes, bool advise = true) {
         throw std::bad_alloc();
     }
     const std::size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
+    if constexpr (!k_mapped_memory) {
+        void* p = std::aligned_alloc(k_huge_page, rounded);
+        if (p == nullptr) throw std::bad_alloc();
+        return p;
+    }
     // One huge page more than needed, then what lies outside the aligned block is unmapped.
     const std::size_t mapped = rounded + k_huge_page;
     void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -45,7 +57,11 @@ inline void* allocate_huge(std::size_t bytes, bool advise = true) {
 
 // Releases what allocate_huge(bytes) returned.
 inline void free_huge(void* p, std::size_t bytes) noexcept {
-    if (p != nullptr) ::munmap(p, (bytes + k_huge_page - 1) & ~(k_huge_page - 1));
+    if constexpr (!k_mapped_memory) {
+        std::free(p);
+    } else if (p != nullptr) {
+        ::munmap(p, (bytes + k_huge_page - 1) & ~(k_huge_page - 1));
+    }
 }
 
 // An allocator whose arrays of a huge page or more are on huge pages (smaller ones as
@@ -87,19 +103,21 @@ class mapped_bytes {
   public:
     mapped_bytes() = default;
     explicit mapped_bytes(std::size_t bytes) : bytes_(bytes) {
+        if constexpr (!k_mapped_memory) {
+            p_ = new std::byte[bytes]();
+            return;
+        }
         void* p =
             ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) throw std::bad_alloc();
         p_ = static_cast<std::byte*>(p);
     }
-    ~mapped_bytes() {
-        if (p_ != nullptr) ::munmap(p_, bytes_);
-    }
+    ~mapped_bytes() { release(); }
     mapped_bytes(mapped_bytes&& o) noexcept
         : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
     mapped_bytes& operator=(mapped_bytes&& o) noexcept {
         if (this != &o) {
-            if (p_ != nullptr) ::munmap(p_, bytes_);
+            release();
             p_ = std::exchange(o.p_, nullptr);
             bytes_ = std::exchange(o.bytes_, 0);
         }
@@ -109,6 +127,14 @@ class mapped_bytes {
     std::size_t size() const { return bytes_; }
 
   private:
+    void release() noexcept {
+        if (p_ == nullptr) return;
+        if constexpr (k_mapped_memory) {
+            ::munmap(p_, bytes_);
+        } else {
+            delete[] p_;
+        }
+    }
     std::byte* p_ = nullptr;
     std::size_t bytes_ = 0;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "core/diag/sanitizers.h"
 #include "core/record/huge_pages.h"
 
 namespace weir::sketch {
@@ -35,17 +36,7 @@ pool& the_pool() {
 
 // A build with AddressSanitizer allocates each buffer on its own, so that it still sees
 // overruns and use after free.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool k_pooled = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool k_pooled = false;
-#else
-constexpr bool k_pooled = true;
-#endif
-#else
-constexpr bool k_pooled = true;
-#endif
+constexpr bool k_pooled = !k_address_sanitizer;
 
 }  // namespace
 
