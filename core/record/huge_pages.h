@@ -25,6 +25,14 @@ inline constexpr std::size_t k_huge_page = std::size_t{2} << 20;
 // it still sees overruns past a block and uses after release.
 inline constexpr bool k_mapped_memory = !k_address_sanitizer;
 
+// `bytes` of zeroed anonymous pages, mapped from the kernel (resident once touched); release
+// with munmap. Throws std::bad_alloc.
+inline void* map_pages(std::size_t bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return p;
+}
+
 // `bytes` (rounded up to whole huge pages) aligned to a huge page, advised onto huge pages
 // unless `advise` is false (its pages then come as they are touched, small); release with
 // free_huge(). Mapped from the kernel, not taken from the heap: released, the memory goes back
@@ -42,8 +50,7 @@ inline void* allocate_huge(std::size_t bytes, bool advise = true) {
     }
     // One huge page more than needed, then what lies outside the aligned block is unmapped.
     const std::size_t mapped = rounded + k_huge_page;
-    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
+    void* p = map_pages(mapped);
     const auto start = reinterpret_cast<std::uintptr_t>(p);
     const std::uintptr_t aligned = (start + k_huge_page - 1) & ~std::uintptr_t{k_huge_page - 1};
     if (aligned > start) ::munmap(p, aligned - start);
@@ -107,10 +114,7 @@ class mapped_bytes {
             p_ = new std::byte[bytes]();
             return;
         }
-        void* p =
-            ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) throw std::bad_alloc();
-        p_ = static_cast<std::byte*>(p);
+        p_ = static_cast<std::byte*>(map_pages(bytes));
     }
     ~mapped_bytes() { release(); }
     mapped_bytes(mapped_bytes&& o) noexcept
@@ -124,7 +128,6 @@ class mapped_bytes {
         return *this;
     }
     std::byte* get() const { return p_; }
-    std::size_t size() const { return bytes_; }
 
   private:
     void release() noexcept {
