@@ -26,9 +26,28 @@ using window::k_no_time;
 namespace {
 
 constexpr timestamp_ns k_max_time = std::numeric_limits<timestamp_ns>::max();
-// Cells per chunk of the pool: chunks are mapped (mapped_bytes), so a chunk's pages count only
-// once its cells are used, and a large pool is few mappings.
-constexpr std::uint32_t k_cells_per_chunk = 1024;
+// The pool's cells come in chunks of mapped memory (mapped_bytes), so a chunk's pages count only
+// once its cells are used. The first chunk holds 2^k_first_chunk_shift cells and each after it
+// as many as all before it: a small pool is one small mapping, a pool of millions a score of
+// them, and from the second chunk on the whole huge pages of a chunk are advised onto huge
+// pages (cells are probed at random; on small pages nearly every probe of a large pool misses
+// the TLB, and the page walk stalls the prefetch that should hide the miss).
+constexpr std::uint32_t k_first_chunk_shift = 10;
+
+struct cell_place {
+    std::uint32_t chunk;
+    std::uint32_t index;  // in the chunk
+};
+
+cell_place place_of(std::uint32_t c) {
+    // Chunk k holds cells [(2^k - 1) << shift, (2^(k+1) - 1) << shift).
+    const auto k = static_cast<std::uint32_t>(std::bit_width((c >> k_first_chunk_shift) + 1) - 1);
+    return {k, c - (((std::uint32_t{1} << k) - 1) << k_first_chunk_shift)};
+}
+
+std::size_t cells_in_chunk(std::size_t chunk) {
+    return std::size_t{1} << (k_first_chunk_shift + chunk);
+}
 constexpr std::uint32_t k_snapshot_magic = 0x4e455757;  // "WWEN"
 // 3: where partial windows end, and each group's newest record (for freshness() of empty
 // windows); 2: watermark sources by id; 1: by index. Older versions are still restored.
@@ -343,13 +362,13 @@ node_engine::~node_engine() {
 
 node_engine::cell_meta& node_engine::meta(std::uint32_t c) const {
     WEIR_DEBUG_ASSERT(c < cell_count_);
-    return *reinterpret_cast<cell_meta*>(chunks_[c / k_cells_per_chunk].get() +
-                                         (c % k_cells_per_chunk) * stride_);
+    const cell_place at = place_of(c);
+    return *reinterpret_cast<cell_meta*>(chunks_[at.chunk].get() + at.index * stride_);
 }
 
 std::byte* node_engine::block(std::uint32_t c) const {
-    return chunks_[c / k_cells_per_chunk].get() + (c % k_cells_per_chunk) * stride_ +
-           sizeof(cell_meta);
+    const cell_place at = place_of(c);
+    return chunks_[at.chunk].get() + at.index * stride_ + sizeof(cell_meta);
 }
 
 std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
@@ -361,11 +380,12 @@ std::uint32_t node_engine::allocate_cell(timestamp_ns start) {
         // Cell indices are 32-bit with k_nil reserved; max_groups keeps far below.
         WEIR_ASSERT(cell_count_ < k_nil - 1, "cell index space exhausted");
         c = cell_count_++;
-        if (c / k_cells_per_chunk >= chunks_.size()) {
-            chunks_.emplace_back(stride_ * k_cells_per_chunk);
+        const cell_place at = place_of(c);
+        if (at.chunk >= chunks_.size()) {
+            chunks_.emplace_back(stride_ * cells_in_chunk(at.chunk), !chunks_.empty());
         }
         // A cell's pages are touched when it is first used, not when its chunk is mapped.
-        new (chunks_.back().get() + (c % k_cells_per_chunk) * stride_) cell_meta();
+        new (chunks_.back().get() + at.index * stride_) cell_meta();
     }
     cell_meta& m = meta(c);
     m.start = start;
@@ -1783,8 +1803,9 @@ void node_engine::clear_state() {
 
 std::size_t node_engine::memory_bytes() const {
     std::size_t bytes =
-        chunks_.size() * k_cells_per_chunk * stride_ + groups_.capacity() * sizeof(group_state) +
-        table_.capacity() * sizeof(std::uint64_t) + last_outcome_.capacity() +
+        (cells_in_chunk(chunks_.size()) - cells_in_chunk(0)) * stride_ +
+        groups_.capacity() * sizeof(group_state) + table_.capacity() * sizeof(std::uint64_t) +
+        last_outcome_.capacity() +
         (session_heap_.capacity() + session_later_.capacity()) * sizeof(session_entry);
     for (const auto& g : groups_) {
         if (g.key.capacity() > 15) bytes += g.key.capacity() + 1;

@@ -106,24 +106,35 @@ using huge_vector = std::vector<T, huge_page_allocator<T>>;
 // Zeroed memory straight from the kernel (anonymous pages): resident only once touched, and
 // given back to the system as soon as it is released, where a heap would keep it for reuse.
 // For large pools that empty all at once (a window engine's cells when its input ends).
+// `huge`: aligned to a huge page and the whole huge pages within `bytes` advised onto huge
+// pages; the rest, less than one, on small pages (touched, a huge page past the end would be
+// resident whole).
 class mapped_bytes {
   public:
     mapped_bytes() = default;
-    explicit mapped_bytes(std::size_t bytes) : bytes_(bytes) {
+    mapped_bytes(std::size_t bytes, bool huge) : bytes_(bytes), huge_(huge) {
         if constexpr (!k_mapped_memory) {
             p_ = new std::byte[bytes]();
             return;
         }
-        p_ = static_cast<std::byte*>(map_pages(bytes));
+        if (!huge) {
+            p_ = static_cast<std::byte*>(map_pages(bytes));
+            return;
+        }
+        p_ = static_cast<std::byte*>(allocate_huge(bytes, false));
+        if (const std::size_t whole = bytes & ~(k_huge_page - 1); whole != 0) {
+            ::madvise(p_, whole, MADV_HUGEPAGE);  // advice: an error means small pages
+        }
     }
     ~mapped_bytes() { release(); }
     mapped_bytes(mapped_bytes&& o) noexcept
-        : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+        : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), huge_(o.huge_) {}
     mapped_bytes& operator=(mapped_bytes&& o) noexcept {
         if (this != &o) {
             release();
             p_ = std::exchange(o.p_, nullptr);
             bytes_ = std::exchange(o.bytes_, 0);
+            huge_ = o.huge_;
         }
         return *this;
     }
@@ -133,13 +144,18 @@ class mapped_bytes {
     void release() noexcept {
         if (p_ == nullptr) return;
         if constexpr (k_mapped_memory) {
-            ::munmap(p_, bytes_);
+            if (huge_) {
+                free_huge(p_, bytes_);
+            } else {
+                ::munmap(p_, bytes_);
+            }
         } else {
             delete[] p_;
         }
     }
     std::byte* p_ = nullptr;
     std::size_t bytes_ = 0;
+    bool huge_ = false;
 };
 
 // Entries that never move (pointers to them stay valid as it grows), in chunks of a huge page

@@ -326,6 +326,42 @@ TEST(NodeEngine, FinishGivesTheCellsMemoryBack) {
     }
 }
 
+// Cells come in chunks that double in size (the large ones on huge pages): tens of thousands
+// of groups fill several, and a cell in any chunk keeps its own values, also when a later
+// window reuses released cells.
+TEST(NodeEngine, CellsInEveryChunkKeepTheirValues) {
+    constexpr int k_groups = 40000;  // chunks of 1, 2, 4, 8, 16 and 32 Ki cells
+    auto plan = basic_plan(tumbling(10 * k_s));
+    plan.group_by = {field_path{{"g"}}};
+    plan.max_groups = 2 * k_groups;
+    plan.checks = {check("s", "sum(x)"), check("d", "distinct_count(x)")};
+    node_engine e(plan);
+    std::vector<check_result> out;
+    for (int window = 0; window < 2; ++window) {
+        std::vector<test_record> recs;
+        for (int g = 0; g < k_groups; ++g) {
+            recs.push_back(num((window * 10 + 1) * k_s, g + window, g));
+            recs.push_back(num((window * 10 + 2) * k_s, 1, g));
+        }
+        feed(e, recs, 0, out);
+        EXPECT_GE(e.live_cells(), std::size_t{k_groups});
+    }
+    e.finish(0, out);
+    ASSERT_EQ(out.size(), 2u * 2 * k_groups);
+    std::size_t checked = 0;
+    for (const auto& r : out) {
+        const double g = r.group[0].second.number;
+        const double window = r.window_start == 0 ? 0 : 1;
+        if (r.measure == "sum(x)") {
+            EXPECT_EQ(r.value.number, g + window + 1) << "group " << g;
+        } else {
+            EXPECT_EQ(r.value.number, g + window == 1 ? 1 : 2) << "group " << g;
+        }
+        ++checked;
+    }
+    EXPECT_EQ(checked, out.size());
+}
+
 TEST(NodeEngine, InvalidRecordsCountOnlyInInvalidMeasures) {
     auto plan = basic_plan(tumbling(10 * k_s));
     plan.checks = {check("inv", "invalid_fraction()"), check("n", "count()")};
