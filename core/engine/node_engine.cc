@@ -1562,7 +1562,7 @@ void node_engine::collect_due_sessions(timestamp_ns until) {
         // session has ended; the others stay, with their end brought up to date when read.
         session_horizon_ = sat_add(until, session_step_);
         std::size_t kept = 0;
-        constexpr std::size_t k_ahead = 8;  // the cells read below miss the cache
+        constexpr std::size_t k_ahead = 24;  // the cells read below miss the cache
         for (std::size_t i = 0; i < session_later_.size(); ++i) {
             if (i + k_ahead < session_later_.size()) {
                 const session_entry& a = session_later_[i + k_ahead];
