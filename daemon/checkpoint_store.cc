@@ -7,12 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/checkpoint/byte_codec.h"
 
 namespace weir::daemon {
 
@@ -60,26 +63,6 @@ bool write_all(int fd, std::string_view data) {
         done += static_cast<std::size_t>(n);
     }
     return true;
-}
-
-// The parts one after another, gathered into writes of at least 1 MiB so that the many small
-// framing parts between a large state's pieces do not each cost a system call.
-bool write_all(int fd, const std::vector<std::string_view>& parts) {
-    constexpr std::size_t k_gather = std::size_t{1} << 20;
-    std::string gathered;
-    for (const std::string_view p : parts) {
-        if (p.size() >= k_gather) {
-            if (!write_all(fd, gathered) || !write_all(fd, p)) return false;
-            gathered.clear();
-            continue;
-        }
-        gathered += p;
-        if (gathered.size() >= k_gather) {
-            if (!write_all(fd, gathered)) return false;
-            gathered.clear();
-        }
-    }
-    return write_all(fd, gathered);
 }
 
 const char* file_kind(mode_t mode) {
@@ -266,54 +249,228 @@ bool checkpoint_store::check_data_dir(std::string& error) const {
 bool checkpoint_store::write(const std::string& pipeline, const std::string& query,
                              const checkpoint::checkpoint_data& data,
                              const checkpoint::section_pieces& pieces, std::string& error) const {
-    const fs::path target = path(pipeline, query);
-    const checkpoint::encoded_parts bytes = checkpoint::encode_parts(data, pieces);
-    if (bytes.size > k_max_checkpoint_bytes) {
-        error = fmt::format("{}: {} bytes, more than the largest checkpoint weir reads ({} bytes)",
-                            target.string(), bytes.size, k_max_checkpoint_bytes);
+    checkpoint_stream out;
+    if (out.open(*this, pipeline, query, data)) {
+        for (const auto& [name, bytes] : data.sections) {
+            out.begin_section(name);
+            out.append(bytes);
+            out.end_section();
+        }
+        for (const auto& [name, parts] : pieces) {
+            out.begin_section(name);
+            for (const std::string& p : parts) out.append(p);
+            out.end_section();
+        }
+    }
+    return out.commit(error);
+}
+
+struct checkpoint_stream::impl {
+    // Writes smaller than this are gathered, so that the many small framing parts between a
+    // large state's pieces do not each cost a system call.
+    static constexpr std::size_t k_gather = std::size_t{1} << 20;
+
+    unique_fd dir;
+    unique_fd fd;
+    std::string name;       // <query>.ckpt
+    std::string temp;       // <query>.ckpt.tmp
+    std::string temp_path;  // for messages
+    std::string target_path;
+    std::string error;
+    std::string gathered;        // written to the file next
+    std::uint64_t size = 0;      // the file's bytes, the gathered ones included
+    std::uint64_t count_at = 0;  // where the section count's placeholder lies
+    std::uint64_t sections = 0;
+    std::uint64_t section_at = 0;  // the open section's length placeholder, or 0
+    std::uint64_t section_bytes = 0;
+    std::vector<std::pair<std::uint64_t, std::string>> patches;  // at commit: offset, bytes
+    bool committed = false;
+
+    ~impl() {
+        if (fd && !committed) ::unlinkat(dir.get(), temp.c_str(), 0);
+    }
+
+    bool failed() const { return !error.empty(); }
+
+    void fail_io(std::string_view what) {
+        if (error.empty()) error = fmt::format("cannot {} {}: {}", what, temp_path, errno_text());
+    }
+
+    void put(std::string_view bytes) {
+        if (failed()) return;
+        size += bytes.size();
+        if (size > k_max_checkpoint_bytes) {
+            error = fmt::format("{}: more than {} bytes, the largest checkpoint weir reads",
+                                target_path, k_max_checkpoint_bytes);
+            return;
+        }
+        if (bytes.size() >= k_gather) {
+            if (!flush() || !write_all(fd.get(), bytes)) fail_io("write");
+            return;
+        }
+        gathered += bytes;
+        if (gathered.size() >= k_gather && !flush()) fail_io("write");
+    }
+
+    bool flush() {
+        const bool ok = write_all(fd.get(), gathered);
+        gathered.clear();
+        return ok;
+    }
+
+    bool pwrite_all(std::uint64_t at, std::string_view bytes) {
+        std::size_t done = 0;
+        while (done < bytes.size()) {
+            const ssize_t n = ::pwrite(fd.get(), bytes.data() + done, bytes.size() - done,
+                                       static_cast<off_t>(at + done));
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return false;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    // The CRC32C of the file's bytes from `from` to `to`, read back.
+    bool crc_of(std::uint64_t from, std::uint64_t to, std::uint32_t& crc) {
+        std::string buf(static_cast<std::size_t>(std::min<std::uint64_t>(k_gather, to - from)),
+                        '\0');
+        crc = 0;
+        for (std::uint64_t at = from; at < to;) {
+            const std::size_t want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), to - at));
+            const ssize_t n = ::pread(fd.get(), buf.data(), want, static_cast<off_t>(at));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            crc = crc32c(std::string_view(buf.data(), static_cast<std::size_t>(n)), crc);
+            at += static_cast<std::uint64_t>(n);
+        }
+        return true;
+    }
+};
+
+checkpoint_stream::checkpoint_stream() : impl_(std::make_unique<impl>()) {}
+checkpoint_stream::~checkpoint_stream() = default;
+
+const std::string& checkpoint_stream::error() const {
+    return impl_->error;
+}
+
+bool checkpoint_stream::open(const checkpoint_store& store, const std::string& pipeline,
+                             const std::string& query, const checkpoint::checkpoint_data& data) {
+    impl& s = *impl_;
+    s.target_path = store.path(pipeline, query);
+    s.temp_path = s.target_path + ".tmp";
+    s.name = query + ".ckpt";
+    s.temp = s.name + ".tmp";
+    bool missing = false;
+    s.dir = open_checkpoint_dir(store.data_dir_, pipeline, true, missing, s.error);
+    if (!s.dir) {
+        if (s.error.empty()) s.error = "cannot open the directory of " + s.target_path;
         return false;
     }
-    bool missing = false;
-    const unique_fd dir = open_checkpoint_dir(data_dir_, pipeline, true, missing, error);
-    if (!dir) return false;
-    const std::string name = query + ".ckpt";
-    const std::string temp = name + ".tmp";
-    const std::string temp_path = target.string() + ".tmp";
     // A temporary file a crash left, or whatever was planted in its place, goes first: the
     // name itself, never what a symbolic link points to. The new one must then be created
     // (O_EXCL), not opened, so nothing put there meanwhile is written through.
     struct stat st {};
-    if (::fstatat(dir.get(), temp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (::fstatat(s.dir.get(), s.temp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISLNK(st.st_mode)) {
             spdlog::warn(
                 "{}: a symbolic link where weir writes its temporary checkpoint: "
                 "removed, not followed",
-                temp_path);
+                s.temp_path);
         }
-        if (::unlinkat(dir.get(), temp.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
+        if (::unlinkat(s.dir.get(), s.temp.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
             errno != ENOENT) {
-            error = "cannot remove " + temp_path + ": " + errno_text();
+            s.error = "cannot remove " + s.temp_path + ": " + errno_text();
             return false;
         }
     }
-    const unique_fd fd(::openat(dir.get(), temp.c_str(),
-                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
-    if (!fd) {
-        error = "cannot write " + temp_path + ": " + errno_text();
+    // Read and written: the CRC is computed from the file once the lengths are patched in.
+    s.fd = unique_fd(::openat(s.dir.get(), s.temp.c_str(),
+                              O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
+    if (!s.fd) {
+        s.fail_io("write");
         return false;
     }
-    if (!write_all(fd.get(), bytes.parts) || ::fsync(fd.get()) != 0) {
-        error = "cannot write " + temp_path + ": " + errno_text();
-        ::unlinkat(dir.get(), temp.c_str(), 0);
+    const std::string head = checkpoint::stream::head(data);
+    s.count_at = head.size() - checkpoint::stream::k_fixed_varint;
+    s.put(head);
+    return !s.failed();
+}
+
+void checkpoint_stream::begin_section(std::string_view name) {
+    impl& s = *impl_;
+    if (s.failed() || !s.fd) return;
+    const std::string head = checkpoint::stream::section_head(name);
+    s.put(head);
+    s.section_at = s.size - checkpoint::stream::k_fixed_varint;
+    s.section_bytes = 0;
+    ++s.sections;
+}
+
+void checkpoint_stream::append(std::string_view bytes) {
+    impl& s = *impl_;
+    if (s.failed() || !s.fd || bytes.empty()) return;
+    s.put(bytes);
+    s.section_bytes += bytes.size();
+}
+
+void checkpoint_stream::end_section() {
+    impl& s = *impl_;
+    if (s.failed() || !s.fd || s.section_at == 0) return;
+    s.patches.emplace_back(s.section_at, checkpoint::stream::fixed_varint(s.section_bytes));
+    s.section_at = 0;
+}
+
+void checkpoint_stream::abandon() {
+    impl& s = *impl_;
+    if (s.fd && !s.committed) ::unlinkat(s.dir.get(), s.temp.c_str(), 0);
+    s.committed = true;
+}
+
+bool checkpoint_stream::commit(std::string& error) {
+    impl& s = *impl_;
+    const auto fail = [&] {
+        error = s.error.empty() ? "cannot write " + s.temp_path : s.error;
+        if (s.fd) ::unlinkat(s.dir.get(), s.temp.c_str(), 0);
+        s.committed = true;  // nothing left to remove
         return false;
+    };
+    if (s.failed() || !s.fd) return fail();
+    const std::uint64_t payload = s.size - checkpoint::stream::k_payload_at;
+    s.patches.emplace_back(s.count_at, checkpoint::stream::fixed_varint(s.sections));
+    s.patches.emplace_back(checkpoint::stream::k_length_at,
+                           checkpoint::stream::length_field(payload));
+    if (!s.flush()) {
+        s.fail_io("write");
+        return fail();
     }
-    if (::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) {
-        error = "cannot rename " + temp_path + ": " + errno_text();
-        ::unlinkat(dir.get(), temp.c_str(), 0);
-        return false;
+    for (const auto& [at, bytes] : s.patches) {
+        if (!s.pwrite_all(at, bytes)) {
+            s.fail_io("write");
+            return fail();
+        }
     }
-    if (::fsync(dir.get()) != 0) {
-        error = "cannot fsync " + target.parent_path().string() + ": " + errno_text();
+    std::uint32_t crc = 0;
+    if (!s.crc_of(checkpoint::stream::k_payload_at, s.size, crc)) {
+        s.fail_io("read back");
+        return fail();
+    }
+    s.put(checkpoint::stream::crc_trailer(crc));
+    if (s.failed() || !s.flush() || ::fsync(s.fd.get()) != 0) {
+        s.fail_io("write");
+        return fail();
+    }
+    if (::renameat(s.dir.get(), s.temp.c_str(), s.dir.get(), s.name.c_str()) != 0) {
+        s.error = "cannot rename " + s.temp_path + ": " + errno_text();
+        return fail();
+    }
+    s.committed = true;
+    if (::fsync(s.dir.get()) != 0) {
+        error =
+            "cannot fsync " + fs::path(s.target_path).parent_path().string() + ": " + errno_text();
         return false;
     }
     return true;

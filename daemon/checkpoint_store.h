@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/checkpoint/checkpoint_file.h"
 
@@ -29,9 +31,9 @@ class checkpoint_store {
     // it). The same rule holds for checkpoints/ and checkpoints/<pipeline>/ at every use.
     bool check_data_dir(std::string& error) const;
 
-    // Writes atomically; false with a message (disk full, permissions) and the old file kept.
-    // `pieces`: sections in the slices they were snapshot in, written after data.sections
-    // without being joined first (checkpoint::encode_parts).
+    // Writes atomically (through a checkpoint_stream); false with a message (disk full,
+    // permissions) and the old file kept. `pieces`: sections in the slices they were snapshot
+    // in, written after data.sections without being joined first.
     bool write(const std::string& pipeline, const std::string& query,
                const checkpoint::checkpoint_data& data, const checkpoint::section_pieces& pieces,
                std::string& error) const;
@@ -49,7 +51,40 @@ class checkpoint_store {
                        std::string& error) const;
 
   private:
+    friend class checkpoint_stream;
     std::string data_dir_;
+};
+
+// A query's checkpoint written while its state is still being snapshot
+// (checkpoint::stream): open() creates the temporary file, the sections go to it as they come
+// (gathered into writes of at least 1 MiB, never held whole), and commit() patches their
+// lengths in, appends the CRC32C (read back from the file) and makes it the checkpoint
+// atomically, as write() does. The first failure is kept: later calls do nothing, and
+// commit() returns it. Destroyed without a commit, the temporary file is removed and the old
+// checkpoint stays. Used by one thread at a time.
+class checkpoint_stream {
+  public:
+    checkpoint_stream();
+    ~checkpoint_stream();
+    checkpoint_stream(const checkpoint_stream&) = delete;
+    checkpoint_stream& operator=(const checkpoint_stream&) = delete;
+
+    // The header and data's plan fingerprint, written time and inputs (not its sections).
+    bool open(const checkpoint_store& store, const std::string& pipeline, const std::string& query,
+              const checkpoint::checkpoint_data& data);
+    // A section: its name, then its bytes in any number of appends, then its end.
+    void begin_section(std::string_view name);
+    void append(std::string_view bytes);
+    void end_section();
+    // False with `error` when anything failed (the temporary file is then removed).
+    bool commit(std::string& error);
+    // Removes the temporary file: this checkpoint is not written.
+    void abandon();
+    const std::string& error() const;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
 };
 
 // A checkpoint file named by the user (`weir checkpoint inspect`): nullopt with the reason in

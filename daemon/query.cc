@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/diag/assert.h"
 #include "core/record/delivery.h"
 #include "core/record/padded_buffer.h"
 #include "core/result/format.h"
@@ -160,6 +161,7 @@ query::query(std::shared_ptr<const config::compiled_pipeline> pipeline, std::siz
       tick_timer_(strand_),
       checkpoint_timer_(strand_),
       pressure_timer_(strand_) {
+    if (env_.blocking) writer_.emplace(asio::make_strand(env_.blocking));
     if (env_.taps) {
         for (const auto& n : plan_.chain->nodes) {
             tap_points_.push_back(env_.taps->point(pipeline_->name, n.name));
@@ -1452,10 +1454,76 @@ void query::checkpoint_now(std::function<void(bool ok)> then) {
     snapshot_ = std::make_shared<snapshot_job>();
     snapshot_->data = std::move(data);
     snapshot_->then = std::move(then);
+    // The file is opened at once and each slice's bytes written as they come: renamed into
+    // place only once the outputs have flushed (write_checkpoint).
+    snapshot_->file = std::make_shared<checkpoint_file>();
+    on_writer([self = shared_from_this(), file = snapshot_->file, data = snapshot_->data] {
+        const auto started = std::chrono::steady_clock::now();
+        file->out.open(*self->env_.checkpoints, self->pipeline_->name, self->plan_.name, *data);
+        file->write_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    });
     if (!stopping_ && !paused_) {
         for (auto& in : inputs_) in->pause();
     }
     snapshot_step();
+}
+
+void query::on_writer(std::function<void()> work) {
+    if (writer_) {
+        asio::post(*writer_, std::move(work));
+    } else {
+        work();
+    }
+}
+
+void query::hand_over(snapshot_job& job) {
+    struct step {
+        enum kind_t : std::uint8_t { begin, bytes, end } kind;
+        std::string text;  // begin: the section's name; bytes: the bytes
+    };
+    auto steps = std::make_shared<std::vector<step>>();
+    checkpoint_file& file = *job.file;
+    auto& progress = job.progress;
+    for (; file.handed < progress.done.size(); ++file.handed) {
+        auto& [name, pieces] = progress.done[file.handed];
+        if (file.streaming != name) {
+            WEIR_ASSERT(file.streaming.empty(), "a section handed over in part never ended");
+            steps->push_back({step::begin, name});
+        }
+        for (std::string& p : pieces) steps->push_back({step::bytes, std::move(p)});
+        pieces = {};
+        steps->push_back({step::end, {}});
+        file.streaming.clear();
+    }
+    if (!progress.pieces.empty()) {
+        if (file.streaming.empty()) {
+            file.streaming = progress.section;
+            steps->push_back({step::begin, progress.section});
+        }
+        for (std::string& p : progress.pieces) steps->push_back({step::bytes, std::move(p)});
+        progress.pieces.clear();
+    }
+    if (steps->empty()) return;
+    on_writer([file = job.file, steps] {
+        const auto started = std::chrono::steady_clock::now();
+        for (step& s : *steps) {
+            switch (s.kind) {
+                case step::begin:
+                    file->out.begin_section(s.text);
+                    break;
+                case step::bytes:
+                    file->out.append(s.text);
+                    s.text = {};  // freed as soon as written
+                    break;
+                case step::end:
+                    file->out.end_section();
+                    break;
+            }
+        }
+        file->write_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    });
 }
 
 void query::snapshot_step() {
@@ -1463,7 +1531,9 @@ void query::snapshot_step() {
     engine::node_engine::slice_budget budget;
     budget.deadline = std::chrono::steady_clock::now() + k_snapshot_slice;
     budget.bytes = k_snapshot_slice_bytes;
-    if (!chain_->snapshot_some(snapshot_->progress, budget)) {
+    const bool finished = chain_->snapshot_some(snapshot_->progress, budget);
+    hand_over(*snapshot_);
+    if (!finished) {
         asio::post(strand_, [self = shared_from_this(), job = snapshot_] {
             if (self->snapshot_ == job) self->snapshot_step();
         });
@@ -1476,19 +1546,19 @@ void query::finish_snapshot() {
     if (!snapshot_) return;
     engine::node_engine::slice_budget budget;
     budget.bytes = k_snapshot_slice_bytes;
-    while (!chain_->snapshot_some(snapshot_->progress, budget)) {
+    for (bool finished = false; !finished;) {
+        finished = chain_->snapshot_some(snapshot_->progress, budget);
+        hand_over(*snapshot_);
     }
     auto job = std::move(snapshot_);
     snapshot_.reset();
     resume_reading();
-    // The pieces are written where they are, never joined: no second copy of the state.
-    auto pieces = std::shared_ptr<chain::node_chain::snapshot_progress>(job, &job->progress);
-    write_checkpoint(std::move(job->data), std::move(job->then), std::move(pieces));
+    write_checkpoint(std::move(job->data), std::move(job->then), std::move(job->file));
 }
 
 void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
                              std::function<void(bool ok)> then,
-                             std::shared_ptr<chain::node_chain::snapshot_progress> pieces) {
+                             std::shared_ptr<checkpoint_file> file) {
     // After the write, on the strand: the inputs may acknowledge what the file covers.
     auto written = [self = shared_from_this(), data, then](bool ok, double seconds,
                                                            const std::string& error) {
@@ -1522,38 +1592,40 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             });
         }
     };
-    auto write = [self = shared_from_this(), data, written, pieces](bool flushed,
-                                                                    const std::string& why) {
+    auto write = [self = shared_from_this(), data, written, file](bool flushed,
+                                                                  const std::string& why) {
         self->outputs_unflushed_ = !flushed;
         if (!flushed) {
             self->checkpoint_failed(self->checkpoint_failures_,
                                     "checkpoint skipped: an output could not flush: " + why);
             self->checkpoint_error_ = "skipped: an output could not flush: " + why;
-            written(false, 0, "");
+            // The file written so far goes, before the next checkpoint may begin one.
+            self->on_writer([self, file, written] {
+                if (file) file->out.abandon();
+                asio::post(self->strand_, [written] { written(false, 0, ""); });
+            });
             return;
         }
-        // Encoding, writing and fsyncs block: off the loop threads when there is where.
-        auto work = [self, data, written, pieces]() {
+        // Writing, fsyncs and the rename block: off the loop threads when there is where,
+        // after the slices' bytes.
+        self->on_writer([self, data, written, file]() {
             std::string error;
             const auto started = std::chrono::steady_clock::now();
-            static const checkpoint::section_pieces k_none;
-            const bool ok =
-                self->env_.checkpoints == nullptr ||
-                self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name, *data,
-                                              pieces ? pieces->done : k_none, error);
+            bool ok = true;
+            if (file) {
+                ok = file->out.commit(error);
+            } else if (self->env_.checkpoints != nullptr) {
+                ok = self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name, *data,
+                                                   {}, error);
+            }
             // The state's bytes are freed here, not on a loop thread.
             data->sections = {};
-            if (pieces) pieces->done = {};
             const double seconds =
+                (file ? file->write_seconds : 0) +
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             asio::post(self->strand_,
                        [written, ok, seconds, error] { written(ok, seconds, error); });
-        };
-        if (self->env_.blocking) {
-            asio::post(self->env_.blocking, std::move(work));
-        } else {
-            work();
-        }
+        });
     };
     flush_outputs(std::move(write));
 }

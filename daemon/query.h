@@ -293,16 +293,31 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void snapshot_step();
     // Takes what is left of a snapshot under way at once (a delivery must not overtake it).
     void finish_snapshot();
-    // `pieces`: the chain's snapshot, joined into data->sections where the file is written.
+    // The checkpoint file written while the snapshot is taken: each slice's bytes are handed
+    // to it (on_writer) and freed once written, so the state is never held twice.
+    struct checkpoint_file {
+        checkpoint_stream out;
+        std::string streaming;     // a section handed over in part: its name
+        std::size_t handed = 0;    // entries of the snapshot's `done` handed over
+        double write_seconds = 0;  // spent writing, on the writer
+    };
+    // `file`: the chain's snapshot, already written to it; null: the file holds data alone.
     void write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
                           std::function<void(bool ok)> then,
-                          std::shared_ptr<chain::node_chain::snapshot_progress> pieces = nullptr);
+                          std::shared_ptr<checkpoint_file> file = nullptr);
     struct snapshot_job {
         chain::node_chain::snapshot_progress progress;
         std::shared_ptr<checkpoint::checkpoint_data> data;
         std::function<void(bool ok)> then;
+        std::shared_ptr<checkpoint_file> file;
     };
     std::shared_ptr<snapshot_job> snapshot_;  // a snapshot under way
+    // What the snapshot's slices finished since the last call, to the file's writer.
+    void hand_over(snapshot_job& job);
+    // Runs `work` where checkpoint files are written: in order on the blocking threads, or at
+    // once where there are none.
+    void on_writer(std::function<void()> work);
+    std::optional<boost::asio::strand<boost::asio::any_io_executor>> writer_;
     void finish_once();
     void final_checkpoint();  // of finish_once(); waits for outputs that cannot deliver yet
     void stop_inputs();

@@ -1589,6 +1589,9 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
     for (; progress.node < nodes_.size(); ++progress.node) {
         const engine::node_engine* e = nodes_[progress.node]->engine.get();
         if (e == nullptr) continue;
+        if (progress.pieces.empty()) {
+            progress.section = k_engine_section + plan_->nodes[progress.node].name;
+        }
         const bool finished = e->snapshot_some(progress.writer, progress.cursor, budget);
         progress.pieces.push_back(progress.writer.take());
         progress.writer.clear();
@@ -1599,8 +1602,7 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
             piece.shrink_to_fit();
         }
         if (!finished) return false;
-        progress.done.emplace_back(k_engine_section + plan_->nodes[progress.node].name,
-                                   std::move(progress.pieces));
+        progress.done.emplace_back(progress.section, std::move(progress.pieces));
         progress.pieces.clear();
         progress.cursor = {};
         // One engine's end and the next one's start share no slice: the budget is per call.

@@ -219,7 +219,8 @@ class node_chain {
         checkpoint::section_pieces done;
         bool decoders_done = false;
         std::size_t node = 0;             // the next node whose engine is written
-        std::vector<std::string> pieces;  // its section so far
+        std::vector<std::string> pieces;  // its section so far (a writer may take them)
+        std::string section;              // the name of that section
         byte_writer writer;               // this slice's bytes
         engine::node_engine::snapshot_cursor cursor;
 

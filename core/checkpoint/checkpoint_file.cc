@@ -10,6 +10,7 @@ namespace weir::checkpoint {
 namespace {
 constexpr std::string_view k_magic = "WEIRCKPT";
 constexpr std::size_t k_header = 8 + 4 + 8;
+static_assert(k_header == stream::k_payload_at && k_magic.size() + 4 == stream::k_length_at);
 
 void write_pairs(byte_writer& w, const std::vector<std::pair<std::string, std::string>>& pairs) {
     w.varint(pairs.size());
@@ -90,6 +91,51 @@ std::string encode(const checkpoint_data& data) {
     for (const auto& p : parts.parts) file += p;
     return file;
 }
+
+namespace stream {
+
+std::string head(const checkpoint_data& data) {
+    byte_writer w;
+    w.raw(k_magic.data(), k_magic.size());
+    w.u32(k_format_version);
+    w.u64(0);
+    w.str(data.plan_fingerprint);
+    w.i64(data.written_at);
+    write_pairs(w, data.inputs);
+    std::string out = w.take();
+    out += fixed_varint(0);
+    return out;
+}
+
+std::string section_head(std::string_view name) {
+    byte_writer w;
+    w.str(name);
+    std::string out = w.take();
+    out += fixed_varint(0);
+    return out;
+}
+
+std::string fixed_varint(std::uint64_t v) {
+    std::string out(k_fixed_varint, '\0');
+    for (std::size_t i = 0; i < k_fixed_varint; ++i, v >>= 7) {
+        out[i] = static_cast<char>((v & 0x7f) | (i + 1 < k_fixed_varint ? 0x80 : 0));
+    }
+    return out;
+}
+
+std::string length_field(std::uint64_t payload_bytes) {
+    byte_writer w;
+    w.u64(payload_bytes);
+    return w.take();
+}
+
+std::string crc_trailer(std::uint32_t crc) {
+    byte_writer w;
+    w.u32(crc);
+    return w.take();
+}
+
+}  // namespace stream
 
 std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error) {
     if (bytes.size() < k_magic.size() || bytes.substr(0, k_magic.size()) != k_magic) {

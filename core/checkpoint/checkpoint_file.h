@@ -48,6 +48,32 @@ struct encoded_parts {
 };
 encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pieces = {});
 
+// A checkpoint written as its sections come, before their sizes are known (the daemon writes
+// a large state to its file slice by slice, holding none of it whole): the same format, with
+// the section count and each section's length as varints of a fixed width, overlong where the
+// value is small, written as placeholders and patched in place once known. The payload's
+// length (in the header) and its CRC32C come last. Writing in order stream_head(data), then
+// for each section section_head(name) and its bytes, and patching gives a file decode() reads
+// as encode()'s.
+namespace stream {
+// Bytes of a patched varint: up to 2^35 - 1, far beyond the largest checkpoint.
+inline constexpr std::size_t k_fixed_varint = 5;
+// Where the payload's length (u64) lies in the file, and where the payload begins.
+inline constexpr std::size_t k_length_at = 12;
+inline constexpr std::size_t k_payload_at = 20;
+// The header (its payload length 0 until patched) and the payload's head: the fingerprint,
+// the inputs' positions and the section count's placeholder, the last k_fixed_varint bytes.
+// data.sections are not written.
+std::string head(const checkpoint_data& data);
+// A section's name and its length's placeholder, the last k_fixed_varint bytes.
+std::string section_head(std::string_view name);
+// `v` in exactly k_fixed_varint bytes; v < 2^35.
+std::string fixed_varint(std::uint64_t v);
+// The payload's length as the header holds it, and the CRC32C trailer.
+std::string length_field(std::uint64_t payload_bytes);
+std::string crc_trailer(std::uint32_t crc);
+}  // namespace stream
+
 // The checkpoint in `bytes`, or nullopt with a one-line reason in `error`: not a weir
 // checkpoint, a newer format version, truncated, or a checksum mismatch (corrupt).
 std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error);
