@@ -209,8 +209,8 @@ class node_chain {
     using sections = std::vector<std::pair<std::string, std::string>>;
     sections snapshot() const;
     // The same in slices, each within `budget` (bytes, or a deadline), so a large state does
-    // not hold the strand for long: call until it returns true, then write the pieces as they
-    // are (checkpoint::encode_parts) or join() them.
+    // not hold the strand for long: call until it returns true, writing the pieces as they
+    // come (checkpoint::stream), or join() them.
     // Nothing may be delivered to the chain, and no time may pass for it (advance), between
     // the calls. No slice copies what an earlier one wrote: each writes a piece of its own.
     struct snapshot_progress {

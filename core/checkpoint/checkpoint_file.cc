@@ -31,65 +31,19 @@ bool read_pairs(byte_reader& r, std::vector<std::pair<std::string, std::string>>
 }
 }  // namespace
 
-encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pieces) {
-    encoded_parts out;
-    // The framing written so far, kept (the deque keeps views into its strings valid).
-    const auto keep = [&out](byte_writer& w) -> std::string_view {
-        out.framing.push_back(w.take());
-        w.clear();
-        return out.framing.back();
-    };
-    const auto frame = [&](byte_writer& w) { out.parts.push_back(keep(w)); };
-    const auto refer = [&out](std::string_view bytes) {
-        if (!bytes.empty()) out.parts.push_back(bytes);
-    };
+std::string encode(const checkpoint_data& data) {
+    byte_writer payload;
+    payload.str(data.plan_fingerprint);
+    payload.i64(data.written_at);
+    write_pairs(payload, data.inputs);
+    write_pairs(payload, data.sections);
     byte_writer w;
     w.raw(k_magic.data(), k_magic.size());
     w.u32(k_format_version);
-    frame(w);  // the payload's length follows once known
-    const std::size_t length_part = out.parts.size();
-    out.parts.emplace_back();
-
-    w.str(data.plan_fingerprint);
-    w.i64(data.written_at);
-    write_pairs(w, data.inputs);
-    w.varint(data.sections.size() + pieces.size());
-    for (const auto& [name, bytes] : data.sections) {
-        w.str(name);
-        w.varint(bytes.size());
-        frame(w);
-        refer(bytes);
-    }
-    for (const auto& [name, parts] : pieces) {
-        std::size_t size = 0;
-        for (const auto& p : parts) size += p.size();
-        w.str(name);
-        w.varint(size);
-        frame(w);
-        for (const auto& p : parts) refer(p);
-    }
-    if (w.size() > 0) frame(w);  // no section: the payload's head is all of it
-
-    std::size_t payload = 0;
-    std::uint32_t crc = 0;
-    for (std::size_t i = length_part + 1; i < out.parts.size(); ++i) {
-        payload += out.parts[i].size();
-        crc = crc32c(out.parts[i], crc);
-    }
-    w.u64(payload);
-    out.parts[length_part] = keep(w);
-    w.u32(crc);
-    frame(w);
-    for (const auto& p : out.parts) out.size += p.size();
-    return out;
-}
-
-std::string encode(const checkpoint_data& data) {
-    const encoded_parts parts = encode_parts(data);
-    std::string file;
-    file.reserve(parts.size);
-    for (const auto& p : parts.parts) file += p;
-    return file;
+    w.u64(payload.size());
+    w.raw(payload.data().data(), payload.size());
+    w.u32(crc32c(payload.data()));
+    return w.take();
 }
 
 namespace stream {

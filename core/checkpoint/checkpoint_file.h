@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,20 +32,9 @@ struct checkpoint_data {
 
 std::string encode(const checkpoint_data& data);
 
-// A section's bytes as the pieces they were written in (a large state is snapshot in slices),
-// by section name: encode_parts() frames them where they are instead of joining them.
+// A section's bytes as the pieces they were snapshot in (a large state is snapshot in
+// slices), by section name: written one after another (checkpoint::stream), never joined.
 using section_pieces = std::vector<std::pair<std::string, std::vector<std::string>>>;
-
-// The bytes of a checkpoint file as consecutive parts: its framing, held here, and the data's
-// own bytes, referenced (`data` and `pieces` must outlive it). Writing them in order gives
-// the file encode() returns, with the sections of `data` followed by those of `pieces`, so a
-// large state is written without a second copy of it in memory.
-struct encoded_parts {
-    std::vector<std::string_view> parts;
-    std::size_t size = 0;  // the parts' bytes together: the file's size
-    std::deque<std::string> framing;
-};
-encoded_parts encode_parts(const checkpoint_data& data, const section_pieces& pieces = {});
 
 // A checkpoint written as its sections come, before their sizes are known (the daemon writes
 // a large state to its file slice by slice, holding none of it whole): the same format, with

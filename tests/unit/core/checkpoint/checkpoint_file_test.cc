@@ -19,7 +19,7 @@ checkpoint_data sample() {
     return d;
 }
 
-// The file format spelled out with the byte codec: what encode() and encode_parts() must write.
+// The file format spelled out with the byte codec: what encode() must write.
 std::string reference_file(const checkpoint_data& d) {
     byte_writer payload;
     payload.str(d.plan_fingerprint);
@@ -110,39 +110,58 @@ TEST(checkpoint_file, damage_is_rejected_with_a_reason) {
     EXPECT_NE(error.find("version 9"), std::string::npos);
 }
 
-// A large state snapshot in slices is written piece by piece, never joined: the parts, written
-// one after the other, are byte for byte the file of the same sections whole.
-TEST(checkpoint_file, pieces_frame_into_the_file_of_the_joined_sections) {
+// A fixed-width varint is an overlong LEB128 varint: it reads as its value.
+TEST(checkpoint_file, fixed_varints_read_as_their_values) {
+    for (const std::uint64_t v :
+         {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{127}, std::uint64_t{128},
+          std::uint64_t{300}, std::uint64_t{1} << 32, (std::uint64_t{1} << 35) - 1}) {
+        const std::string bytes = stream::fixed_varint(v);
+        ASSERT_EQ(bytes.size(), stream::k_fixed_varint);
+        byte_reader r(bytes);
+        EXPECT_EQ(r.varint(), v);
+        EXPECT_TRUE(r.ok() && r.at_end()) << v;
+    }
+}
+
+// A file written as its sections come (the framing of checkpoint::stream, its placeholders
+// patched afterwards, the CRC taken over the patched payload) decodes as the sections whole.
+TEST(checkpoint_file, a_streamed_file_decodes_as_its_sections_whole) {
     std::mt19937 rng(11);
     for (int round = 0; round < 50; ++round) {
-        checkpoint_data d = sample();
-        if (round % 3 == 0) d.sections.clear();  // with no whole section, or none at all
-        section_pieces pieces;
-        checkpoint_data whole = d;
-        const int sections = static_cast<int>(rng() % 4);
+        checkpoint_data whole = sample();
+        whole.sections.clear();
+        std::string file = stream::head(whole);
+        const std::size_t count_at = file.size() - stream::k_fixed_varint;
+        const int sections = static_cast<int>(rng() % 4);  // none, too
         for (int s = 0; s < sections; ++s) {
-            std::vector<std::string> parts;
+            const std::string name = "engine/n" + std::to_string(s);
+            file += stream::section_head(name);
+            const std::size_t length_at = file.size() - stream::k_fixed_varint;
             std::string joined;
             const int n = static_cast<int>(rng() % 5);  // none, or pieces some of them empty
             for (int k = 0; k < n; ++k) {
                 std::string piece(rng() % 300, '\0');
                 for (char& c : piece) c = static_cast<char>(rng());
                 joined += piece;
-                parts.push_back(std::move(piece));
+                file += piece;
             }
-            const std::string name = "engine/n" + std::to_string(s);
+            file.replace(length_at, stream::k_fixed_varint, stream::fixed_varint(joined.size()));
             whole.sections.emplace_back(name, joined);
-            pieces.emplace_back(name, std::move(parts));
         }
-        const encoded_parts enc = encode_parts(d, pieces);
-        std::string file;
-        for (const std::string_view p : enc.parts) file += p;
-        EXPECT_EQ(file.size(), enc.size);
-        ASSERT_EQ(file, reference_file(whole)) << round;
+        file.replace(count_at, stream::k_fixed_varint, stream::fixed_varint(whole.sections.size()));
+        const std::size_t payload = file.size() - stream::k_payload_at;
+        file.replace(stream::k_length_at, 8, stream::length_field(payload));
+        file += stream::crc_trailer(crc32c(std::string_view(file).substr(stream::k_payload_at)));
+
         std::string error;
         const auto back = decode(file, error);
         ASSERT_TRUE(back) << error;
+        EXPECT_EQ(back->plan_fingerprint, whole.plan_fingerprint);
+        EXPECT_EQ(back->written_at, whole.written_at);
+        EXPECT_EQ(back->inputs, whole.inputs);
         EXPECT_EQ(back->sections, whole.sections);
+        // Re-encoded, it is the file encode() writes for the same sections.
+        EXPECT_EQ(encode(*back), reference_file(whole)) << round;
     }
 }
 
