@@ -168,9 +168,11 @@ unique_fd open_checkpoint_dir(const std::string& data_dir, const std::string& pi
     return dir;
 }
 
-// The whole of a regular file open as `fd`, at most k_max_checkpoint_bytes; `name` is for
-// messages.
-std::optional<std::string> read_regular(int fd, const std::string& name, std::string& error) {
+// The whole of a regular file open as `fd`, at most k_max_checkpoint_bytes, into the memory
+// `allocate(size)` returns; the bytes read, or nullopt with `error`. `name` is for messages.
+template <class Allocate>
+std::optional<std::size_t> read_regular_into(int fd, const std::string& name, std::string& error,
+                                             Allocate allocate) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         error = name + ": cannot stat: " + errno_text();
@@ -186,11 +188,10 @@ std::optional<std::string> read_regular(int fd, const std::string& name, std::st
                             name, size, k_max_checkpoint_bytes);
         return std::nullopt;
     }
-    std::string bytes(static_cast<std::size_t>(size), '\0');
+    char* bytes = allocate(static_cast<std::size_t>(size));
     std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n =
-            ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    while (done < size) {
+        const ssize_t n = ::pread(fd, bytes + done, size - done, static_cast<off_t>(done));
         if (n < 0) {
             if (errno == EINTR) continue;
             error = name + ": cannot read: " + errno_text();
@@ -199,7 +200,17 @@ std::optional<std::string> read_regular(int fd, const std::string& name, std::st
         if (n == 0) break;  // it shrank meanwhile: what is there (decode judges it)
         done += static_cast<std::size_t>(n);
     }
-    bytes.resize(done);
+    return done;
+}
+
+std::optional<std::string> read_regular(int fd, const std::string& name, std::string& error) {
+    std::string bytes;
+    const auto read = read_regular_into(fd, name, error, [&bytes](std::size_t size) {
+        bytes.resize(size);
+        return bytes.data();
+    });
+    if (!read) return std::nullopt;
+    bytes.resize(*read);
     return bytes;
 }
 
@@ -478,7 +489,7 @@ bool checkpoint_stream::commit(std::string& error) {
 
 checkpoint_store::load_status checkpoint_store::load(const std::string& pipeline,
                                                      const std::string& query,
-                                                     checkpoint::checkpoint_data& out,
+                                                     loaded_checkpoint& out,
                                                      std::string& error) const {
     const std::string file = path(pipeline, query);
     bool missing = false;
@@ -507,16 +518,39 @@ checkpoint_store::load_status checkpoint_store::load(const std::string& pipeline
         error = file + ": cannot read: " + errno_text();
         return load_status::invalid;
     }
-    auto bytes = read_regular(fd.get(), file, error);
-    if (!bytes) return load_status::invalid;
+    // Mapped memory, not the heap: given back to the system as soon as the state is restored.
+    const auto size = read_regular_into(fd.get(), file, error, [&out](std::size_t bytes) {
+        out.file = mapped_bytes(std::max<std::size_t>(bytes, 1), false);
+        return reinterpret_cast<char*>(out.file.get());
+    });
+    if (!size) return load_status::invalid;
     std::string decode_error;
-    auto data = checkpoint::decode(*bytes, decode_error);
+    auto data = checkpoint::decode_view(
+        std::string_view(reinterpret_cast<const char*>(out.file.get()), *size), decode_error);
     if (!data) {
         error = file + ": " + decode_error;
         return load_status::invalid;
     }
-    out = std::move(*data);
+    out.data = std::move(*data);
     return load_status::loaded;
+}
+
+checkpoint_store::load_status checkpoint_store::load(const std::string& pipeline,
+                                                     const std::string& query,
+                                                     checkpoint::checkpoint_data& out,
+                                                     std::string& error) const {
+    loaded_checkpoint loaded;
+    const load_status status = load(pipeline, query, loaded, error);
+    if (status != load_status::loaded) return status;
+    out = {};
+    out.version = loaded.data.version;
+    out.plan_fingerprint = std::move(loaded.data.plan_fingerprint);
+    out.written_at = loaded.data.written_at;
+    out.inputs = std::move(loaded.data.inputs);
+    for (const auto& [name, bytes] : loaded.data.sections) {
+        out.sections.emplace_back(name, std::string(bytes));
+    }
+    return status;
 }
 
 checkpoint_store::reset_status checkpoint_store::reset(const std::string& pipeline,

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/checkpoint/checkpoint_file.h"
+#include "core/record/huge_pages.h"
 
 namespace weir::daemon {
 
@@ -39,8 +40,17 @@ class checkpoint_store {
                std::string& error) const;
 
     enum class load_status { absent, loaded, invalid };
+    // A checkpoint as read: the file's bytes, and the checkpoint viewing them (its sections
+    // are not copied, so restoring a large state holds it once beside what it becomes).
+    struct loaded_checkpoint {
+        mapped_bytes file;
+        checkpoint::checkpoint_view data;
+    };
     // absent: no checkpoint (a first start); invalid: `error` names the file and the problem
     // (corrupt, not a regular file, too large, an unsafe directory).
+    load_status load(const std::string& pipeline, const std::string& query, loaded_checkpoint& out,
+                     std::string& error) const;
+    // The same, copied out of the file.
     load_status load(const std::string& pipeline, const std::string& query,
                      checkpoint::checkpoint_data& out, std::string& error) const;
 

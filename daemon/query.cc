@@ -321,8 +321,9 @@ bool query::restore(std::string& error) {
     // Several daemons: what the query holds comes back from the partials topic and the input's
     // commits, whichever daemon had it; its checkpoint file holds nothing of it.
     if (env_.checkpoints == nullptr || partials_) return true;
-    checkpoint::checkpoint_data data;
-    const auto status = env_.checkpoints->load(pipeline_->name, plan_.name, data, error);
+    checkpoint_store::loaded_checkpoint loaded;
+    const auto status = env_.checkpoints->load(pipeline_->name, plan_.name, loaded, error);
+    const checkpoint::checkpoint_view& data = loaded.data;
     const std::string file = env_.checkpoints->path(pipeline_->name, plan_.name);
     const std::string way_out = "; to start this query afresh run: weir run --reset-checkpoint " +
                                 pipeline_->name + "/" + plan_.name + " …";

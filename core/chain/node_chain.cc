@@ -1614,7 +1614,24 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
     return true;
 }
 
+namespace {
+node_chain::section_views views_of(const node_chain::sections& saved) {
+    node_chain::section_views views;
+    views.reserve(saved.size());
+    for (const auto& [name, bytes] : saved) views.emplace_back(name, bytes);
+    return views;
+}
+}  // namespace
+
 bool node_chain::restore(const sections& saved, std::string& error) {
+    return restore(views_of(saved), error);
+}
+
+bool node_chain::restore_history(const sections& saved, std::string& error) {
+    return restore_history(views_of(saved), error);
+}
+
+bool node_chain::restore(const section_views& saved, std::string& error) {
     for (const auto& [name, bytes] : saved) {
         if (name.starts_with(k_decoder_section)) {
             const std::string_view input = std::string_view(name).substr(k_decoder_section.size());
@@ -1685,7 +1702,7 @@ bool node_chain::restore(const sections& saved, std::string& error) {
     return true;
 }
 
-bool node_chain::restore_dependencies(const std::string& name, const std::string& bytes,
+bool node_chain::restore_dependencies(const std::string& name, std::string_view bytes,
                                       std::string& error) {
     const std::string_view node = std::string_view(name).substr(k_dependency_section.size());
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
@@ -1716,7 +1733,7 @@ bool node_chain::restore_dependencies(const std::string& name, const std::string
     return true;
 }
 
-bool node_chain::restore_history_section(const std::string& name, const std::string& bytes,
+bool node_chain::restore_history_section(const std::string& name, std::string_view bytes,
                                          std::string& error) {
     const std::string_view node = std::string_view(name).substr(k_history_section.size());
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
@@ -1730,7 +1747,7 @@ bool node_chain::restore_history_section(const std::string& name, const std::str
     return true;
 }
 
-bool node_chain::restore_history(const sections& saved, std::string& error) {
+bool node_chain::restore_history(const section_views& saved, std::string& error) {
     for (const auto& [name, bytes] : saved) {
         if (name.starts_with(k_history_section) && !restore_history_section(name, bytes, error)) {
             return false;

@@ -231,10 +231,14 @@ class node_chain {
                        const engine::node_engine::slice_budget& budget) const;
     // Into a chain built from the same plan, before any delivery. False with `error` naming
     // the section that does not fit; the chain must then not be used.
+    // The sections as views of bytes held elsewhere (a checkpoint file read whole), or owned.
+    using section_views = std::vector<std::pair<std::string, std::string_view>>;
+    bool restore(const section_views& saved, std::string& error);
     bool restore(const sections& saved, std::string& error);
     // Only the history of checks against history ("history/<node>" sections), into a chain
     // built from another plan (a reload or a restart changed what the query measures): each
     // check whose assessment is the same keeps its history, the windows start afresh.
+    bool restore_history(const section_views& saved, std::string& error);
     bool restore_history(const sections& saved, std::string& error);
 
     // Operator commands on checks against history (node_engine::command_history) of node
@@ -324,9 +328,8 @@ class node_chain {
     // watermark back; with `wall_now`, the engines move on (or finish, every source ended).
     void release_ended(std::optional<time::timestamp_ns> wall_now);
     window::dependency_observation observe_dependency(std::size_t node, std::size_t k) const;
-    bool restore_dependencies(const std::string& name, const std::string& bytes,
-                              std::string& error);
-    bool restore_history_section(const std::string& name, const std::string& bytes,
+    bool restore_dependencies(const std::string& name, std::string_view bytes, std::string& error);
+    bool restore_history_section(const std::string& name, std::string_view bytes,
                                  std::string& error);
     std::string_view record_json(const node_plan& node, const flow& f, std::size_t i,
                                  bool as_read = false);

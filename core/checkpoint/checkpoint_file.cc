@@ -20,12 +20,13 @@ void write_pairs(byte_writer& w, const std::vector<std::pair<std::string, std::s
     }
 }
 
-bool read_pairs(byte_reader& r, std::vector<std::pair<std::string, std::string>>& pairs) {
+// The bytes of each pair are views into what `r` reads.
+bool read_pairs(byte_reader& r, std::vector<std::pair<std::string, std::string_view>>& pairs) {
     const std::size_t n = r.count(2);
     for (std::size_t i = 0; i < n && r.ok(); ++i) {
         std::string name(r.str());
-        std::string bytes(r.str());
-        pairs.emplace_back(std::move(name), std::move(bytes));
+        const std::string_view bytes = r.str();
+        pairs.emplace_back(std::move(name), bytes);
     }
     return r.ok();
 }
@@ -91,13 +92,13 @@ std::string crc_trailer(std::uint32_t crc) {
 
 }  // namespace stream
 
-std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error) {
+std::optional<checkpoint_view> decode_view(std::string_view bytes, std::string& error) {
     if (bytes.size() < k_magic.size() || bytes.substr(0, k_magic.size()) != k_magic) {
         error = "not a weir checkpoint (no WEIRCKPT header)";
         return std::nullopt;
     }
     byte_reader header(bytes.substr(k_magic.size()));
-    checkpoint_data data;
+    checkpoint_view data;
     data.version = header.u32();
     const std::uint64_t length = header.u64();
     if (!header.ok()) {
@@ -124,24 +125,37 @@ std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error
     byte_reader r(payload);
     data.plan_fingerprint = std::string(r.str());
     data.written_at = r.i64();
-    if (!read_pairs(r, data.inputs) || !read_pairs(r, data.sections) || !r.at_end()) {
+    std::vector<std::pair<std::string, std::string_view>> inputs;
+    if (!read_pairs(r, inputs) || !read_pairs(r, data.sections) || !r.at_end()) {
         error = "malformed payload (the checksum matched: written by a faulty weir?)";
         return std::nullopt;
     }
+    // Version 1: engine snapshots by node name, and CSV headers among the inputs.
     if (data.version == 1) {
-        // Engine snapshots by node name, and CSV headers among the inputs.
         for (auto& [name, state] : data.sections) name = "engine/" + name;
+    }
+    for (auto& [name, position] : inputs) {
         constexpr std::string_view k_csv_header = "csv_header:";
-        std::vector<std::pair<std::string, std::string>> positions;
-        for (auto& [name, bytes] : data.inputs) {
-            if (name.starts_with(k_csv_header)) {
-                data.sections.emplace_back("decoder/" + name.substr(k_csv_header.size()),
-                                           std::move(bytes));
-            } else {
-                positions.emplace_back(std::move(name), std::move(bytes));
-            }
+        if (data.version == 1 && name.starts_with(k_csv_header)) {
+            data.sections.emplace_back("decoder/" + name.substr(k_csv_header.size()), position);
+        } else {
+            data.inputs.emplace_back(std::move(name), std::string(position));
         }
-        data.inputs = std::move(positions);
+    }
+    return data;
+}
+
+std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error) {
+    auto view = decode_view(bytes, error);
+    if (!view) return std::nullopt;
+    checkpoint_data data;
+    data.version = view->version;
+    data.plan_fingerprint = std::move(view->plan_fingerprint);
+    data.written_at = view->written_at;
+    data.inputs = std::move(view->inputs);
+    data.sections.reserve(view->sections.size());
+    for (auto& [name, bytes_of] : view->sections) {
+        data.sections.emplace_back(std::move(name), std::string(bytes_of));
     }
     return data;
 }

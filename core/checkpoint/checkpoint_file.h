@@ -66,4 +66,15 @@ std::string crc_trailer(std::uint32_t crc);
 // checkpoint, a newer format version, truncated, or a checksum mismatch (corrupt).
 std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error);
 
+// The same without a copy of the sections: their bytes are views into `bytes`, which must
+// outlive them (a large state is then held once, in the file's bytes, while it is restored).
+struct checkpoint_view {
+    std::uint32_t version = k_format_version;
+    std::string plan_fingerprint;
+    time::timestamp_ns written_at = 0;
+    std::vector<std::pair<std::string, std::string>> inputs;
+    std::vector<std::pair<std::string, std::string_view>> sections;
+};
+std::optional<checkpoint_view> decode_view(std::string_view bytes, std::string& error);
+
 }  // namespace weir::checkpoint

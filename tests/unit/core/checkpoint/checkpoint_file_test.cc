@@ -52,6 +52,24 @@ TEST(checkpoint_file, round_trip) {
     EXPECT_EQ(d->sections, sample().sections);
 }
 
+// decode_view() reads the same checkpoint, its sections' bytes left where they are in the file.
+TEST(checkpoint_file, a_view_holds_the_sections_where_they_lie_in_the_file) {
+    const std::string file = encode(sample());
+    std::string error;
+    const auto v = decode_view(file, error);
+    ASSERT_TRUE(v) << error;
+    EXPECT_EQ(v->plan_fingerprint, sample().plan_fingerprint);
+    EXPECT_EQ(v->inputs, sample().inputs);
+    ASSERT_EQ(v->sections.size(), sample().sections.size());
+    for (std::size_t i = 0; i < v->sections.size(); ++i) {
+        EXPECT_EQ(v->sections[i].first, sample().sections[i].first);
+        EXPECT_EQ(v->sections[i].second, sample().sections[i].second);
+        EXPECT_GE(v->sections[i].second.data(), file.data());
+        EXPECT_LE(v->sections[i].second.data() + v->sections[i].second.size(),
+                  file.data() + file.size());
+    }
+}
+
 // A file of format 1 (weir before the node chain): engine snapshots by node name, CSV headers
 // as fake inputs. It decodes into the sections the chain restores from.
 TEST(checkpoint_file, format_1_reads_into_sections) {
