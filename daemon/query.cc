@@ -27,6 +27,12 @@ constexpr auto k_snapshot_slice = std::chrono::milliseconds(2);
 // And at most about this many bytes, so no piece of a snapshot needs a large string of its own.
 constexpr std::size_t k_snapshot_slice_bytes = std::size_t{4} << 20;
 
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+}  // namespace
+
 const char* to_string(query_state s) {
     switch (s) {
         case query_state::starting:
@@ -1461,8 +1467,7 @@ void query::checkpoint_now(std::function<void(bool ok)> then) {
     on_writer([self = shared_from_this(), file = snapshot_->file, data = snapshot_->data] {
         const auto started = std::chrono::steady_clock::now();
         file->out.open(*self->env_.checkpoints, self->pipeline_->name, self->plan_.name, *data);
-        file->write_seconds +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        file->write_seconds += seconds_since(started);
     });
     if (!stopping_ && !paused_) {
         for (auto& in : inputs_) in->pause();
@@ -1522,8 +1527,7 @@ void query::hand_over(snapshot_job& job) {
                     break;
             }
         }
-        file->write_seconds +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        file->write_seconds += seconds_since(started);
     });
 }
 
@@ -1621,9 +1625,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
             }
             // The state's bytes are freed here, not on a loop thread.
             data->sections = {};
-            const double seconds =
-                (file ? file->write_seconds : 0) +
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            const double seconds = (file ? file->write_seconds : 0) + seconds_since(started);
             asio::post(self->strand_,
                        [written, ok, seconds, error] { written(ok, seconds, error); });
         });
