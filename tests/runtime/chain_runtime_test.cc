@@ -578,7 +578,7 @@ TEST(chain_runtime, a_damaged_section_is_refused_with_its_name) {
     std::string error;
     EXPECT_FALSE(next.restore(saved, error));
     EXPECT_NE(error.find("node \"quality\""), std::string::npos) << error;
-    EXPECT_FALSE(next.restore({{"mystery/x", "1"}}, error));
+    EXPECT_FALSE(next.restore(chain::node_chain::sections{{"mystery/x", "1"}}, error));
     EXPECT_NE(error.find("mystery/x"), std::string::npos) << error;
 }
 
