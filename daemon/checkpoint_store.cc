@@ -258,18 +258,12 @@ bool checkpoint_store::check_data_dir(std::string& error) const {
 }
 
 bool checkpoint_store::write(const std::string& pipeline, const std::string& query,
-                             const checkpoint::checkpoint_data& data,
-                             const checkpoint::section_pieces& pieces, std::string& error) const {
+                             const checkpoint::checkpoint_data& data, std::string& error) const {
     checkpoint_stream out;
     if (out.open(*this, pipeline, query, data)) {
         for (const auto& [name, bytes] : data.sections) {
             out.begin_section(name);
             out.append(bytes);
-            out.end_section();
-        }
-        for (const auto& [name, parts] : pieces) {
-            out.begin_section(name);
-            for (const std::string& p : parts) out.append(p);
             out.end_section();
         }
     }
@@ -445,8 +439,7 @@ bool checkpoint_stream::commit(std::string& error) {
     impl& s = *impl_;
     const auto fail = [&] {
         error = s.error.empty() ? "cannot write " + s.temp_path : s.error;
-        if (s.fd) ::unlinkat(s.dir.get(), s.temp.c_str(), 0);
-        s.committed = true;  // nothing left to remove
+        abandon();
         return false;
     };
     if (s.failed() || !s.fd) return fail();
@@ -541,15 +534,7 @@ checkpoint_store::load_status checkpoint_store::load(const std::string& pipeline
                                                      std::string& error) const {
     loaded_checkpoint loaded;
     const load_status status = load(pipeline, query, loaded, error);
-    if (status != load_status::loaded) return status;
-    out = {};
-    out.version = loaded.data.version;
-    out.plan_fingerprint = std::move(loaded.data.plan_fingerprint);
-    out.written_at = loaded.data.written_at;
-    out.inputs = std::move(loaded.data.inputs);
-    for (const auto& [name, bytes] : loaded.data.sections) {
-        out.sections.emplace_back(name, std::string(bytes));
-    }
+    if (status == load_status::loaded) out = checkpoint::copy_out(std::move(loaded.data));
     return status;
 }
 

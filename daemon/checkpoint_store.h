@@ -33,11 +33,9 @@ class checkpoint_store {
     bool check_data_dir(std::string& error) const;
 
     // Writes atomically (through a checkpoint_stream); false with a message (disk full,
-    // permissions) and the old file kept. `pieces`: sections in the slices they were snapshot
-    // in, written after data.sections without being joined first.
+    // permissions) and the old file kept.
     bool write(const std::string& pipeline, const std::string& query,
-               const checkpoint::checkpoint_data& data, const checkpoint::section_pieces& pieces,
-               std::string& error) const;
+               const checkpoint::checkpoint_data& data, std::string& error) const;
 
     enum class load_status { absent, loaded, invalid };
     // A checkpoint as read: the file's bytes, and the checkpoint viewing them (its sections

@@ -1621,7 +1621,7 @@ void query::write_checkpoint(std::shared_ptr<checkpoint::checkpoint_data> data,
                 ok = file->out.commit(error);
             } else if (self->env_.checkpoints != nullptr) {
                 ok = self->env_.checkpoints->write(self->pipeline_->name, self->plan_.name, *data,
-                                                   {}, error);
+                                                   error);
             }
             // The state's bytes are freed here, not on a loop thread.
             data->sections = {};

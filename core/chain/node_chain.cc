@@ -1589,9 +1589,7 @@ bool node_chain::snapshot_some(snapshot_progress& progress,
     for (; progress.node < nodes_.size(); ++progress.node) {
         const engine::node_engine* e = nodes_[progress.node]->engine.get();
         if (e == nullptr) continue;
-        if (progress.pieces.empty()) {
-            progress.section = k_engine_section + plan_->nodes[progress.node].name;
-        }
+        progress.section = k_engine_section + plan_->nodes[progress.node].name;
         const bool finished = e->snapshot_some(progress.writer, progress.cursor, budget);
         progress.pieces.push_back(progress.writer.take());
         progress.writer.clear();

@@ -145,19 +145,23 @@ std::optional<checkpoint_view> decode_view(std::string_view bytes, std::string& 
     return data;
 }
 
+checkpoint_data copy_out(checkpoint_view view) {
+    checkpoint_data data;
+    data.version = view.version;
+    data.plan_fingerprint = std::move(view.plan_fingerprint);
+    data.written_at = view.written_at;
+    data.inputs = std::move(view.inputs);
+    data.sections.reserve(view.sections.size());
+    for (auto& [name, bytes] : view.sections) {
+        data.sections.emplace_back(std::move(name), std::string(bytes));
+    }
+    return data;
+}
+
 std::optional<checkpoint_data> decode(std::string_view bytes, std::string& error) {
     auto view = decode_view(bytes, error);
     if (!view) return std::nullopt;
-    checkpoint_data data;
-    data.version = view->version;
-    data.plan_fingerprint = std::move(view->plan_fingerprint);
-    data.written_at = view->written_at;
-    data.inputs = std::move(view->inputs);
-    data.sections.reserve(view->sections.size());
-    for (auto& [name, bytes_of] : view->sections) {
-        data.sections.emplace_back(std::move(name), std::string(bytes_of));
-    }
-    return data;
+    return copy_out(std::move(*view));
 }
 
 }  // namespace weir::checkpoint

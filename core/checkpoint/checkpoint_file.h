@@ -76,5 +76,7 @@ struct checkpoint_view {
     std::vector<std::pair<std::string, std::string_view>> sections;
 };
 std::optional<checkpoint_view> decode_view(std::string_view bytes, std::string& error);
+// The checkpoint `view` reads, its sections copied out of the file's bytes.
+checkpoint_data copy_out(checkpoint_view view);
 
 }  // namespace weir::checkpoint

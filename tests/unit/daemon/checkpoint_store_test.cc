@@ -40,6 +40,8 @@ class checkpoint_store_test : public ::testing::Test {
         return out;
     }
     bool temp_left() const { return fs::exists(dir_ / "checkpoints" / "p" / "q.ckpt.tmp"); }
+    // A checkpoint written whole, which what follows must leave in place.
+    static checkpoint_data write_old(const checkpoint_store& store);
 
     fs::path dir_;
 };
@@ -50,6 +52,14 @@ checkpoint_data head(std::int64_t written_at) {
     d.written_at = written_at;
     d.inputs = {{"events", "offset 42"}, {"other", std::string("\0\1\2", 3)}};
     return d;
+}
+
+checkpoint_data checkpoint_store_test::write_old(const checkpoint_store& store) {
+    checkpoint_data old = head(1);
+    old.sections = {{"engine/a", "old state"}};
+    std::string error;
+    EXPECT_TRUE(store.write("p", "q", old, error)) << error;
+    return old;
 }
 
 void expect_same(const checkpoint_data& a, const checkpoint_data& b) {
@@ -90,17 +100,14 @@ TEST_F(checkpoint_store_test, sections_streamed_in_pieces_load_as_written_whole)
         const checkpoint_data got = load(store);
         expect_same(got, want);
         // Written whole (checkpoint_store::write), the same state loads the same.
-        ASSERT_TRUE(store.write("p", "q", want, {}, error)) << error;
+        ASSERT_TRUE(store.write("p", "q", want, error)) << error;
         expect_same(load(store), want);
     }
 }
 
 TEST_F(checkpoint_store_test, an_abandoned_or_dropped_stream_leaves_the_old_checkpoint) {
     const checkpoint_store store(dir_.string());
-    checkpoint_data old = head(1);
-    old.sections = {{"engine/a", "old state"}};
-    std::string error;
-    ASSERT_TRUE(store.write("p", "q", old, {}, error)) << error;
+    const checkpoint_data old = write_old(store);
     {
         checkpoint_stream out;
         ASSERT_TRUE(out.open(store, "p", "q", head(2)));
@@ -124,10 +131,8 @@ TEST_F(checkpoint_store_test, an_abandoned_or_dropped_stream_leaves_the_old_chec
 // where, the temporary file goes, the old checkpoint stays.
 TEST_F(checkpoint_store_test, a_failed_write_keeps_the_old_checkpoint_and_says_why) {
     const checkpoint_store store(dir_.string());
-    checkpoint_data old = head(1);
-    old.sections = {{"engine/a", "old state"}};
+    const checkpoint_data old = write_old(store);
     std::string error;
-    ASSERT_TRUE(store.write("p", "q", old, {}, error)) << error;
 
     rlimit saved{};
     ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
