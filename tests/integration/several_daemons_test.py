@@ -380,8 +380,15 @@ class several_daemons_test(unittest.TestCase):
                      "both queries reading partitions and merging every partials partition")
             cluster.produce("events", lines)
             self.flush(cluster)
-            wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
-                     "every window's results of both nodes")
+            try:
+                wait_for(lambda: set(self.merged(["a"])) >= set(expected), 120,
+                         "every window's results of both nodes")
+            except AssertionError as e:
+                # Rare on a loaded machine: what was missing, and what the daemon said.
+                missing = set(expected) - set(self.merged(["a"]))
+                raise AssertionError(f"{e}; {len(missing)} of {len(expected)} results missing; "
+                                     f"status {self.query_statuses('a')}; "
+                                     f"log:\n{self.log('a')[-6000:]}") from None
             got = self.merged(["a"])
             for i, want in expected.items():
                 self.assertEqual(got[i], want, f"result {i}")
