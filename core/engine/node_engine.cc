@@ -57,6 +57,9 @@ constexpr std::uint64_t k_snapshot_version = 5;
 // Epochs of a source the merge step remembers: a replay goes back one cut or two (see
 // partials.h), so a few are plenty.
 constexpr std::size_t k_epochs_kept = 8;
+// A partition-local engine tells the merge step its progress at least this often while records
+// come (node_engine::hand_over): far below any idle_timeout.
+constexpr timestamp_ns k_progress_every = 100'000'000;
 enum class snapshot_mode : std::uint8_t { single = 0, partition_local = 1, merge = 2 };
 // The history section of checks against history (node_engine::snapshot_history).
 constexpr std::uint32_t k_history_magic = 0x48455757;  // "WWEH"
@@ -937,7 +940,7 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
         if (caught_up_) {
             hand_over_all();
         } else {
-            hand_over(false);
+            hand_over(false, arrival_time);
         }
         return;
     }
@@ -1134,7 +1137,7 @@ timestamp_ns node_engine::earliest_open_start() {
     return k_no_time;
 }
 
-void node_engine::hand_over(bool always) {
+void node_engine::hand_over(bool always, timestamp_ns now) {
     timestamp_ns newest = source_max_.empty() ? k_no_time : source_max_[0];
     if (sessions_ && newest != k_no_time && !finished_) {
         // A session still open here may yet join one of another source's that ends before the
@@ -1145,10 +1148,28 @@ void node_engine::hand_over(bool always) {
             newest = std::min(newest, sat_add(open, plan_.window.allowed_lateness));
         }
     }
-    if (!always && partial_out_.cells.empty() && newest == partial_out_.newest) {
-        partial_out_.active = false;
-        return;
+    if (!always && partial_out_.cells.empty()) {
+        if (newest == partial_out_.newest) {
+            partial_out_.active = false;
+            return;
+        }
+        // Progress alone. The merge step closes windows at panes' ends: progress within a pane
+        // closes nothing there, and waits (records since stay marked active) unless the merge
+        // step has not heard from the source for k_progress_every (idle_timeout counts from
+        // the last hand-over it had). What a source that stops here has not told yet goes
+        // when it is caught up (set_caught_up hands everything over) or, several daemons,
+        // at its lane's next cut: as its last panes do.
+        const auto pane_of = [&](timestamp_ns t) {
+            return window::align_down(sat_sub(t, plan_.window.allowed_lateness), pane_);
+        };
+        const bool closes = sessions_ || partial_out_.newest == k_no_time ||
+                            pane_of(newest) != pane_of(partial_out_.newest);
+        const bool heard_lately = now != k_no_time && handed_over_at_ != k_no_time &&
+                                  now >= handed_over_at_ &&
+                                  now - handed_over_at_ < k_progress_every;
+        if (!closes && heard_lately) return;
     }
+    if (now != k_no_time) handed_over_at_ = now;
     partial_out_.newest = newest;
     partial_out_.source = watermark_.source_id(0);  // the sink may have moved it out
     partial_out_.epoch = epoch_;

@@ -102,9 +102,12 @@ class node_engine {
     // as a partial once the source's newest event time, less allowed_lateness, has passed the
     // cell's end (a session's: its last record + gap). A record for a cell given up already
     // starts a new one, given up at once: the merge step judges whether it is late. `sink` takes
-    // the hand-over at the end of each process() that moved the source on or gave cells up, at
-    // finish() and hand_over_all(); it may move the cells out. Set before the first record; not
-    // for processing-time windows (std::invalid_argument).
+    // the hand-over at the end of each process() that gave cells up, at finish() and
+    // hand_over_all(); it may move the cells out. A process() that only moved the source on
+    // hands over where the merge step may close a window with it (the progress, less
+    // allowed_lateness, passes a pane's end; sessions: always), or when k_progress_every has
+    // passed since the last: so a source read in small bites does not make a message a bite.
+    // Set before the first record; not for processing-time windows (std::invalid_argument).
     void set_partial_sink(std::function<void(partial_batch&)> sink);
     // Gives up every cell now, whatever its end, and hands over: the engine then holds nothing
     // the merge step lacks (before a checkpoint of the merge step, or when its source goes).
@@ -321,13 +324,16 @@ class node_engine {
     void export_cell(std::uint32_t g, std::uint32_t c);
     // Takes cell `c` out of its group's list (not released).
     void unlink_cell(group_state& gs, std::uint32_t c);
-    void hand_over(bool always);
+    // `now`: the wall clock of the process() that calls it (k_no_time: not from one).
+    void hand_over(bool always, timestamp_ns now = window::k_no_time);
     std::function<void(partial_batch&)> partial_sink_;
     partial_batch partial_out_;
     std::uint64_t export_seq_ = 0;  // exports so far (checkpointed)
     std::uint64_t epoch_ = 0;       // partial_batch::epoch (checkpointed)
     bool export_open_ = false;      // export_seq_ numbers cells being given up now
     bool caught_up_ = false;        // set_caught_up(): every process() hands everything over
+    // Wall clock of the last hand-over that came from a process() (k_no_time: none yet).
+    timestamp_ns handed_over_at_ = window::k_no_time;
 
     // Merge mode (absorb). Per cell, until its first window closes: the sources' cells in it,
     // as (source index, serialized block), merged then in the order of the sources' ids.

@@ -514,6 +514,54 @@ TEST(Partials, TheMergeStepCountsRecordsAsOneEngineDoes) {
     EXPECT_EQ(local.stats().late, 0u) << "the merge step judges lateness";
 }
 
+TEST(Partials, ProgressAloneIsHandedOverAtPanesEndsAndEveryTenthOfASecond) {
+    // A source read a record at a time (a Kafka partition read in small bites): without cells
+    // to give up, its progress goes where it may close a window at the merge step (the
+    // progress less allowed_lateness passes a pane's end), and otherwise no more often than
+    // every 100 ms of wall clock; the records since are told as activity when it goes.
+    node_plan p = plan_of(tumbling(10 * k_s, 2 * k_s), true);
+    p.source_ids = {source_id(0)};
+    string_pool strings;
+    std::vector<partial_batch> got;
+    node_engine local(p, k_wall);
+    local.set_partial_sink([&got](partial_batch& b) {
+        got.push_back(b);
+        b.cells.clear();
+    });
+    std::vector<check_result> out;
+    const auto rec = [&](timestamp_ns t) {
+        return test_record{.t = t, .g = strings.make("a"), .x = field_value::make_number(1)};
+    };
+    // 2.5 s to 12 s of event time, a record each 100 ms, all at the same wall clock time.
+    for (int i = 25; i <= 120; ++i) feed(local, {rec(i * k_s / 10)}, k_wall, out);
+    // The first record, then 12 s (10 s less lateness: the first pane ends) with its cell.
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].newest, 25 * k_s / 10);
+    EXPECT_TRUE(got[0].active);
+    EXPECT_EQ(got[1].newest, 12 * k_s);
+    EXPECT_EQ(got[1].cells.size(), 1u);
+    // No cell to give up until 22 s: each record 50 ms of wall clock after the last.
+    got.clear();
+    for (int i = 1; i <= 10; ++i) {
+        feed(local, {rec(12 * k_s + i * k_s / 10)}, k_wall + i * 50'000'000, out);
+    }
+    ASSERT_EQ(got.size(), 5u) << "every other record: 100 ms apart";
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].newest, 12 * k_s + static_cast<timestamp_ns>(2 * i + 2) * k_s / 10);
+        EXPECT_TRUE(got[i].active);
+        EXPECT_TRUE(got[i].cells.empty());
+    }
+    // What was not told yet goes with everything else once the source is caught up.
+    got.clear();
+    feed(local, {rec(13 * k_s + k_s / 10)}, k_wall + 11 * 50'000'000, out);
+    EXPECT_TRUE(got.empty());
+    local.set_caught_up(true);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].newest, 13 * k_s + k_s / 10);
+    EXPECT_TRUE(got[0].active);
+    EXPECT_EQ(got[0].cells.size(), 1u);
+}
+
 TEST(Partials, TheOrderOfArrivalDoesNotChangeABit) {
     for (int kind = 0; kind < 3; ++kind) {
         for (std::uint64_t seed = 1; seed <= 4; ++seed) {
