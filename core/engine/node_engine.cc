@@ -1160,7 +1160,8 @@ void node_engine::hand_over(bool always, timestamp_ns now) {
         // when it is caught up (set_caught_up hands everything over) or, several daemons,
         // at its lane's next cut: as its last panes do.
         const auto pane_of = [&](timestamp_ns t) {
-            return window::align_down(sat_sub(t, plan_.window.allowed_lateness), pane_);
+            const timestamp_ns threshold = sat_sub(t, plan_.window.allowed_lateness);
+            return threshold == k_no_time ? k_no_time : window::align_down(threshold, pane_);
         };
         const bool closes = sessions_ || partial_out_.newest == k_no_time ||
                             pane_of(newest) != pane_of(partial_out_.newest);
