@@ -58,7 +58,7 @@ constexpr std::uint64_t k_snapshot_version = 5;
 // partials.h), so a few are plenty.
 constexpr std::size_t k_epochs_kept = 8;
 // A partition-local engine tells the merge step its progress at least this often while records
-// come (node_engine::hand_over): far below any idle_timeout.
+// come (node_engine::hand_over), or every half idle_timeout where that is shorter.
 constexpr timestamp_ns k_progress_every = 100'000'000;
 enum class snapshot_mode : std::uint8_t { single = 0, partition_local = 1, merge = 2 };
 // The history section of checks against history (node_engine::snapshot_history).
@@ -1155,9 +1155,9 @@ void node_engine::hand_over(bool always, timestamp_ns now) {
         }
         // Progress alone. The merge step closes windows at panes' ends: progress within a pane
         // closes nothing there, and waits (records since stay marked active) unless the merge
-        // step has not heard from the source for k_progress_every (idle_timeout counts from
-        // the last hand-over it had). What a source that stops here has not told yet goes
-        // when it is caught up (set_caught_up hands everything over) or, several daemons,
+        // step has not heard from the source for k_progress_every, or half its idle_timeout
+        // (which counts from the last hand-over it had). What a source that stops here has not told
+        // yet goes when it is caught up (set_caught_up hands everything over) or, several daemons,
         // at its lane's next cut: as its last panes do.
         const auto pane_of = [&](timestamp_ns t) {
             const timestamp_ns threshold = sat_sub(t, plan_.window.allowed_lateness);
@@ -1165,9 +1165,11 @@ void node_engine::hand_over(bool always, timestamp_ns now) {
         };
         const bool closes = sessions_ || partial_out_.newest == k_no_time ||
                             pane_of(newest) != pane_of(partial_out_.newest);
+        const timestamp_ns idle = plan_.window.idle_timeout;
+        const timestamp_ns every =
+            idle > 0 ? std::min(k_progress_every, idle / 2) : k_progress_every;
         const bool heard_lately = now != k_no_time && handed_over_at_ != k_no_time &&
-                                  now >= handed_over_at_ &&
-                                  now - handed_over_at_ < k_progress_every;
+                                  now >= handed_over_at_ && now - handed_over_at_ < every;
         if (!closes && heard_lately) return;
     }
     if (now != k_no_time) handed_over_at_ = now;

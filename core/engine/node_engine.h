@@ -105,8 +105,9 @@ class node_engine {
     // the hand-over at the end of each process() that gave cells up, at finish() and
     // hand_over_all(); it may move the cells out. A process() that only moved the source on
     // hands over where the merge step may close a window with it (the progress, less
-    // allowed_lateness, passes a pane's end; sessions: always), or when k_progress_every has
-    // passed since the last: so a source read in small bites does not make a message a bite.
+    // allowed_lateness, passes a pane's end; sessions: always), or when 100 ms (half the
+    // idle_timeout, where shorter) have passed since the last: so a source read in small bites
+    // does not make a message a bite.
     // Set before the first record; not for processing-time windows (std::invalid_argument).
     void set_partial_sink(std::function<void(partial_batch&)> sink);
     // Gives up every cell now, whatever its end, and hands over: the engine then holds nothing

@@ -562,6 +562,29 @@ TEST(Partials, ProgressAloneIsHandedOverAtPanesEndsAndEveryTenthOfASecond) {
     EXPECT_EQ(got[0].cells.size(), 1u);
 }
 
+TEST(Partials, ProgressAloneIsHandedOverWithinHalfAShortIdleTimeout) {
+    // idle_timeout 60 ms: the merge step must hear from the source every 30 ms, or it would
+    // take it for idle while its records come.
+    node_plan p = plan_of(tumbling(10 * k_s, 2 * k_s), true);
+    p.window.idle_timeout = 60'000'000;
+    p.source_ids = {source_id(0)};
+    string_pool strings;
+    std::size_t handed = 0;
+    node_engine local(p, k_wall);
+    local.set_partial_sink([&handed](partial_batch& b) {
+        ++handed;
+        b.cells.clear();
+    });
+    std::vector<check_result> out;
+    for (int i = 1; i <= 10; ++i) {
+        const test_record r{
+            .t = 3 * k_s + i * k_s / 10, .g = strings.make("a"), .x = field_value::make_number(1)};
+        feed(local, {r}, k_wall + i * 10'000'000, out);  // 10 ms apart
+    }
+    // The first record, then every third: 30 ms apart.
+    EXPECT_EQ(handed, 4u);
+}
+
 TEST(Partials, TheOrderOfArrivalDoesNotChangeABit) {
     for (int kind = 0; kind < 3; ++kind) {
         for (std::uint64_t seed = 1; seed <= 4; ++seed) {
