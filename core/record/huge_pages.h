@@ -34,23 +34,22 @@ inline void* map_pages(std::size_t bytes) {
 }
 
 // `bytes` (rounded up to whole huge pages) aligned to a huge page, advised onto huge pages
-// unless `advise` is false (its pages then come as they are touched, small); release with
-// free_huge(). Mapped from the kernel, not taken from the heap: released, the memory goes back
-// to the system at once (a heap would keep a large table's old array after it grew).
-inline void* allocate_huge(std::size_t bytes, bool advise = true) {
+// unless `advise` is false (its pages then come as they are touched, small), or null where the
+// system has no memory to give; release with free_huge(). Mapped from the kernel, not taken from
+// the heap: released, the memory goes back to the system at once (a heap would keep a large
+// table's old array after it grew). Allocates nothing from the heap, so a heap may take its
+// memory from it.
+inline void* try_allocate_huge(std::size_t bytes, bool advise = true) noexcept {
     if (bytes >
         static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - 2 * k_huge_page) {
-        throw std::bad_alloc();
+        return nullptr;
     }
     const std::size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
-    if constexpr (!k_mapped_memory) {
-        void* p = std::aligned_alloc(k_huge_page, rounded);
-        if (p == nullptr) throw std::bad_alloc();
-        return p;
-    }
+    if constexpr (!k_mapped_memory) return std::aligned_alloc(k_huge_page, rounded);
     // One huge page more than needed, then what lies outside the aligned block is unmapped.
     const std::size_t mapped = rounded + k_huge_page;
-    void* p = map_pages(mapped);
+    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
     const auto start = reinterpret_cast<std::uintptr_t>(p);
     const std::uintptr_t aligned = (start + k_huge_page - 1) & ~std::uintptr_t{k_huge_page - 1};
     if (aligned > start) ::munmap(p, aligned - start);
@@ -60,6 +59,13 @@ inline void* allocate_huge(std::size_t bytes, bool advise = true) {
     auto* block = reinterpret_cast<void*>(aligned);
     if (advise) ::madvise(block, rounded, MADV_HUGEPAGE);  // advice: an error means small pages
     return block;
+}
+
+// try_allocate_huge(), throwing std::bad_alloc where it has no memory.
+inline void* allocate_huge(std::size_t bytes, bool advise = true) {
+    void* p = try_allocate_huge(bytes, advise);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
 }
 
 // Releases what allocate_huge(bytes) returned.
