@@ -39,8 +39,9 @@ class huge_block_allocator final : public SysAllocator {
         if (size >= k_huge_page && alignment <= k_huge_page) {
             if (void* p = try_allocate_huge(size)) {
                 // The rest of the last huge page is tcmalloc's too: it takes what it is given.
-                if (actual_size != nullptr)
+                if (actual_size != nullptr) {
                     *actual_size = (size + k_huge_page - 1) & ~(k_huge_page - 1);
+                }
                 return p;
             }
         }
