@@ -4,8 +4,8 @@
 // tcmalloc takes its heap from the system on 4 KiB pages: every page is a fault the first time
 // it is touched. A Kafka input's fetch buffers are megabytes each, and a daemon faults in tens of
 // megabytes of them as it starts reading. Where a fault is dear (a virtual machine whose page
-// tables the hypervisor shadows: 11 us a fault on the CI machine, where a 4 KiB page on a huge
-// page costs 0.3 us), that was a large share of a short run's CPU, and of what several daemons
+// tables the hypervisor shadows: 11 us a fault on the test machine, where a 4 KiB page on a
+// huge page costs 0.3 us), that was a large share of a short run's CPU, and of what several daemons
 // cost over one.
 //
 // So tcmalloc's requests to the system of a huge page or more (its large blocks) are mapped
@@ -40,7 +40,7 @@ class huge_block_allocator final : public SysAllocator {
             if (void* p = try_allocate_huge(size)) {
                 // The rest of the last huge page is tcmalloc's too: it takes what it is given.
                 if (actual_size != nullptr) {
-                    *actual_size = (size + k_huge_page - 1) & ~(k_huge_page - 1);
+                    *actual_size = huge_pages_of(size);
                 }
                 return p;
             }

@@ -3,7 +3,8 @@
 
 #if WEIR_TCMALLOC_HEAP
 namespace weir::daemon {
-// heap_pages.cpp: tcmalloc's heap on transparent huge pages (unless WEIR_HUGE_PAGES=off).
+// heap_pages.cpp: tcmalloc's large blocks on transparent huge pages (unless
+// WEIR_HUGE_PAGES=off).
 void heap_onto_huge_pages();
 }  // namespace weir::daemon
 #endif

@@ -25,11 +25,22 @@ inline constexpr std::size_t k_huge_page = std::size_t{2} << 20;
 // it still sees overruns past a block and uses after release.
 inline constexpr bool k_mapped_memory = !k_address_sanitizer;
 
-// `bytes` of zeroed anonymous pages, mapped from the kernel (resident once touched); release
-// with munmap. Throws std::bad_alloc.
-inline void* map_pages(std::size_t bytes) {
+// `bytes` rounded up to whole huge pages.
+inline constexpr std::size_t huge_pages_of(std::size_t bytes) {
+    return (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
+}
+
+// `bytes` of zeroed anonymous pages, mapped from the kernel (resident once touched), or null
+// where the system has none to give; release with munmap.
+inline void* try_map_pages(std::size_t bytes) noexcept {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
+    return p == MAP_FAILED ? nullptr : p;
+}
+
+// try_map_pages(), throwing std::bad_alloc where it has no memory.
+inline void* map_pages(std::size_t bytes) {
+    void* p = try_map_pages(bytes);
+    if (p == nullptr) throw std::bad_alloc();
     return p;
 }
 
@@ -44,12 +55,12 @@ inline void* try_allocate_huge(std::size_t bytes, bool advise = true) noexcept {
         static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - 2 * k_huge_page) {
         return nullptr;
     }
-    const std::size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
+    const std::size_t rounded = huge_pages_of(bytes);
     if constexpr (!k_mapped_memory) return std::aligned_alloc(k_huge_page, rounded);
     // One huge page more than needed, then what lies outside the aligned block is unmapped.
     const std::size_t mapped = rounded + k_huge_page;
-    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
+    void* p = try_map_pages(mapped);
+    if (p == nullptr) return nullptr;
     const auto start = reinterpret_cast<std::uintptr_t>(p);
     const std::uintptr_t aligned = (start + k_huge_page - 1) & ~std::uintptr_t{k_huge_page - 1};
     if (aligned > start) ::munmap(p, aligned - start);
@@ -73,7 +84,7 @@ inline void free_huge(void* p, std::size_t bytes) noexcept {
     if constexpr (!k_mapped_memory) {
         std::free(p);
     } else if (p != nullptr) {
-        ::munmap(p, (bytes + k_huge_page - 1) & ~(k_huge_page - 1));
+        ::munmap(p, huge_pages_of(bytes));
     }
 }
 
