@@ -101,6 +101,12 @@ void file_output::added_locked(std::unique_lock<std::mutex>& lock) {
         big_posted_ = true;
         post = true;
     }
+    if (queued >= big_write) {
+        // A burst is under way: its tail is written when the strand next runs, not a
+        // flush_interval later (a window's results would reach the file a second late).
+        burst_until_ = std::chrono::steady_clock::now() +
+                       std::min(options_.flush_interval, std::chrono::milliseconds(1000));
+    }
     lock.unlock();
     if (post) boost::asio::post(executor_, [self = shared_from_this()] { self->on_pending(); });
     // A burst (a window closing for many groups) is written by the producer itself once it
@@ -117,12 +123,14 @@ void file_output::added_locked(std::unique_lock<std::mutex>& lock) {
 
 void file_output::on_pending() {
     std::size_t queued = 0;
+    bool burst = false;
     {
         std::lock_guard lock(mutex_);
         if (stopped_) return;
         queued = inbox_.size();
+        burst = std::chrono::steady_clock::now() < burst_until_;
     }
-    const bool big = queued >= big_write;
+    const bool big = queued >= big_write || burst;
     if (timer_armed_ && !big) return;  // the timer writes (or retries) soon
     if (options_.flush_interval.count() == 0 || big) {
         std::string error;

@@ -97,6 +97,9 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     std::size_t inbox_lines_ = 0;  // newlines in inbox_
     bool pending_posted_ = false;  // a write of the inbox is scheduled (post or timer)
     bool big_posted_ = false;
+    // Until then, a burst of results (a megabyte or more queued) is being written: its tail
+    // goes out as soon as the strand runs instead of waiting for the flush interval.
+    std::chrono::steady_clock::time_point burst_until_{};
     bool stopped_ = false;
     bool stuck_ = false;             // writes fail (failing_, readable by any thread)
     std::uint64_t stuck_lines_ = 0;  // outbox lines when the last write failed

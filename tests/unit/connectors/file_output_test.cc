@@ -350,6 +350,25 @@ TEST_F(file_fixture, a_large_burst_is_written_by_the_producer_without_waiting_fo
     EXPECT_EQ(out->stats().records, n);
 }
 
+TEST_F(file_fixture, the_tail_of_a_large_burst_is_written_without_waiting_for_the_interval) {
+    // A window closing for many groups: the producer writes the first megabytes itself, and
+    // the rest (under a megabyte) must follow as soon as the strand runs, not an interval
+    // (here an hour) later.
+    auto out = file_output::open(ctx, options());
+    std::string expected;
+    int n = 0;
+    while (expected.size() < (5u << 19)) {  // 2.5 MiB: a tail of about half a megabyte
+        out->write_result(numbered(n));
+        expected += json_line(numbered(n));
+        ++n;
+    }
+    ASSERT_LT(fs::file_size(path()), expected.size()) << "the tail is still queued";
+    EXPECT_TRUE(run_until(io, [&] { return fs::file_size(path()) == expected.size(); }))
+        << fs::file_size(path()) << " of " << expected.size() << " bytes written";
+    EXPECT_EQ(read_file(path()), expected) << "in order, each line once";
+    EXPECT_EQ(out->stats().records, static_cast<std::uint64_t>(n));
+}
+
 TEST_F(file_fixture, stop_writes_everything_and_ignores_later_writes) {
     auto out = file_output::open(ctx, options());
     out->write_record(R"({"a":1})");
