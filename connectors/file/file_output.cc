@@ -128,7 +128,8 @@ void file_output::on_pending() {
         std::lock_guard lock(mutex_);
         if (stopped_) return;
         queued = inbox_.size();
-        burst = std::chrono::steady_clock::now() < burst_until_;
+        // Not while writes fail: the retry timer paces the attempts then.
+        burst = !stuck_ && std::chrono::steady_clock::now() < burst_until_;
     }
     const bool big = queued >= big_write || burst;
     if (timer_armed_ && !big) return;  // the timer writes (or retries) soon

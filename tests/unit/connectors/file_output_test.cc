@@ -369,6 +369,24 @@ TEST_F(file_fixture, the_tail_of_a_large_burst_is_written_without_waiting_for_th
     EXPECT_EQ(out->stats().records, static_cast<std::uint64_t>(n));
 }
 
+TEST_F(file_fixture, after_a_burst_on_a_full_disk_the_retry_timer_paces_the_attempts) {
+    // The tail of a burst is written at once only while the file can be written: on a full
+    // disk, lines that follow a burst must not each cause a write attempt.
+    fs::create_symlink("/dev/full", path());
+    auto out = file_output::open(ctx, options());
+    int n = 0;
+    for (std::size_t bytes = 0; bytes < (3u << 19); ++n) {  // 1.5 MiB: one attempt inline
+        out->write_result(numbered(n));
+        bytes += json_line(numbered(n)).size();
+    }
+    for (int i = 0; i < 50; ++i, ++n) {
+        out->write_result(numbered(n));
+        run_for(io, std::chrono::milliseconds(2));
+    }
+    EXPECT_LE(out->stats().errors, 4u) << "one failed attempt per line after the burst";
+    EXPECT_EQ(out->pending(), static_cast<std::uint64_t>(n)) << "every line is held";
+}
+
 TEST_F(file_fixture, stop_writes_everything_and_ignores_later_writes) {
     auto out = file_output::open(ctx, options());
     out->write_record(R"({"a":1})");
