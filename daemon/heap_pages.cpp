@@ -4,9 +4,10 @@
 // tcmalloc takes its heap from the system on 4 KiB pages: every page is a fault the first time
 // it is touched. A Kafka input's fetch buffers are megabytes each, and a daemon faults in tens of
 // megabytes of them as it starts reading. Where a fault is dear (a virtual machine whose page
-// tables the hypervisor shadows: 11 us a fault on the test machine, where a 4 KiB page on a
+// tables the hypervisor shadows: 11 us a fault on one test machine, where a 4 KiB page on a
 // huge page costs 0.3 us), that was a large share of a short run's CPU, and of what several daemons
-// cost over one.
+// cost over one. On another machine a fault cost 2.6-4.4 us and a huge page's first touch up to
+// 19.5 us a 4 KiB page: WEIR_HUGE_PAGES=off is the way out there.
 //
 // So tcmalloc's requests to the system of a huge page or more (its large blocks) are mapped
 // aligned to a huge page and advised onto huge pages (madvise: where the kernel has no huge page

@@ -131,9 +131,9 @@ void file_output::on_pending() {
         // Not while writes fail: the retry timer paces the attempts then.
         burst = !stuck_ && std::chrono::steady_clock::now() < burst_until_;
     }
-    const bool big = queued >= big_write || burst;
-    if (timer_armed_ && !big) return;  // the timer writes (or retries) soon
-    if (options_.flush_interval.count() == 0 || big) {
+    const bool write_now = queued >= big_write || burst;
+    if (timer_armed_ && !write_now) return;  // the timer writes (or retries) soon
+    if (options_.flush_interval.count() == 0 || write_now) {
         std::string error;
         if (!write_out(error) && !timer_armed_) {
             arm_timer(std::max(options_.flush_interval, std::chrono::milliseconds(1000)));
