@@ -12,6 +12,7 @@ observation per batch of results), is read from /metrics as well. All include th
 20 ms batching. Used by bench/run (full) and by hand:
 
   bench/latency --weir build/release/daemon/weir --seconds 90
+  bench/latency --keys 10        # small windows: a few results each, far from a burst
 """
 import json
 import os
@@ -225,5 +226,7 @@ if __name__ == "__main__":
     p.add_argument("--seconds", type=float, default=90)
     p.add_argument("--rate", type=int, default=10_000)
     p.add_argument("--lateness", type=int, default=0, help="allowed lateness, seconds")
+    p.add_argument("--keys", type=int, default=1000,
+                   help="groups (W1: 1000, about 3 MB of results a window; 10: about 30 KB)")
     a = p.parse_args()
-    print(json.dumps(measure(a.weir, a.seconds, a.rate, lateness=a.lateness), indent=1))
+    print(json.dumps(measure(a.weir, a.seconds, a.rate, a.keys, a.lateness), indent=1))

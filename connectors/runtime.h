@@ -281,6 +281,10 @@ class output {
     // Derived records, late records and dead letters: one JSON object, without newline.
     // Only outputs registered with accepts_records receive them.
     virtual void write_record(std::string_view json) = 0;
+    // A node has written every result of the windows it closed just now: an output that
+    // gathers lines to write them together (a file's flush_interval) may write what it holds
+    // without waiting, so a window's results leave when it closes. Any thread.
+    virtual void end_of_results() {}
 
     // Makes everything written so far durable (a file: write and fsync; a webhook: delivered
     // or given up after its retries), then calls `done` — from any thread. Checkpoints wait

@@ -672,6 +672,10 @@ void query::write_result(chain::output_index output, const check_result& result)
     outputs_[output]->write_result(result);
 }
 
+void query::end_of_results(chain::output_index output) {
+    outputs_[output]->end_of_results();
+}
+
 void query::write_record(chain::output_index output, std::string_view json) {
     outputs_[output]->write_record(json);
 }

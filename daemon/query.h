@@ -233,6 +233,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
     void on_results(std::size_t node, std::span<const check_result> results) override;
     bool admit(std::size_t node, chain::output_index output, std::size_t count) override;
     void write_result(chain::output_index output, const check_result& result) override;
+    void end_of_results(chain::output_index output) override;
     void on_dependency(std::size_t node, std::size_t dependency,
                        window::dependency_state before) override;
     void on_stream_end(std::size_t input) override;

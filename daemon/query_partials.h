@@ -41,6 +41,9 @@ class query::merge_sink final : public chain::chain_sink {
     void write_result(chain::output_index output, const check_result& result) override {
         if (!silent) q_.write_result(output, result);
     }
+    void end_of_results(chain::output_index output) override {
+        if (!silent) q_.end_of_results(output);
+    }
     void write_record(chain::output_index output, std::string_view json) override {
         if (!silent) q_.write_record(output, json);
     }

@@ -91,6 +91,15 @@ void file_output::write_record(std::string_view json) {
     added_locked(lock);
 }
 
+void file_output::end_of_results() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_ || stuck_ || inbox_.empty() || results_ended_) return;
+        results_ended_ = true;
+    }
+    boost::asio::post(executor_, [self = shared_from_this()] { self->on_pending(); });
+}
+
 void file_output::added_locked(std::unique_lock<std::mutex>& lock) {
     const std::size_t queued = inbox_.size();
     bool post = false;
@@ -129,7 +138,8 @@ void file_output::on_pending() {
         if (stopped_) return;
         queued = inbox_.size();
         // Not while writes fail: the retry timer paces the attempts then.
-        burst = !stuck_ && std::chrono::steady_clock::now() < burst_until_;
+        burst = !stuck_ && (results_ended_ || std::chrono::steady_clock::now() < burst_until_);
+        results_ended_ = false;
     }
     const bool write_now = queued >= big_write || burst;
     if (timer_armed_ && !write_now) return;  // the timer writes (or retries) soon

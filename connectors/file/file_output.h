@@ -18,7 +18,8 @@ struct file_output_options {
     std::string path;
     bool append = true;        // false: truncate at start
     bool create_dirs = false;  // create missing parent directories at start
-    // Longest a line waits in memory; 0 writes as soon as the strand runs.
+    // Longest a line waits in memory; 0 writes as soon as the strand runs. Results wait less:
+    // end_of_results() writes them when the strand next runs.
     std::chrono::milliseconds flush_interval{1000};
     bool fsync_each_write = false;      // `fsync: true`: also fsync after the periodic writes
     std::uint64_t rotate_max_size = 0;  // 0: no rotation
@@ -50,6 +51,9 @@ class file_output final : public output, public std::enable_shared_from_this<fil
 
     void write_result(const check_result& result) override;
     void write_record(std::string_view json) override;
+    // What is queued is written when the strand next runs (not while writes fail: the retry
+    // timer paces the attempts then).
+    void end_of_results() override;
     void flush(std::function<void(bool ok, const std::string& error)> done) override;
     void stop(std::function<void()> done) override;
     output_stats stats() const override;
@@ -100,6 +104,7 @@ class file_output final : public output, public std::enable_shared_from_this<fil
     // Until then, a burst of results (a megabyte or more queued) is being written: its tail
     // goes out as soon as the strand runs instead of waiting for the flush interval.
     std::chrono::steady_clock::time_point burst_until_{};
+    bool results_ended_ = false;  // end_of_results() since the strand last wrote
     bool stopped_ = false;
     bool stuck_ = false;             // writes fail (failing_, readable by any thread)
     std::uint64_t stuck_lines_ = 0;  // outbox lines when the last write failed

@@ -123,8 +123,9 @@ std::shared_ptr<const object_spec> make_output_spec() {
          .default_text = "false"},
         {.name = "flush_interval",
          .type = param_type::duration,
-         .description = "Longest time a written line waits in memory before it reaches the "
-                        "file; checkpoints always flush first.",
+         .description = "Longest time a record or dead letter waits in memory before it "
+                        "reaches the file; results are written as soon as their window has "
+                        "closed; checkpoints always flush first.",
          .default_text = "1s",
          .minimum = 0,
          .maximum = 3600.0 * 1000},

@@ -1125,6 +1125,7 @@ void node_chain::dispatch(std::size_t index) {
     for (const output_index o : plan_->nodes[index].outputs) {
         if (!sink_.admit(index, o, results_.size())) continue;
         for (const auto& r : results_) sink_.write_result(o, r);
+        sink_.end_of_results(o);
     }
     results_.clear();
 }

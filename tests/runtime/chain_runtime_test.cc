@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/load.h"
@@ -68,6 +69,11 @@ class capture_sink : public chain::chain_sink {
     }
     void write_record(chain::output_index output, std::string_view json) override {
         lines.push_back(plan_.outputs[output] + " " + std::string(json));
+    }
+    // Where each end_of_results came: after lines[at - 1], to the output named.
+    std::vector<std::pair<std::size_t, std::string>> result_ends;
+    void end_of_results(chain::output_index output) override {
+        result_ends.emplace_back(lines.size(), plan_.outputs[output]);
     }
 
   private:
@@ -244,6 +250,38 @@ TEST(chain_runtime, deliveries_of_any_size_give_the_same_products) {
     for (std::uint32_t seed = 2; seed < 12; ++seed) {
         EXPECT_EQ(uninterrupted(p, text, seed).by_output(), first.by_output()) << seed;
     }
+}
+
+TEST(chain_runtime, each_windows_results_end_with_a_word_to_their_output) {
+    // Outputs that gather lines write a window's results when told they are all there: the
+    // word must follow every run of results, and come nowhere else.
+    const auto p = compile(k_json_pipeline);
+    ASSERT_TRUE(p);
+    const std::string text = json_records(13, 300);
+    const auto& plan = p->queries.at(0).chain;
+    capture_sink sink(*plan);
+    chain::node_chain chain(plan, sink, {{""}}, k_now);
+    std::mt19937 rng(3);
+    deliver_lines(chain, text, rng, 7);
+    chain.end_input(0, k_now);
+    chain.finish(k_now);
+
+    const auto is_result = [&](std::size_t i) { return sink.lines[i].starts_with("results "); };
+    std::set<std::size_t> ends;
+    for (const auto& [at, output] : sink.result_ends) {
+        EXPECT_EQ(output, "results");
+        ASSERT_GT(at, 0u);
+        EXPECT_TRUE(is_result(at - 1)) << "an end after a line that is no result: " << at;
+        EXPECT_TRUE(ends.insert(at).second) << "two ends at " << at;
+    }
+    std::size_t runs = 0;
+    for (std::size_t i = 0; i < sink.lines.size(); ++i) {
+        if (is_result(i) && (i + 1 == sink.lines.size() || !is_result(i + 1))) {
+            ++runs;
+            EXPECT_TRUE(ends.contains(i + 1)) << "results without an end, up to line " << i;
+        }
+    }
+    EXPECT_GT(runs, 5u) << "windows close all along the run";
 }
 
 // Whole records (messages, datagrams) rather than lines: the same products.

@@ -369,6 +369,42 @@ TEST_F(file_fixture, the_tail_of_a_large_burst_is_written_without_waiting_for_th
     EXPECT_EQ(out->stats().records, static_cast<std::uint64_t>(n));
 }
 
+TEST_F(file_fixture, a_windows_results_are_written_when_it_closes_not_an_interval_later) {
+    // A window closing for a few groups: far below a burst, its results must still reach the
+    // file when the node says it wrote them all, not an interval (here an hour) later.
+    auto out = file_output::open(ctx, options());
+    const check_result a = sample_result(outcome::fail);
+    const check_result b = sample_result(outcome::pass, "");
+    out->write_result(a);
+    out->write_result(b);
+    run_for(io, std::chrono::milliseconds(30));
+    ASSERT_EQ(read_file(path()), "") << "lines wait for the interval until the window's end";
+    out->end_of_results();
+    EXPECT_TRUE(run_until(io, [&] { return read_file(path()) == json_line(a) + json_line(b); }))
+        << read_file(path());
+    // A record after it waits for the interval again.
+    out->write_record(R"({"device_id":"d-1"})");
+    run_for(io, std::chrono::milliseconds(30));
+    EXPECT_EQ(read_file(path()), json_line(a) + json_line(b));
+    EXPECT_EQ(out->stats().records, 2u);
+}
+
+TEST_F(file_fixture, the_end_of_a_windows_results_on_a_full_disk_leaves_the_retries_to_the_timer) {
+    fs::create_symlink("/dev/full", path());
+    auto out = file_output::open(ctx, options());
+    out->write_result(sample_result());
+    out->end_of_results();  // the first attempt fails
+    run_for(io, std::chrono::milliseconds(20));
+    ASSERT_EQ(out->stats().errors, 1u);
+    for (int i = 0; i < 20; ++i) {
+        out->write_result(sample_result());
+        out->end_of_results();
+        run_for(io, std::chrono::milliseconds(2));
+    }
+    EXPECT_LE(out->stats().errors, 2u) << "an attempt per window's end while the disk is full";
+    EXPECT_EQ(out->pending(), 21u) << "every line is held";
+}
+
 TEST_F(file_fixture, after_a_burst_on_a_full_disk_the_retry_timer_paces_the_attempts) {
     // The tail of a burst is written at once only while the file can be written: on a full
     // disk, lines that follow a burst must not each cause a write attempt.
