@@ -638,7 +638,12 @@ class kafka_impl : public std::enable_shared_from_this<kafka_impl> {
             auto it = parts_.find(kafka::source_of(rd_kafka_topic_name(m->rkt), m->partition));
             if (it == parts_.end()) return;
             partition_state& p = it->second;
-            if (p.next < m->offset) p.next = m->offset;
+            // The end of the partition now, past offsets without records (transaction
+            // markers). Not past the end this run reads to: messages produced since the run
+            // began were fetched, but not delivered, and the position must not cover them
+            // (the next reader starts at the offset committed from it).
+            const std::int64_t reached = p.end >= 0 ? std::min(m->offset, p.end) : m->offset;
+            if (p.next < reached) p.next = reached;
             if (p.end < 0 || m->offset >= p.end) {
                 p.done = true;
                 check_end();

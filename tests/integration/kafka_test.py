@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -119,6 +120,49 @@ class kafka_input_test(unittest.TestCase):
         expected = self.file_reference(lines)
         self.assertTrue(expected)
         self.assertEqual(got, expected)
+
+    def test_once_while_events_keep_coming_commits_only_what_it_read(self):
+        # --once reads each partition to where it ended when the run began. Events produced
+        # meanwhile can be fetched, and the partition's end reported past them, before it
+        # pauses: the offsets committed must not cover them, or the group's next reader
+        # would skip them. Runs one after another in one group while events keep coming,
+        # then one after the last: together they read every event once.
+        lines = events(8000)
+        with test_cluster(brokers=1, topics=[("events", 2)]) as cluster:
+            cluster.produce("events", lines[:500])
+            pipeline = self.kafka_pipeline("kafka.yaml", "once", self.path("results.jsonl"))
+            # One producer, a few events every few milliseconds: the partitions grow all along.
+            producer = subprocess.Popen([KCAT, "-P", "-b", cluster.bootstrap, "-t", "events",
+                                         "-K", "|", "-X", "linger.ms=0"],
+                                        stdin=subprocess.PIPE, text=True, bufsize=1)
+
+            def feed():
+                for i in range(500, len(lines), 5):
+                    producer.stdin.write("\n".join(lines[i:i + 5]) + "\n")
+                    producer.stdin.flush()
+                    time.sleep(0.004)
+                producer.stdin.close()
+            feeder = threading.Thread(target=feed)
+            feeder.start()
+            read, runs = 0, 0
+
+            def once():
+                rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
+                                  self.path(f"data{runs}"), "--http-listen", "127.0.0.1:0",
+                                  pipeline, env={"KAFKA_BROKERS": cluster.bootstrap},
+                                  timeout=120)
+                self.assertEqual(rc, 0, err)
+                return int(err.split("finished: ")[1].split(" records")[0])
+            try:
+                while feeder.is_alive():
+                    read += once()
+                    runs += 1
+            finally:
+                feeder.join(timeout=120)
+                self.assertEqual(producer.wait(timeout=60), 0)
+            read += once()
+        self.assertGreaterEqual(runs, 2, "runs while events came")
+        self.assertEqual(read, len(lines), f"events read over {runs + 1} runs")
 
     def status(self, log):
         """The query's entry in the status API of the weir logging to `log` (None before it
