@@ -114,6 +114,7 @@ std::size_t count_lines(std::string_view text) {
 struct run_output {
     std::vector<std::string> lines;
     std::uint64_t decoded = 0;
+    std::vector<std::pair<std::size_t, std::string>> result_ends;  // capture_sink's
 
     // Per output, in order. (Across outputs the interleaving follows the deliveries: a
     // batch's dead letters leave before the results its records close.)
@@ -133,7 +134,7 @@ run_output uninterrupted(const std::shared_ptr<const config::compiled_pipeline>&
     deliver_lines(chain, text, rng, 7);
     chain.end_input(0, k_now);
     chain.finish(k_now);
-    return {sink.lines, sink.decoded};
+    return {sink.lines, sink.decoded, sink.result_ends};
 }
 
 // Reads `text` up to `cut` bytes, snapshots, and goes on in a fresh chain restored from the
@@ -257,26 +258,19 @@ TEST(chain_runtime, each_windows_results_end_with_a_word_to_their_output) {
     // word must follow every run of results, and come nowhere else.
     const auto p = compile(k_json_pipeline);
     ASSERT_TRUE(p);
-    const std::string text = json_records(13, 300);
-    const auto& plan = p->queries.at(0).chain;
-    capture_sink sink(*plan);
-    chain::node_chain chain(plan, sink, {{""}}, k_now);
-    std::mt19937 rng(3);
-    deliver_lines(chain, text, rng, 7);
-    chain.end_input(0, k_now);
-    chain.finish(k_now);
+    const run_output run = uninterrupted(p, json_records(13, 300), 3);
 
-    const auto is_result = [&](std::size_t i) { return sink.lines[i].starts_with("results "); };
+    const auto is_result = [&](std::size_t i) { return run.lines[i].starts_with("results "); };
     std::set<std::size_t> ends;
-    for (const auto& [at, output] : sink.result_ends) {
+    for (const auto& [at, output] : run.result_ends) {
         EXPECT_EQ(output, "results");
         ASSERT_GT(at, 0u);
         EXPECT_TRUE(is_result(at - 1)) << "an end after a line that is no result: " << at;
         EXPECT_TRUE(ends.insert(at).second) << "two ends at " << at;
     }
     std::size_t runs = 0;
-    for (std::size_t i = 0; i < sink.lines.size(); ++i) {
-        if (is_result(i) && (i + 1 == sink.lines.size() || !is_result(i + 1))) {
+    for (std::size_t i = 0; i < run.lines.size(); ++i) {
+        if (is_result(i) && (i + 1 == run.lines.size() || !is_result(i + 1))) {
             ++runs;
             EXPECT_TRUE(ends.contains(i + 1)) << "results without an end, up to line " << i;
         }
