@@ -109,7 +109,8 @@ class chain_sink {
     }
 
     virtual void write_result(output_index output, const check_result& result) = 0;
-    // Node `node` wrote to `output` every result of the windows it closed just now.
+    // A node wrote to `output` every result of the windows it closed just now (once per
+    // dispatch, after its last write_result there).
     virtual void end_of_results(output_index output) { (void)output; }
     // One JSON object without newline: a derived record, a late record or a dead letter.
     virtual void write_record(output_index output, std::string_view json) = 0;
