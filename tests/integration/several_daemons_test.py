@@ -190,6 +190,11 @@ class several_daemons_test(unittest.TestCase):
         """Whether the daemon reads partitions now."""
         return bool(self.query_status(name).get("sources"))
 
+    def read_to_end(self, name):
+        """Whether the daemon reads partitions and has read each to its end."""
+        sources = self.query_status(name).get("sources")
+        return bool(sources) and all(s.get("lag") == 0 for s in sources)
+
     def test_a_daemon_killed_and_restarted_mid_run_loses_and_doubles_nothing(self):
         rng = random.Random(11)
 
@@ -200,23 +205,32 @@ class several_daemons_test(unittest.TestCase):
                      "every daemon reading partitions")
             for k, chunk in enumerate(chunks):
                 victim = {2: "a", 5: "b"}.get(k)
-                committed = self.query_status(victim).get("checkpoints", 0) if victim else 0
-                cluster.produce("events", chunk)
-                # Checkpoints (every second) cut and commit while the events flow.
-                time.sleep(0.4)
-                if victim:
-                    # Commits fail while the group rebalances, which on a busy machine can last
-                    # through many checkpoints: the victim commits twice after its chunk first,
-                    # so that its partitions go on from a commit, not from the start.
+                if not victim:
+                    cluster.produce("events", chunk)
+                    # Checkpoints (every second) cut and commit while the events flow.
+                    time.sleep(0.4)
+                    continue
+                # A commit confirms the cut before it (the next one registers its own): the
+                # victim's chunk comes in two halves, each read to its end and then cut by
+                # two checkpoints that commit (commits fail while the group rebalances, which
+                # on a busy machine can last through many checkpoints). Its partitions then go
+                # on from a commit past their start, however fast it read.
+                half = len(chunk) // 2
+                for part in (chunk[:half], chunk[half:]):
+                    cluster.produce("events", part)
+                    time.sleep(0.4)
+                    wait_for(lambda v=victim: self.read_to_end(v), 60,
+                             f"{victim} reading its partitions to their end")
+                    committed = self.query_status(victim).get("checkpoints", 0)
                     wait_for(lambda v=victim, c=committed:
                              self.query_status(v).get("checkpoints", 0) >= c + 2, 60,
-                             f"{victim} committing after its chunk")
-                    time.sleep(rng.uniform(0.2, 1.5))
-                    procs[victim].send_signal(signal.SIGKILL)
-                    procs[victim].wait(timeout=30)
-                    # Its partitions move once its session times out (3 s); it comes back.
-                    time.sleep(4)
-                    procs[victim] = self.start(cluster, victim)
+                             f"{victim} committing after its half chunk")
+                time.sleep(rng.uniform(0.2, 1.5))
+                procs[victim].send_signal(signal.SIGKILL)
+                procs[victim].wait(timeout=30)
+                # Its partitions move once its session times out (3 s); it comes back.
+                time.sleep(4)
+                procs[victim] = self.start(cluster, victim)
             return names
 
         names = self.run_daemons(during)
