@@ -3,10 +3,13 @@ the work adds less than 50 ms to its p99 during a SIGHUP reload of 100 pipeline 
 checkpoints of a 50 MB query state. The latency of each request is counted from the moment it was
 due, so a loop that stalls counts once for every request it held up, not once in all.
 
-The bound is on what the work adds to the p99 of the same daemon idle, measured just before on
-the same machine: CI shares its cores, and under ASan with a build beside it an idle /health
-alone has a p99 of tens of ms. A loop held up by the work (the defect this guards against) adds
-the length of the reload or the checkpoint, hundreds of ms to seconds."""
+The bound is on what the work adds to the p99 of an idle daemon on the same machine: CI shares
+its cores, and under ASan with a build beside it an idle /health alone has a p99 of tens of ms.
+The idle p99 is the larger of the same daemon's just before the work and that of a second, idle
+daemon polled during the work: a machine that gets busier while the work runs (other tests, a
+build) slows both daemons' answers alike. A loop held up by the work (the defect this guards
+against) adds the length of the reload or the checkpoint, hundreds of ms to seconds, to the
+working daemon's answers only."""
 import json
 import os
 import signal
@@ -160,6 +163,28 @@ class daemon(weir_process):
         return json.loads(body) if code == 200 else {"queries": []}
 
 
+def control_daemon(test, tmp):
+    """An idle daemon like the working one (--threads 1), in tmp/control: one of the reload's
+    pipelines on a file that stays empty."""
+    home = os.path.join(tmp, "control")
+    os.mkdir(home)
+    data = os.path.join(home, "readings.jsonl")
+    open(data, "w").close()
+    pipeline = os.path.join(home, "control.yaml")
+    with open(pipeline, "w") as f:
+        f.write(SMALL.format(index=0, window="10s", data=data,
+                             results=os.path.join(home, "results.jsonl")))
+    return daemon(test, home, [pipeline])
+
+
+def added_p99(test, what, work, control, idle):
+    """The p99 of `work` (samples of the working daemon) over the larger of `idle` (its p99 just
+    before) and the p99 of `control` (samples of the idle daemon over the same time)."""
+    p99 = summary(test, what, work)
+    beside = summary(test, f"{what}: the idle daemon meanwhile", control)
+    return p99 - max(idle, beside)
+
+
 class health_latency_test(unittest.TestCase):
     def test_a_reload_of_100_pipelines_adds_under_50ms_to_the_health_p99(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -187,10 +212,11 @@ class health_latency_test(unittest.TestCase):
                 return len(queries) == 100 and all(q["state"] == "running" for q in queries)
             wait_for(all_running, 120, "100 queries running")
 
+            control = control_daemon(self, tmp)
             idle = idle_p99(self, d.port, "100 pipelines")
             # Three reloads, each of every file, for enough requests to make a p99.
             phases = []
-            with health_poller(d.port) as poller:
+            with health_poller(d.port) as poller, health_poller(control.port) as beside:
                 for n, window in enumerate(["20s", "10s", "20s"], start=1):
                     write_all(window)
                     start = time.monotonic()
@@ -203,11 +229,14 @@ class health_latency_test(unittest.TestCase):
             self.assertEqual(
                 log.count("reload: 0 queries kept, 100 restarted, 0 removed, 0 added"), 3, log)
             self.assertNotIn("reload failed", log)
-            p99 = summary(self, "reloads of 100 pipelines (" +
-                          ", ".join(f"{end - start:.1f} s" for start, end in phases) + ")",
-                          [s for start, end in phases for s in poller.between(start, end)])
+            added = added_p99(
+                self, "reloads of 100 pipelines (" +
+                ", ".join(f"{end - start:.1f} s" for start, end in phases) + ")",
+                [s for start, end in phases for s in poller.between(start, end)],
+                [s for start, end in phases for s in beside.between(start, end)], idle)
             self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
-            self.assertLess(p99 - idle, P99_BOUND_S)
+            self.assertEqual(control.stop(), 0, control.log_text()[-3000:])
+            self.assertLess(added, P99_BOUND_S)
 
     def test_checkpoints_of_a_50mb_state_add_under_50ms_to_the_health_p99(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -228,6 +257,7 @@ class health_latency_test(unittest.TestCase):
                 return q
             wait_for(lambda: query().get("state") == "running", 60, "the query running")
             # The baseline: the same daemon, its state empty, so its checkpoints are small.
+            control = control_daemon(self, tmp)
             idle = idle_p99(self, d.port, "an empty state")
             with open(records, "a") as f:
                 for i in range(GROUPS):
@@ -238,7 +268,7 @@ class health_latency_test(unittest.TestCase):
                      os.path.getsize(checkpoint) >= CHECKPOINT_MIN_BYTES, 120,
                      "a checkpoint of the whole state")
 
-            with health_poller(d.port) as poller:
+            with health_poller(d.port) as poller, health_poller(control.port) as beside:
                 start = time.monotonic()
                 first = query()["checkpoints"]
                 wait_for(lambda: query()["checkpoints"] >= first + 4, 180, "4 more checkpoints",
@@ -246,10 +276,12 @@ class health_latency_test(unittest.TestCase):
                 end = time.monotonic()
             size = os.path.getsize(checkpoint)
             self.assertGreaterEqual(size, CHECKPOINT_MIN_BYTES)
-            p99 = summary(self, f"checkpoints of a {size / 1e6:.0f} MB state "
-                                f"({end - start:.1f} s)", poller.between(start, end))
+            added = added_p99(self, f"checkpoints of a {size / 1e6:.0f} MB state "
+                                    f"({end - start:.1f} s)", poller.between(start, end),
+                              beside.between(start, end), idle)
             self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
-            self.assertLess(p99 - idle, P99_BOUND_S)
+            self.assertEqual(control.stop(), 0, control.log_text()[-3000:])
+            self.assertLess(added, P99_BOUND_S)
 
 
 if __name__ == "__main__":
