@@ -106,10 +106,11 @@ struct owned_delivery {
 // for every lane, and merges and writes the windows the lanes hand over: while it writes one,
 // the lanes live on what they hold. W1's data as 6 files with --threads 2 (bench/spread, 21
 // pairs): 8 (2 MiB a lane, a few milliseconds of decoding) let the lanes wait at each window's
-// end, 1.71x the events per second of one thread for 1.10x the CPU; 32, 1.84x for 1.05x, about
-// 3 MiB more at the peak. 64 gave no more.
+// end, 1.71x the events per second of one thread for 1.10x the CPU; 32, 1.84x for 1.05x, 1.5 to
+// 4 MiB more at the peak. 64 gave no more.
 constexpr std::size_t k_lane_backlog = 32;
-// Copies of deliveries kept for reuse (for the inputs whose bytes are copied, not kept).
+// Deliveries' copies the pool keeps when the lanes hand them back: their ends and metadata, and
+// for an input whose bytes are copied, not kept, the bytes' buffer too.
 constexpr std::size_t k_kept_copies = 32;
 // Most bytes of a delivery for a lane: it is read on one core and decoded on another, where it
 // is found in the cache only while it fits the reading core's L2 cache with room to spare. W1's

@@ -256,8 +256,8 @@ class health_latency_test(unittest.TestCase):
                 [q] = d.status()["queries"]
                 return q
             wait_for(lambda: query().get("state") == "running", 60, "the query running")
-            # The baseline: the same daemon, its state empty, so its checkpoints are small.
             control = control_daemon(self, tmp)
+            # The baseline: the same daemon, its state empty, so its checkpoints are small.
             idle = idle_p99(self, d.port, "an empty state")
             with open(records, "a") as f:
                 for i in range(GROUPS):
