@@ -497,6 +497,9 @@ class supervisor {
         for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
         io_.run();
         for (auto& t : pool) t.join();
+        // A checkpoint file still being written is finished (what it posts to the stopped io_
+        // is dropped with io_), so that no handler of blocking_ holds a query past io_.
+        blocking_.join();
         if (options_.once && all_finished_) report_once();
         if (!loader_.finish()) {
             // A shutdown came during a reload's load, which cannot be interrupted. Rather than
@@ -1280,6 +1283,19 @@ class supervisor {
     // Shared with a reload's load, which may outlive the supervisor (config_load_thread).
     std::shared_ptr<const params::component_registry> registry_;
     unsigned threads_;
+    // What the queries and outputs are given (query_environment, output_context) is declared
+    // before io_, so that it outlives io_: a query or output that a handler io_ never ran
+    // still holds is destroyed with io_, after the members declared after it.
+    connectors::connector_factories factories_;
+    // Blocking work off the loop threads: checkpoint files (write, fsync, rename). Idle once
+    // io_ has stopped (run_queries waits for it).
+    asio::thread_pool blocking_{1};
+    config::settings_config settings_;
+    std::string data_dir_;
+    std::unique_ptr<checkpoint_store> store_;
+    std::unique_ptr<metrics> metrics_;
+    check_history history_;  // the status page's recent results; fed by the queries
+    std::shared_ptr<tap_hub> taps_ = std::make_shared<tap_hub>();
     asio::io_context io_;
     asio::strand<asio::io_context::executor_type> strand_;  // the supervisor's own state
     asio::signal_set signals_;
@@ -1287,12 +1303,6 @@ class supervisor {
     asio::steady_timer output_stats_timer_;  // on strand_
     std::map<std::shared_ptr<connectors::output>, connectors::output_stats> output_stats_seen_;
     std::set<std::shared_ptr<connectors::output>> blocked_outputs_;  // as last logged
-    connectors::connector_factories factories_;
-    // Blocking work off the loop threads: checkpoint files (write, fsync, rename).
-    asio::thread_pool blocking_{1};
-    config::settings_config settings_;
-    std::string data_dir_;
-    std::unique_ptr<checkpoint_store> store_;
     std::vector<std::string> paths_;
     std::map<std::string, std::unique_ptr<query_slot>> slots_;
     bool stopping_ = false;
@@ -1301,12 +1311,9 @@ class supervisor {
     std::atomic<bool> stopping_flag_{false};
     std::atomic<bool> reloading_flag_{false};
     std::mutex slots_mutex_;  // slots_ structure and slot->running, against the handlers
-    std::unique_ptr<metrics> metrics_;
-    check_history history_;  // the status page's recent results; fed by the queries
     std::unique_ptr<http_server> http_;
     // Live taps (GET /api/v1/tap), as http.tap* of the settings file at start.
     tap_settings tap_settings_;
-    std::shared_ptr<tap_hub> taps_ = std::make_shared<tap_hub>();
     // systemd's READY/RELOADING/STOPPING/WATCHDOG; a no-op without NOTIFY_SOCKET.
     std::unique_ptr<sd_notifier> notifier_ = sd_notifier::from_environment(strand_);
     bool reload_again_ = false;

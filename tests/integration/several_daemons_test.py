@@ -14,8 +14,8 @@ import unittest
 
 from kafka_test import KAFKA_INPUT, PIPELINE, SETTINGS, two_nodes
 from kafka_util import KCAT, events, test_cluster
-from weir_test_util import (WEIR, http_get, http_port, metric_sum, read_complete_jsonl,
-                            results_by_id, wait_for, weir)
+from weir_test_util import (WEIR, http_get, http_port, log_excerpt, metric_sum,
+                            read_complete_jsonl, results_by_id, wait_for, weir)
 
 # kafka_test's pipeline, its input sharing its partials with the other daemons of its group.
 SHARED_INPUT = KAFKA_INPUT + "\n    partials_topic: partials"
@@ -134,7 +134,7 @@ class several_daemons_test(unittest.TestCase):
             except AssertionError:
                 got = self.merged(names)
                 missing = sorted(set(expected) - set(got))[:5]
-                logs = "\n".join(f"--- {n}\n" + self.log(n)[-3000:] for n in names)
+                logs = "\n".join(f"--- {n}\n" + log_excerpt(self.log(n)) for n in names)
                 raise AssertionError(f"{len(got)} of {len(expected)} results; missing e.g. "
                                      f"{[expected[m]['window_start'] for m in missing]}\n{logs}")
             # A moment more: nothing different may follow.
@@ -260,7 +260,7 @@ class several_daemons_test(unittest.TestCase):
                     # It leaves in the middle of the events; the three take its partitions
                     # back from its last commit.
                     fourth.send_signal(signal.SIGTERM)
-                    self.assertEqual(fourth.wait(timeout=60), 0, self.log("d")[-3000:])
+                    self.assertEqual(fourth.wait(timeout=60), 0, log_excerpt(self.log("d")))
             return names + ["d"]
 
         self.run_daemons(during)
@@ -299,7 +299,7 @@ class several_daemons_test(unittest.TestCase):
                      "the second daemon caught up with the partition it took over")
             time.sleep(2)
             # Nothing was written again (by either), and the records are counted once in all.
-            self.assertEqual(self.records_counted("b"), 0, self.log("b")[-3000:])
+            self.assertEqual(self.records_counted("b"), 0, log_excerpt(self.log("b")))
             self.assertEqual(self.records_counted("a"), len(lines) + PARTITIONS)
             self.assertEqual(read_complete_jsonl(self.path("b.jsonl")), [])
             self.assertEqual(len(read_complete_jsonl(self.path("a.jsonl"))), written)
@@ -329,8 +329,8 @@ class several_daemons_test(unittest.TestCase):
             # Paused: the events that came since stay unread.
             before = read()
             time.sleep(3)
-            self.assertLess(before, len(lines), self.log("a")[-3000:])
-            self.assertEqual(read(), before, self.log("a")[-3000:])
+            self.assertLess(before, len(lines), log_excerpt(self.log("a")))
+            self.assertEqual(read(), before, log_excerpt(self.log("a")))
             # Every failed commit is counted; the log says a failure that repeats once a minute.
             def failures():
                 return metric_sum(f"http://127.0.0.1:{http_port(self.path('a.log'))}",
@@ -402,7 +402,7 @@ class several_daemons_test(unittest.TestCase):
                 missing = set(expected) - set(self.merged(["a"]))
                 raise AssertionError(f"{e}; {len(missing)} of {len(expected)} results missing; "
                                      f"status {self.query_statuses('a')}; "
-                                     f"log:\n{self.log('a')[-6000:]}") from None
+                                     f"log:\n{log_excerpt(self.log('a'), 6000)}") from None
             got = self.merged(["a"])
             for i, want in expected.items():
                 self.assertEqual(got[i], want, f"result {i}")

@@ -43,6 +43,21 @@ def source(*parts):
     return os.path.join(SOURCE_DIR, *parts)
 
 
+SANITIZER_REPORT = re.compile(r"^==\d+==ERROR: \w+Sanitizer.*?(?:^SUMMARY: .*?$|\Z)",
+                              re.MULTILINE | re.DOTALL)
+
+
+def log_excerpt(text, size=3000):
+    """The last `size` characters of a daemon's log for a failure message, after the whole of
+    any sanitizer report in it (its first lines, which say what went wrong, would otherwise be
+    cut off by the shadow bytes and stacks after them)."""
+    reports = [m.group(0) for m in SANITIZER_REPORT.finditer(text)]
+    tail = text[-size:]
+    if not reports:
+        return tail
+    return "\n".join(reports) + "\n--- the log's end:\n" + tail
+
+
 def wait_for(predicate, timeout, what, interval=0.05):
     """Polls predicate() until it is true, for at most `timeout` seconds. An OSError (a server
     not listening yet) counts as not yet."""
