@@ -33,6 +33,20 @@ void http_output::write_result(const check_result& result) {
 
 void http_output::write_record(std::string_view) {}
 
+void http_output::end_of_results() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_ || batch_records_ == 0 || end_posted_) return;
+        end_posted_ = true;
+    }
+    // On the strand: other nodes ending about now (several queries, one output) share the batch.
+    boost::asio::post(executor_, [self = shared_from_this()] {
+        std::lock_guard lock(self->mutex_);
+        self->end_posted_ = false;
+        self->seal_and_send_locked();
+    });
+}
+
 void http_output::seal_and_send_locked() {
     if (batch_records_ == 0) return;
     if (options_.json_array) batch_ += ']';

@@ -20,15 +20,20 @@ struct http_output_options {
     std::chrono::milliseconds batch_timeout{1000};  // 0: every result goes at once
 };
 
-// flush() seals the open batch and completes when every batch so far was delivered or given
-// up (ok=false then). stats().errors counts requests given up. Records (write_record) are not
-// for this output (it is not registered with accepts_records) and are ignored.
+// A batch goes when it holds batch_max_records, batch_timeout after its first result, or when
+// a node has written every result of the windows it closed (end_of_results: what is open when
+// the strand next runs goes then, so the results of one window close leave together, not a
+// batch_timeout later). flush() seals the open batch and completes when every batch so far
+// was delivered or given up (ok=false then). stats().errors counts requests given up. Records
+// (write_record) are not for this output (it is not registered with accepts_records) and are
+// ignored.
 class http_output final : public output, public std::enable_shared_from_this<http_output> {
   public:
     http_output(const output_context& ctx, http_output_options options);
 
     void write_result(const check_result& result) override;
     void write_record(std::string_view json) override;
+    void end_of_results() override;
     void flush(std::function<void(bool ok, const std::string& error)> done) override;
     void stop(std::function<void()> done) override;
     output_stats stats() const override;
@@ -54,6 +59,7 @@ class http_output final : public output, public std::enable_shared_from_this<htt
     std::atomic<std::uint64_t> open_records_{0};  // batch_records_, readable without the lock
     std::uint64_t batch_generation_ = 0;          // bumped when a batch is sealed
     bool stopped_ = false;
+    bool end_posted_ = false;  // end_of_results() since the strand last sealed for it
 
     boost::asio::steady_timer batch_timer_;  // strand only
 };

@@ -110,6 +110,27 @@ TEST_F(http_fixture, batch_timeout_sends_without_flush) {
     EXPECT_EQ(server.requests[1].body, json_line(numbered(1)));
 }
 
+TEST_F(http_fixture, the_end_of_a_nodes_results_sends_the_open_batch_at_once) {
+    auto out = make({{"batch_max_records", scalar("2")}, {"batch_timeout", scalar("1h")}});
+    for (int i = 0; i < 3; ++i) out->write_result(numbered(i));
+    out->end_of_results();
+    // A second end before the strand ran sends nothing more: one batch is open.
+    out->end_of_results();
+    ASSERT_TRUE(run_until(io, [&] { return server.requests.size() == 2; }));
+    EXPECT_EQ(server.requests[0].body, json_line(numbered(0)) + json_line(numbered(1)));
+    EXPECT_EQ(server.requests[1].body, json_line(numbered(2)));
+    EXPECT_TRUE(run_until(io, [&] { return out->pending() == 0; }));
+    // Nothing open: an end sends no empty request; the next results wait for their own end.
+    out->end_of_results();
+    out->write_result(numbered(3));
+    run_for(io, std::chrono::milliseconds(50));
+    EXPECT_EQ(server.requests.size(), 2u) << "the batch waits for its end or its timeout";
+    out->end_of_results();
+    ASSERT_TRUE(run_until(io, [&] { return server.requests.size() == 3; }));
+    EXPECT_EQ(server.requests[2].body, json_line(numbered(3)));
+    EXPECT_EQ(out->stats().records, 4u);
+}
+
 TEST_F(http_fixture, server_error_is_retried_and_delivered_once) {
     server.statuses = {500, 503};
     auto out = make({{"retry_backoff", scalar("10ms")}});
