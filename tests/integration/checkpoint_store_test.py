@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, http_get, http_port, wait_for, weir
+from weir_test_util import WEIR, http_get, http_port, log_excerpt, wait_for, weir
 
 START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
 
@@ -78,7 +78,7 @@ def run_bounded(test, args, timeout=60, max_rss=1 << 30):
         err.seek(0)
         text = err.read()
     if problem:
-        test.fail(problem + ":\n" + text[-3000:])
+        test.fail(problem + ":\n" + log_excerpt(text))
     return p.returncode, text
 
 
@@ -108,7 +108,7 @@ class daemon:
         test.addCleanup(self.kill)
         wait_for(lambda: http_port(log_path) is not None or self.proc.poll() is not None, 60,
                  "the HTTP server")
-        test.assertIsNone(self.proc.poll(), self.log_text()[-3000:])
+        test.assertIsNone(self.proc.poll(), log_excerpt(self.log_text()))
         self.base = f"http://127.0.0.1:{http_port(log_path)}"
 
     def log_text(self):
@@ -164,7 +164,7 @@ class checkpoint_store_test(unittest.TestCase):
         append_events(self.events, 0, 100)
         self.write_pipeline()
         rc, _, err = self.once()
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertTrue(os.path.isfile(self.ckpt))
 
     # ---- a checkpoint of another plan ----
@@ -188,7 +188,7 @@ class checkpoint_store_test(unittest.TestCase):
         # (an hour) later.
         wait_for(lambda: d.query().get("checkpoints", 0) >= 1 or d.proc.poll() is not None, 60,
                  "the restarted query's first checkpoint")
-        self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+        self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
         d.proc.kill()
         d.proc.wait()
 
@@ -201,13 +201,13 @@ class checkpoint_store_test(unittest.TestCase):
         log = d.log_text()
         self.assertNotIn("different plan", log)
         self.assertIn("query files/quality resumed from", log)
-        self.assertEqual(d.query()["state"], "running", log[-3000:])
+        self.assertEqual(d.query()["state"], "running", log_excerpt(log))
         # Where the file was read to holds: only what is appended now is read.
         append_events(self.events, 100, 10)
         wait_for(lambda: d.query().get("input_records", 0) >= 10, 60, "the 10 new records")
         self.assertEqual(d.query()["input_records"], 10)
         d.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(d.proc.wait(timeout=120), 0, d.log_text()[-3000:])
+        self.assertEqual(d.proc.wait(timeout=120), 0, log_excerpt(d.log_text()))
 
     def test_a_checkpoint_of_another_plan_at_start_keeps_the_input_position(self):
         self.first_run()
@@ -218,7 +218,7 @@ class checkpoint_store_test(unittest.TestCase):
         self.write_pipeline(size="20s")
         append_events(self.events, 100, 30)
         rc, _, err = self.once()
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertRegex(
             err, r"query files/quality: checkpoint \S+quality\.ckpt was written for another "
                  r"plan of this query \([0-9a-f]+ -> [0-9a-f]+: what it measures changed while "
@@ -231,7 +231,7 @@ class checkpoint_store_test(unittest.TestCase):
             self.assertNotEqual(f.read(), old, "a checkpoint of the new plan")
         # And the next start resumes that one as it is.
         rc, _, err = self.once()
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertIn("query files/quality resumed from", err)
         self.assertNotIn("another plan", err)
 
@@ -244,7 +244,7 @@ class checkpoint_store_test(unittest.TestCase):
         rc, err = run_bounded(self, ["run", "--once", "--fail-on", "never", "--data-dir",
                                      self.data, "--http-listen",
                                      "127.0.0.1:0", self.settings, self.config])
-        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(rc, 1, log_excerpt(err))
         self.assertIn(self.ckpt + ": a checkpoint must be a regular file, this is a FIFO", err)
         self.assertIn("--reset-checkpoint files/quality", err)
         rc, err = run_bounded(self, ["checkpoint", "inspect", self.ckpt])
@@ -252,7 +252,7 @@ class checkpoint_store_test(unittest.TestCase):
         self.assertIn("a checkpoint must be a regular file, this is a FIFO", err)
         # The way out the message gives works.
         rc, _, err = self.once("--reset-checkpoint", "files/quality")
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertTrue(os.path.isfile(self.ckpt))
 
     def test_dev_zero_in_place_of_a_checkpoint_is_refused(self):
@@ -262,7 +262,7 @@ class checkpoint_store_test(unittest.TestCase):
         rc, err = run_bounded(self, ["run", "--once", "--fail-on", "never", "--data-dir",
                                      self.data, "--http-listen",
                                      "127.0.0.1:0", self.settings, self.config])
-        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(rc, 1, log_excerpt(err))
         self.assertIn(self.ckpt + ": a checkpoint must be a regular file, this is a symbolic "
                       "link", err)
         rc, err = run_bounded(self, ["checkpoint", "inspect", "/dev/zero"])
@@ -278,7 +278,7 @@ class checkpoint_store_test(unittest.TestCase):
         rc, err = run_bounded(self, ["run", "--once", "--fail-on", "never", "--data-dir",
                                      self.data, "--http-listen",
                                      "127.0.0.1:0", self.settings, self.config])
-        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(rc, 1, log_excerpt(err))
         self.assertIn(f"{self.ckpt}: {(4 << 30) + 1} bytes, more than the largest checkpoint "
                       f"weir reads ({4 << 30} bytes)", err)
         rc, err = run_bounded(self, ["checkpoint", "inspect", self.ckpt])
@@ -295,7 +295,7 @@ class checkpoint_store_test(unittest.TestCase):
         os.symlink(victim, self.ckpt + ".tmp")
         append_events(self.events, 100, 10)
         rc, _, err = self.once()
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         with open(victim, "rb") as f:
             self.assertEqual(f.read(), b"precious\n", "the link's target was written")
         self.assertIn(self.ckpt + ".tmp: a symbolic link where weir writes its temporary "
@@ -311,7 +311,7 @@ class checkpoint_store_test(unittest.TestCase):
         os.rename(os.path.dirname(self.ckpt), elsewhere)
         os.symlink(elsewhere, os.path.dirname(self.ckpt))
         rc, _, err = self.once()
-        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(rc, 1, log_excerpt(err))
         self.assertIn(os.path.dirname(self.ckpt) + ": expected a directory, found a symbolic "
                       "link (weir follows no symbolic link below its data dir)", err)
 
@@ -321,7 +321,7 @@ class checkpoint_store_test(unittest.TestCase):
         os.mkdir(self.data)
         os.chmod(self.data, 0o777)
         rc, _, err = self.once()
-        self.assertEqual(rc, 78, err[-3000:])
+        self.assertEqual(rc, 78, log_excerpt(err))
         self.assertIn(f"weir: data dir {self.data}: every user may write to it (mode 0777) and "
                       "it has no sticky bit, so other users could plant files where weir writes "
                       "its checkpoints", err)
@@ -331,13 +331,13 @@ class checkpoint_store_test(unittest.TestCase):
         # inside is its own.
         os.chmod(self.data, 0o1777)
         rc, _, err = self.once()
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertEqual(os.stat(os.path.join(self.data, "checkpoints")).st_mode & 0o007, 0,
                          "created for weir's user and group only")
         # A directory below it that everyone may write to is refused where it is used.
         os.chmod(os.path.dirname(self.ckpt), 0o777)
         rc, _, err = self.once()
-        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(rc, 1, log_excerpt(err))
         self.assertIn(os.path.dirname(self.ckpt) + ": every user may write to it (mode 0777)",
                       err)
 
@@ -348,7 +348,7 @@ class checkpoint_store_test(unittest.TestCase):
         os.mkdir(self.data, 0o700)
         os.chown(self.data, 65534, 65534)
         rc, _, err = self.once()
-        self.assertEqual(rc, 78, err[-3000:])
+        self.assertEqual(rc, 78, log_excerpt(err))
         self.assertIn(f"weir: data dir {self.data}: it belongs to uid 65534, not to uid 0 that "
                       "weir runs as", err)
 
@@ -363,25 +363,25 @@ class checkpoint_store_test(unittest.TestCase):
             f.write("precious\n")
         os.makedirs(os.path.join(self.data, "checkpoints", "good"))
         rc, _, err = self.once("--reset-checkpoint", "good/../../../victim/precious")
-        self.assertEqual(rc, 64, err[-3000:])
+        self.assertEqual(rc, 64, log_excerpt(err))
         self.assertIn("--reset-checkpoint good/../../../victim/precious: no such query; "
                       "expected PIPELINE/QUERY, one of: files/quality", err)
         self.assertTrue(os.path.exists(victim))
         # A mistyped name removes nothing and says so; nothing runs.
         rc, _, err = self.once("--reset-checkpoint", "files/qualty")
-        self.assertEqual(rc, 64, err[-3000:])
+        self.assertEqual(rc, 64, log_excerpt(err))
         self.assertIn("--reset-checkpoint files/qualty: no such query", err)
         self.assertNotIn("starts afresh", err)
         self.assertTrue(os.path.isfile(self.ckpt))
         # The right name: the log names the file removed.
         rc, _, err = self.once("--reset-checkpoint", "files/quality")
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertIn(f"--reset-checkpoint files/quality: removed {self.ckpt}: the query starts "
                       "afresh", err)
         # Nothing to remove: said as it is.
         os.unlink(self.ckpt)
         rc, _, err = self.once("--reset-checkpoint", "files/quality")
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertIn(f"--reset-checkpoint files/quality: there was no checkpoint ({self.ckpt})",
                       err)
 
@@ -425,7 +425,7 @@ class checkpoint_store_test(unittest.TestCase):
         for name, count in sizes.items():
             results = read_results(os.path.join(self.dir, name + ".results.jsonl"))
             self.assertEqual(sum(r["records"] for r in results), count, name)
-        self.assertEqual(p.returncode, 1, p.stderr[-3000:])
+        self.assertEqual(p.returncode, 1, log_excerpt(p.stderr))
         for name in sizes:
             self.assertIn(f"weir: query files/{name}: the final checkpoint was not written",
                           p.stderr)
@@ -440,7 +440,7 @@ class checkpoint_store_test(unittest.TestCase):
                    os.path.join(self.dir, "weir.log"), preexec_fn=without_file_privileges)
         wait_for(lambda: d.query().get("input_records") == 100, 60, "the 100 records read")
         d.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(d.proc.wait(timeout=120), 1, d.log_text()[-3000:])
+        self.assertEqual(d.proc.wait(timeout=120), 1, log_excerpt(d.log_text()))
         log = d.log_text()
         self.assertIn("weir: query files/quality: the final checkpoint was not written", log)
         self.assertIn("Permission denied", log)

@@ -8,7 +8,7 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import weir, wait_for, weir_process
+from weir_test_util import log_excerpt, wait_for, weir, weir_process
 
 WINDOW_S = 10
 WINDOWS = 20
@@ -88,7 +88,7 @@ class drift_test(unittest.TestCase):
     def run_once(self, data, pipeline):
         rc, out, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data,
                             os.path.join(self.dir, "weir.yaml"), pipeline, timeout=120)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         return out
 
     def uninterrupted(self):

@@ -12,7 +12,7 @@ import threading
 import unittest
 import urllib.parse
 
-from weir_test_util import source, weir
+from weir_test_util import log_excerpt, source, weir
 
 TIMEOUT = 60  # seconds, for every answer of the server
 
@@ -124,7 +124,7 @@ class lsp_client:
     def stderr(self):
         self.log.flush()
         with open(self.log.name, encoding="utf-8", errors="replace") as f:
-            return f.read()[-2000:]
+            return log_excerpt(f.read(), 2000)
 
     def close(self):
         try:

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, log_excerpt
 
 PIPELINE = """
 inputs:
@@ -106,7 +106,7 @@ class file_input_test(unittest.TestCase):
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 self.fail(f"weir exited with {self.proc.returncode} waiting for {what}:\n"
-                          + self.log()[-3000:])
+                          + log_excerpt(self.log()))
             if predicate():
                 return
             time.sleep(0.05)
@@ -130,7 +130,7 @@ class file_input_test(unittest.TestCase):
         self.assertFalse(missing or extra,
                          f"lost {sorted(missing.elements())[:10]} ({sum(missing.values())}), "
                          f"read twice or invented {sorted(extra.elements())[:10]} "
-                         f"({sum(extra.values())})\n" + self.log()[-3000:])
+                         f"({sum(extra.values())})\n" + log_excerpt(self.log()))
 
     def assert_released(self, path):
         """Waits until weir holds no descriptor of the deleted file at `path`."""

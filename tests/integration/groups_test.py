@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from weir_test_util import WEIR, http_get, wait_for, weir_process
+from weir_test_util import WEIR, http_get, log_excerpt, wait_for, weir_process
 
 # server_errors fails in web-2 only; volume passes everywhere. The second node groups by a
 # field named like a fixed label (node), which becomes group_node.
@@ -108,7 +108,7 @@ class groups_test(unittest.TestCase):
         check = subprocess.run([promtool, "check", "metrics"], input=self.metrics(),
                                capture_output=True, text=True, timeout=30)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        self.assertEqual(self.d.stop(), 0, self.d.log_text()[-3000:])
+        self.assertEqual(self.d.stop(), 0, self.log_excerpt(d.log_text()))
 
     def test_status_and_weir_status_name_the_failing_groups(self):
         def errors_query():
@@ -137,7 +137,7 @@ class groups_test(unittest.TestCase):
                                      r"server_errors\(1 group\)$")
         self.assertRegex(out.stdout, r"(?m)^groups/errors: server_errors fails in 1 group: "
                                      r"host=web-2 \(\d+(\.\d+)?\)$")
-        self.assertEqual(self.d.stop(), 0, self.d.log_text()[-3000:])
+        self.assertEqual(self.d.stop(), 0, self.log_excerpt(d.log_text()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from weir_test_util import WEIR, http_get, metric_sum, wait_for, weir_process
+from weir_test_util import WEIR, http_get, log_excerpt, metric_sum, wait_for, weir_process
 
 # A pipeline that runs anywhere, cheaply: a file input following a file nobody writes.
 PIPELINE = """
@@ -66,13 +66,13 @@ class deeply_nested_defaults_test(unittest.TestCase):
             deep = self.write(tmp, "deep.yaml", nested_defaults(20000))
             p = subprocess.run([WEIR, "validate", deep], capture_output=True, text=True,
                                timeout=120)
-            self.assertEqual(p.returncode, 78, p.stderr[-2000:])
+            self.assertEqual(p.returncode, 78, log_excerpt(p.stderr, 2000))
             self.assertIn("references are nested too deeply (more than 32 levels)", p.stderr)
 
             open_ended = self.write(tmp, "open.yaml", nested_defaults(20000, terminated=False))
             p = subprocess.run([WEIR, "validate", open_ended], capture_output=True, text=True,
                                timeout=120)
-            self.assertEqual(p.returncode, 78, p.stderr[-2000:])
+            self.assertEqual(p.returncode, 78, log_excerpt(p.stderr, 2000))
             self.assertIn("unterminated \"${\"", p.stderr)
 
     def test_deeply_nested_defaults_in_a_reload_keep_the_running_configuration(self):
@@ -88,11 +88,11 @@ class deeply_nested_defaults_test(unittest.TestCase):
                 wait_for(lambda: d.proc.poll() is not None or metric_sum(
                     base, "weir_config_reloads_total", result="failure") == failures + 1,
                     120, "the failed reload")
-                self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+                self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             wait_for(lambda: http_get(base + "/ready")[0] == 200, 60, "ready again")
             status = http_get(base + "/api/v1/status")[1]
             self.assertIn('"deep"', status)
-            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(d.log_text()))
             self.assertIn("the running configuration stays", d.log_text())
 
 
@@ -125,11 +125,11 @@ class sighup_during_startup_test(unittest.TestCase):
                 if d.proc.poll() is None:
                     d.proc.send_signal(signal.SIGHUP)
 
-            self.assertEqual(d.proc.poll(), None, "weir ended:\n" + d.log_text()[-3000:])
+            self.assertEqual(d.proc.poll(), None, "weir ended:\n" + log_excerpt(d.log_text()))
             base = f"http://127.0.0.1:{d.wait_port(timeout=300)}"
             success = lambda: metric_sum(base, "weir_config_reloads_total", result="success")
             wait_for(lambda: d.proc.poll() is not None or success() >= 1, 300, "the reload")
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             wait_for(lambda: http_get(base + "/ready")[0] == 200, 120, "ready")
             status = http_get(base + "/api/v1/status")[1]
             self.assertIn('"added"', status)
@@ -137,9 +137,9 @@ class sighup_during_startup_test(unittest.TestCase):
             log = d.log_text()
             if "SIGHUP came during start-up" in log:
                 # Five signals, one reload.
-                self.assertEqual(success(), 1, log[-3000:])
+                self.assertEqual(success(), 1, log_excerpt(log))
             self.assertEqual(metric_sum(base, "weir_config_reloads_total", result="failure"), 0)
-            self.assertEqual(d.stop(), 0, log[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(log))
 
 
 SECRET = "hunter2-s3cr3t-value"
@@ -197,7 +197,7 @@ outputs:
             d.wait_port()
             wait_for(lambda: "no-such-file" in d.log_text() and "127.0.0.1:1/hook/" in
                      d.log_text(), 60, "the connectors' errors")
-            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(d.log_text()))
             log = d.log_text()
             # The path is no secret: it shows, as the operator needs it.
             self.assertIn(os.path.join(data, "no-such-file.jsonl"), log)

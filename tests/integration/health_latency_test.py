@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import http_get, wait_for, weir_process
+from weir_test_util import http_get, log_excerpt, wait_for, weir_process
 
 P99_BOUND_S = 0.050  # added to the p99 of the idle daemon
 IDLE_S = 3.0  # the baseline's length: 300 requests
@@ -234,8 +234,8 @@ class health_latency_test(unittest.TestCase):
                 ", ".join(f"{end - start:.1f} s" for start, end in phases) + ")",
                 [s for start, end in phases for s in poller.between(start, end)],
                 [s for start, end in phases for s in beside.between(start, end)], idle)
-            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
-            self.assertEqual(control.stop(), 0, control.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(d.log_text()))
+            self.assertEqual(control.stop(), 0, log_excerpt(control.log_text()))
             self.assertLess(added, P99_BOUND_S)
 
     def test_checkpoints_of_a_50mb_state_add_under_50ms_to_the_health_p99(self):
@@ -279,8 +279,8 @@ class health_latency_test(unittest.TestCase):
             added = added_p99(self, f"checkpoints of a {size / 1e6:.0f} MB state "
                                     f"({end - start:.1f} s)", poller.between(start, end),
                               beside.between(start, end), idle)
-            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
-            self.assertEqual(control.stop(), 0, control.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(d.log_text()))
+            self.assertEqual(control.stop(), 0, log_excerpt(control.log_text()))
             self.assertLess(added, P99_BOUND_S)
 
 

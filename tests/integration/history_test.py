@@ -12,8 +12,8 @@ import signal
 import tempfile
 import unittest
 
-from weir_test_util import (http_get, http_post, read_complete_jsonl, results_by_id, wait_for,
-                            weir, weir_process)
+from weir_test_util import (http_get, http_post, log_excerpt, read_complete_jsonl, results_by_id,
+                            wait_for, weir, weir_process)
 
 WINDOW_S = 10
 PER_WINDOW = 5
@@ -143,7 +143,7 @@ class history_test(unittest.TestCase):
     def run_once(self, run):
         rc, out, err = weir("run", "--once", "--fail-on", "never", "--data-dir", run["data"],
                             self.settings, run["pipeline"], timeout=300)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         return read_complete_jsonl(run["results"])
 
     def start(self, run):

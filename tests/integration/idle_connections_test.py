@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import http_get, wait_for, weir_process
+from weir_test_util import http_get, log_excerpt, wait_for, weir_process
 
 PIPELINE = """
 inputs:
@@ -115,7 +115,7 @@ class idle_connections_test(unittest.TestCase):
                         if route == "/metrics":
                             self.assertIn("weir_input_records_total", body)
             self.assertIn("HTTP server:", weir.log_text())
-            self.assertEqual(weir.stop(), 0, weir.log_text()[-3000:])
+            self.assertEqual(weir.stop(), 0, log_excerpt(weir.log_text()))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import http_get, metric_sum, results_by_id, wait_for, weir, weir_process
+from weir_test_util import (http_get, log_excerpt, metric_sum, results_by_id, wait_for, weir,
+                            weir_process)
 
 PIPELINE = """
 pipeline: joins
@@ -188,7 +189,7 @@ class join_test(unittest.TestCase):
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                           os.path.join(self.dir, "data"), "--http-listen", "127.0.0.1:0",
                           self.config, timeout=120)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertEqual(by_window(self.read_results()), expected(60))
         with open(rows) as f:
             joined = [json.loads(line) for line in f if line.strip()]
@@ -203,7 +204,7 @@ class join_test(unittest.TestCase):
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                           os.path.join(self.dir, "data"), "--http-listen", "127.0.0.1:0",
                           self.config, timeout=120)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         self.assertEqual(by_window(self.read_results()), expected(60))
 
     def test_silent_inputs_let_the_unmatched_rows_out_after_idle_timeout(self):
@@ -216,7 +217,7 @@ class join_test(unittest.TestCase):
         want = expected(41)
         wait_for(lambda: by_window(self.read_results()).keys() >= want.keys() or
                  d.proc.poll() is not None, 90, "every window's results")
-        self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+        self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
         got = by_window(self.read_results())
         self.assertEqual({k: got[k] for k in want}, want)
         self.assertEqual(got[BASE + 40]["unpaid"], 1.0, "order 40 is out, unmatched")
@@ -266,7 +267,7 @@ class join_test(unittest.TestCase):
         want = expected(52)
         wait_for(lambda: by_window(self.read_results()).keys() >= want.keys() or
                  d.proc.poll() is not None, 90, "every window's results")
-        self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+        self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
         self.assertIn("resumed from", d.log_text())
         unique = results_by_id(self, self.read_results())
         got = by_window(unique.values())

@@ -6,7 +6,7 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import log_excerpt, weir
 
 PIPELINE = """
 pipeline: files
@@ -42,7 +42,7 @@ class json_log_test(unittest.TestCase):
             f.write(PIPELINE.format(data=data, results=os.path.join(tmp.name, "r.jsonl")))
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--log-format", log_format,
                           "--data-dir", os.path.join(tmp.name, "d"), config, timeout=120)
-        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(rc, 1, log_excerpt(err))
         return err
 
     def test_bad_records_and_a_failed_query_carry_their_fields(self):

@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import log_excerpt, weir
 
 T0 = 1_795_168_800  # 2026-11-20T10:00:00Z, a multiple of the 10 s windows
 
@@ -51,7 +51,7 @@ class measure_defects_test(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                           os.path.join(self.dir, name + ".d"), config, timeout=120)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         got = {}
         with open(results) as f:
             for line in f:

@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import log_excerpt, weir
 
 START_MS = 1_795_168_800_000  # 2026-11-20T10:00:00Z
 
@@ -121,7 +121,7 @@ class MeasureDefinitionsTest(unittest.TestCase):
             rc, _, err = weir("validate", pipeline)
             self.assertEqual(rc, 0, err)
             rc, _, err = weir("run", "--once", "--fail-on", "never", pipeline, timeout=120)
-            self.assertEqual(rc, 0, err[-3000:])
+            self.assertEqual(rc, 0, log_excerpt(err))
             got = {}
             with open(results) as f:
                 for line in f:

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR, free_port, wait_for, weir_process
+from weir_test_util import WEIR, free_port, log_excerpt, wait_for, weir_process
 
 # A grouped node whose state (distinct sets, quantile sketches of 2000 groups in a day-long
 # window) makes a checkpoint of a few MB: restoring and writing it takes long enough, even in a
@@ -141,7 +141,7 @@ class ready_and_health_test(unittest.TestCase):
             first.wait_port()
             wait_for(lambda: (first.status() or {"queries": [{}]})["queries"][0]
                      .get("input_records", 0) >= 150000, 120, "150000 records")
-            self.assertEqual(first.stop(), 0, first.log_text()[-3000:])
+            self.assertEqual(first.stop(), 0, log_excerpt(first.log_text()))
             checkpoint = os.path.join(tmp, "data", "checkpoints", "big", "distinct.ckpt")
             self.assertGreater(os.path.getsize(checkpoint), 500000)
 
@@ -170,7 +170,7 @@ class ready_and_health_test(unittest.TestCase):
             finally:
                 stop_polling.set()
                 poller.join(timeout=30)
-            self.assertEqual(rc, 0, second.log_text()[-3000:])
+            self.assertEqual(rc, 0, log_excerpt(second.log_text()))
             self.assertIn("resumed from", second.log_text())
 
             # Refused until listening, then 503 while restoring, 200 while running, 503 while
@@ -208,12 +208,12 @@ class ready_and_health_test(unittest.TestCase):
             p99 = latencies[int(len(latencies) * 0.99) - 1]
             # The generator ran flat out all along: many more records than requests.
             self.assertGreater(end_records - start_records, 10 * len(latencies),
-                               (start_records, end_records, d.status(), d.log_text()[-3000:]))
+                               (start_records, end_records, d.status(), log_excerpt(d.log_text())))
 
             # The same scrape Prometheus does: promtool-clean, and no series twice.
             code, text = request(port, "/metrics")
             self.assertEqual(code, 200)
-            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(d.log_text()))
             self.assertLess(p99, 0.050, f"p99 {p99 * 1000:.1f} ms; median "
                                         f"{latencies[len(latencies) // 2] * 1000:.1f} ms")
             assert_clean_exposition(self, text)
@@ -358,7 +358,7 @@ class misbehaving_clients_test(unittest.TestCase):
             elapsed = time.monotonic() - started
             # 5 windows a second of wall-clock time, 2 checks of 3 groups each.
             self.assertGreater(line_count(results) - results_at_start, elapsed * 5 * 6 * 0.5)
-            self.assertEqual(d.stop(), 0, d.log_text()[-3000:])
+            self.assertEqual(d.stop(), 0, log_excerpt(d.log_text()))
 
 
 class status_and_log_test(unittest.TestCase):
@@ -410,7 +410,7 @@ class status_and_log_test(unittest.TestCase):
                             tempfile.mkdtemp(dir=tmp),
                             *args, *paths],
                            capture_output=True, text=True, timeout=60, env=full_env)
-        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertEqual(p.returncode, 0, log_excerpt(p.stderr))
         # The log lines: the summary of --once follows them, its lines starting "weir: ".
         self.assertIn("weir: --once: ", p.stderr)
         return [line for line in p.stderr.splitlines() if line and not line.startswith("weir: ")]

@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, source, wait_for, weir, weir_process
+from weir_test_util import WEIR, log_excerpt, source, wait_for, weir, weir_process
 
 EXIT_OK, EXIT_FAILURE, EXIT_WARN, EXIT_FAIL, EXIT_USAGE = 0, 1, 2, 3, 64
 
@@ -143,7 +143,7 @@ class once_test(unittest.TestCase):
                 with self.subTest(pipeline=os.path.basename(path), fail_on=policy):
                     args = [] if policy is None else ["--fail-on", policy]
                     rc, _, err = self.once(*args, path)
-                    self.assertEqual(rc, code, err[-3000:])
+                    self.assertEqual(rc, code, log_excerpt(err))
                     # Every run wrote its nine results, whatever the exit code.
                     results = read_results(path[:-len(".yaml")] + ".jsonl")
                     self.assertEqual(len(results), 9)
@@ -153,7 +153,7 @@ class once_test(unittest.TestCase):
         path = self.pipeline("summary", must_be="> 5", should_be="> 10",
                              output="{type: console, format: json, target: stdout}")
         rc, out, err = self.once(path)
-        self.assertEqual(rc, EXIT_FAIL, err[-3000:])
+        self.assertEqual(rc, EXIT_FAIL, log_excerpt(err))
         lines = out.splitlines()
         self.assertEqual(len(lines), 9, out)
         for line in lines:
@@ -177,12 +177,12 @@ class once_test(unittest.TestCase):
                 f.write(json.dumps({"ts": format_ms(START_MS + i * 1000)}) + "\n")
         path = self.pipeline("no_data", must_be="> 1", should_be="> 1")
         rc, _, err = self.once(path)
-        self.assertEqual(rc, EXIT_OK, err[-3000:])
+        self.assertEqual(rc, EXIT_OK, log_excerpt(err))
         self.assertIn("weir: --once: 3 checks, 1 window, 3 results: 1 pass, 0 warn, 0 fail, "
                       "2 no_data\n", err)
         open(self.data, "w").close()
         rc, _, err = self.once(path)
-        self.assertEqual(rc, EXIT_OK, err[-3000:])
+        self.assertEqual(rc, EXIT_OK, log_excerpt(err))
         self.assertIn("weir: --once: 3 checks, 0 windows, 0 results:", err)
         self.assertIn("weir: no result from no_data/quality/volume: no window closed", err)
 
@@ -193,7 +193,7 @@ class once_test(unittest.TestCase):
                      ["run", "--once", "--reset-checkpoint", "usage/quality", path]):
             with self.subTest(args=args):
                 rc, _, err = weir(*args, env=without_weir_env(), timeout=60)
-                self.assertEqual(rc, EXIT_USAGE, err[-2000:])
+                self.assertEqual(rc, EXIT_USAGE, log_excerpt(err, 2000))
 
     def test_resume_and_data_dir_keep_checkpoints(self):
         path = self.pipeline("resumed")
@@ -204,18 +204,18 @@ class once_test(unittest.TestCase):
         ckpt = os.path.join(data_dir, "checkpoints", "resumed", "quality.ckpt")
         # The settings file's data_dir alone does not make --once keep checkpoints.
         rc, _, err = self.once(settings, path, env=without_weir_env())
-        self.assertEqual(rc, EXIT_FAIL, err[-3000:])
+        self.assertEqual(rc, EXIT_FAIL, log_excerpt(err))
         self.assertFalse(os.path.exists(data_dir))
         rc, _, err = self.once("--resume", settings, path, env=without_weir_env())
-        self.assertEqual(rc, EXIT_FAIL, err[-3000:])
+        self.assertEqual(rc, EXIT_FAIL, log_excerpt(err))
         self.assertTrue(os.path.exists(ckpt))
         # Resumed: the input is read to its end already, so nothing new and all pass.
         rc, _, err = self.once("--resume", settings, path, env=without_weir_env())
-        self.assertEqual(rc, EXIT_OK, err[-3000:])
+        self.assertEqual(rc, EXIT_OK, log_excerpt(err))
         self.assertIn("0 windows, 0 results", err)
         other = os.path.join(self.dir, "other")
         rc, _, err = self.once("--data-dir", other, path, env=without_weir_env())
-        self.assertEqual(rc, EXIT_FAIL, err[-3000:])
+        self.assertEqual(rc, EXIT_FAIL, log_excerpt(err))
         self.assertTrue(os.path.exists(os.path.join(other, "checkpoints", "resumed",
                                                     "quality.ckpt")))
 
@@ -257,7 +257,7 @@ class once_test(unittest.TestCase):
             p = subprocess.run([*as_normal_user(), WEIR, "run", "--once", settings, path],
                                capture_output=True, text=True, timeout=120,
                                env=without_weir_env(), cwd=ci)
-            self.assertEqual(p.returncode, EXIT_FAIL, p.stderr[-3000:])
+            self.assertEqual(p.returncode, EXIT_FAIL, log_excerpt(p.stderr))
             self.assertNotIn("HTTP server on", p.stderr)
             self.assertIn("no checkpoint is read or written", p.stderr)
             self.assertIn("weir: exit 3: 1 fail result", p.stderr)
@@ -266,8 +266,8 @@ class once_test(unittest.TestCase):
         self.assertEqual(runs[0], runs[1])
         # Nothing of the batch pipeline in the daemon's data dir; the daemon still serves.
         self.assertFalse(os.path.exists(os.path.join(daemon_data, "checkpoints", "batch")))
-        self.assertIsNone(daemon.proc.poll(), daemon.log_text()[-3000:])
-        self.assertEqual(daemon.stop(), EXIT_OK, daemon.log_text()[-3000:])
+        self.assertIsNone(daemon.proc.poll(), log_excerpt(daemon.log_text()))
+        self.assertEqual(daemon.stop(), EXIT_OK, log_excerpt(daemon.log_text()))
 
     def test_once_opens_no_listening_socket(self):
         # stdin keeps the run going until the test has looked at its sockets.
@@ -296,7 +296,7 @@ class once_test(unittest.TestCase):
         # Asked for, it listens.
         rc, _, err = self.once("--http-listen", "127.0.0.1:0", "--fail-on", "never",
                                self.pipeline("asked"), env=without_weir_env())
-        self.assertEqual(rc, EXIT_OK, err[-3000:])
+        self.assertEqual(rc, EXIT_OK, log_excerpt(err))
         self.assertIn("HTTP server on 127.0.0.1:", err)
 
 
@@ -335,13 +335,13 @@ class ci_example_test(unittest.TestCase):
 
             export(missing_every=0)
             rc, err = run_step()
-            self.assertEqual(rc, EXIT_OK, err[-3000:])
+            self.assertEqual(rc, EXIT_OK, log_excerpt(err))
             self.assertIn("weir: --once: 3 checks, 3 windows, 9 results: 9 pass", err)
             with open(os.path.join(job, "build", "weir-results.jsonl")) as f:
                 self.assertEqual(len(f.read().splitlines()), 9)
             export(missing_every=20)  # 5 % without a customer
             rc, err = run_step()
-            self.assertEqual(rc, EXIT_FAIL, err[-3000:])
+            self.assertEqual(rc, EXIT_FAIL, log_excerpt(err))
             self.assertIn("weir: fail export_checks/quality/completeness 2026-", err)
 
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR
+from weir_test_util import WEIR, log_excerpt
 
 FILES = 200
 OPEN_FILE_LIMIT = 64
@@ -70,7 +70,7 @@ class open_file_limit_test(unittest.TestCase):
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(self.proc.wait(timeout=WAIT_S), 0, self.log()[-3000:])
+        self.assertEqual(self.proc.wait(timeout=WAIT_S), 0, log_excerpt(self.log()))
         self.proc = None
 
     def log(self):
@@ -96,13 +96,13 @@ class open_file_limit_test(unittest.TestCase):
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 self.fail(f"weir exited with {self.proc.returncode} waiting for {what}:\n"
-                          + self.log()[-3000:])
+                          + log_excerpt(self.log()))
             if predicate():
                 return
             if "restarting in" in self.log():
-                self.fail(f"the query failed waiting for {what}:\n" + self.log()[-3000:])
+                self.fail(f"the query failed waiting for {what}:\n" + log_excerpt(self.log()))
             time.sleep(0.1)
-        self.fail(f"timed out after {WAIT_S} s waiting for {what}\n" + self.log()[-3000:])
+        self.fail(f"timed out after {WAIT_S} s waiting for {what}\n" + log_excerpt(self.log()))
 
     def assert_every_line_once(self):
         try:
@@ -115,7 +115,7 @@ class open_file_limit_test(unittest.TestCase):
                              f"lost {sum(missing.values())} lines, e.g. "
                              f"{sorted(missing.elements())[:3]}; read twice or invented "
                              f"{sum(extra.values())}, e.g. {sorted(extra.elements())[:3]}\n"
-                             + self.log()[-3000:])
+                             + log_excerpt(self.log()))
 
     def assert_never_restarted(self):
         self.assertNotIn("restarting in", self.log())

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import unittest
 
-from weir_test_util import WEIR, http_get, metric_sum, wait_for, weir_process
+from weir_test_util import WEIR, http_get, log_excerpt, metric_sum, wait_for, weir_process
 
 # A window close of GROUPS groups x 5 checks: about 95 MB of result lines, well beyond the
 # 64 MiB the file output used to hold while its writes failed.
@@ -146,7 +146,7 @@ outputs:
         wait_for(lambda: query_status(base)["state"] == "running", 60, "reading to resume")
         # The checkpoint covers everything: the file holds every result, once, already.
         self.assert_every_result_once()
-        self.assertEqual(w.stop(), 0, w.log_text()[-3000:])
+        self.assertEqual(w.stop(), 0, log_excerpt(w.log_text()))
         self.assert_every_result_once()
         self.assertTrue(saw_blocked, "weir_output_blocked was 1 while the disk was full")
         self.assertTrue(saw_paused, "the query was degraded (reading paused)")
@@ -163,7 +163,7 @@ outputs:
                  "the window close (status `results`)")
         wait_for(lambda: "output full/results blocked" in w.log_text(), 60,
                  "the output to say it is blocked")
-        self.assertEqual(w.stop(), 0, w.log_text()[-3000:])
+        self.assertEqual(w.stop(), 0, log_excerpt(w.log_text()))
         self.assertIn("produced again at the next start", w.log_text())
 
         self.free()
@@ -191,8 +191,8 @@ outputs:
         try:
             code = w.proc.wait(timeout=300)
         except subprocess.TimeoutExpired:
-            self.fail("weir did not finish once space was free:\n" + w.log_text()[-3000:])
-        self.assertEqual(code, 0, w.log_text()[-3000:])
+            self.fail("weir did not finish once space was free:\n" + log_excerpt(w.log_text()))
+        self.assertEqual(code, 0, log_excerpt(w.log_text()))
         self.assert_every_result_once()
 
 
@@ -267,7 +267,7 @@ outputs:
         wait_for(lambda: refused[0] >= 10, 60, "the webhook to refuse ten requests")
         is_open.set()
         wait_for(lambda: len(received) >= windows, 60, "every result at the webhook")
-        self.assertEqual(w.stop(), 0, w.log_text()[-3000:])
+        self.assertEqual(w.stop(), 0, log_excerpt(w.log_text()))
         ids = [r["id"] for r in received]
         self.assertEqual(len(set(ids)), windows)
         self.assertEqual(len(ids), windows, "none twice")

@@ -6,7 +6,7 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import log_excerpt, weir
 
 PIPELINE = """pipeline: quantiles
 inputs:
@@ -51,7 +51,7 @@ class quantiles_test(unittest.TestCase):
                 data=data, results=results,
                 limit="" if limit is None else f"    exact_quantile_limit: {limit}\n"))
         rc, _, err = weir("run", "--once", "--fail-on", "never", config, timeout=120)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         out = {}
         with open(results) as f:
             for line in f:

@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, wait_for, weir_process
+from weir_test_util import WEIR, log_excerpt, wait_for, weir_process
 
 # Many small files, so that a load takes long enough to signal into (hundreds of ms with the
 # sanitizers, tens without).
@@ -64,7 +64,7 @@ class running_daemon:
         test.addCleanup(self.kill)
         wait_for(lambda: self.log_text().count("running (1 inputs") == files or
                  self.proc.poll() is not None, 120, f"{files} queries running", interval=0.2)
-        test.assertIsNone(self.proc.poll(), self.log_text()[-3000:])
+        test.assertIsNone(self.proc.poll(), log_excerpt(self.log_text()))
 
     def write_all(self, window):
         for i in range(self.files):
@@ -98,12 +98,12 @@ class reload_lifecycle_test(unittest.TestCase):
             wait_for(lambda: d.log_text().count("reload done") == 2, 60, "the second reload")
             time.sleep(1)  # a third reload, were there one, would have started by now
             log = d.log_text()
-            self.assertEqual(log.count("SIGHUP: reloading"), 2, log[-3000:])
+            self.assertEqual(log.count("SIGHUP: reloading"), 2, log_excerpt(log))
             # The first reload restarted every query; the second found nothing changed.
             self.assertIn("reload: 0 queries kept, 100 restarted, 0 removed, 0 added", log)
             self.assertIn("reload: 100 queries kept, 0 restarted, 0 removed, 0 added", log)
             d.proc.send_signal(signal.SIGTERM)
-            self.assertEqual(d.proc.wait(timeout=60), 0, d.log_text()[-3000:])
+            self.assertEqual(d.proc.wait(timeout=60), 0, log_excerpt(d.log_text()))
 
     def test_a_shutdown_during_a_load_is_not_held_up_and_discards_it(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +113,7 @@ class reload_lifecycle_test(unittest.TestCase):
             wait_for(lambda: "SIGHUP: reloading" in d.log_text(), 30, "the reload",
                      interval=0.005)
             d.proc.send_signal(signal.SIGTERM)
-            self.assertEqual(d.proc.wait(timeout=60), 0, d.log_text()[-3000:])
+            self.assertEqual(d.proc.wait(timeout=60), 0, log_excerpt(d.log_text()))
             log = d.log_text()
             self.assertNotIn("AddressSanitizer", log)
             # The load's result never reached the queries: either the process ended before the
@@ -126,7 +126,7 @@ class reload_lifecycle_test(unittest.TestCase):
             written = [f for _, _, files in os.walk(checkpoints) for f in files
                        if f.endswith(".ckpt")]
             self.assertEqual(len(written), 300)
-            self.assertFalse(re.search(r"\berror\b", log), log[-3000:])
+            self.assertFalse(re.search(r"\berror\b", log), log_excerpt(log))
 
     def test_a_threshold_edit_keeps_the_open_windows(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -147,14 +147,14 @@ class reload_lifecycle_test(unittest.TestCase):
             d = weir_process(self, tmp, [pipeline])
             wait_for(lambda: windows("> 15") >= 6 or d.proc.poll() is not None, 60,
                      "three windows before the reload", interval=0.1)
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             write("> 16")
             d.proc.send_signal(signal.SIGHUP)
             wait_for(lambda: "reload done" in d.log_text() or d.proc.poll() is not None, 60,
                      "the reload", interval=0.1)
             wait_for(lambda: windows("> 16") >= 6 or d.proc.poll() is not None, 60,
                      "three windows after the reload", interval=0.1)
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             self.assertEqual(d.stop(), 0)
             log = d.log_text()
             self.assertIn("reload: resuming query steady/quality with its open windows", log)

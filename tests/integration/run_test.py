@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, weir, wait_for
+from weir_test_util import WEIR, log_excerpt, wait_for, weir
 
 WINDOW_S = 10
 START = "2026-11-20T10:00:00Z"
@@ -147,7 +147,7 @@ class run_test(unittest.TestCase):
         rc, out, err = weir("run", "--once", "--fail-on", "never", "--data-dir", self.data,
                             os.path.join(self.dir, "weir.yaml"),
                             os.path.join(self.dir, "exact.yaml"), *extra, timeout=120)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         return err
 
     def test_once_matches_the_brute_force_reference(self):
@@ -194,7 +194,7 @@ class run_test(unittest.TestCase):
         started = time.monotonic()
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=30)
-        self.assertEqual(p.returncode, 0, err[-3000:])
+        self.assertEqual(p.returncode, 0, log_excerpt(err))
         self.assertLess(time.monotonic() - started, 20)
         ckpt = os.path.join(self.data, "checkpoints", "exact", "quality.ckpt")
         self.assertTrue(os.path.exists(ckpt))
@@ -244,7 +244,7 @@ class run_test(unittest.TestCase):
                           os.path.join(uninterrupted_dir, "d"),
                           os.path.join(self.dir, "weir.yaml"),
                           os.path.join(uninterrupted_dir, "exact.yaml"), timeout=120)
-        self.assertEqual(rc, 0, err[-2000:])
+        self.assertEqual(rc, 0, log_excerpt(err, 2000))
         expected = {}
         for r in read_jsonl(clean):
             r.pop("emitted_at")
@@ -323,7 +323,7 @@ class reload_test(unittest.TestCase):
             finally:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=30)
-            self.assertEqual(p.returncode, 0, log_text()[-2000:])
+            self.assertEqual(p.returncode, 0, log_excerpt(log_text(), 2000))
 
             # a kept its windows: one result per window, none missing, none repeated.
             starts = sorted(parse_ts(r["window_start"]) for r in read_jsonl(results)
@@ -446,7 +446,7 @@ class file_run_test(unittest.TestCase):
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir", data_dir,
                           self.settings,
                           config or self.config, timeout=300)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
 
     def test_once_over_a_file_matches_the_reference(self):
         rows = write_events(self.data, 20000, seed=5)
@@ -568,7 +568,7 @@ outputs:
                 rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                                   os.path.join(self.dir, action), self.settings, self.config,
                                   timeout=60)
-                self.assertEqual(rc, want_rc, err[-2000:])
+                self.assertEqual(rc, want_rc, log_excerpt(err, 2000))
                 self.assertIn("on_error allows 5", err)
 
     def test_csv_files_are_read_with_their_header(self):
@@ -688,7 +688,7 @@ outputs:
         rc, _, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                           os.path.join(self.dir, "d"),
                           self.settings, config, timeout=300)
-        self.assertEqual(rc, 0, err[-2000:])
+        self.assertEqual(rc, 0, log_excerpt(err, 2000))
         self.assertIn("hit the memory cap", err)
         value = read_jsonl(self.results)[0]["value"]
         self.assertGreater(value, 50000)  # a lower bound: the table stopped growing at its cap

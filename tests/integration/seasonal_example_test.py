@@ -11,7 +11,7 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import source, wait_for, weir, weir_process
+from weir_test_util import log_excerpt, source, wait_for, weir, weir_process
 
 HOUR = 3600.0
 SEASONAL = "usual_hour"
@@ -63,7 +63,7 @@ class seasonal_example_test(unittest.TestCase):
     def hours_run(self, p):
         """Hours of event time from the first window's start to the newest one's."""
         if p.proc.poll() is not None:
-            raise AssertionError("weir exited:\n" + p.log_text()[-3000:])
+            raise AssertionError("weir exited:\n" + log_excerpt(p.log_text()))
         starts = [seconds(r["window_start"]) for r in self.read_results()]
         return (max(starts) - min(starts)) / HOUR if starts else 0
 
@@ -81,7 +81,7 @@ class seasonal_example_test(unittest.TestCase):
         acknowledged = self.hours_run(p)
         wait_for(lambda: self.hours_run(p) >= acknowledged + 6, 60,
                  "6 more hours of event time", interval=0.5)
-        self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+        self.assertEqual(p.stop(), 0, log_excerpt(p.log_text()))
         self.assertIn("baseline acknowledge of seasonal/latency/usual_hour", p.log_text())
 
         results = self.read_results()

@@ -12,7 +12,7 @@ import unittest
 
 import yaml
 
-from weir_test_util import http_get, source, wait_for, weir, weir_process
+from weir_test_util import http_get, log_excerpt, source, wait_for, weir, weir_process
 
 SILENT_GROUP = """
 pipeline: silence
@@ -123,7 +123,7 @@ class silence_test(unittest.TestCase):
                 return empty and any(r["records"] > 0 for r in rs[empty[-1] + 1:])
             wait_for(lambda: back() or d.proc.poll() is not None, 90, "g-2 to come back",
                      interval=0.2)
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             self.assertEqual(d.stop(), 0)
 
             rs = g2_freshness()
@@ -174,7 +174,7 @@ class silence_test(unittest.TestCase):
             rc, out, err = weir("run", "--once", "--fail-on", "never", "--data-dir",
                                 os.path.join(tmp, "d"), pipeline,
                                 timeout=120)
-            self.assertEqual(rc, 0, err[-3000:])
+            self.assertEqual(rc, 0, log_excerpt(err))
             outcomes = {}
             for r in read_results(results):
                 self.assertNotIn("partial", r, r)  # old event times: no partial window
@@ -222,7 +222,7 @@ class silence_test(unittest.TestCase):
                     return True
                 return d.proc.poll() is not None
             wait_for(stale, 60, "weir_check_value to be NaN", interval=0.1)
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             last_at_nan = seen["nan_last"]
             self.assertGreater(last_at_nan, 0)
             self.assertLessEqual(last_at_nan, time.time())
@@ -234,7 +234,7 @@ class silence_test(unittest.TestCase):
                     return True
                 return d.proc.poll() is not None
             wait_for(fresh_again, 60, "a value again", interval=0.1)
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             self.assertEqual(d.stop(), 0)
 
             rs = read_results(results)
@@ -267,7 +267,7 @@ class silence_test(unittest.TestCase):
             # sensor-4 is silent from 40 s to 70 s after the start.
             wait_for(lambda: sensor4_back() or d.proc.poll() is not None, 150,
                      "sensor-4 to fail freshness and recover", interval=0.5)
-            self.assertIsNone(d.proc.poll(), d.log_text()[-3000:])
+            self.assertIsNone(d.proc.poll(), log_excerpt(d.log_text()))
             self.assertEqual(d.stop(), 0)
 
             rs = read_results(results)

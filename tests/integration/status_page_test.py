@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from weir_test_util import WEIR, http_get, http_port, wait_for
+from weir_test_util import WEIR, http_get, http_port, log_excerpt, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -113,7 +113,7 @@ class status_page_test(unittest.TestCase):
                 shot = os.path.join(tmp, "page.png")
                 out = chromium("--window-size=1280,900", f"--screenshot={shot}", base + "/",
                                tmp=tmp)
-                self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+                self.assertEqual(out.returncode, 0, log_excerpt(out.stderr, 2000))
                 with open(shot, "rb") as f:
                     png = f.read()
                 self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
@@ -123,7 +123,7 @@ class status_page_test(unittest.TestCase):
                     shutil.copyfile(shot, os.environ["WEIR_STATUS_PAGE_PNG"])
 
                 out = chromium("--window-size=1280,900", "--dump-dom", base + "/", tmp=tmp)
-                self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+                self.assertEqual(out.returncode, 0, log_excerpt(out.stderr, 2000))
                 dom = out.stdout
                 text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
                 self.assertIn("Pipeline shop_web", text)

@@ -6,7 +6,7 @@ import math
 import os
 import unittest
 
-from weir_test_util import pipeline_files, weir
+from weir_test_util import log_excerpt, pipeline_files, weir
 
 START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
 
@@ -136,7 +136,7 @@ class stream_daq_measures_test(unittest.TestCase):
                                     "cat": CATS[i]}) + "\n")
         rc, _, err = weir("run", "--once", "--fail-on", "never",
                           "--data-dir", os.path.join(self.dir, "d"), self.config, timeout=300)
-        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(rc, 0, log_excerpt(err))
         got = {}
         with open(self.results) as f:
             for line in f:

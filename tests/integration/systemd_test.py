@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from weir_test_util import WEIR, source, weir, http_get, http_port
+from weir_test_util import WEIR, http_get, http_port, log_excerpt, source, weir
 
 PIPELINE = """
 inputs:
@@ -95,7 +95,7 @@ class systemd_notify_test(unittest.TestCase):
 
     def log(self):
         with open(self.log_path) as f:
-            return f.read()[-3000:]
+            return log_excerpt(f.read())
 
     def test_ready_watchdog_reload_and_stop(self):
         with tempfile.TemporaryDirectory() as tmp:

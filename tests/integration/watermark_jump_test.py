@@ -8,7 +8,7 @@ import os
 import tempfile
 import unittest
 
-from weir_test_util import weir
+from weir_test_util import log_excerpt, weir
 
 GROUPS = 100
 SHARE = 10  # empty windows per group and jump of the watermark
@@ -52,7 +52,7 @@ class watermark_jump_test(unittest.TestCase):
             code, _, err = weir("run", "--once", "--fail-on", "never", "--http-listen",
                                 "127.0.0.1:0", "--data-dir",
                                 os.path.join(tmp, "d"), config, timeout=240)
-            self.assertEqual(code, 0, err[-3000:])
+            self.assertEqual(code, 0, log_excerpt(err))
             with open(results) as f:
                 out = [json.loads(line) for line in f]
             self.letters = []

@@ -51,6 +51,8 @@ def log_excerpt(text, size=3000):
     """The last `size` characters of a daemon's log for a failure message, after the whole of
     any sanitizer report in it (its first lines, which say what went wrong, would otherwise be
     cut off by the shadow bytes and stacks after them)."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
     reports = [m.group(0) for m in SANITIZER_REPORT.finditer(text)]
     tail = text[-size:]
     if not reports:
