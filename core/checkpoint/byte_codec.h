@@ -90,8 +90,9 @@ class byte_reader {
 
 // CRC32C (Castagnoli polynomial, reflected, as in iSCSI and ext4): detects torn or bit-flipped
 // checkpoint files. Extend a running checksum by passing the previous result as `crc`. With
-// the processor's crc32 instruction where it has one (SSE 4.2), about five times as fast as
-// crc32c_portable (a checkpoint of 50 MB: a few ms rather than 25), which gives the same sums.
+// the processor's crc32 instruction where it has one (SSE 4.2): about four times as fast as
+// crc32c_portable (a 50 MB checkpoint's sum, measured: about 5 ms rather than 22), which gives
+// the same sums.
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0);
 std::uint32_t crc32c_portable(std::string_view data, std::uint32_t crc = 0);
 

@@ -44,11 +44,13 @@ outputs:
 
 class stalling_webhook:
     """An HTTP server on loopback (on `port`, or one the OS picks) that keeps the result lines it
-    receives and, while stalled, holds every request without answering."""
+    receives (and which came in which request) and, while stalled, holds every request
+    without answering."""
 
     def __init__(self, port=0):
         self.records = 0
         self.results = []
+        self.batches = []  # the results of each request
         self.open = threading.Event()
         self.open.set()
         self.lock = threading.Lock()
@@ -61,9 +63,11 @@ class stalling_webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.open.wait(60)
                 lines = [line for line in body.splitlines() if line.strip()]
+                batch = [json.loads(line) for line in lines]
                 with outer.lock:
                     outer.records += len(lines)
-                    outer.results.extend(json.loads(line) for line in lines)
+                    outer.results.extend(batch)
+                    outer.batches.append(batch)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

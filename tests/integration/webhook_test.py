@@ -1,12 +1,11 @@
 """The http (webhook) output in a running daemon: a window's results leave when it closes, in
 requests of at most batch_max_records, without waiting for batch_timeout."""
-import http.server
 import json
 import os
 import tempfile
-import threading
 import unittest
 
+from backpressure_test import stalling_webhook
 from weir_test_util import log_excerpt, wait_for, weir_process
 
 GROUPS = 7
@@ -16,28 +15,8 @@ class webhook_window_test(unittest.TestCase):
     def test_a_windows_results_leave_when_it_closes_not_a_batch_timeout_later(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
-        requests = []  # the results of each request
-        lock = threading.Lock()
-
-        class handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    requests.append([json.loads(line) for line in body.splitlines() if line])
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
+        hook = stalling_webhook()
+        self.addCleanup(hook.close)
 
         data = os.path.join(tmp.name, "readings.jsonl")
         open(data, "w").close()
@@ -58,8 +37,7 @@ nodes:
       - {{name: level, measure: max(v), must_be: "< 100"}}
     outputs: [hook]
 outputs:
-  hook: {{type: http, url: "http://127.0.0.1:{server.server_address[1]}/hook",
-          batch_max_records: 4, batch_timeout: 10m}}
+  hook: {{type: http, url: "{hook.url}", batch_max_records: 4, batch_timeout: 10m}}
 """)
         # Checkpoints flush the outputs (which sends the open batch): not within the test.
         settings = os.path.join(tmp.name, "weir.yaml")
@@ -74,27 +52,28 @@ outputs:
                     f.write(json.dumps({"ts": f"2026-11-20T10:00:{second:02d}.500Z",
                                         "key": f"k{k}", "v": k}) + "\n")
 
-        # One window of GROUPS groups (two checks each: 14 results), closed by a record of a
-        # later window. With a batch_timeout of ten minutes, they arrive only if the window's
+        def batches():
+            with hook.lock:
+                return list(hook.batches)
+
+        # One window of GROUPS groups (two checks each: 14 results), closed by a record of the
+        # next window. With a batch_timeout of ten minutes, they arrive only if the window's
         # close sends them: in requests of at most four.
         append(0, range(GROUPS))
         append(1, [0])
         try:
-            wait_for(lambda: sum(len(r) for r in requests) >= 2 * GROUPS, 60,
+            wait_for(lambda: sum(len(b) for b in batches()) >= 2 * GROUPS, 60,
                      "the window's results at the webhook")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{log_excerpt(w.log_text())}") from None
-        with lock:
-            got = [r for batch in requests for r in batch]
-            sizes = [len(batch) for batch in requests]
+        got = [r for b in batches() for r in b]
         self.assertEqual({r["window_start"] for r in got}, {"2026-11-20T10:00:00.000Z"})
         self.assertEqual(len({r["id"] for r in got}), 2 * GROUPS, "each result once")
-        self.assertEqual(sizes, [4, 4, 4, 2])
+        self.assertEqual([len(b) for b in batches()], [4, 4, 4, 2])
         # The next window's results come the same way.
         append(2, [1])
         wait_for(lambda: any(r["window_start"] == "2026-11-20T10:00:01.000Z"
-                             for batch in list(requests) for r in batch), 60,
-                 "the second window's results")
+                             for b in batches() for r in b), 60, "the second window's results")
         self.assertEqual(w.stop(), 0, log_excerpt(w.log_text()))
 
 
