@@ -108,7 +108,7 @@ class groups_test(unittest.TestCase):
         check = subprocess.run([promtool, "check", "metrics"], input=self.metrics(),
                                capture_output=True, text=True, timeout=30)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        self.assertEqual(self.d.stop(), 0, self.log_excerpt(d.log_text()))
+        self.assertEqual(self.d.stop(), 0, log_excerpt(self.d.log_text()))
 
     def test_status_and_weir_status_name_the_failing_groups(self):
         def errors_query():
@@ -137,7 +137,7 @@ class groups_test(unittest.TestCase):
                                      r"server_errors\(1 group\)$")
         self.assertRegex(out.stdout, r"(?m)^groups/errors: server_errors fails in 1 group: "
                                      r"host=web-2 \(\d+(\.\d+)?\)$")
-        self.assertEqual(self.d.stop(), 0, self.log_excerpt(d.log_text()))
+        self.assertEqual(self.d.stop(), 0, log_excerpt(self.d.log_text()))
 
 
 if __name__ == "__main__":
