@@ -423,14 +423,12 @@ void http_delivery::drop_oldest(std::uint64_t records) {
 
 void http_delivery::when_idle(std::function<void(bool ok, const std::string& error)> done) {
     if (queue_.empty() && !in_flight_) {
-        if (gave_up_stopping_) {
-            done(false, last_error_);
-            return;
-        }
-        done(true, std::string());
+        const bool ok = failures_ == reported_failures_ && !gave_up_stopping_;
+        reported_failures_ = failures_;
+        done(ok, ok ? std::string() : last_error_);
         return;
     }
-    waiters_.push_back({next_seq_ - 1, failures_, std::move(done)});
+    waiters_.push_back({next_seq_ - 1, std::move(done)});
 }
 
 void http_delivery::close() {
@@ -559,7 +557,8 @@ void http_delivery::complete(std::uint64_t seq) {
     for (auto& w : ready) {
         // After a give-up at shutdown no flush succeeds again: a later checkpoint would
         // otherwise move past results that were never delivered.
-        const bool ok = failures_ == w.failures_before && !gave_up_stopping_;
+        const bool ok = failures_ == reported_failures_ && !gave_up_stopping_;
+        reported_failures_ = failures_;
         w.done(ok, ok ? std::string() : last_error_);
     }
 }

@@ -150,7 +150,7 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
 
     void enqueue(std::string body, std::uint64_t records);
     // `done` runs once everything enqueued before it was delivered or given up; ok is false
-    // when any of that was given up (error: the last reason).
+    // when a batch was given up since the last `done` called (error: the last reason).
     void when_idle(std::function<void(bool ok, const std::string& error)> done);
     // Closes the connection once idle.
     void close();
@@ -179,7 +179,6 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     };
     struct waiter {
         std::uint64_t seq = 0;  // done when every batch up to it is
-        std::uint64_t failures_before = 0;
         std::function<void(bool, const std::string&)> done;
     };
 
@@ -200,6 +199,10 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
     int attempt_ = 0;  // retries of the front batch so far
     std::uint64_t next_seq_ = 1;
     std::uint64_t failures_ = 0;
+    // failures_ as of the last when_idle() answered: one fails when a batch was given up
+    // since, whether before it came (a batch sent when it filled or a window closed) or while
+    // it waited; so the next checkpoint is skipped for it, and the one after moves on.
+    std::uint64_t reported_failures_ = 0;
     std::string last_error_;
     std::vector<waiter> waiters_;
     bool close_when_idle_ = false;

@@ -184,6 +184,25 @@ TEST_F(http_fixture, client_error_is_dropped_and_counted) {
     EXPECT_EQ(out->stats().records, 1u);
 }
 
+// A batch given up before any flush asked (sent when a window closed) fails the next flush,
+// so that the checkpoint is skipped for it and logged; the flush after that succeeds.
+TEST_F(http_fixture, a_batch_given_up_between_flushes_fails_the_next_flush_only) {
+    server.statuses = {400};
+    auto out = make({{"batch_timeout", scalar("10m")}});
+    out->write_result(numbered(0));
+    out->end_of_results();
+    ASSERT_TRUE(run_until(io, [&] { return out->stats().errors == 1; }));
+    flush_outcome f = flush(*out);
+    EXPECT_FALSE(f.ok);
+    EXPECT_NE(f.error.find("HTTP 400"), std::string::npos) << f.error;
+    f = flush(*out);
+    EXPECT_TRUE(f.ok) << "reported once: " << f.error;
+    out->write_result(numbered(1));
+    f = flush(*out);
+    EXPECT_TRUE(f.ok) << f.error;
+    EXPECT_EQ(out->stats().records, 1u);
+}
+
 TEST_F(http_fixture, retries_exhausted_gives_up) {
     server.statuses = {503, 503, 503, 503};
     auto out = make({{"retry_backoff", scalar("10ms")}, {"retries", scalar("2")}});
