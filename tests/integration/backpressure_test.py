@@ -48,9 +48,7 @@ class stalling_webhook:
     without answering."""
 
     def __init__(self, port=0):
-        self.records = 0
-        self.results = []
-        self.batches = []  # the results of each request
+        self._batches = []  # the results of each request, in the order they came
         self.open = threading.Event()
         self.open.set()
         self.lock = threading.Lock()
@@ -62,12 +60,9 @@ class stalling_webhook:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.open.wait(60)
-                lines = [line for line in body.splitlines() if line.strip()]
-                batch = [json.loads(line) for line in lines]
+                batch = [json.loads(line) for line in body.splitlines() if line.strip()]
                 with outer.lock:
-                    outer.records += len(lines)
-                    outer.results.extend(batch)
-                    outer.batches.append(batch)
+                    outer._batches.append(batch)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -82,9 +77,19 @@ class stalling_webhook:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
-    def received(self):
+    def batches(self):
+        """The results of each request so far."""
         with self.lock:
-            return self.records
+            return [list(b) for b in self._batches]
+
+    def results(self):
+        """Every result received so far, in the order the requests came."""
+        return [r for b in self.batches() for r in b]
+
+    def received(self):
+        """How many results have come."""
+        with self.lock:
+            return sum(len(b) for b in self._batches)
 
     def close(self):
         self.open.set()
@@ -262,7 +267,7 @@ outputs:
                             "127.0.0.1:0", "--data-dir",
                             state, path], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        received = hook.results
+        received = hook.results()
         ids = [r["id"] for r in received]
         self.assertEqual(len(ids), len(set(ids)), "a result was sent twice")
         self.assertEqual(len(ids), seconds, p.stderr)

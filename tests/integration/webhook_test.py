@@ -52,28 +52,24 @@ outputs:
                     f.write(json.dumps({"ts": f"2026-11-20T10:00:{second:02d}.500Z",
                                         "key": f"k{k}", "v": k}) + "\n")
 
-        def batches():
-            with hook.lock:
-                return list(hook.batches)
-
         # One window of GROUPS groups (two checks each: 14 results), closed by a record of the
         # next window. With a batch_timeout of ten minutes, they arrive only if the window's
         # close sends them: in requests of at most four.
         append(0, range(GROUPS))
         append(1, [0])
         try:
-            wait_for(lambda: sum(len(b) for b in batches()) >= 2 * GROUPS, 60,
+            wait_for(lambda: hook.received() >= 2 * GROUPS, 60,
                      "the window's results at the webhook")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{log_excerpt(w.log_text())}") from None
-        got = [r for b in batches() for r in b]
+        got = hook.results()
         self.assertEqual({r["window_start"] for r in got}, {"2026-11-20T10:00:00.000Z"})
         self.assertEqual(len({r["id"] for r in got}), 2 * GROUPS, "each result once")
-        self.assertEqual([len(b) for b in batches()], [4, 4, 4, 2])
+        self.assertEqual([len(b) for b in hook.batches()], [4, 4, 4, 2])
         # The next window's results come the same way.
         append(2, [1])
         wait_for(lambda: any(r["window_start"] == "2026-11-20T10:00:01.000Z"
-                             for b in batches() for r in b), 60, "the second window's results")
+                             for b in hook.batches() for r in b), 60, "the second window's results")
         self.assertEqual(w.stop(), 0, log_excerpt(w.log_text()))
 
 

@@ -479,6 +479,29 @@ TEST_F(alertmanager_fixture, a_down_alertmanager_holds_alerts_as_back_pressure_u
     EXPECT_EQ(out->stats().errors, 0u);
 }
 
+// Alerts are sent as results come, not at a flush: a request Alertmanager refused (400, not
+// retried) before any flush asked fails the next flush, so that the checkpoint is skipped for
+// it and logged, and only that one.
+TEST_F(alertmanager_fixture, alerts_refused_between_flushes_fail_the_next_flush_only) {
+    server.statuses = {400};
+    auto out = make({});
+    out->write_result(sample_result(outcome::fail));
+    ASSERT_TRUE(run_until(io, [&] { return out->stats().errors == 1; }));
+    bool called = false;
+    bool ok = true;
+    std::string error;
+    out->flush([&](bool o, const std::string& e) {
+        called = true;
+        ok = o;
+        error = e;
+    });
+    ASSERT_TRUE(run_until(io, [&] { return called; }));
+    EXPECT_FALSE(ok);
+    EXPECT_NE(error.find("HTTP 400"), std::string::npos) << error;
+    EXPECT_TRUE(flush(*out)) << "the refused request is reported once";
+    EXPECT_EQ(out->stats().errors, 1u);
+}
+
 TEST_F(alertmanager_fixture, stop_sends_what_is_pending_and_stops_resending) {
     auto out = make({{"resend_interval", scalar("20ms")}});
     out->write_result(sample_result(outcome::fail));
