@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -111,12 +112,27 @@ void check_metrics::clear_failing(const std::string& key) {
 }
 
 std::vector<failing_group> check_metrics::failing_sample(std::size_t n) const {
+    // The n smallest keys: a max-heap of n entries over all of them, O(N log n).
+    using entry = const std::pair<const std::string, failing_group>*;
+    const auto by_key = [](entry a, entry b) { return a->first < b->first; };
+    std::vector<entry> first;
     std::vector<failing_group> out;
     std::lock_guard lock(failing_mutex_);
-    for (const auto& [key, g] : failing_) {
-        if (out.size() == n) break;
-        out.push_back(g);
+    if (n == 0) return out;
+    first.reserve(std::min(n, failing_.size()));
+    for (const auto& e : failing_) {
+        if (first.size() < n) {
+            first.push_back(&e);
+            std::push_heap(first.begin(), first.end(), by_key);
+        } else if (e.first < first.front()->first) {
+            std::pop_heap(first.begin(), first.end(), by_key);
+            first.back() = &e;
+            std::push_heap(first.begin(), first.end(), by_key);
+        }
     }
+    std::sort_heap(first.begin(), first.end(), by_key);
+    out.reserve(first.size());
+    for (entry e : first) out.push_back(e->second);
     return out;
 }
 
