@@ -285,46 +285,98 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
                 "method not allowed\n");
             res_.set(http::field::allow, "GET, HEAD");
         } else {
-            try {
-                if (path == "/health") {
-                    const bool up = !state_->shutting_down;
-                    set(up ? http::status::ok : http::status::service_unavailable,
-                        "text/plain; charset=utf-8", up ? "ok\n" : "shutting down\n");
-                } else if (path == "/ready") {
+            if (path == "/health") {
+                const bool up = !state_->shutting_down;
+                set(up ? http::status::ok : http::status::service_unavailable,
+                    "text/plain; charset=utf-8", up ? "ok\n" : "shutting down\n");
+            } else if (path == "/ready") {
+                try {
                     const bool ready = h.ready && h.ready();
                     set(ready ? http::status::ok : http::status::service_unavailable,
                         "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n");
-                } else if (path == "/metrics") {
-                    if (h.metrics_text) {
-                        set(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                            h.metrics_text());
-                    } else {
-                        set(http::status::service_unavailable, "text/plain; charset=utf-8",
-                            "no metrics\n");
-                    }
-                } else if (page) {
-                    if (h.status_page) {
-                        set(http::status::ok, "text/html; charset=utf-8", h.status_page());
-                        // The page is inline CSS and SVG only: nothing else may load or run.
-                        res_.set("Content-Security-Policy",
-                                 "default-src 'none'; style-src 'unsafe-inline'; "
-                                 "img-src data:; form-action 'none'; frame-ancestors 'none'");
-                    } else {
-                        set(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
-                    }
-                } else if (h.status_json) {
-                    set(http::status::ok, "application/json", h.status_json());
-                } else {
-                    set(http::status::service_unavailable, "application/json", "{}\n");
+                } catch (const std::exception& e) {
+                    set(http::status::internal_server_error, "text/plain; charset=utf-8",
+                        std::string("internal error: ") + e.what() + "\n");
                 }
-            } catch (const std::exception& e) {
-                set(http::status::internal_server_error, "text/plain; charset=utf-8",
-                    std::string("internal error: ") + e.what() + "\n");
+            } else if (h.render) {
+                render_later(std::string(path), page, req.keep_alive(),
+                             req.method() == http::verb::head);
+                return;
+            } else {
+                apply(render_answer(h, path, page));
             }
         }
+        finish(req.keep_alive(), req.method() == http::verb::head);
+    }
+
+    // An answer that takes time to build (http_handlers::render).
+    struct rendered {
+        http::status status = http::status::ok;
+        std::string content_type;
+        std::string body;
+        bool page = false;  // the status page: its Content-Security-Policy
+    };
+
+    // The answer of GET /metrics, the status page or /api/v1/status; from any thread.
+    static rendered render_answer(const http_handlers& h, std::string_view path, bool page) {
+        try {
+            if (path == "/metrics") {
+                if (!h.metrics_text) {
+                    return {http::status::service_unavailable, "text/plain; charset=utf-8",
+                            "no metrics\n"};
+                }
+                return {http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                        h.metrics_text()};
+            }
+            if (page) {
+                if (!h.status_page) {
+                    return {http::status::not_found, "text/plain; charset=utf-8", "not found\n"};
+                }
+                return {http::status::ok, "text/html; charset=utf-8", h.status_page(), true};
+            }
+            if (h.status_json) return {http::status::ok, "application/json", h.status_json()};
+            return {http::status::service_unavailable, "application/json", "{}\n"};
+        } catch (const std::exception& e) {
+            return {http::status::internal_server_error, "text/plain; charset=utf-8",
+                    std::string("internal error: ") + e.what() + "\n"};
+        }
+    }
+
+    void apply(rendered a) {
+        set(a.status, a.content_type, std::move(a.body));
+        if (a.page) {
+            // The page is inline CSS and SVG only: nothing else may load or run.
+            res_.set("Content-Security-Policy",
+                     "default-src 'none'; style-src 'unsafe-inline'; "
+                     "img-src data:; form-action 'none'; frame-ancestors 'none'");
+        }
+    }
+
+    // Builds the answer on the render thread, then writes it from the connection's executor
+    // (unless the connection was closed meanwhile: the server stopped).
+    void render_later(std::string path, bool page, bool keep_alive, bool head) {
+        auto work = [self = shared_from_this(), executor = stream_.get_executor(),
+                     path = std::move(path), page, keep_alive, head] {
+            rendered a = render_answer(self->state_->handlers, path, page);
+            asio::post(executor, [self, a = std::move(a), keep_alive, head]() mutable {
+                if (self->closed_) return;
+                self->apply(std::move(a));
+                self->finish(keep_alive, head);
+            });
+        };
+        try {
+            state_->handlers.render(std::move(work));
+        } catch (const std::exception& e) {
+            set(http::status::internal_server_error, "text/plain; charset=utf-8",
+                std::string("internal error: ") + e.what() + "\n");
+            finish(keep_alive, head);
+        }
+    }
+
+    void finish(bool keep_alive, bool head) {
         // While stopping, let clients move on instead of keeping connections open.
-        res_.keep_alive(req.keep_alive() && !state_->shutting_down);
-        if (req.method() == http::verb::head) {
+        res_.keep_alive(keep_alive && !state_->shutting_down);
+        if (head) {
             const auto length = res_.body().size();
             res_.body().clear();
             res_.content_length(length);

@@ -62,6 +62,12 @@ struct http_handlers {
     std::function<void(std::string_view action, std::string body, std::string peer, bool loopback,
                        std::function<void(http_answer)> done)>
         baseline;
+    // Runs `work` on a thread other than the event loop's. The answers that take time to build
+    // (/metrics, /api/v1/status and the status page: milliseconds to tens of milliseconds with
+    // many queries or series) are built there, so that a scrape or a status poll does not hold
+    // up the loop, and /health (answered on the loop: it says the loop is responsive) with it.
+    // Unset: they are built on the loop.
+    std::function<void(std::function<void()> work)> render;
 };
 
 struct http_limits {

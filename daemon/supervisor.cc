@@ -444,6 +444,9 @@ class supervisor {
                 handlers.status_json = [this] { return to_json(status()); };
                 handlers.metrics_text = [this] { return metrics_->serialize(); };
                 handlers.status_page = [this] { return status_page_html(); };
+                handlers.render = [this](std::function<void()> work) {
+                    asio::post(render_, std::move(work));
+                };
                 handlers.tap = [this](std::string_view target, bool loopback) {
                     return open_tap(*taps_, tap_settings_, target, loopback,
                                     [this](auto pipeline, auto node, tap_kind kind) {
@@ -500,6 +503,7 @@ class supervisor {
         // A checkpoint file still being written is finished (what it posts to the stopped io_
         // is dropped with io_), so that no handler of blocking_ holds a query past io_.
         blocking_.join();
+        render_.join();
         if (options_.once && all_finished_) report_once();
         if (!loader_.finish()) {
             // A shutdown came during a reload's load, which cannot be interrupted. Rather than
@@ -1290,6 +1294,10 @@ class supervisor {
     // Blocking work off the loop threads: checkpoint files (write, fsync, rename). Idle once
     // io_ has stopped (run_queries waits for it).
     asio::thread_pool blocking_{1};
+    // Builds the HTTP answers that take time (http_handlers::render): a thread of its own, so
+    // that a status poll waits neither for the loop nor behind a checkpoint file's write.
+    // Idle once io_ has stopped (run_queries waits for it).
+    asio::thread_pool render_{1};
     config::settings_config settings_;
     std::string data_dir_;
     std::unique_ptr<checkpoint_store> store_;

@@ -11,7 +11,10 @@
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -140,8 +143,16 @@ class http_server_test : public ::testing::Test {
         h.ready = [this] { return ready_.load(); };
         h.status_json = [this] {
             ++status_calls_;
+            // Held until the test lets it go (bounded: a test that forgets fails, not hangs).
+            std::unique_lock lock(mutex_);
+            held_.wait_for(lock, 10s, [this] { return !hold_status_; });
             return std::string(R"({"state":"running"})");
         };
+        if (with_render_) {
+            h.render = [this](std::function<void()> work) {
+                boost::asio::post(render_pool_, std::move(work));
+            };
+        }
         h.metrics_text = [] { return std::string("# TYPE weir_up gauge\nweir_up 1\n"); };
         if (with_page_) h.status_page = [] { return std::string("<!DOCTYPE html><p>weir</p>"); };
         if (with_baseline_) {
@@ -162,6 +173,7 @@ class http_server_test : public ::testing::Test {
     }
 
     void TearDown() override {
+        release_status();
         if (server_) server_->stop();
         work_.reset();
         // Everything must wind down by itself once stopped; io_.stop() only keeps a broken
@@ -171,7 +183,16 @@ class http_server_test : public ::testing::Test {
         EXPECT_TRUE(io_.stopped()) << "the server left work behind after stop()";
         io_.stop();
         if (thread_.joinable()) thread_.join();
+        render_pool_.join();
         server_.reset();
+    }
+
+    void release_status() {
+        {
+            std::lock_guard lock(mutex_);
+            hold_status_ = false;
+        }
+        held_.notify_all();
     }
 
     std::optional<response> fetch(const std::string& request) {
@@ -189,6 +210,10 @@ class http_server_test : public ::testing::Test {
     std::atomic<int> status_calls_{0};
     bool with_page_ = true;
     bool with_baseline_ = true;
+    bool with_render_ = false;      // answers built on render_pool_ (http_handlers::render)
+    bool hold_status_ = false;      // /api/v1/status waits for release_status()
+    std::condition_variable held_;  // release_status()
+    boost::asio::thread_pool render_pool_{1};
     std::mutex mutex_;
     std::vector<std::string> commands_;                    // as the handler saw them
     std::vector<std::function<void(http_answer)>> later_;  // commands not answered yet
@@ -255,6 +280,46 @@ TEST_F(http_server_test, without_a_page_the_root_is_not_found) {
     auto r = fetch(get("/"));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404);
+}
+
+// With a render thread, a status that takes long to build holds neither the loop nor /health
+// (one loop thread here, as with --threads 1); its answer comes once built, and HEAD still
+// answers with the length alone.
+TEST_F(http_server_test, slow_answers_are_built_off_the_loop_and_health_does_not_wait) {
+    with_render_ = true;
+    hold_status_ = true;
+    start();
+    client slow(server_->local_port());
+    ASSERT_TRUE(slow.connected());
+    ASSERT_TRUE(slow.send(get("/api/v1/status")));
+    const auto deadline = clock_type::now() + 10s;
+    while (status_calls_ == 0 && clock_type::now() < deadline) std::this_thread::sleep_for(1ms);
+    ASSERT_EQ(status_calls_, 1);
+
+    auto r = fetch(get("/health"));
+    ASSERT_TRUE(r) << "/health waited for the status being built";
+    EXPECT_EQ(r->status, 200);
+    r = fetch(get("/ready"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+
+    release_status();
+    r = slow.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->has_header("content-type: application/json")) << r->headers;
+    EXPECT_EQ(r->body, R"({"state":"running"})");
+
+    // Keep-alive and HEAD through the render thread: the next request on the same connection.
+    ASSERT_TRUE(slow.send("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n" + get("/")));
+    r = slow.read_response(5000ms, true);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->has_header("content-length: 31")) << r->headers;
+    r = slow.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "<!DOCTYPE html><p>weir</p>");
+    EXPECT_TRUE(r->has_header("content-security-policy: default-src 'none'")) << r->headers;
 }
 
 TEST_F(http_server_test, ready_follows_the_handler) {
