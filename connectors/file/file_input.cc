@@ -614,8 +614,13 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                             });
     }
 
+    // The directory's events that concern none of this input's files (another file written
+    // beside them: other pipelines' outputs, other logs) are skipped: with many inputs
+    // following files in one directory, each write would otherwise wake every input, and
+    // every created file would make each of them scan the directory.
     void on_inotify() {
         alignas(inotify_event) char buf[4096];
+        bool relevant = false;
         bool names_changed = false;
         for (;;) {
             const ssize_t n = ::read(inotify_.native_handle(), buf, sizeof buf);
@@ -623,15 +628,41 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             for (ssize_t at = 0; at < n;) {
                 inotify_event ev{};
                 std::memcpy(&ev, buf + at, sizeof ev);
-                if ((ev.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) != 0) {
-                    names_changed = true;
-                }
+                const std::string_view name =
+                    ev.len > 0 ? std::string_view(buf + at + sizeof(inotify_event)) : "";
                 if ((ev.mask & IN_IGNORED) != 0) watching_ = false;
+                if ((ev.mask & IN_Q_OVERFLOW) != 0) {
+                    relevant = names_changed = true;  // events were lost: look at everything
+                } else if (name.empty() || concerns(name)) {
+                    relevant = true;
+                    if ((ev.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) != 0) {
+                        names_changed = true;
+                    }
+                }
                 at += static_cast<ssize_t>(sizeof(inotify_event) + ev.len);
             }
         }
-        refresh(names_changed);
+        if (relevant) refresh(names_changed);
         wait_inotify();
+    }
+
+    // Whether a name in the watched directory may be one of this input's files: it matches the
+    // pattern's last component (as glob() would match it), or a file being read has it (a
+    // rotated file keeps being read under its new name).
+    bool concerns(std::string_view name) const {
+        const std::string text(name);
+        const std::string_view pattern =
+            std::string_view(s_.pattern)
+                .substr(s_.pattern.rfind('/') == std::string::npos ? 0 : s_.pattern.rfind('/') + 1);
+        if (::fnmatch(std::string(pattern).c_str(), text.c_str(), FNM_PERIOD) == 0) return true;
+        for (const auto& f : files_) {
+            const auto slash = f->path.rfind('/');
+            if (std::string_view(f->path).substr(slash == std::string::npos ? 0 : slash + 1) ==
+                name) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void arm_poll() {
