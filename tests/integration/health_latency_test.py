@@ -25,6 +25,12 @@ P99_BOUND_S = 0.050  # added to the p99 of the idle daemon
 IDLE_S = 3.0  # the baseline's length: 300 requests
 PERIOD_S = 0.010  # one /health request due every 10 ms
 WORKERS = 5  # each sends every 50 ms
+# Both daemons (the working one and the idle one beside it) run at this priority where the test
+# may raise it (as root, as in CI): on a machine whose cores other processes keep busy (a build,
+# other tests), a daemon that works is otherwise preempted by them for tens of ms at a time,
+# which the idle one, asleep between requests, is not; the p99 then measures the machine rather
+# than what the work does to the loop. Work that holds the loop still adds its whole length.
+DAEMON_NICE = -10
 
 # One of the 100 pipelines of the reload: a followed file (idle once read, so that the loop's
 # only other work is the reload and the requests), a grouped node and a file output. The reload
@@ -151,10 +157,11 @@ def idle_p99(test, port, what):
 
 
 class daemon(weir_process):
-    """weir run --threads 1 in `tmp`, its HTTP server found."""
+    """weir run --threads 1 in `tmp`, its HTTP server found, at a higher scheduling priority
+    (DAEMON_NICE) where the test may set it."""
 
     def __init__(self, test, tmp, paths):
-        super().__init__(test, tmp, ["--threads", "1", *paths])
+        super().__init__(test, tmp, ["--threads", "1", *paths], nice=DAEMON_NICE)
         self.wait_port(60)
         self.base = f"http://127.0.0.1:{self.port}"
 

@@ -129,15 +129,24 @@ class weir_process:
     """`weir run ARGS` with its data dir in `tmp` and its log in tmp/weir.log; killed at the
     test's cleanup if still running."""
 
-    def __init__(self, test, tmp, args, listen="127.0.0.1:0", env=None):
+    def __init__(self, test, tmp, args, listen="127.0.0.1:0", env=None, nice=0):
+        """`nice`: the scheduling priority weir runs at, where the test may set it (a negative
+        one needs root; without it, weir runs at the test's own)."""
         self.log_path = os.path.join(tmp, "weir.log")
         self.log = open(self.log_path, "w")
         test.addCleanup(self.log.close)
         full_env = dict(os.environ)
         full_env.update(env or {})
+
+        def prioritise():
+            try:
+                os.nice(nice)
+            except OSError:
+                pass
         self.proc = subprocess.Popen(
             [WEIR, "run", "--http-listen", listen, "--data-dir", os.path.join(tmp, "data"),
-             *args], stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
+             *args], stdout=subprocess.DEVNULL, stderr=self.log, env=full_env,
+            preexec_fn=prioritise if nice else None)
         test.addCleanup(self.kill)
         self.port = None if listen.endswith(":0") else int(listen.rsplit(":", 1)[1])
 
