@@ -445,6 +445,7 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             report_limit("the process ran out of file descriptors");
             fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         }
+        if (fd >= 0) watch_file(path);
         return fd;
     }
 
@@ -595,14 +596,33 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
         add_watch();
     }
 
+    // The directory is watched for names coming and going; the writes to the files being read
+    // are reported by watches of their own (watch_file), so that writes to the other files of
+    // the directory wake nothing. Where a file cannot be watched, the directory's watch reports
+    // every write again.
     void add_watch() {
         if (watching_ || !inotify_.is_open()) return;
         const std::string dir = dir_of(s_.pattern);
         if (has_glob_magic(dir)) return;
-        const int wd = ::inotify_add_watch(inotify_.native_handle(), dir.c_str(),
-                                           IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
-                                               IN_DELETE | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR);
+        const std::uint32_t writes = file_watches_ ? 0 : IN_MODIFY | IN_CLOSE_WRITE;
+        const int wd = ::inotify_add_watch(
+            inotify_.native_handle(), dir.c_str(),
+            writes | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR);
         watching_ = wd >= 0;
+        if (watching_) dir_watch_ = wd;
+    }
+
+    // Watches a file just opened for writes (an inode's watch: it follows the file when it is
+    // renamed, and goes when the file is deleted). Watching an inode again changes nothing.
+    void watch_file(const std::string& path) {
+        if (!file_watches_ || !inotify_.is_open()) return;
+        if (::inotify_add_watch(inotify_.native_handle(), path.c_str(),
+                                IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB) >= 0) {
+            return;
+        }
+        file_watches_ = false;  // out of watches, say: the directory's watch reports writes
+        watching_ = false;
+        add_watch();  // the same watch, its mask replaced
     }
 
     void wait_inotify() {
@@ -614,10 +634,10 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                             });
     }
 
-    // The directory's events that concern none of this input's files (another file written
-    // beside them: other pipelines' outputs, other logs) are skipped: with many inputs
-    // following files in one directory, each write would otherwise wake every input, and
-    // every created file would make each of them scan the directory.
+    // The directory's events that concern none of this input's files (another file created,
+    // renamed or written beside them: other pipelines' outputs, other logs) are skipped: with
+    // many inputs following files in one directory, each would otherwise wake every input,
+    // and every created file would make each of them scan the directory.
     void on_inotify() {
         alignas(inotify_event) char buf[4096];
         bool relevant = false;
@@ -630,9 +650,11 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
                 std::memcpy(&ev, buf + at, sizeof ev);
                 const std::string_view name =
                     ev.len > 0 ? std::string_view(buf + at + sizeof(inotify_event)) : "";
-                if ((ev.mask & IN_IGNORED) != 0) watching_ = false;
+                if ((ev.mask & IN_IGNORED) != 0 && ev.wd == dir_watch_) watching_ = false;
                 if ((ev.mask & IN_Q_OVERFLOW) != 0) {
                     relevant = names_changed = true;  // events were lost: look at everything
+                } else if (ev.wd != dir_watch_) {
+                    relevant = true;  // a file's own watch: written, or gone
                 } else if (name.empty() || concerns(name)) {
                     relevant = true;
                     if ((ev.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) != 0) {
@@ -954,6 +976,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     std::string fp_buf_;
     steady::time_point last_scan_;
     bool watching_ = false;
+    int dir_watch_ = -1;        // the directory's watch descriptor
+    bool file_watches_ = true;  // files being read are watched themselves (watch_file)
     bool started_ = false;
     bool failed_ = false;
     bool paused_ = false;
