@@ -37,14 +37,9 @@ struct alertmanager_fixture : ::testing::Test {
     }
 
     bool flush(output& out) {
-        bool called = false;
-        bool ok = false;
-        out.flush([&](bool o, const std::string&) {
-            called = true;
-            ok = o;
-        });
-        EXPECT_TRUE(run_until(io, [&] { return called; }));
-        return ok;
+        const flush_answer a = flush_and_wait(io, out);
+        EXPECT_TRUE(a.answered);
+        return a.ok;
     }
 
     // Every alert of every request, in order.
@@ -487,17 +482,10 @@ TEST_F(alertmanager_fixture, alerts_refused_between_flushes_fail_the_next_flush_
     auto out = make({});
     out->write_result(sample_result(outcome::fail));
     ASSERT_TRUE(run_until(io, [&] { return out->stats().errors == 1; }));
-    bool called = false;
-    bool ok = true;
-    std::string error;
-    out->flush([&](bool o, const std::string& e) {
-        called = true;
-        ok = o;
-        error = e;
-    });
-    ASSERT_TRUE(run_until(io, [&] { return called; }));
-    EXPECT_FALSE(ok);
-    EXPECT_NE(error.find("HTTP 400"), std::string::npos) << error;
+    const flush_answer refused = flush_and_wait(io, *out);
+    ASSERT_TRUE(refused.answered);
+    EXPECT_FALSE(refused.ok);
+    EXPECT_NE(refused.error.find("HTTP 400"), std::string::npos) << refused.error;
     EXPECT_TRUE(flush(*out)) << "the refused request is reported once";
     EXPECT_EQ(out->stats().errors, 1u);
 }

@@ -363,17 +363,10 @@ TEST_F(console_fixture, a_failed_write_is_counted_and_reported) {
     const int closed = ::open("/dev/null", O_RDONLY);  // writing to a read-only fd fails
     auto out = std::make_shared<console_output>(ctx, closed, console_options{});
     out->write_result(sample_result());
-    bool called = false;
-    bool ok = true;
-    std::string error;
-    out->flush([&](bool o, const std::string& e) {
-        called = true;
-        ok = o;
-        error = e;
-    });
-    ASSERT_TRUE(run_until(io, [&] { return called; }));
-    EXPECT_FALSE(ok);
-    EXPECT_NE(error.find("console write failed"), std::string::npos) << error;
+    const flush_answer a = flush_and_wait(io, *out);
+    ASSERT_TRUE(a.answered);
+    EXPECT_FALSE(a.ok);
+    EXPECT_NE(a.error.find("console write failed"), std::string::npos) << a.error;
     EXPECT_EQ(out->stats().errors, 1u);
     EXPECT_EQ(out->stats().records, 0u);
     ::close(closed);

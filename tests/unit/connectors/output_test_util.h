@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/runtime.h"
 #include "core/params/value.h"
 #include "core/result/check_result.h"
 
@@ -100,6 +101,26 @@ inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& 
         io.run_for(std::chrono::milliseconds(5));
     }
     return done();
+}
+
+// What an output's flush answered, once it did.
+struct flush_answer {
+    bool answered = false;
+    bool ok = false;
+    std::string error;
+};
+
+// Flushes `out` and runs `io` until the flush answers (at most 10 s; `answered` says whether it
+// did).
+inline flush_answer flush_and_wait(boost::asio::io_context& io, output& out) {
+    flush_answer a;
+    out.flush([&a](bool ok, const std::string& error) {
+        a.answered = true;
+        a.ok = ok;
+        a.error = error;
+    });
+    run_until(io, [&a] { return a.answered; });
+    return a;
 }
 
 // Runs `io` for `d` (to see that nothing more happens, or to let timers fire).
