@@ -132,8 +132,8 @@ struct check_metrics {
   private:
     mutable std::mutex failing_mutex_{};
     // By key, unordered: every result of a group looks its key up here, and a node may have a
-    // million groups, so the lookup must not depend on how many fail (an ordered map spent
-    // 40 % of the CPU of a run with 1 M groups on it). failing_sample() orders the few it
+    // million groups, so the lookup must not depend on how many fail (an ordered map's lookups
+    // were 17 % of the samples of a run with 1 M groups). failing_sample() orders the few it
     // returns instead, when the status asks.
     std::unordered_map<std::string, failing_group> failing_{};
 };

@@ -37,9 +37,14 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+// A path's last component (the whole of a path without a slash).
+std::string_view base_name(std::string_view path) {
+    return path.substr(path.rfind('/') + 1);  // npos + 1 is 0
+}
+
 // Whether an `exclude` pattern matches the path or its last component.
 bool excluded_by(const std::vector<std::string>& patterns, const std::string& path) {
-    const std::string base = path.substr(path.rfind('/') + 1);
+    const std::string base(base_name(path));
     for (const auto& pattern : patterns) {
         if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0 ||
             ::fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
@@ -162,7 +167,8 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
           poll_timer_(ctx.executor),
           inotify_(ctx.executor),
           open_limit_(s_.max_open_files > 0 ? s_.max_open_files : default_open_files()),
-          per_file_(has_glob_magic(s_.pattern)) {}
+          per_file_(has_glob_magic(s_.pattern)),
+          name_pattern_(base_name(s_.pattern)) {}
 
     // One source for one path; with a glob, the files' sources are announced as they are
     // found (each holds the watermark back on its own, so a file read behind the others never
@@ -648,14 +654,14 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
             for (ssize_t at = 0; at < n;) {
                 inotify_event ev{};
                 std::memcpy(&ev, buf + at, sizeof ev);
-                const std::string_view name =
-                    ev.len > 0 ? std::string_view(buf + at + sizeof(inotify_event)) : "";
+                // NUL-terminated (and padded) by the kernel; "" for the directory itself.
+                const char* name = ev.len > 0 ? buf + at + sizeof(inotify_event) : "";
                 if ((ev.mask & IN_IGNORED) != 0 && ev.wd == dir_watch_) watching_ = false;
                 if ((ev.mask & IN_Q_OVERFLOW) != 0) {
                     relevant = names_changed = true;  // events were lost: look at everything
                 } else if (ev.wd != dir_watch_) {
                     relevant = true;  // a file's own watch: written, or gone
-                } else if (name.empty() || concerns(name)) {
+                } else if (*name == '\0' || concerns(name)) {
                     relevant = true;
                     if ((ev.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) != 0) {
                         names_changed = true;
@@ -671,18 +677,10 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     // Whether a name in the watched directory may be one of this input's files: it matches the
     // pattern's last component (as glob() would match it), or a file being read has it (a
     // rotated file keeps being read under its new name).
-    bool concerns(std::string_view name) const {
-        const std::string text(name);
-        const std::string_view pattern =
-            std::string_view(s_.pattern)
-                .substr(s_.pattern.rfind('/') == std::string::npos ? 0 : s_.pattern.rfind('/') + 1);
-        if (::fnmatch(std::string(pattern).c_str(), text.c_str(), FNM_PERIOD) == 0) return true;
+    bool concerns(const char* name) const {
+        if (::fnmatch(name_pattern_.c_str(), name, FNM_PERIOD) == 0) return true;
         for (const auto& f : files_) {
-            const auto slash = f->path.rfind('/');
-            if (std::string_view(f->path).substr(slash == std::string::npos ? 0 : slash + 1) ==
-                name) {
-                return true;
-            }
+            if (base_name(f->path) == name) return true;
         }
         return false;
     }
@@ -984,8 +982,10 @@ class file_impl : public std::enable_shared_from_this<file_impl> {
     bool stopped_ = false;
     bool ended_ = false;
     bool pump_posted_ = false;
-    std::size_t open_limit_;           // files kept open at once
-    bool per_file_;                    // a glob: a source per file (tracked_file::source)
+    std::size_t open_limit_;  // files kept open at once
+    bool per_file_;           // a glob: a source per file (tracked_file::source)
+    // The pattern's last component, which names in its directory are matched against (concerns)
+    std::string name_pattern_;
     bool sources_dirty_ = false;       // files came or went since announce()
     std::set<std::string> announced_;  // the sources the query knows of
     std::set<std::string> caught_up_;  // announced sources read to their end (following)

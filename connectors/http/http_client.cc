@@ -423,12 +423,18 @@ void http_delivery::drop_oldest(std::uint64_t records) {
 
 void http_delivery::when_idle(std::function<void(bool ok, const std::string& error)> done) {
     if (queue_.empty() && !in_flight_) {
-        const bool ok = failures_ == reported_failures_ && !gave_up_stopping_;
-        reported_failures_ = failures_;
-        done(ok, ok ? std::string() : last_error_);
+        answer(done);
         return;
     }
     waiters_.push_back({next_seq_ - 1, std::move(done)});
+}
+
+void http_delivery::answer(const std::function<void(bool, const std::string&)>& done) {
+    // After a give-up at shutdown no flush succeeds again: a later checkpoint would otherwise
+    // move past results that were never delivered.
+    const bool ok = failures_ == reported_failures_ && !gave_up_stopping_;
+    reported_failures_ = failures_;
+    done(ok, ok ? std::string() : last_error_);
 }
 
 void http_delivery::close() {
@@ -554,13 +560,7 @@ void http_delivery::complete(std::uint64_t seq) {
             ++it;
         }
     }
-    for (auto& w : ready) {
-        // After a give-up at shutdown no flush succeeds again: a later checkpoint would
-        // otherwise move past results that were never delivered.
-        const bool ok = failures_ == reported_failures_ && !gave_up_stopping_;
-        reported_failures_ = failures_;
-        w.done(ok, ok ? std::string() : last_error_);
-    }
+    for (auto& w : ready) answer(w.done);
 }
 
 }  // namespace weir::connectors

@@ -181,6 +181,9 @@ class http_delivery : public std::enable_shared_from_this<http_delivery> {
         std::uint64_t seq = 0;  // done when every batch up to it is
         std::function<void(bool, const std::string&)> done;
     };
+    // Answers a when_idle(): ok unless a batch was given up since the last answer (or at
+    // shutdown); reported_failures_ catches up.
+    void answer(const std::function<void(bool, const std::string&)>& done);
 
     void send_front();
     void on_reply(http_reply reply);
