@@ -88,32 +88,52 @@ const char* to_string(check_outcome o) {
     return "unknown";
 }
 
-void check_metrics::set_failing(const std::string& key, failing_group group) {
+void check_metrics::set_failing(const std::string& key, failing_group group,
+                                group_metrics* series) {
     std::lock_guard lock(failing_mutex_);
     auto it = failing_.find(key);
     if (it == failing_.end()) {
-        failing_.emplace(key, std::move(group));
+        it = failing_.emplace(key, failing_entry{std::move(group), series}).first;
+        if (series == nullptr) unlinked_.store(true, std::memory_order_relaxed);
     } else {
-        it->second.value = group.value;
+        it->second.group.value = group.value;
+        if (series != nullptr) it->second.series = series;
     }
+    if (series != nullptr) series->listed.store(&it->second.group, std::memory_order_relaxed);
     failing_groups.store(failing_.size(), std::memory_order_relaxed);
     if (failing != nullptr) failing->Set(1);
 }
 
-void check_metrics::clear_failing(const std::string& key) {
+void check_metrics::refail(group_metrics& series, double value) {
+    std::lock_guard lock(failing_mutex_);
+    if (failing_group* f = series.listed.load(std::memory_order_relaxed)) f->value = value;
+}
+
+void check_metrics::clear_failing(const std::string& key, group_metrics* series) {
     if (failing_groups.load(std::memory_order_relaxed) == 0) {
         if (failing != nullptr) failing->Set(0);
         return;
     }
+    // A group that was not failing has nothing to take out (most results, with a million
+    // groups): unless a failing group came without its series.
+    if (series != nullptr && series->listed.load(std::memory_order_relaxed) == nullptr &&
+        !unlinked_.load(std::memory_order_relaxed)) {
+        return;
+    }
     std::lock_guard lock(failing_mutex_);
-    failing_.erase(key);
+    if (auto it = failing_.find(key); it != failing_.end()) {
+        if (it->second.series != nullptr) {
+            it->second.series->listed.store(nullptr, std::memory_order_relaxed);
+        }
+        failing_.erase(it);
+    }
     failing_groups.store(failing_.size(), std::memory_order_relaxed);
     if (failing != nullptr) failing->Set(failing_.empty() ? 0 : 1);
 }
 
 std::vector<failing_group> check_metrics::failing_sample(std::size_t n) const {
     // The n smallest keys: a max-heap of n entries over all of them, O(N log n).
-    using entry = const std::pair<const std::string, failing_group>*;
+    using entry = const std::pair<const std::string, failing_entry>*;
     const auto by_key = [](entry a, entry b) { return a->first < b->first; };
     std::vector<entry> first;
     std::vector<failing_group> out;
@@ -132,7 +152,7 @@ std::vector<failing_group> check_metrics::failing_sample(std::size_t n) const {
     }
     std::sort_heap(first.begin(), first.end(), by_key);
     out.reserve(first.size());
-    for (entry e : first) out.push_back(e->second);
+    for (entry e : first) out.push_back(e->second.group);
     return out;
 }
 
@@ -625,8 +645,8 @@ group_metrics* metrics::group(std::string_view pipeline, std::string_view node,
     // group_label_names keeps the fixed names out; a clash here is a caller's bug, and the
     // fixed label wins.
     for (const auto& [name, value] : labels) l.emplace(name, value);
-    auto m = std::make_unique<group_metrics>(
-        group_metrics{families_->check_value.Add(l), families_->check_failing.Add(l)});
+    auto m = std::unique_ptr<group_metrics>(
+        new group_metrics{families_->check_value.Add(l), families_->check_failing.Add(l)});
     auto* out = m.get();
     c->second.emplace(std::string(key), std::move(m));
     ++group_series_;

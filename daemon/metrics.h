@@ -96,6 +96,8 @@ struct failing_group {
     double value = 0;  // the failing window's value; NaN when it was not a number
 };
 
+struct group_metrics;
+
 struct check_metrics {
     using result_counters =
         std::array<prometheus::Counter*, static_cast<std::size_t>(check_outcome::count_)>;
@@ -122,20 +124,31 @@ struct check_metrics {
         return *results[static_cast<std::size_t>(o)];
     }
     // The group `key` ("" for an ungrouped check) failed in its latest window (again). Takes a
-    // mutex no one holds for long: the status reads the failing groups under it.
-    void set_failing(const std::string& key, failing_group group);
+    // mutex no one holds for long: the status reads the failing groups under it. `series`: the
+    // group's series (metrics::group), or null where the series cap refused it; with it, a
+    // group that fails again and one that did not fail before cost no lookup of `key`.
+    void set_failing(const std::string& key, failing_group group, group_metrics* series = nullptr);
+    // A group failing already (series->listed) failed again, with `value`.
+    void refail(group_metrics& series, double value);
     // The group's latest window did not fail.
-    void clear_failing(const std::string& key);
+    void clear_failing(const std::string& key, group_metrics* series = nullptr);
     // The first `n` failing groups by key (failing_groups counts them all).
     std::vector<failing_group> failing_sample(std::size_t n) const;
 
   private:
     mutable std::mutex failing_mutex_{};
-    // By key, unordered: every result of a group looks its key up here, and a node may have a
-    // million groups, so the lookup must not depend on how many fail (an ordered map's lookups
-    // were 17 % of the samples of a run with 1 M groups). failing_sample() orders the few it
-    // returns instead, when the status asks.
-    std::unordered_map<std::string, failing_group> failing_{};
+    // By key, unordered: a result of a group without its series looks its key up here, and a
+    // node may have a million groups, so the lookup must not depend on how many fail (an ordered
+    // map's lookups were 17 % of the samples of a run with 1 M groups). failing_sample() orders the
+    // few it returns instead, when the status asks.
+    struct failing_entry {
+        failing_group group;
+        group_metrics* series = nullptr;  // its listed points at `group`
+    };
+    std::unordered_map<std::string, failing_entry> failing_{};
+    // A group failed without its series (the series cap refused it): a series' listed no
+    // longer tells whether its group is among the failing ones.
+    std::atomic<bool> unlinked_{false};
 };
 
 // The series of one group of a grouped check: weir_check_value and weir_check_failing with the
@@ -143,6 +156,10 @@ struct check_metrics {
 struct group_metrics {
     prometheus::Gauge& value;    // NaN after a window without data
     prometheus::Gauge& failing;  // 1 while the group's latest window failed, else 0
+    // The group's entry among its check's failing groups (check_metrics), null while it is not
+    // failing: written under that check's failing mutex, read without it by the one query
+    // writing the group's results. Elements of an unordered map stay where they are.
+    std::atomic<failing_group*> listed{nullptr};
 };
 
 // Prometheus label names for a grouped node's group_by fields, in their order: characters

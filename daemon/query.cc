@@ -795,14 +795,18 @@ void query::on_results(std::size_t index, std::span<const check_result> results)
         // changes nothing.
         if (r.outcome == outcome::fail) {
             if (g != nullptr) g->failing.Set(1);
-            failing_group f{{}, value};
-            for (const auto& [k, v] : r.group) {
-                f.group.emplace_back(k, v.kind == measure_kind::string ? v.text : to_string(v));
+            if (g != nullptr && g->listed.load(std::memory_order_relaxed) != nullptr) {
+                m.refail(*g, value);  // failing already: no labels to build, no lookup
+            } else {
+                failing_group f{{}, value};
+                for (const auto& [k, v] : r.group) {
+                    f.group.emplace_back(k, v.kind == measure_kind::string ? v.text : to_string(v));
+                }
+                m.set_failing(key, std::move(f), g);
             }
-            m.set_failing(key, std::move(f));
         } else if (r.outcome != outcome::no_data) {
             if (g != nullptr) g->failing.Set(0);
-            m.clear_failing(key);
+            m.clear_failing(key, g);
         }
     }
 }

@@ -378,6 +378,57 @@ TEST(metrics, failing_checks_name_their_failing_groups) {
     EXPECT_EQ(m.failing_checks("p", {"n"}).size(), 1u);
 }
 
+// With its series, a group's failure is found without looking its key up: the series points at
+// its entry while it fails, and the failing groups stay what they are without.
+TEST(metrics, failing_groups_with_their_series_match_those_without) {
+    metrics m;
+    auto& c = m.check("p", "n", "errors", true);
+    const auto group = [&](const std::string& host) {
+        return m.group("p", "n", "errors", "host=" + host, {{"host", host}});
+    };
+    const auto fail = [&](const std::string& host, double v, group_metrics* series) {
+        c.set_failing("host=" + host, failing_group{{{"host", host}}, v}, series);
+    };
+    group_metrics* a = group("a");
+    group_metrics* b = group("b");
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(a->listed.load(), nullptr);
+    fail("a", 1, a);
+    ASSERT_NE(a->listed.load(), nullptr);
+    c.refail(*a, 4);               // again, with a new value
+    c.clear_failing("host=b", b);  // never failed: nothing changes
+    EXPECT_EQ(c.failing_groups.load(), 1u);
+    auto sample = c.failing_sample(10);
+    ASSERT_EQ(sample.size(), 1u);
+    EXPECT_EQ(sample[0].value, 4);
+    c.clear_failing("host=a", a);
+    EXPECT_EQ(a->listed.load(), nullptr);
+    EXPECT_EQ(c.failing_groups.load(), 0u);
+
+    // A group that failed without its series (the series cap refused it then) is still
+    // taken out when it recovers with one; and one cleared without its series unlinks it.
+    fail("c", 2, nullptr);
+    group_metrics* s = group("c");
+    EXPECT_EQ(s->listed.load(), nullptr);
+    c.clear_failing("host=c", s);
+    EXPECT_EQ(c.failing_groups.load(), 0u);
+    fail("b", 3, b);
+    c.clear_failing("host=b", nullptr);
+    EXPECT_EQ(b->listed.load(), nullptr);
+    EXPECT_EQ(c.failing_groups.load(), 0u);
+    fail("b", 5, nullptr);  // a series it has already, not given: linked when given again
+    fail("b", 6, b);
+    EXPECT_NE(b->listed.load(), nullptr);
+    c.refail(*b, 7);
+    sample = c.failing_sample(10);
+    ASSERT_EQ(sample.size(), 1u);
+    EXPECT_EQ(sample[0].value, 7);
+    c.clear_failing("host=b", b);
+    EXPECT_EQ(c.failing_groups.load(), 0u);
+    EXPECT_TRUE(c.failing_sample(10).empty());
+}
+
 // A revoked partition's lag series go at once; the other partitions' stay.
 TEST(metrics, remove_kafka_source_removes_only_that_partition) {
     metrics m;
