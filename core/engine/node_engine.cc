@@ -1684,7 +1684,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
     }
     const bool partial = is_partial(start, end);
     const std::int64_t records = static_cast<std::int64_t>(aggregate_layout::header(blk)->records);
-    group_key key;
+    result_group group;  // the results share it: built once, for the first
     bool key_done = false;
     for (std::size_t k = 0; k < checks_.size(); ++k) {
         const compiled_check& cc = *checks_[k];
@@ -1743,7 +1743,9 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         if (tracked_ != 0) last_outcome_[g * tracked_ + k] = static_cast<std::uint8_t>(o);
         if (!emit) continue;
         if (!key_done) {
+            group_key key;
             decode_key(groups_[g].key, plan_.group_by, &key);
+            group = std::move(key);
             key_done = true;
         }
         check_result& r = out.emplace_back();
@@ -1752,7 +1754,7 @@ void node_engine::emit_window(std::uint32_t g, const std::byte* blk, timestamp_n
         r.check = cc.plan->name;
         r.window_start = start;
         r.window_end = end;
-        r.group = key;
+        r.group = group;
         r.measure = cc.plan->measure;
         r.value = std::move(v);
         r.must_be = cc.plan->must_be;

@@ -13,6 +13,11 @@
 
 namespace weir {
 
+const group_key& result_group::empty_key() {
+    static const group_key empty;
+    return empty;
+}
+
 const char* to_string(outcome o) {
     switch (o) {
         case outcome::pass:

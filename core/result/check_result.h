@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <string>
@@ -20,6 +21,59 @@ const char* to_string(outcome o);
 // A group's key: the group_by fields and their values, in group_by order. Empty for
 // ungrouped nodes (written as `"group":null`).
 using group_key = std::vector<std::pair<std::string, measure_value>>;
+
+// A result's group: one immutable group_key shared by the results of a window and group (one
+// per check), so that a result copies a pointer, not the values (W5: a tenth of the results'
+// allocations). Reads like a const group_key; the mutators copy it first while it is shared.
+class result_group {
+  public:
+    using value_type = group_key::value_type;
+    using const_iterator = group_key::const_iterator;
+    using iterator = const_iterator;
+    using size_type = group_key::size_type;
+
+    result_group() = default;
+    result_group(group_key key)  // NOLINT(google-explicit-constructor): r.group = key
+        : key_(key.empty() ? nullptr : std::make_shared<group_key>(std::move(key))) {}
+    result_group(std::initializer_list<value_type> values) : result_group(group_key(values)) {}
+
+    const group_key& key() const { return key_ ? *key_ : empty_key(); }
+    operator const group_key&() const { return key(); }  // NOLINT(google-explicit-constructor)
+    bool empty() const { return key_ == nullptr || key_->empty(); }
+    size_type size() const { return key_ ? key_->size() : 0; }
+    const_iterator begin() const { return key().begin(); }
+    const_iterator end() const { return key().end(); }
+    const value_type& operator[](size_type i) const { return (*key_)[i]; }
+    const value_type& front() const { return key_->front(); }
+    const value_type& back() const { return key_->back(); }
+
+    template <class... Args>
+    value_type& emplace_back(Args&&... args) {
+        return own().emplace_back(std::forward<Args>(args)...);
+    }
+    void push_back(value_type v) { own().push_back(std::move(v)); }
+    // The key to change in place: this result's own (a copy while another result shares it).
+    group_key& edit() { return own(); }
+    void clear() { key_.reset(); }
+
+    friend bool operator==(const result_group& a, const result_group& b) {
+        return a.key_ == b.key_ || a.key() == b.key();
+    }
+    friend bool operator==(const result_group& a, const group_key& b) { return a.key() == b; }
+
+  private:
+    static const group_key& empty_key();
+    group_key& own() {
+        if (!key_) {
+            key_ = std::make_shared<group_key>();
+        } else if (key_.use_count() > 1) {
+            key_ = std::make_shared<group_key>(*key_);
+        }
+        return *key_;
+    }
+
+    std::shared_ptr<group_key> key_;  // null: no group
+};
 
 // A check's own alert metadata (`labels:`, `annotations:` and `description:` of the check):
 // one immutable object per compiled check, shared by all its results, so results copy a
@@ -75,7 +129,7 @@ struct check_result {
     std::string check;
     time::timestamp_ns window_start = 0;
     time::timestamp_ns window_end = 0;
-    group_key group;
+    result_group group;
     std::string measure;  // the measure expression as written
     measure_value value;
     std::string must_be;    // "" when the check has none

@@ -135,10 +135,10 @@ TEST(check_result, id_is_stable_and_depends_only_on_its_key) {
     vary([](check_result& r) { r.node = "qualitx"; });
     vary([](check_result& r) { r.check = "volumes"; });
     vary([](check_result& r) { r.window_start += time::ns_per_ms; });
-    vary([](check_result& r) { r.group[0].second = measure_value::make_string("d-18"); });
-    vary([](check_result& r) { r.group[0].second = measure_value::make_number(17); });
+    vary([](check_result& r) { r.group.edit()[0].second = measure_value::make_string("d-18"); });
+    vary([](check_result& r) { r.group.edit()[0].second = measure_value::make_number(17); });
     vary([](check_result& r) { r.group.clear(); });
-    vary([](check_result& r) { r.group[0].first = "device"; });
+    vary([](check_result& r) { r.group.edit()[0].first = "device"; });
     // Field boundaries matter: ("ab", "c") differs from ("a", "bc").
     vary([](check_result& r) {
         r.pipeline = "sensorsq";
