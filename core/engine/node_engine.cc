@@ -101,15 +101,14 @@ struct node_engine::group_state {
     // Latest event time of the valid records of released cells: what freshness() measures in
     // an empty window.
     timestamp_ns newest_record = k_no_time;
-    // The low 32 bits of the key's hash: they place the group in the table (never larger
-    // than 2^32) and filter before comparing keys.
-    std::uint32_t hash = 0;
+    // (The key's hash is in its table slot: key_hash(key) gives it again.)
     std::uint32_t head = k_nil;  // cells, sorted by start
     std::uint32_t tail = k_nil;
-    bool live = false;
-    // Empty windows emitted in the advance of the watermark numbered empty_advance.
+    // Empty windows emitted in the advance of the watermark numbered empty_advance (at most
+    // max_empty_windows_per_group).
     std::uint32_t empty_advance = 0;
-    std::uint32_t empty_windows = 0;
+    std::uint32_t empty_windows : 31 = 0;
+    std::uint32_t live : 1 = 0;
 };
 
 struct node_engine::pane_folds {
@@ -510,7 +509,7 @@ std::uint32_t node_engine::probable_group(std::uint32_t hash) const {
 void node_engine::prefetch_group(std::uint32_t hash) const {
     const std::uint32_t g = probable_group(hash);
     if (g == k_nil) return;
-    // A group is 56 bytes: it may straddle two lines.
+    // A group is 48 bytes: it may straddle two lines.
     const auto* p = reinterpret_cast<const char*>(&groups_[g]);
     prefetch(p);
     prefetch(p + sizeof(group_state) - 1);
@@ -535,19 +534,24 @@ void node_engine::prefetch_heap(std::uint32_t hash, std::span<const field_value>
 }
 
 void node_engine::rehash(std::size_t capacity) {
-    table_.assign(capacity, 0);
-    const std::size_t mask = capacity - 1;
-    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
-        if (!groups_[g].live) continue;
-        std::size_t i = groups_[g].hash & mask;
-        while (table_[i] != 0) i = (i + 1) & mask;
-        table_[i] = make_slot(groups_[g].hash, g);
+    // The slots carry the hashes: the keys are not read again.
+    huge_vector<std::uint64_t> old(capacity, 0);
+    old.swap(table_);
+    for (const std::uint64_t slot : old) {
+        if (slot != 0) place_slot(slot);
     }
 }
 
+void node_engine::place_slot(std::uint64_t slot) {
+    const std::size_t mask = table_.size() - 1;
+    std::size_t i = slot_hash(slot) & mask;
+    while (table_[i] != 0) i = (i + 1) & mask;
+    table_[i] = slot;
+}
+
 std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash) {
-    // A million groups (W10) take 56 MB, 72 with a std::string key.
-    static_assert(sizeof(group_state) == 56);
+    // A million groups (W10) take 48 MB (72 with a std::string key and the hash kept).
+    static_assert(sizeof(group_state) == 48);
     if ((live_groups_ + 1) * 4 > table_.size() * 3) {
         rehash(std::max<std::size_t>(16, table_.size() * 2));
     }
@@ -561,7 +565,6 @@ std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash
         last_outcome_.resize(groups_.size() * tracked_, k_no_outcome);
     }
     group_state& gs = groups_[g];
-    gs.hash = hash;
     gs.key = key;
     gs.head = gs.tail = k_nil;
     gs.newest_freed = k_no_time;
@@ -570,10 +573,7 @@ std::uint32_t node_engine::insert_group(std::string_view key, std::uint32_t hash
     if (g < folds_.size()) drop_folds(g);
     std::fill_n(last_outcome_.begin() + static_cast<std::ptrdiff_t>(g * tracked_), tracked_,
                 k_no_outcome);
-    const std::size_t mask = table_.size() - 1;
-    std::size_t i = hash & mask;
-    while (table_[i] != 0) i = (i + 1) & mask;
-    table_[i] = make_slot(hash, g);
+    place_slot(make_slot(hash, g));
     ++live_groups_;
     // find_or_add_group refuses groups beyond max_groups: more would defeat the memory bound.
     WEIR_CHECK(live_groups_ <= plan_.max_groups, "more live groups than max_groups");
@@ -584,8 +584,9 @@ void node_engine::drop_group(std::uint32_t g) {
     // A dead group is in no probe chain: looking it up would never end.
     WEIR_ASSERT(g < groups_.size() && groups_[g].live, "dropping a group that is not live");
     const std::size_t mask = table_.size() - 1;
-    std::size_t i = groups_[g].hash & mask;
-    while (table_[i] != make_slot(groups_[g].hash, g)) i = (i + 1) & mask;
+    const std::uint64_t slot = make_slot(key_hash(groups_[g].key), g);
+    std::size_t i = slot_hash(slot) & mask;
+    while (table_[i] != slot) i = (i + 1) & mask;
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     std::size_t j = i;
     while (true) {
@@ -2014,11 +2015,10 @@ bool node_engine::restore(byte_reader& r) {
     last_outcome_.assign(n_groups * tracked_, k_no_outcome);
     for (std::uint32_t g = 0; g < n_groups && r.ok(); ++g) {
         group_state& gs = groups_[g];
-        gs.live = r.boolean();
+        gs.live = r.boolean() ? 1 : 0;
         if (!gs.live) continue;
         gs.key = r.str();
         if (!r.ok() || !decode_key(gs.key, plan_.group_by, nullptr)) return fail();
-        gs.hash = key_hash(gs.key);
         gs.newest_freed = r.i64();
         // Before version 3, the newest record of freed cells was not kept apart; the newest
         // event time of any of their records is the closest there is.
@@ -2080,11 +2080,14 @@ bool node_engine::restore(byte_reader& r) {
     }
     std::size_t capacity = 16;
     while (capacity * 3 < live_groups_ * 4 + 4) capacity *= 2;
-    rehash(capacity);
+    table_.assign(capacity, 0);
+    for (std::uint32_t g = 0; g < n_groups; ++g) {
+        if (groups_[g].live) place_slot(make_slot(key_hash(groups_[g].key), g));
+    }
     // Keys must be unique, or lookups would be ambiguous.
     for (std::uint32_t g = 0; g < n_groups; ++g) {
         if (!groups_[g].live) continue;
-        if (find_group(groups_[g].key, groups_[g].hash) != g) return fail();
+        if (find_group(groups_[g].key, key_hash(groups_[g].key)) != g) return fail();
     }
     if (!r.ok()) return fail();
     return true;

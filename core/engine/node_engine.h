@@ -250,7 +250,10 @@ class node_engine {
     std::uint32_t find_or_add_group(std::string_view key, std::uint32_t hash, bool& overflow);
     std::uint32_t insert_group(std::string_view key, std::uint32_t hash);
     void drop_group(std::uint32_t g);
+    // The table at `capacity` slots (a power of two), its groups placed again.
     void rehash(std::size_t capacity);
+    // Puts a slot (make_slot) in the first free place of its probe chain.
+    void place_slot(std::uint64_t slot);
 
     // windows
     // Returns the cell the record went to.
