@@ -535,8 +535,8 @@ void node_engine::prefetch_heap(std::uint32_t hash, std::span<const field_value>
 
 void node_engine::rehash(std::size_t capacity) {
     // The slots carry the hashes: the keys are not read again.
-    huge_vector<std::uint64_t> old(capacity, 0);
-    old.swap(table_);
+    const huge_vector<std::uint64_t> old = std::move(table_);
+    table_.assign(capacity, 0);
     for (const std::uint64_t slot : old) {
         if (slot != 0) place_slot(slot);
     }

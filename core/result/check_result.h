@@ -23,13 +23,13 @@ const char* to_string(outcome o);
 using group_key = std::vector<std::pair<std::string, measure_value>>;
 
 // A result's group: one immutable group_key shared by the results of a window and group (one
-// per check), so that a result copies a pointer, not the values (W5: a tenth of the results'
-// allocations). Reads like a const group_key; the mutators copy it first while it is shared.
+// per check), so that a result copies a pointer, not the values: one allocation per window and
+// group instead of one per result. Reads like a const group_key; the mutators copy it first
+// while it is shared.
 class result_group {
   public:
     using value_type = group_key::value_type;
     using const_iterator = group_key::const_iterator;
-    using iterator = const_iterator;
     using size_type = group_key::size_type;
 
     result_group() = default;
@@ -45,13 +45,11 @@ class result_group {
     const_iterator end() const { return key().end(); }
     const value_type& operator[](size_type i) const { return (*key_)[i]; }
     const value_type& front() const { return key_->front(); }
-    const value_type& back() const { return key_->back(); }
 
     template <class... Args>
     value_type& emplace_back(Args&&... args) {
         return own().emplace_back(std::forward<Args>(args)...);
     }
-    void push_back(value_type v) { own().push_back(std::move(v)); }
     // The key to change in place: this result's own (a copy while another result shares it).
     group_key& edit() { return own(); }
     void clear() { key_.reset(); }
