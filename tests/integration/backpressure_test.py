@@ -1,6 +1,8 @@
 """`buffer.when_full` against a webhook that stalls, the real binary: `block` pauses reading
 (nothing is lost, the query shows as degraded, reading resumes when the webhook answers again);
-`drop_newest` keeps reading and counts what it sheds."""
+`drop_newest` keeps reading and counts what it sheds; `drop_oldest` keeps reading and sends
+the newest."""
+import calendar
 import http.server
 import json
 import os
@@ -40,6 +42,11 @@ outputs:
   hook: {{type: http, url: "{url}", batch_max_records: 50, batch_timeout: 50ms,
           timeout: 60s, retries: 0}}
 """
+
+
+def window_second(text):
+    """ "2026-11-20T10:00:10.000Z" -> seconds since the epoch."""
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
 class stalling_webhook:
@@ -185,11 +192,26 @@ class backpressure_test(unittest.TestCase):
         before = self.query()["input_records"]
         wait_for(lambda: self.query()["input_records"] > before + 1000, 10,
                  "reading to go on while dropping")
-        produced = self.query()["results"]
+        dropped = self.metric("weir_node_dropped_records_total", reason="buffer_full")
+        received = self.hook.received()
         self.hook.open.set()
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=60), 0)
-        self.assertLess(self.hook.received(), produced, "the oldest queued results were dropped")
+        # The newest results were sent once the webhook answered again ...
+        results = self.hook.results()
+        self.assertGreater(len(results), received, "the newest results were sent")
+        self.assertEqual(len({r["id"] for r in results}), len(results), "each result once")
+        # ... and the dropped ones were queued after the first results sent: they are missing from
+        # between the first and the last window received (each window has 50 groups x 2 checks).
+        # Counting from the results themselves holds however many windows the daemon closes
+        # before it stops. Which queued requests go is the unit tests' part (http_output_test).
+        per_window = {}
+        for r in results:
+            second = window_second(r["window_start"])
+            per_window[second] = per_window.get(second, 0) + 1
+        first, last = min(per_window), max(per_window)
+        self.assertGreaterEqual((last - first + 1) * 100 - len(results), dropped,
+                                "the oldest queued results were dropped")
 
     def test_shutdown_timeout_quits_with_1_when_an_output_never_answers(self):
         self.start("block", 300, settings="shutdown_timeout: 2s\n")
