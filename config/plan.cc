@@ -903,7 +903,8 @@ class fingerprint_writer {
                 // A check filter changes the state; without one the bytes stay those of plans
                 // written before filters existed, so their checkpoints still fit.
                 // Samples too (kept in the state): without them, the bytes stay the same.
-                w_.str((c.filter.empty() ? c.measure : c.measure + '\0' + "filter " + c.filter) +
+                w_.str((c.filter.empty() ? c.measure.str()
+                                         : c.measure.str() + '\0' + "filter " + c.filter) +
                        (c.samples == 0
                             ? ""
                             : '\0' + std::string("samples ") + std::to_string(c.samples)));

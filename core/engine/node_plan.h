@@ -33,10 +33,11 @@ enum class no_data_action : std::uint8_t { ignore, pass, warn, fail };
 enum class partial_action : std::uint8_t { no_data, judge };
 
 struct check_plan {
-    std::string name;
-    std::string measure;    // the measure as written (parsed with parse_measure)
-    std::string must_be;    // as written; "" when none
-    std::string should_be;  // as written; "" when none
+    // Interned: every result of the check copies them (core/result/interned_text.h).
+    interned_text name;
+    interned_text measure;    // the measure as written (parsed with parse_measure)
+    interned_text must_be;    // as written; "" when none
+    interned_text should_be;  // as written; "" when none
     emit_mode emit = emit_mode::all;
     no_data_action on_no_data = no_data_action::ignore;
     // The engine's own default judges partial windows like any other (this struct's users
@@ -62,8 +63,8 @@ struct check_plan {
 };
 
 struct node_plan {
-    std::string pipeline;
-    std::string node;
+    interned_text pipeline;
+    interned_text node;
     window::window_spec window;
     // `time: processing`: records take their arrival time and the watermark is the wall clock.
     bool processing_time = false;

@@ -364,11 +364,11 @@ void append_json(const check_result& r, std::string& out) {
     p = put(p, "{\"id\":\"");
     p = put_hex16(p, id_hash(r));
     p = put(p, "\",\"pipeline\":");
-    p = put_string(p, r.pipeline);
+    p = put_short(p, r.pipeline.json());
     p = put(p, ",\"node\":");
-    p = put_string(p, r.node);
+    p = put_short(p, r.node.json());
     p = put(p, ",\"check\":");
-    p = put_string(p, r.check);
+    p = put_short(p, r.check.json());
     p = put(p, ",\"window_start\":");
     p = put_time(p, r.window_start, t_times[0]);
     p = put(p, ",\"window_end\":");
@@ -388,16 +388,16 @@ void append_json(const check_result& r, std::string& out) {
         *p++ = '}';
     }
     p = put(p, ",\"measure\":");
-    p = put_string(p, r.measure);
+    p = put_short(p, r.measure.json());
     p = put(p, ",\"value\":");
     p = put_value(p, r.value);
     if (!r.must_be.empty()) {
         p = put(p, ",\"must_be\":");
-        p = put_string(p, r.must_be);
+        p = put_short(p, r.must_be.json());
     }
     if (!r.should_be.empty()) {
         p = put(p, ",\"should_be\":");
-        p = put_string(p, r.should_be);
+        p = put_short(p, r.should_be.json());
     }
     p = put(p, ",\"outcome\":\"");
     p = put(p, to_string(r.outcome));
@@ -523,8 +523,8 @@ void append_expected_json(const expected_evidence& e, std::string& out) {
 }
 
 void append_series_key(const check_result& r, std::string& out) {
-    for (const std::string* part : {&r.pipeline, &r.node, &r.check}) {
-        out += *part;
+    for (const interned_text* part : {&r.pipeline, &r.node, &r.check}) {
+        out += part->view();
         out += '\xff';
     }
     for (const auto& [name, value] : r.group) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/measure/measure_value.h"
+#include "core/result/interned_text.h"
 #include "core/time/timestamp.h"
 
 namespace weir {
@@ -121,17 +122,19 @@ struct reconciliation_summary {
     bool operator==(const reconciliation_summary&) const = default;
 };
 
+// The names and texts come from the compiled check: interned, so a result copies and
+// compares pointers and outputs write their JSON literals as they are.
 struct check_result {
-    std::string pipeline;
-    std::string node;
-    std::string check;
+    interned_text pipeline;
+    interned_text node;
+    interned_text check;
     time::timestamp_ns window_start = 0;
     time::timestamp_ns window_end = 0;
     result_group group;
-    std::string measure;  // the measure expression as written
+    interned_text measure;  // the measure expression as written
     measure_value value;
-    std::string must_be;    // "" when the check has none
-    std::string should_be;  // "" when the check has none
+    interned_text must_be;    // "" when the check has none
+    interned_text should_be;  // "" when the check has none
     weir::outcome outcome = outcome::no_data;
     std::int64_t records = 0;  // records the window held (for the group)
     // The node started after the window began, so the window holds only part of its records

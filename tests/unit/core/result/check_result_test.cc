@@ -100,7 +100,7 @@ TEST(check_result, ungrouped_no_data_and_awkward_values) {
     EXPECT_FALSE(j.contains("must_be"));
     EXPECT_EQ(j["should_be"], "[18, 30]");
     EXPECT_EQ(j["severity"], "warn");
-    EXPECT_EQ(j["check"], r.check);
+    EXPECT_EQ(j["check"], r.check.str());
 
     r.value = measure_value::make_number(std::nan(""));
     line.clear();
