@@ -43,7 +43,7 @@ struct history_failing_group {
 struct check_snapshot {
     std::string pipeline;
     std::string node;
-    std::string check;
+    interned_text check;   // interned: matched against each result's
     bool grouped = false;  // results carried a group
     // The latest result's (any group's).
     outcome last_outcome = outcome::no_data;

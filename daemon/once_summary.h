@@ -51,7 +51,8 @@ class once_summary {
     std::string verdict(fail_on policy) const;
 
   private:
-    using check_key = std::tuple<std::string, std::string, std::string>;  // pipeline, node, check
+    // pipeline, node, check; interned: matched against each result's
+    using check_key = std::tuple<interned_text, interned_text, interned_text>;
     // Fails before warns, then by check, window and group: the same list whatever order the
     // queries finished in.
     struct listed_result {

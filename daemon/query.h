@@ -369,7 +369,7 @@ class query : public std::enable_shared_from_this<query>, private chain::chain_s
         std::vector<std::string> label_names;  // group_label_names of the node's group_by
         bool capped = false;                   // the series cap refused a group of this check
     };
-    using check_entries = std::map<std::string, check_entry, std::less<>>;  // by check
+    using check_entries = std::map<interned_text, check_entry, std::less<>>;  // by check
     std::vector<check_entries> check_entries_;
     std::string group_label_;  // the group key of the result at hand, reused
     check_cycle<check_entries::value_type> check_cycle_;  // on_results()', into check_entries_
