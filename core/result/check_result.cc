@@ -18,6 +18,17 @@ const group_key& result_group::empty_key() {
     return empty;
 }
 
+group_key& result_group::own() {
+    if (!shared_) {
+        shared_ = std::make_shared<shared>(group_key{});
+    } else if (shared_.use_count() > 1) {
+        shared_ = std::make_shared<shared>(shared_->key);
+    } else {
+        delete shared_->text.exchange(nullptr, std::memory_order_acq_rel);  // about to change
+    }
+    return shared_->key;
+}
+
 const char* to_string(outcome o) {
     switch (o) {
         case outcome::pass:
@@ -31,6 +42,16 @@ const char* to_string(outcome o) {
     }
     return "no_data";
 }
+
+namespace {
+
+std::string_view outcome_text(outcome o) {
+    static constexpr std::string_view texts[] = {"pass", "warn", "fail", "no_data"};
+    const auto i = static_cast<std::size_t>(o);
+    return i < std::size(texts) ? texts[i] : "no_data";
+}
+
+}  // namespace
 
 std::string_view severity_of(const check_result& r) {
     return r.must_be.empty() ? "warn" : "fail";
@@ -204,15 +225,6 @@ constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-// The id's key: fields separated by a byte that cannot occur in UTF-8 text, so ("ab", "c")
-// and ("a", "bc") differ; window_start in whole milliseconds (what results show); group
-// values as JSON. Fixed forever: see result_id().
-std::size_t id_key_bound(const check_result& r) {
-    std::size_t n = r.pipeline.size() + r.node.size() + r.check.size() + 24;
-    for (const auto& [name, value] : r.group) n += name.size() + value_bound(value) + 2;
-    return n;
-}
-
 // Copies short parts inline, by overlapping loads, rather than through a call to memcpy.
 char* put_short(char* p, std::string_view s) {
     const char* q = s.data();
@@ -229,43 +241,72 @@ char* put_short(char* p, std::string_view s) {
     return p + n;
 }
 
-char* put_id_key(char* p, const check_result& r) {
-    auto add = [&p](std::string_view part) {
-        p = put_short(p, part);
-        *p++ = '\xff';
-    };
-    add(r.pipeline);
-    add(r.node);
-    add(r.check);
-    p = std::to_chars(p, p + 21, floor_div(r.window_start, time::ns_per_ms)).ptr;
-    *p++ = '\xff';
-    for (const auto& [name, value] : r.group) {
-        add(name);
-        p = put_value(p, value);
+// The id's key: fields separated by a byte that cannot occur in UTF-8 text, so ("ab", "c")
+// and ("a", "bc") differ; window_start in whole milliseconds (what results show); group
+// values as JSON. Fixed forever: see result_id().
+//
+// Consecutive results mostly share their window: its milliseconds are formatted once per
+// window (per thread), and the group's part once per group (result_group::text()).
+struct window_ms_text {
+    time::timestamp_ns window_start = 0;
+    std::size_t size = 0;  // 0: nothing cached yet
+    char text[24];
+};
+thread_local window_ms_text t_window_ms;
+
+std::string_view window_ms_of(time::timestamp_ns window_start) {
+    window_ms_text& c = t_window_ms;
+    if (c.size == 0 || c.window_start != window_start) {
+        c.window_start = window_start;
+        c.size = static_cast<std::size_t>(
+            std::to_chars(c.text, c.text + sizeof c.text, floor_div(window_start, time::ns_per_ms))
+                .ptr -
+            c.text);
+    }
+    return {c.text, c.size};
+}
+
+char* put_id_key(char* p, const check_result& r, std::string_view group) {
+    for (const interned_text* part : {&r.pipeline, &r.node, &r.check}) {
+        p = put_short(p, part->view());
         *p++ = '\xff';
     }
-    return p;
+    p = put_short(p, window_ms_of(r.window_start));
+    *p++ = '\xff';
+    return put_short(p, group);
 }
 
 std::uint64_t id_hash(const check_result& r) {
     constexpr std::uint64_t seed = 0x7765697221ull;
-    const std::size_t bound = id_key_bound(r);
+    const std::string& group = r.group.text().id_key;
+    const std::size_t bound =
+        r.pipeline.size() + r.node.size() + r.check.size() + 24 + 4 + group.size();
     char local[512];
     if (bound <= sizeof local) {
-        const char* end = put_id_key(local, r);
+        const char* end = put_id_key(local, r, group);
         return hashing::hash_bytes(local, static_cast<std::size_t>(end - local), seed);
     }
     // Long names or group values: a per-thread buffer, grown once, not per result.
     thread_local std::string big;
     if (big.size() < bound) big.resize(bound);
-    const char* end = put_id_key(big.data(), r);
+    const char* end = put_id_key(big.data(), r, group);
     return hashing::hash_bytes(big.data(), static_cast<std::size_t>(end - big.data()), seed);
 }
 
+// Each byte's two hex digits.
+constexpr auto k_hex_pairs = [] {
+    std::array<char, 512> t{};
+    for (std::size_t b = 0; b < 256; ++b) {
+        t[2 * b] = k_hex[b >> 4];
+        t[2 * b + 1] = k_hex[b & 15];
+    }
+    return t;
+}();
+
 char* put_hex16(char* p, std::uint64_t h) {
-    for (int i = 15; i >= 0; --i) {
-        p[i] = k_hex[h & 15];
-        h >>= 4;
+    for (int i = 14; i >= 0; i -= 2) {
+        std::memcpy(p + i, &k_hex_pairs[2 * (h & 0xff)], 2);
+        h >>= 8;
     }
     return p + 16;
 }
@@ -312,6 +353,31 @@ constexpr std::size_t fixed_bound = 288;
 
 }  // namespace
 
+const group_text& result_group::render() const {
+    static const group_text none{"null", ""};
+    if (!shared_ || shared_->key.empty()) return none;
+    if (const group_text* t = shared_->text.load(std::memory_order_acquire)) return *t;
+    auto made = std::make_unique<group_text>();
+    made->json = "{";
+    for (const auto& [name, value] : shared_->key) {
+        if (made->json.size() > 1) made->json += ',';
+        append_json_string(name, made->json);
+        made->json += ':';
+        append_json_value(value, made->json);
+        made->id_key += name;
+        made->id_key += '\xff';
+        append_json_value(value, made->id_key);
+        made->id_key += '\xff';
+    }
+    made->json += '}';
+    // Another thread may have rendered it meanwhile: the first one stays.
+    const group_text* expected = nullptr;
+    if (shared_->text.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) {
+        return *made.release();
+    }
+    return *expected;
+}
+
 std::string result_id(const check_result& r) {
     std::string id(16, '0');
     put_hex16(id.data(), id_hash(r));
@@ -333,13 +399,11 @@ void append_json_value(const measure_value& v, std::string& out) {
 }
 
 void append_json(const check_result& r, std::string& out) {
-    std::size_t bound = fixed_bound + string_bound(r.pipeline.size()) +
-                        string_bound(r.node.size()) + string_bound(r.check.size()) +
-                        string_bound(r.measure.size()) + string_bound(r.must_be.size()) +
-                        string_bound(r.should_be.size()) + value_bound(r.value) + 3 * 26;
-    for (const auto& [name, value] : r.group) {
-        bound += string_bound(name.size()) + value_bound(value) + 2;
-    }
+    std::size_t bound = fixed_bound + r.pipeline.json().size() + r.node.json().size() +
+                        r.check.json().size() + r.measure.json().size() + r.must_be.json().size() +
+                        r.should_be.json().size() + value_bound(r.value) + 3 * 26;
+    const group_text& group = r.group.text();
+    bound += group.json.size();
     if (!r.fields.empty()) bound += 12;  // ,"fields":[ and ]
     for (const auto& f : r.fields) bound += string_bound(f.size()) + 1;
     if (!r.samples.empty()) bound += 13;  // ,"samples":[ and ]
@@ -374,19 +438,7 @@ void append_json(const check_result& r, std::string& out) {
     p = put(p, ",\"window_end\":");
     p = put_time(p, r.window_end, t_times[1]);
     p = put(p, ",\"group\":");
-    if (r.group.empty()) {
-        p = put(p, "null");
-    } else {
-        char sep = '{';
-        for (const auto& [name, value] : r.group) {
-            *p++ = sep;
-            sep = ',';
-            p = put_string(p, name);
-            *p++ = ':';
-            p = put_value(p, value);
-        }
-        *p++ = '}';
-    }
+    p = put(p, group.json);
     p = put(p, ",\"measure\":");
     p = put_short(p, r.measure.json());
     p = put(p, ",\"value\":");
@@ -400,7 +452,7 @@ void append_json(const check_result& r, std::string& out) {
         p = put_short(p, r.should_be.json());
     }
     p = put(p, ",\"outcome\":\"");
-    p = put(p, to_string(r.outcome));
+    p = put(p, outcome_text(r.outcome));
     p = put(p, "\",\"severity\":\"");
     p = put(p, severity_of(r));
     p = put(p, "\",\"records\":");

@@ -1,6 +1,7 @@
 // The check result every output receives (DESIGN.md §1.5), its stable id and its JSON line.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -23,10 +24,17 @@ const char* to_string(outcome o);
 // ungrouped nodes (written as `"group":null`).
 using group_key = std::vector<std::pair<std::string, measure_value>>;
 
+// A group as a result line writes it: rendered once per group, not once per result.
+struct group_text {
+    std::string json;    // `{"name":value,...}`, or `null` for no group
+    std::string id_key;  // the group's part of the result id's key (see result_id())
+};
+
 // A result's group: one immutable group_key shared by the results of a window and group (one
 // per check), so that a result copies a pointer, not the values: one allocation per window and
-// group instead of one per result. Reads like a const group_key; the mutators copy it first
-// while it is shared.
+// group instead of one per result. Its text is rendered the first time a result of it is
+// written, then shared too. Reads like a const group_key; the mutators copy it first while it
+// is shared.
 class result_group {
   public:
     using value_type = group_key::value_type;
@@ -35,17 +43,25 @@ class result_group {
 
     result_group() = default;
     result_group(group_key key)  // NOLINT(google-explicit-constructor): r.group = key
-        : key_(key.empty() ? nullptr : std::make_shared<group_key>(std::move(key))) {}
+        : shared_(key.empty() ? nullptr : std::make_shared<shared>(std::move(key))) {}
     result_group(std::initializer_list<value_type> values) : result_group(group_key(values)) {}
 
-    const group_key& key() const { return key_ ? *key_ : empty_key(); }
+    const group_key& key() const { return shared_ ? shared_->key : empty_key(); }
     operator const group_key&() const { return key(); }  // NOLINT(google-explicit-constructor)
-    bool empty() const { return key_ == nullptr || key_->empty(); }
-    size_type size() const { return key_ ? key_->size() : 0; }
+    bool empty() const { return shared_ == nullptr || shared_->key.empty(); }
+    size_type size() const { return shared_ ? shared_->key.size() : 0; }
     const_iterator begin() const { return key().begin(); }
     const_iterator end() const { return key().end(); }
-    const value_type& operator[](size_type i) const { return (*key_)[i]; }
-    const value_type& front() const { return key_->front(); }
+    const value_type& operator[](size_type i) const { return shared_->key[i]; }
+    const value_type& front() const { return shared_->key.front(); }
+
+    // The group's text; safe to call from several threads at once.
+    const group_text& text() const {
+        if (shared_) {
+            if (const group_text* t = shared_->text.load(std::memory_order_acquire)) return *t;
+        }
+        return render();
+    }
 
     template <class... Args>
     value_type& emplace_back(Args&&... args) {
@@ -53,25 +69,29 @@ class result_group {
     }
     // The key to change in place: this result's own (a copy while another result shares it).
     group_key& edit() { return own(); }
-    void clear() { key_.reset(); }
+    void clear() { shared_.reset(); }
 
     friend bool operator==(const result_group& a, const result_group& b) {
-        return a.key_ == b.key_ || a.key() == b.key();
+        return a.shared_ == b.shared_ || a.key() == b.key();
     }
     friend bool operator==(const result_group& a, const group_key& b) { return a.key() == b; }
 
   private:
-    static const group_key& empty_key();
-    group_key& own() {
-        if (!key_) {
-            key_ = std::make_shared<group_key>();
-        } else if (key_.use_count() > 1) {
-            key_ = std::make_shared<group_key>(*key_);
-        }
-        return *key_;
-    }
+    struct shared {
+        group_key key;
+        mutable std::atomic<const group_text*> text{nullptr};  // rendered on first use
 
-    std::shared_ptr<group_key> key_;  // null: no group
+        explicit shared(group_key k) : key(std::move(k)) {}
+        shared(const shared&) = delete;
+        shared& operator=(const shared&) = delete;
+        ~shared() { delete text.load(std::memory_order_acquire); }
+    };
+
+    static const group_key& empty_key();
+    group_key& own();
+    const group_text& render() const;  // text() the first time
+
+    std::shared_ptr<shared> shared_;  // null: no group
 };
 
 // A check's own alert metadata (`labels:`, `annotations:` and `description:` of the check):

@@ -32,16 +32,13 @@ interned_text::entry make_entry(std::string_view text) {
 
 }  // namespace
 
-const interned_text::entry* interned_text::empty_entry() {
+const interned_text::entry& interned_text::empty_entry() {
     static const entry* const empty = new entry(make_entry({}));
-    return empty;
+    return *empty;
 }
 
 interned_text::interned_text(std::string_view text) {
-    if (text.empty()) {
-        entry_ = empty_entry();
-        return;
-    }
+    if (text.empty()) return;  // entry_ stays null
     intern_table& t = table();
     std::lock_guard lock(t.mutex);
     if (auto it = t.by_text.find(text); it != t.by_text.end()) {

@@ -23,7 +23,7 @@ namespace weir {
 
 class interned_text {
   public:
-    interned_text() : entry_(empty_entry()) {}
+    interned_text() = default;
     // Implicit: a result's fields are assigned from plain strings (r.check = "volume").
     interned_text(std::string_view text);   // NOLINT(google-explicit-constructor)
     interned_text(const std::string& text)  // NOLINT(google-explicit-constructor)
@@ -31,22 +31,22 @@ class interned_text {
     interned_text(const char* text)  // NOLINT(google-explicit-constructor)
         : interned_text(std::string_view(text)) {}
 
-    const std::string& str() const { return entry_->text; }
-    std::string_view view() const { return entry_->text; }
+    const std::string& str() const { return get().text; }
+    std::string_view view() const { return get().text; }
     // The text as a JSON string literal, quotes included.
-    std::string_view json() const { return entry_->json; }
-    operator const std::string&() const { return entry_->text; }  // NOLINT
-    operator std::string_view() const { return entry_->text; }    // NOLINT
+    std::string_view json() const { return get().json; }
+    operator const std::string&() const { return get().text; }  // NOLINT
+    operator std::string_view() const { return get().text; }    // NOLINT
 
-    void clear() { entry_ = empty_entry(); }
+    void clear() { entry_ = nullptr; }
 
-    bool empty() const { return entry_->text.empty(); }
-    std::size_t size() const { return entry_->text.size(); }
-    const char* data() const { return entry_->text.data(); }
-    const char* c_str() const { return entry_->text.c_str(); }
-    std::string::const_iterator begin() const { return entry_->text.begin(); }
-    std::string::const_iterator end() const { return entry_->text.end(); }
-    char operator[](std::size_t i) const { return entry_->text[i]; }
+    bool empty() const { return entry_ == nullptr; }
+    std::size_t size() const { return get().text.size(); }
+    const char* data() const { return get().text.data(); }
+    const char* c_str() const { return get().text.c_str(); }
+    std::string::const_iterator begin() const { return get().text.begin(); }
+    std::string::const_iterator end() const { return get().text.end(); }
+    char operator[](std::size_t i) const { return get().text[i]; }
 
     // One interned copy per text: equal texts share it.
     friend bool operator==(const interned_text& a, const interned_text& b) {
@@ -98,9 +98,10 @@ class interned_text {
     };
 
   private:
-    static const entry* empty_entry();
+    static const entry& empty_entry();
+    const entry& get() const { return entry_ != nullptr ? *entry_ : empty_entry(); }
 
-    const entry* entry_;
+    const entry* entry_ = nullptr;  // null: the empty text
 };
 
 }  // namespace weir

@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace weir {
 namespace {
@@ -144,6 +147,52 @@ TEST(check_result, id_is_stable_and_depends_only_on_its_key) {
         r.pipeline = "sensorsq";
         r.node = "uality";
     });
+}
+
+TEST(check_result, a_group_changed_after_its_text_was_rendered_is_rendered_again) {
+    auto r = example();
+    const std::string id = result_id(r);  // renders the group's text
+    std::string line;
+    append_json(r, line);
+    EXPECT_NE(line.find(R"("group":{"device_id":"d-17"})"), std::string::npos) << line;
+    // The only owner: changed in place.
+    r.group.edit()[0].second = measure_value::make_string("d-18");
+    r.group.emplace_back("site", measure_value::make_number(2.5));
+    line.clear();
+    append_json(r, line);
+    EXPECT_NE(line.find(R"("group":{"device_id":"d-18","site":2.5})"), std::string::npos) << line;
+    EXPECT_NE(result_id(r), id);
+    // A copy sharing the group keeps the text it had when the other changes its own.
+    const auto shared = r;
+    const std::string shared_id = result_id(shared);
+    r.group.edit()[1].second = measure_value::make_null();
+    EXPECT_EQ(result_id(shared), shared_id);
+    EXPECT_NE(result_id(r), shared_id);
+    EXPECT_EQ(r.group.text().json, R"({"device_id":"d-18","site":null})");
+    EXPECT_EQ(shared.group.text().json, R"({"device_id":"d-18","site":2.5})");
+    r.group.clear();
+    EXPECT_EQ(r.group.text().json, "null");
+    EXPECT_EQ(r.group.text().id_key, "");
+}
+
+TEST(check_result, threads_writing_results_of_one_group_share_one_rendering) {
+    const auto r = example();
+    constexpr int k_threads = 4;
+    std::vector<const group_text*> seen(k_threads);
+    std::vector<std::string> ids(k_threads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < k_threads; ++t) {
+        threads.emplace_back([&, t] {
+            const check_result copy = r;  // a result of the same window and group
+            ids[t] = result_id(copy);
+            seen[t] = &copy.group.text();
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < k_threads; ++t) {
+        EXPECT_EQ(seen[t], &r.group.text());
+        EXPECT_EQ(ids[t], "fee7d3cf4ffd7a54");
+    }
 }
 
 TEST(check_result, json_strings_escape_exactly_as_a_reference_encoder) {
