@@ -29,22 +29,9 @@ group_key& result_group::own() {
     return shared_->key;
 }
 
-const char* to_string(outcome o) {
-    switch (o) {
-        case outcome::pass:
-            return "pass";
-        case outcome::warn:
-            return "warn";
-        case outcome::fail:
-            return "fail";
-        case outcome::no_data:
-            return "no_data";
-    }
-    return "no_data";
-}
-
 namespace {
 
+// Each outcome's text, NUL-terminated (to_string hands out its data()).
 std::string_view outcome_text(outcome o) {
     static constexpr std::string_view texts[] = {"pass", "warn", "fail", "no_data"};
     const auto i = static_cast<std::size_t>(o);
@@ -52,6 +39,10 @@ std::string_view outcome_text(outcome o) {
 }
 
 }  // namespace
+
+const char* to_string(outcome o) {
+    return outcome_text(o).data();
+}
 
 std::string_view severity_of(const check_result& r) {
     return r.must_be.empty() ? "warn" : "fail";
@@ -356,7 +347,6 @@ constexpr std::size_t fixed_bound = 288;
 const group_text& result_group::render() const {
     static const group_text none{"null", ""};
     if (!shared_ || shared_->key.empty()) return none;
-    if (const group_text* t = shared_->text.load(std::memory_order_acquire)) return *t;
     auto made = std::make_unique<group_text>();
     made->json = "{";
     for (const auto& [name, value] : shared_->key) {

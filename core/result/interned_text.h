@@ -67,26 +67,12 @@ class interned_text {
     friend std::strong_ordering operator<=>(const interned_text& a, const char* b) {
         return a.view() <=> std::string_view(b);
     }
+    // With a std::string, a literal or a view on either side (they convert to the view).
     friend std::string operator+(const interned_text& a, std::string_view b) {
         return std::string(a.view()).append(b);
     }
     friend std::string operator+(std::string_view a, const interned_text& b) {
         return std::string(a).append(b.view());
-    }
-    friend std::string operator+(const interned_text& a, const char* b) {
-        return std::string(a.view()).append(b);
-    }
-    friend std::string operator+(const char* a, const interned_text& b) {
-        return std::string(a).append(b.view());
-    }
-    friend std::string operator+(const interned_text& a, const std::string& b) {
-        return std::string(a.view()).append(b);
-    }
-    friend std::string operator+(const std::string& a, const interned_text& b) {
-        return std::string(a).append(b.view());
-    }
-    friend std::string operator+(std::string&& a, const interned_text& b) {
-        return std::move(a.append(b.view()));
     }
     friend std::ostream& operator<<(std::ostream& os, const interned_text& t) {
         return os << t.view();

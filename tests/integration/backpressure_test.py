@@ -2,7 +2,6 @@
 (nothing is lost, the query shows as degraded, reading resumes when the webhook answers again);
 `drop_newest` keeps reading and counts what it sheds; `drop_oldest` keeps reading and sends
 the newest."""
-import calendar
 import http.server
 import json
 import os
@@ -13,7 +12,8 @@ import threading
 import time
 import unittest
 
-from weir_test_util import WEIR, free_port, http_get, http_port, metric_sum, wait_for
+from weir_test_util import (WEIR, epoch_seconds, free_port, http_get, http_port, metric_sum,
+                            wait_for)
 
 
 def pipeline(url, when_full, max_records):
@@ -42,11 +42,6 @@ outputs:
   hook: {{type: http, url: "{url}", batch_max_records: 50, batch_timeout: 50ms,
           timeout: 60s, retries: 0}}
 """
-
-
-def window_second(text):
-    """ "2026-11-20T10:00:10.000Z" -> seconds since the epoch."""
-    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
 class stalling_webhook:
@@ -207,7 +202,7 @@ class backpressure_test(unittest.TestCase):
         # before it stops. Which queued requests go is the unit tests' part (http_output_test).
         per_window = {}
         for r in results:
-            second = window_second(r["window_start"])
+            second = epoch_seconds(r["window_start"])
             per_window[second] = per_window.get(second, 0) + 1
         first, last = min(per_window), max(per_window)
         self.assertGreaterEqual((last - first + 1) * 100 - len(results), dropped,

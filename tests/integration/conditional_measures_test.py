@@ -7,7 +7,7 @@ import os
 import random
 import unittest
 
-from weir_test_util import log_excerpt, pipeline_files, weir
+from weir_test_util import epoch_seconds, log_excerpt, pipeline_files, weir
 
 START_EPOCH = 1795168800  # 2026-11-20T10:00:00Z
 WINDOW_MS = 10_000
@@ -114,13 +114,6 @@ def expected(rows):
     return out
 
 
-def parse_start(text):
-    # "2026-11-20T10:00:10.000Z" -> seconds since the epoch
-    import calendar
-    import time
-    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
-
-
 class conditional_measures_test(unittest.TestCase):
     def setUp(self):
         pipeline_files(self, PIPELINE, "events.jsonl", "conditional.yaml")
@@ -136,8 +129,8 @@ class conditional_measures_test(unittest.TestCase):
         with open(self.results) as f:
             for line in f:
                 r = json.loads(line)
-                got[parse_start(r["window_start"])][r["check"]] = r["value"]
-                outcomes[(parse_start(r["window_start"]), r["check"])] = r
+                got[epoch_seconds(r["window_start"])][r["check"]] = r["value"]
+                outcomes[(epoch_seconds(r["window_start"]), r["check"])] = r
         self.assertEqual(set(got), set(want))
         self.assertGreater(len(want), 10)
         for start, checks in want.items():

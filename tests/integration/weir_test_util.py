@@ -1,5 +1,6 @@
 """Helpers shared by the integration tests: run the real weir binary with a bounded time, wait
 for a condition with a bound, talk HTTP to it, and find the port its HTTP server took."""
+import calendar
 import json
 import os
 import re
@@ -58,6 +59,11 @@ def log_excerpt(text, size=3000):
     if not reports:
         return tail
     return "\n".join(reports) + "\n--- the log's end:\n" + tail
+
+
+def epoch_seconds(text):
+    """A result's time ("2026-11-20T10:00:10.000Z") to whole seconds since the epoch."""
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
 def wait_for(predicate, timeout, what, interval=0.05):
