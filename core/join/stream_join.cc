@@ -273,6 +273,10 @@ stream_join::key_entry* stream_join::key_of(std::string_view key, std::uint32_t 
             if (!key_free_.empty()) {
                 at = key_free_.back();
                 key_free_.pop_back();
+                // The entry the next new key takes: freed a while ago, it left the cache, and
+                // its key is written at once (new keys come every other record in a join of
+                // unique ids).
+                if (!key_free_.empty()) prefetch(&key_pool_[key_free_.back()]);
             } else {
                 at = static_cast<std::uint32_t>(key_pool_.size());
                 key_pool_.emplace_back();
@@ -331,6 +335,18 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
     if (!free_.empty()) {
         id = free_.back();
         free_.pop_back();
+        // The slots the next stores take, and the next one's value bytes (its record is here
+        // from the store before): a slot freed a while ago left the cache, and it is written
+        // at once.
+        if (!free_.empty()) {
+            const record& next = records_[free_.back()];
+            prefetch(next.data.data());
+            if (free_.size() > 1) {
+                const record* after = &records_[free_[free_.size() - 2]];
+                prefetch(after);
+                prefetch(reinterpret_cast<const char*>(after + 1) - 1);
+            }
+        }
     } else {
         id = static_cast<std::uint32_t>(records_.size());
         records_.emplace_back();
@@ -745,8 +761,9 @@ void stream_join::expire() {
         settle(w);
         while (!behind_.empty() && saturating_add(behind_.front().at, options_.within) < w) {
             // Each step needs what the one before brought in: the record, then its values and key,
-            // then the key's records of the other side and its slot in the table.
-            constexpr std::size_t k_record = 16, k_key = 8, k_others = 4;
+            // then the key's records of the other side and its slot in the table, then the values
+            // of the other side's first record.
+            constexpr std::size_t k_record = 16, k_key = 8, k_others = 4, k_values = 2;
             const std::size_t n = behind_.size();
             if (n > k_record) {
                 const record* r = &records_[behind_[k_record].id];  // on one or two lines
@@ -757,6 +774,14 @@ void stream_join::expire() {
                 const record& r = records_[behind_[k_key].id];
                 prefetch(r.data.data());
                 if (r.key != nullptr) prefetch(&r.key->head);
+            }
+            if (n > k_values) {
+                // The values of the other side's first record, which the row copies.
+                const record& r = records_[behind_[k_values].id];
+                if (r.key != nullptr) {
+                    const std::uint32_t o = r.key->head[r.side == join_side::left ? 1 : 0];
+                    if (o != k_nil) prefetch(records_[o].data.data());
+                }
             }
             if (n > k_others) {
                 const record& r = records_[behind_[k_others].id];
