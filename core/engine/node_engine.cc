@@ -863,11 +863,20 @@ void node_engine::process(const record_batch& batch, std::span<const timestamp_n
     constexpr std::size_t k_cell_ahead = 6;
     // The sketches' heap memory, once the cell (which points to it) is in cache.
     constexpr std::size_t k_heap_ahead = 2;
-    const bool heap = layout_->prefetches_heap();
+    // Only where the groups and their newest cells may outgrow a core's cache (or own heap
+    // memory, which the size here does not see): below that they stay cached between records,
+    // and fetching ahead costs instructions only (4 % of W1's, 1 000 groups of 230 bytes; W1
+    // and W5 ran about 5 % faster without it).
+    constexpr std::size_t k_cached_bytes = std::size_t{1} << 20;
+    const bool ahead =
+        layout_->owns_heap() ||
+        live_groups_ * (sizeof(group_state) + sizeof(cell_meta) + layout_->block_bytes()) >
+            k_cached_bytes;
+    const bool heap = ahead && layout_->prefetches_heap();
     for (std::size_t i = 0; i < n; ++i) {
-        if (i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
-        if (i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
-        if (i + k_cell_ahead < n) prefetch_cell(batch_hashes_[i + k_cell_ahead]);
+        if (ahead && i + k_slot_ahead < n) prefetch_slot(batch_hashes_[i + k_slot_ahead]);
+        if (ahead && i + k_group_ahead < n) prefetch_group(batch_hashes_[i + k_group_ahead]);
+        if (ahead && i + k_cell_ahead < n) prefetch_cell(batch_hashes_[i + k_cell_ahead]);
         if (heap && i + k_heap_ahead < n) {
             prefetch_heap(batch_hashes_[i + k_heap_ahead], batch.record(i + k_heap_ahead));
         }
