@@ -214,6 +214,17 @@ struct stream_join::record {
     std::string_view values() const { return data; }
 };
 
+namespace {
+
+// A record into the cache ahead of its use: it lies on one or two lines.
+template <class T>
+void prefetch_record(const T* r) {
+    prefetch(r);
+    prefetch(reinterpret_cast<const char*>(r + 1) - 1);
+}
+
+}  // namespace
+
 struct stream_join::due {
     timestamp_ns at;
     std::uint64_t seq;
@@ -342,9 +353,7 @@ std::uint32_t stream_join::store(join_side side, timestamp_ns time, std::uint64_
             const record& next = records_[free_.back()];
             prefetch(next.data.data());
             if (free_.size() > 1) {
-                const record* after = &records_[free_[free_.size() - 2]];
-                prefetch(after);
-                prefetch(reinterpret_cast<const char*>(after + 1) - 1);
+                prefetch_record(&records_[free_[free_.size() - 2]]);
             }
         }
     } else {
@@ -752,6 +761,10 @@ void stream_join::update(timestamp_ns wall_now) {
     release();
 }
 
+std::uint32_t stream_join::first_other(const record& r) {
+    return r.key == nullptr ? k_nil : r.key->head[r.side == join_side::left ? 1 : 0];
+}
+
 void stream_join::expire() {
     const timestamp_ns w = all_.watermark();
     const auto alive = [&](const due& d) {
@@ -766,9 +779,7 @@ void stream_join::expire() {
             constexpr std::size_t k_record = 16, k_key = 8, k_others = 4, k_values = 2;
             const std::size_t n = behind_.size();
             if (n > k_record) {
-                const record* r = &records_[behind_[k_record].id];  // on one or two lines
-                prefetch(r);
-                prefetch(reinterpret_cast<const char*>(r + 1) - 1);
+                prefetch_record(&records_[behind_[k_record].id]);
             }
             if (n > k_key) {
                 const record& r = records_[behind_[k_key].id];
@@ -777,22 +788,15 @@ void stream_join::expire() {
             }
             if (n > k_values) {
                 // The values of the other side's first record, which the row copies.
-                const record& r = records_[behind_[k_values].id];
-                if (r.key != nullptr) {
-                    const std::uint32_t o = r.key->head[r.side == join_side::left ? 1 : 0];
-                    if (o != k_nil) prefetch(records_[o].data.data());
-                }
+                const std::uint32_t o = first_other(records_[behind_[k_values].id]);
+                if (o != k_nil) prefetch(records_[o].data.data());
             }
             if (n > k_others) {
                 const record& r = records_[behind_[k_others].id];
                 if (r.key != nullptr) {
-                    const key_entry& e = *r.key;
-                    const std::uint32_t o = e.head[r.side == join_side::left ? 1 : 0];
-                    if (o != k_nil) {
-                        prefetch(&records_[o]);
-                        prefetch(reinterpret_cast<const char*>(&records_[o] + 1) - 1);
-                    }
-                    prefetch(&key_table_[e.hash & (key_table_.size() - 1)]);
+                    const std::uint32_t o = first_other(r);
+                    if (o != k_nil) prefetch_record(&records_[o]);
+                    prefetch(&key_table_[r.key->hash & (key_table_.size() - 1)]);
                 }
             }
             const std::uint32_t id = behind_.front().id;

@@ -237,6 +237,8 @@ class stream_join {
     void interval_arrive(std::uint32_t id);
     void interval_final(std::uint32_t id);
     void unlink(record& r, std::uint32_t id);
+    // Interval: the oldest buffered record of the other side with r's key, or k_nil.
+    static std::uint32_t first_other(const record& r);
     void temporal_answer(const record& left);
     void temporal_insert_right(std::uint32_t id);
     void update(timestamp_ns wall_now);
